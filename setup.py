@@ -1,0 +1,35 @@
+"""tf_equirl: symmetry-exploiting reinforcement learning in TensorFlow / Keras."""
+
+from setuptools import find_packages, setup
+
+# tf-agents 0.19.0 (its last release) pins this generation: TF 2.15 with its Keras 2.15,
+# tensorflow-probability 0.23 and NumPy 1.x. Newer TF ships Keras 3 and needs NumPy 2,
+# both of which break tf-agents (shared/REFERENCE.md, "Dependency facts").
+INSTALL_REQUIRES = [
+    "tensorflow==2.15.1",
+    "tf-agents==0.19.0",
+    "tensorflow-probability==0.23.0",
+    "numpy>=1.23,<2",
+    "gymnasium>=1,<2",
+    "absl-py>=1.0",
+    "tqdm>=4.60",
+    "matplotlib>=3.7,<4",
+]
+
+setup(
+    name="tf_equirl",
+    version="0.1.0",
+    description="Equivariant reinforcement learning for environments with symmetries "
+                "(TensorFlow / Keras / tf-agents).",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["tf_equirl", "tf_equirl.*"]),
+    install_requires=INSTALL_REQUIRES,
+    extras_require={
+        # Same TF module with the CUDA libraries from PyPI; never mix in tensorflow-cpu.
+        "gpu": ["tensorflow[and-cuda]==2.15.1"],
+        "test": ["pytest>=7"],
+    },
+    license="Apache-2.0",
+)

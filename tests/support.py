@@ -1,0 +1,166 @@
+"""Shared test support: representations for several groups and the one layer harness."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import tensorflow as tf
+
+from tf_equirl.groups import FiniteGroup, Representation, cyclic, dihedral, direct_sum
+from tf_equirl.testing import assert_equivariant
+
+keras = tf.keras
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+GROUPS = {"C2": cyclic(2), "C4": cyclic(4), "D4": dihedral(4), "D3": dihedral(3)}
+# Groups every layer is checked under (the issue asks for at least C2, C4 and D4).
+LAYER_GROUPS = ["C2", "C4", "D4", "D3"]
+
+
+def planar_matrices(group: FiniteGroup) -> np.ndarray:
+  """2-D rotation/reflection matrices of C_n / D_n in the element order of cyclic/dihedral."""
+  n_rot = group.order // 2 if group.name.startswith("D") else group.order
+  mats = []
+  for g in range(group.order):
+    k, m = g % n_rot, g // n_rot
+    c, s = np.cos(2 * np.pi * k / n_rot), np.sin(2 * np.pi * k / n_rot)
+    rot = np.array([[c, s * -1], [s, c]])
+    mats.append(rot @ (np.diag([1.0, -1.0]) if m else np.eye(2)))
+  return np.round(np.array(mats), 12)
+
+
+def state_rep(group: FiniteGroup) -> Representation:
+  """A non-trivial, orthogonal, signed-permutation (for C2/C4/D4) state representation:
+  the planar action on a 2-vector plus the regular action on |G| more coordinates."""
+  return direct_sum(Representation(group, planar_matrices(group), name="planar"),
+                    Representation.regular(group))
+
+
+def skewed_rep(group: FiniteGroup, seed: int = 0) -> Representation:
+  """`state_rep` conjugated by a random invertible matrix: neither orthogonal nor sparse."""
+  base = state_rep(group)
+  rng = np.random.default_rng(seed)
+  q = np.eye(base.dim) + 0.25 * rng.standard_normal((base.dim, base.dim))
+  return Representation(group, q @ base.matrices @ np.linalg.inv(q), name="skewed", atol=1e-4)
+
+
+def move_action_rep(group: FiniteGroup) -> Representation:
+  """Actions = planar moves (unit vectors in the orbit of e_x) plus a no-op that every
+  element fixes: 4 moves + no-op under C4/D4, 2 moves + no-op under C2, 3 + no-op under D3.
+  Non-regular whenever some element fixes a move (reflections in D_n)."""
+  mats = planar_matrices(group)
+  moves = []
+  for m in mats:
+    v = np.round(m @ np.array([1.0, 0.0]), 9)
+    if not any(np.allclose(v, u) for u in moves):
+      moves.append(v)
+  perms = []
+  for m in mats:
+    p = [next(j for j, u in enumerate(moves) if np.allclose(np.round(m @ v, 9), u)) for v in moves]
+    perms.append(p + [len(moves)])
+  return Representation.from_permutations(group, perms, name="moves+noop")
+
+
+def random_input(shape, seed=0, dtype=np.float32):
+  return tf.constant(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
+
+
+def functional_model(layer_or_fn, input_shape):
+  """Wraps a layer (or a function of Keras tensors) as a functional Keras model."""
+  inp = keras.Input(shape=input_shape[1:], batch_size=None)
+  return keras.Model(inp, layer_or_fn(inp))
+
+
+def check_layer(make_layer, x, input_rep, output_rep, expected_params: int | None = None,
+                atol: float = 1e-5, check_equivariance: bool = True):
+  """The harness every layer test calls. Returns the built layer.
+
+  Checks output shape against compute_output_shape, the trainable parameter count,
+  get_config/from_config round trip (identical outputs), in-process .keras save/reload,
+  eager == tf.function == XLA, a training step that moves the weights and keeps the
+  loss finite, and equivariance before and after that step.
+  """
+  layer = make_layer()
+  y = layer(x)
+  ys = y if isinstance(y, (list, tuple)) else [y]
+  expected_shape = layer.compute_output_shape(
+      [t.shape for t in x] if isinstance(x, (list, tuple)) else x.shape)
+  for t, s in zip(ys, expected_shape if isinstance(expected_shape, tuple) else [expected_shape]):
+    assert t.shape == s, (t.shape, s)
+  params = int(sum(np.prod(v.shape) for v in layer.trainable_variables))
+  if expected_params is not None:
+    assert params == expected_params, (params, expected_params)
+
+  clone = type(layer).from_config(layer.get_config())
+  clone(x)
+  clone.set_weights(layer.get_weights())
+  for a, b in zip(ys, _listify(clone(x))):
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+  assert json.dumps(layer.get_config())  # the config is plain JSON
+
+  for jit in (False, True):
+    compiled = tf.function(lambda v: layer(v), jit_compile=jit)
+    for a, b in zip(ys, _listify(compiled(x))):
+      np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+
+  if check_equivariance:
+    assert_equivariant(layer, x, input_rep, output_rep, atol=atol)
+
+  if layer.trainable_variables:
+    before = [v.numpy().copy() for v in layer.trainable_variables]
+    opt = keras.optimizers.SGD(0.1)
+    with tf.GradientTape() as tape:
+      loss = tf.add_n([tf.reduce_mean(tf.square(tf.cast(t, tf.float32) - 1.0))
+                       for t in _listify(layer(x)) if t.dtype.is_floating])
+    grads = tape.gradient(loss, layer.trainable_variables)
+    opt.apply_gradients([(g, v) for g, v in zip(grads, layer.trainable_variables)
+                         if g is not None])
+    assert np.isfinite(loss.numpy())
+    assert any(not np.allclose(b, v.numpy()) for b, v in zip(before, layer.trainable_variables))
+    if check_equivariance:
+      assert_equivariant(layer, x, input_rep, output_rep, atol=atol)
+  return layer
+
+
+def _listify(y):
+  return list(y) if isinstance(y, (list, tuple)) else [y]
+
+
+def reload_in_fresh_process(models_and_inputs, tmp_dir):
+  """Saves each `(name, model, x)` as .keras, reloads all in ONE fresh interpreter that only
+  does `import tf_equirl`, and asserts identical outputs. Returns the checked names."""
+  manifest = []
+  for name, model, x in models_and_inputs:
+    path = os.path.join(tmp_dir, f"{name}.keras")
+    model.save(path)
+    np.save(os.path.join(tmp_dir, f"{name}_x.npy"), np.asarray(x))
+    np.save(os.path.join(tmp_dir, f"{name}_y.npy"), np.asarray(model(x)))
+    manifest.append(name)
+  script = textwrap.dedent(f"""
+      import json, os, sys
+      import numpy as np
+      import tensorflow as tf
+      import tf_equirl  # registers the layers; no custom_objects below
+      tmp = {tmp_dir!r}
+      failures = []
+      for name in {manifest!r}:
+          model = tf.keras.models.load_model(os.path.join(tmp, name + ".keras"))
+          x = np.load(os.path.join(tmp, name + "_x.npy"))
+          y = np.load(os.path.join(tmp, name + "_y.npy"))
+          err = float(np.max(np.abs(model(x).numpy() - y)))
+          if not err <= 1e-6:
+              failures.append((name, err))
+      print(json.dumps(failures))
+      sys.exit(1 if failures else 0)
+  """)
+  env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+             TF_CPP_MIN_LOG_LEVEL="2")
+  proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                        timeout=600)
+  assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+  return manifest

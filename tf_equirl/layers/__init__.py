@@ -1,0 +1,17 @@
+"""Equivariant Keras layers. All are registered under the Keras package `tf_equirl`.
+
+Feature layout and group action conventions: see the `tf_equirl` package docstring.
+"""
+
+from tf_equirl.layers.distances import available_distances, register_distance
+from tf_equirl.layers.equivariant_logits import EquivariantLogits
+from tf_equirl.layers.group_conv import GroupConv
+from tf_equirl.layers.group_lift import GroupLift
+from tf_equirl.layers.group_pool import GroupPool
+from tf_equirl.layers.permutation_equivariant_dense import PermutationEquivariantDense
+from tf_equirl.layers.proximal_pool import EquivariantMeanPool, ProximalPool
+from tf_equirl.layers.symmetrizer_dense import SymmetrizerDense, symmetrizer_basis
+
+__all__ = ["GroupLift", "GroupConv", "PermutationEquivariantDense", "GroupPool",
+           "EquivariantLogits", "ProximalPool", "EquivariantMeanPool", "SymmetrizerDense",
+           "register_distance", "available_distances", "symmetrizer_basis"]

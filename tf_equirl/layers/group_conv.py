@@ -1,0 +1,82 @@
+"""GroupConv: the regular-to-regular group convolution (group correlation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tf_equirl.groups import FiniteGroup
+from tf_equirl.layers._base import DenseLikeLayer, check_positive_int, check_rank
+
+keras = tf.keras
+
+
+@keras.saving.register_keras_serializable(package="tf_equirl")
+class GroupConv(DenseLikeLayer):
+  """Group convolution on regular features: `f'[h] = act(sum_k W[h^-1 k] f[k] + b)`.
+
+  This is the general linear map that commutes with the regular representation
+  (Cohen and Welling 2016; thesis 2.7.1): `GroupConv(L_g f) = L_g GroupConv(f)` with
+  `(L_g f)[h] = f[g^-1 h]`, because substituting `k = g k'` gives
+  `sum_k' W[(g^-1 h)^-1 k'] f[k'] = f'[g^-1 h]`.
+
+  The kernel `W` has one `[c_in, units]` block per group element; the layer expands it
+  into the `[|G| c_in, |G| units]` block matrix `K[k, h] = W[h^-1 k]` with one gather and
+  runs a single matmul ("spatial" form, |G| multiply-adds per parameter).
+
+  Args:
+    units: output channels per group element.
+    group: the `FiniteGroup` (or its config).
+    activation, use_bias, kernel_initializer, bias_initializer: as in `keras.layers.Dense`;
+      the bias is per channel, shared over the group axis.
+
+  Input shape: `[batch, |G|, c_in]`.
+  Output shape: `[batch, |G|, units]`.
+  """
+
+  def __init__(self, units: int, group, **kwargs):
+    super().__init__(**kwargs)
+    self.units = check_positive_int(units, "units", "GroupConv")
+    self.group = FiniteGroup.coerce(group)
+    table, inv = self.group.table, self.group.inverses
+    # expand_index[k, h] = h^-1 k: which kernel block connects input k to output h.
+    self._expand_index = table[inv[None, :], np.arange(self.group.order)[:, None]]
+
+  def build(self, input_shape):
+    shape = check_rank(input_shape, 3, "GroupConv", "[batch, |G|, channels]")
+    if shape[1] != self.group.order:
+      raise ValueError(f"GroupConv over {self.group.name} expects a group axis of size "
+                       f"{self.group.order}, received input shape {shape} (group axis "
+                       f"{shape[1]}); the previous layer is over a different group.")
+    if shape[2] is None:
+      raise ValueError(f"GroupConv needs a known channel dimension, received shape {shape}.")
+    self.in_channels = int(shape[2])
+    self.kernel = self.add_weight("kernel", shape=(self.group.order, self.in_channels, self.units),
+                                  initializer=self.kernel_initializer, trainable=True)
+    if self.use_bias:
+      self.bias = self.add_weight("bias", shape=(self.units,),
+                                  initializer=self.bias_initializer, trainable=True)
+    super().build(input_shape)
+
+  def expanded_kernel(self) -> tf.Tensor:
+    """The `[|G| c_in, |G| units]` matrix the forward pass multiplies by."""
+    n, c, u = self.group.order, self.in_channels, self.units
+    blocks = tf.gather(self.kernel, self._expand_index)  # [k, h, c, u]
+    return tf.reshape(tf.transpose(blocks, [0, 2, 1, 3]), [n * c, n * u])
+
+  def call(self, inputs):
+    inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
+    n = self.group.order
+    flat = tf.reshape(inputs, [-1, n * self.in_channels])
+    out = tf.reshape(tf.matmul(flat, self.expanded_kernel()), [-1, n, self.units])
+    if self.use_bias:
+      out = out + self.bias
+    return self.activation(out) if self.activation is not None else out
+
+  def compute_output_shape(self, input_shape):
+    return tf.TensorShape([input_shape[0], self.group.order, self.units])
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({"units": self.units, "group": self.group.get_config()})
+    return config

@@ -1,0 +1,75 @@
+"""GroupLift: the lifting layer from a state vector to features over the group."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tf_equirl.groups import Representation
+from tf_equirl.layers._base import DenseLikeLayer, check_positive_int, check_rank
+
+keras = tf.keras
+
+
+@keras.saving.register_keras_serializable(package="tf_equirl")
+class GroupLift(DenseLikeLayer):
+  """Lifts a vector to regular features: `f(x)[h] = act(W rho(h^-1) x + b)`.
+
+  Equivariance: `f(rho_in(g) x) = L_g f(x)`, where `L_g` permutes the group axis,
+  `(L_g f)[h] = f[g^-1 h]` (thesis eq. 4.13-4.14; the inverse makes this a left action for
+  non-abelian groups too, see the `tf_equirl` package docstring).
+
+  The |G| copies of `W rho(h^-1)` are folded into one `[d, |G| * units]` matrix, so the
+  forward pass is a single matmul.
+
+  Args:
+    units: number of channels per group element.
+    input_rep: `Representation` of the group on the input vectors (or its config).
+    activation, use_bias, kernel_initializer, bias_initializer: as in `keras.layers.Dense`.
+      The bias is one value per channel, shared over the group axis (it must be invariant).
+
+  Input shape: `[batch, input_rep.dim]`.
+  Output shape: `[batch, |G|, units]`.
+  """
+
+  def __init__(self, units: int, input_rep, **kwargs):
+    super().__init__(**kwargs)
+    self.units = check_positive_int(units, "units", "GroupLift")
+    self.input_rep = Representation.coerce(input_rep)
+    self.group = self.input_rep.group
+    # rho(h^-1)^T for every h: x @ rho(h^-1)^T = (rho(h^-1) x)^T.
+    self._lift_matrices = np.transpose(self.input_rep.inverse_matrices(), (0, 2, 1))
+
+  def build(self, input_shape):
+    shape = check_rank(input_shape, 2, "GroupLift", "[batch, d]")
+    if shape[-1] != self.input_rep.dim:
+      raise ValueError(f"GroupLift: input_rep {self.input_rep.name!r} has dimension "
+                       f"{self.input_rep.dim} but the input has width {shape[-1]} "
+                       f"(input shape {shape}).")
+    d = self.input_rep.dim
+    self.kernel = self.add_weight("kernel", shape=(d, self.units),
+                                  initializer=self.kernel_initializer, trainable=True)
+    if self.use_bias:
+      self.bias = self.add_weight("bias", shape=(self.units,),
+                                  initializer=self.bias_initializer, trainable=True)
+    super().build(input_shape)
+
+  def call(self, inputs):
+    inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
+    lift = tf.constant(self._lift_matrices, dtype=self.compute_dtype)  # [G, d, d]
+    # folded[i, h, u] = sum_j rho(h^-1)^T[i, j] W[j, u]
+    folded = tf.einsum("hij,ju->ihu", lift, self.kernel)
+    n = self.group.order
+    out = tf.matmul(inputs, tf.reshape(folded, [self.input_rep.dim, n * self.units]))
+    out = tf.reshape(out, [-1, n, self.units])
+    if self.use_bias:
+      out = out + self.bias
+    return self.activation(out) if self.activation is not None else out
+
+  def compute_output_shape(self, input_shape):
+    return tf.TensorShape([input_shape[0], self.group.order, self.units])
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({"units": self.units, "input_rep": self.input_rep.get_config()})
+    return config

@@ -1,0 +1,48 @@
+"""GroupPool: invariant pooling over the group axis."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tf_equirl.layers._base import check_rank
+
+keras = tf.keras
+
+_MODES = ("mean", "max")
+
+
+@keras.saving.register_keras_serializable(package="tf_equirl")
+class GroupPool(keras.layers.Layer):
+  """Pools regular features over the group axis: `f -> mean_h f[h]` or `max_h f[h]`.
+
+  Invariance: `GroupPool(L_g f) = GroupPool(f)`, since `L_g` only permutes the group axis.
+  Use it for critics (the value of a state equals the value of its transformed state).
+
+  Args:
+    mode: "mean" or "max".
+
+  Input shape: `[batch, |G|, channels]`.
+  Output shape: `[batch, channels]`.
+  """
+
+  def __init__(self, mode: str = "mean", **kwargs):
+    super().__init__(**kwargs)
+    if mode not in _MODES:
+      raise ValueError(f"GroupPool: mode must be one of {_MODES}, received mode={mode!r}.")
+    self.mode = mode
+
+  def build(self, input_shape):
+    check_rank(input_shape, 3, "GroupPool", "[batch, |G|, channels]")
+    super().build(input_shape)
+
+  def call(self, inputs):
+    reduce = tf.reduce_mean if self.mode == "mean" else tf.reduce_max
+    return reduce(inputs, axis=1)
+
+  def compute_output_shape(self, input_shape):
+    return tf.TensorShape([input_shape[0], input_shape[2]])
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({"mode": self.mode})
+    return config

@@ -1,0 +1,119 @@
+"""SymmetrizerDense: the equivariant layer of MDP homomorphic networks (baseline)."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tf_equirl.groups import Representation
+from tf_equirl.layers._base import DenseLikeLayer, check_positive_int, check_rank
+
+keras = tf.keras
+
+# Relative singular-value cut-off separating the equivariant subspace from numerical noise.
+_RANK_TOL = 1e-6
+
+
+def symmetrizer_basis(input_rep: Representation, output_rep: Representation,
+                      seed: int = 0) -> np.ndarray:
+  """Orthonormal basis `[r, d_out, d_in]` of `{W : rho_out(g) W = W rho_in(g) for all g}`.
+
+  As in van der Pol et al. (2020) and thesis 3.1.1 (eq. 3.1-3.2): sample random matrices,
+  symmetrise each with `S(W) = 1/|G| sum_g rho_out(g)^-1 W rho_in(g)`, stack the
+  vectorised results and keep the right singular vectors whose singular values are
+  non-zero; `r` is the rank of the stack, i.e. the dimension of the equivariant space.
+  """
+  if input_rep.group != output_rep.group:
+    raise ValueError("symmetrizer_basis: input_rep and output_rep are representations of "
+                     f"different groups ({input_rep.group.name} vs {output_rep.group.name}).")
+  d_in, d_out = input_rep.dim, output_rep.dim
+  rng = np.random.default_rng(seed)
+  samples = rng.standard_normal((d_in * d_out + 8, d_out, d_in))
+  out_inv = output_rep.inverse_matrices()
+  sym = np.einsum("gij,njk,gkl->nil", out_inv, samples, input_rep.matrices) / input_rep.group.order
+  _, s, vt = np.linalg.svd(sym.reshape(sym.shape[0], -1), full_matrices=False)
+  rank = int(np.sum(s > _RANK_TOL * max(s.max(), 1e-30)))
+  return vt[:rank].reshape(rank, d_out, d_in)
+
+
+def invariant_basis(rep: Representation) -> np.ndarray:
+  """Orthonormal basis `[r, d]` of the vectors fixed by every `rho(g)` (for biases)."""
+  projector = rep.matrices.mean(axis=0)  # projects onto the invariant subspace
+  u, s, _ = np.linalg.svd(projector)
+  rank = int(np.sum(s > 0.5))  # a projector's singular values are 0 or 1
+  return u[:, :rank].T
+
+
+@keras.saving.register_keras_serializable(package="tf_equirl")
+class SymmetrizerDense(DenseLikeLayer):
+  """Dense layer whose weights are restricted to the equivariant subspace (Symmetrizer).
+
+  `y_u = act(sum_c W_uc x_c + b_u)` with every block `W_uc = sum_r alpha[u, c, r] V_r`
+  a combination of the basis from `symmetrizer_basis`, and `b_u` in the invariant
+  subspace of `output_rep`. Equivariance: `f(rho_in(g) x) = rho_out(g) f(x)` for the
+  block-diagonal representations on `c_in` input and `units` output channels.
+  The basis is stored as a non-trainable weight so that a saved model reloads with the
+  exact same weights. Only the coefficients are trainable.
+
+  Args:
+    units: number of output channels, each a copy of `output_rep`.
+    input_rep: `Representation` on each input channel (dimension `d_in`).
+    output_rep: `Representation` on each output channel (dimension `d_out`); for action
+      logits use the action permutation representation and `units=1`.
+    activation, use_bias, kernel_initializer (for the coefficients), bias_initializer.
+
+  Input shape: `[batch, c_in * d_in]` (channel-major: `x[:, c*d_in:(c+1)*d_in]` is channel c).
+  Output shape: `[batch, units * d_out]`, same layout.
+  """
+
+  def __init__(self, units: int, input_rep, output_rep, **kwargs):
+    super().__init__(**kwargs)
+    self.units = check_positive_int(units, "units", "SymmetrizerDense")
+    self.input_rep = Representation.coerce(input_rep)
+    self.output_rep = Representation.coerce(output_rep)
+    self._basis = symmetrizer_basis(self.input_rep, self.output_rep)
+    if self._basis.shape[0] == 0:
+      raise ValueError(f"SymmetrizerDense: there is no non-zero equivariant linear map from "
+                       f"{self.input_rep.name!r} to {self.output_rep.name!r}.")
+    self._bias_basis = invariant_basis(self.output_rep)
+
+  def build(self, input_shape):
+    shape = check_rank(input_shape, 2, "SymmetrizerDense", "[batch, c_in * d_in]")
+    d_in = self.input_rep.dim
+    if shape[1] is None or shape[1] % d_in:
+      raise ValueError(f"SymmetrizerDense: input width {shape[1]} is not a multiple of "
+                       f"input_rep dimension {d_in} (input shape {shape}).")
+    self.in_channels = int(shape[1]) // d_in
+    rank = self._basis.shape[0]
+    self.basis = self.add_weight("basis", shape=self._basis.shape, trainable=False,
+                                 initializer=keras.initializers.Constant(self._basis))
+    self.coefficients = self.add_weight("coefficients", shape=(self.in_channels, rank, self.units),
+                                        initializer=self.kernel_initializer, trainable=True)
+    self.has_bias = self.use_bias and self._bias_basis.shape[0] > 0
+    if self.has_bias:
+      self.bias_basis = self.add_weight(
+          "bias_basis", shape=self._bias_basis.shape, trainable=False,
+          initializer=keras.initializers.Constant(self._bias_basis))
+      self.bias = self.add_weight("bias", shape=(self.units, self._bias_basis.shape[0]),
+                                  initializer=self.bias_initializer, trainable=True)
+    super().build(input_shape)
+
+  def kernel(self) -> tf.Tensor:
+    """The full `[c_in * d_in, units * d_out]` weight matrix."""
+    w = tf.einsum("cru,rij->cjui", self.coefficients, self.basis)  # [c, d_in, u, d_out]
+    return tf.reshape(w, [self.in_channels * self.input_rep.dim, self.units * self.output_rep.dim])
+
+  def call(self, inputs):
+    out = tf.matmul(tf.convert_to_tensor(inputs, self.compute_dtype), self.kernel())
+    if self.has_bias:
+      out = out + tf.reshape(tf.matmul(self.bias, self.bias_basis), [-1])
+    return self.activation(out) if self.activation is not None else out
+
+  def compute_output_shape(self, input_shape):
+    return tf.TensorShape([input_shape[0], self.units * self.output_rep.dim])
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({"units": self.units, "input_rep": self.input_rep.get_config(),
+                   "output_rep": self.output_rep.get_config()})
+    return config
