@@ -1,0 +1,35 @@
+"""Environments in TensorFlow ops (batched, XLA-compilable) with their symmetries.
+
+* `CartPole` (gymnasium CartPole-v1) and `Catch` (bsuite) are tf-agents
+  `TFEnvironment`s and also offer pure functions `pure_reset(seed_or_key)` and
+  `pure_step(state, action)` for use inside `tf.while_loop` under
+  `tf.function(jit_compile=True)`. See `tf_equirl.envs.base` for the conventions.
+* `env.symmetry` is the `MDPSymmetry` each environment is built with.
+* `make(name, batch_size, seed)` builds a registered environment.
+* `CatchEnv` is a gymnasium Catch registered as `tf_equirl/Catch-v0` on import, and
+  `run_gymnasium_episodes` evaluates a policy on a gymnasium environment.
+"""
+
+from tf_equirl.envs.base import BatchedEnvironment, EnvState, as_key
+from tf_equirl.envs.cartpole import CartPole, cartpole_outcome, cartpole_physics, cartpole_symmetry
+from tf_equirl.envs.catch import (Catch, catch_observation, catch_outcome, catch_physics,
+                                  catch_state_from_observation, catch_symmetry)
+from tf_equirl.envs.gym_catch import GYMNASIUM_ID as CATCH_GYMNASIUM_ID
+from tf_equirl.envs.gym_catch import CatchEnv, register_gymnasium_envs
+from tf_equirl.envs.gymnasium_adapter import check_gymnasium_compatible, run_gymnasium_episodes
+from tf_equirl.envs.registry import list_envs, make, register
+
+for _name, _factory in (("CartPole-v1", CartPole), ("Catch-v0", Catch)):
+  if _name not in list_envs():
+    register(_name, _factory)
+register_gymnasium_envs()
+
+__all__ = [
+    "BatchedEnvironment", "EnvState", "as_key",
+    "CartPole", "cartpole_physics", "cartpole_outcome", "cartpole_symmetry",
+    "Catch", "catch_physics", "catch_outcome", "catch_observation",
+    "catch_state_from_observation", "catch_symmetry",
+    "CatchEnv", "CATCH_GYMNASIUM_ID", "register_gymnasium_envs",
+    "run_gymnasium_episodes", "check_gymnasium_compatible",
+    "make", "register", "list_envs",
+]

@@ -1,0 +1,353 @@
+"""Batched environments written in TensorFlow ops: a pure step function plus a TFEnvironment.
+
+Every environment here has two faces that share one implementation:
+
+* A pure, functional API for compiled training loops:
+  `state, time_step = env.pure_reset(seed_or_key)` and
+  `state, time_step = env.pure_step(state, action)`. `state` is an `EnvState` of
+  tensors, so it can be carried through `tf.while_loop` under
+  `tf.function(jit_compile=True)`; nothing here creates variables or has Python
+  side effects.
+* A tf-agents `TFEnvironment` (`reset()`, `step(action)`, specs, `batch_size`) that
+  keeps an `EnvState` in `tf.Variable`s and calls the pure functions.
+
+The dynamics are split from the bookkeeping so that a learned transition model can
+replace them: `physics(state, action) -> next_state` moves the environment's own
+state and `outcome(state, action, next_state) -> (reward, terminated)` applies the
+task's rules. `pure_step` adds everything else (episode counter, truncation,
+auto-reset, time steps, RNG). Pass replacements to the constructor or use
+`env.with_dynamics(physics=..., outcome=...)`.
+
+Auto-reset follows tf-agents: the step after a LAST time step returns a FIRST time
+step with a fresh initial observation, reward 0 and discount 1, and ignores the
+action given on that step. Termination gives discount 0, truncation (the episode
+step limit) gives discount 1, so an agent bootstraps through a time limit.
+
+Invalid actions. Dtype and shape are checked in Python when the step is traced and
+raise `ValueError`. Values are checked in Python when running eagerly (`ValueError`)
+and with `tf.debugging.Assert` in graphs (`tf.errors.InvalidArgumentError` at run
+time). Under `tf.function(jit_compile=True)` TF 2.15 compiles `Assert` to a no-op
+(verified in tests/test_envs_pure.py), so no error can be raised there; instead the
+time step of an element with an out-of-range action carries NaN in its observation
+and reward, which makes the mistake visible rather than silently clipping the
+action.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Callable, NamedTuple, Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+from tf_agents.environments import tf_environment
+from tf_agents.specs import tensor_spec
+from tf_agents.trajectories import time_step as ts
+
+__all__ = ["EnvState", "BatchedEnvironment", "as_key", "stateless_symmetric_uniform"]
+
+PhysicsFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+OutcomeFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], Tuple[tf.Tensor, tf.Tensor]]
+
+# Adding this to the key gives the next step's seed. Philox hashes the whole seed
+# before drawing (tensorflow stateless_random_ops.cc, GenerateKey), so neighbouring
+# seeds give independent draws; a counter is one add per step where
+# `tf.random.experimental.stateless_split` would be a Philox call of its own.
+_KEY_INCREMENT = np.array([0, 1], dtype=np.int64)
+
+
+class EnvState(NamedTuple):
+  """Everything a batched environment needs to continue, as tensors.
+
+  Attributes:
+    physics: the environment's own state, batch-major (CartPole: float32 `[B, 4]`,
+      Catch: int32 `[B, 3]`). This is what `physics` and `outcome` operate on.
+    step_count: int32 `[B]`, transitions taken in the current episode (0 right
+      after a reset).
+    done: bool `[B]`, True when the last time step returned was LAST; the next step
+      of that element resets it and ignores its action.
+    key: int64 `[2]`, stateless RNG seed used for the reset draws of the next step.
+      One key serves the whole batch and is advanced by a counter each step.
+  """
+
+  physics: tf.Tensor
+  step_count: tf.Tensor
+  done: tf.Tensor
+  key: tf.Tensor
+
+
+def as_key(seed_or_key: Any) -> tf.Tensor:
+  """Returns an int64 `[2]` stateless seed from an integer seed or an existing key.
+
+  A scalar seed `s` becomes `[s, 0]`; per-step keys then run `[s, 0], [s, 1], ...`,
+  so distinct seeds never share a key. A `[2]` integer tensor (for example a row of
+  `tf.random.experimental.stateless_split`) is used as given.
+  """
+  if isinstance(seed_or_key, (bool, np.bool_)):
+    raise ValueError(f"Expected an integer seed or an integer key of shape [2], received "
+                     f"the bool {seed_or_key!r}.")
+  if isinstance(seed_or_key, (int, np.integer)):
+    if not -2**63 <= int(seed_or_key) < 2**63:
+      raise ValueError(f"Seed {seed_or_key} does not fit in int64.")
+    return tf.constant([int(seed_or_key), 0], dtype=tf.int64)
+  key = tf.convert_to_tensor(seed_or_key)
+  if not key.dtype.is_integer:
+    raise ValueError("Expected an integer seed or an integer key of shape [2], received a "
+                     f"tensor of dtype {key.dtype.name} and shape {key.shape}.")
+  key = tf.cast(key, tf.int64)
+  if key.shape.rank == 0:
+    return tf.stack([key, tf.zeros([], tf.int64)])
+  if key.shape.rank != 1 or key.shape[0] != 2:
+    raise ValueError("Expected an integer seed (scalar) or a key of shape [2], received "
+                     f"shape {key.shape}.")
+  return key
+
+
+def stateless_symmetric_uniform(key: tf.Tensor, shape: Any, half_width: float) -> tf.Tensor:
+  """Float32 draws uniform on a 2^24-point grid inside the open `(-half_width, half_width)`.
+
+  The same bits come out of XLA and the CPU kernels, but in TF 2.15
+  `tf.random.stateless_uniform` turns them into floats differently under
+  `jit_compile=True`, so a compiled loop would reset to other states than eager
+  code with the same seed. Converting the integer bits here keeps both identical:
+  `(k - 2^23 + 0.5)` is exact in float32 and is scaled by one multiplication, which
+  leaves XLA nothing to fuse into a differently rounded FMA.
+  """
+  bits = tf.random.stateless_uniform(shape, seed=key, minval=None, maxval=None,
+                                     dtype=tf.uint32)
+  k = tf.cast(tf.bitwise.right_shift(bits, 8), tf.int32)  # 24 uniform bits
+  centered = tf.cast(k - 2**23, tf.float32) + 0.5
+  return centered * tf.constant(half_width / 2**23, tf.float32)
+
+
+class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
+  """Base class: pure batched step functions plus the tf-agents `TFEnvironment` API.
+
+  Subclasses implement `_initial_physics(key, batch_size)` (the reset
+  distribution), `observe(physics)` and `symmetry`, and pass default `physics` /
+  `outcome` functions.
+
+  Args:
+    name: environment name, used in error messages.
+    observation_spec: `BoundedTensorSpec` of one observation.
+    num_actions: number of discrete actions; actions are int in `[0, num_actions)`.
+    physics: `(physics_state [B, ...], action int32 [B]) -> next physics_state`.
+    outcome: `(physics_state, action, next_physics_state) -> (reward float32 [B],
+      terminated bool [B])`.
+    max_episode_steps: truncation limit (LAST with discount 1), or None.
+    batch_size: number of environments stepped together.
+    seed: integer seed (or `[2]` key) of the `TFEnvironment` state. The pure API
+      takes its own seed in `pure_reset`.
+  """
+
+  def __init__(self, name: str, observation_spec: tensor_spec.BoundedTensorSpec,
+               num_actions: int, physics: PhysicsFn, outcome: OutcomeFn,
+               max_episode_steps: Optional[int], batch_size: int, seed: Any):
+    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) \
+        or batch_size < 1:
+      raise ValueError(f"{name}: batch_size must be a positive integer, received "
+                       f"{batch_size!r}.")
+    if max_episode_steps is not None and (
+        not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1):
+      raise ValueError(f"{name}: max_episode_steps must be a positive integer or None, "
+                       f"received {max_episode_steps!r}.")
+    for fn_name, fn in (("physics", physics), ("outcome", outcome)):
+      if not callable(fn):
+        raise ValueError(f"{name}: {fn_name} must be callable, received {fn!r}.")
+    self._name = name
+    self._num_actions = int(num_actions)
+    self._physics = physics
+    self._outcome = outcome
+    self._max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
+    action_spec = tensor_spec.BoundedTensorSpec(
+        [], tf.int32, minimum=0, maximum=self._num_actions - 1, name="action")
+    super().__init__(ts.time_step_spec(observation_spec), action_spec, int(batch_size))
+    # Only the TFEnvironment face owns variables; the pure API never touches them.
+    state, time_step = self.pure_reset(seed)
+    self._state_vars = EnvState(*[tf.Variable(t, trainable=False) for t in state])
+    self._time_step_vars = ts.TimeStep(
+        *[tf.Variable(t, trainable=False) for t in time_step])
+
+  # ------------------------------------------------------------------ properties
+  @property
+  def name(self) -> str:
+    return self._name
+
+  @property
+  def num_actions(self) -> int:
+    return self._num_actions
+
+  @property
+  def max_episode_steps(self) -> Optional[int]:
+    return self._max_episode_steps
+
+  @property
+  def physics(self) -> PhysicsFn:
+    """The dynamics `(state, action) -> next_state` used by `pure_step`."""
+    return self._physics
+
+  @property
+  def outcome(self) -> OutcomeFn:
+    """The task rule `(state, action, next_state) -> (reward, terminated)`."""
+    return self._outcome
+
+  @property
+  def state(self) -> EnvState:
+    """Current state of the `TFEnvironment` face (a snapshot of its variables)."""
+    return EnvState(*[tf.identity(v) for v in self._state_vars])
+
+  @property
+  @abc.abstractmethod
+  def symmetry(self):
+    """The `tf_equirl.groups.MDPSymmetry` of this environment."""
+
+  @abc.abstractmethod
+  def observe(self, physics: tf.Tensor) -> tf.Tensor:
+    """Observation `[B, *observation_spec.shape]` of a batch of physics states."""
+
+  @abc.abstractmethod
+  def _initial_physics(self, key: tf.Tensor, batch_size: int) -> tf.Tensor:
+    """A batch of initial physics states drawn with the stateless seed `key`."""
+
+  @abc.abstractmethod
+  def with_dynamics(self, physics: Optional[PhysicsFn] = None,
+                    outcome: Optional[OutcomeFn] = None) -> "BatchedEnvironment":
+    """A copy of this environment (same configuration) with replaced dynamics."""
+
+  # -------------------------------------------------------------------- pure API
+  def pure_reset(self, seed_or_key: Any,
+                 batch_size: Optional[int] = None) -> Tuple[EnvState, ts.TimeStep]:
+    """Starts `batch_size` (default `self.batch_size`) fresh episodes.
+
+    Args:
+      seed_or_key: integer seed, scalar integer tensor, or an integer `[2]` key.
+      batch_size: static batch size; defaults to the environment's.
+
+    Returns:
+      `(state, time_step)` with a FIRST time step (reward 0, discount 1).
+    """
+    b = self.batch_size if batch_size is None else batch_size
+    key = as_key(seed_or_key)
+    physics = self._initial_physics(key, b)
+    state = EnvState(physics=physics, step_count=tf.zeros([b], tf.int32),
+                     done=tf.zeros([b], tf.bool), key=key + _KEY_INCREMENT)
+    time_step = ts.TimeStep(
+        step_type=tf.fill([b], ts.StepType.FIRST), reward=tf.zeros([b], tf.float32),
+        discount=tf.ones([b], tf.float32), observation=self.observe(physics))
+    return state, time_step
+
+  def pure_step(self, state: EnvState, action: Any) -> Tuple[EnvState, ts.TimeStep]:
+    """Advances every element by one step, auto-resetting finished episodes.
+
+    Args:
+      state: an `EnvState` from `pure_reset` or a previous `pure_step`.
+      action: integer tensor `[B]` with values in `[0, num_actions)`.
+
+    Returns:
+      `(next_state, time_step)`.
+    """
+    if not isinstance(state, EnvState):
+      raise ValueError(f"{self._name}: pure_step expects an EnvState as `state`, received "
+                       f"{type(state).__name__}.")
+    batch = state.step_count.shape[0]
+    action, valid = self._check_action(action, batch)
+    dynamic_batch = batch if batch is not None else tf.shape(state.step_count)[0]
+
+    next_physics = self._physics(state.physics, action)
+    reward, terminated = self._outcome(state.physics, action, next_physics)
+    reward = tf.cast(reward, tf.float32)
+    terminated = tf.cast(terminated, tf.bool)
+    count = state.step_count + 1
+    ended = terminated
+    if self._max_episode_steps is not None:
+      ended = tf.logical_or(terminated, count >= self._max_episode_steps)
+
+    reset = state.done
+    reset_physics = self._initial_physics(state.key, dynamic_batch)
+    physics = tf.where(_expand_like(reset, next_physics), reset_physics, next_physics)
+    step_type = tf.where(reset, ts.StepType.FIRST,
+                         tf.where(ended, ts.StepType.LAST, ts.StepType.MID))
+    reward = tf.where(reset, tf.zeros_like(reward), reward)
+    discount = tf.where(tf.logical_and(terminated, tf.logical_not(reset)),
+                        tf.zeros_like(reward), tf.ones_like(reward))
+    observation = self.observe(physics)
+    # Under XLA the value assertion is a no-op; NaN marks the bad elements instead.
+    nan_obs = tf.constant(np.nan, observation.dtype)
+    observation = tf.where(_expand_like(valid, observation), observation, nan_obs)
+    reward = tf.where(valid, reward, tf.constant(np.nan, reward.dtype))
+
+    next_state = EnvState(
+        physics=physics, step_count=tf.where(reset, tf.zeros_like(count), count),
+        done=tf.logical_and(ended, tf.logical_not(reset)), key=state.key + _KEY_INCREMENT)
+    return next_state, ts.TimeStep(step_type=step_type, reward=reward,
+                                   discount=discount, observation=observation)
+
+  def _check_action(self, action: Any, batch: Optional[int]):
+    """Static checks in Python, value checks eagerly or as a graph assertion."""
+    expected = (f"integer actions of shape [{batch if batch is not None else 'B'}] with "
+                f"values in [0, {self._num_actions - 1}]")
+    if isinstance(action, (float, bool, np.floating, np.bool_)):
+      raise ValueError(f"{self._name}: invalid action {action!r}; expected {expected}.")
+    try:
+      action = tf.convert_to_tensor(action)
+    except (TypeError, ValueError) as e:
+      raise ValueError(f"{self._name}: invalid action {action!r}; expected {expected}.") from e
+    if not action.dtype.is_integer:
+      raise ValueError(f"{self._name}: invalid action of dtype {action.dtype.name} "
+                       f"({_describe(action)}); expected {expected}.")
+    if action.shape.rank != 1 or (batch is not None and action.shape[0] is not None
+                                  and action.shape[0] != batch):
+      raise ValueError(f"{self._name}: invalid action of shape {action.shape} "
+                       f"({_describe(action)}); expected {expected}.")
+    # The range is checked before narrowing to int32, where 2**32 would wrap to 0.
+    valid = tf.logical_and(action >= 0, action < self._num_actions)
+    # Constants are checked in Python even while tracing, so XLA cannot drop the check.
+    values = tf.get_static_value(action)
+    raw, action = action, tf.cast(action, tf.int32)
+    if values is not None:
+      bad = np.flatnonzero((values < 0) | (values >= self._num_actions))
+      if bad.size:
+        raise ValueError(
+            f"{self._name}: invalid action {values[bad[:8]].tolist()} at batch index "
+            f"{bad[:8].tolist()}{' ...' if bad.size > 8 else ''}; valid actions are "
+            f"integers in [0, {self._num_actions - 1}].")
+      return action, valid
+    check = tf.debugging.Assert(
+        tf.reduce_all(valid),
+        [f"{self._name}: invalid action; valid actions are integers in "
+         f"[0, {self._num_actions - 1}], received action =", raw], summarize=16)
+    with tf.control_dependencies([check]):
+      return tf.identity(action), valid
+
+  # ----------------------------------------------------------- TFEnvironment API
+  def _current_time_step(self) -> ts.TimeStep:
+    return ts.TimeStep(*[tf.identity(v) for v in self._time_step_vars])
+
+  def _reset(self) -> ts.TimeStep:
+    state, time_step = self.pure_reset(self._state_vars.key.read_value())
+    return self._assign(state, time_step)
+
+  def _step(self, action) -> ts.TimeStep:
+    state, time_step = self.pure_step(self.state, action)
+    return self._assign(state, time_step)
+
+  def _assign(self, state: EnvState, time_step: ts.TimeStep) -> ts.TimeStep:
+    for var, value in zip(self._state_vars, state):
+      var.assign(value)
+    for var, value in zip(self._time_step_vars, time_step):
+      var.assign(value)
+    return time_step
+
+  def __repr__(self) -> str:
+    return f"{type(self).__name__}(name={self._name!r}, batch_size={self.batch_size})"
+
+
+def _expand_like(mask: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+  """Reshapes a `[B]` mask to broadcast against `x` of shape `[B, ...]`."""
+  return tf.reshape(mask, [-1] + [1] * (x.shape.rank - 1))
+
+
+def _describe(action: tf.Tensor) -> str:
+  if tf.executing_eagerly():
+    return f"action={action.numpy().tolist()!r}"
+  return f"action tensor {action!r}"

@@ -1,0 +1,52 @@
+"""Environments by name: `make("CartPole-v1", batch_size=64, seed=0)`."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List
+
+from tf_equirl.envs.base import BatchedEnvironment
+
+__all__ = ["register", "make", "list_envs"]
+
+EnvFactory = Callable[..., BatchedEnvironment]
+
+_REGISTRY: Dict[str, EnvFactory] = {}
+
+
+def register(name: str, factory: EnvFactory, overwrite: bool = False) -> None:
+  """Makes `make(name, batch_size, seed, **kwargs)` call `factory(batch_size=, seed=, **kwargs)`.
+
+  Args:
+    name: the environment's name.
+    factory: callable returning a `BatchedEnvironment` (usually its class).
+    overwrite: replace an existing entry instead of raising.
+
+  Raises:
+    ValueError: if `name` is taken and `overwrite` is False, or the arguments have
+      the wrong types.
+  """
+  if not isinstance(name, str) or not name:
+    raise ValueError(f"Environment name must be a non-empty string, received {name!r}.")
+  if not callable(factory):
+    raise ValueError(f"Factory for {name!r} must be callable, received {factory!r}.")
+  if name in _REGISTRY and not overwrite:
+    raise ValueError(f"An environment named {name!r} is already registered; pass "
+                     "overwrite=True to replace it.")
+  _REGISTRY[name] = factory
+
+
+def list_envs() -> List[str]:
+  """Sorted names accepted by `make`."""
+  return sorted(_REGISTRY)
+
+
+def make(name: str, batch_size: int = 1, seed: Any = 0, **kwargs) -> BatchedEnvironment:
+  """Builds the registered environment `name`.
+
+  Raises:
+    ValueError: for an unknown name; the message lists the registered ones.
+  """
+  if name not in _REGISTRY:
+    raise ValueError(f"Unknown environment {name!r}; registered environments are "
+                     f"{list_envs()}.")
+  return _REGISTRY[name](batch_size=batch_size, seed=seed, **kwargs)
