@@ -44,6 +44,17 @@ class DenseLikeLayer(keras.layers.Layer):
     self.kernel_initializer = keras.initializers.get(kernel_initializer)
     self.bias_initializer = keras.initializers.get(bias_initializer)
 
+  def add_channel_bias(self, units: int) -> None:
+    """One bias per output channel, shared over the group axis (it must be invariant)."""
+    if self.use_bias:
+      self.bias = self.add_weight("bias", shape=(units,), initializer=self.bias_initializer,
+                                  trainable=True)
+
+  def bias_and_activation(self, out: tf.Tensor) -> tf.Tensor:
+    if self.use_bias:
+      out = out + self.bias
+    return self.activation(out) if self.activation is not None else out
+
   def get_config(self) -> dict:
     config = super().get_config()
     config.update({

@@ -53,9 +53,7 @@ class GroupConv(DenseLikeLayer):
     self.in_channels = int(shape[2])
     self.kernel = self.add_weight("kernel", shape=(self.group.order, self.in_channels, self.units),
                                   initializer=self.kernel_initializer, trainable=True)
-    if self.use_bias:
-      self.bias = self.add_weight("bias", shape=(self.units,),
-                                  initializer=self.bias_initializer, trainable=True)
+    self.add_channel_bias(self.units)
     super().build(input_shape)
 
   def expanded_kernel(self) -> tf.Tensor:
@@ -69,9 +67,7 @@ class GroupConv(DenseLikeLayer):
     n = self.group.order
     flat = tf.reshape(inputs, [-1, n * self.in_channels])
     out = tf.reshape(tf.matmul(flat, self.expanded_kernel()), [-1, n, self.units])
-    if self.use_bias:
-      out = out + self.bias
-    return self.activation(out) if self.activation is not None else out
+    return self.bias_and_activation(out)
 
   def compute_output_shape(self, input_shape):
     return tf.TensorShape([input_shape[0], self.group.order, self.units])

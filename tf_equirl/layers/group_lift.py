@@ -49,9 +49,7 @@ class GroupLift(DenseLikeLayer):
     d = self.input_rep.dim
     self.kernel = self.add_weight("kernel", shape=(d, self.units),
                                   initializer=self.kernel_initializer, trainable=True)
-    if self.use_bias:
-      self.bias = self.add_weight("bias", shape=(self.units,),
-                                  initializer=self.bias_initializer, trainable=True)
+    self.add_channel_bias(self.units)
     super().build(input_shape)
 
   def call(self, inputs):
@@ -62,9 +60,7 @@ class GroupLift(DenseLikeLayer):
     n = self.group.order
     out = tf.matmul(inputs, tf.reshape(folded, [self.input_rep.dim, n * self.units]))
     out = tf.reshape(out, [-1, n, self.units])
-    if self.use_bias:
-      out = out + self.bias
-    return self.activation(out) if self.activation is not None else out
+    return self.bias_and_activation(out)
 
   def compute_output_shape(self, input_shape):
     return tf.TensorShape([input_shape[0], self.group.order, self.units])

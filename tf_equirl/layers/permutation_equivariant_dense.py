@@ -43,9 +43,7 @@ class PermutationEquivariantDense(DenseLikeLayer):
     self.kernel_pool = self.add_weight("kernel_pool", shape=(c, self.units),
                                        initializer=fresh_initializer(self.kernel_initializer),
                                        trainable=True)
-    if self.use_bias:
-      self.bias = self.add_weight("bias", shape=(self.units,),
-                                  initializer=self.bias_initializer, trainable=True)
+    self.add_channel_bias(self.units)
     super().build(input_shape)
 
   def call(self, inputs):
@@ -53,9 +51,7 @@ class PermutationEquivariantDense(DenseLikeLayer):
     pooled = tf.reduce_mean(inputs, axis=1, keepdims=True)
     out = tf.einsum("bhc,cu->bhu", inputs, self.kernel_self) + tf.einsum(
         "bhc,cu->bhu", pooled, self.kernel_pool)
-    if self.use_bias:
-      out = out + self.bias
-    return self.activation(out) if self.activation is not None else out
+    return self.bias_and_activation(out)
 
   def compute_output_shape(self, input_shape):
     return tf.TensorShape([input_shape[0], input_shape[1], self.units])

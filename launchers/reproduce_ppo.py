@@ -1,0 +1,93 @@
+"""Reproduce thesis Tables 4.2 (CartPole) and 4.4 (Catch) across many seeds.
+
+  python -m launchers.reproduce_ppo --env=CartPole-v1 --seeds=128
+  python -m launchers.reproduce_ppo --env=Catch-v0 --seeds=128
+
+Trains every network of --networks for --seeds seeds (runs/ keeps the per-seed CSVs and
+models) and writes results/ppo_<env>.md with the table, the thesis' numbers beside it, the
+parameter counts, the throughput and this command, plus results/ppo_<env>.png (Fig. 4.3 style).
+"""
+
+import os
+import sys
+
+from absl import app, flags
+
+from tf_equirl import results
+from tf_equirl.agents.ppo import default_config
+from tf_equirl.agents.ppo.experiment import DEFAULT_CHECKPOINTS, run_experiment
+from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS
+
+_ENV = flags.DEFINE_enum("env", "CartPole-v1", ["CartPole-v1", "Catch-v0"], "Environment.")
+_SEEDS = flags.DEFINE_integer("seeds", 32, "Seeds per network (0..N-1).")
+_NETWORKS = flags.DEFINE_list("networks", None, "Actor networks, each optionally with a critic "
+                              "as actor:critic (e.g. gcnn:invariant). Default: mlp, symmetrizer, "
+                              "gcnn for CartPole; mlp, gcnn for Catch, as in the thesis; critics "
+                              "default to the thesis' MLP.")
+_RUNS = flags.DEFINE_string("runs", "runs/reproduce", "Folder for per-seed outputs.")
+_RESULTS = flags.DEFINE_string("results", "results", "Folder for the markdown table and plot.")
+_NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide progress bars.")
+
+# thesis Table 4.2 (CartPole) and Table 4.4 (Catch): mean +- 2 SE over 128 seeds.
+THESIS = {
+    "CartPole-v1": {"mlp": ["102 +- 5", "260 +- 10", "497 +- 1"],
+                    "symmetrizer": ["116 +- 6", "240 +- 10", "500 +- 1"],
+                    "gcnn": ["158 +- 8", "330 +- 10", "499 +- 1"]},
+    "Catch-v0": {"mlp": ["-0.51 +- 0.07", "0.70 +- 0.06", "0.875 +- 0.04"],
+                 "gcnn": ["-0.06 +- 0.09", "0.95 +- 0.03", "0.96 +- 0.02"]},
+}
+
+
+def main(argv):
+  del argv
+  env = _ENV.value
+  networks = _NETWORKS.value or (["mlp", "symmetrizer", "gcnn"] if env == "CartPole-v1"
+                                 else ["mlp", "gcnn"])
+  for n in networks:
+    actor, _, critic = n.partition(":")
+    if actor not in ACTOR_KINDS or critic not in ("",) + tuple(CRITIC_KINDS):
+      raise app.UsageError(f"Unknown network {n!r}; expected an actor in {ACTOR_KINDS}, "
+                           f"optionally ':' and a critic in {CRITIC_KINDS}.")
+  seeds = list(range(_SEEDS.value))
+  summaries, curves, lines = {}, {}, []
+  for network in networks:
+    actor, _, critic = network.partition(":")
+    config = default_config(env, network=actor, critic=critic or "mlp")
+    out = os.path.join(_RUNS.value, f"{env}_{network.replace(':', '_')}")
+    result = run_experiment(config, seeds, out, progress=not _NO_PROGRESS.value,
+                            tensorboard=False, save_models=False)
+    summaries[network], curves[network] = result.summary, result.curves
+    counts = result.parameter_counts
+    lines.append(f"| {network} | {counts['actor']} | {counts['critic']} | "
+                 f"{counts['actor'] + counts['critic']} | {result.compile_seconds:.1f} | "
+                 f"{result.steps_per_second:,.0f} |")
+  short = "cartpole" if env == "CartPole-v1" else "catch"
+  os.makedirs(_RESULTS.value, exist_ok=True)
+  png = os.path.join(_RESULTS.value, f"ppo_{short}.png")
+  results.plot_curves(png, curves, result.env_steps,
+                      title=f"{env}: PPO, {len(seeds)} seeds per network")
+  command = "python -m launchers.reproduce_ppo " + " ".join(sys.argv[1:])
+  thesis = THESIS[env]
+  checkpoints = DEFAULT_CHECKPOINTS[env]
+  listed = [n for n in thesis if n in networks]
+  thesis_rows = ["| env steps | " + " | ".join(listed) + " |", "|---|" + "---|" * len(listed)]
+  for j, step in enumerate(checkpoints):
+    thesis_rows.append(f"| {step:,} | " + " | ".join(thesis[n][j] for n in listed) + " |")
+  with open(os.path.join(_RESULTS.value, f"ppo_{short}.md"), "w") as f:
+    f.write(f"# PPO on {env}: equivariant vs MLP actors\n\n")
+    f.write(f"Command: `{command.strip()}`\n\n")
+    f.write(f"Mean episodic return +- 2 standard errors over {len(seeds)} seeds "
+            "(seeds 0..N-1); in brackets the worst-decile cumulative mean. The return is\n"
+            "PureJaxRL's metric: each environment's last finished episodic return, averaged "
+            "over the steps and environments of the iteration that reaches the step count.\n\n")
+    f.write(results.markdown_summary(summaries))
+    f.write(f"\nThesis (Table {'4.2' if env == 'CartPole-v1' else '4.4'}, 128 seeds):\n\n")
+    f.write("\n".join(thesis_rows) + "\n\n")
+    f.write("| network | actor params | critic params | total | compile s | env steps/s |\n"
+            "|---|---|---|---|---|---|\n" + "\n".join(lines) + "\n\n")
+    f.write(f"![curves]({os.path.basename(png)})\n")
+  print(open(os.path.join(_RESULTS.value, f"ppo_{short}.md")).read())
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,21 @@
+"""The benchmark scripts run at a tiny size so they cannot rot (no assertion on time)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.parametrize("script,args", [
+    ("benchmarks/env_throughput.py", ["--quick", "--batch_sizes=4", "--envs=CartPole-v1"]),
+    ("benchmarks/ppo_throughput.py", ["--quick", "--networks=mlp,gcnn"]),
+])
+def test_benchmark_runs(script, args):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  proc = subprocess.run([sys.executable, os.path.join(REPO, script), *args], cwd=REPO,
+                        capture_output=True, text=True, timeout=600, env=env)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "steps/s" in proc.stdout and "|" in proc.stdout

@@ -1,0 +1,1 @@
+"""Agents: PPO on tf-agents with equivariant actor-critics."""

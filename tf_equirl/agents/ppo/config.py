@@ -1,0 +1,135 @@
+"""Typed configuration of the PPO agent; defaults are the thesis' (Appendix 5.2)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS
+
+
+@dataclasses.dataclass
+class PPOConfig:
+  """PPO hyperparameters and the networks to train.
+
+  Defaults follow thesis Appendix 5.2 (Tables 5.1, 5.3) and PureJaxRL's `ppo.py` where the
+  thesis is silent. Where tf-agents' `PPOClipAgent` defaults differ they are overridden
+  explicitly (see `tf_equirl.agents.ppo.learner.make_agent`):
+    * tf-agents normalises observations and rewards by default: both off here.
+    * tf-agents runs 25 full-batch epochs: here `num_epochs` epochs of `num_minibatches`
+      shuffled minibatches, with GAE computed once per iteration and advantages normalised
+      per minibatch (PureJaxRL).
+    * tf-agents scales the squared value error by `value_pred_loss_coef`; PureJaxRL uses
+      `vf_coef * 0.5 * max(err, clipped_err)`, so the agent gets `value_pred_loss_coef =
+      0.5 * vf_coef`. Value clipping uses `clip_eps`, as PureJaxRL does.
+    * tf-agents clips each gradient's norm separately; here the global norm is clipped
+      (`max_grad_norm`), as optax.clip_by_global_norm in PureJaxRL.
+    * tf-agents' GAE would bootstrap a truncated episode only with weight (1 - lambda);
+      advantages are computed here so that truncation bootstraps fully and termination
+      does not (see `learner.gae`).
+
+  Attributes:
+    env: registered environment name ("CartPole-v1", "Catch-v0").
+    network: actor kind, one of "mlp", "gcnn", "symmetrizer".
+    critic: critic kind, "mlp" (the thesis' choice) or "invariant" (GroupPool).
+    width: hidden width of the actor; None matches the 64-64 MLP's parameter count.
+    critic_width: hidden width of the critic; None matches the MLP critic.
+    hidden: hidden regular layer of lifted G-CNNs: "permutation" (thesis eq. 4.15) or
+      "group_conv".
+    total_steps: environment steps to train for (rounded down to whole iterations).
+    num_envs: parallel environments (PureJaxRL NUM_ENVS = 4).
+    num_steps: steps per environment per iteration (thesis Table 5.3 "update length" 128).
+    num_epochs: passes over each iteration's batch (PureJaxRL UPDATE_EPOCHS = 4).
+    num_minibatches: minibatches per epoch; the minibatch size is
+      `num_envs * num_steps // num_minibatches` and a remainder is dropped (reshuffled each
+      epoch). CartPole: 4 (minibatch 128, Table 5.1); Catch: 51 (minibatch 10, Table 5.2).
+    learning_rate: Adam step size (thesis Tables 5.1/5.2: 3.5e-4).
+    anneal_lr: linearly anneal the step size to 0 over training (PureJaxRL ANNEAL_LR).
+    adam_epsilon: Adam epsilon (thesis: 1e-8).
+    max_grad_norm: global gradient-norm clip (thesis: 0.5).
+    clip_eps: PPO ratio clip and value clip (thesis Table 5.3: 0.2).
+    vf_coef: value loss coefficient (0.5).
+    ent_coef: entropy bonus coefficient (0.01).
+    gamma: discount (0.99).
+    gae_lambda: GAE lambda (0.95).
+    seed: seed of the weights, the environment resets and the action sampling.
+    iterations_per_call: iterations run inside one compiled call (fewer Python round trips;
+      results do not depend on it).
+    jit_compile: compile each call with XLA (turn off only for debugging).
+  """
+
+  env: str = "CartPole-v1"
+  network: str = "gcnn"
+  critic: str = "mlp"
+  width: Optional[int] = None
+  critic_width: Optional[int] = None
+  hidden: str = "permutation"
+  total_steps: int = 500_000
+  num_envs: int = 4
+  num_steps: int = 128
+  num_epochs: int = 4
+  num_minibatches: int = 4
+  learning_rate: float = 3.5e-4
+  anneal_lr: bool = True
+  adam_epsilon: float = 1e-8
+  max_grad_norm: float = 0.5
+  clip_eps: float = 0.2
+  vf_coef: float = 0.5
+  ent_coef: float = 0.01
+  gamma: float = 0.99
+  gae_lambda: float = 0.95
+  seed: int = 0
+  iterations_per_call: int = 16
+  jit_compile: bool = True
+
+  def __post_init__(self):
+    if self.network not in ACTOR_KINDS:
+      raise ValueError(f"PPOConfig.network must be one of {ACTOR_KINDS}, received "
+                       f"{self.network!r}.")
+    if self.critic not in CRITIC_KINDS:
+      raise ValueError(f"PPOConfig.critic must be one of {CRITIC_KINDS}, received "
+                       f"{self.critic!r}.")
+    for name in ("num_envs", "num_steps", "num_epochs", "num_minibatches",
+                 "iterations_per_call"):
+      value = getattr(self, name)
+      if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"PPOConfig.{name} must be a positive integer, received {value!r}.")
+    if self.num_minibatches > self.batch_size:
+      raise ValueError(f"PPOConfig.num_minibatches={self.num_minibatches} exceeds the batch of "
+                       f"{self.batch_size} transitions (num_envs * num_steps).")
+    if self.total_steps < self.batch_size:
+      raise ValueError(f"PPOConfig.total_steps={self.total_steps} is less than one iteration "
+                       f"({self.batch_size} steps = num_envs * num_steps).")
+    for name in ("learning_rate", "adam_epsilon", "max_grad_norm", "clip_eps"):
+      if not getattr(self, name) > 0:
+        raise ValueError(f"PPOConfig.{name} must be positive, received {getattr(self, name)!r}.")
+    for name in ("gamma", "gae_lambda"):
+      if not 0.0 <= getattr(self, name) <= 1.0:
+        raise ValueError(f"PPOConfig.{name} must lie in [0, 1], received {getattr(self, name)!r}.")
+
+  @property
+  def batch_size(self) -> int:
+    """Transitions collected per iteration."""
+    return self.num_envs * self.num_steps
+
+  @property
+  def minibatch_size(self) -> int:
+    return self.batch_size // self.num_minibatches
+
+  @property
+  def num_iterations(self) -> int:
+    return self.total_steps // self.batch_size
+
+
+# Per-environment defaults where the thesis' tables differ between environments.
+ENV_DEFAULTS = {
+    "CartPole-v1": {"total_steps": 500_000, "num_minibatches": 4},   # thesis Table 5.1
+    "Catch-v0": {"total_steps": 20_000, "num_minibatches": 51},      # thesis Table 5.2, 4.6.2
+}
+
+
+def default_config(env: str = "CartPole-v1", **overrides) -> PPOConfig:
+  """`PPOConfig` with the thesis' settings for `env`, then `overrides`."""
+  fields = dict(ENV_DEFAULTS.get(env, {}))
+  fields.update(overrides)
+  return PPOConfig(env=env, **fields)

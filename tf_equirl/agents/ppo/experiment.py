@@ -1,0 +1,120 @@
+"""Many-seed PPO experiments: train, log (progress bar, TensorBoard, CSV) and summarise."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from tf_equirl import results
+from tf_equirl.agents.ppo.config import PPOConfig
+from tf_equirl.agents.ppo.learner import PPO
+
+# Checkpoints of thesis Tables 4.2 (CartPole) and 4.4 (Catch).
+DEFAULT_CHECKPOINTS = {"CartPole-v1": (10_000, 100_000, 500_000),
+                       "Catch-v0": (2_000, 10_000, 20_000)}
+
+
+@dataclasses.dataclass
+class ExperimentResult:
+  env_steps: np.ndarray
+  curves: np.ndarray                  # [seeds, iterations] PureJaxRL mean-return metric
+  summary: List[Dict[str, float]]
+  parameter_counts: Dict[str, int]
+  compile_seconds: float
+  steps_per_second: float             # after compilation, over all seeds
+
+
+def run_experiment(config: PPOConfig, seeds: Sequence[int], out_dir: Optional[str] = None,
+                   checkpoints: Optional[Sequence[int]] = None, progress: bool = True,
+                   tensorboard: bool = True, save_models: bool = True) -> ExperimentResult:
+  """Trains `config` once per seed, one after another, reusing one compiled graph.
+
+  Writes into `out_dir` (if given): `seed_<k>.csv` (env steps, mean return, finished
+  episodes, losses), TensorBoard scalars under `tb/seed_<k>`, `seed_<k>/actor.keras` and
+  `critic.keras`, `summary.json` and `summary.md` at the checkpoints.
+  """
+  seeds = list(seeds)
+  if not seeds:
+    raise ValueError("run_experiment needs at least one seed.")
+  checkpoints = tuple(checkpoints or DEFAULT_CHECKPOINTS.get(config.env, ()))
+  last = config.num_iterations * config.batch_size
+  checkpoints = tuple(c for c in checkpoints if c < last + config.batch_size) or (last,)
+  ppo = PPO(config)
+  counts = ppo.parameter_counts()
+  label = f"{config.env} {config.network} actor ({counts['actor']} params) + {config.critic} " \
+          f"critic ({counts['critic']}), {counts['actor'] + counts['critic']} in total"
+  print(label, flush=True)
+  steps_per_seed = config.num_iterations * config.batch_size
+  bar = _progress_bar(progress, len(seeds) * steps_per_seed, config)
+  curves, compile_s, train_s, train_steps = [], 0.0, 0.0, 0
+  for n, seed in enumerate(seeds):
+    writer = (tf.summary.create_file_writer(os.path.join(out_dir, "tb", f"seed_{seed}"))
+              if out_dir and tensorboard else None)
+    done = [0]
+    start = time.perf_counter()
+
+    def callback(metrics, seed=seed, writer=writer, done=done, start=start):
+      k = len(metrics["mean_return"])
+      if writer is not None:  # written between compiled calls: no summary op in the graph
+        with writer.as_default():
+          for i in range(k):
+            step = (done[0] + i + 1) * config.batch_size
+            for name, values in metrics.items():
+              if np.isfinite(values[i]):
+                tf.summary.scalar(f"ppo/{name}", float(values[i]), step=step)
+      done[0] += k
+      if bar is not None:
+        bar.update(k * config.batch_size)
+        elapsed = time.perf_counter() - start
+        bar.set_postfix(seed=seed, ret=f"{metrics['mean_return'][-1]:.3g}",
+                        sps=f"{done[0] * config.batch_size / max(elapsed, 1e-9):,.0f}")
+
+    result = ppo.train(callback=callback, seed=seed)
+    if writer is not None:
+      writer.flush()
+    if n == 0:
+      compile_s = result.compile_seconds
+    train_s += result.train_seconds
+    train_steps += result.env_steps[-1] - result._steps_first_call
+    curves.append(result.mean_return)
+    if out_dir:
+      results.write_seed_csv(os.path.join(out_dir, f"seed_{seed}.csv"), {
+          "env_steps": result.env_steps, "mean_return": result.mean_return,
+          "episodes": result.episodes, "finished_return": result.finished_return,
+          **result.losses})
+      if save_models:
+        os.makedirs(os.path.join(out_dir, f"seed_{seed}"), exist_ok=True)
+        ppo.actor_model.save(os.path.join(out_dir, f"seed_{seed}", "actor.keras"))
+        ppo.critic_model.save(os.path.join(out_dir, f"seed_{seed}", "critic.keras"))
+  if bar is not None:
+    bar.close()
+  curves = np.stack(curves)
+  summary = results.summarize(curves, result.env_steps, checkpoints)
+  out = ExperimentResult(env_steps=result.env_steps, curves=curves, summary=summary,
+                         parameter_counts=counts, compile_seconds=compile_s,
+                         steps_per_second=train_steps / train_s if train_s > 0 else float("nan"))
+  if out_dir:
+    results.write_json(os.path.join(out_dir, "summary.json"), {
+        "config": dataclasses.asdict(config), "seeds": seeds, "summary": summary,
+        "parameter_counts": counts, "compile_seconds": compile_s,
+        "steps_per_second": out.steps_per_second})
+    with open(os.path.join(out_dir, "summary.md"), "w") as f:
+      f.write(f"# {label}\n\n{len(seeds)} seeds; mean episodic return +- 2 standard errors "
+              "(worst-decile cumulative mean in brackets)\n\n")
+      f.write(results.markdown_summary({config.network: summary}))
+    results.plot_curves(os.path.join(out_dir, "curves.png"), {config.network: curves},
+                        result.env_steps, title=label)
+  return out
+
+
+def _progress_bar(enabled: bool, total: int, config: PPOConfig):
+  if not enabled:
+    return None
+  from tqdm import tqdm
+  return tqdm(total=total, unit="step", unit_scale=True, dynamic_ncols=True,
+              desc=f"{config.env}/{config.network}", mininterval=0.5)

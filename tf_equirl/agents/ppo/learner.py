@@ -1,0 +1,364 @@
+"""PPO on tf-agents with one compiled graph per training call (collect, GAE, all updates).
+
+The loop reads top to bottom, as in PureJaxRL's `ppo.py` (thesis Algorithm 5):
+
+1. `_collect`: `num_steps` steps of `num_envs` environments inside a `tf.while_loop`,
+   sampling from the actor with stateless seeds. The environment step is a swappable
+   pure function `(state, action) -> (state, time_step)` (default: the environment's
+   `pure_step`); the Dyna driver passes a learned model's step instead.
+2. `gae`: advantages and value targets, once per iteration.
+3. `_update`: `num_epochs` x `num_minibatches` Adam steps on tf-agents'
+   `PPOClipAgent.get_loss` (clipped surrogate, clipped value loss, entropy bonus).
+
+`iterations_per_call` iterations run inside one `tf.function(jit_compile=True)` call;
+nothing in Python runs per environment step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+from tf_agents.agents.ppo import ppo_clip_agent
+from tf_agents.trajectories import time_step as ts
+
+from tf_equirl import envs
+from tf_equirl.envs.base import EnvState
+from tf_equirl.agents.ppo.config import PPOConfig
+from tf_equirl.networks import ActorNetwork, ValueNetwork, builders
+from tf_equirl.params import count_params
+
+keras = tf.keras
+
+# A pure environment step on an `EnvState` (tf_equirl.envs.base) and an int32 action [B].
+StepFn = Callable[[EnvState, tf.Tensor], Tuple[EnvState, ts.TimeStep]]
+_ADV_EPS = 1e-8  # PureJaxRL: (gae - mean) / (std + 1e-8)
+
+
+class Carry(NamedTuple):
+  """State carried from one iteration to the next (all tensors)."""
+  env_state: Any
+  observation: tf.Tensor        # [B, ...] observation the next action is taken in
+  episode_return: tf.Tensor     # [B] return of the running episode
+  episode_length: tf.Tensor     # [B]
+  returned_return: tf.Tensor    # [B] return of each env's last finished episode (0 before)
+  iteration: tf.Tensor          # scalar int64, iterations done
+  key: tf.Tensor                # [2] int64 base seed of the run
+
+
+class Rollout(NamedTuple):
+  observation: tf.Tensor        # [T, B, ...]
+  action: tf.Tensor             # [T, B]
+  log_prob: tf.Tensor           # [T, B]
+  reward: tf.Tensor             # [T, B]
+  terminated: tf.Tensor         # [T, B] float, 1 where the episode terminated (no bootstrap)
+  ended: tf.Tensor              # [T, B] float, 1 where it terminated or was truncated
+  next_observation: tf.Tensor   # [T, B, ...] observation after the action (before any reset)
+  returned_return: tf.Tensor    # [T, B] PureJaxRL's `returned_episode_returns`
+  finished_return: tf.Tensor    # [T, B] return of an episode finishing here, else 0
+
+
+def gae(reward, value, next_value, terminated, ended, gamma: float, lam: float):
+  """Generalised advantage estimation over `[T, B]` tensors, once per iteration.
+
+  `delta_t = r_t + gamma (1 - terminated_t) V(s'_t) - V(s_t)`, where `s'_t` is the
+  observation the step produced (for a truncated episode the last observation, so a time
+  limit bootstraps and a termination does not), and `A_t = delta_t + gamma lam (1 - ended_t)
+  A_{t+1}`: the recursion stops at every episode end. The last step bootstraps through
+  `V(s'_T)` in its delta.
+
+  Returns:
+    `(advantages, value_targets)` with `value_targets = advantages + value`.
+  """
+  delta = reward + gamma * (1.0 - terminated) * next_value - value
+  weight = gamma * lam * (1.0 - ended)
+  advantages = tf.scan(lambda acc, x: x[0] + x[1] * acc, (delta, weight),
+                       initializer=tf.zeros_like(delta[0]), reverse=True)
+  return advantages, advantages + value
+
+
+def make_agent(config: PPOConfig, time_step_spec, action_spec, actor_net, value_net,
+               optimizer) -> ppo_clip_agent.PPOClipAgent:
+  """tf-agents' PPOClipAgent with every default that differs from the thesis overridden."""
+  return ppo_clip_agent.PPOClipAgent(
+      time_step_spec, action_spec, optimizer=optimizer, actor_net=actor_net,
+      value_net=value_net, greedy_eval=True,
+      importance_ratio_clipping=config.clip_eps,
+      lambda_value=config.gae_lambda, discount_factor=config.gamma,
+      entropy_regularization=config.ent_coef,
+      value_pred_loss_coef=0.5 * config.vf_coef,   # PureJaxRL: vf_coef * 0.5 * err^2
+      num_epochs=config.num_epochs, use_gae=True, use_td_lambda_return=True,
+      normalize_rewards=False, normalize_observations=False,
+      gradient_clipping=config.max_grad_norm, value_clipping=config.clip_eps,
+      compute_value_and_advantage_in_train=True, update_normalizers_in_train=False,
+      debug_summaries=False, summarize_grads_and_vars=False)
+
+
+@dataclasses.dataclass
+class TrainResult:
+  """Per-iteration curves of one training run (numpy arrays of length `num_iterations`)."""
+  env_steps: np.ndarray
+  mean_return: np.ndarray       # PureJaxRL metric: mean over steps and envs of each env's
+                                # last finished episodic return (0 before the first finishes)
+  episodes: np.ndarray          # episodes finished during the iteration
+  finished_return: np.ndarray   # mean return of the episodes finished in the iteration (nan if none)
+  losses: Dict[str, np.ndarray]
+  compile_seconds: float
+  train_seconds: float          # wall time of all calls after the first (compiling) one
+
+  @property
+  def steps_per_second(self) -> float:
+    done_after_compile = self.env_steps[-1] - self._steps_first_call
+    return float(done_after_compile / self.train_seconds) if self.train_seconds > 0 else float("nan")
+
+  _steps_first_call: int = 0
+
+
+class PPO:
+  """PPO with an (equivariant) actor-critic; one compiled graph per call.
+
+  Args:
+    config: a `PPOConfig`.
+    env: optional `BatchedEnvironment` (default `envs.make(config.env, config.num_envs)`);
+      its batch size must be `config.num_envs`.
+    step_fn: optional pure step `(state, action) -> (state, time_step)` replacing
+      `env.pure_step` (e.g. a learned transition model); `reset_fn` likewise replaces
+      `env.pure_reset(seed) -> (state, time_step)`.
+
+  Use `reset(seed)` to start a run (weights, optimiser and environments re-initialised
+  without retracing) and `train()` to run it.
+  """
+
+  def __init__(self, config: PPOConfig, env=None, step_fn: Optional[StepFn] = None,
+               reset_fn: Optional[Callable[[Any], Tuple[Any, ts.TimeStep]]] = None):
+    self.config = config
+    self.env = env if env is not None else envs.make(config.env, batch_size=config.num_envs,
+                                                      seed=config.seed)
+    if self.env.batch_size != config.num_envs:
+      raise ValueError(f"PPO: the environment has batch_size {self.env.batch_size} but "
+                       f"config.num_envs is {config.num_envs}.")
+    self.symmetry = self.env.symmetry
+    self._step_fn = step_fn or self.env.pure_step
+    self._reset_fn = reset_fn or self.env.pure_reset
+    obs_spec, action_spec = self.env.observation_spec(), self.env.action_spec()
+    self.actor_net = ActorNetwork(obs_spec, action_spec, config.network, self.symmetry,
+                                  config.width, config.hidden)
+    self.value_net = ValueNetwork(obs_spec, config.critic, self.symmetry, config.critic_width,
+                                  config.hidden)
+    self.actor_net.create_variables(obs_spec)
+    self.value_net.create_variables(obs_spec)
+    updates = config.num_iterations * config.num_epochs * config.num_minibatches
+    lr = (keras.optimizers.schedules.PolynomialDecay(config.learning_rate, updates, 0.0)
+          if config.anneal_lr else config.learning_rate)
+    self.optimizer = keras.optimizers.Adam(lr, epsilon=config.adam_epsilon)
+    self.agent = make_agent(config, self.env.time_step_spec(), action_spec, self.actor_net,
+                            self.value_net, self.optimizer)
+    self.agent.initialize()
+    self._variables = (self.actor_net.trainable_variables + self.value_net.trainable_variables)
+    self.optimizer.build(self._variables)
+    self._chunk = _largest_divisor(config.num_iterations, config.iterations_per_call)
+    self._train_chunk = tf.function(self._train_chunk_impl, jit_compile=config.jit_compile,
+                                    reduce_retracing=True)
+    self._carry = None
+
+  # ------------------------------------------------------------------ properties
+  @property
+  def actor_model(self) -> keras.Model:
+    """Keras model observation batch -> action logits (what the zoo saves)."""
+    return self.actor_net.keras_model
+
+  @property
+  def critic_model(self) -> keras.Model:
+    return self.value_net.keras_model
+
+  def parameter_counts(self) -> Dict[str, int]:
+    return {"actor": count_params(self.actor_model), "critic": count_params(self.critic_model)}
+
+  @property
+  def tracing_count(self) -> int:
+    return self._train_chunk.experimental_get_tracing_count()
+
+  # ---------------------------------------------------------------------- runs
+  def reset(self, seed: int) -> None:
+    """Re-initialises weights (seeded), optimiser state and environments for a new run."""
+    keras.utils.set_random_seed(int(seed))
+    fresh_actor = builders.build_actor(self.config.network, self.symmetry,
+                                       self.config.width, self.config.hidden)
+    fresh_critic = builders.build_critic(self.config.critic, self.symmetry,
+                                         self.config.critic_width, self.config.hidden)
+    self.actor_model.set_weights(fresh_actor.get_weights())
+    self.critic_model.set_weights(fresh_critic.get_weights())
+    for v in self.optimizer.variables:
+      v.assign(tf.zeros_like(v))
+    self.agent.train_step_counter.assign(0)
+    key = tf.constant([int(seed), 0x5EED], dtype=tf.int64)
+    env_state, time_step = self._reset_fn(tf.random.experimental.stateless_fold_in(key, -1))
+    zeros = tf.zeros([self.config.num_envs], tf.float32)
+    self._carry = Carry(env_state=env_state, observation=time_step.observation,
+                        episode_return=zeros, episode_length=zeros, returned_return=zeros,
+                        iteration=tf.constant(0, tf.int64), key=key)
+
+  def train(self, callback: Optional[Callable[[Dict[str, np.ndarray]], None]] = None,
+            seed: Optional[int] = None) -> TrainResult:
+    """Runs `config.num_iterations` iterations from `reset(seed or config.seed)`.
+
+    `callback(metrics)` is called after every compiled call with that call's per-iteration
+    metrics (numpy arrays), e.g. for a progress bar or TensorBoard.
+    """
+    self.reset(self.config.seed if seed is None else seed)
+    num_calls = self.config.num_iterations // self._chunk
+    chunks, compile_s, train_s = [], 0.0, 0.0
+    for call in range(num_calls):
+      start = time.perf_counter()
+      self._carry, metrics = self._train_chunk(self._carry, self._chunk)
+      metrics = {k: v.numpy() for k, v in metrics.items()}
+      elapsed = time.perf_counter() - start
+      if call == 0:
+        compile_s = elapsed
+      else:
+        train_s += elapsed
+      chunks.append(metrics)
+      if callback is not None:
+        callback(metrics)
+    curves = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    steps = (np.arange(1, self.config.num_iterations + 1) * self.config.batch_size)
+    result = TrainResult(
+        env_steps=steps, mean_return=curves.pop("mean_return"),
+        episodes=curves.pop("episodes"), finished_return=curves.pop("finished_return"),
+        losses=curves, compile_seconds=compile_s, train_seconds=train_s)
+    result._steps_first_call = int(self._chunk * self.config.batch_size)
+    return result
+
+  # ------------------------------------------------------------ compiled graph
+  def _train_chunk_impl(self, carry: Carry, num_iterations: int):
+    metrics = {name: tf.TensorArray(tf.float32, size=num_iterations)
+               for name in ("mean_return", "episodes", "finished_return", "policy_loss",
+                            "value_loss", "entropy", "clip_fraction", "grad_norm")}
+
+    def body(i, carry, arrays):
+      carry, values = self._iteration(carry)
+      return i + 1, carry, {k: arrays[k].write(i, values[k]) for k in arrays}
+
+    _, carry, metrics = tf.while_loop(lambda i, *_: i < num_iterations, body,
+                                      (tf.constant(0), carry, metrics))
+    return carry, {k: v.stack() for k, v in metrics.items()}
+
+  def _iteration(self, carry: Carry):
+    cfg = self.config
+    key = tf.random.experimental.stateless_fold_in(carry.key, carry.iteration)
+    carry, rollout = self._collect(carry, key)
+    t, b = cfg.num_steps, cfg.num_envs
+    flat = lambda x: tf.reshape(x, tf.concat([[t * b], tf.shape(x)[2:]], 0))
+    value = tf.reshape(self._value(flat(rollout.observation)), [t, b])
+    next_value = tf.reshape(self._value(flat(rollout.next_observation)), [t, b])
+    advantages, targets = gae(rollout.reward, value, next_value, rollout.terminated,
+                              rollout.ended, cfg.gamma, cfg.gae_lambda)
+    batch = (flat(rollout.observation), flat(rollout.action), flat(rollout.log_prob),
+             flat(advantages), flat(targets), flat(value))
+    losses = self._update(batch, tf.random.experimental.stateless_fold_in(key, 1))
+    finished = tf.reduce_sum(rollout.ended)
+    values = dict(
+        mean_return=tf.reduce_mean(rollout.returned_return),
+        episodes=finished,
+        finished_return=tf.math.divide_no_nan(tf.reduce_sum(rollout.finished_return), finished)
+        + tf.where(finished > 0, 0.0, np.nan),
+        **losses)
+    return carry._replace(iteration=carry.iteration + 1), values
+
+  def _value(self, observation):
+    return tf.squeeze(self.critic_model(tf.reshape(observation, [tf.shape(observation)[0], -1])), -1)
+
+  def _logits(self, observation):
+    return self.actor_model(tf.reshape(observation, [tf.shape(observation)[0], -1]))
+
+  def _collect(self, carry: Carry, key) -> Tuple[Carry, Rollout]:
+    cfg = self.config
+    zeros_action = tf.zeros([cfg.num_envs], tf.int32)
+    arrays = Rollout(*[tf.TensorArray(dtype, size=cfg.num_steps) for dtype in (
+        carry.observation.dtype, tf.int32, tf.float32, tf.float32, tf.float32, tf.float32,
+        carry.observation.dtype, tf.float32, tf.float32)])
+
+    def body(step, carry: Carry, arrays: Rollout):
+      logits = self._logits(carry.observation)
+      seed = tf.random.experimental.stateless_fold_in(key, tf.cast(step, tf.int64))
+      # Gumbel-max sampling: XLA has no StatelessMultinomial kernel for int64 seeds.
+      uniform = tf.random.stateless_uniform(tf.shape(logits), seed, minval=1e-12, maxval=1.0)
+      action = tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=1,
+                         output_type=tf.int32)
+      log_prob = tf.gather(tf.nn.log_softmax(logits), action, axis=1, batch_dims=1)
+      env_state, time_step = self._step_fn(carry.env_state, action)
+      ended = tf.equal(time_step.step_type, ts.StepType.LAST)
+      terminated = tf.logical_and(ended, tf.equal(time_step.discount, 0.0))
+      # Start the next episode right away (the environments follow tf-agents and would
+      # spend one more step on the reset): every stored step is a real transition.
+      reset_state, reset_step = self._step_fn(env_state, zeros_action)
+      env_state = EnvState(
+          physics=_select(ended, reset_state.physics, env_state.physics),
+          step_count=_select(ended, reset_state.step_count, env_state.step_count),
+          done=_select(ended, reset_state.done, env_state.done), key=reset_state.key)
+      next_obs = _select(ended, reset_step.observation, time_step.observation)
+      episode_return = carry.episode_return + time_step.reward
+      returned = tf.where(ended, episode_return, carry.returned_return)
+      endf = tf.cast(ended, tf.float32)
+      arrays = Rollout(*[a.write(step, v) for a, v in zip(arrays, (
+          carry.observation, action, log_prob, time_step.reward,
+          tf.cast(terminated, tf.float32), endf, time_step.observation, returned,
+          endf * episode_return))])
+      carry = carry._replace(
+          env_state=env_state, observation=next_obs,
+          episode_return=episode_return * (1.0 - endf),
+          episode_length=(carry.episode_length + 1.0) * (1.0 - endf),
+          returned_return=returned)
+      return step + 1, carry, arrays
+
+    _, carry, arrays = tf.while_loop(lambda s, *_: s < cfg.num_steps, body,
+                                     (tf.constant(0), carry, arrays))
+    return carry, Rollout(*[a.stack() for a in arrays])
+
+  def _update(self, batch, key) -> Dict[str, tf.Tensor]:
+    cfg = self.config
+    n, mb = cfg.batch_size, cfg.minibatch_size
+    num_updates = cfg.num_epochs * cfg.num_minibatches
+    order = tf.argsort(tf.random.stateless_uniform([cfg.num_epochs, n], key), axis=1)
+    names = ("policy_loss", "value_loss", "entropy", "clip_fraction", "grad_norm")
+
+    def body(u, sums):
+      epoch, m = u // cfg.num_minibatches, u % cfg.num_minibatches
+      idx = tf.slice(order, [epoch, m * mb], [1, mb])[0]
+      obs, action, log_prob, adv, target, old_value = [tf.gather(x, idx) for x in batch]
+      adv = (adv - tf.reduce_mean(adv)) / (tf.math.reduce_std(adv) + _ADV_EPS)
+      steps = ts.TimeStep(step_type=tf.fill([mb], ts.StepType.MID),
+                          reward=tf.zeros([mb]), discount=tf.ones([mb]), observation=obs)
+      with tf.GradientTape() as tape:
+        info = self.agent.get_loss(
+            steps, action, log_prob, target, adv, action_distribution_parameters=None,
+            weights=tf.ones([mb]), train_step=self.agent.train_step_counter,
+            debug_summaries=False, old_value_predictions=old_value, training=True)
+      grads = tape.gradient(info.loss, self._variables)
+      grads, norm = tf.clip_by_global_norm(grads, cfg.max_grad_norm)
+      self.optimizer.apply_gradients(zip(grads, self._variables))
+      self.agent.train_step_counter.assign_add(1)
+      extra = info.extra
+      # tf-agents' entropy loss is -ent_coef * entropy; report the entropy itself.
+      entropy = (-extra.entropy_regularization_loss / cfg.ent_coef if cfg.ent_coef > 0
+                 else tf.constant(np.nan))
+      values = (extra.policy_gradient_loss, extra.value_estimation_loss, entropy,
+                extra.clip_fraction, norm)
+      return u + 1, tuple(s + tf.cast(v, tf.float32) for s, v in zip(sums, values))
+
+    _, sums = tf.while_loop(lambda u, _: u < num_updates, body,
+                            (tf.constant(0), tuple(tf.constant(0.0) for _ in names)))
+    return {name: s / num_updates for name, s in zip(names, sums)}
+
+
+def _select(mask, new, old):
+  """Per batch element: `new` where `mask`, else `old` (mask `[B]`, tensors `[B, ...]`)."""
+  mask = tf.reshape(mask, [-1] + [1] * (old.shape.rank - 1))
+  return tf.where(mask, new, old)
+
+
+def _largest_divisor(n: int, at_most: int) -> int:
+  return max(d for d in range(1, min(n, at_most) + 1) if n % d == 0)

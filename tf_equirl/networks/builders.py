@@ -1,0 +1,169 @@
+"""Keras actor and critic models for discrete-action agents, built from an `MDPSymmetry`.
+
+Every builder returns a plain `keras.Model` mapping an observation batch `[batch, d]` to
+action logits `[batch, |A|]` (actors) or values `[batch, 1]` (critics). These models are
+what the zoo saves; `tf_equirl.networks.ActorNetwork` / `ValueNetwork` wrap them for
+tf-agents.
+
+Kinds (thesis 4.6 and Table 5.4):
+  mlp          64-64 tanh baseline of PureJaxRL (orthogonal init: sqrt 2 hidden, 0.01 actor
+               head, 1.0 critic head).
+  gcnn         equivariant actor. If every `rho(g)` is `+-I` (CartPole's `-I`), the thesis'
+               odd network: a tanh MLP without biases, then `EquivariantLogits` on the sign
+               features (eq. 4.8-4.10). Otherwise a `GroupLift`, a hidden regular layer
+               (`PermutationEquivariantDense`, thesis 4.6.2.1, or `GroupConv`) and
+               `EquivariantLogits` (eq. 4.12-4.20).
+  symmetrizer  MDP homomorphic network: `SymmetrizerDense` layers state -> regular ->
+               regular -> actions (thesis 3.1.1).
+  invariant    (critics) `GroupLift`, a hidden regular layer, `GroupPool`, a dense output:
+               `V(rho(g) s) = V(s)`.
+Widths default to the one that keeps the model within 10 % of the 64-64 MLP's parameters.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+from tf_equirl.groups import MDPSymmetry, Representation
+from tf_equirl.layers import (EquivariantLogits, GroupConv, GroupLift, GroupPool,
+                              PermutationEquivariantDense, SymmetrizerDense)
+from tf_equirl.params import count_params, match_width
+
+keras = tf.keras
+
+ACTOR_KINDS = ("mlp", "gcnn", "symmetrizer")
+CRITIC_KINDS = ("mlp", "invariant")
+HIDDEN_KINDS = ("permutation", "group_conv")
+MLP_WIDTH = 64  # PureJaxRL / thesis Table 5.4 baseline
+
+_HIDDEN_GAIN = float(np.sqrt(2.0))  # PureJaxRL orthogonal init gains
+_ACTOR_HEAD_GAIN = 0.01
+_CRITIC_HEAD_GAIN = 1.0
+
+
+def _orth(gain: float):
+  return keras.initializers.Orthogonal(gain=gain)
+
+
+def sign_character(rep: Representation) -> Optional[np.ndarray]:
+  """`chi` with `rho(g) = chi(g) I` for all g if such +-1 values exist, else None."""
+  eye = np.eye(rep.dim)
+  chi = rep.matrices[:, 0, 0]
+  if np.all(np.isin(np.round(chi, 9), (-1.0, 1.0))) and np.allclose(
+      rep.matrices, chi[:, None, None] * eye):
+    return chi
+  return None
+
+
+def _hidden_layer(kind: str, width: int, symmetry: MDPSymmetry):
+  if kind == "permutation":
+    return PermutationEquivariantDense(width, activation="tanh",
+                                       kernel_initializer=_orth(_HIDDEN_GAIN))
+  if kind == "group_conv":
+    return GroupConv(width, symmetry.group, activation="tanh",
+                     kernel_initializer=_orth(_HIDDEN_GAIN))
+  raise ValueError(f"hidden must be one of {HIDDEN_KINDS}, received hidden={kind!r}.")
+
+
+def mlp_actor(state_dim: int, num_actions: int, width: int = MLP_WIDTH,
+              name: str = "mlp_actor") -> keras.Model:
+  inp = keras.Input((state_dim,), name="observation")
+  h = keras.layers.Dense(width, "tanh", kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
+  h = keras.layers.Dense(width, "tanh", kernel_initializer=_orth(_HIDDEN_GAIN))(h)
+  out = keras.layers.Dense(num_actions, kernel_initializer=_orth(_ACTOR_HEAD_GAIN), name="logits")(h)
+  return keras.Model(inp, out, name=name)
+
+
+def mlp_critic(state_dim: int, width: int = MLP_WIDTH, name: str = "mlp_critic") -> keras.Model:
+  inp = keras.Input((state_dim,), name="observation")
+  h = keras.layers.Dense(width, "tanh", kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
+  h = keras.layers.Dense(width, "tanh", kernel_initializer=_orth(_HIDDEN_GAIN))(h)
+  out = keras.layers.Dense(1, kernel_initializer=_orth(_CRITIC_HEAD_GAIN), name="value")(h)
+  return keras.Model(inp, out, name=name)
+
+
+def gcnn_actor(symmetry: MDPSymmetry, width: int, hidden: str = "permutation",
+               name: str = "gcnn_actor") -> keras.Model:
+  inp = keras.Input((symmetry.state_dim,), name="observation")
+  chi = sign_character(symmetry.state_rep)
+  if chi is not None:
+    # Odd network: tanh is odd and there are no biases, so f(chi(g) s) = chi(g) f(s).
+    h = keras.layers.Dense(width, "tanh", use_bias=False,
+                           kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
+    h = keras.layers.Dense(width, "tanh", use_bias=False,
+                           kernel_initializer=_orth(_HIDDEN_GAIN))(h)
+    sign = Representation(symmetry.group, chi[:, None, None] * np.eye(width), name="sign")
+    out = EquivariantLogits(symmetry.action_rep, input_rep=sign,
+                            kernel_initializer=_orth(_ACTOR_HEAD_GAIN), name="logits")(h)
+  else:
+    h = GroupLift(width, symmetry.state_rep, activation="tanh",
+                  kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
+    h = _hidden_layer(hidden, width, symmetry)(h)
+    out = EquivariantLogits(symmetry.action_rep, kernel_initializer=_orth(_ACTOR_HEAD_GAIN),
+                            name="logits")(h)
+  return keras.Model(inp, out, name=name)
+
+
+def symmetrizer_actor(symmetry: MDPSymmetry, width: int,
+                      name: str = "symmetrizer_actor") -> keras.Model:
+  regular = Representation.regular(symmetry.group)
+  inp = keras.Input((symmetry.state_dim,), name="observation")
+  h = SymmetrizerDense(width, symmetry.state_rep, regular, activation="tanh",
+                       kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
+  h = SymmetrizerDense(width, regular, regular, activation="tanh",
+                       kernel_initializer=_orth(_HIDDEN_GAIN))(h)
+  out = SymmetrizerDense(1, regular, symmetry.action_rep,
+                         kernel_initializer=_orth(_ACTOR_HEAD_GAIN), name="logits")(h)
+  return keras.Model(inp, out, name=name)
+
+
+def invariant_critic(symmetry: MDPSymmetry, width: int, hidden: str = "permutation",
+                     name: str = "invariant_critic") -> keras.Model:
+  inp = keras.Input((symmetry.state_dim,), name="observation")
+  h = GroupLift(width, symmetry.state_rep, activation="tanh",
+                kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
+  h = _hidden_layer(hidden, width, symmetry)(h)
+  h = GroupPool("mean")(h)
+  out = keras.layers.Dense(1, kernel_initializer=_orth(_CRITIC_HEAD_GAIN), name="value")(h)
+  return keras.Model(inp, out, name=name)
+
+
+@functools.lru_cache(maxsize=64)
+def _matched_width(kind: str, role: str, symmetry: MDPSymmetry, hidden: str) -> int:
+  if role == "actor":
+    target = count_params(mlp_actor(symmetry.state_dim, symmetry.num_actions))
+    build = {"gcnn": lambda w: gcnn_actor(symmetry, w, hidden),
+             "symmetrizer": lambda w: symmetrizer_actor(symmetry, w)}[kind]
+  else:
+    target = count_params(mlp_critic(symmetry.state_dim))
+    build = lambda w: invariant_critic(symmetry, w, hidden)
+  width, _ = match_width(build, target, tolerance=0.1, widths=range(1, 513))
+  return width
+
+
+def build_actor(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
+                hidden: str = "permutation") -> keras.Model:
+  """Actor logits model of `kind`; `width=None` matches the 64-64 MLP's parameter count."""
+  if kind not in ACTOR_KINDS:
+    raise ValueError(f"Unknown actor network {kind!r}; expected one of {ACTOR_KINDS}.")
+  if kind == "mlp":
+    return mlp_actor(symmetry.state_dim, symmetry.num_actions, width or MLP_WIDTH)
+  width = width or _matched_width(kind, "actor", symmetry, hidden)
+  if kind == "gcnn":
+    return gcnn_actor(symmetry, width, hidden)
+  return symmetrizer_actor(symmetry, width)
+
+
+def build_critic(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
+                 hidden: str = "permutation") -> keras.Model:
+  """Critic value model of `kind` (`mlp` or `invariant`)."""
+  if kind not in CRITIC_KINDS:
+    raise ValueError(f"Unknown critic network {kind!r}; expected one of {CRITIC_KINDS}.")
+  if kind == "mlp":
+    return mlp_critic(symmetry.state_dim, width or MLP_WIDTH)
+  return invariant_critic(symmetry, width or _matched_width("invariant", "critic", symmetry,
+                                                            hidden), hidden)

@@ -1,0 +1,152 @@
+"""The one results writer: statistics across seeds, per-seed CSVs, markdown tables, plots.
+
+Statistics follow the thesis (Tables 4.2/4.4, Fig. 4.3): the mean across seeds with
++- 2 standard errors, and the worst decile: each seed's cumulative mean return up to a step,
+averaged over the 10 % of seeds whose cumulative mean is lowest there.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from typing import Dict, Iterable, List, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["mean_and_2se", "worst_decile_cumulative", "summarize", "write_seed_csv",
+           "read_seed_csv", "markdown_summary", "plot_curves", "value_at"]
+
+
+def mean_and_2se(values: np.ndarray) -> tuple[float, float]:
+  """Mean and two standard errors (ddof=1) of a 1-D array; 2SE is 0 for one value."""
+  values = np.asarray(values, dtype=np.float64)
+  if values.size == 0:
+    raise ValueError("mean_and_2se needs at least one value.")
+  se = values.std(ddof=1) / math.sqrt(values.size) if values.size > 1 else 0.0
+  return float(values.mean()), float(2.0 * se)
+
+
+def worst_decile_cumulative(curves: np.ndarray) -> np.ndarray:
+  """`[iterations]`: mean cumulative return of the worst 10 % of seeds (at least one)."""
+  curves = np.asarray(curves, dtype=np.float64)
+  cumulative = np.cumsum(curves, axis=1) / np.arange(1, curves.shape[1] + 1)
+  k = max(1, int(math.floor(0.1 * curves.shape[0])))
+  return np.sort(cumulative, axis=0)[:k].mean(axis=0)
+
+
+def value_at(env_steps: np.ndarray, step: int) -> int:
+  """Index of the first iteration whose env step count reaches `step` (clipped to the last)."""
+  return int(min(np.searchsorted(env_steps, step), len(env_steps) - 1))
+
+
+def summarize(curves: np.ndarray, env_steps: np.ndarray,
+              checkpoints: Iterable[int]) -> List[Dict[str, float]]:
+  """Rows `{step, env_steps, mean, two_se, worst_decile, seeds}` at each checkpoint."""
+  curves = np.asarray(curves, dtype=np.float64)
+  if curves.ndim != 2 or curves.shape[1] != len(env_steps):
+    raise ValueError(f"summarize expects curves [seeds, {len(env_steps)}], received shape "
+                     f"{curves.shape}.")
+  worst = worst_decile_cumulative(curves)
+  rows = []
+  for step in checkpoints:
+    i = value_at(env_steps, step)
+    mean, two_se = mean_and_2se(curves[:, i])
+    rows.append({"step": int(step), "env_steps": int(env_steps[i]), "mean": mean,
+                 "two_se": two_se, "worst_decile": float(worst[i]),
+                 "seeds": int(curves.shape[0])})
+  return rows
+
+
+def write_seed_csv(path: str, columns: Mapping[str, Sequence[float]]) -> None:
+  """Writes equally long columns (first one usually `env_steps`) to a CSV file."""
+  names = list(columns)
+  lengths = {len(columns[n]) for n in names}
+  if len(lengths) != 1:
+    raise ValueError(f"write_seed_csv: columns have different lengths {sorted(lengths)}.")
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, "w", newline="") as f:
+    writer = csv.writer(f)
+    writer.writerow(names)
+    for row in zip(*(columns[n] for n in names)):
+      writer.writerow([f"{v:.6g}" if isinstance(v, (float, np.floating)) else v for v in row])
+
+
+def read_seed_csv(path: str) -> Dict[str, np.ndarray]:
+  with open(path, newline="") as f:
+    reader = csv.reader(f)
+    names = next(reader)
+    rows = [list(map(float, r)) for r in reader]
+  data = np.array(rows, dtype=np.float64).reshape(len(rows), len(names))
+  return {n: data[:, i] for i, n in enumerate(names)}
+
+
+def _fmt(value: float, two_se: float) -> str:
+  digits = 0 if abs(value) >= 20 else (1 if abs(value) >= 2 else 3)
+  return f"{value:.{digits}f} +- {two_se:.{digits}f}"
+
+
+def markdown_summary(summaries: Mapping[str, List[Dict[str, float]]]) -> str:
+  """Table with one column per label: `mean +- 2SE (worst decile)` at each checkpoint."""
+  labels = list(summaries)
+  steps = [r["step"] for r in summaries[labels[0]]]
+  lines = ["| env steps | " + " | ".join(labels) + " |",
+           "|---|" + "---|" * len(labels)]
+  for j, step in enumerate(steps):
+    cells = []
+    for label in labels:
+      r = summaries[label][j]
+      digits = 0 if abs(r["mean"]) >= 20 else 3
+      cells.append(f"{_fmt(r['mean'], r['two_se'])} (worst 10 %: {r['worst_decile']:.{digits}f})")
+    lines.append(f"| {step:,} | " + " | ".join(cells) + " |")
+  return "\n".join(lines) + "\n"
+
+
+def _moving_average(x: np.ndarray, window: int) -> np.ndarray:
+  if window <= 1 or x.shape[-1] < window:
+    return x
+  kernel = np.ones(window) / window
+  pad = np.concatenate([np.repeat(x[..., :1], window - 1, axis=-1), x], axis=-1)
+  return np.apply_along_axis(lambda r: np.convolve(r, kernel, mode="valid"), -1, pad)
+
+
+def plot_curves(path: str, curves: Mapping[str, np.ndarray], env_steps: np.ndarray,
+                title: str = "", window: int = 10) -> None:
+  """Thesis Fig. 4.3 style: left mean +- 2SE band, right worst-decile cumulative mean.
+
+  Both panels use a moving average over `window` iterations, as the thesis does.
+  """
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+  for label, c in curves.items():
+    c = np.asarray(c, dtype=np.float64)
+    mean = _moving_average(c.mean(axis=0), window)
+    se = _moving_average(c.std(axis=0, ddof=1) / np.sqrt(c.shape[0]), window) if c.shape[0] > 1 \
+        else np.zeros_like(mean)
+    line, = left.plot(env_steps, mean, label=f"{label} ({c.shape[0]} seeds)")
+    left.fill_between(env_steps, mean - 2 * se, mean + 2 * se, alpha=0.25, color=line.get_color())
+    right.plot(env_steps, _moving_average(worst_decile_cumulative(c), window), label=label,
+               color=line.get_color())
+  left.set(xlabel="environment steps", ylabel="episodic return",
+           title="mean +- 2 standard errors")
+  right.set(xlabel="environment steps", ylabel="cumulative mean return",
+            title="worst 10 % of seeds")
+  for ax in (left, right):
+    ax.grid(alpha=0.3)
+    ax.legend()
+  if title:
+    fig.suptitle(title)
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def write_json(path: str, data) -> None:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, "w") as f:
+    json.dump(data, f, indent=2, sort_keys=True)
