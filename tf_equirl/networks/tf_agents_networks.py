@@ -43,6 +43,37 @@ class _KerasModelNetwork(network.Network):
     return tf.reshape(out, tf.concat([outer, tf.shape(out)[1:]], axis=0))
 
 
+class LogitsActorNetwork(_KerasModelNetwork):
+  """Categorical policy network around a ready Keras model `observation batch -> logits`.
+
+  Used to turn a loaded model (e.g. from the zoo) into a tf-agents policy. Its `copy()`
+  shares the model's weights (the model is a constructor argument).
+
+  Args:
+    observation_spec: spec of one observation.
+    action_spec: scalar bounded integer spec of the discrete action.
+    model: Keras model mapping `[batch, prod(observation_spec.shape)]` to `[batch, |A|]`.
+  """
+
+  def __init__(self, observation_spec, action_spec, model: tf.keras.Model,
+               name: str = "LogitsActorNetwork"):
+    num_actions = int(action_spec.maximum) - int(action_spec.minimum) + 1
+    inputs = model.inputs[0].shape if getattr(model, "inputs", None) else None
+    outputs = model.outputs[0].shape if getattr(model, "outputs", None) else None
+    if inputs is not None and (inputs.rank != 2 or inputs[-1] != _flat_dim(observation_spec)):
+      raise ValueError(f"Model {model.name!r} takes inputs of shape {inputs}; the environment's "
+                       f"observations flatten to [batch, {_flat_dim(observation_spec)}].")
+    if outputs is not None and (outputs.rank != 2 or outputs[-1] != num_actions):
+      raise ValueError(f"Model {model.name!r} returns shape {outputs}; expected logits "
+                       f"[batch, {num_actions}] for the environment's {num_actions} actions.")
+    super().__init__(observation_spec, model, name)
+    self._action_dtype = action_spec.dtype
+
+  def call(self, observations, step_type=None, network_state=(), training=False):
+    logits = self._apply(observations, training)
+    return tfp.distributions.Categorical(logits=logits, dtype=self._action_dtype), network_state
+
+
 class ActorNetwork(_KerasModelNetwork):
   """Categorical policy network (what `PPOClipAgent` expects: a Network emitting a distribution).
 
@@ -69,9 +100,7 @@ class ActorNetwork(_KerasModelNetwork):
     self._action_dtype = action_spec.dtype
     self.kind = kind
 
-  def call(self, observations, step_type=None, network_state=(), training=False):
-    logits = self._apply(observations, training)
-    return tfp.distributions.Categorical(logits=logits, dtype=self._action_dtype), network_state
+  call = LogitsActorNetwork.call
 
 
 class ValueNetwork(_KerasModelNetwork):

@@ -80,7 +80,7 @@ def run_experiment(config: PPOConfig, seeds: Sequence[int], out_dir: Optional[st
     if n == 0:
       compile_s = result.compile_seconds
     train_s += result.train_seconds
-    train_steps += result.env_steps[-1] - result._steps_first_call
+    train_steps += result.env_steps[-1] - result.compile_steps
     curves.append(result.mean_return)
     if out_dir:
       results.write_seed_csv(os.path.join(out_dir, f"seed_{seed}.csv"), {

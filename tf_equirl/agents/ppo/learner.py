@@ -106,15 +106,15 @@ class TrainResult:
   episodes: np.ndarray          # episodes finished during the iteration
   finished_return: np.ndarray   # mean return of the episodes finished in the iteration (nan if none)
   losses: Dict[str, np.ndarray]
-  compile_seconds: float
-  train_seconds: float          # wall time of all calls after the first (compiling) one
+  compile_seconds: float        # wall time of the first call (tracing + XLA + its iterations)
+  train_seconds: float          # wall time of all later calls
+  compile_steps: int            # env steps done by the first call
 
   @property
   def steps_per_second(self) -> float:
-    done_after_compile = self.env_steps[-1] - self._steps_first_call
+    """Env steps per second after compilation (nan if everything ran in the first call)."""
+    done_after_compile = self.env_steps[-1] - self.compile_steps
     return float(done_after_compile / self.train_seconds) if self.train_seconds > 0 else float("nan")
-
-  _steps_first_call: int = 0
 
 
 class PPO:
@@ -228,8 +228,8 @@ class PPO:
     result = TrainResult(
         env_steps=steps, mean_return=curves.pop("mean_return"),
         episodes=curves.pop("episodes"), finished_return=curves.pop("finished_return"),
-        losses=curves, compile_seconds=compile_s, train_seconds=train_s)
-    result._steps_first_call = int(self._chunk * self.config.batch_size)
+        losses=curves, compile_seconds=compile_s, train_seconds=train_s,
+        compile_steps=int(self._chunk * self.config.batch_size))
     return result
 
   # ------------------------------------------------------------ compiled graph

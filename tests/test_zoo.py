@@ -1,0 +1,94 @@
+"""The model zoo: every file loads in a fresh process and does what its card says."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from tf_equirl import zoo
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MANIFEST = json.load(open(os.path.join(zoo.zoo_dir(), "manifest.json")))
+
+CHECK = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    import tf_equirl                                   # registers the layers: nothing else
+    name, entry = sys.argv[1], json.loads(sys.argv[2])
+    model = tf.keras.models.load_model("zoo/" + entry["file"])   # safe mode, no custom_objects
+    from tf_equirl import evaluation, zoo
+    from tf_equirl.envs import make
+    from tf_equirl.params import count_params
+    from tf_equirl.testing import assert_equivariant, invariant
+    assert count_params(model) == entry["params"], (count_params(model), entry["params"])
+    env = make(entry["env"], batch_size=4, seed=0)
+    sym = env.symmetry
+    rng = np.random.default_rng(0)
+    states = rng.standard_normal((256, sym.state_dim)).astype(np.float32)
+    if entry["equivariance_error"] is not None:
+        out = sym.action_rep if entry["role"] == "actor" else invariant(sym.group)
+        assert_equivariant(model, states, sym.state_rep, out, atol=1e-5)
+    if entry["role"] == "actor":
+        returns = evaluation.evaluate_tf(model, entry["env"], episodes=20, greedy=True, seed=7)
+        assert returns.mean() >= entry["threshold"], (returns.mean(), entry["threshold"])
+        policy = zoo.as_policy(model, env)
+        step = env.reset()
+        for _ in range(10):
+            step = env.step(policy.action(step).action)
+        sampling = zoo.as_policy(model, env, greedy=False)
+        assert sampling.action(step).action.shape == (4,)
+    print("OK", name)
+""")
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_zoo_model_in_fresh_process(name):
+  entry = MANIFEST[name]
+  assert entry["bytes"] < 256 * 1024  # kilobytes, not megabytes
+  proc = subprocess.run([sys.executable, "-c", CHECK, name, json.dumps(entry)], cwd=REPO,
+                        capture_output=True, text=True, timeout=600,
+                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+                                 PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", "")))
+  assert proc.returncode == 0 and f"OK {name}" in proc.stdout, proc.stderr[-3000:]
+
+
+def test_zoo_covers_the_networks_and_checksums_match():
+  expected = {f"cartpole/{n}_{r}" for n in ("mlp", "gcnn", "symmetrizer")
+              for r in ("actor", "critic")} | {f"catch/{n}_{r}" for n in ("mlp", "gcnn")
+                                              for r in ("actor", "critic")}
+  assert expected <= set(zoo.list())
+  for name in zoo.list():
+    assert zoo.sha256(zoo.path(name)) == zoo.info(name)["sha256"], name
+
+
+def test_unknown_name_lists_available():
+  with pytest.raises(ValueError, match="Unknown zoo model 'cartpole/cnn_actor'.*cartpole/gcnn_actor"):
+    zoo.load("cartpole/cnn_actor")
+
+
+def test_corrupt_and_truncated_files_name_the_file(tmp_path, monkeypatch):
+  shutil.copytree(zoo.zoo_dir(), tmp_path / "zoo")
+  monkeypatch.setenv("TF_EQUIRL_ZOO", str(tmp_path / "zoo"))
+  file = tmp_path / "zoo" / "cartpole" / "gcnn_actor.keras"
+  data = file.read_bytes()
+  file.write_bytes(data[: len(data) // 3])
+  with pytest.raises(ValueError, match=f"{file}.*does not match its SHA-256"):
+    zoo.load("cartpole/gcnn_actor")
+  with pytest.raises(ValueError, match=f"Cannot load the Keras model file {file}"):
+    zoo.load("cartpole/gcnn_actor", verify=False)
+  file.write_bytes(b"not a model")
+  with pytest.raises(ValueError, match=f"Cannot load the Keras model file {file}"):
+    zoo.load_file(str(file))
+
+
+def test_as_policy_rejects_a_model_for_another_environment():
+  from tf_equirl.envs import make
+  actor = zoo.load("catch/gcnn_actor")
+  with pytest.raises(ValueError, match="flatten to \\[batch, 4\\]"):
+    zoo.as_policy(actor, make("CartPole-v1"))

@@ -1,0 +1,149 @@
+"""Evaluate a trained actor (a Keras logits model) on the TF environments or on gymnasium.
+
+`evaluate(model, env_name, episodes)` plays each episode to its end, greedy (argmax) or
+sampling from the logits, and returns the episodic returns. The TF backend runs all episodes
+as one batch inside one compiled loop; the gymnasium backend plays the reference
+implementation (gymnasium's own `CartPole-v1`, or `tf_equirl/Catch-v0`) one step at a time.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, List, Optional
+
+import numpy as np
+import tensorflow as tf
+from tf_agents.trajectories import time_step as ts
+
+from tf_equirl import envs
+
+__all__ = ["evaluate", "evaluate_tf", "evaluate_gymnasium", "GYMNASIUM_IDS", "render_episodes"]
+
+# tf_equirl environment name -> gymnasium id of the same MDP.
+GYMNASIUM_IDS = {"CartPole-v1": "CartPole-v1", "Catch-v0": envs.CATCH_GYMNASIUM_ID}
+_BACKENDS = ("tf", "gymnasium")
+
+
+def _check(model, env_name: str, episodes: int):
+  if env_name not in envs.list_envs():
+    raise ValueError(f"Unknown environment {env_name!r}; expected one of {envs.list_envs()}.")
+  if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
+    raise ValueError(f"episodes must be a positive integer, received {episodes!r}.")
+  if not callable(model):
+    raise ValueError(f"model must be a Keras model mapping observations to logits, received "
+                     f"{type(model).__name__}.")
+
+
+def _actions(logits: tf.Tensor, greedy: bool, seed: tf.Tensor) -> tf.Tensor:
+  if greedy:
+    return tf.argmax(logits, axis=-1, output_type=tf.int32)
+  uniform = tf.random.stateless_uniform(tf.shape(logits), seed, minval=1e-12, maxval=1.0)
+  return tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)
+
+
+def evaluate_tf(model, env_name: str, episodes: int = 100, greedy: bool = True, seed: int = 0,
+                max_steps: int = 10_000) -> np.ndarray:
+  """Returns of `episodes` episodes played in parallel on the TF environment."""
+  _check(model, env_name, episodes)
+  env = envs.make(env_name, batch_size=episodes, seed=seed)
+
+  @tf.function(jit_compile=True)
+  def play():
+    state, step = env.pure_reset(seed)
+    key = tf.constant([seed, 0xE7A1], tf.int64)
+
+    def body(t, state, obs, returns, done):
+      logits = model(tf.reshape(obs, [episodes, -1]))
+      action = _actions(logits, greedy, tf.random.experimental.stateless_fold_in(key, t))
+      state, step = env.pure_step(state, action)
+      returns += tf.where(done, 0.0, step.reward)
+      done = tf.logical_or(done, tf.equal(step.step_type, ts.StepType.LAST))
+      return t + 1, state, step.observation, returns, done
+
+    _, _, _, returns, done = tf.while_loop(
+        lambda t, s, o, r, d: tf.logical_and(t < max_steps, tf.logical_not(tf.reduce_all(d))),
+        body, (tf.constant(0, tf.int64), state, step.observation, tf.zeros([episodes]),
+               tf.zeros([episodes], tf.bool)))
+    return returns, done
+
+  returns, done = play()
+  if not np.all(done.numpy()):
+    raise RuntimeError(f"{int(np.sum(~done.numpy()))} of {episodes} episodes did not end within "
+                       f"max_steps={max_steps}.")
+  return returns.numpy()
+
+
+def _policy_fn(model, greedy: bool, seed: int) -> Callable[[np.ndarray], np.ndarray]:
+  counter = [0]
+
+  def policy(observation):
+    logits = model(tf.reshape(tf.convert_to_tensor(observation, tf.float32), [1, -1]))
+    counter[0] += 1
+    return _actions(logits, greedy, tf.constant([seed, counter[0]], tf.int64)).numpy()
+
+  return policy
+
+
+def evaluate_gymnasium(model, env_name: str, episodes: int = 100, greedy: bool = True,
+                       seed: int = 0) -> np.ndarray:
+  """Returns of `episodes` episodes on the gymnasium implementation of `env_name`."""
+  _check(model, env_name, episodes)
+  return envs.run_gymnasium_episodes(_policy_fn(model, greedy, seed), GYMNASIUM_IDS[env_name],
+                                     episodes, seed=seed, tf_env=env_name)
+
+
+def evaluate(model, env_name: str, episodes: int = 100, greedy: bool = True, seed: int = 0,
+             backend: str = "tf") -> np.ndarray:
+  """Episodic returns of `model`'s policy; `backend` is "tf" or "gymnasium"."""
+  if backend not in _BACKENDS:
+    raise ValueError(f"backend must be one of {_BACKENDS}, received {backend!r}.")
+  fn = evaluate_tf if backend == "tf" else evaluate_gymnasium
+  return fn(model, env_name, episodes, greedy, seed)
+
+
+def _catch_frame(observation: np.ndarray, rows: int, columns: int, cell: int = 32) -> np.ndarray:
+  grid = np.asarray(observation, np.float32).reshape(rows, columns)
+  image = np.full((rows * cell, columns * cell, 3), 245, np.uint8)
+  for r, c in zip(*np.nonzero(grid > 0.5)):
+    color = (40, 90, 200) if r == rows - 1 else (220, 60, 40)  # paddle blue, ball red
+    image[r * cell + 3:(r + 1) * cell - 3, c * cell + 3:(c + 1) * cell - 3] = color
+  image[::cell, :] = 200
+  image[:, ::cell] = 200
+  return image
+
+
+def render_episodes(model, env_name: str, path: str, episodes: int = 3, greedy: bool = True,
+                    seed: int = 0, fps: int = 30) -> List[float]:
+  """Writes an animated GIF of `episodes` episodes and returns their returns.
+
+  CartPole frames come from gymnasium's `rgb_array` rendering, Catch is drawn as its grid.
+  """
+  _check(model, env_name, episodes)
+  os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame (CartPole rendering) needs no sound
+  os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+  import gymnasium
+  from PIL import Image
+
+  policy = _policy_fn(model, greedy, seed)
+  render_env = gymnasium.make(GYMNASIUM_IDS[env_name], render_mode="rgb_array") \
+      if env_name == "CartPole-v1" else gymnasium.make(GYMNASIUM_IDS[env_name])
+  frames, returns = [], []
+  for episode in range(episodes):
+    observation, _ = render_env.reset(seed=seed + episode)
+    total, finished = 0.0, False
+    while not finished:
+      if env_name == "CartPole-v1":
+        frames.append(render_env.render())
+      else:
+        unwrapped = render_env.unwrapped
+        frames.append(_catch_frame(observation, unwrapped.rows, unwrapped.columns))
+      observation, reward, terminated, truncated, _ = render_env.step(int(policy(observation)[0]))
+      total += float(reward)
+      finished = terminated or truncated
+    if env_name != "CartPole-v1":
+      frames.extend([_catch_frame(observation, unwrapped.rows, unwrapped.columns)] * 5)
+    returns.append(total)
+  render_env.close()
+  images = [Image.fromarray(np.asarray(f, np.uint8)) for f in frames]
+  images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+  return returns
