@@ -8,8 +8,12 @@ models) and writes results/ppo_<env>.md with the table, the thesis' numbers besi
 parameter counts, the throughput and this command, plus results/ppo_<env>.png (Fig. 4.3 style).
 """
 
+import dataclasses
+import json
 import os
 import sys
+
+import numpy as np
 
 from absl import app, flags
 
@@ -27,6 +31,26 @@ _NETWORKS = flags.DEFINE_list("networks", None, "Actor networks, each optionally
 _RUNS = flags.DEFINE_string("runs", "runs/reproduce", "Folder for per-seed outputs.")
 _RESULTS = flags.DEFINE_string("results", "results", "Folder for the markdown table and plot.")
 _NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide progress bars.")
+_RESUME = flags.DEFINE_bool("resume", True, "Reuse a network's finished runs (summary.json with "
+                            "the same config and seeds, and every seed's CSV) instead of "
+                            "training it again, e.g. after an interrupted reproduction.")
+
+
+def finished_run(out: str, config, seeds):
+  """Curves and parameter counts of a finished identical run in `out`, else None."""
+  path = os.path.join(out, "summary.json")
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    summary = json.load(f)
+  if summary.get("config") != dataclasses.asdict(config) or summary.get("seeds") != seeds:
+    return None
+  csvs = [os.path.join(out, f"seed_{s}.csv") for s in seeds]
+  if not all(os.path.exists(c) for c in csvs):
+    return None
+  columns = [results.read_seed_csv(c) for c in csvs]
+  curves = np.stack([c["mean_return"] for c in columns])
+  return columns[0]["env_steps"], curves, summary["parameter_counts"]
 
 # thesis Table 4.2 (CartPole) and Table 4.4 (Catch): mean +- 2 SE over 128 seeds.
 THESIS = {
@@ -54,17 +78,22 @@ def main(argv):
     actor, _, critic = network.partition(":")
     config = default_config(env, network=actor, critic=critic or "mlp")
     out = os.path.join(_RUNS.value, f"{env}_{network.replace(':', '_')}")
-    result = run_experiment(config, seeds, out, progress=not _NO_PROGRESS.value,
-                            tensorboard=False, save_models=False)
-    summaries[network], curves[network] = result.summary, result.curves
-    counts = result.parameter_counts
+    done = finished_run(out, config, seeds) if _RESUME.value else None
+    if done is None:
+      result = run_experiment(config, seeds, out, progress=not _NO_PROGRESS.value,
+                              tensorboard=False, save_models=False)
+      env_steps, curves[network], counts = result.env_steps, result.curves, result.parameter_counts
+    else:
+      print(f"{network}: reusing the finished runs in {out}")
+      env_steps, curves[network], counts = done
+    summaries[network] = results.summarize(curves[network], env_steps,
+                                           DEFAULT_CHECKPOINTS[env])
     lines.append(f"| {network} | {counts['actor']} | {counts['critic']} | "
-                 f"{counts['actor'] + counts['critic']} | {result.compile_seconds:.1f} | "
-                 f"{result.steps_per_second:,.0f} |")
+                 f"{counts['actor'] + counts['critic']} |")
   short = "cartpole" if env == "CartPole-v1" else "catch"
   os.makedirs(_RESULTS.value, exist_ok=True)
   png = os.path.join(_RESULTS.value, f"ppo_{short}.png")
-  results.plot_curves(png, curves, result.env_steps,
+  results.plot_curves(png, curves, env_steps,
                       title=f"{env}: PPO, {len(seeds)} seeds per network")
   command = "python -m launchers.reproduce_ppo " + " ".join(sys.argv[1:])
   thesis = THESIS[env]
@@ -83,8 +112,10 @@ def main(argv):
     f.write(results.markdown_summary(summaries))
     f.write(f"\nThesis (Table {'4.2' if env == 'CartPole-v1' else '4.4'}, 128 seeds):\n\n")
     f.write("\n".join(thesis_rows) + "\n\n")
-    f.write("| network | actor params | critic params | total | compile s | env steps/s |\n"
-            "|---|---|---|---|---|---|\n" + "\n".join(lines) + "\n\n")
+    f.write("| network | actor params | critic params | total |\n"
+            "|---|---|---|---|\n" + "\n".join(lines) + "\n\n")
+    f.write("Training throughput is measured separately on a quiet machine: "
+            "`python benchmarks/ppo_throughput.py` (README, Throughput).\n\n")
     f.write(f"![curves]({os.path.basename(png)})\n")
   print(open(os.path.join(_RESULTS.value, f"ppo_{short}.md")).read())
 
