@@ -31,7 +31,13 @@ CHECK = textwrap.dedent("""
     sym = env.symmetry
     rng = np.random.default_rng(0)
     states = rng.standard_normal((256, sym.state_dim)).astype(np.float32)
-    if entry["equivariance_error"] is not None:
+    if entry["role"] == "transition":
+        from tf_equirl.models import TransitionSpec
+        from tf_equirl.models.analysis import equivariance_rate
+        actions = rng.integers(0, sym.num_actions, 256).astype(np.int32)
+        rate = equivariance_rate(model, TransitionSpec.for_env(env), states, actions)[0]
+        assert rate == 1.0 or entry["equivariance_error"] is None, rate
+    elif entry["equivariance_error"] is not None:
         out = sym.action_rep if entry["role"] == "actor" else invariant(sym.group)
         assert_equivariant(model, states, sym.state_rep, out, atol=1e-5)
     if entry["role"] == "actor":

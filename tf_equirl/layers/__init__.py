@@ -3,6 +3,8 @@
 Feature layout and group action conventions: see the `tf_equirl` package docstring.
 """
 
+from tf_equirl.layers.action_encoding import (ActionEncoding, encoding_representation,
+                                              one_hot_action_codes, signed_action_codes)
 from tf_equirl.layers.distances import available_distances, register_distance
 from tf_equirl.layers.equivariant_logits import EquivariantLogits
 from tf_equirl.layers.group_conv import GroupConv
@@ -14,4 +16,5 @@ from tf_equirl.layers.symmetrizer_dense import SymmetrizerDense, symmetrizer_bas
 
 __all__ = ["GroupLift", "GroupConv", "PermutationEquivariantDense", "GroupPool",
            "EquivariantLogits", "ProximalPool", "EquivariantMeanPool", "SymmetrizerDense",
-           "register_distance", "available_distances", "symmetrizer_basis"]
+           "register_distance", "available_distances", "symmetrizer_basis", "ActionEncoding",
+           "encoding_representation", "signed_action_codes", "one_hot_action_codes"]

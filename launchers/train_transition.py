@@ -1,0 +1,58 @@
+"""Train one transition model (thesis 4.7.5-4.7.6) on a dataset from make_transition_data.
+
+  python -m launchers.train_transition --env=CartPole-v1 --model=gcnn --pool=mean \
+      --dataset=joint --epochs=30 --seed=0 --out=runs/transition/demo
+
+Settings of thesis Table 5.5: Adam 1e-3, global grad-norm clip 0.5, batch 64. Writes
+`<out>/model.keras` (a plain Keras model: `[observation, action] -> prediction`),
+`<out>/history.csv` (validation metrics per epoch, also per action), `<out>/summary.json`
+and TensorBoard scalars under `<out>/tb`.
+"""
+
+import json
+import sys
+
+import tensorflow as tf
+from absl import app, flags
+
+from tf_equirl.models import DATASETS, POOLS
+from tf_equirl.models.experiment import default_out, train_one
+from tf_equirl.models.presets import ZOO_FOLDER
+
+_ENV = flags.DEFINE_enum("env", "CartPole-v1", sorted(ZOO_FOLDER), "Environment.")
+_MODEL = flags.DEFINE_enum("model", "gcnn", ["mlp", "gcnn"], "Network.")
+_POOL = flags.DEFINE_enum("pool", "mean", list(POOLS), "Pooling of the G-CNN's images.")
+_DATASET = flags.DEFINE_enum("dataset", "joint", list(DATASETS), "Training split.")
+_EPOCHS = flags.DEFINE_integer("epochs", 30, "Epochs.")
+_SEED = flags.DEFINE_integer("seed", 0, "Initialisation and shuffling seed.")
+_DATA_SEED = flags.DEFINE_integer("data_seed", 0, "Seed the datasets were made with.")
+_DATA_DIR = flags.DEFINE_string("data_dir", "data", "Root of the datasets.")
+_OUT = flags.DEFINE_string("out", None, "Output folder (default runs/transition/<env>/"
+                           "<model>_<dataset>/seed_<seed>).")
+_MASK = flags.DEFINE_bool("mask_terminal", True, "Mask terminal transitions in the loss "
+                          "(eq. 4.30/4.32).")
+_NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide the progress bar.")
+_NO_TENSORBOARD = flags.DEFINE_bool("no_tensorboard", False, "Skip TensorBoard scalars.")
+
+
+def main(argv):
+  tf.get_logger().setLevel("ERROR")  # one trainer per run: its retracing notes are expected
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  out = _OUT.value or default_out(_ENV.value, _MODEL.value, _POOL.value, _DATASET.value,
+                                  _SEED.value)
+  try:
+    _, history = train_one(
+        _ENV.value, _MODEL.value, _POOL.value, _DATASET.value, _EPOCHS.value, _SEED.value, out,
+        _DATA_DIR.value, _DATA_SEED.value, _MASK.value, not _NO_PROGRESS.value,
+        not _NO_TENSORBOARD.value,
+        command="python -m launchers.train_transition " + " ".join(sys.argv[1:]))
+  except ValueError as e:
+    raise app.UsageError(str(e))
+  final = {k: v for k, v in history[-1].items() if k.startswith("val_")}
+  print(f"wrote {out}/model.keras; final validation: "
+        + json.dumps({k: round(v, 5) for k, v in final.items()}))
+
+
+if __name__ == "__main__":
+  app.run(main)

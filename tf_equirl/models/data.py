@@ -1,0 +1,231 @@
+"""Transition datasets: collection inside compiled loops, the .npz format, and tf.data.
+
+Format. One `.npz` file per split (`joint`, `left`, `random`, `validation`) under
+`data/transitions/<env>/seed_<seed>/`, each with equally long arrays:
+
+* `obs` float32 `[N, d]`, `action` int32 `[N]`, `next_obs` float32 `[N, d]`,
+* `reward` float32 `[N]`, `terminated` bool `[N]` (the episode ended by the task's rule;
+  losses mask these, eq. 4.30/4.32), `expert` bool `[N]` (collected by the expert policy).
+
+The environments follow tf-agents' auto-reset: the step after a LAST step only resets and
+ignores its action. Those reset steps are not transitions of the MDP and are dropped; a
+truncated (time-limit) transition is kept with `terminated=False`.
+
+Splits (thesis 4.7.5.2): `joint` = half expert, half uniform-random transitions; `left` =
+`joint` with only action 0 kept; `random` = uniform-random transitions; `validation` =
+half expert, half random, from seeds no training split uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Dict, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from tf_agents.trajectories import time_step as ts
+
+__all__ = ["FIELDS", "DATASETS", "DataConfig", "collect_transitions", "make_datasets",
+           "save_split", "load_split", "as_tf_dataset", "dataset_dir"]
+
+FIELDS = ("obs", "action", "next_obs", "reward", "terminated", "expert")
+DATASETS = ("joint", "left", "random")
+SPLITS = DATASETS + ("validation",)
+# Distinct stream ids folded into the seed, so no two collections share random numbers.
+_STREAMS = {"joint_expert": 1, "joint_random": 2, "random": 3, "validation_expert": 4,
+            "validation_random": 5}
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+  """Sizes of the transition datasets.
+
+  Attributes:
+    num_transitions: size of `joint` and of `random` (thesis: 40,000 CartPole, 400,000
+      Catch); `left` keeps the action-0 part of `joint` (about half).
+    num_validation: size of the shared validation set (half expert, half random).
+    num_envs: environments stepped together in the compiled collection loop.
+    greedy_expert: act with the expert's argmax instead of sampling from its logits.
+  """
+
+  num_transitions: int = 40_000
+  num_validation: int = 10_000
+  num_envs: int = 64
+  greedy_expert: bool = False
+
+  def __post_init__(self):
+    for name in ("num_transitions", "num_validation", "num_envs"):
+      value = getattr(self, name)
+      if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        raise ValueError(f"DataConfig: {name} must be an integer >= 2, received {value!r}.")
+
+
+def dataset_dir(root: str, env_name: str, seed: int) -> str:
+  return os.path.join(root, "transitions", env_name, f"seed_{seed}")
+
+
+def _check_dataset_name(name: str) -> None:
+  if name not in SPLITS:
+    raise ValueError(f"Unknown transition dataset {name!r}; expected one of {SPLITS}.")
+
+
+def collect_transitions(env, actor, num_transitions: int, seed: int, num_envs: int = 64,
+                        greedy: bool = False, _run=None) -> Dict[str, np.ndarray]:
+  """`num_transitions` real transitions of `env` under `actor` (a logits model) or, with
+  `actor=None`, the uniform random policy; collected in one `tf.function(jit_compile=True)`
+  while-loop per chunk. Reset steps are dropped (see the module docstring)."""
+  if isinstance(num_transitions, bool) or not isinstance(num_transitions, int) \
+      or num_transitions < 1:
+    raise ValueError("collect_transitions: num_transitions must be a positive integer, "
+                     f"received {num_transitions!r}.")
+  n_actions = env.num_actions
+  out = {k: [] for k in FIELDS}
+  have, chunk = 0, 0
+  run = _run or _collector(env, actor, num_envs, greedy)
+  while have < num_transitions:
+    # Resets cost at most one step in two (Catch: one in ten): over-collect a little.
+    steps = int(np.ceil(1.25 * (num_transitions - have) / num_envs)) + 2
+    key = tf.constant([seed, chunk], tf.int64)
+    obs, action, next_obs, reward, terminated, valid = (
+        t.numpy() for t in run(key, tf.constant(steps)))
+    keep = valid.reshape(-1)
+    for name, arr in (("obs", obs), ("action", action), ("next_obs", next_obs),
+                      ("reward", reward), ("terminated", terminated)):
+      out[name].append(arr.reshape((-1,) + arr.shape[2:])[keep])
+    have += int(keep.sum())
+    chunk += 1
+  data = {k: np.concatenate(v)[:num_transitions] for k, v in out.items() if v}
+  data["expert"] = np.full(num_transitions, actor is not None)
+  if np.any(data["action"] < 0) or np.any(data["action"] >= n_actions):
+    raise RuntimeError("collect_transitions produced invalid actions; the actor's logits "
+                       "must have one entry per action.")
+  return data
+
+
+def _collector(env, actor, num_envs: int, greedy: bool):
+  n_actions = env.num_actions
+
+  def policy(observation, seed):
+    if actor is None:
+      return tf.random.stateless_uniform([num_envs], seed, 0, n_actions, dtype=tf.int32)
+    logits = actor(tf.reshape(observation, [num_envs, -1]))
+    if greedy:
+      return tf.argmax(logits, axis=1, output_type=tf.int32)
+    # Gumbel-max sampling: XLA has no StatelessMultinomial kernel for int64 seeds.
+    uniform = tf.random.stateless_uniform(tf.shape(logits), seed, minval=1e-12, maxval=1.0)
+    return tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=1, output_type=tf.int32)
+
+  @tf.function(jit_compile=True)
+  def run(key, steps):
+    state, time_step = env.pure_reset(tf.random.experimental.stateless_fold_in(key, -1),
+                                      batch_size=num_envs)
+    spec = (time_step.observation.dtype, tf.int32, time_step.observation.dtype, tf.float32,
+            tf.bool, tf.bool)
+    arrays = [tf.TensorArray(d, size=steps) for d in spec]
+
+    def body(t, state, observation, arrays):
+      action = policy(observation, tf.random.experimental.stateless_fold_in(
+          key, tf.cast(t, tf.int64)))
+      real = tf.logical_not(state.done)  # False: this step only resets the element
+      state, step = env.pure_step(state, action)
+      terminated = tf.logical_and(tf.equal(step.step_type, ts.StepType.LAST),
+                                  tf.equal(step.discount, 0.0))
+      values = (observation, action, step.observation, step.reward, terminated, real)
+      arrays = [a.write(t, v) for a, v in zip(arrays, values)]
+      return t + 1, state, step.observation, arrays
+
+    _, _, _, arrays = tf.while_loop(lambda t, *_: t < steps, body,
+                                    (tf.constant(0), state, time_step.observation, arrays))
+    return tuple(a.stack() for a in arrays)
+
+  return run
+
+
+def _concat(*parts):
+  return {k: np.concatenate([p[k] for p in parts]) for k in FIELDS}
+
+
+def make_datasets(env, expert, seed: int, config: DataConfig = DataConfig()
+                  ) -> Dict[str, Dict[str, np.ndarray]]:
+  """`{"joint", "left", "random", "validation"}` for `env`, reproducible from `seed`.
+
+  Args:
+    env: a tf_equirl environment (its pure API is used; its own state is untouched).
+    expert: the expert actor, a Keras model `[B, d] -> logits [B, num_actions]`.
+    seed: integer seed of every collection (each split uses its own stream).
+  """
+  def key(stream):
+    return seed * 16 + _STREAMS[stream]
+
+  half, half_val = config.num_transitions // 2, config.num_validation // 2
+  runs = {a: _collector(env, a, config.num_envs, config.greedy_expert) for a in (expert, None)}
+
+  def collect(actor, n, stream):
+    return collect_transitions(env, actor, n, key(stream), config.num_envs,
+                               config.greedy_expert, _run=runs[actor])
+
+  joint = _concat(collect(expert, half, "joint_expert"),
+                  collect(None, config.num_transitions - half, "joint_random"))
+  left = {k: v[joint["action"] == 0] for k, v in joint.items()}
+  random = collect(None, config.num_transitions, "random")
+  validation = _concat(collect(expert, half_val, "validation_expert"),
+                       collect(None, config.num_validation - half_val, "validation_random"))
+  return {"joint": joint, "left": left, "random": random, "validation": validation}
+
+
+def save_split(directory: str, name: str, data: Dict[str, np.ndarray]) -> str:
+  _check_dataset_name(name)
+  os.makedirs(directory, exist_ok=True)
+  path = os.path.join(directory, f"{name}.npz")
+  np.savez_compressed(path, **{k: data[k] for k in FIELDS})
+  return path
+
+
+def load_split(directory: str, name: str) -> Dict[str, np.ndarray]:
+  """Loads `<directory>/<name>.npz`.
+
+  Raises:
+    ValueError: for an unknown split name, a missing file (with the command that makes
+      it), or a file without the expected arrays.
+  """
+  _check_dataset_name(name)
+  path = os.path.join(directory, f"{name}.npz")
+  if not os.path.exists(path):
+    raise ValueError(f"No transition dataset at {path}; create it with "
+                     "`python -m launchers.make_transition_data --env=... --seed=...`.")
+  with np.load(path) as f:
+    missing = [k for k in FIELDS if k not in f]
+    if missing:
+      raise ValueError(f"{path} lacks the arrays {missing}; expected {FIELDS}.")
+    return {k: f[k] for k in FIELDS}
+
+
+def write_meta(directory: str, meta: dict) -> None:
+  with open(os.path.join(directory, "meta.json"), "w") as f:
+    json.dump(meta, f, indent=2, sort_keys=True)
+
+
+def as_tf_dataset(data: Dict[str, np.ndarray], batch_size: int = 64,
+                  shuffle_seed: Optional[int] = 0, drop_remainder: bool = True) -> tf.data.Dataset:
+  """Batches of `{"obs", "action", "next_obs", "terminated"}`, reshuffled every epoch.
+
+  The arrays stay in memory; the pipeline shuffles indices and gathers whole batches,
+  which is much cheaper than shuffling 400,000 rows one by one.
+  """
+  n = len(data["action"])
+  if batch_size < 1 or (drop_remainder and n < batch_size):
+    raise ValueError(f"as_tf_dataset: batch_size={batch_size} does not fit a dataset of {n} "
+                     "transitions.")
+  tensors = {"obs": tf.constant(data["obs"], tf.float32),
+             "action": tf.constant(data["action"], tf.int32),
+             "next_obs": tf.constant(data["next_obs"], tf.float32),
+             "terminated": tf.constant(data["terminated"], tf.bool)}
+  index = tf.data.Dataset.range(n)
+  if shuffle_seed is not None:
+    index = index.shuffle(n, seed=shuffle_seed, reshuffle_each_iteration=True)
+  index = index.batch(batch_size, drop_remainder=drop_remainder)
+  return index.map(lambda i: {k: tf.gather(v, i) for k, v in tensors.items()},
+                   num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

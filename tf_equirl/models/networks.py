@@ -1,0 +1,144 @@
+"""The two transition networks: an MLP baseline and a G-CNN with proximal or mean pooling.
+
+Both are configs (`MLPTransitionModel`, `EquivariantTransitionModel`) whose `build(spec)`
+returns a plain functional Keras model with two inputs, `observation` float32 `[B, d]` and
+`action` int32 `[B]`, made only of Keras built-ins and registered tf_equirl layers, so
+`keras.models.load_model(path)` reloads it in safe mode after `import tf_equirl`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Optional, Tuple
+
+import tensorflow as tf
+
+from tf_equirl.layers import (ActionEncoding, EquivariantMeanPool, GroupConv, GroupLift,
+                              ProximalPool)
+from tf_equirl.models.spec import TransitionSpec
+from tf_equirl.params import count_params, match_width
+
+keras = tf.keras
+
+__all__ = ["MLPTransitionModel", "EquivariantTransitionModel", "POOLS", "build_transition_model",
+           "model_inputs"]
+
+POOLS = ("proximal", "mean")
+
+
+def model_inputs(spec: TransitionSpec):
+  observation = keras.Input((spec.state_dim,), dtype=tf.float32, name="observation")
+  action = keras.Input((), dtype=tf.int32, name="action")
+  return observation, action
+
+
+def _check_spec(spec, who):
+  if not isinstance(spec, TransitionSpec):
+    raise ValueError(f"{who}.build expects a tf_equirl.models.TransitionSpec (see "
+                     f"TransitionSpec.for_env), received {type(spec).__name__}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class MLPTransitionModel:
+  """MLP baseline `T(s, a) = MLP([s, code(a)])`; no symmetry.
+
+  Args:
+    hidden_units: widths of the hidden layers (thesis: two hidden layers; 64 like the
+      thesis' 64-64 actor-critics).
+    activation: hidden activation.
+
+  Input shape: `[observation [B, d], action [B]]`.
+  Output shape: `[B, spec.output_dim]` (next observation, or ball/paddle logits).
+  """
+
+  hidden_units: Tuple[int, ...] = (64, 64)
+  activation: str = "tanh"
+
+  def build(self, spec: TransitionSpec, name: str = "mlp_transition") -> keras.Model:
+    _check_spec(spec, "MLPTransitionModel")
+    if not self.hidden_units or not all(isinstance(u, int) and u >= 1 for u in self.hidden_units):
+      raise ValueError("MLPTransitionModel: hidden_units must be a non-empty tuple of positive "
+                       f"ints, received {self.hidden_units!r}.")
+    observation, action = model_inputs(spec)
+    x = keras.layers.Concatenate(name="state_action")(
+        [observation, ActionEncoding(spec.action_codes, name="action_code")(action)])
+    for i, units in enumerate(self.hidden_units):
+      x = keras.layers.Dense(units, activation=self.activation, name=f"hidden_{i}")(x)
+    out = keras.layers.Dense(spec.output_dim, name="next_state")(x)
+    return keras.Model([observation, action], out, name=name)
+
+
+@dataclasses.dataclass(frozen=True)
+class EquivariantTransitionModel:
+  """G-CNN transition model with proximal or exact mean pooling (thesis 4.7.2-4.7.4).
+
+  `[s, code(a)]` is lifted with `GroupLift` over `rho_S + rho_enc`, passes one more hidden
+  `GroupConv`, and a linear `GroupConv` produces |G| transition images of the output width.
+  Image `h` predicts `rho(h^-1) s'`; the pool maps it back with `rho(h)` and then keeps the
+  image closest to `s` (`pool="proximal"`, eq. 4.28, distance `spec.distance`) or averages
+  them (`pool="mean"`).
+
+  Equivariance: `T(rho_S(g) s, pi(g) a) = rho_out(g) T(s, a)` (eq. 4.24); exact for
+  `"mean"`, for `"proximal"` except where the distance ties.
+
+  Args:
+    channels: channels per group element in both hidden layers; None picks the width whose
+      parameter count is closest to `MLPTransitionModel()`'s (within 10 %, thesis 4.6.1.2).
+    pool: `"proximal"` or `"mean"`.
+    activation: hidden activation.
+    distance: registered proximal distance; None takes `spec.distance` (L1 for CartPole,
+      eq. 4.33 for Catch).
+
+  Input shape: `[observation [B, d], action [B]]`.
+  Output shape: `[B, spec.output_dim]`.
+  """
+
+  channels: Optional[int] = None
+  pool: str = "proximal"
+  activation: str = "tanh"
+  distance: Optional[str] = None
+
+  def __post_init__(self):
+    if self.pool not in POOLS:
+      raise ValueError(f"EquivariantTransitionModel: pool must be one of {POOLS}, received "
+                       f"pool={self.pool!r}.")
+    if self.channels is not None and (not isinstance(self.channels, int) or self.channels < 1):
+      raise ValueError("EquivariantTransitionModel: channels must be a positive int or None, "
+                       f"received {self.channels!r}.")
+
+  def build(self, spec: TransitionSpec, name: Optional[str] = None) -> keras.Model:
+    _check_spec(spec, "EquivariantTransitionModel")
+    channels = self.channels or matched_channels(spec, self.activation)
+    group = spec.symmetry.group
+    observation, action = model_inputs(spec)
+    x = keras.layers.Concatenate(name="state_action")(
+        [observation, ActionEncoding(spec.action_codes, name="action_code")(action)])
+    h = GroupLift(channels, spec.input_rep, activation=self.activation, name="lift")(x)
+    h = GroupConv(channels, group, activation=self.activation, name="hidden_1")(h)
+    images = GroupConv(spec.output_dim, group, name="transition_images")(h)
+    if self.pool == "proximal":
+      out = ProximalPool(spec.output_rep, distance=self.distance or spec.distance, name="proximal_pool")(
+          [images, observation])
+    else:
+      out = EquivariantMeanPool(spec.output_rep, name="mean_pool")(images)
+    return keras.Model([observation, action], out, name=name or f"gcnn_{self.pool}_transition")
+
+
+@functools.lru_cache(maxsize=None)
+def matched_channels(spec: TransitionSpec, activation: str = "tanh") -> int:
+  """G-CNN width whose parameter count is within 10 % of the default MLP's."""
+  target = count_params(MLPTransitionModel(activation=activation).build(spec))
+  width, _ = match_width(
+      lambda c: EquivariantTransitionModel(c, "mean", activation).build(spec), target,
+      widths=range(1, 257))
+  return width
+
+
+def build_transition_model(model: str, spec: TransitionSpec, pool: str = "proximal") -> keras.Model:
+  """`model="mlp"` or `"gcnn"` (with `pool`), at matched parameter counts."""
+  if model == "mlp":
+    return MLPTransitionModel().build(spec)
+  if model == "gcnn":
+    return EquivariantTransitionModel(pool=pool).build(spec)
+  raise ValueError(f"build_transition_model: model must be 'mlp' or 'gcnn', received {model!r}.")
