@@ -12,6 +12,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.mark.parametrize("script,args", [
     ("benchmarks/env_throughput.py", ["--quick", "--batch_sizes=4", "--envs=CartPole-v1"]),
     ("benchmarks/ppo_throughput.py", ["--quick", "--networks=mlp,gcnn"]),
+    ("benchmarks/forward_overhead.py", ["--quick"]),
 ])
 def test_benchmark_runs(script, args):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")

@@ -23,6 +23,17 @@ def check_rank(input_shape: Any, rank: int, layer: str, layout: str) -> tf.Tenso
   return shape
 
 
+IMPLEMENTATIONS = ("auto", "spatial", "fourier")
+
+
+def check_implementation(value: Any, layer: str) -> str:
+  """The `implementation` argument of the layers with a spatial and a Fourier form."""
+  if value not in IMPLEMENTATIONS:
+    raise ValueError(f"{layer}: implementation must be one of {IMPLEMENTATIONS}, received "
+                     f"implementation={value!r}.")
+  return value
+
+
 def fresh_initializer(initializer):
   """A new instance of `initializer`: an unseeded Keras 2.15 initializer returns the same
   values every time the same instance is called, so two weights must not share one."""

@@ -73,6 +73,18 @@ class EquivariantLogits(keras.layers.Layer):
     # weight_index[h, a] = h^-1 . a
     self._weight_index = self.action_rep.permutation[self.group.inverses]
     self._orbits = action_orbits(self.action_rep)
+    self._scalar_fold = None
+    if self.input_rep is not None:
+      inv = self.input_rep.inverse_matrices()
+      chi = inv[:, 0, 0]
+      if np.allclose(inv, chi[:, None, None] * np.eye(self.input_rep.dim), atol=0.0):
+        # rho(h^-1) = chi(h^-1) I (CartPole's odd network): the fold below is the
+        # [A, A] matrix `fold[a', a] = sum_h chi(h^-1) [h^-1 . a = a']`, one small matmul
+        # per call instead of a |G| d^2 A einsum.
+        fold = np.zeros((self.num_actions, self.num_actions))
+        for h in range(self.group.order):
+          fold[self._weight_index[h], np.arange(self.num_actions)] += chi[h]
+        self._scalar_fold = fold
 
   def build(self, input_shape):
     n = self.group.order
@@ -102,6 +114,8 @@ class EquivariantLogits(keras.layers.Layer):
   def folded_kernel(self) -> tf.Tensor:
     """The matrix the forward pass multiplies by: `[|G| c, A]` or `[d, A]`."""
     n, c, a = self.group.order, self.in_features, self.num_actions
+    if self._scalar_fold is not None:
+      return tf.matmul(self.kernel, tf.constant(self._scalar_fold, dtype=self.kernel.dtype))
     per_element = tf.gather(self.kernel, self._weight_index, axis=1)  # [c, h, a]
     if self.input_rep is None:
       return tf.reshape(tf.transpose(per_element, [1, 0, 2]), [n * c, a])

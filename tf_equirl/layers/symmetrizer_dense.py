@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_equirl.groups import Representation
+from tf_equirl.layers import _fourier
 from tf_equirl.layers._base import DenseLikeLayer, check_positive_int, check_rank
 
 keras = tf.keras
@@ -76,6 +77,7 @@ class SymmetrizerDense(DenseLikeLayer):
       raise ValueError(f"SymmetrizerDense: there is no non-zero equivariant linear map from "
                        f"{self.input_rep.name!r} to {self.output_rep.name!r}.")
     self._bias_basis = invariant_basis(self.output_rep)
+    self._kron_bias_under_xla = True  # see bias_vector; False restores the earlier graph
 
   def build(self, input_shape):
     shape = check_rank(input_shape, 2, "SymmetrizerDense", "[batch, c_in * d_in]")
@@ -106,8 +108,22 @@ class SymmetrizerDense(DenseLikeLayer):
   def call(self, inputs):
     out = tf.matmul(tf.convert_to_tensor(inputs, self.compute_dtype), self.kernel())
     if self.has_bias:
-      out = out + tf.reshape(tf.matmul(self.bias, self.bias_basis), [-1])
+      out = out + self.bias_vector()
     return self.activation(out) if self.activation is not None else out
+
+  def bias_vector(self) -> tf.Tensor:
+    """The `[units * d_out]` bias, `b_u = bias[u] @ bias_basis` for every output channel."""
+    if not (self._kron_bias_under_xla and _fourier.in_xla_context()):
+      return tf.reshape(tf.matmul(self.bias, self.bias_basis), [-1])
+    # Under XLA the same products as one vector-matrix product with kron(I, bias_basis):
+    # written as above, XLA fuses the [units, r] x [r, d_out] outer product and its reshape
+    # into the activation's loop, whose per-element index arithmetic then keeps LLVM from
+    # vectorising tanh (<1 x float> instead of <16 x float>): 2x slower actors.
+    units, rank = self.bias.shape
+    d_out = self.output_rep.dim
+    expand = tf.reshape(tf.einsum("uv,rd->urvd", tf.eye(units, dtype=self.bias.dtype),
+                                  self.bias_basis), [units * rank, units * d_out])
+    return tf.reshape(tf.matmul(tf.reshape(self.bias, [1, units * rank]), expand), [-1])
 
   def compute_output_shape(self, input_shape):
     return tf.TensorShape([input_shape[0], self.units * self.output_rep.dim])
