@@ -98,3 +98,35 @@ def test_as_policy_rejects_a_model_for_another_environment():
   actor = zoo.load("catch/gcnn_actor")
   with pytest.raises(ValueError, match="flatten to \\[batch, 4\\]"):
     zoo.as_policy(actor, make("CartPole-v1"))
+
+
+@pytest.mark.parametrize("network", ["mlp", "gcnn", "symmetrizer"])
+def test_cartpole_zoo_actors_on_gymnasiums_own_cartpole(network):
+  """The evaluate launcher's gymnasium backend plays gymnasium's CartPole-v1 itself."""
+  proc = subprocess.run(
+      [sys.executable, "-m", "launchers.evaluate", f"--model=cartpole/{network}_actor",
+       "--backend=gymnasium", "--episodes=5", "--seed=3"], cwd=REPO, capture_output=True,
+      text=True, timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  line = next(l for l in proc.stdout.splitlines() if "gymnasium backend" in l)
+  mean = float(line.split(": ")[1].split(" +-")[0])
+  assert mean >= 475.0, line
+
+
+def test_evaluate_renders_an_animation(tmp_path):
+  gif = tmp_path / "catch.gif"
+  proc = subprocess.run(
+      [sys.executable, "-m", "launchers.evaluate", "--model=catch/gcnn_actor", "--episodes=10",
+       f"--render={gif}", "--render_episodes=2"], cwd=REPO, capture_output=True, text=True,
+      timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  from PIL import Image
+  with Image.open(gif) as image:
+    assert image.n_frames >= 2 * 9  # two Catch episodes of 9 steps each
+
+
+def test_evaluate_rejects_unknown_models():
+  proc = subprocess.run([sys.executable, "-m", "launchers.evaluate", "--model=cartpole/cnn_actor"],
+                        cwd=REPO, capture_output=True, text=True, timeout=600,
+                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert proc.returncode != 0 and "Unknown zoo model 'cartpole/cnn_actor'" in proc.stderr

@@ -182,6 +182,11 @@ def _readme(manifest: Dict[str, Dict[str, Any]]) -> str:
           "Regenerate the actors and critics with `python -m launchers.build_zoo`: it trains each "
           "entry with the command on its card, keeps the first seed whose greedy evaluation "
           "reaches the card's threshold, and rewrites manifest.json and this file. Evaluation "
-          f"episodes use seed {EVAL_SEED}, never a training seed.", "", "## Cards", ""]
+          f"episodes use seed {EVAL_SEED}, never a training seed. The transition models "
+          "(`*_transition`, inputs `[observation, action]`, output the predicted next "
+          "observation or, for Catch, ball-cell and paddle-column logits) come from "
+          "`python -m launchers.make_transition_data --env=ENV --seed=0` and "
+          "`python -m launchers.analyze_transition --env=ENV ... --zoo` (the command is on each "
+          "card; see results/transition_models.md).", "", "## Cards", ""]
   text += [model_card(name, manifest[name]) for name in sorted(manifest)]
   return "\n".join(text)
