@@ -62,6 +62,17 @@ THESIS = {
 }
 
 
+NOTES_HEADING = "## Notes"  # a hand-written section from this heading on survives regeneration
+
+
+def kept_notes(path: str) -> str:
+  if not os.path.exists(path):
+    return ""
+  text = open(path).read()
+  at = text.find("\n" + NOTES_HEADING)
+  return text[at:] if at >= 0 else ""
+
+
 def main(argv):
   del argv
   env = _ENV.value
@@ -102,7 +113,9 @@ def main(argv):
   thesis_rows = ["| env steps | " + " | ".join(listed) + " |", "|---|" + "---|" * len(listed)]
   for j, step in enumerate(checkpoints):
     thesis_rows.append(f"| {step:,} | " + " | ".join(thesis[n][j] for n in listed) + " |")
-  with open(os.path.join(_RESULTS.value, f"ppo_{short}.md"), "w") as f:
+  md_path = os.path.join(_RESULTS.value, f"ppo_{short}.md")
+  notes = kept_notes(md_path)
+  with open(md_path, "w") as f:
     f.write(f"# PPO on {env}: equivariant vs MLP actors\n\n")
     f.write(f"Command: `{command.strip()}`\n\n")
     f.write(f"Mean episodic return +- 2 standard errors over {len(seeds)} seeds "
@@ -117,6 +130,7 @@ def main(argv):
     f.write("Training throughput is measured separately on a quiet machine: "
             "`python benchmarks/ppo_throughput.py` (README, Throughput).\n\n")
     f.write(f"![curves]({os.path.basename(png)})\n")
+    f.write(notes)
   print(open(os.path.join(_RESULTS.value, f"ppo_{short}.md")).read())
 
 
