@@ -130,3 +130,12 @@ def test_evaluate_rejects_unknown_models():
                         cwd=REPO, capture_output=True, text=True, timeout=600,
                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
   assert proc.returncode != 0 and "Unknown zoo model 'cartpole/cnn_actor'" in proc.stderr
+
+
+def test_subpackages_are_reachable_from_the_top_level_import():
+  code = ("import tf_equirl; print(tf_equirl.zoo.list()[0], tf_equirl.models.model_dynamics.__name__,"
+          " tf_equirl.envs.list_envs(), tf_equirl.evaluation.evaluate.__name__)")
+  proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                        timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert "model_dynamics" in proc.stdout and "CartPole-v1" in proc.stdout

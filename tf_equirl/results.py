@@ -98,6 +98,9 @@ def markdown_summary(summaries: Mapping[str, List[Dict[str, float]]]) -> str:
     for label in labels:
       r = summaries[label][j]
       digits = 0 if abs(r["mean"]) >= 20 else 3
+      if r["seeds"] == 1:  # no spread to report from one seed
+        cells.append(f"{r['mean']:.{digits}f} (1 seed)")
+        continue
       cells.append(f"{_fmt(r['mean'], r['two_se'])} (worst 10 %: {r['worst_decile']:.{digits}f})")
     lines.append(f"| {step:,} | " + " | ".join(cells) + " |")
   return "\n".join(lines) + "\n"
