@@ -54,3 +54,18 @@ def test_catch_distance_is_invariant_under_the_column_flip():
                              distance(reference, candidates), rtol=1e-6)
   with pytest.raises(ValueError, match="catch_mode_l1"):
     distance(reference, candidates[..., :53])
+
+
+@pytest.mark.parametrize("gname", ["C4", "D4", "D3"])
+def test_action_encoding_under_larger_groups(gname):
+  import support
+  group = support.GROUPS[gname]
+  actions_rep = support.move_action_rep(group)
+  codes = one_hot_action_codes(actions_rep.dim)
+  rep = encoding_representation(actions_rep, codes)
+  layer = ActionEncoding(codes)
+  actions = tf.range(actions_rep.dim)
+  assert_equivariant(layer, actions, actions_rep, rep, atol=0.0)
+  # signed codes only fit a symmetry that reverses the action order: a clear error otherwise
+  with pytest.raises(ValueError, match="one-hot"):
+    encoding_representation(actions_rep, signed_action_codes(actions_rep.dim))
