@@ -124,3 +124,11 @@ def test_mdp_symmetry_validates():
     MDPSymmetry(c4, state, actions)
   with pytest.raises(ValueError, match="representation 1 is of C4, expected C2"):
     direct_sum(state, Representation.regular(c4))
+
+
+def test_scalar_character():
+  c2, c4 = cyclic(2), cyclic(4)
+  assert Representation(c2, [np.eye(3), -np.eye(3)]).scalar_character().tolist() == [1.0, -1.0]
+  assert Representation.trivial(c4, 2).scalar_character().tolist() == [1.0] * 4
+  assert Representation.regular(c2).scalar_character() is None
+  assert support.state_rep(dihedral(4)).scalar_character() is None

@@ -9,7 +9,7 @@ go through it.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -100,6 +100,15 @@ class Representation:
   def inverse_matrices(self) -> np.ndarray:
     """`rho(g^-1) = rho(g)^-1` for every g, `[order, d, d]`."""
     return self._matrices[self._group.inverses]
+
+  def scalar_character(self) -> Optional[np.ndarray]:
+    """`chi` with `rho(g) = chi(g) I` for every g (values +-1 for a real representation), or
+    None if some `rho(g)` is not a multiple of the identity. Such representations (CartPole's
+    `-I`) let an odd network without biases stand in for a lift (thesis 4.6.1.1)."""
+    chi = self._matrices[:, 0, 0] if self.dim else np.ones(self._group.order)
+    if np.array_equal(self._matrices, chi[:, None, None] * np.eye(self.dim)):
+      return chi.copy()
+    return None
 
   def is_orthogonal(self, atol: float = 1e-6) -> bool:
     eye = np.eye(self.dim)

@@ -75,9 +75,9 @@ class EquivariantLogits(keras.layers.Layer):
     self._orbits = action_orbits(self.action_rep)
     self._scalar_fold = None
     if self.input_rep is not None:
-      inv = self.input_rep.inverse_matrices()
-      chi = inv[:, 0, 0]
-      if np.allclose(inv, chi[:, None, None] * np.eye(self.input_rep.dim), atol=0.0):
+      character = self.input_rep.scalar_character()
+      if character is not None:
+        chi = character[self.group.inverses]  # chi(h^-1), the factor of rho(h^-1)
         # rho(h^-1) = chi(h^-1) I (CartPole's odd network): the fold below is the
         # [A, A] matrix `fold[a', a] = sum_h chi(h^-1) [h^-1 . a = a']`, one small matmul
         # per call instead of a |G| d^2 A einsum.

@@ -50,13 +50,8 @@ def _orth(gain: float):
 
 
 def sign_character(rep: Representation) -> Optional[np.ndarray]:
-  """`chi` with `rho(g) = chi(g) I` for all g if such +-1 values exist, else None."""
-  eye = np.eye(rep.dim)
-  chi = rep.matrices[:, 0, 0]
-  if np.all(np.isin(np.round(chi, 9), (-1.0, 1.0))) and np.allclose(
-      rep.matrices, chi[:, None, None] * eye):
-    return chi
-  return None
+  """`chi` with `rho(g) = chi(g) I` (see `Representation.scalar_character`), else None."""
+  return rep.scalar_character()
 
 
 def _hidden_layer(kind: str, width: int, symmetry: MDPSymmetry):
