@@ -239,17 +239,22 @@ class PPO:
                             "value_loss", "entropy", "clip_fraction", "grad_norm")}
 
     def body(i, carry, arrays):
-      carry, values = self._iteration(carry)
+      carry, values, _ = self._iteration(carry)
       return i + 1, carry, {k: arrays[k].write(i, values[k]) for k in arrays}
 
     _, carry, metrics = tf.while_loop(lambda i, *_: i < num_iterations, body,
                                       (tf.constant(0), carry, metrics))
     return carry, {k: v.stack() for k, v in metrics.items()}
 
-  def _iteration(self, carry: Carry):
+  def _iteration(self, carry: Carry, step_fn: Optional[StepFn] = None):
+    """One PPO iteration (collect, GAE, update) on `step_fn` (default: the env's step).
+
+    Returns `(carry, metrics, rollout)`; the Dyna driver stores the rollout's real
+    transitions for its world model and runs planning iterations with a model's step.
+    """
     cfg = self.config
     key = tf.random.experimental.stateless_fold_in(carry.key, carry.iteration)
-    carry, rollout = self._collect(carry, key)
+    carry, rollout = self._collect(carry, key, step_fn or self._step_fn)
     t, b = cfg.num_steps, cfg.num_envs
     flat = lambda x: tf.reshape(x, tf.concat([[t * b], tf.shape(x)[2:]], 0))
     value = tf.reshape(self._value(flat(rollout.observation)), [t, b])
@@ -266,7 +271,7 @@ class PPO:
         finished_return=tf.math.divide_no_nan(tf.reduce_sum(rollout.finished_return), finished)
         + tf.where(finished > 0, 0.0, np.nan),
         **losses)
-    return carry._replace(iteration=carry.iteration + 1), values
+    return carry._replace(iteration=carry.iteration + 1), values, rollout
 
   def _value(self, observation):
     return tf.squeeze(self.critic_model(tf.reshape(observation, [tf.shape(observation)[0], -1])), -1)
@@ -274,7 +279,7 @@ class PPO:
   def _logits(self, observation):
     return self.actor_model(tf.reshape(observation, [tf.shape(observation)[0], -1]))
 
-  def _collect(self, carry: Carry, key) -> Tuple[Carry, Rollout]:
+  def _collect(self, carry: Carry, key, step_fn: StepFn) -> Tuple[Carry, Rollout]:
     cfg = self.config
     zeros_action = tf.zeros([cfg.num_envs], tf.int32)
     arrays = Rollout(*[tf.TensorArray(dtype, size=cfg.num_steps) for dtype in (
@@ -289,12 +294,12 @@ class PPO:
       action = tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=1,
                          output_type=tf.int32)
       log_prob = tf.gather(tf.nn.log_softmax(logits), action, axis=1, batch_dims=1)
-      env_state, time_step = self._step_fn(carry.env_state, action)
+      env_state, time_step = step_fn(carry.env_state, action)
       ended = tf.equal(time_step.step_type, ts.StepType.LAST)
       terminated = tf.logical_and(ended, tf.equal(time_step.discount, 0.0))
       # Start the next episode right away (the environments follow tf-agents and would
       # spend one more step on the reset): every stored step is a real transition.
-      reset_state, reset_step = self._step_fn(env_state, zeros_action)
+      reset_state, reset_step = step_fn(env_state, zeros_action)
       env_state = EnvState(
           physics=_select(ended, reset_state.physics, env_state.physics),
           step_count=_select(ended, reset_state.step_count, env_state.step_count),
