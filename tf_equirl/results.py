@@ -153,3 +153,36 @@ def write_json(path: str, data) -> None:
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(path, "w") as f:
     json.dump(data, f, indent=2, sort_keys=True)
+
+
+def load_finished_run(out: str, config, seeds: Sequence[int]):
+  """`(env_steps, curves, parameter_counts)` of a finished run of the same config and seeds
+  in `out` (its summary.json and every seed's CSV), else None: lets a long reproduction
+  resume without training a finished configuration again."""
+  import dataclasses  # pylint: disable=import-outside-toplevel
+  path = os.path.join(out, "summary.json")
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    summary = json.load(f)
+  if summary.get("config") != json.loads(json.dumps(dataclasses.asdict(config))) \
+      or summary.get("seeds") != list(seeds):
+    return None
+  csvs = [os.path.join(out, f"seed_{s}.csv") for s in seeds]
+  if not all(os.path.exists(c) for c in csvs):
+    return None
+  columns = [read_seed_csv(c) for c in csvs]
+  curves = np.stack([c["mean_return"] for c in columns])
+  return columns[0]["env_steps"], curves, summary["parameter_counts"]
+
+
+NOTES_HEADING = "## Notes"  # a hand-written section from this heading on survives regeneration
+
+
+def kept_notes(path: str) -> str:
+  """The hand-written notes (from `NOTES_HEADING` on) of a results file, to keep on rewrite."""
+  if not os.path.exists(path):
+    return ""
+  text = open(path).read()
+  at = text.find("\n" + NOTES_HEADING)
+  return text[at:] if at >= 0 else ""

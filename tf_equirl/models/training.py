@@ -102,10 +102,17 @@ class TransitionTrainer:
     self.model, self.spec, self.config = model, spec, config
     self.optimizer = keras.optimizers.Adam(config.learning_rate, epsilon=config.adam_epsilon)
     self.optimizer.build(model.trainable_variables)
-    self._step = tf.function(self._step_impl, jit_compile=config.jit_compile)
+    self._step = tf.function(self.train_step, jit_compile=config.jit_compile)
     self._epoch = tf.function(self._epoch_impl)
 
-  def _step_impl(self, batch):
+  def reset_optimizer(self) -> None:
+    """Zeroes Adam's moments and step count (a fresh run with the same compiled graphs)."""
+    for v in self.optimizer.variables:
+      v.assign(tf.zeros_like(v))
+
+  def train_step(self, batch):
+    """One Adam step on a batch dict (`obs`, `action`, `next_obs`, `terminated`); graph-safe,
+    so compiled loops (the Dyna driver's model phase) call it directly. Returns the loss."""
     with tf.GradientTape() as tape:
       pred = self.model([batch["obs"], batch["action"]], training=True)
       loss = self.spec.loss(pred, batch["next_obs"], batch["terminated"],

@@ -29,28 +29,36 @@ class ExperimentResult:
   steps_per_second: float             # after compilation, over all seeds
 
 
-def run_experiment(config: PPOConfig, seeds: Sequence[int], out_dir: Optional[str] = None,
+def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
                    checkpoints: Optional[Sequence[int]] = None, progress: bool = True,
                    tensorboard: bool = True, save_models: bool = True) -> ExperimentResult:
   """Trains `config` once per seed, one after another, reusing one compiled graph.
 
+  `config` is a `PPOConfig`, or a `tf_equirl.agents.dyna.DynaConfig` (then the Dyna driver
+  trains; its curves are over real steps and the CSVs add the planned steps beside them).
+
   Writes into `out_dir` (if given): `seed_<k>.csv` (env steps, mean return, finished
   episodes, losses), TensorBoard scalars under `tb/seed_<k>`, `seed_<k>/actor.keras` and
-  `critic.keras`, `summary.json` and `summary.md` at the checkpoints.
+  `critic.keras` (and `world_model.keras` for online Dyna), `summary.json` and `summary.md`
+  at the checkpoints.
   """
   seeds = list(seeds)
   if not seeds:
     raise ValueError("run_experiment needs at least one seed.")
-  checkpoints = tuple(checkpoints or DEFAULT_CHECKPOINTS.get(config.env, ()))
-  last = config.num_iterations * config.batch_size
-  checkpoints = tuple(c for c in checkpoints if c < last + config.batch_size) or (last,)
-  ppo = PPO(config)
-  counts = ppo.parameter_counts()
-  label = f"{config.env} {config.network} actor ({counts['actor']} params) + {config.critic} " \
-          f"critic ({counts['critic']}), {counts['actor'] + counts['critic']} in total"
+  agent, config, ppo_config = _build_agent(config)
+  checkpoints = tuple(checkpoints or DEFAULT_CHECKPOINTS.get(ppo_config.env, ()))
+  steps_per_seed = getattr(agent, "total_real_steps",
+                           ppo_config.num_iterations * ppo_config.batch_size)
+  last = steps_per_seed
+  checkpoints = tuple(c for c in checkpoints if c < last + ppo_config.batch_size) or (last,)
+  counts = agent.parameter_counts()
+  label = f"{ppo_config.env} {ppo_config.network} actor ({counts['actor']} params) + " \
+          f"{ppo_config.critic} critic ({counts['critic']}), " \
+          f"{counts['actor'] + counts['critic']} in total"
+  if hasattr(agent, "describe"):
+    label += f"; {agent.describe()}, world model {counts['world_model']} params"
   print(label, flush=True)
-  steps_per_seed = config.num_iterations * config.batch_size
-  bar = _progress_bar(progress, len(seeds) * steps_per_seed, config)
+  bar = _progress_bar(progress, len(seeds) * steps_per_seed, ppo_config)
   curves, compile_s, train_s, train_steps = [], 0.0, 0.0, 0
   for n, seed in enumerate(seeds):
     writer = (tf.summary.create_file_writer(os.path.join(out_dir, "tb", f"seed_{seed}"))
@@ -63,18 +71,18 @@ def run_experiment(config: PPOConfig, seeds: Sequence[int], out_dir: Optional[st
       if writer is not None:  # written between compiled calls: no summary op in the graph
         with writer.as_default():
           for i in range(k):
-            step = (done[0] + i + 1) * config.batch_size
+            step = (done[0] + i + 1) * ppo_config.batch_size
             for name, values in metrics.items():
               if np.isfinite(values[i]):
                 tf.summary.scalar(f"ppo/{name}", float(values[i]), step=step)
       done[0] += k
       if bar is not None:
-        bar.update(k * config.batch_size)
+        bar.update(k * ppo_config.batch_size)
         elapsed = time.perf_counter() - start
         bar.set_postfix(seed=seed, ret=f"{metrics['mean_return'][-1]:.3g}",
-                        sps=f"{done[0] * config.batch_size / max(elapsed, 1e-9):,.0f}")
+                        sps=f"{done[0] * ppo_config.batch_size / max(elapsed, 1e-9):,.0f}")
 
-    result = ppo.train(callback=callback, seed=seed)
+    result = agent.train(callback=callback, seed=seed)
     if writer is not None:
       writer.flush()
     if n == 0:
@@ -86,11 +94,13 @@ def run_experiment(config: PPOConfig, seeds: Sequence[int], out_dir: Optional[st
       results.write_seed_csv(os.path.join(out_dir, f"seed_{seed}.csv"), {
           "env_steps": result.env_steps, "mean_return": result.mean_return,
           "episodes": result.episodes, "finished_return": result.finished_return,
-          **result.losses})
+          **result.losses, **result.extras})
       if save_models:
         os.makedirs(os.path.join(out_dir, f"seed_{seed}"), exist_ok=True)
-        ppo.actor_model.save(os.path.join(out_dir, f"seed_{seed}", "actor.keras"))
-        ppo.critic_model.save(os.path.join(out_dir, f"seed_{seed}", "critic.keras"))
+        agent.actor_model.save(os.path.join(out_dir, f"seed_{seed}", "actor.keras"))
+        agent.critic_model.save(os.path.join(out_dir, f"seed_{seed}", "critic.keras"))
+        if getattr(config, "mode", None) == "online":
+          agent.world_model.save(os.path.join(out_dir, f"seed_{seed}", "world_model.keras"))
   if bar is not None:
     bar.close()
   curves = np.stack(curves)
@@ -106,10 +116,21 @@ def run_experiment(config: PPOConfig, seeds: Sequence[int], out_dir: Optional[st
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
       f.write(f"# {label}\n\n{len(seeds)} seeds; mean episodic return +- 2 standard errors "
               "(worst-decile cumulative mean in brackets)\n\n")
-      f.write(results.markdown_summary({config.network: summary}))
-    results.plot_curves(os.path.join(out_dir, "curves.png"), {config.network: curves},
+      f.write(results.markdown_summary({ppo_config.network: summary}))
+    results.plot_curves(os.path.join(out_dir, "curves.png"), {ppo_config.network: curves},
                         result.env_steps, title=label)
   return out
+
+
+def _build_agent(config):
+  """`(agent, config, ppo_config)`: PPO for a `PPOConfig`, the Dyna driver for a `DynaConfig`."""
+  if isinstance(config, PPOConfig):
+    return PPO(config), config, config
+  from tf_equirl.agents.dyna import Dyna, DynaConfig  # pylint: disable=import-outside-toplevel
+  if isinstance(config, DynaConfig):
+    return Dyna(config), config, config.ppo
+  raise ValueError("run_experiment expects a PPOConfig or a DynaConfig, received "
+                   f"{type(config).__name__}.")
 
 
 def _progress_bar(enabled: bool, total: int, config: PPOConfig):

@@ -36,6 +36,9 @@ keras = tf.keras
 # A pure environment step on an `EnvState` (tf_equirl.envs.base) and an int32 action [B].
 StepFn = Callable[[EnvState, tf.Tensor], Tuple[EnvState, ts.TimeStep]]
 _ADV_EPS = 1e-8  # PureJaxRL: (gae - mean) / (std + 1e-8)
+# Per-iteration metrics of a training call, in this order.
+METRICS = ("mean_return", "episodes", "finished_return", "policy_loss", "value_loss", "entropy",
+           "clip_fraction", "grad_norm")
 
 
 class Carry(NamedTuple):
@@ -109,6 +112,8 @@ class TrainResult:
   compile_seconds: float        # wall time of the first call (tracing + XLA + its iterations)
   train_seconds: float          # wall time of all later calls
   compile_steps: int            # env steps done by the first call
+  extras: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # e.g. Dyna's
+                                # planned steps beside each real-step point
 
   @property
   def steps_per_second(self) -> float:
@@ -127,13 +132,16 @@ class PPO:
     step_fn: optional pure step `(state, action) -> (state, time_step)` replacing
       `env.pure_step` (e.g. a learned transition model); `reset_fn` likewise replaces
       `env.pure_reset(seed) -> (state, time_step)`.
+    num_updates: Adam steps the learning-rate annealing spans (default: those of
+      `config.num_iterations` iterations; Dyna adds its planning updates).
 
   Use `reset(seed)` to start a run (weights, optimiser and environments re-initialised
   without retracing) and `train()` to run it.
   """
 
   def __init__(self, config: PPOConfig, env=None, step_fn: Optional[StepFn] = None,
-               reset_fn: Optional[Callable[[Any], Tuple[Any, ts.TimeStep]]] = None):
+               reset_fn: Optional[Callable[[Any], Tuple[Any, ts.TimeStep]]] = None,
+               num_updates: Optional[int] = None):
     self.config = config
     self.env = env if env is not None else envs.make(config.env, batch_size=config.num_envs,
                                                       seed=config.seed)
@@ -150,7 +158,7 @@ class PPO:
                                   config.hidden)
     self.actor_net.create_variables(obs_spec)
     self.value_net.create_variables(obs_spec)
-    updates = config.num_iterations * config.num_epochs * config.num_minibatches
+    updates = num_updates or config.num_iterations * config.num_epochs * config.num_minibatches
     lr = (keras.optimizers.schedules.PolynomialDecay(config.learning_rate, updates, 0.0)
           if config.anneal_lr else config.learning_rate)
     self.optimizer = keras.optimizers.Adam(lr, epsilon=config.adam_epsilon)
@@ -233,13 +241,18 @@ class PPO:
     return result
 
   # ------------------------------------------------------------ compiled graph
-  def _train_chunk_impl(self, carry: Carry, num_iterations: int):
-    metrics = {name: tf.TensorArray(tf.float32, size=num_iterations)
-               for name in ("mean_return", "episodes", "finished_return", "policy_loss",
-                            "value_loss", "entropy", "clip_fraction", "grad_norm")}
+  def _train_chunk_impl(self, carry: Carry, num_iterations: int,
+                        step_fn: Optional[StepFn] = None,
+                        on_rollout: Optional[Callable[[Rollout], Any]] = None):
+    """`num_iterations` iterations in one graph; `on_rollout(rollout)` may return an op run
+    after each iteration's collection (Dyna stores the real transitions with it)."""
+    metrics = {name: tf.TensorArray(tf.float32, size=num_iterations) for name in METRICS}
 
     def body(i, carry, arrays):
-      carry, values, _ = self._iteration(carry)
+      carry, values, rollout = self._iteration(carry, step_fn)
+      deps = [] if on_rollout is None else [on_rollout(rollout)]
+      with tf.control_dependencies(deps):
+        i = tf.identity(i)
       return i + 1, carry, {k: arrays[k].write(i, values[k]) for k in arrays}
 
     _, carry, metrics = tf.while_loop(lambda i, *_: i < num_iterations, body,

@@ -1,0 +1,174 @@
+"""Typed configuration of the Dyna driver; defaults are the thesis' (4.7.1, 4.8, App. 5.2)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Optional
+
+from tf_equirl.agents.ppo.config import PPOConfig, default_config
+
+__all__ = ["DynaConfig", "default_dyna_config", "MODES", "WORLD_MODELS", "MODEL_BUFFERS",
+           "ROLLOUT_STARTS", "DYNA_ENV_DEFAULTS"]
+
+MODES = ("supervised", "online")
+WORLD_MODELS = ("mlp", "gcnn", "gcnn_proximal")
+MODEL_BUFFERS = ("iteration", "all")
+ROLLOUT_STARTS = ("reset", "buffer")
+
+
+@dataclasses.dataclass
+class DynaConfig:
+  """Dyna with a PPO actor-critic and a (possibly equivariant) world model.
+
+  One Dyna iteration (thesis Algorithms 2 and 6) is:
+
+  1. acting: `acting_iterations` PPO iterations on the real environment (`ppo.num_envs x
+     ppo.num_steps` real transitions each); the transitions go to the model buffer;
+  2. model learning (`mode="online"` only): `model_epochs` epochs over the model buffer;
+  3. planning: PPO iterations on the world model until `planning_ratio` times the real
+     steps of the run so far have been planned.
+
+  Real steps per Dyna iteration are `total_steps / dyna_iterations` rounded up to whole PPO
+  iterations; that is the acting buffer `|D|` of eq. 4.34, and the planned steps per Dyna
+  iteration are `|D_p| = planning_ratio |D|` (eq. 4.35). Fractional planning iterations
+  carry over (ratio 0.5 with one acting iteration plans one iteration every other Dyna
+  iteration), so over a run exactly `planning_ratio` planned steps are made per real step.
+
+  Attributes:
+    ppo: the PPO settings of the actor-critic (network kinds, widths, learning rate...).
+      `ppo.total_steps` is the budget of real environment steps.
+    mode: `"supervised"` (Alg. 6: a pretrained, frozen world model) or `"online"` (Alg. 2:
+      the world model starts from scratch and learns from the real transitions).
+    world_model: `"mlp"`, `"gcnn"` (G-CNN with exact mean pooling) or `"gcnn_proximal"`
+      (G-CNN with the thesis' proximal pooling).
+    world_model_path: supervised mode: a zoo name (`"cartpole/gcnn_transition"`) or a
+      `.keras` file; None takes the zoo's model of `world_model` for the environment.
+    planning_ratio: planned steps per real step (> 0; thesis: 1, 2, 4, 8).
+    dyna_iterations: acting/planning alternations over the run (thesis: 50).
+    model_epochs: online mode: epochs over the model buffer per Dyna iteration (None: 100
+      for CartPole, 10 for Catch, thesis 4.8).
+    model_batch_size, model_learning_rate, model_max_grad_norm, model_adam_epsilon: the
+      world model's Adam (thesis Table 5.5: 64, 1e-3, 0.5, 1e-8).
+    model_buffer: `"iteration"`: the model learns from the last acting phase's transitions
+      only (the thesis' `|D| = steps / dyna_iterations`, eq. 4.34); `"all"`: from every real
+      transition of the run.
+    orbit_augmentation: add `(rho(g) s, pi(g) a, rho(g) s')` for every group element `g` to
+      the model buffer, |G| times the data for free (works for the MLP model too).
+    rollout_start: `"reset"`: planned episodes start from the environment's reset
+      distribution and run to their end (the thesis); `"buffer"`: they branch from real
+      states in the model buffer and are cut after `rollout_horizon` steps.
+    rollout_horizon: planned episode length limit (a truncation, bootstrapped). None: the
+      environment's own limit with `"reset"` starts; required with `"buffer"` starts.
+    seed: seed of everything (weights, environments, sampling, model training).
+    iterations_per_call: PPO iterations per compiled call inside a phase (no effect on
+      results).
+  """
+
+  ppo: PPOConfig = dataclasses.field(default_factory=lambda: default_config(
+      "CartPole-v1", network="mlp"))
+  mode: str = "supervised"
+  world_model: str = "gcnn"
+  world_model_path: Optional[str] = None
+  planning_ratio: float = 1.0
+  dyna_iterations: int = 50  # thesis 4.7.5.3, 4.7.6.2
+  model_epochs: Optional[int] = None
+  model_batch_size: int = 64  # thesis Table 5.5
+  model_learning_rate: float = 1e-3  # thesis Table 5.5
+  model_max_grad_norm: float = 0.5  # thesis Table 5.5
+  model_adam_epsilon: float = 1e-8  # thesis Table 5.5
+  model_buffer: str = "iteration"
+  orbit_augmentation: bool = False
+  rollout_start: str = "reset"
+  rollout_horizon: Optional[int] = None
+
+  def __post_init__(self):
+    if not isinstance(self.ppo, PPOConfig):
+      raise ValueError(f"DynaConfig.ppo must be a PPOConfig, received {type(self.ppo).__name__}.")
+    for name, allowed in (("mode", MODES), ("world_model", WORLD_MODELS),
+                          ("model_buffer", MODEL_BUFFERS), ("rollout_start", ROLLOUT_STARTS)):
+      if getattr(self, name) not in allowed:
+        raise ValueError(f"DynaConfig.{name} must be one of {allowed}, received "
+                         f"{getattr(self, name)!r}.")
+    ratio = self.planning_ratio
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not (
+        math.isfinite(ratio) and ratio > 0):
+      raise ValueError("DynaConfig.planning_ratio must be a positive number (planned steps per "
+                       f"real step), received {ratio!r}; for no planning train PPO itself.")
+    for name in ("dyna_iterations", "model_batch_size"):
+      _check_positive_int(name, getattr(self, name))
+    for name in ("model_epochs", "rollout_horizon"):
+      if getattr(self, name) is not None:
+        _check_positive_int(name, getattr(self, name))
+    for name in ("model_learning_rate", "model_max_grad_norm", "model_adam_epsilon"):
+      value = getattr(self, name)
+      if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"DynaConfig.{name} must be positive, received {value!r}.")
+    if self.rollout_start == "buffer" and self.rollout_horizon is None:
+      raise ValueError("DynaConfig.rollout_start='buffer' needs rollout_horizon (planned steps "
+                       "per branched rollout), received None.")
+    if self.mode == "online" and self.world_model_path is not None:
+      raise ValueError("DynaConfig.world_model_path is for mode='supervised'; the online mode "
+                       f"learns its world model from scratch (received {self.world_model_path!r}).")
+    if self.ppo.num_iterations < self.dyna_iterations:
+      raise ValueError(
+          f"DynaConfig.dyna_iterations={self.dyna_iterations} needs at least one PPO iteration "
+          f"({self.ppo.batch_size} real steps = num_envs * num_steps) per Dyna iteration, but "
+          f"ppo.total_steps={self.ppo.total_steps} allows {self.ppo.num_iterations}; lower "
+          "dyna_iterations or ppo.num_steps.")
+
+  # ------------------------------------------------------------------ derived sizes
+  @property
+  def env(self) -> str:
+    return self.ppo.env
+
+  @property
+  def acting_iterations(self) -> int:
+    """PPO iterations on the real environment per Dyna iteration."""
+    return -(-self.ppo.num_iterations // self.dyna_iterations)
+
+  @property
+  def real_steps_per_iteration(self) -> int:
+    """`|D|` of eq. 4.34: real transitions collected per Dyna iteration."""
+    return self.acting_iterations * self.ppo.batch_size
+
+  @property
+  def total_real_steps(self) -> int:
+    return self.real_steps_per_iteration * self.dyna_iterations
+
+  def planning_iterations(self, dyna_iteration: int) -> int:
+    """PPO iterations on the world model in Dyna iteration `dyna_iteration` (0-based)."""
+    per = self.planning_ratio * self.acting_iterations
+    return int(math.floor(per * (dyna_iteration + 1) + 1e-9)
+               - math.floor(per * dyna_iteration + 1e-9))
+
+  @property
+  def epochs(self) -> int:
+    """Model epochs per Dyna iteration (online mode)."""
+    if self.model_epochs is not None:
+      return self.model_epochs
+    return DYNA_ENV_DEFAULTS.get(self.env, {}).get("model_epochs", 10)
+
+
+def _check_positive_int(name, value):
+  if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    raise ValueError(f"DynaConfig.{name} must be a positive integer, received {value!r}.")
+
+
+# Per-environment settings. Catch: 50 Dyna iterations (and the online grid's 100) need the
+# 20,000 real steps in whole PPO iterations, so an iteration is 4 envs x 50 steps (200
+# steps, 100 iterations) with minibatches of 10 (thesis Table 5.2) instead of 4 x 128.
+DYNA_ENV_DEFAULTS = {
+    "CartPole-v1": {"ppo": {}, "model_epochs": 100},                          # thesis 4.8
+    "Catch-v0": {"ppo": {"num_steps": 50, "num_minibatches": 20}, "model_epochs": 10},
+}
+
+
+def default_dyna_config(env: str = "CartPole-v1", ppo_overrides: Optional[dict] = None,
+                        **overrides) -> DynaConfig:
+  """`DynaConfig` with the thesis' settings for `env` and an MLP actor-critic (thesis 4.7.5.3:
+  "conventional MLP actor-critics"), then `ppo_overrides` and `overrides`."""
+  ppo_fields = dict(network="mlp", critic="mlp")
+  ppo_fields.update(DYNA_ENV_DEFAULTS.get(env, {}).get("ppo", {}))
+  ppo_fields.update(ppo_overrides or {})
+  return DynaConfig(ppo=default_config(env, **ppo_fields), **overrides)

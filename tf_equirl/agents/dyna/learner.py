@@ -1,0 +1,316 @@
+"""Dyna with a PPO actor-critic and a (possibly equivariant) world model, every phase compiled.
+
+The driver follows thesis Algorithm 2 (online Dyna) and Algorithm 6 (Supervised-Dyna). Each of
+`dyna_iterations` iterations runs three phases, each one `tf.function(jit_compile=True)`
+call with no Python per environment step, per model minibatch or per planned step:
+
+1. acting (`_act`): `acting_iterations` PPO iterations on the real environment
+   (`PPO._train_chunk_impl`: collect, GAE, minibatch updates); every real transition
+   `(s, a, s', terminated)` is written to the `ModelBuffer` (with its whole orbit under
+   `orbit_augmentation`).
+2. model learning (`_learn`, online mode only): `model_epochs` epochs of Adam minibatches
+   (`TransitionTrainer.train_step`, thesis Table 5.5) over the buffer, reshuffled each epoch.
+3. planning (`_plan`): PPO iterations whose collection steps a `ModelEnvironment` (the world
+   model's next state, the environment's own reward and termination rule, eq. 4.21) until the
+   run has planned `planning_ratio` steps per real step (eq. 4.35).
+
+The counts that vary between Dyna iterations (planning iterations, model epochs) are tensor
+arguments, so each phase is traced once per driver and reused for every Dyna iteration and
+every seed (`tracing_counts`). Curves are indexed by **real** environment steps; planned
+steps are recorded beside them (`TrainResult.extras["planned_steps"]`), never added.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable, Dict, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from tf_equirl import envs
+from tf_equirl.agents.dyna.config import DynaConfig
+from tf_equirl.agents.dyna.world import ModelBuffer, ModelEnvironment
+from tf_equirl.agents.ppo.learner import METRICS, PPO, Carry, TrainResult
+from tf_equirl.models.networks import EquivariantTransitionModel, MLPTransitionModel
+from tf_equirl.models.presets import ZOO_FOLDER
+from tf_equirl.models.spec import TransitionSpec
+from tf_equirl.models.training import TrainConfig, TransitionTrainer
+from tf_equirl.params import count_params
+
+keras = tf.keras
+
+__all__ = ["Dyna", "build_world_model", "load_world_model", "default_world_model_name"]
+
+_LOSSES = ("policy_loss", "value_loss", "entropy", "clip_fraction", "grad_norm")
+_PLAN_SEED = 0x91A7  # second word of the planning carry's key (the acting carry uses 0x5EED)
+
+
+def default_world_model_name(env: str, world_model: str) -> str:
+  """Zoo name of the pretrained world model of `env` (`"cartpole/gcnn_transition"`)."""
+  if env not in ZOO_FOLDER:
+    raise ValueError(f"No zoo world models for environment {env!r}; the zoo has them for "
+                     f"{sorted(ZOO_FOLDER)}. Pass DynaConfig.world_model_path.")
+  if world_model == "gcnn_proximal":
+    raise ValueError("The zoo's G-CNN world models use mean pooling; for world_model="
+                     "'gcnn_proximal' in supervised mode train one (python -m "
+                     "launchers.train_transition --pool=proximal) and pass its .keras file as "
+                     "DynaConfig.world_model_path.")
+  return f"{ZOO_FOLDER[env]}/{'mlp' if world_model == 'mlp' else 'gcnn'}_transition"
+
+
+def load_world_model(name_or_path: str, spec: TransitionSpec) -> keras.Model:
+  """A pretrained world model from a zoo name or a `.keras` file, checked against `spec`."""
+  from tf_equirl import zoo  # pylint: disable=import-outside-toplevel
+  if name_or_path.endswith(".keras") or os.path.sep in name_or_path and os.path.exists(
+      name_or_path):
+    if not os.path.exists(name_or_path):
+      raise ValueError(f"World model file {name_or_path!r} does not exist.")
+    model = zoo.load_file(name_or_path)
+  else:
+    model = zoo.load(name_or_path)
+  _check_world_model(model, spec, name_or_path)
+  return model
+
+
+def build_world_model(kind: str, spec: TransitionSpec) -> keras.Model:
+  """A fresh world model: `"mlp"`, `"gcnn"` (mean pooling) or `"gcnn_proximal"`."""
+  if kind == "mlp":
+    return MLPTransitionModel().build(spec)
+  if kind == "gcnn":
+    return EquivariantTransitionModel(pool="mean").build(spec)
+  if kind == "gcnn_proximal":
+    return EquivariantTransitionModel(pool="proximal").build(spec)
+  raise ValueError(f"Unknown world model {kind!r}; expected 'mlp', 'gcnn' or 'gcnn_proximal'.")
+
+
+def _check_world_model(model, spec: TransitionSpec, source: str) -> None:
+  inputs = getattr(model, "inputs", None) or []
+  if len(inputs) != 2:
+    raise ValueError(f"World model {source!r} must take [observation, action] (two inputs), "
+                     f"it has {len(inputs)}.")
+  width = inputs[0].shape[-1]
+  if width != spec.state_dim:
+    raise ValueError(f"World model {source!r} reads observations of width {width}, but the "
+                     f"environment's observations have width {spec.state_dim}: it is a model "
+                     "of another environment.")
+  out = model.outputs[0].shape[-1]
+  if out != spec.output_dim:
+    raise ValueError(f"World model {source!r} outputs width {out}, but this environment's "
+                     f"transition spec ({spec.kind}) needs width {spec.output_dim}.")
+
+
+class Dyna:
+  """The Dyna driver (supervised or online) around one PPO learner.
+
+  Args:
+    config: a `DynaConfig`.
+    env: optional real environment (default `envs.make(config.env, config.ppo.num_envs)`).
+    world_model: optional Keras transition model to use instead of the configured one
+      (supervised: frozen as given; online: re-initialised at every `reset`).
+
+  `train(seed=...)` runs a whole run and returns a `TrainResult` over real steps.
+  """
+
+  def __init__(self, config: DynaConfig, env=None, world_model: Optional[keras.Model] = None):
+    if not isinstance(config, DynaConfig):
+      raise ValueError(f"Dyna expects a DynaConfig, received {type(config).__name__}.")
+    self.config = cfg = config
+    ppo_cfg = cfg.ppo
+    self.env = env if env is not None else envs.make(ppo_cfg.env, batch_size=ppo_cfg.num_envs,
+                                                      seed=ppo_cfg.seed)
+    self.spec = TransitionSpec.for_env(self.env)
+    if world_model is not None:
+      _check_world_model(world_model, self.spec, "given world_model")
+      self.world_model = world_model
+    elif cfg.mode == "supervised":
+      self.world_model = load_world_model(
+          cfg.world_model_path or default_world_model_name(ppo_cfg.env, cfg.world_model),
+          self.spec)
+    else:
+      self.world_model = build_world_model(cfg.world_model, self.spec)
+    self._initial_model_weights = self.world_model.get_weights()
+
+    order = self.env.symmetry.group.order if cfg.orbit_augmentation else 1
+    real = cfg.real_steps_per_iteration if cfg.model_buffer == "iteration" else cfg.total_real_steps
+    self.buffer = ModelBuffer(real * order, self.spec.state_dim, self.env.symmetry)
+    self.plan_env = ModelEnvironment(
+        self.env, self.world_model, self.spec, batch_size=ppo_cfg.num_envs, seed=ppo_cfg.seed,
+        start_buffer=self.buffer if cfg.rollout_start == "buffer" else None,
+        horizon=cfg.rollout_horizon)
+    self._plan_counts = [cfg.planning_iterations(i) for i in range(cfg.dyna_iterations)]
+    iterations = cfg.acting_iterations * cfg.dyna_iterations + sum(self._plan_counts)
+    self.ppo = PPO(ppo_cfg, env=self.env,
+                   num_updates=iterations * ppo_cfg.num_epochs * ppo_cfg.num_minibatches)
+    self.trainer = None
+    if cfg.mode == "online":
+      self.trainer = TransitionTrainer(self.world_model, self.spec, TrainConfig(
+          epochs=cfg.epochs, learning_rate=cfg.model_learning_rate,
+          max_grad_norm=cfg.model_max_grad_norm, batch_size=cfg.model_batch_size,
+          adam_epsilon=cfg.model_adam_epsilon))
+    compile_ = dict(jit_compile=ppo_cfg.jit_compile, autograph=False)
+    self._act = tf.function(self._act_impl, **compile_)
+    self._learn = tf.function(self._learn_impl, **compile_)
+    self._plan = tf.function(self._plan_impl, **compile_)
+    self._plan_carry = None
+
+  # ------------------------------------------------------------------ properties
+  @property
+  def actor_model(self) -> keras.Model:
+    return self.ppo.actor_model
+
+  @property
+  def critic_model(self) -> keras.Model:
+    return self.ppo.critic_model
+
+  @property
+  def total_real_steps(self) -> int:
+    return self.config.total_real_steps
+
+  def parameter_counts(self) -> Dict[str, int]:
+    return {**self.ppo.parameter_counts(), "world_model": count_params(self.world_model)}
+
+  def describe(self) -> str:
+    cfg = self.config
+    extras = [f"{cfg.mode} {cfg.world_model} world model", f"planning ratio {cfg.planning_ratio:g}",
+              f"{cfg.dyna_iterations} Dyna iterations"]
+    if cfg.orbit_augmentation:
+      extras.append("orbit-augmented model data")
+    if cfg.rollout_start == "buffer":
+      extras.append(f"rollouts branched from real states, horizon {cfg.rollout_horizon}")
+    return "Dyna (" + ", ".join(extras) + ")"
+
+  @property
+  def tracing_counts(self) -> Dict[str, int]:
+    """Times each phase was traced (1 each after any number of iterations and seeds)."""
+    return {name: fn.experimental_get_tracing_count()
+            for name, fn in (("act", self._act), ("learn", self._learn), ("plan", self._plan))}
+
+  # ---------------------------------------------------------------------- runs
+  def reset(self, seed: int) -> None:
+    """Fresh actor-critic, optimisers, buffer, environments and (online) world model."""
+    self.ppo.reset(seed)  # seeds Keras, then re-initialises the actor-critic
+    if self.config.mode == "online":
+      fresh = build_world_model(self.config.world_model, self.spec)
+      self.world_model.set_weights(fresh.get_weights())
+      self.trainer.reset_optimizer()
+    else:
+      self.world_model.set_weights(self._initial_model_weights)
+    self.buffer.clear()
+    key = tf.constant([int(seed), _PLAN_SEED], dtype=tf.int64)
+    env_state, time_step = self.plan_env.pure_reset(
+        tf.random.experimental.stateless_fold_in(key, -1))
+    zeros = tf.zeros([self.config.ppo.num_envs], tf.float32)
+    self._plan_carry = Carry(env_state=env_state, observation=time_step.observation,
+                             episode_return=zeros, episode_length=zeros, returned_return=zeros,
+                             iteration=tf.constant(0, tf.int64), key=key)
+    self._seed = int(seed)
+
+  def train(self, callback: Optional[Callable[[Dict[str, np.ndarray]], None]] = None,
+            seed: Optional[int] = None) -> TrainResult:
+    """A whole run from `reset(seed or config.ppo.seed)`.
+
+    `callback(metrics)` gets each acting phase's per-iteration metrics (as `PPO.train`).
+    """
+    cfg = self.config
+    self.reset(cfg.ppo.seed if seed is None else seed)
+    acting, planned = [], []
+    compile_s = train_s = 0.0
+    model_key = tf.constant([self._seed, 0x30DE1], dtype=tf.int64)
+    planned_steps = 0
+    for i in range(cfg.dyna_iterations):
+      start = time.perf_counter()
+      self.ppo._carry, metrics = self._act(self.ppo._carry)  # pylint: disable=protected-access
+      metrics = {k: v.numpy() for k, v in metrics.items()}
+      row = {"planned_steps_before": planned_steps}
+      if self.trainer is not None:
+        row["model_loss"] = float(self._learn(
+            tf.constant(cfg.epochs), tf.random.experimental.stateless_fold_in(model_key, i)))
+      count = self._plan_counts[i]
+      if count:
+        self._plan_carry, plan = self._plan(self._plan_carry, tf.constant(count))
+        row.update({f"plan_{k}": float(v) for k, v in plan.items()})
+        planned_steps += count * cfg.ppo.batch_size
+      row["planned_steps"] = planned_steps
+      elapsed = time.perf_counter() - start
+      if i == 0:
+        compile_s = elapsed
+      else:
+        train_s += elapsed
+      acting.append(metrics)
+      planned.append(row)
+      if callback is not None:
+        callback(metrics)
+    curves = {k: np.concatenate([a[k] for a in acting]) for k in acting[0]}
+    steps = np.arange(1, len(curves["mean_return"]) + 1) * cfg.ppo.batch_size
+    per_iteration = np.repeat(np.arange(cfg.dyna_iterations), cfg.acting_iterations)
+    extras = {"dyna_iteration": per_iteration,
+              "planned_steps": np.array([planned[i]["planned_steps_before"]
+                                         for i in per_iteration], np.int64)}
+    for name in sorted({k for row in planned for k in row} - {"planned_steps_before",
+                                                               "planned_steps"}):
+      extras[name] = np.array([planned[i].get(name, np.nan) for i in per_iteration])
+    return TrainResult(
+        env_steps=steps, mean_return=curves.pop("mean_return"),
+        episodes=curves.pop("episodes"), finished_return=curves.pop("finished_return"),
+        losses=curves, compile_seconds=compile_s, train_seconds=train_s,
+        compile_steps=cfg.real_steps_per_iteration, extras=extras)
+
+  # ----------------------------------------------------------- compiled phases
+  def _act_impl(self, carry: Carry):
+    return self.ppo._train_chunk_impl(  # pylint: disable=protected-access
+        carry, self.config.acting_iterations, None, self._store)
+
+  def _store(self, rollout):
+    flat = lambda x: tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
+    obs = tf.reshape(rollout.observation, [-1, self.spec.state_dim])
+    next_obs = tf.reshape(rollout.next_observation, [-1, self.spec.state_dim])
+    return self.buffer.add(obs, flat(rollout.action), next_obs, flat(rollout.terminated),
+                           orbit=self.config.orbit_augmentation)
+
+  def _learn_impl(self, epochs, key):
+    """`epochs` passes of minibatch Adam steps over the buffer; returns the mean loss."""
+    buf, size = self.buffer, self.config.model_batch_size
+    n = buf.size.read_value()
+    num_batches = n // size
+    valid = tf.range(buf.capacity) < n
+
+    def epoch(e, total):
+      noise = tf.random.stateless_uniform([buf.capacity],
+                                          tf.random.experimental.stateless_fold_in(key, e))
+      order = tf.argsort(tf.where(valid, noise, 2.0))  # a shuffle of the filled slots first
+
+      def step(m, total):
+        index = tf.slice(order, [m * size], [size])
+        return m + 1, total + self.trainer.train_step(buf.batch(index))
+
+      _, total = tf.while_loop(lambda m, _: m < num_batches, step, (tf.constant(0), total))
+      return e + 1, total
+
+    _, total = tf.while_loop(lambda e, _: e < epochs, epoch, (tf.constant(0), tf.constant(0.0)))
+    return total / tf.cast(tf.maximum(num_batches * epochs, 1), tf.float32)
+
+  def _plan_impl(self, carry: Carry, num_iterations):
+    """`num_iterations` PPO iterations on the world model; returns means of their metrics."""
+    step_fn = self.plan_env.pure_step
+
+    def body(i, carry, sums):
+      carry, values, _ = self.ppo._iteration(carry, step_fn)  # pylint: disable=protected-access
+      episodes = values["episodes"]
+      finished = tf.where(episodes > 0, values["finished_return"] * episodes, 0.0)
+      new = dict(sums, episodes=sums["episodes"] + episodes,
+                 return_sum=sums["return_sum"] + finished,
+                 mean_return=sums["mean_return"] + values["mean_return"],
+                 **{k: sums[k] + values[k] for k in _LOSSES})
+      return i + 1, carry, new
+
+    names = ("episodes", "return_sum", "mean_return") + _LOSSES
+    _, carry, sums = tf.while_loop(lambda i, *_: i < num_iterations, body,
+                                   (tf.constant(0), carry, {k: tf.constant(0.0) for k in names}))
+    count = tf.cast(num_iterations, tf.float32)
+    out = {"episodes": sums["episodes"],
+           "finished_return": tf.math.divide_no_nan(sums["return_sum"], sums["episodes"]),
+           "mean_return": sums["mean_return"] / count}
+    out.update({k: sums[k] / count for k in _LOSSES})
+    return carry, out

@@ -1,0 +1,167 @@
+"""Supervised-Dyna and Dyna experiments across seeds (thesis Tables 4.5, 4.6; Figs. 4.8, 4.10).
+
+`supervised_arms(env)` lists the agents of thesis 4.7.5.3 / 4.7.6.2: the model-free baseline
+(the same PPO settings, no planning), Dyna (MLP world model) and Equi-Dyna (G-CNN world model)
+at each planning ratio; `run_arms` trains them (resuming finished ones); `write_report`
+writes a results file with the table at the thesis' checkpoints, the best planning ratio per
+world model, the thesis' numbers beside ours and the curves. `launchers/reproduce_dyna.py`
+only parses flags and calls these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from tf_equirl import results
+from tf_equirl.agents.dyna.config import DynaConfig, default_dyna_config
+from tf_equirl.agents.ppo.config import PPOConfig
+from tf_equirl.agents.ppo.experiment import DEFAULT_CHECKPOINTS, run_experiment
+
+__all__ = ["Arm", "THESIS", "supervised_arms", "lever_arms", "run_arms", "best_ratio",
+           "write_report"]
+
+# thesis Table 4.5 (CartPole; Dyna at planning ratio 1, Equi-Dyna at 8) and Table 4.6 (Catch;
+# Dyna at 4, Equi-Dyna at 8): mean +- 2 SE over 128 seeds at the checkpoints of
+# DEFAULT_CHECKPOINTS; Supervised-Dyna, 50 Dyna iterations, MLP actor-critics.
+THESIS = {
+    "CartPole-v1": {"baseline": ["102 +- 5", "260 +- 10", "497 +- 1"],
+                    "dyna": ["110 +- 10", "245 +- 20", "500 +- 1"],
+                    "equi_dyna": ["120 +- 10", "498 +- 2", "498 +- 13"]},
+    "Catch-v0": {"baseline": ["-0.51 +- 0.07", "0.70 +- 0.06", "0.875 +- 0.04"],
+                 "dyna": ["-0.41 +- 0.09", "0.64 +- 0.06", "0.88 +- 0.06"],
+                 "equi_dyna": ["-0.29 +- 0.09", "0.67 +- 0.05", "0.90 +- 0.05"]},
+}
+THESIS_RATIOS = {"CartPole-v1": {"dyna": 1, "equi_dyna": 8},
+                 "Catch-v0": {"dyna": 4, "equi_dyna": 8}}
+WORLD_MODEL_OF = {"dyna": "mlp", "equi_dyna": "gcnn"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Arm:
+  """One trained configuration: `agent` is "baseline", "dyna" or "equi_dyna" (or a lever)."""
+  name: str
+  agent: str
+  config: object  # PPOConfig or DynaConfig
+  planning_ratio: Optional[float] = None
+
+
+def supervised_arms(env: str, ratios: Sequence[float] = (1, 2, 4, 8),
+                    dyna_iterations: int = 50, total_steps: Optional[int] = None,
+                    mode: str = "supervised") -> List[Arm]:
+  """Baseline + Dyna (MLP model) + Equi-Dyna (G-CNN model) at every planning ratio."""
+  ppo = {"total_steps": total_steps} if total_steps else {}
+  arms = []
+  for agent, model in WORLD_MODEL_OF.items():
+    for ratio in ratios:
+      cfg = default_dyna_config(env, ppo_overrides=ppo, mode=mode, world_model=model,
+                                planning_ratio=ratio, dyna_iterations=dyna_iterations)
+      arms.append(Arm(f"{agent}_pr{ratio:g}", agent, cfg, ratio))
+  # The baseline is the same actor-critic and PPO settings with no planning, over the same
+  # real steps (rounded up to whole Dyna iterations as the Dyna agents are).
+  base = arms[0].config
+  baseline = dataclasses.replace(base.ppo, total_steps=base.total_real_steps)
+  return [Arm("baseline", "baseline", baseline)] + arms
+
+
+def lever_arms(env: str, ratio: float, dyna_iterations: int, total_steps: Optional[int] = None,
+               models: Sequence[str] = ("mlp", "gcnn"), horizon: int = 20,
+               model_epochs: Optional[int] = None) -> List[Arm]:
+  """Online Dyna with the levers the thesis did not use, one at a time and together:
+  orbit-augmented model data, branched short rollouts, a model buffer of all real data."""
+  ppo = {"total_steps": total_steps} if total_steps else {}
+  variants = {"thesis": {}, "orbit": {"orbit_augmentation": True},
+              "branched": {"rollout_start": "buffer", "rollout_horizon": horizon},
+              "all_data": {"model_buffer": "all"},
+              "all_levers": {"orbit_augmentation": True, "rollout_start": "buffer",
+                             "rollout_horizon": horizon, "model_buffer": "all"}}
+  arms = []
+  for model in models:
+    agent = "equi_dyna" if model == "gcnn" else "dyna"
+    for name, fields in variants.items():
+      cfg = default_dyna_config(env, ppo_overrides=ppo, mode="online", world_model=model,
+                                planning_ratio=ratio, dyna_iterations=dyna_iterations,
+                                model_epochs=model_epochs, **fields)
+      arms.append(Arm(f"online_{agent}_{name}", agent, cfg, ratio))
+  base = arms[0].config
+  return [Arm("baseline", "baseline", dataclasses.replace(
+      base.ppo, total_steps=base.total_real_steps))] + arms
+
+
+def run_arms(arms: Sequence[Arm], seeds: Sequence[int], runs_dir: str, resume: bool = True,
+             progress: bool = True) -> Dict[str, Tuple[np.ndarray, np.ndarray, dict]]:
+  """Trains every arm for every seed (one compiled graph per arm); `{name: (env_steps,
+  curves [seeds, iterations], parameter_counts)}`. Finished arms are reused with `resume`."""
+  out = {}
+  for arm in arms:
+    folder = os.path.join(runs_dir, arm.name)
+    done = results.load_finished_run(folder, arm.config, seeds) if resume else None
+    if done is None:
+      result = run_experiment(arm.config, seeds, folder, progress=progress, tensorboard=False,
+                              save_models=False)
+      done = (result.env_steps, result.curves, result.parameter_counts)
+    else:
+      print(f"{arm.name}: reusing the finished runs in {folder}", flush=True)
+    out[arm.name] = done
+  return out
+
+
+def best_ratio(arms: Sequence[Arm], runs: Dict[str, tuple], agent: str) -> Arm:
+  """The planning ratio whose mean return over the whole run (the area under the mean
+  curve) is highest: "the best planning ratios were chosen" (thesis 4.7.5.3)."""
+  candidates = [a for a in arms if a.agent == agent and a.name in runs]
+  return max(candidates, key=lambda a: float(np.mean(runs[a.name][1])))
+
+
+def write_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, tuple],
+                 seeds: Sequence[int], command: str, title: str,
+                 checkpoints: Optional[Sequence[int]] = None, thesis: bool = True) -> str:
+  """Writes the results markdown (and a PNG beside it); keeps its hand-written Notes."""
+  checkpoints = tuple(checkpoints or DEFAULT_CHECKPOINTS[env])
+  steps = runs[arms[0].name][0]
+  checkpoints = tuple(c for c in checkpoints if c <= steps[-1]) or (int(steps[-1]),)
+  summaries = {a.name: results.summarize(runs[a.name][1], runs[a.name][0], checkpoints)
+               for a in arms if a.name in runs}
+  chosen = {"baseline": next(a for a in arms if a.agent == "baseline")}
+  for agent in ("dyna", "equi_dyna"):
+    if any(a.agent == agent for a in arms):
+      chosen[agent] = best_ratio(arms, runs, agent)
+  png = os.path.splitext(path)[0] + ".png"
+  results.plot_curves(png, {f"{k} ({a.name})": runs[a.name][1] for k, a in chosen.items()},
+                      steps, title=f"{env}: {title}, {len(seeds)} seeds")
+  notes = results.kept_notes(path)
+  lines = [f"# {title} on {env}\n", f"Command: `{command}`\n",
+           f"Mean episodic return on the **real** environment +- 2 standard errors over "
+           f"{len(seeds)} seeds (seeds 0..N-1), in brackets the worst-decile cumulative mean, "
+           "at real environment steps (planned steps are not counted). MLP actor-critics "
+           "(thesis 4.7.5.3); the baseline is the same PPO without planning.\n",
+           "## Best planning ratio per world model\n",
+           results.markdown_summary({k: summaries[a.name] for k, a in chosen.items()}),
+           "\n" + ", ".join(f"{k}: {a.name}" for k, a in chosen.items()) + "\n"]
+  if thesis and env in THESIS and checkpoints == tuple(DEFAULT_CHECKPOINTS[env]):
+    t = THESIS[env]
+    ratios = THESIS_RATIOS[env]
+    lines += [f"\nThesis (Table {'4.5' if env == 'CartPole-v1' else '4.6'}, 128 seeds; Dyna at "
+              f"planning ratio {ratios['dyna']}, Equi-Dyna at {ratios['equi_dyna']}):\n",
+              "| env steps | baseline | dyna | equi_dyna |\n|---|---|---|---|"]
+    lines += [f"| {s:,} | {t['baseline'][j]} | {t['dyna'][j]} | {t['equi_dyna'][j]} |"
+              for j, s in enumerate(checkpoints)]
+    lines.append("")
+  lines += ["\n## Every configuration\n", results.markdown_summary(summaries),
+            "\n| configuration | actor | critic | world model | planned steps per seed |",
+            "|---|---|---|---|---|"]
+  for a in arms:
+    if a.name not in runs:
+      continue
+    counts = runs[a.name][2]
+    planned = (int(round(a.config.planning_ratio * a.config.total_real_steps))
+               if isinstance(a.config, DynaConfig) else 0)
+    lines.append(f"| {a.name} | {counts['actor']} | {counts['critic']} | "
+                 f"{counts.get('world_model', '-')} | {planned:,} |")
+  lines.append(f"\n![curves]({os.path.basename(png)})\n")
+  with open(path, "w") as f:
+    f.write("\n".join(lines) + notes)
+  return path
