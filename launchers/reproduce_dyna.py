@@ -8,7 +8,13 @@
 model, mean pooling) with the zoo's pretrained world models at every --planning_ratios and
 writes results/dyna_<env>.md (+ .png). `--part=levers` trains online Dyna with and without
 orbit-augmented model data, branched rollouts and a whole-run model buffer and writes
-results/dyna_<env>_levers.md. Finished configurations in --runs are reused.
+results/dyna_<env>_levers.md. `--part=online_grid` trains online Dyna over --planning_ratios x
+--dyna_iterations for each of --models (thesis 4.8, Fig. 4.11) and writes
+results/dyna_<env>_online.md with a matrix of plots. Finished configurations in --runs are
+reused.
+
+  python -m launchers.reproduce_dyna --env=Catch-v0 --part=online_grid --seeds=8 \
+      --planning_ratios=0.5,1,2,4,8 --dyna_iterations=5,10,50,100
 """
 
 import os
@@ -19,10 +25,13 @@ from absl import app, flags
 from tf_equirl.agents.dyna import reproduce
 
 _ENV = flags.DEFINE_enum("env", "CartPole-v1", ["CartPole-v1", "Catch-v0"], "Environment.")
-_PART = flags.DEFINE_enum("part", "supervised", ["supervised", "levers"], "Which experiment.")
+_PART = flags.DEFINE_enum("part", "supervised", ["supervised", "levers", "online_grid"],
+                          "Which experiment.")
 _SEEDS = flags.DEFINE_integer("seeds", 32, "Seeds per configuration (0..N-1).")
 _RATIOS = flags.DEFINE_list("planning_ratios", ["1", "2", "4", "8"], "Planning ratios.")
-_ITERATIONS = flags.DEFINE_integer("dyna_iterations", 50, "Dyna iterations (thesis: 50).")
+_ITERATIONS = flags.DEFINE_list("dyna_iterations", ["50"], "Dyna iterations (thesis: 50; the "
+                                "online grid: 5,10,50,100).")
+_MODELS = flags.DEFINE_list("models", ["mlp", "gcnn"], "World models of the online grid.")
 _TOTAL_STEPS = flags.DEFINE_integer("total_steps", None, "Real steps per seed (default: the "
                                     "thesis' 500,000 CartPole / 20,000 Catch).")
 _MODEL_EPOCHS = flags.DEFINE_integer("model_epochs", None, "Online model epochs per Dyna "
@@ -39,13 +48,20 @@ def main(argv):
   env = _ENV.value
   try:
     ratios = [float(r) for r in _RATIOS.value]
-    if _PART.value == "supervised":
-      arms = reproduce.supervised_arms(env, ratios, _ITERATIONS.value, _TOTAL_STEPS.value)
+    counts = [int(c) for c in _ITERATIONS.value]
+    if _PART.value == "online_grid":
+      arms = reproduce.online_grid_arms(env, ratios, counts, _MODELS.value, _TOTAL_STEPS.value,
+                                        _MODEL_EPOCHS.value)
+      suffix = "_online"
+    elif len(counts) != 1:
+      raise ValueError(f"--part={_PART.value} takes one --dyna_iterations value.")
+    elif _PART.value == "supervised":
+      arms = reproduce.supervised_arms(env, ratios, counts[0], _TOTAL_STEPS.value)
       title, suffix = "Supervised-Dyna", ""
     else:
       if len(ratios) != 1:
         raise ValueError("--part=levers takes one planning ratio.")
-      arms = reproduce.lever_arms(env, ratios[0], _ITERATIONS.value, _TOTAL_STEPS.value,
+      arms = reproduce.lever_arms(env, ratios[0], counts[0], _TOTAL_STEPS.value,
                                   horizon=_HORIZON.value, model_epochs=_MODEL_EPOCHS.value)
       title, suffix = "Online Dyna: levers", "_levers"
   except ValueError as e:
@@ -55,9 +71,12 @@ def main(argv):
   runs = reproduce.run_arms(arms, seeds, os.path.join(_RUNS.value, f"{short}{suffix}"),
                             progress=not _NO_PROGRESS.value)
   os.makedirs(_RESULTS.value, exist_ok=True)
-  path = reproduce.write_report(
-      os.path.join(_RESULTS.value, f"dyna_{short}{suffix}.md"), env, arms, runs, seeds,
-      "python -m launchers.reproduce_dyna " + " ".join(sys.argv[1:]), title)
+  path = os.path.join(_RESULTS.value, f"dyna_{short}{suffix}.md")
+  command = "python -m launchers.reproduce_dyna " + " ".join(sys.argv[1:])
+  if _PART.value == "online_grid":
+    reproduce.write_grid_report(path, env, arms, runs, seeds, command)
+  else:
+    reproduce.write_report(path, env, arms, runs, seeds, command, title)
   print(open(path).read())
 
 

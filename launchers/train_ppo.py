@@ -60,10 +60,16 @@ def parse_seeds(text: str):
   return values
 
 
-def config_from_flags() -> PPOConfig:
+def ppo_overrides() -> dict:
+  """The PPOConfig fields set on the command line (also used by launchers.train_dyna)."""
   overrides = {name: flag.value for name, flag in _OVERRIDES.items() if flag.value is not None}
   if _TOTAL_STEPS.value is not None:
     overrides["total_steps"] = _TOTAL_STEPS.value
+  return overrides
+
+
+def config_from_flags() -> PPOConfig:
+  overrides = ppo_overrides()
   try:
     return default_config(_ENV.value, network=_NETWORK.value, critic=_CRITIC.value, **overrides)
   except ValueError as e:

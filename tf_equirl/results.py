@@ -11,12 +11,13 @@ import csv
 import json
 import math
 import os
-from typing import Dict, Iterable, List, Mapping, Sequence
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
 
 __all__ = ["mean_and_2se", "worst_decile_cumulative", "summarize", "write_seed_csv",
-           "read_seed_csv", "markdown_summary", "plot_curves", "value_at"]
+           "read_seed_csv", "markdown_summary", "plot_curves", "plot_matrix", "value_at",
+           "load_finished_run", "kept_notes"]
 
 
 def mean_and_2se(values: np.ndarray) -> tuple[float, float]:
@@ -186,3 +187,46 @@ def kept_notes(path: str) -> str:
   text = open(path).read()
   at = text.find("\n" + NOTES_HEADING)
   return text[at:] if at >= 0 else ""
+
+
+def plot_matrix(path: str, curves: Mapping[tuple, np.ndarray], env_steps: np.ndarray,
+                rows: Sequence, columns: Sequence, lines: Sequence,
+                reference: Optional[np.ndarray] = None, row_label: str = "",
+                column_label: str = "", line_label: str = "", title: str = "",
+                window: int = 10) -> None:
+  """Thesis Fig. 4.11 style: a matrix of plots over two swept fields (`rows` x `columns`),
+  one mean curve per value of a third (`lines`, coloured by a colour bar), and `reference`
+  (curves `[seeds, iterations]`, e.g. the model-free baseline) in black in every panel.
+
+  `curves[(row, column, line)]` is `[seeds, iterations]`; missing cells are left empty.
+  """
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  fig, axes = plt.subplots(len(rows), len(columns), figsize=(3.2 * len(columns),
+                                                            2.6 * len(rows)),
+                           sharex=True, sharey=True, squeeze=False)
+  cmap = plt.get_cmap("viridis")
+  colours = {v: cmap(i / max(1, len(lines) - 1)) for i, v in enumerate(lines)}
+  for i, r in enumerate(rows):
+    for j, c in enumerate(columns):
+      ax = axes[i][j]
+      if reference is not None:
+        ax.plot(env_steps, _moving_average(np.asarray(reference).mean(axis=0), window),
+                color="black", lw=1.2)
+      for v in lines:
+        if (r, c, v) in curves:
+          mean = _moving_average(np.asarray(curves[(r, c, v)], np.float64).mean(axis=0), window)
+          ax.plot(np.asarray(env_steps)[:len(mean)], mean, color=colours[v], lw=1.0)
+      ax.set_title(f"{row_label}{r}, {column_label}{c}", fontsize=8)
+      ax.grid(alpha=0.3)
+  sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, max(1, len(lines) - 1)))
+  bar = fig.colorbar(sm, ax=axes, ticks=range(len(lines)), shrink=0.8)
+  bar.ax.set_yticklabels([str(v) for v in lines])
+  bar.set_label(line_label + " (black: reference)" if reference is not None else line_label)
+  if title:
+    fig.suptitle(title)
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  fig.savefig(path, dpi=100)
+  plt.close(fig)

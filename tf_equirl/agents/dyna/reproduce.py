@@ -165,3 +165,81 @@ def write_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, tuple
   with open(path, "w") as f:
     f.write("\n".join(lines) + notes)
   return path
+
+
+def online_grid_arms(env: str, ratios: Sequence[float] = (0.5, 1, 2, 4, 8),
+                     iterations: Sequence[int] = (5, 10, 50, 100),
+                     models: Sequence[str] = ("mlp", "gcnn"), total_steps: Optional[int] = None,
+                     model_epochs: Optional[int] = None) -> List[Arm]:
+  """Online Dyna (thesis 4.8, Fig. 4.11): every world model x planning ratio x Dyna
+  iterations, plus the model-free baseline."""
+  ppo = {"total_steps": total_steps} if total_steps else {}
+  arms = []
+  for model in models:
+    agent = "equi_dyna" if model == "gcnn" else "dyna"
+    for ratio in ratios:
+      for count in iterations:
+        cfg = default_dyna_config(env, ppo_overrides=ppo, mode="online", world_model=model,
+                                  planning_ratio=ratio, dyna_iterations=count,
+                                  model_epochs=model_epochs)
+        arms.append(Arm(f"online_{model}_pr{ratio:g}_it{count}", agent, cfg, ratio))
+  longest = max(a.config.total_real_steps for a in arms)
+  base = dataclasses.replace(arms[0].config.ppo, total_steps=longest)
+  return [Arm("baseline", "baseline", base)] + arms
+
+
+def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, tuple],
+                      seeds: Sequence[int], command: str) -> str:
+  """Online Dyna grid: a table per world model (planning ratio x Dyna iterations) at the
+  last checkpoint against the baseline, and a Fig. 4.11-style matrix of plots."""
+  base_steps, base_curves, _ = runs["baseline"]
+  grid = [a for a in arms if a.agent != "baseline" and a.name in runs]
+  models = sorted({a.config.world_model for a in grid}, key=["mlp", "gcnn"].index)
+  ratios = sorted({a.planning_ratio for a in grid})
+  counts = sorted({a.config.dyna_iterations for a in grid})
+  final = min(int(runs[a.name][0][-1]) for a in grid)
+  mid = final // 5
+  checkpoints = (mid, final)
+  b = results.summarize(base_curves, base_steps, checkpoints)
+  png = os.path.splitext(path)[0] + ".png"
+  results.plot_matrix(
+      png, {(a.config.world_model, a.planning_ratio, a.config.dyna_iterations): runs[a.name][1]
+            for a in grid}, base_steps, models, ratios, counts, reference=base_curves,
+      row_label="world model ", column_label="planning ratio ", line_label="Dyna iterations",
+      title=f"{env}: online Dyna, {len(seeds)} seeds per cell")
+  lines = [f"# Online Dyna on {env}: planning ratio x Dyna iterations (thesis 4.8, Fig. 4.11)\n",
+           f"Command: `{command}`\n",
+           f"Mean episodic return on the real environment +- 2 SE over {len(seeds)} seeds per "
+           f"cell at {mid:,} and {final:,} real steps; world models learnt online from scratch "
+           f"({arms[1].config.epochs} epochs per Dyna iteration on the last acting phase's "
+           "transitions, eq. 4.34), MLP actor-critics. **Bold**: above the model-free baseline "
+           "with non-overlapping 2-SE intervals.\n",
+           f"Model-free baseline: {results._fmt(b[0]['mean'], b[0]['two_se'])} at {mid:,}, "  # pylint: disable=protected-access
+           f"{results._fmt(b[1]['mean'], b[1]['two_se'])} at {final:,}.\n"]  # pylint: disable=protected-access
+  better = []
+  for model in models:
+    lines += [f"\n### {model} world model\n",
+              "| planning ratio | " + " | ".join(f"{c} Dyna iterations" for c in counts) + " |",
+              "|---|" + "---|" * len(counts)]
+    for ratio in ratios:
+      cells = []
+      for count in counts:
+        arm = next((a for a in grid if a.config.world_model == model and
+                    a.planning_ratio == ratio and a.config.dyna_iterations == count), None)
+        if arm is None:
+          cells.append("-")
+          continue
+        s = results.summarize(runs[arm.name][1], runs[arm.name][0], checkpoints)
+        text = " / ".join(results._fmt(r["mean"], r["two_se"]) for r in s)  # pylint: disable=protected-access
+        above = [r["mean"] - r["two_se"] > q["mean"] + q["two_se"] for r, q in zip(s, b)]
+        if any(above):
+          better.append(arm.name)
+          text = f"**{text}**"
+        cells.append(text)
+      lines.append(f"| {ratio:g} | " + " | ".join(cells) + " |")
+  lines.append(f"\nCells with a checkpoint above the baseline: {', '.join(better) or 'none'}.\n")
+  lines.append(f"\n![matrix]({os.path.basename(png)})\n")
+  notes = results.kept_notes(path)
+  with open(path, "w") as f:
+    f.write("\n".join(lines) + notes)
+  return path
