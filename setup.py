@@ -16,6 +16,8 @@ INSTALL_REQUIRES = [
     "matplotlib>=3.7,<4",
 ]
 
+SWEEP_REQUIRES = ["ray[tune]==2.55.1", "pyarrow>=14,<20", "pandas>=2,<3", "pydantic>=1.10,<2"]
+
 setup(
     name="tf_equirl",
     version="0.1.0",
@@ -29,7 +31,11 @@ setup(
     extras_require={
         # Same TF module with the CUDA libraries from PyPI; never mix in tensorflow-cpu.
         "gpu": ["tensorflow[and-cuda]==2.15.1"],
-        "test": ["pytest>=7"],
+        # Ray Tune for tf_equirl.sweeps. Ray 2.55 resolves beside the stack with pyarrow < 20,
+        # pandas < 3 and pydantic 1.x (pydantic 2 needs a typing-extensions newer than the
+        # 4.5.0 that tf-agents pins).
+        "sweep": SWEEP_REQUIRES,
+        "test": ["pytest>=7", "build>=1"] + SWEEP_REQUIRES,
     },
     license="Apache-2.0",
 )
