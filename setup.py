@@ -35,7 +35,7 @@ setup(
         # pandas < 3 and pydantic 1.x (pydantic 2 needs a typing-extensions newer than the
         # 4.5.0 that tf-agents pins).
         "sweep": SWEEP_REQUIRES,
-        "test": ["pytest>=7", "build>=1"] + SWEEP_REQUIRES,
+        "test": ["pytest>=7"] + SWEEP_REQUIRES,
     },
     license="Apache-2.0",
 )

@@ -296,7 +296,9 @@ def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: st
   _claim_out(out, spec, resume)
 
   from ray import tune
+  from tf_equirl.sweeps import _callbacks
   connect(address, num_cpus)
+  _callbacks.use(callbacks)
   trainable = tune.with_resources(tune.with_parameters(_trial, sweep=spec),
                                   {"cpu": cpus_per_trial})
   tune_path = os.path.join(out, TUNE_DIR)
@@ -313,7 +315,8 @@ def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: st
         tune_config=tune.TuneConfig(num_samples=num_samples, reuse_actors=reuse_workers,
                                     trial_dirname_creator=_trial_dirname),
         run_config=tune.RunConfig(
-            name=TUNE_DIR, storage_path=out, verbose=verbose, callbacks=list(callbacks),
+            name=TUNE_DIR, storage_path=out, verbose=verbose,
+            callbacks=[_callbacks.ForwardCallbacks()],
             failure_config=tune.FailureConfig(max_failures=max_failures)))
   grid_result = tuner.fit()
   wall = time.perf_counter() - start
