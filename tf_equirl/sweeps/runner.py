@@ -456,8 +456,8 @@ def _write_summary(result: SweepResult, spec, command: Optional[str]) -> None:
     results.plot_heatmap(
         os.path.join(out, "heatmap.png"), x_name, x_values, y_name, y_values,
         {k: c.summary[-1] for k, c in cells.items()},
-        title=f"{spec['algo']} on {env}: mean return at {result.configs[0].summary[-1]['step']:,} "
-              "steps")
+        title=f"{spec['algo']} on {env}: return at {result.configs[0].summary[-1]['step']:,} "
+              "steps, mean +- 2SE (worst 10 %)")
     results.plot_curve_matrix(
         os.path.join(out, "matrix.png"), x_name, x_values, y_name, y_values,
         {k: (c.env_steps, c.curves) for k, c in cells.items()}, title=f"{spec['algo']} on {env}")

@@ -18,7 +18,7 @@ import re
 import typing
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
-__all__ = ["validate_space", "grid_points", "label", "config_key", "check_seeds"]
+__all__ = ["validate_space", "grid_points", "label", "config_key", "check_seeds", "parse_value"]
 
 # Set by the sweep itself, never searched.
 RESERVED = {"env": "pass env= to the sweep (one environment per sweep)",
@@ -139,6 +139,34 @@ def validate_space(algorithm, base, space: Mapping[str, Any], samples: int = 3,
       except (ValueError, TypeError) as e:
         raise ValueError(f"Search space: the configuration {label(values)} is invalid: {e}") from e
   return grid, samplers
+
+
+def parse_value(config_cls, name: str, text: str):
+  """A command-line string as a value of field `name` (int, float, bool, str or None)."""
+  types = _field_types(config_cls)
+  if name not in types:
+    raise ValueError(f"{config_cls.__name__} has no field {name!r}; its fields are "
+                     f"{', '.join(types)}.")
+  expected, optional = types[name], False
+  if typing.get_origin(expected) is typing.Union and type(None) in typing.get_args(expected):
+    expected, optional = next(a for a in typing.get_args(expected) if a is not type(None)), True
+  text = text.strip()
+  if optional and text.lower() == "none":
+    return None
+  try:
+    if expected is bool:
+      if text.lower() not in ("true", "false", "1", "0"):
+        raise ValueError
+      return text.lower() in ("true", "1")
+    if expected is int:
+      return int(text)
+    if expected is float:
+      return float(text)
+  except ValueError:
+    raise ValueError(f"{config_cls.__name__}.{name} expects "
+                     f"{getattr(expected, '__name__', expected)}"
+                     f"{' or none' if optional else ''}, received {text!r}.") from None
+  return text
 
 
 def grid_points(grid: Mapping[str, Sequence[Any]]) -> List[Dict[str, Any]]:
