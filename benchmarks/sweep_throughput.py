@@ -58,6 +58,11 @@ def run_child(mode, work, seeds, total):
     from tf_equirl.agents.ppo.experiment import run_experiment
     result = run_experiment(config, seeds, progress=False)
     np.save(os.path.join(work, "curves.npy"), result.curves)
+    seed_s = config.num_iterations * config.batch_size / result.steps_per_second
+    first_call_steps = config.iterations_per_call * config.batch_size
+    with open(os.path.join(work, "costs.json"), "w") as f:  # same split as trial_costs
+      json.dump({"seed_s": seed_s, "compile_s": result.compile_seconds
+                 - first_call_steps / result.steps_per_second}, f)
     return
   from tf_equirl import sweeps
   per_trial = int(mode.split("/")[1])
@@ -73,8 +78,10 @@ def trial_costs(sweep_dir):
   for key in os.listdir(os.path.join(sweep_dir, "runs")):
     with open(os.path.join(sweep_dir, "runs", key, "log.jsonl")) as f:
       events = [json.loads(line) for line in f]
-    bounds = [i for i, e in enumerate(events) if e["event"] == "trial"] + [len(events)]
-    parts += [events[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    attempts = {}  # trials of one configuration share its log: split by trial and worker
+    for e in events:
+      attempts.setdefault((e["trial_id"], e["pid"]), []).append(e)
+    parts += list(attempts.values())
   rows, seen = [], set()
   for part in sorted(parts, key=lambda p: p[0]["time"]):
     starts = {e["seed"]: e["time"] for e in part if e["event"] == "start"}
@@ -117,6 +124,9 @@ def main(argv):
     row = {"mode": mode, "wall_s": wall, "seeds_per_hour": seeds_n * 3600 / wall,
            "identical": bool(np.array_equal(curves, reference)),
            "final_return": float(curves[:, -10:].mean())}
+    if mode == "sequential":
+      with open(os.path.join(work, "costs.json")) as f:
+        row.update(json.load(f))
     if mode.startswith("ray/"):
       costs = trial_costs(os.path.join(work, "sweep"))
       fresh = [c["startup_s"] for c in costs if c["startup_s"] > 0]
@@ -138,8 +148,8 @@ def main(argv):
            "|---|---|---|---|---|---|---|---|---|"]
   for r in rows:
     trial = (f"{r['trials']} ({r['workers']}) | " if "trials" in r else "1 process | ")
-    cost = (f"{r['startup_s']:.1f} | {r['compile_s']:.1f} | {r['seed_s']:.2f}"
-            if "trials" in r else "- | - | -")
+    cost = (f"{r['startup_s']:.1f} | " if "trials" in r else "- | ") + \
+        f"{r['compile_s']:.1f} | {r['seed_s']:.2f}"
     lines.append(f"| {r['mode']} | {trial}{r['wall_s']:.0f} | {r['seeds_per_hour']:,.0f} | "
                  f"{r['seeds_per_hour'] / base:.2f}x | {cost} | {r['identical']} |")
   table = "\n".join(lines) + "\n"

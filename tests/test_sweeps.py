@@ -224,3 +224,12 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating_trials(ray_addres
   assert recorder.trained | before == {(lr, s) for lr in (1e-3, 3e-4) for s in (0, 1)}
   for c in result.configs:
     assert _finished(_events(c)) == [0, 1]  # each seed finished once over both drivers
+
+
+def test_sweep_launcher_names_a_bad_field_before_starting_ray(tmp_path):
+  out = tmp_path / "sweep"
+  proc = subprocess.run([sys.executable, "-m", "launchers.sweep", "--grid=learning_rat=1e-3,1e-2",
+                         f"--out={out}"], cwd=REPO, capture_output=True, text=True, timeout=300,
+                        env={**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"})
+  assert proc.returncode != 0 and "no field 'learning_rat'" in proc.stderr, proc.stderr[-2000:]
+  assert not out.exists()
