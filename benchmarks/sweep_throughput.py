@@ -1,8 +1,9 @@
 """Seeds per hour of a many-seed CartPole table: Ray Tune sweeps against the sequential path.
 
-  nice -n 10 python benchmarks/sweep_throughput.py                       # 32 seeds x 500k steps
-  nice -n 10 python benchmarks/sweep_throughput.py --total_steps=100000 --md=results/sweep_throughput.md
-  python benchmarks/sweep_throughput.py --quick                          # tiny (smoke test)
+  nice -n 10 python benchmarks/sweep_throughput.py                  # 32 seeds x 500k steps
+  nice -n 10 python benchmarks/sweep_throughput.py --total_steps=100000 \\
+      --md=results/sweep_throughput.md                                 # results/, README
+  python benchmarks/sweep_throughput.py --quick                     # tiny (smoke run)
 
 Every mode trains the same seeds of the same config (thesis CartPole PPO, --network) in a fresh
 process, timed from outside, so imports, Ray's start and compilation are all counted:

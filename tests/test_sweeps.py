@@ -32,9 +32,7 @@ KILLED = {"learning_rate": 1e-3, "num_epochs": 2}   # the cell whose worker is k
 
 
 def _events(config_result):
-  store = runner.RunStore.__new__(runner.RunStore)
-  store.directory = config_result.directory
-  return store.events()
+  return runner.RunStore.at(config_result.directory).events()
 
 
 def _finished(events):

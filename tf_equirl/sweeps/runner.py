@@ -93,6 +93,15 @@ class RunStore:
     else:
       _atomic_write(path, lambda f: json.dump(meta, f, indent=2, sort_keys=True), "w")
 
+  @classmethod
+  def at(cls, directory: str) -> "RunStore":
+    """The store of an existing run folder (for reading: `has`, `load`, `events`)."""
+    store = cls.__new__(cls)
+    store.directory = directory
+    with open(os.path.join(directory, "config.json")) as f:
+      store.config = json.load(f)["config"]
+    return store
+
   def _npz(self, seed: int) -> str:
     return os.path.join(self.directory, f"seed_{seed}.npz")
 
@@ -392,8 +401,7 @@ def aggregate(out: str, command: Optional[str] = None) -> SweepResult:
       continue
     with open(meta_path) as f:
       meta = json.load(f)
-    store = RunStore.__new__(RunStore)
-    store.directory = os.path.join(runs, key)
+    store = RunStore.at(os.path.join(runs, key))
     seeds = [s for s in spec["seeds"] if store.has(s)]
     if not seeds:
       continue
