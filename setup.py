@@ -1,6 +1,23 @@
 """tf_equirl: symmetry-exploiting reinforcement learning in TensorFlow / Keras."""
 
+import os
+import shutil
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+
+class BuildPyWithZoo(build_py):
+  """Copies the repository's `zoo/` into the package as `tf_equirl/zoo_data/`, so wheels and
+  non-editable installs load zoo models (`tf_equirl.zoo.zoo_dir`)."""
+
+  def run(self):
+    super().run()
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zoo")
+    target = os.path.join(self.build_lib, "tf_equirl", "zoo_data")
+    if os.path.exists(os.path.join(source, "manifest.json")):
+      shutil.copytree(source, target, dirs_exist_ok=True,
+                      ignore=shutil.ignore_patterns("__pycache__", "*.tmp*"))
 
 # tf-agents 0.19.0 (its last release) pins this generation: TF 2.15 with its Keras 2.15,
 # tensorflow-probability 0.23 and NumPy 1.x. Newer TF ships Keras 3 and needs NumPy 2,
@@ -16,6 +33,8 @@ INSTALL_REQUIRES = [
     "matplotlib>=3.7,<4",
 ]
 
+SWEEP_REQUIRES = ["ray[tune]==2.55.1", "pyarrow>=14,<20", "pandas>=2,<3", "pydantic>=1.10,<2"]
+
 setup(
     name="tf_equirl",
     version="0.1.0",
@@ -29,7 +48,12 @@ setup(
     extras_require={
         # Same TF module with the CUDA libraries from PyPI; never mix in tensorflow-cpu.
         "gpu": ["tensorflow[and-cuda]==2.15.1"],
-        "test": ["pytest>=7"],
+        # Ray Tune for tf_equirl.sweeps. Ray 2.55 resolves beside the stack with pyarrow < 20,
+        # pandas < 3 and pydantic 1.x (pydantic 2 needs a typing-extensions newer than the
+        # 4.5.0 that tf-agents pins).
+        "sweep": SWEEP_REQUIRES,
+        "test": ["pytest>=7"] + SWEEP_REQUIRES,
     },
+    cmdclass={"build_py": BuildPyWithZoo},
     license="Apache-2.0",
 )

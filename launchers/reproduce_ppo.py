@@ -2,6 +2,7 @@
 
   python -m launchers.reproduce_ppo --env=CartPole-v1 --seeds=128
   python -m launchers.reproduce_ppo --env=Catch-v0 --seeds=128
+  python -m launchers.reproduce_ppo --seeds=128 --backend=ray --address=auto   # on a cluster
 
 Trains every network of --networks for --seeds seeds (runs/ keeps the per-seed CSVs and
 models) and writes results/ppo_<env>.md with the table, the thesis' numbers beside it, the
@@ -31,6 +32,13 @@ _NETWORKS = flags.DEFINE_list("networks", None, "Actor networks, each optionally
 _RUNS = flags.DEFINE_string("runs", "runs/reproduce", "Folder for per-seed outputs.")
 _RESULTS = flags.DEFINE_string("results", "results", "Folder for the markdown table and plot.")
 _NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide progress bars.")
+_BACKEND = flags.DEFINE_enum("backend", "local", ["local", "ray"], "local: one process trains "
+                              "the seeds one after another; ray: the seeds run as Ray Tune trials "
+                              "(tf_equirl.sweeps), locally or on --address.")
+_ADDRESS = flags.DEFINE_string("address", None, "--backend=ray: Ray cluster to join (auto or "
+                               "HOST:PORT); default Ray on this machine.")
+_SEEDS_PER_TRIAL = flags.DEFINE_integer("seeds_per_trial", 16, "--backend=ray: seeds per trial "
+                                        "(one worker and one compiled graph each).")
 _RESUME = flags.DEFINE_bool("resume", True, "Reuse a network's finished runs (summary.json with "
                             "the same config and seeds, and every seed's CSV) instead of "
                             "training it again, e.g. after an interrupted reproduction.")
@@ -51,6 +59,18 @@ def finished_run(out: str, config, seeds):
   columns = [results.read_seed_csv(c) for c in csvs]
   curves = np.stack([c["mean_return"] for c in columns])
   return columns[0]["env_steps"], curves, summary["parameter_counts"]
+
+def run_on_ray(config, seeds, out):
+  """The seeds of `config` as Ray Tune trials; a finished or interrupted sweep in `out` resumes."""
+  from tf_equirl import sweeps
+  from tf_equirl.agents.ppo import PPO
+  resume = _RESUME.value and os.path.exists(os.path.join(out, "sweep.json"))
+  result = sweeps.run_sweep("ppo", {}, seeds, out, base=config,
+                            seeds_per_trial=_SEEDS_PER_TRIAL.value, address=_ADDRESS.value,
+                            resume=resume, checkpoints=DEFAULT_CHECKPOINTS[config.env], verbose=1)
+  (runs,) = result.configs
+  return runs.env_steps, runs.curves, PPO(config).parameter_counts()
+
 
 # thesis Table 4.2 (CartPole) and Table 4.4 (Catch): mean +- 2 SE over 128 seeds.
 THESIS = {
@@ -90,7 +110,9 @@ def main(argv):
     config = default_config(env, network=actor, critic=critic or "mlp")
     out = os.path.join(_RUNS.value, f"{env}_{network.replace(':', '_')}")
     done = finished_run(out, config, seeds) if _RESUME.value else None
-    if done is None:
+    if _BACKEND.value == "ray":
+      env_steps, curves[network], counts = run_on_ray(config, seeds, out + "_ray")
+    elif done is None:
       result = run_experiment(config, seeds, out, progress=not _NO_PROGRESS.value,
                               tensorboard=False, save_models=False)
       env_steps, curves[network], counts = result.env_steps, result.curves, result.parameter_counts

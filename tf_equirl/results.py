@@ -17,7 +17,7 @@ import numpy as np
 
 __all__ = ["mean_and_2se", "worst_decile_cumulative", "summarize", "write_seed_csv",
            "read_seed_csv", "markdown_summary", "plot_curves", "plot_matrix", "value_at",
-           "load_finished_run", "kept_notes"]
+           "load_finished_run", "kept_notes", "plot_heatmap", "plot_curve_matrix"]
 
 
 def mean_and_2se(values: np.ndarray) -> tuple[float, float]:
@@ -88,21 +88,34 @@ def _fmt(value: float, two_se: float) -> str:
   return f"{value:.{digits}f} +- {two_se:.{digits}f}"
 
 
-def markdown_summary(summaries: Mapping[str, List[Dict[str, float]]]) -> str:
-  """Table with one column per label: `mean +- 2SE (worst decile)` at each checkpoint."""
+def _cell(r: Dict[str, float]) -> str:
+  digits = 0 if abs(r["mean"]) >= 20 else 3
+  if r["seeds"] == 1:  # no spread to report from one seed
+    return f"{r['mean']:.{digits}f} (1 seed)"
+  return f"{_fmt(r['mean'], r['two_se'])} (worst 10 %: {r['worst_decile']:.{digits}f})"
+
+
+def markdown_summary(summaries: Mapping[str, List[Dict[str, float]]],
+                     labels_as_rows: bool = False) -> str:
+  """Table with one column per label: `mean +- 2SE (worst decile)` at each checkpoint.
+
+  `labels_as_rows=True` turns it around (one row per label, one column per checkpoint), for
+  sweeps with many configurations.
+  """
   labels = list(summaries)
   steps = [r["step"] for r in summaries[labels[0]]]
+  if labels_as_rows:
+    lines = ["| configuration | seeds | " + " | ".join(f"{s:,} steps" for s in steps) + " |",
+             "|---|---|" + "---|" * len(steps)]
+    for label in labels:
+      rows = summaries[label]
+      lines.append(f"| {label} | {rows[0]['seeds']} | " + " | ".join(_cell(r) for r in rows)
+                   + " |")
+    return "\n".join(lines) + "\n"
   lines = ["| env steps | " + " | ".join(labels) + " |",
            "|---|" + "---|" * len(labels)]
   for j, step in enumerate(steps):
-    cells = []
-    for label in labels:
-      r = summaries[label][j]
-      digits = 0 if abs(r["mean"]) >= 20 else 3
-      if r["seeds"] == 1:  # no spread to report from one seed
-        cells.append(f"{r['mean']:.{digits}f} (1 seed)")
-        continue
-      cells.append(f"{_fmt(r['mean'], r['two_se'])} (worst 10 %: {r['worst_decile']:.{digits}f})")
+    cells = [_cell(summaries[label][j]) for label in labels]
     lines.append(f"| {step:,} | " + " | ".join(cells) + " |")
   return "\n".join(lines) + "\n"
 
@@ -144,6 +157,85 @@ def plot_curves(path: str, curves: Mapping[str, np.ndarray], env_steps: np.ndarr
     ax.legend()
   if title:
     fig.suptitle(title)
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def _value_text(value) -> str:
+  return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def plot_heatmap(path: str, x_name: str, x_values: Sequence, y_name: str, y_values: Sequence,
+                 cells: Mapping[tuple, Dict[str, float]], title: str = "") -> None:
+  """Thesis Fig. 4.11 style heatmap of a two-field sweep at one checkpoint.
+
+  `cells[(x, y)]` is a `summarize` row (`mean`, `two_se`, `worst_decile`, `seeds`); each
+  cell shows the mean +- 2SE and, in brackets, the worst decile. Missing cells stay blank.
+  """
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  grid = np.full((len(y_values), len(x_values)), np.nan)
+  for (x, y), r in cells.items():
+    grid[list(y_values).index(y), list(x_values).index(x)] = r["mean"]
+  fig, ax = plt.subplots(figsize=(1.6 * len(x_values) + 2.5, 0.9 * len(y_values) + 1.8))
+  image = ax.imshow(grid, cmap="viridis", aspect="auto", origin="lower")
+  fig.colorbar(image, ax=ax, label="mean episodic return")
+  finite = grid[np.isfinite(grid)]
+  middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+  for (x, y), r in cells.items():
+    i, j = list(y_values).index(y), list(x_values).index(x)
+    digits = 0 if abs(r["mean"]) >= 20 else 2
+    ax.text(j, i, f"{r['mean']:.{digits}f}\n+- {r['two_se']:.{digits}f}\n"
+            f"({r['worst_decile']:.{digits}f})", ha="center", va="center", fontsize=8,
+            color="white" if r["mean"] < middle else "black")
+  ax.set_xticks(range(len(x_values)), [_value_text(v) for v in x_values])
+  ax.set_yticks(range(len(y_values)), [_value_text(v) for v in y_values])
+  ax.set(xlabel=x_name, ylabel=y_name, title=title)
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def plot_curve_matrix(path: str, x_name: str, x_values: Sequence, y_name: str,
+                      y_values: Sequence, cells: Mapping[tuple, tuple], title: str = "",
+                      window: int = 10) -> None:
+  """Thesis Fig. 4.11 style matrix of learning curves: one panel per `(x, y)` of a sweep.
+
+  `cells[(x, y)] = (env_steps, curves [seeds, iterations])`; each panel shows the mean +- 2SE
+  band (moving average over `window` iterations) on shared axes. Missing cells stay empty.
+  """
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  rows, cols = len(y_values), len(x_values)
+  fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols + 0.8, 2.0 * rows + 0.8),
+                           sharex=True, sharey=True, squeeze=False)
+  for i, y in enumerate(reversed(list(y_values))):  # largest y on top, as the heatmap
+    for j, x in enumerate(x_values):
+      ax = axes[i][j]
+      ax.grid(alpha=0.3)
+      if (x, y) not in cells:
+        continue
+      env_steps, c = cells[(x, y)]
+      c = np.asarray(c, dtype=np.float64)
+      mean = _moving_average(c.mean(axis=0), window)
+      se = _moving_average(c.std(axis=0, ddof=1) / np.sqrt(c.shape[0]), window) \
+          if c.shape[0] > 1 else np.zeros_like(mean)
+      ax.plot(env_steps, mean)
+      ax.fill_between(env_steps, mean - 2 * se, mean + 2 * se, alpha=0.25)
+      if i == 0:
+        ax.set_title(f"{x_name}={_value_text(x)}", fontsize=9)
+      if j == 0:
+        ax.set_ylabel(f"{y_name}={_value_text(y)}", fontsize=9)
+  fig.supxlabel("environment steps")
+  if title:
+    fig.suptitle(f"{title}: mean return +- 2 standard errors")
   fig.tight_layout()
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   fig.savefig(path, dpi=110)

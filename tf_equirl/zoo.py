@@ -2,7 +2,9 @@
 
 The zoo is the repository's `zoo/` folder (override with the environment variable
 `TF_EQUIRL_ZOO`): one `.keras` file per model under `zoo/<env>/`, and `zoo/manifest.json`
-with each model's environment, network, parameter count, evaluation and SHA-256. Every file
+with each model's environment, network, parameter count, evaluation and SHA-256. Wheels and
+non-editable installs carry a copy as package data, `tf_equirl/zoo_data/` (setup.py's
+`build_py`), so the zoo loads wherever the package is installed, e.g. on Ray workers. Every file
 is a plain Keras model (no Lambda layers, no pickled code), so
 `keras.models.load_model(path)` loads it in Keras' safe mode after `import tf_equirl`.
 Actors map an observation batch to action logits; critics to values `[batch, 1]`.
@@ -22,10 +24,19 @@ __all__ = ["zoo_dir", "list", "info", "path", "load", "as_policy", "sha256"]
 _MANIFEST = "manifest.json"
 
 
+PACKAGED_ZOO = "zoo_data"  # the zoo's folder inside an installed package
+
+
 def zoo_dir() -> str:
-  """Folder holding the zoo (`$TF_EQUIRL_ZOO`, else `zoo/` beside the package)."""
-  return os.environ.get("TF_EQUIRL_ZOO") or os.path.join(
-      os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo")
+  """Folder holding the zoo: `$TF_EQUIRL_ZOO`, else the installed package's `zoo_data/`,
+  else the source tree's `zoo/` beside the package."""
+  if os.environ.get("TF_EQUIRL_ZOO"):
+    return os.environ["TF_EQUIRL_ZOO"]
+  package = os.path.dirname(os.path.abspath(__file__))
+  packaged = os.path.join(package, PACKAGED_ZOO)
+  if os.path.exists(os.path.join(packaged, _MANIFEST)):
+    return packaged
+  return os.path.join(os.path.dirname(package), "zoo")
 
 
 def _manifest() -> Dict[str, Dict[str, Any]]:

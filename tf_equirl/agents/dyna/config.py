@@ -83,6 +83,8 @@ class DynaConfig:
   rollout_horizon: Optional[int] = None
 
   def __post_init__(self):
+    if isinstance(self.ppo, dict):  # from dataclasses.asdict / JSON (sweeps, summary.json)
+      self.ppo = PPOConfig(**self.ppo)
     if not isinstance(self.ppo, PPOConfig):
       raise ValueError(f"DynaConfig.ppo must be a PPOConfig, received {type(self.ppo).__name__}.")
     for name, allowed in (("mode", MODES), ("world_model", WORLD_MODELS),
@@ -121,6 +123,10 @@ class DynaConfig:
   @property
   def env(self) -> str:
     return self.ppo.env
+
+  @property
+  def seed(self) -> int:
+    return self.ppo.seed
 
   @property
   def acting_iterations(self) -> int:

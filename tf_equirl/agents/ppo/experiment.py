@@ -5,14 +5,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from tf_equirl import results
 from tf_equirl.agents.ppo.config import PPOConfig
-from tf_equirl.agents.ppo.learner import PPO
+from tf_equirl.agents.ppo.learner import PPO, TrainResult
 
 # Checkpoints of thesis Tables 4.2 (CartPole) and 4.4 (Catch).
 DEFAULT_CHECKPOINTS = {"CartPole-v1": (10_000, 100_000, 500_000),
@@ -91,10 +91,7 @@ def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
     train_steps += result.env_steps[-1] - result.compile_steps
     curves.append(result.mean_return)
     if out_dir:
-      results.write_seed_csv(os.path.join(out_dir, f"seed_{seed}.csv"), {
-          "env_steps": result.env_steps, "mean_return": result.mean_return,
-          "episodes": result.episodes, "finished_return": result.finished_return,
-          **result.losses, **result.extras})
+      results.write_seed_csv(os.path.join(out_dir, f"seed_{seed}.csv"), seed_columns(result))
       if save_models:
         os.makedirs(os.path.join(out_dir, f"seed_{seed}"), exist_ok=True)
         agent.actor_model.save(os.path.join(out_dir, f"seed_{seed}", "actor.keras"))
@@ -131,6 +128,41 @@ def _build_agent(config):
     return Dyna(config), config, config.ppo
   raise ValueError("run_experiment expects a PPOConfig or a DynaConfig, received "
                    f"{type(config).__name__}.")
+
+
+def seed_columns(result: TrainResult) -> Dict[str, np.ndarray]:
+  """The per-iteration columns of one seed's run, as `seed_<k>.csv` holds them (Dyna adds
+  the planned steps and planning metrics beside the real-step columns)."""
+  return {"env_steps": result.env_steps, "mean_return": result.mean_return,
+          "episodes": result.episodes, "finished_return": result.finished_return,
+          **result.losses, **result.extras}
+
+
+def train_seeds(config, seeds: Sequence[int],
+                report: Optional[Callable[[int, Dict[str, np.ndarray]], None]] = None,
+                ) -> Iterator[Tuple[int, Dict[str, np.ndarray]]]:
+  """Trains `config` (a `PPOConfig` or a `DynaConfig`) once per seed in one learner (one
+  compiled graph), yielding each seed's columns.
+
+  The same runs as `run_experiment` (and so `launchers.train_ppo` / `train_dyna`), without
+  its files: `report(seed, rows)` is called after every compiled call with that call's
+  per-iteration values (e.g. for Ray Tune, `tf_equirl.sweeps`). The learner is built on the
+  first seed, so a generator whose seeds are all done elsewhere compiles nothing.
+  """
+  agent = None
+  for seed in seeds:
+    if agent is None:
+      agent, _, ppo_config = _build_agent(config)
+    done = [0]
+
+    def callback(metrics, seed=seed, done=done, batch=ppo_config.batch_size):
+      k = len(metrics["mean_return"])
+      steps = (done[0] + np.arange(1, k + 1)) * batch
+      done[0] += k
+      report(seed, {"env_steps": steps, **metrics})
+
+    result = agent.train(callback=callback if report is not None else None, seed=seed)
+    yield seed, seed_columns(result)
 
 
 def _progress_bar(enabled: bool, total: int, config: PPOConfig):

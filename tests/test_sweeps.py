@@ -1,0 +1,276 @@
+"""Sweeps on Ray Tune: a 2 x 2 grid x 2 seeds with a killed worker, bit-identity with the
+sequential path, an interrupted sweep resumed, and bad search spaces rejected up front.
+
+One local Ray session (2 CPUs) serves every test of the module; the runs are tiny (three PPO
+iterations of 64 CartPole steps) because each configuration compiles its own graph.
+"""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import ray
+from ray import tune
+
+from tf_equirl import results, sweeps
+from tf_equirl.agents.ppo import default_config
+from tf_equirl.agents.ppo.experiment import run_experiment
+from tf_equirl.sweeps import runner
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# jit_compile=False: XLA compilation would triple the tests' time (each configuration compiles
+# its own graph); benchmarks/sweep_throughput.py checks identity with XLA on the full runs.
+TINY = dict(network="mlp", num_envs=4, num_steps=16, num_minibatches=2, num_epochs=1,
+            total_steps=192, iterations_per_call=1, jit_compile=False)
+GRID = {"learning_rate": [1e-3, 3e-4], "num_epochs": [1, 2]}
+KILLED = {"learning_rate": 1e-3, "num_epochs": 2}   # the cell whose worker is killed
+
+
+def _events(config_result):
+  return runner.RunStore.at(config_result.directory).events()
+
+
+def _finished(events):
+  return sorted(e["seed"] for e in events if e["event"] == "finish")
+
+
+# ------------------------------------------------------------------ bad search spaces
+@pytest.fixture
+def no_ray(monkeypatch):
+  def refuse(*args, **kwargs):
+    raise AssertionError("Ray was started for an invalid sweep")
+  monkeypatch.setattr(runner, "connect", refuse)
+
+
+@pytest.mark.parametrize("space, field, words", [
+    ({"learning_rat": [1e-3]}, "learning_rat", "has no field"),
+    ({"num_epochs": [2, 2.5]}, "num_epochs", "expects int"),
+    ({"network": ["mlp", 3]}, "network", "expects str"),
+    ({"anneal_lr": [1]}, "anneal_lr", "expects bool"),
+    ({"num_epochs": []}, "num_epochs", "is empty"),
+    ({"num_epochs": [2, 2]}, "num_epochs", "repeats"),
+    ({"num_epochs": 4}, "num_epochs", "needs a list"),
+    ({"seed": [0, 1]}, "seed", "pass seeds="),
+    ({"num_minibatches": [2, 1000]}, "num_minibatches", "is invalid"),
+    ({"num_epochs": tune.uniform(1, 4)}, "num_epochs", "float sampler"),
+    ({"network": tune.choice(["mlp", "cnn"])}, "network", "is invalid"),
+])
+def test_bad_search_space_fails_before_any_trial(tmp_path, no_ray, space, field, words):
+  out = tmp_path / "sweep"
+  with pytest.raises(ValueError) as error:
+    sweeps.run_sweep("ppo", space, seeds=[0, 1], out=str(out), overrides=TINY)
+  assert field in str(error.value) and words in str(error.value), str(error.value)
+  assert not out.exists()  # nothing written, no worker started (no_ray)
+
+
+def test_bad_seeds_and_options_fail_before_any_trial(tmp_path, no_ray):
+  out = str(tmp_path / "sweep")
+  for kwargs, words in [({"seeds": []}, "at least one seed"), ({"seeds": [0, 0]}, "repeat"),
+                        ({"seeds": [0], "seeds_per_trial": 0}, "seeds_per_trial"),
+                        ({"seeds": [0], "algo": "sac"}, "Unknown sweep algorithm"),
+                        ({"seeds": [0], "num_samples": 0}, "num_samples")]:
+    kwargs = {"algo": "ppo", "space": GRID, "out": out, "overrides": TINY, **kwargs}
+    with pytest.raises(ValueError, match=words):
+      sweeps.run_sweep(**kwargs)
+  assert not os.path.exists(out)
+
+
+def test_valid_space_keeps_grid_order_and_coerces_floats():
+  algorithm = sweeps.get_algorithm("ppo")
+  grid, samplers = sweeps.validate_space(
+      algorithm, default_config(**TINY),
+      {"learning_rate": [1, 3e-4], "ent_coef": tune.loguniform(1e-4, 1e-1)})
+  assert grid == {"learning_rate": [1.0, 3e-4]} and isinstance(grid["learning_rate"][0], float)
+  assert list(samplers) == ["ent_coef"]
+  assert [p["learning_rate"] for p in sweeps.grid_points(grid)] == [1.0, 3e-4]
+  assert sweeps.seed_groups(range(5), 2) == [[0, 1], [2, 3], [4]]
+
+
+# -------------------------------------------------------------------------- Ray runs
+@pytest.fixture(scope="module")
+def ray_address():
+  ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING",
+           runtime_env={"env_vars": {"PYTHONPATH": REPO}})
+  yield ray.get_runtime_context().gcs_address
+  ray.shutdown()
+
+
+class KillWorkerInSecondSeed(tune.Callback):
+  """Kills (SIGKILL) the worker of the `KILLED` trial once it reports from its second seed."""
+
+  def __init__(self):
+    self.killed = None
+
+  def on_trial_result(self, iteration, trials, trial, result, **info):
+    values = {k: trial.config[k] for k in KILLED}
+    if self.killed is None and values == KILLED and result["seed"] == 1 \
+        and not result["reused"]:
+      os.kill(result["pid"], signal.SIGKILL)
+      self.killed = result["pid"]
+
+
+@pytest.fixture(scope="module")
+def grid_sweep(ray_address, tmp_path_factory):
+  out = tmp_path_factory.mktemp("grid") / "sweep"
+  killer = KillWorkerInSecondSeed()
+  result = sweeps.run_sweep("ppo", GRID, seeds=[0, 1], out=str(out), overrides=TINY,
+                            callbacks=[killer], command="pytest tests/test_sweeps.py")
+  return result, killer.killed
+
+
+def test_grid_of_two_fields_completes_with_a_killed_worker(grid_sweep):
+  result, killed_pid = grid_sweep
+  assert killed_pid is not None, "the worker was never killed"
+  assert result.num_errors == 0 and result.num_trials == 4
+  assert [c.values for c in result.configs] == sweeps.grid_points(GRID)
+  for c in result.configs:
+    assert c.seeds == [0, 1] and c.curves.shape == (2, 3) and np.isfinite(c.curves).all()
+    assert c.config["learning_rate"] == c.values["learning_rate"]
+    events = _events(c)
+    assert _finished(events) == [0, 1]  # every seed finished exactly once
+    if c.values == KILLED:
+      starts = sorted(e["seed"] for e in events if e["event"] == "start")
+      assert starts == [0, 1, 1]  # seed 1 again after the kill, seed 0 not
+      pids = [e["pid"] for e in events if e["event"] == "trial"]
+      assert pids[0] == killed_pid and len(pids) == 2 and pids[1] != killed_pid
+  # Different learning rates give different runs (the grid is applied).
+  curves = {json.dumps(c.values): c.curves for c in result.configs}
+  assert not np.array_equal(curves[json.dumps({"learning_rate": 1e-3, "num_epochs": 2})],
+                            curves[json.dumps({"learning_rate": 3e-4, "num_epochs": 2})])
+  md = open(os.path.join(result.out, "summary.md")).read()
+  assert "Command: `pytest tests/test_sweeps.py`" in md
+  assert all(f"| {c.label} | 2 |" in md for c in result.configs)
+  for png in ("curves.png", "heatmap.png", "matrix.png"):
+    assert os.path.getsize(os.path.join(result.out, png)) > 10_000
+  summary = json.load(open(os.path.join(result.out, "summary.json")))
+  assert [c["summary"][-1]["mean"] for c in summary["configs"]] == \
+      [float(c.curves[:, -1].mean()) for c in result.configs]
+
+
+def test_trial_is_bit_identical_to_train_ppo(grid_sweep, tmp_path):
+  """The retried cell equals the sequential path of `launchers.train_ppo` bit for bit."""
+  result, _ = grid_sweep
+  cell = next(c for c in result.configs if c.values == KILLED)
+  config = default_config("CartPole-v1", **{**TINY, **KILLED})
+  direct = run_experiment(config, [0, 1], str(tmp_path), progress=False, tensorboard=False,
+                          save_models=False)
+  np.testing.assert_array_equal(cell.curves, direct.curves)
+  for seed in (0, 1):
+    assert open(os.path.join(cell.directory, f"seed_{seed}.csv")).read() == \
+        open(tmp_path / f"seed_{seed}.csv").read()
+    csv = results.read_seed_csv(tmp_path / f"seed_{seed}.csv")
+    assert list(csv) == list(cell.columns[seed])  # the launcher's columns, in its order
+
+
+INTERRUPTED_DRIVER = textwrap.dedent("""
+    import os, signal, sys
+    import ray
+    from ray import tune
+    ray.init(address=sys.argv[1], logging_level="WARNING",
+             runtime_env={"env_vars": {"PYTHONPATH": sys.argv[3]}})
+    from tf_equirl import sweeps
+
+    class DieAfterTwo(tune.Callback):
+        done = 0
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            self.done += 1
+            if self.done == 2:
+                os.kill(os.getpid(), signal.SIGKILL)   # the driver dies mid-sweep
+
+    tiny = dict(network="mlp", num_envs=4, num_steps=16, num_minibatches=2, num_epochs=1,
+                total_steps=192, iterations_per_call=1, jit_compile=False)
+    sweeps.run_sweep("ppo", {"learning_rate": [1e-3, 3e-4]}, seeds=[0, 1], out=sys.argv[2],
+                     overrides=tiny, seeds_per_trial=1, callbacks=[DieAfterTwo()])
+    print("the sweep was not interrupted")
+""")
+
+
+class Recorder(tune.Callback):
+  def __init__(self):
+    self.trained = set()
+
+  def on_trial_result(self, iteration, trials, trial, result, **info):
+    if not result["reused"]:
+      self.trained.add((trial.config["learning_rate"], result["seed"]))
+
+
+def test_interrupted_sweep_resumes_without_losing_or_repeating_trials(ray_address, tmp_path):
+  out = str(tmp_path / "sweep")
+  proc = subprocess.run([sys.executable, "-c", INTERRUPTED_DRIVER, ray_address, out, REPO],
+                        cwd=str(tmp_path), capture_output=True, text=True, timeout=600,
+                        env={**os.environ, "PYTHONPATH": REPO})
+  assert proc.returncode == -signal.SIGKILL, proc.stdout[-2000:] + proc.stderr[-4000:]
+  before = {(json.load(open(os.path.join(d, "config.json")))["values"]["learning_rate"],
+             int(f[5:-4]))
+            for d in (os.path.join(out, "runs", k) for k in os.listdir(os.path.join(out, "runs")))
+            for f in os.listdir(d) if f.endswith(".npz")}
+  assert len(before) >= 2, before  # two trials (one seed each) had finished
+  with pytest.raises(ValueError, match="already holds a sweep"):
+    sweeps.run_sweep("ppo", {"learning_rate": [1e-3, 3e-4]}, seeds=[0, 1], out=out,
+                     overrides=TINY, seeds_per_trial=1)
+  recorder = Recorder()
+  result = sweeps.resume_sweep(out, callbacks=[recorder])
+  assert result.num_errors == 0
+  assert [(c.values["learning_rate"], c.seeds) for c in result.configs] == \
+      [(1e-3, [0, 1]), (3e-4, [0, 1])]
+  assert recorder.trained and not recorder.trained & before  # finished work not redone
+  assert recorder.trained | before == {(lr, s) for lr in (1e-3, 3e-4) for s in (0, 1)}
+  for c in result.configs:
+    assert _finished(_events(c)) == [0, 1]  # each seed finished once over both drivers
+
+
+def test_sweep_launcher_names_a_bad_field_before_starting_ray(tmp_path):
+  out = tmp_path / "sweep"
+  proc = subprocess.run([sys.executable, "-m", "launchers.sweep", "--grid=learning_rat=1e-3,1e-2",
+                         f"--out={out}"], cwd=REPO, capture_output=True, text=True, timeout=300,
+                        env={**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"})
+  assert proc.returncode != 0 and "no field 'learning_rat'" in proc.stderr, proc.stderr[-2000:]
+  assert not out.exists()
+
+
+# ------------------------------------------------------------------------------ Dyna
+DYNA_TINY = {"ppo.network": "mlp", "ppo.num_envs": 4, "ppo.num_steps": 16,
+             "ppo.num_minibatches": 2, "ppo.num_epochs": 1, "ppo.total_steps": 256,
+             "ppo.jit_compile": False, "mode": "online", "world_model": "gcnn",
+             "model_epochs": 1, "dyna_iterations": 2}
+
+
+def test_bad_dyna_space_names_the_nested_field(tmp_path, no_ray):
+  for space, words in [({"planning_ratio": [0.5, 0.0]}, "planning_ratio must be a positive"),
+                       ({"ppo.learning_rat": [1e-3]}, "has no field 'ppo.learning_rat'"),
+                       ({"ppo.seed": [1]}, "pass seeds="),
+                       ({"dyna_iterations": [2, 64]}, "needs at least one PPO iteration")]:
+    with pytest.raises(ValueError, match=words):
+      sweeps.run_sweep("dyna", space, seeds=[0], out=str(tmp_path / "s"), env="Catch-v0",
+                       overrides=DYNA_TINY)
+
+
+def test_dyna_grid_of_planning_ratio_and_iterations_runs_through_ray(ray_address, tmp_path):
+  """The online-Dyna grid of thesis Fig. 4.11 in miniature: 2 x 2 cells, one seed each,
+  equal to the sequential path."""
+  grid = {"planning_ratio": [0.5, 2.0], "dyna_iterations": [2, 4]}
+  result = sweeps.run_sweep("dyna", grid, seeds=[0], out=str(tmp_path / "sweep"),
+                            env="Catch-v0", overrides=DYNA_TINY)
+  assert result.num_errors == 0 and len(result.configs) == 4
+  dyna = sweeps.get_algorithm("dyna")
+  base = dataclasses.asdict(dyna.default_config("Catch-v0"))
+  for c in result.configs:
+    config = sweeps.build_config(dyna.config_cls, base, {**DYNA_TINY, **c.values})
+    assert c.curves.shape == (1, 4) and np.isfinite(c.curves).all()
+    # Planned steps beside the real ones: what the Dyna iterations before the last planned.
+    before_last = range(config.dyna_iterations - 1)
+    assert c.columns[0]["planned_steps"][-1] == 64 * sum(map(config.planning_iterations,
+                                                             before_last))
+  cell = next(c for c in result.configs if c.values == {"planning_ratio": 2.0,
+                                                         "dyna_iterations": 4})
+  config = sweeps.build_config(dyna.config_cls, base, {**DYNA_TINY, **cell.values})
+  direct = run_experiment(config, [0], str(tmp_path / "direct"), progress=False,
+                          tensorboard=False, save_models=False)
+  np.testing.assert_array_equal(cell.curves, direct.curves)
+  assert os.path.getsize(os.path.join(result.out, "matrix.png")) > 10_000

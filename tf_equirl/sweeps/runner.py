@@ -1,0 +1,476 @@
+"""Running a sweep on Ray Tune: trials, the run store that makes them idempotent, aggregation.
+
+A sweep is an algorithm (`registry`), a base config, a search space over its fields (`space`)
+and seeds. Its trials are the grid points (times `num_samples` draws of any samplers) times
+the seed groups (`seeds_per_trial`, default all seeds in one trial). One trial is one Ray
+worker process that:
+
+1. builds the configuration and opens its run folder `<out>/runs/<label>-<hash>/`;
+2. skips every seed whose results are already there (finished by an earlier attempt, a
+   crashed worker or an interrupted sweep) and reports their last row to Tune;
+3. trains the other seeds one after another with the algorithm's `run_seeds`, in one learner
+   so they reuse one compiled graph, reporting every compiled call's last row to Tune (every
+   row with `report_every_iteration=True`: a report costs about 3 ms, more than a
+   CartPole iteration);
+4. writes each finished seed at once, atomically: `seed_<k>.npz` (exact values) and
+   `seed_<k>.csv` (the launchers' CSV), and appends what it did to `log.jsonl` (start and
+   finish of each seed with host, pid and time).
+
+Tune retries a crashed trial (`max_failures`) and `resume=True` restores an interrupted
+sweep (`Tuner.restore`); because of step 2 neither retrains a finished seed, even where Tune's
+own experiment state lags behind. After the trials the driver reads the run folders and writes
+`summary.json`, `summary.md`, `curves.png` and, for two grid fields, `heatmap.png` and
+`matrix.png` (thesis Fig. 4.11) through `tf_equirl.results`.
+
+On a cluster `out` must be a folder every node sees (a shared file system), as Ray Tune's
+`storage_path` must be.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import time
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+
+from tf_equirl import results
+from tf_equirl.sweeps import space as space_lib
+from tf_equirl.sweeps.registry import get_algorithm
+
+__all__ = ["run_sweep", "resume_sweep", "aggregate", "SweepResult", "ConfigResult", "RunStore",
+           "connect", "seed_groups"]
+
+SPEC_FILE = "sweep.json"
+TUNE_DIR = "tune"
+
+
+# --------------------------------------------------------------------------- results
+@dataclasses.dataclass
+class ConfigResult:
+  """All seeds of one configuration of a sweep."""
+  label: str
+  values: Dict[str, Any]              # the searched fields' values
+  config: Dict[str, Any]              # the whole config as a dict
+  directory: str
+  seeds: List[int]                    # seeds whose results exist (in the sweep's order)
+  env_steps: np.ndarray
+  curves: np.ndarray                  # [seeds, iterations] mean_return
+  columns: Dict[int, Dict[str, np.ndarray]]
+  summary: List[Dict[str, float]]
+
+
+@dataclasses.dataclass
+class SweepResult:
+  out: str
+  algo: str
+  seeds: List[int]
+  grid: Dict[str, List[Any]]
+  configs: List[ConfigResult]
+  num_trials: int
+  num_errors: int
+  wall_seconds: float
+
+
+# ------------------------------------------------------------------------- run store
+class RunStore:
+  """The run folder of one configuration: finished seeds, written once and atomically."""
+
+  def __init__(self, out: str, algo: str, values: Mapping[str, Any], config):
+    self.config = dataclasses.asdict(config)
+    self.directory = os.path.join(out, "runs", space_lib.config_key(values, config))
+    os.makedirs(self.directory, exist_ok=True)
+    meta = {"algo": algo, "label": space_lib.label(values), "values": dict(values),
+            "config": self.config}
+    path = os.path.join(self.directory, "config.json")
+    if os.path.exists(path):
+      with open(path) as f:
+        if json.load(f)["config"] != self.config:
+          raise RuntimeError(f"Run folder {self.directory} holds another configuration.")
+    else:
+      _atomic_write(path, lambda f: json.dump(meta, f, indent=2, sort_keys=True), "w")
+
+  @classmethod
+  def at(cls, directory: str) -> "RunStore":
+    """The store of an existing run folder (for reading: `has`, `load`, `events`)."""
+    store = cls.__new__(cls)
+    store.directory = directory
+    with open(os.path.join(directory, "config.json")) as f:
+      store.config = json.load(f)["config"]
+    return store
+
+  def _npz(self, seed: int) -> str:
+    return os.path.join(self.directory, f"seed_{seed}.npz")
+
+  def has(self, seed: int) -> bool:
+    return os.path.exists(self._npz(seed))
+
+  def load(self, seed: int) -> Dict[str, np.ndarray]:
+    with np.load(self._npz(seed)) as data:
+      return {k: data[k] for k in data.files}
+
+  def save(self, seed: int, columns: Mapping[str, np.ndarray]) -> None:
+    results.write_seed_csv(os.path.join(self.directory, f"seed_{seed}.csv"), columns)
+    _atomic_write(self._npz(seed), lambda f: np.savez(f, **columns), "wb")
+
+  def log(self, event: str, **fields) -> None:
+    entry = {"event": event, "time": time.time(), "host": socket.gethostname(),
+             "pid": os.getpid(), **fields}
+    with open(os.path.join(self.directory, "log.jsonl"), "a") as f:
+      f.write(json.dumps(entry) + "\n")
+
+  def events(self) -> List[Dict[str, Any]]:
+    path = os.path.join(self.directory, "log.jsonl")
+    if not os.path.exists(path):
+      return []
+    with open(path) as f:
+      return [json.loads(line) for line in f if line.strip()]
+
+
+def _atomic_write(path: str, write, mode: str) -> None:
+  tmp = f"{path}.tmp{os.getpid()}"
+  with open(tmp, mode) as f:
+    write(f)
+  os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------- trial
+def _process_start_time() -> Optional[float]:
+  """Wall-clock start of this process (Linux), to separate worker start-up from the trial."""
+  try:
+    with open("/proc/self/stat") as f:
+      ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    with open("/proc/stat") as f:
+      boot = next(int(line.split()[1]) for line in f if line.startswith("btime"))
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+  except (OSError, ValueError, StopIteration):
+    return None
+
+
+def _row(rows: Mapping[str, np.ndarray], i: int) -> Dict[str, float]:
+  return {k: float(v[i]) for k, v in rows.items()}
+
+
+def _trial(params: Dict[str, Any], sweep: Dict[str, Any]) -> None:
+  """One Tune trial: the seeds `params["seeds"]` of the configuration `params` selects."""
+  from ray import tune
+
+  entered = time.time()
+  algorithm = get_algorithm(sweep["algo"])
+  names = list(sweep["grid"]) + list(sweep["samplers"])
+  values = {n: params[n] for n in names}
+  config = space_lib.build_config(algorithm.config_cls, sweep["base"], values)
+  if sweep.get("tf_threads"):
+    import tensorflow as tf
+    try:
+      tf.config.threading.set_intra_op_parallelism_threads(sweep["tf_threads"])
+      tf.config.threading.set_inter_op_parallelism_threads(sweep["tf_threads"])
+    except RuntimeError:  # TF already initialised in this worker: keep its pools
+      pass
+  store = RunStore(sweep["out"], sweep["algo"], values, config)
+  seeds = list(params["seeds"])
+  trial_id = tune.get_context().get_trial_id()
+  store.log("trial", trial_id=trial_id, seeds=seeds, entered=entered,
+            process_start=_process_start_time())
+  done = 0
+  for seed in seeds:
+    if store.has(seed):
+      done += 1
+      tune.report({**_row(store.load(seed), -1), "seed": seed, "seeds_done": done,
+                   "reused": True})
+  every = sweep["report_every_iteration"]
+
+  def report(seed, rows):
+    first = 0 if every else len(rows["env_steps"]) - 1
+    for i in range(first, len(rows["env_steps"])):
+      tune.report({**_row(rows, i), "seed": seed, "seeds_done": done, "reused": False})
+
+  todo = [s for s in seeds if not store.has(s)]
+  if todo:
+    store.log("start", seed=todo[0], trial_id=trial_id)
+  for n, (seed, columns) in enumerate(algorithm.run_seeds(config, todo, report)):
+    store.save(seed, columns)
+    done += 1
+    store.log("finish", seed=seed, trial_id=trial_id)
+    if n + 1 < len(todo):
+      store.log("start", seed=todo[n + 1], trial_id=trial_id)
+
+
+def _trial_dirname(trial) -> str:
+  return f"trial_{trial.trial_id}"
+
+
+# ---------------------------------------------------------------------------- driver
+def connect(address: Optional[str] = None, num_cpus: Optional[int] = None) -> None:
+  """Joins the Ray cluster at `address` ("auto", "HOST:PORT"), else starts Ray on this machine.
+
+  A local Ray gets this checkout on its workers' PYTHONPATH, so a sweep runs from a source
+  tree; on a cluster every node needs the package installed (`pip install tf_equirl[sweep]`).
+  Nothing happens if Ray is already initialised.
+  """
+  import ray
+  if ray.is_initialized():
+    return
+  if address:
+    ray.init(address=address, logging_level="WARNING")
+    return
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+  ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING",
+           runtime_env={"env_vars": {"PYTHONPATH": path}})
+
+
+def seed_groups(seeds: Sequence[int], seeds_per_trial: Optional[int]) -> List[List[int]]:
+  """Consecutive groups of at most `seeds_per_trial` seeds (one group for None)."""
+  seeds = list(seeds)
+  if seeds_per_trial is None:
+    return [seeds]
+  if isinstance(seeds_per_trial, bool) or not isinstance(seeds_per_trial, int) \
+      or seeds_per_trial < 1:
+    raise ValueError(f"seeds_per_trial must be a positive integer or None, received "
+                     f"{seeds_per_trial!r}.")
+  return [seeds[i:i + seeds_per_trial] for i in range(0, len(seeds), seeds_per_trial)]
+
+
+def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: str,
+              env: str = "CartPole-v1", base=None, overrides: Optional[Mapping[str, Any]] = None,
+              num_samples: int = 1, seeds_per_trial: Optional[int] = None,
+              cpus_per_trial: float = 1, tf_threads: Optional[int] = None,
+              max_failures: int = 2, reuse_workers: bool = True,
+              address: Optional[str] = None,
+              num_cpus: Optional[int] = None, resume: bool = False,
+              checkpoints: Optional[Sequence[int]] = None,
+              report_every_iteration: bool = False, callbacks: Sequence[Any] = (),
+              verbose: int = 0, command: Optional[str] = None) -> SweepResult:
+  """Runs a sweep through Ray Tune and writes its aggregate into `out`.
+
+  Args:
+    algo: a registered algorithm ("ppo"; see `register_algorithm`).
+    space: field -> list of values (grid) or Tune sampler (random search); checked before
+      Ray starts (`space.validate_space`).
+    seeds: the seeds every configuration runs.
+    out: output folder: `runs/` (per configuration and seed), `tune/` (Ray Tune's
+      experiment), `sweep.json`, `summary.{json,md}` and plots.
+    env: environment, when `base` is not given.
+    base: the base config (default `algorithm.default_config(env, **overrides)`).
+    overrides: fields of the default config to change in every trial.
+    num_samples: draws of the samplers per grid point (Tune's `num_samples`).
+    seeds_per_trial: seeds run in one trial, i.e. one worker and one compiled graph (default
+      all); smaller groups spread one configuration over more workers. Only for grids: with
+      samplers every trial draws its own configuration, so it runs all seeds.
+    cpus_per_trial: CPUs Ray reserves per trial (`tune.with_resources`).
+    tf_threads: TensorFlow intra- and inter-op threads per trial (default: TF's choice).
+    max_failures: retries of a crashed trial (`FailureConfig(max_failures)`).
+    reuse_workers: let a worker process run trial after trial (Tune's `reuse_actors`), so
+      only the first trial of a worker pays for importing TensorFlow; every configuration
+      still builds and compiles its own learner.
+    address: an existing Ray cluster ("auto" or "HOST:PORT"); default a local Ray with
+      `num_cpus` CPUs (default all).
+    resume: continue the interrupted sweep in `out` (its `sweep.json` must match).
+    checkpoints: env steps for the summary (default: the algorithm's per-environment ones).
+    report_every_iteration: report every iteration to Tune rather than every compiled call.
+    callbacks: `ray.tune.Callback`s for the driver.
+    verbose: Tune's verbosity (0 silent, 1 status table).
+    command: the command line to record in `summary.md`.
+
+  Raises:
+    ValueError: for a bad search space, seeds or `out` (before any trial starts).
+    RuntimeError: if trials failed beyond `max_failures` (after writing what finished).
+  """
+  algorithm = get_algorithm(algo)
+  if base is None:
+    base = algorithm.default_config(env)
+  if overrides:  # dotted names set nested fields (dyna: "ppo.total_steps")
+    base = space_lib.build_config(algorithm.config_cls, dataclasses.asdict(base), overrides)
+  if not isinstance(base, algorithm.config_cls):
+    raise ValueError(f"run_sweep({algo!r}): base must be a {algorithm.config_cls.__name__}, "
+                     f"received {type(base).__name__}.")
+  grid, samplers = space_lib.validate_space(algorithm, base, space)
+  seeds = space_lib.check_seeds(seeds)
+  if samplers and seeds_per_trial is not None and seeds_per_trial < len(seeds):
+    raise ValueError("seeds_per_trial must be None with samplers in the space: each trial "
+                     "draws its own configuration, so one trial runs all seeds of it.")
+  groups = seed_groups(seeds, seeds_per_trial)
+  if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+    raise ValueError(f"num_samples must be a positive integer, received {num_samples!r}.")
+  out = os.path.abspath(out)
+  spec = {"algo": algo, "base": dataclasses.asdict(base), "grid": grid,
+          "samplers": {n: repr(d) for n, d in samplers.items()}, "seeds": seeds,
+          "seeds_per_trial": seeds_per_trial, "num_samples": num_samples, "out": out,
+          "report_every_iteration": bool(report_every_iteration), "tf_threads": tf_threads,
+          "checkpoints": list(checkpoints) if checkpoints else None}
+  _claim_out(out, spec, resume)
+
+  from ray import tune
+  from tf_equirl.sweeps import _callbacks
+  connect(address, num_cpus)
+  _callbacks.use(callbacks)
+  trainable = tune.with_resources(tune.with_parameters(_trial, sweep=spec),
+                                  {"cpu": cpus_per_trial})
+  tune_path = os.path.join(out, TUNE_DIR)
+  start = time.perf_counter()
+  if resume and tune.Tuner.can_restore(tune_path):
+    tuner = tune.Tuner.restore(tune_path, trainable=trainable, resume_unfinished=True,
+                               resume_errored=True)
+  else:
+    param_space = {n: tune.grid_search(v) for n, v in grid.items()}
+    param_space.update(samplers)
+    param_space["seeds"] = tune.grid_search(groups) if len(groups) > 1 else groups[0]
+    tuner = tune.Tuner(
+        trainable, param_space=param_space,
+        tune_config=tune.TuneConfig(num_samples=num_samples, reuse_actors=reuse_workers,
+                                    trial_dirname_creator=_trial_dirname),
+        run_config=tune.RunConfig(
+            name=TUNE_DIR, storage_path=out, verbose=verbose,
+            callbacks=[_callbacks.ForwardCallbacks()],
+            failure_config=tune.FailureConfig(max_failures=max_failures)))
+  grid_result = tuner.fit()
+  wall = time.perf_counter() - start
+  result = aggregate(out, command=command)
+  result.num_trials, result.num_errors, result.wall_seconds = \
+      len(grid_result), grid_result.num_errors, wall
+  if grid_result.num_errors:
+    first = next(r.error for r in grid_result if r.error is not None)
+    raise RuntimeError(f"{grid_result.num_errors} of {len(grid_result)} trials failed after "
+                       f"{max_failures} retries (first error: {first!r}); finished seeds are "
+                       f"kept in {out}/runs; rerun with resume=True (--resume) to continue.")
+  return result
+
+
+def resume_sweep(out: str, address: Optional[str] = None, num_cpus: Optional[int] = None,
+                 callbacks: Sequence[Any] = (), verbose: int = 0,
+                 command: Optional[str] = None, **kwargs) -> SweepResult:
+  """Continues the sweep recorded in `out/sweep.json` (base, grid, seeds and options)."""
+  spec = _read_spec(out)
+  if spec is None:
+    raise ValueError(f"No sweep to resume in {out} ({SPEC_FILE} is missing).")
+  if spec["samplers"]:
+    raise ValueError(f"The sweep in {out} has samplers ({', '.join(spec['samplers'])}); resume "
+                     "it with run_sweep(..., resume=True) and the same space.")
+  algorithm = get_algorithm(spec["algo"])
+  return run_sweep(spec["algo"], spec["grid"], spec["seeds"], out,
+                   base=algorithm.config_cls(**spec["base"]), num_samples=spec["num_samples"],
+                   seeds_per_trial=spec["seeds_per_trial"], tf_threads=spec["tf_threads"],
+                   report_every_iteration=spec["report_every_iteration"],
+                   checkpoints=spec["checkpoints"], address=address, num_cpus=num_cpus,
+                   resume=True, callbacks=callbacks, verbose=verbose, command=command, **kwargs)
+
+
+def _read_spec(out: str) -> Optional[Dict[str, Any]]:
+  path = os.path.join(out, SPEC_FILE)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def _claim_out(out: str, spec: Dict[str, Any], resume: bool) -> None:
+  previous = _read_spec(out)
+  if previous is not None:
+    if not resume:
+      raise ValueError(f"{out} already holds a sweep ({SPEC_FILE}); pass resume=True "
+                       "(--resume) to continue it or choose another output folder.")
+    differing = sorted(k for k in set(spec) | set(previous)
+                       if json.dumps(spec.get(k), sort_keys=True)
+                       != json.dumps(previous.get(k), sort_keys=True))
+    if differing:
+      raise ValueError(f"Cannot resume the sweep in {out}: it was started with other "
+                       f"{', '.join(differing)} (see {os.path.join(out, SPEC_FILE)}).")
+    return
+  os.makedirs(out, exist_ok=True)
+  _atomic_write(os.path.join(out, SPEC_FILE),
+                lambda f: json.dump(spec, f, indent=2, sort_keys=True), "w")
+
+
+# ---------------------------------------------------------------------------- aggregate
+def aggregate(out: str, command: Optional[str] = None) -> SweepResult:
+  """Reads every configuration's run folder in `out` and writes the summary files."""
+  spec = _read_spec(out)
+  if spec is None:
+    raise ValueError(f"No sweep in {out} ({SPEC_FILE} is missing).")
+  algorithm = get_algorithm(spec["algo"])
+  runs = os.path.join(out, "runs")
+  order = {space_lib.label(p): i for i, p in enumerate(space_lib.grid_points(spec["grid"]))}
+  configs = []
+  for key in sorted(os.listdir(runs)) if os.path.isdir(runs) else []:
+    meta_path = os.path.join(runs, key, "config.json")
+    if not os.path.exists(meta_path):
+      continue
+    with open(meta_path) as f:
+      meta = json.load(f)
+    store = RunStore.at(os.path.join(runs, key))
+    seeds = [s for s in spec["seeds"] if store.has(s)]
+    if not seeds:
+      continue
+    columns = {s: store.load(s) for s in seeds}
+    env_steps = columns[seeds[0]]["env_steps"]
+    curves = np.stack([columns[s]["mean_return"] for s in seeds])
+    summary = results.summarize(curves, env_steps, _checkpoints(spec, algorithm, env_steps))
+    configs.append(ConfigResult(meta["label"], meta["values"], meta["config"], store.directory,
+                                seeds, env_steps, curves, columns, summary))
+  configs.sort(key=lambda c: (order.get(c.label, len(order)), c.label))
+  result = SweepResult(out, spec["algo"], spec["seeds"], spec["grid"], configs,
+                       num_trials=0, num_errors=0, wall_seconds=float("nan"))
+  if configs:
+    _write_summary(result, spec, command)
+  return result
+
+
+def _env(spec) -> str:
+  """The environment of a sweep (DynaConfig keeps it in its PPO config)."""
+  return get_algorithm(spec["algo"]).config_cls(**spec["base"]).env
+
+
+def _checkpoints(spec, algorithm, env_steps: np.ndarray) -> List[int]:
+  wanted = spec["checkpoints"] or algorithm.checkpoints.get(_env(spec), ())
+  step = int(env_steps[0])
+  kept = [int(c) for c in wanted if c < env_steps[-1] + step]
+  return kept or [int(env_steps[-1])]
+
+
+def _write_summary(result: SweepResult, spec, command: Optional[str]) -> None:
+  out, env = result.out, _env(spec)
+  incomplete = [c.label for c in result.configs if len(c.seeds) < len(spec["seeds"])]
+  results.write_json(os.path.join(out, "summary.json"), {
+      "algo": spec["algo"], "env": env, "seeds": spec["seeds"], "grid": spec["grid"],
+      "samplers": spec["samplers"], "base": spec["base"],
+      "configs": [{"label": c.label, "values": c.values, "directory": os.path.relpath(
+          c.directory, out), "seeds": c.seeds, "summary": c.summary} for c in result.configs]})
+  summaries = {c.label: c.summary for c in result.configs}
+  with open(os.path.join(out, "summary.md"), "w") as f:
+    f.write(f"# Sweep: {spec['algo']} on {env}\n\n")
+    if command:
+      f.write(f"Command: `{command}`\n\n")
+    fixed = ", ".join(f"{k}={v}" for k, v in spec["base"].items()
+                      if k not in spec["grid"] and k not in spec["samplers"] and k != "seed")
+    f.write(f"Base configuration: {fixed}.\n\n{len(spec['seeds'])} seeds per configuration; "
+            "mean episodic return +- 2 standard errors (worst-decile cumulative mean in "
+            "brackets) at each env step count.\n\n")
+    if incomplete:
+      f.write(f"**Incomplete** (fewer seeds than asked): {', '.join(incomplete)}.\n\n")
+    f.write(results.markdown_summary(summaries, labels_as_rows=True))
+    f.write("\n![curves](curves.png)\n")
+    if len(spec["grid"]) == 2 and not spec["samplers"]:
+      f.write("\n![heatmap](heatmap.png)\n\n![matrix](matrix.png)\n")
+  env_steps = result.configs[0].env_steps
+  same_length = all(len(c.env_steps) == len(env_steps) for c in result.configs)
+  if same_length:
+    results.plot_curves(os.path.join(out, "curves.png"),
+                        {c.label: c.curves for c in result.configs}, env_steps,
+                        title=f"{spec['algo']} on {env}")
+  if len(spec["grid"]) == 2 and not spec["samplers"]:
+    (x_name, x_values), (y_name, y_values) = list(spec["grid"].items())
+    cells = {}
+    for c in result.configs:
+      cells[(c.values[x_name], c.values[y_name])] = c
+    results.plot_heatmap(
+        os.path.join(out, "heatmap.png"), x_name, x_values, y_name, y_values,
+        {k: c.summary[-1] for k, c in cells.items()},
+        title=f"{spec['algo']} on {env}: return at {result.configs[0].summary[-1]['step']:,} "
+              "steps, mean +- 2SE (worst 10 %)")
+    results.plot_curve_matrix(
+        os.path.join(out, "matrix.png"), x_name, x_values, y_name, y_values,
+        {k: (c.env_steps, c.curves) for k, c in cells.items()}, title=f"{spec['algo']} on {env}")
