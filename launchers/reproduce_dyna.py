@@ -32,6 +32,10 @@ _RATIOS = flags.DEFINE_list("planning_ratios", ["1", "2", "4", "8"], "Planning r
 _ITERATIONS = flags.DEFINE_list("dyna_iterations", ["50"], "Dyna iterations (thesis: 50; the "
                                 "online grid: 5,10,50,100).")
 _MODELS = flags.DEFINE_list("models", ["mlp", "gcnn"], "World models of the online grid.")
+_FROM_SWEEPS = flags.DEFINE_list("from_sweeps", None, "online_grid: report the grid already "
+                                 "swept with launchers.sweep --algo=dyna into these folders (one "
+                                 "per world model) instead of training it here; the baseline "
+                                 "comes from --part=supervised's runs.")
 _TOTAL_STEPS = flags.DEFINE_integer("total_steps", None, "Real steps per seed (default: the "
                                     "thesis' 500,000 CartPole / 20,000 Catch).")
 _MODEL_EPOCHS = flags.DEFINE_integer("model_epochs", None, "Online model epochs per Dyna "
@@ -68,8 +72,14 @@ def main(argv):
     raise app.UsageError(str(e))
   seeds = list(range(_SEEDS.value))
   short = "cartpole" if env == "CartPole-v1" else "catch"
-  runs = reproduce.run_arms(arms, seeds, os.path.join(_RUNS.value, f"{short}{suffix}"),
-                            progress=not _NO_PROGRESS.value)
+  if _FROM_SWEEPS.value:
+    if _PART.value != "online_grid":
+      raise app.UsageError("--from_sweeps is for --part=online_grid.")
+    arms, runs = reproduce.grid_runs_from_sweeps(
+        _FROM_SWEEPS.value, arms[0], os.path.join(_RUNS.value, short, "baseline"), seeds)
+  else:
+    runs = reproduce.run_arms(arms, seeds, os.path.join(_RUNS.value, f"{short}{suffix}"),
+                              progress=not _NO_PROGRESS.value)
   os.makedirs(_RESULTS.value, exist_ok=True)
   path = os.path.join(_RESULTS.value, f"dyna_{short}{suffix}.md")
   command = "python -m launchers.reproduce_dyna " + " ".join(sys.argv[1:])

@@ -198,6 +198,8 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
   ratios = sorted({a.planning_ratio for a in grid})
   counts = sorted({a.config.dyna_iterations for a in grid})
   final = min(int(runs[a.name][0][-1]) for a in grid)
+  per_cell = sorted({runs[a.name][1].shape[0] for a in grid})
+  cell_seeds = "/".join(str(n) for n in per_cell)
   mid = final // 5
   checkpoints = (mid, final)
   b = results.summarize(base_curves, base_steps, checkpoints)
@@ -206,11 +208,11 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
       png, {(a.config.world_model, a.planning_ratio, a.config.dyna_iterations): runs[a.name][1]
             for a in grid}, base_steps, models, ratios, counts, reference=base_curves,
       row_label="world model ", column_label="planning ratio ", line_label="Dyna iterations",
-      title=f"{env}: online Dyna, {len(seeds)} seeds per cell")
+      title=f"{env}: online Dyna, {cell_seeds} seeds per cell")
   lines = [f"# Online Dyna on {env}: planning ratio x Dyna iterations (thesis 4.8, Fig. 4.11)\n",
            f"Command: `{command}`\n",
-           f"Mean episodic return on the real environment +- 2 SE over {len(seeds)} seeds per "
-           f"cell at {mid:,} and {final:,} real steps; world models learnt online from scratch "
+           f"Mean episodic return on the real environment +- 2 SE over {cell_seeds} seeds per "
+           f"cell ({base_curves.shape[0]} for the baseline) at {mid:,} and {final:,} real steps; world models learnt online from scratch "
            f"({arms[1].config.epochs} epochs per Dyna iteration on the last acting phase's "
            "transitions, eq. 4.34), MLP actor-critics. **Bold**: above the model-free baseline "
            "with non-overlapping 2-SE intervals.\n",
@@ -243,3 +245,23 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
   with open(path, "w") as f:
     f.write("\n".join(lines) + notes)
   return path
+
+
+def grid_runs_from_sweeps(sweep_dirs: Sequence[str], baseline: Arm, baseline_dir: str,
+                          baseline_seeds: Sequence[int]) -> Tuple[List[Arm], Dict[str, tuple]]:
+  """Arms and runs of an online grid swept with `launchers.sweep --algo=dyna` (one sweep per
+  world model), plus the model-free baseline's finished runs from `run_arms`."""
+  from tf_equirl import sweeps  # pylint: disable=import-outside-toplevel
+  done = results.load_finished_run(baseline_dir, baseline.config, baseline_seeds)
+  if done is None:
+    raise ValueError(f"No finished baseline runs of {len(baseline_seeds)} seeds in "
+                     f"{baseline_dir}; run launchers.reproduce_dyna --part=supervised first.")
+  arms, runs = [baseline], {"baseline": done}
+  for folder in sweep_dirs:
+    for c in sweeps.aggregate(folder).configs:
+      cfg = DynaConfig(**c.config)
+      agent = "equi_dyna" if cfg.world_model == "gcnn" else "dyna"
+      name = f"online_{cfg.world_model}_pr{cfg.planning_ratio:g}_it{cfg.dyna_iterations}"
+      arms.append(Arm(name, agent, cfg, cfg.planning_ratio))
+      runs[name] = (c.env_steps, c.curves, {})
+  return arms, runs
