@@ -186,3 +186,22 @@ if __name__ == "__main__" and "--write_reference" in sys.argv:
   with open(_REFERENCE, "w") as f:
     json.dump(curves, f, indent=1)
   print(f"wrote {_REFERENCE}")
+
+
+def test_tensorboard_scalars_written_in_one_graph_call(tmp_path):
+  from tf_equirl.agents.ppo.experiment import _scalar_writer  # pylint: disable=g-import-not-at-top
+  writer = tf.summary.create_file_writer(str(tmp_path))
+  write = _scalar_writer(writer)
+  write(np.array([512, 1024], np.int64), {"mean_return": np.array([9.5, 10.0], np.float32),
+                                          "finished_return": np.array([np.nan, 3.0], np.float32)})
+  write(np.array([1536, 2048], np.int64), {"mean_return": np.array([11.0, 12.0], np.float32),
+                                           "finished_return": np.array([4.0, 5.0], np.float32)})
+  writer.flush()
+  rows = sorted((e.step, v.tag, tf.make_ndarray(v.tensor).item())
+                for f in tmp_path.iterdir() for e in tf.compat.v1.train.summary_iterator(str(f))
+                for v in e.summary.value)
+  assert rows == sorted([(512, "ppo/mean_return", 9.5), (1024, "ppo/mean_return", 10.0),
+                         (1024, "ppo/finished_return", 3.0), (1536, "ppo/mean_return", 11.0),
+                         (1536, "ppo/finished_return", 4.0), (2048, "ppo/mean_return", 12.0),
+                         (2048, "ppo/finished_return", 5.0)])
+  assert write.experimental_get_tracing_count() == 1
