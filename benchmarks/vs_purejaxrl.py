@@ -156,8 +156,13 @@ def _tf_versions():
   import importlib.metadata  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top  (already imported)
-  return (f"TensorFlow {tf.__version__}, Keras {tf.keras.__version__}, tf-agents "
-          f"{importlib.metadata.version('tf-agents')}, NumPy {np.__version__}")
+  def version(package):
+    try:
+      return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+      return "?"
+  return (f"TensorFlow {tf.__version__}, Keras {version('keras')}, tf-agents "
+          f"{version('tf-agents')}, NumPy {np.__version__}")
 
 
 def main(argv):
@@ -193,6 +198,9 @@ def main(argv):
         else:
           res = run_purejaxrl(pjr_cases[name], folder, os.path.join(tmp, f"pjr_{name}_{r}.json"))
           pjr_runs[name].append(res)
+        if _JSON.value:  # kept after every run, so that an interrupted sitting is not lost
+          with open(_JSON.value, "w") as f:
+            json.dump({"tf_runs": tf_runs, "purejaxrl_runs": pjr_runs}, f, indent=1)
         print(f"round {r + 1}/{repeats} {kind:3s} {name:13s} whole {res['whole_s']:6.1f} s  "
               f"after compilation {res['after_compile_s']:6.2f} s ({res['steps']:,} steps)  "
               f"return {res['final_return']:.3g}  load {res['load']:.2f}  "
