@@ -27,6 +27,7 @@ _ENV = flags.DEFINE_enum("env", "CartPole-v1", ["CartPole-v1", "Catch-v0"], "Env
 _NETWORK = flags.DEFINE_string("network", "mlp", "Actor network.")
 _NUM_MINIBATCHES = flags.DEFINE_integer("num_minibatches", None,
                                         "Override (vs_purejaxrl.py uses 64 for Catch).")
+_QUICK = flags.DEFINE_bool("quick", False, "Tiny calls of 2 iterations (smoke test).")
 
 
 class _Clock:
@@ -61,6 +62,8 @@ def main(argv):
   from tf_equirl.agents.ppo import experiment  # pylint: disable=g-import-not-at-top
   clock.lap("import tf-agents, tf_equirl")
   overrides = {} if _NUM_MINIBATCHES.value is None else {"num_minibatches": _NUM_MINIBATCHES.value}
+  if _QUICK.value:
+    overrides.update(iterations_per_call=2, num_steps=32)
   config = default_config(_ENV.value, network=_NETWORK.value, **overrides)
   ppo = PPO(config)
   ppo.reset(0)
@@ -109,6 +112,7 @@ def main(argv):
   print(f"| Keras Adam (as trained) | {adam_ms:.2f} |")
   print(f"| plain gradient step instead | {sgd_ms:.2f} |")
   print(f"| Adam's share | {adam_ms - sgd_ms:.2f} ({100 * (adam_ms - sgd_ms) / adam_ms:.0f} %) |")
+  print(f"as trained: {1e3 * config.batch_size / adam_ms:,.0f} env steps/s per CPU second")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ("benchmarks/env_throughput.py", ["--quick", "--batch_sizes=4", "--envs=CartPole-v1"]),
     ("benchmarks/ppo_throughput.py", ["--quick", "--networks=mlp,gcnn"]),
     ("benchmarks/forward_overhead.py", ["--quick"]),
+    ("benchmarks/ppo_profile.py", ["--quick", "--env=Catch-v0"]),
 ])
 def test_benchmark_runs(script, args):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
