@@ -8,6 +8,9 @@ Each run is one seed of `launchers/train_ppo.py`'s training (4 envs x 128 steps,
 minibatches, XLA): the first compiled call includes tracing and XLA compilation and is
 reported separately; "train s" is the wall time of all later calls. Ratios are to the MLP
 measured in the same process. Prints a markdown table and writes JSON with --json.
+
+Against PureJaxRL, side by side (whole process and after compilation, alternating runs):
+`python benchmarks/vs_purejaxrl.py` (results/ppo_throughput.md).
 """
 
 import json

@@ -14,6 +14,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ("benchmarks/ppo_throughput.py", ["--quick", "--networks=mlp,gcnn"]),
     ("benchmarks/forward_overhead.py", ["--quick"]),
     ("benchmarks/dyna_throughput.py", ["--quick", "--env=Catch-v0"]),
+    ("benchmarks/ppo_profile.py", ["--quick", "--env=Catch-v0"]),
 ])
 def test_benchmark_runs(script, args):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")

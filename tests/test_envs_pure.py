@@ -212,3 +212,48 @@ def test_works_with_a_tf_agents_driver():
   assert len(rewards) == 1  # traced once: the loop ran inside the graph
   np.testing.assert_array_equal(env.current_time_step().step_type.numpy(),
                                 time_step.step_type.numpy())
+
+
+class _WideStartCartPole(CartPole):
+  """A subclass with its own reset distribution (as a Dyna planning environment may have)."""
+
+  def _initial_physics(self, key, batch_size):
+    return 4.0 * super()._initial_physics(key, batch_size)
+
+
+@pytest.mark.parametrize("make_env", [
+    lambda: CartPole(batch_size=6, max_episode_steps=9),  # truncations and terminations
+    lambda: Catch(batch_size=6),
+    lambda: CartPole(batch_size=6).with_dynamics(physics=lambda s, a: s * 1.5 + 0.01),
+    lambda: _WideStartCartPole(batch_size=6, max_episode_steps=12),
+], ids=["cartpole", "catch", "cartpole_with_dynamics", "subclass_reset"])
+def test_step_and_reset_equals_a_step_then_the_reset_step(make_env):
+  env = make_env()
+  state, step = env.pure_reset(11)
+  observation = step.observation
+  two_steps = ts.TimeStep(*[[] for _ in step])
+  ended_total = truncated_total = 0
+  for t in range(30):
+    action = _actions(env, observation, t)
+    new_state, new_step, new_observation = env.pure_step_and_reset(state, action)
+    # The reference: pure_step, then one more pure_step that resets the ended elements.
+    stepped, step = env.pure_step(state, action)
+    reset, first = env.pure_step(stepped, tf.zeros_like(action))
+    last = step.step_type.numpy() == LAST
+    assert np.array_equal(stepped.done.numpy(), last)
+    for got, want in zip(step, new_step):
+      np.testing.assert_array_equal(got.numpy(), want.numpy())
+    for field in ("physics", "step_count", "done"):
+      want = np.where(last.reshape([-1] + [1] * (getattr(reset, field).shape.rank - 1)),
+                      getattr(reset, field).numpy(), getattr(stepped, field).numpy())
+      np.testing.assert_array_equal(getattr(new_state, field).numpy(), want)
+    np.testing.assert_array_equal(new_state.key.numpy(), reset.key.numpy())
+    want_obs = np.where(last[:, None], first.observation.numpy(), step.observation.numpy())
+    np.testing.assert_array_equal(new_observation.numpy(), want_obs)
+    assert not new_state.done.numpy().any()
+    ended_total += last.sum()
+    truncated_total += (last & (step.discount.numpy() == 1.0)).sum()
+    state, observation = new_state, new_observation
+  assert ended_total >= 6  # episodes ended and were restarted inside the 30 steps
+  if env.max_episode_steps is not None and env.max_episode_steps < 30:
+    assert truncated_total > 0

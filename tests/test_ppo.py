@@ -1,12 +1,16 @@
 """PPO on tf-agents: GAE, tiny runs of every network on both environments, learning, seeds."""
 
+import json
+import os
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
 from tf_agents.trajectories import time_step as ts
 
 from tf_equirl.agents.ppo import PPO, PPOConfig, default_config, gae
-from tf_equirl.envs import make
+from tf_equirl.envs import CartPole, make
 from tf_equirl.testing import assert_equivariant, invariant
 
 keras = tf.keras
@@ -56,6 +60,19 @@ def _tiny(env, network, **kw):
                         **kw)
 
 
+# Curves of the tiny runs below, recorded with the code of commit 5545004 (PPO traced with
+# AutoGraph, the collector stepping the environment twice per step). Learning must not
+# change: rewrite it (`python tests/test_ppo.py --write_reference`) only for a change that
+# is meant to change learning, and say so in its commit.
+_REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+                          "ppo_tiny_reference.json")
+
+
+def _tiny_curves(result) -> dict:
+  return {"mean_return": result.mean_return.tolist(), "episodes": result.episodes.tolist(),
+          **{k: v.tolist() for k, v in sorted(result.losses.items())}}
+
+
 def _observations(env, n=64):
   rng = np.random.default_rng(1)
   dim = env.symmetry.state_dim
@@ -76,6 +93,12 @@ def test_tiny_run_every_network(env_name, network):
     assert_equivariant(ppo.actor_model, obs, sym.state_rep, sym.action_rep, atol=1e-5)
   result = ppo.train(seed=0)
   assert result.mean_return.shape == (2,) and result.env_steps[-1] == 256
+  # Same curves as the recorded reference (bit for bit on this machine kind; the tolerance
+  # leaves room for another CPU's vector width in XLA's reductions, nothing more).
+  with open(_REFERENCE) as f:
+    reference = json.load(f)[f"{env_name}/{network}"]
+  for name, values in _tiny_curves(result).items():
+    np.testing.assert_allclose(values, reference[name], rtol=1e-5, atol=1e-7, err_msg=name)
   for name, values in result.losses.items():
     assert np.all(np.isfinite(values)), name
   assert any(not np.allclose(b, v.numpy()) for b, v in
@@ -122,3 +145,63 @@ def test_config_rejects_bad_values():
     PPOConfig(gamma=1.5)
   config = default_config("Catch-v0")
   assert config.minibatch_size == 10 and config.total_steps == 20_000  # thesis Table 5.2
+
+
+def test_collect_same_rollout_from_every_kind_of_step_fn():
+  # A 20-step limit: truncations and terminations both happen in 32 steps x 4 envs.
+  env = CartPole(batch_size=4, max_episode_steps=20)
+  ppo = PPO(_tiny("CartPole-v1", "mlp"), env=env)
+  ppo.reset(0)
+  key = tf.constant([7, 7], tf.int64)
+  collect = tf.function(lambda step_fn: ppo._collect(ppo._carry, key, step_fn),
+                        autograph=False)
+  kinds = {"env": env, "bound pure_step": env.pure_step,
+           "step and reset": lambda s, a: env.pure_step_and_reset(s, a),
+           "plain pure step (stepped twice)": lambda s, a: env.pure_step(s, a)}
+  carry, rollout = collect(env)
+  ended, terminated = rollout.ended.numpy(), rollout.terminated.numpy()
+  assert terminated.sum() > 0 and (ended - terminated).sum() > 0
+  # Every stored step is a real transition: episodes restart right after they end.
+  obs, next_obs = rollout.observation.numpy(), rollout.next_observation.numpy()
+  np.testing.assert_array_equal(obs[1:][ended[:-1] == 0], next_obs[:-1][ended[:-1] == 0])
+  assert np.all(np.abs(obs[1:][ended[:-1] == 1]) < 0.05)  # fresh starts in (-0.05, 0.05)
+  for name, step_fn in kinds.items():
+    other_carry, other = collect(step_fn)
+    for field, a, b in zip(rollout._fields, rollout, other):
+      np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"{name}: {field}")
+    for a, b in zip(tf.nest.flatten(carry), tf.nest.flatten(other_carry)):
+      np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+  with pytest.raises(ValueError, match="step_fn must return"):
+    collect(lambda s, a: env.pure_step(s, a)[1])
+
+
+if __name__ == "__main__" and "--write_reference" in sys.argv:
+  curves = {}
+  for env_name in ("CartPole-v1", "Catch-v0"):
+    for network in ("mlp", "gcnn", "symmetrizer"):
+      critic = "invariant" if network == "gcnn" else "mlp"
+      curves[f"{env_name}/{network}"] = _tiny_curves(
+          PPO(_tiny(env_name, network, critic=critic)).train(seed=0))
+  os.makedirs(os.path.dirname(_REFERENCE), exist_ok=True)
+  with open(_REFERENCE, "w") as f:
+    json.dump(curves, f, indent=1)
+  print(f"wrote {_REFERENCE}")
+
+
+def test_tensorboard_scalars_written_in_one_graph_call(tmp_path):
+  from tf_equirl.agents.ppo.experiment import _scalar_writer  # pylint: disable=g-import-not-at-top
+  writer = tf.summary.create_file_writer(str(tmp_path))
+  write = _scalar_writer(writer)
+  write(np.array([512, 1024], np.int64), {"mean_return": np.array([9.5, 10.0], np.float32),
+                                          "finished_return": np.array([np.nan, 3.0], np.float32)})
+  write(np.array([1536, 2048], np.int64), {"mean_return": np.array([11.0, 12.0], np.float32),
+                                           "finished_return": np.array([4.0, 5.0], np.float32)})
+  writer.flush()
+  rows = sorted((e.step, v.tag, tf.make_ndarray(v.tensor).item())
+                for f in tmp_path.iterdir() for e in tf.compat.v1.train.summary_iterator(str(f))
+                for v in e.summary.value)
+  assert rows == sorted([(512, "ppo/mean_return", 9.5), (1024, "ppo/mean_return", 10.0),
+                         (1024, "ppo/finished_return", 3.0), (1536, "ppo/mean_return", 11.0),
+                         (1536, "ppo/finished_return", 4.0), (2048, "ppo/mean_return", 12.0),
+                         (2048, "ppo/finished_return", 5.0)])
+  assert write.experimental_get_tracing_count() == 1

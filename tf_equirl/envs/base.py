@@ -7,7 +7,9 @@ Every environment here has two faces that share one implementation:
   `state, time_step = env.pure_step(state, action)`. `state` is an `EnvState` of
   tensors, so it can be carried through `tf.while_loop` under
   `tf.function(jit_compile=True)`; nothing here creates variables or has Python
-  side effects.
+  side effects. `env.pure_step_and_reset(state, action)` also returns the next
+  episode's first observation where one ended (one step's work, for training loops
+  that should not spend a step on each reset).
 * A tf-agents `TFEnvironment` (`reset()`, `step(action)`, specs, `batch_size`) that
   keeps an `EnvState` in `tf.Variable`s and calls the pure functions.
 
@@ -281,6 +283,42 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
         done=tf.logical_and(ended, tf.logical_not(reset)), key=state.key + _KEY_INCREMENT)
     return next_state, ts.TimeStep(step_type=step_type, reward=reward,
                                    discount=discount, observation=observation)
+
+  def pure_step_and_reset(self, state: EnvState,
+                          action: Any) -> Tuple[EnvState, ts.TimeStep, tf.Tensor]:
+    """Steps every element and starts the next episode at once where one ended (gymnax style).
+
+    Equal, element for element and bit for bit, to `pure_step` followed by a second
+    `pure_step` for the elements whose time step was LAST (the step that would reset them
+    and ignore its action), but with one step's work instead of two: the reset draws
+    `_initial_physics` with the key that second step would use, and the key advances by
+    two increments, as it would over the two steps. A training loop then stores only real
+    transitions and never spends a step on a reset.
+
+    Args:
+      state: an `EnvState`; `state.done` is normally False everywhere (states returned by
+        this method never have it set), otherwise those elements reset as in `pure_step`.
+      action: integer tensor `[B]` with values in `[0, num_actions)`.
+
+    Returns:
+      `(next_state, time_step, next_observation)`: `time_step` is `pure_step`'s (a LAST
+      time step carries the episode's last observation, so a truncated episode can be
+      bootstrapped), `next_state` is already reset where the episode ended, and
+      `next_observation` is the observation the next action is taken in (the new
+      episode's first one where the episode ended, else `time_step.observation`).
+    """
+    stepped, time_step = self.pure_step(state, action)
+    ended = stepped.done  # exactly the elements whose time step is LAST
+    batch = stepped.step_count.shape[0]
+    batch = batch if batch is not None else tf.shape(stepped.step_count)[0]
+    reset_physics = self._initial_physics(stepped.key, batch)
+    next_state = EnvState(
+        physics=tf.where(_expand_like(ended, reset_physics), reset_physics, stepped.physics),
+        step_count=tf.where(ended, tf.zeros_like(stepped.step_count), stepped.step_count),
+        done=tf.zeros_like(ended), key=stepped.key + _KEY_INCREMENT)
+    observation = tf.where(_expand_like(ended, time_step.observation),
+                           self.observe(reset_physics), time_step.observation)
+    return next_state, time_step, observation
 
   def _check_action(self, action: Any, batch: Optional[int]):
     """Static checks in Python, value checks eagerly or as a graph assertion."""

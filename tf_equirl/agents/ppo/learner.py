@@ -3,22 +3,41 @@
 The loop reads top to bottom, as in PureJaxRL's `ppo.py` (thesis Algorithm 5):
 
 1. `_collect`: `num_steps` steps of `num_envs` environments inside a `tf.while_loop`,
-   sampling from the actor with stateless seeds. The environment step is a swappable
-   pure function `(state, action) -> (state, time_step)` (default: the environment's
-   `pure_step`); the Dyna driver passes a learned model's step instead.
+   sampling from the actor with stateless seeds. The environment step is swappable (the
+   Dyna driver passes a learned model's) and starts the next episode in the same call
+   where one ended, so every stored step is a real transition and no step is spent on a
+   reset (see `StepFn`).
 2. `gae`: advantages and value targets, once per iteration.
 3. `_update`: `num_epochs` x `num_minibatches` Adam steps on tf-agents'
    `PPOClipAgent.get_loss` (clipped surrogate, clipped value loss, entropy bonus).
 
 `iterations_per_call` iterations run inside one `tf.function(jit_compile=True)` call;
-nothing in Python runs per environment step.
+nothing in Python runs per environment step. The call is traced without AutoGraph
+(`autograph=False`): every loop is an explicit `tf.while_loop`/`tf.scan` and every Python
+`if` here, in tf-agents' `PPOClipAgent.get_loss` and in the networks branches on
+configuration, not on tensors, so AutoGraph would only add tracing time (6.7 s of CPU
+against 0.6 s for CartPole's MLP, `benchmarks/ppo_profile.py`). Code called inside it must
+keep it that way; tests/test_ppo.py compares every network's curves with ones recorded
+before AutoGraph was turned off.
+
+The step function (`StepFn`, `PPO(step_fn=...)`, `_iteration(carry, step_fn)`,
+`_collect(carry, key, step_fn)`) is one of:
+* a `BatchedEnvironment` (for example `env.with_dynamics(...)` with a learned model, or
+  a copy with its own reset distribution or episode limit), or its bound `pure_step`:
+  its `pure_step_and_reset` is used, one step's work per step;
+* any callable `(state, action) -> (state, time_step, next_observation)` with the
+  contract of `BatchedEnvironment.pure_step_and_reset`;
+* any callable `(state, action) -> (state, time_step)` with the contract of
+  `BatchedEnvironment.pure_step` (auto-reset on the step after a LAST time step): it is
+  called a second time with action 0 to start the next episode where one ended (twice
+  the work, same transitions).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -26,15 +45,17 @@ from tf_agents.agents.ppo import ppo_clip_agent
 from tf_agents.trajectories import time_step as ts
 
 from tf_equirl import envs
-from tf_equirl.envs.base import EnvState
+from tf_equirl.envs.base import BatchedEnvironment, EnvState
 from tf_equirl.agents.ppo.config import PPOConfig
 from tf_equirl.networks import ActorNetwork, ValueNetwork, builders
 from tf_equirl.params import count_params
 
 keras = tf.keras
 
-# A pure environment step on an `EnvState` (tf_equirl.envs.base) and an int32 action [B].
-StepFn = Callable[[EnvState, tf.Tensor], Tuple[EnvState, ts.TimeStep]]
+# A pure environment step on an `EnvState` (tf_equirl.envs.base) and an int32 action [B]
+# returning `(state, time_step)` or `(state, time_step, next_observation)`, or a
+# `BatchedEnvironment` (see the module docstring).
+StepFn = Union[BatchedEnvironment, Callable[[EnvState, tf.Tensor], Tuple[Any, ...]]]
 _ADV_EPS = 1e-8  # PureJaxRL: (gae - mean) / (std + 1e-8)
 # Per-iteration metrics of a training call, in this order.
 METRICS = ("mean_return", "episodes", "finished_return", "policy_loss", "value_loss", "entropy",
@@ -129,8 +150,8 @@ class PPO:
     config: a `PPOConfig`.
     env: optional `BatchedEnvironment` (default `envs.make(config.env, config.num_envs)`);
       its batch size must be `config.num_envs`.
-    step_fn: optional pure step `(state, action) -> (state, time_step)` replacing
-      `env.pure_step` (e.g. a learned transition model); `reset_fn` likewise replaces
+    step_fn: optional `StepFn` replacing `env` in collection (e.g. a learned transition
+      model; see the module docstring); `reset_fn` likewise replaces
       `env.pure_reset(seed) -> (state, time_step)`.
     num_updates: Adam steps the learning-rate annealing spans (default: those of
       `config.num_iterations` iterations; Dyna adds its planning updates).
@@ -149,7 +170,7 @@ class PPO:
       raise ValueError(f"PPO: the environment has batch_size {self.env.batch_size} but "
                        f"config.num_envs is {config.num_envs}.")
     self.symmetry = self.env.symmetry
-    self._step_fn = step_fn or self.env.pure_step
+    self._step_fn = step_fn if step_fn is not None else self.env
     self._reset_fn = reset_fn or self.env.pure_reset
     obs_spec, action_spec = self.env.observation_spec(), self.env.action_spec()
     self.actor_net = ActorNetwork(obs_spec, action_spec, config.network, self.symmetry,
@@ -169,7 +190,7 @@ class PPO:
     self.optimizer.build(self._variables)
     self._chunk = _largest_divisor(config.num_iterations, config.iterations_per_call)
     self._train_chunk = tf.function(self._train_chunk_impl, jit_compile=config.jit_compile,
-                                    reduce_retracing=True)
+                                    reduce_retracing=True, autograph=False)
     self._carry = None
 
   # ------------------------------------------------------------------ properties
@@ -267,7 +288,7 @@ class PPO:
     """
     cfg = self.config
     key = tf.random.experimental.stateless_fold_in(carry.key, carry.iteration)
-    carry, rollout = self._collect(carry, key, step_fn or self._step_fn)
+    carry, rollout = self._collect(carry, key, self._step_fn if step_fn is None else step_fn)
     t, b = cfg.num_steps, cfg.num_envs
     flat = lambda x: tf.reshape(x, tf.concat([[t * b], tf.shape(x)[2:]], 0))
     value = tf.reshape(self._value(flat(rollout.observation)), [t, b])
@@ -294,7 +315,6 @@ class PPO:
 
   def _collect(self, carry: Carry, key, step_fn: StepFn) -> Tuple[Carry, Rollout]:
     cfg = self.config
-    zeros_action = tf.zeros([cfg.num_envs], tf.int32)
     arrays = Rollout(*[tf.TensorArray(dtype, size=cfg.num_steps) for dtype in (
         carry.observation.dtype, tf.int32, tf.float32, tf.float32, tf.float32, tf.float32,
         carry.observation.dtype, tf.float32, tf.float32)])
@@ -307,17 +327,9 @@ class PPO:
       action = tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=1,
                          output_type=tf.int32)
       log_prob = tf.gather(tf.nn.log_softmax(logits), action, axis=1, batch_dims=1)
-      env_state, time_step = step_fn(carry.env_state, action)
+      env_state, time_step, next_obs = step_and_reset(step_fn, carry.env_state, action)
       ended = tf.equal(time_step.step_type, ts.StepType.LAST)
       terminated = tf.logical_and(ended, tf.equal(time_step.discount, 0.0))
-      # Start the next episode right away (the environments follow tf-agents and would
-      # spend one more step on the reset): every stored step is a real transition.
-      reset_state, reset_step = step_fn(env_state, zeros_action)
-      env_state = EnvState(
-          physics=_select(ended, reset_state.physics, env_state.physics),
-          step_count=_select(ended, reset_state.step_count, env_state.step_count),
-          done=_select(ended, reset_state.done, env_state.done), key=reset_state.key)
-      next_obs = _select(ended, reset_step.observation, time_step.observation)
       episode_return = carry.episode_return + time_step.reward
       returned = tf.where(ended, episode_return, carry.returned_return)
       endf = tf.cast(ended, tf.float32)
@@ -370,6 +382,39 @@ class PPO:
     _, sums = tf.while_loop(lambda u, _: u < num_updates, body,
                             (tf.constant(0), tuple(tf.constant(0.0) for _ in names)))
     return {name: s / num_updates for name, s in zip(names, sums)}
+
+
+def step_and_reset(step_fn: StepFn, state, action):
+  """One collection step: `(state, time_step, next_observation)` from any `StepFn`.
+
+  The next episode starts in the same call where one ended (the environments follow
+  tf-agents and would otherwise spend one more step on the reset), so every stored step
+  is a real transition.
+  """
+  if isinstance(step_fn, BatchedEnvironment):
+    return step_fn.pure_step_and_reset(state, action)
+  owner = getattr(step_fn, "__self__", None)
+  if (isinstance(owner, BatchedEnvironment)
+      and getattr(step_fn, "__func__", None) is type(owner).pure_step):
+    return owner.pure_step_and_reset(state, action)
+  if not callable(step_fn):
+    raise ValueError(f"PPO: step_fn must be a BatchedEnvironment or a callable (state, "
+                     f"action) -> (state, time_step[, next_observation]), received {step_fn!r}.")
+  out = step_fn(state, action)
+  if not isinstance(out, tuple) or len(out) not in (2, 3):
+    raise ValueError("PPO: step_fn must return (state, time_step) or (state, time_step, "
+                     f"next_observation), received {type(out).__name__} {out!r:.200}.")
+  if len(out) == 3:
+    return out
+  env_state, time_step = out
+  ended = tf.equal(time_step.step_type, ts.StepType.LAST)
+  # A plain pure step resets on the step after a LAST one and ignores its action.
+  reset_state, reset_step = step_fn(env_state, tf.zeros_like(action))
+  env_state = EnvState(
+      physics=_select(ended, reset_state.physics, env_state.physics),
+      step_count=_select(ended, reset_state.step_count, env_state.step_count),
+      done=_select(ended, reset_state.done, env_state.done), key=reset_state.key)
+  return env_state, time_step, _select(ended, reset_step.observation, time_step.observation)
 
 
 def _select(mask, new, old):
