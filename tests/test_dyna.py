@@ -224,7 +224,7 @@ def test_bad_dyna_input_fails_clearly():
     default_dyna_config("CartPole-v1", ppo_overrides=dict(total_steps=10_240),
                         dyna_iterations=50)
   with pytest.raises(ValueError, match="DynaConfig.ppo must be a PPOConfig"):
-    DynaConfig(ppo={"env": "CartPole-v1"})
+    DynaConfig(ppo=42)
   with pytest.raises(ValueError, match="Unknown zoo model 'cartpole/nonexistent'"):
     Dyna(_cartpole_config(world_model_path="cartpole/nonexistent"))
   with pytest.raises(ValueError, match="width 50, but the environment's observations have "
