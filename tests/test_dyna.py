@@ -165,6 +165,17 @@ def test_planned_catch_episodes_end_within_nine_steps(trained):
   assert ended_by_rule > 0
 
 
+def test_zoo_catch_models_cannot_predict_the_masked_final_transition():
+  """Why the planner moves the ball by the game's rule on the last step: the zoo models put
+  the paddle right but the ball in the wrong column most of the time there."""
+  from tf_equirl.agents.dyna.reproduce import final_transition_accuracy
+  env = envs.make("Catch-v0")
+  for name in ("catch/mlp_transition", "catch/gcnn_transition"):
+    accuracy = final_transition_accuracy(zoo.load(name), env)
+    assert accuracy["pairs"] == 75 and accuracy["paddle"] == 1.0
+    assert accuracy["ball_column"] < 0.5, (name, accuracy)
+
+
 def test_planned_cartpole_episodes_end_by_the_termination_rule():
   env = envs.make("CartPole-v1", batch_size=64)
   model_env = ModelEnvironment(env, zoo.load("cartpole/gcnn_transition"))

@@ -266,3 +266,22 @@ def grid_runs_from_sweeps(sweep_dirs: Sequence[str], baseline: Arm, baseline_dir
       arms.append(Arm(name, agent, cfg, cfg.planning_ratio))
       runs[name] = (c.env_steps, c.curves, {})
   return arms, runs
+
+
+def final_transition_accuracy(model, env) -> Dict[str, float]:
+  """How a Catch world model predicts the transition it never learned (ball into the paddle's
+  row, masked from the loss): the fraction of the state-action pairs with the ball in the row
+  above the paddle whose predicted ball column / paddle column are right. Why the planner
+  moves the ball by the game's rule there (`tf_equirl.agents.dyna.world`)."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from tf_equirl.models.analysis import all_state_action_pairs  # pylint: disable=import-outside-toplevel
+  from tf_equirl.models.dynamics import model_dynamics  # pylint: disable=import-outside-toplevel
+  pairs = all_state_action_pairs(env)
+  last = pairs["state"][:, 0] == env.rows - 2
+  state = tf.constant(pairs["state"][last])
+  action = tf.constant(pairs["action"][last])
+  predicted = model_dynamics(model, env)(state, action).numpy()
+  true = env.physics(state, action).numpy()
+  return {"pairs": int(last.sum()),
+          "ball_column": float(np.mean(predicted[:, 1] == true[:, 1])),
+          "paddle": float(np.mean(predicted[:, 2] == true[:, 2]))}
