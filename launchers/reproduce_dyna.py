@@ -86,7 +86,8 @@ def main(argv):
   if _PART.value == "online_grid":
     reproduce.write_grid_report(path, env, arms, runs, seeds, command)
   else:
-    reproduce.write_report(path, env, arms, runs, seeds, command, title)
+    reproduce.write_report(path, env, arms, runs, seeds, command, title,
+                           thesis=_PART.value == "supervised")
   print(open(path).read())
 
 

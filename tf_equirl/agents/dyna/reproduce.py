@@ -138,7 +138,8 @@ def write_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, tuple
            f"{len(seeds)} seeds (seeds 0..N-1), in brackets the worst-decile cumulative mean, "
            "at real environment steps (planned steps are not counted). MLP actor-critics "
            "(thesis 4.7.5.3); the baseline is the same PPO without planning.\n",
-           "## Best planning ratio per world model\n",
+           "## Best planning ratio per world model\n" if thesis else
+           "## Best variant per world model\n",
            results.markdown_summary({k: summaries[a.name] for k, a in chosen.items()}),
            "\n" + ", ".join(f"{k}: {a.name}" for k, a in chosen.items()) + "\n"]
   if thesis and env in THESIS:
