@@ -9,12 +9,8 @@ models) and writes results/ppo_<env>.md with the table, the thesis' numbers besi
 parameter counts, the throughput and this command, plus results/ppo_<env>.png (Fig. 4.3 style).
 """
 
-import dataclasses
-import json
 import os
 import sys
-
-import numpy as np
 
 from absl import app, flags
 
@@ -44,22 +40,6 @@ _RESUME = flags.DEFINE_bool("resume", True, "Reuse a network's finished runs (su
                             "training it again, e.g. after an interrupted reproduction.")
 
 
-def finished_run(out: str, config, seeds):
-  """Curves and parameter counts of a finished identical run in `out`, else None."""
-  path = os.path.join(out, "summary.json")
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    summary = json.load(f)
-  if summary.get("config") != dataclasses.asdict(config) or summary.get("seeds") != seeds:
-    return None
-  csvs = [os.path.join(out, f"seed_{s}.csv") for s in seeds]
-  if not all(os.path.exists(c) for c in csvs):
-    return None
-  columns = [results.read_seed_csv(c) for c in csvs]
-  curves = np.stack([c["mean_return"] for c in columns])
-  return columns[0]["env_steps"], curves, summary["parameter_counts"]
-
 def run_on_ray(config, seeds, out):
   """The seeds of `config` as Ray Tune trials; a finished or interrupted sweep in `out` resumes."""
   from tf_equirl import sweeps
@@ -82,17 +62,6 @@ THESIS = {
 }
 
 
-NOTES_HEADING = "## Notes"  # a hand-written section from this heading on survives regeneration
-
-
-def kept_notes(path: str) -> str:
-  if not os.path.exists(path):
-    return ""
-  text = open(path).read()
-  at = text.find("\n" + NOTES_HEADING)
-  return text[at:] if at >= 0 else ""
-
-
 def main(argv):
   del argv
   env = _ENV.value
@@ -109,7 +78,7 @@ def main(argv):
     actor, _, critic = network.partition(":")
     config = default_config(env, network=actor, critic=critic or "mlp")
     out = os.path.join(_RUNS.value, f"{env}_{network.replace(':', '_')}")
-    done = finished_run(out, config, seeds) if _RESUME.value else None
+    done = results.load_finished_run(out, config, seeds) if _RESUME.value else None
     if _BACKEND.value == "ray":
       env_steps, curves[network], counts = run_on_ray(config, seeds, out + "_ray")
     elif done is None:
@@ -136,7 +105,7 @@ def main(argv):
   for j, step in enumerate(checkpoints):
     thesis_rows.append(f"| {step:,} | " + " | ".join(thesis[n][j] for n in listed) + " |")
   md_path = os.path.join(_RESULTS.value, f"ppo_{short}.md")
-  notes = kept_notes(md_path)
+  notes = results.kept_notes(md_path)
   with open(md_path, "w") as f:
     f.write(f"# PPO on {env}: equivariant vs MLP actors\n\n")
     f.write(f"Command: `{command.strip()}`\n\n")

@@ -16,6 +16,8 @@ import sys
 
 from absl import app, flags
 
+from launchers.common import parse_seeds
+
 from tf_equirl import sweeps
 
 _ALGO = flags.DEFINE_enum("algo", "ppo", list(sweeps.algorithms()), "Algorithm to sweep.")
@@ -53,19 +55,6 @@ def _field_values(text: str, flag: str):
   if not sep or not name or not values:
     raise app.UsageError(f"--{flag} expects FIELD=VALUES, received {text!r}.")
   return name.strip(), values
-
-
-def parse_seeds(text: str):
-  try:
-    values = [int(p) for p in text.split(",") if p.strip()]
-  except ValueError:
-    raise app.UsageError(f"--seeds must be a count or a comma-separated list of integers, "
-                         f"received {text!r}.")
-  if len(values) == 1 and "," not in text:
-    if values[0] < 1:
-      raise app.UsageError(f"--seeds count must be positive, received {values[0]}.")
-    return list(range(values[0]))
-  return values
 
 
 def parse_sampler(config_cls, name: str, text: str):

@@ -19,6 +19,7 @@ import os
 
 from absl import app, flags
 
+from launchers.common import parse_seeds
 from launchers import train_ppo  # its flags (--env, --network, --seeds, PPO fields) apply here
 from tf_equirl import results
 from tf_equirl.agents.dyna import (MODEL_BUFFERS, MODES, ROLLOUT_STARTS, WORLD_MODELS,
@@ -65,7 +66,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   config = config_from_flags()
-  seeds = train_ppo.parse_seeds(FLAGS.seeds)
+  seeds = parse_seeds(FLAGS.seeds)
   out = FLAGS.out or os.path.join(
       "runs", f"{config.env}_dyna_{config.mode}_{config.world_model}_pr{config.planning_ratio:g}")
   checkpoints = [int(c) for c in FLAGS.checkpoints] if FLAGS.checkpoints else None

@@ -14,6 +14,8 @@ import os
 
 from absl import app, flags
 
+from launchers.common import parse_seeds
+
 from tf_equirl.agents.ppo import PPOConfig, default_config
 from tf_equirl.agents.ppo.experiment import run_experiment
 from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS
@@ -44,20 +46,6 @@ for _field in dataclasses.fields(PPOConfig):
            "Optional[int]": int}[str(_field.type)]
   _OVERRIDES[_field.name] = _kind[_type](_field.name, None, f"Override PPOConfig.{_field.name} "
                                          f"(default {_field.default!r}; see its docstring).")
-
-
-def parse_seeds(text: str):
-  parts = [p.strip() for p in text.split(",") if p.strip()]
-  try:
-    values = [int(p) for p in parts]
-  except ValueError:
-    raise app.UsageError(f"--seeds must be a count or a comma-separated list of integers, "
-                         f"received {text!r}.")
-  if len(values) == 1 and "," not in text:
-    if values[0] < 1:
-      raise app.UsageError(f"--seeds count must be positive, received {values[0]}.")
-    return list(range(values[0]))
-  return values
 
 
 def ppo_overrides() -> dict:
