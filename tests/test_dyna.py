@@ -245,3 +245,16 @@ def test_bad_dyna_input_fails_clearly():
     Dyna(_cartpole_config(world_model_path="/no/such/model.keras"))
   with pytest.raises(ValueError, match="gcnn_proximal"):
     Dyna(_cartpole_config(world_model="gcnn_proximal"))
+
+
+def test_train_dyna_launcher_rejects_a_world_model_of_another_environment():
+  import os
+  import subprocess
+  import sys
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  proc = subprocess.run(
+      [sys.executable, "-m", "launchers.train_dyna", "--model_path=catch/gcnn_transition",
+       "--total_steps=25600", "--out=" + os.devnull], cwd=repo, capture_output=True, text=True,
+      timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert proc.returncode != 0
+  assert "width 50, but the environment's observations have width 4" in proc.stderr
