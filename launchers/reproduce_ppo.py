@@ -44,12 +44,10 @@ def run_on_ray(config, seeds, out):
   """The seeds of `config` as Ray Tune trials; a finished or interrupted sweep in `out` resumes."""
   from tf_equirl import sweeps
   from tf_equirl.agents.ppo import PPO
-  resume = _RESUME.value and os.path.exists(os.path.join(out, "sweep.json"))
-  result = sweeps.run_sweep("ppo", {}, seeds, out, base=config,
-                            seeds_per_trial=_SEEDS_PER_TRIAL.value, address=_ADDRESS.value,
-                            resume=resume, checkpoints=DEFAULT_CHECKPOINTS[config.env], verbose=1)
-  (runs,) = result.configs
-  return runs.env_steps, runs.curves, PPO(config).parameter_counts()
+  env_steps, curves = sweeps.run_config_on_ray(
+      config, seeds, out, seeds_per_trial=_SEEDS_PER_TRIAL.value, address=_ADDRESS.value,
+      resume=_RESUME.value, checkpoints=DEFAULT_CHECKPOINTS[config.env])
+  return env_steps, curves, PPO(config).parameter_counts()
 
 
 # thesis Table 4.2 (CartPole) and Table 4.4 (Catch): mean +- 2 SE over 128 seeds.

@@ -474,3 +474,24 @@ def _write_summary(result: SweepResult, spec, command: Optional[str]) -> None:
     results.plot_curve_matrix(
         os.path.join(out, "matrix.png"), x_name, x_values, y_name, y_values,
         {k: (c.env_steps, c.curves) for k, c in cells.items()}, title=f"{spec['algo']} on {env}")
+
+
+def run_config_on_ray(config, seeds: Sequence[int], out: str,
+                      seeds_per_trial: Optional[int] = None, address: Optional[str] = None,
+                      resume: bool = True, checkpoints: Optional[Sequence[int]] = None,
+                      verbose: int = 1):
+  """Every seed of one config (a `PPOConfig` or `DynaConfig`) as Tune trials: the
+  `--backend=ray` of `launchers.reproduce_ppo` and `reproduce_dyna`.
+
+  Returns `(env_steps, curves [seeds, iterations])`. With `resume`, a finished or interrupted
+  sweep in `out` is continued instead of started again.
+  """
+  from tf_equirl.sweeps.registry import _ALGORITHMS  # pylint: disable=import-outside-toplevel
+  algo = next((a.name for a in _ALGORITHMS.values() if isinstance(config, a.config_cls)), None)
+  if algo is None:
+    raise ValueError(f"No sweep algorithm is registered for {type(config).__name__}.")
+  resume = resume and os.path.exists(os.path.join(out, SPEC_FILE))
+  result = run_sweep(algo, {}, seeds, out, base=config, seeds_per_trial=seeds_per_trial,
+                     address=address, resume=resume, checkpoints=checkpoints, verbose=verbose)
+  (runs,) = result.configs
+  return runs.env_steps, runs.curves

@@ -92,12 +92,26 @@ def lever_arms(env: str, ratio: float, dyna_iterations: int, total_steps: Option
 
 
 def run_arms(arms: Sequence[Arm], seeds: Sequence[int], runs_dir: str, resume: bool = True,
-             progress: bool = True) -> Dict[str, Tuple[np.ndarray, np.ndarray, dict]]:
+             progress: bool = True, backend: str = "local", address: Optional[str] = None,
+             seeds_per_trial: Optional[int] = None) -> Dict[str, Tuple[np.ndarray, np.ndarray, dict]]:
   """Trains every arm for every seed (one compiled graph per arm); `{name: (env_steps,
-  curves [seeds, iterations], parameter_counts)}`. Finished arms are reused with `resume`."""
+  curves [seeds, iterations], parameter_counts)}`. Finished arms are reused with `resume`.
+
+  `backend="ray"` runs each arm's seeds as Ray Tune trials (`tf_equirl.sweeps`, on this
+  machine or the cluster at `address`) instead of in this process.
+  """
+  if backend not in ("local", "ray"):
+    raise ValueError(f"run_arms: backend must be 'local' or 'ray', received {backend!r}.")
   out = {}
   for arm in arms:
     folder = os.path.join(runs_dir, arm.name)
+    if backend == "ray":
+      from tf_equirl import sweeps  # pylint: disable=import-outside-toplevel
+      from tf_equirl.agents.ppo.experiment import _build_agent  # pylint: disable=import-outside-toplevel
+      env_steps, curves = sweeps.run_config_on_ray(arm.config, seeds, folder + "_ray",
+                                                   seeds_per_trial, address, resume)
+      out[arm.name] = (env_steps, curves, _build_agent(arm.config)[0].parameter_counts())
+      continue
     done = results.load_finished_run(folder, arm.config, seeds) if resume else None
     if done is None:
       result = run_experiment(arm.config, seeds, folder, progress=progress, tensorboard=False,
