@@ -16,7 +16,7 @@ from typing import Dict, Iterable, List, Mapping, Sequence
 import numpy as np
 
 __all__ = ["mean_and_2se", "worst_decile_cumulative", "summarize", "write_seed_csv",
-           "read_seed_csv", "markdown_summary", "plot_curves", "value_at"]
+           "read_seed_csv", "markdown_summary", "plot_curves", "plot_curve_panels", "value_at"]
 
 
 def mean_and_2se(values: np.ndarray) -> tuple[float, float]:
@@ -146,6 +146,40 @@ def plot_curves(path: str, curves: Mapping[str, np.ndarray], env_steps: np.ndarr
   fig.tight_layout()
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def plot_curve_panels(path: str, panels: Mapping[str, Mapping[str, np.ndarray]],
+                      env_steps: np.ndarray, title: str = "", window: int = 10) -> None:
+  """One mean +- 2SE panel per entry of `panels` (`{panel title: {label: curves}}`),
+  three panels a row, same colours for the same label in every panel."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  cols = min(3, len(panels))
+  rows = int(math.ceil(len(panels) / cols))
+  fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+  colours = {}
+  for ax, (name, curves) in zip(axes.flat, panels.items()):
+    for label, c in curves.items():
+      c = np.asarray(c, dtype=np.float64)
+      mean = _moving_average(c.mean(axis=0), window)
+      se = (_moving_average(c.std(axis=0, ddof=1) / np.sqrt(c.shape[0]), window)
+            if c.shape[0] > 1 else np.zeros_like(mean))
+      line, = ax.plot(env_steps, mean, label=label, color=colours.get(label))
+      colours.setdefault(label, line.get_color())
+      ax.fill_between(env_steps, mean - 2 * se, mean + 2 * se, alpha=0.2, color=colours[label])
+    ax.set(title=name, xlabel="environment steps", ylabel="episodic return")
+    ax.grid(alpha=0.3)
+  for ax in list(axes.flat)[len(panels):]:
+    ax.axis("off")
+  axes.flat[0].legend()
+  if title:
+    fig.suptitle(title)
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  fig.savefig(path, dpi=100)
   plt.close(fig)
 
 
