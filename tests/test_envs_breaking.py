@@ -158,3 +158,22 @@ def test_bad_input_fails_clearly():
     envs.make("CartPole-v1:global:0.5", strength=0.1)
   with pytest.raises(ValueError, match="Unknown environment 'Pong'"):
     envs.make("Pong:global:0.5")
+
+
+@pytest.mark.parametrize("name", ["CartPole-v1", "Catch-v0"])
+def test_with_dynamics_keeps_the_breaking_unless_the_physics_is_replaced(name):
+  env = envs.make(name, batch_size=4, breaking="reflect", strength=1.0)
+  kept = env.with_dynamics(outcome=env.outcome)
+  assert (kept.breaking, kept.strength) == ("reflect", 1.0)
+  plain = envs.make(name, batch_size=4)
+  replaced = env.with_dynamics(physics=plain.physics)
+  assert replaced.breaking is None
+  state = plain.pure_reset(0)[0]
+  physics = tf.constant([[0.5, 0.0, 0.0, 0.0]] * 4) if name == "CartPole-v1" else \
+      tf.constant([[3, 2, 0]] * 4)
+  state = state._replace(physics=physics)
+  action = tf.constant([0, 0, 0, 0])
+  assert np.array_equal(replaced.pure_step(state, action)[0].physics,
+                        plain.pure_step(state, action)[0].physics)
+  assert not np.array_equal(kept.pure_step(state, action)[0].physics,
+                            plain.pure_step(state, action)[0].physics)
