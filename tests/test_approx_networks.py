@@ -60,7 +60,7 @@ def test_targets_report_met_and_missed_with_numbers():
       "Catch-v0:reflect:1": {"mlp": _rows([0.5, 0.5]), "gcnn": _rows([0.2, 0.8]),
                              "relaxed": _rows([0.3, 0.8])},
   }
-  lines = approx.targets(summaries, "Catch-v0")
+  lines = approx.targets(summaries, "Catch-v0", early=2000)
   assert "**missed**" in lines[0] and "10,000: -0.300 +- 0.141 (MISSED)" in lines[0]
   assert "2,000: +0.050 +- 0.141 (ok)" in lines[0]
   assert "relaxed - gcnn = +0.300 +- 0.141 (ahead: **met**, significant)" in lines[1]
