@@ -27,7 +27,9 @@ probability in [0, 1] drawn per step from the environment's stateless key):
            twice (two columns, clipped at the wall).
 
 `env.with_dynamics(physics=...)` replaces the whole dynamics, breaking included (a learned
-model of a broken environment stands for all of it).
+model of a broken environment stands for all of it). A broken CartPole's `env.physics` is the
+broken step; a broken Catch's `env.physics` stays the deterministic step, because its breaking
+needs the random key and runs in `pure_step` (`Catch._step_physics`).
 """
 
 from __future__ import annotations
