@@ -30,6 +30,12 @@ _CATCH_NOISE = flags.DEFINE_list("catch_noise", ["0.1", "0.3"],
                                  "Test-time observation noise sigmas on Catch.")
 _CARTPOLE_NOISE = flags.DEFINE_list("cartpole_noise", ["0.05", "0.2"],
                                     "Test-time observation noise sigmas on CartPole.")
+_WORLD_MODEL_ENV = flags.DEFINE_string(
+    "world_model_env", None, "A trained variant (e.g. CartPole-v1:global:0.3) on which to also "
+    "compare MLP, exact and relaxed G-CNN transition models; its seed-0 MLP actor is the "
+    "expert that collects the data.")
+_WORLD_MODEL_SEEDS = flags.DEFINE_integer("world_model_seeds", 3, "Seeds per world model.")
+_WORLD_MODEL_EPOCHS = flags.DEFINE_integer("world_model_epochs", 30, "Epochs per world model.")
 _RUNS = flags.DEFINE_string("runs", "runs/approx", "Folder for per-seed outputs.")
 _RESULTS = flags.DEFINE_string("results", "results", "Folder for the results file and plots.")
 
@@ -66,7 +72,9 @@ def main(argv):
   command = "python -m launchers.reproduce_approx " + " ".join(sys.argv[1:])
   spec = approx.ApproxSpec(grids=tuple(grids), networks=tuple(_NETWORKS.value),
                            seeds=_SEEDS.value, runs=_RUNS.value, results=_RESULTS.value,
-                           command=command.strip())
+                           command=command.strip(), world_model_env=_WORLD_MODEL_ENV.value,
+                           world_model_seeds=_WORLD_MODEL_SEEDS.value,
+                           world_model_epochs=_WORLD_MODEL_EPOCHS.value)
   print(approx.reproduce(spec))
 
 

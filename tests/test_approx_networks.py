@@ -67,3 +67,21 @@ def test_targets_report_met_and_missed_with_numbers():
   assert "not behind: **met**" in lines[1]
   assert "ahead: **met**, not significant" in lines[2]
   assert "relaxed - mlp = -0.200 +- 0.141 (not behind: **missed**)" in lines[2]
+
+
+@pytest.mark.parametrize("env_name", ["CartPole-v1", "Catch-v0"])
+def test_relaxed_transition_model_is_matched_and_starts_equivariant(env_name):
+  from tf_equirl.models.networks import build_transition_model
+  from tf_equirl.models.spec import TransitionSpec
+  tf.keras.utils.set_random_seed(0)
+  env = envs.make(env_name, batch_size=64)
+  spec = TransitionSpec.for_env(env)
+  relaxed = build_transition_model("relaxed", spec, pool="mean")
+  mlp = build_transition_model("mlp", spec)
+  assert abs(count_params(relaxed) / count_params(mlp) - 1) <= 0.1
+  assert any(hasattr(l, "relaxed_weights") for l in relaxed.layers)
+  obs = env.pure_reset(3)[1].observation
+  action = tf.constant(np.random.default_rng(0).integers(0, env.num_actions, 64), tf.int32)
+  symmetry = env.symmetry
+  assert_equivariant(relaxed, [obs, action], [symmetry.state_rep, symmetry.action_rep],
+                     spec.output_rep, atol=1e-5)

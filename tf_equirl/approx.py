@@ -16,6 +16,9 @@
 3. Write `results/approximate_equivariance.md` (tables mean +- 2 SE and worst decile at the
    checkpoints, the targets with their numbers, spread and error against strength, noise
    robustness) and one curves PNG per environment.
+4. Optionally (`spec.world_model_env`), `world_model_experiment`: MLP, exact and relaxed G-CNN
+   transition models trained on datasets of a broken environment, error on seen and unseen
+   actions.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from tf_equirl.networks import builders
 from tf_equirl.testing import equivariance_error_by_element, relaxed_weight_spread
 
 __all__ = ["EnvGrid", "ApproxSpec", "variant_name", "train_config", "analyse_config",
-           "reproduce", "targets"]
+           "reproduce", "targets", "world_model_experiment"]
 
 keras = tf.keras
 
@@ -84,6 +87,9 @@ class ApproxSpec:
   runs: str = "runs/approx"
   results: str = "results"
   command: str = ""
+  world_model_env: Optional[str] = None   # a broken variant for the world-model part
+  world_model_seeds: int = 3
+  world_model_epochs: int = 30
 
 
 def variant_name(env: str, breaking: Optional[str], strength: float) -> str:
@@ -278,6 +284,83 @@ def targets(summaries: Dict[str, Dict[str, List[Dict]]], original: str,
   return lines
 
 
+# ------------------------------------------------------------------ world models
+WORLD_MODELS = ("mlp", "gcnn", "relaxed")
+
+
+def world_model_experiment(env_name: str, expert_path: str, out: str, seeds: int = 3,
+                           epochs: int = 30, num_transitions: int = 20_000) -> Dict:
+  """MLP, exact and relaxed G-CNN transition models (mean pooling) on a broken environment.
+
+  Datasets (`tf_equirl.models.make_datasets`, seed 0): `joint` (half expert, half random
+  actions), `left` (its action-0 part) and a validation set; the expert is the Keras actor
+  at `expert_path`. Each model is trained on each dataset for `epochs` epochs with the
+  thesis' settings, once per initialisation seed; the validation RMS per action tells the
+  error on seen (action 0) and, for `left`, unseen (action 1) actions. Cached in `out`.
+  """
+  from tf_equirl.models.data import DataConfig, make_datasets
+  from tf_equirl.models.networks import build_transition_model
+  from tf_equirl.models.spec import TransitionSpec
+  from tf_equirl.models.training import TrainConfig, TransitionTrainer
+
+  key = {"env": env_name, "expert": expert_path, "seeds": seeds, "epochs": epochs,
+         "num_transitions": num_transitions}
+  if os.path.exists(out):
+    with open(out) as f:
+      cached = json.load(f)
+    if cached.get("key") == key:
+      return cached
+  env = envs.make(env_name)
+  spec = TransitionSpec.for_env(env)
+  expert = keras.models.load_model(expert_path, compile=False)
+  data = make_datasets(env, expert, 0, DataConfig(num_transitions=num_transitions,
+                                                  num_validation=4000))
+  validation = data["validation"]
+  splits = {f"a{a}": validation["action"] == a for a in range(env.num_actions)}
+  rows = []
+  for model_name in WORLD_MODELS:
+    for dataset in ("joint", "left"):
+      for seed in range(seeds):
+        keras.utils.set_random_seed(seed)
+        model = build_transition_model(model_name, spec, pool="mean")
+        trainer = TransitionTrainer(model, spec, TrainConfig(epochs=epochs, seed=seed))
+        last = trainer.fit(data[dataset], validation, validation_splits=splits)[-1]
+        rows.append({"model": model_name, "dataset": dataset, "seed": seed,
+                     "params": int(sum(np.prod(v.shape) for v in model.trainable_variables)),
+                     **{k: float(v) for k, v in last.items() if k.endswith("rms")}})
+        print(f"world model {model_name} on {dataset}, seed {seed}: "
+              f"{ {k: round(v, 5) for k, v in rows[-1].items() if k.endswith('rms')} }",
+              flush=True)
+  analysis = {"key": key, "rows": rows}
+  results.write_json(out, analysis)
+  return analysis
+
+
+def _world_model_section(env_name: str, expert_path: str, analysis: Dict) -> str:
+  rows = analysis["rows"]
+  key = analysis["key"]
+  out = [f"## World models on {env_name}\n",
+         f"Transition models with mean pooling (exact G-CNN, relaxed G-CNN with 2 kernels per "
+         f"layer) and the MLP, parameter-matched, trained {key['epochs']} epochs with the "
+         f"thesis' settings on `tf_equirl.models` datasets of the broken environment "
+         f"({key['num_transitions']:,} transitions in `joint`, its action-0 part in `left`, "
+         f"4,000 validation transitions; expert `{expert_path}`). Validation RMS per state "
+         f"component, mean +- 2 SE over {key['seeds']} initialisation seeds; on `left` the "
+         f"right push (action 1) was never seen.\n",
+         "| model | params | trained on | RMS, all | RMS, action 0 (left) | RMS, action 1 (right) |",
+         "|---|---|---|---|---|---|"]
+  for model in WORLD_MODELS:
+    for dataset in ("joint", "left"):
+      sel = [r for r in rows if r["model"] == model and r["dataset"] == dataset]
+      cells = []
+      for field in ("val_rms", "val_a0_rms", "val_a1_rms"):
+        m, se = results.mean_and_2se(np.array([r[field] for r in sel]))
+        cells.append(f"{m:.4f} +- {se:.4f}")
+      out.append(f"| {model} | {sel[0]['params']} | {dataset} | " + " | ".join(cells) + " |")
+  out.append("")
+  return "\n".join(out)
+
+
 # ------------------------------------------------------------------------ the run
 def reproduce(spec: ApproxSpec) -> str:
   """Runs the whole experiment and writes the results file; returns its path."""
@@ -304,6 +387,17 @@ def reproduce(spec: ApproxSpec) -> str:
                               title=f"{grid.env}: PPO actors on the original and broken variants")
     sections.append(_section(grid, summaries, analyses, counts, os.path.basename(png),
                              spec.seeds))
+  if spec.world_model_env:
+    # The expert is seed 0's MLP actor trained on the same variant in the grid above.
+    expert = os.path.join(spec.runs, spec.world_model_env.replace(":", "_"), "mlp", "seed_0",
+                          "actor.keras")
+    if not os.path.exists(expert):
+      raise ValueError(f"world_model_env={spec.world_model_env!r}: no trained expert at "
+                       f"{expert}; include that variant and the mlp network in the grid.")
+    analysis = world_model_experiment(
+        spec.world_model_env, expert, os.path.join(spec.runs, "world_models.json"),
+        spec.world_model_seeds, spec.world_model_epochs)
+    sections.append(_world_model_section(spec.world_model_env, expert, analysis))
   path = os.path.join(spec.results, "approximate_equivariance.md")
   notes = _kept_notes(path)
   with open(path, "w") as f:
