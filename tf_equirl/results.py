@@ -16,8 +16,9 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 import numpy as np
 
 __all__ = ["mean_and_2se", "worst_decile_cumulative", "summarize", "write_seed_csv",
-           "read_seed_csv", "markdown_summary", "plot_curves", "plot_matrix", "value_at",
-           "load_finished_run", "kept_notes", "plot_heatmap", "plot_curve_matrix"]
+           "read_seed_csv", "markdown_summary", "plot_curves", "value_at",
+           "load_finished_run", "kept_notes", "plot_heatmap", "plot_curve_matrix",
+           "plot_curve_panels"]
 
 
 def mean_and_2se(values: np.ndarray) -> tuple[float, float]:
@@ -163,6 +164,40 @@ def plot_curves(path: str, curves: Mapping[str, np.ndarray], env_steps: np.ndarr
   plt.close(fig)
 
 
+def plot_curve_panels(path: str, panels: Mapping[str, Mapping[str, np.ndarray]],
+                      env_steps: np.ndarray, title: str = "", window: int = 10) -> None:
+  """One mean +- 2SE panel per entry of `panels` (`{panel title: {label: curves}}`),
+  three panels a row, same colours for the same label in every panel."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  cols = min(3, len(panels))
+  rows = int(math.ceil(len(panels) / cols))
+  fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+  colours = {}
+  for ax, (name, curves) in zip(axes.flat, panels.items()):
+    for label, c in curves.items():
+      c = np.asarray(c, dtype=np.float64)
+      mean = _moving_average(c.mean(axis=0), window)
+      se = (_moving_average(c.std(axis=0, ddof=1) / np.sqrt(c.shape[0]), window)
+            if c.shape[0] > 1 else np.zeros_like(mean))
+      line, = ax.plot(env_steps, mean, label=label, color=colours.get(label))
+      colours.setdefault(label, line.get_color())
+      ax.fill_between(env_steps, mean - 2 * se, mean + 2 * se, alpha=0.2, color=colours[label])
+    ax.set(title=name, xlabel="environment steps", ylabel="episodic return")
+    ax.grid(alpha=0.3)
+  for ax in list(axes.flat)[len(panels):]:
+    ax.axis("off")
+  axes.flat[0].legend()
+  if title:
+    fig.suptitle(title)
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
 def _value_text(value) -> str:
   return f"{value:.4g}" if isinstance(value, float) else str(value)
 
@@ -279,46 +314,3 @@ def kept_notes(path: str) -> str:
   text = open(path).read()
   at = text.find("\n" + NOTES_HEADING)
   return text[at:] if at >= 0 else ""
-
-
-def plot_matrix(path: str, curves: Mapping[tuple, np.ndarray], env_steps: np.ndarray,
-                rows: Sequence, columns: Sequence, lines: Sequence,
-                reference: Optional[np.ndarray] = None, row_label: str = "",
-                column_label: str = "", line_label: str = "", title: str = "",
-                window: int = 10) -> None:
-  """Thesis Fig. 4.11 style: a matrix of plots over two swept fields (`rows` x `columns`),
-  one mean curve per value of a third (`lines`, coloured by a colour bar), and `reference`
-  (curves `[seeds, iterations]`, e.g. the model-free baseline) in black in every panel.
-
-  `curves[(row, column, line)]` is `[seeds, iterations]`; missing cells are left empty.
-  """
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
-  fig, axes = plt.subplots(len(rows), len(columns), figsize=(3.2 * len(columns),
-                                                            2.6 * len(rows)),
-                           sharex=True, sharey=True, squeeze=False)
-  cmap = plt.get_cmap("viridis")
-  colours = {v: cmap(i / max(1, len(lines) - 1)) for i, v in enumerate(lines)}
-  for i, r in enumerate(rows):
-    for j, c in enumerate(columns):
-      ax = axes[i][j]
-      if reference is not None:
-        ax.plot(env_steps, _moving_average(np.asarray(reference).mean(axis=0), window),
-                color="black", lw=1.2)
-      for v in lines:
-        if (r, c, v) in curves:
-          mean = _moving_average(np.asarray(curves[(r, c, v)], np.float64).mean(axis=0), window)
-          ax.plot(np.asarray(env_steps)[:len(mean)], mean, color=colours[v], lw=1.0)
-      ax.set_title(f"{row_label}{r}, {column_label}{c}", fontsize=8)
-      ax.grid(alpha=0.3)
-  sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, max(1, len(lines) - 1)))
-  bar = fig.colorbar(sm, ax=axes, ticks=range(len(lines)), shrink=0.8)
-  bar.ax.set_yticklabels([str(v) for v in lines])
-  bar.set_label(line_label + " (black: reference)" if reference is not None else line_label)
-  if title:
-    fig.suptitle(title)
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  fig.savefig(path, dpi=100)
-  plt.close(fig)

@@ -3,11 +3,14 @@
 `equivariance_error(fn, x, input_rep, output_rep)` is the maximum over group elements
 (and over the batch) of `|fn(rho_in(g) x) - rho_out(g) fn(x)|`, the equivariance error of
 Definition 1 in Wang et al., "Approximately equivariant networks" (shared/seeds/002).
+`equivariance_error_by_element` reports it per group element, and `relaxed_weight_spread`
+how far a trained relaxed (or residual-pathway) network has moved away from exact
+equivariance in its weights.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, Dict, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
@@ -15,7 +18,7 @@ import tensorflow as tf
 from tf_equirl.groups import FiniteGroup, Representation
 
 __all__ = ["equivariance_error", "equivariance_errors", "assert_equivariant",
-           "invariant", "RepLike"]
+           "equivariance_error_by_element", "relaxed_weight_spread", "invariant", "RepLike"]
 
 # A representation acting on the last axis, a FiniteGroup (its regular representation on
 # the group axis 1 of `[batch, |G|, c]` features), or `invariant(group)`.
@@ -64,6 +67,29 @@ def equivariance_errors(fn: Callable[..., Any], x: Any, input_rep, output_rep,
       Integer inputs (action indices) are permuted by a permutation representation.
     input_axis, output_axis: override the axis each representation acts on.
   """
+  return np.max(_errors_by_element(fn, x, input_rep, output_rep, input_axis, output_axis),
+                axis=0)
+
+
+def equivariance_error_by_element(fn: Callable[..., Any], x: Any, input_rep, output_rep,
+                                  input_axis=None, output_axis=None,
+                                  reduce: str = "mean") -> np.ndarray:
+  """Equivariance error per group element `[|G|]` (Definition 1 of shared/seeds/002).
+
+  Entry `g` is `|fn(rho_in(g) x) - rho_out(g) fn(x)|`, maximised over the output entries of
+  each sample and then averaged (`reduce="mean"`) or maximised (`"max"`) over the batch.
+  Entry 0 (the identity) is always 0; an exactly equivariant `fn` has all entries at float
+  rounding, an approximately equivariant one shows which elements it treats differently.
+  Arguments as in `equivariance_errors`.
+  """
+  if reduce not in ("mean", "max"):
+    raise ValueError(f"reduce must be 'mean' or 'max', received reduce={reduce!r}.")
+  errors = _errors_by_element(fn, x, input_rep, output_rep, input_axis, output_axis)
+  return errors.mean(axis=1) if reduce == "mean" else errors.max(axis=1)
+
+
+def _errors_by_element(fn, x, input_rep, output_rep, input_axis, output_axis) -> np.ndarray:
+  """`[|G|, batch]` errors, each maximised over a sample's output entries."""
   multi = isinstance(x, (list, tuple))
   xs = [tf.convert_to_tensor(v) for v in (x if multi else [x])]
   in_reps = _as_list(input_rep, len(xs), "input_rep")
@@ -77,14 +103,49 @@ def equivariance_errors(fn: Callable[..., Any], x: Any, input_rep, output_rep,
                        f"{group.name}: they must share the group.")
   call = lambda args: fn(list(args)) if multi else fn(args[0])
   y = tf.convert_to_tensor(call(xs))
-  worst = None
+  rows = []
   for g in group.elements():
     gx = [_apply(r, a, v, g) for (r, a), v in zip(resolved_in, xs)]
     diff = tf.abs(tf.cast(tf.convert_to_tensor(call(gx)), tf.float64)
                   - tf.cast(_apply(out_rep, out_axis, y, g), tf.float64))
-    per_sample = tf.reduce_max(tf.reshape(diff, [tf.shape(diff)[0], -1]), axis=1).numpy()
-    worst = per_sample if worst is None else np.maximum(worst, per_sample)
-  return worst
+    rows.append(tf.reduce_max(tf.reshape(diff, [tf.shape(diff)[0], -1]), axis=1).numpy())
+  return np.stack(rows)
+
+
+def relaxed_weight_spread(model) -> Dict[str, float]:
+  """Spread of the relaxed weights of every relaxed layer in `model` (or of one layer).
+
+  For a layer with relaxed weights `w_l(h)` (`RelaxedGroupLift`, `RelaxedGroupConv`) the
+  spread is the standard deviation over the group elements `h`, averaged over the kernels
+  `l`, divided by the mean over `l` of `|mean_h w_l(h)|`: 0 for an exactly equivariant
+  layer, scale-free otherwise. Layers with an unconstrained path (`ResidualGroupLift`,
+  `ResidualGroupConv`) report `|V| / |K|`, the Frobenius norm of the unconstrained weights
+  over that of the exact block matrix, under the key `"<name>/free_ratio"`.
+  Returns `{layer name: spread}`.
+  """
+  layers = ([model] if not hasattr(model, "layers") else
+            [l for l in _flatten_layers(model)])
+  report = {}
+  for layer in layers:
+    if hasattr(layer, "relaxed_weights"):
+      w = np.asarray(layer.relaxed_weights.numpy(), np.float64)  # [|G|, L]
+      scale = float(np.mean(np.abs(w.mean(axis=0))))
+      report[layer.name] = float(np.mean(w.std(axis=0)) / max(scale, 1e-12))
+    if hasattr(layer, "free_kernel"):
+      exact = (layer.expanded_kernel() if hasattr(layer, "expanded_kernel") else
+               tf.einsum("hij,ju->ihu", layer._lift_matrices.astype(np.float32), layer.kernel))
+      ratio = np.linalg.norm(layer.free_kernel.numpy()) / max(
+          float(np.linalg.norm(np.asarray(exact))), 1e-12)
+      report[f"{layer.name}/free_ratio"] = float(ratio)
+  return report
+
+
+def _flatten_layers(model):
+  for layer in model.layers:
+    if hasattr(layer, "layers"):
+      yield from _flatten_layers(layer)
+    else:
+      yield layer
 
 
 def equivariance_error(fn: Callable[..., Any], x: Any, input_rep, output_rep,

@@ -255,7 +255,7 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     action, valid = self._check_action(action, batch)
     dynamic_batch = batch if batch is not None else tf.shape(state.step_count)[0]
 
-    next_physics = self._physics(state.physics, action)
+    next_physics = self._step_physics(state, action)
     reward, terminated = self._outcome(state.physics, action, next_physics)
     reward = tf.cast(reward, tf.float32)
     terminated = tf.cast(terminated, tf.bool)
@@ -319,6 +319,12 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     observation = tf.where(_expand_like(ended, time_step.observation),
                            self.observe(reset_physics), time_step.observation)
     return next_state, time_step, observation
+
+  def _step_physics(self, state: EnvState, action: tf.Tensor) -> tf.Tensor:
+    """`physics(state.physics, action)`. Environments whose own dynamics are random (the
+    symmetry-breaking Catch variants, `tf_equirl.envs.breaking`) override this to draw from
+    `state.key`, so that compiled and eager runs with one seed agree."""
+    return self._physics(state.physics, action)
 
   def _check_action(self, action: Any, batch: Optional[int]):
     """Static checks in Python, value checks eagerly or as a graph assertion."""

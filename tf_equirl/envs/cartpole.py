@@ -15,11 +15,12 @@ import numpy as np
 import tensorflow as tf
 from tf_agents.specs import tensor_spec
 
+from tf_equirl.envs import breaking as breaking_lib
 from tf_equirl.envs.base import (BatchedEnvironment, OutcomeFn, PhysicsFn,
                                  stateless_symmetric_uniform)
 from tf_equirl.groups import MDPSymmetry, Representation, cyclic
 
-__all__ = ["CartPole", "cartpole_physics", "cartpole_outcome", "cartpole_symmetry"]
+__all__ = ["CartPole", "cartpole_physics", "cartpole_dynamics", "cartpole_outcome", "cartpole_symmetry"]
 
 GRAVITY = 9.8  # gymnasium cartpole.py
 MASSCART = 1.0  # gymnasium cartpole.py
@@ -51,9 +52,14 @@ def cartpole_physics(state: tf.Tensor, action: tf.Tensor) -> tf.Tensor:
     The next state, `[B, 4]`.
   """
   dtype = state.dtype
-  x, x_dot, theta, theta_dot = tf.unstack(state, num=4, axis=-1)
   force = tf.where(tf.equal(action, 1), tf.constant(FORCE_MAG, dtype),
                    tf.constant(-FORCE_MAG, dtype))
+  return cartpole_dynamics(state, force)
+
+
+def cartpole_dynamics(state: tf.Tensor, force: tf.Tensor) -> tf.Tensor:
+  """The Euler step of `cartpole_physics` under a given horizontal force `[B]` (newtons)."""
+  x, x_dot, theta, theta_dot = tf.unstack(state, num=4, axis=-1)
   costheta = tf.cos(theta)
   sintheta = tf.sin(theta)
   temp = (force + POLEMASS_LENGTH * tf.square(theta_dot) * sintheta) / TOTAL_MASS
@@ -106,12 +112,22 @@ class CartPole(BatchedEnvironment):
     max_episode_steps: truncation limit; 500 as in CartPole-v1.
     physics: replacement for `cartpole_physics`, `(state [B,4], action [B]) -> [B,4]`.
     outcome: replacement for `cartpole_outcome`.
+    breaking: None, or a symmetry-breaking variant "global" (tilted track), "reflect" or
+      "repeat" (the push reversed / applied `1 + strength` times right of the centre); see
+      `tf_equirl.envs.breaking`. Replaces the default physics only.
+    strength: how strongly the symmetry is broken (0: the original environment).
   """
 
   def __init__(self, batch_size: int = 1, seed: Any = 0,
                max_episode_steps: Optional[int] = MAX_EPISODE_STEPS,
-               physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None):
-    self._config = dict(batch_size=batch_size, seed=seed, max_episode_steps=max_episode_steps)
+               physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None,
+               breaking: Optional[str] = None, strength: float = 0.0):
+    strength = breaking_lib.check_breaking("CartPole-v1", breaking, strength)
+    self._config = dict(batch_size=batch_size, seed=seed, max_episode_steps=max_episode_steps,
+                        breaking=breaking, strength=strength or 0.0)
+    if physics is None and breaking is not None:
+      physics = functools.partial(breaking_lib.cartpole_broken_physics, breaking=breaking,
+                                  strength=strength)
     observation_spec = tensor_spec.BoundedTensorSpec(
         [4], tf.float32, minimum=-OBSERVATION_HIGH, maximum=OBSERVATION_HIGH,
         name="observation")
@@ -131,7 +147,19 @@ class CartPole(BatchedEnvironment):
   def _initial_physics(self, key: tf.Tensor, batch_size) -> tf.Tensor:
     return stateless_symmetric_uniform(key, [batch_size, 4], RESET_HIGH)
 
+  @property
+  def breaking(self) -> Optional[str]:
+    """The symmetry-breaking variant (None: the original CartPole)."""
+    return self._config["breaking"]
+
+  @property
+  def strength(self) -> float:
+    return self._config["strength"]
+
   def with_dynamics(self, physics: Optional[PhysicsFn] = None,
                     outcome: Optional[OutcomeFn] = None) -> "CartPole":
-    return CartPole(**self._config, physics=self._physics if physics is None else physics,
+    config = dict(self._config)
+    if physics is not None:  # a replacement stands for the whole dynamics, breaking included
+      config.update(breaking=None, strength=0.0)
+    return CartPole(**config, physics=self._physics if physics is None else physics,
                     outcome=self._outcome if outcome is None else outcome)

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 from tf_agents.specs import tensor_spec
 
+from tf_equirl.envs import breaking as breaking_lib
 from tf_equirl.envs.base import BatchedEnvironment, OutcomeFn, PhysicsFn
 from tf_equirl.groups import MDPSymmetry, Representation, cyclic
 
@@ -126,11 +127,21 @@ class Catch(BatchedEnvironment):
       `symmetry.state_rep` always acts on the flat vector.
     physics: replacement for `catch_physics`, `(state [B,3], action [B]) -> [B,3]`.
     outcome: replacement for `catch_outcome`.
+    breaking: None, or a symmetry-breaking variant "global" (wind drifting the ball one
+      column right), "reflect" or "repeat" (the paddle's move reversed / doubled left of the
+      centre), each happening with probability `strength` per step, drawn from the
+      environment's stateless key; see `tf_equirl.envs.breaking`. Replaces the default
+      physics only.
+    strength: probability in [0, 1] of the breaking event (0: the original environment).
   """
 
   def __init__(self, batch_size: int = 1, seed: Any = 0, rows: int = ROWS,
                columns: int = COLUMNS, flat_observation: bool = True,
-               physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None):
+               physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None,
+               breaking: Optional[str] = None, strength: float = 0.0):
+    strength = breaking_lib.check_breaking("Catch", breaking, strength)
+    # The broken dynamics are random, so they run in _step_physics with the key.
+    self._broken = breaking if physics is None else None
     for arg, value, low in (("rows", rows, 2), ("columns", columns, 1)):
       if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
         raise ValueError(f"Catch: {arg} must be an integer >= {low}, received {value!r}.")
@@ -139,7 +150,8 @@ class Catch(BatchedEnvironment):
     self._rows, self._columns = int(rows), int(columns)
     self._flat = flat_observation
     self._config = dict(batch_size=batch_size, seed=seed, rows=rows, columns=columns,
-                        flat_observation=flat_observation)
+                        flat_observation=flat_observation, breaking=breaking,
+                        strength=strength or 0.0)
     shape = [self._rows * self._columns] if flat_observation else [self._rows, self._columns]
     observation_spec = tensor_spec.BoundedTensorSpec(
         shape, tf.float32, minimum=0.0, maximum=1.0, name="observation")
@@ -180,7 +192,28 @@ class Catch(BatchedEnvironment):
     zeros = tf.zeros_like(ball_col)
     return tf.stack([zeros, ball_col, zeros + self._columns // 2], axis=-1)
 
+  @property
+  def breaking(self) -> Optional[str]:
+    """The symmetry-breaking variant (None: the original Catch)."""
+    return self._config["breaking"]
+
+  @property
+  def strength(self) -> float:
+    return self._config["strength"]
+
+  def _step_physics(self, state, action):
+    if self._broken is None:
+      return self._physics(state.physics, action)
+    coin = breaking_lib.bernoulli_bits(state.key, tf.shape(action)[0], self.strength)
+    return breaking_lib.catch_broken_physics(state.physics, action, coin, self._broken,
+                                             self._columns)
+
   def with_dynamics(self, physics: Optional[PhysicsFn] = None,
                     outcome: Optional[OutcomeFn] = None) -> "Catch":
-    return Catch(**self._config, physics=self._physics if physics is None else physics,
+    config = dict(self._config)
+    if physics is not None:  # a replacement stands for the whole dynamics, breaking included
+      config.update(breaking=None, strength=0.0)
+    elif self._broken is None:
+      physics = self._physics
+    return Catch(**config, physics=physics,
                  outcome=self._outcome if outcome is None else outcome)

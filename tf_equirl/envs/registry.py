@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List
 
 from tf_equirl.envs.base import BatchedEnvironment
+from tf_equirl.envs.breaking import parse_variant
 
 __all__ = ["register", "make", "list_envs"]
 
@@ -43,9 +44,21 @@ def list_envs() -> List[str]:
 def make(name: str, batch_size: int = 1, seed: Any = 0, **kwargs) -> BatchedEnvironment:
   """Builds the registered environment `name`.
 
+  A symmetry-breaking variant (`tf_equirl.envs.breaking`) is asked for either with keyword
+  arguments, `make("CartPole-v1", breaking="global", strength=0.5)`, or by name,
+  `make("CartPole-v1:global:0.5")` (the form a `PPOConfig.env` string can carry).
+
   Raises:
-    ValueError: for an unknown name; the message lists the registered ones.
+    ValueError: for an unknown name (the message lists the registered ones), an unknown
+      variant or a bad strength.
   """
+  if isinstance(name, str) and ":" in name:
+    base, variant = parse_variant(name)
+    clash = sorted(set(variant) & set(kwargs))
+    if clash:
+      raise ValueError(f"Environment {name!r} names its variant and also received {clash} as "
+                       "keyword arguments; give the variant one way.")
+    name, kwargs = base, {**kwargs, **variant}
   if name not in _REGISTRY:
     raise ValueError(f"Unknown environment {name!r}; registered environments are "
                      f"{list_envs()}.")

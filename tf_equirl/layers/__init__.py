@@ -12,9 +12,14 @@ from tf_equirl.layers.group_lift import GroupLift
 from tf_equirl.layers.group_pool import GroupPool
 from tf_equirl.layers.permutation_equivariant_dense import PermutationEquivariantDense
 from tf_equirl.layers.proximal_pool import EquivariantMeanPool, ProximalPool
+from tf_equirl.layers.relaxed import RelaxedGroupConv, RelaxedGroupLift, ShrinkToGroupMean
+from tf_equirl.layers.residual_pathway import (DecayTowardsZero, ResidualGroupConv,
+                                               ResidualGroupLift)
 from tf_equirl.layers.symmetrizer_dense import SymmetrizerDense, symmetrizer_basis
 
 __all__ = ["GroupLift", "GroupConv", "PermutationEquivariantDense", "GroupPool",
            "EquivariantLogits", "ProximalPool", "EquivariantMeanPool", "SymmetrizerDense",
            "register_distance", "available_distances", "symmetrizer_basis", "ActionEncoding",
-           "encoding_representation", "signed_action_codes", "one_hot_action_codes"]
+           "encoding_representation", "signed_action_codes", "one_hot_action_codes",
+           "RelaxedGroupLift", "RelaxedGroupConv", "ShrinkToGroupMean", "ResidualGroupLift",
+           "ResidualGroupConv", "DecayTowardsZero"]

@@ -15,7 +15,7 @@ from typing import Optional, Tuple
 import tensorflow as tf
 
 from tf_equirl.layers import (ActionEncoding, EquivariantMeanPool, GroupConv, GroupLift,
-                              ProximalPool)
+                              ProximalPool, RelaxedGroupConv, RelaxedGroupLift)
 from tf_equirl.models.spec import TransitionSpec
 from tf_equirl.params import count_params, match_width
 
@@ -89,6 +89,9 @@ class EquivariantTransitionModel:
     activation: hidden activation.
     distance: registered proximal distance; None takes `spec.distance` (L1 for CartPole,
       eq. 4.33 for Catch).
+    relaxed: use `RelaxedGroupLift` / `RelaxedGroupConv` (2 kernels each) for the three
+      group layers: an approximately equivariant world model (shared/seeds/002), exactly
+      equivariant at initialisation, for environments whose symmetry is broken.
 
   Input shape: `[observation [B, d], action [B]]`.
   Output shape: `[B, spec.output_dim]`.
@@ -98,6 +101,7 @@ class EquivariantTransitionModel:
   pool: str = "proximal"
   activation: str = "tanh"
   distance: Optional[str] = None
+  relaxed: bool = False
 
   def __post_init__(self):
     if self.pool not in POOLS:
@@ -109,36 +113,39 @@ class EquivariantTransitionModel:
 
   def build(self, spec: TransitionSpec, name: Optional[str] = None) -> keras.Model:
     _check_spec(spec, "EquivariantTransitionModel")
-    channels = self.channels or matched_channels(spec, self.activation)
+    channels = self.channels or matched_channels(spec, self.activation, self.relaxed)
     group = spec.symmetry.group
     observation, action = model_inputs(spec)
     x = keras.layers.Concatenate(name="state_action")(
         [observation, ActionEncoding(spec.action_codes, name="action_code")(action)])
-    h = GroupLift(channels, spec.input_rep, activation=self.activation, name="lift")(x)
-    h = GroupConv(channels, group, activation=self.activation, name="hidden_1")(h)
-    images = GroupConv(spec.output_dim, group, name="transition_images")(h)
+    lift, conv = (RelaxedGroupLift, RelaxedGroupConv) if self.relaxed else (GroupLift, GroupConv)
+    h = lift(channels, spec.input_rep, activation=self.activation, name="lift")(x)
+    h = conv(channels, group, activation=self.activation, name="hidden_1")(h)
+    images = conv(spec.output_dim, group, name="transition_images")(h)
     if self.pool == "proximal":
       out = ProximalPool(spec.output_rep, distance=self.distance or spec.distance, name="proximal_pool")(
           [images, observation])
     else:
       out = EquivariantMeanPool(spec.output_rep, name="mean_pool")(images)
-    return keras.Model([observation, action], out, name=name or f"gcnn_{self.pool}_transition")
+    prefix = "relaxed" if self.relaxed else "gcnn"
+    return keras.Model([observation, action], out, name=name or f"{prefix}_{self.pool}_transition")
 
 
 @functools.lru_cache(maxsize=None)
-def matched_channels(spec: TransitionSpec, activation: str = "tanh") -> int:
+def matched_channels(spec: TransitionSpec, activation: str = "tanh", relaxed: bool = False) -> int:
   """G-CNN width whose parameter count is within 10 % of the default MLP's."""
   target = count_params(MLPTransitionModel(activation=activation).build(spec))
   width, _ = match_width(
-      lambda c: EquivariantTransitionModel(c, "mean", activation).build(spec), target,
-      widths=range(1, 257))
+      lambda c: EquivariantTransitionModel(c, "mean", activation, relaxed=relaxed).build(spec),
+      target, widths=range(1, 257))
   return width
 
 
 def build_transition_model(model: str, spec: TransitionSpec, pool: str = "proximal") -> keras.Model:
-  """`model="mlp"` or `"gcnn"` (with `pool`), at matched parameter counts."""
+  """`model="mlp"`, `"gcnn"` or `"relaxed"` (with `pool`), at matched parameter counts."""
   if model == "mlp":
     return MLPTransitionModel().build(spec)
-  if model == "gcnn":
-    return EquivariantTransitionModel(pool=pool).build(spec)
-  raise ValueError(f"build_transition_model: model must be 'mlp' or 'gcnn', received {model!r}.")
+  if model in ("gcnn", "relaxed"):
+    return EquivariantTransitionModel(pool=pool, relaxed=model == "relaxed").build(spec)
+  raise ValueError(f"build_transition_model: model must be 'mlp', 'gcnn' or 'relaxed', "
+                   f"received {model!r}.")

@@ -17,6 +17,13 @@ Kinds (thesis 4.6 and Table 5.4):
                regular -> actions (thesis 3.1.1).
   invariant    (critics) `GroupLift`, a hidden regular layer, `GroupPool`, a dense output:
                `V(rho(g) s) = V(s)`.
+  relaxed      approximately equivariant (shared/seeds/002, 3.3): `RelaxedGroupLift`,
+               `RelaxedGroupConv` (2 kernels each), then `EquivariantLogits` (actors) or
+               `GroupPool` and a dense output (critics). Starts exactly equivariant; the
+               relaxed weights let it learn how much symmetry the environment has.
+  rpp          residual pathway prior (Finzi et al. 2021): `ResidualGroupLift`,
+               `ResidualGroupConv` (exact + unconstrained paths, the unconstrained ones
+               decayed by `RPP_FREE_DECAY` per step), then the same heads.
 Widths default to the one that keeps the model within 10 % of the 64-64 MLP's parameters.
 """
 
@@ -30,13 +37,17 @@ import tensorflow as tf
 
 from tf_equirl.groups import MDPSymmetry, Representation
 from tf_equirl.layers import (EquivariantLogits, GroupConv, GroupLift, GroupPool,
-                              PermutationEquivariantDense, SymmetrizerDense)
+                              PermutationEquivariantDense, RelaxedGroupConv, RelaxedGroupLift,
+                              ResidualGroupConv, ResidualGroupLift, SymmetrizerDense)
 from tf_equirl.params import count_params, match_width
 
 keras = tf.keras
 
-ACTOR_KINDS = ("mlp", "gcnn", "symmetrizer")
-CRITIC_KINDS = ("mlp", "invariant")
+ACTOR_KINDS = ("mlp", "gcnn", "symmetrizer", "relaxed", "rpp")
+CRITIC_KINDS = ("mlp", "invariant", "relaxed", "rpp")
+APPROXIMATE_KINDS = ("relaxed", "rpp")
+RELAXED_KERNELS = 2       # L of the relaxed layers (seed 002 / Wang et al. 2022 use a few)
+RPP_FREE_DECAY = 1e-3     # per-step decay of the unconstrained path (a stronger prior)
 HIDDEN_KINDS = ("permutation", "group_conv")
 MLP_WIDTH = 64  # PureJaxRL / thesis Table 5.4 baseline
 
@@ -127,15 +138,50 @@ def invariant_critic(symmetry: MDPSymmetry, width: int, hidden: str = "permutati
   return keras.Model(inp, out, name=name)
 
 
+def _approximate_trunk(kind: str, symmetry: MDPSymmetry, width: int, inp):
+  """Lift and hidden layer of the `relaxed` / `rpp` networks, `[batch, |G|, width]`."""
+  if kind == "relaxed":
+    h = RelaxedGroupLift(width, symmetry.state_rep, num_kernels=RELAXED_KERNELS,
+                         activation="tanh", kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
+    return RelaxedGroupConv(width, symmetry.group, num_kernels=RELAXED_KERNELS,
+                            activation="tanh", kernel_initializer=_orth(_HIDDEN_GAIN))(h)
+  h = ResidualGroupLift(width, symmetry.state_rep, free_decay=RPP_FREE_DECAY,
+                        activation="tanh", kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
+  return ResidualGroupConv(width, symmetry.group, free_decay=RPP_FREE_DECAY, activation="tanh",
+                           kernel_initializer=_orth(_HIDDEN_GAIN))(h)
+
+
+def approximate_actor(kind: str, symmetry: MDPSymmetry, width: int,
+                      name: Optional[str] = None) -> keras.Model:
+  """`relaxed` or `rpp` actor: approximately equivariant trunk, `EquivariantLogits` head."""
+  inp = keras.Input((symmetry.state_dim,), name="observation")
+  h = _approximate_trunk(kind, symmetry, width, inp)
+  out = EquivariantLogits(symmetry.action_rep, kernel_initializer=_orth(_ACTOR_HEAD_GAIN),
+                          name="logits")(h)
+  return keras.Model(inp, out, name=name or f"{kind}_actor")
+
+
+def approximate_critic(kind: str, symmetry: MDPSymmetry, width: int,
+                       name: Optional[str] = None) -> keras.Model:
+  """`relaxed` or `rpp` critic: approximately invariant trunk, `GroupPool`, dense output."""
+  inp = keras.Input((symmetry.state_dim,), name="observation")
+  h = GroupPool("mean")(_approximate_trunk(kind, symmetry, width, inp))
+  out = keras.layers.Dense(1, kernel_initializer=_orth(_CRITIC_HEAD_GAIN), name="value")(h)
+  return keras.Model(inp, out, name=name or f"{kind}_critic")
+
+
 @functools.lru_cache(maxsize=64)
 def _matched_width(kind: str, role: str, symmetry: MDPSymmetry, hidden: str) -> int:
   if role == "actor":
     target = count_params(mlp_actor(symmetry.state_dim, symmetry.num_actions))
     build = {"gcnn": lambda w: gcnn_actor(symmetry, w, hidden),
-             "symmetrizer": lambda w: symmetrizer_actor(symmetry, w)}[kind]
+             "symmetrizer": lambda w: symmetrizer_actor(symmetry, w),
+             "relaxed": lambda w: approximate_actor("relaxed", symmetry, w),
+             "rpp": lambda w: approximate_actor("rpp", symmetry, w)}[kind]
   else:
     target = count_params(mlp_critic(symmetry.state_dim))
-    build = lambda w: invariant_critic(symmetry, w, hidden)
+    build = (functools.partial(approximate_critic, kind, symmetry)
+             if kind in APPROXIMATE_KINDS else lambda w: invariant_critic(symmetry, w, hidden))
   width, _ = match_width(build, target, tolerance=0.1, widths=range(1, 513))
   return width
 
@@ -150,15 +196,20 @@ def build_actor(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
   width = width or _matched_width(kind, "actor", symmetry, hidden)
   if kind == "gcnn":
     return gcnn_actor(symmetry, width, hidden)
+  if kind in APPROXIMATE_KINDS:
+    return approximate_actor(kind, symmetry, width)
   return symmetrizer_actor(symmetry, width)
 
 
 def build_critic(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
                  hidden: str = "permutation") -> keras.Model:
-  """Critic value model of `kind` (`mlp` or `invariant`)."""
+  """Critic value model of `kind` (`mlp`, `invariant`, `relaxed` or `rpp`)."""
   if kind not in CRITIC_KINDS:
     raise ValueError(f"Unknown critic network {kind!r}; expected one of {CRITIC_KINDS}.")
   if kind == "mlp":
     return mlp_critic(symmetry.state_dim, width or MLP_WIDTH)
+  if kind in APPROXIMATE_KINDS:
+    return approximate_critic(kind, symmetry,
+                              width or _matched_width(kind, "critic", symmetry, hidden))
   return invariant_critic(symmetry, width or _matched_width("invariant", "critic", symmetry,
                                                             hidden), hidden)

@@ -220,11 +220,16 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
   checkpoints = (mid, final)
   b = results.summarize(base_curves, base_steps, checkpoints)
   png = os.path.splitext(path)[0] + ".png"
-  results.plot_matrix(
-      png, {(a.config.world_model, a.planning_ratio, a.config.dyna_iterations): runs[a.name][1]
-            for a in grid}, base_steps, models, ratios, counts, reference=base_curves,
-      row_label="world model ", column_label="planning ratio ", line_label="Dyna iterations",
-      title=f"{env}: online Dyna, {cell_seeds} seeds per cell")
+  panels = {}
+  for model in models:
+    for ratio in ratios:
+      panel = {f"{count} Dyna iterations": runs[a.name][1] for count in counts for a in grid
+               if (a.config.world_model, a.planning_ratio, a.config.dyna_iterations)
+               == (model, ratio, count)}
+      panels[f"{model} world model, planning ratio {ratio:g}"] = {
+          **panel, "model-free baseline": base_curves}
+  results.plot_curve_panels(png, panels, base_steps,
+                            title=f"{env}: online Dyna, {cell_seeds} seeds per cell")
   lines = [f"# Online Dyna on {env}: planning ratio x Dyna iterations (thesis 4.8, Fig. 4.11)\n",
            f"Command: `{command}`\n",
            f"Mean episodic return on the real environment +- 2 SE over {cell_seeds} seeds per "

@@ -1,0 +1,87 @@
+"""relaxed / rpp networks: parameter-matched, equivariant at initialisation, trainable by PPO
+on a broken environment; the target bookkeeping of tf_equirl.approx."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_equirl import approx, envs
+from tf_equirl.agents.ppo import PPO, default_config
+from tf_equirl.networks import build_actor, build_critic
+from tf_equirl.params import count_params
+from tf_equirl.testing import assert_equivariant, invariant, relaxed_weight_spread
+
+
+@pytest.mark.parametrize("env_name", ["CartPole-v1", "Catch-v0"])
+@pytest.mark.parametrize("kind", ["relaxed", "rpp"])
+def test_networks_are_matched_and_start_equivariant(env_name, kind):
+  tf.keras.utils.set_random_seed(0)
+  symmetry = envs.make(env_name).symmetry
+  x = tf.constant(np.random.default_rng(0).standard_normal((32, symmetry.state_dim)),
+                  tf.float32)
+  actor, critic = build_actor(kind, symmetry), build_critic(kind, symmetry)
+  mlp_actor, mlp_critic = build_actor("mlp", symmetry), build_critic("mlp", symmetry)
+  assert abs(count_params(actor) / count_params(mlp_actor) - 1) <= 0.1
+  assert abs(count_params(critic) / count_params(mlp_critic) - 1) <= 0.1
+  assert_equivariant(actor, x, symmetry.state_rep, symmetry.action_rep, atol=1e-5)
+  assert_equivariant(critic, x, symmetry.state_rep, invariant(symmetry.group), atol=1e-5)
+  assert all(v == 0.0 for v in relaxed_weight_spread(actor).values())
+  np.testing.assert_allclose(tf.function(actor, jit_compile=True)(x).numpy(), actor(x).numpy(),
+                             atol=1e-5)
+
+
+def test_ppo_trains_a_relaxed_actor_on_a_broken_catch():
+  config = default_config("Catch-v0", network="relaxed", total_steps=2048, num_minibatches=8,
+                          hidden="group_conv", iterations_per_call=2)
+  config.env = "Catch-v0:reflect:1"
+  ppo = PPO(config)
+  assert ppo.env.breaking == "reflect" and ppo.env.strength == 1.0
+  result = ppo.train(seed=0)
+  assert np.all(np.isfinite(result.losses["policy_loss"]))
+  spread = relaxed_weight_spread(ppo.actor_model)
+  assert max(spread.values()) > 1e-4  # asymmetric data moved the relaxed weights apart
+  symmetry = ppo.env.symmetry
+  x = envs.make("Catch-v0", batch_size=64).pure_reset(1)[1].observation
+  with pytest.raises(AssertionError, match="is not equivariant"):
+    assert_equivariant(ppo.actor_model, x, symmetry.state_rep, symmetry.action_rep, atol=1e-7)
+
+
+def _rows(means, two_se=0.1):
+  return [{"step": s, "env_steps": s, "mean": m, "two_se": two_se, "worst_decile": m,
+           "seeds": 32} for s, m in zip((2000, 10000), means)]
+
+
+def test_targets_report_met_and_missed_with_numbers():
+  summaries = {
+      "Catch-v0": {"mlp": _rows([0.1, 0.5]), "gcnn": _rows([0.2, 0.8]),
+                   "relaxed": _rows([0.25, 0.5])},
+      "Catch-v0:global:0.5": {"mlp": _rows([0.1, 0.5]), "gcnn": _rows([0.2, 0.8]),
+                              "relaxed": _rows([0.5, 0.8])},
+      "Catch-v0:reflect:1": {"mlp": _rows([0.5, 0.5]), "gcnn": _rows([0.2, 0.8]),
+                             "relaxed": _rows([0.3, 0.8])},
+  }
+  lines = approx.targets(summaries, "Catch-v0", early=2000)
+  assert "**missed**" in lines[0] and "10,000: -0.300 +- 0.141 (MISSED)" in lines[0]
+  assert "2,000: +0.050 +- 0.141 (ok)" in lines[0]
+  assert "relaxed - gcnn = +0.300 +- 0.141 (ahead: **met**, significant)" in lines[1]
+  assert "not behind: **met**" in lines[1]
+  assert "ahead: **met**, not significant" in lines[2]
+  assert "relaxed - mlp = -0.200 +- 0.141 (not behind: **missed**)" in lines[2]
+
+
+@pytest.mark.parametrize("env_name", ["CartPole-v1", "Catch-v0"])
+def test_relaxed_transition_model_is_matched_and_starts_equivariant(env_name):
+  from tf_equirl.models.networks import build_transition_model
+  from tf_equirl.models.spec import TransitionSpec
+  tf.keras.utils.set_random_seed(0)
+  env = envs.make(env_name, batch_size=64)
+  spec = TransitionSpec.for_env(env)
+  relaxed = build_transition_model("relaxed", spec, pool="mean")
+  mlp = build_transition_model("mlp", spec)
+  assert abs(count_params(relaxed) / count_params(mlp) - 1) <= 0.1
+  assert any(hasattr(l, "relaxed_weights") for l in relaxed.layers)
+  obs = env.pure_reset(3)[1].observation
+  action = tf.constant(np.random.default_rng(0).integers(0, env.num_actions, 64), tf.int32)
+  symmetry = env.symmetry
+  assert_equivariant(relaxed, [obs, action], [symmetry.state_rep, symmetry.action_rep],
+                     spec.output_rep, atol=1e-5)

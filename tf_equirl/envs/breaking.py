@@ -1,0 +1,141 @@
+"""Symmetry-breaking variants of CartPole and Catch (the three kinds of shared/seeds/002, 5.1).
+
+`make("CartPole-v1", breaking="global", strength=0.5)`, or by name
+`make("CartPole-v1:global:0.5")` (the form `PPOConfig.env` takes). `strength=0` is the
+original environment transition by transition (tests/test_envs_breaking.py); a negative
+strength, one above the variant's maximum, or an unknown variant raise `ValueError`. The
+`symmetry` of a variant is still the original one: it is the symmetry the agent is told
+about, which the environment now only approximately has.
+
+CartPole (symmetry `s -> -s`, swap the pushes; deterministic, strength >= 0):
+  global   a constant sideways force `strength * 10 N` to the right is added to every push
+           (a tilted track). Mirrored state and action give a next state that differs from
+           the mirrored next state by the effect of `2 * strength * 10 N` everywhere.
+  reflect  where the cart is right of the centre (`x > 0`) the push is scaled by
+           `1 - 2 * strength` (strength 1: reversed, 0.5: no push; strength <= 1). Left of
+           the centre nothing changes.
+  repeat   where `x > 0` the push is applied `1 + strength` times as hard (strength 1: the
+           action applied twice). Left of the centre nothing changes.
+
+Catch (symmetry: mirror the columns, swap left/right moves; random, strength is a
+probability in [0, 1] drawn per step from the environment's stateless key):
+  global   wind: after the ball drops, with probability `strength` it drifts one column to
+           the right (clipped at the wall), anywhere on the grid.
+  reflect  where the paddle is left of the centre column (`paddle < columns // 2`), with
+           probability `strength` the paddle's move is reversed.
+  repeat   where `paddle < columns // 2`, with probability `strength` the move is applied
+           twice (two columns, clipped at the wall).
+
+`env.with_dynamics(physics=...)` replaces the whole dynamics, breaking included (a learned
+model of a broken environment stands for all of it). A broken CartPole's `env.physics` is the
+broken step; a broken Catch's `env.physics` stays the deterministic step, because its breaking
+needs the random key and runs in `pure_step` (`Catch._step_physics`).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["BREAKINGS", "check_breaking", "parse_variant", "cartpole_broken_physics",
+           "catch_broken_physics", "bernoulli_bits"]
+
+BREAKINGS = ("global", "reflect", "repeat")
+# Largest strength each variant accepts (None: unbounded).
+_MAX_STRENGTH = {("CartPole-v1", "global"): None, ("CartPole-v1", "reflect"): 1.0,
+                 ("CartPole-v1", "repeat"): None, ("Catch", "global"): 1.0,
+                 ("Catch", "reflect"): 1.0, ("Catch", "repeat"): 1.0}
+# Added to the environment's key for the breaking draws, so they are independent of the
+# reset draws made from the key itself (Philox hashes the whole seed).
+WIND_KEY_OFFSET = np.array([0x5A17C0DE, 0], dtype=np.int64)
+
+
+def check_breaking(env_name: str, breaking: Optional[str], strength) -> Optional[float]:
+  """Validates `breaking` and `strength`; returns the strength as a float (None: no breaking)."""
+  if breaking is None:
+    if strength not in (None, 0, 0.0):
+      raise ValueError(f"{env_name}: strength={strength!r} given without a breaking variant; "
+                       f"pass breaking= one of {BREAKINGS}.")
+    return None
+  if breaking not in BREAKINGS:
+    raise ValueError(f"{env_name}: unknown symmetry-breaking variant breaking={breaking!r}; "
+                     f"expected one of {BREAKINGS}.")
+  if isinstance(strength, bool) or not isinstance(strength, (int, float, np.floating,
+                                                             np.integer)):
+    raise ValueError(f"{env_name}: strength must be a number, received strength={strength!r}.")
+  strength = float(strength)
+  if not np.isfinite(strength) or strength < 0:
+    raise ValueError(f"{env_name}: strength must be a finite number >= 0, received "
+                     f"strength={strength!r}.")
+  top = _MAX_STRENGTH[(env_name, breaking)]
+  if top is not None and strength > top:
+    raise ValueError(f"{env_name}: the {breaking!r} variant takes a strength in [0, {top:g}] "
+                     f"(a probability or a fraction), received strength={strength!r}.")
+  return strength
+
+
+def parse_variant(name: str):
+  """`"CartPole-v1:global:0.5"` -> `("CartPole-v1", {"breaking": "global", "strength": 0.5})`."""
+  base, *rest = name.split(":")
+  if not rest:
+    return base, {}
+  if len(rest) != 2:
+    raise ValueError(f"Environment variant {name!r} must read '<env>:<breaking>:<strength>', "
+                     f"e.g. 'CartPole-v1:global:0.5'; breaking is one of {BREAKINGS}.")
+  try:
+    strength = float(rest[1])
+  except ValueError:
+    raise ValueError(f"Environment variant {name!r}: strength {rest[1]!r} is not a number.") \
+        from None
+  return base, {"breaking": rest[0], "strength": strength}
+
+
+def cartpole_broken_physics(state: tf.Tensor, action: tf.Tensor, breaking: str,
+                            strength: float) -> tf.Tensor:
+  """CartPole's Euler step with the push changed as the module docstring says."""
+  from tf_equirl.envs import cartpole  # the constants and the unbroken step live there
+  dtype = state.dtype
+  force = tf.where(tf.equal(action, 1), tf.constant(cartpole.FORCE_MAG, dtype),
+                   tf.constant(-cartpole.FORCE_MAG, dtype))
+  right = state[:, 0] > 0
+  if breaking == "global":
+    force = force + tf.constant(strength * cartpole.FORCE_MAG, dtype)
+  elif breaking == "reflect":
+    force = tf.where(right, force * tf.constant(1.0 - 2.0 * strength, dtype), force)
+  elif breaking == "repeat":
+    force = tf.where(right, force * tf.constant(1.0 + strength, dtype), force)
+  else:
+    raise ValueError(f"unknown breaking {breaking!r}; expected one of {BREAKINGS}.")
+  return cartpole.cartpole_dynamics(state, force)
+
+
+def bernoulli_bits(key: tf.Tensor, batch, probability: float) -> tf.Tensor:
+  """Bool `[batch]`, each True with `probability`, from 24 stateless random bits.
+
+  Compared as integers, so XLA and eager code draw the same coins from the same key
+  (`stateless_uniform` floats differ between them in TF 2.15, see `envs.base`).
+  """
+  bits = tf.random.stateless_uniform([batch], seed=key + WIND_KEY_OFFSET, minval=None,
+                                     maxval=None, dtype=tf.uint32)
+  k = tf.cast(tf.bitwise.right_shift(bits, 8), tf.int32)
+  return k < int(round(probability * 2**24))
+
+
+def catch_broken_physics(state: tf.Tensor, action: tf.Tensor, coin: tf.Tensor, breaking: str,
+                         columns: int) -> tf.Tensor:
+  """Catch's step where `coin` (bool `[B]`) says whether the breaking happens this step."""
+  ball_row, ball_col, paddle = tf.unstack(state, num=3, axis=-1)
+  move = tf.cast(action, state.dtype) - 1
+  left = paddle < columns // 2
+  if breaking == "reflect":
+    move = tf.where(tf.logical_and(coin, left), -move, move)
+  elif breaking == "repeat":
+    move = tf.where(tf.logical_and(coin, left), 2 * move, move)
+  elif breaking != "global":
+    raise ValueError(f"unknown breaking {breaking!r}; expected one of {BREAKINGS}.")
+  paddle = tf.clip_by_value(paddle + move, 0, columns - 1)
+  if breaking == "global":
+    ball_col = tf.where(coin, tf.minimum(ball_col + 1, columns - 1), ball_col)
+  return tf.stack([ball_row + 1, ball_col, paddle], axis=-1)

@@ -1,0 +1,226 @@
+"""Relaxed group layers: L exactly equivariant kernels mixed by weights that depend on h.
+
+Relaxed group convolution (Wang, Walters and Yu 2022, "Approximately equivariant networks
+for imperfectly symmetric dynamics"; used for RL in shared/seeds/002, section 3.3):
+
+    f'[h] = act( sum_l w_l(h) sum_k Psi_l[h^-1 k] f[k] + b ),
+
+with `L` kernels `Psi_l`, each an ordinary `GroupConv` kernel, and `L` relaxed weights
+`w_l(h)` per group element `h`. If `w_l(h) = w_l` does not depend on `h`, the layer is the
+`GroupConv` with kernel `sum_l w_l Psi_l` and is exactly equivariant; where the weights differ
+between group elements the layer treats `h` and `g h` differently, by as much as the data
+asks. The relaxed lift is the same construction on `GroupLift`:
+`f[h] = act(sum_l w_l(h) Psi_l rho(h^-1) x + b)`.
+
+Both layers start exactly equivariant: every `w_l(h)` starts at the same value
+(`1/sqrt(L)`, so that the sum of `L` independently initialised kernels has the variance of
+one). `spread_decay` pulls the relaxed weights of each kernel towards their mean over the
+group after every optimiser step (`ShrinkToGroupMean`); 0 leaves them free, 1 keeps the
+layer exactly equivariant. It is a Keras constraint rather than a loss term so that it acts
+in every training loop, tf-agents' PPO loss included (which does not add layer losses):
+for SGD with step `lr` it is the proximal step of the penalty
+`spread_decay / (2 lr) * sum_{h,l} (w_l(h) - mean_h' w_l(h'))^2`.
+
+Cost: the `[|G| c, |G| u]` block matrix is assembled from the L kernels once per call
+(`L |G|^2 c u` multiply-adds, independent of the batch), then one matmul as in
+`GroupConv`'s "spatial" form. There is no Fourier form: the relaxed weights break the
+block-diagonal structure that form relies on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tf_equirl.groups import FiniteGroup, Representation
+from tf_equirl.layers._base import DenseLikeLayer, check_positive_int, check_rank
+
+keras = tf.keras
+
+
+@keras.saving.register_keras_serializable(package="tf_equirl")
+class ShrinkToGroupMean(keras.constraints.Constraint):
+  """Moves relaxed weights `[|G|, L]` a fraction `rate` of the way to their mean over `h`.
+
+  `w <- mean_h w + (1 - rate) (w - mean_h w)`: `rate = 0` is the identity, `rate = 1`
+  makes every `w_l(h)` equal (an exactly equivariant layer).
+  """
+
+  def __init__(self, rate: float = 0.0):
+    rate = float(rate)
+    if not 0.0 <= rate <= 1.0:
+      raise ValueError(f"ShrinkToGroupMean: expected a rate in [0, 1], received rate={rate!r}.")
+    self.rate = rate
+
+  def __call__(self, w):
+    mean = tf.reduce_mean(w, axis=0, keepdims=True)
+    return mean + (1.0 - self.rate) * (w - mean)
+
+  def get_config(self):
+    return {"rate": self.rate}
+
+
+def _check_decay(value, layer: str) -> float:
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+    raise ValueError(f"{layer}: expected spread_decay in [0, 1], received spread_decay={value!r}.")
+  return float(value)
+
+
+class _RelaxedMixin:
+  """Shared `num_kernels` / relaxed-weight plumbing of the two relaxed layers."""
+
+  def _init_relaxed(self, num_kernels, spread_decay, relaxed_initializer, layer: str):
+    self.num_kernels = check_positive_int(num_kernels, "num_kernels", layer)
+    self.spread_decay = _check_decay(spread_decay, layer)
+    self.relaxed_initializer = keras.initializers.get(
+        relaxed_initializer if relaxed_initializer is not None
+        else keras.initializers.Constant(1.0 / np.sqrt(self.num_kernels)))
+
+  def _add_relaxed_weights(self):
+    self.relaxed_weights = self.add_weight(
+        "relaxed_weights", shape=(self.group.order, self.num_kernels),
+        initializer=self.relaxed_initializer, trainable=True,
+        constraint=ShrinkToGroupMean(self.spread_decay) if self.spread_decay > 0 else None)
+
+  def _relaxed_config(self) -> dict:
+    return {"num_kernels": self.num_kernels, "spread_decay": self.spread_decay,
+            "relaxed_initializer": keras.initializers.serialize(self.relaxed_initializer)}
+
+
+@keras.saving.register_keras_serializable(package="tf_equirl")
+class RelaxedGroupLift(_RelaxedMixin, DenseLikeLayer):
+  """Relaxed lift: `f(x)[h] = act(sum_l w_l(h) Psi_l rho(h^-1) x + b)`.
+
+  Equivariance when `w_l(h) = w_l` for all h (at initialisation, or with spread_decay=1):
+  `f(rho_in(g) x) = L_g f(x)`, `(L_g f)[h] = f[g^-1 h]`, as `GroupLift`. Otherwise the
+  error `|f(rho_in(g) x) - L_g f(x)|` grows with the spread of the relaxed weights.
+
+  Args:
+    units: channels per group element.
+    input_rep: `Representation` of the group on the input vectors (or its config).
+    num_kernels: L, the number of exactly equivariant kernels mixed (default 2).
+    spread_decay: in [0, 1]; after each optimiser step the relaxed weights move this
+      fraction of the way to their mean over the group (see the module docstring).
+    relaxed_initializer: initialiser of the `[|G|, L]` relaxed weights; default the
+      constant `1/sqrt(L)`. A non-constant one starts the layer non-equivariant.
+    activation, use_bias, kernel_initializer, bias_initializer: as in `GroupLift`.
+
+  Input shape: `[batch, input_rep.dim]`.
+  Output shape: `[batch, |G|, units]`.
+  """
+
+  def __init__(self, units: int, input_rep, num_kernels: int = 2, spread_decay: float = 0.0,
+               relaxed_initializer=None, **kwargs):
+    super().__init__(**kwargs)
+    self.units = check_positive_int(units, "units", "RelaxedGroupLift")
+    self.input_rep = Representation.coerce(input_rep)
+    self.group = self.input_rep.group
+    self._init_relaxed(num_kernels, spread_decay, relaxed_initializer, "RelaxedGroupLift")
+    # rho(h^-1)^T for every h, as in GroupLift.
+    self._lift_matrices = np.transpose(self.input_rep.inverse_matrices(), (0, 2, 1))
+
+  def build(self, input_shape):
+    shape = check_rank(input_shape, 2, "RelaxedGroupLift", "[batch, d]")
+    if shape[-1] != self.input_rep.dim:
+      raise ValueError(f"RelaxedGroupLift: input_rep {self.input_rep.name!r} has dimension "
+                       f"{self.input_rep.dim} but the input has width {shape[-1]} "
+                       f"(input shape {shape}).")
+    d = self.input_rep.dim
+    self.kernel = self.add_weight("kernel", shape=(self.num_kernels, d, self.units),
+                                  initializer=self.kernel_initializer, trainable=True)
+    self._add_relaxed_weights()
+    self.add_channel_bias(self.units)
+    super().build(input_shape)
+
+  def folded_kernel(self) -> tf.Tensor:
+    """The `[d, |G| units]` matrix the forward pass multiplies by."""
+    lift = tf.constant(self._lift_matrices, dtype=self.compute_dtype)  # [G, d, d]
+    mixed = tf.einsum("hl,lju->hju", tf.cast(self.relaxed_weights, self.compute_dtype),
+                      tf.cast(self.kernel, self.compute_dtype))  # [G, d, u]
+    folded = tf.einsum("hij,hju->ihu", lift, mixed)
+    return tf.reshape(folded, [self.input_rep.dim, self.group.order * self.units])
+
+  def call(self, inputs):
+    inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
+    out = tf.matmul(inputs, self.folded_kernel())
+    return self.bias_and_activation(tf.reshape(out, [-1, self.group.order, self.units]))
+
+  def compute_output_shape(self, input_shape):
+    return tf.TensorShape([input_shape[0], self.group.order, self.units])
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({"units": self.units, "input_rep": self.input_rep.get_config(),
+                   **self._relaxed_config()})
+    return config
+
+
+@keras.saving.register_keras_serializable(package="tf_equirl")
+class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
+  """Relaxed group convolution: `f'[h] = act(sum_l w_l(h) sum_k Psi_l[h^-1 k] f[k] + b)`.
+
+  Equivariance when `w_l(h) = w_l` for all h (at initialisation, or with spread_decay=1):
+  `f'(L_g f) = L_g f'(f)`, `(L_g f)[h] = f[g^-1 h]`, as `GroupConv`.
+
+  Args:
+    units: output channels per group element.
+    group: the `FiniteGroup` (or its config).
+    num_kernels: L, the number of exactly equivariant kernels mixed (default 2).
+    spread_decay, relaxed_initializer: as in `RelaxedGroupLift`.
+    activation, use_bias, kernel_initializer, bias_initializer: as in `GroupConv`.
+
+  Input shape: `[batch, |G|, c_in]`.
+  Output shape: `[batch, |G|, units]`.
+  """
+
+  def __init__(self, units: int, group, num_kernels: int = 2, spread_decay: float = 0.0,
+               relaxed_initializer=None, **kwargs):
+    super().__init__(**kwargs)
+    self.units = check_positive_int(units, "units", "RelaxedGroupConv")
+    self.group = FiniteGroup.coerce(group)
+    self._init_relaxed(num_kernels, spread_decay, relaxed_initializer, "RelaxedGroupConv")
+    table, inv = self.group.table, self.group.inverses
+    # expand_index[k, h] = h^-1 k, as in GroupConv.
+    self._expand_index = table[inv[None, :], np.arange(self.group.order)[:, None]]
+
+  def build(self, input_shape):
+    shape = check_rank(input_shape, 3, "RelaxedGroupConv", "[batch, |G|, channels]")
+    if shape[1] != self.group.order:
+      raise ValueError(f"RelaxedGroupConv over {self.group.name} expects a group axis of size "
+                       f"{self.group.order}, received input shape {shape} (group axis "
+                       f"{shape[1]}); the previous layer is over a different group.")
+    if shape[2] is None:
+      raise ValueError(f"RelaxedGroupConv needs a known channel dimension, received shape "
+                       f"{shape}.")
+    self.in_channels = int(shape[2])
+    self.kernel = self.add_weight(
+        "kernel", shape=(self.num_kernels, self.group.order, self.in_channels, self.units),
+        initializer=self.kernel_initializer, trainable=True)
+    self._add_relaxed_weights()
+    self.add_channel_bias(self.units)
+    super().build(input_shape)
+
+  def expanded_kernel(self) -> tf.Tensor:
+    """The `[|G| c_in, |G| units]` matrix `K[k, h] = sum_l w_l(h) Psi_l[h^-1 k]`."""
+    n, c, u = self.group.order, self.in_channels, self.units
+    blocks = tf.gather(tf.cast(self.kernel, self.compute_dtype), self._expand_index,
+                       axis=1)  # [l, k, h, c, u]
+    mixed = tf.einsum("lkhcu,hl->kchu", blocks,
+                      tf.cast(self.relaxed_weights, self.compute_dtype))
+    return tf.reshape(mixed, [n * c, n * u])
+
+  def call(self, inputs):
+    inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
+    n = self.group.order
+    flat = tf.reshape(inputs, [-1, n * self.in_channels])
+    out = tf.reshape(tf.matmul(flat, self.expanded_kernel()), [-1, n, self.units])
+    return self.bias_and_activation(out)
+
+  def compute_output_shape(self, input_shape):
+    return tf.TensorShape([input_shape[0], self.group.order, self.units])
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({"units": self.units, "group": self.group.get_config(),
+                   **self._relaxed_config()})
+    return config
