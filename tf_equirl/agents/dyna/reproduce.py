@@ -216,8 +216,7 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
   final = min(int(runs[a.name][0][-1]) for a in grid)
   per_cell = sorted({runs[a.name][1].shape[0] for a in grid})
   cell_seeds = "/".join(str(n) for n in per_cell)
-  mid = final // 5
-  checkpoints = (mid, final)
+  checkpoints = tuple(c for c in DEFAULT_CHECKPOINTS.get(env, ()) if c <= final) or (final,)
   b = results.summarize(base_curves, base_steps, checkpoints)
   png = os.path.splitext(path)[0] + ".png"
   panels = {}
@@ -233,12 +232,13 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
   lines = [f"# Online Dyna on {env}: planning ratio x Dyna iterations (thesis 4.8, Fig. 4.11)\n",
            f"Command: `{command}`\n",
            f"Mean episodic return on the real environment +- 2 SE over {cell_seeds} seeds per "
-           f"cell ({base_curves.shape[0]} for the baseline) at {mid:,} and {final:,} real steps; world models learnt online from scratch "
+           f"cell ({base_curves.shape[0]} for the baseline) at "
+           f"{' / '.join(f'{c:,}' for c in checkpoints)} real steps; world models learnt online from scratch "
            f"({arms[1].config.epochs} epochs per Dyna iteration on the last acting phase's "
            "transitions, eq. 4.34), MLP actor-critics. **Bold**: above the model-free baseline "
            "with non-overlapping 2-SE intervals.\n",
-           f"Model-free baseline: {results._fmt(b[0]['mean'], b[0]['two_se'])} at {mid:,}, "  # pylint: disable=protected-access
-           f"{results._fmt(b[1]['mean'], b[1]['two_se'])} at {final:,}.\n"]  # pylint: disable=protected-access
+           "Model-free baseline: " + " / ".join(
+               results._fmt(r["mean"], r["two_se"]) for r in b) + ".\n"]  # pylint: disable=protected-access
   better = []
   for model in models:
     lines += [f"\n### {model} world model\n",
