@@ -26,6 +26,18 @@ def check_rank(input_shape: Any, rank: int, layer: str, layout: str) -> tf.Tenso
 IMPLEMENTATIONS = ("auto", "spatial", "fourier")
 
 
+def check_group_signal(input_shape: Any, group, layer: str) -> tf.TensorShape:
+  """A `[batch, |G|, channels]` input over `group` with a known channel count (group layers)."""
+  shape = check_rank(input_shape, 3, layer, "[batch, |G|, channels]")
+  if shape[1] != group.order:
+    raise ValueError(f"{layer} over {group.name} expects a group axis of size "
+                     f"{group.order}, received input shape {shape} (group axis "
+                     f"{shape[1]}); the previous layer is over a different group.")
+  if shape[2] is None:
+    raise ValueError(f"{layer} needs a known channel dimension, received shape {shape}.")
+  return shape
+
+
 def check_implementation(value: Any, layer: str) -> str:
   """The `implementation` argument of the layers with a spatial and a Fourier form."""
   if value not in IMPLEMENTATIONS:

@@ -7,8 +7,8 @@ import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup
 from tf_equirl.layers import _fourier
-from tf_equirl.layers._base import (DenseLikeLayer, check_implementation, check_positive_int,
-                                    check_rank)
+from tf_equirl.layers._base import (DenseLikeLayer, check_group_signal, check_implementation,
+                                    check_positive_int)
 
 keras = tf.keras
 
@@ -60,13 +60,7 @@ class GroupConv(DenseLikeLayer):
     self._expand_index = table[inv[None, :], np.arange(self.group.order)[:, None]]
 
   def build(self, input_shape):
-    shape = check_rank(input_shape, 3, "GroupConv", "[batch, |G|, channels]")
-    if shape[1] != self.group.order:
-      raise ValueError(f"GroupConv over {self.group.name} expects a group axis of size "
-                       f"{self.group.order}, received input shape {shape} (group axis "
-                       f"{shape[1]}); the previous layer is over a different group.")
-    if shape[2] is None:
-      raise ValueError(f"GroupConv needs a known channel dimension, received shape {shape}.")
+    shape = check_group_signal(input_shape, self.group, "GroupConv")
     self.in_channels = int(shape[2])
     self.kernel = self.add_weight("kernel", shape=(self.group.order, self.in_channels, self.units),
                                   initializer=self.kernel_initializer, trainable=True)

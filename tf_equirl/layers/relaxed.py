@@ -33,7 +33,8 @@ import numpy as np
 import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup, Representation
-from tf_equirl.layers._base import DenseLikeLayer, check_positive_int, check_rank
+from tf_equirl.layers._base import (DenseLikeLayer, check_group_signal, check_positive_int,
+                                    check_rank)
 
 keras = tf.keras
 
@@ -184,14 +185,7 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
     self._expand_index = table[inv[None, :], np.arange(self.group.order)[:, None]]
 
   def build(self, input_shape):
-    shape = check_rank(input_shape, 3, "RelaxedGroupConv", "[batch, |G|, channels]")
-    if shape[1] != self.group.order:
-      raise ValueError(f"RelaxedGroupConv over {self.group.name} expects a group axis of size "
-                       f"{self.group.order}, received input shape {shape} (group axis "
-                       f"{shape[1]}); the previous layer is over a different group.")
-    if shape[2] is None:
-      raise ValueError(f"RelaxedGroupConv needs a known channel dimension, received shape "
-                       f"{shape}.")
+    shape = check_group_signal(input_shape, self.group, "RelaxedGroupConv")
     self.in_channels = int(shape[2])
     self.kernel = self.add_weight(
         "kernel", shape=(self.num_kernels, self.group.order, self.in_channels, self.units),
