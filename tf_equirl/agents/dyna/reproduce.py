@@ -19,7 +19,7 @@ import numpy as np
 from tf_equirl import results
 from tf_equirl.agents.dyna.config import DynaConfig, default_dyna_config
 from tf_equirl.agents.ppo.config import PPOConfig
-from tf_equirl.agents.ppo.experiment import DEFAULT_CHECKPOINTS, run_experiment
+from tf_equirl.agents.ppo.experiment import DEFAULT_CHECKPOINTS, Arm, run_arms
 
 __all__ = ["Arm", "THESIS", "supervised_arms", "lever_arms", "run_arms", "best_ratio",
            "write_report"]
@@ -38,15 +38,6 @@ THESIS = {
 THESIS_RATIOS = {"CartPole-v1": {"dyna": 1, "equi_dyna": 8},
                  "Catch-v0": {"dyna": 4, "equi_dyna": 8}}
 WORLD_MODEL_OF = {"dyna": "mlp", "equi_dyna": "gcnn"}
-
-
-@dataclasses.dataclass(frozen=True)
-class Arm:
-  """One trained configuration: `agent` is "baseline", "dyna" or "equi_dyna" (or a lever)."""
-  name: str
-  agent: str
-  config: object  # PPOConfig or DynaConfig
-  planning_ratio: Optional[float] = None
 
 
 def supervised_arms(env: str, ratios: Sequence[float] = (1, 2, 4, 8),
@@ -89,38 +80,6 @@ def lever_arms(env: str, ratio: float, dyna_iterations: int, total_steps: Option
   base = arms[0].config
   return [Arm("baseline", "baseline", dataclasses.replace(
       base.ppo, total_steps=base.total_real_steps))] + arms
-
-
-def run_arms(arms: Sequence[Arm], seeds: Sequence[int], runs_dir: str, resume: bool = True,
-             progress: bool = True, backend: str = "local", address: Optional[str] = None,
-             seeds_per_trial: Optional[int] = None) -> Dict[str, Tuple[np.ndarray, np.ndarray, dict]]:
-  """Trains every arm for every seed (one compiled graph per arm); `{name: (env_steps,
-  curves [seeds, iterations], parameter_counts)}`. Finished arms are reused with `resume`.
-
-  `backend="ray"` runs each arm's seeds as Ray Tune trials (`tf_equirl.sweeps`, on this
-  machine or the cluster at `address`) instead of in this process.
-  """
-  if backend not in ("local", "ray"):
-    raise ValueError(f"run_arms: backend must be 'local' or 'ray', received {backend!r}.")
-  out = {}
-  for arm in arms:
-    folder = os.path.join(runs_dir, arm.name)
-    if backend == "ray":
-      from tf_equirl import sweeps  # pylint: disable=import-outside-toplevel
-      from tf_equirl.agents.ppo.experiment import _build_agent  # pylint: disable=import-outside-toplevel
-      env_steps, curves = sweeps.run_config_on_ray(arm.config, seeds, folder + "_ray",
-                                                   seeds_per_trial, address, resume)
-      out[arm.name] = (env_steps, curves, _build_agent(arm.config)[0].parameter_counts())
-      continue
-    done = results.load_finished_run(folder, arm.config, seeds) if resume else None
-    if done is None:
-      result = run_experiment(arm.config, seeds, folder, progress=progress, tensorboard=False,
-                              save_models=False)
-      done = (result.env_steps, result.curves, result.parameter_counts)
-    else:
-      print(f"{arm.name}: reusing the finished runs in {folder}", flush=True)
-    out[arm.name] = done
-  return out
 
 
 def best_ratio(arms: Sequence[Arm], runs: Dict[str, tuple], agent: str) -> Arm:

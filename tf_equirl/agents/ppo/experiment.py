@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -113,6 +114,51 @@ def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
       f.write(results.markdown_summary({ppo_config.network: summary}))
     results.plot_curves(os.path.join(out_dir, "curves.png"), {ppo_config.network: curves},
                         result.env_steps, title=label)
+  return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Arm:
+  """One trained configuration of a many-seed comparison.
+
+  `name` names its runs folder and its column; `agent` groups arms for reports (an actor
+  kind for PPO tables; "baseline", "dyna" or "equi_dyna" for Dyna tables); `config` is a
+  `PPOConfig` or a `DynaConfig`."""
+  name: str
+  agent: str
+  config: object  # PPOConfig or DynaConfig
+  planning_ratio: Optional[float] = None
+
+
+def run_arms(arms: Sequence[Arm], seeds: Sequence[int], runs_dir: str, resume: bool = True,
+             progress: bool = True, backend: str = "local", address: Optional[str] = None,
+             seeds_per_trial: Optional[int] = None) -> Dict[str, Tuple[np.ndarray, np.ndarray, dict]]:
+  """Trains every arm for every seed (one compiled graph per arm); `{name: (env_steps,
+  curves [seeds, iterations], parameter_counts)}`. Finished arms are reused with `resume`.
+
+  `backend="ray"` runs each arm's seeds as Ray Tune trials (`tf_equirl.sweeps`, on this
+  machine or the cluster at `address`) instead of in this process.
+  """
+  if backend not in ("local", "ray"):
+    raise ValueError(f"run_arms: backend must be 'local' or 'ray', received {backend!r}.")
+  out = {}
+  for arm in arms:
+    folder = os.path.join(runs_dir, re.sub(r"[^\w.-]", "_", arm.name))  # "gcnn@C4:invariant"
+    if backend == "ray":
+      from tf_equirl import sweeps  # pylint: disable=import-outside-toplevel
+      env_steps, curves = sweeps.run_config_on_ray(
+          arm.config, seeds, folder + "_ray", seeds_per_trial, address, resume,
+          checkpoints=DEFAULT_CHECKPOINTS.get(getattr(arm.config, "ppo", arm.config).env))
+      out[arm.name] = (env_steps, curves, _build_agent(arm.config)[0].parameter_counts())
+      continue
+    done = results.load_finished_run(folder, arm.config, seeds) if resume else None
+    if done is None:
+      result = run_experiment(arm.config, seeds, folder, progress=progress, tensorboard=False,
+                              save_models=False)
+      done = (result.env_steps, result.curves, result.parameter_counts)
+    else:
+      print(f"{arm.name}: reusing the finished runs in {folder}", flush=True)
+    out[arm.name] = done
   return out
 
 

@@ -1,0 +1,69 @@
+"""Many-seed PPO comparisons: network specs, sample efficiency and the report writer."""
+
+import numpy as np
+import pytest
+
+from tf_equirl.agents.ppo import reproduce
+
+COUNTS = {"actor": 10, "critic": 20}
+
+
+def test_parse_network_specs_and_errors():
+  assert reproduce.parse_network("gcnn@C4:invariant") == ("gcnn", "C4", "invariant")
+  assert reproduce.parse_network("symmetrizer") == ("symmetrizer", None, "mlp")
+  for bad, needle in (("cnn", "unknown actor"), ("gcnn:value", "unknown critic"),
+                      ("gcnn@:mlp", "subgroup name"), ("", "non-empty")):
+    with pytest.raises(ValueError, match=needle):
+      reproduce.parse_network(bad)
+  with pytest.raises(ValueError, match="twice"):
+    reproduce.network_arms("Catch-v0", ["mlp", "mlp"])
+
+
+def test_network_arms_carry_the_spec_and_overrides():
+  arms = reproduce.network_arms("Catch-v0", ["mlp", "gcnn:invariant"], total_steps=4096)
+  assert [a.name for a in arms] == ["mlp", "gcnn:invariant"]
+  assert arms[1].config.network == "gcnn" and arms[1].config.critic == "invariant"
+  assert all(a.config.total_steps == 4096 for a in arms)
+  assert arms[1].config.num_minibatches == 51  # Catch's defaults still apply
+  assert [a.name for a in reproduce.network_arms("CartPole-v1")] == ["mlp", "symmetrizer",
+                                                                     "gcnn"]
+
+
+def _ramp(seeds, n, rate, rng):
+  """Curves rising from 0 to 1 at `rate` per iteration, with noise."""
+  t = np.arange(n)
+  return np.clip(rate * t, 0, 1)[None] + 0.01 * rng.standard_normal((seeds, n))
+
+
+def test_sample_efficiency_orders_faster_learners_first():
+  rng = np.random.default_rng(0)
+  steps = np.arange(1, 101) * 512
+  runs = {"mlp": (steps, _ramp(8, 100, 0.01, rng), COUNTS),
+          "gcnn": (steps, _ramp(8, 100, 0.02, rng), COUNTS),
+          "never": (steps, np.zeros((8, 100)), COUNTS)}
+  threshold, eff = reproduce.sample_efficiency(runs)
+  assert 0.85 < threshold < 0.95  # 90 % of the way from ~0 to ~1
+  assert eff["gcnn"]["median_steps"] < eff["mlp"]["median_steps"]
+  assert eff["gcnn"]["speedup"] == pytest.approx(2.0, rel=0.15)
+  assert eff["never"]["reached"] == 0.0 and eff["never"]["median_steps"] == steps[-1]
+  assert eff["gcnn"]["auc"] > eff["mlp"]["auc"] > eff["never"]["auc"]
+
+
+def test_write_report_reads_checkpoints_it_reached_and_keeps_notes(tmp_path):
+  rng = np.random.default_rng(1)
+  arms = reproduce.network_arms("Catch-v0", ["mlp", "gcnn", "gcnn:invariant"],
+                                total_steps=12_288)
+  steps = np.arange(1, 25) * 512
+  runs = {a.name: (steps, _ramp(4, 24, 0.05 * (i + 1), rng) * 2 - 1, COUNTS)
+          for i, a in enumerate(arms)}
+  path = str(tmp_path / "ppo_catch.md")
+  with open(path, "w") as f:
+    f.write("old\n\n## Notes\n\nmy note\n")
+  reproduce.write_report(path, "Catch-v0", arms, runs, range(4), "python -m x")
+  text = open(path).read()
+  assert "| 2,000 |" in text and "| 10,000 |" in text
+  assert "| 20,000 |" not in text.split("Thesis")[0]  # not reached: not read
+  assert "Table 4.4" in text and "0.95 +- 0.03" in text
+  assert "| gcnn:invariant | C2 | 2 | 10 | 20 | 30 |" in text
+  assert text.rstrip().endswith("my note") and "old" not in text
+  assert (tmp_path / "ppo_catch.png").exists()

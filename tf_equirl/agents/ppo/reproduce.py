@@ -1,0 +1,203 @@
+"""Many-seed PPO comparisons of actor networks: the thesis' Tables 4.2 and 4.4, and beyond.
+
+`network_arms(env, ["mlp", "gcnn@C4:invariant", ...])` turns network specs into `Arm`s,
+`run_arms` (`tf_equirl.agents.ppo.experiment`) trains them (resuming finished ones), and
+`write_report` writes a results file: the table at the checkpoints, the thesis' numbers
+beside ours where it has them, parameter counts, sample efficiency by group order and the
+curves. `launchers/reproduce_ppo.py` only parses flags and calls these.
+
+A network spec is `actor[@group][:critic]`: an actor kind of `tf_equirl.networks`, the name
+of a subgroup of the environment's symmetry to build it over (default: the whole symmetry;
+see `env.symmetries`) and a critic kind (default: the thesis' MLP).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from tf_equirl import results
+from tf_equirl.agents.ppo.config import default_config
+from tf_equirl.agents.ppo.experiment import DEFAULT_CHECKPOINTS, Arm
+from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS
+
+__all__ = ["THESIS", "DEFAULT_NETWORKS", "parse_network", "network_arms", "group_order",
+           "sample_efficiency", "write_report"]
+
+# thesis Table 4.2 (CartPole) and Table 4.4 (Catch): mean +- 2 SE over 128 seeds at the
+# checkpoints of DEFAULT_CHECKPOINTS.
+THESIS = {
+    "CartPole-v1": {"mlp": ["102 +- 5", "260 +- 10", "497 +- 1"],
+                    "symmetrizer": ["116 +- 6", "240 +- 10", "500 +- 1"],
+                    "gcnn": ["158 +- 8", "330 +- 10", "499 +- 1"]},
+    "Catch-v0": {"mlp": ["-0.51 +- 0.07", "0.70 +- 0.06", "0.875 +- 0.04"],
+                 "gcnn": ["-0.06 +- 0.09", "0.95 +- 0.03", "0.96 +- 0.02"]},
+}
+THESIS_TABLE = {"CartPole-v1": "4.2", "Catch-v0": "4.4"}
+
+DEFAULT_NETWORKS = {"CartPole-v1": ("mlp", "symmetrizer", "gcnn"),
+                    "Catch-v0": ("mlp", "gcnn")}
+_FALLBACK_NETWORKS = ("mlp", "gcnn")
+
+
+def parse_network(spec: str) -> Tuple[str, Optional[str], str]:
+  """`"gcnn@C4:invariant"` -> `("gcnn", "C4", "invariant")`; group None, critic "mlp" when
+  left out.
+
+  Raises:
+    ValueError: for an unknown actor or critic kind or an empty group name.
+  """
+  if not isinstance(spec, str) or not spec:
+    raise ValueError(f"A network spec must be a non-empty string, received {spec!r}.")
+  head, _, critic = spec.partition(":")
+  actor, at, group = head.partition("@")
+  if actor not in ACTOR_KINDS:
+    raise ValueError(f"Network spec {spec!r}: unknown actor {actor!r}; expected one of "
+                     f"{ACTOR_KINDS}, optionally '@' and a subgroup name and ':' and a "
+                     f"critic in {CRITIC_KINDS}.")
+  if critic and critic not in CRITIC_KINDS:
+    raise ValueError(f"Network spec {spec!r}: unknown critic {critic!r}; expected one of "
+                     f"{CRITIC_KINDS}.")
+  if at and not group:
+    raise ValueError(f"Network spec {spec!r}: '@' must be followed by a subgroup name such "
+                     "as C2 or C4.")
+  return actor, (group or None), (critic or "mlp")
+
+
+def network_arms(env: str, specs: Optional[Sequence[str]] = None, **overrides) -> List[Arm]:
+  """One `Arm` per network spec (named by it), each with `default_config(env)` and
+  `overrides`."""
+  specs = list(specs or DEFAULT_NETWORKS.get(env, _FALLBACK_NETWORKS))
+  if len(set(specs)) != len(specs):
+    raise ValueError(f"network_arms: networks are listed twice in {specs}.")
+  arms = []
+  for spec in specs:
+    actor, group, critic = parse_network(spec)
+    fields = dict(overrides, network=actor, critic=critic)
+    if group is not None:
+      fields["group"] = group
+    arms.append(Arm(spec, actor,
+                    default_config(env, **fields)))
+  return arms
+
+
+def group_order(config) -> Tuple[str, int]:
+  """`(name, order)` of the group `config`'s networks are built over (`("-", 1)` for the
+  unconstrained MLP)."""
+  if config.network == "mlp" and config.critic == "mlp":
+    return "-", 1
+  from tf_equirl.envs import make  # pylint: disable=import-outside-toplevel
+  env = make(config.env)
+  name = getattr(config, "group", None)
+  symmetry = env.symmetries[name] if name else env.symmetry
+  return (name or symmetry.group.name), symmetry.group.order
+
+
+def _first_crossing(curves: np.ndarray, env_steps: np.ndarray, threshold: float,
+                    window: int) -> np.ndarray:
+  """Env steps at which each seed's moving average first reaches `threshold` (NaN if never)."""
+  smooth = results._moving_average(curves, window)  # pylint: disable=protected-access
+  reached = smooth >= threshold
+  first = np.argmax(reached, axis=1)
+  return np.where(reached.any(axis=1), env_steps[first].astype(float), np.nan)
+
+
+def sample_efficiency(runs: Mapping[str, tuple], threshold: Optional[float] = None,
+                      window: int = 10) -> Tuple[float, Dict[str, Dict[str, float]]]:
+  """How fast each arm gets to a return: `(threshold, {arm: stats})`.
+
+  `threshold` defaults to 90 % of the way from the lowest first-iteration mean to the
+  highest final mean over all arms. Per arm: the mean return over the whole run (the area
+  under the curve divided by its length), the fraction of seeds whose moving average
+  (`window` iterations, as the plots) reaches the threshold, the median step at which they
+  do (seeds that never do count as the last step, so it is a lower bound when not all
+  reach it) and its ratio to the MLP's (> 1: fewer steps than the MLP).
+  """
+  if not runs:
+    raise ValueError("sample_efficiency needs at least one run.")
+  if threshold is None:
+    lo = min(float(np.mean(c[:, 0])) for _, c, _ in runs.values())
+    hi = max(float(np.mean(c[:, -1])) for _, c, _ in runs.values())
+    threshold = lo + 0.9 * (hi - lo)
+  stats = {}
+  for name, (steps, curves, _) in runs.items():
+    crossing = _first_crossing(curves, steps, threshold, window)
+    filled = np.where(np.isnan(crossing), float(steps[-1]), crossing)
+    stats[name] = {"auc": float(np.mean(curves)),
+                   "auc_2se": float(2 * np.std(np.mean(curves, axis=1), ddof=1)
+                                    / np.sqrt(max(len(curves), 1))) if len(curves) > 1 else 0.0,
+                   "reached": float(np.mean(~np.isnan(crossing))),
+                   "median_steps": float(np.median(filled))}
+  if "mlp" in stats:
+    for s in stats.values():
+      s["speedup"] = stats["mlp"]["median_steps"] / s["median_steps"]
+  return float(threshold), stats
+
+
+def write_report(path: str, env: str, arms: Sequence[Arm], runs: Mapping[str, tuple],
+                 seeds: Sequence[int], command: str,
+                 checkpoints: Optional[Sequence[int]] = None,
+                 title: Optional[str] = None) -> str:
+  """Writes the results markdown (and a PNG beside it); keeps its hand-written Notes."""
+  arms = [a for a in arms if a.name in runs]
+  if not arms:
+    raise ValueError("write_report: none of the arms has runs.")
+  steps = runs[arms[0].name][0]
+  checkpoints = tuple(checkpoints or DEFAULT_CHECKPOINTS.get(env) or
+                      (int(steps[len(steps) // 10]), int(steps[len(steps) // 2]), int(steps[-1])))
+  per_iteration = int(steps[1] - steps[0]) if len(steps) > 1 else int(steps[0])
+  # a checkpoint the runs did not reach would silently read their last iteration
+  checkpoints = tuple(c for c in checkpoints if c < steps[-1] + per_iteration) or (int(steps[-1]),)
+  summaries = {a.name: results.summarize(runs[a.name][1], runs[a.name][0], checkpoints)
+               for a in arms}
+  png = os.path.splitext(path)[0] + ".png"
+  results.plot_curves(png, {a.name: runs[a.name][1] for a in arms}, steps,
+                      title=f"{env}: PPO, {len(seeds)} seeds per network")
+  notes = results.kept_notes(path)
+  lines = [f"# {title or f'PPO on {env}: equivariant vs MLP actors'}\n",
+           f"Command: `{command.strip()}`\n",
+           f"Mean episodic return +- 2 standard errors over {len(seeds)} seeds (seeds "
+           "0..N-1); in brackets the worst-decile cumulative mean. The return is\nPureJaxRL's "
+           "metric: each environment's last finished episodic return, averaged over the steps "
+           "and environments of the iteration that reaches the step count.\n",
+           results.markdown_summary(summaries)]
+  if env in THESIS:
+    thesis = THESIS[env]
+    listed = [a.name for a in arms if a.name in thesis]
+    lines += [f"Thesis (Table {THESIS_TABLE[env]}, 128 seeds):\n",
+              "| env steps | " + " | ".join(listed) + " |", "|---|" + "---|" * len(listed)]
+    lines += [f"| {s:,} | " + " | ".join(thesis[n][j] for n in listed) + " |"
+              for j, s in enumerate(DEFAULT_CHECKPOINTS[env])]
+    lines.append("")
+  orders = {a.name: group_order(a.config) for a in arms}
+  lines += ["| network | group | \\|G\\| | actor params | critic params | total |",
+            "|---|---|---:|---:|---:|---:|"]
+  for a in arms:
+    counts = runs[a.name][2]
+    name, order = orders[a.name]
+    lines.append(f"| {a.name} | {name} | {order} | {counts['actor']} | {counts['critic']} | "
+                 f"{counts['actor'] + counts['critic']} |")
+  if len({o for _, o in orders.values()}) > 2:
+    threshold, eff = sample_efficiency({a.name: runs[a.name] for a in arms})
+    lines += ["\n## Sample efficiency by group\n",
+              f"Mean return over the whole run (area under the curve / steps, +- 2 SE) and the "
+              f"env steps until the moving average of 10 iterations first reaches {threshold:.3g} "
+              "(90 % of the way from the lowest first to the highest final mean over all "
+              "networks; median over seeds, a seed that never reaches it counts as the last "
+              "step); speed-up = the MLP's median steps / the network's.\n",
+              "| network | \\|G\\| | mean return over run | seeds reaching | median steps | "
+              "speed-up vs mlp |", "|---|---:|---:|---:|---:|---:|"]
+    for a in sorted(arms, key=lambda a: (orders[a.name][1], a.name)):
+      s = eff[a.name]
+      speed = f"{s['speedup']:.2f}x" if "speedup" in s else "-"
+      lines.append(f"| {a.name} | {orders[a.name][1]} | {s['auc']:.3f} +- {s['auc_2se']:.3f} | "
+                   f"{s['reached']:.0%} | {s['median_steps']:,.0f} | {speed} |")
+  lines += ["\nTraining throughput is measured separately on a quiet machine: "
+            "`python benchmarks/ppo_throughput.py` (README, Throughput).\n",
+            f"![curves]({os.path.basename(png)})\n"]
+  with open(path, "w") as f:
+    f.write("\n".join(lines) + notes)
+  return path
