@@ -287,3 +287,34 @@ def test_saved_models_reload_in_a_fresh_process(cartpole, catch, tmp_path):
                         PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", "")))
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+def test_transition_study_writes_its_section_and_keeps_the_rest(cartpole, small_data, tmp_path):
+  """The thesis 4.7.5 study end to end on a tiny dataset (1 epoch, 2 untrained seeds)."""
+  from tf_equirl.models import study
+  from tf_equirl.models.data import dataset_dir, save_split
+  _, _, data = small_data
+  for name, split in data.items():
+    save_split(dataset_dir(str(tmp_path / "data"), "CartPole-v1", 0), name, split)
+  report = tmp_path / "results" / "transition_models.md"
+  report.parent.mkdir()
+  report.write_text("# Transition models\n\nhand-written intro\n")
+  config = study.TransitionStudyConfig(
+      env="CartPole-v1", epochs=1, seeds=1, equivariance_seeds=2, progress=False,
+      data_dir=str(tmp_path / "data"), runs_dir=str(tmp_path / "runs"),
+      results_dir=str(report.parent), command="python -m launchers.analyze_transition --x")
+  text = study.run_study(config)
+  body = report.read_text()
+  assert body.startswith("# Transition models\n\nhand-written intro")
+  assert text in body and "`python -m launchers.analyze_transition --x`" in text
+  rows = [line for line in text.splitlines() if line.startswith("| G-CNN mean | joint |")]
+  assert len(rows) == 2  # the RMS table and the angle table
+  assert (report.parent / "transition_cartpole_curves.png").exists()
+  assert (report.parent / "transition_cartpole_angle.png").exists()
+  # the G-CNNs are equivariant before and after training; the MLP is not
+  eq = [line for line in text.splitlines() if line.startswith("| G-CNN proximal |")][-1]
+  assert "100.00 %" in eq
+  with pytest.raises(ValueError, match="epochs must be a positive integer"):
+    study.TransitionStudyConfig(epochs=0)
+  with pytest.raises(ValueError, match="env must be one of"):
+    study.TransitionStudyConfig(env="Pong")

@@ -18,7 +18,6 @@ import numpy as np
 
 from tf_equirl import results
 from tf_equirl.agents.dyna.config import DynaConfig, default_dyna_config
-from tf_equirl.agents.ppo.config import PPOConfig
 from tf_equirl.agents.ppo.experiment import DEFAULT_CHECKPOINTS, Arm, run_arms
 
 __all__ = ["Arm", "THESIS", "supervised_arms", "lever_arms", "run_arms", "best_ratio",

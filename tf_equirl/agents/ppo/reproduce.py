@@ -13,7 +13,6 @@ see `env.symmetries`) and a critic kind (default: the thesis' MLP).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
