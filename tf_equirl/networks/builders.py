@@ -146,7 +146,7 @@ def encoder_actor(symmetry: MDPSymmetry, width: int, hidden: str = "permutation"
   group-pooled: pooled features are invariant, and an invariant policy could not tell a
   state from its mirror image, where the actions must differ (Catch: a ball on the left
   against one on the right). The head is free, so `pi(pi(g) a | rho(g) s) != pi(a | s)` in
-  general: the thesis' objection (4.6.2) that the policy is not equivariant applies.
+  general (the thesis, 4.6.1.1, contrasts its end-to-end equivariant actor with this).
   """
   inp = keras.Input((symmetry.state_dim,), name="observation")
   h = GroupLift(width, symmetry.state_rep, activation="tanh",
