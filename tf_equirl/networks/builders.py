@@ -24,6 +24,13 @@ Kinds (thesis 4.6 and Table 5.4):
   rpp          residual pathway prior (Finzi et al. 2021): `ResidualGroupLift`,
                `ResidualGroupConv` (exact + unconstrained paths, the unconstrained ones
                decayed by `RPP_FREE_DECAY` per step), then the same heads.
+  encoder      (actors) equivariant encoder, unconstrained head (Mondal et al. 2020, thesis
+               3.1.2): the lifted gcnn's `GroupLift` and hidden regular layer, the regular
+               features flattened (an equivariant latent), a dense layer onto the logits.
+               Only the encoder is equivariant; the policy as a whole is not.
+  augment      (actors) the `mlp` actor, trained by the PPO learner on the batch extended by
+               its transformed copies (symmetry data augmentation, see
+               `tf_equirl.agents.ppo.augmentation`); the network itself is the MLP.
 Widths default to the one that keeps the model within 10 % of the 64-64 MLP's parameters.
 """
 
@@ -43,9 +50,10 @@ from tf_equirl.params import count_params, match_width
 
 keras = tf.keras
 
-ACTOR_KINDS = ("mlp", "gcnn", "symmetrizer", "relaxed", "rpp")
+ACTOR_KINDS = ("mlp", "gcnn", "symmetrizer", "relaxed", "rpp", "encoder", "augment")
 CRITIC_KINDS = ("mlp", "invariant", "relaxed", "rpp")
 APPROXIMATE_KINDS = ("relaxed", "rpp")
+AUGMENTED_KINDS = ("augment",)  # kinds the learner trains on symmetry-augmented batches
 RELAXED_KERNELS = 2       # L of the relaxed layers (seed 002 / Wang et al. 2022 use a few)
 RPP_FREE_DECAY = 1e-3     # per-step decay of the unconstrained path (a stronger prior)
 HIDDEN_KINDS = ("permutation", "group_conv")
@@ -127,6 +135,29 @@ def symmetrizer_actor(symmetry: MDPSymmetry, width: int,
   return keras.Model(inp, out, name=name)
 
 
+def encoder_actor(symmetry: MDPSymmetry, width: int, hidden: str = "permutation",
+                  name: str = "encoder_actor") -> keras.Model:
+  """Equivariant encoder with an unconstrained head (Mondal et al. 2020, thesis 3.1.2).
+
+  The encoder is the lifted gcnn's trunk, `f(s) = hidden(GroupLift(s))` with
+  `f(rho(g) s) = L_g f(s)` (regular features `[batch, |G|, width]`, group axis 1). The head
+  is a dense layer on the flattened features (the layer named "latent"), like the Q-head
+  Mondal et al. put on their equivariant latent. The features are flattened, not
+  group-pooled: pooled features are invariant, and an invariant policy could not tell a
+  state from its mirror image, where the actions must differ (Catch: a ball on the left
+  against one on the right). The head is free, so `pi(pi(g) a | rho(g) s) != pi(a | s)` in
+  general (the thesis, 4.6.1.1, contrasts its end-to-end equivariant actor with this).
+  """
+  inp = keras.Input((symmetry.state_dim,), name="observation")
+  h = GroupLift(width, symmetry.state_rep, activation="tanh",
+                kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
+  h = _hidden_layer(hidden, width, symmetry)(h)
+  h = keras.layers.Flatten(name="latent")(h)
+  out = keras.layers.Dense(symmetry.num_actions, kernel_initializer=_orth(_ACTOR_HEAD_GAIN),
+                           name="logits")(h)
+  return keras.Model(inp, out, name=name)
+
+
 def invariant_critic(symmetry: MDPSymmetry, width: int, hidden: str = "permutation",
                      name: str = "invariant_critic") -> keras.Model:
   inp = keras.Input((symmetry.state_dim,), name="observation")
@@ -177,7 +208,8 @@ def _matched_width(kind: str, role: str, symmetry: MDPSymmetry, hidden: str) -> 
     build = {"gcnn": lambda w: gcnn_actor(symmetry, w, hidden),
              "symmetrizer": lambda w: symmetrizer_actor(symmetry, w),
              "relaxed": lambda w: approximate_actor("relaxed", symmetry, w),
-             "rpp": lambda w: approximate_actor("rpp", symmetry, w)}[kind]
+             "rpp": lambda w: approximate_actor("rpp", symmetry, w),
+             "encoder": lambda w: encoder_actor(symmetry, w, hidden)}[kind]
   else:
     target = count_params(mlp_critic(symmetry.state_dim))
     build = (functools.partial(approximate_critic, kind, symmetry)
@@ -193,11 +225,16 @@ def build_actor(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
     raise ValueError(f"Unknown actor network {kind!r}; expected one of {ACTOR_KINDS}.")
   if kind == "mlp":
     return mlp_actor(symmetry.state_dim, symmetry.num_actions, width or MLP_WIDTH)
+  if kind == "augment":
+    return mlp_actor(symmetry.state_dim, symmetry.num_actions, width or MLP_WIDTH,
+                     name="augment_actor")
   width = width or _matched_width(kind, "actor", symmetry, hidden)
   if kind == "gcnn":
     return gcnn_actor(symmetry, width, hidden)
   if kind in APPROXIMATE_KINDS:
     return approximate_actor(kind, symmetry, width)
+  if kind == "encoder":
+    return encoder_actor(symmetry, width, hidden)
   return symmetrizer_actor(symmetry, width)
 
 

@@ -80,7 +80,8 @@ class ActorNetwork(_KerasModelNetwork):
   Args:
     observation_spec: spec of one observation (flattened to a vector for the model).
     action_spec: scalar `BoundedTensorSpec` of the discrete action.
-    kind: "mlp", "gcnn" or "symmetrizer" (see `tf_equirl.networks.builders`).
+    kind: one of `builders.ACTOR_KINDS` (see `tf_equirl.networks.builders`; "augment" builds
+      the MLP, the PPO learner does the augmentation).
     symmetry: the environment's `MDPSymmetry` (required for every kind; the MLP uses only
       its sizes).
     width: hidden width; None matches the 64-64 MLP's parameter count.

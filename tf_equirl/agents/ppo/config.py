@@ -30,7 +30,11 @@ class PPOConfig:
 
   Attributes:
     env: registered environment name ("CartPole-v1", "Catch-v0").
-    network: actor kind, one of "mlp", "gcnn", "symmetrizer".
+    network: actor kind, one of `tf_equirl.networks.ACTOR_KINDS` ("mlp", "gcnn",
+      "symmetrizer", "relaxed", "rpp", "encoder", "augment"). "augment" is the MLP trained on
+      each batch and its images under the symmetry (`tf_equirl.agents.ppo.augmentation`):
+      its minibatches are `|G|` times larger, so the Adam steps per iteration, the
+      learning-rate schedule and the environment steps equal the plain MLP's.
     critic: critic kind, "mlp" (the thesis' choice) or "invariant" (GroupPool).
     width: hidden width of the actor; None matches the 64-64 MLP's parameter count.
     critic_width: hidden width of the critic; None matches the MLP critic.

@@ -9,7 +9,10 @@ The loop reads top to bottom, as in PureJaxRL's `ppo.py` (thesis Algorithm 5):
    reset (see `StepFn`).
 2. `gae`: advantages and value targets, once per iteration.
 3. `_update`: `num_epochs` x `num_minibatches` Adam steps on tf-agents'
-   `PPOClipAgent.get_loss` (clipped surrogate, clipped value loss, entropy bonus).
+   `PPOClipAgent.get_loss` (clipped surrogate, clipped value loss, entropy bonus). For the
+   `augment` network kind the batch is first extended by its images under the symmetry,
+   with old log-probabilities and values recomputed there (`augmentation.augment_batch`);
+   the minibatches grow by `|G|`, the number of Adam steps stays the same.
 
 `iterations_per_call` iterations run inside one `tf.function(jit_compile=True)` call;
 nothing in Python runs per environment step. The call is traced without AutoGraph
@@ -46,6 +49,7 @@ from tf_agents.trajectories import time_step as ts
 
 from tf_equirl import envs
 from tf_equirl.envs.base import BatchedEnvironment, EnvState
+from tf_equirl.agents.ppo import augmentation
 from tf_equirl.agents.ppo.config import PPOConfig
 from tf_equirl.networks import ActorNetwork, ValueNetwork, builders
 from tf_equirl.params import count_params
@@ -297,7 +301,11 @@ class PPO:
                               rollout.ended, cfg.gamma, cfg.gae_lambda)
     batch = (flat(rollout.observation), flat(rollout.action), flat(rollout.log_prob),
              flat(advantages), flat(targets), flat(value))
-    losses = self._update(batch, tf.random.experimental.stateless_fold_in(key, 1))
+    size = cfg.batch_size
+    if cfg.network in builders.AUGMENTED_KINDS:
+      batch = augmentation.augment_batch(self.symmetry, batch, self._logits, self._value)
+      size *= augmentation.augmentation_factor(self.symmetry)
+    losses = self._update(batch, tf.random.experimental.stateless_fold_in(key, 1), size)
     finished = tf.reduce_sum(rollout.ended)
     values = dict(
         mean_return=tf.reduce_mean(rollout.returned_return),
@@ -348,9 +356,12 @@ class PPO:
                                      (tf.constant(0), carry, arrays))
     return carry, Rollout(*[a.stack() for a in arrays])
 
-  def _update(self, batch, key) -> Dict[str, tf.Tensor]:
+  def _update(self, batch, key, size: Optional[int] = None) -> Dict[str, tf.Tensor]:
+    """`num_epochs` x `num_minibatches` Adam steps on a batch of `size` samples (default
+    `config.batch_size`; more for an augmented batch, whose minibatches are then larger)."""
     cfg = self.config
-    n, mb = cfg.batch_size, cfg.minibatch_size
+    n = size or cfg.batch_size
+    mb = n // cfg.num_minibatches
     num_updates = cfg.num_epochs * cfg.num_minibatches
     order = tf.argsort(tf.random.stateless_uniform([cfg.num_epochs, n], key), axis=1)
     names = ("policy_loss", "value_loss", "entropy", "clip_fraction", "grad_norm")
