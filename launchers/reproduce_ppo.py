@@ -3,6 +3,12 @@
   python -m launchers.reproduce_ppo --env=CartPole-v1 --seeds=128
   python -m launchers.reproduce_ppo --env=Catch-v0 --seeds=128
   python -m launchers.reproduce_ppo --seeds=128 --backend=ray --address=auto   # on a cluster
+  python -m launchers.reproduce_ppo --env=GridWorld-v0 --seeds=32 \
+      --networks=mlp,symmetrizer,gcnn@C2,gcnn@C4,gcnn,gcnn:invariant
+
+An arm is `actor[@group][:critic]`: `gcnn@C4:invariant` is a G-CNN actor and an invariant
+critic built over the environment's subgroup "C4" (a key of `env.symmetries`); without
+`@group` the networks use the environment's full symmetry.
 
 Trains every network of --networks for --seeds seeds (runs/ keeps the per-seed CSVs and
 models) and writes results/ppo_<env>.md with the table, the thesis' numbers beside it, the
@@ -14,17 +20,20 @@ import sys
 
 from absl import app, flags
 
-from tf_equirl import results
+from tf_equirl import envs, results
 from tf_equirl.agents.ppo import default_config
 from tf_equirl.agents.ppo.experiment import DEFAULT_CHECKPOINTS, run_experiment
 from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS
 
-_ENV = flags.DEFINE_enum("env", "CartPole-v1", ["CartPole-v1", "Catch-v0"], "Environment.")
+_ENV = flags.DEFINE_enum("env", "CartPole-v1", ["CartPole-v1", "Catch-v0", "GridWorld-v0"],
+                         "Environment.")
 _SEEDS = flags.DEFINE_integer("seeds", 32, "Seeds per network (0..N-1).")
-_NETWORKS = flags.DEFINE_list("networks", None, "Actor networks, each optionally with a critic "
-                              "as actor:critic (e.g. gcnn:invariant). Default: mlp, symmetrizer, "
-                              "gcnn for CartPole; mlp, gcnn for Catch, as in the thesis; critics "
-                              "default to the thesis' MLP.")
+_NETWORKS = flags.DEFINE_list("networks", None, "Arms actor[@group][:critic]: an actor network, "
+                              "optionally the symmetry group to build it over (a key of the "
+                              "env's symmetries, e.g. gcnn@C4; default the full symmetry) and a "
+                              "critic (e.g. gcnn:invariant, gcnn@C2:invariant). Default: mlp, "
+                              "symmetrizer, gcnn for CartPole and the grid world; mlp, gcnn for "
+                              "Catch, as in the thesis; critics default to the thesis' MLP.")
 _RUNS = flags.DEFINE_string("runs", "runs/reproduce", "Folder for per-seed outputs.")
 _RESULTS = flags.DEFINE_string("results", "results", "Folder for the markdown table and plot.")
 _NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide progress bars.")
@@ -38,6 +47,13 @@ _SEEDS_PER_TRIAL = flags.DEFINE_integer("seeds_per_trial", 16, "--backend=ray: s
 _RESUME = flags.DEFINE_bool("resume", True, "Reuse a network's finished runs (summary.json with "
                             "the same config and seeds, and every seed's CSV) instead of "
                             "training it again, e.g. after an interrupted reproduction.")
+
+
+def parse_arm(arm: str):
+  """`"gcnn@C4:invariant"` -> `("gcnn", "C4", "invariant")`; a missing part is None."""
+  head, _, critic = arm.partition(":")
+  actor, _, group = head.partition("@")
+  return actor, group or None, critic or None
 
 
 def run_on_ray(config, seeds, out):
@@ -60,22 +76,28 @@ THESIS = {
 }
 
 
+SHORT_NAMES = {"CartPole-v1": "cartpole", "Catch-v0": "catch", "GridWorld-v0": "grid"}
+
+
 def main(argv):
   del argv
   env = _ENV.value
-  networks = _NETWORKS.value or (["mlp", "symmetrizer", "gcnn"] if env == "CartPole-v1"
-                                 else ["mlp", "gcnn"])
+  networks = _NETWORKS.value or (["mlp", "gcnn"] if env == "Catch-v0"
+                                 else ["mlp", "symmetrizer", "gcnn"])
+  groups = sorted(envs.make(env).symmetries)
   for n in networks:
-    actor, _, critic = n.partition(":")
-    if actor not in ACTOR_KINDS or critic not in ("",) + tuple(CRITIC_KINDS):
+    actor, group, critic = parse_arm(n)
+    if actor not in ACTOR_KINDS or critic not in (None,) + tuple(CRITIC_KINDS) \
+        or group not in (None,) + tuple(groups):
       raise app.UsageError(f"Unknown network {n!r}; expected an actor in {ACTOR_KINDS}, "
-                           f"optionally ':' and a critic in {CRITIC_KINDS}.")
+                           f"optionally '@' and a group of {env} in {groups}, optionally ':' "
+                           f"and a critic in {CRITIC_KINDS}.")
   seeds = list(range(_SEEDS.value))
   summaries, curves, lines = {}, {}, []
   for network in networks:
-    actor, _, critic = network.partition(":")
-    config = default_config(env, network=actor, critic=critic or "mlp")
-    out = os.path.join(_RUNS.value, f"{env}_{network.replace(':', '_')}")
+    actor, group, critic = parse_arm(network)
+    config = default_config(env, network=actor, critic=critic or "mlp", group=group)
+    out = os.path.join(_RUNS.value, f"{env}_{network.replace(':', '_').replace('@', '_')}")
     done = results.load_finished_run(out, config, seeds) if _RESUME.value else None
     if _BACKEND.value == "ray":
       env_steps, curves[network], counts = run_on_ray(config, seeds, out + "_ray")
@@ -90,13 +112,13 @@ def main(argv):
                                            DEFAULT_CHECKPOINTS[env])
     lines.append(f"| {network} | {counts['actor']} | {counts['critic']} | "
                  f"{counts['actor'] + counts['critic']} |")
-  short = "cartpole" if env == "CartPole-v1" else "catch"
+  short = SHORT_NAMES[env]
   os.makedirs(_RESULTS.value, exist_ok=True)
   png = os.path.join(_RESULTS.value, f"ppo_{short}.png")
   results.plot_curves(png, curves, env_steps,
                       title=f"{env}: PPO, {len(seeds)} seeds per network")
   command = "python -m launchers.reproduce_ppo " + " ".join(sys.argv[1:])
-  thesis = THESIS[env]
+  thesis = THESIS.get(env, {})  # the grid world is not in the thesis
   checkpoints = DEFAULT_CHECKPOINTS[env]
   listed = [n for n in thesis if n in networks]
   thesis_rows = ["| env steps | " + " | ".join(listed) + " |", "|---|" + "---|" * len(listed)]
@@ -112,8 +134,11 @@ def main(argv):
             "PureJaxRL's metric: each environment's last finished episodic return, averaged "
             "over the steps and environments of the iteration that reaches the step count.\n\n")
     f.write(results.markdown_summary(summaries))
-    f.write(f"\nThesis (Table {'4.2' if env == 'CartPole-v1' else '4.4'}, 128 seeds):\n\n")
-    f.write("\n".join(thesis_rows) + "\n\n")
+    if thesis:
+      f.write(f"\nThesis (Table {'4.2' if env == 'CartPole-v1' else '4.4'}, 128 seeds):\n\n")
+      f.write("\n".join(thesis_rows) + "\n\n")
+    else:
+      f.write("\n")
     f.write("| network | actor params | critic params | total |\n"
             "|---|---|---|---|\n" + "\n".join(lines) + "\n\n")
     f.write("Training throughput is measured separately on a quiet machine: "
