@@ -1,6 +1,6 @@
 """Flag parsing shared by the launchers (no flags are defined here)."""
 
-from typing import List
+from typing import List, Optional, Sequence, Tuple
 
 from absl import app
 
@@ -18,3 +18,21 @@ def parse_seeds(text: str) -> List[int]:
       raise app.UsageError(f"--seeds count must be positive, received {values[0]}.")
     return list(range(values[0]))
   return values
+
+
+def parse_arm(arm: str, actors: Sequence[str], critics: Sequence[str],
+              groups: Sequence[str]) -> Tuple[str, Optional[str], Optional[str]]:
+  """`--networks` arm `actor[@group][:critic]` -> `(actor, group, critic)`, None where omitted.
+
+  `"gcnn@C4:invariant"` is a G-CNN actor and an invariant critic built over the
+  environment's symmetry group "C4" (a key of `env.symmetries`); `"gcnn:invariant"` and
+  `"mlp"` keep their old meaning (the full symmetry, the MLP critic).
+  """
+  head, _, critic = arm.partition(":")
+  actor, _, group = head.partition("@")
+  if actor not in actors or (critic and critic not in critics) or (group and group not in groups) \
+      or (":" in arm and not critic) or ("@" in head and not group):
+    raise app.UsageError(f"Unknown network {arm!r}; expected actor[@group][:critic] with an actor "
+                         f"in {tuple(actors)}, a group in {tuple(groups)} and a critic in "
+                         f"{tuple(critics)}.")
+  return actor, group or None, critic or None

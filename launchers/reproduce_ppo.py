@@ -11,14 +11,17 @@ critic built over the environment's subgroup "C4" (a key of `env.symmetries`); w
 `@group` the networks use the environment's full symmetry.
 
 Trains every network of --networks for --seeds seeds (runs/ keeps the per-seed CSVs and
-models) and writes results/ppo_<env>.md with the table, the thesis' numbers beside it, the
-parameter counts, the throughput and this command, plus results/ppo_<env>.png (Fig. 4.3 style).
+models) and writes results/ppo_<short>.md (cartpole, catch or grid) with the table, the
+thesis' numbers beside it (not for the grid world, which the thesis does not have), the
+parameter counts and this command, plus results/ppo_<short>.png (Fig. 4.3 style).
 """
 
 import os
 import sys
 
 from absl import app, flags
+
+from launchers.common import parse_arm
 
 from tf_equirl import envs, results
 from tf_equirl.agents.ppo import default_config
@@ -47,13 +50,6 @@ _SEEDS_PER_TRIAL = flags.DEFINE_integer("seeds_per_trial", 16, "--backend=ray: s
 _RESUME = flags.DEFINE_bool("resume", True, "Reuse a network's finished runs (summary.json with "
                             "the same config and seeds, and every seed's CSV) instead of "
                             "training it again, e.g. after an interrupted reproduction.")
-
-
-def parse_arm(arm: str):
-  """`"gcnn@C4:invariant"` -> `("gcnn", "C4", "invariant")`; a missing part is None."""
-  head, _, critic = arm.partition(":")
-  actor, _, group = head.partition("@")
-  return actor, group or None, critic or None
 
 
 def run_on_ray(config, seeds, out):
@@ -85,17 +81,11 @@ def main(argv):
   networks = _NETWORKS.value or (["mlp", "gcnn"] if env == "Catch-v0"
                                  else ["mlp", "symmetrizer", "gcnn"])
   groups = sorted(envs.make(env).symmetries)
-  for n in networks:
-    actor, group, critic = parse_arm(n)
-    if actor not in ACTOR_KINDS or critic not in (None,) + tuple(CRITIC_KINDS) \
-        or group not in (None,) + tuple(groups):
-      raise app.UsageError(f"Unknown network {n!r}; expected an actor in {ACTOR_KINDS}, "
-                           f"optionally '@' and a group of {env} in {groups}, optionally ':' "
-                           f"and a critic in {CRITIC_KINDS}.")
+  arms = {n: parse_arm(n, ACTOR_KINDS, CRITIC_KINDS, groups) for n in networks}
   seeds = list(range(_SEEDS.value))
   summaries, curves, lines = {}, {}, []
   for network in networks:
-    actor, group, critic = parse_arm(network)
+    actor, group, critic = arms[network]
     config = default_config(env, network=actor, critic=critic or "mlp", group=group)
     out = os.path.join(_RUNS.value, f"{env}_{network.replace(':', '_').replace('@', '_')}")
     done = results.load_finished_run(out, config, seeds) if _RESUME.value else None

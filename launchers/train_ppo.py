@@ -61,7 +61,10 @@ def ppo_overrides() -> dict:
 def config_from_flags() -> PPOConfig:
   overrides = ppo_overrides()
   try:
-    return default_config(_ENV.value, network=_NETWORK.value, critic=_CRITIC.value, **overrides)
+    config = default_config(_ENV.value, network=_NETWORK.value, critic=_CRITIC.value,
+                            **overrides)
+    envs.make(config.env).get_symmetry(config.group)  # an unknown --group fails here
+    return config
   except ValueError as e:
     raise app.UsageError(str(e))
 

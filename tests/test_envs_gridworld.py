@@ -260,3 +260,17 @@ def test_ppo_over_a_subgroup_compiles_runs_and_stays_equivariant():
                      atol=1e-5)
   with pytest.raises(ValueError, match="no symmetry group named 'C4'.*'C2', 'trivial'"):
     PPO(default_config("Catch-v0", group="C4", total_steps=1024))
+
+
+def test_launcher_arm_syntax_names_the_group():
+  from absl import app  # pylint: disable=import-outside-toplevel
+  from launchers.common import parse_arm  # pylint: disable=import-outside-toplevel
+  groups = sorted(GridWorld().symmetries)
+  kinds = (("mlp", "gcnn", "symmetrizer"), ("mlp", "invariant"), groups)
+  assert parse_arm("gcnn@C4:invariant", *kinds) == ("gcnn", "C4", "invariant")
+  assert parse_arm("gcnn:invariant", *kinds) == ("gcnn", None, "invariant")  # as before
+  assert parse_arm("symmetrizer@C2", *kinds) == ("symmetrizer", "C2", None)
+  assert parse_arm("mlp", *kinds) == ("mlp", None, None)
+  for bad in ("gcnn@C8", "gcnn@", "gcnn:", "cnn@C4", "gcnn@C4:relaxed"):
+    with pytest.raises(app.UsageError, match="actor\\[@group\\]\\[:critic\\]"):
+      parse_arm(bad, *kinds)
