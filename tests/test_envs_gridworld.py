@@ -83,7 +83,8 @@ def test_named_subgroups():
   np.testing.assert_array_equal(syms["C2"].action_rep.permutation[1], [UP, LEFT, DOWN, RIGHT, STAY])
   np.testing.assert_array_equal(syms["C2"].state_rep.matrices[1], full.state_rep.matrices[4])
   assert GridWorld().get_symmetry("C4") == syms["C4"] and GridWorld().get_symmetry(None) == full
-  with pytest.raises(ValueError, match=r"no symmetry group named 'C8'.*'C2', 'C4', 'D4', 'trivial'"):
+  with pytest.raises(ValueError,
+                     match=r"no symmetry group named 'C8'.*'C2', 'C4', 'D4', 'trivial'"):
     GridWorld().get_symmetry("C8")
 
 
@@ -274,3 +275,17 @@ def test_launcher_arm_syntax_names_the_group():
   for bad in ("gcnn@C8", "gcnn@", "gcnn:", "cnn@C4", "gcnn@C4:relaxed"):
     with pytest.raises(app.UsageError, match="actor\\[@group\\]\\[:critic\\]"):
       parse_arm(bad, *kinds)
+
+
+def test_finished_runs_written_before_the_group_field_are_reused(tmp_path):
+  import dataclasses, json  # pylint: disable=import-outside-toplevel,multiple-imports
+  from tf_equirl import results  # pylint: disable=import-outside-toplevel
+  config = default_config("Catch-v0", network="mlp")
+  stored = dataclasses.asdict(config)
+  del stored["group"]  # a summary.json from before PPOConfig.group existed
+  (tmp_path / "summary.json").write_text(json.dumps(
+      {"config": stored, "seeds": [0], "parameter_counts": {"actor": 1, "critic": 1}}))
+  (tmp_path / "seed_0.csv").write_text("env_steps,mean_return\n512,0.5\n")
+  assert results.load_finished_run(str(tmp_path), config, [0]) is not None
+  other = default_config("Catch-v0", network="mlp", group="trivial")
+  assert results.load_finished_run(str(tmp_path), other, [0]) is None
