@@ -13,6 +13,7 @@ as a PPO collection loop would, or greedy with `--mlp_actions=greedy`).
 Usage:
   python benchmarks/env_throughput.py            # full run, prints a markdown table
   python benchmarks/env_throughput.py --quick    # tiny run to check that it works
+  python benchmarks/env_throughput.py --envs=GridWorld-v0   # any registered environment
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ def measure(env_name: str, batch_size: int, policy_name: str, env_steps: int, re
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--envs", default="CartPole-v1,Catch-v0")
+  parser.add_argument("--envs", default="CartPole-v1,Catch-v0",
+                      help="comma-separated registered names (also GridWorld-v0)")
   parser.add_argument("--batch_sizes", default="4,64,1024")
   parser.add_argument("--policies", default="random,mlp")
   parser.add_argument("--env_steps", type=int, default=2_000_000,

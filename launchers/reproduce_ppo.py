@@ -2,6 +2,7 @@
 
   python -m launchers.reproduce_ppo --env=CartPole-v1 --seeds=128
   python -m launchers.reproduce_ppo --env=Catch-v0 --seeds=128
+  python -m launchers.reproduce_ppo --env=GridWorld-v0 --seeds=32 --total_steps=100000
   python -m launchers.reproduce_ppo --seeds=128 --backend=ray --address=auto   # on a cluster
 
 Trains every network of --networks for --seeds seeds (runs/ keeps the per-seed CSVs and
@@ -24,7 +25,8 @@ _ENV = flags.DEFINE_string("env", "CartPole-v1", "Registered environment (tf_equ
 _SEEDS = flags.DEFINE_integer("seeds", 32, "Seeds per network (0..N-1).")
 _NETWORKS = flags.DEFINE_list("networks", None, "Networks as actor[@group][:critic], e.g. "
                               "gcnn:invariant or gcnn@C4. Default: mlp, symmetrizer, gcnn for "
-                              "CartPole; mlp, gcnn for Catch, as in the thesis; critics default "
+                              "CartPole; mlp, gcnn for Catch, as in the thesis; for the grid "
+                              "world the group ladder and the baselines; critics default "
                               "to the thesis' MLP, the group to the environment's whole symmetry.")
 _TOTAL_STEPS = flags.DEFINE_integer("total_steps", None, "Env steps per seed (default: the "
                                     "environment's default config).")
@@ -57,7 +59,7 @@ def main(argv):
   except ValueError as e:
     raise app.UsageError(str(e)) from e
   seeds = list(range(_SEEDS.value))
-  short = env.split("-")[0].lower()
+  short = reproduce.SHORT_NAMES.get(env, env.split("-")[0].lower())
   runs = run_arms(arms, seeds, os.path.join(_RUNS.value, env), resume=_RESUME.value,
                   progress=not _NO_PROGRESS.value, backend=_BACKEND.value,
                   address=_ADDRESS.value, seeds_per_trial=_SEEDS_PER_TRIAL.value)

@@ -4,6 +4,7 @@ With no flags: a G-CNN agent on CartPole-v1, one seed, 500,000 steps. Examples:
 
   python -m launchers.train_ppo --env=Catch-v0 --network=mlp --seeds=8
   python -m launchers.train_ppo --network=symmetrizer --total_steps=100000 --learning_rate=2.5e-4
+  python -m launchers.train_ppo --env=GridWorld-v0 --network=gcnn --group=C4 --seeds=4
 
 Writes into --out: per-seed CSVs, TensorBoard scalars (tb/), the trained actor and critic
 (seed_<k>/actor.keras), summary.md/json at the checkpoints and curves.png.
@@ -16,12 +17,13 @@ from absl import app, flags
 
 from launchers.common import parse_seeds
 
+from tf_equirl import envs
 from tf_equirl.agents.ppo import PPOConfig, default_config
 from tf_equirl.agents.ppo.experiment import run_experiment
 from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS
 from tf_equirl import results
 
-_ENV = flags.DEFINE_enum("env", "CartPole-v1", ["CartPole-v1", "Catch-v0"], "Environment.")
+_ENV = flags.DEFINE_enum("env", "CartPole-v1", envs.list_envs(), "Environment.")
 _NETWORK = flags.DEFINE_enum("network", "gcnn", list(ACTOR_KINDS), "Actor network.")
 _CRITIC = flags.DEFINE_enum("critic", "mlp", list(CRITIC_KINDS), "Critic network.")
 _SEEDS = flags.DEFINE_string("seeds", "1", "Number of seeds N (runs seeds 0..N-1) or a "
@@ -43,7 +45,7 @@ for _field in dataclasses.fields(PPOConfig):
   _kind = {int: flags.DEFINE_integer, float: flags.DEFINE_float, bool: flags.DEFINE_bool,
            str: flags.DEFINE_string}
   _type = {"int": int, "float": float, "bool": bool, "str": str,
-           "Optional[int]": int}[str(_field.type)]
+           "Optional[int]": int, "Optional[str]": str}[str(_field.type)]
   _OVERRIDES[_field.name] = _kind[_type](_field.name, None, f"Override PPOConfig.{_field.name} "
                                          f"(default {_field.default!r}; see its docstring).")
 
@@ -59,7 +61,10 @@ def ppo_overrides() -> dict:
 def config_from_flags() -> PPOConfig:
   overrides = ppo_overrides()
   try:
-    return default_config(_ENV.value, network=_NETWORK.value, critic=_CRITIC.value, **overrides)
+    config = default_config(_ENV.value, network=_NETWORK.value, critic=_CRITIC.value,
+                            **overrides)
+    envs.make(config.env).get_symmetry(config.group)  # an unknown --group fails here
+    return config
   except ValueError as e:
     raise app.UsageError(str(e))
 
@@ -69,14 +74,15 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   config = config_from_flags()
   seeds = parse_seeds(_SEEDS.value)
-  out = _OUT.value or os.path.join("runs", f"{config.env}_{config.network}")
+  arm = config.network + (f"@{config.group}" if config.group else "")
+  out = _OUT.value or os.path.join("runs", f"{config.env}_{arm.replace('@', '_')}")
   checkpoints = [int(c) for c in _CHECKPOINTS.value] if _CHECKPOINTS.value else None
   result = run_experiment(config, seeds, out, checkpoints=checkpoints,
                           progress=not _NO_PROGRESS.value,
                           tensorboard=not _NO_TENSORBOARD.value)
   print(f"compile {result.compile_seconds:.1f} s, then {result.steps_per_second:,.0f} env "
         f"steps/s")
-  print(results.markdown_summary({config.network: result.summary}))
+  print(results.markdown_summary({arm: result.summary}))
   print(f"wrote {out}/ (summary.md, curves.png, seed_*.csv, tb/, seed_*/actor.keras)")
 
 

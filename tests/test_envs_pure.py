@@ -6,8 +6,8 @@ import tensorflow as tf
 from tf_agents.environments import tf_environment
 from tf_agents.trajectories import time_step as ts
 
-from tf_equirl.envs import (BatchedEnvironment, CartPole, Catch, EnvState, list_envs, make,
-                            register)
+from tf_equirl.envs import (BatchedEnvironment, CartPole, Catch, EnvState, GridWorld, list_envs,
+                            make, register)
 
 FIRST, MID, LAST = (int(v) for v in (ts.StepType.FIRST, ts.StepType.MID, ts.StepType.LAST))
 
@@ -34,7 +34,8 @@ def _rollout(env, seed, steps):
 
 
 @pytest.mark.parametrize("make_env,steps", [(lambda: CartPole(batch_size=8), 120),
-                                            (lambda: Catch(batch_size=8), 40)])
+                                            (lambda: Catch(batch_size=8), 40),
+                                            (lambda: GridWorld(batch_size=8), 60)])
 def test_xla_while_loop_matches_eager(make_env, steps):
   env = make_env()
   compiled = tf.function(lambda seed: _rollout(env, seed, steps), jit_compile=True)
@@ -226,7 +227,8 @@ class _WideStartCartPole(CartPole):
     lambda: Catch(batch_size=6),
     lambda: CartPole(batch_size=6).with_dynamics(physics=lambda s, a: s * 1.5 + 0.01),
     lambda: _WideStartCartPole(batch_size=6, max_episode_steps=12),
-], ids=["cartpole", "catch", "cartpole_with_dynamics", "subclass_reset"])
+    lambda: GridWorld(batch_size=6, max_episode_steps=7),
+], ids=["cartpole", "catch", "cartpole_with_dynamics", "subclass_reset", "gridworld"])
 def test_step_and_reset_equals_a_step_then_the_reset_step(make_env):
   env = make_env()
   state, step = env.pure_reset(11)

@@ -132,3 +132,53 @@ def test_scalar_character():
   assert Representation.trivial(c4, 2).scalar_character().tolist() == [1.0] * 4
   assert Representation.regular(c2).scalar_character() is None
   assert support.state_rep(dihedral(4)).scalar_character() is None
+
+
+def _regular_symmetry(group):
+  """`group` acting regularly on states and actions: every subgroup restricts faithfully."""
+  regular = Representation.regular(group)
+  return MDPSymmetry(group, regular, regular)
+
+
+@pytest.mark.parametrize("group,elements,order", [
+    (dihedral(4), [0, 1, 2, 3], 4), (dihedral(4), [4, 0], 2), (dihedral(4), [0, 2, 4, 6], 4),
+    (dihedral(3), [0, 3], 2), (dihedral(3), [2, 0, 1], 3), (cyclic(6), [0, 2, 4], 3),
+    (cyclic(6), [0], 1), (dihedral(4), range(8), 8)])
+def test_restrict_to_a_subgroup(group, elements, order):
+  sym = _regular_symmetry(group)
+  sub = sym.restrict(elements, name="H")
+  assert sub.group.order == order and sub.group.name == "H" and sub.group.identity == 0
+  ordered = [group.identity] + sorted(set(elements) - {group.identity})
+  # Element i of H is ordered[i]: products, state and action matrices agree with G's.
+  for i, g in enumerate(ordered):
+    np.testing.assert_array_equal(sub.state_rep.matrices[i], sym.state_rep.matrices[g])
+    np.testing.assert_array_equal(sub.action_rep.matrices[i], sym.action_rep.matrices[g])
+    for j, h in enumerate(ordered):
+      assert ordered[sub.group.table[i, j]] == group.table[g, h]
+  assert MDPSymmetry.from_config(sub.get_config()) == sub
+  if order == 4 and list(elements) == [0, 1, 2, 3]:
+    assert sub.group == cyclic(4)
+
+
+@pytest.mark.parametrize("elements,match", [
+    ([0, 1], r"do not form a subgroup of D4: 1\*1 = 2 is not among them"),
+    ([4, 5], r"do not form a subgroup of D4: 4\*4 = 0"),
+    ([0, 4, 5], "do not form a subgroup"),
+    ([], "at least one element"),
+    ([0, 8], r"elements \[8\] are not elements of D4"),
+    ([0, 0], "repeat an element"),
+    ([0, 1.5], "integer element indices"),
+])
+def test_restrict_rejects_non_subgroups(elements, match):
+  with pytest.raises(ValueError, match=match):
+    _regular_symmetry(dihedral(4)).restrict(elements)
+
+
+def test_environment_symmetries_name_their_subgroups():
+  from tf_equirl.envs import CartPole, Catch  # pylint: disable=import-outside-toplevel
+  for env in (CartPole(), Catch()):
+    syms = env.symmetries
+    assert sorted(syms) == ["C2", "trivial"] and syms["C2"] == env.symmetry
+    assert syms["trivial"].group.order == 1 and env.get_symmetry("trivial") == syms["trivial"]
+    with pytest.raises(ValueError, match="no symmetry group named 'D4'"):
+      env.get_symmetry("D4")

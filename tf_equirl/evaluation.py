@@ -20,7 +20,8 @@ from tf_equirl import envs
 __all__ = ["evaluate", "evaluate_tf", "evaluate_gymnasium", "GYMNASIUM_IDS", "render_episodes"]
 
 # tf_equirl environment name -> gymnasium id of the same MDP.
-GYMNASIUM_IDS = {"CartPole-v1": "CartPole-v1", "Catch-v0": envs.CATCH_GYMNASIUM_ID}
+GYMNASIUM_IDS = {"CartPole-v1": "CartPole-v1", "Catch-v0": envs.CATCH_GYMNASIUM_ID,
+                 "GridWorld-v0": envs.GRIDWORLD_GYMNASIUM_ID}
 _BACKENDS = ("tf", "gymnasium")
 
 

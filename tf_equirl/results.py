@@ -293,8 +293,14 @@ def load_finished_run(out: str, config, seeds: Sequence[int]):
     return None
   with open(path) as f:
     summary = json.load(f)
-  if summary.get("config") != json.loads(json.dumps(dataclasses.asdict(config))) \
-      or summary.get("seeds") != list(seeds):
+  current = json.loads(json.dumps(dataclasses.asdict(config)))
+  stored = summary.get("config")
+  if isinstance(stored, dict):
+    # A field added to the config since the run was written counts as its default.
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}
+    stored = {**{k: v for k, v in current.items()
+                 if k not in stored and k in defaults and v == defaults[k]}, **stored}
+  if stored != current or summary.get("seeds") != list(seeds):
     return None
   csvs = [os.path.join(out, f"seed_{s}.csv") for s in seeds]
   if not all(os.path.exists(c) for c in csvs):

@@ -127,7 +127,8 @@ def as_policy(model: tf.keras.Model, env, greedy: bool = True):
 # ------------------------------------------------------------------ manifest and cards
 EVAL_SEED = 12345  # zoo evaluation episodes never share a seed with training
 
-_GYMNASIUM_IDS = {"CartPole-v1": "CartPole-v1", "Catch-v0": "tf_equirl/Catch-v0"}
+_GYMNASIUM_IDS = {"CartPole-v1": "CartPole-v1", "Catch-v0": "tf_equirl/Catch-v0",
+                  "GridWorld-v0": "tf_equirl/GridWorld-v0"}
 
 
 def update_manifest(entries: Dict[str, Dict[str, Any]]) -> None:

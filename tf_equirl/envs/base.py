@@ -38,7 +38,7 @@ action.
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -127,7 +127,8 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
 
   Subclasses implement `_initial_physics(key, batch_size)` (the reset
   distribution), `observe(physics)` and `symmetry`, and pass default `physics` /
-  `outcome` functions.
+  `outcome` functions. `symmetries` names the groups an agent may use instead of the
+  full one (override it to add subgroups); `get_symmetry(name)` looks one up.
 
   Args:
     name: environment name, used in error messages.
@@ -202,6 +203,29 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
   @abc.abstractmethod
   def symmetry(self):
     """The `tf_equirl.groups.MDPSymmetry` of this environment."""
+
+  @property
+  def symmetries(self) -> Dict[str, Any]:
+    """The symmetries an agent may be built with, by name: `symmetry` under its group's name
+    ("C2" for CartPole and Catch) and its restriction to the identity as "trivial".
+    Environments with larger groups add their subgroups (GridWorld: "D4", "C4", "C2")."""
+    full = self.symmetry
+    return {full.group.name: full,
+            "trivial": full.restrict([full.group.identity], name="trivial")}
+
+  def get_symmetry(self, group: Optional[str] = None):
+    """`symmetries[group]`, or `symmetry` for None.
+
+    Raises:
+      ValueError: for a name that is not in `symmetries` (the message lists them).
+    """
+    if group is None:
+      return self.symmetry
+    available = self.symmetries
+    if group not in available:
+      raise ValueError(f"{self._name} has no symmetry group named {group!r}; available: "
+                       f"{sorted(available)} (None: the full {self.symmetry.group.name}).")
+    return available[group]
 
   @abc.abstractmethod
   def observe(self, physics: tf.Tensor) -> tf.Tensor:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional, Sequence
+
+import numpy as np
 
 from tf_equirl.groups.finite_group import FiniteGroup
 from tf_equirl.groups.representation import Representation
@@ -46,6 +48,58 @@ class MDPSymmetry:
   @property
   def state_dim(self) -> int:
     return self.state_rep.dim
+
+  def restrict(self, elements: Sequence[int], name: Optional[str] = None) -> "MDPSymmetry":
+    """The same symmetry restricted to the subgroup `H` made of `elements` of `group`.
+
+    `H` becomes a `FiniteGroup` of its own, with the identity as element 0 and the other
+    elements following in increasing order of their index in `group` (so D4's rotations
+    `(0, 1, 2, 3)` give exactly `cyclic(4)`'s table); the representations keep their
+    matrices for those elements. Networks built from the result are equivariant to `H` only.
+
+    Args:
+      elements: indices into `group` of the subgroup's elements (any order, no repeats).
+      name: name of the subgroup ("C4"); default `"<group>|<elements>"`.
+
+    Raises:
+      ValueError: if `elements` is empty, repeats an element, has an index outside
+        `group`, or is not closed under composition (the message names a product that
+        falls outside), i.e. does not form a subgroup.
+    """
+    order = self.group.order
+    try:
+      chosen = [int(g) for g in elements]
+    except (TypeError, ValueError) as e:
+      raise ValueError(f"restrict expects a sequence of element indices of {self.group.name}, "
+                       f"received {elements!r}.") from e
+    if any(not float(g).is_integer() for g in elements):
+      raise ValueError(f"restrict expects integer element indices, received {list(elements)}.")
+    if not chosen:
+      raise ValueError(f"restrict needs at least one element of {self.group.name} (the "
+                       "identity, for the trivial subgroup).")
+    bad = [g for g in chosen if not 0 <= g < order]
+    if bad:
+      raise ValueError(f"restrict: elements {bad} are not elements of {self.group.name}, whose "
+                       f"elements are 0..{order - 1}.")
+    if len(set(chosen)) != len(chosen):
+      raise ValueError(f"restrict: elements {chosen} repeat an element; list each once.")
+    members = set(chosen)
+    table = self.group.table
+    for g in chosen:
+      for h in chosen:
+        if int(table[g, h]) not in members:
+          raise ValueError(
+              f"restrict: elements {sorted(members)} do not form a subgroup of "
+              f"{self.group.name}: {g}*{h} = {int(table[g, h])} is not among them. A subgroup "
+              "must contain every product of its elements.")
+    # Closure of a finite non-empty set implies the identity and inverses are in it.
+    ordered = [self.group.identity] + sorted(members - {self.group.identity})
+    position = {g: i for i, g in enumerate(ordered)}
+    sub_table = np.vectorize(position.__getitem__)(table[np.ix_(ordered, ordered)])
+    sub = FiniteGroup(sub_table, name=name or f"{self.group.name}|{ordered}")
+    return MDPSymmetry(
+        sub, Representation(sub, self.state_rep.matrices[ordered], name=self.state_rep.name),
+        Representation(sub, self.action_rep.matrices[ordered], name=self.action_rep.name))
 
   def get_config(self) -> dict:
     return {"group": self.group.get_config(), "state_rep": self.state_rep.get_config(),

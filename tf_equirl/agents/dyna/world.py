@@ -154,6 +154,10 @@ class ModelEnvironment(BatchedEnvironment):
   def symmetry(self):
     return self.env.symmetry
 
+  @property
+  def symmetries(self):
+    return self.env.symmetries
+
   def observe(self, physics: tf.Tensor) -> tf.Tensor:
     return self.env.observe(physics)
 

@@ -29,12 +29,16 @@ class PPOConfig:
       does not (see `learner.gae`).
 
   Attributes:
-    env: registered environment name ("CartPole-v1", "Catch-v0").
+    env: registered environment name ("CartPole-v1", "Catch-v0", "GridWorld-v0").
     network: actor kind, one of `tf_equirl.networks.ACTOR_KINDS` ("mlp", "gcnn",
       "symmetrizer", "relaxed", "rpp", "encoder", "augment"). "augment" is the MLP trained on
       each batch and its images under the symmetry (`tf_equirl.agents.ppo.augmentation`):
       its minibatches are `|G|` times larger, so the Adam steps per iteration, the
       learning-rate schedule and the environment steps equal the plain MLP's.
+    group: which of the environment's symmetry groups the networks are built with, a key
+      of `env.symmetries` ("C2" or "trivial" for CartPole and Catch; "D4", "C4", "C2" or
+      "trivial" for the grid world); None is the environment's full `symmetry`. Checked
+      against the environment when the agent is built.
     critic: critic kind, "mlp" (the thesis' choice) or "invariant" (GroupPool).
     width: hidden width of the actor; None matches the 64-64 MLP's parameter count.
     critic_width: hidden width of the critic; None matches the MLP critic.
@@ -65,6 +69,7 @@ class PPOConfig:
   env: str = "CartPole-v1"
   network: str = "gcnn"
   critic: str = "mlp"
+  group: Optional[str] = None
   width: Optional[int] = None
   critic_width: Optional[int] = None
   hidden: str = "permutation"
@@ -93,6 +98,9 @@ class PPOConfig:
     if self.critic not in CRITIC_KINDS:
       raise ValueError(f"PPOConfig.critic must be one of {CRITIC_KINDS}, received "
                        f"{self.critic!r}.")
+    if self.group is not None and (not isinstance(self.group, str) or not self.group):
+      raise ValueError(f"PPOConfig.group must be None (the environment's full symmetry) or the "
+                       f"name of one of its symmetry groups, received {self.group!r}.")
     for name in ("num_envs", "num_steps", "num_epochs", "num_minibatches",
                  "iterations_per_call"):
       value = getattr(self, name)
@@ -129,6 +137,7 @@ class PPOConfig:
 ENV_DEFAULTS = {
     "CartPole-v1": {"total_steps": 500_000, "num_minibatches": 4},   # thesis Table 5.1
     "Catch-v0": {"total_steps": 20_000, "num_minibatches": 51},      # thesis Table 5.2, 4.6.2
+    "GridWorld-v0": {"total_steps": 200_000, "num_minibatches": 4},  # not in the thesis
 }
 
 

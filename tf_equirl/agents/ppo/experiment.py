@@ -15,9 +15,10 @@ from tf_equirl import results
 from tf_equirl.agents.ppo.config import PPOConfig
 from tf_equirl.agents.ppo.learner import PPO, TrainResult
 
-# Checkpoints of thesis Tables 4.2 (CartPole) and 4.4 (Catch).
+# Checkpoints of thesis Tables 4.2 (CartPole) and 4.4 (Catch); the grid world's are ours.
 DEFAULT_CHECKPOINTS = {"CartPole-v1": (10_000, 100_000, 500_000),
-                       "Catch-v0": (2_000, 10_000, 20_000)}
+                       "Catch-v0": (2_000, 10_000, 20_000),
+                       "GridWorld-v0": (20_000, 100_000, 200_000)}
 
 
 @dataclasses.dataclass

@@ -173,7 +173,8 @@ class PPO:
     if self.env.batch_size != config.num_envs:
       raise ValueError(f"PPO: the environment has batch_size {self.env.batch_size} but "
                        f"config.num_envs is {config.num_envs}.")
-    self.symmetry = self.env.symmetry
+    self.symmetry = (self.env.symmetry if config.group is None
+                     else self.env.get_symmetry(config.group))
     self._step_fn = step_fn if step_fn is not None else self.env
     self._reset_fn = reset_fn or self.env.pure_reset
     obs_spec, action_spec = self.env.observation_spec(), self.env.action_spec()

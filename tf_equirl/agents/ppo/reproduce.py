@@ -36,9 +36,14 @@ THESIS = {
                  "gcnn": ["-0.06 +- 0.09", "0.95 +- 0.03", "0.96 +- 0.02"]},
 }
 THESIS_TABLE = {"CartPole-v1": "4.2", "Catch-v0": "4.4"}
+# results/ppo_<short>.md
+SHORT_NAMES = {"CartPole-v1": "cartpole", "Catch-v0": "catch", "GridWorld-v0": "grid"}
 
 DEFAULT_NETWORKS = {"CartPole-v1": ("mlp", "symmetrizer", "gcnn"),
-                    "Catch-v0": ("mlp", "gcnn")}
+                    "Catch-v0": ("mlp", "gcnn"),
+                    # the group ladder (C2 < C4 < D4) and the two baselines of issue 13
+                    "GridWorld-v0": ("mlp", "symmetrizer", "gcnn@C2", "gcnn@C4", "gcnn",
+                                     "augment", "encoder")}
 _FALLBACK_NETWORKS = ("mlp", "gcnn")
 
 
@@ -63,6 +68,9 @@ def parse_network(spec: str) -> Tuple[str, Optional[str], str]:
   if at and not group:
     raise ValueError(f"Network spec {spec!r}: '@' must be followed by a subgroup name such "
                      "as C2 or C4.")
+  if critic == "" and ":" in spec:
+    raise ValueError(f"Network spec {spec!r}: ':' must be followed by a critic in "
+                     f"{CRITIC_KINDS}.")
   return actor, (group or None), (critic or "mlp")
 
 
@@ -73,10 +81,15 @@ def network_arms(env: str, specs: Optional[Sequence[str]] = None, **overrides) -
   if len(set(specs)) != len(specs):
     raise ValueError(f"network_arms: networks are listed twice in {specs}.")
   arms = []
+  environment = None
   for spec in specs:
     actor, group, critic = parse_network(spec)
     fields = dict(overrides, network=actor, critic=critic)
     if group is not None:
+      if environment is None:
+        from tf_equirl.envs import make  # pylint: disable=import-outside-toplevel
+        environment = make(env)
+      environment.get_symmetry(group)  # a clear error now rather than when the arm starts training
       fields["group"] = group
     arms.append(Arm(spec, actor,
                     default_config(env, **fields)))
@@ -90,9 +103,8 @@ def group_order(config) -> Tuple[str, int]:
     return "-", 1
   from tf_equirl.envs import make  # pylint: disable=import-outside-toplevel
   env = make(config.env)
-  name = getattr(config, "group", None)
-  symmetry = env.symmetries[name] if name else env.symmetry
-  return (name or symmetry.group.name), symmetry.group.order
+  symmetry = env.get_symmetry(config.group) if config.group else env.symmetry
+  return (config.group or symmetry.group.name), symmetry.group.order
 
 
 def _first_crossing(curves: np.ndarray, env_steps: np.ndarray, threshold: float,
