@@ -3,6 +3,8 @@
   python benchmarks/ppo_throughput.py                  # 500,000 CartPole steps per network
   python benchmarks/ppo_throughput.py --quick          # tiny run (CI smoke test)
   python benchmarks/ppo_throughput.py --env=Catch-v0 --total_steps=20000
+  python benchmarks/ppo_throughput.py --env=GridWorld-v0 --total_steps=100000 \
+      --networks=mlp,gcnn@C2,gcnn@C4,gcnn,symmetrizer,augment,encoder
 
 Each run is one seed of `launchers/train_ppo.py`'s training (4 envs x 128 steps, 4 epochs x
 minibatches, XLA): the first compiled call includes tracing and XLA compilation and is
@@ -25,10 +27,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tensorflow as tf  # noqa: E402
 
-from tf_equirl.agents.ppo import PPO, default_config  # noqa: E402
+from tf_equirl.agents.ppo import PPO  # noqa: E402
+from tf_equirl.agents.ppo.reproduce import network_arms  # noqa: E402
 
-_ENV = flags.DEFINE_enum("env", "CartPole-v1", ["CartPole-v1", "Catch-v0"], "Environment.")
-_NETWORKS = flags.DEFINE_list("networks", ["mlp", "gcnn", "symmetrizer"], "Actor networks.")
+_ENV = flags.DEFINE_string("env", "CartPole-v1", "Registered environment.")
+_NETWORKS = flags.DEFINE_list("networks", ["mlp", "gcnn", "symmetrizer"], "Networks as "
+                              "actor[@group][:critic] (tf_equirl.agents.ppo.reproduce).")
 _TOTAL_STEPS = flags.DEFINE_integer("total_steps", 500_000, "Env steps per run.")
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny run: 4,096 steps.")
 _JSON = flags.DEFINE_string("json", None, "Write the rows to this JSON file.")
@@ -39,8 +43,8 @@ def main(argv):
   total = 4096 if _QUICK.value else _TOTAL_STEPS.value
   device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
   rows = []
-  for network in _NETWORKS.value:
-    config = default_config(_ENV.value, network=network, total_steps=total)
+  for arm in network_arms(_ENV.value, _NETWORKS.value, total_steps=total):
+    network, config = arm.name, arm.config
     start = time.perf_counter()
     ppo = PPO(config)
     build_s = time.perf_counter() - start
