@@ -173,18 +173,28 @@ class Representation:
 
   # -------------------------------------------------------------- serialisation
   def get_config(self) -> dict:
-    return {"group": self._group.get_config(), "matrices": self._matrices.tolist(),
-            "name": self._name}
+    """`{"group", "name"}` and either `"permutations"` (`perm[g][i]`, for permutation
+    representations: a grid world's D4 on 75 cells is 600 integers instead of 45,000
+    matrix entries in every saved layer) or `"matrices"`."""
+    config = {"group": self._group.get_config(), "name": self._name}
+    if self._permutation is not None:
+      config["permutations"] = self._permutation.tolist()
+    else:
+      config["matrices"] = self._matrices.tolist()
+    return config
 
   @classmethod
   def from_config(cls, config: Mapping[str, Any]) -> "Representation":
+    if "permutations" in config:
+      return cls.from_permutations(config["group"], config["permutations"],
+                                   name=config.get("name"))
     return cls(config["group"], config["matrices"], name=config.get("name"))
 
   @classmethod
   def coerce(cls, rep: "Representation | Mapping[str, Any]") -> "Representation":
     if isinstance(rep, Representation):
       return rep
-    if isinstance(rep, Mapping) and "matrices" in rep:
+    if isinstance(rep, Mapping) and ("matrices" in rep or "permutations" in rep):
       return cls.from_config(rep)
     raise TypeError("Expected a tf_equirl.groups.Representation (or its get_config() dict), "
                     f"received {type(rep).__name__}.")
