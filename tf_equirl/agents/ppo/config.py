@@ -34,8 +34,8 @@ class PPOConfig:
     critic: critic kind, "mlp" (the thesis' choice) or "invariant" (GroupPool).
     width: hidden width of the actor; None matches the 64-64 MLP's parameter count.
     critic_width: hidden width of the critic; None matches the MLP critic.
-    hidden: hidden regular layer of lifted G-CNNs: "permutation" (thesis eq. 4.15) or
-      "group_conv".
+    hidden: hidden regular layer of lifted G-CNNs: "permutation" (thesis eq. 4.15),
+      "group_conv" or "siamese" (a dense layer shared by the group elements).
     total_steps: environment steps to train for (rounded down to whole iterations).
     num_envs: parallel environments (PureJaxRL NUM_ENVS = 4).
     num_steps: steps per environment per iteration (thesis Table 5.3 "update length" 128).
