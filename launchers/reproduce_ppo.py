@@ -15,7 +15,7 @@ import sys
 from absl import app, flags
 
 from tf_equirl import results
-from tf_equirl.agents.ppo import default_config
+from tf_equirl.agents.ppo import PRESETS, default_config
 from tf_equirl.agents.ppo.experiment import DEFAULT_CHECKPOINTS, run_experiment
 from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS
 
@@ -25,6 +25,9 @@ _NETWORKS = flags.DEFINE_list("networks", None, "Actor networks, each optionally
                               "as actor:critic (e.g. gcnn:invariant). Default: mlp, symmetrizer, "
                               "gcnn for CartPole; mlp, gcnn for Catch, as in the thesis; critics "
                               "default to the thesis' MLP.")
+_PRESET = flags.DEFINE_enum("preset", None, sorted(PRESETS), "Named PPO settings instead of "
+                            "the thesis' printed ones (tf_equirl.agents.ppo.PRESETS); use "
+                            "another --results folder to keep the thesis-settings tables.")
 _RUNS = flags.DEFINE_string("runs", "runs/reproduce", "Folder for per-seed outputs.")
 _RESULTS = flags.DEFINE_string("results", "results", "Folder for the markdown table and plot.")
 _NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide progress bars.")
@@ -74,7 +77,7 @@ def main(argv):
   summaries, curves, lines = {}, {}, []
   for network in networks:
     actor, _, critic = network.partition(":")
-    config = default_config(env, network=actor, critic=critic or "mlp")
+    config = default_config(env, preset=_PRESET.value, network=actor, critic=critic or "mlp")
     out = os.path.join(_RUNS.value, f"{env}_{network.replace(':', '_')}")
     done = results.load_finished_run(out, config, seeds) if _RESUME.value else None
     if _BACKEND.value == "ray":
