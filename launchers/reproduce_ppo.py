@@ -16,7 +16,7 @@ import sys
 
 from absl import app, flags
 
-from tf_equirl.agents.ppo import reproduce
+from tf_equirl.agents.ppo import PRESETS, reproduce
 from tf_equirl.agents.ppo.experiment import run_arms
 from tf_equirl.envs import list_envs
 
@@ -30,6 +30,9 @@ _NETWORKS = flags.DEFINE_list("networks", None, "Networks as actor[@group][:crit
                               "to the thesis' MLP, the group to the environment's whole symmetry.")
 _TOTAL_STEPS = flags.DEFINE_integer("total_steps", None, "Env steps per seed (default: the "
                                     "environment's default config).")
+_PRESET = flags.DEFINE_enum("preset", None, sorted(PRESETS), "Named PPO settings instead of "
+                            "the thesis' printed ones (tf_equirl.agents.ppo.PRESETS; "
+                            "results/thesis_gaps.md).")
 _CHECKPOINTS = flags.DEFINE_list("checkpoints", None, "Env steps of the table's rows (default: "
                                  "the thesis' for CartPole and Catch, else 10 %, 50 %, 100 %).")
 _RUNS = flags.DEFINE_string("runs", "runs/reproduce", "Folder for per-seed outputs.")
@@ -53,6 +56,8 @@ def main(argv):
   if env not in list_envs():
     raise app.UsageError(f"Unknown --env={env!r}; registered: {list_envs()}.")
   overrides = {"total_steps": _TOTAL_STEPS.value} if _TOTAL_STEPS.value else {}
+  if _PRESET.value:
+    overrides["preset"] = _PRESET.value
   try:
     arms = reproduce.network_arms(env, _NETWORKS.value, **overrides)
     checkpoints = [int(c) for c in _CHECKPOINTS.value] if _CHECKPOINTS.value else None

@@ -18,7 +18,7 @@ from absl import app, flags
 from launchers.common import parse_seeds
 
 from tf_equirl import envs
-from tf_equirl.agents.ppo import PPOConfig, default_config
+from tf_equirl.agents.ppo import PRESETS, PPOConfig, default_config
 from tf_equirl.agents.ppo.experiment import run_experiment
 from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS
 from tf_equirl import results
@@ -26,6 +26,9 @@ from tf_equirl import results
 _ENV = flags.DEFINE_enum("env", "CartPole-v1", envs.list_envs(), "Environment.")
 _NETWORK = flags.DEFINE_enum("network", "gcnn", list(ACTOR_KINDS), "Actor network.")
 _CRITIC = flags.DEFINE_enum("critic", "mlp", list(CRITIC_KINDS), "Critic network.")
+_PRESET = flags.DEFINE_enum("preset", None, sorted(PRESETS), "Named settings applied before "
+                            "the flags below (tf_equirl.agents.ppo.PRESETS, "
+                            "results/thesis_gaps.md).")
 _SEEDS = flags.DEFINE_string("seeds", "1", "Number of seeds N (runs seeds 0..N-1) or a "
                              "comma-separated list of seeds, e.g. '3,7'.")
 _TOTAL_STEPS = flags.DEFINE_integer("total_steps", None, "Environment steps per seed "
@@ -37,7 +40,7 @@ _NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide the progress bar.")
 _NO_TENSORBOARD = flags.DEFINE_bool("no_tensorboard", False, "Skip TensorBoard scalars.")
 
 # Overrides of PPOConfig fields: every field but the ones above gets a flag of its own.
-_SKIP = {"env", "network", "critic", "total_steps", "seed"}
+_SKIP = {"env", "network", "critic", "total_steps", "seed", "preset"}
 _OVERRIDES = {}
 for _field in dataclasses.fields(PPOConfig):
   if _field.name in _SKIP:
@@ -52,7 +55,9 @@ for _field in dataclasses.fields(PPOConfig):
 
 def ppo_overrides() -> dict:
   """The PPOConfig fields set on the command line (also used by launchers.train_dyna)."""
-  overrides = {name: flag.value for name, flag in _OVERRIDES.items() if flag.value is not None}
+  overrides = dict(PRESETS[_PRESET.value]) if _PRESET.value else {}
+  overrides.update({name: flag.value for name, flag in _OVERRIDES.items()
+                    if flag.value is not None})
   if _TOTAL_STEPS.value is not None:
     overrides["total_steps"] = _TOTAL_STEPS.value
   return overrides

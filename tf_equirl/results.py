@@ -18,7 +18,7 @@ import numpy as np
 __all__ = ["mean_and_2se", "worst_decile_cumulative", "summarize", "write_seed_csv",
            "read_seed_csv", "markdown_summary", "plot_curves", "value_at",
            "load_finished_run", "kept_notes", "plot_heatmap", "plot_curve_matrix",
-           "plot_curve_panels"]
+           "plot_curve_panels", "READINGS", "read_curves"]
 
 
 def mean_and_2se(values: np.ndarray) -> tuple[float, float]:
@@ -127,6 +127,52 @@ def _moving_average(x: np.ndarray, window: int) -> np.ndarray:
   kernel = np.ones(window) / window
   pad = np.concatenate([np.repeat(x[..., :1], window - 1, axis=-1), x], axis=-1)
   return np.apply_along_axis(lambda r: np.convolve(r, kernel, mode="valid"), -1, pad)
+
+
+# Ways to read a return off the per-iteration columns of `seed_<k>.csv` at a step count
+# (results/thesis_gaps.md): the thesis reads moving averages (window 10) off its curves and
+# does not say whether its step axis sums over the environments or whether its return is the
+# time-weighted PureJaxRL metric or the mean of the episodes finishing.
+READINGS = {
+    "ours": "PureJaxRL metric of the iteration reaching the step (the results tables)",
+    "ma10": "the same, moving average of 10 iterations",
+    "per_env": "step axis per environment: the iteration reaching step x num_envs",
+    "finished": "mean return of the episodes finishing in the iteration reaching the step",
+    "finished_ma10": "the same, moving average of 10 iterations",
+}
+
+
+def read_curves(columns: Sequence[Mapping[str, np.ndarray]], checkpoints: Iterable[int],
+                num_envs: int, reading: str = "ours") -> List[Dict[str, float]]:
+  """`summarize` rows of the seeds' CSV columns read the way `reading` (a `READINGS` key) says.
+
+  Iterations without a finished episode (finished_return is nan) take the seed's previous
+  finished value (0 before the first). A checkpoint that the reading puts past the end of
+  the run gets nan.
+  """
+  if reading not in READINGS:
+    raise ValueError(f"read_curves: reading must be one of {sorted(READINGS)}, received "
+                     f"{reading!r}.")
+  env_steps = np.asarray(columns[0]["env_steps"])
+  key = "finished_return" if reading.startswith("finished") else "mean_return"
+  curves = np.stack([np.asarray(c[key], np.float64) for c in columns])
+  if key == "finished_return":
+    for row in curves:  # carry the last finished value over iterations without one
+      last = 0.0
+      for i, v in enumerate(row):
+        last = v if np.isfinite(v) else last
+        row[i] = last
+  if reading.endswith("ma10"):
+    curves = _moving_average(curves, 10)
+  scale = num_envs if reading == "per_env" else 1
+  batch = env_steps[0]
+  rows = []
+  for row, step in zip(summarize(curves, env_steps, [int(c) * scale for c in checkpoints]),
+                       checkpoints):
+    if int(step) * scale > env_steps[-1] + batch - 1:
+      row.update(mean=math.nan, two_se=math.nan, worst_decile=math.nan)
+    rows.append(dict(row, step=int(step)))
+  return rows
 
 
 def plot_curves(path: str, curves: Mapping[str, np.ndarray], env_steps: np.ndarray,

@@ -11,8 +11,11 @@ Kinds (thesis 4.6 and Table 5.4):
   gcnn         equivariant actor. If every `rho(g)` is `+-I` (CartPole's `-I`), the thesis'
                odd network: a tanh MLP without biases, then `EquivariantLogits` on the sign
                features (eq. 4.8-4.10). Otherwise a `GroupLift`, a hidden regular layer
-               (`PermutationEquivariantDense`, thesis 4.6.2.1, or `GroupConv`) and
-               `EquivariantLogits` (eq. 4.12-4.20).
+               (`hidden=`: "permutation", `PermutationEquivariantDense`, thesis 4.6.2.1;
+               "group_conv", `GroupConv`; "siamese", one `Dense` shared by every group
+               element, no mixing between them, which eq. 4.15 allows as well) and
+               `EquivariantLogits` (eq. 4.12-4.20). With "siamese" the trunk is an MLP run
+               on every `rho(g) s` (Catch: the 64-64 MLP's trunk, 7,618 parameters).
   symmetrizer  MDP homomorphic network: `SymmetrizerDense` layers state -> regular ->
                regular -> actions (thesis 3.1.1).
   invariant    (critics) `GroupLift`, a hidden regular layer, `GroupPool`, a dense output:
@@ -56,7 +59,7 @@ APPROXIMATE_KINDS = ("relaxed", "rpp")
 AUGMENTED_KINDS = ("augment",)  # kinds the learner trains on symmetry-augmented batches
 RELAXED_KERNELS = 2       # L of the relaxed layers (seed 002 / Wang et al. 2022 use a few)
 RPP_FREE_DECAY = 1e-3     # per-step decay of the unconstrained path (a stronger prior)
-HIDDEN_KINDS = ("permutation", "group_conv")
+HIDDEN_KINDS = ("permutation", "group_conv", "siamese")
 MLP_WIDTH = 64  # PureJaxRL / thesis Table 5.4 baseline
 
 _HIDDEN_GAIN = float(np.sqrt(2.0))  # PureJaxRL orthogonal init gains
@@ -80,6 +83,8 @@ def _hidden_layer(kind: str, width: int, symmetry: MDPSymmetry):
   if kind == "group_conv":
     return GroupConv(width, symmetry.group, activation="tanh",
                      kernel_initializer=_orth(_HIDDEN_GAIN))
+  if kind == "siamese":  # one Dense shared by every group element: f'[h] = act(f[h] W + b)
+    return keras.layers.Dense(width, activation="tanh", kernel_initializer=_orth(_HIDDEN_GAIN))
   raise ValueError(f"hidden must be one of {HIDDEN_KINDS}, received hidden={kind!r}.")
 
 

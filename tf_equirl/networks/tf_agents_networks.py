@@ -85,7 +85,8 @@ class ActorNetwork(_KerasModelNetwork):
     symmetry: the environment's `MDPSymmetry` (required for every kind; the MLP uses only
       its sizes).
     width: hidden width; None matches the 64-64 MLP's parameter count.
-    hidden: hidden regular layer of the lifted gcnn ("permutation" or "group_conv").
+    hidden: hidden regular layer of the lifted gcnn ("permutation", "group_conv" or
+      "siamese").
   """
 
   def __init__(self, observation_spec, action_spec, kind: str, symmetry: MDPSymmetry,
