@@ -39,7 +39,10 @@ CHECK = textwrap.dedent("""
         assert rate == 1.0 or entry["equivariance_error"] is None, rate
     elif entry["equivariance_error"] is not None:
         out = sym.action_rep if entry["role"] == "actor" else invariant(sym.group)
-        assert_equivariant(model, states, sym.state_rep, out, atol=1e-5)
+        # float32 rounding grows with the outputs (trained logits reach the tens on random
+        # Gaussian states): the tolerance is relative to their scale
+        scale = max(1.0, float(np.max(np.abs(model(states)))))
+        assert_equivariant(model, states, sym.state_rep, out, atol=1e-5 * scale)
     if entry["role"] == "actor":
         returns = evaluation.evaluate_tf(model, entry["env"], episodes=20, greedy=True, seed=7)
         assert returns.mean() >= entry["threshold"], (returns.mean(), entry["threshold"])
