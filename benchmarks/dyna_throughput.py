@@ -21,7 +21,6 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tf_equirl.agents.dyna import Dyna, default_dyna_config  # noqa: E402

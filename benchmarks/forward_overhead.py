@@ -35,6 +35,11 @@ Usage:
   python benchmarks/forward_overhead.py --json=results/forward_overhead.json \\
       --markdown=results/forward_overhead.md
   python benchmarks/forward_overhead.py --xla_study          # about 3 minutes
+  python benchmarks/forward_overhead.py --envs=GridWorld-v0 --sections=actors \
+      --networks=mlp,gcnn@C2,gcnn@C4,gcnn,symmetrizer,encoder   # the grid world's actors
+
+Networks are actor kinds, optionally over a named subgroup of the environment's symmetry
+(`gcnn@C4`, see `env.symmetries`).
 """
 
 from __future__ import annotations
@@ -100,10 +105,13 @@ def force_spatial(model: keras.Model):
 
 def actor_networks(env_name: str, kinds, spatial_copies: bool = True):
   """`{label: model}`: the parameter-matched actors, plus their all-spatial copies."""
-  symmetry = make(env_name).symmetry
+  env = make(env_name)
   nets = {}
-  for kind in kinds:
+  for spec in kinds:
+    kind, _, group = spec.partition("@")  # "gcnn@C4": over the environment's subgroup C4
+    symmetry = env.get_symmetry(group or None)
     model = build_actor(kind, symmetry)
+    kind = spec
     nets[kind] = model
     if kind == "mlp" and spatial_copies:  # a clone: same graph, separate layers and weights
       control = keras.Model.from_config(model.get_config())
@@ -117,6 +125,30 @@ def actor_networks(env_name: str, kinds, spatial_copies: bool = True):
       # has as many multiply-adds as the MLP, which separates the cost of equivariance
       # from the cost of an odd width (see results/forward_overhead.md).
       nets["gcnn (width 64)"] = build_actor(kind, symmetry, width=64)
+  return nets, env.symmetry.state_dim
+
+
+def lift_networks(env_name: str):
+  """`{label: model}` for the lifts section: a `d -> 64` tanh dense layer (the MLP's first
+  layer, the baseline), then the lift of the environment's G-CNN actor (its width, tanh) in
+  the spatial and in the Fourier (isotypic-basis) form, same weights."""
+  symmetry = make(env_name).symmetry
+  actor = build_actor("gcnn", symmetry)
+  lifts = [layer for layer in actor.layers if isinstance(layer, GroupLift)]
+  if not lifts:
+    return {}, symmetry.state_dim
+  units = lifts[0].units
+  inp = keras.Input((symmetry.state_dim,))
+  nets = {"dense d -> 64": keras.Model(inp, keras.layers.Dense(64, "tanh")(inp))}
+  weights = None
+  for implementation in (SPATIAL, "fourier"):
+    layer = GroupLift(units, symmetry.state_rep, implementation=implementation,
+                      activation="tanh")
+    model = keras.Model(inp, layer(inp))
+    if weights is None:
+      weights = model.get_weights()
+    model.set_weights(weights)
+    nets[f"lift {implementation} (|G| {symmetry.group.order}, {units} units)"] = model
   return nets, symmetry.state_dim
 
 
@@ -434,7 +466,8 @@ def xla_study(args, log) -> str:
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--sections", default="actors,scaling",
-                      help="actors, scaling and/or matmul (one product, for the XLA study)")
+                      help="actors, lifts (GroupLift alone: spatial vs isotypic basis), "
+                      "scaling and/or matmul (one product, for the XLA study)")
   parser.add_argument("--envs", default="CartPole-v1,Catch-v0")
   parser.add_argument("--networks", default="mlp,gcnn,symmetrizer")
   parser.add_argument("--batch_sizes", default="1,4,128,10000")
@@ -479,8 +512,9 @@ def main(argv=None):
     return
   sections = args.sections.split(",")
   for section in sections:
-    if section not in ("actors", "scaling", "matmul"):
-      parser.error(f"unknown section {section!r}; expected some of actors, scaling, matmul")
+    if section not in ("actors", "lifts", "scaling", "matmul"):
+      parser.error(f"unknown section {section!r}; expected some of actors, lifts, scaling, "
+                   "matmul")
   modes = args.modes.split(",")
   for m in modes:
     if m not in MODES:
@@ -510,6 +544,13 @@ def main(argv=None):
                                  not args.no_spatial_copies)
       settings[env_name] = (nets, dim, {})
     rows += run_section("actors", settings, batch_sizes, modes, args, log)
+  if "lifts" in sections:  # GroupLift alone, spatial vs isotypic basis, per environment
+    settings = {}
+    for env_name in args.envs.split(","):
+      nets, dim = lift_networks(env_name)
+      if nets:
+        settings[env_name] = (nets, dim, {})
+    rows += run_section("lifts", settings, batch_sizes, modes, args, log)
   if "scaling" in sections:
     settings = {g: scaling_networks(g, args.scaling_params) for g in args.groups.split(",")}
     rows += run_section("scaling", settings, scaling_batches, modes, args, log)
@@ -532,6 +573,9 @@ def main(argv=None):
               summary_table(rows, modes), "",
               "## Actors: forward-pass time per call", "",
               detail_table(rows, "actors", batch_sizes, modes), ""]
+  if "lifts" in sections:
+    parts += ["## GroupLift alone: spatial vs isotypic basis (ratio to a d -> 64 dense layer)",
+              "", detail_table(rows, "lifts", batch_sizes, modes), ""]
   if "scaling" in sections:
     parts += [f"## Scaling with |G| at ~{args.scaling_params:,} parameters, batch "
               f"{max(scaling_batches):,} (ratio to an MLP with as many parameters)", "",

@@ -257,12 +257,13 @@ def test_saved_models_without_the_option_load_and_give_the_same_outputs(tmp_path
     assert GroupConv.from_config(old_config).implementation == "auto", gname
 
 
-def test_auto_keeps_the_measured_lifts_spatial_under_xla():
+def test_auto_keeps_the_measured_lifts_spatial():
   """Calibration: on the representations measured (Catch's flip, the grid world's D4 on its
-  planes) the spatial lift was faster under XLA at batch 10,000, so "auto" must pick it;
-  both forms stay available and equal (tests above)."""
+  planes) the spatial lift was faster in tf.function and under XLA at batch 10,000, so
+  "auto" must pick it; both forms stay available and equal (tests above)."""
   from tf_equirl.envs import make  # pylint: disable=import-outside-toplevel
   for env, units in (("Catch-v0", 49), ("GridWorld-v0", 51)):
     layer = GroupLift(units, make(env).symmetry.state_rep)
     layer.build((None, layer.input_rep.dim))
     assert not layer.uses_fourier("xla", batch=10_000), env
+    assert not layer.uses_fourier("function", batch=10_000), env

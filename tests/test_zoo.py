@@ -142,3 +142,17 @@ def test_subpackages_are_reachable_from_the_top_level_import():
                         timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert "model_dynamics" in proc.stdout and "CartPole-v1" in proc.stdout
+
+
+def test_grid_world_episodes_render_as_pictures(tmp_path):
+  from PIL import Image
+  from tf_equirl import evaluation
+  gif = str(tmp_path / "grid.gif")
+  returns = evaluation.render_episodes(zoo.load("gridworld/gcnn_actor"), "GridWorld-v0", gif,
+                                       episodes=2)
+  assert len(returns) == 2 and all(-1.0 <= r <= 1.0 for r in returns)
+  with Image.open(gif) as image:
+    assert image.n_frames >= 2 and image.size == (5 * 32, 5 * 32)  # GIF merges equal frames
+  frame = evaluation._grid_frame(np.eye(1, 75, 12)[0] + np.eye(1, 75, 25)[0], 5)  # pylint: disable=protected-access
+  assert tuple(frame[2 * 32 + 16, 2 * 32 + 16]) == (40, 90, 200)  # the agent, centre cell
+  assert tuple(frame[16, 16]) == (60, 170, 80)  # the goal, top left

@@ -9,7 +9,7 @@ implementation (gymnasium's own `CartPole-v1`, or `tf_equirl/Catch-v0`) one step
 from __future__ import annotations
 
 import os
-from typing import Callable, List, Optional
+from typing import Callable, List
 
 import numpy as np
 import tensorflow as tf
@@ -113,11 +113,24 @@ def _catch_frame(observation: np.ndarray, rows: int, columns: int, cell: int = 3
   return image
 
 
+def _grid_frame(observation: np.ndarray, size: int, cell: int = 32) -> np.ndarray:
+  """The grid world's planes (agent, goal, hazards) as a picture."""
+  planes = np.asarray(observation, np.float32).reshape(3, size, size)
+  image = np.full((size * cell, size * cell, 3), 245, np.uint8)
+  for plane, color in ((2, (220, 60, 40)), (1, (60, 170, 80)), (0, (40, 90, 200))):
+    for r, c in zip(*np.nonzero(planes[plane] > 0.5)):  # hazard red, goal green, agent blue
+      image[r * cell + 3:(r + 1) * cell - 3, c * cell + 3:(c + 1) * cell - 3] = color
+  image[::cell, :] = 200
+  image[:, ::cell] = 200
+  return image
+
+
 def render_episodes(model, env_name: str, path: str, episodes: int = 3, greedy: bool = True,
                     seed: int = 0, fps: int = 30) -> List[float]:
   """Writes an animated GIF of `episodes` episodes and returns their returns.
 
-  CartPole frames come from gymnasium's `rgb_array` rendering, Catch is drawn as its grid.
+  CartPole frames come from gymnasium's `rgb_array` rendering; Catch and the grid world are
+  drawn as their grids.
   """
   _check(model, env_name, episodes)
   os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame (CartPole rendering) needs no sound
@@ -128,21 +141,24 @@ def render_episodes(model, env_name: str, path: str, episodes: int = 3, greedy: 
   policy = _policy_fn(model, greedy, seed)
   render_env = gymnasium.make(GYMNASIUM_IDS[env_name], render_mode="rgb_array") \
       if env_name == "CartPole-v1" else gymnasium.make(GYMNASIUM_IDS[env_name])
+  unwrapped = render_env.unwrapped
+  if env_name == "CartPole-v1":
+    draw = None
+  elif hasattr(unwrapped, "size"):  # the grid world
+    draw = lambda obs: _grid_frame(obs, unwrapped.size)
+  else:
+    draw = lambda obs: _catch_frame(obs, unwrapped.rows, unwrapped.columns)
   frames, returns = [], []
   for episode in range(episodes):
     observation, _ = render_env.reset(seed=seed + episode)
     total, finished = 0.0, False
     while not finished:
-      if env_name == "CartPole-v1":
-        frames.append(render_env.render())
-      else:
-        unwrapped = render_env.unwrapped
-        frames.append(_catch_frame(observation, unwrapped.rows, unwrapped.columns))
+      frames.append(render_env.render() if draw is None else draw(observation))
       observation, reward, terminated, truncated, _ = render_env.step(int(policy(observation)[0]))
       total += float(reward)
       finished = terminated or truncated
-    if env_name != "CartPole-v1":
-      frames.extend([_catch_frame(observation, unwrapped.rows, unwrapped.columns)] * 5)
+    if draw is not None:  # hold the last picture a moment
+      frames.extend([draw(observation)] * 5)
     returns.append(total)
   render_env.close()
   images = [Image.fromarray(np.asarray(f, np.uint8)) for f in frames]
