@@ -105,6 +105,16 @@ def test_augmented_batch_is_the_transformed_batch_with_recomputed_old_policy(nam
     assert np.max(np.abs(recomputed - batch[2].numpy())) > 1e-2
     np.testing.assert_allclose(out[5][rows].numpy(), value_fn(obs_g).numpy(), atol=1e-5)
     assert np.max(np.abs(out[5][rows].numpy() - value.numpy())) > 1e-3
+  # decoupled-PPO weights: 1 on the collected rows, min(1, pi_old(ga|gs) / pi_old(a|s)) on
+  # the images; the batch itself is the same as without them
+  weighted, weights = augment_batch(sym, batch, actor, value_fn, with_weights=True)
+  for a, b in zip(weighted, out):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+  w = weights.numpy()
+  np.testing.assert_array_equal(w[:n], 1.0)
+  expected = np.minimum(1.0, np.exp(out[2].numpy()[n:] - np.tile(batch[2].numpy(), order - 1)))
+  np.testing.assert_allclose(w[n:], expected, rtol=1e-5)
+  assert 0.0 < w.min() < 0.99  # this actor is far from equivariant: some images are unlikely
 
 
 def test_augmented_old_log_probs_equal_the_behaviour_ones_for_an_equivariant_actor():
@@ -118,6 +128,9 @@ def test_augmented_old_log_probs_equal_the_behaviour_ones_for_an_equivariant_act
   out = augment_batch(sym, batch, actor, lambda o: tf.zeros([tf.shape(o)[0]]))
   np.testing.assert_allclose(out[2].numpy(), np.tile(batch[2].numpy(), sym.group.order),
                              atol=1e-4)
+  _, weights = augment_batch(sym, batch, actor, lambda o: tf.zeros([tf.shape(o)[0]]),
+                             with_weights=True)
+  np.testing.assert_allclose(weights.numpy(), 1.0, atol=1e-3)  # images as likely as originals
 
 
 def test_transform_pairs_keeps_the_observation_shape():
@@ -129,10 +142,12 @@ def test_transform_pairs_keeps_the_observation_shape():
   np.testing.assert_array_equal(action.numpy(), [2, 1, 0, 2])
 
 
-@pytest.mark.parametrize("network", ["augment", "encoder"])
-def test_tiny_catch_run_compiles_once(network):
+@pytest.mark.parametrize("network,weights", [("augment", False), ("augment", True),
+                                             ("encoder", False)])
+def test_tiny_catch_run_compiles_once(network, weights):
   config = default_config("Catch-v0", network=network, total_steps=4 * 4 * 32, num_envs=4,
-                          num_steps=32, num_epochs=2, num_minibatches=4, iterations_per_call=2)
+                          num_steps=32, num_epochs=2, num_minibatches=4, iterations_per_call=2,
+                          augment_weights=weights)
   ppo = PPO(config)
   ppo.reset(0)
   before = [v.numpy().copy() for v in ppo.actor_model.trainable_variables]

@@ -60,7 +60,8 @@ def transform_pairs(symmetry: MDPSymmetry, observation: tf.Tensor, action: tf.Te
 
 def augment_batch(symmetry: MDPSymmetry, batch: Batch,
                   logits_fn: Callable[[tf.Tensor], tf.Tensor],
-                  value_fn: Callable[[tf.Tensor], tf.Tensor]) -> Batch:
+                  value_fn: Callable[[tf.Tensor], tf.Tensor],
+                  with_weights: bool = False):
   """The batch followed by its image under each non-identity `g` (in `group.elements()` order).
 
   Args:
@@ -71,12 +72,22 @@ def augment_batch(symmetry: MDPSymmetry, batch: Batch,
     logits_fn: observation batch -> logits of the pre-update actor (old log-probabilities).
     value_fn: observation batch -> values `[N]` of the pre-update critic (old values).
 
+    with_weights: also return per-sample loss weights `[|G| N]`: 1 for the collected
+      samples, `min(1, pi_old(g a | g s) / pi_old(a | s))` for their images. The surrogate
+      is then clipped around `pi_old` at the transformed state (the ratio above) and
+      weighted by how likely the behaviour made the transformed pair relative to that
+      policy (decoupled PPO, Hilton et al. 2021; truncated at 1 as V-trace does), which
+      removes the bias of treating the images as on-policy samples as far as the truncation
+      allows.
+
   Returns:
     The same six tensors with leading axis `|G| N`; the first `N` rows are `batch` itself
-    (the identity's old log-probabilities and values are the collected ones).
+    (the identity's old log-probabilities and values are the collected ones). With
+    `with_weights`, `(batch, weights)`.
   """
   observation, action, log_prob, advantage, target, old_value = batch
   parts = [list(batch)]
+  weights = [tf.ones_like(log_prob)]
   for g in symmetry.group.elements():
     if g == symmetry.group.identity:
       continue
@@ -84,4 +95,6 @@ def augment_batch(symmetry: MDPSymmetry, batch: Batch,
     log_prob_g = tf.gather(tf.nn.log_softmax(logits_fn(obs_g)), action_g, axis=1,
                            batch_dims=1)
     parts.append([obs_g, action_g, log_prob_g, advantage, target, value_fn(obs_g)])
-  return tuple(tf.concat(column, axis=0) for column in zip(*parts))
+    weights.append(tf.exp(tf.minimum(log_prob_g - log_prob, 0.0)))
+  augmented = tuple(tf.concat(column, axis=0) for column in zip(*parts))
+  return (augmented, tf.concat(weights, axis=0)) if with_weights else augmented

@@ -35,6 +35,11 @@ class PPOConfig:
       each batch and its images under the symmetry (`tf_equirl.agents.ppo.augmentation`):
       its minibatches are `|G|` times larger, so the Adam steps per iteration, the
       learning-rate schedule and the environment steps equal the plain MLP's.
+    augment_weights: with `network="augment"`, weight each transformed sample's losses by
+      the truncated importance weight `min(1, pi_old(g a | g s) / pi_old(a | s))` of the
+      old policy at the transformed state against the behaviour that sampled `a` at `s`
+      (decoupled PPO, Hilton et al. 2021, with V-trace's truncation at 1); the collected
+      samples keep weight 1. Off by default (results/ppo_grid.md compares both).
     group: which of the environment's symmetry groups the networks are built with, a key
       of `env.symmetries` ("C2" or "trivial" for CartPole and Catch; "D4", "C4", "C2" or
       "trivial" for the grid world); None is the environment's full `symmetry`. Checked
@@ -70,6 +75,7 @@ class PPOConfig:
   network: str = "gcnn"
   critic: str = "mlp"
   group: Optional[str] = None
+  augment_weights: bool = False
   width: Optional[int] = None
   critic_width: Optional[int] = None
   hidden: str = "permutation"

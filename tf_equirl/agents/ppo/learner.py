@@ -302,11 +302,15 @@ class PPO:
                               rollout.ended, cfg.gamma, cfg.gae_lambda)
     batch = (flat(rollout.observation), flat(rollout.action), flat(rollout.log_prob),
              flat(advantages), flat(targets), flat(value))
-    size = cfg.batch_size
+    size, weights = cfg.batch_size, None
     if cfg.network in builders.AUGMENTED_KINDS:
-      batch = augmentation.augment_batch(self.symmetry, batch, self._logits, self._value)
+      batch = augmentation.augment_batch(self.symmetry, batch, self._logits, self._value,
+                                         with_weights=cfg.augment_weights)
+      if cfg.augment_weights:
+        batch, weights = batch
       size *= augmentation.augmentation_factor(self.symmetry)
-    losses = self._update(batch, tf.random.experimental.stateless_fold_in(key, 1), size)
+    losses = self._update(batch, tf.random.experimental.stateless_fold_in(key, 1), size,
+                          weights)
     finished = tf.reduce_sum(rollout.ended)
     values = dict(
         mean_return=tf.reduce_mean(rollout.returned_return),
@@ -357,9 +361,11 @@ class PPO:
                                      (tf.constant(0), carry, arrays))
     return carry, Rollout(*[a.stack() for a in arrays])
 
-  def _update(self, batch, key, size: Optional[int] = None) -> Dict[str, tf.Tensor]:
+  def _update(self, batch, key, size: Optional[int] = None,
+              weights: Optional[tf.Tensor] = None) -> Dict[str, tf.Tensor]:
     """`num_epochs` x `num_minibatches` Adam steps on a batch of `size` samples (default
-    `config.batch_size`; more for an augmented batch, whose minibatches are then larger)."""
+    `config.batch_size`; more for an augmented batch, whose minibatches are then larger);
+    `weights` `[size]` scale each sample's losses (default 1)."""
     cfg = self.config
     n = size or cfg.batch_size
     mb = n // cfg.num_minibatches
@@ -371,13 +377,14 @@ class PPO:
       epoch, m = u // cfg.num_minibatches, u % cfg.num_minibatches
       idx = tf.slice(order, [epoch, m * mb], [1, mb])[0]
       obs, action, log_prob, adv, target, old_value = [tf.gather(x, idx) for x in batch]
+      weight = tf.ones([mb]) if weights is None else tf.gather(weights, idx)
       adv = (adv - tf.reduce_mean(adv)) / (tf.math.reduce_std(adv) + _ADV_EPS)
       steps = ts.TimeStep(step_type=tf.fill([mb], ts.StepType.MID),
                           reward=tf.zeros([mb]), discount=tf.ones([mb]), observation=obs)
       with tf.GradientTape() as tape:
         info = self.agent.get_loss(
             steps, action, log_prob, target, adv, action_distribution_parameters=None,
-            weights=tf.ones([mb]), train_step=self.agent.train_step_counter,
+            weights=weight, train_step=self.agent.train_step_counter,
             debug_summaries=False, old_value_predictions=old_value, training=True)
       grads = tape.gradient(info.loss, self._variables)
       grads, norm = tf.clip_by_global_norm(grads, cfg.max_grad_norm)
