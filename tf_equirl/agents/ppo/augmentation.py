@@ -17,7 +17,12 @@ under every non-identity group element `g` of the environment's `MDPSymmetry`:
    surrogate a trust-region objective around `pi_old` there, not an unbiased on-policy
    estimate. Only an equivariant `pi_old` makes the two log-probabilities equal.)
 3. the old value predictions used by value clipping are likewise recomputed,
-   `V_old(rho(g) s)`.
+   `V_old(rho(g) s)`;
+4. with `PPOConfig.augment_weights` (the default), each image's losses are weighted by
+   `min(1, pi_old(pi(g) a | rho(g) s) / pi_old(a | s))`: how likely the old policy makes the
+   transformed pair relative to the behaviour that produced it (decoupled PPO, Hilton et
+   al. 2021, truncated at 1 as V-trace). Without it the images count as on-policy samples;
+   on the grid world the augmented MLP then stalls and falls back (results/ppo_grid.md).
 
 Everything is TF ops on static shapes, called inside the learner's compiled iteration; the
 Python loop over group elements runs once, at tracing time.

@@ -39,7 +39,9 @@ class PPOConfig:
       the truncated importance weight `min(1, pi_old(g a | g s) / pi_old(a | s))` of the
       old policy at the transformed state against the behaviour that sampled `a` at `s`
       (decoupled PPO, Hilton et al. 2021, with V-trace's truncation at 1); the collected
-      samples keep weight 1. Off by default (results/ppo_grid.md compares both).
+      samples keep weight 1. On by default: without the weights the augmented MLP stalls on
+      the grid world (0.58 at 50k steps, 0.45 at 100k; with them 0.68 and 0.78, 32 seeds,
+      results/ppo_grid.md).
     group: which of the environment's symmetry groups the networks are built with, a key
       of `env.symmetries` ("C2" or "trivial" for CartPole and Catch; "D4", "C4", "C2" or
       "trivial" for the grid world); None is the environment's full `symmetry`. Checked
@@ -75,7 +77,7 @@ class PPOConfig:
   network: str = "gcnn"
   critic: str = "mlp"
   group: Optional[str] = None
-  augment_weights: bool = False
+  augment_weights: bool = True
   width: Optional[int] = None
   critic_width: Optional[int] = None
   hidden: str = "permutation"
