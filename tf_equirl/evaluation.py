@@ -8,6 +8,7 @@ implementation (gymnasium's own `CartPole-v1`, or `tf_equirl/Catch-v0`) one step
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Callable, List
 
@@ -125,6 +126,13 @@ def _grid_frame(observation: np.ndarray, size: int, cell: int = 32) -> np.ndarra
   return image
 
 
+# Observation -> picture for the environments drawn as grids, given the gymnasium env.
+_FRAMES = {
+    "Catch-v0": lambda env, obs: _catch_frame(obs, env.rows, env.columns),
+    "GridWorld-v0": lambda env, obs: _grid_frame(obs, env.size),
+}
+
+
 def render_episodes(model, env_name: str, path: str, episodes: int = 3, greedy: bool = True,
                     seed: int = 0, fps: int = 30) -> List[float]:
   """Writes an animated GIF of `episodes` episodes and returns their returns.
@@ -133,6 +141,9 @@ def render_episodes(model, env_name: str, path: str, episodes: int = 3, greedy: 
   drawn as their grids.
   """
   _check(model, env_name, episodes)
+  if env_name != "CartPole-v1" and env_name not in _FRAMES:
+    raise ValueError(f"render_episodes draws CartPole-v1 and {sorted(_FRAMES)}; no picture "
+                     f"is defined for {env_name!r}.")
   os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame (CartPole rendering) needs no sound
   os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
   import gymnasium
@@ -142,12 +153,7 @@ def render_episodes(model, env_name: str, path: str, episodes: int = 3, greedy: 
   render_env = gymnasium.make(GYMNASIUM_IDS[env_name], render_mode="rgb_array") \
       if env_name == "CartPole-v1" else gymnasium.make(GYMNASIUM_IDS[env_name])
   unwrapped = render_env.unwrapped
-  if env_name == "CartPole-v1":
-    draw = None
-  elif hasattr(unwrapped, "size"):  # the grid world
-    draw = lambda obs: _grid_frame(obs, unwrapped.size)
-  else:
-    draw = lambda obs: _catch_frame(obs, unwrapped.rows, unwrapped.columns)
+  draw = None if env_name == "CartPole-v1" else functools.partial(_FRAMES[env_name], unwrapped)
   frames, returns = [], []
   for episode in range(episodes):
     observation, _ = render_env.reset(seed=seed + episode)
