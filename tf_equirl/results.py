@@ -18,7 +18,7 @@ import numpy as np
 __all__ = ["mean_and_2se", "worst_decile_cumulative", "summarize", "write_seed_csv",
            "read_seed_csv", "markdown_summary", "plot_curves", "value_at",
            "load_finished_run", "kept_notes", "plot_heatmap", "plot_curve_matrix",
-           "plot_curve_panels", "READINGS", "read_curves"]
+           "plot_curve_panels", "READINGS", "read_curves", "moving_average"]
 
 
 def mean_and_2se(values: np.ndarray) -> tuple[float, float]:
@@ -121,7 +121,9 @@ def markdown_summary(summaries: Mapping[str, List[Dict[str, float]]],
   return "\n".join(lines) + "\n"
 
 
-def _moving_average(x: np.ndarray, window: int) -> np.ndarray:
+def moving_average(x: np.ndarray, window: int) -> np.ndarray:
+  """Trailing mean over `window` points along the last axis (the first point repeated
+  before the start), as the plots and `tf_equirl.agents.ppo.reproduce` smooth curves."""
   if window <= 1 or x.shape[-1] < window:
     return x
   kernel = np.ones(window) / window
@@ -163,7 +165,7 @@ def read_curves(columns: Sequence[Mapping[str, np.ndarray]], checkpoints: Iterab
         last = v if np.isfinite(v) else last
         row[i] = last
   if reading.endswith("ma10"):
-    curves = _moving_average(curves, 10)
+    curves = moving_average(curves, 10)
   scale = num_envs if reading == "per_env" else 1
   batch = env_steps[0]
   rows = []
@@ -188,12 +190,12 @@ def plot_curves(path: str, curves: Mapping[str, np.ndarray], env_steps: np.ndarr
   fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
   for label, c in curves.items():
     c = np.asarray(c, dtype=np.float64)
-    mean = _moving_average(c.mean(axis=0), window)
-    se = _moving_average(c.std(axis=0, ddof=1) / np.sqrt(c.shape[0]), window) if c.shape[0] > 1 \
+    mean = moving_average(c.mean(axis=0), window)
+    se = moving_average(c.std(axis=0, ddof=1) / np.sqrt(c.shape[0]), window) if c.shape[0] > 1 \
         else np.zeros_like(mean)
     line, = left.plot(env_steps, mean, label=f"{label} ({c.shape[0]} seeds)")
     left.fill_between(env_steps, mean - 2 * se, mean + 2 * se, alpha=0.25, color=line.get_color())
-    right.plot(env_steps, _moving_average(worst_decile_cumulative(c), window), label=label,
+    right.plot(env_steps, moving_average(worst_decile_cumulative(c), window), label=label,
                color=line.get_color())
   left.set(xlabel="environment steps", ylabel="episodic return",
            title="mean +- 2 standard errors")
@@ -225,8 +227,8 @@ def plot_curve_panels(path: str, panels: Mapping[str, Mapping[str, np.ndarray]],
   for ax, (name, curves) in zip(axes.flat, panels.items()):
     for label, c in curves.items():
       c = np.asarray(c, dtype=np.float64)
-      mean = _moving_average(c.mean(axis=0), window)
-      se = (_moving_average(c.std(axis=0, ddof=1) / np.sqrt(c.shape[0]), window)
+      mean = moving_average(c.mean(axis=0), window)
+      se = (moving_average(c.std(axis=0, ddof=1) / np.sqrt(c.shape[0]), window)
             if c.shape[0] > 1 else np.zeros_like(mean))
       line, = ax.plot(env_steps, mean, label=label, color=colours.get(label))
       colours.setdefault(label, line.get_color())
@@ -305,8 +307,8 @@ def plot_curve_matrix(path: str, x_name: str, x_values: Sequence, y_name: str,
         continue
       env_steps, c = cells[(x, y)]
       c = np.asarray(c, dtype=np.float64)
-      mean = _moving_average(c.mean(axis=0), window)
-      se = _moving_average(c.std(axis=0, ddof=1) / np.sqrt(c.shape[0]), window) \
+      mean = moving_average(c.mean(axis=0), window)
+      se = moving_average(c.std(axis=0, ddof=1) / np.sqrt(c.shape[0]), window) \
           if c.shape[0] > 1 else np.zeros_like(mean)
       ax.plot(env_steps, mean)
       ax.fill_between(env_steps, mean - 2 * se, mean + 2 * se, alpha=0.25)

@@ -110,7 +110,7 @@ def group_order(config) -> Tuple[str, int]:
 def _first_crossing(curves: np.ndarray, env_steps: np.ndarray, threshold: float,
                     window: int) -> np.ndarray:
   """Env steps at which each seed's moving average first reaches `threshold` (NaN if never)."""
-  smooth = results._moving_average(curves, window)  # pylint: disable=protected-access
+  smooth = results.moving_average(curves, window)
   reached = smooth >= threshold
   first = np.argmax(reached, axis=1)
   return np.where(reached.any(axis=1), env_steps[first].astype(float), np.nan)
