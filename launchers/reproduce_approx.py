@@ -16,7 +16,10 @@ from tf_equirl import approx
 
 _SEEDS = flags.DEFINE_integer("seeds", 32, "Seeds per network and variant (0..N-1).")
 _ENVS = flags.DEFINE_list("envs", ["Catch-v0", "CartPole-v1"], "Environments.")
-_NETWORKS = flags.DEFINE_list("networks", list(approx.NETWORKS), "Actor networks.")
+_NETWORKS = flags.DEFINE_list(
+    "networks", list(approx.NETWORKS),
+    "Actor networks: PPO network kinds, or relaxed_centered (the relaxed network with centered "
+    "relaxed weights).")
 _CATCH_VARIANTS = flags.DEFINE_list(
     "catch_variants", ["global:0.25", "global:0.5", "reflect:0.5", "reflect:1", "repeat:0.5",
                        "repeat:1"], "Catch variants as breaking:strength.")

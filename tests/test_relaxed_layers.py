@@ -119,6 +119,64 @@ def test_relaxed_output_is_the_weighted_sum_of_exact_layers(gname):
   np.testing.assert_allclose(lift(x).numpy(), exact_lift(x).numpy(), atol=1e-5)
 
 
+@pytest.mark.parametrize("gname", support.LAYER_GROUPS)
+def test_centered_parameterization_is_the_same_layer(gname):
+  """`parameterization="centered"` stores `w = m + d - mean_h d`: the same outputs for the same
+  effective weights, exact at initialisation, the harness' checks, one more weight per kernel."""
+  group = support.GROUPS[gname]
+  rep = support.state_rep(group)
+  x = support.random_input((BATCH, rep.dim))
+  h = support.random_input((BATCH, group.order, 3))
+  w = np.random.default_rng(2).standard_normal((group.order, 2)).astype(np.float32)
+  init = keras.initializers.Constant(w)
+  for make, inp in ((lambda **kw: RelaxedGroupLift(4, rep, **kw), x),
+                    (lambda **kw: RelaxedGroupConv(4, group, **kw), h)):
+    direct, centered = (make(relaxed_initializer=init, parameterization=p)
+                        for p in ("direct", "centered"))
+    direct(inp), centered(inp)
+    np.testing.assert_allclose(centered.mixing_weights().numpy(), w, atol=1e-6)
+    centered.kernel.assign(direct.kernel)
+    np.testing.assert_allclose(centered(inp).numpy(), direct(inp).numpy(), atol=1e-5)
+    assert len(centered.trainable_weights) == len(direct.trainable_weights) + 1
+    assert_equivariant(make(parameterization="centered", activation="tanh"), inp,
+                       rep if inp is x else group, group, atol=1e-5)
+  support.check_layer(
+      lambda: RelaxedGroupConv(5, group, spread_decay=1.0, parameterization="centered"), h,
+      group, group, expected_params=2 * group.order * 3 * 5 + 2 + group.order * 2 + 5)
+
+
+@pytest.mark.parametrize("gname", ["C2", "C4", "D4"])
+def test_centered_weights_spread_where_the_data_is_nearly_symmetric(gname):
+  """On the orbit of a batch with a small asymmetric target, Adam moves every `w_l(h)` of the
+  direct form almost alike; the centered form's deviation moves at Adam's step size."""
+  group = support.GROUPS[gname]
+  rep = support.state_rep(group)
+  actions = support.move_action_rep(group)
+  x = _orbit(support.random_input((64, rep.dim)), rep)
+  teacher = support.functional_model(
+      lambda inp: EquivariantLogits(actions)(GroupLift(4, rep, activation="tanh")(inp)), x.shape)
+  targets = teacher(x) + 0.05 * tf.one_hot(tf.zeros([x.shape[0]], tf.int32), actions.dim)
+  spread = {}
+  for param in ("direct", "centered"):
+    keras.utils.set_random_seed(7)
+
+    def actor(inp, param=param):
+      h = RelaxedGroupLift(8, rep, activation="tanh", parameterization=param)(inp)
+      h = RelaxedGroupConv(8, group, activation="tanh", parameterization=param)(h)
+      return EquivariantLogits(actions)(h)
+
+    model = support.functional_model(actor, x.shape)
+    opt = keras.optimizers.Adam(1e-3)
+    for _ in range(100):
+      with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(model(x) - targets))
+      opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
+                              model.trainable_variables))
+    spread[param] = sum(relaxed_weight_spread(model).values())
+  print(gname, spread)
+  assert spread["centered"] > 2 * spread["direct"]
+
+
 def test_residual_output_is_exact_plus_free_path():
   group = support.GROUPS["D4"]
   rep = support.state_rep(group)
@@ -220,7 +278,7 @@ def test_relaxed_models_save_and_reload_in_a_fresh_process(tmp_path):
 
     def relaxed(inp, group=group, rep=rep, actions=actions):
       h = RelaxedGroupLift(6, rep, num_kernels=3, spread_decay=0.1, activation="tanh")(inp)
-      h = RelaxedGroupConv(6, group, activation="tanh")(h)
+      h = RelaxedGroupConv(6, group, activation="tanh", parameterization="centered")(h)
       return EquivariantLogits(actions)(h)
 
     def residual(inp, group=group, rep=rep):
@@ -249,6 +307,8 @@ def test_bad_input_fails_clearly():
     RelaxedGroupConv(4, c4)(RelaxedGroupLift(3, rep2)(tf.ones([2, 4])))
   with pytest.raises(ValueError, match="has dimension 4 but the input has width 5"):
     RelaxedGroupLift(3, rep2)(tf.ones([2, 5]))
+  with pytest.raises(ValueError, match="unknown parameterization 'mean'; expected one of"):
+    RelaxedGroupConv(3, c2, parameterization="mean")
   with pytest.raises(ValueError, match=r"free_decay in \[0, 1\), received free_decay=1"):
     ResidualGroupConv(3, c2, free_decay=1)
   with pytest.raises(ValueError, match="only implementation='spatial'"):

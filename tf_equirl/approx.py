@@ -36,7 +36,6 @@ from tf_agents.trajectories import time_step as ts
 from tf_equirl import envs, results
 from tf_equirl.agents.ppo.config import default_config
 from tf_equirl.agents.ppo.experiment import run_experiment
-from tf_equirl.envs.breaking import BREAKINGS
 from tf_equirl.networks import builders
 from tf_equirl.testing import equivariance_error_by_element, relaxed_weight_spread
 
@@ -45,7 +44,9 @@ __all__ = ["EnvGrid", "ApproxSpec", "variant_name", "train_config", "analyse_con
 
 keras = tf.keras
 
-NETWORKS = ("mlp", "gcnn", "relaxed", "rpp")
+NETWORKS = ("mlp", "gcnn", "relaxed", "rpp", "relaxed_centered")
+# Grid names that are not network kinds: (kind, relaxed_parameterization).
+NETWORK_KINDS = {"relaxed_centered": ("relaxed", "centered")}
 
 
 @dataclasses.dataclass
@@ -98,23 +99,20 @@ def variant_name(env: str, breaking: Optional[str], strength: float) -> str:
 
 
 def _config(env_name: str, network: str, total_steps: int):
+  """PPO config of one actor of the grid; `network` is a kind, or `relaxed_centered` (the
+  relaxed network with centered relaxed weights, `tf_equirl.layers.relaxed`)."""
   base = env_name.split(":")[0]
+  kind, parameterization = NETWORK_KINDS.get(network, (network, "direct"))
   # hidden="group_conv": the exact G-CNN is the relaxed and RPP networks with exact layers
   # (CartPole's exact G-CNN is the thesis' odd network whatever `hidden` says).
-  cfg = default_config(base, network=network, total_steps=total_steps, hidden="group_conv")
+  cfg = default_config(base, network=kind, total_steps=total_steps, hidden="group_conv",
+                       relaxed_parameterization=parameterization)
   return dataclasses.replace(cfg, env=env_name)
 
 
 def _finished(out: str, config, seeds: List[int]) -> bool:
-  path = os.path.join(out, "summary.json")
-  if not os.path.exists(path):
-    return False
-  with open(path) as f:
-    summary = json.load(f)
-  if summary.get("config") != dataclasses.asdict(config) or summary.get("seeds") != seeds:
-    return False
-  return all(os.path.exists(os.path.join(out, f"seed_{s}.csv")) and
-             os.path.exists(os.path.join(out, f"seed_{s}", "actor.keras")) for s in seeds)
+  return (results.load_finished_run(out, config, seeds) is not None and
+          all(os.path.exists(os.path.join(out, f"seed_{s}", "actor.keras")) for s in seeds))
 
 
 def train_config(env_name: str, network: str, seeds: Sequence[int], total_steps: int,
@@ -128,11 +126,7 @@ def train_config(env_name: str, network: str, seeds: Sequence[int], total_steps:
                    tensorboard=False, save_models=True)
     print(f"trained {env_name} {network}: {len(seeds)} seeds in "
           f"{time.perf_counter() - start:.0f} s", flush=True)
-  columns = [results.read_seed_csv(os.path.join(out, f"seed_{s}.csv")) for s in seeds]
-  curves = np.stack([c["mean_return"] for c in columns])
-  steps = columns[0]["env_steps"]
-  with open(os.path.join(out, "summary.json")) as f:
-    counts = json.load(f)["parameter_counts"]
+  steps, curves, counts = results.load_finished_run(out, config, seeds)
   return {"curves": curves, "env_steps": steps, "parameter_counts": counts,
           "summary": results.summarize(curves, steps, checkpoints)}
 
@@ -197,7 +191,9 @@ def analyse_config(out: str, env_name: str, network: str, seeds: Sequence[int],
       return cached
   env = envs.make(env_name)
   symmetry = env.symmetry
-  actor = builders.build_actor(network, symmetry, hidden="group_conv")
+  kind, parameterization = NETWORK_KINDS.get(network, (network, "direct"))
+  actor = builders.build_actor(kind, symmetry, hidden="group_conv",
+                               relaxed_parameterization=parameterization)
   catch = env_name.startswith("Catch")
   evaluator = _Evaluator(env_name, actor, episodes, record_every=1 if catch else 8,
                          records=9 if catch else 32)
@@ -257,31 +253,35 @@ def targets(summaries: Dict[str, Dict[str, List[Dict]]], original: str,
   """
   lines = []
   for variant, nets in summaries.items():
-    if not {"relaxed", "gcnn", "mlp"} <= set(nets):
+    if not {"gcnn", "mlp"} <= set(nets):
       continue
-    if variant == original:
-      ok_all = True
-      cells = []
-      for r, g in zip(nets["relaxed"], nets["gcnn"]):
-        d, se = _diff(r, g)
-        ok = abs(d) <= se
-        ok_all &= ok
-        cells.append(f"{r['step']:,}: {d:+.3f} +- {se:.3f} ({'ok' if ok else 'MISSED'})")
-      lines.append(f"- {variant} (original): relaxed - gcnn within 2 SE at every checkpoint: "
-                   f"**{'met' if ok_all else 'missed'}** ({'; '.join(cells)}).")
-      continue
-    at = [r["step"] for r in nets["relaxed"]].index(early)
-    d_g, se_g = _diff(nets["relaxed"][at], nets["gcnn"][at])
-    d_m, se_m = _diff(nets["relaxed"][at], nets["mlp"][at])
-    ahead = d_g > 0
-    not_behind = d_m >= -se_m
-    lines.append(
-        f"- {variant}, {early:,} steps: relaxed - gcnn = {d_g:+.3f} +- "
-        f"{se_g:.3f} (ahead: **{'met' if ahead else 'missed'}**"
-        f"{', significant' if d_g > se_g else ', not significant' if ahead else ''}); "
-        f"relaxed - mlp = {d_m:+.3f} +- {se_m:.3f} (not behind: "
-        f"**{'met' if not_behind else 'missed'}**).")
+    for relaxed in (n for n in ("relaxed", "relaxed_centered") if n in nets):
+      lines.append(_target_line(variant, nets, relaxed, variant == original, early))
   return lines
+
+
+def _target_line(variant: str, nets: Dict[str, List[Dict]], relaxed: str, original: bool,
+                 early: int) -> str:
+  if original:
+    ok_all = True
+    cells = []
+    for r, g in zip(nets[relaxed], nets["gcnn"]):
+      d, se = _diff(r, g)
+      ok = abs(d) <= se
+      ok_all &= ok
+      cells.append(f"{r['step']:,}: {d:+.3f} +- {se:.3f} ({'ok' if ok else 'MISSED'})")
+    return (f"- {variant} (original): {relaxed} - gcnn within 2 SE at every checkpoint: "
+            f"**{'met' if ok_all else 'missed'}** ({'; '.join(cells)}).")
+  at = [r["step"] for r in nets[relaxed]].index(early)
+  d_g, se_g = _diff(nets[relaxed][at], nets["gcnn"][at])
+  d_m, se_m = _diff(nets[relaxed][at], nets["mlp"][at])
+  ahead = d_g > 0
+  not_behind = d_m >= -se_m
+  return (f"- {variant}, {early:,} steps: {relaxed} - gcnn = {d_g:+.3f} +- "
+          f"{se_g:.3f} (ahead: **{'met' if ahead else 'missed'}**"
+          f"{', significant' if d_g > se_g else ', not significant' if ahead else ''}); "
+          f"{relaxed} - mlp = {d_m:+.3f} +- {se_m:.3f} (not behind: "
+          f"**{'met' if not_behind else 'missed'}**).")
 
 
 # ------------------------------------------------------------------ world models
@@ -399,7 +399,7 @@ def reproduce(spec: ApproxSpec) -> str:
         spec.world_model_seeds, spec.world_model_epochs)
     sections.append(_world_model_section(spec.world_model_env, expert, analysis))
   path = os.path.join(spec.results, "approximate_equivariance.md")
-  notes = _kept_notes(path)
+  notes = results.kept_notes(path)
   with open(path, "w") as f:
     f.write("# Approximate equivariance: relaxed and RPP actors on broken symmetries\n\n")
     f.write(f"Command: `{spec.command}`\n\n" if spec.command else "")
@@ -409,21 +409,11 @@ def reproduce(spec: ApproxSpec) -> str:
   return path
 
 
-NOTES_HEADING = "## Notes"  # hand-written from this heading on; kept when regenerated
-
-
-def _kept_notes(path: str) -> str:
-  if not os.path.exists(path):
-    return ""
-  text = open(path).read()
-  at = text.find("\n" + NOTES_HEADING)
-  return text[at:] if at >= 0 else ""
-
-
 _PREAMBLE = """\
 Actors: `mlp` (64-64 tanh), `gcnn` (exact G-CNN: CartPole's odd network, Catch's
 GroupLift-GroupConv-EquivariantLogits), `relaxed` (RelaxedGroupLift-RelaxedGroupConv with 2
-kernels, EquivariantLogits), `rpp` (ResidualGroupLift-ResidualGroupConv, unconstrained paths
+kernels, EquivariantLogits; `relaxed_centered`: the same with the relaxed weights stored as a
+mean plus a centered deviation, see `tf_equirl.layers.relaxed`), `rpp` (ResidualGroupLift-ResidualGroupConv, unconstrained paths
 decayed by 1e-3 per step); every actor parameter-matched to the MLP and trained with the
 thesis' MLP critic and PPO settings. Variants: see `tf_equirl/envs/breaking.py`. Returns are
 PureJaxRL's metric (each environment's last finished episode, averaged over the iteration);

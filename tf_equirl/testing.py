@@ -127,8 +127,8 @@ def relaxed_weight_spread(model) -> Dict[str, float]:
             [l for l in _flatten_layers(model)])
   report = {}
   for layer in layers:
-    if hasattr(layer, "relaxed_weights"):
-      w = np.asarray(layer.relaxed_weights.numpy(), np.float64)  # [|G|, L]
+    if hasattr(layer, "mixing_weights"):
+      w = np.asarray(layer.mixing_weights().numpy(), np.float64)  # [|G|, L]
       scale = float(np.mean(np.abs(w.mean(axis=0))))
       report[layer.name] = float(np.mean(w.std(axis=0)) / max(scale, 1e-12))
     if hasattr(layer, "free_kernel"):

@@ -21,6 +21,18 @@ in every training loop, tf-agents' PPO loss included (which does not add layer l
 for SGD with step `lr` it is the proximal step of the penalty
 `spread_decay / (2 lr) * sum_{h,l} (w_l(h) - mean_h' w_l(h'))^2`.
 
+Two parameterizations of the same `w_l(h)`:
+- `"direct"` (default): one `[|G|, L]` variable `relaxed_weights`.
+- `"centered"`: `w_l(h) = m_l + d_l(h) - mean_h' d_l(h')`, variables `relaxed_mean` `[1, L]`
+  and `relaxed_deviation` `[|G|, L]` (starting at the mean and the deviation of the
+  initial weights). The function class is the same; what changes is the optimiser's view:
+  the gradient of `d_l(h)` is the part of `dLoss/dw_l(h)` that differs between group
+  elements, with its own Adam normaliser. With the direct form, when the data is close to
+  symmetric the common part dominates each `w_l(h)`'s gradient and Adam moves all `w_l(h)`
+  of a kernel alike, so the weights barely spread even where the symmetry is broken (seen
+  on CartPole, results/approximate_equivariance.md); centered, the symmetry-breaking
+  direction moves at Adam's step size whenever its gradient has a consistent sign.
+
 Cost: the `[|G| c, |G| u]` block matrix is assembled from the L kernels once per call
 (`L |G|^2 c u` multiply-adds, independent of the batch), then one matmul as in
 `GroupConv`'s "spatial" form. There is no Fourier form: the relaxed weights break the
@@ -67,25 +79,54 @@ def _check_decay(value, layer: str) -> float:
   return float(value)
 
 
+PARAMETERIZATIONS = ("direct", "centered")
+
+
 class _RelaxedMixin:
   """Shared `num_kernels` / relaxed-weight plumbing of the two relaxed layers."""
 
-  def _init_relaxed(self, num_kernels, spread_decay, relaxed_initializer, layer: str):
+  def _init_relaxed(self, num_kernels, spread_decay, relaxed_initializer, layer: str,
+                    parameterization: str = "direct"):
     self.num_kernels = check_positive_int(num_kernels, "num_kernels", layer)
     self.spread_decay = _check_decay(spread_decay, layer)
     self.relaxed_initializer = keras.initializers.get(
         relaxed_initializer if relaxed_initializer is not None
         else keras.initializers.Constant(1.0 / np.sqrt(self.num_kernels)))
+    if parameterization not in PARAMETERIZATIONS:
+      raise ValueError(f"{layer}: unknown parameterization {parameterization!r}; expected one "
+                       f"of {PARAMETERIZATIONS}.")
+    self.parameterization = parameterization
 
   def _add_relaxed_weights(self):
-    self.relaxed_weights = self.add_weight(
-        "relaxed_weights", shape=(self.group.order, self.num_kernels),
-        initializer=self.relaxed_initializer, trainable=True,
-        constraint=ShrinkToGroupMean(self.spread_decay) if self.spread_decay > 0 else None)
+    shape = (self.group.order, self.num_kernels)
+    constraint = ShrinkToGroupMean(self.spread_decay) if self.spread_decay > 0 else None
+    if self.parameterization == "direct":
+      self.relaxed_weights = self.add_weight(
+          "relaxed_weights", shape=shape, initializer=self.relaxed_initializer,
+          trainable=True, constraint=constraint)
+      return
+    # centered: w = m + (d - mean_h d); the initial w is split into its mean and deviation.
+    initial = np.asarray(self.relaxed_initializer(shape, dtype="float32"), np.float32)
+    mean = initial.mean(axis=0, keepdims=True)
+    self.relaxed_mean = self.add_weight(
+        "relaxed_mean", shape=(1, self.num_kernels), trainable=True,
+        initializer=keras.initializers.Constant(mean))
+    self.relaxed_deviation = self.add_weight(
+        "relaxed_deviation", shape=shape, trainable=True, constraint=constraint,
+        initializer=keras.initializers.Constant(initial - mean))
+
+  def mixing_weights(self) -> tf.Tensor:
+    """The effective relaxed weights `w_l(h)`, `[|G|, L]`, in the layer's compute dtype."""
+    if self.parameterization == "direct":
+      return tf.cast(self.relaxed_weights, self.compute_dtype)
+    dev = tf.cast(self.relaxed_deviation, self.compute_dtype)
+    return (tf.cast(self.relaxed_mean, self.compute_dtype)
+            + dev - tf.reduce_mean(dev, axis=0, keepdims=True))
 
   def _relaxed_config(self) -> dict:
     return {"num_kernels": self.num_kernels, "spread_decay": self.spread_decay,
-            "relaxed_initializer": keras.initializers.serialize(self.relaxed_initializer)}
+            "relaxed_initializer": keras.initializers.serialize(self.relaxed_initializer),
+            "parameterization": self.parameterization}
 
 
 @keras.saving.register_keras_serializable(package="tf_equirl")
@@ -102,6 +143,7 @@ class RelaxedGroupLift(_RelaxedMixin, DenseLikeLayer):
     num_kernels: L, the number of exactly equivariant kernels mixed (default 2).
     spread_decay: in [0, 1]; after each optimiser step the relaxed weights move this
       fraction of the way to their mean over the group (see the module docstring).
+    parameterization: `"direct"` or `"centered"` (see the module docstring).
     relaxed_initializer: initialiser of the `[|G|, L]` relaxed weights; default the
       constant `1/sqrt(L)`. A non-constant one starts the layer non-equivariant.
     activation, use_bias, kernel_initializer, bias_initializer: as in `GroupLift`.
@@ -111,12 +153,13 @@ class RelaxedGroupLift(_RelaxedMixin, DenseLikeLayer):
   """
 
   def __init__(self, units: int, input_rep, num_kernels: int = 2, spread_decay: float = 0.0,
-               relaxed_initializer=None, **kwargs):
+               relaxed_initializer=None, parameterization: str = "direct", **kwargs):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "RelaxedGroupLift")
     self.input_rep = Representation.coerce(input_rep)
     self.group = self.input_rep.group
-    self._init_relaxed(num_kernels, spread_decay, relaxed_initializer, "RelaxedGroupLift")
+    self._init_relaxed(num_kernels, spread_decay, relaxed_initializer, "RelaxedGroupLift",
+                       parameterization)
     # rho(h^-1)^T for every h, as in GroupLift.
     self._lift_matrices = np.transpose(self.input_rep.inverse_matrices(), (0, 2, 1))
 
@@ -136,7 +179,7 @@ class RelaxedGroupLift(_RelaxedMixin, DenseLikeLayer):
   def folded_kernel(self) -> tf.Tensor:
     """The `[d, |G| units]` matrix the forward pass multiplies by."""
     lift = tf.constant(self._lift_matrices, dtype=self.compute_dtype)  # [G, d, d]
-    mixed = tf.einsum("hl,lju->hju", tf.cast(self.relaxed_weights, self.compute_dtype),
+    mixed = tf.einsum("hl,lju->hju", self.mixing_weights(),
                       tf.cast(self.kernel, self.compute_dtype))  # [G, d, u]
     folded = tf.einsum("hij,hju->ihu", lift, mixed)
     return tf.reshape(folded, [self.input_rep.dim, self.group.order * self.units])
@@ -167,7 +210,7 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
     units: output channels per group element.
     group: the `FiniteGroup` (or its config).
     num_kernels: L, the number of exactly equivariant kernels mixed (default 2).
-    spread_decay, relaxed_initializer: as in `RelaxedGroupLift`.
+    spread_decay, relaxed_initializer, parameterization: as in `RelaxedGroupLift`.
     activation, use_bias, kernel_initializer, bias_initializer: as in `GroupConv`.
 
   Input shape: `[batch, |G|, c_in]`.
@@ -175,11 +218,12 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
   """
 
   def __init__(self, units: int, group, num_kernels: int = 2, spread_decay: float = 0.0,
-               relaxed_initializer=None, **kwargs):
+               relaxed_initializer=None, parameterization: str = "direct", **kwargs):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "RelaxedGroupConv")
     self.group = FiniteGroup.coerce(group)
-    self._init_relaxed(num_kernels, spread_decay, relaxed_initializer, "RelaxedGroupConv")
+    self._init_relaxed(num_kernels, spread_decay, relaxed_initializer, "RelaxedGroupConv",
+                       parameterization)
     table, inv = self.group.table, self.group.inverses
     # expand_index[k, h] = h^-1 k, as in GroupConv.
     self._expand_index = table[inv[None, :], np.arange(self.group.order)[:, None]]
@@ -200,7 +244,7 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
     blocks = tf.gather(tf.cast(self.kernel, self.compute_dtype), self._expand_index,
                        axis=1)  # [l, k, h, c, u]
     mixed = tf.einsum("lkhcu,hl->kchu", blocks,
-                      tf.cast(self.relaxed_weights, self.compute_dtype))
+                      self.mixing_weights())
     return tf.reshape(mixed, [n * c, n * u])
 
   def call(self, inputs):

@@ -174,12 +174,16 @@ def invariant_critic(symmetry: MDPSymmetry, width: int, hidden: str = "permutati
   return keras.Model(inp, out, name=name)
 
 
-def _approximate_trunk(kind: str, symmetry: MDPSymmetry, width: int, inp):
-  """Lift and hidden layer of the `relaxed` / `rpp` networks, `[batch, |G|, width]`."""
+def _approximate_trunk(kind: str, symmetry: MDPSymmetry, width: int, inp,
+                       parameterization: str = "direct"):
+  """Lift and hidden layer of the `relaxed` / `rpp` networks, `[batch, |G|, width]`;
+  `parameterization` of the relaxed weights (`tf_equirl.layers.relaxed`)."""
   if kind == "relaxed":
     h = RelaxedGroupLift(width, symmetry.state_rep, num_kernels=RELAXED_KERNELS,
+                         parameterization=parameterization,
                          activation="tanh", kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
     return RelaxedGroupConv(width, symmetry.group, num_kernels=RELAXED_KERNELS,
+                            parameterization=parameterization,
                             activation="tanh", kernel_initializer=_orth(_HIDDEN_GAIN))(h)
   h = ResidualGroupLift(width, symmetry.state_rep, free_decay=RPP_FREE_DECAY,
                         activation="tanh", kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
@@ -188,20 +192,22 @@ def _approximate_trunk(kind: str, symmetry: MDPSymmetry, width: int, inp):
 
 
 def approximate_actor(kind: str, symmetry: MDPSymmetry, width: int,
-                      name: Optional[str] = None) -> keras.Model:
+                      name: Optional[str] = None,
+                      parameterization: str = "direct") -> keras.Model:
   """`relaxed` or `rpp` actor: approximately equivariant trunk, `EquivariantLogits` head."""
   inp = keras.Input((symmetry.state_dim,), name="observation")
-  h = _approximate_trunk(kind, symmetry, width, inp)
+  h = _approximate_trunk(kind, symmetry, width, inp, parameterization)
   out = EquivariantLogits(symmetry.action_rep, kernel_initializer=_orth(_ACTOR_HEAD_GAIN),
                           name="logits")(h)
   return keras.Model(inp, out, name=name or f"{kind}_actor")
 
 
 def approximate_critic(kind: str, symmetry: MDPSymmetry, width: int,
-                       name: Optional[str] = None) -> keras.Model:
+                       name: Optional[str] = None,
+                       parameterization: str = "direct") -> keras.Model:
   """`relaxed` or `rpp` critic: approximately invariant trunk, `GroupPool`, dense output."""
   inp = keras.Input((symmetry.state_dim,), name="observation")
-  h = GroupPool("mean")(_approximate_trunk(kind, symmetry, width, inp))
+  h = GroupPool("mean")(_approximate_trunk(kind, symmetry, width, inp, parameterization))
   out = keras.layers.Dense(1, kernel_initializer=_orth(_CRITIC_HEAD_GAIN), name="value")(h)
   return keras.Model(inp, out, name=name or f"{kind}_critic")
 
@@ -224,8 +230,10 @@ def _matched_width(kind: str, role: str, symmetry: MDPSymmetry, hidden: str) -> 
 
 
 def build_actor(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
-                hidden: str = "permutation") -> keras.Model:
-  """Actor logits model of `kind`; `width=None` matches the 64-64 MLP's parameter count."""
+                hidden: str = "permutation",
+                relaxed_parameterization: str = "direct") -> keras.Model:
+  """Actor logits model of `kind`; `width=None` matches the 64-64 MLP's parameter count.
+  `relaxed_parameterization` ("direct" or "centered") applies to the `relaxed` kind."""
   if kind not in ACTOR_KINDS:
     raise ValueError(f"Unknown actor network {kind!r}; expected one of {ACTOR_KINDS}.")
   if kind == "mlp":
@@ -237,14 +245,15 @@ def build_actor(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
   if kind == "gcnn":
     return gcnn_actor(symmetry, width, hidden)
   if kind in APPROXIMATE_KINDS:
-    return approximate_actor(kind, symmetry, width)
+    return approximate_actor(kind, symmetry, width, parameterization=relaxed_parameterization)
   if kind == "encoder":
     return encoder_actor(symmetry, width, hidden)
   return symmetrizer_actor(symmetry, width)
 
 
 def build_critic(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
-                 hidden: str = "permutation") -> keras.Model:
+                 hidden: str = "permutation",
+                 relaxed_parameterization: str = "direct") -> keras.Model:
   """Critic value model of `kind` (`mlp`, `invariant`, `relaxed` or `rpp`)."""
   if kind not in CRITIC_KINDS:
     raise ValueError(f"Unknown critic network {kind!r}; expected one of {CRITIC_KINDS}.")
@@ -252,6 +261,7 @@ def build_critic(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
     return mlp_critic(symmetry.state_dim, width or MLP_WIDTH)
   if kind in APPROXIMATE_KINDS:
     return approximate_critic(kind, symmetry,
-                              width or _matched_width(kind, "critic", symmetry, hidden))
+                              width or _matched_width(kind, "critic", symmetry, hidden),
+                              parameterization=relaxed_parameterization)
   return invariant_critic(symmetry, width or _matched_width("invariant", "critic", symmetry,
                                                             hidden), hidden)

@@ -87,18 +87,21 @@ class ActorNetwork(_KerasModelNetwork):
     width: hidden width; None matches the 64-64 MLP's parameter count.
     hidden: hidden regular layer of the lifted gcnn ("permutation", "group_conv" or
       "siamese").
+    relaxed_parameterization: of the `relaxed` kind's weights ("direct" or "centered").
   """
 
   def __init__(self, observation_spec, action_spec, kind: str, symmetry: MDPSymmetry,
                width: Optional[int] = None, hidden: str = "permutation",
-               name: str = "ActorNetwork"):
+               name: str = "ActorNetwork", relaxed_parameterization: str = "direct"):
     num_actions = int(action_spec.maximum) - int(action_spec.minimum) + 1
     if num_actions != symmetry.num_actions or _flat_dim(observation_spec) != symmetry.state_dim:
       raise ValueError(
           f"ActorNetwork: the symmetry acts on {symmetry.state_dim}-dim states and "
           f"{symmetry.num_actions} actions, but the specs give {_flat_dim(observation_spec)}-dim "
           f"observations and {num_actions} actions.")
-    super().__init__(observation_spec, builders.build_actor(kind, symmetry, width, hidden), name)
+    super().__init__(observation_spec,
+                     builders.build_actor(kind, symmetry, width, hidden, relaxed_parameterization),
+                     name)
     self._action_dtype = action_spec.dtype
     self.kind = kind
 
@@ -110,8 +113,10 @@ class ValueNetwork(_KerasModelNetwork):
 
   def __init__(self, observation_spec, kind: str, symmetry: MDPSymmetry,
                width: Optional[int] = None, hidden: str = "permutation",
-               name: str = "ValueNetwork"):
-    super().__init__(observation_spec, builders.build_critic(kind, symmetry, width, hidden), name)
+               name: str = "ValueNetwork", relaxed_parameterization: str = "direct"):
+    super().__init__(observation_spec,
+                     builders.build_critic(kind, symmetry, width, hidden, relaxed_parameterization),
+                     name)
     self.kind = kind
 
   def call(self, observations, step_type=None, network_state=(), training=False):

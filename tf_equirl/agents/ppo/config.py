@@ -6,6 +6,7 @@ import dataclasses
 from typing import Optional
 
 from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS
+from tf_equirl.layers.relaxed import PARAMETERIZATIONS
 
 
 @dataclasses.dataclass
@@ -51,6 +52,10 @@ class PPOConfig:
     critic_width: hidden width of the critic; None matches the MLP critic.
     hidden: hidden regular layer of lifted G-CNNs: "permutation" (thesis eq. 4.15),
       "group_conv" or "siamese" (a dense layer shared by the group elements).
+    relaxed_parameterization: how the `relaxed` networks store their relaxed weights,
+      "direct" (one weight per group element and kernel) or "centered" (a mean plus a
+      deviation with its own Adam normaliser, so that the weights can spread where the data
+      is nearly symmetric; `tf_equirl.layers.relaxed`).
     total_steps: environment steps to train for (rounded down to whole iterations).
     num_envs: parallel environments (PureJaxRL NUM_ENVS = 4).
     num_steps: steps per environment per iteration (thesis Table 5.3 "update length" 128).
@@ -81,6 +86,7 @@ class PPOConfig:
   width: Optional[int] = None
   critic_width: Optional[int] = None
   hidden: str = "permutation"
+  relaxed_parameterization: str = "direct"
   total_steps: int = 500_000
   num_envs: int = 4
   num_steps: int = 128
@@ -106,6 +112,9 @@ class PPOConfig:
     if self.critic not in CRITIC_KINDS:
       raise ValueError(f"PPOConfig.critic must be one of {CRITIC_KINDS}, received "
                        f"{self.critic!r}.")
+    if self.relaxed_parameterization not in PARAMETERIZATIONS:
+      raise ValueError(f"PPOConfig.relaxed_parameterization must be one of "
+                       f"{PARAMETERIZATIONS}, received {self.relaxed_parameterization!r}.")
     if self.group is not None and (not isinstance(self.group, str) or not self.group):
       raise ValueError(f"PPOConfig.group must be None (the environment's full symmetry) or the "
                        f"name of one of its symmetry groups, received {self.group!r}.")

@@ -179,9 +179,11 @@ class PPO:
     self._reset_fn = reset_fn or self.env.pure_reset
     obs_spec, action_spec = self.env.observation_spec(), self.env.action_spec()
     self.actor_net = ActorNetwork(obs_spec, action_spec, config.network, self.symmetry,
-                                  config.width, config.hidden)
+                                  config.width, config.hidden,
+                                  relaxed_parameterization=config.relaxed_parameterization)
     self.value_net = ValueNetwork(obs_spec, config.critic, self.symmetry, config.critic_width,
-                                  config.hidden)
+                                  config.hidden,
+                                  relaxed_parameterization=config.relaxed_parameterization)
     self.actor_net.create_variables(obs_spec)
     self.value_net.create_variables(obs_spec)
     updates = num_updates or config.num_iterations * config.num_epochs * config.num_minibatches
@@ -220,9 +222,11 @@ class PPO:
     """Re-initialises weights (seeded), optimiser state and environments for a new run."""
     keras.utils.set_random_seed(int(seed))
     fresh_actor = builders.build_actor(self.config.network, self.symmetry,
-                                       self.config.width, self.config.hidden)
+                                       self.config.width, self.config.hidden,
+                                       self.config.relaxed_parameterization)
     fresh_critic = builders.build_critic(self.config.critic, self.symmetry,
-                                         self.config.critic_width, self.config.hidden)
+                                         self.config.critic_width, self.config.hidden,
+                                         self.config.relaxed_parameterization)
     self.actor_model.set_weights(fresh_actor.get_weights())
     self.critic_model.set_weights(fresh_critic.get_weights())
     for v in self.optimizer.variables:
