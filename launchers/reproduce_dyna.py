@@ -22,6 +22,7 @@ import sys
 
 from absl import app, flags
 
+from launchers import common
 from tf_equirl.agents.dyna import reproduce
 
 _ENV = flags.DEFINE_enum("env", "CartPole-v1", ["CartPole-v1", "Catch-v0"], "Environment.")
@@ -44,13 +45,7 @@ _HORIZON = flags.DEFINE_integer("horizon", 20, "Branched-rollout horizon (levers
 _RUNS = flags.DEFINE_string("runs", "runs/reproduce_dyna", "Folder for per-seed outputs.")
 _RESULTS = flags.DEFINE_string("results", "results", "Folder for the markdown and plot.")
 _NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide progress bars.")
-_BACKEND = flags.DEFINE_enum("backend", "local", ["local", "ray"], "local: one process trains "
-                             "the seeds one after another; ray: each configuration's seeds run "
-                             "as Ray Tune trials (tf_equirl.sweeps), locally or on --address.")
-_ADDRESS = flags.DEFINE_string("address", None, "--backend=ray: Ray cluster to join (auto or "
-                               "HOST:PORT); default a local Ray on this machine's cores.")
-_SEEDS_PER_TRIAL = flags.DEFINE_integer("seeds_per_trial", 16, "--backend=ray: seeds per trial "
-                                        "(one worker and one compiled graph each).")
+_BACKEND_FLAGS = common.define_backend_flags()
 
 
 def main(argv):
@@ -86,8 +81,7 @@ def main(argv):
         _FROM_SWEEPS.value, arms[0], os.path.join(_RUNS.value, short, "baseline"), seeds)
   else:
     runs = reproduce.run_arms(arms, seeds, os.path.join(_RUNS.value, f"{short}{suffix}"),
-                              progress=not _NO_PROGRESS.value, backend=_BACKEND.value,
-                              address=_ADDRESS.value, seeds_per_trial=_SEEDS_PER_TRIAL.value)
+                              progress=not _NO_PROGRESS.value, **_BACKEND_FLAGS())
   os.makedirs(_RESULTS.value, exist_ok=True)
   path = os.path.join(_RESULTS.value, f"dyna_{short}{suffix}.md")
   command = "python -m launchers.reproduce_dyna " + " ".join(sys.argv[1:])

@@ -16,6 +16,7 @@ import sys
 
 from absl import app, flags
 
+from launchers import common
 from tf_equirl.agents.ppo import PRESETS, reproduce
 from tf_equirl.agents.ppo.experiment import run_arms
 from tf_equirl.envs import list_envs
@@ -38,13 +39,7 @@ _CHECKPOINTS = flags.DEFINE_list("checkpoints", None, "Env steps of the table's 
 _RUNS = flags.DEFINE_string("runs", "runs/reproduce", "Folder for per-seed outputs.")
 _RESULTS = flags.DEFINE_string("results", "results", "Folder for the markdown table and plot.")
 _NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide progress bars.")
-_BACKEND = flags.DEFINE_enum("backend", "local", ["local", "ray"], "local: one process trains "
-                              "the seeds one after another; ray: the seeds run as Ray Tune trials "
-                              "(tf_equirl.sweeps), locally or on --address.")
-_ADDRESS = flags.DEFINE_string("address", None, "--backend=ray: Ray cluster to join (auto or "
-                               "HOST:PORT); default Ray on this machine.")
-_SEEDS_PER_TRIAL = flags.DEFINE_integer("seeds_per_trial", 16, "--backend=ray: seeds per trial "
-                                        "(one worker and one compiled graph each).")
+_BACKEND_FLAGS = common.define_backend_flags()
 _RESUME = flags.DEFINE_bool("resume", True, "Reuse a network's finished runs (summary.json with "
                             "the same config and seeds, and every seed's CSV) instead of "
                             "training it again, e.g. after an interrupted reproduction.")
@@ -66,8 +61,7 @@ def main(argv):
   seeds = list(range(_SEEDS.value))
   short = reproduce.SHORT_NAMES.get(env, env.split("-")[0].lower())
   runs = run_arms(arms, seeds, os.path.join(_RUNS.value, env), resume=_RESUME.value,
-                  progress=not _NO_PROGRESS.value, backend=_BACKEND.value,
-                  address=_ADDRESS.value, seeds_per_trial=_SEEDS_PER_TRIAL.value)
+                  progress=not _NO_PROGRESS.value, **_BACKEND_FLAGS())
   os.makedirs(_RESULTS.value, exist_ok=True)
   path = reproduce.write_report(
       os.path.join(_RESULTS.value, f"ppo_{short}.md"), env, arms, runs, seeds,
