@@ -177,6 +177,19 @@ def read_curves(columns: Sequence[Mapping[str, np.ndarray]], checkpoints: Iterab
   return rows
 
 
+def _plot_band(ax, env_steps: np.ndarray, curves, window: int, alpha: float = 0.25,
+               **line_kwargs):
+  """Draws the mean over seeds of `curves` `[seeds, iterations]` and its +- 2 SE band
+  (moving averages over `window` iterations) on `ax`; returns the line."""
+  c = np.asarray(curves, dtype=np.float64)
+  mean = moving_average(c.mean(axis=0), window)
+  se = (moving_average(c.std(axis=0, ddof=1) / np.sqrt(c.shape[0]), window)
+        if c.shape[0] > 1 else np.zeros_like(mean))
+  line, = ax.plot(env_steps, mean, **line_kwargs)
+  ax.fill_between(env_steps, mean - 2 * se, mean + 2 * se, alpha=alpha, color=line.get_color())
+  return line
+
+
 def plot_curves(path: str, curves: Mapping[str, np.ndarray], env_steps: np.ndarray,
                 title: str = "", window: int = 10) -> None:
   """Thesis Fig. 4.3 style: left mean +- 2SE band, right worst-decile cumulative mean.
@@ -190,11 +203,7 @@ def plot_curves(path: str, curves: Mapping[str, np.ndarray], env_steps: np.ndarr
   fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
   for label, c in curves.items():
     c = np.asarray(c, dtype=np.float64)
-    mean = moving_average(c.mean(axis=0), window)
-    se = moving_average(c.std(axis=0, ddof=1) / np.sqrt(c.shape[0]), window) if c.shape[0] > 1 \
-        else np.zeros_like(mean)
-    line, = left.plot(env_steps, mean, label=f"{label} ({c.shape[0]} seeds)")
-    left.fill_between(env_steps, mean - 2 * se, mean + 2 * se, alpha=0.25, color=line.get_color())
+    line = _plot_band(left, env_steps, c, window, label=f"{label} ({c.shape[0]} seeds)")
     right.plot(env_steps, moving_average(worst_decile_cumulative(c), window), label=label,
                color=line.get_color())
   left.set(xlabel="environment steps", ylabel="episodic return",
@@ -226,13 +235,9 @@ def plot_curve_panels(path: str, panels: Mapping[str, Mapping[str, np.ndarray]],
   colours = {}
   for ax, (name, curves) in zip(axes.flat, panels.items()):
     for label, c in curves.items():
-      c = np.asarray(c, dtype=np.float64)
-      mean = moving_average(c.mean(axis=0), window)
-      se = (moving_average(c.std(axis=0, ddof=1) / np.sqrt(c.shape[0]), window)
-            if c.shape[0] > 1 else np.zeros_like(mean))
-      line, = ax.plot(env_steps, mean, label=label, color=colours.get(label))
+      line = _plot_band(ax, env_steps, c, window, alpha=0.2, label=label,
+                        color=colours.get(label))
       colours.setdefault(label, line.get_color())
-      ax.fill_between(env_steps, mean - 2 * se, mean + 2 * se, alpha=0.2, color=colours[label])
     ax.set(title=name, xlabel="environment steps", ylabel="episodic return")
     ax.grid(alpha=0.3)
   for ax in list(axes.flat)[len(panels):]:
@@ -306,12 +311,7 @@ def plot_curve_matrix(path: str, x_name: str, x_values: Sequence, y_name: str,
       if (x, y) not in cells:
         continue
       env_steps, c = cells[(x, y)]
-      c = np.asarray(c, dtype=np.float64)
-      mean = moving_average(c.mean(axis=0), window)
-      se = moving_average(c.std(axis=0, ddof=1) / np.sqrt(c.shape[0]), window) \
-          if c.shape[0] > 1 else np.zeros_like(mean)
-      ax.plot(env_steps, mean)
-      ax.fill_between(env_steps, mean - 2 * se, mean + 2 * se, alpha=0.25)
+      _plot_band(ax, env_steps, c, window)
       if i == 0:
         ax.set_title(f"{x_name}={_value_text(x)}", fontsize=9)
       if j == 0:
