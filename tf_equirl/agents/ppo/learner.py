@@ -376,13 +376,18 @@ class PPO:
     num_updates = cfg.num_epochs * cfg.num_minibatches
     order = tf.argsort(tf.random.stateless_uniform([cfg.num_epochs, n], key), axis=1)
     names = ("policy_loss", "value_loss", "entropy", "clip_fraction", "grad_norm")
+    if cfg.advantage_normalization == "batch":
+      adv = batch[3]
+      batch = batch[:3] + ((adv - tf.reduce_mean(adv)) / (tf.math.reduce_std(adv) + _ADV_EPS),
+                           ) + batch[4:]
 
     def body(u, sums):
       epoch, m = u // cfg.num_minibatches, u % cfg.num_minibatches
       idx = tf.slice(order, [epoch, m * mb], [1, mb])[0]
       obs, action, log_prob, adv, target, old_value = [tf.gather(x, idx) for x in batch]
       weight = tf.ones([mb]) if weights is None else tf.gather(weights, idx)
-      adv = (adv - tf.reduce_mean(adv)) / (tf.math.reduce_std(adv) + _ADV_EPS)
+      if cfg.advantage_normalization == "minibatch":
+        adv = (adv - tf.reduce_mean(adv)) / (tf.math.reduce_std(adv) + _ADV_EPS)
       steps = ts.TimeStep(step_type=tf.fill([mb], ts.StepType.MID),
                           reward=tf.zeros([mb]), discount=tf.ones([mb]), observation=obs)
       with tf.GradientTape() as tape:
