@@ -8,7 +8,6 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from tf_agents.trajectories import time_step as ts
 
 from tf_equirl.agents.ppo import PPO, PPOConfig, default_config, gae
 from tf_equirl.envs import CartPole, make
