@@ -196,16 +196,21 @@ def fourier_kernel_blocks(kernel: tf.Tensor, fb: RegularFourierBasis) -> list:
   return blocks
 
 
-def fourier_group_conv(inputs: tf.Tensor, kernel: tf.Tensor,
-                       fb: RegularFourierBasis) -> tf.Tensor:
-  """`GroupConv` without bias in the Fourier basis: `[batch, |G|, c] -> [batch, |G|, u]`."""
+def fourier_block_matmul(ft: tf.Tensor, kernel: tf.Tensor, fb: RegularFourierBasis) -> tf.Tensor:
+  """`GroupConv` without bias on features already in Fourier coordinates,
+  `Q^T f -> Q^T (K f)`: `[batch, |G|, c] -> [batch, |G|, u]`, one matmul per irreducible."""
   _, c, u = kernel.shape
-  ft = group_axis_transform(inputs, fb.basis)
   outs = []
   for b, a in zip(fb.blocks, fourier_kernel_blocks(kernel, fb)):
     x = tf.reshape(ft[:, b.start:b.start + b.copies * b.dim], [-1, b.dim * c])
     outs.append(tf.reshape(tf.matmul(x, a), [-1, b.copies * b.dim, u]))
-  out = tf.concat(outs, axis=1) if len(outs) > 1 else outs[0]
+  return tf.concat(outs, axis=1) if len(outs) > 1 else outs[0]
+
+
+def fourier_group_conv(inputs: tf.Tensor, kernel: tf.Tensor,
+                       fb: RegularFourierBasis) -> tf.Tensor:
+  """`GroupConv` without bias in the Fourier basis: `[batch, |G|, c] -> [batch, |G|, u]`."""
+  out = fourier_block_matmul(group_axis_transform(inputs, fb.basis), kernel, fb)
   return group_axis_transform(out, fb.basis.T)
 
 
@@ -373,6 +378,13 @@ def lift_fourier_plan(input_rep) -> LiftFourierPlan:
 
 def fourier_group_lift(inputs: tf.Tensor, kernel: tf.Tensor, plan: LiftFourierPlan) -> tf.Tensor:
   """`GroupLift` without bias in the Fourier basis: `[batch, d] -> [batch, |G|, u]`."""
+  return group_axis_transform(fourier_lift_coordinates(inputs, kernel, plan), plan.fb.basis.T)
+
+
+def fourier_lift_coordinates(inputs: tf.Tensor, kernel: tf.Tensor,
+                             plan: LiftFourierPlan) -> tf.Tensor:
+  """The Fourier coordinates `Q^T f` of `GroupLift`'s output `f` (without bias):
+  `[batch, d] -> [batch, |G|, u]`, without the change of basis back to the group axis."""
   dt = inputs.dtype
   u = kernel.shape[1]
   if plan.gather_index is not None:
@@ -390,6 +402,5 @@ def fourier_group_lift(inputs: tf.Tensor, kernel: tf.Tensor, plan: LiftFourierPl
     k = b.coefficients.shape[0]
     w = tf.reshape(tf.tensordot(tf.constant(b.coefficients, dt), kernel, axes=1), [k, n_cols * u])
     outs.append(tf.reshape(tf.matmul(y[:, b.coords], w), [-1, n_cols, u]))
-  out = tf.concat(outs, axis=1) if len(outs) > 1 else outs[0]
-  return group_axis_transform(out, plan.fb.basis.T)
+  return tf.concat(outs, axis=1) if len(outs) > 1 else outs[0]
 

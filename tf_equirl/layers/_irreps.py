@@ -1,0 +1,153 @@
+"""Features kept in irreducible (real Fourier) coordinates, and the nonlinearities that work there.
+
+The steerable layers (`IrrepLift`, `IrrepDense`, `IrrepLogits`, `IrrepInvariants`) carry
+the Fourier coordinates `F = Q^T f` of regular features `f: [batch, |G|, c]`, where `Q` is
+the orthogonal basis of `tf_equirl.layers._fourier.regular_fourier_basis` (no second
+decomposition: everything here is read off that basis). The group acts on them by
+
+    M_g = Q^T L_g Q,        (L_g f)[h] = f[g^-1 h],
+
+so `F -> M_g F` on the group axis (axis 1). `Q` splits the group axis into blocks, one per
+real irreducible `rho` (dimension `d`, `m` copies at columns `start + i d + r`). The right
+translations act inside each copy by the same `rho(g)` (checked by `_fourier._verify`);
+the left translations `L_g` commute with them, so `M_g` maps each block to itself and acts
+there in the commutant of `I_m (x) rho`:
+
+* `rho` of real type (its commutant is the scalars: every irreducible of C2, D_n, and the
+  one-dimensional ones of C_n): `M_g = sigma(g) (x) I_d`, i.e. `sigma(g)` mixes the copy
+  index `i` and leaves `r` alone. For each `r` the `m` coordinates `{start + i d + r}_i`
+  span one irreducible subspace of the left action, and their Euclidean norm is invariant.
+* otherwise (the rotations of C_n, n >= 3, of complex type): the norm over the whole block
+  (per channel) is invariant because `M_g` is orthogonal and keeps the block.
+
+These subspaces are the "norm groups" `S_k` (the trivial coordinate, the block of the
+trivial irreducible, is in none of them: it is invariant by itself). `_check_layout`
+verifies numerically that every `M_g` is block-diagonal over `{trivial} + S_1 + ... + S_K`
+with a 1 on the trivial coordinate, so each `|F[S_k]|` is invariant and `F[S_k]` itself
+transforms by an orthogonal matrix `M_g[S_k, S_k]`.
+
+Nonlinearities (per channel; `t` = trivial coordinate plus its bias, `x_k = F[S_k]`):
+
+    "gated": t' = tanh(t),  x_k' = x_k * sigmoid(t)
+    "norm":  t' = tanh(t),  x_k' = x_k * tanh(|x_k|) / |x_k|     (tanh(x) for |S_k| = 1)
+
+Both are equivariant: `t` is invariant, so `tanh(t)` is; `M_g[S_k, S_k]` is orthogonal and
+the factor multiplying `x_k` is invariant (a function of `t` or of `|x_k|`), so
+`(M_g x)_k' = M_g[S_k, S_k] x_k'`. Biases only enter `t` (a bias on a non-trivial
+coordinate would not be invariant). The gate lets invariant information into the
+non-trivial coordinates; `IrrepDense` feeds the invariant norms `|x_k|` back into the
+trivial coordinates, so the irreducible types do not evolve separately.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import numpy as np
+import tensorflow as tf
+
+from tf_equirl.groups import FiniteGroup, Representation
+from tf_equirl.layers import _fourier
+
+NONLINEARITIES = ("gated", "norm")
+# Added under the square root of a norm: keeps tanh(r)/r and d|x|/dx finite at x = 0
+# (|d sqrt(x^2 + eps) / dx| <= 1 everywhere).
+_NORM_EPS = 1e-12
+
+
+class IrrepLayout(NamedTuple):
+  """Where things are on the group axis of irreducible-coordinate features.
+
+  `fb`: the regular Fourier basis. `trivial`: index of the trivial coordinate.
+  `groups`: `[|G|, K]` 0/1 matrix, column `k` = indicator of the norm group `S_k`.
+  `left`: `[|G|, |G|, |G|]` matrices `M_g` of the group action on the coordinates.
+  """
+  fb: _fourier.RegularFourierBasis
+  trivial: int
+  groups: np.ndarray
+  left: np.ndarray
+
+  @property
+  def num_norms(self) -> int:
+    return int(self.groups.shape[1])
+
+
+@functools.lru_cache(maxsize=64)
+def irrep_layout(group: FiniteGroup) -> IrrepLayout:
+  """The layout of `group`'s irreducible coordinates (cached per group)."""
+  fb = _fourier.regular_fourier_basis(group)
+  n = group.order
+  trivial, members = None, []
+  for b in fb.blocks:
+    rho = fb.phi[:, b.phi_start:b.phi_start + b.dim ** 2].reshape(n, b.dim, b.dim)
+    if b.dim == 1 and np.allclose(rho, 1.0):
+      trivial = b.start
+      continue
+    chi = np.trace(rho, axis1=1, axis2=2)
+    real_type = abs(float(np.mean(chi * chi)) - 1.0) < 1e-6  # Frobenius-Schur: 1, 2 or 4
+    cols = np.arange(b.start, b.start + b.copies * b.dim).reshape(b.copies, b.dim)
+    if real_type:
+      members.extend(cols[:, r] for r in range(b.dim))
+    else:
+      members.append(cols.reshape(-1))
+  groups = np.zeros((n, len(members)))
+  for k, idx in enumerate(members):
+    groups[idx, k] = 1.0
+  q = fb.basis
+  left = np.einsum("hq,ghk,kp->gqp", q, Representation.regular(group).matrices, q)
+  layout = IrrepLayout(fb, int(trivial), groups, left)
+  _check_layout(layout)
+  return layout
+
+
+def _check_layout(layout: IrrepLayout) -> None:
+  n = layout.left.shape[1]
+  label = np.full(n, -1)
+  label[layout.trivial] = 0
+  for k in range(layout.num_norms):
+    label[layout.groups[:, k] > 0] = k + 1
+  cross = label[:, None] != label[None, :]
+  err = float(np.max(np.abs(layout.left[:, cross]))) if np.any(cross) else 0.0
+  err = max(err, float(np.max(np.abs(layout.left[:, layout.trivial, layout.trivial] - 1.0))))
+  if not (np.all(label >= 0) and err <= 1e-8):
+    raise ValueError(f"irrep_layout: the left action is not block-diagonal over the trivial "
+                     f"coordinate and the norm groups (max deviation {err:.3g}).")
+
+
+def irrep_representation(group: FiniteGroup) -> Representation:
+  """The action `F -> M_g F` on irreducible coordinates (for `tf_equirl.testing` with
+  `input_axis=1` / `output_axis=1`)."""
+  return Representation(group, irrep_layout(group).left, name="irreps")
+
+
+def check_nonlinearity(value, layer: str):
+  if value is not None and value not in NONLINEARITIES:
+    raise ValueError(f"{layer}: nonlinearity must be one of {NONLINEARITIES} or None, received "
+                     f"nonlinearity={value!r}.")
+  return value
+
+
+def group_norms(x: tf.Tensor, layout: IrrepLayout) -> tf.Tensor:
+  """`|x[S_k]|` per channel: `[batch, |G|, c] -> [batch, K, c]` (invariant)."""
+  squares = _fourier.group_axis_transform(tf.square(x), layout.groups)
+  return tf.sqrt(squares + _NORM_EPS)
+
+
+def apply_nonlinearity(pre: tf.Tensor, layout: IrrepLayout, bias, kind) -> tf.Tensor:
+  """`pre: [batch, |G|, u]` irreducible coordinates; `bias`: `[u]` or `[batch, u]`, added to
+  the trivial coordinate, or None; `kind`: one of `NONLINEARITIES` or None (linear)."""
+  n = layout.left.shape[1]
+  t = pre[:, layout.trivial, :]
+  if bias is not None:
+    t = t + bias
+  mask = np.zeros((1, n, 1), bool)
+  mask[0, layout.trivial, 0] = True
+  if kind is None:
+    return pre if bias is None else tf.where(tf.constant(mask), tf.expand_dims(t, 1), pre)
+  if kind == "gated":
+    out = pre * tf.expand_dims(tf.sigmoid(t), 1)
+  else:
+    r = group_norms(pre, layout)
+    out = pre * _fourier.group_axis_transform(tf.tanh(r) / r, layout.groups.T)
+  return tf.where(tf.constant(mask), tf.expand_dims(tf.tanh(t), 1), out)

@@ -1,0 +1,83 @@
+"""IrrepLift: the lifting layer from a state vector to features in irreducible coordinates."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tf_equirl.groups import Representation
+from tf_equirl.layers import _fourier, _irreps
+from tf_equirl.layers._base import check_positive_int, check_rank, fresh_initializer
+
+keras = tf.keras
+
+
+@keras.saving.register_keras_serializable(package="tf_equirl")
+class IrrepLift(keras.layers.Layer):
+  """Lifts a vector to features in irreducible coordinates: `F(x) = act(Q^T GroupLift(x))`.
+
+  The linear part is `GroupLift`'s (same `[d, units]` kernel, the same space of equivariant
+  maps) written in the real Fourier coordinates of the group axis, `F = Q^T f` with
+  `f[h] = W rho(h^-1) x`; it is computed from the isotypic components of `x` the way
+  `GroupLift(implementation="fourier")` does (`_fourier.lift_fourier_plan`), without the
+  change of basis back to the group axis. Then the nonlinearity of `tf_equirl.layers._irreps`
+  (trivial coordinate: `tanh(t + b)`; each norm group `x_k`: gated `x_k sigmoid(t + b)` or
+  norm `x_k tanh(|x_k|)/|x_k|`).
+
+  Equivariance: `F(rho_in(g) x) = M_g F(x)` with `M_g = Q^T L_g Q` (`_irreps.irrep_representation`),
+  because `GroupLift(rho_in(g) x) = L_g GroupLift(x)`, and the nonlinearity commutes with
+  every `M_g` (see `tf_equirl.layers._irreps`).
+
+  Args:
+    units: number of channels (each has |G| irreducible coordinates).
+    input_rep: `Representation` of the group on the input vectors (or its config).
+    nonlinearity: "gated" (default), "norm" or None (linear, bias only).
+    use_bias: one bias per channel, on its trivial coordinate.
+    kernel_initializer, bias_initializer: as in `keras.layers.Dense`.
+
+  Input shape: `[batch, input_rep.dim]`.
+  Output shape: `[batch, |G|, units]` (group axis in irreducible coordinates).
+  """
+
+  def __init__(self, units: int, input_rep, nonlinearity="gated", use_bias: bool = True,
+               kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+    super().__init__(**kwargs)
+    self.units = check_positive_int(units, "units", "IrrepLift")
+    self.input_rep = Representation.coerce(input_rep)
+    self.group = self.input_rep.group
+    self.nonlinearity = _irreps.check_nonlinearity(nonlinearity, "IrrepLift")
+    self.use_bias = bool(use_bias)
+    self.kernel_initializer = keras.initializers.get(kernel_initializer)
+    self.bias_initializer = keras.initializers.get(bias_initializer)
+    self._layout = _irreps.irrep_layout(self.group)
+    self._plan = _fourier.lift_fourier_plan(self.input_rep)
+
+  def build(self, input_shape):
+    shape = check_rank(input_shape, 2, "IrrepLift", "[batch, d]")
+    if shape[-1] != self.input_rep.dim:
+      raise ValueError(f"IrrepLift: input_rep {self.input_rep.name!r} has dimension "
+                       f"{self.input_rep.dim} but the input has width {shape[-1]} "
+                       f"(input shape {shape}).")
+    self.kernel = self.add_weight("kernel", shape=(self.input_rep.dim, self.units),
+                                  initializer=fresh_initializer(self.kernel_initializer),
+                                  trainable=True)
+    self.bias = (self.add_weight("bias", shape=(self.units,), initializer=self.bias_initializer,
+                                 trainable=True) if self.use_bias else None)
+    super().build(input_shape)
+
+  def call(self, inputs):
+    inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
+    pre = _fourier.fourier_lift_coordinates(inputs, self.kernel, self._plan)
+    return _irreps.apply_nonlinearity(pre, self._layout, self.bias, self.nonlinearity)
+
+  def compute_output_shape(self, input_shape):
+    return tf.TensorShape([input_shape[0], self.group.order, self.units])
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({
+        "units": self.units, "input_rep": self.input_rep.get_config(),
+        "nonlinearity": self.nonlinearity, "use_bias": self.use_bias,
+        "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+    })
+    return config
