@@ -339,12 +339,18 @@ def _column_basis(p: np.ndarray, tol: float = 1e-9) -> np.ndarray:
   return np.round(p[:, sorted(picked)], 12)
 
 
+def fourier_lift_matrices(fb: RegularFourierBasis, lift: np.ndarray) -> np.ndarray:
+  """`Pi[q] = sum_h Q[h, q] rho(h^-1)^T`, `[|G|, d, d]`, from `lift[h] = rho(h^-1)^T`: the
+  Fourier coordinate `q` of a lifted feature `f[h] = W rho(h^-1) x` is `x^T Pi[q] W`."""
+  return np.einsum("hq,hij->qij", fb.basis, lift)
+
+
 @functools.lru_cache(maxsize=64)
 def _lift_plan_cached(group: FiniteGroup, key: bytes, shape: tuple) -> LiftFourierPlan:
   lift = np.frombuffer(key, dtype=np.float64).reshape(shape)  # [h, d, d] = rho(h^-1)^T
   fb = regular_fourier_basis(group)
   d = lift.shape[1]
-  pi = np.einsum("hq,hij->qij", fb.basis, lift)  # x^T Pi_q = Fourier coordinate q
+  pi = fourier_lift_matrices(fb, lift)
   vs, blocks, start = [], [], 0
   for b in fb.blocks:
     cols = slice(b.start, b.start + b.copies * b.dim)
@@ -378,13 +384,6 @@ def lift_fourier_plan(input_rep) -> LiftFourierPlan:
 
 def fourier_group_lift(inputs: tf.Tensor, kernel: tf.Tensor, plan: LiftFourierPlan) -> tf.Tensor:
   """`GroupLift` without bias in the Fourier basis: `[batch, d] -> [batch, |G|, u]`."""
-  return group_axis_transform(fourier_lift_coordinates(inputs, kernel, plan), plan.fb.basis.T)
-
-
-def fourier_lift_coordinates(inputs: tf.Tensor, kernel: tf.Tensor,
-                             plan: LiftFourierPlan) -> tf.Tensor:
-  """The Fourier coordinates `Q^T f` of `GroupLift`'s output `f` (without bias):
-  `[batch, d] -> [batch, |G|, u]`, without the change of basis back to the group axis."""
   dt = inputs.dtype
   u = kernel.shape[1]
   if plan.gather_index is not None:
@@ -402,5 +401,6 @@ def fourier_lift_coordinates(inputs: tf.Tensor, kernel: tf.Tensor,
     k = b.coefficients.shape[0]
     w = tf.reshape(tf.tensordot(tf.constant(b.coefficients, dt), kernel, axes=1), [k, n_cols * u])
     outs.append(tf.reshape(tf.matmul(y[:, b.coords], w), [-1, n_cols, u]))
-  return tf.concat(outs, axis=1) if len(outs) > 1 else outs[0]
+  out = tf.concat(outs, axis=1) if len(outs) > 1 else outs[0]
+  return group_axis_transform(out, plan.fb.basis.T)
 

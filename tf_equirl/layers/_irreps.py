@@ -137,17 +137,19 @@ def group_norms(x: tf.Tensor, layout: IrrepLayout) -> tf.Tensor:
 def apply_nonlinearity(pre: tf.Tensor, layout: IrrepLayout, bias, kind) -> tf.Tensor:
   """`pre: [batch, |G|, u]` irreducible coordinates; `bias`: `[u]` or `[batch, u]`, added to
   the trivial coordinate, or None; `kind`: one of `NONLINEARITIES` or None (linear)."""
-  n = layout.left.shape[1]
-  t = pre[:, layout.trivial, :]
+  tr = layout.trivial
+  t = pre[:, tr, :]
   if bias is not None:
     t = t + bias
-  mask = np.zeros((1, n, 1), bool)
-  mask[0, layout.trivial, 0] = True
+  if kind is None and bias is None:
+    return pre
   if kind is None:
-    return pre if bias is None else tf.where(tf.constant(mask), tf.expand_dims(t, 1), pre)
-  if kind == "gated":
-    out = pre * tf.expand_dims(tf.sigmoid(t), 1)
+    out, t_out = pre, t
+  elif kind == "gated":
+    # sigmoid(t) written with tanh, which XLA on CPU evaluates faster
+    out, t_out = pre * tf.expand_dims(0.5 + 0.5 * tf.tanh(0.5 * t), 1), tf.tanh(t)
   else:
     r = group_norms(pre, layout)
-    out = pre * _fourier.group_axis_transform(tf.tanh(r) / r, layout.groups.T)
-  return tf.where(tf.constant(mask), tf.expand_dims(tf.tanh(t), 1), out)
+    out, t_out = pre * _fourier.group_axis_transform(tf.tanh(r) / r, layout.groups.T), tf.tanh(t)
+  # the trivial coordinate replaced by t_out: one concatenation (cheaper than a masked select)
+  return tf.concat([out[:, :tr], tf.expand_dims(t_out, 1), out[:, tr + 1:]], axis=1)
