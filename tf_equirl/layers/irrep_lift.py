@@ -22,8 +22,9 @@ class IrrepLift(keras.layers.Layer):
   (`_fourier.fourier_lift_matrices`), folded once per call into one `[d, |G| units]` matrix,
   so the forward pass is a single matmul (`d |G| units` multiply-adds, like the spatial
   `GroupLift`, and no change of basis). The isotypic form of `GroupLift(implementation=
-  "fourier")` needs fewer multiply-adds but its gather and per-irreducible slices were
-  slower on the CPU measured (about 2x this form at batch 10,000 under XLA). Then the
+  "fourier")` needs fewer multiply-adds, but its gather and per-irreducible slices made
+  this layer slower on the 2-core CPU in a throwaway probe (not kept; compare
+  results/forward_overhead.md, where that form loses to the spatial lift too). Then the
   nonlinearity of `tf_equirl.layers._irreps` (trivial coordinate: `tanh(t + b)`; each norm
   group `x_k`: gated `x_k sigmoid(t + b)` or norm `x_k tanh(|x_k|)/|x_k|`).
 
