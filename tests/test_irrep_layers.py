@@ -39,7 +39,7 @@ def test_irrep_lift(gname, nonlinearity):
 
 
 @GROUPS
-@pytest.mark.parametrize("nonlinearity", ["gated", "norm"])
+@pytest.mark.parametrize("nonlinearity", ["gated", "norm", "gated_norm"])
 def test_irrep_dense(gname, nonlinearity):
   group = support.GROUPS[gname]
   k = _irreps.irrep_layout(group).num_norms

@@ -28,11 +28,12 @@ transforms by an orthogonal matrix `M_g[S_k, S_k]`.
 
 Nonlinearities (per channel; `t` = trivial coordinate plus its bias, `x_k = F[S_k]`):
 
-    "gated": t' = tanh(t),  x_k' = x_k * sigmoid(t)
-    "norm":  t' = tanh(t),  x_k' = x_k * tanh(|x_k|) / |x_k|     (tanh(x) for |S_k| = 1)
+    "gated":      t' = tanh(t),  x_k' = x_k * sigmoid(t)
+    "norm":       t' = tanh(t),  x_k' = x_k * tanh(|x_k|) / |x_k|    (tanh(x) for |S_k| = 1)
+    "gated_norm": t' = tanh(t),  x_k' = x_k * tanh(|x_k|) / |x_k| * sigmoid(t)
 
 Both are equivariant: `t` is invariant, so `tanh(t)` is; `M_g[S_k, S_k]` is orthogonal and
-the factor multiplying `x_k` is invariant (a function of `t` or of `|x_k|`), so
+the factor multiplying `x_k` is invariant (a function of `t` and/or of `|x_k|`), so
 `(M_g x)_k' = M_g[S_k, S_k] x_k'`. Biases only enter `t` (a bias on a non-trivial
 coordinate would not be invariant). The gate lets invariant information into the
 non-trivial coordinates; `IrrepDense` feeds the invariant norms `|x_k|` back into the
@@ -50,7 +51,7 @@ import tensorflow as tf
 from tf_equirl.groups import FiniteGroup, Representation
 from tf_equirl.layers import _fourier
 
-NONLINEARITIES = ("gated", "norm")
+NONLINEARITIES = ("gated", "norm", "gated_norm")
 # Added under the square root of a norm: keeps tanh(r)/r and d|x|/dx finite at x = 0
 # (|d sqrt(x^2 + eps) / dx| <= 1 everywhere).
 _NORM_EPS = 1e-12
@@ -151,5 +152,7 @@ def apply_nonlinearity(pre: tf.Tensor, layout: IrrepLayout, bias, kind) -> tf.Te
   else:
     r = group_norms(pre, layout)
     out, t_out = pre * _fourier.group_axis_transform(tf.tanh(r) / r, layout.groups.T), tf.tanh(t)
+    if kind == "gated_norm":
+      out = out * tf.expand_dims(0.5 + 0.5 * tf.tanh(0.5 * t), 1)
   # the trivial coordinate replaced by t_out: one concatenation (cheaper than a masked select)
   return tf.concat([out[:, :tr], tf.expand_dims(t_out, 1), out[:, tr + 1:]], axis=1)

@@ -35,7 +35,7 @@ class IrrepDense(keras.layers.Layer):
   Args:
     units: output channels.
     group: the `FiniteGroup` (or its config).
-    nonlinearity: "gated" (default), "norm" or None.
+    nonlinearity: "gated" (default), "norm", "gated_norm" or None.
     norm_inputs: feed the input's norms into the trivial outputs (adds `K c u` weights).
     use_bias: one bias per output channel, on its trivial coordinate.
     kernel_initializer, bias_initializer: as in `keras.layers.Dense` (the kernel initializer

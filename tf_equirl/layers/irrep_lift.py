@@ -35,7 +35,7 @@ class IrrepLift(keras.layers.Layer):
   Args:
     units: number of channels (each has |G| irreducible coordinates).
     input_rep: `Representation` of the group on the input vectors (or its config).
-    nonlinearity: "gated" (default), "norm" or None (linear, bias only).
+    nonlinearity: "gated" (default), "norm", "gated_norm" or None (linear, bias only).
     use_bias: one bias per channel, on its trivial coordinate.
     kernel_initializer, bias_initializer: as in `keras.layers.Dense`.
 
