@@ -35,9 +35,11 @@ Nonlinearities (per channel; `t` = trivial coordinate plus its bias, `x_k = F[S_
 Both are equivariant: `t` is invariant, so `tanh(t)` is; `M_g[S_k, S_k]` is orthogonal and
 the factor multiplying `x_k` is invariant (a function of `t` and/or of `|x_k|`), so
 `(M_g x)_k' = M_g[S_k, S_k] x_k'`. Biases only enter `t` (a bias on a non-trivial
-coordinate would not be invariant). The gate lets invariant information into the
-non-trivial coordinates; `IrrepDense` feeds the invariant norms `|x_k|` back into the
-trivial coordinates, so the irreducible types do not evolve separately.
+coordinate would not be invariant). `IrrepDense` feeds the invariant norms `|x_k|` into
+the trivial coordinates, so the invariants see every irreducible type; the gate of
+"gated"/"gated_norm" also lets invariant information into the non-trivial coordinates.
+"norm" is the default: in a 16-seed PPO probe on the grid world it learned as fast as the
+regular G-CNN over D4 and over C2, where "gated" and "gated_norm" fell behind over C2.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ class IrrepDense(keras.layers.Layer):
   Args:
     units: output channels.
     group: the `FiniteGroup` (or its config).
-    nonlinearity: "gated" (default), "norm", "gated_norm" or None.
+    nonlinearity: "norm" (default), "gated", "gated_norm" or None.
     norm_inputs: feed the input's norms into the trivial outputs (adds `K c u` weights).
     use_bias: one bias per output channel, on its trivial coordinate.
     kernel_initializer, bias_initializer: as in `keras.layers.Dense` (the kernel initializer
@@ -45,7 +45,7 @@ class IrrepDense(keras.layers.Layer):
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, group, nonlinearity="gated", norm_inputs: bool = True,
+  def __init__(self, units: int, group, nonlinearity="norm", norm_inputs: bool = True,
                use_bias: bool = True, kernel_initializer="glorot_uniform",
                bias_initializer="zeros", **kwargs):
     super().__init__(**kwargs)

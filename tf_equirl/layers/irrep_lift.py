@@ -26,7 +26,7 @@ class IrrepLift(keras.layers.Layer):
   this layer slower on the 2-core CPU in a throwaway probe (not kept; compare
   results/forward_overhead.md, where that form loses to the spatial lift too). Then the
   nonlinearity of `tf_equirl.layers._irreps` (trivial coordinate: `tanh(t + b)`; each norm
-  group `x_k`: gated `x_k sigmoid(t + b)` or norm `x_k tanh(|x_k|)/|x_k|`).
+  group `x_k`: norm `x_k tanh(|x_k|)/|x_k|`, or gated `x_k sigmoid(t + b)`).
 
   Equivariance: `F(rho_in(g) x) = M_g F(x)` with `M_g = Q^T L_g Q` (`_irreps.irrep_representation`),
   because `GroupLift(rho_in(g) x) = L_g GroupLift(x)`, and the nonlinearity commutes with
@@ -35,7 +35,7 @@ class IrrepLift(keras.layers.Layer):
   Args:
     units: number of channels (each has |G| irreducible coordinates).
     input_rep: `Representation` of the group on the input vectors (or its config).
-    nonlinearity: "gated" (default), "norm", "gated_norm" or None (linear, bias only).
+    nonlinearity: "norm" (default), "gated", "gated_norm" or None (linear, bias only).
     use_bias: one bias per channel, on its trivial coordinate.
     kernel_initializer, bias_initializer: as in `keras.layers.Dense`.
 
@@ -43,7 +43,7 @@ class IrrepLift(keras.layers.Layer):
   Output shape: `[batch, |G|, units]` (group axis in irreducible coordinates).
   """
 
-  def __init__(self, units: int, input_rep, nonlinearity="gated", use_bias: bool = True,
+  def __init__(self, units: int, input_rep, nonlinearity="norm", use_bias: bool = True,
                kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "IrrepLift")

@@ -35,8 +35,9 @@ Kinds (thesis 4.6 and Table 5.4):
                its transformed copies (symmetry data augmentation, see
                `tf_equirl.agents.ppo.augmentation`); the network itself is the MLP.
   steerable    hidden features in irreducible coordinates (the regular Fourier basis), kept
-               there between layers: `IrrepLift`, `IrrepDense` (gated nonlinearity, the
-               norms feeding the invariants), then `IrrepLogits` (actors) or
+               there between layers: `IrrepLift`, `IrrepDense` (norm nonlinearity: tanh
+               on the trivial and one-dimensional coordinates, `x tanh|x|/|x|` on the others;
+               the norms feed the invariants), then `IrrepLogits` (actors) or
                `IrrepInvariants` and a dense output (critics). Same linear maps as the
                gcnn with `hidden="group_conv"`, no change of basis anywhere; works for every
                state representation (CartPole's `-I` included).
