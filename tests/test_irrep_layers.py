@@ -127,3 +127,19 @@ def test_bad_inputs_raise_clear_errors():
     IrrepLogits(support.move_action_rep(group), input_rep=rep)
   with pytest.raises(ValueError, match="expects"):
     IrrepInvariants(group)(tf.ones([2, 4]))
+
+
+@pytest.mark.parametrize("gname", support.LAYER_GROUPS + ["C8", "C3"])
+def test_blockwise_norms_and_norm_nonlinearity_follow_the_norm_groups(gname):
+  """The block-by-block forms equal the definitions over `layout.groups`."""
+  from tf_equirl.groups import cyclic  # pylint: disable=import-outside-toplevel
+  group = support.GROUPS.get(gname) or cyclic(int(gname[1:]))
+  layout = _irreps.irrep_layout(group)
+  x = _features(group, 3, seed=5).numpy()
+  bias = np.array([0.1, -0.2, 0.3], np.float32)
+  r = np.sqrt(np.einsum("bnc,nk->bkc", x ** 2, layout.groups) + 1e-12)
+  np.testing.assert_allclose(_irreps.group_norms(tf.constant(x), layout).numpy(), r, atol=1e-6)
+  expected = x * np.einsum("bkc,nk->bnc", np.tanh(r) / r, layout.groups)
+  expected[:, layout.trivial] = np.tanh(x[:, layout.trivial] + bias)
+  out = _irreps.apply_nonlinearity(tf.constant(x), layout, tf.constant(bias), "norm")
+  np.testing.assert_allclose(out.numpy(), expected, atol=1e-6)

@@ -65,11 +65,14 @@ class IrrepLayout(NamedTuple):
   `fb`: the regular Fourier basis. `trivial`: index of the trivial coordinate.
   `groups`: `[|G|, K]` 0/1 matrix, column `k` = indicator of the norm group `S_k`.
   `left`: `[|G|, |G|, |G|]` matrices `M_g` of the group action on the coordinates.
+  `real_type`: per block of `fb`, whether its irreducible is of real type (norm groups per
+  component `r`) or not (one norm group for the whole block).
   """
   fb: _fourier.RegularFourierBasis
   trivial: int
   groups: np.ndarray
   left: np.ndarray
+  real_type: tuple
 
   @property
   def num_norms(self) -> int:
@@ -81,14 +84,15 @@ def irrep_layout(group: FiniteGroup) -> IrrepLayout:
   """The layout of `group`'s irreducible coordinates (cached per group)."""
   fb = _fourier.regular_fourier_basis(group)
   n = group.order
-  trivial, members = None, []
+  trivial, members, kinds = None, [], []
   for b in fb.blocks:
     rho = fb.phi[:, b.phi_start:b.phi_start + b.dim ** 2].reshape(n, b.dim, b.dim)
+    chi = np.trace(rho, axis1=1, axis2=2)
+    real_type = abs(float(np.mean(chi * chi)) - 1.0) < 1e-6  # Frobenius-Schur: 1, 2 or 4
+    kinds.append(real_type)
     if b.dim == 1 and np.allclose(rho, 1.0):
       trivial = b.start
       continue
-    chi = np.trace(rho, axis1=1, axis2=2)
-    real_type = abs(float(np.mean(chi * chi)) - 1.0) < 1e-6  # Frobenius-Schur: 1, 2 or 4
     cols = np.arange(b.start, b.start + b.copies * b.dim).reshape(b.copies, b.dim)
     if real_type:
       members.extend(cols[:, r] for r in range(b.dim))
@@ -99,7 +103,10 @@ def irrep_layout(group: FiniteGroup) -> IrrepLayout:
     groups[idx, k] = 1.0
   q = fb.basis
   left = np.einsum("hq,ghk,kp->gqp", q, Representation.regular(group).matrices, q)
-  layout = IrrepLayout(fb, int(trivial), groups, left)
+  if any(b.dim > 1 for b in fb.blocks[:1]) or any(
+      b.dim == 1 for b in fb.blocks if b.start > sum(c.dim == 1 for c in fb.blocks)):
+    raise ValueError("irrep_layout: expected the one-dimensional irreducibles first.")
+  layout = IrrepLayout(fb, int(trivial), groups, left, tuple(kinds))
   _check_layout(layout)
   return layout
 
@@ -131,10 +138,42 @@ def check_nonlinearity(value, layer: str):
   return value
 
 
+def _one_dim(layout: IrrepLayout) -> int:
+  """Number of one-dimensional irreducibles: coordinates `0 .. k1 - 1` (the trivial among them)."""
+  return sum(b.dim == 1 for b in layout.fb.blocks)
+
+
+def _block_norms(x: tf.Tensor, layout: IrrepLayout):
+  """Per block of dimension > 1: `(block, norms [batch, groups, c], real_type)`, norm groups
+  in the order of `layout.groups`' columns."""
+  c = x.shape[-1]
+  out = []
+  for b, real in zip(layout.fb.blocks, layout.real_type):
+    if b.dim == 1:
+      continue
+    block = x[:, b.start:b.start + b.copies * b.dim]
+    if real:  # groups {start + i d + r}_i: reduce over the copy index i
+      sq = tf.reduce_sum(tf.square(tf.reshape(block, [-1, b.copies, b.dim, c])), axis=1)
+    else:
+      sq = tf.reduce_sum(tf.square(block), axis=1, keepdims=True)
+    out.append((b, block, tf.sqrt(sq + _NORM_EPS), real))
+  return out
+
+
 def group_norms(x: tf.Tensor, layout: IrrepLayout) -> tf.Tensor:
-  """`|x[S_k]|` per channel: `[batch, |G|, c] -> [batch, K, c]` (invariant)."""
-  squares = _fourier.group_axis_transform(tf.square(x), layout.groups)
-  return tf.sqrt(squares + _NORM_EPS)
+  """`|x[S_k]|` per channel: `[batch, |G|, c] -> [batch, K, c]` (invariant), computed per
+  block (one-dimensional groups: `|x|`; real type: over the copies; else the whole block)."""
+  k1 = _one_dim(layout)
+  parts = []
+  if k1 > 1:
+    ones = [i for i in range(k1) if i != layout.trivial]
+    lo, hi = ones[0], ones[-1] + 1
+    if hi - lo == len(ones):
+      parts.append(tf.sqrt(tf.square(x[:, lo:hi]) + _NORM_EPS))
+    else:
+      parts.extend(tf.sqrt(tf.square(x[:, i:i + 1]) + _NORM_EPS) for i in ones)
+  parts.extend(r for _, _, r, _ in _block_norms(x, layout))
+  return tf.concat(parts, axis=1) if len(parts) > 1 else parts[0]
 
 
 def apply_nonlinearity(pre: tf.Tensor, layout: IrrepLayout, bias, kind) -> tf.Tensor:
@@ -152,9 +191,27 @@ def apply_nonlinearity(pre: tf.Tensor, layout: IrrepLayout, bias, kind) -> tf.Te
     # sigmoid(t) written with tanh, which XLA on CPU evaluates faster
     out, t_out = pre * tf.expand_dims(0.5 + 0.5 * tf.tanh(0.5 * t), 1), tf.tanh(t)
   else:
+    if kind == "norm":  # one-dimensional coordinates: tanh(x), the trivial one with its bias
+      return _norm_nonlinearity(pre, layout, t)
     r = group_norms(pre, layout)
     out, t_out = pre * _fourier.group_axis_transform(tf.tanh(r) / r, layout.groups.T), tf.tanh(t)
-    if kind == "gated_norm":
-      out = out * tf.expand_dims(0.5 + 0.5 * tf.tanh(0.5 * t), 1)
+    out = out * tf.expand_dims(0.5 + 0.5 * tf.tanh(0.5 * t), 1)
   # the trivial coordinate replaced by t_out: one concatenation (cheaper than a masked select)
   return tf.concat([out[:, :tr], tf.expand_dims(t_out, 1), out[:, tr + 1:]], axis=1)
+
+
+def _norm_nonlinearity(pre: tf.Tensor, layout: IrrepLayout, t: tf.Tensor) -> tf.Tensor:
+  """"norm" block by block: `tanh` on the one-dimensional coordinates (`t` = the trivial one
+  plus its bias), `x tanh(|x|)/|x|` per norm group of the larger blocks; one concatenation."""
+  k1, tr = _one_dim(layout), layout.trivial
+  parts = [tf.tanh(pre[:, :tr]), tf.expand_dims(tf.tanh(t), 1), tf.tanh(pre[:, tr + 1:k1])]
+  for b, block, r, real in _block_norms(pre, layout):
+    f = tf.tanh(r) / r
+    if real:
+      c = block.shape[-1]
+      out = tf.reshape(tf.reshape(block, [-1, b.copies, b.dim, c]) * tf.expand_dims(f, 1),
+                       [-1, b.copies * b.dim, c])
+    else:
+      out = block * f
+    parts.append(out)
+  return tf.concat([p for p in parts if p.shape[1] != 0], axis=1)
