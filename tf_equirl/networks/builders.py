@@ -38,9 +38,9 @@ Kinds (thesis 4.6 and Table 5.4):
                there between layers: `IrrepLift`, `IrrepDense` (norm nonlinearity: tanh
                on the trivial and one-dimensional coordinates, `x tanh|x|/|x|` on the others;
                the norms feed the invariants), then `IrrepLogits` (actors) or
-               `IrrepInvariants` and a dense output (critics). Same linear maps as the
-               gcnn with `hidden="group_conv"`, no change of basis anywhere; works for every
-               state representation (CartPole's `-I` included).
+               `IrrepInvariants` and a dense output (critics). The linear maps of the
+               gcnn with `hidden="group_conv"` plus norms -> invariants, no change of
+               basis; any state representation (CartPole's `-I` included).
 Widths default to the one that keeps the model within 10 % of the 64-64 MLP's parameters.
 """
 
