@@ -37,6 +37,9 @@ Usage:
   python benchmarks/forward_overhead.py --xla_study          # about 3 minutes
   python benchmarks/forward_overhead.py --envs=GridWorld-v0 --sections=actors \
       --networks=mlp,gcnn@C2,gcnn@C4,gcnn,symmetrizer,encoder   # the grid world's actors
+  python benchmarks/forward_overhead.py --envs=GridWorld-v0 --sections=actors \
+      --networks=mlp,gcnn,steerable@C2,steerable@C4,steerable --no_spatial_copies
+      # features in irreducible coordinates (no [before] copy: nothing to force spatial)
 
 Networks are actor kinds, optionally over a named subgroup of the environment's symmetry
 (`gcnn@C4`, see `env.symmetries`).

@@ -5,6 +5,8 @@
   python benchmarks/ppo_throughput.py --env=Catch-v0 --total_steps=20000
   python benchmarks/ppo_throughput.py --env=GridWorld-v0 --total_steps=100000 \
       --networks=mlp,gcnn@C2,gcnn@C4,gcnn,symmetrizer,augment,encoder
+  python benchmarks/ppo_throughput.py --env=GridWorld-v0 --total_steps=100000 \
+      --networks=mlp,gcnn,steerable,steerable:steerable
 
 Each run is one seed of `launchers/train_ppo.py`'s training (4 envs x 128 steps, 4 epochs x
 minibatches, XLA): the first compiled call includes tracing and XLA compilation and is

@@ -77,13 +77,15 @@ def functional_model(layer_or_fn, input_shape):
 
 
 def check_layer(make_layer, x, input_rep, output_rep, expected_params: int | None = None,
-                atol: float = 1e-5, check_equivariance: bool = True):
+                atol: float = 1e-5, check_equivariance: bool = True, input_axis=None,
+                output_axis=None):
   """The harness every layer test calls. Returns the built layer.
 
   Checks output shape against compute_output_shape, the trainable parameter count,
   get_config/from_config round trip (identical outputs), in-process .keras save/reload,
   eager == tf.function == XLA, a training step that moves the weights and keeps the
-  loss finite, and equivariance before and after that step.
+  loss finite, and equivariance before and after that step (`input_axis`/`output_axis`:
+  where the representations act, as in `assert_equivariant`).
   """
   layer = make_layer()
   y = layer(x)
@@ -109,7 +111,8 @@ def check_layer(make_layer, x, input_rep, output_rep, expected_params: int | Non
       np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
 
   if check_equivariance:
-    assert_equivariant(layer, x, input_rep, output_rep, atol=atol)
+    assert_equivariant(layer, x, input_rep, output_rep, atol=atol, input_axis=input_axis,
+                       output_axis=output_axis)
 
   if layer.trainable_variables:
     before = [v.numpy().copy() for v in layer.trainable_variables]
@@ -123,7 +126,8 @@ def check_layer(make_layer, x, input_rep, output_rep, expected_params: int | Non
     assert np.isfinite(loss.numpy())
     assert any(not np.allclose(b, v.numpy()) for b, v in zip(before, layer.trainable_variables))
     if check_equivariance:
-      assert_equivariant(layer, x, input_rep, output_rep, atol=atol)
+      assert_equivariant(layer, x, input_rep, output_rep, atol=atol, input_axis=input_axis,
+                       output_axis=output_axis)
   return layer
 
 

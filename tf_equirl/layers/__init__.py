@@ -6,10 +6,15 @@ Feature layout and group action conventions: see the `tf_equirl` package docstri
 from tf_equirl.layers.action_encoding import (ActionEncoding, encoding_representation,
                                               one_hot_action_codes, signed_action_codes)
 from tf_equirl.layers.distances import available_distances, register_distance
+from tf_equirl.layers._irreps import irrep_representation
 from tf_equirl.layers.equivariant_logits import EquivariantLogits
 from tf_equirl.layers.group_conv import GroupConv
 from tf_equirl.layers.group_lift import GroupLift
 from tf_equirl.layers.group_pool import GroupPool
+from tf_equirl.layers.irrep_dense import IrrepDense
+from tf_equirl.layers.irrep_invariants import IrrepInvariants
+from tf_equirl.layers.irrep_lift import IrrepLift
+from tf_equirl.layers.irrep_logits import IrrepLogits
 from tf_equirl.layers.permutation_equivariant_dense import PermutationEquivariantDense
 from tf_equirl.layers.proximal_pool import EquivariantMeanPool, ProximalPool
 from tf_equirl.layers.relaxed import RelaxedGroupConv, RelaxedGroupLift, ShrinkToGroupMean
@@ -22,4 +27,5 @@ __all__ = ["GroupLift", "GroupConv", "PermutationEquivariantDense", "GroupPool",
            "register_distance", "available_distances", "symmetrizer_basis", "ActionEncoding",
            "encoding_representation", "signed_action_codes", "one_hot_action_codes",
            "RelaxedGroupLift", "RelaxedGroupConv", "ShrinkToGroupMean", "ResidualGroupLift",
-           "ResidualGroupConv", "DecayTowardsZero"]
+           "ResidualGroupConv", "DecayTowardsZero", "IrrepLift", "IrrepDense", "IrrepLogits",
+           "IrrepInvariants", "irrep_representation"]

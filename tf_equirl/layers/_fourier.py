@@ -196,16 +196,21 @@ def fourier_kernel_blocks(kernel: tf.Tensor, fb: RegularFourierBasis) -> list:
   return blocks
 
 
-def fourier_group_conv(inputs: tf.Tensor, kernel: tf.Tensor,
-                       fb: RegularFourierBasis) -> tf.Tensor:
-  """`GroupConv` without bias in the Fourier basis: `[batch, |G|, c] -> [batch, |G|, u]`."""
+def fourier_block_matmul(ft: tf.Tensor, kernel: tf.Tensor, fb: RegularFourierBasis) -> tf.Tensor:
+  """`GroupConv` without bias on features already in Fourier coordinates,
+  `Q^T f -> Q^T (K f)`: `[batch, |G|, c] -> [batch, |G|, u]`, one matmul per irreducible."""
   _, c, u = kernel.shape
-  ft = group_axis_transform(inputs, fb.basis)
   outs = []
   for b, a in zip(fb.blocks, fourier_kernel_blocks(kernel, fb)):
     x = tf.reshape(ft[:, b.start:b.start + b.copies * b.dim], [-1, b.dim * c])
     outs.append(tf.reshape(tf.matmul(x, a), [-1, b.copies * b.dim, u]))
-  out = tf.concat(outs, axis=1) if len(outs) > 1 else outs[0]
+  return tf.concat(outs, axis=1) if len(outs) > 1 else outs[0]
+
+
+def fourier_group_conv(inputs: tf.Tensor, kernel: tf.Tensor,
+                       fb: RegularFourierBasis) -> tf.Tensor:
+  """`GroupConv` without bias in the Fourier basis: `[batch, |G|, c] -> [batch, |G|, u]`."""
+  out = fourier_block_matmul(group_axis_transform(inputs, fb.basis), kernel, fb)
   return group_axis_transform(out, fb.basis.T)
 
 
@@ -334,12 +339,18 @@ def _column_basis(p: np.ndarray, tol: float = 1e-9) -> np.ndarray:
   return np.round(p[:, sorted(picked)], 12)
 
 
+def fourier_lift_matrices(fb: RegularFourierBasis, lift: np.ndarray) -> np.ndarray:
+  """`Pi[q] = sum_h Q[h, q] rho(h^-1)^T`, `[|G|, d, d]`, from `lift[h] = rho(h^-1)^T`: the
+  Fourier coordinate `q` of a lifted feature `f[h] = W rho(h^-1) x` is `x^T Pi[q] W`."""
+  return np.einsum("hq,hij->qij", fb.basis, lift)
+
+
 @functools.lru_cache(maxsize=64)
 def _lift_plan_cached(group: FiniteGroup, key: bytes, shape: tuple) -> LiftFourierPlan:
   lift = np.frombuffer(key, dtype=np.float64).reshape(shape)  # [h, d, d] = rho(h^-1)^T
   fb = regular_fourier_basis(group)
   d = lift.shape[1]
-  pi = np.einsum("hq,hij->qij", fb.basis, lift)  # x^T Pi_q = Fourier coordinate q
+  pi = fourier_lift_matrices(fb, lift)
   vs, blocks, start = [], [], 0
   for b in fb.blocks:
     cols = slice(b.start, b.start + b.copies * b.dim)

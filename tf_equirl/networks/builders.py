@@ -34,6 +34,13 @@ Kinds (thesis 4.6 and Table 5.4):
   augment      (actors) the `mlp` actor, trained by the PPO learner on the batch extended by
                its transformed copies (symmetry data augmentation, see
                `tf_equirl.agents.ppo.augmentation`); the network itself is the MLP.
+  steerable    hidden features in irreducible coordinates (the regular Fourier basis), kept
+               there between layers: `IrrepLift`, `IrrepDense` (norm nonlinearity: tanh
+               on the trivial and one-dimensional coordinates, `x tanh|x|/|x|` on the others;
+               the norms feed the invariants), then `IrrepLogits` (actors) or
+               `IrrepInvariants` and a dense output (critics). The linear maps of the
+               gcnn with `hidden="group_conv"` plus norms -> invariants, no change of
+               basis; any state representation (CartPole's `-I` included).
 Widths default to the one that keeps the model within 10 % of the 64-64 MLP's parameters.
 """
 
@@ -47,14 +54,16 @@ import tensorflow as tf
 
 from tf_equirl.groups import MDPSymmetry, Representation
 from tf_equirl.layers import (EquivariantLogits, GroupConv, GroupLift, GroupPool,
+                              IrrepDense, IrrepInvariants, IrrepLift, IrrepLogits,
                               PermutationEquivariantDense, RelaxedGroupConv, RelaxedGroupLift,
                               ResidualGroupConv, ResidualGroupLift, SymmetrizerDense)
 from tf_equirl.params import count_params, match_width
 
 keras = tf.keras
 
-ACTOR_KINDS = ("mlp", "gcnn", "symmetrizer", "relaxed", "rpp", "encoder", "augment")
-CRITIC_KINDS = ("mlp", "invariant", "relaxed", "rpp")
+ACTOR_KINDS = ("mlp", "gcnn", "symmetrizer", "relaxed", "rpp", "encoder", "augment",
+               "steerable")
+CRITIC_KINDS = ("mlp", "invariant", "relaxed", "rpp", "steerable")
 APPROXIMATE_KINDS = ("relaxed", "rpp")
 AUGMENTED_KINDS = ("augment",)  # kinds the learner trains on symmetry-augmented batches
 RELAXED_KERNELS = 2       # L of the relaxed layers (seed 002 / Wang et al. 2022 use a few)
@@ -174,6 +183,33 @@ def invariant_critic(symmetry: MDPSymmetry, width: int, hidden: str = "permutati
   return keras.Model(inp, out, name=name)
 
 
+def _steerable_trunk(symmetry: MDPSymmetry, width: int, inp):
+  """`IrrepLift` and `IrrepDense`: `[batch, |G|, width]` in irreducible coordinates."""
+  h = IrrepLift(width, symmetry.state_rep, kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
+  return IrrepDense(width, symmetry.group, kernel_initializer=_orth(_HIDDEN_GAIN))(h)
+
+
+def steerable_actor(symmetry: MDPSymmetry, width: int,
+                    name: str = "steerable_actor") -> keras.Model:
+  """Steerable actor: `pi(pi(g) a | rho(g) s) = pi(a | s)` with features in irreducible
+  coordinates (see `tf_equirl.layers._irreps`)."""
+  inp = keras.Input((symmetry.state_dim,), name="observation")
+  h = _steerable_trunk(symmetry, width, inp)
+  out = IrrepLogits(symmetry.action_rep, kernel_initializer=_orth(_ACTOR_HEAD_GAIN),
+                    name="logits")(h)
+  return keras.Model(inp, out, name=name)
+
+
+def steerable_critic(symmetry: MDPSymmetry, width: int,
+                     name: str = "steerable_critic") -> keras.Model:
+  """Invariant critic on the steerable trunk: `IrrepInvariants` (trivial coordinates and
+  norms), a dense output: `V(rho(g) s) = V(s)`."""
+  inp = keras.Input((symmetry.state_dim,), name="observation")
+  h = IrrepInvariants(symmetry.group)(_steerable_trunk(symmetry, width, inp))
+  out = keras.layers.Dense(1, kernel_initializer=_orth(_CRITIC_HEAD_GAIN), name="value")(h)
+  return keras.Model(inp, out, name=name)
+
+
 def _approximate_trunk(kind: str, symmetry: MDPSymmetry, width: int, inp,
                        parameterization: str = "direct"):
   """Lift and hidden layer of the `relaxed` / `rpp` networks, `[batch, |G|, width]`;
@@ -220,7 +256,11 @@ def _matched_width(kind: str, role: str, symmetry: MDPSymmetry, hidden: str) -> 
              "symmetrizer": lambda w: symmetrizer_actor(symmetry, w),
              "relaxed": lambda w: approximate_actor("relaxed", symmetry, w),
              "rpp": lambda w: approximate_actor("rpp", symmetry, w),
-             "encoder": lambda w: encoder_actor(symmetry, w, hidden)}[kind]
+             "encoder": lambda w: encoder_actor(symmetry, w, hidden),
+             "steerable": lambda w: steerable_actor(symmetry, w)}[kind]
+  elif kind == "steerable":
+    target = count_params(mlp_critic(symmetry.state_dim))
+    build = lambda w: steerable_critic(symmetry, w)  # noqa: E731
   else:
     target = count_params(mlp_critic(symmetry.state_dim))
     build = (functools.partial(approximate_critic, kind, symmetry)
@@ -248,6 +288,8 @@ def build_actor(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
     return approximate_actor(kind, symmetry, width, parameterization=relaxed_parameterization)
   if kind == "encoder":
     return encoder_actor(symmetry, width, hidden)
+  if kind == "steerable":
+    return steerable_actor(symmetry, width)
   return symmetrizer_actor(symmetry, width)
 
 
@@ -263,5 +305,7 @@ def build_critic(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
     return approximate_critic(kind, symmetry,
                               width or _matched_width(kind, "critic", symmetry, hidden),
                               parameterization=relaxed_parameterization)
+  if kind == "steerable":
+    return steerable_critic(symmetry, width or _matched_width(kind, "critic", symmetry, hidden))
   return invariant_critic(symmetry, width or _matched_width("invariant", "critic", symmetry,
                                                             hidden), hidden)
