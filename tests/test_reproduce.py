@@ -69,3 +69,24 @@ def test_write_report_reads_checkpoints_it_reached_and_keeps_notes(tmp_path):
   assert "| gcnn:invariant | C2 | 2 | 10 | 20 | 30 |" in text
   assert text.rstrip().endswith("my note") and "old" not in text
   assert (tmp_path / "ppo_catch.png").exists()
+
+
+def test_online_grid_report_with_cells_on_other_step_counts(tmp_path):
+  """Dyna cells whose curves fall on other step counts than the baseline's (their
+  iterations are cut to whole Dyna iterations) are plotted on their own x-axes."""
+  from tf_equirl.agents.dyna import reproduce as dyna_reproduce
+  arms = dyna_reproduce.online_grid_arms("CartPole-v1", models=("mlp", "gcnn"), ratios=(1.0,),
+                                         iterations=(2, 4), total_steps=8192,
+                                         model_epochs=1)
+  rng = np.random.default_rng(0)
+  runs = {}
+  for arm in arms:
+    n = 8 if arm.name == "baseline" else 7  # iterations falling on other step counts
+    steps = np.arange(1, n + 1) * (8192 // n)
+    runs[arm.name] = (steps, rng.uniform(20, 200, (3, n)), {"actor": 1, "critic": 1})
+  path = dyna_reproduce.write_grid_report(str(tmp_path / "grid.md"), "CartPole-v1", arms, runs,
+                                          list(range(3)), "python -m x")
+  text = open(path).read()
+  assert "gcnn world model" in text and (tmp_path / "grid.png").exists()
+  final = min(int(runs[a.name][0][-1]) for a in arms if a.name != "baseline")
+  assert f"at {final:,} real steps" in text  # the end of the shortest cell is reported

@@ -224,7 +224,9 @@ def plot_curves(path: str, curves: Mapping[str, np.ndarray], env_steps: np.ndarr
 def plot_curve_panels(path: str, panels: Mapping[str, Mapping[str, np.ndarray]],
                       env_steps: np.ndarray, title: str = "", window: int = 10) -> None:
   """One mean +- 2SE panel per entry of `panels` (`{panel title: {label: curves}}`),
-  three panels a row, same colours for the same label in every panel."""
+  three panels a row, same colours for the same label in every panel. A label's value is
+  `curves` `[seeds, iterations]` over `env_steps`, or `(its own env_steps, curves)` for runs
+  whose iterations fall on other step counts."""
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
@@ -235,7 +237,8 @@ def plot_curve_panels(path: str, panels: Mapping[str, Mapping[str, np.ndarray]],
   colours = {}
   for ax, (name, curves) in zip(axes.flat, panels.items()):
     for label, c in curves.items():
-      line = _plot_band(ax, env_steps, c, window, alpha=0.2, label=label,
+      steps, c = c if isinstance(c, tuple) else (env_steps, c)
+      line = _plot_band(ax, steps, c, window, alpha=0.2, label=label,
                         color=colours.get(label))
       colours.setdefault(label, line.get_color())
     ax.set(title=name, xlabel="environment steps", ylabel="episodic return")

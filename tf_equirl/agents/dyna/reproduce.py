@@ -174,13 +174,18 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
   final = min(int(runs[a.name][0][-1]) for a in grid)
   per_cell = sorted({runs[a.name][1].shape[0] for a in grid})
   cell_seeds = "/".join(str(n) for n in per_cell)
-  checkpoints = tuple(c for c in DEFAULT_CHECKPOINTS.get(env, ()) if c <= final) or (final,)
+  checkpoints = tuple(c for c in DEFAULT_CHECKPOINTS.get(env, ()) if c <= final)
+  if not checkpoints or checkpoints[-1] < final:
+    # The last cell's final step (whole Dyna iterations can end a little short of the run's
+    # total, e.g. 99,840 of 100,000), so the table always reports the end of the runs.
+    checkpoints += (final,)
   b = results.summarize(base_curves, base_steps, checkpoints)
   png = os.path.splitext(path)[0] + ".png"
   panels = {}
   for model in models:
     for ratio in ratios:
-      panel = {f"{count} Dyna iterations": runs[a.name][1] for count in counts for a in grid
+      panel = {f"{count} Dyna iterations": tuple(runs[a.name][:2]) for count in counts
+               for a in grid
                if (a.config.world_model, a.planning_ratio, a.config.dyna_iterations)
                == (model, ratio, count)}
       panels[f"{model} world model, planning ratio {ratio:g}"] = {
