@@ -61,6 +61,11 @@ keras = tf.keras
 # `BatchedEnvironment` (see the module docstring).
 StepFn = Union[BatchedEnvironment, Callable[[EnvState, tf.Tensor], Tuple[Any, ...]]]
 _ADV_EPS = 1e-8  # PureJaxRL: (gae - mean) / (std + 1e-8)
+
+
+def _standardize(adv: tf.Tensor) -> tf.Tensor:
+  """PureJaxRL's advantage standardisation, `(adv - mean) / (std + 1e-8)`."""
+  return (adv - tf.reduce_mean(adv)) / (tf.math.reduce_std(adv) + _ADV_EPS)
 # Per-iteration metrics of a training call, in this order.
 METRICS = ("mean_return", "episodes", "finished_return", "policy_loss", "value_loss", "entropy",
            "clip_fraction", "grad_norm")
@@ -377,9 +382,7 @@ class PPO:
     order = tf.argsort(tf.random.stateless_uniform([cfg.num_epochs, n], key), axis=1)
     names = ("policy_loss", "value_loss", "entropy", "clip_fraction", "grad_norm")
     if cfg.advantage_normalization == "batch":
-      adv = batch[3]
-      batch = batch[:3] + ((adv - tf.reduce_mean(adv)) / (tf.math.reduce_std(adv) + _ADV_EPS),
-                           ) + batch[4:]
+      batch = batch[:3] + (_standardize(batch[3]),) + batch[4:]
 
     def body(u, sums):
       epoch, m = u // cfg.num_minibatches, u % cfg.num_minibatches
@@ -387,7 +390,7 @@ class PPO:
       obs, action, log_prob, adv, target, old_value = [tf.gather(x, idx) for x in batch]
       weight = tf.ones([mb]) if weights is None else tf.gather(weights, idx)
       if cfg.advantage_normalization == "minibatch":
-        adv = (adv - tf.reduce_mean(adv)) / (tf.math.reduce_std(adv) + _ADV_EPS)
+        adv = _standardize(adv)
       steps = ts.TimeStep(step_type=tf.fill([mb], ts.StepType.MID),
                           reward=tf.zeros([mb]), discount=tf.ones([mb]), observation=obs)
       with tf.GradientTape() as tape:
