@@ -2,6 +2,7 @@
 
   python benchmarks/ppo_profile.py                              # CartPole MLP
   python benchmarks/ppo_profile.py --env=Catch-v0 --network=gcnn
+  python benchmarks/ppo_profile.py --xla_runtime --xla_cache=/tmp/xla_cache   # twice: cold, warm
 
 Prints wall and CPU seconds (this process' user+system time, all threads) of each phase of
 what `launchers.train_ppo` does: imports, building the agent, tracing the compiled training
@@ -23,11 +24,19 @@ from absl import app, flags  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# Imports TensorFlow: XLA is configured by the flags parser below, before absl's init
+# callbacks (TensorFlow's initialise its devices, after which XLA's flags are read).
+from tf_equirl import compilation  # noqa: E402
+
 _ENV = flags.DEFINE_enum("env", "CartPole-v1", ["CartPole-v1", "Catch-v0"], "Environment.")
 _NETWORK = flags.DEFINE_string("network", "mlp", "Actor network.")
 _NUM_MINIBATCHES = flags.DEFINE_integer("num_minibatches", None,
                                         "Override (vs_purejaxrl.py uses 64 for Catch).")
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny calls of 2 iterations (smoke test).")
+_XLA_RUNTIME = flags.DEFINE_bool("xla_runtime", False, "Compile with XLA's newer CPU runtime "
+                                 "(tf_equirl.compilation; what launchers.train_ppo uses).")
+_XLA_CACHE = flags.DEFINE_string("xla_cache", "", "With --xla_runtime: a persistent "
+                                 "compilation cache folder (a second run reads it).")
 
 
 class _Clock:
@@ -55,8 +64,8 @@ def main(argv):
   del argv
   clock = _Clock()
   print("| phase | wall s | CPU s |\n|---|---:|---:|")
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  clock.lap("import tensorflow")
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top  (imported with compilation)
+  clock.lap("import tensorflow (and absl's start)")
   from tf_equirl import results  # pylint: disable=g-import-not-at-top
   from tf_equirl.agents.ppo import PPO, default_config  # pylint: disable=g-import-not-at-top
   from tf_equirl.agents.ppo import experiment  # pylint: disable=g-import-not-at-top
@@ -115,5 +124,12 @@ def main(argv):
   print(f"as trained: {1e3 * config.batch_size / adam_ms:,.0f} env steps/s per CPU second")
 
 
+def _parse_and_configure(argv):
+  args = app.parse_flags_with_usage(argv)
+  compilation.configure(compilation.CompilationConfig(_XLA_RUNTIME.value,
+                                                      _XLA_CACHE.value or None))
+  return args
+
+
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=_parse_and_configure)

@@ -12,7 +12,11 @@ the rounds and their ratios. Each run is a fresh process, timed from the outside
 * tf_equirl: the user's command, `python -m launchers.train_ppo --network=... --no_progress`
   (one seed, with everything it writes: CSV, TensorBoard, `.keras` models, summary, figure).
   "After compilation" is the time of its later compiled calls (the first call traces,
-  compiles and runs the first 16 iterations), scaled to the whole run's steps.
+  compiles and runs the first 16 iterations), scaled to the whole run's steps. Each case
+  runs in every `--tf_modes` mode of `tf_equirl.compilation`: `classic` (XLA's classic CPU
+  runtime, `--noxla_runtime`), `cold` (the launcher's default XLA runtime with an empty
+  compilation cache: a user's first run) and `warm` (the cache filled by one untimed run of
+  the case before the rounds: every later run of the same configuration).
 * PureJaxRL: its own `ppo.py`, unchanged, through `../shared/bench/purejaxrl/run_cartpole.py`
   (set up once with its `setup.sh`, which this script runs). It trains twice in one process
   with one jitted function; "after compilation" is the second run, and the whole process of
@@ -55,6 +59,11 @@ _PUREJAXRL = flags.DEFINE_string("purejaxrl", os.path.join(REPO, "..", "shared",
 _OUT = flags.DEFINE_string("out", os.path.join(REPO, "results", "ppo_throughput.md"),
                            "Markdown results file ('' for none); a '## Notes' section survives.")
 _JSON = flags.DEFINE_string("json", None, "Also write every run's figures to this JSON file.")
+_TF_MODES = flags.DEFINE_list(
+    "tf_modes", ["classic", "cold", "warm"], "How tf_equirl compiles (tf_equirl.compilation): "
+    "classic (XLA's classic CPU runtime, --noxla_runtime), cold (XLA runtime, an empty "
+    "compilation cache), warm (XLA runtime, the cache filled by an untimed run before the "
+    "rounds: a user's second and later runs).")
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny sizes (CartPole 4,096 steps, Catch 2,048), 1 round.")
 
 CARTPOLE_STEPS, CATCH_STEPS = 500_000, 20_000
@@ -106,10 +115,23 @@ def _timed(cmd, cwd):
   return proc.stdout, wall, cpu, max(busy - cpu, 0.0), load
 
 
-def run_tf(case, out_dir):
+TF_MODES = ("classic", "cold", "warm")
+
+
+def _mode_args(mode, cache):
+  """`launchers.train_ppo` flags of a compilation mode, and how the command line shows them."""
+  if mode == "classic":
+    return ["--noxla_runtime"], ["--noxla_runtime"]
+  if mode == "cold":
+    return [f"--xla_cache={cache}"], ["--xla_cache=<an empty folder>"]
+  return [f"--xla_cache={cache}"], ["--xla_cache=<the warm cache>"]
+
+
+def run_tf(case, out_dir, mode="warm", cache=""):
   args = [f"--env={case['env']}", f"--network={case['network']}",
           f"--total_steps={case['steps']}", "--no_progress", *case["tf_args"]]
-  cmd = [sys.executable, "-m", "launchers.train_ppo", *args, f"--out={out_dir}"]
+  mode_args, shown = _mode_args(mode, cache)
+  cmd = [sys.executable, "-m", "launchers.train_ppo", *args, *mode_args, f"--out={out_dir}"]
   _, wall, cpu, others, load = _timed(cmd, REPO)
   with open(os.path.join(out_dir, "summary.json")) as f:
     summary = json.load(f)
@@ -117,7 +139,7 @@ def run_tf(case, out_dir):
   return dict(whole_s=wall, after_compile_s=steps / summary["steps_per_second"],
               first_call_s=summary["compile_seconds"], steps=steps,
               final_return=summary["summary"][-1]["mean"], cpu_s=cpu, others_cpu_s=others,
-              load=load, command=" ".join(["python -m launchers.train_ppo"] + args
+              load=load, command=" ".join(["python -m launchers.train_ppo"] + args + shown
                                           + ["--out=<a temporary folder>"]))
 
 
@@ -172,6 +194,9 @@ def main(argv):
   unknown = [c for c in _CASES.value if c not in cases]
   if unknown:
     raise app.UsageError(f"--cases: unknown {unknown}; known: {sorted(cases)}.")
+  modes = _TF_MODES.value
+  if not modes or any(m not in TF_MODES for m in modes):
+    raise app.UsageError(f"--tf_modes: expected some of {TF_MODES}, received {modes}.")
   folder = os.path.abspath(_PUREJAXRL.value)
   if not os.path.exists(os.path.join(folder, "run_cartpole.py")):
     raise app.UsageError(f"--purejaxrl={folder} has no run_cartpole.py (the PureJaxRL reference).")
@@ -180,20 +205,27 @@ def main(argv):
   wanted_pjr = sorted({cases[c]["pjr"] for c in _CASES.value})
   start_uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
   started = time.time()
-  tf_runs = {c: [] for c in _CASES.value}
+  tf_runs = {f"{c} [{m}]": [] for c in _CASES.value for m in modes}
   pjr_runs = {p: [] for p in wanted_pjr}
   with tempfile.TemporaryDirectory() as tmp:
+    warm_cache = os.path.join(tmp, "warm_cache")
+    if "warm" in modes:  # untimed runs that fill the cache
+      for c in _CASES.value:
+        run_tf(cases[c], os.path.join(tmp, f"{c}_warmup"), "warm", warm_cache)
     for r in range(repeats):
       # One round: every case of both programs, each PureJaxRL run beside its tf_equirl ones;
       # the order flips every round.
       order = []
       for p in wanted_pjr:
-        tf_cases = [c for c in _CASES.value if cases[c]["pjr"] == p]
+        tf_cases = [(c, m) for c in _CASES.value if cases[c]["pjr"] == p for m in modes]
         order += [("pjr", p)] + [("tf", c) for c in tf_cases] if r % 2 else \
             [("tf", c) for c in tf_cases] + [("pjr", p)]
       for kind, name in order:
         if kind == "tf":
-          res = run_tf(cases[name], os.path.join(tmp, f"{name}_{r}"))
+          case, mode = name
+          cache = warm_cache if mode == "warm" else os.path.join(tmp, f"cold_{case}_{r}")
+          res = run_tf(cases[case], os.path.join(tmp, f"{case}_{mode}_{r}"), mode, cache)
+          name = f"{case} [{mode}]"
           tf_runs[name].append(res)
         else:
           res = run_purejaxrl(pjr_cases[name], folder, os.path.join(tmp, f"pjr_{name}_{r}.json"))
@@ -201,7 +233,7 @@ def main(argv):
         if _JSON.value:  # kept after every run, so that an interrupted sitting is not lost
           with open(_JSON.value, "w") as f:
             json.dump({"tf_runs": tf_runs, "purejaxrl_runs": pjr_runs}, f, indent=1)
-        print(f"round {r + 1}/{repeats} {kind:3s} {name:13s} whole {res['whole_s']:6.1f} s  "
+        print(f"round {r + 1}/{repeats} {kind:3s} {name:24s} whole {res['whole_s']:6.1f} s  "
               f"after compilation {res['after_compile_s']:6.2f} s ({res['steps']:,} steps)  "
               f"return {res['final_return']:.3g}  load {res['load']:.2f}  "
               f"others' CPU {res['others_cpu_s']:.1f} s", flush=True)
@@ -209,8 +241,8 @@ def main(argv):
   minutes = (time.time() - started) / 60
 
   rows = []
-  for c in _CASES.value:
-    tf_r, pjr_r = tf_runs[c], pjr_runs[cases[c]["pjr"]]
+  for c in tf_runs:
+    tf_r, pjr_r = tf_runs[c], pjr_runs[cases[c.split(" ")[0]]["pjr"]]
     steps_tf, steps_pjr = tf_r[0]["steps"], pjr_r[0]["steps"]
     # After compilation, per the same number of steps (PureJaxRL's run).
     tf_after = _median(tf_r, "after_compile_s") * steps_pjr / steps_tf

@@ -1,9 +1,14 @@
 """Flag parsing shared by the launchers; flags are defined only when a launcher calls a
 `define_*` function."""
 
-from typing import Dict, List
+import atexit
+import os
+import sys
+from typing import Callable, Dict, List
 
 from absl import app, flags
+
+from tf_equirl import compilation  # light: no TensorFlow import
 
 
 def parse_seeds(text: str) -> List[int]:
@@ -38,3 +43,66 @@ def define_backend_flags():
     return {"backend": backend.value, "address": address.value,
             "seeds_per_trial": seeds_per_trial.value}
   return values
+
+
+def define_compilation_flags(xla_runtime: bool):
+  """Defines `--xla_runtime` (default `xla_runtime`) and `--xla_cache`, and returns
+  `apply(cache_by_default=True)`, which configures XLA from them (`tf_equirl.compilation`).
+  `cache_by_default=False` (e.g. for Ray workers, which compile side by side) leaves the
+  cache off unless `--xla_cache` names one. Run it through `flags_parser(apply)`: it must
+  run before TensorFlow initialises its devices, which absl's init callbacks already do."""
+  runtime = flags.DEFINE_bool(
+      "xla_runtime", xla_runtime, "Compile with XLA's newer CPU runtime: faster training "
+      "code, a slower first compilation, cacheable across processes; rounds floats "
+      "differently from the classic runtime (tf_equirl.compilation).")
+  cache = flags.DEFINE_string(
+      "xla_cache", None, "Folder of the persistent XLA compilation cache (needs "
+      "--xla_runtime); default with --xla_runtime: $TF_EQUIRL_XLA_CACHE or "
+      "~/.cache/tf_equirl/xla. '' for none.")
+
+  def apply(cache_by_default: bool = True) -> compilation.CompilationConfig:
+    folder = cache.value
+    if folder is None:
+      folder = compilation.default_cache_dir() if runtime.value and cache_by_default else ""
+    try:
+      return compilation.configure(compilation.CompilationConfig(runtime.value, folder or None))
+    except ValueError as e:
+      raise app.UsageError(str(e))
+  return apply
+
+
+def flags_parser(configure: Callable[[], object]):
+  """A `flags_parser` for `app.run(main, flags_parser=...)`: parses the flags, then calls
+  `configure()` (e.g. `define_compilation_flags`' `apply`) before absl runs its init
+  callbacks, among them TensorFlow's, which initialise the devices and with them XLA's
+  flags (too late from `main`)."""
+
+  def parse(argv):
+    args = app.parse_flags_with_usage(argv)
+    try:
+      configure()
+    except app.UsageError as error:
+      app.usage(shorthelp=True, detailed_error=error, exitcode=error.exitcode)
+    return args
+  return parse
+
+
+def with_runtime_fallback(main: Callable):
+  """Wraps a launcher's `main`: if XLA's newer CPU runtime (`--xla_runtime`, experimental in
+  TF 2.15) fails to compile a graph, the launcher starts again with `--noxla_runtime` (the
+  classic runtime) and says so. Known case: the `augment` network with importance weights
+  (an MLIR lowering error, "'arith.xori' op requires the same type for all operands")."""
+
+  def wrapped(argv):
+    try:
+      return main(argv)
+    except Exception as error:  # pylint: disable=broad-except
+      if not (compilation.runtime_enabled() and compilation.is_runtime_failure(error)):
+        raise
+      first = str(error).strip().splitlines()[0][:300]
+      print(f"XLA's runtime could not compile this configuration ({first}); starting again "
+            "with --noxla_runtime (XLA's classic runtime).", file=sys.stderr, flush=True)
+      atexit._run_exitfuncs()  # pylint: disable=protected-access  (publish the cache)
+      os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:], "--noxla_runtime",
+                                "--xla_cache="])
+  return wrapped

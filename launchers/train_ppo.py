@@ -15,7 +15,8 @@ import os
 
 from absl import app, flags
 
-from launchers.common import parse_seeds
+from launchers.common import (define_compilation_flags, flags_parser, parse_seeds,
+                              with_runtime_fallback)
 
 from tf_equirl import envs
 from tf_equirl.agents.ppo import PRESETS, PPOConfig, default_config
@@ -38,6 +39,8 @@ _CHECKPOINTS = flags.DEFINE_list("checkpoints", None, "Env steps to summarise at
                                  "the thesis' table columns).")
 _NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide the progress bar.")
 _NO_TENSORBOARD = flags.DEFINE_bool("no_tensorboard", False, "Skip TensorBoard scalars.")
+# --xla_runtime / --xla_cache (also used by launchers.train_dyna)
+configure_compilation = define_compilation_flags(xla_runtime=True)
 
 # Overrides of PPOConfig fields: every field but the ones above gets a flag of its own.
 _SKIP = {"env", "network", "critic", "total_steps", "seed", "preset"}
@@ -92,4 +95,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(with_runtime_fallback(main), flags_parser=flags_parser(configure_compilation))

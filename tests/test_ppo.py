@@ -221,3 +221,29 @@ def test_tensorboard_scalars_written_in_one_graph_call(tmp_path):
                          (1536, "ppo/finished_return", 4.0), (2048, "ppo/mean_return", 12.0),
                          (2048, "ppo/finished_return", 5.0)])
   assert write.experimental_get_tracing_count() == 1
+
+
+def test_on_compile_runs_once_between_tracing_and_the_first_call(tmp_path):
+  """`PPO.train(on_compile=...)` (what `run_experiment` uses to prepare its outputs beside
+  XLA's compilation) is called once, after tracing and before the first results, without a
+  second trace; `run_experiment` traces each seed's TensorBoard writer once."""
+  from tf_equirl.agents.ppo import experiment  # pylint: disable=g-import-not-at-top
+  config = _tiny("CartPole-v1", "mlp")
+  agent = PPO(config)
+  events = []
+  result = agent.train(callback=lambda m: events.append("results"), seed=3,
+                       on_compile=lambda: events.append(("traced", agent.tracing_count)))
+  assert events[0] == ("traced", 1) and events.count(("traced", 1)) == 1
+  assert events[1:] == ["results"] * (len(events) - 1) and len(events) > 1
+  assert agent.tracing_count == 1
+  np.testing.assert_array_equal(result.mean_return, PPO(config).train(seed=3).mean_return)
+
+  writers = []
+  original = experiment._scalar_writer
+  try:
+    experiment._scalar_writer = lambda w: writers.append(original(w)) or writers[-1]
+    experiment.run_experiment(config, [0, 1], str(tmp_path), progress=False)
+  finally:
+    experiment._scalar_writer = original
+  assert [w.experimental_get_tracing_count() for w in writers] == [1, 1]
+  assert (tmp_path / "curves.png").exists()

@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 from tf_agents.trajectories import time_step as ts
 
-from tf_equirl import envs, results
+from tf_equirl import envs, results, rng
 from tf_equirl.agents.ppo.config import default_config
 from tf_equirl.agents.ppo.experiment import run_experiment
 from tf_equirl.networks import builders
@@ -152,8 +152,7 @@ class _Evaluator:
     seen = tf.zeros([self.records, b, obs_dim])
 
     def body(t, state, obs, returns, done, seen):
-      noise = sigma * tf.random.stateless_normal(tf.shape(obs),
-                                                 tf.random.experimental.stateless_fold_in(key, t))
+      noise = sigma * rng.normal(tf.shape(obs), rng.fold_in(key, t))
       logits = self.actor(obs + noise)
       action = tf.argmax(logits, axis=-1, output_type=tf.int32)
       slot = tf.minimum(t // self.record_every, self.records - 1)

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 from tf_agents.trajectories import time_step as ts
 
-from tf_equirl import envs
+from tf_equirl import envs, rng
 
 __all__ = ["evaluate", "evaluate_tf", "evaluate_gymnasium", "GYMNASIUM_IDS", "render_episodes"]
 
@@ -39,7 +39,7 @@ def _check(model, env_name: str, episodes: int):
 def _actions(logits: tf.Tensor, greedy: bool, seed: tf.Tensor) -> tf.Tensor:
   if greedy:
     return tf.argmax(logits, axis=-1, output_type=tf.int32)
-  uniform = tf.random.stateless_uniform(tf.shape(logits), seed, minval=1e-12, maxval=1.0)
+  uniform = rng.uniform(tf.shape(logits), seed, minval=1e-12, maxval=1.0)
   return tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)
 
 
@@ -56,7 +56,7 @@ def evaluate_tf(model, env_name: str, episodes: int = 100, greedy: bool = True, 
 
     def body(t, state, obs, returns, done):
       logits = model(tf.reshape(obs, [episodes, -1]))
-      action = _actions(logits, greedy, tf.random.experimental.stateless_fold_in(key, t))
+      action = _actions(logits, greedy, rng.fold_in(key, t))
       state, step = env.pure_step(state, action)
       returns += tf.where(done, 0.0, step.reward)
       done = tf.logical_or(done, tf.equal(step.step_type, ts.StepType.LAST))

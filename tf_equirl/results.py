@@ -190,15 +190,22 @@ def _plot_band(ax, env_steps: np.ndarray, curves, window: int, alpha: float = 0.
   return line
 
 
+def pyplot():
+  """`matplotlib.pyplot` on the file-only Agg backend, imported on first use (about half a
+  second; `run_experiment` does it in a thread while XLA compiles)."""
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  return plt
+
+
 def plot_curves(path: str, curves: Mapping[str, np.ndarray], env_steps: np.ndarray,
                 title: str = "", window: int = 10) -> None:
   """Thesis Fig. 4.3 style: left mean +- 2SE band, right worst-decile cumulative mean.
 
   Both panels use a moving average over `window` iterations, as the thesis does.
   """
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = pyplot()
 
   fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
   for label, c in curves.items():
@@ -227,9 +234,7 @@ def plot_curve_panels(path: str, panels: Mapping[str, Mapping[str, np.ndarray]],
   three panels a row, same colours for the same label in every panel. A label's value is
   `curves` `[seeds, iterations]` over `env_steps`, or `(its own env_steps, curves)` for runs
   whose iterations fall on other step counts."""
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = pyplot()
 
   cols = min(3, len(panels))
   rows = int(math.ceil(len(panels) / cols))
@@ -265,9 +270,7 @@ def plot_heatmap(path: str, x_name: str, x_values: Sequence, y_name: str, y_valu
   `cells[(x, y)]` is a `summarize` row (`mean`, `two_se`, `worst_decile`, `seeds`); each
   cell shows the mean +- 2SE and, in brackets, the worst decile. Missing cells stay blank.
   """
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = pyplot()
 
   grid = np.full((len(y_values), len(x_values)), np.nan)
   for (x, y), r in cells.items():
@@ -300,9 +303,7 @@ def plot_curve_matrix(path: str, x_name: str, x_values: Sequence, y_name: str,
   `cells[(x, y)] = (env_steps, curves [seeds, iterations])`; each panel shows the mean +- 2SE
   band (moving average over `window` iterations) on shared axes. Missing cells stay empty.
   """
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = pyplot()
 
   rows, cols = len(y_values), len(x_values)
   fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols + 0.8, 2.0 * rows + 0.8),

@@ -46,6 +46,8 @@ from tf_agents.environments import tf_environment
 from tf_agents.specs import tensor_spec
 from tf_agents.trajectories import time_step as ts
 
+from tf_equirl import rng
+
 __all__ = ["EnvState", "BatchedEnvironment", "as_key", "stateless_symmetric_uniform"]
 
 PhysicsFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
@@ -115,8 +117,8 @@ def stateless_symmetric_uniform(key: tf.Tensor, shape: Any, half_width: float) -
   `(k - 2^23 + 0.5)` is exact in float32 and is scaled by one multiplication, which
   leaves XLA nothing to fuse into a differently rounded FMA.
   """
-  bits = tf.random.stateless_uniform(shape, seed=key, minval=None, maxval=None,
-                                     dtype=tf.uint32)
+  bits = rng.uniform(shape, seed=key, minval=None, maxval=None,
+                     dtype=tf.uint32)
   k = tf.cast(tf.bitwise.right_shift(bits, 8), tf.int32)  # 24 uniform bits
   centered = tf.cast(k - 2**23, tf.float32) + 0.5
   return centered * tf.constant(half_width / 2**23, tf.float32)

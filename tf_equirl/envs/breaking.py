@@ -39,6 +39,8 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from tf_equirl import rng
+
 __all__ = ["BREAKINGS", "check_breaking", "parse_variant", "cartpole_broken_physics",
            "catch_broken_physics", "bernoulli_bits"]
 
@@ -117,8 +119,8 @@ def bernoulli_bits(key: tf.Tensor, batch, probability: float) -> tf.Tensor:
   Compared as integers, so XLA and eager code draw the same coins from the same key
   (`stateless_uniform` floats differ between them in TF 2.15, see `envs.base`).
   """
-  bits = tf.random.stateless_uniform([batch], seed=key + WIND_KEY_OFFSET, minval=None,
-                                     maxval=None, dtype=tf.uint32)
+  bits = rng.uniform([batch], seed=key + WIND_KEY_OFFSET, minval=None,
+                     maxval=None, dtype=tf.uint32)
   k = tf.cast(tf.bitwise.right_shift(bits, 8), tf.int32)
   return k < int(round(probability * 2**24))
 

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 from tf_agents.specs import tensor_spec
 
+from tf_equirl import rng
 from tf_equirl.envs import breaking as breaking_lib
 from tf_equirl.envs.base import BatchedEnvironment, OutcomeFn, PhysicsFn
 from tf_equirl.groups import MDPSymmetry, Representation, cyclic
@@ -187,8 +188,8 @@ class Catch(BatchedEnvironment):
     return catch_state_from_observation(observation, self._rows, self._columns)
 
   def _initial_physics(self, key: tf.Tensor, batch_size) -> tf.Tensor:
-    ball_col = tf.random.stateless_uniform([batch_size], seed=key, minval=0,
-                                           maxval=self._columns, dtype=tf.int32)
+    ball_col = rng.uniform([batch_size], seed=key, minval=0,
+                           maxval=self._columns, dtype=tf.int32)
     zeros = tf.zeros_like(ball_col)
     return tf.stack([zeros, ball_col, zeros + self._columns // 2], axis=-1)
 

@@ -47,6 +47,7 @@ import numpy as np
 import tensorflow as tf
 from tf_agents.specs import tensor_spec
 
+from tf_equirl import rng
 from tf_equirl.envs.base import BatchedEnvironment, OutcomeFn, PhysicsFn
 from tf_equirl.groups import MDPSymmetry, Representation, dihedral
 
@@ -262,8 +263,8 @@ class GridWorld(BatchedEnvironment):
     """
     cells = self._size * self._size
     index_bits = int(np.ceil(np.log2(cells)))
-    bits = tf.random.stateless_uniform([batch_size, cells], seed=key, minval=None,
-                                       maxval=None, dtype=tf.uint32)
+    bits = rng.uniform([batch_size, cells], seed=key, minval=None,
+                       maxval=None, dtype=tf.uint32)
     high = tf.cast(tf.bitwise.right_shift(bits, index_bits + 1), tf.int32)  # >= 0 as int32
     scores = tf.bitwise.bitwise_or(tf.bitwise.left_shift(high, index_bits),
                                    tf.range(cells, dtype=tf.int32))

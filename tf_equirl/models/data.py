@@ -28,6 +28,8 @@ import tensorflow as tf
 
 from tf_agents.trajectories import time_step as ts
 
+from tf_equirl import rng
+
 __all__ = ["FIELDS", "DATASETS", "DataConfig", "collect_transitions", "make_datasets",
            "save_split", "load_split", "as_tf_dataset", "dataset_dir"]
 
@@ -110,24 +112,24 @@ def _collector(env, actor, num_envs: int, greedy: bool):
 
   def policy(observation, seed):
     if actor is None:
-      return tf.random.stateless_uniform([num_envs], seed, 0, n_actions, dtype=tf.int32)
+      return rng.uniform([num_envs], seed, 0, n_actions, dtype=tf.int32)
     logits = actor(tf.reshape(observation, [num_envs, -1]))
     if greedy:
       return tf.argmax(logits, axis=1, output_type=tf.int32)
     # Gumbel-max sampling: XLA has no StatelessMultinomial kernel for int64 seeds.
-    uniform = tf.random.stateless_uniform(tf.shape(logits), seed, minval=1e-12, maxval=1.0)
+    uniform = rng.uniform(tf.shape(logits), seed, minval=1e-12, maxval=1.0)
     return tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=1, output_type=tf.int32)
 
   @tf.function(jit_compile=True)
   def run(key, steps):
-    state, time_step = env.pure_reset(tf.random.experimental.stateless_fold_in(key, -1),
+    state, time_step = env.pure_reset(rng.fold_in(key, -1),
                                       batch_size=num_envs)
     spec = (time_step.observation.dtype, tf.int32, time_step.observation.dtype, tf.float32,
             tf.bool, tf.bool)
     arrays = [tf.TensorArray(d, size=steps) for d in spec]
 
     def body(t, state, observation, arrays):
-      action = policy(observation, tf.random.experimental.stateless_fold_in(
+      action = policy(observation, rng.fold_in(
           key, tf.cast(t, tf.int64)))
       real = tf.logical_not(state.done)  # False: this step only resets the element
       state, step = env.pure_step(state, action)

@@ -164,9 +164,7 @@ def _stat(values, digits=4):
 
 
 def plot_curves(env_name: str, runs, path: str) -> None:
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = results.pyplot()
 
   continuous = env_name == "CartPole-v1"
   keys = [("val_rms", "validation RMS")] if continuous else [
@@ -197,9 +195,7 @@ def plot_curves(env_name: str, runs, path: str) -> None:
 
 def angle_analysis(runs, validation, path: str):
   """Fig. 4.7: final validation RMS by pole angle (signed, degrees), mean over seeds."""
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = results.pyplot()
 
   keep = ~validation["terminated"]
   theta = np.degrees(validation["obs"][keep, 2])

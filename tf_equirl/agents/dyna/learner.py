@@ -24,15 +24,15 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Callable, Dict, Optional
 
 import numpy as np
 import tensorflow as tf
 
-from tf_equirl import envs
+from tf_equirl import envs, rng
 from tf_equirl.agents.dyna.config import DynaConfig
 from tf_equirl.agents.dyna.world import ModelBuffer, ModelEnvironment
-from tf_equirl.agents.ppo.learner import METRICS, PPO, Carry, TrainResult
+from tf_equirl.agents.ppo.learner import PPO, Carry, TrainResult
 from tf_equirl.models.networks import EquivariantTransitionModel, MLPTransitionModel
 from tf_equirl.models.presets import ZOO_FOLDER
 from tf_equirl.models.spec import TransitionSpec
@@ -200,7 +200,7 @@ class Dyna:
     self.buffer.clear()
     key = tf.constant([int(seed), _PLAN_SEED], dtype=tf.int64)
     env_state, time_step = self.plan_env.pure_reset(
-        tf.random.experimental.stateless_fold_in(key, -1))
+        rng.fold_in(key, -1))
     zeros = tf.zeros([self.config.ppo.num_envs], tf.float32)
     self._plan_carry = Carry(env_state=env_state, observation=time_step.observation,
                              episode_return=zeros, episode_length=zeros, returned_return=zeros,
@@ -208,13 +208,18 @@ class Dyna:
     self._seed = int(seed)
 
   def train(self, callback: Optional[Callable[[Dict[str, np.ndarray]], None]] = None,
-            seed: Optional[int] = None) -> TrainResult:
+            seed: Optional[int] = None,
+            on_compile: Optional[Callable[[], None]] = None) -> TrainResult:
     """A whole run from `reset(seed or config.ppo.seed)`.
 
-    `callback(metrics)` gets each acting phase's per-iteration metrics (as `PPO.train`).
+    `callback(metrics)` gets each acting phase's per-iteration metrics, `on_compile()` is
+    called once the acting phase is traced, before it compiles (both as `PPO.train`).
     """
     cfg = self.config
     self.reset(cfg.ppo.seed if seed is None else seed)
+    if on_compile is not None:
+      self._act.get_concrete_function(self.ppo._carry)  # pylint: disable=protected-access
+      on_compile()
     acting, planned = [], []
     compile_s = train_s = 0.0
     model_key = tf.constant([self._seed, 0x30DE1], dtype=tf.int64)
@@ -226,7 +231,7 @@ class Dyna:
       row = {"planned_steps_before": planned_steps}
       if self.trainer is not None:
         row["model_loss"] = float(self._learn(
-            tf.constant(cfg.epochs), tf.random.experimental.stateless_fold_in(model_key, i)))
+            tf.constant(cfg.epochs), rng.fold_in(model_key, i)))
       count = self._plan_counts[i]
       if count:
         self._plan_carry, plan = self._plan(self._plan_carry, tf.constant(count))
@@ -277,8 +282,7 @@ class Dyna:
     valid = tf.range(buf.capacity) < n
 
     def epoch(e, total):
-      noise = tf.random.stateless_uniform([buf.capacity],
-                                          tf.random.experimental.stateless_fold_in(key, e))
+      noise = rng.uniform([buf.capacity], rng.fold_in(key, e))
       order = tf.argsort(tf.where(valid, noise, 2.0))  # a shuffle of the filled slots first
 
       def step(m, total):

@@ -28,6 +28,7 @@ from typing import Any, Optional
 import numpy as np
 import tensorflow as tf
 
+from tf_equirl import rng
 from tf_equirl.envs.base import BatchedEnvironment, PhysicsFn, OutcomeFn
 from tf_equirl.envs.catch import Catch
 from tf_equirl.models.dynamics import model_dynamics
@@ -165,8 +166,8 @@ class ModelEnvironment(BatchedEnvironment):
     if self.start_buffer is None:
       return self.env._initial_physics(key, batch_size)  # pylint: disable=protected-access
     buf = self.start_buffer
-    index = tf.random.stateless_uniform([batch_size], seed=key, minval=0,
-                                        maxval=tf.maximum(buf.size, 1), dtype=tf.int32)
+    index = rng.uniform([batch_size], seed=key, minval=0,
+                        maxval=tf.maximum(buf.size, 1), dtype=tf.int32)
     observation = tf.gather(buf.obs, index)
     to_state = getattr(self.env, "state_from_observation", None)
     reset = self.env._initial_physics(key, batch_size)  # pylint: disable=protected-access

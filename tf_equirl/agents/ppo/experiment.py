@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import threading
 import time
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -13,7 +14,7 @@ import tensorflow as tf
 
 from tf_equirl import results
 from tf_equirl.agents.ppo.config import PPOConfig
-from tf_equirl.agents.ppo.learner import PPO, TrainResult
+from tf_equirl.agents.ppo.learner import METRICS, PPO, TrainResult
 
 # Checkpoints of thesis Tables 4.2 (CartPole) and 4.4 (Catch); the grid world's are ours.
 DEFAULT_CHECKPOINTS = {"CartPole-v1": (10_000, 100_000, 500_000),
@@ -68,8 +69,15 @@ def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
     write_scalars = _scalar_writer(writer) if writer is not None else None
     done = [0]
     start = time.perf_counter()
+    # The first seed's output work (importing matplotlib, tracing the TensorBoard writer)
+    # runs in a thread beside the XLA compilation of the training call.
+    prepare = (threading.Thread(target=_prepare_outputs, args=(write_scalars,), daemon=True)
+               if out_dir and n == 0 else None)
 
-    def callback(metrics, seed=seed, write_scalars=write_scalars, done=done, start=start):
+    def callback(metrics, seed=seed, write_scalars=write_scalars, done=done, start=start,
+                 prepare=prepare):
+      if prepare is not None and prepare.ident is not None:
+        prepare.join()
       k = len(metrics["mean_return"])
       if write_scalars is not None:  # between compiled calls: no summary op in the XLA graph
         steps = (done[0] + np.arange(1, k + 1, dtype=np.int64)) * ppo_config.batch_size
@@ -81,7 +89,8 @@ def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
         bar.set_postfix(seed=seed, ret=f"{metrics['mean_return'][-1]:.3g}",
                         sps=f"{done[0] * ppo_config.batch_size / max(elapsed, 1e-9):,.0f}")
 
-    result = agent.train(callback=callback, seed=seed)
+    result = agent.train(callback=callback, seed=seed,
+                         on_compile=prepare.start if prepare is not None else None)
     if writer is not None:
       writer.flush()
     if n == 0:
@@ -207,6 +216,16 @@ def train_seeds(config, seeds: Sequence[int],
 
     result = agent.train(callback=callback if report is not None else None, seed=seed)
     yield seed, seed_columns(result)
+
+
+def _prepare_outputs(write_scalars) -> None:
+  """Imports matplotlib and traces `write_scalars` (if any) for the per-call metrics, so
+  neither waits for the first results."""
+  results.pyplot()
+  if write_scalars is not None:
+    write_scalars.get_concrete_function(
+        tf.TensorSpec([None], tf.int64), {name: tf.TensorSpec([None], tf.float32)
+                                          for name in METRICS})
 
 
 def _scalar_writer(writer):

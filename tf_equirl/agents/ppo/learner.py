@@ -47,7 +47,7 @@ import tensorflow as tf
 from tf_agents.agents.ppo import ppo_clip_agent
 from tf_agents.trajectories import time_step as ts
 
-from tf_equirl import envs
+from tf_equirl import envs, rng
 from tf_equirl.envs.base import BatchedEnvironment, EnvState
 from tf_equirl.agents.ppo import augmentation
 from tf_equirl.agents.ppo.config import PPOConfig
@@ -238,20 +238,27 @@ class PPO:
       v.assign(tf.zeros_like(v))
     self.agent.train_step_counter.assign(0)
     key = tf.constant([int(seed), 0x5EED], dtype=tf.int64)
-    env_state, time_step = self._reset_fn(tf.random.experimental.stateless_fold_in(key, -1))
+    env_state, time_step = self._reset_fn(rng.fold_in(key, -1))
     zeros = tf.zeros([self.config.num_envs], tf.float32)
     self._carry = Carry(env_state=env_state, observation=time_step.observation,
                         episode_return=zeros, episode_length=zeros, returned_return=zeros,
                         iteration=tf.constant(0, tf.int64), key=key)
 
   def train(self, callback: Optional[Callable[[Dict[str, np.ndarray]], None]] = None,
-            seed: Optional[int] = None) -> TrainResult:
+            seed: Optional[int] = None,
+            on_compile: Optional[Callable[[], None]] = None) -> TrainResult:
     """Runs `config.num_iterations` iterations from `reset(seed or config.seed)`.
 
     `callback(metrics)` is called after every compiled call with that call's per-iteration
-    metrics (numpy arrays), e.g. for a progress bar or TensorBoard.
+    metrics (numpy arrays), e.g. for a progress bar or TensorBoard. `on_compile()` is called
+    once the training call is traced, just before its first call, which compiles it with XLA
+    and releases Python's GIL meanwhile: work started there in another thread (e.g.
+    `run_experiment` preparing its outputs) runs beside the compilation.
     """
     self.reset(self.config.seed if seed is None else seed)
+    if on_compile is not None:
+      self._train_chunk.get_concrete_function(self._carry, self._chunk)
+      on_compile()
     num_calls = self.config.num_iterations // self._chunk
     chunks, compile_s, train_s = [], 0.0, 0.0
     for call in range(num_calls):
@@ -301,7 +308,7 @@ class PPO:
     transitions for its world model and runs planning iterations with a model's step.
     """
     cfg = self.config
-    key = tf.random.experimental.stateless_fold_in(carry.key, carry.iteration)
+    key = rng.fold_in(carry.key, carry.iteration)
     carry, rollout = self._collect(carry, key, self._step_fn if step_fn is None else step_fn)
     t, b = cfg.num_steps, cfg.num_envs
     flat = lambda x: tf.reshape(x, tf.concat([[t * b], tf.shape(x)[2:]], 0))
@@ -318,7 +325,7 @@ class PPO:
       if cfg.augment_weights:
         batch, weights = batch
       size *= augmentation.augmentation_factor(self.symmetry)
-    losses = self._update(batch, tf.random.experimental.stateless_fold_in(key, 1), size,
+    losses = self._update(batch, rng.fold_in(key, 1), size,
                           weights)
     finished = tf.reduce_sum(rollout.ended)
     values = dict(
@@ -343,9 +350,9 @@ class PPO:
 
     def body(step, carry: Carry, arrays: Rollout):
       logits = self._logits(carry.observation)
-      seed = tf.random.experimental.stateless_fold_in(key, tf.cast(step, tf.int64))
+      seed = rng.fold_in(key, tf.cast(step, tf.int64))
       # Gumbel-max sampling: XLA has no StatelessMultinomial kernel for int64 seeds.
-      uniform = tf.random.stateless_uniform(tf.shape(logits), seed, minval=1e-12, maxval=1.0)
+      uniform = rng.uniform(tf.shape(logits), seed, minval=1e-12, maxval=1.0)
       action = tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=1,
                          output_type=tf.int32)
       log_prob = tf.gather(tf.nn.log_softmax(logits), action, axis=1, batch_dims=1)
@@ -379,7 +386,7 @@ class PPO:
     n = size or cfg.batch_size
     mb = n // cfg.num_minibatches
     num_updates = cfg.num_epochs * cfg.num_minibatches
-    order = tf.argsort(tf.random.stateless_uniform([cfg.num_epochs, n], key), axis=1)
+    order = tf.argsort(rng.uniform([cfg.num_epochs, n], key), axis=1)
     names = ("policy_loss", "value_loss", "entropy", "clip_fraction", "grad_norm")
     if cfg.advantage_normalization == "batch":
       batch = batch[:3] + (_standardize(batch[3]),) + batch[4:]
