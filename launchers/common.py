@@ -90,8 +90,11 @@ def flags_parser(configure: Callable[[], object]):
 def with_runtime_fallback(main: Callable):
   """Wraps a launcher's `main`: if XLA's newer CPU runtime (`--xla_runtime`, experimental in
   TF 2.15) fails to compile a graph, the launcher starts again with `--noxla_runtime` (the
-  classic runtime) and says so. Known case: the `augment` network with importance weights
-  (an MLIR lowering error, "'arith.xori' op requires the same type for all operands")."""
+  classic runtime) and says so. Known cases, all one MLIR lowering error ("'arith.xori' op
+  requires the same type for all operands", a vectorised boolean negation): the `augment`
+  network with importance weights, a learned world model's step (Dyna planning,
+  `tf_equirl.models.model_dynamics`) and some environment variants' steps in a compiled
+  loop."""
 
   def wrapped(argv):
     try:

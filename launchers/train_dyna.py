@@ -29,6 +29,10 @@ from tf_equirl.agents.ppo.experiment import run_experiment
 FLAGS = flags.FLAGS
 FLAGS.set_default("network", "mlp")  # thesis 4.7.5.3: Dyna agents have MLP actor-critics
 
+# XLA's newer CPU runtime cannot compile the world model's planning step in TF 2.15 (an MLIR
+# lowering error, see launchers.common.with_runtime_fallback), so Dyna compiles with the classic runtime unless
+# asked otherwise (and then falls back to it).
+flags.FLAGS.set_default("xla_runtime", False)
 _MODE = flags.DEFINE_enum("mode", "supervised", list(MODES), "supervised: a pretrained, frozen "
                           "world model (thesis Alg. 6); online: learnt from scratch (Alg. 2).")
 _MODEL = flags.DEFINE_enum("model", "gcnn", list(WORLD_MODELS), "World model: mlp, gcnn (mean "
