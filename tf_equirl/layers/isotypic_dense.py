@@ -22,10 +22,10 @@ class IsotypicDense(keras.layers.Layer):
   between these features has this form. With `norm_inputs=True` (default) the trivial
   outputs also receive the invariant norms `|X_i|` of the input's non-trivial copies,
   `t' += norms V` (`V: [sum_{t>0} m_in(t), m_out(trivial)]`), as in `IrrepDense`. One
-  matmul per type on its contiguous columns (the norms join the trivial type's), with the
-  `[d m_in, d m_out]` matrix `sum_k E_k^T (x) W_t[k]` folded once per call (`d` times the
-  multiply-adds of the per-component form for `d > 1`, which measured slower as separate
-  products on the 2-core CPU). Then the "norm" nonlinearity.
+  matmul per type on its contiguous columns (the norms join the trivial type's): for real
+  types of dimension `d > 1` the columns read as `[batch d, m_in]` (a free reshape of the
+  component-major layout) times `W_t`; for the others (`k > 1`) the `[d m_in, d m_out]`
+  matrix `sum_k E_k^T (x) W_t[k]` is folded once per call. Then the "norm" nonlinearity.
   With regular multiplicities (`units=c`, `input_units=c'`) the maps are exactly
   `IrrepDense(c)`'s, read in the flat layout (same parameters).
 
@@ -107,7 +107,8 @@ class IsotypicDense(keras.layers.Layer):
       if m_out == 0:
         continue
       features = x[:, off:off + d * m_in] if kernel is not None else None
-      weights = self._type_kernel(t, kernel, dt) if kernel is not None else None
+      weights = (self._type_kernel(t, kernel, dt)
+                 if kernel is not None and (d == 1 or t.commutant.shape[0] > 1) else None)
       if i == 0 and self.norm_kernel is not None:  # the norms join the trivial matmul
         norms = _isotypic.copy_norms(x, self._in)
         features = norms if features is None else tf.concat([features, norms], axis=1)
@@ -115,6 +116,10 @@ class IsotypicDense(keras.layers.Layer):
                    else tf.concat([weights, self.norm_kernel], axis=0))
       if features is None:
         parts.append(tf.zeros([tf.shape(x)[0], d * m_out], dt))
+      elif d > 1 and t.commutant.shape[0] == 1:  # real type: [batch d, m_in] x [m_in, m_out]
+        out = tf.matmul(tf.reshape(features, [-1, m_in]),
+                        kernel[0] * float(_isotypic.regular_gain(self.group, t)))
+        parts.append(tf.reshape(out, [-1, d * m_out]))
       else:
         parts.append(tf.matmul(features, weights))
     pre = tf.concat(parts, axis=1) if len(parts) > 1 else parts[0]
