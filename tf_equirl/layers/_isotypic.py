@@ -232,16 +232,21 @@ def regular_to_flat(group: FiniteGroup, channels: int) -> np.ndarray:
   return np.array(index)
 
 
-def _component_slices(x: tf.Tensor, d: int, m: int, off: int) -> list:
-  """The `d` components `[batch, m]` of a type's copies (contiguous slices: XLA fuses the
-  elementwise work on them, where a reshape to `[batch, d, m]` and a reduction does not)."""
-  return [x[:, off + r * m:off + (r + 1) * m] for r in range(d)]
+def _copies_of(x: tf.Tensor, d: int, m: int, off: int, xla: bool):
+  """A type's copies: under XLA the `d` component slices `[batch, m]` (XLA fuses the
+  elementwise work on contiguous slices, where a reshape and a reduction did not), else one
+  `[batch, d, m]` view (the TensorFlow executor runs every slice as a separate copy)."""
+  if xla:
+    return [x[:, off + r * m:off + (r + 1) * m] for r in range(d)]
+  return tf.reshape(x[:, off:off + d * m], [-1, d, m])
 
 
-def _norm(components: list) -> tf.Tensor:
-  """`|X_i|` per copy (smoothed at 0 like `_irreps`' norms)."""
-  sq = tf.add_n([tf.square(c) for c in components]) if len(components) > 1 else tf.square(
-      components[0])
+def _norm(copies) -> tf.Tensor:
+  """`|X_i|` per copy, `[batch, m]` (smoothed at 0 like `_irreps`' norms)."""
+  if isinstance(copies, list):
+    sq = tf.add_n([tf.square(c) for c in copies]) if len(copies) > 1 else tf.square(copies[0])
+  else:
+    sq = tf.reduce_sum(tf.square(copies), axis=1)
   return tf.sqrt(sq + _irreps._NORM_EPS)  # pylint: disable=protected-access
 
 
@@ -254,24 +259,29 @@ def norms_and_nonlinearity(pre: tf.Tensor, layout: FlatLayout, bias, kind):
     t = t + bias
   if kind is None:
     return tf.concat([t, pre[:, m0:]], axis=1) if bias is not None else pre
+  xla = _fourier.in_xla_context()
   parts = [tf.tanh(t), tf.tanh(pre[:, m0:layout.one_dim_width])]
   for d, m, off in zip(layout.dims, layout.counts, layout.offsets):
     if d == 1 or m == 0:
       continue
-    components = _component_slices(pre, d, m, off)
-    r = _norm(components)
+    copies = _copies_of(pre, d, m, off, xla)
+    r = _norm(copies)
     factor = tf.tanh(r) / r
-    parts.extend(c * factor for c in components)
+    if xla:
+      parts.extend(c * factor for c in copies)
+    else:
+      parts.append(tf.reshape(copies * tf.expand_dims(factor, 1), [-1, d * m]))
   return tf.concat([p for p in parts if p.shape[1] != 0], axis=1)
 
 
 def copy_norms(x: tf.Tensor, layout: FlatLayout) -> tf.Tensor:
   """`|X_i|` of every non-trivial copy: `[batch, D] -> [batch, sum_{t>0} m_t]` (invariant)."""
   m0 = layout.counts[0]
+  xla = _fourier.in_xla_context()
   parts = [_norm([x[:, m0:layout.one_dim_width]])]
   for d, m, off in zip(layout.dims, layout.counts, layout.offsets):
     if d > 1 and m:
-      parts.append(_norm(_component_slices(x, d, m, off)))
+      parts.append(_norm(_copies_of(x, d, m, off, xla)))
   parts = [p for p in parts if p.shape[1] != 0]
   if not parts:
     return tf.zeros([tf.shape(x)[0], 0], x.dtype)
