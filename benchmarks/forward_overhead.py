@@ -40,6 +40,9 @@ Usage:
   python benchmarks/forward_overhead.py --envs=GridWorld-v0 --sections=actors \
       --networks=mlp,gcnn,steerable@C2,steerable@C4,steerable --no_spatial_copies
       # features in irreducible coordinates (no [before] copy: nothing to force spatial)
+  python benchmarks/forward_overhead.py --envs=GridWorld-v0,Catch-v0,CartPole-v1 \
+      --sections=actors --networks=mlp,gcnn,steerable,steerable_lean \
+      --batch_sizes=1,128,10000 --modes=function,xla   # free multiplicities per irreducible type
 
 Networks are actor kinds, optionally over a named subgroup of the environment's symmetry
 (`gcnn@C4`, see `env.symmetries`).

@@ -7,6 +7,8 @@
       --networks=mlp,gcnn@C2,gcnn@C4,gcnn,symmetrizer,augment,encoder
   python benchmarks/ppo_throughput.py --env=GridWorld-v0 --total_steps=100000 \
       --networks=mlp,gcnn,steerable,steerable:steerable
+  python benchmarks/ppo_throughput.py --env=GridWorld-v0 --total_steps=100000 \
+      --networks=mlp,gcnn,steerable,steerable_lean
 
 Each run is one seed of `launchers/train_ppo.py`'s training (4 envs x 128 steps, 4 epochs x
 minibatches, XLA): the first compiled call includes tracing and XLA compilation and is

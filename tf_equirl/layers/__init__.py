@@ -15,6 +15,11 @@ from tf_equirl.layers.irrep_dense import IrrepDense
 from tf_equirl.layers.irrep_invariants import IrrepInvariants
 from tf_equirl.layers.irrep_lift import IrrepLift
 from tf_equirl.layers.irrep_logits import IrrepLogits
+from tf_equirl.layers._isotypic import isotypic_representation
+from tf_equirl.layers.isotypic_dense import IsotypicDense
+from tf_equirl.layers.isotypic_invariants import IsotypicInvariants
+from tf_equirl.layers.isotypic_lift import IsotypicLift
+from tf_equirl.layers.isotypic_logits import IsotypicLogits
 from tf_equirl.layers.permutation_equivariant_dense import PermutationEquivariantDense
 from tf_equirl.layers.proximal_pool import EquivariantMeanPool, ProximalPool
 from tf_equirl.layers.relaxed import RelaxedGroupConv, RelaxedGroupLift, ShrinkToGroupMean
@@ -28,4 +33,5 @@ __all__ = ["GroupLift", "GroupConv", "PermutationEquivariantDense", "GroupPool",
            "encoding_representation", "signed_action_codes", "one_hot_action_codes",
            "RelaxedGroupLift", "RelaxedGroupConv", "ShrinkToGroupMean", "ResidualGroupLift",
            "ResidualGroupConv", "DecayTowardsZero", "IrrepLift", "IrrepDense", "IrrepLogits",
-           "IrrepInvariants", "irrep_representation"]
+           "IrrepInvariants", "irrep_representation", "IsotypicLift", "IsotypicDense",
+           "IsotypicLogits", "IsotypicInvariants", "isotypic_representation"]
