@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Imports TensorFlow: XLA is configured by the flags parser below, before absl's init
 # callbacks (TensorFlow's initialise its devices, after which XLA's flags are read).
+from launchers.common import flags_parser  # noqa: E402
 from tf_equirl import compilation  # noqa: E402
 
 _ENV = flags.DEFINE_enum("env", "CartPole-v1", ["CartPole-v1", "Catch-v0"], "Environment.")
@@ -124,12 +125,6 @@ def main(argv):
   print(f"as trained: {1e3 * config.batch_size / adam_ms:,.0f} env steps/s per CPU second")
 
 
-def _parse_and_configure(argv):
-  args = app.parse_flags_with_usage(argv)
-  compilation.configure(compilation.CompilationConfig(_XLA_RUNTIME.value,
-                                                      _XLA_CACHE.value or None))
-  return args
-
-
 if __name__ == "__main__":
-  app.run(main, flags_parser=_parse_and_configure)
+  app.run(main, flags_parser=flags_parser(lambda: compilation.configure(
+      compilation.CompilationConfig(_XLA_RUNTIME.value, _XLA_CACHE.value or None))))

@@ -9,6 +9,7 @@
       --networks=mlp,gcnn,steerable,steerable:steerable
   python benchmarks/ppo_throughput.py --env=GridWorld-v0 --total_steps=100000 \
       --networks=mlp,gcnn,steerable,steerable_lean
+  python benchmarks/ppo_throughput.py ... --xla_runtime   # XLA's newer CPU runtime
 
 Each run is one seed of `launchers/train_ppo.py`'s training (4 envs x 128 steps, 4 epochs x
 minibatches, XLA): the first compiled call includes tracing and XLA compilation and is
@@ -31,6 +32,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tensorflow as tf  # noqa: E402
 
+from launchers.common import flags_parser  # noqa: E402
+from tf_equirl import compilation  # noqa: E402
 from tf_equirl.agents.ppo import PPO  # noqa: E402
 from tf_equirl.agents.ppo.reproduce import network_arms  # noqa: E402
 
@@ -40,6 +43,8 @@ _NETWORKS = flags.DEFINE_list("networks", ["mlp", "gcnn", "symmetrizer"], "Netwo
 _TOTAL_STEPS = flags.DEFINE_integer("total_steps", 500_000, "Env steps per run.")
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny run: 4,096 steps.")
 _JSON = flags.DEFINE_string("json", None, "Write the rows to this JSON file.")
+_XLA_RUNTIME = flags.DEFINE_bool("xla_runtime", False, "Compile with XLA's newer CPU runtime "
+                                 "(tf_equirl.compilation; what launchers.train_ppo uses).")
 
 
 def main(argv):
@@ -76,4 +81,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=flags_parser(  # XLA configured before TensorFlow's devices
+      lambda: compilation.configure(compilation.CompilationConfig(_XLA_RUNTIME.value, None))))
