@@ -109,3 +109,19 @@ def with_runtime_fallback(main: Callable):
       os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:], "--noxla_runtime",
                                 "--xla_cache="])
   return wrapped
+
+
+def exit_when_done(main: Callable):
+  """Wraps a launcher's `main`: once it has returned (every output written and closed), runs
+  the exit handlers (e.g. publishing the compilation cache), flushes stdout and stderr and
+  ends the process with `os._exit`, skipping the interpreter's teardown of TensorFlow (about
+  1.2 s after a PPO run on this machine, against 3 ms for the exit handlers). An exception
+  takes the normal path."""
+
+  def wrapped(argv):
+    code = main(argv)
+    atexit._run_exitfuncs()  # pylint: disable=protected-access
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 0)  # pylint: disable=protected-access
+  return wrapped

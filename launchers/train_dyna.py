@@ -19,7 +19,8 @@ import os
 
 from absl import app, flags
 
-from launchers.common import flags_parser, parse_seeds, with_runtime_fallback
+from launchers.common import (exit_when_done, flags_parser, parse_seeds,
+                              with_runtime_fallback)
 from launchers import train_ppo  # its flags (--env, --network, --seeds, PPO fields) apply here
 from tf_equirl import results
 from tf_equirl.agents.dyna import (MODEL_BUFFERS, MODES, ROLLOUT_STARTS, WORLD_MODELS,
@@ -87,5 +88,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(with_runtime_fallback(main),
+  app.run(exit_when_done(with_runtime_fallback(main)),
           flags_parser=flags_parser(train_ppo.configure_compilation))

@@ -15,8 +15,8 @@ import os
 
 from absl import app, flags
 
-from launchers.common import (define_compilation_flags, flags_parser, parse_seeds,
-                              with_runtime_fallback)
+from launchers.common import (define_compilation_flags, exit_when_done, flags_parser,
+                              parse_seeds, with_runtime_fallback)
 
 from tf_equirl import envs
 from tf_equirl.agents.ppo import PRESETS, PPOConfig, default_config
@@ -95,4 +95,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(with_runtime_fallback(main), flags_parser=flags_parser(configure_compilation))
+  app.run(exit_when_done(with_runtime_fallback(main)),
+          flags_parser=flags_parser(configure_compilation))
