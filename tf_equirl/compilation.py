@@ -9,10 +9,14 @@ its executables can be stored by TensorFlow's persistent compilation cache
 ("TargetRegistry::lookupTarget failed"). It compiles more slowly (about 1.4 s more for a PPO
 training call); with a warm cache a later process with the same graph skips most of that.
 
-Both are process-wide settings that TensorFlow reads when it compiles for the first time, so
-`configure` must run before the first compiled call: the launchers call it first thing in
-`main` (flags `--xla_runtime`, `--xla_cache`). A library user who never calls it gets
-TensorFlow's defaults. The two runtimes round floating point differently, so per-seed
+Both are process-wide settings that TensorFlow reads early (the cache folder as soon as it
+initialises its devices, the runtime at the first compilation), so `configure` must run before
+TensorFlow executes anything: the launchers call it from their absl flags parser
+(`launchers.common.flags_parser`; flags `--xla_runtime`, `--xla_cache`), before absl's init
+callbacks, one of which TensorFlow uses to list its devices. A library user who never calls it
+gets TensorFlow's defaults. The newer runtime is not better everywhere: its batch-10,000
+forward passes are about 3x slower (results/forward_overhead.md), and TF 2.15's version cannot
+lower some graphs (`launchers.common.with_runtime_fallback`). The two runtimes round floating point differently, so per-seed
 curves differ while the statistics agree (results/ppo_throughput.md); results committed
 before this module existed were made with the classic runtime (`--xla_runtime=false`
 reproduces them bit for bit).
