@@ -19,8 +19,9 @@ the same epochs), then writes:
 * this environment's section of `results/transition_models.md` (between generated markers;
   the rest of the file is left as it is).
 
-`--zoo` copies the seed-0 models trained on `joint` into `zoo/<env>/{mlp,gcnn}_transition.keras`
-(`--zoo_pool` picks the G-CNN's pooling) and updates the manifest and cards.
+`--zoo` copies the seed-0 models trained on `joint` into
+`zoo/<env>/{mlp,gcnn,gcnn_proximal}_transition.keras` (`gcnn`: mean pooling) and updates the
+manifest and cards.
 """
 
 import sys
@@ -44,7 +45,6 @@ _RUNS = flags.DEFINE_string("runs_dir", "runs/transition", "Run folders.")
 _RESULTS = flags.DEFINE_string("results_dir", "results", "Where figures and the table go.")
 _RETRAIN = flags.DEFINE_bool("retrain", False, "Retrain runs that already exist.")
 _ZOO = flags.DEFINE_bool("zoo", False, "Put the seed-0 joint models into the zoo.")
-_ZOO_POOL = flags.DEFINE_enum("zoo_pool", "mean", ["mean", "proximal"], "G-CNN for the zoo.")
 _NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide progress bars.")
 
 
@@ -57,7 +57,7 @@ def main(argv):
         env=_ENV.value, epochs=_EPOCHS.value, seeds=_SEEDS.value,
         equivariance_seeds=_EQ_SEEDS.value, equivariance_atol=_EQ_ATOL.value,
         data_seed=_DATA_SEED.value, data_dir=_DATA_DIR.value, runs_dir=_RUNS.value,
-        results_dir=_RESULTS.value, retrain=_RETRAIN.value, zoo_pool=_ZOO_POOL.value,
+        results_dir=_RESULTS.value, retrain=_RETRAIN.value,
         progress=not _NO_PROGRESS.value,
         command="python -m launchers.analyze_transition " + " ".join(sys.argv[1:]))
   except ValueError as e:

@@ -5,8 +5,9 @@
   python -m launchers.reproduce_dyna --env=Catch-v0 --part=levers --seeds=16 --planning_ratios=2
 
 `--part=supervised` trains the baseline, Dyna (MLP world model) and Equi-Dyna (G-CNN world
-model, mean pooling) with the zoo's pretrained world models at every --planning_ratios and
-writes results/dyna_<env>.md (+ .png). `--part=levers` trains online Dyna with and without
+model, mean pooling; `--models=...,gcnn_proximal` adds the thesis' proximal pooling) with the
+zoo's pretrained world models at every --planning_ratios and writes results/dyna_<env>.md
+(+ .png). `--part=levers` trains online Dyna with and without
 orbit-augmented model data, branched rollouts and a whole-run model buffer and writes
 results/dyna_<env>_levers.md. `--part=online_grid` trains online Dyna over --planning_ratios x
 --dyna_iterations for each of --models (thesis 4.8, Fig. 4.11) and writes
@@ -32,7 +33,9 @@ _SEEDS = flags.DEFINE_integer("seeds", 32, "Seeds per configuration (0..N-1).")
 _RATIOS = flags.DEFINE_list("planning_ratios", ["1", "2", "4", "8"], "Planning ratios.")
 _ITERATIONS = flags.DEFINE_list("dyna_iterations", ["50"], "Dyna iterations (thesis: 50; the "
                                 "online grid: 5,10,50,100).")
-_MODELS = flags.DEFINE_list("models", ["mlp", "gcnn"], "World models of the online grid.")
+_MODELS = flags.DEFINE_list("models", ["mlp", "gcnn"], "World models (supervised: the zoo's "
+                            "mlp, gcnn (mean pooling), gcnn_proximal; the online grid: mlp, "
+                            "gcnn).")
 _FROM_SWEEPS = flags.DEFINE_list("from_sweeps", None, "online_grid: report the grid already "
                                  "swept with launchers.sweep --algo=dyna into these folders (one "
                                  "per world model) instead of training it here; the baseline "
@@ -65,7 +68,8 @@ def main(argv):
     elif len(counts) != 1:
       raise ValueError(f"--part={_PART.value} takes one --dyna_iterations value.")
     elif _PART.value == "supervised":
-      arms = reproduce.supervised_arms(env, ratios, counts[0], _TOTAL_STEPS.value)
+      arms = reproduce.supervised_arms(env, ratios, counts[0], _TOTAL_STEPS.value,
+                                       world_models=_MODELS.value)
       title, suffix = "Supervised-Dyna", ""
     else:
       if len(ratios) != 1:

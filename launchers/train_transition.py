@@ -6,7 +6,12 @@
 Settings of thesis Table 5.5: Adam 1e-3, global grad-norm clip 0.5, batch 64. Writes
 `<out>/model.keras` (a plain Keras model: `[observation, action] -> prediction`),
 `<out>/history.csv` (validation metrics per epoch, also per action), `<out>/summary.json`
-and TensorBoard scalars under `<out>/tb`.
+and TensorBoard scalars under `<out>/tb`. `--zoo` also puts the model into the zoo as
+`<env>/<model>_transition` (`mlp`, `gcnn` for mean pooling, `gcnn_proximal`), with its
+equivariance error measured, and updates the manifest and cards:
+
+  python -m launchers.train_transition --env=Catch-v0 --model=gcnn --pool=proximal \
+      --dataset=joint --epochs=10 --seed=0 --data_seed=0 --zoo
 """
 
 import json
@@ -18,6 +23,7 @@ from absl import app, flags
 from tf_equirl.models import DATASETS, POOLS
 from tf_equirl.models.experiment import default_out, train_one
 from tf_equirl.models.presets import ZOO_FOLDER
+from tf_equirl.models.study import ship_run
 
 _ENV = flags.DEFINE_enum("env", "CartPole-v1", sorted(ZOO_FOLDER), "Environment.")
 _MODEL = flags.DEFINE_enum("model", "gcnn", ["mlp", "gcnn"], "Network.")
@@ -33,6 +39,8 @@ _MASK = flags.DEFINE_bool("mask_terminal", True, "Mask terminal transitions in t
                           "(eq. 4.30/4.32).")
 _NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide the progress bar.")
 _NO_TENSORBOARD = flags.DEFINE_bool("no_tensorboard", False, "Skip TensorBoard scalars.")
+_ZOO = flags.DEFINE_bool("zoo", False, "Put the trained model into the zoo (trained on joint "
+                         "only: the zoo's models are).")
 
 
 def main(argv):
@@ -41,6 +49,9 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   out = _OUT.value or default_out(_ENV.value, _MODEL.value, _POOL.value, _DATASET.value,
                                   _SEED.value)
+  if _ZOO.value and _DATASET.value != "joint":
+    raise app.UsageError(f"--zoo ships models trained on --dataset=joint, not "
+                         f"{_DATASET.value!r}.")
   try:
     _, history = train_one(
         _ENV.value, _MODEL.value, _POOL.value, _DATASET.value, _EPOCHS.value, _SEED.value, out,
@@ -52,6 +63,8 @@ def main(argv):
   final = {k: v for k, v in history[-1].items() if k.startswith("val_")}
   print(f"wrote {out}/model.keras; final validation: "
         + json.dumps({k: round(v, 5) for k, v in final.items()}))
+  if _ZOO.value:
+    print("zoo:", ship_run(_ENV.value, out, _DATA_DIR.value, _DATA_SEED.value))
 
 
 if __name__ == "__main__":

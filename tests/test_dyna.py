@@ -7,7 +7,8 @@ from tf_agents.trajectories import time_step as ts
 
 from tf_equirl import envs, zoo
 from tf_equirl.agents.dyna import (Dyna, DynaConfig, ModelBuffer, ModelEnvironment,
-                                   build_world_model, default_dyna_config)
+                                   build_world_model, default_dyna_config,
+                                   default_world_model_name)
 from tf_equirl.agents.ppo import default_config
 from tf_equirl.agents.ppo.experiment import run_experiment
 from tf_equirl.models import TransitionSpec, collect_transitions, evaluate
@@ -111,10 +112,12 @@ def test_online_cartpole_learns_its_model_and_improves():
   assert loss[-1] < loss[0] and result.mean_return[-8:].mean() > 2 * result.mean_return[:4].mean()
 
 
-def test_supervised_catch_learns_through_run_experiment(tmp_path):
+@pytest.mark.parametrize("world_model", ["gcnn", "gcnn_proximal"])
+def test_supervised_catch_learns_through_run_experiment(tmp_path, world_model):
   from tf_equirl import results
+  # gcnn_proximal: the thesis' Equi-Dyna world model, catch/gcnn_proximal_transition
   cfg = default_dyna_config("Catch-v0", ppo_overrides=dict(total_steps=12_000),
-                            mode="supervised", world_model="gcnn", planning_ratio=4,
+                            mode="supervised", world_model=world_model, planning_ratio=4,
                             dyna_iterations=10)
   out = run_experiment(cfg, [0], str(tmp_path), progress=False, tensorboard=False)
   columns = results.read_seed_csv(str(tmp_path / "seed_0.csv"))
@@ -243,8 +246,9 @@ def test_bad_dyna_input_fails_clearly():
     Dyna(_cartpole_config(world_model_path="catch/gcnn_transition"))
   with pytest.raises(ValueError, match="does not exist"):
     Dyna(_cartpole_config(world_model_path="/no/such/model.keras"))
-  with pytest.raises(ValueError, match="gcnn_proximal"):
-    Dyna(_cartpole_config(world_model="gcnn_proximal"))
+  assert default_world_model_name("Catch-v0", "gcnn_proximal") == "catch/gcnn_proximal_transition"
+  with pytest.raises(ValueError, match="No zoo world models for environment 'GridWorld-v0'"):
+    default_world_model_name("GridWorld-v0", "gcnn")
 
 
 def test_train_dyna_launcher_rejects_a_world_model_of_another_environment():

@@ -289,7 +289,8 @@ def test_saved_models_reload_in_a_fresh_process(cartpole, catch, tmp_path):
   assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
 
 
-def test_transition_study_writes_its_section_and_keeps_the_rest(cartpole, small_data, tmp_path):
+def test_transition_study_writes_its_section_and_keeps_the_rest(cartpole, small_data, tmp_path,
+                                                                monkeypatch):
   """The thesis 4.7.5 study end to end on a tiny dataset (1 epoch, 2 untrained seeds)."""
   from tf_equirl.models import study
   from tf_equirl.models.data import dataset_dir, save_split
@@ -314,6 +315,18 @@ def test_transition_study_writes_its_section_and_keeps_the_rest(cartpole, small_
   # the G-CNNs are equivariant before and after training; the MLP is not
   eq = [line for line in text.splitlines() if line.startswith("| G-CNN proximal |")][-1]
   assert "100.00 %" in eq
+  # shipping runs into a zoo: names by model and pooling, cards, checksums
+  monkeypatch.setenv("TF_EQUIRL_ZOO", str(tmp_path / "zoo"))
+  from tf_equirl import zoo
+  for lab, name in (("gcnn_proximal", "cartpole/gcnn_proximal_transition"),
+                    ("mlp", "cartpole/mlp_transition")):
+    run = tmp_path / "runs" / "CartPole-v1" / f"{lab}_joint" / "seed_0"
+    assert study.ship_run("CartPole-v1", str(run), str(tmp_path / "data")) == name
+  info = zoo.info("cartpole/gcnn_proximal_transition")
+  assert info["network"] == "gcnn (proximal pooling)" and info["equivariance_error"] < 1e-5
+  assert zoo.info("cartpole/mlp_transition")["equivariance_error"] is None
+  assert zoo.load("cartpole/gcnn_proximal_transition").name == "gcnn_proximal_transition"
+  assert "### `cartpole/gcnn_proximal_transition`" in (tmp_path / "zoo" / "README.md").read_text()
   with pytest.raises(ValueError, match="epochs must be a positive integer"):
     study.TransitionStudyConfig(epochs=0)
   with pytest.raises(ValueError, match="env must be one of"):

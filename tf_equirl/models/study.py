@@ -14,7 +14,8 @@ proximal pooling, G-CNN with mean pooling): trains what `config.runs_dir` does n
 * this environment's section of `transition_models.md` (between generated markers; the
   rest of the file is left as it is).
 
-`to_zoo` copies the seed-0 models trained on `joint` into the zoo. `launchers/
+`to_zoo` copies the seed-0 models trained on `joint` into the zoo (all three models);
+`ship_run` puts one run's model there. `launchers/
 analyze_transition.py` parses flags into the config and calls these.
 """
 
@@ -39,7 +40,8 @@ from tf_equirl.models.presets import ZOO_FOLDER
 from tf_equirl.models.spec import TransitionSpec
 
 __all__ = ["TransitionStudyConfig", "run_study", "train_grid", "plot_curves", "angle_analysis",
-           "equivariance", "section", "write_section", "to_zoo"]
+           "equivariance", "section", "write_section", "to_zoo", "zoo_entry", "ship_run",
+           "ZOO_KINDS"]
 
 
 @dataclasses.dataclass
@@ -57,7 +59,6 @@ class TransitionStudyConfig:
     runs_dir: root of the run folders (`<runs_dir>/<env>/<model>_<dataset>/seed_<k>`).
     results_dir: where figures and `transition_models.md` go.
     retrain: retrain runs that already exist with the same epochs.
-    zoo_pool: pooling of the G-CNN that `to_zoo` ships ("mean" or "proximal").
     progress: show progress bars while training.
     command: the command line written into the report.
   """
@@ -71,7 +72,6 @@ class TransitionStudyConfig:
   runs_dir: str = os.path.join("runs", "transition")
   results_dir: str = "results"
   retrain: bool = False
-  zoo_pool: str = "mean"
   progress: bool = True
   command: str = "python -m launchers.analyze_transition"
 
@@ -84,9 +84,6 @@ class TransitionStudyConfig:
       if not isinstance(value, int) or value < 1:
         raise ValueError(f"TransitionStudyConfig.{name} must be a positive integer, "
                          f"received {value!r}.")
-    if self.zoo_pool not in ("mean", "proximal"):
-      raise ValueError("TransitionStudyConfig.zoo_pool must be 'mean' or 'proximal', "
-                       f"received {self.zoo_pool!r}.")
 
 
 MODELS = (("mlp", "mean"), ("gcnn", "proximal"), ("gcnn", "mean"))
@@ -366,41 +363,86 @@ def write_section(path: str, env_name: str, text: str) -> None:
     f.write(body)
 
 
-def to_zoo(config: TransitionStudyConfig, spec, runs, n_pairs, trained) -> None:
-  env_name = config.env
+ZOO_KINDS = {"mlp": "mlp", "gcnn_mean": "gcnn", "gcnn_proximal": "gcnn_proximal"}
+"""Run label -> zoo kind: `<env folder>/<kind>_transition` (`"cartpole/gcnn_transition"`)."""
+
+
+def zoo_entry(env_name: str, spec: TransitionSpec, run: str, worst_error, n_pairs: int,
+              data_seed: int, prediction_rate=None) -> tuple:
+  """`(zoo name, manifest entry)` for the model trained in run folder `run`, copying its
+  `model.keras` into the zoo. `worst_error` is its largest relative equivariance error over
+  `n_pairs` state-action pairs (ignored for the MLP); `prediction_rate` (Catch) the fraction of
+  those pairs whose predicted next grid transforms exactly, recorded in the card."""
+  summary = _summaries([run])[0]
+  lab = summary["model"]
+  if lab not in ZOO_KINDS:
+    raise ValueError(f"Run {run!r} holds a {lab!r} model; the zoo ships {sorted(ZOO_KINDS)}.")
   folder = ZOO_FOLDER[env_name]
+  rel = f"{folder}/{ZOO_KINDS[lab]}_transition.keras"
+  os.makedirs(os.path.join(zoo.zoo_dir(), folder), exist_ok=True)
+  shutil.copyfile(os.path.join(run, "model.keras"), os.path.join(zoo.zoo_dir(), rel))
+  final = summary["final"]
+  metric = "rms" if spec.kind == "continuous" else "accuracy"
+  metrics = {f"validation_{metric}": final[f"val_{metric}"]}
+  metrics.update({f"validation_{metric}_{name.replace(' ', '_')}": final[f"val_a{a}_{metric}"]
+                  for a, name in enumerate(ACTION_NAMES[env_name])})
+  if prediction_rate is not None:
+    metrics["prediction_equivariance_rate"] = float(prediction_rate)
+  pool = lab.split("_", 1)[1] if lab != "mlp" else None
+  proximal = ("; proximal pooling (thesis 4.7.4) is approximately equivariant, the error "
+              "above is measured, not guaranteed" if pool == "proximal" else "")
+  entry = {
+      "file": rel, "env": env_name, "role": "transition",
+      "network": "mlp" if pool is None else f"gcnn ({pool} pooling)",
+      "params": summary["params"], "command": summary["command"], "seed": summary["seed"],
+      "total_steps": summary["train_size"] * summary["epochs"],
+      "equivariance_error": None if pool is None else float(worst_error),
+      "equivariance_states": n_pairs, "metrics": metrics,
+      "notes": ("inputs [observation float32 [B, d], action int32 [B]]; "
+                + ("output: next observation" if spec.kind == "continuous" else
+                   "output: logits over the 50 ball cells then the 5 paddle columns")
+                + "; trained on the joint expert/random dataset (make_transition_data "
+                f"--seed={data_seed}) with terminal transitions masked (eq. 4.30/4.32)"
+                + ("" if spec.kind == "continuous" else
+                   ", so it never learned the ball's last drop and a rollout on it does not "
+                   "end by itself")
+                + proximal
+                + "; use tf_equirl.models.model_dynamics(model, env) to step an environment "
+                "with it. Results: results/transition_models.md")}
+  return f"{folder}/{ZOO_KINDS[lab]}_transition", entry
+
+
+def to_zoo(config: TransitionStudyConfig, spec, runs, n_pairs, trained) -> None:
+  """Ships the seed-0 models trained on `joint`: MLP, G-CNN with mean pooling and G-CNN with
+  proximal pooling (`<env>/{mlp,gcnn,gcnn_proximal}_transition`)."""
   entries = {}
-  for kind, lab in (("mlp", "mlp"), ("gcnn", f"gcnn_{config.zoo_pool}")):
-    run = runs[(lab, "joint")][0]
-    summary = _summaries([run])[0]
-    rel = f"{folder}/{kind}_transition.keras"
-    os.makedirs(os.path.join(zoo.zoo_dir(), folder), exist_ok=True)
-    shutil.copyfile(os.path.join(run, "model.keras"), os.path.join(zoo.zoo_dir(), rel))
-    final = summary["final"]
-    metric = "rms" if spec.kind == "continuous" else "accuracy"
-    metrics = {f"validation_{metric}": final[f"val_{metric}"]}
-    metrics.update({f"validation_{metric}_{name.replace(' ', '_')}": final[f"val_a{a}_{metric}"]
-                    for a, name in enumerate(ACTION_NAMES[env_name])})
+  for lab in ZOO_KINDS:
     eq = trained[(lab, "joint")]
-    entries[f"{folder}/{kind}_transition"] = {
-        "file": rel, "env": env_name, "role": "transition",
-        "network": "mlp" if kind == "mlp" else f"gcnn ({config.zoo_pool} pooling)",
-        "params": summary["params"], "command": summary["command"], "seed": summary["seed"],
-        "total_steps": summary["train_size"] * summary["epochs"],
-        "equivariance_error": None if kind == "mlp" else eq["worst"],
-        "equivariance_states": n_pairs, "metrics": metrics,
-        "notes": ("inputs [observation float32 [B, d], action int32 [B]]; "
-                  + ("output: next observation" if spec.kind == "continuous" else
-                     "output: logits over the 50 ball cells then the 5 paddle columns")
-                  + "; trained on the joint expert/random dataset (make_transition_data "
-                  f"--seed={config.data_seed}) with terminal transitions masked (eq. 4.30/4.32)"
-                  + ("" if spec.kind == "continuous" else
-                     ", so it never learned the ball's last drop and a rollout on it does not "
-                     "end by itself")
-                  + "; use tf_equirl.models.model_dynamics(model, env) to step an environment "
-                  "with it. Results: results/transition_models.md")}
+    rate = float(eq["modes"][0]) if len(eq["modes"]) else None
+    name, entry = zoo_entry(config.env, spec, runs[(lab, "joint")][0], eq["worst"], n_pairs,
+                            config.data_seed, rate)
+    entries[name] = entry
   zoo.update_manifest(entries)
   print("zoo:", ", ".join(entries))
+
+
+def ship_run(env_name: str, run: str, data_dir: str = "data", data_seed: int = 0) -> str:
+  """Puts the model of one `train_one` run folder into the zoo after measuring its
+  equivariance error (on all Catch state-action pairs, or on the CartPole validation pairs);
+  returns its zoo name. `launchers.train_transition --zoo` calls this."""
+  env = envs.make(env_name, batch_size=1)
+  spec = TransitionSpec.for_env(env)
+  if spec.kind == "grid":
+    pairs = all_state_action_pairs(env)
+  else:
+    pairs = load_split(dataset_dir(data_dir, env_name, data_seed), "validation")
+  obs, act = pairs["obs"], pairs["action"]
+  model = zoo.load_file(os.path.join(run, "model.keras"))
+  _, errors = equivariance_rate(model, spec, obs, act)
+  rate = prediction_equivariance_rate(model, spec, obs, act) if spec.kind == "grid" else None
+  name, entry = zoo_entry(env_name, spec, run, float(errors.max()), len(obs), data_seed, rate)
+  zoo.update_manifest({name: entry})
+  return name
 
 
 def run_study(config: TransitionStudyConfig, ship_to_zoo: bool = False) -> str:

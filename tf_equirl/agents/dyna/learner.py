@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_equirl import envs, rng
-from tf_equirl.agents.dyna.config import DynaConfig
+from tf_equirl.agents.dyna.config import WORLD_MODELS, DynaConfig
 from tf_equirl.agents.dyna.world import ModelBuffer, ModelEnvironment
 from tf_equirl.agents.ppo.learner import PPO, Carry, TrainResult
 from tf_equirl.models.networks import EquivariantTransitionModel, MLPTransitionModel
@@ -48,16 +48,14 @@ _PLAN_SEED = 0x91A7  # second word of the planning carry's key (the acting carry
 
 
 def default_world_model_name(env: str, world_model: str) -> str:
-  """Zoo name of the pretrained world model of `env` (`"cartpole/gcnn_transition"`)."""
+  """Zoo name of the pretrained world model of `env`: `"cartpole/gcnn_transition"` (mean
+  pooling), `"cartpole/gcnn_proximal_transition"`, `"cartpole/mlp_transition"`."""
   if env not in ZOO_FOLDER:
     raise ValueError(f"No zoo world models for environment {env!r}; the zoo has them for "
                      f"{sorted(ZOO_FOLDER)}. Pass DynaConfig.world_model_path.")
-  if world_model == "gcnn_proximal":
-    raise ValueError("The zoo's G-CNN world models use mean pooling; for world_model="
-                     "'gcnn_proximal' in supervised mode train one (python -m "
-                     "launchers.train_transition --pool=proximal) and pass its .keras file as "
-                     "DynaConfig.world_model_path.")
-  return f"{ZOO_FOLDER[env]}/{'mlp' if world_model == 'mlp' else 'gcnn'}_transition"
+  if world_model not in WORLD_MODELS:
+    raise ValueError(f"Unknown world model {world_model!r}; expected one of {WORLD_MODELS}.")
+  return f"{ZOO_FOLDER[env]}/{world_model}_transition"
 
 
 def load_world_model(name_or_path: str, spec: TransitionSpec) -> keras.Model:

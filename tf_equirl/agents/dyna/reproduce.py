@@ -1,8 +1,8 @@
 """Supervised-Dyna and Dyna experiments across seeds (thesis Tables 4.5, 4.6; Figs. 4.8, 4.10).
 
 `supervised_arms(env)` lists the agents of thesis 4.7.5.3 / 4.7.6.2: the model-free baseline
-(the same PPO settings, no planning), Dyna (MLP world model) and Equi-Dyna (G-CNN world model)
-at each planning ratio; `run_arms` trains them (resuming finished ones); `write_report`
+(the same PPO settings, no planning), Dyna (MLP world model) and Equi-Dyna (G-CNN world model;
+mean pooling, or the thesis' proximal pooling as `equi_dyna_proximal`) at each planning ratio; `run_arms` trains them (resuming finished ones); `write_report`
 writes a results file with the table at the thesis' checkpoints, the best planning ratio per
 world model, the thesis' numbers beside ours and the curves. `launchers/reproduce_dyna.py`
 only parses flags and calls these.
@@ -36,16 +36,26 @@ THESIS = {
 }
 THESIS_RATIOS = {"CartPole-v1": {"dyna": 1, "equi_dyna": 8},
                  "Catch-v0": {"dyna": 4, "equi_dyna": 8}}
-WORLD_MODEL_OF = {"dyna": "mlp", "equi_dyna": "gcnn"}
+WORLD_MODEL_OF = {"dyna": "mlp", "equi_dyna": "gcnn", "equi_dyna_proximal": "gcnn_proximal"}
+"""Agent name -> world model: Equi-Dyna is the G-CNN with mean pooling (exactly equivariant);
+`equi_dyna_proximal` the thesis' own Equi-Dyna, a G-CNN with proximal pooling (4.7.4)."""
+AGENT_OF = {model: agent for agent, model in WORLD_MODEL_OF.items()}
 
 
 def supervised_arms(env: str, ratios: Sequence[float] = (1, 2, 4, 8),
                     dyna_iterations: int = 50, total_steps: Optional[int] = None,
-                    mode: str = "supervised") -> List[Arm]:
-  """Baseline + Dyna (MLP model) + Equi-Dyna (G-CNN model) at every planning ratio."""
+                    mode: str = "supervised",
+                    world_models: Sequence[str] = ("mlp", "gcnn")) -> List[Arm]:
+  """Baseline + Dyna (MLP model) + Equi-Dyna (G-CNN model, mean pooling) and, with
+  `"gcnn_proximal"` in `world_models`, the thesis' Equi-Dyna with proximal pooling, at every
+  planning ratio."""
+  unknown = [m for m in world_models if m not in AGENT_OF]
+  if unknown or not world_models:
+    raise ValueError(f"Unknown world models {unknown}; expected some of {sorted(AGENT_OF)}.")
   ppo = {"total_steps": total_steps} if total_steps else {}
   arms = []
-  for agent, model in WORLD_MODEL_OF.items():
+  for model in world_models:
+    agent = AGENT_OF[model]
     for ratio in ratios:
       cfg = default_dyna_config(env, ppo_overrides=ppo, mode=mode, world_model=model,
                                 planning_ratio=ratio, dyna_iterations=dyna_iterations)
@@ -70,7 +80,7 @@ def lever_arms(env: str, ratio: float, dyna_iterations: int, total_steps: Option
                              "rollout_horizon": horizon, "model_buffer": "all"}}
   arms = []
   for model in models:
-    agent = "equi_dyna" if model == "gcnn" else "dyna"
+    agent = AGENT_OF[model]
     for name, fields in variants.items():
       cfg = default_dyna_config(env, ppo_overrides=ppo, mode="online", world_model=model,
                                 planning_ratio=ratio, dyna_iterations=dyna_iterations,
@@ -98,7 +108,7 @@ def write_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, tuple
   summaries = {a.name: results.summarize(runs[a.name][1], runs[a.name][0], checkpoints)
                for a in arms if a.name in runs}
   chosen = {"baseline": next(a for a in arms if a.agent == "baseline")}
-  for agent in ("dyna", "equi_dyna"):
+  for agent in WORLD_MODEL_OF:
     if any(a.agent == agent for a in arms):
       chosen[agent] = best_ratio(arms, runs, agent)
   png = os.path.splitext(path)[0] + ".png"
@@ -150,7 +160,7 @@ def online_grid_arms(env: str, ratios: Sequence[float] = (0.5, 1, 2, 4, 8),
   ppo = {"total_steps": total_steps} if total_steps else {}
   arms = []
   for model in models:
-    agent = "equi_dyna" if model == "gcnn" else "dyna"
+    agent = AGENT_OF[model]
     for ratio in ratios:
       for count in iterations:
         cfg = default_dyna_config(env, ppo_overrides=ppo, mode="online", world_model=model,
@@ -168,7 +178,7 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
   last checkpoint against the baseline, and a Fig. 4.11-style matrix of plots."""
   base_steps, base_curves, _ = runs["baseline"]
   grid = [a for a in arms if a.agent != "baseline" and a.name in runs]
-  models = sorted({a.config.world_model for a in grid}, key=["mlp", "gcnn"].index)
+  models = sorted({a.config.world_model for a in grid}, key=list(AGENT_OF).index)
   ratios = sorted({a.planning_ratio for a in grid})
   counts = sorted({a.config.dyna_iterations for a in grid})
   final = min(int(runs[a.name][0][-1]) for a in grid)
@@ -244,7 +254,7 @@ def grid_runs_from_sweeps(sweep_dirs: Sequence[str], baseline: Arm, baseline_dir
   for folder in sweep_dirs:
     for c in sweeps.aggregate(folder).configs:
       cfg = DynaConfig(**c.config)
-      agent = "equi_dyna" if cfg.world_model == "gcnn" else "dyna"
+      agent = AGENT_OF[cfg.world_model]
       name = f"online_{cfg.world_model}_pr{cfg.planning_ratio:g}_it{cfg.dyna_iterations}"
       arms.append(Arm(name, agent, cfg, cfg.planning_ratio))
       runs[name] = (c.env_steps, c.curves, {})
