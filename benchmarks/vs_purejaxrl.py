@@ -65,6 +65,12 @@ _TF_MODES = flags.DEFINE_list(
     "compilation cache), warm (XLA runtime, the cache filled by an untimed run before the "
     "rounds: a user's second and later runs).")
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny sizes (CartPole 4,096 steps, Catch 2,048), 1 round.")
+_TF_PYTHON = flags.DEFINE_string(
+    "tf_python", None, "Python interpreter of the tf_equirl runs (default: this one). A user of "
+    "the README's first command has a virtual environment made by `pip install -e .`, without "
+    "the test extra, whose pandas Keras imports when it is there (about 0.35 s of every "
+    "process); e.g. `python3 -m venv /tmp/main && /tmp/main/bin/pip install -e .` and "
+    "--tf_python=/tmp/main/bin/python.")
 
 CARTPOLE_STEPS, CATCH_STEPS = 500_000, 20_000
 # Catch: the same PPO settings on both sides (see the module docstring).
@@ -127,11 +133,12 @@ def _mode_args(mode, cache):
   return [f"--xla_cache={cache}"], ["--xla_cache=<the warm cache>"]
 
 
-def run_tf(case, out_dir, mode="warm", cache=""):
+def run_tf(case, out_dir, mode="warm", cache="", python=None):
   args = [f"--env={case['env']}", f"--network={case['network']}",
           f"--total_steps={case['steps']}", "--no_progress", *case["tf_args"]]
   mode_args, shown = _mode_args(mode, cache)
-  cmd = [sys.executable, "-m", "launchers.train_ppo", *args, *mode_args, f"--out={out_dir}"]
+  cmd = [python or sys.executable, "-m", "launchers.train_ppo", *args, *mode_args,
+         f"--out={out_dir}"]
   _, wall, cpu, others, load = _timed(cmd, REPO)
   with open(os.path.join(out_dir, "summary.json")) as f:
     summary = json.load(f)
@@ -174,17 +181,23 @@ def _machine():
   return f"{model}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.system()} {platform.release()}"
 
 
-def _tf_versions():
-  import importlib.metadata  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top  (already imported)
-  def version(package):
-    try:
-      return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-      return "?"
-  return (f"TensorFlow {tf.__version__}, Keras {version('keras')}, tf-agents "
-          f"{version('tf-agents')}, NumPy {np.__version__}")
+_VERSIONS = """
+import importlib.metadata as m, platform, sys
+def v(p):
+  try:
+    return m.version(p)
+  except m.PackageNotFoundError:
+    return None
+print(f"Python {platform.python_version()} ({sys.prefix}), TensorFlow {v('tensorflow')}, "
+      f"Keras {v('keras')}, tf-agents {v('tf-agents')}, NumPy {v('numpy')}, "
+      + (f"pandas {v('pandas')} (imported by Keras)" if v('pandas') else "no pandas"))
+"""
+
+
+def _tf_versions(python: str) -> str:
+  """The tf_equirl interpreter's Python, environment and package versions."""
+  return subprocess.run([python, "-c", _VERSIONS], capture_output=True, text=True,
+                        check=True).stdout.strip()
 
 
 def main(argv):
@@ -201,6 +214,9 @@ def main(argv):
   if not os.path.exists(os.path.join(folder, "run_cartpole.py")):
     raise app.UsageError(f"--purejaxrl={folder} has no run_cartpole.py (the PureJaxRL reference).")
   subprocess.run(["bash", os.path.join(folder, "setup.sh")], check=True)
+  python = os.path.abspath(_TF_PYTHON.value) if _TF_PYTHON.value else sys.executable
+  if not os.access(python, os.X_OK):
+    raise app.UsageError(f"--tf_python={_TF_PYTHON.value} is not an executable interpreter.")
   repeats = 1 if _QUICK.value else _REPEATS.value
   wanted_pjr = sorted({cases[c]["pjr"] for c in _CASES.value})
   start_uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
@@ -211,7 +227,7 @@ def main(argv):
     warm_cache = os.path.join(tmp, "warm_cache")
     if "warm" in modes:  # untimed runs that fill the cache
       for c in _CASES.value:
-        run_tf(cases[c], os.path.join(tmp, f"{c}_warmup"), "warm", warm_cache)
+        run_tf(cases[c], os.path.join(tmp, f"{c}_warmup"), "warm", warm_cache, python)
     for r in range(repeats):
       # One round: every case of both programs, each PureJaxRL run beside its tf_equirl ones;
       # the order flips every round.
@@ -224,7 +240,8 @@ def main(argv):
         if kind == "tf":
           case, mode = name
           cache = warm_cache if mode == "warm" else os.path.join(tmp, f"cold_{case}_{r}")
-          res = run_tf(cases[case], os.path.join(tmp, f"{case}_{mode}_{r}"), mode, cache)
+          res = run_tf(cases[case], os.path.join(tmp, f"{case}_{mode}_{r}"), mode, cache,
+                       python)
           name = f"{case} [{mode}]"
           tf_runs[name].append(res)
         else:
@@ -294,7 +311,7 @@ def main(argv):
       *table,
       "",
       f"- Machine: {_machine()}; no GPU.",
-      f"- tf_equirl: Python {platform.python_version()}, {_tf_versions()}.",
+      f"- tf_equirl: {_tf_versions(python)}.",
       f"- PureJaxRL {pjr_any['commit']}: " + " ".join(f"{k}={v}" for k, v in pjr_any["versions"].items()) + ".",
       f"- Load: `uptime` before: {start_uptime}; after: {end_uptime}. 1-minute load before each run "
       f"{min(loads):.2f}-{max(loads):.2f}; other processes used {100 * min(others):.0f}-"

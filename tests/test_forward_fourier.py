@@ -267,3 +267,33 @@ def test_auto_keeps_the_measured_lifts_spatial():
     layer.build((None, layer.input_rep.dim))
     assert not layer.uses_fourier("xla", batch=10_000), env
     assert not layer.uses_fourier("function", batch=10_000), env
+
+
+@pytest.mark.parametrize("case", ["catch", "cartpole", "gridworld", "D3_planar", "C4_skewed"])
+def test_lift_fold_gathers_signed_permutations_and_equals_the_einsum(case):
+  """`LiftFold` (the spatial lift's kernel fold): a gather for signed permutation matrices,
+  the einsum otherwise; the same floats forward, the same dense kernel gradient."""
+  from tf_equirl.layers._base import LiftFold  # pylint: disable=import-outside-toplevel
+  rep = {"catch": lambda: make("Catch-v0").symmetry.state_rep,
+         "cartpole": lambda: make("CartPole-v1").symmetry.state_rep,
+         "gridworld": lambda: make("GridWorld-v0").symmetry.state_rep,
+         "D3_planar": lambda: support.state_rep(dihedral(3)),
+         "C4_skewed": lambda: support.skewed_rep(cyclic(4))}[case]()
+  matrices = np.transpose(rep.inverse_matrices(), (0, 2, 1))
+  fold = LiftFold(matrices)
+  assert (fold.index is not None) == (case in ("catch", "cartpole", "gridworld")), case
+  assert (fold.sign is not None) == (case == "cartpole"), case
+  kernel = tf.Variable(support.random_input((rep.dim, 5)))
+  weights = tf.constant(support.random_input((rep.dim, rep.group.order, 5), seed=1))
+  einsum = lambda w: tf.einsum("hij,ju->ihu", tf.constant(matrices, tf.float32), w)  # noqa: E731
+  for mode, run in (("eager", lambda f: f()), ("xla", lambda f: tf.function(
+      f, jit_compile=True, autograph=False)())):
+    def both():
+      with tf.GradientTape(persistent=True) as tape:
+        a, b = fold(kernel), einsum(kernel)
+        la, lb = tf.reduce_sum(a * weights), tf.reduce_sum(b * weights)
+      return a, b, tape.gradient(la, kernel), tape.gradient(lb, kernel)
+    a, b, ga, gb = run(both)
+    assert isinstance(ga, tf.Tensor), type(ga)  # dense: clipping norms see the real gradient
+    np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"{case} {mode}")
+    np.testing.assert_allclose(ga.numpy(), gb.numpy(), atol=1e-6, err_msg=f"{case} {mode}")

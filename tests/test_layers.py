@@ -294,3 +294,48 @@ def test_bad_input_fails_clearly():
   with pytest.raises(ValueError, match="Not a homomorphism"):
     GroupLift(3, {"group": c2.get_config(), "matrices": [np.eye(2).tolist(),
                                                           (2 * np.eye(2)).tolist()]})
+
+
+@pytest.mark.parametrize("gname", ["C2", "C4", "D4", "D3"])
+def test_weight_gradients_are_dense_with_the_true_norm(gname):
+  """Every weight the equivariant layers gather |G| times (GroupConv's kernel blocks,
+  EquivariantLogits' bias per action orbit, GroupLift's folded kernel) gets a dense gradient,
+  equal to the sum TensorFlow's `IndexedSlices` stands for, so that `clip_by_global_norm`
+  (PPO, the world models) sees the gradient's true norm."""
+  from tf_equirl.params import clip_by_global_norm  # pylint: disable=import-outside-toplevel
+  group = support.GROUPS[gname]
+  rep = support.state_rep(group)
+  inp = tf.keras.Input((rep.dim,))
+  h = GroupLift(5, rep, activation="tanh", implementation="spatial")(inp)
+  h = GroupConv(5, group, activation="tanh", implementation="spatial")(h)
+  model = tf.keras.Model(inp, EquivariantLogits(support.move_action_rep(group))(h))
+  x = support.random_input((7, rep.dim))
+  weights = support.random_input((7, model.output_shape[-1]), seed=3)
+
+  def gradients(dense_layers: bool):
+    with tf.GradientTape() as tape:
+      if dense_layers:
+        out = model(x)
+      else:  # the same forward pass through TensorFlow's own gathers
+        lift, conv, logits = model.layers[1:]
+        f = tf.einsum("hij,ju->ihu", lift._lift_matrices.astype(np.float32), lift.kernel)
+        f = tf.reshape(tf.matmul(x, tf.reshape(f, [rep.dim, -1])), [-1, group.order, 5])
+        f = tf.tanh(f + lift.bias)
+        blocks = tf.gather(conv.kernel, conv._expand_index)
+        k = tf.reshape(tf.transpose(blocks, [0, 2, 1, 3]), [group.order * 5, -1])
+        f = tf.tanh(tf.reshape(tf.reshape(f, [7, -1]) @ k, [7, group.order, 5]) + conv.bias)
+        out = (tf.reshape(f, [7, -1]) @ logits.folded_kernel()
+               + tf.gather(logits.bias, logits._orbits))
+      loss = tf.reduce_sum(out * weights)
+    return tape.gradient(loss, model.trainable_variables)
+
+  ours, reference = gradients(True), gradients(False)
+  assert all(isinstance(g, tf.Tensor) for g in ours)
+  assert any(isinstance(g, tf.IndexedSlices) for g in reference)  # what the fix is about
+  for g, r in zip(ours, reference):
+    np.testing.assert_allclose(g.numpy(), tf.convert_to_tensor(r).numpy(), atol=1e-5)
+  dense_norm = np.sqrt(sum(np.sum(tf.convert_to_tensor(r).numpy() ** 2) for r in reference))
+  assert abs(float(clip_by_global_norm(reference, 1.0)[1]) - dense_norm) < 1e-4 * dense_norm
+  assert abs(float(clip_by_global_norm(ours, 1.0)[1]) - dense_norm) < 1e-4 * dense_norm
+  # TensorFlow's own norm of the IndexedSlices counts each repeated row separately.
+  assert abs(float(tf.linalg.global_norm(reference)) - dense_norm) > 1e-3 * dense_norm

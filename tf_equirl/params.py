@@ -1,4 +1,5 @@
-"""Parameter counting and width matching (thesis 4.6.1.2: networks within 10 % of the MLP)."""
+"""Parameters: counting, width matching (thesis 4.6.1.2: networks within 10 % of the MLP), and
+global-norm clipping of their gradients."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Callable, Iterable
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["count_params", "match_width"]
+__all__ = ["count_params", "match_width", "clip_by_global_norm"]
 
 
 def count_params(model) -> int:
@@ -64,3 +65,17 @@ def match_width(build_fn: Callable[[int], object], target_params: int, tolerance
                      f"{100 * rel:.1f} % away from the target {target_params} (tolerance "
                      f"{100 * tolerance:.0f} %).")
   return widths[best], params
+
+
+def clip_by_global_norm(grads, max_norm: float):
+  """`tf.clip_by_global_norm` on dense gradients: `(clipped, global_norm)`, as optax's
+  `clip_by_global_norm` in PureJaxRL.
+
+  A gradient that reaches a variable through a gather is an `IndexedSlices` listing a row
+  once per gather, and TensorFlow's norm of it adds the squares of the repeated parts instead
+  of squaring their sum; densifying first gives the gradient's true norm (tf_equirl's own
+  layers already give dense gradients, `tf_equirl.layers._base.dense_gather`; this covers any
+  other network).
+  """
+  dense = [g if g is None else tf.convert_to_tensor(g) for g in grads]
+  return tf.clip_by_global_norm(dense, max_norm)

@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_equirl.groups import Representation
-from tf_equirl.layers._base import check_rank
+from tf_equirl.layers._base import check_rank, dense_gather
 
 keras = tf.keras
 
@@ -129,7 +129,7 @@ class EquivariantLogits(keras.layers.Layer):
       inputs = tf.reshape(inputs, [-1, self.group.order * self.in_features])
     out = tf.matmul(inputs, self.folded_kernel())
     if self.use_bias:
-      out = out + tf.gather(self.bias, self._orbits)
+      out = out + dense_gather(self.bias, self._orbits)
     return out
 
   def compute_output_shape(self, input_shape):

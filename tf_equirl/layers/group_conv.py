@@ -8,7 +8,7 @@ import tensorflow as tf
 from tf_equirl.groups import FiniteGroup
 from tf_equirl.layers import _fourier
 from tf_equirl.layers._base import (DenseLikeLayer, check_group_signal, check_implementation,
-                                    check_positive_int)
+                                    check_positive_int, dense_gather)
 
 keras = tf.keras
 
@@ -85,7 +85,7 @@ class GroupConv(DenseLikeLayer):
   def expanded_kernel(self) -> tf.Tensor:
     """The `[|G| c_in, |G| units]` matrix the forward pass multiplies by."""
     n, c, u = self.group.order, self.in_channels, self.units
-    blocks = tf.gather(self.kernel, self._expand_index)  # [k, h, c, u]
+    blocks = dense_gather(self.kernel, self._expand_index)  # [k, h, c, u]
     return tf.reshape(tf.transpose(blocks, [0, 2, 1, 3]), [n * c, n * u])
 
   def call(self, inputs):

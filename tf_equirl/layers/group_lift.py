@@ -7,8 +7,8 @@ import tensorflow as tf
 
 from tf_equirl.groups import Representation
 from tf_equirl.layers import _fourier
-from tf_equirl.layers._base import (DenseLikeLayer, check_implementation, check_positive_int,
-                                    check_rank)
+from tf_equirl.layers._base import (DenseLikeLayer, LiftFold, check_implementation,
+                                    check_positive_int, check_rank)
 
 keras = tf.keras
 
@@ -23,7 +23,8 @@ class GroupLift(DenseLikeLayer):
 
   Two ways to compute it, equal up to float rounding:
     "spatial": the |G| copies of `W rho(h^-1)` are folded into one `[d, |G| * units]`
-      matrix, so the forward pass is a single matmul of `d |G| units` multiply-adds.
+      matrix (a gather for signed permutation representations, `LiftFold`), so the forward
+      pass is a single matmul of `d |G| units` multiply-adds.
     "fourier": the Fourier coefficients of `f` over the group (see GroupConv) depend on `x`
       only through its isotypic components, so `x` is first written in a basis of those
       (`y = V^T x`, a sparse gather-and-add for permutation representations such as
@@ -53,6 +54,7 @@ class GroupLift(DenseLikeLayer):
     self.group = self.input_rep.group
     # rho(h^-1)^T for every h: x @ rho(h^-1)^T = (rho(h^-1) x)^T.
     self._lift_matrices = np.transpose(self.input_rep.inverse_matrices(), (0, 2, 1))
+    self._fold = LiftFold(self._lift_matrices)
 
   def build(self, input_shape):
     shape = check_rank(input_shape, 2, "GroupLift", "[batch, d]")
@@ -81,9 +83,8 @@ class GroupLift(DenseLikeLayer):
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     if self.uses_fourier(_fourier.execution_mode(), inputs.shape[0]):
       return self.bias_and_activation(_fourier.fourier_group_lift(inputs, self.kernel, self._plan))
-    lift = tf.constant(self._lift_matrices, dtype=self.compute_dtype)  # [G, d, d]
-    # folded[i, h, u] = sum_j rho(h^-1)^T[i, j] W[j, u]
-    folded = tf.einsum("hij,ju->ihu", lift, self.kernel)
+    # folded[i, h, u] = sum_j rho(h^-1)^T[i, j] W[j, u] (a gather for permutation reps)
+    folded = self._fold(tf.cast(self.kernel, self.compute_dtype))
     n = self.group.order
     out = tf.matmul(inputs, tf.reshape(folded, [self.input_rep.dim, n * self.units]))
     out = tf.reshape(out, [-1, n, self.units])

@@ -103,8 +103,7 @@ class ResidualGroupLift(_ResidualMixin, GroupLift):
 
   def call(self, inputs):
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
-    lift = tf.constant(self._lift_matrices, dtype=self.compute_dtype)  # [G, d, d]
-    folded = tf.reshape(tf.einsum("hij,ju->ihu", lift, self.kernel),
+    folded = tf.reshape(self._fold(tf.cast(self.kernel, self.compute_dtype)),
                         [self.input_rep.dim, self.group.order * self.units])
     out = tf.matmul(inputs, folded + tf.cast(self.free_kernel, self.compute_dtype))
     return self.bias_and_activation(tf.reshape(out, [-1, self.group.order, self.units]))

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from tf_equirl.models.data import as_tf_dataset
 from tf_equirl.models.spec import TransitionSpec
+from tf_equirl.params import clip_by_global_norm
 
 keras = tf.keras
 
@@ -119,7 +120,7 @@ class TransitionTrainer:
                             self.config.mask_terminal)
     variables = self.model.trainable_variables
     grads = tape.gradient(loss, variables)
-    grads, _ = tf.clip_by_global_norm(grads, self.config.max_grad_norm)
+    grads, _ = clip_by_global_norm(grads, self.config.max_grad_norm)
     self.optimizer.apply_gradients(zip(grads, variables))
     return loss
 

@@ -52,7 +52,7 @@ from tf_equirl.envs.base import BatchedEnvironment, EnvState
 from tf_equirl.agents.ppo import augmentation
 from tf_equirl.agents.ppo.config import PPOConfig
 from tf_equirl.networks import ActorNetwork, ValueNetwork, builders
-from tf_equirl.params import count_params
+from tf_equirl.params import clip_by_global_norm, count_params
 
 keras = tf.keras
 
@@ -406,7 +406,7 @@ class PPO:
             weights=weight, train_step=self.agent.train_step_counter,
             debug_summaries=False, old_value_predictions=old_value, training=True)
       grads = tape.gradient(info.loss, self._variables)
-      grads, norm = tf.clip_by_global_norm(grads, cfg.max_grad_norm)
+      grads, norm = clip_by_global_norm(grads, cfg.max_grad_norm)
       self.optimizer.apply_gradients(zip(grads, self._variables))
       self.agent.train_step_counter.assign_add(1)
       extra = info.extra
