@@ -127,10 +127,10 @@ def actor_networks(env_name: str, kinds, spatial_copies: bool = True):
     if spatial is not None:
       nets[f"{kind} [before]"] = spatial
     if kind == "gcnn" and spatial_copies and sign_character(symmetry.state_rep) is not None:
-      # The odd network matches the MLP's parameters at width 65; at the MLP's width 64 it
-      # has as many multiply-adds as the MLP, which separates the cost of equivariance
-      # from the cost of an odd width (see results/forward_overhead.md).
-      nets["gcnn (width 64)"] = build_actor(kind, symmetry, width=64)
+      # The odd network has the thesis' width 64 (builders.ODD_WIDTH); width 65 would match
+      # the MLP's parameter count more closely, and its row shows what an odd width costs
+      # under XLA (see results/forward_overhead.md).
+      nets["gcnn (width 65)"] = build_actor(kind, symmetry, width=65)
   return nets, env.symmetry.state_dim
 
 

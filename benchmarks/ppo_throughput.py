@@ -10,6 +10,7 @@
   python benchmarks/ppo_throughput.py --env=GridWorld-v0 --total_steps=100000 \
       --networks=mlp,gcnn,steerable,steerable_lean
   python benchmarks/ppo_throughput.py ... --xla_runtime   # XLA's newer CPU runtime
+  python benchmarks/ppo_throughput.py --networks=mlp,gcnn --widths=mlp=65,gcnn=65 --xla_runtime
 
 Each run is one seed of `launchers/train_ppo.py`'s training (4 envs x 128 steps, 4 epochs x
 minibatches, XLA): the first compiled call includes tracing and XLA compilation and is
@@ -20,6 +21,7 @@ Against PureJaxRL, side by side (whole process and after compilation, alternatin
 `python benchmarks/vs_purejaxrl.py` (results/ppo_throughput.md).
 """
 
+import dataclasses
 import json
 import os
 import platform
@@ -43,6 +45,9 @@ _NETWORKS = flags.DEFINE_list("networks", ["mlp", "gcnn", "symmetrizer"], "Netwo
 _TOTAL_STEPS = flags.DEFINE_integer("total_steps", 500_000, "Env steps per run.")
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny run: 4,096 steps.")
 _JSON = flags.DEFINE_string("json", None, "Write the rows to this JSON file.")
+_WIDTHS = flags.DEFINE_list("widths", [], "Extra runs with an explicit actor width, as "
+                            "network=width (e.g. gcnn=65: the odd network at the MLP's closest "
+                            "parameter count instead of the thesis' 64).")
 _XLA_RUNTIME = flags.DEFINE_bool("xla_runtime", False, "Compile with XLA's newer CPU runtime "
                                  "(tf_equirl.compilation; what launchers.train_ppo uses).")
 
@@ -52,8 +57,15 @@ def main(argv):
   total = 4096 if _QUICK.value else _TOTAL_STEPS.value
   device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
   rows = []
-  for arm in network_arms(_ENV.value, _NETWORKS.value, total_steps=total):
-    network, config = arm.name, arm.config
+  arms = [(arm.name, arm.config) for arm in
+          network_arms(_ENV.value, _NETWORKS.value, total_steps=total)]
+  for item in _WIDTHS.value:
+    spec, _, width = item.partition("=")
+    if not width.isdigit():
+      raise app.UsageError(f"--widths: expected network=width, received {item!r}.")
+    config = network_arms(_ENV.value, [spec], total_steps=total)[0].config
+    arms.append((f"{spec} (width {width})", dataclasses.replace(config, width=int(width))))
+  for network, config in arms:
     start = time.perf_counter()
     ppo = PPO(config)
     build_s = time.perf_counter() - start

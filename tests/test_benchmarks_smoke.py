@@ -11,7 +11,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.mark.parametrize("script,args", [
     ("benchmarks/env_throughput.py", ["--quick", "--batch_sizes=4", "--envs=CartPole-v1"]),
-    ("benchmarks/ppo_throughput.py", ["--quick", "--networks=mlp,gcnn"]),
+    ("benchmarks/ppo_throughput.py", ["--quick", "--networks=mlp,gcnn", "--widths=gcnn=65"]),
     ("benchmarks/forward_overhead.py", ["--quick"]),
     ("benchmarks/dyna_throughput.py", ["--quick", "--env=Catch-v0"]),
     ("benchmarks/ppo_profile.py", ["--quick", "--env=Catch-v0"]),
