@@ -282,11 +282,11 @@ def permutation_fourier_pays_off(n: int, in_channels: int, units: int, mode: str
                                  batch=None) -> bool:
   """Whether "auto" runs PermutationEquivariantDense in its mean/deviation form."""
   if n == 2 and mode == "xla":
-    # Mean and half-difference fuse into one pass. Measured with the gradient (a training
-    # step: forward, backward, update; Catch's [2, 49] features, XLA's newer runtime) it
-    # is faster at every batch: 6.4 against 8.9 us at 8 (PPO's Catch minibatch), 55
-    # against 92 us at 128, 249 against 581 us at 512; 6.7 against 8.6 us at 8 with the
-    # classic runtime. (A forward pass alone at batch 8 had suggested the spatial form.)
+    # Mean and half-difference fuse into one pass. With the gradient (a training step:
+    # forward, backward, update, as in PPO's minibatch updates) it is faster at every batch
+    # measured, 8 (Catch's minibatch) to 512, with either XLA runtime (`python
+    # benchmarks/train_step_forms.py [--xla_runtime]`, results/forward_overhead.md,
+    # "Training steps"); forward passes alone had suggested the spatial form below ~20.
     return True
   saved = in_channels * units  # one of the n + 1 [c, u] products per sample
   if mode == "xla":
