@@ -91,7 +91,6 @@ def main(argv):
               f"{times['fourier'] / times['spatial']:.2f}x | {auto} |", flush=True)
 
 
-
 if __name__ == "__main__":
   app.run(main, flags_parser=flags_parser(lambda: compilation.configure(
       compilation.CompilationConfig(_XLA_RUNTIME.value, None))))

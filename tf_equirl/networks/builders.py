@@ -79,9 +79,9 @@ HIDDEN_KINDS = ("permutation", "group_conv", "siamese")
 MLP_WIDTH = 64  # PureJaxRL / thesis Table 5.4 baseline
 # The odd network's width: the thesis' (Table 5.4: its equivariant actor-critic has 8,961
 # parameters = the MLP critic's 4,545 + a 4-64-64 odd network's 4,416). 4,481 parameters here,
-# within the 10 % rule of the MLP's 4,610; the closest count (width 65) trains about 10 %
+# within the 10 % rule of the MLP's 4,610; the closest count (width 65) trains about 13 %
 # slower under XLA, whose code for widths off a multiple of 16 is markedly slower
-# (results/ppo_throughput.md, "The odd network's width").
+# (results/ppo_throughput.md, "This sitting").
 ODD_WIDTH = 64
 
 _HIDDEN_GAIN = float(np.sqrt(2.0))  # PureJaxRL orthogonal init gains
