@@ -133,7 +133,7 @@ def relaxed_weight_spread(model) -> Dict[str, float]:
       report[layer.name] = float(np.mean(w.std(axis=0)) / max(scale, 1e-12))
     if hasattr(layer, "free_kernel"):
       exact = (layer.expanded_kernel() if hasattr(layer, "expanded_kernel") else
-               tf.einsum("hij,ju->ihu", layer._lift_matrices.astype(np.float32), layer.kernel))
+               layer._fold(layer.kernel))  # pylint: disable=protected-access  (GroupLift's fold)
       ratio = np.linalg.norm(layer.free_kernel.numpy()) / max(
           float(np.linalg.norm(np.asarray(exact))), 1e-12)
       report[f"{layer.name}/free_ratio"] = float(ratio)
