@@ -124,9 +124,12 @@ def _collector(env, actor, num_envs: int, greedy: bool):
   def run(key, steps):
     state, time_step = env.pure_reset(rng.fold_in(key, -1),
                                       batch_size=num_envs)
-    spec = (time_step.observation.dtype, tf.int32, time_step.observation.dtype, tf.float32,
-            tf.bool, tf.bool)
-    arrays = [tf.TensorArray(d, size=steps) for d in spec]
+    obs, per_env = time_step.observation.shape, tf.TensorShape([num_envs])
+    spec = ((time_step.observation.dtype, obs), (tf.int32, per_env),
+            (time_step.observation.dtype, obs), (tf.float32, per_env), (tf.bool, per_env),
+            (tf.bool, per_env))
+    # Known element shapes: XLA's bridge then compiles the loop body once, not twice.
+    arrays = [tf.TensorArray(d, size=steps, element_shape=shape) for d, shape in spec]
 
     def body(t, state, observation, arrays):
       action = policy(observation, rng.fold_in(

@@ -288,7 +288,10 @@ class PPO:
                         on_rollout: Optional[Callable[[Rollout], Any]] = None):
     """`num_iterations` iterations in one graph; `on_rollout(rollout)` may return an op run
     after each iteration's collection (Dyna stores the real transitions with it)."""
-    metrics = {name: tf.TensorArray(tf.float32, size=num_iterations) for name in METRICS}
+    # Element shapes given: XLA's bridge compiles a while body twice when a TensorArray in
+    # its loop state has an unknown element shape (once to find it), and the loops nest.
+    metrics = {name: tf.TensorArray(tf.float32, size=num_iterations, element_shape=[])
+               for name in METRICS}
 
     def body(i, carry, arrays):
       carry, values, rollout = self._iteration(carry, step_fn)
@@ -344,9 +347,12 @@ class PPO:
 
   def _collect(self, carry: Carry, key, step_fn: StepFn) -> Tuple[Carry, Rollout]:
     cfg = self.config
-    arrays = Rollout(*[tf.TensorArray(dtype, size=cfg.num_steps) for dtype in (
-        carry.observation.dtype, tf.int32, tf.float32, tf.float32, tf.float32, tf.float32,
-        carry.observation.dtype, tf.float32, tf.float32)])
+    obs, per_env = carry.observation.shape, tf.TensorShape([cfg.num_envs])
+    arrays = Rollout(*[tf.TensorArray(dtype, size=cfg.num_steps, element_shape=shape)
+                       for dtype, shape in (
+        (carry.observation.dtype, obs), (tf.int32, per_env), (tf.float32, per_env),
+        (tf.float32, per_env), (tf.float32, per_env), (tf.float32, per_env),
+        (carry.observation.dtype, obs), (tf.float32, per_env), (tf.float32, per_env))])
 
     def body(step, carry: Carry, arrays: Rollout):
       logits = self._logits(carry.observation)
