@@ -13,8 +13,9 @@
   python benchmarks/ppo_throughput.py --networks=mlp,gcnn --widths=mlp=65,gcnn=65 --xla_runtime
 
 Each run is one seed of `launchers/train_ppo.py`'s training (4 envs x 128 steps, 4 epochs x
-minibatches, XLA): the first compiled call includes tracing and XLA compilation and is
-reported separately; "train s" is the wall time of all later calls. Ratios are to the MLP
+minibatches, XLA): "trace s" is the reset and the tracing of the training call, "first call
+s" its first call (XLA's lowering and compilation, then its first iterations), "train s" the
+wall time of all later calls. Ratios are to the MLP
 measured in the same process. Prints a markdown table and writes JSON with --json.
 
 Against PureJaxRL, side by side (whole process and after compilation, alternating runs):
@@ -69,23 +70,27 @@ def main(argv):
     start = time.perf_counter()
     ppo = PPO(config)
     build_s = time.perf_counter() - start
-    result = ppo.train(seed=0)
+    traced = []
+    start = time.perf_counter()
+    result = ppo.train(seed=0, on_compile=lambda: traced.append(time.perf_counter() - start))
     counts = ppo.parameter_counts()
     steps = int(result.env_steps[-1])
     rows.append({"network": network, "actor_params": counts["actor"],
                  "critic_params": counts["critic"], "env_steps": steps,
-                 "build_s": build_s, "compile_s": result.compile_seconds,
+                 "build_s": build_s, "trace_s": traced[0],
+                 "first_call_s": result.compile_seconds,
                  "train_s": result.train_seconds, "steps_per_s": result.steps_per_second,
                  "final_return": float(result.mean_return[-10:].mean())})
   mlp = next((r for r in rows if r["network"] == "mlp"), None)
   print(f"\n{_ENV.value}, {total:,} env steps per run, {device} ({platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores), TF {tf.__version__}\n")
-  print("| network | params (actor+critic) | compile s | train s (after compile) | env steps/s | "
-        "vs MLP | return, last 10 iterations |")
-  print("|---|---|---|---|---|---|---|")
+  print("| network | params (actor+critic) | trace s | first call s | train s (after compile) | "
+        "env steps/s | vs MLP | return, last 10 iterations |")
+  print("|---|---|---|---|---|---|---|---|")
   for r in rows:
     ratio = f"{r['steps_per_s'] / mlp['steps_per_s']:.2f}x" if mlp else "-"
-    print(f"| {r['network']} | {r['actor_params']}+{r['critic_params']} | {r['compile_s']:.1f} | "
+    print(f"| {r['network']} | {r['actor_params']}+{r['critic_params']} | {r['trace_s']:.2f} | "
+          f"{r['first_call_s']:.2f} | "
           f"{r['train_s']:.2f} | {r['steps_per_s']:,.0f} | {ratio} | {r['final_return']:.1f} |")
   if _JSON.value:
     with open(_JSON.value, "w") as f:

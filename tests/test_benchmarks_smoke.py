@@ -18,6 +18,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ("benchmarks/dyna_throughput.py", ["--quick", "--env=Catch-v0"], "steps/s"),
     ("benchmarks/ppo_profile.py", ["--quick", "--env=Catch-v0"], "steps/s"),
     ("benchmarks/train_step_forms.py", ["--quick"], "us/step"),
+    ("benchmarks/compile_split.py", ["--quick"], "identical curves"),
 ])
 def test_benchmark_runs(script, args, marker):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
