@@ -162,6 +162,31 @@ def test_default_widths_match_the_mlp_and_the_thesis():
   assert abs(counts[49] - mlp) == min(abs(c - mlp) for c in counts.values())
 
 
+@pytest.mark.parametrize("env_name", ["CartPole-v1", "Catch-v0"])
+def test_gcnn_on_the_trivial_group_is_not_constrained_to_be_odd(env_name):
+  """`gcnn@trivial` is the lifted G-CNN over the one-element group, an unconstrained
+  network: not CartPole's odd network, which would impose f(-s) = -f(s) (the mirror)."""
+  from tf_equirl.networks import builders  # pylint: disable=g-import-not-at-top
+  from tf_equirl.params import count_params  # pylint: disable=g-import-not-at-top
+  env = make(env_name)
+  trivial = env.get_symmetry("trivial")
+  assert builders.sign_character(trivial.state_rep) is None
+  actor = builders.build_actor("gcnn", trivial)
+  mlp = builders.build_actor("mlp", trivial)
+  assert abs(count_params(actor) / count_params(mlp) - 1) <= 0.1
+  # With an odd trunk (no biases, tanh) the logits are W h(s) + b with h(-s) = -h(s), so
+  # f(s) + f(-s) = 2 b for every s. Random weights (the logit head starts near zero):
+  rng = np.random.default_rng(0)
+  obs = _observations(env)
+  odd_sum = lambda net: (net(obs) + net(-obs)).numpy()
+  actor.set_weights([rng.standard_normal(w.shape).astype(np.float32) for w in actor.get_weights()])
+  assert np.std(odd_sum(actor), axis=0).max() > 1e-2
+  if env_name == "CartPole-v1":  # the mirror's actor is the odd network
+    odd = builders.build_actor("gcnn", env.symmetry)
+    odd.set_weights([rng.standard_normal(w.shape).astype(np.float32) for w in odd.get_weights()])
+    assert np.std(odd_sum(odd), axis=0).max() < 1e-5
+
+
 def test_cartpole_learns_and_seeds_reproduce():
   config = default_config("CartPole-v1", network="gcnn", total_steps=25_600)
   ppo = PPO(config)

@@ -94,8 +94,12 @@ def _orth(gain: float):
 
 
 def sign_character(rep: Representation) -> Optional[np.ndarray]:
-  """`chi` with `rho(g) = chi(g) I` (see `Representation.scalar_character`), else None."""
-  return rep.scalar_character()
+  """`chi` with `rho(g) = chi(g) I` and `chi(g) = -1` for some g (CartPole's mirror: the
+  odd network applies), else None. A representation with `chi = 1` everywhere (a trivial
+  group's, or one that fixes every state) gets None: an odd network would impose
+  `f(-s) = -f(s)`, a symmetry the group does not have."""
+  chi = rep.scalar_character()
+  return chi if chi is not None and np.any(chi < 0) else None
 
 
 def _hidden_layer(kind: str, width: int, symmetry: MDPSymmetry):
