@@ -8,8 +8,8 @@ tf-agents.
 Kinds (thesis 4.6 and Table 5.4):
   mlp          64-64 tanh baseline of PureJaxRL (orthogonal init: sqrt 2 hidden, 0.01 actor
                head, 1.0 critic head).
-  gcnn         equivariant actor. If every `rho(g)` is `+-I` (CartPole's `-I`), the thesis'
-               odd network: a tanh MLP without biases, then `EquivariantLogits` on the sign
+  gcnn         equivariant actor. If every `rho(g)` is `+-I` and some is `-I` (CartPole's
+               mirror), the thesis' odd network: a tanh MLP without biases, then `EquivariantLogits` on the sign
                features (eq. 4.8-4.10). Otherwise a `GroupLift`, a hidden regular layer
                (`hidden=`: "permutation", `PermutationEquivariantDense`, thesis 4.6.2.1;
                "group_conv", `GroupConv`; "siamese", one `Dense` shared by every group
