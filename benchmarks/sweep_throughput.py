@@ -139,11 +139,12 @@ def main(argv):
     shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(row), flush=True)
   base = rows[0]["seeds_per_hour"]
-  command = "nice -n 10 python benchmarks/sweep_throughput.py " + " ".join(sys.argv[1:])
+  command = "python benchmarks/sweep_throughput.py " + " ".join(sys.argv[1:])
   lines = [f"CartPole-v1 PPO ({_NETWORK.value} actor), {seeds_n} seeds x {total:,} env steps, "
            f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), local Ray "
            f"with {_NUM_CPUS.value} CPUs; load average before the run "
-           f"{load_before[0]:.1f} (other work shares these cores).", "",
+           f"{load_before[0]:.1f}"
+           + (" (other work shares these cores)." if load_before[0] > 1.5 else "."), "",
            "| mode | trials (workers) | wall s | seeds / hour | vs first mode | worker start-up s "
            "| per trial: build + compile s | training s per seed | curves identical |",
            "|---|---|---|---|---|---|---|---|---|"]
