@@ -46,30 +46,18 @@ def _split_call(ppo):
   compiled functions (collect+GAE, updates); the same operations as `PPO._iteration`."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from tf_equirl import rng  # pylint: disable=import-outside-toplevel
-  from tf_equirl.agents.ppo.learner import METRICS, gae  # pylint: disable=import-outside-toplevel
-  cfg = ppo.config
+  from tf_equirl.agents.ppo.learner import (  # pylint: disable=import-outside-toplevel
+      METRICS, rollout_metrics)
 
-  def collect(carry):
-    key = rng.fold_in(carry.key, carry.iteration)
-    carry, rollout = ppo._collect(carry, key, ppo._step_fn)  # pylint: disable=protected-access
-    t, b = cfg.num_steps, cfg.num_envs
-    flat = lambda x: tf.reshape(x, tf.concat([[t * b], tf.shape(x)[2:]], 0))
-    value = tf.reshape(ppo._value(flat(rollout.observation)), [t, b])  # pylint: disable=protected-access
-    next_value = tf.reshape(ppo._value(flat(rollout.next_observation)), [t, b])  # pylint: disable=protected-access
-    advantages, targets = gae(rollout.reward, value, next_value, rollout.terminated,
-                              rollout.ended, cfg.gamma, cfg.gae_lambda)
-    batch = tuple(flat(x) for x in (rollout.observation, rollout.action, rollout.log_prob,
-                                    advantages, targets, value))
-    finished = tf.reduce_sum(rollout.ended)
-    values = dict(
-        mean_return=tf.reduce_mean(rollout.returned_return), episodes=finished,
-        finished_return=tf.math.divide_no_nan(tf.reduce_sum(rollout.finished_return), finished)
-        + tf.where(finished > 0, 0.0, np.nan))
-    return carry._replace(iteration=carry.iteration + 1), batch, key, values
+  def collect(carry):  # PPO._iteration's first half
+    carry, key, rollout, batch = ppo._collect_batch(carry)  # pylint: disable=protected-access
+    return carry._replace(iteration=carry.iteration + 1), batch, key, rollout_metrics(rollout)
+
+  def update(batch, key):  # its second half (no augmentation)
+    return ppo._update(batch, rng.fold_in(key, 1))  # pylint: disable=protected-access
 
   collect = tf.function(collect, jit_compile=True, autograph=False)
-  update = tf.function(lambda batch, key: ppo._update(batch, rng.fold_in(key, 1)),  # pylint: disable=protected-access
-                       jit_compile=True, autograph=False)
+  update = tf.function(update, jit_compile=True, autograph=False)
 
   def call(carry, n):
     arrays = {name: tf.TensorArray(tf.float32, size=n, element_shape=[]) for name in METRICS}

@@ -9,11 +9,12 @@ Kinds (thesis 4.6 and Table 5.4):
   mlp          64-64 tanh baseline of PureJaxRL (orthogonal init: sqrt 2 hidden, 0.01 actor
                head, 1.0 critic head).
   gcnn         equivariant actor. If every `rho(g)` is `+-I` and some is `-I` (CartPole's
-               mirror), the thesis' odd network: a tanh MLP without biases, then `EquivariantLogits` on the sign
-               features (eq. 4.8-4.10). Otherwise a `GroupLift`, a hidden regular layer
-               (`hidden=`: "permutation", `PermutationEquivariantDense`, thesis 4.6.2.1;
-               "group_conv", `GroupConv`; "siamese", one `Dense` shared by every group
-               element, no mixing between them, which eq. 4.15 allows as well) and
+               mirror), the thesis' odd network: a tanh MLP without biases, then
+               `EquivariantLogits` on the sign features (eq. 4.8-4.10). Otherwise a
+               `GroupLift`, a hidden regular layer (`hidden=`: "permutation",
+               `PermutationEquivariantDense`, thesis 4.6.2.1; "group_conv", `GroupConv`;
+               "siamese", one `Dense` shared by every group element, no mixing between
+               them, which eq. 4.15 allows as well) and
                `EquivariantLogits` (eq. 4.12-4.20). With "siamese" the trunk is an MLP run
                on every `rho(g) s` (Catch: the 64-64 MLP's trunk, 7,618 parameters).
   symmetrizer  MDP homomorphic network: `SymmetrizerDense` layers state -> regular ->

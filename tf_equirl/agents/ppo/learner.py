@@ -311,6 +311,23 @@ class PPO:
     transitions for its world model and runs planning iterations with a model's step.
     """
     cfg = self.config
+    carry, key, rollout, batch = self._collect_batch(carry, step_fn)
+    size, weights = cfg.batch_size, None
+    if cfg.network in builders.AUGMENTED_KINDS:
+      batch = augmentation.augment_batch(self.symmetry, batch, self._logits, self._value,
+                                         with_weights=cfg.augment_weights)
+      if cfg.augment_weights:
+        batch, weights = batch
+      size *= augmentation.augmentation_factor(self.symmetry)
+    losses = self._update(batch, rng.fold_in(key, 1), size, weights)
+    values = dict(rollout_metrics(rollout), **losses)
+    return carry._replace(iteration=carry.iteration + 1), values, rollout
+
+  def _collect_batch(self, carry: Carry, step_fn: Optional[StepFn] = None):
+    """An iteration's collection and GAE: `(carry, key, rollout, batch)`, `batch` the flat
+    `(observation, action, log_prob, advantage, value_target, value)` that `_update` takes
+    (before any augmentation) and `key` the iteration's key."""
+    cfg = self.config
     key = rng.fold_in(carry.key, carry.iteration)
     carry, rollout = self._collect(carry, key, self._step_fn if step_fn is None else step_fn)
     t, b = cfg.num_steps, cfg.num_envs
@@ -321,23 +338,7 @@ class PPO:
                               rollout.ended, cfg.gamma, cfg.gae_lambda)
     batch = (flat(rollout.observation), flat(rollout.action), flat(rollout.log_prob),
              flat(advantages), flat(targets), flat(value))
-    size, weights = cfg.batch_size, None
-    if cfg.network in builders.AUGMENTED_KINDS:
-      batch = augmentation.augment_batch(self.symmetry, batch, self._logits, self._value,
-                                         with_weights=cfg.augment_weights)
-      if cfg.augment_weights:
-        batch, weights = batch
-      size *= augmentation.augmentation_factor(self.symmetry)
-    losses = self._update(batch, rng.fold_in(key, 1), size,
-                          weights)
-    finished = tf.reduce_sum(rollout.ended)
-    values = dict(
-        mean_return=tf.reduce_mean(rollout.returned_return),
-        episodes=finished,
-        finished_return=tf.math.divide_no_nan(tf.reduce_sum(rollout.finished_return), finished)
-        + tf.where(finished > 0, 0.0, np.nan),
-        **losses)
-    return carry._replace(iteration=carry.iteration + 1), values, rollout
+    return carry, key, rollout, batch
 
   def _value(self, observation):
     return tf.squeeze(self.critic_model(tf.reshape(observation, [tf.shape(observation)[0], -1])), -1)
@@ -426,6 +427,17 @@ class PPO:
     _, sums = tf.while_loop(lambda u, _: u < num_updates, body,
                             (tf.constant(0), tuple(tf.constant(0.0) for _ in names)))
     return {name: s / num_updates for name, s in zip(names, sums)}
+
+
+def rollout_metrics(rollout: Rollout) -> Dict[str, tf.Tensor]:
+  """An iteration's return metrics: PureJaxRL's mean return, the episodes that finished and
+  their mean return (nan if none)."""
+  finished = tf.reduce_sum(rollout.ended)
+  return dict(
+      mean_return=tf.reduce_mean(rollout.returned_return),
+      episodes=finished,
+      finished_return=tf.math.divide_no_nan(tf.reduce_sum(rollout.finished_return), finished)
+      + tf.where(finished > 0, 0.0, np.nan))
 
 
 def step_and_reset(step_fn: StepFn, state, action):
