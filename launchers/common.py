@@ -111,6 +111,49 @@ def with_runtime_fallback(main: Callable):
   return wrapped
 
 
+def define_run_folder_flags():
+  """Defines `--resume`, `--overwrite` and `--checkpoint_every` (how a training launcher treats
+  its `--out`, `tf_equirl.runs.RunFolder`) and returns a function giving their values as
+  keyword arguments of `run_experiment`."""
+  resume = flags.DEFINE_bool(
+      "resume", False, "Continue the run in --out: reuse its finished seeds (same config and "
+      "code) and continue an interrupted seed from its last checkpoint.")
+  overwrite = flags.DEFINE_bool("overwrite", False, "Replace the run --out holds.")
+  every = flags.DEFINE_integer(
+      "checkpoint_every", 100, "Save each seed's training state every this many iterations, "
+      "for --resume (0: never).", lower_bound=0)
+
+  def values() -> Dict:
+    if resume.value and overwrite.value:
+      raise app.UsageError("--resume and --overwrite exclude each other: continue the run in "
+                           "--out, or replace it.")
+    return {"resume": resume.value, "overwrite": overwrite.value,
+            "checkpoint_every": every.value}
+  return values
+
+
+def report_failures(main: Callable):
+  """Wraps a training launcher's `main`: a run that diverged (`TrainingDiverged`) ends with its
+  one-line message and exit status 1, an interrupted one (Ctrl-C, SIGINT) with a line saying
+  how to continue it and status 130, and an output folder that cannot take the run
+  (`RunFolderError`, raised before any training) is a usage error."""
+  from tf_equirl import runs  # pylint: disable=import-outside-toplevel
+
+  def wrapped(argv):
+    try:
+      return main(argv)
+    except runs.RunFolderError as error:
+      raise app.UsageError(str(error))
+    except runs.TrainingDiverged as error:
+      print(f"error: {error}", file=sys.stderr, flush=True)
+      return 1
+    except KeyboardInterrupt:
+      print("interrupted: finished seeds and the last checkpoint are kept; run the same "
+            "command with --resume to continue.", file=sys.stderr, flush=True)
+      return 130
+  return wrapped
+
+
 def exit_when_done(main: Callable):
   """Wraps a launcher's `main`: once it has returned (every output written and closed), runs
   the exit handlers (e.g. publishing the compilation cache), flushes stdout and stderr and

@@ -19,7 +19,7 @@ import os
 
 from absl import app, flags
 
-from launchers.common import (exit_when_done, flags_parser, parse_seeds,
+from launchers.common import (exit_when_done, flags_parser, parse_seeds, report_failures,
                               with_runtime_fallback)
 from launchers import train_ppo  # its flags (--env, --network, --seeds, PPO fields) apply here
 from tf_equirl import results
@@ -78,8 +78,10 @@ def main(argv):
   try:
     result = run_experiment(config, seeds, out, checkpoints=checkpoints,
                             progress=not FLAGS.no_progress,
-                            tensorboard=not FLAGS.no_tensorboard)
-  except ValueError as e:  # e.g. an unknown zoo name or a world model of another environment
+                            tensorboard=not FLAGS.no_tensorboard,
+                            **train_ppo.run_folder_options())
+  except ValueError as e:  # an unknown zoo name, a world model of another environment, or an
+    # --out that cannot take the run (tf_equirl.runs.RunFolderError)
     raise app.UsageError(str(e))
   print(f"compile {result.compile_seconds:.1f} s (first Dyna iteration), then "
         f"{result.steps_per_second:,.0f} real env steps/s")
@@ -88,5 +90,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(exit_when_done(with_runtime_fallback(main)),
+  app.run(exit_when_done(with_runtime_fallback(report_failures(main))),
           flags_parser=flags_parser(train_ppo.configure_compilation))

@@ -6,8 +6,12 @@ With no flags: a G-CNN agent on CartPole-v1, one seed, 500,000 steps. Examples:
   python -m launchers.train_ppo --network=symmetrizer --total_steps=100000 --learning_rate=2.5e-4
   python -m launchers.train_ppo --env=GridWorld-v0 --network=gcnn --group=C4 --seeds=4
 
-Writes into --out: per-seed CSVs, TensorBoard scalars (tb/), the trained actor and critic
-(seed_<k>/actor.keras), summary.md/json at the checkpoints and curves.png.
+Writes into --out: run.json (the config and each finished seed's fingerprint), per-seed CSVs,
+TensorBoard scalars (tb/), the trained actor and critic (seed_<k>/actor.keras),
+summary.md/json at the checkpoints and curves.png. An --out that holds another run is refused;
+--resume continues an interrupted run (finished seeds reused, the interrupted one from its last
+checkpoint, saved every --checkpoint_every iterations), --overwrite replaces it. A run whose
+training diverges stops with an error naming the seed and the iteration, and is marked failed.
 """
 
 import dataclasses
@@ -15,8 +19,9 @@ import os
 
 from absl import app, flags
 
-from launchers.common import (define_compilation_flags, exit_when_done, flags_parser,
-                              parse_seeds, with_runtime_fallback)
+from launchers.common import (define_compilation_flags, define_run_folder_flags,
+                              exit_when_done, flags_parser, parse_seeds, report_failures,
+                              with_runtime_fallback)
 
 from tf_equirl import envs
 from tf_equirl.agents.ppo import PRESETS, PPOConfig, default_config
@@ -39,8 +44,10 @@ _CHECKPOINTS = flags.DEFINE_list("checkpoints", None, "Env steps to summarise at
                                  "the thesis' table columns).")
 _NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide the progress bar.")
 _NO_TENSORBOARD = flags.DEFINE_bool("no_tensorboard", False, "Skip TensorBoard scalars.")
-# --xla_runtime / --xla_cache (also used by launchers.train_dyna)
+# --xla_runtime / --xla_cache and --resume / --overwrite / --checkpoint_every (also used by
+# launchers.train_dyna)
 configure_compilation = define_compilation_flags(xla_runtime=True)
+run_folder_options = define_run_folder_flags()
 
 # Overrides of PPOConfig fields: every field but the ones above gets a flag of its own.
 _SKIP = {"env", "network", "critic", "total_steps", "seed", "preset"}
@@ -87,7 +94,7 @@ def main(argv):
   checkpoints = [int(c) for c in _CHECKPOINTS.value] if _CHECKPOINTS.value else None
   result = run_experiment(config, seeds, out, checkpoints=checkpoints,
                           progress=not _NO_PROGRESS.value,
-                          tensorboard=not _NO_TENSORBOARD.value)
+                          tensorboard=not _NO_TENSORBOARD.value, **run_folder_options())
   print(f"compile {result.compile_seconds:.1f} s, then {result.steps_per_second:,.0f} env "
         f"steps/s")
   print(results.markdown_summary({arm: result.summary}))
@@ -95,5 +102,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(exit_when_done(with_runtime_fallback(main)),
+  app.run(exit_when_done(with_runtime_fallback(report_failures(main))),
           flags_parser=flags_parser(configure_compilation))

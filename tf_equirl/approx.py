@@ -5,9 +5,9 @@
 1. Train every actor of `spec.networks` (MLP, exact G-CNN, relaxed G-CNN, RPP; all with the
    thesis' MLP critic and PPO settings) for `spec.seeds` seeds on the original environment
    and on each symmetry-breaking variant (`tf_equirl.envs.breaking`) with
-   `tf_equirl.agents.ppo.experiment.run_experiment`. A configuration whose `summary.json`
-   (same config and seeds) and per-seed CSVs and actors exist is reused, so an interrupted
-   run continues where it stopped.
+   `tf_equirl.agents.ppo.experiment.resume_experiment`. A configuration whose run record
+   (`run.json`: same config, seeds and code) and actors exist is reused, and an
+   interrupted one keeps its finished seeds, so a reproduction continues where it stopped.
 2. Analyse each trained actor (`analyse_config`): its greedy return on the environment it
    was trained on, clean and under Gaussian observation noise added at test time; its
    measured equivariance error on the states it visits (the mean over states of
@@ -35,7 +35,7 @@ from tf_agents.trajectories import time_step as ts
 
 from tf_equirl import envs, results, rng
 from tf_equirl.agents.ppo.config import default_config
-from tf_equirl.agents.ppo.experiment import run_experiment
+from tf_equirl.agents.ppo.experiment import resume_experiment
 from tf_equirl.networks import builders
 from tf_equirl.testing import equivariance_error_by_element, relaxed_weight_spread
 
@@ -122,8 +122,8 @@ def train_config(env_name: str, network: str, seeds: Sequence[int], total_steps:
   seeds = list(seeds)
   if not _finished(out, config, seeds):
     start = time.perf_counter()
-    run_experiment(config, seeds, out_dir=out, checkpoints=checkpoints, progress=False,
-                   tensorboard=False, save_models=True)
+    resume_experiment(config, seeds, out, checkpoints=checkpoints, progress=False,
+                      tensorboard=False, save_models=True)
     print(f"trained {env_name} {network}: {len(seeds)} seeds in "
           f"{time.perf_counter() - start:.0f} s", flush=True)
   steps, curves, counts = results.load_finished_run(out, config, seeds)

@@ -337,27 +337,16 @@ def write_json(path: str, data) -> None:
 
 def load_finished_run(out: str, config, seeds: Sequence[int]):
   """`(env_steps, curves, parameter_counts)` of a finished run of the same config and seeds
-  in `out` (its summary.json and every seed's CSV), else None: lets a long reproduction
-  resume without training a finished configuration again."""
-  import dataclasses  # pylint: disable=import-outside-toplevel
-  path = os.path.join(out, "summary.json")
-  if not os.path.exists(path):
+  in `out`, else None: lets a long reproduction resume without training a finished
+  configuration again. Finished means that `run.json` records every seed as finished with
+  the fingerprint of this config, seed and code version (`tf_equirl.runs`), and its CSV and
+  the run's summary.json exist."""
+  from tf_equirl import runs  # pylint: disable=import-outside-toplevel
+  if not runs.is_finished_run(out, config, seeds):
     return None
-  with open(path) as f:
+  with open(os.path.join(out, "summary.json")) as f:
     summary = json.load(f)
-  current = json.loads(json.dumps(dataclasses.asdict(config)))
-  stored = summary.get("config")
-  if isinstance(stored, dict):
-    # A field added to the config since the run was written counts as its default.
-    defaults = {f.name: f.default for f in dataclasses.fields(config)}
-    stored = {**{k: v for k, v in current.items()
-                 if k not in stored and k in defaults and v == defaults[k]}, **stored}
-  if stored != current or summary.get("seeds") != list(seeds):
-    return None
-  csvs = [os.path.join(out, f"seed_{s}.csv") for s in seeds]
-  if not all(os.path.exists(c) for c in csvs):
-    return None
-  columns = [read_seed_csv(c) for c in csvs]
+  columns = [read_seed_csv(os.path.join(out, f"seed_{s}.csv")) for s in seeds]
   curves = np.stack([c["mean_return"] for c in columns])
   return columns[0]["env_steps"], curves, summary["parameter_counts"]
 

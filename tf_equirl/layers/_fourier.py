@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup
+from tf_equirl.layers import _canonical
 
 # Eigenvalues of the random commuting matrix closer than this (relative) are one eigenspace.
 _EIG_TOL = 1e-7
@@ -91,7 +92,13 @@ def regular_fourier_basis(group: FiniteGroup, seed: int = 0) -> RegularFourierBa
     j = i + 1
     while j < n and values[j] - values[i] <= _EIG_TOL * scale:
       j += 1
-    spaces.append(vectors[:, i:j])
+    # An eigenspace is unique, the eigenvectors LAPACK returns for it are not (sign, and any
+    # rotation where it is more than one-dimensional): take the canonical basis instead.
+    space = _canonical.subspace_basis(vectors[:, i:j])
+    if space.shape[1] != j - i:
+      raise ValueError(f"regular_fourier_basis: an eigenspace of dimension {j - i} of "
+                       f"{group.name} gave a canonical basis of {space.shape[1]} vectors.")
+    spaces.append(space)
     i = j
   # Group the irreducible subspaces by character (isomorphic iff equal characters).
   classes = {}
@@ -328,22 +335,6 @@ class LiftFourierPlan(NamedTuple):
     return int(k * self.v.shape[1])
 
 
-def _column_basis(p: np.ndarray, tol: float = 1e-9) -> np.ndarray:
-  """Columns of the projector `p` spanning its range, largest first (Gram-Schmidt with
-  pivoting); for permutation representations they are sparse orbit sums/differences."""
-  residual = p.copy()
-  picked = []
-  while True:
-    norms = np.linalg.norm(residual, axis=0)
-    j = int(np.argmax(norms))
-    if norms[j] <= tol * max(1.0, np.linalg.norm(p, axis=0).max()):
-      break
-    picked.append(j)
-    q = residual[:, j] / norms[j]
-    residual -= np.outer(q, q @ residual)
-  return np.round(p[:, sorted(picked)], 12)
-
-
 def fourier_lift_matrices(fb: RegularFourierBasis, lift: np.ndarray) -> np.ndarray:
   """`Pi[q] = sum_h Q[h, q] rho(h^-1)^T`, `[|G|, d, d]`, from `lift[h] = rho(h^-1)^T`: the
   Fourier coordinate `q` of a lifted feature `f[h] = W rho(h^-1) x` is `x^T Pi[q] W`."""
@@ -365,7 +356,7 @@ def _lift_plan_cached(group: FiniteGroup, key: bytes, shape: tuple) -> LiftFouri
     if rank == 0:
       blocks.append(LiftBlock(slice(start, start), cols, np.zeros((0, cols.stop - cols.start, d))))
       continue
-    vb = _column_basis(u[:, :rank] @ u[:, :rank].T)
+    vb = _canonical.column_basis(u[:, :rank] @ u[:, :rank].T)
     coefficients = np.einsum("kd,qdi->kqi", np.linalg.pinv(vb), pi[cols])
     blocks.append(LiftBlock(slice(start, start + rank), cols, coefficients))
     vs.append(vb)

@@ -42,11 +42,10 @@ import numpy as np
 import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup, Representation
-from tf_equirl.layers import _fourier, _irreps
+from tf_equirl.layers import _canonical, _fourier, _irreps
 from tf_equirl.layers._base import fresh_initializer
 
 NONLINEARITIES = ("norm",)
-_BASIS_TOL = 1e-9
 
 
 class IrrepType(NamedTuple):
@@ -67,17 +66,6 @@ class IrrepType(NamedTuple):
     return int(self.regular_coords.shape[1])
 
 
-def _orthonormal(columns: np.ndarray) -> np.ndarray:
-  """Gram-Schmidt on the columns in their order, dropping dependent ones."""
-  out = []
-  for v in columns.T:
-    w = v - sum((u @ v) * u for u in out) if out else v.copy()
-    norm = np.linalg.norm(w)
-    if norm > _BASIS_TOL * max(1.0, np.linalg.norm(v)):
-      out.append(w / norm)
-  return np.stack(out, axis=1) if out else np.zeros((columns.shape[0], 0))
-
-
 def hom_basis(rho_in: np.ndarray, rho_out: np.ndarray, scale: float = 1.0,
               first: np.ndarray | None = None) -> np.ndarray:
   """`[k, p, n]`: a basis of the maps `P` with `rho_out(g) P = P rho_in(g)` for every `g`
@@ -85,15 +73,15 @@ def hom_basis(rho_in: np.ndarray, rho_out: np.ndarray, scale: float = 1.0,
   multiplied by `scale`; `first`, if given and equivariant, is its first element.
 
   The basis is canonical (columns of the averaging projector picked by pivoted Gram-Schmidt,
-  `_fourier._column_basis`), not an SVD's, so saved weights mean the same everywhere."""
+  `_canonical.range_basis`), not an SVD's, so saved weights mean the same everywhere."""
   n, p = rho_in.shape[1], rho_out.shape[1]
   inv_out = np.linalg.inv(rho_out)
   # vec(A) row-major: vec(S A R) = (S kron R^T) vec(A); average of rho_out^-1 A rho_in
   proj = np.einsum("gab,gji->aibj", inv_out, rho_in).reshape(p * n, p * n) / len(rho_in)
-  cols = _fourier._column_basis(proj)  # pylint: disable=protected-access
+  cols = _canonical.column_basis(proj)
   if first is not None:
     cols = np.concatenate([first.reshape(-1, 1) / np.linalg.norm(first), cols], axis=1)
-  basis = _orthonormal(cols)
+  basis = _canonical.orthonormal(cols)
   return scale * basis.T.reshape(-1, p, n)
 
 

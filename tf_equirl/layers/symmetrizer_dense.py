@@ -6,43 +6,31 @@ import numpy as np
 import tensorflow as tf
 
 from tf_equirl.groups import Representation
-from tf_equirl.layers import _fourier
+from tf_equirl.layers import _canonical, _fourier, _isotypic
 from tf_equirl.layers._base import DenseLikeLayer, check_positive_int, check_rank
 
 keras = tf.keras
 
-# Relative singular-value cut-off separating the equivariant subspace from numerical noise.
-_RANK_TOL = 1e-6
 
-
-def symmetrizer_basis(input_rep: Representation, output_rep: Representation,
-                      seed: int = 0) -> np.ndarray:
+def symmetrizer_basis(input_rep: Representation, output_rep: Representation) -> np.ndarray:
   """Orthonormal basis `[r, d_out, d_in]` of `{W : rho_out(g) W = W rho_in(g) for all g}`.
 
-  As in van der Pol et al. (2020) and thesis 3.1.1 (eq. 3.1-3.2): sample random matrices,
-  symmetrise each with `S(W) = 1/|G| sum_g rho_out(g)^-1 W rho_in(g)`, stack the
-  vectorised results and keep the right singular vectors whose singular values are
-  non-zero; `r` is the rank of the stack, i.e. the dimension of the equivariant space.
+  The space is the one van der Pol et al. (2020) and thesis 3.1.1 (eq. 3.1-3.2) span by
+  symmetrising random matrices with `S(W) = 1/|G| sum_g rho_out(g)^-1 W rho_in(g)` and keeping
+  the right singular vectors of the stack; `r` is its dimension. An SVD's basis of it is
+  arbitrary up to rotation and changes with the CPU's LAPACK kernels, so the basis is instead
+  read off the projector `S` itself (`tf_equirl.layers._canonical`): the same on every machine.
   """
   if input_rep.group != output_rep.group:
     raise ValueError("symmetrizer_basis: input_rep and output_rep are representations of "
                      f"different groups ({input_rep.group.name} vs {output_rep.group.name}).")
-  d_in, d_out = input_rep.dim, output_rep.dim
-  rng = np.random.default_rng(seed)
-  samples = rng.standard_normal((d_in * d_out + 8, d_out, d_in))
-  out_inv = output_rep.inverse_matrices()
-  sym = np.einsum("gij,njk,gkl->nil", out_inv, samples, input_rep.matrices) / input_rep.group.order
-  _, s, vt = np.linalg.svd(sym.reshape(sym.shape[0], -1), full_matrices=False)
-  rank = int(np.sum(s > _RANK_TOL * max(s.max(), 1e-30)))
-  return vt[:rank].reshape(rank, d_out, d_in)
+  return _isotypic.hom_basis(input_rep.matrices, output_rep.matrices)
 
 
 def invariant_basis(rep: Representation) -> np.ndarray:
-  """Orthonormal basis `[r, d]` of the vectors fixed by every `rho(g)` (for biases)."""
-  projector = rep.matrices.mean(axis=0)  # projects onto the invariant subspace
-  u, s, _ = np.linalg.svd(projector)
-  rank = int(np.sum(s > 0.5))  # a projector's singular values are 0 or 1
-  return u[:, :rank].T
+  """Orthonormal basis `[r, d]` of the vectors fixed by every `rho(g)` (for biases), read off
+  the projector `1/|G| sum_g rho(g)` (canonical, see `symmetrizer_basis`)."""
+  return _canonical.range_basis(rep.matrices.mean(axis=0)).T
 
 
 @keras.saving.register_keras_serializable(package="tf_equirl")

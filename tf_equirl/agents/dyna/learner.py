@@ -29,7 +29,7 @@ from typing import Callable, Dict, Optional
 import numpy as np
 import tensorflow as tf
 
-from tf_equirl import envs, rng
+from tf_equirl import envs, rng, runs
 from tf_equirl.agents.dyna.config import WORLD_MODELS, DynaConfig
 from tf_equirl.agents.dyna.world import ModelBuffer, ModelEnvironment
 from tf_equirl.agents.ppo.learner import PPO, Carry, TrainResult
@@ -207,23 +207,43 @@ class Dyna:
 
   def train(self, callback: Optional[Callable[[Dict[str, np.ndarray]], None]] = None,
             seed: Optional[int] = None,
-            on_compile: Optional[Callable[[], None]] = None) -> TrainResult:
+            on_compile: Optional[Callable[[], None]] = None,
+            checkpoint: Optional[runs.TrainingCheckpoint] = None) -> TrainResult:
     """A whole run from `reset(seed or config.ppo.seed)`.
 
     `callback(metrics)` gets each acting phase's per-iteration metrics, `on_compile()` is
-    called once the acting phase is traced, before it compiles (both as `PPO.train`).
+    called once the acting phase is traced, before it compiles, and `checkpoint` saves and
+    resumes the run between Dyna iterations (all three as `PPO.train`; a checkpoint holds the
+    world model, its optimiser and the model buffer too).
+
+    Raises:
+      tf_equirl.runs.TrainingDiverged: as `PPO.train`, for the acting metrics, the model loss
+        and the planning metrics.
     """
     cfg = self.config
-    self.reset(cfg.ppo.seed if seed is None else seed)
+    seed = cfg.ppo.seed if seed is None else seed
+    self.reset(seed)
+    acting, planned, start = [], [], 0
+    planned_steps = 0
+    if checkpoint is not None:
+      restored = checkpoint.restore(self.state_variables(), self._carries())
+      if restored is not None:
+        done, carries, progress = restored
+        self.ppo._carry, self._plan_carry = carries["act"], carries["plan"]  # pylint: disable=protected-access
+        start = done // cfg.acting_iterations
+        acting = [{k[4:]: v for k, v in progress.items() if k.startswith("act/")}]
+        planned = [{k[5:]: float(v[i]) for k, v in progress.items() if k.startswith("plan/")}
+                   for i in range(start)]
+        planned_steps = int(planned[-1]["planned_steps"]) if planned else 0
     if on_compile is not None:
       self._act.get_concrete_function(self.ppo._carry)  # pylint: disable=protected-access
       on_compile()
-    acting, planned = [], []
     compile_s = train_s = 0.0
     model_key = tf.constant([self._seed, 0x30DE1], dtype=tf.int64)
-    planned_steps = 0
-    for i in range(cfg.dyna_iterations):
-      start = time.perf_counter()
+    allow_nan = ("finished_return",) + (("entropy",) if cfg.ppo.ent_coef == 0 else ())
+    saved = start
+    for i in range(start, cfg.dyna_iterations):
+      begin = time.perf_counter()
       self.ppo._carry, metrics = self._act(self.ppo._carry)  # pylint: disable=protected-access
       metrics = {k: v.numpy() for k, v in metrics.items()}
       row = {"planned_steps_before": planned_steps}
@@ -236,29 +256,70 @@ class Dyna:
         row.update({f"plan_{k}": float(v) for k, v in plan.items()})
         planned_steps += count * cfg.ppo.batch_size
       row["planned_steps"] = planned_steps
-      elapsed = time.perf_counter() - start
-      if i == 0:
+      elapsed = time.perf_counter() - begin
+      if i == start:
         compile_s = elapsed
       else:
         train_s += elapsed
       acting.append(metrics)
       planned.append(row)
+      try:
+        checked = dict(metrics, **{k: np.array([v]) for k, v in row.items()})
+        runs.check_finite(checked, self.ppo._variables + self._model_variables(), seed,  # pylint: disable=protected-access
+                          i * cfg.acting_iterations, cfg.ppo.batch_size,
+                          allow_nan + tuple(f"plan_{k}" for k in allow_nan))
+      except runs.TrainingDiverged as error:
+        error.columns = self._columns(acting, planned)
+        raise
       if callback is not None:
         callback(metrics)
+      if (checkpoint is not None and i + 1 < cfg.dyna_iterations
+          and checkpoint.due((i + 1) * cfg.acting_iterations, saved * cfg.acting_iterations)):
+        progress = {f"act/{k}": np.concatenate([a[k] for a in acting]) for k in acting[0]}
+        progress.update({f"plan/{k}": np.array([r.get(k, np.nan) for r in planned])
+                         for k in sorted({k for r in planned for k in r})})
+        checkpoint.save((i + 1) * cfg.acting_iterations, self.state_variables(),
+                        self._carries(), progress)
+        saved = i + 1
+    columns = self._columns(acting, planned)
+    extras = {k: columns.pop(k) for k in list(columns)
+              if k == "dyna_iteration" or k == "planned_steps" or k == "model_loss"
+              or k.startswith("plan_")}
+    return TrainResult(
+        env_steps=columns.pop("env_steps"), mean_return=columns.pop("mean_return"),
+        episodes=columns.pop("episodes"), finished_return=columns.pop("finished_return"),
+        losses=columns, compile_seconds=compile_s, train_seconds=train_s,
+        compile_steps=(start + 1) * cfg.real_steps_per_iteration, extras=extras)
+
+  def _columns(self, acting, planned) -> Dict[str, np.ndarray]:
+    """Per-iteration columns (real steps) of the Dyna iterations so far: the acting metrics,
+    then each Dyna iteration's planning values repeated over its acting iterations."""
+    cfg = self.config
     curves = {k: np.concatenate([a[k] for a in acting]) for k in acting[0]}
     steps = np.arange(1, len(curves["mean_return"]) + 1) * cfg.ppo.batch_size
-    per_iteration = np.repeat(np.arange(cfg.dyna_iterations), cfg.acting_iterations)
-    extras = {"dyna_iteration": per_iteration,
-              "planned_steps": np.array([planned[i]["planned_steps_before"]
-                                         for i in per_iteration], np.int64)}
+    per_iteration = np.repeat(np.arange(len(planned)), cfg.acting_iterations)
+    columns = {"env_steps": steps, **curves, "dyna_iteration": per_iteration,
+               "planned_steps": np.array([planned[i]["planned_steps_before"]
+                                          for i in per_iteration], np.int64)}
     for name in sorted({k for row in planned for k in row} - {"planned_steps_before",
                                                                "planned_steps"}):
-      extras[name] = np.array([planned[i].get(name, np.nan) for i in per_iteration])
-    return TrainResult(
-        env_steps=steps, mean_return=curves.pop("mean_return"),
-        episodes=curves.pop("episodes"), finished_return=curves.pop("finished_return"),
-        losses=curves, compile_seconds=compile_s, train_seconds=train_s,
-        compile_steps=cfg.real_steps_per_iteration, extras=extras)
+      columns[name] = np.array([planned[i].get(name, np.nan) for i in per_iteration])
+    return columns
+
+  def _model_variables(self) -> list:
+    return list(self.world_model.trainable_variables) if self.trainer is not None else []
+
+  def _carries(self) -> Dict[str, Carry]:
+    return {"act": self.ppo._carry, "plan": self._plan_carry}  # pylint: disable=protected-access
+
+  def state_variables(self) -> list:
+    """`PPO.state_variables`, the world model and its optimiser, and the model buffer."""
+    extra = list(self.world_model.variables)
+    if self.trainer is not None:
+      extra += list(self.trainer.optimizer.variables)
+    buf = self.buffer
+    return self.ppo.state_variables() + extra + [buf.obs, buf.action, buf.next_obs,
+                                                 buf.terminated, buf.size, buf.position]
 
   # ----------------------------------------------------------- compiled phases
   def _act_impl(self, carry: Carry):

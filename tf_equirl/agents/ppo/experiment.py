@@ -12,7 +12,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
-from tf_equirl import results
+from tf_equirl import results, runs
 from tf_equirl.agents.ppo.config import PPOConfig
 from tf_equirl.agents.ppo.learner import METRICS, PPO, TrainResult
 
@@ -34,20 +34,39 @@ class ExperimentResult:
 
 def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
                    checkpoints: Optional[Sequence[int]] = None, progress: bool = True,
-                   tensorboard: bool = True, save_models: bool = True) -> ExperimentResult:
+                   tensorboard: bool = True, save_models: bool = True, resume: bool = False,
+                   overwrite: bool = False, checkpoint_every: int = 0) -> ExperimentResult:
   """Trains `config` once per seed, one after another, reusing one compiled graph.
 
   `config` is a `PPOConfig`, or a `tf_equirl.agents.dyna.DynaConfig` (then the Dyna driver
   trains; its curves are over real steps and the CSVs add the planned steps beside them).
 
-  Writes into `out_dir` (if given): `seed_<k>.csv` (env steps, mean return, finished
+  Writes into `out_dir` (if given): `run.json` (the config and each finished seed's
+  fingerprint, `tf_equirl.runs`), `seed_<k>.csv` (env steps, mean return, finished
   episodes, losses), TensorBoard scalars under `tb/seed_<k>`, `seed_<k>/actor.keras` and
   `critic.keras` (and `world_model.keras` for online Dyna), `summary.json` and `summary.md`
   at the checkpoints.
+
+  The folder is checked before any training (`tf_equirl.runs.RunFolder`): it must be new or
+  empty, or hold this configuration's run with `resume` (finished seeds of the same code are
+  reused, an interrupted seed continues from its last checkpoint), or be replaced with
+  `overwrite`. `checkpoint_every` iterations (0: never) each seed's state is saved.
+
+  Raises:
+    tf_equirl.runs.RunFolderError: `out_dir` cannot take this run.
+    tf_equirl.runs.TrainingDiverged: a seed's training diverged; the folder is marked failed
+      and no summary is written.
   """
   seeds = list(seeds)
   if not seeds:
     raise ValueError("run_experiment needs at least one seed.")
+  if len(set(seeds)) != len(seeds):
+    raise ValueError(f"run_experiment: duplicate seeds in {seeds}; each seed runs once.")
+  if checkpoint_every < 0:
+    raise ValueError(f"run_experiment: checkpoint_every must be >= 0 iterations (0: no "
+                     f"checkpoints), received {checkpoint_every}.")
+  folder = (runs.RunFolder(out_dir, config, seeds, resume=resume, overwrite=overwrite)
+            if out_dir else None)
   agent, config, ppo_config = _build_agent(config)
   checkpoints = tuple(checkpoints or DEFAULT_CHECKPOINTS.get(ppo_config.env, ()))
   steps_per_seed = getattr(agent, "total_real_steps",
@@ -61,9 +80,21 @@ def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
   if hasattr(agent, "describe"):
     label += f"; {agent.describe()}, world model {counts['world_model']} params"
   print(label, flush=True)
-  bar = _progress_bar(progress, len(seeds) * steps_per_seed, ppo_config)
-  curves, compile_s, train_s, train_steps = [], 0.0, 0.0, 0
-  for n, seed in enumerate(seeds):
+  if folder is not None and folder.stale_seeds():
+    print(f"seeds {folder.stale_seeds()} in {out_dir} were made by other code or settings: "
+          "training them again", flush=True)
+  finished = [s for s in seeds if folder is not None and folder.is_finished(s)]
+  if finished:
+    print(f"reusing the finished seeds {finished} in {out_dir}", flush=True)
+  bar = _progress_bar(progress, (len(seeds) - len(finished)) * steps_per_seed, ppo_config)
+  curves, compile_s, train_s, train_steps, env_steps = [], 0.0, 0.0, 0, None
+  trained = 0
+  for seed in seeds:
+    if seed in finished:
+      columns = results.read_seed_csv(folder.seed_csv(seed))
+      curves.append(columns["mean_return"])
+      env_steps = columns["env_steps"].astype(np.int64)
+      continue
     writer = (tf.summary.create_file_writer(os.path.join(out_dir, "tb", f"seed_{seed}"))
               if out_dir and tensorboard else None)
     write_scalars = _scalar_writer(writer) if writer is not None else None
@@ -72,7 +103,7 @@ def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
     # The first seed's output work (importing matplotlib, tracing the TensorBoard writer)
     # runs in a thread beside the XLA compilation of the training call.
     prepare = (threading.Thread(target=_prepare_outputs, args=(write_scalars,), daemon=True)
-               if out_dir and n == 0 else None)
+               if out_dir and trained == 0 else None)
 
     def callback(metrics, seed=seed, write_scalars=write_scalars, done=done, start=start,
                  prepare=prepare):
@@ -89,28 +120,39 @@ def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
         bar.set_postfix(seed=seed, ret=f"{metrics['mean_return'][-1]:.3g}",
                         sps=f"{done[0] * ppo_config.batch_size / max(elapsed, 1e-9):,.0f}")
 
-    result = agent.train(callback=callback, seed=seed,
-                         on_compile=prepare.start if prepare is not None else None)
+    checkpoint = folder.checkpoint(seed, checkpoint_every) if folder is not None else None
+    try:
+      result = agent.train(callback=callback, seed=seed, checkpoint=checkpoint,
+                           on_compile=prepare.start if prepare is not None else None)
+    except runs.TrainingDiverged as error:
+      if bar is not None:
+        bar.close()
+      if folder is not None:
+        folder.fail(error, seed, getattr(error, "columns", None))
+      raise
     if writer is not None:
       writer.flush()
-    if n == 0:
+    if trained == 0:
       compile_s = result.compile_seconds
+    trained += 1
     train_s += result.train_seconds
     train_steps += result.env_steps[-1] - result.compile_steps
     curves.append(result.mean_return)
+    env_steps = result.env_steps
     if out_dir:
-      results.write_seed_csv(os.path.join(out_dir, f"seed_{seed}.csv"), seed_columns(result))
+      results.write_seed_csv(folder.seed_csv(seed), seed_columns(result))
       if save_models:
         os.makedirs(os.path.join(out_dir, f"seed_{seed}"), exist_ok=True)
         agent.actor_model.save(os.path.join(out_dir, f"seed_{seed}", "actor.keras"))
         agent.critic_model.save(os.path.join(out_dir, f"seed_{seed}", "critic.keras"))
         if getattr(config, "mode", None) == "online":
           agent.world_model.save(os.path.join(out_dir, f"seed_{seed}", "world_model.keras"))
+      folder.finish_seed(seed)
   if bar is not None:
     bar.close()
   curves = np.stack(curves)
-  summary = results.summarize(curves, result.env_steps, checkpoints)
-  out = ExperimentResult(env_steps=result.env_steps, curves=curves, summary=summary,
+  summary = results.summarize(curves, env_steps, checkpoints)
+  out = ExperimentResult(env_steps=env_steps, curves=curves, summary=summary,
                          parameter_counts=counts, compile_seconds=compile_s,
                          steps_per_second=train_steps / train_s if train_s > 0 else float("nan"))
   if out_dir:
@@ -123,8 +165,21 @@ def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
               "(worst-decile cumulative mean in brackets)\n\n")
       f.write(results.markdown_summary({ppo_config.network: summary}))
     results.plot_curves(os.path.join(out_dir, "curves.png"), {ppo_config.network: curves},
-                        result.env_steps, title=label)
+                        env_steps, title=label)
+    folder.finish()
   return out
+
+
+def resume_experiment(config, seeds: Sequence[int], out_dir: str, **kwargs) -> ExperimentResult:
+  """`run_experiment` that reuses what `out_dir` already holds of this configuration (finished
+  seeds, checkpoints). A folder of runs without a run record (made by an older version of
+  the library) is trained again; one holding another configuration is refused."""
+  older = (os.path.isdir(out_dir) and bool(os.listdir(out_dir))
+           and not runs.holds_run_record(out_dir))
+  if older:
+    print(f"{out_dir} holds runs without a run record (an older version of tf_equirl): "
+          "training again", flush=True)
+  return run_experiment(config, seeds, out_dir, resume=not older, overwrite=older, **kwargs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,8 +218,11 @@ def run_arms(arms: Sequence[Arm], seeds: Sequence[int], runs_dir: str, resume: b
       continue
     done = results.load_finished_run(folder, arm.config, seeds) if resume else None
     if done is None:
-      result = run_experiment(arm.config, seeds, folder, progress=progress, tensorboard=False,
-                              save_models=False)
+      # Finished seeds of the same config and code are reused, others trained (`run.json`);
+      # a folder holding another configuration is refused (RunFolderError).
+      kwargs = dict(progress=progress, tensorboard=False, save_models=False)
+      result = (resume_experiment(arm.config, seeds, folder, **kwargs) if resume else
+                run_experiment(arm.config, seeds, folder, overwrite=True, **kwargs))
       done = (result.env_steps, result.curves, result.parameter_counts)
     else:
       print(f"{arm.name}: reusing the finished runs in {folder}", flush=True)

@@ -47,7 +47,7 @@ import tensorflow as tf
 from tf_agents.agents.ppo import ppo_clip_agent
 from tf_agents.trajectories import time_step as ts
 
-from tf_equirl import envs, rng
+from tf_equirl import envs, rng, runs
 from tf_equirl.envs.base import BatchedEnvironment, EnvState
 from tf_equirl.agents.ppo import augmentation
 from tf_equirl.agents.ppo.config import PPOConfig
@@ -246,7 +246,8 @@ class PPO:
 
   def train(self, callback: Optional[Callable[[Dict[str, np.ndarray]], None]] = None,
             seed: Optional[int] = None,
-            on_compile: Optional[Callable[[], None]] = None) -> TrainResult:
+            on_compile: Optional[Callable[[], None]] = None,
+            checkpoint: Optional[runs.TrainingCheckpoint] = None) -> TrainResult:
     """Runs `config.num_iterations` iterations from `reset(seed or config.seed)`.
 
     `callback(metrics)` is called after every compiled call with that call's per-iteration
@@ -254,33 +255,71 @@ class PPO:
     once the training call is traced, just before its first call, which compiles it with XLA
     and releases Python's GIL meanwhile: work started there in another thread (e.g.
     `run_experiment` preparing its outputs) runs beside the compilation.
+
+    With a `checkpoint` (`tf_equirl.runs.TrainingCheckpoint`) the run continues from its last
+    saved state, if any, and saves its state every `checkpoint.every` iterations; the result
+    is the same as an uninterrupted run's.
+
+    Raises:
+      tf_equirl.runs.TrainingDiverged: a loss, metric or parameter became non-finite (its
+        `columns` attribute holds the rows so far).
     """
-    self.reset(self.config.seed if seed is None else seed)
+    seed = self.config.seed if seed is None else seed
+    self.reset(seed)
+    num_calls = self.config.num_iterations // self._chunk
+    chunks, start_call = [], 0
+    if checkpoint is not None:
+      restored = checkpoint.restore(self.state_variables(), {"carry": self._carry})
+      if restored is not None:
+        done, carries, progress = restored
+        self._carry, start_call, chunks = carries["carry"], done // self._chunk, [progress]
     if on_compile is not None:
       self._train_chunk.get_concrete_function(self._carry, self._chunk)
       on_compile()
-    num_calls = self.config.num_iterations // self._chunk
-    chunks, compile_s, train_s = [], 0.0, 0.0
-    for call in range(num_calls):
+    allow_nan = ("finished_return",) + (("entropy",) if self.config.ent_coef == 0 else ())
+    compile_s, train_s, saved = 0.0, 0.0, start_call * self._chunk
+    for call in range(start_call, num_calls):
       start = time.perf_counter()
       self._carry, metrics = self._train_chunk(self._carry, self._chunk)
       metrics = {k: v.numpy() for k, v in metrics.items()}
       elapsed = time.perf_counter() - start
-      if call == 0:
+      if call == start_call:
         compile_s = elapsed
       else:
         train_s += elapsed
       chunks.append(metrics)
+      try:
+        runs.check_finite(metrics, self._variables, seed, call * self._chunk,
+                          self.config.batch_size, allow_nan)
+      except runs.TrainingDiverged as error:
+        error.columns = self._columns(chunks)
+        raise
       if callback is not None:
         callback(metrics)
-    curves = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
-    steps = (np.arange(1, self.config.num_iterations + 1) * self.config.batch_size)
+      done = (call + 1) * self._chunk
+      if checkpoint is not None and done < self.config.num_iterations and checkpoint.due(done, saved):
+        progress = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+        checkpoint.save(done, self.state_variables(), {"carry": self._carry}, progress)
+        saved = done
+    columns = self._columns(chunks)
     result = TrainResult(
-        env_steps=steps, mean_return=curves.pop("mean_return"),
-        episodes=curves.pop("episodes"), finished_return=curves.pop("finished_return"),
-        losses=curves, compile_seconds=compile_s, train_seconds=train_s,
-        compile_steps=int(self._chunk * self.config.batch_size))
+        env_steps=columns.pop("env_steps"), mean_return=columns.pop("mean_return"),
+        episodes=columns.pop("episodes"), finished_return=columns.pop("finished_return"),
+        losses=columns, compile_seconds=compile_s, train_seconds=train_s,
+        compile_steps=int((start_call + 1) * self._chunk * self.config.batch_size))
     return result
+
+  def _columns(self, chunks) -> Dict[str, np.ndarray]:
+    """Per-iteration columns from the metrics of the calls so far, with their env steps."""
+    curves = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    steps = np.arange(1, len(curves["mean_return"]) + 1) * self.config.batch_size
+    return {"env_steps": steps, **curves}
+
+  def state_variables(self) -> list:
+    """Every variable a run changes: parameters, optimiser state, the update counter (what a
+    checkpoint saves besides the carry)."""
+    return (list(self.actor_model.variables) + list(self.critic_model.variables)
+            + list(self.optimizer.variables) + [self.agent.train_step_counter])
 
   # ------------------------------------------------------------ compiled graph
   def _train_chunk_impl(self, carry: Carry, num_iterations: int,

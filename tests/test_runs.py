@@ -1,0 +1,273 @@
+"""Run folders: no mixed runs, no summary of a diverged run, no work lost to an interruption.
+
+Fault injection: a non-finite reward from an environment step, an exception out of a training
+callback, SIGINT and SIGKILL delivered to a launcher right after it saved a checkpoint, and
+folders that cannot take a run (a file, a path below a file, another configuration's run).
+"""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from support import REPO
+from tf_equirl import results, runs
+from tf_equirl.agents.dyna import Dyna, default_dyna_config
+from tf_equirl.agents.ppo import PPO, default_config
+from tf_equirl.agents.ppo.experiment import Arm, run_arms, run_experiment, seed_columns
+from tf_equirl.envs import make
+
+
+def _config(iterations=6, **kw):
+  """Catch MLP, 4 envs x 32 steps, one iteration per compiled call."""
+  fields = dict(num_envs=4, num_steps=32, num_epochs=2, num_minibatches=2, iterations_per_call=1)
+  fields.update(kw)
+  return default_config("Catch-v0", network="mlp", total_steps=iterations * 128, **fields)
+
+
+def _columns_equal(a, b):
+  assert list(a) == list(b)
+  for name in a:
+    np.testing.assert_array_equal(np.asarray(a[name]), np.asarray(b[name]), err_msg=name)
+
+
+# ------------------------------------------------------------------------- folders
+def test_an_out_that_cannot_take_the_run_fails_before_any_work(tmp_path):
+  config = _config()
+  file = tmp_path / "a_file"
+  file.write_text("x")
+  with pytest.raises(runs.RunFolderError, match="is a file"):
+    run_experiment(config, [0], str(file), progress=False)
+  with pytest.raises(runs.RunFolderError, match="not writable"):
+    run_experiment(config, [0], str(file / "below"), progress=False)
+  foreign = tmp_path / "notes"
+  foreign.mkdir()
+  (foreign / "paper.tex").write_text("x")
+  with pytest.raises(runs.RunFolderError, match="other files"):
+    runs.RunFolder(str(foreign), config, [0])
+  with pytest.raises(runs.RunFolderError, match="not a tf_equirl run"):
+    runs.RunFolder(str(foreign), config, [0], overwrite=True)
+  assert (foreign / "paper.tex").exists()
+
+
+def test_another_configuration_is_refused_and_overwrite_replaces_it(tmp_path):
+  first, other = _config(), _config(learning_rate=1e-3)
+  out = str(tmp_path / "run")
+  runs.RunFolder(out, first, [0]).finish()
+  (tmp_path / "run" / "seed_0.csv").write_text("env_steps,mean_return\n128,0.5\n")
+  with pytest.raises(runs.RunFolderError, match="already holds a run"):
+    runs.RunFolder(out, first, [0])  # neither resume nor overwrite
+  with pytest.raises(runs.RunFolderError, match="another configuration"):
+    runs.RunFolder(out, other, [0], resume=True)
+  folder = runs.RunFolder(out, other, [0], overwrite=True)
+  assert not (tmp_path / "run" / "seed_0.csv").exists()
+  assert folder.record["config_hash"] == runs.config_hash(other)
+
+
+def test_a_finished_seed_is_reused_only_with_its_fingerprint(tmp_path):
+  config = _config(iterations=2)
+  out = str(tmp_path / "run")
+  first = run_experiment(config, [0, 1], out, progress=False, tensorboard=False,
+                         save_models=False)
+  record = json.loads((tmp_path / "run" / "run.json").read_text())
+  assert record["status"] == "finished"
+  assert record["seeds"]["0"]["fingerprint"] == runs.seed_fingerprint(config, 0)
+  assert results.load_finished_run(out, config, [0, 1]) is not None
+  assert results.load_finished_run(out, _config(iterations=2, ent_coef=0.02), [0, 1]) is None
+  # seed 1 as if made by other code: trained again, seed 0 reused
+  record["seeds"]["1"]["fingerprint"] = "made-by-other-code"
+  (tmp_path / "run" / "run.json").write_text(json.dumps(record))
+  assert results.load_finished_run(out, config, [0, 1]) is None
+  folder = runs.RunFolder(out, config, [0, 1], resume=True)
+  assert folder.is_finished(0) and not folder.is_finished(1) and folder.stale_seeds() == [1]
+  again = run_experiment(config, [0, 1], out, progress=False, tensorboard=False,
+                         save_models=False, resume=True)
+  np.testing.assert_array_equal(again.curves, first.curves)
+  assert results.load_finished_run(out, config, [0, 1]) is not None
+
+
+def test_a_reproduction_never_reuses_another_configurations_seeds(tmp_path):
+  """The arms of a reproduction resume per seed; a second configuration written into the same
+  runs folder under the same arm name is refused instead of overwriting the first one's seeds,
+  and the first one's results are still reused afterwards."""
+  small, other = _config(iterations=2), _config(iterations=2, num_epochs=1)
+  first = run_arms([Arm("mlp", "mlp", small)], [0, 1], str(tmp_path), progress=False)
+  with pytest.raises(runs.RunFolderError, match="another configuration"):
+    run_arms([Arm("mlp", "mlp", other)], [0, 1, 2], str(tmp_path), progress=False)
+  again = run_arms([Arm("mlp", "mlp", small)], [0, 1], str(tmp_path), progress=False)
+  np.testing.assert_array_equal(again["mlp"][1], first["mlp"][1])
+
+
+# ----------------------------------------------------------------------- divergence
+def _nan_reward_after(env, steps: int):
+  """The env's step, with a NaN reward from the `steps`-th call on (fault injection)."""
+  calls = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+  def step(state, action):
+    state, time_step, next_obs = env.pure_step_and_reset(state, action)
+    calls.assign_add(1)
+    reward = tf.where(calls > steps, tf.fill(tf.shape(time_step.reward), np.nan),
+                      time_step.reward)
+    return state, time_step._replace(reward=reward), next_obs
+  return step
+
+
+def test_diverged_training_is_an_error_naming_seed_and_iteration():
+  config = _config(iterations=6)
+  env = make(config.env, batch_size=config.num_envs)
+  ppo = PPO(config, env=env, step_fn=_nan_reward_after(env, 2 * config.num_steps))
+  with pytest.raises(runs.TrainingDiverged, match=r"seed 5, iteration 3 \(384 env steps\)") as e:
+    ppo.train(seed=5)
+  assert e.value.seed == 5 and e.value.iteration == 3 and "value_loss" in e.value.names
+  assert len(e.value.columns["mean_return"]) == 3  # the rows up to the failure
+
+
+def test_a_diverged_run_is_marked_failed_and_never_summarised(tmp_path, monkeypatch):
+  config = _config(iterations=4)
+  original = PPO.train
+
+  def diverging_train(self, *args, **kwargs):  # seed 1 diverges at its second iteration
+    seed = kwargs.get("seed")
+    if seed == 1:
+      error = runs.TrainingDiverged(seed, 2, 256, ["policy_loss"])
+      error.columns = {"env_steps": np.array([128, 256]), "mean_return": np.array([0.1, np.nan])}
+      raise error
+    return original(self, *args, **kwargs)
+
+  monkeypatch.setattr(PPO, "train", diverging_train)
+  out = tmp_path / "run"
+  with pytest.raises(runs.TrainingDiverged):
+    run_experiment(config, [0, 1], str(out), progress=False, tensorboard=False)
+  record = json.loads((out / "run.json").read_text())
+  assert record["status"] == "failed" and record["error"]["seed"] == 1
+  assert record["error"]["iteration"] == 2
+  assert json.loads((out / "failed.json").read_text())["names"] == ["policy_loss"]
+  assert (out / "seed_1.failed.csv").exists() and not (out / "seed_1.csv").exists()
+  assert not (out / "summary.json").exists() and not (out / "summary.md").exists()
+  assert (out / "seed_0.csv").exists()  # the finished seed is kept
+
+
+# ----------------------------------------------------------------------- checkpoints
+class _Stop(Exception):
+  pass
+
+
+def _interrupt_after(calls: int):
+  count = [0]
+
+  def callback(metrics):
+    count[0] += 1
+    if count[0] == calls:
+      raise _Stop()
+  return callback
+
+
+def test_ppo_resumes_from_its_checkpoint_with_the_same_curve(tmp_path):
+  config = _config(iterations=6)
+  uninterrupted = seed_columns(PPO(config).train(seed=3))
+  checkpoint = runs.TrainingCheckpoint(str(tmp_path), "fingerprint", every=2)
+  with pytest.raises(_Stop):  # interrupted after the 5th iteration: last checkpoint at 4
+    PPO(config).train(seed=3, callback=_interrupt_after(5), checkpoint=checkpoint)
+  assert json.loads((tmp_path / "state.json").read_text())["iterations"] == 4
+  resumed = PPO(config)  # a new process would build a new learner
+  done = []
+  result = resumed.train(seed=3, checkpoint=checkpoint,
+                         callback=lambda m: done.append(len(m["mean_return"])))
+  assert sum(done) == 2  # only iterations 5 and 6 ran again
+  _columns_equal(seed_columns(result), uninterrupted)
+  # a checkpoint of another fingerprint (other code or settings) is not used
+  other = runs.TrainingCheckpoint(str(tmp_path), "another", every=2)
+  done.clear()
+  PPO(config).train(seed=3, checkpoint=other, callback=lambda m: done.append(1))
+  assert len(done) == 6
+
+
+def test_online_dyna_resumes_from_its_checkpoint_with_the_same_curve(tmp_path):
+  config = default_dyna_config(
+      "Catch-v0", mode="online", world_model="mlp", planning_ratio=0.5, dyna_iterations=4,
+      model_epochs=1, ppo_overrides=dict(total_steps=4 * 128, num_envs=4, num_steps=32,
+                                         num_epochs=1, num_minibatches=2))
+  uninterrupted = seed_columns(Dyna(config).train(seed=2))
+  checkpoint = runs.TrainingCheckpoint(str(tmp_path), "fingerprint", every=1)
+  with pytest.raises(_Stop):
+    Dyna(config).train(seed=2, callback=_interrupt_after(3), checkpoint=checkpoint)
+  result = Dyna(config).train(seed=2, checkpoint=checkpoint)
+  _columns_equal(seed_columns(result), uninterrupted)
+
+
+_KILL_AFTER_SAVE = """
+import os, signal, sys
+from absl import app
+from tf_equirl import runs
+saves, kill_after, sig = [0], int(os.environ["KILL_AFTER"]), getattr(signal, os.environ["SIG"])
+original = runs.TrainingCheckpoint.save
+def save(self, *args, **kwargs):
+  original(self, *args, **kwargs)
+  saves[0] += 1
+  if saves[0] == kill_after:
+    os.kill(os.getpid(), sig)
+runs.TrainingCheckpoint.save = save
+from launchers import train_ppo
+sys.argv = ["train_ppo"] + sys.argv[1:]
+app.run(train_ppo.exit_when_done(train_ppo.with_runtime_fallback(train_ppo.report_failures(
+    train_ppo.main))), flags_parser=train_ppo.flags_parser(train_ppo.configure_compilation))
+"""
+
+_TINY = ["--env=Catch-v0", "--network=mlp", "--total_steps=768", "--num_envs=4",
+         "--num_steps=32", "--num_epochs=2", "--num_minibatches=2", "--iterations_per_call=1",
+         "--seeds=2", "--checkpoint_every=2", "--no_progress", "--no_tensorboard",
+         "--xla_cache="]
+
+
+def _launch(args, env=None, script=None):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
+  command = [sys.executable] + (["-c", script] if script else ["-m", "launchers.train_ppo"])
+  return subprocess.run(command + args, cwd=REPO, env=env, capture_output=True, text=True,
+                        timeout=300)
+
+
+@pytest.mark.parametrize("sig,kill_after,seed_done", [("SIGINT", 1, False),
+                                                      ("SIGKILL", 4, True)])
+def test_an_interrupted_launcher_resumes_to_the_same_csv(tmp_path, sig, kill_after, seed_done):
+  """SIGINT during seed 0 (after its first checkpoint) and SIGKILL during seed 1 (after seed 0
+  finished and seed 1 saved its second checkpoint): `--resume` reuses what finished, continues
+  from the last checkpoint and writes the CSVs of an uninterrupted run."""
+  reference = tmp_path / "reference"
+  assert _launch(_TINY + [f"--out={reference}"]).returncode == 0
+  out = tmp_path / "interrupted"
+  killed = _launch(_TINY + [f"--out={out}"], {"KILL_AFTER": str(kill_after), "SIG": sig},
+                   _KILL_AFTER_SAVE)
+  assert killed.returncode == (130 if sig == "SIGINT" else -signal.SIGKILL), killed.stderr
+  if sig == "SIGINT":
+    assert "--resume" in killed.stderr and "Traceback" not in killed.stderr
+  assert (out / "seed_0.csv").exists() == seed_done and not (out / "seed_1.csv").exists()
+  assert not (out / "summary.json").exists()
+  refused = _launch(_TINY + [f"--out={out}"])
+  assert refused.returncode != 0 and "already holds a run" in refused.stderr
+  assert "Traceback" not in refused.stderr
+  resumed = _launch(_TINY + [f"--out={out}", "--resume"])
+  assert resumed.returncode == 0, resumed.stderr
+  assert ("reusing the finished seeds [0]" in resumed.stdout) == seed_done
+  for seed in (0, 1):
+    assert ((out / f"seed_{seed}.csv").read_text()
+            == (reference / f"seed_{seed}.csv").read_text())
+  assert json.loads((out / "run.json").read_text())["status"] == "finished"
+  assert not (out / "checkpoints" / "seed_1").exists()  # removed once the seed finished
+
+
+def test_launcher_errors_for_out_and_divergence_are_one_line(tmp_path):
+  file = tmp_path / "a_file"
+  file.write_text("x")
+  bad = _launch(_TINY + [f"--out={file}"])
+  assert bad.returncode != 0 and "is a file" in bad.stderr and "Traceback" not in bad.stderr
+  assert "Catch-v0 mlp actor" not in bad.stdout  # failed before building or training
+  diverged = _launch(_TINY + ["--learning_rate=1e30", "--seeds=1", f"--out={tmp_path / 'd'}"])
+  assert diverged.returncode == 1 and "Traceback" not in diverged.stderr
+  assert "training diverged: seed 0, iteration 1" in diverged.stderr
+  assert json.loads((tmp_path / "d" / "run.json").read_text())["status"] == "failed"

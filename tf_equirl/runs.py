@@ -1,0 +1,353 @@
+"""Run folders that never mix runs, lose finished work or summarise a diverged run.
+
+A run folder (`launchers.train_ppo --out`, `train_dyna --out`, each arm of a reproduction) is
+described by `run.json`, written before any training starts:
+
+* `config_hash`: a hash of the whole config. A folder holding another configuration's run is
+  refused (`RunFolderError`) unless the caller asks to `overwrite` it.
+* per seed, once it has finished: `fingerprint`, a hash of the config, the seed and the code
+  version (`code_version`: a hash of the library's sources). A finished seed is reused on
+  `resume` only if its fingerprint matches, so results made by other code or another
+  configuration are trained again, never mixed in.
+* `status`: "running", "finished" or "failed". A run whose training diverged
+  (`TrainingDiverged`: a non-finite loss, metric or parameter) is marked failed with the seed,
+  the iteration and the message; its partial rows go to `seed_<k>.failed.csv`, and no summary is
+  written.
+
+While a seed trains, `TrainingCheckpoint` saves its whole state between compiled calls every
+`checkpoint_every` iterations (a `tf.train.Checkpoint` of the parameters, the optimiser, the
+environments and the random-number state, with the metrics so far beside it), so an
+interrupted run (SIGINT, SIGKILL, a lost machine) continues on `resume` from its last
+checkpoint and writes the same CSV as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import hashlib
+import json
+import os
+import shutil
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+__all__ = ["RunFolder", "RunFolderError", "TrainingDiverged", "TrainingCheckpoint",
+           "code_version", "config_hash", "seed_fingerprint", "check_finite", "is_finished_run",
+           "holds_run_record"]
+
+RUN_FILE = "run.json"
+FAILED_FILE = "failed.json"
+_CKPT_STATE = "state.json"
+# What a run folder of this library holds; --overwrite removes a folder only if it looks so.
+_RUN_MARKERS = (RUN_FILE, "summary.json", "seed_*.csv")
+
+
+class RunFolderError(ValueError):
+  """An output folder that cannot take this run (a file, not writable, another run)."""
+
+
+class TrainingDiverged(RuntimeError):
+  """Training produced a non-finite loss, metric or parameter.
+
+  Attributes: `seed`, `iteration` (1-based, the first iteration with a non-finite value),
+  `env_steps` (the steps done by then) and `names` (what was non-finite)."""
+
+  def __init__(self, seed: int, iteration: int, env_steps: int, names: Sequence[str]):
+    self.seed, self.iteration, self.env_steps = int(seed), int(iteration), int(env_steps)
+    self.names = tuple(names)
+    super().__init__(f"training diverged: seed {self.seed}, iteration {self.iteration} "
+                     f"({self.env_steps:,} env steps): non-finite {', '.join(self.names)}. "
+                     "Its partial results are marked as failed; lower the learning rate or "
+                     "check the environment's observations and rewards.")
+
+
+def check_finite(metrics: Dict[str, np.ndarray], variables, seed: int, first_iteration: int,
+                 batch_size: int, allow_nan: Sequence[str] = ()) -> None:
+  """Raises `TrainingDiverged` if any per-iteration metric (but those in `allow_nan`, which
+  are NaN by definition, e.g. the mean return of an iteration where no episode finished) or
+  any variable is non-finite. `first_iteration` is the 0-based index of the metrics' first
+  row in the run."""
+  rows = None
+  names = []
+  for name, values in metrics.items():
+    if name in allow_nan:
+      continue
+    bad = ~np.isfinite(np.asarray(values, np.float64))
+    if bad.any():
+      at = int(np.argmax(bad))
+      names.append(name)
+      rows = at if rows is None else min(rows, at)
+  bad_vars = [v.name for v in variables if not np.all(np.isfinite(v.numpy()))]
+  if bad_vars:
+    names.append("parameters (" + ", ".join(bad_vars[:3]) + ("..." if len(bad_vars) > 3 else "")
+                 + ")")
+    last = len(next(iter(metrics.values()))) - 1 if metrics else 0
+    rows = last if rows is None else rows
+  if names:
+    iteration = first_iteration + rows + 1
+    raise TrainingDiverged(seed, iteration, iteration * batch_size, names)
+
+
+def code_version() -> str:
+  """A hash of the library's Python sources: changes whenever the code that trains does."""
+  root = os.path.dirname(os.path.abspath(__file__))
+  digest = hashlib.sha256()
+  for path in sorted(glob.glob(os.path.join(root, "**", "*.py"), recursive=True)):
+    digest.update(os.path.relpath(path, root).encode())
+    with open(path, "rb") as f:
+      digest.update(f.read())
+  return digest.hexdigest()[:16]
+
+
+def _config_dict(config) -> Dict[str, Any]:
+  return json.loads(json.dumps(dataclasses.asdict(config), sort_keys=True, default=str))
+
+
+def config_hash(config) -> str:
+  """A hash of every field of a config dataclass (nested configs included)."""
+  text = json.dumps({"type": type(config).__name__, "config": _config_dict(config)},
+                    sort_keys=True)
+  return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def seed_fingerprint(config, seed: int, version: Optional[str] = None) -> str:
+  """A hash of the config, the seed and the code version: what a finished seed must match to
+  be reused."""
+  text = f"{config_hash(config)}/{int(seed)}/{version or code_version()}"
+  return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _atomic_json(path: str, data) -> None:
+  tmp = f"{path}.tmp{os.getpid()}"
+  with open(tmp, "w") as f:
+    json.dump(data, f, indent=1)
+  os.replace(tmp, path)
+
+
+def _looks_like_run(path: str) -> bool:
+  return any(glob.glob(os.path.join(path, pattern)) for pattern in _RUN_MARKERS)
+
+
+def holds_run_record(path: str) -> bool:
+  """Whether the folder `path` has a `run.json` (a run of this library that can resume)."""
+  return os.path.exists(os.path.join(path, RUN_FILE))
+
+
+class RunFolder:
+  """The output folder of one run (one config, some seeds); see the module docstring.
+
+  `RunFolder(out, config, seeds, resume=False, overwrite=False)` checks the folder before any
+  work: it must be a writable folder (created if missing) that is empty, holds this
+  configuration's run (`resume=True`), or is replaced (`overwrite=True`, only for a folder
+  that holds a run of this library). Raises `RunFolderError` otherwise.
+  """
+
+  def __init__(self, out: str, config, seeds: Sequence[int], resume: bool = False,
+               overwrite: bool = False):
+    self.out, self.config, self.seeds = out, config, [int(s) for s in seeds]
+    self.version = code_version()
+    self.config_hash = config_hash(config)
+    if os.path.exists(out) and not os.path.isdir(out):
+      raise RunFolderError(f"--out {out!r} is a file; expected a folder (new or holding a run).")
+    existing = os.path.isdir(out) and bool(os.listdir(out))
+    record = self._read() if existing else None
+    if existing and overwrite:
+      if not _looks_like_run(out):
+        raise RunFolderError(f"--out {out!r} holds files that are not a tf_equirl run; "
+                             "refusing to overwrite it. Choose another folder.")
+      shutil.rmtree(out)
+      existing, record = False, None
+    elif existing and not resume:
+      what = (f"a run of another configuration (config hash {record.get('config_hash')})"
+              if record and record.get("config_hash") != self.config_hash
+              else "a run" if record or _looks_like_run(out) else "other files")
+      raise RunFolderError(f"--out {out!r} already holds {what}. Pass --resume to continue "
+                           "the same configuration's run, --overwrite to replace it, or "
+                           "choose another folder.")
+    elif existing and resume:
+      if record is None:
+        raise RunFolderError(f"--out {out!r} is not empty but holds no {RUN_FILE}: nothing to "
+                             "resume. Pass --overwrite to replace it or choose another folder.")
+      if record.get("config_hash") != self.config_hash:
+        raise RunFolderError(f"--out {out!r} holds a run of another configuration (config hash "
+                             f"{record.get('config_hash')}, this one {self.config_hash}); "
+                             "--resume continues only the same configuration. Pass "
+                             "--overwrite to replace it or choose another folder.")
+    try:
+      os.makedirs(out, exist_ok=True)
+      self.record = record or {"config_hash": self.config_hash, "config": _config_dict(config),
+                               "seeds": {}}
+      self.record.update(status="running", code_version=self.version,
+                         requested_seeds=self.seeds, started=time.time())
+      self.record.pop("error", None)
+      self._write()
+    except OSError as e:
+      raise RunFolderError(f"--out {out!r} is not writable ({e.strerror}); expected a folder "
+                           "this process can write.") from e
+    failed = os.path.join(out, FAILED_FILE)
+    if os.path.exists(failed):
+      os.remove(failed)
+
+  # ------------------------------------------------------------------- record
+  def _read(self) -> Optional[dict]:
+    path = os.path.join(self.out, RUN_FILE)
+    if not os.path.exists(path):
+      return None
+    try:
+      with open(path) as f:
+        return json.load(f)
+    except (OSError, ValueError) as e:
+      raise RunFolderError(f"{path} is unreadable or corrupt ({e}); pass --overwrite to "
+                           "replace the run or choose another folder.") from e
+
+  def _write(self) -> None:
+    _atomic_json(os.path.join(self.out, RUN_FILE), self.record)
+
+  def fingerprint(self, seed: int) -> str:
+    return seed_fingerprint(self.config, seed, self.version)
+
+  def seed_csv(self, seed: int) -> str:
+    return os.path.join(self.out, f"seed_{int(seed)}.csv")
+
+  def is_finished(self, seed: int) -> bool:
+    """Whether `seed` finished in this folder with this config and this code."""
+    entry = self.record["seeds"].get(str(int(seed)))
+    return bool(entry and entry.get("status") == "finished"
+                and entry.get("fingerprint") == self.fingerprint(seed)
+                and os.path.exists(self.seed_csv(seed)))
+
+  def stale_seeds(self) -> List[int]:
+    """Seeds recorded as finished whose fingerprint does not match (other code or config)."""
+    return sorted(int(s) for s, e in self.record["seeds"].items()
+                  if e.get("status") == "finished" and int(s) in self.seeds
+                  and not self.is_finished(int(s)))
+
+  def finish_seed(self, seed: int) -> None:
+    self.record["seeds"][str(int(seed))] = {"status": "finished",
+                                            "fingerprint": self.fingerprint(seed),
+                                            "finished": time.time()}
+    self._write()
+    shutil.rmtree(self.checkpoint_dir(seed), ignore_errors=True)
+
+  def fail(self, error: BaseException, seed: Optional[int] = None,
+           columns: Optional[Dict[str, np.ndarray]] = None) -> None:
+    """Marks the run failed (and `seed`'s partial `columns`, if given, as
+    `seed_<k>.failed.csv`); removes any summary so nothing reads it as a result."""
+    from tf_equirl import results  # pylint: disable=import-outside-toplevel
+    if seed is not None and columns:
+      results.write_seed_csv(os.path.join(self.out, f"seed_{int(seed)}.failed.csv"), columns)
+    info = {"status": "failed", "error": str(error), "type": type(error).__name__}
+    if isinstance(error, TrainingDiverged):
+      info.update(seed=error.seed, iteration=error.iteration, env_steps=error.env_steps,
+                  names=list(error.names))
+    self.record.update(status="failed", error=info)
+    self._write()
+    _atomic_json(os.path.join(self.out, FAILED_FILE), info)
+    for name in ("summary.json", "summary.md", "curves.png"):
+      path = os.path.join(self.out, name)
+      if os.path.exists(path):
+        os.remove(path)
+
+  def finish(self) -> None:
+    self.record.update(status="finished", finished=time.time())
+    self._write()
+
+  # -------------------------------------------------------------- checkpoints
+  def checkpoint_dir(self, seed: int) -> str:
+    return os.path.join(self.out, "checkpoints", f"seed_{int(seed)}")
+
+  def checkpoint(self, seed: int, every: int) -> Optional["TrainingCheckpoint"]:
+    """The checkpoint of `seed` (None if `every` is 0: no checkpoints)."""
+    if not every:
+      return None
+    return TrainingCheckpoint(self.checkpoint_dir(seed), self.fingerprint(seed), every)
+
+
+def is_finished_run(out: str, config, seeds: Sequence[int]) -> bool:
+  """Whether `out` holds a finished run of `config` in which every seed of `seeds` finished
+  with this code (fingerprints in `run.json`, each seed's CSV and the summary present)."""
+  path = os.path.join(out, RUN_FILE)
+  if not (os.path.exists(path) and os.path.exists(os.path.join(out, "summary.json"))):
+    return False
+  try:
+    with open(path) as f:
+      record = json.load(f)
+  except (OSError, ValueError):
+    return False
+  if record.get("status") != "finished" or record.get("config_hash") != config_hash(config):
+    return False
+  version = code_version()
+  for seed in seeds:
+    entry = record.get("seeds", {}).get(str(int(seed)), {})
+    if (entry.get("fingerprint") != seed_fingerprint(config, seed, version)
+        or not os.path.exists(os.path.join(out, f"seed_{int(seed)}.csv"))):
+      return False
+  return True
+
+
+class TrainingCheckpoint:
+  """A seed's training state between compiled calls, saved every `every` iterations.
+
+  The learner hands `save` its variables (parameters, optimiser slots and step counts, buffers),
+  its carries (environment states, observations, random keys: nested tensors) and its progress
+  (the per-iteration metrics so far: numpy arrays). `restore` puts them back into the same
+  structures of a freshly reset learner. A save writes a new `tf.train.Checkpoint` and then
+  replaces `state.json` atomically, so a process killed at any moment leaves the last
+  complete checkpoint; a checkpoint of other code or another configuration (its fingerprint)
+  is ignored.
+  """
+
+  def __init__(self, directory: str, fingerprint: str, every: int):
+    if every < 1:
+      raise ValueError(f"TrainingCheckpoint: every must be a positive number of iterations, "
+                       f"received {every}.")
+    self.directory, self.fingerprint, self.every = directory, fingerprint, int(every)
+
+  def due(self, iterations_done: int, last_saved: int) -> bool:
+    return iterations_done - last_saved >= self.every
+
+  def save(self, iterations_done: int, variables, carries: Dict[str, Any],
+           progress: Dict[str, np.ndarray]) -> None:
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    os.makedirs(self.directory, exist_ok=True)
+    name = f"ckpt-{iterations_done}"
+    prefix = os.path.join(self.directory, name)
+    flat = tf.nest.flatten(carries)
+    tf.train.Checkpoint(variables=list(variables),
+                        carries=[tf.Variable(t, trainable=False) for t in flat]).write(prefix)
+    np.savez(prefix + ".progress.npz", **progress)
+    state_path = os.path.join(self.directory, _CKPT_STATE)
+    previous = self._state()
+    _atomic_json(state_path, {"fingerprint": self.fingerprint, "iterations": iterations_done,
+                              "prefix": name})
+    if previous and previous.get("prefix") != name:
+      for path in glob.glob(os.path.join(self.directory, previous["prefix"] + ".*")):
+        os.remove(path)
+
+  def _state(self) -> Optional[dict]:
+    path = os.path.join(self.directory, _CKPT_STATE)
+    try:
+      with open(path) as f:
+        return json.load(f)
+    except (OSError, ValueError):
+      return None
+
+  def restore(self, variables, carries: Dict[str, Any]):
+    """`(iterations_done, carries, progress)` from the last checkpoint of this fingerprint,
+    with `variables` assigned in place; None if there is none."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    state = self._state()
+    if not state or state.get("fingerprint") != self.fingerprint:
+      return None
+    prefix = os.path.join(self.directory, state["prefix"])
+    flat = tf.nest.flatten(carries)
+    holders = [tf.Variable(t, trainable=False) for t in flat]
+    tf.train.Checkpoint(variables=list(variables), carries=holders).read(
+        prefix).assert_consumed()
+    with np.load(prefix + ".progress.npz") as data:
+      progress = {k: data[k] for k in data.files}
+    restored = tf.nest.pack_sequence_as(carries, [h.read_value() for h in holders])
+    return int(state["iterations"]), restored, progress
