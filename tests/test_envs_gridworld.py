@@ -278,15 +278,15 @@ def test_network_specs_name_the_group():
     reproduce.network_arms("GridWorld-v0", ["gcnn@C8"])
 
 
-def test_finished_runs_written_before_the_group_field_are_reused(tmp_path):
+def test_runs_without_a_run_record_are_not_reused(tmp_path):
+  """A summary.json and CSVs without `run.json` (no fingerprint of config, seed and code, e.g.
+  from before the `group` field existed) are never taken as this configuration's results."""
   import dataclasses, json  # pylint: disable=import-outside-toplevel,multiple-imports
   from tf_equirl import results  # pylint: disable=import-outside-toplevel
   config = default_config("Catch-v0", network="mlp")
   stored = dataclasses.asdict(config)
-  del stored["group"]  # a summary.json from before PPOConfig.group existed
+  del stored["group"]
   (tmp_path / "summary.json").write_text(json.dumps(
       {"config": stored, "seeds": [0], "parameter_counts": {"actor": 1, "critic": 1}}))
   (tmp_path / "seed_0.csv").write_text("env_steps,mean_return\n512,0.5\n")
-  assert results.load_finished_run(str(tmp_path), config, [0]) is not None
-  other = default_config("Catch-v0", network="mlp", group="trivial")
-  assert results.load_finished_run(str(tmp_path), other, [0]) is None
+  assert results.load_finished_run(str(tmp_path), config, [0]) is None
