@@ -47,7 +47,8 @@ def define_backend_flags():
 
 def define_compilation_flags(xla_runtime: bool):
   """Defines `--xla_runtime` (default `xla_runtime`) and `--xla_cache`, and returns
-  `apply(cache_by_default=True)`, which configures XLA from them (`tf_equirl.compilation`).
+  `apply(cache_by_default=True)`, which configures XLA from them (`tf_equirl.compilation`;
+  `--xla_cache` naming a file is a usage error, an unusable folder a warning).
   `cache_by_default=False` (e.g. for Ray workers, which compile side by side) leaves the
   cache off unless `--xla_cache` names one. Run it through `flags_parser(apply)`: it must
   run before TensorFlow initialises its devices, which absl's init callbacks already do."""
@@ -62,6 +63,14 @@ def define_compilation_flags(xla_runtime: bool):
 
   def apply(cache_by_default: bool = True) -> compilation.CompilationConfig:
     folder = cache.value
+    # A value the user typed that names a file is a mistake in the command: a usage error.
+    # A folder that cannot be created or written (read-only, under a file), or a default
+    # from the environment that is unusable, only costs speed: `configure` warns and
+    # compiles without a cache.
+    if folder and os.path.exists(folder) and not os.path.isdir(folder):
+      raise app.UsageError(f"--xla_cache={folder!r} is not a folder; expected the folder "
+                           f"of XLA's compilation cache (created if missing), or '' for "
+                           f"none.")
     if folder is None:
       folder = compilation.default_cache_dir() if runtime.value and cache_by_default else ""
     try:

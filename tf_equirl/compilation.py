@@ -21,19 +21,36 @@ curves differ while the statistics agree (results/ppo_throughput.md); results co
 before this module existed were made with the classic runtime (`--xla_runtime=false`
 reproduces them bit for bit).
 
-A warm cache entry is read with TensorFlow's text-or-binary proto reader, which first tries
-the text format and lets protobuf log one harmless
-`[libprotobuf ERROR ...] Error parsing text-format tensorflow.XlaSerializedCacheEntry` line
-per compiled function before reading the binary file.
+The cache never fails a run; at worst it is not used. TensorFlow fails a compiled call on an
+entry it cannot read (a truncated or garbage `.pb` file: "Read less bytes than requested"),
+in every later process too, so entries are checked as a process links them and a bad one
+is deleted, named in one log line and compiled again. The check walks an entry's
+top-level protobuf fields (`_entry_problem`): 0.1 ms for a cache of four entries (3.6 MB)
+where reading their bytes alone, as a parse would, takes 0.6 ms, and TensorFlow ships no
+Python module for the entry's proto; catching the failed call instead would mean starting
+the process again. A cache folder that cannot be created or written (read-only, a file, a
+path under a file) is a warning and no cache (`launchers.common` makes an explicit
+`--xla_cache` naming a file a usage error). A process's private folder (see `configure`)
+is named for it (`.process_<pid>@<host>_...`), so one left by a killed process on this host
+is removed by the next `configure`, one from another host (or unnamed) after a day.
+TensorFlow reads an entry with a text-or-binary proto reader that tries the text format
+first, whatever the file's name, and protobuf would log `[libprotobuf ERROR ...] Error
+parsing text-format tensorflow.XlaSerializedCacheEntry` for every warm entry; with a cache,
+`configure` turns TensorFlow's C++ protobuf log off (`_silence_protobuf_log`).
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import dataclasses
+import importlib.util
+import logging
 import os
+import re
+import secrets
 import shutil
-import tempfile
+import socket
 import time
 from typing import Optional
 
@@ -90,18 +107,27 @@ def _set_flag(variable: str, flag: str, value: Optional[str]) -> None:
 def configure(config: Optional[CompilationConfig] = None) -> CompilationConfig:
   """Applies `config` (default `CompilationConfig()`: XLA runtime and the default cache)
   through `XLA_FLAGS` / `TF_XLA_FLAGS` for this process. Call it before anything is
-  compiled; returns the config applied.
+  compiled; returns the config applied: its `cache_dir` is None if the folder could not be
+  used (a warning says why; a run never fails for its cache).
 
-  TensorFlow reads and writes its cache files in place (a plain write, then verified reads
-  that fail the compiled call on a partial file), which is unsafe when two processes compile
-  the same graph at once. So this process gets a private folder inside `cache_dir`, filled
-  with hard links to the finished entries, and its new entries are moved into `cache_dir` by
-  an atomic rename when it exits. Processes it starts inherit the flags: a process that
-  trains beside others (a Ray worker) should call `configure` itself.
+  Processes that compile the same graph at once never see each other's files: this process
+  gets a private folder inside `cache_dir` (named for its pid and host), filled with hard
+  links to the finished entries that pass `_entry_problem` (one that does not, e.g. cut
+  short by a full disk or a partial copy, is deleted, logged and compiled again, where
+  TensorFlow would fail the compiled call on it), and its new entries are moved into
+  `cache_dir` by an atomic rename when it exits. Processes it starts inherit the flags: a
+  process that trains beside others (a Ray worker) should call `configure` itself. With a
+  cache, TensorFlow's C++ protobuf log is turned off (`_silence_protobuf_log`).
   """
   config = config or CompilationConfig()
+  private = None
+  if config.cache_dir:
+    private = _private_cache(config.cache_dir)
+    if private is None:
+      config = dataclasses.replace(config, cache_dir=None)
+    else:
+      _silence_protobuf_log()
   _set_flag("XLA_FLAGS", _RUNTIME_FLAG, "true" if config.xla_runtime else None)
-  private = _private_cache(config.cache_dir) if config.cache_dir else None
   _set_flag("TF_XLA_FLAGS", _CACHE_FLAG, private)
   return config
 
@@ -117,38 +143,198 @@ def is_runtime_failure(error: BaseException) -> bool:
   return type(error).__name__ == "InternalError" and "xla.program" in str(error)
 
 
+_log = logging.getLogger(__name__)
 _ENTRY_SUFFIX = ".pb"
 _PRIVATE_PREFIX = ".process_"
+# .process_<pid>@<host>_<random>: <host> has neither "_" nor "@" (`_host`).
+_PRIVATE_NAME = re.compile(r"\.process_(?P<pid>\d+)@(?P<host>[^_@]*)_")
 _STALE_SECONDS = 24 * 3600
+# XlaSerializedCacheEntry (tensorflow/compiler/jit/xla_compilation_cache.proto): key,
+# hlo_module and executable, fields 1 to 3, each a message or bytes.
+_ENTRY_FIELDS = {1: "key", 2: "hlo_module", 3: "executable"}
 
 
-def _private_cache(cache_dir: str) -> str:
-  """A fresh private cache folder in `cache_dir`, holding links to its entries; published
-  back at exit (`_publish`)."""
-  os.makedirs(cache_dir, exist_ok=True)
-  now = time.time()
-  for name in os.listdir(cache_dir):  # folders left by killed processes
-    path = os.path.join(cache_dir, name)
-    if name.startswith(_PRIVATE_PREFIX) and now - os.path.getmtime(path) > _STALE_SECONDS:
-      shutil.rmtree(path, ignore_errors=True)
-  private = tempfile.mkdtemp(prefix=_PRIVATE_PREFIX, dir=cache_dir)
+def _host() -> str:
+  """This machine's name, and on Linux its pid namespace (containers on one host share a
+  cache folder but not their pids), in characters a private folder's name can parse."""
+  host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())
+  try:
+    host += f"-pidns{os.stat('/proc/self/ns/pid').st_ino}"
+  except OSError:  # not Linux
+    pass
+  return host
+
+
+def _private_cache(cache_dir: str) -> Optional[str]:
+  """A fresh private cache folder in `cache_dir`, holding links to its sound entries (a bad
+  one is deleted: `_drop`); published back at exit (`_publish`). None, with a warning, if
+  `cache_dir` cannot be created or written (read-only, a file, ...)."""
+  try:
+    os.makedirs(cache_dir, exist_ok=True)
+    _remove_orphans(cache_dir)
+    private = os.path.join(cache_dir, f"{_PRIVATE_PREFIX}{os.getpid()}@{_host()}_"
+                           f"{secrets.token_hex(4)}")
+    os.mkdir(private, 0o700)
+  except OSError as error:
+    _log.warning("XLA compilation cache %r is unusable (%s: %s); expected a folder this "
+                 "process can create and write in. Compiling without a cache.", cache_dir,
+                 type(error).__name__, error)
+    return None
   for name in os.listdir(cache_dir):
     if name.endswith(_ENTRY_SUFFIX):
+      shared, link = os.path.join(cache_dir, name), os.path.join(private, name)
+      problem = _entry_problem(shared)
+      if problem:  # entries are only ever replaced by sound ones (`_publish`)
+        _drop(shared, problem)
+        continue
       try:
-        os.link(os.path.join(cache_dir, name), os.path.join(private, name))
-      except OSError:  # a file system without hard links
-        shutil.copyfile(os.path.join(cache_dir, name), os.path.join(private, name))
+        try:
+          os.link(shared, link)
+        except OSError:  # a file system without hard links
+          shutil.copyfile(shared, link)
+      except OSError:  # removed meanwhile, or unreadable: compiled again if needed
+        continue
   atexit.register(_publish, private, cache_dir)
   return private
 
 
+def _remove_orphans(cache_dir: str) -> None:
+  """Removes the private folders of processes that ended without publishing (killed): on
+  this host those whose pid no longer runs, elsewhere (pids not checkable) or in the older
+  unnamed form those untouched for a day."""
+  here, now = _host(), time.time()
+  for name in os.listdir(cache_dir):
+    if not name.startswith(_PRIVATE_PREFIX):
+      continue
+    path = os.path.join(cache_dir, name)
+    owner = _PRIVATE_NAME.match(name)
+    try:
+      if owner and owner["host"] == here and os.name == "posix":
+        orphan = not _running(int(owner["pid"]))
+      else:
+        orphan = now - os.path.getmtime(path) > _STALE_SECONDS
+    except OSError:  # removed meanwhile
+      continue
+    if orphan:
+      shutil.rmtree(path, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+  """Whether process `pid` exists (on POSIX; signal 0 checks without sending)."""
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:  # another user's process
+    return True
+  return True
+
+
+def _entry_problem(path: str) -> Optional[str]:
+  """Why the file at `path` is not a complete XlaSerializedCacheEntry, or None.
+
+  Walks the entry's top-level protobuf fields, seeking over their contents: a file cut
+  short ends inside a field or lacks the last one, garbage has tags or lengths that do not
+  fit. That reads a few bytes per entry where parsing it would read it all (see the module
+  docstring), and needs no generated proto module. A well-formed entry whose key does not
+  match its function would still fail the call in TensorFlow; only a crafted file is so.
+  """
+  seen = set()
+  try:
+    with open(path, "rb") as f:
+      size = os.fstat(f.fileno()).st_size
+      while f.tell() < size:
+        tag = _varint(f)
+        field, wire_type = tag >> 3, tag & 7
+        if field not in _ENTRY_FIELDS or wire_type != 2:
+          return (f"byte {f.tell()} holds field {field} of wire type {wire_type}, not one of "
+                  f"the length-delimited fields 1 to 3")
+        length = _varint(f)
+        if f.tell() + length > size:
+          return (f"truncated: its {_ENTRY_FIELDS[field]} needs {length} bytes, the file "
+                  f"ends {size - f.tell()} bytes later")
+        f.seek(length, os.SEEK_CUR)
+        if length:
+          seen.add(field)
+  except (OSError, ValueError) as error:
+    return str(error)
+  missing = [name for field, name in _ENTRY_FIELDS.items() if field not in seen]
+  return f"{size} bytes without its {', '.join(missing)}" if missing else None
+
+
+def _varint(f) -> int:
+  """Reads one protobuf varint from the file `f`."""
+  value = 0
+  for shift in range(0, 70, 7):
+    byte = f.read(1)
+    if not byte:
+      raise ValueError(f"truncated: the file ends inside a field header at byte {f.tell()}")
+    value |= (byte[0] & 0x7F) << shift
+    if byte[0] < 0x80:
+      return value
+  raise ValueError(f"a field header longer than 10 bytes at byte {f.tell()}")
+
+
+def _drop(path: str, problem: str) -> None:
+  """Deletes the bad entry `path`, with one log line naming it."""
+  try:
+    os.remove(path)
+  except OSError:  # removed meanwhile by another process, or not ours to remove
+    pass
+  _log.warning("Dropped the unreadable XLA compilation cache entry %s (%s; expected a "
+               "complete XlaSerializedCacheEntry as TensorFlow writes it); its function is "
+               "compiled again.", path, problem)
+
+
 def _publish(private: str, cache_dir: str) -> None:
-  """Moves the entries this process compiled into `cache_dir` (atomic renames) and removes
-  its private folder."""
+  """Moves the sound entries this process compiled into `cache_dir` (atomic renames) and
+  removes its private folder; a failure is a warning, never an error at exit."""
   try:
     for name in os.listdir(private):
-      target = os.path.join(cache_dir, name)
+      source, target = os.path.join(private, name), os.path.join(cache_dir, name)
       if name.endswith(_ENTRY_SUFFIX) and not os.path.exists(target):
-        os.replace(os.path.join(private, name), target)
+        problem = _entry_problem(source)
+        if problem:
+          _drop(source, problem)
+        else:
+          os.replace(source, target)
+  except OSError as error:
+    _log.warning("Could not publish this process' XLA compilation cache entries from %s "
+                 "to %s (%s: %s); later processes compile them again.", private, cache_dir,
+                 type(error).__name__, error)
   finally:
     shutil.rmtree(private, ignore_errors=True)
+
+
+# google::protobuf::SetLogHandler(LogHandler*), exported by libtensorflow_framework.
+_SET_LOG_HANDLER = ("_ZN6google8protobuf13SetLogHandlerEPFvNS0_8LogLevelEPKciRKNSt7__cxx11"
+                    "12basic_stringIcSt11char_traitsIcESaIcEEEE")
+
+
+def _silence_protobuf_log() -> bool:
+  """Turns off the log of TensorFlow's C++ protobuf library; returns whether it could.
+
+  TensorFlow reads a cache entry with `ReadTextOrBinaryProto`, which tries the text format
+  first whatever the file's name, and protobuf logs that failed parse as
+  `[libprotobuf ERROR ...] Error parsing text-format tensorflow.XlaSerializedCacheEntry`
+  before the binary read succeeds: a line per warm entry that reads as a failure. The only
+  switch is protobuf's log handler; `SetLogHandler(nullptr)` installs its null handler
+  (fatal errors still abort). This loads TensorFlow's framework library (without
+  importing TensorFlow, 30 ms; TensorFlow loads it anyway), where filtering the process'
+  stderr would need a pipe and a reader that a crash cuts short, losing the last lines
+  that matter most. What is lost is protobuf's own detail on a parse error; TensorFlow
+  still reports the error as a status of its own.
+  """
+  spec = importlib.util.find_spec("tensorflow")
+  if spec is None or not spec.origin:
+    return False
+  folder = os.path.dirname(spec.origin)
+  for name in ("libtensorflow_framework.so.2", "libtensorflow_framework.2.dylib"):
+    try:
+      handler = getattr(ctypes.CDLL(os.path.join(folder, name)), _SET_LOG_HANDLER)
+    except (OSError, AttributeError):  # another platform or TensorFlow build
+      continue
+    handler.restype, handler.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+    handler(None)
+    return True
+  return False
