@@ -7,6 +7,7 @@ from typing import Optional
 
 from tf_equirl import checks
 from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS
+from tf_equirl.networks.builders import HIDDEN_KINDS
 from tf_equirl.layers.relaxed import PARAMETERIZATIONS
 
 # Where PPO standardises its advantages (PPOConfig.advantage_normalization).
@@ -126,6 +127,9 @@ class PPOConfig:
     if self.critic not in CRITIC_KINDS:
       raise ValueError(f"PPOConfig.critic must be one of {CRITIC_KINDS}, received "
                        f"{self.critic!r}.")
+    if self.hidden not in HIDDEN_KINDS:
+      raise ValueError(f"PPOConfig.hidden must be one of {HIDDEN_KINDS}, received "
+                       f"{self.hidden!r}.")
     if self.relaxed_parameterization not in PARAMETERIZATIONS:
       raise ValueError(f"PPOConfig.relaxed_parameterization must be one of "
                        f"{PARAMETERIZATIONS}, received {self.relaxed_parameterization!r}.")
