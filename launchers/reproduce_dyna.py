@@ -62,7 +62,14 @@ def main(argv):
   env = _ENV.value
   try:
     ratios = [float(r) for r in _RATIOS.value]
+  except ValueError:
+    raise app.UsageError(f"--planning_ratios must be numbers, received {_RATIOS.value}.") from None
+  try:
     counts = [int(c) for c in _ITERATIONS.value]
+  except ValueError:
+    raise app.UsageError(f"--dyna_iterations must be integers, received "
+                         f"{_ITERATIONS.value}.") from None
+  try:
     if _PART.value == "online_grid":
       arms = reproduce.online_grid_arms(env, ratios, counts, _MODELS.value, _TOTAL_STEPS.value,
                                         _MODEL_EPOCHS.value)
