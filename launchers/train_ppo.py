@@ -5,6 +5,7 @@ With no flags: a G-CNN agent on CartPole-v1, one seed, 500,000 steps. Examples:
   python -m launchers.train_ppo --env=Catch-v0 --network=mlp --seeds=8
   python -m launchers.train_ppo --network=symmetrizer --total_steps=100000 --learning_rate=2.5e-4
   python -m launchers.train_ppo --env=GridWorld-v0 --network=gcnn --group=C4 --seeds=4
+  python -m launchers.train_ppo --env=Catch-v0:global:0.5 --network=relaxed --seeds=0,3
 
 Writes into --out: per-seed CSVs, TensorBoard scalars (tb/), the trained actor and critic
 (seed_<k>/actor.keras), summary.md/json at the checkpoints and curves.png.

@@ -14,10 +14,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BAD = [
     ("train_ppo", ["--network=mlp", "--learning_rate=inf", "--total_steps=20480"],
      "PPOConfig.learning_rate must be a finite number > 0, received inf"),
-    ("train_ppo", ["--ent_coef=nan"], "PPOConfig.ent_coef must be a finite number >= 0"),
     ("train_ppo", ["--width=0"], "PPOConfig.width must be a positive integer or None"),
-    ("train_ppo", ["--seeds=-1,2"], "--seeds must be non-negative"),
-    ("train_ppo", ["--seeds=1,1"], "more than once"),
     ("train_ppo", ["--checkpoints=10k"], "--checkpoints must be positive integers"),
     ("train_ppo", ["--env=Pong"], "'<env>:<breaking>:<strength>'"),
     ("train_dyna", ["--planning_ratio=nan"], "DynaConfig.planning_ratio must be a positive"),
