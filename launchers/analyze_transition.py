@@ -24,11 +24,13 @@ the same epochs), then writes:
 manifest and cards.
 """
 
+import os
 import sys
 
 import tensorflow as tf
 from absl import app, flags
 
+from tf_equirl.models.data import SPLITS, dataset_dir
 from tf_equirl.models.presets import ZOO_FOLDER
 from tf_equirl.models.study import TransitionStudyConfig, run_study
 
@@ -62,6 +64,13 @@ def main(argv):
         command="python -m launchers.analyze_transition " + " ".join(sys.argv[1:]))
   except ValueError as e:
     raise app.UsageError(str(e)) from e
+  folder = dataset_dir(config.data_dir, config.env, config.data_seed)
+  missing = [name for name in SPLITS
+             if not os.path.exists(os.path.join(folder, f"{name}.npz"))]
+  if missing:
+    raise app.UsageError(f"No transition datasets {missing} in {folder}; create them with "
+                         f"`python -m launchers.make_transition_data --env={config.env} "
+                         f"--seed={config.data_seed} --data_dir={config.data_dir}`.")
   print(run_study(config, ship_to_zoo=_ZOO.value))
 
 

@@ -21,9 +21,10 @@ from tf_equirl.params import count_params
 from tf_equirl.testing import equivariance_error, invariant
 
 _ONLY = flags.DEFINE_list("only", None, "Build only these entries (e.g. cartpole/gcnn).")
-_FIRST_SEED = flags.DEFINE_integer("first_seed", 0, "First training seed to try.")
-_MAX_TRIES = flags.DEFINE_integer("max_tries", 6, "Seeds to try per entry.")
-_EPISODES = flags.DEFINE_integer("episodes", 100, "Evaluation episodes.")
+_FIRST_SEED = flags.DEFINE_integer("first_seed", 0, "First training seed to try.",
+                                   lower_bound=0)
+_MAX_TRIES = flags.DEFINE_integer("max_tries", 6, "Seeds to try per entry.", lower_bound=1)
+_EPISODES = flags.DEFINE_integer("episodes", 100, "Evaluation episodes.", lower_bound=1)
 
 # (zoo folder, environment, actor, training steps, greedy threshold)
 ENTRIES = [
@@ -112,7 +113,12 @@ def build_entry(folder, env_name, network, steps, threshold):
 
 
 def main(argv):
-  del argv
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  known = [f"{folder}/{network}" for folder, _, network, _, _ in ENTRIES]
+  unknown = [name for name in _ONLY.value or () if name not in known]
+  if unknown:
+    raise app.UsageError(f"--only: unknown entries {unknown}; the zoo's entries are {known}.")
   for folder, env_name, network, steps, threshold in ENTRIES:
     if _ONLY.value and f"{folder}/{network}" not in _ONLY.value:
       continue

@@ -3,8 +3,9 @@
 
 import atexit
 import os
+import re
 import sys
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional, Sequence
 
 from absl import app, flags
 
@@ -12,18 +13,69 @@ from tf_equirl import compilation  # light: no TensorFlow import
 
 
 def parse_seeds(text: str) -> List[int]:
-  """`--seeds`: a count N (seeds 0..N-1) or a comma-separated list of seeds ('3,7')."""
+  """`--seeds`: a count N (seeds 0..N-1) or a comma-separated list of distinct non-negative
+  seeds ('3,7')."""
   parts = [p.strip() for p in text.split(",") if p.strip()]
   try:
     values = [int(p) for p in parts]
   except ValueError:
+    values = None
+  if not values:
     raise app.UsageError(f"--seeds must be a count or a comma-separated list of integers, "
                          f"received {text!r}.")
   if len(values) == 1 and "," not in text:
     if values[0] < 1:
       raise app.UsageError(f"--seeds count must be positive, received {values[0]}.")
     return list(range(values[0]))
+  negative = [v for v in values if v < 0]
+  if negative:
+    raise app.UsageError(f"--seeds must be non-negative, received {negative} in {text!r}.")
+  repeated = sorted({v for v in values if values.count(v) > 1})
+  if repeated:
+    raise app.UsageError(f"--seeds lists {repeated} more than once in {text!r}; each seed "
+                         "runs once.")
   return values
+
+
+def parse_checkpoints(values: Optional[Sequence[str]],
+                      flag: str = "checkpoints") -> Optional[List[int]]:
+  """`--checkpoints` (a list flag): positive integers of environment steps, '10000' or
+  '10_000', sorted; None or empty gives None (the default checkpoints)."""
+  if not values:
+    return None
+  steps = []
+  for value in values:
+    text = str(value).strip()
+    try:
+      step = int(text)
+    except ValueError:
+      step = None
+    if step is None or step < 1:
+      raise app.UsageError(f"--{flag} must be positive integers of environment steps (e.g. "
+                           f"10000 or 10_000), received {text!r}.")
+    steps.append(step)
+  return sorted(set(steps))
+
+
+def parse_env(name: str, flag: str = "env") -> str:
+  """`--env`: a registered environment or a symmetry-breaking variant of one
+  ('Catch-v0:global:0.5'), checked by building it (`tf_equirl.envs.make`)."""
+  from tf_equirl import envs  # pylint: disable=import-outside-toplevel  (imports TensorFlow)
+  try:
+    envs.make(name)
+  except (ValueError, TypeError) as e:
+    message = str(e)
+    if "registered environments" not in message:
+      message += (f" Registered environments: {envs.list_envs()}; a symmetry-breaking "
+                  "variant reads '<env>:<breaking>:<strength>', e.g. 'Catch-v0:global:0.5'.")
+    raise app.UsageError(f"--{flag}={name!r}: {message}") from None
+  return name
+
+
+def folder_name(text: str) -> str:
+  """`text` as one folder name: every character other than letters, digits and '-_.@+='
+  becomes '_' (an env variant's 'Catch-v0:global:0.5' -> 'Catch-v0_global_0.5')."""
+  return re.sub(r"[^A-Za-z0-9._@+=-]", "_", text)
 
 
 def define_backend_flags():
@@ -37,7 +89,8 @@ def define_backend_flags():
   address = flags.DEFINE_string("address", None, "--backend=ray: Ray cluster to join (auto or "
                                 "HOST:PORT); default a local Ray on this machine's cores.")
   seeds_per_trial = flags.DEFINE_integer("seeds_per_trial", 16, "--backend=ray: seeds per "
-                                         "trial (one worker and one compiled graph each).")
+                                         "trial (one worker and one compiled graph each).",
+                                         lower_bound=1)
 
   def values() -> Dict:
     return {"backend": backend.value, "address": address.value,

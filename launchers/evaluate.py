@@ -17,13 +17,14 @@ _MODEL = flags.DEFINE_string("model", "cartpole/gcnn_actor", "Zoo name (see --li
                              "to a .keras actor (observation batch -> logits).")
 _ENV = flags.DEFINE_enum("env", None, ["CartPole-v1", "Catch-v0"], "Environment; default: the "
                          "zoo model's own.")
-_EPISODES = flags.DEFINE_integer("episodes", 100, "Number of episodes.")
+_EPISODES = flags.DEFINE_integer("episodes", 100, "Number of episodes.", lower_bound=1)
 _BACKEND = flags.DEFINE_enum("backend", "tf", ["tf", "gymnasium"], "tf: batched TF "
                              "environment; gymnasium: the reference implementation.")
 _SAMPLE = flags.DEFINE_bool("sample", False, "Sample actions from the logits instead of argmax.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the episodes.")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the episodes.", lower_bound=0)
 _RENDER = flags.DEFINE_string("render", None, "Write an animated GIF of a few episodes here.")
-_RENDER_EPISODES = flags.DEFINE_integer("render_episodes", 3, "Episodes in the animation.")
+_RENDER_EPISODES = flags.DEFINE_integer("render_episodes", 3, "Episodes in the animation.",
+                                        lower_bound=1)
 _LIST = flags.DEFINE_bool("list", False, "List the zoo models and exit.")
 
 

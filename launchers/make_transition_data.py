@@ -22,12 +22,13 @@ from tf_equirl.models import data as data_lib
 from tf_equirl.models.presets import DEFAULT_EXPERT, NUM_TRANSITIONS, ZOO_FOLDER
 
 _ENV = flags.DEFINE_enum("env", "CartPole-v1", sorted(ZOO_FOLDER), "Environment.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of every collection.")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of every collection.", lower_bound=0)
 _EXPERT = flags.DEFINE_string("expert", None, "Zoo name or .keras path of the expert actor "
                               "(default: cartpole/mlp_actor or catch/mlp_actor).")
 _NUM = flags.DEFINE_integer("num_transitions", None, "Size of joint and random (default: the "
-                            "thesis' 40,000 for CartPole, 400,000 for Catch).")
-_NUM_VAL = flags.DEFINE_integer("num_validation", 10_000, "Size of the validation set.")
+                            "thesis' 40,000 for CartPole, 400,000 for Catch).", lower_bound=2)
+_NUM_VAL = flags.DEFINE_integer("num_validation", 10_000, "Size of the validation set.",
+                                lower_bound=2)
 _GREEDY = flags.DEFINE_bool("greedy_expert", False, "Expert takes argmax actions.")
 _DATA_DIR = flags.DEFINE_string("data_dir", "data", "Root of the datasets.")
 
@@ -44,11 +45,11 @@ def main(argv):
   env_name = _ENV.value
   expert_name = _EXPERT.value or DEFAULT_EXPERT[env_name]
   try:
+    config = data_lib.DataConfig(num_transitions=_NUM.value or NUM_TRANSITIONS[env_name],
+                                 num_validation=_NUM_VAL.value, greedy_expert=_GREEDY.value)
     expert = load_expert(expert_name)
   except ValueError as e:
     raise app.UsageError(str(e))
-  config = data_lib.DataConfig(num_transitions=_NUM.value or NUM_TRANSITIONS[env_name],
-                               num_validation=_NUM_VAL.value, greedy_expert=_GREEDY.value)
   env = envs.make(env_name, batch_size=1, seed=0)
   start = time.time()
   splits = data_lib.make_datasets(env, expert, _SEED.value, config)

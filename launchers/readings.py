@@ -14,6 +14,7 @@ import os
 
 from absl import app, flags
 
+from launchers.common import parse_checkpoints
 from tf_equirl import results
 from tf_equirl.agents.ppo.experiment import DEFAULT_CHECKPOINTS
 
@@ -24,7 +25,9 @@ _CHECKPOINTS = flags.DEFINE_list("checkpoints", None, "Steps to read at (default
 
 
 def main(argv):
-  del argv
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  wanted = parse_checkpoints(_CHECKPOINTS.value)
   for run in _RUNS.value:
     path = os.path.join(run, "summary.json")
     if not os.path.exists(path):
@@ -34,8 +37,10 @@ def main(argv):
     config = config.get("ppo", config)  # Dyna runs nest their PPO config
     csvs = sorted(glob.glob(os.path.join(run, "seed_*.csv")))
     columns = [results.read_seed_csv(c) for c in csvs]
-    checkpoints = ([int(c) for c in _CHECKPOINTS.value] if _CHECKPOINTS.value
-                   else DEFAULT_CHECKPOINTS[config["env"]])
+    checkpoints = wanted or DEFAULT_CHECKPOINTS.get(config["env"].split(":")[0])
+    if not checkpoints:
+      raise app.UsageError(f"{run}: no default checkpoints for {config['env']}; pass "
+                           "--checkpoints.")
     summaries = {f"{name}": results.read_curves(columns, checkpoints, config["num_envs"], name)
                  for name in results.READINGS}
     print(f"## {run} ({len(csvs)} seeds, {config['env']}, {config['network']})\n")

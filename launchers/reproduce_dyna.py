@@ -29,7 +29,7 @@ from tf_equirl.agents.dyna import reproduce
 _ENV = flags.DEFINE_enum("env", "CartPole-v1", ["CartPole-v1", "Catch-v0"], "Environment.")
 _PART = flags.DEFINE_enum("part", "supervised", ["supervised", "levers", "online_grid"],
                           "Which experiment.")
-_SEEDS = flags.DEFINE_integer("seeds", 32, "Seeds per configuration (0..N-1).")
+_SEEDS = flags.DEFINE_integer("seeds", 32, "Seeds per configuration (0..N-1).", lower_bound=1)
 _RATIOS = flags.DEFINE_list("planning_ratios", ["1", "2", "4", "8"], "Planning ratios.")
 _ITERATIONS = flags.DEFINE_list("dyna_iterations", ["50"], "Dyna iterations (thesis: 50; the "
                                 "online grid: 5,10,50,100).")
@@ -41,10 +41,12 @@ _FROM_SWEEPS = flags.DEFINE_list("from_sweeps", None, "online_grid: report the g
                                  "per world model) instead of training it here; the baseline "
                                  "comes from --part=supervised's runs.")
 _TOTAL_STEPS = flags.DEFINE_integer("total_steps", None, "Real steps per seed (default: the "
-                                    "thesis' 500,000 CartPole / 20,000 Catch).")
+                                    "thesis' 500,000 CartPole / 20,000 Catch).", lower_bound=1)
 _MODEL_EPOCHS = flags.DEFINE_integer("model_epochs", None, "Online model epochs per Dyna "
-                                     "iteration (levers; default 100 CartPole, 10 Catch).")
-_HORIZON = flags.DEFINE_integer("horizon", 20, "Branched-rollout horizon (levers).")
+                                     "iteration (levers; default 100 CartPole, 10 Catch).",
+                                     lower_bound=1)
+_HORIZON = flags.DEFINE_integer("horizon", 20, "Branched-rollout horizon (levers).",
+                                lower_bound=1)
 _RUNS = flags.DEFINE_string("runs", "runs/reproduce_dyna", "Folder for per-seed outputs.")
 _RESULTS = flags.DEFINE_string("results", "results", "Folder for the markdown and plot.")
 _NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide progress bars.")
@@ -60,7 +62,14 @@ def main(argv):
   env = _ENV.value
   try:
     ratios = [float(r) for r in _RATIOS.value]
+  except ValueError:
+    raise app.UsageError(f"--planning_ratios must be numbers, received {_RATIOS.value}.") from None
+  try:
     counts = [int(c) for c in _ITERATIONS.value]
+  except ValueError:
+    raise app.UsageError(f"--dyna_iterations must be integers, received "
+                         f"{_ITERATIONS.value}.") from None
+  try:
     if _PART.value == "online_grid":
       arms = reproduce.online_grid_arms(env, ratios, counts, _MODELS.value, _TOTAL_STEPS.value,
                                         _MODEL_EPOCHS.value)

@@ -23,14 +23,14 @@ from tf_equirl.envs import list_envs
 
 _ENV = flags.DEFINE_string("env", "CartPole-v1", "Registered environment (tf_equirl.envs."
                            "list_envs()).")
-_SEEDS = flags.DEFINE_integer("seeds", 32, "Seeds per network (0..N-1).")
+_SEEDS = flags.DEFINE_integer("seeds", 32, "Seeds per network (0..N-1).", lower_bound=1)
 _NETWORKS = flags.DEFINE_list("networks", None, "Networks as actor[@group][:critic], e.g. "
                               "gcnn:invariant or gcnn@C4. Default: mlp, symmetrizer, gcnn for "
                               "CartPole; mlp, gcnn for Catch, as in the thesis; for the grid "
                               "world the group ladder and the baselines; critics default "
                               "to the thesis' MLP, the group to the environment's whole symmetry.")
 _TOTAL_STEPS = flags.DEFINE_integer("total_steps", None, "Env steps per seed (default: the "
-                                    "environment's default config).")
+                                    "environment's default config).", lower_bound=1)
 _PRESET = flags.DEFINE_enum("preset", None, sorted(PRESETS), "Named PPO settings instead of "
                             "the thesis' printed ones (tf_equirl.agents.ppo.PRESETS; "
                             "results/thesis_gaps.md).")
@@ -52,13 +52,15 @@ def main(argv):
   del argv
   env = _ENV.value
   if env not in list_envs():
-    raise app.UsageError(f"Unknown --env={env!r}; registered: {list_envs()}.")
-  overrides = {"total_steps": _TOTAL_STEPS.value} if _TOTAL_STEPS.value else {}
+    raise app.UsageError(f"Unknown --env={env!r}; registered: {list_envs()} (symmetry-breaking "
+                         "variants are trained by launchers.train_ppo and "
+                         "launchers.reproduce_approx).")
+  overrides = {"total_steps": _TOTAL_STEPS.value} if _TOTAL_STEPS.value is not None else {}
   if _PRESET.value:
     overrides["preset"] = _PRESET.value
   try:
     arms = reproduce.network_arms(env, _NETWORKS.value, **overrides)
-    checkpoints = [int(c) for c in _CHECKPOINTS.value] if _CHECKPOINTS.value else None
+    checkpoints = common.parse_checkpoints(_CHECKPOINTS.value)
   except ValueError as e:
     raise app.UsageError(str(e)) from e
   seeds = list(range(_SEEDS.value))

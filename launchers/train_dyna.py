@@ -19,8 +19,8 @@ import os
 
 from absl import app, flags
 
-from launchers.common import (exit_when_done, flags_parser, parse_seeds, report_failures,
-                              with_runtime_fallback)
+from launchers.common import (exit_when_done, flags_parser, folder_name, parse_checkpoints,
+                              parse_env, parse_seeds, report_failures, with_runtime_fallback)
 from launchers import train_ppo  # its flags (--env, --network, --seeds, PPO fields) apply here
 from tf_equirl import results
 from tf_equirl.agents.dyna import (MODEL_BUFFERS, MODES, ROLLOUT_STARTS, WORLD_MODELS,
@@ -56,9 +56,10 @@ _HORIZON = flags.DEFINE_integer("rollout_horizon", None, "Planned episode length
 
 def config_from_flags() -> DynaConfig:
   overrides = dict(train_ppo.ppo_overrides(), network=FLAGS.network, critic=FLAGS.critic)
+  env = parse_env(FLAGS.env)
   try:
     return default_dyna_config(
-        FLAGS.env, ppo_overrides=overrides, mode=_MODE.value, world_model=_MODEL.value,
+        env, ppo_overrides=overrides, mode=_MODE.value, world_model=_MODEL.value,
         world_model_path=_MODEL_PATH.value, planning_ratio=_RATIO.value,
         dyna_iterations=_ITERATIONS.value, model_epochs=_EPOCHS.value,
         model_buffer=_BUFFER.value, orbit_augmentation=_ORBIT.value,
@@ -72,9 +73,10 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   config = config_from_flags()
   seeds = parse_seeds(FLAGS.seeds)
-  out = FLAGS.out or os.path.join(
-      "runs", f"{config.env}_dyna_{config.mode}_{config.world_model}_pr{config.planning_ratio:g}")
-  checkpoints = [int(c) for c in FLAGS.checkpoints] if FLAGS.checkpoints else None
+  checkpoints = (parse_checkpoints(FLAGS.checkpoints)
+                 or train_ppo.default_checkpoints(config.env))
+  out = FLAGS.out or os.path.join("runs", folder_name(
+      f"{config.env}_dyna_{config.mode}_{config.world_model}_pr{config.planning_ratio:g}"))
   try:
     result = run_experiment(config, seeds, out, checkpoints=checkpoints,
                             progress=not FLAGS.no_progress,

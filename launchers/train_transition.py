@@ -29,9 +29,10 @@ _ENV = flags.DEFINE_enum("env", "CartPole-v1", sorted(ZOO_FOLDER), "Environment.
 _MODEL = flags.DEFINE_enum("model", "gcnn", ["mlp", "gcnn"], "Network.")
 _POOL = flags.DEFINE_enum("pool", "mean", list(POOLS), "Pooling of the G-CNN's images.")
 _DATASET = flags.DEFINE_enum("dataset", "joint", list(DATASETS), "Training split.")
-_EPOCHS = flags.DEFINE_integer("epochs", 30, "Epochs.")
-_SEED = flags.DEFINE_integer("seed", 0, "Initialisation and shuffling seed.")
-_DATA_SEED = flags.DEFINE_integer("data_seed", 0, "Seed the datasets were made with.")
+_EPOCHS = flags.DEFINE_integer("epochs", 30, "Epochs.", lower_bound=1)
+_SEED = flags.DEFINE_integer("seed", 0, "Initialisation and shuffling seed.", lower_bound=0)
+_DATA_SEED = flags.DEFINE_integer("data_seed", 0, "Seed the datasets were made with.",
+                                  lower_bound=0)
 _DATA_DIR = flags.DEFINE_string("data_dir", "data", "Root of the datasets.")
 _OUT = flags.DEFINE_string("out", None, "Output folder (default runs/transition/<env>/"
                            "<model>_<dataset>/seed_<seed>).")

@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 from tf_agents.trajectories import time_step as ts
 
-from tf_equirl import envs, results, rng
+from tf_equirl import checks, envs, results, rng
 from tf_equirl.agents.ppo.config import default_config
 from tf_equirl.agents.ppo.experiment import resume_experiment
 from tf_equirl.networks import builders
@@ -72,6 +72,10 @@ class EnvGrid:
   early: int = 10_000
 
   def __post_init__(self):
+    checks.positive_int(f"EnvGrid {self.env}", "total_steps", self.total_steps)
+    checks.positive_int(f"EnvGrid {self.env}", "eval_episodes", self.eval_episodes)
+    for sigma in self.noise_sigmas:
+      checks.non_negative_number(f"EnvGrid {self.env}", "noise_sigmas", sigma)
     if self.early not in self.checkpoints:
       raise ValueError(f"EnvGrid {self.env}: early={self.early} is not one of the checkpoints "
                        f"{self.checkpoints}.")
@@ -91,6 +95,14 @@ class ApproxSpec:
   world_model_env: Optional[str] = None   # a broken variant for the world-model part
   world_model_seeds: int = 3
   world_model_epochs: int = 30
+
+  def __post_init__(self):
+    for name in ("seeds", "world_model_seeds", "world_model_epochs"):
+      checks.positive_int("ApproxSpec", name, getattr(self, name))
+    unknown = [n for n in self.networks if n not in NETWORKS]
+    if not self.networks or unknown:
+      raise ValueError(f"ApproxSpec.networks must be some of {NETWORKS}, received "
+                       f"{self.networks!r}.")
 
 
 def variant_name(env: str, breaking: Optional[str], strength: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Dict, List
 
 from tf_equirl.envs.base import BatchedEnvironment
@@ -49,8 +50,9 @@ def make(name: str, batch_size: int = 1, seed: Any = 0, **kwargs) -> BatchedEnvi
   `make("CartPole-v1:global:0.5")` (the form a `PPOConfig.env` string can carry).
 
   Raises:
-    ValueError: for an unknown name (the message lists the registered ones), an unknown
-      variant or a bad strength.
+    ValueError: for an unknown name (the message lists the registered ones and the variant
+      syntax), a variant of an environment without variants, an unknown variant or a bad
+      strength.
   """
   if isinstance(name, str) and ":" in name:
     base, variant = parse_variant(name)
@@ -58,8 +60,22 @@ def make(name: str, batch_size: int = 1, seed: Any = 0, **kwargs) -> BatchedEnvi
     if clash:
       raise ValueError(f"Environment {name!r} names its variant and also received {clash} as "
                        "keyword arguments; give the variant one way.")
+    if base in _REGISTRY and not _takes_breaking(_REGISTRY[base]):
+      raise ValueError(f"Environment {base!r} has no symmetry-breaking variants, received "
+                       f"{name!r}.")
     name, kwargs = base, {**kwargs, **variant}
   if name not in _REGISTRY:
     raise ValueError(f"Unknown environment {name!r}; registered environments are "
-                     f"{list_envs()}.")
+                     f"{list_envs()}, and a symmetry-breaking variant of one reads "
+                     f"'<env>:<breaking>:<strength>', e.g. 'Catch-v0:global:0.5'.")
   return _REGISTRY[name](batch_size=batch_size, seed=seed, **kwargs)
+
+
+def _takes_breaking(factory: EnvFactory) -> bool:
+  """Whether `factory` accepts `breaking=` (or any keyword)."""
+  try:
+    parameters = inspect.signature(factory).parameters.values()
+  except (TypeError, ValueError):  # no signature to read: let the call decide
+    return True
+  return any(p.name == "breaking" or p.kind is inspect.Parameter.VAR_KEYWORD
+             for p in parameters)

@@ -107,7 +107,8 @@ class EquivariantTransitionModel:
     if self.pool not in POOLS:
       raise ValueError(f"EquivariantTransitionModel: pool must be one of {POOLS}, received "
                        f"pool={self.pool!r}.")
-    if self.channels is not None and (not isinstance(self.channels, int) or self.channels < 1):
+    if self.channels is not None and (isinstance(self.channels, bool)
+                                      or not isinstance(self.channels, int) or self.channels < 1):
       raise ValueError("EquivariantTransitionModel: channels must be a positive int or None, "
                        f"received {self.channels!r}.")
 

@@ -30,7 +30,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from tf_equirl import envs, results, zoo
+from tf_equirl import checks, envs, results, zoo
 from tf_equirl.models.analysis import (all_state_action_pairs, binned_rms, equivariance_rate,
                                        prediction_equivariance_rate)
 from tf_equirl.models.data import DATASETS, dataset_dir, load_split
@@ -53,7 +53,8 @@ class TransitionStudyConfig:
     epochs: training epochs of every model.
     seeds: initialisation seeds 0..N-1 per (model, dataset).
     equivariance_seeds: untrained initialisations for the equivariance rate.
-    equivariance_atol: a pair counts as equivariant when its relative error is at most this.
+    equivariance_atol: a pair counts as equivariant when its relative error is at most this
+      (a finite number >= 0).
     data_seed: seed the datasets were made with (`launchers.make_transition_data --seed`).
     data_dir: root of the datasets.
     runs_dir: root of the run folders (`<runs_dir>/<env>/<model>_<dataset>/seed_<k>`).
@@ -80,10 +81,11 @@ class TransitionStudyConfig:
       raise ValueError(f"TransitionStudyConfig.env must be one of {sorted(ZOO_FOLDER)}, "
                        f"received {self.env!r}.")
     for name in ("epochs", "seeds", "equivariance_seeds"):
-      value = getattr(self, name)
-      if not isinstance(value, int) or value < 1:
-        raise ValueError(f"TransitionStudyConfig.{name} must be a positive integer, "
-                         f"received {value!r}.")
+      checks.positive_int("TransitionStudyConfig", name, getattr(self, name))
+    checks.non_negative_int("TransitionStudyConfig", "data_seed", self.data_seed)
+    checks.non_negative_number("TransitionStudyConfig", "equivariance_atol",
+                               self.equivariance_atol)
+    checks.check_float_fields(self)  # any other float field: finite
 
 
 MODELS = (("mlp", "mean"), ("gcnn", "proximal"), ("gcnn", "mean"))

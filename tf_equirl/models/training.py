@@ -14,6 +14,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import tensorflow as tf
 
+from tf_equirl import checks
 from tf_equirl.models.data import as_tf_dataset
 from tf_equirl.models.spec import TransitionSpec
 from tf_equirl.params import clip_by_global_norm
@@ -35,7 +36,10 @@ class TrainConfig:
     adam_epsilon: Adam epsilon (thesis: 1e-8).
     mask_terminal: drop terminal transitions from the loss (eq. 4.30/4.32).
     jit_compile: compile the training step with XLA.
-    seed: shuffling seed.
+    seed: shuffling seed (>= 0).
+
+  Float fields must be finite and positive; `__post_init__` raises `ValueError` naming the
+  field otherwise.
   """
 
   epochs: int = 10
@@ -49,13 +53,15 @@ class TrainConfig:
 
   def __post_init__(self):
     for name in ("epochs", "batch_size"):
-      value = getattr(self, name)
-      if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"TrainConfig: {name} must be a positive integer, received {value!r}.")
+      checks.positive_int("TrainConfig", name, getattr(self, name))
+    checks.non_negative_int("TrainConfig", "seed", self.seed)
     for name in ("learning_rate", "max_grad_norm", "adam_epsilon"):
-      value = getattr(self, name)
-      if not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"TrainConfig: {name} must be a positive number, received {value!r}.")
+      checks.positive_number("TrainConfig", name, getattr(self, name))
+    checks.check_float_fields(self)  # any other float field: finite
+    for name in ("mask_terminal", "jit_compile"):
+      if not isinstance(getattr(self, name), bool):
+        raise ValueError(f"TrainConfig.{name} must be True or False, received "
+                         f"{getattr(self, name)!r}.")
 
 
 def evaluate(model, spec: TransitionSpec, data: Dict[str, np.ndarray],

@@ -371,6 +371,15 @@ def _matched_width(kind: str, role: str, symmetry: MDPSymmetry, hidden: str) -> 
   return width
 
 
+def _check_width(width, role: str) -> None:
+  """A width is None (match the MLP's parameter count) or a positive integer: 0 must not
+  quietly mean None."""
+  if width is not None and (isinstance(width, bool) or not isinstance(width, (int, np.integer))
+                            or width < 1):
+    raise ValueError(f"The {role}'s width must be a positive integer or None (match the "
+                     f"MLP's parameter count), received {width!r}.")
+
+
 def build_actor(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
                 hidden: str = "permutation",
                 relaxed_parameterization: str = "direct") -> keras.Model:
@@ -378,6 +387,7 @@ def build_actor(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
   `relaxed_parameterization` ("direct" or "centered") applies to the `relaxed` kind."""
   if kind not in ACTOR_KINDS:
     raise ValueError(f"Unknown actor network {kind!r}; expected one of {ACTOR_KINDS}.")
+  _check_width(width, "actor")
   if kind == "mlp":
     return mlp_actor(symmetry.state_dim, symmetry.num_actions, width or MLP_WIDTH)
   if kind == "augment":
@@ -403,6 +413,7 @@ def build_critic(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
   """Critic value model of `kind` (`mlp`, `invariant`, `relaxed` or `rpp`)."""
   if kind not in CRITIC_KINDS:
     raise ValueError(f"Unknown critic network {kind!r}; expected one of {CRITIC_KINDS}.")
+  _check_width(width, "critic")
   if kind == "mlp":
     return mlp_critic(symmetry.state_dim, width or MLP_WIDTH)
   if kind in APPROXIMATE_KINDS:

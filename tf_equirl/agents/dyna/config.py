@@ -6,6 +6,7 @@ import dataclasses
 import math
 from typing import Optional
 
+from tf_equirl import checks
 from tf_equirl.agents.ppo.config import PPOConfig, default_config
 
 __all__ = ["DynaConfig", "default_dyna_config", "MODES", "WORLD_MODELS", "MODEL_BUFFERS",
@@ -63,6 +64,9 @@ class DynaConfig:
     seed: seed of everything (weights, environments, sampling, model training).
     iterations_per_call: PPO iterations per compiled call inside a phase (no effect on
       results).
+
+  Every float field must be finite; `__post_init__` raises `ValueError` naming the field for
+  a value out of range.
   """
 
   ppo: PPOConfig = dataclasses.field(default_factory=lambda: default_config(
@@ -98,14 +102,19 @@ class DynaConfig:
       raise ValueError("DynaConfig.planning_ratio must be a positive number (planned steps per "
                        f"real step), received {ratio!r}; for no planning train PPO itself.")
     for name in ("dyna_iterations", "model_batch_size"):
-      _check_positive_int(name, getattr(self, name))
+      checks.positive_int("DynaConfig", name, getattr(self, name))
     for name in ("model_epochs", "rollout_horizon"):
-      if getattr(self, name) is not None:
-        _check_positive_int(name, getattr(self, name))
+      checks.positive_int("DynaConfig", name, getattr(self, name), allow_none=True)
     for name in ("model_learning_rate", "model_max_grad_norm", "model_adam_epsilon"):
-      value = getattr(self, name)
-      if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"DynaConfig.{name} must be positive, received {value!r}.")
+      checks.positive_number("DynaConfig", name, getattr(self, name))
+    checks.check_float_fields(self)  # any other float field: finite
+    if not isinstance(self.orbit_augmentation, bool):
+      raise ValueError("DynaConfig.orbit_augmentation must be True or False, received "
+                       f"{self.orbit_augmentation!r}.")
+    if self.world_model_path is not None and (not isinstance(self.world_model_path, str)
+                                              or not self.world_model_path):
+      raise ValueError("DynaConfig.world_model_path must be None (the zoo's model) or a zoo "
+                       f"name or .keras file, received {self.world_model_path!r}.")
     if self.rollout_start == "buffer" and self.rollout_horizon is None:
       raise ValueError("DynaConfig.rollout_start='buffer' needs rollout_horizon (planned steps "
                        "per branched rollout), received None.")
@@ -153,12 +162,7 @@ class DynaConfig:
     """Model epochs per Dyna iteration (online mode)."""
     if self.model_epochs is not None:
       return self.model_epochs
-    return DYNA_ENV_DEFAULTS.get(self.env, {}).get("model_epochs", 10)
-
-
-def _check_positive_int(name, value):
-  if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-    raise ValueError(f"DynaConfig.{name} must be a positive integer, received {value!r}.")
+    return DYNA_ENV_DEFAULTS.get(self.env.split(":")[0], {}).get("model_epochs", 10)
 
 
 # Per-environment settings. Catch: 50 Dyna iterations (and the online grid's 100) need the
@@ -175,6 +179,6 @@ def default_dyna_config(env: str = "CartPole-v1", ppo_overrides: Optional[dict] 
   """`DynaConfig` with the thesis' settings for `env` and an MLP actor-critic (thesis 4.7.5.3:
   "conventional MLP actor-critics"), then `ppo_overrides` and `overrides`."""
   ppo_fields = dict(network="mlp", critic="mlp")
-  ppo_fields.update(DYNA_ENV_DEFAULTS.get(env, {}).get("ppo", {}))
+  ppo_fields.update(DYNA_ENV_DEFAULTS.get(env.split(":")[0], {}).get("ppo", {}))
   ppo_fields.update(ppo_overrides or {})
   return DynaConfig(ppo=default_config(env, **ppo_fields), **overrides)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
+from tf_equirl import checks
 from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS
+from tf_equirl.networks.builders import HIDDEN_KINDS
 from tf_equirl.layers.relaxed import PARAMETERIZATIONS
 
 # Where PPO standardises its advantages (PPOConfig.advantage_normalization).
@@ -51,8 +53,10 @@ class PPOConfig:
       "trivial" for the grid world); None is the environment's full `symmetry`. Checked
       against the environment when the agent is built.
     critic: critic kind, "mlp" (the thesis' choice) or "invariant" (GroupPool).
-    width: hidden width of the actor; None matches the 64-64 MLP's parameter count.
-    critic_width: hidden width of the critic; None matches the MLP critic.
+    width: hidden width of the actor, a positive integer; None matches the 64-64 MLP's
+      parameter count.
+    critic_width: hidden width of the critic, a positive integer; None matches the MLP
+      critic.
     hidden: hidden regular layer of lifted G-CNNs: "permutation" (thesis eq. 4.15),
       "group_conv" or "siamese" (a dense layer shared by the group elements).
     relaxed_parameterization: how the `relaxed` networks store their relaxed weights,
@@ -78,7 +82,11 @@ class PPOConfig:
     advantage_normalization: where advantages are standardised (mean 0, standard deviation
       1): "minibatch" (PureJaxRL, the default), "batch" (once over the iteration's batch)
       or "none".
-    seed: seed of the weights, the environment resets and the action sampling.
+    seed: seed of the weights, the environment resets and the action sampling (>= 0).
+
+  Every float field must be finite; `__post_init__` also checks the ranges (step sizes,
+  epsilon, clips positive; `vf_coef`, `ent_coef` >= 0; `gamma`, `gae_lambda` in [0, 1]) and
+  raises `ValueError` naming the field.
     iterations_per_call: iterations run inside one compiled call (fewer Python round trips;
       results do not depend on it).
     jit_compile: compile each call with XLA (turn off only for debugging).
@@ -119,17 +127,29 @@ class PPOConfig:
     if self.critic not in CRITIC_KINDS:
       raise ValueError(f"PPOConfig.critic must be one of {CRITIC_KINDS}, received "
                        f"{self.critic!r}.")
+    if self.hidden not in HIDDEN_KINDS:
+      raise ValueError(f"PPOConfig.hidden must be one of {HIDDEN_KINDS}, received "
+                       f"{self.hidden!r}.")
     if self.relaxed_parameterization not in PARAMETERIZATIONS:
       raise ValueError(f"PPOConfig.relaxed_parameterization must be one of "
                        f"{PARAMETERIZATIONS}, received {self.relaxed_parameterization!r}.")
     if self.group is not None and (not isinstance(self.group, str) or not self.group):
       raise ValueError(f"PPOConfig.group must be None (the environment's full symmetry) or the "
                        f"name of one of its symmetry groups, received {self.group!r}.")
-    for name in ("num_envs", "num_steps", "num_epochs", "num_minibatches",
+    if not isinstance(self.env, str) or not self.env:
+      raise ValueError(f"PPOConfig.env must be the name of a registered environment (or a "
+                       f"variant '<env>:<breaking>:<strength>'), received {self.env!r}.")
+    for name in ("augment_weights", "anneal_lr", "jit_compile"):
+      if not isinstance(getattr(self, name), bool):
+        raise ValueError(f"PPOConfig.{name} must be True or False, received "
+                         f"{getattr(self, name)!r}.")
+    for name in ("width", "critic_width"):
+      checks.positive_int("PPOConfig", name, getattr(self, name), allow_none=True,
+                          none_means="match the MLP's parameter count")
+    for name in ("total_steps", "num_envs", "num_steps", "num_epochs", "num_minibatches",
                  "iterations_per_call"):
-      value = getattr(self, name)
-      if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"PPOConfig.{name} must be a positive integer, received {value!r}.")
+      checks.positive_int("PPOConfig", name, getattr(self, name))
+    checks.non_negative_int("PPOConfig", "seed", self.seed)
     if self.num_minibatches > self.batch_size:
       raise ValueError(f"PPOConfig.num_minibatches={self.num_minibatches} exceeds the batch of "
                        f"{self.batch_size} transitions (num_envs * num_steps).")
@@ -137,14 +157,15 @@ class PPOConfig:
       raise ValueError(f"PPOConfig.total_steps={self.total_steps} is less than one iteration "
                        f"({self.batch_size} steps = num_envs * num_steps).")
     for name in ("learning_rate", "adam_epsilon", "max_grad_norm", "clip_eps"):
-      if not getattr(self, name) > 0:
-        raise ValueError(f"PPOConfig.{name} must be positive, received {getattr(self, name)!r}.")
+      checks.positive_number("PPOConfig", name, getattr(self, name))
+    for name in ("vf_coef", "ent_coef"):
+      checks.non_negative_number("PPOConfig", name, getattr(self, name))
+    for name in ("gamma", "gae_lambda"):
+      checks.unit_interval("PPOConfig", name, getattr(self, name))
+    checks.check_float_fields(self)  # any other float field: finite
     if self.advantage_normalization not in ADVANTAGE_NORMALIZATIONS:
       raise ValueError(f"PPOConfig.advantage_normalization must be one of "
                        f"{ADVANTAGE_NORMALIZATIONS}, received {self.advantage_normalization!r}.")
-    for name in ("gamma", "gae_lambda"):
-      if not 0.0 <= getattr(self, name) <= 1.0:
-        raise ValueError(f"PPOConfig.{name} must lie in [0, 1], received {getattr(self, name)!r}.")
 
   @property
   def batch_size(self) -> int:
@@ -186,10 +207,11 @@ PRESETS = {
 
 def default_config(env: str = "CartPole-v1", preset: Optional[str] = None,
                    **overrides) -> PPOConfig:
-  """`PPOConfig` with the thesis' settings for `env`, then `PRESETS[preset]`, then `overrides`."""
+  """`PPOConfig` with the thesis' settings for `env`, then `PRESETS[preset]`, then `overrides`.
+  A variant `env` ("Catch-v0:global:0.5") takes the settings of its base environment."""
   if preset is not None and preset not in PRESETS:
     raise ValueError(f"Unknown PPO preset {preset!r}; expected one of {sorted(PRESETS)}.")
-  fields = dict(ENV_DEFAULTS.get(env, {}))
+  fields = dict(ENV_DEFAULTS.get(env.split(":")[0] if isinstance(env, str) else env, {}))
   fields.update(PRESETS.get(preset, {}))
   fields.update(overrides)
   return PPOConfig(env=env, **fields)
