@@ -30,6 +30,8 @@ import sys
 import tensorflow as tf
 from absl import app, flags
 
+from launchers import common
+
 from tf_equirl.models.data import SPLITS, dataset_dir
 from tf_equirl.models.presets import ZOO_FOLDER
 from tf_equirl.models.study import TransitionStudyConfig, run_study
@@ -71,6 +73,8 @@ def main(argv):
     raise app.UsageError(f"No transition datasets {missing} in {folder}; create them with "
                          f"`python -m launchers.make_transition_data --env={config.env} "
                          f"--seed={config.data_seed} --data_dir={config.data_dir}`.")
+  common.check_output_folder(_RUNS.value, "runs_dir")
+  common.check_output_folder(_RESULTS.value, "results_dir")
   print(run_study(config, ship_to_zoo=_ZOO.value))
 
 

@@ -5,6 +5,7 @@ import atexit
 import os
 import re
 import sys
+import tempfile
 from typing import Callable, Dict, List, Optional, Sequence
 
 from absl import app, flags
@@ -76,6 +77,21 @@ def folder_name(text: str) -> str:
   """`text` as one folder name: every character other than letters, digits and '-_.@+='
   becomes '_' (an env variant's 'Catch-v0:global:0.5' -> 'Catch-v0_global_0.5')."""
   return re.sub(r"[^A-Za-z0-9._@+=-]", "_", text)
+
+
+def check_output_folder(path: str, flag: str) -> str:
+  """Fails with a one-line usage error, before any work, if the folder `--<flag>` names is a
+  file or cannot be created or written; returns `path`."""
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise app.UsageError(f"--{flag}={path!r} is a file; expected a folder (created if "
+                         "missing).")
+  try:
+    os.makedirs(path, exist_ok=True)
+    tempfile.TemporaryFile(dir=path).close()
+  except OSError as e:
+    raise app.UsageError(f"--{flag}={path!r} is not writable ({e.strerror}); expected a "
+                         "folder this process can write.") from None
+  return path
 
 
 def define_backend_flags():

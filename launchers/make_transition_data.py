@@ -17,6 +17,8 @@ import time
 import numpy as np
 from absl import app, flags
 
+from launchers import common
+
 from tf_equirl import envs, zoo
 from tf_equirl.models import data as data_lib
 from tf_equirl.models.presets import DEFAULT_EXPERT, NUM_TRANSITIONS, ZOO_FOLDER
@@ -50,6 +52,7 @@ def main(argv):
     expert = load_expert(expert_name)
   except ValueError as e:
     raise app.UsageError(str(e))
+  common.check_output_folder(_DATA_DIR.value, "data_dir")
   env = envs.make(env_name, batch_size=1, seed=0)
   start = time.time()
   splits = data_lib.make_datasets(env, expert, _SEED.value, config)

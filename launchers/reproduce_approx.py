@@ -101,6 +101,8 @@ def main(argv):
                              world_model_epochs=_WORLD_MODEL_EPOCHS.value)
   except ValueError as e:
     raise app.UsageError(str(e)) from None
+  common.check_output_folder(_RUNS.value, "runs")
+  common.check_output_folder(_RESULTS.value, "results")
   print(approx.reproduce(spec))
 
 

@@ -90,6 +90,8 @@ def main(argv):
     raise app.UsageError(str(e))
   seeds = list(range(_SEEDS.value))
   short = "cartpole" if env == "CartPole-v1" else "catch"
+  common.check_output_folder(_RUNS.value, "runs")
+  common.check_output_folder(_RESULTS.value, "results")
   if _FROM_SWEEPS.value:
     if _PART.value != "online_grid":
       raise app.UsageError("--from_sweeps is for --part=online_grid.")

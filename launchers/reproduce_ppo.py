@@ -65,6 +65,8 @@ def main(argv):
     raise app.UsageError(str(e)) from e
   seeds = list(range(_SEEDS.value))
   short = reproduce.SHORT_NAMES.get(env, env.split("-")[0].lower())
+  common.check_output_folder(_RUNS.value, "runs")
+  common.check_output_folder(_RESULTS.value, "results")
   runs = run_arms(arms, seeds, os.path.join(_RUNS.value, env), resume=_RESUME.value,
                   progress=not _NO_PROGRESS.value, **_BACKEND_FLAGS())
   os.makedirs(_RESULTS.value, exist_ok=True)

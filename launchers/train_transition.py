@@ -20,6 +20,8 @@ import sys
 import tensorflow as tf
 from absl import app, flags
 
+from launchers import common
+
 from tf_equirl.models import DATASETS, POOLS
 from tf_equirl.models.experiment import default_out, train_one
 from tf_equirl.models.presets import ZOO_FOLDER
@@ -53,6 +55,7 @@ def main(argv):
   if _ZOO.value and _DATASET.value != "joint":
     raise app.UsageError(f"--zoo ships models trained on --dataset=joint, not "
                          f"{_DATASET.value!r}.")
+  common.check_output_folder(out, "out")
   try:
     _, history = train_one(
         _ENV.value, _MODEL.value, _POOL.value, _DATASET.value, _EPOCHS.value, _SEED.value, out,

@@ -20,6 +20,8 @@ BAD = [
     ("train_dyna", ["--planning_ratio=nan"], "DynaConfig.planning_ratio must be a positive"),
     ("reproduce_ppo", ["--seeds=0"], "--seeds=0: 0 is not a positive integer"),
     ("reproduce_approx", ["--catch_noise=x"], "--catch_noise must be numbers"),
+    ("reproduce_ppo", ["--seeds=1", "--results={file}"], "is a file; expected a folder"),
+    ("train_transition", ["--out={file}/below"], "is not writable"),
 ]
 
 
@@ -27,7 +29,10 @@ BAD = [
                          ids=[f"{l}:{' '.join(f)}" for l, f, _ in BAD])
 def test_bad_flag_values_give_a_one_line_error(launcher, flags, message, tmp_path):
   out = tmp_path / "out"
-  out_flag = [f"--out={out}"] if launcher.startswith("train") else []
+  out_flag = ([f"--out={out}"] if launcher.startswith("train")
+              and not any(f.startswith("--out=") for f in flags) else [])
+  (tmp_path / "a_file").write_text("x")  # an output folder that is a file
+  flags = [f.replace("{file}", str(tmp_path / "a_file")) for f in flags]
   proc = subprocess.run([sys.executable, "-m", f"launchers.{launcher}", *flags, *out_flag],
                         cwd=REPO, capture_output=True, text=True, timeout=120,
                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
