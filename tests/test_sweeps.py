@@ -69,9 +69,69 @@ def test_bad_search_space_fails_before_any_trial(tmp_path, no_ray, space, field,
   assert not out.exists()  # nothing written, no worker started (no_ray)
 
 
+@pytest.mark.parametrize("env, space, overrides, words", [
+    ("Catchy", {}, {}, "Unknown environment 'Catchy'"),
+    ("Catch-v0:globl:0.5", {}, {}, "unknown symmetry-breaking variant breaking='globl'"),
+    ("Catch-v0:global:-1", {}, {}, "strength"),
+    ("Catch-v0:global:0.5", {}, {"group": "C5"}, "no symmetry group named 'C5'"),
+    ("GridWorld-v0", {"group": ["C4", "C5"]}, {}, "group=C5 is invalid"),
+])
+def test_bad_environment_or_group_fails_before_any_trial(tmp_path, no_ray, env, space,
+                                                         overrides, words):
+  """What only a trial's learner used to find (it makes the environment and its symmetry)
+  is found by the driver."""
+  out = tmp_path / "sweep"
+  with pytest.raises(ValueError, match=words):
+    sweeps.run_sweep("ppo", space, seeds=[0], out=str(out), env=env,
+                     overrides={**TINY, **overrides})
+  assert not out.exists()
+
+
+def test_environment_variants_and_groups_pass_the_driver_checks():
+  ppo = sweeps.get_algorithm("ppo")
+  ppo.check_config(default_config("Catch-v0:global:0.5", **TINY))
+  ppo.check_config(default_config("GridWorld-v0", group="C4", **TINY))
+  grid, _ = sweeps.validate_space(ppo, default_config("GridWorld-v0", **TINY),
+                                  {"group": ["C4", "D4", "trivial"]})
+  assert grid == {"group": ["C4", "D4", "trivial"]}
+
+
+class _RayStarted(Exception):
+  pass
+
+
+def test_folder_of_a_sweep_that_finished_no_seed_can_be_reused(tmp_path, monkeypatch):
+  """A sweep that failed or stopped before any seed finished does not lock its folder; one
+  with a finished seed does."""
+  def started(*args, **kwargs):
+    raise _RayStarted
+  monkeypatch.setattr(runner, "connect", started)
+  out = tmp_path / "sweep"
+  with pytest.raises(_RayStarted):  # a first sweep that got as far as starting Ray
+    sweeps.run_sweep("ppo", {"learning_rate": [1e-3]}, seeds=[0], out=str(out), overrides=TINY)
+  (out / "tune").mkdir()
+  (out / "runs" / "cell").mkdir(parents=True)
+  (out / "runs" / "cell" / "log.jsonl").write_text("{}\n")
+  with pytest.raises(_RayStarted):  # another space, same folder: no "already holds a sweep"
+    sweeps.run_sweep("ppo", {"learning_rate": [3e-4]}, seeds=[0, 1], out=str(out),
+                     overrides=TINY)
+  spec = json.load(open(out / "sweep.json"))
+  assert spec["grid"] == {"learning_rate": [3e-4]} and spec["seeds"] == [0, 1]
+  assert not (out / "tune").exists()  # the stale Tune experiment is gone
+  (out / "runs" / "cell" / "seed_0.npz").write_bytes(b"")
+  with pytest.raises(ValueError, match="already holds a sweep with 1 finished seed"):
+    sweeps.run_sweep("ppo", {"learning_rate": [1e-3]}, seeds=[0], out=str(out), overrides=TINY)
+
+
 def test_bad_seeds_and_options_fail_before_any_trial(tmp_path, no_ray):
   out = str(tmp_path / "sweep")
+  (tmp_path / "a_file").write_text("")
   for kwargs, words in [({"seeds": []}, "at least one seed"), ({"seeds": [0, 0]}, "repeat"),
+                        ({"seeds": [3, 1, 3]}, r"repeat: \[3\]"),
+                        ({"seeds": [0, -1]}, "non-negative"),
+                        ({"seeds": [0], "out": str(tmp_path / "a_file")}, "is an existing file"),
+                        ({"seeds": [0], "xla_runtime": False, "xla_cache": str(tmp_path)},
+                         "needs xla_runtime=True"),
                         ({"seeds": [0], "seeds_per_trial": 0}, "seeds_per_trial"),
                         ({"seeds": [0], "algo": "sac"}, "Unknown sweep algorithm"),
                         ({"seeds": [0], "num_samples": 0}, "num_samples")]:
@@ -225,13 +285,31 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating_trials(ray_addres
     assert _finished(_events(c)) == [0, 1]  # each seed finished once over both drivers
 
 
-def test_sweep_launcher_names_a_bad_field_before_starting_ray(tmp_path):
-  out = tmp_path / "sweep"
-  proc = subprocess.run([sys.executable, "-m", "launchers.sweep", "--grid=learning_rat=1e-3,1e-2",
-                         f"--out={out}"], cwd=REPO, capture_output=True, text=True, timeout=300,
+def _launch(*flags, timeout=300):
+  return subprocess.run([sys.executable, "-m", "launchers.sweep", *flags], cwd=REPO,
+                        capture_output=True, text=True, timeout=timeout,
                         env={**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"})
-  assert proc.returncode != 0 and "no field 'learning_rat'" in proc.stderr, proc.stderr[-2000:]
-  assert not out.exists()
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--grid=learning_rat=1e-3,1e-2"], "no field 'learning_rat'"),
+    (["--sample=ent_coef=loguniform:abc"], "expected loguniform:LOW:HIGH with float bounds"),
+    (["--env=Catch-v0:global:0.5", "--set=group=C5"], "no symmetry group named 'C5'"),
+    (["--seeds=1,1"], "repeat"),
+    (["--out=FILE"], "is an existing file; expected a folder"),
+])
+def test_sweep_launcher_rejects_bad_flags_in_one_line_before_starting_ray(tmp_path, flags,
+                                                                          words):
+  out = tmp_path / "sweep"
+  (tmp_path / "FILE").write_text("not a folder")
+  flags = [f.replace("FILE", str(tmp_path / "FILE")) for f in flags]
+  if not any(f.startswith("--out") for f in flags):
+    flags.append(f"--out={out}")
+  proc = _launch(*flags)
+  last = proc.stderr.strip().splitlines()[-1]  # absl's usage, then the error in one line
+  assert proc.returncode != 0 and words in last, proc.stderr[-2000:]
+  assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+  assert not out.exists() and (tmp_path / "FILE").read_text() == "not a folder"
 
 
 # ------------------------------------------------------------------------------ Dyna
