@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -228,6 +229,56 @@ def test_trial_is_bit_identical_to_train_ppo(grid_sweep, tmp_path):
     assert list(csv) == list(cell.columns[seed])  # the launcher's columns, in its order
 
 
+def _train_ppo(out, *flags):
+  proc = subprocess.run(
+      [sys.executable, "-m", "launchers.train_ppo", "--env=Catch-v0", "--total_steps=1024",
+       "--no_progress", "--no_tensorboard", "--xla_cache=", f"--out={out}", *flags],
+      cwd=REPO, capture_output=True, text=True, timeout=300,
+      env={**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"})
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return proc
+
+
+def test_trial_on_defaults_equals_train_ppo_on_defaults(ray_address, tmp_path):
+  """The README's promise with XLA on, both sides on their defaults: a trial compiles with
+  XLA's newer runtime as `launchers.train_ppo` does (set in the worker before TensorFlow
+  starts), so its CSV equals train_ppo's byte for byte; the classic runtime's differs."""
+  result = sweeps.run_sweep("ppo", {}, seeds=[0], out=str(tmp_path / "sweep"), env="Catch-v0",
+                            overrides={"network": "mlp", "total_steps": 1024})
+  (cell,) = result.configs
+  (trial,) = [e for e in _events(cell) if e["event"] == "trial"]
+  assert trial["xla_runtime"] is True and trial["node_id"]
+  _train_ppo(tmp_path / "new", "--network=mlp")
+  _train_ppo(tmp_path / "classic", "--network=mlp", "--noxla_runtime")
+  swept = open(os.path.join(cell.directory, "seed_0.csv")).read()
+  assert swept == open(tmp_path / "new" / "seed_0.csv").read()
+  assert swept != open(tmp_path / "classic" / "seed_0.csv").read()
+  assert len(swept.splitlines()) == 3  # a header and two iterations of 512 steps
+
+
+@pytest.mark.slow
+def test_trial_falls_back_to_the_classic_runtime_like_train_ppo(ray_address, tmp_path):
+  """A configuration XLA's newer runtime cannot compile (the augment network with importance
+  weights) trains its seeds with the classic runtime in a child process of the worker and
+  equals `launchers.train_ppo`, which restarts itself with --noxla_runtime."""
+  result = sweeps.run_sweep("ppo", {}, seeds=[0, 1], out=str(tmp_path / "sweep"),
+                            env="Catch-v0", overrides={"network": "augment",
+                                                       "augment_weights": True,
+                                                       "total_steps": 1024})
+  (cell,) = result.configs
+  events = _events(cell)
+  assert [e["event"] for e in events].count("fallback") == 1
+  assert _finished(events) == [0, 1] and cell.seeds == [0, 1]
+  pids = {e["pid"] for e in events if e["event"] == "finish"}
+  assert pids and not pids & {e["pid"] for e in events if e["event"] == "trial"}  # the child
+  proc = _train_ppo(tmp_path / "direct", "--network=augment", "--augment_weights=true",
+                    "--seeds=2")
+  assert "starting again with --noxla_runtime" in proc.stderr
+  for seed in (0, 1):
+    assert open(os.path.join(cell.directory, f"seed_{seed}.csv")).read() == \
+        open(tmp_path / "direct" / f"seed_{seed}.csv").read()
+
+
 INTERRUPTED_DRIVER = textwrap.dedent("""
     import os, signal, sys
     import ray
@@ -310,6 +361,34 @@ def test_sweep_launcher_rejects_bad_flags_in_one_line_before_starting_ray(tmp_pa
   assert proc.returncode != 0 and words in last, proc.stderr[-2000:]
   assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
   assert not out.exists() and (tmp_path / "FILE").read_text() == "not a folder"
+
+
+def test_interrupted_launcher_exits_non_zero_and_counts_the_missing_seeds(tmp_path):
+  """SIGINT to `launchers.sweep` once a seed has finished: Tune stops, the driver summarises
+  what finished, names how many seed runs are missing and how to resume, and exits 130."""
+  out = tmp_path / "sweep"
+  proc = subprocess.Popen(
+      [sys.executable, "-m", "launchers.sweep", "--env=Catch-v0", "--set=network=mlp",
+       "--set=total_steps=20000", "--set=jit_compile=false", "--grid=learning_rate=1e-3,3e-4",
+       "--seeds=2", "--seeds_per_trial=1", "--num_cpus=1", "--verbose=0", f"--out={out}"],
+      cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      env={**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"})
+  try:
+    deadline = time.time() + 300
+    while not list(out.glob("runs/*/seed_*.npz")) and proc.poll() is None \
+        and time.time() < deadline:
+      time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+  finally:
+    if proc.poll() is None:
+      proc.kill()
+  finished = len(list(out.glob("runs/*/seed_*.npz")))
+  assert 1 <= finished < 4, stderr[-3000:]
+  assert proc.returncode == 130, stderr[-3000:]
+  assert f"{4 - finished} of 4 seed runs are missing (the sweep was interrupted)" in stderr
+  assert "--resume" in stderr and "Traceback" not in stderr, stderr[-3000:]
+  assert (out / "summary.md").exists()
 
 
 # ------------------------------------------------------------------------------ Dyna

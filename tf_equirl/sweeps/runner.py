@@ -5,6 +5,8 @@ and seeds. Its trials are the grid points (times `num_samples` draws of any samp
 the seed groups (`seeds_per_trial`, default all seeds in one trial). One trial is one Ray
 worker process that:
 
+0. sets the sweep's XLA runtime (`xla_runtime`, by default its algorithm launcher's) before
+   TensorFlow runs anything in the process, since XLA reads it once per process;
 1. builds the configuration and opens its run folder `<out>/runs/<label>-<hash>/`;
 2. skips every seed whose results are already there (finished by an earlier attempt, a
    crashed worker or an interrupted sweep) and reports their last row to Tune;
@@ -14,13 +16,18 @@ worker process that:
    CartPole iteration);
 4. writes each finished seed at once, atomically: `seed_<k>.npz` (exact values) and
    `seed_<k>.csv` (the launchers' CSV), and appends what it did to `log.jsonl` (start and
-   finish of each seed with host, pid and time).
+   finish of each seed with host, pid, Ray node id and time);
+5. if the newer XLA runtime cannot compile the configuration, trains the unfinished seeds
+   with the classic runtime in a child process (`_classic`), as the launchers restart.
 
 Tune retries a crashed trial (`max_failures`) and `resume=True` restores an interrupted
 sweep (`Tuner.restore`); because of step 2 neither retrains a finished seed, even where Tune's
-own experiment state lags behind. After the trials the driver reads the run folders and writes
-`summary.json`, `summary.md`, `curves.png` and, for two grid fields, `heatmap.png` and
-`matrix.png` (thesis Fig. 4.11) through `tf_equirl.results`.
+own experiment state lags behind. Before any of this the driver checks everything it can
+(the space, each grid point's configuration with `Algorithm.check_config`, seeds, `out`), so a
+bad value fails at once rather than in every trial. After the trials the driver reads the run
+folders and writes `summary.json`, `summary.md`, `curves.png` and, for two grid fields,
+`heatmap.png` and `matrix.png` (thesis Fig. 4.11) through `tf_equirl.results`, and raises `SweepIncomplete` if
+seeds are missing (failed trials, or a SIGINT that stopped Tune).
 
 On a cluster `out` must be a folder every node sees (a shared file system), as Ray Tune's
 `storage_path` must be.
