@@ -10,13 +10,20 @@ Every --grid field multiplies the configurations; --sample draws a field per tri
 --num_samples draws). Writes into --out: runs/<configuration>/seed_<k>.{csv,npz} and log.jsonl,
 Ray Tune's experiment under tune/, summary.md/json, curves.png and, for two grid fields,
 heatmap.png and matrix.png.
+
+Everything is checked before Ray starts: the environment and its symmetry group, every grid
+point's configuration, the samplers, the seeds and --out. Trials compile as the algorithm's
+own launcher does on defaults (ppo: XLA's newer runtime, as launchers.train_ppo; dyna: the
+classic one, as launchers.train_dyna); --xla_runtime / --noxla_runtime choose for every
+trial. A sweep that ends with seeds missing (failed trials, or SIGINT) exits non-zero, says
+how many are missing and keeps what finished for --resume.
 """
 
 import sys
 
 from absl import app, flags
 
-from launchers.common import parse_seeds
+from launchers.common import define_compilation_flags, parse_seeds
 
 from tf_equirl import sweeps
 
@@ -48,6 +55,10 @@ _CHECKPOINTS = flags.DEFINE_list("checkpoints", None, "Env steps to summarise at
 _EVERY_ITERATION = flags.DEFINE_bool("report_every_iteration", False, "Report every iteration "
                                      "to Tune (default: every compiled call).")
 _VERBOSE = flags.DEFINE_integer("verbose", 1, "Tune's verbosity (0 silent, 1 status table).")
+# --xla_runtime / --xla_cache for the trials; unset --xla_runtime takes the algorithm's default
+# (sweeps.Algorithm.xla_runtime) and the workers compile without a cache unless --xla_cache
+# names one (they compile side by side).
+define_compilation_flags(xla_runtime=True)
 
 
 def _field_values(text: str, flag: str):
@@ -57,21 +68,34 @@ def _field_values(text: str, flag: str):
   return name.strip(), values
 
 
+_SAMPLER_KINDS = "uniform:LOW:HIGH, loguniform:LOW:HIGH, randint:LOW:HIGH or choice:A,B"
+
+
 def parse_sampler(config_cls, name: str, text: str):
+  """A Tune sampler from `KIND:ARGS`; app.UsageError naming the flag for anything else."""
   from ray import tune
   kind, _, args = text.partition(":")
-  try:
-    if kind == "choice":
+  where = f"--sample={name}={text}"
+  if kind == "choice":
+    try:
       return tune.choice([sweeps.parse_value(config_cls, name, v) for v in args.split(",")])
-    low, high = args.split(":")
-    if kind in ("uniform", "loguniform"):
-      return getattr(tune, kind)(float(low), float(high))
-    if kind == "randint":
-      return tune.randint(int(low), int(high))
-  except ValueError as e:
-    raise app.UsageError(f"--sample={name}={text}: {e}")
-  raise app.UsageError(f"--sample={name}={text}: expected uniform:LOW:HIGH, "
-                       "loguniform:LOW:HIGH, randint:LOW:HIGH or choice:A,B,...")
+    except ValueError as e:
+      raise app.UsageError(f"{where}: {e}")
+  if kind not in ("uniform", "loguniform", "randint"):
+    raise app.UsageError(f"{where}: unknown sampler {kind!r}; expected {_SAMPLER_KINDS}.")
+  bounds = args.split(":")
+  number = int if kind == "randint" else float
+  try:
+    if len(bounds) != 2:
+      raise ValueError
+    low, high = (number(b) for b in bounds)
+  except ValueError:
+    raise app.UsageError(f"{where}: expected {kind}:LOW:HIGH with {number.__name__} bounds, "
+                         f"received {kind}:{args}.") from None
+  if not low < high or (kind == "loguniform" and low <= 0):
+    raise app.UsageError(f"{where}: expected LOW < HIGH{' and LOW > 0' * (kind == 'loguniform')}"
+                         f", received LOW={low}, HIGH={high}.")
+  return getattr(tune, kind)(low, high)
 
 
 def main(argv):
@@ -94,6 +118,7 @@ def main(argv):
     raise app.UsageError(str(e))
   out = _OUT.value or f"runs/sweep_{_ALGO.value}_{_ENV.value}"
   command = "python -m launchers.sweep " + " ".join(sys.argv[1:])
+  xla_runtime = flags.FLAGS.xla_runtime if flags.FLAGS["xla_runtime"].present else None
   try:
     result = sweeps.run_sweep(
         _ALGO.value, space, parse_seeds(_SEEDS.value), out, env=_ENV.value,
@@ -103,12 +128,16 @@ def main(argv):
         address=_ADDRESS.value, num_cpus=_NUM_CPUS.value, resume=_RESUME.value,
         checkpoints=[int(c) for c in _CHECKPOINTS.value] if _CHECKPOINTS.value else None,
         report_every_iteration=_EVERY_ITERATION.value, verbose=_VERBOSE.value,
-        command=command)
+        command=command, xla_runtime=xla_runtime, xla_cache=flags.FLAGS.xla_cache or None)
   except ValueError as e:
     raise app.UsageError(str(e))
+  except sweeps.SweepIncomplete as e:
+    print(str(e), file=sys.stderr, flush=True)
+    return 130 if e.interrupted else 1
   print(open(f"{result.out}/summary.md").read())
   print(f"{len(result.configs)} configurations x {len(result.seeds)} seeds in "
         f"{result.wall_seconds:.0f} s; wrote {result.out}/")
+  return 0
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -69,9 +70,69 @@ def test_bad_search_space_fails_before_any_trial(tmp_path, no_ray, space, field,
   assert not out.exists()  # nothing written, no worker started (no_ray)
 
 
+@pytest.mark.parametrize("env, space, overrides, words", [
+    ("Catchy", {}, {}, "Unknown environment 'Catchy'"),
+    ("Catch-v0:globl:0.5", {}, {}, "unknown symmetry-breaking variant breaking='globl'"),
+    ("Catch-v0:global:-1", {}, {}, "strength"),
+    ("Catch-v0:global:0.5", {}, {"group": "C5"}, "no symmetry group named 'C5'"),
+    ("GridWorld-v0", {"group": ["C4", "C5"]}, {}, "group=C5 is invalid"),
+])
+def test_bad_environment_or_group_fails_before_any_trial(tmp_path, no_ray, env, space,
+                                                         overrides, words):
+  """What only a trial's learner used to find (it makes the environment and its symmetry)
+  is found by the driver."""
+  out = tmp_path / "sweep"
+  with pytest.raises(ValueError, match=words):
+    sweeps.run_sweep("ppo", space, seeds=[0], out=str(out), env=env,
+                     overrides={**TINY, **overrides})
+  assert not out.exists()
+
+
+def test_environment_variants_and_groups_pass_the_driver_checks():
+  ppo = sweeps.get_algorithm("ppo")
+  ppo.check_config(default_config("Catch-v0:global:0.5", **TINY))
+  ppo.check_config(default_config("GridWorld-v0", group="C4", **TINY))
+  grid, _ = sweeps.validate_space(ppo, default_config("GridWorld-v0", **TINY),
+                                  {"group": ["C4", "D4", "trivial"]})
+  assert grid == {"group": ["C4", "D4", "trivial"]}
+
+
+class _RayStarted(Exception):
+  pass
+
+
+def test_folder_of_a_sweep_that_finished_no_seed_can_be_reused(tmp_path, monkeypatch):
+  """A sweep that failed or stopped before any seed finished does not lock its folder; one
+  with a finished seed does."""
+  def started(*args, **kwargs):
+    raise _RayStarted
+  monkeypatch.setattr(runner, "connect", started)
+  out = tmp_path / "sweep"
+  with pytest.raises(_RayStarted):  # a first sweep that got as far as starting Ray
+    sweeps.run_sweep("ppo", {"learning_rate": [1e-3]}, seeds=[0], out=str(out), overrides=TINY)
+  (out / "tune").mkdir()
+  (out / "runs" / "cell").mkdir(parents=True)
+  (out / "runs" / "cell" / "log.jsonl").write_text("{}\n")
+  with pytest.raises(_RayStarted):  # another space, same folder: no "already holds a sweep"
+    sweeps.run_sweep("ppo", {"learning_rate": [3e-4]}, seeds=[0, 1], out=str(out),
+                     overrides=TINY)
+  spec = json.load(open(out / "sweep.json"))
+  assert spec["grid"] == {"learning_rate": [3e-4]} and spec["seeds"] == [0, 1]
+  assert not (out / "tune").exists()  # the stale Tune experiment is gone
+  (out / "runs" / "cell" / "seed_0.npz").write_bytes(b"")
+  with pytest.raises(ValueError, match="already holds a sweep with 1 finished seed"):
+    sweeps.run_sweep("ppo", {"learning_rate": [1e-3]}, seeds=[0], out=str(out), overrides=TINY)
+
+
 def test_bad_seeds_and_options_fail_before_any_trial(tmp_path, no_ray):
   out = str(tmp_path / "sweep")
+  (tmp_path / "a_file").write_text("")
   for kwargs, words in [({"seeds": []}, "at least one seed"), ({"seeds": [0, 0]}, "repeat"),
+                        ({"seeds": [3, 1, 3]}, r"repeat: \[3\]"),
+                        ({"seeds": [0, -1]}, "non-negative"),
+                        ({"seeds": [0], "out": str(tmp_path / "a_file")}, "is an existing file"),
+                        ({"seeds": [0], "xla_runtime": False, "xla_cache": str(tmp_path)},
+                         "needs xla_runtime=True"),
                         ({"seeds": [0], "seeds_per_trial": 0}, "seeds_per_trial"),
                         ({"seeds": [0], "algo": "sac"}, "Unknown sweep algorithm"),
                         ({"seeds": [0], "num_samples": 0}, "num_samples")]:
@@ -168,6 +229,56 @@ def test_trial_is_bit_identical_to_train_ppo(grid_sweep, tmp_path):
     assert list(csv) == list(cell.columns[seed])  # the launcher's columns, in its order
 
 
+def _train_ppo(out, *flags):
+  proc = subprocess.run(
+      [sys.executable, "-m", "launchers.train_ppo", "--env=Catch-v0", "--total_steps=1024",
+       "--no_progress", "--no_tensorboard", "--xla_cache=", f"--out={out}", *flags],
+      cwd=REPO, capture_output=True, text=True, timeout=300,
+      env={**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"})
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return proc
+
+
+def test_trial_on_defaults_equals_train_ppo_on_defaults(ray_address, tmp_path):
+  """The README's promise with XLA on, both sides on their defaults: a trial compiles with
+  XLA's newer runtime as `launchers.train_ppo` does (set in the worker before TensorFlow
+  starts), so its CSV equals train_ppo's byte for byte; the classic runtime's differs."""
+  result = sweeps.run_sweep("ppo", {}, seeds=[0], out=str(tmp_path / "sweep"), env="Catch-v0",
+                            overrides={"network": "mlp", "total_steps": 1024})
+  (cell,) = result.configs
+  (trial,) = [e for e in _events(cell) if e["event"] == "trial"]
+  assert trial["xla_runtime"] is True and trial["node_id"]
+  _train_ppo(tmp_path / "new", "--network=mlp")
+  _train_ppo(tmp_path / "classic", "--network=mlp", "--noxla_runtime")
+  swept = open(os.path.join(cell.directory, "seed_0.csv")).read()
+  assert swept == open(tmp_path / "new" / "seed_0.csv").read()
+  assert swept != open(tmp_path / "classic" / "seed_0.csv").read()
+  assert len(swept.splitlines()) == 3  # a header and two iterations of 512 steps
+
+
+@pytest.mark.slow
+def test_trial_falls_back_to_the_classic_runtime_like_train_ppo(ray_address, tmp_path):
+  """A configuration XLA's newer runtime cannot compile (the augment network with importance
+  weights) trains its seeds with the classic runtime in a child process of the worker and
+  equals `launchers.train_ppo`, which restarts itself with --noxla_runtime."""
+  result = sweeps.run_sweep("ppo", {}, seeds=[0, 1], out=str(tmp_path / "sweep"),
+                            env="Catch-v0", overrides={"network": "augment",
+                                                       "augment_weights": True,
+                                                       "total_steps": 1024})
+  (cell,) = result.configs
+  events = _events(cell)
+  assert [e["event"] for e in events].count("fallback") == 1
+  assert _finished(events) == [0, 1] and cell.seeds == [0, 1]
+  pids = {e["pid"] for e in events if e["event"] == "finish"}
+  assert pids and not pids & {e["pid"] for e in events if e["event"] == "trial"}  # the child
+  proc = _train_ppo(tmp_path / "direct", "--network=augment", "--augment_weights=true",
+                    "--seeds=2")
+  assert "starting again with --noxla_runtime" in proc.stderr
+  for seed in (0, 1):
+    assert open(os.path.join(cell.directory, f"seed_{seed}.csv")).read() == \
+        open(tmp_path / "direct" / f"seed_{seed}.csv").read()
+
+
 INTERRUPTED_DRIVER = textwrap.dedent("""
     import os, signal, sys
     import ray
@@ -225,13 +336,59 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating_trials(ray_addres
     assert _finished(_events(c)) == [0, 1]  # each seed finished once over both drivers
 
 
-def test_sweep_launcher_names_a_bad_field_before_starting_ray(tmp_path):
-  out = tmp_path / "sweep"
-  proc = subprocess.run([sys.executable, "-m", "launchers.sweep", "--grid=learning_rat=1e-3,1e-2",
-                         f"--out={out}"], cwd=REPO, capture_output=True, text=True, timeout=300,
+def _launch(*flags, timeout=300):
+  return subprocess.run([sys.executable, "-m", "launchers.sweep", *flags], cwd=REPO,
+                        capture_output=True, text=True, timeout=timeout,
                         env={**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"})
-  assert proc.returncode != 0 and "no field 'learning_rat'" in proc.stderr, proc.stderr[-2000:]
-  assert not out.exists()
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--grid=learning_rat=1e-3,1e-2"], "no field 'learning_rat'"),
+    (["--sample=ent_coef=loguniform:abc"], "expected loguniform:LOW:HIGH with float bounds"),
+    (["--env=Catch-v0:global:0.5", "--set=group=C5"], "no symmetry group named 'C5'"),
+    (["--seeds=1,1"], "repeat"),
+    (["--out=FILE"], "is an existing file; expected a folder"),
+])
+def test_sweep_launcher_rejects_bad_flags_in_one_line_before_starting_ray(tmp_path, flags,
+                                                                          words):
+  out = tmp_path / "sweep"
+  (tmp_path / "FILE").write_text("not a folder")
+  flags = [f.replace("FILE", str(tmp_path / "FILE")) for f in flags]
+  if not any(f.startswith("--out") for f in flags):
+    flags.append(f"--out={out}")
+  proc = _launch(*flags)
+  last = proc.stderr.strip().splitlines()[-1]  # absl's usage, then the error in one line
+  assert proc.returncode != 0 and words in last, proc.stderr[-2000:]
+  assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+  assert not out.exists() and (tmp_path / "FILE").read_text() == "not a folder"
+
+
+def test_interrupted_launcher_exits_non_zero_and_counts_the_missing_seeds(tmp_path):
+  """SIGINT to `launchers.sweep` once a seed has finished: Tune stops, the driver summarises
+  what finished, names how many seed runs are missing and how to resume, and exits 130."""
+  out = tmp_path / "sweep"
+  proc = subprocess.Popen(
+      [sys.executable, "-m", "launchers.sweep", "--env=Catch-v0", "--set=network=mlp",
+       "--set=total_steps=20000", "--set=jit_compile=false", "--grid=learning_rate=1e-3,3e-4",
+       "--seeds=2", "--seeds_per_trial=1", "--num_cpus=1", "--verbose=0", f"--out={out}"],
+      cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      env={**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"})
+  try:
+    deadline = time.time() + 300
+    while not list(out.glob("runs/*/seed_*.npz")) and proc.poll() is None \
+        and time.time() < deadline:
+      time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+  finally:
+    if proc.poll() is None:
+      proc.kill()
+  finished = len(list(out.glob("runs/*/seed_*.npz")))
+  assert 1 <= finished < 4, stderr[-3000:]
+  assert proc.returncode == 130, stderr[-3000:]
+  assert f"{4 - finished} of 4 seed runs are missing (the sweep was interrupted)" in stderr
+  assert "--resume" in stderr and "Traceback" not in stderr, stderr[-3000:]
+  assert (out / "summary.md").exists()
 
 
 # ------------------------------------------------------------------------------ Dyna

@@ -3,18 +3,24 @@
 An algorithm is registered once with
 
   register_algorithm("ppo", config_cls=PPOConfig, default_config=ppo.default_config,
-                     run_seeds=ppo.experiment.train_seeds, checkpoints=DEFAULT_CHECKPOINTS)
+                     run_seeds=ppo.experiment.train_seeds, checkpoints=DEFAULT_CHECKPOINTS,
+                     check_config=check_environment, xla_runtime=True)
 
 where `run_seeds(config, seeds, report)` trains `config` once per seed *in one learner* (so the
 seeds of a trial reuse one compiled graph) and yields `(seed, columns)` per finished seed:
 equally long numpy arrays per iteration, `env_steps` and `mean_return` among them, the columns
 the algorithm's launcher writes to `seed_<k>.csv`. `report(seed, rows)` is to be called after
 every compiled call with that call's rows (the same columns), which the sweep forwards to Tune.
+`check_config(config)` raises a ValueError for what the dataclass cannot see by itself (an
+unknown environment or symmetry group), so that the sweep's driver rejects it before Ray
+starts instead of every trial failing in a worker; `xla_runtime` is the XLA CPU runtime the
+algorithm's launcher compiles with by default, which the sweep's trials then use too.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -37,12 +43,19 @@ class Algorithm:
       defaults (the thesis' tables).
     run_seeds: the many-seed trainer described in the module docstring.
     checkpoints: env steps to summarise at per environment (the thesis' table columns).
+    check_config: `check_config(config)` raises a ValueError for a config that would fail in
+      a trial although the dataclass accepts it (None: nothing beyond the dataclass).
+    xla_runtime: whether trials compile with XLA's newer CPU runtime by default (as the
+      algorithm's launcher does: `launchers.train_ppo` yes, `launchers.train_dyna` no), so
+      that a sweep's trials equal the launcher's runs on defaults (`tf_equirl.compilation`).
   """
   name: str
   config_cls: type
   default_config: Callable[..., Any]
   run_seeds: RunSeeds
   checkpoints: Mapping[str, Sequence[int]] = dataclasses.field(default_factory=dict)
+  check_config: Optional[Callable[[Any], None]] = None
+  xla_runtime: bool = True
 
   def field_names(self) -> Tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(self.config_cls))
@@ -53,7 +66,9 @@ _ALGORITHMS: Dict[str, Algorithm] = {}
 
 def register_algorithm(name: str, config_cls: type, default_config: Callable[..., Any],
                        run_seeds: RunSeeds,
-                       checkpoints: Optional[Mapping[str, Sequence[int]]] = None) -> Algorithm:
+                       checkpoints: Optional[Mapping[str, Sequence[int]]] = None,
+                       check_config: Optional[Callable[[Any], None]] = None,
+                       xla_runtime: bool = True) -> Algorithm:
   """Makes `name` available to `tf_equirl.sweeps` and `launchers.sweep --algo=name`."""
   if not dataclasses.is_dataclass(config_cls):
     raise TypeError(f"register_algorithm({name!r}): config_cls must be a dataclass, received "
@@ -63,7 +78,8 @@ def register_algorithm(name: str, config_cls: type, default_config: Callable[...
         and not isinstance(getattr(config_cls, needed, None), property):
       raise TypeError(f"register_algorithm({name!r}): {config_cls.__name__} needs a field "
                       f"{needed!r} (sweeps set the environment and the seeds).")
-  algorithm = Algorithm(name, config_cls, default_config, run_seeds, dict(checkpoints or {}))
+  algorithm = Algorithm(name, config_cls, default_config, run_seeds, dict(checkpoints or {}),
+                        check_config, bool(xla_runtime))
   _ALGORITHMS[name] = algorithm
   return algorithm
 
@@ -79,13 +95,35 @@ def algorithms() -> Tuple[str, ...]:
   return tuple(sorted(_ALGORITHMS))
 
 
+@functools.lru_cache(maxsize=64)
+def _check_symmetry(env: str, group: Optional[str]) -> None:
+  from tf_equirl import envs  # pylint: disable=import-outside-toplevel
+  envs.make(env).get_symmetry(group)
+
+
+def check_environment(config) -> None:
+  """The config's environment (a registered name, or a symmetry-breaking variant such as
+  `"Catch-v0:global:0.5"`) can be made and has its symmetry group (`PPOConfig.group`); for a
+  `DynaConfig` also the zoo world model its supervised mode loads. Raises a ValueError
+  naming what is wrong otherwise."""
+  ppo = getattr(config, "ppo", config)
+  _check_symmetry(ppo.env, ppo.group)
+  if getattr(config, "mode", None) == "supervised" and config.world_model_path is None:
+    from tf_equirl.agents.dyna.learner import default_world_model_name  # pylint: disable=import-outside-toplevel
+    default_world_model_name(ppo.env, config.world_model)
+
+
 def _register_builtin() -> None:
   from tf_equirl.agents.ppo import PPOConfig, default_config
   from tf_equirl.agents.ppo.experiment import DEFAULT_CHECKPOINTS, train_seeds
   register_algorithm("ppo", config_cls=PPOConfig, default_config=default_config,
-                     run_seeds=train_seeds, checkpoints=DEFAULT_CHECKPOINTS)
+                     run_seeds=train_seeds, checkpoints=DEFAULT_CHECKPOINTS,
+                     check_config=check_environment, xla_runtime=True)
   from tf_equirl.agents.dyna import DynaConfig, default_dyna_config
+  # launchers.train_dyna compiles with the classic runtime: the newer one cannot lower a
+  # learned world model's step (launchers.common.with_runtime_fallback).
   register_algorithm("dyna", config_cls=DynaConfig, default_config=default_dyna_config,
-                     run_seeds=train_seeds, checkpoints=DEFAULT_CHECKPOINTS)
+                     run_seeds=train_seeds, checkpoints=DEFAULT_CHECKPOINTS,
+                     check_config=check_environment, xla_runtime=False)
 
 _register_builtin()

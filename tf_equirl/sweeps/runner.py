@@ -5,6 +5,8 @@ and seeds. Its trials are the grid points (times `num_samples` draws of any samp
 the seed groups (`seeds_per_trial`, default all seeds in one trial). One trial is one Ray
 worker process that:
 
+0. sets the sweep's XLA runtime (`xla_runtime`, by default its algorithm launcher's) before
+   TensorFlow runs anything in the process, since XLA reads it once per process;
 1. builds the configuration and opens its run folder `<out>/runs/<label>-<hash>/`;
 2. skips every seed whose results are already there (finished by an earlier attempt, a
    crashed worker or an interrupted sweep) and reports their last row to Tune;
@@ -14,13 +16,18 @@ worker process that:
    CartPole iteration);
 4. writes each finished seed at once, atomically: `seed_<k>.npz` (exact values) and
    `seed_<k>.csv` (the launchers' CSV), and appends what it did to `log.jsonl` (start and
-   finish of each seed with host, pid and time).
+   finish of each seed with host, pid, Ray node id and time);
+5. if the newer XLA runtime cannot compile the configuration, trains the unfinished seeds
+   with the classic runtime in a child process (`_classic`), as the launchers restart.
 
 Tune retries a crashed trial (`max_failures`) and `resume=True` restores an interrupted
 sweep (`Tuner.restore`); because of step 2 neither retrains a finished seed, even where Tune's
-own experiment state lags behind. After the trials the driver reads the run folders and writes
-`summary.json`, `summary.md`, `curves.png` and, for two grid fields, `heatmap.png` and
-`matrix.png` (thesis Fig. 4.11) through `tf_equirl.results`.
+own experiment state lags behind. Before any of this the driver checks everything it can
+(the space, each grid point's configuration with `Algorithm.check_config`, seeds, `out`), so a
+bad value fails at once rather than in every trial. After the trials the driver reads the run
+folders and writes `summary.json`, `summary.md`, `curves.png` and, for two grid fields,
+`heatmap.png` and `matrix.png` (thesis Fig. 4.11) through `tf_equirl.results`, and raises `SweepIncomplete` if
+seeds are missing (failed trials, or a SIGINT that stopped Tune).
 
 On a cluster `out` must be a folder every node sees (a shared file system), as Ray Tune's
 `storage_path` must be.
@@ -31,18 +38,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import socket
+import subprocess
+import sys
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from tf_equirl import results
+from tf_equirl import compilation, results
 from tf_equirl.sweeps import space as space_lib
 from tf_equirl.sweeps.registry import get_algorithm
 
 __all__ = ["run_sweep", "resume_sweep", "aggregate", "SweepResult", "ConfigResult", "RunStore",
-           "connect", "seed_groups"]
+           "SweepIncomplete", "connect", "seed_groups"]
 
 SPEC_FILE = "sweep.json"
 TUNE_DIR = "tune"
@@ -73,6 +83,20 @@ class SweepResult:
   num_trials: int
   num_errors: int
   wall_seconds: float
+
+
+class SweepIncomplete(RuntimeError):
+  """A sweep that ended with seeds missing: trials failed beyond their retries, or the sweep
+  was interrupted (SIGINT). What finished is kept and summarised; `resume=True` continues.
+
+  Attributes: `result` (the `SweepResult` of what finished), `missing` and `expected`
+  (seed runs, over every configuration), `interrupted` (stopped rather than failed)."""
+
+  def __init__(self, message: str, result: SweepResult, missing: int, expected: int,
+               interrupted: bool):
+    super().__init__(message)
+    self.result, self.missing, self.expected = result, missing, expected
+    self.interrupted = interrupted
 
 
 # ------------------------------------------------------------------------- run store
@@ -154,15 +178,80 @@ def _row(rows: Mapping[str, np.ndarray], i: int) -> Dict[str, float]:
   return {k: float(v[i]) for k, v in rows.items()}
 
 
-def _trial(params: Dict[str, Any], sweep: Dict[str, Any]) -> None:
-  """One Tune trial: the seeds `params["seeds"]` of the configuration `params` selects."""
-  from ray import tune
+_WORKER_COMPILATION: List[compilation.CompilationConfig] = []
 
-  entered = time.time()
+
+def _configure_worker(xla_runtime: bool, xla_cache: Optional[str]) -> None:
+  """Applies the sweep's XLA settings in this worker process before TensorFlow runs anything
+  in it (importing TensorFlow, which unpickling the trial does, does not read them; its
+  first device initialisation and compilation do). Once per process: a reused worker
+  keeps its settings, and another sweep's settings cannot be applied to it."""
+  wanted = compilation.CompilationConfig(xla_runtime, xla_cache or None)
+  if not _WORKER_COMPILATION:
+    _WORKER_COMPILATION.append(compilation.configure(wanted))
+  elif _WORKER_COMPILATION[0] != wanted:
+    raise RuntimeError(f"This Ray worker already compiles with {_WORKER_COMPILATION[0]}; a "
+                       f"trial asked for {wanted} (XLA reads its flags once per process).")
+
+
+def _node_id() -> Optional[str]:
+  try:
+    import ray  # pylint: disable=import-outside-toplevel
+    return ray.get_runtime_context().get_node_id()
+  except Exception:  # pylint: disable=broad-except  (outside a Ray worker)
+    return None
+
+
+def _open_trial(params: Dict[str, Any], sweep: Dict[str, Any]):
+  """`(algorithm, config, store)` of the configuration `params` selects."""
   algorithm = get_algorithm(sweep["algo"])
   names = list(sweep["grid"]) + list(sweep["samplers"])
   values = {n: params[n] for n in names}
   config = space_lib.build_config(algorithm.config_cls, sweep["base"], values)
+  return algorithm, config, RunStore(sweep["out"], sweep["algo"], values, config)
+
+
+def _train(algorithm, config, store: RunStore, todo: Sequence[int], trial_id, report=None,
+           finished=None) -> None:
+  """Trains the seeds `todo` in one learner, writing and logging each as it finishes."""
+  if todo:
+    store.log("start", seed=todo[0], trial_id=trial_id)
+  for n, (seed, columns) in enumerate(algorithm.run_seeds(config, todo, report)):
+    store.save(seed, columns)
+    if finished is not None:
+      finished(seed)
+    store.log("finish", seed=seed, trial_id=trial_id)
+    if n + 1 < len(todo):
+      store.log("start", seed=todo[n + 1], trial_id=trial_id)
+
+
+def _train_with_classic_runtime(params: Dict[str, Any], sweep: Dict[str, Any], trial_id,
+                                error: BaseException) -> None:
+  """What `launchers.common.with_runtime_fallback` does for a launcher, for a trial: XLA's
+  newer runtime could not compile this configuration, and the runtime cannot be changed in a
+  running process, so the trial's unfinished seeds train in a child process with the
+  classic runtime (`python -m tf_equirl.sweeps._classic`), which writes them to the run
+  store like the trial would."""
+  first = str(error).strip().splitlines()[0][:300] if str(error).strip() else repr(error)
+  print(f"XLA's runtime could not compile this configuration ({first}); training its seeds "
+        "again with XLA's classic runtime in a child process.", file=sys.stderr, flush=True)
+  job = json.dumps({"params": params, "sweep": sweep, "trial_id": trial_id})
+  proc = subprocess.run([sys.executable, "-m", "tf_equirl.sweeps._classic"], input=job,
+                        text=True, stdout=sys.stdout, stderr=subprocess.PIPE, check=False)
+  if proc.returncode != 0:
+    raise RuntimeError(f"The classic-runtime retry of trial {trial_id} failed (exit "
+                       f"{proc.returncode}):\n{proc.stderr[-4000:]}")
+
+
+def _trial(params: Dict[str, Any], sweep: Dict[str, Any],
+           worker: Optional[Dict[str, Any]] = None) -> None:
+  """One Tune trial: the seeds `params["seeds"]` of the configuration `params` selects."""
+  entered = time.time()
+  worker = worker or {}
+  _configure_worker(sweep.get("xla_runtime", False), worker.get("xla_cache"))
+  from ray import tune
+
+  algorithm, config, store = _open_trial(params, sweep)
   if sweep.get("tf_threads"):
     import tensorflow as tf
     try:
@@ -170,33 +259,40 @@ def _trial(params: Dict[str, Any], sweep: Dict[str, Any]) -> None:
       tf.config.threading.set_inter_op_parallelism_threads(sweep["tf_threads"])
     except RuntimeError:  # TF already initialised in this worker: keep its pools
       pass
-  store = RunStore(sweep["out"], sweep["algo"], values, config)
   seeds = list(params["seeds"])
   trial_id = tune.get_context().get_trial_id()
   store.log("trial", trial_id=trial_id, seeds=seeds, entered=entered,
-            process_start=_process_start_time())
-  done = 0
+            process_start=_process_start_time(), node_id=_node_id(),
+            xla_runtime=compilation.runtime_enabled())
+  done = [0]
   for seed in seeds:
     if store.has(seed):
-      done += 1
-      tune.report({**_row(store.load(seed), -1), "seed": seed, "seeds_done": done,
+      done[0] += 1
+      tune.report({**_row(store.load(seed), -1), "seed": seed, "seeds_done": done[0],
                    "reused": True})
   every = sweep["report_every_iteration"]
 
   def report(seed, rows):
     first = 0 if every else len(rows["env_steps"]) - 1
     for i in range(first, len(rows["env_steps"])):
-      tune.report({**_row(rows, i), "seed": seed, "seeds_done": done, "reused": False})
+      tune.report({**_row(rows, i), "seed": seed, "seeds_done": done[0], "reused": False})
+
+  def finished(seed):
+    done[0] += 1
 
   todo = [s for s in seeds if not store.has(s)]
-  if todo:
-    store.log("start", seed=todo[0], trial_id=trial_id)
-  for n, (seed, columns) in enumerate(algorithm.run_seeds(config, todo, report)):
-    store.save(seed, columns)
-    done += 1
-    store.log("finish", seed=seed, trial_id=trial_id)
-    if n + 1 < len(todo):
-      store.log("start", seed=todo[n + 1], trial_id=trial_id)
+  try:
+    _train(algorithm, config, store, todo, trial_id, report, finished)
+  except Exception as error:  # pylint: disable=broad-except
+    if not (compilation.runtime_enabled() and compilation.is_runtime_failure(error)):
+      raise
+    todo = [s for s in seeds if not store.has(s)]
+    store.log("fallback", seeds=todo, trial_id=trial_id, error=str(error).strip()[:300])
+    _train_with_classic_runtime(params, sweep, trial_id, error)
+    for seed in todo:
+      done[0] += 1
+      tune.report({**_row(store.load(seed), -1), "seed": seed, "seeds_done": done[0],
+                   "reused": False})
 
 
 def _trial_dirname(trial) -> str:
@@ -244,7 +340,9 @@ def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: st
               num_cpus: Optional[int] = None, resume: bool = False,
               checkpoints: Optional[Sequence[int]] = None,
               report_every_iteration: bool = False, callbacks: Sequence[Any] = (),
-              verbose: int = 0, command: Optional[str] = None) -> SweepResult:
+              verbose: int = 0, command: Optional[str] = None,
+              xla_runtime: Optional[bool] = None,
+              xla_cache: Optional[str] = None) -> SweepResult:
   """Runs a sweep through Ray Tune and writes its aggregate into `out`.
 
   Args:
@@ -275,10 +373,19 @@ def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: st
     callbacks: `ray.tune.Callback`s for the driver.
     verbose: Tune's verbosity (0 silent, 1 status table).
     command: the command line to record in `summary.md`.
+    xla_runtime: compile the trials with XLA's newer CPU runtime (`tf_equirl.compilation`);
+      default the algorithm's (`Algorithm.xla_runtime`: as its launcher, so a trial equals
+      the launcher's run on defaults). Each worker sets it before TensorFlow starts; a
+      configuration the newer runtime cannot compile trains again with the classic one in a
+      child process (as `launchers.common.with_runtime_fallback` does for a launcher).
+    xla_cache: a persistent compilation cache folder for the workers (needs `xla_runtime`;
+      default none: workers compile side by side).
 
   Raises:
-    ValueError: for a bad search space, seeds or `out` (before any trial starts).
-    RuntimeError: if trials failed beyond `max_failures` (after writing what finished).
+    ValueError: for a bad search space, environment, seeds or `out`, or a folder that holds
+      another sweep with finished seeds (all before Ray starts).
+    SweepIncomplete: if seeds are missing at the end, because trials failed beyond
+      `max_failures` or the sweep was interrupted (after writing what finished).
   """
   algorithm = get_algorithm(algo)
   if base is None:
@@ -288,6 +395,14 @@ def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: st
   if not isinstance(base, algorithm.config_cls):
     raise ValueError(f"run_sweep({algo!r}): base must be a {algorithm.config_cls.__name__}, "
                      f"received {type(base).__name__}.")
+  if algorithm.check_config is not None:
+    try:
+      algorithm.check_config(base)
+    except ValueError as e:
+      raise ValueError(f"run_sweep({algo!r}): the base configuration is invalid: {e}") from e
+  if xla_runtime is None:
+    xla_runtime = algorithm.xla_runtime
+  compilation.CompilationConfig(bool(xla_runtime), xla_cache)  # a cache needs the runtime
   grid, samplers = space_lib.validate_space(algorithm, base, space)
   seeds = space_lib.check_seeds(seeds)
   if samplers and seeds_per_trial is not None and seeds_per_trial < len(seeds):
@@ -301,15 +416,17 @@ def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: st
           "samplers": {n: repr(d) for n, d in samplers.items()}, "seeds": seeds,
           "seeds_per_trial": seeds_per_trial, "num_samples": num_samples, "out": out,
           "report_every_iteration": bool(report_every_iteration), "tf_threads": tf_threads,
-          "checkpoints": list(checkpoints) if checkpoints else None}
+          "checkpoints": list(checkpoints) if checkpoints else None,
+          "xla_runtime": bool(xla_runtime)}
   _claim_out(out, spec, resume)
 
   from ray import tune
   from tf_equirl.sweeps import _callbacks
   connect(address, num_cpus)
   _callbacks.use(callbacks)
-  trainable = tune.with_resources(tune.with_parameters(_trial, sweep=spec),
-                                  {"cpu": cpus_per_trial})
+  trainable = tune.with_resources(
+      tune.with_parameters(_trial, sweep=spec, worker={"xla_cache": xla_cache}),
+      {"cpu": cpus_per_trial})
   tune_path = os.path.join(out, TUNE_DIR)
   start = time.perf_counter()
   if resume and tune.Tuner.can_restore(tune_path):
@@ -327,16 +444,27 @@ def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: st
             name=TUNE_DIR, storage_path=out, verbose=verbose,
             callbacks=[_callbacks.ForwardCallbacks()],
             failure_config=tune.FailureConfig(max_failures=max_failures)))
-  grid_result = tuner.fit()
+  interrupted = False
+  try:
+    grid_result = tuner.fit()
+  except KeyboardInterrupt:  # a second SIGINT while Tune was saving its state
+    grid_result, interrupted = None, True
   wall = time.perf_counter() - start
   result = aggregate(out, command=command)
-  result.num_trials, result.num_errors, result.wall_seconds = \
-      len(grid_result), grid_result.num_errors, wall
-  if grid_result.num_errors:
-    first = next(r.error for r in grid_result if r.error is not None)
-    raise RuntimeError(f"{grid_result.num_errors} of {len(grid_result)} trials failed after "
-                       f"{max_failures} retries (first error: {first!r}); finished seeds are "
-                       f"kept in {out}/runs; rerun with resume=True (--resume) to continue.")
+  result.num_trials = len(grid_result) if grid_result is not None else 0
+  result.num_errors = grid_result.num_errors if grid_result is not None else 0
+  result.wall_seconds = wall
+  expected = len(space_lib.grid_points(grid)) * num_samples * len(seeds)
+  missing = expected - sum(len(c.seeds) for c in result.configs)
+  if result.num_errors or missing > 0 or interrupted:
+    how = (f"{result.num_errors} of {result.num_trials} trials failed after {max_failures} "
+           f"retries (first error: {next(r.error for r in grid_result if r.error is not None)!r})"
+           if result.num_errors else "the sweep was interrupted")
+    raise SweepIncomplete(
+        f"Sweep incomplete: {max(missing, 0)} of {expected} seed runs are missing ({how}). "
+        f"The finished seeds are kept in {out}/runs and summarised in {out}/summary.md; "
+        "continue with resume=True (launchers.sweep: the same command with --resume).",
+        result, max(missing, 0), expected, interrupted=not result.num_errors)
   return result
 
 
@@ -351,6 +479,7 @@ def resume_sweep(out: str, address: Optional[str] = None, num_cpus: Optional[int
     raise ValueError(f"The sweep in {out} has samplers ({', '.join(spec['samplers'])}); resume "
                      "it with run_sweep(..., resume=True) and the same space.")
   algorithm = get_algorithm(spec["algo"])
+  kwargs.setdefault("xla_runtime", spec.get("xla_runtime", False))  # older sweeps: classic
   return run_sweep(spec["algo"], spec["grid"], spec["seeds"], out,
                    base=algorithm.config_cls(**spec["base"]), num_samples=spec["num_samples"],
                    seeds_per_trial=spec["seeds_per_trial"], tf_threads=spec["tf_threads"],
@@ -367,12 +496,36 @@ def _read_spec(out: str) -> Optional[Dict[str, Any]]:
     return json.load(f)
 
 
+def _finished_seeds(out: str) -> int:
+  """Seeds written by any configuration of the sweep in `out`."""
+  runs = os.path.join(out, "runs")
+  if not os.path.isdir(runs):
+    return 0
+  return sum(1 for key in os.listdir(runs) if os.path.isdir(os.path.join(runs, key))
+             for name in os.listdir(os.path.join(runs, key))
+             if name.startswith("seed_") and name.endswith(".npz"))
+
+
 def _claim_out(out: str, spec: Dict[str, Any], resume: bool) -> None:
+  """Records the sweep in `out`, refusing a folder that holds another sweep's finished seeds.
+
+  A sweep that finished no seed (its trials failed, or it was stopped early) holds nothing
+  worth keeping, so a new sweep may take its folder: its spec is replaced and Tune's stale
+  experiment removed."""
+  if os.path.exists(out) and not os.path.isdir(out):
+    raise ValueError(f"The sweep's output folder {out} is an existing file; expected a folder "
+                     "(new or holding a sweep).")
   previous = _read_spec(out)
+  if previous is not None and not resume:
+    finished = _finished_seeds(out)
+    if finished:
+      raise ValueError(f"{out} already holds a sweep with {finished} finished seed runs "
+                       f"({SPEC_FILE}); pass resume=True (--resume) to continue it or choose "
+                       "another output folder.")
+    shutil.rmtree(os.path.join(out, TUNE_DIR), ignore_errors=True)
+    previous = None
   if previous is not None:
-    if not resume:
-      raise ValueError(f"{out} already holds a sweep ({SPEC_FILE}); pass resume=True "
-                       "(--resume) to continue it or choose another output folder.")
+    previous.setdefault("xla_runtime", False)  # recorded before the setting: the classic one
     differing = sorted(k for k in set(spec) | set(previous)
                        if json.dumps(spec.get(k), sort_keys=True)
                        != json.dumps(previous.get(k), sort_keys=True))
@@ -479,12 +632,13 @@ def _write_summary(result: SweepResult, spec, command: Optional[str]) -> None:
 def run_config_on_ray(config, seeds: Sequence[int], out: str,
                       seeds_per_trial: Optional[int] = None, address: Optional[str] = None,
                       resume: bool = True, checkpoints: Optional[Sequence[int]] = None,
-                      verbose: int = 1):
+                      verbose: int = 1, xla_runtime: Optional[bool] = None):
   """Every seed of one config (a `PPOConfig` or `DynaConfig`) as Tune trials: the
   `--backend=ray` of `launchers.reproduce_ppo` and `reproduce_dyna`.
 
   Returns `(env_steps, curves [seeds, iterations])`. With `resume`, a finished or interrupted
-  sweep in `out` is continued instead of started again.
+  sweep in `out` is continued instead of started again. `xla_runtime`: as `run_sweep`'s
+  (`run_arms` passes the calling process' setting, so both backends compile alike).
   """
   from tf_equirl.sweeps.registry import _ALGORITHMS  # pylint: disable=import-outside-toplevel
   algo = next((a.name for a in _ALGORITHMS.values() if isinstance(config, a.config_cls)), None)
@@ -492,6 +646,7 @@ def run_config_on_ray(config, seeds: Sequence[int], out: str,
     raise ValueError(f"No sweep algorithm is registered for {type(config).__name__}.")
   resume = resume and os.path.exists(os.path.join(out, SPEC_FILE))
   result = run_sweep(algo, {}, seeds, out, base=config, seeds_per_trial=seeds_per_trial,
-                     address=address, resume=resume, checkpoints=checkpoints, verbose=verbose)
+                     address=address, resume=resume, checkpoints=checkpoints, verbose=verbose,
+                     xla_runtime=xla_runtime)
   (runs,) = result.configs
   return runs.env_steps, runs.curves

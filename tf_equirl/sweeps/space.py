@@ -3,9 +3,10 @@
 A space maps field names to either a grid (a non-empty list of values, every combination is
 run) or one of Ray Tune's samplers (`tune.uniform`, `tune.loguniform`, `tune.randint`,
 `tune.choice`, ...; each trial draws its own value). Checking happens on the driver: unknown
-fields, values of the wrong type, empty or repeated grids, and configurations the dataclass
-itself rejects (its `__post_init__`) fail with an error naming the field, so a bad sweep never
-starts a worker.
+fields, values of the wrong type, empty or repeated grids, configurations the dataclass
+itself rejects (its `__post_init__`) and ones the algorithm's `check_config` rejects (an
+unknown environment or symmetry group) fail with an error naming the field, so a bad sweep
+never starts a worker.
 """
 
 from __future__ import annotations
@@ -119,7 +120,8 @@ def validate_space(algorithm, base, space: Mapping[str, Any], samples: int = 3,
   Raises:
     ValueError: naming the field for an unknown or reserved field, a value of the wrong
       type, an empty or repeated grid, a sampler of the wrong kind, or a configuration the
-      config class rejects (every grid point is built, with `samples` draws of the samplers).
+      config class or `algorithm.check_config` rejects (every grid point is built and
+      checked, with `samples` draws of the samplers).
   """
   config_cls = algorithm.config_cls
   if not isinstance(space, Mapping):
@@ -161,7 +163,9 @@ def validate_space(algorithm, base, space: Mapping[str, Any], samples: int = 3,
         drawn.update(choices[k])
       values = {**point, **drawn}
       try:
-        build_config(config_cls, fields, values)
+        config = build_config(config_cls, fields, values)
+        if algorithm.check_config is not None:  # environment and symmetry group
+          algorithm.check_config(config)
       except (ValueError, TypeError) as e:
         raise ValueError(f"Search space: the configuration {label(values)} is invalid: {e}") from e
   return grid, samplers
@@ -208,8 +212,12 @@ def check_seeds(seeds: Sequence[int]) -> List[int]:
   for s in seeds:
     if isinstance(s, bool) or not isinstance(s, int):
       raise ValueError(f"Sweep seeds must be integers, received {s!r} in {seeds!r}.")
+    if s < 0:
+      raise ValueError(f"Sweep seeds must be non-negative integers, received {s} in {seeds!r}.")
   if len(set(seeds)) != len(seeds):
-    raise ValueError(f"Sweep seeds repeat: {seeds!r}.")
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    raise ValueError(f"Sweep seeds repeat: {repeated} in {seeds!r}; each seed runs once per "
+                     "configuration, so give distinct seeds.")
   return seeds
 
 

@@ -211,9 +211,11 @@ def run_arms(arms: Sequence[Arm], seeds: Sequence[int], runs_dir: str, resume: b
     folder = os.path.join(runs_dir, re.sub(r"[^\w.-]", "_", arm.name))  # "gcnn@C4:invariant"
     if backend == "ray":
       from tf_equirl import sweeps  # pylint: disable=import-outside-toplevel
-      env_steps, curves = sweeps.run_config_on_ray(
+      from tf_equirl import compilation  # pylint: disable=import-outside-toplevel
+      env_steps, curves = sweeps.run_config_on_ray(  # trials compile as this process would
           arm.config, seeds, folder + "_ray", seeds_per_trial, address, resume,
-          checkpoints=DEFAULT_CHECKPOINTS.get(getattr(arm.config, "ppo", arm.config).env))
+          checkpoints=DEFAULT_CHECKPOINTS.get(getattr(arm.config, "ppo", arm.config).env),
+          xla_runtime=compilation.runtime_enabled())
       out[arm.name] = (env_steps, curves, _build_agent(arm.config)[0].parameter_counts())
       continue
     done = results.load_finished_run(folder, arm.config, seeds) if resume else None

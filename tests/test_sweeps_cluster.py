@@ -1,0 +1,119 @@
+"""A sweep on a two-node Ray cluster simulated on this machine, losing a node mid-sweep.
+
+`ray.cluster_utils.Cluster` starts a head node and a worker node as separate raylets with
+their own resources (1 CPU each), as `ray start --head` and `ray start --address` do on two
+machines; the driver joins it like `launchers.sweep --address` and both nodes write into one
+`out` (one file system stands in for the shared one a real cluster needs). Trials are told
+apart by the Ray node id each records in `log.jsonl`.
+"""
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+
+from tf_equirl import sweeps
+from tf_equirl.sweeps import runner
+
+pytestmark = pytest.mark.slow
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# 60 iterations of 64 CartPole steps: a few seconds per seed, so a node can be lost mid-seed.
+RUNS = dict(network="mlp", num_envs=4, num_steps=16, num_minibatches=2, num_epochs=1,
+            total_steps=3840, iterations_per_call=4, jit_compile=False)
+GRID = {"learning_rate": [1e-3, 3e-4]}
+SEEDS = [0, 1, 2]
+
+
+def _events(out):
+  return {c.label: runner.RunStore.at(c.directory).events()
+          for c in sweeps.aggregate(out).configs}
+
+
+def _remove_when_a_seed_starts_on(cluster, node, out, stop):
+  """Removes `node` from `cluster` (its raylet and workers) as soon as a seed has started
+  training in a trial placed on it; returns what it saw."""
+  seen = {}
+
+  def watch():
+    runs = os.path.join(out, "runs")
+    while not stop.is_set():
+      for key in os.listdir(runs) if os.path.isdir(runs) else []:
+        try:
+          events = runner.RunStore.at(os.path.join(runs, key)).events()
+        except (OSError, ValueError):  # a folder being created, a line being written
+          continue
+        on_node = {e["trial_id"] for e in events
+                   if e["event"] == "trial" and e.get("node_id") == node.node_id}
+        started = [e for e in events if e["event"] == "start" and e["trial_id"] in on_node]
+        if started:
+          seen.update(started[0], removed_at=time.time())
+          cluster.remove_node(node)
+          return
+      time.sleep(0.05)
+
+  thread = threading.Thread(target=watch, daemon=True)
+  thread.start()
+  return thread, seen
+
+
+def test_sweep_on_two_nodes_completes_when_the_worker_node_dies(tmp_path):
+  cluster = Cluster(initialize_head=True, head_node_args={
+      "num_cpus": 1, "resources": {"head_node": 1}, "include_dashboard": False})
+  try:
+    worker = cluster.add_node(num_cpus=1, resources={"worker_node": 1})
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, logging_level="WARNING",
+             runtime_env={"env_vars": {"PYTHONPATH": REPO}})
+    head = cluster.head_node.node_id
+    assert {n["NodeID"] for n in ray.nodes() if n["Alive"]} == {head, worker.node_id}
+
+    out = str(tmp_path / "two_nodes")
+    stop = threading.Event()
+    thread, seen = _remove_when_a_seed_starts_on(cluster, worker, out, stop)
+    try:
+      result = sweeps.run_sweep("ppo", GRID, seeds=SEEDS, out=out, overrides=RUNS,
+                                seeds_per_trial=1, max_failures=3)
+    finally:
+      stop.set()
+      thread.join(timeout=60)
+    assert seen, "no trial started on the worker node"
+    assert {n["NodeID"] for n in ray.nodes() if n["Alive"]} == {head}  # the node is gone
+
+    # Every seed of every configuration exactly once, although a trial lost its node.
+    assert result.num_errors == 0 and [c.seeds for c in result.configs] == [SEEDS, SEEDS]
+    events = _events(out)
+    nodes = {e["node_id"] for ev in events.values() for e in ev if e["event"] == "trial"}
+    assert nodes == {head, worker.node_id}  # trials ran on both nodes
+    for label, ev in events.items():
+      assert sorted(e["seed"] for e in ev if e["event"] == "finish") == SEEDS, label
+    for c in result.configs:
+      assert sorted(f for f in os.listdir(c.directory) if f.endswith(".npz")) == \
+          [f"seed_{s}.npz" for s in SEEDS]
+    # The seed that was training on the lost node started again on the head and finished
+    # there, once.
+    lost = seen["trial_id"]
+    ev = next(e for e in events.values() if any(x.get("trial_id") == lost for x in e))
+    finishes = [e for e in ev if e["event"] == "finish" and e["seed"] == seen["seed"]]
+    assert len(finishes) == 1 and finishes[0]["trial_id"] == lost
+    reruns = [e for e in ev if e["event"] == "trial" and e["trial_id"] == lost]
+    assert [e["node_id"] for e in reruns] == [worker.node_id, head]
+    assert not [e for e in ev if e["event"] == "finish" and e["seed"] == seen["seed"]
+                and e["time"] < seen["removed_at"]]  # the node was lost mid-seed
+
+    # The same sweep on the one node left gives the same curves, bit for bit.
+    single = sweeps.run_sweep("ppo", GRID, seeds=SEEDS, out=str(tmp_path / "one_node"),
+                              overrides=RUNS, seeds_per_trial=1)
+    assert [c.label for c in single.configs] == [c.label for c in result.configs]
+    for one, two in zip(single.configs, result.configs):
+      np.testing.assert_array_equal(one.curves, two.curves)
+      for seed in SEEDS:
+        assert open(os.path.join(one.directory, f"seed_{seed}.csv")).read() == \
+            open(os.path.join(two.directory, f"seed_{seed}.csv")).read()
+  finally:
+    ray.shutdown()
+    cluster.shutdown()
