@@ -59,13 +59,15 @@ def test_an_out_that_cannot_take_the_run_fails_before_any_work(tmp_path):
 def test_another_configuration_is_refused_and_overwrite_replaces_it(tmp_path):
   first, other = _config(), _config(learning_rate=1e-3)
   out = str(tmp_path / "run")
-  runs.RunFolder(out, first, [0]).finish()
+  runs.RunFolder(out, first, [0]).start().finish()
   (tmp_path / "run" / "seed_0.csv").write_text("env_steps,mean_return\n128,0.5\n")
   with pytest.raises(runs.RunFolderError, match="already holds a run"):
     runs.RunFolder(out, first, [0])  # neither resume nor overwrite
   with pytest.raises(runs.RunFolderError, match="another configuration"):
     runs.RunFolder(out, other, [0], resume=True)
   folder = runs.RunFolder(out, other, [0], overwrite=True)
+  assert (tmp_path / "run" / "seed_0.csv").exists()  # nothing removed before start()
+  folder.start()
   assert not (tmp_path / "run" / "seed_0.csv").exists()
   assert folder.record["config_hash"] == runs.config_hash(other)
 
@@ -232,6 +234,7 @@ def _launch(args, env=None, script=None):
                         timeout=300)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig,kill_after,seed_done", [("SIGINT", 1, False),
                                                       ("SIGKILL", 4, True)])
 def test_an_interrupted_launcher_resumes_to_the_same_csv(tmp_path, sig, kill_after, seed_done):
@@ -271,3 +274,18 @@ def test_launcher_errors_for_out_and_divergence_are_one_line(tmp_path):
   assert diverged.returncode == 1 and "Traceback" not in diverged.stderr
   assert "training diverged: seed 0, iteration 1" in diverged.stderr
   assert json.loads((tmp_path / "d" / "run.json").read_text())["status"] == "failed"
+
+
+def test_a_sweep_reuses_a_seed_only_with_its_fingerprint(tmp_path):
+  """The run store of a sweep trial skips a finished seed only if its fingerprint (config,
+  seed, code version) matches; reading a sweep's folder counts every finished seed."""
+  from tf_equirl.sweeps.runner import RunStore  # pylint: disable=import-outside-toplevel
+  config = _config(iterations=2)
+  store = RunStore(str(tmp_path), "ppo", {"learning_rate": 3.5e-4}, config)
+  store.save(0, {"env_steps": np.array([128, 256]), "mean_return": np.array([0.1, 0.2])})
+  assert store.has(0) and not store.has(1)
+  fingerprint = tmp_path / "runs" / os.path.basename(store.directory) / "seed_0.fingerprint"
+  assert fingerprint.read_text().strip() == runs.seed_fingerprint(config, 0)
+  fingerprint.write_text("made-by-other-code\n")
+  assert not store.has(0)
+  assert RunStore.at(store.directory).has(0)

@@ -24,11 +24,13 @@ checkpoint and writes the same CSV as an uninterrupted run.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import glob
 import hashlib
 import json
 import os
 import shutil
+import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -91,8 +93,10 @@ def check_finite(metrics: Dict[str, np.ndarray], variables, seed: int, first_ite
     raise TrainingDiverged(seed, iteration, iteration * batch_size, names)
 
 
+@functools.lru_cache(maxsize=1)
 def code_version() -> str:
-  """A hash of the library's Python sources: changes whenever the code that trains does."""
+  """A hash of the library's Python sources: changes whenever the code that trains does
+  (computed once per process)."""
   root = os.path.dirname(os.path.abspath(__file__))
   digest = hashlib.sha256()
   for path in sorted(glob.glob(os.path.join(root, "**", "*.py"), recursive=True)):
@@ -141,8 +145,9 @@ class RunFolder:
 
   `RunFolder(out, config, seeds, resume=False, overwrite=False)` checks the folder before any
   work: it must be a writable folder (created if missing) that is empty, holds this
-  configuration's run (`resume=True`), or is replaced (`overwrite=True`, only for a folder
-  that holds a run of this library). Raises `RunFolderError` otherwise.
+  configuration's run (`resume=True`), or is to be replaced (`overwrite=True`, only for a
+  folder that holds a run of this library). Raises `RunFolderError` otherwise. Nothing is
+  written or removed until `start()`.
   """
 
   def __init__(self, out: str, config, seeds: Sequence[int], resume: bool = False,
@@ -154,12 +159,12 @@ class RunFolder:
       raise RunFolderError(f"--out {out!r} is a file; expected a folder (new or holding a run).")
     existing = os.path.isdir(out) and bool(os.listdir(out))
     record = self._read() if existing else None
+    self._replace = False
     if existing and overwrite:
       if not _looks_like_run(out):
         raise RunFolderError(f"--out {out!r} holds files that are not a tf_equirl run; "
                              "refusing to overwrite it. Choose another folder.")
-      shutil.rmtree(out)
-      existing, record = False, None
+      self._replace, record = True, None
     elif existing and not resume:
       what = (f"a run of another configuration (config hash {record.get('config_hash')})"
               if record and record.get("config_hash") != self.config_hash
@@ -176,20 +181,30 @@ class RunFolder:
                              f"{record.get('config_hash')}, this one {self.config_hash}); "
                              "--resume continues only the same configuration. Pass "
                              "--overwrite to replace it or choose another folder.")
-    try:
+    try:  # writable? (an empty folder is the only trace a failed check leaves)
       os.makedirs(out, exist_ok=True)
-      self.record = record or {"config_hash": self.config_hash, "config": _config_dict(config),
-                               "seeds": {}}
-      self.record.update(status="running", code_version=self.version,
-                         requested_seeds=self.seeds, started=time.time())
-      self.record.pop("error", None)
-      self._write()
+      tempfile.TemporaryFile(dir=out).close()
     except OSError as e:
       raise RunFolderError(f"--out {out!r} is not writable ({e.strerror}); expected a folder "
                            "this process can write.") from e
-    failed = os.path.join(out, FAILED_FILE)
+    self.record = record or {"config_hash": self.config_hash, "config": _config_dict(config),
+                             "seeds": {}}
+
+  def start(self) -> "RunFolder":
+    """Takes the folder for this run (replacing the old run with `overwrite`) and writes
+    `run.json`; call it once the run's config has been checked, before training."""
+    if self._replace:
+      shutil.rmtree(self.out)
+      os.makedirs(self.out)
+      self._replace = False
+    self.record.update(status="running", code_version=self.version,
+                       requested_seeds=self.seeds, started=time.time())
+    self.record.pop("error", None)
+    self._write()
+    failed = os.path.join(self.out, FAILED_FILE)
     if os.path.exists(failed):
       os.remove(failed)
+    return self
 
   # ------------------------------------------------------------------- record
   def _read(self) -> Optional[dict]:

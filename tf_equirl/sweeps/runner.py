@@ -47,7 +47,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from tf_equirl import compilation, results
+from tf_equirl import compilation, results, runs
 from tf_equirl.sweeps import space as space_lib
 from tf_equirl.sweeps.registry import get_algorithm
 
@@ -105,6 +105,7 @@ class RunStore:
 
   def __init__(self, out: str, algo: str, values: Mapping[str, Any], config):
     self.config = dataclasses.asdict(config)
+    self._config_obj = config
     self.directory = os.path.join(out, "runs", space_lib.config_key(values, config))
     os.makedirs(self.directory, exist_ok=True)
     meta = {"algo": algo, "label": space_lib.label(values), "values": dict(values),
@@ -129,8 +130,24 @@ class RunStore:
   def _npz(self, seed: int) -> str:
     return os.path.join(self.directory, f"seed_{seed}.npz")
 
+  def _fingerprint_file(self, seed: int) -> str:
+    return os.path.join(self.directory, f"seed_{seed}.fingerprint")
+
   def has(self, seed: int) -> bool:
-    return os.path.exists(self._npz(seed))
+    """Whether `seed` finished here. A store opened for a trial (with its config) counts a
+    seed only if its fingerprint (config, seed, code version: `tf_equirl.runs`) matches, so a
+    resumed sweep trains again what other code made; a store opened `at` a folder to read
+    it counts every finished seed."""
+    if not os.path.exists(self._npz(seed)):
+      return False
+    config = getattr(self, "_config_obj", None)
+    if config is None:
+      return True
+    try:
+      with open(self._fingerprint_file(seed)) as f:
+        return f.read().strip() == runs.seed_fingerprint(config, seed)
+    except OSError:
+      return False
 
   def load(self, seed: int) -> Dict[str, np.ndarray]:
     with np.load(self._npz(seed)) as data:
@@ -139,6 +156,8 @@ class RunStore:
   def save(self, seed: int, columns: Mapping[str, np.ndarray]) -> None:
     results.write_seed_csv(os.path.join(self.directory, f"seed_{seed}.csv"), columns)
     _atomic_write(self._npz(seed), lambda f: np.savez(f, **columns), "wb")
+    fingerprint = runs.seed_fingerprint(self._config_obj, seed)
+    _atomic_write(self._fingerprint_file(seed), lambda f: f.write(fingerprint + "\n"), "w")
 
   def log(self, event: str, **fields) -> None:
     entry = {"event": event, "time": time.time(), "host": socket.gethostname(),

@@ -68,6 +68,8 @@ def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
   folder = (runs.RunFolder(out_dir, config, seeds, resume=resume, overwrite=overwrite)
             if out_dir else None)
   agent, config, ppo_config = _build_agent(config)
+  if folder is not None:
+    folder.start()  # the config and the agent are valid: take the folder
   checkpoints = tuple(checkpoints or DEFAULT_CHECKPOINTS.get(ppo_config.env, ()))
   steps_per_seed = getattr(agent, "total_real_steps",
                            ppo_config.num_iterations * ppo_config.batch_size)
