@@ -184,8 +184,10 @@ def with_runtime_fallback(main: Callable):
       print(f"XLA's runtime could not compile this configuration ({first}); starting again "
             "with --noxla_runtime (XLA's classic runtime).", file=sys.stderr, flush=True)
       atexit._run_exitfuncs()  # pylint: disable=protected-access  (publish the cache)
-      os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:], "--noxla_runtime",
-                                "--xla_cache="])
+      again = ["--noxla_runtime", "--xla_cache="]
+      if "resume" in flags.FLAGS and "overwrite" in flags.FLAGS:
+        again += ["--resume", "--nooverwrite"]  # the run folder this attempt took
+      os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:], *again])
   return wrapped
 
 

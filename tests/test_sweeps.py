@@ -346,7 +346,7 @@ def _launch(*flags, timeout=300):
     (["--grid=learning_rat=1e-3,1e-2"], "no field 'learning_rat'"),
     (["--sample=ent_coef=loguniform:abc"], "expected loguniform:LOW:HIGH with float bounds"),
     (["--env=Catch-v0:global:0.5", "--set=group=C5"], "no symmetry group named 'C5'"),
-    (["--seeds=1,1"], "repeat"),
+    (["--seeds=1,1"], "more than once"),
     (["--out=FILE"], "is an existing file; expected a folder"),
 ])
 def test_sweep_launcher_rejects_bad_flags_in_one_line_before_starting_ray(tmp_path, flags,

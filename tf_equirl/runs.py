@@ -5,8 +5,8 @@ described by `run.json`, written before any training starts:
 
 * `config_hash`: a hash of the whole config. A folder holding another configuration's run is
   refused (`RunFolderError`) unless the caller asks to `overwrite` it.
-* per seed, once it has finished: `fingerprint`, a hash of the config, the seed and the code
-  version (`code_version`: a hash of the library's sources). A finished seed is reused on
+* per seed, once it has finished: `fingerprint`, a hash of the config, the seed, the code
+  version (`code_version`: a hash of the library's sources) and XLA's CPU runtime. A finished seed is reused on
   `resume` only if its fingerprint matches, so results made by other code or another
   configuration are trained again, never mixed in.
 * `status`: "running", "finished" or "failed". A run whose training diverged
@@ -117,10 +117,16 @@ def config_hash(config) -> str:
   return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def seed_fingerprint(config, seed: int, version: Optional[str] = None) -> str:
-  """A hash of the config, the seed and the code version: what a finished seed must match to
-  be reused."""
-  text = f"{config_hash(config)}/{int(seed)}/{version or code_version()}"
+def seed_fingerprint(config, seed: int, version: Optional[str] = None,
+                     with_runtime: bool = True) -> str:
+  """A hash of the config, the seed, the code version and (`with_runtime`) XLA's CPU runtime
+  of this process (the two runtimes round differently, `tf_equirl.compilation`): what a
+  finished seed must match to be reused. A sweep leaves the runtime out: its spec fixes it,
+  and a trial's fallback to the classic runtime is part of the sweep."""
+  from tf_equirl import compilation  # pylint: disable=import-outside-toplevel
+  runtime = ("any" if not with_runtime
+             else "xla_runtime" if compilation.runtime_enabled() else "classic")
+  text = f"{config_hash(config)}/{int(seed)}/{version or code_version()}/{runtime}"
   return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -135,7 +135,8 @@ class RunStore:
 
   def has(self, seed: int) -> bool:
     """Whether `seed` finished here. A store opened for a trial (with its config) counts a
-    seed only if its fingerprint (config, seed, code version: `tf_equirl.runs`) matches, so a
+    seed only if its fingerprint (config, seed, code version: `tf_equirl.runs`; the runtime
+    is the sweep's) matches, so a
     resumed sweep trains again what other code made; a store opened `at` a folder to read
     it counts every finished seed."""
     if not os.path.exists(self._npz(seed)):
@@ -145,7 +146,7 @@ class RunStore:
       return True
     try:
       with open(self._fingerprint_file(seed)) as f:
-        return f.read().strip() == runs.seed_fingerprint(config, seed)
+        return f.read().strip() == runs.seed_fingerprint(config, seed, with_runtime=False)
     except OSError:
       return False
 
@@ -156,7 +157,7 @@ class RunStore:
   def save(self, seed: int, columns: Mapping[str, np.ndarray]) -> None:
     results.write_seed_csv(os.path.join(self.directory, f"seed_{seed}.csv"), columns)
     _atomic_write(self._npz(seed), lambda f: np.savez(f, **columns), "wb")
-    fingerprint = runs.seed_fingerprint(self._config_obj, seed)
+    fingerprint = runs.seed_fingerprint(self._config_obj, seed, with_runtime=False)
     _atomic_write(self._fingerprint_file(seed), lambda f: f.write(fingerprint + "\n"), "w")
 
   def log(self, event: str, **fields) -> None:
