@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import numpy as np
@@ -82,10 +83,11 @@ def check_layer(make_layer, x, input_rep, output_rep, expected_params: int | Non
   """The harness every layer test calls. Returns the built layer.
 
   Checks output shape against compute_output_shape, the trainable parameter count,
-  get_config/from_config round trip (identical outputs), in-process .keras save/reload,
-  eager == tf.function == XLA, a training step that moves the weights and keeps the
-  loss finite, and equivariance before and after that step (`input_axis`/`output_axis`:
-  where the representations act, as in `assert_equivariant`).
+  get_config/from_config round trip (identical outputs), in-process .keras save/reload
+  (`keras_round_trip`), eager == tf.function == XLA, a training step that moves the weights
+  and keeps the loss finite, and equivariance before and after that step
+  (`input_axis`/`output_axis`: where the representations act, as in `assert_equivariant`).
+  `make_layer` may also return a functional model (a stack of layers).
   """
   layer = make_layer()
   y = layer(x)
@@ -104,6 +106,7 @@ def check_layer(make_layer, x, input_rep, output_rep, expected_params: int | Non
   for a, b in zip(ys, _listify(clone(x))):
     np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
   assert json.dumps(layer.get_config())  # the config is plain JSON
+  keras_round_trip(layer, x)
 
   for jit in (False, True):
     compiled = tf.function(lambda v: layer(v), jit_compile=jit)
@@ -129,6 +132,21 @@ def check_layer(make_layer, x, input_rep, output_rep, expected_params: int | Non
       assert_equivariant(layer, x, input_rep, output_rep, atol=atol, input_axis=input_axis,
                        output_axis=output_axis)
   return layer
+
+
+def keras_round_trip(layer, x, atol: float = 1e-6):
+  """Saves `layer` (inside a functional model on inputs shaped like `x`) as a .keras file,
+  reloads it in Keras' safe mode without custom_objects and asserts the same outputs on `x`.
+  Returns the reloaded model."""
+  inputs = [keras.Input(shape=t.shape[1:], dtype=t.dtype) for t in _listify(x)]
+  model = keras.Model(inputs, layer(inputs if isinstance(x, (list, tuple)) else inputs[0]))
+  with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.join(tmp, "layer.keras")
+    model.save(path)
+    reloaded = keras.models.load_model(path, compile=False, safe_mode=True)
+  for a, b in zip(_listify(model(x)), _listify(reloaded(x))):
+    np.testing.assert_allclose(b.numpy(), a.numpy(), atol=atol)
+  return reloaded
 
 
 def _listify(y):

@@ -24,10 +24,7 @@ keras = tf.keras
 BATCH = 16
 FAST_PATH_ATOL = 1e-5
 
-
-@pytest.fixture(autouse=True)
-def _seed():
-  keras.utils.set_random_seed(4321)
+pytestmark = pytest.mark.seed(4321)  # tests/conftest.py seeds each test
 
 
 def groups():

@@ -17,10 +17,7 @@ keras = tf.keras
 BATCH = 16
 GROUPS = pytest.mark.parametrize("gname", support.LAYER_GROUPS)
 
-
-@pytest.fixture(autouse=True)
-def _seed():
-  keras.utils.set_random_seed(1234)
+pytestmark = pytest.mark.seed(1234)  # tests/conftest.py seeds each test
 
 
 def _features(group, channels, seed=0):
@@ -96,20 +93,19 @@ def test_irrep_representation_is_orthogonal_and_the_regular_one_in_fourier_coord
                              atol=1e-9)
 
 
-def test_stacked_steerable_actor_is_equivariant_and_reloads(tmp_path):
+def test_stacked_steerable_actor_is_equivariant_and_reloads():
   group = support.GROUPS["D3"]
   rep, actions = support.state_rep(group), support.move_action_rep(group)
-  inp = keras.Input((rep.dim,))
-  h = IrrepLift(6, rep)(inp)
-  h = IrrepDense(6, group, nonlinearity="norm")(h)
-  h = IrrepDense(6, group)(h)
-  model = keras.Model(inp, IrrepLogits(actions)(h))
+
+  def actor():
+    inp = keras.Input((rep.dim,))
+    h = IrrepLift(6, rep)(inp)
+    h = IrrepDense(6, group, nonlinearity="norm")(h)
+    h = IrrepDense(6, group)(h)
+    return keras.Model(inp, IrrepLogits(actions)(h))
+
   x = support.random_input([BATCH, rep.dim], seed=3)
-  assert_equivariant(model, x, rep, actions, atol=1e-5)
-  path = str(tmp_path / "steerable.keras")
-  model.save(path)
-  reloaded = keras.models.load_model(path)
-  np.testing.assert_allclose(reloaded(x).numpy(), model(x).numpy(), atol=1e-6)
+  support.check_layer(actor, x, rep, actions, atol=1e-5)  # equivariant, reloads
 
 
 def test_bad_inputs_raise_clear_errors():

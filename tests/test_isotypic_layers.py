@@ -18,10 +18,7 @@ keras = tf.keras
 BATCH = 16
 GROUPS = pytest.mark.parametrize("gname", support.LAYER_GROUPS)
 
-
-@pytest.fixture(autouse=True)
-def _seed():
-  keras.utils.set_random_seed(1234)
+pytestmark = pytest.mark.seed(1234)  # tests/conftest.py seeds each test
 
 
 def _uneven(group, base=2):
@@ -172,20 +169,19 @@ def test_regular_multiplicities_are_the_steerable_layers(gname):
   np.testing.assert_allclose(head(flat(g_ref)).numpy(), ref_logits.numpy(), atol=1e-5)
 
 
-def test_stacked_isotypic_actor_is_equivariant_and_reloads(tmp_path):
+def test_stacked_isotypic_actor_is_equivariant_and_reloads():
   group = support.GROUPS["D3"]
   rep, actions = support.state_rep(group), support.move_action_rep(group)
   counts = [6, 1, 3]
-  inp = keras.Input((rep.dim,))
-  h = IsotypicLift(counts, rep)(inp)
-  h = IsotypicDense(counts, group, counts)(h)
-  model = keras.Model(inp, IsotypicLogits(actions, counts)(h))
+
+  def actor():
+    inp = keras.Input((rep.dim,))
+    h = IsotypicLift(counts, rep)(inp)
+    h = IsotypicDense(counts, group, counts)(h)
+    return keras.Model(inp, IsotypicLogits(actions, counts)(h))
+
   x = support.random_input([BATCH, rep.dim], seed=3)
-  assert_equivariant(model, x, rep, actions, atol=1e-5)
-  path = str(tmp_path / "isotypic.keras")
-  model.save(path)
-  reloaded = keras.models.load_model(path)
-  np.testing.assert_allclose(reloaded(x).numpy(), model(x).numpy(), atol=1e-6)
+  support.check_layer(actor, x, rep, actions, atol=1e-5)  # equivariant, reloads
 
 
 def test_bad_multiplicities_raise_clear_errors():

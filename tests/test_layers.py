@@ -15,14 +15,24 @@ import support
 keras = tf.keras
 BATCH = 16
 
-
-@pytest.fixture(autouse=True)
-def _seed():
-  keras.utils.set_random_seed(1234)
+pytestmark = pytest.mark.seed(1234)  # tests/conftest.py seeds each test
 
 
 def groups():
   return pytest.mark.parametrize("gname", support.LAYER_GROUPS)
+
+
+def test_each_test_starts_from_the_modules_seed():
+  drawn = (np.random.random(), float(tf.random.uniform([])))
+  keras.utils.set_random_seed(1234)
+  assert drawn == (np.random.random(), float(tf.random.uniform([])))
+
+
+@pytest.mark.seed(7)
+def test_a_tests_own_seed_marker_overrides_the_modules():
+  drawn = np.random.random()
+  keras.utils.set_random_seed(7)
+  assert drawn == np.random.random()
 
 
 @groups()

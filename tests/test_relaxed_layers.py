@@ -16,10 +16,7 @@ import support
 keras = tf.keras
 BATCH = 16
 
-
-@pytest.fixture(autouse=True)
-def _seed():
-  keras.utils.set_random_seed(1234)
+pytestmark = pytest.mark.seed(1234)  # tests/conftest.py seeds each test
 
 
 def groups():
