@@ -10,6 +10,7 @@ import tempfile
 import textwrap
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup, Representation, cyclic, dihedral, direct_sum
@@ -19,8 +20,10 @@ keras = tf.keras
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 GROUPS = {"C2": cyclic(2), "C4": cyclic(4), "D4": dihedral(4), "D3": dihedral(3)}
-# Groups every layer is checked under (the issue asks for at least C2, C4 and D4).
+# Groups every layer is checked under (at least C2, C4 and D4; D3 is non-abelian).
 LAYER_GROUPS = ["C2", "C4", "D4", "D3"]
+# `@over_layer_groups` runs a test (argument `gname`) once per group of LAYER_GROUPS.
+over_layer_groups = pytest.mark.parametrize("gname", LAYER_GROUPS)
 
 
 def planar_matrices(group: FiniteGroup) -> np.ndarray:
@@ -151,6 +154,33 @@ def keras_round_trip(layer, x, atol: float = 1e-6):
 
 def _listify(y):
   return list(y) if isinstance(y, (list, tuple)) else [y]
+
+
+# Environments and symmetry groups the network kinds are checked on (None: the environment's
+# own symmetry). CartPole: C2 on -I; Catch: C2 permuting columns; the grid world: D4, C4, C2
+# on the planes.
+NETWORK_SETTINGS = [("CartPole-v1", None), ("Catch-v0", None), ("GridWorld-v0", "D4"),
+                    ("GridWorld-v0", "C4"), ("GridWorld-v0", "C2")]
+
+
+def env_symmetry(env_name: str, group: str | None = None):
+  """The symmetry of environment `env_name`, or the one of its subgroup `group`."""
+  from tf_equirl.envs import make
+  env = make(env_name)
+  return env.symmetry if group is None else env.get_symmetry(group)
+
+
+def network_reload_cases(kind: str):
+  """`(name, model, x)` for `reload_in_fresh_process`: the actor and critic of network `kind`
+  on CartPole and on the grid world under D4."""
+  from tf_equirl.networks import build_actor, build_critic
+  cases = []
+  for env_name, group in (("CartPole-v1", None), ("GridWorld-v0", "D4")):
+    sym = env_symmetry(env_name, group)
+    x = random_input((8, sym.state_dim), seed=3)
+    cases += [(f"{env_name}_actor", build_actor(kind, sym), x),
+              (f"{env_name}_critic", build_critic(kind, sym), x)]
+  return cases
 
 
 def reload_in_fresh_process(models_and_inputs, tmp_dir):

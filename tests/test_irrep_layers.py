@@ -15,7 +15,6 @@ import support
 
 keras = tf.keras
 BATCH = 16
-GROUPS = pytest.mark.parametrize("gname", support.LAYER_GROUPS)
 
 pytestmark = pytest.mark.seed(1234)  # tests/conftest.py seeds each test
 
@@ -24,7 +23,7 @@ def _features(group, channels, seed=0):
   return support.random_input([BATCH, group.order, channels], seed=seed)
 
 
-@GROUPS
+@support.over_layer_groups
 @pytest.mark.parametrize("nonlinearity", ["gated", "norm", None])
 def test_irrep_lift(gname, nonlinearity):
   group = support.GROUPS[gname]
@@ -35,7 +34,7 @@ def test_irrep_lift(gname, nonlinearity):
                       output_axis=1)
 
 
-@GROUPS
+@support.over_layer_groups
 @pytest.mark.parametrize("nonlinearity", ["gated", "norm", "gated_norm"])
 def test_irrep_dense(gname, nonlinearity):
   group = support.GROUPS[gname]
@@ -46,7 +45,7 @@ def test_irrep_dense(gname, nonlinearity):
                       input_axis=1, output_axis=1)
 
 
-@GROUPS
+@support.over_layer_groups
 def test_irrep_logits_and_invariants(gname):
   group = support.GROUPS[gname]
   irreps = irrep_representation(group)
@@ -57,7 +56,7 @@ def test_irrep_logits_and_invariants(gname):
                       expected_params=0, input_axis=1)
 
 
-@GROUPS
+@support.over_layer_groups
 def test_linear_parts_are_the_regular_layers_in_fourier_coordinates(gname):
   """IrrepLift / IrrepDense without a nonlinearity (and without the norms) are GroupLift /
   GroupConv with the same weights, read in the Fourier coordinates `Q^T f`."""
@@ -82,7 +81,7 @@ def test_linear_parts_are_the_regular_layers_in_fourier_coordinates(gname):
                              atol=1e-5)
 
 
-@GROUPS
+@support.over_layer_groups
 def test_irrep_representation_is_orthogonal_and_the_regular_one_in_fourier_coordinates(gname):
   group = support.GROUPS[gname]
   irreps = irrep_representation(group)

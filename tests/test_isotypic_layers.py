@@ -16,7 +16,6 @@ import support
 
 keras = tf.keras
 BATCH = 16
-GROUPS = pytest.mark.parametrize("gname", support.LAYER_GROUPS)
 
 pytestmark = pytest.mark.seed(1234)  # tests/conftest.py seeds each test
 
@@ -33,7 +32,7 @@ def _params_lift(rep, counts):
   return sum(ki * m for ki, m in zip(k, counts)) + counts[0]
 
 
-@GROUPS
+@support.over_layer_groups
 @pytest.mark.parametrize("nonlinearity", ["norm", None])
 def test_isotypic_lift(gname, nonlinearity):
   group = support.GROUPS[gname]
@@ -44,7 +43,7 @@ def test_isotypic_lift(gname, nonlinearity):
                       expected_params=_params_lift(rep, counts))
 
 
-@GROUPS
+@support.over_layer_groups
 def test_isotypic_lift_from_a_skewed_representation(gname):
   group = support.GROUPS[gname]
   rep, counts = support.skewed_rep(group), _uneven(group)
@@ -53,7 +52,7 @@ def test_isotypic_lift_from_a_skewed_representation(gname):
                       isotypic_representation(group, counts), atol=1e-4)
 
 
-@GROUPS
+@support.over_layer_groups
 def test_isotypic_dense(gname):
   group = support.GROUPS[gname]
   types = _isotypic.irrep_types(group)
@@ -66,7 +65,7 @@ def test_isotypic_dense(gname):
                       isotypic_representation(group, c_out), expected_params=expected)
 
 
-@GROUPS
+@support.over_layer_groups
 def test_isotypic_logits_and_invariants(gname):
   group = support.GROUPS[gname]
   counts, actions = _uneven(group), support.move_action_rep(group)
@@ -77,7 +76,7 @@ def test_isotypic_logits_and_invariants(gname):
                       expected_params=0)
 
 
-@GROUPS
+@support.over_layer_groups
 def test_regular_multiplicities_are_the_steerable_layers(gname):
   """With `units=c` the isotypic layers compute what IrrepLift / IrrepDense / IrrepLogits /
   IrrepInvariants compute, read in the flat layout (`regular_to_flat`), once their weights

@@ -169,13 +169,18 @@ def test_as_policy_rejects_a_model_for_another_environment():
     zoo.as_policy(actor, make("CartPole-v1"))
 
 
+def _evaluate(*flags):
+  """`python -m launchers.evaluate FLAGS` from the repository root."""
+  return subprocess.run([sys.executable, "-m", "launchers.evaluate", *flags], cwd=REPO,
+                        capture_output=True, text=True, timeout=600,
+                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+
+
 @pytest.mark.parametrize("network", ["mlp", "gcnn", "symmetrizer"])
 def test_cartpole_zoo_actors_on_gymnasiums_own_cartpole(network):
   """The evaluate launcher's gymnasium backend plays gymnasium's CartPole-v1 itself."""
-  proc = subprocess.run(
-      [sys.executable, "-m", "launchers.evaluate", f"--model=cartpole/{network}_actor",
-       "--backend=gymnasium", "--episodes=5", "--seed=3"], cwd=REPO, capture_output=True,
-      text=True, timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  proc = _evaluate(f"--model=cartpole/{network}_actor", "--backend=gymnasium", "--episodes=5",
+                   "--seed=3")
   assert proc.returncode == 0, proc.stderr[-3000:]
   line = next(l for l in proc.stdout.splitlines() if "gymnasium backend" in l)
   mean = float(line.split(": ")[1].split(" +-")[0])
@@ -184,10 +189,8 @@ def test_cartpole_zoo_actors_on_gymnasiums_own_cartpole(network):
 
 def test_evaluate_renders_an_animation(tmp_path):
   gif = tmp_path / "catch.gif"
-  proc = subprocess.run(
-      [sys.executable, "-m", "launchers.evaluate", "--model=catch/gcnn_actor", "--episodes=10",
-       f"--render={gif}", "--render_episodes=2"], cwd=REPO, capture_output=True, text=True,
-      timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  proc = _evaluate("--model=catch/gcnn_actor", "--episodes=10", f"--render={gif}",
+                   "--render_episodes=2")
   assert proc.returncode == 0, proc.stderr[-3000:]
   from PIL import Image
   with Image.open(gif) as image:
@@ -195,14 +198,15 @@ def test_evaluate_renders_an_animation(tmp_path):
 
 
 def test_evaluate_rejects_unknown_models():
-  proc = subprocess.run([sys.executable, "-m", "launchers.evaluate", "--model=cartpole/cnn_actor"],
-                        cwd=REPO, capture_output=True, text=True, timeout=600,
-                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  proc = _evaluate("--model=cartpole/cnn_actor")
   assert proc.returncode != 0 and "Unknown zoo model 'cartpole/cnn_actor'" in proc.stderr
-  proc = subprocess.run([sys.executable, "-m", "launchers.evaluate", "--model=cartpole/gcnn_critic"],
-                        cwd=REPO, capture_output=True, text=True, timeout=600,
-                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  proc = _evaluate("--model=cartpole/gcnn_critic")
   assert proc.returncode != 0 and "cartpole/gcnn_critic is a critic" in proc.stderr
+  proc = _evaluate("--model=/no/such/actor.keras", "--env=CartPole-v1")
+  assert proc.returncode != 0 and "'/no/such/actor.keras' is not an existing .keras file (it " \
+      "does not exist)" in proc.stderr and "A path must be an existing .keras file" in proc.stderr
+  proc = _evaluate(f"--model={zoo.path('cartpole/mlp_actor')}")
+  assert proc.returncode != 0 and "--env is required" in proc.stderr
 
 
 def test_subpackages_are_reachable_from_the_top_level_import():
