@@ -8,6 +8,10 @@ non-editable installs carry a copy as package data, `tf_equirl/zoo_data/` (setup
 is a plain Keras model (no Lambda layers, no pickled code), so
 `keras.models.load_model(path)` loads it in Keras' safe mode after `import tf_equirl`.
 Actors map an observation batch to action logits; critics to values `[batch, 1]`.
+
+Wherever a model is named by a user (launcher flags, `DynaConfig.world_model_path`),
+`load_any(name_or_path)` takes it by one rule (`resolve`): an existing `.keras` file, else a
+zoo name.
 """
 
 from __future__ import annotations
