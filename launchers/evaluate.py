@@ -7,8 +7,6 @@
 Prints the mean episodic return +- 2 standard errors, greedy (argmax) or sampled.
 """
 
-import os
-
 from absl import app, flags
 
 from tf_equirl import evaluation, results, zoo
@@ -36,22 +34,16 @@ def main(argv):
       print(name)
     return
   spec = _MODEL.value
-  if spec.endswith(".keras") or os.path.exists(spec):
-    env_name = _ENV.value
-    if env_name is None:
-      raise app.UsageError("--env is required when --model is a file path.")
-    try:
-      model = zoo.load_file(spec)
-    except ValueError as e:
-      raise app.UsageError(str(e))
-  else:
-    try:
-      entry = zoo.info(spec)
-    except ValueError as e:
-      raise app.UsageError(str(e))
-    if entry["role"] != "actor":
-      raise app.UsageError(f"{spec} is a {entry['role']}; evaluate an actor (a *_actor model).")
-    model, env_name = zoo.load(spec), _ENV.value or entry["env"]
+  try:
+    _, entry = zoo.resolve(spec)
+    if entry is None and _ENV.value is None:
+      raise ValueError("--env is required when --model is a file path.")
+    if entry is not None and entry["role"] != "actor":
+      raise ValueError(f"{spec} is a {entry['role']}; evaluate an actor (a *_actor model).")
+    env_name = _ENV.value or entry["env"]
+    model = zoo.load_any(spec)
+  except ValueError as e:
+    raise app.UsageError(str(e))
   greedy = not _SAMPLE.value
   returns = evaluation.evaluate(model, env_name, _EPISODES.value, greedy=greedy,
                                 seed=_SEED.value, backend=_BACKEND.value)

@@ -10,7 +10,6 @@ logits (PPO's stochastic policy; `--greedy_expert` takes the argmax), the random
 draws actions uniformly. Collection runs inside compiled loops on the TF environments.
 """
 
-import os
 import sys
 import time
 
@@ -35,12 +34,6 @@ _GREEDY = flags.DEFINE_bool("greedy_expert", False, "Expert takes argmax actions
 _DATA_DIR = flags.DEFINE_string("data_dir", "data", "Root of the datasets.")
 
 
-def load_expert(spec: str):
-  if spec.endswith(".keras") or os.path.exists(spec):
-    return zoo.load_file(spec)
-  return zoo.load(spec)
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -49,7 +42,7 @@ def main(argv):
   try:
     config = data_lib.DataConfig(num_transitions=_NUM.value or NUM_TRANSITIONS[env_name],
                                  num_validation=_NUM_VAL.value, greedy_expert=_GREEDY.value)
-    expert = load_expert(expert_name)
+    expert = zoo.load_any(expert_name)
   except ValueError as e:
     raise app.UsageError(str(e))
   common.check_output_folder(_DATA_DIR.value, "data_dir")

@@ -24,14 +24,7 @@ keras = tf.keras
 BATCH = 16
 FAST_PATH_ATOL = 1e-5
 
-
-@pytest.fixture(autouse=True)
-def _seed():
-  keras.utils.set_random_seed(4321)
-
-
-def groups():
-  return pytest.mark.parametrize("gname", support.LAYER_GROUPS)
+pytestmark = pytest.mark.seed(4321)  # tests/conftest.py seeds each test
 
 
 def _same_weights(make_layer, x):
@@ -72,7 +65,7 @@ def test_fourier_basis_block_diagonalises_the_group_convolution(gname, expected)
   assert np.max(np.abs(k[~mask])) < 1e-6
 
 
-@groups()
+@support.over_layer_groups
 def test_group_conv_fourier_equals_spatial(gname):
   group = support.GROUPS[gname]
   x = support.random_input((BATCH, group.order, 3))
@@ -83,7 +76,7 @@ def test_group_conv_fourier_equals_spatial(gname):
                       x, group, group, expected_params=group.order * 3 * 5 + 5)
 
 
-@groups()
+@support.over_layer_groups
 def test_group_lift_fourier_equals_spatial(gname):
   group = support.GROUPS[gname]
   for rep in (support.state_rep(group), support.skewed_rep(group)):
@@ -96,7 +89,7 @@ def test_group_lift_fourier_equals_spatial(gname):
                         atol=1e-5 if rep.name != "skewed" else 1e-4)
 
 
-@groups()
+@support.over_layer_groups
 def test_permutation_equivariant_dense_fourier_equals_spatial(gname):
   group = support.GROUPS[gname]
   x = support.random_input((BATCH, group.order, 3))
@@ -108,16 +101,21 @@ def test_permutation_equivariant_dense_fourier_equals_spatial(gname):
       x, group, group, expected_params=2 * 3 * 4 + 4)
 
 
-@groups()
+def _stack(rep, units, implementation):
+  """GroupLift, GroupConv and PermutationEquivariantDense (tanh) in one `implementation`."""
+  inp = keras.Input((rep.dim,))
+  h = GroupLift(units, rep, activation="tanh", implementation=implementation)(inp)
+  h = GroupConv(units, rep.group, activation="tanh", implementation=implementation)(h)
+  h = PermutationEquivariantDense(units, activation="tanh", implementation=implementation)(h)
+  return keras.Model(inp, h)
+
+
+@support.over_layer_groups
 def test_fourier_stack_is_equivariant_under_xla(gname):
   group = support.GROUPS[gname]
   rep = support.state_rep(group)
   x = support.random_input((64, rep.dim))
-  inp = keras.Input((rep.dim,))
-  h = GroupLift(8, rep, activation="tanh", implementation="fourier")(inp)
-  h = GroupConv(8, group, activation="tanh", implementation="fourier")(h)
-  h = PermutationEquivariantDense(8, activation="tanh", implementation="fourier")(h)
-  model = keras.Model(inp, h)
+  model = _stack(rep, 8, "fourier")
   assert_equivariant(model, x, rep, group, atol=FAST_PATH_ATOL)
   assert_equivariant(tf.function(model, jit_compile=True), x, rep, group, atol=FAST_PATH_ATOL)
 
@@ -129,7 +127,7 @@ def _sign_character(group):
   return np.array([(-1.0) ** g for g in range(group.order)])
 
 
-@groups()
+@support.over_layer_groups
 def test_equivariant_logits_scalar_fold_equals_the_general_fold(gname):
   group = support.GROUPS[gname]
   chi = _sign_character(group)
@@ -240,11 +238,7 @@ def test_saved_models_without_the_option_load_and_give_the_same_outputs(tmp_path
   group = dihedral(4)
   rep = support.state_rep(group)
   x = support.random_input((8, rep.dim))
-  inp = keras.Input((rep.dim,))
-  h = GroupLift(6, rep, activation="tanh", implementation="spatial")(inp)
-  h = GroupConv(6, group, activation="tanh", implementation="spatial")(h)
-  h = PermutationEquivariantDense(6, activation="tanh", implementation="spatial")(h)
-  model = keras.Model(inp, h)
+  model = _stack(rep, 6, "spatial")
   path = os.path.join(tmp_path, "old.keras")
   model.save(path)
   _strip_implementation(path)

@@ -15,19 +15,15 @@ import support
 
 keras = tf.keras
 BATCH = 16
-GROUPS = pytest.mark.parametrize("gname", support.LAYER_GROUPS)
 
-
-@pytest.fixture(autouse=True)
-def _seed():
-  keras.utils.set_random_seed(1234)
+pytestmark = pytest.mark.seed(1234)  # tests/conftest.py seeds each test
 
 
 def _features(group, channels, seed=0):
   return support.random_input([BATCH, group.order, channels], seed=seed)
 
 
-@GROUPS
+@support.over_layer_groups
 @pytest.mark.parametrize("nonlinearity", ["gated", "norm", None])
 def test_irrep_lift(gname, nonlinearity):
   group = support.GROUPS[gname]
@@ -38,7 +34,7 @@ def test_irrep_lift(gname, nonlinearity):
                       output_axis=1)
 
 
-@GROUPS
+@support.over_layer_groups
 @pytest.mark.parametrize("nonlinearity", ["gated", "norm", "gated_norm"])
 def test_irrep_dense(gname, nonlinearity):
   group = support.GROUPS[gname]
@@ -49,7 +45,7 @@ def test_irrep_dense(gname, nonlinearity):
                       input_axis=1, output_axis=1)
 
 
-@GROUPS
+@support.over_layer_groups
 def test_irrep_logits_and_invariants(gname):
   group = support.GROUPS[gname]
   irreps = irrep_representation(group)
@@ -60,7 +56,7 @@ def test_irrep_logits_and_invariants(gname):
                       expected_params=0, input_axis=1)
 
 
-@GROUPS
+@support.over_layer_groups
 def test_linear_parts_are_the_regular_layers_in_fourier_coordinates(gname):
   """IrrepLift / IrrepDense without a nonlinearity (and without the norms) are GroupLift /
   GroupConv with the same weights, read in the Fourier coordinates `Q^T f`."""
@@ -85,7 +81,7 @@ def test_linear_parts_are_the_regular_layers_in_fourier_coordinates(gname):
                              atol=1e-5)
 
 
-@GROUPS
+@support.over_layer_groups
 def test_irrep_representation_is_orthogonal_and_the_regular_one_in_fourier_coordinates(gname):
   group = support.GROUPS[gname]
   irreps = irrep_representation(group)
@@ -96,20 +92,19 @@ def test_irrep_representation_is_orthogonal_and_the_regular_one_in_fourier_coord
                              atol=1e-9)
 
 
-def test_stacked_steerable_actor_is_equivariant_and_reloads(tmp_path):
+def test_stacked_steerable_actor_is_equivariant_and_reloads():
   group = support.GROUPS["D3"]
   rep, actions = support.state_rep(group), support.move_action_rep(group)
-  inp = keras.Input((rep.dim,))
-  h = IrrepLift(6, rep)(inp)
-  h = IrrepDense(6, group, nonlinearity="norm")(h)
-  h = IrrepDense(6, group)(h)
-  model = keras.Model(inp, IrrepLogits(actions)(h))
+
+  def actor():
+    inp = keras.Input((rep.dim,))
+    h = IrrepLift(6, rep)(inp)
+    h = IrrepDense(6, group, nonlinearity="norm")(h)
+    h = IrrepDense(6, group)(h)
+    return keras.Model(inp, IrrepLogits(actions)(h))
+
   x = support.random_input([BATCH, rep.dim], seed=3)
-  assert_equivariant(model, x, rep, actions, atol=1e-5)
-  path = str(tmp_path / "steerable.keras")
-  model.save(path)
-  reloaded = keras.models.load_model(path)
-  np.testing.assert_allclose(reloaded(x).numpy(), model(x).numpy(), atol=1e-6)
+  support.check_layer(actor, x, rep, actions, atol=1e-5)  # equivariant, reloads
 
 
 def test_bad_inputs_raise_clear_errors():

@@ -16,12 +16,8 @@ import support
 
 keras = tf.keras
 BATCH = 16
-GROUPS = pytest.mark.parametrize("gname", support.LAYER_GROUPS)
 
-
-@pytest.fixture(autouse=True)
-def _seed():
-  keras.utils.set_random_seed(1234)
+pytestmark = pytest.mark.seed(1234)  # tests/conftest.py seeds each test
 
 
 def _uneven(group, base=2):
@@ -36,7 +32,7 @@ def _params_lift(rep, counts):
   return sum(ki * m for ki, m in zip(k, counts)) + counts[0]
 
 
-@GROUPS
+@support.over_layer_groups
 @pytest.mark.parametrize("nonlinearity", ["norm", None])
 def test_isotypic_lift(gname, nonlinearity):
   group = support.GROUPS[gname]
@@ -47,7 +43,7 @@ def test_isotypic_lift(gname, nonlinearity):
                       expected_params=_params_lift(rep, counts))
 
 
-@GROUPS
+@support.over_layer_groups
 def test_isotypic_lift_from_a_skewed_representation(gname):
   group = support.GROUPS[gname]
   rep, counts = support.skewed_rep(group), _uneven(group)
@@ -56,7 +52,7 @@ def test_isotypic_lift_from_a_skewed_representation(gname):
                       isotypic_representation(group, counts), atol=1e-4)
 
 
-@GROUPS
+@support.over_layer_groups
 def test_isotypic_dense(gname):
   group = support.GROUPS[gname]
   types = _isotypic.irrep_types(group)
@@ -69,7 +65,7 @@ def test_isotypic_dense(gname):
                       isotypic_representation(group, c_out), expected_params=expected)
 
 
-@GROUPS
+@support.over_layer_groups
 def test_isotypic_logits_and_invariants(gname):
   group = support.GROUPS[gname]
   counts, actions = _uneven(group), support.move_action_rep(group)
@@ -80,7 +76,7 @@ def test_isotypic_logits_and_invariants(gname):
                       expected_params=0)
 
 
-@GROUPS
+@support.over_layer_groups
 def test_regular_multiplicities_are_the_steerable_layers(gname):
   """With `units=c` the isotypic layers compute what IrrepLift / IrrepDense / IrrepLogits /
   IrrepInvariants compute, read in the flat layout (`regular_to_flat`), once their weights
@@ -172,20 +168,19 @@ def test_regular_multiplicities_are_the_steerable_layers(gname):
   np.testing.assert_allclose(head(flat(g_ref)).numpy(), ref_logits.numpy(), atol=1e-5)
 
 
-def test_stacked_isotypic_actor_is_equivariant_and_reloads(tmp_path):
+def test_stacked_isotypic_actor_is_equivariant_and_reloads():
   group = support.GROUPS["D3"]
   rep, actions = support.state_rep(group), support.move_action_rep(group)
   counts = [6, 1, 3]
-  inp = keras.Input((rep.dim,))
-  h = IsotypicLift(counts, rep)(inp)
-  h = IsotypicDense(counts, group, counts)(h)
-  model = keras.Model(inp, IsotypicLogits(actions, counts)(h))
+
+  def actor():
+    inp = keras.Input((rep.dim,))
+    h = IsotypicLift(counts, rep)(inp)
+    h = IsotypicDense(counts, group, counts)(h)
+    return keras.Model(inp, IsotypicLogits(actions, counts)(h))
+
   x = support.random_input([BATCH, rep.dim], seed=3)
-  assert_equivariant(model, x, rep, actions, atol=1e-5)
-  path = str(tmp_path / "isotypic.keras")
-  model.save(path)
-  reloaded = keras.models.load_model(path)
-  np.testing.assert_allclose(reloaded(x).numpy(), model(x).numpy(), atol=1e-6)
+  support.check_layer(actor, x, rep, actions, atol=1e-5)  # equivariant, reloads
 
 
 def test_bad_multiplicities_raise_clear_errors():

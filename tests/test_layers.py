@@ -15,17 +15,23 @@ import support
 keras = tf.keras
 BATCH = 16
 
+pytestmark = pytest.mark.seed(1234)  # tests/conftest.py seeds each test
 
-@pytest.fixture(autouse=True)
-def _seed():
+
+def test_each_test_starts_from_the_modules_seed():
+  drawn = (np.random.random(), float(tf.random.uniform([])))
   keras.utils.set_random_seed(1234)
+  assert drawn == (np.random.random(), float(tf.random.uniform([])))
 
 
-def groups():
-  return pytest.mark.parametrize("gname", support.LAYER_GROUPS)
+@pytest.mark.seed(7)
+def test_a_tests_own_seed_marker_overrides_the_modules():
+  drawn = np.random.random()
+  keras.utils.set_random_seed(7)
+  assert drawn == np.random.random()
 
 
-@groups()
+@support.over_layer_groups
 def test_group_lift(gname):
   group = support.GROUPS[gname]
   for rep in (support.state_rep(group), support.skewed_rep(group)):
@@ -36,7 +42,7 @@ def test_group_lift(gname):
     assert layer(x).shape == (BATCH, group.order, 6)
 
 
-@groups()
+@support.over_layer_groups
 def test_group_conv(gname):
   group = support.GROUPS[gname]
   x = support.random_input((BATCH, group.order, 3))
@@ -57,7 +63,7 @@ def test_group_conv_is_the_full_commutant_for_c4():
   assert len(np.unique(k)) == 4
 
 
-@groups()
+@support.over_layer_groups
 def test_permutation_equivariant_dense(gname):
   group = support.GROUPS[gname]
   x = support.random_input((BATCH, group.order, 3))
@@ -65,7 +71,7 @@ def test_permutation_equivariant_dense(gname):
                       expected_params=2 * 3 * 4 + 4)
 
 
-@groups()
+@support.over_layer_groups
 @pytest.mark.parametrize("mode", ["mean", "max"])
 def test_group_pool(gname, mode):
   group = support.GROUPS[gname]
@@ -73,7 +79,7 @@ def test_group_pool(gname, mode):
   support.check_layer(lambda: GroupPool(mode), x, group, invariant(group), expected_params=0)
 
 
-@groups()
+@support.over_layer_groups
 def test_equivariant_logits_regular_input(gname):
   group = support.GROUPS[gname]
   x = support.random_input((BATCH, group.order, 3))
@@ -84,7 +90,7 @@ def test_equivariant_logits_regular_input(gname):
     assert layer(x).shape == (BATCH, actions.dim)
 
 
-@groups()
+@support.over_layer_groups
 def test_equivariant_logits_vector_input(gname):
   group = support.GROUPS[gname]
   rep = support.state_rep(group)
@@ -116,7 +122,7 @@ def test_catch_like_fixed_point_action():
   np.testing.assert_allclose(swapped[:, 1], layer(x).numpy()[:, 1], atol=1e-6)
 
 
-@groups()
+@support.over_layer_groups
 def test_equivariant_mean_pool(gname):
   group = support.GROUPS[gname]
   rep = support.state_rep(group)
@@ -124,7 +130,7 @@ def test_equivariant_mean_pool(gname):
   support.check_layer(lambda: EquivariantMeanPool(rep), x, group, rep, expected_params=0)
 
 
-@groups()
+@support.over_layer_groups
 def test_proximal_pool_is_equivariant_away_from_ties(gname):
   group = support.GROUPS[gname]
   rep = support.state_rep(group)
@@ -168,7 +174,7 @@ def test_proximal_pool_custom_distance_and_gradient():
   assert np.all(np.count_nonzero(np.abs(grad).sum(-1), axis=1) == 1)  # only the chosen image
 
 
-@groups()
+@support.over_layer_groups
 def test_symmetrizer_dense(gname):
   group = support.GROUPS[gname]
   rep = support.state_rep(group)
@@ -224,7 +230,7 @@ def _stacks(group):
   }
 
 
-@groups()
+@support.over_layer_groups
 def test_stacked_networks_are_equivariant(gname):
   group = support.GROUPS[gname]
   rep, stacks = _stacks(group)

@@ -14,10 +14,7 @@ import support
 
 keras = tf.keras
 
-
-@pytest.fixture(autouse=True)
-def _seed():
-  keras.utils.set_random_seed(1234)
+pytestmark = pytest.mark.seed(1234)  # tests/conftest.py seeds each test
 
 
 @pytest.mark.parametrize("gname", ["C2", "C4", "D4"])

@@ -4,27 +4,17 @@ world: equivariant, parameter-matched, reloadable, and a short PPO run that lear
 import numpy as np
 import pytest
 
-from support import random_input, reload_in_fresh_process
+from support import (NETWORK_SETTINGS, env_symmetry, network_reload_cases, random_input,
+                     reload_in_fresh_process)
 from tf_equirl.agents.ppo import PPO, default_config
 from tf_equirl.agents.ppo.reproduce import parse_network
-from tf_equirl.envs import make
 from tf_equirl.networks import build_actor, build_critic
 from tf_equirl.params import count_params
 from tf_equirl.testing import assert_equivariant, invariant
 
-# CartPole: C2 on -I; Catch: C2 permuting columns; the grid world: D4, C4, C2 on the planes.
-SETTINGS = [("CartPole-v1", None), ("Catch-v0", None), ("GridWorld-v0", "D4"),
-            ("GridWorld-v0", "C4"), ("GridWorld-v0", "C2")]
-
-
-def _symmetry(env_name, group):
-  env = make(env_name)
-  return env.symmetry if group is None else env.get_symmetry(group)
-
-
-@pytest.mark.parametrize("env_name,group", SETTINGS)
+@pytest.mark.parametrize("env_name,group", NETWORK_SETTINGS)
 def test_steerable_actor_and_critic_are_equivariant_and_matched(env_name, group):
-  sym = _symmetry(env_name, group)
+  sym = env_symmetry(env_name, group)
   x = random_input((32, sym.state_dim), seed=1)
   actor, critic = build_actor("steerable", sym), build_critic("steerable", sym)
   assert_equivariant(actor, x, sym.state_rep, sym.action_rep, atol=1e-5)
@@ -43,17 +33,12 @@ def test_steerable_spec_and_config():
 
 
 def test_steerable_models_reload_after_import(tmp_path):
-  models = []
-  for env_name, group in (("CartPole-v1", None), ("GridWorld-v0", "D4")):
-    sym = _symmetry(env_name, group)
-    x = random_input((8, sym.state_dim), seed=3)
-    models += [(f"{env_name}_actor", build_actor("steerable", sym), x),
-               (f"{env_name}_critic", build_critic("steerable", sym), x)]
+  models = network_reload_cases("steerable")
   assert reload_in_fresh_process(models, str(tmp_path)) == [m[0] for m in models]
 
 
 def test_short_grid_world_run_learns():
-  sym = _symmetry("GridWorld-v0", "D4")
+  sym = env_symmetry("GridWorld-v0", "D4")
   ppo = PPO(default_config("GridWorld-v0", network="steerable", total_steps=40_960))
   obs = random_input((32, sym.state_dim), seed=2)
   result = ppo.train(seed=0)

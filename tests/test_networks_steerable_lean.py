@@ -4,28 +4,19 @@ the grid world: equivariant, parameter-matched, leaner than the regular layout, 
 import numpy as np
 import pytest
 
-from support import random_input, reload_in_fresh_process
+from support import (NETWORK_SETTINGS, env_symmetry, network_reload_cases, random_input,
+                     reload_in_fresh_process)
 from tf_equirl.agents.ppo import default_config
 from tf_equirl.agents.ppo.reproduce import parse_network
-from tf_equirl.envs import make
 from tf_equirl.layers import _isotypic
 from tf_equirl.networks import build_actor, build_critic
 from tf_equirl.networks.builders import LEAN_RULES, lean_multiplicities, steerable_lean_actor
 from tf_equirl.params import count_params
 from tf_equirl.testing import assert_equivariant, invariant
 
-SETTINGS = [("CartPole-v1", None), ("Catch-v0", None), ("GridWorld-v0", "D4"),
-            ("GridWorld-v0", "C4"), ("GridWorld-v0", "C2")]
-
-
-def _symmetry(env_name, group):
-  env = make(env_name)
-  return env.symmetry if group is None else env.get_symmetry(group)
-
-
-@pytest.mark.parametrize("env_name,group", SETTINGS)
+@pytest.mark.parametrize("env_name,group", NETWORK_SETTINGS)
 def test_lean_actor_and_critic_are_equivariant_and_matched(env_name, group):
-  sym = _symmetry(env_name, group)
+  sym = env_symmetry(env_name, group)
   x = random_input((32, sym.state_dim), seed=1)
   actor, critic = build_actor("steerable_lean", sym), build_critic("steerable_lean", sym)
   assert_equivariant(actor, x, sym.state_rep, sym.action_rep, atol=1e-5)
@@ -40,7 +31,7 @@ def test_lean_actor_and_critic_are_equivariant_and_matched(env_name, group):
 def test_rules_over_d4(rule):
   """D4 on the grid world: types trivial, three more one-dimensional ones, E (dimension 2);
   the moves hold the trivial type, one one-dimensional type and E."""
-  sym = _symmetry("GridWorld-v0", "D4")
+  sym = env_symmetry("GridWorld-v0", "D4")
   dims = [t.dim for t in _isotypic.irrep_types(sym.group)]
   in_action = [b.shape[0] > 0 for b in _isotypic.bases_onto(sym.action_rep)]
   counts = lean_multiplicities(sym, 40, rule)
@@ -58,7 +49,7 @@ def test_rules_over_d4(rule):
   target = count_params(build_actor("mlp", sym))
   counts_at = [count_params(steerable_lean_actor(sym, w, rule)) for w in (8, 64)]
   assert counts_at[0] < target < counts_at[1]
-  cartpole = _symmetry("CartPole-v1", None)  # -I: the state holds only the sign type
+  cartpole = env_symmetry("CartPole-v1", None)  # -I: the state holds only the sign type
   assert all(m > 0 for m in lean_multiplicities(cartpole, 12, rule))
 
 
@@ -68,23 +59,18 @@ def test_lean_spec_config_and_bad_rule():
   config = default_config("GridWorld-v0", network="steerable_lean", critic="steerable_lean")
   assert config.network == "steerable_lean"
   with pytest.raises(ValueError, match="rule must be one of"):
-    lean_multiplicities(_symmetry("Catch-v0", None), 8, "regular")
+    lean_multiplicities(env_symmetry("Catch-v0", None), 8, "regular")
 
 
 def test_lean_models_reload_after_import(tmp_path):
-  models = []
-  for env_name, group in (("CartPole-v1", None), ("GridWorld-v0", "D4")):
-    sym = _symmetry(env_name, group)
-    x = random_input((8, sym.state_dim), seed=3)
-    models += [(f"{env_name}_actor", build_actor("steerable_lean", sym), x),
-               (f"{env_name}_critic", build_critic("steerable_lean", sym), x)]
+  models = network_reload_cases("steerable_lean")
   assert reload_in_fresh_process(models, str(tmp_path)) == [m[0] for m in models]
 
 
 def test_ppo_builds_and_trains_the_lean_networks():
   """Through the config path: a few PPO iterations with the lean actor and critic."""
   from tf_equirl.agents.ppo import PPO  # pylint: disable=import-outside-toplevel
-  sym = _symmetry("GridWorld-v0", "D4")
+  sym = env_symmetry("GridWorld-v0", "D4")
   ppo = PPO(default_config("GridWorld-v0", network="steerable_lean", critic="steerable_lean",
                            total_steps=2048))
   result = ppo.train(seed=0)

@@ -16,14 +16,7 @@ import support
 keras = tf.keras
 BATCH = 16
 
-
-@pytest.fixture(autouse=True)
-def _seed():
-  keras.utils.set_random_seed(1234)
-
-
-def groups():
-  return pytest.mark.parametrize("gname", support.LAYER_GROUPS)
+pytestmark = pytest.mark.seed(1234)  # tests/conftest.py seeds each test
 
 
 def _orbit(x, rep):
@@ -32,7 +25,7 @@ def _orbit(x, rep):
 
 
 # ------------------------------------------------------------------ the harness
-@groups()
+@support.over_layer_groups
 def test_relaxed_group_lift(gname):
   group = support.GROUPS[gname]
   rep = support.state_rep(group)
@@ -50,7 +43,7 @@ def test_relaxed_group_lift(gname):
   assert_equivariant(RelaxedGroupLift(6, rep, activation="tanh"), x, rep, group, atol=1e-5)
 
 
-@groups()
+@support.over_layer_groups
 def test_relaxed_group_conv(gname):
   group = support.GROUPS[gname]
   x = support.random_input((BATCH, group.order, 3))
@@ -63,7 +56,7 @@ def test_relaxed_group_conv(gname):
   assert_equivariant(RelaxedGroupConv(5, group, activation="tanh"), x, group, group, atol=1e-5)
 
 
-@groups()
+@support.over_layer_groups
 def test_residual_pathway_layers(gname):
   group = support.GROUPS[gname]
   rep = support.state_rep(group)
@@ -119,7 +112,7 @@ def test_relaxed_output_is_the_weighted_sum_of_exact_layers(gname):
   np.testing.assert_allclose(lift(x).numpy(), exact_lift(x).numpy(), atol=1e-5)
 
 
-@pytest.mark.parametrize("gname", support.LAYER_GROUPS)
+@support.over_layer_groups
 def test_centered_parameterization_is_the_same_layer(gname):
   """`parameterization="centered"` stores `w = m + d - mean_h d`: the same outputs for the same
   effective weights, exact at initialisation, the harness' checks, one more weight per kernel."""

@@ -106,6 +106,62 @@ def test_corrupt_and_truncated_files_name_the_file(tmp_path, monkeypatch):
     zoo.load_file(str(file))
 
 
+def test_resolve_a_zoo_name_loads_it_checked():
+  file, entry = zoo.resolve("cartpole/gcnn_actor")
+  assert file == zoo.path("cartpole/gcnn_actor") and entry == zoo.info("cartpole/gcnn_actor")
+  model = zoo.load_any("cartpole/gcnn_actor")
+  assert model.outputs[0].shape[-1] == 2
+
+
+def test_resolve_an_existing_keras_path_loads_the_file(tmp_path):
+  file = tmp_path / "actor.keras"
+  shutil.copyfile(zoo.path("cartpole/mlp_actor"), file)
+  assert zoo.resolve(str(file)) == (str(file), None)
+  observations = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+  np.testing.assert_array_equal(zoo.load_any(str(file))(observations),
+                                zoo.load("cartpole/mlp_actor")(observations))
+
+
+def test_resolve_a_missing_path_names_it_and_lists_the_zoo(tmp_path):
+  missing = str(tmp_path / "actor.keras")
+  for call in (zoo.resolve, zoo.load_any):
+    with pytest.raises(ValueError) as error:
+      call(missing)
+    message = str(error.value)
+    assert repr(missing) in message and "does not exist" in message
+    assert "cartpole/gcnn_actor" in message and "A path must be an existing .keras file" in message
+  folder = tmp_path / "model.keras"
+  folder.mkdir()
+  with pytest.raises(ValueError, match="is not an existing .keras file \\(it is a folder\\)"):
+    zoo.load_any(str(folder))
+  other = tmp_path / "actor.h5"
+  shutil.copyfile(zoo.path("cartpole/mlp_actor"), other)
+  with pytest.raises(ValueError, match="its name does not end in .keras.*A path must be an "
+                     "existing .keras file"):
+    zoo.load_any(str(other))
+
+
+def test_resolve_a_corrupt_file_names_the_file(tmp_path):
+  file = tmp_path / "actor.keras"
+  file.write_bytes(b"not a model")
+  assert zoo.resolve(str(file)) == (str(file), None)  # resolving does not read the file
+  with pytest.raises(ValueError, match=f"Cannot load the Keras model file {file}: it is "
+                     "truncated, corrupt or not a .keras model"):
+    zoo.load_any(str(file))
+
+
+def test_resolve_an_unknown_name_lists_the_zoo():
+  for received in ("cartpole/cnn_actor", "", 42):
+    with pytest.raises(ValueError) as error:
+      zoo.load_any(received)
+    message = str(error.value)
+    assert repr(received) in message and "existing .keras file" in message
+    assert "available models: " in message and "cartpole/gcnn_actor" in message
+  with pytest.raises(ValueError, match="Unknown zoo model 'cartpole/cnn_actor'.*available "
+                     "models: .*cartpole/gcnn_actor.*A path must be an existing .keras file"):
+    zoo.resolve("cartpole/cnn_actor")
+
+
 def test_as_policy_rejects_a_model_for_another_environment():
   from tf_equirl.envs import make
   actor = zoo.load("catch/gcnn_actor")
@@ -113,13 +169,18 @@ def test_as_policy_rejects_a_model_for_another_environment():
     zoo.as_policy(actor, make("CartPole-v1"))
 
 
+def _evaluate(*flags):
+  """`python -m launchers.evaluate FLAGS` from the repository root."""
+  return subprocess.run([sys.executable, "-m", "launchers.evaluate", *flags], cwd=REPO,
+                        capture_output=True, text=True, timeout=600,
+                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+
+
 @pytest.mark.parametrize("network", ["mlp", "gcnn", "symmetrizer"])
 def test_cartpole_zoo_actors_on_gymnasiums_own_cartpole(network):
   """The evaluate launcher's gymnasium backend plays gymnasium's CartPole-v1 itself."""
-  proc = subprocess.run(
-      [sys.executable, "-m", "launchers.evaluate", f"--model=cartpole/{network}_actor",
-       "--backend=gymnasium", "--episodes=5", "--seed=3"], cwd=REPO, capture_output=True,
-      text=True, timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  proc = _evaluate(f"--model=cartpole/{network}_actor", "--backend=gymnasium", "--episodes=5",
+                   "--seed=3")
   assert proc.returncode == 0, proc.stderr[-3000:]
   line = next(l for l in proc.stdout.splitlines() if "gymnasium backend" in l)
   mean = float(line.split(": ")[1].split(" +-")[0])
@@ -128,10 +189,8 @@ def test_cartpole_zoo_actors_on_gymnasiums_own_cartpole(network):
 
 def test_evaluate_renders_an_animation(tmp_path):
   gif = tmp_path / "catch.gif"
-  proc = subprocess.run(
-      [sys.executable, "-m", "launchers.evaluate", "--model=catch/gcnn_actor", "--episodes=10",
-       f"--render={gif}", "--render_episodes=2"], cwd=REPO, capture_output=True, text=True,
-      timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  proc = _evaluate("--model=catch/gcnn_actor", "--episodes=10", f"--render={gif}",
+                   "--render_episodes=2")
   assert proc.returncode == 0, proc.stderr[-3000:]
   from PIL import Image
   with Image.open(gif) as image:
@@ -139,10 +198,15 @@ def test_evaluate_renders_an_animation(tmp_path):
 
 
 def test_evaluate_rejects_unknown_models():
-  proc = subprocess.run([sys.executable, "-m", "launchers.evaluate", "--model=cartpole/cnn_actor"],
-                        cwd=REPO, capture_output=True, text=True, timeout=600,
-                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  proc = _evaluate("--model=cartpole/cnn_actor")
   assert proc.returncode != 0 and "Unknown zoo model 'cartpole/cnn_actor'" in proc.stderr
+  proc = _evaluate("--model=cartpole/gcnn_critic")
+  assert proc.returncode != 0 and "cartpole/gcnn_critic is a critic" in proc.stderr
+  proc = _evaluate("--model=/no/such/actor.keras", "--env=CartPole-v1")
+  assert proc.returncode != 0 and "'/no/such/actor.keras' is not an existing .keras file (it " \
+      "does not exist)" in proc.stderr and "A path must be an existing .keras file" in proc.stderr
+  proc = _evaluate(f"--model={zoo.path('cartpole/mlp_actor')}")
+  assert proc.returncode != 0 and "--env is required" in proc.stderr
 
 
 def test_subpackages_are_reachable_from_the_top_level_import():

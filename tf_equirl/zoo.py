@@ -8,6 +8,10 @@ non-editable installs carry a copy as package data, `tf_equirl/zoo_data/` (setup
 is a plain Keras model (no Lambda layers, no pickled code), so
 `keras.models.load_model(path)` loads it in Keras' safe mode after `import tf_equirl`.
 Actors map an observation batch to action logits; critics to values `[batch, 1]`.
+
+Wherever a model is named by a user (launcher flags, `DynaConfig.world_model_path`),
+`load_any(name_or_path)` takes it by one rule (`resolve`): an existing `.keras` file, else a
+zoo name.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 import tensorflow as tf
 
-__all__ = ["zoo_dir", "list", "info", "path", "load", "as_policy", "sha256"]
+__all__ = ["zoo_dir", "list", "info", "path", "load", "load_file", "resolve", "load_any",
+           "as_policy", "sha256"]
 
 _MANIFEST = "manifest.json"
 
@@ -106,6 +111,50 @@ def load_file(file: str) -> tf.keras.Model:
   except Exception as e:  # Keras raises zipfile, OSError, ValueError or TypeError here
     raise ValueError(f"Cannot load the Keras model file {file}: it is truncated, corrupt or "
                      f"not a .keras model ({type(e).__name__}: {e}).") from e
+
+
+def resolve(name_or_path: str) -> Tuple[str, Optional[Dict[str, Any]]]:
+  """Where a model named by the user lives: `(file, None)` for an existing `.keras` file,
+  `(zoo file, manifest entry)` for a zoo name; nothing is loaded.
+
+  The one rule: an existing file whose name ends in `.keras` is that file; anything else must
+  be a zoo name (see `list()`).
+
+  Raises:
+    ValueError: for anything else; the message names what was received, lists the zoo's
+      models and says that a path must be an existing `.keras` file.
+  """
+  manifest = _manifest()
+  available = ", ".join(sorted(manifest)) or "none (the zoo is empty)"
+  if not isinstance(name_or_path, str) or not name_or_path:
+    raise ValueError("A model is a zoo name or the path of an existing .keras file, received "
+                     f"{name_or_path!r}; available models: {available}.")
+  if name_or_path.endswith(".keras") and os.path.isfile(name_or_path):
+    return name_or_path, None
+  if name_or_path in manifest:
+    entry = dict(manifest[name_or_path])
+    return os.path.join(zoo_dir(), entry["file"]), entry
+  if os.path.isdir(name_or_path):
+    why = "it is a folder"
+  elif os.path.exists(name_or_path):
+    why = "its name does not end in .keras"
+  else:
+    why = "it does not exist"
+  raise ValueError(f"Unknown zoo model {name_or_path!r}, and {name_or_path!r} is not an existing "
+                   f".keras file ({why}); available models: {available}. A path must be an "
+                   "existing .keras file.")
+
+
+def load_any(name_or_path: str, verify: bool = True) -> tf.keras.Model:
+  """Loads a model from a zoo name or a `.keras` path, by `resolve`'s rule: a file with
+  `load_file`, a zoo name with `load` (SHA-256 checked when `verify`).
+
+  Raises:
+    ValueError: as `resolve` for a name that is neither; as `load` and `load_file` for a
+      file that is missing, does not match its checksum or cannot be read (naming the file).
+  """
+  file, entry = resolve(name_or_path)
+  return load_file(file) if entry is None else load(name_or_path, verify=verify)
 
 
 def as_policy(model: tf.keras.Model, env, greedy: bool = True):

@@ -22,7 +22,6 @@ steps are recorded beside them (`TrainResult.extras["planned_steps"]`), never ad
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Callable, Dict, Optional
 
@@ -59,15 +58,10 @@ def default_world_model_name(env: str, world_model: str) -> str:
 
 
 def load_world_model(name_or_path: str, spec: TransitionSpec) -> keras.Model:
-  """A pretrained world model from a zoo name or a `.keras` file, checked against `spec`."""
+  """A pretrained world model from a zoo name or a `.keras` file (`zoo.load_any`), checked
+  against `spec`."""
   from tf_equirl import zoo  # pylint: disable=import-outside-toplevel
-  if name_or_path.endswith(".keras") or os.path.sep in name_or_path and os.path.exists(
-      name_or_path):
-    if not os.path.exists(name_or_path):
-      raise ValueError(f"World model file {name_or_path!r} does not exist.")
-    model = zoo.load_file(name_or_path)
-  else:
-    model = zoo.load(name_or_path)
+  model = zoo.load_any(name_or_path)
   _check_world_model(model, spec, name_or_path)
   return model
 
