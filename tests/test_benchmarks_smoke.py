@@ -9,6 +9,7 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.mark.slow  # about 2.5 minutes in all; `pytest -q -m slow` (run by .ci/run)
 @pytest.mark.parametrize("script,args,marker", [
     ("benchmarks/env_throughput.py", ["--quick", "--batch_sizes=4", "--envs=CartPole-v1"],
      "steps/s"),
