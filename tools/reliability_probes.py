@@ -151,7 +151,9 @@ def run_probe(probe: Probe) -> dict:
   text_ok = not probe.expect_text or re.search(probe.expect_text, output) is not None
   traceback = "Traceback (most recent call last)" in output and probe.expect_status != "0"
   match = re.search(probe.expect_text, output) if probe.expect_text else None
-  shown = next((l for l in output.splitlines() if match and match.group(0) in l), None)
+  # the last line that shows the expected text (an error comes after absl's usage text)
+  shown = next((l for l in reversed(output.splitlines()) if match and match.group(0) in l),
+               None)
   return {"status": done.returncode, "ok": status_ok and text_ok and not traceback,
           "traceback": traceback, "line": (shown or _last_line(output)).strip()[:240],
           "seconds": seconds}
