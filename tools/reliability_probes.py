@@ -124,7 +124,8 @@ PROBES: List[Probe] = [
     Probe("sweeps", "A sweep trial's CSVs equal train_ppo's bit for bit on defaults, and a "
           "sweep on a simulated 2-node Ray cluster places trials on both nodes and completes "
           "with every seed once after its worker node is killed.",
-          _pytest("-m slow tests/test_sweeps.py"), "0", r"\d+ passed", slow=True),
+          _pytest("-m slow tests/test_sweeps.py tests/test_sweeps_cluster.py"), "0",
+          r"\d+ passed", slow=True),
 ]
 
 
