@@ -1,0 +1,173 @@
+"""Every code block of the documentation runs: README.md and the pages under docs/.
+
+* ```python blocks: each page's blocks run in order in one fresh namespace, in this process
+  (TensorFlow is imported once), from a temporary working folder.
+* ```bash blocks: every `python -m launchers.X --flags` command is checked without running it:
+  the launcher imports and absl accepts its flags (one child process parses them all, since
+  launchers define flags of the same names on absl's global FLAGS). A `python benchmarks/X.py`
+  or `python tools/X.py` command must name a script that exists.
+* ```text blocks are output, not code; any other fence is an error.
+
+Pages whose examples take long (Ray) are in `SLOW_PAGES` and run with `pytest -m slow`.
+"""
+
+import glob
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PAGES = ["README.md"] + sorted(
+    os.path.relpath(p, REPO) for p in glob.glob(os.path.join(REPO, "docs", "**", "*.md"),
+                                                recursive=True))
+SLOW_PAGES = {"docs/sweeps.md"}  # starts a local Ray
+LANGUAGES = ("python", "bash", "text")
+_FENCE = re.compile(r"^```(\S*)\s*$")
+
+
+def code_blocks(page):
+  """`[(language, first_line_number, source)]` of the fenced blocks of `page` (top level)."""
+  blocks, current = [], None
+  with open(os.path.join(REPO, page), encoding="utf-8") as f:
+    for number, line in enumerate(f, 1):
+      match = _FENCE.match(line.rstrip("\n"))
+      if current is None and match:
+        current = (match.group(1), number + 1, [])
+      elif current is not None and line.rstrip() == "```":
+        blocks.append((current[0], current[1], "".join(current[2])))
+        current = None
+      elif current is not None:
+        current[2].append(line)
+  if current is not None:
+    raise AssertionError(f"{page}:{current[1] - 1}: code block is never closed")
+  return blocks
+
+
+def shell_commands(source):
+  """Commands of a bash block: continuation lines joined, comments dropped, split at `&&`
+  and `;`."""
+  text = source.replace("\\\n", " ")
+  commands = []
+  for line in text.splitlines():
+    tokens = shlex.split(line, comments=True)
+    current = []
+    for token in tokens + ["&&"]:
+      if token in ("&&", ";", "||"):
+        if current:
+          commands.append(current)
+        current = []
+      else:
+        current.append(token)
+  return commands
+
+
+def launcher_commands(page):
+  """`[(where, module, args)]` of the `python -m launchers.X` commands in `page`'s bash
+  blocks, and the scripts its `python path/to/script.py` commands name."""
+  launchers, scripts = [], []
+  for language, line, source in code_blocks(page):
+    if language != "bash":
+      continue
+    for command in shell_commands(source):
+      if command[0] not in ("python", "python3"):
+        continue
+      where = f"{page}:{line}: {' '.join(command)}"
+      if len(command) > 2 and command[1] == "-m" and command[2].startswith("launchers."):
+        launchers.append((where, command[2], command[3:]))
+      elif len(command) > 1 and command[1].endswith(".py"):
+        scripts.append((where, command[1]))
+  return launchers, scripts
+
+
+def test_every_page_has_only_known_blocks():
+  bad = [f"{page}:{line - 1}: ```{language}" for page in PAGES
+         for language, line, _ in code_blocks(page) if language not in LANGUAGES]
+  assert not bad, (f"code blocks must be one of {LANGUAGES} (```text for output): "
+                   + "; ".join(bad))
+
+
+def _page_params():
+  for page in PAGES:
+    if not any(language == "python" for language, _, _ in code_blocks(page)):
+      continue
+    marks = [pytest.mark.slow] if page in SLOW_PAGES else []
+    yield pytest.param(page, marks=marks, id=page)
+
+
+@pytest.mark.parametrize("page", list(_page_params()))
+def test_python_blocks_run(page, tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)  # examples write runs/, *.keras
+  for name in ("XLA_FLAGS", "TF_XLA_FLAGS"):  # the compilation page configures XLA
+    if name in os.environ:
+      monkeypatch.setenv(name, os.environ[name])
+    else:
+      monkeypatch.delenv(name, raising=False)
+  namespace = {"__name__": "__docs__"}
+  for language, line, source in code_blocks(page):
+    if language == "python":
+      exec(compile(source, f"{page}:{line}", "exec"), namespace)  # pylint: disable=exec-used
+
+
+def test_bash_commands_name_existing_launchers_flags_and_scripts():
+  launchers, scripts = [], []
+  for page in PAGES:
+    found = launcher_commands(page)
+    launchers += found[0]
+    scripts += found[1]
+  assert launchers, "no `python -m launchers.X` command found in the documentation"
+  missing = [where for where, script in scripts if not os.path.isfile(os.path.join(REPO, script))]
+  assert not missing, "commands name scripts that do not exist: " + "; ".join(missing)
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  proc = subprocess.run([sys.executable, os.path.abspath(__file__)], input=json.dumps(launchers),
+                        cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  report = json.loads(proc.stdout.strip().splitlines()[-1])
+  assert report["checked"] == len(launchers)
+  assert not report["errors"], "\n".join(report["errors"])
+
+
+def _check_launchers(launchers):
+  """In a child process: imports each launcher and parses each command's flags with absl's
+  FLAGS, then removes the launcher's flags so that the next launcher can define its own."""
+  import importlib  # pylint: disable=import-outside-toplevel
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  FLAGS = flags.FLAGS  # pylint: disable=invalid-name
+  by_module = {}
+  for where, module, args in launchers:
+    by_module.setdefault(module, []).append((where, args))
+  errors, checked = [], 0
+  for module, commands in by_module.items():
+    before_flags, before_modules = set(FLAGS), set(sys.modules)
+    try:
+      importlib.import_module(module)
+    except Exception as error:  # pylint: disable=broad-except
+      errors += [f"{where}: cannot import {module}: {error!r}" for where, _ in commands]
+      checked += len(commands)
+      continue
+    for where, args in commands:
+      checked += 1
+      FLAGS.unparse_flags()
+      try:
+        rest = FLAGS([module] + args)
+        if rest[1:]:
+          errors.append(f"{where}: arguments that are not flags: {rest[1:]}")
+      except flags.Error as error:
+        errors.append(f"{where}: {error}")
+    FLAGS.unparse_flags()
+    for name in set(FLAGS) - before_flags:
+      if name in FLAGS:  # a flag's short name goes with it
+        delattr(FLAGS, name)
+    for name in set(sys.modules) - before_modules:
+      if name.startswith("launchers.") and name != "launchers.common":
+        del sys.modules[name]
+  return {"checked": checked, "errors": errors}
+
+
+if __name__ == "__main__":
+  sys.path.insert(0, REPO)
+  print(json.dumps(_check_launchers([tuple(item) for item in json.load(sys.stdin)])))
