@@ -35,6 +35,12 @@ INSTALL_REQUIRES = [
 
 SWEEP_REQUIRES = ["ray[tune]==2.55.1", "pyarrow>=14,<20", "pandas>=2,<3", "pydantic>=1.10,<2"]
 
+# The documentation site (mkdocs.yml): versions of one generation, checked to resolve beside
+# the stack above; mkdocs-autorefs and griffe are pinned to the ones mkdocstrings 0.27 and
+# mkdocstrings-python 1.13 were released with (newer ones log deprecation warnings).
+DOCS_REQUIRES = ["mkdocs==1.6.1", "mkdocs-material==9.5.50", "mkdocstrings==0.27.0",
+                 "mkdocstrings-python==1.13.0", "mkdocs-autorefs==1.2.0", "griffe==1.5.5"]
+
 setup(
     name="tf_equirl",
     version="0.1.0",
@@ -53,6 +59,8 @@ setup(
         # 4.5.0 that tf-agents pins).
         "sweep": SWEEP_REQUIRES,
         "test": ["pytest>=7"] + SWEEP_REQUIRES,
+        # mkdocs build --strict (.ci/run) and mkdocs serve.
+        "docs": DOCS_REQUIRES,
     },
     cmdclass={"build_py": BuildPyWithZoo},
     license="Apache-2.0",

@@ -7,6 +7,8 @@
   launchers define flags of the same names on absl's global FLAGS). A `python benchmarks/X.py`
   or `python tools/X.py` command must name a script that exists.
 * ```text blocks are output, not code; any other fence is an error.
+* Every relative link of a page names a file or folder that exists (results/, benchmarks/,
+  other pages), so links work on the repository as in the built site.
 
 Pages whose examples take long (Ray) are in `SLOW_PAGES` and run with `pytest -m slow`.
 """
@@ -25,7 +27,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGES = ["README.md"] + sorted(
     os.path.relpath(p, REPO) for p in glob.glob(os.path.join(REPO, "docs", "**", "*.md"),
                                                 recursive=True))
-SLOW_PAGES = {"docs/sweeps.md"}  # starts a local Ray
+# Pages whose examples take long: a local Ray, several compiled graphs (Dyna, model training).
+SLOW_PAGES = {"docs/sweeps.md", "docs/dyna.md", "docs/many_seeds.md", "docs/transition_models.md"}
 LANGUAGES = ("python", "bash", "text")
 _FENCE = re.compile(r"^```(\S*)\s*$")
 
@@ -89,6 +92,23 @@ def test_every_page_has_only_known_blocks():
          for language, line, _ in code_blocks(page) if language not in LANGUAGES]
   assert not bad, (f"code blocks must be one of {LANGUAGES} (```text for output): "
                    + "; ".join(bad))
+
+
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def test_relative_links_exist():
+  broken = []
+  for page in PAGES:
+    with open(os.path.join(REPO, page), encoding="utf-8") as f:
+      text = re.sub(r"```.*?```", "", f.read(), flags=re.S)  # links only outside code
+    for target in _LINK.findall(text):
+      if re.match(r"[a-z]+:", target) or target.startswith("#"):
+        continue  # a URL or an anchor on the same page
+      path = os.path.join(REPO, os.path.dirname(page), target.split("#")[0])
+      if not os.path.exists(os.path.normpath(path)):
+        broken.append(f"{page}: {target}")
+  assert not broken, "links to files that do not exist: " + "; ".join(broken)
 
 
 def _page_params():
@@ -162,9 +182,11 @@ def _check_launchers(launchers):
     for name in set(FLAGS) - before_flags:
       if name in FLAGS:  # a flag's short name goes with it
         delattr(FLAGS, name)
-    for name in set(sys.modules) - before_modules:
+    for name in set(sys.modules) - before_modules:  # imported afresh by the next launcher
       if name.startswith("launchers.") and name != "launchers.common":
         del sys.modules[name]
+        if hasattr(sys.modules["launchers"], name.split(".")[1]):
+          delattr(sys.modules["launchers"], name.split(".")[1])
   return {"checked": checked, "errors": errors}
 
 

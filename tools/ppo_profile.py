@@ -1,8 +1,8 @@
 """Where a PPO run's time goes: the phases of a process, and the optimiser's share of an iteration.
 
-  python benchmarks/ppo_profile.py                              # CartPole MLP
-  python benchmarks/ppo_profile.py --env=Catch-v0 --network=gcnn
-  python benchmarks/ppo_profile.py --xla_runtime --xla_cache=/tmp/xla_cache   # twice: cold, warm
+  python tools/ppo_profile.py                              # CartPole MLP
+  python tools/ppo_profile.py --env=Catch-v0 --network=gcnn
+  python tools/ppo_profile.py --xla_runtime --xla_cache=/tmp/xla_cache   # twice: cold, warm
 
 Prints wall and CPU seconds (this process' user+system time, all threads) of each phase of
 what `launchers.train_ppo` does: imports, building the agent, tracing the compiled training
