@@ -1,5 +1,8 @@
 """The one results writer: statistics across seeds, per-seed CSVs, markdown tables, plots.
 
+Comparisons between arms (difference of means, bootstrap CI, Welch's t, Holm's correction
+and the rule that words them) live in `tf_equirl.stats` and are re-exported here.
+
 Statistics follow the thesis (Tables 4.2/4.4, Fig. 4.3): the mean across seeds with
 +- 2 standard errors, and the worst decile: each seed's cumulative mean return up to a step,
 averaged over the 10 % of seeds whose cumulative mean is lowest there.
@@ -15,7 +18,12 @@ from typing import Dict, Iterable, List, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["mean_and_2se", "worst_decile_cumulative", "summarize", "write_seed_csv",
+from tf_equirl.stats import (RULE, Difference, compare, difference_of_means, holm,
+                             markdown_differences, verdict)
+
+__all__ = ["Difference", "difference_of_means", "holm", "compare", "verdict", "RULE",
+           "markdown_differences",
+           "mean_and_2se", "worst_decile_cumulative", "summarize", "write_seed_csv",
            "read_seed_csv", "markdown_summary", "plot_curves", "value_at",
            "load_finished_run", "kept_notes", "plot_heatmap", "plot_curve_matrix",
            "plot_curve_panels", "READINGS", "read_curves", "moving_average"]

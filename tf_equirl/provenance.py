@@ -1,0 +1,182 @@
+"""Provenance of a results file: the command, code, libraries, seeds, time and machine.
+
+Every results file starts with a header written by `header(Provenance)`: one HTML comment
+holding the record as JSON (what `read` and the tests parse) and one line a reader sees:
+
+    <!-- provenance {"command": "python -m launchers.reproduce_all --only=ppo_cartpole", ...} -->
+    > Made by `python -m launchers.reproduce_all --only=ppo_cartpole` at commit `1a2b3c4`
+    > on 2026-11-23 ...
+
+`collect(command, seeds, wall_seconds)` fills the record from the running process: the git
+commit of the source tree (marked dirty when tracked files differ from it), the UTC date,
+the versions of Python, TensorFlow, tf-agents, TensorFlow Probability and NumPy, and the
+machine (CPU model and cores, GPUs TensorFlow sees).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+from typing import Dict, Optional, Sequence
+
+__all__ = ["Provenance", "collect", "header", "read", "parse", "git_commit", "machine",
+           "library_versions", "format_seeds"]
+
+_MARK = "<!-- provenance "
+_PATTERN = re.compile(r"<!-- provenance (\{.*?\}) -->", re.DOTALL)
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Provenance:
+  """Where a results file came from.
+
+  Attributes:
+    command: the exact command that wrote it (`python -m launchers.<name> --flag=...`).
+    commit: the git commit of the code (`"unknown"` outside a git checkout).
+    dirty: whether tracked files differed from `commit`.
+    date: UTC date and time, ISO 8601.
+    versions: library name -> version.
+    seeds: the seeds, as `format_seeds` writes them (e.g. `"0-127"`).
+    wall_seconds: wall time of the command.
+    machine: CPU model and cores, and any GPU.
+  """
+  command: str
+  commit: str
+  dirty: bool
+  date: str
+  versions: Dict[str, str]
+  seeds: str
+  wall_seconds: float
+  machine: str
+
+
+def _git(*args: str) -> Optional[str]:
+  try:
+    out = subprocess.run(["git", *args], cwd=_ROOT, capture_output=True, text=True, timeout=30,
+                         check=False)
+  except (OSError, subprocess.SubprocessError):
+    return None
+  return out.stdout.strip() if out.returncode == 0 else None
+
+
+def git_commit() -> tuple:
+  """`(commit, dirty)` of the source tree this package runs from (`("unknown", False)`
+  outside a git checkout, e.g. an installed wheel)."""
+  commit = _git("rev-parse", "HEAD")
+  if not commit:
+    return "unknown", False
+  status = _git("status", "--porcelain", "--untracked-files=no")
+  return commit, bool(status)
+
+
+def library_versions() -> Dict[str, str]:
+  """Versions of the libraries a result depends on."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  versions = {"python": platform.python_version(), "tensorflow": tf.__version__,
+              "numpy": np.__version__}
+  for name, module in (("tf-agents", "tf_agents"), ("tensorflow-probability",
+                                                    "tensorflow_probability")):
+    try:
+      versions[name] = __import__(module).__version__
+    except Exception:  # pylint: disable=broad-except
+      versions[name] = "not installed"
+  return versions
+
+
+def machine() -> str:
+  """`"<CPU model>, <n> cores"` plus `"; GPU: <names>"` where TensorFlow sees a GPU."""
+  cpu = platform.processor() or platform.machine()
+  try:
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+      for line in f:
+        if line.startswith("model name"):
+          cpu = line.split(":", 1)[1].strip()
+          break
+  except OSError:
+    pass
+  text = f"{cpu}, {os.cpu_count()} cores"
+  try:
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+      names = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
+               for g in gpus]
+      text += "; GPU: " + ", ".join(names)
+  except Exception:  # pylint: disable=broad-except
+    pass
+  return text
+
+
+def format_seeds(seeds: Sequence[int]) -> str:
+  """Seeds as ranges: `[0, 1, 2, 5]` -> `"0-2, 5"` (`"none"` for no seeds)."""
+  values = sorted(int(s) for s in seeds)
+  if not values:
+    return "none"
+  parts, start, prev = [], values[0], values[0]
+  for v in values[1:] + [None]:
+    if v is not None and v == prev + 1:
+      prev = v
+      continue
+    parts.append(f"{start}" if start == prev else f"{start}-{prev}")
+    if v is not None:
+      start = prev = v
+  return ", ".join(parts)
+
+
+def collect(command: str, seeds: Sequence[int] = (), wall_seconds: float = 0.0) -> Provenance:
+  """The provenance of a result being written now by `command`."""
+  if not command or not command.strip():
+    raise ValueError("provenance.collect: command must be the command that makes the result.")
+  commit, dirty = git_commit()
+  date = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+  return Provenance(command=command.strip(), commit=commit, dirty=dirty, date=date,
+                    versions=library_versions(), seeds=format_seeds(seeds),
+                    wall_seconds=float(wall_seconds), machine=machine())
+
+
+def _duration(seconds: float) -> str:
+  if seconds < 90:
+    return f"{seconds:.0f} s"
+  if seconds < 5400:
+    return f"{seconds / 60:.0f} min"
+  return f"{seconds / 3600:.1f} h"
+
+
+def header(record: Provenance) -> str:
+  """The header a results file starts with (see the module docstring)."""
+  data = json.dumps(dataclasses.asdict(record), sort_keys=True)
+  commit = record.commit[:10] + (" (with uncommitted changes)" if record.dirty else "")
+  libs = ", ".join(f"{k} {v}" for k, v in sorted(record.versions.items()))
+  return (f"{_MARK}{data} -->\n"
+          f"> Made by `{record.command}` at commit `{commit}` on {record.date[:10]}; "
+          f"seeds {record.seeds}; wall time {_duration(record.wall_seconds)}; "
+          f"{record.machine}; {libs}.\n")
+
+
+def parse(text: str) -> Optional[Provenance]:
+  """The provenance record in a results file's text (None if it has none).
+
+  Raises:
+    ValueError: the record is there but malformed.
+  """
+  match = _PATTERN.search(text)
+  if match is None:
+    return None
+  try:
+    data = json.loads(match.group(1))
+    return Provenance(**data)
+  except (json.JSONDecodeError, TypeError) as error:
+    raise ValueError(f"malformed provenance record: {error}") from error
+
+
+def read(path: str) -> Optional[Provenance]:
+  """`parse` of the file at `path`."""
+  with open(path, encoding="utf-8") as f:
+    return parse(f.read())
