@@ -7,7 +7,7 @@ import pytest
 from support import (NETWORK_SETTINGS, env_symmetry, network_reload_cases, random_input,
                      reload_in_fresh_process)
 from tf_equirl.agents.ppo import PPO, default_config
-from tf_equirl.agents.ppo.reproduce import parse_network
+from tf_equirl.experiments.ppo_tables import parse_network
 from tf_equirl.networks import build_actor, build_critic
 from tf_equirl.params import count_params
 from tf_equirl.testing import assert_equivariant, invariant

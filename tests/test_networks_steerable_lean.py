@@ -7,7 +7,7 @@ import pytest
 from support import (NETWORK_SETTINGS, env_symmetry, network_reload_cases, random_input,
                      reload_in_fresh_process)
 from tf_equirl.agents.ppo import default_config
-from tf_equirl.agents.ppo.reproduce import parse_network
+from tf_equirl.experiments.ppo_tables import parse_network
 from tf_equirl.layers import _isotypic
 from tf_equirl.networks import build_actor, build_critic
 from tf_equirl.networks.builders import LEAN_RULES, lean_multiplicities, steerable_lean_actor
