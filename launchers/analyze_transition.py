@@ -48,12 +48,9 @@ def main(argv):
   config = common.config_from_flags(
       transition_study.TransitionStudyConfig, progress=not _NO_PROGRESS.value,
       command="python -m launchers.analyze_transition " + " ".join(sys.argv[1:]))
-  try:
+  with common.usage_errors():
     transition_study.check_datasets(config)
-  except ValueError as e:
-    raise app.UsageError(str(e)) from None
-  common.check_output_folder(config.runs_dir, "runs_dir")
-  common.check_output_folder(config.results_dir, "results_dir")
+  common.check_output_folders(runs_dir=config.runs_dir, results_dir=config.results_dir)
   print(transition_study.run_study(config))
 
 

@@ -2,6 +2,7 @@
 `define_*` function."""
 
 import atexit
+import contextlib
 import dataclasses
 import os
 import re
@@ -155,8 +156,16 @@ def config_from_flags(config_cls, flag_values=None, prefix: str = "",
   range, named with its field) becomes a one-line usage error."""
   fields = config_values(config_cls, prefix, flag_values)
   fields.update(overrides)
-  try:
+  with usage_errors():
     return (factory or config_cls)(**fields)
+
+
+@contextlib.contextmanager
+def usage_errors():
+  """Turns a `ValueError` raised inside (a library's check of a value the command line gave)
+  into a one-line usage error."""
+  try:
+    yield
   except ValueError as e:
     raise app.UsageError(str(e)) from None
 
@@ -477,3 +486,43 @@ def define_training_flags(network: str, xla_runtime: bool, out_help: str) -> Tra
                       skip=("env", "seed"), overrides_only=True,
                       enums={"network": ACTOR_KINDS, "critic": CRITIC_KINDS})
   return training
+
+
+@dataclasses.dataclass
+class StudyFlags:
+  """The flags `define_study_flags` defines, shared by the reproduction launchers."""
+  no_progress: Any
+  backend: Callable[[], Dict]
+  configure_compilation: Callable
+
+  def options(self) -> Dict[str, Any]:
+    """`progress`, `backend`, `address` and `seeds_per_trial` of a study's config."""
+    return {"progress": not self.no_progress.value, **self.backend()}
+
+  def run(self, main: Callable) -> None:
+    """`app.run(main)`: falls back to XLA's classic runtime where the newer one fails, and
+    configures XLA before TensorFlow starts (a compilation cache only for the local
+    backend: Ray workers compile side by side)."""
+    app.run(with_runtime_fallback(main), flags_parser=flags_parser(
+        lambda: self.configure_compilation(
+            cache_by_default=self.backend()["backend"] == "local")))
+
+
+def define_study_flags(config_cls, skip: Iterable[str] = (), **config_flags) -> StudyFlags:
+  """Defines the flags of a reproduction launcher: one per field of the study's config
+  `config_cls` (`define_config_flags(config_cls, skip=..., **config_flags)`) but `progress`,
+  `command` and the backend's, then `--no_progress`, the backend flags
+  (`define_backend_flags`) and the compilation flags, with XLA's newer CPU runtime off by
+  default (the committed results were made with the classic one, and these commands
+  reproduce them bit for bit)."""
+  define_config_flags(config_cls, skip=("progress", "command", "backend", "address",
+                                        "seeds_per_trial", *skip), **config_flags)
+  return StudyFlags(no_progress=flags.DEFINE_bool("no_progress", False, "Hide progress bars."),
+                    backend=define_backend_flags(),
+                    configure_compilation=define_compilation_flags(xla_runtime=False))
+
+
+def check_output_folders(**folders: str) -> None:
+  """`check_output_folder(path, flag)` for each `flag=path`."""
+  for flag, path in folders.items():
+    check_output_folder(path, flag)

@@ -72,7 +72,7 @@ def main(argv):
     raise app.UsageError(f"--envs: unknown environments {unknown}; expected some of "
                          f"{sorted(_VARIANTS)}.")
   command = "python -m launchers.reproduce_approx " + " ".join(sys.argv[1:])
-  try:
+  with common.usage_errors():
     grids = tuple(study.env_grid(env, _VARIANTS[env].value, _STEPS[env].value,
                                  _sigmas(env, _NOISE[env].value)) for env in _ENVS.value)
     spec = study.ApproxSpec(grids=grids, networks=tuple(_NETWORKS.value),
@@ -80,10 +80,7 @@ def main(argv):
                             command=command.strip(), world_model_env=_WORLD_MODEL_ENV.value,
                             world_model_seeds=_WORLD_MODEL_SEEDS.value,
                             world_model_epochs=_WORLD_MODEL_EPOCHS.value)
-  except ValueError as e:
-    raise app.UsageError(str(e)) from None
-  common.check_output_folder(_RUNS.value, "runs")
-  common.check_output_folder(_RESULTS.value, "results")
+  common.check_output_folders(runs=_RUNS.value, results=_RESULTS.value)
   print(study.run(spec))
 
 

@@ -23,34 +23,26 @@ The study is tf_equirl.experiments.dyna_tables: the flags are the fields of its
 
 import sys
 
-from absl import app, flags
+from absl import app
 
 from launchers import common
 from tf_equirl.experiments import dyna_tables
 
-common.define_config_flags(
-    dyna_tables.DynaTablesConfig, skip=("progress", "command", "backend", "address",
-                                        "seeds_per_trial"),
+STUDY = common.define_study_flags(
+    dyna_tables.DynaTablesConfig,
     enums={"env": dyna_tables.DYNA_ENVS, "part": dyna_tables.PARTS},
     lower_bounds={"seeds": 1, "total_steps": 1, "model_epochs": 1, "horizon": 1})
-_NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide progress bars.")
-_BACKEND_FLAGS = common.define_backend_flags()
-# Off by default: the committed results were made with XLA's classic runtime, and these
-# commands reproduce them bit for bit.
-_CONFIGURE_COMPILATION = common.define_compilation_flags(xla_runtime=False)
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   config = common.config_from_flags(
-      dyna_tables.DynaTablesConfig, progress=not _NO_PROGRESS.value, **_BACKEND_FLAGS(),
+      dyna_tables.DynaTablesConfig, **STUDY.options(),
       command="python -m launchers.reproduce_dyna " + " ".join(sys.argv[1:]))
-  common.check_output_folder(config.runs, "runs")
-  common.check_output_folder(config.results, "results")
+  common.check_output_folders(runs=config.runs, results=config.results)
   print(open(dyna_tables.run(config)).read())
 
 
 if __name__ == "__main__":
-  app.run(common.with_runtime_fallback(main), flags_parser=common.flags_parser(
-      lambda: _CONFIGURE_COMPILATION(cache_by_default=_BACKEND_FLAGS()["backend"] == "local")))
+  STUDY.run(main)

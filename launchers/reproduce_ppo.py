@@ -21,18 +21,12 @@ from tf_equirl.agents.ppo import PRESETS
 from tf_equirl.envs import list_envs
 from tf_equirl.experiments import ppo_tables
 
-common.define_config_flags(
-    ppo_tables.PPOTablesConfig, skip=("progress", "command", "backend", "address",
-                                      "seeds_per_trial", "checkpoints"),
+STUDY = common.define_study_flags(
+    ppo_tables.PPOTablesConfig, skip=("checkpoints",),
     enums={"env": list_envs(), "preset": sorted(PRESETS)},
     lower_bounds={"seeds": 1, "total_steps": 1})
 _CHECKPOINTS = flags.DEFINE_list("checkpoints", None, "Env steps of the table's rows (default: "
                                  "the thesis' for CartPole and Catch, else 10 %, 50 %, 100 %).")
-_NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide progress bars.")
-_BACKEND_FLAGS = common.define_backend_flags()
-# Off by default: the committed results were made with XLA's classic runtime, and these
-# commands reproduce them bit for bit.
-_CONFIGURE_COMPILATION = common.define_compilation_flags(xla_runtime=False)
 
 
 def main(argv):
@@ -40,13 +34,11 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   config = common.config_from_flags(
       ppo_tables.PPOTablesConfig, checkpoints=common.parse_checkpoints(_CHECKPOINTS.value),
-      progress=not _NO_PROGRESS.value, **_BACKEND_FLAGS(),
+      **STUDY.options(),
       command="python -m launchers.reproduce_ppo " + " ".join(sys.argv[1:]))
-  common.check_output_folder(config.runs, "runs")
-  common.check_output_folder(config.results, "results")
+  common.check_output_folders(runs=config.runs, results=config.results)
   print(open(ppo_tables.run(config)).read())
 
 
 if __name__ == "__main__":
-  app.run(common.with_runtime_fallback(main), flags_parser=common.flags_parser(
-      lambda: _CONFIGURE_COMPILATION(cache_by_default=_BACKEND_FLAGS()["backend"] == "local")))
+  STUDY.run(main)

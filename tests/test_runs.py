@@ -5,7 +5,6 @@ callback, SIGINT and SIGKILL delivered to a launcher right after it saved a chec
 folders that cannot take a run (a file, a path below a file, another configuration's run).
 """
 
-import dataclasses
 import json
 import os
 import signal
@@ -17,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 from support import REPO
-from tf_equirl import results, runs
+from tf_equirl import runs
 from tf_equirl.agents.dyna import Dyna, default_dyna_config
 from tf_equirl.agents.ppo import PPO, default_config
 from tf_equirl.runner import Arm, run_arms, run_experiment, seed_columns

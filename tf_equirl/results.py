@@ -123,7 +123,7 @@ def markdown_summary(summaries: Mapping[str, List[Dict[str, float]]],
 
 def moving_average(x: np.ndarray, window: int) -> np.ndarray:
   """Trailing mean over `window` points along the last axis (the first point repeated
-  before the start), as the plots and `tf_equirl.agents.ppo.reproduce` smooth curves."""
+  before the start), as the plots and `tf_equirl.experiments.ppo_tables` smooth curves."""
   if window <= 1 or x.shape[-1] < window:
     return x
   kernel = np.ones(window) / window

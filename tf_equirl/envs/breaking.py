@@ -1,4 +1,4 @@
-"""Symmetry-breaking variants of CartPole and Catch (the three kinds of shared/seeds/002, 5.1).
+"""Symmetry-breaking variants of CartPole and Catch (the three kinds of Park et al. 2025, 5.1).
 
 `make("CartPole-v1", breaking="global", strength=0.5)`, or by name
 `make("CartPole-v1:global:0.5")` (the form `PPOConfig.env` takes). `strength=0` is the

@@ -233,6 +233,15 @@ class _Evaluator:
     return returns, tf.reshape(seen, [-1, obs_dim])
 
 
+def _cached(path: str, key: Dict) -> Optional[Dict]:
+  """The analysis cached in the JSON file `path` if it was made with `key`, else None."""
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    cached = json.load(f)
+  return cached if cached.get("key") == key else None
+
+
 def analyse_config(out: str, env_name: str, network: str, seeds: Sequence[int],
                    noise_sigmas: Sequence[float], episodes: int = 64) -> Dict:
   """Per seed: clean and noisy greedy returns, equivariance error, relaxed-weight spread.
@@ -241,11 +250,9 @@ def analyse_config(out: str, env_name: str, network: str, seeds: Sequence[int],
   """
   path = os.path.join(out, "analysis.json")
   key = {"seeds": list(seeds), "sigmas": list(noise_sigmas), "episodes": episodes}
-  if os.path.exists(path):
-    with open(path) as f:
-      cached = json.load(f)
-    if cached.get("key") == key:
-      return cached
+  cached = _cached(path, key)
+  if cached is not None:
+    return cached
   env = envs.make(env_name)
   symmetry = env.symmetry
   kind, parameterization = NETWORK_KINDS.get(network, (network, "direct"))
@@ -362,11 +369,9 @@ def world_model_experiment(env_name: str, expert_path: str, out: str, seeds: int
 
   key = {"env": env_name, "expert": expert_path, "seeds": seeds, "epochs": epochs,
          "num_transitions": num_transitions}
-  if os.path.exists(out):
-    with open(out) as f:
-      cached = json.load(f)
-    if cached.get("key") == key:
-      return cached
+  cached = _cached(out, key)
+  if cached is not None:
+    return cached
   env = envs.make(env_name)
   spec = TransitionSpec.for_env(env)
   expert = keras.models.load_model(expert_path, compile=False)
