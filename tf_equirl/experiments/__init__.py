@@ -12,6 +12,8 @@ the pieces its launcher and tests call:
   4.7, 4.9), `launchers/analyze_transition.py`.
 * `approx_equivariance`: relaxed and residual-pathway actors on symmetry-breaking variants,
   `launchers/reproduce_approx.py`.
+* `zoo_models`: the model zoo's PPO actors and critics with their cards (`run` returns the
+  cards' path), `launchers/build_zoo.py`.
 
 The studies sit on top of the library (`tf_equirl.runner`, `tf_equirl.sweeps`, the agents and
 models) and nothing in the library imports them.
@@ -19,7 +21,8 @@ models) and nothing in the library imports them.
 
 import importlib
 
-_STUDIES = ("ppo_tables", "dyna_tables", "transition_study", "approx_equivariance")
+_STUDIES = ("ppo_tables", "dyna_tables", "transition_study", "approx_equivariance",
+            "zoo_models")
 
 
 def __getattr__(name):
