@@ -431,8 +431,9 @@ class TrainingFlags:
   def ppo_config(self):
     """The `PPOConfig` of the flags: the environment's defaults, then --preset, then the
     flags; an unknown --env or --group is a usage error."""
-    from tf_equirl import envs  # pylint: disable=import-outside-toplevel
-    from tf_equirl.agents.ppo import PPOConfig, default_config  # pylint: disable=import-outside-toplevel
+    # pylint: disable=import-outside-toplevel
+    from tf_equirl import envs
+    from tf_equirl.agents.ppo import PPOConfig, default_config
     env = parse_env(self.env.value)
     config = config_from_flags(PPOConfig, factory=lambda **fields: default_config(
         env, preset=self.preset.value, **fields))
@@ -461,9 +462,10 @@ def define_training_flags(network: str, xla_runtime: bool, out_help: str) -> Tra
   `--checkpoints`, `--no_progress`, `--no_tensorboard`, the compilation and run-folder flags,
   and one flag per `PPOConfig` field (`--network` defaulting to `network`, `--critic` to the
   thesis' MLP, the others unset: the environment's defaults apply)."""
-  from tf_equirl import envs  # pylint: disable=import-outside-toplevel
-  from tf_equirl.agents.ppo import PRESETS, PPOConfig  # pylint: disable=import-outside-toplevel
-  from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS  # pylint: disable=import-outside-toplevel
+  # pylint: disable=import-outside-toplevel  (TensorFlow: only when a launcher asks)
+  from tf_equirl import envs
+  from tf_equirl.agents.ppo import PRESETS, PPOConfig
+  from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS
   training = TrainingFlags(
       env=flags.DEFINE_string(
           "env", "CartPole-v1", f"Environment: one of {envs.list_envs()}, or a "

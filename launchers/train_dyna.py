@@ -11,9 +11,9 @@ actor-critic, planning ratio 1, 50 Dyna iterations, one seed, 500,000 real steps
 
 Every PPO flag of `launchers.train_ppo` applies to the actor-critic (--network, --critic,
 --learning_rate, ...), and every `DynaConfig` field has a flag (--model and --model_path for
-`world_model` and `world_model_path`). Writes the same outputs as train_ppo into --out (per-seed CSVs with the
-planned steps beside the real ones, TensorBoard, actor/critic .keras, the online world model,
-summary.md/json, curves.png).
+`world_model` and `world_model_path`). Writes the same outputs as train_ppo into --out
+(per-seed CSVs with the planned steps beside the real ones, TensorBoard, actor/critic .keras,
+the online world model, summary.md/json, curves.png).
 """
 
 import os

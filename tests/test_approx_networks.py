@@ -92,8 +92,8 @@ def test_targets_report_met_and_missed_with_numbers():
   lines = approx_equivariance.targets(summaries, "Catch-v0", early=2000)
   assert len(lines) == 4
   assert "relaxed_centered - gcnn = -0.100 +- 0.141 (ahead: **missed**)" in lines[3]
-  assert approx_equivariance._config("Catch-v0:reflect:1", "relaxed_centered", 4096).relaxed_parameterization \
-      == "centered"
+  config = approx_equivariance._config("Catch-v0:reflect:1", "relaxed_centered", 4096)
+  assert config.relaxed_parameterization == "centered"
 
 
 @pytest.mark.parametrize("env_name", ["CartPole-v1", "Catch-v0"])

@@ -33,8 +33,8 @@ from tf_equirl.envs.defaults import DEFAULTS, env_defaults
 from tf_equirl.experiments._arms import check_backend, train_arms
 from tf_equirl.runner import Arm, default_checkpoints
 
-__all__ = ["DynaTablesConfig", "run", "PARTS", "THESIS", "supervised_arms", "lever_arms",
-           "online_grid_arms", "best_ratio", "write_report", "write_grid_report",
+__all__ = ["DynaTablesConfig", "run", "PARTS", "DYNA_ENVS", "THESIS", "supervised_arms",
+           "lever_arms", "online_grid_arms", "best_ratio", "write_report", "write_grid_report",
            "grid_runs_from_sweeps", "final_transition_accuracy"]
 
 # thesis Table 4.5 (CartPole; Dyna at planning ratio 1, Equi-Dyna at 8) and Table 4.6 (Catch;

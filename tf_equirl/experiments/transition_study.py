@@ -40,8 +40,8 @@ from tf_equirl.models.networks import EquivariantTransitionModel, MLPTransitionM
 from tf_equirl.models.spec import TransitionSpec
 from tf_equirl.models.training import TrainConfig, label, run_folder, train_one
 
-__all__ = ["TransitionStudyConfig", "run", "run_study", "check_datasets", "train_grid", "plot_curves", "angle_analysis",
-           "equivariance", "section", "write_section", "to_zoo", "zoo_entry", "ship_run",
+__all__ = ["TransitionStudyConfig", "run", "run_study", "check_datasets", "train_grid",
+           "plot_curves", "angle_analysis", "equivariance", "section", "write_section", "to_zoo", "zoo_entry", "ship_run",
            "ZOO_KINDS"]
 
 

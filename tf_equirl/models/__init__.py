@@ -25,6 +25,6 @@ from tf_equirl.models.training import TrainConfig, TransitionTrainer, evaluate, 
 
 __all__ = ["TransitionSpec", "MLPTransitionModel", "EquivariantTransitionModel", "POOLS",
            "build_transition_model", "matched_channels", "TrainConfig", "TransitionTrainer",
-           "evaluate", "train_one", "DataConfig", "DATASETS", "make_datasets", "collect_transitions",
-           "save_split", "load_split", "as_tf_dataset", "dataset_dir", "model_dynamics",
+           "evaluate", "train_one", "DataConfig", "DATASETS", "make_datasets",
+           "collect_transitions", "save_split", "load_split", "as_tf_dataset", "dataset_dir", "model_dynamics",
            "predicted_step", "predict_observation"]
