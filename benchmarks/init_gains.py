@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tf_equirl import results  # noqa: E402
 from tf_equirl.agents.ppo import default_config  # noqa: E402
-from tf_equirl.agents.ppo.experiment import run_experiment  # noqa: E402
+from tf_equirl.runner import run_experiment  # noqa: E402
 from tf_equirl.networks import ACTOR_KINDS, builders  # noqa: E402
 
 _ENV = flags.DEFINE_enum("env", "Catch-v0", ["CartPole-v1", "Catch-v0"], "Environment.")

@@ -38,11 +38,11 @@ import tensorflow as tf  # noqa: E402
 from launchers.common import flags_parser  # noqa: E402
 from tf_equirl import compilation  # noqa: E402
 from tf_equirl.agents.ppo import PPO  # noqa: E402
-from tf_equirl.agents.ppo.reproduce import network_arms  # noqa: E402
+from tf_equirl.experiments.ppo_tables import network_arms  # noqa: E402
 
 _ENV = flags.DEFINE_string("env", "CartPole-v1", "Registered environment.")
 _NETWORKS = flags.DEFINE_list("networks", ["mlp", "gcnn", "symmetrizer"], "Networks as "
-                              "actor[@group][:critic] (tf_equirl.agents.ppo.reproduce).")
+                              "actor[@group][:critic] (tf_equirl.experiments.ppo_tables).")
 _TOTAL_STEPS = flags.DEFINE_integer("total_steps", 500_000, "Env steps per run.")
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny run: 4,096 steps.")
 _JSON = flags.DEFINE_string("json", None, "Write the rows to this JSON file.")

@@ -56,7 +56,7 @@ def _config(total):
 def run_child(mode, work, seeds, total):
   config = _config(total)
   if mode == "sequential":
-    from tf_equirl.agents.ppo.experiment import run_experiment
+    from tf_equirl.runner import run_experiment
     result = run_experiment(config, seeds, progress=False)
     np.save(os.path.join(work, "curves.npy"), result.curves)
     seed_s = config.num_iterations * config.batch_size / result.steps_per_second

@@ -5,7 +5,7 @@
   python benchmarks/vs_purejaxrl.py --quick --out=  # tiny sizes, no results file (smoke test)
 
 Machines of one kind differ by up to 2x from day to day and the CPU may be shared, so the
-two programs are only ever compared within one sitting: each round runs every case of both
+two programs are only ever compared within one run of this script: each round runs every case of both
 programs one after the other (the order flips every round), and the tables give medians over
 the rounds and their ratios. Each run is a fresh process, timed from the outside:
 
@@ -247,7 +247,7 @@ def main(argv):
         else:
           res = run_purejaxrl(pjr_cases[name], folder, os.path.join(tmp, f"pjr_{name}_{r}.json"))
           pjr_runs[name].append(res)
-        if _JSON.value:  # kept after every run, so that an interrupted sitting is not lost
+        if _JSON.value:  # kept after every run, so that an interrupted comparison is not lost
           with open(_JSON.value, "w") as f:
             json.dump({"tf_runs": tf_runs, "purejaxrl_runs": pjr_runs}, f, indent=1)
         print(f"round {r + 1}/{repeats} {kind:3s} {name:24s} whole {res['whole_s']:6.1f} s  "

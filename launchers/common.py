@@ -2,15 +2,172 @@
 `define_*` function."""
 
 import atexit
+import contextlib
+import dataclasses
 import os
 import re
 import sys
 import tempfile
-from typing import Callable, Dict, List, Optional, Sequence
+import typing
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from absl import app, flags
 
 from tf_equirl import compilation  # light: no TensorFlow import
+
+
+_FLAG_KINDS = {int: flags.DEFINE_integer, float: flags.DEFINE_float, bool: flags.DEFINE_bool,
+               str: flags.DEFINE_string}
+# The flags define_config_flags made: (config class, prefix) -> {field: (flag name, item type)}.
+_CONFIG_FLAGS: Dict[tuple, Dict[str, tuple]] = {}
+
+
+def _field_kind(hint) -> Optional[tuple]:
+  """`(scalar type, is_list)` of a field's type hint (`Optional[X]` is `X`, `Tuple[X, ...]` a
+  list of `X`), or None for a type a flag cannot hold (a nested config)."""
+  origin, args = typing.get_origin(hint), typing.get_args(hint)
+  if origin is typing.Union and type(None) in args:
+    rest = [a for a in args if a is not type(None)]
+    return _field_kind(rest[0]) if len(rest) == 1 else None
+  if origin in (tuple, list) and args and args[0] in _FLAG_KINDS and args[0] is not bool:
+    return args[0], True
+  if hint in _FLAG_KINDS:
+    return hint, False
+  return None
+
+
+def field_docs(config_cls) -> Dict[str, str]:
+  """Each field's text in the `Attributes:` section of `config_cls`'s docstring (one entry
+  may name several fields: `a, b: ...`), on one line."""
+  docs, names, lines = {}, [], (config_cls.__doc__ or "").splitlines()
+  inside, indent = False, None
+  for line in lines:
+    stripped = line.strip()
+    if stripped == "Attributes:":
+      inside, indent = True, None
+      continue
+    if not inside:
+      continue
+    if not stripped:
+      continue
+    depth = len(line) - len(line.lstrip())
+    if indent is None:
+      indent = depth
+    if depth < indent:  # prose between the entries (PPOConfig has some)
+      names = []
+      continue
+    match = re.match(r"([\w, ]+):\s*(.*)", stripped)
+    if depth == indent and match:
+      names = [n.strip() for n in match.group(1).split(",") if n.strip()]
+      for name in names:
+        docs[name] = match.group(2)
+    elif depth > indent:
+      for name in names:
+        docs[name] += " " + stripped
+    else:
+      names = []
+  return docs
+
+
+def define_config_flags(config_cls, defaults: Optional[Mapping[str, Any]] = None,
+                        prefix: str = "", skip: Iterable[str] = (),
+                        names: Optional[Mapping[str, str]] = None,
+                        enums: Optional[Mapping[str, Sequence[str]]] = None,
+                        lower_bounds: Optional[Mapping[str, int]] = None,
+                        overrides_only: bool = False) -> None:
+  """Defines one absl flag per field of the dataclass `config_cls` (read back with
+  `config_from_flags`).
+
+  Each flag is named `prefix + field` (or `prefix + names[field]`), typed as the field
+  (`int`, `float`, `bool`, `str`, their `Optional`, or a `Tuple` of them as a list flag; a
+  field of another type, such as a nested config, gets no flag), helped by the field's text in
+  the class docstring's `Attributes:` section, an enum where `enums` lists its values, with
+  a lower bound where `lower_bounds` gives one. Its default is `defaults[field]` if given, else
+  the field's own default, or with `overrides_only` None: unset, the config's factory
+  decides (e.g. per-environment defaults).
+
+  Raises:
+    ValueError: a name in `skip`, `defaults`, `names`, `enums` or `lower_bounds` is not a
+      field of `config_cls`.
+  """
+  defaults, names = dict(defaults or {}), dict(names or {})
+  enums, lower_bounds = dict(enums or {}), dict(lower_bounds or {})
+  fields = {f.name: f for f in dataclasses.fields(config_cls)}
+  for given in (skip, defaults, names, enums, lower_bounds):
+    unknown = sorted(set(given) - set(fields))
+    if unknown:
+      raise ValueError(f"define_config_flags({config_cls.__name__}): {unknown} are not "
+                       f"fields; expected some of {sorted(fields)}.")
+  hints = typing.get_type_hints(config_cls)
+  docs = field_docs(config_cls)
+  made = {}
+  for name, field in fields.items():
+    kind = _field_kind(hints[name])
+    if name in set(skip) or kind is None:
+      continue
+    scalar, is_list = kind
+    own = field.default if field.default is not dataclasses.MISSING else (
+        field.default_factory() if field.default_factory is not dataclasses.MISSING else None)
+    default = defaults[name] if name in defaults else (None if overrides_only else own)
+    if is_list and default is not None:
+      default = [str(v) for v in default]
+    doc = docs.get(name, "").rstrip(".") or f"{config_cls.__name__}.{name}"
+    text = f"{doc} ({config_cls.__name__}.{name}, default {own!r})."
+    flag = prefix + names.get(name, name)
+    if name in enums:
+      flags.DEFINE_enum(flag, default, list(enums[name]), text)
+    elif is_list:
+      flags.DEFINE_list(flag, default, text)
+    elif name in lower_bounds:
+      _FLAG_KINDS[scalar](flag, default, text, lower_bound=lower_bounds[name])
+    else:
+      _FLAG_KINDS[scalar](flag, default, text)
+    made[name] = (flag, scalar if is_list else None)
+  _CONFIG_FLAGS[(config_cls, prefix)] = made
+
+
+def config_values(config_cls, prefix: str = "", flag_values=None) -> Dict[str, Any]:
+  """The fields of `config_cls` whose flags (`define_config_flags` with `prefix`) are set
+  (not None), as keyword arguments of the config.
+
+  Raises:
+    app.UsageError: an item of a list flag is not of the field's type.
+  """
+  flag_values = flag_values or flags.FLAGS
+  out = {}
+  for name, (flag, item) in _CONFIG_FLAGS[(config_cls, prefix)].items():
+    value = flag_values[flag].value
+    if value is None:
+      continue
+    if item is not None:
+      try:
+        value = tuple(item(v) for v in value)
+      except ValueError:
+        raise app.UsageError(f"--{flag} must be a comma-separated list of "
+                             f"{item.__name__} values, received {value}.") from None
+    out[name] = value
+  return out
+
+
+def config_from_flags(config_cls, flag_values=None, prefix: str = "",
+                      factory: Optional[Callable[..., Any]] = None, **overrides):
+  """`factory(**fields)` (default `config_cls(**fields)`): the fields set by the flags of
+  `define_config_flags`, then `overrides`. A `ValueError` of the config (a value out of
+  range, named with its field) becomes a one-line usage error."""
+  fields = config_values(config_cls, prefix, flag_values)
+  fields.update(overrides)
+  with usage_errors():
+    return (factory or config_cls)(**fields)
+
+
+@contextlib.contextmanager
+def usage_errors():
+  """Turns a `ValueError` raised inside (a library's check of a value the command line gave)
+  into a one-line usage error."""
+  try:
+    yield
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
 
 
 def parse_seeds(text: str) -> List[int]:
@@ -96,8 +253,8 @@ def check_output_folder(path: str, flag: str) -> str:
 
 def define_backend_flags():
   """Defines `--backend`, `--address` and `--seeds_per_trial` (how a reproduction launcher
-  runs its seeds) and returns a function giving their values as keyword arguments of
-  `run_arms` / `run_config_on_ray`."""
+  runs its seeds) and returns a function giving their values as keyword arguments of the
+  studies' configs (`tf_equirl.experiments`)."""
   backend = flags.DEFINE_enum(
       "backend", "local", ["local", "ray"], "local: one process trains the seeds one after "
       "another; ray: the seeds run as Ray Tune trials (tf_equirl.sweeps), locally or on "
@@ -248,3 +405,126 @@ def exit_when_done(main: Callable):
     sys.stderr.flush()
     os._exit(code if isinstance(code, int) else 0)  # pylint: disable=protected-access
   return wrapped
+
+
+@dataclasses.dataclass
+class TrainingFlags:
+  """The flags `define_training_flags` defines, shared by `launchers.train_ppo` and
+  `launchers.train_dyna`; read them once absl has parsed the command line."""
+  env: Any
+  preset: Any
+  seeds: Any
+  out: Any
+  checkpoints: Any
+  no_progress: Any
+  no_tensorboard: Any
+  configure_compilation: Callable
+  run_folder_options: Callable
+
+  def ppo_fields(self) -> Dict[str, Any]:
+    """The `PPOConfig` fields set on the command line (`--preset`'s first, then the flags)."""
+    from tf_equirl.agents.ppo import PRESETS, PPOConfig  # pylint: disable=import-outside-toplevel
+    fields = dict(PRESETS[self.preset.value]) if self.preset.value else {}
+    fields.update(config_values(PPOConfig))
+    return fields
+
+  def ppo_config(self):
+    """The `PPOConfig` of the flags: the environment's defaults, then --preset, then the
+    flags; an unknown --env or --group is a usage error."""
+    # pylint: disable=import-outside-toplevel
+    from tf_equirl import envs
+    from tf_equirl.agents.ppo import PPOConfig, default_config
+    env = parse_env(self.env.value)
+    config = config_from_flags(PPOConfig, factory=lambda **fields: default_config(
+        env, preset=self.preset.value, **fields))
+    try:
+      envs.make(config.env).get_symmetry(config.group)  # an unknown --group fails here
+    except ValueError as e:
+      raise app.UsageError(str(e))
+    return config
+
+  def seed_list(self) -> List[int]:
+    return parse_seeds(self.seeds.value)
+
+  def checkpoint_steps(self, env: str):
+    """--checkpoints, or the results-table columns of `env` (`tf_equirl.envs.defaults`)."""
+    from tf_equirl.runner import default_checkpoints  # pylint: disable=import-outside-toplevel
+    return parse_checkpoints(self.checkpoints.value) or default_checkpoints(env)
+
+  def run_options(self) -> Dict[str, Any]:
+    """Keyword arguments of `tf_equirl.runner.run_experiment` from the flags."""
+    return {"progress": not self.no_progress.value,
+            "tensorboard": not self.no_tensorboard.value, **self.run_folder_options()}
+
+
+def define_training_flags(network: str, xla_runtime: bool, out_help: str) -> TrainingFlags:
+  """Defines the flags of a training launcher: `--env`, `--preset`, `--seeds`, `--out`,
+  `--checkpoints`, `--no_progress`, `--no_tensorboard`, the compilation and run-folder flags,
+  and one flag per `PPOConfig` field (`--network` defaulting to `network`, `--critic` to the
+  thesis' MLP, the others unset: the environment's defaults apply)."""
+  # pylint: disable=import-outside-toplevel  (TensorFlow: only when a launcher asks)
+  from tf_equirl import envs
+  from tf_equirl.agents.ppo import PRESETS, PPOConfig
+  from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS
+  training = TrainingFlags(
+      env=flags.DEFINE_string(
+          "env", "CartPole-v1", f"Environment: one of {envs.list_envs()}, or a "
+          "symmetry-breaking variant '<env>:<breaking>:<strength>', e.g. Catch-v0:global:0.5 "
+          "(tf_equirl.envs.breaking)."),
+      preset=flags.DEFINE_enum(
+          "preset", None, sorted(PRESETS), "Named PPO settings applied before the PPOConfig "
+          "flags (tf_equirl.agents.ppo.PRESETS, results/thesis_gaps.md)."),
+      seeds=flags.DEFINE_string("seeds", "1", "Number of seeds N (runs seeds 0..N-1) or a "
+                                "comma-separated list of seeds, e.g. '3,7'."),
+      out=flags.DEFINE_string("out", None, out_help),
+      checkpoints=flags.DEFINE_list(
+          "checkpoints", None, "Env steps to summarise at, e.g. 10000,100_000 (default: the "
+          "thesis' table columns of the environment)."),
+      no_progress=flags.DEFINE_bool("no_progress", False, "Hide the progress bar."),
+      no_tensorboard=flags.DEFINE_bool("no_tensorboard", False, "Skip TensorBoard scalars."),
+      configure_compilation=define_compilation_flags(xla_runtime=xla_runtime),
+      run_folder_options=define_run_folder_flags())
+  define_config_flags(PPOConfig, defaults={"network": network, "critic": "mlp"},
+                      skip=("env", "seed"), overrides_only=True,
+                      enums={"network": ACTOR_KINDS, "critic": CRITIC_KINDS})
+  return training
+
+
+@dataclasses.dataclass
+class StudyFlags:
+  """The flags `define_study_flags` defines, shared by the reproduction launchers."""
+  no_progress: Any
+  backend: Callable[[], Dict]
+  configure_compilation: Callable
+
+  def options(self) -> Dict[str, Any]:
+    """`progress`, `backend`, `address` and `seeds_per_trial` of a study's config."""
+    return {"progress": not self.no_progress.value, **self.backend()}
+
+  def run(self, main: Callable) -> None:
+    """`app.run(main)`: falls back to XLA's classic runtime where the newer one fails, and
+    configures XLA before TensorFlow starts (a compilation cache only for the local
+    backend: Ray workers compile side by side)."""
+    app.run(with_runtime_fallback(main), flags_parser=flags_parser(
+        lambda: self.configure_compilation(
+            cache_by_default=self.backend()["backend"] == "local")))
+
+
+def define_study_flags(config_cls, skip: Iterable[str] = (), **config_flags) -> StudyFlags:
+  """Defines the flags of a reproduction launcher: one per field of the study's config
+  `config_cls` (`define_config_flags(config_cls, skip=..., **config_flags)`) but `progress`,
+  `command` and the backend's, then `--no_progress`, the backend flags
+  (`define_backend_flags`) and the compilation flags, with XLA's newer CPU runtime off by
+  default (the committed results were made with the classic one, and these commands
+  reproduce them bit for bit)."""
+  define_config_flags(config_cls, skip=("progress", "command", "backend", "address",
+                                        "seeds_per_trial", *skip), **config_flags)
+  return StudyFlags(no_progress=flags.DEFINE_bool("no_progress", False, "Hide progress bars."),
+                    backend=define_backend_flags(),
+                    configure_compilation=define_compilation_flags(xla_runtime=False))
+
+
+def check_output_folders(**folders: str) -> None:
+  """`check_output_folder(path, flag)` for each `flag=path`."""
+  for flag, path in folders.items():
+    check_output_folder(path, flag)

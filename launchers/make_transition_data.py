@@ -19,18 +19,18 @@ from absl import app, flags
 from launchers import common
 
 from tf_equirl import envs, zoo
+from tf_equirl.envs.defaults import TRANSITION_ENVS, env_defaults
 from tf_equirl.models import data as data_lib
-from tf_equirl.models.presets import DEFAULT_EXPERT, NUM_TRANSITIONS, ZOO_FOLDER
 
-_ENV = flags.DEFINE_enum("env", "CartPole-v1", sorted(ZOO_FOLDER), "Environment.")
+_ENV = flags.DEFINE_enum("env", "CartPole-v1", list(TRANSITION_ENVS), "Environment.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of every collection.", lower_bound=0)
 _EXPERT = flags.DEFINE_string("expert", None, "Zoo name or .keras path of the expert actor "
                               "(default: cartpole/mlp_actor or catch/mlp_actor).")
-_NUM = flags.DEFINE_integer("num_transitions", None, "Size of joint and random (default: the "
-                            "thesis' 40,000 for CartPole, 400,000 for Catch).", lower_bound=2)
-_NUM_VAL = flags.DEFINE_integer("num_validation", 10_000, "Size of the validation set.",
-                                lower_bound=2)
-_GREEDY = flags.DEFINE_bool("greedy_expert", False, "Expert takes argmax actions.")
+# One flag per DataConfig field; --num_transitions defaults to the environment's
+# (tf_equirl.envs.defaults: the thesis' 40,000 for CartPole, 400,000 for Catch).
+common.define_config_flags(data_lib.DataConfig, defaults={"num_transitions": None},
+                           lower_bounds={"num_transitions": 2, "num_validation": 2,
+                                         "num_envs": 2})
 _DATA_DIR = flags.DEFINE_string("data_dir", "data", "Root of the datasets.")
 
 
@@ -38,10 +38,11 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   env_name = _ENV.value
-  expert_name = _EXPERT.value or DEFAULT_EXPERT[env_name]
+  defaults = env_defaults(env_name)
+  expert_name = _EXPERT.value or defaults.transition_expert
+  config = common.config_from_flags(data_lib.DataConfig, **(
+      {} if flags.FLAGS.num_transitions else {"num_transitions": defaults.transition_samples}))
   try:
-    config = data_lib.DataConfig(num_transitions=_NUM.value or NUM_TRANSITIONS[env_name],
-                                 num_validation=_NUM_VAL.value, greedy_expert=_GREEDY.value)
     expert = zoo.load_any(expert_name)
   except ValueError as e:
     raise app.UsageError(str(e))

@@ -16,7 +16,7 @@ from absl import app, flags
 
 from launchers.common import parse_checkpoints
 from tf_equirl import results
-from tf_equirl.agents.ppo.experiment import DEFAULT_CHECKPOINTS
+from tf_equirl.runner import default_checkpoints
 
 _RUNS = flags.DEFINE_list("runs", None, "Run folders with seed_<k>.csv and summary.json.",
                           required=True)
@@ -37,7 +37,7 @@ def main(argv):
     config = config.get("ppo", config)  # Dyna runs nest their PPO config
     csvs = sorted(glob.glob(os.path.join(run, "seed_*.csv")))
     columns = [results.read_seed_csv(c) for c in csvs]
-    checkpoints = wanted or DEFAULT_CHECKPOINTS.get(config["env"].split(":")[0])
+    checkpoints = wanted or default_checkpoints(config["env"])
     if not checkpoints:
       raise app.UsageError(f"{run}: no default checkpoints for {config['env']}; pass "
                            "--checkpoints.")

@@ -68,36 +68,6 @@ def _field_values(text: str, flag: str):
   return name.strip(), values
 
 
-_SAMPLER_KINDS = "uniform:LOW:HIGH, loguniform:LOW:HIGH, randint:LOW:HIGH or choice:A,B"
-
-
-def parse_sampler(config_cls, name: str, text: str):
-  """A Tune sampler from `KIND:ARGS`; app.UsageError naming the flag for anything else."""
-  from ray import tune
-  kind, _, args = text.partition(":")
-  where = f"--sample={name}={text}"
-  if kind == "choice":
-    try:
-      return tune.choice([sweeps.parse_value(config_cls, name, v) for v in args.split(",")])
-    except ValueError as e:
-      raise app.UsageError(f"{where}: {e}")
-  if kind not in ("uniform", "loguniform", "randint"):
-    raise app.UsageError(f"{where}: unknown sampler {kind!r}; expected {_SAMPLER_KINDS}.")
-  bounds = args.split(":")
-  number = int if kind == "randint" else float
-  try:
-    if len(bounds) != 2:
-      raise ValueError
-    low, high = (number(b) for b in bounds)
-  except ValueError:
-    raise app.UsageError(f"{where}: expected {kind}:LOW:HIGH with {number.__name__} bounds, "
-                         f"received {kind}:{args}.") from None
-  if not low < high or (kind == "loguniform" and low <= 0):
-    raise app.UsageError(f"{where}: expected LOW < HIGH{' and LOW > 0' * (kind == 'loguniform')}"
-                         f", received LOW={low}, HIGH={high}.")
-  return getattr(tune, kind)(low, high)
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -110,7 +80,10 @@ def main(argv):
       space[name] = [sweeps.parse_value(config_cls, name, v) for v in values.split(",")]
     for text in _SAMPLE.value:
       name, spec = _field_values(text, "sample")
-      space[name] = parse_sampler(config_cls, name, spec)
+      try:
+        space[name] = sweeps.parse_sampler(config_cls, name, spec)
+      except ValueError as e:
+        raise app.UsageError(f"--sample={e}") from None
     for text in _SET.value:
       name, value = _field_values(text, "set")
       overrides[name] = sweeps.parse_value(config_cls, name, value)

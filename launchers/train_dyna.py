@@ -10,78 +10,55 @@ actor-critic, planning ratio 1, 50 Dyna iterations, one seed, 500,000 real steps
       --rollout_horizon=20
 
 Every PPO flag of `launchers.train_ppo` applies to the actor-critic (--network, --critic,
---learning_rate, ...). Writes the same outputs as train_ppo into --out (per-seed CSVs with the
-planned steps beside the real ones, TensorBoard, actor/critic .keras, the online world model,
-summary.md/json, curves.png).
+--learning_rate, ...), and every `DynaConfig` field has a flag (--model and --model_path for
+`world_model` and `world_model_path`). Writes the same outputs as train_ppo into --out
+(per-seed CSVs with the planned steps beside the real ones, TensorBoard, actor/critic .keras,
+the online world model, summary.md/json, curves.png).
 """
 
 import os
 
-from absl import app, flags
+from absl import app
 
-from launchers.common import (exit_when_done, flags_parser, folder_name, parse_checkpoints,
-                              parse_env, parse_seeds, report_failures, with_runtime_fallback)
-from launchers import train_ppo  # its flags (--env, --network, --seeds, PPO fields) apply here
+from launchers.common import (config_from_flags, define_config_flags, define_training_flags,
+                              exit_when_done, flags_parser, folder_name, parse_env,
+                              report_failures, with_runtime_fallback)
 from tf_equirl import results
 from tf_equirl.agents.dyna import (MODEL_BUFFERS, MODES, ROLLOUT_STARTS, WORLD_MODELS,
                                    DynaConfig, default_dyna_config)
-from tf_equirl.agents.ppo.experiment import run_experiment
+from tf_equirl.runner import run_experiment
 
-FLAGS = flags.FLAGS
-FLAGS.set_default("network", "mlp")  # thesis 4.7.5.3: Dyna agents have MLP actor-critics
-
-# XLA's newer CPU runtime cannot compile the world model's planning step in TF 2.15 (an MLIR
-# lowering error, see launchers.common.with_runtime_fallback), so Dyna compiles with the classic runtime unless
+# MLP actor-critics by default (thesis 4.7.5.3). XLA's newer CPU runtime cannot compile the
+# world model's planning step in TF 2.15 (an MLIR lowering error, see
+# launchers.common.with_runtime_fallback), so Dyna compiles with the classic runtime unless
 # asked otherwise (and then falls back to it).
-flags.FLAGS.set_default("xla_runtime", False)
-_MODE = flags.DEFINE_enum("mode", "supervised", list(MODES), "supervised: a pretrained, frozen "
-                          "world model (thesis Alg. 6); online: learnt from scratch (Alg. 2).")
-_MODEL = flags.DEFINE_enum("model", "gcnn", list(WORLD_MODELS), "World model: mlp, gcnn (mean "
-                           "pooling) or gcnn_proximal.")
-_MODEL_PATH = flags.DEFINE_string("model_path", None, "Supervised: zoo name or .keras file of "
-                                  "the world model (default: the zoo's model of --model).")
-_RATIO = flags.DEFINE_float("planning_ratio", 1.0, "Planned steps per real step (> 0).")
-_ITERATIONS = flags.DEFINE_integer("dyna_iterations", 50, "Acting/planning alternations.")
-_EPOCHS = flags.DEFINE_integer("model_epochs", None, "Online: model epochs per Dyna iteration "
-                               "(default 100 CartPole, 10 Catch).")
-_BUFFER = flags.DEFINE_enum("model_buffer", "iteration", list(MODEL_BUFFERS), "Online: learn "
-                            "from the last acting phase (thesis) or from all real data.")
-_ORBIT = flags.DEFINE_bool("orbit_augmentation", False, "Add every group image of each real "
-                           "transition to the model's data.")
-_START = flags.DEFINE_enum("rollout_start", "reset", list(ROLLOUT_STARTS), "Planned episodes "
-                           "start at reset (thesis) or branch from real states.")
-_HORIZON = flags.DEFINE_integer("rollout_horizon", None, "Planned episode length limit "
-                                "(required with --rollout_start=buffer).")
+TRAINING = define_training_flags(
+    network="mlp", xla_runtime=False,
+    out_help="Output folder (default runs/<env>_dyna_<mode>_<model>_pr<ratio>).")
+define_config_flags(DynaConfig, names={"world_model": "model", "world_model_path": "model_path"},
+                    enums={"mode": MODES, "world_model": WORLD_MODELS,
+                           "model_buffer": MODEL_BUFFERS, "rollout_start": ROLLOUT_STARTS})
 
 
-def config_from_flags() -> DynaConfig:
-  overrides = dict(train_ppo.ppo_overrides(), network=FLAGS.network, critic=FLAGS.critic)
-  env = parse_env(FLAGS.env)
-  try:
-    return default_dyna_config(
-        env, ppo_overrides=overrides, mode=_MODE.value, world_model=_MODEL.value,
-        world_model_path=_MODEL_PATH.value, planning_ratio=_RATIO.value,
-        dyna_iterations=_ITERATIONS.value, model_epochs=_EPOCHS.value,
-        model_buffer=_BUFFER.value, orbit_augmentation=_ORBIT.value,
-        rollout_start=_START.value, rollout_horizon=_HORIZON.value)
-  except ValueError as e:
-    raise app.UsageError(str(e))
+def config_from_command_line() -> DynaConfig:
+  """The `DynaConfig` of the flags: the thesis' Dyna settings of --env, the PPO flags on its
+  actor-critic, the Dyna flags."""
+  env = parse_env(TRAINING.env.value)
+  return config_from_flags(DynaConfig, factory=lambda **fields: default_dyna_config(
+      env, ppo_overrides=TRAINING.ppo_fields(), **fields))
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  config = config_from_flags()
-  seeds = parse_seeds(FLAGS.seeds)
-  checkpoints = (parse_checkpoints(FLAGS.checkpoints)
-                 or train_ppo.default_checkpoints(config.env))
-  out = FLAGS.out or os.path.join("runs", folder_name(
+  config = config_from_command_line()
+  seeds = TRAINING.seed_list()
+  checkpoints = TRAINING.checkpoint_steps(config.env)
+  out = TRAINING.out.value or os.path.join("runs", folder_name(
       f"{config.env}_dyna_{config.mode}_{config.world_model}_pr{config.planning_ratio:g}"))
   try:
     result = run_experiment(config, seeds, out, checkpoints=checkpoints,
-                            progress=not FLAGS.no_progress,
-                            tensorboard=not FLAGS.no_tensorboard,
-                            **train_ppo.run_folder_options())
+                            **TRAINING.run_options())
   except ValueError as e:  # an unknown zoo name, a world model of another environment, or an
     # --out that cannot take the run (tf_equirl.runs.RunFolderError)
     raise app.UsageError(str(e))
@@ -93,4 +70,4 @@ def main(argv):
 
 if __name__ == "__main__":
   app.run(exit_when_done(with_runtime_fallback(report_failures(main))),
-          flags_parser=flags_parser(train_ppo.configure_compilation))
+          flags_parser=flags_parser(TRAINING.configure_compilation))

@@ -3,7 +3,8 @@
   python -m launchers.train_transition --env=CartPole-v1 --model=gcnn --pool=mean \
       --dataset=joint --epochs=30 --seed=0 --out=runs/transition/demo
 
-Settings of thesis Table 5.5: Adam 1e-3, global grad-norm clip 0.5, batch 64. Writes
+Settings of thesis Table 5.5: Adam 1e-3, global grad-norm clip 0.5, batch 64 (every field of
+`tf_equirl.models.TrainConfig` has a flag; --epochs defaults to 30 here). Writes
 `<out>/model.keras` (a plain Keras model: `[observation, action] -> prediction`),
 `<out>/history.csv` (validation metrics per epoch, also per action), `<out>/summary.json`
 and TensorBoard scalars under `<out>/tb`. `--zoo` also puts the model into the zoo as
@@ -22,24 +23,22 @@ from absl import app, flags
 
 from launchers import common
 
-from tf_equirl.models import DATASETS, POOLS
-from tf_equirl.models.experiment import default_out, train_one
-from tf_equirl.models.presets import ZOO_FOLDER
-from tf_equirl.models.study import ship_run
+from tf_equirl.envs.defaults import TRANSITION_ENVS
+from tf_equirl.experiments.transition_study import ship_run
+from tf_equirl.models import DATASETS, POOLS, TrainConfig
+from tf_equirl.models.training import run_folder, train_one
 
-_ENV = flags.DEFINE_enum("env", "CartPole-v1", sorted(ZOO_FOLDER), "Environment.")
+_ENV = flags.DEFINE_enum("env", "CartPole-v1", list(TRANSITION_ENVS), "Environment.")
 _MODEL = flags.DEFINE_enum("model", "gcnn", ["mlp", "gcnn"], "Network.")
 _POOL = flags.DEFINE_enum("pool", "mean", list(POOLS), "Pooling of the G-CNN's images.")
 _DATASET = flags.DEFINE_enum("dataset", "joint", list(DATASETS), "Training split.")
-_EPOCHS = flags.DEFINE_integer("epochs", 30, "Epochs.", lower_bound=1)
-_SEED = flags.DEFINE_integer("seed", 0, "Initialisation and shuffling seed.", lower_bound=0)
+common.define_config_flags(TrainConfig, defaults={"epochs": 30},
+                           lower_bounds={"epochs": 1, "seed": 0, "batch_size": 1})
 _DATA_SEED = flags.DEFINE_integer("data_seed", 0, "Seed the datasets were made with.",
                                   lower_bound=0)
 _DATA_DIR = flags.DEFINE_string("data_dir", "data", "Root of the datasets.")
 _OUT = flags.DEFINE_string("out", None, "Output folder (default runs/transition/<env>/"
                            "<model>_<dataset>/seed_<seed>).")
-_MASK = flags.DEFINE_bool("mask_terminal", True, "Mask terminal transitions in the loss "
-                          "(eq. 4.30/4.32).")
 _NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide the progress bar.")
 _NO_TENSORBOARD = flags.DEFINE_bool("no_tensorboard", False, "Skip TensorBoard scalars.")
 _ZOO = flags.DEFINE_bool("zoo", False, "Put the trained model into the zoo (trained on joint "
@@ -50,17 +49,17 @@ def main(argv):
   tf.get_logger().setLevel("ERROR")  # one trainer per run: its retracing notes are expected
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  out = _OUT.value or default_out(_ENV.value, _MODEL.value, _POOL.value, _DATASET.value,
-                                  _SEED.value)
+  config = common.config_from_flags(TrainConfig)
+  out = _OUT.value or run_folder("runs/transition", _ENV.value, _MODEL.value, _POOL.value,
+                                 _DATASET.value, config.seed)
   if _ZOO.value and _DATASET.value != "joint":
     raise app.UsageError(f"--zoo ships models trained on --dataset=joint, not "
                          f"{_DATASET.value!r}.")
   common.check_output_folder(out, "out")
   try:
     _, history = train_one(
-        _ENV.value, _MODEL.value, _POOL.value, _DATASET.value, _EPOCHS.value, _SEED.value, out,
-        _DATA_DIR.value, _DATA_SEED.value, _MASK.value, not _NO_PROGRESS.value,
-        not _NO_TENSORBOARD.value,
+        _ENV.value, _MODEL.value, _POOL.value, _DATASET.value, out, config, _DATA_DIR.value,
+        _DATA_SEED.value, not _NO_PROGRESS.value, not _NO_TENSORBOARD.value,
         command="python -m launchers.train_transition " + " ".join(sys.argv[1:]))
   except ValueError as e:
     raise app.UsageError(str(e))

@@ -70,6 +70,13 @@ def move_action_rep(group: FiniteGroup) -> Representation:
   return Representation.from_permutations(group, perms, name="moves+noop")
 
 
+def group_setting(gname: str):
+  """`(group, state_rep(group), move_action_rep(group))` of `GROUPS[gname]`: the group, the
+  state representation and the action representation most layer tests check under."""
+  group = GROUPS[gname]
+  return group, state_rep(group), move_action_rep(group)
+
+
 def random_input(shape, seed=0, dtype=np.float32):
   return tf.constant(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
 
@@ -168,6 +175,25 @@ def env_symmetry(env_name: str, group: str | None = None):
   from tf_equirl.envs import make
   env = make(env_name)
   return env.symmetry if group is None else env.get_symmetry(group)
+
+
+def check_network_kind(kind: str, env_name: str, group: str | None, param_tolerance: float):
+  """Builds the actor and critic of network `kind` for the environment's symmetry (or its
+  subgroup `group`) and checks them: equivariant (the critic invariant) on random states,
+  logits that depend on the state, and parameter counts within `param_tolerance` (a
+  fraction) of the MLP's. Returns `(symmetry, x, actor, critic)`."""
+  from tf_equirl.networks import build_actor, build_critic
+  from tf_equirl.params import count_params
+  from tf_equirl.testing import invariant
+  sym = env_symmetry(env_name, group)
+  x = random_input((32, sym.state_dim), seed=1)
+  actor, critic = build_actor(kind, sym), build_critic(kind, sym)
+  assert_equivariant(actor, x, sym.state_rep, sym.action_rep, atol=1e-5)
+  assert_equivariant(critic, x, sym.state_rep, invariant(sym.group), atol=1e-5)
+  assert np.std(actor(x).numpy(), axis=0).max() > 1e-4  # not trivially equivariant
+  for model, mlp in ((actor, build_actor("mlp", sym)), (critic, build_critic("mlp", sym))):
+    assert abs(count_params(model) - count_params(mlp)) <= param_tolerance * count_params(mlp)
+  return sym, x, actor, critic
 
 
 def network_reload_cases(kind: str):

@@ -1,11 +1,12 @@
 """relaxed / rpp networks: parameter-matched, equivariant at initialisation, trainable by PPO
-on a broken environment; the target bookkeeping of tf_equirl.approx."""
+on a broken environment; the target bookkeeping of tf_equirl.experiments.approx_equivariance."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_equirl import approx, envs
+from tf_equirl import envs
+from tf_equirl.experiments import approx_equivariance
 from tf_equirl.agents.ppo import PPO, default_config
 from tf_equirl.networks import build_actor, build_critic
 from tf_equirl.params import count_params
@@ -79,7 +80,7 @@ def test_targets_report_met_and_missed_with_numbers():
       "Catch-v0:reflect:1": {"mlp": _rows([0.5, 0.5]), "gcnn": _rows([0.2, 0.8]),
                              "relaxed": _rows([0.3, 0.8])},
   }
-  lines = approx.targets(summaries, "Catch-v0", early=2000)
+  lines = approx_equivariance.targets(summaries, "Catch-v0", early=2000)
   assert "**missed**" in lines[0] and "10,000: -0.300 +- 0.141 (MISSED)" in lines[0]
   assert "2,000: +0.050 +- 0.141 (ok)" in lines[0]
   assert "relaxed - gcnn = +0.300 +- 0.141 (ahead: **met**, significant)" in lines[1]
@@ -88,11 +89,11 @@ def test_targets_report_met_and_missed_with_numbers():
   assert "relaxed - mlp = -0.200 +- 0.141 (not behind: **missed**)" in lines[2]
   # A second relaxed column (centered weights) gets its own lines, after the first's.
   summaries["Catch-v0:reflect:1"]["relaxed_centered"] = _rows([0.1, 0.8])
-  lines = approx.targets(summaries, "Catch-v0", early=2000)
+  lines = approx_equivariance.targets(summaries, "Catch-v0", early=2000)
   assert len(lines) == 4
   assert "relaxed_centered - gcnn = -0.100 +- 0.141 (ahead: **missed**)" in lines[3]
-  assert approx._config("Catch-v0:reflect:1", "relaxed_centered", 4096).relaxed_parameterization \
-      == "centered"
+  config = approx_equivariance._config("Catch-v0:reflect:1", "relaxed_centered", 4096)
+  assert config.relaxed_parameterization == "centered"
 
 
 @pytest.mark.parametrize("env_name", ["CartPole-v1", "Catch-v0"])

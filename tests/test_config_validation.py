@@ -11,7 +11,7 @@ from tf_equirl import checks, envs
 from tf_equirl.agents.dyna import DynaConfig, default_dyna_config
 from tf_equirl.agents.ppo import PPOConfig, default_config
 from tf_equirl.models import TrainConfig
-from tf_equirl.models.study import TransitionStudyConfig
+from tf_equirl.experiments.transition_study import TransitionStudyConfig
 from tf_equirl.networks import build_actor, build_critic
 
 NAN, INF = float("nan"), float("inf")

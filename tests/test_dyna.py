@@ -10,7 +10,7 @@ from tf_equirl.agents.dyna import (Dyna, DynaConfig, ModelBuffer, ModelEnvironme
                                    build_world_model, default_dyna_config,
                                    default_world_model_name)
 from tf_equirl.agents.ppo import default_config
-from tf_equirl.agents.ppo.experiment import run_experiment
+from tf_equirl.runner import run_experiment
 from tf_equirl.models import TransitionSpec, collect_transitions, evaluate
 from tf_equirl.models.analysis import all_state_action_pairs, equivariance_rate
 from tf_equirl.testing import assert_equivariant
@@ -171,7 +171,7 @@ def test_planned_catch_episodes_end_within_nine_steps(trained):
 def test_zoo_catch_models_cannot_predict_the_masked_final_transition():
   """Why the planner moves the ball by the game's rule on the last step: the zoo models put
   the paddle right but the ball in the wrong column most of the time there."""
-  from tf_equirl.agents.dyna.reproduce import final_transition_accuracy
+  from tf_equirl.experiments.dyna_tables import final_transition_accuracy
   env = envs.make("Catch-v0")
   for name in ("catch/mlp_transition", "catch/gcnn_transition"):
     accuracy = final_transition_accuracy(zoo.load(name), env)

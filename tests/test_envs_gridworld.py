@@ -264,29 +264,29 @@ def test_ppo_over_a_subgroup_compiles_runs_and_stays_equivariant():
 
 
 def test_network_specs_name_the_group():
-  from tf_equirl.agents.ppo import reproduce  # pylint: disable=import-outside-toplevel
-  assert reproduce.parse_network("gcnn@C4:invariant") == ("gcnn", "C4", "invariant")
-  assert reproduce.parse_network("gcnn:invariant") == ("gcnn", None, "invariant")  # as before
-  assert reproduce.parse_network("symmetrizer@C2") == ("symmetrizer", "C2", "mlp")
-  arms = reproduce.network_arms("GridWorld-v0", ["mlp", "gcnn@C4:invariant", "gcnn"])
+  from tf_equirl.experiments import ppo_tables  # pylint: disable=import-outside-toplevel
+  assert ppo_tables.parse_network("gcnn@C4:invariant") == ("gcnn", "C4", "invariant")
+  assert ppo_tables.parse_network("gcnn:invariant") == ("gcnn", None, "invariant")  # as before
+  assert ppo_tables.parse_network("symmetrizer@C2") == ("symmetrizer", "C2", "mlp")
+  arms = ppo_tables.network_arms("GridWorld-v0", ["mlp", "gcnn@C4:invariant", "gcnn"])
   assert [a.config.group for a in arms] == [None, "C4", None]
-  assert [reproduce.group_order(a.config) for a in arms] == [("-", 1), ("C4", 4), ("D4", 8)]
+  assert [ppo_tables.group_order(a.config) for a in arms] == [("-", 1), ("C4", 4), ("D4", 8)]
   for bad in ("gcnn@", "gcnn:", "cnn@C4", "gcnn@C4:value"):
     with pytest.raises(ValueError, match="Network spec"):
-      reproduce.parse_network(bad)
+      ppo_tables.parse_network(bad)
   with pytest.raises(ValueError, match="no symmetry group named 'C8'"):
-    reproduce.network_arms("GridWorld-v0", ["gcnn@C8"])
+    ppo_tables.network_arms("GridWorld-v0", ["gcnn@C8"])
 
 
 def test_runs_without_a_run_record_are_not_reused(tmp_path):
   """A summary.json and CSVs without `run.json` (no fingerprint of config, seed and code, e.g.
   from before the `group` field existed) are never taken as this configuration's results."""
   import dataclasses, json  # pylint: disable=import-outside-toplevel,multiple-imports
-  from tf_equirl import results  # pylint: disable=import-outside-toplevel
+  from tf_equirl import runs  # pylint: disable=import-outside-toplevel
   config = default_config("Catch-v0", network="mlp")
   stored = dataclasses.asdict(config)
   del stored["group"]
   (tmp_path / "summary.json").write_text(json.dumps(
       {"config": stored, "seeds": [0], "parameter_counts": {"actor": 1, "critic": 1}}))
   (tmp_path / "seed_0.csv").write_text("env_steps,mean_return\n512,0.5\n")
-  assert results.load_finished_run(str(tmp_path), config, [0]) is None
+  assert runs.load_finished_run(str(tmp_path), config, [0]) is None

@@ -92,9 +92,7 @@ def test_equivariant_logits_regular_input(gname):
 
 @support.over_layer_groups
 def test_equivariant_logits_vector_input(gname):
-  group = support.GROUPS[gname]
-  rep = support.state_rep(group)
-  actions = support.move_action_rep(group)
+  group, rep, actions = support.group_setting(gname)
   x = support.random_input((BATCH, rep.dim))
   support.check_layer(lambda: EquivariantLogits(actions, input_rep=rep), x, rep, actions,
                       expected_params=rep.dim * actions.dim + 2)

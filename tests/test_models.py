@@ -292,7 +292,7 @@ def test_saved_models_reload_in_a_fresh_process(cartpole, catch, tmp_path):
 def test_transition_study_writes_its_section_and_keeps_the_rest(cartpole, small_data, tmp_path,
                                                                 monkeypatch):
   """The thesis 4.7.5 study end to end on a tiny dataset (1 epoch, 2 untrained seeds)."""
-  from tf_equirl.models import study
+  from tf_equirl.experiments import transition_study
   from tf_equirl.models.data import dataset_dir, save_split
   _, _, data = small_data
   for name, split in data.items():
@@ -300,11 +300,11 @@ def test_transition_study_writes_its_section_and_keeps_the_rest(cartpole, small_
   report = tmp_path / "results" / "transition_models.md"
   report.parent.mkdir()
   report.write_text("# Transition models\n\nhand-written intro\n")
-  config = study.TransitionStudyConfig(
+  config = transition_study.TransitionStudyConfig(
       env="CartPole-v1", epochs=1, seeds=1, equivariance_seeds=2, progress=False,
       data_dir=str(tmp_path / "data"), runs_dir=str(tmp_path / "runs"),
       results_dir=str(report.parent), command="python -m launchers.analyze_transition --x")
-  text = study.run_study(config)
+  text = transition_study.run_study(config)
   body = report.read_text()
   assert body.startswith("# Transition models\n\nhand-written intro")
   assert text in body and "`python -m launchers.analyze_transition --x`" in text
@@ -321,13 +321,13 @@ def test_transition_study_writes_its_section_and_keeps_the_rest(cartpole, small_
   for lab, name in (("gcnn_proximal", "cartpole/gcnn_proximal_transition"),
                     ("mlp", "cartpole/mlp_transition")):
     run = tmp_path / "runs" / "CartPole-v1" / f"{lab}_joint" / "seed_0"
-    assert study.ship_run("CartPole-v1", str(run), str(tmp_path / "data")) == name
+    assert transition_study.ship_run("CartPole-v1", str(run), str(tmp_path / "data")) == name
   info = zoo.info("cartpole/gcnn_proximal_transition")
   assert info["network"] == "gcnn (proximal pooling)" and info["equivariance_error"] < 1e-5
   assert zoo.info("cartpole/mlp_transition")["equivariance_error"] is None
   assert zoo.load("cartpole/gcnn_proximal_transition").name == "gcnn_proximal_transition"
   assert "### `cartpole/gcnn_proximal_transition`" in (tmp_path / "zoo" / "README.md").read_text()
   with pytest.raises(ValueError, match="epochs must be a positive integer"):
-    study.TransitionStudyConfig(epochs=0)
+    transition_study.TransitionStudyConfig(epochs=0)
   with pytest.raises(ValueError, match="env must be one of"):
-    study.TransitionStudyConfig(env="Pong")
+    transition_study.TransitionStudyConfig(env="Pong")

@@ -1,29 +1,17 @@
 """The steerable kind (features in irreducible coordinates) on CartPole, Catch and the grid
 world: equivariant, parameter-matched, reloadable, and a short PPO run that learns."""
 
-import numpy as np
 import pytest
 
-from support import (NETWORK_SETTINGS, env_symmetry, network_reload_cases, random_input,
-                     reload_in_fresh_process)
+from support import (NETWORK_SETTINGS, check_network_kind, env_symmetry, network_reload_cases,
+                     random_input, reload_in_fresh_process)
 from tf_equirl.agents.ppo import PPO, default_config
-from tf_equirl.agents.ppo.reproduce import parse_network
-from tf_equirl.networks import build_actor, build_critic
-from tf_equirl.params import count_params
-from tf_equirl.testing import assert_equivariant, invariant
+from tf_equirl.experiments.ppo_tables import parse_network
+from tf_equirl.testing import assert_equivariant
 
 @pytest.mark.parametrize("env_name,group", NETWORK_SETTINGS)
 def test_steerable_actor_and_critic_are_equivariant_and_matched(env_name, group):
-  sym = env_symmetry(env_name, group)
-  x = random_input((32, sym.state_dim), seed=1)
-  actor, critic = build_actor("steerable", sym), build_critic("steerable", sym)
-  assert_equivariant(actor, x, sym.state_rep, sym.action_rep, atol=1e-5)
-  assert_equivariant(critic, x, sym.state_rep, invariant(sym.group), atol=1e-5)
-  # not trivially so: the logits depend on the state and are not all equal
-  logits = actor(x).numpy()
-  assert np.std(logits, axis=0).max() > 1e-4
-  for model, mlp in ((actor, build_actor("mlp", sym)), (critic, build_critic("mlp", sym))):
-    assert abs(count_params(model) - count_params(mlp)) <= 0.05 * count_params(mlp)
+  check_network_kind("steerable", env_name, group, param_tolerance=0.05)
 
 
 def test_steerable_spec_and_config():

@@ -270,7 +270,7 @@ def test_collect_same_rollout_from_every_kind_of_step_fn():
     collect(lambda s, a: env.pure_step(s, a)[1])
 
 def test_tensorboard_scalars_written_in_one_graph_call(tmp_path):
-  from tf_equirl.agents.ppo.experiment import _scalar_writer  # pylint: disable=g-import-not-at-top
+  from tf_equirl.runner import _scalar_writer  # pylint: disable=g-import-not-at-top
   writer = tf.summary.create_file_writer(str(tmp_path))
   write = _scalar_writer(writer)
   write(np.array([512, 1024], np.int64), {"mean_return": np.array([9.5, 10.0], np.float32),
@@ -292,7 +292,7 @@ def test_on_compile_runs_once_between_tracing_and_the_first_call(tmp_path):
   """`PPO.train(on_compile=...)` (what `run_experiment` uses to prepare its outputs beside
   XLA's compilation) is called once, after tracing and before the first results, without a
   second trace; `run_experiment` traces each seed's TensorBoard writer once."""
-  from tf_equirl.agents.ppo import experiment  # pylint: disable=g-import-not-at-top
+  from tf_equirl import runner  # pylint: disable=g-import-not-at-top
   config = _tiny("CartPole-v1", "mlp")
   agent = PPO(config)
   events = []
@@ -304,12 +304,12 @@ def test_on_compile_runs_once_between_tracing_and_the_first_call(tmp_path):
   np.testing.assert_array_equal(result.mean_return, PPO(config).train(seed=3).mean_return)
 
   writers = []
-  original = experiment._scalar_writer
+  original = runner._scalar_writer
   try:
-    experiment._scalar_writer = lambda w: writers.append(original(w)) or writers[-1]
-    experiment.run_experiment(config, [0, 1], str(tmp_path), progress=False)
+    runner._scalar_writer = lambda w: writers.append(original(w)) or writers[-1]
+    runner.run_experiment(config, [0, 1], str(tmp_path), progress=False)
   finally:
-    experiment._scalar_writer = original
+    runner._scalar_writer = original
   assert [w.experimental_get_tracing_count() for w in writers] == [1, 1]
   assert (tmp_path / "curves.png").exists()
 

@@ -142,9 +142,7 @@ def test_centered_parameterization_is_the_same_layer(gname):
 def test_centered_weights_spread_where_the_data_is_nearly_symmetric(gname):
   """On the orbit of a batch with a small asymmetric target, Adam moves every `w_l(h)` of the
   direct form almost alike; the centered form's deviation moves at Adam's step size."""
-  group = support.GROUPS[gname]
-  rep = support.state_rep(group)
-  actions = support.move_action_rep(group)
+  group, rep, actions = support.group_setting(gname)
   x = _orbit(support.random_input((64, rep.dim)), rep)
   teacher = support.functional_model(
       lambda inp: EquivariantLogits(actions)(GroupLift(4, rep, activation="tanh")(inp)), x.shape)
@@ -188,9 +186,7 @@ def test_residual_output_is_exact_plus_free_path():
 # ---------------------------------------------- training on symmetric data stays exact
 @pytest.mark.parametrize("gname", ["C4", "D4"])
 def test_training_on_symmetric_data_keeps_a_relaxed_network_equivariant(gname):
-  group = support.GROUPS[gname]
-  rep = support.state_rep(group)
-  actions = support.move_action_rep(group)
+  group, rep, actions = support.group_setting(gname)
 
   def relaxed_actor(inp):
     h = RelaxedGroupLift(8, rep, activation="tanh")(inp)
@@ -264,9 +260,7 @@ def test_error_by_element_and_spread_report():
 def test_relaxed_models_save_and_reload_in_a_fresh_process(tmp_path):
   cases = []
   for gname in ("C2", "D4"):
-    group = support.GROUPS[gname]
-    rep = support.state_rep(group)
-    actions = support.move_action_rep(group)
+    group, rep, actions = support.group_setting(gname)
     x = support.random_input((8, rep.dim))
 
     def relaxed(inp, group=group, rep=rep, actions=actions):

@@ -3,29 +3,29 @@
 import numpy as np
 import pytest
 
-from tf_equirl.agents.ppo import reproduce
+from tf_equirl.experiments import ppo_tables
 
 COUNTS = {"actor": 10, "critic": 20}
 
 
 def test_parse_network_specs_and_errors():
-  assert reproduce.parse_network("gcnn@C4:invariant") == ("gcnn", "C4", "invariant")
-  assert reproduce.parse_network("symmetrizer") == ("symmetrizer", None, "mlp")
+  assert ppo_tables.parse_network("gcnn@C4:invariant") == ("gcnn", "C4", "invariant")
+  assert ppo_tables.parse_network("symmetrizer") == ("symmetrizer", None, "mlp")
   for bad, needle in (("cnn", "unknown actor"), ("gcnn:value", "unknown critic"),
                       ("gcnn@:mlp", "subgroup name"), ("", "non-empty")):
     with pytest.raises(ValueError, match=needle):
-      reproduce.parse_network(bad)
+      ppo_tables.parse_network(bad)
   with pytest.raises(ValueError, match="twice"):
-    reproduce.network_arms("Catch-v0", ["mlp", "mlp"])
+    ppo_tables.network_arms("Catch-v0", ["mlp", "mlp"])
 
 
 def test_network_arms_carry_the_spec_and_overrides():
-  arms = reproduce.network_arms("Catch-v0", ["mlp", "gcnn:invariant"], total_steps=4096)
+  arms = ppo_tables.network_arms("Catch-v0", ["mlp", "gcnn:invariant"], total_steps=4096)
   assert [a.name for a in arms] == ["mlp", "gcnn:invariant"]
   assert arms[1].config.network == "gcnn" and arms[1].config.critic == "invariant"
   assert all(a.config.total_steps == 4096 for a in arms)
   assert arms[1].config.num_minibatches == 51  # Catch's defaults still apply
-  assert [a.name for a in reproduce.network_arms("CartPole-v1")] == ["mlp", "symmetrizer",
+  assert [a.name for a in ppo_tables.network_arms("CartPole-v1")] == ["mlp", "symmetrizer",
                                                                      "gcnn"]
 
 
@@ -41,19 +41,19 @@ def test_sample_efficiency_orders_faster_learners_first():
   runs = {"mlp": (steps, _ramp(8, 100, 0.01, rng), COUNTS),
           "gcnn": (steps, _ramp(8, 100, 0.02, rng), COUNTS),
           "never": (steps, np.zeros((8, 100)), COUNTS)}
-  threshold, eff = reproduce.sample_efficiency(runs)
+  threshold, eff = ppo_tables.sample_efficiency(runs)
   assert threshold == pytest.approx(float(np.mean(runs["mlp"][1][:, -1])))  # the MLP's end
   assert eff["gcnn"]["median_steps"] < eff["mlp"]["median_steps"]
   assert eff["gcnn"]["speedup"] == pytest.approx(2.0, rel=0.15)
   no_mlp = {k: v for k, v in runs.items() if k != "mlp"}
-  assert 0.85 < reproduce.sample_efficiency(no_mlp)[0] < 0.95  # 90 % of the way from 0 to 1
+  assert 0.85 < ppo_tables.sample_efficiency(no_mlp)[0] < 0.95  # 90 % of the way from 0 to 1
   assert eff["never"]["reached"] == 0.0 and eff["never"]["median_steps"] == steps[-1]
   assert eff["gcnn"]["auc"] > eff["mlp"]["auc"] > eff["never"]["auc"]
 
 
 def test_write_report_reads_checkpoints_it_reached_and_keeps_notes(tmp_path):
   rng = np.random.default_rng(1)
-  arms = reproduce.network_arms("Catch-v0", ["mlp", "gcnn", "gcnn:invariant"],
+  arms = ppo_tables.network_arms("Catch-v0", ["mlp", "gcnn", "gcnn:invariant"],
                                 total_steps=12_288)
   steps = np.arange(1, 25) * 512
   runs = {a.name: (steps, _ramp(4, 24, 0.05 * (i + 1), rng) * 2 - 1, COUNTS)
@@ -61,7 +61,7 @@ def test_write_report_reads_checkpoints_it_reached_and_keeps_notes(tmp_path):
   path = str(tmp_path / "ppo_catch.md")
   with open(path, "w") as f:
     f.write("old\n\n## Notes\n\nmy note\n")
-  reproduce.write_report(path, "Catch-v0", arms, runs, range(4), "python -m x")
+  ppo_tables.write_report(path, "Catch-v0", arms, runs, range(4), "python -m x")
   text = open(path).read()
   assert "| 2,000 |" in text and "| 10,000 |" in text
   assert "| 20,000 |" not in text.split("Thesis")[0]  # not reached: not read
@@ -74,8 +74,8 @@ def test_write_report_reads_checkpoints_it_reached_and_keeps_notes(tmp_path):
 def test_online_grid_report_with_cells_on_other_step_counts(tmp_path):
   """Dyna cells whose curves fall on other step counts than the baseline's (their
   iterations are cut to whole Dyna iterations) are plotted on their own x-axes."""
-  from tf_equirl.agents.dyna import reproduce as dyna_reproduce
-  arms = dyna_reproduce.online_grid_arms("CartPole-v1", models=("mlp", "gcnn"), ratios=(1.0,),
+  from tf_equirl.experiments import dyna_tables
+  arms = dyna_tables.online_grid_arms("CartPole-v1", models=("mlp", "gcnn"), ratios=(1.0,),
                                          iterations=(2, 4), total_steps=8192,
                                          model_epochs=1)
   rng = np.random.default_rng(0)
@@ -84,7 +84,7 @@ def test_online_grid_report_with_cells_on_other_step_counts(tmp_path):
     n = 8 if arm.name == "baseline" else 7  # iterations falling on other step counts
     steps = np.arange(1, n + 1) * (8192 // n)
     runs[arm.name] = (steps, rng.uniform(20, 200, (3, n)), {"actor": 1, "critic": 1})
-  path = dyna_reproduce.write_grid_report(str(tmp_path / "grid.md"), "CartPole-v1", arms, runs,
+  path = dyna_tables.write_grid_report(str(tmp_path / "grid.md"), "CartPole-v1", arms, runs,
                                           list(range(3)), "python -m x")
   text = open(path).read()
   assert "gcnn world model" in text and (tmp_path / "grid.png").exists()

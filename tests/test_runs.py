@@ -5,7 +5,6 @@ callback, SIGINT and SIGKILL delivered to a launcher right after it saved a chec
 folders that cannot take a run (a file, a path below a file, another configuration's run).
 """
 
-import dataclasses
 import json
 import os
 import signal
@@ -17,10 +16,10 @@ import pytest
 import tensorflow as tf
 
 from support import REPO
-from tf_equirl import results, runs
+from tf_equirl import runs
 from tf_equirl.agents.dyna import Dyna, default_dyna_config
 from tf_equirl.agents.ppo import PPO, default_config
-from tf_equirl.agents.ppo.experiment import Arm, run_arms, run_experiment, seed_columns
+from tf_equirl.runner import Arm, run_arms, run_experiment, seed_columns
 from tf_equirl.envs import make
 
 
@@ -80,18 +79,18 @@ def test_a_finished_seed_is_reused_only_with_its_fingerprint(tmp_path):
   record = json.loads((tmp_path / "run" / "run.json").read_text())
   assert record["status"] == "finished"
   assert record["seeds"]["0"]["fingerprint"] == runs.seed_fingerprint(config, 0)
-  assert results.load_finished_run(out, config, [0, 1]) is not None
-  assert results.load_finished_run(out, _config(iterations=2, ent_coef=0.02), [0, 1]) is None
+  assert runs.load_finished_run(out, config, [0, 1]) is not None
+  assert runs.load_finished_run(out, _config(iterations=2, ent_coef=0.02), [0, 1]) is None
   # seed 1 as if made by other code: trained again, seed 0 reused
   record["seeds"]["1"]["fingerprint"] = "made-by-other-code"
   (tmp_path / "run" / "run.json").write_text(json.dumps(record))
-  assert results.load_finished_run(out, config, [0, 1]) is None
+  assert runs.load_finished_run(out, config, [0, 1]) is None
   folder = runs.RunFolder(out, config, [0, 1], resume=True)
   assert folder.is_finished(0) and not folder.is_finished(1) and folder.stale_seeds() == [1]
   again = run_experiment(config, [0, 1], out, progress=False, tensorboard=False,
                          save_models=False, resume=True)
   np.testing.assert_array_equal(again.curves, first.curves)
-  assert results.load_finished_run(out, config, [0, 1]) is not None
+  assert runs.load_finished_run(out, config, [0, 1]) is not None
 
 
 def test_a_reproduction_never_reuses_another_configurations_seeds(tmp_path):

@@ -21,7 +21,7 @@ from ray import tune
 
 from tf_equirl import results, sweeps
 from tf_equirl.agents.ppo import default_config
-from tf_equirl.agents.ppo.experiment import run_experiment
+from tf_equirl.runner import run_experiment
 from tf_equirl.sweeps import runner
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -26,7 +26,8 @@ from tf_equirl.testing import assert_equivariant, equivariance_error
 __version__ = "0.1.0"
 
 # Heavier subpackages (tf-agents, gymnasium) load on first use: `tf_equirl.envs`, ...
-_LAZY = ("envs", "networks", "agents", "results", "models", "zoo", "evaluation", "sweeps")
+_LAZY = ("envs", "networks", "agents", "results", "models", "zoo", "evaluation", "runner",
+         "sweeps", "experiments")
 
 
 def __getattr__(name):

@@ -25,7 +25,7 @@ __all__ = ["Difference", "difference_of_means", "holm", "compare", "verdict", "R
            "markdown_differences",
            "mean_and_2se", "worst_decile_cumulative", "summarize", "write_seed_csv",
            "read_seed_csv", "markdown_summary", "plot_curves", "value_at",
-           "load_finished_run", "kept_notes", "plot_heatmap", "plot_curve_matrix",
+           "kept_notes", "plot_heatmap", "plot_curve_matrix",
            "plot_curve_panels", "READINGS", "read_curves", "moving_average"]
 
 
@@ -131,7 +131,7 @@ def markdown_summary(summaries: Mapping[str, List[Dict[str, float]]],
 
 def moving_average(x: np.ndarray, window: int) -> np.ndarray:
   """Trailing mean over `window` points along the last axis (the first point repeated
-  before the start), as the plots and `tf_equirl.agents.ppo.reproduce` smooth curves."""
+  before the start), as the plots and `tf_equirl.experiments.ppo_tables` smooth curves."""
   if window <= 1 or x.shape[-1] < window:
     return x
   kernel = np.ones(window) / window
@@ -341,22 +341,6 @@ def write_json(path: str, data) -> None:
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(path, "w") as f:
     json.dump(data, f, indent=2, sort_keys=True)
-
-
-def load_finished_run(out: str, config, seeds: Sequence[int]):
-  """`(env_steps, curves, parameter_counts)` of a finished run of the same config and seeds
-  in `out`, else None: lets a long reproduction resume without training a finished
-  configuration again. Finished means that `run.json` records every seed as finished with
-  the fingerprint of this config, seed and code version (`tf_equirl.runs`), and its CSV and
-  the run's summary.json exist."""
-  from tf_equirl import runs  # pylint: disable=import-outside-toplevel
-  if not runs.is_finished_run(out, config, seeds):
-    return None
-  with open(os.path.join(out, "summary.json")) as f:
-    summary = json.load(f)
-  columns = [read_seed_csv(os.path.join(out, f"seed_{s}.csv")) for s in seeds]
-  curves = np.stack([c["mean_return"] for c in columns])
-  return columns[0]["env_steps"], curves, summary["parameter_counts"]
 
 
 NOTES_HEADING = "## Notes"  # a hand-written section from this heading on survives regeneration

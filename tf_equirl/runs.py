@@ -36,9 +36,11 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from tf_equirl import results
+
 __all__ = ["RunFolder", "RunFolderError", "TrainingDiverged", "TrainingCheckpoint",
            "code_version", "config_hash", "seed_fingerprint", "check_finite", "is_finished_run",
-           "holds_run_record"]
+           "load_finished_run", "holds_run_record"]
 
 RUN_FILE = "run.json"
 FAILED_FILE = "failed.json"
@@ -257,7 +259,6 @@ class RunFolder:
            columns: Optional[Dict[str, np.ndarray]] = None) -> None:
     """Marks the run failed (and `seed`'s partial `columns`, if given, as
     `seed_<k>.failed.csv`); removes any summary so nothing reads it as a result."""
-    from tf_equirl import results  # pylint: disable=import-outside-toplevel
     if seed is not None and columns:
       results.write_seed_csv(os.path.join(self.out, f"seed_{int(seed)}.failed.csv"), columns)
     info = {"status": "failed", "error": str(error), "type": type(error).__name__}
@@ -307,6 +308,21 @@ def is_finished_run(out: str, config, seeds: Sequence[int]) -> bool:
         or not os.path.exists(os.path.join(out, f"seed_{int(seed)}.csv"))):
       return False
   return True
+
+
+def load_finished_run(out: str, config, seeds: Sequence[int]):
+  """`(env_steps, curves, parameter_counts)` of a finished run of the same config and seeds
+  in `out`, else None: lets a long reproduction resume without training a finished
+  configuration again. Finished means that `run.json` records every seed as finished with
+  the fingerprint of this config, seed and code version, and its CSV and the run's
+  summary.json exist."""
+  if not is_finished_run(out, config, seeds):
+    return None
+  with open(os.path.join(out, "summary.json")) as f:
+    summary = json.load(f)
+  columns = [results.read_seed_csv(os.path.join(out, f"seed_{s}.csv")) for s in seeds]
+  curves = np.stack([c["mean_return"] for c in columns])
+  return columns[0]["env_steps"], curves, summary["parameter_counts"]
 
 
 class TrainingCheckpoint:

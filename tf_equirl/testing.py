@@ -2,7 +2,8 @@
 
 `equivariance_error(fn, x, input_rep, output_rep)` is the maximum over group elements
 (and over the batch) of `|fn(rho_in(g) x) - rho_out(g) fn(x)|`, the equivariance error of
-Definition 1 in Wang et al., "Approximately equivariant networks" (shared/seeds/002).
+Definition 1 in Park et al., "Approximate equivariance in reinforcement learning"
+(AISTATS 2025).
 `equivariance_error_by_element` reports it per group element, and `relaxed_weight_spread`
 how far a trained relaxed (or residual-pathway) network has moved away from exact
 equivariance in its weights.
@@ -74,7 +75,7 @@ def equivariance_errors(fn: Callable[..., Any], x: Any, input_rep, output_rep,
 def equivariance_error_by_element(fn: Callable[..., Any], x: Any, input_rep, output_rep,
                                   input_axis=None, output_axis=None,
                                   reduce: str = "mean") -> np.ndarray:
-  """Equivariance error per group element `[|G|]` (Definition 1 of shared/seeds/002).
+  """Equivariance error per group element `[|G|]` (Definition 1 of Park et al. 2025).
 
   Entry `g` is `|fn(rho_in(g) x) - rho_out(g) fn(x)|`, maximised over the output entries of
   each sample and then averaged (`reduce="mean"`) or maximised (`"max"`) over the batch.

@@ -69,7 +69,7 @@ def main(argv):
   clock.lap("import tensorflow (and absl's start)")
   from tf_equirl import results  # pylint: disable=g-import-not-at-top
   from tf_equirl.agents.ppo import PPO, default_config  # pylint: disable=g-import-not-at-top
-  from tf_equirl.agents.ppo import experiment  # pylint: disable=g-import-not-at-top
+  from tf_equirl import runner  # pylint: disable=g-import-not-at-top
   clock.lap("import tf-agents, tf_equirl")
   overrides = {} if _NUM_MINIBATCHES.value is None else {"num_minibatches": _NUM_MINIBATCHES.value}
   if _QUICK.value:
@@ -93,14 +93,7 @@ def main(argv):
     writer = tf.summary.create_file_writer(out)
     import numpy as np  # pylint: disable=g-import-not-at-top
     steps = np.arange(1, ppo._chunk + 1, dtype=np.int64) * config.batch_size  # pylint: disable=protected-access
-    write = getattr(experiment, "_scalar_writer", None)  # absent before issue 14
-    if write is not None:
-      write(writer)(steps, metrics)
-    else:
-      with writer.as_default():
-        for i, step in enumerate(steps):
-          for name, values in metrics.items():
-            tf.summary.scalar(f"ppo/{name}", float(values[i]), step=int(step))
+    runner._scalar_writer(writer)(steps, metrics)  # pylint: disable=protected-access
     writer.flush()
     clock.lap(f"TensorBoard scalars of {ppo._chunk} iterations")  # pylint: disable=protected-access
     results.plot_curves(os.path.join(out, "curves.png"), {"x": metrics["mean_return"][None]},

@@ -1,4 +1,4 @@
-"""Symmetry-breaking variants of CartPole and Catch (the three kinds of shared/seeds/002, 5.1).
+"""Symmetry-breaking variants of CartPole and Catch (the three kinds of Park et al. 2025, 5.1).
 
 `make("CartPole-v1", breaking="global", strength=0.5)`, or by name
 `make("CartPole-v1:global:0.5")` (the form `PPOConfig.env` takes). `strength=0` is the
@@ -26,6 +26,10 @@ probability in [0, 1] drawn per step from the environment's stateless key):
   repeat   where `paddle < columns // 2`, with probability `strength` the move is applied
            twice (two columns, clipped at the wall).
 
+CartPole's broken step is `tf_equirl.envs.cartpole.cartpole_broken_physics` (it changes the push
+of CartPole's own Euler step); Catch's is `catch_broken_physics` here. This module depends on
+neither environment, so both import it.
+
 `env.with_dynamics(physics=...)` replaces the whole dynamics, breaking included (a learned
 model of a broken environment stands for all of it). A broken CartPole's `env.physics` is the
 broken step; a broken Catch's `env.physics` stays the deterministic step, because its breaking
@@ -41,8 +45,8 @@ import tensorflow as tf
 
 from tf_equirl import rng
 
-__all__ = ["BREAKINGS", "check_breaking", "parse_variant", "cartpole_broken_physics",
-           "catch_broken_physics", "bernoulli_bits"]
+__all__ = ["BREAKINGS", "check_breaking", "parse_variant", "catch_broken_physics",
+           "bernoulli_bits"]
 
 BREAKINGS = ("global", "reflect", "repeat")
 # Largest strength each variant accepts (None: unbounded).
@@ -92,25 +96,6 @@ def parse_variant(name: str):
     raise ValueError(f"Environment variant {name!r}: strength {rest[1]!r} is not a number.") \
         from None
   return base, {"breaking": rest[0], "strength": strength}
-
-
-def cartpole_broken_physics(state: tf.Tensor, action: tf.Tensor, breaking: str,
-                            strength: float) -> tf.Tensor:
-  """CartPole's Euler step with the push changed as the module docstring says."""
-  from tf_equirl.envs import cartpole  # the constants and the unbroken step live there
-  dtype = state.dtype
-  force = tf.where(tf.equal(action, 1), tf.constant(cartpole.FORCE_MAG, dtype),
-                   tf.constant(-cartpole.FORCE_MAG, dtype))
-  right = state[:, 0] > 0
-  if breaking == "global":
-    force = force + tf.constant(strength * cartpole.FORCE_MAG, dtype)
-  elif breaking == "reflect":
-    force = tf.where(right, force * tf.constant(1.0 - 2.0 * strength, dtype), force)
-  elif breaking == "repeat":
-    force = tf.where(right, force * tf.constant(1.0 + strength, dtype), force)
-  else:
-    raise ValueError(f"unknown breaking {breaking!r}; expected one of {BREAKINGS}.")
-  return cartpole.cartpole_dynamics(state, force)
 
 
 def bernoulli_bits(key: tf.Tensor, batch, probability: float) -> tf.Tensor:

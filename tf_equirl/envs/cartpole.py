@@ -20,7 +20,8 @@ from tf_equirl.envs.base import (BatchedEnvironment, OutcomeFn, PhysicsFn,
                                  stateless_symmetric_uniform)
 from tf_equirl.groups import MDPSymmetry, Representation, cyclic
 
-__all__ = ["CartPole", "cartpole_physics", "cartpole_dynamics", "cartpole_outcome", "cartpole_symmetry"]
+__all__ = ["CartPole", "cartpole_physics", "cartpole_dynamics", "cartpole_broken_physics",
+           "cartpole_outcome", "cartpole_symmetry"]
 
 GRAVITY = 9.8  # gymnasium cartpole.py
 MASSCART = 1.0  # gymnasium cartpole.py
@@ -68,6 +69,25 @@ def cartpole_dynamics(state: tf.Tensor, force: tf.Tensor) -> tf.Tensor:
   xacc = temp - POLEMASS_LENGTH * thetaacc * costheta / TOTAL_MASS
   return tf.stack([x + TAU * x_dot, x_dot + TAU * xacc,
                    theta + TAU * theta_dot, theta_dot + TAU * thetaacc], axis=-1)
+
+
+def cartpole_broken_physics(state: tf.Tensor, action: tf.Tensor, breaking: str,
+                            strength: float) -> tf.Tensor:
+  """CartPole's Euler step with the push changed by a symmetry-breaking variant
+  (`tf_equirl.envs.breaking`: "global", "reflect" or "repeat" at `strength`)."""
+  dtype = state.dtype
+  force = tf.where(tf.equal(action, 1), tf.constant(FORCE_MAG, dtype),
+                   tf.constant(-FORCE_MAG, dtype))
+  right = state[:, 0] > 0
+  if breaking == "global":
+    force = force + tf.constant(strength * FORCE_MAG, dtype)
+  elif breaking == "reflect":
+    force = tf.where(right, force * tf.constant(1.0 - 2.0 * strength, dtype), force)
+  elif breaking == "repeat":
+    force = tf.where(right, force * tf.constant(1.0 + strength, dtype), force)
+  else:
+    raise ValueError(f"unknown breaking {breaking!r}; expected one of {breaking_lib.BREAKINGS}.")
+  return cartpole_dynamics(state, force)
 
 
 def cartpole_outcome(state: tf.Tensor, action: tf.Tensor,
@@ -126,7 +146,7 @@ class CartPole(BatchedEnvironment):
     self._config = dict(batch_size=batch_size, seed=seed, max_episode_steps=max_episode_steps,
                         breaking=breaking, strength=strength or 0.0)
     if physics is None and breaking is not None:
-      physics = functools.partial(breaking_lib.cartpole_broken_physics, breaking=breaking,
+      physics = functools.partial(cartpole_broken_physics, breaking=breaking,
                                   strength=strength)
     observation_spec = tensor_spec.BoundedTensorSpec(
         [4], tf.float32, minimum=-OBSERVATION_HIGH, maximum=OBSERVATION_HIGH,

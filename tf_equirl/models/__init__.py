@@ -6,7 +6,8 @@
   "mean").build(spec)`: plain functional Keras models `[observation [B, d] float32,
   action [B] int32] -> prediction`, parameter counts matched within 10 %.
 * `TransitionTrainer(model, spec, TrainConfig(...)).fit(train, validation)`: Adam 1e-3,
-  grad-norm clip 0.5, batch 64 (thesis Table 5.5), compiled steps over `tf.data`.
+  grad-norm clip 0.5, batch 64 (thesis Table 5.5), compiled steps over `tf.data`;
+  `train_one(...)`: one training run on a saved dataset, with its files.
 * `make_datasets`, `load_split`, `as_tf_dataset`: the joint / left / random / validation
   transition datasets (`tf_equirl.models.data` documents the .npz format).
 * `model_dynamics(model, env)` -> a `physics` function for `env.with_dynamics`, and
@@ -20,10 +21,10 @@ from tf_equirl.models.dynamics import model_dynamics, predict_observation, predi
 from tf_equirl.models.networks import (POOLS, EquivariantTransitionModel, MLPTransitionModel,
                                        build_transition_model, matched_channels)
 from tf_equirl.models.spec import TransitionSpec
-from tf_equirl.models.training import TrainConfig, TransitionTrainer, evaluate
+from tf_equirl.models.training import TrainConfig, TransitionTrainer, evaluate, train_one
 
 __all__ = ["TransitionSpec", "MLPTransitionModel", "EquivariantTransitionModel", "POOLS",
            "build_transition_model", "matched_channels", "TrainConfig", "TransitionTrainer",
-           "evaluate", "DataConfig", "DATASETS", "make_datasets", "collect_transitions",
-           "save_split", "load_split", "as_tf_dataset", "dataset_dir", "model_dynamics",
+           "evaluate", "train_one", "DataConfig", "DATASETS", "make_datasets",
+           "collect_transitions", "save_split", "load_split", "as_tf_dataset", "dataset_dir", "model_dynamics",
            "predicted_step", "predict_observation"]

@@ -90,7 +90,7 @@ class EquivariantTransitionModel:
     distance: registered proximal distance; None takes `spec.distance` (L1 for CartPole,
       eq. 4.33 for Catch).
     relaxed: use `RelaxedGroupLift` / `RelaxedGroupConv` (2 kernels each) for the three
-      group layers: an approximately equivariant world model (shared/seeds/002), exactly
+      group layers: an approximately equivariant world model (Park et al. 2025), exactly
       equivariant at initialisation, for environments whose symmetry is broken.
 
   Input shape: `[observation [B, d], action [B]]`.

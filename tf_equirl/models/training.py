@@ -3,25 +3,34 @@
 Adam with learning rate 1e-3, global gradient-norm clipping at 0.5 and minibatches of 64
 (thesis Table 5.5). One training step is a `tf.function(jit_compile=True)`; one epoch is a
 `tf.function` looping over the `tf.data` pipeline, so no Python runs per batch.
+
+`train_one` is one whole training run with its files (model, history, summary, TensorBoard),
+shared by `launchers/train_transition.py` (one run) and the transition-model study
+(`tf_equirl.experiments.transition_study`, the grid of thesis 4.7.5-4.7.6), so both train
+identically.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import time
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
 
-from tf_equirl import checks
-from tf_equirl.models.data import as_tf_dataset
+from tf_equirl import checks, envs, results
+from tf_equirl.models.data import as_tf_dataset, dataset_dir, load_split
+from tf_equirl.models.networks import build_transition_model
 from tf_equirl.models.spec import TransitionSpec
-from tf_equirl.params import clip_by_global_norm
+from tf_equirl.params import clip_by_global_norm, count_params
 
 keras = tf.keras
 
-__all__ = ["TrainConfig", "TransitionTrainer", "evaluate"]
+__all__ = ["TrainConfig", "TransitionTrainer", "evaluate", "label", "run_folder",
+           "action_splits", "train_one"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,3 +182,61 @@ class TransitionTrainer:
         part = {k: v[mask] for k, v in validation.items()}
         row.update({f"val_{name}_{k}": v for k, v in evaluate(self.model, self.spec, part).items()})
     return row
+
+
+def label(model: str, pool: str) -> str:
+  """A transition model's name in run folders and reports: "mlp", "gcnn_mean",
+  "gcnn_proximal"."""
+  return "mlp" if model == "mlp" else f"gcnn_{pool}"
+
+
+def run_folder(runs_dir: str, env_name: str, model: str, pool: str, dataset: str,
+               seed: int) -> str:
+  """`<runs_dir>/<env>/<label>_<dataset>/seed_<seed>`: where `train_one` writes a run."""
+  return os.path.join(runs_dir, env_name, f"{label(model, pool)}_{dataset}", f"seed_{seed}")
+
+
+def action_splits(validation, num_actions):
+  """Validation masks per action taken (`{"a0": ..., "a1": ...}`), for per-action metrics."""
+  return {f"a{a}": validation["action"] == a for a in range(num_actions)}
+
+
+def train_one(env_name: str, model: str, pool: str, dataset: str, out: str,
+              config: Optional[TrainConfig] = None, data_dir: str = "data", data_seed: int = 0,
+              progress: bool = True, tensorboard: bool = True, command: str = ""):
+  """Trains one model on the `dataset` split (of `make_datasets` with `data_seed`, under
+  `data_dir`) with `config` (default `TrainConfig()`, the thesis' settings; its seed also
+  seeds the weights) and writes `model.keras`, `history.csv`, `summary.json` and TensorBoard
+  scalars (`tb/`) into `out`; returns (keras model, history rows)."""
+  config = config or TrainConfig()
+  env = envs.make(env_name, batch_size=1)
+  spec = TransitionSpec.for_env(env)
+  folder = dataset_dir(data_dir, env_name, data_seed)
+  train, validation = load_split(folder, dataset), load_split(folder, "validation")
+  tf.keras.utils.set_random_seed(config.seed)
+  net = build_transition_model(model, spec, pool)
+  trainer = TransitionTrainer(net, spec, config)
+  os.makedirs(out, exist_ok=True)
+  writer = tf.summary.create_file_writer(os.path.join(out, "tb")) if tensorboard else None
+
+  def on_epoch(epoch, row):
+    if writer is not None:
+      with writer.as_default(step=epoch):
+        for k, v in row.items():
+          if k != "epoch" and np.isfinite(v):
+            tf.summary.scalar(k, v)
+
+  start = time.time()
+  history = trainer.fit(train, validation, on_epoch=on_epoch, progress=progress,
+                        validation_splits=action_splits(validation, spec.num_actions))
+  seconds = time.time() - start
+  net.save(os.path.join(out, "model.keras"))
+  results.write_seed_csv(os.path.join(out, "history.csv"),
+                         {k: [r[k] for r in history] for k in history[0]})
+  summary = {"env": env_name, "model": label(model, pool), "dataset": dataset,
+             "seed": config.seed, "epochs": config.epochs, "params": count_params(net),
+             "train_size": len(train["action"]),
+             "seconds": round(seconds, 1), "final": history[-1], "command": command,
+             "mask_terminal": config.mask_terminal}
+  results.write_json(os.path.join(out, "summary.json"), summary)
+  return net, history

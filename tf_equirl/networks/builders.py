@@ -21,7 +21,7 @@ Kinds (thesis 4.6 and Table 5.4):
                regular -> actions (thesis 3.1.1).
   invariant    (critics) `GroupLift`, a hidden regular layer, `GroupPool`, a dense output:
                `V(rho(g) s) = V(s)`.
-  relaxed      approximately equivariant (shared/seeds/002, 3.3): `RelaxedGroupLift`,
+  relaxed      approximately equivariant (Park et al. 2025, 3.3): `RelaxedGroupLift`,
                `RelaxedGroupConv` (2 kernels each), then `EquivariantLogits` (actors) or
                `GroupPool` and a dense output (critics). Starts exactly equivariant; the
                relaxed weights let it learn how much symmetry the environment has.
@@ -82,7 +82,7 @@ MLP_WIDTH = 64  # PureJaxRL / thesis Table 5.4 baseline
 # parameters = the MLP critic's 4,545 + a 4-64-64 odd network's 4,416). 4,481 parameters here,
 # within the 10 % rule of the MLP's 4,610; the closest count (width 65) trains about 13 %
 # slower under XLA, whose code for widths off a multiple of 16 is markedly slower
-# (results/ppo_throughput.md, "This sitting").
+# (results/ppo_throughput.md).
 ODD_WIDTH = 64
 
 _HIDDEN_GAIN = float(np.sqrt(2.0))  # PureJaxRL orthogonal init gains

@@ -3,10 +3,11 @@
 An algorithm is registered once with
 
   register_algorithm("ppo", config_cls=PPOConfig, default_config=ppo.default_config,
-                     run_seeds=ppo.experiment.train_seeds, checkpoints=DEFAULT_CHECKPOINTS,
+                     run_seeds=tf_equirl.runner.train_seeds, checkpoints=checkpoints,
                      check_config=check_environment, xla_runtime=True)
 
-where `run_seeds(config, seeds, report)` trains `config` once per seed *in one learner* (so the
+where `checkpoints` maps each environment to its results-table checkpoints
+(`tf_equirl.envs.defaults`) and `run_seeds(config, seeds, report)` trains `config` once per seed *in one learner* (so the
 seeds of a trial reuse one compiled graph) and yields `(seed, columns)` per finished seed:
 equally long numpy arrays per iteration, `env_steps` and `mean_return` among them, the columns
 the algorithm's launcher writes to `seed_<k>.csv`. `report(seed, rows)` is to be called after
@@ -115,15 +116,17 @@ def check_environment(config) -> None:
 
 def _register_builtin() -> None:
   from tf_equirl.agents.ppo import PPOConfig, default_config
-  from tf_equirl.agents.ppo.experiment import DEFAULT_CHECKPOINTS, train_seeds
+  from tf_equirl.envs.defaults import DEFAULTS
+  from tf_equirl.runner import train_seeds
+  checkpoints = {env: row.checkpoints for env, row in DEFAULTS.items()}
   register_algorithm("ppo", config_cls=PPOConfig, default_config=default_config,
-                     run_seeds=train_seeds, checkpoints=DEFAULT_CHECKPOINTS,
+                     run_seeds=train_seeds, checkpoints=checkpoints,
                      check_config=check_environment, xla_runtime=True)
   from tf_equirl.agents.dyna import DynaConfig, default_dyna_config
   # launchers.train_dyna compiles with the classic runtime: the newer one cannot lower a
   # learned world model's step (launchers.common.with_runtime_fallback).
   register_algorithm("dyna", config_cls=DynaConfig, default_config=default_dyna_config,
-                     run_seeds=train_seeds, checkpoints=DEFAULT_CHECKPOINTS,
+                     run_seeds=train_seeds, checkpoints=checkpoints,
                      check_config=check_environment, xla_runtime=False)
 
 _register_builtin()

@@ -670,3 +670,22 @@ def run_config_on_ray(config, seeds: Sequence[int], out: str,
                      xla_runtime=xla_runtime)
   (runs,) = result.configs
   return runs.env_steps, runs.curves
+
+
+def run_arms_on_ray(arms, seeds: Sequence[int], runs_dir: str, resume: bool = True,
+                    seeds_per_trial: Optional[int] = None, address: Optional[str] = None):
+  """`tf_equirl.runner.run_arms` with each arm's seeds as Ray Tune trials
+  (`run_config_on_ray`, on this machine or the cluster at `address`), compiled as this
+  process would compile them; `{name: (env_steps, curves [seeds, iterations],
+  parameter_counts)}`. The runs of an arm go to its folder under `runs_dir` with `_ray`
+  appended."""
+  from tf_equirl import runner  # pylint: disable=import-outside-toplevel  (TensorFlow)
+  out = {}
+  for arm in arms:
+    env = getattr(arm.config, "ppo", arm.config).env
+    env_steps, curves = run_config_on_ray(
+        arm.config, seeds, runner.arm_folder(runs_dir, arm) + "_ray", seeds_per_trial, address,
+        resume, checkpoints=runner.default_checkpoints(env) or None,
+        xla_runtime=compilation.runtime_enabled())
+    out[arm.name] = (env_steps, curves, runner.build_agent(arm.config)[0].parameter_counts())
+  return out

@@ -20,7 +20,7 @@ import re
 import typing
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
-__all__ = ["validate_space", "grid_points", "label", "config_key", "check_seeds", "parse_value",
+__all__ = ["parse_sampler", "SAMPLER_KINDS", "validate_space", "grid_points", "label", "config_key", "check_seeds", "parse_value",
            "build_config"]
 
 # Set by the sweep itself, never searched.
@@ -235,3 +235,40 @@ def config_key(values: Mapping[str, Any], config) -> str:
                           .encode()).hexdigest()[:10]
   readable = re.sub(r"[^A-Za-z0-9_.=+-]+", "_", label(values).replace(", ", "__"))[:80]
   return f"{readable}-{digest}"
+
+
+SAMPLER_KINDS = "uniform:LOW:HIGH, loguniform:LOW:HIGH, randint:LOW:HIGH or choice:A,B"
+
+
+def parse_sampler(config_cls, name: str, text: str):
+  """A Ray Tune sampler of field `name` from `KIND:ARGS` (`uniform:LOW:HIGH`,
+  `loguniform:LOW:HIGH`, `randint:LOW:HIGH`, `choice:A,B,...`; choices parsed as the field's
+  type, `parse_value`).
+
+  Raises:
+    ValueError: naming `name=text` for an unknown kind, bounds that are not numbers or not
+      `LOW < HIGH` (and `LOW > 0` for `loguniform`), or a choice the field cannot take.
+  """
+  from ray import tune  # pylint: disable=import-outside-toplevel
+  kind, _, args = text.partition(":")
+  where = f"{name}={text}"
+  if kind == "choice":
+    try:
+      return tune.choice([parse_value(config_cls, name, v) for v in args.split(",")])
+    except ValueError as e:
+      raise ValueError(f"{where}: {e}") from None
+  if kind not in ("uniform", "loguniform", "randint"):
+    raise ValueError(f"{where}: unknown sampler {kind!r}; expected {SAMPLER_KINDS}.")
+  bounds = args.split(":")
+  number = int if kind == "randint" else float
+  try:
+    if len(bounds) != 2:
+      raise ValueError
+    low, high = (number(b) for b in bounds)
+  except ValueError:
+    raise ValueError(f"{where}: expected {kind}:LOW:HIGH with {number.__name__} bounds, "
+                     f"received {kind}:{args}.") from None
+  if not low < high or (kind == "loguniform" and low <= 0):
+    raise ValueError(f"{where}: expected LOW < HIGH{' and LOW > 0' * (kind == 'loguniform')}"
+                     f", received LOW={low}, HIGH={high}.")
+  return getattr(tune, kind)(low, high)

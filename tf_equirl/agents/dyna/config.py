@@ -8,9 +8,10 @@ from typing import Optional
 
 from tf_equirl import checks
 from tf_equirl.agents.ppo.config import PPOConfig, default_config
+from tf_equirl.envs.defaults import find_env_defaults
 
 __all__ = ["DynaConfig", "default_dyna_config", "MODES", "WORLD_MODELS", "MODEL_BUFFERS",
-           "ROLLOUT_STARTS", "DYNA_ENV_DEFAULTS"]
+           "ROLLOUT_STARTS"]
 
 MODES = ("supervised", "online")
 WORLD_MODELS = ("mlp", "gcnn", "gcnn_proximal")
@@ -162,23 +163,19 @@ class DynaConfig:
     """Model epochs per Dyna iteration (online mode)."""
     if self.model_epochs is not None:
       return self.model_epochs
-    return DYNA_ENV_DEFAULTS.get(self.env.split(":")[0], {}).get("model_epochs", 10)
-
-
-# Per-environment settings. Catch: 50 Dyna iterations (and the online grid's 100) need the
-# 20,000 real steps in whole PPO iterations, so an iteration is 4 envs x 50 steps (200
-# steps, 100 iterations) with minibatches of 10 (thesis Table 5.2) instead of 4 x 128.
-DYNA_ENV_DEFAULTS = {
-    "CartPole-v1": {"ppo": {}, "model_epochs": 100},                          # thesis 4.8
-    "Catch-v0": {"ppo": {"num_steps": 50, "num_minibatches": 20}, "model_epochs": 10},
-}
+    found = find_env_defaults(self.env)
+    if found is None or found.dyna_model_epochs is None:
+      return 10
+    return found.dyna_model_epochs
 
 
 def default_dyna_config(env: str = "CartPole-v1", ppo_overrides: Optional[dict] = None,
                         **overrides) -> DynaConfig:
-  """`DynaConfig` with the thesis' settings for `env` and an MLP actor-critic (thesis 4.7.5.3:
-  "conventional MLP actor-critics"), then `ppo_overrides` and `overrides`."""
+  """`DynaConfig` with the thesis' settings for `env` (`tf_equirl.envs.defaults`) and an MLP
+  actor-critic (thesis 4.7.5.3: "conventional MLP actor-critics"), then `ppo_overrides` and
+  `overrides`."""
   ppo_fields = dict(network="mlp", critic="mlp")
-  ppo_fields.update(DYNA_ENV_DEFAULTS.get(env.split(":")[0], {}).get("ppo", {}))
+  found = find_env_defaults(env)
+  ppo_fields.update((found.dyna_ppo or {}) if found is not None else {})
   ppo_fields.update(ppo_overrides or {})
   return DynaConfig(ppo=default_config(env, **ppo_fields), **overrides)

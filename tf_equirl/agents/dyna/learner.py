@@ -29,11 +29,11 @@ import numpy as np
 import tensorflow as tf
 
 from tf_equirl import envs, rng, runs
+from tf_equirl.envs.defaults import TRANSITION_ENVS, env_defaults
 from tf_equirl.agents.dyna.config import WORLD_MODELS, DynaConfig
 from tf_equirl.agents.dyna.world import ModelBuffer, ModelEnvironment
 from tf_equirl.agents.ppo.learner import PPO, Carry, TrainResult
 from tf_equirl.models.networks import EquivariantTransitionModel, MLPTransitionModel
-from tf_equirl.models.presets import ZOO_FOLDER
 from tf_equirl.models.spec import TransitionSpec
 from tf_equirl.models.training import TrainConfig, TransitionTrainer
 from tf_equirl.params import count_params
@@ -49,12 +49,12 @@ _PLAN_SEED = 0x91A7  # second word of the planning carry's key (the acting carry
 def default_world_model_name(env: str, world_model: str) -> str:
   """Zoo name of the pretrained world model of `env`: `"cartpole/gcnn_transition"` (mean
   pooling), `"cartpole/gcnn_proximal_transition"`, `"cartpole/mlp_transition"`."""
-  if env not in ZOO_FOLDER:
+  if env not in TRANSITION_ENVS:
     raise ValueError(f"No zoo world models for environment {env!r}; the zoo has them for "
-                     f"{sorted(ZOO_FOLDER)}. Pass DynaConfig.world_model_path.")
+                     f"{list(TRANSITION_ENVS)}. Pass DynaConfig.world_model_path.")
   if world_model not in WORLD_MODELS:
     raise ValueError(f"Unknown world model {world_model!r}; expected one of {WORLD_MODELS}.")
-  return f"{ZOO_FOLDER[env]}/{world_model}_transition"
+  return f"{env_defaults(env).zoo_folder}/{world_model}_transition"
 
 
 def load_world_model(name_or_path: str, spec: TransitionSpec) -> keras.Model:

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Optional
 
 from tf_equirl import checks
+from tf_equirl.envs.defaults import find_env_defaults
 from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS
 from tf_equirl.networks.builders import HIDDEN_KINDS
 from tf_equirl.layers.relaxed import PARAMETERIZATIONS
@@ -181,14 +182,6 @@ class PPOConfig:
     return self.total_steps // self.batch_size
 
 
-# Per-environment defaults where the thesis' tables differ between environments.
-ENV_DEFAULTS = {
-    "CartPole-v1": {"total_steps": 500_000, "num_minibatches": 4},   # thesis Table 5.1
-    "Catch-v0": {"total_steps": 20_000, "num_minibatches": 51},      # thesis Table 5.2, 4.6.2
-    "GridWorld-v0": {"total_steps": 200_000, "num_minibatches": 4},  # not in the thesis
-}
-
-
 # Named settings beside the thesis' printed ones, each measured in results/thesis_gaps.md.
 PRESETS = {
     # PureJaxRL ppo.py's own step size and Adam epsilon. The thesis' CartPole Table 4.2 is
@@ -207,11 +200,13 @@ PRESETS = {
 
 def default_config(env: str = "CartPole-v1", preset: Optional[str] = None,
                    **overrides) -> PPOConfig:
-  """`PPOConfig` with the thesis' settings for `env`, then `PRESETS[preset]`, then `overrides`.
-  A variant `env` ("Catch-v0:global:0.5") takes the settings of its base environment."""
+  """`PPOConfig` with the thesis' settings for `env` (`tf_equirl.envs.defaults`), then
+  `PRESETS[preset]`, then `overrides`. A variant `env` ("Catch-v0:global:0.5") takes the
+  settings of its base environment; an environment without defaults gets the dataclass's."""
   if preset is not None and preset not in PRESETS:
     raise ValueError(f"Unknown PPO preset {preset!r}; expected one of {sorted(PRESETS)}.")
-  fields = dict(ENV_DEFAULTS.get(env.split(":")[0] if isinstance(env, str) else env, {}))
+  found = find_env_defaults(env) if isinstance(env, str) and env else None
+  fields = dict(found.ppo) if found is not None else {}
   fields.update(PRESETS.get(preset, {}))
   fields.update(overrides)
   return PPOConfig(env=env, **fields)

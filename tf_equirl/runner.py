@@ -1,4 +1,16 @@
-"""Many-seed PPO experiments: train, log (progress bar, TensorBoard, CSV) and summarise."""
+"""The seed runner shared by PPO, Dyna, sweeps and the studies: train a config once per seed.
+
+* `run_experiment(config, seeds, out_dir)`: trains a `PPOConfig` or a `DynaConfig` once per
+  seed in one learner (one compiled graph), logs (progress bar, TensorBoard, CSV) and writes
+  the run folder (`tf_equirl.runs`) and its summary; `resume_experiment` continues one.
+* `Arm` and `run_arms`: many configurations of a comparison, each in its own run folder,
+  finished ones reused.
+* `train_seeds`: the same training without files, yielding each seed's columns (what
+  `tf_equirl.sweeps` runs in a Ray Tune trial); `seed_columns`: a seed's per-iteration columns.
+
+The runner sits above the agents (`tf_equirl.agents.ppo`, `tf_equirl.agents.dyna`) and below
+`tf_equirl.sweeps` and `tf_equirl.experiments`, which it does not import.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +25,20 @@ import numpy as np
 import tensorflow as tf
 
 from tf_equirl import results, runs
-from tf_equirl.agents.ppo.config import PPOConfig
-from tf_equirl.agents.ppo.learner import METRICS, PPO, TrainResult
+from tf_equirl.agents.dyna import Dyna, DynaConfig
+from tf_equirl.agents.ppo import PPO, PPOConfig, TrainResult
+from tf_equirl.agents.ppo.learner import METRICS
+from tf_equirl.envs.defaults import find_env_defaults
 
-# Checkpoints of thesis Tables 4.2 (CartPole) and 4.4 (Catch); the grid world's are ours.
-DEFAULT_CHECKPOINTS = {"CartPole-v1": (10_000, 100_000, 500_000),
-                       "Catch-v0": (2_000, 10_000, 20_000),
-                       "GridWorld-v0": (20_000, 100_000, 200_000)}
+__all__ = ["ExperimentResult", "run_experiment", "resume_experiment", "Arm", "run_arms",
+           "arm_folder", "train_seeds", "seed_columns", "build_agent", "default_checkpoints"]
+
+
+def default_checkpoints(env: str) -> Tuple[int, ...]:
+  """The checkpoints of `env`'s results tables (`tf_equirl.envs.defaults`; a variant takes its
+  base environment's), or `()` for an environment without defaults."""
+  found = find_env_defaults(env)
+  return found.checkpoints if found is not None else ()
 
 
 @dataclasses.dataclass
@@ -67,10 +86,10 @@ def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
                      f"checkpoints), received {checkpoint_every}.")
   folder = (runs.RunFolder(out_dir, config, seeds, resume=resume, overwrite=overwrite)
             if out_dir else None)
-  agent, config, ppo_config = _build_agent(config)
+  agent, config, ppo_config = build_agent(config)
   if folder is not None:
     folder.start()  # the config and the agent are valid: take the folder
-  checkpoints = tuple(checkpoints or DEFAULT_CHECKPOINTS.get(ppo_config.env, ()))
+  checkpoints = tuple(checkpoints or default_checkpoints(ppo_config.env))
   steps_per_seed = getattr(agent, "total_real_steps",
                            ppo_config.num_iterations * ppo_config.batch_size)
   last = steps_per_seed
@@ -197,30 +216,22 @@ class Arm:
   planning_ratio: Optional[float] = None
 
 
-def run_arms(arms: Sequence[Arm], seeds: Sequence[int], runs_dir: str, resume: bool = True,
-             progress: bool = True, backend: str = "local", address: Optional[str] = None,
-             seeds_per_trial: Optional[int] = None) -> Dict[str, Tuple[np.ndarray, np.ndarray, dict]]:
-  """Trains every arm for every seed (one compiled graph per arm); `{name: (env_steps,
-  curves [seeds, iterations], parameter_counts)}`. Finished arms are reused with `resume`.
+def arm_folder(runs_dir: str, arm: Arm) -> str:
+  """The run folder of `arm` under `runs_dir`: its name with characters other than letters,
+  digits, '_', '.' and '-' replaced by '_' (`"gcnn@C4:invariant"` -> `"gcnn_C4_invariant"`)."""
+  return os.path.join(runs_dir, re.sub(r"[^\w.-]", "_", arm.name))
 
-  `backend="ray"` runs each arm's seeds as Ray Tune trials (`tf_equirl.sweeps`, on this
-  machine or the cluster at `address`) instead of in this process.
+
+def run_arms(arms: Sequence[Arm], seeds: Sequence[int], runs_dir: str, resume: bool = True,
+             progress: bool = True) -> Dict[str, Tuple[np.ndarray, np.ndarray, dict]]:
+  """Trains every arm for every seed in this process (one compiled graph per arm);
+  `{name: (env_steps, curves [seeds, iterations], parameter_counts)}`. Finished arms are
+  reused with `resume`. (`tf_equirl.sweeps.run_arms_on_ray` runs them as Ray Tune trials.)
   """
-  if backend not in ("local", "ray"):
-    raise ValueError(f"run_arms: backend must be 'local' or 'ray', received {backend!r}.")
   out = {}
   for arm in arms:
-    folder = os.path.join(runs_dir, re.sub(r"[^\w.-]", "_", arm.name))  # "gcnn@C4:invariant"
-    if backend == "ray":
-      from tf_equirl import sweeps  # pylint: disable=import-outside-toplevel
-      from tf_equirl import compilation  # pylint: disable=import-outside-toplevel
-      env_steps, curves = sweeps.run_config_on_ray(  # trials compile as this process would
-          arm.config, seeds, folder + "_ray", seeds_per_trial, address, resume,
-          checkpoints=DEFAULT_CHECKPOINTS.get(getattr(arm.config, "ppo", arm.config).env),
-          xla_runtime=compilation.runtime_enabled())
-      out[arm.name] = (env_steps, curves, _build_agent(arm.config)[0].parameter_counts())
-      continue
-    done = results.load_finished_run(folder, arm.config, seeds) if resume else None
+    folder = arm_folder(runs_dir, arm)
+    done = runs.load_finished_run(folder, arm.config, seeds) if resume else None
     if done is None:
       # Finished seeds of the same config and code are reused, others trained (`run.json`);
       # a folder holding another configuration is refused (RunFolderError).
@@ -234,11 +245,14 @@ def run_arms(arms: Sequence[Arm], seeds: Sequence[int], runs_dir: str, resume: b
   return out
 
 
-def _build_agent(config):
-  """`(agent, config, ppo_config)`: PPO for a `PPOConfig`, the Dyna driver for a `DynaConfig`."""
+def build_agent(config):
+  """`(agent, config, ppo_config)`: PPO for a `PPOConfig`, the Dyna driver for a `DynaConfig`.
+
+  Raises:
+    ValueError: `config` is neither.
+  """
   if isinstance(config, PPOConfig):
     return PPO(config), config, config
-  from tf_equirl.agents.dyna import Dyna, DynaConfig  # pylint: disable=import-outside-toplevel
   if isinstance(config, DynaConfig):
     return Dyna(config), config, config.ppo
   raise ValueError("run_experiment expects a PPOConfig or a DynaConfig, received "
@@ -267,7 +281,7 @@ def train_seeds(config, seeds: Sequence[int],
   agent = None
   for seed in seeds:
     if agent is None:
-      agent, _, ppo_config = _build_agent(config)
+      agent, _, ppo_config = build_agent(config)
     done = [0]
 
     def callback(metrics, seed=seed, done=done, batch=ppo_config.batch_size):

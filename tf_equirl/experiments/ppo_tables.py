@@ -1,10 +1,13 @@
-"""Many-seed PPO comparisons of actor networks: the thesis' Tables 4.2 and 4.4, and beyond.
+"""Many-seed PPO comparisons of actor networks: thesis Tables 4.2 (CartPole) and 4.4 (Catch),
+and the grid world's group ladder beyond them.
 
-`network_arms(env, ["mlp", "gcnn@C4:invariant", ...])` turns network specs into `Arm`s,
-`run_arms` (`tf_equirl.agents.ppo.experiment`) trains them (resuming finished ones), and
-`write_report` writes a results file: the table at the checkpoints, the thesis' numbers
-beside ours where it has them, parameter counts, sample efficiency by group order and the
-curves. `launchers/reproduce_ppo.py` only parses flags and calls these.
+Entry point: `run(PPOTablesConfig(env="Catch-v0", seeds=128)) -> str`, the path of the
+results file `results/ppo_<short>.md` (and its PNG), which `launchers/reproduce_ppo.py` calls.
+It takes `network_arms(env, ["mlp", "gcnn@C4:invariant", ...])`, which turns network specs
+into `tf_equirl.runner.Arm`s, trains them (`tf_equirl.runner.run_arms`, or Ray Tune trials;
+finished ones are reused) and calls `write_report`: the table at the checkpoints, the
+thesis' numbers beside ours where it has them, parameter counts, sample efficiency by group
+order and the curves.
 
 A network spec is `actor[@group][:critic]`: an actor kind of `tf_equirl.networks`, the name
 of a subgroup of the environment's symmetry to build it over (default: the whole symmetry;
@@ -13,21 +16,24 @@ see `env.symmetries`) and a critic kind (default: the thesis' MLP).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tf_equirl import results
-from tf_equirl.agents.ppo.config import default_config
-from tf_equirl.agents.ppo.experiment import DEFAULT_CHECKPOINTS, Arm
+from tf_equirl import checks, envs, results
+from tf_equirl.agents.ppo.config import PRESETS, default_config
+from tf_equirl.envs.defaults import find_env_defaults
+from tf_equirl.experiments._arms import check_backend, train_arms
 from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS
+from tf_equirl.runner import Arm, default_checkpoints
 
-__all__ = ["THESIS", "DEFAULT_NETWORKS", "parse_network", "network_arms", "group_order",
-           "sample_efficiency", "write_report"]
+__all__ = ["PPOTablesConfig", "run", "THESIS", "DEFAULT_NETWORKS", "parse_network",
+           "network_arms", "group_order", "sample_efficiency", "write_report", "short_name"]
 
 # thesis Table 4.2 (CartPole) and Table 4.4 (Catch): mean +- 2 SE over 128 seeds at the
-# checkpoints of DEFAULT_CHECKPOINTS.
+# checkpoints of `tf_equirl.envs.defaults`.
 THESIS = {
     "CartPole-v1": {"mlp": ["102 +- 5", "260 +- 10", "497 +- 1"],
                     "symmetrizer": ["116 +- 6", "240 +- 10", "500 +- 1"],
@@ -36,12 +42,11 @@ THESIS = {
                  "gcnn": ["-0.06 +- 0.09", "0.95 +- 0.03", "0.96 +- 0.02"]},
 }
 THESIS_TABLE = {"CartPole-v1": "4.2", "Catch-v0": "4.4"}
-# results/ppo_<short>.md
-SHORT_NAMES = {"CartPole-v1": "cartpole", "Catch-v0": "catch", "GridWorld-v0": "grid"}
 
 DEFAULT_NETWORKS = {"CartPole-v1": ("mlp", "symmetrizer", "gcnn"),
                     "Catch-v0": ("mlp", "gcnn"),
-                    # the group ladder (C2 < C4 < D4) and the two baselines of issue 13
+                    # the group ladder (C2 < C4 < D4) and the two non-equivariant
+                    # baselines (data augmentation, a symmetry-aware input encoder)
                     "GridWorld-v0": ("mlp", "symmetrizer", "gcnn@C2", "gcnn@C4", "gcnn",
                                      "augment", "encoder")}
 _FALLBACK_NETWORKS = ("mlp", "gcnn")
@@ -160,7 +165,7 @@ def write_report(path: str, env: str, arms: Sequence[Arm], runs: Mapping[str, tu
   if not arms:
     raise ValueError("write_report: none of the arms has runs.")
   steps = runs[arms[0].name][0]
-  checkpoints = tuple(checkpoints or DEFAULT_CHECKPOINTS.get(env) or
+  checkpoints = tuple(checkpoints or default_checkpoints(env) or
                       (int(steps[len(steps) // 10]), int(steps[len(steps) // 2]), int(steps[-1])))
   per_iteration = int(steps[1] - steps[0]) if len(steps) > 1 else int(steps[0])
   # a checkpoint the runs did not reach would silently read their last iteration
@@ -184,7 +189,7 @@ def write_report(path: str, env: str, arms: Sequence[Arm], runs: Mapping[str, tu
     lines += [f"Thesis (Table {THESIS_TABLE[env]}, 128 seeds):\n",
               "| env steps | " + " | ".join(listed) + " |", "|---|" + "---|" * len(listed)]
     lines += [f"| {s:,} | " + " | ".join(thesis[n][j] for n in listed) + " |"
-              for j, s in enumerate(DEFAULT_CHECKPOINTS[env])]
+              for j, s in enumerate(default_checkpoints(env))]
     lines.append("")
   orders = {a.name: group_order(a.config) for a in arms}
   lines += ["| network | group | \\|G\\| | actor params | critic params | total |",
@@ -216,3 +221,85 @@ def write_report(path: str, env: str, arms: Sequence[Arm], runs: Mapping[str, tu
   with open(path, "w") as f:
     f.write("\n".join(lines) + notes)
   return path
+
+
+def short_name(env: str) -> str:
+  """The short name of `env`'s results files (`results/ppo_<short>.md`): the table's
+  (`tf_equirl.envs.defaults`), else the id's first part in lower case."""
+  found = find_env_defaults(env)
+  return found.short_name if found is not None else env.split("-")[0].lower()
+
+
+@dataclasses.dataclass
+class PPOTablesConfig:
+  """What `run` trains and where it writes.
+
+  Attributes:
+    env: a registered environment (`tf_equirl.envs.list_envs()`; symmetry-breaking variants
+      belong to `tf_equirl.experiments.approx_equivariance`).
+    seeds: seeds per network, 0..N-1.
+    networks: network specs `actor[@group][:critic]` (None: `DEFAULT_NETWORKS` of `env`).
+    total_steps: environment steps per seed (None: the environment's default config).
+    preset: named PPO settings instead of the thesis' printed ones
+      (`tf_equirl.agents.ppo.PRESETS`).
+    checkpoints: environment steps of the table's rows (None: the environment's table
+      columns, else 10 %, 50 %, 100 % of the run).
+    runs: folder of the per-seed outputs (`<runs>/<env>/<network>`).
+    results: folder of the results file and its plot.
+    resume: reuse a network's finished runs instead of training it again.
+    progress: show progress bars.
+    backend: "local" (this process trains the seeds one after another) or "ray" (the seeds
+      run as Ray Tune trials, `tf_equirl.sweeps`).
+    address: with `backend="ray"`, the Ray cluster to join (None: a local Ray).
+    seeds_per_trial: with `backend="ray"`, seeds per trial (None: all in one).
+    command: the command line written into the results file.
+  """
+  env: str = "CartPole-v1"
+  seeds: int = 32
+  networks: Optional[Tuple[str, ...]] = None
+  total_steps: Optional[int] = None
+  preset: Optional[str] = None
+  checkpoints: Optional[Tuple[int, ...]] = None
+  runs: str = os.path.join("runs", "reproduce")
+  results: str = "results"
+  resume: bool = True
+  progress: bool = True
+  backend: str = "local"
+  address: Optional[str] = None
+  seeds_per_trial: Optional[int] = 16
+  command: str = "python -m launchers.reproduce_ppo"
+
+  def __post_init__(self):
+    if self.env not in envs.list_envs():
+      raise ValueError(f"PPOTablesConfig.env must be a registered environment, one of "
+                       f"{envs.list_envs()}, received {self.env!r} (symmetry-breaking variants "
+                       "are trained by launchers.train_ppo and launchers.reproduce_approx).")
+    checks.positive_int("PPOTablesConfig", "seeds", self.seeds)
+    checks.positive_int("PPOTablesConfig", "total_steps", self.total_steps, allow_none=True)
+    checks.positive_int("PPOTablesConfig", "seeds_per_trial", self.seeds_per_trial,
+                        allow_none=True)
+    if self.preset is not None and self.preset not in PRESETS:
+      raise ValueError(f"PPOTablesConfig.preset must be None or one of {sorted(PRESETS)}, "
+                       f"received {self.preset!r}.")
+    check_backend("PPOTablesConfig", self.backend)
+    self.arms()  # an unknown network spec or subgroup fails here, before any training
+
+  def arms(self) -> List[Arm]:
+    """The arms of the table: one per network spec."""
+    overrides = {"total_steps": self.total_steps} if self.total_steps is not None else {}
+    if self.preset:
+      overrides["preset"] = self.preset
+    return network_arms(self.env, self.networks, **overrides)
+
+
+def run(config: PPOTablesConfig) -> str:
+  """Trains every network of `config` for its seeds (reusing finished runs) and writes
+  `<results>/ppo_<short>.md` with its PNG; returns the markdown's path."""
+  arms = config.arms()
+  seeds = list(range(config.seeds))
+  runs = train_arms(arms, seeds, os.path.join(config.runs, config.env), resume=config.resume,
+                    progress=config.progress, backend=config.backend, address=config.address,
+                    seeds_per_trial=config.seeds_per_trial)
+  os.makedirs(config.results, exist_ok=True)
+  return write_report(os.path.join(config.results, f"ppo_{short_name(config.env)}.md"),
+                      config.env, arms, runs, seeds, config.command, config.checkpoints)

@@ -1,9 +1,10 @@
-"""Thesis 4.7.5-4.7.6 study of transition models: train a grid, analyse it, write the report.
+"""Transition models on fixed datasets: the study of thesis 4.7.5-4.7.6 (Figs. 4.6, 4.7, 4.9).
 
-`run_study(TransitionStudyConfig(env="CartPole-v1", epochs=30, seeds=3))` does for one
+Entry point: `run(TransitionStudyConfig(env="CartPole-v1", epochs=30, seeds=3)) -> str`, the
+path of `results/transition_models.md`, which `launchers/analyze_transition.py` calls. For one
 environment, for every seed, dataset (joint, left, random) and model (MLP, G-CNN with
-proximal pooling, G-CNN with mean pooling): trains what `config.runs_dir` does not hold yet
-(`tf_equirl.models.experiment.train_one`), then writes
+proximal pooling, G-CNN with mean pooling) it trains what `config.runs_dir` does not hold yet
+(`tf_equirl.models.train_one`), then writes
 
 * `transition_<env>_curves.png`: validation RMS (CartPole, Fig. 4.6) or validation loss and
   accuracy (Catch, Fig. 4.9) against epochs, one panel per dataset;
@@ -14,9 +15,9 @@ proximal pooling, G-CNN with mean pooling): trains what `config.runs_dir` does n
 * this environment's section of `transition_models.md` (between generated markers; the
   rest of the file is left as it is).
 
-`to_zoo` copies the seed-0 models trained on `joint` into the zoo (all three models);
-`ship_run` puts one run's model there. `launchers/
-analyze_transition.py` parses flags into the config and calls these.
+With `config.ship_to_zoo`, `to_zoo` copies the seed-0 models trained on `joint` into the zoo
+(all three models); `ship_run` puts one run's model there (`launchers/train_transition.py
+--zoo`).
 """
 
 from __future__ import annotations
@@ -31,16 +32,16 @@ import numpy as np
 import tensorflow as tf
 
 from tf_equirl import checks, envs, results, zoo
+from tf_equirl.envs.defaults import TRANSITION_ENVS, env_defaults
 from tf_equirl.models.analysis import (all_state_action_pairs, binned_rms, equivariance_rate,
                                        prediction_equivariance_rate)
-from tf_equirl.models.data import DATASETS, dataset_dir, load_split
-from tf_equirl.models.experiment import label, train_one
+from tf_equirl.models.data import DATASETS, SPLITS, dataset_dir, load_split
 from tf_equirl.models.networks import EquivariantTransitionModel, MLPTransitionModel
-from tf_equirl.models.presets import ZOO_FOLDER
 from tf_equirl.models.spec import TransitionSpec
+from tf_equirl.models.training import TrainConfig, label, run_folder, train_one
 
-__all__ = ["TransitionStudyConfig", "run_study", "train_grid", "plot_curves", "angle_analysis",
-           "equivariance", "section", "write_section", "to_zoo", "zoo_entry", "ship_run",
+__all__ = ["TransitionStudyConfig", "run", "run_study", "check_datasets", "train_grid",
+           "plot_curves", "angle_analysis", "equivariance", "section", "write_section", "to_zoo", "zoo_entry", "ship_run",
            "ZOO_KINDS"]
 
 
@@ -61,6 +62,7 @@ class TransitionStudyConfig:
     results_dir: where figures and `transition_models.md` go.
     retrain: retrain runs that already exist with the same epochs.
     progress: show progress bars while training.
+    ship_to_zoo: also put the seed-0 models trained on `joint` into the zoo (`to_zoo`).
     command: the command line written into the report.
   """
   env: str = "CartPole-v1"
@@ -74,11 +76,12 @@ class TransitionStudyConfig:
   results_dir: str = "results"
   retrain: bool = False
   progress: bool = True
+  ship_to_zoo: bool = False
   command: str = "python -m launchers.analyze_transition"
 
   def __post_init__(self):
-    if self.env not in ZOO_FOLDER:
-      raise ValueError(f"TransitionStudyConfig.env must be one of {sorted(ZOO_FOLDER)}, "
+    if self.env not in TRANSITION_ENVS:
+      raise ValueError(f"TransitionStudyConfig.env must be one of {list(TRANSITION_ENVS)}, "
                        f"received {self.env!r}.")
     for name in ("epochs", "seeds", "equivariance_seeds"):
       checks.positive_int("TransitionStudyConfig", name, getattr(self, name))
@@ -123,7 +126,7 @@ def train_grid(config: TransitionStudyConfig):
   for seed in range(config.seeds):
     for dataset in DATASETS:
       for (model, pool), lab in zip(MODELS, LABELS):
-        out = os.path.join(config.runs_dir, env_name, f"{lab}_{dataset}", f"seed_{seed}")
+        out = run_folder(config.runs_dir, env_name, model, pool, dataset, seed)
         summary = os.path.join(out, "summary.json")
         fresh = True
         if os.path.exists(summary) and not config.retrain:
@@ -131,7 +134,8 @@ def train_grid(config: TransitionStudyConfig):
             fresh = json.load(f)["epochs"] != config.epochs
         if fresh:
           print(f"training {lab} on {dataset}, seed {seed}", flush=True)
-          train_one(env_name, model, pool, dataset, config.epochs, seed, out, config.data_dir,
+          train_one(env_name, model, pool, dataset, out,
+                    TrainConfig(epochs=config.epochs, seed=seed), config.data_dir,
                     config.data_seed, progress=config.progress,
                     command=train_command(config, model, pool, dataset, seed))
         runs.setdefault((lab, dataset), []).append(out)
@@ -379,7 +383,7 @@ def zoo_entry(env_name: str, spec: TransitionSpec, run: str, worst_error, n_pair
   lab = summary["model"]
   if lab not in ZOO_KINDS:
     raise ValueError(f"Run {run!r} holds a {lab!r} model; the zoo ships {sorted(ZOO_KINDS)}.")
-  folder = ZOO_FOLDER[env_name]
+  folder = env_defaults(env_name).zoo_folder
   rel = f"{folder}/{ZOO_KINDS[lab]}_transition.keras"
   os.makedirs(os.path.join(zoo.zoo_dir(), folder), exist_ok=True)
   shutil.copyfile(os.path.join(run, "model.keras"), os.path.join(zoo.zoo_dir(), rel))
@@ -447,15 +451,38 @@ def ship_run(env_name: str, run: str, data_dir: str = "data", data_seed: int = 0
   return name
 
 
-def run_study(config: TransitionStudyConfig, ship_to_zoo: bool = False) -> str:
+def check_datasets(config: TransitionStudyConfig) -> None:
+  """Raises a ValueError saying how to make them if the datasets `config` reads are missing."""
+  folder = dataset_dir(config.data_dir, config.env, config.data_seed)
+  missing = [name for name in SPLITS
+             if not os.path.exists(os.path.join(folder, f"{name}.npz"))]
+  if missing:
+    raise ValueError(f"No transition datasets {missing} in {folder}; create them with "
+                     f"`python -m launchers.make_transition_data --env={config.env} "
+                     f"--seed={config.data_seed} --data_dir={config.data_dir}`.")
+
+
+def run(config: TransitionStudyConfig) -> str:
+  """`run_study`; returns the path of the report (`<results_dir>/transition_models.md`)."""
+  run_study(config)
+  return os.path.join(config.results_dir, "transition_models.md")
+
+
+def run_study(config: TransitionStudyConfig) -> str:
   """Trains what is missing, analyses, writes the figures and the report section; returns
-  the section's text. `ship_to_zoo` also puts the seed-0 joint models into the zoo."""
+  the section's text. With `config.ship_to_zoo` also puts the seed-0 joint models into the
+  zoo.
+
+  Raises:
+    ValueError: the datasets are missing (`check_datasets`).
+  """
+  check_datasets(config)
   env = envs.make(config.env, batch_size=1)
   spec = TransitionSpec.for_env(env)
   validation = load_split(dataset_dir(config.data_dir, config.env, config.data_seed),
                           "validation")
   runs = train_grid(config)
-  short = ZOO_FOLDER[config.env]
+  short = env_defaults(config.env).short_name
   os.makedirs(config.results_dir, exist_ok=True)
   figures = {"curves": os.path.join(config.results_dir, f"transition_{short}_curves.png")}
   plot_curves(config.env, runs, figures["curves"])
@@ -466,6 +493,6 @@ def run_study(config: TransitionStudyConfig, ship_to_zoo: bool = False) -> str:
   n_pairs, untrained, trained = equivariance(config, env, spec, runs, validation)
   text = section(config, spec, runs, validation, n_pairs, untrained, trained, angle, figures)
   write_section(os.path.join(config.results_dir, "transition_models.md"), config.env, text)
-  if ship_to_zoo:
+  if config.ship_to_zoo:
     to_zoo(config, spec, runs, n_pairs, trained)
   return text

@@ -1,11 +1,22 @@
-"""Supervised-Dyna and Dyna experiments across seeds (thesis Tables 4.5, 4.6; Figs. 4.8, 4.10).
+"""Supervised-Dyna and online Dyna across seeds: thesis Tables 4.5 (CartPole) and 4.6 (Catch),
+Figs. 4.8 and 4.10, the online grid of thesis 4.8 (Fig. 4.11), and Dyna's levers beyond them.
 
-`supervised_arms(env)` lists the agents of thesis 4.7.5.3 / 4.7.6.2: the model-free baseline
-(the same PPO settings, no planning), Dyna (MLP world model) and Equi-Dyna (G-CNN world model;
-mean pooling, or the thesis' proximal pooling as `equi_dyna_proximal`) at each planning ratio; `run_arms` trains them (resuming finished ones); `write_report`
-writes a results file with the table at the thesis' checkpoints, the best planning ratio per
-world model, the thesis' numbers beside ours and the curves. `launchers/reproduce_dyna.py`
-only parses flags and calls these.
+Entry point: `run(DynaTablesConfig(env="Catch-v0", part="supervised", seeds=32)) -> str`, the
+path of the results file (`results/dyna_<short>.md`, `..._levers.md` or `..._online.md`, each
+with its PNG), which `launchers/reproduce_dyna.py` calls. Its parts:
+
+* `supervised_arms(env)`: the agents of thesis 4.7.5.3 / 4.7.6.2, the model-free baseline (the
+  same PPO settings, no planning), Dyna (MLP world model) and Equi-Dyna (G-CNN world model;
+  mean pooling, or the thesis' proximal pooling as `equi_dyna_proximal`) at each planning
+  ratio; `write_report` writes the table at the thesis' checkpoints, the best planning ratio
+  per world model, the thesis' numbers beside ours and the curves.
+* `lever_arms`: online Dyna with and without orbit-augmented model data, branched rollouts and
+  a whole-run model buffer.
+* `online_grid_arms` and `write_grid_report`: online Dyna over planning ratios x Dyna
+  iterations (thesis 4.8), trained here or read from sweeps (`grid_runs_from_sweeps`).
+
+The arms train with `tf_equirl.runner.run_arms` (or as Ray Tune trials); finished ones are
+reused.
 """
 
 from __future__ import annotations
@@ -16,16 +27,19 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tf_equirl import results
+from tf_equirl import checks, results, runs as runs_lib
 from tf_equirl.agents.dyna.config import DynaConfig, default_dyna_config
-from tf_equirl.agents.ppo.experiment import DEFAULT_CHECKPOINTS, Arm, run_arms
+from tf_equirl.envs.defaults import DEFAULTS, env_defaults
+from tf_equirl.experiments._arms import check_backend, train_arms
+from tf_equirl.runner import Arm, default_checkpoints
 
-__all__ = ["Arm", "THESIS", "supervised_arms", "lever_arms", "run_arms", "best_ratio",
-           "write_report"]
+__all__ = ["DynaTablesConfig", "run", "PARTS", "DYNA_ENVS", "THESIS", "supervised_arms",
+           "lever_arms", "online_grid_arms", "best_ratio", "write_report", "write_grid_report",
+           "grid_runs_from_sweeps", "final_transition_accuracy"]
 
 # thesis Table 4.5 (CartPole; Dyna at planning ratio 1, Equi-Dyna at 8) and Table 4.6 (Catch;
 # Dyna at 4, Equi-Dyna at 8): mean +- 2 SE over 128 seeds at the checkpoints of
-# DEFAULT_CHECKPOINTS; Supervised-Dyna, 50 Dyna iterations, MLP actor-critics.
+# `tf_equirl.envs.defaults`; Supervised-Dyna, 50 Dyna iterations, MLP actor-critics.
 THESIS = {
     "CartPole-v1": {"baseline": ["102 +- 5", "260 +- 10", "497 +- 1"],
                     "dyna": ["110 +- 10", "245 +- 20", "500 +- 1"],
@@ -102,7 +116,7 @@ def write_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, tuple
                  seeds: Sequence[int], command: str, title: str,
                  checkpoints: Optional[Sequence[int]] = None, thesis: bool = True) -> str:
   """Writes the results markdown (and a PNG beside it); keeps its hand-written Notes."""
-  checkpoints = tuple(checkpoints or DEFAULT_CHECKPOINTS[env])
+  checkpoints = tuple(checkpoints or env_defaults(env).checkpoints)
   steps = runs[arms[0].name][0]
   checkpoints = tuple(c for c in checkpoints if c <= steps[-1]) or (int(steps[-1]),)
   summaries = {a.name: results.summarize(runs[a.name][1], runs[a.name][0], checkpoints)
@@ -128,11 +142,11 @@ def write_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, tuple
     t = THESIS[env]
     ratios = THESIS_RATIOS[env]
     lines += [f"\nThesis (Table {'4.5' if env == 'CartPole-v1' else '4.6'}, 128 seeds, "
-              f"{DEFAULT_CHECKPOINTS[env][-1]:,} real steps; Dyna at planning ratio "
+              f"{env_defaults(env).checkpoints[-1]:,} real steps; Dyna at planning ratio "
               f"{ratios['dyna']}, Equi-Dyna at {ratios['equi_dyna']}):\n",
               "| env steps | baseline | dyna | equi_dyna |\n|---|---|---|---|"]
     lines += [f"| {s:,} | {t['baseline'][j]} | {t['dyna'][j]} | {t['equi_dyna'][j]} |"
-              for j, s in enumerate(DEFAULT_CHECKPOINTS[env])]
+              for j, s in enumerate(env_defaults(env).checkpoints)]
     lines.append("")
   lines += ["\n## Every configuration\n", results.markdown_summary(summaries),
             "\n| configuration | actor | critic | world model | planned steps per seed |",
@@ -184,7 +198,7 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
   final = min(int(runs[a.name][0][-1]) for a in grid)
   per_cell = sorted({runs[a.name][1].shape[0] for a in grid})
   cell_seeds = "/".join(str(n) for n in per_cell)
-  checkpoints = tuple(c for c in DEFAULT_CHECKPOINTS.get(env, ()) if c <= final)
+  checkpoints = tuple(c for c in default_checkpoints(env) if c <= final)
   if not checkpoints or checkpoints[-1] < final:
     # The last cell's final step (whole Dyna iterations can end a little short of the run's
     # total, e.g. 99,840 of 100,000), so the table always reports the end of the runs.
@@ -246,7 +260,7 @@ def grid_runs_from_sweeps(sweep_dirs: Sequence[str], baseline: Arm, baseline_dir
   """Arms and runs of an online grid swept with `launchers.sweep --algo=dyna` (one sweep per
   world model), plus the model-free baseline's finished runs from `run_arms`."""
   from tf_equirl import sweeps  # pylint: disable=import-outside-toplevel
-  done = results.load_finished_run(baseline_dir, baseline.config, baseline_seeds)
+  done = runs_lib.load_finished_run(baseline_dir, baseline.config, baseline_seeds)
   if done is None:
     raise ValueError(f"No finished baseline runs of {len(baseline_seeds)} seeds in "
                      f"{baseline_dir}; run launchers.reproduce_dyna --part=supervised first.")
@@ -278,3 +292,113 @@ def final_transition_accuracy(model, env) -> Dict[str, float]:
   return {"pairs": int(last.sum()),
           "ball_column": float(np.mean(predicted[:, 1] == true[:, 1])),
           "paddle": float(np.mean(predicted[:, 2] == true[:, 2]))}
+
+
+PARTS = ("supervised", "levers", "online_grid")
+DYNA_ENVS = tuple(sorted(env for env, row in DEFAULTS.items() if row.has_dyna))
+
+
+@dataclasses.dataclass
+class DynaTablesConfig:
+  """What `run` trains and where it writes.
+
+  Attributes:
+    env: an environment with the thesis' Dyna settings ("CartPole-v1", "Catch-v0").
+    part: "supervised" (the thesis' tables: baseline, Dyna and Equi-Dyna with the zoo's
+      pretrained world models at every planning ratio), "levers" (online Dyna with and
+      without each lever, at one planning ratio) or "online_grid" (online Dyna over
+      planning ratios x Dyna iterations per world model, thesis 4.8).
+    seeds: seeds per configuration, 0..N-1.
+    planning_ratios: planned steps per real step of the arms.
+    dyna_iterations: Dyna iterations of the arms (one value except for the online grid).
+    models: world models ("mlp", "gcnn", and for the supervised part "gcnn_proximal").
+    from_sweeps: online grid only: report the grid already swept with `launchers.sweep
+      --algo=dyna` into these folders (one per world model) instead of training it; the
+      baseline comes from the supervised part's runs.
+    total_steps: real environment steps per seed (None: the thesis' for `env`).
+    model_epochs: online world-model epochs per Dyna iteration (None: the environment's).
+    horizon: branched-rollout horizon of the levers.
+    runs: folder of the per-seed outputs (`<runs>/<short>[_levers|_online]/<arm>`).
+    results: folder of the results file and its plot.
+    progress: show progress bars.
+    backend, address, seeds_per_trial: as `tf_equirl.experiments.ppo_tables.PPOTablesConfig`.
+    command: the command line written into the results file.
+  """
+  env: str = "CartPole-v1"
+  part: str = "supervised"
+  seeds: int = 32
+  planning_ratios: Tuple[float, ...] = (1, 2, 4, 8)
+  dyna_iterations: Tuple[int, ...] = (50,)
+  models: Tuple[str, ...] = ("mlp", "gcnn")
+  from_sweeps: Optional[Tuple[str, ...]] = None
+  total_steps: Optional[int] = None
+  model_epochs: Optional[int] = None
+  horizon: int = 20
+  runs: str = os.path.join("runs", "reproduce_dyna")
+  results: str = "results"
+  progress: bool = True
+  backend: str = "local"
+  address: Optional[str] = None
+  seeds_per_trial: Optional[int] = 16
+  command: str = "python -m launchers.reproduce_dyna"
+
+  def __post_init__(self):
+    if self.env not in DYNA_ENVS:
+      raise ValueError(f"DynaTablesConfig.env must be one of {DYNA_ENVS}, received "
+                       f"{self.env!r}.")
+    if self.part not in PARTS:
+      raise ValueError(f"DynaTablesConfig.part must be one of {PARTS}, received "
+                       f"{self.part!r}.")
+    for name in ("seeds", "horizon"):
+      checks.positive_int("DynaTablesConfig", name, getattr(self, name))
+    for name in ("total_steps", "model_epochs", "seeds_per_trial"):
+      checks.positive_int("DynaTablesConfig", name, getattr(self, name), allow_none=True)
+    check_backend("DynaTablesConfig", self.backend)
+    if self.part != "online_grid" and len(self.dyna_iterations) != 1:
+      raise ValueError(f"DynaTablesConfig: part={self.part!r} takes one dyna_iterations "
+                       f"value, received {tuple(self.dyna_iterations)}.")
+    if self.part == "levers" and len(self.planning_ratios) != 1:
+      raise ValueError("DynaTablesConfig: part='levers' takes one planning ratio, received "
+                       f"{tuple(self.planning_ratios)}.")
+    if self.from_sweeps and self.part != "online_grid":
+      raise ValueError("DynaTablesConfig.from_sweeps is for part='online_grid'.")
+    self.arms()  # an unknown world model or a bad ratio fails here, before any training
+
+  @property
+  def suffix(self) -> str:
+    """`""`, `"_levers"` or `"_online"`: of the results file and the runs folder."""
+    return {"supervised": "", "levers": "_levers", "online_grid": "_online"}[self.part]
+
+  def arms(self) -> List[Arm]:
+    """The arms of `part`, the model-free baseline first."""
+    if self.part == "online_grid":
+      return online_grid_arms(self.env, self.planning_ratios, self.dyna_iterations,
+                              self.models, self.total_steps, self.model_epochs)
+    if self.part == "supervised":
+      return supervised_arms(self.env, self.planning_ratios, self.dyna_iterations[0],
+                             self.total_steps, world_models=self.models)
+    return lever_arms(self.env, self.planning_ratios[0], self.dyna_iterations[0],
+                      self.total_steps, horizon=self.horizon, model_epochs=self.model_epochs)
+
+
+def run(config: DynaTablesConfig) -> str:
+  """Trains the arms of `config.part` (reusing finished runs, or reading the online grid from
+  `config.from_sweeps`) and writes its results file with its PNG; returns the markdown's
+  path."""
+  arms = config.arms()
+  seeds = list(range(config.seeds))
+  short = env_defaults(config.env).short_name
+  if config.from_sweeps:
+    arms, runs = grid_runs_from_sweeps(
+        config.from_sweeps, arms[0], os.path.join(config.runs, short, "baseline"), seeds)
+  else:
+    runs = train_arms(arms, seeds, os.path.join(config.runs, f"{short}{config.suffix}"),
+                      progress=config.progress, backend=config.backend,
+                      address=config.address, seeds_per_trial=config.seeds_per_trial)
+  os.makedirs(config.results, exist_ok=True)
+  path = os.path.join(config.results, f"dyna_{short}{config.suffix}.md")
+  if config.part == "online_grid":
+    return write_grid_report(path, config.env, arms, runs, seeds, config.command)
+  title = "Supervised-Dyna" if config.part == "supervised" else "Online Dyna: levers"
+  return write_report(path, config.env, arms, runs, seeds, config.command, title,
+                      thesis=config.part == "supervised")

@@ -1,11 +1,18 @@
-"""Approximate equivariance experiments: which actor copes with how much broken symmetry.
+"""Approximate equivariance: which actor copes with how much broken symmetry.
 
-`reproduce(spec)` (called by `launchers/reproduce_approx.py`) does, per environment:
+Beyond the thesis (whose actors are exactly equivariant, thesis 4.6): MLP, exact G-CNN,
+relaxed G-CNN and residual-pathway (RPP) actors on the original CartPole and Catch and on
+their symmetry-breaking variants (`tf_equirl.envs.breaking`), with the thesis' PPO settings
+and checkpoints (Tables 4.2, 4.4).
+
+Entry point: `run(ApproxSpec(grids=(env_grid("Catch-v0"), ...))) -> str`, the path of
+`results/approximate_equivariance.md`, which `launchers/reproduce_approx.py` calls; it does,
+per environment:
 
 1. Train every actor of `spec.networks` (MLP, exact G-CNN, relaxed G-CNN, RPP; all with the
    thesis' MLP critic and PPO settings) for `spec.seeds` seeds on the original environment
    and on each symmetry-breaking variant (`tf_equirl.envs.breaking`) with
-   `tf_equirl.agents.ppo.experiment.resume_experiment`. A configuration whose run record
+   `tf_equirl.runner.resume_experiment`. A configuration whose run record
    (`run.json`: same config, seeds and code) and actors exist is reused, and an
    interrupted one keeps its finished seeds, so a reproduction continues where it stopped.
 2. Analyse each trained actor (`analyse_config`): its greedy return on the environment it
@@ -33,14 +40,15 @@ import numpy as np
 import tensorflow as tf
 from tf_agents.trajectories import time_step as ts
 
-from tf_equirl import checks, envs, results, rng
+from tf_equirl import checks, envs, results, rng, runs
 from tf_equirl.agents.ppo.config import default_config
-from tf_equirl.agents.ppo.experiment import resume_experiment
+from tf_equirl.envs.defaults import env_defaults
 from tf_equirl.networks import builders
+from tf_equirl.runner import resume_experiment
 from tf_equirl.testing import equivariance_error_by_element, relaxed_weight_spread
 
-__all__ = ["EnvGrid", "ApproxSpec", "variant_name", "train_config", "analyse_config",
-           "reproduce", "targets", "world_model_experiment"]
+__all__ = ["EnvGrid", "ApproxSpec", "env_grid", "parse_variants", "variant_name",
+           "train_config", "analyse_config", "run", "targets", "world_model_experiment"]
 
 keras = tf.keras
 
@@ -60,8 +68,8 @@ class EnvGrid:
     checkpoints: steps at which the tables report (the first is the "early" one).
     noise_sigmas: standard deviations of the Gaussian observation noise at test time.
     eval_episodes: episodes per seed in the analysis.
-    early: the early checkpoint of the targets on the broken variants (the issue's 10k
-      steps for both environments); must be one of `checkpoints`.
+    early: the early checkpoint of the targets on the broken variants (10k steps on both
+      environments); must be one of `checkpoints`.
   """
   env: str
   variants: Tuple[Tuple[str, float], ...]
@@ -105,6 +113,44 @@ class ApproxSpec:
                        f"{self.networks!r}.")
 
 
+def parse_variants(items: Sequence[str]) -> Tuple[Tuple[str, float], ...]:
+  """`["global:0.5", "reflect:1"]` -> `(("global", 0.5), ("reflect", 1.0))`.
+
+  Raises:
+    ValueError: an item does not read `breaking:strength` with a numeric strength.
+  """
+  out = []
+  for item in items:
+    breaking, _, strength = item.partition(":")
+    try:
+      out.append((breaking, float(strength)))
+    except ValueError:
+      raise ValueError(f"variant {item!r} must read breaking:strength, e.g. "
+                       "global:0.5") from None
+  return tuple(out)
+
+
+def env_grid(env: str, variants: Optional[Sequence[str]] = None,
+             total_steps: Optional[int] = None,
+             noise_sigmas: Optional[Sequence[float]] = None) -> EnvGrid:
+  """The `EnvGrid` of `env` from its defaults (`tf_equirl.envs.defaults`: variants, steps,
+  checkpoints, noise), each replaced where given. Checkpoints beyond `total_steps` are
+  dropped; the early checkpoint of the targets is 10k steps where that is one of them.
+
+  Raises:
+    ValueError: `env` is not part of the study, or a value is out of range.
+  """
+  grid = env_defaults(env).approx
+  if grid is None:
+    raise ValueError(f"{env!r} has no approximate-equivariance defaults "
+                     "(tf_equirl.envs.defaults); expected Catch-v0 or CartPole-v1.")
+  steps = grid.total_steps if total_steps is None else total_steps
+  checkpoints = tuple(c for c in grid.checkpoints if c <= steps) or (steps,)
+  return EnvGrid(env, parse_variants(grid.variants if variants is None else variants), steps,
+                 checkpoints, tuple(grid.noise_sigmas if noise_sigmas is None else noise_sigmas),
+                 early=10_000 if 10_000 in checkpoints else checkpoints[0])
+
+
 def variant_name(env: str, breaking: Optional[str], strength: float) -> str:
   """`make`'s name for a variant: `"Catch-v0:global:0.5"`, or `env` for the original."""
   return env if breaking in (None, "none") else f"{env}:{breaking}:{strength:g}"
@@ -123,7 +169,7 @@ def _config(env_name: str, network: str, total_steps: int):
 
 
 def _finished(out: str, config, seeds: List[int]) -> bool:
-  return (results.load_finished_run(out, config, seeds) is not None and
+  return (runs.load_finished_run(out, config, seeds) is not None and
           all(os.path.exists(os.path.join(out, f"seed_{s}", "actor.keras")) for s in seeds))
 
 
@@ -138,7 +184,7 @@ def train_config(env_name: str, network: str, seeds: Sequence[int], total_steps:
                       tensorboard=False, save_models=True)
     print(f"trained {env_name} {network}: {len(seeds)} seeds in "
           f"{time.perf_counter() - start:.0f} s", flush=True)
-  steps, curves, counts = results.load_finished_run(out, config, seeds)
+  steps, curves, counts = runs.load_finished_run(out, config, seeds)
   return {"curves": curves, "env_steps": steps, "parameter_counts": counts,
           "summary": results.summarize(curves, steps, checkpoints)}
 
@@ -187,6 +233,15 @@ class _Evaluator:
     return returns, tf.reshape(seen, [-1, obs_dim])
 
 
+def _cached(path: str, key: Dict) -> Optional[Dict]:
+  """The analysis cached in the JSON file `path` if it was made with `key`, else None."""
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    cached = json.load(f)
+  return cached if cached.get("key") == key else None
+
+
 def analyse_config(out: str, env_name: str, network: str, seeds: Sequence[int],
                    noise_sigmas: Sequence[float], episodes: int = 64) -> Dict:
   """Per seed: clean and noisy greedy returns, equivariance error, relaxed-weight spread.
@@ -195,11 +250,9 @@ def analyse_config(out: str, env_name: str, network: str, seeds: Sequence[int],
   """
   path = os.path.join(out, "analysis.json")
   key = {"seeds": list(seeds), "sigmas": list(noise_sigmas), "episodes": episodes}
-  if os.path.exists(path):
-    with open(path) as f:
-      cached = json.load(f)
-    if cached.get("key") == key:
-      return cached
+  cached = _cached(path, key)
+  if cached is not None:
+    return cached
   env = envs.make(env_name)
   symmetry = env.symmetry
   kind, parameterization = NETWORK_KINDS.get(network, (network, "direct"))
@@ -255,7 +308,7 @@ def _diff(a: Dict, b: Dict) -> Tuple[float, float]:
 
 def targets(summaries: Dict[str, Dict[str, List[Dict]]], original: str,
             early: int) -> List[str]:
-  """Lines saying, with numbers, whether each target of the issue holds.
+  """Lines saying, with numbers, whether each target of the study holds.
 
   Original environment: the relaxed actor within 2 SE (of the difference) of the exact
   G-CNN at every checkpoint. Broken variants, at the checkpoint `early`: relaxed ahead
@@ -316,11 +369,9 @@ def world_model_experiment(env_name: str, expert_path: str, out: str, seeds: int
 
   key = {"env": env_name, "expert": expert_path, "seeds": seeds, "epochs": epochs,
          "num_transitions": num_transitions}
-  if os.path.exists(out):
-    with open(out) as f:
-      cached = json.load(f)
-    if cached.get("key") == key:
-      return cached
+  cached = _cached(out, key)
+  if cached is not None:
+    return cached
   env = envs.make(env_name)
   spec = TransitionSpec.for_env(env)
   expert = keras.models.load_model(expert_path, compile=False)
@@ -373,7 +424,7 @@ def _world_model_section(env_name: str, expert_path: str, analysis: Dict) -> str
 
 
 # ------------------------------------------------------------------------ the run
-def reproduce(spec: ApproxSpec) -> str:
+def run(spec: ApproxSpec) -> str:
   """Runs the whole experiment and writes the results file; returns its path."""
   seeds = list(range(spec.seeds))
   sections = []
