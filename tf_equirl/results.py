@@ -14,7 +14,7 @@ import csv
 import json
 import math
 import os
-from typing import Dict, Iterable, List, Mapping, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Sequence
 
 import numpy as np
 
@@ -48,7 +48,7 @@ def worst_decile_cumulative(curves: np.ndarray) -> np.ndarray:
 
 def value_at(env_steps: np.ndarray, step: int) -> int:
   """Index of the first iteration whose env step count reaches `step` (clipped to the last)."""
-  return int(min(np.searchsorted(env_steps, step), len(env_steps) - 1))
+  return min(int(np.searchsorted(env_steps, step)), len(env_steps) - 1)
 
 
 def summarize(curves: np.ndarray, env_steps: np.ndarray,
@@ -69,7 +69,7 @@ def summarize(curves: np.ndarray, env_steps: np.ndarray,
   return rows
 
 
-def write_seed_csv(path: str, columns: Mapping[str, Sequence[float]]) -> None:
+def write_seed_csv(path: str, columns: Mapping[str, Any]) -> None:
   """Writes equally long columns (first one usually `env_steps`) to a CSV file."""
   names = list(columns)
   lengths = {len(columns[n]) for n in names}
@@ -247,7 +247,7 @@ def plot_curve_panels(path: str, panels: Mapping[str, Mapping[str, np.ndarray]],
   cols = min(3, len(panels))
   rows = int(math.ceil(len(panels) / cols))
   fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
-  colours = {}
+  colours: Dict[str, Any] = {}
   for ax, (name, curves) in zip(axes.flat, panels.items()):
     for label, c in curves.items():
       steps, c = c if isinstance(c, tuple) else (env_steps, c)

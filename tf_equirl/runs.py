@@ -74,7 +74,7 @@ def check_finite(metrics: Dict[str, np.ndarray], variables, seed: int, first_ite
   are NaN by definition, e.g. the mean return of an iteration where no episode finished) or
   any variable is non-finite. `first_iteration` is the 0-based index of the metrics' first
   row in the run."""
-  rows = None
+  rows: Optional[int] = None
   names = []
   for name, values in metrics.items():
     if name in allow_nan:
@@ -90,7 +90,7 @@ def check_finite(metrics: Dict[str, np.ndarray], variables, seed: int, first_ite
                  + ")")
     last = len(next(iter(metrics.values()))) - 1 if metrics else 0
     rows = last if rows is None else rows
-  if names:
+  if names and rows is not None:
     iteration = first_iteration + rows + 1
     raise TrainingDiverged(seed, iteration, iteration * batch_size, names)
 
@@ -261,7 +261,7 @@ class RunFolder:
     `seed_<k>.failed.csv`); removes any summary so nothing reads it as a result."""
     if seed is not None and columns:
       results.write_seed_csv(os.path.join(self.out, f"seed_{int(seed)}.failed.csv"), columns)
-    info = {"status": "failed", "error": str(error), "type": type(error).__name__}
+    info: Dict[str, Any] = {"status": "failed", "error": str(error), "type": type(error).__name__}
     if isinstance(error, TrainingDiverged):
       info.update(seed=error.seed, iteration=error.iteration, env_steps=error.env_steps,
                   names=list(error.names))

@@ -140,7 +140,8 @@ class Catch(BatchedEnvironment):
                columns: int = COLUMNS, flat_observation: bool = True,
                physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None,
                breaking: Optional[str] = None, strength: float = 0.0):
-    strength = breaking_lib.check_breaking("Catch", breaking, strength)
+    checked = breaking_lib.check_breaking("Catch", breaking, strength)
+    strength = 0.0 if checked is None else checked
     # The broken dynamics are random, so they run in _step_physics with the key.
     self._broken = breaking if physics is None else None
     for arg, value, low in (("rows", rows, 2), ("columns", columns, 1)):

@@ -46,7 +46,7 @@ class CatchEnv(gymnasium.Env):
     self.render_mode = render_mode
     shape = (self.rows * self.columns,) if self.flat_observation else (self.rows, self.columns)
     self.observation_space = spaces.Box(0.0, 1.0, shape=shape, dtype=np.float32)
-    self.action_space = spaces.Discrete(len(catch_lib.PADDLE_MOVES))
+    self.action_space: spaces.Discrete = spaces.Discrete(len(catch_lib.PADDLE_MOVES))
     self.state: Optional[np.ndarray] = None
 
   def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
@@ -60,7 +60,7 @@ class CatchEnv(gymnasium.Env):
       raise RuntimeError("CatchEnv: call reset() before step().")
     if not self.action_space.contains(action):
       raise ValueError(f"CatchEnv: invalid action {action!r}; valid actions are integers in "
-                       f"[0, {self.action_space.n - 1}].")
+                       f"[0, {int(np.asarray(self.action_space.n)) - 1}].")
     ball_row, ball_col, paddle = (int(v) for v in self.state)
     if ball_row >= self.rows - 1:
       raise RuntimeError("CatchEnv: the episode has terminated; call reset() before step().")
@@ -72,9 +72,12 @@ class CatchEnv(gymnasium.Env):
     return self._observation(), reward, terminated, False, {}
 
   def _observation(self) -> np.ndarray:
+    state = self.state
+    if state is None:
+      raise RuntimeError("CatchEnv: call reset() before reading an observation.")
     board = np.zeros((self.rows, self.columns), dtype=np.float32)
-    board[self.state[0], self.state[1]] = 1.0
-    board[self.rows - 1, self.state[2]] = 1.0
+    board[state[0], state[1]] = 1.0
+    board[self.rows - 1, state[2]] = 1.0
     return board.reshape(-1) if self.flat_observation else board
 
 

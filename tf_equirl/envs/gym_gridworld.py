@@ -53,7 +53,7 @@ class GridWorldEnv(gymnasium.Env):
     shape = ((grid_lib.NUM_PLANES * cells,) if self.flat_observation
              else (grid_lib.NUM_PLANES, self.size, self.size))
     self.observation_space = spaces.Box(0.0, 1.0, shape=shape, dtype=np.float32)
-    self.action_space = spaces.Discrete(len(grid_lib.MOVES))
+    self.action_space: spaces.Discrete = spaces.Discrete(len(grid_lib.MOVES))
     self.state: Optional[np.ndarray] = None
     self.steps = 0
     self._ended = False
@@ -71,7 +71,7 @@ class GridWorldEnv(gymnasium.Env):
       raise RuntimeError("GridWorldEnv: the episode has ended; call reset() before step().")
     if not self.action_space.contains(action):
       raise ValueError(f"GridWorldEnv: invalid action {action!r}; valid actions are integers "
-                       f"in [0, {self.action_space.n - 1}].")
+                       f"in [0, {int(np.asarray(self.action_space.n)) - 1}].")
     row, column = divmod(int(self.state[0]), self.size)
     d_row, d_column = grid_lib.MOVES[int(action)]
     if 0 <= row + d_row < self.size and 0 <= column + d_column < self.size:
@@ -90,9 +90,12 @@ class GridWorldEnv(gymnasium.Env):
 
   def _observation(self) -> np.ndarray:
     planes = np.zeros((grid_lib.NUM_PLANES, self.size * self.size), dtype=np.float32)
-    planes[0, self.state[0]] = 1.0
-    planes[1, self.state[1]] = 1.0
-    planes[2, self.state[2:]] = 1.0
+    state = self.state
+    if state is None:
+      raise RuntimeError("GridWorldEnv: call reset() before reading an observation.")
+    planes[0, state[0]] = 1.0
+    planes[1, state[1]] = 1.0
+    planes[2, state[2:]] = 1.0
     return planes.reshape(-1) if self.flat_observation else planes.reshape(
         grid_lib.NUM_PLANES, self.size, self.size)
 

@@ -33,7 +33,7 @@ def check_gymnasium_compatible(env: gymnasium.Env, observation_spec: Any,
   """
   where = f"gymnasium env {_env_name(env)}"
   act = env.action_space
-  if not isinstance(act, spaces.Discrete) or int(act.start) != 0:
+  if not isinstance(act, spaces.Discrete) or act.start != 0:
     raise ValueError(f"{where} has action space {act}; expected Discrete(n) starting at 0 to "
                      f"match the policy's action spec {action_spec}.")
   if (not isinstance(action_spec, tensor_spec.BoundedTensorSpec)
@@ -41,7 +41,7 @@ def check_gymnasium_compatible(env: gymnasium.Env, observation_spec: Any,
     raise ValueError(f"The policy's action spec {action_spec} is not a scalar bounded integer "
                      "spec, so it cannot drive a Discrete gymnasium action space.")
   lo, hi = int(np.min(action_spec.minimum)), int(np.max(action_spec.maximum))
-  if lo != 0 or hi != int(act.n) - 1:
+  if lo != 0 or hi != int(np.asarray(act.n)) - 1:
     raise ValueError(f"{where} has {act.n} actions (Discrete({act.n})) but the policy's "
                      f"action spec allows actions [{lo}, {hi}].")
   obs = env.observation_space
@@ -106,30 +106,31 @@ def run_gymnasium_episodes(policy: Union[tf_policy.TFPolicy, Callable[[np.ndarra
   if tf_env is not None:
     observation_spec, action_spec = tf_env.observation_spec(), tf_env.action_spec()
   elif is_tf_policy:
-    observation_spec, action_spec = policy.time_step_spec.observation, policy.action_spec
+    tf_agents_policy: Any = policy
+    observation_spec = tf_agents_policy.time_step_spec.observation
+    action_spec = tf_agents_policy.action_spec
   else:
     raise ValueError("run_gymnasium_episodes needs tf_env (the TF environment or its "
                      "registered name) to check the spaces when policy is a plain callable.")
 
   owned = isinstance(env, str)
-  if owned:
-    env = gymnasium.make(env)
+  gym_env: Any = gymnasium.make(env) if isinstance(env, str) else env
   try:
-    check_gymnasium_compatible(env, observation_spec, action_spec)
+    check_gymnasium_compatible(gym_env, observation_spec, action_spec)
     act = _tf_policy_actor(policy, observation_spec) if is_tf_policy else _callable_actor(
         policy)
     returns = np.zeros(num_episodes)
     for episode in range(num_episodes):
-      observation, _ = env.reset(seed=seed if episode == 0 else None)
+      observation, _ = gym_env.reset(seed=seed if episode == 0 else None)
       act.start()
       steps = 0
       while True:
         action = act(observation)
-        if not env.action_space.contains(action):
+        if not gym_env.action_space.contains(action):
           raise ValueError(f"The policy returned action {action!r}, outside the action space "
-                           f"{env.action_space} (valid: integers in [0, "
-                           f"{env.action_space.n - 1}]).")
-        observation, reward, terminated, truncated, _ = env.step(action)
+                           f"{gym_env.action_space} (valid: integers in [0, "
+                           f"{gym_env.action_space.n - 1}]).")
+        observation, reward, terminated, truncated, _ = gym_env.step(action)
         returns[episode] += float(reward)
         steps += 1
         if terminated or truncated or (max_steps_per_episode is not None
@@ -138,7 +139,7 @@ def run_gymnasium_episodes(policy: Union[tf_policy.TFPolicy, Callable[[np.ndarra
     return returns
   finally:
     if owned:
-      env.close()
+      gym_env.close()
 
 
 class _callable_actor:  # pylint: disable=invalid-name

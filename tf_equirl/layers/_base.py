@@ -8,7 +8,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
-keras = tf.keras
+from tensorflow import keras
 
 
 def check_positive_int(value: Any, argname: str, layer: str) -> int:

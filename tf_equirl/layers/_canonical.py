@@ -52,14 +52,14 @@ def column_basis(p: np.ndarray, tol: float = BASIS_TOL) -> np.ndarray:
 def orthonormal(columns: np.ndarray, tol: float = BASIS_TOL) -> np.ndarray:
   """Gram-Schmidt (twice, for accuracy) on the columns in their order, dropping dependent
   ones; each output column has a positive inner product with the input column it came from."""
-  out = []
+  out: list = []
   for v in np.asarray(columns, np.float64).T:
     w = v.copy()
     for _ in range(2):
       for u in out:
         w -= (u @ w) * u
     norm = np.linalg.norm(w)
-    if norm > tol * max(1.0, np.linalg.norm(v)):
+    if norm > tol * max(1.0, float(np.linalg.norm(v))):
       out.append(w / norm)
   return np.stack(out, axis=1) if out else np.zeros((np.shape(columns)[0], 0))
 

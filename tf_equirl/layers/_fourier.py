@@ -101,7 +101,7 @@ def regular_fourier_basis(group: FiniteGroup, seed: int = 0) -> RegularFourierBa
     spaces.append(space)
     i = j
   # Group the irreducible subspaces by character (isomorphic iff equal characters).
-  classes = {}
+  classes: dict = {}
   for b in spaces:
     chi = np.round(np.einsum("ik,gij,jk->g", b, e, b), 6)
     classes.setdefault(tuple(chi.tolist()), []).append(b)

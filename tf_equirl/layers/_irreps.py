@@ -46,7 +46,7 @@ G-CNN over D4, C4 and C2 on the grid world (32 seeds, results/ppo_grid.md); "gat
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -85,7 +85,9 @@ def irrep_layout(group: FiniteGroup) -> IrrepLayout:
   """The layout of `group`'s irreducible coordinates (cached per group)."""
   fb = _fourier.regular_fourier_basis(group)
   n = group.order
-  trivial, members, kinds = None, [], []
+  trivial: Optional[int] = None
+  members: list = []
+  kinds: list = []
   for b in fb.blocks:
     rho = fb.phi[:, b.phi_start:b.phi_start + b.dim ** 2].reshape(n, b.dim, b.dim)
     chi = np.trace(rho, axis1=1, axis2=2)
@@ -107,7 +109,9 @@ def irrep_layout(group: FiniteGroup) -> IrrepLayout:
   if any(b.dim > 1 for b in fb.blocks[:1]) or any(
       b.dim == 1 for b in fb.blocks if b.start > sum(c.dim == 1 for c in fb.blocks)):
     raise ValueError("irrep_layout: expected the one-dimensional irreducibles first.")
-  layout = IrrepLayout(fb, int(trivial), groups, left, tuple(kinds))
+  if trivial is None:
+    raise ValueError(f"irrep_layout: {group.name} has no trivial irreducible block.")
+  layout = IrrepLayout(fb, trivial, groups, left, tuple(kinds))
   _check_layout(layout)
   return layout
 

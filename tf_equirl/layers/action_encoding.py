@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from tf_equirl.groups import Representation
 
-keras = tf.keras
+from tensorflow import keras
 
 __all__ = ["ActionEncoding", "signed_action_codes", "one_hot_action_codes",
            "encoding_representation"]

@@ -8,7 +8,7 @@ import tensorflow as tf
 from tf_equirl.groups import Representation
 from tf_equirl.layers._base import check_rank, dense_gather
 
-keras = tf.keras
+from tensorflow import keras
 
 
 def action_orbits(action_rep: Representation) -> np.ndarray:

@@ -10,7 +10,7 @@ from tf_equirl.layers import _fourier
 from tf_equirl.layers._base import (DenseLikeLayer, check_group_signal, check_implementation,
                                     check_positive_int, dense_gather)
 
-keras = tf.keras
+from tensorflow import keras
 
 
 @keras.saving.register_keras_serializable(package="tf_equirl")

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from tf_equirl.layers._base import check_rank
 
-keras = tf.keras
+from tensorflow import keras
 
 _MODES = ("mean", "max")
 

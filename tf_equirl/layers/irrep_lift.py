@@ -9,7 +9,7 @@ from tf_equirl.groups import Representation
 from tf_equirl.layers import _fourier, _irreps
 from tf_equirl.layers._base import check_positive_int, check_rank, fresh_initializer
 
-keras = tf.keras
+from tensorflow import keras
 
 
 @keras.saving.register_keras_serializable(package="tf_equirl")

@@ -7,7 +7,7 @@ import tensorflow as tf
 from tf_equirl.layers import _irreps
 from tf_equirl.layers.equivariant_logits import EquivariantLogits
 
-keras = tf.keras
+from tensorflow import keras
 
 
 @keras.saving.register_keras_serializable(package="tf_equirl")

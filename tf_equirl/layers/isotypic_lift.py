@@ -8,7 +8,7 @@ from tf_equirl.groups import Representation
 from tf_equirl.layers import _isotypic
 from tf_equirl.layers._base import check_rank
 
-keras = tf.keras
+from tensorflow import keras
 
 
 @keras.saving.register_keras_serializable(package="tf_equirl")

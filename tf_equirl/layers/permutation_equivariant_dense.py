@@ -8,7 +8,7 @@ from tf_equirl.layers import _fourier
 from tf_equirl.layers._base import (DenseLikeLayer, check_implementation, check_positive_int,
                                     check_rank, fresh_initializer)
 
-keras = tf.keras
+from tensorflow import keras
 
 
 @keras.saving.register_keras_serializable(package="tf_equirl")

@@ -9,7 +9,7 @@ from tf_equirl.groups import Representation
 from tf_equirl.layers._base import check_rank
 from tf_equirl.layers.distances import get_distance
 
-keras = tf.keras
+from tensorflow import keras
 
 
 def _check_images(layer: str, rep: Representation, shape) -> tf.TensorShape:

@@ -41,6 +41,8 @@ block-diagonal structure that form relies on.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import tensorflow as tf
 
@@ -48,7 +50,7 @@ from tf_equirl.groups import FiniteGroup, Representation
 from tf_equirl.layers._base import (DenseLikeLayer, check_group_signal, check_positive_int,
                                     check_rank)
 
-keras = tf.keras
+from tensorflow import keras
 
 
 @keras.saving.register_keras_serializable(package="tf_equirl")
@@ -84,6 +86,8 @@ PARAMETERIZATIONS = ("direct", "centered")
 
 class _RelaxedMixin:
   """Shared `num_kernels` / relaxed-weight plumbing of the two relaxed layers."""
+
+  compute_dtype: Any  # provided by keras.layers.Layer
 
   def _init_relaxed(self, num_kernels, spread_decay, relaxed_initializer, layer: str,
                     parameterization: str = "direct"):

@@ -21,12 +21,14 @@ parameters.
 
 from __future__ import annotations
 
+from typing import Any
+
 import tensorflow as tf
 
 from tf_equirl.layers.group_conv import GroupConv
 from tf_equirl.layers.group_lift import GroupLift
 
-keras = tf.keras
+from tensorflow import keras
 
 
 @keras.saving.register_keras_serializable(package="tf_equirl")
@@ -60,6 +62,8 @@ def _spatial_only(kwargs, layer: str):
 
 
 class _ResidualMixin:
+  add_weight: Any  # provided by keras.layers.Layer
+
   def _init_residual(self, free_decay, free_initializer, layer):
     self.free_decay = _check_rate(free_decay, "free_decay", layer)
     self.free_initializer = keras.initializers.get(free_initializer)

@@ -9,7 +9,7 @@ from tf_equirl.groups import Representation
 from tf_equirl.layers import _canonical, _fourier, _isotypic
 from tf_equirl.layers._base import DenseLikeLayer, check_positive_int, check_rank
 
-keras = tf.keras
+from tensorflow import keras
 
 
 def symmetrizer_basis(input_rep: Representation, output_rep: Representation) -> np.ndarray:

@@ -84,7 +84,7 @@ def collect_transitions(env, actor, num_transitions: int, seed: int, num_envs: i
     raise ValueError("collect_transitions: num_transitions must be a positive integer, "
                      f"received {num_transitions!r}.")
   n_actions = env.num_actions
-  out = {k: [] for k in FIELDS}
+  out: Dict[str, list] = {k: [] for k in FIELDS}
   have, chunk = 0, 0
   run = _run or _collector(env, actor, num_envs, greedy)
   while have < num_transitions:

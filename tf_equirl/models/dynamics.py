@@ -8,7 +8,7 @@ loop (PPO, Dyna planning) runs on the model; `predicted_step` is one step of it.
 
 from __future__ import annotations
 
-from typing import Callable, Tuple
+from typing import Callable, Optional, Tuple
 
 import tensorflow as tf
 
@@ -38,7 +38,7 @@ def predict_observation(model, spec: TransitionSpec, observation, action) -> tf.
   return spec.to_observation(model([observation, tf.cast(action, tf.int32)]))
 
 
-def model_dynamics(model, env, spec: TransitionSpec = None) -> Callable:
+def model_dynamics(model, env, spec: Optional[TransitionSpec] = None) -> Callable:
   """`physics(state, action) -> next_state` backed by `model`, for `env.with_dynamics`.
 
   The physics state is whatever `env.observe` reads: CartPole's is its observation; for
@@ -59,7 +59,7 @@ def model_dynamics(model, env, spec: TransitionSpec = None) -> Callable:
 
 
 def predicted_step(model, env, state, action,
-                   spec: TransitionSpec = None) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+                   spec: Optional[TransitionSpec] = None) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
   """One model step: `(next_state, reward, terminated)`, reward from `env.outcome` (eq. 4.21).
 
   Args:

@@ -19,7 +19,7 @@ from tf_equirl.layers import (ActionEncoding, EquivariantMeanPool, GroupConv, Gr
 from tf_equirl.models.spec import TransitionSpec
 from tf_equirl.params import count_params, match_width
 
-keras = tf.keras
+from tensorflow import keras
 
 __all__ = ["MLPTransitionModel", "EquivariantTransitionModel", "POOLS", "build_transition_model",
            "model_inputs"]

@@ -87,12 +87,18 @@ class TransitionSpec:
     return self.symmetry.state_dim
 
   @property
+  def _grid(self) -> Tuple[int, int]:
+    if self.grid_shape is None:
+      raise ValueError(f"TransitionSpec: kind={self.kind!r} has no grid_shape.")
+    return self.grid_shape
+
+  @property
   def num_actions(self) -> int:
     return self.symmetry.num_actions
 
   @property
   def output_dim(self) -> int:
-    return self.state_dim + (self.grid_shape[1] if self.kind == "grid" else 0)
+    return self.state_dim + (self._grid[1] if self.kind == "grid" else 0)
 
   # ------------------------------------------------------------- representations
   @property
@@ -117,7 +123,7 @@ class TransitionSpec:
     the last row on paddle columns (grid)."""
     if self.kind == "continuous":
       return self.symmetry.state_rep
-    rows, columns = self.grid_shape
+    rows, columns = self._grid
     rep = self.symmetry.state_rep
     if not rep.is_permutation:
       raise ValueError("TransitionSpec: a grid spec needs a permutation state representation.")
@@ -167,7 +173,7 @@ class TransitionSpec:
     does not say which 1 is the paddle, the targets are not one-hot, and the loss must mask
     them (`TransitionTrainer` refuses `mask_terminal=False` for grid specs).
     """
-    rows, columns = self.grid_shape
+    rows, columns = self._grid
     paddle = next_obs[:, (rows - 1) * columns:]
     ball = next_obs - tf.pad(paddle, [[0, 0], [(rows - 1) * columns, 0]])
     return ball, paddle
@@ -204,7 +210,7 @@ class TransitionSpec:
     modes of the two distributions (grid)."""
     if self.kind == "continuous":
       return prediction
-    rows, columns = self.grid_shape
+    rows, columns = self._grid
     cells = self.state_dim
     ball = tf.one_hot(tf.argmax(prediction[:, :cells], -1), cells, dtype=tf.float32)
     paddle = tf.one_hot(tf.argmax(prediction[:, cells:], -1) + (rows - 1) * columns, cells,

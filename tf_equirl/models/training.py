@@ -27,7 +27,7 @@ from tf_equirl.models.networks import build_transition_model
 from tf_equirl.models.spec import TransitionSpec
 from tf_equirl.params import clip_by_global_norm, count_params
 
-keras = tf.keras
+from tensorflow import keras
 
 __all__ = ["TrainConfig", "TransitionTrainer", "evaluate", "label", "run_folder",
            "action_splits", "train_one"]
@@ -160,15 +160,15 @@ class TransitionTrainer:
     history = [self._row(0, float("nan"), validation, validation_splits)]
     if on_epoch:
       on_epoch(0, history[-1])
-    epochs = range(1, self.config.epochs + 1)
+    bar = None
     if progress:
       from tqdm import tqdm
-      epochs = tqdm(epochs, desc=self.model.name, unit="epoch")
-    for epoch in epochs:
+      bar = tqdm(range(1, self.config.epochs + 1), desc=self.model.name, unit="epoch")
+    for epoch in bar if bar is not None else range(1, self.config.epochs + 1):
       loss = float(self._epoch(dataset))
       history.append(self._row(epoch, loss, validation, validation_splits))
-      if progress:
-        epochs.set_postfix({k: f"{v:.4g}" for k, v in history[-1].items()
+      if bar is not None:
+        bar.set_postfix({k: f"{v:.4g}" for k, v in history[-1].items()
                             if k in ("train_loss", "val_loss", "val_rms", "val_accuracy")})
       if on_epoch:
         on_epoch(epoch, history[-1])

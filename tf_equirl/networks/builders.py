@@ -67,7 +67,7 @@ from tf_equirl.layers import (EquivariantLogits, GroupConv, GroupLift, GroupPool
 from tf_equirl.layers import _isotypic
 from tf_equirl.params import count_params, match_width
 
-keras = tf.keras
+from tensorflow import keras
 
 ACTOR_KINDS = ("mlp", "gcnn", "symmetrizer", "relaxed", "rpp", "encoder", "augment",
                "steerable", "steerable_lean")

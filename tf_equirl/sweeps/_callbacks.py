@@ -10,7 +10,7 @@ from typing import Sequence
 
 from ray import tune
 
-_ACTIVE = []
+_ACTIVE: list = []
 
 
 def use(callbacks: Sequence[tune.Callback]) -> None:

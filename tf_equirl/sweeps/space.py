@@ -48,14 +48,14 @@ def _field_types(config_cls) -> Dict[str, Any]:
 def build_config(config_cls, fields: Mapping[str, Any], values: Mapping[str, Any]):
   """`config_cls` from `dataclasses.asdict`-style `fields` with `values` set on top; a dotted
   name sets a field of a nested config (`{"ppo.total_steps": 100000}`)."""
-  fields = copy.deepcopy(dict(fields))
+  tree: Dict[str, Any] = copy.deepcopy(dict(fields))
   for name, value in values.items():
     *outer, last = name.split(".")
-    target = fields
+    target = tree
     for part in outer:
       target = target[part]
     target[last] = value
-  return config_cls(**fields)
+  return config_cls(**tree)
 
 
 def _coerce(config_cls, name: str, expected, value):
