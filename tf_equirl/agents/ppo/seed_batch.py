@@ -40,6 +40,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.ops.parallel_for import pfor as _pfor  # pylint: disable=g-direct-tensorflow-import
 from tf_agents.trajectories import time_step as ts
 
 from tf_equirl import rng, runs
@@ -51,6 +52,24 @@ from tf_equirl.networks import builders
 keras = tf.keras
 
 __all__ = ["SeedBatchPPO", "SeedCarry"]
+
+
+def _register_top_k() -> None:
+  """A pfor converter for `TopKV2`, which TF 2.15 lacks (the grid world's reset draws use
+  `tf.math.top_k`): top-k works on the last axis, which vectorising never touches, so the
+  stacked input goes through the op as it is."""
+  if "TopKV2" in _pfor._pfor_converter_registry:  # pylint: disable=protected-access
+    return
+
+  @_pfor.RegisterPFor("TopKV2")
+  def _convert_top_k(pfor_input):  # pylint: disable=unused-variable
+    values = pfor_input.stacked_input(0)
+    k = pfor_input.unstacked_input(1)
+    values, indices = tf.math.top_k(values, k, sorted=pfor_input.get_attr("sorted"))
+    return [_pfor.wrap(values, True), _pfor.wrap(indices, True)]
+
+
+_register_top_k()
 
 
 class SeedCarry(NamedTuple):
