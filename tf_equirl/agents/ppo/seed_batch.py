@@ -206,6 +206,8 @@ class SeedBatchPPO:
     self._group: List[int] = []
     self._carry: Optional[SeedCarry] = None
     self._trained: Dict[int, List[np.ndarray]] = {}
+    # Test hook: per-seed factors `[seed_batch]` on the losses (None: 1), read when traced.
+    self._loss_scale: Optional[np.ndarray] = None
 
   # ------------------------------------------------------------------ properties
   @property
@@ -516,6 +518,8 @@ class SeedBatchPPO:
       with tf.GradientTape() as tape:
         actor, critic = _split(self._weights(), self._sizes)
         total, values = self._vmap(loss, (actor, critic, *minibatch, weight))
+        if self._loss_scale is not None:
+          total = total * tf.constant(self._loss_scale, tf.float32)
         objective = tf.reduce_sum(total)
       grads = tape.gradient(objective, self._variables)
       grads, norm = _clip_per_seed(grads, cfg.max_grad_norm)
@@ -524,7 +528,7 @@ class SeedBatchPPO:
         if constraint is not None:
           variable.assign(tf.vectorized_map(constraint, variable))
       values = values + (norm,)
-      return u + 1, tuple(s + v for s, v in zip(sums, values))
+      return u + 1, tuple(s + tf.reshape(v, [seeds]) for s, v in zip(sums, values))
 
     _, sums = tf.while_loop(lambda u, _: u < num_updates, body,
                             (tf.constant(0), tuple(tf.zeros([seeds]) for _ in names)))
