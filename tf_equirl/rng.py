@@ -173,24 +173,28 @@ def _bits(seeds, num_words: int) -> tf.Tensor:
   is word `i % 4` of the Philox block at counter `counter + i // 4`.
   """
   mix = _philox(_words(seeds), tuple(tf.constant(k, tf.uint32) for k in _SCRAMBLE_KEY))
-  blocks = -(-num_words // 4)
+  blocks = (num_words + 3) // 4
   index = tf.cast(tf.range(blocks), tf.uint32)
   expand = lambda w: w[..., None]  # noqa: E731
   zero = tf.zeros_like(expand(mix[0]))
   counter = (index + zero, zero, expand(mix[2]) + tf.zeros_like(index),
              expand(mix[3]) + tf.zeros_like(index))
   out = tf.stack(_philox(counter, (expand(mix[0]), expand(mix[1]))), axis=-1)
-  flat = tf.reshape(out, tf.concat([tf.shape(out)[:-2], [blocks * 4]], 0))
+  flat = tf.reshape(out, tf.concat([tf.shape(out)[:-2], [-1]], 0))
   return flat[..., :num_words]
 
 
-def _static_shape(shape) -> list:
-  value = tf.get_static_value(tf.convert_to_tensor(shape, tf.int32)) if not isinstance(
-      shape, (list, tuple)) else [tf.get_static_value(tf.convert_to_tensor(d)) for d in shape]
-  if value is None or any(d is None for d in list(value)):
-    raise ValueError(f"tf_equirl.rng: seed-batched draws need a static shape, received "
-                     f"{shape!r}.")
-  return [int(d) for d in value]
+def _shape_and_count(shape):
+  """`(shape, element count)`: Python ints where the shape is known when traced, else
+  int32 tensors (XLA needs them constant by compilation, as for TensorFlow's own draws)."""
+  shape = tf.convert_to_tensor(shape, tf.int32)
+  value = tf.get_static_value(shape)
+  if value is not None:
+    count = 1
+    for d in value.tolist():
+      count *= int(d)
+    return [int(d) for d in value.tolist()], count
+  return shape, tf.reduce_prod(shape)
 
 
 def batched_uniform(shape, seeds, minval=0, maxval=None, dtype=tf.float32,
@@ -198,7 +202,7 @@ def batched_uniform(shape, seeds, minval=0, maxval=None, dtype=tf.float32,
   """`uniform(shape, seed, minval, maxval, dtype)` in a graph for every seed of `seeds`.
 
   Args:
-    shape: static shape of one seed's draw.
+    shape: shape of one seed's draw.
     seeds: integer seeds `[..., 2]` (a single `[2]` seed is allowed).
     minval, maxval, dtype: as `tf.random.stateless_uniform` (floats; int32 / int64 with
       both bounds; uint32 / int32 / int64 / uint64 full range with `minval=maxval=None`).
@@ -209,13 +213,10 @@ def batched_uniform(shape, seeds, minval=0, maxval=None, dtype=tf.float32,
     (compiled with XLA for `xla_floats=True`).
   """
   dtype = tf.as_dtype(dtype)
-  shape = _static_shape(shape)
-  count = 1
-  for d in shape:
-    count *= d
+  shape, count = _shape_and_count(shape)
   seeds = tf.convert_to_tensor(seeds)
   lead = tf.shape(seeds)[:-1]
-  out_shape = tf.concat([lead, tf.constant(shape, tf.int32)], 0)
+  out_shape = tf.concat([lead, tf.cast(shape, tf.int32)], 0)
   if dtype.is_integer and minval is None:
     if maxval is not None:
       raise ValueError("tf_equirl.rng.batched_uniform: give both minval and maxval for a "
