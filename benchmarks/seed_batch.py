@@ -26,8 +26,6 @@ from absl import app, flags
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-import tensorflow as tf  # noqa: E402,F401  (TensorFlow before the launchers' flag parser)
-
 from launchers.common import flags_parser  # noqa: E402
 from tf_equirl import compilation  # noqa: E402
 from tf_equirl.agents.ppo.config import default_config  # noqa: E402

@@ -40,7 +40,8 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.ops.parallel_for import pfor as _pfor  # pylint: disable=g-direct-tensorflow-import
+# TF 2.15 exposes no public way to register a pfor converter.
+from tensorflow.python.ops.parallel_for import pfor as _pfor
 from tf_agents.trajectories import time_step as ts
 
 from tf_equirl import rng, runs
@@ -50,6 +51,8 @@ from tf_equirl.envs.base import EnvState
 from tf_equirl.networks import builders
 
 keras = tf.keras
+_standardize = learner._standardize  # pylint: disable=protected-access
+_largest_divisor = learner._largest_divisor  # pylint: disable=protected-access
 
 __all__ = ["SeedBatchPPO", "SeedCarry"]
 
@@ -99,7 +102,8 @@ class _WeightSwap:
     position = {id(v): i for i, v in enumerate(self.variables)}
     self._slots = []  # (layer, attribute, index in a list or None, variable position)
     found = set()
-    for layer in model._flatten_layers(include_self=False, recursive=True):  # pylint: disable=protected-access
+    layers = model._flatten_layers(include_self=False, recursive=True)  # pylint: disable=W0212
+    for layer in layers:
       for name, value in list(vars(layer).items()):
         if isinstance(value, tf.Variable) and id(value) in position:
           self._slots.append((layer, name, None, position[id(value)]))
@@ -185,6 +189,7 @@ class SeedBatchPPO:
     # weights are rebound per seed.
     self._ppo = learner.PPO(config, env=env)
     self.env, self.symmetry = self._ppo.env, self._ppo.symmetry
+    self._step_fn, self._reset_fn = self._ppo._step_fn, self._ppo._reset_fn  # pylint: disable=W0212
     self._actor, self._critic = self._ppo.actor_model, self._ppo.critic_model
     self._actor_swap, self._critic_swap = _WeightSwap(self._actor), _WeightSwap(self._critic)
     template = self._actor_swap.variables + self._critic_swap.variables
@@ -199,8 +204,7 @@ class SeedBatchPPO:
           if config.anneal_lr else config.learning_rate)
     self.optimizer = keras.optimizers.Adam(lr, epsilon=config.adam_epsilon)
     self.optimizer.build(self._variables)
-    self._chunk = learner._largest_divisor(config.num_iterations,  # pylint: disable=protected-access
-                                           config.iterations_per_call)
+    self._chunk = _largest_divisor(config.num_iterations, config.iterations_per_call)
     self._train_chunk = tf.function(self._train_chunk_impl, jit_compile=config.jit_compile,
                                     reduce_retracing=True, autograph=False)
     self._group: List[int] = []
@@ -269,7 +273,7 @@ class SeedBatchPPO:
     states, observations, keys = [], [], []
     for k in padded:
       key = tf.constant([self.seeds[k], 0x5EED], dtype=tf.int64)
-      env_state, time_step = self._ppo._reset_fn(rng.fold_in(key, -1))  # pylint: disable=protected-access
+      env_state, time_step = self._reset_fn(rng.fold_in(key, -1))
       states.append(env_state)
       observations.append(time_step.observation)
       keys.append(key)
@@ -403,7 +407,9 @@ class SeedBatchPPO:
         return self._value(obs), self._value(next_obs)
 
     value, next_value = self._vmap(values, (critic, observation, next_observation))
-    to_steps = lambda x: tf.transpose(tf.reshape(x, [self.seed_batch, t, b]), [1, 0, 2])  # noqa: E731
+    def to_steps(x):  # [N, T * B] -> [T, N, B]
+      return tf.transpose(tf.reshape(x, [self.seed_batch, t, b]), [1, 0, 2])
+
     advantages, targets = learner.gae(rollout.reward, to_steps(value), to_steps(next_value),
                                       rollout.terminated, rollout.ended, cfg.gamma,
                                       cfg.gae_lambda)
@@ -437,7 +443,7 @@ class SeedBatchPPO:
         (carry.observation.dtype, obs), (tf.int32, per_env), (tf.float32, per_env),
         (tf.float32, per_env), (tf.float32, per_env), (tf.float32, per_env),
         (carry.observation.dtype, obs), (tf.float32, per_env), (tf.float32, per_env))])
-    step_fn = self._ppo._step_fn  # pylint: disable=protected-access
+    step_fn = self._step_fn
 
     def body(step, carry: SeedCarry, arrays):
       actor = _split(self._weights(), self._sizes)[0]
@@ -488,13 +494,13 @@ class SeedBatchPPO:
                                            xla_floats=cfg.jit_compile), axis=2)  # [N, E, n]
     names = ("policy_loss", "value_loss", "entropy", "clip_fraction", "grad_norm")
     if cfg.advantage_normalization == "batch":
-      batch = batch[:3] + (self._vmap(learner._standardize, batch[3]),) + batch[4:]  # pylint: disable=protected-access
+      batch = batch[:3] + (self._vmap(_standardize, batch[3]),) + batch[4:]
     agent = self._ppo.agent
 
     def loss(args):
       actor_w, critic_w, obs, action, log_prob, adv, target, old_value, weight = args
       if cfg.advantage_normalization == "minibatch":
-        adv = learner._standardize(adv)  # pylint: disable=protected-access
+        adv = _standardize(adv)
       steps = ts.TimeStep(step_type=tf.fill([mb], ts.StepType.MID),
                           reward=tf.zeros([mb]), discount=tf.ones([mb]), observation=obs)
       with self._actor_swap(actor_w), self._critic_swap(critic_w):
