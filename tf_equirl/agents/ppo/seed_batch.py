@@ -496,22 +496,29 @@ class SeedBatchPPO:
     if cfg.advantage_normalization == "batch":
       batch = batch[:3] + (self._vmap(_standardize, batch[3]),) + batch[4:]
     agent = self._ppo.agent
+    loss_scale = tf.constant(np.ones([seeds]) if self._loss_scale is None
+                             else self._loss_scale, tf.float32)
 
-    def loss(args):
-      actor_w, critic_w, obs, action, log_prob, adv, target, old_value, weight = args
+    def loss_and_gradients(args):
+      actor_w, critic_w, obs, action, log_prob, adv, target, old_value, weight, scale = args
       if cfg.advantage_normalization == "minibatch":
         adv = _standardize(adv)
       steps = ts.TimeStep(step_type=tf.fill([mb], ts.StepType.MID),
                           reward=tf.zeros([mb]), discount=tf.ones([mb]), observation=obs)
-      with self._actor_swap(actor_w), self._critic_swap(critic_w):
-        info = agent.get_loss(
-            steps, action, log_prob, target, adv, action_distribution_parameters=None,
-            weights=weight, train_step=agent.train_step_counter,
-            debug_summaries=False, old_value_predictions=old_value, training=True)
+      with tf.GradientTape() as tape:
+        tape.watch(actor_w + critic_w)
+        with self._actor_swap(actor_w), self._critic_swap(critic_w):
+          info = agent.get_loss(
+              steps, action, log_prob, target, adv, action_distribution_parameters=None,
+              weights=weight, train_step=agent.train_step_counter,
+              debug_summaries=False, old_value_predictions=old_value, training=True)
+        total = info.loss * scale
+      grads = tape.gradient(total, actor_w + critic_w,
+                            unconnected_gradients=tf.UnconnectedGradients.ZERO)
       extra = info.extra
       entropy = (-extra.entropy_regularization_loss / cfg.ent_coef if cfg.ent_coef > 0
                  else tf.constant(np.nan))
-      return info.loss, tuple(tf.cast(v, tf.float32) for v in (
+      return grads, tuple(tf.cast(v, tf.float32) for v in (
           extra.policy_gradient_loss, extra.value_estimation_loss, entropy,
           extra.clip_fraction))
 
@@ -521,13 +528,9 @@ class SeedBatchPPO:
       minibatch = [tf.gather(x, idx, axis=1, batch_dims=1) for x in batch]
       weight = (tf.ones([seeds, mb]) if weights is None
                 else tf.gather(weights, idx, axis=1, batch_dims=1))
-      with tf.GradientTape() as tape:
-        actor, critic = _split(self._weights(), self._sizes)
-        total, values = self._vmap(loss, (actor, critic, *minibatch, weight))
-        if self._loss_scale is not None:
-          total = total * tf.constant(self._loss_scale, tf.float32)
-        objective = tf.reduce_sum(total)
-      grads = tape.gradient(objective, self._variables)
+      actor, critic = _split(self._weights(), self._sizes)
+      grads, values = self._vmap(loss_and_gradients,
+                                 (actor, critic, *minibatch, weight, loss_scale))
       grads, norm = _clip_per_seed(grads, cfg.max_grad_norm)
       self.optimizer.apply_gradients(zip(grads, self._variables))
       for variable, constraint in zip(self._variables, self._constraints):
