@@ -1,5 +1,10 @@
 """SeedBatchPPO: N PPO seeds in one compiled program equal N lone runs, seed by seed."""
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -11,6 +16,7 @@ from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO
 from tf_equirl.runs import TrainingDiverged
 
 keras = tf.keras
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Parameters after training equal the lone run's to this relative (L2) difference: the seed
 # axis changes only how XLA sums (batched matmuls), not what is computed.
@@ -123,6 +129,35 @@ def test_mlp_seeds_match_lone_runs_alone_or_together_with_one_trace():
   np.testing.assert_array_equal(_flat(actor.get_weights()),
                                 _flat(together._seed_weights(0)[:len(actor.get_weights())]))
   assert together.critic_model(1).count_params() > 0
+
+
+def test_training_program_compiles_once_for_every_call(tmp_path):
+  # XLA keys its cache on the values of compile-time constant inputs: a weight that had to be
+  # one (as when the gradient crossed the vectorised function's call) meant one compilation
+  # per call. XLA's dump folder gets one module per compilation; the flag is read once per
+  # process, hence the subprocess.
+  script = textwrap.dedent("""
+      from tf_equirl.agents.ppo.config import default_config
+      from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO
+      config = default_config("CartPole-v1", network="mlp", num_envs=2, num_steps=4,
+                              total_steps=24, num_minibatches=2, num_epochs=1,
+                              iterations_per_call=1)
+      batch = SeedBatchPPO(config, [3, 1])
+      results = batch.train()
+      print("calls", len(results[0].env_steps), "traces", batch.tracing_count)
+  """)
+  dump = str(tmp_path / "xla")
+  env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+             TF_CPP_MIN_LOG_LEVEL="2",
+             XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_dump_to={dump} "
+                       "--xla_dump_hlo_module_re=.*train_chunk.*".strip())
+  proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                        env=env, cwd=REPO, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-4000:]
+  assert "calls 3 traces 1" in proc.stdout
+  modules = [f for f in os.listdir(dump) if "train_chunk" in f
+             and f.endswith(".before_optimizations.txt")]
+  assert len(modules) == 1, modules
 
 
 def test_initial_weights_are_ppo_resets(tmp_path):
