@@ -20,6 +20,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ("benchmarks/dyna_throughput.py", ["--quick", "--env=Catch-v0"], "steps/s"),
     ("tools/ppo_profile.py", ["--quick", "--env=Catch-v0"], "steps/s"),
     ("benchmarks/train_step_forms.py", ["--quick"], "us/step"),
+    ("benchmarks/seed_batch.py", ["--total_steps=1024", "--seed_counts=2",
+                                  "--sequential_seeds=1"], "s/seed"),
 ])
 def test_benchmark_runs(script, args, marker):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")

@@ -1,0 +1,90 @@
+"""Time per seed: N PPO seeds in one compiled program (`SeedBatchPPO`) against N seeds one after
+another (`PPO.train(seed=k)` in one compiled graph, as `train_ppo --seeds=N`).
+
+  python benchmarks/seed_batch.py                           # tiny: 2,048 CartPole steps per seed
+  python benchmarks/seed_batch.py --total_steps=500000 --seed_counts=8,32,128 \\
+      --networks=mlp,gcnn --sequential_seeds=2              # the full CartPole comparison
+
+PureJaxRL's vectorised run to compare with (same machine, same sitting):
+  ../shared/bench/purejaxrl/.venv/bin/python ../shared/bench/purejaxrl/run_cartpole.py \\
+      --once --num_seeds N
+
+For each network and seed count the script times, in this process, the whole training of the
+seeds (construction, tracing, XLA compilation, every call) and the time after the first call,
+and divides by the number of seeds. The sequential path is timed on `--sequential_seeds`
+seeds (its time per seed does not depend on how many); its first seed includes the
+compilation, which later seeds reuse. Rows: network, path, seeds, whole s/seed, after-compile
+s/seed, env steps/s after compilation (all seeds together).
+"""
+
+import os
+import sys
+import time
+
+from absl import app, flags
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from launchers.common import flags_parser  # noqa: E402
+from tf_equirl import compilation  # noqa: E402
+from tf_equirl.agents.ppo.config import default_config  # noqa: E402
+from tf_equirl.agents.ppo.learner import PPO  # noqa: E402
+from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO  # noqa: E402
+
+_ENV = flags.DEFINE_string("env", "CartPole-v1", "Environment.")
+_NETWORKS = flags.DEFINE_list("networks", ["mlp"], "Actor kinds.")
+_SEED_COUNTS = flags.DEFINE_list("seed_counts", ["2", "4"], "Seeds per vectorised program.")
+_SEQUENTIAL = flags.DEFINE_integer("sequential_seeds", 2,
+                                   "Seeds of the sequential path (0: skip it).")
+_TOTAL_STEPS = flags.DEFINE_integer("total_steps", 2048, "Env steps per seed.")
+_PRESET = flags.DEFINE_string("preset", None, "PPO preset (e.g. purejaxrl_step).")
+_XLA_RUNTIME = flags.DEFINE_bool("xla_runtime", False, "Compile with XLA's newer CPU runtime "
+                                 "(tf_equirl.compilation).")
+
+
+def _config(network: str):
+  return default_config(_ENV.value, preset=_PRESET.value, network=network,
+                        total_steps=_TOTAL_STEPS.value)
+
+
+def _vectorised(network: str, seeds: int):
+  start = time.perf_counter()
+  batch = SeedBatchPPO(_config(network), list(range(seeds)))
+  results = batch.train()
+  whole = time.perf_counter() - start
+  after = results[0].train_seconds
+  return whole, after, results[0].env_steps[-1] - results[0].compile_steps
+
+
+def _sequential(network: str, seeds: int):
+  start = time.perf_counter()
+  ppo = PPO(_config(network))
+  after = 0.0
+  for seed in range(seeds):
+    result = ppo.train(seed=seed)
+    after += result.train_seconds
+  whole = time.perf_counter() - start
+  return whole, after, result.env_steps[-1] - result.compile_steps
+
+
+def main(_):
+  print(f"{_ENV.value}, {_TOTAL_STEPS.value:,} env steps per seed, "
+        f"{os.cpu_count()} CPUs, XLA runtime: {_XLA_RUNTIME.value}")
+  print("| network | path | seeds | whole s/seed | after-compile s/seed | steps/s |")
+  print("|---|---|---|---|---|---|")
+  for network in _NETWORKS.value:
+    rows = []
+    if _SEQUENTIAL.value:
+      rows.append(("sequential", _SEQUENTIAL.value, *_sequential(network, _SEQUENTIAL.value)))
+    for count in (int(c) for c in _SEED_COUNTS.value):
+      rows.append(("vectorised", count, *_vectorised(network, count)))
+    for path, seeds, whole, after, steps_after in rows:
+      steps_per_second = seeds * steps_after / after if after > 0 else float("nan")
+      print(f"| {network} | {path} | {seeds} | {whole / seeds:.3f} | {after / seeds:.3f} | "
+            f"{steps_per_second:,.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=flags_parser(  # XLA configured before TensorFlow's devices
+      lambda: compilation.configure(compilation.CompilationConfig(_XLA_RUNTIME.value, None))))

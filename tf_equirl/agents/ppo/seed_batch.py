@@ -1,0 +1,580 @@
+"""Many PPO seeds in one compiled program: a seed axis through parameters, optimiser and envs.
+
+`SeedBatchPPO(config, seeds)` trains `len(seeds)` independent PPO agents as one XLA program,
+as PureJaxRL vectorises `make_train` over seed keys with `jax.vmap`. Seed `k` runs exactly
+the lone `PPO(config).train(seed=k)` (`tf_equirl.agents.ppo.learner`): the same initial
+weights (`PPO.reset(k)`: `keras.utils.set_random_seed(k)`, then the builders), the same base
+key `[k, 0x5EED]`, the same environment resets, action samples and minibatch permutations,
+the same update; its parameters after an iteration equal the lone run's up to float
+rounding (tests/test_seed_batch.py: 1e-5 relative).
+
+How the seed axis goes through the loop of `learner.PPO` (same steps, same order):
+
+1. Parameters: one variable `[N, ...]` per network weight. The per-seed computations (the
+   policy and environment step, the critic's values, the loss) are written for one seed and
+   vectorised over the seed axis with `tf.vectorized_map`; inside, the ordinary Keras actor
+   and critic run with their weights rebound to the seed's slices (`_WeightSwap`), so every
+   network kind the builders make is covered at once.
+2. Random streams: TensorFlow's stateless random ops have no vectorised form in TF 2.15
+   (pfor loops over them one seed at a time), so inside the vectorised functions the
+   library's draws (`tf_equirl.rng`) use its integer Philox (`rng.vectorizable`), which gives
+   every seed the numbers its lone run draws, bit for bit.
+3. Collection, GAE and the update keep the learner's `tf.while_loop`s, with a leading seed
+   axis on every carried tensor; GAE runs on `[T, N, B]` at once.
+4. Update: the gradient of the sum of the seeds' losses is each seed's own gradient; each is
+   clipped by its own global norm (over all of that seed's weights), and one Keras Adam over
+   the `[N, ...]` variables is N Adams in lockstep (Adam is elementwise; all seeds share the
+   learning-rate schedule). Keras constraints (the relaxed and RPP layers') are applied to
+   each seed's slice after the step, as the optimiser applies them to a lone run's weights.
+
+A seed batch smaller than the seeds (`seed_batch`) runs the seeds in groups through the same
+program; the last group is padded with copies of its last seed (their results dropped), so
+there is one trace. What differs from `PPO.train`: no checkpoints, and no swappable step
+function (the Dyna driver keeps the sequential path).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Union
+
+import numpy as np
+import tensorflow as tf
+# TF 2.15 exposes no public way to register a pfor converter.
+from tensorflow.python.ops.parallel_for import pfor as _pfor
+from tf_agents.trajectories import time_step as ts
+
+from tf_equirl import rng, runs
+from tf_equirl.agents.ppo import augmentation, learner
+from tf_equirl.agents.ppo.config import PPOConfig
+from tf_equirl.envs.base import EnvState
+from tf_equirl.networks import builders
+
+keras = tf.keras
+_standardize = learner._standardize  # pylint: disable=protected-access
+_largest_divisor = learner._largest_divisor  # pylint: disable=protected-access
+
+__all__ = ["SeedBatchPPO", "SeedCarry"]
+
+
+def _register_top_k() -> None:
+  """A pfor converter for `TopKV2`, which TF 2.15 lacks (the grid world's reset draws use
+  `tf.math.top_k`): top-k works on the last axis, which vectorising never touches, so the
+  stacked input goes through the op as it is."""
+  if "TopKV2" in _pfor._pfor_converter_registry:  # pylint: disable=protected-access
+    return
+
+  @_pfor.RegisterPFor("TopKV2")
+  def _convert_top_k(pfor_input):  # pylint: disable=unused-variable
+    values = pfor_input.stacked_input(0)
+    k = pfor_input.unstacked_input(1)
+    values, indices = tf.math.top_k(values, k, sorted=pfor_input.get_attr("sorted"))
+    return [_pfor.wrap(values, True), _pfor.wrap(indices, True)]
+
+
+_register_top_k()
+
+
+class SeedCarry(NamedTuple):
+  """`learner.Carry` with a leading seed axis `N` on every tensor but `iteration`."""
+  env_state: EnvState           # fields [N, B, ...]; key [N, 2]
+  observation: tf.Tensor        # [N, B, ...]
+  episode_return: tf.Tensor     # [N, B]
+  episode_length: tf.Tensor     # [N, B]
+  returned_return: tf.Tensor    # [N, B]
+  iteration: tf.Tensor          # scalar int64, shared by the seeds
+  key: tf.Tensor                # [N, 2] int64 base seeds
+
+
+class _WeightSwap:
+  """Rebinds a Keras model's trainable weights to tensors for the duration of a `with`.
+
+  Every layer of the builders reads its weights from attributes at call time (`self.kernel`,
+  or a list such as the isotypic layers' kernels), so replacing those attributes with the
+  per-seed slices makes the ordinary model compute seed `k`'s function. The attributes are
+  found once, by identity of the variables; a weight read from anywhere else is an error at
+  construction, not a silent use of the template's values.
+  """
+
+  def __init__(self, model: keras.Model):
+    self.model = model
+    self.variables = list(model.trainable_variables)
+    position = {id(v): i for i, v in enumerate(self.variables)}
+    self._slots = []  # (layer, attribute, index in a list or None, variable position)
+    found = set()
+    layers = model._flatten_layers(include_self=False, recursive=True)  # pylint: disable=W0212
+    for layer in layers:
+      for name, value in list(vars(layer).items()):
+        if isinstance(value, tf.Variable) and id(value) in position:
+          self._slots.append((layer, name, None, position[id(value)]))
+          found.add(id(value))
+        elif isinstance(value, (list, tuple)) and not name.startswith("_"):
+          for i, item in enumerate(value):
+            if isinstance(item, tf.Variable) and id(item) in position:
+              self._slots.append((layer, name, i, position[id(item)]))
+              found.add(id(item))
+    missing = [v.name for v in self.variables if id(v) not in found]
+    if missing:
+      raise ValueError(f"SeedBatchPPO: the weights {missing} of model {model.name!r} are not "
+                       "attributes of its layers (nor items of a list attribute), so they "
+                       "cannot be replaced per seed.")
+    self._saved = None
+
+  def __call__(self, tensors: Sequence[tf.Tensor]) -> "_WeightSwap":
+    self._tensors = list(tensors)
+    return self
+
+  def __enter__(self):
+    self._saved = []
+    lists = {}
+    for layer, name, index, pos in self._slots:
+      if index is None:
+        self._saved.append((layer, name, getattr(layer, name)))
+        object.__setattr__(layer, name, self._tensors[pos])
+      else:
+        if (id(layer), name) not in lists:
+          original = getattr(layer, name)
+          self._saved.append((layer, name, original))
+          lists[(id(layer), name)] = list(original)
+          object.__setattr__(layer, name, lists[(id(layer), name)])
+        lists[(id(layer), name)][index] = self._tensors[pos]
+    return self
+
+  def __exit__(self, *exc):
+    for layer, name, original in reversed(self._saved):
+      object.__setattr__(layer, name, original)
+    self._saved = None
+    return False
+
+
+def _split(tensors, sizes):
+  out, start = [], 0
+  for n in sizes:
+    out.append(list(tensors[start:start + n]))
+    start += n
+  return out
+
+
+class SeedBatchPPO:
+  """`len(seeds)` PPO runs of one `PPOConfig` trained together in one compiled program.
+
+  Args:
+    config: a `PPOConfig` (its `seed` is ignored: `seeds` are the runs).
+    seeds: the runs' seeds, non-negative integers.
+    seed_batch: seeds per program call (default all); more seeds run in groups.
+    env: optional `BatchedEnvironment` as for `PPO` (default `envs.make(config.env, ...)`).
+
+  Use `train()`; `actor_model(k)` / `critic_model(k)` give the `k`-th seed's networks as
+  ordinary Keras models (after `train()`, its trained weights).
+
+  Raises:
+    ValueError: for empty or negative seeds or a seed batch that is not a positive integer.
+  """
+
+  def __init__(self, config: PPOConfig, seeds: Sequence[int], seed_batch: Optional[int] = None,
+               env=None):
+    seeds = list(seeds)
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0
+                        for s in seeds):
+      raise ValueError(f"SeedBatchPPO: seeds must be a non-empty list of non-negative integers, "
+                       f"received {seeds!r}.")
+    if seed_batch is not None and (isinstance(seed_batch, bool) or not isinstance(
+        seed_batch, (int, np.integer)) or seed_batch < 1):
+      raise ValueError(f"SeedBatchPPO: seed_batch must be a positive integer or None (all "
+                       f"seeds at once), received {seed_batch!r}.")
+    self.config = config
+    self.seeds = [int(s) for s in seeds]
+    self.seed_batch = min(int(seed_batch or len(seeds)), len(seeds))
+    # The template: environment, symmetry, tf-agents agent (its loss) and Keras models whose
+    # weights are rebound per seed.
+    self._ppo = learner.PPO(config, env=env)
+    self.env, self.symmetry = self._ppo.env, self._ppo.symmetry
+    self._step_fn, self._reset_fn = self._ppo._step_fn, self._ppo._reset_fn  # pylint: disable=W0212
+    self._actor, self._critic = self._ppo.actor_model, self._ppo.critic_model
+    self._actor_swap, self._critic_swap = _WeightSwap(self._actor), _WeightSwap(self._critic)
+    template = self._actor_swap.variables + self._critic_swap.variables
+    self._sizes = (len(self._actor_swap.variables), len(self._critic_swap.variables))
+    n = self.seed_batch
+    self._variables = [tf.Variable(tf.zeros([n] + v.shape.as_list(), v.dtype), trainable=True,
+                                   name="seeds_" + v.name.split(":")[0].replace("/", "_"))
+                       for v in template]
+    self._constraints = [v.constraint for v in template]
+    updates = config.num_iterations * config.num_epochs * config.num_minibatches
+    lr = (keras.optimizers.schedules.PolynomialDecay(config.learning_rate, updates, 0.0)
+          if config.anneal_lr else config.learning_rate)
+    self.optimizer = keras.optimizers.Adam(lr, epsilon=config.adam_epsilon)
+    self.optimizer.build(self._variables)
+    self._chunk = _largest_divisor(config.num_iterations, config.iterations_per_call)
+    self._train_chunk = tf.function(self._train_chunk_impl, jit_compile=config.jit_compile,
+                                    reduce_retracing=True, autograph=False)
+    self._group: List[int] = []
+    self._carry: Optional[SeedCarry] = None
+    self._trained: Dict[int, List[np.ndarray]] = {}
+    # Test hook: per-seed factors `[seed_batch]` on the losses (None: 1), read when traced.
+    self._loss_scale: Optional[np.ndarray] = None
+
+  # ------------------------------------------------------------------ properties
+  @property
+  def tracing_count(self) -> int:
+    return self._train_chunk.experimental_get_tracing_count()
+
+  def actor_model(self, k: int) -> keras.Model:
+    """Seed `seeds[k]`'s actor as an ordinary Keras model (built by the builders)."""
+    model = builders.build_actor(self.config.network, self.symmetry, self.config.width,
+                                 self.config.hidden, self.config.relaxed_parameterization)
+    self._load(model, self._seed_weights(k)[:self._sizes[0]])
+    return model
+
+  def critic_model(self, k: int) -> keras.Model:
+    """Seed `seeds[k]`'s critic as an ordinary Keras model (built by the builders)."""
+    model = builders.build_critic(self.config.critic, self.symmetry, self.config.critic_width,
+                                  self.config.hidden, self.config.relaxed_parameterization)
+    self._load(model, self._seed_weights(k)[self._sizes[0]:])
+    return model
+
+  @staticmethod
+  def _load(model: keras.Model, values: Sequence[np.ndarray]) -> None:
+    for variable, value in zip(model.trainable_variables, values):
+      variable.assign(value)
+
+  def _seed_weights(self, k: int) -> List[np.ndarray]:
+    if not 0 <= k < len(self.seeds):
+      raise ValueError(f"SeedBatchPPO: seed index {k} is out of range for {len(self.seeds)} "
+                       "seeds.")
+    if k in self._trained:
+      return self._trained[k]
+    if k in self._group:
+      return [v[self._group.index(k)].numpy() for v in self._variables]
+    return self._initial_weights(self.seeds[k])
+
+  def _initial_weights(self, seed: int) -> List[np.ndarray]:
+    """`PPO.reset(seed)`'s initial trainable weights, actor's then critic's."""
+    keras.utils.set_random_seed(int(seed))
+    cfg = self.config
+    actor = builders.build_actor(cfg.network, self.symmetry, cfg.width, cfg.hidden,
+                                 cfg.relaxed_parameterization)
+    critic = builders.build_critic(cfg.critic, self.symmetry, cfg.critic_width, cfg.hidden,
+                                   cfg.relaxed_parameterization)
+    # Through the template models, as PPO.reset does (set_weights of every weight).
+    self._actor.set_weights(actor.get_weights())
+    self._critic.set_weights(critic.get_weights())
+    return [v.numpy() for v in self._actor_swap.variables + self._critic_swap.variables]
+
+  # ---------------------------------------------------------------------- runs
+  def reset(self, group: Sequence[int]) -> None:
+    """Starts the runs of the seeds with indices `group` (at most `seed_batch`; padded)."""
+    group = list(group)
+    padded = group + [group[-1]] * (self.seed_batch - len(group))
+    weights = [self._initial_weights(self.seeds[k]) for k in padded]
+    for i, variable in enumerate(self._variables):
+      variable.assign(np.stack([w[i] for w in weights]))
+    for v in self.optimizer.variables:
+      v.assign(tf.zeros_like(v))
+    states, observations, keys = [], [], []
+    for k in padded:
+      key = tf.constant([self.seeds[k], 0x5EED], dtype=tf.int64)
+      env_state, time_step = self._reset_fn(rng.fold_in(key, -1))
+      states.append(env_state)
+      observations.append(time_step.observation)
+      keys.append(key)
+    zeros = tf.zeros([len(padded), self.config.num_envs], tf.float32)
+    self._group = group
+    self._carry = SeedCarry(
+        env_state=EnvState(*[tf.stack(parts) for parts in zip(*states)]),
+        observation=tf.stack(observations), episode_return=zeros, episode_length=zeros,
+        returned_return=zeros, iteration=tf.constant(0, tf.int64), key=tf.stack(keys))
+
+  def train(self, callback: Optional[Callable[[int, Dict[str, np.ndarray]], None]] = None
+            ) -> List[Union[learner.TrainResult, runs.TrainingDiverged]]:
+    """Trains every seed for `config.num_iterations` iterations.
+
+    `callback(k, metrics)` is called after every compiled call for each seed index `k` of
+    the group with that call's per-iteration metrics.
+
+    Returns:
+      One entry per seed, in the order of `seeds`: its `TrainResult` (`compile_seconds` and
+      `train_seconds` are those of the program its group ran in, shared by the group), or,
+      for a seed whose losses or parameters became non-finite, the
+      `tf_equirl.runs.TrainingDiverged` error (with its `columns`); a diverged seed does
+      not affect the others.
+    """
+    results: List[Union[learner.TrainResult, runs.TrainingDiverged]] = []
+    indices = list(range(len(self.seeds)))
+    for start in range(0, len(indices), self.seed_batch):
+      results.extend(self._train_group(indices[start:start + self.seed_batch], callback))
+    return results
+
+  def _train_group(self, group, callback):
+    cfg = self.config
+    self.reset(group)
+    num_calls = cfg.num_iterations // self._chunk
+    allow_nan = ("finished_return",) + (("entropy",) if cfg.ent_coef == 0 else ())
+    chunks = {k: [] for k in group}
+    diverged: Dict[int, runs.TrainingDiverged] = {}
+    compile_s = train_s = 0.0
+    for call in range(num_calls):
+      start = time.perf_counter()
+      self._carry, metrics = self._train_chunk(self._carry, self._chunk)
+      metrics = {name: value.numpy() for name, value in metrics.items()}  # [iterations, N]
+      elapsed = time.perf_counter() - start
+      if call == 0:
+        compile_s = elapsed
+      else:
+        train_s += elapsed
+      values = [v.numpy() for v in self._variables]
+      for i, k in enumerate(group):
+        if k in diverged:
+          continue
+        seed_metrics = {name: value[:, i] for name, value in metrics.items()}
+        chunks[k].append(seed_metrics)
+        try:
+          runs.check_finite(seed_metrics, [_Named(v.name, value[i]) for v, value in
+                                           zip(self._variables, values)],
+                            self.seeds[k], call * self._chunk, cfg.batch_size, allow_nan)
+        except runs.TrainingDiverged as error:
+          error.columns = self._columns(chunks[k])
+          diverged[k] = error
+          continue
+        if callback is not None:
+          callback(k, seed_metrics)
+    out = []
+    for i, k in enumerate(group):
+      self._trained[k] = [v[i].numpy() for v in self._variables]
+      if k in diverged:
+        out.append(diverged[k])
+        continue
+      columns = self._columns(chunks[k])
+      out.append(learner.TrainResult(
+          env_steps=columns.pop("env_steps"), mean_return=columns.pop("mean_return"),
+          episodes=columns.pop("episodes"), finished_return=columns.pop("finished_return"),
+          losses=columns, compile_seconds=compile_s, train_seconds=train_s,
+          compile_steps=int(self._chunk * cfg.batch_size)))
+    return out
+
+  def _columns(self, chunks) -> Dict[str, np.ndarray]:
+    curves = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    steps = np.arange(1, len(curves["mean_return"]) + 1) * self.config.batch_size
+    return {"env_steps": steps, **curves}
+
+  # ------------------------------------------------------------ compiled graph
+  def _vmap(self, fn, elems):
+    """`fn` on each seed's slice of `elems` (leading axis N), vectorised; draws through
+    `tf_equirl.rng` inside give each seed its own stream."""
+    def body(args):
+      with rng.vectorizable(xla_floats=self.config.jit_compile):
+        return fn(args)
+    return tf.vectorized_map(body, elems, fallback_to_while_loop=False)
+
+  def _weights(self):
+    return [tf.convert_to_tensor(v) for v in self._variables]
+
+  def _logits(self, observation):
+    return self._actor(tf.reshape(observation, [tf.shape(observation)[0], -1]))
+
+  def _value(self, observation):
+    flat = tf.reshape(observation, [tf.shape(observation)[0], -1])
+    return tf.squeeze(self._critic(flat), -1)
+
+  def _train_chunk_impl(self, carry: SeedCarry, num_iterations: int):
+    n = self.seed_batch
+    metrics = {name: tf.TensorArray(tf.float32, size=num_iterations, element_shape=[n])
+               for name in learner.METRICS}
+
+    def body(i, carry, arrays):
+      carry, values = self._iteration(carry)
+      return i + 1, carry, {k: arrays[k].write(i, values[k]) for k in arrays}
+
+    _, carry, metrics = tf.while_loop(lambda i, *_: i < num_iterations, body,
+                                      (tf.constant(0), carry, metrics))
+    return carry, {k: v.stack() for k, v in metrics.items()}
+
+  def _iteration(self, carry: SeedCarry):
+    cfg = self.config
+    key = rng.batched_fold_in(carry.key, carry.iteration)  # [N, 2]
+    carry, rollout = self._collect(carry, key)
+    t, b = cfg.num_steps, cfg.num_envs
+    # [T, N, B, ...] -> [N, T * B, ...]: each seed's batch in the learner's order.
+    per_seed = lambda x: tf.reshape(  # noqa: E731
+        tf.transpose(x, [1, 0, 2] + list(range(3, x.shape.rank))),
+        tf.concat([[self.seed_batch, t * b], tf.shape(x)[3:]], 0))
+    observation, next_observation = per_seed(rollout.observation), per_seed(
+        rollout.next_observation)
+    critic = _split(self._weights(), self._sizes)[1]
+
+    def values(args):
+      weights, obs, next_obs = args
+      with self._critic_swap(weights):
+        return self._value(obs), self._value(next_obs)
+
+    value, next_value = self._vmap(values, (critic, observation, next_observation))
+    def to_steps(x):  # [N, T * B] -> [T, N, B]
+      return tf.transpose(tf.reshape(x, [self.seed_batch, t, b]), [1, 0, 2])
+
+    advantages, targets = learner.gae(rollout.reward, to_steps(value), to_steps(next_value),
+                                      rollout.terminated, rollout.ended, cfg.gamma,
+                                      cfg.gae_lambda)
+    batch = (observation, per_seed(rollout.action), per_seed(rollout.log_prob),
+             per_seed(advantages), per_seed(targets), value)
+    size, weights = cfg.batch_size, None
+    if cfg.network in builders.AUGMENTED_KINDS:
+      actor, critic = _split(self._weights(), self._sizes)
+
+      def augment(args):
+        actor_w, critic_w, one = args
+        with self._actor_swap(actor_w), self._critic_swap(critic_w):
+          return augmentation.augment_batch(self.symmetry, tuple(one), self._logits,
+                                            self._value, with_weights=cfg.augment_weights)
+
+      batch = self._vmap(augment, (actor, critic, batch))
+      if cfg.augment_weights:
+        batch, weights = batch
+      batch = tuple(batch)
+      size *= augmentation.augmentation_factor(self.symmetry)
+    losses = self._update(batch, rng.batched_fold_in(key, 1), size, weights)
+    returns = _rollout_metrics(rollout)
+    return carry._replace(iteration=carry.iteration + 1), dict(returns, **losses)
+
+  def _collect(self, carry: SeedCarry, key):
+    cfg = self.config
+    obs = carry.observation.shape
+    per_env = tf.TensorShape([self.seed_batch, cfg.num_envs])
+    arrays = learner.Rollout(*[tf.TensorArray(dtype, size=cfg.num_steps, element_shape=shape)
+                               for dtype, shape in (
+        (carry.observation.dtype, obs), (tf.int32, per_env), (tf.float32, per_env),
+        (tf.float32, per_env), (tf.float32, per_env), (tf.float32, per_env),
+        (carry.observation.dtype, obs), (tf.float32, per_env), (tf.float32, per_env))])
+    step_fn = self._step_fn
+
+    def body(step, carry: SeedCarry, arrays):
+      actor = _split(self._weights(), self._sizes)[0]
+
+      def act(args):
+        weights, observation, env_state, seed_key = args
+        with self._actor_swap(weights):
+          logits = self._logits(observation)
+        seed = rng.fold_in(seed_key, tf.cast(step, tf.int64))
+        # Gumbel-max sampling, as the learner.
+        uniform = rng.uniform(tf.shape(logits), seed, minval=1e-12, maxval=1.0)
+        action = tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=1,
+                           output_type=tf.int32)
+        log_prob = tf.gather(tf.nn.log_softmax(logits), action, axis=1, batch_dims=1)
+        env_state, time_step, next_obs = learner.step_and_reset(step_fn, env_state, action)
+        return action, log_prob, env_state, time_step, next_obs
+
+      action, log_prob, env_state, time_step, next_obs = self._vmap(
+          act, (actor, carry.observation, carry.env_state, key))
+      ended = tf.equal(time_step.step_type, ts.StepType.LAST)
+      terminated = tf.logical_and(ended, tf.equal(time_step.discount, 0.0))
+      episode_return = carry.episode_return + time_step.reward
+      returned = tf.where(ended, episode_return, carry.returned_return)
+      endf = tf.cast(ended, tf.float32)
+      arrays = learner.Rollout(*[a.write(step, v) for a, v in zip(arrays, (
+          carry.observation, action, log_prob, time_step.reward,
+          tf.cast(terminated, tf.float32), endf, time_step.observation, returned,
+          endf * episode_return))])
+      carry = carry._replace(
+          env_state=env_state, observation=next_obs,
+          episode_return=episode_return * (1.0 - endf),
+          episode_length=(carry.episode_length + 1.0) * (1.0 - endf),
+          returned_return=returned)
+      return step + 1, carry, arrays
+
+    _, carry, arrays = tf.while_loop(lambda s, *_: s < cfg.num_steps, body,
+                                     (tf.constant(0), carry, arrays))
+    return carry, learner.Rollout(*[a.stack() for a in arrays])
+
+  def _update(self, batch, key, size: int, weights=None) -> Dict[str, tf.Tensor]:
+    """The learner's `_update` for every seed: per-seed permutations, losses, gradients,
+    global-norm clips; one Adam step over the `[N, ...]` variables per minibatch."""
+    cfg = self.config
+    n, seeds = size, self.seed_batch
+    mb = n // cfg.num_minibatches
+    num_updates = cfg.num_epochs * cfg.num_minibatches
+    order = tf.argsort(rng.batched_uniform([cfg.num_epochs, n], key,
+                                           xla_floats=cfg.jit_compile), axis=2)  # [N, E, n]
+    names = ("policy_loss", "value_loss", "entropy", "clip_fraction", "grad_norm")
+    if cfg.advantage_normalization == "batch":
+      batch = batch[:3] + (self._vmap(_standardize, batch[3]),) + batch[4:]
+    agent = self._ppo.agent
+    loss_scale = tf.constant(np.ones([seeds]) if self._loss_scale is None
+                             else self._loss_scale, tf.float32)
+
+    def loss_and_gradients(args):
+      actor_w, critic_w, obs, action, log_prob, adv, target, old_value, weight, scale = args
+      if cfg.advantage_normalization == "minibatch":
+        adv = _standardize(adv)
+      steps = ts.TimeStep(step_type=tf.fill([mb], ts.StepType.MID),
+                          reward=tf.zeros([mb]), discount=tf.ones([mb]), observation=obs)
+      with tf.GradientTape() as tape:
+        tape.watch(actor_w + critic_w)
+        with self._actor_swap(actor_w), self._critic_swap(critic_w):
+          info = agent.get_loss(
+              steps, action, log_prob, target, adv, action_distribution_parameters=None,
+              weights=weight, train_step=agent.train_step_counter,
+              debug_summaries=False, old_value_predictions=old_value, training=True)
+        total = info.loss * scale
+      grads = tape.gradient(total, actor_w + critic_w,
+                            unconnected_gradients=tf.UnconnectedGradients.ZERO)
+      extra = info.extra
+      entropy = (-extra.entropy_regularization_loss / cfg.ent_coef if cfg.ent_coef > 0
+                 else tf.constant(np.nan))
+      return grads, tuple(tf.cast(v, tf.float32) for v in (
+          extra.policy_gradient_loss, extra.value_estimation_loss, entropy,
+          extra.clip_fraction))
+
+    def body(u, sums):
+      epoch, m = u // cfg.num_minibatches, u % cfg.num_minibatches
+      idx = tf.slice(order, [0, epoch, m * mb], [seeds, 1, mb])[:, 0]  # [N, mb]
+      minibatch = [tf.gather(x, idx, axis=1, batch_dims=1) for x in batch]
+      weight = (tf.ones([seeds, mb]) if weights is None
+                else tf.gather(weights, idx, axis=1, batch_dims=1))
+      actor, critic = _split(self._weights(), self._sizes)
+      grads, values = self._vmap(loss_and_gradients,
+                                 (actor, critic, *minibatch, weight, loss_scale))
+      grads, norm = _clip_per_seed(grads, cfg.max_grad_norm)
+      self.optimizer.apply_gradients(zip(grads, self._variables))
+      for variable, constraint in zip(self._variables, self._constraints):
+        if constraint is not None:
+          variable.assign(tf.vectorized_map(constraint, variable))
+      values = values + (norm,)
+      return u + 1, tuple(s + tf.reshape(v, [seeds]) for s, v in zip(sums, values))
+
+    _, sums = tf.while_loop(lambda u, _: u < num_updates, body,
+                            (tf.constant(0), tuple(tf.zeros([seeds]) for _ in names)))
+    return {name: s / num_updates for name, s in zip(names, sums)}
+
+
+class _Named:
+  """A value with a variable's name, for `runs.check_finite`."""
+
+  def __init__(self, name, value):
+    self.name, self._value = name, value
+
+  def numpy(self):
+    return self._value
+
+
+def _clip_per_seed(grads, max_norm: float):
+  """`tf.clip_by_global_norm` of each seed's gradients (leading axis N of every tensor): each
+  seed's norm over all of its gradients, so one seed's gradient never rescales another's.
+  Returns `(clipped, norms [N])`."""
+  dense = [tf.convert_to_tensor(g) for g in grads]
+  squares = [tf.reduce_sum(tf.square(g), axis=list(range(1, g.shape.rank))) if g.shape.rank > 1
+             else tf.square(g) for g in dense]
+  norm = tf.sqrt(tf.add_n(squares))
+  max_norm = tf.constant(max_norm, tf.float32)
+  # tf.clip_by_global_norm's scale: max_norm * min(1 / norm, 1 / max_norm), nan if not finite.
+  scale = max_norm * tf.minimum(1.0 / norm, 1.0 / max_norm)
+  scale = tf.where(tf.math.is_finite(norm), scale, np.nan)
+  return [g * tf.reshape(scale, [-1] + [1] * (g.shape.rank - 1)) for g in dense], norm
+
+
+def _rollout_metrics(rollout: learner.Rollout) -> Dict[str, tf.Tensor]:
+  """`learner.rollout_metrics` per seed (`[T, N, B]` tensors): `[N]` each."""
+  finished = tf.reduce_sum(rollout.ended, axis=[0, 2])
+  return dict(
+      mean_return=tf.reduce_mean(rollout.returned_return, axis=[0, 2]),
+      episodes=finished,
+      finished_return=tf.math.divide_no_nan(tf.reduce_sum(rollout.finished_return, axis=[0, 2]),
+                                            finished)
+      + tf.where(finished > 0, 0.0, np.nan))
