@@ -420,6 +420,8 @@ class TrainingFlags:
   no_tensorboard: Any
   configure_compilation: Callable
   run_folder_options: Callable
+  vectorize_seeds: Any = None
+  seed_batch: Any = None
 
   def ppo_fields(self) -> Dict[str, Any]:
     """The `PPOConfig` fields set on the command line (`--preset`'s first, then the flags)."""
@@ -452,9 +454,18 @@ class TrainingFlags:
     return parse_checkpoints(self.checkpoints.value) or default_checkpoints(env)
 
   def run_options(self) -> Dict[str, Any]:
-    """Keyword arguments of `tf_equirl.runner.run_experiment` from the flags."""
-    return {"progress": not self.no_progress.value,
-            "tensorboard": not self.no_tensorboard.value, **self.run_folder_options()}
+    """Keyword arguments of `tf_equirl.runner.run_experiment` from the flags (a --seed_batch
+    outside [1, number of seeds] is a usage error)."""
+    options = {"progress": not self.no_progress.value,
+               "tensorboard": not self.no_tensorboard.value, **self.run_folder_options()}
+    if self.vectorize_seeds is not None:
+      batch = self.seed_batch.value
+      num_seeds = len(self.seed_list())
+      if batch is not None and not 1 <= batch <= num_seeds:
+        raise app.UsageError(f"--seed_batch must be from 1 to the number of seeds "
+                             f"({num_seeds}), received {batch}.")
+      options.update(vectorize=None if self.vectorize_seeds.value else False, seed_batch=batch)
+    return options
 
 
 def define_training_flags(network: str, xla_runtime: bool, out_help: str) -> TrainingFlags:
@@ -483,7 +494,15 @@ def define_training_flags(network: str, xla_runtime: bool, out_help: str) -> Tra
       no_progress=flags.DEFINE_bool("no_progress", False, "Hide the progress bar."),
       no_tensorboard=flags.DEFINE_bool("no_tensorboard", False, "Skip TensorBoard scalars."),
       configure_compilation=define_compilation_flags(xla_runtime=xla_runtime),
-      run_folder_options=define_run_folder_flags())
+      run_folder_options=define_run_folder_flags(),
+      vectorize_seeds=flags.DEFINE_bool(
+          "vectorize_seeds", True, "Train several PPO seeds as one vectorised XLA program "
+          "(each seed exactly its lone run; tf_equirl.agents.ppo.seed_batch); "
+          "--novectorize_seeds trains them one after another. Dyna always runs its seeds one "
+          "after another."),
+      seed_batch=flags.DEFINE_integer(
+          "seed_batch", None, "Seeds per vectorised program run (default all): bounds memory "
+          "for many seeds; every finished group is kept if the run is interrupted."))
   define_config_flags(PPOConfig, defaults={"network": network, "critic": "mlp"},
                       skip=("env", "seed"), overrides_only=True,
                       enums={"network": ACTOR_KINDS, "critic": CRITIC_KINDS})

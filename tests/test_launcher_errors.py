@@ -17,6 +17,8 @@ BAD = [
     ("train_ppo", ["--width=0"], "PPOConfig.width must be a positive integer or None"),
     ("train_ppo", ["--checkpoints=10k"], "--checkpoints must be positive integers"),
     ("train_ppo", ["--env=Pong"], "'<env>:<breaking>:<strength>'"),
+    ("train_ppo", ["--seeds=2", "--seed_batch=3"],
+     "--seed_batch must be from 1 to the number of seeds (2), received 3"),
     ("train_dyna", ["--planning_ratio=nan"], "DynaConfig.planning_ratio must be a positive"),
     ("reproduce_ppo", ["--seeds=0"], "--seeds=0: 0 is not a positive integer"),
     ("reproduce_approx", ["--catch_noise=x"], "--catch_noise must be numbers"),

@@ -28,10 +28,12 @@ from tf_equirl import results, runs
 from tf_equirl.agents.dyna import Dyna, DynaConfig
 from tf_equirl.agents.ppo import PPO, PPOConfig, TrainResult
 from tf_equirl.agents.ppo.learner import METRICS
+from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO
 from tf_equirl.envs.defaults import find_env_defaults
 
 __all__ = ["ExperimentResult", "run_experiment", "resume_experiment", "Arm", "run_arms",
-           "arm_folder", "train_seeds", "seed_columns", "build_agent", "default_checkpoints"]
+           "arm_folder", "train_seeds", "seed_columns", "build_agent", "default_checkpoints",
+           "check_seed_batch"]
 
 
 def default_checkpoints(env: str) -> Tuple[int, ...]:
@@ -54,11 +56,21 @@ class ExperimentResult:
 def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
                    checkpoints: Optional[Sequence[int]] = None, progress: bool = True,
                    tensorboard: bool = True, save_models: bool = True, resume: bool = False,
-                   overwrite: bool = False, checkpoint_every: int = 0) -> ExperimentResult:
-  """Trains `config` once per seed, one after another, reusing one compiled graph.
+                   overwrite: bool = False, checkpoint_every: int = 0,
+                   vectorize: Optional[bool] = None,
+                   seed_batch: Optional[int] = None) -> ExperimentResult:
+  """Trains `config` once per seed.
 
   `config` is a `PPOConfig`, or a `tf_equirl.agents.dyna.DynaConfig` (then the Dyna driver
   trains; its curves are over real steps and the CSVs add the planned steps beside them).
+
+  How the seeds run: a `PPOConfig` with more than one seed to train runs them together as one
+  vectorised XLA program (`tf_equirl.agents.ppo.seed_batch.SeedBatchPPO`: each seed exactly
+  its lone run), `seed_batch` seeds at a time (default all) so that memory stays bounded;
+  each group's outputs are written as soon as it finishes, so an interrupted run keeps every
+  group it finished. `vectorize=False` (or a Dyna config) trains the seeds one after another
+  in one compiled graph instead, with `checkpoint_every` checkpoints inside each seed's run
+  (the vectorised path keeps whole groups, not checkpoints).
 
   Writes into `out_dir` (if given): `run.json` (the config and each finished seed's
   fingerprint, `tf_equirl.runs`), `seed_<k>.csv` (env steps, mean return, finished
@@ -72,9 +84,11 @@ def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
   `overwrite`. `checkpoint_every` iterations (0: never) each seed's state is saved.
 
   Raises:
+    ValueError: no seeds, duplicate seeds, a negative `checkpoint_every`, a `seed_batch`
+      that is not an integer in [1, number of seeds], or `vectorize=True` for a Dyna config.
     tf_equirl.runs.RunFolderError: `out_dir` cannot take this run.
     tf_equirl.runs.TrainingDiverged: a seed's training diverged; the folder is marked failed
-      and no summary is written.
+      and no summary is written (the other seeds of its group are kept).
   """
   seeds = list(seeds)
   if not seeds:
@@ -84,9 +98,20 @@ def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
   if checkpoint_every < 0:
     raise ValueError(f"run_experiment: checkpoint_every must be >= 0 iterations (0: no "
                      f"checkpoints), received {checkpoint_every}.")
+  check_seed_batch(seed_batch, len(seeds))
+  if vectorize and not isinstance(config, PPOConfig):
+    raise ValueError(f"run_experiment: vectorize=True needs a PPOConfig; a "
+                     f"{type(config).__name__} trains its seeds one after another.")
   folder = (runs.RunFolder(out_dir, config, seeds, resume=resume, overwrite=overwrite)
             if out_dir else None)
-  agent, config, ppo_config = build_agent(config)
+  todo = [s for s in seeds if folder is None or not folder.is_finished(s)]
+  vectorized = isinstance(config, PPOConfig) and bool(todo) and (
+      vectorize if vectorize is not None else len(todo) > 1)
+  if vectorized:
+    agent = SeedBatchPPO(config, todo, seed_batch=seed_batch)
+    ppo_config = config
+  else:
+    agent, config, ppo_config = build_agent(config)
   if folder is not None:
     folder.start()  # the config and the agent are valid: take the folder
   checkpoints = tuple(checkpoints or default_checkpoints(ppo_config.env))
@@ -108,9 +133,20 @@ def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
   if finished:
     print(f"reusing the finished seeds {finished} in {out_dir}", flush=True)
   bar = _progress_bar(progress, (len(seeds) - len(finished)) * steps_per_seed, ppo_config)
-  curves, compile_s, train_s, train_steps, env_steps = [], 0.0, 0.0, 0, None
-  trained = 0
-  for seed in seeds:
+  if vectorized:
+    print(f"training {len(agent.seeds)} seeds as one vectorised program, {agent.seed_batch} "
+          "at a time", flush=True)
+    trained_curves, compile_s, train_s, train_steps, env_steps = _train_vectorized(
+        agent, folder, out_dir, tensorboard, save_models, bar)
+    curves = [trained_curves[s] if s in trained_curves else
+              results.read_seed_csv(folder.seed_csv(s))["mean_return"] for s in seeds]
+    trained = len(trained_curves)
+    seeds_loop: Sequence[int] = ()
+  else:
+    curves, compile_s, train_s, train_steps, env_steps = [], 0.0, 0.0, 0, None
+    trained = 0
+    seeds_loop = seeds
+  for seed in seeds_loop:
     if seed in finished:
       columns = results.read_seed_csv(folder.seed_csv(seed))
       curves.append(columns["mean_return"])
@@ -191,6 +227,88 @@ def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
   return out
 
 
+def check_seed_batch(seed_batch: Optional[int], num_seeds: int) -> None:
+  """Raises a ValueError unless `seed_batch` is None or an integer in [1, `num_seeds`]."""
+  if seed_batch is None:
+    return
+  if (isinstance(seed_batch, bool) or not isinstance(seed_batch, (int, np.integer))
+      or not 1 <= seed_batch <= num_seeds):
+    raise ValueError(f"seed_batch must be an integer from 1 to the number of seeds "
+                     f"({num_seeds}), received {seed_batch!r}.")
+
+
+def _train_vectorized(agent: SeedBatchPPO, folder: Optional[runs.RunFolder],
+                      out_dir: Optional[str], tensorboard: bool, save_models: bool, bar):
+  """Trains `agent.seeds` group by group (`agent.seed_batch` seeds per program run), writing
+  each group's CSVs, TensorBoard scalars and models as soon as the group finishes.
+
+  Returns `(curves {seed: mean_return}, compile_seconds, train_seconds, steps trained after
+  compilation, env_steps)`.
+
+  Raises:
+    tf_equirl.runs.TrainingDiverged: the first seed of a group that diverged (after the
+      group's other seeds are written and the folder is marked failed).
+  """
+  cfg = agent.config
+  writers: Dict[int, Callable] = {}
+  done = {k: 0 for k in range(len(agent.seeds))}
+  curves: Dict[int, np.ndarray] = {}
+  compile_s, train_s, train_steps, env_steps = 0.0, 0.0, 0, None
+  start = time.perf_counter()
+
+  def callback(k, metrics):
+    n = len(metrics["mean_return"])
+    if k in writers:  # between compiled calls: no summary op in the XLA graph
+      steps = (done[k] + np.arange(1, n + 1, dtype=np.int64)) * cfg.batch_size
+      writers[k](steps, {name: np.asarray(v, np.float32) for name, v in metrics.items()})
+    done[k] += n
+    if bar is not None:
+      bar.update(n * cfg.batch_size)
+      elapsed = time.perf_counter() - start
+      bar.set_postfix(seed=agent.seeds[k], ret=f"{metrics['mean_return'][-1]:.3g}",
+                      sps=f"{sum(done.values()) * cfg.batch_size / max(elapsed, 1e-9):,.0f}")
+
+  for first in range(0, len(agent.seeds), agent.seed_batch):
+    group = list(range(first, min(first + agent.seed_batch, len(agent.seeds))))
+    if out_dir and tensorboard:
+      for k in group:
+        writers[k] = _scalar_writer(tf.summary.create_file_writer(
+            os.path.join(out_dir, "tb", f"seed_{agent.seeds[k]}")))
+    entries = agent.train_group(group, callback)
+    failed = None
+    for k, entry in zip(group, entries):
+      seed = agent.seeds[k]
+      if isinstance(entry, runs.TrainingDiverged):
+        failed = failed or (seed, entry)
+        continue
+      if first == 0 and not curves:
+        compile_s = entry.compile_seconds
+      curves[seed] = entry.mean_return
+      env_steps = entry.env_steps
+      train_steps += int(entry.env_steps[-1] - entry.compile_steps)
+      if out_dir and folder is not None:
+        results.write_seed_csv(folder.seed_csv(seed), seed_columns(entry))
+        if save_models:
+          os.makedirs(os.path.join(out_dir, f"seed_{seed}"), exist_ok=True)
+          agent.actor_model(k).save(os.path.join(out_dir, f"seed_{seed}", "actor.keras"))
+          agent.critic_model(k).save(os.path.join(out_dir, f"seed_{seed}", "critic.keras"))
+        folder.finish_seed(seed)
+    ok = [e for e in entries if not isinstance(e, runs.TrainingDiverged)]
+    if ok:
+      train_s += ok[0].train_seconds  # one program run for the whole group
+    for k in group:
+      if k in writers:
+        writers.pop(k)  # its events are flushed when the writer is released
+    if failed is not None:
+      seed, error = failed
+      if bar is not None:
+        bar.close()
+      if folder is not None:
+        folder.fail(error, seed, getattr(error, "columns", None))
+      raise error
+  return curves, compile_s, train_s, train_steps, env_steps
+
+
 def resume_experiment(config, seeds: Sequence[int], out_dir: str, **kwargs) -> ExperimentResult:
   """`run_experiment` that reuses what `out_dir` already holds of this configuration (finished
   seeds, checkpoints). A folder of runs without a run record (made by an older version of
@@ -269,15 +387,39 @@ def seed_columns(result: TrainResult) -> Dict[str, np.ndarray]:
 
 def train_seeds(config, seeds: Sequence[int],
                 report: Optional[Callable[[int, Dict[str, np.ndarray]], None]] = None,
+                vectorize: Optional[bool] = None, seed_batch: Optional[int] = None,
                 ) -> Iterator[Tuple[int, Dict[str, np.ndarray]]]:
-  """Trains `config` (a `PPOConfig` or a `DynaConfig`) once per seed in one learner (one
-  compiled graph), yielding each seed's columns.
+  """Trains `config` (a `PPOConfig` or a `DynaConfig`) once per seed, yielding each seed's
+  columns.
 
   The same runs as `run_experiment` (and so `launchers.train_ppo` / `train_dyna`), without
-  its files: `report(seed, rows)` is called after every compiled call with that call's
+  its files: several seeds of a `PPOConfig` run as one vectorised program (`seed_batch` at a
+  time; `vectorize=False`: one after another in one compiled graph, as a Dyna config always
+  does). `report(seed, rows)` is called after every compiled call with that call's
   per-iteration values (e.g. for Ray Tune, `tf_equirl.sweeps`). The learner is built on the
   first seed, so a generator whose seeds are all done elsewhere compiles nothing.
   """
+  seeds = list(seeds)
+  check_seed_batch(seed_batch, max(len(seeds), 1))
+  if isinstance(config, PPOConfig) and seeds and (
+      vectorize if vectorize is not None else len(seeds) > 1):
+    batch = SeedBatchPPO(config, seeds, seed_batch=seed_batch)
+    done = {k: 0 for k in range(len(seeds))}
+
+    def batch_callback(k, metrics):
+      n = len(metrics["mean_return"])
+      steps = (done[k] + np.arange(1, n + 1)) * config.batch_size
+      done[k] += n
+      report(seeds[k], {"env_steps": steps, **metrics})
+
+    for first in range(0, len(seeds), batch.seed_batch):
+      group = list(range(first, min(first + batch.seed_batch, len(seeds))))
+      entries = batch.train_group(group, batch_callback if report is not None else None)
+      for k, entry in zip(group, entries):
+        if isinstance(entry, runs.TrainingDiverged):
+          raise entry
+        yield seeds[k], seed_columns(entry)
+    return
   agent = None
   for seed in seeds:
     if agent is None:

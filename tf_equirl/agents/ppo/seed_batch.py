@@ -304,6 +304,31 @@ class SeedBatchPPO:
       results.extend(self._train_group(indices[start:start + self.seed_batch], callback))
     return results
 
+  def train_group(self, group: Sequence[int],
+                  callback: Optional[Callable[[int, Dict[str, np.ndarray]], None]] = None
+                  ) -> List[Union[learner.TrainResult, runs.TrainingDiverged]]:
+    """Trains the seeds with indices `group` (into `seeds`; at most `seed_batch` of them) in
+    one program run; returns their entries as `train` does. `train` is this over the groups
+    of `seed_batch` consecutive seeds; a caller that writes each group's outputs as it
+    finishes (`tf_equirl.runner`) calls it group by group.
+
+    Raises:
+      ValueError: an empty group, more than `seed_batch` indices, or an index out of range.
+    """
+    group = [int(k) for k in group]
+    if not group or len(group) > self.seed_batch:
+      raise ValueError(f"SeedBatchPPO.train_group: expected 1 to {self.seed_batch} seed "
+                       f"indices, received {group!r}.")
+    bad = [k for k in group if not 0 <= k < len(self.seeds)]
+    if bad or len(set(group)) != len(group):
+      raise ValueError(f"SeedBatchPPO.train_group: indices must be distinct and in "
+                       f"[0, {len(self.seeds)}), received {group!r}.")
+    return self._train_group(group, callback)
+
+  def parameter_counts(self) -> Dict[str, int]:
+    """Parameters of one seed's actor and critic (as `PPO.parameter_counts`)."""
+    return self._ppo.parameter_counts()
+
   def _train_group(self, group, callback):
     cfg = self.config
     self.reset(group)

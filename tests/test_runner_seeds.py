@@ -1,0 +1,102 @@
+"""The runner trains several PPO seeds as one vectorised program, group by group, with the
+same outputs as the sequential path."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_equirl import results, runner, runs
+from tf_equirl.agents.ppo.config import default_config
+from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO
+
+keras = tf.keras
+
+
+def _config(**overrides):
+  fields = dict(num_envs=4, num_steps=16, total_steps=128, num_minibatches=2, num_epochs=2,
+                iterations_per_call=1)
+  fields.update(overrides)
+  return default_config("CartPole-v1", network="mlp", **fields)
+
+
+def _run(config, out, seeds, **kwargs):
+  return runner.run_experiment(config, seeds, str(out), progress=False, tensorboard=False,
+                               checkpoints=(64, 128), **kwargs)
+
+
+def test_vectorised_run_writes_what_the_sequential_run_writes(tmp_path):
+  config = _config()
+  vec = _run(config, tmp_path / "vec", [3, 5, 8], seed_batch=2)
+  seq = _run(config, tmp_path / "seq", [3, 5, 8], vectorize=False)
+  for seed in (3, 5, 8):
+    a = results.read_seed_csv(str(tmp_path / "vec" / f"seed_{seed}.csv"))
+    b = results.read_seed_csv(str(tmp_path / "seq" / f"seed_{seed}.csv"))
+    assert sorted(a) == sorted(b)
+    np.testing.assert_array_equal(a["env_steps"], b["env_steps"])
+    # The first iteration collects with the initial weights: the same episodes exactly.
+    assert a["mean_return"][0] == b["mean_return"][0]
+    np.testing.assert_allclose(a["mean_return"], b["mean_return"], rtol=1e-4)
+    actor = keras.models.load_model(str(tmp_path / "vec" / f"seed_{seed}" / "actor.keras"))
+    lone = keras.models.load_model(str(tmp_path / "seq" / f"seed_{seed}" / "actor.keras"))
+    states = np.random.default_rng(seed).normal(size=(16, 4)).astype(np.float32)
+    np.testing.assert_allclose(actor(states), lone(states), rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(vec.curves, seq.curves, rtol=1e-4)
+  assert vec.parameter_counts == seq.parameter_counts
+  assert runs.is_finished_run(str(tmp_path / "vec"), config, [3, 5, 8])
+  assert os.path.exists(tmp_path / "vec" / "summary.md")
+
+
+def test_an_interrupted_chunked_run_keeps_every_finished_group(tmp_path, monkeypatch):
+  config = _config(total_steps=64)
+  calls = []
+  original = SeedBatchPPO.train_group
+
+  def interrupted(self, group, callback=None):
+    calls.append([self.seeds[k] for k in group])
+    if len(calls) == 2:
+      raise KeyboardInterrupt
+    return original(self, group, callback)
+
+  monkeypatch.setattr(SeedBatchPPO, "train_group", interrupted)
+  with pytest.raises(KeyboardInterrupt):
+    _run(config, tmp_path, [0, 1, 2, 3], seed_batch=2)
+  folder = runs.RunFolder(str(tmp_path), config, [0, 1, 2, 3], resume=True)
+  assert [s for s in range(4) if folder.is_finished(s)] == [0, 1]
+  calls.clear()
+
+  def recorded(self, group, callback=None):
+    calls.append([self.seeds[k] for k in group])
+    return original(self, group, callback)
+
+  monkeypatch.setattr(SeedBatchPPO, "train_group", recorded)
+  result = _run(config, tmp_path, [0, 1, 2, 3], seed_batch=2, resume=True)
+  assert calls == [[2, 3]]  # only the unfinished group trains again
+  assert result.curves.shape[0] == 4
+  assert runs.is_finished_run(str(tmp_path), config, [0, 1, 2, 3])
+
+
+def test_train_seeds_vectorised_yields_each_seeds_columns():
+  config = _config(total_steps=64)
+  reported = {}
+  out = dict(runner.train_seeds(config, [4, 9], report=lambda s, rows: reported.setdefault(
+      s, []).append(rows["env_steps"])))
+  lone = dict(runner.train_seeds(config, [9], vectorize=False))
+  assert sorted(out) == [4, 9]
+  assert out[9]["mean_return"][0] == lone[9]["mean_return"][0]
+  np.testing.assert_array_equal(np.concatenate(reported[9]), out[9]["env_steps"])
+
+
+@pytest.mark.parametrize("seed_batch", [0, -1, 4, 2.5, True])
+def test_seed_batch_outside_one_to_the_seed_count_is_refused(tmp_path, seed_batch):
+  with pytest.raises(ValueError, match="seed_batch must be an integer from 1 to the number "
+                                       r"of seeds \(3\)"):
+    _run(_config(), tmp_path, [0, 1, 2], seed_batch=seed_batch)
+  assert not os.listdir(tmp_path)  # refused before the folder was taken
+
+
+def test_vectorize_needs_a_ppo_config(tmp_path):
+  from tf_equirl.agents.dyna import default_dyna_config
+  with pytest.raises(ValueError, match="vectorize=True needs a PPOConfig"):
+    runner.run_experiment(default_dyna_config("CartPole-v1"), [0, 1], None, vectorize=True)
