@@ -144,7 +144,8 @@ def test_a_diverged_run_is_marked_failed_and_never_summarised(tmp_path, monkeypa
   monkeypatch.setattr(PPO, "train", diverging_train)
   out = tmp_path / "run"
   with pytest.raises(runs.TrainingDiverged):
-    run_experiment(config, [0, 1], str(out), progress=False, tensorboard=False)
+    run_experiment(config, [0, 1], str(out), progress=False, tensorboard=False,
+                   vectorize=False)
   record = json.loads((out / "run.json").read_text())
   assert record["status"] == "failed" and record["error"]["seed"] == 1
   assert record["error"]["iteration"] == 2
@@ -152,6 +153,33 @@ def test_a_diverged_run_is_marked_failed_and_never_summarised(tmp_path, monkeypa
   assert (out / "seed_1.failed.csv").exists() and not (out / "seed_1.csv").exists()
   assert not (out / "summary.json").exists() and not (out / "summary.md").exists()
   assert (out / "seed_0.csv").exists()  # the finished seed is kept
+
+
+def test_a_diverged_seed_of_a_vectorised_group_fails_the_run_and_keeps_the_others(
+    tmp_path, monkeypatch):
+  from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO
+  config = _config(iterations=4)
+  original = SeedBatchPPO.train_group
+
+  def diverging_group(self, group, callback=None):  # seed 1 diverges at its second iteration
+    entries = original(self, group, callback)
+    for i, k in enumerate(group):
+      if self.seeds[k] == 1:
+        error = runs.TrainingDiverged(1, 2, 256, ["policy_loss"])
+        error.columns = {"env_steps": np.array([128, 256]),
+                         "mean_return": np.array([0.1, np.nan])}
+        entries[i] = error
+    return entries
+
+  monkeypatch.setattr(SeedBatchPPO, "train_group", diverging_group)
+  out = tmp_path / "run"
+  with pytest.raises(runs.TrainingDiverged, match="seed 1"):
+    run_experiment(config, [0, 1, 2], str(out), progress=False, tensorboard=False)
+  record = json.loads((out / "run.json").read_text())
+  assert record["status"] == "failed" and record["error"]["seed"] == 1
+  assert (out / "seed_1.failed.csv").exists() and not (out / "seed_1.csv").exists()
+  assert not (out / "summary.json").exists()
+  assert (out / "seed_0.csv").exists() and (out / "seed_2.csv").exists()  # kept
 
 
 # ----------------------------------------------------------------------- checkpoints

@@ -197,7 +197,9 @@ def test_grid_of_two_fields_completes_with_a_killed_worker(grid_sweep):
     assert _finished(events) == [0, 1]  # every seed finished exactly once
     if c.values == KILLED:
       starts = sorted(e["seed"] for e in events if e["event"] == "start")
-      assert starts == [0, 1, 1]  # seed 1 again after the kill, seed 0 not
+      # Both seeds train as one vectorised program: killed before they finished, the trial
+      # trains both again, and each finishes once.
+      assert starts == [0, 0, 1, 1]
       pids = [e["pid"] for e in events if e["event"] == "trial"]
       assert pids[0] == killed_pid and len(pids) == 2 and pids[1] != killed_pid
   # Different learning rates give different runs (the grid is applied).

@@ -33,7 +33,7 @@ from tf_equirl.envs.defaults import find_env_defaults
 
 __all__ = ["ExperimentResult", "run_experiment", "resume_experiment", "Arm", "run_arms",
            "arm_folder", "train_seeds", "seed_columns", "build_agent", "default_checkpoints",
-           "check_seed_batch"]
+           "check_seed_batch", "vectorizes"]
 
 
 def default_checkpoints(env: str) -> Tuple[int, ...]:
@@ -105,8 +105,7 @@ def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
   folder = (runs.RunFolder(out_dir, config, seeds, resume=resume, overwrite=overwrite)
             if out_dir else None)
   todo = [s for s in seeds if folder is None or not folder.is_finished(s)]
-  vectorized = isinstance(config, PPOConfig) and bool(todo) and (
-      vectorize if vectorize is not None else len(todo) > 1)
+  vectorized = vectorizes(config, len(todo), vectorize)
   if vectorized:
     agent = SeedBatchPPO(config, todo, seed_batch=seed_batch)
     ppo_config = config
@@ -225,6 +224,13 @@ def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
                         env_steps, title=label)
     folder.finish()
   return out
+
+
+def vectorizes(config, num_seeds: int, vectorize: Optional[bool] = None) -> bool:
+  """Whether `run_experiment` / `train_seeds` train `num_seeds` seeds of `config` as one
+  vectorised program: a `PPOConfig` with more than one seed, unless `vectorize=False`."""
+  return isinstance(config, PPOConfig) and num_seeds > 0 and (
+      vectorize if vectorize is not None else num_seeds > 1)
 
 
 def check_seed_batch(seed_batch: Optional[int], num_seeds: int) -> None:
@@ -401,8 +407,7 @@ def train_seeds(config, seeds: Sequence[int],
   """
   seeds = list(seeds)
   check_seed_batch(seed_batch, max(len(seeds), 1))
-  if isinstance(config, PPOConfig) and seeds and (
-      vectorize if vectorize is not None else len(seeds) > 1):
+  if vectorizes(config, len(seeds), vectorize):
     batch = SeedBatchPPO(config, seeds, seed_batch=seed_batch)
     done = {k: 0 for k in range(len(seeds))}
 

@@ -49,6 +49,7 @@ import numpy as np
 
 from tf_equirl import compilation, results, runs
 from tf_equirl.sweeps import space as space_lib
+from tf_equirl.runner import vectorizes
 from tf_equirl.sweeps.registry import get_algorithm
 
 __all__ = ["run_sweep", "resume_sweep", "aggregate", "SweepResult", "ConfigResult", "RunStore",
@@ -233,15 +234,20 @@ def _open_trial(params: Dict[str, Any], sweep: Dict[str, Any]):
 
 def _train(algorithm, config, store: RunStore, todo: Sequence[int], trial_id, report=None,
            finished=None) -> None:
-  """Trains the seeds `todo` in one learner, writing and logging each as it finishes."""
-  if todo:
-    store.log("start", seed=todo[0], trial_id=trial_id)
+  """Trains the seeds `todo` in one learner, writing and logging each as it finishes.
+
+  Several PPO seeds train together as one vectorised program (`tf_equirl.runner`): they all
+  start at once, and a trial killed before they finish trains them again; otherwise each
+  seed starts when the one before it finished."""
+  together = vectorizes(config, len(todo))
+  for seed in (todo if together else todo[:1]):
+    store.log("start", seed=seed, trial_id=trial_id)
   for n, (seed, columns) in enumerate(algorithm.run_seeds(config, todo, report)):
     store.save(seed, columns)
     if finished is not None:
       finished(seed)
     store.log("finish", seed=seed, trial_id=trial_id)
-    if n + 1 < len(todo):
+    if not together and n + 1 < len(todo):
       store.log("start", seed=todo[n + 1], trial_id=trial_id)
 
 
