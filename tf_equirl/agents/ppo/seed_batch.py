@@ -21,10 +21,15 @@ How the seed axis goes through the loop of `learner.PPO` (same steps, same order
    every seed the numbers its lone run draws, bit for bit.
 3. Collection, GAE and the update keep the learner's `tf.while_loop`s, with a leading seed
    axis on every carried tensor; GAE runs on `[T, N, B]` at once.
-4. Update: the gradient of the sum of the seeds' losses is each seed's own gradient; each is
-   clipped by its own global norm (over all of that seed's weights), and one Keras Adam over
-   the `[N, ...]` variables is N Adams in lockstep (Adam is elementwise; all seeds share the
-   learning-rate schedule). Keras constraints (the relaxed and RPP layers') are applied to
+4. Update: each seed's gradient is taken inside the vectorised function (a tape in the
+   per-seed code, vectorised with it). A tape around `tf.vectorized_map` would differentiate
+   the function call pfor makes, whose gradient call needs some forward values (the
+   reduction axes of pfor's sums) as compile-time constants; XLA's constant analysis then
+   marks every input of the forward call constant, weights included, and XLA compiles the
+   program again on every call, keyed on the weights' values (tests/test_seed_batch.py
+   counts one compilation). Each gradient is clipped by its own global norm (over all of
+   that seed's weights), and one Keras Adam over the `[N, ...]` variables is N Adams in
+   lockstep (Adam is elementwise; all seeds share the learning-rate schedule). Keras constraints (the relaxed and RPP layers') are applied to
    each seed's slice after the step, as the optimiser applies them to a lone run's weights.
 
 A seed batch smaller than the seeds (`seed_batch`) runs the seeds in groups through the same
