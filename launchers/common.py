@@ -287,7 +287,13 @@ def define_compilation_flags(xla_runtime: bool):
       "--xla_runtime); default with --xla_runtime: $TF_EQUIRL_XLA_CACHE or "
       "~/.cache/tf_equirl/xla. '' for none.")
 
-  def apply(cache_by_default: bool = True) -> compilation.CompilationConfig:
+  def apply(cache_by_default: bool = True,
+            runtime_default: Optional[bool] = None) -> compilation.CompilationConfig:
+    """`runtime_default` replaces the flag's default when `--xla_runtime` is not on the
+    command line (e.g. the classic runtime for several vectorised seeds)."""
+    use_runtime = runtime.value
+    if runtime_default is not None and not flags.FLAGS["xla_runtime"].present:
+      use_runtime = runtime_default
     folder = cache.value
     # A value the user typed that names a file is a mistake in the command: a usage error.
     # A folder that cannot be created or written (read-only, under a file), or a default
@@ -298,9 +304,9 @@ def define_compilation_flags(xla_runtime: bool):
                            f"of XLA's compilation cache (created if missing), or '' for "
                            f"none.")
     if folder is None:
-      folder = compilation.default_cache_dir() if runtime.value and cache_by_default else ""
+      folder = compilation.default_cache_dir() if use_runtime and cache_by_default else ""
     try:
-      return compilation.configure(compilation.CompilationConfig(runtime.value, folder or None))
+      return compilation.configure(compilation.CompilationConfig(use_runtime, folder or None))
     except ValueError as e:
       raise app.UsageError(str(e))
   return apply
@@ -447,6 +453,18 @@ class TrainingFlags:
 
   def seed_list(self) -> List[int]:
     return parse_seeds(self.seeds.value)
+
+  def vectorizes(self) -> bool:
+    """Whether the seeds train as one vectorised program (several seeds, not
+    --novectorize_seeds; `tf_equirl.runner.vectorizes` decides for the config)."""
+    return (self.vectorize_seeds is not None and bool(self.vectorize_seeds.value)
+            and len(self.seed_list()) > 1)
+
+  def configure_vectorized_compilation(self):
+    """Configures XLA: the classic CPU runtime for several vectorised seeds unless
+    --xla_runtime is given (the newer runtime runs the vectorised program's batched matrix
+    products much more slowly), the flags' choice otherwise."""
+    return self.configure_compilation(runtime_default=False if self.vectorizes() else None)
 
   def checkpoint_steps(self, env: str):
     """--checkpoints, or the results-table columns of `env` (`tf_equirl.envs.defaults`)."""

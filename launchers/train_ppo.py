@@ -29,7 +29,7 @@ TRAINING = define_training_flags(
     network="gcnn", xla_runtime=True,
     out_help="Output folder (default runs/<env>_<network>, with ':' of a variant replaced by "
              "'_').")
-configure_compilation = TRAINING.configure_compilation
+configure_compilation = TRAINING.configure_vectorized_compilation
 
 
 def main(argv):

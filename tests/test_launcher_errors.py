@@ -58,3 +58,21 @@ def test_train_ppo_trains_a_variant_environment(tmp_path):
   assert summary["config"]["env"] == "Catch-v0:global:0.5"
   assert summary["config"]["num_minibatches"] == 51  # Catch's defaults (thesis Table 5.2)
   assert os.path.exists(out / "seed_0.csv")
+
+
+@pytest.mark.slow
+def test_vectorised_seeds_compile_with_the_classic_runtime_unless_asked(tmp_path):
+  """train_ppo's default is XLA's newer CPU runtime for one seed; several vectorised seeds use
+  the classic one (its batched products are much faster) unless --xla_runtime is given."""
+  common = ["--network=mlp", "--total_steps=512", "--num_envs=4", "--num_steps=32",
+            "--no_progress", "--no_tensorboard", "--xla_cache="]
+  for name, flags, runtime in (("one", ["--seeds=1"], "xla_runtime"),
+                               ("two", ["--seeds=2"], "classic"),
+                               ("asked", ["--seeds=2", "--xla_runtime"], "xla_runtime")):
+    out = tmp_path / name
+    proc = subprocess.run([sys.executable, "-m", "launchers.train_ppo", *common, *flags,
+                           f"--out={out}"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(out / "run.json") as f:
+      assert json.load(f)["xla_cpu_runtime"] == runtime, name

@@ -205,8 +205,11 @@ class RunFolder:
       shutil.rmtree(self.out)
       os.makedirs(self.out)
       self._replace = False
+    from tf_equirl import compilation  # pylint: disable=import-outside-toplevel
     self.record.update(status="running", code_version=self.version,
-                       requested_seeds=self.seeds, started=time.time())
+                       requested_seeds=self.seeds, started=time.time(),
+                       xla_cpu_runtime="xla_runtime" if compilation.runtime_enabled()
+                       else "classic")
     self.record.pop("error", None)
     self._write()
     failed = os.path.join(self.out, FAILED_FILE)
