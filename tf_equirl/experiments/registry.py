@@ -283,7 +283,8 @@ def _transition(env: str, epochs: int, seeds: int, equivariance_seeds: int) -> D
 
 
 def _approx() -> Dict[str, Any]:
-  from tf_equirl.experiments import approx_equivariance as study  # pylint: disable=import-outside-toplevel
+  # pylint: disable-next=import-outside-toplevel
+  from tf_equirl.experiments import approx_equivariance as study
 
   def full(t: Target):
     return study.ApproxSpec(grids=(study.env_grid("Catch-v0"), study.env_grid("CartPole-v1")),
@@ -293,7 +294,7 @@ def _approx() -> Dict[str, Any]:
   def quick(t: Target):
     grid = dataclasses.replace(study.env_grid("Catch-v0", ["global:0.5"], 2048, [0.1]),
                                eval_episodes=4)
-    return study.ApproxSpec(grids=(grid,), networks=("mlp", "gcnn", "relaxed"), seeds=2,
+    return study.ApproxSpec(grids=(grid,), networks=("gcnn", "relaxed"), seeds=2,
                             runs=t.runs, results=t.folder, report=t.report, command=t.command)
 
   return dict(full=full, quick=quick, run=study.run,
@@ -424,7 +425,7 @@ def study_command(name: str, quick: bool = False) -> str:
   return f"{LAUNCHER} --only={name}" + (" --quick" if quick else "")
 
 
-_HEADER = re.compile(r"\A<!-- provenance \{.*?\} -->\n(?:> Made by .*\n)?\n*", re.DOTALL)
+_HEADER = re.compile(r"\A<!-- provenance \{[^\n]*?\} -->\n(?:> Made by [^\n]*\n)?\n*")
 
 
 def strip_header(text: str) -> str:
@@ -492,6 +493,21 @@ def _sub_reports(folder: str) -> List[str]:
   return sorted(found)
 
 
+def _sub_status(path: str, root: str) -> str:
+  """The status of a sub-report: its provenance, else the command in its `Command:` line
+  (which wrote it where it was made: `--report` writes it where it is now)."""
+  record = provenance.read(path)
+  if record is not None:
+    return status(path, record.command)
+  with open(path, encoding="utf-8") as f:
+    match = _COMMAND.search(f.read())
+  if match is None:
+    return "made with older code, no provenance record; the commands are in the file"
+  where = os.path.relpath(path, os.path.dirname(root)).replace(os.sep, "/")
+  return (f"made with older code, no provenance record, by `{match.group(1)}` "
+          f"(`--report={where}` writes it here)")
+
+
 def _title(path: str) -> str:
   with open(path, encoding="utf-8") as f:
     for line in strip_header(f.read()).splitlines():
@@ -534,12 +550,9 @@ def results_index(root: Optional[str] = None, page_dir: Optional[str] = None) ->
                 f"- Seeds: {study.seeds}; budget: {study.budget}.",
                 f"- Status: {status(readme, study_command(study.name))}."]
       for sub in _sub_reports(folder):
-        with open(sub, encoding="utf-8") as f:
-          match = _COMMAND.search(f.read())
-        again = match.group(1) if match else "the commands in the file"
         rel = os.path.relpath(sub, page_dir).replace(os.sep, "/")
-        lines.append(f"- Sub-report [{os.path.relpath(sub, folder)}]({rel}): {_title(sub)}; "
-                     f"{status(sub, again)}.")
+        lines.append(f"- Sub-report [{os.path.relpath(sub, folder).replace(os.sep, '/')}]"
+                     f"({rel}): {_title(sub)}; {_sub_status(sub, root)}.")
       lines.append("")
   lines += ["[Reliability](reliability.md) lists the guarantees of the launchers and the "
             "probes that check them; the [notes](notes/index.md) write up finished "

@@ -6,7 +6,7 @@ calls. For one environment, for every seed, dataset (joint, left, random) and mo
 proximal pooling, G-CNN with mean pooling) it trains what `config.runs_dir` does not hold yet
 (`tf_equirl.models.train_one`), then writes
 
-* `transition_<env>_curves.png`: validation RMS (CartPole, Fig. 4.6) or validation loss and
+* `transition_<short>_curves.png`: validation RMS (CartPole, Fig. 4.6) or validation loss and
   accuracy (Catch, Fig. 4.9) against epochs, one panel per dataset;
 * `transition_cartpole_angle.png`: final validation RMS by pole angle (Fig. 4.7);
 * the equivariance rate (thesis 4.7.4) of untrained models over `equivariance_seeds`
