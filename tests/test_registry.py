@@ -76,7 +76,7 @@ def test_quick_budgets_are_tiny():
       assert config.seeds == 2 and config.total_steps <= 4096
     elif isinstance(config, dyna_tables.DynaTablesConfig):
       assert config.seeds == 2 and config.total_steps <= 4096
-      assert len(config.arms()) <= 6
+      assert len(config.arms()) <= 3
     elif isinstance(config, registry.BenchmarkConfig):
       assert config.args == ("--quick",)
 

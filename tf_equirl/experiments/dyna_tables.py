@@ -35,7 +35,7 @@ from tf_equirl.experiments._compare import (against_reference, at_step, comparis
                                             seeds_of)
 from tf_equirl.runner import Arm, default_checkpoints
 
-__all__ = ["DynaTablesConfig", "run", "PARTS", "DYNA_ENVS", "THESIS", "supervised_arms",
+__all__ = ["DynaTablesConfig", "run", "PARTS", "DYNA_ENVS", "THESIS", "LEVERS", "supervised_arms",
            "lever_arms", "online_grid_arms", "best_ratio", "write_report", "write_grid_report",
            "grid_runs_from_sweeps", "final_transition_accuracy"]
 
@@ -83,11 +83,20 @@ def supervised_arms(env: str, ratios: Sequence[float] = (1, 2, 4, 8),
   return [Arm("baseline", "baseline", baseline)] + arms
 
 
+LEVERS = ("thesis", "orbit", "branched", "all_data", "all_levers")
+"""The variants of `lever_arms`: the thesis' online Dyna, each lever alone, all together."""
+
+
 def lever_arms(env: str, ratio: float, dyna_iterations: int, total_steps: Optional[int] = None,
                models: Sequence[str] = ("mlp", "gcnn"), horizon: int = 20,
-               model_epochs: Optional[int] = None) -> List[Arm]:
+               model_epochs: Optional[int] = None,
+               levers: Sequence[str] = LEVERS) -> List[Arm]:
   """Online Dyna with the levers the thesis did not use, one at a time and together:
-  orbit-augmented model data, branched short rollouts, a model buffer of all real data."""
+  orbit-augmented model data, branched short rollouts, a model buffer of all real data
+  (`levers`: which variants of `LEVERS`)."""
+  unknown = [name for name in levers if name not in LEVERS]
+  if unknown or not levers:
+    raise ValueError(f"Unknown levers {unknown}; expected some of {LEVERS}.")
   ppo = {"total_steps": total_steps} if total_steps else {}
   variants = {"thesis": {}, "orbit": {"orbit_augmentation": True},
               "branched": {"rollout_start": "buffer", "rollout_horizon": horizon},
@@ -97,7 +106,7 @@ def lever_arms(env: str, ratio: float, dyna_iterations: int, total_steps: Option
   arms = []
   for model in models:
     agent = AGENT_OF[model]
-    for name, fields in variants.items():
+    for name, fields in ((n, variants[n]) for n in levers):
       cfg = default_dyna_config(env, ppo_overrides=ppo, mode="online", world_model=model,
                                 planning_ratio=ratio, dyna_iterations=dyna_iterations,
                                 model_epochs=model_epochs, **fields)
@@ -342,6 +351,7 @@ class DynaTablesConfig:
     total_steps: real environment steps per seed (None: the thesis' for `env`).
     model_epochs: online world-model epochs per Dyna iteration (None: the environment's).
     horizon: branched-rollout horizon of the levers.
+    levers: the levers part's variants (some of `LEVERS`).
     runs: folder of the per-seed outputs (`<runs>/<short>[_levers|_online]/<arm>`).
     results: folder of the results file and its plot.
     report: path of the results file (None: `<results>/dyna_<short>[_levers|_online]/
@@ -361,6 +371,7 @@ class DynaTablesConfig:
   total_steps: Optional[int] = None
   model_epochs: Optional[int] = None
   horizon: int = 20
+  levers: Tuple[str, ...] = LEVERS
   runs: str = os.path.join("runs", "reproduce_dyna")
   results: str = "results"
   report: Optional[str] = None
@@ -407,7 +418,7 @@ class DynaTablesConfig:
                              self.total_steps, world_models=self.models)
     return lever_arms(self.env, self.planning_ratios[0], self.dyna_iterations[0],
                       self.total_steps, models=self.models, horizon=self.horizon,
-                      model_epochs=self.model_epochs)
+                      model_epochs=self.model_epochs, levers=self.levers)
 
 
 def run(config: DynaTablesConfig) -> str:

@@ -36,7 +36,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from tf_equirl import provenance, results
 
-__all__ = ["Study", "Target", "BenchmarkConfig", "TransitionRun", "STUDIES", "names", "get",
+__all__ = ["Study", "Target", "BenchmarkConfig", "TransitionRun", "studies", "names", "get",
            "study_command", "run_study", "run_benchmark", "strip_header", "results_index",
            "status", "REPO", "SECTIONS"]
 
@@ -204,8 +204,9 @@ def _dyna(env: str, part: str, seeds: int, quick_models: Sequence[str] = ("mlp",
     return dyna_tables.DynaTablesConfig(
         env=env, part=part, seeds=2, planning_ratios=(1,), dyna_iterations=(2,),
         models=tuple(quick_models), total_steps=2048,
-        model_epochs=None if part == "supervised" else 1, runs=t.runs, results=t.folder,
-        report=t.report, progress=False, command=t.command)
+        model_epochs=None if part == "supervised" else 1,
+        levers=("thesis", "all_levers"), runs=t.runs, results=t.folder, report=t.report,
+        progress=False, command=t.command)
 
   flags = [f"--env={env}"] + ([f"--part={part}"] if part != "supervised" else [])
   flags.append(f"--seeds={seeds}")
@@ -393,12 +394,6 @@ def studies() -> Tuple[Study, ...]:
   if "all" not in _CACHE:
     _CACHE["all"] = _studies()
   return _CACHE["all"]
-
-
-def __getattr__(name):
-  if name == "STUDIES":
-    return studies()
-  raise AttributeError(f"module 'tf_equirl.experiments.registry' has no attribute {name!r}")
 
 
 def names() -> Tuple[str, ...]:
