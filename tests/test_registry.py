@@ -78,7 +78,8 @@ def test_quick_budgets_are_tiny():
       assert config.seeds == 2 and config.total_steps <= 4096
       assert len(config.arms()) <= 3
     elif isinstance(config, registry.BenchmarkConfig):
-      assert config.args == ("--quick",)
+      assert config.args[0] == "--quick"
+      assert all(a.startswith("--json=") and a.endswith(".json") for a in config.args[1:])
 
 
 def test_unknown_study_is_a_usage_error_naming_the_studies():

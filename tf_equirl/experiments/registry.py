@@ -149,19 +149,28 @@ def run_benchmark(config: BenchmarkConfig) -> str:
   with open(config.report, "w", encoding="utf-8") as f:
     f.write(f"# {config.title}\n\nCommand: `{config.command}` (runs `python {config.script}"
             f"{' ' + ' '.join(config.args) if config.args else ''}`; "
-            f"{time.perf_counter() - start:.0f} s). Its output, unedited:\n\n")
+            f"{time.perf_counter() - start:.0f} s). How each figure is taken: the docstring of "
+            f"`{config.script}`. Its output, unedited:\n\n")
     f.write(proc.stdout.rstrip("\n") + "\n")
     f.write(notes)
   return config.report
 
 
 def _benchmark(script: str, title: str, full_args: Sequence[str],
-               quick_args: Sequence[str] = ("--quick",)) -> Dict[str, Any]:
+               quick_args: Sequence[str] = ("--quick",),
+               json: Optional[str] = None) -> Dict[str, Any]:
+  """A benchmark study; `json`: the name of the JSON file of all rows the script writes
+  beside the report (`--json=<folder>/<json>`)."""
   def build(args):
-    return lambda t: BenchmarkConfig(script, tuple(args), title, t.report, t.command)
+    def config(t: Target) -> BenchmarkConfig:
+      extra = (f"--json={os.path.abspath(os.path.join(t.folder, json))}",) if json else ()
+      return BenchmarkConfig(script, tuple(args) + extra, title, t.report, t.command)
+    return config
+  name = os.path.splitext(os.path.basename(script))[0]
+  extra = [f"--json=results/{name}/{json}"] if json else []
   return dict(full=build(full_args), quick=build(quick_args), run=run_benchmark,
               seed_list=lambda config: (),
-              command=" ".join(["python", script, *full_args]))
+              command=" ".join(["python", script, *full_args, *extra]))
 
 
 # ------------------------------------------------------------------------- training studies
@@ -364,11 +373,11 @@ def _studies() -> Tuple[Study, ...]:
        "scaling with the group", "Throughput", "none (timings)",
        "median over interleaved rounds of about 3 s per cell",
        _benchmark("benchmarks/forward_overhead.py",
-                  "Forward-pass cost of equivariance", ())),
+                  "Forward-pass cost of equivariance", (), json="forward_overhead.json")),
       ("ppo_throughput", "PPO training env steps/s and compile time per actor network",
        "Throughput", "seed 0 (timings)", "500,000 CartPole env steps per network",
        _benchmark("benchmarks/ppo_throughput.py",
-                  "PPO throughput per network", ())),
+                  "PPO throughput per network", (), json="ppo_throughput.json")),
       ("env_throughput", "Environment steps/s inside one compiled loop", "Throughput",
        "none (timings)", "2,000,000 env steps per cell, median of 3",
        _benchmark("benchmarks/env_throughput.py", "Environment throughput",
