@@ -146,9 +146,12 @@ def run_benchmark(config: BenchmarkConfig) -> str:
                        f"{proc.returncode}:\n{(proc.stdout + proc.stderr)[-3000:]}")
   os.makedirs(os.path.dirname(os.path.abspath(config.report)), exist_ok=True)
   notes = results.kept_notes(config.report)
+  # paths in the arguments as the command line of this folder names them
+  shown = [re.sub(r"^(--\w+=)(/.*)$", lambda m: m.group(1) + os.path.relpath(m.group(2)), a)
+           for a in config.args]
   with open(config.report, "w", encoding="utf-8") as f:
     f.write(f"# {config.title}\n\nCommand: `{config.command}` (runs `python {config.script}"
-            f"{' ' + ' '.join(config.args) if config.args else ''}`; "
+            f"{' ' + ' '.join(shown) if shown else ''}`; "
             f"{time.perf_counter() - start:.0f} s). How each figure is taken: the docstring of "
             f"`{config.script}`. Its output, unedited:\n\n")
     f.write(proc.stdout.rstrip("\n") + "\n")
