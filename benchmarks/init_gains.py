@@ -1,4 +1,5 @@
-"""How the initialisation gains of the actor change PPO's learning (results/thesis_gaps.md, (b)).
+"""How the initialisation gains of the actor change PPO's learning
+(results/ppo_catch/thesis_gaps.md, (b)).
 
   python benchmarks/init_gains.py --env=Catch-v0 --network=gcnn --head_gain=1.0 --seeds=32
   python benchmarks/init_gains.py --env=Catch-v0 --network=gcnn --hidden_gain=1.0 --seeds=32 \\

@@ -1,4 +1,5 @@
-"""PureJaxRL's own PPO as a second reference for the returns tables (results/thesis_gaps.md).
+"""PureJaxRL's own PPO as a second reference for the returns tables
+(results/ppo_catch/thesis_gaps.md).
 
   python3 benchmarks/purejaxrl_returns.py --env=Catch-bsuite --steps=20000 --seeds=32 \\
       --set LR=3.5e-4 --set NUM_MINIBATCHES=64

@@ -2,7 +2,7 @@
 
   nice -n 10 python benchmarks/sweep_throughput.py                  # 32 seeds x 500k steps
   nice -n 10 python benchmarks/sweep_throughput.py --total_steps=100000 \\
-      --md=results/sweep_throughput.md                                 # results/, README
+      --md=results/sweep_throughput/README.md                                 # results/, README
   python benchmarks/sweep_throughput.py --quick                     # tiny (smoke run)
 
 Every mode trains the same seeds of the same config (thesis CartPole PPO, --network) in a fresh

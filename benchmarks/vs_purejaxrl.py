@@ -1,6 +1,6 @@
 """tf_equirl's PPO against PureJaxRL's, side by side: whole-process time and time after compilation.
 
-  python benchmarks/vs_purejaxrl.py                 # 3 alternating rounds, writes results/ppo_throughput.md
+  python benchmarks/vs_purejaxrl.py                 # 3 rounds, writes results/ppo_throughput/README.md
   python benchmarks/vs_purejaxrl.py --repeats=5 --cases=cartpole_mlp
   python benchmarks/vs_purejaxrl.py --quick --out=  # tiny sizes, no results file (smoke test)
 

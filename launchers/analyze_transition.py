@@ -1,4 +1,4 @@
-"""Thesis 4.7.5-4.7.6 analyses of transition models; writes results/transition_models.md.
+"""Thesis 4.7.5-4.7.6 analyses of transition models; writes results/transition_<env>/README.md.
 
   python -m launchers.make_transition_data --env=CartPole-v1 --seed=0
   python -m launchers.analyze_transition --env=CartPole-v1 --epochs=30 --seeds=3
@@ -11,14 +11,16 @@ for every seed, dataset (joint, left, random) and model (MLP, G-CNN with proxima
 G-CNN with mean pooling) it trains a model (skipping runs already in `runs/transition/` with
 the same epochs), then writes:
 
-* `results/transition_<env>_curves.png`: validation RMS (CartPole, Fig. 4.6) or validation
-  loss and accuracy (Catch, Fig. 4.9) against epochs, one panel per dataset;
-* `results/transition_cartpole_angle.png`: final validation RMS by pole angle (Fig. 4.7);
+* `results/transition_<env>/transition_<env>_curves.png`: validation RMS (CartPole, Fig.
+  4.6) or validation loss and accuracy (Catch, Fig. 4.9) against epochs, one panel per
+  dataset;
+* `results/transition_cartpole/transition_cartpole_angle.png`: final validation RMS by pole
+  angle (Fig. 4.7);
 * the equivariance rate (thesis 4.7.4) of untrained models over `--equivariance_seeds`
   initialisations and of every trained model, on all 675 Catch state-action pairs or on
   the 10,000 CartPole validation pairs;
-* this environment's section of `results/transition_models.md` (between generated markers;
-  the rest of the file is left as it is).
+* this environment's section of `results/transition_<env>/README.md` (`--report`; between
+  generated markers, the rest of the file is left as it is).
 
 `--zoo` copies the seed-0 models trained on `joint` into
 `zoo/<env>/{mlp,gcnn,gcnn_proximal}_transition.keras` (`gcnn`: mean pooling) and updates the

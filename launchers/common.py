@@ -502,7 +502,7 @@ def define_training_flags(network: str, xla_runtime: bool, out_help: str) -> Tra
           "(tf_equirl.envs.breaking)."),
       preset=flags.DEFINE_enum(
           "preset", None, sorted(PRESETS), "Named PPO settings applied before the PPOConfig "
-          "flags (tf_equirl.agents.ppo.PRESETS, results/thesis_gaps.md)."),
+          "flags (tf_equirl.agents.ppo.PRESETS, results/ppo_catch/thesis_gaps.md)."),
       seeds=flags.DEFINE_string("seeds", "1", "Number of seeds N (runs seeds 0..N-1) or a "
                                 "comma-separated list of seeds, e.g. '3,7'."),
       out=flags.DEFINE_string("out", None, out_help),

@@ -3,8 +3,8 @@ environments and their symmetry-breaking variants (tf_equirl.experiments.approx_
 
   python -m launchers.reproduce_approx --seeds=32
 
-Writes results/approximate_equivariance.md and one curves PNG per environment; per-seed CSVs,
-actors and analyses go to --runs (finished configurations there are reused, so an
+Writes results/approximate_equivariance/README.md and one curves PNG per environment beside
+it; per-seed CSVs, actors and analyses go to --runs (finished configurations there are reused, so an
 interrupted run continues). The per-environment defaults (variants, steps, checkpoints, noise)
 are those of `tf_equirl.envs.defaults`.
 """

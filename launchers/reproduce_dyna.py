@@ -6,12 +6,14 @@
 
 `--part=supervised` trains the baseline, Dyna (MLP world model) and Equi-Dyna (G-CNN world
 model, mean pooling; `--models=...,gcnn_proximal` adds the thesis' proximal pooling) with the
-zoo's pretrained world models at every --planning_ratios and writes results/dyna_<env>.md
-(+ .png). `--part=levers` trains online Dyna with and without
-orbit-augmented model data, branched rollouts and a whole-run model buffer and writes
-results/dyna_<env>_levers.md. `--part=online_grid` trains online Dyna over --planning_ratios x
---dyna_iterations for each of --models (thesis 4.8, Fig. 4.11) and writes
-results/dyna_<env>_online.md with a matrix of plots. Finished configurations in --runs are
+zoo's pretrained world models at every --planning_ratios and writes
+results/dyna_<env>/README.md (+ dyna_<env>.png beside it). `--part=levers` trains online Dyna
+with and without orbit-augmented model data, branched rollouts and a whole-run model buffer
+and writes results/dyna_<env>_levers/README.md. `--part=online_grid` trains online Dyna over
+--planning_ratios x --dyna_iterations for each of --models (thesis 4.8, Fig. 4.11) and writes
+results/dyna_<env>_online/README.md with a matrix of plots. `--report` writes elsewhere;
+`python -m launchers.reproduce_all --only=dyna_catch` regenerates a committed study with its
+provenance. Finished configurations in --runs are
 reused.
 
   python -m launchers.reproduce_dyna --env=Catch-v0 --part=online_grid --seeds=8 \

@@ -6,9 +6,11 @@
   python -m launchers.reproduce_ppo --seeds=128 --backend=ray --address=auto   # on a cluster
 
 Trains every network of --networks for --seeds seeds (runs/ keeps the per-seed CSVs and
-models) and writes results/ppo_<env>.md with the table, the thesis' numbers beside it, the
-parameter counts, sample efficiency by group order and this command, plus
-results/ppo_<env>.png (Fig. 4.3 style). The study is tf_equirl.experiments.ppo_tables: the
+models) and writes results/ppo_<env>/README.md (`--report`) with the table, the thesis'
+numbers beside it, the parameter counts, each network against the MLP, sample efficiency by
+group order and this command, plus ppo_<env>.png beside it (Fig. 4.3 style);
+`python -m launchers.reproduce_all --only=ppo_catch` regenerates a committed study with its
+provenance. The study is tf_equirl.experiments.ppo_tables: the
 flags are the fields of its `PPOTablesConfig`.
 """
 

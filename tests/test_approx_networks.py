@@ -36,7 +36,7 @@ def test_networks_are_matched_and_start_equivariant(env_name, kind):
 def test_centered_relaxed_weights_find_a_broken_cartpole():
   """On CartPole the data is nearly mirror-symmetric: with the direct form PPO moves the two
   group elements' relaxed weights alike (spread ~1e-4 after 50k steps), the centered form
-  lets them part (results/approximate_equivariance.md, Notes)."""
+  lets them part (results/approximate_equivariance/README.md, Notes)."""
   spread = {}
   for param in ("direct", "centered"):
     config = default_config("CartPole-v1:global:0.3", network="relaxed", total_steps=4096,

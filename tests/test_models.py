@@ -303,7 +303,8 @@ def test_transition_study_writes_its_section_and_keeps_the_rest(cartpole, small_
   config = transition_study.TransitionStudyConfig(
       env="CartPole-v1", epochs=1, seeds=1, equivariance_seeds=2, progress=False,
       data_dir=str(tmp_path / "data"), runs_dir=str(tmp_path / "runs"),
-      results_dir=str(report.parent), command="python -m launchers.analyze_transition --x")
+      results_dir=str(report.parent), report=str(report),
+      command="python -m launchers.analyze_transition --x")
   text = transition_study.run_study(config)
   body = report.read_text()
   assert body.startswith("# Transition models\n\nhand-written intro")

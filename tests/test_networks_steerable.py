@@ -31,7 +31,7 @@ def test_short_grid_world_run_learns():
   obs = random_input((32, sym.state_dim), seed=2)
   result = ppo.train(seed=0)
   early, late = result.mean_return[:3].mean(), result.mean_return[-5:].mean()
-  # the uniform policy's return is about 0.1 (results/ppo_grid.md: the MLP at 20k steps is
+  # the uniform policy's return is about 0.1 (results/ppo_grid/README.md: the MLP at 20k steps is
   # 0.13); a steerable actor reaches about 0.8 by 50k steps over 32 seeds
   assert late > 0.5 and late > early + 0.3, result.mean_return
   assert_equivariant(ppo.actor_model, obs, sym.state_rep, sym.action_rep, atol=1e-5)

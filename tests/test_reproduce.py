@@ -90,3 +90,28 @@ def test_online_grid_report_with_cells_on_other_step_counts(tmp_path):
   assert "gcnn world model" in text and (tmp_path / "grid.png").exists()
   final = min(int(runs[a.name][0][-1]) for a in arms if a.name != "baseline")
   assert f"at {final:,} real steps" in text  # the end of the shortest cell is reported
+
+
+def test_write_report_compares_each_network_with_the_mlp(tmp_path):
+  """The comparisons table: paired over seeds, Holm across the table, worded by the rule."""
+  from tf_equirl import stats
+  rng = np.random.default_rng(2)
+  arms = ppo_tables.network_arms("Catch-v0", ["mlp", "gcnn", "symmetrizer"], total_steps=12_288)
+  steps = np.arange(1, 25) * 512
+  shared = 0.3 * rng.standard_normal((8, 1))  # what a seed shares between the arms
+  base = _ramp(8, 24, 0.05, rng) + shared
+  runs = {"mlp": (steps, base, COUNTS),
+          "gcnn": (steps, base + 0.5 + 0.01 * rng.standard_normal((8, 24)), COUNTS),
+          "symmetrizer": (steps, base + 0.01 * rng.standard_normal((8, 24)), COUNTS)}
+  path = str(tmp_path / "ppo_catch.md")
+  ppo_tables.write_report(path, "Catch-v0", arms, runs, range(8), "python -m x")
+  text = open(path).read()
+  section = text.split("## Each network against the MLP")[1]
+  rows = [line for line in section.splitlines() if line.startswith("| gcnn (")
+          or line.startswith("| symmetrizer (")]
+  assert len(rows) == 4  # two networks at the two checkpoints reached (2,000 and 10,000)
+  for step in ("2,000", "10,000"):
+    assert f"gcnn ({step} steps) beats mlp ({step} steps)" in section
+    assert f"symmetrizer ({step} steps) level with mlp ({step} steps)" in section
+  assert "8 paired" in rows[0]
+  assert text.count(stats.RULE) == 1

@@ -140,7 +140,7 @@ def moving_average(x: np.ndarray, window: int) -> np.ndarray:
 
 
 # Ways to read a return off the per-iteration columns of `seed_<k>.csv` at a step count
-# (results/thesis_gaps.md): the thesis reads moving averages (window 10) off its curves and
+# (results/ppo_catch/thesis_gaps.md): the thesis reads moving averages (window 10) off its curves and
 # does not say whether its step axis sums over the environments or whether its return is the
 # time-weighted PureJaxRL metric or the mean of the episodes finishing.
 READINGS = {

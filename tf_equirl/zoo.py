@@ -248,6 +248,6 @@ def _readme(manifest: Dict[str, Dict[str, Any]]) -> str:
           "observation or, for Catch, ball-cell and paddle-column logits) come from "
           "`python -m launchers.make_transition_data --env=ENV --seed=0` and "
           "`python -m launchers.analyze_transition --env=ENV ... --zoo` (the command is on each "
-          "card; see results/transition_models.md).", "", "## Cards", ""]
+          "card; see results/transition_cartpole/README.md).", "", "## Cards", ""]
   text += [model_card(name, manifest[name]) for name in sorted(manifest)]
   return "\n".join(text)

@@ -50,8 +50,8 @@ class EnvDefaults:
 
   Attributes:
     env: the registered environment id ("CartPole-v1").
-    short_name: the short name of its results files (`results/ppo_<short>.md`,
-      `results/dyna_<short>.md`) and run folders.
+    short_name: the short name of its results folders (`results/ppo_<short>/`,
+      `results/dyna_<short>/`) and run folders.
     checkpoints: environment steps of the rows of its results tables (the thesis' table
       columns where it has them).
     ppo: `PPOConfig` fields that differ from the dataclass's defaults

@@ -15,6 +15,10 @@ the pieces its launcher and tests call:
 * `zoo_models`: the model zoo's PPO actors and critics with their cards (`run` returns the
   cards' path), `launchers/build_zoo.py`.
 
+`registry` holds one `Study` per results folder `results/<name>/` (the launcher command, seeds,
+budgets, full and quick configs) and writes each report with its provenance;
+`launchers/reproduce_all.py` runs it.
+
 The studies sit on top of the library (`tf_equirl.runner`, `tf_equirl.sweeps`, the agents and
 models) and nothing in the library imports them.
 """

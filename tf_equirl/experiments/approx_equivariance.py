@@ -6,8 +6,8 @@ their symmetry-breaking variants (`tf_equirl.envs.breaking`), with the thesis' P
 and checkpoints (Tables 4.2, 4.4).
 
 Entry point: `run(ApproxSpec(grids=(env_grid("Catch-v0"), ...))) -> str`, the path of
-`results/approximate_equivariance.md`, which `launchers/reproduce_approx.py` calls; it does,
-per environment:
+`results/approximate_equivariance/README.md`, which `launchers/reproduce_approx.py` calls; it
+does, per environment:
 
 1. Train every actor of `spec.networks` (MLP, exact G-CNN, relaxed G-CNN, RPP; all with the
    thesis' MLP critic and PPO settings) for `spec.seeds` seeds on the original environment
@@ -20,9 +20,10 @@ per environment:
    measured equivariance error on the states it visits (the mean over states of
    `max_a |log pi(g a | g s) - log pi(a | s)|`, `tf_equirl.testing`), and the spread of its
    relaxed weights (`relaxed_weight_spread`).
-3. Write `results/approximate_equivariance.md` (tables mean +- 2 SE and worst decile at the
-   checkpoints, the targets with their numbers, spread and error against strength, noise
-   robustness) and one curves PNG per environment.
+3. Write `results/approximate_equivariance/README.md` (tables mean +- 2 SE and worst decile
+   at the checkpoints, the targets with their numbers, the relaxed and RPP actors against
+   the exact G-CNN and the MLP (`comparisons`), spread and error against strength, noise
+   robustness) and one curves PNG per environment beside it.
 4. Optionally (`spec.world_model_env`), `world_model_experiment`: MLP, exact and relaxed G-CNN
    transition models trained on datasets of a broken environment, error on seen and unseen
    actions.
@@ -43,12 +44,14 @@ from tf_agents.trajectories import time_step as ts
 from tf_equirl import checks, envs, results, rng, runs
 from tf_equirl.agents.ppo.config import default_config
 from tf_equirl.envs.defaults import env_defaults
+from tf_equirl.experiments._compare import at_step, checkpoint_label, comparisons_section
 from tf_equirl.networks import builders
 from tf_equirl.runner import resume_experiment
 from tf_equirl.testing import equivariance_error_by_element, relaxed_weight_spread
 
 __all__ = ["EnvGrid", "ApproxSpec", "env_grid", "parse_variants", "variant_name",
-           "train_config", "analyse_config", "run", "targets", "world_model_experiment"]
+           "train_config", "analyse_config", "run", "targets", "world_model_experiment",
+           "comparisons"]
 
 keras = tf.keras
 
@@ -93,12 +96,27 @@ class EnvGrid:
 
 @dataclasses.dataclass
 class ApproxSpec:
-  """The whole experiment: environments, actors, seeds and where files go."""
+  """The whole experiment: environments, actors, seeds and where files go.
+
+  Attributes:
+    grids: one `EnvGrid` per environment.
+    networks: the actors (`NETWORKS`).
+    seeds: seeds per network and variant, 0..N-1.
+    runs: folder of the per-seed outputs.
+    results: folder of the results file and its figures.
+    report: path of the results file (None:
+      `<results>/approximate_equivariance/README.md`, the study's folder); the figures go
+      beside it.
+    command: the command line written into the results file.
+    world_model_env: a broken variant for the world-model part (None: no such part).
+    world_model_seeds, world_model_epochs: of the world-model part.
+  """
   grids: Tuple[EnvGrid, ...]
   networks: Tuple[str, ...] = NETWORKS
   seeds: int = 32
   runs: str = "runs/approx"
   results: str = "results"
+  report: Optional[str] = None
   command: str = ""
   world_model_env: Optional[str] = None   # a broken variant for the world-model part
   world_model_seeds: int = 3
@@ -427,6 +445,9 @@ def _world_model_section(env_name: str, expert_path: str, analysis: Dict) -> str
 def run(spec: ApproxSpec) -> str:
   """Runs the whole experiment and writes the results file; returns its path."""
   seeds = list(range(spec.seeds))
+  path = spec.report or os.path.join(spec.results, "approximate_equivariance", "README.md")
+  folder = os.path.dirname(os.path.abspath(path))
+  os.makedirs(folder, exist_ok=True)
   sections = []
   for grid in spec.grids:
     variants = [(None, 0.0)] + list(grid.variants)
@@ -443,12 +464,12 @@ def run(spec: ApproxSpec) -> str:
         steps = trained["env_steps"]
         analyses[name][network] = analyse_config(out, name, network, seeds, grid.noise_sigmas,
                                                  grid.eval_episodes)["rows"]
-    png = os.path.join(spec.results, f"approximate_equivariance_{grid.env.split('-')[0].lower()}"
-                       ".png")
+    png = os.path.join(folder, f"approximate_equivariance_{grid.env.split('-')[0].lower()}.png")
     results.plot_curve_panels(png, curves, steps,
                               title=f"{grid.env}: PPO actors on the original and broken variants")
     sections.append(_section(grid, summaries, analyses, counts, os.path.basename(png),
                              spec.seeds))
+    sections.append(comparisons(grid, curves, steps, seeds))
   if spec.world_model_env:
     # The expert is seed 0's MLP actor trained on the same variant in the grid above.
     expert = os.path.join(spec.runs, spec.world_model_env.replace(":", "_"), "mlp", "seed_0",
@@ -460,7 +481,6 @@ def run(spec: ApproxSpec) -> str:
         spec.world_model_env, expert, os.path.join(spec.runs, "world_models.json"),
         spec.world_model_seeds, spec.world_model_epochs)
     sections.append(_world_model_section(spec.world_model_env, expert, analysis))
-  path = os.path.join(spec.results, "approximate_equivariance.md")
   notes = results.kept_notes(path)
   with open(path, "w") as f:
     f.write("# Approximate equivariance: relaxed and RPP actors on broken symmetries\n\n")
@@ -469,6 +489,36 @@ def run(spec: ApproxSpec) -> str:
     f.write("\n".join(sections))
     f.write(notes)
   return path
+
+
+def comparisons(grid: EnvGrid, curves: Dict[str, Dict[str, np.ndarray]], steps: np.ndarray,
+                seeds: Sequence[int]) -> str:
+  """The comparisons table of one environment: on every variant, each relaxed and RPP actor
+  against the exact G-CNN and against the MLP, at the early checkpoint and the last one
+  (`tf_equirl.stats.compare`, paired over seeds, Holm's correction across the table).
+
+  Args:
+    grid: the environment's grid.
+    curves: variant -> network -> per-seed curves [seeds, iterations].
+    steps: the curves' environment steps.
+    seeds: the seeds of the curves' rows.
+  """
+  points = sorted({grid.early, grid.checkpoints[-1]})
+  values, pairs, arm_seeds = {}, [], {}
+  for variant, nets in curves.items():
+    for step in points:
+      for network in nets:
+        label = checkpoint_label(f"{network} on {variant}", step)
+        values[label] = at_step(nets[network], steps, step)
+        arm_seeds[label] = list(seeds)[:len(values[label])]
+      for network in (n for n in nets if n not in ("gcnn", "mlp")):
+        pairs += [(checkpoint_label(f"{network} on {variant}", step),
+                   checkpoint_label(f"{ref} on {variant}", step))
+                  for ref in ("gcnn", "mlp") if ref in nets]
+  return comparisons_section(values, pairs, arm_seeds,
+                             heading=f"### {grid.env}: relaxed and RPP actors against the exact "
+                                     "G-CNN and the MLP",
+                             what="episodic return during training")
 
 
 _PREAMBLE = """\

@@ -2,8 +2,8 @@
 Figs. 4.8 and 4.10, the online grid of thesis 4.8 (Fig. 4.11), and Dyna's levers beyond them.
 
 Entry point: `run(DynaTablesConfig(env="Catch-v0", part="supervised", seeds=32)) -> str`, the
-path of the results file (`results/dyna_<short>.md`, `..._levers.md` or `..._online.md`, each
-with its PNG), which `launchers/reproduce_dyna.py` calls. Its parts:
+path of the results file (`results/dyna_<short>[_levers|_online]/README.md`, each with its
+PNG), which `launchers/reproduce_dyna.py` calls. Its parts:
 
 * `supervised_arms(env)`: the agents of thesis 4.7.5.3 / 4.7.6.2, the model-free baseline (the
   same PPO settings, no planning), Dyna (MLP world model) and Equi-Dyna (G-CNN world model;
@@ -31,9 +31,11 @@ from tf_equirl import checks, results, runs as runs_lib
 from tf_equirl.agents.dyna.config import DynaConfig, default_dyna_config
 from tf_equirl.envs.defaults import DEFAULTS, env_defaults
 from tf_equirl.experiments._arms import check_backend, train_arms
+from tf_equirl.experiments._compare import (against_reference, at_step, comparisons_section,
+                                            seeds_of)
 from tf_equirl.runner import Arm, default_checkpoints
 
-__all__ = ["DynaTablesConfig", "run", "PARTS", "DYNA_ENVS", "THESIS", "supervised_arms",
+__all__ = ["DynaTablesConfig", "run", "PARTS", "DYNA_ENVS", "THESIS", "LEVERS", "supervised_arms",
            "lever_arms", "online_grid_arms", "best_ratio", "write_report", "write_grid_report",
            "grid_runs_from_sweeps", "final_transition_accuracy"]
 
@@ -81,11 +83,20 @@ def supervised_arms(env: str, ratios: Sequence[float] = (1, 2, 4, 8),
   return [Arm("baseline", "baseline", baseline)] + arms
 
 
+LEVERS = ("thesis", "orbit", "branched", "all_data", "all_levers")
+"""The variants of `lever_arms`: the thesis' online Dyna, each lever alone, all together."""
+
+
 def lever_arms(env: str, ratio: float, dyna_iterations: int, total_steps: Optional[int] = None,
                models: Sequence[str] = ("mlp", "gcnn"), horizon: int = 20,
-               model_epochs: Optional[int] = None) -> List[Arm]:
+               model_epochs: Optional[int] = None,
+               levers: Sequence[str] = LEVERS) -> List[Arm]:
   """Online Dyna with the levers the thesis did not use, one at a time and together:
-  orbit-augmented model data, branched short rollouts, a model buffer of all real data."""
+  orbit-augmented model data, branched short rollouts, a model buffer of all real data
+  (`levers`: which variants of `LEVERS`)."""
+  unknown = [name for name in levers if name not in LEVERS]
+  if unknown or not levers:
+    raise ValueError(f"Unknown levers {unknown}; expected some of {LEVERS}.")
   ppo = {"total_steps": total_steps} if total_steps else {}
   variants = {"thesis": {}, "orbit": {"orbit_augmentation": True},
               "branched": {"rollout_start": "buffer", "rollout_horizon": horizon},
@@ -95,7 +106,7 @@ def lever_arms(env: str, ratio: float, dyna_iterations: int, total_steps: Option
   arms = []
   for model in models:
     agent = AGENT_OF[model]
-    for name, fields in variants.items():
+    for name, fields in ((n, variants[n]) for n in levers):
       cfg = default_dyna_config(env, ppo_overrides=ppo, mode="online", world_model=model,
                                 planning_ratio=ratio, dyna_iterations=dyna_iterations,
                                 model_epochs=model_epochs, **fields)
@@ -114,8 +125,11 @@ def best_ratio(arms: Sequence[Arm], runs: Dict[str, tuple], agent: str) -> Arm:
 
 def write_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, tuple],
                  seeds: Sequence[int], command: str, title: str,
-                 checkpoints: Optional[Sequence[int]] = None, thesis: bool = True) -> str:
-  """Writes the results markdown (and a PNG beside it); keeps its hand-written Notes."""
+                 checkpoints: Optional[Sequence[int]] = None, thesis: bool = True,
+                 figure: Optional[str] = None) -> str:
+  """Writes the results markdown and its curves PNG (`figure`, default the markdown's path
+  with `.png`); keeps its hand-written Notes. A comparisons table sets every Dyna arm
+  against the model-free baseline at every checkpoint (`tf_equirl.stats.compare`)."""
   checkpoints = tuple(checkpoints or env_defaults(env).checkpoints)
   steps = runs[arms[0].name][0]
   checkpoints = tuple(c for c in checkpoints if c <= steps[-1]) or (int(steps[-1]),)
@@ -125,7 +139,7 @@ def write_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, tuple
   for agent in WORLD_MODEL_OF:
     if any(a.agent == agent for a in arms):
       chosen[agent] = best_ratio(arms, runs, agent)
-  png = os.path.splitext(path)[0] + ".png"
+  png = figure or os.path.splitext(path)[0] + ".png"
   results.plot_curves(png, {f"{k} ({a.name})": runs[a.name][1] for k, a in chosen.items()},
                       steps, title=f"{env}: {title}, {len(seeds)} seeds")
   notes = results.kept_notes(path)
@@ -159,6 +173,14 @@ def write_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, tuple
                if isinstance(a.config, DynaConfig) else 0)
     lines.append(f"| {a.name} | {counts['actor']} | {counts['critic']} | "
                  f"{counts.get('world_model', '-')} | {planned:,} |")
+  trained = {a.name: runs[a.name] for a in arms if a.name in runs}
+  if "baseline" in trained:
+    values, pairs, arm_seeds = against_reference(
+        trained, "baseline", [n for n in trained if n != "baseline"], checkpoints,
+        seeds_of(trained, seeds))
+    lines += ["", comparisons_section(values, pairs, arm_seeds,
+                                      heading="## Each configuration against the baseline",
+                                      what="real-environment return at each checkpoint")]
   lines.append(f"\n![curves]({os.path.basename(png)})\n")
   with open(path, "w") as f:
     f.write("\n".join(lines) + notes)
@@ -187,9 +209,11 @@ def online_grid_arms(env: str, ratios: Sequence[float] = (0.5, 1, 2, 4, 8),
 
 
 def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, tuple],
-                      seeds: Sequence[int], command: str) -> str:
+                      seeds: Sequence[int], command: str, figure: Optional[str] = None) -> str:
   """Online Dyna grid: a table per world model (planning ratio x Dyna iterations) at the
-  last checkpoint against the baseline, and a Fig. 4.11-style matrix of plots."""
+  last checkpoint against the baseline, a comparisons table of every cell against the
+  baseline at the last checkpoint (`tf_equirl.stats.compare`) and a Fig. 4.11-style matrix
+  of plots (`figure`, default the markdown's path with `.png`)."""
   base_steps, base_curves, _ = runs["baseline"]
   grid = [a for a in arms if a.agent != "baseline" and a.name in runs]
   models = sorted({a.config.world_model for a in grid}, key=list(AGENT_OF).index)
@@ -204,7 +228,7 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
     # total, e.g. 99,840 of 100,000), so the table always reports the end of the runs.
     checkpoints += (final,)
   b = results.summarize(base_curves, base_steps, checkpoints)
-  png = os.path.splitext(path)[0] + ".png"
+  png = figure or os.path.splitext(path)[0] + ".png"
   panels = {}
   for model in models:
     for ratio in ratios:
@@ -248,6 +272,14 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
         cells.append(text)
       lines.append(f"| {ratio:g} | " + " | ".join(cells) + " |")
   lines.append(f"\nCells with a checkpoint above the baseline: {', '.join(better) or 'none'}.\n")
+  cells = {a.name: runs[a.name] for a in grid}
+  per_arm_seeds = seeds_of({"baseline": runs["baseline"], **cells}, None)
+  values = {name: at_step(run[1], run[0], final) for name, run in cells.items()}
+  values["baseline"] = at_step(base_curves, base_steps, final)
+  lines.append(comparisons_section(
+      values, [(name, "baseline") for name in cells], per_arm_seeds,
+      heading="### Each cell against the baseline",
+      what=f"real-environment return at {final:,} real steps"))
   lines.append(f"\n![matrix]({os.path.basename(png)})\n")
   notes = results.kept_notes(path)
   with open(path, "w") as f:
@@ -311,15 +343,20 @@ class DynaTablesConfig:
     seeds: seeds per configuration, 0..N-1.
     planning_ratios: planned steps per real step of the arms.
     dyna_iterations: Dyna iterations of the arms (one value except for the online grid).
-    models: world models ("mlp", "gcnn", and for the supervised part "gcnn_proximal").
+    models: world models ("mlp", "gcnn", and for the supervised part "gcnn_proximal"), of
+      every part.
     from_sweeps: online grid only: report the grid already swept with `launchers.sweep
       --algo=dyna` into these folders (one per world model) instead of training it; the
       baseline comes from the supervised part's runs.
     total_steps: real environment steps per seed (None: the thesis' for `env`).
     model_epochs: online world-model epochs per Dyna iteration (None: the environment's).
     horizon: branched-rollout horizon of the levers.
+    levers: the levers part's variants (some of `LEVERS`).
     runs: folder of the per-seed outputs (`<runs>/<short>[_levers|_online]/<arm>`).
     results: folder of the results file and its plot.
+    report: path of the results file (None: `<results>/dyna_<short>[_levers|_online]/
+      README.md`, the study's folder); its PNG, `dyna_<short>[_levers|_online].png`, goes
+      beside it.
     progress: show progress bars.
     backend, address, seeds_per_trial: as `tf_equirl.experiments.ppo_tables.PPOTablesConfig`.
     command: the command line written into the results file.
@@ -334,8 +371,10 @@ class DynaTablesConfig:
   total_steps: Optional[int] = None
   model_epochs: Optional[int] = None
   horizon: int = 20
+  levers: Tuple[str, ...] = LEVERS
   runs: str = os.path.join("runs", "reproduce_dyna")
   results: str = "results"
+  report: Optional[str] = None
   progress: bool = True
   backend: str = "local"
   address: Optional[str] = None
@@ -378,13 +417,14 @@ class DynaTablesConfig:
       return supervised_arms(self.env, self.planning_ratios, self.dyna_iterations[0],
                              self.total_steps, world_models=self.models)
     return lever_arms(self.env, self.planning_ratios[0], self.dyna_iterations[0],
-                      self.total_steps, horizon=self.horizon, model_epochs=self.model_epochs)
+                      self.total_steps, models=self.models, horizon=self.horizon,
+                      model_epochs=self.model_epochs, levers=self.levers)
 
 
 def run(config: DynaTablesConfig) -> str:
   """Trains the arms of `config.part` (reusing finished runs, or reading the online grid from
-  `config.from_sweeps`) and writes its results file with its PNG; returns the markdown's
-  path."""
+  `config.from_sweeps`) and writes its results file (`config.report`) with its PNG; returns
+  the markdown's path."""
   arms = config.arms()
   seeds = list(range(config.seeds))
   short = env_defaults(config.env).short_name
@@ -395,10 +435,12 @@ def run(config: DynaTablesConfig) -> str:
     runs = train_arms(arms, seeds, os.path.join(config.runs, f"{short}{config.suffix}"),
                       progress=config.progress, backend=config.backend,
                       address=config.address, seeds_per_trial=config.seeds_per_trial)
-  os.makedirs(config.results, exist_ok=True)
-  path = os.path.join(config.results, f"dyna_{short}{config.suffix}.md")
+  stem = f"dyna_{short}{config.suffix}"
+  path = config.report or os.path.join(config.results, stem, "README.md")
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  figure = os.path.join(os.path.dirname(path), f"{stem}.png")
   if config.part == "online_grid":
-    return write_grid_report(path, config.env, arms, runs, seeds, config.command)
+    return write_grid_report(path, config.env, arms, runs, seeds, config.command, figure)
   title = "Supervised-Dyna" if config.part == "supervised" else "Online Dyna: levers"
   return write_report(path, config.env, arms, runs, seeds, config.command, title,
-                      thesis=config.part == "supervised")
+                      thesis=config.part == "supervised", figure=figure)

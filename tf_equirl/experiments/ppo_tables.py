@@ -2,7 +2,7 @@
 and the grid world's group ladder beyond them.
 
 Entry point: `run(PPOTablesConfig(env="Catch-v0", seeds=128)) -> str`, the path of the
-results file `results/ppo_<short>.md` (and its PNG), which `launchers/reproduce_ppo.py` calls.
+results file `results/ppo_<short>/README.md` (and its PNG), which `launchers/reproduce_ppo.py` calls.
 It takes `network_arms(env, ["mlp", "gcnn@C4:invariant", ...])`, which turns network specs
 into `tf_equirl.runner.Arm`s, trains them (`tf_equirl.runner.run_arms`, or Ray Tune trials;
 finished ones are reused) and calls `write_report`: the table at the checkpoints, the
@@ -26,6 +26,7 @@ from tf_equirl import checks, envs, results
 from tf_equirl.agents.ppo.config import PRESETS, default_config
 from tf_equirl.envs.defaults import find_env_defaults
 from tf_equirl.experiments._arms import check_backend, train_arms
+from tf_equirl.experiments._compare import against_reference, comparisons_section, seeds_of
 from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS
 from tf_equirl.runner import Arm, default_checkpoints
 
@@ -159,8 +160,10 @@ def sample_efficiency(runs: Mapping[str, tuple], threshold: Optional[float] = No
 def write_report(path: str, env: str, arms: Sequence[Arm], runs: Mapping[str, tuple],
                  seeds: Sequence[int], command: str,
                  checkpoints: Optional[Sequence[int]] = None,
-                 title: Optional[str] = None) -> str:
-  """Writes the results markdown (and a PNG beside it); keeps its hand-written Notes."""
+                 title: Optional[str] = None, figure: Optional[str] = None) -> str:
+  """Writes the results markdown and its curves PNG (`figure`, default the markdown's path
+  with `.png`); keeps its hand-written Notes. With an `mlp` arm, a comparisons table sets
+  every other network against it at every checkpoint (`tf_equirl.stats.compare`)."""
   arms = [a for a in arms if a.name in runs]
   if not arms:
     raise ValueError("write_report: none of the arms has runs.")
@@ -172,7 +175,7 @@ def write_report(path: str, env: str, arms: Sequence[Arm], runs: Mapping[str, tu
   checkpoints = tuple(c for c in checkpoints if c < steps[-1] + per_iteration) or (int(steps[-1]),)
   summaries = {a.name: results.summarize(runs[a.name][1], runs[a.name][0], checkpoints)
                for a in arms}
-  png = os.path.splitext(path)[0] + ".png"
+  png = figure or os.path.splitext(path)[0] + ".png"
   results.plot_curves(png, {a.name: runs[a.name][1] for a in arms}, steps,
                       title=f"{env}: PPO, {len(seeds)} seeds per network")
   notes = results.kept_notes(path)
@@ -199,6 +202,14 @@ def write_report(path: str, env: str, arms: Sequence[Arm], runs: Mapping[str, tu
     name, order = orders[a.name]
     lines.append(f"| {a.name} | {name} | {order} | {counts['actor']} | {counts['critic']} | "
                  f"{counts['actor'] + counts['critic']} |")
+  if "mlp" in runs and len(arms) > 1:
+    chosen = {a.name: runs[a.name] for a in arms}
+    values, pairs, arm_seeds = against_reference(
+        chosen, "mlp", [a.name for a in arms if a.name != "mlp"], checkpoints,
+        seeds_of(chosen, seeds))
+    lines += ["", comparisons_section(values, pairs, arm_seeds,
+                                      heading="## Each network against the MLP",
+                                      what="episodic return at each checkpoint")]
   if len({o for _, o in orders.values()}) > 2:
     threshold, eff = sample_efficiency({a.name: runs[a.name] for a in arms})
     lines += ["\n## Sample efficiency by group\n",
@@ -224,7 +235,7 @@ def write_report(path: str, env: str, arms: Sequence[Arm], runs: Mapping[str, tu
 
 
 def short_name(env: str) -> str:
-  """The short name of `env`'s results files (`results/ppo_<short>.md`): the table's
+  """The short name of `env`'s results folder (`results/ppo_<short>/`): the table's
   (`tf_equirl.envs.defaults`), else the id's first part in lower case."""
   found = find_env_defaults(env)
   return found.short_name if found is not None else env.split("-")[0].lower()
@@ -246,6 +257,8 @@ class PPOTablesConfig:
       columns, else 10 %, 50 %, 100 % of the run).
     runs: folder of the per-seed outputs (`<runs>/<env>/<network>`).
     results: folder of the results file and its plot.
+    report: path of the results file (None: `<results>/ppo_<short>/README.md`, the
+      study's folder); its curves `ppo_<short>.png` go beside it.
     resume: reuse a network's finished runs instead of training it again.
     progress: show progress bars.
     backend: "local" (this process trains the seeds one after another) or "ray" (the seeds
@@ -262,6 +275,7 @@ class PPOTablesConfig:
   checkpoints: Optional[Tuple[int, ...]] = None
   runs: str = os.path.join("runs", "reproduce")
   results: str = "results"
+  report: Optional[str] = None
   resume: bool = True
   progress: bool = True
   backend: str = "local"
@@ -294,12 +308,15 @@ class PPOTablesConfig:
 
 def run(config: PPOTablesConfig) -> str:
   """Trains every network of `config` for its seeds (reusing finished runs) and writes
-  `<results>/ppo_<short>.md` with its PNG; returns the markdown's path."""
+  `config.report` (default `<results>/ppo_<short>/README.md`) with `ppo_<short>.png` beside it;
+  returns the markdown's path."""
   arms = config.arms()
   seeds = list(range(config.seeds))
   runs = train_arms(arms, seeds, os.path.join(config.runs, config.env), resume=config.resume,
                     progress=config.progress, backend=config.backend, address=config.address,
                     seeds_per_trial=config.seeds_per_trial)
-  os.makedirs(config.results, exist_ok=True)
-  return write_report(os.path.join(config.results, f"ppo_{short_name(config.env)}.md"),
-                      config.env, arms, runs, seeds, config.command, config.checkpoints)
+  short = short_name(config.env)
+  path = config.report or os.path.join(config.results, f"ppo_{short}", "README.md")
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  return write_report(path, config.env, arms, runs, seeds, config.command, config.checkpoints,
+                      figure=os.path.join(os.path.dirname(path), f"ppo_{short}.png"))

@@ -1,19 +1,19 @@
 """Transition models on fixed datasets: the study of thesis 4.7.5-4.7.6 (Figs. 4.6, 4.7, 4.9).
 
 Entry point: `run(TransitionStudyConfig(env="CartPole-v1", epochs=30, seeds=3)) -> str`, the
-path of `results/transition_models.md`, which `launchers/analyze_transition.py` calls. For one
-environment, for every seed, dataset (joint, left, random) and model (MLP, G-CNN with
+path of `results/transition_<short>/README.md`, which `launchers/analyze_transition.py`
+calls. For one environment, for every seed, dataset (joint, left, random) and model (MLP, G-CNN with
 proximal pooling, G-CNN with mean pooling) it trains what `config.runs_dir` does not hold yet
 (`tf_equirl.models.train_one`), then writes
 
-* `transition_<env>_curves.png`: validation RMS (CartPole, Fig. 4.6) or validation loss and
+* `transition_<short>_curves.png`: validation RMS (CartPole, Fig. 4.6) or validation loss and
   accuracy (Catch, Fig. 4.9) against epochs, one panel per dataset;
 * `transition_cartpole_angle.png`: final validation RMS by pole angle (Fig. 4.7);
 * the equivariance rate (thesis 4.7.4) of untrained models over `equivariance_seeds`
   initialisations and of every trained model, on all 675 Catch state-action pairs or on
   the 10,000 CartPole validation pairs;
-* this environment's section of `transition_models.md` (between generated markers; the
-  rest of the file is left as it is).
+* this environment's section of its report (`report_path`, between generated markers; the
+  rest of the file is left as it is), with the figures beside it.
 
 With `config.ship_to_zoo`, `to_zoo` copies the seed-0 models trained on `joint` into the zoo
 (all three models); `ship_run` puts one run's model there (`launchers/train_transition.py
@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import time
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -42,7 +43,7 @@ from tf_equirl.models.training import TrainConfig, label, run_folder, train_one
 
 __all__ = ["TransitionStudyConfig", "run", "run_study", "check_datasets", "train_grid",
            "plot_curves", "angle_analysis", "equivariance", "section", "write_section", "to_zoo", "zoo_entry", "ship_run",
-           "ZOO_KINDS"]
+           "ZOO_KINDS", "report_path"]
 
 
 @dataclasses.dataclass
@@ -59,7 +60,10 @@ class TransitionStudyConfig:
     data_seed: seed the datasets were made with (`launchers.make_transition_data --seed`).
     data_dir: root of the datasets.
     runs_dir: root of the run folders (`<runs_dir>/<env>/<model>_<dataset>/seed_<k>`).
-    results_dir: where figures and `transition_models.md` go.
+    results_dir: the root of the results folders.
+    report: path of the report (None: `<results_dir>/transition_<short>/README.md`, the
+      study's folder); this environment's section is written into it (the rest of the file
+      is left as it is) and the figures go beside it.
     retrain: retrain runs that already exist with the same epochs.
     progress: show progress bars while training.
     ship_to_zoo: also put the seed-0 models trained on `joint` into the zoo (`to_zoo`).
@@ -74,6 +78,7 @@ class TransitionStudyConfig:
   data_dir: str = "data"
   runs_dir: str = os.path.join("runs", "transition")
   results_dir: str = "results"
+  report: Optional[str] = None
   retrain: bool = False
   progress: bool = True
   ship_to_zoo: bool = False
@@ -414,7 +419,8 @@ def zoo_entry(env_name: str, spec: TransitionSpec, run: str, worst_error, n_pair
                    "end by itself")
                 + proximal
                 + "; use tf_equirl.models.model_dynamics(model, env) to step an environment "
-                "with it. Results: results/transition_models.md")}
+                "with it. Results: "
+                f"results/transition_{env_defaults(env_name).short_name}/README.md")}
   return f"{folder}/{ZOO_KINDS[lab]}_transition", entry
 
 
@@ -462,10 +468,17 @@ def check_datasets(config: TransitionStudyConfig) -> None:
                      f"--seed={config.data_seed} --data_dir={config.data_dir}`.")
 
 
+def report_path(config: TransitionStudyConfig) -> str:
+  """The report `config` writes: `config.report`, else
+  `<results_dir>/transition_<short>/README.md`."""
+  short = env_defaults(config.env).short_name
+  return config.report or os.path.join(config.results_dir, f"transition_{short}", "README.md")
+
+
 def run(config: TransitionStudyConfig) -> str:
-  """`run_study`; returns the path of the report (`<results_dir>/transition_models.md`)."""
+  """`run_study`; returns the path of the report (`report_path(config)`)."""
   run_study(config)
-  return os.path.join(config.results_dir, "transition_models.md")
+  return report_path(config)
 
 
 def run_study(config: TransitionStudyConfig) -> str:
@@ -483,16 +496,17 @@ def run_study(config: TransitionStudyConfig) -> str:
                           "validation")
   runs = train_grid(config)
   short = env_defaults(config.env).short_name
-  os.makedirs(config.results_dir, exist_ok=True)
-  figures = {"curves": os.path.join(config.results_dir, f"transition_{short}_curves.png")}
+  folder = os.path.dirname(os.path.abspath(report_path(config)))
+  os.makedirs(folder, exist_ok=True)
+  figures = {"curves": os.path.join(folder, f"transition_{short}_curves.png")}
   plot_curves(config.env, runs, figures["curves"])
   angle = None
   if spec.kind == "continuous":
-    figures["angle"] = os.path.join(config.results_dir, f"transition_{short}_angle.png")
+    figures["angle"] = os.path.join(folder, f"transition_{short}_angle.png")
     angle = angle_analysis(runs, validation, figures["angle"])
   n_pairs, untrained, trained = equivariance(config, env, spec, runs, validation)
   text = section(config, spec, runs, validation, n_pairs, untrained, trained, angle, figures)
-  write_section(os.path.join(config.results_dir, "transition_models.md"), config.env, text)
+  write_section(report_path(config), config.env, text)
   if config.ship_to_zoo:
     to_zoo(config, spec, runs, n_pairs, trained)
   return text

@@ -39,7 +39,7 @@ ENTRIES = (
     ("CartPole-v1", "symmetrizer", 500_000, 475.0),
     ("Catch-v0", "mlp", 40_000, 0.9),
     ("Catch-v0", "gcnn", 40_000, 0.9),
-    # results/ppo_grid.md: the D4 G-CNN is near its best by 100k steps, the MLP far from it
+    # results/ppo_grid/README.md: the D4 G-CNN is near its best by 100k steps, the MLP far from it
     ("GridWorld-v0", "mlp", 500_000, 0.75),
     ("GridWorld-v0", "gcnn", 200_000, 0.9),
 )

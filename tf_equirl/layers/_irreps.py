@@ -39,7 +39,7 @@ coordinate would not be invariant). `IrrepDense` feeds the invariant norms `|x_k
 the trivial coordinates, so the invariants see every irreducible type; the gate of
 "gated"/"gated_norm" also lets invariant information into the non-trivial coordinates.
 "norm" is the default: with it the steerable actors learn at least as fast as the regular
-G-CNN over D4, C4 and C2 on the grid world (32 seeds, results/ppo_grid.md); "gated" and
+G-CNN over D4, C4 and C2 on the grid world (32 seeds, results/ppo_grid/README.md); "gated" and
 "gated_norm" fell behind over C2 in an exploratory probe that is not kept in the repository.
 """
 

@@ -283,7 +283,7 @@ def regular_gain(group: FiniteGroup, t: IrrepType) -> float:
   step on `W` moves `A_rho` about `sqrt(|G| / d)` times as far as on a free `A_rho`; the gain
   gives the isotypic layers the same step sizes (and leaves the initial function alone).
   Without it the isotypic actor with the regular multiplicities learned much more slowly on
-  the grid world than the steerable one, the same maps (see results/ppo_grid.md)."""
+  the grid world than the steerable one, the same maps (see results/ppo_grid/README.md)."""
   return float(np.sqrt(group.order / t.dim))
 
 

@@ -30,7 +30,7 @@ Two parameterizations of the same `w_l(h)`:
   elements, with its own Adam normaliser. With the direct form, when the data is close to
   symmetric the common part dominates each `w_l(h)`'s gradient and Adam moves all `w_l(h)`
   of a kernel alike, so the weights barely spread even where the symmetry is broken (seen
-  on CartPole, results/approximate_equivariance.md); centered, the symmetry-breaking
+  on CartPole, results/approximate_equivariance/README.md); centered, the symmetry-breaking
   direction moves at Adam's step size whenever its gradient has a consistent sign.
 
 Cost: the `[|G| c, |G| u]` block matrix is assembled from the L kernels once per call

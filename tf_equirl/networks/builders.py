@@ -82,7 +82,7 @@ MLP_WIDTH = 64  # PureJaxRL / thesis Table 5.4 baseline
 # parameters = the MLP critic's 4,545 + a 4-64-64 odd network's 4,416). 4,481 parameters here,
 # within the 10 % rule of the MLP's 4,610; the closest count (width 65) trains about 13 %
 # slower under XLA, whose code for widths off a multiple of 16 is markedly slower
-# (results/ppo_throughput.md).
+# (results/ppo_throughput/README.md).
 ODD_WIDTH = 64
 
 _HIDDEN_GAIN = float(np.sqrt(2.0))  # PureJaxRL orthogonal init gains
@@ -251,7 +251,7 @@ def lean_multiplicities(symmetry: MDPSymmetry, width: int, rule: str = LEAN_RULE
   On the grid world over D4 (32 seeds, mean return over the run, PPO defaults, MLP critic)
   "action" learned best, 0.743 +- 0.007, as well as the regular steerable actor (0.733 +-
   0.011); "uniform" reached 0.670 +- 0.012 and "trivial" 0.508 +- 0.026 (exploratory runs,
-  not kept; results/ppo_grid.md has the "action" arm). The cheap rules are cheap because
+  not kept; results/ppo_grid/README.md has the "action" arm). The cheap rules are cheap because
   they hold few copies of the two-dimensional type, and those are what the actor needs.
   """
   if rule not in LEAN_RULES:

@@ -22,7 +22,7 @@ under every non-identity group element `g` of the environment's `MDPSymmetry`:
    `min(1, pi_old(pi(g) a | rho(g) s) / pi_old(a | s))`: how likely the old policy makes the
    transformed pair relative to the behaviour that produced it (decoupled PPO, Hilton et
    al. 2021, truncated at 1 as V-trace). Without it the images count as on-policy samples;
-   on the grid world the augmented MLP then stalls and falls back (results/ppo_grid.md).
+   on the grid world the augmented MLP then stalls and falls back (results/ppo_grid/README.md).
 
 Everything is TF ops on static shapes, called inside the learner's compiled iteration; the
 Python loop over group elements runs once, at tracing time.

@@ -48,7 +48,7 @@ class PPOConfig:
       (decoupled PPO, Hilton et al. 2021, with V-trace's truncation at 1); the collected
       samples keep weight 1. On by default: without the weights the augmented MLP stalls on
       the grid world (0.58 at 50k steps, 0.45 at 100k; with them 0.68 and 0.78, 32 seeds,
-      results/ppo_grid.md).
+      results/ppo_grid/README.md).
     group: which of the environment's symmetry groups the networks are built with, a key
       of `env.symmetries` ("C2" or "trivial" for CartPole and Catch; "D4", "C4", "C2" or
       "trivial" for the grid world); None is the environment's full `symmetry`. Checked
@@ -182,7 +182,7 @@ class PPOConfig:
     return self.total_steps // self.batch_size
 
 
-# Named settings beside the thesis' printed ones, each measured in results/thesis_gaps.md.
+# Named settings beside the thesis' printed ones, each measured in results/ppo_catch/thesis_gaps.md.
 PRESETS = {
     # PureJaxRL ppo.py's own step size and Adam epsilon. The thesis' CartPole Table 4.2 is
     # reproduced with these (G-CNN 151 / 345 / 500 vs 158 / 330 / 499), not with the 3.5e-4
@@ -192,7 +192,7 @@ PRESETS = {
     "large_step": {"learning_rate": 2.5e-3},
     # Updates twice as often: 64-step rollouts (256 transitions per iteration, still in
     # minibatches of about 10 on Catch), Adam 1e-3, no entropy bonus, GAE lambda 0.8. The
-    # Catch G-CNN reaches the thesis' 10,000-step return with it (results/thesis_gaps.md).
+    # Catch G-CNN reaches the thesis' 10,000-step return with it (results/ppo_catch/thesis_gaps.md).
     "frequent_updates": {"num_steps": 64, "num_minibatches": 25, "learning_rate": 1e-3,
                          "ent_coef": 0.0, "gae_lambda": 0.8},
 }

@@ -1,0 +1,205 @@
+"""The registry of results (`tf_equirl.experiments.registry`) and `launchers.reproduce_all`:
+names, commands that parse, configs that validate, provenance of the committed results and the
+generated results index."""
+
+import glob
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from tf_equirl import provenance
+from tf_equirl.experiments import registry
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+
+
+def test_every_study_has_its_own_folder_name():
+  names = registry.names()
+  assert len(names) == len(set(names)) >= 17
+  for name in names:
+    assert re.fullmatch(r"[a-z][a-z0-9_]*", name), name
+    study = registry.get(name)
+    assert study.section in registry.SECTIONS
+    assert study.title and study.seeds and study.budget
+  with pytest.raises(ValueError, match="ppo_cartpole"):
+    registry.get("nope")
+
+
+def test_every_command_names_an_existing_launcher_whose_flags_parse():
+  launchers, scripts = [], []
+  for study in registry.studies():
+    words = shlex.split(study.command)
+    assert words[0] == "python", study.command
+    if words[1] == "-m":
+      assert words[2].startswith("launchers."), study.command
+      assert os.path.isfile(os.path.join(REPO, *words[2].split(".")) + ".py"), study.command
+      launchers.append((f"{study.name}: {study.command}", words[2], words[3:]))
+    else:
+      scripts.append(words[1])
+  assert not [s for s in scripts if not os.path.isfile(os.path.join(REPO, s))]
+  # tests/test_docs.py, run as a script, imports each launcher in one child process and
+  # parses each command's flags with absl's FLAGS.
+  proc = subprocess.run([sys.executable, os.path.join(REPO, "tests", "test_docs.py")],
+                        input=json.dumps(launchers), cwd=REPO, capture_output=True, text=True,
+                        timeout=300, env=ENV)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  report = json.loads(proc.stdout.strip().splitlines()[-1])
+  assert report["checked"] == len(launchers) and not report["errors"], report["errors"]
+
+
+@pytest.mark.parametrize("quick", [True, False], ids=["quick", "full"])
+def test_configs_validate_and_write_into_the_study_folder(quick, tmp_path):
+  for study in registry.studies():
+    target = registry.Target(str(tmp_path / study.name), str(tmp_path / "runs" / study.name),
+                             registry.study_command(study.name, quick))
+    config = (study.quick if quick else study.full)(target)
+    seeds = list(study.seed_list(config))
+    if quick:
+      assert len(seeds) <= 2, study.name
+    text = repr(config)
+    assert target.report in text and target.command in text, study.name
+  assert not os.listdir(tmp_path)  # building a config writes nothing
+
+
+def test_quick_budgets_are_tiny():
+  from tf_equirl.experiments import dyna_tables, ppo_tables
+  target = registry.Target("out", "runs", "cmd")
+  for study in registry.studies():
+    config = study.quick(target)
+    if isinstance(config, ppo_tables.PPOTablesConfig):
+      assert config.seeds == 2 and config.total_steps <= 4096
+    elif isinstance(config, dyna_tables.DynaTablesConfig):
+      assert config.seeds == 2 and config.total_steps <= 4096
+      assert len(config.arms()) <= 3
+    elif isinstance(config, registry.BenchmarkConfig):
+      assert config.args[0] == "--quick"
+      assert all(a.startswith("--json=") and a.endswith(".json") for a in config.args[1:])
+
+
+def test_unknown_study_is_a_usage_error_naming_the_studies():
+  proc = subprocess.run([sys.executable, "-m", "launchers.reproduce_all", "--only=nope,ppo_catch",
+                         "--list"], cwd=REPO, capture_output=True, text=True, timeout=120,
+                        env=ENV)
+  assert proc.returncode != 0
+  assert "nope" in proc.stderr
+  assert "ppo_cartpole" in proc.stderr and "sweep_throughput" in proc.stderr
+
+
+def test_list_prints_every_study_with_its_command():
+  proc = subprocess.run([sys.executable, "-m", "launchers.reproduce_all", "--list"], cwd=REPO,
+                        capture_output=True, text=True, timeout=120, env=ENV)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  for study in registry.studies():
+    assert f"{study.name}: {study.title}" in proc.stdout
+    assert f"  command: {study.command}" in proc.stdout
+
+
+def _in_git_checkout():
+  try:
+    return subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=REPO,
+                          capture_output=True, text=True, timeout=30).returncode == 0
+  except OSError:
+    return False
+
+
+def _command_exists(command):
+  words = shlex.split(command)
+  if words[:2] == ["python", "-m"] and words[2].startswith("launchers."):
+    return os.path.isfile(os.path.join(REPO, *words[2].split(".")) + ".py")
+  return len(words) > 1 and words[0] == "python" and os.path.isfile(os.path.join(REPO, words[1]))
+
+
+def test_committed_results_with_provenance_name_an_ancestor_commit_and_a_command():
+  checkout = _in_git_checkout()
+  bad = []
+  for path in sorted(glob.glob(os.path.join(REPO, "results", "**", "README.md"),
+                               recursive=True)):
+    record = provenance.read(path)
+    if record is None:
+      continue
+    where = os.path.relpath(path, REPO)
+    if not _command_exists(record.command):
+      bad.append(f"{where}: command {record.command!r} names no launcher or script")
+    if checkout:
+      proc = subprocess.run(["git", "merge-base", "--is-ancestor", record.commit, "HEAD"],
+                            cwd=REPO, capture_output=True, text=True, timeout=30)
+      if proc.returncode != 0:
+        bad.append(f"{where}: commit {record.commit} is not an ancestor of HEAD")
+  assert not bad, "\n".join(bad)
+
+
+def test_every_study_folder_holds_a_report():
+  for name in registry.names():
+    assert os.path.isfile(os.path.join(REPO, "results", name, "README.md")), name
+
+
+def test_results_index_page_is_generated_from_the_registry():
+  with open(os.path.join(REPO, "docs", "results.md"), encoding="utf-8") as f:
+    page = f.read()
+  assert page == registry.results_index(), (
+      "docs/results.md is out of date: run `python -m launchers.reproduce_all --index`")
+  for name in registry.names():
+    assert f"`python -m launchers.reproduce_all --only={name}`" in page
+
+
+def _fake_study(monkeypatch, body):
+  """A registry of one study whose run writes `body` into its report."""
+
+  def run(target):
+    with open(target.report, "w", encoding="utf-8") as f:
+      f.write(body + f"\nCommand: `{target.command}`\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    return target.report
+
+  study = registry.Study(name="fake", title="A fake study", section="PPO",
+                         command="python -m launchers.reproduce_ppo --seeds=3",
+                         seeds="0-2", budget="none", full=lambda t: t, quick=lambda t: t,
+                         run=run, seed_list=lambda t: range(3))
+  monkeypatch.setitem(registry._CACHE, "all", (study,))  # pylint: disable=protected-access
+
+
+def test_run_study_writes_provenance_then_the_report_and_replaces_an_old_header(
+    tmp_path, monkeypatch):
+  _fake_study(monkeypatch, "# Fake\n")
+  root = str(tmp_path / "results")
+  path = registry.run_study("fake", root=root, runs=str(tmp_path / "runs"), quick=True)
+  assert path == os.path.join(root, "fake", "README.md")
+  text = open(path, encoding="utf-8").read()
+  assert text.startswith("<!-- provenance ")
+  record = provenance.parse(text)
+  assert record.command == "python -m launchers.reproduce_all --only=fake --quick"
+  assert record.seeds == "0-2" and record.wall_seconds >= 0
+  assert "\n# Fake\n" in text and "| 1 | 2 |" in text
+  # A study that keeps the rest of its file (the transition study) leaves the old header in
+  # its report: run_study writes exactly one.
+  _fake_study(monkeypatch, text.rstrip("\n"))
+  again = open(registry.run_study("fake", root=root, runs=str(tmp_path / "runs")),
+               encoding="utf-8").read()
+  assert again.count("<!-- provenance ") == 1
+  assert provenance.parse(again).command == "python -m launchers.reproduce_all --only=fake"
+  assert registry.strip_header(again).startswith("# Fake")
+
+
+def test_results_index_reads_each_status(tmp_path, monkeypatch):
+  _fake_study(monkeypatch, "# Fake\n")
+  root, docs = tmp_path / "results", tmp_path / "docs"
+  docs.mkdir()
+  page = registry.results_index(str(root), str(docs))
+  assert "not made yet" in page
+  (root / "fake" / "old").mkdir(parents=True)
+  (root / "fake" / "README.md").write_text("# Fake\n\nCommand: `python -m x`\n")
+  (root / "fake" / "old" / "README.md").write_text("# Older\n\nCommand: `python -m y`\n")
+  page = registry.results_index(str(root), str(docs))
+  assert ("made with older code, no provenance record: regenerate with "
+          "`python -m launchers.reproduce_all --only=fake`") in page
+  assert "[old/README.md](../results/fake/old/README.md): Older" in page
+  assert "`python -m y` (`--report=results/fake/old/README.md` writes it here)" in page
+  registry.run_study("fake", root=str(root), runs=str(tmp_path / "runs"))
+  record = provenance.read(str(root / "fake" / "README.md"))
+  page = registry.results_index(str(root), str(docs))
+  assert f"made at commit `{record.commit[:10]}`" in page and record.date[:10] in page

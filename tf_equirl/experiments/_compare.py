@@ -1,0 +1,99 @@
+"""The comparisons table of a study's report: arms against a reference, paired over seeds.
+
+Every study that compares arms in a table (networks against the MLP, Dyna agents against the
+model-free baseline, relaxed actors against the exact G-CNN and the MLP) adds one table
+computed by `tf_equirl.stats.compare` (paired over the seeds both arms ran, Holm's correction
+across the table) and worded by `tf_equirl.stats.verdict`, with `tf_equirl.stats.RULE` stated
+once under it.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from tf_equirl import results, stats
+
+__all__ = ["at_step", "comparisons_section", "checkpoint_label", "against_reference", "seeds_of"]
+
+
+def at_step(curves: np.ndarray, env_steps: np.ndarray, step: int) -> np.ndarray:
+  """Per-seed values of `curves` ([seeds, iterations]) at the first iteration reaching
+  `step` (as `tf_equirl.results.summarize` reads a checkpoint)."""
+  return np.asarray(curves, dtype=np.float64)[:, results.value_at(np.asarray(env_steps), step)]
+
+
+def comparisons_section(values: Mapping[str, np.ndarray], pairs: Sequence[Tuple[str, str]],
+                        seeds: Mapping[str, Sequence[int]], heading: str = "## Comparisons",
+                        what: str = "") -> str:
+  """A markdown section: `heading`, a sentence on the method, the table of `pairs` (each
+  `(a, b)` read as `a - b`) and the rule that words it.
+
+  Args:
+    values: arm name -> per-seed values (1-D, in the order of `seeds[name]`).
+    pairs: the comparisons of the table, one family for Holm's correction.
+    seeds: arm name -> its seeds (arms sharing at least 2 seeds are paired on them).
+    heading: the section's heading line.
+    what: what the values are, e.g. "mean episodic return at each checkpoint".
+
+  Returns:
+    The section's text, or `""` when no pair can be compared (an arm with fewer than 2
+    finite per-seed values is left out, and the text says so).
+  """
+  usable: List[Tuple[str, str]] = []
+  left_out: List[str] = []
+  for a, b in pairs:
+    ok = all(name in values and np.asarray(values[name]).size >= 2
+             and np.all(np.isfinite(values[name])) for name in (a, b))
+    (usable if ok else left_out).append((a, b) if ok else f"{a} - {b}")
+  if not usable:
+    return ""
+  diffs = stats.compare({k: np.asarray(v, dtype=np.float64) for k, v in values.items()},
+                        usable, seeds={k: list(s) for k, s in seeds.items()})
+  lines = [f"{heading}\n",
+           f"Difference of means{' of the ' + what if what else ''} (`tf_equirl.stats."
+           "compare`): paired over the seeds both arms ran, a percentile bootstrap 95 % "
+           "interval, bootstrap p-values with Holm's correction across this table, Welch's or "
+           "the paired t-test's p beside them.\n",
+           stats.markdown_differences(diffs)]
+  if left_out:
+    lines.append(f"Left out (fewer than 2 finite per-seed values): {', '.join(left_out)}.\n")
+  lines.append(f"Reading: {stats.RULE}\n")
+  return "\n".join(lines)
+
+
+def checkpoint_label(name: str, step: int) -> str:
+  """`"gcnn (10,000 steps)"`: an arm at a checkpoint, as the comparisons table names it."""
+  return f"{name} ({step:,} steps)"
+
+
+def against_reference(runs: Mapping[str, tuple], reference: str, others: Sequence[str],
+                      checkpoints: Sequence[int], seeds: Mapping[str, Sequence[int]],
+                      ) -> Tuple[Dict[str, np.ndarray], List[Tuple[str, str]],
+                                 Dict[str, Sequence[int]]]:
+  """`(values, pairs, seeds)` for `comparisons_section`: every arm of `others` against
+  `reference` at every checkpoint; `runs[name] = (env_steps, curves, ...)`."""
+  values: Dict[str, np.ndarray] = {}
+  arm_seeds: Dict[str, Sequence[int]] = {}
+  pairs: List[Tuple[str, str]] = []
+  for step in checkpoints:
+    ref = checkpoint_label(reference, step)
+    values[ref] = at_step(runs[reference][1], runs[reference][0], step)
+    arm_seeds[ref] = seeds[reference]
+    for name in others:
+      label = checkpoint_label(name, step)
+      values[label] = at_step(runs[name][1], runs[name][0], step)
+      arm_seeds[label] = seeds[name]
+      pairs.append((label, ref))
+  return values, pairs, arm_seeds
+
+
+def seeds_of(runs: Mapping[str, tuple], seeds: Optional[Sequence[int]] = None
+             ) -> Dict[str, Sequence[int]]:
+  """Each arm's seeds: `seeds` (the study's 0..N-1) cut to the arm's number of curves."""
+  out = {}
+  for name, run in runs.items():
+    n = np.asarray(run[1]).shape[0]
+    out[name] = list(seeds)[:n] if seeds is not None else list(range(n))
+  return out
