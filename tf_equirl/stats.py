@@ -29,8 +29,9 @@ __all__ = ["Difference", "difference_of_means", "holm", "compare", "verdict", "R
            "student_t_two_sided_p", "markdown_differences", "differences_as_dicts"]
 
 # The rule that turns a comparison into words, stated once (docs and tables quote it).
-RULE = ("A beats B when the Holm-corrected p-value of the difference of means is below alpha "
-        "(0.05) and the difference is positive; A trails B when it is below alpha and the "
+RULE = ("A beats B when the Holm-corrected p-value of the difference of means (the larger of "
+        "the bootstrap's and the t-test's, so that both must agree) is below alpha (0.05) and "
+        "the difference is positive; A trails B when it is below alpha and the "
         "difference is negative; otherwise A is level with B (no difference detected at this "
         "number of seeds).")
 
@@ -47,8 +48,9 @@ class Difference:
     confidence: its level (e.g. 0.95).
     p_bootstrap: two-sided bootstrap p-value, uncorrected.
     p_t: two-sided p-value of Welch's t-test (paired t-test when paired), uncorrected.
-    p_holm: `p_bootstrap` after Holm's correction across the table (equal to `p_bootstrap`
-      for a lone comparison).
+    p_holm: the larger of `p_bootstrap` and `p_t` (both tests must agree: with few seeds the
+      bootstrap alone is overconfident), after Holm's correction across the table (no
+      correction for a lone comparison).
     paired: whether seeds were paired.
     n_a, n_b: the number of values (seeds) of each arm used.
   """
@@ -194,7 +196,7 @@ def difference_of_means(a, b, seeds_a: Optional[Sequence[int]] = None,
     seed: seed of the bootstrap's random generator.
 
   Returns:
-    A `Difference` with `p_holm` equal to the uncorrected bootstrap p-value (`compare`
+    A `Difference` whose `p_holm` is the larger of the two p-values, uncorrected (`compare`
     corrects across a table).
 
   Raises:
@@ -208,6 +210,7 @@ def difference_of_means(a, b, seeds_a: Optional[Sequence[int]] = None,
   if int(resamples) < 1000:
     raise ValueError(f"difference_of_means: resamples must be >= 1000, received {resamples!r}.")
   a, b, paired = _pairing(a, b, seeds_a, seeds_b)
+  p_t = _t_test(a, b, paired)
   rng = np.random.default_rng(seed)
   diff = float(a.mean() - b.mean())
   if paired:
@@ -224,8 +227,9 @@ def difference_of_means(a, b, seeds_a: Optional[Sequence[int]] = None,
   p_boot = float((extreme + 1) / (resamples + 1))
   return Difference(a=names[0], b=names[1], mean_a=float(a.mean()), mean_b=float(b.mean()),
                     difference=diff, ci_low=float(low), ci_high=float(high),
-                    confidence=confidence, p_bootstrap=p_boot, p_t=_t_test(a, b, paired),
-                    p_holm=p_boot, paired=paired, n_a=int(a.size), n_b=int(b.size))
+                    confidence=confidence, p_bootstrap=p_boot, p_t=p_t,
+                    p_holm=max(p_boot, p_t), paired=paired, n_a=int(a.size),
+                    n_b=int(b.size))
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:
@@ -268,7 +272,7 @@ def compare(arms: Mapping[str, Sequence[float]], pairs: Sequence[Tuple[str, str]
         seeds_a=None if seeds is None else seeds.get(name_a),
         seeds_b=None if seeds is None else seeds.get(name_b), names=(name_a, name_b),
         confidence=confidence, resamples=resamples, seed=seed + k))
-  corrected = holm([d.p_bootstrap for d in diffs])
+  corrected = holm([max(d.p_bootstrap, d.p_t) for d in diffs])
   return [dataclasses.replace(d, p_holm=float(p)) for d, p in zip(diffs, corrected)]
 
 
