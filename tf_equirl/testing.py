@@ -11,7 +11,7 @@ equivariance in its weights.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Sequence, Union
+from typing import Any, Callable, Dict, Union
 
 import numpy as np
 import tensorflow as tf
@@ -125,7 +125,7 @@ def relaxed_weight_spread(model) -> Dict[str, float]:
   Returns `{layer name: spread}`.
   """
   layers = ([model] if not hasattr(model, "layers") else
-            [l for l in _flatten_layers(model)])
+            list(_flatten_layers(model)))
   report = {}
   for layer in layers:
     if hasattr(layer, "mixing_weights"):

@@ -295,7 +295,7 @@ def section(config: TransitionStudyConfig, spec, runs, validation, n_pairs, untr
            f"{config.epochs} epochs, Adam 1e-3, grad-norm clip 0.5, batch 64; "
            f"{config.seeds} initialisation seed(s) per cell (mean +- 2 SE where > 1).", "",
            "Parameters: " + ", ".join(
-               f"{NICE[l]} {summaries[(l, DATASETS[0])][0]['params']:,}" for l in LABELS) + ".",
+               f"{NICE[lab]} {summaries[(lab, DATASETS[0])][0]['params']:,}" for lab in LABELS) + ".",
            ""]
   head = "final validation RMS" if continuous else "final validation accuracy (ball and paddle both right)"
   lines += [f"**{head}**, overall and by action taken:", "",
@@ -343,7 +343,7 @@ def section(config: TransitionStudyConfig, spec, runs, validation, n_pairs, untr
       cells += ["not trained"] * 3 + [""]
     lines.append(f"| {NICE[lab]} | " + " | ".join(cells) + " |")
   lines += ["", "Seconds for the untrained rates: " + ", ".join(
-      f"{NICE[l]} {u['seconds']:.0f}" for l, u in untrained.items()) + ".", ""]
+      f"{NICE[lab]} {u['seconds']:.0f}" for lab, u in untrained.items()) + ".", ""]
   if not continuous:
     lines += ["Trained models, rate at the level of the predicted next state (the grid drawn "
               "from the two modes, what a planner uses), exact equality:", "",

@@ -153,7 +153,7 @@ def _concat(*parts):
   return {k: np.concatenate([p[k] for p in parts]) for k in FIELDS}
 
 
-def make_datasets(env, expert, seed: int, config: DataConfig = DataConfig()
+def make_datasets(env, expert, seed: int, config: Optional[DataConfig] = None
                   ) -> Dict[str, Dict[str, np.ndarray]]:
   """`{"joint", "left", "random", "validation"}` for `env`, reproducible from `seed`.
 
@@ -161,7 +161,10 @@ def make_datasets(env, expert, seed: int, config: DataConfig = DataConfig()
     env: a tf_equirl environment (its pure API is used; its own state is untouched).
     expert: the expert actor, a Keras model `[B, d] -> logits [B, num_actions]`.
     seed: integer seed of every collection (each split uses its own stream).
+    config: the dataset sizes; None: `DataConfig()`.
   """
+  config = config if config is not None else DataConfig()
+
   def key(stream):
     return seed * 16 + _STREAMS[stream]
 
