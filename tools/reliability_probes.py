@@ -153,8 +153,8 @@ def run_probe(probe: Probe) -> dict:
   traceback = "Traceback (most recent call last)" in output and probe.expect_status != "0"
   match = re.search(probe.expect_text, output) if probe.expect_text else None
   # the last line that shows the expected text (an error comes after absl's usage text)
-  shown = next((line for line in reversed(output.splitlines()) if match and match.group(0) in line),
-               None)
+  shown = next((line for line in reversed(output.splitlines())
+                if match and match.group(0) in line), None)
   return {"status": done.returncode, "ok": status_ok and text_ok and not traceback,
           "traceback": traceback, "line": (shown or _last_line(output)).strip()[:240],
           "seconds": seconds}

@@ -295,7 +295,8 @@ def section(config: TransitionStudyConfig, spec, runs, validation, n_pairs, untr
            f"{config.epochs} epochs, Adam 1e-3, grad-norm clip 0.5, batch 64; "
            f"{config.seeds} initialisation seed(s) per cell (mean +- 2 SE where > 1).", "",
            "Parameters: " + ", ".join(
-               f"{NICE[lab]} {summaries[(lab, DATASETS[0])][0]['params']:,}" for lab in LABELS) + ".",
+               f"{NICE[lab]} {summaries[(lab, DATASETS[0])][0]['params']:,}"
+               for lab in LABELS) + ".",
            ""]
   head = "final validation RMS" if continuous else "final validation accuracy (ball and paddle both right)"
   lines += [f"**{head}**, overall and by action taken:", "",
