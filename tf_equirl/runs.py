@@ -57,11 +57,14 @@ class TrainingDiverged(RuntimeError):
   """Training produced a non-finite loss, metric or parameter.
 
   Attributes: `seed`, `iteration` (1-based, the first iteration with a non-finite value),
-  `env_steps` (the steps done by then) and `names` (what was non-finite)."""
+  `env_steps` (the steps done by then), `names` (what was non-finite) and `columns` (the
+  per-iteration columns of the run so far, set by the learner that caught it; None until
+  then)."""
 
   def __init__(self, seed: int, iteration: int, env_steps: int, names: Sequence[str]):
     self.seed, self.iteration, self.env_steps = int(seed), int(iteration), int(env_steps)
     self.names = tuple(names)
+    self.columns: Optional[Dict[str, np.ndarray]] = None
     super().__init__(f"training diverged: seed {self.seed}, iteration {self.iteration} "
                      f"({self.env_steps:,} env steps): non-finite {', '.join(self.names)}. "
                      "Its partial results are marked as failed; lower the learning rate or "

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -286,7 +286,8 @@ class PPOTablesConfig:
 
   def arms(self) -> List[Arm]:
     """The arms of the table: one per network spec."""
-    overrides = {"total_steps": self.total_steps} if self.total_steps is not None else {}
+    overrides: Dict[str, Any] = ({"total_steps": self.total_steps}
+                                 if self.total_steps is not None else {})
     if self.preset:
       overrides["preset"] = self.preset
     return network_arms(self.env, self.networks, **overrides)

@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import time
+from typing import Dict, List, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -122,7 +123,7 @@ ACTION_NAMES = {"CartPole-v1": ["left push", "right push"],
 def train_grid(config: TransitionStudyConfig):
   """`{(label, dataset): [run folder per seed]}`, training what is missing."""
   env_name = config.env
-  runs = {}
+  runs: Dict[Tuple[str, str], List[str]] = {}
   for seed in range(config.seeds):
     for dataset in DATASETS:
       for (model, pool), lab in zip(MODELS, LABELS):
@@ -241,9 +242,10 @@ def equivariance(config: TransitionStudyConfig, env, spec, runs, validation):
   else:
     obs, act = validation["obs"], validation["action"]
   atol = config.equivariance_atol
-  builders = {"mlp": MLPTransitionModel(),
-              "gcnn_proximal": EquivariantTransitionModel(pool="proximal"),
-              "gcnn_mean": EquivariantTransitionModel(pool="mean")}
+  builders: Dict[str, Union[MLPTransitionModel, EquivariantTransitionModel]] = {
+      "mlp": MLPTransitionModel(),
+      "gcnn_proximal": EquivariantTransitionModel(pool="proximal"),
+      "gcnn_mean": EquivariantTransitionModel(pool="mean")}
   if spec.kind == "grid":
     _register_distance_variants()
     builders["gcnn_proximal_printed"] = EquivariantTransitionModel(
@@ -384,7 +386,7 @@ def zoo_entry(env_name: str, spec: TransitionSpec, run: str, worst_error, n_pair
   lab = summary["model"]
   if lab not in ZOO_KINDS:
     raise ValueError(f"Run {run!r} holds a {lab!r} model; the zoo ships {sorted(ZOO_KINDS)}.")
-  folder = env_defaults(env_name).zoo_folder
+  folder = env_defaults(env_name).require_zoo_folder()
   rel = f"{folder}/{ZOO_KINDS[lab]}_transition.keras"
   os.makedirs(os.path.join(zoo.zoo_dir(), folder), exist_ok=True)
   shutil.copyfile(os.path.join(run, "model.keras"), os.path.join(zoo.zoo_dir(), rel))

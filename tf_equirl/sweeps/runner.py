@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import socket
@@ -331,11 +332,11 @@ def connect(address: Optional[str] = None, num_cpus: Optional[int] = None) -> No
   if ray.is_initialized():
     return
   if address:
-    ray.init(address=address, logging_level="WARNING")
+    ray.init(address=address, logging_level=logging.WARNING)
     return
   root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-  ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING",
+  ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
            runtime_env={"env_vars": {"PYTHONPATH": path}})
 
 
@@ -453,7 +454,7 @@ def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: st
     tuner = tune.Tuner.restore(tune_path, trainable=trainable, resume_unfinished=True,
                                resume_errored=True)
   else:
-    param_space = {n: tune.grid_search(v) for n, v in grid.items()}
+    param_space: Dict[str, Any] = {n: tune.grid_search(v) for n, v in grid.items()}
     param_space.update(samplers)
     param_space["seeds"] = tune.grid_search(groups) if len(groups) > 1 else groups[0]
     tuner = tune.Tuner(
@@ -477,8 +478,12 @@ def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: st
   expected = len(space_lib.grid_points(grid)) * num_samples * len(seeds)
   missing = expected - sum(len(c.seeds) for c in result.configs)
   if result.num_errors or missing > 0 or interrupted:
+    # ResultGrid has __len__ and __getitem__ (no __iter__ in its annotations)
+    first_error = (next(grid_result[i].error for i in range(len(grid_result))
+                        if grid_result[i].error is not None)
+                   if grid_result is not None and result.num_errors else None)
     how = (f"{result.num_errors} of {result.num_trials} trials failed after {max_failures} "
-           f"retries (first error: {next(r.error for r in grid_result if r.error is not None)!r})"
+           f"retries (first error: {first_error!r})"
            if result.num_errors else "the sweep was interrupted")
     raise SweepIncomplete(
         f"Sweep incomplete: {max(missing, 0)} of {expected} seed runs are missing ({how}). "

@@ -207,6 +207,7 @@ def default_config(env: str = "CartPole-v1", preset: Optional[str] = None,
     raise ValueError(f"Unknown PPO preset {preset!r}; expected one of {sorted(PRESETS)}.")
   found = find_env_defaults(env) if isinstance(env, str) and env else None
   fields = dict(found.ppo) if found is not None else {}
-  fields.update(PRESETS.get(preset, {}))
+  if preset is not None:
+    fields.update(PRESETS[preset])
   fields.update(overrides)
   return PPOConfig(env=env, **fields)

@@ -44,6 +44,7 @@ from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
+from tensorflow import keras
 from tf_agents.agents.ppo import ppo_clip_agent
 from tf_agents.trajectories import time_step as ts
 
@@ -54,7 +55,6 @@ from tf_equirl.agents.ppo.config import PPOConfig
 from tf_equirl.networks import ActorNetwork, ValueNetwork, builders
 from tf_equirl.params import clip_by_global_norm, count_params
 
-keras = tf.keras
 
 # A pure environment step on an `EnvState` (tf_equirl.envs.base) and an int32 action [B]
 # returning `(state, time_step)` or `(state, time_step, next_observation)`, or a
@@ -203,7 +203,7 @@ class PPO:
     self._chunk = _largest_divisor(config.num_iterations, config.iterations_per_call)
     self._train_chunk = tf.function(self._train_chunk_impl, jit_compile=config.jit_compile,
                                     reduce_retracing=True, autograph=False)
-    self._carry = None
+    self._carry: Optional[Carry] = None
 
   # ------------------------------------------------------------------ properties
   @property
