@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import numpy as np
 import tensorflow as tf
 
 from tf_equirl.groups import Representation
-from tf_equirl.layers._base import check_rank, dense_gather
+from tf_equirl.layers._base import InitializerLike, check_rank, dense_gather
 
 from tensorflow import keras
 
@@ -47,14 +49,19 @@ class EquivariantLogits(keras.layers.Layer):
   Args:
     action_rep: permutation `Representation` of the group on the actions.
     input_rep: optional `Representation` on vector inputs; None for regular features.
-    use_bias, kernel_initializer, bias_initializer: as in `keras.layers.Dense`.
+    use_bias: one bias per action orbit.
+    kernel_initializer: as in `keras.layers.Dense`.
+    bias_initializer: as in `keras.layers.Dense`.
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, |G|, c]` (regular) or `[batch, input_rep.dim]` (vector).
   Output shape: `[batch, num_actions]`.
   """
 
-  def __init__(self, action_rep, input_rep=None, use_bias: bool = True,
-               kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+  def __init__(self, action_rep: Representation | Mapping[str, Any],
+               input_rep: Representation | Mapping[str, Any] | None = None, use_bias: bool = True,
+               kernel_initializer: InitializerLike = "glorot_uniform",
+               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
     super().__init__(**kwargs)
     self.action_rep = Representation.coerce(action_rep)
     if not self.action_rep.is_permutation:

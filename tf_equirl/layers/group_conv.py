@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import numpy as np
 import tensorflow as tf
 
@@ -42,14 +44,16 @@ class GroupConv(DenseLikeLayer):
       (`uses_fourier`), which holds for larger groups and wider layers, and decides
       separately for XLA, where the changes of basis are cheaper. The weights, the config
       and the output (up to float rounding) are the same either way.
-    activation, use_bias, kernel_initializer, bias_initializer: as in `keras.layers.Dense`;
-      the bias is per channel, shared over the group axis.
+    **kwargs: `activation`, `use_bias`, `kernel_initializer`, `bias_initializer` as in
+      `keras.layers.Dense` (the bias is per channel, shared over the group axis), and the
+      base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, |G|, c_in]`.
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, group, implementation: str = "auto", **kwargs):
+  def __init__(self, units: int, group: FiniteGroup | Mapping[str, Any],
+               implementation: str = "auto", **kwargs: Any):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "GroupConv")
     self.group = FiniteGroup.coerce(group)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import numpy as np
 import tensorflow as tf
 
@@ -38,14 +40,16 @@ class GroupLift(DenseLikeLayer):
     implementation: "spatial", "fourier" or "auto" (default: "fourier" where the saved
       multiply-adds outweigh the changes of basis, see `uses_fourier`; rare for a lift,
       whose input is usually narrow). Weights and config are the same either way.
-    activation, use_bias, kernel_initializer, bias_initializer: as in `keras.layers.Dense`.
-      The bias is one value per channel, shared over the group axis (it must be invariant).
+    **kwargs: `activation`, `use_bias`, `kernel_initializer`, `bias_initializer` as in
+      `keras.layers.Dense` (the bias is one value per channel, shared over the group axis:
+      it must be invariant), and the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, input_rep.dim]`.
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, input_rep, implementation: str = "auto", **kwargs):
+  def __init__(self, units: int, input_rep: Representation | Mapping[str, Any],
+               implementation: str = "auto", **kwargs: Any):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "GroupLift")
     self.input_rep = Representation.coerce(input_rep)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Optional
+
 import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup
 from tf_equirl.layers import _fourier, _irreps
-from tf_equirl.layers._base import check_positive_int, check_rank, fresh_initializer
+from tf_equirl.layers._base import (InitializerLike, check_positive_int, check_rank,
+                                    fresh_initializer)
 
 from tensorflow import keras
 
@@ -38,16 +41,18 @@ class IrrepDense(keras.layers.Layer):
     nonlinearity: "norm" (default), "gated", "gated_norm" or None.
     norm_inputs: feed the input's norms into the trivial outputs (adds `K c u` weights).
     use_bias: one bias per output channel, on its trivial coordinate.
-    kernel_initializer, bias_initializer: as in `keras.layers.Dense` (the kernel initializer
-      also initialises `V`).
+    kernel_initializer: as in `keras.layers.Dense`; also initialises `V`.
+    bias_initializer: as in `keras.layers.Dense`.
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, |G|, c]` (irreducible coordinates, e.g. from `IrrepLift`).
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, group, nonlinearity="norm", norm_inputs: bool = True,
-               use_bias: bool = True, kernel_initializer="glorot_uniform",
-               bias_initializer="zeros", **kwargs):
+  def __init__(self, units: int, group: FiniteGroup | Mapping[str, Any],
+               nonlinearity: Optional[str] = "norm", norm_inputs: bool = True,
+               use_bias: bool = True, kernel_initializer: InitializerLike = "glorot_uniform",
+               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "IrrepDense")
     self.group = FiniteGroup.coerce(group)

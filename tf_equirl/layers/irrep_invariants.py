@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup
@@ -22,13 +24,14 @@ class IrrepInvariants(keras.layers.Layer):
 
   Args:
     group: the `FiniteGroup` (or its config).
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, |G|, c]` (irreducible coordinates).
   Output shape: `[batch, (1 + K) c]`, `K` = number of norm groups (`|G| - 1` for abelian
   groups with one-dimensional irreducibles, 5 for D4).
   """
 
-  def __init__(self, group, **kwargs):
+  def __init__(self, group: FiniteGroup | Mapping[str, Any], **kwargs: Any):
     super().__init__(**kwargs)
     self.group = FiniteGroup.coerce(group)
     self._layout = _irreps.irrep_layout(self.group)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Optional
+
 import numpy as np
 import tensorflow as tf
 
 from tf_equirl.groups import Representation
 from tf_equirl.layers import _fourier, _irreps
-from tf_equirl.layers._base import check_positive_int, check_rank, fresh_initializer
+from tf_equirl.layers._base import (InitializerLike, check_positive_int, check_rank,
+                                    fresh_initializer)
 
 from tensorflow import keras
 
@@ -37,14 +40,18 @@ class IrrepLift(keras.layers.Layer):
     input_rep: `Representation` of the group on the input vectors (or its config).
     nonlinearity: "norm" (default), "gated", "gated_norm" or None (linear, bias only).
     use_bias: one bias per channel, on its trivial coordinate.
-    kernel_initializer, bias_initializer: as in `keras.layers.Dense`.
+    kernel_initializer: as in `keras.layers.Dense`.
+    bias_initializer: as in `keras.layers.Dense`.
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, input_rep.dim]`.
   Output shape: `[batch, |G|, units]` (group axis in irreducible coordinates).
   """
 
-  def __init__(self, units: int, input_rep, nonlinearity="norm", use_bias: bool = True,
-               kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+  def __init__(self, units: int, input_rep: Representation | Mapping[str, Any],
+               nonlinearity: Optional[str] = "norm", use_bias: bool = True,
+               kernel_initializer: InitializerLike = "glorot_uniform",
+               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "IrrepLift")
     self.input_rep = Representation.coerce(input_rep)

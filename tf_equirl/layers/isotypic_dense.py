@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Optional, Sequence
+
 import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup
 from tf_equirl.layers import _isotypic
-from tf_equirl.layers._base import check_rank, fresh_initializer
+from tf_equirl.layers._base import InitializerLike, check_rank, fresh_initializer
 
 from tensorflow import keras
 
@@ -41,16 +43,21 @@ class IsotypicDense(keras.layers.Layer):
     nonlinearity: "norm" (default) or None.
     norm_inputs: feed the input's copy norms into the trivial outputs.
     use_bias: one bias per trivial output channel.
-    kernel_initializer, bias_initializer: as in `keras.layers.Dense` (the type kernels
-      stored divided by `_isotypic.regular_gain`).
+    kernel_initializer: as in `keras.layers.Dense` (the type kernels stored divided by
+      `_isotypic.regular_gain`).
+    bias_initializer: as in `keras.layers.Dense`.
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, D_in]` (flat layout of `input_units`).
   Output shape: `[batch, D_out]`.
   """
 
-  def __init__(self, units, group, input_units, nonlinearity="norm", norm_inputs: bool = True,
-               use_bias: bool = True, kernel_initializer="glorot_uniform",
-               bias_initializer="zeros", **kwargs):
+  def __init__(self, units: int | Sequence[int] | Mapping[int, int],
+               group: FiniteGroup | Mapping[str, Any],
+               input_units: int | Sequence[int] | Mapping[int, int],
+               nonlinearity: Optional[str] = "norm", norm_inputs: bool = True,
+               use_bias: bool = True, kernel_initializer: InitializerLike = "glorot_uniform",
+               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
     super().__init__(**kwargs)
     self.group = FiniteGroup.coerce(group)
     self.units = _isotypic.check_multiplicities(units, self.group, "units", "IsotypicDense")

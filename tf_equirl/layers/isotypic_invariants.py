@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Sequence
+
 import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup
@@ -22,12 +24,14 @@ class IsotypicInvariants(keras.layers.Layer):
   Args:
     group: the `FiniteGroup` (or its config).
     input_units: the input's multiplicities (as in `IsotypicLift`'s `units`).
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, D]` (flat layout of `input_units`).
   Output shape: `[batch, sum_t m_t]` (one invariant per copy).
   """
 
-  def __init__(self, group, input_units, **kwargs):
+  def __init__(self, group: FiniteGroup | Mapping[str, Any],
+               input_units: int | Sequence[int] | Mapping[int, int], **kwargs: Any):
     super().__init__(**kwargs)
     self.group = FiniteGroup.coerce(group)
     self.input_units = _isotypic.check_multiplicities(input_units, self.group, "input_units",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Optional, Sequence
+
 import tensorflow as tf
 
 from tf_equirl.groups import Representation
 from tf_equirl.layers import _isotypic
-from tf_equirl.layers._base import check_rank
+from tf_equirl.layers._base import InitializerLike, check_rank
 
 from tensorflow import keras
 
@@ -35,15 +37,19 @@ class IsotypicLift(keras.layers.Layer):
     input_rep: `Representation` of the group on the input vectors (or its config).
     nonlinearity: "norm" (default) or None (linear, bias only).
     use_bias: one bias per trivial channel.
-    kernel_initializer, bias_initializer: as in `keras.layers.Dense` (one `[k_t, m_t]`
-      kernel per type, stored divided by `_isotypic.regular_gain`).
+    kernel_initializer: as in `keras.layers.Dense` (one `[k_t, m_t]` kernel per type,
+      stored divided by `_isotypic.regular_gain`).
+    bias_initializer: as in `keras.layers.Dense`.
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, input_rep.dim]`.
   Output shape: `[batch, D]`, `D = sum_t dim_t m_t` (flat layout of `_isotypic`).
   """
 
-  def __init__(self, units, input_rep, nonlinearity="norm", use_bias: bool = True,
-               kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+  def __init__(self, units: int | Sequence[int] | Mapping[int, int],
+               input_rep: Representation | Mapping[str, Any], nonlinearity: Optional[str] = "norm",
+               use_bias: bool = True, kernel_initializer: InitializerLike = "glorot_uniform",
+               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
     super().__init__(**kwargs)
     self.input_rep = Representation.coerce(input_rep)
     self.group = self.input_rep.group

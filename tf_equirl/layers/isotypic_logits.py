@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Sequence
+
 import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup, Representation
 from tf_equirl.layers import _isotypic
-from tf_equirl.layers._base import check_rank
+from tf_equirl.layers._base import InitializerLike, check_rank
 
 from tensorflow import keras
 
@@ -29,14 +31,19 @@ class IsotypicLogits(keras.layers.Layer):
   Args:
     action_rep: permutation `Representation` of the group on the actions (or its config).
     input_units: the input's multiplicities (as in `IsotypicLift`'s `units`).
-    use_bias, kernel_initializer, bias_initializer: as in `keras.layers.Dense`.
+    use_bias: one bias per action orbit.
+    kernel_initializer: as in `keras.layers.Dense`.
+    bias_initializer: as in `keras.layers.Dense`.
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, D]` (flat layout of `input_units`).
   Output shape: `[batch, num_actions]`.
   """
 
-  def __init__(self, action_rep, input_units, use_bias: bool = True,
-               kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+  def __init__(self, action_rep: Representation | Mapping[str, Any],
+               input_units: int | Sequence[int] | Mapping[int, int], use_bias: bool = True,
+               kernel_initializer: InitializerLike = "glorot_uniform",
+               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
     super().__init__(**kwargs)
     self.action_rep = Representation.coerce(action_rep)
     self.group: FiniteGroup = self.action_rep.group

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import tensorflow as tf
 
 from tf_equirl.layers import _fourier
@@ -34,13 +36,14 @@ class PermutationEquivariantDense(DenseLikeLayer):
     implementation: "spatial", "fourier" or "auto" (default: "fourier" where the saved
       multiply-adds outweigh the extra passes over memory, see `uses_fourier`; in practice
       n = 2 and wide layers). Weights and config are the same either way.
-    activation, use_bias, kernel_initializer, bias_initializer: as in `keras.layers.Dense`.
+    **kwargs: `activation`, `use_bias`, `kernel_initializer`, `bias_initializer` as in
+      `keras.layers.Dense`, and the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, n, c_in]` (n = |G|).
   Output shape: `[batch, n, units]`.
   """
 
-  def __init__(self, units: int, implementation: str = "auto", **kwargs):
+  def __init__(self, units: int, implementation: str = "auto", **kwargs: Any):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "PermutationEquivariantDense")
     object.__setattr__(self, "_auto_cache", {})  # plain dict, not tracked by Keras

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import tensorflow as tf
 
 from tf_equirl.groups import Representation
@@ -31,7 +33,7 @@ class _ActionTransform(keras.layers.Layer):
   transformed images are the old ones permuted along the group axis and acted on by g.
   """
 
-  def __init__(self, state_rep, **kwargs):
+  def __init__(self, state_rep: Representation | Mapping[str, Any], **kwargs: Any):
     super().__init__(**kwargs)
     self.state_rep = Representation.coerce(state_rep)
 
@@ -66,13 +68,15 @@ class ProximalPool(_ActionTransform):
     distance: name of a registered distance (`"l1"` default, `"l2"`, or your own via
       `tf_equirl.layers.register_distance`), `fn(reference, candidates) -> [batch, |G|]`.
     return_index: also return the selected group element `h*` (int32 `[batch]`).
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input: a list `[images, reference]`, images `[batch, |G|, d]`, reference `[batch, d_ref]`
     (the input state; `d_ref` may differ from d when the distance compares across spaces).
   Output shape: `[batch, d]` (and `[batch]` if `return_index`).
   """
 
-  def __init__(self, state_rep, distance: str = "l1", return_index: bool = False, **kwargs):
+  def __init__(self, state_rep: Representation | Mapping[str, Any], distance: str = "l1",
+               return_index: bool = False, **kwargs: Any):
     super().__init__(state_rep, **kwargs)
     self.distance = distance
     self._distance_fn = get_distance(distance)
@@ -116,6 +120,7 @@ class EquivariantMeanPool(_ActionTransform):
 
   Args:
     state_rep: `Representation` acting on a transition image (width d).
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, |G|, d]` (transition images).
   Output shape: `[batch, d]`.

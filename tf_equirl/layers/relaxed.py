@@ -41,13 +41,13 @@ block-diagonal structure that form relies on.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup, Representation
-from tf_equirl.layers._base import (DenseLikeLayer, check_group_signal, check_positive_int,
+from tf_equirl.layers._base import (DenseLikeLayer, InitializerLike, check_group_signal, check_positive_int,
                                     check_rank)
 
 from tensorflow import keras
@@ -150,14 +150,17 @@ class RelaxedGroupLift(_RelaxedMixin, DenseLikeLayer):
     parameterization: `"direct"` or `"centered"` (see the module docstring).
     relaxed_initializer: initialiser of the `[|G|, L]` relaxed weights; default the
       constant `1/sqrt(L)`. A non-constant one starts the layer non-equivariant.
-    activation, use_bias, kernel_initializer, bias_initializer: as in `GroupLift`.
+    **kwargs: `activation`, `use_bias`, `kernel_initializer`, `bias_initializer` as in
+      `GroupLift`, and the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, input_rep.dim]`.
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, input_rep, num_kernels: int = 2, spread_decay: float = 0.0,
-               relaxed_initializer=None, parameterization: str = "direct", **kwargs):
+  def __init__(self, units: int, input_rep: Representation | Mapping[str, Any],
+               num_kernels: int = 2, spread_decay: float = 0.0,
+               relaxed_initializer: InitializerLike = None, parameterization: str = "direct",
+               **kwargs: Any):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "RelaxedGroupLift")
     self.input_rep = Representation.coerce(input_rep)
@@ -214,15 +217,19 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
     units: output channels per group element.
     group: the `FiniteGroup` (or its config).
     num_kernels: L, the number of exactly equivariant kernels mixed (default 2).
-    spread_decay, relaxed_initializer, parameterization: as in `RelaxedGroupLift`.
-    activation, use_bias, kernel_initializer, bias_initializer: as in `GroupConv`.
+    spread_decay: as in `RelaxedGroupLift`.
+    relaxed_initializer: as in `RelaxedGroupLift`.
+    parameterization: as in `RelaxedGroupLift`.
+    **kwargs: `activation`, `use_bias`, `kernel_initializer`, `bias_initializer` as in
+      `GroupConv`, and the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, |G|, c_in]`.
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, group, num_kernels: int = 2, spread_decay: float = 0.0,
-               relaxed_initializer=None, parameterization: str = "direct", **kwargs):
+  def __init__(self, units: int, group: FiniteGroup | Mapping[str, Any], num_kernels: int = 2,
+               spread_decay: float = 0.0, relaxed_initializer: InitializerLike = None,
+               parameterization: str = "direct", **kwargs: Any):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "RelaxedGroupConv")
     self.group = FiniteGroup.coerce(group)

@@ -21,10 +21,12 @@ parameters.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import tensorflow as tf
 
+from tf_equirl.groups import FiniteGroup, Representation
+from tf_equirl.layers._base import InitializerLike
 from tf_equirl.layers.group_conv import GroupConv
 from tf_equirl.layers.group_lift import GroupLift
 
@@ -85,18 +87,21 @@ class ResidualGroupLift(_ResidualMixin, GroupLift):
   at most `|V|` times the input norm otherwise.
 
   Args:
-    units, input_rep, activation, use_bias, kernel_initializer, bias_initializer: as in
-      `GroupLift` (only its "spatial" implementation).
+    units: as in `GroupLift`.
+    input_rep: as in `GroupLift`.
     free_decay: in [0, 1), decay of the unconstrained weights after each step (the
       stronger penalty).
     free_initializer: of `V`; default zeros (an exactly equivariant start).
+    **kwargs: `activation`, `use_bias`, `kernel_initializer`, `bias_initializer` and the
+      base layer arguments as in `GroupLift` (only its "spatial" implementation).
 
   Input shape: `[batch, input_rep.dim]`.
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, input_rep, free_decay: float = 1e-3,
-               free_initializer="zeros", **kwargs):
+  def __init__(self, units: int, input_rep: Representation | Mapping[str, Any],
+               free_decay: float = 1e-3, free_initializer: InitializerLike = "zeros",
+               **kwargs: Any):
     _spatial_only(kwargs, "ResidualGroupLift")
     super().__init__(units, input_rep, implementation="spatial", **kwargs)
     self._init_residual(free_decay, free_initializer, "ResidualGroupLift")
@@ -127,16 +132,19 @@ class ResidualGroupConv(_ResidualMixin, GroupConv):
   initialisation): `f'(L_g f) = L_g f'(f)`.
 
   Args:
-    units, group, activation, use_bias, kernel_initializer, bias_initializer: as in
-      `GroupConv` (only its "spatial" implementation).
-    free_decay, free_initializer: as in `ResidualGroupLift`.
+    units: as in `GroupConv`.
+    group: as in `GroupConv`.
+    free_decay: as in `ResidualGroupLift`.
+    free_initializer: as in `ResidualGroupLift`.
+    **kwargs: `activation`, `use_bias`, `kernel_initializer`, `bias_initializer` and the
+      base layer arguments as in `GroupConv` (only its "spatial" implementation).
 
   Input shape: `[batch, |G|, c_in]`.
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, group, free_decay: float = 1e-3,
-               free_initializer="zeros", **kwargs):
+  def __init__(self, units: int, group: FiniteGroup | Mapping[str, Any], free_decay: float = 1e-3,
+               free_initializer: InitializerLike = "zeros", **kwargs: Any):
     _spatial_only(kwargs, "ResidualGroupConv")
     super().__init__(units, group, implementation="spatial", **kwargs)
     self._init_residual(free_decay, free_initializer, "ResidualGroupConv")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import numpy as np
 import tensorflow as tf
 
@@ -49,13 +51,16 @@ class SymmetrizerDense(DenseLikeLayer):
     input_rep: `Representation` on each input channel (dimension `d_in`).
     output_rep: `Representation` on each output channel (dimension `d_out`); for action
       logits use the action permutation representation and `units=1`.
-    activation, use_bias, kernel_initializer (for the coefficients), bias_initializer.
+    **kwargs: `activation`, `use_bias`, `kernel_initializer` (for the coefficients) and
+      `bias_initializer` as in `keras.layers.Dense`, and the base `keras.layers.Layer`
+      arguments.
 
   Input shape: `[batch, c_in * d_in]` (channel-major: `x[:, c*d_in:(c+1)*d_in]` is channel c).
   Output shape: `[batch, units * d_out]`, same layout.
   """
 
-  def __init__(self, units: int, input_rep, output_rep, **kwargs):
+  def __init__(self, units: int, input_rep: Representation | Mapping[str, Any],
+               output_rep: Representation | Mapping[str, Any], **kwargs: Any):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "SymmetrizerDense")
     self.input_rep = Representation.coerce(input_rep)
