@@ -21,14 +21,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Dict, Optional
+from typing import TYPE_CHECKING, Dict, Optional
 
 import numpy as np
 import tensorflow as tf
+from tensorflow import keras
 
 from tf_agents.trajectories import time_step as ts
 
 from tf_equirl import rng
+
+if TYPE_CHECKING:
+  from tf_equirl.envs.base import BatchedEnvironment
 
 __all__ = ["FIELDS", "DATASETS", "DataConfig", "collect_transitions", "make_datasets",
            "save_split", "load_split", "as_tf_dataset", "dataset_dir"]
@@ -153,8 +157,8 @@ def _concat(*parts):
   return {k: np.concatenate([p[k] for p in parts]) for k in FIELDS}
 
 
-def make_datasets(env, expert, seed: int, config: Optional[DataConfig] = None
-                  ) -> Dict[str, Dict[str, np.ndarray]]:
+def make_datasets(env: BatchedEnvironment, expert: keras.Model, seed: int,
+                  config: Optional[DataConfig] = None) -> Dict[str, Dict[str, np.ndarray]]:
   """`{"joint", "left", "random", "validation"}` for `env`, reproducible from `seed`.
 
   Args:

@@ -353,7 +353,8 @@ def seed_groups(seeds: Sequence[int], seeds_per_trial: Optional[int]) -> List[Li
 
 
 def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: str,
-              env: str = "CartPole-v1", base=None, overrides: Optional[Mapping[str, Any]] = None,
+              env: str = "CartPole-v1", base: Any = None,
+              overrides: Optional[Mapping[str, Any]] = None,
               num_samples: int = 1, seeds_per_trial: Optional[int] = None,
               cpus_per_trial: float = 1, tf_threads: Optional[int] = None,
               max_failures: int = 2, reuse_workers: bool = True,

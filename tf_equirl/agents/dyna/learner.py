@@ -30,6 +30,7 @@ import tensorflow as tf
 from tensorflow import keras
 
 from tf_equirl import envs, rng, runs
+from tf_equirl.envs.base import BatchedEnvironment
 from tf_equirl.envs.defaults import TRANSITION_ENVS, env_defaults
 from tf_equirl.agents.dyna.config import WORLD_MODELS, DynaConfig
 from tf_equirl.agents.dyna.world import ModelBuffer, ModelEnvironment
@@ -105,7 +106,8 @@ class Dyna:
   `train(seed=...)` runs a whole run and returns a `TrainResult` over real steps.
   """
 
-  def __init__(self, config: DynaConfig, env=None, world_model: Optional[keras.Model] = None):
+  def __init__(self, config: DynaConfig, env: Optional[BatchedEnvironment] = None,
+               world_model: Optional[keras.Model] = None):
     if not isinstance(config, DynaConfig):
       raise ValueError(f"Dyna expects a DynaConfig, received {type(config).__name__}.")
     self.config = cfg = config

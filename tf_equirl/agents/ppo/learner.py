@@ -94,7 +94,8 @@ class Rollout(NamedTuple):
   finished_return: tf.Tensor    # [T, B] return of an episode finishing here, else 0
 
 
-def gae(reward, value, next_value, terminated, ended, gamma: float, lam: float):
+def gae(reward: tf.Tensor, value: tf.Tensor, next_value: tf.Tensor, terminated: tf.Tensor,
+        ended: tf.Tensor, gamma: float, lam: float) -> Tuple[tf.Tensor, tf.Tensor]:
   """Generalised advantage estimation over `[T, B]` tensors, once per iteration.
 
   `delta_t = r_t + gamma (1 - terminated_t) V(s'_t) - V(s_t)`, where `s'_t` is the
@@ -160,8 +161,9 @@ class PPO:
     env: optional `BatchedEnvironment` (default `envs.make(config.env, config.num_envs)`);
       its batch size must be `config.num_envs`.
     step_fn: optional `StepFn` replacing `env` in collection (e.g. a learned transition
-      model; see the module docstring); `reset_fn` likewise replaces
-      `env.pure_reset(seed) -> (state, time_step)`.
+      model; see the module docstring).
+    reset_fn: optional function replacing `env.pure_reset(seed) -> (state, time_step)`
+      likewise.
     num_updates: Adam steps the learning-rate annealing spans (default: those of
       `config.num_iterations` iterations; Dyna adds its planning updates).
 
@@ -169,7 +171,8 @@ class PPO:
   without retracing) and `train()` to run it.
   """
 
-  def __init__(self, config: PPOConfig, env=None, step_fn: Optional[StepFn] = None,
+  def __init__(self, config: PPOConfig, env: Optional[BatchedEnvironment] = None,
+               step_fn: Optional[StepFn] = None,
                reset_fn: Optional[Callable[[Any], Tuple[Any, ts.TimeStep]]] = None,
                num_updates: Optional[int] = None):
     self.config = config
