@@ -1,7 +1,8 @@
 """Relaxed group layers: L exactly equivariant kernels mixed by weights that depend on h.
 
 Relaxed group convolution (Wang, Walters and Yu 2022, "Approximately equivariant networks
-for imperfectly symmetric dynamics"; used for RL in shared/seeds/002, section 3.3):
+for imperfectly symmetric dynamics"; used for RL by Park et al. 2025, "Approximate
+equivariance in reinforcement learning", AISTATS, section 3.3):
 
     f'[h] = act( sum_l w_l(h) sum_k Psi_l[h^-1 k] f[k] + b ),
 

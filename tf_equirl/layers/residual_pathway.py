@@ -1,9 +1,10 @@
 """Residual pathway prior layers: an exact group layer plus an unconstrained one.
 
 Finzi, Benton and Wilson 2021, "Residual pathway priors for soft equivariance constraints"
-(the RPP baseline of shared/seeds/002): a layer is the sum of an exactly equivariant path
-and an unconstrained linear path, with a stronger prior (weight penalty) on the
-unconstrained one, so that the network uses it only where the data is not symmetric:
+(the RPP baseline of Park et al. 2025, "Approximate equivariance in reinforcement learning",
+AISTATS): a layer is the sum of an exactly equivariant path and an unconstrained linear
+path, with a stronger prior (weight penalty) on the unconstrained one, so that the network
+uses it only where the data is not symmetric:
 
     f[h] = act( (exact layer)(x)[h] + (V x)[h] + b ).
 
