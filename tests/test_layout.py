@@ -1,7 +1,7 @@
 """The package's import direction, read from the sources (ast, nothing imported).
 
 Bottom to top: the foundation (checks, random numbers, parameter counts, compilation,
-results files, run folders) < groups < layers < envs < networks < models (and the zoo) <
+statistics, provenance, results files, run folders) < groups < layers < envs < networks < models (and the zoo) <
 agents (PPO < Dyna) < runner < sweeps < experiments. A module may import its own layer and the
 layers below it, never one above, and no two modules import each other, directly or through
 others. Launchers sit above everything and are not part of the package.
@@ -17,7 +17,8 @@ ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 # Bottom to top; a module belongs to the layer of the longest prefix that names it.
 LAYERS = (
     ("foundation", ("tf_equirl.checks", "tf_equirl.rng", "tf_equirl.params",
-                    "tf_equirl.compilation", "tf_equirl.results", "tf_equirl.runs")),
+                    "tf_equirl.compilation", "tf_equirl.stats", "tf_equirl.provenance",
+                    "tf_equirl.results", "tf_equirl.runs")),
     ("groups", ("tf_equirl.groups", "tf_equirl.testing")),
     ("layers", ("tf_equirl.layers",)),
     ("envs", ("tf_equirl.envs", "tf_equirl.evaluation")),
