@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Dict
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -95,7 +95,7 @@ class ActionEncoding(keras.layers.Layer):
     self.codes = codes
     self.num_actions = int(codes.shape[0])
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     actions = tf.convert_to_tensor(inputs)
     expected = (f"integer actions of shape [batch] with values in "
                 f"[0, {self.num_actions - 1}]")
@@ -116,10 +116,10 @@ class ActionEncoding(keras.layers.Layer):
     codes = tf.gather(tf.constant(self.codes, self.compute_dtype), index)
     return tf.where(valid[:, None], codes, tf.constant(np.nan, self.compute_dtype))
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.codes.shape[1]])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"codes": self.codes.tolist()})
     return config

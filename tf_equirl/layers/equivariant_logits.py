@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Dict, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -93,7 +93,7 @@ class EquivariantLogits(keras.layers.Layer):
           fold[self._weight_index[h], np.arange(self.num_actions)] += chi[h]
         self._scalar_fold = fold
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     n = self.group.order
     if self.input_rep is None:
       shape = check_rank(input_shape, 3, "EquivariantLogits",
@@ -130,7 +130,7 @@ class EquivariantLogits(keras.layers.Layer):
     # logits[a] = sum_h sum_i K[i, h, a] (rho(h^-1) x)_i = sum_j x_j M[j, a]
     return tf.einsum("hij,iha->ja", lift, per_element)
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     if self.input_rep is None:
       inputs = tf.reshape(inputs, [-1, self.group.order * self.in_features])
@@ -139,10 +139,10 @@ class EquivariantLogits(keras.layers.Layer):
       out = out + dense_gather(self.bias, self._orbits)
     return out
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.num_actions])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({
         "action_rep": self.action_rep.get_config(),

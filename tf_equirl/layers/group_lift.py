@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -60,7 +60,7 @@ class GroupLift(DenseLikeLayer):
     self._lift_matrices = np.transpose(self.input_rep.inverse_matrices(), (0, 2, 1))
     self._fold = LiftFold(self._lift_matrices)
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "GroupLift", "[batch, d]")
     if shape[-1] != self.input_rep.dim:
       raise ValueError(f"GroupLift: input_rep {self.input_rep.name!r} has dimension "
@@ -74,19 +74,27 @@ class GroupLift(DenseLikeLayer):
                   _fourier.lift_fourier_plan(self.input_rep))
     super().build(input_shape)
 
-  def uses_fourier(self, mode: str = "function", batch=None) -> bool:
+  def uses_fourier(self, mode: str = "function", batch: Optional[int] = None) -> bool:
     """Whether the forward pass runs in the Fourier basis (see GroupConv.uses_fourier)."""
     if self.implementation != "auto":
       return self.implementation == "fourier"
     key = f"{mode}/{batch}"
     if key not in self._auto_cache:  # the same answer for every call in this mode and batch
-      self._auto_cache[key] = _fourier.lift_fourier_pays_off(self._plan, self.units, mode, batch)
+      self._auto_cache[key] = _fourier.lift_fourier_pays_off(self._fourier_plan(), self.units,
+                                                             mode, batch)
     return self._auto_cache[key]
 
-  def call(self, inputs):
+  def _fourier_plan(self) -> _fourier.LiftFourierPlan:
+    if self._plan is None:  # only "spatial" builds none, and it never runs in the basis
+      raise RuntimeError("GroupLift: the layer is not built, or implementation='spatial' "
+                         "has no Fourier plan.")
+    return self._plan
+
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     if self.uses_fourier(_fourier.execution_mode(), inputs.shape[0]):
-      return self.bias_and_activation(_fourier.fourier_group_lift(inputs, self.kernel, self._plan))
+      return self.bias_and_activation(_fourier.fourier_group_lift(inputs, self.kernel,
+                                                                  self._fourier_plan()))
     # folded[i, h, u] = sum_j rho(h^-1)^T[i, j] W[j, u] (a gather for permutation reps)
     folded = self._fold(tf.cast(self.kernel, self.compute_dtype))
     n = self.group.order
@@ -94,10 +102,10 @@ class GroupLift(DenseLikeLayer):
     out = tf.reshape(out, [-1, n, self.units])
     return self.bias_and_activation(out)
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.group.order, self.units])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"units": self.units, "input_rep": self.input_rep.get_config(),
                    "implementation": self.implementation})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 import tensorflow as tf
 
@@ -63,7 +63,7 @@ class IrrepDense(keras.layers.Layer):
     self.bias_initializer = keras.initializers.get(bias_initializer)
     self._layout = _irreps.irrep_layout(self.group)
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 3, "IrrepDense", "[batch, |G|, channels]")
     if shape[1] != self.group.order:
       raise ValueError(f"IrrepDense over {self.group.name} expects a group axis of size "
@@ -85,7 +85,7 @@ class IrrepDense(keras.layers.Layer):
                                  trainable=True) if self.use_bias else None)
     super().build(input_shape)
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     pre = _fourier.fourier_block_matmul(inputs, self.kernel, self._layout.fb)
     bias = self.bias
@@ -96,10 +96,10 @@ class IrrepDense(keras.layers.Layer):
       bias = extra if bias is None else extra + bias  # [batch, u] on the trivial coordinate
     return _irreps.apply_nonlinearity(pre, self._layout, bias, self.nonlinearity)
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.group.order, self.units])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({
         "units": self.units, "group": self.group.get_config(),

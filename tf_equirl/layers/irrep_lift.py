@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -64,7 +64,7 @@ class IrrepLift(keras.layers.Layer):
     lift = np.transpose(self.input_rep.inverse_matrices(), (0, 2, 1))  # rho(h^-1)^T
     self._pi = _fourier.fourier_lift_matrices(self._layout.fb, lift)   # [|G|, d, d]
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "IrrepLift", "[batch, d]")
     if shape[-1] != self.input_rep.dim:
       raise ValueError(f"IrrepLift: input_rep {self.input_rep.name!r} has dimension "
@@ -77,7 +77,7 @@ class IrrepLift(keras.layers.Layer):
                                  trainable=True) if self.use_bias else None)
     super().build(input_shape)
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     n, d = self.group.order, self.input_rep.dim
     folded = tf.einsum("qij,ju->iqu", tf.constant(self._pi, self.compute_dtype), self.kernel)
@@ -85,10 +85,10 @@ class IrrepLift(keras.layers.Layer):
                      [-1, n, self.units])
     return _irreps.apply_nonlinearity(pre, self._layout, self.bias, self.nonlinearity)
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.group.order, self.units])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({
         "units": self.units, "input_rep": self.input_rep.get_config(),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Dict, Mapping
 
 import tensorflow as tf
 
@@ -50,7 +50,7 @@ class IrrepLogits(EquivariantLogits):
     q_t = tf.constant(self._basis.T, dtype=regular.dtype)      # [q, h]
     return tf.reshape(tf.matmul(q_t, regular), [n * c, a])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.pop("input_rep", None)
     return config

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Dict, Mapping, Sequence
 
 import tensorflow as tf
 
@@ -38,7 +38,7 @@ class IsotypicInvariants(keras.layers.Layer):
                                                       "IsotypicInvariants")
     self._layout = _isotypic.flat_layout(self.group, self.input_units)
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "IsotypicInvariants", "[batch, D] (flat isotypic "
                        "features)")
     if shape[-1] != self._layout.width:
@@ -47,17 +47,17 @@ class IsotypicInvariants(keras.layers.Layer):
                        f"has width {shape[-1]} (input shape {shape}).")
     super().build(input_shape)
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     trivial = inputs[:, :self.input_units[0]]
     if not self._layout.num_norms:
       return trivial
     return tf.concat([trivial, _isotypic.copy_norms(inputs, self._layout)], axis=1)
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], sum(self.input_units)])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"group": self.group.get_config(), "input_units": list(self.input_units)})
     return config

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 import tensorflow as tf
 
@@ -63,7 +63,7 @@ class IsotypicLift(keras.layers.Layer):
     self._gains = [_isotypic.regular_gain(self.group, t)
                    for t in _isotypic.irrep_types(self.group)]
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "IsotypicLift", "[batch, d]")
     if shape[-1] != self.input_rep.dim:
       raise ValueError(f"IsotypicLift: input_rep {self.input_rep.name!r} has dimension "
@@ -94,15 +94,15 @@ class IsotypicLift(keras.layers.Layer):
                              [n, d * m]))
     return tf.concat(cols, axis=1) if len(cols) > 1 else cols[0]
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     pre = tf.matmul(inputs, self.folded_kernel())
     return _isotypic.norms_and_nonlinearity(pre, self._layout, self.bias, self.nonlinearity)
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self._layout.width])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({
         "units": list(self.units), "input_rep": self.input_rep.get_config(),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Dict, Mapping, Sequence
 
 import tensorflow as tf
 
@@ -60,7 +60,7 @@ class IsotypicLogits(keras.layers.Layer):
     self._invariant = types[0].matrices[:, :1, :1]
     self._bias_basis = _isotypic.hom_basis(self._invariant, self.action_rep.matrices)[:, :, 0]
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "IsotypicLogits", "[batch, D] (flat isotypic features)")
     if shape[-1] != self._layout.width:
       raise ValueError(f"IsotypicLogits: input_units={list(self.input_units)} over "
@@ -91,17 +91,17 @@ class IsotypicLogits(keras.layers.Layer):
                              [d * m, a]))
     return tf.concat(rows, axis=0) if len(rows) > 1 else rows[0]
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     out = tf.matmul(inputs, self.folded_kernel())
     if self.bias is not None:
       out = out + tf.linalg.matvec(tf.constant(self._bias_basis.T, out.dtype), self.bias)
     return out
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.num_actions])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({
         "action_rep": self.action_rep.get_config(), "input_units": list(self.input_units),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Dict, Optional
 
 import tensorflow as tf
 
@@ -49,7 +49,7 @@ class PermutationEquivariantDense(DenseLikeLayer):
     object.__setattr__(self, "_auto_cache", {})  # plain dict, not tracked by Keras
     self.implementation = check_implementation(implementation, "PermutationEquivariantDense")
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 3, "PermutationEquivariantDense", "[batch, |G|, channels]")
     if shape[2] is None:
       raise ValueError("PermutationEquivariantDense needs a known channel dimension, "
@@ -65,7 +65,7 @@ class PermutationEquivariantDense(DenseLikeLayer):
     self._n = shape[1]
     super().build(input_shape)
 
-  def uses_fourier(self, mode: str = "function", batch=None) -> bool:
+  def uses_fourier(self, mode: str = "function", batch: Optional[int] = None) -> bool:
     """Whether the forward pass uses the mean/deviation form: always for "fourier" (when
     the group axis has a known size), never for "spatial", by the cost model of
     `tf_equirl.layers._fourier.permutation_fourier_pays_off` for "auto"."""
@@ -79,7 +79,7 @@ class PermutationEquivariantDense(DenseLikeLayer):
           self._n, self.kernel_self.shape[0], self.units, mode, batch)
     return self._auto_cache[key]
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     if self.uses_fourier(_fourier.execution_mode(), inputs.shape[0]):
       return self.bias_and_activation(self._fourier_call(inputs))
@@ -101,10 +101,10 @@ class PermutationEquivariantDense(DenseLikeLayer):
     dev = tf.concat([dev, -tf.reduce_sum(dev, axis=1, keepdims=True)], axis=1)
     return trivial[:, None] + dev
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], input_shape[1], self.units])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"units": self.units, "implementation": self.implementation})
     return config

@@ -42,7 +42,7 @@ block-diagonal structure that form relies on.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Dict, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -72,7 +72,7 @@ class ShrinkToGroupMean(keras.constraints.Constraint):
     mean = tf.reduce_mean(w, axis=0, keepdims=True)
     return mean + (1.0 - self.rate) * (w - mean)
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     return {"rate": self.rate}
 
 
@@ -171,7 +171,7 @@ class RelaxedGroupLift(_RelaxedMixin, DenseLikeLayer):
     # rho(h^-1)^T for every h, as in GroupLift.
     self._lift_matrices = np.transpose(self.input_rep.inverse_matrices(), (0, 2, 1))
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "RelaxedGroupLift", "[batch, d]")
     if shape[-1] != self.input_rep.dim:
       raise ValueError(f"RelaxedGroupLift: input_rep {self.input_rep.name!r} has dimension "
@@ -192,15 +192,15 @@ class RelaxedGroupLift(_RelaxedMixin, DenseLikeLayer):
     folded = tf.einsum("hij,hju->ihu", lift, mixed)
     return tf.reshape(folded, [self.input_rep.dim, self.group.order * self.units])
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     out = tf.matmul(inputs, self.folded_kernel())
     return self.bias_and_activation(tf.reshape(out, [-1, self.group.order, self.units]))
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.group.order, self.units])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"units": self.units, "input_rep": self.input_rep.get_config(),
                    **self._relaxed_config()})
@@ -240,7 +240,7 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
     # expand_index[k, h] = h^-1 k, as in GroupConv.
     self._expand_index = table[inv[None, :], np.arange(self.group.order)[:, None]]
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_group_signal(input_shape, self.group, "RelaxedGroupConv")
     self.in_channels = int(shape[2])
     self.kernel = self.add_weight(
@@ -259,17 +259,17 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
                       self.mixing_weights())
     return tf.reshape(mixed, [n * c, n * u])
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     n = self.group.order
     flat = tf.reshape(inputs, [-1, n * self.in_channels])
     out = tf.reshape(tf.matmul(flat, self.expanded_kernel()), [-1, n, self.units])
     return self.bias_and_activation(out)
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.group.order, self.units])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"units": self.units, "group": self.group.get_config(),
                    **self._relaxed_config()})

@@ -22,7 +22,7 @@ parameters.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Dict, Mapping
 
 import tensorflow as tf
 
@@ -47,7 +47,7 @@ class DecayTowardsZero(keras.constraints.Constraint):
   def __call__(self, w):
     return (1.0 - self.rate) * w
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     return {"rate": self.rate}
 
 
@@ -107,18 +107,18 @@ class ResidualGroupLift(_ResidualMixin, GroupLift):
     super().__init__(units, input_rep, implementation="spatial", **kwargs)
     self._init_residual(free_decay, free_initializer, "ResidualGroupLift")
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     super().build(input_shape)
     self._add_free_kernel(self.input_rep.dim, self.group.order * self.units)
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     folded = tf.reshape(self._fold(tf.cast(self.kernel, self.compute_dtype)),
                         [self.input_rep.dim, self.group.order * self.units])
     out = tf.matmul(inputs, folded + tf.cast(self.free_kernel, self.compute_dtype))
     return self.bias_and_activation(tf.reshape(out, [-1, self.group.order, self.units]))
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.pop("implementation")
     config.update(self._residual_config())
@@ -150,12 +150,12 @@ class ResidualGroupConv(_ResidualMixin, GroupConv):
     super().__init__(units, group, implementation="spatial", **kwargs)
     self._init_residual(free_decay, free_initializer, "ResidualGroupConv")
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     super().build(input_shape)
     n = self.group.order
     self._add_free_kernel(n * self.in_channels, n * self.units)
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     n = self.group.order
     flat = tf.reshape(inputs, [-1, n * self.in_channels])
@@ -163,7 +163,7 @@ class ResidualGroupConv(_ResidualMixin, GroupConv):
     out = tf.reshape(tf.matmul(flat, kernel), [-1, n, self.units])
     return self.bias_and_activation(out)
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.pop("implementation")
     config.update(self._residual_config())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Dict, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -72,7 +72,7 @@ class SymmetrizerDense(DenseLikeLayer):
     self._bias_basis = invariant_basis(self.output_rep)
     self._kron_bias_under_xla = True  # see bias_vector; False restores the earlier graph
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "SymmetrizerDense", "[batch, c_in * d_in]")
     d_in = self.input_rep.dim
     if shape[1] is None or shape[1] % d_in:
@@ -98,7 +98,7 @@ class SymmetrizerDense(DenseLikeLayer):
     w = tf.einsum("cru,rij->cjui", self.coefficients, self.basis)  # [c, d_in, u, d_out]
     return tf.reshape(w, [self.in_channels * self.input_rep.dim, self.units * self.output_rep.dim])
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     out = tf.matmul(tf.convert_to_tensor(inputs, self.compute_dtype), self.kernel())
     if self.has_bias:
       out = out + self.bias_vector()
@@ -118,10 +118,10 @@ class SymmetrizerDense(DenseLikeLayer):
                                   self.bias_basis), [units * rank, units * d_out])
     return tf.reshape(tf.matmul(tf.reshape(self.bias, [1, units * rank]), expand), [-1])
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.units * self.output_rep.dim])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"units": self.units, "input_rep": self.input_rep.get_config(),
                    "output_rep": self.output_rep.get_config()})
