@@ -199,7 +199,8 @@ def run_experiment(config: AgentConfig, seeds: Sequence[int], out_dir: Optional[
   return out
 
 
-def resume_experiment(config: AgentConfig, seeds: Sequence[int], out_dir: str, **kwargs) -> ExperimentResult:
+def resume_experiment(config: AgentConfig, seeds: Sequence[int], out_dir: str,
+                      **kwargs: Any) -> ExperimentResult:
   """`run_experiment` that reuses what `out_dir` already holds of this configuration (finished
   seeds, checkpoints). A folder of runs without a run record (made by an older version of
   the library) is trained again; one holding another configuration is refused."""

@@ -79,7 +79,8 @@ def parse_network(spec: str) -> Tuple[str, Optional[str], str]:
   return actor, (group or None), (critic or "mlp")
 
 
-def network_arms(env: str, specs: Optional[Sequence[str]] = None, **overrides) -> List[Arm]:
+def network_arms(env: str, specs: Optional[Sequence[str]] = None,
+                 **overrides: Any) -> List[Arm]:
   """One `Arm` per network spec (named by it), each with `default_config(env)` and
   `overrides`."""
   specs = list(specs or DEFAULT_NETWORKS.get(env, _FALLBACK_NETWORKS))

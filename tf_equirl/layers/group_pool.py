@@ -27,7 +27,7 @@ class GroupPool(keras.layers.Layer):
   Output shape: `[batch, channels]`.
   """
 
-  def __init__(self, mode: str = "mean", **kwargs):
+  def __init__(self, mode: str = "mean", **kwargs: Any):
     super().__init__(**kwargs)
     if mode not in _MODES:
       raise ValueError(f"GroupPool: mode must be one of {_MODES}, received mode={mode!r}.")

@@ -104,7 +104,7 @@ class SweepIncomplete(RuntimeError):
 class RunStore:
   """The run folder of one configuration: finished seeds, written once and atomically."""
 
-  def __init__(self, out: str, algo: str, values: Mapping[str, Any], config):
+  def __init__(self, out: str, algo: str, values: Mapping[str, Any], config: Any):
     self.config = dataclasses.asdict(config)
     self._config_obj = config
     self.directory = os.path.join(out, "runs", space_lib.config_key(values, config))
@@ -161,7 +161,7 @@ class RunStore:
     fingerprint = runs.seed_fingerprint(self._config_obj, seed, with_runtime=False)
     _atomic_write(self._fingerprint_file(seed), lambda f: f.write(fingerprint + "\n"), "w")
 
-  def log(self, event: str, **fields) -> None:
+  def log(self, event: str, **fields: Any) -> None:
     entry = {"event": event, "time": time.time(), "host": socket.gethostname(),
              "pid": os.getpid(), **fields}
     with open(os.path.join(self.directory, "log.jsonl"), "a") as f:
@@ -496,7 +496,7 @@ def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: st
 
 def resume_sweep(out: str, address: Optional[str] = None, num_cpus: Optional[int] = None,
                  callbacks: Sequence[Any] = (), verbose: int = 0,
-                 command: Optional[str] = None, **kwargs) -> SweepResult:
+                 command: Optional[str] = None, **kwargs: Any) -> SweepResult:
   """Continues the sweep recorded in `out/sweep.json` (base, grid, seeds and options)."""
   spec = _read_spec(out)
   if spec is None:

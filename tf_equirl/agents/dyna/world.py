@@ -23,7 +23,7 @@ case the model's ball rows stall.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -116,10 +116,11 @@ class ModelEnvironment(BatchedEnvironment):
     outcome: replaces the reward rule (`with_dynamics`).
   """
 
-  def __init__(self, env: BatchedEnvironment, model: keras.Model, spec: Optional[TransitionSpec] = None,
-               batch_size: Optional[int] = None, seed: Any = 0,
-               start_buffer: Optional[ModelBuffer] = None, horizon: Optional[int] = None,
-               physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None):
+  def __init__(self, env: BatchedEnvironment, model: keras.Model,
+               spec: Optional[TransitionSpec] = None, batch_size: Optional[int] = None,
+               seed: Any = 0, start_buffer: Optional[ModelBuffer] = None,
+               horizon: Optional[int] = None, physics: Optional[PhysicsFn] = None,
+               outcome: Optional[OutcomeFn] = None):
     if not isinstance(env, BatchedEnvironment):
       raise ValueError("ModelEnvironment: env must be a tf_equirl BatchedEnvironment, received "
                        f"{type(env).__name__}.")
@@ -158,11 +159,11 @@ class ModelEnvironment(BatchedEnvironment):
     return physics
 
   @property
-  def symmetry(self):
+  def symmetry(self) -> MDPSymmetry:
     return self.env.symmetry
 
   @property
-  def symmetries(self):
+  def symmetries(self) -> Dict[str, Any]:
     return self.env.symmetries
 
   def observe(self, physics: tf.Tensor) -> tf.Tensor:
