@@ -21,7 +21,7 @@ class BuildPyWithZoo(build_py):
 
 # tf-agents 0.19.0 (its last release) pins this generation: TF 2.15 with its Keras 2.15,
 # tensorflow-probability 0.23 and NumPy 1.x. Newer TF ships Keras 3 and needs NumPy 2,
-# both of which break tf-agents (shared/REFERENCE.md, "Dependency facts").
+# both of which break tf-agents.
 INSTALL_REQUIRES = [
     "tensorflow==2.15.1",
     "tf-agents==0.19.0",

@@ -106,7 +106,7 @@ def test_relaxed_transition_model_is_matched_and_starts_equivariant(env_name):
   relaxed = build_transition_model("relaxed", spec, pool="mean")
   mlp = build_transition_model("mlp", spec)
   assert abs(count_params(relaxed) / count_params(mlp) - 1) <= 0.1
-  assert any(hasattr(l, "relaxed_weights") for l in relaxed.layers)
+  assert any(hasattr(layer, "relaxed_weights") for layer in relaxed.layers)
   obs = env.pure_reset(3)[1].observation
   action = tf.constant(np.random.default_rng(0).integers(0, env.num_actions, 64), tf.int32)
   symmetry = env.symmetry

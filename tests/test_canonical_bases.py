@@ -18,8 +18,8 @@ import pytest
 
 from support import GROUPS, REPO, state_rep
 from tf_equirl.envs import make
-from tf_equirl.groups import Representation, cyclic
-from tf_equirl.layers import _canonical, _fourier, _isotypic
+from tf_equirl.groups import Representation
+from tf_equirl.layers import _canonical, _fourier
 from tf_equirl.layers.symmetrizer_dense import invariant_basis, symmetrizer_basis
 
 

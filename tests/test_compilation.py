@@ -240,9 +240,10 @@ def test_a_truncated_or_garbage_entry_is_dropped_and_compiled_again(tmp_path):
   garbage.write_bytes(b"garbage")
   warm = _tiny(cache)  # TensorFlow alone fails: "Read less bytes than requested"
   assert warm.stdout == cold.stdout
-  dropped = [l for l in warm.stderr.splitlines() if "Dropped the unreadable" in l]
+  dropped = [line for line in warm.stderr.splitlines() if "Dropped the unreadable" in line]
   assert len(dropped) == 2, warm.stderr[-3000:]
-  assert any(str(entry) in l for l in dropped) and any(str(garbage) in l for l in dropped)
+  assert (any(str(entry) in line for line in dropped)
+          and any(str(garbage) in line for line in dropped))
   assert not garbage.exists()
   assert compilation._entry_problem(str(entry)) is None  # compiled again and published
   assert len(entry.read_bytes()) == len(complete)

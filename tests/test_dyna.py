@@ -9,11 +9,9 @@ from tf_equirl import envs, zoo
 from tf_equirl.agents.dyna import (Dyna, DynaConfig, ModelBuffer, ModelEnvironment,
                                    build_world_model, default_dyna_config,
                                    default_world_model_name)
-from tf_equirl.agents.ppo import default_config
 from tf_equirl.runner import run_experiment
 from tf_equirl.models import TransitionSpec, collect_transitions, evaluate
 from tf_equirl.models.analysis import all_state_action_pairs, equivariance_rate
-from tf_equirl.testing import assert_equivariant
 
 keras = tf.keras
 

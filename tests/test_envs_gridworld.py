@@ -281,7 +281,8 @@ def test_network_specs_name_the_group():
 def test_runs_without_a_run_record_are_not_reused(tmp_path):
   """A summary.json and CSVs without `run.json` (no fingerprint of config, seed and code, e.g.
   from before the `group` field existed) are never taken as this configuration's results."""
-  import dataclasses, json  # pylint: disable=import-outside-toplevel,multiple-imports
+  import dataclasses  # pylint: disable=import-outside-toplevel
+  import json  # pylint: disable=import-outside-toplevel
   from tf_equirl import runs  # pylint: disable=import-outside-toplevel
   config = default_config("Catch-v0", network="mlp")
   stored = dataclasses.asdict(config)

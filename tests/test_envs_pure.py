@@ -233,7 +233,6 @@ def test_step_and_reset_equals_a_step_then_the_reset_step(make_env):
   env = make_env()
   state, step = env.pure_reset(11)
   observation = step.observation
-  two_steps = ts.TimeStep(*[[] for _ in step])
   ended_total = truncated_total = 0
   for t in range(30):
     action = _actions(env, observation, t)

@@ -243,7 +243,8 @@ def test_saved_models_without_the_option_load_and_give_the_same_outputs(tmp_path
   model.save(path)
   _strip_implementation(path)
   loaded = keras.models.load_model(path)
-  assert all(l.get_config().get("implementation", "auto") == "auto" for l in loaded.layers)
+  assert all(layer.get_config().get("implementation", "auto") == "auto"
+             for layer in loaded.layers)
   np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), atol=FAST_PATH_ATOL)
   for gname, group in (("C2", cyclic(2)), ("C4", cyclic(4))):
     old_config = GroupConv(4, group).get_config()

@@ -9,7 +9,7 @@ from tf_equirl.groups import Representation
 from tf_equirl.layers import (GroupConv, GroupLift, IrrepDense, IrrepInvariants, IrrepLift,
                               IrrepLogits, irrep_representation)
 from tf_equirl.layers import _irreps
-from tf_equirl.testing import assert_equivariant, invariant
+from tf_equirl.testing import invariant
 
 import support
 

@@ -10,7 +10,7 @@ from tf_equirl.layers import (IrrepDense, IrrepInvariants, IrrepLift, IrrepLogit
                               IsotypicInvariants, IsotypicLift, IsotypicLogits,
                               isotypic_representation)
 from tf_equirl.layers import _isotypic
-from tf_equirl.testing import assert_equivariant, invariant
+from tf_equirl.testing import invariant
 
 import support
 

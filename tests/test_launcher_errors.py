@@ -28,7 +28,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("launcher,flags,message", BAD,
-                         ids=[f"{l}:{' '.join(f)}" for l, f, _ in BAD])
+                         ids=[f"{name}:{' '.join(f)}" for name, f, _ in BAD])
 def test_bad_flag_values_give_a_one_line_error(launcher, flags, message, tmp_path):
   out = tmp_path / "out"
   out_flag = ([f"--out={out}"] if launcher.startswith("train")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_equirl.groups import Representation, cyclic, dihedral, direct_sum
+from tf_equirl.groups import Representation, cyclic, direct_sum
 from tf_equirl.layers import (EquivariantLogits, EquivariantMeanPool, GroupConv, GroupLift,
                               GroupPool, PermutationEquivariantDense, ProximalPool,
                               SymmetrizerDense, register_distance)

@@ -125,8 +125,10 @@ def test_catch_distance_is_eq_4_33_with_the_ball_term_weighted(catch):
   env, _ = catch
   distance = get_distance("catch_mode_l1")
   reference = env.observe(tf.constant([[0, 1, 2]]))  # ball (0, 1), paddle column 2
-  ball = np.zeros(50, np.float32); ball[1 * 5 + 3] = 5.0  # mode at (1, 3): |1| + |2| = 3
-  paddle = np.zeros(5, np.float32); paddle[0] = 5.0  # mode at 0: |0 - 2| = 2
+  ball = np.zeros(50, np.float32)
+  ball[1 * 5 + 3] = 5.0  # mode at (1, 3): |1| + |2| = 3
+  paddle = np.zeros(5, np.float32)
+  paddle[0] = 5.0  # mode at 0: |0 - 2| = 2
   cand = tf.constant(np.concatenate([ball, paddle])[None, None])
   np.testing.assert_allclose(distance(reference, cand).numpy(), [[0.13 * 3 + 2]], rtol=1e-6)
 

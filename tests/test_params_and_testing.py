@@ -22,7 +22,8 @@ def _mlp(width, d=4, actions=2):
   return keras.Model(inp, keras.layers.Dense(actions)(h))
 
 
-def _gcnn(width, group=dihedral(4)):
+def _gcnn(width, group=None):
+  group = group if group is not None else dihedral(4)
   rep = support.state_rep(group)
   actions = support.move_action_rep(group)
   inp = keras.Input((rep.dim,))

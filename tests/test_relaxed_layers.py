@@ -93,15 +93,15 @@ def test_relaxed_output_is_the_weighted_sum_of_exact_layers(gname):
   y_lift, y_conv = lift(x).numpy(), conv(h).numpy()
   np.testing.assert_allclose(lift.relaxed_weights.numpy(), w)
   expect_lift, expect_conv = 0.0, 0.0
-  for l in range(num_kernels):  # f[h] = sum_l w_l(h) (exact layer with kernel l)[h]
+  for k in range(num_kernels):  # f[h] = sum_k w_k(h) (exact layer with kernel k)[h]
     exact_lift = GroupLift(4, rep, use_bias=False, implementation="spatial")
     exact_lift.build(x.shape)
-    exact_lift.set_weights([lift.kernel.numpy()[l]])
-    expect_lift = expect_lift + w[None, :, l, None] * exact_lift(x).numpy()
+    exact_lift.set_weights([lift.kernel.numpy()[k]])
+    expect_lift = expect_lift + w[None, :, k, None] * exact_lift(x).numpy()
     exact_conv = GroupConv(5, group, use_bias=False, implementation="spatial")
     exact_conv.build(h.shape)
-    exact_conv.set_weights([conv.kernel.numpy()[l]])
-    expect_conv = expect_conv + w[None, :, l, None] * exact_conv(h).numpy()
+    exact_conv.set_weights([conv.kernel.numpy()[k]])
+    expect_conv = expect_conv + w[None, :, k, None] * exact_conv(h).numpy()
   np.testing.assert_allclose(y_lift, expect_lift, atol=1e-5)
   np.testing.assert_allclose(y_conv, expect_conv, atol=1e-5)
   # Equal weights over h give the exact layer with the summed kernel.

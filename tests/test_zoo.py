@@ -182,7 +182,7 @@ def test_cartpole_zoo_actors_on_gymnasiums_own_cartpole(network):
   proc = _evaluate(f"--model=cartpole/{network}_actor", "--backend=gymnasium", "--episodes=5",
                    "--seed=3")
   assert proc.returncode == 0, proc.stderr[-3000:]
-  line = next(l for l in proc.stdout.splitlines() if "gymnasium backend" in l)
+  line = next(text for text in proc.stdout.splitlines() if "gymnasium backend" in text)
   mean = float(line.split(": ")[1].split(" +-")[0])
   assert mean >= 475.0, line
 

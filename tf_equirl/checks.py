@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from typing import Optional
+from typing import Any, Optional
 
 __all__ = ["finite_number", "positive_number", "non_negative_number", "unit_interval",
            "positive_int", "non_negative_int", "check_float_fields"]
@@ -17,7 +17,7 @@ def _is_number(value) -> bool:
   return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def finite_number(owner: str, name: str, value, expected: str = "be a finite number") -> float:
+def finite_number(owner: str, name: str, value: Any, expected: str = "be a finite number") -> float:
   """`value` as a float; raises unless it is a finite real number (not a bool). `expected`
   completes "must ..." in the message."""
   if not _is_number(value) or not math.isfinite(value):
@@ -25,7 +25,7 @@ def finite_number(owner: str, name: str, value, expected: str = "be a finite num
   return float(value)
 
 
-def positive_number(owner: str, name: str, value) -> float:
+def positive_number(owner: str, name: str, value: Any) -> float:
   """A finite number > 0."""
   expected = "be a finite number > 0"
   if finite_number(owner, name, value, expected) <= 0:
@@ -33,7 +33,7 @@ def positive_number(owner: str, name: str, value) -> float:
   return float(value)
 
 
-def non_negative_number(owner: str, name: str, value) -> float:
+def non_negative_number(owner: str, name: str, value: Any) -> float:
   """A finite number >= 0."""
   expected = "be a finite number >= 0"
   if finite_number(owner, name, value, expected) < 0:
@@ -41,7 +41,7 @@ def non_negative_number(owner: str, name: str, value) -> float:
   return float(value)
 
 
-def unit_interval(owner: str, name: str, value) -> float:
+def unit_interval(owner: str, name: str, value: Any) -> float:
   """A finite number in [0, 1]."""
   expected = "lie in [0, 1]"
   if not 0.0 <= finite_number(owner, name, value, expected) <= 1.0:
@@ -49,7 +49,7 @@ def unit_interval(owner: str, name: str, value) -> float:
   return float(value)
 
 
-def positive_int(owner: str, name: str, value, allow_none: bool = False,
+def positive_int(owner: str, name: str, value: Any, allow_none: bool = False,
                  none_means: str = "") -> Optional[int]:
   """An integer >= 1 (not a bool); with `allow_none`, also None (`none_means` says what None
   stands for in the message)."""
@@ -63,14 +63,14 @@ def positive_int(owner: str, name: str, value, allow_none: bool = False,
   return int(value)
 
 
-def non_negative_int(owner: str, name: str, value) -> int:
+def non_negative_int(owner: str, name: str, value: Any) -> int:
   """An integer >= 0 (not a bool)."""
   if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
     raise ValueError(f"{owner}.{name} must be a non-negative integer, received {value!r}.")
   return int(value)
 
 
-def check_float_fields(config) -> None:
+def check_float_fields(config: Any) -> None:
   """Every field of the dataclass `config` annotated `float` or `Optional[float]` holds a
   finite number (or None where optional)."""
   owner = type(config).__name__

@@ -14,6 +14,7 @@ from typing import Callable, List
 
 import numpy as np
 import tensorflow as tf
+from tensorflow import keras
 from tf_agents.trajectories import time_step as ts
 
 from tf_equirl import envs, rng
@@ -43,8 +44,8 @@ def _actions(logits: tf.Tensor, greedy: bool, seed: tf.Tensor) -> tf.Tensor:
   return tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)
 
 
-def evaluate_tf(model, env_name: str, episodes: int = 100, greedy: bool = True, seed: int = 0,
-                max_steps: int = 10_000) -> np.ndarray:
+def evaluate_tf(model: keras.Model, env_name: str, episodes: int = 100, greedy: bool = True,
+                seed: int = 0, max_steps: int = 10_000) -> np.ndarray:
   """Returns of `episodes` episodes played in parallel on the TF environment."""
   _check(model, env_name, episodes)
   env = envs.make(env_name, batch_size=episodes, seed=seed)
@@ -86,7 +87,7 @@ def _policy_fn(model, greedy: bool, seed: int) -> Callable[[np.ndarray], np.ndar
   return policy
 
 
-def evaluate_gymnasium(model, env_name: str, episodes: int = 100, greedy: bool = True,
+def evaluate_gymnasium(model: keras.Model, env_name: str, episodes: int = 100, greedy: bool = True,
                        seed: int = 0) -> np.ndarray:
   """Returns of `episodes` episodes on the gymnasium implementation of `env_name`."""
   _check(model, env_name, episodes)
@@ -94,8 +95,8 @@ def evaluate_gymnasium(model, env_name: str, episodes: int = 100, greedy: bool =
                                      episodes, seed=seed, tf_env=env_name)
 
 
-def evaluate(model, env_name: str, episodes: int = 100, greedy: bool = True, seed: int = 0,
-             backend: str = "tf") -> np.ndarray:
+def evaluate(model: keras.Model, env_name: str, episodes: int = 100, greedy: bool = True,
+             seed: int = 0, backend: str = "tf") -> np.ndarray:
   """Episodic returns of `model`'s policy; `backend` is "tf" or "gymnasium"."""
   if backend not in _BACKENDS:
     raise ValueError(f"backend must be one of {_BACKENDS}, received {backend!r}.")
@@ -133,8 +134,8 @@ _FRAMES = {
 }
 
 
-def render_episodes(model, env_name: str, path: str, episodes: int = 3, greedy: bool = True,
-                    seed: int = 0, fps: int = 30) -> List[float]:
+def render_episodes(model: keras.Model, env_name: str, path: str, episodes: int = 3,
+                    greedy: bool = True, seed: int = 0, fps: int = 30) -> List[float]:
   """Writes an animated GIF of `episodes` episodes and returns their returns.
 
   CartPole frames come from gymnasium's `rgb_array` rendering; Catch and the grid world are

@@ -19,7 +19,7 @@ import os
 import re
 import threading
 import time
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -31,9 +31,12 @@ from tf_equirl.agents.ppo.learner import METRICS
 from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO
 from tf_equirl.envs.defaults import find_env_defaults
 
-__all__ = ["ExperimentResult", "run_experiment", "resume_experiment", "Arm", "run_arms",
-           "arm_folder", "train_seeds", "seed_columns", "build_agent", "default_checkpoints",
-           "check_seed_batch", "vectorizes"]
+__all__ = ["AgentConfig", "ExperimentResult", "run_experiment", "resume_experiment", "Arm",
+           "run_arms", "arm_folder", "train_seeds", "seed_columns", "build_agent",
+           "default_checkpoints", "check_seed_batch", "vectorizes"]
+
+AgentConfig = Union[PPOConfig, DynaConfig]
+"""What the runner trains: a `PPOConfig` (PPO) or a `DynaConfig` (the Dyna driver)."""
 
 
 def default_checkpoints(env: str) -> Tuple[int, ...]:
@@ -53,7 +56,7 @@ class ExperimentResult:
   steps_per_second: float             # after compilation, over all seeds
 
 
-def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
+def run_experiment(config: AgentConfig, seeds: Sequence[int], out_dir: Optional[str] = None,
                    checkpoints: Optional[Sequence[int]] = None, progress: bool = True,
                    tensorboard: bool = True, save_models: bool = True, resume: bool = False,
                    overwrite: bool = False, checkpoint_every: int = 0,
@@ -132,23 +135,27 @@ def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
   if finished:
     print(f"reusing the finished seeds {finished} in {out_dir}", flush=True)
   bar = _progress_bar(progress, (len(seeds) - len(finished)) * steps_per_seed, ppo_config)
+  seed_curves: List[np.ndarray]
+  env_steps: Optional[np.ndarray]
   if vectorized:
     print(f"training {len(agent.seeds)} seeds as one vectorised program, {agent.seed_batch} "
           "at a time", flush=True)
     trained_curves, compile_s, train_s, train_steps, env_steps = _train_vectorized(
         agent, folder, out_dir, tensorboard, save_models, bar)
-    curves = [trained_curves[s] if s in trained_curves else
-              results.read_seed_csv(folder.seed_csv(s))["mean_return"] for s in seeds]
+    seed_curves = [trained_curves[s] if s in trained_curves else
+                   results.read_seed_csv(folder.seed_csv(s))["mean_return"] for s in seeds]
     trained = len(trained_curves)
     seeds_loop: Sequence[int] = ()
   else:
-    curves, compile_s, train_s, train_steps, env_steps = [], 0.0, 0.0, 0, None
+    seed_curves = []
+    compile_s, train_s, train_steps = 0.0, 0.0, 0
+    env_steps = None
     trained = 0
     seeds_loop = seeds
   for seed in seeds_loop:
-    if seed in finished:
+    if folder is not None and seed in finished:
       columns = results.read_seed_csv(folder.seed_csv(seed))
-      curves.append(columns["mean_return"])
+      seed_curves.append(columns["mean_return"])
       env_steps = columns["env_steps"].astype(np.int64)
       continue
     writer = (tf.summary.create_file_writer(os.path.join(out_dir, "tb", f"seed_{seed}"))
@@ -193,25 +200,27 @@ def run_experiment(config, seeds: Sequence[int], out_dir: Optional[str] = None,
     trained += 1
     train_s += result.train_seconds
     train_steps += result.env_steps[-1] - result.compile_steps
-    curves.append(result.mean_return)
+    seed_curves.append(result.mean_return)
     env_steps = result.env_steps
-    if out_dir:
+    if out_dir and folder is not None:
       results.write_seed_csv(folder.seed_csv(seed), seed_columns(result))
       if save_models:
         os.makedirs(os.path.join(out_dir, f"seed_{seed}"), exist_ok=True)
         agent.actor_model.save(os.path.join(out_dir, f"seed_{seed}", "actor.keras"))
         agent.critic_model.save(os.path.join(out_dir, f"seed_{seed}", "critic.keras"))
-        if getattr(config, "mode", None) == "online":
+        if isinstance(agent, Dyna) and agent.config.mode == "online":
           agent.world_model.save(os.path.join(out_dir, f"seed_{seed}", "world_model.keras"))
       folder.finish_seed(seed)
   if bar is not None:
     bar.close()
-  curves = np.stack(curves)
+  if env_steps is None:  # `seeds` is not empty, so a seed was trained or read
+    raise RuntimeError("run_experiment: no seed was trained or read.")
+  curves = np.stack(seed_curves)
   summary = results.summarize(curves, env_steps, checkpoints)
   out = ExperimentResult(env_steps=env_steps, curves=curves, summary=summary,
                          parameter_counts=counts, compile_seconds=compile_s,
                          steps_per_second=train_steps / train_s if train_s > 0 else float("nan"))
-  if out_dir:
+  if out_dir and folder is not None:
     results.write_json(os.path.join(out_dir, "summary.json"), {
         "config": dataclasses.asdict(config), "seeds": seeds, "summary": summary,
         "parameter_counts": counts, "compile_seconds": compile_s,
@@ -315,7 +324,8 @@ def _train_vectorized(agent: SeedBatchPPO, folder: Optional[runs.RunFolder],
   return curves, compile_s, train_s, train_steps, env_steps
 
 
-def resume_experiment(config, seeds: Sequence[int], out_dir: str, **kwargs) -> ExperimentResult:
+def resume_experiment(config: AgentConfig, seeds: Sequence[int], out_dir: str,
+                      **kwargs: Any) -> ExperimentResult:
   """`run_experiment` that reuses what `out_dir` already holds of this configuration (finished
   seeds, checkpoints). A folder of runs without a run record (made by an older version of
   the library) is trained again; one holding another configuration is refused."""
@@ -336,7 +346,7 @@ class Arm:
   `PPOConfig` or a `DynaConfig`."""
   name: str
   agent: str
-  config: object  # PPOConfig or DynaConfig
+  config: AgentConfig
   planning_ratio: Optional[float] = None
 
 
@@ -359,7 +369,7 @@ def run_arms(arms: Sequence[Arm], seeds: Sequence[int], runs_dir: str, resume: b
     if done is None:
       # Finished seeds of the same config and code are reused, others trained (`run.json`);
       # a folder holding another configuration is refused (RunFolderError).
-      kwargs = dict(progress=progress, tensorboard=False, save_models=False)
+      kwargs: Dict[str, Any] = dict(progress=progress, tensorboard=False, save_models=False)
       result = (resume_experiment(arm.config, seeds, folder, **kwargs) if resume else
                 run_experiment(arm.config, seeds, folder, overwrite=True, **kwargs))
       done = (result.env_steps, result.curves, result.parameter_counts)
@@ -369,7 +379,7 @@ def run_arms(arms: Sequence[Arm], seeds: Sequence[int], runs_dir: str, resume: b
   return out
 
 
-def build_agent(config):
+def build_agent(config: AgentConfig) -> Tuple[Union[PPO, Dyna], AgentConfig, PPOConfig]:
   """`(agent, config, ppo_config)`: PPO for a `PPOConfig`, the Dyna driver for a `DynaConfig`.
 
   Raises:
@@ -391,7 +401,7 @@ def seed_columns(result: TrainResult) -> Dict[str, np.ndarray]:
           **result.losses, **result.extras}
 
 
-def train_seeds(config, seeds: Sequence[int],
+def train_seeds(config: AgentConfig, seeds: Sequence[int],
                 report: Optional[Callable[[int, Dict[str, np.ndarray]], None]] = None,
                 vectorize: Optional[bool] = None, seed_batch: Optional[int] = None,
                 ) -> Iterator[Tuple[int, Dict[str, np.ndarray]]]:

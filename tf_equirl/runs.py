@@ -57,11 +57,14 @@ class TrainingDiverged(RuntimeError):
   """Training produced a non-finite loss, metric or parameter.
 
   Attributes: `seed`, `iteration` (1-based, the first iteration with a non-finite value),
-  `env_steps` (the steps done by then) and `names` (what was non-finite)."""
+  `env_steps` (the steps done by then), `names` (what was non-finite) and `columns` (the
+  per-iteration columns of the run so far, set by the learner that caught it; None until
+  then)."""
 
   def __init__(self, seed: int, iteration: int, env_steps: int, names: Sequence[str]):
     self.seed, self.iteration, self.env_steps = int(seed), int(iteration), int(env_steps)
     self.names = tuple(names)
+    self.columns: Optional[Dict[str, np.ndarray]] = None
     super().__init__(f"training diverged: seed {self.seed}, iteration {self.iteration} "
                      f"({self.env_steps:,} env steps): non-finite {', '.join(self.names)}. "
                      "Its partial results are marked as failed; lower the learning rate or "
@@ -112,14 +115,14 @@ def _config_dict(config) -> Dict[str, Any]:
   return json.loads(json.dumps(dataclasses.asdict(config), sort_keys=True, default=str))
 
 
-def config_hash(config) -> str:
+def config_hash(config: Any) -> str:
   """A hash of every field of a config dataclass (nested configs included)."""
   text = json.dumps({"type": type(config).__name__, "config": _config_dict(config)},
                     sort_keys=True)
   return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def seed_fingerprint(config, seed: int, version: Optional[str] = None,
+def seed_fingerprint(config: Any, seed: int, version: Optional[str] = None,
                      with_runtime: bool = True) -> str:
   """A hash of the config, the seed, the code version and (`with_runtime`) XLA's CPU runtime
   of this process (the two runtimes round differently, `tf_equirl.compilation`): what a
@@ -158,7 +161,7 @@ class RunFolder:
   written or removed until `start()`.
   """
 
-  def __init__(self, out: str, config, seeds: Sequence[int], resume: bool = False,
+  def __init__(self, out: str, config: Any, seeds: Sequence[int], resume: bool = False,
                overwrite: bool = False):
     self.out, self.config, self.seeds = out, config, [int(s) for s in seeds]
     self.version = code_version()
@@ -291,7 +294,7 @@ class RunFolder:
     return TrainingCheckpoint(self.checkpoint_dir(seed), self.fingerprint(seed), every)
 
 
-def is_finished_run(out: str, config, seeds: Sequence[int]) -> bool:
+def is_finished_run(out: str, config: Any, seeds: Sequence[int]) -> bool:
   """Whether `out` holds a finished run of `config` in which every seed of `seeds` finished
   with this code (fingerprints in `run.json`, each seed's CSV and the summary present)."""
   path = os.path.join(out, RUN_FILE)
@@ -313,7 +316,7 @@ def is_finished_run(out: str, config, seeds: Sequence[int]) -> bool:
   return True
 
 
-def load_finished_run(out: str, config, seeds: Sequence[int]):
+def load_finished_run(out: str, config: Any, seeds: Sequence[int]):
   """`(env_steps, curves, parameter_counts)` of a finished run of the same config and seeds
   in `out`, else None: lets a long reproduction resume without training a finished
   configuration again. Finished means that `run.json` records every seed as finished with

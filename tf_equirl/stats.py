@@ -24,6 +24,7 @@ import math
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["Difference", "difference_of_means", "holm", "compare", "verdict", "RULE",
            "student_t_two_sided_p", "markdown_differences", "differences_as_dicts"]
@@ -179,17 +180,19 @@ def _t_test(a: np.ndarray, b: np.ndarray, paired: bool) -> float:
   return student_t_two_sided_p(float(t), float(df))
 
 
-def difference_of_means(a, b, seeds_a: Optional[Sequence[int]] = None,
+def difference_of_means(a: ArrayLike, b: ArrayLike, seeds_a: Optional[Sequence[int]] = None,
                         seeds_b: Optional[Sequence[int]] = None, names: Tuple[str, str] = ("a", "b"),
                         confidence: float = 0.95, resamples: int = 10_000,
                         seed: int = 0) -> Difference:
   """Compares two arms' per-seed values: `mean(a) - mean(b)` with a bootstrap CI.
 
   Args:
-    a, b: 1-D per-seed values (at least 2 each, finite).
-    seeds_a, seeds_b: the seeds the values belong to. When both are given and share at least
-      2 seeds, the comparison is paired over the shared seeds (others are left out);
-      otherwise it is unpaired.
+    a: 1-D per-seed values of the first arm (at least 2, finite).
+    b: the same for the second arm.
+    seeds_a: the seeds the values of `a` belong to. When both `seeds_a` and `seeds_b` are
+      given and share at least 2 seeds, the comparison is paired over the shared seeds
+      (others are left out); otherwise it is unpaired.
+    seeds_b: the seeds the values of `b` belong to.
     names: the arms' names (for tables).
     confidence: level of the interval, in (0, 1).
     resamples: bootstrap resamples (>= 1000).

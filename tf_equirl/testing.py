@@ -11,19 +11,24 @@ equivariance in its weights.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Sequence, Union
+from typing import Any, Callable, Dict, Optional, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
+from tensorflow import keras
 
 from tf_equirl.groups import FiniteGroup, Representation
 
 __all__ = ["equivariance_error", "equivariance_errors", "assert_equivariant",
-           "equivariance_error_by_element", "relaxed_weight_spread", "invariant", "RepLike"]
+           "equivariance_error_by_element", "relaxed_weight_spread", "invariant", "RepLike",
+           "InputReps", "InputAxes"]
 
 # A representation acting on the last axis, a FiniteGroup (its regular representation on
 # the group axis 1 of `[batch, |G|, c]` features), or `invariant(group)`.
 RepLike = Union[Representation, FiniteGroup, None]
+# `RepLike`, or one per input of a multi-input function.
+InputReps = Union[RepLike, Sequence[RepLike]]
+InputAxes = Union[int, None, Sequence[Optional[int]]]
 
 
 def invariant(group: FiniteGroup) -> Representation:
@@ -54,8 +59,9 @@ def _as_list(value, n, what):
   return [value] * n
 
 
-def equivariance_errors(fn: Callable[..., Any], x: Any, input_rep, output_rep,
-                        input_axis=None, output_axis=None) -> np.ndarray:
+def equivariance_errors(fn: Callable[..., Any], x: Any, input_rep: InputReps, output_rep: RepLike,
+                        input_axis: InputAxes = None,
+                        output_axis: Optional[int] = None) -> np.ndarray:
   """Per-sample errors `[batch]`: `max_g max_i |fn(rho_in(g) x) - rho_out(g) fn(x)|`.
 
   Args:
@@ -63,17 +69,21 @@ def equivariance_errors(fn: Callable[..., Any], x: Any, input_rep, output_rep,
       list/tuple of tensors for multi-input models (then `input_rep`/`input_axis` may be
       lists with one entry per input).
     x: input batch (leading axis is the batch).
-    input_rep, output_rep: `Representation` (acts on `axis`, default last), a `FiniteGroup`
-      (regular action on the group axis, default axis 1) or `invariant(group)`.
-      Integer inputs (action indices) are permuted by a permutation representation.
-    input_axis, output_axis: override the axis each representation acts on.
+    input_rep: a `Representation` (acts on `input_axis`, default last), a `FiniteGroup`
+      (regular action on the group axis, default axis 1) or `invariant(group)`; a list with
+      one entry per input for a multi-input `fn`. Integer inputs (action indices) are
+      permuted by a permutation representation.
+    output_rep: as `input_rep`, on the output (one entry).
+    input_axis: overrides the axis `input_rep` acts on (a list for a multi-input `fn`).
+    output_axis: overrides the axis `output_rep` acts on.
   """
   return np.max(_errors_by_element(fn, x, input_rep, output_rep, input_axis, output_axis),
                 axis=0)
 
 
-def equivariance_error_by_element(fn: Callable[..., Any], x: Any, input_rep, output_rep,
-                                  input_axis=None, output_axis=None,
+def equivariance_error_by_element(fn: Callable[..., Any], x: Any, input_rep: InputReps,
+                                  output_rep: RepLike, input_axis: InputAxes = None,
+                                  output_axis: Optional[int] = None,
                                   reduce: str = "mean") -> np.ndarray:
   """Equivariance error per group element `[|G|]` (Definition 1 of Park et al. 2025).
 
@@ -113,7 +123,7 @@ def _errors_by_element(fn, x, input_rep, output_rep, input_axis, output_axis) ->
   return np.stack(rows)
 
 
-def relaxed_weight_spread(model) -> Dict[str, float]:
+def relaxed_weight_spread(model: keras.layers.Layer) -> Dict[str, float]:
   """Spread of the relaxed weights of every relaxed layer in `model` (or of one layer).
 
   For a layer with relaxed weights `w_l(h)` (`RelaxedGroupLift`, `RelaxedGroupConv`) the
@@ -125,7 +135,7 @@ def relaxed_weight_spread(model) -> Dict[str, float]:
   Returns `{layer name: spread}`.
   """
   layers = ([model] if not hasattr(model, "layers") else
-            [l for l in _flatten_layers(model)])
+            list(_flatten_layers(model)))
   report = {}
   for layer in layers:
     if hasattr(layer, "mixing_weights"):
@@ -149,14 +159,15 @@ def _flatten_layers(model):
       yield layer
 
 
-def equivariance_error(fn: Callable[..., Any], x: Any, input_rep, output_rep,
-                       input_axis=None, output_axis=None) -> float:
+def equivariance_error(fn: Callable[..., Any], x: Any, input_rep: InputReps, output_rep: RepLike,
+                       input_axis: InputAxes = None, output_axis: Optional[int] = None) -> float:
   """Maximum over the batch and over group elements; see `equivariance_errors`."""
   return float(np.max(equivariance_errors(fn, x, input_rep, output_rep, input_axis, output_axis)))
 
 
-def assert_equivariant(fn: Callable[..., Any], x: Any, input_rep, output_rep, atol: float = 1e-5,
-                       input_axis=None, output_axis=None) -> float:
+def assert_equivariant(fn: Callable[..., Any], x: Any, input_rep: InputReps, output_rep: RepLike,
+                       atol: float = 1e-5, input_axis: InputAxes = None,
+                       output_axis: Optional[int] = None) -> float:
   """Raises `AssertionError` (with the error and the worst sample) unless error <= atol."""
   errors = equivariance_errors(fn, x, input_rep, output_rep, input_axis, output_axis)
   worst = float(np.max(errors))

@@ -130,9 +130,9 @@ PROBES: List[Probe] = [
 
 
 def _last_line(text: str) -> str:
-  lines = [l.strip() for l in text.splitlines() if l.strip()
+  lines = [line.strip() for line in text.splitlines() if line.strip()
            and not re.match(r"^(WARNING|I0000|W0000|E0000|\d{4}-\d\d-\d\d |Gym has|Please upgrade"
-                            r"|See the migration|  warnings\.warn)", l.strip())]
+                            r"|See the migration|  warnings\.warn)", line.strip())]
   return lines[-1][:240] if lines else ""
 
 
@@ -153,8 +153,8 @@ def run_probe(probe: Probe) -> dict:
   traceback = "Traceback (most recent call last)" in output and probe.expect_status != "0"
   match = re.search(probe.expect_text, output) if probe.expect_text else None
   # the last line that shows the expected text (an error comes after absl's usage text)
-  shown = next((l for l in reversed(output.splitlines()) if match and match.group(0) in l),
-               None)
+  shown = next((line for line in reversed(output.splitlines())
+                if match and match.group(0) in line), None)
   return {"status": done.returncode, "ok": status_ok and text_ok and not traceback,
           "traceback": traceback, "line": (shown or _last_line(output)).strip()[:240],
           "seconds": seconds}
@@ -175,7 +175,7 @@ def write_page(path: str, rows, skip_slow: bool) -> None:
   cpu = platform.processor() or platform.machine()
   try:
     with open("/proc/cpuinfo") as f:
-      cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+      cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
   except (OSError, StopIteration):
     pass
   lines = [

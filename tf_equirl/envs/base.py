@@ -47,6 +47,7 @@ from tf_agents.specs import tensor_spec
 from tf_agents.trajectories import time_step as ts
 
 from tf_equirl import rng
+from tf_equirl.groups import MDPSymmetry
 
 __all__ = ["EnvState", "BatchedEnvironment", "as_key", "stateless_symmetric_uniform"]
 
@@ -203,7 +204,7 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
 
   @property
   @abc.abstractmethod
-  def symmetry(self):
+  def symmetry(self) -> MDPSymmetry:
     """The `tf_equirl.groups.MDPSymmetry` of this environment."""
 
   @property
@@ -215,7 +216,7 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     return {full.group.name: full,
             "trivial": full.restrict([full.group.identity], name="trivial")}
 
-  def get_symmetry(self, group: Optional[str] = None):
+  def get_symmetry(self, group: Optional[str] = None) -> MDPSymmetry:
     """`symmetries[group]`, or `symmetry` for None.
 
     Raises:

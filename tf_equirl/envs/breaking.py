@@ -38,7 +38,7 @@ needs the random key and runs in `pure_step` (`Catch._step_physics`).
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -58,7 +58,7 @@ _MAX_STRENGTH = {("CartPole-v1", "global"): None, ("CartPole-v1", "reflect"): 1.
 WIND_KEY_OFFSET = np.array([0x5A17C0DE, 0], dtype=np.int64)
 
 
-def check_breaking(env_name: str, breaking: Optional[str], strength) -> Optional[float]:
+def check_breaking(env_name: str, breaking: Optional[str], strength: Any) -> Optional[float]:
   """Validates `breaking` and `strength`; returns the strength as a float (None: no breaking)."""
   if breaking is None:
     if strength not in (None, 0, 0.0):
@@ -82,7 +82,7 @@ def check_breaking(env_name: str, breaking: Optional[str], strength) -> Optional
   return strength
 
 
-def parse_variant(name: str):
+def parse_variant(name: str) -> Tuple[str, Dict[str, Any]]:
   """`"CartPole-v1:global:0.5"` -> `("CartPole-v1", {"breaking": "global", "strength": 0.5})`."""
   base, *rest = name.split(":")
   if not rest:

@@ -142,9 +142,10 @@ class CartPole(BatchedEnvironment):
                max_episode_steps: Optional[int] = MAX_EPISODE_STEPS,
                physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None,
                breaking: Optional[str] = None, strength: float = 0.0):
-    strength = breaking_lib.check_breaking("CartPole-v1", breaking, strength)
+    checked = breaking_lib.check_breaking("CartPole-v1", breaking, strength)
+    strength = 0.0 if checked is None else checked
     self._config = dict(batch_size=batch_size, seed=seed, max_episode_steps=max_episode_steps,
-                        breaking=breaking, strength=strength or 0.0)
+                        breaking=breaking, strength=strength)
     if physics is None and breaking is not None:
       physics = functools.partial(cartpole_broken_physics, breaking=breaking,
                                   strength=strength)

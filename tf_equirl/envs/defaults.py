@@ -77,6 +77,17 @@ class EnvDefaults:
   transition_samples: Optional[int] = None
   approx: Optional[ApproxGrid] = None
 
+  def require_zoo_folder(self) -> str:
+    """`zoo_folder`, for code that writes into the zoo.
+
+    Raises:
+      ValueError: the environment has no zoo folder.
+    """
+    if self.zoo_folder is None:
+      raise ValueError(f"{self.env} has no zoo folder (EnvDefaults.zoo_folder is None); the "
+                       f"zoo covers {sorted(k for k, v in DEFAULTS.items() if v.zoo_folder)}.")
+    return self.zoo_folder
+
   @property
   def has_dyna(self) -> bool:
     """Whether the thesis' Dyna settings cover this environment."""

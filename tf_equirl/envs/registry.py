@@ -42,7 +42,7 @@ def list_envs() -> List[str]:
   return sorted(_REGISTRY)
 
 
-def make(name: str, batch_size: int = 1, seed: Any = 0, **kwargs) -> BatchedEnvironment:
+def make(name: str, batch_size: int = 1, seed: Any = 0, **kwargs: Any) -> BatchedEnvironment:
   """Builds the registered environment `name`.
 
   A symmetry-breaking variant (`tf_equirl.envs.breaking`) is asked for either with keyword

@@ -35,10 +35,11 @@ import dataclasses
 import json
 import os
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
+from tensorflow import keras
 from tf_agents.trajectories import time_step as ts
 
 from tf_equirl import checks, envs, results, rng, runs
@@ -53,7 +54,6 @@ __all__ = ["EnvGrid", "ApproxSpec", "env_grid", "parse_variants", "variant_name"
            "train_config", "analyse_config", "run", "targets", "world_model_experiment",
            "comparisons"]
 
-keras = tf.keras
 
 NETWORKS = ("mlp", "gcnn", "relaxed", "rpp", "relaxed_centered")
 # Grid names that are not network kinds: (kind, relaxed_parameterization).
@@ -285,7 +285,7 @@ def analyse_config(out: str, env_name: str, network: str, seeds: Sequence[int],
     saved = keras.models.load_model(os.path.join(out, f"seed_{seed}", "actor.keras"),
                                     compile=False)
     actor.set_weights(saved.get_weights())
-    row = {"seed": int(seed)}
+    row: Dict[str, Any] = {"seed": int(seed)}
     for sigma in (0.0, *noise_sigmas):
       returns, seen = evaluator.play(tf.constant(sigma, tf.float32),
                                      tf.constant(1000 + seed, tf.int64))
@@ -397,7 +397,7 @@ def world_model_experiment(env_name: str, expert_path: str, out: str, seeds: int
                                                   num_validation=4000))
   validation = data["validation"]
   splits = {f"a{a}": validation["action"] == a for a in range(env.num_actions)}
-  rows = []
+  rows: List[Dict[str, Any]] = []
   for model_name in WORLD_MODELS:
     for dataset in ("joint", "left"):
       for seed in range(seeds):
@@ -451,7 +451,11 @@ def run(spec: ApproxSpec) -> str:
   sections = []
   for grid in spec.grids:
     variants = [(None, 0.0)] + list(grid.variants)
-    summaries, analyses, curves, counts, steps = {}, {}, {}, {}, None
+    summaries: Dict[str, Dict[str, Any]] = {}
+    analyses: Dict[str, Dict[str, Any]] = {}
+    curves: Dict[str, Dict[str, np.ndarray]] = {}
+    counts: Dict[str, Any] = {}
+    steps: Optional[np.ndarray] = None
     for breaking, strength in variants:
       name = variant_name(grid.env, breaking, strength)
       summaries[name], analyses[name], curves[name] = {}, {}, {}
@@ -464,6 +468,9 @@ def run(spec: ApproxSpec) -> str:
         steps = trained["env_steps"]
         analyses[name][network] = analyse_config(out, name, network, seeds, grid.noise_sigmas,
                                                  grid.eval_episodes)["rows"]
+    if steps is None:  # ApproxSpec checks that `networks` is not empty
+      raise ValueError(f"ApproxSpec.networks must name at least one network, received "
+                       f"{spec.networks!r}.")
     png = os.path.join(folder, f"approximate_equivariance_{grid.env.split('-')[0].lower()}.png")
     results.plot_curve_panels(png, curves, steps,
                               title=f"{grid.env}: PPO actors on the original and broken variants")

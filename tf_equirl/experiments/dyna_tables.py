@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -58,6 +58,29 @@ WORLD_MODEL_OF = {"dyna": "mlp", "equi_dyna": "gcnn", "equi_dyna_proximal": "gcn
 AGENT_OF = {model: agent for agent, model in WORLD_MODEL_OF.items()}
 
 
+def _dyna_config(arm: Arm) -> DynaConfig:
+  """`arm.config` of a Dyna arm.
+
+  Raises:
+    ValueError: `arm` holds another configuration (the model-free baseline's `PPOConfig`).
+  """
+  if not isinstance(arm.config, DynaConfig):
+    raise ValueError(f"Arm {arm.name!r} holds a {type(arm.config).__name__}; expected a "
+                     "DynaConfig.")
+  return arm.config
+
+
+def _planning_ratio(arm: Arm) -> float:
+  """`arm.planning_ratio` of a Dyna arm.
+
+  Raises:
+    ValueError: `arm` has no planning ratio (the model-free baseline).
+  """
+  if arm.planning_ratio is None:
+    raise ValueError(f"Arm {arm.name!r} has no planning ratio; expected a Dyna arm.")
+  return arm.planning_ratio
+
+
 def supervised_arms(env: str, ratios: Sequence[float] = (1, 2, 4, 8),
                     dyna_iterations: int = 50, total_steps: Optional[int] = None,
                     mode: str = "supervised",
@@ -78,7 +101,7 @@ def supervised_arms(env: str, ratios: Sequence[float] = (1, 2, 4, 8),
       arms.append(Arm(f"{agent}_pr{ratio:g}", agent, cfg, ratio))
   # The baseline is the same actor-critic and PPO settings with no planning, over the same
   # real steps (rounded up to whole Dyna iterations as the Dyna agents are).
-  base = arms[0].config
+  base = _dyna_config(arms[0])
   baseline = dataclasses.replace(base.ppo, total_steps=base.total_real_steps)
   return [Arm("baseline", "baseline", baseline)] + arms
 
@@ -98,7 +121,7 @@ def lever_arms(env: str, ratio: float, dyna_iterations: int, total_steps: Option
   if unknown or not levers:
     raise ValueError(f"Unknown levers {unknown}; expected some of {LEVERS}.")
   ppo = {"total_steps": total_steps} if total_steps else {}
-  variants = {"thesis": {}, "orbit": {"orbit_augmentation": True},
+  variants: Dict[str, Dict[str, Any]] = {"thesis": {}, "orbit": {"orbit_augmentation": True},
               "branched": {"rollout_start": "buffer", "rollout_horizon": horizon},
               "all_data": {"model_buffer": "all"},
               "all_levers": {"orbit_augmentation": True, "rollout_start": "buffer",
@@ -111,7 +134,7 @@ def lever_arms(env: str, ratio: float, dyna_iterations: int, total_steps: Option
                                 planning_ratio=ratio, dyna_iterations=dyna_iterations,
                                 model_epochs=model_epochs, **fields)
       arms.append(Arm(f"online_{agent}_{name}", agent, cfg, ratio))
-  base = arms[0].config
+  base = _dyna_config(arms[0])
   return [Arm("baseline", "baseline", dataclasses.replace(
       base.ppo, total_steps=base.total_real_steps))] + arms
 
@@ -203,8 +226,8 @@ def online_grid_arms(env: str, ratios: Sequence[float] = (0.5, 1, 2, 4, 8),
                                   planning_ratio=ratio, dyna_iterations=count,
                                   model_epochs=model_epochs)
         arms.append(Arm(f"online_{model}_pr{ratio:g}_it{count}", agent, cfg, ratio))
-  longest = max(a.config.total_real_steps for a in arms)
-  base = dataclasses.replace(arms[0].config.ppo, total_steps=longest)
+  longest = max(_dyna_config(a).total_real_steps for a in arms)
+  base = dataclasses.replace(_dyna_config(arms[0]).ppo, total_steps=longest)
   return [Arm("baseline", "baseline", base)] + arms
 
 
@@ -216,9 +239,12 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
   of plots (`figure`, default the markdown's path with `.png`)."""
   base_steps, base_curves, _ = runs["baseline"]
   grid = [a for a in arms if a.agent != "baseline" and a.name in runs]
-  models = sorted({a.config.world_model for a in grid}, key=list(AGENT_OF).index)
-  ratios = sorted({a.planning_ratio for a in grid})
-  counts = sorted({a.config.dyna_iterations for a in grid})
+  # (world model, planning ratio, Dyna iterations) of each grid cell
+  cell = {a.name: (_dyna_config(a).world_model, _planning_ratio(a),
+                   _dyna_config(a).dyna_iterations) for a in grid}
+  models = sorted({m for m, _, _ in cell.values()}, key=list(AGENT_OF).index)
+  ratios = sorted({r for _, r, _ in cell.values()})
+  counts = sorted({n for _, _, n in cell.values()})
   final = min(int(runs[a.name][0][-1]) for a in grid)
   per_cell = sorted({runs[a.name][1].shape[0] for a in grid})
   cell_seeds = "/".join(str(n) for n in per_cell)
@@ -234,8 +260,7 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
     for ratio in ratios:
       panel = {f"{count} Dyna iterations": tuple(runs[a.name][:2]) for count in counts
                for a in grid
-               if (a.config.world_model, a.planning_ratio, a.config.dyna_iterations)
-               == (model, ratio, count)}
+               if cell[a.name] == (model, ratio, count)}
       panels[f"{model} world model, planning ratio {ratio:g}"] = {
           **panel, "model-free baseline": base_curves}
   results.plot_curve_panels(png, panels, base_steps,
@@ -245,7 +270,7 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
            f"Mean episodic return on the real environment +- 2 SE over {cell_seeds} seeds per "
            f"cell ({base_curves.shape[0]} for the baseline) at "
            f"{' / '.join(f'{c:,}' for c in checkpoints)} real steps; world models learnt online from scratch "
-           f"({arms[1].config.epochs} epochs per Dyna iteration on the last acting phase's "
+           f"({_dyna_config(arms[1]).epochs} epochs per Dyna iteration on the last acting phase's "
            "transitions, eq. 4.34), MLP actor-critics. **Bold**: above the model-free baseline "
            "with non-overlapping 2-SE intervals.\n",
            "Model-free baseline: " + " / ".join(
@@ -258,8 +283,7 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
     for ratio in ratios:
       cells = []
       for count in counts:
-        arm = next((a for a in grid if a.config.world_model == model and
-                    a.planning_ratio == ratio and a.config.dyna_iterations == count), None)
+        arm = next((a for a in grid if cell[a.name] == (model, ratio, count)), None)
         if arm is None:
           cells.append("-")
           continue

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -80,7 +80,8 @@ def parse_network(spec: str) -> Tuple[str, Optional[str], str]:
   return actor, (group or None), (critic or "mlp")
 
 
-def network_arms(env: str, specs: Optional[Sequence[str]] = None, **overrides) -> List[Arm]:
+def network_arms(env: str, specs: Optional[Sequence[str]] = None,
+                 **overrides: Any) -> List[Arm]:
   """One `Arm` per network spec (named by it), each with `default_config(env)` and
   `overrides`."""
   specs = list(specs or DEFAULT_NETWORKS.get(env, _FALLBACK_NETWORKS))
@@ -300,7 +301,8 @@ class PPOTablesConfig:
 
   def arms(self) -> List[Arm]:
     """The arms of the table: one per network spec."""
-    overrides = {"total_steps": self.total_steps} if self.total_steps is not None else {}
+    overrides: Dict[str, Any] = ({"total_steps": self.total_steps}
+                                 if self.total_steps is not None else {})
     if self.preset:
       overrides["preset"] = self.preset
     return network_arms(self.env, self.networks, **overrides)

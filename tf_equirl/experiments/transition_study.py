@@ -27,7 +27,7 @@ import json
 import os
 import shutil
 import time
-from typing import Optional
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -127,7 +127,7 @@ ACTION_NAMES = {"CartPole-v1": ["left push", "right push"],
 def train_grid(config: TransitionStudyConfig):
   """`{(label, dataset): [run folder per seed]}`, training what is missing."""
   env_name = config.env
-  runs = {}
+  runs: Dict[Tuple[str, str], List[str]] = {}
   for seed in range(config.seeds):
     for dataset in DATASETS:
       for (model, pool), lab in zip(MODELS, LABELS):
@@ -246,9 +246,10 @@ def equivariance(config: TransitionStudyConfig, env, spec, runs, validation):
   else:
     obs, act = validation["obs"], validation["action"]
   atol = config.equivariance_atol
-  builders = {"mlp": MLPTransitionModel(),
-              "gcnn_proximal": EquivariantTransitionModel(pool="proximal"),
-              "gcnn_mean": EquivariantTransitionModel(pool="mean")}
+  builders: Dict[str, Union[MLPTransitionModel, EquivariantTransitionModel]] = {
+      "mlp": MLPTransitionModel(),
+      "gcnn_proximal": EquivariantTransitionModel(pool="proximal"),
+      "gcnn_mean": EquivariantTransitionModel(pool="mean")}
   if spec.kind == "grid":
     _register_distance_variants()
     builders["gcnn_proximal_printed"] = EquivariantTransitionModel(
@@ -300,7 +301,8 @@ def section(config: TransitionStudyConfig, spec, runs, validation, n_pairs, untr
            f"{config.epochs} epochs, Adam 1e-3, grad-norm clip 0.5, batch 64; "
            f"{config.seeds} initialisation seed(s) per cell (mean +- 2 SE where > 1).", "",
            "Parameters: " + ", ".join(
-               f"{NICE[l]} {summaries[(l, DATASETS[0])][0]['params']:,}" for l in LABELS) + ".",
+               f"{NICE[lab]} {summaries[(lab, DATASETS[0])][0]['params']:,}"
+               for lab in LABELS) + ".",
            ""]
   head = "final validation RMS" if continuous else "final validation accuracy (ball and paddle both right)"
   lines += [f"**{head}**, overall and by action taken:", "",
@@ -348,7 +350,7 @@ def section(config: TransitionStudyConfig, spec, runs, validation, n_pairs, untr
       cells += ["not trained"] * 3 + [""]
     lines.append(f"| {NICE[lab]} | " + " | ".join(cells) + " |")
   lines += ["", "Seconds for the untrained rates: " + ", ".join(
-      f"{NICE[l]} {u['seconds']:.0f}" for l, u in untrained.items()) + ".", ""]
+      f"{NICE[lab]} {u['seconds']:.0f}" for lab, u in untrained.items()) + ".", ""]
   if not continuous:
     lines += ["Trained models, rate at the level of the predicted next state (the grid drawn "
               "from the two modes, what a planner uses), exact equality:", "",
@@ -388,7 +390,7 @@ def zoo_entry(env_name: str, spec: TransitionSpec, run: str, worst_error, n_pair
   lab = summary["model"]
   if lab not in ZOO_KINDS:
     raise ValueError(f"Run {run!r} holds a {lab!r} model; the zoo ships {sorted(ZOO_KINDS)}.")
-  folder = env_defaults(env_name).zoo_folder
+  folder = env_defaults(env_name).require_zoo_folder()
   rel = f"{folder}/{ZOO_KINDS[lab]}_transition.keras"
   os.makedirs(os.path.join(zoo.zoo_dir(), folder), exist_ok=True)
   shutil.copyfile(os.path.join(run, "model.keras"), os.path.join(zoo.zoo_dir(), rel))

@@ -107,7 +107,7 @@ def build_entry(env_name: str, network: str, steps: int, threshold: float,
   Raises:
     RuntimeError: no seed of `config.max_tries` reached `threshold`.
   """
-  folder = env_defaults(env_name).zoo_folder
+  folder = env_defaults(env_name).require_zoo_folder()
   episodes = config.episodes
   ppo_config = default_config(env_name, network=network, total_steps=steps)
   ppo = PPO(ppo_config)

@@ -8,7 +8,7 @@ so a group is fully described by plain integers and serialises to a list of list
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 

@@ -3,12 +3,16 @@ of weights with dense gradients."""
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
 
 from tensorflow import keras
+
+# What Keras accepts for an initializer or an activation (a name, a config, an object).
+InitializerLike = Union[str, Mapping[str, Any], keras.initializers.Initializer, None]
+ActivationLike = Union[str, Callable[[tf.Tensor], tf.Tensor], None]
 
 
 def check_positive_int(value: Any, argname: str, layer: str) -> int:
@@ -89,7 +93,7 @@ class LiftFold:
   terms, possibly in another order. Otherwise it is the einsum's `|G| d^2 u` multiply-adds.
   The fold runs on every call (it follows the weights during training), so for small
   batches the einsum cost more than the lift itself: on Catch 245k multiply-adds per call
-  against 39k for PPO's minibatch of 8 (results/ppo_throughput/README.md, "This sitting").
+  against 39k for PPO's minibatch of 8 (results/ppo_throughput/README.md, Notes).
   """
 
   def __init__(self, matrices: np.ndarray):
@@ -125,8 +129,9 @@ class DenseLikeLayer(keras.layers.Layer):
   regular features equivariant; that is why every regular-feature layer may take one.
   """
 
-  def __init__(self, activation=None, use_bias: bool = True,
-               kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+  def __init__(self, activation: ActivationLike = None, use_bias: bool = True,
+               kernel_initializer: InitializerLike = "glorot_uniform",
+               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
     super().__init__(**kwargs)
     self.activation = keras.activations.get(activation)
     self.use_bias = bool(use_bias)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict
+
 import numpy as np
+from numpy.typing import ArrayLike
 import tensorflow as tf
 
 from tf_equirl.groups import Representation
@@ -35,7 +38,7 @@ def one_hot_action_codes(num_actions: int) -> np.ndarray:
   return np.eye(num_actions)
 
 
-def encoding_representation(action_rep: Representation, codes) -> Representation:
+def encoding_representation(action_rep: Representation, codes: ArrayLike) -> Representation:
   """The representation `rho_enc` with `codes[pi(g) a] = rho_enc(g) codes[a]` for all g, a.
 
   Solved by least squares per group element and then checked exactly.
@@ -76,12 +79,13 @@ class ActionEncoding(keras.layers.Layer):
 
   Args:
     codes: `[num_actions, k]` floats (see `signed_action_codes`, `one_hot_action_codes`).
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch]` integer actions in `[0, num_actions)`.
   Output shape: `[batch, k]`.
   """
 
-  def __init__(self, codes, **kwargs):
+  def __init__(self, codes: ArrayLike, **kwargs: Any):
     super().__init__(**kwargs)
     codes = np.asarray(codes, dtype=np.float64)
     if codes.ndim != 2 or codes.shape[0] < 1 or codes.shape[1] < 1 \
@@ -91,7 +95,7 @@ class ActionEncoding(keras.layers.Layer):
     self.codes = codes
     self.num_actions = int(codes.shape[0])
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     actions = tf.convert_to_tensor(inputs)
     expected = (f"integer actions of shape [batch] with values in "
                 f"[0, {self.num_actions - 1}]")
@@ -112,10 +116,10 @@ class ActionEncoding(keras.layers.Layer):
     codes = tf.gather(tf.constant(self.codes, self.compute_dtype), index)
     return tf.where(valid[:, None], codes, tf.constant(np.nan, self.compute_dtype))
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.codes.shape[1]])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"codes": self.codes.tolist()})
     return config

@@ -53,8 +53,8 @@ register_distance("l2", l2_distance)
 
 
 # thesis 4.7.6: "the ball's displacement is multiplied by 0.13". Eq. 4.33 puts the 0.13 on the
-# paddle term instead; the text and the equation disagree and tf_equirl follows the text
-# (and the issue that asked for this distance): the ball term carries the weight.
+# paddle term instead; the text and the equation disagree and tf_equirl follows the text:
+# the ball term carries the weight.
 CATCH_BALL_WEIGHT = 0.13
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, Mapping
+
 import numpy as np
 import tensorflow as tf
 
 from tf_equirl.groups import Representation
-from tf_equirl.layers._base import check_rank, dense_gather
+from tf_equirl.layers._base import InitializerLike, check_rank, dense_gather
 
 from tensorflow import keras
 
@@ -47,14 +49,19 @@ class EquivariantLogits(keras.layers.Layer):
   Args:
     action_rep: permutation `Representation` of the group on the actions.
     input_rep: optional `Representation` on vector inputs; None for regular features.
-    use_bias, kernel_initializer, bias_initializer: as in `keras.layers.Dense`.
+    use_bias: one bias per action orbit.
+    kernel_initializer: as in `keras.layers.Dense`.
+    bias_initializer: as in `keras.layers.Dense`.
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, |G|, c]` (regular) or `[batch, input_rep.dim]` (vector).
   Output shape: `[batch, num_actions]`.
   """
 
-  def __init__(self, action_rep, input_rep=None, use_bias: bool = True,
-               kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+  def __init__(self, action_rep: Representation | Mapping[str, Any],
+               input_rep: Representation | Mapping[str, Any] | None = None, use_bias: bool = True,
+               kernel_initializer: InitializerLike = "glorot_uniform",
+               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
     super().__init__(**kwargs)
     self.action_rep = Representation.coerce(action_rep)
     if not self.action_rep.is_permutation:
@@ -86,7 +93,7 @@ class EquivariantLogits(keras.layers.Layer):
           fold[self._weight_index[h], np.arange(self.num_actions)] += chi[h]
         self._scalar_fold = fold
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     n = self.group.order
     if self.input_rep is None:
       shape = check_rank(input_shape, 3, "EquivariantLogits",
@@ -123,7 +130,7 @@ class EquivariantLogits(keras.layers.Layer):
     # logits[a] = sum_h sum_i K[i, h, a] (rho(h^-1) x)_i = sum_j x_j M[j, a]
     return tf.einsum("hij,iha->ja", lift, per_element)
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     if self.input_rep is None:
       inputs = tf.reshape(inputs, [-1, self.group.order * self.in_features])
@@ -132,10 +139,10 @@ class EquivariantLogits(keras.layers.Layer):
       out = out + dense_gather(self.bias, self._orbits)
     return out
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.num_actions])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({
         "action_rep": self.action_rep.get_config(),

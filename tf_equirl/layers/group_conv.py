@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, Mapping, Optional
+
 import numpy as np
 import tensorflow as tf
 
@@ -42,14 +44,16 @@ class GroupConv(DenseLikeLayer):
       (`uses_fourier`), which holds for larger groups and wider layers, and decides
       separately for XLA, where the changes of basis are cheaper. The weights, the config
       and the output (up to float rounding) are the same either way.
-    activation, use_bias, kernel_initializer, bias_initializer: as in `keras.layers.Dense`;
-      the bias is per channel, shared over the group axis.
+    **kwargs: `activation`, `use_bias`, `kernel_initializer`, `bias_initializer` as in
+      `keras.layers.Dense` (the bias is per channel, shared over the group axis), and the
+      base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, |G|, c_in]`.
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, group, implementation: str = "auto", **kwargs):
+  def __init__(self, units: int, group: FiniteGroup | Mapping[str, Any],
+               implementation: str = "auto", **kwargs: Any):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "GroupConv")
     self.group = FiniteGroup.coerce(group)
@@ -59,7 +63,7 @@ class GroupConv(DenseLikeLayer):
     # expand_index[k, h] = h^-1 k: which kernel block connects input k to output h.
     self._expand_index = table[inv[None, :], np.arange(self.group.order)[:, None]]
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_group_signal(input_shape, self.group, "GroupConv")
     self.in_channels = int(shape[2])
     self.kernel = self.add_weight("kernel", shape=(self.group.order, self.in_channels, self.units),
@@ -69,7 +73,7 @@ class GroupConv(DenseLikeLayer):
                      _fourier.regular_fourier_basis(self.group))
     super().build(input_shape)
 
-  def uses_fourier(self, mode: str = "function", batch=None) -> bool:
+  def uses_fourier(self, mode: str = "function", batch: Optional[int] = None) -> bool:
     """Whether the forward pass runs in the Fourier basis in `mode` ("eager", "function"
     or "xla") at a static batch size `batch` (None: unknown, taken as large): always for
     "fourier", never for "spatial", by the cost model of
@@ -79,8 +83,14 @@ class GroupConv(DenseLikeLayer):
     key = f"{mode}/{batch}"
     if key not in self._auto_cache:  # the same answer for every call in this mode and batch
       self._auto_cache[key] = _fourier.conv_fourier_pays_off(
-          self._fourier, self.in_channels, self.units, mode, batch)
+          self._fourier_basis(), self.in_channels, self.units, mode, batch)
     return self._auto_cache[key]
+
+  def _fourier_basis(self) -> _fourier.RegularFourierBasis:
+    if self._fourier is None:  # only "spatial" builds none, and it never runs in the basis
+      raise RuntimeError("GroupConv: the layer is not built, or implementation='spatial' "
+                         "has no Fourier basis.")
+    return self._fourier
 
   def expanded_kernel(self) -> tf.Tensor:
     """The `[|G| c_in, |G| units]` matrix the forward pass multiplies by."""
@@ -88,20 +98,20 @@ class GroupConv(DenseLikeLayer):
     blocks = dense_gather(self.kernel, self._expand_index)  # [k, h, c, u]
     return tf.reshape(tf.transpose(blocks, [0, 2, 1, 3]), [n * c, n * u])
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     if self.uses_fourier(_fourier.execution_mode(), inputs.shape[0]):
-      out = _fourier.fourier_group_conv(inputs, self.kernel, self._fourier)
+      out = _fourier.fourier_group_conv(inputs, self.kernel, self._fourier_basis())
     else:
       n = self.group.order
       flat = tf.reshape(inputs, [-1, n * self.in_channels])
       out = tf.reshape(tf.matmul(flat, self.expanded_kernel()), [-1, n, self.units])
     return self.bias_and_activation(out)
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.group.order, self.units])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"units": self.units, "group": self.group.get_config(),
                    "implementation": self.implementation})

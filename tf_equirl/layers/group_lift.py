@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, Mapping, Optional
+
 import numpy as np
 import tensorflow as tf
 
@@ -38,14 +40,16 @@ class GroupLift(DenseLikeLayer):
     implementation: "spatial", "fourier" or "auto" (default: "fourier" where the saved
       multiply-adds outweigh the changes of basis, see `uses_fourier`; rare for a lift,
       whose input is usually narrow). Weights and config are the same either way.
-    activation, use_bias, kernel_initializer, bias_initializer: as in `keras.layers.Dense`.
-      The bias is one value per channel, shared over the group axis (it must be invariant).
+    **kwargs: `activation`, `use_bias`, `kernel_initializer`, `bias_initializer` as in
+      `keras.layers.Dense` (the bias is one value per channel, shared over the group axis:
+      it must be invariant), and the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, input_rep.dim]`.
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, input_rep, implementation: str = "auto", **kwargs):
+  def __init__(self, units: int, input_rep: Representation | Mapping[str, Any],
+               implementation: str = "auto", **kwargs: Any):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "GroupLift")
     self.input_rep = Representation.coerce(input_rep)
@@ -56,7 +60,7 @@ class GroupLift(DenseLikeLayer):
     self._lift_matrices = np.transpose(self.input_rep.inverse_matrices(), (0, 2, 1))
     self._fold = LiftFold(self._lift_matrices)
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "GroupLift", "[batch, d]")
     if shape[-1] != self.input_rep.dim:
       raise ValueError(f"GroupLift: input_rep {self.input_rep.name!r} has dimension "
@@ -70,19 +74,27 @@ class GroupLift(DenseLikeLayer):
                   _fourier.lift_fourier_plan(self.input_rep))
     super().build(input_shape)
 
-  def uses_fourier(self, mode: str = "function", batch=None) -> bool:
+  def uses_fourier(self, mode: str = "function", batch: Optional[int] = None) -> bool:
     """Whether the forward pass runs in the Fourier basis (see GroupConv.uses_fourier)."""
     if self.implementation != "auto":
       return self.implementation == "fourier"
     key = f"{mode}/{batch}"
     if key not in self._auto_cache:  # the same answer for every call in this mode and batch
-      self._auto_cache[key] = _fourier.lift_fourier_pays_off(self._plan, self.units, mode, batch)
+      self._auto_cache[key] = _fourier.lift_fourier_pays_off(self._fourier_plan(), self.units,
+                                                             mode, batch)
     return self._auto_cache[key]
 
-  def call(self, inputs):
+  def _fourier_plan(self) -> _fourier.LiftFourierPlan:
+    if self._plan is None:  # only "spatial" builds none, and it never runs in the basis
+      raise RuntimeError("GroupLift: the layer is not built, or implementation='spatial' "
+                         "has no Fourier plan.")
+    return self._plan
+
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     if self.uses_fourier(_fourier.execution_mode(), inputs.shape[0]):
-      return self.bias_and_activation(_fourier.fourier_group_lift(inputs, self.kernel, self._plan))
+      return self.bias_and_activation(_fourier.fourier_group_lift(inputs, self.kernel,
+                                                                  self._fourier_plan()))
     # folded[i, h, u] = sum_j rho(h^-1)^T[i, j] W[j, u] (a gather for permutation reps)
     folded = self._fold(tf.cast(self.kernel, self.compute_dtype))
     n = self.group.order
@@ -90,10 +102,10 @@ class GroupLift(DenseLikeLayer):
     out = tf.reshape(out, [-1, n, self.units])
     return self.bias_and_activation(out)
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.group.order, self.units])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"units": self.units, "input_rep": self.input_rep.get_config(),
                    "implementation": self.implementation})

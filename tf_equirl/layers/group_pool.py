@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict
+
 import tensorflow as tf
 
 from tf_equirl.layers._base import check_rank
@@ -25,24 +27,24 @@ class GroupPool(keras.layers.Layer):
   Output shape: `[batch, channels]`.
   """
 
-  def __init__(self, mode: str = "mean", **kwargs):
+  def __init__(self, mode: str = "mean", **kwargs: Any):
     super().__init__(**kwargs)
     if mode not in _MODES:
       raise ValueError(f"GroupPool: mode must be one of {_MODES}, received mode={mode!r}.")
     self.mode = mode
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     check_rank(input_shape, 3, "GroupPool", "[batch, |G|, channels]")
     super().build(input_shape)
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     reduce = tf.reduce_mean if self.mode == "mean" else tf.reduce_max
     return reduce(inputs, axis=1)
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], input_shape[2]])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"mode": self.mode})
     return config

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, Mapping, Optional
+
 import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup
 from tf_equirl.layers import _fourier, _irreps
-from tf_equirl.layers._base import check_positive_int, check_rank, fresh_initializer
+from tf_equirl.layers._base import (InitializerLike, check_positive_int, check_rank,
+                                    fresh_initializer)
 
 from tensorflow import keras
 
@@ -38,16 +41,18 @@ class IrrepDense(keras.layers.Layer):
     nonlinearity: "norm" (default), "gated", "gated_norm" or None.
     norm_inputs: feed the input's norms into the trivial outputs (adds `K c u` weights).
     use_bias: one bias per output channel, on its trivial coordinate.
-    kernel_initializer, bias_initializer: as in `keras.layers.Dense` (the kernel initializer
-      also initialises `V`).
+    kernel_initializer: as in `keras.layers.Dense`; also initialises `V`.
+    bias_initializer: as in `keras.layers.Dense`.
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, |G|, c]` (irreducible coordinates, e.g. from `IrrepLift`).
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, group, nonlinearity="norm", norm_inputs: bool = True,
-               use_bias: bool = True, kernel_initializer="glorot_uniform",
-               bias_initializer="zeros", **kwargs):
+  def __init__(self, units: int, group: FiniteGroup | Mapping[str, Any],
+               nonlinearity: Optional[str] = "norm", norm_inputs: bool = True,
+               use_bias: bool = True, kernel_initializer: InitializerLike = "glorot_uniform",
+               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "IrrepDense")
     self.group = FiniteGroup.coerce(group)
@@ -58,7 +63,7 @@ class IrrepDense(keras.layers.Layer):
     self.bias_initializer = keras.initializers.get(bias_initializer)
     self._layout = _irreps.irrep_layout(self.group)
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 3, "IrrepDense", "[batch, |G|, channels]")
     if shape[1] != self.group.order:
       raise ValueError(f"IrrepDense over {self.group.name} expects a group axis of size "
@@ -80,7 +85,7 @@ class IrrepDense(keras.layers.Layer):
                                  trainable=True) if self.use_bias else None)
     super().build(input_shape)
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     pre = _fourier.fourier_block_matmul(inputs, self.kernel, self._layout.fb)
     bias = self.bias
@@ -91,10 +96,10 @@ class IrrepDense(keras.layers.Layer):
       bias = extra if bias is None else extra + bias  # [batch, u] on the trivial coordinate
     return _irreps.apply_nonlinearity(pre, self._layout, bias, self.nonlinearity)
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.group.order, self.units])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({
         "units": self.units, "group": self.group.get_config(),

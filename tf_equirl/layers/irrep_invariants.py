@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, Mapping
+
 import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup
@@ -22,18 +24,19 @@ class IrrepInvariants(keras.layers.Layer):
 
   Args:
     group: the `FiniteGroup` (or its config).
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, |G|, c]` (irreducible coordinates).
   Output shape: `[batch, (1 + K) c]`, `K` = number of norm groups (`|G| - 1` for abelian
   groups with one-dimensional irreducibles, 5 for D4).
   """
 
-  def __init__(self, group, **kwargs):
+  def __init__(self, group: FiniteGroup | Mapping[str, Any], **kwargs: Any):
     super().__init__(**kwargs)
     self.group = FiniteGroup.coerce(group)
     self._layout = _irreps.irrep_layout(self.group)
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 3, "IrrepInvariants", "[batch, |G|, channels]")
     if shape[1] != self.group.order or shape[2] is None:
       raise ValueError(f"IrrepInvariants over {self.group.name} expects [batch, "
@@ -41,16 +44,16 @@ class IrrepInvariants(keras.layers.Layer):
     self.in_channels = int(shape[2])
     super().build(input_shape)
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     k = self._layout.num_norms
     norms = tf.reshape(_irreps.group_norms(inputs, self._layout), [-1, k * self.in_channels])
     return tf.concat([inputs[:, self._layout.trivial, :], norms], axis=1)
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], (1 + self._layout.num_norms) * int(input_shape[2])])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"group": self.group.get_config()})
     return config

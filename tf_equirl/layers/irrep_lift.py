@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, Mapping, Optional
+
 import numpy as np
 import tensorflow as tf
 
 from tf_equirl.groups import Representation
 from tf_equirl.layers import _fourier, _irreps
-from tf_equirl.layers._base import check_positive_int, check_rank, fresh_initializer
+from tf_equirl.layers._base import (InitializerLike, check_positive_int, check_rank,
+                                    fresh_initializer)
 
 from tensorflow import keras
 
@@ -37,14 +40,18 @@ class IrrepLift(keras.layers.Layer):
     input_rep: `Representation` of the group on the input vectors (or its config).
     nonlinearity: "norm" (default), "gated", "gated_norm" or None (linear, bias only).
     use_bias: one bias per channel, on its trivial coordinate.
-    kernel_initializer, bias_initializer: as in `keras.layers.Dense`.
+    kernel_initializer: as in `keras.layers.Dense`.
+    bias_initializer: as in `keras.layers.Dense`.
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, input_rep.dim]`.
   Output shape: `[batch, |G|, units]` (group axis in irreducible coordinates).
   """
 
-  def __init__(self, units: int, input_rep, nonlinearity="norm", use_bias: bool = True,
-               kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+  def __init__(self, units: int, input_rep: Representation | Mapping[str, Any],
+               nonlinearity: Optional[str] = "norm", use_bias: bool = True,
+               kernel_initializer: InitializerLike = "glorot_uniform",
+               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "IrrepLift")
     self.input_rep = Representation.coerce(input_rep)
@@ -57,7 +64,7 @@ class IrrepLift(keras.layers.Layer):
     lift = np.transpose(self.input_rep.inverse_matrices(), (0, 2, 1))  # rho(h^-1)^T
     self._pi = _fourier.fourier_lift_matrices(self._layout.fb, lift)   # [|G|, d, d]
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "IrrepLift", "[batch, d]")
     if shape[-1] != self.input_rep.dim:
       raise ValueError(f"IrrepLift: input_rep {self.input_rep.name!r} has dimension "
@@ -70,7 +77,7 @@ class IrrepLift(keras.layers.Layer):
                                  trainable=True) if self.use_bias else None)
     super().build(input_shape)
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     n, d = self.group.order, self.input_rep.dim
     folded = tf.einsum("qij,ju->iqu", tf.constant(self._pi, self.compute_dtype), self.kernel)
@@ -78,10 +85,10 @@ class IrrepLift(keras.layers.Layer):
                      [-1, n, self.units])
     return _irreps.apply_nonlinearity(pre, self._layout, self.bias, self.nonlinearity)
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.group.order, self.units])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({
         "units": self.units, "input_rep": self.input_rep.get_config(),

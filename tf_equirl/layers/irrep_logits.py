@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, Mapping
+
 import tensorflow as tf
 
+from tf_equirl.groups import Representation
 from tf_equirl.layers import _irreps
 from tf_equirl.layers.equivariant_logits import EquivariantLogits
 
@@ -24,14 +27,15 @@ class IrrepLogits(EquivariantLogits):
 
   Args:
     action_rep: permutation `Representation` of the group on the actions.
-    use_bias, kernel_initializer, bias_initializer: as in `EquivariantLogits` (one bias per
-      action orbit; same weights layout).
+    **kwargs: `use_bias`, `kernel_initializer`, `bias_initializer` as in
+      `EquivariantLogits` (one bias per action orbit; same weights layout), and the base
+      `keras.layers.Layer` arguments.
 
   Input shape: `[batch, |G|, c]` (irreducible coordinates).
   Output shape: `[batch, num_actions]`.
   """
 
-  def __init__(self, action_rep, **kwargs):
+  def __init__(self, action_rep: Representation | Mapping[str, Any], **kwargs: Any):
     if kwargs.get("input_rep") is not None:
       raise ValueError("IrrepLogits takes features in irreducible coordinates "
                        "[batch, |G|, c]; it has no input_rep (use EquivariantLogits for "
@@ -46,7 +50,7 @@ class IrrepLogits(EquivariantLogits):
     q_t = tf.constant(self._basis.T, dtype=regular.dtype)      # [q, h]
     return tf.reshape(tf.matmul(q_t, regular), [n * c, a])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.pop("input_rep", None)
     return config

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, Mapping, Optional, Sequence
+
 import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup
 from tf_equirl.layers import _isotypic
-from tf_equirl.layers._base import check_rank, fresh_initializer
+from tf_equirl.layers._base import InitializerLike, check_rank, fresh_initializer
 
 from tensorflow import keras
 
@@ -41,16 +43,21 @@ class IsotypicDense(keras.layers.Layer):
     nonlinearity: "norm" (default) or None.
     norm_inputs: feed the input's copy norms into the trivial outputs.
     use_bias: one bias per trivial output channel.
-    kernel_initializer, bias_initializer: as in `keras.layers.Dense` (the type kernels
-      stored divided by `_isotypic.regular_gain`).
+    kernel_initializer: as in `keras.layers.Dense` (the type kernels stored divided by
+      `_isotypic.regular_gain`).
+    bias_initializer: as in `keras.layers.Dense`.
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, D_in]` (flat layout of `input_units`).
   Output shape: `[batch, D_out]`.
   """
 
-  def __init__(self, units, group, input_units, nonlinearity="norm", norm_inputs: bool = True,
-               use_bias: bool = True, kernel_initializer="glorot_uniform",
-               bias_initializer="zeros", **kwargs):
+  def __init__(self, units: int | Sequence[int] | Mapping[int, int],
+               group: FiniteGroup | Mapping[str, Any],
+               input_units: int | Sequence[int] | Mapping[int, int],
+               nonlinearity: Optional[str] = "norm", norm_inputs: bool = True,
+               use_bias: bool = True, kernel_initializer: InitializerLike = "glorot_uniform",
+               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
     super().__init__(**kwargs)
     self.group = FiniteGroup.coerce(group)
     self.units = _isotypic.check_multiplicities(units, self.group, "units", "IsotypicDense")
@@ -65,7 +72,7 @@ class IsotypicDense(keras.layers.Layer):
     self._in = _isotypic.flat_layout(self.group, self.input_units)
     self._out = _isotypic.flat_layout(self.group, self.units)
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "IsotypicDense", "[batch, D] (flat isotypic features)")
     if shape[-1] != self._in.width:
       raise ValueError(f"IsotypicDense: input_units={list(self.input_units)} over "
@@ -97,7 +104,7 @@ class IsotypicDense(keras.layers.Layer):
     folded = tf.einsum("ksr,kij->risj", tf.constant(t.commutant * gain, dt), kernel)
     return tf.reshape(folded, [t.dim * m_in, t.dim * m_out])
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     x = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     dt = x.dtype
     parts = []
@@ -116,7 +123,8 @@ class IsotypicDense(keras.layers.Layer):
                    else tf.concat([weights, self.norm_kernel], axis=0))
       if features is None:
         parts.append(tf.zeros([tf.shape(x)[0], d * m_out], dt))
-      elif d > 1 and t.commutant.shape[0] == 1:  # real type: [batch d, m_in] x [m_in, m_out]
+      elif kernel is not None and d > 1 and t.commutant.shape[0] == 1:
+        # real type: [batch d, m_in] x [m_in, m_out]
         out = tf.matmul(tf.reshape(features, [-1, m_in]),
                         kernel[0] * float(_isotypic.regular_gain(self.group, t)))
         parts.append(tf.reshape(out, [-1, d * m_out]))
@@ -125,10 +133,10 @@ class IsotypicDense(keras.layers.Layer):
     pre = tf.concat(parts, axis=1) if len(parts) > 1 else parts[0]
     return _isotypic.norms_and_nonlinearity(pre, self._out, self.bias, self.nonlinearity)
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self._out.width])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({
         "units": list(self.units), "group": self.group.get_config(),

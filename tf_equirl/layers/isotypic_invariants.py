@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, Mapping, Sequence
+
 import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup
@@ -22,19 +24,21 @@ class IsotypicInvariants(keras.layers.Layer):
   Args:
     group: the `FiniteGroup` (or its config).
     input_units: the input's multiplicities (as in `IsotypicLift`'s `units`).
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, D]` (flat layout of `input_units`).
   Output shape: `[batch, sum_t m_t]` (one invariant per copy).
   """
 
-  def __init__(self, group, input_units, **kwargs):
+  def __init__(self, group: FiniteGroup | Mapping[str, Any],
+               input_units: int | Sequence[int] | Mapping[int, int], **kwargs: Any):
     super().__init__(**kwargs)
     self.group = FiniteGroup.coerce(group)
     self.input_units = _isotypic.check_multiplicities(input_units, self.group, "input_units",
                                                       "IsotypicInvariants")
     self._layout = _isotypic.flat_layout(self.group, self.input_units)
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "IsotypicInvariants", "[batch, D] (flat isotypic "
                        "features)")
     if shape[-1] != self._layout.width:
@@ -43,17 +47,17 @@ class IsotypicInvariants(keras.layers.Layer):
                        f"has width {shape[-1]} (input shape {shape}).")
     super().build(input_shape)
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     trivial = inputs[:, :self.input_units[0]]
     if not self._layout.num_norms:
       return trivial
     return tf.concat([trivial, _isotypic.copy_norms(inputs, self._layout)], axis=1)
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], sum(self.input_units)])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"group": self.group.get_config(), "input_units": list(self.input_units)})
     return config

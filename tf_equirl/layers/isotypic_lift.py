@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, Mapping, Optional, Sequence
+
 import tensorflow as tf
 
 from tf_equirl.groups import Representation
 from tf_equirl.layers import _isotypic
-from tf_equirl.layers._base import check_rank
+from tf_equirl.layers._base import InitializerLike, check_rank
 
 from tensorflow import keras
 
@@ -35,15 +37,19 @@ class IsotypicLift(keras.layers.Layer):
     input_rep: `Representation` of the group on the input vectors (or its config).
     nonlinearity: "norm" (default) or None (linear, bias only).
     use_bias: one bias per trivial channel.
-    kernel_initializer, bias_initializer: as in `keras.layers.Dense` (one `[k_t, m_t]`
-      kernel per type, stored divided by `_isotypic.regular_gain`).
+    kernel_initializer: as in `keras.layers.Dense` (one `[k_t, m_t]` kernel per type,
+      stored divided by `_isotypic.regular_gain`).
+    bias_initializer: as in `keras.layers.Dense`.
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, input_rep.dim]`.
   Output shape: `[batch, D]`, `D = sum_t dim_t m_t` (flat layout of `_isotypic`).
   """
 
-  def __init__(self, units, input_rep, nonlinearity="norm", use_bias: bool = True,
-               kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+  def __init__(self, units: int | Sequence[int] | Mapping[int, int],
+               input_rep: Representation | Mapping[str, Any], nonlinearity: Optional[str] = "norm",
+               use_bias: bool = True, kernel_initializer: InitializerLike = "glorot_uniform",
+               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
     super().__init__(**kwargs)
     self.input_rep = Representation.coerce(input_rep)
     self.group = self.input_rep.group
@@ -57,7 +63,7 @@ class IsotypicLift(keras.layers.Layer):
     self._gains = [_isotypic.regular_gain(self.group, t)
                    for t in _isotypic.irrep_types(self.group)]
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "IsotypicLift", "[batch, d]")
     if shape[-1] != self.input_rep.dim:
       raise ValueError(f"IsotypicLift: input_rep {self.input_rep.name!r} has dimension "
@@ -88,15 +94,15 @@ class IsotypicLift(keras.layers.Layer):
                              [n, d * m]))
     return tf.concat(cols, axis=1) if len(cols) > 1 else cols[0]
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     pre = tf.matmul(inputs, self.folded_kernel())
     return _isotypic.norms_and_nonlinearity(pre, self._layout, self.bias, self.nonlinearity)
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self._layout.width])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({
         "units": list(self.units), "input_rep": self.input_rep.get_config(),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, Mapping, Sequence
+
 import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup, Representation
 from tf_equirl.layers import _isotypic
-from tf_equirl.layers._base import check_rank
+from tf_equirl.layers._base import InitializerLike, check_rank
 
 from tensorflow import keras
 
@@ -29,14 +31,19 @@ class IsotypicLogits(keras.layers.Layer):
   Args:
     action_rep: permutation `Representation` of the group on the actions (or its config).
     input_units: the input's multiplicities (as in `IsotypicLift`'s `units`).
-    use_bias, kernel_initializer, bias_initializer: as in `keras.layers.Dense`.
+    use_bias: one bias per action orbit.
+    kernel_initializer: as in `keras.layers.Dense`.
+    bias_initializer: as in `keras.layers.Dense`.
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, D]` (flat layout of `input_units`).
   Output shape: `[batch, num_actions]`.
   """
 
-  def __init__(self, action_rep, input_units, use_bias: bool = True,
-               kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+  def __init__(self, action_rep: Representation | Mapping[str, Any],
+               input_units: int | Sequence[int] | Mapping[int, int], use_bias: bool = True,
+               kernel_initializer: InitializerLike = "glorot_uniform",
+               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
     super().__init__(**kwargs)
     self.action_rep = Representation.coerce(action_rep)
     self.group: FiniteGroup = self.action_rep.group
@@ -53,7 +60,7 @@ class IsotypicLogits(keras.layers.Layer):
     self._invariant = types[0].matrices[:, :1, :1]
     self._bias_basis = _isotypic.hom_basis(self._invariant, self.action_rep.matrices)[:, :, 0]
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "IsotypicLogits", "[batch, D] (flat isotypic features)")
     if shape[-1] != self._layout.width:
       raise ValueError(f"IsotypicLogits: input_units={list(self.input_units)} over "
@@ -84,17 +91,17 @@ class IsotypicLogits(keras.layers.Layer):
                              [d * m, a]))
     return tf.concat(rows, axis=0) if len(rows) > 1 else rows[0]
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     out = tf.matmul(inputs, self.folded_kernel())
     if self.bias is not None:
       out = out + tf.linalg.matvec(tf.constant(self._bias_basis.T, out.dtype), self.bias)
     return out
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.num_actions])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({
         "action_rep": self.action_rep.get_config(), "input_units": list(self.input_units),

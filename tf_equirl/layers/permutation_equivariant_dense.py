@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, Optional
+
 import tensorflow as tf
 
 from tf_equirl.layers import _fourier
@@ -34,19 +36,20 @@ class PermutationEquivariantDense(DenseLikeLayer):
     implementation: "spatial", "fourier" or "auto" (default: "fourier" where the saved
       multiply-adds outweigh the extra passes over memory, see `uses_fourier`; in practice
       n = 2 and wide layers). Weights and config are the same either way.
-    activation, use_bias, kernel_initializer, bias_initializer: as in `keras.layers.Dense`.
+    **kwargs: `activation`, `use_bias`, `kernel_initializer`, `bias_initializer` as in
+      `keras.layers.Dense`, and the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, n, c_in]` (n = |G|).
   Output shape: `[batch, n, units]`.
   """
 
-  def __init__(self, units: int, implementation: str = "auto", **kwargs):
+  def __init__(self, units: int, implementation: str = "auto", **kwargs: Any):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "PermutationEquivariantDense")
     object.__setattr__(self, "_auto_cache", {})  # plain dict, not tracked by Keras
     self.implementation = check_implementation(implementation, "PermutationEquivariantDense")
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 3, "PermutationEquivariantDense", "[batch, |G|, channels]")
     if shape[2] is None:
       raise ValueError("PermutationEquivariantDense needs a known channel dimension, "
@@ -62,7 +65,7 @@ class PermutationEquivariantDense(DenseLikeLayer):
     self._n = shape[1]
     super().build(input_shape)
 
-  def uses_fourier(self, mode: str = "function", batch=None) -> bool:
+  def uses_fourier(self, mode: str = "function", batch: Optional[int] = None) -> bool:
     """Whether the forward pass uses the mean/deviation form: always for "fourier" (when
     the group axis has a known size), never for "spatial", by the cost model of
     `tf_equirl.layers._fourier.permutation_fourier_pays_off` for "auto"."""
@@ -76,7 +79,7 @@ class PermutationEquivariantDense(DenseLikeLayer):
           self._n, self.kernel_self.shape[0], self.units, mode, batch)
     return self._auto_cache[key]
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     if self.uses_fourier(_fourier.execution_mode(), inputs.shape[0]):
       return self.bias_and_activation(self._fourier_call(inputs))
@@ -98,10 +101,10 @@ class PermutationEquivariantDense(DenseLikeLayer):
     dev = tf.concat([dev, -tf.reduce_sum(dev, axis=1, keepdims=True)], axis=1)
     return trivial[:, None] + dev
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], input_shape[1], self.units])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"units": self.units, "implementation": self.implementation})
     return config

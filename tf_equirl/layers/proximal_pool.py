@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any, Dict, Mapping, Sequence, Tuple
+
 import tensorflow as tf
 
 from tf_equirl.groups import Representation
@@ -32,7 +33,7 @@ class _ActionTransform(keras.layers.Layer):
   transformed images are the old ones permuted along the group axis and acted on by g.
   """
 
-  def __init__(self, state_rep, **kwargs):
+  def __init__(self, state_rep: Representation | Mapping[str, Any], **kwargs: Any):
     super().__init__(**kwargs)
     self.state_rep = Representation.coerce(state_rep)
 
@@ -40,7 +41,7 @@ class _ActionTransform(keras.layers.Layer):
     mats = tf.constant(self.state_rep.matrices, dtype=images.dtype)  # [h, i, j]
     return tf.einsum("hij,bhj->bhi", mats, images)
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"state_rep": self.state_rep.get_config()})
     return config
@@ -67,19 +68,21 @@ class ProximalPool(_ActionTransform):
     distance: name of a registered distance (`"l1"` default, `"l2"`, or your own via
       `tf_equirl.layers.register_distance`), `fn(reference, candidates) -> [batch, |G|]`.
     return_index: also return the selected group element `h*` (int32 `[batch]`).
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input: a list `[images, reference]`, images `[batch, |G|, d]`, reference `[batch, d_ref]`
     (the input state; `d_ref` may differ from d when the distance compares across spaces).
   Output shape: `[batch, d]` (and `[batch]` if `return_index`).
   """
 
-  def __init__(self, state_rep, distance: str = "l1", return_index: bool = False, **kwargs):
+  def __init__(self, state_rep: Representation | Mapping[str, Any], distance: str = "l1",
+               return_index: bool = False, **kwargs: Any):
     super().__init__(state_rep, **kwargs)
     self.distance = distance
     self._distance_fn = get_distance(distance)
     self.return_index = bool(return_index)
 
-  def build(self, input_shape):
+  def build(self, input_shape: Sequence[tf.TensorShape]) -> None:
     if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2:
       raise ValueError("ProximalPool expects two inputs [images, reference], received input "
                        f"shape {input_shape}.")
@@ -87,7 +90,7 @@ class ProximalPool(_ActionTransform):
     check_rank(input_shape[1], 2, "ProximalPool", "reference [batch, d_ref]")
     super().build(input_shape)
 
-  def call(self, inputs):
+  def call(self, inputs: Sequence[tf.Tensor]) -> tf.Tensor | Tuple[tf.Tensor, tf.Tensor]:
     images, reference = inputs
     candidates = self.transform_images(tf.convert_to_tensor(images, self.compute_dtype))
     dist = self._distance_fn(tf.convert_to_tensor(reference, self.compute_dtype), candidates)
@@ -95,11 +98,12 @@ class ProximalPool(_ActionTransform):
     selected = tf.gather(candidates, index, axis=1, batch_dims=1)
     return (selected, index) if self.return_index else selected
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: Sequence[tf.TensorShape]
+                           ) -> tf.TensorShape | Tuple[tf.TensorShape, tf.TensorShape]:
     out = tf.TensorShape([input_shape[0][0], self.state_rep.dim])
     return (out, tf.TensorShape([input_shape[0][0]])) if self.return_index else out
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"distance": self.distance, "return_index": self.return_index})
     return config
@@ -117,18 +121,19 @@ class EquivariantMeanPool(_ActionTransform):
 
   Args:
     state_rep: `Representation` acting on a transition image (width d).
+    **kwargs: the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, |G|, d]` (transition images).
   Output shape: `[batch, d]`.
   """
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     _check_images("EquivariantMeanPool", self.state_rep, input_shape)
     super().build(input_shape)
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     images = tf.convert_to_tensor(inputs, self.compute_dtype)
     return tf.reduce_mean(self.transform_images(images), axis=1)
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.state_rep.dim])

@@ -1,7 +1,8 @@
 """Relaxed group layers: L exactly equivariant kernels mixed by weights that depend on h.
 
 Relaxed group convolution (Wang, Walters and Yu 2022, "Approximately equivariant networks
-for imperfectly symmetric dynamics"; used for RL in shared/seeds/002, section 3.3):
+for imperfectly symmetric dynamics"; used for RL by Park et al. 2025, "Approximate
+equivariance in reinforcement learning", AISTATS, section 3.3):
 
     f'[h] = act( sum_l w_l(h) sum_k Psi_l[h^-1 k] f[k] + b ),
 
@@ -41,13 +42,13 @@ block-diagonal structure that form relies on.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Dict, Mapping
 
 import numpy as np
 import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup, Representation
-from tf_equirl.layers._base import (DenseLikeLayer, check_group_signal, check_positive_int,
+from tf_equirl.layers._base import (DenseLikeLayer, InitializerLike, check_group_signal, check_positive_int,
                                     check_rank)
 
 from tensorflow import keras
@@ -71,7 +72,7 @@ class ShrinkToGroupMean(keras.constraints.Constraint):
     mean = tf.reduce_mean(w, axis=0, keepdims=True)
     return mean + (1.0 - self.rate) * (w - mean)
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     return {"rate": self.rate}
 
 
@@ -150,14 +151,17 @@ class RelaxedGroupLift(_RelaxedMixin, DenseLikeLayer):
     parameterization: `"direct"` or `"centered"` (see the module docstring).
     relaxed_initializer: initialiser of the `[|G|, L]` relaxed weights; default the
       constant `1/sqrt(L)`. A non-constant one starts the layer non-equivariant.
-    activation, use_bias, kernel_initializer, bias_initializer: as in `GroupLift`.
+    **kwargs: `activation`, `use_bias`, `kernel_initializer`, `bias_initializer` as in
+      `GroupLift`, and the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, input_rep.dim]`.
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, input_rep, num_kernels: int = 2, spread_decay: float = 0.0,
-               relaxed_initializer=None, parameterization: str = "direct", **kwargs):
+  def __init__(self, units: int, input_rep: Representation | Mapping[str, Any],
+               num_kernels: int = 2, spread_decay: float = 0.0,
+               relaxed_initializer: InitializerLike = None, parameterization: str = "direct",
+               **kwargs: Any):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "RelaxedGroupLift")
     self.input_rep = Representation.coerce(input_rep)
@@ -167,7 +171,7 @@ class RelaxedGroupLift(_RelaxedMixin, DenseLikeLayer):
     # rho(h^-1)^T for every h, as in GroupLift.
     self._lift_matrices = np.transpose(self.input_rep.inverse_matrices(), (0, 2, 1))
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "RelaxedGroupLift", "[batch, d]")
     if shape[-1] != self.input_rep.dim:
       raise ValueError(f"RelaxedGroupLift: input_rep {self.input_rep.name!r} has dimension "
@@ -188,15 +192,15 @@ class RelaxedGroupLift(_RelaxedMixin, DenseLikeLayer):
     folded = tf.einsum("hij,hju->ihu", lift, mixed)
     return tf.reshape(folded, [self.input_rep.dim, self.group.order * self.units])
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     out = tf.matmul(inputs, self.folded_kernel())
     return self.bias_and_activation(tf.reshape(out, [-1, self.group.order, self.units]))
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.group.order, self.units])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"units": self.units, "input_rep": self.input_rep.get_config(),
                    **self._relaxed_config()})
@@ -214,15 +218,19 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
     units: output channels per group element.
     group: the `FiniteGroup` (or its config).
     num_kernels: L, the number of exactly equivariant kernels mixed (default 2).
-    spread_decay, relaxed_initializer, parameterization: as in `RelaxedGroupLift`.
-    activation, use_bias, kernel_initializer, bias_initializer: as in `GroupConv`.
+    spread_decay: as in `RelaxedGroupLift`.
+    relaxed_initializer: as in `RelaxedGroupLift`.
+    parameterization: as in `RelaxedGroupLift`.
+    **kwargs: `activation`, `use_bias`, `kernel_initializer`, `bias_initializer` as in
+      `GroupConv`, and the base `keras.layers.Layer` arguments.
 
   Input shape: `[batch, |G|, c_in]`.
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, group, num_kernels: int = 2, spread_decay: float = 0.0,
-               relaxed_initializer=None, parameterization: str = "direct", **kwargs):
+  def __init__(self, units: int, group: FiniteGroup | Mapping[str, Any], num_kernels: int = 2,
+               spread_decay: float = 0.0, relaxed_initializer: InitializerLike = None,
+               parameterization: str = "direct", **kwargs: Any):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "RelaxedGroupConv")
     self.group = FiniteGroup.coerce(group)
@@ -232,7 +240,7 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
     # expand_index[k, h] = h^-1 k, as in GroupConv.
     self._expand_index = table[inv[None, :], np.arange(self.group.order)[:, None]]
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_group_signal(input_shape, self.group, "RelaxedGroupConv")
     self.in_channels = int(shape[2])
     self.kernel = self.add_weight(
@@ -251,17 +259,17 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
                       self.mixing_weights())
     return tf.reshape(mixed, [n * c, n * u])
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     n = self.group.order
     flat = tf.reshape(inputs, [-1, n * self.in_channels])
     out = tf.reshape(tf.matmul(flat, self.expanded_kernel()), [-1, n, self.units])
     return self.bias_and_activation(out)
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.group.order, self.units])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"units": self.units, "group": self.group.get_config(),
                    **self._relaxed_config()})

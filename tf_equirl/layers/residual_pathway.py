@@ -1,9 +1,10 @@
 """Residual pathway prior layers: an exact group layer plus an unconstrained one.
 
 Finzi, Benton and Wilson 2021, "Residual pathway priors for soft equivariance constraints"
-(the RPP baseline of shared/seeds/002): a layer is the sum of an exactly equivariant path
-and an unconstrained linear path, with a stronger prior (weight penalty) on the
-unconstrained one, so that the network uses it only where the data is not symmetric:
+(the RPP baseline of Park et al. 2025, "Approximate equivariance in reinforcement learning",
+AISTATS): a layer is the sum of an exactly equivariant path and an unconstrained linear
+path, with a stronger prior (weight penalty) on the unconstrained one, so that the network
+uses it only where the data is not symmetric:
 
     f[h] = act( (exact layer)(x)[h] + (V x)[h] + b ).
 
@@ -21,10 +22,12 @@ parameters.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Dict, Mapping
 
 import tensorflow as tf
 
+from tf_equirl.groups import FiniteGroup, Representation
+from tf_equirl.layers._base import InitializerLike
 from tf_equirl.layers.group_conv import GroupConv
 from tf_equirl.layers.group_lift import GroupLift
 
@@ -44,7 +47,7 @@ class DecayTowardsZero(keras.constraints.Constraint):
   def __call__(self, w):
     return (1.0 - self.rate) * w
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     return {"rate": self.rate}
 
 
@@ -85,34 +88,37 @@ class ResidualGroupLift(_ResidualMixin, GroupLift):
   at most `|V|` times the input norm otherwise.
 
   Args:
-    units, input_rep, activation, use_bias, kernel_initializer, bias_initializer: as in
-      `GroupLift` (only its "spatial" implementation).
+    units: as in `GroupLift`.
+    input_rep: as in `GroupLift`.
     free_decay: in [0, 1), decay of the unconstrained weights after each step (the
       stronger penalty).
     free_initializer: of `V`; default zeros (an exactly equivariant start).
+    **kwargs: `activation`, `use_bias`, `kernel_initializer`, `bias_initializer` and the
+      base layer arguments as in `GroupLift` (only its "spatial" implementation).
 
   Input shape: `[batch, input_rep.dim]`.
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, input_rep, free_decay: float = 1e-3,
-               free_initializer="zeros", **kwargs):
+  def __init__(self, units: int, input_rep: Representation | Mapping[str, Any],
+               free_decay: float = 1e-3, free_initializer: InitializerLike = "zeros",
+               **kwargs: Any):
     _spatial_only(kwargs, "ResidualGroupLift")
     super().__init__(units, input_rep, implementation="spatial", **kwargs)
     self._init_residual(free_decay, free_initializer, "ResidualGroupLift")
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     super().build(input_shape)
     self._add_free_kernel(self.input_rep.dim, self.group.order * self.units)
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     folded = tf.reshape(self._fold(tf.cast(self.kernel, self.compute_dtype)),
                         [self.input_rep.dim, self.group.order * self.units])
     out = tf.matmul(inputs, folded + tf.cast(self.free_kernel, self.compute_dtype))
     return self.bias_and_activation(tf.reshape(out, [-1, self.group.order, self.units]))
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.pop("implementation")
     config.update(self._residual_config())
@@ -127,26 +133,29 @@ class ResidualGroupConv(_ResidualMixin, GroupConv):
   initialisation): `f'(L_g f) = L_g f'(f)`.
 
   Args:
-    units, group, activation, use_bias, kernel_initializer, bias_initializer: as in
-      `GroupConv` (only its "spatial" implementation).
-    free_decay, free_initializer: as in `ResidualGroupLift`.
+    units: as in `GroupConv`.
+    group: as in `GroupConv`.
+    free_decay: as in `ResidualGroupLift`.
+    free_initializer: as in `ResidualGroupLift`.
+    **kwargs: `activation`, `use_bias`, `kernel_initializer`, `bias_initializer` and the
+      base layer arguments as in `GroupConv` (only its "spatial" implementation).
 
   Input shape: `[batch, |G|, c_in]`.
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, group, free_decay: float = 1e-3,
-               free_initializer="zeros", **kwargs):
+  def __init__(self, units: int, group: FiniteGroup | Mapping[str, Any], free_decay: float = 1e-3,
+               free_initializer: InitializerLike = "zeros", **kwargs: Any):
     _spatial_only(kwargs, "ResidualGroupConv")
     super().__init__(units, group, implementation="spatial", **kwargs)
     self._init_residual(free_decay, free_initializer, "ResidualGroupConv")
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     super().build(input_shape)
     n = self.group.order
     self._add_free_kernel(n * self.in_channels, n * self.units)
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     n = self.group.order
     flat = tf.reshape(inputs, [-1, n * self.in_channels])
@@ -154,7 +163,7 @@ class ResidualGroupConv(_ResidualMixin, GroupConv):
     out = tf.reshape(tf.matmul(flat, kernel), [-1, n, self.units])
     return self.bias_and_activation(out)
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.pop("implementation")
     config.update(self._residual_config())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, Mapping
+
 import numpy as np
 import tensorflow as tf
 
@@ -49,13 +51,16 @@ class SymmetrizerDense(DenseLikeLayer):
     input_rep: `Representation` on each input channel (dimension `d_in`).
     output_rep: `Representation` on each output channel (dimension `d_out`); for action
       logits use the action permutation representation and `units=1`.
-    activation, use_bias, kernel_initializer (for the coefficients), bias_initializer.
+    **kwargs: `activation`, `use_bias`, `kernel_initializer` (for the coefficients) and
+      `bias_initializer` as in `keras.layers.Dense`, and the base `keras.layers.Layer`
+      arguments.
 
   Input shape: `[batch, c_in * d_in]` (channel-major: `x[:, c*d_in:(c+1)*d_in]` is channel c).
   Output shape: `[batch, units * d_out]`, same layout.
   """
 
-  def __init__(self, units: int, input_rep, output_rep, **kwargs):
+  def __init__(self, units: int, input_rep: Representation | Mapping[str, Any],
+               output_rep: Representation | Mapping[str, Any], **kwargs: Any):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "SymmetrizerDense")
     self.input_rep = Representation.coerce(input_rep)
@@ -67,7 +72,7 @@ class SymmetrizerDense(DenseLikeLayer):
     self._bias_basis = invariant_basis(self.output_rep)
     self._kron_bias_under_xla = True  # see bias_vector; False restores the earlier graph
 
-  def build(self, input_shape):
+  def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "SymmetrizerDense", "[batch, c_in * d_in]")
     d_in = self.input_rep.dim
     if shape[1] is None or shape[1] % d_in:
@@ -93,7 +98,7 @@ class SymmetrizerDense(DenseLikeLayer):
     w = tf.einsum("cru,rij->cjui", self.coefficients, self.basis)  # [c, d_in, u, d_out]
     return tf.reshape(w, [self.in_channels * self.input_rep.dim, self.units * self.output_rep.dim])
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     out = tf.matmul(tf.convert_to_tensor(inputs, self.compute_dtype), self.kernel())
     if self.has_bias:
       out = out + self.bias_vector()
@@ -113,10 +118,10 @@ class SymmetrizerDense(DenseLikeLayer):
                                   self.bias_basis), [units * rank, units * d_out])
     return tf.reshape(tf.matmul(tf.reshape(self.bias, [1, units * rank]), expand), [-1])
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
     return tf.TensorShape([input_shape[0], self.units * self.output_rep.dim])
 
-  def get_config(self):
+  def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
     config.update({"units": self.units, "input_rep": self.input_rep.get_config(),
                    "output_rep": self.output_rep.get_config()})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, Sequence
+from typing import Dict, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
@@ -56,7 +56,7 @@ def all_state_action_pairs(env) -> Dict[str, np.ndarray]:
 
 
 def binned_rms(prediction: np.ndarray, target: np.ndarray, feature: np.ndarray,
-               edges: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+               edges: Union[Sequence[float], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
   """RMS error per component in each bin `[edges[i], edges[i+1])` of `feature`, and counts."""
   sq = np.mean(np.square(np.asarray(prediction) - np.asarray(target)), axis=-1)
   index = np.digitize(feature, edges) - 1

@@ -21,14 +21,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Dict, Optional
+from typing import TYPE_CHECKING, Dict, Optional
 
 import numpy as np
 import tensorflow as tf
+from tensorflow import keras
 
 from tf_agents.trajectories import time_step as ts
 
 from tf_equirl import rng
+
+if TYPE_CHECKING:
+  from tf_equirl.envs.base import BatchedEnvironment
 
 __all__ = ["FIELDS", "DATASETS", "DataConfig", "collect_transitions", "make_datasets",
            "save_split", "load_split", "as_tf_dataset", "dataset_dir"]
@@ -153,15 +157,18 @@ def _concat(*parts):
   return {k: np.concatenate([p[k] for p in parts]) for k in FIELDS}
 
 
-def make_datasets(env, expert, seed: int, config: DataConfig = DataConfig()
-                  ) -> Dict[str, Dict[str, np.ndarray]]:
+def make_datasets(env: BatchedEnvironment, expert: keras.Model, seed: int,
+                  config: Optional[DataConfig] = None) -> Dict[str, Dict[str, np.ndarray]]:
   """`{"joint", "left", "random", "validation"}` for `env`, reproducible from `seed`.
 
   Args:
     env: a tf_equirl environment (its pure API is used; its own state is untouched).
     expert: the expert actor, a Keras model `[B, d] -> logits [B, num_actions]`.
     seed: integer seed of every collection (each split uses its own stream).
+    config: the dataset sizes; None: `DataConfig()`.
   """
+  config = config if config is not None else DataConfig()
+
   def key(stream):
     return seed * 16 + _STREAMS[stream]
 

@@ -8,11 +8,15 @@ loop (PPO, Dyna planning) runs on the model; `predicted_step` is one step of it.
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
 import tensorflow as tf
+from tensorflow import keras
 
 from tf_equirl.models.spec import TransitionSpec
+
+if TYPE_CHECKING:
+  from tf_equirl.envs.base import BatchedEnvironment
 
 __all__ = ["model_dynamics", "predicted_step", "predict_observation"]
 
@@ -38,7 +42,8 @@ def predict_observation(model, spec: TransitionSpec, observation, action) -> tf.
   return spec.to_observation(model([observation, tf.cast(action, tf.int32)]))
 
 
-def model_dynamics(model, env, spec: Optional[TransitionSpec] = None) -> Callable:
+def model_dynamics(model: keras.Model, env: BatchedEnvironment,
+                   spec: Optional[TransitionSpec] = None) -> Callable:
   """`physics(state, action) -> next_state` backed by `model`, for `env.with_dynamics`.
 
   The physics state is whatever `env.observe` reads: CartPole's is its observation; for
@@ -58,8 +63,9 @@ def model_dynamics(model, env, spec: Optional[TransitionSpec] = None) -> Callabl
   return physics
 
 
-def predicted_step(model, env, state, action,
-                   spec: Optional[TransitionSpec] = None) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+def predicted_step(model: keras.Model, env: BatchedEnvironment, state: tf.Tensor,
+                   action: tf.Tensor, spec: Optional[TransitionSpec] = None
+                   ) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
   """One model step: `(next_state, reward, terminated)`, reward from `env.outcome` (eq. 4.21).
 
   Args:
@@ -67,6 +73,7 @@ def predicted_step(model, env, state, action,
     env: the environment whose physics state, observation and outcome are used.
     state: physics state `[B, ...]` (`EnvState.physics`).
     action: int `[B]`.
+    spec: the model's `TransitionSpec`; default `TransitionSpec.for_env(env)`.
   """
   next_state = model_dynamics(model, env, spec)(state, action)
   reward, terminated = env.outcome(state, action, next_state)

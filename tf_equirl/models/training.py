@@ -106,10 +106,12 @@ class TransitionTrainer:
   Args:
     model: a transition model from `MLPTransitionModel` / `EquivariantTransitionModel`.
     spec: its `TransitionSpec` (loss and metrics).
-    config: `TrainConfig`.
+    config: `TrainConfig`; None: `TrainConfig()`.
   """
 
-  def __init__(self, model: keras.Model, spec: TransitionSpec, config: TrainConfig = TrainConfig()):
+  def __init__(self, model: keras.Model, spec: TransitionSpec,
+               config: Optional[TrainConfig] = None):
+    config = config if config is not None else TrainConfig()
     if spec.kind == "grid" and not config.mask_terminal:
       # A terminal Catch grid has the ball in the paddle's row: which 1 is the paddle is
       # ambiguous, so the grid targets exist only for non-terminal transitions.

@@ -56,7 +56,6 @@ import functools
 from typing import Optional
 
 import numpy as np
-import tensorflow as tf
 
 from tf_equirl.groups import MDPSymmetry, Representation
 from tf_equirl.layers import (EquivariantLogits, GroupConv, GroupLift, GroupPool,

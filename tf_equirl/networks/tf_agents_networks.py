@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 from tf_agents.networks import network
+from tf_agents.specs.tensor_spec import BoundedTensorSpec, TensorSpec
 
 from tf_equirl.groups import MDPSymmetry
 from tf_equirl.networks import builders
@@ -24,7 +25,7 @@ class _KerasModelNetwork(network.Network):
   the model is built inside from `kind`/`symmetry`/`width`, never passed in.
   """
 
-  def __init__(self, observation_spec, model: tf.keras.Model, name: str):
+  def __init__(self, observation_spec: TensorSpec, model: tf.keras.Model, name: str):
     super().__init__(input_tensor_spec=observation_spec, state_spec=(), name=name)
     self._model = model
     self._obs_rank = len(observation_spec.shape)
@@ -55,8 +56,8 @@ class LogitsActorNetwork(_KerasModelNetwork):
     model: Keras model mapping `[batch, prod(observation_spec.shape)]` to `[batch, |A|]`.
   """
 
-  def __init__(self, observation_spec, action_spec, model: tf.keras.Model,
-               name: str = "LogitsActorNetwork"):
+  def __init__(self, observation_spec: TensorSpec, action_spec: BoundedTensorSpec,
+               model: tf.keras.Model, name: str = "LogitsActorNetwork"):
     num_actions = int(action_spec.maximum) - int(action_spec.minimum) + 1
     inputs = model.inputs[0].shape if getattr(model, "inputs", None) else None
     outputs = model.outputs[0].shape if getattr(model, "outputs", None) else None
@@ -90,8 +91,8 @@ class ActorNetwork(_KerasModelNetwork):
     relaxed_parameterization: of the `relaxed` kind's weights ("direct" or "centered").
   """
 
-  def __init__(self, observation_spec, action_spec, kind: str, symmetry: MDPSymmetry,
-               width: Optional[int] = None, hidden: str = "permutation",
+  def __init__(self, observation_spec: TensorSpec, action_spec: BoundedTensorSpec, kind: str,
+               symmetry: MDPSymmetry, width: Optional[int] = None, hidden: str = "permutation",
                name: str = "ActorNetwork", relaxed_parameterization: str = "direct"):
     num_actions = int(action_spec.maximum) - int(action_spec.minimum) + 1
     if num_actions != symmetry.num_actions or _flat_dim(observation_spec) != symmetry.state_dim:
@@ -111,7 +112,7 @@ class ActorNetwork(_KerasModelNetwork):
 class ValueNetwork(_KerasModelNetwork):
   """State-value network `[..., obs] -> [...]` ("mlp" or "invariant" critic)."""
 
-  def __init__(self, observation_spec, kind: str, symmetry: MDPSymmetry,
+  def __init__(self, observation_spec: TensorSpec, kind: str, symmetry: MDPSymmetry,
                width: Optional[int] = None, hidden: str = "permutation",
                name: str = "ValueNetwork", relaxed_parameterization: str = "direct"):
     super().__init__(observation_spec,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Type
 
 import numpy as np
 
@@ -51,7 +51,7 @@ class Algorithm:
       that a sweep's trials equal the launcher's runs on defaults (`tf_equirl.compilation`).
   """
   name: str
-  config_cls: type
+  config_cls: Type[Any]
   default_config: Callable[..., Any]
   run_seeds: RunSeeds
   checkpoints: Mapping[str, Sequence[int]] = dataclasses.field(default_factory=dict)
@@ -65,7 +65,7 @@ class Algorithm:
 _ALGORITHMS: Dict[str, Algorithm] = {}
 
 
-def register_algorithm(name: str, config_cls: type, default_config: Callable[..., Any],
+def register_algorithm(name: str, config_cls: Type[Any], default_config: Callable[..., Any],
                        run_seeds: RunSeeds,
                        checkpoints: Optional[Mapping[str, Sequence[int]]] = None,
                        check_config: Optional[Callable[[Any], None]] = None,

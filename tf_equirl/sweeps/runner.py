@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import socket
@@ -104,7 +105,7 @@ class SweepIncomplete(RuntimeError):
 class RunStore:
   """The run folder of one configuration: finished seeds, written once and atomically."""
 
-  def __init__(self, out: str, algo: str, values: Mapping[str, Any], config):
+  def __init__(self, out: str, algo: str, values: Mapping[str, Any], config: Any):
     self.config = dataclasses.asdict(config)
     self._config_obj = config
     self.directory = os.path.join(out, "runs", space_lib.config_key(values, config))
@@ -161,7 +162,7 @@ class RunStore:
     fingerprint = runs.seed_fingerprint(self._config_obj, seed, with_runtime=False)
     _atomic_write(self._fingerprint_file(seed), lambda f: f.write(fingerprint + "\n"), "w")
 
-  def log(self, event: str, **fields) -> None:
+  def log(self, event: str, **fields: Any) -> None:
     entry = {"event": event, "time": time.time(), "host": socket.gethostname(),
              "pid": os.getpid(), **fields}
     with open(os.path.join(self.directory, "log.jsonl"), "a") as f:
@@ -337,11 +338,11 @@ def connect(address: Optional[str] = None, num_cpus: Optional[int] = None) -> No
   if ray.is_initialized():
     return
   if address:
-    ray.init(address=address, logging_level="WARNING")
+    ray.init(address=address, logging_level=logging.WARNING)
     return
   root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-  ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING",
+  ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
            runtime_env={"env_vars": {"PYTHONPATH": path}})
 
 
@@ -358,7 +359,8 @@ def seed_groups(seeds: Sequence[int], seeds_per_trial: Optional[int]) -> List[Li
 
 
 def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: str,
-              env: str = "CartPole-v1", base=None, overrides: Optional[Mapping[str, Any]] = None,
+              env: str = "CartPole-v1", base: Any = None,
+              overrides: Optional[Mapping[str, Any]] = None,
               num_samples: int = 1, seeds_per_trial: Optional[int] = None,
               cpus_per_trial: float = 1, tf_threads: Optional[int] = None,
               max_failures: int = 2, reuse_workers: bool = True,
@@ -459,7 +461,7 @@ def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: st
     tuner = tune.Tuner.restore(tune_path, trainable=trainable, resume_unfinished=True,
                                resume_errored=True)
   else:
-    param_space = {n: tune.grid_search(v) for n, v in grid.items()}
+    param_space: Dict[str, Any] = {n: tune.grid_search(v) for n, v in grid.items()}
     param_space.update(samplers)
     param_space["seeds"] = tune.grid_search(groups) if len(groups) > 1 else groups[0]
     tuner = tune.Tuner(
@@ -483,8 +485,12 @@ def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: st
   expected = len(space_lib.grid_points(grid)) * num_samples * len(seeds)
   missing = expected - sum(len(c.seeds) for c in result.configs)
   if result.num_errors or missing > 0 or interrupted:
+    # ResultGrid has __len__ and __getitem__ (no __iter__ in its annotations)
+    first_error = (next(grid_result[i].error for i in range(len(grid_result))
+                        if grid_result[i].error is not None)
+                   if grid_result is not None and result.num_errors else None)
     how = (f"{result.num_errors} of {result.num_trials} trials failed after {max_failures} "
-           f"retries (first error: {next(r.error for r in grid_result if r.error is not None)!r})"
+           f"retries (first error: {first_error!r})"
            if result.num_errors else "the sweep was interrupted")
     raise SweepIncomplete(
         f"Sweep incomplete: {max(missing, 0)} of {expected} seed runs are missing ({how}). "
@@ -496,7 +502,7 @@ def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: st
 
 def resume_sweep(out: str, address: Optional[str] = None, num_cpus: Optional[int] = None,
                  callbacks: Sequence[Any] = (), verbose: int = 0,
-                 command: Optional[str] = None, **kwargs) -> SweepResult:
+                 command: Optional[str] = None, **kwargs: Any) -> SweepResult:
   """Continues the sweep recorded in `out/sweep.json` (base, grid, seeds and options)."""
   spec = _read_spec(out)
   if spec is None:

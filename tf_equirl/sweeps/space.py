@@ -229,7 +229,7 @@ def label(values: Mapping[str, Any]) -> str:
                    for k, v in values.items())
 
 
-def config_key(values: Mapping[str, Any], config) -> str:
+def config_key(values: Mapping[str, Any], config: Any) -> str:
   """A folder name for one configuration: its label plus a hash of the whole config."""
   digest = hashlib.sha256(json.dumps(dataclasses.asdict(config), sort_keys=True)
                           .encode()).hexdigest()[:10]

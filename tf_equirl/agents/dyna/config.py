@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Optional
+from typing import Any, Optional
 
 from tf_equirl import checks
 from tf_equirl.agents.ppo.config import PPOConfig, default_config
@@ -170,7 +170,7 @@ class DynaConfig:
 
 
 def default_dyna_config(env: str = "CartPole-v1", ppo_overrides: Optional[dict] = None,
-                        **overrides) -> DynaConfig:
+                        **overrides: Any) -> DynaConfig:
   """`DynaConfig` with the thesis' settings for `env` (`tf_equirl.envs.defaults`) and an MLP
   actor-critic (thesis 4.7.5.3: "conventional MLP actor-critics"), then `ppo_overrides` and
   `overrides`."""

@@ -23,12 +23,14 @@ steps are recorded beside them (`TrainResult.extras["planned_steps"]`), never ad
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
+from tensorflow import keras
 
 from tf_equirl import envs, rng, runs
+from tf_equirl.envs.base import BatchedEnvironment
 from tf_equirl.envs.defaults import TRANSITION_ENVS, env_defaults
 from tf_equirl.agents.dyna.config import WORLD_MODELS, DynaConfig
 from tf_equirl.agents.dyna.world import ModelBuffer, ModelEnvironment
@@ -38,7 +40,6 @@ from tf_equirl.models.spec import TransitionSpec
 from tf_equirl.models.training import TrainConfig, TransitionTrainer
 from tf_equirl.params import count_params
 
-keras = tf.keras
 
 __all__ = ["Dyna", "build_world_model", "load_world_model", "default_world_model_name"]
 
@@ -105,7 +106,8 @@ class Dyna:
   `train(seed=...)` runs a whole run and returns a `TrainResult` over real steps.
   """
 
-  def __init__(self, config: DynaConfig, env=None, world_model: Optional[keras.Model] = None):
+  def __init__(self, config: DynaConfig, env: Optional[BatchedEnvironment] = None,
+               world_model: Optional[keras.Model] = None):
     if not isinstance(config, DynaConfig):
       raise ValueError(f"Dyna expects a DynaConfig, received {type(config).__name__}.")
     self.config = cfg = config
@@ -135,7 +137,7 @@ class Dyna:
     iterations = cfg.acting_iterations * cfg.dyna_iterations + sum(self._plan_counts)
     self.ppo = PPO(ppo_cfg, env=self.env,
                    num_updates=iterations * ppo_cfg.num_epochs * ppo_cfg.num_minibatches)
-    self.trainer = None
+    self.trainer: Optional[TransitionTrainer] = None
     if cfg.mode == "online":
       self.trainer = TransitionTrainer(self.world_model, self.spec, TrainConfig(
           epochs=cfg.epochs, learning_rate=cfg.model_learning_rate,
@@ -145,7 +147,7 @@ class Dyna:
     self._act = tf.function(self._act_impl, **compile_)
     self._learn = tf.function(self._learn_impl, **compile_)
     self._plan = tf.function(self._plan_impl, **compile_)
-    self._plan_carry = None
+    self._plan_carry: Optional[Carry] = None
 
   # ------------------------------------------------------------------ properties
   @property
@@ -183,7 +185,7 @@ class Dyna:
   def reset(self, seed: int) -> None:
     """Fresh actor-critic, optimisers, buffer, environments and (online) world model."""
     self.ppo.reset(seed)  # seeds Keras, then re-initialises the actor-critic
-    if self.config.mode == "online":
+    if self.trainer is not None:  # online mode
       fresh = build_world_model(self.config.world_model, self.spec)
       self.world_model.set_weights(fresh.get_weights())
       self.trainer.reset_optimizer()
@@ -217,7 +219,9 @@ class Dyna:
     cfg = self.config
     seed = cfg.ppo.seed if seed is None else seed
     self.reset(seed)
-    acting, planned, start = [], [], 0
+    acting: List[Dict[str, np.ndarray]] = []
+    planned: List[Dict[str, float]] = []
+    start = 0
     planned_steps = 0
     if checkpoint is not None:
       restored = checkpoint.restore(self.state_variables(), self._carries())
@@ -240,7 +244,7 @@ class Dyna:
       begin = time.perf_counter()
       self.ppo._carry, metrics = self._act(self.ppo._carry)  # pylint: disable=protected-access
       metrics = {k: v.numpy() for k, v in metrics.items()}
-      row = {"planned_steps_before": planned_steps}
+      row: Dict[str, float] = {"planned_steps_before": planned_steps}
       if self.trainer is not None:
         row["model_loss"] = float(self._learn(
             tf.constant(cfg.epochs), rng.fold_in(model_key, i)))
@@ -303,7 +307,7 @@ class Dyna:
   def _model_variables(self) -> list:
     return list(self.world_model.trainable_variables) if self.trainer is not None else []
 
-  def _carries(self) -> Dict[str, Carry]:
+  def _carries(self) -> Dict[str, Optional[Carry]]:
     return {"act": self.ppo._carry, "plan": self._plan_carry}  # pylint: disable=protected-access
 
   def state_variables(self) -> list:

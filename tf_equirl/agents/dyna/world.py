@@ -23,13 +23,15 @@ case the model's ball rows stall.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 import tensorflow as tf
+from tensorflow import keras
 
 from tf_equirl import rng
 from tf_equirl.envs.base import BatchedEnvironment, PhysicsFn, OutcomeFn
+from tf_equirl.groups import MDPSymmetry
 from tf_equirl.envs.catch import Catch
 from tf_equirl.models.dynamics import model_dynamics
 from tf_equirl.models.spec import TransitionSpec
@@ -46,7 +48,7 @@ class ModelBuffer:
     symmetry: the environment's `MDPSymmetry`, used by `add(..., orbit=True)`.
   """
 
-  def __init__(self, capacity: int, state_dim: int, symmetry=None):
+  def __init__(self, capacity: int, state_dim: int, symmetry: Optional[MDPSymmetry] = None):
     if not isinstance(capacity, (int, np.integer)) or capacity < 1:
       raise ValueError(f"ModelBuffer: capacity must be a positive integer, received {capacity!r}.")
     self.capacity = int(capacity)
@@ -72,6 +74,9 @@ class ModelBuffer:
     terminated = tf.cast(terminated, tf.float32)
     if orbit:
       sym = self.symmetry
+      if sym is None:
+        raise ValueError("ModelBuffer.add(orbit=True) needs the environment's symmetry; "
+                         "construct the buffer with symmetry=env.symmetry.")
       g_all = range(sym.group.order)
       obs = tf.concat([sym.state_rep.transform(obs, g) for g in g_all], 0)
       next_obs = tf.concat([sym.state_rep.transform(next_obs, g) for g in g_all], 0)
@@ -107,13 +112,15 @@ class ModelEnvironment(BatchedEnvironment):
       rollouts) instead of the reset distribution.
     horizon: episode length limit (a truncation); default the environment's own (Catch:
       `rows - 1`).
-    physics, outcome: replace the model's dynamics or the reward rule (`with_dynamics`).
+    physics: replaces the model's dynamics (`with_dynamics`).
+    outcome: replaces the reward rule (`with_dynamics`).
   """
 
-  def __init__(self, env: BatchedEnvironment, model, spec: Optional[TransitionSpec] = None,
-               batch_size: Optional[int] = None, seed: Any = 0,
-               start_buffer: Optional[ModelBuffer] = None, horizon: Optional[int] = None,
-               physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None):
+  def __init__(self, env: BatchedEnvironment, model: keras.Model,
+               spec: Optional[TransitionSpec] = None, batch_size: Optional[int] = None,
+               seed: Any = 0, start_buffer: Optional[ModelBuffer] = None,
+               horizon: Optional[int] = None, physics: Optional[PhysicsFn] = None,
+               outcome: Optional[OutcomeFn] = None):
     if not isinstance(env, BatchedEnvironment):
       raise ValueError("ModelEnvironment: env must be a tf_equirl BatchedEnvironment, received "
                        f"{type(env).__name__}.")
@@ -152,11 +159,11 @@ class ModelEnvironment(BatchedEnvironment):
     return physics
 
   @property
-  def symmetry(self):
+  def symmetry(self) -> MDPSymmetry:
     return self.env.symmetry
 
   @property
-  def symmetries(self):
+  def symmetries(self) -> Dict[str, Any]:
     return self.env.symmetries
 
   def observe(self, physics: tf.Tensor) -> tf.Tensor:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Any, Optional
 
 from tf_equirl import checks
 from tf_equirl.envs.defaults import find_env_defaults
@@ -199,7 +199,7 @@ PRESETS = {
 
 
 def default_config(env: str = "CartPole-v1", preset: Optional[str] = None,
-                   **overrides) -> PPOConfig:
+                   **overrides: Any) -> PPOConfig:
   """`PPOConfig` with the thesis' settings for `env` (`tf_equirl.envs.defaults`), then
   `PRESETS[preset]`, then `overrides`. A variant `env` ("Catch-v0:global:0.5") takes the
   settings of its base environment; an environment without defaults gets the dataclass's."""
@@ -207,6 +207,7 @@ def default_config(env: str = "CartPole-v1", preset: Optional[str] = None,
     raise ValueError(f"Unknown PPO preset {preset!r}; expected one of {sorted(PRESETS)}.")
   found = find_env_defaults(env) if isinstance(env, str) and env else None
   fields = dict(found.ppo) if found is not None else {}
-  fields.update(PRESETS.get(preset, {}))
+  if preset is not None:
+    fields.update(PRESETS[preset])
   fields.update(overrides)
   return PPOConfig(env=env, **fields)

@@ -44,6 +44,7 @@ from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
+from tensorflow import keras
 from tf_agents.agents.ppo import ppo_clip_agent
 from tf_agents.trajectories import time_step as ts
 
@@ -54,7 +55,6 @@ from tf_equirl.agents.ppo.config import PPOConfig
 from tf_equirl.networks import ActorNetwork, ValueNetwork, builders
 from tf_equirl.params import clip_by_global_norm, count_params
 
-keras = tf.keras
 
 # A pure environment step on an `EnvState` (tf_equirl.envs.base) and an int32 action [B]
 # returning `(state, time_step)` or `(state, time_step, next_observation)`, or a
@@ -94,7 +94,8 @@ class Rollout(NamedTuple):
   finished_return: tf.Tensor    # [T, B] return of an episode finishing here, else 0
 
 
-def gae(reward, value, next_value, terminated, ended, gamma: float, lam: float):
+def gae(reward: tf.Tensor, value: tf.Tensor, next_value: tf.Tensor, terminated: tf.Tensor,
+        ended: tf.Tensor, gamma: float, lam: float) -> Tuple[tf.Tensor, tf.Tensor]:
   """Generalised advantage estimation over `[T, B]` tensors, once per iteration.
 
   `delta_t = r_t + gamma (1 - terminated_t) V(s'_t) - V(s_t)`, where `s'_t` is the
@@ -160,8 +161,9 @@ class PPO:
     env: optional `BatchedEnvironment` (default `envs.make(config.env, config.num_envs)`);
       its batch size must be `config.num_envs`.
     step_fn: optional `StepFn` replacing `env` in collection (e.g. a learned transition
-      model; see the module docstring); `reset_fn` likewise replaces
-      `env.pure_reset(seed) -> (state, time_step)`.
+      model; see the module docstring).
+    reset_fn: optional function replacing `env.pure_reset(seed) -> (state, time_step)`
+      likewise.
     num_updates: Adam steps the learning-rate annealing spans (default: those of
       `config.num_iterations` iterations; Dyna adds its planning updates).
 
@@ -169,7 +171,8 @@ class PPO:
   without retracing) and `train()` to run it.
   """
 
-  def __init__(self, config: PPOConfig, env=None, step_fn: Optional[StepFn] = None,
+  def __init__(self, config: PPOConfig, env: Optional[BatchedEnvironment] = None,
+               step_fn: Optional[StepFn] = None,
                reset_fn: Optional[Callable[[Any], Tuple[Any, ts.TimeStep]]] = None,
                num_updates: Optional[int] = None):
     self.config = config
@@ -203,7 +206,7 @@ class PPO:
     self._chunk = _largest_divisor(config.num_iterations, config.iterations_per_call)
     self._train_chunk = tf.function(self._train_chunk_impl, jit_compile=config.jit_compile,
                                     reduce_retracing=True, autograph=False)
-    self._carry = None
+    self._carry: Optional[Carry] = None
 
   # ------------------------------------------------------------------ properties
   @property
