@@ -108,24 +108,27 @@ def run_experiment(config: AgentConfig, seeds: Sequence[int], out_dir: Optional[
   folder = (runs.RunFolder(out_dir, config, seeds, resume=resume, overwrite=overwrite)
             if out_dir else None)
   todo = [s for s in seeds if folder is None or not folder.is_finished(s)]
-  vectorized = vectorizes(config, len(todo), vectorize)
-  if vectorized:
-    agent = SeedBatchPPO(config, todo, seed_batch=seed_batch)
-    ppo_config = config
+  batch: Optional[SeedBatchPPO] = None
+  agent: Optional[Union[PPO, Dyna]] = None
+  ppo_config: PPOConfig
+  if isinstance(config, PPOConfig) and vectorizes(config, len(todo), vectorize):
+    batch = SeedBatchPPO(config, todo, seed_batch=seed_batch)
+    ppo_config, counts = config, batch.parameter_counts()
+    steps_per_seed = ppo_config.num_iterations * ppo_config.batch_size
   else:
     agent, config, ppo_config = build_agent(config)
+    counts = agent.parameter_counts()
+    steps_per_seed = (agent.total_real_steps if isinstance(agent, Dyna)
+                      else ppo_config.num_iterations * ppo_config.batch_size)
   if folder is not None:
     folder.start()  # the config and the agent are valid: take the folder
   checkpoints = tuple(checkpoints or default_checkpoints(ppo_config.env))
-  steps_per_seed = getattr(agent, "total_real_steps",
-                           ppo_config.num_iterations * ppo_config.batch_size)
   last = steps_per_seed
   checkpoints = tuple(c for c in checkpoints if c < last + ppo_config.batch_size) or (last,)
-  counts = agent.parameter_counts()
   label = f"{ppo_config.env} {ppo_config.network} actor ({counts['actor']} params) + " \
           f"{ppo_config.critic} critic ({counts['critic']}), " \
           f"{counts['actor'] + counts['critic']} in total"
-  if hasattr(agent, "describe"):
+  if isinstance(agent, Dyna):
     label += f"; {agent.describe()}, world model {counts['world_model']} params"
   print(label, flush=True)
   if folder is not None and folder.stale_seeds():
@@ -137,13 +140,13 @@ def run_experiment(config: AgentConfig, seeds: Sequence[int], out_dir: Optional[
   bar = _progress_bar(progress, (len(seeds) - len(finished)) * steps_per_seed, ppo_config)
   seed_curves: List[np.ndarray]
   env_steps: Optional[np.ndarray]
-  if vectorized:
-    print(f"training {len(agent.seeds)} seeds as one vectorised program, {agent.seed_batch} "
+  if batch is not None:
+    print(f"training {len(batch.seeds)} seeds as one vectorised program, {batch.seed_batch} "
           "at a time", flush=True)
     trained_curves, compile_s, train_s, train_steps, env_steps = _train_vectorized(
-        agent, folder, out_dir, tensorboard, save_models, bar)
+        batch, folder, out_dir, tensorboard, save_models, bar)
     seed_curves = [trained_curves[s] if s in trained_curves else
-                   results.read_seed_csv(folder.seed_csv(s))["mean_return"] for s in seeds]
+                   results.read_seed_csv(_seed_csv(folder, s))["mean_return"] for s in seeds]
     trained = len(trained_curves)
     seeds_loop: Sequence[int] = ()
   else:
@@ -184,6 +187,8 @@ def run_experiment(config: AgentConfig, seeds: Sequence[int], out_dir: Optional[
                         sps=f"{done[0] * ppo_config.batch_size / max(elapsed, 1e-9):,.0f}")
 
     checkpoint = folder.checkpoint(seed, checkpoint_every) if folder is not None else None
+    if agent is None:  # the loop runs only on the sequential path, which built the agent
+      raise RuntimeError("run_experiment: no sequential agent was built.")
     try:
       result = agent.train(callback=callback, seed=seed, checkpoint=checkpoint,
                            on_compile=prepare.start if prepare is not None else None)
@@ -233,6 +238,13 @@ def run_experiment(config: AgentConfig, seeds: Sequence[int], out_dir: Optional[
                         env_steps, title=label)
     folder.finish()
   return out
+
+
+def _seed_csv(folder: Optional[runs.RunFolder], seed: int) -> str:
+  """The CSV of a finished seed (only a run folder holds finished seeds)."""
+  if folder is None:
+    raise RuntimeError(f"run_experiment: seed {seed} is finished but there is no run folder.")
+  return folder.seed_csv(seed)
 
 
 def vectorizes(config, num_seeds: int, vectorize: Optional[bool] = None) -> bool:
@@ -417,15 +429,16 @@ def train_seeds(config: AgentConfig, seeds: Sequence[int],
   """
   seeds = list(seeds)
   check_seed_batch(seed_batch, max(len(seeds), 1))
-  if vectorizes(config, len(seeds), vectorize):
+  if isinstance(config, PPOConfig) and vectorizes(config, len(seeds), vectorize):
     batch = SeedBatchPPO(config, seeds, seed_batch=seed_batch)
-    done = {k: 0 for k in range(len(seeds))}
+    iterations_done = {k: 0 for k in range(len(seeds))}
 
     def batch_callback(k, metrics):
       n = len(metrics["mean_return"])
-      steps = (done[k] + np.arange(1, n + 1)) * config.batch_size
-      done[k] += n
-      report(seeds[k], {"env_steps": steps, **metrics})
+      steps = (iterations_done[k] + np.arange(1, n + 1)) * config.batch_size
+      iterations_done[k] += n
+      if report is not None:
+        report(seeds[k], {"env_steps": steps, **metrics})
 
     for first in range(0, len(seeds), batch.seed_batch):
       group = list(range(first, min(first + batch.seed_batch, len(seeds))))

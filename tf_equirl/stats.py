@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -254,7 +254,7 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
   return out
 
 
-def compare(arms: Mapping[str, Sequence[float]], pairs: Sequence[Tuple[str, str]],
+def compare(arms: Mapping[str, Union[Sequence[float], np.ndarray]], pairs: Sequence[Tuple[str, str]],
             seeds: Optional[Mapping[str, Sequence[int]]] = None, confidence: float = 0.95,
             resamples: int = 10_000, seed: int = 0) -> List[Difference]:
   """Every comparison `(a, b)` of `pairs` between the per-seed values in `arms`, with Holm's

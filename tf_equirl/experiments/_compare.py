@@ -46,7 +46,10 @@ def comparisons_section(values: Mapping[str, np.ndarray], pairs: Sequence[Tuple[
   for a, b in pairs:
     ok = all(name in values and np.asarray(values[name]).size >= 2
              and np.all(np.isfinite(values[name])) for name in (a, b))
-    (usable if ok else left_out).append((a, b) if ok else f"{a} - {b}")
+    if ok:
+      usable.append((a, b))
+    else:
+      left_out.append(f"{a} - {b}")
   if not usable:
     return ""
   diffs = stats.compare({k: np.asarray(v, dtype=np.float64) for k, v in values.items()},
@@ -92,7 +95,7 @@ def against_reference(runs: Mapping[str, tuple], reference: str, others: Sequenc
 def seeds_of(runs: Mapping[str, tuple], seeds: Optional[Sequence[int]] = None
              ) -> Dict[str, Sequence[int]]:
   """Each arm's seeds: `seeds` (the study's 0..N-1) cut to the arm's number of curves."""
-  out = {}
+  out: Dict[str, Sequence[int]] = {}
   for name, run in runs.items():
     n = np.asarray(run[1]).shape[0]
     out[name] = list(seeds)[:n] if seeds is not None else list(range(n))

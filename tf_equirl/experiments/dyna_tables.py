@@ -296,9 +296,9 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
         cells.append(text)
       lines.append(f"| {ratio:g} | " + " | ".join(cells) + " |")
   lines.append(f"\nCells with a checkpoint above the baseline: {', '.join(better) or 'none'}.\n")
-  cells = {a.name: runs[a.name] for a in grid}
-  per_arm_seeds = seeds_of({"baseline": runs["baseline"], **cells}, None)
-  values = {name: at_step(run[1], run[0], final) for name, run in cells.items()}
+  grid_runs = {a.name: runs[a.name] for a in grid}
+  per_arm_seeds = seeds_of({"baseline": runs["baseline"], **grid_runs}, None)
+  values = {name: at_step(run[1], run[0], final) for name, run in grid_runs.items()}
   values["baseline"] = at_step(base_curves, base_steps, final)
   lines.append(comparisons_section(
       values, [(name, "baseline") for name in cells], per_arm_seeds,

@@ -257,9 +257,13 @@ def _run_transition(run: TransitionRun) -> str:
   folder = data_lib.dataset_dir(config.data_dir, config.env, config.data_seed)
   if any(not os.path.exists(os.path.join(folder, f"{name}.npz")) for name in data_lib.SPLITS):
     defaults = env_defaults(config.env)
-    sizes = data_lib.DataConfig(
-        num_transitions=run.num_transitions or defaults.transition_samples,
-        **({"num_validation": run.num_validation} if run.num_validation else {}))
+    num_transitions = run.num_transitions or defaults.transition_samples
+    if num_transitions is None or defaults.transition_expert is None:
+      raise ValueError(f"{config.env} has no transition-dataset defaults (size and expert, "
+                       "tf_equirl.envs.defaults).")
+    sizes = data_lib.DataConfig(num_transitions=num_transitions)
+    if run.num_validation:
+      sizes = dataclasses.replace(sizes, num_validation=run.num_validation)
     splits = data_lib.make_datasets(envs.make(config.env, batch_size=1, seed=0),
                                     zoo.load_any(defaults.transition_expert), config.data_seed,
                                     sizes)
@@ -318,7 +322,7 @@ def _approx() -> Dict[str, Any]:
 
 _GRID_NETWORKS = ("mlp", "gcnn", "gcnn@C4", "gcnn@C2", "augment", "encoder", "symmetrizer",
                   "steerable", "steerable@C4", "steerable@C2", "steerable_lean")
-_ONLINE = dict(planning_ratios=(0.5, 1, 2, 4, 8), dyna_iterations=(5, 10, 50, 100))
+_ONLINE: Dict[str, Any] = dict(planning_ratios=(0.5, 1, 2, 4, 8), dyna_iterations=(5, 10, 50, 100))
 
 
 def _studies() -> Tuple[Study, ...]:
