@@ -15,8 +15,8 @@ and divides by the number of seeds. The sequential path is timed on `--sequentia
 seeds (its time per seed does not depend on how many); its first seed includes the
 compilation, which later seeds reuse. Rows: network, path, seeds, whole s/seed, after-compile
 s/seed, env steps/s after compilation (all seeds together).
-`--split_products=false,true` times the vectorised path also with each product of two per-seed
-operands written as one product per seed (`SeedBatchPPO.split_products`).
+`--split_products=false,true` times the vectorised path with and without each product of two
+per-seed operands written as one product per seed (`SeedBatchPPO.split_products`).
 """
 
 import os
@@ -41,9 +41,10 @@ _SEQUENTIAL = flags.DEFINE_integer("sequential_seeds", 2,
                                    "Seeds of the sequential path (0: skip it).")
 _TOTAL_STEPS = flags.DEFINE_integer("total_steps", 2048, "Env steps per seed.")
 _PRESET = flags.DEFINE_string("preset", None, "PPO preset (e.g. purejaxrl_step).")
-_SPLIT = flags.DEFINE_list("split_products", ["false"], "Vectorised path: products of two "
+_SPLIT = flags.DEFINE_list("split_products", ["default"], "Vectorised path: products of two "
                             "per-seed operands as one product per seed (true), as pfor's "
-                            "batched product (false), or both (true,false: one row each).")
+                            "batched product (false), SeedBatchPPO's choice (default), or "
+                            "several (false,true: one row each).")
 _XLA_RUNTIME = flags.DEFINE_bool("xla_runtime", False, "Compile with XLA's newer CPU runtime "
                                  "(tf_equirl.compilation).")
 
@@ -53,10 +54,11 @@ def _config(network: str):
                         total_steps=_TOTAL_STEPS.value)
 
 
-def _vectorised(network: str, seeds: int, split: bool):
+def _vectorised(network: str, seeds: int, split):
   start = time.perf_counter()
   batch = SeedBatchPPO(_config(network), list(range(seeds)))
-  batch.split_products = split
+  if split is not None:
+    batch.split_products = split
   results = batch.train()
   whole = time.perf_counter() - start
   after = results[0].train_seconds
@@ -85,8 +87,9 @@ def main(_):
       rows.append(("sequential", _SEQUENTIAL.value, *_sequential(network, _SEQUENTIAL.value)))
     for count in (int(c) for c in _SEED_COUNTS.value):
       for split in _SPLIT.value:
-        split = split.lower() in ("true", "1", "yes")
-        path = "vectorised" + (" (split products)" if split else "")
+        split = None if split == "default" else split.lower() in ("true", "1", "yes")
+        label = {None: "", True: " (split products)", False: " (batched products)"}[split]
+        path = "vectorised" + label
         rows.append((path, count, *_vectorised(network, count, split)))
     for path, seeds, whole, after, steps_after in rows:
       steps_per_second = seeds * steps_after / after if after > 0 else float("nan")

@@ -34,11 +34,11 @@ How the seed axis goes through the loop of `learner.PPO` (same steps, same order
 
 5. Products: pfor turns a product of a per-seed activation and a per-seed weight into a
    batched matrix product, which XLA's CPU backend runs through a slow Eigen contraction.
-   With `split_products = True` (and `config.jit_compile`) such products, forward and in
+   With `split_products` (and `config.jit_compile`) such products, forward and in
    the gradients, are written as one plain matrix product per seed instead
    (`_split_products`), the products each lone run computes; matrix-vector products keep the
-   batched form. Off by default: the update gets faster, but XLA's compilation gets longer
-   by more than that saves in typical runs.
+   batched form. On by default for up to 8 seeds per program; beyond, the update gains
+   little and XLA's compilation grows with the number of products.
 
 A seed batch smaller than the seeds (`seed_batch`) runs the seeds in groups through the same
 program; the last group is padded with copies of its last seed (their results dropped), so
@@ -300,9 +300,10 @@ class SeedBatchPPO:
     # Test hook: per-seed factors `[seed_batch]` on the losses (None: 1), read when traced.
     self._loss_scale: Optional[np.ndarray] = None
     # Products of two per-seed operands as one product per seed under XLA (module docstring,
-    # point 5); off by default: it lengthens XLA's compilation more than it shortens the
-    # training of typical runs (benchmarks/seed_batch.py --split_products=true,false).
-    self.split_products = False
+    # point 5): on for up to 8 seeds per program, where it shortens the update and the
+    # compilation stays as long; at 32 the update gains nothing and compilation grows
+    # (benchmarks/seed_batch.py --split_products=false,true).
+    self.split_products = self.seed_batch <= 8
 
   # ------------------------------------------------------------------ properties
   @property
