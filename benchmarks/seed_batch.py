@@ -15,6 +15,8 @@ and divides by the number of seeds. The sequential path is timed on `--sequentia
 seeds (its time per seed does not depend on how many); its first seed includes the
 compilation, which later seeds reuse. Rows: network, path, seeds, whole s/seed, after-compile
 s/seed, env steps/s after compilation (all seeds together).
+`--split_products=false,true` times the vectorised path with and without each product of two
+per-seed operands written as one product per seed (`SeedBatchPPO.split_products`).
 """
 
 import os
@@ -39,6 +41,10 @@ _SEQUENTIAL = flags.DEFINE_integer("sequential_seeds", 2,
                                    "Seeds of the sequential path (0: skip it).")
 _TOTAL_STEPS = flags.DEFINE_integer("total_steps", 2048, "Env steps per seed.")
 _PRESET = flags.DEFINE_string("preset", None, "PPO preset (e.g. purejaxrl_step).")
+_SPLIT = flags.DEFINE_list("split_products", ["default"], "Vectorised path: products of two "
+                            "per-seed operands as one product per seed (true), as pfor's "
+                            "batched product (false), SeedBatchPPO's choice (default), or "
+                            "several (false,true: one row each).")
 _XLA_RUNTIME = flags.DEFINE_bool("xla_runtime", False, "Compile with XLA's newer CPU runtime "
                                  "(tf_equirl.compilation).")
 
@@ -48,9 +54,11 @@ def _config(network: str):
                         total_steps=_TOTAL_STEPS.value)
 
 
-def _vectorised(network: str, seeds: int):
+def _vectorised(network: str, seeds: int, split):
   start = time.perf_counter()
   batch = SeedBatchPPO(_config(network), list(range(seeds)))
+  if split is not None:
+    batch.split_products = split
   results = batch.train()
   whole = time.perf_counter() - start
   after = results[0].train_seconds
@@ -78,7 +86,11 @@ def main(_):
     if _SEQUENTIAL.value:
       rows.append(("sequential", _SEQUENTIAL.value, *_sequential(network, _SEQUENTIAL.value)))
     for count in (int(c) for c in _SEED_COUNTS.value):
-      rows.append(("vectorised", count, *_vectorised(network, count)))
+      for split in _SPLIT.value:
+        split = None if split == "default" else split.lower() in ("true", "1", "yes")
+        label = {None: "", True: " (split products)", False: " (batched products)"}[split]
+        path = "vectorised" + label
+        rows.append((path, count, *_vectorised(network, count, split)))
     for path, seeds, whole, after, steps_after in rows:
       steps_per_second = seeds * steps_after / after if after > 0 else float("nan")
       print(f"| {network} | {path} | {seeds} | {whole / seeds:.3f} | {after / seeds:.3f} | "

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from tf_equirl import rng
+from tf_equirl.agents.ppo import seed_batch
 from tf_equirl.agents.ppo.config import default_config
 from tf_equirl.agents.ppo.learner import PPO
 from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO
@@ -177,10 +178,13 @@ def test_initial_weights_are_ppo_resets(tmp_path):
   np.testing.assert_allclose(loaded(obs).numpy(), batch.actor_model(1)(obs).numpy(), rtol=1e-6)
 
 
-@pytest.mark.parametrize("env,network", [("CartPole-v1", "gcnn"), ("GridWorld-v0", "gcnn")])
-def test_gcnn_seeds_match_lone_runs(env, network):
+@pytest.mark.parametrize("env,network,split", [("CartPole-v1", "gcnn", False),
+                                               ("GridWorld-v0", "gcnn", False),
+                                               ("CartPole-v1", "gcnn", True)])
+def test_gcnn_seeds_match_lone_runs(env, network, split):
   config = _config(env, network)
   batch = SeedBatchPPO(config, [3, 1])
+  batch.split_products = split  # products of per-seed operands one per seed, or batched
   results = batch.train()
   _assert_matches_lone(config, batch, results, 0)
 
@@ -199,6 +203,39 @@ def test_one_seeds_huge_or_infinite_gradient_does_not_change_another_seeds_updat
   assert isinstance(results[2], TrainingDiverged) and results[2].seed == 6
   assert "grad_norm" in results[2].names
   assert np.isfinite(results[1].losses["policy_loss"]).all()
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_products_of_per_seed_operands_are_one_product_per_seed_when_split(split):
+  n, b, i, j = 3, 5, 4, 6
+  r = np.random.default_rng(0)
+  x, w = r.normal(size=[n, b, i]).astype(np.float32), r.normal(size=[n, i, j]).astype(np.float32)
+  v = r.normal(size=[n, j, 1]).astype(np.float32)
+
+  def per_seed(args):
+    xs, ws, vs = args
+    with tf.GradientTape() as tape:
+      tape.watch([xs, ws])
+      y = tf.matmul(tf.matmul(xs, ws), vs)  # matrix product, then matrix-vector
+      loss = tf.reduce_sum(tf.square(y)) + tf.reduce_sum(tf.matmul(xs[None], ws[None]))
+    return (y,) + tuple(tape.gradient(loss, [xs, ws]))
+
+  @tf.function(autograph=False)
+  def vectorised(x, w, v):
+    with seed_batch._split_products(split):  # pylint: disable=protected-access
+      return tf.vectorized_map(per_seed, (x, w, v), fallback_to_while_loop=False)
+
+  concrete = vectorised.get_concrete_function(x, w, v)
+  # Batched products of two per-seed matrices (vectors and shared operands keep that form).
+  batched = [op for op in concrete.graph.get_operations() if op.type == "BatchMatMulV2"
+             and all(t.shape.rank == 3 and t.shape[0] == n and min(t.shape[1:]) > 1
+                     for t in op.inputs)]
+  assert bool(batched) != split, [op.name for op in batched]
+  got = vectorised(x, w, v)
+  want = [per_seed(tuple(tf.constant(a[k]) for a in (x, w, v))) for k in range(n)]
+  for g, part in zip(got, zip(*want)):
+    np.testing.assert_allclose(g.numpy(), np.stack([p.numpy() for p in part]), rtol=1e-5,
+                               atol=1e-5)
 
 
 def test_bad_arguments_are_named():

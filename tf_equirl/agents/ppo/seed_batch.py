@@ -32,6 +32,14 @@ How the seed axis goes through the loop of `learner.PPO` (same steps, same order
    lockstep (Adam is elementwise; all seeds share the learning-rate schedule). Keras constraints (the relaxed and RPP layers') are applied to
    each seed's slice after the step, as the optimiser applies them to a lone run's weights.
 
+5. Products: pfor turns a product of a per-seed activation and a per-seed weight into a
+   batched matrix product, which XLA's CPU backend runs through a slow Eigen contraction.
+   With `split_products` (and `config.jit_compile`) such products, forward and in
+   the gradients, are written as one plain matrix product per seed instead
+   (`_split_products`), the products each lone run computes; matrix-vector products keep the
+   batched form. On by default for up to 8 seeds per program; beyond, the update gains
+   little and XLA's compilation grows with the number of products.
+
 A seed batch smaller than the seeds (`seed_batch`) runs the seeds in groups through the same
 program; the last group is padded with copies of its last seed (their results dropped), so
 there is one trace. What differs from `PPO.train`: no checkpoints, and no swappable step
@@ -78,6 +86,80 @@ def _register_top_k() -> None:
 
 
 _register_top_k()
+
+
+# Products of two stacked operands (a per-seed activation times a per-seed weight) become
+# batched matrix products under pfor, which XLA's CPU backend runs through a slow Eigen
+# contraction (about twice the time of the same products done one at a time at the sizes of
+# the networks here). While `_split_products` is on (tracing a vectorised function for XLA),
+# such a product over a known number of seeds is instead written as one product per seed,
+# each a plain matrix product; matrix-vector products keep the batched form, which is faster.
+_ORIGINAL_CONVERTERS: Dict[str, Callable] = {}
+_SPLIT = {"on": False}
+
+
+class _split_products:  # pylint: disable=invalid-name
+  """Context: pfor writes products of two stacked operands as one product per seed."""
+
+  def __init__(self, enabled: bool = True):
+    self.enabled, self._previous = enabled, False
+
+  def __enter__(self):
+    self._previous, _SPLIT["on"] = _SPLIT["on"], self.enabled
+    return self
+
+  def __exit__(self, *exc):
+    _SPLIT["on"] = self._previous
+
+
+def _seed_count(pfor_input) -> Optional[int]:
+  """The static number of vectorised iterations, or None."""
+  value = tf.get_static_value(pfor_input.pfor.loop_len_vector)
+  return None if value is None else int(np.reshape(value, [-1])[0])
+
+
+def _split_worthwhile(a: tf.Tensor, b: tf.Tensor, n: Optional[int]) -> bool:
+  """Whether to write a stacked product as `n` products: static `n` and shapes, no vector."""
+  if not _SPLIT["on"] or n is None or n < 2:
+    return False
+  shapes = (a.shape, b.shape)
+  return (all(s.is_fully_defined() for s in shapes) and a.shape[0] == n == b.shape[0]
+          and min(a.shape[-2:] + b.shape[-2:]) > 1)
+
+
+def _register_split_products() -> None:
+  """Wraps pfor's `MatMul` and `BatchMatMulV2` converters (see `_split_products`)."""
+  registry = _pfor._pfor_converter_registry  # pylint: disable=protected-access
+  if _ORIGINAL_CONVERTERS:
+    return
+  for name in ("MatMul", "BatchMatMulV2"):
+    _ORIGINAL_CONVERTERS[name] = registry[name]
+
+  def convert_matmul(pfor_input):
+    a, a_stacked, _ = pfor_input.input(0)
+    b, b_stacked, _ = pfor_input.input(1)
+    n = _seed_count(pfor_input)
+    if not (a_stacked and b_stacked and _split_worthwhile(a, b, n)):
+      return _ORIGINAL_CONVERTERS["MatMul"](pfor_input)
+    tr_a, tr_b = pfor_input.get_attr("transpose_a"), pfor_input.get_attr("transpose_b")
+    return _pfor.wrap(tf.stack([tf.matmul(x, y, transpose_a=tr_a, transpose_b=tr_b)
+                                for x, y in zip(tf.unstack(a, n), tf.unstack(b, n))]), True)
+
+  def convert_batch_matmul(pfor_input):
+    a, a_stacked, _ = pfor_input.input(0)
+    b, b_stacked, _ = pfor_input.input(1)
+    n = _seed_count(pfor_input)
+    if not (a_stacked and b_stacked and _split_worthwhile(a, b, n)):
+      return _ORIGINAL_CONVERTERS["BatchMatMulV2"](pfor_input)
+    adj_x, adj_y = pfor_input.get_attr("adj_x"), pfor_input.get_attr("adj_y")
+    return _pfor.wrap(tf.stack([tf.matmul(x, y, adjoint_a=adj_x, adjoint_b=adj_y)
+                                for x, y in zip(tf.unstack(a, n), tf.unstack(b, n))]), True)
+
+  registry["MatMul"] = convert_matmul
+  registry["BatchMatMulV2"] = convert_batch_matmul
+
+
+_register_split_products()
 
 
 class SeedCarry(NamedTuple):
@@ -217,6 +299,11 @@ class SeedBatchPPO:
     self._trained: Dict[int, List[np.ndarray]] = {}
     # Test hook: per-seed factors `[seed_batch]` on the losses (None: 1), read when traced.
     self._loss_scale: Optional[np.ndarray] = None
+    # Products of two per-seed operands as one product per seed under XLA (module docstring,
+    # point 5): on for up to 8 seeds per program, where it shortens the update and the
+    # compilation stays as long; at 32 the update gains nothing and compilation grows
+    # (benchmarks/seed_batch.py --split_products=false,true).
+    self.split_products = self.seed_batch <= 8
 
   # ------------------------------------------------------------------ properties
   @property
@@ -393,7 +480,8 @@ class SeedBatchPPO:
     def body(args):
       with rng.vectorizable(xla_floats=self.config.jit_compile):
         return fn(args)
-    return tf.vectorized_map(body, elems, fallback_to_while_loop=False)
+    with _split_products(self.config.jit_compile and self.split_products):
+      return tf.vectorized_map(body, elems, fallback_to_while_loop=False)
 
   def _weights(self):
     return [tf.convert_to_tensor(v) for v in self._variables]
