@@ -49,7 +49,7 @@ function (the Dyna driver keeps the sequential path).
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -63,7 +63,7 @@ from tf_equirl.agents.ppo.config import PPOConfig
 from tf_equirl.envs.base import EnvState
 from tf_equirl.networks import builders
 
-keras = tf.keras
+from tensorflow import keras
 _standardize = learner._standardize  # pylint: disable=protected-access
 _largest_divisor = learner._largest_divisor  # pylint: disable=protected-access
 
@@ -187,7 +187,8 @@ class _WeightSwap:
     self.model = model
     self.variables = list(model.trainable_variables)
     position = {id(v): i for i, v in enumerate(self.variables)}
-    self._slots = []  # (layer, attribute, index in a list or None, variable position)
+    # (layer, attribute, index in a list or None, variable position)
+    self._slots: List[Tuple[Any, str, Optional[int], int]] = []
     found = set()
     layers = model._flatten_layers(include_self=False, recursive=True)  # pylint: disable=W0212
     for layer in layers:
@@ -543,10 +544,10 @@ class SeedBatchPPO:
           return augmentation.augment_batch(self.symmetry, tuple(one), self._logits,
                                             self._value, with_weights=cfg.augment_weights)
 
-      batch = self._vmap(augment, (actor, critic, batch))
+      augmented = self._vmap(augment, (actor, critic, batch))
       if cfg.augment_weights:
-        batch, weights = batch
-      batch = tuple(batch)
+        augmented, weights = augmented
+      batch = tuple(augmented)
       size *= augmentation.augmentation_factor(self.symmetry)
     losses = self._update(batch, rng.batched_fold_in(key, 1), size, weights)
     returns = _rollout_metrics(rollout)
