@@ -27,8 +27,9 @@ from tf_equirl.agents.dyna import Dyna, default_dyna_config  # noqa: E402
 from tf_equirl.agents.ppo import PPO  # noqa: E402
 
 _ENV = flags.DEFINE_enum("env", "CartPole-v1", ["CartPole-v1", "Catch-v0"], "Environment.")
-_TOTAL_STEPS = flags.DEFINE_integer("total_steps", None, "Real steps (default 102,400 CartPole, "
-                                    "20,000 Catch).")
+_TOTAL_STEPS = flags.DEFINE_integer(
+  "total_steps", None, "Real steps (default 102,400 CartPole, " "20,000 Catch)."
+)
 _ITERATIONS = flags.DEFINE_integer("dyna_iterations", 50, "Dyna iterations.")
 _MODEL_EPOCHS = flags.DEFINE_integer("model_epochs", None, "Online model epochs per iteration.")
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny run of one Dyna configuration (smoke test).")
@@ -68,21 +69,22 @@ def main(argv):
     steps, iterations = (10_240, 5) if env == "CartPole-v1" else (2_000, 5)
   ppo = {"total_steps": steps}
   configs = {
-      "supervised equi-dyna, ratio 1": dict(mode="supervised", world_model="gcnn",
-                                            planning_ratio=1),
-      "supervised equi-dyna, ratio 8": dict(mode="supervised", world_model="gcnn",
-                                            planning_ratio=8),
-      "online dyna (mlp model), ratio 1": dict(mode="online", world_model="mlp",
-                                               planning_ratio=1, model_epochs=_MODEL_EPOCHS.value),
-      "online equi-dyna (gcnn model), ratio 1": dict(mode="online", world_model="gcnn",
-                                                     planning_ratio=1,
-                                                     model_epochs=_MODEL_EPOCHS.value),
+    "supervised equi-dyna, ratio 1": dict(mode="supervised", world_model="gcnn", planning_ratio=1),
+    "supervised equi-dyna, ratio 8": dict(mode="supervised", world_model="gcnn", planning_ratio=8),
+    "online dyna (mlp model), ratio 1": dict(
+      mode="online", world_model="mlp", planning_ratio=1, model_epochs=_MODEL_EPOCHS.value
+    ),
+    "online equi-dyna (gcnn model), ratio 1": dict(
+      mode="online", world_model="gcnn", planning_ratio=1, model_epochs=_MODEL_EPOCHS.value
+    ),
   }
   if _QUICK.value:  # smoke test: one Dyna configuration
     configs = dict(list(configs.items())[:1])
   print(f"# Dyna throughput: {env}, {steps:,} real steps, {iterations} Dyna iterations\n")
-  print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"TF {tf.__version__}, load average {os.getloadavg()[0]:.2f}\n")
+  print(
+    f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+    f"TF {tf.__version__}, load average {os.getloadavg()[0]:.2f}\n"
+  )
   base_cfg = default_dyna_config(env, ppo_overrides=ppo, dyna_iterations=iterations)
   agent = PPO(base_cfg.ppo)
   t = time.perf_counter()
@@ -91,11 +93,15 @@ def main(argv):
   t = time.perf_counter()
   agent.train(seed=1)
   ppo_wall = time.perf_counter() - t
-  print("| configuration | first run s (compile) | run s | x PPO | real steps/s (acting) | "
-        "planned steps/s | model s per Dyna iteration |")
+  print(
+    "| configuration | first run s (compile) | run s | x PPO | real steps/s (acting) | "
+    "planned steps/s | model s per Dyna iteration |"
+  )
   print("|---|---|---|---|---|---|---|")
-  print(f"| PPO alone | {ppo_first:.1f} | {ppo_wall:.1f} | 1.00 | "
-        f"{base_cfg.ppo.num_iterations * base_cfg.ppo.batch_size / ppo_wall:,.0f} | - | - |")
+  print(
+    f"| PPO alone | {ppo_first:.1f} | {ppo_wall:.1f} | 1.00 | "
+    f"{base_cfg.ppo.num_iterations * base_cfg.ppo.batch_size / ppo_wall:,.0f} | - | - |"
+  )
   for name, fields in configs.items():
     cfg = default_dyna_config(env, ppo_overrides=ppo, dyna_iterations=iterations, **fields)
     dyna = Dyna(cfg)
@@ -103,12 +109,16 @@ def main(argv):
     dyna.train(seed=0)
     first = time.perf_counter() - t
     wall, times = _timed_phases(dyna, seed=1)
-    planned = sum(cfg.planning_iterations(i) for i in range(cfg.dyna_iterations)) \
-        * cfg.ppo.batch_size
+    planned = (
+      sum(cfg.planning_iterations(i) for i in range(cfg.dyna_iterations)) * cfg.ppo.batch_size
+    )
     model = f"{times['learn'] / cfg.dyna_iterations:.3f}" if dyna.trainer else "-"
-    print(f"| {name} | {first:.1f} | {wall:.1f} | {wall / ppo_wall:.2f} | "
-          f"{cfg.total_real_steps / times['act']:,.0f} | "
-          f"{planned / times['plan']:,.0f} | {model} |", flush=True)
+    print(
+      f"| {name} | {first:.1f} | {wall:.1f} | {wall / ppo_wall:.2f} | "
+      f"{cfg.total_real_steps / times['act']:,.0f} | "
+      f"{planned / times['plan']:,.0f} | {model} |",
+      flush=True,
+    )
   print(f"\nload average after: {os.getloadavg()[0]:.2f}")
   print(f"\nCommand: python benchmarks/dyna_throughput.py {' '.join(sys.argv[1:])}")
 

@@ -41,8 +41,12 @@ def make_mlp_policy(obs_dim: int, num_actions: int, sample: bool, seed: int = 0)
   weights = []
   for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
     limit = np.sqrt(6.0 / (fan_in + fan_out))  # Glorot uniform
-    weights.append((tf.Variable(rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32)),
-                    tf.Variable(np.zeros(fan_out, np.float32))))
+    weights.append(
+      (
+        tf.Variable(rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32)),
+        tf.Variable(np.zeros(fan_out, np.float32)),
+      )
+    )
 
   def policy(observation, key):
     h = tf.reshape(observation, [tf.shape(observation)[0], -1])
@@ -60,8 +64,10 @@ def make_mlp_policy(obs_dim: int, num_actions: int, sample: bool, seed: int = 0)
 
 def make_random_policy(num_actions: int):
   def policy(observation, key):
-    return tf.random.stateless_uniform([tf.shape(observation)[0]], seed=key, minval=0,
-                                       maxval=num_actions, dtype=tf.int32)
+    return tf.random.stateless_uniform(
+      [tf.shape(observation)[0]], seed=key, minval=0, maxval=num_actions, dtype=tf.int32
+    )
+
   return policy
 
 
@@ -78,15 +84,18 @@ def build_loop(env, policy):
       return i + 1, state, step.observation, total + tf.reduce_sum(step.reward)
 
     _, state, _, total = tf.while_loop(
-        lambda i, *_: i < iterations, body,
-        (tf.constant(0), state, step.observation, tf.constant(0.0)))
+      lambda i, *_: i < iterations,
+      body,
+      (tf.constant(0), state, step.observation, tf.constant(0.0)),
+    )
     return total, tf.reduce_sum(state.step_count)
 
   return run
 
 
-def measure(env_name: str, batch_size: int, policy_name: str, env_steps: int, repeats: int,
-            mlp_actions: str):
+def measure(
+  env_name: str, batch_size: int, policy_name: str, env_steps: int, repeats: int, mlp_actions: str
+):
   env = make(env_name, batch_size=batch_size, seed=0)
   obs_dim = int(np.prod(env.observation_spec().shape))
   if policy_name == "mlp":
@@ -109,12 +118,19 @@ def measure(env_name: str, batch_size: int, policy_name: str, env_steps: int, re
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--envs", default="CartPole-v1,Catch-v0",
-                      help="comma-separated registered names (also GridWorld-v0)")
+  parser.add_argument(
+    "--envs",
+    default="CartPole-v1,Catch-v0",
+    help="comma-separated registered names (also GridWorld-v0)",
+  )
   parser.add_argument("--batch_sizes", default="4,64,1024")
   parser.add_argument("--policies", default="random,mlp")
-  parser.add_argument("--env_steps", type=int, default=2_000_000,
-                      help="env steps per timed run (iterations = env_steps // batch)")
+  parser.add_argument(
+    "--env_steps",
+    type=int,
+    default=2_000_000,
+    help="env steps per timed run (iterations = env_steps // batch)",
+  )
   parser.add_argument("--repeats", type=int, default=3, help="timed runs; the median is shown")
   parser.add_argument("--mlp_actions", choices=["sample", "greedy"], default="sample")
   parser.add_argument("--quick", action="store_true", help="tiny run: 20k steps, 1 repeat")
@@ -129,19 +145,25 @@ def main(argv=None):
     if p not in ("random", "mlp"):
       parser.error(f"unknown policy {p!r}; expected 'random' or 'mlp'")
 
-  print(f"TF {tf.__version__}, {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPU cores, GPUs: {len(tf.config.list_physical_devices('GPU'))}; "
-        f"{args.env_steps} env steps per timed run, median of {args.repeats}, "
-        f"MLP actions: {args.mlp_actions}\n")
+  print(
+    f"TF {tf.__version__}, {platform.processor() or platform.machine()}, "
+    f"{os.cpu_count()} CPU cores, GPUs: {len(tf.config.list_physical_devices('GPU'))}; "
+    f"{args.env_steps} env steps per timed run, median of {args.repeats}, "
+    f"MLP actions: {args.mlp_actions}\n"
+  )
   print("| env | policy | batch | loop iterations | env steps/s | compile (s) |")
   print("|---|---|---:|---:|---:|---:|")
   for env_name in envs:
     for policy_name in policies:
       for batch_size in batch_sizes:
-        iterations, rate, compile_s = measure(env_name, batch_size, policy_name,
-                                              args.env_steps, args.repeats, args.mlp_actions)
-        print(f"| {env_name} | {policy_name} | {batch_size} | {iterations} | "
-              f"{rate:,.0f} | {compile_s:.2f} |", flush=True)
+        iterations, rate, compile_s = measure(
+          env_name, batch_size, policy_name, args.env_steps, args.repeats, args.mlp_actions
+        )
+        print(
+          f"| {env_name} | {policy_name} | {batch_size} | {iterations} | "
+          f"{rate:,.0f} | {compile_s:.2f} |",
+          flush=True,
+        )
 
 
 if __name__ == "__main__":

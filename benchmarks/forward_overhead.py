@@ -79,8 +79,14 @@ keras = tf.keras
 
 MODES = ("eager", "function", "xla")
 MODE_TITLES = {"eager": "eager", "function": "tf.function", "xla": "XLA"}
-GROUPS = {"C2": lambda: cyclic(2), "C4": lambda: cyclic(4), "D4": lambda: dihedral(4),
-          "C8": lambda: cyclic(8), "D8": lambda: dihedral(8), "C16": lambda: cyclic(16)}
+GROUPS = {
+  "C2": lambda: cyclic(2),
+  "C4": lambda: cyclic(4),
+  "D4": lambda: dihedral(4),
+  "C8": lambda: cyclic(8),
+  "D8": lambda: dihedral(8),
+  "C16": lambda: cyclic(16),
+}
 SPATIAL = "spatial"
 
 
@@ -148,8 +154,7 @@ def lift_networks(env_name: str):
   nets = {"dense d -> 64": keras.Model(inp, keras.layers.Dense(64, "tanh")(inp))}
   weights = None
   for implementation in (SPATIAL, "fourier"):
-    layer = GroupLift(units, symmetry.state_rep, implementation=implementation,
-                      activation="tanh")
+    layer = GroupLift(units, symmetry.state_rep, implementation=implementation, activation="tanh")
     model = keras.Model(inp, layer(inp))
     if weights is None:
       weights = model.get_weights()
@@ -171,8 +176,9 @@ def planar_matrices(group) -> np.ndarray:
 
 def scaling_state_rep(group) -> Representation:
   """Planar action on a 2-vector plus the regular action on |G| more coordinates."""
-  return direct_sum(Representation(group, planar_matrices(group), name="planar"),
-                    Representation.regular(group))
+  return direct_sum(
+    Representation(group, planar_matrices(group), name="planar"), Representation.regular(group)
+  )
 
 
 def group_stack(rep: Representation, width: int, implementation: str) -> keras.Model:
@@ -194,10 +200,12 @@ def mlp_stack(dim: int, width: int) -> keras.Model:
 def scaling_networks(group_name: str, target_params: int):
   group = GROUPS[group_name]()
   rep = scaling_state_rep(group)
-  width, _ = match_width(lambda w: group_stack(rep, w, SPATIAL), target_params, tolerance=0.15,
-                         widths=range(1, 513))
-  mlp_width, _ = match_width(lambda w: mlp_stack(rep.dim, w), target_params, tolerance=0.15,
-                             widths=range(1, 1025))
+  width, _ = match_width(
+    lambda w: group_stack(rep, w, SPATIAL), target_params, tolerance=0.15, widths=range(1, 513)
+  )
+  mlp_width, _ = match_width(
+    lambda w: mlp_stack(rep.dim, w), target_params, tolerance=0.15, widths=range(1, 1025)
+  )
   nets = {"mlp": mlp_stack(rep.dim, mlp_width)}
   spatial = group_stack(rep, width, SPATIAL)
   fourier = group_stack(rep, width, "fourier")
@@ -214,13 +222,15 @@ def scaling_networks(group_name: str, target_params: int):
 def compiled(model: keras.Model, mode: str):
   def forward(x):
     return model(x, training=False)
+
   if mode == "eager":
     return forward
   return tf.function(forward, jit_compile=mode == "xla", autograph=False)
 
 
-def time_cell(fns: dict, x: tf.Tensor, seconds: float, min_rounds: int, max_rounds: int,
-              sample_s: float = 2e-3):
+def time_cell(
+  fns: dict, x: tf.Tensor, seconds: float, min_rounds: int, max_rounds: int, sample_s: float = 2e-3
+):
   """Interleaved timing of `fns` on `x`: `{key: per-call seconds, one per round}`.
 
   Every round times each function once, as a run of `inner[key]` calls taking about
@@ -258,9 +268,16 @@ def summarize(times: dict, baseline, batch: int) -> dict:
     ts = np.asarray(ts)
     q1, med, q3 = np.percentile(ts, [25, 50, 75])
     r1, rmed, r3 = np.percentile(ts / base, [25, 50, 75])
-    out[key] = {"median_us": 1e6 * med, "q1_us": 1e6 * q1, "q3_us": 1e6 * q3,
-                "rounds": int(ts.size), "steps_per_s": batch / med,
-                "ratio": float(rmed), "ratio_q1": float(r1), "ratio_q3": float(r3)}
+    out[key] = {
+      "median_us": 1e6 * med,
+      "q1_us": 1e6 * q1,
+      "q3_us": 1e6 * q3,
+      "rounds": int(ts.size),
+      "steps_per_s": batch / med,
+      "ratio": float(rmed),
+      "ratio_q1": float(r1),
+      "ratio_q3": float(r3),
+    }
   return out
 
 
@@ -279,19 +296,35 @@ def run_section(title: str, settings: dict, batch_sizes, modes, args, log) -> li
       for mode in modes:
         stats = summarize({label: times[(label, mode)] for label in nets}, baseline, batch)
         for label, st in stats.items():
-          rows.append({"section": title, "setting": setting, "network": label, "batch": batch,
-                       "mode": mode, "params": count_params(nets[label]),
-                       "inner": inner[(label, mode)], **info, **st})
-        log(f"  {title} {setting} batch {batch} {mode}: " + ", ".join(
-            f"{label} {st['median_us']:.0f} us ({st['ratio']:.2f}x)"
-            for label, st in stats.items()))
+          rows.append(
+            {
+              "section": title,
+              "setting": setting,
+              "network": label,
+              "batch": batch,
+              "mode": mode,
+              "params": count_params(nets[label]),
+              "inner": inner[(label, mode)],
+              **info,
+              **st,
+            }
+          )
+        log(
+          f"  {title} {setting} batch {batch} {mode}: "
+          + ", ".join(
+            f"{label} {st['median_us']:.0f} us ({st['ratio']:.2f}x)" for label, st in stats.items()
+          )
+        )
   return rows
 
 
 # ----------------------------------------------------------------------------- tables
 def _cell(row) -> str:
-  ratio = "" if row["network"] == "mlp" else (
-      f" **{row['ratio']:.2f}x** [{row['ratio_q1']:.2f}-{row['ratio_q3']:.2f}]")
+  ratio = (
+    ""
+    if row["network"] == "mlp"
+    else (f" **{row['ratio']:.2f}x** [{row['ratio_q1']:.2f}-{row['ratio_q3']:.2f}]")
+  )
   return f"{_us(row['median_us'])} [{_us(row['q1_us'])}-{_us(row['q3_us'])}]{ratio}"
 
 
@@ -301,21 +334,31 @@ def _us(v: float) -> str:
 
 def detail_table(rows, section: str, batch_sizes, modes) -> str:
   """One row per (setting, mode, network); one column per batch size."""
-  lines = ["| setting | mode | network | params | " + " | ".join(
-      f"batch {b:,}: us [IQR], ratio to MLP [IQR]" for b in batch_sizes) + " |",
-           "|---|---|---|---:|" + "---|" * len(batch_sizes)]
-  index = {(r["setting"], r["mode"], r["network"], r["batch"]): r for r in rows
-           if r["section"] == section}
+  lines = [
+    "| setting | mode | network | params | "
+    + " | ".join(f"batch {b:,}: us [IQR], ratio to MLP [IQR]" for b in batch_sizes)
+    + " |",
+    "|---|---|---|---:|" + "---|" * len(batch_sizes),
+  ]
+  index = {
+    (r["setting"], r["mode"], r["network"], r["batch"]): r for r in rows if r["section"] == section
+  }
   settings = list(dict.fromkeys(r["setting"] for r in rows if r["section"] == section))
   for setting in settings:
-    networks = list(dict.fromkeys(r["network"] for r in rows
-                                  if r["section"] == section and r["setting"] == setting))
+    networks = list(
+      dict.fromkeys(
+        r["network"] for r in rows if r["section"] == section and r["setting"] == setting
+      )
+    )
     for mode in modes:
       for net in networks:
         cells = [index.get((setting, mode, net, b)) for b in batch_sizes]
         params = next(c["params"] for c in cells if c)
-        lines.append(f"| {setting} | {MODE_TITLES[mode]} | {net} | {params:,} | " + " | ".join(
-            _cell(c) if c else "-" for c in cells) + " |")
+        lines.append(
+          f"| {setting} | {MODE_TITLES[mode]} | {net} | {params:,} | "
+          + " | ".join(_cell(c) if c else "-" for c in cells)
+          + " |"
+        )
   return "\n".join(lines)
 
 
@@ -326,10 +369,13 @@ def summary_table(rows, modes) -> str:
     return ""
   small, large = min(r["batch"] for r in actor_rows), max(r["batch"] for r in actor_rows)
   cols = [(b, m) for b in (small, large) for m in modes if m != "eager"] or [
-      (b, m) for b in (small, large) for m in modes]
+    (b, m) for b in (small, large) for m in modes
+  ]
   index = {(r["setting"], r["network"], r["batch"], r["mode"]): r for r in actor_rows}
-  lines = ["| actor | params | " + " | ".join(
-      f"batch {b:,}, {MODE_TITLES[m]}" for b, m in cols) + " |", "|---|---:|" + "---:|" * len(cols)]
+  lines = [
+    "| actor | params | " + " | ".join(f"batch {b:,}, {MODE_TITLES[m]}" for b, m in cols) + " |",
+    "|---|---:|" + "---:|" * len(cols),
+  ]
   for setting in dict.fromkeys(r["setting"] for r in actor_rows):
     mlp = index.get((setting, "mlp", large, cols[-1][1]))
     for net in dict.fromkeys(r["network"] for r in actor_rows if r["setting"] == setting):
@@ -339,8 +385,11 @@ def summary_table(rows, modes) -> str:
         if r is None:
           cells.append("-")
         elif net == "mlp":
-          cells.append(f"{_us(r['median_us'])} us ({r['steps_per_s'] / 1e6:.2f}M steps/s)"
-                       if b == large else f"{_us(r['median_us'])} us")
+          cells.append(
+            f"{_us(r['median_us'])} us ({r['steps_per_s'] / 1e6:.2f}M steps/s)"
+            if b == large
+            else f"{_us(r['median_us'])} us"
+          )
         else:
           cells.append(f"{r['ratio']:.2f}x")
       params = index[(setting, net, large, cols[-1][1])]["params"] if mlp else "-"
@@ -355,9 +404,12 @@ def scaling_summary(rows, modes) -> str:
   large = max(r["batch"] for r in srows)
   mode_list = [m for m in modes if m != "eager"] or list(modes)
   index = {(r["setting"], r["network"], r["mode"]): r for r in srows if r["batch"] == large}
-  lines = ["| group | |G| | width | params | " + " | ".join(
-      f"{form}, {MODE_TITLES[m]}" for m in mode_list for form in ("spatial", "fourier"))
-           + " | auto picks |", "|---|---:|---:|---:|" + "---:|" * (2 * len(mode_list) + 1)]
+  lines = [
+    "| group | |G| | width | params | "
+    + " | ".join(f"{form}, {MODE_TITLES[m]}" for m in mode_list for form in ("spatial", "fourier"))
+    + " | auto picks |",
+    "|---|---:|---:|---:|" + "---:|" * (2 * len(mode_list) + 1),
+  ]
   for setting in dict.fromkeys(r["setting"] for r in srows):
     r0 = index.get((setting, f"G-CNN {SPATIAL}", mode_list[0]))
     if r0 is None:
@@ -368,19 +420,22 @@ def scaling_summary(rows, modes) -> str:
         r = index.get((setting, f"G-CNN {form}", m))
         cells.append(f"{r['ratio']:.2f}x" if r else "-")
     auto = ", ".join(f"{MODE_TITLES[m]}: {r0['auto'][m]}" for m in mode_list if m in r0["auto"])
-    lines.append(f"| {setting} | {GROUPS[setting]().order} | {r0['width']} | {r0['params']:,} | "
-                 + " | ".join(cells) + f" | {auto} |")
+    lines.append(
+      f"| {setting} | {GROUPS[setting]().order} | {r0['width']} | {r0['params']:,} | "
+      + " | ".join(cells)
+      + f" | {auto} |"
+    )
   return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- XLA study
 STUDY_VARIANTS = [
-    ("default", {}, []),
-    ("TF_ENABLE_ONEDNN_OPTS=0", {"TF_ENABLE_ONEDNN_OPTS": "0"}, []),
-    ("XLA dots through oneDNN", {"XLA_FLAGS": "--xla_cpu_use_mkl_dnn=true"}, []),
-    ("XLA dots single-threaded", {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"}, []),
-    ("1 intra-op thread", {}, ["--threads=1"]),
-    ("one core busy", {}, ["--busy"]),
+  ("default", {}, []),
+  ("TF_ENABLE_ONEDNN_OPTS=0", {"TF_ENABLE_ONEDNN_OPTS": "0"}, []),
+  ("XLA dots through oneDNN", {"XLA_FLAGS": "--xla_cpu_use_mkl_dnn=true"}, []),
+  ("XLA dots single-threaded", {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"}, []),
+  ("1 intra-op thread", {}, ["--threads=1"]),
+  ("one core busy", {}, ["--busy"]),
 ]
 HLO_OPS = ("dot", "fusion", "call", "copy", "transpose", "gather", "concatenate", "slice")
 IR_COUNTS = ("fused elementwise loops", "vector float ops", "scalar float ops")
@@ -397,7 +452,7 @@ def hlo_op_counts(dump_dir: str) -> dict:
   for path in glob.glob(os.path.join(dump_dir, "*cpu_after_optimizations.txt")):
     with open(path) as f:
       text = f.read()
-    entry = text[text.index("\nENTRY"):]
+    entry = text[text.index("\nENTRY") :]
     for op in re.findall(r"= \S+ ([a-z-]+)\(", entry):
       counts[op] += 1
     counts["fused elementwise loops"] += len(re.findall(r"kind=kLoop", text))
@@ -414,19 +469,35 @@ def hlo_op_counts(dump_dir: str) -> dict:
 
 def xla_study(args, log) -> str:
   batch = args.study_batch
-  lines = [] if "timing" not in args.study_parts else [
+  lines = (
+    []
+    if "timing" not in args.study_parts
+    else [
       f"### Actors at batch {batch:,}: tf.function and XLA under settings that isolate the "
-      "difference", "",
+      "difference",
+      "",
       "| setting | actor or product | tf.function us | XLA us | XLA / tf.function |",
-      "|---|---|---:|---:|---:|"]
+      "|---|---|---:|---:|---:|",
+    ]
+  )
   script = os.path.abspath(__file__)
   for name, env, extra in STUDY_VARIANTS if "timing" in args.study_parts else []:
     with tempfile.TemporaryDirectory() as tmp:
       out = os.path.join(tmp, "rows.json")
-      cmd = [sys.executable, script, "--sections=actors,matmul", f"--envs={args.envs}",
-             f"--networks={args.networks}", f"--batch_sizes={batch}", "--modes=function,xla",
-             f"--seconds={args.seconds}", f"--min_rounds={args.min_rounds}", f"--json={out}",
-             "--no_spatial_copies", *extra]
+      cmd = [
+        sys.executable,
+        script,
+        "--sections=actors,matmul",
+        f"--envs={args.envs}",
+        f"--networks={args.networks}",
+        f"--batch_sizes={batch}",
+        "--modes=function,xla",
+        f"--seconds={args.seconds}",
+        f"--min_rounds={args.min_rounds}",
+        f"--json={out}",
+        "--no_spatial_copies",
+        *extra,
+      ]
       proc = subprocess.run(cmd, env=dict(os.environ, **env), capture_output=True, text=True)
       if proc.returncode:
         raise RuntimeError(f"study variant {name!r} failed: {proc.stderr[-2000:]}")
@@ -437,70 +508,105 @@ def xla_study(args, log) -> str:
       if mode != "function":
         continue
       x = index[(setting, net, "xla")]
-      what = f"[{batch}, {setting[2:]}] x [{setting[2:]}, {setting[2:]}]" if net == "matmul" else (
-          f"{setting} {net}")
-      lines.append(f"| {name} | {what} | {_us(r['median_us'])} | {_us(x['median_us'])} "
-                   f"| {x['median_us'] / r['median_us']:.2f} |")
+      what = (
+        f"[{batch}, {setting[2:]}] x [{setting[2:]}, {setting[2:]}]"
+        if net == "matmul"
+        else (f"{setting} {net}")
+      )
+      lines.append(
+        f"| {name} | {what} | {_us(r['median_us'])} | {_us(x['median_us'])} "
+        f"| {x['median_us'] / r['median_us']:.2f} |"
+      )
     log(f"  study: {name} done")
   if "hlo" not in args.study_parts:
     return "\n".join(lines)
-  lines += ["", f"### Optimised HLO of each actor (batch {batch:,})", "",
-            "(`call`: a fused loop XLA splits across threads; `fused elementwise loops` counts all,"
-            " nested ones included; the last two columns count `<N x float>` operations with "
-            "N > 1 and N = 1 in the optimised LLVM IR)", "",
-            "| actor | " + " | ".join(HLO_OPS + IR_COUNTS) + " |",
-            "|---|" + "---:|" * (len(HLO_OPS) + len(IR_COUNTS))]
+  lines += [
+    "",
+    f"### Optimised HLO of each actor (batch {batch:,})",
+    "",
+    "(`call`: a fused loop XLA splits across threads; `fused elementwise loops` counts all,"
+    " nested ones included; the last two columns count `<N x float>` operations with "
+    "N > 1 and N = 1 in the optimised LLVM IR)",
+    "",
+    "| actor | " + " | ".join(HLO_OPS + IR_COUNTS) + " |",
+    "|---|" + "---:|" * (len(HLO_OPS) + len(IR_COUNTS)),
+  ]
   for env_name in args.envs.split(","):
     nets, dim = actor_networks(env_name, args.networks.split(","))
     for label in nets:
       with tempfile.TemporaryDirectory() as tmp:
-        code = (f"import sys; sys.argv=['x']; sys.path.insert(0, {os.path.dirname(script)!r});"
-                f"import forward_overhead as fo, numpy as np, tensorflow as tf;"
-                f"nets, dim = fo.actor_networks({env_name!r}, {args.networks.split(',')!r});"
-                f"m = nets[{label!r}];"
-                f"x = tf.zeros([{batch}, dim]);"
-                f"fo.compiled(m, 'xla')(x).numpy()")
+        code = (
+          f"import sys; sys.argv=['x']; sys.path.insert(0, {os.path.dirname(script)!r});"
+          f"import forward_overhead as fo, numpy as np, tensorflow as tf;"
+          f"nets, dim = fo.actor_networks({env_name!r}, {args.networks.split(',')!r});"
+          f"m = nets[{label!r}];"
+          f"x = tf.zeros([{batch}, dim]);"
+          f"fo.compiled(m, 'xla')(x).numpy()"
+        )
         env = dict(os.environ, XLA_FLAGS=f"--xla_dump_to={tmp} --xla_dump_hlo_as_text")
         subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
         counts = hlo_op_counts(tmp)
-      lines.append(f"| {env_name} {label} | " + " | ".join(
-          str(counts.get(op, 0)) for op in HLO_OPS + IR_COUNTS) + " |")
+      lines.append(
+        f"| {env_name} {label} | "
+        + " | ".join(str(counts.get(op, 0)) for op in HLO_OPS + IR_COUNTS)
+        + " |"
+      )
   return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- main
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--sections", default="actors,scaling",
-                      help="actors, lifts (GroupLift alone: spatial vs isotypic basis), "
-                      "scaling and/or matmul (one product, for the XLA study)")
+  parser.add_argument(
+    "--sections",
+    default="actors,scaling",
+    help="actors, lifts (GroupLift alone: spatial vs isotypic basis), "
+    "scaling and/or matmul (one product, for the XLA study)",
+  )
   parser.add_argument("--envs", default="CartPole-v1,Catch-v0")
   parser.add_argument("--networks", default="mlp,gcnn,symmetrizer")
   parser.add_argument("--batch_sizes", default="1,4,128,10000")
   parser.add_argument("--modes", default=",".join(MODES))
   parser.add_argument("--groups", default="C2,C4,D4,C16")
   parser.add_argument("--scaling_batch_sizes", default="1,128,10000")
-  parser.add_argument("--scaling_params", type=int, default=20_000,
-                      help="parameter count every scaling stack is matched to")
-  parser.add_argument("--seconds", type=float, default=3.0,
-                      help="timed seconds per cell (all networks and modes together)")
+  parser.add_argument(
+    "--scaling_params",
+    type=int,
+    default=20_000,
+    help="parameter count every scaling stack is matched to",
+  )
+  parser.add_argument(
+    "--seconds",
+    type=float,
+    default=3.0,
+    help="timed seconds per cell (all networks and modes together)",
+  )
   parser.add_argument("--min_rounds", type=int, default=15)
   parser.add_argument("--max_rounds", type=int, default=2000)
-  parser.add_argument("--threads", type=int, default=0,
-                      help="intra-op threads (0: TensorFlow's default, all cores)")
-  parser.add_argument("--busy", action="store_true",
-                      help="keep one core busy with a competing process while timing")
-  parser.add_argument("--no_spatial_copies", action="store_true",
-                      help="time only the networks asked for: no [before] copies, no controls")
-  parser.add_argument("--xla_study", action="store_true",
-                      help="run the XLA-versus-tf.function study instead (see the docstring)")
+  parser.add_argument(
+    "--threads", type=int, default=0, help="intra-op threads (0: TensorFlow's default, all cores)"
+  )
+  parser.add_argument(
+    "--busy", action="store_true", help="keep one core busy with a competing process while timing"
+  )
+  parser.add_argument(
+    "--no_spatial_copies",
+    action="store_true",
+    help="time only the networks asked for: no [before] copies, no controls",
+  )
+  parser.add_argument(
+    "--xla_study",
+    action="store_true",
+    help="run the XLA-versus-tf.function study instead (see the docstring)",
+  )
   parser.add_argument("--study_batch", type=int, default=10_000)
   parser.add_argument("--study_parts", default="timing,hlo")
   parser.add_argument("--matmul_sizes", default="64,128,256,512")
   parser.add_argument("--json", default=None, help="write all rows to this JSON file")
   parser.add_argument("--markdown", default=None, help="write the tables to this file")
-  parser.add_argument("--quick", action="store_true",
-                      help="tiny run: CartPole, batches 1 and 4, C2 and C4, 5 rounds")
+  parser.add_argument(
+    "--quick", action="store_true", help="tiny run: CartPole, batches 1 and 4, C2 and C4, 5 rounds"
+  )
   args = parser.parse_args(argv)
   tf.get_logger().setLevel("ERROR")  # one trace per batch size is intended
   if args.threads:
@@ -519,8 +625,9 @@ def main(argv=None):
   sections = args.sections.split(",")
   for section in sections:
     if section not in ("actors", "lifts", "scaling", "matmul"):
-      parser.error(f"unknown section {section!r}; expected some of actors, lifts, scaling, "
-                   "matmul")
+      parser.error(
+        f"unknown section {section!r}; expected some of actors, lifts, scaling, " "matmul"
+      )
   modes = args.modes.split(",")
   for m in modes:
     if m not in MODES:
@@ -533,21 +640,23 @@ def main(argv=None):
   busy = None
   if args.busy:
     import multiprocessing  # pylint: disable=g-import-not-at-top
+
     busy = multiprocessing.Process(target=_busy_loop, daemon=True)
     busy.start()
   started = time.perf_counter()
-  header = (f"TF {tf.__version__}, {platform.processor() or platform.machine()}, "
-            f"{os.cpu_count()} CPU cores, intra-op threads {args.threads or 'default'}, "
-            f"GPUs: {len(tf.config.list_physical_devices('GPU'))}, float32; "
-            f"load average at start {os.getloadavg()[0]:.2f}")
+  header = (
+    f"TF {tf.__version__}, {platform.processor() or platform.machine()}, "
+    f"{os.cpu_count()} CPU cores, intra-op threads {args.threads or 'default'}, "
+    f"GPUs: {len(tf.config.list_physical_devices('GPU'))}, float32; "
+    f"load average at start {os.getloadavg()[0]:.2f}"
+  )
   print(header, flush=True)
   log = lambda s: print(s, flush=True)
   rows = []
   if "actors" in sections:
     settings = {}
     for env_name in args.envs.split(","):
-      nets, dim = actor_networks(env_name, args.networks.split(","),
-                                 not args.no_spatial_copies)
+      nets, dim = actor_networks(env_name, args.networks.split(","), not args.no_spatial_copies)
       settings[env_name] = (nets, dim, {})
     rows += run_section("actors", settings, batch_sizes, modes, args, log)
   if "lifts" in sections:  # GroupLift alone, spatial vs isotypic basis, per environment
@@ -570,24 +679,42 @@ def main(argv=None):
   if busy is not None:
     busy.terminate()
   elapsed = time.perf_counter() - started
-  footer = (f"{elapsed:.0f} s in all; load average at end {os.getloadavg()[0]:.2f}; command: "
-            f"python benchmarks/forward_overhead.py {' '.join(argv or sys.argv[1:])}")
+  footer = (
+    f"{elapsed:.0f} s in all; load average at end {os.getloadavg()[0]:.2f}; command: "
+    f"python benchmarks/forward_overhead.py {' '.join(argv or sys.argv[1:])}"
+  )
 
   parts = [header, ""]
   if "actors" in sections:
-    parts += ["## Cost of equivariance (ratio of forward-pass time to the MLP, same run)", "",
-              summary_table(rows, modes), "",
-              "## Actors: forward-pass time per call", "",
-              detail_table(rows, "actors", batch_sizes, modes), ""]
+    parts += [
+      "## Cost of equivariance (ratio of forward-pass time to the MLP, same run)",
+      "",
+      summary_table(rows, modes),
+      "",
+      "## Actors: forward-pass time per call",
+      "",
+      detail_table(rows, "actors", batch_sizes, modes),
+      "",
+    ]
   if "lifts" in sections:
-    parts += ["## GroupLift alone: spatial vs isotypic basis (ratio to a d -> 64 dense layer)",
-              "", detail_table(rows, "lifts", batch_sizes, modes), ""]
+    parts += [
+      "## GroupLift alone: spatial vs isotypic basis (ratio to a d -> 64 dense layer)",
+      "",
+      detail_table(rows, "lifts", batch_sizes, modes),
+      "",
+    ]
   if "scaling" in sections:
-    parts += [f"## Scaling with |G| at ~{args.scaling_params:,} parameters, batch "
-              f"{max(scaling_batches):,} (ratio to an MLP with as many parameters)", "",
-              scaling_summary(rows, modes), "",
-              "## Scaling: forward-pass time per call", "",
-              detail_table(rows, "scaling", scaling_batches, modes), ""]
+    parts += [
+      f"## Scaling with |G| at ~{args.scaling_params:,} parameters, batch "
+      f"{max(scaling_batches):,} (ratio to an MLP with as many parameters)",
+      "",
+      scaling_summary(rows, modes),
+      "",
+      "## Scaling: forward-pass time per call",
+      "",
+      detail_table(rows, "scaling", scaling_batches, modes),
+      "",
+    ]
   parts.append(footer)
   text = "\n".join(parts)
   print("\n" + text)
@@ -596,8 +723,7 @@ def main(argv=None):
       f.write(text + "\n")
   if args.json:
     with open(args.json, "w") as f:
-      json.dump({"header": header, "footer": footer, "args": vars(args), "rows": rows}, f,
-                indent=1)
+      json.dump({"header": header, "footer": footer, "args": vars(args), "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -26,10 +26,12 @@ from tf_equirl.networks import ACTOR_KINDS, builders  # noqa: E402
 _ENV = flags.DEFINE_enum("env", "Catch-v0", ["CartPole-v1", "Catch-v0"], "Environment.")
 _NETWORK = flags.DEFINE_enum("network", "gcnn", list(ACTOR_KINDS), "Actor network.")
 _SEEDS = flags.DEFINE_integer("seeds", 32, "Seeds 0..N-1.")
-_HEAD_GAIN = flags.DEFINE_float("head_gain", None, "Orthogonal gain of the actor head "
-                                "(default PureJaxRL's 0.01).")
-_HIDDEN_GAIN = flags.DEFINE_float("hidden_gain", None, "Orthogonal gain of the hidden layers "
-                                  "(default PureJaxRL's sqrt 2).")
+_HEAD_GAIN = flags.DEFINE_float(
+  "head_gain", None, "Orthogonal gain of the actor head " "(default PureJaxRL's 0.01)."
+)
+_HIDDEN_GAIN = flags.DEFINE_float(
+  "hidden_gain", None, "Orthogonal gain of the hidden layers " "(default PureJaxRL's sqrt 2)."
+)
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", None, "Adam step (default the thesis').")
 
 
@@ -41,10 +43,13 @@ def main(argv):
     builders._HIDDEN_GAIN = _HIDDEN_GAIN.value  # pylint: disable=protected-access
   overrides = {} if _LEARNING_RATE.value is None else {"learning_rate": _LEARNING_RATE.value}
   config = default_config(_ENV.value, network=_NETWORK.value, **overrides)
-  result = run_experiment(config, range(_SEEDS.value), progress=False, tensorboard=False,
-                          save_models=False)
-  print(f"head gain {builders._ACTOR_HEAD_GAIN}, hidden gain "  # pylint: disable=protected-access
-        f"{builders._HIDDEN_GAIN:.3g}, learning rate {config.learning_rate}")
+  result = run_experiment(
+    config, range(_SEEDS.value), progress=False, tensorboard=False, save_models=False
+  )
+  print(
+    f"head gain {builders._ACTOR_HEAD_GAIN}, hidden gain "  # pylint: disable=protected-access
+    f"{builders._HIDDEN_GAIN:.3g}, learning rate {config.learning_rate}"
+  )
   print(results.markdown_summary({config.network: result.summary}))
 
 

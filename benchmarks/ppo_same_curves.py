@@ -44,9 +44,12 @@ def curves() -> dict:
         out[prefix + "finished_return"] = result.finished_return
         for name, values in result.losses.items():
           out[prefix + name] = values
-        out[prefix + "weights"] = np.array([float(np.sum(np.abs(w))) for w in
-                                            ppo.actor_model.get_weights() +
-                                            ppo.critic_model.get_weights()])
+        out[prefix + "weights"] = np.array(
+          [
+            float(np.sum(np.abs(w)))
+            for w in ppo.actor_model.get_weights() + ppo.critic_model.get_weights()
+          ]
+        )
         print(f"{prefix} final return {result.mean_return[-1]:.3f}", flush=True)
   return out
 
@@ -70,8 +73,11 @@ def main(argv):
       print(f"{run}: not in {_COMPARE.value}")
       differ += 1
       continue
-    worst = {k.rsplit("/", 1)[1]: float(np.nanmax(np.abs(now[k] - before[k])))
-             for k in keys if not np.array_equal(now[k], before[k], equal_nan=True)}
+    worst = {
+      k.rsplit("/", 1)[1]: float(np.nanmax(np.abs(now[k] - before[k])))
+      for k in keys
+      if not np.array_equal(now[k], before[k], equal_nan=True)
+    }
     if worst:
       differ += 1
       print(f"{run}: DIFFERS, largest differences {worst}")

@@ -41,16 +41,26 @@ from tf_equirl.agents.ppo import PPO  # noqa: E402
 from tf_equirl.experiments.ppo_tables import network_arms  # noqa: E402
 
 _ENV = flags.DEFINE_string("env", "CartPole-v1", "Registered environment.")
-_NETWORKS = flags.DEFINE_list("networks", ["mlp", "gcnn", "symmetrizer"], "Networks as "
-                              "actor[@group][:critic] (tf_equirl.experiments.ppo_tables).")
+_NETWORKS = flags.DEFINE_list(
+  "networks",
+  ["mlp", "gcnn", "symmetrizer"],
+  "Networks as " "actor[@group][:critic] (tf_equirl.experiments.ppo_tables).",
+)
 _TOTAL_STEPS = flags.DEFINE_integer("total_steps", 500_000, "Env steps per run.")
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny run: 4,096 steps.")
 _JSON = flags.DEFINE_string("json", None, "Write the rows to this JSON file.")
-_WIDTHS = flags.DEFINE_list("widths", [], "Extra runs with an explicit actor width, as "
-                            "network=width (e.g. gcnn=65: the odd network at the MLP's closest "
-                            "parameter count instead of the thesis' 64).")
-_XLA_RUNTIME = flags.DEFINE_bool("xla_runtime", False, "Compile with XLA's newer CPU runtime "
-                                 "(tf_equirl.compilation; what launchers.train_ppo uses).")
+_WIDTHS = flags.DEFINE_list(
+  "widths",
+  [],
+  "Extra runs with an explicit actor width, as "
+  "network=width (e.g. gcnn=65: the odd network at the MLP's closest "
+  "parameter count instead of the thesis' 64).",
+)
+_XLA_RUNTIME = flags.DEFINE_bool(
+  "xla_runtime",
+  False,
+  "Compile with XLA's newer CPU runtime " "(tf_equirl.compilation; what launchers.train_ppo uses).",
+)
 
 
 def main(argv):
@@ -58,8 +68,9 @@ def main(argv):
   total = 4096 if _QUICK.value else _TOTAL_STEPS.value
   device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
   rows = []
-  arms = [(arm.name, arm.config) for arm in
-          network_arms(_ENV.value, _NETWORKS.value, total_steps=total)]
+  arms = [
+    (arm.name, arm.config) for arm in network_arms(_ENV.value, _NETWORKS.value, total_steps=total)
+  ]
   for item in _WIDTHS.value:
     spec, _, width = item.partition("=")
     if not width.isdigit():
@@ -75,28 +86,46 @@ def main(argv):
     result = ppo.train(seed=0, on_compile=lambda: traced.append(time.perf_counter() - start))
     counts = ppo.parameter_counts()
     steps = int(result.env_steps[-1])
-    rows.append({"network": network, "actor_params": counts["actor"],
-                 "critic_params": counts["critic"], "env_steps": steps,
-                 "build_s": build_s, "trace_s": traced[0],
-                 "first_call_s": result.compile_seconds,
-                 "train_s": result.train_seconds, "steps_per_s": result.steps_per_second,
-                 "final_return": float(result.mean_return[-10:].mean())})
+    rows.append(
+      {
+        "network": network,
+        "actor_params": counts["actor"],
+        "critic_params": counts["critic"],
+        "env_steps": steps,
+        "build_s": build_s,
+        "trace_s": traced[0],
+        "first_call_s": result.compile_seconds,
+        "train_s": result.train_seconds,
+        "steps_per_s": result.steps_per_second,
+        "final_return": float(result.mean_return[-10:].mean()),
+      }
+    )
   mlp = next((r for r in rows if r["network"] == "mlp"), None)
-  print(f"\n{_ENV.value}, {total:,} env steps per run, {device} ({platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores), TF {tf.__version__}\n")
-  print("| network | params (actor+critic) | trace s | first call s | train s (after compile) | "
-        "env steps/s | vs MLP | return, last 10 iterations |")
+  print(
+    f"\n{_ENV.value}, {total:,} env steps per run, {device} ({platform.processor() or platform.machine()}, "
+    f"{os.cpu_count()} cores), TF {tf.__version__}\n"
+  )
+  print(
+    "| network | params (actor+critic) | trace s | first call s | train s (after compile) | "
+    "env steps/s | vs MLP | return, last 10 iterations |"
+  )
   print("|---|---|---|---|---|---|---|---|")
   for r in rows:
     ratio = f"{r['steps_per_s'] / mlp['steps_per_s']:.2f}x" if mlp else "-"
-    print(f"| {r['network']} | {r['actor_params']}+{r['critic_params']} | {r['trace_s']:.2f} | "
-          f"{r['first_call_s']:.2f} | "
-          f"{r['train_s']:.2f} | {r['steps_per_s']:,.0f} | {ratio} | {r['final_return']:.1f} |")
+    print(
+      f"| {r['network']} | {r['actor_params']}+{r['critic_params']} | {r['trace_s']:.2f} | "
+      f"{r['first_call_s']:.2f} | "
+      f"{r['train_s']:.2f} | {r['steps_per_s']:,.0f} | {ratio} | {r['final_return']:.1f} |"
+    )
   if _JSON.value:
     with open(_JSON.value, "w") as f:
       json.dump({"env": _ENV.value, "device": device, "rows": rows}, f, indent=2)
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=flags_parser(  # XLA configured before TensorFlow's devices
-      lambda: compilation.configure(compilation.CompilationConfig(_XLA_RUNTIME.value, None))))
+  app.run(
+    main,
+    flags_parser=flags_parser(  # XLA configured before TensorFlow's devices
+      lambda: compilation.configure(compilation.CompilationConfig(_XLA_RUNTIME.value, None))
+    ),
+  )

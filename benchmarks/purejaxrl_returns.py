@@ -13,6 +13,7 @@ environments of the update that reaches the step count), the same reading as tf_
 tables. The config is PureJaxRL's CartPole default (`run_cartpole.py`) with `--set`
 overrides. No timings are taken.
 """
+
 import argparse
 import json
 import math
@@ -21,8 +22,9 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH = os.path.join(os.path.dirname(os.path.dirname(HERE)), "shared", "bench", "purejaxrl")
-BENCH = os.environ.get("PJR_BENCH", BENCH if os.path.isdir(BENCH) else
-                       "/work/shared/bench/purejaxrl")
+BENCH = os.environ.get(
+  "PJR_BENCH", BENCH if os.path.isdir(BENCH) else "/work/shared/bench/purejaxrl"
+)
 VENV = os.environ.get("PJR_VENV", "/tmp/purejaxrl-venv")
 DEST = os.environ.get("PJR_DEST", "/tmp/purejaxrl-src")
 CHECKPOINTS = {"CartPole-v1": (10_000, 100_000, 500_000), "Catch-bsuite": (2_000, 10_000, 20_000)}
@@ -33,19 +35,24 @@ def main():
   ap.add_argument("--env", default="CartPole-v1", help="gymnax environment name")
   ap.add_argument("--steps", type=float, default=5e5, help="TOTAL_TIMESTEPS")
   ap.add_argument("--seeds", type=int, default=32, help="PRNG keys 0..N-1")
-  ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                  help="override a PureJaxRL config key, e.g. --set LR=3.5e-4")
+  ap.add_argument(
+    "--set",
+    action="append",
+    default=[],
+    metavar="KEY=VALUE",
+    help="override a PureJaxRL config key, e.g. --set LR=3.5e-4",
+  )
   args = ap.parse_args()
   if os.path.realpath(sys.prefix) != os.path.realpath(VENV):
     if not os.path.exists(f"{VENV}/bin/python"):
       raise SystemExit(f"no PureJaxRL environment at {VENV}: run bash {BENCH}/setup.sh first")
-    os.execv(f"{VENV}/bin/python", [f"{VENV}/bin/python", os.path.abspath(__file__)]
-             + sys.argv[1:])
+    os.execv(f"{VENV}/bin/python", [f"{VENV}/bin/python", os.path.abspath(__file__)] + sys.argv[1:])
   sys.path.insert(0, BENCH)
   sys.path.insert(0, f"{DEST}/stubs")
   sys.path.insert(0, f"{DEST}/purejaxrl")
   import jax
   import numpy as np
+
   if not hasattr(jax, "tree_map"):
     jax.tree_map = jax.tree_util.tree_map
   from ppo import make_train  # PureJaxRL's, unmodified
@@ -56,8 +63,9 @@ def main():
     key, _, value = item.partition("=")
     if key not in config:
       raise SystemExit(f"--set: unknown config key {key!r}; known: {sorted(config)}")
-    config[key] = (json.loads(value.lower()) if value.lower() in ("true", "false")
-                   else type(config[key])(value))
+    config[key] = (
+      json.loads(value.lower()) if value.lower() in ("true", "false") else type(config[key])(value)
+    )
   print("config " + json.dumps(config, sort_keys=True), flush=True)
   train = jax.jit(jax.vmap(make_train(config)))
   out = train(jax.random.split(jax.random.PRNGKey(0), args.seeds))

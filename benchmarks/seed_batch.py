@@ -37,21 +37,28 @@ from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO  # noqa: E402
 _ENV = flags.DEFINE_string("env", "CartPole-v1", "Environment.")
 _NETWORKS = flags.DEFINE_list("networks", ["mlp"], "Actor kinds.")
 _SEED_COUNTS = flags.DEFINE_list("seed_counts", ["2", "4"], "Seeds per vectorised program.")
-_SEQUENTIAL = flags.DEFINE_integer("sequential_seeds", 2,
-                                   "Seeds of the sequential path (0: skip it).")
+_SEQUENTIAL = flags.DEFINE_integer(
+  "sequential_seeds", 2, "Seeds of the sequential path (0: skip it)."
+)
 _TOTAL_STEPS = flags.DEFINE_integer("total_steps", 2048, "Env steps per seed.")
 _PRESET = flags.DEFINE_string("preset", None, "PPO preset (e.g. purejaxrl_step).")
-_SPLIT = flags.DEFINE_list("split_products", ["default"], "Vectorised path: products of two "
-                            "per-seed operands as one product per seed (true), as pfor's "
-                            "batched product (false), SeedBatchPPO's choice (default), or "
-                            "several (false,true: one row each).")
-_XLA_RUNTIME = flags.DEFINE_bool("xla_runtime", False, "Compile with XLA's newer CPU runtime "
-                                 "(tf_equirl.compilation).")
+_SPLIT = flags.DEFINE_list(
+  "split_products",
+  ["default"],
+  "Vectorised path: products of two "
+  "per-seed operands as one product per seed (true), as pfor's "
+  "batched product (false), SeedBatchPPO's choice (default), or "
+  "several (false,true: one row each).",
+)
+_XLA_RUNTIME = flags.DEFINE_bool(
+  "xla_runtime", False, "Compile with XLA's newer CPU runtime " "(tf_equirl.compilation)."
+)
 
 
 def _config(network: str):
-  return default_config(_ENV.value, preset=_PRESET.value, network=network,
-                        total_steps=_TOTAL_STEPS.value)
+  return default_config(
+    _ENV.value, preset=_PRESET.value, network=network, total_steps=_TOTAL_STEPS.value
+  )
 
 
 def _vectorised(network: str, seeds: int, split):
@@ -77,8 +84,10 @@ def _sequential(network: str, seeds: int):
 
 
 def main(_):
-  print(f"{_ENV.value}, {_TOTAL_STEPS.value:,} env steps per seed, "
-        f"{os.cpu_count()} CPUs, XLA runtime: {_XLA_RUNTIME.value}")
+  print(
+    f"{_ENV.value}, {_TOTAL_STEPS.value:,} env steps per seed, "
+    f"{os.cpu_count()} CPUs, XLA runtime: {_XLA_RUNTIME.value}"
+  )
   print("| network | path | seeds | whole s/seed | after-compile s/seed | steps/s |")
   print("|---|---|---|---|---|---|")
   for network in _NETWORKS.value:
@@ -93,10 +102,17 @@ def main(_):
         rows.append((path, count, *_vectorised(network, count, split)))
     for path, seeds, whole, after, steps_after in rows:
       steps_per_second = seeds * steps_after / after if after > 0 else float("nan")
-      print(f"| {network} | {path} | {seeds} | {whole / seeds:.3f} | {after / seeds:.3f} | "
-            f"{steps_per_second:,.0f} |", flush=True)
+      print(
+        f"| {network} | {path} | {seeds} | {whole / seeds:.3f} | {after / seeds:.3f} | "
+        f"{steps_per_second:,.0f} |",
+        flush=True,
+      )
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=flags_parser(  # XLA configured before TensorFlow's devices
-      lambda: compilation.configure(compilation.CompilationConfig(_XLA_RUNTIME.value, None))))
+  app.run(
+    main,
+    flags_parser=flags_parser(  # XLA configured before TensorFlow's devices
+      lambda: compilation.configure(compilation.CompilationConfig(_XLA_RUNTIME.value, None))
+    ),
+  )

@@ -37,19 +37,21 @@ sys.path.insert(0, REPO)
 _NETWORK = flags.DEFINE_string("network", "gcnn", "Actor network.")
 _SEEDS = flags.DEFINE_integer("seeds", 32, "Seeds in the table.")
 _TOTAL_STEPS = flags.DEFINE_integer("total_steps", 500_000, "Env steps per seed.")
-_MODES = flags.DEFINE_list("modes", ["sequential", "ray/16", "ray/4"], "sequential and/or "
-                           "ray/<seeds per trial>.")
+_MODES = flags.DEFINE_list(
+  "modes", ["sequential", "ray/16", "ray/4"], "sequential and/or " "ray/<seeds per trial>."
+)
 _NUM_CPUS = flags.DEFINE_integer("num_cpus", 2, "CPUs of the local Ray.")
-_QUICK = flags.DEFINE_bool("quick", False, "Tiny run: 4 seeds x 2,048 steps, modes "
-                           "sequential and ray/2.")
+_QUICK = flags.DEFINE_bool(
+  "quick", False, "Tiny run: 4 seeds x 2,048 steps, modes " "sequential and ray/2."
+)
 _MD = flags.DEFINE_string("md", None, "Write the table (with the command) to this markdown file.")
 _MODE = flags.DEFINE_string("_mode", None, "Internal: run one mode in this process.")
 _WORK = flags.DEFINE_string("_work", None, "Internal: folder of the run.")
 
 
-
 def _config(total):
   from tf_equirl.agents.ppo import default_config
+
   return default_config("CartPole-v1", network=_NETWORK.value, total_steps=total)
 
 
@@ -57,18 +59,32 @@ def run_child(mode, work, seeds, total):
   config = _config(total)
   if mode == "sequential":
     from tf_equirl.runner import run_experiment
+
     result = run_experiment(config, seeds, progress=False)
     np.save(os.path.join(work, "curves.npy"), result.curves)
     seed_s = config.num_iterations * config.batch_size / result.steps_per_second
     first_call_steps = config.iterations_per_call * config.batch_size
     with open(os.path.join(work, "costs.json"), "w") as f:  # same split as trial_costs
-      json.dump({"seed_s": seed_s, "compile_s": result.compile_seconds
-                 - first_call_steps / result.steps_per_second}, f)
+      json.dump(
+        {
+          "seed_s": seed_s,
+          "compile_s": result.compile_seconds - first_call_steps / result.steps_per_second,
+        },
+        f,
+      )
     return
   from tf_equirl import sweeps
+
   per_trial = int(mode.split("/")[1])
-  result = sweeps.run_sweep("ppo", {}, seeds, os.path.join(work, "sweep"), base=config,
-                            seeds_per_trial=per_trial, num_cpus=_NUM_CPUS.value)
+  result = sweeps.run_sweep(
+    "ppo",
+    {},
+    seeds,
+    os.path.join(work, "sweep"),
+    base=config,
+    seeds_per_trial=per_trial,
+    num_cpus=_NUM_CPUS.value,
+  )
   np.save(os.path.join(work, "curves.npy"), result.configs[0].curves)
 
 
@@ -92,9 +108,15 @@ def trial_costs(sweep_dir):
     fresh = first["pid"] not in seen and first.get("process_start") is not None
     seen.add(first["pid"])
     later = float(np.median(durations[1:])) if len(durations) > 1 else float("nan")
-    rows.append({"startup_s": first["entered"] - first["process_start"] if fresh else 0.0,
-                 "first_seed_s": durations[0], "seed_s": later,
-                 "compile_s": durations[0] - later, "seeds": len(durations)})
+    rows.append(
+      {
+        "startup_s": first["entered"] - first["process_start"] if fresh else 0.0,
+        "first_seed_s": durations[0],
+        "seed_s": later,
+        "compile_s": durations[0] - later,
+        "seeds": len(durations),
+      }
+    )
   return rows
 
 
@@ -112,52 +134,78 @@ def main(argv):
   for mode in modes:
     work = tempfile.mkdtemp(prefix="sweep_throughput_")
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, os.path.abspath(__file__), f"--_mode={mode}",
-                           f"--_work={work}", f"--seeds={seeds_n}", f"--total_steps={total}",
-                           f"--network={_NETWORK.value}", f"--num_cpus={_NUM_CPUS.value}"]
-                          + (["--quick"] if _QUICK.value else []),
-                          env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+      [
+        sys.executable,
+        os.path.abspath(__file__),
+        f"--_mode={mode}",
+        f"--_work={work}",
+        f"--seeds={seeds_n}",
+        f"--total_steps={total}",
+        f"--network={_NETWORK.value}",
+        f"--num_cpus={_NUM_CPUS.value}",
+      ]
+      + (["--quick"] if _QUICK.value else []),
+      env=env,
+      capture_output=True,
+      text=True,
+    )
     wall = time.perf_counter() - start
     if proc.returncode != 0:
       raise RuntimeError(f"{mode} failed:\n{proc.stderr[-4000:]}")
     curves = np.load(os.path.join(work, "curves.npy"))
     reference = curves if reference is None else reference
-    row = {"mode": mode, "wall_s": wall, "seeds_per_hour": seeds_n * 3600 / wall,
-           "identical": bool(np.array_equal(curves, reference)),
-           "final_return": float(curves[:, -10:].mean())}
+    row = {
+      "mode": mode,
+      "wall_s": wall,
+      "seeds_per_hour": seeds_n * 3600 / wall,
+      "identical": bool(np.array_equal(curves, reference)),
+      "final_return": float(curves[:, -10:].mean()),
+    }
     if mode == "sequential":
       with open(os.path.join(work, "costs.json")) as f:
         row.update(json.load(f))
     if mode.startswith("ray/"):
       costs = trial_costs(os.path.join(work, "sweep"))
       fresh = [c["startup_s"] for c in costs if c["startup_s"] > 0]
-      row.update(trials=len(costs), workers=len(fresh),
-                 startup_s=float(np.median(fresh)) if fresh else float("nan"),
-                 compile_s=float(np.nanmedian([c["compile_s"] for c in costs])),
-                 seed_s=float(np.nanmedian([c["seed_s"] for c in costs])))
+      row.update(
+        trials=len(costs),
+        workers=len(fresh),
+        startup_s=float(np.median(fresh)) if fresh else float("nan"),
+        compile_s=float(np.nanmedian([c["compile_s"] for c in costs])),
+        seed_s=float(np.nanmedian([c["seed_s"] for c in costs])),
+      )
     rows.append(row)
     shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(row), flush=True)
   base = rows[0]["seeds_per_hour"]
   command = "python benchmarks/sweep_throughput.py " + " ".join(sys.argv[1:])
-  lines = [f"CartPole-v1 PPO ({_NETWORK.value} actor), {seeds_n} seeds x {total:,} env steps, "
-           f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), local Ray "
-           f"with {_NUM_CPUS.value} CPUs; load average before the run "
-           f"{load_before[0]:.1f}"
-           + (" (other work shares these cores)." if load_before[0] > 1.5 else "."), "",
-           "| mode | trials (workers) | wall s | seeds / hour | vs first mode | worker start-up s "
-           "| per trial: build + compile s | training s per seed | curves identical |",
-           "|---|---|---|---|---|---|---|---|---|"]
+  lines = [
+    f"CartPole-v1 PPO ({_NETWORK.value} actor), {seeds_n} seeds x {total:,} env steps, "
+    f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), local Ray "
+    f"with {_NUM_CPUS.value} CPUs; load average before the run "
+    f"{load_before[0]:.1f}"
+    + (" (other work shares these cores)." if load_before[0] > 1.5 else "."),
+    "",
+    "| mode | trials (workers) | wall s | seeds / hour | vs first mode | worker start-up s "
+    "| per trial: build + compile s | training s per seed | curves identical |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ]
   for r in rows:
-    trial = (f"{r['trials']} ({r['workers']}) | " if "trials" in r else "1 process | ")
-    cost = (f"{r['startup_s']:.1f} | " if "trials" in r else "- | ") + \
-        f"{r['compile_s']:.1f} | {r['seed_s']:.2f}"
-    lines.append(f"| {r['mode']} | {trial}{r['wall_s']:.0f} | {r['seeds_per_hour']:,.0f} | "
-                 f"{r['seeds_per_hour'] / base:.2f}x | {cost} | {r['identical']} |")
+    trial = f"{r['trials']} ({r['workers']}) | " if "trials" in r else "1 process | "
+    cost = (
+      f"{r['startup_s']:.1f} | " if "trials" in r else "- | "
+    ) + f"{r['compile_s']:.1f} | {r['seed_s']:.2f}"
+    lines.append(
+      f"| {r['mode']} | {trial}{r['wall_s']:.0f} | {r['seeds_per_hour']:,.0f} | "
+      f"{r['seeds_per_hour'] / base:.2f}x | {cost} | {r['identical']} |"
+    )
   table = "\n".join(lines) + "\n"
   print("\n" + table)
-  print("seeds/s and env steps/s: " + ", ".join(
-      f"{r['mode']} {r['seeds_per_hour'] / 3600 * total:,.0f} env steps/s" for r in rows))
+  print(
+    "seeds/s and env steps/s: "
+    + ", ".join(f"{r['mode']} {r['seeds_per_hour'] / 3600 * total:,.0f} env steps/s" for r in rows)
+  )
   if _MD.value:
     with open(_MD.value, "w") as f:
       f.write("# Sweep throughput: Ray Tune against the sequential path\n\n")

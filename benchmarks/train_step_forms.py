@@ -29,12 +29,16 @@ _CHANNELS = flags.DEFINE_integer("channels", 49, "Channels in and out (Catch's G
 _STEPS = flags.DEFINE_integer("steps", 500, "Training steps per compiled call.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Calls; the best is reported.")
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny: C2, batch 8, 20 steps, 2 calls.")
-_XLA_RUNTIME = flags.DEFINE_bool("xla_runtime", False, "XLA's newer CPU runtime "
-                                 "(tf_equirl.compilation; what launchers.train_ppo uses).")
+_XLA_RUNTIME = flags.DEFINE_bool(
+  "xla_runtime",
+  False,
+  "XLA's newer CPU runtime " "(tf_equirl.compilation; what launchers.train_ppo uses).",
+)
 
 
 def _step_us(model, batch: int, shape, steps: int, repeats: int) -> float:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
   x = tf.random.stateless_normal([batch] + list(shape), [1, 2])
   variables = model.trainable_variables
 
@@ -46,6 +50,7 @@ def _step_us(model, batch: int, shape, steps: int, repeats: int) -> float:
       grads = tape.gradient(loss, variables)
       with tf.control_dependencies([v.assign_sub(1e-5 * g) for v, g in zip(variables, grads)]):
         return i + 1
+
     return tf.while_loop(lambda i: i < steps, body, [tf.constant(0)])[0]
 
   run()
@@ -62,24 +67,34 @@ def main(argv):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tf_equirl.groups import cyclic  # pylint: disable=g-import-not-at-top
   from tf_equirl.layers import GroupConv, PermutationEquivariantDense  # pylint: disable=g-import-not-at-top
+
   keras = tf.keras
   sizes = [2] if _QUICK.value else [int(n) for n in _GROUP_SIZES.value]
   batches = [8] if _QUICK.value else [int(b) for b in _BATCHES.value]
   steps, repeats = (20, 2) if _QUICK.value else (_STEPS.value, _REPEATS.value)
   c = _CHANNELS.value
   runtime = "newer" if compilation.runtime_enabled() else "classic"
-  print(f"training steps per layer form, XLA ({runtime} runtime), {c} channels in and out, "
-        f"TF {tf.__version__}, {os.cpu_count()} cores\n")
-  print("| layer | group | batch | spatial us/step | fourier us/step | fourier / spatial | "
-        "auto picks |")
+  print(
+    f"training steps per layer form, XLA ({runtime} runtime), {c} channels in and out, "
+    f"TF {tf.__version__}, {os.cpu_count()} cores\n"
+  )
+  print(
+    "| layer | group | batch | spatial us/step | fourier us/step | fourier / spatial | "
+    "auto picks |"
+  )
   print("|---|---|---:|---:|---:|---:|---|")
   for n in sizes:
     for batch in batches:
-      for name, make in (("PermutationEquivariantDense",
-                          lambda impl: PermutationEquivariantDense(c, activation="tanh",
-                                                                   implementation=impl)),
-                         ("GroupConv", lambda impl, n=n: GroupConv(c, cyclic(n), activation="tanh",
-                                                                   implementation=impl))):
+      for name, make in (
+        (
+          "PermutationEquivariantDense",
+          lambda impl: PermutationEquivariantDense(c, activation="tanh", implementation=impl),
+        ),
+        (
+          "GroupConv",
+          lambda impl, n=n: GroupConv(c, cyclic(n), activation="tanh", implementation=impl),
+        ),
+      ):
         times = {}
         for impl in ("spatial", "fourier"):
           inp = keras.Input((n, c))
@@ -87,10 +102,17 @@ def main(argv):
         probe = make("auto")
         probe.build((None, n, c))
         auto = "fourier" if probe.uses_fourier("xla", batch) else "spatial"
-        print(f"| {name} | C{n} | {batch} | {times['spatial']:.1f} | {times['fourier']:.1f} | "
-              f"{times['fourier'] / times['spatial']:.2f}x | {auto} |", flush=True)
+        print(
+          f"| {name} | C{n} | {batch} | {times['spatial']:.1f} | {times['fourier']:.1f} | "
+          f"{times['fourier'] / times['spatial']:.2f}x | {auto} |",
+          flush=True,
+        )
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=flags_parser(lambda: compilation.configure(
-      compilation.CompilationConfig(_XLA_RUNTIME.value, None))))
+  app.run(
+    main,
+    flags_parser=flags_parser(
+      lambda: compilation.configure(compilation.CompilationConfig(_XLA_RUNTIME.value, None))
+    ),
+  )

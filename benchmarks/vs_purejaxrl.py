@@ -51,26 +51,42 @@ sys.path.insert(0, REPO)
 from tf_equirl.results import kept_notes  # noqa: E402  (light: no TensorFlow import)
 
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Alternating rounds (medians over these).")
-_CASES = flags.DEFINE_list("cases", ["cartpole_mlp", "cartpole_gcnn", "catch_mlp", "catch_gcnn"],
-                           "Cases: cartpole_mlp, cartpole_gcnn, catch_mlp, catch_gcnn.")
-_PUREJAXRL = flags.DEFINE_string("purejaxrl", os.path.join(REPO, "..", "shared", "bench",
-                                                           "purejaxrl"),
-                                 "Folder of the PureJaxRL reference (setup.sh, run_cartpole.py).")
-_OUT = flags.DEFINE_string("out", os.path.join(REPO, "results", "ppo_throughput.md"),
-                           "Markdown results file ('' for none); a '## Notes' section survives.")
+_CASES = flags.DEFINE_list(
+  "cases",
+  ["cartpole_mlp", "cartpole_gcnn", "catch_mlp", "catch_gcnn"],
+  "Cases: cartpole_mlp, cartpole_gcnn, catch_mlp, catch_gcnn.",
+)
+_PUREJAXRL = flags.DEFINE_string(
+  "purejaxrl",
+  os.path.join(REPO, "..", "shared", "bench", "purejaxrl"),
+  "Folder of the PureJaxRL reference (setup.sh, run_cartpole.py).",
+)
+_OUT = flags.DEFINE_string(
+  "out",
+  os.path.join(REPO, "results", "ppo_throughput.md"),
+  "Markdown results file ('' for none); a '## Notes' section survives.",
+)
 _JSON = flags.DEFINE_string("json", None, "Also write every run's figures to this JSON file.")
 _TF_MODES = flags.DEFINE_list(
-    "tf_modes", ["classic", "cold", "warm"], "How tf_equirl compiles (tf_equirl.compilation): "
-    "classic (XLA's classic CPU runtime, --noxla_runtime), cold (XLA runtime, an empty "
-    "compilation cache), warm (XLA runtime, the cache filled by an untimed run before the "
-    "rounds: a user's second and later runs).")
-_QUICK = flags.DEFINE_bool("quick", False, "Tiny sizes (CartPole 4,096 steps, Catch 2,048), 1 round.")
+  "tf_modes",
+  ["classic", "cold", "warm"],
+  "How tf_equirl compiles (tf_equirl.compilation): "
+  "classic (XLA's classic CPU runtime, --noxla_runtime), cold (XLA runtime, an empty "
+  "compilation cache), warm (XLA runtime, the cache filled by an untimed run before the "
+  "rounds: a user's second and later runs).",
+)
+_QUICK = flags.DEFINE_bool(
+  "quick", False, "Tiny sizes (CartPole 4,096 steps, Catch 2,048), 1 round."
+)
 _TF_PYTHON = flags.DEFINE_string(
-    "tf_python", None, "Python interpreter of the tf_equirl runs (default: this one). A user of "
-    "the README's first command has a virtual environment made by `pip install -e .`, without "
-    "the test extra, whose pandas Keras imports when it is there (about 0.35 s of every "
-    "process); e.g. `python3 -m venv /tmp/main && /tmp/main/bin/pip install -e .` and "
-    "--tf_python=/tmp/main/bin/python.")
+  "tf_python",
+  None,
+  "Python interpreter of the tf_equirl runs (default: this one). A user of "
+  "the README's first command has a virtual environment made by `pip install -e .`, without "
+  "the test extra, whose pandas Keras imports when it is there (about 0.35 s of every "
+  "process); e.g. `python3 -m venv /tmp/main && /tmp/main/bin/pip install -e .` and "
+  "--tf_python=/tmp/main/bin/python.",
+)
 
 CARTPOLE_STEPS, CATCH_STEPS = 500_000, 20_000
 # Catch: the same PPO settings on both sides (see the module docstring).
@@ -83,17 +99,21 @@ def _cases(quick: bool):
   # --quick: 2 iterations per compiled call, so that some run after compilation.
   quick_args = ["--iterations_per_call=2"] if quick else []
   return {
-      "cartpole_mlp": dict(env="CartPole-v1", network="mlp", steps=cp, tf_args=quick_args,
-                           pjr="cartpole"),
-      "cartpole_gcnn": dict(env="CartPole-v1", network="gcnn", steps=cp, tf_args=quick_args,
-                            pjr="cartpole"),
-      "catch_mlp": dict(env="Catch-v0", network="mlp", steps=catch,
-                        tf_args=CATCH_TF + quick_args, pjr="catch"),
-      "catch_gcnn": dict(env="Catch-v0", network="gcnn", steps=catch,
-                         tf_args=CATCH_TF + quick_args, pjr="catch"),
+    "cartpole_mlp": dict(
+      env="CartPole-v1", network="mlp", steps=cp, tf_args=quick_args, pjr="cartpole"
+    ),
+    "cartpole_gcnn": dict(
+      env="CartPole-v1", network="gcnn", steps=cp, tf_args=quick_args, pjr="cartpole"
+    ),
+    "catch_mlp": dict(
+      env="Catch-v0", network="mlp", steps=catch, tf_args=CATCH_TF + quick_args, pjr="catch"
+    ),
+    "catch_gcnn": dict(
+      env="Catch-v0", network="gcnn", steps=catch, tf_args=CATCH_TF + quick_args, pjr="catch"
+    ),
   }, {
-      "cartpole": dict(env="CartPole-v1", steps=cp, args=[]),
-      "catch": dict(env="Catch-bsuite", steps=catch, args=CATCH_PUREJAXRL),
+    "cartpole": dict(env="CartPole-v1", steps=cp, args=[]),
+    "catch": dict(env="Catch-bsuite", steps=catch, args=CATCH_PUREJAXRL),
   }
 
 
@@ -116,8 +136,10 @@ def _timed(cmd, cwd):
   after = resource.getrusage(resource.RUSAGE_CHILDREN)
   cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
   if proc.returncode != 0:
-    raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n"
-                       f"{proc.stderr[-4000:]}")
+    raise RuntimeError(
+      f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n"
+      f"{proc.stderr[-4000:]}"
+    )
   return proc.stdout, wall, cpu, max(busy - cpu, 0.0), load
 
 
@@ -134,36 +156,70 @@ def _mode_args(mode, cache):
 
 
 def run_tf(case, out_dir, mode="warm", cache="", python=None):
-  args = [f"--env={case['env']}", f"--network={case['network']}",
-          f"--total_steps={case['steps']}", "--no_progress", *case["tf_args"]]
+  args = [
+    f"--env={case['env']}",
+    f"--network={case['network']}",
+    f"--total_steps={case['steps']}",
+    "--no_progress",
+    *case["tf_args"],
+  ]
   mode_args, shown = _mode_args(mode, cache)
-  cmd = [python or sys.executable, "-m", "launchers.train_ppo", *args, *mode_args,
-         f"--out={out_dir}"]
+  cmd = [
+    python or sys.executable,
+    "-m",
+    "launchers.train_ppo",
+    *args,
+    *mode_args,
+    f"--out={out_dir}",
+  ]
   _, wall, cpu, others, load = _timed(cmd, REPO)
   with open(os.path.join(out_dir, "summary.json")) as f:
     summary = json.load(f)
   steps = summary["summary"][-1]["env_steps"]
-  return dict(whole_s=wall, after_compile_s=steps / summary["steps_per_second"],
-              first_call_s=summary["compile_seconds"], steps=steps,
-              final_return=summary["summary"][-1]["mean"], cpu_s=cpu, others_cpu_s=others,
-              load=load, command=" ".join(["python -m launchers.train_ppo"] + args + shown
-                                          + ["--out=<a temporary folder>"]))
+  return dict(
+    whole_s=wall,
+    after_compile_s=steps / summary["steps_per_second"],
+    first_call_s=summary["compile_seconds"],
+    steps=steps,
+    final_return=summary["summary"][-1]["mean"],
+    cpu_s=cpu,
+    others_cpu_s=others,
+    load=load,
+    command=" ".join(
+      ["python -m launchers.train_ppo"] + args + shown + ["--out=<a temporary folder>"]
+    ),
+  )
 
 
 def run_purejaxrl(pjr, folder, json_path):
-  cmd = ["python3", os.path.join(folder, "run_cartpole.py"), f"--env={pjr['env']}",
-         f"--steps={pjr['steps']}", f"--json={json_path}", *pjr["args"]]
+  cmd = [
+    "python3",
+    os.path.join(folder, "run_cartpole.py"),
+    f"--env={pjr['env']}",
+    f"--steps={pjr['steps']}",
+    f"--json={json_path}",
+    *pjr["args"],
+  ]
   _, wall, cpu, others, load = _timed(cmd, REPO)
   with open(json_path) as f:
     res = json.load(f)
   steps = int(res["num_updates"]) * 512  # NUM_ENVS 4 x NUM_STEPS 128
   second = res["second_run_s"]
-  return dict(whole_s=wall - second, after_compile_s=second, steps=steps,
-              final_return=res["final_mean_returned_episode_returns_run1"], cpu_s=cpu,
-              others_cpu_s=others, load=load, versions=res["versions"],
-              commit=res["purejaxrl_commit"],
-              command=" ".join(["python3", os.path.relpath(cmd[1], REPO)]
-                               + [a for a in cmd[2:] if not a.startswith("--json")]))
+  return dict(
+    whole_s=wall - second,
+    after_compile_s=second,
+    steps=steps,
+    final_return=res["final_mean_returned_episode_returns_run1"],
+    cpu_s=cpu,
+    others_cpu_s=others,
+    load=load,
+    versions=res["versions"],
+    commit=res["purejaxrl_commit"],
+    command=" ".join(
+      ["python3", os.path.relpath(cmd[1], REPO)]
+      + [a for a in cmd[2:] if not a.startswith("--json")]
+    ),
+  )
 
 
 def _median(runs, key):
@@ -196,8 +252,9 @@ print(f"Python {platform.python_version()} ({sys.prefix}), TensorFlow {v('tensor
 
 def _tf_versions(python: str) -> str:
   """The tf_equirl interpreter's Python, environment and package versions."""
-  return subprocess.run([python, "-c", _VERSIONS], capture_output=True, text=True,
-                        check=True).stdout.strip()
+  return subprocess.run(
+    [python, "-c", _VERSIONS], capture_output=True, text=True, check=True
+  ).stdout.strip()
 
 
 def main(argv):
@@ -234,14 +291,16 @@ def main(argv):
       order = []
       for p in wanted_pjr:
         tf_cases = [(c, m) for c in _CASES.value if cases[c]["pjr"] == p for m in modes]
-        order += [("pjr", p)] + [("tf", c) for c in tf_cases] if r % 2 else \
-            [("tf", c) for c in tf_cases] + [("pjr", p)]
+        order += (
+          [("pjr", p)] + [("tf", c) for c in tf_cases]
+          if r % 2
+          else [("tf", c) for c in tf_cases] + [("pjr", p)]
+        )
       for kind, name in order:
         if kind == "tf":
           case, mode = name
           cache = warm_cache if mode == "warm" else os.path.join(tmp, f"cold_{case}_{r}")
-          res = run_tf(cases[case], os.path.join(tmp, f"{case}_{mode}_{r}"), mode, cache,
-                       python)
+          res = run_tf(cases[case], os.path.join(tmp, f"{case}_{mode}_{r}"), mode, cache, python)
           name = f"{case} [{mode}]"
           tf_runs[name].append(res)
         else:
@@ -250,10 +309,13 @@ def main(argv):
         if _JSON.value:  # kept after every run, so that an interrupted comparison is not lost
           with open(_JSON.value, "w") as f:
             json.dump({"tf_runs": tf_runs, "purejaxrl_runs": pjr_runs}, f, indent=1)
-        print(f"round {r + 1}/{repeats} {kind:3s} {name:24s} whole {res['whole_s']:6.1f} s  "
-              f"after compilation {res['after_compile_s']:6.2f} s ({res['steps']:,} steps)  "
-              f"return {res['final_return']:.3g}  load {res['load']:.2f}  "
-              f"others' CPU {res['others_cpu_s']:.1f} s", flush=True)
+        print(
+          f"round {r + 1}/{repeats} {kind:3s} {name:24s} whole {res['whole_s']:6.1f} s  "
+          f"after compilation {res['after_compile_s']:6.2f} s ({res['steps']:,} steps)  "
+          f"return {res['final_return']:.3g}  load {res['load']:.2f}  "
+          f"others' CPU {res['others_cpu_s']:.1f} s",
+          flush=True,
+        )
   end_uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
   minutes = (time.time() - started) / 60
 
@@ -263,42 +325,65 @@ def main(argv):
     steps_tf, steps_pjr = tf_r[0]["steps"], pjr_r[0]["steps"]
     # After compilation, per the same number of steps (PureJaxRL's run).
     tf_after = _median(tf_r, "after_compile_s") * steps_pjr / steps_tf
-    rows.append(dict(case=c, tf_whole=_median(tf_r, "whole_s"), pjr_whole=_median(pjr_r, "whole_s"),
-                     tf_after=tf_after, pjr_after=_median(pjr_r, "after_compile_s"),
-                     tf_first=_median(tf_r, "first_call_s"), steps=steps_pjr,
-                     tf_return=_median(tf_r, "final_return"),
-                     pjr_return=_median(pjr_r, "final_return")))
-  table = ["| case | whole process: tf_equirl s | PureJaxRL s | **ratio** | after compilation: "
-           "tf_equirl s | PureJaxRL s | **ratio** | tf_equirl first call s | final return tf_equirl / "
-           "PureJaxRL |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    rows.append(
+      dict(
+        case=c,
+        tf_whole=_median(tf_r, "whole_s"),
+        pjr_whole=_median(pjr_r, "whole_s"),
+        tf_after=tf_after,
+        pjr_after=_median(pjr_r, "after_compile_s"),
+        tf_first=_median(tf_r, "first_call_s"),
+        steps=steps_pjr,
+        tf_return=_median(tf_r, "final_return"),
+        pjr_return=_median(pjr_r, "final_return"),
+      )
+    )
+  table = [
+    "| case | whole process: tf_equirl s | PureJaxRL s | **ratio** | after compilation: "
+    "tf_equirl s | PureJaxRL s | **ratio** | tf_equirl first call s | final return tf_equirl / "
+    "PureJaxRL |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+  ]
   for w in rows:
-    table.append(f"| {w['case']} ({w['steps']:,} steps) | {w['tf_whole']:.1f} | {w['pjr_whole']:.1f} | "
-                 f"**{w['tf_whole'] / w['pjr_whole']:.2f}x** | {w['tf_after']:.2f} | {w['pjr_after']:.2f} | "
-                 f"**{w['tf_after'] / w['pjr_after']:.2f}x** | {w['tf_first']:.1f} | "
-                 f"{w['tf_return']:.3g} / {w['pjr_return']:.3g} |")
+    table.append(
+      f"| {w['case']} ({w['steps']:,} steps) | {w['tf_whole']:.1f} | {w['pjr_whole']:.1f} | "
+      f"**{w['tf_whole'] / w['pjr_whole']:.2f}x** | {w['tf_after']:.2f} | {w['pjr_after']:.2f} | "
+      f"**{w['tf_after'] / w['pjr_after']:.2f}x** | {w['tf_first']:.1f} | "
+      f"{w['tf_return']:.3g} / {w['pjr_return']:.3g} |"
+    )
   print("\n" + "\n".join(table))
 
   loads = [x["load"] for runs in list(tf_runs.values()) + list(pjr_runs.values()) for x in runs]
-  others = [x["others_cpu_s"] / x["whole_s"] / os.cpu_count()
-            for runs in list(tf_runs.values()) + list(pjr_runs.values()) for x in runs]
+  others = [
+    x["others_cpu_s"] / x["whole_s"] / os.cpu_count()
+    for runs in list(tf_runs.values()) + list(pjr_runs.values())
+    for x in runs
+  ]
   pjr_any = next(iter(pjr_runs.values()))[0]
-  raw = ["| round | program | case | whole s | after compilation s | steps | CPU s | others' CPU s | "
-         "load (1 min) before |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+  raw = [
+    "| round | program | case | whole s | after compilation s | steps | CPU s | others' CPU s | "
+    "load (1 min) before |",
+    "|---|---|---|---:|---:|---:|---:|---:|---:|",
+  ]
   for r in range(repeats):
     for c, runs in tf_runs.items():
       x = runs[r]
-      raw.append(f"| {r + 1} | tf_equirl | {c} | {x['whole_s']:.1f} | {x['after_compile_s']:.2f} | "
-                 f"{x['steps']:,} | {x['cpu_s']:.1f} | {x['others_cpu_s']:.1f} | {x['load']:.2f} |")
+      raw.append(
+        f"| {r + 1} | tf_equirl | {c} | {x['whole_s']:.1f} | {x['after_compile_s']:.2f} | "
+        f"{x['steps']:,} | {x['cpu_s']:.1f} | {x['others_cpu_s']:.1f} | {x['load']:.2f} |"
+      )
     for p, runs in pjr_runs.items():
       x = runs[r]
-      raw.append(f"| {r + 1} | PureJaxRL | {p} | {x['whole_s']:.1f} | {x['after_compile_s']:.2f} | "
-                 f"{x['steps']:,} | {x['cpu_s']:.1f} | {x['others_cpu_s']:.1f} | {x['load']:.2f} |")
-  command = "python benchmarks/vs_purejaxrl.py" + "".join(
-      f" {a}" for a in sys.argv[1:])
-  commands = sorted({x["command"] for runs in list(tf_runs.values()) + list(pjr_runs.values())
-                     for x in runs})
-  text = "\n".join([
+      raw.append(
+        f"| {r + 1} | PureJaxRL | {p} | {x['whole_s']:.1f} | {x['after_compile_s']:.2f} | "
+        f"{x['steps']:,} | {x['cpu_s']:.1f} | {x['others_cpu_s']:.1f} | {x['load']:.2f} |"
+      )
+  command = "python benchmarks/vs_purejaxrl.py" + "".join(f" {a}" for a in sys.argv[1:])
+  commands = sorted(
+    {x["command"] for runs in list(tf_runs.values()) + list(pjr_runs.values()) for x in runs}
+  )
+  text = "\n".join(
+    [
       "# PPO throughput: tf_equirl against PureJaxRL, side by side",
       "",
       f"    {command}",
@@ -312,13 +397,18 @@ def main(argv):
       "",
       f"- Machine: {_machine()}; no GPU.",
       f"- tf_equirl: {_tf_versions(python)}.",
-      f"- PureJaxRL {pjr_any['commit']}: " + " ".join(f"{k}={v}" for k, v in pjr_any["versions"].items()) + ".",
+      f"- PureJaxRL {pjr_any['commit']}: "
+      + " ".join(f"{k}={v}" for k, v in pjr_any["versions"].items())
+      + ".",
       f"- Load: `uptime` before: {start_uptime}; after: {end_uptime}. 1-minute load before each run "
       f"{min(loads):.2f}-{max(loads):.2f}; other processes used {100 * min(others):.0f}-"
       f"{100 * max(others):.0f} % of the {os.cpu_count()} cores during a run "
       f"(median {100 * statistics.median(others):.0f} %)"
-      + (". **The machine was busy: the figures are noisy.**" if statistics.median(others) > 0.1
-         else "."),
+      + (
+        ". **The machine was busy: the figures are noisy.**"
+        if statistics.median(others) > 0.1
+        else "."
+      ),
       "",
       "Every run (each a fresh process; CPU s is the process' own user+system time, for "
       "PureJaxRL including its second run):",
@@ -329,7 +419,8 @@ def main(argv):
       "",
       *[f"    {c}" for c in commands],
       "",
-  ])
+    ]
+  )
   if _OUT.value:
     notes = kept_notes(_OUT.value)
     with open(_OUT.value, "w") as f:

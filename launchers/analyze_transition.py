@@ -37,9 +37,12 @@ from launchers import common
 from tf_equirl.envs.defaults import TRANSITION_ENVS
 from tf_equirl.experiments import transition_study
 
-common.define_config_flags(transition_study.TransitionStudyConfig,
-                           skip=("progress", "command"), names={"ship_to_zoo": "zoo"},
-                           enums={"env": TRANSITION_ENVS})
+common.define_config_flags(
+  transition_study.TransitionStudyConfig,
+  skip=("progress", "command"),
+  names={"ship_to_zoo": "zoo"},
+  enums={"env": TRANSITION_ENVS},
+)
 _NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide progress bars.")
 
 
@@ -48,8 +51,10 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   config = common.config_from_flags(
-      transition_study.TransitionStudyConfig, progress=not _NO_PROGRESS.value,
-      command="python -m launchers.analyze_transition " + " ".join(sys.argv[1:]))
+    transition_study.TransitionStudyConfig,
+    progress=not _NO_PROGRESS.value,
+    command="python -m launchers.analyze_transition " + " ".join(sys.argv[1:]),
+  )
   with common.usage_errors():
     transition_study.check_datasets(config)
   common.check_output_folders(runs_dir=config.runs_dir, results_dir=config.results_dir)

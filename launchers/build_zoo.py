@@ -13,8 +13,9 @@ from absl import app
 from launchers import common
 from tf_equirl.experiments import zoo_models
 
-common.define_config_flags(zoo_models.ZooConfig,
-                           lower_bounds={"first_seed": 0, "max_tries": 1, "episodes": 1})
+common.define_config_flags(
+  zoo_models.ZooConfig, lower_bounds={"first_seed": 0, "max_tries": 1, "episodes": 1}
+)
 
 
 def main(argv):

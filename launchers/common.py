@@ -16,8 +16,12 @@ from absl import app, flags
 from tf_equirl import compilation  # light: no TensorFlow import
 
 
-_FLAG_KINDS = {int: flags.DEFINE_integer, float: flags.DEFINE_float, bool: flags.DEFINE_bool,
-               str: flags.DEFINE_string}
+_FLAG_KINDS = {
+  int: flags.DEFINE_integer,
+  float: flags.DEFINE_float,
+  bool: flags.DEFINE_bool,
+  str: flags.DEFINE_string,
+}
 # The flags define_config_flags made: (config class, prefix) -> {field: (flag name, item type)}.
 _CONFIG_FLAGS: Dict[tuple, Dict[str, tuple]] = {}
 
@@ -69,12 +73,16 @@ def field_docs(config_cls) -> Dict[str, str]:
   return docs
 
 
-def define_config_flags(config_cls, defaults: Optional[Mapping[str, Any]] = None,
-                        prefix: str = "", skip: Iterable[str] = (),
-                        names: Optional[Mapping[str, str]] = None,
-                        enums: Optional[Mapping[str, Sequence[str]]] = None,
-                        lower_bounds: Optional[Mapping[str, int]] = None,
-                        overrides_only: bool = False) -> None:
+def define_config_flags(
+  config_cls,
+  defaults: Optional[Mapping[str, Any]] = None,
+  prefix: str = "",
+  skip: Iterable[str] = (),
+  names: Optional[Mapping[str, str]] = None,
+  enums: Optional[Mapping[str, Sequence[str]]] = None,
+  lower_bounds: Optional[Mapping[str, int]] = None,
+  overrides_only: bool = False,
+) -> None:
   """Defines one absl flag per field of the dataclass `config_cls` (read back with
   `config_from_flags`).
 
@@ -96,8 +104,10 @@ def define_config_flags(config_cls, defaults: Optional[Mapping[str, Any]] = None
   for given in (skip, defaults, names, enums, lower_bounds):
     unknown = sorted(set(given) - set(fields))
     if unknown:
-      raise ValueError(f"define_config_flags({config_cls.__name__}): {unknown} are not "
-                       f"fields; expected some of {sorted(fields)}.")
+      raise ValueError(
+        f"define_config_flags({config_cls.__name__}): {unknown} are not "
+        f"fields; expected some of {sorted(fields)}."
+      )
   hints = typing.get_type_hints(config_cls)
   docs = field_docs(config_cls)
   made = {}
@@ -106,8 +116,11 @@ def define_config_flags(config_cls, defaults: Optional[Mapping[str, Any]] = None
     if name in set(skip) or kind is None:
       continue
     scalar, is_list = kind
-    own = field.default if field.default is not dataclasses.MISSING else (
-        field.default_factory() if field.default_factory is not dataclasses.MISSING else None)
+    own = (
+      field.default
+      if field.default is not dataclasses.MISSING
+      else (field.default_factory() if field.default_factory is not dataclasses.MISSING else None)
+    )
     default = defaults[name] if name in defaults else (None if overrides_only else own)
     if is_list and default is not None:
       default = [str(v) for v in default]
@@ -143,14 +156,21 @@ def config_values(config_cls, prefix: str = "", flag_values=None) -> Dict[str, A
       try:
         value = tuple(item(v) for v in value)
       except ValueError:
-        raise app.UsageError(f"--{flag} must be a comma-separated list of "
-                             f"{item.__name__} values, received {value}.") from None
+        raise app.UsageError(
+          f"--{flag} must be a comma-separated list of "
+          f"{item.__name__} values, received {value}."
+        ) from None
     out[name] = value
   return out
 
 
-def config_from_flags(config_cls, flag_values=None, prefix: str = "",
-                      factory: Optional[Callable[..., Any]] = None, **overrides):
+def config_from_flags(
+  config_cls,
+  flag_values=None,
+  prefix: str = "",
+  factory: Optional[Callable[..., Any]] = None,
+  **overrides,
+):
   """`factory(**fields)` (default `config_cls(**fields)`): the fields set by the flags of
   `define_config_flags`, then `overrides`. A `ValueError` of the config (a value out of
   range, named with its field) becomes a one-line usage error."""
@@ -179,8 +199,9 @@ def parse_seeds(text: str) -> List[int]:
   except ValueError:
     values = None
   if not values:
-    raise app.UsageError(f"--seeds must be a count or a comma-separated list of integers, "
-                         f"received {text!r}.")
+    raise app.UsageError(
+      f"--seeds must be a count or a comma-separated list of integers, " f"received {text!r}."
+    )
   if len(values) == 1 and "," not in text:
     if values[0] < 1:
       raise app.UsageError(f"--seeds count must be positive, received {values[0]}.")
@@ -190,13 +211,15 @@ def parse_seeds(text: str) -> List[int]:
     raise app.UsageError(f"--seeds must be non-negative, received {negative} in {text!r}.")
   repeated = sorted({v for v in values if values.count(v) > 1})
   if repeated:
-    raise app.UsageError(f"--seeds lists {repeated} more than once in {text!r}; each seed "
-                         "runs once.")
+    raise app.UsageError(
+      f"--seeds lists {repeated} more than once in {text!r}; each seed " "runs once."
+    )
   return values
 
 
-def parse_checkpoints(values: Optional[Sequence[str]],
-                      flag: str = "checkpoints") -> Optional[List[int]]:
+def parse_checkpoints(
+  values: Optional[Sequence[str]], flag: str = "checkpoints"
+) -> Optional[List[int]]:
   """`--checkpoints` (a list flag): positive integers of environment steps, '10000' or
   '10_000', sorted; None or empty gives None (the default checkpoints)."""
   if not values:
@@ -209,8 +232,10 @@ def parse_checkpoints(values: Optional[Sequence[str]],
     except ValueError:
       step = None
     if step is None or step < 1:
-      raise app.UsageError(f"--{flag} must be positive integers of environment steps (e.g. "
-                           f"10000 or 10_000), received {text!r}.")
+      raise app.UsageError(
+        f"--{flag} must be positive integers of environment steps (e.g. "
+        f"10000 or 10_000), received {text!r}."
+      )
     steps.append(step)
   return sorted(set(steps))
 
@@ -219,13 +244,16 @@ def parse_env(name: str, flag: str = "env") -> str:
   """`--env`: a registered environment or a symmetry-breaking variant of one
   ('Catch-v0:global:0.5'), checked by building it (`tf_equirl.envs.make`)."""
   from tf_equirl import envs  # pylint: disable=import-outside-toplevel  (imports TensorFlow)
+
   try:
     envs.make(name)
   except (ValueError, TypeError) as e:
     message = str(e)
     if "registered environments" not in message:
-      message += (f" Registered environments: {envs.list_envs()}; a symmetry-breaking "
-                  "variant reads '<env>:<breaking>:<strength>', e.g. 'Catch-v0:global:0.5'.")
+      message += (
+        f" Registered environments: {envs.list_envs()}; a symmetry-breaking "
+        "variant reads '<env>:<breaking>:<strength>', e.g. 'Catch-v0:global:0.5'."
+      )
     raise app.UsageError(f"--{flag}={name!r}: {message}") from None
   return name
 
@@ -240,14 +268,15 @@ def check_output_folder(path: str, flag: str) -> str:
   """Fails with a one-line usage error, before any work, if the folder `--<flag>` names is a
   file or cannot be created or written; returns `path`."""
   if os.path.exists(path) and not os.path.isdir(path):
-    raise app.UsageError(f"--{flag}={path!r} is a file; expected a folder (created if "
-                         "missing).")
+    raise app.UsageError(f"--{flag}={path!r} is a file; expected a folder (created if " "missing).")
   try:
     os.makedirs(path, exist_ok=True)
     tempfile.TemporaryFile(dir=path).close()
   except OSError as e:
-    raise app.UsageError(f"--{flag}={path!r} is not writable ({e.strerror}); expected a "
-                         "folder this process can write.") from None
+    raise app.UsageError(
+      f"--{flag}={path!r} is not writable ({e.strerror}); expected a "
+      "folder this process can write."
+    ) from None
   return path
 
 
@@ -256,18 +285,33 @@ def define_backend_flags():
   runs its seeds) and returns a function giving their values as keyword arguments of the
   studies' configs (`tf_equirl.experiments`)."""
   backend = flags.DEFINE_enum(
-      "backend", "local", ["local", "ray"], "local: one process trains the seeds one after "
-      "another; ray: the seeds run as Ray Tune trials (tf_equirl.sweeps), locally or on "
-      "--address.")
-  address = flags.DEFINE_string("address", None, "--backend=ray: Ray cluster to join (auto or "
-                                "HOST:PORT); default a local Ray on this machine's cores.")
-  seeds_per_trial = flags.DEFINE_integer("seeds_per_trial", 16, "--backend=ray: seeds per "
-                                         "trial (one worker and one compiled graph each).",
-                                         lower_bound=1)
+    "backend",
+    "local",
+    ["local", "ray"],
+    "local: one process trains the seeds one after "
+    "another; ray: the seeds run as Ray Tune trials (tf_equirl.sweeps), locally or on "
+    "--address.",
+  )
+  address = flags.DEFINE_string(
+    "address",
+    None,
+    "--backend=ray: Ray cluster to join (auto or "
+    "HOST:PORT); default a local Ray on this machine's cores.",
+  )
+  seeds_per_trial = flags.DEFINE_integer(
+    "seeds_per_trial",
+    16,
+    "--backend=ray: seeds per " "trial (one worker and one compiled graph each).",
+    lower_bound=1,
+  )
 
   def values() -> Dict:
-    return {"backend": backend.value, "address": address.value,
-            "seeds_per_trial": seeds_per_trial.value}
+    return {
+      "backend": backend.value,
+      "address": address.value,
+      "seeds_per_trial": seeds_per_trial.value,
+    }
+
   return values
 
 
@@ -279,16 +323,23 @@ def define_compilation_flags(xla_runtime: bool):
   cache off unless `--xla_cache` names one. Run it through `flags_parser(apply)`: it must
   run before TensorFlow initialises its devices, which absl's init callbacks already do."""
   runtime = flags.DEFINE_bool(
-      "xla_runtime", xla_runtime, "Compile with XLA's newer CPU runtime: faster training "
-      "code, a slower first compilation, cacheable across processes; rounds floats "
-      "differently from the classic runtime (tf_equirl.compilation).")
+    "xla_runtime",
+    xla_runtime,
+    "Compile with XLA's newer CPU runtime: faster training "
+    "code, a slower first compilation, cacheable across processes; rounds floats "
+    "differently from the classic runtime (tf_equirl.compilation).",
+  )
   cache = flags.DEFINE_string(
-      "xla_cache", None, "Folder of the persistent XLA compilation cache (needs "
-      "--xla_runtime); default with --xla_runtime: $TF_EQUIRL_XLA_CACHE or "
-      "~/.cache/tf_equirl/xla. '' for none.")
+    "xla_cache",
+    None,
+    "Folder of the persistent XLA compilation cache (needs "
+    "--xla_runtime); default with --xla_runtime: $TF_EQUIRL_XLA_CACHE or "
+    "~/.cache/tf_equirl/xla. '' for none.",
+  )
 
-  def apply(cache_by_default: bool = True,
-            runtime_default: Optional[bool] = None) -> compilation.CompilationConfig:
+  def apply(
+    cache_by_default: bool = True, runtime_default: Optional[bool] = None
+  ) -> compilation.CompilationConfig:
     """`runtime_default` replaces the flag's default when `--xla_runtime` is not on the
     command line (e.g. the classic runtime for several vectorised seeds)."""
     use_runtime = runtime.value
@@ -300,15 +351,18 @@ def define_compilation_flags(xla_runtime: bool):
     # from the environment that is unusable, only costs speed: `configure` warns and
     # compiles without a cache.
     if folder and os.path.exists(folder) and not os.path.isdir(folder):
-      raise app.UsageError(f"--xla_cache={folder!r} is not a folder; expected the folder "
-                           f"of XLA's compilation cache (created if missing), or '' for "
-                           f"none.")
+      raise app.UsageError(
+        f"--xla_cache={folder!r} is not a folder; expected the folder "
+        f"of XLA's compilation cache (created if missing), or '' for "
+        f"none."
+      )
     if folder is None:
       folder = compilation.default_cache_dir() if use_runtime and cache_by_default else ""
     try:
       return compilation.configure(compilation.CompilationConfig(use_runtime, folder or None))
     except ValueError as e:
       raise app.UsageError(str(e))
+
   return apply
 
 
@@ -325,6 +379,7 @@ def flags_parser(configure: Callable[[], object]):
     except app.UsageError as error:
       app.usage(shorthelp=True, detailed_error=error, exitcode=error.exitcode)
     return args
+
   return parse
 
 
@@ -344,13 +399,18 @@ def with_runtime_fallback(main: Callable):
       if not (compilation.runtime_enabled() and compilation.is_runtime_failure(error)):
         raise
       first = str(error).strip().splitlines()[0][:300]
-      print(f"XLA's runtime could not compile this configuration ({first}); starting again "
-            "with --noxla_runtime (XLA's classic runtime).", file=sys.stderr, flush=True)
+      print(
+        f"XLA's runtime could not compile this configuration ({first}); starting again "
+        "with --noxla_runtime (XLA's classic runtime).",
+        file=sys.stderr,
+        flush=True,
+      )
       atexit._run_exitfuncs()  # pylint: disable=protected-access  (publish the cache)
       again = ["--noxla_runtime", "--xla_cache="]
       if "resume" in flags.FLAGS and "overwrite" in flags.FLAGS:
         again += ["--resume", "--nooverwrite"]  # the run folder this attempt took
       os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:], *again])
+
   return wrapped
 
 
@@ -359,19 +419,26 @@ def define_run_folder_flags():
   its `--out`, `tf_equirl.runs.RunFolder`) and returns a function giving their values as
   keyword arguments of `run_experiment`."""
   resume = flags.DEFINE_bool(
-      "resume", False, "Continue the run in --out: reuse its finished seeds (same config and "
-      "code) and continue an interrupted seed from its last checkpoint.")
+    "resume",
+    False,
+    "Continue the run in --out: reuse its finished seeds (same config and "
+    "code) and continue an interrupted seed from its last checkpoint.",
+  )
   overwrite = flags.DEFINE_bool("overwrite", False, "Replace the run --out holds.")
   every = flags.DEFINE_integer(
-      "checkpoint_every", 100, "Save each seed's training state every this many iterations, "
-      "for --resume (0: never).", lower_bound=0)
+    "checkpoint_every",
+    100,
+    "Save each seed's training state every this many iterations, " "for --resume (0: never).",
+    lower_bound=0,
+  )
 
   def values() -> Dict:
     if resume.value and overwrite.value:
-      raise app.UsageError("--resume and --overwrite exclude each other: continue the run in "
-                           "--out, or replace it.")
-    return {"resume": resume.value, "overwrite": overwrite.value,
-            "checkpoint_every": every.value}
+      raise app.UsageError(
+        "--resume and --overwrite exclude each other: continue the run in " "--out, or replace it."
+      )
+    return {"resume": resume.value, "overwrite": overwrite.value, "checkpoint_every": every.value}
+
   return values
 
 
@@ -391,9 +458,14 @@ def report_failures(main: Callable):
       print(f"error: {error}", file=sys.stderr, flush=True)
       return 1
     except KeyboardInterrupt:
-      print("interrupted: finished seeds and the last checkpoint are kept; run the same "
-            "command with --resume to continue.", file=sys.stderr, flush=True)
+      print(
+        "interrupted: finished seeds and the last checkpoint are kept; run the same "
+        "command with --resume to continue.",
+        file=sys.stderr,
+        flush=True,
+      )
       return 130
+
   return wrapped
 
 
@@ -410,6 +482,7 @@ def exit_when_done(main: Callable):
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code if isinstance(code, int) else 0)  # pylint: disable=protected-access
+
   return wrapped
 
 
@@ -417,6 +490,7 @@ def exit_when_done(main: Callable):
 class TrainingFlags:
   """The flags `define_training_flags` defines, shared by `launchers.train_ppo` and
   `launchers.train_dyna`; read them once absl has parsed the command line."""
+
   env: Any
   preset: Any
   seeds: Any
@@ -432,6 +506,7 @@ class TrainingFlags:
   def ppo_fields(self) -> Dict[str, Any]:
     """The `PPOConfig` fields set on the command line (`--preset`'s first, then the flags)."""
     from tf_equirl.agents.ppo import PRESETS, PPOConfig  # pylint: disable=import-outside-toplevel
+
     fields = dict(PRESETS[self.preset.value]) if self.preset.value else {}
     fields.update(config_values(PPOConfig))
     return fields
@@ -442,9 +517,11 @@ class TrainingFlags:
     # pylint: disable=import-outside-toplevel
     from tf_equirl import envs
     from tf_equirl.agents.ppo import PPOConfig, default_config
+
     env = parse_env(self.env.value)
-    config = config_from_flags(PPOConfig, factory=lambda **fields: default_config(
-        env, preset=self.preset.value, **fields))
+    config = config_from_flags(
+      PPOConfig, factory=lambda **fields: default_config(env, preset=self.preset.value, **fields)
+    )
     try:
       envs.make(config.env).get_symmetry(config.group)  # an unknown --group fails here
     except ValueError as e:
@@ -457,8 +534,11 @@ class TrainingFlags:
   def vectorizes(self) -> bool:
     """Whether the seeds train as one vectorised program (several seeds, not
     --novectorize_seeds; `tf_equirl.runner.vectorizes` decides for the config)."""
-    return (self.vectorize_seeds is not None and bool(self.vectorize_seeds.value)
-            and len(self.seed_list()) > 1)
+    return (
+      self.vectorize_seeds is not None
+      and bool(self.vectorize_seeds.value)
+      and len(self.seed_list()) > 1
+    )
 
   def configure_vectorized_compilation(self):
     """Configures XLA: the classic CPU runtime for several vectorised seeds unless
@@ -469,19 +549,24 @@ class TrainingFlags:
   def checkpoint_steps(self, env: str):
     """--checkpoints, or the results-table columns of `env` (`tf_equirl.envs.defaults`)."""
     from tf_equirl.runner import default_checkpoints  # pylint: disable=import-outside-toplevel
+
     return parse_checkpoints(self.checkpoints.value) or default_checkpoints(env)
 
   def run_options(self) -> Dict[str, Any]:
     """Keyword arguments of `tf_equirl.runner.run_experiment` from the flags (a --seed_batch
     outside [1, number of seeds] is a usage error)."""
-    options = {"progress": not self.no_progress.value,
-               "tensorboard": not self.no_tensorboard.value, **self.run_folder_options()}
+    options = {
+      "progress": not self.no_progress.value,
+      "tensorboard": not self.no_tensorboard.value,
+      **self.run_folder_options(),
+    }
     if self.vectorize_seeds is not None:
       batch = self.seed_batch.value
       num_seeds = len(self.seed_list())
       if batch is not None and not 1 <= batch <= num_seeds:
-        raise app.UsageError(f"--seed_batch must be from 1 to the number of seeds "
-                             f"({num_seeds}), received {batch}.")
+        raise app.UsageError(
+          f"--seed_batch must be from 1 to the number of seeds " f"({num_seeds}), received {batch}."
+        )
       options.update(vectorize=None if self.vectorize_seeds.value else False, seed_batch=batch)
     return options
 
@@ -495,41 +580,67 @@ def define_training_flags(network: str, xla_runtime: bool, out_help: str) -> Tra
   from tf_equirl import envs
   from tf_equirl.agents.ppo import PRESETS, PPOConfig
   from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS
+
   training = TrainingFlags(
-      env=flags.DEFINE_string(
-          "env", "CartPole-v1", f"Environment: one of {envs.list_envs()}, or a "
-          "symmetry-breaking variant '<env>:<breaking>:<strength>', e.g. Catch-v0:global:0.5 "
-          "(tf_equirl.envs.breaking)."),
-      preset=flags.DEFINE_enum(
-          "preset", None, sorted(PRESETS), "Named PPO settings applied before the PPOConfig "
-          "flags (tf_equirl.agents.ppo.PRESETS, results/ppo_catch/thesis_gaps.md)."),
-      seeds=flags.DEFINE_string("seeds", "1", "Number of seeds N (runs seeds 0..N-1) or a "
-                                "comma-separated list of seeds, e.g. '3,7'."),
-      out=flags.DEFINE_string("out", None, out_help),
-      checkpoints=flags.DEFINE_list(
-          "checkpoints", None, "Env steps to summarise at, e.g. 10000,100_000 (default: the "
-          "thesis' table columns of the environment)."),
-      no_progress=flags.DEFINE_bool("no_progress", False, "Hide the progress bar."),
-      no_tensorboard=flags.DEFINE_bool("no_tensorboard", False, "Skip TensorBoard scalars."),
-      configure_compilation=define_compilation_flags(xla_runtime=xla_runtime),
-      run_folder_options=define_run_folder_flags(),
-      vectorize_seeds=flags.DEFINE_bool(
-          "vectorize_seeds", True, "Train several PPO seeds as one vectorised XLA program "
-          "(each seed exactly its lone run; tf_equirl.agents.ppo.seed_batch); "
-          "--novectorize_seeds trains them one after another. Dyna always runs its seeds one "
-          "after another."),
-      seed_batch=flags.DEFINE_integer(
-          "seed_batch", None, "Seeds per vectorised program run (default all): bounds memory "
-          "for many seeds; every finished group is kept if the run is interrupted."))
-  define_config_flags(PPOConfig, defaults={"network": network, "critic": "mlp"},
-                      skip=("env", "seed"), overrides_only=True,
-                      enums={"network": ACTOR_KINDS, "critic": CRITIC_KINDS})
+    env=flags.DEFINE_string(
+      "env",
+      "CartPole-v1",
+      f"Environment: one of {envs.list_envs()}, or a "
+      "symmetry-breaking variant '<env>:<breaking>:<strength>', e.g. Catch-v0:global:0.5 "
+      "(tf_equirl.envs.breaking).",
+    ),
+    preset=flags.DEFINE_enum(
+      "preset",
+      None,
+      sorted(PRESETS),
+      "Named PPO settings applied before the PPOConfig "
+      "flags (tf_equirl.agents.ppo.PRESETS, results/ppo_catch/thesis_gaps.md).",
+    ),
+    seeds=flags.DEFINE_string(
+      "seeds",
+      "1",
+      "Number of seeds N (runs seeds 0..N-1) or a " "comma-separated list of seeds, e.g. '3,7'.",
+    ),
+    out=flags.DEFINE_string("out", None, out_help),
+    checkpoints=flags.DEFINE_list(
+      "checkpoints",
+      None,
+      "Env steps to summarise at, e.g. 10000,100_000 (default: the "
+      "thesis' table columns of the environment).",
+    ),
+    no_progress=flags.DEFINE_bool("no_progress", False, "Hide the progress bar."),
+    no_tensorboard=flags.DEFINE_bool("no_tensorboard", False, "Skip TensorBoard scalars."),
+    configure_compilation=define_compilation_flags(xla_runtime=xla_runtime),
+    run_folder_options=define_run_folder_flags(),
+    vectorize_seeds=flags.DEFINE_bool(
+      "vectorize_seeds",
+      True,
+      "Train several PPO seeds as one vectorised XLA program "
+      "(each seed exactly its lone run; tf_equirl.agents.ppo.seed_batch); "
+      "--novectorize_seeds trains them one after another. Dyna always runs its seeds one "
+      "after another.",
+    ),
+    seed_batch=flags.DEFINE_integer(
+      "seed_batch",
+      None,
+      "Seeds per vectorised program run (default all): bounds memory "
+      "for many seeds; every finished group is kept if the run is interrupted.",
+    ),
+  )
+  define_config_flags(
+    PPOConfig,
+    defaults={"network": network, "critic": "mlp"},
+    skip=("env", "seed"),
+    overrides_only=True,
+    enums={"network": ACTOR_KINDS, "critic": CRITIC_KINDS},
+  )
   return training
 
 
 @dataclasses.dataclass
 class StudyFlags:
   """The flags `define_study_flags` defines, shared by the reproduction launchers."""
+
   no_progress: Any
   backend: Callable[[], Dict]
   configure_compilation: Callable
@@ -542,9 +653,12 @@ class StudyFlags:
     """`app.run(main)`: falls back to XLA's classic runtime where the newer one fails, and
     configures XLA before TensorFlow starts (a compilation cache only for the local
     backend: Ray workers compile side by side)."""
-    app.run(with_runtime_fallback(main), flags_parser=flags_parser(
-        lambda: self.configure_compilation(
-            cache_by_default=self.backend()["backend"] == "local")))
+    app.run(
+      with_runtime_fallback(main),
+      flags_parser=flags_parser(
+        lambda: self.configure_compilation(cache_by_default=self.backend()["backend"] == "local")
+      ),
+    )
 
 
 def define_study_flags(config_cls, skip: Iterable[str] = (), **config_flags) -> StudyFlags:
@@ -554,11 +668,16 @@ def define_study_flags(config_cls, skip: Iterable[str] = (), **config_flags) -> 
   (`define_backend_flags`) and the compilation flags, with XLA's newer CPU runtime off by
   default (the committed results were made with the classic one, and these commands
   reproduce them bit for bit)."""
-  define_config_flags(config_cls, skip=("progress", "command", "backend", "address",
-                                        "seeds_per_trial", *skip), **config_flags)
-  return StudyFlags(no_progress=flags.DEFINE_bool("no_progress", False, "Hide progress bars."),
-                    backend=define_backend_flags(),
-                    configure_compilation=define_compilation_flags(xla_runtime=False))
+  define_config_flags(
+    config_cls,
+    skip=("progress", "command", "backend", "address", "seeds_per_trial", *skip),
+    **config_flags,
+  )
+  return StudyFlags(
+    no_progress=flags.DEFINE_bool("no_progress", False, "Hide progress bars."),
+    backend=define_backend_flags(),
+    configure_compilation=define_compilation_flags(xla_runtime=False),
+  )
 
 
 def check_output_folders(**folders: str) -> None:

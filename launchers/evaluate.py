@@ -11,18 +11,27 @@ from absl import app, flags
 
 from tf_equirl import evaluation, results, zoo
 
-_MODEL = flags.DEFINE_string("model", "cartpole/gcnn_actor", "Zoo name (see --list) or path "
-                             "to a .keras actor (observation batch -> logits).")
-_ENV = flags.DEFINE_enum("env", None, ["CartPole-v1", "Catch-v0"], "Environment; default: the "
-                         "zoo model's own.")
+_MODEL = flags.DEFINE_string(
+  "model",
+  "cartpole/gcnn_actor",
+  "Zoo name (see --list) or path " "to a .keras actor (observation batch -> logits).",
+)
+_ENV = flags.DEFINE_enum(
+  "env", None, ["CartPole-v1", "Catch-v0"], "Environment; default: the " "zoo model's own."
+)
 _EPISODES = flags.DEFINE_integer("episodes", 100, "Number of episodes.", lower_bound=1)
-_BACKEND = flags.DEFINE_enum("backend", "tf", ["tf", "gymnasium"], "tf: batched TF "
-                             "environment; gymnasium: the reference implementation.")
+_BACKEND = flags.DEFINE_enum(
+  "backend",
+  "tf",
+  ["tf", "gymnasium"],
+  "tf: batched TF " "environment; gymnasium: the reference implementation.",
+)
 _SAMPLE = flags.DEFINE_bool("sample", False, "Sample actions from the logits instead of argmax.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the episodes.", lower_bound=0)
 _RENDER = flags.DEFINE_string("render", None, "Write an animated GIF of a few episodes here.")
-_RENDER_EPISODES = flags.DEFINE_integer("render_episodes", 3, "Episodes in the animation.",
-                                        lower_bound=1)
+_RENDER_EPISODES = flags.DEFINE_integer(
+  "render_episodes", 3, "Episodes in the animation.", lower_bound=1
+)
 _LIST = flags.DEFINE_bool("list", False, "List the zoo models and exit.")
 
 
@@ -45,15 +54,19 @@ def main(argv):
   except ValueError as e:
     raise app.UsageError(str(e))
   greedy = not _SAMPLE.value
-  returns = evaluation.evaluate(model, env_name, _EPISODES.value, greedy=greedy,
-                                seed=_SEED.value, backend=_BACKEND.value)
+  returns = evaluation.evaluate(
+    model, env_name, _EPISODES.value, greedy=greedy, seed=_SEED.value, backend=_BACKEND.value
+  )
   mean, two_se = results.mean_and_2se(returns)
   mode = "greedy" if greedy else "sampled"
-  print(f"{spec} on {env_name} ({_BACKEND.value} backend, {mode}): {mean:.3f} +- {two_se:.3f} "
-        f"over {returns.size} episodes (min {returns.min():.3f}, max {returns.max():.3f})")
+  print(
+    f"{spec} on {env_name} ({_BACKEND.value} backend, {mode}): {mean:.3f} +- {two_se:.3f} "
+    f"over {returns.size} episodes (min {returns.min():.3f}, max {returns.max():.3f})"
+  )
   if _RENDER.value:
-    shown = evaluation.render_episodes(model, env_name, _RENDER.value, _RENDER_EPISODES.value,
-                                       greedy=greedy, seed=_SEED.value)
+    shown = evaluation.render_episodes(
+      model, env_name, _RENDER.value, _RENDER_EPISODES.value, greedy=greedy, seed=_SEED.value
+    )
     print(f"wrote {_RENDER.value} ({len(shown)} episodes, returns {shown})")
 
 

@@ -24,13 +24,19 @@ from tf_equirl.models import data as data_lib
 
 _ENV = flags.DEFINE_enum("env", "CartPole-v1", list(TRANSITION_ENVS), "Environment.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of every collection.", lower_bound=0)
-_EXPERT = flags.DEFINE_string("expert", None, "Zoo name or .keras path of the expert actor "
-                              "(default: cartpole/mlp_actor or catch/mlp_actor).")
+_EXPERT = flags.DEFINE_string(
+  "expert",
+  None,
+  "Zoo name or .keras path of the expert actor "
+  "(default: cartpole/mlp_actor or catch/mlp_actor).",
+)
 # One flag per DataConfig field; --num_transitions defaults to the environment's
 # (tf_equirl.envs.defaults: the thesis' 40,000 for CartPole, 400,000 for Catch).
-common.define_config_flags(data_lib.DataConfig, defaults={"num_transitions": None},
-                           lower_bounds={"num_transitions": 2, "num_validation": 2,
-                                         "num_envs": 2})
+common.define_config_flags(
+  data_lib.DataConfig,
+  defaults={"num_transitions": None},
+  lower_bounds={"num_transitions": 2, "num_validation": 2, "num_envs": 2},
+)
 _DATA_DIR = flags.DEFINE_string("data_dir", "data", "Root of the datasets.")
 
 
@@ -40,8 +46,10 @@ def main(argv):
   env_name = _ENV.value
   defaults = env_defaults(env_name)
   expert_name = _EXPERT.value or defaults.transition_expert
-  config = common.config_from_flags(data_lib.DataConfig, **(
-      {} if flags.FLAGS.num_transitions else {"num_transitions": defaults.transition_samples}))
+  config = common.config_from_flags(
+    data_lib.DataConfig,
+    **({} if flags.FLAGS.num_transitions else {"num_transitions": defaults.transition_samples}),
+  )
   try:
     expert = zoo.load_any(expert_name)
   except ValueError as e:
@@ -53,15 +61,22 @@ def main(argv):
   out = data_lib.dataset_dir(_DATA_DIR.value, env_name, _SEED.value)
   for name, split in splits.items():
     data_lib.save_split(out, name, split)
-  meta = {"env": env_name, "seed": _SEED.value, "expert": expert_name,
-          "greedy_expert": config.greedy_expert, "command": "python -m "
-          "launchers.make_transition_data " + " ".join(sys.argv[1:]),
-          "sizes": {k: int(len(v["action"])) for k, v in splits.items()},
-          "terminal_fraction": {k: float(np.mean(v["terminated"])) for k, v in splits.items()},
-          "seconds": round(time.time() - start, 1)}
+  meta = {
+    "env": env_name,
+    "seed": _SEED.value,
+    "expert": expert_name,
+    "greedy_expert": config.greedy_expert,
+    "command": "python -m " "launchers.make_transition_data " + " ".join(sys.argv[1:]),
+    "sizes": {k: int(len(v["action"])) for k, v in splits.items()},
+    "terminal_fraction": {k: float(np.mean(v["terminated"])) for k, v in splits.items()},
+    "seconds": round(time.time() - start, 1),
+  }
   data_lib.write_meta(out, meta)
-  print(f"wrote {out}: " + ", ".join(f"{k} {n:,}" for k, n in meta["sizes"].items())
-        + f" ({meta['seconds']} s)")
+  print(
+    f"wrote {out}: "
+    + ", ".join(f"{k} {n:,}" for k, n in meta["sizes"].items())
+    + f" ({meta['seconds']} s)"
+  )
 
 
 if __name__ == "__main__":

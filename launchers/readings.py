@@ -18,10 +18,14 @@ from launchers.common import parse_checkpoints
 from tf_equirl import results
 from tf_equirl.runner import default_checkpoints
 
-_RUNS = flags.DEFINE_list("runs", None, "Run folders with seed_<k>.csv and summary.json.",
-                          required=True)
-_CHECKPOINTS = flags.DEFINE_list("checkpoints", None, "Steps to read at (default: the thesis' "
-                                 "table columns of the run's environment).")
+_RUNS = flags.DEFINE_list(
+  "runs", None, "Run folders with seed_<k>.csv and summary.json.", required=True
+)
+_CHECKPOINTS = flags.DEFINE_list(
+  "checkpoints",
+  None,
+  "Steps to read at (default: the thesis' " "table columns of the run's environment).",
+)
 
 
 def main(argv):
@@ -39,10 +43,13 @@ def main(argv):
     columns = [results.read_seed_csv(c) for c in csvs]
     checkpoints = wanted or default_checkpoints(config["env"])
     if not checkpoints:
-      raise app.UsageError(f"{run}: no default checkpoints for {config['env']}; pass "
-                           "--checkpoints.")
-    summaries = {f"{name}": results.read_curves(columns, checkpoints, config["num_envs"], name)
-                 for name in results.READINGS}
+      raise app.UsageError(
+        f"{run}: no default checkpoints for {config['env']}; pass " "--checkpoints."
+      )
+    summaries = {
+      f"{name}": results.read_curves(columns, checkpoints, config["num_envs"], name)
+      for name in results.READINGS
+    }
     print(f"## {run} ({len(csvs)} seeds, {config['env']}, {config['network']})\n")
     print(results.markdown_summary(summaries, labels_as_rows=True))
 

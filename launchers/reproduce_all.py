@@ -24,16 +24,31 @@ from launchers import common
 from tf_equirl.experiments import registry
 
 _ONLY = flags.DEFINE_list("only", None, "Studies to run (default: all); see --list.")
-_QUICK = flags.DEFINE_bool("quick", False, "Tiny budgets (a smoke run of every study), into a "
-                           "temporary folder unless --out is given.")
-_OUT = flags.DEFINE_string("out", None, "Results root: each study writes <out>/<name>/ "
-                           "(default: results, or a temporary folder with --quick).")
-_RUNS = flags.DEFINE_string("runs", None, "Root of the studies' runs and datasets (default: "
-                            "runs/reproduce_all, or <a temporary folder>/runs with --quick).")
-_LIST = flags.DEFINE_bool("list", False, "Print the registry (name, command, seeds, budget) "
-                          "and exit.")
-_INDEX = flags.DEFINE_bool("index", False, "Rewrite docs/results.md from the registry and the "
-                           "results' provenance records, and exit.")
+_QUICK = flags.DEFINE_bool(
+  "quick",
+  False,
+  "Tiny budgets (a smoke run of every study), into a " "temporary folder unless --out is given.",
+)
+_OUT = flags.DEFINE_string(
+  "out",
+  None,
+  "Results root: each study writes <out>/<name>/ "
+  "(default: results, or a temporary folder with --quick).",
+)
+_RUNS = flags.DEFINE_string(
+  "runs",
+  None,
+  "Root of the studies' runs and datasets (default: "
+  "runs/reproduce_all, or <a temporary folder>/runs with --quick).",
+)
+_LIST = flags.DEFINE_bool(
+  "list", False, "Print the registry (name, command, seeds, budget) " "and exit."
+)
+_INDEX = flags.DEFINE_bool(
+  "index",
+  False,
+  "Rewrite docs/results.md from the registry and the " "results' provenance records, and exit.",
+)
 _COMPILATION = common.define_compilation_flags(xla_runtime=False)
 
 
@@ -47,8 +62,9 @@ def selected(only):
     return list(registry.names())
   unknown = [name for name in only if name not in registry.names()]
   if unknown:
-    raise app.UsageError(f"--only: unknown studies {unknown}; the studies are: "
-                         f"{', '.join(registry.names())}.")
+    raise app.UsageError(
+      f"--only: unknown studies {unknown}; the studies are: " f"{', '.join(registry.names())}."
+    )
   return [name for name in registry.names() if name in only]
 
 
@@ -59,8 +75,10 @@ def main(argv):
   if _LIST.value:
     for name in names:
       study = registry.get(name)
-      print(f"{name}: {study.title}\n  command: {study.command}\n  seeds: {study.seeds}\n"
-            f"  budget: {study.budget}")
+      print(
+        f"{name}: {study.title}\n  command: {study.command}\n  seeds: {study.seeds}\n"
+        f"  budget: {study.budget}"
+      )
     return
   if _INDEX.value:
     path = os.path.join(registry.REPO, "docs", "results.md")
@@ -70,15 +88,20 @@ def main(argv):
     return
   scratch = tempfile.mkdtemp(prefix="reproduce_all_") if _QUICK.value else None
   out = _OUT.value or (scratch if _QUICK.value else "results")
-  runs = _RUNS.value or (os.path.join(scratch, "runs") if _QUICK.value else
-                         os.path.join("runs", "reproduce_all"))
+  runs = _RUNS.value or (
+    os.path.join(scratch, "runs") if _QUICK.value else os.path.join("runs", "reproduce_all")
+  )
   common.check_output_folders(out=out, runs=runs)
   with common.usage_errors():  # every config is checked before anything trains
     for name in names:
       study = registry.get(name)
-      (study.quick if _QUICK.value else study.full)(registry.Target(
-          os.path.join(out, name), os.path.join(runs, name),
-          registry.study_command(name, _QUICK.value)))
+      (study.quick if _QUICK.value else study.full)(
+        registry.Target(
+          os.path.join(out, name),
+          os.path.join(runs, name),
+          registry.study_command(name, _QUICK.value),
+        )
+      )
   for name in names:
     print(f"== {name}", flush=True)
     path = registry.run_study(name, root=out, runs=runs, quick=_QUICK.value)

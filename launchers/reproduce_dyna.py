@@ -31,17 +31,20 @@ from launchers import common
 from tf_equirl.experiments import dyna_tables
 
 STUDY = common.define_study_flags(
-    dyna_tables.DynaTablesConfig,
-    enums={"env": dyna_tables.DYNA_ENVS, "part": dyna_tables.PARTS},
-    lower_bounds={"seeds": 1, "total_steps": 1, "model_epochs": 1, "horizon": 1})
+  dyna_tables.DynaTablesConfig,
+  enums={"env": dyna_tables.DYNA_ENVS, "part": dyna_tables.PARTS},
+  lower_bounds={"seeds": 1, "total_steps": 1, "model_epochs": 1, "horizon": 1},
+)
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   config = common.config_from_flags(
-      dyna_tables.DynaTablesConfig, **STUDY.options(),
-      command="python -m launchers.reproduce_dyna " + " ".join(sys.argv[1:]))
+    dyna_tables.DynaTablesConfig,
+    **STUDY.options(),
+    command="python -m launchers.reproduce_dyna " + " ".join(sys.argv[1:]),
+  )
   common.check_output_folders(runs=config.runs, results=config.results)
   print(open(dyna_tables.run(config)).read())
 

@@ -24,20 +24,28 @@ from tf_equirl.envs import list_envs
 from tf_equirl.experiments import ppo_tables
 
 STUDY = common.define_study_flags(
-    ppo_tables.PPOTablesConfig, skip=("checkpoints",),
-    enums={"env": list_envs(), "preset": sorted(PRESETS)},
-    lower_bounds={"seeds": 1, "total_steps": 1})
-_CHECKPOINTS = flags.DEFINE_list("checkpoints", None, "Env steps of the table's rows (default: "
-                                 "the thesis' for CartPole and Catch, else 10 %, 50 %, 100 %).")
+  ppo_tables.PPOTablesConfig,
+  skip=("checkpoints",),
+  enums={"env": list_envs(), "preset": sorted(PRESETS)},
+  lower_bounds={"seeds": 1, "total_steps": 1},
+)
+_CHECKPOINTS = flags.DEFINE_list(
+  "checkpoints",
+  None,
+  "Env steps of the table's rows (default: "
+  "the thesis' for CartPole and Catch, else 10 %, 50 %, 100 %).",
+)
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   config = common.config_from_flags(
-      ppo_tables.PPOTablesConfig, checkpoints=common.parse_checkpoints(_CHECKPOINTS.value),
-      **STUDY.options(),
-      command="python -m launchers.reproduce_ppo " + " ".join(sys.argv[1:]))
+    ppo_tables.PPOTablesConfig,
+    checkpoints=common.parse_checkpoints(_CHECKPOINTS.value),
+    **STUDY.options(),
+    command="python -m launchers.reproduce_ppo " + " ".join(sys.argv[1:]),
+  )
   common.check_output_folders(runs=config.runs, results=config.results)
   print(open(ppo_tables.run(config)).read())
 

@@ -29,31 +29,47 @@ from tf_equirl import sweeps
 
 _ALGO = flags.DEFINE_enum("algo", "ppo", list(sweeps.algorithms()), "Algorithm to sweep.")
 _ENV = flags.DEFINE_string("env", "CartPole-v1", "Environment (CartPole-v1, Catch-v0).")
-_GRID = flags.DEFINE_multi_string("grid", [], "FIELD=V1,V2,...: a grid over a config field; "
-                                  "repeat for more fields.")
-_SAMPLE = flags.DEFINE_multi_string("sample", [], "FIELD=KIND:ARGS: a Tune sampler, KIND one of "
-                                    "uniform:LOW:HIGH, loguniform:LOW:HIGH, randint:LOW:HIGH, "
-                                    "choice:A,B,...")
+_GRID = flags.DEFINE_multi_string(
+  "grid", [], "FIELD=V1,V2,...: a grid over a config field; " "repeat for more fields."
+)
+_SAMPLE = flags.DEFINE_multi_string(
+  "sample",
+  [],
+  "FIELD=KIND:ARGS: a Tune sampler, KIND one of "
+  "uniform:LOW:HIGH, loguniform:LOW:HIGH, randint:LOW:HIGH, "
+  "choice:A,B,...",
+)
 _SET = flags.DEFINE_multi_string("set", [], "FIELD=VALUE: a fixed config field for every trial.")
-_SEEDS = flags.DEFINE_string("seeds", "8", "Number of seeds N (seeds 0..N-1) or a "
-                             "comma-separated list.")
-_SEEDS_PER_TRIAL = flags.DEFINE_integer("seeds_per_trial", None, "Seeds per trial (one worker, "
-                                        "one compiled graph); default all seeds of a "
-                                        "configuration in one trial.")
-_NUM_SAMPLES = flags.DEFINE_integer("num_samples", 1, "Draws of the --sample fields per grid "
-                                    "point.")
+_SEEDS = flags.DEFINE_string(
+  "seeds", "8", "Number of seeds N (seeds 0..N-1) or a " "comma-separated list."
+)
+_SEEDS_PER_TRIAL = flags.DEFINE_integer(
+  "seeds_per_trial",
+  None,
+  "Seeds per trial (one worker, "
+  "one compiled graph); default all seeds of a "
+  "configuration in one trial.",
+)
+_NUM_SAMPLES = flags.DEFINE_integer(
+  "num_samples", 1, "Draws of the --sample fields per grid " "point."
+)
 _OUT = flags.DEFINE_string("out", None, "Output folder (default runs/sweep_<algo>_<env>).")
-_ADDRESS = flags.DEFINE_string("address", None, "Ray cluster to join: auto or HOST:PORT "
-                               "(default: start Ray on this machine).")
+_ADDRESS = flags.DEFINE_string(
+  "address", None, "Ray cluster to join: auto or HOST:PORT " "(default: start Ray on this machine)."
+)
 _NUM_CPUS = flags.DEFINE_integer("num_cpus", None, "CPUs of a local Ray (default all).")
 _CPUS_PER_TRIAL = flags.DEFINE_float("cpus_per_trial", 1, "CPUs reserved per trial.")
 _TF_THREADS = flags.DEFINE_integer("tf_threads", None, "TensorFlow threads per trial.")
 _MAX_FAILURES = flags.DEFINE_integer("max_failures", 2, "Retries of a crashed trial.")
 _RESUME = flags.DEFINE_bool("resume", False, "Continue the interrupted sweep in --out.")
-_CHECKPOINTS = flags.DEFINE_list("checkpoints", None, "Env steps to summarise at (default: the "
-                                 "thesis' table columns).")
-_EVERY_ITERATION = flags.DEFINE_bool("report_every_iteration", False, "Report every iteration "
-                                     "to Tune (default: every compiled call).")
+_CHECKPOINTS = flags.DEFINE_list(
+  "checkpoints", None, "Env steps to summarise at (default: the " "thesis' table columns)."
+)
+_EVERY_ITERATION = flags.DEFINE_bool(
+  "report_every_iteration",
+  False,
+  "Report every iteration " "to Tune (default: every compiled call).",
+)
 _VERBOSE = flags.DEFINE_integer("verbose", 1, "Tune's verbosity (0 silent, 1 status table).")
 # --xla_runtime / --xla_cache for the trials; unset --xla_runtime takes the algorithm's default
 # (sweeps.Algorithm.xla_runtime) and the workers compile without a cache unless --xla_cache
@@ -94,22 +110,37 @@ def main(argv):
   xla_runtime = flags.FLAGS.xla_runtime if flags.FLAGS["xla_runtime"].present else None
   try:
     result = sweeps.run_sweep(
-        _ALGO.value, space, parse_seeds(_SEEDS.value), out, env=_ENV.value,
-        overrides=overrides, num_samples=_NUM_SAMPLES.value,
-        seeds_per_trial=_SEEDS_PER_TRIAL.value, cpus_per_trial=_CPUS_PER_TRIAL.value,
-        tf_threads=_TF_THREADS.value, max_failures=_MAX_FAILURES.value,
-        address=_ADDRESS.value, num_cpus=_NUM_CPUS.value, resume=_RESUME.value,
-        checkpoints=[int(c) for c in _CHECKPOINTS.value] if _CHECKPOINTS.value else None,
-        report_every_iteration=_EVERY_ITERATION.value, verbose=_VERBOSE.value,
-        command=command, xla_runtime=xla_runtime, xla_cache=flags.FLAGS.xla_cache or None)
+      _ALGO.value,
+      space,
+      parse_seeds(_SEEDS.value),
+      out,
+      env=_ENV.value,
+      overrides=overrides,
+      num_samples=_NUM_SAMPLES.value,
+      seeds_per_trial=_SEEDS_PER_TRIAL.value,
+      cpus_per_trial=_CPUS_PER_TRIAL.value,
+      tf_threads=_TF_THREADS.value,
+      max_failures=_MAX_FAILURES.value,
+      address=_ADDRESS.value,
+      num_cpus=_NUM_CPUS.value,
+      resume=_RESUME.value,
+      checkpoints=[int(c) for c in _CHECKPOINTS.value] if _CHECKPOINTS.value else None,
+      report_every_iteration=_EVERY_ITERATION.value,
+      verbose=_VERBOSE.value,
+      command=command,
+      xla_runtime=xla_runtime,
+      xla_cache=flags.FLAGS.xla_cache or None,
+    )
   except ValueError as e:
     raise app.UsageError(str(e))
   except sweeps.SweepIncomplete as e:
     print(str(e), file=sys.stderr, flush=True)
     return 130 if e.interrupted else 1
   print(open(f"{result.out}/summary.md").read())
-  print(f"{len(result.configs)} configurations x {len(result.seeds)} seeds in "
-        f"{result.wall_seconds:.0f} s; wrote {result.out}/")
+  print(
+    f"{len(result.configs)} configurations x {len(result.seeds)} seeds in "
+    f"{result.wall_seconds:.0f} s; wrote {result.out}/"
+  )
   return 0
 
 

@@ -19,16 +19,24 @@ import os
 
 from absl import app
 
-from launchers.common import (define_training_flags, exit_when_done, flags_parser, folder_name,
-                              report_failures, with_runtime_fallback)
+from launchers.common import (
+  define_training_flags,
+  exit_when_done,
+  flags_parser,
+  folder_name,
+  report_failures,
+  with_runtime_fallback,
+)
 
 from tf_equirl import results
 from tf_equirl.runner import run_experiment
 
 TRAINING = define_training_flags(
-    network="gcnn", xla_runtime=True,
-    out_help="Output folder (default runs/<env>_<network>, with ':' of a variant replaced by "
-             "'_').")
+  network="gcnn",
+  xla_runtime=True,
+  out_help="Output folder (default runs/<env>_<network>, with ':' of a variant replaced by "
+  "'_').",
+)
 configure_compilation = TRAINING.configure_vectorized_compilation
 
 
@@ -40,14 +48,18 @@ def main(argv):
   checkpoints = TRAINING.checkpoint_steps(config.env)
   arm = config.network + (f"@{config.group}" if config.group else "")
   out = TRAINING.out.value or os.path.join(
-      "runs", folder_name(f"{config.env}_{arm.replace('@', '_')}"))
+    "runs", folder_name(f"{config.env}_{arm.replace('@', '_')}")
+  )
   result = run_experiment(config, seeds, out, checkpoints=checkpoints, **TRAINING.run_options())
-  print(f"compile {result.compile_seconds:.1f} s, then {result.steps_per_second:,.0f} env "
-        f"steps/s")
+  print(
+    f"compile {result.compile_seconds:.1f} s, then {result.steps_per_second:,.0f} env " f"steps/s"
+  )
   print(results.markdown_summary({arm: result.summary}))
   print(f"wrote {out}/ (summary.md, curves.png, seed_*.csv, tb/, seed_*/actor.keras)")
 
 
 if __name__ == "__main__":
-  app.run(exit_when_done(with_runtime_fallback(report_failures(main))),
-          flags_parser=flags_parser(configure_compilation))
+  app.run(
+    exit_when_done(with_runtime_fallback(report_failures(main))),
+    flags_parser=flags_parser(configure_compilation),
+  )

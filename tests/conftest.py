@@ -10,8 +10,10 @@ import tensorflow as tf
 
 
 def pytest_configure(config):
-  config.addinivalue_line("markers", "seed(n): seed Python, NumPy and TensorFlow with n before "
-                          "each test (tests/conftest.py)")
+  config.addinivalue_line(
+    "markers",
+    "seed(n): seed Python, NumPy and TensorFlow with n before " "each test (tests/conftest.py)",
+  )
 
 
 @pytest.fixture(autouse=True)

@@ -41,8 +41,9 @@ def planar_matrices(group: FiniteGroup) -> np.ndarray:
 def state_rep(group: FiniteGroup) -> Representation:
   """A non-trivial, orthogonal, signed-permutation (for C2/C4/D4) state representation:
   the planar action on a 2-vector plus the regular action on |G| more coordinates."""
-  return direct_sum(Representation(group, planar_matrices(group), name="planar"),
-                    Representation.regular(group))
+  return direct_sum(
+    Representation(group, planar_matrices(group), name="planar"), Representation.regular(group)
+  )
 
 
 def skewed_rep(group: FiniteGroup, seed: int = 0) -> Representation:
@@ -87,9 +88,17 @@ def functional_model(layer_or_fn, input_shape):
   return keras.Model(inp, layer_or_fn(inp))
 
 
-def check_layer(make_layer, x, input_rep, output_rep, expected_params: int | None = None,
-                atol: float = 1e-5, check_equivariance: bool = True, input_axis=None,
-                output_axis=None):
+def check_layer(
+  make_layer,
+  x,
+  input_rep,
+  output_rep,
+  expected_params: int | None = None,
+  atol: float = 1e-5,
+  check_equivariance: bool = True,
+  input_axis=None,
+  output_axis=None,
+):
   """The harness every layer test calls. Returns the built layer.
 
   Checks output shape against compute_output_shape, the trainable parameter count,
@@ -103,7 +112,8 @@ def check_layer(make_layer, x, input_rep, output_rep, expected_params: int | Non
   y = layer(x)
   ys = y if isinstance(y, (list, tuple)) else [y]
   expected_shape = layer.compute_output_shape(
-      [t.shape for t in x] if isinstance(x, (list, tuple)) else x.shape)
+    [t.shape for t in x] if isinstance(x, (list, tuple)) else x.shape
+  )
   for t, s in zip(ys, expected_shape if isinstance(expected_shape, tuple) else [expected_shape]):
     assert t.shape == s, (t.shape, s)
   params = int(sum(np.prod(v.shape) for v in layer.trainable_variables))
@@ -124,23 +134,29 @@ def check_layer(make_layer, x, input_rep, output_rep, expected_params: int | Non
       np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
 
   if check_equivariance:
-    assert_equivariant(layer, x, input_rep, output_rep, atol=atol, input_axis=input_axis,
-                       output_axis=output_axis)
+    assert_equivariant(
+      layer, x, input_rep, output_rep, atol=atol, input_axis=input_axis, output_axis=output_axis
+    )
 
   if layer.trainable_variables:
     before = [v.numpy().copy() for v in layer.trainable_variables]
     opt = keras.optimizers.SGD(0.1)
     with tf.GradientTape() as tape:
-      loss = tf.add_n([tf.reduce_mean(tf.square(tf.cast(t, tf.float32) - 1.0))
-                       for t in _listify(layer(x)) if t.dtype.is_floating])
+      loss = tf.add_n(
+        [
+          tf.reduce_mean(tf.square(tf.cast(t, tf.float32) - 1.0))
+          for t in _listify(layer(x))
+          if t.dtype.is_floating
+        ]
+      )
     grads = tape.gradient(loss, layer.trainable_variables)
-    opt.apply_gradients([(g, v) for g, v in zip(grads, layer.trainable_variables)
-                         if g is not None])
+    opt.apply_gradients([(g, v) for g, v in zip(grads, layer.trainable_variables) if g is not None])
     assert np.isfinite(loss.numpy())
     assert any(not np.allclose(b, v.numpy()) for b, v in zip(before, layer.trainable_variables))
     if check_equivariance:
-      assert_equivariant(layer, x, input_rep, output_rep, atol=atol, input_axis=input_axis,
-                       output_axis=output_axis)
+      assert_equivariant(
+        layer, x, input_rep, output_rep, atol=atol, input_axis=input_axis, output_axis=output_axis
+      )
   return layer
 
 
@@ -166,13 +182,19 @@ def _listify(y):
 # Environments and symmetry groups the network kinds are checked on (None: the environment's
 # own symmetry). CartPole: C2 on -I; Catch: C2 permuting columns; the grid world: D4, C4, C2
 # on the planes.
-NETWORK_SETTINGS = [("CartPole-v1", None), ("Catch-v0", None), ("GridWorld-v0", "D4"),
-                    ("GridWorld-v0", "C4"), ("GridWorld-v0", "C2")]
+NETWORK_SETTINGS = [
+  ("CartPole-v1", None),
+  ("Catch-v0", None),
+  ("GridWorld-v0", "D4"),
+  ("GridWorld-v0", "C4"),
+  ("GridWorld-v0", "C2"),
+]
 
 
 def env_symmetry(env_name: str, group: str | None = None):
   """The symmetry of environment `env_name`, or the one of its subgroup `group`."""
   from tf_equirl.envs import make
+
   env = make(env_name)
   return env.symmetry if group is None else env.get_symmetry(group)
 
@@ -185,6 +207,7 @@ def check_network_kind(kind: str, env_name: str, group: str | None, param_tolera
   from tf_equirl.networks import build_actor, build_critic
   from tf_equirl.params import count_params
   from tf_equirl.testing import invariant
+
   sym = env_symmetry(env_name, group)
   x = random_input((32, sym.state_dim), seed=1)
   actor, critic = build_actor(kind, sym), build_critic(kind, sym)
@@ -200,12 +223,15 @@ def network_reload_cases(kind: str):
   """`(name, model, x)` for `reload_in_fresh_process`: the actor and critic of network `kind`
   on CartPole and on the grid world under D4."""
   from tf_equirl.networks import build_actor, build_critic
+
   cases = []
   for env_name, group in (("CartPole-v1", None), ("GridWorld-v0", "D4")):
     sym = env_symmetry(env_name, group)
     x = random_input((8, sym.state_dim), seed=3)
-    cases += [(f"{env_name}_actor", build_actor(kind, sym), x),
-              (f"{env_name}_critic", build_critic(kind, sym), x)]
+    cases += [
+      (f"{env_name}_actor", build_actor(kind, sym), x),
+      (f"{env_name}_critic", build_critic(kind, sym), x),
+    ]
   return cases
 
 
@@ -236,9 +262,13 @@ def reload_in_fresh_process(models_and_inputs, tmp_dir):
       print(json.dumps(failures))
       sys.exit(1 if failures else 0)
   """)
-  env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
-             TF_CPP_MIN_LOG_LEVEL="2")
-  proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
-                        timeout=600)
+  env = dict(
+    os.environ,
+    PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    TF_CPP_MIN_LOG_LEVEL="2",
+  )
+  proc = subprocess.run(
+    [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600
+  )
   assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
   return manifest

@@ -18,8 +18,7 @@ from tf_equirl.testing import assert_equivariant, invariant, relaxed_weight_spre
 def test_networks_are_matched_and_start_equivariant(env_name, kind):
   tf.keras.utils.set_random_seed(0)
   symmetry = envs.make(env_name).symmetry
-  x = tf.constant(np.random.default_rng(0).standard_normal((32, symmetry.state_dim)),
-                  tf.float32)
+  x = tf.constant(np.random.default_rng(0).standard_normal((32, symmetry.state_dim)), tf.float32)
   kind, _, param = kind.partition("/")
   actor = build_actor(kind, symmetry, relaxed_parameterization=param or "direct")
   critic = build_critic(kind, symmetry, relaxed_parameterization=param or "direct")
@@ -29,8 +28,9 @@ def test_networks_are_matched_and_start_equivariant(env_name, kind):
   assert_equivariant(actor, x, symmetry.state_rep, symmetry.action_rep, atol=1e-5)
   assert_equivariant(critic, x, symmetry.state_rep, invariant(symmetry.group), atol=1e-5)
   assert all(v == 0.0 for v in relaxed_weight_spread(actor).values())
-  np.testing.assert_allclose(tf.function(actor, jit_compile=True)(x).numpy(), actor(x).numpy(),
-                             atol=1e-5)
+  np.testing.assert_allclose(
+    tf.function(actor, jit_compile=True)(x).numpy(), actor(x).numpy(), atol=1e-5
+  )
 
 
 def test_centered_relaxed_weights_find_a_broken_cartpole():
@@ -39,8 +39,13 @@ def test_centered_relaxed_weights_find_a_broken_cartpole():
   lets them part (results/approximate_equivariance/README.md, Notes)."""
   spread = {}
   for param in ("direct", "centered"):
-    config = default_config("CartPole-v1:global:0.3", network="relaxed", total_steps=4096,
-                            iterations_per_call=4, relaxed_parameterization=param)
+    config = default_config(
+      "CartPole-v1:global:0.3",
+      network="relaxed",
+      total_steps=4096,
+      iterations_per_call=4,
+      relaxed_parameterization=param,
+    )
     ppo = PPO(config)
     ppo.train(seed=0)
     spread[param] = max(relaxed_weight_spread(ppo.actor_model).values())
@@ -51,8 +56,14 @@ def test_centered_relaxed_weights_find_a_broken_cartpole():
 
 
 def test_ppo_trains_a_relaxed_actor_on_a_broken_catch():
-  config = default_config("Catch-v0", network="relaxed", total_steps=2048, num_minibatches=8,
-                          hidden="group_conv", iterations_per_call=2)
+  config = default_config(
+    "Catch-v0",
+    network="relaxed",
+    total_steps=2048,
+    num_minibatches=8,
+    hidden="group_conv",
+    iterations_per_call=2,
+  )
   config.env = "Catch-v0:reflect:1"
   ppo = PPO(config)
   assert ppo.env.breaking == "reflect" and ppo.env.strength == 1.0
@@ -67,18 +78,29 @@ def test_ppo_trains_a_relaxed_actor_on_a_broken_catch():
 
 
 def _rows(means, two_se=0.1):
-  return [{"step": s, "env_steps": s, "mean": m, "two_se": two_se, "worst_decile": m,
-           "seeds": 32} for s, m in zip((2000, 10000), means)]
+  return [
+    {"step": s, "env_steps": s, "mean": m, "two_se": two_se, "worst_decile": m, "seeds": 32}
+    for s, m in zip((2000, 10000), means)
+  ]
 
 
 def test_targets_report_met_and_missed_with_numbers():
   summaries = {
-      "Catch-v0": {"mlp": _rows([0.1, 0.5]), "gcnn": _rows([0.2, 0.8]),
-                   "relaxed": _rows([0.25, 0.5])},
-      "Catch-v0:global:0.5": {"mlp": _rows([0.1, 0.5]), "gcnn": _rows([0.2, 0.8]),
-                              "relaxed": _rows([0.5, 0.8])},
-      "Catch-v0:reflect:1": {"mlp": _rows([0.5, 0.5]), "gcnn": _rows([0.2, 0.8]),
-                             "relaxed": _rows([0.3, 0.8])},
+    "Catch-v0": {
+      "mlp": _rows([0.1, 0.5]),
+      "gcnn": _rows([0.2, 0.8]),
+      "relaxed": _rows([0.25, 0.5]),
+    },
+    "Catch-v0:global:0.5": {
+      "mlp": _rows([0.1, 0.5]),
+      "gcnn": _rows([0.2, 0.8]),
+      "relaxed": _rows([0.5, 0.8]),
+    },
+    "Catch-v0:reflect:1": {
+      "mlp": _rows([0.5, 0.5]),
+      "gcnn": _rows([0.2, 0.8]),
+      "relaxed": _rows([0.3, 0.8]),
+    },
   }
   lines = approx_equivariance.targets(summaries, "Catch-v0", early=2000)
   assert "**missed**" in lines[0] and "10,000: -0.300 +- 0.141 (MISSED)" in lines[0]
@@ -100,6 +122,7 @@ def test_targets_report_met_and_missed_with_numbers():
 def test_relaxed_transition_model_is_matched_and_starts_equivariant(env_name):
   from tf_equirl.models.networks import build_transition_model
   from tf_equirl.models.spec import TransitionSpec
+
   tf.keras.utils.set_random_seed(0)
   env = envs.make(env_name, batch_size=64)
   spec = TransitionSpec.for_env(env)
@@ -110,5 +133,6 @@ def test_relaxed_transition_model_is_matched_and_starts_equivariant(env_name):
   obs = env.pure_reset(3)[1].observation
   action = tf.constant(np.random.default_rng(0).integers(0, env.num_actions, 64), tf.int32)
   symmetry = env.symmetry
-  assert_equivariant(relaxed, [obs, action], [symmetry.state_rep, symmetry.action_rep],
-                     spec.output_rep, atol=1e-5)
+  assert_equivariant(
+    relaxed, [obs, action], [symmetry.state_rep, symmetry.action_rep], spec.output_rep, atol=1e-5
+  )

@@ -48,19 +48,24 @@ def test_encoder_is_equivariant_the_actor_is_not(name):
 def test_encoder_and_augment_actors_reload_after_import(tmp_path):
   sym = _symmetry("Catch-v0")
   x = random_input((8, sym.state_dim), seed=3)
-  models = [("encoder", build_actor("encoder", sym), x), ("augment", build_actor("augment", sym), x)]
+  models = [
+    ("encoder", build_actor("encoder", sym), x),
+    ("augment", build_actor("augment", sym), x),
+  ]
   assert count_params(models[1][1]) == count_params(mlp_actor(sym.state_dim, sym.num_actions))
   assert reload_in_fresh_process(models, str(tmp_path)) == ["encoder", "augment"]
 
 
 def _batch(sym, n=16, seed=0):
   rng = np.random.default_rng(seed)
-  return (tf.constant(rng.standard_normal((n, sym.state_dim)), tf.float32),
-          tf.constant(rng.integers(0, sym.num_actions, n), tf.int32),
-          tf.constant(rng.standard_normal(n), tf.float32),
-          tf.constant(rng.standard_normal(n), tf.float32),
-          tf.constant(rng.standard_normal(n), tf.float32),
-          tf.constant(rng.standard_normal(n), tf.float32))
+  return (
+    tf.constant(rng.standard_normal((n, sym.state_dim)), tf.float32),
+    tf.constant(rng.integers(0, sym.num_actions, n), tf.int32),
+    tf.constant(rng.standard_normal(n), tf.float32),
+    tf.constant(rng.standard_normal(n), tf.float32),
+    tf.constant(rng.standard_normal(n), tf.float32),
+    tf.constant(rng.standard_normal(n), tf.float32),
+  )
 
 
 def _log_probs(actor, obs, action):
@@ -97,8 +102,8 @@ def test_augmented_batch_is_the_transformed_batch_with_recomputed_old_policy(nam
     action_g = sym.action_rep.transform(action, g)
     np.testing.assert_allclose(out[0][rows].numpy(), obs_g.numpy(), atol=1e-6)
     np.testing.assert_array_equal(out[1][rows].numpy(), action_g.numpy())
-    np.testing.assert_array_equal(out[3][rows].numpy(), adv.numpy())      # invariant
-    np.testing.assert_array_equal(out[4][rows].numpy(), target.numpy())   # invariant
+    np.testing.assert_array_equal(out[3][rows].numpy(), adv.numpy())  # invariant
+    np.testing.assert_array_equal(out[4][rows].numpy(), target.numpy())  # invariant
     # old log-probs: the pre-update network at the transformed pair, not the behaviour ones
     recomputed = _log_probs(actor, obs_g, action_g)
     np.testing.assert_allclose(out[2][rows].numpy(), recomputed, atol=1e-5)
@@ -126,10 +131,10 @@ def test_augmented_old_log_probs_equal_the_behaviour_ones_for_an_equivariant_act
   obs, action, _, adv, target, value = _batch(sym, 16)
   batch = (obs, action, tf.constant(_log_probs(actor, obs, action)), adv, target, value)
   out = augment_batch(sym, batch, actor, lambda o: tf.zeros([tf.shape(o)[0]]))
-  np.testing.assert_allclose(out[2].numpy(), np.tile(batch[2].numpy(), sym.group.order),
-                             atol=1e-4)
-  _, weights = augment_batch(sym, batch, actor, lambda o: tf.zeros([tf.shape(o)[0]]),
-                             with_weights=True)
+  np.testing.assert_allclose(out[2].numpy(), np.tile(batch[2].numpy(), sym.group.order), atol=1e-4)
+  _, weights = augment_batch(
+    sym, batch, actor, lambda o: tf.zeros([tf.shape(o)[0]]), with_weights=True
+  )
   np.testing.assert_allclose(weights.numpy(), 1.0, atol=1e-3)  # images as likely as originals
 
 
@@ -142,12 +147,21 @@ def test_transform_pairs_keeps_the_observation_shape():
   np.testing.assert_array_equal(action.numpy(), [2, 1, 0, 2])
 
 
-@pytest.mark.parametrize("network,weights", [("augment", False), ("augment", True),
-                                             ("encoder", False)])
+@pytest.mark.parametrize(
+  "network,weights", [("augment", False), ("augment", True), ("encoder", False)]
+)
 def test_tiny_catch_run_compiles_once(network, weights):
-  config = default_config("Catch-v0", network=network, total_steps=4 * 4 * 32, num_envs=4,
-                          num_steps=32, num_epochs=2, num_minibatches=4, iterations_per_call=2,
-                          augment_weights=weights)
+  config = default_config(
+    "Catch-v0",
+    network=network,
+    total_steps=4 * 4 * 32,
+    num_envs=4,
+    num_steps=32,
+    num_epochs=2,
+    num_minibatches=4,
+    iterations_per_call=2,
+    augment_weights=weights,
+  )
   ppo = PPO(config)
   ppo.reset(0)
   before = [v.numpy().copy() for v in ppo.actor_model.trainable_variables]
@@ -158,7 +172,8 @@ def test_tiny_catch_run_compiles_once(network, weights):
     assert result.env_steps[-1] == 512
     for name, values in result.losses.items():
       assert np.all(np.isfinite(values)), name
-  assert any(not np.allclose(b, v.numpy())
-             for b, v in zip(before, ppo.actor_model.trainable_variables))
+  assert any(
+    not np.allclose(b, v.numpy()) for b, v in zip(before, ppo.actor_model.trainable_variables)
+  )
   # same Adam steps as the plain MLP: the annealing schedule ends where the run does
   assert int(ppo.agent.train_step_counter.numpy()) == config.num_iterations * 2 * 4

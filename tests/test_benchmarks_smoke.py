@@ -11,21 +11,39 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.slow  # about 2.5 minutes in all; `pytest -q -m slow` (run by .ci/run)
-@pytest.mark.parametrize("script,args,marker", [
-    ("benchmarks/env_throughput.py", ["--quick", "--batch_sizes=4", "--envs=CartPole-v1"],
-     "steps/s"),
-    ("benchmarks/ppo_throughput.py", ["--quick", "--networks=mlp,gcnn", "--widths=gcnn=65"],
-     "steps/s"),
+@pytest.mark.parametrize(
+  "script,args,marker",
+  [
+    (
+      "benchmarks/env_throughput.py",
+      ["--quick", "--batch_sizes=4", "--envs=CartPole-v1"],
+      "steps/s",
+    ),
+    (
+      "benchmarks/ppo_throughput.py",
+      ["--quick", "--networks=mlp,gcnn", "--widths=gcnn=65"],
+      "steps/s",
+    ),
     ("benchmarks/forward_overhead.py", ["--quick"], "steps/s"),
     ("benchmarks/dyna_throughput.py", ["--quick", "--env=Catch-v0"], "steps/s"),
     ("tools/ppo_profile.py", ["--quick", "--env=Catch-v0"], "steps/s"),
     ("benchmarks/train_step_forms.py", ["--quick"], "us/step"),
-    ("benchmarks/seed_batch.py", ["--total_steps=1024", "--seed_counts=2",
-                                  "--sequential_seeds=1"], "s/seed"),
-])
+    (
+      "benchmarks/seed_batch.py",
+      ["--total_steps=1024", "--seed_counts=2", "--sequential_seeds=1"],
+      "s/seed",
+    ),
+  ],
+)
 def test_benchmark_runs(script, args, marker):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  proc = subprocess.run([sys.executable, os.path.join(REPO, script), *args], cwd=REPO,
-                        capture_output=True, text=True, timeout=600, env=env)
+  proc = subprocess.run(
+    [sys.executable, os.path.join(REPO, script), *args],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=600,
+    env=env,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert marker in proc.stdout and "|" in proc.stdout

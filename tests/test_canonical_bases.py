@@ -34,7 +34,7 @@ def test_subspace_basis_does_not_depend_on_the_basis_it_is_given(group):
   canonical basis."""
   fb = _fourier.regular_fourier_basis(GROUPS[group])
   for b in fb.blocks:
-    span = fb.basis[:, b.start:b.start + b.copies * b.dim]
+    span = fb.basis[:, b.start : b.start + b.copies * b.dim]
     canonical = _canonical.subspace_basis(span)
     for seed in range(3):
       rotated = span @ _random_rotation(span.shape[1], seed)
@@ -48,7 +48,7 @@ def test_column_basis_breaks_ties_by_index_not_by_rounding():
   p_noisy = p.copy()
   p_noisy[:, 1] *= 1 + 1e-15  # rounding that would make column 1 the larger one
   np.testing.assert_array_equal(_canonical.column_basis(p_noisy), _canonical.column_basis(p))
-  np.testing.assert_allclose(_canonical.range_basis(p_noisy), [[2 ** -0.5], [2 ** -0.5]])
+  np.testing.assert_allclose(_canonical.range_basis(p_noisy), [[2**-0.5], [2**-0.5]])
 
 
 def test_symmetrizer_basis_of_the_cartpole_mirror_is_the_known_one():
@@ -60,10 +60,11 @@ def test_symmetrizer_basis_of_the_cartpole_mirror_is_the_known_one():
   assert basis.shape == (4, 2, 4)
   expected = np.zeros((4, 2, 4))
   for i in range(4):
-    expected[i, 0, i], expected[i, 1, i] = 2 ** -0.5, -2 ** -0.5
+    expected[i, 0, i], expected[i, 1, i] = 2**-0.5, -(2**-0.5)
   np.testing.assert_allclose(basis, expected, atol=1e-12)
-  np.testing.assert_allclose(invariant_basis(Representation.regular(sym.group)),
-                             [[2 ** -0.5, 2 ** -0.5]], atol=1e-12)
+  np.testing.assert_allclose(
+    invariant_basis(Representation.regular(sym.group)), [[2**-0.5, 2**-0.5]], atol=1e-12
+  )
 
 
 @pytest.mark.parametrize("group", ["C2", "C4", "D4", "D3"])
@@ -74,8 +75,11 @@ def test_symmetrizer_basis_spans_the_equivariant_maps(group):
   flat = basis.reshape(len(basis), -1)
   np.testing.assert_allclose(flat @ flat.T, np.eye(len(basis)), atol=1e-10)
   for w in basis:
-    np.testing.assert_allclose(np.einsum("gij,jk->gik", rep_out.matrices, w),
-                               np.einsum("ij,gjk->gik", w, rep_in.matrices), atol=1e-10)
+    np.testing.assert_allclose(
+      np.einsum("gij,jk->gik", rep_out.matrices, w),
+      np.einsum("ij,gjk->gik", w, rep_in.matrices),
+      atol=1e-10,
+    )
   # its dimension is that of the space: sum over g of the character product, over |G|
   chi = np.einsum("gii->g", rep_in.matrices) * np.einsum("gii->g", rep_out.matrices)
   assert len(basis) == round(chi.mean())
@@ -104,8 +108,10 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
-                    reason="OpenBLAS kernel selection by OPENBLAS_CORETYPE is x86-64's")
+@pytest.mark.skipif(
+  platform.machine() not in ("x86_64", "AMD64"),
+  reason="OpenBLAS kernel selection by OPENBLAS_CORETYPE is x86-64's",
+)
 def test_bases_are_the_same_with_other_lapack_kernels():
   """The bases computed with OpenBLAS' SSE3 kernels (`OPENBLAS_CORETYPE=Prescott`, which every
   x86-64 CPU runs) and, where the CPU has them, its AVX2 kernels (`Haswell`) equal those of
@@ -120,15 +126,20 @@ def test_bases_are_the_same_with_other_lapack_kernels():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     if coretype:
       env["OPENBLAS_CORETYPE"] = coretype
-    out = subprocess.run([sys.executable, "-c", _PROBE], cwd=REPO, env=env, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+      [sys.executable, "-c", _PROBE], cwd=REPO, env=env, check=True, capture_output=True, text=True
+    ).stdout
     results.append(json.loads(out.strip().splitlines()[-1]))
   native = results[0]
   for coretype, other in zip(coretypes[1:], results[1:]):
     assert native.keys() == other.keys()
     for name in native:
-      np.testing.assert_allclose(np.array(other[name]), np.array(native[name]), atol=1e-10,
-                                 err_msg=f"{name} with OPENBLAS_CORETYPE={coretype}")
+      np.testing.assert_allclose(
+        np.array(other[name]),
+        np.array(native[name]),
+        atol=1e-10,
+        err_msg=f"{name} with OPENBLAS_CORETYPE={coretype}",
+      )
 
 
 def _cpu_has(flag: str) -> bool:

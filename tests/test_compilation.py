@@ -14,7 +14,6 @@ from tf_equirl import compilation
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-
 @pytest.fixture(autouse=True)
 def _keep_the_xla_flags_of_the_process(monkeypatch):
   """`compilation.configure` sets XLA_FLAGS / TF_XLA_FLAGS for its process; restore them
@@ -25,6 +24,7 @@ def _keep_the_xla_flags_of_the_process(monkeypatch):
     else:  # recorded as absent (setenv first: delenv records nothing for a missing name)
       monkeypatch.setenv(name, "")
       monkeypatch.delenv(name)
+
 
 def test_config_validation():
   assert compilation.CompilationConfig(cache_dir="").cache_dir is None
@@ -74,7 +74,7 @@ def test_configure_keeps_other_flags_and_publishes_atomically(tmp_path, monkeypa
   assert os.path.basename(private).startswith(f".process_{os.getpid()}@")
   with open(os.path.join(private, "new_entry.pb"), "wb") as f:
     f.write(_entry(100))
-  (fn, args), = registered
+  ((fn, args),) = registered
   fn(*args)  # what happens at exit
   assert sorted(os.listdir(cache)) == ["new_entry.pb", "old_entry.pb"]
   assert (cache / "new_entry.pb").read_bytes() == _entry(100)
@@ -107,18 +107,20 @@ def test_configure_drops_bad_entries_with_one_line_each(tmp_path, monkeypatch, c
   with caplog.at_level("WARNING", logger="tf_equirl.compilation"):
     config = compilation.configure(compilation.CompilationConfig(cache_dir=str(cache)))
   assert config.cache_dir == str(cache)
-  private, = _private(cache)
+  (private,) = _private(cache)
   assert os.listdir(cache / private) == ["good.pb"]
   assert sorted(os.listdir(cache)) == sorted([private, "good.pb"])  # deleted for everyone
   lines = [r.getMessage() for r in caplog.records]
   assert len(lines) == 2, lines
-  for name, problem in (("garbage.pb", "not one of the length-delimited fields"),
-                        ("truncated.pb", "truncated: its executable needs 64 bytes")):
-    line, = [m for m in lines if str(cache / name) in m]
+  for name, problem in (
+    ("garbage.pb", "not one of the length-delimited fields"),
+    ("truncated.pb", "truncated: its executable needs 64 bytes"),
+  ):
+    (line,) = [m for m in lines if str(cache / name) in m]
     assert problem in line and "expected a complete XlaSerializedCacheEntry" in line
   # An entry cut short in this process' folder is not published either.
   (cache / private / "new.pb").write_bytes(_entry()[:100])
-  (fn, args), = registered
+  ((fn, args),) = registered
   fn(*args)
   assert sorted(os.listdir(cache)) == ["good.pb"]
 
@@ -126,24 +128,29 @@ def test_configure_drops_bad_entries_with_one_line_each(tmp_path, monkeypatch, c
 def _expect_no_cache(config, caplog, cache):
   assert config.cache_dir is None
   assert "--tf_xla_persistent_cache_directory" not in os.environ.get("TF_XLA_FLAGS", "")
-  line, = [r.getMessage() for r in caplog.records]
+  (line,) = [r.getMessage() for r in caplog.records]
   assert f"XLA compilation cache {str(cache)!r} is unusable" in line
   assert "expected a folder this process can create and write in" in line
 
 
 @pytest.mark.parametrize("where", ["a file", "under a file", "not writable"])
-def test_an_unusable_cache_folder_means_no_cache_and_a_warning(where, tmp_path, monkeypatch,
-                                                                caplog):
+def test_an_unusable_cache_folder_means_no_cache_and_a_warning(
+  where, tmp_path, monkeypatch, caplog
+):
   _no_atexit(monkeypatch)
   monkeypatch.setenv("TF_XLA_FLAGS", "")
   (tmp_path / "file").write_text("not a folder")
-  cache = {"a file": tmp_path / "file", "under a file": tmp_path / "file" / "xla",
-           "not writable": tmp_path / "cache"}[where]
+  cache = {
+    "a file": tmp_path / "file",
+    "under a file": tmp_path / "file" / "xla",
+    "not writable": tmp_path / "cache",
+  }[where]
   if where == "not writable":  # what a read-only folder does, also where root may write
     cache.mkdir()
 
     def refuse(path, mode=0o777):
       raise PermissionError(13, "Permission denied", path)
+
     monkeypatch.setattr(compilation.os, "mkdir", refuse)
   with caplog.at_level("WARNING", logger="tf_equirl.compilation"):
     config = compilation.configure(compilation.CompilationConfig(cache_dir=str(cache)))
@@ -151,8 +158,10 @@ def test_an_unusable_cache_folder_means_no_cache_and_a_warning(where, tmp_path, 
   assert config.xla_runtime and compilation.runtime_enabled()
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="root writes into read-only folders; the test above simulates it")
+@pytest.mark.skipif(
+  os.name != "posix" or os.geteuid() == 0,
+  reason="root writes into read-only folders; the test above simulates it",
+)
 def test_a_read_only_cache_folder_means_no_cache_and_a_warning(tmp_path, monkeypatch, caplog):
   _no_atexit(monkeypatch)
   monkeypatch.setenv("TF_XLA_FLAGS", "")
@@ -202,11 +211,14 @@ def test_a_failed_publish_is_a_warning(tmp_path, monkeypatch, caplog):
   registered = _no_atexit(monkeypatch)
   cache = tmp_path / "cache"
   compilation.configure(compilation.CompilationConfig(cache_dir=str(cache)))
-  private, = _private(cache)
+  (private,) = _private(cache)
   (cache / private / "new.pb").write_bytes(_entry())
-  monkeypatch.setattr(compilation.os, "replace", lambda *a: (_ for _ in ()).throw(
-      PermissionError(13, "Permission denied")))
-  (fn, args), = registered
+  monkeypatch.setattr(
+    compilation.os,
+    "replace",
+    lambda *a: (_ for _ in ()).throw(PermissionError(13, "Permission denied")),
+  )
+  ((fn, args),) = registered
   with caplog.at_level("WARNING", logger="tf_equirl.compilation"):
     fn(*args)
   assert "Could not publish" in caplog.text and "PermissionError" in caplog.text
@@ -224,8 +236,9 @@ print(repr(float(f(tf.range(10, dtype=tf.float32)))))
 
 
 def _tiny(cache):
-  proc = subprocess.run([sys.executable, "-c", _TINY, str(cache)], cwd=REPO,
-                        capture_output=True, text=True, timeout=300)
+  proc = subprocess.run(
+    [sys.executable, "-c", _TINY, str(cache)], cwd=REPO, capture_output=True, text=True, timeout=300
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   return proc
 
@@ -233,17 +246,18 @@ def _tiny(cache):
 def test_a_truncated_or_garbage_entry_is_dropped_and_compiled_again(tmp_path):
   cache = tmp_path / "cache"
   cold = _tiny(cache)
-  entry, = [p for p in cache.iterdir() if p.suffix == ".pb"]
+  (entry,) = [p for p in cache.iterdir() if p.suffix == ".pb"]
   complete = entry.read_bytes()
-  entry.write_bytes(complete[:len(complete) // 2])
+  entry.write_bytes(complete[: len(complete) // 2])
   garbage = cache / "xla_compile_cache__1__2__XLA_CPU_JIT.pb"
   garbage.write_bytes(b"garbage")
   warm = _tiny(cache)  # TensorFlow alone fails: "Read less bytes than requested"
   assert warm.stdout == cold.stdout
   dropped = [line for line in warm.stderr.splitlines() if "Dropped the unreadable" in line]
   assert len(dropped) == 2, warm.stderr[-3000:]
-  assert (any(str(entry) in line for line in dropped)
-          and any(str(garbage) in line for line in dropped))
+  assert any(str(entry) in line for line in dropped) and any(
+    str(garbage) in line for line in dropped
+  )
   assert not garbage.exists()
   assert compilation._entry_problem(str(entry)) is None  # compiled again and published
   assert len(entry.read_bytes()) == len(complete)
@@ -252,10 +266,23 @@ def test_a_truncated_or_garbage_entry_is_dropped_and_compiled_again(tmp_path):
 
 def _train(out, *flags, env=None):
   return subprocess.run(
-      [sys.executable, "-m", "launchers.train_ppo", "--network=mlp", "--total_steps=16384",
-       "--no_progress", "--no_tensorboard", f"--out={out}", *flags],
-      cwd=REPO, capture_output=True, text=True, timeout=300,
-      env=None if env is None else {**os.environ, **env})
+    [
+      sys.executable,
+      "-m",
+      "launchers.train_ppo",
+      "--network=mlp",
+      "--total_steps=16384",
+      "--no_progress",
+      "--no_tensorboard",
+      f"--out={out}",
+      *flags,
+    ],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env=None if env is None else {**os.environ, **env},
+  )
 
 
 def _curve(out):
@@ -272,8 +299,11 @@ def test_launcher_learns_with_the_xla_runtime_and_reuses_its_cache(tmp_path):
   assert [n for n in os.listdir(cache) if n.startswith(".process_")] == []
   assert "XlaSerializedCacheEntry" not in first.stderr  # nothing to read yet
   # TensorFlow's log at its most verbose for the cache: it says when it loads an entry.
-  second = _train(tmp_path / "b", f"--xla_cache={cache}", env={
-      "TF_CPP_MIN_LOG_LEVEL": "0", "TF_CPP_VMODULE": "device_executable_persistor=1"})
+  second = _train(
+    tmp_path / "b",
+    f"--xla_cache={cache}",
+    env={"TF_CPP_MIN_LOG_LEVEL": "0", "TF_CPP_VMODULE": "device_executable_persistor=1"},
+  )
   assert second.returncode == 0, second.stderr[-3000:]
   assert "Loading cached entry for" in second.stderr
   # TensorFlow's reader tries the text format first; protobuf's log of that is turned off.
@@ -300,10 +330,24 @@ def test_launcher_rejects_an_xla_cache_that_is_a_file(tmp_path):
 def test_launcher_falls_back_to_the_classic_runtime_where_the_xla_runtime_fails(tmp_path):
   # TF 2.15's XLA runtime cannot lower this graph (see launchers.common.with_runtime_fallback).
   proc = subprocess.run(
-      [sys.executable, "-m", "launchers.train_ppo", "--env=Catch-v0", "--network=augment",
-       "--augment_weights=true", "--total_steps=1024", "--no_progress", "--no_tensorboard",
-       f"--out={tmp_path / 'out'}", f"--xla_cache={tmp_path / 'cache'}"],
-      cwd=REPO, capture_output=True, text=True, timeout=300)
+    [
+      sys.executable,
+      "-m",
+      "launchers.train_ppo",
+      "--env=Catch-v0",
+      "--network=augment",
+      "--augment_weights=true",
+      "--total_steps=1024",
+      "--no_progress",
+      "--no_tensorboard",
+      f"--out={tmp_path / 'out'}",
+      f"--xla_cache={tmp_path / 'cache'}",
+    ],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "starting again with --noxla_runtime" in proc.stderr
   assert len(_curve(tmp_path / "out")) == 2

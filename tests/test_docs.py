@@ -25,8 +25,9 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGES = ["README.md"] + sorted(
-    os.path.relpath(p, REPO) for p in glob.glob(os.path.join(REPO, "docs", "**", "*.md"),
-                                                recursive=True))
+  os.path.relpath(p, REPO)
+  for p in glob.glob(os.path.join(REPO, "docs", "**", "*.md"), recursive=True)
+)
 # Pages whose examples take long: a local Ray, several compiled graphs (Dyna, model training).
 SLOW_PAGES = {"docs/sweeps.md", "docs/dyna.md", "docs/many_seeds.md", "docs/transition_models.md"}
 LANGUAGES = ("python", "bash", "text")
@@ -88,10 +89,13 @@ def launcher_commands(page):
 
 
 def test_every_page_has_only_known_blocks():
-  bad = [f"{page}:{line - 1}: ```{language}" for page in PAGES
-         for language, line, _ in code_blocks(page) if language not in LANGUAGES]
-  assert not bad, (f"code blocks must be one of {LANGUAGES} (```text for output): "
-                   + "; ".join(bad))
+  bad = [
+    f"{page}:{line - 1}: ```{language}"
+    for page in PAGES
+    for language, line, _ in code_blocks(page)
+    if language not in LANGUAGES
+  ]
+  assert not bad, f"code blocks must be one of {LANGUAGES} (```text for output): " + "; ".join(bad)
 
 
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
@@ -143,8 +147,15 @@ def test_bash_commands_name_existing_launchers_flags_and_scripts():
   missing = [where for where, script in scripts if not os.path.isfile(os.path.join(REPO, script))]
   assert not missing, "commands name scripts that do not exist: " + "; ".join(missing)
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  proc = subprocess.run([sys.executable, os.path.abspath(__file__)], input=json.dumps(launchers),
-                        cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+  proc = subprocess.run(
+    [sys.executable, os.path.abspath(__file__)],
+    input=json.dumps(launchers),
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env=env,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   report = json.loads(proc.stdout.strip().splitlines()[-1])
   assert report["checked"] == len(launchers)
@@ -156,6 +167,7 @@ def _check_launchers(launchers):
   FLAGS, then removes the launcher's flags so that the next launcher can define its own."""
   import importlib  # pylint: disable=import-outside-toplevel
   from absl import flags  # pylint: disable=import-outside-toplevel
+
   FLAGS = flags.FLAGS  # pylint: disable=invalid-name
   by_module = {}
   for where, module, args in launchers:

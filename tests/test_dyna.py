@@ -6,9 +6,15 @@ import tensorflow as tf
 from tf_agents.trajectories import time_step as ts
 
 from tf_equirl import envs, zoo
-from tf_equirl.agents.dyna import (Dyna, DynaConfig, ModelBuffer, ModelEnvironment,
-                                   build_world_model, default_dyna_config,
-                                   default_world_model_name)
+from tf_equirl.agents.dyna import (
+  Dyna,
+  DynaConfig,
+  ModelBuffer,
+  ModelEnvironment,
+  build_world_model,
+  default_dyna_config,
+  default_world_model_name,
+)
 from tf_equirl.runner import run_experiment
 from tf_equirl.models import TransitionSpec, collect_transitions, evaluate
 from tf_equirl.models.analysis import all_state_action_pairs, equivariance_rate
@@ -113,10 +119,16 @@ def test_online_cartpole_learns_its_model_and_improves():
 @pytest.mark.parametrize("world_model", ["gcnn", "gcnn_proximal"])
 def test_supervised_catch_learns_through_run_experiment(tmp_path, world_model):
   from tf_equirl import results
+
   # gcnn_proximal: the thesis' Equi-Dyna world model, catch/gcnn_proximal_transition
-  cfg = default_dyna_config("Catch-v0", ppo_overrides=dict(total_steps=12_000),
-                            mode="supervised", world_model=world_model, planning_ratio=4,
-                            dyna_iterations=10)
+  cfg = default_dyna_config(
+    "Catch-v0",
+    ppo_overrides=dict(total_steps=12_000),
+    mode="supervised",
+    world_model=world_model,
+    planning_ratio=4,
+    dyna_iterations=10,
+  )
   out = run_experiment(cfg, [0], str(tmp_path), progress=False, tensorboard=False)
   columns = results.read_seed_csv(str(tmp_path / "seed_0.csv"))
   assert {"env_steps", "mean_return", "planned_steps", "plan_finished_return"} <= set(columns)
@@ -138,8 +150,14 @@ def _run_model_env(model_env, steps, seed=0, actions=None):
   for _ in range(steps):
     action = tf.constant(rng.integers(0, model_env.num_actions, model_env.batch_size), tf.int32)
     state, time_step = model_env.pure_step(state, action)
-    out.append((time_step.step_type.numpy(), time_step.discount.numpy(),
-                time_step.observation.numpy(), state.step_count.numpy()))
+    out.append(
+      (
+        time_step.step_type.numpy(),
+        time_step.discount.numpy(),
+        time_step.observation.numpy(),
+        state.step_count.numpy(),
+      )
+    )
   return out
 
 
@@ -170,6 +188,7 @@ def test_zoo_catch_models_cannot_predict_the_masked_final_transition():
   """Why the planner moves the ball by the game's rule on the last step: the zoo models put
   the paddle right but the ball in the wrong column most of the time there."""
   from tf_equirl.experiments.dyna_tables import final_transition_accuracy
+
   env = envs.make("Catch-v0")
   for name in ("catch/mlp_transition", "catch/gcnn_transition"):
     accuracy = final_transition_accuracy(zoo.load(name), env)
@@ -198,8 +217,9 @@ def test_branched_rollouts_start_from_buffer_states_and_respect_the_horizon():
   buffer = ModelBuffer(8, spec.state_dim, env.symmetry)
   starts = np.random.default_rng(0).uniform(-0.1, 0.1, (8, 4)).astype(np.float32)
   buffer.add(starts, np.zeros(8, np.int32), starts, np.zeros(8))
-  model_env = ModelEnvironment(env, zoo.load("cartpole/gcnn_transition"), spec,
-                               start_buffer=buffer, horizon=5)
+  model_env = ModelEnvironment(
+    env, zoo.load("cartpole/gcnn_transition"), spec, start_buffer=buffer, horizon=5
+  )
   _, first = model_env.pure_reset(1)
   assert all(any(np.allclose(o, s) for s in starts) for o in first.observation.numpy())
   for step_type, _, obs, count in _run_model_env(model_env, 30, seed=1):
@@ -216,8 +236,8 @@ def test_orbit_augmentation_stores_every_group_image():
   buffer.add(data["obs"], data["action"], data["next_obs"], data["terminated"], orbit=True)
   n = len(data["action"])
   assert int(buffer.size) == 2 * n
-  np.testing.assert_array_equal(buffer.obs[n:2 * n], sym.state_rep.transform(data["obs"], 1))
-  np.testing.assert_array_equal(buffer.action[n:2 * n], 2 - data["action"])
+  np.testing.assert_array_equal(buffer.obs[n : 2 * n], sym.state_rep.transform(data["obs"], 1))
+  np.testing.assert_array_equal(buffer.action[n : 2 * n], 2 - data["action"])
   np.testing.assert_array_equal(buffer.next_obs[:n], data["next_obs"])
 
 
@@ -233,14 +253,14 @@ def test_bad_dyna_input_fails_clearly():
   with pytest.raises(ValueError, match="rollout_horizon"):
     _cartpole_config(rollout_start="buffer")
   with pytest.raises(ValueError, match="needs at least one PPO iteration"):
-    default_dyna_config("CartPole-v1", ppo_overrides=dict(total_steps=10_240),
-                        dyna_iterations=50)
+    default_dyna_config("CartPole-v1", ppo_overrides=dict(total_steps=10_240), dyna_iterations=50)
   with pytest.raises(ValueError, match="DynaConfig.ppo must be a PPOConfig"):
     DynaConfig(ppo=42)
   with pytest.raises(ValueError, match="Unknown zoo model 'cartpole/nonexistent'"):
     Dyna(_cartpole_config(world_model_path="cartpole/nonexistent"))
-  with pytest.raises(ValueError, match="width 50, but the environment's observations have "
-                     "width 4"):
+  with pytest.raises(
+    ValueError, match="width 50, but the environment's observations have " "width 4"
+  ):
     Dyna(_cartpole_config(world_model_path="catch/gcnn_transition"))
   with pytest.raises(ValueError, match="does not exist"):
     Dyna(_cartpole_config(world_model_path="/no/such/model.keras"))
@@ -253,12 +273,24 @@ def test_train_dyna_launcher_rejects_a_world_model_of_another_environment(tmp_pa
   import os
   import subprocess
   import sys
+
   repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   out = tmp_path / "out"
   proc = subprocess.run(
-      [sys.executable, "-m", "launchers.train_dyna", "--model_path=catch/gcnn_transition",
-       "--total_steps=25600", f"--out={out}"], cwd=repo, capture_output=True, text=True,
-      timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    [
+      sys.executable,
+      "-m",
+      "launchers.train_dyna",
+      "--model_path=catch/gcnn_transition",
+      "--total_steps=25600",
+      f"--out={out}",
+    ],
+    cwd=repo,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+  )
   assert proc.returncode != 0
   assert "width 50, but the environment's observations have width 4" in proc.stderr
   assert not (out / "run.json").exists()  # the folder was not taken for a run that never started

@@ -21,10 +21,16 @@ def _rollout(env, seed, steps, jit=False):
     def body(carry, act):
       state, _ = carry
       state, ts = env.pure_step(state, act)
-      row = tf.concat([tf.cast(state.physics, tf.float32),
-                       tf.reshape(ts.observation, [env.batch_size, -1]),
-                       ts.reward[:, None], ts.discount[:, None],
-                       tf.cast(ts.step_type, tf.float32)[:, None]], axis=1)
+      row = tf.concat(
+        [
+          tf.cast(state.physics, tf.float32),
+          tf.reshape(ts.observation, [env.batch_size, -1]),
+          ts.reward[:, None],
+          ts.discount[:, None],
+          tf.cast(ts.step_type, tf.float32)[:, None],
+        ],
+        axis=1,
+      )
       return state, row
 
     width = 3 + env.observation_spec().shape.num_elements() + state.physics.shape[1]
@@ -47,8 +53,9 @@ def test_strength_zero_is_the_original_transition_by_transition(name, steps, var
   assert np.array_equal(a, b)  # exactly, every state, observation, reward and step type
   # Under XLA too (XLA may round CartPole's float physics differently from eager code, so
   # compiled is compared with compiled).
-  assert np.array_equal(_rollout(original, 3, steps, jit=True),
-                        _rollout(broken, 3, steps, jit=True))
+  assert np.array_equal(
+    _rollout(original, 3, steps, jit=True), _rollout(broken, 3, steps, jit=True)
+  )
   if name == "CartPole-v1":
     assert np.mean(a[:, :, -1] == 0) > 0.01  # resets happened inside the compared stretch
 
@@ -59,8 +66,9 @@ def _cartpole_states(n=512, seed=0):
   return tf.constant(s), tf.constant(rng.integers(0, 2, n), tf.int32)
 
 
-@pytest.mark.parametrize("variant,strength", [("global", 0.3), ("reflect", 1.0),
-                                              ("reflect", 0.25), ("repeat", 1.0)])
+@pytest.mark.parametrize(
+  "variant,strength", [("global", 0.3), ("reflect", 1.0), ("reflect", 0.25), ("repeat", 1.0)]
+)
 def test_cartpole_asymmetry_is_as_documented(variant, strength):
   env = envs.make("CartPole-v1", batch_size=1, breaking=variant, strength=strength)
   s, a = _cartpole_states()
@@ -130,8 +138,9 @@ def test_catch_breaking_happens_with_its_probability_and_xla_agrees(variant):
   eager = env.pure_step(state, a)[0].physics.numpy()
   xla = tf.function(env.pure_step, jit_compile=True)(state, a)[0].physics.numpy()
   np.testing.assert_array_equal(eager, xla)
-  moved = {"global": eager[:, 1] == 3, "reflect": eager[:, 2] == 1,
-           "repeat": eager[:, 2] == 2}[variant]
+  moved = {"global": eager[:, 1] == 3, "reflect": eager[:, 2] == 1, "repeat": eager[:, 2] == 2}[
+    variant
+  ]
   rate = moved.mean()
   assert abs(rate - 0.3) < 4 * np.sqrt(0.3 * 0.7 / n), rate
   # The next step draws new coins: the key advances.
@@ -140,11 +149,15 @@ def test_catch_breaking_happens_with_its_probability_and_xla_agrees(variant):
 
 
 def test_bad_input_fails_clearly():
-  with pytest.raises(ValueError, match=r"strength must be a finite number >= 0, received "
-                                       r"strength=-0.1"):
+  with pytest.raises(
+    ValueError, match=r"strength must be a finite number >= 0, received " r"strength=-0.1"
+  ):
     envs.make("CartPole-v1", breaking="global", strength=-0.1)
-  with pytest.raises(ValueError, match=r"unknown symmetry-breaking variant breaking='tilt'; "
-                                       r"expected one of \('global', 'reflect', 'repeat'\)"):
+  with pytest.raises(
+    ValueError,
+    match=r"unknown symmetry-breaking variant breaking='tilt'; "
+    r"expected one of \('global', 'reflect', 'repeat'\)",
+  ):
     envs.make("Catch-v0", breaking="tilt", strength=0.5)
   with pytest.raises(ValueError, match=r"takes a strength in \[0, 1\].*received strength=1.5"):
     envs.make("Catch-v0:global:1.5")
@@ -169,11 +182,16 @@ def test_with_dynamics_keeps_the_breaking_unless_the_physics_is_replaced(name):
   replaced = env.with_dynamics(physics=plain.physics)
   assert replaced.breaking is None
   state = plain.pure_reset(0)[0]
-  physics = tf.constant([[0.5, 0.0, 0.0, 0.0]] * 4) if name == "CartPole-v1" else \
-      tf.constant([[3, 2, 0]] * 4)
+  physics = (
+    tf.constant([[0.5, 0.0, 0.0, 0.0]] * 4)
+    if name == "CartPole-v1"
+    else tf.constant([[3, 2, 0]] * 4)
+  )
   state = state._replace(physics=physics)
   action = tf.constant([0, 0, 0, 0])
-  assert np.array_equal(replaced.pure_step(state, action)[0].physics,
-                        plain.pure_step(state, action)[0].physics)
-  assert not np.array_equal(kept.pure_step(state, action)[0].physics,
-                            plain.pure_step(state, action)[0].physics)
+  assert np.array_equal(
+    replaced.pure_step(state, action)[0].physics, plain.pure_step(state, action)[0].physics
+  )
+  assert not np.array_equal(
+    kept.pure_step(state, action)[0].physics, plain.pure_step(state, action)[0].physics
+  )

@@ -16,19 +16,18 @@ THETA_LIMIT = 12 * 2 * np.pi / 360  # gymnasium cartpole.py
 def _balancing_actions(obs):
   """A linear controller that keeps the pole up for the full 500 steps."""
   obs = tf.convert_to_tensor(obs)
-  return tf.cast(obs[:, 2] + 0.3 * obs[:, 3] + 0.01 * obs[:, 0] + 0.05 * obs[:, 1] > 0,
-                 tf.int32)
+  return tf.cast(obs[:, 2] + 0.3 * obs[:, 3] + 0.01 * obs[:, 0] + 0.05 * obs[:, 1] > 0, tf.int32)
 
 
 def _state(physics, step_count=None, done=None, seed=0):
   physics = tf.constant(physics, tf.float32)
   n = physics.shape[0]
   return EnvState(
-      physics=physics,
-      step_count=tf.zeros([n], tf.int32) if step_count is None else tf.constant(step_count,
-                                                                               tf.int32),
-      done=tf.zeros([n], tf.bool) if done is None else tf.constant(done),
-      key=tf.constant([seed, 0], tf.int64))
+    physics=physics,
+    step_count=tf.zeros([n], tf.int32) if step_count is None else tf.constant(step_count, tf.int32),
+    done=tf.zeros([n], tf.bool) if done is None else tf.constant(done),
+    key=tf.constant([seed, 0], tf.int64),
+  )
 
 
 def _sample_transitions(rng):
@@ -44,8 +43,15 @@ def _sample_transitions(rng):
     actions.append(action[live])
     state, _ = env.pure_step(state, action)
   n = 4000
-  near = np.stack([rng.uniform(-2.5, 2.5, n), rng.uniform(-3, 3, n),
-                   rng.uniform(-0.23, 0.23, n), rng.uniform(-3, 3, n)], axis=1)
+  near = np.stack(
+    [
+      rng.uniform(-2.5, 2.5, n),
+      rng.uniform(-3, 3, n),
+      rng.uniform(-0.23, 0.23, n),
+      rng.uniform(-3, 3, n),
+    ],
+    axis=1,
+  )
   states.append(near.astype(np.float32))
   counts.append(rng.integers(480, 500, size=n).astype(np.int32))  # truncation at 500 too
   actions.append(rng.integers(0, 2, size=n).astype(np.int32))
@@ -140,8 +146,12 @@ def test_termination_has_discount_zero_and_reward_one():
   env = CartPole()
   # Cart past the right edge after one step; pole past 12 degrees; both fine; x edge with
   # the truncation step as well (termination wins: discount 0).
-  physics = [[2.39, 1.0, 0.0, 0.0], [0.0, 0.0, THETA_LIMIT - 1e-3, 1.0],
-             [0.0, 0.0, 0.0, 0.0], [-2.39, -1.0, 0.0, 0.0]]
+  physics = [
+    [2.39, 1.0, 0.0, 0.0],
+    [0.0, 0.0, THETA_LIMIT - 1e-3, 1.0],
+    [0.0, 0.0, 0.0, 0.0],
+    [-2.39, -1.0, 0.0, 0.0],
+  ]
   state, step = env.pure_step(_state(physics, step_count=[3, 3, 499, 499]), [1, 1, 1, 0])
   np.testing.assert_array_equal(step.step_type.numpy(), [LAST, LAST, LAST, LAST])
   np.testing.assert_array_equal(step.discount.numpy(), [0.0, 0.0, 1.0, 0.0])
@@ -164,7 +174,7 @@ def test_symmetry_equivariance_of_the_step(g):
   # Near the termination boundary: one step from |x| = 2.4 or |theta| = 12 degrees.
   edge = rng.uniform(-1, 1, size=(n, 4)) * [2.4, 2.0, 0.05, 2.0]
   edge[: n // 2, 0] = np.sign(edge[: n // 2, 0]) * rng.uniform(2.35, 2.45, n // 2)
-  edge[n // 2:, 2] = np.sign(edge[n // 2:, 2]) * rng.uniform(0.2, 0.22, n - n // 2)
+  edge[n // 2 :, 2] = np.sign(edge[n // 2 :, 2]) * rng.uniform(0.2, 0.22, n - n // 2)
   physics = np.concatenate([inside, edge]).astype(np.float32)
   counts = rng.integers(0, 500, size=2 * n)
   actions = tf.constant(rng.integers(0, 2, size=2 * n), tf.int32)
@@ -172,9 +182,12 @@ def test_symmetry_equivariance_of_the_step(g):
   moved = state._replace(physics=sym.state_rep.transform(state.physics, g))
   next_state, step = env.pure_step(state, actions)
   next_moved, step_moved = env.pure_step(moved, sym.action_rep.transform(actions, g))
-  np.testing.assert_allclose(step_moved.observation.numpy(),
-                             sym.state_rep.transform(step.observation, g).numpy(),
-                             rtol=0, atol=1e-6)
+  np.testing.assert_allclose(
+    step_moved.observation.numpy(),
+    sym.state_rep.transform(step.observation, g).numpy(),
+    rtol=0,
+    atol=1e-6,
+  )
   np.testing.assert_array_equal(step_moved.reward.numpy(), step.reward.numpy())
   np.testing.assert_array_equal(step_moved.discount.numpy(), step.discount.numpy())
   np.testing.assert_array_equal(step_moved.step_type.numpy(), step.step_type.numpy())

@@ -38,8 +38,12 @@ def _all_pairs(rows=ROWS, columns=COLUMNS):
 
 def _state(physics):
   n = len(physics)
-  return EnvState(physics=tf.constant(physics, tf.int32), step_count=tf.zeros([n], tf.int32),
-                  done=tf.zeros([n], tf.bool), key=tf.constant([0, 0], tf.int64))
+  return EnvState(
+    physics=tf.constant(physics, tf.int32),
+    step_count=tf.zeros([n], tf.int32),
+    done=tf.zeros([n], tf.bool),
+    key=tf.constant([0, 0], tf.int64),
+  )
 
 
 def test_every_state_action_pair_follows_bsuite_rules():
@@ -50,8 +54,9 @@ def test_every_state_action_pair_follows_bsuite_rules():
   for i, (s, a) in enumerate(zip(states, actions)):
     expected_next, reward, done = _bsuite_step(*s, a)
     np.testing.assert_array_equal(next_state.physics[i].numpy(), expected_next)
-    np.testing.assert_array_equal(step.observation[i].numpy(),
-                                  _bsuite_board(*expected_next).reshape(-1))
+    np.testing.assert_array_equal(
+      step.observation[i].numpy(), _bsuite_board(*expected_next).reshape(-1)
+    )
     assert step.reward[i].numpy() == reward, (s, a)
     assert step.step_type[i].numpy() == (LAST if done else MID), (s, a)
     assert step.discount[i].numpy() == (0.0 if done else 1.0), (s, a)
@@ -93,14 +98,17 @@ def test_symmetry_equivariance_on_all_675_pairs(g):
   obs = env.observe(tf.constant(states))
   moved_obs = sym.state_rep.transform(obs, g)
   if g == 1:  # the flip is the column mirror c -> 4 - c on every row
-    np.testing.assert_array_equal(moved_obs.numpy().reshape(-1, 10, 5),
-                                  obs.numpy().reshape(-1, 10, 5)[:, :, ::-1])
+    np.testing.assert_array_equal(
+      moved_obs.numpy().reshape(-1, 10, 5), obs.numpy().reshape(-1, 10, 5)[:, :, ::-1]
+    )
   moved_states = env.state_from_observation(moved_obs)
   _, step = env.pure_step(_state(states), actions)
-  _, step_moved = env.pure_step(_state(moved_states),
-                                sym.action_rep.transform(tf.constant(actions), g))
-  np.testing.assert_array_equal(step_moved.observation.numpy(),
-                                sym.state_rep.transform(step.observation, g).numpy())
+  _, step_moved = env.pure_step(
+    _state(moved_states), sym.action_rep.transform(tf.constant(actions), g)
+  )
+  np.testing.assert_array_equal(
+    step_moved.observation.numpy(), sym.state_rep.transform(step.observation, g).numpy()
+  )
   np.testing.assert_array_equal(step_moved.reward.numpy(), step.reward.numpy())
   np.testing.assert_array_equal(step_moved.discount.numpy(), step.discount.numpy())
   np.testing.assert_array_equal(step_moved.step_type.numpy(), step.step_type.numpy())

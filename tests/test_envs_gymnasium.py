@@ -11,8 +11,14 @@ from tf_agents.policies import random_tf_policy
 from tf_agents.trajectories import time_step as ts
 
 import tf_equirl.envs
-from tf_equirl.envs import (CATCH_GYMNASIUM_ID, CartPole, Catch, CatchEnv, EnvState,
-                            run_gymnasium_episodes)
+from tf_equirl.envs import (
+  CATCH_GYMNASIUM_ID,
+  CartPole,
+  Catch,
+  CatchEnv,
+  EnvState,
+  run_gymnasium_episodes,
+)
 
 LAST = int(ts.StepType.LAST)
 
@@ -27,8 +33,7 @@ def _catch_perfect(obs):
 
 def _cartpole_balance(obs):
   obs = np.asarray(obs)
-  return (obs[:, 2] + 0.3 * obs[:, 3] + 0.01 * obs[:, 0] + 0.05 * obs[:, 1] > 0).astype(
-      np.int64)
+  return (obs[:, 2] + 0.3 * obs[:, 3] + 0.01 * obs[:, 0] + 0.05 * obs[:, 1] > 0).astype(np.int64)
 
 
 def test_registered_on_import_and_reimport_is_harmless():
@@ -51,8 +56,14 @@ def test_gymnasium_catch_dynamics_equal_tf_catch_on_all_pairs():
   tf_env = Catch()
   n = len(pairs)
   _, step = tf_env.pure_step(
-      EnvState(tf.constant(states), tf.zeros([n], tf.int32), tf.zeros([n], tf.bool),
-               tf.constant([0, 0], tf.int64)), actions)
+    EnvState(
+      tf.constant(states),
+      tf.zeros([n], tf.int32),
+      tf.zeros([n], tf.bool),
+      tf.constant([0, 0], tf.int64),
+    ),
+    actions,
+  )
   env = gymnasium.make("tf_equirl/Catch-v0")
   env.reset(seed=0)
   for i in range(n):
@@ -68,8 +79,9 @@ def test_gymnasium_catch_rejects_bad_use():
   with pytest.raises(RuntimeError, match="reset"):
     env.step(0)
   env.reset(seed=1)
-  with pytest.raises(ValueError, match=r"invalid action 3; valid actions are integers in "
-                                       r"\[0, 2\]"):
+  with pytest.raises(
+    ValueError, match=r"invalid action 3; valid actions are integers in " r"\[0, 2\]"
+  ):
     env.step(3)
   for _ in range(9):
     *_, terminated, _, _ = env.step(1)
@@ -79,17 +91,20 @@ def test_gymnasium_catch_rejects_bad_use():
 
 
 def test_adapter_runs_policies_on_gymnasium_cartpole_and_catch():
-  returns = run_gymnasium_episodes(_cartpole_balance, "CartPole-v1", num_episodes=2, seed=0,
-                                   tf_env="CartPole-v1")
+  returns = run_gymnasium_episodes(
+    _cartpole_balance, "CartPole-v1", num_episodes=2, seed=0, tf_env="CartPole-v1"
+  )
   np.testing.assert_array_equal(returns, [500.0, 500.0])
-  catch_returns = run_gymnasium_episodes(_catch_perfect, "tf_equirl/Catch-v0",
-                                         num_episodes=5, seed=0, tf_env=Catch())
+  catch_returns = run_gymnasium_episodes(
+    _catch_perfect, "tf_equirl/Catch-v0", num_episodes=5, seed=0, tf_env=Catch()
+  )
   np.testing.assert_array_equal(catch_returns, [1.0] * 5)
 
   cartpole = CartPole()
   policy = random_tf_policy.RandomTFPolicy(cartpole.time_step_spec(), cartpole.action_spec())
-  random_returns = run_gymnasium_episodes(policy, gymnasium.make("CartPole-v1"),
-                                          num_episodes=3, seed=1)
+  random_returns = run_gymnasium_episodes(
+    policy, gymnasium.make("CartPole-v1"), num_episodes=3, seed=1
+  )
   assert random_returns.shape == (3,) and np.all((random_returns >= 8) & (random_returns < 200))
   catch = Catch()
   policy = random_tf_policy.RandomTFPolicy(catch.time_step_spec(), catch.action_spec())
@@ -97,27 +112,40 @@ def test_adapter_runs_policies_on_gymnasium_cartpole_and_catch():
   assert set(catch_random.tolist()) <= {-1.0, 1.0}
   # Reproducible for a deterministic policy and a fixed seed.
   np.testing.assert_array_equal(
-      run_gymnasium_episodes(_catch_perfect, "tf_equirl/Catch-v0", 2, seed=3, tf_env=catch),
-      run_gymnasium_episodes(_catch_perfect, "tf_equirl/Catch-v0", 2, seed=3, tf_env=catch))
+    run_gymnasium_episodes(_catch_perfect, "tf_equirl/Catch-v0", 2, seed=3, tf_env=catch),
+    run_gymnasium_episodes(_catch_perfect, "tf_equirl/Catch-v0", 2, seed=3, tf_env=catch),
+  )
 
 
 def test_adapter_rejects_mismatched_spaces_and_bad_actions():
-  with pytest.raises(ValueError, match=r"'CartPole-v1' has 2 actions \(Discrete\(2\)\) but "
-                                       r"the policy's action spec allows actions \[0, 2\]"):
+  with pytest.raises(
+    ValueError,
+    match=r"'CartPole-v1' has 2 actions \(Discrete\(2\)\) but "
+    r"the policy's action spec allows actions \[0, 2\]",
+  ):
     run_gymnasium_episodes(_catch_perfect, "CartPole-v1", 1, tf_env="Catch-v0")
-  with pytest.raises(ValueError, match=r"has 3 actions \(Discrete\(3\)\) but the policy's "
-                                       r"action spec allows actions \[0, 1\]"):
+  with pytest.raises(
+    ValueError,
+    match=r"has 3 actions \(Discrete\(3\)\) but the policy's "
+    r"action spec allows actions \[0, 1\]",
+  ):
     run_gymnasium_episodes(_cartpole_balance, "tf_equirl/Catch-v0", 1, tf_env=CartPole())
   with pytest.raises(ValueError, match=r"shape \(10, 5\); the policy expects shape \(50,\)"):
-    run_gymnasium_episodes(_catch_perfect, gymnasium.make("tf_equirl/Catch-v0",
-                                                          flat_observation=False), 1,
-                           tf_env=Catch())
+    run_gymnasium_episodes(
+      _catch_perfect,
+      gymnasium.make("tf_equirl/Catch-v0", flat_observation=False),
+      1,
+      tf_env=Catch(),
+    )
   with pytest.raises(ValueError, match="needs tf_env"):
     run_gymnasium_episodes(_cartpole_balance, "CartPole-v1", 1)
   with pytest.raises(ValueError, match=r"returned action 2, outside the action space"):
     run_gymnasium_episodes(lambda obs: np.array([2]), "CartPole-v1", 1, tf_env="CartPole-v1")
-  with pytest.raises(ValueError, match=r"has lower observation bounds \[-1., -1., -1., -1.\]; "
-                                       r"the policy's observation spec has \[-4.8"):
+  with pytest.raises(
+    ValueError,
+    match=r"has lower observation bounds \[-1., -1., -1., -1.\]; "
+    r"the policy's observation spec has \[-4.8",
+  ):
     env = gymnasium.make("CartPole-v1")
     env.unwrapped.observation_space = gymnasium.spaces.Box(-1.0, 1.0, (4,), np.float32)
     run_gymnasium_episodes(_cartpole_balance, env.unwrapped, 1, tf_env="CartPole-v1")

@@ -6,8 +6,16 @@ import tensorflow as tf
 from tf_agents.environments import tf_environment
 from tf_agents.trajectories import time_step as ts
 
-from tf_equirl.envs import (BatchedEnvironment, CartPole, Catch, EnvState, GridWorld, list_envs,
-                            make, register)
+from tf_equirl.envs import (
+  BatchedEnvironment,
+  CartPole,
+  Catch,
+  EnvState,
+  GridWorld,
+  list_envs,
+  make,
+  register,
+)
 
 FIRST, MID, LAST = (int(v) for v in (ts.StepType.FIRST, ts.StepType.MID, ts.StepType.LAST))
 
@@ -28,14 +36,20 @@ def _rollout(env, seed, steps):
     state, step = env.pure_step(state, _actions(env, step.observation, t))
     return t + 1, state, step, [a.write(t, x) for a, x in zip(arrays, step)]
 
-  _, state, _, arrays = tf.while_loop(lambda t, *_: t < steps, body,
-                                      (tf.constant(0), state, step, arrays))
+  _, state, _, arrays = tf.while_loop(
+    lambda t, *_: t < steps, body, (tf.constant(0), state, step, arrays)
+  )
   return state, ts.TimeStep(*[a.stack() for a in arrays])
 
 
-@pytest.mark.parametrize("make_env,steps", [(lambda: CartPole(batch_size=8), 120),
-                                            (lambda: Catch(batch_size=8), 40),
-                                            (lambda: GridWorld(batch_size=8), 60)])
+@pytest.mark.parametrize(
+  "make_env,steps",
+  [
+    (lambda: CartPole(batch_size=8), 120),
+    (lambda: Catch(batch_size=8), 40),
+    (lambda: GridWorld(batch_size=8), 60),
+  ],
+)
 def test_xla_while_loop_matches_eager(make_env, steps):
   env = make_env()
   compiled = tf.function(lambda seed: _rollout(env, seed, steps), jit_compile=True)
@@ -67,8 +81,10 @@ def test_pure_step_does_not_retrace_and_has_no_variables():
   state, _ = step_fn(state, tf.constant([0, 1, 0, 1]))
   state, _ = step_fn(state, tf.constant([1, 1, 0, 0]))
   # Resets are bit-identical in XLA and eager (integer RNG bits, one rounding).
-  np.testing.assert_array_equal(reset_fn(tf.constant(2))[1].observation.numpy(),
-                                env.pure_reset(tf.constant(2))[1].observation.numpy())
+  np.testing.assert_array_equal(
+    reset_fn(tf.constant(2))[1].observation.numpy(),
+    env.pure_reset(tf.constant(2))[1].observation.numpy(),
+  )
   assert step_fn.experimental_get_tracing_count() == 1
   assert reset_fn.experimental_get_tracing_count() == 1
   graph = step_fn.get_concrete_function(state, tf.constant([0, 1, 0, 1])).graph
@@ -83,8 +99,9 @@ def test_keys_seeds_and_reproducibility():
   assert not np.array_equal(first(3), first(4))
   key = tf.random.experimental.stateless_split(tf.constant([1, 2], tf.int64), 2)
   assert not np.array_equal(first(key[0]), first(key[1]))
-  np.testing.assert_array_equal(first(tf.constant([1, 2], tf.int32)),
-                                first(tf.constant([1, 2], tf.int64)))
+  np.testing.assert_array_equal(
+    first(tf.constant([1, 2], tf.int32)), first(tf.constant([1, 2], tf.int64))
+  )
   np.testing.assert_array_equal(first(3), first(tf.constant(3)))
   # Resets within one trajectory use fresh draws every time.
   state, _ = env.pure_reset(0)
@@ -101,19 +118,29 @@ def test_keys_seeds_and_reproducibility():
     env.pure_reset(1.5)
 
 
-@pytest.mark.parametrize("bad,match", [
-    ([0, 2, 1], r"invalid action \[2\] at batch index \[1\]; valid actions are integers "
-                r"in \[0, 1\]"),
+@pytest.mark.parametrize(
+  "bad,match",
+  [
+    (
+      [0, 2, 1],
+      r"invalid action \[2\] at batch index \[1\]; valid actions are integers " r"in \[0, 1\]",
+    ),
     ([-1, 0, 1], r"invalid action \[-1\] at batch index \[0\]"),
-    (np.array([0.0, 1.0, 1.0], np.float32), r"invalid action of dtype float32 \(action=\[0.0, "
-                                            r"1.0, 1.0\]\); expected integer actions of shape "
-                                            r"\[3\] with values in \[0, 1\]"),
-    (np.array([[0], [1], [1]]), r"invalid action of shape \(3, 1\).*expected integer actions "
-                                r"of shape \[3\]"),
+    (
+      np.array([0.0, 1.0, 1.0], np.float32),
+      r"invalid action of dtype float32 \(action=\[0.0, "
+      r"1.0, 1.0\]\); expected integer actions of shape "
+      r"\[3\] with values in \[0, 1\]",
+    ),
+    (
+      np.array([[0], [1], [1]]),
+      r"invalid action of shape \(3, 1\).*expected integer actions " r"of shape \[3\]",
+    ),
     ([0, 1], r"invalid action of shape \(2,\)"),
     (1, r"invalid action of shape \(\)"),
     (True, r"invalid action True"),
-])
+  ],
+)
 def test_invalid_actions_raise_eagerly(bad, match):
   env = CartPole(batch_size=3)
   state, _ = env.pure_reset(0)
@@ -127,8 +154,10 @@ def test_invalid_actions_in_graphs():
   env = Catch(batch_size=2)
   state, _ = env.pure_reset(0)
   graph_step = tf.function(env.pure_step)
-  with pytest.raises(tf.errors.InvalidArgumentError,
-                     match=r"(?s)valid actions are integers in \[0, 2\], received action =.*3"):
+  with pytest.raises(
+    tf.errors.InvalidArgumentError,
+    match=r"(?s)valid actions are integers in \[0, 2\], received action =.*3",
+  ):
     graph_step(state, tf.constant([0, 3]))
   with pytest.raises(ValueError, match="dtype float32"):  # static checks at trace time
     graph_step(state, tf.constant([0.0, 1.0]))
@@ -158,8 +187,9 @@ def test_tf_environment_api():
   np.testing.assert_array_equal(first.step_type.numpy(), [FIRST] * 5)
   for t in (first.step_type, first.reward, first.discount, first.observation):
     assert t.shape[0] == 5
-  np.testing.assert_array_equal(env.current_time_step().observation.numpy(),
-                                first.observation.numpy())
+  np.testing.assert_array_equal(
+    env.current_time_step().observation.numpy(), first.observation.numpy()
+  )
   # Successive resets start different episodes.
   assert not np.array_equal(env.reset().observation.numpy(), first.observation.numpy())
 
@@ -207,12 +237,14 @@ def test_works_with_a_tf_agents_driver():
   policy = random_tf_policy.RandomTFPolicy(env.time_step_spec(), env.action_spec())
   rewards = []
   driver = dynamic_step_driver.DynamicStepDriver(
-      env, policy, observers=[lambda traj: rewards.append(traj.reward)], num_steps=40)
+    env, policy, observers=[lambda traj: rewards.append(traj.reward)], num_steps=40
+  )
   time_step, _ = tf.function(driver.run, autograph=False)()
   assert time_step.observation.shape == (4, 50)
   assert len(rewards) == 1  # traced once: the loop ran inside the graph
-  np.testing.assert_array_equal(env.current_time_step().step_type.numpy(),
-                                time_step.step_type.numpy())
+  np.testing.assert_array_equal(
+    env.current_time_step().step_type.numpy(), time_step.step_type.numpy()
+  )
 
 
 class _WideStartCartPole(CartPole):
@@ -222,13 +254,17 @@ class _WideStartCartPole(CartPole):
     return 4.0 * super()._initial_physics(key, batch_size)
 
 
-@pytest.mark.parametrize("make_env", [
+@pytest.mark.parametrize(
+  "make_env",
+  [
     lambda: CartPole(batch_size=6, max_episode_steps=9),  # truncations and terminations
     lambda: Catch(batch_size=6),
     lambda: CartPole(batch_size=6).with_dynamics(physics=lambda s, a: s * 1.5 + 0.01),
     lambda: _WideStartCartPole(batch_size=6, max_episode_steps=12),
     lambda: GridWorld(batch_size=6, max_episode_steps=7),
-], ids=["cartpole", "catch", "cartpole_with_dynamics", "subclass_reset", "gridworld"])
+  ],
+  ids=["cartpole", "catch", "cartpole_with_dynamics", "subclass_reset", "gridworld"],
+)
 def test_step_and_reset_equals_a_step_then_the_reset_step(make_env):
   env = make_env()
   state, step = env.pure_reset(11)
@@ -245,8 +281,11 @@ def test_step_and_reset_equals_a_step_then_the_reset_step(make_env):
     for got, want in zip(step, new_step):
       np.testing.assert_array_equal(got.numpy(), want.numpy())
     for field in ("physics", "step_count", "done"):
-      want = np.where(last.reshape([-1] + [1] * (getattr(reset, field).shape.rank - 1)),
-                      getattr(reset, field).numpy(), getattr(stepped, field).numpy())
+      want = np.where(
+        last.reshape([-1] + [1] * (getattr(reset, field).shape.rank - 1)),
+        getattr(reset, field).numpy(),
+        getattr(stepped, field).numpy(),
+      )
       np.testing.assert_array_equal(getattr(new_state, field).numpy(), want)
     np.testing.assert_array_equal(new_state.key.numpy(), reset.key.numpy())
     want_obs = np.where(last[:, None], first.observation.numpy(), step.observation.numpy())

@@ -61,7 +61,7 @@ def test_fourier_basis_block_diagonalises_the_group_convolution(gname, expected)
   for b in fb.blocks:
     for i in range(b.copies):
       lo = b.start + i * b.dim
-      mask[lo:lo + b.dim, lo:lo + b.dim] = True
+      mask[lo : lo + b.dim, lo : lo + b.dim] = True
   assert np.max(np.abs(k[~mask])) < 1e-6
 
 
@@ -70,10 +70,16 @@ def test_group_conv_fourier_equals_spatial(gname):
   group = support.GROUPS[gname]
   x = support.random_input((BATCH, group.order, 3))
   spatial, fourier = _same_weights(
-      lambda impl: GroupConv(5, group, activation="tanh", implementation=impl), x)
+    lambda impl: GroupConv(5, group, activation="tanh", implementation=impl), x
+  )
   _assert_fast_equals_reference(spatial, fourier, x)
-  support.check_layer(lambda: GroupConv(5, group, activation="relu", implementation="fourier"),
-                      x, group, group, expected_params=group.order * 3 * 5 + 5)
+  support.check_layer(
+    lambda: GroupConv(5, group, activation="relu", implementation="fourier"),
+    x,
+    group,
+    group,
+    expected_params=group.order * 3 * 5 + 5,
+  )
 
 
 @support.over_layer_groups
@@ -82,11 +88,17 @@ def test_group_lift_fourier_equals_spatial(gname):
   for rep in (support.state_rep(group), support.skewed_rep(group)):
     x = support.random_input((BATCH, rep.dim))
     spatial, fourier = _same_weights(
-        lambda impl: GroupLift(6, rep, activation="tanh", implementation=impl), x)
+      lambda impl: GroupLift(6, rep, activation="tanh", implementation=impl), x
+    )
     _assert_fast_equals_reference(spatial, fourier, x)
-    support.check_layer(lambda: GroupLift(6, rep, activation="tanh", implementation="fourier"),
-                        x, rep, group, expected_params=rep.dim * 6 + 6,
-                        atol=1e-5 if rep.name != "skewed" else 1e-4)
+    support.check_layer(
+      lambda: GroupLift(6, rep, activation="tanh", implementation="fourier"),
+      x,
+      rep,
+      group,
+      expected_params=rep.dim * 6 + 6,
+      atol=1e-5 if rep.name != "skewed" else 1e-4,
+    )
 
 
 @support.over_layer_groups
@@ -94,11 +106,16 @@ def test_permutation_equivariant_dense_fourier_equals_spatial(gname):
   group = support.GROUPS[gname]
   x = support.random_input((BATCH, group.order, 3))
   spatial, fourier = _same_weights(
-      lambda impl: PermutationEquivariantDense(4, activation="tanh", implementation=impl), x)
+    lambda impl: PermutationEquivariantDense(4, activation="tanh", implementation=impl), x
+  )
   _assert_fast_equals_reference(spatial, fourier, x)
   support.check_layer(
-      lambda: PermutationEquivariantDense(4, activation="tanh", implementation="fourier"),
-      x, group, group, expected_params=2 * 3 * 4 + 4)
+    lambda: PermutationEquivariantDense(4, activation="tanh", implementation="fourier"),
+    x,
+    group,
+    group,
+    expected_params=2 * 3 * 4 + 4,
+  )
 
 
 def _stack(rep, units, implementation):
@@ -243,8 +260,7 @@ def test_saved_models_without_the_option_load_and_give_the_same_outputs(tmp_path
   model.save(path)
   _strip_implementation(path)
   loaded = keras.models.load_model(path)
-  assert all(layer.get_config().get("implementation", "auto") == "auto"
-             for layer in loaded.layers)
+  assert all(layer.get_config().get("implementation", "auto") == "auto" for layer in loaded.layers)
   np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), atol=FAST_PATH_ATOL)
   for gname, group in (("C2", cyclic(2)), ("C4", cyclic(4))):
     old_config = GroupConv(4, group).get_config()
@@ -257,6 +273,7 @@ def test_auto_keeps_the_measured_lifts_spatial():
   planes) the spatial lift was faster in tf.function and under XLA at batch 10,000, so
   "auto" must pick it; both forms stay available and equal (tests above)."""
   from tf_equirl.envs import make  # pylint: disable=import-outside-toplevel
+
   for env, units in (("Catch-v0", 49), ("GridWorld-v0", 51)):
     layer = GroupLift(units, make(env).symmetry.state_rep)
     layer.build((None, layer.input_rep.dim))
@@ -269,11 +286,14 @@ def test_lift_fold_gathers_signed_permutations_and_equals_the_einsum(case):
   """`LiftFold` (the spatial lift's kernel fold): a gather for signed permutation matrices,
   the einsum otherwise; the same floats forward, the same dense kernel gradient."""
   from tf_equirl.layers._base import LiftFold  # pylint: disable=import-outside-toplevel
-  rep = {"catch": lambda: make("Catch-v0").symmetry.state_rep,
-         "cartpole": lambda: make("CartPole-v1").symmetry.state_rep,
-         "gridworld": lambda: make("GridWorld-v0").symmetry.state_rep,
-         "D3_planar": lambda: support.state_rep(dihedral(3)),
-         "C4_skewed": lambda: support.skewed_rep(cyclic(4))}[case]()
+
+  rep = {
+    "catch": lambda: make("Catch-v0").symmetry.state_rep,
+    "cartpole": lambda: make("CartPole-v1").symmetry.state_rep,
+    "gridworld": lambda: make("GridWorld-v0").symmetry.state_rep,
+    "D3_planar": lambda: support.state_rep(dihedral(3)),
+    "C4_skewed": lambda: support.skewed_rep(cyclic(4)),
+  }[case]()
   matrices = np.transpose(rep.inverse_matrices(), (0, 2, 1))
   fold = LiftFold(matrices)
   assert (fold.index is not None) == (case in ("catch", "cartpole", "gridworld")), case
@@ -281,13 +301,17 @@ def test_lift_fold_gathers_signed_permutations_and_equals_the_einsum(case):
   kernel = tf.Variable(support.random_input((rep.dim, 5)))
   weights = tf.constant(support.random_input((rep.dim, rep.group.order, 5), seed=1))
   einsum = lambda w: tf.einsum("hij,ju->ihu", tf.constant(matrices, tf.float32), w)  # noqa: E731
-  for mode, run in (("eager", lambda f: f()), ("xla", lambda f: tf.function(
-      f, jit_compile=True, autograph=False)())):
+  for mode, run in (
+    ("eager", lambda f: f()),
+    ("xla", lambda f: tf.function(f, jit_compile=True, autograph=False)()),
+  ):
+
     def both():
       with tf.GradientTape(persistent=True) as tape:
         a, b = fold(kernel), einsum(kernel)
         la, lb = tf.reduce_sum(a * weights), tf.reduce_sum(b * weights)
       return a, b, tape.gradient(la, kernel), tape.gradient(lb, kernel)
+
     a, b, ga, gb = run(both)
     assert isinstance(ga, tf.Tensor), type(ga)  # dense: clipping norms see the real gradient
     np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"{case} {mode}")

@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_equirl.groups import (FiniteGroup, MDPSymmetry, Representation, close_under_composition,
-                              cyclic, dihedral, direct_sum)
+from tf_equirl.groups import (
+  FiniteGroup,
+  MDPSymmetry,
+  Representation,
+  close_under_composition,
+  cyclic,
+  dihedral,
+  direct_sum,
+)
 
 import support
 
@@ -25,8 +32,8 @@ def test_dihedral_axioms(n):
   assert g.order == 2 * n and g.identity == 0
   assert g.is_abelian() == (n <= 2)
   r, s = 1, n
-  assert g.compose(s, s) == 0                                     # s^2 = e
-  assert g.compose(g.compose(s, r), s) == g.inverse(r)            # s r s = r^-1
+  assert g.compose(s, s) == 0  # s^2 = e
+  assert g.compose(g.compose(s, r), s) == g.inverse(r)  # s r s = r^-1
   for a in range(g.order):
     assert g.compose(g.inverse(a), a) == 0
 
@@ -103,8 +110,9 @@ def test_transform_matches_matrix_and_acts_on_indices():
     np.testing.assert_allclose(rep.transform(x, g).numpy(), x @ rep.matrices[g].T, atol=1e-6)
     # the same action along another axis
     xt = np.ascontiguousarray(x.T)
-    np.testing.assert_allclose(rep.transform(xt, g, axis=0).numpy(), (x @ rep.matrices[g].T).T,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+      rep.transform(xt, g, axis=0).numpy(), (x @ rep.matrices[g].T).T, atol=1e-6
+    )
   acts = support.move_action_rep(group)
   a = tf.constant([0, 1, 2, 3, 4])
   for g in group.elements():
@@ -140,10 +148,19 @@ def _regular_symmetry(group):
   return MDPSymmetry(group, regular, regular)
 
 
-@pytest.mark.parametrize("group,elements,order", [
-    (dihedral(4), [0, 1, 2, 3], 4), (dihedral(4), [4, 0], 2), (dihedral(4), [0, 2, 4, 6], 4),
-    (dihedral(3), [0, 3], 2), (dihedral(3), [2, 0, 1], 3), (cyclic(6), [0, 2, 4], 3),
-    (cyclic(6), [0], 1), (dihedral(4), range(8), 8)])
+@pytest.mark.parametrize(
+  "group,elements,order",
+  [
+    (dihedral(4), [0, 1, 2, 3], 4),
+    (dihedral(4), [4, 0], 2),
+    (dihedral(4), [0, 2, 4, 6], 4),
+    (dihedral(3), [0, 3], 2),
+    (dihedral(3), [2, 0, 1], 3),
+    (cyclic(6), [0, 2, 4], 3),
+    (cyclic(6), [0], 1),
+    (dihedral(4), range(8), 8),
+  ],
+)
 def test_restrict_to_a_subgroup(group, elements, order):
   sym = _regular_symmetry(group)
   sub = sym.restrict(elements, name="H")
@@ -160,7 +177,9 @@ def test_restrict_to_a_subgroup(group, elements, order):
     assert sub.group == cyclic(4)
 
 
-@pytest.mark.parametrize("elements,match", [
+@pytest.mark.parametrize(
+  "elements,match",
+  [
     ([0, 1], r"do not form a subgroup of D4: 1\*1 = 2 is not among them"),
     ([4, 5], r"do not form a subgroup of D4: 4\*4 = 0"),
     ([0, 4, 5], "do not form a subgroup"),
@@ -168,7 +187,8 @@ def test_restrict_to_a_subgroup(group, elements, order):
     ([0, 8], r"elements \[8\] are not elements of D4"),
     ([0, 0], "repeat an element"),
     ([0, 1.5], "integer element indices"),
-])
+  ],
+)
 def test_restrict_rejects_non_subgroups(elements, match):
   with pytest.raises(ValueError, match=match):
     _regular_symmetry(dihedral(4)).restrict(elements)
@@ -176,6 +196,7 @@ def test_restrict_rejects_non_subgroups(elements, match):
 
 def test_environment_symmetries_name_their_subgroups():
   from tf_equirl.envs import CartPole, Catch  # pylint: disable=import-outside-toplevel
+
   for env in (CartPole(), Catch()):
     syms = env.symmetries
     assert sorted(syms) == ["C2", "trivial"] and syms["C2"] == env.symmetry

@@ -6,9 +6,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_equirl.layers import (IrrepDense, IrrepInvariants, IrrepLift, IrrepLogits, IsotypicDense,
-                              IsotypicInvariants, IsotypicLift, IsotypicLogits,
-                              isotypic_representation)
+from tf_equirl.layers import (
+  IrrepDense,
+  IrrepInvariants,
+  IrrepLift,
+  IrrepLogits,
+  IsotypicDense,
+  IsotypicInvariants,
+  IsotypicLift,
+  IsotypicLogits,
+  isotypic_representation,
+)
 from tf_equirl.layers import _isotypic
 from tf_equirl.testing import invariant
 
@@ -38,9 +46,13 @@ def test_isotypic_lift(gname, nonlinearity):
   group = support.GROUPS[gname]
   rep, counts = support.state_rep(group), _uneven(group)
   x = support.random_input([BATCH, rep.dim])
-  support.check_layer(lambda: IsotypicLift(counts, rep, nonlinearity=nonlinearity), x, rep,
-                      isotypic_representation(group, counts),
-                      expected_params=_params_lift(rep, counts))
+  support.check_layer(
+    lambda: IsotypicLift(counts, rep, nonlinearity=nonlinearity),
+    x,
+    rep,
+    isotypic_representation(group, counts),
+    expected_params=_params_lift(rep, counts),
+  )
 
 
 @support.over_layer_groups
@@ -48,8 +60,9 @@ def test_isotypic_lift_from_a_skewed_representation(gname):
   group = support.GROUPS[gname]
   rep, counts = support.skewed_rep(group), _uneven(group)
   x = support.random_input([BATCH, rep.dim])
-  support.check_layer(lambda: IsotypicLift(counts, rep), x, rep,
-                      isotypic_representation(group, counts), atol=1e-4)
+  support.check_layer(
+    lambda: IsotypicLift(counts, rep), x, rep, isotypic_representation(group, counts), atol=1e-4
+  )
 
 
 @support.over_layer_groups
@@ -58,11 +71,18 @@ def test_isotypic_dense(gname):
   types = _isotypic.irrep_types(group)
   c_in, c_out = _uneven(group, 2), _uneven(group, 3)
   x = support.random_input([BATCH, _isotypic.flat_layout(group, c_in).width])
-  expected = (sum(t.commutant.shape[0] * a * b for t, a, b in zip(types, c_in, c_out))
-              + sum(c_in[1:]) * c_out[0] + c_out[0])
-  support.check_layer(lambda: IsotypicDense(c_out, group, c_in), x,
-                      isotypic_representation(group, c_in),
-                      isotypic_representation(group, c_out), expected_params=expected)
+  expected = (
+    sum(t.commutant.shape[0] * a * b for t, a, b in zip(types, c_in, c_out))
+    + sum(c_in[1:]) * c_out[0]
+    + c_out[0]
+  )
+  support.check_layer(
+    lambda: IsotypicDense(c_out, group, c_in),
+    x,
+    isotypic_representation(group, c_in),
+    isotypic_representation(group, c_out),
+    expected_params=expected,
+  )
 
 
 @support.over_layer_groups
@@ -72,8 +92,9 @@ def test_isotypic_logits_and_invariants(gname):
   rep = isotypic_representation(group, counts)
   x = support.random_input([BATCH, rep.dim])
   support.check_layer(lambda: IsotypicLogits(actions, counts), x, rep, actions)
-  support.check_layer(lambda: IsotypicInvariants(group, counts), x, rep, invariant(group),
-                      expected_params=0)
+  support.check_layer(
+    lambda: IsotypicInvariants(group, counts), x, rep, invariant(group), expected_params=0
+  )
 
 
 @support.over_layer_groups
@@ -87,8 +108,10 @@ def test_regular_multiplicities_are_the_steerable_layers(gname):
   index = _isotypic.regular_to_flat(group, c)
 
   def flat(f):
-    return tf.gather(tf.reshape(f, [tf.shape(f)[0], -1]),
-                     _isotypic.regular_to_flat(group, f.shape[-1]), axis=1)
+    return tf.gather(
+      tf.reshape(f, [tf.shape(f)[0], -1]), _isotypic.regular_to_flat(group, f.shape[-1]), axis=1
+    )
+
   x = support.random_input([BATCH, rep.dim])
 
   lift, ref_lift = IsotypicLift(c, rep), IrrepLift(c, rep)
@@ -103,7 +126,7 @@ def test_regular_multiplicities_are_the_steerable_layers(gname):
   weights = []
   for basis, m, off in zip(lift._bases, lift.units, layout.offsets):
     d = basis.shape[1]
-    block = target[:, off:off + d * m].reshape(rep.dim, d, m)
+    block = target[:, off : off + d * m].reshape(rep.dim, d, m)
     a = np.transpose(basis, (2, 1, 0)).reshape(-1, basis.shape[0])  # [(n, r), j]
     w, *_ = np.linalg.lstsq(a, block.reshape(-1, m), rcond=None)
     np.testing.assert_allclose(a @ w, block.reshape(-1, m), atol=1e-5)
@@ -112,8 +135,9 @@ def test_regular_multiplicities_are_the_steerable_layers(gname):
   lift.set_weights(stored + [ref_bias])
   # the gains make the stored weights an orthogonal transform of the regular kernel, so
   # gradient steps are as long in both parameterisations
-  np.testing.assert_allclose(np.sqrt(sum(np.sum(w ** 2) for w in stored)),
-                             np.linalg.norm(ref_lift.kernel.numpy()), rtol=1e-4)
+  np.testing.assert_allclose(
+    np.sqrt(sum(np.sum(w**2) for w in stored)), np.linalg.norm(ref_lift.kernel.numpy()), rtol=1e-4
+  )
   np.testing.assert_allclose(lift(x).numpy(), flat(f_ref).numpy(), atol=1e-5)
 
   dense, ref_dense = IsotypicDense(2, group, c), IrrepDense(2, group)
@@ -128,43 +152,46 @@ def test_regular_multiplicities_are_the_steerable_layers(gname):
   full = probe(eye).numpy().reshape(group.order * c, -1)
   full = full[index][:, _isotypic.regular_to_flat(group, 2)]
   weights = []
-  for t, m_in, m_out, o_in, o_out in zip(dense._types, dense.input_units, dense.units,
-                                         dense._in.offsets, dense._out.offsets):
+  for t, m_in, m_out, o_in, o_out in zip(
+    dense._types, dense.input_units, dense.units, dense._in.offsets, dense._out.offsets
+  ):
     d = t.dim
-    block = full[o_in:o_in + d * m_in, o_out:o_out + d * m_out].reshape(d, m_in, d, m_out)
+    block = full[o_in : o_in + d * m_in, o_out : o_out + d * m_out].reshape(d, m_in, d, m_out)
     # X'[s, :] = sum_k (E_k X)[s, :] W_k  =>  block[r, :, s, :] = sum_k E_k[s, r] W_k
     w = np.einsum("ksr,risu->kiu", t.commutant, block) / d
     np.testing.assert_allclose(np.einsum("ksr,kiu->risu", t.commutant, w), block, atol=1e-5)
     weights.append(w / _isotypic.regular_gain(group, t))
   dense.set_weights(weights + [ref_dense.norm_kernel.numpy(), ref_dense.bias.numpy()])
-  np.testing.assert_allclose(np.sqrt(sum(np.sum(w ** 2) for w in weights)),
-                             np.linalg.norm(ref_dense.kernel.numpy()), rtol=1e-4)
+  np.testing.assert_allclose(
+    np.sqrt(sum(np.sum(w**2) for w in weights)), np.linalg.norm(ref_dense.kernel.numpy()), rtol=1e-4
+  )
   np.testing.assert_allclose(dense(flat(f_ref)).numpy(), flat(g_ref).numpy(), atol=1e-5)
 
   inv, ref_inv = IsotypicInvariants(group, 2), IrrepInvariants(group)
-  np.testing.assert_allclose(np.sort(inv(flat(g_ref)).numpy(), axis=1),
-                             np.sort(ref_inv(g_ref).numpy(), axis=1), atol=1e-5)
+  np.testing.assert_allclose(
+    np.sort(inv(flat(g_ref)).numpy(), axis=1), np.sort(ref_inv(g_ref).numpy(), axis=1), atol=1e-5
+  )
 
   head, ref_head = IsotypicLogits(actions, 2), IrrepLogits(actions)
   ref_logits = ref_head(g_ref)
   head(flat(g_ref))
   target = ref_head.folded_kernel().numpy()[_isotypic.regular_to_flat(group, 2)]
   weights = []
-  for basis, m, off, gain in zip(head._bases, head.input_units, head._layout.offsets,
-                                 head._gains):
+  for basis, m, off, gain in zip(head._bases, head.input_units, head._layout.offsets, head._gains):
     if not basis.shape[0]:
-      np.testing.assert_allclose(target[off:off + basis.shape[2] * m], 0.0, atol=1e-5)
+      np.testing.assert_allclose(target[off : off + basis.shape[2] * m], 0.0, atol=1e-5)
       continue
     d = basis.shape[2]
-    block = target[off:off + d * m].reshape(d, m, -1)  # [r, i, a]
+    block = target[off : off + d * m].reshape(d, m, -1)  # [r, i, a]
     a = np.transpose(basis, (2, 1, 0)).reshape(-1, basis.shape[0])  # [(r, a), j]
     w, *_ = np.linalg.lstsq(a, np.transpose(block, (0, 2, 1)).reshape(-1, m), rcond=None)
     weights.append(w / gain)
   bias_full = tf.gather(ref_head.bias, ref_head._orbits).numpy()
   beta = np.linalg.lstsq(head._bias_basis.T, bias_full, rcond=None)[0]
   head.set_weights(weights + [beta])
-  np.testing.assert_allclose(np.sqrt(sum(np.sum(w ** 2) for w in weights)),
-                             np.linalg.norm(ref_head.kernel.numpy()), rtol=1e-4)
+  np.testing.assert_allclose(
+    np.sqrt(sum(np.sum(w**2) for w in weights)), np.linalg.norm(ref_head.kernel.numpy()), rtol=1e-4
+  )
   np.testing.assert_allclose(head(flat(g_ref)).numpy(), ref_logits.numpy(), atol=1e-5)
 
 

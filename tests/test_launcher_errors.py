@@ -12,32 +12,47 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 BAD = [
-    ("train_ppo", ["--network=mlp", "--learning_rate=inf", "--total_steps=20480"],
-     "PPOConfig.learning_rate must be a finite number > 0, received inf"),
-    ("train_ppo", ["--width=0"], "PPOConfig.width must be a positive integer or None"),
-    ("train_ppo", ["--checkpoints=10k"], "--checkpoints must be positive integers"),
-    ("train_ppo", ["--env=Pong"], "'<env>:<breaking>:<strength>'"),
-    ("train_ppo", ["--seeds=2", "--seed_batch=3"],
-     "--seed_batch must be from 1 to the number of seeds (2), received 3"),
-    ("train_dyna", ["--planning_ratio=nan"], "DynaConfig.planning_ratio must be a positive"),
-    ("reproduce_ppo", ["--seeds=0"], "--seeds=0: 0 is not a positive integer"),
-    ("reproduce_approx", ["--catch_noise=x"], "--catch_noise must be numbers"),
-    ("reproduce_ppo", ["--seeds=1", "--results={file}"], "is a file; expected a folder"),
-    ("train_transition", ["--out={file}/below"], "is not writable"),
+  (
+    "train_ppo",
+    ["--network=mlp", "--learning_rate=inf", "--total_steps=20480"],
+    "PPOConfig.learning_rate must be a finite number > 0, received inf",
+  ),
+  ("train_ppo", ["--width=0"], "PPOConfig.width must be a positive integer or None"),
+  ("train_ppo", ["--checkpoints=10k"], "--checkpoints must be positive integers"),
+  ("train_ppo", ["--env=Pong"], "'<env>:<breaking>:<strength>'"),
+  (
+    "train_ppo",
+    ["--seeds=2", "--seed_batch=3"],
+    "--seed_batch must be from 1 to the number of seeds (2), received 3",
+  ),
+  ("train_dyna", ["--planning_ratio=nan"], "DynaConfig.planning_ratio must be a positive"),
+  ("reproduce_ppo", ["--seeds=0"], "--seeds=0: 0 is not a positive integer"),
+  ("reproduce_approx", ["--catch_noise=x"], "--catch_noise must be numbers"),
+  ("reproduce_ppo", ["--seeds=1", "--results={file}"], "is a file; expected a folder"),
+  ("train_transition", ["--out={file}/below"], "is not writable"),
 ]
 
 
-@pytest.mark.parametrize("launcher,flags,message", BAD,
-                         ids=[f"{name}:{' '.join(f)}" for name, f, _ in BAD])
+@pytest.mark.parametrize(
+  "launcher,flags,message", BAD, ids=[f"{name}:{' '.join(f)}" for name, f, _ in BAD]
+)
 def test_bad_flag_values_give_a_one_line_error(launcher, flags, message, tmp_path):
   out = tmp_path / "out"
-  out_flag = ([f"--out={out}"] if launcher.startswith("train")
-              and not any(f.startswith("--out=") for f in flags) else [])
+  out_flag = (
+    [f"--out={out}"]
+    if launcher.startswith("train") and not any(f.startswith("--out=") for f in flags)
+    else []
+  )
   (tmp_path / "a_file").write_text("x")  # an output folder that is a file
   flags = [f.replace("{file}", str(tmp_path / "a_file")) for f in flags]
-  proc = subprocess.run([sys.executable, "-m", f"launchers.{launcher}", *flags, *out_flag],
-                        cwd=REPO, capture_output=True, text=True, timeout=120,
-                        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+  proc = subprocess.run(
+    [sys.executable, "-m", f"launchers.{launcher}", *flags, *out_flag],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=120,
+    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+  )
   assert proc.returncode != 0, proc.stdout[-2000:]
   assert message in proc.stderr, proc.stderr[-3000:]
   assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
@@ -47,11 +62,25 @@ def test_bad_flag_values_give_a_one_line_error(launcher, flags, message, tmp_pat
 def test_train_ppo_trains_a_variant_environment(tmp_path):
   out = tmp_path / "variant"
   proc = subprocess.run(
-      [sys.executable, "-m", "launchers.train_ppo", "--env=Catch-v0:global:0.5",
-       "--network=mlp", "--total_steps=512", "--num_envs=4", "--num_steps=32",
-       "--no_progress", "--no_tensorboard", f"--out={out}"],
-      cwd=REPO, capture_output=True, text=True, timeout=300,
-      env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    [
+      sys.executable,
+      "-m",
+      "launchers.train_ppo",
+      "--env=Catch-v0:global:0.5",
+      "--network=mlp",
+      "--total_steps=512",
+      "--num_envs=4",
+      "--num_steps=32",
+      "--no_progress",
+      "--no_tensorboard",
+      f"--out={out}",
+    ],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   with open(out / "summary.json") as f:
     summary = json.load(f)
@@ -64,15 +93,29 @@ def test_train_ppo_trains_a_variant_environment(tmp_path):
 def test_vectorised_seeds_compile_with_the_classic_runtime_unless_asked(tmp_path):
   """train_ppo's default is XLA's newer CPU runtime for one seed; several vectorised seeds use
   the classic one (its batched products are much faster) unless --xla_runtime is given."""
-  common = ["--network=mlp", "--total_steps=512", "--num_envs=4", "--num_steps=32",
-            "--no_progress", "--no_tensorboard", "--xla_cache="]
-  for name, flags, runtime in (("one", ["--seeds=1"], "xla_runtime"),
-                               ("two", ["--seeds=2"], "classic"),
-                               ("asked", ["--seeds=2", "--xla_runtime"], "xla_runtime")):
+  common = [
+    "--network=mlp",
+    "--total_steps=512",
+    "--num_envs=4",
+    "--num_steps=32",
+    "--no_progress",
+    "--no_tensorboard",
+    "--xla_cache=",
+  ]
+  for name, flags, runtime in (
+    ("one", ["--seeds=1"], "xla_runtime"),
+    ("two", ["--seeds=2"], "classic"),
+    ("asked", ["--seeds=2", "--xla_runtime"], "xla_runtime"),
+  ):
     out = tmp_path / name
-    proc = subprocess.run([sys.executable, "-m", "launchers.train_ppo", *common, *flags,
-                           f"--out={out}"], cwd=REPO, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    proc = subprocess.run(
+      [sys.executable, "-m", "launchers.train_ppo", *common, *flags, f"--out={out}"],
+      cwd=REPO,
+      capture_output=True,
+      text=True,
+      timeout=300,
+      env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(out / "run.json") as f:
       assert json.load(f)["xla_cpu_runtime"] == runtime, name

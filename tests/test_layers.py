@@ -5,9 +5,17 @@ import pytest
 import tensorflow as tf
 
 from tf_equirl.groups import Representation, cyclic, direct_sum
-from tf_equirl.layers import (EquivariantLogits, EquivariantMeanPool, GroupConv, GroupLift,
-                              GroupPool, PermutationEquivariantDense, ProximalPool,
-                              SymmetrizerDense, register_distance)
+from tf_equirl.layers import (
+  EquivariantLogits,
+  EquivariantMeanPool,
+  GroupConv,
+  GroupLift,
+  GroupPool,
+  PermutationEquivariantDense,
+  ProximalPool,
+  SymmetrizerDense,
+  register_distance,
+)
 from tf_equirl.testing import assert_equivariant, equivariance_errors, invariant
 
 import support
@@ -36,9 +44,14 @@ def test_group_lift(gname):
   group = support.GROUPS[gname]
   for rep in (support.state_rep(group), support.skewed_rep(group)):
     x = support.random_input((BATCH, rep.dim))
-    layer = support.check_layer(lambda: GroupLift(6, rep, activation="tanh"), x, rep, group,
-                                expected_params=rep.dim * 6 + 6,
-                                atol=1e-5 if rep.name != "skewed" else 1e-4)
+    layer = support.check_layer(
+      lambda: GroupLift(6, rep, activation="tanh"),
+      x,
+      rep,
+      group,
+      expected_params=rep.dim * 6 + 6,
+      atol=1e-5 if rep.name != "skewed" else 1e-4,
+    )
     assert layer(x).shape == (BATCH, group.order, 6)
 
 
@@ -46,8 +59,13 @@ def test_group_lift(gname):
 def test_group_conv(gname):
   group = support.GROUPS[gname]
   x = support.random_input((BATCH, group.order, 3))
-  support.check_layer(lambda: GroupConv(5, group, activation="relu"), x, group, group,
-                      expected_params=group.order * 3 * 5 + 5)
+  support.check_layer(
+    lambda: GroupConv(5, group, activation="relu"),
+    x,
+    group,
+    group,
+    expected_params=group.order * 3 * 5 + 5,
+  )
 
 
 def test_group_conv_is_the_full_commutant_for_c4():
@@ -67,8 +85,13 @@ def test_group_conv_is_the_full_commutant_for_c4():
 def test_permutation_equivariant_dense(gname):
   group = support.GROUPS[gname]
   x = support.random_input((BATCH, group.order, 3))
-  support.check_layer(lambda: PermutationEquivariantDense(4, activation="tanh"), x, group, group,
-                      expected_params=2 * 3 * 4 + 4)
+  support.check_layer(
+    lambda: PermutationEquivariantDense(4, activation="tanh"),
+    x,
+    group,
+    group,
+    expected_params=2 * 3 * 4 + 4,
+  )
 
 
 @support.over_layer_groups
@@ -85,8 +108,13 @@ def test_equivariant_logits_regular_input(gname):
   x = support.random_input((BATCH, group.order, 3))
   for actions in (Representation.regular(group), support.move_action_rep(group)):
     orbits = 1 if actions.name == "regular" else 2  # moves + the fixed no-op
-    layer = support.check_layer(lambda: EquivariantLogits(actions), x, group, actions,
-                                expected_params=3 * actions.dim + orbits)
+    layer = support.check_layer(
+      lambda: EquivariantLogits(actions),
+      x,
+      group,
+      actions,
+      expected_params=3 * actions.dim + orbits,
+    )
     assert layer(x).shape == (BATCH, actions.dim)
 
 
@@ -94,8 +122,13 @@ def test_equivariant_logits_regular_input(gname):
 def test_equivariant_logits_vector_input(gname):
   group, rep, actions = support.group_setting(gname)
   x = support.random_input((BATCH, rep.dim))
-  support.check_layer(lambda: EquivariantLogits(actions, input_rep=rep), x, rep, actions,
-                      expected_params=rep.dim * actions.dim + 2)
+  support.check_layer(
+    lambda: EquivariantLogits(actions, input_rep=rep),
+    x,
+    rep,
+    actions,
+    expected_params=rep.dim * actions.dim + 2,
+  )
 
 
 def test_equivariant_logits_on_odd_features_is_the_thesis_cartpole_head():
@@ -114,8 +147,9 @@ def test_catch_like_fixed_point_action():
   c2 = cyclic(2)
   actions = Representation.from_permutations(c2, [[0, 1, 2], [2, 1, 0]])
   x = support.random_input((BATCH, 2, 5))
-  layer = support.check_layer(lambda: EquivariantLogits(actions), x, c2, actions,
-                              expected_params=5 * 3 + 2)
+  layer = support.check_layer(
+    lambda: EquivariantLogits(actions), x, c2, actions, expected_params=5 * 3 + 2
+  )
   swapped = layer(tf.reverse(x, axis=[1])).numpy()
   np.testing.assert_allclose(swapped[:, 1], layer(x).numpy()[:, 1], atol=1e-6)
 
@@ -137,8 +171,14 @@ def test_proximal_pool_is_equivariant_away_from_ties(gname):
   distance = "l2" if gname == "D3" else "l1"
   images = support.random_input((256, group.order, rep.dim), seed=1)
   reference = support.random_input((256, rep.dim), seed=2)
-  layer = support.check_layer(lambda: ProximalPool(rep, distance=distance), [images, reference],
-                              [group, rep], rep, expected_params=0, check_equivariance=False)
+  layer = support.check_layer(
+    lambda: ProximalPool(rep, distance=distance),
+    [images, reference],
+    [group, rep],
+    rep,
+    expected_params=0,
+    check_equivariance=False,
+  )
   errors = equivariance_errors(layer, [images, reference], [group, rep], rep)
   rate = float(np.mean(errors <= 1e-5))
   print(f"ProximalPool {gname}/{distance}: equivariant on {100 * rate:.1f} % of 256 random inputs")
@@ -161,8 +201,9 @@ def test_proximal_pool_breaks_equivariance_at_ties_and_reports_it():
 def test_proximal_pool_custom_distance_and_gradient():
   c2 = cyclic(2)
   rep = Representation(c2, [np.eye(3), -np.eye(3)])
-  register_distance("test_linf", lambda r, c: tf.reduce_max(tf.abs(c - r[:, None]), -1),
-                    overwrite=True)
+  register_distance(
+    "test_linf", lambda r, c: tf.reduce_max(tf.abs(c - r[:, None]), -1), overwrite=True
+  )
   pool = ProximalPool(rep, distance="test_linf")
   images = tf.Variable(support.random_input((4, 2, 3)))
   reference = support.random_input((4, 3), seed=3)
@@ -178,14 +219,14 @@ def test_symmetrizer_dense(gname):
   rep = support.state_rep(group)
   reg = Representation.regular(group)
   x = support.random_input((BATCH, rep.dim))
-  hidden = support.check_layer(lambda: SymmetrizerDense(3, rep, reg, activation="relu"), x, rep,
-                               direct_sum(*[reg] * 3))
+  hidden = support.check_layer(
+    lambda: SymmetrizerDense(3, rep, reg, activation="relu"), x, rep, direct_sum(*[reg] * 3)
+  )
   # dim Hom_G(planar + regular, regular) = dim(planar) + |G| (Frobenius reciprocity)
   assert hidden.basis.shape[0] == 2 + group.order
   actions = support.move_action_rep(group)
   h = hidden(x)
-  support.check_layer(lambda: SymmetrizerDense(1, reg, actions), h, direct_sum(*[reg] * 3),
-                      actions)
+  support.check_layer(lambda: SymmetrizerDense(1, reg, actions), h, direct_sum(*[reg] * 3), actions)
 
 
 # ---------------------------------------------------------------- stacked networks
@@ -220,11 +261,11 @@ def _stacks(group):
     return EquivariantMeanPool(rep)(h)
 
   return rep, {
-      "gcnn_actor": (gcnn_actor, actions),
-      "gcnn_critic": (gcnn_critic, invariant(group)),
-      "permutation_actor": (permutation_actor, actions),
-      "symmetrizer_actor": (symmetrizer_actor, actions),
-      "mean_pool_model": (mean_pool_model, rep),
+    "gcnn_actor": (gcnn_actor, actions),
+    "gcnn_critic": (gcnn_critic, invariant(group)),
+    "permutation_actor": (permutation_actor, actions),
+    "symmetrizer_actor": (symmetrizer_actor, actions),
+    "mean_pool_model": (mean_pool_model, rep),
   }
 
 
@@ -259,7 +300,7 @@ def test_save_and_reload_in_a_fresh_process(tmp_path):
       g, d = x[0].shape[1], x[0].shape[2]
       flat = keras.Input((g * d + d,))
       imgs = keras.layers.Reshape((g, d))(flat[:, : g * d])
-      out = model([imgs, flat[:, g * d:]])
+      out = model([imgs, flat[:, g * d :]])
       model = keras.Model(flat, out)
       x = tf.concat([tf.reshape(x[0], [8, -1]), x[1]], axis=1)
     reload_cases.append((name, model, x))
@@ -296,8 +337,9 @@ def test_bad_input_fails_clearly():
   with pytest.raises(ValueError, match="not a multiple of input_rep dimension 4"):
     SymmetrizerDense(2, rep2, Representation.regular(c2))(tf.ones([2, 6]))
   with pytest.raises(ValueError, match="Not a homomorphism"):
-    GroupLift(3, {"group": c2.get_config(), "matrices": [np.eye(2).tolist(),
-                                                          (2 * np.eye(2)).tolist()]})
+    GroupLift(
+      3, {"group": c2.get_config(), "matrices": [np.eye(2).tolist(), (2 * np.eye(2)).tolist()]}
+    )
 
 
 @pytest.mark.parametrize("gname", ["C2", "C4", "D4", "D3"])
@@ -307,6 +349,7 @@ def test_weight_gradients_are_dense_with_the_true_norm(gname):
   equal to the sum TensorFlow's `IndexedSlices` stands for, so that `clip_by_global_norm`
   (PPO, the world models) sees the gradient's true norm."""
   from tf_equirl.params import clip_by_global_norm  # pylint: disable=import-outside-toplevel
+
   group = support.GROUPS[gname]
   rep = support.state_rep(group)
   inp = tf.keras.Input((rep.dim,))
@@ -328,8 +371,9 @@ def test_weight_gradients_are_dense_with_the_true_norm(gname):
         blocks = tf.gather(conv.kernel, conv._expand_index)
         k = tf.reshape(tf.transpose(blocks, [0, 2, 1, 3]), [group.order * 5, -1])
         f = tf.tanh(tf.reshape(tf.reshape(f, [7, -1]) @ k, [7, group.order, 5]) + conv.bias)
-        out = (tf.reshape(f, [7, -1]) @ logits.folded_kernel()
-               + tf.gather(logits.bias, logits._orbits))
+        out = tf.reshape(f, [7, -1]) @ logits.folded_kernel() + tf.gather(
+          logits.bias, logits._orbits
+        )
       loss = tf.reduce_sum(out * weights)
     return tape.gradient(loss, model.trainable_variables)
 

@@ -16,19 +16,29 @@ ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 
 # Bottom to top; a module belongs to the layer of the longest prefix that names it.
 LAYERS = (
-    ("foundation", ("tf_equirl.checks", "tf_equirl.rng", "tf_equirl.params",
-                    "tf_equirl.compilation", "tf_equirl.stats", "tf_equirl.provenance",
-                    "tf_equirl.results", "tf_equirl.runs")),
-    ("groups", ("tf_equirl.groups", "tf_equirl.testing")),
-    ("layers", ("tf_equirl.layers",)),
-    ("envs", ("tf_equirl.envs", "tf_equirl.evaluation")),
-    ("networks", ("tf_equirl.networks",)),
-    ("models", ("tf_equirl.models", "tf_equirl.zoo")),
-    ("agents.ppo", ("tf_equirl.agents", "tf_equirl.agents.ppo")),
-    ("agents.dyna", ("tf_equirl.agents.dyna",)),
-    ("runner", ("tf_equirl.runner",)),
-    ("sweeps", ("tf_equirl.sweeps",)),
-    ("experiments", ("tf_equirl.experiments",)),
+  (
+    "foundation",
+    (
+      "tf_equirl.checks",
+      "tf_equirl.rng",
+      "tf_equirl.params",
+      "tf_equirl.compilation",
+      "tf_equirl.stats",
+      "tf_equirl.provenance",
+      "tf_equirl.results",
+      "tf_equirl.runs",
+    ),
+  ),
+  ("groups", ("tf_equirl.groups", "tf_equirl.testing")),
+  ("layers", ("tf_equirl.layers",)),
+  ("envs", ("tf_equirl.envs", "tf_equirl.evaluation")),
+  ("networks", ("tf_equirl.networks",)),
+  ("models", ("tf_equirl.models", "tf_equirl.zoo")),
+  ("agents.ppo", ("tf_equirl.agents", "tf_equirl.agents.ppo")),
+  ("agents.dyna", ("tf_equirl.agents.dyna",)),
+  ("runner", ("tf_equirl.runner",)),
+  ("sweeps", ("tf_equirl.sweeps",)),
+  ("experiments", ("tf_equirl.experiments",)),
 )
 RANK = {prefix: rank for rank, (_, prefixes) in enumerate(LAYERS) for prefix in prefixes}
 NAMES = [name for name, _ in LAYERS]
@@ -66,10 +76,12 @@ def _imports(module, path):
     elif isinstance(node, ast.ImportFrom):
       base = node.module or ""
       if node.level:
-        anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+        anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
         base = ".".join(anchor + ([base] if base else []))
-      targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base
-                 for alias in node.names]
+      targets = [
+        f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base
+        for alias in node.names
+      ]
     else:
       continue
     for target in targets:
@@ -84,8 +96,9 @@ GRAPH = {module: _imports(module, path) for module, path in MODULES.items()}
 
 
 def _layer(module):
-  prefix = max((p for p in RANK if module == p or module.startswith(p + ".")), key=len,
-               default=None)
+  prefix = max(
+    (p for p in RANK if module == p or module.startswith(p + ".")), key=len, default=None
+  )
   return None if prefix is None else RANK[prefix]
 
 
@@ -96,9 +109,12 @@ def test_every_module_has_a_layer():
 
 
 def test_no_module_imports_a_higher_layer():
-  upward = [f"{m} ({NAMES[_layer(m)]}) imports {t} ({NAMES[_layer(t)]}) on line {line}"
-            for m, targets in GRAPH.items() for t, line in targets
-            if None not in (_layer(t), _layer(m)) and _layer(t) > _layer(m)]
+  upward = [
+    f"{m} ({NAMES[_layer(m)]}) imports {t} ({NAMES[_layer(t)]}) on line {line}"
+    for m, targets in GRAPH.items()
+    for t, line in targets
+    if None not in (_layer(t), _layer(m)) and _layer(t) > _layer(m)
+  ]
   assert not upward, "\n".join(upward)
 
 
@@ -137,11 +153,14 @@ def test_no_import_cycles():
   assert not _cycles(), _cycles()
 
 
-@pytest.mark.parametrize("module,forbidden", [
+@pytest.mark.parametrize(
+  "module,forbidden",
+  [
     ("tf_equirl.runner", ("tf_equirl.sweeps", "tf_equirl.experiments")),
     ("tf_equirl.envs.defaults", ("tf_equirl.",)),
     ("tf_equirl.envs.breaking", ("tf_equirl.envs.cartpole", "tf_equirl.envs.catch")),
-])
+  ],
+)
 def test_named_boundaries(module, forbidden):
   """The runner imports neither sweeps nor studies; the per-environment table imports nothing
   of the library; the symmetry-breaking variants import neither environment (both import
@@ -155,7 +174,8 @@ def test_the_checker_sees_a_violation(tmp_path):
   saved = dict(GRAPH)
   try:
     GRAPH["tf_equirl.groups.symmetry"] = saved["tf_equirl.groups.symmetry"] + [
-        ("tf_equirl.runner", 1)]
+      ("tf_equirl.runner", 1)
+    ]
     GRAPH["tf_equirl.runner"] = saved["tf_equirl.runner"] + [("tf_equirl.groups.symmetry", 1)]
     with pytest.raises(AssertionError, match="imports tf_equirl.runner"):
       test_no_module_imports_a_higher_layer()

@@ -14,11 +14,24 @@ from tf_equirl import envs
 from tf_equirl.groups import MDPSymmetry, Representation, cyclic
 from tf_equirl.layers import ActionEncoding, encoding_representation, signed_action_codes
 from tf_equirl.layers.distances import get_distance
-from tf_equirl.models import (DataConfig, EquivariantTransitionModel, MLPTransitionModel,
-                              TrainConfig, TransitionSpec, TransitionTrainer, as_tf_dataset,
-                              build_transition_model, collect_transitions, evaluate, load_split,
-                              make_datasets, model_dynamics, predict_observation,
-                              predicted_step, save_split)
+from tf_equirl.models import (
+  DataConfig,
+  EquivariantTransitionModel,
+  MLPTransitionModel,
+  TrainConfig,
+  TransitionSpec,
+  TransitionTrainer,
+  as_tf_dataset,
+  build_transition_model,
+  collect_transitions,
+  evaluate,
+  load_split,
+  make_datasets,
+  model_dynamics,
+  predict_observation,
+  predicted_step,
+  save_split,
+)
 from tf_equirl.models.analysis import all_state_action_pairs, equivariance_rate
 from tf_equirl.params import count_params
 from tf_equirl.testing import assert_equivariant
@@ -72,15 +85,17 @@ def test_bad_spec_and_model_arguments_fail_clearly(cartpole, catch):
   with pytest.raises(ValueError, match="model must be"):
     build_transition_model("cnn", cartpole[1])
   with pytest.raises(ValueError, match="mask_terminal"):
-    TransitionTrainer(MLPTransitionModel().build(catch[1]), catch[1],
-                      TrainConfig(mask_terminal=False))
+    TransitionTrainer(
+      MLPTransitionModel().build(catch[1]), catch[1], TrainConfig(mask_terminal=False)
+    )
   # Signed codes need the symmetry to reverse the actions; a 3-cycle does not.
   c3 = cyclic(3)
   rotate = Representation.from_permutations(c3, [[0, 1, 2], [1, 2, 0], [2, 0, 1]])
   with pytest.raises(ValueError, match="one-hot"):
     encoding_representation(rotate, signed_action_codes(3))
-  spec = TransitionSpec(MDPSymmetry(c3, Representation.regular(c3), rotate),
-                        action_encoding="one_hot")
+  spec = TransitionSpec(
+    MDPSymmetry(c3, Representation.regular(c3), rotate), action_encoding="one_hot"
+  )
   assert spec.action_rep_encoded == rotate
 
 
@@ -93,8 +108,9 @@ def test_continuous_loss_shapes_and_terminal_masking(cartpole):
   done = tf.constant([False, False, True])
   # eq. 4.30: (1/N) sum (1 - done) ||T - s'||^2; the terminal row's 10^4 contributes nothing.
   np.testing.assert_allclose(spec.loss(pred, target, done).numpy(), 4.0 / 3.0, rtol=1e-6)
-  np.testing.assert_allclose(spec.loss(pred, target, done, mask_terminal=False).numpy(),
-                             (4.0 + 1e4) / 3.0, rtol=1e-6)
+  np.testing.assert_allclose(
+    spec.loss(pred, target, done, mask_terminal=False).numpy(), (4.0 + 1e4) / 3.0, rtol=1e-6
+  )
   m = spec.metrics(pred, target, done)
   assert float(m["count"]) == 2.0 and float(m["sq_error"]) == 4.0
 
@@ -158,8 +174,14 @@ def test_mean_pool_models_are_exactly_equivariant_trained_or_not(cartpole, catch
   # One training step with biases and weights moved keeps it exact.
   trainer = TransitionTrainer(model, spec, TrainConfig(epochs=1, jit_compile=False))
   nxt = obs + 0.1
-  trainer._step({"obs": tf.constant(obs), "action": tf.constant(act),
-                 "next_obs": tf.constant(nxt), "terminated": tf.zeros([512], tf.bool)})
+  trainer._step(
+    {
+      "obs": tf.constant(obs),
+      "action": tf.constant(act),
+      "next_obs": tf.constant(nxt),
+      "terminated": tf.zeros([512], tf.bool),
+    }
+  )
   assert_equivariant(model, [obs, act], reps, spec.output_rep, atol=1e-5)
 
 
@@ -172,7 +194,8 @@ def test_proximal_pool_fails_only_at_ties_of_the_distance(catch):
   rate, errors = equivariance_rate(model, spec, pairs["obs"], pairs["action"])
   pool = model.get_layer("proximal_pool")
   images = keras.Model(model.inputs, model.get_layer("transition_images").output)(
-      [pairs["obs"], pairs["action"]])
+    [pairs["obs"], pairs["action"]]
+  )
   dist = get_distance(spec.distance)(tf.constant(pairs["obs"]), pool.transform_images(images))
   tied = np.isclose(dist[:, 0], dist[:, 1])
   assert 0.5 < rate < 1.0  # measured (thesis: 98.3 +- 0.6 %); some ties exist at init
@@ -225,8 +248,9 @@ def test_datasets_hold_real_transitions_and_are_reproducible(cartpole, small_dat
   assert joint["terminated"].any() and (data["left"]["action"] == 0).all()
   assert len(data["left"]["action"]) == int((joint["action"] == 0).sum())
   again = collect_transitions(env, None, 500, seed=7, num_envs=16)
-  np.testing.assert_array_equal(again["obs"],
-                                collect_transitions(env, None, 500, seed=7, num_envs=16)["obs"])
+  np.testing.assert_array_equal(
+    again["obs"], collect_transitions(env, None, 500, seed=7, num_envs=16)["obs"]
+  )
 
 
 def test_training_lowers_validation_loss_and_files_roundtrip(cartpole, small_data, tmp_path):
@@ -264,9 +288,13 @@ def test_saved_models_reload_in_a_fresh_process(cartpole, catch, tmp_path):
   keras.utils.set_random_seed(4)
   names = []
   for (env, spec), obs, act in (
-      (cartpole, *_cartpole_states(32)),
-      (catch, all_state_action_pairs(catch[0])["obs"][:64],
-       all_state_action_pairs(catch[0])["action"][:64])):
+    (cartpole, *_cartpole_states(32)),
+    (
+      catch,
+      all_state_action_pairs(catch[0])["obs"][:64],
+      all_state_action_pairs(catch[0])["action"][:64],
+    ),
+  ):
     for kind, pool in (("mlp", "mean"), ("gcnn", "proximal"), ("gcnn", "mean")):
       model = build_transition_model(kind, spec, pool)
       name = f"{spec.kind}_{kind}_{pool}"
@@ -284,18 +312,29 @@ def test_saved_models_reload_in_a_fresh_process(cartpole, catch, tmp_path):
               bad.append(name)
       print(json.dumps(bad))
   """)
-  proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                        timeout=300, cwd=REPO, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
-                        PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", "")))
+  proc = subprocess.run(
+    [sys.executable, "-c", script],
+    capture_output=True,
+    text=True,
+    timeout=300,
+    cwd=REPO,
+    env=dict(
+      os.environ,
+      TF_CPP_MIN_LOG_LEVEL="2",
+      PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    ),
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
 
 
-def test_transition_study_writes_its_section_and_keeps_the_rest(cartpole, small_data, tmp_path,
-                                                                monkeypatch):
+def test_transition_study_writes_its_section_and_keeps_the_rest(
+  cartpole, small_data, tmp_path, monkeypatch
+):
   """The thesis 4.7.5 study end to end on a tiny dataset (1 epoch, 2 untrained seeds)."""
   from tf_equirl.experiments import transition_study
   from tf_equirl.models.data import dataset_dir, save_split
+
   _, _, data = small_data
   for name, split in data.items():
     save_split(dataset_dir(str(tmp_path / "data"), "CartPole-v1", 0), name, split)
@@ -303,10 +342,17 @@ def test_transition_study_writes_its_section_and_keeps_the_rest(cartpole, small_
   report.parent.mkdir()
   report.write_text("# Transition models\n\nhand-written intro\n")
   config = transition_study.TransitionStudyConfig(
-      env="CartPole-v1", epochs=1, seeds=1, equivariance_seeds=2, progress=False,
-      data_dir=str(tmp_path / "data"), runs_dir=str(tmp_path / "runs"),
-      results_dir=str(report.parent), report=str(report),
-      command="python -m launchers.analyze_transition --x")
+    env="CartPole-v1",
+    epochs=1,
+    seeds=1,
+    equivariance_seeds=2,
+    progress=False,
+    data_dir=str(tmp_path / "data"),
+    runs_dir=str(tmp_path / "runs"),
+    results_dir=str(report.parent),
+    report=str(report),
+    command="python -m launchers.analyze_transition --x",
+  )
   text = transition_study.run_study(config)
   body = report.read_text()
   assert body.startswith("# Transition models\n\nhand-written intro")
@@ -321,8 +367,11 @@ def test_transition_study_writes_its_section_and_keeps_the_rest(cartpole, small_
   # shipping runs into a zoo: names by model and pooling, cards, checksums
   monkeypatch.setenv("TF_EQUIRL_ZOO", str(tmp_path / "zoo"))
   from tf_equirl import zoo
-  for lab, name in (("gcnn_proximal", "cartpole/gcnn_proximal_transition"),
-                    ("mlp", "cartpole/mlp_transition")):
+
+  for lab, name in (
+    ("gcnn_proximal", "cartpole/gcnn_proximal_transition"),
+    ("mlp", "cartpole/mlp_transition"),
+  ):
     run = tmp_path / "runs" / "CartPole-v1" / f"{lab}_joint" / "seed_0"
     assert transition_study.ship_run("CartPole-v1", str(run), str(tmp_path / "data")) == name
   info = zoo.info("cartpole/gcnn_proximal_transition")

@@ -5,8 +5,12 @@ import pytest
 import tensorflow as tf
 
 from tf_equirl import envs
-from tf_equirl.layers import (ActionEncoding, encoding_representation, one_hot_action_codes,
-                              signed_action_codes)
+from tf_equirl.layers import (
+  ActionEncoding,
+  encoding_representation,
+  one_hot_action_codes,
+  signed_action_codes,
+)
 from tf_equirl.layers.distances import get_distance
 from tf_equirl.testing import assert_equivariant
 
@@ -50,8 +54,9 @@ def test_catch_distance_is_invariant_under_the_column_flip():
   distance = get_distance("catch_mode_l1")
   paddle_flip = np.arange(50, 55)[::-1]
   flipped = tf.gather(candidates, np.concatenate([rep.permutation[1], paddle_flip]), axis=-1)
-  np.testing.assert_allclose(distance(rep.transform(reference, 1), flipped),
-                             distance(reference, candidates), rtol=1e-6)
+  np.testing.assert_allclose(
+    distance(rep.transform(reference, 1), flipped), distance(reference, candidates), rtol=1e-6
+  )
   with pytest.raises(ValueError, match="catch_mode_l1"):
     distance(reference, candidates[..., :53])
 
@@ -59,6 +64,7 @@ def test_catch_distance_is_invariant_under_the_column_flip():
 @pytest.mark.parametrize("gname", ["C4", "D4", "D3"])
 def test_action_encoding_under_larger_groups(gname):
   import support
+
   group = support.GROUPS[gname]
   actions_rep = support.move_action_rep(group)
   codes = one_hot_action_codes(actions_rep.dim)

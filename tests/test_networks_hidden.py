@@ -21,8 +21,9 @@ pytestmark = pytest.mark.seed(1234)  # tests/conftest.py seeds each test
 def test_siamese_hidden_layer_is_a_dense_shared_by_the_group_elements(gname):
   group = support.GROUPS[gname]
   x = support.random_input((16, group.order, 3))
-  layer = support.check_layer(lambda: keras.layers.Dense(4, activation="tanh"), x, group, group,
-                              expected_params=3 * 4 + 4)
+  layer = support.check_layer(
+    lambda: keras.layers.Dense(4, activation="tanh"), x, group, group, expected_params=3 * 4 + 4
+  )
   # No mixing between group elements: changing f[0] leaves the other outputs alone.
   y = layer(tf.concat([x[:, :1] + 1.0, x[:, 1:]], axis=1)).numpy()
   np.testing.assert_allclose(y[:, 1:], layer(x).numpy()[:, 1:], atol=1e-6)

@@ -3,11 +3,18 @@ world: equivariant, parameter-matched, reloadable, and a short PPO run that lear
 
 import pytest
 
-from support import (NETWORK_SETTINGS, check_network_kind, env_symmetry, network_reload_cases,
-                     random_input, reload_in_fresh_process)
+from support import (
+  NETWORK_SETTINGS,
+  check_network_kind,
+  env_symmetry,
+  network_reload_cases,
+  random_input,
+  reload_in_fresh_process,
+)
 from tf_equirl.agents.ppo import PPO, default_config
 from tf_equirl.experiments.ppo_tables import parse_network
 from tf_equirl.testing import assert_equivariant
+
 
 @pytest.mark.parametrize("env_name,group", NETWORK_SETTINGS)
 def test_steerable_actor_and_critic_are_equivariant_and_matched(env_name, group):

@@ -4,8 +4,14 @@ the grid world: equivariant, parameter-matched, leaner than the regular layout, 
 import numpy as np
 import pytest
 
-from support import (NETWORK_SETTINGS, check_network_kind, env_symmetry, network_reload_cases,
-                     random_input, reload_in_fresh_process)
+from support import (
+  NETWORK_SETTINGS,
+  check_network_kind,
+  env_symmetry,
+  network_reload_cases,
+  random_input,
+  reload_in_fresh_process,
+)
 from tf_equirl.agents.ppo import default_config
 from tf_equirl.experiments.ppo_tables import parse_network
 from tf_equirl.layers import _isotypic
@@ -13,6 +19,7 @@ from tf_equirl.networks import build_actor
 from tf_equirl.networks.builders import LEAN_RULES, lean_multiplicities, steerable_lean_actor
 from tf_equirl.params import count_params
 from tf_equirl.testing import assert_equivariant
+
 
 @pytest.mark.parametrize("env_name,group", NETWORK_SETTINGS)
 def test_lean_actor_and_critic_are_equivariant_and_matched(env_name, group):
@@ -37,7 +44,8 @@ def test_rules_over_d4(rule):
     assert [m for m, a in zip(counts, in_action) if not a] + [counts[0]] == [10] * 3
     assert sorted(m for m, a, d in zip(counts[1:], in_action[1:], dims[1:]) if a) == [40, 80]
     assert lean_multiplicities(sym, 40, rule, role="critic") == lean_multiplicities(
-        sym, 40, "trivial")
+      sym, 40, "trivial"
+    )
   # parameter-matched within 10 % at some width
   target = count_params(build_actor("mlp", sym))
   counts_at = [count_params(steerable_lean_actor(sym, w, rule)) for w in (8, 64)]
@@ -47,8 +55,11 @@ def test_rules_over_d4(rule):
 
 
 def test_lean_spec_config_and_bad_rule():
-  assert parse_network("steerable_lean@C4:steerable_lean") == ("steerable_lean", "C4",
-                                                              "steerable_lean")
+  assert parse_network("steerable_lean@C4:steerable_lean") == (
+    "steerable_lean",
+    "C4",
+    "steerable_lean",
+  )
   config = default_config("GridWorld-v0", network="steerable_lean", critic="steerable_lean")
   assert config.network == "steerable_lean"
   with pytest.raises(ValueError, match="rule must be one of"):
@@ -63,9 +74,13 @@ def test_lean_models_reload_after_import(tmp_path):
 def test_ppo_builds_and_trains_the_lean_networks():
   """Through the config path: a few PPO iterations with the lean actor and critic."""
   from tf_equirl.agents.ppo import PPO  # pylint: disable=import-outside-toplevel
+
   sym = env_symmetry("GridWorld-v0", "D4")
-  ppo = PPO(default_config("GridWorld-v0", network="steerable_lean", critic="steerable_lean",
-                           total_steps=2048))
+  ppo = PPO(
+    default_config(
+      "GridWorld-v0", network="steerable_lean", critic="steerable_lean", total_steps=2048
+    )
+  )
   result = ppo.train(seed=0)
   assert np.all(np.isfinite(result.mean_return))
   x = random_input((16, sym.state_dim), seed=4)

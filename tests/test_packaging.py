@@ -37,25 +37,53 @@ CHECK = textwrap.dedent("""
 
 def test_wheel_installed_elsewhere_loads_every_zoo_model(tmp_path):
   source, wheels, site, elsewhere = (tmp_path / n for n in ("src", "wheels", "site", "cwd"))
-  shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-      ".git", ".venv", "venv", "runs", "build", "dist", "data", "*.egg-info", "__pycache__",
-      ".pytest_cache", "tf_equirl.egg-info"))
+  shutil.copytree(
+    REPO,
+    source,
+    ignore=shutil.ignore_patterns(
+      ".git",
+      ".venv",
+      "venv",
+      "runs",
+      "build",
+      "dist",
+      "data",
+      "*.egg-info",
+      "__pycache__",
+      ".pytest_cache",
+      "tf_equirl.egg-info",
+    ),
+  )
   pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-  subprocess.run(pip + ["wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels),
-                        str(source)], check=True, cwd=tmp_path, timeout=300)
+  subprocess.run(
+    pip + ["wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source)],
+    check=True,
+    cwd=tmp_path,
+    timeout=300,
+  )
   (wheel,) = [wheels / f for f in os.listdir(wheels) if f.endswith(".whl")]
   manifest = json.load(open(os.path.join(REPO, "zoo", "manifest.json")))
   packed = set(zipfile.ZipFile(wheel).namelist())
   for entry in manifest.values():
     assert f"tf_equirl/zoo_data/{entry['file']}" in packed, entry["file"]
-  subprocess.run(pip + ["install", "--no-deps", "--no-index", "--target", str(site), str(wheel)],
-                 check=True, cwd=tmp_path, timeout=300)
+  subprocess.run(
+    pip + ["install", "--no-deps", "--no-index", "--target", str(site), str(wheel)],
+    check=True,
+    cwd=tmp_path,
+    timeout=300,
+  )
   elsewhere.mkdir()
   env = {k: v for k, v in os.environ.items() if k != "TF_EQUIRL_ZOO"}
   env.update(PYTHONPATH=str(site), TF_CPP_MIN_LOG_LEVEL="2")
   expected = {name: entry["params"] for name, entry in manifest.items()}
-  proc = subprocess.run([sys.executable, "-c", CHECK, str(site), json.dumps(expected)],
-                        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+  proc = subprocess.run(
+    [sys.executable, "-c", CHECK, str(site), json.dumps(expected)],
+    cwd=elsewhere,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
   assert f"loaded {len(manifest)} zoo models" in proc.stdout
 

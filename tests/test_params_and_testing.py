@@ -7,8 +7,7 @@ import tensorflow as tf
 from tf_equirl.groups import Representation, cyclic, dihedral
 from tf_equirl.layers import EquivariantLogits, GroupConv, GroupLift
 from tf_equirl.params import count_params, match_width
-from tf_equirl.testing import (assert_equivariant, equivariance_error, equivariance_errors,
-                               invariant)
+from tf_equirl.testing import assert_equivariant, equivariance_error, equivariance_errors, invariant
 
 import support
 
@@ -65,7 +64,7 @@ def test_checker_handles_group_axis_invariance_and_indices():
   rep = support.state_rep(group)
   x = support.random_input((8, rep.dim))
   lift = GroupLift(3, rep)
-  assert equivariance_error(lift, x, rep, group) < 1e-5               # FiniteGroup = group axis
+  assert equivariance_error(lift, x, rep, group) < 1e-5  # FiniteGroup = group axis
   assert equivariance_error(lift, x, rep, Representation.regular(group), output_axis=1) < 1e-5
   pooled = lambda v: tf.reduce_sum(lift(v), axis=[1, 2])[:, None]
   assert equivariance_error(pooled, x, rep, invariant(group)) < 1e-4

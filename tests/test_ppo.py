@@ -40,37 +40,51 @@ def test_gae_bootstraps_truncation_but_not_termination():
   ended = np.zeros((t_len, batch), np.float32)
   terminated = np.zeros((t_len, batch), np.float32)
   ended[3, 0] = terminated[3, 0] = 1.0  # termination
-  ended[5, 1] = 1.0                      # truncation: ends, bootstraps
+  ended[5, 1] = 1.0  # truncation: ends, bootstraps
   ended[7, 2] = terminated[7, 2] = 1.0
   ended[9, 2] = 1.0
-  adv, targets = gae(*map(tf.constant, (reward, value, next_value, terminated, ended)),
-                     gamma=0.99, lam=0.95)
+  adv, targets = gae(
+    *map(tf.constant, (reward, value, next_value, terminated, ended)), gamma=0.99, lam=0.95
+  )
   expected = _reference_gae(reward, value, next_value, terminated, ended, 0.99, 0.95)
   np.testing.assert_allclose(adv.numpy(), expected, rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(targets.numpy(), expected + value, rtol=1e-5, atol=1e-5)
   # at a truncation the advantage is the one-step TD error with a full bootstrap
-  np.testing.assert_allclose(adv.numpy()[5, 1],
-                             reward[5, 1] + 0.99 * next_value[5, 1] - value[5, 1], rtol=1e-5)
+  np.testing.assert_allclose(
+    adv.numpy()[5, 1], reward[5, 1] + 0.99 * next_value[5, 1] - value[5, 1], rtol=1e-5
+  )
   np.testing.assert_allclose(adv.numpy()[3, 0], reward[3, 0] - value[3, 0], rtol=1e-5)
 
 
 def _tiny(env, network, **kw):
-  return default_config(env, network=network, total_steps=2 * 4 * 32, num_envs=4,
-                        num_steps=32, num_epochs=2, num_minibatches=2, iterations_per_call=2,
-                        **kw)
+  return default_config(
+    env,
+    network=network,
+    total_steps=2 * 4 * 32,
+    num_envs=4,
+    num_steps=32,
+    num_epochs=2,
+    num_minibatches=2,
+    iterations_per_call=2,
+    **kw,
+  )
 
 
 # Curves of the tiny runs below (CHANGELOG.md says when each entry was last recorded and
 # why). Learning must not change: rewrite an entry (`python tests/test_ppo.py
 # --write_reference [ENV/NETWORK ...]`) only for a change that is meant to change learning,
 # and say so in its commit.
-_REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
-                          "ppo_tiny_reference.json")
+_REFERENCE = os.path.join(
+  os.path.dirname(os.path.abspath(__file__)), "data", "ppo_tiny_reference.json"
+)
 
 
 def _tiny_curves(result) -> dict:
-  return {"mean_return": result.mean_return.tolist(), "episodes": result.episodes.tolist(),
-          **{k: v.tolist() for k, v in sorted(result.losses.items())}}
+  return {
+    "mean_return": result.mean_return.tolist(),
+    "episodes": result.episodes.tolist(),
+    **{k: v.tolist() for k, v in sorted(result.losses.items())},
+  }
 
 
 def _observations(env, n=64):
@@ -102,16 +116,21 @@ def test_tiny_run_every_network(env_name, network):
   with open(_REFERENCE) as f:
     reference = json.load(f)[f"{env_name}/{network}"]
   for name, values in _tiny_curves(result).items():
-    np.testing.assert_allclose(values[0], reference[name][0], rtol=1e-5, atol=1e-7,
-                               err_msg=f"{name}, first iteration")
-    np.testing.assert_allclose(values[1], reference[name][1], rtol=1e-3, atol=1e-6,
-                               err_msg=f"{name}, second iteration")
+    np.testing.assert_allclose(
+      values[0], reference[name][0], rtol=1e-5, atol=1e-7, err_msg=f"{name}, first iteration"
+    )
+    np.testing.assert_allclose(
+      values[1], reference[name][1], rtol=1e-3, atol=1e-6, err_msg=f"{name}, second iteration"
+    )
   for name, values in result.losses.items():
     assert np.all(np.isfinite(values)), name
-  assert any(not np.allclose(b, v.numpy()) for b, v in
-             zip(before, ppo.actor_model.trainable_variables))
-  assert any(not np.allclose(b, v.numpy()) for b, v in
-             zip(critic_before, ppo.critic_model.trainable_variables))
+  assert any(
+    not np.allclose(b, v.numpy()) for b, v in zip(before, ppo.actor_model.trainable_variables)
+  )
+  assert any(
+    not np.allclose(b, v.numpy())
+    for b, v in zip(critic_before, ppo.critic_model.trainable_variables)
+  )
   if network != "mlp":
     assert_equivariant(ppo.actor_model, obs, sym.state_rep, sym.action_rep, atol=1e-5)
   if critic == "invariant":
@@ -152,6 +171,7 @@ def test_training_graph_arrays_have_known_element_shapes(env_name):
 def test_default_widths_match_the_mlp_and_the_thesis():
   from tf_equirl.networks import builders  # pylint: disable=g-import-not-at-top
   from tf_equirl.params import count_params  # pylint: disable=g-import-not-at-top
+
   cartpole, catch = make("CartPole-v1").symmetry, make("Catch-v0").symmetry
   # The odd network (CartPole) keeps the thesis' width 64 (Table 5.4: 8,961 = 4,545 + 4,416),
   # not the closest count (width 65); it is still within the 10 % rule.
@@ -172,6 +192,7 @@ def test_gcnn_on_the_trivial_group_is_not_constrained_to_be_odd(env_name):
   network: not CartPole's odd network, which would impose f(-s) = -f(s) (the mirror)."""
   from tf_equirl.networks import builders  # pylint: disable=g-import-not-at-top
   from tf_equirl.params import count_params  # pylint: disable=g-import-not-at-top
+
   env = make(env_name)
   trivial = env.get_symmetry("trivial")
   assert builders.sign_character(trivial.state_rep) is None
@@ -231,12 +252,12 @@ def test_advantage_normalization_options():
   # as "minibatch"; without standardisation the updates (and so the curves) differ.
   curves = {}
   for where in ("minibatch", "batch", "none"):
-    config = dataclasses.replace(_tiny("Catch-v0", "gcnn", advantage_normalization=where),
-                                 num_minibatches=1)
+    config = dataclasses.replace(
+      _tiny("Catch-v0", "gcnn", advantage_normalization=where), num_minibatches=1
+    )
     curves[where] = _tiny_curves(PPO(config).train(seed=0))
   for name, values in curves["minibatch"].items():
-    np.testing.assert_allclose(curves["batch"][name], values, rtol=1e-4, atol=1e-6,
-                               err_msg=name)
+    np.testing.assert_allclose(curves["batch"][name], values, rtol=1e-4, atol=1e-6, err_msg=name)
   assert not np.allclose(curves["minibatch"]["policy_loss"], curves["none"]["policy_loss"])
   with pytest.raises(ValueError, match="advantage_normalization must be one of"):
     PPOConfig(advantage_normalization="episode")
@@ -248,11 +269,13 @@ def test_collect_same_rollout_from_every_kind_of_step_fn():
   ppo = PPO(_tiny("CartPole-v1", "mlp"), env=env)
   ppo.reset(0)
   key = tf.constant([7, 7], tf.int64)
-  collect = tf.function(lambda step_fn: ppo._collect(ppo._carry, key, step_fn),
-                        autograph=False)
-  kinds = {"env": env, "bound pure_step": env.pure_step,
-           "step and reset": lambda s, a: env.pure_step_and_reset(s, a),
-           "plain pure step (stepped twice)": lambda s, a: env.pure_step(s, a)}
+  collect = tf.function(lambda step_fn: ppo._collect(ppo._carry, key, step_fn), autograph=False)
+  kinds = {
+    "env": env,
+    "bound pure_step": env.pure_step,
+    "step and reset": lambda s, a: env.pure_step_and_reset(s, a),
+    "plain pure step (stepped twice)": lambda s, a: env.pure_step(s, a),
+  }
   carry, rollout = collect(env)
   ended, terminated = rollout.ended.numpy(), rollout.terminated.numpy()
   assert terminated.sum() > 0 and (ended - terminated).sum() > 0
@@ -269,22 +292,44 @@ def test_collect_same_rollout_from_every_kind_of_step_fn():
   with pytest.raises(ValueError, match="step_fn must return"):
     collect(lambda s, a: env.pure_step(s, a)[1])
 
+
 def test_tensorboard_scalars_written_in_one_graph_call(tmp_path):
   from tf_equirl.runner import _scalar_writer  # pylint: disable=g-import-not-at-top
+
   writer = tf.summary.create_file_writer(str(tmp_path))
   write = _scalar_writer(writer)
-  write(np.array([512, 1024], np.int64), {"mean_return": np.array([9.5, 10.0], np.float32),
-                                          "finished_return": np.array([np.nan, 3.0], np.float32)})
-  write(np.array([1536, 2048], np.int64), {"mean_return": np.array([11.0, 12.0], np.float32),
-                                           "finished_return": np.array([4.0, 5.0], np.float32)})
+  write(
+    np.array([512, 1024], np.int64),
+    {
+      "mean_return": np.array([9.5, 10.0], np.float32),
+      "finished_return": np.array([np.nan, 3.0], np.float32),
+    },
+  )
+  write(
+    np.array([1536, 2048], np.int64),
+    {
+      "mean_return": np.array([11.0, 12.0], np.float32),
+      "finished_return": np.array([4.0, 5.0], np.float32),
+    },
+  )
   writer.flush()
-  rows = sorted((e.step, v.tag, tf.make_ndarray(v.tensor).item())
-                for f in tmp_path.iterdir() for e in tf.compat.v1.train.summary_iterator(str(f))
-                for v in e.summary.value)
-  assert rows == sorted([(512, "ppo/mean_return", 9.5), (1024, "ppo/mean_return", 10.0),
-                         (1024, "ppo/finished_return", 3.0), (1536, "ppo/mean_return", 11.0),
-                         (1536, "ppo/finished_return", 4.0), (2048, "ppo/mean_return", 12.0),
-                         (2048, "ppo/finished_return", 5.0)])
+  rows = sorted(
+    (e.step, v.tag, tf.make_ndarray(v.tensor).item())
+    for f in tmp_path.iterdir()
+    for e in tf.compat.v1.train.summary_iterator(str(f))
+    for v in e.summary.value
+  )
+  assert rows == sorted(
+    [
+      (512, "ppo/mean_return", 9.5),
+      (1024, "ppo/mean_return", 10.0),
+      (1024, "ppo/finished_return", 3.0),
+      (1536, "ppo/mean_return", 11.0),
+      (1536, "ppo/finished_return", 4.0),
+      (2048, "ppo/mean_return", 12.0),
+      (2048, "ppo/finished_return", 5.0),
+    ]
+  )
   assert write.experimental_get_tracing_count() == 1
 
 
@@ -293,11 +338,15 @@ def test_on_compile_runs_once_between_tracing_and_the_first_call(tmp_path):
   XLA's compilation) is called once, after tracing and before the first results, without a
   second trace; `run_experiment` traces each seed's TensorBoard writer once."""
   from tf_equirl import runner  # pylint: disable=g-import-not-at-top
+
   config = _tiny("CartPole-v1", "mlp")
   agent = PPO(config)
   events = []
-  result = agent.train(callback=lambda m: events.append("results"), seed=3,
-                       on_compile=lambda: events.append(("traced", agent.tracing_count)))
+  result = agent.train(
+    callback=lambda m: events.append("results"),
+    seed=3,
+    on_compile=lambda: events.append(("traced", agent.tracing_count)),
+  )
   assert events[0] == ("traced", 1) and events.count(("traced", 1)) == 1
   assert events[1:] == ["results"] * (len(events) - 1) and len(events) > 1
   assert agent.tracing_count == 1
@@ -316,7 +365,7 @@ def test_on_compile_runs_once_between_tracing_and_the_first_call(tmp_path):
 
 if __name__ == "__main__" and "--write_reference" in sys.argv:
   # `--write_reference [ENV/NETWORK ...]`: re-record every entry, or only those named.
-  only = sys.argv[sys.argv.index("--write_reference") + 1:]
+  only = sys.argv[sys.argv.index("--write_reference") + 1 :]
   curves = {}
   if only and os.path.exists(_REFERENCE):
     with open(_REFERENCE) as f:
@@ -327,7 +376,8 @@ if __name__ == "__main__" and "--write_reference" in sys.argv:
         continue
       critic = "invariant" if network == "gcnn" else "mlp"
       curves[f"{env_name}/{network}"] = _tiny_curves(
-          PPO(_tiny(env_name, network, critic=critic)).train(seed=0))
+        PPO(_tiny(env_name, network, critic=critic)).train(seed=0)
+      )
   os.makedirs(os.path.dirname(_REFERENCE), exist_ok=True)
   with open(_REFERENCE, "w") as f:
     json.dump(curves, f, indent=1)

@@ -21,12 +21,22 @@ def test_presets_apply_between_env_defaults_and_overrides():
 
 def test_frequent_updates_preset_resolves_and_trains():
   config = default_config("Catch-v0", preset="frequent_updates", network="gcnn")
-  assert (config.num_steps, config.num_minibatches, config.learning_rate, config.ent_coef,
-          config.gae_lambda) == (64, 25, 1e-3, 0.0, 0.8)
+  assert (
+    config.num_steps,
+    config.num_minibatches,
+    config.learning_rate,
+    config.ent_coef,
+    config.gae_lambda,
+  ) == (64, 25, 1e-3, 0.0, 0.8)
   assert config.minibatch_size == 10 and config.num_iterations == 78  # 20,000 steps
   assert (config.num_envs, config.num_epochs, config.clip_eps) == (4, 4, 0.2)  # thesis' kept
-  tiny = default_config("Catch-v0", preset="frequent_updates", network="gcnn",
-                        total_steps=2 * 256, iterations_per_call=2)
+  tiny = default_config(
+    "Catch-v0",
+    preset="frequent_updates",
+    network="gcnn",
+    total_steps=2 * 256,
+    iterations_per_call=2,
+  )
   result = PPO(tiny).train(seed=0)
   assert result.env_steps.tolist() == [256, 512]
   for name in ("policy_loss", "value_loss", "grad_norm"):

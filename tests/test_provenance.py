@@ -8,8 +8,9 @@ from tf_equirl import provenance
 
 
 def test_record_round_trips_through_the_header():
-  record = provenance.collect("python -m launchers.reproduce_all --only=ppo_tables --quick",
-                              seeds=range(8), wall_seconds=75.0)
+  record = provenance.collect(
+    "python -m launchers.reproduce_all --only=ppo_tables --quick", seeds=range(8), wall_seconds=75.0
+  )
   text = provenance.header(record) + "\n# PPO tables\n"
   assert provenance.parse(text) == record
   assert "`python -m launchers.reproduce_all --only=ppo_tables --quick`" in text
@@ -18,19 +19,23 @@ def test_record_round_trips_through_the_header():
 
 def test_record_names_this_checkouts_commit_and_libraries():
   record = provenance.collect("python -m launchers.train_ppo")
-  head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                        cwd=provenance._ROOT, check=False).stdout.strip()
+  head = subprocess.run(
+    ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=provenance._ROOT, check=False
+  ).stdout.strip()
   if head:
     assert record.commit == head
   import tensorflow as tf
+
   assert record.versions["tensorflow"] == tf.__version__
   assert record.versions["python"].startswith("3.")
   assert "cores" in record.machine
   assert record.date[:4].isdigit() and "T" in record.date
 
 
-@pytest.mark.parametrize("seeds,text", [([], "none"), ([3], "3"), ([0, 1, 2, 5], "0-2, 5"),
-                                        ([7, 5, 6, 9, 10], "5-7, 9-10")])
+@pytest.mark.parametrize(
+  "seeds,text",
+  [([], "none"), ([3], "3"), ([0, 1, 2, 5], "0-2, 5"), ([7, 5, 6, 9, 10], "5-7, 9-10")],
+)
 def test_seed_ranges(seeds, text):
   assert provenance.format_seeds(seeds) == text
 

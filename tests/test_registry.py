@@ -45,9 +45,15 @@ def test_every_command_names_an_existing_launcher_whose_flags_parse():
   assert not [s for s in scripts if not os.path.isfile(os.path.join(REPO, s))]
   # tests/test_docs.py, run as a script, imports each launcher in one child process and
   # parses each command's flags with absl's FLAGS.
-  proc = subprocess.run([sys.executable, os.path.join(REPO, "tests", "test_docs.py")],
-                        input=json.dumps(launchers), cwd=REPO, capture_output=True, text=True,
-                        timeout=300, env=ENV)
+  proc = subprocess.run(
+    [sys.executable, os.path.join(REPO, "tests", "test_docs.py")],
+    input=json.dumps(launchers),
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env=ENV,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   report = json.loads(proc.stdout.strip().splitlines()[-1])
   assert report["checked"] == len(launchers) and not report["errors"], report["errors"]
@@ -56,8 +62,11 @@ def test_every_command_names_an_existing_launcher_whose_flags_parse():
 @pytest.mark.parametrize("quick", [True, False], ids=["quick", "full"])
 def test_configs_validate_and_write_into_the_study_folder(quick, tmp_path):
   for study in registry.studies():
-    target = registry.Target(str(tmp_path / study.name), str(tmp_path / "runs" / study.name),
-                             registry.study_command(study.name, quick))
+    target = registry.Target(
+      str(tmp_path / study.name),
+      str(tmp_path / "runs" / study.name),
+      registry.study_command(study.name, quick),
+    )
     config = (study.quick if quick else study.full)(target)
     seeds = list(study.seed_list(config))
     if quick:
@@ -69,6 +78,7 @@ def test_configs_validate_and_write_into_the_study_folder(quick, tmp_path):
 
 def test_quick_budgets_are_tiny():
   from tf_equirl.experiments import dyna_tables, ppo_tables
+
   target = registry.Target("out", "runs", "cmd")
   for study in registry.studies():
     config = study.quick(target)
@@ -83,17 +93,28 @@ def test_quick_budgets_are_tiny():
 
 
 def test_unknown_study_is_a_usage_error_naming_the_studies():
-  proc = subprocess.run([sys.executable, "-m", "launchers.reproduce_all", "--only=nope,ppo_catch",
-                         "--list"], cwd=REPO, capture_output=True, text=True, timeout=120,
-                        env=ENV)
+  proc = subprocess.run(
+    [sys.executable, "-m", "launchers.reproduce_all", "--only=nope,ppo_catch", "--list"],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=120,
+    env=ENV,
+  )
   assert proc.returncode != 0
   assert "nope" in proc.stderr
   assert "ppo_cartpole" in proc.stderr and "sweep_throughput" in proc.stderr
 
 
 def test_list_prints_every_study_with_its_command():
-  proc = subprocess.run([sys.executable, "-m", "launchers.reproduce_all", "--list"], cwd=REPO,
-                        capture_output=True, text=True, timeout=120, env=ENV)
+  proc = subprocess.run(
+    [sys.executable, "-m", "launchers.reproduce_all", "--list"],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=120,
+    env=ENV,
+  )
   assert proc.returncode == 0, proc.stderr[-2000:]
   for study in registry.studies():
     assert f"{study.name}: {study.title}" in proc.stdout
@@ -102,8 +123,16 @@ def test_list_prints_every_study_with_its_command():
 
 def _in_git_checkout():
   try:
-    return subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=REPO,
-                          capture_output=True, text=True, timeout=30).returncode == 0
+    return (
+      subprocess.run(
+        ["git", "rev-parse", "--is-inside-work-tree"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+      ).returncode
+      == 0
+    )
   except OSError:
     return False
 
@@ -118,8 +147,7 @@ def _command_exists(command):
 def test_committed_results_with_provenance_name_an_ancestor_commit_and_a_command():
   checkout = _in_git_checkout()
   bad = []
-  for path in sorted(glob.glob(os.path.join(REPO, "results", "**", "README.md"),
-                               recursive=True)):
+  for path in sorted(glob.glob(os.path.join(REPO, "results", "**", "README.md"), recursive=True)):
     record = provenance.read(path)
     if record is None:
       continue
@@ -127,8 +155,13 @@ def test_committed_results_with_provenance_name_an_ancestor_commit_and_a_command
     if not _command_exists(record.command):
       bad.append(f"{where}: command {record.command!r} names no launcher or script")
     if checkout:
-      proc = subprocess.run(["git", "merge-base", "--is-ancestor", record.commit, "HEAD"],
-                            cwd=REPO, capture_output=True, text=True, timeout=30)
+      proc = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", record.commit, "HEAD"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+      )
       if proc.returncode != 0:
         bad.append(f"{where}: commit {record.commit} is not an ancestor of HEAD")
   assert not bad, "\n".join(bad)
@@ -142,8 +175,9 @@ def test_every_study_folder_holds_a_report():
 def test_results_index_page_is_generated_from_the_registry():
   with open(os.path.join(REPO, "docs", "results.md"), encoding="utf-8") as f:
     page = f.read()
-  assert page == registry.results_index(), (
-      "docs/results.md is out of date: run `python -m launchers.reproduce_all --index`")
+  assert (
+    page == registry.results_index()
+  ), "docs/results.md is out of date: run `python -m launchers.reproduce_all --index`"
   for name in registry.names():
     assert f"`python -m launchers.reproduce_all --only={name}`" in page
 
@@ -156,15 +190,24 @@ def _fake_study(monkeypatch, body):
       f.write(body + f"\nCommand: `{target.command}`\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
     return target.report
 
-  study = registry.Study(name="fake", title="A fake study", section="PPO",
-                         command="python -m launchers.reproduce_ppo --seeds=3",
-                         seeds="0-2", budget="none", full=lambda t: t, quick=lambda t: t,
-                         run=run, seed_list=lambda t: range(3))
+  study = registry.Study(
+    name="fake",
+    title="A fake study",
+    section="PPO",
+    command="python -m launchers.reproduce_ppo --seeds=3",
+    seeds="0-2",
+    budget="none",
+    full=lambda t: t,
+    quick=lambda t: t,
+    run=run,
+    seed_list=lambda t: range(3),
+  )
   monkeypatch.setitem(registry._CACHE, "all", (study,))  # pylint: disable=protected-access
 
 
 def test_run_study_writes_provenance_then_the_report_and_replaces_an_old_header(
-    tmp_path, monkeypatch):
+  tmp_path, monkeypatch
+):
   _fake_study(monkeypatch, "# Fake\n")
   root = str(tmp_path / "results")
   path = registry.run_study("fake", root=root, runs=str(tmp_path / "runs"), quick=True)
@@ -178,8 +221,9 @@ def test_run_study_writes_provenance_then_the_report_and_replaces_an_old_header(
   # A study that keeps the rest of its file (the transition study) leaves the old header in
   # its report: run_study writes exactly one.
   _fake_study(monkeypatch, text.rstrip("\n"))
-  again = open(registry.run_study("fake", root=root, runs=str(tmp_path / "runs")),
-               encoding="utf-8").read()
+  again = open(
+    registry.run_study("fake", root=root, runs=str(tmp_path / "runs")), encoding="utf-8"
+  ).read()
   assert again.count("<!-- provenance ") == 1
   assert provenance.parse(again).command == "python -m launchers.reproduce_all --only=fake"
   assert registry.strip_header(again).startswith("# Fake")
@@ -195,8 +239,10 @@ def test_results_index_reads_each_status(tmp_path, monkeypatch):
   (root / "fake" / "README.md").write_text("# Fake\n\nCommand: `python -m x`\n")
   (root / "fake" / "old" / "README.md").write_text("# Older\n\nCommand: `python -m y`\n")
   page = registry.results_index(str(root), str(docs))
-  assert ("made with older code, no provenance record: regenerate with "
-          "`python -m launchers.reproduce_all --only=fake`") in page
+  assert (
+    "made with older code, no provenance record: regenerate with "
+    "`python -m launchers.reproduce_all --only=fake`"
+  ) in page
   assert "[old/README.md](../results/fake/old/README.md): Older" in page
   assert "`python -m y` (`--report=results/fake/old/README.md` writes it here)" in page
   registry.run_study("fake", root=str(root), runs=str(tmp_path / "runs"))

@@ -5,11 +5,22 @@ import pytest
 import tensorflow as tf
 
 from tf_equirl.groups import Representation
-from tf_equirl.layers import (EquivariantLogits, GroupConv, GroupLift, GroupPool,
-                              RelaxedGroupConv, RelaxedGroupLift, ResidualGroupConv,
-                              ResidualGroupLift)
-from tf_equirl.testing import (assert_equivariant, equivariance_error,
-                               equivariance_error_by_element, relaxed_weight_spread)
+from tf_equirl.layers import (
+  EquivariantLogits,
+  GroupConv,
+  GroupLift,
+  GroupPool,
+  RelaxedGroupConv,
+  RelaxedGroupLift,
+  ResidualGroupConv,
+  ResidualGroupLift,
+)
+from tf_equirl.testing import (
+  assert_equivariant,
+  equivariance_error,
+  equivariance_error_by_element,
+  relaxed_weight_spread,
+)
 
 import support
 
@@ -33,12 +44,17 @@ def test_relaxed_group_lift(gname):
   # spread_decay=1 projects the relaxed weights back to equal values after every step, so the
   # harness' equivariance check after its training step holds too.
   layer = support.check_layer(
-      lambda: RelaxedGroupLift(6, rep, num_kernels=3, spread_decay=1.0, activation="tanh"), x,
-      rep, group, expected_params=3 * rep.dim * 6 + group.order * 3 + 6)
+    lambda: RelaxedGroupLift(6, rep, num_kernels=3, spread_decay=1.0, activation="tanh"),
+    x,
+    rep,
+    group,
+    expected_params=3 * rep.dim * 6 + group.order * 3 + 6,
+  )
   assert layer(x).shape == (BATCH, group.order, 6)
   # Without the projection a step on asymmetric data breaks equivariance; at init it holds.
-  free = support.check_layer(lambda: RelaxedGroupLift(6, rep, activation="tanh"), x, rep, group,
-                             check_equivariance=False)
+  free = support.check_layer(
+    lambda: RelaxedGroupLift(6, rep, activation="tanh"), x, rep, group, check_equivariance=False
+  )
   assert equivariance_error(free, x, rep, group) > 1e-3
   assert_equivariant(RelaxedGroupLift(6, rep, activation="tanh"), x, rep, group, atol=1e-5)
 
@@ -48,10 +64,15 @@ def test_relaxed_group_conv(gname):
   group = support.GROUPS[gname]
   x = support.random_input((BATCH, group.order, 3))
   support.check_layer(
-      lambda: RelaxedGroupConv(5, group, num_kernels=2, spread_decay=1.0, activation="relu"),
-      x, group, group, expected_params=2 * group.order * 3 * 5 + group.order * 2 + 5)
-  free = support.check_layer(lambda: RelaxedGroupConv(5, group, activation="tanh"), x, group,
-                             group, check_equivariance=False)
+    lambda: RelaxedGroupConv(5, group, num_kernels=2, spread_decay=1.0, activation="relu"),
+    x,
+    group,
+    group,
+    expected_params=2 * group.order * 3 * 5 + group.order * 2 + 5,
+  )
+  free = support.check_layer(
+    lambda: RelaxedGroupConv(5, group, activation="tanh"), x, group, group, check_equivariance=False
+  )
   assert equivariance_error(free, x, group, group) > 1e-3
   assert_equivariant(RelaxedGroupConv(5, group, activation="tanh"), x, group, group, atol=1e-5)
 
@@ -62,15 +83,25 @@ def test_residual_pathway_layers(gname):
   rep = support.state_rep(group)
   x = support.random_input((BATCH, rep.dim))
   n = group.order
-  lift = support.check_layer(lambda: ResidualGroupLift(4, rep, activation="tanh"), x, rep, group,
-                             expected_params=rep.dim * 4 + 4 + rep.dim * n * 4,
-                             check_equivariance=False)
+  lift = support.check_layer(
+    lambda: ResidualGroupLift(4, rep, activation="tanh"),
+    x,
+    rep,
+    group,
+    expected_params=rep.dim * 4 + 4 + rep.dim * n * 4,
+    check_equivariance=False,
+  )
   assert equivariance_error(lift, x, rep, group) > 1e-4  # the free path moved
   assert_equivariant(ResidualGroupLift(4, rep, activation="tanh"), x, rep, group, atol=1e-5)
   h = support.random_input((BATCH, n, 3))
-  conv = support.check_layer(lambda: ResidualGroupConv(5, group), h, group, group,
-                             expected_params=n * 3 * 5 + 5 + n * 3 * n * 5,
-                             check_equivariance=False)
+  conv = support.check_layer(
+    lambda: ResidualGroupConv(5, group),
+    h,
+    group,
+    group,
+    expected_params=n * 3 * 5 + 5 + n * 3 * n * 5,
+    check_equivariance=False,
+  )
   assert equivariance_error(conv, h, group, group) > 1e-4
   assert_equivariant(ResidualGroupConv(5, group), h, group, group, atol=1e-5)
 
@@ -86,10 +117,10 @@ def test_relaxed_output_is_the_weighted_sum_of_exact_layers(gname):
   num_kernels = 3
   w = rng.standard_normal((group.order, num_kernels)).astype(np.float32)
   init = keras.initializers.Constant(w)
-  lift = RelaxedGroupLift(4, rep, num_kernels=num_kernels, use_bias=False,
-                          relaxed_initializer=init)
-  conv = RelaxedGroupConv(5, group, num_kernels=num_kernels, use_bias=False,
-                          relaxed_initializer=init)
+  lift = RelaxedGroupLift(4, rep, num_kernels=num_kernels, use_bias=False, relaxed_initializer=init)
+  conv = RelaxedGroupConv(
+    5, group, num_kernels=num_kernels, use_bias=False, relaxed_initializer=init
+  )
   y_lift, y_conv = lift(x).numpy(), conv(h).numpy()
   np.testing.assert_allclose(lift.relaxed_weights.numpy(), w)
   expect_lift, expect_conv = 0.0, 0.0
@@ -122,20 +153,32 @@ def test_centered_parameterization_is_the_same_layer(gname):
   h = support.random_input((BATCH, group.order, 3))
   w = np.random.default_rng(2).standard_normal((group.order, 2)).astype(np.float32)
   init = keras.initializers.Constant(w)
-  for make, inp in ((lambda **kw: RelaxedGroupLift(4, rep, **kw), x),
-                    (lambda **kw: RelaxedGroupConv(4, group, **kw), h)):
-    direct, centered = (make(relaxed_initializer=init, parameterization=p)
-                        for p in ("direct", "centered"))
+  for make, inp in (
+    (lambda **kw: RelaxedGroupLift(4, rep, **kw), x),
+    (lambda **kw: RelaxedGroupConv(4, group, **kw), h),
+  ):
+    direct, centered = (
+      make(relaxed_initializer=init, parameterization=p) for p in ("direct", "centered")
+    )
     direct(inp), centered(inp)
     np.testing.assert_allclose(centered.mixing_weights().numpy(), w, atol=1e-6)
     centered.kernel.assign(direct.kernel)
     np.testing.assert_allclose(centered(inp).numpy(), direct(inp).numpy(), atol=1e-5)
     assert len(centered.trainable_weights) == len(direct.trainable_weights) + 1
-    assert_equivariant(make(parameterization="centered", activation="tanh"), inp,
-                       rep if inp is x else group, group, atol=1e-5)
+    assert_equivariant(
+      make(parameterization="centered", activation="tanh"),
+      inp,
+      rep if inp is x else group,
+      group,
+      atol=1e-5,
+    )
   support.check_layer(
-      lambda: RelaxedGroupConv(5, group, spread_decay=1.0, parameterization="centered"), h,
-      group, group, expected_params=2 * group.order * 3 * 5 + 2 + group.order * 2 + 5)
+    lambda: RelaxedGroupConv(5, group, spread_decay=1.0, parameterization="centered"),
+    h,
+    group,
+    group,
+    expected_params=2 * group.order * 3 * 5 + 2 + group.order * 2 + 5,
+  )
 
 
 @pytest.mark.parametrize("gname", ["C2", "C4", "D4"])
@@ -145,7 +188,8 @@ def test_centered_weights_spread_where_the_data_is_nearly_symmetric(gname):
   group, rep, actions = support.group_setting(gname)
   x = _orbit(support.random_input((64, rep.dim)), rep)
   teacher = support.functional_model(
-      lambda inp: EquivariantLogits(actions)(GroupLift(4, rep, activation="tanh")(inp)), x.shape)
+    lambda inp: EquivariantLogits(actions)(GroupLift(4, rep, activation="tanh")(inp)), x.shape
+  )
   targets = teacher(x) + 0.05 * tf.one_hot(tf.zeros([x.shape[0]], tf.int32), actions.dim)
   spread = {}
   for param in ("direct", "centered"):
@@ -161,8 +205,9 @@ def test_centered_weights_spread_where_the_data_is_nearly_symmetric(gname):
     for _ in range(100):
       with tf.GradientTape() as tape:
         loss = tf.reduce_mean(tf.square(model(x) - targets))
-      opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
-                              model.trainable_variables))
+      opt.apply_gradients(
+        zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+      )
     spread[param] = sum(relaxed_weight_spread(model).values())
   print(gname, spread)
   assert spread["centered"] > 2 * spread["direct"]
@@ -196,21 +241,26 @@ def test_training_on_symmetric_data_keeps_a_relaxed_network_equivariant(gname):
   x = support.random_input((32, rep.dim))
   sym_x = _orbit(x, rep)
   teacher = support.functional_model(
-      lambda inp: EquivariantLogits(actions)(GroupLift(4, rep, activation="tanh")(inp)), x.shape)
+    lambda inp: EquivariantLogits(actions)(GroupLift(4, rep, activation="tanh")(inp)), x.shape
+  )
   results = {}
   for name, data in (("symmetric", sym_x), ("asymmetric", x)):
     keras.utils.set_random_seed(7)
     model = support.functional_model(relaxed_actor, x.shape)
-    targets = teacher(data) + (0.0 if name == "symmetric" else
-                               tf.one_hot(tf.zeros([data.shape[0]], tf.int32), actions.dim))
+    targets = teacher(data) + (
+      0.0 if name == "symmetric" else tf.one_hot(tf.zeros([data.shape[0]], tf.int32), actions.dim)
+    )
     opt = keras.optimizers.Adam(0.02)
     for _ in range(40):
       with tf.GradientTape() as tape:
         loss = tf.reduce_mean(tf.square(model(data) - targets))
-      opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
-                              model.trainable_variables))
-    results[name] = (equivariance_error(model, x, rep, actions),
-                     max(relaxed_weight_spread(model).values()))
+      opt.apply_gradients(
+        zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+      )
+    results[name] = (
+      equivariance_error(model, x, rep, actions),
+      max(relaxed_weight_spread(model).values()),
+    )
   print(gname, results)
   assert results["symmetric"][0] < 1e-4 and results["symmetric"][1] < 1e-4
   assert results["asymmetric"][0] > 1e-2 and results["asymmetric"][1] > 1e-2
@@ -228,8 +278,9 @@ def test_spread_decay_pulls_relaxed_weights_together_under_adam():
     for _ in range(10):
       with tf.GradientTape() as tape:
         loss = tf.reduce_mean(tf.square(layer(x) - 1.0))
-      opt.apply_gradients(zip(tape.gradient(loss, layer.trainable_variables),
-                              layer.trainable_variables))
+      opt.apply_gradients(
+        zip(tape.gradient(loss, layer.trainable_variables), layer.trainable_variables)
+      )
     spreads[decay] = relaxed_weight_spread(layer)[layer.name]
   assert spreads[0.0] > 1e-2
   assert spreads[0.5] < 0.5 * spreads[0.0]
@@ -250,8 +301,9 @@ def test_error_by_element_and_spread_report():
   assert per_element.shape == (4,) and per_element[0] == 0.0
   assert np.all(per_element[1:] > 1e-2)
   # std over h of (1, 1, 3, 1) = sqrt(0.75), mean over h = 1.5, for both kernels
-  np.testing.assert_allclose(relaxed_weight_spread(layer)[layer.name], np.sqrt(0.75) / 1.5,
-                             rtol=1e-5)
+  np.testing.assert_allclose(
+    relaxed_weight_spread(layer)[layer.name], np.sqrt(0.75) / 1.5, rtol=1e-5
+  )
   with pytest.raises(ValueError, match="reduce must be 'mean' or 'max'"):
     equivariance_error_by_element(layer, x, group, group, reduce="median")
 
@@ -276,8 +328,9 @@ def test_relaxed_models_save_and_reload_in_a_fresh_process(tmp_path):
     for name, fn in (("relaxed", relaxed), ("residual", residual)):
       model = support.functional_model(fn, x.shape)
       rng = np.random.default_rng(5)  # non-default weights, so the reload is really checked
-      model.set_weights([w + 0.1 * rng.standard_normal(w.shape).astype(np.float32)
-                         for w in model.get_weights()])
+      model.set_weights(
+        [w + 0.1 * rng.standard_normal(w.shape).astype(np.float32) for w in model.get_weights()]
+      )
       cases.append((f"{gname}_{name}", model, x))
   assert len(support.reload_in_fresh_process(cases, str(tmp_path))) == 4
 

@@ -11,8 +11,12 @@ COUNTS = {"actor": 10, "critic": 20}
 def test_parse_network_specs_and_errors():
   assert ppo_tables.parse_network("gcnn@C4:invariant") == ("gcnn", "C4", "invariant")
   assert ppo_tables.parse_network("symmetrizer") == ("symmetrizer", None, "mlp")
-  for bad, needle in (("cnn", "unknown actor"), ("gcnn:value", "unknown critic"),
-                      ("gcnn@:mlp", "subgroup name"), ("", "non-empty")):
+  for bad, needle in (
+    ("cnn", "unknown actor"),
+    ("gcnn:value", "unknown critic"),
+    ("gcnn@:mlp", "subgroup name"),
+    ("", "non-empty"),
+  ):
     with pytest.raises(ValueError, match=needle):
       ppo_tables.parse_network(bad)
   with pytest.raises(ValueError, match="twice"):
@@ -25,8 +29,7 @@ def test_network_arms_carry_the_spec_and_overrides():
   assert arms[1].config.network == "gcnn" and arms[1].config.critic == "invariant"
   assert all(a.config.total_steps == 4096 for a in arms)
   assert arms[1].config.num_minibatches == 51  # Catch's defaults still apply
-  assert [a.name for a in ppo_tables.network_arms("CartPole-v1")] == ["mlp", "symmetrizer",
-                                                                     "gcnn"]
+  assert [a.name for a in ppo_tables.network_arms("CartPole-v1")] == ["mlp", "symmetrizer", "gcnn"]
 
 
 def _ramp(seeds, n, rate, rng):
@@ -38,9 +41,11 @@ def _ramp(seeds, n, rate, rng):
 def test_sample_efficiency_orders_faster_learners_first():
   rng = np.random.default_rng(0)
   steps = np.arange(1, 101) * 512
-  runs = {"mlp": (steps, _ramp(8, 100, 0.01, rng), COUNTS),
-          "gcnn": (steps, _ramp(8, 100, 0.02, rng), COUNTS),
-          "never": (steps, np.zeros((8, 100)), COUNTS)}
+  runs = {
+    "mlp": (steps, _ramp(8, 100, 0.01, rng), COUNTS),
+    "gcnn": (steps, _ramp(8, 100, 0.02, rng), COUNTS),
+    "never": (steps, np.zeros((8, 100)), COUNTS),
+  }
   threshold, eff = ppo_tables.sample_efficiency(runs)
   assert threshold == pytest.approx(float(np.mean(runs["mlp"][1][:, -1])))  # the MLP's end
   assert eff["gcnn"]["median_steps"] < eff["mlp"]["median_steps"]
@@ -53,11 +58,11 @@ def test_sample_efficiency_orders_faster_learners_first():
 
 def test_write_report_reads_checkpoints_it_reached_and_keeps_notes(tmp_path):
   rng = np.random.default_rng(1)
-  arms = ppo_tables.network_arms("Catch-v0", ["mlp", "gcnn", "gcnn:invariant"],
-                                total_steps=12_288)
+  arms = ppo_tables.network_arms("Catch-v0", ["mlp", "gcnn", "gcnn:invariant"], total_steps=12_288)
   steps = np.arange(1, 25) * 512
-  runs = {a.name: (steps, _ramp(4, 24, 0.05 * (i + 1), rng) * 2 - 1, COUNTS)
-          for i, a in enumerate(arms)}
+  runs = {
+    a.name: (steps, _ramp(4, 24, 0.05 * (i + 1), rng) * 2 - 1, COUNTS) for i, a in enumerate(arms)
+  }
   path = str(tmp_path / "ppo_catch.md")
   with open(path, "w") as f:
     f.write("old\n\n## Notes\n\nmy note\n")
@@ -75,17 +80,24 @@ def test_online_grid_report_with_cells_on_other_step_counts(tmp_path):
   """Dyna cells whose curves fall on other step counts than the baseline's (their
   iterations are cut to whole Dyna iterations) are plotted on their own x-axes."""
   from tf_equirl.experiments import dyna_tables
-  arms = dyna_tables.online_grid_arms("CartPole-v1", models=("mlp", "gcnn"), ratios=(1.0,),
-                                         iterations=(2, 4), total_steps=8192,
-                                         model_epochs=1)
+
+  arms = dyna_tables.online_grid_arms(
+    "CartPole-v1",
+    models=("mlp", "gcnn"),
+    ratios=(1.0,),
+    iterations=(2, 4),
+    total_steps=8192,
+    model_epochs=1,
+  )
   rng = np.random.default_rng(0)
   runs = {}
   for arm in arms:
     n = 8 if arm.name == "baseline" else 7  # iterations falling on other step counts
     steps = np.arange(1, n + 1) * (8192 // n)
     runs[arm.name] = (steps, rng.uniform(20, 200, (3, n)), {"actor": 1, "critic": 1})
-  path = dyna_tables.write_grid_report(str(tmp_path / "grid.md"), "CartPole-v1", arms, runs,
-                                          list(range(3)), "python -m x")
+  path = dyna_tables.write_grid_report(
+    str(tmp_path / "grid.md"), "CartPole-v1", arms, runs, list(range(3)), "python -m x"
+  )
   text = open(path).read()
   assert "gcnn world model" in text and (tmp_path / "grid.png").exists()
   final = min(int(runs[a.name][0][-1]) for a in arms if a.name != "baseline")
@@ -95,20 +107,26 @@ def test_online_grid_report_with_cells_on_other_step_counts(tmp_path):
 def test_write_report_compares_each_network_with_the_mlp(tmp_path):
   """The comparisons table: paired over seeds, Holm across the table, worded by the rule."""
   from tf_equirl import stats
+
   rng = np.random.default_rng(2)
   arms = ppo_tables.network_arms("Catch-v0", ["mlp", "gcnn", "symmetrizer"], total_steps=12_288)
   steps = np.arange(1, 25) * 512
   shared = 0.3 * rng.standard_normal((8, 1))  # what a seed shares between the arms
   base = _ramp(8, 24, 0.05, rng) + shared
-  runs = {"mlp": (steps, base, COUNTS),
-          "gcnn": (steps, base + 0.5 + 0.01 * rng.standard_normal((8, 24)), COUNTS),
-          "symmetrizer": (steps, base + 0.01 * rng.standard_normal((8, 24)), COUNTS)}
+  runs = {
+    "mlp": (steps, base, COUNTS),
+    "gcnn": (steps, base + 0.5 + 0.01 * rng.standard_normal((8, 24)), COUNTS),
+    "symmetrizer": (steps, base + 0.01 * rng.standard_normal((8, 24)), COUNTS),
+  }
   path = str(tmp_path / "ppo_catch.md")
   ppo_tables.write_report(path, "Catch-v0", arms, runs, range(8), "python -m x")
   text = open(path).read()
   section = text.split("## Each network against the MLP")[1]
-  rows = [line for line in section.splitlines() if line.startswith("| gcnn (")
-          or line.startswith("| symmetrizer (")]
+  rows = [
+    line
+    for line in section.splitlines()
+    if line.startswith("| gcnn (") or line.startswith("| symmetrizer (")
+  ]
   assert len(rows) == 4  # two networks at the two checkpoints reached (2,000 and 10,000)
   for step in ("2,000", "10,000"):
     assert f"gcnn ({step} steps) beats mlp ({step} steps)" in section

@@ -16,10 +16,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.mark.slow
 def test_every_study_runs_quick_and_writes_a_report_with_provenance(tmp_path):
   out, runs = tmp_path / "results", tmp_path / "runs"
-  proc = subprocess.run([sys.executable, "-m", "launchers.reproduce_all", "--quick",
-                         f"--out={out}", f"--runs={runs}"], cwd=REPO, capture_output=True,
-                        text=True, timeout=1800,
-                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  proc = subprocess.run(
+    [sys.executable, "-m", "launchers.reproduce_all", "--quick", f"--out={out}", f"--runs={runs}"],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=1800,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+  )
   assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
   for name in registry.names():
     path = out / name / "README.md"
@@ -29,7 +33,8 @@ def test_every_study_runs_quick_and_writes_a_report_with_provenance(tmp_path):
     record = provenance.parse(text)
     assert record.command == f"python -m launchers.reproduce_all --only={name} --quick", name
     assert record.wall_seconds > 0 and record.commit, name
-    rows = [line for line in text.splitlines()
-            if line.startswith("|") and not set(line) <= set("|-: ")]
+    rows = [
+      line for line in text.splitlines() if line.startswith("|") and not set(line) <= set("|-: ")
+    ]
     assert len(rows) >= 2, f"{name}: no table row"  # a header and at least one row
   assert not (tmp_path / "results" / "results").exists()

@@ -11,15 +11,24 @@ SEEDS = [[0, 0], [7, 123], [-3, 2**40], [2**62, -1]]
 
 def _draws(uniform, normal, fold_in, seed):
   seed = tf.convert_to_tensor(seed, tf.int64)
-  return [uniform([3, 5], seed), uniform([7], seed, 0, 9, dtype=tf.int32),
-          uniform([4], seed, minval=None, maxval=None, dtype=tf.uint32),
-          uniform([2, 2], seed, minval=1e-12, maxval=1.0), normal([6], seed),
-          fold_in(seed, 5), fold_in(seed, tf.constant(-1, tf.int64))]
+  return [
+    uniform([3, 5], seed),
+    uniform([7], seed, 0, 9, dtype=tf.int32),
+    uniform([4], seed, minval=None, maxval=None, dtype=tf.uint32),
+    uniform([2, 2], seed, minval=1e-12, maxval=1.0),
+    normal([6], seed),
+    fold_in(seed, 5),
+    fold_in(seed, tf.constant(-1, tf.int64)),
+  ]
 
 
 def _tf_draws(seed):
-  return _draws(tf.random.stateless_uniform, tf.random.stateless_normal,
-                tf.random.experimental.stateless_fold_in, seed)
+  return _draws(
+    tf.random.stateless_uniform,
+    tf.random.stateless_normal,
+    tf.random.experimental.stateless_fold_in,
+    seed,
+  )
 
 
 def _rng_draws(seed):
@@ -56,8 +65,10 @@ def test_graph_draws_read_the_low_32_bits_of_the_seed_like_xla():
     for i in (1, 2, 5, 6):
       np.testing.assert_array_equal(graph(seed)[i].numpy(), xla(seed)[i].numpy())
   # TensorFlow's eager kernel reads 64 bits, XLA 32.
-  assert not np.array_equal(tf.random.stateless_uniform([4], [1, 2**40]).numpy(),
-                            tf.random.stateless_uniform([4], [1, 0]).numpy())
+  assert not np.array_equal(
+    tf.random.stateless_uniform([4], [1, 2**40]).numpy(),
+    tf.random.stateless_uniform([4], [1, 0]).numpy(),
+  )
 
 
 def test_rejects_a_float_seed():

@@ -15,15 +15,22 @@ keras = tf.keras
 
 
 def _config(**overrides):
-  fields = dict(num_envs=4, num_steps=16, total_steps=128, num_minibatches=2, num_epochs=2,
-                iterations_per_call=1)
+  fields = dict(
+    num_envs=4,
+    num_steps=16,
+    total_steps=128,
+    num_minibatches=2,
+    num_epochs=2,
+    iterations_per_call=1,
+  )
   fields.update(overrides)
   return default_config("CartPole-v1", network="mlp", **fields)
 
 
 def _run(config, out, seeds, **kwargs):
-  return runner.run_experiment(config, seeds, str(out), progress=False, tensorboard=False,
-                               checkpoints=(64, 128), **kwargs)
+  return runner.run_experiment(
+    config, seeds, str(out), progress=False, tensorboard=False, checkpoints=(64, 128), **kwargs
+  )
 
 
 def test_vectorised_run_writes_what_the_sequential_run_writes(tmp_path):
@@ -80,8 +87,11 @@ def test_an_interrupted_chunked_run_keeps_every_finished_group(tmp_path, monkeyp
 def test_train_seeds_vectorised_yields_each_seeds_columns():
   config = _config(total_steps=64)
   reported = {}
-  out = dict(runner.train_seeds(config, [4, 9], report=lambda s, rows: reported.setdefault(
-      s, []).append(rows["env_steps"])))
+  out = dict(
+    runner.train_seeds(
+      config, [4, 9], report=lambda s, rows: reported.setdefault(s, []).append(rows["env_steps"])
+    )
+  )
   lone = dict(runner.train_seeds(config, [9], vectorize=False))
   assert sorted(out) == [4, 9]
   assert out[9]["mean_return"][0] == lone[9]["mean_return"][0]
@@ -90,13 +100,15 @@ def test_train_seeds_vectorised_yields_each_seeds_columns():
 
 @pytest.mark.parametrize("seed_batch", [0, -1, 4, 2.5, True])
 def test_seed_batch_outside_one_to_the_seed_count_is_refused(tmp_path, seed_batch):
-  with pytest.raises(ValueError, match="seed_batch must be an integer from 1 to the number "
-                                       r"of seeds \(3\)"):
+  with pytest.raises(
+    ValueError, match="seed_batch must be an integer from 1 to the number " r"of seeds \(3\)"
+  ):
     _run(_config(), tmp_path, [0, 1, 2], seed_batch=seed_batch)
   assert not os.listdir(tmp_path)  # refused before the folder was taken
 
 
 def test_vectorize_needs_a_ppo_config(tmp_path):
   from tf_equirl.agents.dyna import default_dyna_config
+
   with pytest.raises(ValueError, match="vectorize=True needs a PPOConfig"):
     runner.run_experiment(default_dyna_config("CartPole-v1"), [0, 1], None, vectorize=True)

@@ -74,8 +74,7 @@ def test_another_configuration_is_refused_and_overwrite_replaces_it(tmp_path):
 def test_a_finished_seed_is_reused_only_with_its_fingerprint(tmp_path):
   config = _config(iterations=2)
   out = str(tmp_path / "run")
-  first = run_experiment(config, [0, 1], out, progress=False, tensorboard=False,
-                         save_models=False)
+  first = run_experiment(config, [0, 1], out, progress=False, tensorboard=False, save_models=False)
   record = json.loads((tmp_path / "run" / "run.json").read_text())
   assert record["status"] == "finished"
   assert record["seeds"]["0"]["fingerprint"] == runs.seed_fingerprint(config, 0)
@@ -87,8 +86,9 @@ def test_a_finished_seed_is_reused_only_with_its_fingerprint(tmp_path):
   assert runs.load_finished_run(out, config, [0, 1]) is None
   folder = runs.RunFolder(out, config, [0, 1], resume=True)
   assert folder.is_finished(0) and not folder.is_finished(1) and folder.stale_seeds() == [1]
-  again = run_experiment(config, [0, 1], out, progress=False, tensorboard=False,
-                         save_models=False, resume=True)
+  again = run_experiment(
+    config, [0, 1], out, progress=False, tensorboard=False, save_models=False, resume=True
+  )
   np.testing.assert_array_equal(again.curves, first.curves)
   assert runs.load_finished_run(out, config, [0, 1]) is not None
 
@@ -113,9 +113,9 @@ def _nan_reward_after(env, steps: int):
   def step(state, action):
     state, time_step, next_obs = env.pure_step_and_reset(state, action)
     calls.assign_add(1)
-    reward = tf.where(calls > steps, tf.fill(tf.shape(time_step.reward), np.nan),
-                      time_step.reward)
+    reward = tf.where(calls > steps, tf.fill(tf.shape(time_step.reward), np.nan), time_step.reward)
     return state, time_step._replace(reward=reward), next_obs
+
   return step
 
 
@@ -144,8 +144,7 @@ def test_a_diverged_run_is_marked_failed_and_never_summarised(tmp_path, monkeypa
   monkeypatch.setattr(PPO, "train", diverging_train)
   out = tmp_path / "run"
   with pytest.raises(runs.TrainingDiverged):
-    run_experiment(config, [0, 1], str(out), progress=False, tensorboard=False,
-                   vectorize=False)
+    run_experiment(config, [0, 1], str(out), progress=False, tensorboard=False, vectorize=False)
   record = json.loads((out / "run.json").read_text())
   assert record["status"] == "failed" and record["error"]["seed"] == 1
   assert record["error"]["iteration"] == 2
@@ -156,8 +155,10 @@ def test_a_diverged_run_is_marked_failed_and_never_summarised(tmp_path, monkeypa
 
 
 def test_a_diverged_seed_of_a_vectorised_group_fails_the_run_and_keeps_the_others(
-    tmp_path, monkeypatch):
+  tmp_path, monkeypatch
+):
   from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO
+
   config = _config(iterations=4)
   original = SeedBatchPPO.train_group
 
@@ -166,8 +167,7 @@ def test_a_diverged_seed_of_a_vectorised_group_fails_the_run_and_keeps_the_other
     for i, k in enumerate(group):
       if self.seeds[k] == 1:
         error = runs.TrainingDiverged(1, 2, 256, ["policy_loss"])
-        error.columns = {"env_steps": np.array([128, 256]),
-                         "mean_return": np.array([0.1, np.nan])}
+        error.columns = {"env_steps": np.array([128, 256]), "mean_return": np.array([0.1, np.nan])}
         entries[i] = error
     return entries
 
@@ -194,6 +194,7 @@ def _interrupt_after(calls: int):
     count[0] += 1
     if count[0] == calls:
       raise _Stop()
+
   return callback
 
 
@@ -206,8 +207,9 @@ def test_ppo_resumes_from_its_checkpoint_with_the_same_curve(tmp_path):
   assert json.loads((tmp_path / "state.json").read_text())["iterations"] == 4
   resumed = PPO(config)  # a new process would build a new learner
   done = []
-  result = resumed.train(seed=3, checkpoint=checkpoint,
-                         callback=lambda m: done.append(len(m["mean_return"])))
+  result = resumed.train(
+    seed=3, checkpoint=checkpoint, callback=lambda m: done.append(len(m["mean_return"]))
+  )
   assert sum(done) == 2  # only iterations 5 and 6 ran again
   _columns_equal(seed_columns(result), uninterrupted)
   # a checkpoint of another fingerprint (other code or settings) is not used
@@ -219,9 +221,16 @@ def test_ppo_resumes_from_its_checkpoint_with_the_same_curve(tmp_path):
 
 def test_online_dyna_resumes_from_its_checkpoint_with_the_same_curve(tmp_path):
   config = default_dyna_config(
-      "Catch-v0", mode="online", world_model="mlp", planning_ratio=0.5, dyna_iterations=4,
-      model_epochs=1, ppo_overrides=dict(total_steps=4 * 128, num_envs=4, num_steps=32,
-                                         num_epochs=1, num_minibatches=2))
+    "Catch-v0",
+    mode="online",
+    world_model="mlp",
+    planning_ratio=0.5,
+    dyna_iterations=4,
+    model_epochs=1,
+    ppo_overrides=dict(
+      total_steps=4 * 128, num_envs=4, num_steps=32, num_epochs=1, num_minibatches=2
+    ),
+  )
   uninterrupted = seed_columns(Dyna(config).train(seed=2))
   checkpoint = runs.TrainingCheckpoint(str(tmp_path), "fingerprint", every=1)
   with pytest.raises(_Stop):
@@ -248,22 +257,33 @@ app.run(train_ppo.exit_when_done(train_ppo.with_runtime_fallback(train_ppo.repor
     train_ppo.main))), flags_parser=train_ppo.flags_parser(train_ppo.configure_compilation))
 """
 
-_TINY = ["--env=Catch-v0", "--network=mlp", "--total_steps=768", "--num_envs=4",
-         "--num_steps=32", "--num_epochs=2", "--num_minibatches=2", "--iterations_per_call=1",
-         "--seeds=2", "--checkpoint_every=2", "--no_progress", "--no_tensorboard",
-         "--xla_cache="]
+_TINY = [
+  "--env=Catch-v0",
+  "--network=mlp",
+  "--total_steps=768",
+  "--num_envs=4",
+  "--num_steps=32",
+  "--num_epochs=2",
+  "--num_minibatches=2",
+  "--iterations_per_call=1",
+  "--seeds=2",
+  "--checkpoint_every=2",
+  "--no_progress",
+  "--no_tensorboard",
+  "--xla_cache=",
+]
 
 
 def _launch(args, env=None, script=None):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
   command = [sys.executable] + (["-c", script] if script else ["-m", "launchers.train_ppo"])
-  return subprocess.run(command + args, cwd=REPO, env=env, capture_output=True, text=True,
-                        timeout=300)
+  return subprocess.run(
+    command + args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+  )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig,kill_after,seed_done", [("SIGINT", 1, False),
-                                                      ("SIGKILL", 4, True)])
+@pytest.mark.parametrize("sig,kill_after,seed_done", [("SIGINT", 1, False), ("SIGKILL", 4, True)])
 def test_an_interrupted_launcher_resumes_to_the_same_csv(tmp_path, sig, kill_after, seed_done):
   """SIGINT during seed 0 (after its first checkpoint) and SIGKILL during seed 1 (after seed 0
   finished and seed 1 saved its second checkpoint): `--resume` reuses what finished, continues
@@ -271,8 +291,9 @@ def test_an_interrupted_launcher_resumes_to_the_same_csv(tmp_path, sig, kill_aft
   reference = tmp_path / "reference"
   assert _launch(_TINY + [f"--out={reference}"]).returncode == 0
   out = tmp_path / "interrupted"
-  killed = _launch(_TINY + [f"--out={out}"], {"KILL_AFTER": str(kill_after), "SIG": sig},
-                   _KILL_AFTER_SAVE)
+  killed = _launch(
+    _TINY + [f"--out={out}"], {"KILL_AFTER": str(kill_after), "SIG": sig}, _KILL_AFTER_SAVE
+  )
   assert killed.returncode == (130 if sig == "SIGINT" else -signal.SIGKILL), killed.stderr
   if sig == "SIGINT":
     assert "--resume" in killed.stderr and "Traceback" not in killed.stderr
@@ -285,8 +306,7 @@ def test_an_interrupted_launcher_resumes_to_the_same_csv(tmp_path, sig, kill_aft
   assert resumed.returncode == 0, resumed.stderr
   assert ("reusing the finished seeds [0]" in resumed.stdout) == seed_done
   for seed in (0, 1):
-    assert ((out / f"seed_{seed}.csv").read_text()
-            == (reference / f"seed_{seed}.csv").read_text())
+    assert (out / f"seed_{seed}.csv").read_text() == (reference / f"seed_{seed}.csv").read_text()
   assert json.loads((out / "run.json").read_text())["status"] == "finished"
   assert not (out / "checkpoints" / "seed_1").exists()  # removed once the seed finished
 
@@ -307,6 +327,7 @@ def test_a_sweep_reuses_a_seed_only_with_its_fingerprint(tmp_path):
   """The run store of a sweep trial skips a finished seed only if its fingerprint (config,
   seed, code version) matches; reading a sweep's folder counts every finished seed."""
   from tf_equirl.sweeps.runner import RunStore  # pylint: disable=import-outside-toplevel
+
   config = _config(iterations=2)
   store = RunStore(str(tmp_path), "ppo", {"learning_rate": 3.5e-4}, config)
   store.save(0, {"env_steps": np.array([128, 256]), "mean_return": np.array([0.1, 0.2])})

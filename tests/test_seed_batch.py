@@ -25,8 +25,9 @@ RELATIVE = 1e-5
 
 
 def _config(env="CartPole-v1", network="mlp", **overrides):
-  fields = dict(num_envs=4, num_steps=16, total_steps=64, num_minibatches=2, num_epochs=2,
-                iterations_per_call=1)
+  fields = dict(
+    num_envs=4, num_steps=16, total_steps=64, num_minibatches=2, num_epochs=2, iterations_per_call=1
+  )
   fields.update(overrides)
   return default_config(env, network=network, **fields)
 
@@ -38,8 +39,9 @@ def _flat(values):
 def _lone(config, seed):
   ppo = PPO(config)
   result = ppo.train(seed=seed)
-  return result, _flat([v.numpy() for v in ppo.actor_model.trainable_variables
-                        + ppo.critic_model.trainable_variables])
+  return result, _flat(
+    [v.numpy() for v in ppo.actor_model.trainable_variables + ppo.critic_model.trainable_variables]
+  )
 
 
 def _assert_matches_lone(config, batch, results, k):
@@ -49,8 +51,9 @@ def _assert_matches_lone(config, batch, results, k):
   # The same actions and resets: the same episodes and returns, exactly.
   np.testing.assert_array_equal(results[k].mean_return, lone_result.mean_return)
   np.testing.assert_array_equal(results[k].episodes, lone_result.episodes)
-  np.testing.assert_allclose(results[k].losses["policy_loss"],
-                             lone_result.losses["policy_loss"], rtol=1e-3, atol=1e-7)
+  np.testing.assert_allclose(
+    results[k].losses["policy_loss"], lone_result.losses["policy_loss"], rtol=1e-3, atol=1e-7
+  )
 
 
 # ------------------------------------------------------------------ rng
@@ -58,22 +61,29 @@ SEEDS = np.array([[0, 0], [7, 123], [-3, 2**40], [2**62, -1], [5, 0x5EED]], np.i
 
 
 def _one_seed_draws(seed):
-  return [rng.uniform([3, 5], seed), rng.uniform([7], seed, 0, 9, dtype=tf.int32),
-          rng.uniform([4], seed, minval=None, maxval=None, dtype=tf.uint32),
-          rng.uniform([2, 3], seed, minval=1e-12, maxval=1.0),
-          rng.uniform([3], seed, minval=None, maxval=None, dtype=tf.int64),
-          rng.fold_in(seed, tf.constant(5, tf.int64)), rng.fold_in(seed, -1),
-          rng.fold_in(seed, 1)]
+  return [
+    rng.uniform([3, 5], seed),
+    rng.uniform([7], seed, 0, 9, dtype=tf.int32),
+    rng.uniform([4], seed, minval=None, maxval=None, dtype=tf.uint32),
+    rng.uniform([2, 3], seed, minval=1e-12, maxval=1.0),
+    rng.uniform([3], seed, minval=None, maxval=None, dtype=tf.int64),
+    rng.fold_in(seed, tf.constant(5, tf.int64)),
+    rng.fold_in(seed, -1),
+    rng.fold_in(seed, 1),
+  ]
 
 
 def _batched_draws(seeds, xla):
-  return [rng.batched_uniform([3, 5], seeds, xla_floats=xla),
-          rng.batched_uniform([7], seeds, 0, 9, dtype=tf.int32),
-          rng.batched_uniform([4], seeds, minval=None, maxval=None, dtype=tf.uint32),
-          rng.batched_uniform([2, 3], seeds, minval=1e-12, maxval=1.0, xla_floats=xla),
-          rng.batched_uniform([3], seeds, minval=None, maxval=None, dtype=tf.int64),
-          rng.batched_fold_in(seeds, tf.constant(5, tf.int64)), rng.batched_fold_in(seeds, -1),
-          rng.batched_fold_in(seeds, 1)]
+  return [
+    rng.batched_uniform([3, 5], seeds, xla_floats=xla),
+    rng.batched_uniform([7], seeds, 0, 9, dtype=tf.int32),
+    rng.batched_uniform([4], seeds, minval=None, maxval=None, dtype=tf.uint32),
+    rng.batched_uniform([2, 3], seeds, minval=1e-12, maxval=1.0, xla_floats=xla),
+    rng.batched_uniform([3], seeds, minval=None, maxval=None, dtype=tf.int64),
+    rng.batched_fold_in(seeds, tf.constant(5, tf.int64)),
+    rng.batched_fold_in(seeds, -1),
+    rng.batched_fold_in(seeds, 1),
+  ]
 
 
 @pytest.mark.parametrize("jit", [True, False])
@@ -121,14 +131,16 @@ def test_mlp_seeds_match_lone_runs_alone_or_together_with_one_trace():
   # Seed 7's streams are the same alone and among other seeds (padded group).
   np.testing.assert_array_equal(results[2].mean_return, alone_results[0].mean_return)
   np.testing.assert_array_equal(results[2].episodes, alone_results[0].episodes)
-  np.testing.assert_allclose(_flat(together._seed_weights(2)), _flat(alone._seed_weights(0)),
-                             rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(
+    _flat(together._seed_weights(2)), _flat(alone._seed_weights(0)), rtol=1e-5, atol=1e-7
+  )
   _assert_matches_lone(config, together, results, 0)
   assert results[0].env_steps.tolist() == [64, 128]
   # Seed k's models are ordinary Keras models that save and load.
   actor = together.actor_model(0)
-  np.testing.assert_array_equal(_flat(actor.get_weights()),
-                                _flat(together._seed_weights(0)[:len(actor.get_weights())]))
+  np.testing.assert_array_equal(
+    _flat(actor.get_weights()), _flat(together._seed_weights(0)[: len(actor.get_weights())])
+  )
   assert together.critic_model(1).count_params() > 0
 
 
@@ -148,16 +160,21 @@ def test_training_program_compiles_once_for_every_call(tmp_path):
       print("calls", len(results[0].env_steps), "traces", batch.tracing_count)
   """)
   dump = str(tmp_path / "xla")
-  env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
-             TF_CPP_MIN_LOG_LEVEL="2",
-             XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_dump_to={dump} "
-                       "--xla_dump_hlo_module_re=.*train_chunk.*".strip())
-  proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                        env=env, cwd=REPO, timeout=600)
+  env = dict(
+    os.environ,
+    PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    TF_CPP_MIN_LOG_LEVEL="2",
+    XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_dump_to={dump} "
+    "--xla_dump_hlo_module_re=.*train_chunk.*".strip(),
+  )
+  proc = subprocess.run(
+    [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO, timeout=600
+  )
   assert proc.returncode == 0, proc.stderr[-4000:]
   assert "calls 3 traces 1" in proc.stdout
-  modules = [f for f in os.listdir(dump) if "train_chunk" in f
-             and f.endswith(".before_optimizations.txt")]
+  modules = [
+    f for f in os.listdir(dump) if "train_chunk" in f and f.endswith(".before_optimizations.txt")
+  ]
   assert len(modules) == 1, modules
 
 
@@ -167,8 +184,9 @@ def test_initial_weights_are_ppo_resets(tmp_path):
   ppo = PPO(config)
   for k, seed in enumerate(batch.seeds):
     ppo.reset(seed)
-    expected = [v.numpy() for v in ppo.actor_model.trainable_variables
-                + ppo.critic_model.trainable_variables]
+    expected = [
+      v.numpy() for v in ppo.actor_model.trainable_variables + ppo.critic_model.trainable_variables
+    ]
     for a, b in zip(batch._seed_weights(k), expected):
       np.testing.assert_array_equal(a, b)
   path = str(tmp_path / "actor.keras")
@@ -178,9 +196,10 @@ def test_initial_weights_are_ppo_resets(tmp_path):
   np.testing.assert_allclose(loaded(obs).numpy(), batch.actor_model(1)(obs).numpy(), rtol=1e-6)
 
 
-@pytest.mark.parametrize("env,network,split", [("CartPole-v1", "gcnn", False),
-                                               ("GridWorld-v0", "gcnn", False),
-                                               ("CartPole-v1", "gcnn", True)])
+@pytest.mark.parametrize(
+  "env,network,split",
+  [("CartPole-v1", "gcnn", False), ("GridWorld-v0", "gcnn", False), ("CartPole-v1", "gcnn", True)],
+)
 def test_gcnn_seeds_match_lone_runs(env, network, split):
   config = _config(env, network)
   batch = SeedBatchPPO(config, [3, 1])
@@ -227,15 +246,17 @@ def test_products_of_per_seed_operands_are_one_product_per_seed_when_split(split
 
   concrete = vectorised.get_concrete_function(x, w, v)
   # Batched products of two per-seed matrices (vectors and shared operands keep that form).
-  batched = [op for op in concrete.graph.get_operations() if op.type == "BatchMatMulV2"
-             and all(t.shape.rank == 3 and t.shape[0] == n and min(t.shape[1:]) > 1
-                     for t in op.inputs)]
+  batched = [
+    op
+    for op in concrete.graph.get_operations()
+    if op.type == "BatchMatMulV2"
+    and all(t.shape.rank == 3 and t.shape[0] == n and min(t.shape[1:]) > 1 for t in op.inputs)
+  ]
   assert bool(batched) != split, [op.name for op in batched]
   got = vectorised(x, w, v)
   want = [per_seed(tuple(tf.constant(a[k]) for a in (x, w, v))) for k in range(n)]
   for g, part in zip(got, zip(*want)):
-    np.testing.assert_allclose(g.numpy(), np.stack([p.numpy() for p in part]), rtol=1e-5,
-                               atol=1e-5)
+    np.testing.assert_allclose(g.numpy(), np.stack([p.numpy() for p in part]), rtol=1e-5, atol=1e-5)
 
 
 def test_bad_arguments_are_named():
@@ -250,7 +271,9 @@ def test_bad_arguments_are_named():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("env,network,critic,extra", [
+@pytest.mark.parametrize(
+  "env,network,critic,extra",
+  [
     ("GridWorld-v0", "symmetrizer", "mlp", {}),
     ("GridWorld-v0", "relaxed", "relaxed", {}),
     ("GridWorld-v0", "relaxed", "mlp", {"relaxed_parameterization": "centered"}),
@@ -265,7 +288,8 @@ def test_bad_arguments_are_named():
     ("Catch-v0", "augment", "mlp", {"augment_weights": False}),
     ("Catch-v0:global:0.5", "gcnn", "mlp", {}),
     ("CartPole-v1", "relaxed", "mlp", {"advantage_normalization": "batch"}),
-])
+  ],
+)
 def test_every_network_kind_matches_lone_runs(env, network, critic, extra):
   config = _config(env, network, critic=critic, **extra)
   batch = SeedBatchPPO(config, [3, 1])

@@ -8,13 +8,16 @@ import pytest
 from tf_equirl import results, stats
 
 
-@pytest.mark.parametrize("t,df,expected", [
-    (2.0, 10.0, 0.073388),       # Student t table / scipy.stats.t.sf(2, 10) * 2
-    (2.228139, 10.0, 0.05),      # the 97.5 % quantile at 10 degrees of freedom
-    (1.959964, 1e7, 0.05),       # the normal limit
+@pytest.mark.parametrize(
+  "t,df,expected",
+  [
+    (2.0, 10.0, 0.073388),  # Student t table / scipy.stats.t.sf(2, 10) * 2
+    (2.228139, 10.0, 0.05),  # the 97.5 % quantile at 10 degrees of freedom
+    (1.959964, 1e7, 0.05),  # the normal limit
     (0.0, 5.0, 1.0),
-    (12.706205, 1.0, 0.05),      # Cauchy
-])
+    (12.706205, 1.0, 0.05),  # Cauchy
+  ],
+)
 def test_student_t_p_values(t, df, expected):
   assert stats.student_t_two_sided_p(t, df) == pytest.approx(expected, abs=2e-5)
   assert stats.student_t_two_sided_p(-t, df) == pytest.approx(expected, abs=2e-5)
@@ -23,8 +26,11 @@ def test_student_t_p_values(t, df, expected):
 def _simpson_p(t, df, n=20_000):
   """Two-sided p by integrating Student's density over [0, |t|] (Simpson's rule)."""
   x = np.linspace(0.0, abs(t), n + 1)
-  density = (math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(df * math.pi)
-             * (1 + x * x / df) ** (-(df + 1) / 2))
+  density = (
+    math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2))
+    / math.sqrt(df * math.pi)
+    * (1 + x * x / df) ** (-(df + 1) / 2)
+  )
   weights = np.ones(n + 1)
   weights[1:-1:2], weights[2:-1:2] = 4, 2
   return 1.0 - 2.0 * (abs(t) / n / 3) * float(weights @ density)
@@ -60,8 +66,12 @@ def test_bootstrap_interval_covers_the_true_difference_at_its_level():
 def test_false_positive_rate_of_the_bootstrap_p_value_is_near_alpha():
   rng = np.random.default_rng(3)
   rejections = sum(
-      stats.difference_of_means(rng.normal(size=24), rng.normal(size=24), resamples=2000,
-                                seed=k).p_bootstrap < 0.05 for k in range(200))
+    stats.difference_of_means(
+      rng.normal(size=24), rng.normal(size=24), resamples=2000, seed=k
+    ).p_bootstrap
+    < 0.05
+    for k in range(200)
+  )
   assert rejections / 200 <= 0.1
 
 
@@ -98,7 +108,7 @@ def test_welch_p_value_matches_a_hand_computation():
   b = np.array([2.0, 4.0, 6.0, 8.0, 10.0, 12.0])
   va, vb = a.var(ddof=1) / 5, b.var(ddof=1) / 6
   t = (a.mean() - b.mean()) / math.sqrt(va + vb)
-  df = (va + vb) ** 2 / (va ** 2 / 4 + vb ** 2 / 5)
+  df = (va + vb) ** 2 / (va**2 / 4 + vb**2 / 5)
   d = stats.difference_of_means(a, b)
   assert d.p_t == pytest.approx(stats.student_t_two_sided_p(t, df))
   assert 0.01 < d.p_t < 0.1  # t = -2.49, df = 6.8
@@ -108,10 +118,14 @@ def test_compare_corrects_across_the_table_and_words_the_result():
   rng = np.random.default_rng(0)
   seeds = {name: list(range(64)) for name in ("gcnn", "mlp", "same")}
   base = rng.normal(0.0, 1.0, 64)
-  arms = {"mlp": base + rng.normal(0, 0.1, 64), "gcnn": base + 1.0 + rng.normal(0, 0.1, 64),
-          "same": base + rng.normal(0, 0.1, 64)}
-  diffs = results.compare(arms, [("gcnn", "mlp"), ("same", "mlp"), ("mlp", "gcnn")],
-                          seeds=seeds, resamples=2000)
+  arms = {
+    "mlp": base + rng.normal(0, 0.1, 64),
+    "gcnn": base + 1.0 + rng.normal(0, 0.1, 64),
+    "same": base + rng.normal(0, 0.1, 64),
+  }
+  diffs = results.compare(
+    arms, [("gcnn", "mlp"), ("same", "mlp"), ("mlp", "gcnn")], seeds=seeds, resamples=2000
+  )
   raw = [max(d.p_bootstrap, d.p_t) for d in diffs]
   np.testing.assert_allclose([d.p_holm for d in diffs], stats.holm(raw))
   assert [d.words() for d in diffs] == ["beats", "level with", "trails"]
@@ -125,7 +139,9 @@ def test_same_seed_same_numbers():
   assert stats.difference_of_means(a, b, seed=5) == stats.difference_of_means(a, b, seed=5)
 
 
-@pytest.mark.parametrize("kwargs,match", [
+@pytest.mark.parametrize(
+  "kwargs,match",
+  [
     (dict(a=[1.0], b=[1.0, 2.0]), "at least 2"),
     (dict(a=[[1.0, 2.0]], b=[1.0, 2.0]), "1-D"),
     (dict(a=[1.0, np.nan], b=[1.0, 2.0]), "non-finite"),
@@ -134,7 +150,8 @@ def test_same_seed_same_numbers():
     (dict(a=[1.0, 2.0], b=[1.0, 2.0], seeds_a=[0, 1]), "both arms"),
     (dict(a=[1.0, 2.0], b=[1.0, 2.0], seeds_a=[0], seeds_b=[0, 1]), "2 values but 1 seeds"),
     (dict(a=[1.0, 2.0], b=[1.0, 2.0], seeds_a=[0, 0], seeds_b=[0, 1]), "duplicate"),
-])
+  ],
+)
 def test_bad_input_is_named(kwargs, match):
   with pytest.raises(ValueError, match=match):
     stats.difference_of_means(**kwargs)

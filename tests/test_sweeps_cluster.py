@@ -23,15 +23,22 @@ pytestmark = pytest.mark.slow
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # 60 iterations of 64 CartPole steps: a few seconds per seed, so a node can be lost mid-seed.
-RUNS = dict(network="mlp", num_envs=4, num_steps=16, num_minibatches=2, num_epochs=1,
-            total_steps=3840, iterations_per_call=4, jit_compile=False)
+RUNS = dict(
+  network="mlp",
+  num_envs=4,
+  num_steps=16,
+  num_minibatches=2,
+  num_epochs=1,
+  total_steps=3840,
+  iterations_per_call=4,
+  jit_compile=False,
+)
 GRID = {"learning_rate": [1e-3, 3e-4]}
 SEEDS = [0, 1, 2]
 
 
 def _events(out):
-  return {c.label: runner.RunStore.at(c.directory).events()
-          for c in sweeps.aggregate(out).configs}
+  return {c.label: runner.RunStore.at(c.directory).events() for c in sweeps.aggregate(out).configs}
 
 
 def _remove_when_a_seed_starts_on(cluster, node, out, stop):
@@ -47,8 +54,11 @@ def _remove_when_a_seed_starts_on(cluster, node, out, stop):
           events = runner.RunStore.at(os.path.join(runs, key)).events()
         except (OSError, ValueError):  # a folder being created, a line being written
           continue
-        on_node = {e["trial_id"] for e in events
-                   if e["event"] == "trial" and e.get("node_id") == node.node_id}
+        on_node = {
+          e["trial_id"]
+          for e in events
+          if e["event"] == "trial" and e.get("node_id") == node.node_id
+        }
         started = [e for e in events if e["event"] == "start" and e["trial_id"] in on_node]
         if started:
           seen.update(started[0], removed_at=time.time())
@@ -62,13 +72,18 @@ def _remove_when_a_seed_starts_on(cluster, node, out, stop):
 
 
 def test_sweep_on_two_nodes_completes_when_the_worker_node_dies(tmp_path):
-  cluster = Cluster(initialize_head=True, head_node_args={
-      "num_cpus": 1, "resources": {"head_node": 1}, "include_dashboard": False})
+  cluster = Cluster(
+    initialize_head=True,
+    head_node_args={"num_cpus": 1, "resources": {"head_node": 1}, "include_dashboard": False},
+  )
   try:
     worker = cluster.add_node(num_cpus=1, resources={"worker_node": 1})
     cluster.wait_for_nodes()
-    ray.init(address=cluster.address, logging_level="WARNING",
-             runtime_env={"env_vars": {"PYTHONPATH": REPO}})
+    ray.init(
+      address=cluster.address,
+      logging_level="WARNING",
+      runtime_env={"env_vars": {"PYTHONPATH": REPO}},
+    )
     head = cluster.head_node.node_id
     assert {n["NodeID"] for n in ray.nodes() if n["Alive"]} == {head, worker.node_id}
 
@@ -76,8 +91,9 @@ def test_sweep_on_two_nodes_completes_when_the_worker_node_dies(tmp_path):
     stop = threading.Event()
     thread, seen = _remove_when_a_seed_starts_on(cluster, worker, out, stop)
     try:
-      result = sweeps.run_sweep("ppo", GRID, seeds=SEEDS, out=out, overrides=RUNS,
-                                seeds_per_trial=1, max_failures=3)
+      result = sweeps.run_sweep(
+        "ppo", GRID, seeds=SEEDS, out=out, overrides=RUNS, seeds_per_trial=1, max_failures=3
+      )
     finally:
       stop.set()
       thread.join(timeout=60)
@@ -92,8 +108,9 @@ def test_sweep_on_two_nodes_completes_when_the_worker_node_dies(tmp_path):
     for label, ev in events.items():
       assert sorted(e["seed"] for e in ev if e["event"] == "finish") == SEEDS, label
     for c in result.configs:
-      assert sorted(f for f in os.listdir(c.directory) if f.endswith(".npz")) == \
-          [f"seed_{s}.npz" for s in SEEDS]
+      assert sorted(f for f in os.listdir(c.directory) if f.endswith(".npz")) == [
+        f"seed_{s}.npz" for s in SEEDS
+      ]
     # The seed that was training on the lost node started again on the head and finished
     # there, once.
     lost = seen["trial_id"]
@@ -102,18 +119,24 @@ def test_sweep_on_two_nodes_completes_when_the_worker_node_dies(tmp_path):
     assert len(finishes) == 1 and finishes[0]["trial_id"] == lost
     reruns = [e for e in ev if e["event"] == "trial" and e["trial_id"] == lost]
     assert [e["node_id"] for e in reruns] == [worker.node_id, head]
-    assert not [e for e in ev if e["event"] == "finish" and e["seed"] == seen["seed"]
-                and e["time"] < seen["removed_at"]]  # the node was lost mid-seed
+    assert not [
+      e
+      for e in ev
+      if e["event"] == "finish" and e["seed"] == seen["seed"] and e["time"] < seen["removed_at"]
+    ]  # the node was lost mid-seed
 
     # The same sweep on the one node left gives the same curves, bit for bit.
-    single = sweeps.run_sweep("ppo", GRID, seeds=SEEDS, out=str(tmp_path / "one_node"),
-                              overrides=RUNS, seeds_per_trial=1)
+    single = sweeps.run_sweep(
+      "ppo", GRID, seeds=SEEDS, out=str(tmp_path / "one_node"), overrides=RUNS, seeds_per_trial=1
+    )
     assert [c.label for c in single.configs] == [c.label for c in result.configs]
     for one, two in zip(single.configs, result.configs):
       np.testing.assert_array_equal(one.curves, two.curves)
       for seed in SEEDS:
-        assert open(os.path.join(one.directory, f"seed_{seed}.csv")).read() == \
-            open(os.path.join(two.directory, f"seed_{seed}.csv")).read()
+        assert (
+          open(os.path.join(one.directory, f"seed_{seed}.csv")).read()
+          == open(os.path.join(two.directory, f"seed_{seed}.csv")).read()
+        )
   finally:
     ray.shutdown()
     cluster.shutdown()

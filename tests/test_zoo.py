@@ -70,24 +70,34 @@ CHECK = textwrap.dedent("""
 def test_zoo_model_in_fresh_process(name):
   entry = MANIFEST[name]
   assert entry["bytes"] < 256 * 1024  # kilobytes, not megabytes
-  proc = subprocess.run([sys.executable, "-c", CHECK, name, json.dumps(entry)], cwd=REPO,
-                        capture_output=True, text=True, timeout=600,
-                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
-                                 PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", "")))
+  proc = subprocess.run(
+    [sys.executable, "-c", CHECK, name, json.dumps(entry)],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=600,
+    env=dict(
+      os.environ,
+      TF_CPP_MIN_LOG_LEVEL="2",
+      PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    ),
+  )
   assert proc.returncode == 0 and f"OK {name}" in proc.stdout, proc.stderr[-3000:]
 
 
 def test_zoo_covers_the_networks_and_checksums_match():
-  expected = {f"cartpole/{n}_{r}" for n in ("mlp", "gcnn", "symmetrizer")
-              for r in ("actor", "critic")} | {f"catch/{n}_{r}" for n in ("mlp", "gcnn")
-                                              for r in ("actor", "critic")}
+  expected = {
+    f"cartpole/{n}_{r}" for n in ("mlp", "gcnn", "symmetrizer") for r in ("actor", "critic")
+  } | {f"catch/{n}_{r}" for n in ("mlp", "gcnn") for r in ("actor", "critic")}
   assert expected <= set(zoo.list())
   for name in zoo.list():
     assert zoo.sha256(zoo.path(name)) == zoo.info(name)["sha256"], name
 
 
 def test_unknown_name_lists_available():
-  with pytest.raises(ValueError, match="Unknown zoo model 'cartpole/cnn_actor'.*cartpole/gcnn_actor"):
+  with pytest.raises(
+    ValueError, match="Unknown zoo model 'cartpole/cnn_actor'.*cartpole/gcnn_actor"
+  ):
     zoo.load("cartpole/cnn_actor")
 
 
@@ -118,8 +128,9 @@ def test_resolve_an_existing_keras_path_loads_the_file(tmp_path):
   shutil.copyfile(zoo.path("cartpole/mlp_actor"), file)
   assert zoo.resolve(str(file)) == (str(file), None)
   observations = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
-  np.testing.assert_array_equal(zoo.load_any(str(file))(observations),
-                                zoo.load("cartpole/mlp_actor")(observations))
+  np.testing.assert_array_equal(
+    zoo.load_any(str(file))(observations), zoo.load("cartpole/mlp_actor")(observations)
+  )
 
 
 def test_resolve_a_missing_path_names_it_and_lists_the_zoo(tmp_path):
@@ -136,8 +147,9 @@ def test_resolve_a_missing_path_names_it_and_lists_the_zoo(tmp_path):
     zoo.load_any(str(folder))
   other = tmp_path / "actor.h5"
   shutil.copyfile(zoo.path("cartpole/mlp_actor"), other)
-  with pytest.raises(ValueError, match="its name does not end in .keras.*A path must be an "
-                     "existing .keras file"):
+  with pytest.raises(
+    ValueError, match="its name does not end in .keras.*A path must be an " "existing .keras file"
+  ):
     zoo.load_any(str(other))
 
 
@@ -145,8 +157,11 @@ def test_resolve_a_corrupt_file_names_the_file(tmp_path):
   file = tmp_path / "actor.keras"
   file.write_bytes(b"not a model")
   assert zoo.resolve(str(file)) == (str(file), None)  # resolving does not read the file
-  with pytest.raises(ValueError, match=f"Cannot load the Keras model file {file}: it is "
-                     "truncated, corrupt or not a .keras model"):
+  with pytest.raises(
+    ValueError,
+    match=f"Cannot load the Keras model file {file}: it is "
+    "truncated, corrupt or not a .keras model",
+  ):
     zoo.load_any(str(file))
 
 
@@ -157,13 +172,17 @@ def test_resolve_an_unknown_name_lists_the_zoo():
     message = str(error.value)
     assert repr(received) in message and "existing .keras file" in message
     assert "available models: " in message and "cartpole/gcnn_actor" in message
-  with pytest.raises(ValueError, match="Unknown zoo model 'cartpole/cnn_actor'.*available "
-                     "models: .*cartpole/gcnn_actor.*A path must be an existing .keras file"):
+  with pytest.raises(
+    ValueError,
+    match="Unknown zoo model 'cartpole/cnn_actor'.*available "
+    "models: .*cartpole/gcnn_actor.*A path must be an existing .keras file",
+  ):
     zoo.resolve("cartpole/cnn_actor")
 
 
 def test_as_policy_rejects_a_model_for_another_environment():
   from tf_equirl.envs import make
+
   actor = zoo.load("catch/gcnn_actor")
   with pytest.raises(ValueError, match="flatten to \\[batch, 4\\]"):
     zoo.as_policy(actor, make("CartPole-v1"))
@@ -171,16 +190,22 @@ def test_as_policy_rejects_a_model_for_another_environment():
 
 def _evaluate(*flags):
   """`python -m launchers.evaluate FLAGS` from the repository root."""
-  return subprocess.run([sys.executable, "-m", "launchers.evaluate", *flags], cwd=REPO,
-                        capture_output=True, text=True, timeout=600,
-                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  return subprocess.run(
+    [sys.executable, "-m", "launchers.evaluate", *flags],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=600,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+  )
 
 
 @pytest.mark.parametrize("network", ["mlp", "gcnn", "symmetrizer"])
 def test_cartpole_zoo_actors_on_gymnasiums_own_cartpole(network):
   """The evaluate launcher's gymnasium backend plays gymnasium's CartPole-v1 itself."""
-  proc = _evaluate(f"--model=cartpole/{network}_actor", "--backend=gymnasium", "--episodes=5",
-                   "--seed=3")
+  proc = _evaluate(
+    f"--model=cartpole/{network}_actor", "--backend=gymnasium", "--episodes=5", "--seed=3"
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   line = next(text for text in proc.stdout.splitlines() if "gymnasium backend" in text)
   mean = float(line.split(": ")[1].split(" +-")[0])
@@ -189,10 +214,12 @@ def test_cartpole_zoo_actors_on_gymnasiums_own_cartpole(network):
 
 def test_evaluate_renders_an_animation(tmp_path):
   gif = tmp_path / "catch.gif"
-  proc = _evaluate("--model=catch/gcnn_actor", "--episodes=10", f"--render={gif}",
-                   "--render_episodes=2")
+  proc = _evaluate(
+    "--model=catch/gcnn_actor", "--episodes=10", f"--render={gif}", "--render_episodes=2"
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   from PIL import Image
+
   with Image.open(gif) as image:
     assert image.n_frames >= 2 * 9  # two Catch episodes of 9 steps each
 
@@ -203,17 +230,29 @@ def test_evaluate_rejects_unknown_models():
   proc = _evaluate("--model=cartpole/gcnn_critic")
   assert proc.returncode != 0 and "cartpole/gcnn_critic is a critic" in proc.stderr
   proc = _evaluate("--model=/no/such/actor.keras", "--env=CartPole-v1")
-  assert proc.returncode != 0 and "'/no/such/actor.keras' is not an existing .keras file (it " \
-      "does not exist)" in proc.stderr and "A path must be an existing .keras file" in proc.stderr
+  assert (
+    proc.returncode != 0
+    and "'/no/such/actor.keras' is not an existing .keras file (it " "does not exist)"
+    in proc.stderr
+    and "A path must be an existing .keras file" in proc.stderr
+  )
   proc = _evaluate(f"--model={zoo.path('cartpole/mlp_actor')}")
   assert proc.returncode != 0 and "--env is required" in proc.stderr
 
 
 def test_subpackages_are_reachable_from_the_top_level_import():
-  code = ("import tf_equirl; print(tf_equirl.zoo.list()[0], tf_equirl.models.model_dynamics.__name__,"
-          " tf_equirl.envs.list_envs(), tf_equirl.evaluation.evaluate.__name__)")
-  proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                        timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  code = (
+    "import tf_equirl; print(tf_equirl.zoo.list()[0], tf_equirl.models.model_dynamics.__name__,"
+    " tf_equirl.envs.list_envs(), tf_equirl.evaluation.evaluate.__name__)"
+  )
+  proc = subprocess.run(
+    [sys.executable, "-c", code],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=600,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+  )
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert "model_dynamics" in proc.stdout and "CartPole-v1" in proc.stdout
 
@@ -221,9 +260,11 @@ def test_subpackages_are_reachable_from_the_top_level_import():
 def test_grid_world_episodes_render_as_pictures(tmp_path):
   from PIL import Image
   from tf_equirl import evaluation
+
   gif = str(tmp_path / "grid.gif")
-  returns = evaluation.render_episodes(zoo.load("gridworld/gcnn_actor"), "GridWorld-v0", gif,
-                                       episodes=2)
+  returns = evaluation.render_episodes(
+    zoo.load("gridworld/gcnn_actor"), "GridWorld-v0", gif, episodes=2
+  )
   assert len(returns) == 2 and all(-1.0 <= r <= 1.0 for r in returns)
   with Image.open(gif) as image:
     assert image.n_frames >= 2 and image.size == (5 * 32, 5 * 32)  # GIF merges equal frames

@@ -26,15 +26,35 @@ from tf_equirl.testing import assert_equivariant, equivariance_error
 __version__ = "0.1.0"
 
 # Heavier subpackages (tf-agents, gymnasium) load on first use: `tf_equirl.envs`, ...
-_LAZY = ("envs", "networks", "agents", "results", "models", "zoo", "evaluation", "runner",
-         "sweeps", "experiments")
+_LAZY = (
+  "envs",
+  "networks",
+  "agents",
+  "results",
+  "models",
+  "zoo",
+  "evaluation",
+  "runner",
+  "sweeps",
+  "experiments",
+)
 
 
 def __getattr__(name):
   if name in _LAZY:
     import importlib
+
     return importlib.import_module(f"tf_equirl.{name}")
   raise AttributeError(f"module 'tf_equirl' has no attribute {name!r}")
 
-__all__ = ["groups", "layers", "params", "testing", "count_params", "match_width",
-           "assert_equivariant", "equivariance_error"]
+
+__all__ = [
+  "groups",
+  "layers",
+  "params",
+  "testing",
+  "count_params",
+  "match_width",
+  "assert_equivariant",
+  "equivariance_error",
+]

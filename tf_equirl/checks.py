@@ -9,8 +9,15 @@ import math
 import numbers
 from typing import Any, Optional
 
-__all__ = ["finite_number", "positive_number", "non_negative_number", "unit_interval",
-           "positive_int", "non_negative_int", "check_float_fields"]
+__all__ = [
+  "finite_number",
+  "positive_number",
+  "non_negative_number",
+  "unit_interval",
+  "positive_int",
+  "non_negative_int",
+  "check_float_fields",
+]
 
 
 def _is_number(value) -> bool:
@@ -49,17 +56,22 @@ def unit_interval(owner: str, name: str, value: Any) -> float:
   return float(value)
 
 
-def positive_int(owner: str, name: str, value: Any, allow_none: bool = False,
-                 none_means: str = "") -> Optional[int]:
+def positive_int(
+  owner: str, name: str, value: Any, allow_none: bool = False, none_means: str = ""
+) -> Optional[int]:
   """An integer >= 1 (not a bool); with `allow_none`, also None (`none_means` says what None
   stands for in the message)."""
   if value is None and allow_none:
     return None
   if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-    alternative = f" or None ({none_means})" if allow_none and none_means else (
-        " or None" if allow_none else "")
-    raise ValueError(f"{owner}.{name} must be a positive integer{alternative}, received "
-                     f"{value!r}.")
+    alternative = (
+      f" or None ({none_means})"
+      if allow_none and none_means
+      else (" or None" if allow_none else "")
+    )
+    raise ValueError(
+      f"{owner}.{name} must be a positive integer{alternative}, received " f"{value!r}."
+    )
   return int(value)
 
 

@@ -54,8 +54,13 @@ import socket
 import time
 from typing import Optional
 
-__all__ = ["CompilationConfig", "configure", "default_cache_dir", "runtime_enabled",
-           "is_runtime_failure"]
+__all__ = [
+  "CompilationConfig",
+  "configure",
+  "default_cache_dir",
+  "runtime_enabled",
+  "is_runtime_failure",
+]
 
 _RUNTIME_FLAG = "--xla_cpu_use_xla_runtime"
 _CACHE_FLAG = "--tf_xla_persistent_cache_directory"
@@ -72,24 +77,29 @@ def default_cache_dir() -> str:
 @dataclasses.dataclass(frozen=True)
 class CompilationConfig:
   """Attributes:
-    xla_runtime: compile CPU graphs with XLA's newer runtime (faster code, cacheable).
-    cache_dir: folder of the persistent compilation cache, or None for no cache. Needs
-      `xla_runtime` (the classic CPU runtime cannot be cached in TF 2.15).
+  xla_runtime: compile CPU graphs with XLA's newer runtime (faster code, cacheable).
+  cache_dir: folder of the persistent compilation cache, or None for no cache. Needs
+    `xla_runtime` (the classic CPU runtime cannot be cached in TF 2.15).
   """
+
   xla_runtime: bool = True
   cache_dir: Optional[str] = dataclasses.field(default_factory=default_cache_dir)
 
   def __post_init__(self):
     if self.cache_dir is not None and not isinstance(self.cache_dir, str):
-      raise ValueError(f"CompilationConfig.cache_dir must be a folder path or None, received "
-                       f"{self.cache_dir!r}.")
+      raise ValueError(
+        f"CompilationConfig.cache_dir must be a folder path or None, received "
+        f"{self.cache_dir!r}."
+      )
     if self.cache_dir == "":
       object.__setattr__(self, "cache_dir", None)
     if self.cache_dir and not self.xla_runtime:
-      raise ValueError("CompilationConfig: a compilation cache (cache_dir) needs "
-                       "xla_runtime=True; TensorFlow 2.15 cannot cache executables of XLA's "
-                       "classic CPU runtime. Pass cache_dir=None (--xla_cache='') to compile "
-                       "with the classic runtime.")
+      raise ValueError(
+        "CompilationConfig: a compilation cache (cache_dir) needs "
+        "xla_runtime=True; TensorFlow 2.15 cannot cache executables of XLA's "
+        "classic CPU runtime. Pass cache_dir=None (--xla_cache='') to compile "
+        "with the classic runtime."
+      )
 
 
 def _set_flag(variable: str, flag: str, value: Optional[str]) -> None:
@@ -172,13 +182,18 @@ def _private_cache(cache_dir: str) -> Optional[str]:
   try:
     os.makedirs(cache_dir, exist_ok=True)
     _remove_orphans(cache_dir)
-    private = os.path.join(cache_dir, f"{_PRIVATE_PREFIX}{os.getpid()}@{_host()}_"
-                           f"{secrets.token_hex(4)}")
+    private = os.path.join(
+      cache_dir, f"{_PRIVATE_PREFIX}{os.getpid()}@{_host()}_" f"{secrets.token_hex(4)}"
+    )
     os.mkdir(private, 0o700)
   except OSError as error:
-    _log.warning("XLA compilation cache %r is unusable (%s: %s); expected a folder this "
-                 "process can create and write in. Compiling without a cache.", cache_dir,
-                 type(error).__name__, error)
+    _log.warning(
+      "XLA compilation cache %r is unusable (%s: %s); expected a folder this "
+      "process can create and write in. Compiling without a cache.",
+      cache_dir,
+      type(error).__name__,
+      error,
+    )
     return None
   for name in os.listdir(cache_dir):
     if name.endswith(_ENTRY_SUFFIX):
@@ -247,12 +262,16 @@ def _entry_problem(path: str) -> Optional[str]:
         tag = _varint(f)
         field, wire_type = tag >> 3, tag & 7
         if field not in _ENTRY_FIELDS or wire_type != 2:
-          return (f"byte {f.tell()} holds field {field} of wire type {wire_type}, not one of "
-                  f"the length-delimited fields 1 to 3")
+          return (
+            f"byte {f.tell()} holds field {field} of wire type {wire_type}, not one of "
+            f"the length-delimited fields 1 to 3"
+          )
         length = _varint(f)
         if f.tell() + length > size:
-          return (f"truncated: its {_ENTRY_FIELDS[field]} needs {length} bytes, the file "
-                  f"ends {size - f.tell()} bytes later")
+          return (
+            f"truncated: its {_ENTRY_FIELDS[field]} needs {length} bytes, the file "
+            f"ends {size - f.tell()} bytes later"
+          )
         f.seek(length, os.SEEK_CUR)
         if length:
           seen.add(field)
@@ -281,9 +300,13 @@ def _drop(path: str, problem: str) -> None:
     os.remove(path)
   except OSError:  # removed meanwhile by another process, or not ours to remove
     pass
-  _log.warning("Dropped the unreadable XLA compilation cache entry %s (%s; expected a "
-               "complete XlaSerializedCacheEntry as TensorFlow writes it); its function is "
-               "compiled again.", path, problem)
+  _log.warning(
+    "Dropped the unreadable XLA compilation cache entry %s (%s; expected a "
+    "complete XlaSerializedCacheEntry as TensorFlow writes it); its function is "
+    "compiled again.",
+    path,
+    problem,
+  )
 
 
 def _publish(private: str, cache_dir: str) -> None:
@@ -299,16 +322,23 @@ def _publish(private: str, cache_dir: str) -> None:
         else:
           os.replace(source, target)
   except OSError as error:
-    _log.warning("Could not publish this process' XLA compilation cache entries from %s "
-                 "to %s (%s: %s); later processes compile them again.", private, cache_dir,
-                 type(error).__name__, error)
+    _log.warning(
+      "Could not publish this process' XLA compilation cache entries from %s "
+      "to %s (%s: %s); later processes compile them again.",
+      private,
+      cache_dir,
+      type(error).__name__,
+      error,
+    )
   finally:
     shutil.rmtree(private, ignore_errors=True)
 
 
 # google::protobuf::SetLogHandler(LogHandler*), exported by libtensorflow_framework.
-_SET_LOG_HANDLER = ("_ZN6google8protobuf13SetLogHandlerEPFvNS0_8LogLevelEPKciRKNSt7__cxx11"
-                    "12basic_stringIcSt11char_traitsIcESaIcEEEE")
+_SET_LOG_HANDLER = (
+  "_ZN6google8protobuf13SetLogHandlerEPFvNS0_8LogLevelEPKciRKNSt7__cxx11"
+  "12basic_stringIcSt11char_traitsIcESaIcEEEE"
+)
 
 
 def _silence_protobuf_log() -> bool:

@@ -22,8 +22,11 @@ from tf_equirl import envs, rng
 __all__ = ["evaluate", "evaluate_tf", "evaluate_gymnasium", "GYMNASIUM_IDS", "render_episodes"]
 
 # tf_equirl environment name -> gymnasium id of the same MDP.
-GYMNASIUM_IDS = {"CartPole-v1": "CartPole-v1", "Catch-v0": envs.CATCH_GYMNASIUM_ID,
-                 "GridWorld-v0": envs.GRIDWORLD_GYMNASIUM_ID}
+GYMNASIUM_IDS = {
+  "CartPole-v1": "CartPole-v1",
+  "Catch-v0": envs.CATCH_GYMNASIUM_ID,
+  "GridWorld-v0": envs.GRIDWORLD_GYMNASIUM_ID,
+}
 _BACKENDS = ("tf", "gymnasium")
 
 
@@ -33,8 +36,10 @@ def _check(model, env_name: str, episodes: int):
   if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
     raise ValueError(f"episodes must be a positive integer, received {episodes!r}.")
   if not callable(model):
-    raise ValueError(f"model must be a Keras model mapping observations to logits, received "
-                     f"{type(model).__name__}.")
+    raise ValueError(
+      f"model must be a Keras model mapping observations to logits, received "
+      f"{type(model).__name__}."
+    )
 
 
 def _actions(logits: tf.Tensor, greedy: bool, seed: tf.Tensor) -> tf.Tensor:
@@ -44,8 +49,14 @@ def _actions(logits: tf.Tensor, greedy: bool, seed: tf.Tensor) -> tf.Tensor:
   return tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)
 
 
-def evaluate_tf(model: keras.Model, env_name: str, episodes: int = 100, greedy: bool = True,
-                seed: int = 0, max_steps: int = 10_000) -> np.ndarray:
+def evaluate_tf(
+  model: keras.Model,
+  env_name: str,
+  episodes: int = 100,
+  greedy: bool = True,
+  seed: int = 0,
+  max_steps: int = 10_000,
+) -> np.ndarray:
   """Returns of `episodes` episodes played in parallel on the TF environment."""
   _check(model, env_name, episodes)
   env = envs.make(env_name, batch_size=episodes, seed=seed)
@@ -64,15 +75,24 @@ def evaluate_tf(model: keras.Model, env_name: str, episodes: int = 100, greedy: 
       return t + 1, state, step.observation, returns, done
 
     _, _, _, returns, done = tf.while_loop(
-        lambda t, s, o, r, d: tf.logical_and(t < max_steps, tf.logical_not(tf.reduce_all(d))),
-        body, (tf.constant(0, tf.int64), state, step.observation, tf.zeros([episodes]),
-               tf.zeros([episodes], tf.bool)))
+      lambda t, s, o, r, d: tf.logical_and(t < max_steps, tf.logical_not(tf.reduce_all(d))),
+      body,
+      (
+        tf.constant(0, tf.int64),
+        state,
+        step.observation,
+        tf.zeros([episodes]),
+        tf.zeros([episodes], tf.bool),
+      ),
+    )
     return returns, done
 
   returns, done = play()
   if not np.all(done.numpy()):
-    raise RuntimeError(f"{int(np.sum(~done.numpy()))} of {episodes} episodes did not end within "
-                       f"max_steps={max_steps}.")
+    raise RuntimeError(
+      f"{int(np.sum(~done.numpy()))} of {episodes} episodes did not end within "
+      f"max_steps={max_steps}."
+    )
   return returns.numpy()
 
 
@@ -87,16 +107,24 @@ def _policy_fn(model, greedy: bool, seed: int) -> Callable[[np.ndarray], np.ndar
   return policy
 
 
-def evaluate_gymnasium(model: keras.Model, env_name: str, episodes: int = 100, greedy: bool = True,
-                       seed: int = 0) -> np.ndarray:
+def evaluate_gymnasium(
+  model: keras.Model, env_name: str, episodes: int = 100, greedy: bool = True, seed: int = 0
+) -> np.ndarray:
   """Returns of `episodes` episodes on the gymnasium implementation of `env_name`."""
   _check(model, env_name, episodes)
-  return envs.run_gymnasium_episodes(_policy_fn(model, greedy, seed), GYMNASIUM_IDS[env_name],
-                                     episodes, seed=seed, tf_env=env_name)
+  return envs.run_gymnasium_episodes(
+    _policy_fn(model, greedy, seed), GYMNASIUM_IDS[env_name], episodes, seed=seed, tf_env=env_name
+  )
 
 
-def evaluate(model: keras.Model, env_name: str, episodes: int = 100, greedy: bool = True,
-             seed: int = 0, backend: str = "tf") -> np.ndarray:
+def evaluate(
+  model: keras.Model,
+  env_name: str,
+  episodes: int = 100,
+  greedy: bool = True,
+  seed: int = 0,
+  backend: str = "tf",
+) -> np.ndarray:
   """Episodic returns of `model`'s policy; `backend` is "tf" or "gymnasium"."""
   if backend not in _BACKENDS:
     raise ValueError(f"backend must be one of {_BACKENDS}, received {backend!r}.")
@@ -109,7 +137,7 @@ def _catch_frame(observation: np.ndarray, rows: int, columns: int, cell: int = 3
   image = np.full((rows * cell, columns * cell, 3), 245, np.uint8)
   for r, c in zip(*np.nonzero(grid > 0.5)):
     color = (40, 90, 200) if r == rows - 1 else (220, 60, 40)  # paddle blue, ball red
-    image[r * cell + 3:(r + 1) * cell - 3, c * cell + 3:(c + 1) * cell - 3] = color
+    image[r * cell + 3 : (r + 1) * cell - 3, c * cell + 3 : (c + 1) * cell - 3] = color
   image[::cell, :] = 200
   image[:, ::cell] = 200
   return image
@@ -121,7 +149,7 @@ def _grid_frame(observation: np.ndarray, size: int, cell: int = 32) -> np.ndarra
   image = np.full((size * cell, size * cell, 3), 245, np.uint8)
   for plane, color in ((2, (220, 60, 40)), (1, (60, 170, 80)), (0, (40, 90, 200))):
     for r, c in zip(*np.nonzero(planes[plane] > 0.5)):  # hazard red, goal green, agent blue
-      image[r * cell + 3:(r + 1) * cell - 3, c * cell + 3:(c + 1) * cell - 3] = color
+      image[r * cell + 3 : (r + 1) * cell - 3, c * cell + 3 : (c + 1) * cell - 3] = color
   image[::cell, :] = 200
   image[:, ::cell] = 200
   return image
@@ -129,13 +157,20 @@ def _grid_frame(observation: np.ndarray, size: int, cell: int = 32) -> np.ndarra
 
 # Observation -> picture for the environments drawn as grids, given the gymnasium env.
 _FRAMES = {
-    "Catch-v0": lambda env, obs: _catch_frame(obs, env.rows, env.columns),
-    "GridWorld-v0": lambda env, obs: _grid_frame(obs, env.size),
+  "Catch-v0": lambda env, obs: _catch_frame(obs, env.rows, env.columns),
+  "GridWorld-v0": lambda env, obs: _grid_frame(obs, env.size),
 }
 
 
-def render_episodes(model: keras.Model, env_name: str, path: str, episodes: int = 3,
-                    greedy: bool = True, seed: int = 0, fps: int = 30) -> List[float]:
+def render_episodes(
+  model: keras.Model,
+  env_name: str,
+  path: str,
+  episodes: int = 3,
+  greedy: bool = True,
+  seed: int = 0,
+  fps: int = 30,
+) -> List[float]:
   """Writes an animated GIF of `episodes` episodes and returns their returns.
 
   CartPole frames come from gymnasium's `rgb_array` rendering; Catch and the grid world are
@@ -143,16 +178,21 @@ def render_episodes(model: keras.Model, env_name: str, path: str, episodes: int 
   """
   _check(model, env_name, episodes)
   if env_name != "CartPole-v1" and env_name not in _FRAMES:
-    raise ValueError(f"render_episodes draws CartPole-v1 and {sorted(_FRAMES)}; no picture "
-                     f"is defined for {env_name!r}.")
+    raise ValueError(
+      f"render_episodes draws CartPole-v1 and {sorted(_FRAMES)}; no picture "
+      f"is defined for {env_name!r}."
+    )
   os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame (CartPole rendering) needs no sound
   os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
   import gymnasium
   from PIL import Image
 
   policy = _policy_fn(model, greedy, seed)
-  render_env = gymnasium.make(GYMNASIUM_IDS[env_name], render_mode="rgb_array") \
-      if env_name == "CartPole-v1" else gymnasium.make(GYMNASIUM_IDS[env_name])
+  render_env = (
+    gymnasium.make(GYMNASIUM_IDS[env_name], render_mode="rgb_array")
+    if env_name == "CartPole-v1"
+    else gymnasium.make(GYMNASIUM_IDS[env_name])
+  )
   unwrapped = render_env.unwrapped
   draw = None if env_name == "CartPole-v1" else functools.partial(_FRAMES[env_name], unwrapped)
   frames, returns = [], []

@@ -15,16 +15,24 @@ def count_params(model) -> int:
   """Number of trainable scalars of a built Keras layer/model or tf-agents network."""
   variables = getattr(model, "trainable_variables", None)
   if variables is None:
-    raise TypeError(f"count_params expects a Keras layer/model or a tf-agents network, "
-                    f"received {type(model).__name__}.")
+    raise TypeError(
+      f"count_params expects a Keras layer/model or a tf-agents network, "
+      f"received {type(model).__name__}."
+    )
   if hasattr(model, "built") and not model.built:
-    raise ValueError(f"count_params: {getattr(model, 'name', model)} is not built yet; call it "
-                     "on an input (or build it) first.")
+    raise ValueError(
+      f"count_params: {getattr(model, 'name', model)} is not built yet; call it "
+      "on an input (or build it) first."
+    )
   return int(sum(int(np.prod(v.shape)) for v in variables))
 
 
-def match_width(build_fn: Callable[[int], object], target_params: int, tolerance: float = 0.1,
-                widths: Iterable[int] = range(1, 2049)) -> tuple[int, int]:
+def match_width(
+  build_fn: Callable[[int], object],
+  target_params: int,
+  tolerance: float = 0.1,
+  widths: Iterable[int] = range(1, 2049),
+) -> tuple[int, int]:
   """Picks the width whose built network has the parameter count closest to `target_params`.
 
   Args:
@@ -61,9 +69,11 @@ def match_width(build_fn: Callable[[int], object], target_params: int, tolerance
   params = count(best)
   rel = abs(params - target_params) / target_params
   if rel > tolerance:
-    raise ValueError(f"match_width: the closest width {widths[best]} gives {params} parameters, "
-                     f"{100 * rel:.1f} % away from the target {target_params} (tolerance "
-                     f"{100 * tolerance:.0f} %).")
+    raise ValueError(
+      f"match_width: the closest width {widths[best]} gives {params} parameters, "
+      f"{100 * rel:.1f} % away from the target {target_params} (tolerance "
+      f"{100 * tolerance:.0f} %)."
+    )
   return widths[best], params
 
 

@@ -24,8 +24,17 @@ import re
 import subprocess
 from typing import Dict, Optional, Sequence
 
-__all__ = ["Provenance", "collect", "header", "read", "parse", "git_commit", "machine",
-           "library_versions", "format_seeds"]
+__all__ = [
+  "Provenance",
+  "collect",
+  "header",
+  "read",
+  "parse",
+  "git_commit",
+  "machine",
+  "library_versions",
+  "format_seeds",
+]
 
 _MARK = "<!-- provenance "
 _PATTERN = re.compile(r"<!-- provenance (\{.*?\}) -->", re.DOTALL)
@@ -46,6 +55,7 @@ class Provenance:
     wall_seconds: wall time of the command.
     machine: CPU model and cores, and any GPU.
   """
+
   command: str
   commit: str
   dirty: bool
@@ -58,8 +68,9 @@ class Provenance:
 
 def _git(*args: str) -> Optional[str]:
   try:
-    out = subprocess.run(["git", *args], cwd=_ROOT, capture_output=True, text=True, timeout=30,
-                         check=False)
+    out = subprocess.run(
+      ["git", *args], cwd=_ROOT, capture_output=True, text=True, timeout=30, check=False
+    )
   except (OSError, subprocess.SubprocessError):
     return None
   return out.stdout.strip() if out.returncode == 0 else None
@@ -79,10 +90,16 @@ def library_versions() -> Dict[str, str]:
   """Versions of the libraries a result depends on."""
   import numpy as np  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  versions = {"python": platform.python_version(), "tensorflow": tf.__version__,
-              "numpy": np.__version__}
-  for name, module in (("tf-agents", "tf_agents"), ("tensorflow-probability",
-                                                    "tensorflow_probability")):
+
+  versions = {
+    "python": platform.python_version(),
+    "tensorflow": tf.__version__,
+    "numpy": np.__version__,
+  }
+  for name, module in (
+    ("tf-agents", "tf_agents"),
+    ("tensorflow-probability", "tensorflow_probability"),
+  ):
     try:
       versions[name] = __import__(module).__version__
     except Exception:  # pylint: disable=broad-except
@@ -104,10 +121,12 @@ def machine() -> str:
   text = f"{cpu}, {os.cpu_count()} cores"
   try:
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
-      names = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
-               for g in gpus]
+      names = [
+        tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus
+      ]
       text += "; GPU: " + ", ".join(names)
   except Exception:  # pylint: disable=broad-except
     pass
@@ -136,9 +155,16 @@ def collect(command: str, seeds: Sequence[int] = (), wall_seconds: float = 0.0) 
     raise ValueError("provenance.collect: command must be the command that makes the result.")
   commit, dirty = git_commit()
   date = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-  return Provenance(command=command.strip(), commit=commit, dirty=dirty, date=date,
-                    versions=library_versions(), seeds=format_seeds(seeds),
-                    wall_seconds=float(wall_seconds), machine=machine())
+  return Provenance(
+    command=command.strip(),
+    commit=commit,
+    dirty=dirty,
+    date=date,
+    versions=library_versions(),
+    seeds=format_seeds(seeds),
+    wall_seconds=float(wall_seconds),
+    machine=machine(),
+  )
 
 
 def _duration(seconds: float) -> str:
@@ -154,10 +180,12 @@ def header(record: Provenance) -> str:
   data = json.dumps(dataclasses.asdict(record), sort_keys=True)
   commit = record.commit[:10] + (" (with uncommitted changes)" if record.dirty else "")
   libs = ", ".join(f"{k} {v}" for k, v in sorted(record.versions.items()))
-  return (f"{_MARK}{data} -->\n"
-          f"> Made by `{record.command}` at commit `{commit}` on {record.date[:10]}; "
-          f"seeds {record.seeds}; wall time {_duration(record.wall_seconds)}; "
-          f"{record.machine}; {libs}.\n")
+  return (
+    f"{_MARK}{data} -->\n"
+    f"> Made by `{record.command}` at commit `{commit}` on {record.date[:10]}; "
+    f"seeds {record.seeds}; wall time {_duration(record.wall_seconds)}; "
+    f"{record.machine}; {libs}.\n"
+  )
 
 
 def parse(text: str) -> Optional[Provenance]:

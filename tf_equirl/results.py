@@ -18,15 +18,40 @@ from typing import Any, Dict, Iterable, List, Mapping, Sequence
 
 import numpy as np
 
-from tf_equirl.stats import (RULE, Difference, compare, difference_of_means, holm,
-                             markdown_differences, verdict)
+from tf_equirl.stats import (
+  RULE,
+  Difference,
+  compare,
+  difference_of_means,
+  holm,
+  markdown_differences,
+  verdict,
+)
 
-__all__ = ["Difference", "difference_of_means", "holm", "compare", "verdict", "RULE",
-           "markdown_differences",
-           "mean_and_2se", "worst_decile_cumulative", "summarize", "write_seed_csv",
-           "read_seed_csv", "markdown_summary", "plot_curves", "value_at",
-           "kept_notes", "plot_heatmap", "plot_curve_matrix",
-           "plot_curve_panels", "READINGS", "read_curves", "moving_average"]
+__all__ = [
+  "Difference",
+  "difference_of_means",
+  "holm",
+  "compare",
+  "verdict",
+  "RULE",
+  "markdown_differences",
+  "mean_and_2se",
+  "worst_decile_cumulative",
+  "summarize",
+  "write_seed_csv",
+  "read_seed_csv",
+  "markdown_summary",
+  "plot_curves",
+  "value_at",
+  "kept_notes",
+  "plot_heatmap",
+  "plot_curve_matrix",
+  "plot_curve_panels",
+  "READINGS",
+  "read_curves",
+  "moving_average",
+]
 
 
 def mean_and_2se(values: np.ndarray) -> tuple[float, float]:
@@ -51,21 +76,30 @@ def value_at(env_steps: np.ndarray, step: int) -> int:
   return min(int(np.searchsorted(env_steps, step)), len(env_steps) - 1)
 
 
-def summarize(curves: np.ndarray, env_steps: np.ndarray,
-              checkpoints: Iterable[int]) -> List[Dict[str, float]]:
+def summarize(
+  curves: np.ndarray, env_steps: np.ndarray, checkpoints: Iterable[int]
+) -> List[Dict[str, float]]:
   """Rows `{step, env_steps, mean, two_se, worst_decile, seeds}` at each checkpoint."""
   curves = np.asarray(curves, dtype=np.float64)
   if curves.ndim != 2 or curves.shape[1] != len(env_steps):
-    raise ValueError(f"summarize expects curves [seeds, {len(env_steps)}], received shape "
-                     f"{curves.shape}.")
+    raise ValueError(
+      f"summarize expects curves [seeds, {len(env_steps)}], received shape " f"{curves.shape}."
+    )
   worst = worst_decile_cumulative(curves)
   rows = []
   for step in checkpoints:
     i = value_at(env_steps, step)
     mean, two_se = mean_and_2se(curves[:, i])
-    rows.append({"step": int(step), "env_steps": int(env_steps[i]), "mean": mean,
-                 "two_se": two_se, "worst_decile": float(worst[i]),
-                 "seeds": int(curves.shape[0])})
+    rows.append(
+      {
+        "step": int(step),
+        "env_steps": int(env_steps[i]),
+        "mean": mean,
+        "two_se": two_se,
+        "worst_decile": float(worst[i]),
+        "seeds": int(curves.shape[0]),
+      }
+    )
   return rows
 
 
@@ -104,8 +138,9 @@ def _cell(r: Dict[str, float]) -> str:
   return f"{_fmt(r['mean'], r['two_se'])} (worst 10 %: {r['worst_decile']:.{digits}f})"
 
 
-def markdown_summary(summaries: Mapping[str, List[Dict[str, float]]],
-                     labels_as_rows: bool = False) -> str:
+def markdown_summary(
+  summaries: Mapping[str, List[Dict[str, float]]], labels_as_rows: bool = False
+) -> str:
   """Table with one column per label: `mean +- 2SE (worst decile)` at each checkpoint.
 
   `labels_as_rows=True` turns it around (one row per label, one column per checkpoint), for
@@ -114,15 +149,15 @@ def markdown_summary(summaries: Mapping[str, List[Dict[str, float]]],
   labels = list(summaries)
   steps = [r["step"] for r in summaries[labels[0]]]
   if labels_as_rows:
-    lines = ["| configuration | seeds | " + " | ".join(f"{s:,} steps" for s in steps) + " |",
-             "|---|---|" + "---|" * len(steps)]
+    lines = [
+      "| configuration | seeds | " + " | ".join(f"{s:,} steps" for s in steps) + " |",
+      "|---|---|" + "---|" * len(steps),
+    ]
     for label in labels:
       rows = summaries[label]
-      lines.append(f"| {label} | {rows[0]['seeds']} | " + " | ".join(_cell(r) for r in rows)
-                   + " |")
+      lines.append(f"| {label} | {rows[0]['seeds']} | " + " | ".join(_cell(r) for r in rows) + " |")
     return "\n".join(lines) + "\n"
-  lines = ["| env steps | " + " | ".join(labels) + " |",
-           "|---|" + "---|" * len(labels)]
+  lines = ["| env steps | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
   for j, step in enumerate(steps):
     cells = [_cell(summaries[label][j]) for label in labels]
     lines.append(f"| {step:,} | " + " | ".join(cells) + " |")
@@ -144,16 +179,20 @@ def moving_average(x: np.ndarray, window: int) -> np.ndarray:
 # does not say whether its step axis sums over the environments or whether its return is the
 # time-weighted PureJaxRL metric or the mean of the episodes finishing.
 READINGS = {
-    "ours": "PureJaxRL metric of the iteration reaching the step (the results tables)",
-    "ma10": "the same, moving average of 10 iterations",
-    "per_env": "step axis per environment: the iteration reaching step x num_envs",
-    "finished": "mean return of the episodes finishing in the iteration reaching the step",
-    "finished_ma10": "the same, moving average of 10 iterations",
+  "ours": "PureJaxRL metric of the iteration reaching the step (the results tables)",
+  "ma10": "the same, moving average of 10 iterations",
+  "per_env": "step axis per environment: the iteration reaching step x num_envs",
+  "finished": "mean return of the episodes finishing in the iteration reaching the step",
+  "finished_ma10": "the same, moving average of 10 iterations",
 }
 
 
-def read_curves(columns: Sequence[Mapping[str, np.ndarray]], checkpoints: Iterable[int],
-                num_envs: int, reading: str = "ours") -> List[Dict[str, float]]:
+def read_curves(
+  columns: Sequence[Mapping[str, np.ndarray]],
+  checkpoints: Iterable[int],
+  num_envs: int,
+  reading: str = "ours",
+) -> List[Dict[str, float]]:
   """`summarize` rows of the seeds' CSV columns read the way `reading` (a `READINGS` key) says.
 
   Iterations without a finished episode (finished_return is nan) take the seed's previous
@@ -161,8 +200,9 @@ def read_curves(columns: Sequence[Mapping[str, np.ndarray]], checkpoints: Iterab
   the run gets nan.
   """
   if reading not in READINGS:
-    raise ValueError(f"read_curves: reading must be one of {sorted(READINGS)}, received "
-                     f"{reading!r}.")
+    raise ValueError(
+      f"read_curves: reading must be one of {sorted(READINGS)}, received " f"{reading!r}."
+    )
   env_steps = np.asarray(columns[0]["env_steps"])
   key = "finished_return" if reading.startswith("finished") else "mean_return"
   curves = np.stack([np.asarray(c[key], np.float64) for c in columns])
@@ -177,23 +217,26 @@ def read_curves(columns: Sequence[Mapping[str, np.ndarray]], checkpoints: Iterab
   scale = num_envs if reading == "per_env" else 1
   batch = env_steps[0]
   rows = []
-  for row, step in zip(summarize(curves, env_steps, [int(c) * scale for c in checkpoints]),
-                       checkpoints):
+  for row, step in zip(
+    summarize(curves, env_steps, [int(c) * scale for c in checkpoints]), checkpoints
+  ):
     if int(step) * scale > env_steps[-1] + batch - 1:
       row.update(mean=math.nan, two_se=math.nan, worst_decile=math.nan)
     rows.append(dict(row, step=int(step)))
   return rows
 
 
-def _plot_band(ax, env_steps: np.ndarray, curves, window: int, alpha: float = 0.25,
-               **line_kwargs):
+def _plot_band(ax, env_steps: np.ndarray, curves, window: int, alpha: float = 0.25, **line_kwargs):
   """Draws the mean over seeds of `curves` `[seeds, iterations]` and its +- 2 SE band
   (moving averages over `window` iterations) on `ax`; returns the line."""
   c = np.asarray(curves, dtype=np.float64)
   mean = moving_average(c.mean(axis=0), window)
-  se = (moving_average(c.std(axis=0, ddof=1) / np.sqrt(c.shape[0]), window)
-        if c.shape[0] > 1 else np.zeros_like(mean))
-  line, = ax.plot(env_steps, mean, **line_kwargs)
+  se = (
+    moving_average(c.std(axis=0, ddof=1) / np.sqrt(c.shape[0]), window)
+    if c.shape[0] > 1
+    else np.zeros_like(mean)
+  )
+  (line,) = ax.plot(env_steps, mean, **line_kwargs)
   ax.fill_between(env_steps, mean - 2 * se, mean + 2 * se, alpha=alpha, color=line.get_color())
   return line
 
@@ -202,13 +245,20 @@ def pyplot():
   """`matplotlib.pyplot` on the file-only Agg backend, imported on first use (about half a
   second; `run_experiment` does it in a thread while XLA compiles)."""
   import matplotlib  # pylint: disable=import-outside-toplevel
+
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
   return plt
 
 
-def plot_curves(path: str, curves: Mapping[str, np.ndarray], env_steps: np.ndarray,
-                title: str = "", window: int = 10) -> None:
+def plot_curves(
+  path: str,
+  curves: Mapping[str, np.ndarray],
+  env_steps: np.ndarray,
+  title: str = "",
+  window: int = 10,
+) -> None:
   """Thesis Fig. 4.3 style: left mean +- 2SE band, right worst-decile cumulative mean.
 
   Both panels use a moving average over `window` iterations, as the thesis does.
@@ -219,12 +269,16 @@ def plot_curves(path: str, curves: Mapping[str, np.ndarray], env_steps: np.ndarr
   for label, c in curves.items():
     c = np.asarray(c, dtype=np.float64)
     line = _plot_band(left, env_steps, c, window, label=f"{label} ({c.shape[0]} seeds)")
-    right.plot(env_steps, moving_average(worst_decile_cumulative(c), window), label=label,
-               color=line.get_color())
-  left.set(xlabel="environment steps", ylabel="episodic return",
-           title="mean +- 2 standard errors")
-  right.set(xlabel="environment steps", ylabel="cumulative mean return",
-            title="worst 10 % of seeds")
+    right.plot(
+      env_steps,
+      moving_average(worst_decile_cumulative(c), window),
+      label=label,
+      color=line.get_color(),
+    )
+  left.set(xlabel="environment steps", ylabel="episodic return", title="mean +- 2 standard errors")
+  right.set(
+    xlabel="environment steps", ylabel="cumulative mean return", title="worst 10 % of seeds"
+  )
   for ax in (left, right):
     ax.grid(alpha=0.3)
     ax.legend()
@@ -236,8 +290,13 @@ def plot_curves(path: str, curves: Mapping[str, np.ndarray], env_steps: np.ndarr
   plt.close(fig)
 
 
-def plot_curve_panels(path: str, panels: Mapping[str, Mapping[str, np.ndarray]],
-                      env_steps: np.ndarray, title: str = "", window: int = 10) -> None:
+def plot_curve_panels(
+  path: str,
+  panels: Mapping[str, Mapping[str, np.ndarray]],
+  env_steps: np.ndarray,
+  title: str = "",
+  window: int = 10,
+) -> None:
   """One mean +- 2SE panel per entry of `panels` (`{panel title: {label: curves}}`),
   three panels a row, same colours for the same label in every panel. A label's value is
   `curves` `[seeds, iterations]` over `env_steps`, or `(its own env_steps, curves)` for runs
@@ -251,12 +310,11 @@ def plot_curve_panels(path: str, panels: Mapping[str, Mapping[str, np.ndarray]],
   for ax, (name, curves) in zip(axes.flat, panels.items()):
     for label, c in curves.items():
       steps, c = c if isinstance(c, tuple) else (env_steps, c)
-      line = _plot_band(ax, steps, c, window, alpha=0.2, label=label,
-                        color=colours.get(label))
+      line = _plot_band(ax, steps, c, window, alpha=0.2, label=label, color=colours.get(label))
       colours.setdefault(label, line.get_color())
     ax.set(title=name, xlabel="environment steps", ylabel="episodic return")
     ax.grid(alpha=0.3)
-  for ax in list(axes.flat)[len(panels):]:
+  for ax in list(axes.flat)[len(panels) :]:
     ax.axis("off")
   axes.flat[0].legend()
   if title:
@@ -271,8 +329,15 @@ def _value_text(value) -> str:
   return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def plot_heatmap(path: str, x_name: str, x_values: Sequence, y_name: str, y_values: Sequence,
-                 cells: Mapping[tuple, Dict[str, float]], title: str = "") -> None:
+def plot_heatmap(
+  path: str,
+  x_name: str,
+  x_values: Sequence,
+  y_name: str,
+  y_values: Sequence,
+  cells: Mapping[tuple, Dict[str, float]],
+  title: str = "",
+) -> None:
   """Thesis Fig. 4.11 style heatmap of a two-field sweep at one checkpoint.
 
   `cells[(x, y)]` is a `summarize` row (`mean`, `two_se`, `worst_decile`, `seeds`); each
@@ -291,9 +356,15 @@ def plot_heatmap(path: str, x_name: str, x_values: Sequence, y_name: str, y_valu
   for (x, y), r in cells.items():
     i, j = list(y_values).index(y), list(x_values).index(x)
     digits = 0 if abs(r["mean"]) >= 20 else 2
-    ax.text(j, i, f"{r['mean']:.{digits}f}\n+- {r['two_se']:.{digits}f}\n"
-            f"({r['worst_decile']:.{digits}f})", ha="center", va="center", fontsize=8,
-            color="white" if r["mean"] < middle else "black")
+    ax.text(
+      j,
+      i,
+      f"{r['mean']:.{digits}f}\n+- {r['two_se']:.{digits}f}\n" f"({r['worst_decile']:.{digits}f})",
+      ha="center",
+      va="center",
+      fontsize=8,
+      color="white" if r["mean"] < middle else "black",
+    )
   ax.set_xticks(range(len(x_values)), [_value_text(v) for v in x_values])
   ax.set_yticks(range(len(y_values)), [_value_text(v) for v in y_values])
   ax.set(xlabel=x_name, ylabel=y_name, title=title)
@@ -303,9 +374,16 @@ def plot_heatmap(path: str, x_name: str, x_values: Sequence, y_name: str, y_valu
   plt.close(fig)
 
 
-def plot_curve_matrix(path: str, x_name: str, x_values: Sequence, y_name: str,
-                      y_values: Sequence, cells: Mapping[tuple, tuple], title: str = "",
-                      window: int = 10) -> None:
+def plot_curve_matrix(
+  path: str,
+  x_name: str,
+  x_values: Sequence,
+  y_name: str,
+  y_values: Sequence,
+  cells: Mapping[tuple, tuple],
+  title: str = "",
+  window: int = 10,
+) -> None:
   """Thesis Fig. 4.11 style matrix of learning curves: one panel per `(x, y)` of a sweep.
 
   `cells[(x, y)] = (env_steps, curves [seeds, iterations])`; each panel shows the mean +- 2SE
@@ -314,8 +392,14 @@ def plot_curve_matrix(path: str, x_name: str, x_values: Sequence, y_name: str,
   plt = pyplot()
 
   rows, cols = len(y_values), len(x_values)
-  fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols + 0.8, 2.0 * rows + 0.8),
-                           sharex=True, sharey=True, squeeze=False)
+  fig, axes = plt.subplots(
+    rows,
+    cols,
+    figsize=(2.6 * cols + 0.8, 2.0 * rows + 0.8),
+    sharex=True,
+    sharey=True,
+    squeeze=False,
+  )
   for i, y in enumerate(reversed(list(y_values))):  # largest y on top, as the heatmap
     for j, x in enumerate(x_values):
       ax = axes[i][j]

@@ -42,8 +42,16 @@ import threading
 
 import tensorflow as tf
 
-__all__ = ["ALG", "uniform", "normal", "fold_in", "seed_bits", "batched_uniform",
-           "batched_fold_in", "vectorizable"]
+__all__ = [
+  "ALG",
+  "uniform",
+  "normal",
+  "fold_in",
+  "seed_bits",
+  "batched_uniform",
+  "batched_fold_in",
+  "vectorizable",
+]
 
 ALG = "philox"
 _LOW_32 = 0xFFFFFFFF
@@ -63,8 +71,10 @@ def seed_bits(seed) -> tf.Tensor:
   element (as XLA reads a stateless seed)."""
   seed = tf.convert_to_tensor(seed)
   if not seed.dtype.is_integer:
-    raise ValueError(f"tf_equirl.rng: a seed must be an integer tensor of shape [2], received "
-                     f"dtype {seed.dtype.name}.")
+    raise ValueError(
+      f"tf_equirl.rng: a seed must be an integer tensor of shape [2], received "
+      f"dtype {seed.dtype.name}."
+    )
   return tf.bitwise.bitwise_and(tf.cast(seed, tf.int64), _LOW_32)
 
 
@@ -105,19 +115,23 @@ def uniform(shape, seed, minval=0, maxval=None, dtype=tf.float32) -> tf.Tensor:
   if xla_floats is not None:
     return batched_uniform(shape, seed, minval, maxval, dtype, xla_floats)
   seed, alg = _seed_and_alg(seed)
-  return tf.random.stateless_uniform(shape, seed=seed, minval=minval, maxval=maxval,
-                                     dtype=dtype, alg=alg)
+  return tf.random.stateless_uniform(
+    shape, seed=seed, minval=minval, maxval=maxval, dtype=dtype, alg=alg
+  )
 
 
 def normal(shape, seed, mean=0.0, stddev=1.0, dtype=tf.float32) -> tf.Tensor:
   """`tf.random.stateless_normal(shape, seed, mean, stddev, dtype)` (see the module
   docstring)."""
   if _vectorizable_mode() is not None:
-    raise NotImplementedError("tf_equirl.rng.normal has no seed-batched form; draw normals "
-                              "outside `rng.vectorizable()` blocks.")
+    raise NotImplementedError(
+      "tf_equirl.rng.normal has no seed-batched form; draw normals "
+      "outside `rng.vectorizable()` blocks."
+    )
   seed, alg = _seed_and_alg(seed)
-  return tf.random.stateless_normal(shape, seed=seed, mean=mean, stddev=stddev, dtype=dtype,
-                                    alg=alg)
+  return tf.random.stateless_normal(
+    shape, seed=seed, mean=mean, stddev=stddev, dtype=dtype, alg=alg
+  )
 
 
 def fold_in(seed, data) -> tf.Tensor:
@@ -127,7 +141,6 @@ def fold_in(seed, data) -> tf.Tensor:
     return batched_fold_in(seed, data)
   seed, alg = _seed_and_alg(seed)
   return tf.random.experimental.stateless_fold_in(seed, data, alg=alg)
-
 
 
 # ------------------------------------------------------------------ seed-batched draws
@@ -149,18 +162,28 @@ def _philox(counter, key):
       k1 = k1 + tf.constant(_PHILOX_W[1], tf.uint32)
     lo0, hi0 = _mul_hi_lo(c0, _PHILOX_M[0])
     lo1, hi1 = _mul_hi_lo(c2, _PHILOX_M[1])
-    c0, c1, c2, c3 = (tf.bitwise.bitwise_xor(tf.bitwise.bitwise_xor(hi1, c1), k0), lo1,
-                      tf.bitwise.bitwise_xor(tf.bitwise.bitwise_xor(hi0, c3), k1), lo0)
+    c0, c1, c2, c3 = (
+      tf.bitwise.bitwise_xor(tf.bitwise.bitwise_xor(hi1, c1), k0),
+      lo1,
+      tf.bitwise.bitwise_xor(tf.bitwise.bitwise_xor(hi0, c3), k1),
+      lo0,
+    )
   return c0, c1, c2, c3
 
 
 def _words(seeds) -> tuple:
   """The four uint32 counter words of a graph seed `[..., 2]` (its low 32 bits, as XLA)."""
   seeds = tf.convert_to_tensor(seeds)
-  if not seeds.dtype.is_integer or seeds.shape.rank is None or seeds.shape.rank < 1 \
-      or seeds.shape[-1] != 2:
-    raise ValueError(f"tf_equirl.rng: batched seeds must be an integer tensor of shape "
-                     f"[..., 2], received dtype {seeds.dtype.name} and shape {seeds.shape}.")
+  if (
+    not seeds.dtype.is_integer
+    or seeds.shape.rank is None
+    or seeds.shape.rank < 1
+    or seeds.shape[-1] != 2
+  ):
+    raise ValueError(
+      f"tf_equirl.rng: batched seeds must be an integer tensor of shape "
+      f"[..., 2], received dtype {seeds.dtype.name} and shape {seeds.shape}."
+    )
   low = tf.cast(tf.bitwise.bitwise_and(tf.cast(seeds, tf.int64), _LOW_32), tf.uint32)
   zero = tf.zeros_like(low[..., 0])
   return low[..., 0], zero, low[..., 1], zero
@@ -177,8 +200,12 @@ def _bits(seeds, num_words: int) -> tf.Tensor:
   index = tf.cast(tf.range(blocks), tf.uint32)
   expand = lambda w: w[..., None]  # noqa: E731
   zero = tf.zeros_like(expand(mix[0]))
-  counter = (index + zero, zero, expand(mix[2]) + tf.zeros_like(index),
-             expand(mix[3]) + tf.zeros_like(index))
+  counter = (
+    index + zero,
+    zero,
+    expand(mix[2]) + tf.zeros_like(index),
+    expand(mix[3]) + tf.zeros_like(index),
+  )
   out = tf.stack(_philox(counter, (expand(mix[0]), expand(mix[1]))), axis=-1)
   flat = tf.reshape(out, tf.concat([tf.shape(out)[:-2], [-1]], 0))
   return flat[..., :num_words]
@@ -197,8 +224,9 @@ def _shape_and_count(shape):
   return shape, tf.reduce_prod(shape)
 
 
-def batched_uniform(shape, seeds, minval=0, maxval=None, dtype=tf.float32,
-                    xla_floats: bool = True) -> tf.Tensor:
+def batched_uniform(
+  shape, seeds, minval=0, maxval=None, dtype=tf.float32, xla_floats: bool = True
+) -> tf.Tensor:
   """`uniform(shape, seed, minval, maxval, dtype)` in a graph for every seed of `seeds`.
 
   Args:
@@ -219,8 +247,10 @@ def batched_uniform(shape, seeds, minval=0, maxval=None, dtype=tf.float32,
   out_shape = tf.concat([lead, tf.cast(shape, tf.int32)], 0)
   if dtype.is_integer and minval is None:
     if maxval is not None:
-      raise ValueError("tf_equirl.rng.batched_uniform: give both minval and maxval for a "
-                       "bounded integer draw, or neither for the full range.")
+      raise ValueError(
+        "tf_equirl.rng.batched_uniform: give both minval and maxval for a "
+        "bounded integer draw, or neither for the full range."
+      )
     if dtype.size == 4:
       values = _bits(seeds, count)
       return tf.reshape(tf.cast(values, dtype), out_shape)
@@ -231,19 +261,21 @@ def batched_uniform(shape, seeds, minval=0, maxval=None, dtype=tf.float32,
     maxval = 1
   if dtype.is_integer:
     if dtype not in (tf.int32, tf.int64):
-      raise ValueError(f"tf_equirl.rng.batched_uniform: bounded integer draws take int32 or "
-                       f"int64, received {dtype.name}.")
+      raise ValueError(
+        f"tf_equirl.rng.batched_uniform: bounded integer draws take int32 or "
+        f"int64, received {dtype.name}."
+      )
     minval = tf.convert_to_tensor(minval, dtype)
     maxval = tf.convert_to_tensor(maxval, dtype)
     unsigned = tf.uint32 if dtype == tf.int32 else tf.uint64
-    bits = _bits(seeds, count) if dtype == tf.int32 else _wide(_bits(seeds, 2 * count),
-                                                                 tf.uint64)
+    bits = _bits(seeds, count) if dtype == tf.int32 else _wide(_bits(seeds, 2 * count), tf.uint64)
     span = tf.cast(maxval, unsigned) - tf.cast(minval, unsigned)
     values = minval + tf.cast(bits % span, dtype)
     return tf.reshape(values, out_shape)
   if dtype != tf.float32:
-    raise ValueError(f"tf_equirl.rng.batched_uniform: float draws are float32 here, "
-                     f"received {dtype.name}.")
+    raise ValueError(
+      f"tf_equirl.rng.batched_uniform: float draws are float32 here, " f"received {dtype.name}."
+    )
   bits = _bits(seeds, count)
   # Either way the float is exactly `m * 2^-23` for 23 of the bits `m`: XLA takes the high
   # ones (xla/client/lib/prng.cc, ConvertRandomBitsToUniformFloatingPoint), TensorFlow's CPU
@@ -251,8 +283,8 @@ def batched_uniform(shape, seeds, minval=0, maxval=None, dtype=tf.float32,
   if xla_floats:
     mantissa = tf.bitwise.right_shift(bits, tf.constant(32 - _MANTISSA_BITS, tf.uint32))
   else:
-    mantissa = tf.bitwise.bitwise_and(bits, tf.constant(2 ** _MANTISSA_BITS - 1, tf.uint32))
-  unit = tf.cast(mantissa, tf.float32) * tf.constant(2.0 ** -_MANTISSA_BITS, tf.float32)
+    mantissa = tf.bitwise.bitwise_and(bits, tf.constant(2**_MANTISSA_BITS - 1, tf.uint32))
+  unit = tf.cast(mantissa, tf.float32) * tf.constant(2.0**-_MANTISSA_BITS, tf.float32)
   minval = tf.convert_to_tensor(minval, dtype)
   maxval = tf.convert_to_tensor(maxval, dtype)
   return tf.reshape(unit * (maxval - minval) + minval, out_shape)
@@ -272,8 +304,9 @@ def batched_fold_in(seeds, data) -> tf.Tensor:
   `data`'s dtype (int32 or int64); `data` a scalar or `[...]` (one value per seed)."""
   data = tf.convert_to_tensor(data)
   if data.dtype not in (tf.int32, tf.int64):
-    raise ValueError(f"tf_equirl.rng.batched_fold_in: data must be int32 or int64, received "
-                     f"{data.dtype.name}.")
+    raise ValueError(
+      f"tf_equirl.rng.batched_fold_in: data must be int32 or int64, received " f"{data.dtype.name}."
+    )
   seeds = tf.convert_to_tensor(seeds)
   first = batched_uniform([], seeds, minval=None, maxval=None, dtype=data.dtype)
   return tf.stack([first, data + tf.zeros_like(first)], axis=-1)

@@ -31,9 +31,21 @@ from tf_equirl.agents.ppo.learner import METRICS
 from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO
 from tf_equirl.envs.defaults import find_env_defaults
 
-__all__ = ["AgentConfig", "ExperimentResult", "run_experiment", "resume_experiment", "Arm",
-           "run_arms", "arm_folder", "train_seeds", "seed_columns", "build_agent",
-           "default_checkpoints", "check_seed_batch", "vectorizes"]
+__all__ = [
+  "AgentConfig",
+  "ExperimentResult",
+  "run_experiment",
+  "resume_experiment",
+  "Arm",
+  "run_arms",
+  "arm_folder",
+  "train_seeds",
+  "seed_columns",
+  "build_agent",
+  "default_checkpoints",
+  "check_seed_batch",
+  "vectorizes",
+]
 
 AgentConfig = Union[PPOConfig, DynaConfig]
 """What the runner trains: a `PPOConfig` (PPO) or a `DynaConfig` (the Dyna driver)."""
@@ -49,19 +61,27 @@ def default_checkpoints(env: str) -> Tuple[int, ...]:
 @dataclasses.dataclass
 class ExperimentResult:
   env_steps: np.ndarray
-  curves: np.ndarray                  # [seeds, iterations] PureJaxRL mean-return metric
+  curves: np.ndarray  # [seeds, iterations] PureJaxRL mean-return metric
   summary: List[Dict[str, float]]
   parameter_counts: Dict[str, int]
   compile_seconds: float
-  steps_per_second: float             # after compilation, over all seeds
+  steps_per_second: float  # after compilation, over all seeds
 
 
-def run_experiment(config: AgentConfig, seeds: Sequence[int], out_dir: Optional[str] = None,
-                   checkpoints: Optional[Sequence[int]] = None, progress: bool = True,
-                   tensorboard: bool = True, save_models: bool = True, resume: bool = False,
-                   overwrite: bool = False, checkpoint_every: int = 0,
-                   vectorize: Optional[bool] = None,
-                   seed_batch: Optional[int] = None) -> ExperimentResult:
+def run_experiment(
+  config: AgentConfig,
+  seeds: Sequence[int],
+  out_dir: Optional[str] = None,
+  checkpoints: Optional[Sequence[int]] = None,
+  progress: bool = True,
+  tensorboard: bool = True,
+  save_models: bool = True,
+  resume: bool = False,
+  overwrite: bool = False,
+  checkpoint_every: int = 0,
+  vectorize: Optional[bool] = None,
+  seed_batch: Optional[int] = None,
+) -> ExperimentResult:
   """Trains `config` once per seed.
 
   `config` is a `PPOConfig`, or a `tf_equirl.agents.dyna.DynaConfig` (then the Dyna driver
@@ -99,14 +119,19 @@ def run_experiment(config: AgentConfig, seeds: Sequence[int], out_dir: Optional[
   if len(set(seeds)) != len(seeds):
     raise ValueError(f"run_experiment: duplicate seeds in {seeds}; each seed runs once.")
   if checkpoint_every < 0:
-    raise ValueError(f"run_experiment: checkpoint_every must be >= 0 iterations (0: no "
-                     f"checkpoints), received {checkpoint_every}.")
+    raise ValueError(
+      f"run_experiment: checkpoint_every must be >= 0 iterations (0: no "
+      f"checkpoints), received {checkpoint_every}."
+    )
   check_seed_batch(seed_batch, len(seeds))
   if vectorize and not isinstance(config, PPOConfig):
-    raise ValueError(f"run_experiment: vectorize=True needs a PPOConfig; a "
-                     f"{type(config).__name__} trains its seeds one after another.")
-  folder = (runs.RunFolder(out_dir, config, seeds, resume=resume, overwrite=overwrite)
-            if out_dir else None)
+    raise ValueError(
+      f"run_experiment: vectorize=True needs a PPOConfig; a "
+      f"{type(config).__name__} trains its seeds one after another."
+    )
+  folder = (
+    runs.RunFolder(out_dir, config, seeds, resume=resume, overwrite=overwrite) if out_dir else None
+  )
   todo = [s for s in seeds if folder is None or not folder.is_finished(s)]
   batch: Optional[SeedBatchPPO] = None
   agent: Optional[Union[PPO, Dyna]] = None
@@ -118,22 +143,30 @@ def run_experiment(config: AgentConfig, seeds: Sequence[int], out_dir: Optional[
   else:
     agent, config, ppo_config = build_agent(config)
     counts = agent.parameter_counts()
-    steps_per_seed = (agent.total_real_steps if isinstance(agent, Dyna)
-                      else ppo_config.num_iterations * ppo_config.batch_size)
+    steps_per_seed = (
+      agent.total_real_steps
+      if isinstance(agent, Dyna)
+      else ppo_config.num_iterations * ppo_config.batch_size
+    )
   if folder is not None:
     folder.start()  # the config and the agent are valid: take the folder
   checkpoints = tuple(checkpoints or default_checkpoints(ppo_config.env))
   last = steps_per_seed
   checkpoints = tuple(c for c in checkpoints if c < last + ppo_config.batch_size) or (last,)
-  label = f"{ppo_config.env} {ppo_config.network} actor ({counts['actor']} params) + " \
-          f"{ppo_config.critic} critic ({counts['critic']}), " \
-          f"{counts['actor'] + counts['critic']} in total"
+  label = (
+    f"{ppo_config.env} {ppo_config.network} actor ({counts['actor']} params) + "
+    f"{ppo_config.critic} critic ({counts['critic']}), "
+    f"{counts['actor'] + counts['critic']} in total"
+  )
   if isinstance(agent, Dyna):
     label += f"; {agent.describe()}, world model {counts['world_model']} params"
   print(label, flush=True)
   if folder is not None and folder.stale_seeds():
-    print(f"seeds {folder.stale_seeds()} in {out_dir} were made by other code or settings: "
-          "training them again", flush=True)
+    print(
+      f"seeds {folder.stale_seeds()} in {out_dir} were made by other code or settings: "
+      "training them again",
+      flush=True,
+    )
   finished = [s for s in seeds if folder is not None and folder.is_finished(s)]
   if finished:
     print(f"reusing the finished seeds {finished} in {out_dir}", flush=True)
@@ -141,12 +174,20 @@ def run_experiment(config: AgentConfig, seeds: Sequence[int], out_dir: Optional[
   seed_curves: List[np.ndarray]
   env_steps: Optional[np.ndarray]
   if batch is not None:
-    print(f"training {len(batch.seeds)} seeds as one vectorised program, {batch.seed_batch} "
-          "at a time", flush=True)
+    print(
+      f"training {len(batch.seeds)} seeds as one vectorised program, {batch.seed_batch} "
+      "at a time",
+      flush=True,
+    )
     trained_curves, compile_s, train_s, train_steps, env_steps = _train_vectorized(
-        batch, folder, out_dir, tensorboard, save_models, bar)
-    seed_curves = [trained_curves[s] if s in trained_curves else
-                   results.read_seed_csv(_seed_csv(folder, s))["mean_return"] for s in seeds]
+      batch, folder, out_dir, tensorboard, save_models, bar
+    )
+    seed_curves = [
+      trained_curves[s]
+      if s in trained_curves
+      else results.read_seed_csv(_seed_csv(folder, s))["mean_return"]
+      for s in seeds
+    ]
     trained = len(trained_curves)
     seeds_loop: Sequence[int] = ()
   else:
@@ -161,18 +202,25 @@ def run_experiment(config: AgentConfig, seeds: Sequence[int], out_dir: Optional[
       seed_curves.append(columns["mean_return"])
       env_steps = columns["env_steps"].astype(np.int64)
       continue
-    writer = (tf.summary.create_file_writer(os.path.join(out_dir, "tb", f"seed_{seed}"))
-              if out_dir and tensorboard else None)
+    writer = (
+      tf.summary.create_file_writer(os.path.join(out_dir, "tb", f"seed_{seed}"))
+      if out_dir and tensorboard
+      else None
+    )
     write_scalars = _scalar_writer(writer) if writer is not None else None
     done = [0]
     start = time.perf_counter()
     # The first seed's output work (importing matplotlib, tracing the TensorBoard writer)
     # runs in a thread beside the XLA compilation of the training call.
-    prepare = (threading.Thread(target=_prepare_outputs, args=(write_scalars,), daemon=True)
-               if out_dir and trained == 0 else None)
+    prepare = (
+      threading.Thread(target=_prepare_outputs, args=(write_scalars,), daemon=True)
+      if out_dir and trained == 0
+      else None
+    )
 
-    def callback(metrics, seed=seed, write_scalars=write_scalars, done=done, start=start,
-                 prepare=prepare):
+    def callback(
+      metrics, seed=seed, write_scalars=write_scalars, done=done, start=start, prepare=prepare
+    ):
       if prepare is not None and prepare.ident is not None:
         prepare.join()
       k = len(metrics["mean_return"])
@@ -183,15 +231,22 @@ def run_experiment(config: AgentConfig, seeds: Sequence[int], out_dir: Optional[
       if bar is not None:
         bar.update(k * ppo_config.batch_size)
         elapsed = time.perf_counter() - start
-        bar.set_postfix(seed=seed, ret=f"{metrics['mean_return'][-1]:.3g}",
-                        sps=f"{done[0] * ppo_config.batch_size / max(elapsed, 1e-9):,.0f}")
+        bar.set_postfix(
+          seed=seed,
+          ret=f"{metrics['mean_return'][-1]:.3g}",
+          sps=f"{done[0] * ppo_config.batch_size / max(elapsed, 1e-9):,.0f}",
+        )
 
     checkpoint = folder.checkpoint(seed, checkpoint_every) if folder is not None else None
     if agent is None:  # the loop runs only on the sequential path, which built the agent
       raise RuntimeError("run_experiment: no sequential agent was built.")
     try:
-      result = agent.train(callback=callback, seed=seed, checkpoint=checkpoint,
-                           on_compile=prepare.start if prepare is not None else None)
+      result = agent.train(
+        callback=callback,
+        seed=seed,
+        checkpoint=checkpoint,
+        on_compile=prepare.start if prepare is not None else None,
+      )
     except runs.TrainingDiverged as error:
       if bar is not None:
         bar.close()
@@ -222,20 +277,35 @@ def run_experiment(config: AgentConfig, seeds: Sequence[int], out_dir: Optional[
     raise RuntimeError("run_experiment: no seed was trained or read.")
   curves = np.stack(seed_curves)
   summary = results.summarize(curves, env_steps, checkpoints)
-  out = ExperimentResult(env_steps=env_steps, curves=curves, summary=summary,
-                         parameter_counts=counts, compile_seconds=compile_s,
-                         steps_per_second=train_steps / train_s if train_s > 0 else float("nan"))
+  out = ExperimentResult(
+    env_steps=env_steps,
+    curves=curves,
+    summary=summary,
+    parameter_counts=counts,
+    compile_seconds=compile_s,
+    steps_per_second=train_steps / train_s if train_s > 0 else float("nan"),
+  )
   if out_dir and folder is not None:
-    results.write_json(os.path.join(out_dir, "summary.json"), {
-        "config": dataclasses.asdict(config), "seeds": seeds, "summary": summary,
-        "parameter_counts": counts, "compile_seconds": compile_s,
-        "steps_per_second": out.steps_per_second})
+    results.write_json(
+      os.path.join(out_dir, "summary.json"),
+      {
+        "config": dataclasses.asdict(config),
+        "seeds": seeds,
+        "summary": summary,
+        "parameter_counts": counts,
+        "compile_seconds": compile_s,
+        "steps_per_second": out.steps_per_second,
+      },
+    )
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
-      f.write(f"# {label}\n\n{len(seeds)} seeds; mean episodic return +- 2 standard errors "
-              "(worst-decile cumulative mean in brackets)\n\n")
+      f.write(
+        f"# {label}\n\n{len(seeds)} seeds; mean episodic return +- 2 standard errors "
+        "(worst-decile cumulative mean in brackets)\n\n"
+      )
       f.write(results.markdown_summary({ppo_config.network: summary}))
-    results.plot_curves(os.path.join(out_dir, "curves.png"), {ppo_config.network: curves},
-                        env_steps, title=label)
+    results.plot_curves(
+      os.path.join(out_dir, "curves.png"), {ppo_config.network: curves}, env_steps, title=label
+    )
     folder.finish()
   return out
 
@@ -250,22 +320,36 @@ def _seed_csv(folder: Optional[runs.RunFolder], seed: int) -> str:
 def vectorizes(config, num_seeds: int, vectorize: Optional[bool] = None) -> bool:
   """Whether `run_experiment` / `train_seeds` train `num_seeds` seeds of `config` as one
   vectorised program: a `PPOConfig` with more than one seed, unless `vectorize=False`."""
-  return isinstance(config, PPOConfig) and num_seeds > 0 and (
-      vectorize if vectorize is not None else num_seeds > 1)
+  return (
+    isinstance(config, PPOConfig)
+    and num_seeds > 0
+    and (vectorize if vectorize is not None else num_seeds > 1)
+  )
 
 
 def check_seed_batch(seed_batch: Optional[int], num_seeds: int) -> None:
   """Raises a ValueError unless `seed_batch` is None or an integer in [1, `num_seeds`]."""
   if seed_batch is None:
     return
-  if (isinstance(seed_batch, bool) or not isinstance(seed_batch, (int, np.integer))
-      or not 1 <= seed_batch <= num_seeds):
-    raise ValueError(f"seed_batch must be an integer from 1 to the number of seeds "
-                     f"({num_seeds}), received {seed_batch!r}.")
+  if (
+    isinstance(seed_batch, bool)
+    or not isinstance(seed_batch, (int, np.integer))
+    or not 1 <= seed_batch <= num_seeds
+  ):
+    raise ValueError(
+      f"seed_batch must be an integer from 1 to the number of seeds "
+      f"({num_seeds}), received {seed_batch!r}."
+    )
 
 
-def _train_vectorized(agent: SeedBatchPPO, folder: Optional[runs.RunFolder],
-                      out_dir: Optional[str], tensorboard: bool, save_models: bool, bar):
+def _train_vectorized(
+  agent: SeedBatchPPO,
+  folder: Optional[runs.RunFolder],
+  out_dir: Optional[str],
+  tensorboard: bool,
+  save_models: bool,
+  bar,
+):
   """Trains `agent.seeds` group by group (`agent.seed_batch` seeds per program run), writing
   each group's CSVs, TensorBoard scalars and models as soon as the group finishes.
 
@@ -292,15 +376,19 @@ def _train_vectorized(agent: SeedBatchPPO, folder: Optional[runs.RunFolder],
     if bar is not None:
       bar.update(n * cfg.batch_size)
       elapsed = time.perf_counter() - start
-      bar.set_postfix(seed=agent.seeds[k], ret=f"{metrics['mean_return'][-1]:.3g}",
-                      sps=f"{sum(done.values()) * cfg.batch_size / max(elapsed, 1e-9):,.0f}")
+      bar.set_postfix(
+        seed=agent.seeds[k],
+        ret=f"{metrics['mean_return'][-1]:.3g}",
+        sps=f"{sum(done.values()) * cfg.batch_size / max(elapsed, 1e-9):,.0f}",
+      )
 
   for first in range(0, len(agent.seeds), agent.seed_batch):
     group = list(range(first, min(first + agent.seed_batch, len(agent.seeds))))
     if out_dir and tensorboard:
       for k in group:
-        writers[k] = _scalar_writer(tf.summary.create_file_writer(
-            os.path.join(out_dir, "tb", f"seed_{agent.seeds[k]}")))
+        writers[k] = _scalar_writer(
+          tf.summary.create_file_writer(os.path.join(out_dir, "tb", f"seed_{agent.seeds[k]}"))
+        )
     entries = agent.train_group(group, callback)
     failed = None
     for k, entry in zip(group, entries):
@@ -336,16 +424,21 @@ def _train_vectorized(agent: SeedBatchPPO, folder: Optional[runs.RunFolder],
   return curves, compile_s, train_s, train_steps, env_steps
 
 
-def resume_experiment(config: AgentConfig, seeds: Sequence[int], out_dir: str,
-                      **kwargs: Any) -> ExperimentResult:
+def resume_experiment(
+  config: AgentConfig, seeds: Sequence[int], out_dir: str, **kwargs: Any
+) -> ExperimentResult:
   """`run_experiment` that reuses what `out_dir` already holds of this configuration (finished
   seeds, checkpoints). A folder of runs without a run record (made by an older version of
   the library) is trained again; one holding another configuration is refused."""
-  older = (os.path.isdir(out_dir) and bool(os.listdir(out_dir))
-           and not runs.holds_run_record(out_dir))
+  older = (
+    os.path.isdir(out_dir) and bool(os.listdir(out_dir)) and not runs.holds_run_record(out_dir)
+  )
   if older:
-    print(f"{out_dir} holds runs without a run record (an older version of tf_equirl): "
-          "training again", flush=True)
+    print(
+      f"{out_dir} holds runs without a run record (an older version of tf_equirl): "
+      "training again",
+      flush=True,
+    )
   return run_experiment(config, seeds, out_dir, resume=not older, overwrite=older, **kwargs)
 
 
@@ -356,6 +449,7 @@ class Arm:
   `name` names its runs folder and its column; `agent` groups arms for reports (an actor
   kind for PPO tables; "baseline", "dyna" or "equi_dyna" for Dyna tables); `config` is a
   `PPOConfig` or a `DynaConfig`."""
+
   name: str
   agent: str
   config: AgentConfig
@@ -368,8 +462,13 @@ def arm_folder(runs_dir: str, arm: Arm) -> str:
   return os.path.join(runs_dir, re.sub(r"[^\w.-]", "_", arm.name))
 
 
-def run_arms(arms: Sequence[Arm], seeds: Sequence[int], runs_dir: str, resume: bool = True,
-             progress: bool = True) -> Dict[str, Tuple[np.ndarray, np.ndarray, dict]]:
+def run_arms(
+  arms: Sequence[Arm],
+  seeds: Sequence[int],
+  runs_dir: str,
+  resume: bool = True,
+  progress: bool = True,
+) -> Dict[str, Tuple[np.ndarray, np.ndarray, dict]]:
   """Trains every arm for every seed in this process (one compiled graph per arm);
   `{name: (env_steps, curves [seeds, iterations], parameter_counts)}`. Finished arms are
   reused with `resume`. (`tf_equirl.sweeps.run_arms_on_ray` runs them as Ray Tune trials.)
@@ -382,8 +481,11 @@ def run_arms(arms: Sequence[Arm], seeds: Sequence[int], runs_dir: str, resume: b
       # Finished seeds of the same config and code are reused, others trained (`run.json`);
       # a folder holding another configuration is refused (RunFolderError).
       kwargs: Dict[str, Any] = dict(progress=progress, tensorboard=False, save_models=False)
-      result = (resume_experiment(arm.config, seeds, folder, **kwargs) if resume else
-                run_experiment(arm.config, seeds, folder, overwrite=True, **kwargs))
+      result = (
+        resume_experiment(arm.config, seeds, folder, **kwargs)
+        if resume
+        else run_experiment(arm.config, seeds, folder, overwrite=True, **kwargs)
+      )
       done = (result.env_steps, result.curves, result.parameter_counts)
     else:
       print(f"{arm.name}: reusing the finished runs in {folder}", flush=True)
@@ -401,22 +503,31 @@ def build_agent(config: AgentConfig) -> Tuple[Union[PPO, Dyna], AgentConfig, PPO
     return PPO(config), config, config
   if isinstance(config, DynaConfig):
     return Dyna(config), config, config.ppo
-  raise ValueError("run_experiment expects a PPOConfig or a DynaConfig, received "
-                   f"{type(config).__name__}.")
+  raise ValueError(
+    "run_experiment expects a PPOConfig or a DynaConfig, received " f"{type(config).__name__}."
+  )
 
 
 def seed_columns(result: TrainResult) -> Dict[str, np.ndarray]:
   """The per-iteration columns of one seed's run, as `seed_<k>.csv` holds them (Dyna adds
   the planned steps and planning metrics beside the real-step columns)."""
-  return {"env_steps": result.env_steps, "mean_return": result.mean_return,
-          "episodes": result.episodes, "finished_return": result.finished_return,
-          **result.losses, **result.extras}
+  return {
+    "env_steps": result.env_steps,
+    "mean_return": result.mean_return,
+    "episodes": result.episodes,
+    "finished_return": result.finished_return,
+    **result.losses,
+    **result.extras,
+  }
 
 
-def train_seeds(config: AgentConfig, seeds: Sequence[int],
-                report: Optional[Callable[[int, Dict[str, np.ndarray]], None]] = None,
-                vectorize: Optional[bool] = None, seed_batch: Optional[int] = None,
-                ) -> Iterator[Tuple[int, Dict[str, np.ndarray]]]:
+def train_seeds(
+  config: AgentConfig,
+  seeds: Sequence[int],
+  report: Optional[Callable[[int, Dict[str, np.ndarray]], None]] = None,
+  vectorize: Optional[bool] = None,
+  seed_batch: Optional[int] = None,
+) -> Iterator[Tuple[int, Dict[str, np.ndarray]]]:
   """Trains `config` (a `PPOConfig` or a `DynaConfig`) once per seed, yielding each seed's
   columns.
 
@@ -470,8 +581,8 @@ def _prepare_outputs(write_scalars) -> None:
   results.pyplot()
   if write_scalars is not None:
     write_scalars.get_concrete_function(
-        tf.TensorSpec([None], tf.int64), {name: tf.TensorSpec([None], tf.float32)
-                                          for name in METRICS})
+      tf.TensorSpec([None], tf.int64), {name: tf.TensorSpec([None], tf.float32) for name in METRICS}
+    )
 
 
 def _scalar_writer(writer):
@@ -481,16 +592,23 @@ def _scalar_writer(writer):
 
   def write(steps, metrics):
     with writer.as_default():
+
       def body(i):
         def scalar(name, value):
           with tf.compat.v1.get_default_graph().name_scope(None):  # tag "ppo/<name>", unscoped
             return tf.summary.scalar(f"ppo/{name}", value, step=steps[i])
 
-        ops = [tf.cond(tf.math.is_finite(values[i]),
-                       lambda name=name, values=values: scalar(name, values[i]),
-                       lambda: tf.constant(False)) for name, values in metrics.items()]
+        ops = [
+          tf.cond(
+            tf.math.is_finite(values[i]),
+            lambda name=name, values=values: scalar(name, values[i]),
+            lambda: tf.constant(False),
+          )
+          for name, values in metrics.items()
+        ]
         with tf.control_dependencies(ops):
           return i + 1
+
       return tf.while_loop(lambda i: i < tf.shape(steps)[0], body, [tf.constant(0)])
 
   return tf.function(write, autograph=False, reduce_retracing=True)
@@ -500,5 +618,12 @@ def _progress_bar(enabled: bool, total: int, config: PPOConfig):
   if not enabled:
     return None
   from tqdm import tqdm
-  return tqdm(total=total, unit="step", unit_scale=True, dynamic_ncols=True,
-              desc=f"{config.env}/{config.network}", mininterval=0.5)
+
+  return tqdm(
+    total=total,
+    unit="step",
+    unit_scale=True,
+    dynamic_ncols=True,
+    desc=f"{config.env}/{config.network}",
+    mininterval=0.5,
+  )

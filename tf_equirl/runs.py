@@ -38,9 +38,19 @@ import numpy as np
 
 from tf_equirl import results
 
-__all__ = ["RunFolder", "RunFolderError", "TrainingDiverged", "TrainingCheckpoint",
-           "code_version", "config_hash", "seed_fingerprint", "check_finite", "is_finished_run",
-           "load_finished_run", "holds_run_record"]
+__all__ = [
+  "RunFolder",
+  "RunFolderError",
+  "TrainingDiverged",
+  "TrainingCheckpoint",
+  "code_version",
+  "config_hash",
+  "seed_fingerprint",
+  "check_finite",
+  "is_finished_run",
+  "load_finished_run",
+  "holds_run_record",
+]
 
 RUN_FILE = "run.json"
 FAILED_FILE = "failed.json"
@@ -65,14 +75,22 @@ class TrainingDiverged(RuntimeError):
     self.seed, self.iteration, self.env_steps = int(seed), int(iteration), int(env_steps)
     self.names = tuple(names)
     self.columns: Optional[Dict[str, np.ndarray]] = None
-    super().__init__(f"training diverged: seed {self.seed}, iteration {self.iteration} "
-                     f"({self.env_steps:,} env steps): non-finite {', '.join(self.names)}. "
-                     "Its partial results are marked as failed; lower the learning rate or "
-                     "check the environment's observations and rewards.")
+    super().__init__(
+      f"training diverged: seed {self.seed}, iteration {self.iteration} "
+      f"({self.env_steps:,} env steps): non-finite {', '.join(self.names)}. "
+      "Its partial results are marked as failed; lower the learning rate or "
+      "check the environment's observations and rewards."
+    )
 
 
-def check_finite(metrics: Dict[str, np.ndarray], variables, seed: int, first_iteration: int,
-                 batch_size: int, allow_nan: Sequence[str] = ()) -> None:
+def check_finite(
+  metrics: Dict[str, np.ndarray],
+  variables,
+  seed: int,
+  first_iteration: int,
+  batch_size: int,
+  allow_nan: Sequence[str] = (),
+) -> None:
   """Raises `TrainingDiverged` if any per-iteration metric (but those in `allow_nan`, which
   are NaN by definition, e.g. the mean return of an iteration where no episode finished) or
   any variable is non-finite. `first_iteration` is the 0-based index of the metrics' first
@@ -89,8 +107,9 @@ def check_finite(metrics: Dict[str, np.ndarray], variables, seed: int, first_ite
       rows = at if rows is None else min(rows, at)
   bad_vars = [v.name for v in variables if not np.all(np.isfinite(v.numpy()))]
   if bad_vars:
-    names.append("parameters (" + ", ".join(bad_vars[:3]) + ("..." if len(bad_vars) > 3 else "")
-                 + ")")
+    names.append(
+      "parameters (" + ", ".join(bad_vars[:3]) + ("..." if len(bad_vars) > 3 else "") + ")"
+    )
     last = len(next(iter(metrics.values()))) - 1 if metrics else 0
     rows = last if rows is None else rows
   if names and rows is not None:
@@ -117,20 +136,22 @@ def _config_dict(config) -> Dict[str, Any]:
 
 def config_hash(config: Any) -> str:
   """A hash of every field of a config dataclass (nested configs included)."""
-  text = json.dumps({"type": type(config).__name__, "config": _config_dict(config)},
-                    sort_keys=True)
+  text = json.dumps({"type": type(config).__name__, "config": _config_dict(config)}, sort_keys=True)
   return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def seed_fingerprint(config: Any, seed: int, version: Optional[str] = None,
-                     with_runtime: bool = True) -> str:
+def seed_fingerprint(
+  config: Any, seed: int, version: Optional[str] = None, with_runtime: bool = True
+) -> str:
   """A hash of the config, the seed, the code version and (`with_runtime`) XLA's CPU runtime
   of this process (the two runtimes round differently, `tf_equirl.compilation`): what a
   finished seed must match to be reused. A sweep leaves the runtime out: its spec fixes it,
   and a trial's fallback to the classic runtime is part of the sweep."""
   from tf_equirl import compilation  # pylint: disable=import-outside-toplevel
-  runtime = ("any" if not with_runtime
-             else "xla_runtime" if compilation.runtime_enabled() else "classic")
+
+  runtime = (
+    "any" if not with_runtime else "xla_runtime" if compilation.runtime_enabled() else "classic"
+  )
   text = f"{config_hash(config)}/{int(seed)}/{version or code_version()}/{runtime}"
   return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -161,8 +182,9 @@ class RunFolder:
   written or removed until `start()`.
   """
 
-  def __init__(self, out: str, config: Any, seeds: Sequence[int], resume: bool = False,
-               overwrite: bool = False):
+  def __init__(
+    self, out: str, config: Any, seeds: Sequence[int], resume: bool = False, overwrite: bool = False
+  ):
     self.out, self.config, self.seeds = out, config, [int(s) for s in seeds]
     self.version = code_version()
     self.config_hash = config_hash(config)
@@ -173,33 +195,50 @@ class RunFolder:
     self._replace = False
     if existing and overwrite:
       if not _looks_like_run(out):
-        raise RunFolderError(f"--out {out!r} holds files that are not a tf_equirl run; "
-                             "refusing to overwrite it. Choose another folder.")
+        raise RunFolderError(
+          f"--out {out!r} holds files that are not a tf_equirl run; "
+          "refusing to overwrite it. Choose another folder."
+        )
       self._replace, record = True, None
     elif existing and not resume:
-      what = (f"a run of another configuration (config hash {record.get('config_hash')})"
-              if record and record.get("config_hash") != self.config_hash
-              else "a run" if record or _looks_like_run(out) else "other files")
-      raise RunFolderError(f"--out {out!r} already holds {what}. Pass --resume to continue "
-                           "the same configuration's run, --overwrite to replace it, or "
-                           "choose another folder.")
+      what = (
+        f"a run of another configuration (config hash {record.get('config_hash')})"
+        if record and record.get("config_hash") != self.config_hash
+        else "a run"
+        if record or _looks_like_run(out)
+        else "other files"
+      )
+      raise RunFolderError(
+        f"--out {out!r} already holds {what}. Pass --resume to continue "
+        "the same configuration's run, --overwrite to replace it, or "
+        "choose another folder."
+      )
     elif existing and resume:
       if record is None:
-        raise RunFolderError(f"--out {out!r} is not empty but holds no {RUN_FILE}: nothing to "
-                             "resume. Pass --overwrite to replace it or choose another folder.")
+        raise RunFolderError(
+          f"--out {out!r} is not empty but holds no {RUN_FILE}: nothing to "
+          "resume. Pass --overwrite to replace it or choose another folder."
+        )
       if record.get("config_hash") != self.config_hash:
-        raise RunFolderError(f"--out {out!r} holds a run of another configuration (config hash "
-                             f"{record.get('config_hash')}, this one {self.config_hash}); "
-                             "--resume continues only the same configuration. Pass "
-                             "--overwrite to replace it or choose another folder.")
+        raise RunFolderError(
+          f"--out {out!r} holds a run of another configuration (config hash "
+          f"{record.get('config_hash')}, this one {self.config_hash}); "
+          "--resume continues only the same configuration. Pass "
+          "--overwrite to replace it or choose another folder."
+        )
     try:  # writable? (an empty folder is the only trace a failed check leaves)
       os.makedirs(out, exist_ok=True)
       tempfile.TemporaryFile(dir=out).close()
     except OSError as e:
-      raise RunFolderError(f"--out {out!r} is not writable ({e.strerror}); expected a folder "
-                           "this process can write.") from e
-    self.record = record or {"config_hash": self.config_hash, "config": _config_dict(config),
-                             "seeds": {}}
+      raise RunFolderError(
+        f"--out {out!r} is not writable ({e.strerror}); expected a folder "
+        "this process can write."
+      ) from e
+    self.record = record or {
+      "config_hash": self.config_hash,
+      "config": _config_dict(config),
+      "seeds": {},
+    }
 
   def start(self) -> "RunFolder":
     """Takes the folder for this run (replacing the old run with `overwrite`) and writes
@@ -209,10 +248,14 @@ class RunFolder:
       os.makedirs(self.out)
       self._replace = False
     from tf_equirl import compilation  # pylint: disable=import-outside-toplevel
-    self.record.update(status="running", code_version=self.version,
-                       requested_seeds=self.seeds, started=time.time(),
-                       xla_cpu_runtime="xla_runtime" if compilation.runtime_enabled()
-                       else "classic")
+
+    self.record.update(
+      status="running",
+      code_version=self.version,
+      requested_seeds=self.seeds,
+      started=time.time(),
+      xla_cpu_runtime="xla_runtime" if compilation.runtime_enabled() else "classic",
+    )
     self.record.pop("error", None)
     self._write()
     failed = os.path.join(self.out, FAILED_FILE)
@@ -229,8 +272,10 @@ class RunFolder:
       with open(path) as f:
         return json.load(f)
     except (OSError, ValueError) as e:
-      raise RunFolderError(f"{path} is unreadable or corrupt ({e}); pass --overwrite to "
-                           "replace the run or choose another folder.") from e
+      raise RunFolderError(
+        f"{path} is unreadable or corrupt ({e}); pass --overwrite to "
+        "replace the run or choose another folder."
+      ) from e
 
   def _write(self) -> None:
     _atomic_json(os.path.join(self.out, RUN_FILE), self.record)
@@ -244,33 +289,48 @@ class RunFolder:
   def is_finished(self, seed: int) -> bool:
     """Whether `seed` finished in this folder with this config and this code."""
     entry = self.record["seeds"].get(str(int(seed)))
-    return bool(entry and entry.get("status") == "finished"
-                and entry.get("fingerprint") == self.fingerprint(seed)
-                and os.path.exists(self.seed_csv(seed)))
+    return bool(
+      entry
+      and entry.get("status") == "finished"
+      and entry.get("fingerprint") == self.fingerprint(seed)
+      and os.path.exists(self.seed_csv(seed))
+    )
 
   def stale_seeds(self) -> List[int]:
     """Seeds recorded as finished whose fingerprint does not match (other code or config)."""
-    return sorted(int(s) for s, e in self.record["seeds"].items()
-                  if e.get("status") == "finished" and int(s) in self.seeds
-                  and not self.is_finished(int(s)))
+    return sorted(
+      int(s)
+      for s, e in self.record["seeds"].items()
+      if e.get("status") == "finished" and int(s) in self.seeds and not self.is_finished(int(s))
+    )
 
   def finish_seed(self, seed: int) -> None:
-    self.record["seeds"][str(int(seed))] = {"status": "finished",
-                                            "fingerprint": self.fingerprint(seed),
-                                            "finished": time.time()}
+    self.record["seeds"][str(int(seed))] = {
+      "status": "finished",
+      "fingerprint": self.fingerprint(seed),
+      "finished": time.time(),
+    }
     self._write()
     shutil.rmtree(self.checkpoint_dir(seed), ignore_errors=True)
 
-  def fail(self, error: BaseException, seed: Optional[int] = None,
-           columns: Optional[Dict[str, np.ndarray]] = None) -> None:
+  def fail(
+    self,
+    error: BaseException,
+    seed: Optional[int] = None,
+    columns: Optional[Dict[str, np.ndarray]] = None,
+  ) -> None:
     """Marks the run failed (and `seed`'s partial `columns`, if given, as
     `seed_<k>.failed.csv`); removes any summary so nothing reads it as a result."""
     if seed is not None and columns:
       results.write_seed_csv(os.path.join(self.out, f"seed_{int(seed)}.failed.csv"), columns)
     info: Dict[str, Any] = {"status": "failed", "error": str(error), "type": type(error).__name__}
     if isinstance(error, TrainingDiverged):
-      info.update(seed=error.seed, iteration=error.iteration, env_steps=error.env_steps,
-                  names=list(error.names))
+      info.update(
+        seed=error.seed,
+        iteration=error.iteration,
+        env_steps=error.env_steps,
+        names=list(error.names),
+      )
     self.record.update(status="failed", error=info)
     self._write()
     _atomic_json(os.path.join(self.out, FAILED_FILE), info)
@@ -310,8 +370,9 @@ def is_finished_run(out: str, config: Any, seeds: Sequence[int]) -> bool:
   version = code_version()
   for seed in seeds:
     entry = record.get("seeds", {}).get(str(int(seed)), {})
-    if (entry.get("fingerprint") != seed_fingerprint(config, seed, version)
-        or not os.path.exists(os.path.join(out, f"seed_{int(seed)}.csv"))):
+    if entry.get("fingerprint") != seed_fingerprint(config, seed, version) or not os.path.exists(
+      os.path.join(out, f"seed_{int(seed)}.csv")
+    ):
       return False
   return True
 
@@ -345,27 +406,32 @@ class TrainingCheckpoint:
 
   def __init__(self, directory: str, fingerprint: str, every: int):
     if every < 1:
-      raise ValueError(f"TrainingCheckpoint: every must be a positive number of iterations, "
-                       f"received {every}.")
+      raise ValueError(
+        f"TrainingCheckpoint: every must be a positive number of iterations, " f"received {every}."
+      )
     self.directory, self.fingerprint, self.every = directory, fingerprint, int(every)
 
   def due(self, iterations_done: int, last_saved: int) -> bool:
     return iterations_done - last_saved >= self.every
 
-  def save(self, iterations_done: int, variables, carries: Dict[str, Any],
-           progress: Dict[str, np.ndarray]) -> None:
+  def save(
+    self, iterations_done: int, variables, carries: Dict[str, Any], progress: Dict[str, np.ndarray]
+  ) -> None:
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
     os.makedirs(self.directory, exist_ok=True)
     name = f"ckpt-{iterations_done}"
     prefix = os.path.join(self.directory, name)
     flat = tf.nest.flatten(carries)
-    tf.train.Checkpoint(variables=list(variables),
-                        carries=[tf.Variable(t, trainable=False) for t in flat]).write(prefix)
+    tf.train.Checkpoint(
+      variables=list(variables), carries=[tf.Variable(t, trainable=False) for t in flat]
+    ).write(prefix)
     np.savez(prefix + ".progress.npz", **progress)
     state_path = os.path.join(self.directory, _CKPT_STATE)
     previous = self._state()
-    _atomic_json(state_path, {"fingerprint": self.fingerprint, "iterations": iterations_done,
-                              "prefix": name})
+    _atomic_json(
+      state_path, {"fingerprint": self.fingerprint, "iterations": iterations_done, "prefix": name}
+    )
     if previous and previous.get("prefix") != name:
       for path in glob.glob(os.path.join(self.directory, previous["prefix"] + ".*")):
         os.remove(path)
@@ -382,14 +448,14 @@ class TrainingCheckpoint:
     """`(iterations_done, carries, progress)` from the last checkpoint of this fingerprint,
     with `variables` assigned in place; None if there is none."""
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
     state = self._state()
     if not state or state.get("fingerprint") != self.fingerprint:
       return None
     prefix = os.path.join(self.directory, state["prefix"])
     flat = tf.nest.flatten(carries)
     holders = [tf.Variable(t, trainable=False) for t in flat]
-    tf.train.Checkpoint(variables=list(variables), carries=holders).read(
-        prefix).assert_consumed()
+    tf.train.Checkpoint(variables=list(variables), carries=holders).read(prefix).assert_consumed()
     with np.load(prefix + ".progress.npz") as data:
       progress = {k: data[k] for k in data.files}
     restored = tf.nest.pack_sequence_as(carries, [h.read_value() for h in holders])

@@ -26,15 +26,26 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["Difference", "difference_of_means", "holm", "compare", "verdict", "RULE",
-           "student_t_two_sided_p", "markdown_differences", "differences_as_dicts"]
+__all__ = [
+  "Difference",
+  "difference_of_means",
+  "holm",
+  "compare",
+  "verdict",
+  "RULE",
+  "student_t_two_sided_p",
+  "markdown_differences",
+  "differences_as_dicts",
+]
 
 # The rule that turns a comparison into words, stated once (docs and tables quote it).
-RULE = ("A beats B when the Holm-corrected p-value of the difference of means (the larger of "
-        "the bootstrap's and the t-test's, so that both must agree) is below alpha (0.05) and "
-        "the difference is positive; A trails B when it is below alpha and the "
-        "difference is negative; otherwise A is level with B (no difference detected at this "
-        "number of seeds).")
+RULE = (
+  "A beats B when the Holm-corrected p-value of the difference of means (the larger of "
+  "the bootstrap's and the t-test's, so that both must agree) is below alpha (0.05) and "
+  "the difference is positive; A trails B when it is below alpha and the "
+  "difference is negative; otherwise A is level with B (no difference detected at this "
+  "number of seeds)."
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +66,7 @@ class Difference:
     paired: whether seeds were paired.
     n_a, n_b: the number of values (seeds) of each arm used.
   """
+
   a: str
   b: str
   mean_a: float
@@ -78,31 +90,37 @@ class Difference:
 def _values(name: str, values) -> np.ndarray:
   array = np.asarray(values, dtype=np.float64)
   if array.ndim != 1:
-    raise ValueError(f"difference_of_means: {name} must be a 1-D array of per-seed values, "
-                     f"received shape {array.shape}.")
+    raise ValueError(
+      f"difference_of_means: {name} must be a 1-D array of per-seed values, "
+      f"received shape {array.shape}."
+    )
   if array.size < 2:
-    raise ValueError(f"difference_of_means: {name} needs at least 2 values (seeds), received "
-                     f"{array.size}.")
+    raise ValueError(
+      f"difference_of_means: {name} needs at least 2 values (seeds), received " f"{array.size}."
+    )
   if not np.all(np.isfinite(array)):
-    raise ValueError(f"difference_of_means: {name} has non-finite values "
-                     f"({int(np.sum(~np.isfinite(array)))} of {array.size}).")
+    raise ValueError(
+      f"difference_of_means: {name} has non-finite values "
+      f"({int(np.sum(~np.isfinite(array)))} of {array.size})."
+    )
   return array
 
 
-def _pairing(a: np.ndarray, b: np.ndarray, seeds_a, seeds_b) -> Tuple[np.ndarray, np.ndarray,
-                                                                      bool]:
+def _pairing(a: np.ndarray, b: np.ndarray, seeds_a, seeds_b) -> Tuple[np.ndarray, np.ndarray, bool]:
   """`(a, b, paired)`: the values on the shared seeds in the same order when both arms name
   their seeds and share at least 2 of them, else the inputs unpaired."""
   if seeds_a is None and seeds_b is None:
     return a, b, False
   if seeds_a is None or seeds_b is None:
-    raise ValueError("difference_of_means: give the seeds of both arms (seeds_a and seeds_b) "
-                     "or of neither.")
+    raise ValueError(
+      "difference_of_means: give the seeds of both arms (seeds_a and seeds_b) " "or of neither."
+    )
   seeds_a, seeds_b = [int(s) for s in seeds_a], [int(s) for s in seeds_b]
   for name, seeds, values in (("a", seeds_a, a), ("b", seeds_b, b)):
     if len(seeds) != values.size:
-      raise ValueError(f"difference_of_means: {name} has {values.size} values but "
-                       f"{len(seeds)} seeds.")
+      raise ValueError(
+        f"difference_of_means: {name} has {values.size} values but " f"{len(seeds)} seeds."
+      )
     if len(set(seeds)) != len(seeds):
       raise ValueError(f"difference_of_means: seeds_{name} has duplicate seeds.")
   shared = sorted(set(seeds_a) & set(seeds_b))
@@ -110,8 +128,11 @@ def _pairing(a: np.ndarray, b: np.ndarray, seeds_a, seeds_b) -> Tuple[np.ndarray
     return a, b, False
   index_a = {s: i for i, s in enumerate(seeds_a)}
   index_b = {s: i for i, s in enumerate(seeds_b)}
-  return (np.array([a[index_a[s]] for s in shared]), np.array([b[index_b[s]] for s in shared]),
-          True)
+  return (
+    np.array([a[index_a[s]] for s in shared]),
+    np.array([b[index_b[s]] for s in shared]),
+    True,
+  )
 
 
 def _betacf(a: float, b: float, x: float) -> float:
@@ -147,8 +168,9 @@ def _incomplete_beta(a: float, b: float, x: float) -> float:
     return 0.0
   if x >= 1.0:
     return 1.0
-  front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                   + a * math.log(x) + b * math.log1p(-x))
+  front = math.exp(
+    math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+  )
   if x < (a + 1.0) / (a + b + 2.0):
     return front * _betacf(a, b, x) / a
   return 1.0 - front * _betacf(b, a, 1.0 - x) / b
@@ -175,15 +197,22 @@ def _t_test(a: np.ndarray, b: np.ndarray, paired: bool) -> float:
   if va + vb == 0.0:
     return 0.0 if a.mean() != b.mean() else 1.0
   t = (a.mean() - b.mean()) / math.sqrt(va + vb)
-  df = (va + vb) ** 2 / ((va ** 2 / (a.size - 1) if va > 0 else 0.0)
-                         + (vb ** 2 / (b.size - 1) if vb > 0 else 0.0))
+  df = (va + vb) ** 2 / (
+    (va**2 / (a.size - 1) if va > 0 else 0.0) + (vb**2 / (b.size - 1) if vb > 0 else 0.0)
+  )
   return student_t_two_sided_p(float(t), float(df))
 
 
-def difference_of_means(a: ArrayLike, b: ArrayLike, seeds_a: Optional[Sequence[int]] = None,
-                        seeds_b: Optional[Sequence[int]] = None, names: Tuple[str, str] = ("a", "b"),
-                        confidence: float = 0.95, resamples: int = 10_000,
-                        seed: int = 0) -> Difference:
+def difference_of_means(
+  a: ArrayLike,
+  b: ArrayLike,
+  seeds_a: Optional[Sequence[int]] = None,
+  seeds_b: Optional[Sequence[int]] = None,
+  names: Tuple[str, str] = ("a", "b"),
+  confidence: float = 0.95,
+  resamples: int = 10_000,
+  seed: int = 0,
+) -> Difference:
   """Compares two arms' per-seed values: `mean(a) - mean(b)` with a bootstrap CI.
 
   Args:
@@ -208,8 +237,9 @@ def difference_of_means(a: ArrayLike, b: ArrayLike, seeds_a: Optional[Sequence[i
   """
   a, b = _values(names[0], a), _values(names[1], b)
   if not 0.0 < confidence < 1.0:
-    raise ValueError(f"difference_of_means: confidence must be in (0, 1), received "
-                     f"{confidence!r}.")
+    raise ValueError(
+      f"difference_of_means: confidence must be in (0, 1), received " f"{confidence!r}."
+    )
   if int(resamples) < 1000:
     raise ValueError(f"difference_of_means: resamples must be >= 1000, received {resamples!r}.")
   a, b, paired = _pairing(a, b, seeds_a, seeds_b)
@@ -220,19 +250,31 @@ def difference_of_means(a: ArrayLike, b: ArrayLike, seeds_a: Optional[Sequence[i
     d = a - b
     boot = d[rng.integers(0, d.size, size=(resamples, d.size))].mean(axis=1)
   else:
-    boot = (a[rng.integers(0, a.size, size=(resamples, a.size))].mean(axis=1)
-            - b[rng.integers(0, b.size, size=(resamples, b.size))].mean(axis=1))
+    boot = a[rng.integers(0, a.size, size=(resamples, a.size))].mean(axis=1) - b[
+      rng.integers(0, b.size, size=(resamples, b.size))
+    ].mean(axis=1)
   tail = (1.0 - confidence) / 2.0
   low, high = np.quantile(boot, [tail, 1.0 - tail])
   # Shift the bootstrap distribution to the null (difference 0) and count the resamples at
   # least as far from it as the observed difference.
   extreme = np.sum(np.abs(boot - diff) >= abs(diff) - 1e-12 * max(1.0, abs(diff)))
   p_boot = float((extreme + 1) / (resamples + 1))
-  return Difference(a=names[0], b=names[1], mean_a=float(a.mean()), mean_b=float(b.mean()),
-                    difference=diff, ci_low=float(low), ci_high=float(high),
-                    confidence=confidence, p_bootstrap=p_boot, p_t=p_t,
-                    p_holm=max(p_boot, p_t), paired=paired, n_a=int(a.size),
-                    n_b=int(b.size))
+  return Difference(
+    a=names[0],
+    b=names[1],
+    mean_a=float(a.mean()),
+    mean_b=float(b.mean()),
+    difference=diff,
+    ci_low=float(low),
+    ci_high=float(high),
+    confidence=confidence,
+    p_bootstrap=p_boot,
+    p_t=p_t,
+    p_holm=max(p_boot, p_t),
+    paired=paired,
+    n_a=int(a.size),
+    n_b=int(b.size),
+  )
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:
@@ -254,9 +296,14 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
   return out
 
 
-def compare(arms: Mapping[str, Union[Sequence[float], np.ndarray]], pairs: Sequence[Tuple[str, str]],
-            seeds: Optional[Mapping[str, Sequence[int]]] = None, confidence: float = 0.95,
-            resamples: int = 10_000, seed: int = 0) -> List[Difference]:
+def compare(
+  arms: Mapping[str, Union[Sequence[float], np.ndarray]],
+  pairs: Sequence[Tuple[str, str]],
+  seeds: Optional[Mapping[str, Sequence[int]]] = None,
+  confidence: float = 0.95,
+  resamples: int = 10_000,
+  seed: int = 0,
+) -> List[Difference]:
   """Every comparison `(a, b)` of `pairs` between the per-seed values in `arms`, with Holm's
   correction across them (one family per table).
 
@@ -270,11 +317,18 @@ def compare(arms: Mapping[str, Union[Sequence[float], np.ndarray]], pairs: Seque
     for name in (name_a, name_b):
       if name not in arms:
         raise ValueError(f"compare: unknown arm {name!r}; arms are {sorted(arms)}.")
-    diffs.append(difference_of_means(
-        arms[name_a], arms[name_b],
+    diffs.append(
+      difference_of_means(
+        arms[name_a],
+        arms[name_b],
         seeds_a=None if seeds is None else seeds.get(name_a),
-        seeds_b=None if seeds is None else seeds.get(name_b), names=(name_a, name_b),
-        confidence=confidence, resamples=resamples, seed=seed + k))
+        seeds_b=None if seeds is None else seeds.get(name_b),
+        names=(name_a, name_b),
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed + k,
+      )
+    )
   corrected = holm([max(d.p_bootstrap, d.p_t) for d in diffs])
   return [dataclasses.replace(d, p_holm=float(p)) for d, p in zip(diffs, corrected)]
 
@@ -289,22 +343,25 @@ def verdict(difference: Difference, alpha: float = 0.05) -> str:
 
 
 def _number(x: float, digits: int) -> str:
-  return f"{x:.{digits}g}" if abs(x) < 10 ** digits else f"{x:.0f}"
+  return f"{x:.{digits}g}" if abs(x) < 10**digits else f"{x:.0f}"
 
 
-def markdown_differences(diffs: Sequence[Difference], digits: int = 3,
-                         alpha: float = 0.05) -> str:
+def markdown_differences(diffs: Sequence[Difference], digits: int = 3, alpha: float = 0.05) -> str:
   """A markdown table of comparisons: difference, its CI, corrected p, words."""
   if not diffs:
     return ""
   level = int(round(100 * diffs[0].confidence))
-  rows = [f"| comparison | difference | {level} % CI | p (Holm) | p (t) | seeds | reading |",
-          "|---|---|---|---|---|---|---|"]
+  rows = [
+    f"| comparison | difference | {level} % CI | p (Holm) | p (t) | seeds | reading |",
+    "|---|---|---|---|---|---|---|",
+  ]
   for d in diffs:
     seeds = f"{d.n_a} paired" if d.paired else f"{d.n_a} / {d.n_b}"
-    rows.append(f"| {d.a} - {d.b} | {_number(d.difference, digits)} | "
-                f"[{_number(d.ci_low, digits)}, {_number(d.ci_high, digits)}] | "
-                f"{d.p_holm:.3g} | {d.p_t:.3g} | {seeds} | {d.a} {verdict(d, alpha)} {d.b} |")
+    rows.append(
+      f"| {d.a} - {d.b} | {_number(d.difference, digits)} | "
+      f"[{_number(d.ci_low, digits)}, {_number(d.ci_high, digits)}] | "
+      f"{d.p_holm:.3g} | {d.p_t:.3g} | {seeds} | {d.a} {verdict(d, alpha)} {d.b} |"
+    )
   return "\n".join(rows) + "\n"
 
 

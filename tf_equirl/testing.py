@@ -19,9 +19,17 @@ from tensorflow import keras
 
 from tf_equirl.groups import FiniteGroup, Representation
 
-__all__ = ["equivariance_error", "equivariance_errors", "assert_equivariant",
-           "equivariance_error_by_element", "relaxed_weight_spread", "invariant", "RepLike",
-           "InputReps", "InputAxes"]
+__all__ = [
+  "equivariance_error",
+  "equivariance_errors",
+  "assert_equivariant",
+  "equivariance_error_by_element",
+  "relaxed_weight_spread",
+  "invariant",
+  "RepLike",
+  "InputReps",
+  "InputAxes",
+]
 
 # A representation acting on the last axis, a FiniteGroup (its regular representation on
 # the group axis 1 of `[batch, |G|, c]` features), or `invariant(group)`.
@@ -41,8 +49,10 @@ def _resolve(rep: RepLike, axis: int | None, what: str):
     return Representation.regular(rep), (1 if axis is None else axis)
   if isinstance(rep, Representation):
     return rep, (-1 if axis is None else axis)
-  raise TypeError(f"{what} must be a Representation or a FiniteGroup (regular features on "
-                  f"the group axis), received {type(rep).__name__}.")
+  raise TypeError(
+    f"{what} must be a Representation or a FiniteGroup (regular features on "
+    f"the group axis), received {type(rep).__name__}."
+  )
 
 
 def _apply(rep: Representation, axis: int, x: tf.Tensor, g: int) -> tf.Tensor:
@@ -59,9 +69,14 @@ def _as_list(value, n, what):
   return [value] * n
 
 
-def equivariance_errors(fn: Callable[..., Any], x: Any, input_rep: InputReps, output_rep: RepLike,
-                        input_axis: InputAxes = None,
-                        output_axis: Optional[int] = None) -> np.ndarray:
+def equivariance_errors(
+  fn: Callable[..., Any],
+  x: Any,
+  input_rep: InputReps,
+  output_rep: RepLike,
+  input_axis: InputAxes = None,
+  output_axis: Optional[int] = None,
+) -> np.ndarray:
   """Per-sample errors `[batch]`: `max_g max_i |fn(rho_in(g) x) - rho_out(g) fn(x)|`.
 
   Args:
@@ -77,14 +92,18 @@ def equivariance_errors(fn: Callable[..., Any], x: Any, input_rep: InputReps, ou
     input_axis: overrides the axis `input_rep` acts on (a list for a multi-input `fn`).
     output_axis: overrides the axis `output_rep` acts on.
   """
-  return np.max(_errors_by_element(fn, x, input_rep, output_rep, input_axis, output_axis),
-                axis=0)
+  return np.max(_errors_by_element(fn, x, input_rep, output_rep, input_axis, output_axis), axis=0)
 
 
-def equivariance_error_by_element(fn: Callable[..., Any], x: Any, input_rep: InputReps,
-                                  output_rep: RepLike, input_axis: InputAxes = None,
-                                  output_axis: Optional[int] = None,
-                                  reduce: str = "mean") -> np.ndarray:
+def equivariance_error_by_element(
+  fn: Callable[..., Any],
+  x: Any,
+  input_rep: InputReps,
+  output_rep: RepLike,
+  input_axis: InputAxes = None,
+  output_axis: Optional[int] = None,
+  reduce: str = "mean",
+) -> np.ndarray:
   """Equivariance error per group element `[|G|]` (Definition 1 of Park et al. 2025).
 
   Entry `g` is `|fn(rho_in(g) x) - rho_out(g) fn(x)|`, maximised over the output entries of
@@ -110,15 +129,19 @@ def _errors_by_element(fn, x, input_rep, output_rep, input_axis, output_axis) ->
   group = out_rep.group
   for r, _ in resolved_in:
     if r.group != group:
-      raise ValueError(f"input_rep is a representation of {r.group.name}, output_rep of "
-                       f"{group.name}: they must share the group.")
+      raise ValueError(
+        f"input_rep is a representation of {r.group.name}, output_rep of "
+        f"{group.name}: they must share the group."
+      )
   call = lambda args: fn(list(args)) if multi else fn(args[0])
   y = tf.convert_to_tensor(call(xs))
   rows = []
   for g in group.elements():
     gx = [_apply(r, a, v, g) for (r, a), v in zip(resolved_in, xs)]
-    diff = tf.abs(tf.cast(tf.convert_to_tensor(call(gx)), tf.float64)
-                  - tf.cast(_apply(out_rep, out_axis, y, g), tf.float64))
+    diff = tf.abs(
+      tf.cast(tf.convert_to_tensor(call(gx)), tf.float64)
+      - tf.cast(_apply(out_rep, out_axis, y, g), tf.float64)
+    )
     rows.append(tf.reduce_max(tf.reshape(diff, [tf.shape(diff)[0], -1]), axis=1).numpy())
   return np.stack(rows)
 
@@ -134,8 +157,7 @@ def relaxed_weight_spread(model: keras.layers.Layer) -> Dict[str, float]:
   over that of the exact block matrix, under the key `"<name>/free_ratio"`.
   Returns `{layer name: spread}`.
   """
-  layers = ([model] if not hasattr(model, "layers") else
-            list(_flatten_layers(model)))
+  layers = [model] if not hasattr(model, "layers") else list(_flatten_layers(model))
   report = {}
   for layer in layers:
     if hasattr(layer, "mixing_weights"):
@@ -143,10 +165,12 @@ def relaxed_weight_spread(model: keras.layers.Layer) -> Dict[str, float]:
       scale = float(np.mean(np.abs(w.mean(axis=0))))
       report[layer.name] = float(np.mean(w.std(axis=0)) / max(scale, 1e-12))
     if hasattr(layer, "free_kernel"):
-      exact = (layer.expanded_kernel() if hasattr(layer, "expanded_kernel") else
-               layer._fold(layer.kernel))  # pylint: disable=protected-access  (GroupLift's fold)
+      exact = (
+        layer.expanded_kernel() if hasattr(layer, "expanded_kernel") else layer._fold(layer.kernel)
+      )  # pylint: disable=protected-access  (GroupLift's fold)
       ratio = np.linalg.norm(layer.free_kernel.numpy()) / max(
-          float(np.linalg.norm(np.asarray(exact))), 1e-12)
+        float(np.linalg.norm(np.asarray(exact))), 1e-12
+      )
       report[f"{layer.name}/free_ratio"] = float(ratio)
   return report
 
@@ -159,21 +183,34 @@ def _flatten_layers(model):
       yield layer
 
 
-def equivariance_error(fn: Callable[..., Any], x: Any, input_rep: InputReps, output_rep: RepLike,
-                       input_axis: InputAxes = None, output_axis: Optional[int] = None) -> float:
+def equivariance_error(
+  fn: Callable[..., Any],
+  x: Any,
+  input_rep: InputReps,
+  output_rep: RepLike,
+  input_axis: InputAxes = None,
+  output_axis: Optional[int] = None,
+) -> float:
   """Maximum over the batch and over group elements; see `equivariance_errors`."""
   return float(np.max(equivariance_errors(fn, x, input_rep, output_rep, input_axis, output_axis)))
 
 
-def assert_equivariant(fn: Callable[..., Any], x: Any, input_rep: InputReps, output_rep: RepLike,
-                       atol: float = 1e-5, input_axis: InputAxes = None,
-                       output_axis: Optional[int] = None) -> float:
+def assert_equivariant(
+  fn: Callable[..., Any],
+  x: Any,
+  input_rep: InputReps,
+  output_rep: RepLike,
+  atol: float = 1e-5,
+  input_axis: InputAxes = None,
+  output_axis: Optional[int] = None,
+) -> float:
   """Raises `AssertionError` (with the error and the worst sample) unless error <= atol."""
   errors = equivariance_errors(fn, x, input_rep, output_rep, input_axis, output_axis)
   worst = float(np.max(errors))
   if not worst <= atol:
     raise AssertionError(
-        f"{getattr(fn, 'name', getattr(fn, '__name__', type(fn).__name__))} is not equivariant: "
-        f"max error {worst:.3g} > atol={atol:g} (sample {int(np.argmax(errors))} of "
-        f"{errors.size}; {int(np.sum(errors > atol))} samples exceed atol).")
+      f"{getattr(fn, 'name', getattr(fn, '__name__', type(fn).__name__))} is not equivariant: "
+      f"max error {worst:.3g} > atol={atol:g} (sample {int(np.argmax(errors))} of "
+      f"{errors.size}; {int(np.sum(errors > atol))} samples exceed atol)."
+    )
   return worst

@@ -23,8 +23,18 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import tensorflow as tf
 
-__all__ = ["zoo_dir", "list", "info", "path", "load", "load_file", "resolve", "load_any",
-           "as_policy", "sha256"]
+__all__ = [
+  "zoo_dir",
+  "list",
+  "info",
+  "path",
+  "load",
+  "load_file",
+  "resolve",
+  "load_any",
+  "as_policy",
+  "sha256",
+]
 
 _MANIFEST = "manifest.json"
 
@@ -95,22 +105,27 @@ def load(name: str, verify: bool = True) -> tf.keras.Model:
   if not os.path.exists(file):
     raise ValueError(f"Zoo model {name!r}: file {file} is missing.")
   if verify and entry.get("sha256") and sha256(file) != entry["sha256"]:
-    raise ValueError(f"Zoo model {name!r}: file {file} does not match its SHA-256 in "
-                     f"{_MANIFEST} (truncated, corrupt or modified); regenerate it with "
-                     "`python -m launchers.build_zoo` or restore it from git.")
+    raise ValueError(
+      f"Zoo model {name!r}: file {file} does not match its SHA-256 in "
+      f"{_MANIFEST} (truncated, corrupt or modified); regenerate it with "
+      "`python -m launchers.build_zoo` or restore it from git."
+    )
   return load_file(file)
 
 
 def load_file(file: str) -> tf.keras.Model:
   """`keras.models.load_model(file)` with an error that names the file when it is unreadable."""
   import tf_equirl.layers  # noqa: F401  registers the layers before Keras looks them up
+
   if not os.path.exists(file):
     raise ValueError(f"No model file at {file}.")
   try:
     return tf.keras.models.load_model(file, compile=False)
   except Exception as e:  # Keras raises zipfile, OSError, ValueError or TypeError here
-    raise ValueError(f"Cannot load the Keras model file {file}: it is truncated, corrupt or "
-                     f"not a .keras model ({type(e).__name__}: {e}).") from e
+    raise ValueError(
+      f"Cannot load the Keras model file {file}: it is truncated, corrupt or "
+      f"not a .keras model ({type(e).__name__}: {e})."
+    ) from e
 
 
 def resolve(name_or_path: str) -> Tuple[str, Optional[Dict[str, Any]]]:
@@ -127,8 +142,10 @@ def resolve(name_or_path: str) -> Tuple[str, Optional[Dict[str, Any]]]:
   manifest = _manifest()
   available = ", ".join(sorted(manifest)) or "none (the zoo is empty)"
   if not isinstance(name_or_path, str) or not name_or_path:
-    raise ValueError("A model is a zoo name or the path of an existing .keras file, received "
-                     f"{name_or_path!r}; available models: {available}.")
+    raise ValueError(
+      "A model is a zoo name or the path of an existing .keras file, received "
+      f"{name_or_path!r}; available models: {available}."
+    )
   if name_or_path.endswith(".keras") and os.path.isfile(name_or_path):
     return name_or_path, None
   if name_or_path in manifest:
@@ -140,9 +157,11 @@ def resolve(name_or_path: str) -> Tuple[str, Optional[Dict[str, Any]]]:
     why = "its name does not end in .keras"
   else:
     why = "it does not exist"
-  raise ValueError(f"Unknown zoo model {name_or_path!r}, and {name_or_path!r} is not an existing "
-                   f".keras file ({why}); available models: {available}. A path must be an "
-                   "existing .keras file.")
+  raise ValueError(
+    f"Unknown zoo model {name_or_path!r}, and {name_or_path!r} is not an existing "
+    f".keras file ({why}); available models: {available}. A path must be an "
+    "existing .keras file."
+  )
 
 
 def load_any(name_or_path: str, verify: bool = True) -> tf.keras.Model:
@@ -168,16 +187,20 @@ def as_policy(model: tf.keras.Model, env, greedy: bool = True):
   from tf_equirl.networks import LogitsActorNetwork
 
   network = LogitsActorNetwork(env.observation_spec(), env.action_spec(), model)
-  policy = actor_policy.ActorPolicy(env.time_step_spec(), env.action_spec(),
-                                    actor_network=network, training=False)
+  policy = actor_policy.ActorPolicy(
+    env.time_step_spec(), env.action_spec(), actor_network=network, training=False
+  )
   return greedy_policy.GreedyPolicy(policy) if greedy else policy
 
 
 # ------------------------------------------------------------------ manifest and cards
 EVAL_SEED = 12345  # zoo evaluation episodes never share a seed with training
 
-_GYMNASIUM_IDS = {"CartPole-v1": "CartPole-v1", "Catch-v0": "tf_equirl/Catch-v0",
-                  "GridWorld-v0": "tf_equirl/GridWorld-v0"}
+_GYMNASIUM_IDS = {
+  "CartPole-v1": "CartPole-v1",
+  "Catch-v0": "tf_equirl/Catch-v0",
+  "GridWorld-v0": "tf_equirl/GridWorld-v0",
+}
 
 
 def update_manifest(entries: Dict[str, Dict[str, Any]]) -> None:
@@ -204,26 +227,33 @@ def update_manifest(entries: Dict[str, Dict[str, Any]]) -> None:
 
 def model_card(name: str, e: Dict[str, Any]) -> str:
   """The markdown card of one zoo entry."""
-  lines = [f"### `{name}`", "",
-           f"- environment: {e['env']}; network: {e['network']} {e['role']}"
-           + (f" (trained with the {e['critic']} critic)" if e["role"] == "actor" else ""),
-           f"- parameters: {e['params']}",
-           f"- training: `{e['command']}` (seed {e['seed']}, {e['total_steps']:,} "
-           f"{'env steps' if e['role'] != 'transition' else 'transitions x epochs'})"]
+  lines = [
+    f"### `{name}`",
+    "",
+    f"- environment: {e['env']}; network: {e['network']} {e['role']}"
+    + (f" (trained with the {e['critic']} critic)" if e["role"] == "actor" else ""),
+    f"- parameters: {e['params']}",
+    f"- training: `{e['command']}` (seed {e['seed']}, {e['total_steps']:,} "
+    f"{'env steps' if e['role'] != 'transition' else 'transitions x epochs'})",
+  ]
   if e["role"] == "actor":
     ev = e["evaluation"]
     fmt = lambda s: f"{s['mean']:.3f} +- {s['two_se']:.3f}"
-    lines.append(f"- evaluation ({ev['tf_greedy']['episodes']} episodes, mean +- 2 SE, seed "
-                 f"{ev['seed']}): greedy {fmt(ev['tf_greedy'])}, sampled {fmt(ev['tf_sampled'])} "
-                 f"(tf_equirl env); greedy on gymnasium's {_GYMNASIUM_IDS[e['env']]}: "
-                 f"{fmt(ev['gymnasium_greedy'])}; card threshold (greedy) {e['threshold']}")
+    lines.append(
+      f"- evaluation ({ev['tf_greedy']['episodes']} episodes, mean +- 2 SE, seed "
+      f"{ev['seed']}): greedy {fmt(ev['tf_greedy'])}, sampled {fmt(ev['tf_sampled'])} "
+      f"(tf_equirl env); greedy on gymnasium's {_GYMNASIUM_IDS[e['env']]}: "
+      f"{fmt(ev['gymnasium_greedy'])}; card threshold (greedy) {e['threshold']}"
+    )
   for key, value in sorted((e.get("metrics") or {}).items()):
     lines.append(f"- {key}: {value:.4g}" if isinstance(value, float) else f"- {key}: {value}")
   if e.get("equivariance_error") is None:
     lines.append("- equivariance error: not equivariant by construction")
   else:
-    lines.append(f"- equivariance error: {e['equivariance_error']:.2e} (max over "
-                 f"{e['equivariance_states']:,} states and all group elements)")
+    lines.append(
+      f"- equivariance error: {e['equivariance_error']:.2e} (max over "
+      f"{e['equivariance_states']:,} states and all group elements)"
+    )
   if e.get("notes"):
     lines.append(f"- notes: {e['notes']}")
   lines += [f"- file: `zoo/{e['file']}`, {e['bytes'] / 1024:.0f} KiB, sha256 `{e['sha256']}`", ""]
@@ -231,23 +261,34 @@ def model_card(name: str, e: Dict[str, Any]) -> str:
 
 
 def _readme(manifest: Dict[str, Dict[str, Any]]) -> str:
-  text = ["# tf_equirl model zoo", "",
-          "Pretrained models. Load one in one line (Keras safe mode, no custom_objects):", "",
-          "```python", "import tf_equirl, tensorflow as tf",
-          "actor = tf.keras.models.load_model(\"zoo/cartpole/gcnn_actor.keras\")   # or:",
-          "actor = tf_equirl.zoo.load(\"cartpole/gcnn_actor\")                      # checks the SHA-256",
-          "logits = actor(observations)                     # [batch, 4] -> [batch, 2]", "```", "",
-          "`tf_equirl.zoo.as_policy(actor, env)` wraps an actor as a tf-agents policy; "
-          "`python -m launchers.evaluate --model=cartpole/gcnn_actor --backend=gymnasium "
-          "--render=cartpole.gif` evaluates and animates it.", "",
-          "Regenerate the actors and critics with `python -m launchers.build_zoo`: it trains each "
-          "entry with the command on its card, keeps the first seed whose greedy evaluation "
-          "reaches the card's threshold, and rewrites manifest.json and this file. Evaluation "
-          f"episodes use seed {EVAL_SEED}, never a training seed. The transition models "
-          "(`*_transition`, inputs `[observation, action]`, output the predicted next "
-          "observation or, for Catch, ball-cell and paddle-column logits) come from "
-          "`python -m launchers.make_transition_data --env=ENV --seed=0` and "
-          "`python -m launchers.analyze_transition --env=ENV ... --zoo` (the command is on each "
-          "card; see results/transition_cartpole/README.md).", "", "## Cards", ""]
+  text = [
+    "# tf_equirl model zoo",
+    "",
+    "Pretrained models. Load one in one line (Keras safe mode, no custom_objects):",
+    "",
+    "```python",
+    "import tf_equirl, tensorflow as tf",
+    'actor = tf.keras.models.load_model("zoo/cartpole/gcnn_actor.keras")   # or:',
+    'actor = tf_equirl.zoo.load("cartpole/gcnn_actor")                      # checks the SHA-256',
+    "logits = actor(observations)                     # [batch, 4] -> [batch, 2]",
+    "```",
+    "",
+    "`tf_equirl.zoo.as_policy(actor, env)` wraps an actor as a tf-agents policy; "
+    "`python -m launchers.evaluate --model=cartpole/gcnn_actor --backend=gymnasium "
+    "--render=cartpole.gif` evaluates and animates it.",
+    "",
+    "Regenerate the actors and critics with `python -m launchers.build_zoo`: it trains each "
+    "entry with the command on its card, keeps the first seed whose greedy evaluation "
+    "reaches the card's threshold, and rewrites manifest.json and this file. Evaluation "
+    f"episodes use seed {EVAL_SEED}, never a training seed. The transition models "
+    "(`*_transition`, inputs `[observation, action]`, output the predicted next "
+    "observation or, for Catch, ball-cell and paddle-column logits) come from "
+    "`python -m launchers.make_transition_data --env=ENV --seed=0` and "
+    "`python -m launchers.analyze_transition --env=ENV ... --zoo` (the command is on each "
+    "card; see results/transition_cartpole/README.md).",
+    "",
+    "## Cards",
+    "",
+  ]
   text += [model_card(name, manifest[name]) for name in sorted(manifest)]
   return "\n".join(text)

@@ -31,13 +31,20 @@ from tf_equirl import compilation  # noqa: E402
 
 _ENV = flags.DEFINE_enum("env", "CartPole-v1", ["CartPole-v1", "Catch-v0"], "Environment.")
 _NETWORK = flags.DEFINE_string("network", "mlp", "Actor network.")
-_NUM_MINIBATCHES = flags.DEFINE_integer("num_minibatches", None,
-                                        "Override (vs_purejaxrl.py uses 64 for Catch).")
+_NUM_MINIBATCHES = flags.DEFINE_integer(
+  "num_minibatches", None, "Override (vs_purejaxrl.py uses 64 for Catch)."
+)
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny calls of 2 iterations (smoke test).")
-_XLA_RUNTIME = flags.DEFINE_bool("xla_runtime", False, "Compile with XLA's newer CPU runtime "
-                                 "(tf_equirl.compilation; what launchers.train_ppo uses).")
-_XLA_CACHE = flags.DEFINE_string("xla_cache", "", "With --xla_runtime: a persistent "
-                                 "compilation cache folder (a second run reads it).")
+_XLA_RUNTIME = flags.DEFINE_bool(
+  "xla_runtime",
+  False,
+  "Compile with XLA's newer CPU runtime " "(tf_equirl.compilation; what launchers.train_ppo uses).",
+)
+_XLA_CACHE = flags.DEFINE_string(
+  "xla_cache",
+  "",
+  "With --xla_runtime: a persistent " "compilation cache folder (a second run reads it).",
+)
 
 
 class _Clock:
@@ -66,10 +73,12 @@ def main(argv):
   clock = _Clock()
   print("| phase | wall s | CPU s |\n|---|---:|---:|")
   import tensorflow as tf  # pylint: disable=g-import-not-at-top  (imported with compilation)
+
   clock.lap("import tensorflow (and absl's start)")
   from tf_equirl import results  # pylint: disable=g-import-not-at-top
   from tf_equirl.agents.ppo import PPO, default_config  # pylint: disable=g-import-not-at-top
   from tf_equirl import runner  # pylint: disable=g-import-not-at-top
+
   clock.lap("import tf-agents, tf_equirl")
   overrides = {} if _NUM_MINIBATCHES.value is None else {"num_minibatches": _NUM_MINIBATCHES.value}
   if _QUICK.value:
@@ -86,31 +95,37 @@ def main(argv):
   carry, _ = ppo._train_chunk(carry, ppo._chunk)  # pylint: disable=protected-access
   clock.lap(f"a later call: {ppo._chunk} iterations")  # pylint: disable=protected-access
   import tempfile  # pylint: disable=g-import-not-at-top
+
   with tempfile.TemporaryDirectory() as out:
     ppo.actor_model.save(os.path.join(out, "actor.keras"))
     ppo.critic_model.save(os.path.join(out, "critic.keras"))
     clock.lap("save actor and critic (.keras)")
     writer = tf.summary.create_file_writer(out)
     import numpy as np  # pylint: disable=g-import-not-at-top
+
     steps = np.arange(1, ppo._chunk + 1, dtype=np.int64) * config.batch_size  # pylint: disable=protected-access
     runner._scalar_writer(writer)(steps, metrics)  # pylint: disable=protected-access
     writer.flush()
     clock.lap(f"TensorBoard scalars of {ppo._chunk} iterations")  # pylint: disable=protected-access
-    results.plot_curves(os.path.join(out, "curves.png"), {"x": metrics["mean_return"][None]},
-                        steps, title="profile")
+    results.plot_curves(
+      os.path.join(out, "curves.png"), {"x": metrics["mean_return"][None]}, steps, title="profile"
+    )
     clock.lap("figure (matplotlib import + plot)")
 
   chunk = ppo._chunk  # pylint: disable=protected-access
   carry, adam_ms = _cpu_per_iteration(ppo._train_chunk, carry, chunk)  # pylint: disable=protected-access
   # The same update with a plain gradient step in place of Adam, traced into a second graph.
   ppo.optimizer.apply_gradients = lambda grads_and_vars: [
-      v.assign_sub(1e-4 * g) for g, v in grads_and_vars]
+    v.assign_sub(1e-4 * g) for g, v in grads_and_vars
+  ]
   plain = tf.function(ppo._train_chunk_impl, jit_compile=True, autograph=False)  # pylint: disable=protected-access
   carry, _ = plain(carry, chunk)
   _, sgd_ms = _cpu_per_iteration(plain, carry, chunk)
   updates = config.num_epochs * config.num_minibatches
-  print(f"\n{config.env} {config.network}: {updates} Adam steps of minibatch "
-        f"{config.minibatch_size} per iteration of {config.batch_size} env steps")
+  print(
+    f"\n{config.env} {config.network}: {updates} Adam steps of minibatch "
+    f"{config.minibatch_size} per iteration of {config.batch_size} env steps"
+  )
   print("| update | CPU ms per iteration |\n|---|---:|")
   print(f"| Keras Adam (as trained) | {adam_ms:.2f} |")
   print(f"| plain gradient step instead | {sgd_ms:.2f} |")
@@ -119,5 +134,11 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=flags_parser(lambda: compilation.configure(
-      compilation.CompilationConfig(_XLA_RUNTIME.value, _XLA_CACHE.value or None))))
+  app.run(
+    main,
+    flags_parser=flags_parser(
+      lambda: compilation.configure(
+        compilation.CompilationConfig(_XLA_RUNTIME.value, _XLA_CACHE.value or None)
+      )
+    ),
+  )

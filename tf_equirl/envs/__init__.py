@@ -15,34 +15,70 @@
 
 from tf_equirl.envs.base import BatchedEnvironment, EnvState, as_key
 from tf_equirl.envs.cartpole import CartPole, cartpole_outcome, cartpole_physics, cartpole_symmetry
-from tf_equirl.envs.catch import (Catch, catch_observation, catch_outcome, catch_physics,
-                                  catch_state_from_observation, catch_symmetry)
+from tf_equirl.envs.catch import (
+  Catch,
+  catch_observation,
+  catch_outcome,
+  catch_physics,
+  catch_state_from_observation,
+  catch_symmetry,
+)
 from tf_equirl.envs.gym_catch import GYMNASIUM_ID as CATCH_GYMNASIUM_ID
 from tf_equirl.envs.gym_catch import CatchEnv, register_gymnasium_envs
-from tf_equirl.envs.gridworld import (GridWorld, gridworld_observation, gridworld_outcome,
-                                      gridworld_physics, gridworld_state_from_observation,
-                                      gridworld_symmetries, gridworld_symmetry)
+from tf_equirl.envs.gridworld import (
+  GridWorld,
+  gridworld_observation,
+  gridworld_outcome,
+  gridworld_physics,
+  gridworld_state_from_observation,
+  gridworld_symmetries,
+  gridworld_symmetry,
+)
 from tf_equirl.envs.gym_gridworld import GYMNASIUM_ID as GRIDWORLD_GYMNASIUM_ID
 from tf_equirl.envs.gym_gridworld import GridWorldEnv, register_gymnasium_gridworld
 from tf_equirl.envs.gymnasium_adapter import check_gymnasium_compatible, run_gymnasium_episodes
 from tf_equirl.envs.registry import list_envs, make, register
 
-for _name, _factory in (("CartPole-v1", CartPole), ("Catch-v0", Catch),
-                        ("GridWorld-v0", GridWorld)):
+for _name, _factory in (
+  ("CartPole-v1", CartPole),
+  ("Catch-v0", Catch),
+  ("GridWorld-v0", GridWorld),
+):
   if _name not in list_envs():
     register(_name, _factory)
 register_gymnasium_envs()
 register_gymnasium_gridworld()
 
 __all__ = [
-    "BatchedEnvironment", "EnvState", "as_key",
-    "CartPole", "cartpole_physics", "cartpole_outcome", "cartpole_symmetry",
-    "Catch", "catch_physics", "catch_outcome", "catch_observation",
-    "catch_state_from_observation", "catch_symmetry",
-    "GridWorld", "gridworld_physics", "gridworld_outcome", "gridworld_observation",
-    "gridworld_state_from_observation", "gridworld_symmetry", "gridworld_symmetries",
-    "CatchEnv", "CATCH_GYMNASIUM_ID", "register_gymnasium_envs",
-    "GridWorldEnv", "GRIDWORLD_GYMNASIUM_ID", "register_gymnasium_gridworld",
-    "run_gymnasium_episodes", "check_gymnasium_compatible",
-    "make", "register", "list_envs",
+  "BatchedEnvironment",
+  "EnvState",
+  "as_key",
+  "CartPole",
+  "cartpole_physics",
+  "cartpole_outcome",
+  "cartpole_symmetry",
+  "Catch",
+  "catch_physics",
+  "catch_outcome",
+  "catch_observation",
+  "catch_state_from_observation",
+  "catch_symmetry",
+  "GridWorld",
+  "gridworld_physics",
+  "gridworld_outcome",
+  "gridworld_observation",
+  "gridworld_state_from_observation",
+  "gridworld_symmetry",
+  "gridworld_symmetries",
+  "CatchEnv",
+  "CATCH_GYMNASIUM_ID",
+  "register_gymnasium_envs",
+  "GridWorldEnv",
+  "GRIDWORLD_GYMNASIUM_ID",
+  "register_gymnasium_gridworld",
+  "run_gymnasium_episodes",
+  "check_gymnasium_compatible",
+  "make",
+  "register",
+  "list_envs",
 ]

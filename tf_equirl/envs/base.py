@@ -89,22 +89,27 @@ def as_key(seed_or_key: Any) -> tf.Tensor:
   `tf.random.experimental.stateless_split`) is used as given.
   """
   if isinstance(seed_or_key, (bool, np.bool_)):
-    raise ValueError(f"Expected an integer seed or an integer key of shape [2], received "
-                     f"the bool {seed_or_key!r}.")
+    raise ValueError(
+      f"Expected an integer seed or an integer key of shape [2], received "
+      f"the bool {seed_or_key!r}."
+    )
   if isinstance(seed_or_key, (int, np.integer)):
-    if not -2**63 <= int(seed_or_key) < 2**63:
+    if not -(2**63) <= int(seed_or_key) < 2**63:
       raise ValueError(f"Seed {seed_or_key} does not fit in int64.")
     return tf.constant([int(seed_or_key), 0], dtype=tf.int64)
   key = tf.convert_to_tensor(seed_or_key)
   if not key.dtype.is_integer:
-    raise ValueError("Expected an integer seed or an integer key of shape [2], received a "
-                     f"tensor of dtype {key.dtype.name} and shape {key.shape}.")
+    raise ValueError(
+      "Expected an integer seed or an integer key of shape [2], received a "
+      f"tensor of dtype {key.dtype.name} and shape {key.shape}."
+    )
   key = tf.cast(key, tf.int64)
   if key.shape.rank == 0:
     return tf.stack([key, tf.zeros([], tf.int64)])
   if key.shape.rank != 1 or key.shape[0] != 2:
-    raise ValueError("Expected an integer seed (scalar) or a key of shape [2], received "
-                     f"shape {key.shape}.")
+    raise ValueError(
+      "Expected an integer seed (scalar) or a key of shape [2], received " f"shape {key.shape}."
+    )
   return key
 
 
@@ -118,8 +123,7 @@ def stateless_symmetric_uniform(key: tf.Tensor, shape: Any, half_width: float) -
   `(k - 2^23 + 0.5)` is exact in float32 and is scaled by one multiplication, which
   leaves XLA nothing to fuse into a differently rounded FMA.
   """
-  bits = rng.uniform(shape, seed=key, minval=None, maxval=None,
-                     dtype=tf.uint32)
+  bits = rng.uniform(shape, seed=key, minval=None, maxval=None, dtype=tf.uint32)
   k = tf.cast(tf.bitwise.right_shift(bits, 8), tf.int32)  # 24 uniform bits
   centered = tf.cast(k - 2**23, tf.float32) + 0.5
   return centered * tf.constant(half_width / 2**23, tf.float32)
@@ -146,17 +150,32 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
       takes its own seed in `pure_reset`.
   """
 
-  def __init__(self, name: str, observation_spec: tensor_spec.BoundedTensorSpec,
-               num_actions: int, physics: PhysicsFn, outcome: OutcomeFn,
-               max_episode_steps: Optional[int], batch_size: int, seed: Any):
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) \
-        or batch_size < 1:
-      raise ValueError(f"{name}: batch_size must be a positive integer, received "
-                       f"{batch_size!r}.")
+  def __init__(
+    self,
+    name: str,
+    observation_spec: tensor_spec.BoundedTensorSpec,
+    num_actions: int,
+    physics: PhysicsFn,
+    outcome: OutcomeFn,
+    max_episode_steps: Optional[int],
+    batch_size: int,
+    seed: Any,
+  ):
+    if (
+      not isinstance(batch_size, (int, np.integer))
+      or isinstance(batch_size, bool)
+      or batch_size < 1
+    ):
+      raise ValueError(
+        f"{name}: batch_size must be a positive integer, received " f"{batch_size!r}."
+      )
     if max_episode_steps is not None and (
-        not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1):
-      raise ValueError(f"{name}: max_episode_steps must be a positive integer or None, "
-                       f"received {max_episode_steps!r}.")
+      not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1
+    ):
+      raise ValueError(
+        f"{name}: max_episode_steps must be a positive integer or None, "
+        f"received {max_episode_steps!r}."
+      )
     for fn_name, fn in (("physics", physics), ("outcome", outcome)):
       if not callable(fn):
         raise ValueError(f"{name}: {fn_name} must be callable, received {fn!r}.")
@@ -166,13 +185,13 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     self._outcome = outcome
     self._max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
     action_spec = tensor_spec.BoundedTensorSpec(
-        [], tf.int32, minimum=0, maximum=self._num_actions - 1, name="action")
+      [], tf.int32, minimum=0, maximum=self._num_actions - 1, name="action"
+    )
     super().__init__(ts.time_step_spec(observation_spec), action_spec, int(batch_size))
     # Only the TFEnvironment face owns variables; the pure API never touches them.
     state, time_step = self.pure_reset(seed)
     self._state_vars = EnvState(*[tf.Variable(t, trainable=False) for t in state])
-    self._time_step_vars = ts.TimeStep(
-        *[tf.Variable(t, trainable=False) for t in time_step])
+    self._time_step_vars = ts.TimeStep(*[tf.Variable(t, trainable=False) for t in time_step])
 
   # ------------------------------------------------------------------ properties
   @property
@@ -213,8 +232,7 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     ("C2" for CartPole and Catch) and its restriction to the identity as "trivial".
     Environments with larger groups add their subgroups (GridWorld: "D4", "C4", "C2")."""
     full = self.symmetry
-    return {full.group.name: full,
-            "trivial": full.restrict([full.group.identity], name="trivial")}
+    return {full.group.name: full, "trivial": full.restrict([full.group.identity], name="trivial")}
 
   def get_symmetry(self, group: Optional[str] = None) -> MDPSymmetry:
     """`symmetries[group]`, or `symmetry` for None.
@@ -226,8 +244,10 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
       return self.symmetry
     available = self.symmetries
     if group not in available:
-      raise ValueError(f"{self._name} has no symmetry group named {group!r}; available: "
-                       f"{sorted(available)} (None: the full {self.symmetry.group.name}).")
+      raise ValueError(
+        f"{self._name} has no symmetry group named {group!r}; available: "
+        f"{sorted(available)} (None: the full {self.symmetry.group.name})."
+      )
     return available[group]
 
   @abc.abstractmethod
@@ -239,13 +259,15 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     """A batch of initial physics states drawn with the stateless seed `key`."""
 
   @abc.abstractmethod
-  def with_dynamics(self, physics: Optional[PhysicsFn] = None,
-                    outcome: Optional[OutcomeFn] = None) -> "BatchedEnvironment":
+  def with_dynamics(
+    self, physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None
+  ) -> "BatchedEnvironment":
     """A copy of this environment (same configuration) with replaced dynamics."""
 
   # -------------------------------------------------------------------- pure API
-  def pure_reset(self, seed_or_key: Any,
-                 batch_size: Optional[int] = None) -> Tuple[EnvState, ts.TimeStep]:
+  def pure_reset(
+    self, seed_or_key: Any, batch_size: Optional[int] = None
+  ) -> Tuple[EnvState, ts.TimeStep]:
     """Starts `batch_size` (default `self.batch_size`) fresh episodes.
 
     Args:
@@ -258,11 +280,18 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     b = self.batch_size if batch_size is None else batch_size
     key = as_key(seed_or_key)
     physics = self._initial_physics(key, b)
-    state = EnvState(physics=physics, step_count=tf.zeros([b], tf.int32),
-                     done=tf.zeros([b], tf.bool), key=key + _KEY_INCREMENT)
+    state = EnvState(
+      physics=physics,
+      step_count=tf.zeros([b], tf.int32),
+      done=tf.zeros([b], tf.bool),
+      key=key + _KEY_INCREMENT,
+    )
     time_step = ts.TimeStep(
-        step_type=tf.fill([b], ts.StepType.FIRST), reward=tf.zeros([b], tf.float32),
-        discount=tf.ones([b], tf.float32), observation=self.observe(physics))
+      step_type=tf.fill([b], ts.StepType.FIRST),
+      reward=tf.zeros([b], tf.float32),
+      discount=tf.ones([b], tf.float32),
+      observation=self.observe(physics),
+    )
     return state, time_step
 
   def pure_step(self, state: EnvState, action: Any) -> Tuple[EnvState, ts.TimeStep]:
@@ -276,8 +305,10 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
       `(next_state, time_step)`.
     """
     if not isinstance(state, EnvState):
-      raise ValueError(f"{self._name}: pure_step expects an EnvState as `state`, received "
-                       f"{type(state).__name__}.")
+      raise ValueError(
+        f"{self._name}: pure_step expects an EnvState as `state`, received "
+        f"{type(state).__name__}."
+      )
     batch = state.step_count.shape[0]
     action, valid = self._check_action(action, batch)
     dynamic_batch = batch if batch is not None else tf.shape(state.step_count)[0]
@@ -294,11 +325,13 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     reset = state.done
     reset_physics = self._initial_physics(state.key, dynamic_batch)
     physics = tf.where(_expand_like(reset, next_physics), reset_physics, next_physics)
-    step_type = tf.where(reset, ts.StepType.FIRST,
-                         tf.where(ended, ts.StepType.LAST, ts.StepType.MID))
+    step_type = tf.where(
+      reset, ts.StepType.FIRST, tf.where(ended, ts.StepType.LAST, ts.StepType.MID)
+    )
     reward = tf.where(reset, tf.zeros_like(reward), reward)
-    discount = tf.where(tf.logical_and(terminated, tf.logical_not(reset)),
-                        tf.zeros_like(reward), tf.ones_like(reward))
+    discount = tf.where(
+      tf.logical_and(terminated, tf.logical_not(reset)), tf.zeros_like(reward), tf.ones_like(reward)
+    )
     observation = self.observe(physics)
     # Under XLA the value assertion is a no-op; NaN marks the bad elements instead.
     nan_obs = tf.constant(np.nan, observation.dtype)
@@ -306,13 +339,18 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     reward = tf.where(valid, reward, tf.constant(np.nan, reward.dtype))
 
     next_state = EnvState(
-        physics=physics, step_count=tf.where(reset, tf.zeros_like(count), count),
-        done=tf.logical_and(ended, tf.logical_not(reset)), key=state.key + _KEY_INCREMENT)
-    return next_state, ts.TimeStep(step_type=step_type, reward=reward,
-                                   discount=discount, observation=observation)
+      physics=physics,
+      step_count=tf.where(reset, tf.zeros_like(count), count),
+      done=tf.logical_and(ended, tf.logical_not(reset)),
+      key=state.key + _KEY_INCREMENT,
+    )
+    return next_state, ts.TimeStep(
+      step_type=step_type, reward=reward, discount=discount, observation=observation
+    )
 
-  def pure_step_and_reset(self, state: EnvState,
-                          action: Any) -> Tuple[EnvState, ts.TimeStep, tf.Tensor]:
+  def pure_step_and_reset(
+    self, state: EnvState, action: Any
+  ) -> Tuple[EnvState, ts.TimeStep, tf.Tensor]:
     """Steps every element and starts the next episode at once where one ended (gymnax style).
 
     Equal, element for element and bit for bit, to `pure_step` followed by a second
@@ -340,11 +378,14 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     batch = batch if batch is not None else tf.shape(stepped.step_count)[0]
     reset_physics = self._initial_physics(stepped.key, batch)
     next_state = EnvState(
-        physics=tf.where(_expand_like(ended, reset_physics), reset_physics, stepped.physics),
-        step_count=tf.where(ended, tf.zeros_like(stepped.step_count), stepped.step_count),
-        done=tf.zeros_like(ended), key=stepped.key + _KEY_INCREMENT)
-    observation = tf.where(_expand_like(ended, time_step.observation),
-                           self.observe(reset_physics), time_step.observation)
+      physics=tf.where(_expand_like(ended, reset_physics), reset_physics, stepped.physics),
+      step_count=tf.where(ended, tf.zeros_like(stepped.step_count), stepped.step_count),
+      done=tf.zeros_like(ended),
+      key=stepped.key + _KEY_INCREMENT,
+    )
+    observation = tf.where(
+      _expand_like(ended, time_step.observation), self.observe(reset_physics), time_step.observation
+    )
     return next_state, time_step, observation
 
   def _step_physics(self, state: EnvState, action: tf.Tensor) -> tf.Tensor:
@@ -355,8 +396,10 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
 
   def _check_action(self, action: Any, batch: Optional[int]):
     """Static checks in Python, value checks eagerly or as a graph assertion."""
-    expected = (f"integer actions of shape [{batch if batch is not None else 'B'}] with "
-                f"values in [0, {self._num_actions - 1}]")
+    expected = (
+      f"integer actions of shape [{batch if batch is not None else 'B'}] with "
+      f"values in [0, {self._num_actions - 1}]"
+    )
     if isinstance(action, (float, bool, np.floating, np.bool_)):
       raise ValueError(f"{self._name}: invalid action {action!r}; expected {expected}.")
     try:
@@ -364,12 +407,17 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     except (TypeError, ValueError) as e:
       raise ValueError(f"{self._name}: invalid action {action!r}; expected {expected}.") from e
     if not action.dtype.is_integer:
-      raise ValueError(f"{self._name}: invalid action of dtype {action.dtype.name} "
-                       f"({_describe(action)}); expected {expected}.")
-    if action.shape.rank != 1 or (batch is not None and action.shape[0] is not None
-                                  and action.shape[0] != batch):
-      raise ValueError(f"{self._name}: invalid action of shape {action.shape} "
-                       f"({_describe(action)}); expected {expected}.")
+      raise ValueError(
+        f"{self._name}: invalid action of dtype {action.dtype.name} "
+        f"({_describe(action)}); expected {expected}."
+      )
+    if action.shape.rank != 1 or (
+      batch is not None and action.shape[0] is not None and action.shape[0] != batch
+    ):
+      raise ValueError(
+        f"{self._name}: invalid action of shape {action.shape} "
+        f"({_describe(action)}); expected {expected}."
+      )
     # The range is checked before narrowing to int32, where 2**32 would wrap to 0.
     valid = tf.logical_and(action >= 0, action < self._num_actions)
     # Constants are checked in Python even while tracing, so XLA cannot drop the check.
@@ -379,14 +427,20 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
       bad = np.flatnonzero((values < 0) | (values >= self._num_actions))
       if bad.size:
         raise ValueError(
-            f"{self._name}: invalid action {values[bad[:8]].tolist()} at batch index "
-            f"{bad[:8].tolist()}{' ...' if bad.size > 8 else ''}; valid actions are "
-            f"integers in [0, {self._num_actions - 1}].")
+          f"{self._name}: invalid action {values[bad[:8]].tolist()} at batch index "
+          f"{bad[:8].tolist()}{' ...' if bad.size > 8 else ''}; valid actions are "
+          f"integers in [0, {self._num_actions - 1}]."
+        )
       return action, valid
     check = tf.debugging.Assert(
-        tf.reduce_all(valid),
-        [f"{self._name}: invalid action; valid actions are integers in "
-         f"[0, {self._num_actions - 1}], received action =", raw], summarize=16)
+      tf.reduce_all(valid),
+      [
+        f"{self._name}: invalid action; valid actions are integers in "
+        f"[0, {self._num_actions - 1}], received action =",
+        raw,
+      ],
+      summarize=16,
+    )
     with tf.control_dependencies([check]):
       return tf.identity(action), valid
 

@@ -45,14 +45,18 @@ import tensorflow as tf
 
 from tf_equirl import rng
 
-__all__ = ["BREAKINGS", "check_breaking", "parse_variant", "catch_broken_physics",
-           "bernoulli_bits"]
+__all__ = ["BREAKINGS", "check_breaking", "parse_variant", "catch_broken_physics", "bernoulli_bits"]
 
 BREAKINGS = ("global", "reflect", "repeat")
 # Largest strength each variant accepts (None: unbounded).
-_MAX_STRENGTH = {("CartPole-v1", "global"): None, ("CartPole-v1", "reflect"): 1.0,
-                 ("CartPole-v1", "repeat"): None, ("Catch", "global"): 1.0,
-                 ("Catch", "reflect"): 1.0, ("Catch", "repeat"): 1.0}
+_MAX_STRENGTH = {
+  ("CartPole-v1", "global"): None,
+  ("CartPole-v1", "reflect"): 1.0,
+  ("CartPole-v1", "repeat"): None,
+  ("Catch", "global"): 1.0,
+  ("Catch", "reflect"): 1.0,
+  ("Catch", "repeat"): 1.0,
+}
 # Added to the environment's key for the breaking draws, so they are independent of the
 # reset draws made from the key itself (Philox hashes the whole seed).
 WIND_KEY_OFFSET = np.array([0x5A17C0DE, 0], dtype=np.int64)
@@ -62,23 +66,29 @@ def check_breaking(env_name: str, breaking: Optional[str], strength: Any) -> Opt
   """Validates `breaking` and `strength`; returns the strength as a float (None: no breaking)."""
   if breaking is None:
     if strength not in (None, 0, 0.0):
-      raise ValueError(f"{env_name}: strength={strength!r} given without a breaking variant; "
-                       f"pass breaking= one of {BREAKINGS}.")
+      raise ValueError(
+        f"{env_name}: strength={strength!r} given without a breaking variant; "
+        f"pass breaking= one of {BREAKINGS}."
+      )
     return None
   if breaking not in BREAKINGS:
-    raise ValueError(f"{env_name}: unknown symmetry-breaking variant breaking={breaking!r}; "
-                     f"expected one of {BREAKINGS}.")
-  if isinstance(strength, bool) or not isinstance(strength, (int, float, np.floating,
-                                                             np.integer)):
+    raise ValueError(
+      f"{env_name}: unknown symmetry-breaking variant breaking={breaking!r}; "
+      f"expected one of {BREAKINGS}."
+    )
+  if isinstance(strength, bool) or not isinstance(strength, (int, float, np.floating, np.integer)):
     raise ValueError(f"{env_name}: strength must be a number, received strength={strength!r}.")
   strength = float(strength)
   if not np.isfinite(strength) or strength < 0:
-    raise ValueError(f"{env_name}: strength must be a finite number >= 0, received "
-                     f"strength={strength!r}.")
+    raise ValueError(
+      f"{env_name}: strength must be a finite number >= 0, received " f"strength={strength!r}."
+    )
   top = _MAX_STRENGTH[(env_name, breaking)]
   if top is not None and strength > top:
-    raise ValueError(f"{env_name}: the {breaking!r} variant takes a strength in [0, {top:g}] "
-                     f"(a probability or a fraction), received strength={strength!r}.")
+    raise ValueError(
+      f"{env_name}: the {breaking!r} variant takes a strength in [0, {top:g}] "
+      f"(a probability or a fraction), received strength={strength!r}."
+    )
   return strength
 
 
@@ -88,13 +98,16 @@ def parse_variant(name: str) -> Tuple[str, Dict[str, Any]]:
   if not rest:
     return base, {}
   if len(rest) != 2:
-    raise ValueError(f"Environment variant {name!r} must read '<env>:<breaking>:<strength>', "
-                     f"e.g. 'CartPole-v1:global:0.5'; breaking is one of {BREAKINGS}.")
+    raise ValueError(
+      f"Environment variant {name!r} must read '<env>:<breaking>:<strength>', "
+      f"e.g. 'CartPole-v1:global:0.5'; breaking is one of {BREAKINGS}."
+    )
   try:
     strength = float(rest[1])
   except ValueError:
-    raise ValueError(f"Environment variant {name!r}: strength {rest[1]!r} is not a number.") \
-        from None
+    raise ValueError(
+      f"Environment variant {name!r}: strength {rest[1]!r} is not a number."
+    ) from None
   return base, {"breaking": rest[0], "strength": strength}
 
 
@@ -104,14 +117,14 @@ def bernoulli_bits(key: tf.Tensor, batch, probability: float) -> tf.Tensor:
   Compared as integers, so XLA and eager code draw the same coins from the same key
   (`stateless_uniform` floats differ between them in TF 2.15, see `envs.base`).
   """
-  bits = rng.uniform([batch], seed=key + WIND_KEY_OFFSET, minval=None,
-                     maxval=None, dtype=tf.uint32)
+  bits = rng.uniform([batch], seed=key + WIND_KEY_OFFSET, minval=None, maxval=None, dtype=tf.uint32)
   k = tf.cast(tf.bitwise.right_shift(bits, 8), tf.int32)
   return k < int(round(probability * 2**24))
 
 
-def catch_broken_physics(state: tf.Tensor, action: tf.Tensor, coin: tf.Tensor, breaking: str,
-                         columns: int) -> tf.Tensor:
+def catch_broken_physics(
+  state: tf.Tensor, action: tf.Tensor, coin: tf.Tensor, breaking: str, columns: int
+) -> tf.Tensor:
   """Catch's step where `coin` (bool `[B]`) says whether the breaking happens this step."""
   ball_row, ball_col, paddle = tf.unstack(state, num=3, axis=-1)
   move = tf.cast(action, state.dtype) - 1

@@ -16,12 +16,22 @@ import tensorflow as tf
 from tf_agents.specs import tensor_spec
 
 from tf_equirl.envs import breaking as breaking_lib
-from tf_equirl.envs.base import (BatchedEnvironment, OutcomeFn, PhysicsFn,
-                                 stateless_symmetric_uniform)
+from tf_equirl.envs.base import (
+  BatchedEnvironment,
+  OutcomeFn,
+  PhysicsFn,
+  stateless_symmetric_uniform,
+)
 from tf_equirl.groups import MDPSymmetry, Representation, cyclic
 
-__all__ = ["CartPole", "cartpole_physics", "cartpole_dynamics", "cartpole_broken_physics",
-           "cartpole_outcome", "cartpole_symmetry"]
+__all__ = [
+  "CartPole",
+  "cartpole_physics",
+  "cartpole_dynamics",
+  "cartpole_broken_physics",
+  "cartpole_outcome",
+  "cartpole_symmetry",
+]
 
 GRAVITY = 9.8  # gymnasium cartpole.py
 MASSCART = 1.0  # gymnasium cartpole.py
@@ -36,8 +46,9 @@ X_THRESHOLD = 2.4  # gymnasium cartpole.py
 MAX_EPISODE_STEPS = 500  # gymnasium envs/__init__.py, CartPole-v1
 RESET_HIGH = 0.05  # gymnasium cartpole.py reset(): uniform in (-0.05, 0.05)
 # Observation bounds as in gymnasium's observation_space: twice the termination limits.
-OBSERVATION_HIGH = np.array([X_THRESHOLD * 2, np.inf, THETA_THRESHOLD_RADIANS * 2, np.inf],
-                            dtype=np.float32)
+OBSERVATION_HIGH = np.array(
+  [X_THRESHOLD * 2, np.inf, THETA_THRESHOLD_RADIANS * 2, np.inf], dtype=np.float32
+)
 
 
 def cartpole_physics(state: tf.Tensor, action: tf.Tensor) -> tf.Tensor:
@@ -53,8 +64,9 @@ def cartpole_physics(state: tf.Tensor, action: tf.Tensor) -> tf.Tensor:
     The next state, `[B, 4]`.
   """
   dtype = state.dtype
-  force = tf.where(tf.equal(action, 1), tf.constant(FORCE_MAG, dtype),
-                   tf.constant(-FORCE_MAG, dtype))
+  force = tf.where(
+    tf.equal(action, 1), tf.constant(FORCE_MAG, dtype), tf.constant(-FORCE_MAG, dtype)
+  )
   return cartpole_dynamics(state, force)
 
 
@@ -65,19 +77,24 @@ def cartpole_dynamics(state: tf.Tensor, force: tf.Tensor) -> tf.Tensor:
   sintheta = tf.sin(theta)
   temp = (force + POLEMASS_LENGTH * tf.square(theta_dot) * sintheta) / TOTAL_MASS
   thetaacc = (GRAVITY * sintheta - costheta * temp) / (
-      LENGTH * (4.0 / 3.0 - MASSPOLE * tf.square(costheta) / TOTAL_MASS))
+    LENGTH * (4.0 / 3.0 - MASSPOLE * tf.square(costheta) / TOTAL_MASS)
+  )
   xacc = temp - POLEMASS_LENGTH * thetaacc * costheta / TOTAL_MASS
-  return tf.stack([x + TAU * x_dot, x_dot + TAU * xacc,
-                   theta + TAU * theta_dot, theta_dot + TAU * thetaacc], axis=-1)
+  return tf.stack(
+    [x + TAU * x_dot, x_dot + TAU * xacc, theta + TAU * theta_dot, theta_dot + TAU * thetaacc],
+    axis=-1,
+  )
 
 
-def cartpole_broken_physics(state: tf.Tensor, action: tf.Tensor, breaking: str,
-                            strength: float) -> tf.Tensor:
+def cartpole_broken_physics(
+  state: tf.Tensor, action: tf.Tensor, breaking: str, strength: float
+) -> tf.Tensor:
   """CartPole's Euler step with the push changed by a symmetry-breaking variant
   (`tf_equirl.envs.breaking`: "global", "reflect" or "repeat" at `strength`)."""
   dtype = state.dtype
-  force = tf.where(tf.equal(action, 1), tf.constant(FORCE_MAG, dtype),
-                   tf.constant(-FORCE_MAG, dtype))
+  force = tf.where(
+    tf.equal(action, 1), tf.constant(FORCE_MAG, dtype), tf.constant(-FORCE_MAG, dtype)
+  )
   right = state[:, 0] > 0
   if breaking == "global":
     force = force + tf.constant(strength * FORCE_MAG, dtype)
@@ -90,8 +107,9 @@ def cartpole_broken_physics(state: tf.Tensor, action: tf.Tensor, breaking: str,
   return cartpole_dynamics(state, force)
 
 
-def cartpole_outcome(state: tf.Tensor, action: tf.Tensor,
-                     next_state: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+def cartpole_outcome(
+  state: tf.Tensor, action: tf.Tensor, next_state: tf.Tensor
+) -> Tuple[tf.Tensor, tf.Tensor]:
   """Reward 1 on every step, the terminal one included; terminate outside the limits."""
   del state, action
   x, theta = next_state[:, 0], next_state[:, 2]
@@ -99,8 +117,9 @@ def cartpole_outcome(state: tf.Tensor, action: tf.Tensor,
   x_limit = tf.constant(X_THRESHOLD, dtype)
   theta_limit = tf.constant(THETA_THRESHOLD_RADIANS, dtype)
   terminated = tf.logical_or(
-      tf.logical_or(x < -x_limit, x > x_limit),
-      tf.logical_or(theta < -theta_limit, theta > theta_limit))
+    tf.logical_or(x < -x_limit, x > x_limit),
+    tf.logical_or(theta < -theta_limit, theta > theta_limit),
+  )
   return tf.ones_like(x, dtype=tf.float32), terminated
 
 
@@ -109,8 +128,7 @@ def cartpole_symmetry() -> MDPSymmetry:
   """C2 acting by `s -> -s` on the state and by swapping the two pushes."""
   group = cyclic(2)
   state_rep = Representation(group, np.stack([np.eye(4), -np.eye(4)]), name="cartpole_state")
-  action_rep = Representation.from_permutations(group, [[0, 1], [1, 0]],
-                                                name="cartpole_action")
+  action_rep = Representation.from_permutations(group, [[0, 1], [1, 0]], name="cartpole_action")
   return MDPSymmetry(group, state_rep, action_rep)
 
 
@@ -138,25 +156,40 @@ class CartPole(BatchedEnvironment):
     strength: how strongly the symmetry is broken (0: the original environment).
   """
 
-  def __init__(self, batch_size: int = 1, seed: Any = 0,
-               max_episode_steps: Optional[int] = MAX_EPISODE_STEPS,
-               physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None,
-               breaking: Optional[str] = None, strength: float = 0.0):
+  def __init__(
+    self,
+    batch_size: int = 1,
+    seed: Any = 0,
+    max_episode_steps: Optional[int] = MAX_EPISODE_STEPS,
+    physics: Optional[PhysicsFn] = None,
+    outcome: Optional[OutcomeFn] = None,
+    breaking: Optional[str] = None,
+    strength: float = 0.0,
+  ):
     checked = breaking_lib.check_breaking("CartPole-v1", breaking, strength)
     strength = 0.0 if checked is None else checked
-    self._config = dict(batch_size=batch_size, seed=seed, max_episode_steps=max_episode_steps,
-                        breaking=breaking, strength=strength)
+    self._config = dict(
+      batch_size=batch_size,
+      seed=seed,
+      max_episode_steps=max_episode_steps,
+      breaking=breaking,
+      strength=strength,
+    )
     if physics is None and breaking is not None:
-      physics = functools.partial(cartpole_broken_physics, breaking=breaking,
-                                  strength=strength)
+      physics = functools.partial(cartpole_broken_physics, breaking=breaking, strength=strength)
     observation_spec = tensor_spec.BoundedTensorSpec(
-        [4], tf.float32, minimum=-OBSERVATION_HIGH, maximum=OBSERVATION_HIGH,
-        name="observation")
+      [4], tf.float32, minimum=-OBSERVATION_HIGH, maximum=OBSERVATION_HIGH, name="observation"
+    )
     super().__init__(
-        name="CartPole-v1", observation_spec=observation_spec, num_actions=2,
-        physics=cartpole_physics if physics is None else physics,
-        outcome=cartpole_outcome if outcome is None else outcome,
-        max_episode_steps=max_episode_steps, batch_size=batch_size, seed=seed)
+      name="CartPole-v1",
+      observation_spec=observation_spec,
+      num_actions=2,
+      physics=cartpole_physics if physics is None else physics,
+      outcome=cartpole_outcome if outcome is None else outcome,
+      max_episode_steps=max_episode_steps,
+      batch_size=batch_size,
+      seed=seed,
+    )
 
   @property
   def symmetry(self) -> MDPSymmetry:
@@ -177,10 +210,14 @@ class CartPole(BatchedEnvironment):
   def strength(self) -> float:
     return self._config["strength"]
 
-  def with_dynamics(self, physics: Optional[PhysicsFn] = None,
-                    outcome: Optional[OutcomeFn] = None) -> "CartPole":
+  def with_dynamics(
+    self, physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None
+  ) -> "CartPole":
     config = dict(self._config)
     if physics is not None:  # a replacement stands for the whole dynamics, breaking included
       config.update(breaking=None, strength=0.0)
-    return CartPole(**config, physics=self._physics if physics is None else physics,
-                    outcome=self._outcome if outcome is None else outcome)
+    return CartPole(
+      **config,
+      physics=self._physics if physics is None else physics,
+      outcome=self._outcome if outcome is None else outcome,
+    )

@@ -25,8 +25,14 @@ from tf_equirl.envs import breaking as breaking_lib
 from tf_equirl.envs.base import BatchedEnvironment, OutcomeFn, PhysicsFn
 from tf_equirl.groups import MDPSymmetry, Representation, cyclic
 
-__all__ = ["Catch", "catch_physics", "catch_outcome", "catch_symmetry",
-           "catch_observation", "catch_state_from_observation"]
+__all__ = [
+  "Catch",
+  "catch_physics",
+  "catch_outcome",
+  "catch_symmetry",
+  "catch_observation",
+  "catch_state_from_observation",
+]
 
 ROWS = 10  # bsuite catch.py default
 COLUMNS = 5  # bsuite catch.py default
@@ -47,8 +53,9 @@ def catch_physics(state: tf.Tensor, action: tf.Tensor, columns: int = COLUMNS) -
   return tf.stack([ball_row + 1, ball_col, paddle], axis=-1)
 
 
-def catch_outcome(state: tf.Tensor, action: tf.Tensor, next_state: tf.Tensor,
-                  rows: int = ROWS) -> Tuple[tf.Tensor, tf.Tensor]:
+def catch_outcome(
+  state: tf.Tensor, action: tf.Tensor, next_state: tf.Tensor, rows: int = ROWS
+) -> Tuple[tf.Tensor, tf.Tensor]:
   """Terminates when the ball reaches the paddle's row: +1 if caught, -1 if missed."""
   del state, action
   ball_row, ball_col, paddle = tf.unstack(next_state, num=3, axis=-1)
@@ -57,21 +64,25 @@ def catch_outcome(state: tf.Tensor, action: tf.Tensor, next_state: tf.Tensor,
   return tf.where(terminated, hit, 0.0), terminated
 
 
-def catch_observation(state: tf.Tensor, rows: int = ROWS, columns: int = COLUMNS,
-                      flat: bool = True) -> tf.Tensor:
+def catch_observation(
+  state: tf.Tensor, rows: int = ROWS, columns: int = COLUMNS, flat: bool = True
+) -> tf.Tensor:
   """Float32 grid with 1.0 at the ball and the paddle: `[B, rows*columns]` or `[B, rows, columns]`.
 
   Flattening is row-major: cell `(r, c)` is entry `r * columns + c`.
   """
   ball_row, ball_col, paddle = tf.unstack(state, num=3, axis=-1)
   cells = rows * columns
-  board = tf.maximum(tf.one_hot(ball_row * columns + ball_col, cells, dtype=tf.float32),
-                     tf.one_hot((rows - 1) * columns + paddle, cells, dtype=tf.float32))
+  board = tf.maximum(
+    tf.one_hot(ball_row * columns + ball_col, cells, dtype=tf.float32),
+    tf.one_hot((rows - 1) * columns + paddle, cells, dtype=tf.float32),
+  )
   return board if flat else tf.reshape(board, [-1, rows, columns])
 
 
-def catch_state_from_observation(observation: Any, rows: int = ROWS,
-                                 columns: int = COLUMNS) -> tf.Tensor:
+def catch_state_from_observation(
+  observation: Any, rows: int = ROWS, columns: int = COLUMNS
+) -> tf.Tensor:
   """Inverse of `catch_observation` (flat or grid): int32 `[B, 3]`.
 
   Where the ball sits on the paddle's cell, the ball and the paddle share it. A
@@ -82,7 +93,8 @@ def catch_state_from_observation(observation: Any, rows: int = ROWS,
   paddle = tf.argmax(obs[:, rows - 1], axis=-1, output_type=tf.int32)
   # Remove the paddle, then the ball is the remaining 1 (or on the paddle's cell).
   flat = tf.reshape(obs, [-1, rows * columns]) - tf.one_hot(
-      (rows - 1) * columns + paddle, rows * columns)
+    (rows - 1) * columns + paddle, rows * columns
+  )
   has_ball = tf.reduce_any(flat > 0.5, axis=-1)
   ball_index = tf.argmax(flat, axis=-1, output_type=tf.int32)
   ball_index = tf.where(has_ball, ball_index, (rows - 1) * columns + paddle)
@@ -99,16 +111,17 @@ def catch_symmetry(rows: int = ROWS, columns: int = COLUMNS) -> MDPSymmetry:
   """
   if columns % 2 == 0:
     raise ValueError(
-        f"Catch with columns={columns} has no column-flip symmetry: the paddle starts in "
-        f"column {columns // 2}, whose mirror image is column {columns - 1 - columns // 2}. "
-        "Use an odd number of columns (bsuite's default is 5).")
+      f"Catch with columns={columns} has no column-flip symmetry: the paddle starts in "
+      f"column {columns // 2}, whose mirror image is column {columns - 1 - columns // 2}. "
+      "Use an odd number of columns (bsuite's default is 5)."
+    )
   group = cyclic(2)
   r, c = np.meshgrid(np.arange(rows), np.arange(columns), indexing="ij")
   flip = (r * columns + (columns - 1 - c)).reshape(-1)
   state_rep = Representation.from_permutations(
-      group, [np.arange(rows * columns), flip], name="catch_state")
-  action_rep = Representation.from_permutations(group, [[0, 1, 2], [2, 1, 0]],
-                                                name="catch_action")
+    group, [np.arange(rows * columns), flip], name="catch_state"
+  )
+  action_rep = Representation.from_permutations(group, [[0, 1, 2], [2, 1, 0]], name="catch_action")
   return MDPSymmetry(group, state_rep, action_rep)
 
 
@@ -136,10 +149,18 @@ class Catch(BatchedEnvironment):
     strength: probability in [0, 1] of the breaking event (0: the original environment).
   """
 
-  def __init__(self, batch_size: int = 1, seed: Any = 0, rows: int = ROWS,
-               columns: int = COLUMNS, flat_observation: bool = True,
-               physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None,
-               breaking: Optional[str] = None, strength: float = 0.0):
+  def __init__(
+    self,
+    batch_size: int = 1,
+    seed: Any = 0,
+    rows: int = ROWS,
+    columns: int = COLUMNS,
+    flat_observation: bool = True,
+    physics: Optional[PhysicsFn] = None,
+    outcome: Optional[OutcomeFn] = None,
+    breaking: Optional[str] = None,
+    strength: float = 0.0,
+  ):
     checked = breaking_lib.check_breaking("Catch", breaking, strength)
     strength = 0.0 if checked is None else checked
     # The broken dynamics are random, so they run in _step_physics with the key.
@@ -151,19 +172,31 @@ class Catch(BatchedEnvironment):
       raise ValueError(f"Catch: flat_observation must be a bool, received {flat_observation!r}.")
     self._rows, self._columns = int(rows), int(columns)
     self._flat = flat_observation
-    self._config = dict(batch_size=batch_size, seed=seed, rows=rows, columns=columns,
-                        flat_observation=flat_observation, breaking=breaking,
-                        strength=strength or 0.0)
+    self._config = dict(
+      batch_size=batch_size,
+      seed=seed,
+      rows=rows,
+      columns=columns,
+      flat_observation=flat_observation,
+      breaking=breaking,
+      strength=strength or 0.0,
+    )
     shape = [self._rows * self._columns] if flat_observation else [self._rows, self._columns]
     observation_spec = tensor_spec.BoundedTensorSpec(
-        shape, tf.float32, minimum=0.0, maximum=1.0, name="observation")
+      shape, tf.float32, minimum=0.0, maximum=1.0, name="observation"
+    )
     super().__init__(
-        name="Catch", observation_spec=observation_spec, num_actions=len(PADDLE_MOVES),
-        physics=(functools.partial(catch_physics, columns=self._columns)
-                 if physics is None else physics),
-        outcome=(functools.partial(catch_outcome, rows=self._rows)
-                 if outcome is None else outcome),
-        max_episode_steps=None, batch_size=batch_size, seed=seed)
+      name="Catch",
+      observation_spec=observation_spec,
+      num_actions=len(PADDLE_MOVES),
+      physics=(
+        functools.partial(catch_physics, columns=self._columns) if physics is None else physics
+      ),
+      outcome=(functools.partial(catch_outcome, rows=self._rows) if outcome is None else outcome),
+      max_episode_steps=None,
+      batch_size=batch_size,
+      seed=seed,
+    )
 
   @property
   def rows(self) -> int:
@@ -189,8 +222,7 @@ class Catch(BatchedEnvironment):
     return catch_state_from_observation(observation, self._rows, self._columns)
 
   def _initial_physics(self, key: tf.Tensor, batch_size) -> tf.Tensor:
-    ball_col = rng.uniform([batch_size], seed=key, minval=0,
-                           maxval=self._columns, dtype=tf.int32)
+    ball_col = rng.uniform([batch_size], seed=key, minval=0, maxval=self._columns, dtype=tf.int32)
     zeros = tf.zeros_like(ball_col)
     return tf.stack([zeros, ball_col, zeros + self._columns // 2], axis=-1)
 
@@ -207,15 +239,16 @@ class Catch(BatchedEnvironment):
     if self._broken is None:
       return self._physics(state.physics, action)
     coin = breaking_lib.bernoulli_bits(state.key, tf.shape(action)[0], self.strength)
-    return breaking_lib.catch_broken_physics(state.physics, action, coin, self._broken,
-                                             self._columns)
+    return breaking_lib.catch_broken_physics(
+      state.physics, action, coin, self._broken, self._columns
+    )
 
-  def with_dynamics(self, physics: Optional[PhysicsFn] = None,
-                    outcome: Optional[OutcomeFn] = None) -> "Catch":
+  def with_dynamics(
+    self, physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None
+  ) -> "Catch":
     config = dict(self._config)
     if physics is not None:  # a replacement stands for the whole dynamics, breaking included
       config.update(breaking=None, strength=0.0)
     elif self._broken is None:
       physics = self._physics
-    return Catch(**config, physics=physics,
-                 outcome=self._outcome if outcome is None else outcome)
+    return Catch(**config, physics=physics, outcome=self._outcome if outcome is None else outcome)

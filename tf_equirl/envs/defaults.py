@@ -18,8 +18,15 @@ import dataclasses
 import types
 from typing import Any, Mapping, Optional, Tuple
 
-__all__ = ["EnvDefaults", "ApproxGrid", "DEFAULTS", "TRANSITION_ENVS", "env_defaults",
-           "find_env_defaults", "base_env"]
+__all__ = [
+  "EnvDefaults",
+  "ApproxGrid",
+  "DEFAULTS",
+  "TRANSITION_ENVS",
+  "env_defaults",
+  "find_env_defaults",
+  "base_env",
+]
 
 
 def _frozen(mapping: Optional[Mapping[str, Any]] = None) -> Mapping[str, Any]:
@@ -38,6 +45,7 @@ class ApproxGrid:
     checkpoints: steps the tables report at (those beyond `total_steps` are dropped).
     noise_sigmas: standard deviations of the Gaussian observation noise at test time.
   """
+
   variants: Tuple[str, ...]
   total_steps: int
   checkpoints: Tuple[int, ...]
@@ -66,6 +74,7 @@ class EnvDefaults:
     transition_samples: transitions in the joint and random datasets.
     approx: the approximate-equivariance study's grid (None: not part of it).
   """
+
   env: str
   short_name: str
   checkpoints: Tuple[int, ...]
@@ -84,8 +93,10 @@ class EnvDefaults:
       ValueError: the environment has no zoo folder.
     """
     if self.zoo_folder is None:
-      raise ValueError(f"{self.env} has no zoo folder (EnvDefaults.zoo_folder is None); the "
-                       f"zoo covers {sorted(k for k, v in DEFAULTS.items() if v.zoo_folder)}.")
+      raise ValueError(
+        f"{self.env} has no zoo folder (EnvDefaults.zoo_folder is None); the "
+        f"zoo covers {sorted(k for k, v in DEFAULTS.items() if v.zoo_folder)}."
+      )
     return self.zoo_folder
 
   @property
@@ -99,58 +110,77 @@ class EnvDefaults:
     return self.transition_expert is not None
 
 
-DEFAULTS: Mapping[str, EnvDefaults] = types.MappingProxyType({
+DEFAULTS: Mapping[str, EnvDefaults] = types.MappingProxyType(
+  {
     "CartPole-v1": EnvDefaults(
-        env="CartPole-v1", short_name="cartpole",
-        checkpoints=(10_000, 100_000, 500_000),  # thesis Table 4.2
-        ppo=_frozen({"total_steps": 500_000, "num_minibatches": 4}),  # thesis Table 5.1
-        dyna_ppo=_frozen(),
-        dyna_model_epochs=100,  # thesis 4.8
-        zoo_folder="cartpole", transition_expert="cartpole/mlp_actor",
-        # thesis Fig. 4.6 caption: "These datasets contain 40,000 transitions"
-        transition_samples=40_000,
-        approx=ApproxGrid(
-            variants=("global:0.1", "global:0.3", "reflect:0.5", "reflect:1", "repeat:0.5",
-                      "repeat:1"),
-            total_steps=100_000,  # the thesis trains 500k
-            # thesis Table 4.2 has 10k, 100k, 500k; 50k added below 100k
-            checkpoints=(10_000, 50_000, 100_000, 500_000),
-            noise_sigmas=(0.05, 0.2))),
+      env="CartPole-v1",
+      short_name="cartpole",
+      checkpoints=(10_000, 100_000, 500_000),  # thesis Table 4.2
+      ppo=_frozen({"total_steps": 500_000, "num_minibatches": 4}),  # thesis Table 5.1
+      dyna_ppo=_frozen(),
+      dyna_model_epochs=100,  # thesis 4.8
+      zoo_folder="cartpole",
+      transition_expert="cartpole/mlp_actor",
+      # thesis Fig. 4.6 caption: "These datasets contain 40,000 transitions"
+      transition_samples=40_000,
+      approx=ApproxGrid(
+        variants=("global:0.1", "global:0.3", "reflect:0.5", "reflect:1", "repeat:0.5", "repeat:1"),
+        total_steps=100_000,  # the thesis trains 500k
+        # thesis Table 4.2 has 10k, 100k, 500k; 50k added below 100k
+        checkpoints=(10_000, 50_000, 100_000, 500_000),
+        noise_sigmas=(0.05, 0.2),
+      ),
+    ),
     "Catch-v0": EnvDefaults(
-        env="Catch-v0", short_name="catch",
+      env="Catch-v0",
+      short_name="catch",
+      checkpoints=(2_000, 10_000, 20_000),  # thesis Table 4.4
+      ppo=_frozen({"total_steps": 20_000, "num_minibatches": 51}),  # thesis Table 5.2, 4.6.2
+      # 50 Dyna iterations (and the online grid's 100) need the 20,000 real steps in whole
+      # PPO iterations, so an iteration is 4 envs x 50 steps (200 steps, 100 iterations)
+      # with minibatches of 10 (thesis Table 5.2) instead of 4 x 128.
+      dyna_ppo=_frozen({"num_steps": 50, "num_minibatches": 20}),
+      dyna_model_epochs=10,  # thesis 4.8
+      zoo_folder="catch",
+      transition_expert="catch/mlp_actor",
+      # thesis Fig. 4.9 caption: "These datasets contain 400,000 transitions"
+      transition_samples=400_000,
+      approx=ApproxGrid(
+        variants=(
+          "global:0.25",
+          "global:0.5",
+          "reflect:0.5",
+          "reflect:1",
+          "repeat:0.5",
+          "repeat:1",
+        ),
+        total_steps=20_000,  # thesis 4.6.2
         checkpoints=(2_000, 10_000, 20_000),  # thesis Table 4.4
-        ppo=_frozen({"total_steps": 20_000, "num_minibatches": 51}),  # thesis Table 5.2, 4.6.2
-        # 50 Dyna iterations (and the online grid's 100) need the 20,000 real steps in whole
-        # PPO iterations, so an iteration is 4 envs x 50 steps (200 steps, 100 iterations)
-        # with minibatches of 10 (thesis Table 5.2) instead of 4 x 128.
-        dyna_ppo=_frozen({"num_steps": 50, "num_minibatches": 20}),
-        dyna_model_epochs=10,  # thesis 4.8
-        zoo_folder="catch", transition_expert="catch/mlp_actor",
-        # thesis Fig. 4.9 caption: "These datasets contain 400,000 transitions"
-        transition_samples=400_000,
-        approx=ApproxGrid(
-            variants=("global:0.25", "global:0.5", "reflect:0.5", "reflect:1", "repeat:0.5",
-                      "repeat:1"),
-            total_steps=20_000,  # thesis 4.6.2
-            checkpoints=(2_000, 10_000, 20_000),  # thesis Table 4.4
-            noise_sigmas=(0.1, 0.3))),
+        noise_sigmas=(0.1, 0.3),
+      ),
+    ),
     "GridWorld-v0": EnvDefaults(  # not in the thesis
-        env="GridWorld-v0", short_name="grid",
-        checkpoints=(20_000, 100_000, 200_000),
-        ppo=_frozen({"total_steps": 200_000, "num_minibatches": 4}),
-        zoo_folder="gridworld"),
-})
+      env="GridWorld-v0",
+      short_name="grid",
+      checkpoints=(20_000, 100_000, 200_000),
+      ppo=_frozen({"total_steps": 200_000, "num_minibatches": 4}),
+      zoo_folder="gridworld",
+    ),
+  }
+)
 
 # The environments of the transition-model study and of the zoo's world models.
-TRANSITION_ENVS: Tuple[str, ...] = tuple(sorted(
-    env for env, row in DEFAULTS.items() if row.has_transition_models))
+TRANSITION_ENVS: Tuple[str, ...] = tuple(
+  sorted(env for env, row in DEFAULTS.items() if row.has_transition_models)
+)
 
 
 def base_env(env: str) -> str:
   """The registered environment of `env`: `"Catch-v0:global:0.5"` -> `"Catch-v0"`."""
   if not isinstance(env, str) or not env:
-    raise ValueError(f"An environment must be a non-empty name such as 'CartPole-v1', "
-                     f"received {env!r}.")
+    raise ValueError(
+      f"An environment must be a non-empty name such as 'CartPole-v1', " f"received {env!r}."
+    )
   return env.split(":")[0]
 
 
@@ -168,6 +198,8 @@ def env_defaults(env: str) -> EnvDefaults:
   """
   found = find_env_defaults(env)
   if found is None:
-    raise ValueError(f"No per-environment defaults for {env!r}; the table "
-                     f"(tf_equirl.envs.defaults) has {sorted(DEFAULTS)}.")
+    raise ValueError(
+      f"No per-environment defaults for {env!r}; the table "
+      f"(tf_equirl.envs.defaults) has {sorted(DEFAULTS)}."
+    )
   return found

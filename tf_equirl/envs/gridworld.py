@@ -51,9 +51,17 @@ from tf_equirl import rng
 from tf_equirl.envs.base import BatchedEnvironment, OutcomeFn, PhysicsFn
 from tf_equirl.groups import MDPSymmetry, Representation, dihedral
 
-__all__ = ["GridWorld", "gridworld_physics", "gridworld_outcome", "gridworld_observation",
-           "gridworld_state_from_observation", "gridworld_symmetry", "gridworld_symmetries",
-           "MOVES", "SUBGROUPS"]
+__all__ = [
+  "GridWorld",
+  "gridworld_physics",
+  "gridworld_outcome",
+  "gridworld_observation",
+  "gridworld_state_from_observation",
+  "gridworld_symmetry",
+  "gridworld_symmetries",
+  "MOVES",
+  "SUBGROUPS",
+]
 
 SIZE = 5
 NUM_HAZARDS = 1
@@ -82,8 +90,9 @@ def gridworld_physics(state: tf.Tensor, action: tf.Tensor, size: int = SIZE) -> 
   return tf.concat([agent[:, None], state[:, 1:]], axis=-1)
 
 
-def gridworld_outcome(state: tf.Tensor, action: tf.Tensor,
-                      next_state: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+def gridworld_outcome(
+  state: tf.Tensor, action: tf.Tensor, next_state: tf.Tensor
+) -> Tuple[tf.Tensor, tf.Tensor]:
   """+1 and terminate on the goal, -1 and terminate on a hazard, else 0."""
   del state, action
   agent = next_state[:, :1]
@@ -101,12 +110,16 @@ def gridworld_observation(state: tf.Tensor, size: int = SIZE, flat: bool = True)
   # Hazards are on distinct cells, so the sum of their one-hots is 0/1.
   hazards = tf.reduce_sum(tf.one_hot(state[:, 2:], cells, dtype=tf.float32), axis=1)
   planes = tf.stack([agent, goal, hazards], axis=1)
-  return tf.reshape(planes, [-1, NUM_PLANES * cells]) if flat else tf.reshape(
-      planes, [-1, NUM_PLANES, size, size])
+  return (
+    tf.reshape(planes, [-1, NUM_PLANES * cells])
+    if flat
+    else tf.reshape(planes, [-1, NUM_PLANES, size, size])
+  )
 
 
-def gridworld_state_from_observation(observation: Any, size: int = SIZE,
-                                     num_hazards: int = NUM_HAZARDS) -> tf.Tensor:
+def gridworld_state_from_observation(
+  observation: Any, size: int = SIZE, num_hazards: int = NUM_HAZARDS
+) -> tf.Tensor:
   """Inverse of `gridworld_observation` (flat or planes): int32 `[B, 2 + H]`, hazards sorted."""
   cells = size * size
   planes = tf.reshape(tf.convert_to_tensor(observation, tf.float32), [-1, NUM_PLANES, cells])
@@ -119,13 +132,13 @@ def gridworld_state_from_observation(observation: Any, size: int = SIZE,
 def _cell_permutations(size: int) -> np.ndarray:
   """`perm[g, cell]`: where element `g = k + 4m` of D4 (`r^k s^m`) moves each cell."""
   row, column = np.divmod(np.arange(size * size), size)
-  rotate = (size - 1 - column) * size + row        # r: 90 degrees counter-clockwise
-  mirror = row * size + (size - 1 - column)        # s: left-right
+  rotate = (size - 1 - column) * size + row  # r: 90 degrees counter-clockwise
+  mirror = row * size + (size - 1 - column)  # s: left-right
   identity = np.arange(size * size)
   perms = []
   for m in range(2):
     for k in range(4):
-      p = identity if m == 0 else mirror           # s first, then r^k: r^k s^m
+      p = identity if m == 0 else mirror  # s first, then r^k: r^k s^m
       for _ in range(k):
         p = rotate[p]
       perms.append(p)  # index m * 4 + k = k + 4 m
@@ -149,10 +162,11 @@ def _action_permutations() -> np.ndarray:
 
 
 def _check_size(size: Any, where: str) -> int:
-  if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 3 \
-      or size % 2 == 0:
-    raise ValueError(f"{where}: size must be an odd integer >= 3 (the grid needs a centre "
-                     f"cell for the D4 symmetry to fix), received size={size!r}.")
+  if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 3 or size % 2 == 0:
+    raise ValueError(
+      f"{where}: size must be an odd integer >= 3 (the grid needs a centre "
+      f"cell for the D4 symmetry to fix), received size={size!r}."
+    )
   return int(size)
 
 
@@ -165,16 +179,19 @@ def gridworld_symmetry(size: int = SIZE) -> MDPSymmetry:
   n = size * size
   state_perms = np.concatenate([cells + p * n for p in range(NUM_PLANES)], axis=1)
   state_rep = Representation.from_permutations(group, state_perms, name="gridworld_state")
-  action_rep = Representation.from_permutations(group, _action_permutations(),
-                                                name="gridworld_action")
+  action_rep = Representation.from_permutations(
+    group, _action_permutations(), name="gridworld_action"
+  )
   return MDPSymmetry(group, state_rep, action_rep)
 
 
 @functools.lru_cache(maxsize=None)
 def _symmetries(size: int) -> Tuple[Tuple[str, MDPSymmetry], ...]:
   full = gridworld_symmetry(size)
-  return tuple((name, full if name == "D4" else full.restrict(elements, name=name))
-               for name, elements in SUBGROUPS.items())
+  return tuple(
+    (name, full if name == "D4" else full.restrict(elements, name=name))
+    for name, elements in SUBGROUPS.items()
+  )
 
 
 def gridworld_symmetries(size: int = SIZE) -> Dict[str, MDPSymmetry]:
@@ -198,34 +215,59 @@ class GridWorld(BatchedEnvironment):
     outcome: replacement for `gridworld_outcome`.
   """
 
-  def __init__(self, batch_size: int = 1, seed: Any = 0, size: int = SIZE,
-               num_hazards: int = NUM_HAZARDS, max_episode_steps: Optional[int] = None,
-               flat_observation: bool = True, physics: Optional[PhysicsFn] = None,
-               outcome: Optional[OutcomeFn] = None):
+  def __init__(
+    self,
+    batch_size: int = 1,
+    seed: Any = 0,
+    size: int = SIZE,
+    num_hazards: int = NUM_HAZARDS,
+    max_episode_steps: Optional[int] = None,
+    flat_observation: bool = True,
+    physics: Optional[PhysicsFn] = None,
+    outcome: Optional[OutcomeFn] = None,
+  ):
     self._size = _check_size(size, "GridWorld")
     cells = self._size * self._size
-    if not isinstance(num_hazards, (int, np.integer)) or isinstance(num_hazards, bool) \
-        or not 0 <= num_hazards <= cells - 2:
-      raise ValueError(f"GridWorld: num_hazards must be an integer in [0, {cells - 2}] (the "
-                       f"agent and the goal need cells of their own on a {size}x{size} grid), "
-                       f"received num_hazards={num_hazards!r}.")
+    if (
+      not isinstance(num_hazards, (int, np.integer))
+      or isinstance(num_hazards, bool)
+      or not 0 <= num_hazards <= cells - 2
+    ):
+      raise ValueError(
+        f"GridWorld: num_hazards must be an integer in [0, {cells - 2}] (the "
+        f"agent and the goal need cells of their own on a {size}x{size} grid), "
+        f"received num_hazards={num_hazards!r}."
+      )
     if not isinstance(flat_observation, bool):
-      raise ValueError(f"GridWorld: flat_observation must be a bool, received "
-                       f"{flat_observation!r}.")
+      raise ValueError(
+        f"GridWorld: flat_observation must be a bool, received " f"{flat_observation!r}."
+      )
     self._num_hazards = int(num_hazards)
     self._flat = flat_observation
-    self._config = dict(batch_size=batch_size, seed=seed, size=size, num_hazards=num_hazards,
-                        max_episode_steps=max_episode_steps, flat_observation=flat_observation)
+    self._config = dict(
+      batch_size=batch_size,
+      seed=seed,
+      size=size,
+      num_hazards=num_hazards,
+      max_episode_steps=max_episode_steps,
+      flat_observation=flat_observation,
+    )
     shape = [NUM_PLANES * cells] if flat_observation else [NUM_PLANES, self._size, self._size]
     observation_spec = tensor_spec.BoundedTensorSpec(
-        shape, tf.float32, minimum=0.0, maximum=1.0, name="observation")
+      shape, tf.float32, minimum=0.0, maximum=1.0, name="observation"
+    )
     super().__init__(
-        name="GridWorld", observation_spec=observation_spec, num_actions=len(MOVES),
-        physics=(functools.partial(gridworld_physics, size=self._size)
-                 if physics is None else physics),
-        outcome=gridworld_outcome if outcome is None else outcome,
-        max_episode_steps=4 * self._size if max_episode_steps is None else max_episode_steps,
-        batch_size=batch_size, seed=seed)
+      name="GridWorld",
+      observation_spec=observation_spec,
+      num_actions=len(MOVES),
+      physics=(
+        functools.partial(gridworld_physics, size=self._size) if physics is None else physics
+      ),
+      outcome=gridworld_outcome if outcome is None else outcome,
+      max_episode_steps=4 * self._size if max_episode_steps is None else max_episode_steps,
+      batch_size=batch_size,
+      seed=seed,
+    )
 
   @property
   def size(self) -> int:
@@ -263,14 +305,18 @@ class GridWorld(BatchedEnvironment):
     """
     cells = self._size * self._size
     index_bits = int(np.ceil(np.log2(cells)))
-    bits = rng.uniform([batch_size, cells], seed=key, minval=None,
-                       maxval=None, dtype=tf.uint32)
+    bits = rng.uniform([batch_size, cells], seed=key, minval=None, maxval=None, dtype=tf.uint32)
     high = tf.cast(tf.bitwise.right_shift(bits, index_bits + 1), tf.int32)  # >= 0 as int32
-    scores = tf.bitwise.bitwise_or(tf.bitwise.left_shift(high, index_bits),
-                                   tf.range(cells, dtype=tf.int32))
+    scores = tf.bitwise.bitwise_or(
+      tf.bitwise.left_shift(high, index_bits), tf.range(cells, dtype=tf.int32)
+    )
     return tf.math.top_k(scores, k=2 + self._num_hazards, sorted=True).indices
 
-  def with_dynamics(self, physics: Optional[PhysicsFn] = None,
-                    outcome: Optional[OutcomeFn] = None) -> "GridWorld":
-    return GridWorld(**self._config, physics=self._physics if physics is None else physics,
-                     outcome=self._outcome if outcome is None else outcome)
+  def with_dynamics(
+    self, physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None
+  ) -> "GridWorld":
+    return GridWorld(
+      **self._config,
+      physics=self._physics if physics is None else physics,
+      outcome=self._outcome if outcome is None else outcome,
+    )

@@ -36,8 +36,13 @@ class CatchEnv(gymnasium.Env):
 
   metadata = {"render_modes": []}
 
-  def __init__(self, rows: int = catch_lib.ROWS, columns: int = catch_lib.COLUMNS,
-               flat_observation: bool = True, render_mode: Optional[str] = None):
+  def __init__(
+    self,
+    rows: int = catch_lib.ROWS,
+    columns: int = catch_lib.COLUMNS,
+    flat_observation: bool = True,
+    render_mode: Optional[str] = None,
+  ):
     for arg, value, low in (("rows", rows, 2), ("columns", columns, 1)):
       if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
         raise ValueError(f"CatchEnv: {arg} must be an integer >= {low}, received {value!r}.")
@@ -51,16 +56,19 @@ class CatchEnv(gymnasium.Env):
 
   def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
     super().reset(seed=seed)
-    self.state = np.array([0, self.np_random.integers(self.columns), self.columns // 2],
-                          dtype=np.int64)
+    self.state = np.array(
+      [0, self.np_random.integers(self.columns), self.columns // 2], dtype=np.int64
+    )
     return self._observation(), {}
 
   def step(self, action: Any):
     if self.state is None:
       raise RuntimeError("CatchEnv: call reset() before step().")
     if not self.action_space.contains(action):
-      raise ValueError(f"CatchEnv: invalid action {action!r}; valid actions are integers in "
-                       f"[0, {int(np.asarray(self.action_space.n)) - 1}].")
+      raise ValueError(
+        f"CatchEnv: invalid action {action!r}; valid actions are integers in "
+        f"[0, {int(np.asarray(self.action_space.n)) - 1}]."
+      )
     ball_row, ball_col, paddle = (int(v) for v in self.state)
     if ball_row >= self.rows - 1:
       raise RuntimeError("CatchEnv: the episode has terminated; call reset() before step().")

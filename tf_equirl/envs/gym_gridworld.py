@@ -37,21 +37,30 @@ class GridWorldEnv(gymnasium.Env):
 
   metadata = {"render_modes": []}
 
-  def __init__(self, size: int = grid_lib.SIZE, num_hazards: int = grid_lib.NUM_HAZARDS,
-               max_episode_steps: Optional[int] = None, flat_observation: bool = True,
-               render_mode: Optional[str] = None):
+  def __init__(
+    self,
+    size: int = grid_lib.SIZE,
+    num_hazards: int = grid_lib.NUM_HAZARDS,
+    max_episode_steps: Optional[int] = None,
+    flat_observation: bool = True,
+    render_mode: Optional[str] = None,
+  ):
     self.size = grid_lib._check_size(size, "GridWorldEnv")  # pylint: disable=protected-access
     cells = self.size * self.size
     if not isinstance(num_hazards, (int, np.integer)) or not 0 <= num_hazards <= cells - 2:
-      raise ValueError(f"GridWorldEnv: num_hazards must be an integer in [0, {cells - 2}], "
-                       f"received num_hazards={num_hazards!r}.")
+      raise ValueError(
+        f"GridWorldEnv: num_hazards must be an integer in [0, {cells - 2}], "
+        f"received num_hazards={num_hazards!r}."
+      )
     self.num_hazards = int(num_hazards)
-    self.max_episode_steps = 4 * self.size if max_episode_steps is None else int(
-        max_episode_steps)
+    self.max_episode_steps = 4 * self.size if max_episode_steps is None else int(max_episode_steps)
     self.flat_observation = bool(flat_observation)
     self.render_mode = render_mode
-    shape = ((grid_lib.NUM_PLANES * cells,) if self.flat_observation
-             else (grid_lib.NUM_PLANES, self.size, self.size))
+    shape = (
+      (grid_lib.NUM_PLANES * cells,)
+      if self.flat_observation
+      else (grid_lib.NUM_PLANES, self.size, self.size)
+    )
     self.observation_space = spaces.Box(0.0, 1.0, shape=shape, dtype=np.float32)
     self.action_space: spaces.Discrete = spaces.Discrete(len(grid_lib.MOVES))
     self.state: Optional[np.ndarray] = None
@@ -60,7 +69,7 @@ class GridWorldEnv(gymnasium.Env):
 
   def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
     super().reset(seed=seed)
-    self.state = self.np_random.permutation(self.size * self.size)[:2 + self.num_hazards]
+    self.state = self.np_random.permutation(self.size * self.size)[: 2 + self.num_hazards]
     self.steps, self._ended = 0, False
     return self._observation(), {}
 
@@ -70,8 +79,10 @@ class GridWorldEnv(gymnasium.Env):
     if self._ended:
       raise RuntimeError("GridWorldEnv: the episode has ended; call reset() before step().")
     if not self.action_space.contains(action):
-      raise ValueError(f"GridWorldEnv: invalid action {action!r}; valid actions are integers "
-                       f"in [0, {int(np.asarray(self.action_space.n)) - 1}].")
+      raise ValueError(
+        f"GridWorldEnv: invalid action {action!r}; valid actions are integers "
+        f"in [0, {int(np.asarray(self.action_space.n)) - 1}]."
+      )
     row, column = divmod(int(self.state[0]), self.size)
     d_row, d_column = grid_lib.MOVES[int(action)]
     if 0 <= row + d_row < self.size and 0 <= column + d_column < self.size:
@@ -96,8 +107,11 @@ class GridWorldEnv(gymnasium.Env):
     planes[0, state[0]] = 1.0
     planes[1, state[1]] = 1.0
     planes[2, state[2:]] = 1.0
-    return planes.reshape(-1) if self.flat_observation else planes.reshape(
-        grid_lib.NUM_PLANES, self.size, self.size)
+    return (
+      planes.reshape(-1)
+      if self.flat_observation
+      else planes.reshape(grid_lib.NUM_PLANES, self.size, self.size)
+    )
 
 
 def register_gymnasium_gridworld() -> None:

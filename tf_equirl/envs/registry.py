@@ -32,8 +32,9 @@ def register(name: str, factory: EnvFactory, overwrite: bool = False) -> None:
   if not callable(factory):
     raise ValueError(f"Factory for {name!r} must be callable, received {factory!r}.")
   if name in _REGISTRY and not overwrite:
-    raise ValueError(f"An environment named {name!r} is already registered; pass "
-                     "overwrite=True to replace it.")
+    raise ValueError(
+      f"An environment named {name!r} is already registered; pass " "overwrite=True to replace it."
+    )
   _REGISTRY[name] = factory
 
 
@@ -58,16 +59,21 @@ def make(name: str, batch_size: int = 1, seed: Any = 0, **kwargs: Any) -> Batche
     base, variant = parse_variant(name)
     clash = sorted(set(variant) & set(kwargs))
     if clash:
-      raise ValueError(f"Environment {name!r} names its variant and also received {clash} as "
-                       "keyword arguments; give the variant one way.")
+      raise ValueError(
+        f"Environment {name!r} names its variant and also received {clash} as "
+        "keyword arguments; give the variant one way."
+      )
     if base in _REGISTRY and not _takes_breaking(_REGISTRY[base]):
-      raise ValueError(f"Environment {base!r} has no symmetry-breaking variants, received "
-                       f"{name!r}.")
+      raise ValueError(
+        f"Environment {base!r} has no symmetry-breaking variants, received " f"{name!r}."
+      )
     name, kwargs = base, {**kwargs, **variant}
   if name not in _REGISTRY:
-    raise ValueError(f"Unknown environment {name!r}; registered environments are "
-                     f"{list_envs()}, and a symmetry-breaking variant of one reads "
-                     f"'<env>:<breaking>:<strength>', e.g. 'Catch-v0:global:0.5'.")
+    raise ValueError(
+      f"Unknown environment {name!r}; registered environments are "
+      f"{list_envs()}, and a symmetry-breaking variant of one reads "
+      f"'<env>:<breaking>:<strength>', e.g. 'Catch-v0:global:0.5'."
+    )
   return _REGISTRY[name](batch_size=batch_size, seed=seed, **kwargs)
 
 
@@ -77,5 +83,4 @@ def _takes_breaking(factory: EnvFactory) -> bool:
     parameters = inspect.signature(factory).parameters.values()
   except (TypeError, ValueError):  # no signature to read: let the call decide
     return True
-  return any(p.name == "breaking" or p.kind is inspect.Parameter.VAR_KEYWORD
-             for p in parameters)
+  return any(p.name == "breaking" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)

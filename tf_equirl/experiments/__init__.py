@@ -25,8 +25,7 @@ models) and nothing in the library imports them.
 
 import importlib
 
-_STUDIES = ("ppo_tables", "dyna_tables", "transition_study", "approx_equivariance",
-            "zoo_models")
+_STUDIES = ("ppo_tables", "dyna_tables", "transition_study", "approx_equivariance", "zoo_models")
 
 
 def __getattr__(name):

@@ -17,15 +17,22 @@ def check_backend(owner: str, backend: str) -> None:
     raise ValueError(f"{owner}.backend must be one of {BACKENDS}, received {backend!r}.")
 
 
-def train_arms(arms: Sequence[Arm], seeds: Sequence[int], runs_dir: str, resume: bool = True,
-               progress: bool = True, backend: str = "local", address: Optional[str] = None,
-               seeds_per_trial: Optional[int] = None,
-               ) -> Dict[str, Tuple[np.ndarray, np.ndarray, dict]]:
+def train_arms(
+  arms: Sequence[Arm],
+  seeds: Sequence[int],
+  runs_dir: str,
+  resume: bool = True,
+  progress: bool = True,
+  backend: str = "local",
+  address: Optional[str] = None,
+  seeds_per_trial: Optional[int] = None,
+) -> Dict[str, Tuple[np.ndarray, np.ndarray, dict]]:
   """`tf_equirl.runner.run_arms` with `backend="local"`; `tf_equirl.sweeps.run_arms_on_ray`
   (each arm's seeds as Ray Tune trials, on this machine or the cluster at `address`) with
   `backend="ray"`."""
   check_backend("train_arms", backend)
   if backend == "ray":
     from tf_equirl import sweeps  # pylint: disable=import-outside-toplevel  (Ray)
+
     return sweeps.run_arms_on_ray(arms, seeds, runs_dir, resume, seeds_per_trial, address)
   return run_arms(arms, seeds, runs_dir, resume=resume, progress=progress)

@@ -24,9 +24,13 @@ def at_step(curves: np.ndarray, env_steps: np.ndarray, step: int) -> np.ndarray:
   return np.asarray(curves, dtype=np.float64)[:, results.value_at(np.asarray(env_steps), step)]
 
 
-def comparisons_section(values: Mapping[str, np.ndarray], pairs: Sequence[Tuple[str, str]],
-                        seeds: Mapping[str, Sequence[int]], heading: str = "## Comparisons",
-                        what: str = "") -> str:
+def comparisons_section(
+  values: Mapping[str, np.ndarray],
+  pairs: Sequence[Tuple[str, str]],
+  seeds: Mapping[str, Sequence[int]],
+  heading: str = "## Comparisons",
+  what: str = "",
+) -> str:
   """A markdown section: `heading`, a sentence on the method, the table of `pairs` (each
   `(a, b)` read as `a - b`) and the rule that words it.
 
@@ -44,22 +48,29 @@ def comparisons_section(values: Mapping[str, np.ndarray], pairs: Sequence[Tuple[
   usable: List[Tuple[str, str]] = []
   left_out: List[str] = []
   for a, b in pairs:
-    ok = all(name in values and np.asarray(values[name]).size >= 2
-             and np.all(np.isfinite(values[name])) for name in (a, b))
+    ok = all(
+      name in values and np.asarray(values[name]).size >= 2 and np.all(np.isfinite(values[name]))
+      for name in (a, b)
+    )
     if ok:
       usable.append((a, b))
     else:
       left_out.append(f"{a} - {b}")
   if not usable:
     return ""
-  diffs = stats.compare({k: np.asarray(v, dtype=np.float64) for k, v in values.items()},
-                        usable, seeds={k: list(s) for k, s in seeds.items()})
-  lines = [f"{heading}\n",
-           f"Difference of means{' of the ' + what if what else ''} (`tf_equirl.stats."
-           "compare`): paired over the seeds both arms ran, a percentile bootstrap 95 % "
-           "interval, bootstrap p-values with Holm's correction across this table, Welch's or "
-           "the paired t-test's p beside them.\n",
-           stats.markdown_differences(diffs)]
+  diffs = stats.compare(
+    {k: np.asarray(v, dtype=np.float64) for k, v in values.items()},
+    usable,
+    seeds={k: list(s) for k, s in seeds.items()},
+  )
+  lines = [
+    f"{heading}\n",
+    f"Difference of means{' of the ' + what if what else ''} (`tf_equirl.stats."
+    "compare`): paired over the seeds both arms ran, a percentile bootstrap 95 % "
+    "interval, bootstrap p-values with Holm's correction across this table, Welch's or "
+    "the paired t-test's p beside them.\n",
+    stats.markdown_differences(diffs),
+  ]
   if left_out:
     lines.append(f"Left out (fewer than 2 finite per-seed values): {', '.join(left_out)}.\n")
   lines.append(f"Reading: {stats.RULE}\n")
@@ -71,10 +82,13 @@ def checkpoint_label(name: str, step: int) -> str:
   return f"{name} ({step:,} steps)"
 
 
-def against_reference(runs: Mapping[str, tuple], reference: str, others: Sequence[str],
-                      checkpoints: Sequence[int], seeds: Mapping[str, Sequence[int]],
-                      ) -> Tuple[Dict[str, np.ndarray], List[Tuple[str, str]],
-                                 Dict[str, Sequence[int]]]:
+def against_reference(
+  runs: Mapping[str, tuple],
+  reference: str,
+  others: Sequence[str],
+  checkpoints: Sequence[int],
+  seeds: Mapping[str, Sequence[int]],
+) -> Tuple[Dict[str, np.ndarray], List[Tuple[str, str]], Dict[str, Sequence[int]]]:
   """`(values, pairs, seeds)` for `comparisons_section`: every arm of `others` against
   `reference` at every checkpoint; `runs[name] = (env_steps, curves, ...)`."""
   values: Dict[str, np.ndarray] = {}
@@ -92,8 +106,9 @@ def against_reference(runs: Mapping[str, tuple], reference: str, others: Sequenc
   return values, pairs, arm_seeds
 
 
-def seeds_of(runs: Mapping[str, tuple], seeds: Optional[Sequence[int]] = None
-             ) -> Dict[str, Sequence[int]]:
+def seeds_of(
+  runs: Mapping[str, tuple], seeds: Optional[Sequence[int]] = None
+) -> Dict[str, Sequence[int]]:
   """Each arm's seeds: `seeds` (the study's 0..N-1) cut to the arm's number of curves."""
   out: Dict[str, Sequence[int]] = {}
   for name, run in runs.items():

@@ -31,27 +31,45 @@ from tf_equirl import checks, results, runs as runs_lib
 from tf_equirl.agents.dyna.config import DynaConfig, default_dyna_config
 from tf_equirl.envs.defaults import DEFAULTS, env_defaults
 from tf_equirl.experiments._arms import check_backend, train_arms
-from tf_equirl.experiments._compare import (against_reference, at_step, comparisons_section,
-                                            seeds_of)
+from tf_equirl.experiments._compare import against_reference, at_step, comparisons_section, seeds_of
 from tf_equirl.runner import Arm, default_checkpoints
 
-__all__ = ["DynaTablesConfig", "run", "PARTS", "DYNA_ENVS", "THESIS", "LEVERS", "supervised_arms",
-           "lever_arms", "online_grid_arms", "best_ratio", "write_report", "write_grid_report",
-           "grid_runs_from_sweeps", "final_transition_accuracy"]
+__all__ = [
+  "DynaTablesConfig",
+  "run",
+  "PARTS",
+  "DYNA_ENVS",
+  "THESIS",
+  "LEVERS",
+  "supervised_arms",
+  "lever_arms",
+  "online_grid_arms",
+  "best_ratio",
+  "write_report",
+  "write_grid_report",
+  "grid_runs_from_sweeps",
+  "final_transition_accuracy",
+]
 
 # thesis Table 4.5 (CartPole; Dyna at planning ratio 1, Equi-Dyna at 8) and Table 4.6 (Catch;
 # Dyna at 4, Equi-Dyna at 8): mean +- 2 SE over 128 seeds at the checkpoints of
 # `tf_equirl.envs.defaults`; Supervised-Dyna, 50 Dyna iterations, MLP actor-critics.
 THESIS = {
-    "CartPole-v1": {"baseline": ["102 +- 5", "260 +- 10", "497 +- 1"],
-                    "dyna": ["110 +- 10", "245 +- 20", "500 +- 1"],
-                    "equi_dyna": ["120 +- 10", "498 +- 2", "498 +- 13"]},
-    "Catch-v0": {"baseline": ["-0.51 +- 0.07", "0.70 +- 0.06", "0.875 +- 0.04"],
-                 "dyna": ["-0.41 +- 0.09", "0.64 +- 0.06", "0.88 +- 0.06"],
-                 "equi_dyna": ["-0.29 +- 0.09", "0.67 +- 0.05", "0.90 +- 0.05"]},
+  "CartPole-v1": {
+    "baseline": ["102 +- 5", "260 +- 10", "497 +- 1"],
+    "dyna": ["110 +- 10", "245 +- 20", "500 +- 1"],
+    "equi_dyna": ["120 +- 10", "498 +- 2", "498 +- 13"],
+  },
+  "Catch-v0": {
+    "baseline": ["-0.51 +- 0.07", "0.70 +- 0.06", "0.875 +- 0.04"],
+    "dyna": ["-0.41 +- 0.09", "0.64 +- 0.06", "0.88 +- 0.06"],
+    "equi_dyna": ["-0.29 +- 0.09", "0.67 +- 0.05", "0.90 +- 0.05"],
+  },
 }
-THESIS_RATIOS = {"CartPole-v1": {"dyna": 1, "equi_dyna": 8},
-                 "Catch-v0": {"dyna": 4, "equi_dyna": 8}}
+THESIS_RATIOS = {
+  "CartPole-v1": {"dyna": 1, "equi_dyna": 8},
+  "Catch-v0": {"dyna": 4, "equi_dyna": 8},
+}
 WORLD_MODEL_OF = {"dyna": "mlp", "equi_dyna": "gcnn", "equi_dyna_proximal": "gcnn_proximal"}
 """Agent name -> world model: Equi-Dyna is the G-CNN with mean pooling (exactly equivariant);
 `equi_dyna_proximal` the thesis' own Equi-Dyna, a G-CNN with proximal pooling (4.7.4)."""
@@ -65,8 +83,9 @@ def _dyna_config(arm: Arm) -> DynaConfig:
     ValueError: `arm` holds another configuration (the model-free baseline's `PPOConfig`).
   """
   if not isinstance(arm.config, DynaConfig):
-    raise ValueError(f"Arm {arm.name!r} holds a {type(arm.config).__name__}; expected a "
-                     "DynaConfig.")
+    raise ValueError(
+      f"Arm {arm.name!r} holds a {type(arm.config).__name__}; expected a " "DynaConfig."
+    )
   return arm.config
 
 
@@ -81,10 +100,14 @@ def _planning_ratio(arm: Arm) -> float:
   return arm.planning_ratio
 
 
-def supervised_arms(env: str, ratios: Sequence[float] = (1, 2, 4, 8),
-                    dyna_iterations: int = 50, total_steps: Optional[int] = None,
-                    mode: str = "supervised",
-                    world_models: Sequence[str] = ("mlp", "gcnn")) -> List[Arm]:
+def supervised_arms(
+  env: str,
+  ratios: Sequence[float] = (1, 2, 4, 8),
+  dyna_iterations: int = 50,
+  total_steps: Optional[int] = None,
+  mode: str = "supervised",
+  world_models: Sequence[str] = ("mlp", "gcnn"),
+) -> List[Arm]:
   """Baseline + Dyna (MLP model) + Equi-Dyna (G-CNN model, mean pooling) and, with
   `"gcnn_proximal"` in `world_models`, the thesis' Equi-Dyna with proximal pooling, at every
   planning ratio."""
@@ -96,8 +119,14 @@ def supervised_arms(env: str, ratios: Sequence[float] = (1, 2, 4, 8),
   for model in world_models:
     agent = AGENT_OF[model]
     for ratio in ratios:
-      cfg = default_dyna_config(env, ppo_overrides=ppo, mode=mode, world_model=model,
-                                planning_ratio=ratio, dyna_iterations=dyna_iterations)
+      cfg = default_dyna_config(
+        env,
+        ppo_overrides=ppo,
+        mode=mode,
+        world_model=model,
+        planning_ratio=ratio,
+        dyna_iterations=dyna_iterations,
+      )
       arms.append(Arm(f"{agent}_pr{ratio:g}", agent, cfg, ratio))
   # The baseline is the same actor-critic and PPO settings with no planning, over the same
   # real steps (rounded up to whole Dyna iterations as the Dyna agents are).
@@ -110,10 +139,16 @@ LEVERS = ("thesis", "orbit", "branched", "all_data", "all_levers")
 """The variants of `lever_arms`: the thesis' online Dyna, each lever alone, all together."""
 
 
-def lever_arms(env: str, ratio: float, dyna_iterations: int, total_steps: Optional[int] = None,
-               models: Sequence[str] = ("mlp", "gcnn"), horizon: int = 20,
-               model_epochs: Optional[int] = None,
-               levers: Sequence[str] = LEVERS) -> List[Arm]:
+def lever_arms(
+  env: str,
+  ratio: float,
+  dyna_iterations: int,
+  total_steps: Optional[int] = None,
+  models: Sequence[str] = ("mlp", "gcnn"),
+  horizon: int = 20,
+  model_epochs: Optional[int] = None,
+  levers: Sequence[str] = LEVERS,
+) -> List[Arm]:
   """Online Dyna with the levers the thesis did not use, one at a time and together:
   orbit-augmented model data, branched short rollouts, a model buffer of all real data
   (`levers`: which variants of `LEVERS`)."""
@@ -121,22 +156,37 @@ def lever_arms(env: str, ratio: float, dyna_iterations: int, total_steps: Option
   if unknown or not levers:
     raise ValueError(f"Unknown levers {unknown}; expected some of {LEVERS}.")
   ppo = {"total_steps": total_steps} if total_steps else {}
-  variants: Dict[str, Dict[str, Any]] = {"thesis": {}, "orbit": {"orbit_augmentation": True},
-              "branched": {"rollout_start": "buffer", "rollout_horizon": horizon},
-              "all_data": {"model_buffer": "all"},
-              "all_levers": {"orbit_augmentation": True, "rollout_start": "buffer",
-                             "rollout_horizon": horizon, "model_buffer": "all"}}
+  variants: Dict[str, Dict[str, Any]] = {
+    "thesis": {},
+    "orbit": {"orbit_augmentation": True},
+    "branched": {"rollout_start": "buffer", "rollout_horizon": horizon},
+    "all_data": {"model_buffer": "all"},
+    "all_levers": {
+      "orbit_augmentation": True,
+      "rollout_start": "buffer",
+      "rollout_horizon": horizon,
+      "model_buffer": "all",
+    },
+  }
   arms = []
   for model in models:
     agent = AGENT_OF[model]
     for name, fields in ((n, variants[n]) for n in levers):
-      cfg = default_dyna_config(env, ppo_overrides=ppo, mode="online", world_model=model,
-                                planning_ratio=ratio, dyna_iterations=dyna_iterations,
-                                model_epochs=model_epochs, **fields)
+      cfg = default_dyna_config(
+        env,
+        ppo_overrides=ppo,
+        mode="online",
+        world_model=model,
+        planning_ratio=ratio,
+        dyna_iterations=dyna_iterations,
+        model_epochs=model_epochs,
+        **fields,
+      )
       arms.append(Arm(f"online_{agent}_{name}", agent, cfg, ratio))
   base = _dyna_config(arms[0])
-  return [Arm("baseline", "baseline", dataclasses.replace(
-      base.ppo, total_steps=base.total_real_steps))] + arms
+  return [
+    Arm("baseline", "baseline", dataclasses.replace(base.ppo, total_steps=base.total_real_steps))
+  ] + arms
 
 
 def best_ratio(arms: Sequence[Arm], runs: Dict[str, tuple], agent: str) -> Arm:
@@ -146,74 +196,118 @@ def best_ratio(arms: Sequence[Arm], runs: Dict[str, tuple], agent: str) -> Arm:
   return max(candidates, key=lambda a: float(np.mean(runs[a.name][1])))
 
 
-def write_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, tuple],
-                 seeds: Sequence[int], command: str, title: str,
-                 checkpoints: Optional[Sequence[int]] = None, thesis: bool = True,
-                 figure: Optional[str] = None) -> str:
+def write_report(
+  path: str,
+  env: str,
+  arms: Sequence[Arm],
+  runs: Dict[str, tuple],
+  seeds: Sequence[int],
+  command: str,
+  title: str,
+  checkpoints: Optional[Sequence[int]] = None,
+  thesis: bool = True,
+  figure: Optional[str] = None,
+) -> str:
   """Writes the results markdown and its curves PNG (`figure`, default the markdown's path
   with `.png`); keeps its hand-written Notes. A comparisons table sets every Dyna arm
   against the model-free baseline at every checkpoint (`tf_equirl.stats.compare`)."""
   checkpoints = tuple(checkpoints or env_defaults(env).checkpoints)
   steps = runs[arms[0].name][0]
   checkpoints = tuple(c for c in checkpoints if c <= steps[-1]) or (int(steps[-1]),)
-  summaries = {a.name: results.summarize(runs[a.name][1], runs[a.name][0], checkpoints)
-               for a in arms if a.name in runs}
+  summaries = {
+    a.name: results.summarize(runs[a.name][1], runs[a.name][0], checkpoints)
+    for a in arms
+    if a.name in runs
+  }
   chosen = {"baseline": next(a for a in arms if a.agent == "baseline")}
   for agent in WORLD_MODEL_OF:
     if any(a.agent == agent for a in arms):
       chosen[agent] = best_ratio(arms, runs, agent)
   png = figure or os.path.splitext(path)[0] + ".png"
-  results.plot_curves(png, {f"{k} ({a.name})": runs[a.name][1] for k, a in chosen.items()},
-                      steps, title=f"{env}: {title}, {len(seeds)} seeds")
+  results.plot_curves(
+    png,
+    {f"{k} ({a.name})": runs[a.name][1] for k, a in chosen.items()},
+    steps,
+    title=f"{env}: {title}, {len(seeds)} seeds",
+  )
   notes = results.kept_notes(path)
-  lines = [f"# {title} on {env}\n", f"Command: `{command}`\n",
-           f"Mean episodic return on the **real** environment +- 2 standard errors over "
-           f"{len(seeds)} seeds (seeds 0..N-1), in brackets the worst-decile cumulative mean, "
-           "at real environment steps (planned steps are not counted). MLP actor-critics "
-           "(thesis 4.7.5.3); the baseline is the same PPO without planning.\n",
-           "## Best planning ratio per world model\n" if thesis else
-           "## Best variant per world model\n",
-           results.markdown_summary({k: summaries[a.name] for k, a in chosen.items()}),
-           "\n" + ", ".join(f"{k}: {a.name}" for k, a in chosen.items()) + "\n"]
+  lines = [
+    f"# {title} on {env}\n",
+    f"Command: `{command}`\n",
+    f"Mean episodic return on the **real** environment +- 2 standard errors over "
+    f"{len(seeds)} seeds (seeds 0..N-1), in brackets the worst-decile cumulative mean, "
+    "at real environment steps (planned steps are not counted). MLP actor-critics "
+    "(thesis 4.7.5.3); the baseline is the same PPO without planning.\n",
+    "## Best planning ratio per world model\n" if thesis else "## Best variant per world model\n",
+    results.markdown_summary({k: summaries[a.name] for k, a in chosen.items()}),
+    "\n" + ", ".join(f"{k}: {a.name}" for k, a in chosen.items()) + "\n",
+  ]
   if thesis and env in THESIS:
     t = THESIS[env]
     ratios = THESIS_RATIOS[env]
-    lines += [f"\nThesis (Table {'4.5' if env == 'CartPole-v1' else '4.6'}, 128 seeds, "
-              f"{env_defaults(env).checkpoints[-1]:,} real steps; Dyna at planning ratio "
-              f"{ratios['dyna']}, Equi-Dyna at {ratios['equi_dyna']}):\n",
-              "| env steps | baseline | dyna | equi_dyna |\n|---|---|---|---|"]
-    lines += [f"| {s:,} | {t['baseline'][j]} | {t['dyna'][j]} | {t['equi_dyna'][j]} |"
-              for j, s in enumerate(env_defaults(env).checkpoints)]
+    lines += [
+      f"\nThesis (Table {'4.5' if env == 'CartPole-v1' else '4.6'}, 128 seeds, "
+      f"{env_defaults(env).checkpoints[-1]:,} real steps; Dyna at planning ratio "
+      f"{ratios['dyna']}, Equi-Dyna at {ratios['equi_dyna']}):\n",
+      "| env steps | baseline | dyna | equi_dyna |\n|---|---|---|---|",
+    ]
+    lines += [
+      f"| {s:,} | {t['baseline'][j]} | {t['dyna'][j]} | {t['equi_dyna'][j]} |"
+      for j, s in enumerate(env_defaults(env).checkpoints)
+    ]
     lines.append("")
-  lines += ["\n## Every configuration\n", results.markdown_summary(summaries),
-            "\n| configuration | actor | critic | world model | planned steps per seed |",
-            "|---|---|---|---|---|"]
+  lines += [
+    "\n## Every configuration\n",
+    results.markdown_summary(summaries),
+    "\n| configuration | actor | critic | world model | planned steps per seed |",
+    "|---|---|---|---|---|",
+  ]
   for a in arms:
     if a.name not in runs:
       continue
     counts = runs[a.name][2]
-    planned = (int(round(a.config.planning_ratio * a.config.total_real_steps))
-               if isinstance(a.config, DynaConfig) else 0)
-    lines.append(f"| {a.name} | {counts['actor']} | {counts['critic']} | "
-                 f"{counts.get('world_model', '-')} | {planned:,} |")
+    planned = (
+      int(round(a.config.planning_ratio * a.config.total_real_steps))
+      if isinstance(a.config, DynaConfig)
+      else 0
+    )
+    lines.append(
+      f"| {a.name} | {counts['actor']} | {counts['critic']} | "
+      f"{counts.get('world_model', '-')} | {planned:,} |"
+    )
   trained = {a.name: runs[a.name] for a in arms if a.name in runs}
   if "baseline" in trained:
     values, pairs, arm_seeds = against_reference(
-        trained, "baseline", [n for n in trained if n != "baseline"], checkpoints,
-        seeds_of(trained, seeds))
-    lines += ["", comparisons_section(values, pairs, arm_seeds,
-                                      heading="## Each configuration against the baseline",
-                                      what="real-environment return at each checkpoint")]
+      trained,
+      "baseline",
+      [n for n in trained if n != "baseline"],
+      checkpoints,
+      seeds_of(trained, seeds),
+    )
+    lines += [
+      "",
+      comparisons_section(
+        values,
+        pairs,
+        arm_seeds,
+        heading="## Each configuration against the baseline",
+        what="real-environment return at each checkpoint",
+      ),
+    ]
   lines.append(f"\n![curves]({os.path.basename(png)})\n")
   with open(path, "w") as f:
     f.write("\n".join(lines) + notes)
   return path
 
 
-def online_grid_arms(env: str, ratios: Sequence[float] = (0.5, 1, 2, 4, 8),
-                     iterations: Sequence[int] = (5, 10, 50, 100),
-                     models: Sequence[str] = ("mlp", "gcnn"), total_steps: Optional[int] = None,
-                     model_epochs: Optional[int] = None) -> List[Arm]:
+def online_grid_arms(
+  env: str,
+  ratios: Sequence[float] = (0.5, 1, 2, 4, 8),
+  iterations: Sequence[int] = (5, 10, 50, 100),
+  models: Sequence[str] = ("mlp", "gcnn"),
+  total_steps: Optional[int] = None,
+  model_epochs: Optional[int] = None,
+) -> List[Arm]:
   """Online Dyna (thesis 4.8, Fig. 4.11): every world model x planning ratio x Dyna
   iterations, plus the model-free baseline."""
   ppo = {"total_steps": total_steps} if total_steps else {}
@@ -222,17 +316,30 @@ def online_grid_arms(env: str, ratios: Sequence[float] = (0.5, 1, 2, 4, 8),
     agent = AGENT_OF[model]
     for ratio in ratios:
       for count in iterations:
-        cfg = default_dyna_config(env, ppo_overrides=ppo, mode="online", world_model=model,
-                                  planning_ratio=ratio, dyna_iterations=count,
-                                  model_epochs=model_epochs)
+        cfg = default_dyna_config(
+          env,
+          ppo_overrides=ppo,
+          mode="online",
+          world_model=model,
+          planning_ratio=ratio,
+          dyna_iterations=count,
+          model_epochs=model_epochs,
+        )
         arms.append(Arm(f"online_{model}_pr{ratio:g}_it{count}", agent, cfg, ratio))
   longest = max(_dyna_config(a).total_real_steps for a in arms)
   base = dataclasses.replace(_dyna_config(arms[0]).ppo, total_steps=longest)
   return [Arm("baseline", "baseline", base)] + arms
 
 
-def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, tuple],
-                      seeds: Sequence[int], command: str, figure: Optional[str] = None) -> str:
+def write_grid_report(
+  path: str,
+  env: str,
+  arms: Sequence[Arm],
+  runs: Dict[str, tuple],
+  seeds: Sequence[int],
+  command: str,
+  figure: Optional[str] = None,
+) -> str:
   """Online Dyna grid: a table per world model (planning ratio x Dyna iterations) at the
   last checkpoint against the baseline, a comparisons table of every cell against the
   baseline at the last checkpoint (`tf_equirl.stats.compare`) and a Fig. 4.11-style matrix
@@ -240,8 +347,10 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
   base_steps, base_curves, _ = runs["baseline"]
   grid = [a for a in arms if a.agent != "baseline" and a.name in runs]
   # (world model, planning ratio, Dyna iterations) of each grid cell
-  cell = {a.name: (_dyna_config(a).world_model, _planning_ratio(a),
-                   _dyna_config(a).dyna_iterations) for a in grid}
+  cell = {
+    a.name: (_dyna_config(a).world_model, _planning_ratio(a), _dyna_config(a).dyna_iterations)
+    for a in grid
+  }
   models = sorted({m for m, _, _ in cell.values()}, key=list(AGENT_OF).index)
   ratios = sorted({r for _, r, _ in cell.values()})
   counts = sorted({n for _, _, n in cell.values()})
@@ -258,28 +367,37 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
   panels = {}
   for model in models:
     for ratio in ratios:
-      panel = {f"{count} Dyna iterations": tuple(runs[a.name][:2]) for count in counts
-               for a in grid
-               if cell[a.name] == (model, ratio, count)}
+      panel = {
+        f"{count} Dyna iterations": tuple(runs[a.name][:2])
+        for count in counts
+        for a in grid
+        if cell[a.name] == (model, ratio, count)
+      }
       panels[f"{model} world model, planning ratio {ratio:g}"] = {
-          **panel, "model-free baseline": base_curves}
-  results.plot_curve_panels(png, panels, base_steps,
-                            title=f"{env}: online Dyna, {cell_seeds} seeds per cell")
-  lines = [f"# Online Dyna on {env}: planning ratio x Dyna iterations (thesis 4.8, Fig. 4.11)\n",
-           f"Command: `{command}`\n",
-           f"Mean episodic return on the real environment +- 2 SE over {cell_seeds} seeds per "
-           f"cell ({base_curves.shape[0]} for the baseline) at "
-           f"{' / '.join(f'{c:,}' for c in checkpoints)} real steps; world models learnt online from scratch "
-           f"({_dyna_config(arms[1]).epochs} epochs per Dyna iteration on the last acting phase's "
-           "transitions, eq. 4.34), MLP actor-critics. **Bold**: above the model-free baseline "
-           "with non-overlapping 2-SE intervals.\n",
-           "Model-free baseline: " + " / ".join(
-               results._fmt(r["mean"], r["two_se"]) for r in b) + ".\n"]  # pylint: disable=protected-access
+        **panel,
+        "model-free baseline": base_curves,
+      }
+  results.plot_curve_panels(
+    png, panels, base_steps, title=f"{env}: online Dyna, {cell_seeds} seeds per cell"
+  )
+  lines = [
+    f"# Online Dyna on {env}: planning ratio x Dyna iterations (thesis 4.8, Fig. 4.11)\n",
+    f"Command: `{command}`\n",
+    f"Mean episodic return on the real environment +- 2 SE over {cell_seeds} seeds per "
+    f"cell ({base_curves.shape[0]} for the baseline) at "
+    f"{' / '.join(f'{c:,}' for c in checkpoints)} real steps; world models learnt online from scratch "
+    f"({_dyna_config(arms[1]).epochs} epochs per Dyna iteration on the last acting phase's "
+    "transitions, eq. 4.34), MLP actor-critics. **Bold**: above the model-free baseline "
+    "with non-overlapping 2-SE intervals.\n",
+    "Model-free baseline: " + " / ".join(results._fmt(r["mean"], r["two_se"]) for r in b) + ".\n",
+  ]  # pylint: disable=protected-access
   better = []
   for model in models:
-    lines += [f"\n### {model} world model\n",
-              "| planning ratio | " + " | ".join(f"{c} Dyna iterations" for c in counts) + " |",
-              "|---|" + "---|" * len(counts)]
+    lines += [
+      f"\n### {model} world model\n",
+      "| planning ratio | " + " | ".join(f"{c} Dyna iterations" for c in counts) + " |",
+      "|---|" + "---|" * len(counts),
+    ]
     for ratio in ratios:
       cells = []
       for count in counts:
@@ -300,10 +418,15 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
   per_arm_seeds = seeds_of({"baseline": runs["baseline"], **grid_runs}, None)
   values = {name: at_step(run[1], run[0], final) for name, run in grid_runs.items()}
   values["baseline"] = at_step(base_curves, base_steps, final)
-  lines.append(comparisons_section(
-      values, [(name, "baseline") for name in cells], per_arm_seeds,
+  lines.append(
+    comparisons_section(
+      values,
+      [(name, "baseline") for name in cells],
+      per_arm_seeds,
       heading="### Each cell against the baseline",
-      what=f"real-environment return at {final:,} real steps"))
+      what=f"real-environment return at {final:,} real steps",
+    )
+  )
   lines.append(f"\n![matrix]({os.path.basename(png)})\n")
   notes = results.kept_notes(path)
   with open(path, "w") as f:
@@ -311,15 +434,19 @@ def write_grid_report(path: str, env: str, arms: Sequence[Arm], runs: Dict[str, 
   return path
 
 
-def grid_runs_from_sweeps(sweep_dirs: Sequence[str], baseline: Arm, baseline_dir: str,
-                          baseline_seeds: Sequence[int]) -> Tuple[List[Arm], Dict[str, tuple]]:
+def grid_runs_from_sweeps(
+  sweep_dirs: Sequence[str], baseline: Arm, baseline_dir: str, baseline_seeds: Sequence[int]
+) -> Tuple[List[Arm], Dict[str, tuple]]:
   """Arms and runs of an online grid swept with `launchers.sweep --algo=dyna` (one sweep per
   world model), plus the model-free baseline's finished runs from `run_arms`."""
   from tf_equirl import sweeps  # pylint: disable=import-outside-toplevel
+
   done = runs_lib.load_finished_run(baseline_dir, baseline.config, baseline_seeds)
   if done is None:
-    raise ValueError(f"No finished baseline runs of {len(baseline_seeds)} seeds in "
-                     f"{baseline_dir}; run launchers.reproduce_dyna --part=supervised first.")
+    raise ValueError(
+      f"No finished baseline runs of {len(baseline_seeds)} seeds in "
+      f"{baseline_dir}; run launchers.reproduce_dyna --part=supervised first."
+    )
   arms, runs = [baseline], {"baseline": done}
   for folder in sweep_dirs:
     for c in sweeps.aggregate(folder).configs:
@@ -339,15 +466,18 @@ def final_transition_accuracy(model, env) -> Dict[str, float]:
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from tf_equirl.models.analysis import all_state_action_pairs  # pylint: disable=import-outside-toplevel
   from tf_equirl.models.dynamics import model_dynamics  # pylint: disable=import-outside-toplevel
+
   pairs = all_state_action_pairs(env)
   last = pairs["state"][:, 0] == env.rows - 2
   state = tf.constant(pairs["state"][last])
   action = tf.constant(pairs["action"][last])
   predicted = model_dynamics(model, env)(state, action).numpy()
   true = env.physics(state, action).numpy()
-  return {"pairs": int(last.sum()),
-          "ball_column": float(np.mean(predicted[:, 1] == true[:, 1])),
-          "paddle": float(np.mean(predicted[:, 2] == true[:, 2]))}
+  return {
+    "pairs": int(last.sum()),
+    "ball_column": float(np.mean(predicted[:, 1] == true[:, 1])),
+    "paddle": float(np.mean(predicted[:, 2] == true[:, 2])),
+  }
 
 
 PARTS = ("supervised", "levers", "online_grid")
@@ -385,6 +515,7 @@ class DynaTablesConfig:
     backend, address, seeds_per_trial: as `tf_equirl.experiments.ppo_tables.PPOTablesConfig`.
     command: the command line written into the results file.
   """
+
   env: str = "CartPole-v1"
   part: str = "supervised"
   seeds: int = 32
@@ -407,22 +538,26 @@ class DynaTablesConfig:
 
   def __post_init__(self):
     if self.env not in DYNA_ENVS:
-      raise ValueError(f"DynaTablesConfig.env must be one of {DYNA_ENVS}, received "
-                       f"{self.env!r}.")
+      raise ValueError(
+        f"DynaTablesConfig.env must be one of {DYNA_ENVS}, received " f"{self.env!r}."
+      )
     if self.part not in PARTS:
-      raise ValueError(f"DynaTablesConfig.part must be one of {PARTS}, received "
-                       f"{self.part!r}.")
+      raise ValueError(f"DynaTablesConfig.part must be one of {PARTS}, received " f"{self.part!r}.")
     for name in ("seeds", "horizon"):
       checks.positive_int("DynaTablesConfig", name, getattr(self, name))
     for name in ("total_steps", "model_epochs", "seeds_per_trial"):
       checks.positive_int("DynaTablesConfig", name, getattr(self, name), allow_none=True)
     check_backend("DynaTablesConfig", self.backend)
     if self.part != "online_grid" and len(self.dyna_iterations) != 1:
-      raise ValueError(f"DynaTablesConfig: part={self.part!r} takes one dyna_iterations "
-                       f"value, received {tuple(self.dyna_iterations)}.")
+      raise ValueError(
+        f"DynaTablesConfig: part={self.part!r} takes one dyna_iterations "
+        f"value, received {tuple(self.dyna_iterations)}."
+      )
     if self.part == "levers" and len(self.planning_ratios) != 1:
-      raise ValueError("DynaTablesConfig: part='levers' takes one planning ratio, received "
-                       f"{tuple(self.planning_ratios)}.")
+      raise ValueError(
+        "DynaTablesConfig: part='levers' takes one planning ratio, received "
+        f"{tuple(self.planning_ratios)}."
+      )
     if self.from_sweeps and self.part != "online_grid":
       raise ValueError("DynaTablesConfig.from_sweeps is for part='online_grid'.")
     self.arms()  # an unknown world model or a bad ratio fails here, before any training
@@ -435,14 +570,32 @@ class DynaTablesConfig:
   def arms(self) -> List[Arm]:
     """The arms of `part`, the model-free baseline first."""
     if self.part == "online_grid":
-      return online_grid_arms(self.env, self.planning_ratios, self.dyna_iterations,
-                              self.models, self.total_steps, self.model_epochs)
+      return online_grid_arms(
+        self.env,
+        self.planning_ratios,
+        self.dyna_iterations,
+        self.models,
+        self.total_steps,
+        self.model_epochs,
+      )
     if self.part == "supervised":
-      return supervised_arms(self.env, self.planning_ratios, self.dyna_iterations[0],
-                             self.total_steps, world_models=self.models)
-    return lever_arms(self.env, self.planning_ratios[0], self.dyna_iterations[0],
-                      self.total_steps, models=self.models, horizon=self.horizon,
-                      model_epochs=self.model_epochs, levers=self.levers)
+      return supervised_arms(
+        self.env,
+        self.planning_ratios,
+        self.dyna_iterations[0],
+        self.total_steps,
+        world_models=self.models,
+      )
+    return lever_arms(
+      self.env,
+      self.planning_ratios[0],
+      self.dyna_iterations[0],
+      self.total_steps,
+      models=self.models,
+      horizon=self.horizon,
+      model_epochs=self.model_epochs,
+      levers=self.levers,
+    )
 
 
 def run(config: DynaTablesConfig) -> str:
@@ -454,11 +607,18 @@ def run(config: DynaTablesConfig) -> str:
   short = env_defaults(config.env).short_name
   if config.from_sweeps:
     arms, runs = grid_runs_from_sweeps(
-        config.from_sweeps, arms[0], os.path.join(config.runs, short, "baseline"), seeds)
+      config.from_sweeps, arms[0], os.path.join(config.runs, short, "baseline"), seeds
+    )
   else:
-    runs = train_arms(arms, seeds, os.path.join(config.runs, f"{short}{config.suffix}"),
-                      progress=config.progress, backend=config.backend,
-                      address=config.address, seeds_per_trial=config.seeds_per_trial)
+    runs = train_arms(
+      arms,
+      seeds,
+      os.path.join(config.runs, f"{short}{config.suffix}"),
+      progress=config.progress,
+      backend=config.backend,
+      address=config.address,
+      seeds_per_trial=config.seeds_per_trial,
+    )
   stem = f"dyna_{short}{config.suffix}"
   path = config.report or os.path.join(config.results, stem, "README.md")
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -466,5 +626,14 @@ def run(config: DynaTablesConfig) -> str:
   if config.part == "online_grid":
     return write_grid_report(path, config.env, arms, runs, seeds, config.command, figure)
   title = "Supervised-Dyna" if config.part == "supervised" else "Online Dyna: levers"
-  return write_report(path, config.env, arms, runs, seeds, config.command, title,
-                      thesis=config.part == "supervised", figure=figure)
+  return write_report(
+    path,
+    config.env,
+    arms,
+    runs,
+    seeds,
+    config.command,
+    title,
+    thesis=config.part == "supervised",
+    figure=figure,
+  )

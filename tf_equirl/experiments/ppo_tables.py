@@ -30,26 +30,41 @@ from tf_equirl.experiments._compare import against_reference, comparisons_sectio
 from tf_equirl.networks import ACTOR_KINDS, CRITIC_KINDS
 from tf_equirl.runner import Arm, default_checkpoints
 
-__all__ = ["PPOTablesConfig", "run", "THESIS", "DEFAULT_NETWORKS", "parse_network",
-           "network_arms", "group_order", "sample_efficiency", "write_report", "short_name"]
+__all__ = [
+  "PPOTablesConfig",
+  "run",
+  "THESIS",
+  "DEFAULT_NETWORKS",
+  "parse_network",
+  "network_arms",
+  "group_order",
+  "sample_efficiency",
+  "write_report",
+  "short_name",
+]
 
 # thesis Table 4.2 (CartPole) and Table 4.4 (Catch): mean +- 2 SE over 128 seeds at the
 # checkpoints of `tf_equirl.envs.defaults`.
 THESIS = {
-    "CartPole-v1": {"mlp": ["102 +- 5", "260 +- 10", "497 +- 1"],
-                    "symmetrizer": ["116 +- 6", "240 +- 10", "500 +- 1"],
-                    "gcnn": ["158 +- 8", "330 +- 10", "499 +- 1"]},
-    "Catch-v0": {"mlp": ["-0.51 +- 0.07", "0.70 +- 0.06", "0.875 +- 0.04"],
-                 "gcnn": ["-0.06 +- 0.09", "0.95 +- 0.03", "0.96 +- 0.02"]},
+  "CartPole-v1": {
+    "mlp": ["102 +- 5", "260 +- 10", "497 +- 1"],
+    "symmetrizer": ["116 +- 6", "240 +- 10", "500 +- 1"],
+    "gcnn": ["158 +- 8", "330 +- 10", "499 +- 1"],
+  },
+  "Catch-v0": {
+    "mlp": ["-0.51 +- 0.07", "0.70 +- 0.06", "0.875 +- 0.04"],
+    "gcnn": ["-0.06 +- 0.09", "0.95 +- 0.03", "0.96 +- 0.02"],
+  },
 }
 THESIS_TABLE = {"CartPole-v1": "4.2", "Catch-v0": "4.4"}
 
-DEFAULT_NETWORKS = {"CartPole-v1": ("mlp", "symmetrizer", "gcnn"),
-                    "Catch-v0": ("mlp", "gcnn"),
-                    # the group ladder (C2 < C4 < D4) and the two non-equivariant
-                    # baselines (data augmentation, a symmetry-aware input encoder)
-                    "GridWorld-v0": ("mlp", "symmetrizer", "gcnn@C2", "gcnn@C4", "gcnn",
-                                     "augment", "encoder")}
+DEFAULT_NETWORKS = {
+  "CartPole-v1": ("mlp", "symmetrizer", "gcnn"),
+  "Catch-v0": ("mlp", "gcnn"),
+  # the group ladder (C2 < C4 < D4) and the two non-equivariant
+  # baselines (data augmentation, a symmetry-aware input encoder)
+  "GridWorld-v0": ("mlp", "symmetrizer", "gcnn@C2", "gcnn@C4", "gcnn", "augment", "encoder"),
+}
 _FALLBACK_NETWORKS = ("mlp", "gcnn")
 
 
@@ -65,23 +80,27 @@ def parse_network(spec: str) -> Tuple[str, Optional[str], str]:
   head, _, critic = spec.partition(":")
   actor, at, group = head.partition("@")
   if actor not in ACTOR_KINDS:
-    raise ValueError(f"Network spec {spec!r}: unknown actor {actor!r}; expected one of "
-                     f"{ACTOR_KINDS}, optionally '@' and a subgroup name and ':' and a "
-                     f"critic in {CRITIC_KINDS}.")
+    raise ValueError(
+      f"Network spec {spec!r}: unknown actor {actor!r}; expected one of "
+      f"{ACTOR_KINDS}, optionally '@' and a subgroup name and ':' and a "
+      f"critic in {CRITIC_KINDS}."
+    )
   if critic and critic not in CRITIC_KINDS:
-    raise ValueError(f"Network spec {spec!r}: unknown critic {critic!r}; expected one of "
-                     f"{CRITIC_KINDS}.")
+    raise ValueError(
+      f"Network spec {spec!r}: unknown critic {critic!r}; expected one of " f"{CRITIC_KINDS}."
+    )
   if at and not group:
-    raise ValueError(f"Network spec {spec!r}: '@' must be followed by a subgroup name such "
-                     "as C2 or C4.")
+    raise ValueError(
+      f"Network spec {spec!r}: '@' must be followed by a subgroup name such " "as C2 or C4."
+    )
   if critic == "" and ":" in spec:
-    raise ValueError(f"Network spec {spec!r}: ':' must be followed by a critic in "
-                     f"{CRITIC_KINDS}.")
+    raise ValueError(
+      f"Network spec {spec!r}: ':' must be followed by a critic in " f"{CRITIC_KINDS}."
+    )
   return actor, (group or None), (critic or "mlp")
 
 
-def network_arms(env: str, specs: Optional[Sequence[str]] = None,
-                 **overrides: Any) -> List[Arm]:
+def network_arms(env: str, specs: Optional[Sequence[str]] = None, **overrides: Any) -> List[Arm]:
   """One `Arm` per network spec (named by it), each with `default_config(env)` and
   `overrides`."""
   specs = list(specs or DEFAULT_NETWORKS.get(env, _FALLBACK_NETWORKS))
@@ -95,11 +114,11 @@ def network_arms(env: str, specs: Optional[Sequence[str]] = None,
     if group is not None:
       if environment is None:
         from tf_equirl.envs import make  # pylint: disable=import-outside-toplevel
+
         environment = make(env)
       environment.get_symmetry(group)  # a clear error now rather than when the arm starts training
       fields["group"] = group
-    arms.append(Arm(spec, actor,
-                    default_config(env, **fields)))
+    arms.append(Arm(spec, actor, default_config(env, **fields)))
   return arms
 
 
@@ -109,13 +128,15 @@ def group_order(config) -> Tuple[str, int]:
   if config.network == "mlp" and config.critic == "mlp":
     return "-", 1
   from tf_equirl.envs import make  # pylint: disable=import-outside-toplevel
+
   env = make(config.env)
   symmetry = env.get_symmetry(config.group) if config.group else env.symmetry
   return (config.group or symmetry.group.name), symmetry.group.order
 
 
-def _first_crossing(curves: np.ndarray, env_steps: np.ndarray, threshold: float,
-                    window: int) -> np.ndarray:
+def _first_crossing(
+  curves: np.ndarray, env_steps: np.ndarray, threshold: float, window: int
+) -> np.ndarray:
   """Env steps at which each seed's moving average first reaches `threshold` (NaN if never)."""
   smooth = results.moving_average(curves, window)
   reached = smooth >= threshold
@@ -123,8 +144,9 @@ def _first_crossing(curves: np.ndarray, env_steps: np.ndarray, threshold: float,
   return np.where(reached.any(axis=1), env_steps[first].astype(float), np.nan)
 
 
-def sample_efficiency(runs: Mapping[str, tuple], threshold: Optional[float] = None,
-                      window: int = 10) -> Tuple[float, Dict[str, Dict[str, float]]]:
+def sample_efficiency(
+  runs: Mapping[str, tuple], threshold: Optional[float] = None, window: int = 10
+) -> Tuple[float, Dict[str, Dict[str, float]]]:
   """How fast each arm gets to a return: `(threshold, {arm: stats})`.
 
   `threshold` defaults to the MLP's mean return at its last iteration ("how many steps
@@ -147,21 +169,31 @@ def sample_efficiency(runs: Mapping[str, tuple], threshold: Optional[float] = No
   for name, (steps, curves, _) in runs.items():
     crossing = _first_crossing(curves, steps, threshold, window)
     filled = np.where(np.isnan(crossing), float(steps[-1]), crossing)
-    stats[name] = {"auc": float(np.mean(curves)),
-                   "auc_2se": float(2 * np.std(np.mean(curves, axis=1), ddof=1)
-                                    / np.sqrt(max(len(curves), 1))) if len(curves) > 1 else 0.0,
-                   "reached": float(np.mean(~np.isnan(crossing))),
-                   "median_steps": float(np.median(filled))}
+    stats[name] = {
+      "auc": float(np.mean(curves)),
+      "auc_2se": float(2 * np.std(np.mean(curves, axis=1), ddof=1) / np.sqrt(max(len(curves), 1)))
+      if len(curves) > 1
+      else 0.0,
+      "reached": float(np.mean(~np.isnan(crossing))),
+      "median_steps": float(np.median(filled)),
+    }
   if "mlp" in stats:
     for s in stats.values():
       s["speedup"] = stats["mlp"]["median_steps"] / s["median_steps"]
   return float(threshold), stats
 
 
-def write_report(path: str, env: str, arms: Sequence[Arm], runs: Mapping[str, tuple],
-                 seeds: Sequence[int], command: str,
-                 checkpoints: Optional[Sequence[int]] = None,
-                 title: Optional[str] = None, figure: Optional[str] = None) -> str:
+def write_report(
+  path: str,
+  env: str,
+  arms: Sequence[Arm],
+  runs: Mapping[str, tuple],
+  seeds: Sequence[int],
+  command: str,
+  checkpoints: Optional[Sequence[int]] = None,
+  title: Optional[str] = None,
+  figure: Optional[str] = None,
+) -> str:
   """Writes the results markdown and its curves PNG (`figure`, default the markdown's path
   with `.png`); keeps its hand-written Notes. With an `mlp` arm, a comparisons table sets
   every other network against it at every checkpoint (`tf_equirl.stats.compare`)."""
@@ -169,67 +201,100 @@ def write_report(path: str, env: str, arms: Sequence[Arm], runs: Mapping[str, tu
   if not arms:
     raise ValueError("write_report: none of the arms has runs.")
   steps = runs[arms[0].name][0]
-  checkpoints = tuple(checkpoints or default_checkpoints(env) or
-                      (int(steps[len(steps) // 10]), int(steps[len(steps) // 2]), int(steps[-1])))
+  checkpoints = tuple(
+    checkpoints
+    or default_checkpoints(env)
+    or (int(steps[len(steps) // 10]), int(steps[len(steps) // 2]), int(steps[-1]))
+  )
   per_iteration = int(steps[1] - steps[0]) if len(steps) > 1 else int(steps[0])
   # a checkpoint the runs did not reach would silently read their last iteration
   checkpoints = tuple(c for c in checkpoints if c < steps[-1] + per_iteration) or (int(steps[-1]),)
-  summaries = {a.name: results.summarize(runs[a.name][1], runs[a.name][0], checkpoints)
-               for a in arms}
+  summaries = {
+    a.name: results.summarize(runs[a.name][1], runs[a.name][0], checkpoints) for a in arms
+  }
   png = figure or os.path.splitext(path)[0] + ".png"
-  results.plot_curves(png, {a.name: runs[a.name][1] for a in arms}, steps,
-                      title=f"{env}: PPO, {len(seeds)} seeds per network")
+  results.plot_curves(
+    png,
+    {a.name: runs[a.name][1] for a in arms},
+    steps,
+    title=f"{env}: PPO, {len(seeds)} seeds per network",
+  )
   notes = results.kept_notes(path)
-  lines = [f"# {title or f'PPO on {env}: equivariant vs MLP actors'}\n",
-           f"Command: `{command.strip()}`\n",
-           f"Mean episodic return +- 2 standard errors over {len(seeds)} seeds (seeds "
-           "0..N-1); in brackets the worst-decile cumulative mean. The return is\nPureJaxRL's "
-           "metric: each environment's last finished episodic return, averaged over the steps "
-           "and environments of the iteration that reaches the step count.\n",
-           results.markdown_summary(summaries)]
+  lines = [
+    f"# {title or f'PPO on {env}: equivariant vs MLP actors'}\n",
+    f"Command: `{command.strip()}`\n",
+    f"Mean episodic return +- 2 standard errors over {len(seeds)} seeds (seeds "
+    "0..N-1); in brackets the worst-decile cumulative mean. The return is\nPureJaxRL's "
+    "metric: each environment's last finished episodic return, averaged over the steps "
+    "and environments of the iteration that reaches the step count.\n",
+    results.markdown_summary(summaries),
+  ]
   if env in THESIS:
     thesis = THESIS[env]
     listed = [a.name for a in arms if a.name in thesis]
-    lines += [f"Thesis (Table {THESIS_TABLE[env]}, 128 seeds):\n",
-              "| env steps | " + " | ".join(listed) + " |", "|---|" + "---|" * len(listed)]
-    lines += [f"| {s:,} | " + " | ".join(thesis[n][j] for n in listed) + " |"
-              for j, s in enumerate(default_checkpoints(env))]
+    lines += [
+      f"Thesis (Table {THESIS_TABLE[env]}, 128 seeds):\n",
+      "| env steps | " + " | ".join(listed) + " |",
+      "|---|" + "---|" * len(listed),
+    ]
+    lines += [
+      f"| {s:,} | " + " | ".join(thesis[n][j] for n in listed) + " |"
+      for j, s in enumerate(default_checkpoints(env))
+    ]
     lines.append("")
   orders = {a.name: group_order(a.config) for a in arms}
-  lines += ["| network | group | \\|G\\| | actor params | critic params | total |",
-            "|---|---|---:|---:|---:|---:|"]
+  lines += [
+    "| network | group | \\|G\\| | actor params | critic params | total |",
+    "|---|---|---:|---:|---:|---:|",
+  ]
   for a in arms:
     counts = runs[a.name][2]
     name, order = orders[a.name]
-    lines.append(f"| {a.name} | {name} | {order} | {counts['actor']} | {counts['critic']} | "
-                 f"{counts['actor'] + counts['critic']} |")
+    lines.append(
+      f"| {a.name} | {name} | {order} | {counts['actor']} | {counts['critic']} | "
+      f"{counts['actor'] + counts['critic']} |"
+    )
   if "mlp" in runs and len(arms) > 1:
     chosen = {a.name: runs[a.name] for a in arms}
     values, pairs, arm_seeds = against_reference(
-        chosen, "mlp", [a.name for a in arms if a.name != "mlp"], checkpoints,
-        seeds_of(chosen, seeds))
-    lines += ["", comparisons_section(values, pairs, arm_seeds,
-                                      heading="## Each network against the MLP",
-                                      what="episodic return at each checkpoint")]
+      chosen, "mlp", [a.name for a in arms if a.name != "mlp"], checkpoints, seeds_of(chosen, seeds)
+    )
+    lines += [
+      "",
+      comparisons_section(
+        values,
+        pairs,
+        arm_seeds,
+        heading="## Each network against the MLP",
+        what="episodic return at each checkpoint",
+      ),
+    ]
   if len({o for _, o in orders.values()}) > 2:
     threshold, eff = sample_efficiency({a.name: runs[a.name] for a in arms})
-    lines += ["\n## Sample efficiency by group\n",
-              f"Mean return over the whole run (area under the curve / steps, +- 2 SE) and the "
-              f"env steps until the moving average of 10 iterations first reaches {threshold:.3g} "
-              f"({'the MLP' + chr(39) + 's mean return at its last iteration' if 'mlp' in eff else '90 % of the way from the lowest first to the highest final mean'}; "
-              "median over seeds, a seed that never reaches it counts as the last step, so "
-              "a median at the last step is a lower bound); speed-up = the MLP's median steps / "
-              "the network's.\n",
-              "| network | \\|G\\| | mean return over run | seeds reaching | median steps | "
-              "speed-up vs mlp |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [
+      "\n## Sample efficiency by group\n",
+      f"Mean return over the whole run (area under the curve / steps, +- 2 SE) and the "
+      f"env steps until the moving average of 10 iterations first reaches {threshold:.3g} "
+      f"({'the MLP' + chr(39) + 's mean return at its last iteration' if 'mlp' in eff else '90 % of the way from the lowest first to the highest final mean'}; "
+      "median over seeds, a seed that never reaches it counts as the last step, so "
+      "a median at the last step is a lower bound); speed-up = the MLP's median steps / "
+      "the network's.\n",
+      "| network | \\|G\\| | mean return over run | seeds reaching | median steps | "
+      "speed-up vs mlp |",
+      "|---|---:|---:|---:|---:|---:|",
+    ]
     for a in sorted(arms, key=lambda a: (orders[a.name][1], a.name)):
       s = eff[a.name]
       speed = f"{s['speedup']:.2f}x" if "speedup" in s else "-"
-      lines.append(f"| {a.name} | {orders[a.name][1]} | {s['auc']:.3f} +- {s['auc_2se']:.3f} | "
-                   f"{s['reached']:.0%} | {s['median_steps']:,.0f} | {speed} |")
-  lines += ["\nTraining throughput is measured separately on a quiet machine: "
-            "`python benchmarks/ppo_throughput.py` (README, Throughput).\n",
-            f"![curves]({os.path.basename(png)})\n"]
+      lines.append(
+        f"| {a.name} | {orders[a.name][1]} | {s['auc']:.3f} +- {s['auc_2se']:.3f} | "
+        f"{s['reached']:.0%} | {s['median_steps']:,.0f} | {speed} |"
+      )
+  lines += [
+    "\nTraining throughput is measured separately on a quiet machine: "
+    "`python benchmarks/ppo_throughput.py` (README, Throughput).\n",
+    f"![curves]({os.path.basename(png)})\n",
+  ]
   with open(path, "w") as f:
     f.write("\n".join(lines) + notes)
   return path
@@ -268,6 +333,7 @@ class PPOTablesConfig:
     seeds_per_trial: with `backend="ray"`, seeds per trial (None: all in one).
     command: the command line written into the results file.
   """
+
   env: str = "CartPole-v1"
   seeds: int = 32
   networks: Optional[Tuple[str, ...]] = None
@@ -286,23 +352,27 @@ class PPOTablesConfig:
 
   def __post_init__(self):
     if self.env not in envs.list_envs():
-      raise ValueError(f"PPOTablesConfig.env must be a registered environment, one of "
-                       f"{envs.list_envs()}, received {self.env!r} (symmetry-breaking variants "
-                       "are trained by launchers.train_ppo and launchers.reproduce_approx).")
+      raise ValueError(
+        f"PPOTablesConfig.env must be a registered environment, one of "
+        f"{envs.list_envs()}, received {self.env!r} (symmetry-breaking variants "
+        "are trained by launchers.train_ppo and launchers.reproduce_approx)."
+      )
     checks.positive_int("PPOTablesConfig", "seeds", self.seeds)
     checks.positive_int("PPOTablesConfig", "total_steps", self.total_steps, allow_none=True)
-    checks.positive_int("PPOTablesConfig", "seeds_per_trial", self.seeds_per_trial,
-                        allow_none=True)
+    checks.positive_int("PPOTablesConfig", "seeds_per_trial", self.seeds_per_trial, allow_none=True)
     if self.preset is not None and self.preset not in PRESETS:
-      raise ValueError(f"PPOTablesConfig.preset must be None or one of {sorted(PRESETS)}, "
-                       f"received {self.preset!r}.")
+      raise ValueError(
+        f"PPOTablesConfig.preset must be None or one of {sorted(PRESETS)}, "
+        f"received {self.preset!r}."
+      )
     check_backend("PPOTablesConfig", self.backend)
     self.arms()  # an unknown network spec or subgroup fails here, before any training
 
   def arms(self) -> List[Arm]:
     """The arms of the table: one per network spec."""
-    overrides: Dict[str, Any] = ({"total_steps": self.total_steps}
-                                 if self.total_steps is not None else {})
+    overrides: Dict[str, Any] = (
+      {"total_steps": self.total_steps} if self.total_steps is not None else {}
+    )
     if self.preset:
       overrides["preset"] = self.preset
     return network_arms(self.env, self.networks, **overrides)
@@ -314,11 +384,26 @@ def run(config: PPOTablesConfig) -> str:
   returns the markdown's path."""
   arms = config.arms()
   seeds = list(range(config.seeds))
-  runs = train_arms(arms, seeds, os.path.join(config.runs, config.env), resume=config.resume,
-                    progress=config.progress, backend=config.backend, address=config.address,
-                    seeds_per_trial=config.seeds_per_trial)
+  runs = train_arms(
+    arms,
+    seeds,
+    os.path.join(config.runs, config.env),
+    resume=config.resume,
+    progress=config.progress,
+    backend=config.backend,
+    address=config.address,
+    seeds_per_trial=config.seeds_per_trial,
+  )
   short = short_name(config.env)
   path = config.report or os.path.join(config.results, f"ppo_{short}", "README.md")
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  return write_report(path, config.env, arms, runs, seeds, config.command, config.checkpoints,
-                      figure=os.path.join(os.path.dirname(path), f"ppo_{short}.png"))
+  return write_report(
+    path,
+    config.env,
+    arms,
+    runs,
+    seeds,
+    config.command,
+    config.checkpoints,
+    figure=os.path.join(os.path.dirname(path), f"ppo_{short}.png"),
+  )

@@ -36,9 +36,23 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from tf_equirl import provenance, results
 
-__all__ = ["Study", "Target", "BenchmarkConfig", "TransitionRun", "studies", "names", "get",
-           "study_command", "run_study", "run_benchmark", "strip_header", "results_index",
-           "status", "REPO", "SECTIONS"]
+__all__ = [
+  "Study",
+  "Target",
+  "BenchmarkConfig",
+  "TransitionRun",
+  "studies",
+  "names",
+  "get",
+  "study_command",
+  "run_study",
+  "run_benchmark",
+  "strip_header",
+  "results_index",
+  "status",
+  "REPO",
+  "SECTIONS",
+]
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 """The source tree the package runs from (its `benchmarks/`, `results/` and `docs/`)."""
@@ -56,6 +70,7 @@ class Target:
     runs: the study's folder of per-seed outputs, datasets and other intermediate files.
     command: the command written into the report.
   """
+
   folder: str
   runs: str
   command: str
@@ -84,6 +99,7 @@ class Study:
     run: `config -> path of the report it wrote`.
     seed_list: `config -> the seeds it trains` (for the provenance record).
   """
+
   name: str
   title: str
   section: str
@@ -111,6 +127,7 @@ class BenchmarkConfig:
     command: the command line written into the report.
     timeout: seconds before the script is stopped.
   """
+
   script: str
   args: Tuple[str, ...]
   title: str
@@ -120,14 +137,18 @@ class BenchmarkConfig:
 
   def __post_init__(self):
     if not self.script.startswith("benchmarks/") or not self.script.endswith(".py"):
-      raise ValueError(f"BenchmarkConfig.script must be a benchmarks/*.py path, received "
-                       f"{self.script!r}.")
+      raise ValueError(
+        f"BenchmarkConfig.script must be a benchmarks/*.py path, received " f"{self.script!r}."
+      )
     if not os.path.isfile(os.path.join(REPO, self.script)):
-      raise ValueError(f"BenchmarkConfig.script {self.script!r} does not exist in {REPO} "
-                       "(the benchmarks ship with the source tree, not the package).")
+      raise ValueError(
+        f"BenchmarkConfig.script {self.script!r} does not exist in {REPO} "
+        "(the benchmarks ship with the source tree, not the package)."
+      )
     if not self.timeout > 0:
-      raise ValueError(f"BenchmarkConfig.timeout must be > 0 seconds, received "
-                       f"{self.timeout!r}.")
+      raise ValueError(
+        f"BenchmarkConfig.timeout must be > 0 seconds, received " f"{self.timeout!r}."
+      )
 
 
 def run_benchmark(config: BenchmarkConfig) -> str:
@@ -139,95 +160,167 @@ def run_benchmark(config: BenchmarkConfig) -> str:
   """
   start = time.perf_counter()
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
-  proc = subprocess.run([sys.executable, config.script, *config.args], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=config.timeout, check=False)
+  proc = subprocess.run(
+    [sys.executable, config.script, *config.args],
+    cwd=REPO,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=config.timeout,
+    check=False,
+  )
   if proc.returncode != 0:
-    raise RuntimeError(f"{config.script} {' '.join(config.args)} failed with exit status "
-                       f"{proc.returncode}:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    raise RuntimeError(
+      f"{config.script} {' '.join(config.args)} failed with exit status "
+      f"{proc.returncode}:\n{(proc.stdout + proc.stderr)[-3000:]}"
+    )
   os.makedirs(os.path.dirname(os.path.abspath(config.report)), exist_ok=True)
   notes = results.kept_notes(config.report)
   # paths in the arguments as the command line of this folder names them
-  shown = [re.sub(r"^(--\w+=)(/.*)$", lambda m: m.group(1) + os.path.relpath(m.group(2)), a)
-           for a in config.args]
+  shown = [
+    re.sub(r"^(--\w+=)(/.*)$", lambda m: m.group(1) + os.path.relpath(m.group(2)), a)
+    for a in config.args
+  ]
   with open(config.report, "w", encoding="utf-8") as f:
-    f.write(f"# {config.title}\n\nCommand: `{config.command}` (runs `python {config.script}"
-            f"{' ' + ' '.join(shown) if shown else ''}`; "
-            f"{time.perf_counter() - start:.0f} s). How each figure is taken: the docstring of "
-            f"`{config.script}`. Its output, unedited:\n\n")
+    f.write(
+      f"# {config.title}\n\nCommand: `{config.command}` (runs `python {config.script}"
+      f"{' ' + ' '.join(shown) if shown else ''}`; "
+      f"{time.perf_counter() - start:.0f} s). How each figure is taken: the docstring of "
+      f"`{config.script}`. Its output, unedited:\n\n"
+    )
     f.write(proc.stdout.rstrip("\n") + "\n")
     f.write(notes)
   return config.report
 
 
-def _benchmark(script: str, title: str, full_args: Sequence[str],
-               quick_args: Sequence[str] = ("--quick",),
-               json: Optional[str] = None) -> Dict[str, Any]:
+def _benchmark(
+  script: str,
+  title: str,
+  full_args: Sequence[str],
+  quick_args: Sequence[str] = ("--quick",),
+  json: Optional[str] = None,
+) -> Dict[str, Any]:
   """A benchmark study; `json`: the name of the JSON file of all rows the script writes
   beside the report (`--json=<folder>/<json>`)."""
+
   def build(args):
     def config(t: Target) -> BenchmarkConfig:
       extra = (f"--json={os.path.abspath(os.path.join(t.folder, json))}",) if json else ()
       return BenchmarkConfig(script, tuple(args) + extra, title, t.report, t.command)
+
     return config
+
   name = os.path.splitext(os.path.basename(script))[0]
   extra = [f"--json=results/{name}/{json}"] if json else []
-  return dict(full=build(full_args), quick=build(quick_args), run=run_benchmark,
-              seed_list=lambda config: (),
-              command=" ".join(["python", script, *full_args, *extra]))
+  return dict(
+    full=build(full_args),
+    quick=build(quick_args),
+    run=run_benchmark,
+    seed_list=lambda config: (),
+    command=" ".join(["python", script, *full_args, *extra]),
+  )
 
 
 # ------------------------------------------------------------------------- training studies
-def _ppo(env: str, seeds: int, networks: Sequence[str], quick_networks: Sequence[str],
-         total_steps: Optional[int] = None,
-         checkpoints: Optional[Tuple[int, ...]] = None) -> Dict[str, Any]:
+def _ppo(
+  env: str,
+  seeds: int,
+  networks: Sequence[str],
+  quick_networks: Sequence[str],
+  total_steps: Optional[int] = None,
+  checkpoints: Optional[Tuple[int, ...]] = None,
+) -> Dict[str, Any]:
   from tf_equirl.experiments import ppo_tables  # pylint: disable=import-outside-toplevel
 
   def full(t: Target):
-    return ppo_tables.PPOTablesConfig(env=env, seeds=seeds, networks=tuple(networks),
-                                      total_steps=total_steps, checkpoints=checkpoints,
-                                      runs=t.runs, results=t.folder, report=t.report,
-                                      progress=False, command=t.command)
+    return ppo_tables.PPOTablesConfig(
+      env=env,
+      seeds=seeds,
+      networks=tuple(networks),
+      total_steps=total_steps,
+      checkpoints=checkpoints,
+      runs=t.runs,
+      results=t.folder,
+      report=t.report,
+      progress=False,
+      command=t.command,
+    )
 
   def quick(t: Target):
-    return ppo_tables.PPOTablesConfig(env=env, seeds=2, networks=tuple(quick_networks),
-                                      total_steps=2048, checkpoints=(1024, 2048), runs=t.runs,
-                                      results=t.folder, report=t.report, progress=False,
-                                      command=t.command)
+    return ppo_tables.PPOTablesConfig(
+      env=env,
+      seeds=2,
+      networks=tuple(quick_networks),
+      total_steps=2048,
+      checkpoints=(1024, 2048),
+      runs=t.runs,
+      results=t.folder,
+      report=t.report,
+      progress=False,
+      command=t.command,
+    )
 
   flags = [f"--env={env}", f"--seeds={seeds}"]
   flags += [f"--total_steps={total_steps}"] if total_steps else []
   flags += [f"--checkpoints={','.join(str(c) for c in checkpoints)}"] if checkpoints else []
   flags += [f"--networks={','.join(networks)}", "--no_progress"]
-  return dict(full=full, quick=quick, run=ppo_tables.run,
-              seed_list=lambda config: range(config.seeds),
-              command="python -m launchers.reproduce_ppo " + " ".join(flags))
+  return dict(
+    full=full,
+    quick=quick,
+    run=ppo_tables.run,
+    seed_list=lambda config: range(config.seeds),
+    command="python -m launchers.reproduce_ppo " + " ".join(flags),
+  )
 
 
-def _dyna(env: str, part: str, seeds: int, quick_models: Sequence[str] = ("mlp",),
-          **fields) -> Dict[str, Any]:
+def _dyna(
+  env: str, part: str, seeds: int, quick_models: Sequence[str] = ("mlp",), **fields
+) -> Dict[str, Any]:
   from tf_equirl.experiments import dyna_tables  # pylint: disable=import-outside-toplevel
 
   def full(t: Target):
-    return dyna_tables.DynaTablesConfig(env=env, part=part, seeds=seeds, runs=t.runs,
-                                        results=t.folder, report=t.report, progress=False,
-                                        command=t.command, **fields)
+    return dyna_tables.DynaTablesConfig(
+      env=env,
+      part=part,
+      seeds=seeds,
+      runs=t.runs,
+      results=t.folder,
+      report=t.report,
+      progress=False,
+      command=t.command,
+      **fields,
+    )
 
   def quick(t: Target):
     return dyna_tables.DynaTablesConfig(
-        env=env, part=part, seeds=2, planning_ratios=(1,), dyna_iterations=(2,),
-        models=tuple(quick_models), total_steps=2048,
-        model_epochs=None if part == "supervised" else 1,
-        levers=("thesis", "all_levers"), runs=t.runs, results=t.folder, report=t.report,
-        progress=False, command=t.command)
+      env=env,
+      part=part,
+      seeds=2,
+      planning_ratios=(1,),
+      dyna_iterations=(2,),
+      models=tuple(quick_models),
+      total_steps=2048,
+      model_epochs=None if part == "supervised" else 1,
+      levers=("thesis", "all_levers"),
+      runs=t.runs,
+      results=t.folder,
+      report=t.report,
+      progress=False,
+      command=t.command,
+    )
 
   flags = [f"--env={env}"] + ([f"--part={part}"] if part != "supervised" else [])
   flags.append(f"--seeds={seeds}")
   for key, value in fields.items():
     text = ",".join(f"{v:g}" for v in value) if isinstance(value, tuple) else str(value)
     flags.append(f"--{key}={text}")
-  return dict(full=full, quick=quick, run=dyna_tables.run,
-              seed_list=lambda config: range(config.seeds),
-              command="python -m launchers.reproduce_dyna " + " ".join(flags + ["--no_progress"]))
+  return dict(
+    full=full,
+    quick=quick,
+    run=dyna_tables.run,
+    seed_list=lambda config: range(config.seeds),
+    command="python -m launchers.reproduce_dyna " + " ".join(flags + ["--no_progress"]),
+  )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,6 +332,7 @@ class TransitionRun:
     num_transitions, num_validation: sizes of the datasets made when they are missing
       (None: the environment's, as `launchers.make_transition_data` makes them).
   """
+
   study: Any
   num_transitions: Optional[int] = None
   num_validation: Optional[int] = None
@@ -253,26 +347,39 @@ def _run_transition(run: TransitionRun) -> str:
   from tf_equirl.envs.defaults import env_defaults
   from tf_equirl.experiments import transition_study
   from tf_equirl.models import data as data_lib
+
   config = run.study
   folder = data_lib.dataset_dir(config.data_dir, config.env, config.data_seed)
   if any(not os.path.exists(os.path.join(folder, f"{name}.npz")) for name in data_lib.SPLITS):
     defaults = env_defaults(config.env)
     num_transitions = run.num_transitions or defaults.transition_samples
     if num_transitions is None or defaults.transition_expert is None:
-      raise ValueError(f"{config.env} has no transition-dataset defaults (size and expert, "
-                       "tf_equirl.envs.defaults).")
+      raise ValueError(
+        f"{config.env} has no transition-dataset defaults (size and expert, "
+        "tf_equirl.envs.defaults)."
+      )
     sizes = data_lib.DataConfig(num_transitions=num_transitions)
     if run.num_validation:
       sizes = dataclasses.replace(sizes, num_validation=run.num_validation)
-    splits = data_lib.make_datasets(envs.make(config.env, batch_size=1, seed=0),
-                                    zoo.load_any(defaults.transition_expert), config.data_seed,
-                                    sizes)
+    splits = data_lib.make_datasets(
+      envs.make(config.env, batch_size=1, seed=0),
+      zoo.load_any(defaults.transition_expert),
+      config.data_seed,
+      sizes,
+    )
     for name, split in splits.items():
       data_lib.save_split(folder, name, split)
-    data_lib.write_meta(folder, {
-        "env": config.env, "seed": config.data_seed, "expert": defaults.transition_expert,
-        "greedy_expert": sizes.greedy_expert, "command": config.command,
-        "sizes": {k: int(len(v["action"])) for k, v in splits.items()}})
+    data_lib.write_meta(
+      folder,
+      {
+        "env": config.env,
+        "seed": config.data_seed,
+        "expert": defaults.transition_expert,
+        "greedy_expert": sizes.greedy_expert,
+        "command": config.command,
+        "sizes": {k: int(len(v["action"])) for k, v in splits.items()},
+      },
+    )
   transition_study.run_study(config)
   return transition_study.report_path(config)
 
@@ -281,22 +388,49 @@ def _transition(env: str, epochs: int, seeds: int, equivariance_seeds: int) -> D
   from tf_equirl.experiments import transition_study  # pylint: disable=import-outside-toplevel
 
   def full(t: Target):
-    return TransitionRun(transition_study.TransitionStudyConfig(
-        env=env, epochs=epochs, seeds=seeds, equivariance_seeds=equivariance_seeds,
-        runs_dir=t.runs, results_dir=t.folder, report=t.report, progress=False,
-        command=t.command))
+    return TransitionRun(
+      transition_study.TransitionStudyConfig(
+        env=env,
+        epochs=epochs,
+        seeds=seeds,
+        equivariance_seeds=equivariance_seeds,
+        runs_dir=t.runs,
+        results_dir=t.folder,
+        report=t.report,
+        progress=False,
+        command=t.command,
+      )
+    )
 
   def quick(t: Target):
-    return TransitionRun(transition_study.TransitionStudyConfig(
-        env=env, epochs=1, seeds=1, equivariance_seeds=2, data_dir=os.path.join(t.runs, "data"),
-        runs_dir=t.runs, results_dir=t.folder, report=t.report, progress=False,
-        command=t.command), num_transitions=512, num_validation=256)
+    return TransitionRun(
+      transition_study.TransitionStudyConfig(
+        env=env,
+        epochs=1,
+        seeds=1,
+        equivariance_seeds=2,
+        data_dir=os.path.join(t.runs, "data"),
+        runs_dir=t.runs,
+        results_dir=t.folder,
+        report=t.report,
+        progress=False,
+        command=t.command,
+      ),
+      num_transitions=512,
+      num_validation=256,
+    )
 
-  return dict(full=full, quick=quick, run=_run_transition,
-              seed_list=lambda run: range(run.study.seeds),
-              command=(f"python -m launchers.analyze_transition --env={env} --epochs={epochs} "
-                       f"--seeds={seeds} --equivariance_seeds={equivariance_seeds} "
-                       "--no_progress"))
+  return dict(
+    full=full,
+    quick=quick,
+    run=_run_transition,
+    seed_list=lambda run: range(run.study.seeds),
+    command=(
+      f"python -m launchers.analyze_transition --env={env} --epochs={epochs} "
+      f"--seeds={seeds} --equivariance_seeds={equivariance_seeds} "
+      "--no_progress"
+    ),
+  )
 
 
 def _approx() -> Dict[str, Any]:
@@ -304,102 +438,235 @@ def _approx() -> Dict[str, Any]:
   from tf_equirl.experiments import approx_equivariance as study
 
   def full(t: Target):
-    return study.ApproxSpec(grids=(study.env_grid("Catch-v0"), study.env_grid("CartPole-v1")),
-                            seeds=32, runs=t.runs, results=t.folder, report=t.report,
-                            command=t.command, world_model_env="CartPole-v1:global:0.3")
+    return study.ApproxSpec(
+      grids=(study.env_grid("Catch-v0"), study.env_grid("CartPole-v1")),
+      seeds=32,
+      runs=t.runs,
+      results=t.folder,
+      report=t.report,
+      command=t.command,
+      world_model_env="CartPole-v1:global:0.3",
+    )
 
   def quick(t: Target):
-    grid = dataclasses.replace(study.env_grid("Catch-v0", ["global:0.5"], 2048, [0.1]),
-                               eval_episodes=4)
-    return study.ApproxSpec(grids=(grid,), networks=("gcnn", "relaxed"), seeds=2,
-                            runs=t.runs, results=t.folder, report=t.report, command=t.command)
+    grid = dataclasses.replace(
+      study.env_grid("Catch-v0", ["global:0.5"], 2048, [0.1]), eval_episodes=4
+    )
+    return study.ApproxSpec(
+      grids=(grid,),
+      networks=("gcnn", "relaxed"),
+      seeds=2,
+      runs=t.runs,
+      results=t.folder,
+      report=t.report,
+      command=t.command,
+    )
 
-  return dict(full=full, quick=quick, run=study.run,
-              seed_list=lambda spec: range(spec.seeds),
-              command=("python -m launchers.reproduce_approx --seeds=32 "
-                       "--world_model_env=CartPole-v1:global:0.3"))
+  return dict(
+    full=full,
+    quick=quick,
+    run=study.run,
+    seed_list=lambda spec: range(spec.seeds),
+    command=(
+      "python -m launchers.reproduce_approx --seeds=32 " "--world_model_env=CartPole-v1:global:0.3"
+    ),
+  )
 
 
-_GRID_NETWORKS = ("mlp", "gcnn", "gcnn@C4", "gcnn@C2", "augment", "encoder", "symmetrizer",
-                  "steerable", "steerable@C4", "steerable@C2", "steerable_lean")
+_GRID_NETWORKS = (
+  "mlp",
+  "gcnn",
+  "gcnn@C4",
+  "gcnn@C2",
+  "augment",
+  "encoder",
+  "symmetrizer",
+  "steerable",
+  "steerable@C4",
+  "steerable@C2",
+  "steerable_lean",
+)
 _ONLINE: Dict[str, Any] = dict(planning_ratios=(0.5, 1, 2, 4, 8), dyna_iterations=(5, 10, 50, 100))
 
 
 def _studies() -> Tuple[Study, ...]:
   rows = [
-      ("ppo_cartpole", "PPO on CartPole-v1: MLP, Symmetrizer and G-CNN actors (thesis Table "
-       "4.2)", "PPO", "0-127 per network", "500,000 env steps per seed; checkpoints 10k, "
-       "100k, 500k", _ppo("CartPole-v1", 128, ("mlp", "symmetrizer", "gcnn", "gcnn:invariant"),
-                          ("mlp", "gcnn"))),
-      ("ppo_catch", "PPO on Catch: MLP and G-CNN actors (thesis Table 4.4)", "PPO",
-       "0-127 per network", "20,000 env steps per seed; checkpoints 2k, 10k, 20k",
-       _ppo("Catch-v0", 128, ("mlp", "gcnn", "gcnn:invariant"), ("mlp", "gcnn"))),
-      ("ppo_grid", "PPO on the D4 grid world: the group ladder C2 < C4 < D4, Symmetrizer, "
-       "augmentation, encoder and steerable actors", "PPO", "0-31 per network",
-       "100,000 env steps per seed; checkpoints 20k, 50k, 100k",
-       _ppo("GridWorld-v0", 32, _GRID_NETWORKS, ("mlp", "gcnn@C2"), total_steps=100_000,
-            checkpoints=(20_000, 50_000, 100_000))),
-      ("dyna_cartpole", "Supervised-Dyna on CartPole-v1 with the zoo's frozen world models "
-       "(thesis Table 4.5)", "Dyna and world models", "0-31 per configuration",
-       "100,000 real steps; planning ratios 1, 2, 4, 8; 50 Dyna iterations",
-       _dyna("CartPole-v1", "supervised", 32, total_steps=100_000)),
-      ("dyna_catch", "Supervised-Dyna on Catch with the zoo's frozen world models (thesis "
-       "Table 4.6)", "Dyna and world models", "0-31 per configuration",
-       "20,000 real steps; planning ratios 1, 2, 4, 8; 50 Dyna iterations",
-       _dyna("Catch-v0", "supervised", 32)),
-      ("dyna_cartpole_online", "Online Dyna on CartPole-v1: planning ratio x Dyna iterations x "
-       "world model (thesis 4.8, Fig. 4.11)", "Dyna and world models", "0-31 per cell",
-       "100,000 real steps; ratios 0.5-8 x 5-100 Dyna iterations; 10 model epochs",
-       _dyna("CartPole-v1", "online_grid", 32, total_steps=100_000, model_epochs=10, **_ONLINE)),
-      ("dyna_catch_online", "Online Dyna on Catch: planning ratio x Dyna iterations x world "
-       "model (thesis 4.8, Fig. 4.11)", "Dyna and world models", "0-31 per cell",
-       "20,000 real steps; ratios 0.5-8 x 5-100 Dyna iterations",
-       _dyna("Catch-v0", "online_grid", 32, **_ONLINE)),
-      ("dyna_cartpole_levers", "Online Dyna's levers on CartPole-v1: orbit-augmented model "
-       "data, branched rollouts, a whole-run model buffer", "Dyna and world models",
-       "0-15 per configuration", "100,000 real steps; planning ratio 2; 10 Dyna iterations; "
-       "10 model epochs", _dyna("CartPole-v1", "levers", 16, planning_ratios=(2,),
-                                dyna_iterations=(10,), total_steps=100_000, model_epochs=10)),
-      ("dyna_catch_levers", "Online Dyna's levers on Catch: orbit-augmented model data, "
-       "branched rollouts, a whole-run model buffer", "Dyna and world models",
-       "0-15 per configuration", "20,000 real steps; planning ratio 2; 10 Dyna iterations",
-       _dyna("Catch-v0", "levers", 16, planning_ratios=(2,), dyna_iterations=(10,))),
-      ("transition_cartpole", "Transition models on CartPole-v1: MLP, proximal- and "
-       "mean-pooling G-CNNs (thesis 4.7.5, Figs. 4.6, 4.7)", "Dyna and world models",
-       "initialisations 0-2; datasets seed 0", "40,000 transitions; 30 epochs; equivariance "
-       "rate over 200 untrained initialisations", _transition("CartPole-v1", 30, 3, 200)),
-      ("transition_catch", "Transition models on Catch: MLP, proximal- and mean-pooling "
-       "G-CNNs (thesis 4.7.6, Fig. 4.9)", "Dyna and world models",
-       "initialisation 0; datasets seed 0", "400,000 transitions; 10 epochs; equivariance "
-       "rate over 300 untrained initialisations", _transition("Catch-v0", 10, 1, 300)),
-      ("approximate_equivariance", "Relaxed and residual-pathway actors on symmetry-breaking "
-       "variants of CartPole and Catch, and relaxed world models", "Approximate equivariance",
-       "0-31 per network and variant; world models 0-2", "the thesis' steps (Catch 20,000, "
-       "CartPole 500,000) on every variant; world models 30 epochs", _approx()),
-      ("forward_overhead", "Forward-pass cost of equivariance: actors against the MLP, "
-       "scaling with the group", "Throughput", "none (timings)",
-       "median over interleaved rounds of about 3 s per cell",
-       _benchmark("benchmarks/forward_overhead.py",
-                  "Forward-pass cost of equivariance", (), json="forward_overhead.json")),
-      ("ppo_throughput", "PPO training env steps/s and compile time per actor network",
-       "Throughput", "seed 0 (timings)", "500,000 CartPole env steps per network",
-       _benchmark("benchmarks/ppo_throughput.py",
-                  "PPO throughput per network", (), json="ppo_throughput.json")),
-      ("env_throughput", "Environment steps/s inside one compiled loop", "Throughput",
-       "none (timings)", "2,000,000 env steps per cell, median of 3",
-       _benchmark("benchmarks/env_throughput.py", "Environment throughput",
-                  ())),
-      ("dyna_throughput", "Real and planned env steps/s of the Dyna driver", "Throughput",
-       "seeds 0 and 1 (timings)", "102,400 real CartPole steps, 50 Dyna iterations",
-       _benchmark("benchmarks/dyna_throughput.py", "Dyna throughput", ())),
-      ("sweep_throughput", "Seeds per hour of a many-seed table: Ray Tune against the "
-       "sequential path", "Throughput", "0-31", "100,000 CartPole env steps per seed",
-       _benchmark("benchmarks/sweep_throughput.py",
-                  "Sweep throughput: Ray Tune against the sequential path",
-                  ("--total_steps=100000",))),
+    (
+      "ppo_cartpole",
+      "PPO on CartPole-v1: MLP, Symmetrizer and G-CNN actors (thesis Table " "4.2)",
+      "PPO",
+      "0-127 per network",
+      "500,000 env steps per seed; checkpoints 10k, " "100k, 500k",
+      _ppo("CartPole-v1", 128, ("mlp", "symmetrizer", "gcnn", "gcnn:invariant"), ("mlp", "gcnn")),
+    ),
+    (
+      "ppo_catch",
+      "PPO on Catch: MLP and G-CNN actors (thesis Table 4.4)",
+      "PPO",
+      "0-127 per network",
+      "20,000 env steps per seed; checkpoints 2k, 10k, 20k",
+      _ppo("Catch-v0", 128, ("mlp", "gcnn", "gcnn:invariant"), ("mlp", "gcnn")),
+    ),
+    (
+      "ppo_grid",
+      "PPO on the D4 grid world: the group ladder C2 < C4 < D4, Symmetrizer, "
+      "augmentation, encoder and steerable actors",
+      "PPO",
+      "0-31 per network",
+      "100,000 env steps per seed; checkpoints 20k, 50k, 100k",
+      _ppo(
+        "GridWorld-v0",
+        32,
+        _GRID_NETWORKS,
+        ("mlp", "gcnn@C2"),
+        total_steps=100_000,
+        checkpoints=(20_000, 50_000, 100_000),
+      ),
+    ),
+    (
+      "dyna_cartpole",
+      "Supervised-Dyna on CartPole-v1 with the zoo's frozen world models " "(thesis Table 4.5)",
+      "Dyna and world models",
+      "0-31 per configuration",
+      "100,000 real steps; planning ratios 1, 2, 4, 8; 50 Dyna iterations",
+      _dyna("CartPole-v1", "supervised", 32, total_steps=100_000),
+    ),
+    (
+      "dyna_catch",
+      "Supervised-Dyna on Catch with the zoo's frozen world models (thesis " "Table 4.6)",
+      "Dyna and world models",
+      "0-31 per configuration",
+      "20,000 real steps; planning ratios 1, 2, 4, 8; 50 Dyna iterations",
+      _dyna("Catch-v0", "supervised", 32),
+    ),
+    (
+      "dyna_cartpole_online",
+      "Online Dyna on CartPole-v1: planning ratio x Dyna iterations x "
+      "world model (thesis 4.8, Fig. 4.11)",
+      "Dyna and world models",
+      "0-31 per cell",
+      "100,000 real steps; ratios 0.5-8 x 5-100 Dyna iterations; 10 model epochs",
+      _dyna("CartPole-v1", "online_grid", 32, total_steps=100_000, model_epochs=10, **_ONLINE),
+    ),
+    (
+      "dyna_catch_online",
+      "Online Dyna on Catch: planning ratio x Dyna iterations x world "
+      "model (thesis 4.8, Fig. 4.11)",
+      "Dyna and world models",
+      "0-31 per cell",
+      "20,000 real steps; ratios 0.5-8 x 5-100 Dyna iterations",
+      _dyna("Catch-v0", "online_grid", 32, **_ONLINE),
+    ),
+    (
+      "dyna_cartpole_levers",
+      "Online Dyna's levers on CartPole-v1: orbit-augmented model "
+      "data, branched rollouts, a whole-run model buffer",
+      "Dyna and world models",
+      "0-15 per configuration",
+      "100,000 real steps; planning ratio 2; 10 Dyna iterations; " "10 model epochs",
+      _dyna(
+        "CartPole-v1",
+        "levers",
+        16,
+        planning_ratios=(2,),
+        dyna_iterations=(10,),
+        total_steps=100_000,
+        model_epochs=10,
+      ),
+    ),
+    (
+      "dyna_catch_levers",
+      "Online Dyna's levers on Catch: orbit-augmented model data, "
+      "branched rollouts, a whole-run model buffer",
+      "Dyna and world models",
+      "0-15 per configuration",
+      "20,000 real steps; planning ratio 2; 10 Dyna iterations",
+      _dyna("Catch-v0", "levers", 16, planning_ratios=(2,), dyna_iterations=(10,)),
+    ),
+    (
+      "transition_cartpole",
+      "Transition models on CartPole-v1: MLP, proximal- and "
+      "mean-pooling G-CNNs (thesis 4.7.5, Figs. 4.6, 4.7)",
+      "Dyna and world models",
+      "initialisations 0-2; datasets seed 0",
+      "40,000 transitions; 30 epochs; equivariance " "rate over 200 untrained initialisations",
+      _transition("CartPole-v1", 30, 3, 200),
+    ),
+    (
+      "transition_catch",
+      "Transition models on Catch: MLP, proximal- and mean-pooling "
+      "G-CNNs (thesis 4.7.6, Fig. 4.9)",
+      "Dyna and world models",
+      "initialisation 0; datasets seed 0",
+      "400,000 transitions; 10 epochs; equivariance " "rate over 300 untrained initialisations",
+      _transition("Catch-v0", 10, 1, 300),
+    ),
+    (
+      "approximate_equivariance",
+      "Relaxed and residual-pathway actors on symmetry-breaking "
+      "variants of CartPole and Catch, and relaxed world models",
+      "Approximate equivariance",
+      "0-31 per network and variant; world models 0-2",
+      "the thesis' steps (Catch 20,000, "
+      "CartPole 500,000) on every variant; world models 30 epochs",
+      _approx(),
+    ),
+    (
+      "forward_overhead",
+      "Forward-pass cost of equivariance: actors against the MLP, " "scaling with the group",
+      "Throughput",
+      "none (timings)",
+      "median over interleaved rounds of about 3 s per cell",
+      _benchmark(
+        "benchmarks/forward_overhead.py",
+        "Forward-pass cost of equivariance",
+        (),
+        json="forward_overhead.json",
+      ),
+    ),
+    (
+      "ppo_throughput",
+      "PPO training env steps/s and compile time per actor network",
+      "Throughput",
+      "seed 0 (timings)",
+      "500,000 CartPole env steps per network",
+      _benchmark(
+        "benchmarks/ppo_throughput.py", "PPO throughput per network", (), json="ppo_throughput.json"
+      ),
+    ),
+    (
+      "env_throughput",
+      "Environment steps/s inside one compiled loop",
+      "Throughput",
+      "none (timings)",
+      "2,000,000 env steps per cell, median of 3",
+      _benchmark("benchmarks/env_throughput.py", "Environment throughput", ()),
+    ),
+    (
+      "dyna_throughput",
+      "Real and planned env steps/s of the Dyna driver",
+      "Throughput",
+      "seeds 0 and 1 (timings)",
+      "102,400 real CartPole steps, 50 Dyna iterations",
+      _benchmark("benchmarks/dyna_throughput.py", "Dyna throughput", ()),
+    ),
+    (
+      "sweep_throughput",
+      "Seeds per hour of a many-seed table: Ray Tune against the " "sequential path",
+      "Throughput",
+      "0-31",
+      "100,000 CartPole env steps per seed",
+      _benchmark(
+        "benchmarks/sweep_throughput.py",
+        "Sweep throughput: Ray Tune against the sequential path",
+        ("--total_steps=100000",),
+      ),
+    ),
   ]
-  return tuple(Study(name=name, title=title, section=section, seeds=seeds, budget=budget,
-                     **parts) for name, title, section, seeds, budget, parts in rows)
+  return tuple(
+    Study(name=name, title=title, section=section, seeds=seeds, budget=budget, **parts)
+    for name, title, section, seeds, budget, parts in rows
+  )
 
 
 _CACHE: Dict[str, Tuple[Study, ...]] = {}
@@ -444,8 +711,13 @@ def strip_header(text: str) -> str:
   return _HEADER.sub("", text, count=1)
 
 
-def run_study(name: str, root: str = "results", runs: str = "runs", quick: bool = False,
-              command: Optional[str] = None) -> str:
+def run_study(
+  name: str,
+  root: str = "results",
+  runs: str = "runs",
+  quick: bool = False,
+  command: Optional[str] = None,
+) -> str:
   """Runs study `name` and writes `<root>/<name>/README.md`, starting with its provenance;
   returns that path.
 
@@ -462,8 +734,7 @@ def run_study(name: str, root: str = "results", runs: str = "runs", quick: bool 
   """
   study = get(name)
   command = command or study_command(name, quick)
-  target = Target(folder=os.path.join(root, name), runs=os.path.join(runs, name),
-                  command=command)
+  target = Target(folder=os.path.join(root, name), runs=os.path.join(runs, name), command=command)
   config = (study.quick if quick else study.full)(target)
   os.makedirs(target.folder, exist_ok=True)
   start = time.perf_counter()
@@ -498,8 +769,7 @@ def status(path: str, regenerate: str) -> str:
 
 def _sub_reports(folder: str) -> List[str]:
   """The sub-reports of a study's folder: `*.md` beside the README and `*/README.md`."""
-  found = [p for p in glob.glob(os.path.join(folder, "*.md"))
-           if os.path.basename(p) != "README.md"]
+  found = [p for p in glob.glob(os.path.join(folder, "*.md")) if os.path.basename(p) != "README.md"]
   found += glob.glob(os.path.join(folder, "*", "README.md"))
   return sorted(found)
 
@@ -515,8 +785,10 @@ def _sub_status(path: str, root: str) -> str:
   if match is None:
     return "made with older code, no provenance record; the commands are in the file"
   where = os.path.relpath(path, os.path.dirname(root)).replace(os.sep, "/")
-  return (f"made with older code, no provenance record, by `{match.group(1)}` "
-          f"(`--report={where}` writes it here)")
+  return (
+    f"made with older code, no provenance record, by `{match.group(1)}` "
+    f"(`--report={where}` writes it here)"
+  )
 
 
 def _title(path: str) -> str:
@@ -538,34 +810,52 @@ def results_index(root: Optional[str] = None, page_dir: Optional[str] = None) ->
   """
   root = root or os.path.join(REPO, "results")
   page_dir = page_dir or os.path.join(REPO, "docs")
-  lines = ["# Results", "",
-           "Every study has its folder `results/<name>/`: a `README.md` that starts with its "
-           "provenance (the exact command, the commit, the date, the libraries, the machine, "
-           "the seeds and the wall time), then its tables (with the thesis' values beside ours "
-           "where there are any), its comparisons and notes that say plainly what did not "
-           "reproduce; its figures and data files lie beside it. One command regenerates a "
-           "study on the current code:", "",
-           "```bash", f"{LAUNCHER} --only=ppo_catch", f"{LAUNCHER} --list      # every study, "
-           "its command, seeds and budget", f"{LAUNCHER} --quick     # every study on tiny "
-           "budgets, into a temporary folder", "```", "",
-           "This page is generated from the registry (`tf_equirl.experiments.registry`) by "
-           f"`{LAUNCHER} --index`; the numbers live in the files.", ""]
+  lines = [
+    "# Results",
+    "",
+    "Every study has its folder `results/<name>/`: a `README.md` that starts with its "
+    "provenance (the exact command, the commit, the date, the libraries, the machine, "
+    "the seeds and the wall time), then its tables (with the thesis' values beside ours "
+    "where there are any), its comparisons and notes that say plainly what did not "
+    "reproduce; its figures and data files lie beside it. One command regenerates a "
+    "study on the current code:",
+    "",
+    "```bash",
+    f"{LAUNCHER} --only=ppo_catch",
+    f"{LAUNCHER} --list      # every study, " "its command, seeds and budget",
+    f"{LAUNCHER} --quick     # every study on tiny " "budgets, into a temporary folder",
+    "```",
+    "",
+    "This page is generated from the registry (`tf_equirl.experiments.registry`) by "
+    f"`{LAUNCHER} --index`; the numbers live in the files.",
+    "",
+  ]
   for section in SECTIONS:
     lines += [f"## {section}", ""]
     for study in (s for s in studies() if s.section == section):
       folder = os.path.join(root, study.name)
       readme = os.path.join(folder, "README.md")
       link = os.path.relpath(readme, page_dir).replace(os.sep, "/")
-      lines += [f"### [{study.name}]({link})", "", f"{study.title}.", "",
-                f"- Regenerate: `{study_command(study.name)}` (the same as `{study.command}`).",
-                f"- Seeds: {study.seeds}; budget: {study.budget}.",
-                f"- Status: {status(readme, study_command(study.name))}."]
+      lines += [
+        f"### [{study.name}]({link})",
+        "",
+        f"{study.title}.",
+        "",
+        f"- Regenerate: `{study_command(study.name)}` (the same as `{study.command}`).",
+        f"- Seeds: {study.seeds}; budget: {study.budget}.",
+        f"- Status: {status(readme, study_command(study.name))}.",
+      ]
       for sub in _sub_reports(folder):
         rel = os.path.relpath(sub, page_dir).replace(os.sep, "/")
-        lines.append(f"- Sub-report [{os.path.relpath(sub, folder).replace(os.sep, '/')}]"
-                     f"({rel}): {_title(sub)}; {_sub_status(sub, root)}.")
+        lines.append(
+          f"- Sub-report [{os.path.relpath(sub, folder).replace(os.sep, '/')}]"
+          f"({rel}): {_title(sub)}; {_sub_status(sub, root)}."
+        )
       lines.append("")
-  lines += ["[Reliability](reliability.md) lists the guarantees of the launchers and the "
-            "probes that check them; the [notes](notes/index.md) write up finished "
-            "investigations.", ""]
+  lines += [
+    "[Reliability](reliability.md) lists the guarantees of the launchers and the "
+    "probes that check them; the [notes](notes/index.md) write up finished "
+    "investigations.",
+    "",
+  ]
   return "\n".join(lines)

@@ -34,16 +34,34 @@ import tensorflow as tf
 
 from tf_equirl import checks, envs, results, zoo
 from tf_equirl.envs.defaults import TRANSITION_ENVS, env_defaults
-from tf_equirl.models.analysis import (all_state_action_pairs, binned_rms, equivariance_rate,
-                                       prediction_equivariance_rate)
+from tf_equirl.models.analysis import (
+  all_state_action_pairs,
+  binned_rms,
+  equivariance_rate,
+  prediction_equivariance_rate,
+)
 from tf_equirl.models.data import DATASETS, SPLITS, dataset_dir, load_split
 from tf_equirl.models.networks import EquivariantTransitionModel, MLPTransitionModel
 from tf_equirl.models.spec import TransitionSpec
 from tf_equirl.models.training import TrainConfig, label, run_folder, train_one
 
-__all__ = ["TransitionStudyConfig", "run", "run_study", "check_datasets", "train_grid",
-           "plot_curves", "angle_analysis", "equivariance", "section", "write_section", "to_zoo", "zoo_entry", "ship_run",
-           "ZOO_KINDS", "report_path"]
+__all__ = [
+  "TransitionStudyConfig",
+  "run",
+  "run_study",
+  "check_datasets",
+  "train_grid",
+  "plot_curves",
+  "angle_analysis",
+  "equivariance",
+  "section",
+  "write_section",
+  "to_zoo",
+  "zoo_entry",
+  "ship_run",
+  "ZOO_KINDS",
+  "report_path",
+]
 
 
 @dataclasses.dataclass
@@ -69,6 +87,7 @@ class TransitionStudyConfig:
     ship_to_zoo: also put the seed-0 models trained on `joint` into the zoo (`to_zoo`).
     command: the command line written into the report.
   """
+
   env: str = "CartPole-v1"
   epochs: int = 30
   seeds: int = 1
@@ -86,21 +105,26 @@ class TransitionStudyConfig:
 
   def __post_init__(self):
     if self.env not in TRANSITION_ENVS:
-      raise ValueError(f"TransitionStudyConfig.env must be one of {list(TRANSITION_ENVS)}, "
-                       f"received {self.env!r}.")
+      raise ValueError(
+        f"TransitionStudyConfig.env must be one of {list(TRANSITION_ENVS)}, "
+        f"received {self.env!r}."
+      )
     for name in ("epochs", "seeds", "equivariance_seeds"):
       checks.positive_int("TransitionStudyConfig", name, getattr(self, name))
     checks.non_negative_int("TransitionStudyConfig", "data_seed", self.data_seed)
-    checks.non_negative_number("TransitionStudyConfig", "equivariance_atol",
-                               self.equivariance_atol)
+    checks.non_negative_number("TransitionStudyConfig", "equivariance_atol", self.equivariance_atol)
     checks.check_float_fields(self)  # any other float field: finite
 
 
 MODELS = (("mlp", "mean"), ("gcnn", "proximal"), ("gcnn", "mean"))
 LABELS = [label(m, p) for m, p in MODELS]
-NICE = {"mlp": "MLP", "gcnn_proximal": "G-CNN proximal", "gcnn_mean": "G-CNN mean",
-        "gcnn_proximal_printed": "G-CNN proximal, eq. 4.33 as printed (0.13 on the paddle)",
-        "gcnn_proximal_unweighted": "G-CNN proximal, unweighted eq. 4.33"}
+NICE = {
+  "mlp": "MLP",
+  "gcnn_proximal": "G-CNN proximal",
+  "gcnn_mean": "G-CNN mean",
+  "gcnn_proximal_printed": "G-CNN proximal, eq. 4.33 as printed (0.13 on the paddle)",
+  "gcnn_proximal_unweighted": "G-CNN proximal, unweighted eq. 4.33",
+}
 
 
 def _register_distance_variants():
@@ -120,8 +144,7 @@ def _register_distance_variants():
   register_distance("catch_mode_l1_unweighted", unweighted, overwrite=True)
 
 
-ACTION_NAMES = {"CartPole-v1": ["left push", "right push"],
-                "Catch-v0": ["left", "stay", "right"]}
+ACTION_NAMES = {"CartPole-v1": ["left push", "right push"], "Catch-v0": ["left", "stay", "right"]}
 
 
 def train_grid(config: TransitionStudyConfig):
@@ -139,19 +162,30 @@ def train_grid(config: TransitionStudyConfig):
             fresh = json.load(f)["epochs"] != config.epochs
         if fresh:
           print(f"training {lab} on {dataset}, seed {seed}", flush=True)
-          train_one(env_name, model, pool, dataset, out,
-                    TrainConfig(epochs=config.epochs, seed=seed), config.data_dir,
-                    config.data_seed, progress=config.progress,
-                    command=train_command(config, model, pool, dataset, seed))
+          train_one(
+            env_name,
+            model,
+            pool,
+            dataset,
+            out,
+            TrainConfig(epochs=config.epochs, seed=seed),
+            config.data_dir,
+            config.data_seed,
+            progress=config.progress,
+            command=train_command(config, model, pool, dataset, seed),
+          )
         runs.setdefault((lab, dataset), []).append(out)
   return runs
 
 
-def train_command(config: TransitionStudyConfig, model: str, pool: str, dataset: str,
-                  seed: int) -> str:
-  return (f"python -m launchers.train_transition --env={config.env} --model={model} "
-          f"--pool={pool} --dataset={dataset} --epochs={config.epochs} --seed={seed} "
-          f"--data_seed={config.data_seed}")
+def train_command(
+  config: TransitionStudyConfig, model: str, pool: str, dataset: str, seed: int
+) -> str:
+  return (
+    f"python -m launchers.train_transition --env={config.env} --model={model} "
+    f"--pool={pool} --dataset={dataset} --epochs={config.epochs} --seed={seed} "
+    f"--data_seed={config.data_seed}"
+  )
 
 
 def _histories(folders):
@@ -175,8 +209,14 @@ def plot_curves(env_name: str, runs, path: str) -> None:
   plt = results.pyplot()
 
   continuous = env_name == "CartPole-v1"
-  keys = [("val_rms", "validation RMS")] if continuous else [
-      ("val_loss", "validation loss (CE per transition)"), ("val_accuracy", "validation accuracy")]
+  keys = (
+    [("val_rms", "validation RMS")]
+    if continuous
+    else [
+      ("val_loss", "validation loss (CE per transition)"),
+      ("val_accuracy", "validation accuracy"),
+    ]
+  )
   fig, axes = plt.subplots(len(keys), 3, figsize=(14, 3.8 * len(keys)), squeeze=False)
   for j, dataset in enumerate(DATASETS):
     for i, (key, name) in enumerate(keys):
@@ -186,7 +226,7 @@ def plot_curves(env_name: str, runs, path: str) -> None:
         curves = np.stack([h[key] for h in hs])
         epochs = hs[0]["epoch"]
         mean = curves.mean(axis=0)
-        line, = ax.plot(epochs, mean, lw=2, label=f"{NICE[lab]} (mean of {len(hs)} seeds)")
+        (line,) = ax.plot(epochs, mean, lw=2, label=f"{NICE[lab]} (mean of {len(hs)} seeds)")
         if len(hs) > 1:  # every seed, thin: a +-2 SE band has no meaning on a log axis
           for c in curves:
             ax.plot(epochs, c, lw=0.6, alpha=0.45, color=line.get_color())
@@ -216,12 +256,14 @@ def angle_analysis(runs, validation, path: str):
       per_seed, small = [], []
       for folder in runs[(lab, dataset)]:
         model = zoo.load_file(os.path.join(folder, "model.keras"))
-        pred = model([tf.constant(validation["obs"][keep]),
-                      tf.constant(validation["action"][keep])]).numpy()
+        pred = model(
+          [tf.constant(validation["obs"][keep]), tf.constant(validation["action"][keep])]
+        ).numpy()
         rms, counts = binned_rms(pred, validation["next_obs"][keep], theta, edges)
         per_seed.append(rms)
-        small.append(binned_rms(pred, validation["next_obs"][keep], np.abs(theta),
-                                [0.0, 5.0, 90.0])[0])
+        small.append(
+          binned_rms(pred, validation["next_obs"][keep], np.abs(theta), [0.0, 5.0, 90.0])[0]
+        )
       ax.plot(centres, np.nanmean(per_seed, axis=0), marker=".", label=NICE[lab])
       table[(lab, dataset)] = np.mean(small, axis=0)
     ax2 = ax.twinx()
@@ -247,15 +289,18 @@ def equivariance(config: TransitionStudyConfig, env, spec, runs, validation):
     obs, act = validation["obs"], validation["action"]
   atol = config.equivariance_atol
   builders: Dict[str, Union[MLPTransitionModel, EquivariantTransitionModel]] = {
-      "mlp": MLPTransitionModel(),
-      "gcnn_proximal": EquivariantTransitionModel(pool="proximal"),
-      "gcnn_mean": EquivariantTransitionModel(pool="mean")}
+    "mlp": MLPTransitionModel(),
+    "gcnn_proximal": EquivariantTransitionModel(pool="proximal"),
+    "gcnn_mean": EquivariantTransitionModel(pool="mean"),
+  }
   if spec.kind == "grid":
     _register_distance_variants()
     builders["gcnn_proximal_printed"] = EquivariantTransitionModel(
-        pool="proximal", distance="catch_mode_l1_printed")
+      pool="proximal", distance="catch_mode_l1_printed"
+    )
     builders["gcnn_proximal_unweighted"] = EquivariantTransitionModel(
-        pool="proximal", distance="catch_mode_l1_unweighted")
+      pool="proximal", distance="catch_mode_l1_unweighted"
+    )
   untrained = {}
   for lab, builder in builders.items():
     start = time.time()
@@ -265,8 +310,7 @@ def equivariance(config: TransitionStudyConfig, env, spec, runs, validation):
       rate, errors = equivariance_rate(builder.build(spec), spec, obs, act, atol)
       rates.append(rate)
       worst = max(worst, float(errors.max()))
-    untrained[lab] = {"rates": np.array(rates), "worst": worst,
-                      "seconds": time.time() - start}
+    untrained[lab] = {"rates": np.array(rates), "worst": worst, "seconds": time.time() - start}
     print(f"untrained {lab}: {np.mean(rates):.4f} over {len(rates)} seeds", flush=True)
   trained = {}
   for (lab, dataset), folders in runs.items():
@@ -278,86 +322,123 @@ def equivariance(config: TransitionStudyConfig, env, spec, runs, validation):
       worst = max(worst, float(errors.max()))
       if spec.kind == "grid":
         modes.append(prediction_equivariance_rate(model, spec, obs, act))
-    trained[(lab, dataset)] = {"rates": np.array(rates), "worst": worst,
-                               "modes": np.array(modes)}
+    trained[(lab, dataset)] = {"rates": np.array(rates), "worst": worst, "modes": np.array(modes)}
   return len(obs), untrained, trained
 
 
-def section(config: TransitionStudyConfig, spec, runs, validation, n_pairs, untrained, trained,
-            angle, figures) -> str:
+def section(
+  config: TransitionStudyConfig, spec, runs, validation, n_pairs, untrained, trained, angle, figures
+) -> str:
   env_name = config.env
   continuous = spec.kind == "continuous"
   metric = "rms" if continuous else "accuracy"
   actions = ACTION_NAMES[env_name]
   summaries = {k: _summaries(v) for k, v in runs.items()}
   sizes = {d: summaries[(LABELS[0], d)][0]["train_size"] for d in DATASETS}
-  lines = [f"<!-- BEGIN {env_name} (generated by launchers/analyze_transition.py; do not edit) -->",
-           f"### {env_name}", "",
-           f"Commands: `python -m launchers.make_transition_data --env={env_name} "
-           f"--seed={config.data_seed}` then `{config.command}`.", "",
-           "Training sets: " + ", ".join(f"{d} {n:,}" for d, n in sizes.items())
-           + f" transitions; validation {len(validation['action']):,} (50/50 expert/random, "
-           f"{int(validation['terminated'].sum())} terminal ones masked). "
-           f"{config.epochs} epochs, Adam 1e-3, grad-norm clip 0.5, batch 64; "
-           f"{config.seeds} initialisation seed(s) per cell (mean +- 2 SE where > 1).", "",
-           "Parameters: " + ", ".join(
-               f"{NICE[lab]} {summaries[(lab, DATASETS[0])][0]['params']:,}"
-               for lab in LABELS) + ".",
-           ""]
-  head = "final validation RMS" if continuous else "final validation accuracy (ball and paddle both right)"
-  lines += [f"**{head}**, overall and by action taken:", "",
-            "| model | trained on | all | " + " | ".join(actions)
-            + " | all, mean of the last 5 epochs | train time (s) |",
-            "|---|---|---|" + "---|" * len(actions) + "---|---|"]
+  lines = [
+    f"<!-- BEGIN {env_name} (generated by launchers/analyze_transition.py; do not edit) -->",
+    f"### {env_name}",
+    "",
+    f"Commands: `python -m launchers.make_transition_data --env={env_name} "
+    f"--seed={config.data_seed}` then `{config.command}`.",
+    "",
+    "Training sets: "
+    + ", ".join(f"{d} {n:,}" for d, n in sizes.items())
+    + f" transitions; validation {len(validation['action']):,} (50/50 expert/random, "
+    f"{int(validation['terminated'].sum())} terminal ones masked). "
+    f"{config.epochs} epochs, Adam 1e-3, grad-norm clip 0.5, batch 64; "
+    f"{config.seeds} initialisation seed(s) per cell (mean +- 2 SE where > 1).",
+    "",
+    "Parameters: "
+    + ", ".join(f"{NICE[lab]} {summaries[(lab, DATASETS[0])][0]['params']:,}" for lab in LABELS)
+    + ".",
+    "",
+  ]
+  head = (
+    "final validation RMS"
+    if continuous
+    else "final validation accuracy (ball and paddle both right)"
+  )
+  lines += [
+    f"**{head}**, overall and by action taken:",
+    "",
+    "| model | trained on | all | "
+    + " | ".join(actions)
+    + " | all, mean of the last 5 epochs | train time (s) |",
+    "|---|---|---|" + "---|" * len(actions) + "---|---|",
+  ]
   for dataset in DATASETS:
     for lab in LABELS:
       s = summaries[(lab, dataset)]
       cells = [_stat([x["final"][f"val_{metric}"] for x in s])]
-      cells += [_stat([x["final"][f"val_a{a}_{metric}"] for x in s])
-                for a in range(len(actions))]
+      cells += [_stat([x["final"][f"val_a{a}_{metric}"] for x in s]) for a in range(len(actions))]
       last5 = [np.mean(h[f"val_{metric}"][-5:]) for h in _histories(runs[(lab, dataset)])]
       cells.append(_stat(last5))
       secs = np.mean([x["seconds"] for x in s])
       lines.append(f"| {NICE[lab]} | {dataset} | " + " | ".join(cells) + f" | {secs:.0f} |")
   lines += ["", f"![curves]({os.path.basename(figures['curves'])})", ""]
   if angle is not None:
-    lines += ["**Validation RMS near upright** (|theta| < 5 deg) and beyond (final epoch, mean "
-              "over seeds):", "", "| model | trained on | abs(theta) < 5 deg | abs(theta) >= 5 deg |",
-              "|---|---|---|---|"]
+    lines += [
+      "**Validation RMS near upright** (|theta| < 5 deg) and beyond (final epoch, mean "
+      "over seeds):",
+      "",
+      "| model | trained on | abs(theta) < 5 deg | abs(theta) >= 5 deg |",
+      "|---|---|---|---|",
+    ]
     for dataset in DATASETS:
       for lab in LABELS:
         small, large = angle[(lab, dataset)]
         lines.append(f"| {NICE[lab]} | {dataset} | {small:.4f} | {large:.4f} |")
     lines += ["", f"![by angle]({os.path.basename(figures['angle'])})", ""]
-  where = ("all 675 non-terminal state-action pairs" if not continuous else
-           f"the {n_pairs:,} validation state-action pairs")
-  lines += [f"**Equivariance rate** on {where}: a pair counts when "
-            f"`max_g |T(rho(g)s, pi(g)a) - rho_out(g)T(s,a)| <= {config.equivariance_atol:g} * max(1, "
-            "max_i |T(s,a)_i|)` (relative, because trained Catch logits reach the hundreds). "
-            f"Untrained: mean +- 2 SE (std, min) over {config.equivariance_seeds} initialisations; "
-            "trained: mean over seeds, and the largest relative error seen.", "",
-            "| model | untrained | trained on joint | left | random | max rel. error (trained) |",
-            "|---|---|---|---|---|---|"]
+  where = (
+    "all 675 non-terminal state-action pairs"
+    if not continuous
+    else f"the {n_pairs:,} validation state-action pairs"
+  )
+  lines += [
+    f"**Equivariance rate** on {where}: a pair counts when "
+    f"`max_g |T(rho(g)s, pi(g)a) - rho_out(g)T(s,a)| <= {config.equivariance_atol:g} * max(1, "
+    "max_i |T(s,a)_i|)` (relative, because trained Catch logits reach the hundreds). "
+    f"Untrained: mean +- 2 SE (std, min) over {config.equivariance_seeds} initialisations; "
+    "trained: mean over seeds, and the largest relative error seen.",
+    "",
+    "| model | untrained | trained on joint | left | random | max rel. error (trained) |",
+    "|---|---|---|---|---|---|",
+  ]
   for lab in untrained:
     u = untrained[lab]
     mean, two_se = results.mean_and_2se(100 * u["rates"])
-    cells = [f"{mean:.2f} +- {two_se:.2f} % (std {100 * u['rates'].std(ddof=1):.2f}, "
-             f"min {100 * u['rates'].min():.1f} %)"]
+    cells = [
+      f"{mean:.2f} +- {two_se:.2f} % (std {100 * u['rates'].std(ddof=1):.2f}, "
+      f"min {100 * u['rates'].min():.1f} %)"
+    ]
     if lab in LABELS:
       cells += [f"{100 * trained[(lab, d)]['rates'].mean():.2f} %" for d in DATASETS]
       cells.append(f"{max(trained[(lab, d)]['worst'] for d in DATASETS):.2g}")
     else:
       cells += ["not trained"] * 3 + [""]
     lines.append(f"| {NICE[lab]} | " + " | ".join(cells) + " |")
-  lines += ["", "Seconds for the untrained rates: " + ", ".join(
-      f"{NICE[lab]} {u['seconds']:.0f}" for lab, u in untrained.items()) + ".", ""]
+  lines += [
+    "",
+    "Seconds for the untrained rates: "
+    + ", ".join(f"{NICE[lab]} {u['seconds']:.0f}" for lab, u in untrained.items())
+    + ".",
+    "",
+  ]
   if not continuous:
-    lines += ["Trained models, rate at the level of the predicted next state (the grid drawn "
-              "from the two modes, what a planner uses), exact equality:", "",
-              "| model | joint | left | random |", "|---|---|---|---|"]
+    lines += [
+      "Trained models, rate at the level of the predicted next state (the grid drawn "
+      "from the two modes, what a planner uses), exact equality:",
+      "",
+      "| model | joint | left | random |",
+      "|---|---|---|---|",
+    ]
     for lab in LABELS:
-      lines.append(f"| {NICE[lab]} | " + " | ".join(
-          f"{100 * trained[(lab, d)]['modes'].mean():.2f} %" for d in DATASETS) + " |")
+      lines.append(
+        f"| {NICE[lab]} | "
+        + " | ".join(f"{100 * trained[(lab, d)]['modes'].mean():.2f} %" for d in DATASETS)
+        + " |"
+      )
     lines.append("")
   lines += [f"<!-- END {env_name} -->"]
   return "\n".join(lines) + "\n"
@@ -380,8 +461,15 @@ ZOO_KINDS = {"mlp": "mlp", "gcnn_mean": "gcnn", "gcnn_proximal": "gcnn_proximal"
 """Run label -> zoo kind: `<env folder>/<kind>_transition` (`"cartpole/gcnn_transition"`)."""
 
 
-def zoo_entry(env_name: str, spec: TransitionSpec, run: str, worst_error, n_pairs: int,
-              data_seed: int, prediction_rate=None) -> tuple:
+def zoo_entry(
+  env_name: str,
+  spec: TransitionSpec,
+  run: str,
+  worst_error,
+  n_pairs: int,
+  data_seed: int,
+  prediction_rate=None,
+) -> tuple:
   """`(zoo name, manifest entry)` for the model trained in run folder `run`, copying its
   `model.keras` into the zoo. `worst_error` is its largest relative equivariance error over
   `n_pairs` state-action pairs (ignored for the MLP); `prediction_rate` (Catch) the fraction of
@@ -397,32 +485,54 @@ def zoo_entry(env_name: str, spec: TransitionSpec, run: str, worst_error, n_pair
   final = summary["final"]
   metric = "rms" if spec.kind == "continuous" else "accuracy"
   metrics = {f"validation_{metric}": final[f"val_{metric}"]}
-  metrics.update({f"validation_{metric}_{name.replace(' ', '_')}": final[f"val_a{a}_{metric}"]
-                  for a, name in enumerate(ACTION_NAMES[env_name])})
+  metrics.update(
+    {
+      f"validation_{metric}_{name.replace(' ', '_')}": final[f"val_a{a}_{metric}"]
+      for a, name in enumerate(ACTION_NAMES[env_name])
+    }
+  )
   if prediction_rate is not None:
     metrics["prediction_equivariance_rate"] = float(prediction_rate)
   pool = lab.split("_", 1)[1] if lab != "mlp" else None
-  proximal = ("; proximal pooling (thesis 4.7.4) is approximately equivariant, the error "
-              "above is measured, not guaranteed" if pool == "proximal" else "")
+  proximal = (
+    "; proximal pooling (thesis 4.7.4) is approximately equivariant, the error "
+    "above is measured, not guaranteed"
+    if pool == "proximal"
+    else ""
+  )
   entry = {
-      "file": rel, "env": env_name, "role": "transition",
-      "network": "mlp" if pool is None else f"gcnn ({pool} pooling)",
-      "params": summary["params"], "command": summary["command"], "seed": summary["seed"],
-      "total_steps": summary["train_size"] * summary["epochs"],
-      "equivariance_error": None if pool is None else float(worst_error),
-      "equivariance_states": n_pairs, "metrics": metrics,
-      "notes": ("inputs [observation float32 [B, d], action int32 [B]]; "
-                + ("output: next observation" if spec.kind == "continuous" else
-                   "output: logits over the 50 ball cells then the 5 paddle columns")
-                + "; trained on the joint expert/random dataset (make_transition_data "
-                f"--seed={data_seed}) with terminal transitions masked (eq. 4.30/4.32)"
-                + ("" if spec.kind == "continuous" else
-                   ", so it never learned the ball's last drop and a rollout on it does not "
-                   "end by itself")
-                + proximal
-                + "; use tf_equirl.models.model_dynamics(model, env) to step an environment "
-                "with it. Results: "
-                f"results/transition_{env_defaults(env_name).short_name}/README.md")}
+    "file": rel,
+    "env": env_name,
+    "role": "transition",
+    "network": "mlp" if pool is None else f"gcnn ({pool} pooling)",
+    "params": summary["params"],
+    "command": summary["command"],
+    "seed": summary["seed"],
+    "total_steps": summary["train_size"] * summary["epochs"],
+    "equivariance_error": None if pool is None else float(worst_error),
+    "equivariance_states": n_pairs,
+    "metrics": metrics,
+    "notes": (
+      "inputs [observation float32 [B, d], action int32 [B]]; "
+      + (
+        "output: next observation"
+        if spec.kind == "continuous"
+        else "output: logits over the 50 ball cells then the 5 paddle columns"
+      )
+      + "; trained on the joint expert/random dataset (make_transition_data "
+      f"--seed={data_seed}) with terminal transitions masked (eq. 4.30/4.32)"
+      + (
+        ""
+        if spec.kind == "continuous"
+        else ", so it never learned the ball's last drop and a rollout on it does not "
+        "end by itself"
+      )
+      + proximal
+      + "; use tf_equirl.models.model_dynamics(model, env) to step an environment "
+      "with it. Results: "
+      f"results/transition_{env_defaults(env_name).short_name}/README.md"
+    ),
+  }
   return f"{folder}/{ZOO_KINDS[lab]}_transition", entry
 
 
@@ -433,8 +543,9 @@ def to_zoo(config: TransitionStudyConfig, spec, runs, n_pairs, trained) -> None:
   for lab in ZOO_KINDS:
     eq = trained[(lab, "joint")]
     rate = float(eq["modes"][0]) if len(eq["modes"]) else None
-    name, entry = zoo_entry(config.env, spec, runs[(lab, "joint")][0], eq["worst"], n_pairs,
-                            config.data_seed, rate)
+    name, entry = zoo_entry(
+      config.env, spec, runs[(lab, "joint")][0], eq["worst"], n_pairs, config.data_seed, rate
+    )
     entries[name] = entry
   zoo.update_manifest(entries)
   print("zoo:", ", ".join(entries))
@@ -462,12 +573,13 @@ def ship_run(env_name: str, run: str, data_dir: str = "data", data_seed: int = 0
 def check_datasets(config: TransitionStudyConfig) -> None:
   """Raises a ValueError saying how to make them if the datasets `config` reads are missing."""
   folder = dataset_dir(config.data_dir, config.env, config.data_seed)
-  missing = [name for name in SPLITS
-             if not os.path.exists(os.path.join(folder, f"{name}.npz"))]
+  missing = [name for name in SPLITS if not os.path.exists(os.path.join(folder, f"{name}.npz"))]
   if missing:
-    raise ValueError(f"No transition datasets {missing} in {folder}; create them with "
-                     f"`python -m launchers.make_transition_data --env={config.env} "
-                     f"--seed={config.data_seed} --data_dir={config.data_dir}`.")
+    raise ValueError(
+      f"No transition datasets {missing} in {folder}; create them with "
+      f"`python -m launchers.make_transition_data --env={config.env} "
+      f"--seed={config.data_seed} --data_dir={config.data_dir}`."
+    )
 
 
 def report_path(config: TransitionStudyConfig) -> str:
@@ -494,8 +606,7 @@ def run_study(config: TransitionStudyConfig) -> str:
   check_datasets(config)
   env = envs.make(config.env, batch_size=1)
   spec = TransitionSpec.for_env(env)
-  validation = load_split(dataset_dir(config.data_dir, config.env, config.data_seed),
-                          "validation")
+  validation = load_split(dataset_dir(config.data_dir, config.env, config.data_seed), "validation")
   runs = train_grid(config)
   short = env_defaults(config.env).short_name
   folder = os.path.dirname(os.path.abspath(report_path(config)))

@@ -34,14 +34,14 @@ __all__ = ["ZooConfig", "run", "ENTRIES", "entry_names", "probe_states", "build_
 # (environment, actor, training steps, greedy threshold); the zoo folder is the environment's
 # (tf_equirl.envs.defaults).
 ENTRIES = (
-    ("CartPole-v1", "mlp", 500_000, 475.0),
-    ("CartPole-v1", "gcnn", 500_000, 475.0),
-    ("CartPole-v1", "symmetrizer", 500_000, 475.0),
-    ("Catch-v0", "mlp", 40_000, 0.9),
-    ("Catch-v0", "gcnn", 40_000, 0.9),
-    # results/ppo_grid/README.md: the D4 G-CNN is near its best by 100k steps, the MLP far from it
-    ("GridWorld-v0", "mlp", 500_000, 0.75),
-    ("GridWorld-v0", "gcnn", 200_000, 0.9),
+  ("CartPole-v1", "mlp", 500_000, 475.0),
+  ("CartPole-v1", "gcnn", 500_000, 475.0),
+  ("CartPole-v1", "symmetrizer", 500_000, 475.0),
+  ("Catch-v0", "mlp", 40_000, 0.9),
+  ("Catch-v0", "gcnn", 40_000, 0.9),
+  # results/ppo_grid/README.md: the D4 G-CNN is near its best by 100k steps, the MLP far from it
+  ("GridWorld-v0", "mlp", 500_000, 0.75),
+  ("GridWorld-v0", "gcnn", 200_000, 0.9),
 )
 
 
@@ -60,6 +60,7 @@ class ZooConfig:
     max_tries: seeds to try per entry.
     episodes: evaluation episodes.
   """
+
   only: Optional[Tuple[str, ...]] = None
   first_seed: int = 0
   max_tries: int = 6
@@ -71,8 +72,11 @@ class ZooConfig:
       checks.positive_int("ZooConfig", name, getattr(self, name))
     unknown = [name for name in self.only or () if name not in entry_names()]
     if unknown:
-      raise ValueError(f"ZooConfig.only: unknown entries {unknown}; the zoo's entries are "
-                       f"{list(entry_names())}.")
+      raise ValueError(
+        f"ZooConfig.only: unknown entries {unknown}; the zoo's entries are "
+        f"{list(entry_names())}."
+      )
+
 
 def probe_states(env_name: str) -> np.ndarray:
   """States for the equivariance check: 10,000 CartPole states inside the termination box,
@@ -82,8 +86,11 @@ def probe_states(env_name: str) -> np.ndarray:
     _, first = make(env_name).pure_reset(0, batch_size=10_000)
     return first.observation.numpy().reshape(10_000, -1).astype(np.float32)
   if env_name == "CartPole-v1":
-    return np.random.default_rng(0).uniform([-2.4, -3, -0.21, -3], [2.4, 3, 0.21, 3],
-                                            size=(10_000, 4)).astype(np.float32)
+    return (
+      np.random.default_rng(0)
+      .uniform([-2.4, -3, -0.21, -3], [2.4, 3, 0.21, 3], size=(10_000, 4))
+      .astype(np.float32)
+    )
   states = []
   for ball_row in range(9):
     for ball_col in range(5):
@@ -99,8 +106,9 @@ def _stats(returns: np.ndarray) -> dict:
   return {"mean": mean, "two_se": two_se, "episodes": int(returns.size)}
 
 
-def build_entry(env_name: str, network: str, steps: int, threshold: float,
-                config: ZooConfig) -> Dict[str, dict]:
+def build_entry(
+  env_name: str, network: str, steps: int, threshold: float, config: ZooConfig
+) -> Dict[str, dict]:
   """Trains and evaluates one entry and saves its actor and critic into the zoo; returns
   their manifest entries.
 
@@ -113,24 +121,33 @@ def build_entry(env_name: str, network: str, steps: int, threshold: float,
   ppo = PPO(ppo_config)
   for seed in range(config.first_seed, config.first_seed + config.max_tries):
     result = ppo.train(seed=seed)
-    greedy = evaluation.evaluate_tf(ppo.actor_model, env_name, episodes, greedy=True,
-                                    seed=zoo.EVAL_SEED)
-    print(f"{folder}/{network} seed {seed}: training return {result.mean_return[-10:].mean():.3f}"
-          f", greedy evaluation {greedy.mean():.3f}", flush=True)
+    greedy = evaluation.evaluate_tf(
+      ppo.actor_model, env_name, episodes, greedy=True, seed=zoo.EVAL_SEED
+    )
+    print(
+      f"{folder}/{network} seed {seed}: training return {result.mean_return[-10:].mean():.3f}"
+      f", greedy evaluation {greedy.mean():.3f}",
+      flush=True,
+    )
     if greedy.mean() >= threshold:
       break
   else:
-    raise RuntimeError(f"{folder}/{network}: no seed in {config.max_tries} tries reached "
-                       f"{threshold}.")
+    raise RuntimeError(
+      f"{folder}/{network}: no seed in {config.max_tries} tries reached " f"{threshold}."
+    )
   os.makedirs(os.path.join(zoo.zoo_dir(), folder), exist_ok=True)
   sym = ppo.symmetry
   states = probe_states(env_name)
-  sampled = evaluation.evaluate_tf(ppo.actor_model, env_name, episodes, greedy=False,
-                                   seed=zoo.EVAL_SEED)
-  gym_greedy = evaluation.evaluate_gymnasium(ppo.actor_model, env_name, episodes,
-                                             greedy=True, seed=zoo.EVAL_SEED)
-  command = (f"python -m launchers.train_ppo --env={env_name} --network={network} "
-             f"--seeds={seed} --total_steps={steps}")
+  sampled = evaluation.evaluate_tf(
+    ppo.actor_model, env_name, episodes, greedy=False, seed=zoo.EVAL_SEED
+  )
+  gym_greedy = evaluation.evaluate_gymnasium(
+    ppo.actor_model, env_name, episodes, greedy=True, seed=zoo.EVAL_SEED
+  )
+  command = (
+    f"python -m launchers.train_ppo --env={env_name} --network={network} "
+    f"--seeds={seed} --total_steps={steps}"
+  )
   entries = {}
   for role, model in (("actor", ppo.actor_model), ("critic", ppo.critic_model)):
     name = f"{folder}/{network}_{role}"
@@ -142,15 +159,26 @@ def build_entry(env_name: str, network: str, steps: int, threshold: float,
       out_rep = sym.action_rep if role == "actor" else invariant(sym.group)
       error = equivariance_error(model, states, sym.state_rep, out_rep)
     entry = {
-        "file": file, "env": env_name, "network": network, "role": role,
-        "critic": ppo_config.critic, "params": count_params(model),
-        "seed": seed, "total_steps": int(result.env_steps[-1]), "command": command,
-        "equivariance_error": error, "equivariance_states": int(len(states)),
-        "threshold": threshold if role == "actor" else None,
+      "file": file,
+      "env": env_name,
+      "network": network,
+      "role": role,
+      "critic": ppo_config.critic,
+      "params": count_params(model),
+      "seed": seed,
+      "total_steps": int(result.env_steps[-1]),
+      "command": command,
+      "equivariance_error": error,
+      "equivariance_states": int(len(states)),
+      "threshold": threshold if role == "actor" else None,
     }
     if role == "actor":
-      entry["evaluation"] = {"tf_greedy": _stats(greedy), "tf_sampled": _stats(sampled),
-                             "gymnasium_greedy": _stats(gym_greedy), "seed": zoo.EVAL_SEED}
+      entry["evaluation"] = {
+        "tf_greedy": _stats(greedy),
+        "tf_sampled": _stats(sampled),
+        "gymnasium_greedy": _stats(gym_greedy),
+        "seed": zoo.EVAL_SEED,
+      }
     entries[name] = entry
   return entries
 

@@ -7,5 +7,12 @@ from tf_equirl.groups.finite_group import FiniteGroup, close_under_composition, 
 from tf_equirl.groups.representation import Representation, direct_sum
 from tf_equirl.groups.symmetry import MDPSymmetry
 
-__all__ = ["FiniteGroup", "Representation", "MDPSymmetry", "cyclic", "dihedral",
-           "close_under_composition", "direct_sum"]
+__all__ = [
+  "FiniteGroup",
+  "Representation",
+  "MDPSymmetry",
+  "cyclic",
+  "dihedral",
+  "close_under_composition",
+  "direct_sum",
+]

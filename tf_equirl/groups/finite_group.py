@@ -35,37 +35,51 @@ class FiniteGroup:
     table = np.asarray(table)
     if table.ndim != 2 or table.shape[0] != table.shape[1] or table.shape[0] < 1:
       raise ValueError(
-          "FiniteGroup expects a square Cayley table of shape [order, order], "
-          f"received shape {table.shape}.")
+        "FiniteGroup expects a square Cayley table of shape [order, order], "
+        f"received shape {table.shape}."
+      )
     if not np.issubdtype(table.dtype, np.integer):
       if not np.all(np.equal(np.mod(table, 1), 0)):
-        raise ValueError("FiniteGroup expects an integer Cayley table, received "
-                         f"dtype {table.dtype} with non-integer entries.")
+        raise ValueError(
+          "FiniteGroup expects an integer Cayley table, received "
+          f"dtype {table.dtype} with non-integer entries."
+        )
     table = table.astype(np.int64)
     n = table.shape[0]
     if table.min() < 0 or table.max() >= n:
-      raise ValueError(f"Cayley table entries must lie in [0, {n - 1}], received "
-                       f"entries in [{table.min()}, {table.max()}].")
+      raise ValueError(
+        f"Cayley table entries must lie in [0, {n - 1}], received "
+        f"entries in [{table.min()}, {table.max()}]."
+      )
     expected = np.arange(n)
     for g in range(n):
       if not np.array_equal(np.sort(table[g]), expected):
-        raise ValueError(f"Cayley table row {g} is not a permutation of 0..{n - 1}: "
-                         "left multiplication by an element must be a bijection.")
+        raise ValueError(
+          f"Cayley table row {g} is not a permutation of 0..{n - 1}: "
+          "left multiplication by an element must be a bijection."
+        )
       if not np.array_equal(np.sort(table[:, g]), expected):
-        raise ValueError(f"Cayley table column {g} is not a permutation of 0..{n - 1}: "
-                         "right multiplication by an element must be a bijection.")
-    identities = [e for e in range(n)
-                  if np.array_equal(table[e], expected) and np.array_equal(table[:, e], expected)]
+        raise ValueError(
+          f"Cayley table column {g} is not a permutation of 0..{n - 1}: "
+          "right multiplication by an element must be a bijection."
+        )
+    identities = [
+      e
+      for e in range(n)
+      if np.array_equal(table[e], expected) and np.array_equal(table[:, e], expected)
+    ]
     if not identities:
       raise ValueError("Cayley table has no two-sided identity element.")
     if n <= _MAX_ORDER_FOR_ASSOCIATIVITY_CHECK:
-      left = table[table[:, :, None], np.arange(n)[None, None, :]]   # (a*b)*c
+      left = table[table[:, :, None], np.arange(n)[None, None, :]]  # (a*b)*c
       right = table[np.arange(n)[:, None, None], table[None, :, :]]  # a*(b*c)
       bad = np.argwhere(left != right)
       if bad.size:
         a, b, c = bad[0]
-        raise ValueError(f"Cayley table is not associative: (({a}*{b})*{c}) = "
-                         f"{left[a, b, c]} but ({a}*({b}*{c})) = {right[a, b, c]}.")
+        raise ValueError(
+          f"Cayley table is not associative: (({a}*{b})*{c}) = "
+          f"{left[a, b, c]} but ({a}*({b}*{c})) = {right[a, b, c]}."
+        )
     self._table = table
     self._table.setflags(write=False)
     self._identity = int(identities[0])
@@ -118,13 +132,16 @@ class FiniteGroup:
 
   def _check_element(self, g: Any, argname: str) -> None:
     if not isinstance(g, (int, np.integer)) or not 0 <= int(g) < self.order:
-      raise ValueError(f"{argname} must be a group element index in [0, {self.order - 1}] "
-                       f"of {self.name}, received {argname}={g!r}.")
+      raise ValueError(
+        f"{argname} must be a group element index in [0, {self.order - 1}] "
+        f"of {self.name}, received {argname}={g!r}."
+      )
 
   # ------------------------------------------------------------------ constructors
   @classmethod
-  def from_matrices(cls, matrices: Any, atol: float = 1e-6,
-                    name: str | None = None) -> "FiniteGroup":
+  def from_matrices(
+    cls, matrices: Any, atol: float = 1e-6, name: str | None = None
+  ) -> "FiniteGroup":
     """The group whose element `i` is `matrices[i]`, with matrix product as composition.
 
     The list must contain each element exactly once and be closed under products
@@ -136,10 +153,14 @@ class FiniteGroup:
     """
     mats = np.asarray(matrices, dtype=np.float64)
     if mats.ndim != 3 or mats.shape[1] != mats.shape[2]:
-      raise ValueError("from_matrices expects an array of square matrices with shape "
-                       f"[n, d, d], received shape {mats.shape}.")
-    return cls(_table_from_elements(mats, _matmul_products, _find_matrix(atol),
-                                    "matrices", "mats"), name=name)
+      raise ValueError(
+        "from_matrices expects an array of square matrices with shape "
+        f"[n, d, d], received shape {mats.shape}."
+      )
+    return cls(
+      _table_from_elements(mats, _matmul_products, _find_matrix(atol), "matrices", "mats"),
+      name=name,
+    )
 
   @classmethod
   def from_permutations(cls, permutations: Any, name: str | None = None) -> "FiniteGroup":
@@ -150,8 +171,10 @@ class FiniteGroup:
     `P[p[i], i] = 1` under matrix products.
     """
     perms = _validate_permutations(permutations)
-    return cls(_table_from_elements(perms, _permutation_products, _find_exact,
-                                    "permutations", "perms"), name=name)
+    return cls(
+      _table_from_elements(perms, _permutation_products, _find_exact, "permutations", "perms"),
+      name=name,
+    )
 
   # --------------------------------------------------------------- serialisation
   def get_config(self) -> dict:
@@ -169,8 +192,10 @@ class FiniteGroup:
       return group
     if isinstance(group, Mapping) and "table" in group:
       return cls.from_config(group)
-    raise TypeError("Expected a tf_equirl.groups.FiniteGroup (or its get_config() dict), "
-                    f"received {type(group).__name__}: {group!r}.")
+    raise TypeError(
+      "Expected a tf_equirl.groups.FiniteGroup (or its get_config() dict), "
+      f"received {type(group).__name__}: {group!r}."
+    )
 
   def __eq__(self, other: object) -> bool:
     return isinstance(other, FiniteGroup) and np.array_equal(self._table, other._table)
@@ -229,8 +254,10 @@ def close_under_composition(elements: Any, max_order: int = 4096) -> np.ndarray:
       if find(np.stack(items), m) is None:
         items.append(m)
   else:
-    raise ValueError("close_under_composition expects matrices [n, d, d] or permutations "
-                     f"[n, k], received shape {arr.shape}.")
+    raise ValueError(
+      "close_under_composition expects matrices [n, d, d] or permutations "
+      f"[n, k], received shape {arr.shape}."
+    )
   frontier = list(range(len(items)))
   while frontier:
     new_frontier = []
@@ -241,8 +268,10 @@ def close_under_composition(elements: Any, max_order: int = 4096) -> np.ndarray:
             items.append(z)
             new_frontier.append(len(items) - 1)
             if len(items) > max_order:
-              raise ValueError(f"The elements generate a group larger than max_order="
-                               f"{max_order} (or an infinite one).")
+              raise ValueError(
+                f"The elements generate a group larger than max_order="
+                f"{max_order} (or an infinite one)."
+              )
     frontier = new_frontier
   return np.stack(items)
 
@@ -251,8 +280,9 @@ def close_under_composition(elements: Any, max_order: int = 4096) -> np.ndarray:
 def _validate_permutations(permutations: Any) -> np.ndarray:
   perms = np.asarray(permutations)
   if perms.ndim != 2:
-    raise ValueError("Expected permutations as an integer array of shape [n, k], "
-                     f"received shape {perms.shape}.")
+    raise ValueError(
+      "Expected permutations as an integer array of shape [n, k], " f"received shape {perms.shape}."
+    )
   if not np.issubdtype(perms.dtype, np.integer):
     if perms.size and not np.all(np.equal(np.mod(perms, 1), 0)):
       raise ValueError(f"Permutations must contain integers, received {perms.tolist()}.")
@@ -260,8 +290,10 @@ def _validate_permutations(permutations: Any) -> np.ndarray:
   k = perms.shape[1]
   for i, p in enumerate(perms):
     if not np.array_equal(np.sort(p), np.arange(k)):
-      raise ValueError(f"permutations[{i}] = {p.tolist()} is not a permutation of "
-                       f"0..{k - 1}: every index must appear exactly once.")
+      raise ValueError(
+        f"permutations[{i}] = {p.tolist()} is not a permutation of "
+        f"0..{k - 1}: every index must appear exactly once."
+      )
   return perms
 
 
@@ -279,6 +311,7 @@ def _find_matrix(atol: float):
   def find(pool: np.ndarray, z: np.ndarray):
     hits = np.flatnonzero(np.all(np.abs(pool - z[None]) <= atol, axis=(1, 2)))
     return int(hits[0]) if hits.size else None
+
   return find
 
 
@@ -293,9 +326,11 @@ def _table_from_elements(elements, products_fn, find, kind: str, short: str) -> 
     raise ValueError(f"Expected at least one element in {kind}.")
   for i in range(n):
     for j in range(i + 1, n):
-      if find(elements[j:j + 1], elements[i]) is not None:
-        raise ValueError(f"{kind} contains duplicates: {short}[{i}] and {short}[{j}] are the "
-                         "same element; each group element must appear exactly once.")
+      if find(elements[j : j + 1], elements[i]) is not None:
+        raise ValueError(
+          f"{kind} contains duplicates: {short}[{i}] and {short}[{j}] are the "
+          "same element; each group element must appear exactly once."
+        )
   prods = products_fn(elements)
   table = np.zeros((n, n), dtype=np.int64)
   outside = []
@@ -309,7 +344,9 @@ def _table_from_elements(elements, products_fn, find, kind: str, short: str) -> 
   if outside:
     shown = ", ".join(f"{short}[{a}]*{short}[{b}]" for a, b in outside[:8])
     more = f" and {len(outside) - 8} more" if len(outside) > 8 else ""
-    raise ValueError(f"{kind} are not closed under composition: the products {shown}{more} "
-                     "fall outside the set. Pass all group elements, or complete the set "
-                     "with tf_equirl.groups.close_under_composition.")
+    raise ValueError(
+      f"{kind} are not closed under composition: the products {shown}{more} "
+      "fall outside the set. Pass all group elements, or complete the set "
+      "with tf_equirl.groups.close_under_composition."
+    )
   return table

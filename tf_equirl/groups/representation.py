@@ -33,34 +33,46 @@ class Representation:
       for some pair (the message names the first failing pair), or `rho(e) != I`.
   """
 
-  def __init__(self, group: FiniteGroup | Mapping[str, Any], matrices: Any,
-               name: str | None = None, atol: float = 1e-5):
+  def __init__(
+    self,
+    group: FiniteGroup | Mapping[str, Any],
+    matrices: Any,
+    name: str | None = None,
+    atol: float = 1e-5,
+  ):
     group = FiniteGroup.coerce(group)
     mats = np.asarray(matrices, dtype=np.float64)
     if mats.ndim != 3 or mats.shape[1] != mats.shape[2]:
-      raise ValueError("Representation expects matrices of shape [order, d, d], received "
-                       f"shape {mats.shape}.")
+      raise ValueError(
+        "Representation expects matrices of shape [order, d, d], received " f"shape {mats.shape}."
+      )
     if mats.shape[0] != group.order:
-      raise ValueError(f"Representation of {group.name} (order {group.order}) needs one "
-                       f"matrix per element, received {mats.shape[0]} matrices.")
+      raise ValueError(
+        f"Representation of {group.name} (order {group.order}) needs one "
+        f"matrix per element, received {mats.shape[0]} matrices."
+      )
     if not np.all(np.isfinite(mats)):
       raise ValueError("Representation matrices must be finite.")
     d = mats.shape[1]
     err_e = np.max(np.abs(mats[group.identity] - np.eye(d))) if d else 0.0
     if err_e > atol:
-      raise ValueError(f"Not a representation: rho(identity={group.identity}) is not the "
-                       f"identity matrix (max deviation {err_e:.3g}).")
+      raise ValueError(
+        f"Not a representation: rho(identity={group.identity}) is not the "
+        f"identity matrix (max deviation {err_e:.3g})."
+      )
     products = np.einsum("gij,hjk->ghik", mats, mats)
     targets = mats[group.table]
-    errors = np.max(np.abs(products - targets), axis=(2, 3)) if d else np.zeros(
-        (group.order, group.order))
+    errors = (
+      np.max(np.abs(products - targets), axis=(2, 3)) if d else np.zeros((group.order, group.order))
+    )
     bad = np.argwhere(errors > atol)
     if bad.size:
       g, h = (int(v) for v in bad[0])
       raise ValueError(
-          f"Not a homomorphism: rho({g}) @ rho({h}) != rho({g}*{h}) = rho({group.table[g, h]}) "
-          f"(max deviation {errors[g, h]:.3g} > atol={atol}); {len(bad)} of "
-          f"{group.order ** 2} pairs fail.")
+        f"Not a homomorphism: rho({g}) @ rho({h}) != rho({g}*{h}) = rho({group.table[g, h]}) "
+        f"(max deviation {errors[g, h]:.3g} > atol={atol}); {len(bad)} of "
+        f"{group.order ** 2} pairs fail."
+      )
     self._group = group
     self._matrices = mats
     self._matrices.setflags(write=False)
@@ -112,8 +124,9 @@ class Representation:
 
   def is_orthogonal(self, atol: float = 1e-6) -> bool:
     eye = np.eye(self.dim)
-    return bool(np.all(np.abs(np.einsum("gji,gjk->gik", self._matrices, self._matrices) - eye)
-                       <= atol))
+    return bool(
+      np.all(np.abs(np.einsum("gji,gjk->gik", self._matrices, self._matrices) - eye) <= atol)
+    )
 
   # ---------------------------------------------------------------- constructors
   @classmethod
@@ -128,8 +141,9 @@ class Representation:
     return cls(group, np.broadcast_to(np.eye(dim), (group.order, dim, dim)), name="trivial")
 
   @classmethod
-  def from_permutations(cls, group: FiniteGroup, permutations: Any,
-                        name: str | None = None) -> "Representation":
+  def from_permutations(
+    cls, group: FiniteGroup, permutations: Any, name: str | None = None
+  ) -> "Representation":
     """Permutation representation: `rho(g) e_i = e_{permutations[g][i]}`.
 
     Used for discrete actions (CartPole: `[[0, 1], [1, 0]]`), for grids of cells and
@@ -138,8 +152,10 @@ class Representation:
     group = FiniteGroup.coerce(group)
     perms = _validate_permutations(permutations)
     if perms.shape[0] != group.order:
-      raise ValueError(f"from_permutations needs one permutation per element of {group.name} "
-                       f"(order {group.order}), received {perms.shape[0]}.")
+      raise ValueError(
+        f"from_permutations needs one permutation per element of {group.name} "
+        f"(order {group.order}), received {perms.shape[0]}."
+      )
     k = perms.shape[1]
     mats = np.zeros((group.order, k, k))
     for g in range(group.order):
@@ -157,15 +173,19 @@ class Representation:
     x = tf.convert_to_tensor(x)
     if x.dtype.is_integer:
       if self._permutation is None:
-        raise ValueError(f"Integer input can only be transformed by a permutation "
-                         f"representation; {self.name!r} is not one.")
+        raise ValueError(
+          f"Integer input can only be transformed by a permutation "
+          f"representation; {self.name!r} is not one."
+        )
       return tf.gather(tf.constant(self._permutation[g], dtype=x.dtype), x)
     if x.shape.rank is None or x.shape.rank == 0:
       raise ValueError(f"transform needs a tensor of rank >= 1, received shape {x.shape}.")
     ax = axis % x.shape.rank
     if x.shape[ax] is not None and x.shape[ax] != self.dim:
-      raise ValueError(f"Representation {self.name!r} has dimension {self.dim} but axis {axis} "
-                       f"of the input has size {x.shape[ax]} (input shape {x.shape}).")
+      raise ValueError(
+        f"Representation {self.name!r} has dimension {self.dim} but axis {axis} "
+        f"of the input has size {x.shape[ax]} (input shape {x.shape})."
+      )
     mat = tf.constant(self._matrices[g], dtype=x.dtype)
     moved = tf.experimental.numpy.moveaxis(x, ax, -1)
     out = tf.linalg.matvec(mat, moved)
@@ -186,8 +206,7 @@ class Representation:
   @classmethod
   def from_config(cls, config: Mapping[str, Any]) -> "Representation":
     if "permutations" in config:
-      return cls.from_permutations(config["group"], config["permutations"],
-                                   name=config.get("name"))
+      return cls.from_permutations(config["group"], config["permutations"], name=config.get("name"))
     return cls(config["group"], config["matrices"], name=config.get("name"))
 
   @classmethod
@@ -196,13 +215,18 @@ class Representation:
       return rep
     if isinstance(rep, Mapping) and ("matrices" in rep or "permutations" in rep):
       return cls.from_config(rep)
-    raise TypeError("Expected a tf_equirl.groups.Representation (or its get_config() dict), "
-                    f"received {type(rep).__name__}.")
+    raise TypeError(
+      "Expected a tf_equirl.groups.Representation (or its get_config() dict), "
+      f"received {type(rep).__name__}."
+    )
 
   def __eq__(self, other: object) -> bool:
-    return (isinstance(other, Representation) and self._group == other._group
-            and self._matrices.shape == other._matrices.shape
-            and np.allclose(self._matrices, other._matrices))
+    return (
+      isinstance(other, Representation)
+      and self._group == other._group
+      and self._matrices.shape == other._matrices.shape
+      and np.allclose(self._matrices, other._matrices)
+    )
 
   def __hash__(self) -> int:
     return hash((hash(self._group), self._matrices.round(8).tobytes()))
@@ -218,13 +242,15 @@ def direct_sum(*reps: Representation) -> Representation:
   group = reps[0].group
   for i, r in enumerate(reps[1:], start=1):
     if r.group != group:
-      raise ValueError(f"direct_sum: representation {i} is of {r.group.name}, expected "
-                       f"{group.name} like representation 0.")
+      raise ValueError(
+        f"direct_sum: representation {i} is of {r.group.name}, expected "
+        f"{group.name} like representation 0."
+      )
   d = sum(r.dim for r in reps)
   mats = np.zeros((group.order, d, d))
   o = 0
   for r in reps:
-    mats[:, o:o + r.dim, o:o + r.dim] = r.matrices
+    mats[:, o : o + r.dim, o : o + r.dim] = r.matrices
     o += r.dim
   return Representation(group, mats, name="+".join(r.name for r in reps))
 

@@ -32,14 +32,20 @@ class MDPSymmetry:
 
   def __post_init__(self):
     if self.state_rep.group != self.group:
-      raise ValueError(f"state_rep is a representation of {self.state_rep.group.name}, "
-                       f"expected the symmetry group {self.group.name}.")
+      raise ValueError(
+        f"state_rep is a representation of {self.state_rep.group.name}, "
+        f"expected the symmetry group {self.group.name}."
+      )
     if self.action_rep.group != self.group:
-      raise ValueError(f"action_rep is a representation of {self.action_rep.group.name}, "
-                       f"expected the symmetry group {self.group.name}.")
+      raise ValueError(
+        f"action_rep is a representation of {self.action_rep.group.name}, "
+        f"expected the symmetry group {self.group.name}."
+      )
     if not self.action_rep.is_permutation:
-      raise ValueError("action_rep must be a permutation representation of the discrete "
-                       f"actions; {self.action_rep.name!r} is not.")
+      raise ValueError(
+        "action_rep must be a permutation representation of the discrete "
+        f"actions; {self.action_rep.name!r} is not."
+      )
 
   @property
   def num_actions(self) -> int:
@@ -70,17 +76,23 @@ class MDPSymmetry:
     try:
       chosen = [int(g) for g in elements]
     except (TypeError, ValueError) as e:
-      raise ValueError(f"restrict expects a sequence of element indices of {self.group.name}, "
-                       f"received {elements!r}.") from e
+      raise ValueError(
+        f"restrict expects a sequence of element indices of {self.group.name}, "
+        f"received {elements!r}."
+      ) from e
     if any(not float(g).is_integer() for g in elements):
       raise ValueError(f"restrict expects integer element indices, received {list(elements)}.")
     if not chosen:
-      raise ValueError(f"restrict needs at least one element of {self.group.name} (the "
-                       "identity, for the trivial subgroup).")
+      raise ValueError(
+        f"restrict needs at least one element of {self.group.name} (the "
+        "identity, for the trivial subgroup)."
+      )
     bad = [g for g in chosen if not 0 <= g < order]
     if bad:
-      raise ValueError(f"restrict: elements {bad} are not elements of {self.group.name}, whose "
-                       f"elements are 0..{order - 1}.")
+      raise ValueError(
+        f"restrict: elements {bad} are not elements of {self.group.name}, whose "
+        f"elements are 0..{order - 1}."
+      )
     if len(set(chosen)) != len(chosen):
       raise ValueError(f"restrict: elements {chosen} repeat an element; list each once.")
     members = set(chosen)
@@ -89,23 +101,32 @@ class MDPSymmetry:
       for h in chosen:
         if int(table[g, h]) not in members:
           raise ValueError(
-              f"restrict: elements {sorted(members)} do not form a subgroup of "
-              f"{self.group.name}: {g}*{h} = {int(table[g, h])} is not among them. A subgroup "
-              "must contain every product of its elements.")
+            f"restrict: elements {sorted(members)} do not form a subgroup of "
+            f"{self.group.name}: {g}*{h} = {int(table[g, h])} is not among them. A subgroup "
+            "must contain every product of its elements."
+          )
     # Closure of a finite non-empty set implies the identity and inverses are in it.
     ordered = [self.group.identity] + sorted(members - {self.group.identity})
     position = {g: i for i, g in enumerate(ordered)}
     sub_table = np.vectorize(position.__getitem__)(table[np.ix_(ordered, ordered)])
     sub = FiniteGroup(sub_table, name=name or f"{self.group.name}|{ordered}")
     return MDPSymmetry(
-        sub, Representation(sub, self.state_rep.matrices[ordered], name=self.state_rep.name),
-        Representation(sub, self.action_rep.matrices[ordered], name=self.action_rep.name))
+      sub,
+      Representation(sub, self.state_rep.matrices[ordered], name=self.state_rep.name),
+      Representation(sub, self.action_rep.matrices[ordered], name=self.action_rep.name),
+    )
 
   def get_config(self) -> dict:
-    return {"group": self.group.get_config(), "state_rep": self.state_rep.get_config(),
-            "action_rep": self.action_rep.get_config()}
+    return {
+      "group": self.group.get_config(),
+      "state_rep": self.state_rep.get_config(),
+      "action_rep": self.action_rep.get_config(),
+    }
 
   @classmethod
   def from_config(cls, config: Mapping[str, Any]) -> "MDPSymmetry":
-    return cls(FiniteGroup.coerce(config["group"]), Representation.coerce(config["state_rep"]),
-               Representation.coerce(config["action_rep"]))
+    return cls(
+      FiniteGroup.coerce(config["group"]),
+      Representation.coerce(config["state_rep"]),
+      Representation.coerce(config["action_rep"]),
+    )

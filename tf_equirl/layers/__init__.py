@@ -3,8 +3,12 @@
 Feature layout and group action conventions: see the `tf_equirl` package docstring.
 """
 
-from tf_equirl.layers.action_encoding import (ActionEncoding, encoding_representation,
-                                              one_hot_action_codes, signed_action_codes)
+from tf_equirl.layers.action_encoding import (
+  ActionEncoding,
+  encoding_representation,
+  one_hot_action_codes,
+  signed_action_codes,
+)
 from tf_equirl.layers.distances import available_distances, register_distance
 from tf_equirl.layers._irreps import irrep_representation
 from tf_equirl.layers.equivariant_logits import EquivariantLogits
@@ -23,15 +27,39 @@ from tf_equirl.layers.isotypic_logits import IsotypicLogits
 from tf_equirl.layers.permutation_equivariant_dense import PermutationEquivariantDense
 from tf_equirl.layers.proximal_pool import EquivariantMeanPool, ProximalPool
 from tf_equirl.layers.relaxed import RelaxedGroupConv, RelaxedGroupLift, ShrinkToGroupMean
-from tf_equirl.layers.residual_pathway import (DecayTowardsZero, ResidualGroupConv,
-                                               ResidualGroupLift)
+from tf_equirl.layers.residual_pathway import DecayTowardsZero, ResidualGroupConv, ResidualGroupLift
 from tf_equirl.layers.symmetrizer_dense import SymmetrizerDense, symmetrizer_basis
 
-__all__ = ["GroupLift", "GroupConv", "PermutationEquivariantDense", "GroupPool",
-           "EquivariantLogits", "ProximalPool", "EquivariantMeanPool", "SymmetrizerDense",
-           "register_distance", "available_distances", "symmetrizer_basis", "ActionEncoding",
-           "encoding_representation", "signed_action_codes", "one_hot_action_codes",
-           "RelaxedGroupLift", "RelaxedGroupConv", "ShrinkToGroupMean", "ResidualGroupLift",
-           "ResidualGroupConv", "DecayTowardsZero", "IrrepLift", "IrrepDense", "IrrepLogits",
-           "IrrepInvariants", "irrep_representation", "IsotypicLift", "IsotypicDense",
-           "IsotypicLogits", "IsotypicInvariants", "isotypic_representation"]
+__all__ = [
+  "GroupLift",
+  "GroupConv",
+  "PermutationEquivariantDense",
+  "GroupPool",
+  "EquivariantLogits",
+  "ProximalPool",
+  "EquivariantMeanPool",
+  "SymmetrizerDense",
+  "register_distance",
+  "available_distances",
+  "symmetrizer_basis",
+  "ActionEncoding",
+  "encoding_representation",
+  "signed_action_codes",
+  "one_hot_action_codes",
+  "RelaxedGroupLift",
+  "RelaxedGroupConv",
+  "ShrinkToGroupMean",
+  "ResidualGroupLift",
+  "ResidualGroupConv",
+  "DecayTowardsZero",
+  "IrrepLift",
+  "IrrepDense",
+  "IrrepLogits",
+  "IrrepInvariants",
+  "irrep_representation",
+  "IsotypicLift",
+  "IsotypicDense",
+  "IsotypicLogits",
+  "IsotypicInvariants",
+  "isotypic_representation",
+]

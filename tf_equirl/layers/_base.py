@@ -24,8 +24,9 @@ def check_positive_int(value: Any, argname: str, layer: str) -> int:
 def check_rank(input_shape: Any, rank: int, layer: str, layout: str) -> tf.TensorShape:
   shape = tf.TensorShape(input_shape)
   if shape.rank != rank:
-    raise ValueError(f"{layer} expects inputs of rank {rank} with layout {layout}, received "
-                     f"shape {shape}.")
+    raise ValueError(
+      f"{layer} expects inputs of rank {rank} with layout {layout}, received " f"shape {shape}."
+    )
   return shape
 
 
@@ -36,9 +37,11 @@ def check_group_signal(input_shape: Any, group, layer: str) -> tf.TensorShape:
   """A `[batch, |G|, channels]` input over `group` with a known channel count (group layers)."""
   shape = check_rank(input_shape, 3, layer, "[batch, |G|, channels]")
   if shape[1] != group.order:
-    raise ValueError(f"{layer} over {group.name} expects a group axis of size "
-                     f"{group.order}, received input shape {shape} (group axis "
-                     f"{shape[1]}); the previous layer is over a different group.")
+    raise ValueError(
+      f"{layer} over {group.name} expects a group axis of size "
+      f"{group.order}, received input shape {shape} (group axis "
+      f"{shape[1]}); the previous layer is over a different group."
+    )
   if shape[2] is None:
     raise ValueError(f"{layer} needs a known channel dimension, received shape {shape}.")
   return shape
@@ -47,8 +50,10 @@ def check_group_signal(input_shape: Any, group, layer: str) -> tf.TensorShape:
 def check_implementation(value: Any, layer: str) -> str:
   """The `implementation` argument of the layers with a spatial and a Fourier form."""
   if value not in IMPLEMENTATIONS:
-    raise ValueError(f"{layer}: implementation must be one of {IMPLEMENTATIONS}, received "
-                     f"implementation={value!r}.")
+    raise ValueError(
+      f"{layer}: implementation must be one of {IMPLEMENTATIONS}, received "
+      f"implementation={value!r}."
+    )
   return value
 
 
@@ -78,7 +83,9 @@ def dense_gather(params: tf.Tensor, indices: np.ndarray) -> tf.Tensor:
     def grad(upstream):
       flat = tf.reshape(upstream, [-1] + trailing)
       return tf.math.unsorted_segment_sum(flat, indices.reshape(-1), rows)
+
     return tf.gather(p, indices), grad
+
   return gather(params)
 
 
@@ -109,8 +116,7 @@ class LiftFold:
     return folded
 
 
-def _signed_permutation(matrices: np.ndarray) -> Tuple[Optional[np.ndarray],
-                                                        Optional[np.ndarray]]:
+def _signed_permutation(matrices: np.ndarray) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
   """`(index [d, |G|], sign [d, |G|] or None)` with `matrices[h, i, index[i, h]] =
   sign[i, h]` the only nonzero of row `i`, if every row has exactly one entry of +-1;
   `(None, None)` otherwise."""
@@ -129,9 +135,14 @@ class DenseLikeLayer(keras.layers.Layer):
   regular features equivariant; that is why every regular-feature layer may take one.
   """
 
-  def __init__(self, activation: ActivationLike = None, use_bias: bool = True,
-               kernel_initializer: InitializerLike = "glorot_uniform",
-               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
+  def __init__(
+    self,
+    activation: ActivationLike = None,
+    use_bias: bool = True,
+    kernel_initializer: InitializerLike = "glorot_uniform",
+    bias_initializer: InitializerLike = "zeros",
+    **kwargs: Any,
+  ):
     super().__init__(**kwargs)
     self.activation = keras.activations.get(activation)
     self.use_bias = bool(use_bias)
@@ -141,8 +152,9 @@ class DenseLikeLayer(keras.layers.Layer):
   def add_channel_bias(self, units: int) -> None:
     """One bias per output channel, shared over the group axis (it must be invariant)."""
     if self.use_bias:
-      self.bias = self.add_weight("bias", shape=(units,), initializer=self.bias_initializer,
-                                  trainable=True)
+      self.bias = self.add_weight(
+        "bias", shape=(units,), initializer=self.bias_initializer, trainable=True
+      )
 
   def bias_and_activation(self, out: tf.Tensor) -> tf.Tensor:
     if self.use_bias:
@@ -151,10 +163,12 @@ class DenseLikeLayer(keras.layers.Layer):
 
   def get_config(self) -> dict:
     config = super().get_config()
-    config.update({
+    config.update(
+      {
         "activation": keras.activations.serialize(self.activation),
         "use_bias": self.use_bias,
         "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-    })
+      }
+    )
     return config

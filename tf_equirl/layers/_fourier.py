@@ -38,6 +38,7 @@ _CHECK_TOL = 1e-8
 class FourierBlock(NamedTuple):
   """`copies` copies of one real irreducible of dimension `dim`, at columns
   `start .. start + copies * dim` of the basis (copy-major)."""
+
   start: int
   copies: int
   dim: int
@@ -51,6 +52,7 @@ class RegularFourierBasis(NamedTuple):
   of each irreducible in the basis of its first copy; the kernel's Fourier blocks are
   `A_rho[(r, c), (s, u)] = sum_g phi[g, (r, s)] W[g, c, u]`.
   """
+
   basis: np.ndarray
   blocks: tuple
   phi: np.ndarray
@@ -96,8 +98,10 @@ def regular_fourier_basis(group: FiniteGroup, seed: int = 0) -> RegularFourierBa
     # rotation where it is more than one-dimensional): take the canonical basis instead.
     space = _canonical.subspace_basis(vectors[:, i:j])
     if space.shape[1] != j - i:
-      raise ValueError(f"regular_fourier_basis: an eigenspace of dimension {j - i} of "
-                       f"{group.name} gave a canonical basis of {space.shape[1]} vectors.")
+      raise ValueError(
+        f"regular_fourier_basis: an eigenspace of dimension {j - i} of "
+        f"{group.name} gave a canonical basis of {space.shape[1]} vectors."
+      )
     spaces.append(space)
     i = j
   # Group the irreducible subspaces by character (isomorphic iff equal characters).
@@ -139,15 +143,16 @@ def _verify(fb: RegularFourierBasis, e: np.ndarray) -> None:
   err = np.max(np.abs(q.T @ q - np.eye(n)))
   expected = np.zeros_like(e)
   for b in fb.blocks:
-    rho = fb.phi[:, b.phi_start:b.phi_start + b.dim ** 2].reshape(n, b.dim, b.dim)
+    rho = fb.phi[:, b.phi_start : b.phi_start + b.dim**2].reshape(n, b.dim, b.dim)
     for i in range(b.copies):
       lo = b.start + i * b.dim
-      expected[:, lo:lo + b.dim, lo:lo + b.dim] = rho
+      expected[:, lo : lo + b.dim, lo : lo + b.dim] = rho
   err = max(err, float(np.max(np.abs(np.einsum("ik,gij,jl->gkl", q, e, q) - expected))))
   if not err <= _CHECK_TOL:
-    raise ValueError(f"regular_fourier_basis: the numerical decomposition failed its check "
-                     f"(max deviation {err:.3g}); try another seed.")
-
+    raise ValueError(
+      f"regular_fourier_basis: the numerical decomposition failed its check "
+      f"(max deviation {err:.3g}); try another seed."
+    )
 
 
 # Largest group axis whose change of basis is written out as linear combinations of slices
@@ -183,8 +188,11 @@ def group_axis_transform(x: tf.Tensor, matrix: np.ndarray, xla: bool | None = No
     slices = tf.unstack(x, num=n, axis=1)
     cols = []
     for q in range(matrix.shape[1]):
-      terms = [s if matrix[g, q] == 1.0 else s * float(matrix[g, q])
-               for g, s in enumerate(slices) if matrix[g, q] != 0.0]
+      terms = [
+        s if matrix[g, q] == 1.0 else s * float(matrix[g, q])
+        for g, s in enumerate(slices)
+        if matrix[g, q] != 0.0
+      ]
       cols.append(tf.add_n(terms) if terms else tf.zeros_like(slices[0]))
     return tf.stack(cols, axis=1)
   return tf.matmul(tf.constant(matrix.T, dtype=x.dtype), x)
@@ -196,7 +204,7 @@ def fourier_kernel_blocks(kernel: tf.Tensor, fb: RegularFourierBasis) -> list:
   kt = tf.tensordot(tf.constant(fb.phi.T, dtype=kernel.dtype), kernel, axes=1)  # [P, c, u]
   blocks = []
   for b in fb.blocks:
-    a = kt[b.phi_start:b.phi_start + b.dim * b.dim]
+    a = kt[b.phi_start : b.phi_start + b.dim * b.dim]
     if b.dim > 1:  # [(r, s), c, u] -> [(r, c), (s, u)]
       a = tf.transpose(tf.reshape(a, [b.dim, b.dim, c, u]), [0, 2, 1, 3])
     blocks.append(tf.reshape(a, [b.dim * c, b.dim * u]))
@@ -209,13 +217,12 @@ def fourier_block_matmul(ft: tf.Tensor, kernel: tf.Tensor, fb: RegularFourierBas
   _, c, u = kernel.shape
   outs = []
   for b, a in zip(fb.blocks, fourier_kernel_blocks(kernel, fb)):
-    x = tf.reshape(ft[:, b.start:b.start + b.copies * b.dim], [-1, b.dim * c])
+    x = tf.reshape(ft[:, b.start : b.start + b.copies * b.dim], [-1, b.dim * c])
     outs.append(tf.reshape(tf.matmul(x, a), [-1, b.copies * b.dim, u]))
   return tf.concat(outs, axis=1) if len(outs) > 1 else outs[0]
 
 
-def fourier_group_conv(inputs: tf.Tensor, kernel: tf.Tensor,
-                       fb: RegularFourierBasis) -> tf.Tensor:
+def fourier_group_conv(inputs: tf.Tensor, kernel: tf.Tensor, fb: RegularFourierBasis) -> tf.Tensor:
   """`GroupConv` without bias in the Fourier basis: `[batch, |G|, c] -> [batch, |G|, u]`."""
   out = fourier_block_matmul(group_axis_transform(inputs, fb.basis), kernel, fb)
   return group_axis_transform(out, fb.basis.T)
@@ -236,22 +243,24 @@ _UNKNOWN_BATCH = 1 << 20
 
 
 def execution_mode() -> str:
-  """"eager", "function" (a TensorFlow graph) or "xla" (compiled with XLA)."""
+  """ "eager", "function" (a TensorFlow graph) or "xla" (compiled with XLA)."""
   if tf.executing_eagerly():
     return "eager"
   return "xla" if in_xla_context() else "function"
 
 
-def _pays_off(saved: float, extra_floats: float, extra_ops: int, mode: str, batch,
-              saved_per_call: float = 0.0) -> bool:
+def _pays_off(
+  saved: float, extra_floats: float, extra_ops: int, mode: str, batch, saved_per_call: float = 0.0
+) -> bool:
   """`saved`/`extra_floats`: per sample; `saved_per_call`: on the weights, once per call."""
   batch = _UNKNOWN_BATCH if batch is None else int(batch)
   gain = batch * (saved - _FLOAT_COST[mode] * extra_floats) + saved_per_call
   return gain > _OP_COST[mode] * extra_ops
 
 
-def conv_fourier_pays_off(fb: RegularFourierBasis, in_channels: int, units: int,
-                          mode: str = "function", batch=None) -> bool:
+def conv_fourier_pays_off(
+  fb: RegularFourierBasis, in_channels: int, units: int, mode: str = "function", batch=None
+) -> bool:
   """Whether "auto" runs a group convolution in the Fourier basis (see GroupConv)."""
   n = fb.basis.shape[0]
   saved = (n * n - fb.multiply_adds) * in_channels * units
@@ -269,8 +278,9 @@ def conv_fourier_pays_off(fb: RegularFourierBasis, in_channels: int, units: int,
   return _pays_off(saved, extra, 2 * len(fb.blocks) + 4, mode, batch, per_call)
 
 
-def lift_fourier_pays_off(plan: "LiftFourierPlan", units: int, mode: str = "function",
-                          batch=None) -> bool:
+def lift_fourier_pays_off(
+  plan: "LiftFourierPlan", units: int, mode: str = "function", batch=None
+) -> bool:
   """Whether "auto" runs a lifting layer in the Fourier basis (see GroupLift)."""
   n, d = plan.fb.basis.shape[0], plan.v.shape[0]
   saved = (d * n - plan.multiply_adds) * units - plan.input_multiply_adds
@@ -285,8 +295,9 @@ def lift_fourier_pays_off(plan: "LiftFourierPlan", units: int, mode: str = "func
   return _pays_off(saved, extra, 2 * len(plan.blocks) + 4, mode, batch)
 
 
-def permutation_fourier_pays_off(n: int, in_channels: int, units: int, mode: str = "function",
-                                 batch=None) -> bool:
+def permutation_fourier_pays_off(
+  n: int, in_channels: int, units: int, mode: str = "function", batch=None
+) -> bool:
   """Whether "auto" runs PermutationEquivariantDense in its mean/deviation form."""
   if n == 2 and mode == "xla":
     # Mean and half-difference fuse into one pass. With the gradient (a training step:
@@ -308,6 +319,7 @@ class LiftBlock(NamedTuple):
   """Fourier columns `cols` of the lifted features depend on the input only through the
   coordinates `y[coords]`, `y = V^T x`; `coefficients[k, j, i]`: column `cols[j]` is
   `sum_k y[coords][k] (coefficients[k, j] @ W)`."""
+
   coords: slice
   cols: slice
   coefficients: np.ndarray
@@ -317,6 +329,7 @@ class LiftFourierPlan(NamedTuple):
   """How `GroupLift` runs in the Fourier basis: `y = V^T x` (`gather_index`/`gather_value`
   when `V` is sparse, else the dense `v`), one small matmul per irreducible, then the
   change of basis back to the group axis."""
+
   fb: RegularFourierBasis
   v: np.ndarray
   gather_index: np.ndarray | None
@@ -399,4 +412,3 @@ def fourier_group_lift(inputs: tf.Tensor, kernel: tf.Tensor, plan: LiftFourierPl
     outs.append(tf.reshape(tf.matmul(y[:, b.coords], w), [-1, n_cols, u]))
   out = tf.concat(outs, axis=1) if len(outs) > 1 else outs[0]
   return group_axis_transform(out, plan.fb.basis.T)
-

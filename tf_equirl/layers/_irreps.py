@@ -69,6 +69,7 @@ class IrrepLayout(NamedTuple):
   `real_type`: per block of `fb`, whether its irreducible is of real type (norm groups per
   component `r`) or not (one norm group for the whole block).
   """
+
   fb: _fourier.RegularFourierBasis
   trivial: int
   groups: np.ndarray
@@ -89,7 +90,7 @@ def irrep_layout(group: FiniteGroup) -> IrrepLayout:
   members: list = []
   kinds: list = []
   for b in fb.blocks:
-    rho = fb.phi[:, b.phi_start:b.phi_start + b.dim ** 2].reshape(n, b.dim, b.dim)
+    rho = fb.phi[:, b.phi_start : b.phi_start + b.dim**2].reshape(n, b.dim, b.dim)
     chi = np.trace(rho, axis1=1, axis2=2)
     real_type = abs(float(np.mean(chi * chi)) - 1.0) < 1e-6  # Frobenius-Schur: 1, 2 or 4
     kinds.append(real_type)
@@ -107,7 +108,8 @@ def irrep_layout(group: FiniteGroup) -> IrrepLayout:
   q = fb.basis
   left = np.einsum("hq,ghk,kp->gqp", q, Representation.regular(group).matrices, q)
   if any(b.dim > 1 for b in fb.blocks[:1]) or any(
-      b.dim == 1 for b in fb.blocks if b.start > sum(c.dim == 1 for c in fb.blocks)):
+    b.dim == 1 for b in fb.blocks if b.start > sum(c.dim == 1 for c in fb.blocks)
+  ):
     raise ValueError("irrep_layout: expected the one-dimensional irreducibles first.")
   if trivial is None:
     raise ValueError(f"irrep_layout: {group.name} has no trivial irreducible block.")
@@ -126,8 +128,10 @@ def _check_layout(layout: IrrepLayout) -> None:
   err = float(np.max(np.abs(layout.left[:, cross]))) if np.any(cross) else 0.0
   err = max(err, float(np.max(np.abs(layout.left[:, layout.trivial, layout.trivial] - 1.0))))
   if not (np.all(label >= 0) and err <= 1e-8):
-    raise ValueError(f"irrep_layout: the left action is not block-diagonal over the trivial "
-                     f"coordinate and the norm groups (max deviation {err:.3g}).")
+    raise ValueError(
+      f"irrep_layout: the left action is not block-diagonal over the trivial "
+      f"coordinate and the norm groups (max deviation {err:.3g})."
+    )
 
 
 def irrep_representation(group: FiniteGroup) -> Representation:
@@ -138,8 +142,10 @@ def irrep_representation(group: FiniteGroup) -> Representation:
 
 def check_nonlinearity(value, layer: str):
   if value is not None and value not in NONLINEARITIES:
-    raise ValueError(f"{layer}: nonlinearity must be one of {NONLINEARITIES} or None, received "
-                     f"nonlinearity={value!r}.")
+    raise ValueError(
+      f"{layer}: nonlinearity must be one of {NONLINEARITIES} or None, received "
+      f"nonlinearity={value!r}."
+    )
   return value
 
 
@@ -156,7 +162,7 @@ def _block_norms(x: tf.Tensor, layout: IrrepLayout):
   for b, real in zip(layout.fb.blocks, layout.real_type):
     if b.dim == 1:
       continue
-    block = x[:, b.start:b.start + b.copies * b.dim]
+    block = x[:, b.start : b.start + b.copies * b.dim]
     if real:  # groups {start + i d + r}_i: reduce over the copy index i
       sq = tf.reduce_sum(tf.square(tf.reshape(block, [-1, b.copies, b.dim, c])), axis=1)
     else:
@@ -176,7 +182,7 @@ def group_norms(x: tf.Tensor, layout: IrrepLayout) -> tf.Tensor:
     if hi - lo == len(ones):
       parts.append(tf.sqrt(tf.square(x[:, lo:hi]) + _NORM_EPS))
     else:
-      parts.extend(tf.sqrt(tf.square(x[:, i:i + 1]) + _NORM_EPS) for i in ones)
+      parts.extend(tf.sqrt(tf.square(x[:, i : i + 1]) + _NORM_EPS) for i in ones)
   parts.extend(r for _, _, r, _ in _block_norms(x, layout))
   return tf.concat(parts, axis=1) if len(parts) > 1 else parts[0]
 
@@ -202,20 +208,22 @@ def apply_nonlinearity(pre: tf.Tensor, layout: IrrepLayout, bias, kind) -> tf.Te
     out, t_out = pre * _fourier.group_axis_transform(tf.tanh(r) / r, layout.groups.T), tf.tanh(t)
     out = out * tf.expand_dims(0.5 + 0.5 * tf.tanh(0.5 * t), 1)
   # the trivial coordinate replaced by t_out: one concatenation (cheaper than a masked select)
-  return tf.concat([out[:, :tr], tf.expand_dims(t_out, 1), out[:, tr + 1:]], axis=1)
+  return tf.concat([out[:, :tr], tf.expand_dims(t_out, 1), out[:, tr + 1 :]], axis=1)
 
 
 def _norm_nonlinearity(pre: tf.Tensor, layout: IrrepLayout, t: tf.Tensor) -> tf.Tensor:
-  """"norm" block by block: `tanh` on the one-dimensional coordinates (`t` = the trivial one
+  """ "norm" block by block: `tanh` on the one-dimensional coordinates (`t` = the trivial one
   plus its bias), `x tanh(|x|)/|x|` per norm group of the larger blocks; one concatenation."""
   k1, tr = _one_dim(layout), layout.trivial
-  parts = [tf.tanh(pre[:, :tr]), tf.expand_dims(tf.tanh(t), 1), tf.tanh(pre[:, tr + 1:k1])]
+  parts = [tf.tanh(pre[:, :tr]), tf.expand_dims(tf.tanh(t), 1), tf.tanh(pre[:, tr + 1 : k1])]
   for b, block, r, real in _block_norms(pre, layout):
     f = tf.tanh(r) / r
     if real:
       c = block.shape[-1]
-      out = tf.reshape(tf.reshape(block, [-1, b.copies, b.dim, c]) * tf.expand_dims(f, 1),
-                       [-1, b.copies * b.dim, c])
+      out = tf.reshape(
+        tf.reshape(block, [-1, b.copies, b.dim, c]) * tf.expand_dims(f, 1),
+        [-1, b.copies * b.dim, c],
+      )
     else:
       out = block * f
     parts.append(out)

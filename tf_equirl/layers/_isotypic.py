@@ -56,6 +56,7 @@ class IrrepType(NamedTuple):
   `regular_coords`: `[d, r]` indices into the regular Fourier coordinates (`_irreps`) of
   the `r` copies one regular channel holds (`regular_coords[:, i]` is copy `i`).
   """
+
   dim: int
   matrices: np.ndarray
   commutant: np.ndarray
@@ -66,8 +67,9 @@ class IrrepType(NamedTuple):
     return int(self.regular_coords.shape[1])
 
 
-def hom_basis(rho_in: np.ndarray, rho_out: np.ndarray, scale: float = 1.0,
-              first: np.ndarray | None = None) -> np.ndarray:
+def hom_basis(
+  rho_in: np.ndarray, rho_out: np.ndarray, scale: float = 1.0, first: np.ndarray | None = None
+) -> np.ndarray:
   """`[k, p, n]`: a basis of the maps `P` with `rho_out(g) P = P rho_in(g)` for every `g`
   (`rho_in: [|G|, n, n]`, `rho_out: [|G|, p, p]`), orthonormal in the Frobenius product and
   multiplied by `scale`; `first`, if given and equivariant, is its first element.
@@ -111,15 +113,13 @@ def irrep_types(group: FiniteGroup) -> tuple:
 def bases_from(rep: Representation) -> tuple:
   """Per type `t`: `hom_basis(rep, sigma_t)`, `[k_t, d_t, n]`, scaled so that each `P`
   with `P P^T` a multiple of `I` is an isometry onto `sigma_t` (cached per representation)."""
-  return tuple(hom_basis(rep.matrices, t.matrices, np.sqrt(t.dim))
-               for t in irrep_types(rep.group))
+  return tuple(hom_basis(rep.matrices, t.matrices, np.sqrt(t.dim)) for t in irrep_types(rep.group))
 
 
 @functools.lru_cache(maxsize=64)
 def bases_onto(rep: Representation) -> tuple:
   """Per type `t`: `hom_basis(sigma_t, rep)`, `[k_t, n, d_t]` (cached per representation)."""
-  return tuple(hom_basis(t.matrices, rep.matrices, np.sqrt(t.dim))
-               for t in irrep_types(rep.group))
+  return tuple(hom_basis(t.matrices, rep.matrices, np.sqrt(t.dim)) for t in irrep_types(rep.group))
 
 
 def regular_multiplicities(group: FiniteGroup, channels: int) -> tuple:
@@ -136,9 +136,11 @@ def check_multiplicities(units, group: FiniteGroup, argname: str, layer: str) ->
   """
   types = irrep_types(group)
   n = len(types)
-  expected = (f"an int (copies of the regular representation) or {n} non-negative counts, one "
-              f"per irreducible type of {group.name} (dimensions "
-              f"{[t.dim for t in types]}, trivial first), or a mapping {{type index: count}}")
+  expected = (
+    f"an int (copies of the regular representation) or {n} non-negative counts, one "
+    f"per irreducible type of {group.name} (dimensions "
+    f"{[t.dim for t in types]}, trivial first), or a mapping {{type index: count}}"
+  )
   if isinstance(units, bool):
     raise ValueError(f"{layer}: {argname} must be {expected}; received {argname}={units!r}.")
   if isinstance(units, (int, np.integer)):
@@ -150,28 +152,35 @@ def check_multiplicities(units, group: FiniteGroup, argname: str, layer: str) ->
     for key, value in units.items():
       index = int(key) if isinstance(key, str) and key.isdigit() else key
       if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < n:
-        raise ValueError(f"{layer}: unknown irreducible type {key!r} in {argname}={units!r}; "
-                         f"{group.name} has types 0..{n - 1} (trivial first).")
+        raise ValueError(
+          f"{layer}: unknown irreducible type {key!r} in {argname}={units!r}; "
+          f"{group.name} has types 0..{n - 1} (trivial first)."
+        )
       counts[int(index)] = value
   elif isinstance(units, (list, tuple, np.ndarray)):
     counts = list(units)
     if len(counts) != n:
-      raise ValueError(f"{layer}: {argname} must be {expected}; received {len(counts)} "
-                       f"counts, {argname}={units!r}.")
+      raise ValueError(
+        f"{layer}: {argname} must be {expected}; received {len(counts)} "
+        f"counts, {argname}={units!r}."
+      )
   else:
     raise ValueError(f"{layer}: {argname} must be {expected}; received {argname}={units!r}.")
   for value in counts:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-      raise ValueError(f"{layer}: multiplicities must be non-negative integers, received "
-                       f"{argname}={units!r}.")
+      raise ValueError(
+        f"{layer}: multiplicities must be non-negative integers, received " f"{argname}={units!r}."
+      )
   if sum(counts) == 0:
-    raise ValueError(f"{layer}: {argname}={units!r} has no channel; give at least one type a "
-                     "positive count.")
+    raise ValueError(
+      f"{layer}: {argname}={units!r} has no channel; give at least one type a " "positive count."
+    )
   return tuple(int(c) for c in counts)
 
 
 class FlatLayout(NamedTuple):
   """Columns of each type in the flat layout: `offsets[t] .. offsets[t] + dims[t] * counts[t]`."""
+
   dims: tuple
   counts: tuple
   offsets: tuple
@@ -225,8 +234,8 @@ def _copies_of(x: tf.Tensor, d: int, m: int, off: int, xla: bool):
   elementwise work on contiguous slices, where a reshape and a reduction did not), else one
   `[batch, d, m]` view (the TensorFlow executor runs every slice as a separate copy)."""
   if xla:
-    return [x[:, off + r * m:off + (r + 1) * m] for r in range(d)]
-  return tf.reshape(x[:, off:off + d * m], [-1, d, m])
+    return [x[:, off + r * m : off + (r + 1) * m] for r in range(d)]
+  return tf.reshape(x[:, off : off + d * m], [-1, d, m])
 
 
 def _norm(copies) -> tf.Tensor:
@@ -248,7 +257,7 @@ def norms_and_nonlinearity(pre: tf.Tensor, layout: FlatLayout, bias, kind):
   if kind is None:
     return tf.concat([t, pre[:, m0:]], axis=1) if bias is not None else pre
   xla = _fourier.in_xla_context()
-  parts = [tf.tanh(t), tf.tanh(pre[:, m0:layout.one_dim_width])]
+  parts = [tf.tanh(t), tf.tanh(pre[:, m0 : layout.one_dim_width])]
   for d, m, off in zip(layout.dims, layout.counts, layout.offsets):
     if d == 1 or m == 0:
       continue
@@ -266,7 +275,7 @@ def copy_norms(x: tf.Tensor, layout: FlatLayout) -> tf.Tensor:
   """`|X_i|` of every non-trivial copy: `[batch, D] -> [batch, sum_{t>0} m_t]` (invariant)."""
   m0 = layout.counts[0]
   xla = _fourier.in_xla_context()
-  parts = [_norm([x[:, m0:layout.one_dim_width]])]
+  parts = [_norm([x[:, m0 : layout.one_dim_width]])]
   for d, m, off in zip(layout.dims, layout.counts, layout.offsets):
     if d > 1 and m:
       parts.append(_norm(_copies_of(x, d, m, off, xla)))
@@ -295,7 +304,9 @@ def scaled_initializer(initializer, gain: float):
 
 def check_nonlinearity(value, layer: str):
   if value is not None and value not in NONLINEARITIES:
-    raise ValueError(f"{layer}: nonlinearity must be one of {NONLINEARITIES} or None, received "
-                     f"nonlinearity={value!r} (the gated forms need one gate per copy, which "
-                     "free multiplicities do not pair up).")
+    raise ValueError(
+      f"{layer}: nonlinearity must be one of {NONLINEARITIES} or None, received "
+      f"nonlinearity={value!r} (the gated forms need one gate per copy, which "
+      "free multiplicities do not pair up)."
+    )
   return value

@@ -31,8 +31,10 @@ def register_distance(name: str, fn: DistanceFn, overwrite: bool = False) -> Dis
 
 def get_distance(name: str) -> DistanceFn:
   if name not in _REGISTRY:
-    raise ValueError(f"Unknown distance {name!r}; registered distances: {sorted(_REGISTRY)}. "
-                     "Register your own with tf_equirl.layers.register_distance.")
+    raise ValueError(
+      f"Unknown distance {name!r}; registered distances: {sorted(_REGISTRY)}. "
+      "Register your own with tf_equirl.layers.register_distance."
+    )
   return _REGISTRY[name]
 
 
@@ -62,10 +64,12 @@ def _grid_geometry(reference: tf.Tensor, candidates: tf.Tensor):
   cells = reference.shape[-1]
   columns = candidates.shape[-1] - cells
   if cells is None or columns is None or columns < 1 or cells % columns:
-    raise ValueError("catch_mode_l1 expects a reference grid [batch, rows*columns] and "
-                     "candidates [batch, |G|, rows*columns + columns] (ball-cell logits then "
-                     f"paddle-column logits), received widths {cells} and "
-                     f"{candidates.shape[-1]}.")
+    raise ValueError(
+      "catch_mode_l1 expects a reference grid [batch, rows*columns] and "
+      "candidates [batch, |G|, rows*columns + columns] (ball-cell logits then "
+      f"paddle-column logits), received widths {cells} and "
+      f"{candidates.shape[-1]}."
+    )
   return cells // columns, columns
 
 
@@ -79,15 +83,19 @@ def catch_mode_terms(reference: tf.Tensor, candidates: tf.Tensor):
   """
   rows, columns = _grid_geometry(reference, candidates)
   cells = rows * columns
-  paddle = tf.argmax(reference[:, cells - columns:], axis=-1, output_type=tf.int32)
+  paddle = tf.argmax(reference[:, cells - columns :], axis=-1, output_type=tf.int32)
   # The ball is the other 1; on the paddle's cell (only at the end) it shares that cell.
   rest = reference - tf.one_hot(cells - columns + paddle, cells, dtype=reference.dtype)
-  ball = tf.where(tf.reduce_any(rest > 0.5, axis=-1),
-                  tf.argmax(rest, axis=-1, output_type=tf.int32), cells - columns + paddle)
+  ball = tf.where(
+    tf.reduce_any(rest > 0.5, axis=-1),
+    tf.argmax(rest, axis=-1, output_type=tf.int32),
+    cells - columns + paddle,
+  )
   pred_ball = tf.argmax(candidates[..., :cells], axis=-1, output_type=tf.int32)
   pred_paddle = tf.argmax(candidates[..., cells:], axis=-1, output_type=tf.int32)
-  ball_term = (tf.abs(pred_ball // columns - ball[:, None] // columns)
-               + tf.abs(pred_ball % columns - ball[:, None] % columns))
+  ball_term = tf.abs(pred_ball // columns - ball[:, None] // columns) + tf.abs(
+    pred_ball % columns - ball[:, None] % columns
+  )
   paddle_term = tf.abs(pred_paddle - paddle[:, None])
   return tf.cast(ball_term, candidates.dtype), tf.cast(paddle_term, candidates.dtype)
 

@@ -58,21 +58,30 @@ class EquivariantLogits(keras.layers.Layer):
   Output shape: `[batch, num_actions]`.
   """
 
-  def __init__(self, action_rep: Representation | Mapping[str, Any],
-               input_rep: Representation | Mapping[str, Any] | None = None, use_bias: bool = True,
-               kernel_initializer: InitializerLike = "glorot_uniform",
-               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
+  def __init__(
+    self,
+    action_rep: Representation | Mapping[str, Any],
+    input_rep: Representation | Mapping[str, Any] | None = None,
+    use_bias: bool = True,
+    kernel_initializer: InitializerLike = "glorot_uniform",
+    bias_initializer: InitializerLike = "zeros",
+    **kwargs: Any,
+  ):
     super().__init__(**kwargs)
     self.action_rep = Representation.coerce(action_rep)
     if not self.action_rep.is_permutation:
-      raise ValueError("EquivariantLogits: action_rep must be a permutation representation "
-                       f"of the discrete actions, received {self.action_rep.name!r} whose "
-                       "matrices are not permutation matrices.")
+      raise ValueError(
+        "EquivariantLogits: action_rep must be a permutation representation "
+        f"of the discrete actions, received {self.action_rep.name!r} whose "
+        "matrices are not permutation matrices."
+      )
     self.group = self.action_rep.group
     self.input_rep = None if input_rep is None else Representation.coerce(input_rep)
     if self.input_rep is not None and self.input_rep.group != self.group:
-      raise ValueError(f"EquivariantLogits: input_rep is a representation of "
-                       f"{self.input_rep.group.name} but action_rep of {self.group.name}.")
+      raise ValueError(
+        f"EquivariantLogits: input_rep is a representation of "
+        f"{self.input_rep.group.name} but action_rep of {self.group.name}."
+      )
     self.use_bias = bool(use_bias)
     self.kernel_initializer = keras.initializers.get(kernel_initializer)
     self.bias_initializer = keras.initializers.get(bias_initializer)
@@ -96,26 +105,42 @@ class EquivariantLogits(keras.layers.Layer):
   def build(self, input_shape: tf.TensorShape) -> None:
     n = self.group.order
     if self.input_rep is None:
-      shape = check_rank(input_shape, 3, "EquivariantLogits",
-                         "[batch, |G|, channels] (or pass input_rep for vector inputs)")
+      shape = check_rank(
+        input_shape,
+        3,
+        "EquivariantLogits",
+        "[batch, |G|, channels] (or pass input_rep for vector inputs)",
+      )
       if shape[1] != n:
-        raise ValueError(f"EquivariantLogits over {self.group.name} expects a group axis of "
-                         f"size {n}, received input shape {shape}.")
+        raise ValueError(
+          f"EquivariantLogits over {self.group.name} expects a group axis of "
+          f"size {n}, received input shape {shape}."
+        )
       width = shape[2]
     else:
       shape = check_rank(input_shape, 2, "EquivariantLogits", "[batch, input_rep.dim]")
       if shape[1] != self.input_rep.dim:
-        raise ValueError(f"EquivariantLogits: input_rep {self.input_rep.name!r} has dimension "
-                         f"{self.input_rep.dim} but the input has width {shape[1]}.")
+        raise ValueError(
+          f"EquivariantLogits: input_rep {self.input_rep.name!r} has dimension "
+          f"{self.input_rep.dim} but the input has width {shape[1]}."
+        )
       width = shape[1]
     if width is None:
       raise ValueError(f"EquivariantLogits needs a known feature width, received {shape}.")
     self.in_features = int(width)
-    self.kernel = self.add_weight("kernel", shape=(self.in_features, self.num_actions),
-                                  initializer=self.kernel_initializer, trainable=True)
+    self.kernel = self.add_weight(
+      "kernel",
+      shape=(self.in_features, self.num_actions),
+      initializer=self.kernel_initializer,
+      trainable=True,
+    )
     if self.use_bias:
-      self.bias = self.add_weight("bias", shape=(int(self._orbits.max()) + 1,),
-                                  initializer=self.bias_initializer, trainable=True)
+      self.bias = self.add_weight(
+        "bias",
+        shape=(int(self._orbits.max()) + 1,),
+        initializer=self.bias_initializer,
+        trainable=True,
+      )
     super().build(input_shape)
 
   def folded_kernel(self) -> tf.Tensor:
@@ -144,11 +169,13 @@ class EquivariantLogits(keras.layers.Layer):
 
   def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
-    config.update({
+    config.update(
+      {
         "action_rep": self.action_rep.get_config(),
         "input_rep": None if self.input_rep is None else self.input_rep.get_config(),
         "use_bias": self.use_bias,
         "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-    })
+      }
+    )
     return config

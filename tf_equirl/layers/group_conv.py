@@ -9,8 +9,13 @@ import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup
 from tf_equirl.layers import _fourier
-from tf_equirl.layers._base import (DenseLikeLayer, check_group_signal, check_implementation,
-                                    check_positive_int, dense_gather)
+from tf_equirl.layers._base import (
+  DenseLikeLayer,
+  check_group_signal,
+  check_implementation,
+  check_positive_int,
+  dense_gather,
+)
 
 from tensorflow import keras
 
@@ -52,8 +57,13 @@ class GroupConv(DenseLikeLayer):
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, group: FiniteGroup | Mapping[str, Any],
-               implementation: str = "auto", **kwargs: Any):
+  def __init__(
+    self,
+    units: int,
+    group: FiniteGroup | Mapping[str, Any],
+    implementation: str = "auto",
+    **kwargs: Any,
+  ):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "GroupConv")
     self.group = FiniteGroup.coerce(group)
@@ -66,11 +76,16 @@ class GroupConv(DenseLikeLayer):
   def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_group_signal(input_shape, self.group, "GroupConv")
     self.in_channels = int(shape[2])
-    self.kernel = self.add_weight("kernel", shape=(self.group.order, self.in_channels, self.units),
-                                  initializer=self.kernel_initializer, trainable=True)
+    self.kernel = self.add_weight(
+      "kernel",
+      shape=(self.group.order, self.in_channels, self.units),
+      initializer=self.kernel_initializer,
+      trainable=True,
+    )
     self.add_channel_bias(self.units)
-    self._fourier = (None if self.implementation == "spatial" else
-                     _fourier.regular_fourier_basis(self.group))
+    self._fourier = (
+      None if self.implementation == "spatial" else _fourier.regular_fourier_basis(self.group)
+    )
     super().build(input_shape)
 
   def uses_fourier(self, mode: str = "function", batch: Optional[int] = None) -> bool:
@@ -83,13 +98,15 @@ class GroupConv(DenseLikeLayer):
     key = f"{mode}/{batch}"
     if key not in self._auto_cache:  # the same answer for every call in this mode and batch
       self._auto_cache[key] = _fourier.conv_fourier_pays_off(
-          self._fourier_basis(), self.in_channels, self.units, mode, batch)
+        self._fourier_basis(), self.in_channels, self.units, mode, batch
+      )
     return self._auto_cache[key]
 
   def _fourier_basis(self) -> _fourier.RegularFourierBasis:
     if self._fourier is None:  # only "spatial" builds none, and it never runs in the basis
-      raise RuntimeError("GroupConv: the layer is not built, or implementation='spatial' "
-                         "has no Fourier basis.")
+      raise RuntimeError(
+        "GroupConv: the layer is not built, or implementation='spatial' " "has no Fourier basis."
+      )
     return self._fourier
 
   def expanded_kernel(self) -> tf.Tensor:
@@ -113,6 +130,7 @@ class GroupConv(DenseLikeLayer):
 
   def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
-    config.update({"units": self.units, "group": self.group.get_config(),
-                   "implementation": self.implementation})
+    config.update(
+      {"units": self.units, "group": self.group.get_config(), "implementation": self.implementation}
+    )
     return config

@@ -9,8 +9,13 @@ import tensorflow as tf
 
 from tf_equirl.groups import Representation
 from tf_equirl.layers import _fourier
-from tf_equirl.layers._base import (DenseLikeLayer, LiftFold, check_implementation,
-                                    check_positive_int, check_rank)
+from tf_equirl.layers._base import (
+  DenseLikeLayer,
+  LiftFold,
+  check_implementation,
+  check_positive_int,
+  check_rank,
+)
 
 from tensorflow import keras
 
@@ -48,8 +53,13 @@ class GroupLift(DenseLikeLayer):
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, input_rep: Representation | Mapping[str, Any],
-               implementation: str = "auto", **kwargs: Any):
+  def __init__(
+    self,
+    units: int,
+    input_rep: Representation | Mapping[str, Any],
+    implementation: str = "auto",
+    **kwargs: Any,
+  ):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "GroupLift")
     self.input_rep = Representation.coerce(input_rep)
@@ -63,15 +73,19 @@ class GroupLift(DenseLikeLayer):
   def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "GroupLift", "[batch, d]")
     if shape[-1] != self.input_rep.dim:
-      raise ValueError(f"GroupLift: input_rep {self.input_rep.name!r} has dimension "
-                       f"{self.input_rep.dim} but the input has width {shape[-1]} "
-                       f"(input shape {shape}).")
+      raise ValueError(
+        f"GroupLift: input_rep {self.input_rep.name!r} has dimension "
+        f"{self.input_rep.dim} but the input has width {shape[-1]} "
+        f"(input shape {shape})."
+      )
     d = self.input_rep.dim
-    self.kernel = self.add_weight("kernel", shape=(d, self.units),
-                                  initializer=self.kernel_initializer, trainable=True)
+    self.kernel = self.add_weight(
+      "kernel", shape=(d, self.units), initializer=self.kernel_initializer, trainable=True
+    )
     self.add_channel_bias(self.units)
-    self._plan = (None if self.implementation == "spatial" else
-                  _fourier.lift_fourier_plan(self.input_rep))
+    self._plan = (
+      None if self.implementation == "spatial" else _fourier.lift_fourier_plan(self.input_rep)
+    )
     super().build(input_shape)
 
   def uses_fourier(self, mode: str = "function", batch: Optional[int] = None) -> bool:
@@ -80,21 +94,24 @@ class GroupLift(DenseLikeLayer):
       return self.implementation == "fourier"
     key = f"{mode}/{batch}"
     if key not in self._auto_cache:  # the same answer for every call in this mode and batch
-      self._auto_cache[key] = _fourier.lift_fourier_pays_off(self._fourier_plan(), self.units,
-                                                             mode, batch)
+      self._auto_cache[key] = _fourier.lift_fourier_pays_off(
+        self._fourier_plan(), self.units, mode, batch
+      )
     return self._auto_cache[key]
 
   def _fourier_plan(self) -> _fourier.LiftFourierPlan:
     if self._plan is None:  # only "spatial" builds none, and it never runs in the basis
-      raise RuntimeError("GroupLift: the layer is not built, or implementation='spatial' "
-                         "has no Fourier plan.")
+      raise RuntimeError(
+        "GroupLift: the layer is not built, or implementation='spatial' " "has no Fourier plan."
+      )
     return self._plan
 
   def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     if self.uses_fourier(_fourier.execution_mode(), inputs.shape[0]):
-      return self.bias_and_activation(_fourier.fourier_group_lift(inputs, self.kernel,
-                                                                  self._fourier_plan()))
+      return self.bias_and_activation(
+        _fourier.fourier_group_lift(inputs, self.kernel, self._fourier_plan())
+      )
     # folded[i, h, u] = sum_j rho(h^-1)^T[i, j] W[j, u] (a gather for permutation reps)
     folded = self._fold(tf.cast(self.kernel, self.compute_dtype))
     n = self.group.order
@@ -107,6 +124,11 @@ class GroupLift(DenseLikeLayer):
 
   def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
-    config.update({"units": self.units, "input_rep": self.input_rep.get_config(),
-                   "implementation": self.implementation})
+    config.update(
+      {
+        "units": self.units,
+        "input_rep": self.input_rep.get_config(),
+        "implementation": self.implementation,
+      }
+    )
     return config

@@ -8,8 +8,12 @@ import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup
 from tf_equirl.layers import _fourier, _irreps
-from tf_equirl.layers._base import (InitializerLike, check_positive_int, check_rank,
-                                    fresh_initializer)
+from tf_equirl.layers._base import (
+  InitializerLike,
+  check_positive_int,
+  check_rank,
+  fresh_initializer,
+)
 
 from tensorflow import keras
 
@@ -49,10 +53,17 @@ class IrrepDense(keras.layers.Layer):
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, group: FiniteGroup | Mapping[str, Any],
-               nonlinearity: Optional[str] = "norm", norm_inputs: bool = True,
-               use_bias: bool = True, kernel_initializer: InitializerLike = "glorot_uniform",
-               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
+  def __init__(
+    self,
+    units: int,
+    group: FiniteGroup | Mapping[str, Any],
+    nonlinearity: Optional[str] = "norm",
+    norm_inputs: bool = True,
+    use_bias: bool = True,
+    kernel_initializer: InitializerLike = "glorot_uniform",
+    bias_initializer: InitializerLike = "zeros",
+    **kwargs: Any,
+  ):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "IrrepDense")
     self.group = FiniteGroup.coerce(group)
@@ -66,23 +77,37 @@ class IrrepDense(keras.layers.Layer):
   def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 3, "IrrepDense", "[batch, |G|, channels]")
     if shape[1] != self.group.order:
-      raise ValueError(f"IrrepDense over {self.group.name} expects a group axis of size "
-                       f"{self.group.order}, received input shape {shape}; the previous layer "
-                       "is over a different group.")
+      raise ValueError(
+        f"IrrepDense over {self.group.name} expects a group axis of size "
+        f"{self.group.order}, received input shape {shape}; the previous layer "
+        "is over a different group."
+      )
     if shape[2] is None:
       raise ValueError(f"IrrepDense needs a known channel dimension, received shape {shape}.")
     self.in_channels = int(shape[2])
     n, c, u = self.group.order, self.in_channels, self.units
-    self.kernel = self.add_weight("kernel", shape=(n, c, u),
-                                  initializer=fresh_initializer(self.kernel_initializer),
-                                  trainable=True)
+    self.kernel = self.add_weight(
+      "kernel",
+      shape=(n, c, u),
+      initializer=fresh_initializer(self.kernel_initializer),
+      trainable=True,
+    )
     k = self._layout.num_norms
-    self.norm_kernel = (self.add_weight("norm_kernel", shape=(k * c, u),
-                                        initializer=fresh_initializer(self.kernel_initializer),
-                                        trainable=True)
-                        if self.norm_inputs and k else None)
-    self.bias = (self.add_weight("bias", shape=(u,), initializer=self.bias_initializer,
-                                 trainable=True) if self.use_bias else None)
+    self.norm_kernel = (
+      self.add_weight(
+        "norm_kernel",
+        shape=(k * c, u),
+        initializer=fresh_initializer(self.kernel_initializer),
+        trainable=True,
+      )
+      if self.norm_inputs and k
+      else None
+    )
+    self.bias = (
+      self.add_weight("bias", shape=(u,), initializer=self.bias_initializer, trainable=True)
+      if self.use_bias
+      else None
+    )
     super().build(input_shape)
 
   def call(self, inputs: tf.Tensor) -> tf.Tensor:
@@ -101,11 +126,15 @@ class IrrepDense(keras.layers.Layer):
 
   def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
-    config.update({
-        "units": self.units, "group": self.group.get_config(),
-        "nonlinearity": self.nonlinearity, "norm_inputs": self.norm_inputs,
+    config.update(
+      {
+        "units": self.units,
+        "group": self.group.get_config(),
+        "nonlinearity": self.nonlinearity,
+        "norm_inputs": self.norm_inputs,
         "use_bias": self.use_bias,
         "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-    })
+      }
+    )
     return config

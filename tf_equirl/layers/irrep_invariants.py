@@ -39,8 +39,10 @@ class IrrepInvariants(keras.layers.Layer):
   def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 3, "IrrepInvariants", "[batch, |G|, channels]")
     if shape[1] != self.group.order or shape[2] is None:
-      raise ValueError(f"IrrepInvariants over {self.group.name} expects [batch, "
-                       f"{self.group.order}, channels] with known channels, received {shape}.")
+      raise ValueError(
+        f"IrrepInvariants over {self.group.name} expects [batch, "
+        f"{self.group.order}, channels] with known channels, received {shape}."
+      )
     self.in_channels = int(shape[2])
     super().build(input_shape)
 

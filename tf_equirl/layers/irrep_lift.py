@@ -9,8 +9,12 @@ import tensorflow as tf
 
 from tf_equirl.groups import Representation
 from tf_equirl.layers import _fourier, _irreps
-from tf_equirl.layers._base import (InitializerLike, check_positive_int, check_rank,
-                                    fresh_initializer)
+from tf_equirl.layers._base import (
+  InitializerLike,
+  check_positive_int,
+  check_rank,
+  fresh_initializer,
+)
 
 from tensorflow import keras
 
@@ -48,10 +52,16 @@ class IrrepLift(keras.layers.Layer):
   Output shape: `[batch, |G|, units]` (group axis in irreducible coordinates).
   """
 
-  def __init__(self, units: int, input_rep: Representation | Mapping[str, Any],
-               nonlinearity: Optional[str] = "norm", use_bias: bool = True,
-               kernel_initializer: InitializerLike = "glorot_uniform",
-               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
+  def __init__(
+    self,
+    units: int,
+    input_rep: Representation | Mapping[str, Any],
+    nonlinearity: Optional[str] = "norm",
+    use_bias: bool = True,
+    kernel_initializer: InitializerLike = "glorot_uniform",
+    bias_initializer: InitializerLike = "zeros",
+    **kwargs: Any,
+  ):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "IrrepLift")
     self.input_rep = Representation.coerce(input_rep)
@@ -62,27 +72,38 @@ class IrrepLift(keras.layers.Layer):
     self.bias_initializer = keras.initializers.get(bias_initializer)
     self._layout = _irreps.irrep_layout(self.group)
     lift = np.transpose(self.input_rep.inverse_matrices(), (0, 2, 1))  # rho(h^-1)^T
-    self._pi = _fourier.fourier_lift_matrices(self._layout.fb, lift)   # [|G|, d, d]
+    self._pi = _fourier.fourier_lift_matrices(self._layout.fb, lift)  # [|G|, d, d]
 
   def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "IrrepLift", "[batch, d]")
     if shape[-1] != self.input_rep.dim:
-      raise ValueError(f"IrrepLift: input_rep {self.input_rep.name!r} has dimension "
-                       f"{self.input_rep.dim} but the input has width {shape[-1]} "
-                       f"(input shape {shape}).")
-    self.kernel = self.add_weight("kernel", shape=(self.input_rep.dim, self.units),
-                                  initializer=fresh_initializer(self.kernel_initializer),
-                                  trainable=True)
-    self.bias = (self.add_weight("bias", shape=(self.units,), initializer=self.bias_initializer,
-                                 trainable=True) if self.use_bias else None)
+      raise ValueError(
+        f"IrrepLift: input_rep {self.input_rep.name!r} has dimension "
+        f"{self.input_rep.dim} but the input has width {shape[-1]} "
+        f"(input shape {shape})."
+      )
+    self.kernel = self.add_weight(
+      "kernel",
+      shape=(self.input_rep.dim, self.units),
+      initializer=fresh_initializer(self.kernel_initializer),
+      trainable=True,
+    )
+    self.bias = (
+      self.add_weight(
+        "bias", shape=(self.units,), initializer=self.bias_initializer, trainable=True
+      )
+      if self.use_bias
+      else None
+    )
     super().build(input_shape)
 
   def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     n, d = self.group.order, self.input_rep.dim
     folded = tf.einsum("qij,ju->iqu", tf.constant(self._pi, self.compute_dtype), self.kernel)
-    pre = tf.reshape(tf.matmul(inputs, tf.reshape(folded, [d, n * self.units])),
-                     [-1, n, self.units])
+    pre = tf.reshape(
+      tf.matmul(inputs, tf.reshape(folded, [d, n * self.units])), [-1, n, self.units]
+    )
     return _irreps.apply_nonlinearity(pre, self._layout, self.bias, self.nonlinearity)
 
   def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
@@ -90,10 +111,14 @@ class IrrepLift(keras.layers.Layer):
 
   def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
-    config.update({
-        "units": self.units, "input_rep": self.input_rep.get_config(),
-        "nonlinearity": self.nonlinearity, "use_bias": self.use_bias,
+    config.update(
+      {
+        "units": self.units,
+        "input_rep": self.input_rep.get_config(),
+        "nonlinearity": self.nonlinearity,
+        "use_bias": self.use_bias,
         "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-    })
+      }
+    )
     return config

@@ -37,9 +37,11 @@ class IrrepLogits(EquivariantLogits):
 
   def __init__(self, action_rep: Representation | Mapping[str, Any], **kwargs: Any):
     if kwargs.get("input_rep") is not None:
-      raise ValueError("IrrepLogits takes features in irreducible coordinates "
-                       "[batch, |G|, c]; it has no input_rep (use EquivariantLogits for "
-                       f"vector inputs), received input_rep={kwargs['input_rep']!r}.")
+      raise ValueError(
+        "IrrepLogits takes features in irreducible coordinates "
+        "[batch, |G|, c]; it has no input_rep (use EquivariantLogits for "
+        f"vector inputs), received input_rep={kwargs['input_rep']!r}."
+      )
     kwargs.pop("input_rep", None)
     super().__init__(action_rep, **kwargs)
     self._basis = _irreps.irrep_layout(self.group).fb.basis
@@ -47,7 +49,7 @@ class IrrepLogits(EquivariantLogits):
   def folded_kernel(self) -> tf.Tensor:
     n, c, a = self.group.order, self.in_features, self.num_actions
     regular = tf.reshape(super().folded_kernel(), [n, c * a])  # rows: group elements h
-    q_t = tf.constant(self._basis.T, dtype=regular.dtype)      # [q, h]
+    q_t = tf.constant(self._basis.T, dtype=regular.dtype)  # [q, h]
     return tf.reshape(tf.matmul(q_t, regular), [n * c, a])
 
   def get_config(self) -> Dict[str, Any]:

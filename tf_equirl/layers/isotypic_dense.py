@@ -52,17 +52,24 @@ class IsotypicDense(keras.layers.Layer):
   Output shape: `[batch, D_out]`.
   """
 
-  def __init__(self, units: int | Sequence[int] | Mapping[int, int],
-               group: FiniteGroup | Mapping[str, Any],
-               input_units: int | Sequence[int] | Mapping[int, int],
-               nonlinearity: Optional[str] = "norm", norm_inputs: bool = True,
-               use_bias: bool = True, kernel_initializer: InitializerLike = "glorot_uniform",
-               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
+  def __init__(
+    self,
+    units: int | Sequence[int] | Mapping[int, int],
+    group: FiniteGroup | Mapping[str, Any],
+    input_units: int | Sequence[int] | Mapping[int, int],
+    nonlinearity: Optional[str] = "norm",
+    norm_inputs: bool = True,
+    use_bias: bool = True,
+    kernel_initializer: InitializerLike = "glorot_uniform",
+    bias_initializer: InitializerLike = "zeros",
+    **kwargs: Any,
+  ):
     super().__init__(**kwargs)
     self.group = FiniteGroup.coerce(group)
     self.units = _isotypic.check_multiplicities(units, self.group, "units", "IsotypicDense")
-    self.input_units = _isotypic.check_multiplicities(input_units, self.group, "input_units",
-                                                      "IsotypicDense")
+    self.input_units = _isotypic.check_multiplicities(
+      input_units, self.group, "input_units", "IsotypicDense"
+    )
     self.nonlinearity = _isotypic.check_nonlinearity(nonlinearity, "IsotypicDense")
     self.norm_inputs = bool(norm_inputs)
     self.use_bias = bool(use_bias)
@@ -75,23 +82,40 @@ class IsotypicDense(keras.layers.Layer):
   def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "IsotypicDense", "[batch, D] (flat isotypic features)")
     if shape[-1] != self._in.width:
-      raise ValueError(f"IsotypicDense: input_units={list(self.input_units)} over "
-                       f"{self.group.name} means {self._in.width} features, but the input has "
-                       f"width {shape[-1]} (input shape {shape}).")
+      raise ValueError(
+        f"IsotypicDense: input_units={list(self.input_units)} over "
+        f"{self.group.name} means {self._in.width} features, but the input has "
+        f"width {shape[-1]} (input shape {shape})."
+      )
     self.kernels = [
-        self.add_weight(f"kernel_{i}", shape=(t.commutant.shape[0], m_in, m_out),
-                        initializer=_isotypic.scaled_initializer(
-                            self.kernel_initializer, _isotypic.regular_gain(self.group, t)),
-                        trainable=True)
-        if m_in and m_out else None
-        for i, (t, m_in, m_out) in enumerate(zip(self._types, self.input_units, self.units))]
+      self.add_weight(
+        f"kernel_{i}",
+        shape=(t.commutant.shape[0], m_in, m_out),
+        initializer=_isotypic.scaled_initializer(
+          self.kernel_initializer, _isotypic.regular_gain(self.group, t)
+        ),
+        trainable=True,
+      )
+      if m_in and m_out
+      else None
+      for i, (t, m_in, m_out) in enumerate(zip(self._types, self.input_units, self.units))
+    ]
     norms, m0 = self._in.num_norms, self.units[0]
-    self.norm_kernel = (self.add_weight("norm_kernel", shape=(norms, m0),
-                                        initializer=fresh_initializer(self.kernel_initializer),
-                                        trainable=True)
-                        if self.norm_inputs and norms and m0 else None)
-    self.bias = (self.add_weight("bias", shape=(m0,), initializer=self.bias_initializer,
-                                 trainable=True) if self.use_bias and m0 else None)
+    self.norm_kernel = (
+      self.add_weight(
+        "norm_kernel",
+        shape=(norms, m0),
+        initializer=fresh_initializer(self.kernel_initializer),
+        trainable=True,
+      )
+      if self.norm_inputs and norms and m0
+      else None
+    )
+    self.bias = (
+      self.add_weight("bias", shape=(m0,), initializer=self.bias_initializer, trainable=True)
+      if self.use_bias and m0
+      else None
+    )
     super().build(input_shape)
 
   def _type_kernel(self, t, kernel, dt) -> tf.Tensor:
@@ -108,25 +132,31 @@ class IsotypicDense(keras.layers.Layer):
     x = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
     dt = x.dtype
     parts = []
-    for i, (t, kernel, m_in, m_out, off) in enumerate(zip(
-        self._types, self.kernels, self.input_units, self.units, self._in.offsets)):
+    for i, (t, kernel, m_in, m_out, off) in enumerate(
+      zip(self._types, self.kernels, self.input_units, self.units, self._in.offsets)
+    ):
       d = t.dim
       if m_out == 0:
         continue
-      features = x[:, off:off + d * m_in] if kernel is not None else None
-      weights = (self._type_kernel(t, kernel, dt)
-                 if kernel is not None and (d == 1 or t.commutant.shape[0] > 1) else None)
+      features = x[:, off : off + d * m_in] if kernel is not None else None
+      weights = (
+        self._type_kernel(t, kernel, dt)
+        if kernel is not None and (d == 1 or t.commutant.shape[0] > 1)
+        else None
+      )
       if i == 0 and self.norm_kernel is not None:  # the norms join the trivial matmul
         norms = _isotypic.copy_norms(x, self._in)
         features = norms if features is None else tf.concat([features, norms], axis=1)
-        weights = (self.norm_kernel if weights is None
-                   else tf.concat([weights, self.norm_kernel], axis=0))
+        weights = (
+          self.norm_kernel if weights is None else tf.concat([weights, self.norm_kernel], axis=0)
+        )
       if features is None:
         parts.append(tf.zeros([tf.shape(x)[0], d * m_out], dt))
       elif kernel is not None and d > 1 and t.commutant.shape[0] == 1:
         # real type: [batch d, m_in] x [m_in, m_out]
-        out = tf.matmul(tf.reshape(features, [-1, m_in]),
-                        kernel[0] * float(_isotypic.regular_gain(self.group, t)))
+        out = tf.matmul(
+          tf.reshape(features, [-1, m_in]), kernel[0] * float(_isotypic.regular_gain(self.group, t))
+        )
         parts.append(tf.reshape(out, [-1, d * m_out]))
       else:
         parts.append(tf.matmul(features, weights))
@@ -138,12 +168,16 @@ class IsotypicDense(keras.layers.Layer):
 
   def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
-    config.update({
-        "units": list(self.units), "group": self.group.get_config(),
-        "input_units": list(self.input_units), "nonlinearity": self.nonlinearity,
-        "norm_inputs": self.norm_inputs, "use_bias": self.use_bias,
+    config.update(
+      {
+        "units": list(self.units),
+        "group": self.group.get_config(),
+        "input_units": list(self.input_units),
+        "nonlinearity": self.nonlinearity,
+        "norm_inputs": self.norm_inputs,
+        "use_bias": self.use_bias,
         "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-    })
+      }
+    )
     return config
-

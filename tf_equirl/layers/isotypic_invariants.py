@@ -30,26 +30,34 @@ class IsotypicInvariants(keras.layers.Layer):
   Output shape: `[batch, sum_t m_t]` (one invariant per copy).
   """
 
-  def __init__(self, group: FiniteGroup | Mapping[str, Any],
-               input_units: int | Sequence[int] | Mapping[int, int], **kwargs: Any):
+  def __init__(
+    self,
+    group: FiniteGroup | Mapping[str, Any],
+    input_units: int | Sequence[int] | Mapping[int, int],
+    **kwargs: Any,
+  ):
     super().__init__(**kwargs)
     self.group = FiniteGroup.coerce(group)
-    self.input_units = _isotypic.check_multiplicities(input_units, self.group, "input_units",
-                                                      "IsotypicInvariants")
+    self.input_units = _isotypic.check_multiplicities(
+      input_units, self.group, "input_units", "IsotypicInvariants"
+    )
     self._layout = _isotypic.flat_layout(self.group, self.input_units)
 
   def build(self, input_shape: tf.TensorShape) -> None:
-    shape = check_rank(input_shape, 2, "IsotypicInvariants", "[batch, D] (flat isotypic "
-                       "features)")
+    shape = check_rank(
+      input_shape, 2, "IsotypicInvariants", "[batch, D] (flat isotypic " "features)"
+    )
     if shape[-1] != self._layout.width:
-      raise ValueError(f"IsotypicInvariants: input_units={list(self.input_units)} over "
-                       f"{self.group.name} means {self._layout.width} features, but the input "
-                       f"has width {shape[-1]} (input shape {shape}).")
+      raise ValueError(
+        f"IsotypicInvariants: input_units={list(self.input_units)} over "
+        f"{self.group.name} means {self._layout.width} features, but the input "
+        f"has width {shape[-1]} (input shape {shape})."
+      )
     super().build(input_shape)
 
   def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
-    trivial = inputs[:, :self.input_units[0]]
+    trivial = inputs[:, : self.input_units[0]]
     if not self._layout.num_norms:
       return trivial
     return tf.concat([trivial, _isotypic.copy_norms(inputs, self._layout)], axis=1)

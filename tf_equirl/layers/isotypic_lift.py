@@ -46,10 +46,16 @@ class IsotypicLift(keras.layers.Layer):
   Output shape: `[batch, D]`, `D = sum_t dim_t m_t` (flat layout of `_isotypic`).
   """
 
-  def __init__(self, units: int | Sequence[int] | Mapping[int, int],
-               input_rep: Representation | Mapping[str, Any], nonlinearity: Optional[str] = "norm",
-               use_bias: bool = True, kernel_initializer: InitializerLike = "glorot_uniform",
-               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
+  def __init__(
+    self,
+    units: int | Sequence[int] | Mapping[int, int],
+    input_rep: Representation | Mapping[str, Any],
+    nonlinearity: Optional[str] = "norm",
+    use_bias: bool = True,
+    kernel_initializer: InitializerLike = "glorot_uniform",
+    bias_initializer: InitializerLike = "zeros",
+    **kwargs: Any,
+  ):
     super().__init__(**kwargs)
     self.input_rep = Representation.coerce(input_rep)
     self.group = self.input_rep.group
@@ -60,23 +66,34 @@ class IsotypicLift(keras.layers.Layer):
     self.bias_initializer = keras.initializers.get(bias_initializer)
     self._layout = _isotypic.flat_layout(self.group, self.units)
     self._bases = _isotypic.bases_from(self.input_rep)  # [k_t, d_t, n] per type
-    self._gains = [_isotypic.regular_gain(self.group, t)
-                   for t in _isotypic.irrep_types(self.group)]
+    self._gains = [_isotypic.regular_gain(self.group, t) for t in _isotypic.irrep_types(self.group)]
 
   def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "IsotypicLift", "[batch, d]")
     if shape[-1] != self.input_rep.dim:
-      raise ValueError(f"IsotypicLift: input_rep {self.input_rep.name!r} has dimension "
-                       f"{self.input_rep.dim} but the input has width {shape[-1]} "
-                       f"(input shape {shape}).")
+      raise ValueError(
+        f"IsotypicLift: input_rep {self.input_rep.name!r} has dimension "
+        f"{self.input_rep.dim} but the input has width {shape[-1]} "
+        f"(input shape {shape})."
+      )
     self.kernels = [
-        self.add_weight(f"kernel_{t}", shape=(basis.shape[0], m), trainable=True,
-                        initializer=_isotypic.scaled_initializer(self.kernel_initializer, gain))
-        if basis.shape[0] and m else None
-        for t, (basis, m, gain) in enumerate(zip(self._bases, self.units, self._gains))]
-    self.bias = (self.add_weight("bias", shape=(self.units[0],),
-                                 initializer=self.bias_initializer, trainable=True)
-                 if self.use_bias and self.units[0] else None)
+      self.add_weight(
+        f"kernel_{t}",
+        shape=(basis.shape[0], m),
+        trainable=True,
+        initializer=_isotypic.scaled_initializer(self.kernel_initializer, gain),
+      )
+      if basis.shape[0] and m
+      else None
+      for t, (basis, m, gain) in enumerate(zip(self._bases, self.units, self._gains))
+    ]
+    self.bias = (
+      self.add_weight(
+        "bias", shape=(self.units[0],), initializer=self.bias_initializer, trainable=True
+      )
+      if self.use_bias and self.units[0]
+      else None
+    )
     super().build(input_shape)
 
   def folded_kernel(self) -> tf.Tensor:
@@ -90,8 +107,9 @@ class IsotypicLift(keras.layers.Layer):
       if kernel is None:
         cols.append(tf.zeros([n, d * m], dt))
         continue
-      cols.append(tf.reshape(tf.einsum("jrn,ji->nri", tf.constant(basis * gain, dt), kernel),
-                             [n, d * m]))
+      cols.append(
+        tf.reshape(tf.einsum("jrn,ji->nri", tf.constant(basis * gain, dt), kernel), [n, d * m])
+      )
     return tf.concat(cols, axis=1) if len(cols) > 1 else cols[0]
 
   def call(self, inputs: tf.Tensor) -> tf.Tensor:
@@ -104,10 +122,14 @@ class IsotypicLift(keras.layers.Layer):
 
   def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
-    config.update({
-        "units": list(self.units), "input_rep": self.input_rep.get_config(),
-        "nonlinearity": self.nonlinearity, "use_bias": self.use_bias,
+    config.update(
+      {
+        "units": list(self.units),
+        "input_rep": self.input_rep.get_config(),
+        "nonlinearity": self.nonlinearity,
+        "use_bias": self.use_bias,
         "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-    })
+      }
+    )
     return config

@@ -40,15 +40,21 @@ class IsotypicLogits(keras.layers.Layer):
   Output shape: `[batch, num_actions]`.
   """
 
-  def __init__(self, action_rep: Representation | Mapping[str, Any],
-               input_units: int | Sequence[int] | Mapping[int, int], use_bias: bool = True,
-               kernel_initializer: InitializerLike = "glorot_uniform",
-               bias_initializer: InitializerLike = "zeros", **kwargs: Any):
+  def __init__(
+    self,
+    action_rep: Representation | Mapping[str, Any],
+    input_units: int | Sequence[int] | Mapping[int, int],
+    use_bias: bool = True,
+    kernel_initializer: InitializerLike = "glorot_uniform",
+    bias_initializer: InitializerLike = "zeros",
+    **kwargs: Any,
+  ):
     super().__init__(**kwargs)
     self.action_rep = Representation.coerce(action_rep)
     self.group: FiniteGroup = self.action_rep.group
-    self.input_units = _isotypic.check_multiplicities(input_units, self.group, "input_units",
-                                                      "IsotypicLogits")
+    self.input_units = _isotypic.check_multiplicities(
+      input_units, self.group, "input_units", "IsotypicLogits"
+    )
     self.use_bias = bool(use_bias)
     self.kernel_initializer = keras.initializers.get(kernel_initializer)
     self.bias_initializer = keras.initializers.get(bias_initializer)
@@ -63,17 +69,32 @@ class IsotypicLogits(keras.layers.Layer):
   def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "IsotypicLogits", "[batch, D] (flat isotypic features)")
     if shape[-1] != self._layout.width:
-      raise ValueError(f"IsotypicLogits: input_units={list(self.input_units)} over "
-                       f"{self.group.name} means {self._layout.width} features, but the input "
-                       f"has width {shape[-1]} (input shape {shape}).")
+      raise ValueError(
+        f"IsotypicLogits: input_units={list(self.input_units)} over "
+        f"{self.group.name} means {self._layout.width} features, but the input "
+        f"has width {shape[-1]} (input shape {shape})."
+      )
     self.kernels = [
-        self.add_weight(f"kernel_{t}", shape=(basis.shape[0], m), trainable=True,
-                        initializer=_isotypic.scaled_initializer(self.kernel_initializer, gain))
-        if basis.shape[0] and m else None
-        for t, (basis, m, gain) in enumerate(zip(self._bases, self.input_units, self._gains))]
-    self.bias = (self.add_weight("bias", shape=(self._bias_basis.shape[0],),
-                                 initializer=self.bias_initializer, trainable=True)
-                 if self.use_bias else None)
+      self.add_weight(
+        f"kernel_{t}",
+        shape=(basis.shape[0], m),
+        trainable=True,
+        initializer=_isotypic.scaled_initializer(self.kernel_initializer, gain),
+      )
+      if basis.shape[0] and m
+      else None
+      for t, (basis, m, gain) in enumerate(zip(self._bases, self.input_units, self._gains))
+    ]
+    self.bias = (
+      self.add_weight(
+        "bias",
+        shape=(self._bias_basis.shape[0],),
+        initializer=self.bias_initializer,
+        trainable=True,
+      )
+      if self.use_bias
+      else None
+    )
     super().build(input_shape)
 
   def folded_kernel(self) -> tf.Tensor:
@@ -87,8 +108,9 @@ class IsotypicLogits(keras.layers.Layer):
       if kernel is None:
         rows.append(tf.zeros([d * m, a], dt))
         continue
-      rows.append(tf.reshape(tf.einsum("jar,ji->ria", tf.constant(basis * gain, dt), kernel),
-                             [d * m, a]))
+      rows.append(
+        tf.reshape(tf.einsum("jar,ji->ria", tf.constant(basis * gain, dt), kernel), [d * m, a])
+      )
     return tf.concat(rows, axis=0) if len(rows) > 1 else rows[0]
 
   def call(self, inputs: tf.Tensor) -> tf.Tensor:
@@ -103,10 +125,13 @@ class IsotypicLogits(keras.layers.Layer):
 
   def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
-    config.update({
-        "action_rep": self.action_rep.get_config(), "input_units": list(self.input_units),
+    config.update(
+      {
+        "action_rep": self.action_rep.get_config(),
+        "input_units": list(self.input_units),
         "use_bias": self.use_bias,
         "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-    })
+      }
+    )
     return config

@@ -7,8 +7,13 @@ from typing import Any, Dict, Optional
 import tensorflow as tf
 
 from tf_equirl.layers import _fourier
-from tf_equirl.layers._base import (DenseLikeLayer, check_implementation, check_positive_int,
-                                    check_rank, fresh_initializer)
+from tf_equirl.layers._base import (
+  DenseLikeLayer,
+  check_implementation,
+  check_positive_int,
+  check_rank,
+  fresh_initializer,
+)
 
 from tensorflow import keras
 
@@ -52,15 +57,22 @@ class PermutationEquivariantDense(DenseLikeLayer):
   def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 3, "PermutationEquivariantDense", "[batch, |G|, channels]")
     if shape[2] is None:
-      raise ValueError("PermutationEquivariantDense needs a known channel dimension, "
-                       f"received shape {shape}.")
+      raise ValueError(
+        "PermutationEquivariantDense needs a known channel dimension, " f"received shape {shape}."
+      )
     c = int(shape[2])
-    self.kernel_self = self.add_weight("kernel_self", shape=(c, self.units),
-                                       initializer=fresh_initializer(self.kernel_initializer),
-                                       trainable=True)
-    self.kernel_pool = self.add_weight("kernel_pool", shape=(c, self.units),
-                                       initializer=fresh_initializer(self.kernel_initializer),
-                                       trainable=True)
+    self.kernel_self = self.add_weight(
+      "kernel_self",
+      shape=(c, self.units),
+      initializer=fresh_initializer(self.kernel_initializer),
+      trainable=True,
+    )
+    self.kernel_pool = self.add_weight(
+      "kernel_pool",
+      shape=(c, self.units),
+      initializer=fresh_initializer(self.kernel_initializer),
+      trainable=True,
+    )
     self.add_channel_bias(self.units)
     self._n = shape[1]
     super().build(input_shape)
@@ -76,7 +88,8 @@ class PermutationEquivariantDense(DenseLikeLayer):
     key = f"{mode}/{batch}"
     if key not in self._auto_cache:  # the same answer for every call in this mode and batch
       self._auto_cache[key] = _fourier.permutation_fourier_pays_off(
-          self._n, self.kernel_self.shape[0], self.units, mode, batch)
+        self._n, self.kernel_self.shape[0], self.units, mode, batch
+      )
     return self._auto_cache[key]
 
   def call(self, inputs: tf.Tensor) -> tf.Tensor:
@@ -85,7 +98,8 @@ class PermutationEquivariantDense(DenseLikeLayer):
       return self.bias_and_activation(self._fourier_call(inputs))
     pooled = tf.reduce_mean(inputs, axis=1, keepdims=True)
     out = tf.einsum("bhc,cu->bhu", inputs, self.kernel_self) + tf.einsum(
-        "bhc,cu->bhu", pooled, self.kernel_pool)
+      "bhc,cu->bhu", pooled, self.kernel_pool
+    )
     return self.bias_and_activation(out)
 
   def _fourier_call(self, inputs):
@@ -96,7 +110,7 @@ class PermutationEquivariantDense(DenseLikeLayer):
       half_diff = tf.matmul(0.5 * (inputs[:, 0] - inputs[:, 1]), self.kernel_self)
       return tf.stack([trivial + half_diff, trivial - half_diff], axis=1)
     # Deviations from the mean of the first n - 1 elements; the last is minus their sum.
-    dev = tf.reshape(inputs[:, :n - 1] - mean[:, None], [-1, c])
+    dev = tf.reshape(inputs[:, : n - 1] - mean[:, None], [-1, c])
     dev = tf.reshape(tf.matmul(dev, self.kernel_self), [-1, n - 1, u])
     dev = tf.concat([dev, -tf.reduce_sum(dev, axis=1, keepdims=True)], axis=1)
     return trivial[:, None] + dev

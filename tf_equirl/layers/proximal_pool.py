@@ -16,11 +16,15 @@ from tensorflow import keras
 def _check_images(layer: str, rep: Representation, shape) -> tf.TensorShape:
   shape = check_rank(shape, 3, layer, "[batch, |G|, d] (transition images)")
   if shape[1] != rep.group.order:
-    raise ValueError(f"{layer} over {rep.group.name} expects a group axis of size "
-                     f"{rep.group.order}, received transition images of shape {shape}.")
+    raise ValueError(
+      f"{layer} over {rep.group.name} expects a group axis of size "
+      f"{rep.group.order}, received transition images of shape {shape}."
+    )
   if shape[2] != rep.dim:
-    raise ValueError(f"{layer}: state_rep {rep.name!r} has dimension {rep.dim} but the "
-                     f"transition images have width {shape[2]} (shape {shape}).")
+    raise ValueError(
+      f"{layer}: state_rep {rep.name!r} has dimension {rep.dim} but the "
+      f"transition images have width {shape[2]} (shape {shape})."
+    )
   return shape
 
 
@@ -75,8 +79,13 @@ class ProximalPool(_ActionTransform):
   Output shape: `[batch, d]` (and `[batch]` if `return_index`).
   """
 
-  def __init__(self, state_rep: Representation | Mapping[str, Any], distance: str = "l1",
-               return_index: bool = False, **kwargs: Any):
+  def __init__(
+    self,
+    state_rep: Representation | Mapping[str, Any],
+    distance: str = "l1",
+    return_index: bool = False,
+    **kwargs: Any,
+  ):
     super().__init__(state_rep, **kwargs)
     self.distance = distance
     self._distance_fn = get_distance(distance)
@@ -84,8 +93,10 @@ class ProximalPool(_ActionTransform):
 
   def build(self, input_shape: Sequence[tf.TensorShape]) -> None:
     if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2:
-      raise ValueError("ProximalPool expects two inputs [images, reference], received input "
-                       f"shape {input_shape}.")
+      raise ValueError(
+        "ProximalPool expects two inputs [images, reference], received input "
+        f"shape {input_shape}."
+      )
     _check_images("ProximalPool", self.state_rep, input_shape[0])
     check_rank(input_shape[1], 2, "ProximalPool", "reference [batch, d_ref]")
     super().build(input_shape)
@@ -98,8 +109,9 @@ class ProximalPool(_ActionTransform):
     selected = tf.gather(candidates, index, axis=1, batch_dims=1)
     return (selected, index) if self.return_index else selected
 
-  def compute_output_shape(self, input_shape: Sequence[tf.TensorShape]
-                           ) -> tf.TensorShape | Tuple[tf.TensorShape, tf.TensorShape]:
+  def compute_output_shape(
+    self, input_shape: Sequence[tf.TensorShape]
+  ) -> tf.TensorShape | Tuple[tf.TensorShape, tf.TensorShape]:
     out = tf.TensorShape([input_shape[0][0], self.state_rep.dim])
     return (out, tf.TensorShape([input_shape[0][0]])) if self.return_index else out
 

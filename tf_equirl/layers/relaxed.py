@@ -48,8 +48,13 @@ import numpy as np
 import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup, Representation
-from tf_equirl.layers._base import (DenseLikeLayer, InitializerLike, check_group_signal, check_positive_int,
-                                    check_rank)
+from tf_equirl.layers._base import (
+  DenseLikeLayer,
+  InitializerLike,
+  check_group_signal,
+  check_positive_int,
+  check_rank,
+)
 
 from tensorflow import keras
 
@@ -90,16 +95,26 @@ class _RelaxedMixin:
 
   compute_dtype: Any  # provided by keras.layers.Layer
 
-  def _init_relaxed(self, num_kernels, spread_decay, relaxed_initializer, layer: str,
-                    parameterization: str = "direct"):
+  def _init_relaxed(
+    self,
+    num_kernels,
+    spread_decay,
+    relaxed_initializer,
+    layer: str,
+    parameterization: str = "direct",
+  ):
     self.num_kernels = check_positive_int(num_kernels, "num_kernels", layer)
     self.spread_decay = _check_decay(spread_decay, layer)
     self.relaxed_initializer = keras.initializers.get(
-        relaxed_initializer if relaxed_initializer is not None
-        else keras.initializers.Constant(1.0 / np.sqrt(self.num_kernels)))
+      relaxed_initializer
+      if relaxed_initializer is not None
+      else keras.initializers.Constant(1.0 / np.sqrt(self.num_kernels))
+    )
     if parameterization not in PARAMETERIZATIONS:
-      raise ValueError(f"{layer}: unknown parameterization {parameterization!r}; expected one "
-                       f"of {PARAMETERIZATIONS}.")
+      raise ValueError(
+        f"{layer}: unknown parameterization {parameterization!r}; expected one "
+        f"of {PARAMETERIZATIONS}."
+      )
     self.parameterization = parameterization
 
   def _add_relaxed_weights(self):
@@ -107,31 +122,48 @@ class _RelaxedMixin:
     constraint = ShrinkToGroupMean(self.spread_decay) if self.spread_decay > 0 else None
     if self.parameterization == "direct":
       self.relaxed_weights = self.add_weight(
-          "relaxed_weights", shape=shape, initializer=self.relaxed_initializer,
-          trainable=True, constraint=constraint)
+        "relaxed_weights",
+        shape=shape,
+        initializer=self.relaxed_initializer,
+        trainable=True,
+        constraint=constraint,
+      )
       return
     # centered: w = m + (d - mean_h d); the initial w is split into its mean and deviation.
     initial = np.asarray(self.relaxed_initializer(shape, dtype="float32"), np.float32)
     mean = initial.mean(axis=0, keepdims=True)
     self.relaxed_mean = self.add_weight(
-        "relaxed_mean", shape=(1, self.num_kernels), trainable=True,
-        initializer=keras.initializers.Constant(mean))
+      "relaxed_mean",
+      shape=(1, self.num_kernels),
+      trainable=True,
+      initializer=keras.initializers.Constant(mean),
+    )
     self.relaxed_deviation = self.add_weight(
-        "relaxed_deviation", shape=shape, trainable=True, constraint=constraint,
-        initializer=keras.initializers.Constant(initial - mean))
+      "relaxed_deviation",
+      shape=shape,
+      trainable=True,
+      constraint=constraint,
+      initializer=keras.initializers.Constant(initial - mean),
+    )
 
   def mixing_weights(self) -> tf.Tensor:
     """The effective relaxed weights `w_l(h)`, `[|G|, L]`, in the layer's compute dtype."""
     if self.parameterization == "direct":
       return tf.cast(self.relaxed_weights, self.compute_dtype)
     dev = tf.cast(self.relaxed_deviation, self.compute_dtype)
-    return (tf.cast(self.relaxed_mean, self.compute_dtype)
-            + dev - tf.reduce_mean(dev, axis=0, keepdims=True))
+    return (
+      tf.cast(self.relaxed_mean, self.compute_dtype)
+      + dev
+      - tf.reduce_mean(dev, axis=0, keepdims=True)
+    )
 
   def _relaxed_config(self) -> dict:
-    return {"num_kernels": self.num_kernels, "spread_decay": self.spread_decay,
-            "relaxed_initializer": keras.initializers.serialize(self.relaxed_initializer),
-            "parameterization": self.parameterization}
+    return {
+      "num_kernels": self.num_kernels,
+      "spread_decay": self.spread_decay,
+      "relaxed_initializer": keras.initializers.serialize(self.relaxed_initializer),
+      "parameterization": self.parameterization,
+    }
 
 
 @keras.saving.register_keras_serializable(package="tf_equirl")
@@ -158,28 +190,41 @@ class RelaxedGroupLift(_RelaxedMixin, DenseLikeLayer):
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, input_rep: Representation | Mapping[str, Any],
-               num_kernels: int = 2, spread_decay: float = 0.0,
-               relaxed_initializer: InitializerLike = None, parameterization: str = "direct",
-               **kwargs: Any):
+  def __init__(
+    self,
+    units: int,
+    input_rep: Representation | Mapping[str, Any],
+    num_kernels: int = 2,
+    spread_decay: float = 0.0,
+    relaxed_initializer: InitializerLike = None,
+    parameterization: str = "direct",
+    **kwargs: Any,
+  ):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "RelaxedGroupLift")
     self.input_rep = Representation.coerce(input_rep)
     self.group = self.input_rep.group
-    self._init_relaxed(num_kernels, spread_decay, relaxed_initializer, "RelaxedGroupLift",
-                       parameterization)
+    self._init_relaxed(
+      num_kernels, spread_decay, relaxed_initializer, "RelaxedGroupLift", parameterization
+    )
     # rho(h^-1)^T for every h, as in GroupLift.
     self._lift_matrices = np.transpose(self.input_rep.inverse_matrices(), (0, 2, 1))
 
   def build(self, input_shape: tf.TensorShape) -> None:
     shape = check_rank(input_shape, 2, "RelaxedGroupLift", "[batch, d]")
     if shape[-1] != self.input_rep.dim:
-      raise ValueError(f"RelaxedGroupLift: input_rep {self.input_rep.name!r} has dimension "
-                       f"{self.input_rep.dim} but the input has width {shape[-1]} "
-                       f"(input shape {shape}).")
+      raise ValueError(
+        f"RelaxedGroupLift: input_rep {self.input_rep.name!r} has dimension "
+        f"{self.input_rep.dim} but the input has width {shape[-1]} "
+        f"(input shape {shape})."
+      )
     d = self.input_rep.dim
-    self.kernel = self.add_weight("kernel", shape=(self.num_kernels, d, self.units),
-                                  initializer=self.kernel_initializer, trainable=True)
+    self.kernel = self.add_weight(
+      "kernel",
+      shape=(self.num_kernels, d, self.units),
+      initializer=self.kernel_initializer,
+      trainable=True,
+    )
     self._add_relaxed_weights()
     self.add_channel_bias(self.units)
     super().build(input_shape)
@@ -187,8 +232,9 @@ class RelaxedGroupLift(_RelaxedMixin, DenseLikeLayer):
   def folded_kernel(self) -> tf.Tensor:
     """The `[d, |G| units]` matrix the forward pass multiplies by."""
     lift = tf.constant(self._lift_matrices, dtype=self.compute_dtype)  # [G, d, d]
-    mixed = tf.einsum("hl,lju->hju", self.mixing_weights(),
-                      tf.cast(self.kernel, self.compute_dtype))  # [G, d, u]
+    mixed = tf.einsum(
+      "hl,lju->hju", self.mixing_weights(), tf.cast(self.kernel, self.compute_dtype)
+    )  # [G, d, u]
     folded = tf.einsum("hij,hju->ihu", lift, mixed)
     return tf.reshape(folded, [self.input_rep.dim, self.group.order * self.units])
 
@@ -202,8 +248,9 @@ class RelaxedGroupLift(_RelaxedMixin, DenseLikeLayer):
 
   def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
-    config.update({"units": self.units, "input_rep": self.input_rep.get_config(),
-                   **self._relaxed_config()})
+    config.update(
+      {"units": self.units, "input_rep": self.input_rep.get_config(), **self._relaxed_config()}
+    )
     return config
 
 
@@ -228,14 +275,22 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, group: FiniteGroup | Mapping[str, Any], num_kernels: int = 2,
-               spread_decay: float = 0.0, relaxed_initializer: InitializerLike = None,
-               parameterization: str = "direct", **kwargs: Any):
+  def __init__(
+    self,
+    units: int,
+    group: FiniteGroup | Mapping[str, Any],
+    num_kernels: int = 2,
+    spread_decay: float = 0.0,
+    relaxed_initializer: InitializerLike = None,
+    parameterization: str = "direct",
+    **kwargs: Any,
+  ):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "RelaxedGroupConv")
     self.group = FiniteGroup.coerce(group)
-    self._init_relaxed(num_kernels, spread_decay, relaxed_initializer, "RelaxedGroupConv",
-                       parameterization)
+    self._init_relaxed(
+      num_kernels, spread_decay, relaxed_initializer, "RelaxedGroupConv", parameterization
+    )
     table, inv = self.group.table, self.group.inverses
     # expand_index[k, h] = h^-1 k, as in GroupConv.
     self._expand_index = table[inv[None, :], np.arange(self.group.order)[:, None]]
@@ -244,8 +299,11 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
     shape = check_group_signal(input_shape, self.group, "RelaxedGroupConv")
     self.in_channels = int(shape[2])
     self.kernel = self.add_weight(
-        "kernel", shape=(self.num_kernels, self.group.order, self.in_channels, self.units),
-        initializer=self.kernel_initializer, trainable=True)
+      "kernel",
+      shape=(self.num_kernels, self.group.order, self.in_channels, self.units),
+      initializer=self.kernel_initializer,
+      trainable=True,
+    )
     self._add_relaxed_weights()
     self.add_channel_bias(self.units)
     super().build(input_shape)
@@ -253,10 +311,10 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
   def expanded_kernel(self) -> tf.Tensor:
     """The `[|G| c_in, |G| units]` matrix `K[k, h] = sum_l w_l(h) Psi_l[h^-1 k]`."""
     n, c, u = self.group.order, self.in_channels, self.units
-    blocks = tf.gather(tf.cast(self.kernel, self.compute_dtype), self._expand_index,
-                       axis=1)  # [l, k, h, c, u]
-    mixed = tf.einsum("lkhcu,hl->kchu", blocks,
-                      self.mixing_weights())
+    blocks = tf.gather(
+      tf.cast(self.kernel, self.compute_dtype), self._expand_index, axis=1
+    )  # [l, k, h, c, u]
+    mixed = tf.einsum("lkhcu,hl->kchu", blocks, self.mixing_weights())
     return tf.reshape(mixed, [n * c, n * u])
 
   def call(self, inputs: tf.Tensor) -> tf.Tensor:
@@ -271,6 +329,5 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
 
   def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
-    config.update({"units": self.units, "group": self.group.get_config(),
-                   **self._relaxed_config()})
+    config.update({"units": self.units, "group": self.group.get_config(), **self._relaxed_config()})
     return config

@@ -60,8 +60,10 @@ def _check_rate(value, argname: str, layer: str) -> float:
 def _spatial_only(kwargs, layer: str):
   implementation = kwargs.pop("implementation", "spatial")
   if implementation != "spatial":
-    raise ValueError(f"{layer}: only implementation='spatial' exists (the unconstrained path "
-                     f"has no Fourier form), received implementation={implementation!r}.")
+    raise ValueError(
+      f"{layer}: only implementation='spatial' exists (the unconstrained path "
+      f"has no Fourier form), received implementation={implementation!r}."
+    )
 
 
 class _ResidualMixin:
@@ -73,11 +75,18 @@ class _ResidualMixin:
 
   def _add_free_kernel(self, rows: int, cols: int):
     self.free_kernel = self.add_weight(
-        "free_kernel", shape=(rows, cols), initializer=self.free_initializer, trainable=True,
-        constraint=DecayTowardsZero(self.free_decay) if self.free_decay > 0 else None)
+      "free_kernel",
+      shape=(rows, cols),
+      initializer=self.free_initializer,
+      trainable=True,
+      constraint=DecayTowardsZero(self.free_decay) if self.free_decay > 0 else None,
+    )
 
   def _residual_config(self) -> dict:
-    return {"free_decay": self.free_decay, "free_initializer": keras.initializers.serialize(self.free_initializer)}
+    return {
+      "free_decay": self.free_decay,
+      "free_initializer": keras.initializers.serialize(self.free_initializer),
+    }
 
 
 @keras.saving.register_keras_serializable(package="tf_equirl")
@@ -100,9 +109,14 @@ class ResidualGroupLift(_ResidualMixin, GroupLift):
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, input_rep: Representation | Mapping[str, Any],
-               free_decay: float = 1e-3, free_initializer: InitializerLike = "zeros",
-               **kwargs: Any):
+  def __init__(
+    self,
+    units: int,
+    input_rep: Representation | Mapping[str, Any],
+    free_decay: float = 1e-3,
+    free_initializer: InitializerLike = "zeros",
+    **kwargs: Any,
+  ):
     _spatial_only(kwargs, "ResidualGroupLift")
     super().__init__(units, input_rep, implementation="spatial", **kwargs)
     self._init_residual(free_decay, free_initializer, "ResidualGroupLift")
@@ -113,8 +127,10 @@ class ResidualGroupLift(_ResidualMixin, GroupLift):
 
   def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
-    folded = tf.reshape(self._fold(tf.cast(self.kernel, self.compute_dtype)),
-                        [self.input_rep.dim, self.group.order * self.units])
+    folded = tf.reshape(
+      self._fold(tf.cast(self.kernel, self.compute_dtype)),
+      [self.input_rep.dim, self.group.order * self.units],
+    )
     out = tf.matmul(inputs, folded + tf.cast(self.free_kernel, self.compute_dtype))
     return self.bias_and_activation(tf.reshape(out, [-1, self.group.order, self.units]))
 
@@ -144,8 +160,14 @@ class ResidualGroupConv(_ResidualMixin, GroupConv):
   Output shape: `[batch, |G|, units]`.
   """
 
-  def __init__(self, units: int, group: FiniteGroup | Mapping[str, Any], free_decay: float = 1e-3,
-               free_initializer: InitializerLike = "zeros", **kwargs: Any):
+  def __init__(
+    self,
+    units: int,
+    group: FiniteGroup | Mapping[str, Any],
+    free_decay: float = 1e-3,
+    free_initializer: InitializerLike = "zeros",
+    **kwargs: Any,
+  ):
     _spatial_only(kwargs, "ResidualGroupConv")
     super().__init__(units, group, implementation="spatial", **kwargs)
     self._init_residual(free_decay, free_initializer, "ResidualGroupConv")

@@ -24,8 +24,10 @@ def symmetrizer_basis(input_rep: Representation, output_rep: Representation) -> 
   read off the projector `S` itself (`tf_equirl.layers._canonical`): the same on every machine.
   """
   if input_rep.group != output_rep.group:
-    raise ValueError("symmetrizer_basis: input_rep and output_rep are representations of "
-                     f"different groups ({input_rep.group.name} vs {output_rep.group.name}).")
+    raise ValueError(
+      "symmetrizer_basis: input_rep and output_rep are representations of "
+      f"different groups ({input_rep.group.name} vs {output_rep.group.name})."
+    )
   return _isotypic.hom_basis(input_rep.matrices, output_rep.matrices)
 
 
@@ -59,16 +61,23 @@ class SymmetrizerDense(DenseLikeLayer):
   Output shape: `[batch, units * d_out]`, same layout.
   """
 
-  def __init__(self, units: int, input_rep: Representation | Mapping[str, Any],
-               output_rep: Representation | Mapping[str, Any], **kwargs: Any):
+  def __init__(
+    self,
+    units: int,
+    input_rep: Representation | Mapping[str, Any],
+    output_rep: Representation | Mapping[str, Any],
+    **kwargs: Any,
+  ):
     super().__init__(**kwargs)
     self.units = check_positive_int(units, "units", "SymmetrizerDense")
     self.input_rep = Representation.coerce(input_rep)
     self.output_rep = Representation.coerce(output_rep)
     self._basis = symmetrizer_basis(self.input_rep, self.output_rep)
     if self._basis.shape[0] == 0:
-      raise ValueError(f"SymmetrizerDense: there is no non-zero equivariant linear map from "
-                       f"{self.input_rep.name!r} to {self.output_rep.name!r}.")
+      raise ValueError(
+        f"SymmetrizerDense: there is no non-zero equivariant linear map from "
+        f"{self.input_rep.name!r} to {self.output_rep.name!r}."
+      )
     self._bias_basis = invariant_basis(self.output_rep)
     self._kron_bias_under_xla = True  # see bias_vector; False restores the earlier graph
 
@@ -76,21 +85,38 @@ class SymmetrizerDense(DenseLikeLayer):
     shape = check_rank(input_shape, 2, "SymmetrizerDense", "[batch, c_in * d_in]")
     d_in = self.input_rep.dim
     if shape[1] is None or shape[1] % d_in:
-      raise ValueError(f"SymmetrizerDense: input width {shape[1]} is not a multiple of "
-                       f"input_rep dimension {d_in} (input shape {shape}).")
+      raise ValueError(
+        f"SymmetrizerDense: input width {shape[1]} is not a multiple of "
+        f"input_rep dimension {d_in} (input shape {shape})."
+      )
     self.in_channels = int(shape[1]) // d_in
     rank = self._basis.shape[0]
-    self.basis = self.add_weight("basis", shape=self._basis.shape, trainable=False,
-                                 initializer=keras.initializers.Constant(self._basis))
-    self.coefficients = self.add_weight("coefficients", shape=(self.in_channels, rank, self.units),
-                                        initializer=self.kernel_initializer, trainable=True)
+    self.basis = self.add_weight(
+      "basis",
+      shape=self._basis.shape,
+      trainable=False,
+      initializer=keras.initializers.Constant(self._basis),
+    )
+    self.coefficients = self.add_weight(
+      "coefficients",
+      shape=(self.in_channels, rank, self.units),
+      initializer=self.kernel_initializer,
+      trainable=True,
+    )
     self.has_bias = self.use_bias and self._bias_basis.shape[0] > 0
     if self.has_bias:
       self.bias_basis = self.add_weight(
-          "bias_basis", shape=self._bias_basis.shape, trainable=False,
-          initializer=keras.initializers.Constant(self._bias_basis))
-      self.bias = self.add_weight("bias", shape=(self.units, self._bias_basis.shape[0]),
-                                  initializer=self.bias_initializer, trainable=True)
+        "bias_basis",
+        shape=self._bias_basis.shape,
+        trainable=False,
+        initializer=keras.initializers.Constant(self._bias_basis),
+      )
+      self.bias = self.add_weight(
+        "bias",
+        shape=(self.units, self._bias_basis.shape[0]),
+        initializer=self.bias_initializer,
+        trainable=True,
+      )
     super().build(input_shape)
 
   def kernel(self) -> tf.Tensor:
@@ -114,8 +140,10 @@ class SymmetrizerDense(DenseLikeLayer):
     # vectorising tanh (<1 x float> instead of <16 x float>): 2x slower actors.
     units, rank = self.bias.shape
     d_out = self.output_rep.dim
-    expand = tf.reshape(tf.einsum("uv,rd->urvd", tf.eye(units, dtype=self.bias.dtype),
-                                  self.bias_basis), [units * rank, units * d_out])
+    expand = tf.reshape(
+      tf.einsum("uv,rd->urvd", tf.eye(units, dtype=self.bias.dtype), self.bias_basis),
+      [units * rank, units * d_out],
+    )
     return tf.reshape(tf.matmul(tf.reshape(self.bias, [1, units * rank]), expand), [-1])
 
   def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
@@ -123,6 +151,11 @@ class SymmetrizerDense(DenseLikeLayer):
 
   def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
-    config.update({"units": self.units, "input_rep": self.input_rep.get_config(),
-                   "output_rep": self.output_rep.get_config()})
+    config.update(
+      {
+        "units": self.units,
+        "input_rep": self.input_rep.get_config(),
+        "output_rep": self.output_rep.get_config(),
+      }
+    )
     return config

@@ -15,16 +15,47 @@
   rewards from the environment's own rule (eq. 4.21).
 """
 
-from tf_equirl.models.data import (DATASETS, DataConfig, as_tf_dataset, collect_transitions,
-                                   dataset_dir, load_split, make_datasets, save_split)
+from tf_equirl.models.data import (
+  DATASETS,
+  DataConfig,
+  as_tf_dataset,
+  collect_transitions,
+  dataset_dir,
+  load_split,
+  make_datasets,
+  save_split,
+)
 from tf_equirl.models.dynamics import model_dynamics, predict_observation, predicted_step
-from tf_equirl.models.networks import (POOLS, EquivariantTransitionModel, MLPTransitionModel,
-                                       build_transition_model, matched_channels)
+from tf_equirl.models.networks import (
+  POOLS,
+  EquivariantTransitionModel,
+  MLPTransitionModel,
+  build_transition_model,
+  matched_channels,
+)
 from tf_equirl.models.spec import TransitionSpec
 from tf_equirl.models.training import TrainConfig, TransitionTrainer, evaluate, train_one
 
-__all__ = ["TransitionSpec", "MLPTransitionModel", "EquivariantTransitionModel", "POOLS",
-           "build_transition_model", "matched_channels", "TrainConfig", "TransitionTrainer",
-           "evaluate", "train_one", "DataConfig", "DATASETS", "make_datasets",
-           "collect_transitions", "save_split", "load_split", "as_tf_dataset", "dataset_dir", "model_dynamics",
-           "predicted_step", "predict_observation"]
+__all__ = [
+  "TransitionSpec",
+  "MLPTransitionModel",
+  "EquivariantTransitionModel",
+  "POOLS",
+  "build_transition_model",
+  "matched_channels",
+  "TrainConfig",
+  "TransitionTrainer",
+  "evaluate",
+  "train_one",
+  "DataConfig",
+  "DATASETS",
+  "make_datasets",
+  "collect_transitions",
+  "save_split",
+  "load_split",
+  "as_tf_dataset",
+  "dataset_dir",
+  "model_dynamics",
+  "predicted_step",
+  "predict_observation",
+]

@@ -34,15 +34,29 @@ from tf_equirl import rng
 if TYPE_CHECKING:
   from tf_equirl.envs.base import BatchedEnvironment
 
-__all__ = ["FIELDS", "DATASETS", "DataConfig", "collect_transitions", "make_datasets",
-           "save_split", "load_split", "as_tf_dataset", "dataset_dir"]
+__all__ = [
+  "FIELDS",
+  "DATASETS",
+  "DataConfig",
+  "collect_transitions",
+  "make_datasets",
+  "save_split",
+  "load_split",
+  "as_tf_dataset",
+  "dataset_dir",
+]
 
 FIELDS = ("obs", "action", "next_obs", "reward", "terminated", "expert")
 DATASETS = ("joint", "left", "random")
 SPLITS = DATASETS + ("validation",)
 # Distinct stream ids folded into the seed, so no two collections share random numbers.
-_STREAMS = {"joint_expert": 1, "joint_random": 2, "random": 3, "validation_expert": 4,
-            "validation_random": 5}
+_STREAMS = {
+  "joint_expert": 1,
+  "joint_random": 2,
+  "random": 3,
+  "validation_expert": 4,
+  "validation_random": 5,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,15 +92,19 @@ def _check_dataset_name(name: str) -> None:
     raise ValueError(f"Unknown transition dataset {name!r}; expected one of {SPLITS}.")
 
 
-def collect_transitions(env, actor, num_transitions: int, seed: int, num_envs: int = 64,
-                        greedy: bool = False, _run=None) -> Dict[str, np.ndarray]:
+def collect_transitions(
+  env, actor, num_transitions: int, seed: int, num_envs: int = 64, greedy: bool = False, _run=None
+) -> Dict[str, np.ndarray]:
   """`num_transitions` real transitions of `env` under `actor` (a logits model) or, with
   `actor=None`, the uniform random policy; collected in one `tf.function(jit_compile=True)`
   while-loop per chunk. Reset steps are dropped (see the module docstring)."""
-  if isinstance(num_transitions, bool) or not isinstance(num_transitions, int) \
-      or num_transitions < 1:
-    raise ValueError("collect_transitions: num_transitions must be a positive integer, "
-                     f"received {num_transitions!r}.")
+  if (
+    isinstance(num_transitions, bool) or not isinstance(num_transitions, int) or num_transitions < 1
+  ):
+    raise ValueError(
+      "collect_transitions: num_transitions must be a positive integer, "
+      f"received {num_transitions!r}."
+    )
   n_actions = env.num_actions
   out: Dict[str, list] = {k: [] for k in FIELDS}
   have, chunk = 0, 0
@@ -96,18 +114,26 @@ def collect_transitions(env, actor, num_transitions: int, seed: int, num_envs: i
     steps = int(np.ceil(1.25 * (num_transitions - have) / num_envs)) + 2
     key = tf.constant([seed, chunk], tf.int64)
     obs, action, next_obs, reward, terminated, valid = (
-        t.numpy() for t in run(key, tf.constant(steps)))
+      t.numpy() for t in run(key, tf.constant(steps))
+    )
     keep = valid.reshape(-1)
-    for name, arr in (("obs", obs), ("action", action), ("next_obs", next_obs),
-                      ("reward", reward), ("terminated", terminated)):
+    for name, arr in (
+      ("obs", obs),
+      ("action", action),
+      ("next_obs", next_obs),
+      ("reward", reward),
+      ("terminated", terminated),
+    ):
       out[name].append(arr.reshape((-1,) + arr.shape[2:])[keep])
     have += int(keep.sum())
     chunk += 1
   data = {k: np.concatenate(v)[:num_transitions] for k, v in out.items() if v}
   data["expert"] = np.full(num_transitions, actor is not None)
   if np.any(data["action"] < 0) or np.any(data["action"] >= n_actions):
-    raise RuntimeError("collect_transitions produced invalid actions; the actor's logits "
-                       "must have one entry per action.")
+    raise RuntimeError(
+      "collect_transitions produced invalid actions; the actor's logits "
+      "must have one entry per action."
+    )
   return data
 
 
@@ -126,28 +152,33 @@ def _collector(env, actor, num_envs: int, greedy: bool):
 
   @tf.function(jit_compile=True)
   def run(key, steps):
-    state, time_step = env.pure_reset(rng.fold_in(key, -1),
-                                      batch_size=num_envs)
+    state, time_step = env.pure_reset(rng.fold_in(key, -1), batch_size=num_envs)
     obs, per_env = time_step.observation.shape, tf.TensorShape([num_envs])
-    spec = ((time_step.observation.dtype, obs), (tf.int32, per_env),
-            (time_step.observation.dtype, obs), (tf.float32, per_env), (tf.bool, per_env),
-            (tf.bool, per_env))
+    spec = (
+      (time_step.observation.dtype, obs),
+      (tf.int32, per_env),
+      (time_step.observation.dtype, obs),
+      (tf.float32, per_env),
+      (tf.bool, per_env),
+      (tf.bool, per_env),
+    )
     # Known element shapes: XLA's bridge then compiles the loop body once, not twice.
     arrays = [tf.TensorArray(d, size=steps, element_shape=shape) for d, shape in spec]
 
     def body(t, state, observation, arrays):
-      action = policy(observation, rng.fold_in(
-          key, tf.cast(t, tf.int64)))
+      action = policy(observation, rng.fold_in(key, tf.cast(t, tf.int64)))
       real = tf.logical_not(state.done)  # False: this step only resets the element
       state, step = env.pure_step(state, action)
-      terminated = tf.logical_and(tf.equal(step.step_type, ts.StepType.LAST),
-                                  tf.equal(step.discount, 0.0))
+      terminated = tf.logical_and(
+        tf.equal(step.step_type, ts.StepType.LAST), tf.equal(step.discount, 0.0)
+      )
       values = (observation, action, step.observation, step.reward, terminated, real)
       arrays = [a.write(t, v) for a, v in zip(arrays, values)]
       return t + 1, state, step.observation, arrays
 
-    _, _, _, arrays = tf.while_loop(lambda t, *_: t < steps, body,
-                                    (tf.constant(0), state, time_step.observation, arrays))
+    _, _, _, arrays = tf.while_loop(
+      lambda t, *_: t < steps, body, (tf.constant(0), state, time_step.observation, arrays)
+    )
     return tuple(a.stack() for a in arrays)
 
   return run
@@ -157,8 +188,9 @@ def _concat(*parts):
   return {k: np.concatenate([p[k] for p in parts]) for k in FIELDS}
 
 
-def make_datasets(env: BatchedEnvironment, expert: keras.Model, seed: int,
-                  config: Optional[DataConfig] = None) -> Dict[str, Dict[str, np.ndarray]]:
+def make_datasets(
+  env: BatchedEnvironment, expert: keras.Model, seed: int, config: Optional[DataConfig] = None
+) -> Dict[str, Dict[str, np.ndarray]]:
   """`{"joint", "left", "random", "validation"}` for `env`, reproducible from `seed`.
 
   Args:
@@ -176,15 +208,20 @@ def make_datasets(env: BatchedEnvironment, expert: keras.Model, seed: int,
   runs = {a: _collector(env, a, config.num_envs, config.greedy_expert) for a in (expert, None)}
 
   def collect(actor, n, stream):
-    return collect_transitions(env, actor, n, key(stream), config.num_envs,
-                               config.greedy_expert, _run=runs[actor])
+    return collect_transitions(
+      env, actor, n, key(stream), config.num_envs, config.greedy_expert, _run=runs[actor]
+    )
 
-  joint = _concat(collect(expert, half, "joint_expert"),
-                  collect(None, config.num_transitions - half, "joint_random"))
+  joint = _concat(
+    collect(expert, half, "joint_expert"),
+    collect(None, config.num_transitions - half, "joint_random"),
+  )
   left = {k: v[joint["action"] == 0] for k, v in joint.items()}
   random = collect(None, config.num_transitions, "random")
-  validation = _concat(collect(expert, half_val, "validation_expert"),
-                       collect(None, config.num_validation - half_val, "validation_random"))
+  validation = _concat(
+    collect(expert, half_val, "validation_expert"),
+    collect(None, config.num_validation - half_val, "validation_random"),
+  )
   return {"joint": joint, "left": left, "random": random, "validation": validation}
 
 
@@ -206,8 +243,10 @@ def load_split(directory: str, name: str) -> Dict[str, np.ndarray]:
   _check_dataset_name(name)
   path = os.path.join(directory, f"{name}.npz")
   if not os.path.exists(path):
-    raise ValueError(f"No transition dataset at {path}; create it with "
-                     "`python -m launchers.make_transition_data --env=... --seed=...`.")
+    raise ValueError(
+      f"No transition dataset at {path}; create it with "
+      "`python -m launchers.make_transition_data --env=... --seed=...`."
+    )
   with np.load(path) as f:
     missing = [k for k in FIELDS if k not in f]
     if missing:
@@ -220,8 +259,12 @@ def write_meta(directory: str, meta: dict) -> None:
     json.dump(meta, f, indent=2, sort_keys=True)
 
 
-def as_tf_dataset(data: Dict[str, np.ndarray], batch_size: int = 64,
-                  shuffle_seed: Optional[int] = 0, drop_remainder: bool = True) -> tf.data.Dataset:
+def as_tf_dataset(
+  data: Dict[str, np.ndarray],
+  batch_size: int = 64,
+  shuffle_seed: Optional[int] = 0,
+  drop_remainder: bool = True,
+) -> tf.data.Dataset:
   """Batches of `{"obs", "action", "next_obs", "terminated"}`, reshuffled every epoch.
 
   The arrays stay in memory; the pipeline shuffles indices and gathers whole batches,
@@ -229,15 +272,19 @@ def as_tf_dataset(data: Dict[str, np.ndarray], batch_size: int = 64,
   """
   n = len(data["action"])
   if batch_size < 1 or (drop_remainder and n < batch_size):
-    raise ValueError(f"as_tf_dataset: batch_size={batch_size} does not fit a dataset of {n} "
-                     "transitions.")
-  tensors = {"obs": tf.constant(data["obs"], tf.float32),
-             "action": tf.constant(data["action"], tf.int32),
-             "next_obs": tf.constant(data["next_obs"], tf.float32),
-             "terminated": tf.constant(data["terminated"], tf.bool)}
+    raise ValueError(
+      f"as_tf_dataset: batch_size={batch_size} does not fit a dataset of {n} " "transitions."
+    )
+  tensors = {
+    "obs": tf.constant(data["obs"], tf.float32),
+    "action": tf.constant(data["action"], tf.int32),
+    "next_obs": tf.constant(data["next_obs"], tf.float32),
+    "terminated": tf.constant(data["terminated"], tf.bool),
+  }
   index = tf.data.Dataset.range(n)
   if shuffle_seed is not None:
     index = index.shuffle(n, seed=shuffle_seed, reshuffle_each_iteration=True)
   index = index.batch(batch_size, drop_remainder=drop_remainder)
-  return index.map(lambda i: {k: tf.gather(v, i) for k, v in tensors.items()},
-                   num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+  return index.map(
+    lambda i: {k: tf.gather(v, i) for k, v in tensors.items()}, num_parallel_calls=tf.data.AUTOTUNE
+  ).prefetch(tf.data.AUTOTUNE)

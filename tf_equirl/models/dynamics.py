@@ -33,17 +33,22 @@ def predict_observation(model, spec: TransitionSpec, observation, action) -> tf.
   """
   observation = tf.convert_to_tensor(observation, tf.float32)
   if observation.shape.rank != 2 or observation.shape[-1] != spec.state_dim:
-    raise ValueError(f"observation must have shape [batch, {spec.state_dim}], received "
-                     f"shape {observation.shape}.")
+    raise ValueError(
+      f"observation must have shape [batch, {spec.state_dim}], received "
+      f"shape {observation.shape}."
+    )
   action = tf.convert_to_tensor(action)
   if not action.dtype.is_integer:
-    raise ValueError(f"action must be an integer tensor [batch] with values in "
-                     f"[0, {spec.num_actions - 1}], received dtype {action.dtype.name}.")
+    raise ValueError(
+      f"action must be an integer tensor [batch] with values in "
+      f"[0, {spec.num_actions - 1}], received dtype {action.dtype.name}."
+    )
   return spec.to_observation(model([observation, tf.cast(action, tf.int32)]))
 
 
-def model_dynamics(model: keras.Model, env: BatchedEnvironment,
-                   spec: Optional[TransitionSpec] = None) -> Callable:
+def model_dynamics(
+  model: keras.Model, env: BatchedEnvironment, spec: Optional[TransitionSpec] = None
+) -> Callable:
   """`physics(state, action) -> next_state` backed by `model`, for `env.with_dynamics`.
 
   The physics state is whatever `env.observe` reads: CartPole's is its observation; for
@@ -63,9 +68,13 @@ def model_dynamics(model: keras.Model, env: BatchedEnvironment,
   return physics
 
 
-def predicted_step(model: keras.Model, env: BatchedEnvironment, state: tf.Tensor,
-                   action: tf.Tensor, spec: Optional[TransitionSpec] = None
-                   ) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+def predicted_step(
+  model: keras.Model,
+  env: BatchedEnvironment,
+  state: tf.Tensor,
+  action: tf.Tensor,
+  spec: Optional[TransitionSpec] = None,
+) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
   """One model step: `(next_state, reward, terminated)`, reward from `env.outcome` (eq. 4.21).
 
   Args:

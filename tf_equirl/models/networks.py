@@ -14,15 +14,27 @@ from typing import Optional, Tuple
 
 import tensorflow as tf
 
-from tf_equirl.layers import (ActionEncoding, EquivariantMeanPool, GroupConv, GroupLift,
-                              ProximalPool, RelaxedGroupConv, RelaxedGroupLift)
+from tf_equirl.layers import (
+  ActionEncoding,
+  EquivariantMeanPool,
+  GroupConv,
+  GroupLift,
+  ProximalPool,
+  RelaxedGroupConv,
+  RelaxedGroupLift,
+)
 from tf_equirl.models.spec import TransitionSpec
 from tf_equirl.params import count_params, match_width
 
 from tensorflow import keras
 
-__all__ = ["MLPTransitionModel", "EquivariantTransitionModel", "POOLS", "build_transition_model",
-           "model_inputs"]
+__all__ = [
+  "MLPTransitionModel",
+  "EquivariantTransitionModel",
+  "POOLS",
+  "build_transition_model",
+  "model_inputs",
+]
 
 POOLS = ("proximal", "mean")
 
@@ -35,8 +47,10 @@ def model_inputs(spec: TransitionSpec):
 
 def _check_spec(spec, who):
   if not isinstance(spec, TransitionSpec):
-    raise ValueError(f"{who}.build expects a tf_equirl.models.TransitionSpec (see "
-                     f"TransitionSpec.for_env), received {type(spec).__name__}.")
+    raise ValueError(
+      f"{who}.build expects a tf_equirl.models.TransitionSpec (see "
+      f"TransitionSpec.for_env), received {type(spec).__name__}."
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,11 +72,14 @@ class MLPTransitionModel:
   def build(self, spec: TransitionSpec, name: str = "mlp_transition") -> keras.Model:
     _check_spec(spec, "MLPTransitionModel")
     if not self.hidden_units or not all(isinstance(u, int) and u >= 1 for u in self.hidden_units):
-      raise ValueError("MLPTransitionModel: hidden_units must be a non-empty tuple of positive "
-                       f"ints, received {self.hidden_units!r}.")
+      raise ValueError(
+        "MLPTransitionModel: hidden_units must be a non-empty tuple of positive "
+        f"ints, received {self.hidden_units!r}."
+      )
     observation, action = model_inputs(spec)
     x = keras.layers.Concatenate(name="state_action")(
-        [observation, ActionEncoding(spec.action_codes, name="action_code")(action)])
+      [observation, ActionEncoding(spec.action_codes, name="action_code")(action)]
+    )
     for i, units in enumerate(self.hidden_units):
       x = keras.layers.Dense(units, activation=self.activation, name=f"hidden_{i}")(x)
     out = keras.layers.Dense(spec.output_dim, name="next_state")(x)
@@ -105,12 +122,16 @@ class EquivariantTransitionModel:
 
   def __post_init__(self):
     if self.pool not in POOLS:
-      raise ValueError(f"EquivariantTransitionModel: pool must be one of {POOLS}, received "
-                       f"pool={self.pool!r}.")
-    if self.channels is not None and (isinstance(self.channels, bool)
-                                      or not isinstance(self.channels, int) or self.channels < 1):
-      raise ValueError("EquivariantTransitionModel: channels must be a positive int or None, "
-                       f"received {self.channels!r}.")
+      raise ValueError(
+        f"EquivariantTransitionModel: pool must be one of {POOLS}, received " f"pool={self.pool!r}."
+      )
+    if self.channels is not None and (
+      isinstance(self.channels, bool) or not isinstance(self.channels, int) or self.channels < 1
+    ):
+      raise ValueError(
+        "EquivariantTransitionModel: channels must be a positive int or None, "
+        f"received {self.channels!r}."
+      )
 
   def build(self, spec: TransitionSpec, name: Optional[str] = None) -> keras.Model:
     _check_spec(spec, "EquivariantTransitionModel")
@@ -118,14 +139,16 @@ class EquivariantTransitionModel:
     group = spec.symmetry.group
     observation, action = model_inputs(spec)
     x = keras.layers.Concatenate(name="state_action")(
-        [observation, ActionEncoding(spec.action_codes, name="action_code")(action)])
+      [observation, ActionEncoding(spec.action_codes, name="action_code")(action)]
+    )
     lift, conv = (RelaxedGroupLift, RelaxedGroupConv) if self.relaxed else (GroupLift, GroupConv)
     h = lift(channels, spec.input_rep, activation=self.activation, name="lift")(x)
     h = conv(channels, group, activation=self.activation, name="hidden_1")(h)
     images = conv(spec.output_dim, group, name="transition_images")(h)
     if self.pool == "proximal":
-      out = ProximalPool(spec.output_rep, distance=self.distance or spec.distance, name="proximal_pool")(
-          [images, observation])
+      out = ProximalPool(
+        spec.output_rep, distance=self.distance or spec.distance, name="proximal_pool"
+      )([images, observation])
     else:
       out = EquivariantMeanPool(spec.output_rep, name="mean_pool")(images)
     prefix = "relaxed" if self.relaxed else "gcnn"
@@ -137,8 +160,10 @@ def matched_channels(spec: TransitionSpec, activation: str = "tanh", relaxed: bo
   """G-CNN width whose parameter count is within 10 % of the default MLP's."""
   target = count_params(MLPTransitionModel(activation=activation).build(spec))
   width, _ = match_width(
-      lambda c: EquivariantTransitionModel(c, "mean", activation, relaxed=relaxed).build(spec),
-      target, widths=range(1, 257))
+    lambda c: EquivariantTransitionModel(c, "mean", activation, relaxed=relaxed).build(spec),
+    target,
+    widths=range(1, 257),
+  )
   return width
 
 
@@ -148,5 +173,6 @@ def build_transition_model(model: str, spec: TransitionSpec, pool: str = "proxim
     return MLPTransitionModel().build(spec)
   if model in ("gcnn", "relaxed"):
     return EquivariantTransitionModel(pool=pool, relaxed=model == "relaxed").build(spec)
-  raise ValueError(f"build_transition_model: model must be 'mlp', 'gcnn' or 'relaxed', "
-                   f"received {model!r}.")
+  raise ValueError(
+    f"build_transition_model: model must be 'mlp', 'gcnn' or 'relaxed', " f"received {model!r}."
+  )

@@ -17,8 +17,11 @@ import numpy as np
 import tensorflow as tf
 
 from tf_equirl.groups import MDPSymmetry, Representation, direct_sum
-from tf_equirl.layers.action_encoding import (encoding_representation, one_hot_action_codes,
-                                              signed_action_codes)
+from tf_equirl.layers.action_encoding import (
+  encoding_representation,
+  one_hot_action_codes,
+  signed_action_codes,
+)
 
 __all__ = ["TransitionSpec", "KINDS", "ACTION_ENCODINGS"]
 
@@ -47,26 +50,39 @@ class TransitionSpec:
 
   def __post_init__(self):
     if not isinstance(self.symmetry, MDPSymmetry):
-      raise ValueError("TransitionSpec: symmetry must be a tf_equirl.groups.MDPSymmetry, "
-                       f"received {type(self.symmetry).__name__}.")
+      raise ValueError(
+        "TransitionSpec: symmetry must be a tf_equirl.groups.MDPSymmetry, "
+        f"received {type(self.symmetry).__name__}."
+      )
     if self.kind not in KINDS:
       raise ValueError(f"TransitionSpec: kind must be one of {KINDS}, received {self.kind!r}.")
     if self.action_encoding not in ACTION_ENCODINGS:
-      raise ValueError(f"TransitionSpec: action_encoding must be one of {ACTION_ENCODINGS}, "
-                       f"received {self.action_encoding!r}.")
+      raise ValueError(
+        f"TransitionSpec: action_encoding must be one of {ACTION_ENCODINGS}, "
+        f"received {self.action_encoding!r}."
+      )
     if self.kind == "grid":
       shape = self.grid_shape
-      if (not isinstance(shape, tuple) or len(shape) != 2
-          or not all(isinstance(v, int) and v >= 1 for v in shape)):
-        raise ValueError("TransitionSpec: kind='grid' needs grid_shape=(rows, columns) of "
-                         f"positive ints, received {shape!r}.")
+      if (
+        not isinstance(shape, tuple)
+        or len(shape) != 2
+        or not all(isinstance(v, int) and v >= 1 for v in shape)
+      ):
+        raise ValueError(
+          "TransitionSpec: kind='grid' needs grid_shape=(rows, columns) of "
+          f"positive ints, received {shape!r}."
+        )
       if shape[0] * shape[1] != self.symmetry.state_dim:
-        raise ValueError(f"TransitionSpec: grid_shape {shape} has {shape[0] * shape[1]} cells "
-                         f"but the state representation has dimension "
-                         f"{self.symmetry.state_dim}.")
+        raise ValueError(
+          f"TransitionSpec: grid_shape {shape} has {shape[0] * shape[1]} cells "
+          f"but the state representation has dimension "
+          f"{self.symmetry.state_dim}."
+        )
     elif self.grid_shape is not None:
-      raise ValueError("TransitionSpec: grid_shape is only used with kind='grid', received "
-                       f"grid_shape={self.grid_shape!r} with kind={self.kind!r}.")
+      raise ValueError(
+        "TransitionSpec: grid_shape is only used with kind='grid', received "
+        f"grid_shape={self.grid_shape!r} with kind={self.kind!r}."
+      )
     self.action_rep_encoded  # noqa: B018  fails early when the codes admit no action
 
   @classmethod
@@ -76,8 +92,10 @@ class TransitionSpec:
     symmetry = env.symmetry
     if hasattr(env, "rows") and hasattr(env, "columns"):
       if not getattr(env, "flat_observation", True):
-        raise ValueError(f"{env.name}: transition models read the flat observation; build "
-                         "the environment with flat_observation=True.")
+        raise ValueError(
+          f"{env.name}: transition models read the flat observation; build "
+          "the environment with flat_observation=True."
+        )
       return cls(symmetry, "grid", (int(env.rows), int(env.columns)), action_encoding)
     return cls(symmetry, "continuous", None, action_encoding)
 
@@ -130,10 +148,13 @@ class TransitionSpec:
     last = np.arange((rows - 1) * columns, rows * columns)
     perms = rep.permutation[:, last]  # where each last-row cell goes
     if not np.all(np.isin(perms, last)):
-      raise ValueError("TransitionSpec: the state representation does not map the paddle's "
-                       "row to itself, so it does not act on paddle columns.")
-    paddle = Representation.from_permutations(rep.group, perms - (rows - 1) * columns,
-                                              name="paddle_columns")
+      raise ValueError(
+        "TransitionSpec: the state representation does not map the paddle's "
+        "row to itself, so it does not act on paddle columns."
+      )
+    paddle = Representation.from_permutations(
+      rep.group, perms - (rows - 1) * columns, name="paddle_columns"
+    )
     return direct_sum(rep, paddle)
 
   @property
@@ -142,8 +163,13 @@ class TransitionSpec:
     return "l1" if self.kind == "continuous" else "catch_mode_l1"
 
   # -------------------------------------------------------------- loss and metrics
-  def loss(self, prediction: tf.Tensor, next_obs: tf.Tensor, terminated: tf.Tensor,
-           mask_terminal: bool = True) -> tf.Tensor:
+  def loss(
+    self,
+    prediction: tf.Tensor,
+    next_obs: tf.Tensor,
+    terminated: tf.Tensor,
+    mask_terminal: bool = True,
+  ) -> tf.Tensor:
     """Mean over the batch of the per-transition loss, terminal ones masked (eq. 4.30/4.32).
 
     continuous: `(1 - done) ||T(s,a) - s'||^2` (eq. 4.30 writes the norm; its square has
@@ -163,8 +189,9 @@ class TransitionSpec:
       return tf.reduce_sum(tf.square(prediction - next_obs), axis=-1)
     ball, paddle = self.targets(next_obs)
     cells = self.state_dim
-    return (tf.nn.softmax_cross_entropy_with_logits(ball, prediction[:, :cells])
-            + tf.nn.softmax_cross_entropy_with_logits(paddle, prediction[:, cells:]))
+    return tf.nn.softmax_cross_entropy_with_logits(
+      ball, prediction[:, :cells]
+    ) + tf.nn.softmax_cross_entropy_with_logits(paddle, prediction[:, cells:])
 
   def targets(self, next_obs: tf.Tensor):
     """Grid targets: one-hot ball cell `[B, rows*columns]` and paddle column `[B, columns]`.
@@ -174,24 +201,27 @@ class TransitionSpec:
     them (`TransitionTrainer` refuses `mask_terminal=False` for grid specs).
     """
     rows, columns = self._grid
-    paddle = next_obs[:, (rows - 1) * columns:]
+    paddle = next_obs[:, (rows - 1) * columns :]
     ball = next_obs - tf.pad(paddle, [[0, 0], [(rows - 1) * columns, 0]])
     return ball, paddle
 
-  def metrics(self, prediction: tf.Tensor, next_obs: tf.Tensor,
-              terminated: tf.Tensor) -> dict:
+  def metrics(self, prediction: tf.Tensor, next_obs: tf.Tensor, terminated: tf.Tensor) -> dict:
     """Sums over non-terminal transitions, to be divided by `count` after accumulating.
 
     continuous: `sq_error` (sum of squared errors over components); RMS is
     `sqrt(sq_error / (count * state_dim))`. grid: `correct` (both modes right).
     """
     keep = 1.0 - tf.cast(terminated, tf.float32)
-    out = {"count": tf.reduce_sum(keep),
-           "loss_sum": tf.reduce_sum(keep * tf.cast(
-               self.per_transition_loss(prediction, next_obs), tf.float32))}
+    out = {
+      "count": tf.reduce_sum(keep),
+      "loss_sum": tf.reduce_sum(
+        keep * tf.cast(self.per_transition_loss(prediction, next_obs), tf.float32)
+      ),
+    }
     if self.kind == "continuous":
-      sq = tf.reduce_sum(tf.square(tf.cast(prediction, tf.float32)
-                                   - tf.cast(next_obs, tf.float32)), axis=-1)
+      sq = tf.reduce_sum(
+        tf.square(tf.cast(prediction, tf.float32) - tf.cast(next_obs, tf.float32)), axis=-1
+      )
       out["sq_error"] = tf.reduce_sum(keep * sq)
     else:
       out["correct"] = tf.reduce_sum(keep * tf.cast(self.exact(prediction, next_obs), tf.float32))
@@ -202,8 +232,9 @@ class TransitionSpec:
     ball, paddle = self.targets(tf.cast(next_obs, tf.float32))
     cells = self.state_dim
     return tf.logical_and(
-        tf.equal(tf.argmax(prediction[:, :cells], -1), tf.argmax(ball, -1)),
-        tf.equal(tf.argmax(prediction[:, cells:], -1), tf.argmax(paddle, -1)))
+      tf.equal(tf.argmax(prediction[:, :cells], -1), tf.argmax(ball, -1)),
+      tf.equal(tf.argmax(prediction[:, cells:], -1), tf.argmax(paddle, -1)),
+    )
 
   def to_observation(self, prediction: tf.Tensor) -> tf.Tensor:
     """The predicted next observation: itself (continuous) or the grid drawn from the
@@ -213,6 +244,7 @@ class TransitionSpec:
     rows, columns = self._grid
     cells = self.state_dim
     ball = tf.one_hot(tf.argmax(prediction[:, :cells], -1), cells, dtype=tf.float32)
-    paddle = tf.one_hot(tf.argmax(prediction[:, cells:], -1) + (rows - 1) * columns, cells,
-                        dtype=tf.float32)
+    paddle = tf.one_hot(
+      tf.argmax(prediction[:, cells:], -1) + (rows - 1) * columns, cells, dtype=tf.float32
+    )
     return tf.maximum(ball, paddle)

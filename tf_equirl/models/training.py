@@ -29,8 +29,15 @@ from tf_equirl.params import clip_by_global_norm, count_params
 
 from tensorflow import keras
 
-__all__ = ["TrainConfig", "TransitionTrainer", "evaluate", "label", "run_folder",
-           "action_splits", "train_one"]
+__all__ = [
+  "TrainConfig",
+  "TransitionTrainer",
+  "evaluate",
+  "label",
+  "run_folder",
+  "action_splits",
+  "train_one",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,12 +76,14 @@ class TrainConfig:
     checks.check_float_fields(self)  # any other float field: finite
     for name in ("mask_terminal", "jit_compile"):
       if not isinstance(getattr(self, name), bool):
-        raise ValueError(f"TrainConfig.{name} must be True or False, received "
-                         f"{getattr(self, name)!r}.")
+        raise ValueError(
+          f"TrainConfig.{name} must be True or False, received " f"{getattr(self, name)!r}."
+        )
 
 
-def evaluate(model, spec: TransitionSpec, data: Dict[str, np.ndarray],
-             batch_size: int = 4096) -> Dict[str, float]:
+def evaluate(
+  model, spec: TransitionSpec, data: Dict[str, np.ndarray], batch_size: int = 4096
+) -> Dict[str, float]:
   """Validation metrics over non-terminal transitions.
 
   Returns `loss` (mean masked loss per non-terminal transition) and `rms` (continuous:
@@ -109,14 +118,17 @@ class TransitionTrainer:
     config: `TrainConfig`; None: `TrainConfig()`.
   """
 
-  def __init__(self, model: keras.Model, spec: TransitionSpec,
-               config: Optional[TrainConfig] = None):
+  def __init__(
+    self, model: keras.Model, spec: TransitionSpec, config: Optional[TrainConfig] = None
+  ):
     config = config if config is not None else TrainConfig()
     if spec.kind == "grid" and not config.mask_terminal:
       # A terminal Catch grid has the ball in the paddle's row: which 1 is the paddle is
       # ambiguous, so the grid targets exist only for non-terminal transitions.
-      raise ValueError("TrainConfig.mask_terminal=False needs a continuous spec; grid targets "
-                       "are undefined for terminal transitions (ball in the paddle's row).")
+      raise ValueError(
+        "TrainConfig.mask_terminal=False needs a continuous spec; grid targets "
+        "are undefined for terminal transitions (ball in the paddle's row)."
+      )
     self.model, self.spec, self.config = model, spec, config
     self.optimizer = keras.optimizers.Adam(config.learning_rate, epsilon=config.adam_epsilon)
     self.optimizer.build(model.trainable_variables)
@@ -133,8 +145,7 @@ class TransitionTrainer:
     so compiled loops (the Dyna driver's model phase) call it directly. Returns the loss."""
     with tf.GradientTape() as tape:
       pred = self.model([batch["obs"], batch["action"]], training=True)
-      loss = self.spec.loss(pred, batch["next_obs"], batch["terminated"],
-                            self.config.mask_terminal)
+      loss = self.spec.loss(pred, batch["next_obs"], batch["terminated"], self.config.mask_terminal)
     variables = self.model.trainable_variables
     grads = tape.gradient(loss, variables)
     grads, _ = clip_by_global_norm(grads, self.config.max_grad_norm)
@@ -148,10 +159,14 @@ class TransitionTrainer:
       count += 1.0
     return total / tf.maximum(count, 1.0)
 
-  def fit(self, train: Dict[str, np.ndarray], validation: Optional[Dict[str, np.ndarray]] = None,
-          on_epoch: Optional[Callable[[int, Dict[str, float]], None]] = None,
-          progress: bool = False, validation_splits: Optional[Dict[str, np.ndarray]] = None
-          ) -> List[Dict[str, float]]:
+  def fit(
+    self,
+    train: Dict[str, np.ndarray],
+    validation: Optional[Dict[str, np.ndarray]] = None,
+    on_epoch: Optional[Callable[[int, Dict[str, float]], None]] = None,
+    progress: bool = False,
+    validation_splits: Optional[Dict[str, np.ndarray]] = None,
+  ) -> List[Dict[str, float]]:
     """Trains for `config.epochs`; returns one row per epoch (epoch 0 = before training).
 
     Each row has `train_loss` and the `evaluate` metrics of `validation` prefixed `val_`,
@@ -165,13 +180,19 @@ class TransitionTrainer:
     bar = None
     if progress:
       from tqdm import tqdm
+
       bar = tqdm(range(1, self.config.epochs + 1), desc=self.model.name, unit="epoch")
     for epoch in bar if bar is not None else range(1, self.config.epochs + 1):
       loss = float(self._epoch(dataset))
       history.append(self._row(epoch, loss, validation, validation_splits))
       if bar is not None:
-        bar.set_postfix({k: f"{v:.4g}" for k, v in history[-1].items()
-                            if k in ("train_loss", "val_loss", "val_rms", "val_accuracy")})
+        bar.set_postfix(
+          {
+            k: f"{v:.4g}"
+            for k, v in history[-1].items()
+            if k in ("train_loss", "val_loss", "val_rms", "val_accuracy")
+          }
+        )
       if on_epoch:
         on_epoch(epoch, history[-1])
     return history
@@ -192,8 +213,7 @@ def label(model: str, pool: str) -> str:
   return "mlp" if model == "mlp" else f"gcnn_{pool}"
 
 
-def run_folder(runs_dir: str, env_name: str, model: str, pool: str, dataset: str,
-               seed: int) -> str:
+def run_folder(runs_dir: str, env_name: str, model: str, pool: str, dataset: str, seed: int) -> str:
   """`<runs_dir>/<env>/<label>_<dataset>/seed_<seed>`: where `train_one` writes a run."""
   return os.path.join(runs_dir, env_name, f"{label(model, pool)}_{dataset}", f"seed_{seed}")
 
@@ -203,9 +223,19 @@ def action_splits(validation, num_actions):
   return {f"a{a}": validation["action"] == a for a in range(num_actions)}
 
 
-def train_one(env_name: str, model: str, pool: str, dataset: str, out: str,
-              config: Optional[TrainConfig] = None, data_dir: str = "data", data_seed: int = 0,
-              progress: bool = True, tensorboard: bool = True, command: str = ""):
+def train_one(
+  env_name: str,
+  model: str,
+  pool: str,
+  dataset: str,
+  out: str,
+  config: Optional[TrainConfig] = None,
+  data_dir: str = "data",
+  data_seed: int = 0,
+  progress: bool = True,
+  tensorboard: bool = True,
+  command: str = "",
+):
   """Trains one model on the `dataset` split (of `make_datasets` with `data_seed`, under
   `data_dir`) with `config` (default `TrainConfig()`, the thesis' settings; its seed also
   seeds the weights) and writes `model.keras`, `history.csv`, `summary.json` and TensorBoard
@@ -229,16 +259,30 @@ def train_one(env_name: str, model: str, pool: str, dataset: str, out: str,
             tf.summary.scalar(k, v)
 
   start = time.time()
-  history = trainer.fit(train, validation, on_epoch=on_epoch, progress=progress,
-                        validation_splits=action_splits(validation, spec.num_actions))
+  history = trainer.fit(
+    train,
+    validation,
+    on_epoch=on_epoch,
+    progress=progress,
+    validation_splits=action_splits(validation, spec.num_actions),
+  )
   seconds = time.time() - start
   net.save(os.path.join(out, "model.keras"))
-  results.write_seed_csv(os.path.join(out, "history.csv"),
-                         {k: [r[k] for r in history] for k in history[0]})
-  summary = {"env": env_name, "model": label(model, pool), "dataset": dataset,
-             "seed": config.seed, "epochs": config.epochs, "params": count_params(net),
-             "train_size": len(train["action"]),
-             "seconds": round(seconds, 1), "final": history[-1], "command": command,
-             "mask_terminal": config.mask_terminal}
+  results.write_seed_csv(
+    os.path.join(out, "history.csv"), {k: [r[k] for r in history] for k in history[0]}
+  )
+  summary = {
+    "env": env_name,
+    "model": label(model, pool),
+    "dataset": dataset,
+    "seed": config.seed,
+    "epochs": config.epochs,
+    "params": count_params(net),
+    "train_size": len(train["action"]),
+    "seconds": round(seconds, 1),
+    "final": history[-1],
+    "command": command,
+    "mask_terminal": config.mask_terminal,
+  }
   results.write_json(os.path.join(out, "summary.json"), summary)
   return net, history

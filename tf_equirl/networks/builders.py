@@ -58,23 +58,47 @@ from typing import Optional
 import numpy as np
 
 from tf_equirl.groups import MDPSymmetry, Representation
-from tf_equirl.layers import (EquivariantLogits, GroupConv, GroupLift, GroupPool,
-                              IrrepDense, IrrepInvariants, IrrepLift, IrrepLogits,
-                              IsotypicDense, IsotypicInvariants, IsotypicLift, IsotypicLogits,
-                              PermutationEquivariantDense, RelaxedGroupConv, RelaxedGroupLift,
-                              ResidualGroupConv, ResidualGroupLift, SymmetrizerDense)
+from tf_equirl.layers import (
+  EquivariantLogits,
+  GroupConv,
+  GroupLift,
+  GroupPool,
+  IrrepDense,
+  IrrepInvariants,
+  IrrepLift,
+  IrrepLogits,
+  IsotypicDense,
+  IsotypicInvariants,
+  IsotypicLift,
+  IsotypicLogits,
+  PermutationEquivariantDense,
+  RelaxedGroupConv,
+  RelaxedGroupLift,
+  ResidualGroupConv,
+  ResidualGroupLift,
+  SymmetrizerDense,
+)
 from tf_equirl.layers import _isotypic
 from tf_equirl.params import count_params, match_width
 
 from tensorflow import keras
 
-ACTOR_KINDS = ("mlp", "gcnn", "symmetrizer", "relaxed", "rpp", "encoder", "augment",
-               "steerable", "steerable_lean")
+ACTOR_KINDS = (
+  "mlp",
+  "gcnn",
+  "symmetrizer",
+  "relaxed",
+  "rpp",
+  "encoder",
+  "augment",
+  "steerable",
+  "steerable_lean",
+)
 CRITIC_KINDS = ("mlp", "invariant", "relaxed", "rpp", "steerable", "steerable_lean")
 APPROXIMATE_KINDS = ("relaxed", "rpp")
 AUGMENTED_KINDS = ("augment",)  # kinds the learner trains on symmetry-augmented batches
-RELAXED_KERNELS = 2       # L of the relaxed layers (seed 002 / Wang et al. 2022 use a few)
-RPP_FREE_DECAY = 1e-3     # per-step decay of the unconstrained path (a stronger prior)
+RELAXED_KERNELS = 2  # L of the relaxed layers (seed 002 / Wang et al. 2022 use a few)
+RPP_FREE_DECAY = 1e-3  # per-step decay of the unconstrained path (a stronger prior)
 HIDDEN_KINDS = ("permutation", "group_conv", "siamese")
 MLP_WIDTH = 64  # PureJaxRL / thesis Table 5.4 baseline
 # The odd network's width: the thesis' (Table 5.4: its equivariant actor-critic has 8,961
@@ -104,22 +128,27 @@ def sign_character(rep: Representation) -> Optional[np.ndarray]:
 
 def _hidden_layer(kind: str, width: int, symmetry: MDPSymmetry):
   if kind == "permutation":
-    return PermutationEquivariantDense(width, activation="tanh",
-                                       kernel_initializer=_orth(_HIDDEN_GAIN))
+    return PermutationEquivariantDense(
+      width, activation="tanh", kernel_initializer=_orth(_HIDDEN_GAIN)
+    )
   if kind == "group_conv":
-    return GroupConv(width, symmetry.group, activation="tanh",
-                     kernel_initializer=_orth(_HIDDEN_GAIN))
+    return GroupConv(
+      width, symmetry.group, activation="tanh", kernel_initializer=_orth(_HIDDEN_GAIN)
+    )
   if kind == "siamese":  # one Dense shared by every group element: f'[h] = act(f[h] W + b)
     return keras.layers.Dense(width, activation="tanh", kernel_initializer=_orth(_HIDDEN_GAIN))
   raise ValueError(f"hidden must be one of {HIDDEN_KINDS}, received hidden={kind!r}.")
 
 
-def mlp_actor(state_dim: int, num_actions: int, width: int = MLP_WIDTH,
-              name: str = "mlp_actor") -> keras.Model:
+def mlp_actor(
+  state_dim: int, num_actions: int, width: int = MLP_WIDTH, name: str = "mlp_actor"
+) -> keras.Model:
   inp = keras.Input((state_dim,), name="observation")
   h = keras.layers.Dense(width, "tanh", kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
   h = keras.layers.Dense(width, "tanh", kernel_initializer=_orth(_HIDDEN_GAIN))(h)
-  out = keras.layers.Dense(num_actions, kernel_initializer=_orth(_ACTOR_HEAD_GAIN), name="logits")(h)
+  out = keras.layers.Dense(num_actions, kernel_initializer=_orth(_ACTOR_HEAD_GAIN), name="logits")(
+    h
+  )
   return keras.Model(inp, out, name=name)
 
 
@@ -131,43 +160,52 @@ def mlp_critic(state_dim: int, width: int = MLP_WIDTH, name: str = "mlp_critic")
   return keras.Model(inp, out, name=name)
 
 
-def gcnn_actor(symmetry: MDPSymmetry, width: int, hidden: str = "permutation",
-               name: str = "gcnn_actor") -> keras.Model:
+def gcnn_actor(
+  symmetry: MDPSymmetry, width: int, hidden: str = "permutation", name: str = "gcnn_actor"
+) -> keras.Model:
   inp = keras.Input((symmetry.state_dim,), name="observation")
   chi = sign_character(symmetry.state_rep)
   if chi is not None:
     # Odd network: tanh is odd and there are no biases, so f(chi(g) s) = chi(g) f(s).
-    h = keras.layers.Dense(width, "tanh", use_bias=False,
-                           kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
-    h = keras.layers.Dense(width, "tanh", use_bias=False,
-                           kernel_initializer=_orth(_HIDDEN_GAIN))(h)
+    h = keras.layers.Dense(width, "tanh", use_bias=False, kernel_initializer=_orth(_HIDDEN_GAIN))(
+      inp
+    )
+    h = keras.layers.Dense(width, "tanh", use_bias=False, kernel_initializer=_orth(_HIDDEN_GAIN))(h)
     sign = Representation(symmetry.group, chi[:, None, None] * np.eye(width), name="sign")
-    out = EquivariantLogits(symmetry.action_rep, input_rep=sign,
-                            kernel_initializer=_orth(_ACTOR_HEAD_GAIN), name="logits")(h)
+    out = EquivariantLogits(
+      symmetry.action_rep, input_rep=sign, kernel_initializer=_orth(_ACTOR_HEAD_GAIN), name="logits"
+    )(h)
   else:
-    h = GroupLift(width, symmetry.state_rep, activation="tanh",
-                  kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
+    h = GroupLift(
+      width, symmetry.state_rep, activation="tanh", kernel_initializer=_orth(_HIDDEN_GAIN)
+    )(inp)
     h = _hidden_layer(hidden, width, symmetry)(h)
-    out = EquivariantLogits(symmetry.action_rep, kernel_initializer=_orth(_ACTOR_HEAD_GAIN),
-                            name="logits")(h)
+    out = EquivariantLogits(
+      symmetry.action_rep, kernel_initializer=_orth(_ACTOR_HEAD_GAIN), name="logits"
+    )(h)
   return keras.Model(inp, out, name=name)
 
 
-def symmetrizer_actor(symmetry: MDPSymmetry, width: int,
-                      name: str = "symmetrizer_actor") -> keras.Model:
+def symmetrizer_actor(
+  symmetry: MDPSymmetry, width: int, name: str = "symmetrizer_actor"
+) -> keras.Model:
   regular = Representation.regular(symmetry.group)
   inp = keras.Input((symmetry.state_dim,), name="observation")
-  h = SymmetrizerDense(width, symmetry.state_rep, regular, activation="tanh",
-                       kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
-  h = SymmetrizerDense(width, regular, regular, activation="tanh",
-                       kernel_initializer=_orth(_HIDDEN_GAIN))(h)
-  out = SymmetrizerDense(1, regular, symmetry.action_rep,
-                         kernel_initializer=_orth(_ACTOR_HEAD_GAIN), name="logits")(h)
+  h = SymmetrizerDense(
+    width, symmetry.state_rep, regular, activation="tanh", kernel_initializer=_orth(_HIDDEN_GAIN)
+  )(inp)
+  h = SymmetrizerDense(
+    width, regular, regular, activation="tanh", kernel_initializer=_orth(_HIDDEN_GAIN)
+  )(h)
+  out = SymmetrizerDense(
+    1, regular, symmetry.action_rep, kernel_initializer=_orth(_ACTOR_HEAD_GAIN), name="logits"
+  )(h)
   return keras.Model(inp, out, name=name)
 
 
-def encoder_actor(symmetry: MDPSymmetry, width: int, hidden: str = "permutation",
-                  name: str = "encoder_actor") -> keras.Model:
+def encoder_actor(
+  symmetry: MDPSymmetry, width: int, hidden: str = "permutation", name: str = "encoder_actor"
+) -> keras.Model:
   """Equivariant encoder with an unconstrained head (Mondal et al. 2020, thesis 3.1.2).
 
   The encoder is the lifted gcnn's trunk, `f(s) = hidden(GroupLift(s))` with
@@ -180,20 +218,24 @@ def encoder_actor(symmetry: MDPSymmetry, width: int, hidden: str = "permutation"
   general (the thesis, 4.6.1.1, contrasts its end-to-end equivariant actor with this).
   """
   inp = keras.Input((symmetry.state_dim,), name="observation")
-  h = GroupLift(width, symmetry.state_rep, activation="tanh",
-                kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
+  h = GroupLift(
+    width, symmetry.state_rep, activation="tanh", kernel_initializer=_orth(_HIDDEN_GAIN)
+  )(inp)
   h = _hidden_layer(hidden, width, symmetry)(h)
   h = keras.layers.Flatten(name="latent")(h)
-  out = keras.layers.Dense(symmetry.num_actions, kernel_initializer=_orth(_ACTOR_HEAD_GAIN),
-                           name="logits")(h)
+  out = keras.layers.Dense(
+    symmetry.num_actions, kernel_initializer=_orth(_ACTOR_HEAD_GAIN), name="logits"
+  )(h)
   return keras.Model(inp, out, name=name)
 
 
-def invariant_critic(symmetry: MDPSymmetry, width: int, hidden: str = "permutation",
-                     name: str = "invariant_critic") -> keras.Model:
+def invariant_critic(
+  symmetry: MDPSymmetry, width: int, hidden: str = "permutation", name: str = "invariant_critic"
+) -> keras.Model:
   inp = keras.Input((symmetry.state_dim,), name="observation")
-  h = GroupLift(width, symmetry.state_rep, activation="tanh",
-                kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
+  h = GroupLift(
+    width, symmetry.state_rep, activation="tanh", kernel_initializer=_orth(_HIDDEN_GAIN)
+  )(inp)
   h = _hidden_layer(hidden, width, symmetry)(h)
   h = GroupPool("mean")(h)
   out = keras.layers.Dense(1, kernel_initializer=_orth(_CRITIC_HEAD_GAIN), name="value")(h)
@@ -206,19 +248,22 @@ def _steerable_trunk(symmetry: MDPSymmetry, width: int, inp):
   return IrrepDense(width, symmetry.group, kernel_initializer=_orth(_HIDDEN_GAIN))(h)
 
 
-def steerable_actor(symmetry: MDPSymmetry, width: int,
-                    name: str = "steerable_actor") -> keras.Model:
+def steerable_actor(
+  symmetry: MDPSymmetry, width: int, name: str = "steerable_actor"
+) -> keras.Model:
   """Steerable actor: `pi(pi(g) a | rho(g) s) = pi(a | s)` with features in irreducible
   coordinates (see `tf_equirl.layers._irreps`)."""
   inp = keras.Input((symmetry.state_dim,), name="observation")
   h = _steerable_trunk(symmetry, width, inp)
-  out = IrrepLogits(symmetry.action_rep, kernel_initializer=_orth(_ACTOR_HEAD_GAIN),
-                    name="logits")(h)
+  out = IrrepLogits(symmetry.action_rep, kernel_initializer=_orth(_ACTOR_HEAD_GAIN), name="logits")(
+    h
+  )
   return keras.Model(inp, out, name=name)
 
 
-def steerable_critic(symmetry: MDPSymmetry, width: int,
-                     name: str = "steerable_critic") -> keras.Model:
+def steerable_critic(
+  symmetry: MDPSymmetry, width: int, name: str = "steerable_critic"
+) -> keras.Model:
   """Invariant critic on the steerable trunk: `IrrepInvariants` (trivial coordinates and
   norms), a dense output: `V(rho(g) s) = V(s)`."""
   inp = keras.Input((symmetry.state_dim,), name="observation")
@@ -231,8 +276,9 @@ LEAN_RULES = ("uniform", "trivial", "action")
 LEAN_RULE = "action"  # learned best of the three on the grid world (see lean_multiplicities)
 
 
-def lean_multiplicities(symmetry: MDPSymmetry, width: int, rule: str = LEAN_RULE,
-                        role: str = "actor") -> tuple:
+def lean_multiplicities(
+  symmetry: MDPSymmetry, width: int, rule: str = LEAN_RULE, role: str = "actor"
+) -> tuple:
   """Hidden multiplicities of the `steerable_lean` networks, one per type of
   `_isotypic.irrep_types(group)` (trivial first), from one `width`.
 
@@ -254,8 +300,9 @@ def lean_multiplicities(symmetry: MDPSymmetry, width: int, rule: str = LEAN_RULE
   they hold few copies of the two-dimensional type, and those are what the actor needs.
   """
   if rule not in LEAN_RULES:
-    raise ValueError(f"lean_multiplicities: rule must be one of {LEAN_RULES}, received "
-                     f"rule={rule!r}.")
+    raise ValueError(
+      f"lean_multiplicities: rule must be one of {LEAN_RULES}, received " f"rule={rule!r}."
+    )
   state = [b.shape[0] > 0 for b in _isotypic.bases_from(symmetry.state_rep)]
   action = [b.shape[0] > 0 for b in _isotypic.bases_onto(symmetry.action_rep)]
   if rule == "action" and role != "actor":
@@ -278,27 +325,30 @@ def lean_multiplicities(symmetry: MDPSymmetry, width: int, rule: str = LEAN_RULE
 
 def _lean_trunk(symmetry: MDPSymmetry, counts: tuple, inp):
   """`IsotypicLift` (types the state lacks left out) and `IsotypicDense`: `[batch, D]`."""
-  lifted = tuple(m if b.shape[0] else 0
-                 for b, m in zip(_isotypic.bases_from(symmetry.state_rep), counts))
+  lifted = tuple(
+    m if b.shape[0] else 0 for b, m in zip(_isotypic.bases_from(symmetry.state_rep), counts)
+  )
   h = IsotypicLift(lifted, symmetry.state_rep, kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
-  return IsotypicDense(counts, symmetry.group, lifted,
-                       kernel_initializer=_orth(_HIDDEN_GAIN))(h)
+  return IsotypicDense(counts, symmetry.group, lifted, kernel_initializer=_orth(_HIDDEN_GAIN))(h)
 
 
-def steerable_lean_actor(symmetry: MDPSymmetry, width: int, rule: str = LEAN_RULE,
-                         name: str = "steerable_lean_actor") -> keras.Model:
+def steerable_lean_actor(
+  symmetry: MDPSymmetry, width: int, rule: str = LEAN_RULE, name: str = "steerable_lean_actor"
+) -> keras.Model:
   """Steerable actor with free multiplicities (`lean_multiplicities(width, rule)`):
   `pi(pi(g) a | rho(g) s) = pi(a | s)`."""
   counts = lean_multiplicities(symmetry, width, rule, "actor")
   inp = keras.Input((symmetry.state_dim,), name="observation")
   h = _lean_trunk(symmetry, counts, inp)
-  out = IsotypicLogits(symmetry.action_rep, counts, kernel_initializer=_orth(_ACTOR_HEAD_GAIN),
-                       name="logits")(h)
+  out = IsotypicLogits(
+    symmetry.action_rep, counts, kernel_initializer=_orth(_ACTOR_HEAD_GAIN), name="logits"
+  )(h)
   return keras.Model(inp, out, name=name)
 
 
-def steerable_lean_critic(symmetry: MDPSymmetry, width: int, rule: str = LEAN_RULE,
-                          name: str = "steerable_lean_critic") -> keras.Model:
+def steerable_lean_critic(
+  symmetry: MDPSymmetry, width: int, rule: str = LEAN_RULE, name: str = "steerable_lean_critic"
+) -> keras.Model:
   """Invariant critic on the lean trunk: `IsotypicInvariants`, a dense output."""
   counts = lean_multiplicities(symmetry, width, rule, "critic")
   inp = keras.Input((symmetry.state_dim,), name="observation")
@@ -307,37 +357,67 @@ def steerable_lean_critic(symmetry: MDPSymmetry, width: int, rule: str = LEAN_RU
   return keras.Model(inp, out, name=name)
 
 
-def _approximate_trunk(kind: str, symmetry: MDPSymmetry, width: int, inp,
-                       parameterization: str = "direct"):
+def _approximate_trunk(
+  kind: str, symmetry: MDPSymmetry, width: int, inp, parameterization: str = "direct"
+):
   """Lift and hidden layer of the `relaxed` / `rpp` networks, `[batch, |G|, width]`;
   `parameterization` of the relaxed weights (`tf_equirl.layers.relaxed`)."""
   if kind == "relaxed":
-    h = RelaxedGroupLift(width, symmetry.state_rep, num_kernels=RELAXED_KERNELS,
-                         parameterization=parameterization,
-                         activation="tanh", kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
-    return RelaxedGroupConv(width, symmetry.group, num_kernels=RELAXED_KERNELS,
-                            parameterization=parameterization,
-                            activation="tanh", kernel_initializer=_orth(_HIDDEN_GAIN))(h)
-  h = ResidualGroupLift(width, symmetry.state_rep, free_decay=RPP_FREE_DECAY,
-                        activation="tanh", kernel_initializer=_orth(_HIDDEN_GAIN))(inp)
-  return ResidualGroupConv(width, symmetry.group, free_decay=RPP_FREE_DECAY, activation="tanh",
-                           kernel_initializer=_orth(_HIDDEN_GAIN))(h)
+    h = RelaxedGroupLift(
+      width,
+      symmetry.state_rep,
+      num_kernels=RELAXED_KERNELS,
+      parameterization=parameterization,
+      activation="tanh",
+      kernel_initializer=_orth(_HIDDEN_GAIN),
+    )(inp)
+    return RelaxedGroupConv(
+      width,
+      symmetry.group,
+      num_kernels=RELAXED_KERNELS,
+      parameterization=parameterization,
+      activation="tanh",
+      kernel_initializer=_orth(_HIDDEN_GAIN),
+    )(h)
+  h = ResidualGroupLift(
+    width,
+    symmetry.state_rep,
+    free_decay=RPP_FREE_DECAY,
+    activation="tanh",
+    kernel_initializer=_orth(_HIDDEN_GAIN),
+  )(inp)
+  return ResidualGroupConv(
+    width,
+    symmetry.group,
+    free_decay=RPP_FREE_DECAY,
+    activation="tanh",
+    kernel_initializer=_orth(_HIDDEN_GAIN),
+  )(h)
 
 
-def approximate_actor(kind: str, symmetry: MDPSymmetry, width: int,
-                      name: Optional[str] = None,
-                      parameterization: str = "direct") -> keras.Model:
+def approximate_actor(
+  kind: str,
+  symmetry: MDPSymmetry,
+  width: int,
+  name: Optional[str] = None,
+  parameterization: str = "direct",
+) -> keras.Model:
   """`relaxed` or `rpp` actor: approximately equivariant trunk, `EquivariantLogits` head."""
   inp = keras.Input((symmetry.state_dim,), name="observation")
   h = _approximate_trunk(kind, symmetry, width, inp, parameterization)
-  out = EquivariantLogits(symmetry.action_rep, kernel_initializer=_orth(_ACTOR_HEAD_GAIN),
-                          name="logits")(h)
+  out = EquivariantLogits(
+    symmetry.action_rep, kernel_initializer=_orth(_ACTOR_HEAD_GAIN), name="logits"
+  )(h)
   return keras.Model(inp, out, name=name or f"{kind}_actor")
 
 
-def approximate_critic(kind: str, symmetry: MDPSymmetry, width: int,
-                       name: Optional[str] = None,
-                       parameterization: str = "direct") -> keras.Model:
+def approximate_critic(
+  kind: str,
+  symmetry: MDPSymmetry,
+  width: int,
+  name: Optional[str] = None,
+  parameterization: str = "direct",
+) -> keras.Model:
   """`relaxed` or `rpp` critic: approximately invariant trunk, `GroupPool`, dense output."""
   inp = keras.Input((symmetry.state_dim,), name="observation")
   h = GroupPool("mean")(_approximate_trunk(kind, symmetry, width, inp, parameterization))
@@ -351,21 +431,29 @@ def _matched_width(kind: str, role: str, symmetry: MDPSymmetry, hidden: str) -> 
     return ODD_WIDTH
   if role == "actor":
     target = count_params(mlp_actor(symmetry.state_dim, symmetry.num_actions))
-    build = {"gcnn": lambda w: gcnn_actor(symmetry, w, hidden),
-             "symmetrizer": lambda w: symmetrizer_actor(symmetry, w),
-             "relaxed": lambda w: approximate_actor("relaxed", symmetry, w),
-             "rpp": lambda w: approximate_actor("rpp", symmetry, w),
-             "encoder": lambda w: encoder_actor(symmetry, w, hidden),
-             "steerable": lambda w: steerable_actor(symmetry, w),
-             "steerable_lean": lambda w: steerable_lean_actor(symmetry, w)}[kind]
+    build = {
+      "gcnn": lambda w: gcnn_actor(symmetry, w, hidden),
+      "symmetrizer": lambda w: symmetrizer_actor(symmetry, w),
+      "relaxed": lambda w: approximate_actor("relaxed", symmetry, w),
+      "rpp": lambda w: approximate_actor("rpp", symmetry, w),
+      "encoder": lambda w: encoder_actor(symmetry, w, hidden),
+      "steerable": lambda w: steerable_actor(symmetry, w),
+      "steerable_lean": lambda w: steerable_lean_actor(symmetry, w),
+    }[kind]
   elif kind in ("steerable", "steerable_lean"):
     target = count_params(mlp_critic(symmetry.state_dim))
-    build = lambda w: (steerable_critic if kind == "steerable"  # noqa: E731
-                       else steerable_lean_critic)(symmetry, w)
+    build = lambda w: (
+      steerable_critic
+      if kind == "steerable"  # noqa: E731
+      else steerable_lean_critic
+    )(symmetry, w)
   else:
     target = count_params(mlp_critic(symmetry.state_dim))
-    build = (functools.partial(approximate_critic, kind, symmetry)
-             if kind in APPROXIMATE_KINDS else lambda w: invariant_critic(symmetry, w, hidden))
+    build = (
+      functools.partial(approximate_critic, kind, symmetry)
+      if kind in APPROXIMATE_KINDS
+      else lambda w: invariant_critic(symmetry, w, hidden)
+    )
   width, _ = match_width(build, target, tolerance=0.1, widths=range(1, 513))
   return width
 
@@ -373,15 +461,22 @@ def _matched_width(kind: str, role: str, symmetry: MDPSymmetry, hidden: str) -> 
 def _check_width(width, role: str) -> None:
   """A width is None (match the MLP's parameter count) or a positive integer: 0 must not
   quietly mean None."""
-  if width is not None and (isinstance(width, bool) or not isinstance(width, (int, np.integer))
-                            or width < 1):
-    raise ValueError(f"The {role}'s width must be a positive integer or None (match the "
-                     f"MLP's parameter count), received {width!r}.")
+  if width is not None and (
+    isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1
+  ):
+    raise ValueError(
+      f"The {role}'s width must be a positive integer or None (match the "
+      f"MLP's parameter count), received {width!r}."
+    )
 
 
-def build_actor(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
-                hidden: str = "permutation",
-                relaxed_parameterization: str = "direct") -> keras.Model:
+def build_actor(
+  kind: str,
+  symmetry: MDPSymmetry,
+  width: Optional[int] = None,
+  hidden: str = "permutation",
+  relaxed_parameterization: str = "direct",
+) -> keras.Model:
   """Actor logits model of `kind`; `width=None` matches the 64-64 MLP's parameter count.
   `relaxed_parameterization` ("direct" or "centered") applies to the `relaxed` kind."""
   if kind not in ACTOR_KINDS:
@@ -390,8 +485,9 @@ def build_actor(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
   if kind == "mlp":
     return mlp_actor(symmetry.state_dim, symmetry.num_actions, width or MLP_WIDTH)
   if kind == "augment":
-    return mlp_actor(symmetry.state_dim, symmetry.num_actions, width or MLP_WIDTH,
-                     name="augment_actor")
+    return mlp_actor(
+      symmetry.state_dim, symmetry.num_actions, width or MLP_WIDTH, name="augment_actor"
+    )
   width = width or _matched_width(kind, "actor", symmetry, hidden)
   if kind == "gcnn":
     return gcnn_actor(symmetry, width, hidden)
@@ -406,9 +502,13 @@ def build_actor(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
   return symmetrizer_actor(symmetry, width)
 
 
-def build_critic(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
-                 hidden: str = "permutation",
-                 relaxed_parameterization: str = "direct") -> keras.Model:
+def build_critic(
+  kind: str,
+  symmetry: MDPSymmetry,
+  width: Optional[int] = None,
+  hidden: str = "permutation",
+  relaxed_parameterization: str = "direct",
+) -> keras.Model:
   """Critic value model of `kind` (`mlp`, `invariant`, `relaxed` or `rpp`)."""
   if kind not in CRITIC_KINDS:
     raise ValueError(f"Unknown critic network {kind!r}; expected one of {CRITIC_KINDS}.")
@@ -416,13 +516,18 @@ def build_critic(kind: str, symmetry: MDPSymmetry, width: Optional[int] = None,
   if kind == "mlp":
     return mlp_critic(symmetry.state_dim, width or MLP_WIDTH)
   if kind in APPROXIMATE_KINDS:
-    return approximate_critic(kind, symmetry,
-                              width or _matched_width(kind, "critic", symmetry, hidden),
-                              parameterization=relaxed_parameterization)
+    return approximate_critic(
+      kind,
+      symmetry,
+      width or _matched_width(kind, "critic", symmetry, hidden),
+      parameterization=relaxed_parameterization,
+    )
   if kind == "steerable":
     return steerable_critic(symmetry, width or _matched_width(kind, "critic", symmetry, hidden))
   if kind == "steerable_lean":
-    return steerable_lean_critic(symmetry,
-                                 width or _matched_width(kind, "critic", symmetry, hidden))
-  return invariant_critic(symmetry, width or _matched_width("invariant", "critic", symmetry,
-                                                            hidden), hidden)
+    return steerable_lean_critic(
+      symmetry, width or _matched_width(kind, "critic", symmetry, hidden)
+    )
+  return invariant_critic(
+    symmetry, width or _matched_width("invariant", "critic", symmetry, hidden), hidden
+  )

@@ -38,7 +38,7 @@ class _KerasModelNetwork(network.Network):
 
   def _apply(self, observations, training):
     observations = tf.cast(observations, tf.float32)
-    outer = tf.shape(observations)[:tf.rank(observations) - self._obs_rank]
+    outer = tf.shape(observations)[: tf.rank(observations) - self._obs_rank]
     flat = tf.reshape(observations, [-1, self._obs_dim])
     out = self._model(flat, training=training)
     return tf.reshape(out, tf.concat([outer, tf.shape(out)[1:]], axis=0))
@@ -56,17 +56,26 @@ class LogitsActorNetwork(_KerasModelNetwork):
     model: Keras model mapping `[batch, prod(observation_spec.shape)]` to `[batch, |A|]`.
   """
 
-  def __init__(self, observation_spec: TensorSpec, action_spec: BoundedTensorSpec,
-               model: tf.keras.Model, name: str = "LogitsActorNetwork"):
+  def __init__(
+    self,
+    observation_spec: TensorSpec,
+    action_spec: BoundedTensorSpec,
+    model: tf.keras.Model,
+    name: str = "LogitsActorNetwork",
+  ):
     num_actions = int(action_spec.maximum) - int(action_spec.minimum) + 1
     inputs = model.inputs[0].shape if getattr(model, "inputs", None) else None
     outputs = model.outputs[0].shape if getattr(model, "outputs", None) else None
     if inputs is not None and (inputs.rank != 2 or inputs[-1] != _flat_dim(observation_spec)):
-      raise ValueError(f"Model {model.name!r} takes inputs of shape {inputs}; the environment's "
-                       f"observations flatten to [batch, {_flat_dim(observation_spec)}].")
+      raise ValueError(
+        f"Model {model.name!r} takes inputs of shape {inputs}; the environment's "
+        f"observations flatten to [batch, {_flat_dim(observation_spec)}]."
+      )
     if outputs is not None and (outputs.rank != 2 or outputs[-1] != num_actions):
-      raise ValueError(f"Model {model.name!r} returns shape {outputs}; expected logits "
-                       f"[batch, {num_actions}] for the environment's {num_actions} actions.")
+      raise ValueError(
+        f"Model {model.name!r} returns shape {outputs}; expected logits "
+        f"[batch, {num_actions}] for the environment's {num_actions} actions."
+      )
     super().__init__(observation_spec, model, name)
     self._action_dtype = action_spec.dtype
 
@@ -91,18 +100,29 @@ class ActorNetwork(_KerasModelNetwork):
     relaxed_parameterization: of the `relaxed` kind's weights ("direct" or "centered").
   """
 
-  def __init__(self, observation_spec: TensorSpec, action_spec: BoundedTensorSpec, kind: str,
-               symmetry: MDPSymmetry, width: Optional[int] = None, hidden: str = "permutation",
-               name: str = "ActorNetwork", relaxed_parameterization: str = "direct"):
+  def __init__(
+    self,
+    observation_spec: TensorSpec,
+    action_spec: BoundedTensorSpec,
+    kind: str,
+    symmetry: MDPSymmetry,
+    width: Optional[int] = None,
+    hidden: str = "permutation",
+    name: str = "ActorNetwork",
+    relaxed_parameterization: str = "direct",
+  ):
     num_actions = int(action_spec.maximum) - int(action_spec.minimum) + 1
     if num_actions != symmetry.num_actions or _flat_dim(observation_spec) != symmetry.state_dim:
       raise ValueError(
-          f"ActorNetwork: the symmetry acts on {symmetry.state_dim}-dim states and "
-          f"{symmetry.num_actions} actions, but the specs give {_flat_dim(observation_spec)}-dim "
-          f"observations and {num_actions} actions.")
-    super().__init__(observation_spec,
-                     builders.build_actor(kind, symmetry, width, hidden, relaxed_parameterization),
-                     name)
+        f"ActorNetwork: the symmetry acts on {symmetry.state_dim}-dim states and "
+        f"{symmetry.num_actions} actions, but the specs give {_flat_dim(observation_spec)}-dim "
+        f"observations and {num_actions} actions."
+      )
+    super().__init__(
+      observation_spec,
+      builders.build_actor(kind, symmetry, width, hidden, relaxed_parameterization),
+      name,
+    )
     self._action_dtype = action_spec.dtype
     self.kind = kind
 
@@ -112,12 +132,21 @@ class ActorNetwork(_KerasModelNetwork):
 class ValueNetwork(_KerasModelNetwork):
   """State-value network `[..., obs] -> [...]` ("mlp" or "invariant" critic)."""
 
-  def __init__(self, observation_spec: TensorSpec, kind: str, symmetry: MDPSymmetry,
-               width: Optional[int] = None, hidden: str = "permutation",
-               name: str = "ValueNetwork", relaxed_parameterization: str = "direct"):
-    super().__init__(observation_spec,
-                     builders.build_critic(kind, symmetry, width, hidden, relaxed_parameterization),
-                     name)
+  def __init__(
+    self,
+    observation_spec: TensorSpec,
+    kind: str,
+    symmetry: MDPSymmetry,
+    width: Optional[int] = None,
+    hidden: str = "permutation",
+    name: str = "ValueNetwork",
+    relaxed_parameterization: str = "direct",
+  ):
+    super().__init__(
+      observation_spec,
+      builders.build_critic(kind, symmetry, width, hidden, relaxed_parameterization),
+      name,
+    )
     self.kind = kind
 
   def call(self, observations, step_type=None, network_state=(), training=False):

@@ -13,15 +13,50 @@ imported only when a sweep runs: `pip install -e ".[sweep]"`.
 """
 
 from tf_equirl.sweeps.registry import Algorithm, algorithms, get_algorithm, register_algorithm
-from tf_equirl.sweeps.runner import (ConfigResult, RunStore, SweepIncomplete, SweepResult,
-                                     aggregate, connect,
-                                     resume_sweep, run_arms_on_ray, run_config_on_ray,
-                                     run_sweep,
-                                     seed_groups)
-from tf_equirl.sweeps.space import (build_config, check_seeds, grid_points, label,
-                                    parse_sampler, parse_value, validate_space)
+from tf_equirl.sweeps.runner import (
+  ConfigResult,
+  RunStore,
+  SweepIncomplete,
+  SweepResult,
+  aggregate,
+  connect,
+  resume_sweep,
+  run_arms_on_ray,
+  run_config_on_ray,
+  run_sweep,
+  seed_groups,
+)
+from tf_equirl.sweeps.space import (
+  build_config,
+  check_seeds,
+  grid_points,
+  label,
+  parse_sampler,
+  parse_value,
+  validate_space,
+)
 
-__all__ = ["Algorithm", "algorithms", "get_algorithm", "register_algorithm", "run_sweep",
-           "resume_sweep", "aggregate", "connect", "seed_groups", "ConfigResult",
-           "SweepResult", "SweepIncomplete", "RunStore", "validate_space", "grid_points", "label", "check_seeds",
-           "parse_value", "parse_sampler", "build_config", "run_config_on_ray", "run_arms_on_ray"]
+__all__ = [
+  "Algorithm",
+  "algorithms",
+  "get_algorithm",
+  "register_algorithm",
+  "run_sweep",
+  "resume_sweep",
+  "aggregate",
+  "connect",
+  "seed_groups",
+  "ConfigResult",
+  "SweepResult",
+  "SweepIncomplete",
+  "RunStore",
+  "validate_space",
+  "grid_points",
+  "label",
+  "check_seeds",
+  "parse_value",
+  "parse_sampler",
+  "build_config",
+  "run_config_on_ray",
+  "run_arms_on_ray",
+]

@@ -25,6 +25,7 @@ def _forward(name):
   def hook(self, *args, **kwargs):
     for callback in _ACTIVE:
       getattr(callback, name)(*args, **kwargs)
+
   hook.__name__ = name
   return hook
 

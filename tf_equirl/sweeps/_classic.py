@@ -17,6 +17,7 @@ def main() -> None:
   job = json.load(sys.stdin)
   compilation.configure(compilation.CompilationConfig(xla_runtime=False, cache_dir=None))
   from tf_equirl.sweeps import runner  # pylint: disable=import-outside-toplevel
+
   algorithm, config, store = runner._open_trial(job["params"], job["sweep"])  # pylint: disable=protected-access
   todo = [s for s in job["params"]["seeds"] if not store.has(s)]
   runner._train(algorithm, config, store, todo, job["trial_id"])  # pylint: disable=protected-access

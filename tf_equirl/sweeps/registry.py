@@ -27,8 +27,9 @@ from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, T
 import numpy as np
 
 Columns = Dict[str, np.ndarray]
-RunSeeds = Callable[[Any, Sequence[int], Optional[Callable[[int, Columns], None]]],
-                    Iterator[Tuple[int, Columns]]]
+RunSeeds = Callable[
+  [Any, Sequence[int], Optional[Callable[[int, Columns], None]]], Iterator[Tuple[int, Columns]]
+]
 
 __all__ = ["Algorithm", "register_algorithm", "get_algorithm", "algorithms"]
 
@@ -50,6 +51,7 @@ class Algorithm:
       algorithm's launcher does: `launchers.train_ppo` yes, `launchers.train_dyna` no), so
       that a sweep's trials equal the launcher's runs on defaults (`tf_equirl.compilation`).
   """
+
   name: str
   config_cls: Type[Any]
   default_config: Callable[..., Any]
@@ -65,30 +67,47 @@ class Algorithm:
 _ALGORITHMS: Dict[str, Algorithm] = {}
 
 
-def register_algorithm(name: str, config_cls: Type[Any], default_config: Callable[..., Any],
-                       run_seeds: RunSeeds,
-                       checkpoints: Optional[Mapping[str, Sequence[int]]] = None,
-                       check_config: Optional[Callable[[Any], None]] = None,
-                       xla_runtime: bool = True) -> Algorithm:
+def register_algorithm(
+  name: str,
+  config_cls: Type[Any],
+  default_config: Callable[..., Any],
+  run_seeds: RunSeeds,
+  checkpoints: Optional[Mapping[str, Sequence[int]]] = None,
+  check_config: Optional[Callable[[Any], None]] = None,
+  xla_runtime: bool = True,
+) -> Algorithm:
   """Makes `name` available to `tf_equirl.sweeps` and `launchers.sweep --algo=name`."""
   if not dataclasses.is_dataclass(config_cls):
-    raise TypeError(f"register_algorithm({name!r}): config_cls must be a dataclass, received "
-                    f"{config_cls!r}.")
+    raise TypeError(
+      f"register_algorithm({name!r}): config_cls must be a dataclass, received " f"{config_cls!r}."
+    )
   for needed in ("env", "seed"):  # a field, or a property (DynaConfig reads its PPO's)
-    if needed not in {f.name for f in dataclasses.fields(config_cls)} \
-        and not isinstance(getattr(config_cls, needed, None), property):
-      raise TypeError(f"register_algorithm({name!r}): {config_cls.__name__} needs a field "
-                      f"{needed!r} (sweeps set the environment and the seeds).")
-  algorithm = Algorithm(name, config_cls, default_config, run_seeds, dict(checkpoints or {}),
-                        check_config, bool(xla_runtime))
+    if needed not in {f.name for f in dataclasses.fields(config_cls)} and not isinstance(
+      getattr(config_cls, needed, None), property
+    ):
+      raise TypeError(
+        f"register_algorithm({name!r}): {config_cls.__name__} needs a field "
+        f"{needed!r} (sweeps set the environment and the seeds)."
+      )
+  algorithm = Algorithm(
+    name,
+    config_cls,
+    default_config,
+    run_seeds,
+    dict(checkpoints or {}),
+    check_config,
+    bool(xla_runtime),
+  )
   _ALGORITHMS[name] = algorithm
   return algorithm
 
 
 def get_algorithm(name: str) -> Algorithm:
   if name not in _ALGORITHMS:
-    raise ValueError(f"Unknown sweep algorithm {name!r}; registered: {sorted(_ALGORITHMS)} "
-                     "(add one with tf_equirl.sweeps.register_algorithm).")
+    raise ValueError(
+      f"Unknown sweep algorithm {name!r}; registered: {sorted(_ALGORITHMS)} "
+      "(add one with tf_equirl.sweeps.register_algorithm)."
+    )
   return _ALGORITHMS[name]
 
 
@@ -99,6 +118,7 @@ def algorithms() -> Tuple[str, ...]:
 @functools.lru_cache(maxsize=64)
 def _check_symmetry(env: str, group: Optional[str]) -> None:
   from tf_equirl import envs  # pylint: disable=import-outside-toplevel
+
   envs.make(env).get_symmetry(group)
 
 
@@ -111,6 +131,7 @@ def check_environment(config) -> None:
   _check_symmetry(ppo.env, ppo.group)
   if getattr(config, "mode", None) == "supervised" and config.world_model_path is None:
     from tf_equirl.agents.dyna.learner import default_world_model_name  # pylint: disable=import-outside-toplevel
+
     default_world_model_name(ppo.env, config.world_model)
 
 
@@ -118,15 +139,30 @@ def _register_builtin() -> None:
   from tf_equirl.agents.ppo import PPOConfig, default_config
   from tf_equirl.envs.defaults import DEFAULTS
   from tf_equirl.runner import train_seeds
+
   checkpoints = {env: row.checkpoints for env, row in DEFAULTS.items()}
-  register_algorithm("ppo", config_cls=PPOConfig, default_config=default_config,
-                     run_seeds=train_seeds, checkpoints=checkpoints,
-                     check_config=check_environment, xla_runtime=True)
+  register_algorithm(
+    "ppo",
+    config_cls=PPOConfig,
+    default_config=default_config,
+    run_seeds=train_seeds,
+    checkpoints=checkpoints,
+    check_config=check_environment,
+    xla_runtime=True,
+  )
   from tf_equirl.agents.dyna import DynaConfig, default_dyna_config
+
   # launchers.train_dyna compiles with the classic runtime: the newer one cannot lower a
   # learned world model's step (launchers.common.with_runtime_fallback).
-  register_algorithm("dyna", config_cls=DynaConfig, default_config=default_dyna_config,
-                     run_seeds=train_seeds, checkpoints=checkpoints,
-                     check_config=check_environment, xla_runtime=False)
+  register_algorithm(
+    "dyna",
+    config_cls=DynaConfig,
+    default_config=default_dyna_config,
+    run_seeds=train_seeds,
+    checkpoints=checkpoints,
+    check_config=check_environment,
+    xla_runtime=False,
+  )
+
 
 _register_builtin()

@@ -53,8 +53,17 @@ from tf_equirl.sweeps import space as space_lib
 from tf_equirl.runner import vectorizes
 from tf_equirl.sweeps.registry import get_algorithm
 
-__all__ = ["run_sweep", "resume_sweep", "aggregate", "SweepResult", "ConfigResult", "RunStore",
-           "SweepIncomplete", "connect", "seed_groups"]
+__all__ = [
+  "run_sweep",
+  "resume_sweep",
+  "aggregate",
+  "SweepResult",
+  "ConfigResult",
+  "RunStore",
+  "SweepIncomplete",
+  "connect",
+  "seed_groups",
+]
 
 SPEC_FILE = "sweep.json"
 TUNE_DIR = "tune"
@@ -64,13 +73,14 @@ TUNE_DIR = "tune"
 @dataclasses.dataclass
 class ConfigResult:
   """All seeds of one configuration of a sweep."""
+
   label: str
-  values: Dict[str, Any]              # the searched fields' values
-  config: Dict[str, Any]              # the whole config as a dict
+  values: Dict[str, Any]  # the searched fields' values
+  config: Dict[str, Any]  # the whole config as a dict
   directory: str
-  seeds: List[int]                    # seeds whose results exist (in the sweep's order)
+  seeds: List[int]  # seeds whose results exist (in the sweep's order)
   env_steps: np.ndarray
-  curves: np.ndarray                  # [seeds, iterations] mean_return
+  curves: np.ndarray  # [seeds, iterations] mean_return
   columns: Dict[int, Dict[str, np.ndarray]]
   summary: List[Dict[str, float]]
 
@@ -94,8 +104,9 @@ class SweepIncomplete(RuntimeError):
   Attributes: `result` (the `SweepResult` of what finished), `missing` and `expected`
   (seed runs, over every configuration), `interrupted` (stopped rather than failed)."""
 
-  def __init__(self, message: str, result: SweepResult, missing: int, expected: int,
-               interrupted: bool):
+  def __init__(
+    self, message: str, result: SweepResult, missing: int, expected: int, interrupted: bool
+  ):
     super().__init__(message)
     self.result, self.missing, self.expected = result, missing, expected
     self.interrupted = interrupted
@@ -110,8 +121,12 @@ class RunStore:
     self._config_obj = config
     self.directory = os.path.join(out, "runs", space_lib.config_key(values, config))
     os.makedirs(self.directory, exist_ok=True)
-    meta = {"algo": algo, "label": space_lib.label(values), "values": dict(values),
-            "config": self.config}
+    meta = {
+      "algo": algo,
+      "label": space_lib.label(values),
+      "values": dict(values),
+      "config": self.config,
+    }
     path = os.path.join(self.directory, "config.json")
     if os.path.exists(path):
       with open(path) as f:
@@ -163,8 +178,13 @@ class RunStore:
     _atomic_write(self._fingerprint_file(seed), lambda f: f.write(fingerprint + "\n"), "w")
 
   def log(self, event: str, **fields: Any) -> None:
-    entry = {"event": event, "time": time.time(), "host": socket.gethostname(),
-             "pid": os.getpid(), **fields}
+    entry = {
+      "event": event,
+      "time": time.time(),
+      "host": socket.gethostname(),
+      "pid": os.getpid(),
+      **fields,
+    }
     with open(os.path.join(self.directory, "log.jsonl"), "a") as f:
       f.write(json.dumps(entry) + "\n")
 
@@ -212,13 +232,16 @@ def _configure_worker(xla_runtime: bool, xla_cache: Optional[str]) -> None:
   if not _WORKER_COMPILATION:
     _WORKER_COMPILATION.append(compilation.configure(wanted))
   elif _WORKER_COMPILATION[0] != wanted:
-    raise RuntimeError(f"This Ray worker already compiles with {_WORKER_COMPILATION[0]}; a "
-                       f"trial asked for {wanted} (XLA reads its flags once per process).")
+    raise RuntimeError(
+      f"This Ray worker already compiles with {_WORKER_COMPILATION[0]}; a "
+      f"trial asked for {wanted} (XLA reads its flags once per process)."
+    )
 
 
 def _node_id() -> Optional[str]:
   try:
     import ray  # pylint: disable=import-outside-toplevel
+
     return ray.get_runtime_context().get_node_id()
   except Exception:  # pylint: disable=broad-except  (outside a Ray worker)
     return None
@@ -233,15 +256,16 @@ def _open_trial(params: Dict[str, Any], sweep: Dict[str, Any]):
   return algorithm, config, RunStore(sweep["out"], sweep["algo"], values, config)
 
 
-def _train(algorithm, config, store: RunStore, todo: Sequence[int], trial_id, report=None,
-           finished=None) -> None:
+def _train(
+  algorithm, config, store: RunStore, todo: Sequence[int], trial_id, report=None, finished=None
+) -> None:
   """Trains the seeds `todo` in one learner, writing and logging each as it finishes.
 
   Several PPO seeds train together as one vectorised program (`tf_equirl.runner`): they all
   start at once, and a trial killed before they finish trains them again; otherwise each
   seed starts when the one before it finished."""
   together = vectorizes(config, len(todo))
-  for seed in (todo if together else todo[:1]):
+  for seed in todo if together else todo[:1]:
     store.log("start", seed=seed, trial_id=trial_id)
   for n, (seed, columns) in enumerate(algorithm.run_seeds(config, todo, report)):
     store.save(seed, columns)
@@ -252,26 +276,40 @@ def _train(algorithm, config, store: RunStore, todo: Sequence[int], trial_id, re
       store.log("start", seed=todo[n + 1], trial_id=trial_id)
 
 
-def _train_with_classic_runtime(params: Dict[str, Any], sweep: Dict[str, Any], trial_id,
-                                error: BaseException) -> None:
+def _train_with_classic_runtime(
+  params: Dict[str, Any], sweep: Dict[str, Any], trial_id, error: BaseException
+) -> None:
   """What `launchers.common.with_runtime_fallback` does for a launcher, for a trial: XLA's
   newer runtime could not compile this configuration, and the runtime cannot be changed in a
   running process, so the trial's unfinished seeds train in a child process with the
   classic runtime (`python -m tf_equirl.sweeps._classic`), which writes them to the run
   store like the trial would."""
   first = str(error).strip().splitlines()[0][:300] if str(error).strip() else repr(error)
-  print(f"XLA's runtime could not compile this configuration ({first}); training its seeds "
-        "again with XLA's classic runtime in a child process.", file=sys.stderr, flush=True)
+  print(
+    f"XLA's runtime could not compile this configuration ({first}); training its seeds "
+    "again with XLA's classic runtime in a child process.",
+    file=sys.stderr,
+    flush=True,
+  )
   job = json.dumps({"params": params, "sweep": sweep, "trial_id": trial_id})
-  proc = subprocess.run([sys.executable, "-m", "tf_equirl.sweeps._classic"], input=job,
-                        text=True, stdout=sys.stdout, stderr=subprocess.PIPE, check=False)
+  proc = subprocess.run(
+    [sys.executable, "-m", "tf_equirl.sweeps._classic"],
+    input=job,
+    text=True,
+    stdout=sys.stdout,
+    stderr=subprocess.PIPE,
+    check=False,
+  )
   if proc.returncode != 0:
-    raise RuntimeError(f"The classic-runtime retry of trial {trial_id} failed (exit "
-                       f"{proc.returncode}):\n{proc.stderr[-4000:]}")
+    raise RuntimeError(
+      f"The classic-runtime retry of trial {trial_id} failed (exit "
+      f"{proc.returncode}):\n{proc.stderr[-4000:]}"
+    )
 
 
-def _trial(params: Dict[str, Any], sweep: Dict[str, Any],
-           worker: Optional[Dict[str, Any]] = None) -> None:
+def _trial(
+  params: Dict[str, Any], sweep: Dict[str, Any], worker: Optional[Dict[str, Any]] = None
+) -> None:
   """One Tune trial: the seeds `params["seeds"]` of the configuration `params` selects."""
   entered = time.time()
   worker = worker or {}
@@ -281,6 +319,7 @@ def _trial(params: Dict[str, Any], sweep: Dict[str, Any],
   algorithm, config, store = _open_trial(params, sweep)
   if sweep.get("tf_threads"):
     import tensorflow as tf
+
     try:
       tf.config.threading.set_intra_op_parallelism_threads(sweep["tf_threads"])
       tf.config.threading.set_inter_op_parallelism_threads(sweep["tf_threads"])
@@ -288,15 +327,22 @@ def _trial(params: Dict[str, Any], sweep: Dict[str, Any],
       pass
   seeds = list(params["seeds"])
   trial_id = tune.get_context().get_trial_id()
-  store.log("trial", trial_id=trial_id, seeds=seeds, entered=entered,
-            process_start=_process_start_time(), node_id=_node_id(),
-            xla_runtime=compilation.runtime_enabled())
+  store.log(
+    "trial",
+    trial_id=trial_id,
+    seeds=seeds,
+    entered=entered,
+    process_start=_process_start_time(),
+    node_id=_node_id(),
+    xla_runtime=compilation.runtime_enabled(),
+  )
   done = [0]
   for seed in seeds:
     if store.has(seed):
       done[0] += 1
-      tune.report({**_row(store.load(seed), -1), "seed": seed, "seeds_done": done[0],
-                   "reused": True})
+      tune.report(
+        {**_row(store.load(seed), -1), "seed": seed, "seeds_done": done[0], "reused": True}
+      )
   every = sweep["report_every_iteration"]
 
   def report(seed, rows):
@@ -318,8 +364,9 @@ def _trial(params: Dict[str, Any], sweep: Dict[str, Any],
     _train_with_classic_runtime(params, sweep, trial_id, error)
     for seed in todo:
       done[0] += 1
-      tune.report({**_row(store.load(seed), -1), "seed": seed, "seeds_done": done[0],
-                   "reused": False})
+      tune.report(
+        {**_row(store.load(seed), -1), "seed": seed, "seeds_done": done[0], "reused": False}
+      )
 
 
 def _trial_dirname(trial) -> str:
@@ -335,6 +382,7 @@ def connect(address: Optional[str] = None, num_cpus: Optional[int] = None) -> No
   Nothing happens if Ray is already initialised.
   """
   import ray
+
   if ray.is_initialized():
     return
   if address:
@@ -342,8 +390,12 @@ def connect(address: Optional[str] = None, num_cpus: Optional[int] = None) -> No
     return
   root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-  ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
-           runtime_env={"env_vars": {"PYTHONPATH": path}})
+  ray.init(
+    num_cpus=num_cpus,
+    include_dashboard=False,
+    logging_level=logging.WARNING,
+    runtime_env={"env_vars": {"PYTHONPATH": path}},
+  )
 
 
 def seed_groups(seeds: Sequence[int], seeds_per_trial: Optional[int]) -> List[List[int]]:
@@ -351,26 +403,40 @@ def seed_groups(seeds: Sequence[int], seeds_per_trial: Optional[int]) -> List[Li
   seeds = list(seeds)
   if seeds_per_trial is None:
     return [seeds]
-  if isinstance(seeds_per_trial, bool) or not isinstance(seeds_per_trial, int) \
-      or seeds_per_trial < 1:
-    raise ValueError(f"seeds_per_trial must be a positive integer or None, received "
-                     f"{seeds_per_trial!r}.")
-  return [seeds[i:i + seeds_per_trial] for i in range(0, len(seeds), seeds_per_trial)]
+  if (
+    isinstance(seeds_per_trial, bool) or not isinstance(seeds_per_trial, int) or seeds_per_trial < 1
+  ):
+    raise ValueError(
+      f"seeds_per_trial must be a positive integer or None, received " f"{seeds_per_trial!r}."
+    )
+  return [seeds[i : i + seeds_per_trial] for i in range(0, len(seeds), seeds_per_trial)]
 
 
-def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: str,
-              env: str = "CartPole-v1", base: Any = None,
-              overrides: Optional[Mapping[str, Any]] = None,
-              num_samples: int = 1, seeds_per_trial: Optional[int] = None,
-              cpus_per_trial: float = 1, tf_threads: Optional[int] = None,
-              max_failures: int = 2, reuse_workers: bool = True,
-              address: Optional[str] = None,
-              num_cpus: Optional[int] = None, resume: bool = False,
-              checkpoints: Optional[Sequence[int]] = None,
-              report_every_iteration: bool = False, callbacks: Sequence[Any] = (),
-              verbose: int = 0, command: Optional[str] = None,
-              xla_runtime: Optional[bool] = None,
-              xla_cache: Optional[str] = None) -> SweepResult:
+def run_sweep(
+  algo: str,
+  space: Mapping[str, Any],
+  seeds: Sequence[int],
+  out: str,
+  env: str = "CartPole-v1",
+  base: Any = None,
+  overrides: Optional[Mapping[str, Any]] = None,
+  num_samples: int = 1,
+  seeds_per_trial: Optional[int] = None,
+  cpus_per_trial: float = 1,
+  tf_threads: Optional[int] = None,
+  max_failures: int = 2,
+  reuse_workers: bool = True,
+  address: Optional[str] = None,
+  num_cpus: Optional[int] = None,
+  resume: bool = False,
+  checkpoints: Optional[Sequence[int]] = None,
+  report_every_iteration: bool = False,
+  callbacks: Sequence[Any] = (),
+  verbose: int = 0,
+  command: Optional[str] = None,
+  xla_runtime: Optional[bool] = None,
+  xla_cache: Optional[str] = None,
+) -> SweepResult:
   """Runs a sweep through Ray Tune and writes its aggregate into `out`.
 
   Args:
@@ -421,8 +487,10 @@ def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: st
   if overrides:  # dotted names set nested fields (dyna: "ppo.total_steps")
     base = space_lib.build_config(algorithm.config_cls, dataclasses.asdict(base), overrides)
   if not isinstance(base, algorithm.config_cls):
-    raise ValueError(f"run_sweep({algo!r}): base must be a {algorithm.config_cls.__name__}, "
-                     f"received {type(base).__name__}.")
+    raise ValueError(
+      f"run_sweep({algo!r}): base must be a {algorithm.config_cls.__name__}, "
+      f"received {type(base).__name__}."
+    )
   if algorithm.check_config is not None:
     try:
       algorithm.check_config(base)
@@ -434,44 +502,63 @@ def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: st
   grid, samplers = space_lib.validate_space(algorithm, base, space)
   seeds = space_lib.check_seeds(seeds)
   if samplers and seeds_per_trial is not None and seeds_per_trial < len(seeds):
-    raise ValueError("seeds_per_trial must be None with samplers in the space: each trial "
-                     "draws its own configuration, so one trial runs all seeds of it.")
+    raise ValueError(
+      "seeds_per_trial must be None with samplers in the space: each trial "
+      "draws its own configuration, so one trial runs all seeds of it."
+    )
   groups = seed_groups(seeds, seeds_per_trial)
   if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
     raise ValueError(f"num_samples must be a positive integer, received {num_samples!r}.")
   out = os.path.abspath(out)
-  spec = {"algo": algo, "base": dataclasses.asdict(base), "grid": grid,
-          "samplers": {n: repr(d) for n, d in samplers.items()}, "seeds": seeds,
-          "seeds_per_trial": seeds_per_trial, "num_samples": num_samples, "out": out,
-          "report_every_iteration": bool(report_every_iteration), "tf_threads": tf_threads,
-          "checkpoints": list(checkpoints) if checkpoints else None,
-          "xla_runtime": bool(xla_runtime)}
+  spec = {
+    "algo": algo,
+    "base": dataclasses.asdict(base),
+    "grid": grid,
+    "samplers": {n: repr(d) for n, d in samplers.items()},
+    "seeds": seeds,
+    "seeds_per_trial": seeds_per_trial,
+    "num_samples": num_samples,
+    "out": out,
+    "report_every_iteration": bool(report_every_iteration),
+    "tf_threads": tf_threads,
+    "checkpoints": list(checkpoints) if checkpoints else None,
+    "xla_runtime": bool(xla_runtime),
+  }
   _claim_out(out, spec, resume)
 
   from ray import tune
   from tf_equirl.sweeps import _callbacks
+
   connect(address, num_cpus)
   _callbacks.use(callbacks)
   trainable = tune.with_resources(
-      tune.with_parameters(_trial, sweep=spec, worker={"xla_cache": xla_cache}),
-      {"cpu": cpus_per_trial})
+    tune.with_parameters(_trial, sweep=spec, worker={"xla_cache": xla_cache}),
+    {"cpu": cpus_per_trial},
+  )
   tune_path = os.path.join(out, TUNE_DIR)
   start = time.perf_counter()
   if resume and tune.Tuner.can_restore(tune_path):
-    tuner = tune.Tuner.restore(tune_path, trainable=trainable, resume_unfinished=True,
-                               resume_errored=True)
+    tuner = tune.Tuner.restore(
+      tune_path, trainable=trainable, resume_unfinished=True, resume_errored=True
+    )
   else:
     param_space: Dict[str, Any] = {n: tune.grid_search(v) for n, v in grid.items()}
     param_space.update(samplers)
     param_space["seeds"] = tune.grid_search(groups) if len(groups) > 1 else groups[0]
     tuner = tune.Tuner(
-        trainable, param_space=param_space,
-        tune_config=tune.TuneConfig(num_samples=num_samples, reuse_actors=reuse_workers,
-                                    trial_dirname_creator=_trial_dirname),
-        run_config=tune.RunConfig(
-            name=TUNE_DIR, storage_path=out, verbose=verbose,
-            callbacks=[_callbacks.ForwardCallbacks()],
-            failure_config=tune.FailureConfig(max_failures=max_failures)))
+      trainable,
+      param_space=param_space,
+      tune_config=tune.TuneConfig(
+        num_samples=num_samples, reuse_actors=reuse_workers, trial_dirname_creator=_trial_dirname
+      ),
+      run_config=tune.RunConfig(
+        name=TUNE_DIR,
+        storage_path=out,
+        verbose=verbose,
+        callbacks=[_callbacks.ForwardCallbacks()],
+        failure_config=tune.FailureConfig(max_failures=max_failures),
+      ),
+    )
   interrupted = False
   try:
     grid_result = tuner.fit()
@@ -486,38 +573,70 @@ def run_sweep(algo: str, space: Mapping[str, Any], seeds: Sequence[int], out: st
   missing = expected - sum(len(c.seeds) for c in result.configs)
   if result.num_errors or missing > 0 or interrupted:
     # ResultGrid has __len__ and __getitem__ (no __iter__ in its annotations)
-    first_error = (next(grid_result[i].error for i in range(len(grid_result))
-                        if grid_result[i].error is not None)
-                   if grid_result is not None and result.num_errors else None)
-    how = (f"{result.num_errors} of {result.num_trials} trials failed after {max_failures} "
-           f"retries (first error: {first_error!r})"
-           if result.num_errors else "the sweep was interrupted")
+    first_error = (
+      next(
+        grid_result[i].error for i in range(len(grid_result)) if grid_result[i].error is not None
+      )
+      if grid_result is not None and result.num_errors
+      else None
+    )
+    how = (
+      f"{result.num_errors} of {result.num_trials} trials failed after {max_failures} "
+      f"retries (first error: {first_error!r})"
+      if result.num_errors
+      else "the sweep was interrupted"
+    )
     raise SweepIncomplete(
-        f"Sweep incomplete: {max(missing, 0)} of {expected} seed runs are missing ({how}). "
-        f"The finished seeds are kept in {out}/runs and summarised in {out}/summary.md; "
-        "continue with resume=True (launchers.sweep: the same command with --resume).",
-        result, max(missing, 0), expected, interrupted=not result.num_errors)
+      f"Sweep incomplete: {max(missing, 0)} of {expected} seed runs are missing ({how}). "
+      f"The finished seeds are kept in {out}/runs and summarised in {out}/summary.md; "
+      "continue with resume=True (launchers.sweep: the same command with --resume).",
+      result,
+      max(missing, 0),
+      expected,
+      interrupted=not result.num_errors,
+    )
   return result
 
 
-def resume_sweep(out: str, address: Optional[str] = None, num_cpus: Optional[int] = None,
-                 callbacks: Sequence[Any] = (), verbose: int = 0,
-                 command: Optional[str] = None, **kwargs: Any) -> SweepResult:
+def resume_sweep(
+  out: str,
+  address: Optional[str] = None,
+  num_cpus: Optional[int] = None,
+  callbacks: Sequence[Any] = (),
+  verbose: int = 0,
+  command: Optional[str] = None,
+  **kwargs: Any,
+) -> SweepResult:
   """Continues the sweep recorded in `out/sweep.json` (base, grid, seeds and options)."""
   spec = _read_spec(out)
   if spec is None:
     raise ValueError(f"No sweep to resume in {out} ({SPEC_FILE} is missing).")
   if spec["samplers"]:
-    raise ValueError(f"The sweep in {out} has samplers ({', '.join(spec['samplers'])}); resume "
-                     "it with run_sweep(..., resume=True) and the same space.")
+    raise ValueError(
+      f"The sweep in {out} has samplers ({', '.join(spec['samplers'])}); resume "
+      "it with run_sweep(..., resume=True) and the same space."
+    )
   algorithm = get_algorithm(spec["algo"])
   kwargs.setdefault("xla_runtime", spec.get("xla_runtime", False))  # older sweeps: classic
-  return run_sweep(spec["algo"], spec["grid"], spec["seeds"], out,
-                   base=algorithm.config_cls(**spec["base"]), num_samples=spec["num_samples"],
-                   seeds_per_trial=spec["seeds_per_trial"], tf_threads=spec["tf_threads"],
-                   report_every_iteration=spec["report_every_iteration"],
-                   checkpoints=spec["checkpoints"], address=address, num_cpus=num_cpus,
-                   resume=True, callbacks=callbacks, verbose=verbose, command=command, **kwargs)
+  return run_sweep(
+    spec["algo"],
+    spec["grid"],
+    spec["seeds"],
+    out,
+    base=algorithm.config_cls(**spec["base"]),
+    num_samples=spec["num_samples"],
+    seeds_per_trial=spec["seeds_per_trial"],
+    tf_threads=spec["tf_threads"],
+    report_every_iteration=spec["report_every_iteration"],
+    checkpoints=spec["checkpoints"],
+    address=address,
+    num_cpus=num_cpus,
+    resume=True,
+    callbacks=callbacks,
+    verbose=verbose,
+    command=command,
+    **kwargs,
+  )
 
 
 def _read_spec(out: str) -> Optional[Dict[str, Any]]:
@@ -533,9 +652,13 @@ def _finished_seeds(out: str) -> int:
   runs = os.path.join(out, "runs")
   if not os.path.isdir(runs):
     return 0
-  return sum(1 for key in os.listdir(runs) if os.path.isdir(os.path.join(runs, key))
-             for name in os.listdir(os.path.join(runs, key))
-             if name.startswith("seed_") and name.endswith(".npz"))
+  return sum(
+    1
+    for key in os.listdir(runs)
+    if os.path.isdir(os.path.join(runs, key))
+    for name in os.listdir(os.path.join(runs, key))
+    if name.startswith("seed_") and name.endswith(".npz")
+  )
 
 
 def _claim_out(out: str, spec: Dict[str, Any], resume: bool) -> None:
@@ -545,29 +668,38 @@ def _claim_out(out: str, spec: Dict[str, Any], resume: bool) -> None:
   worth keeping, so a new sweep may take its folder: its spec is replaced and Tune's stale
   experiment removed."""
   if os.path.exists(out) and not os.path.isdir(out):
-    raise ValueError(f"The sweep's output folder {out} is an existing file; expected a folder "
-                     "(new or holding a sweep).")
+    raise ValueError(
+      f"The sweep's output folder {out} is an existing file; expected a folder "
+      "(new or holding a sweep)."
+    )
   previous = _read_spec(out)
   if previous is not None and not resume:
     finished = _finished_seeds(out)
     if finished:
-      raise ValueError(f"{out} already holds a sweep with {finished} finished seed runs "
-                       f"({SPEC_FILE}); pass resume=True (--resume) to continue it or choose "
-                       "another output folder.")
+      raise ValueError(
+        f"{out} already holds a sweep with {finished} finished seed runs "
+        f"({SPEC_FILE}); pass resume=True (--resume) to continue it or choose "
+        "another output folder."
+      )
     shutil.rmtree(os.path.join(out, TUNE_DIR), ignore_errors=True)
     previous = None
   if previous is not None:
     previous.setdefault("xla_runtime", False)  # recorded before the setting: the classic one
-    differing = sorted(k for k in set(spec) | set(previous)
-                       if json.dumps(spec.get(k), sort_keys=True)
-                       != json.dumps(previous.get(k), sort_keys=True))
+    differing = sorted(
+      k
+      for k in set(spec) | set(previous)
+      if json.dumps(spec.get(k), sort_keys=True) != json.dumps(previous.get(k), sort_keys=True)
+    )
     if differing:
-      raise ValueError(f"Cannot resume the sweep in {out}: it was started with other "
-                       f"{', '.join(differing)} (see {os.path.join(out, SPEC_FILE)}).")
+      raise ValueError(
+        f"Cannot resume the sweep in {out}: it was started with other "
+        f"{', '.join(differing)} (see {os.path.join(out, SPEC_FILE)})."
+      )
     return
   os.makedirs(out, exist_ok=True)
-  _atomic_write(os.path.join(out, SPEC_FILE),
-                lambda f: json.dump(spec, f, indent=2, sort_keys=True), "w")
+  _atomic_write(
+    os.path.join(out, SPEC_FILE), lambda f: json.dump(spec, f, indent=2, sort_keys=True), "w"
+  )
 
 
 # ---------------------------------------------------------------------------- aggregate
@@ -594,11 +726,30 @@ def aggregate(out: str, command: Optional[str] = None) -> SweepResult:
     env_steps = columns[seeds[0]]["env_steps"]
     curves = np.stack([columns[s]["mean_return"] for s in seeds])
     summary = results.summarize(curves, env_steps, _checkpoints(spec, algorithm, env_steps))
-    configs.append(ConfigResult(meta["label"], meta["values"], meta["config"], store.directory,
-                                seeds, env_steps, curves, columns, summary))
+    configs.append(
+      ConfigResult(
+        meta["label"],
+        meta["values"],
+        meta["config"],
+        store.directory,
+        seeds,
+        env_steps,
+        curves,
+        columns,
+        summary,
+      )
+    )
   configs.sort(key=lambda c: (order.get(c.label, len(order)), c.label))
-  result = SweepResult(out, spec["algo"], spec["seeds"], spec["grid"], configs,
-                       num_trials=0, num_errors=0, wall_seconds=float("nan"))
+  result = SweepResult(
+    out,
+    spec["algo"],
+    spec["seeds"],
+    spec["grid"],
+    configs,
+    num_trials=0,
+    num_errors=0,
+    wall_seconds=float("nan"),
+  )
   if configs:
     _write_summary(result, spec, command)
   return result
@@ -619,21 +770,42 @@ def _checkpoints(spec, algorithm, env_steps: np.ndarray) -> List[int]:
 def _write_summary(result: SweepResult, spec, command: Optional[str]) -> None:
   out, env = result.out, _env(spec)
   incomplete = [c.label for c in result.configs if len(c.seeds) < len(spec["seeds"])]
-  results.write_json(os.path.join(out, "summary.json"), {
-      "algo": spec["algo"], "env": env, "seeds": spec["seeds"], "grid": spec["grid"],
-      "samplers": spec["samplers"], "base": spec["base"],
-      "configs": [{"label": c.label, "values": c.values, "directory": os.path.relpath(
-          c.directory, out), "seeds": c.seeds, "summary": c.summary} for c in result.configs]})
+  results.write_json(
+    os.path.join(out, "summary.json"),
+    {
+      "algo": spec["algo"],
+      "env": env,
+      "seeds": spec["seeds"],
+      "grid": spec["grid"],
+      "samplers": spec["samplers"],
+      "base": spec["base"],
+      "configs": [
+        {
+          "label": c.label,
+          "values": c.values,
+          "directory": os.path.relpath(c.directory, out),
+          "seeds": c.seeds,
+          "summary": c.summary,
+        }
+        for c in result.configs
+      ],
+    },
+  )
   summaries = {c.label: c.summary for c in result.configs}
   with open(os.path.join(out, "summary.md"), "w") as f:
     f.write(f"# Sweep: {spec['algo']} on {env}\n\n")
     if command:
       f.write(f"Command: `{command}`\n\n")
-    fixed = ", ".join(f"{k}={v}" for k, v in spec["base"].items()
-                      if k not in spec["grid"] and k not in spec["samplers"] and k != "seed")
-    f.write(f"Base configuration: {fixed}.\n\n{len(spec['seeds'])} seeds per configuration; "
-            "mean episodic return +- 2 standard errors (worst-decile cumulative mean in "
-            "brackets) at each env step count.\n\n")
+    fixed = ", ".join(
+      f"{k}={v}"
+      for k, v in spec["base"].items()
+      if k not in spec["grid"] and k not in spec["samplers"] and k != "seed"
+    )
+    f.write(
+      f"Base configuration: {fixed}.\n\n{len(spec['seeds'])} seeds per configuration; "
+      "mean episodic return +- 2 standard errors (worst-decile cumulative mean in "
+      "brackets) at each env step count.\n\n"
+    )
     if incomplete:
       f.write(f"**Incomplete** (fewer seeds than asked): {', '.join(incomplete)}.\n\n")
     f.write(results.markdown_summary(summaries, labels_as_rows=True))
@@ -643,28 +815,49 @@ def _write_summary(result: SweepResult, spec, command: Optional[str]) -> None:
   env_steps = result.configs[0].env_steps
   same_length = all(len(c.env_steps) == len(env_steps) for c in result.configs)
   if same_length:
-    results.plot_curves(os.path.join(out, "curves.png"),
-                        {c.label: c.curves for c in result.configs}, env_steps,
-                        title=f"{spec['algo']} on {env}")
+    results.plot_curves(
+      os.path.join(out, "curves.png"),
+      {c.label: c.curves for c in result.configs},
+      env_steps,
+      title=f"{spec['algo']} on {env}",
+    )
   if len(spec["grid"]) == 2 and not spec["samplers"]:
     (x_name, x_values), (y_name, y_values) = list(spec["grid"].items())
     cells = {}
     for c in result.configs:
       cells[(c.values[x_name], c.values[y_name])] = c
     results.plot_heatmap(
-        os.path.join(out, "heatmap.png"), x_name, x_values, y_name, y_values,
-        {k: c.summary[-1] for k, c in cells.items()},
-        title=f"{spec['algo']} on {env}: return at {result.configs[0].summary[-1]['step']:,} "
-              "steps, mean +- 2SE (worst 10 %)")
+      os.path.join(out, "heatmap.png"),
+      x_name,
+      x_values,
+      y_name,
+      y_values,
+      {k: c.summary[-1] for k, c in cells.items()},
+      title=f"{spec['algo']} on {env}: return at {result.configs[0].summary[-1]['step']:,} "
+      "steps, mean +- 2SE (worst 10 %)",
+    )
     results.plot_curve_matrix(
-        os.path.join(out, "matrix.png"), x_name, x_values, y_name, y_values,
-        {k: (c.env_steps, c.curves) for k, c in cells.items()}, title=f"{spec['algo']} on {env}")
+      os.path.join(out, "matrix.png"),
+      x_name,
+      x_values,
+      y_name,
+      y_values,
+      {k: (c.env_steps, c.curves) for k, c in cells.items()},
+      title=f"{spec['algo']} on {env}",
+    )
 
 
-def run_config_on_ray(config, seeds: Sequence[int], out: str,
-                      seeds_per_trial: Optional[int] = None, address: Optional[str] = None,
-                      resume: bool = True, checkpoints: Optional[Sequence[int]] = None,
-                      verbose: int = 1, xla_runtime: Optional[bool] = None):
+def run_config_on_ray(
+  config,
+  seeds: Sequence[int],
+  out: str,
+  seeds_per_trial: Optional[int] = None,
+  address: Optional[str] = None,
+  resume: bool = True,
+  checkpoints: Optional[Sequence[int]] = None,
+  verbose: int = 1,
+  xla_runtime: Optional[bool] = None,
+):
   """Every seed of one config (a `PPOConfig` or `DynaConfig`) as Tune trials: the
   `--backend=ray` of `launchers.reproduce_ppo` and `reproduce_dyna`.
 
@@ -673,31 +866,55 @@ def run_config_on_ray(config, seeds: Sequence[int], out: str,
   (`run_arms` passes the calling process' setting, so both backends compile alike).
   """
   from tf_equirl.sweeps.registry import _ALGORITHMS  # pylint: disable=import-outside-toplevel
+
   algo = next((a.name for a in _ALGORITHMS.values() if isinstance(config, a.config_cls)), None)
   if algo is None:
     raise ValueError(f"No sweep algorithm is registered for {type(config).__name__}.")
   resume = resume and os.path.exists(os.path.join(out, SPEC_FILE))
-  result = run_sweep(algo, {}, seeds, out, base=config, seeds_per_trial=seeds_per_trial,
-                     address=address, resume=resume, checkpoints=checkpoints, verbose=verbose,
-                     xla_runtime=xla_runtime)
+  result = run_sweep(
+    algo,
+    {},
+    seeds,
+    out,
+    base=config,
+    seeds_per_trial=seeds_per_trial,
+    address=address,
+    resume=resume,
+    checkpoints=checkpoints,
+    verbose=verbose,
+    xla_runtime=xla_runtime,
+  )
   (runs,) = result.configs
   return runs.env_steps, runs.curves
 
 
-def run_arms_on_ray(arms, seeds: Sequence[int], runs_dir: str, resume: bool = True,
-                    seeds_per_trial: Optional[int] = None, address: Optional[str] = None):
+def run_arms_on_ray(
+  arms,
+  seeds: Sequence[int],
+  runs_dir: str,
+  resume: bool = True,
+  seeds_per_trial: Optional[int] = None,
+  address: Optional[str] = None,
+):
   """`tf_equirl.runner.run_arms` with each arm's seeds as Ray Tune trials
   (`run_config_on_ray`, on this machine or the cluster at `address`), compiled as this
   process would compile them; `{name: (env_steps, curves [seeds, iterations],
   parameter_counts)}`. The runs of an arm go to its folder under `runs_dir` with `_ray`
   appended."""
   from tf_equirl import runner  # pylint: disable=import-outside-toplevel  (TensorFlow)
+
   out = {}
   for arm in arms:
     env = getattr(arm.config, "ppo", arm.config).env
     env_steps, curves = run_config_on_ray(
-        arm.config, seeds, runner.arm_folder(runs_dir, arm) + "_ray", seeds_per_trial, address,
-        resume, checkpoints=runner.default_checkpoints(env) or None,
-        xla_runtime=compilation.runtime_enabled())
+      arm.config,
+      seeds,
+      runner.arm_folder(runs_dir, arm) + "_ray",
+      seeds_per_trial,
+      address,
+      resume,
+      checkpoints=runner.default_checkpoints(env) or None,
+      xla_runtime=compilation.runtime_enabled(),
+    )
     out[arm.name] = (env_steps, curves, runner.build_agent(arm.config)[0].parameter_counts())
   return out

@@ -20,12 +20,23 @@ import re
 import typing
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
-__all__ = ["parse_sampler", "SAMPLER_KINDS", "validate_space", "grid_points", "label", "config_key", "check_seeds", "parse_value",
-           "build_config"]
+__all__ = [
+  "parse_sampler",
+  "SAMPLER_KINDS",
+  "validate_space",
+  "grid_points",
+  "label",
+  "config_key",
+  "check_seeds",
+  "parse_value",
+  "build_config",
+]
 
 # Set by the sweep itself, never searched.
-RESERVED = {"env": "pass env= to the sweep (one environment per sweep)",
-            "seed": "pass seeds= to the sweep (every configuration runs every seed)"}
+RESERVED = {
+  "env": "pass env= to the sweep (one environment per sweep)",
+  "seed": "pass seeds= to the sweep (every configuration runs every seed)",
+}
 
 
 def _is_sampler(value) -> bool:
@@ -79,13 +90,16 @@ def _coerce(config_cls, name: str, expected, value):
   else:
     ok = True  # a field of another type: the dataclass' own checks decide
   if not ok:
-    raise ValueError(f"Search space: {where} expects {getattr(expected, '__name__', expected)}, "
-                     f"received {value!r} ({type(value).__name__}).")
+    raise ValueError(
+      f"Search space: {where} expects {getattr(expected, '__name__', expected)}, "
+      f"received {value!r} ({type(value).__name__})."
+    )
   return value
 
 
 def _check_sampler(config_cls, name: str, expected, domain) -> None:
   from ray.tune.search import sample
+
   where = f"{config_cls.__name__}.{name}"
   base = expected
   if typing.get_origin(expected) is typing.Union:
@@ -97,20 +111,30 @@ def _check_sampler(config_cls, name: str, expected, domain) -> None:
       _coerce(config_cls, name, expected, value)
   elif isinstance(domain, sample.Float):
     if base is not float:
-      raise ValueError(f"Search space: {where} expects {getattr(base, '__name__', base)}, "
-                       f"received a float sampler ({domain!r}); use tune.randint / "
-                       "tune.choice for integer fields.")
+      raise ValueError(
+        f"Search space: {where} expects {getattr(base, '__name__', base)}, "
+        f"received a float sampler ({domain!r}); use tune.randint / "
+        "tune.choice for integer fields."
+      )
   elif isinstance(domain, sample.Integer):
     if base not in (int, float):
-      raise ValueError(f"Search space: {where} expects {getattr(base, '__name__', base)}, "
-                       f"received an integer sampler ({domain!r}).")
+      raise ValueError(
+        f"Search space: {where} expects {getattr(base, '__name__', base)}, "
+        f"received an integer sampler ({domain!r})."
+      )
   else:
-    raise ValueError(f"Search space: {where} received an unsupported sampler {domain!r}; "
-                     "expected a grid list, tune.choice, a float or an integer sampler.")
+    raise ValueError(
+      f"Search space: {where} received an unsupported sampler {domain!r}; "
+      "expected a grid list, tune.choice, a float or an integer sampler."
+    )
 
 
-def validate_space(algorithm, base, space: Mapping[str, Any], samples: int = 3,
-                   ) -> Tuple[Dict[str, List[Any]], Dict[str, Any]]:
+def validate_space(
+  algorithm,
+  base,
+  space: Mapping[str, Any],
+  samples: int = 3,
+) -> Tuple[Dict[str, List[Any]], Dict[str, Any]]:
   """Checks `space` against `algorithm.config_cls` around the `base` config.
 
   Returns:
@@ -125,37 +149,47 @@ def validate_space(algorithm, base, space: Mapping[str, Any], samples: int = 3,
   """
   config_cls = algorithm.config_cls
   if not isinstance(space, Mapping):
-    raise ValueError(f"Search space must be a mapping of {config_cls.__name__} field names to "
-                     f"value lists or Tune samplers, received {type(space).__name__}.")
+    raise ValueError(
+      f"Search space must be a mapping of {config_cls.__name__} field names to "
+      f"value lists or Tune samplers, received {type(space).__name__}."
+    )
   types = _field_types(config_cls)
   grid, samplers = {}, {}
   for name, values in space.items():
     if name.split(".")[-1] in RESERVED:
-      raise ValueError(f"Search space: field {name!r} cannot be searched: "
-                       f"{RESERVED[name.split('.')[-1]]}.")
+      raise ValueError(
+        f"Search space: field {name!r} cannot be searched: " f"{RESERVED[name.split('.')[-1]]}."
+      )
     if name not in types:
-      raise ValueError(f"Search space: {config_cls.__name__} has no field {name!r}; its fields "
-                       f"are {', '.join(algorithm.field_names())}.")
+      raise ValueError(
+        f"Search space: {config_cls.__name__} has no field {name!r}; its fields "
+        f"are {', '.join(algorithm.field_names())}."
+      )
     if _is_sampler(values):
       _check_sampler(config_cls, name, types[name], values)
       samplers[name] = values
       continue
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-      raise ValueError(f"Search space: {config_cls.__name__}.{name} needs a list of values (a "
-                       f"grid) or a Tune sampler, received {values!r}.")
+      raise ValueError(
+        f"Search space: {config_cls.__name__}.{name} needs a list of values (a "
+        f"grid) or a Tune sampler, received {values!r}."
+      )
     if len(values) == 0:
-      raise ValueError(f"Search space: the grid of {config_cls.__name__}.{name} is empty; give "
-                       "at least one value.")
+      raise ValueError(
+        f"Search space: the grid of {config_cls.__name__}.{name} is empty; give "
+        "at least one value."
+      )
     coerced = [_coerce(config_cls, name, types[name], v) for v in values]
     if len({json.dumps(v) for v in coerced}) != len(coerced):
-      raise ValueError(f"Search space: the grid of {config_cls.__name__}.{name} repeats a value "
-                       f"({values!r}); each configuration must be distinct.")
+      raise ValueError(
+        f"Search space: the grid of {config_cls.__name__}.{name} repeats a value "
+        f"({values!r}); each configuration must be distinct."
+      )
     grid[name] = coerced
   fields = dataclasses.asdict(base)
   draws = max(1, samples) if samplers else 1
   # Every category of a tune.choice is checked (a random draw could miss a bad one).
-  choices = [{n: c} for n, d in samplers.items() if hasattr(d, "categories")
-             for c in d.categories]
+  choices = [{n: c} for n, d in samplers.items() if hasattr(d, "categories") for c in d.categories]
   for point in grid_points(grid):
     for k in range(max(draws, len(choices))):
       drawn = {n: _coerce(config_cls, n, types[n], d.sample()) for n, d in samplers.items()}
@@ -175,8 +209,9 @@ def parse_value(config_cls, name: str, text: str):
   """A command-line string as a value of field `name` (int, float, bool, str or None)."""
   types = _field_types(config_cls)
   if name not in types:
-    raise ValueError(f"{config_cls.__name__} has no field {name!r}; its fields are "
-                     f"{', '.join(types)}.")
+    raise ValueError(
+      f"{config_cls.__name__} has no field {name!r}; its fields are " f"{', '.join(types)}."
+    )
   expected, optional = types[name], False
   if typing.get_origin(expected) is typing.Union and type(None) in typing.get_args(expected):
     expected, optional = next(a for a in typing.get_args(expected) if a is not type(None)), True
@@ -193,9 +228,11 @@ def parse_value(config_cls, name: str, text: str):
     if expected is float:
       return float(text)
   except ValueError:
-    raise ValueError(f"{config_cls.__name__}.{name} expects "
-                     f"{getattr(expected, '__name__', expected)}"
-                     f"{' or none' if optional else ''}, received {text!r}.") from None
+    raise ValueError(
+      f"{config_cls.__name__}.{name} expects "
+      f"{getattr(expected, '__name__', expected)}"
+      f"{' or none' if optional else ''}, received {text!r}."
+    ) from None
   return text
 
 
@@ -216,8 +253,10 @@ def check_seeds(seeds: Sequence[int]) -> List[int]:
       raise ValueError(f"Sweep seeds must be non-negative integers, received {s} in {seeds!r}.")
   if len(set(seeds)) != len(seeds):
     repeated = sorted({s for s in seeds if seeds.count(s) > 1})
-    raise ValueError(f"Sweep seeds repeat: {repeated} in {seeds!r}; each seed runs once per "
-                     "configuration, so give distinct seeds.")
+    raise ValueError(
+      f"Sweep seeds repeat: {repeated} in {seeds!r}; each seed runs once per "
+      "configuration, so give distinct seeds."
+    )
   return seeds
 
 
@@ -225,14 +264,16 @@ def label(values: Mapping[str, Any]) -> str:
   """`field=value, field=value` (`base` for the base configuration itself)."""
   if not values:
     return "base"
-  return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                   for k, v in values.items())
+  return ", ".join(
+    f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
+  )
 
 
 def config_key(values: Mapping[str, Any], config: Any) -> str:
   """A folder name for one configuration: its label plus a hash of the whole config."""
-  digest = hashlib.sha256(json.dumps(dataclasses.asdict(config), sort_keys=True)
-                          .encode()).hexdigest()[:10]
+  digest = hashlib.sha256(
+    json.dumps(dataclasses.asdict(config), sort_keys=True).encode()
+  ).hexdigest()[:10]
   readable = re.sub(r"[^A-Za-z0-9_.=+-]+", "_", label(values).replace(", ", "__"))[:80]
   return f"{readable}-{digest}"
 
@@ -250,6 +291,7 @@ def parse_sampler(config_cls, name: str, text: str):
       `LOW < HIGH` (and `LOW > 0` for `loguniform`), or a choice the field cannot take.
   """
   from ray import tune  # pylint: disable=import-outside-toplevel
+
   kind, _, args = text.partition(":")
   where = f"{name}={text}"
   if kind == "choice":
@@ -266,9 +308,13 @@ def parse_sampler(config_cls, name: str, text: str):
       raise ValueError
     low, high = (number(b) for b in bounds)
   except ValueError:
-    raise ValueError(f"{where}: expected {kind}:LOW:HIGH with {number.__name__} bounds, "
-                     f"received {kind}:{args}.") from None
+    raise ValueError(
+      f"{where}: expected {kind}:LOW:HIGH with {number.__name__} bounds, "
+      f"received {kind}:{args}."
+    ) from None
   if not low < high or (kind == "loguniform" and low <= 0):
-    raise ValueError(f"{where}: expected LOW < HIGH{' and LOW > 0' * (kind == 'loguniform')}"
-                     f", received LOW={low}, HIGH={high}.")
+    raise ValueError(
+      f"{where}: expected LOW < HIGH{' and LOW > 0' * (kind == 'loguniform')}"
+      f", received LOW={low}, HIGH={high}."
+    )
   return getattr(tune, kind)(low, high)

@@ -6,12 +6,33 @@
   buffer the compiled phases read and write.
 """
 
-from tf_equirl.agents.dyna.config import (MODEL_BUFFERS, MODES, ROLLOUT_STARTS, WORLD_MODELS,
-                                          DynaConfig, default_dyna_config)
-from tf_equirl.agents.dyna.learner import (Dyna, build_world_model, default_world_model_name,
-                                           load_world_model)
+from tf_equirl.agents.dyna.config import (
+  MODEL_BUFFERS,
+  MODES,
+  ROLLOUT_STARTS,
+  WORLD_MODELS,
+  DynaConfig,
+  default_dyna_config,
+)
+from tf_equirl.agents.dyna.learner import (
+  Dyna,
+  build_world_model,
+  default_world_model_name,
+  load_world_model,
+)
 from tf_equirl.agents.dyna.world import ModelBuffer, ModelEnvironment
 
-__all__ = ["DynaConfig", "default_dyna_config", "MODES", "WORLD_MODELS",
-           "MODEL_BUFFERS", "ROLLOUT_STARTS", "Dyna", "build_world_model", "load_world_model",
-           "default_world_model_name", "ModelBuffer", "ModelEnvironment"]
+__all__ = [
+  "DynaConfig",
+  "default_dyna_config",
+  "MODES",
+  "WORLD_MODELS",
+  "MODEL_BUFFERS",
+  "ROLLOUT_STARTS",
+  "Dyna",
+  "build_world_model",
+  "load_world_model",
+  "default_world_model_name",
+  "ModelBuffer",
+  "ModelEnvironment",
+]

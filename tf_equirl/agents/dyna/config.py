@@ -10,8 +10,14 @@ from tf_equirl import checks
 from tf_equirl.agents.ppo.config import PPOConfig, default_config
 from tf_equirl.envs.defaults import find_env_defaults
 
-__all__ = ["DynaConfig", "default_dyna_config", "MODES", "WORLD_MODELS", "MODEL_BUFFERS",
-           "ROLLOUT_STARTS"]
+__all__ = [
+  "DynaConfig",
+  "default_dyna_config",
+  "MODES",
+  "WORLD_MODELS",
+  "MODEL_BUFFERS",
+  "ROLLOUT_STARTS",
+]
 
 MODES = ("supervised", "online")
 WORLD_MODELS = ("mlp", "gcnn", "gcnn_proximal")
@@ -70,8 +76,9 @@ class DynaConfig:
   a value out of range.
   """
 
-  ppo: PPOConfig = dataclasses.field(default_factory=lambda: default_config(
-      "CartPole-v1", network="mlp"))
+  ppo: PPOConfig = dataclasses.field(
+    default_factory=lambda: default_config("CartPole-v1", network="mlp")
+  )
   mode: str = "supervised"
   world_model: str = "gcnn"
   world_model_path: Optional[str] = None
@@ -92,16 +99,26 @@ class DynaConfig:
       self.ppo = PPOConfig(**self.ppo)
     if not isinstance(self.ppo, PPOConfig):
       raise ValueError(f"DynaConfig.ppo must be a PPOConfig, received {type(self.ppo).__name__}.")
-    for name, allowed in (("mode", MODES), ("world_model", WORLD_MODELS),
-                          ("model_buffer", MODEL_BUFFERS), ("rollout_start", ROLLOUT_STARTS)):
+    for name, allowed in (
+      ("mode", MODES),
+      ("world_model", WORLD_MODELS),
+      ("model_buffer", MODEL_BUFFERS),
+      ("rollout_start", ROLLOUT_STARTS),
+    ):
       if getattr(self, name) not in allowed:
-        raise ValueError(f"DynaConfig.{name} must be one of {allowed}, received "
-                         f"{getattr(self, name)!r}.")
+        raise ValueError(
+          f"DynaConfig.{name} must be one of {allowed}, received " f"{getattr(self, name)!r}."
+        )
     ratio = self.planning_ratio
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not (
-        math.isfinite(ratio) and ratio > 0):
-      raise ValueError("DynaConfig.planning_ratio must be a positive number (planned steps per "
-                       f"real step), received {ratio!r}; for no planning train PPO itself.")
+    if (
+      isinstance(ratio, bool)
+      or not isinstance(ratio, (int, float))
+      or not (math.isfinite(ratio) and ratio > 0)
+    ):
+      raise ValueError(
+        "DynaConfig.planning_ratio must be a positive number (planned steps per "
+        f"real step), received {ratio!r}; for no planning train PPO itself."
+      )
     for name in ("dyna_iterations", "model_batch_size"):
       checks.positive_int("DynaConfig", name, getattr(self, name))
     for name in ("model_epochs", "rollout_horizon"):
@@ -110,24 +127,34 @@ class DynaConfig:
       checks.positive_number("DynaConfig", name, getattr(self, name))
     checks.check_float_fields(self)  # any other float field: finite
     if not isinstance(self.orbit_augmentation, bool):
-      raise ValueError("DynaConfig.orbit_augmentation must be True or False, received "
-                       f"{self.orbit_augmentation!r}.")
-    if self.world_model_path is not None and (not isinstance(self.world_model_path, str)
-                                              or not self.world_model_path):
-      raise ValueError("DynaConfig.world_model_path must be None (the zoo's model) or a zoo "
-                       f"name or .keras file, received {self.world_model_path!r}.")
+      raise ValueError(
+        "DynaConfig.orbit_augmentation must be True or False, received "
+        f"{self.orbit_augmentation!r}."
+      )
+    if self.world_model_path is not None and (
+      not isinstance(self.world_model_path, str) or not self.world_model_path
+    ):
+      raise ValueError(
+        "DynaConfig.world_model_path must be None (the zoo's model) or a zoo "
+        f"name or .keras file, received {self.world_model_path!r}."
+      )
     if self.rollout_start == "buffer" and self.rollout_horizon is None:
-      raise ValueError("DynaConfig.rollout_start='buffer' needs rollout_horizon (planned steps "
-                       "per branched rollout), received None.")
+      raise ValueError(
+        "DynaConfig.rollout_start='buffer' needs rollout_horizon (planned steps "
+        "per branched rollout), received None."
+      )
     if self.mode == "online" and self.world_model_path is not None:
-      raise ValueError("DynaConfig.world_model_path is for mode='supervised'; the online mode "
-                       f"learns its world model from scratch (received {self.world_model_path!r}).")
+      raise ValueError(
+        "DynaConfig.world_model_path is for mode='supervised'; the online mode "
+        f"learns its world model from scratch (received {self.world_model_path!r})."
+      )
     if self.ppo.num_iterations < self.dyna_iterations:
       raise ValueError(
-          f"DynaConfig.dyna_iterations={self.dyna_iterations} needs at least one PPO iteration "
-          f"({self.ppo.batch_size} real steps = num_envs * num_steps) per Dyna iteration, but "
-          f"ppo.total_steps={self.ppo.total_steps} allows {self.ppo.num_iterations}; lower "
-          "dyna_iterations or ppo.num_steps.")
+        f"DynaConfig.dyna_iterations={self.dyna_iterations} needs at least one PPO iteration "
+        f"({self.ppo.batch_size} real steps = num_envs * num_steps) per Dyna iteration, but "
+        f"ppo.total_steps={self.ppo.total_steps} allows {self.ppo.num_iterations}; lower "
+        "dyna_iterations or ppo.num_steps."
+      )
 
   # ------------------------------------------------------------------ derived sizes
   @property
@@ -155,8 +182,9 @@ class DynaConfig:
   def planning_iterations(self, dyna_iteration: int) -> int:
     """PPO iterations on the world model in Dyna iteration `dyna_iteration` (0-based)."""
     per = self.planning_ratio * self.acting_iterations
-    return int(math.floor(per * (dyna_iteration + 1) + 1e-9)
-               - math.floor(per * dyna_iteration + 1e-9))
+    return int(
+      math.floor(per * (dyna_iteration + 1) + 1e-9) - math.floor(per * dyna_iteration + 1e-9)
+    )
 
   @property
   def epochs(self) -> int:
@@ -169,8 +197,9 @@ class DynaConfig:
     return found.dyna_model_epochs
 
 
-def default_dyna_config(env: str = "CartPole-v1", ppo_overrides: Optional[dict] = None,
-                        **overrides: Any) -> DynaConfig:
+def default_dyna_config(
+  env: str = "CartPole-v1", ppo_overrides: Optional[dict] = None, **overrides: Any
+) -> DynaConfig:
   """`DynaConfig` with the thesis' settings for `env` (`tf_equirl.envs.defaults`) and an MLP
   actor-critic (thesis 4.7.5.3: "conventional MLP actor-critics"), then `ppo_overrides` and
   `overrides`."""

@@ -51,8 +51,10 @@ def default_world_model_name(env: str, world_model: str) -> str:
   """Zoo name of the pretrained world model of `env`: `"cartpole/gcnn_transition"` (mean
   pooling), `"cartpole/gcnn_proximal_transition"`, `"cartpole/mlp_transition"`."""
   if env not in TRANSITION_ENVS:
-    raise ValueError(f"No zoo world models for environment {env!r}; the zoo has them for "
-                     f"{list(TRANSITION_ENVS)}. Pass DynaConfig.world_model_path.")
+    raise ValueError(
+      f"No zoo world models for environment {env!r}; the zoo has them for "
+      f"{list(TRANSITION_ENVS)}. Pass DynaConfig.world_model_path."
+    )
   if world_model not in WORLD_MODELS:
     raise ValueError(f"Unknown world model {world_model!r}; expected one of {WORLD_MODELS}.")
   return f"{env_defaults(env).zoo_folder}/{world_model}_transition"
@@ -62,6 +64,7 @@ def load_world_model(name_or_path: str, spec: TransitionSpec) -> keras.Model:
   """A pretrained world model from a zoo name or a `.keras` file (`zoo.load_any`), checked
   against `spec`."""
   from tf_equirl import zoo  # pylint: disable=import-outside-toplevel
+
   model = zoo.load_any(name_or_path)
   _check_world_model(model, spec, name_or_path)
   return model
@@ -81,17 +84,23 @@ def build_world_model(kind: str, spec: TransitionSpec) -> keras.Model:
 def _check_world_model(model, spec: TransitionSpec, source: str) -> None:
   inputs = getattr(model, "inputs", None) or []
   if len(inputs) != 2:
-    raise ValueError(f"World model {source!r} must take [observation, action] (two inputs), "
-                     f"it has {len(inputs)}.")
+    raise ValueError(
+      f"World model {source!r} must take [observation, action] (two inputs), "
+      f"it has {len(inputs)}."
+    )
   width = inputs[0].shape[-1]
   if width != spec.state_dim:
-    raise ValueError(f"World model {source!r} reads observations of width {width}, but the "
-                     f"environment's observations have width {spec.state_dim}: it is a model "
-                     "of another environment.")
+    raise ValueError(
+      f"World model {source!r} reads observations of width {width}, but the "
+      f"environment's observations have width {spec.state_dim}: it is a model "
+      "of another environment."
+    )
   out = model.outputs[0].shape[-1]
   if out != spec.output_dim:
-    raise ValueError(f"World model {source!r} outputs width {out}, but this environment's "
-                     f"transition spec ({spec.kind}) needs width {spec.output_dim}.")
+    raise ValueError(
+      f"World model {source!r} outputs width {out}, but this environment's "
+      f"transition spec ({spec.kind}) needs width {spec.output_dim}."
+    )
 
 
 class Dyna:
@@ -106,22 +115,29 @@ class Dyna:
   `train(seed=...)` runs a whole run and returns a `TrainResult` over real steps.
   """
 
-  def __init__(self, config: DynaConfig, env: Optional[BatchedEnvironment] = None,
-               world_model: Optional[keras.Model] = None):
+  def __init__(
+    self,
+    config: DynaConfig,
+    env: Optional[BatchedEnvironment] = None,
+    world_model: Optional[keras.Model] = None,
+  ):
     if not isinstance(config, DynaConfig):
       raise ValueError(f"Dyna expects a DynaConfig, received {type(config).__name__}.")
     self.config = cfg = config
     ppo_cfg = cfg.ppo
-    self.env = env if env is not None else envs.make(ppo_cfg.env, batch_size=ppo_cfg.num_envs,
-                                                      seed=ppo_cfg.seed)
+    self.env = (
+      env
+      if env is not None
+      else envs.make(ppo_cfg.env, batch_size=ppo_cfg.num_envs, seed=ppo_cfg.seed)
+    )
     self.spec = TransitionSpec.for_env(self.env)
     if world_model is not None:
       _check_world_model(world_model, self.spec, "given world_model")
       self.world_model = world_model
     elif cfg.mode == "supervised":
       self.world_model = load_world_model(
-          cfg.world_model_path or default_world_model_name(ppo_cfg.env, cfg.world_model),
-          self.spec)
+        cfg.world_model_path or default_world_model_name(ppo_cfg.env, cfg.world_model), self.spec
+      )
     else:
       self.world_model = build_world_model(cfg.world_model, self.spec)
     self._initial_model_weights = self.world_model.get_weights()
@@ -130,19 +146,32 @@ class Dyna:
     real = cfg.real_steps_per_iteration if cfg.model_buffer == "iteration" else cfg.total_real_steps
     self.buffer = ModelBuffer(real * order, self.spec.state_dim, self.env.symmetry)
     self.plan_env = ModelEnvironment(
-        self.env, self.world_model, self.spec, batch_size=ppo_cfg.num_envs, seed=ppo_cfg.seed,
-        start_buffer=self.buffer if cfg.rollout_start == "buffer" else None,
-        horizon=cfg.rollout_horizon)
+      self.env,
+      self.world_model,
+      self.spec,
+      batch_size=ppo_cfg.num_envs,
+      seed=ppo_cfg.seed,
+      start_buffer=self.buffer if cfg.rollout_start == "buffer" else None,
+      horizon=cfg.rollout_horizon,
+    )
     self._plan_counts = [cfg.planning_iterations(i) for i in range(cfg.dyna_iterations)]
     iterations = cfg.acting_iterations * cfg.dyna_iterations + sum(self._plan_counts)
-    self.ppo = PPO(ppo_cfg, env=self.env,
-                   num_updates=iterations * ppo_cfg.num_epochs * ppo_cfg.num_minibatches)
+    self.ppo = PPO(
+      ppo_cfg, env=self.env, num_updates=iterations * ppo_cfg.num_epochs * ppo_cfg.num_minibatches
+    )
     self.trainer: Optional[TransitionTrainer] = None
     if cfg.mode == "online":
-      self.trainer = TransitionTrainer(self.world_model, self.spec, TrainConfig(
-          epochs=cfg.epochs, learning_rate=cfg.model_learning_rate,
-          max_grad_norm=cfg.model_max_grad_norm, batch_size=cfg.model_batch_size,
-          adam_epsilon=cfg.model_adam_epsilon))
+      self.trainer = TransitionTrainer(
+        self.world_model,
+        self.spec,
+        TrainConfig(
+          epochs=cfg.epochs,
+          learning_rate=cfg.model_learning_rate,
+          max_grad_norm=cfg.model_max_grad_norm,
+          batch_size=cfg.model_batch_size,
+          adam_epsilon=cfg.model_adam_epsilon,
+        ),
+      )
     compile_ = dict(jit_compile=ppo_cfg.jit_compile, autograph=False)
     self._act = tf.function(self._act_impl, **compile_)
     self._learn = tf.function(self._learn_impl, **compile_)
@@ -167,8 +196,11 @@ class Dyna:
 
   def describe(self) -> str:
     cfg = self.config
-    extras = [f"{cfg.mode} {cfg.world_model} world model", f"planning ratio {cfg.planning_ratio:g}",
-              f"{cfg.dyna_iterations} Dyna iterations"]
+    extras = [
+      f"{cfg.mode} {cfg.world_model} world model",
+      f"planning ratio {cfg.planning_ratio:g}",
+      f"{cfg.dyna_iterations} Dyna iterations",
+    ]
     if cfg.orbit_augmentation:
       extras.append("orbit-augmented model data")
     if cfg.rollout_start == "buffer":
@@ -178,8 +210,10 @@ class Dyna:
   @property
   def tracing_counts(self) -> Dict[str, int]:
     """Times each phase was traced (1 each after any number of iterations and seeds)."""
-    return {name: fn.experimental_get_tracing_count()
-            for name, fn in (("act", self._act), ("learn", self._learn), ("plan", self._plan))}
+    return {
+      name: fn.experimental_get_tracing_count()
+      for name, fn in (("act", self._act), ("learn", self._learn), ("plan", self._plan))
+    }
 
   # ---------------------------------------------------------------------- runs
   def reset(self, seed: int) -> None:
@@ -193,18 +227,26 @@ class Dyna:
       self.world_model.set_weights(self._initial_model_weights)
     self.buffer.clear()
     key = tf.constant([int(seed), _PLAN_SEED], dtype=tf.int64)
-    env_state, time_step = self.plan_env.pure_reset(
-        rng.fold_in(key, -1))
+    env_state, time_step = self.plan_env.pure_reset(rng.fold_in(key, -1))
     zeros = tf.zeros([self.config.ppo.num_envs], tf.float32)
-    self._plan_carry = Carry(env_state=env_state, observation=time_step.observation,
-                             episode_return=zeros, episode_length=zeros, returned_return=zeros,
-                             iteration=tf.constant(0, tf.int64), key=key)
+    self._plan_carry = Carry(
+      env_state=env_state,
+      observation=time_step.observation,
+      episode_return=zeros,
+      episode_length=zeros,
+      returned_return=zeros,
+      iteration=tf.constant(0, tf.int64),
+      key=key,
+    )
     self._seed = int(seed)
 
-  def train(self, callback: Optional[Callable[[Dict[str, np.ndarray]], None]] = None,
-            seed: Optional[int] = None,
-            on_compile: Optional[Callable[[], None]] = None,
-            checkpoint: Optional[runs.TrainingCheckpoint] = None) -> TrainResult:
+  def train(
+    self,
+    callback: Optional[Callable[[Dict[str, np.ndarray]], None]] = None,
+    seed: Optional[int] = None,
+    on_compile: Optional[Callable[[], None]] = None,
+    checkpoint: Optional[runs.TrainingCheckpoint] = None,
+  ) -> TrainResult:
     """A whole run from `reset(seed or config.ppo.seed)`.
 
     `callback(metrics)` gets each acting phase's per-iteration metrics, `on_compile()` is
@@ -230,8 +272,10 @@ class Dyna:
         self.ppo._carry, self._plan_carry = carries["act"], carries["plan"]  # pylint: disable=protected-access
         start = done // cfg.acting_iterations
         acting = [{k[4:]: v for k, v in progress.items() if k.startswith("act/")}]
-        planned = [{k[5:]: float(v[i]) for k, v in progress.items() if k.startswith("plan/")}
-                   for i in range(start)]
+        planned = [
+          {k[5:]: float(v[i]) for k, v in progress.items() if k.startswith("plan/")}
+          for i in range(start)
+        ]
         planned_steps = int(planned[-1]["planned_steps"]) if planned else 0
     if on_compile is not None:
       self._act.get_concrete_function(self.ppo._carry)  # pylint: disable=protected-access
@@ -246,8 +290,7 @@ class Dyna:
       metrics = {k: v.numpy() for k, v in metrics.items()}
       row: Dict[str, float] = {"planned_steps_before": planned_steps}
       if self.trainer is not None:
-        row["model_loss"] = float(self._learn(
-            tf.constant(cfg.epochs), rng.fold_in(model_key, i)))
+        row["model_loss"] = float(self._learn(tf.constant(cfg.epochs), rng.fold_in(model_key, i)))
       count = self._plan_counts[i]
       if count:
         self._plan_carry, plan = self._plan(self._plan_carry, tf.constant(count))
@@ -263,31 +306,52 @@ class Dyna:
       planned.append(row)
       try:
         checked = dict(metrics, **{k: np.array([v]) for k, v in row.items()})
-        runs.check_finite(checked, self.ppo._variables + self._model_variables(), seed,  # pylint: disable=protected-access
-                          i * cfg.acting_iterations, cfg.ppo.batch_size,
-                          allow_nan + tuple(f"plan_{k}" for k in allow_nan))
+        runs.check_finite(
+          checked,
+          self.ppo._variables + self._model_variables(),
+          seed,  # pylint: disable=protected-access
+          i * cfg.acting_iterations,
+          cfg.ppo.batch_size,
+          allow_nan + tuple(f"plan_{k}" for k in allow_nan),
+        )
       except runs.TrainingDiverged as error:
         error.columns = self._columns(acting, planned)
         raise
       if callback is not None:
         callback(metrics)
-      if (checkpoint is not None and i + 1 < cfg.dyna_iterations
-          and checkpoint.due((i + 1) * cfg.acting_iterations, saved * cfg.acting_iterations)):
+      if (
+        checkpoint is not None
+        and i + 1 < cfg.dyna_iterations
+        and checkpoint.due((i + 1) * cfg.acting_iterations, saved * cfg.acting_iterations)
+      ):
         progress = {f"act/{k}": np.concatenate([a[k] for a in acting]) for k in acting[0]}
-        progress.update({f"plan/{k}": np.array([r.get(k, np.nan) for r in planned])
-                         for k in sorted({k for r in planned for k in r})})
-        checkpoint.save((i + 1) * cfg.acting_iterations, self.state_variables(),
-                        self._carries(), progress)
+        progress.update(
+          {
+            f"plan/{k}": np.array([r.get(k, np.nan) for r in planned])
+            for k in sorted({k for r in planned for k in r})
+          }
+        )
+        checkpoint.save(
+          (i + 1) * cfg.acting_iterations, self.state_variables(), self._carries(), progress
+        )
         saved = i + 1
     columns = self._columns(acting, planned)
-    extras = {k: columns.pop(k) for k in list(columns)
-              if k == "dyna_iteration" or k == "planned_steps" or k == "model_loss"
-              or k.startswith("plan_")}
+    extras = {
+      k: columns.pop(k)
+      for k in list(columns)
+      if k == "dyna_iteration" or k == "planned_steps" or k == "model_loss" or k.startswith("plan_")
+    }
     return TrainResult(
-        env_steps=columns.pop("env_steps"), mean_return=columns.pop("mean_return"),
-        episodes=columns.pop("episodes"), finished_return=columns.pop("finished_return"),
-        losses=columns, compile_seconds=compile_s, train_seconds=train_s,
-        compile_steps=(start + 1) * cfg.real_steps_per_iteration, extras=extras)
+      env_steps=columns.pop("env_steps"),
+      mean_return=columns.pop("mean_return"),
+      episodes=columns.pop("episodes"),
+      finished_return=columns.pop("finished_return"),
+      losses=columns,
+      compile_seconds=compile_s,
+      train_seconds=train_s,
+      compile_steps=(start + 1) * cfg.real_steps_per_iteration,
+      extras=extras,
+    )
 
   def _columns(self, acting, planned) -> Dict[str, np.ndarray]:
     """Per-iteration columns (real steps) of the Dyna iterations so far: the acting metrics,
@@ -296,11 +360,17 @@ class Dyna:
     curves = {k: np.concatenate([a[k] for a in acting]) for k in acting[0]}
     steps = np.arange(1, len(curves["mean_return"]) + 1) * cfg.ppo.batch_size
     per_iteration = np.repeat(np.arange(len(planned)), cfg.acting_iterations)
-    columns = {"env_steps": steps, **curves, "dyna_iteration": per_iteration,
-               "planned_steps": np.array([planned[i]["planned_steps_before"]
-                                          for i in per_iteration], np.int64)}
-    for name in sorted({k for row in planned for k in row} - {"planned_steps_before",
-                                                               "planned_steps"}):
+    columns = {
+      "env_steps": steps,
+      **curves,
+      "dyna_iteration": per_iteration,
+      "planned_steps": np.array(
+        [planned[i]["planned_steps_before"] for i in per_iteration], np.int64
+      ),
+    }
+    for name in sorted(
+      {k for row in planned for k in row} - {"planned_steps_before", "planned_steps"}
+    ):
       columns[name] = np.array([planned[i].get(name, np.nan) for i in per_iteration])
     return columns
 
@@ -316,20 +386,29 @@ class Dyna:
     if self.trainer is not None:
       extra += list(self.trainer.optimizer.variables)
     buf = self.buffer
-    return self.ppo.state_variables() + extra + [buf.obs, buf.action, buf.next_obs,
-                                                 buf.terminated, buf.size, buf.position]
+    return (
+      self.ppo.state_variables()
+      + extra
+      + [buf.obs, buf.action, buf.next_obs, buf.terminated, buf.size, buf.position]
+    )
 
   # ----------------------------------------------------------- compiled phases
   def _act_impl(self, carry: Carry):
     return self.ppo._train_chunk_impl(  # pylint: disable=protected-access
-        carry, self.config.acting_iterations, None, self._store)
+      carry, self.config.acting_iterations, None, self._store
+    )
 
   def _store(self, rollout):
     flat = lambda x: tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
     obs = tf.reshape(rollout.observation, [-1, self.spec.state_dim])
     next_obs = tf.reshape(rollout.next_observation, [-1, self.spec.state_dim])
-    return self.buffer.add(obs, flat(rollout.action), next_obs, flat(rollout.terminated),
-                           orbit=self.config.orbit_augmentation)
+    return self.buffer.add(
+      obs,
+      flat(rollout.action),
+      next_obs,
+      flat(rollout.terminated),
+      orbit=self.config.orbit_augmentation,
+    )
 
   def _learn_impl(self, epochs, key):
     """`epochs` passes of minibatch Adam steps over the buffer; returns the mean loss."""
@@ -360,18 +439,26 @@ class Dyna:
       carry, values, _ = self.ppo._iteration(carry, step_fn)  # pylint: disable=protected-access
       episodes = values["episodes"]
       finished = tf.where(episodes > 0, values["finished_return"] * episodes, 0.0)
-      new = dict(sums, episodes=sums["episodes"] + episodes,
-                 return_sum=sums["return_sum"] + finished,
-                 mean_return=sums["mean_return"] + values["mean_return"],
-                 **{k: sums[k] + values[k] for k in _LOSSES})
+      new = dict(
+        sums,
+        episodes=sums["episodes"] + episodes,
+        return_sum=sums["return_sum"] + finished,
+        mean_return=sums["mean_return"] + values["mean_return"],
+        **{k: sums[k] + values[k] for k in _LOSSES},
+      )
       return i + 1, carry, new
 
     names = ("episodes", "return_sum", "mean_return") + _LOSSES
-    _, carry, sums = tf.while_loop(lambda i, *_: i < num_iterations, body,
-                                   (tf.constant(0), carry, {k: tf.constant(0.0) for k in names}))
+    _, carry, sums = tf.while_loop(
+      lambda i, *_: i < num_iterations,
+      body,
+      (tf.constant(0), carry, {k: tf.constant(0.0) for k in names}),
+    )
     count = tf.cast(num_iterations, tf.float32)
-    out = {"episodes": sums["episodes"],
-           "finished_return": tf.math.divide_no_nan(sums["return_sum"], sums["episodes"]),
-           "mean_return": sums["mean_return"] / count}
+    out = {
+      "episodes": sums["episodes"],
+      "finished_return": tf.math.divide_no_nan(sums["return_sum"], sums["episodes"]),
+      "mean_return": sums["mean_return"] / count,
+    }
     out.update({k: sums[k] / count for k in _LOSSES})
     return carry, out

@@ -53,8 +53,7 @@ class ModelBuffer:
       raise ValueError(f"ModelBuffer: capacity must be a positive integer, received {capacity!r}.")
     self.capacity = int(capacity)
     self.symmetry = symmetry
-    var = lambda shape, dtype, name: tf.Variable(tf.zeros(shape, dtype), trainable=False,
-                                                 name=name)
+    var = lambda shape, dtype, name: tf.Variable(tf.zeros(shape, dtype), trainable=False, name=name)
     self.obs = var([capacity, state_dim], tf.float32, "buffer_obs")
     self.action = var([capacity], tf.int32, "buffer_action")
     self.next_obs = var([capacity, state_dim], tf.float32, "buffer_next_obs")
@@ -75,8 +74,10 @@ class ModelBuffer:
     if orbit:
       sym = self.symmetry
       if sym is None:
-        raise ValueError("ModelBuffer.add(orbit=True) needs the environment's symmetry; "
-                         "construct the buffer with symmetry=env.symmetry.")
+        raise ValueError(
+          "ModelBuffer.add(orbit=True) needs the environment's symmetry; "
+          "construct the buffer with symmetry=env.symmetry."
+        )
       g_all = range(sym.group.order)
       obs = tf.concat([sym.state_rep.transform(obs, g) for g in g_all], 0)
       next_obs = tf.concat([sym.state_rep.transform(next_obs, g) for g in g_all], 0)
@@ -84,19 +85,24 @@ class ModelBuffer:
       terminated = tf.tile(terminated, [sym.group.order])
     n = tf.shape(action)[0]
     index = tf.math.floormod(self.position + tf.range(n), self.capacity)[:, None]
-    ops = [self.obs.scatter_nd_update(index, obs),
-           self.action.scatter_nd_update(index, action),
-           self.next_obs.scatter_nd_update(index, next_obs),
-           self.terminated.scatter_nd_update(index, terminated),
-           self.position.assign(tf.math.floormod(self.position + n, self.capacity)),
-           self.size.assign(tf.minimum(self.size + n, self.capacity))]
+    ops = [
+      self.obs.scatter_nd_update(index, obs),
+      self.action.scatter_nd_update(index, action),
+      self.next_obs.scatter_nd_update(index, next_obs),
+      self.terminated.scatter_nd_update(index, terminated),
+      self.position.assign(tf.math.floormod(self.position + n, self.capacity)),
+      self.size.assign(tf.minimum(self.size + n, self.capacity)),
+    ]
     return tf.group(ops)
 
   def batch(self, index) -> dict:
     """The transitions at `index` as the dict `TransitionTrainer.train_step` reads."""
-    return {"obs": tf.gather(self.obs, index), "action": tf.gather(self.action, index),
-            "next_obs": tf.gather(self.next_obs, index),
-            "terminated": tf.gather(self.terminated, index)}
+    return {
+      "obs": tf.gather(self.obs, index),
+      "action": tf.gather(self.action, index),
+      "next_obs": tf.gather(self.next_obs, index),
+      "terminated": tf.gather(self.terminated, index),
+    }
 
 
 class ModelEnvironment(BatchedEnvironment):
@@ -116,30 +122,50 @@ class ModelEnvironment(BatchedEnvironment):
     outcome: replaces the reward rule (`with_dynamics`).
   """
 
-  def __init__(self, env: BatchedEnvironment, model: keras.Model,
-               spec: Optional[TransitionSpec] = None, batch_size: Optional[int] = None,
-               seed: Any = 0, start_buffer: Optional[ModelBuffer] = None,
-               horizon: Optional[int] = None, physics: Optional[PhysicsFn] = None,
-               outcome: Optional[OutcomeFn] = None):
+  def __init__(
+    self,
+    env: BatchedEnvironment,
+    model: keras.Model,
+    spec: Optional[TransitionSpec] = None,
+    batch_size: Optional[int] = None,
+    seed: Any = 0,
+    start_buffer: Optional[ModelBuffer] = None,
+    horizon: Optional[int] = None,
+    physics: Optional[PhysicsFn] = None,
+    outcome: Optional[OutcomeFn] = None,
+  ):
     if not isinstance(env, BatchedEnvironment):
-      raise ValueError("ModelEnvironment: env must be a tf_equirl BatchedEnvironment, received "
-                       f"{type(env).__name__}.")
+      raise ValueError(
+        "ModelEnvironment: env must be a tf_equirl BatchedEnvironment, received "
+        f"{type(env).__name__}."
+      )
     self.env, self.model = env, model
     self.spec = TransitionSpec.for_env(env) if spec is None else spec
     self.start_buffer = start_buffer
-    self._args = dict(env=env, model=model, spec=self.spec, batch_size=batch_size, seed=seed,
-                      start_buffer=start_buffer, horizon=horizon)
+    self._args = dict(
+      env=env,
+      model=model,
+      spec=self.spec,
+      batch_size=batch_size,
+      seed=seed,
+      start_buffer=start_buffer,
+      horizon=horizon,
+    )
     limit = env.max_episode_steps
     if isinstance(env, Catch):
       limit = env.rows - 1  # every real Catch episode has this length
     if horizon is not None:
       limit = horizon if limit is None else min(limit, horizon)
     super().__init__(
-        name=f"{env.name}[model]", observation_spec=env.observation_spec(),
-        num_actions=env.num_actions,
-        physics=physics if physics is not None else self._model_physics(),
-        outcome=outcome if outcome is not None else env.outcome,
-        max_episode_steps=limit, batch_size=batch_size or env.batch_size, seed=seed)
+      name=f"{env.name}[model]",
+      observation_spec=env.observation_spec(),
+      num_actions=env.num_actions,
+      physics=physics if physics is not None else self._model_physics(),
+      outcome=outcome if outcome is not None else env.outcome,
+      max_episode_steps=limit,
+      batch_size=batch_size or env.batch_size,
+      seed=seed,
+    )
 
   def _model_physics(self) -> PhysicsFn:
     predict = model_dynamics(self.model, self.env, self.spec)
@@ -173,8 +199,9 @@ class ModelEnvironment(BatchedEnvironment):
     if self.start_buffer is None:
       return self.env._initial_physics(key, batch_size)  # pylint: disable=protected-access
     buf = self.start_buffer
-    index = rng.uniform([batch_size], seed=key, minval=0,
-                        maxval=tf.maximum(buf.size, 1), dtype=tf.int32)
+    index = rng.uniform(
+      [batch_size], seed=key, minval=0, maxval=tf.maximum(buf.size, 1), dtype=tf.int32
+    )
     observation = tf.gather(buf.obs, index)
     to_state = getattr(self.env, "state_from_observation", None)
     reset = self.env._initial_physics(key, batch_size)  # pylint: disable=protected-access
@@ -183,7 +210,9 @@ class ModelEnvironment(BatchedEnvironment):
     # An empty buffer (before the first acting phase) falls back to the reset distribution.
     return tf.where(buf.size > 0, physics, reset)
 
-  def with_dynamics(self, physics: Optional[PhysicsFn] = None,
-                    outcome: Optional[OutcomeFn] = None) -> "ModelEnvironment":
-    return ModelEnvironment(**self._args, physics=physics or self._physics,
-                            outcome=outcome or self._outcome)
+  def with_dynamics(
+    self, physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None
+  ) -> "ModelEnvironment":
+    return ModelEnvironment(
+      **self._args, physics=physics or self._physics, outcome=outcome or self._outcome
+    )

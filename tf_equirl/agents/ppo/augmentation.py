@@ -51,8 +51,9 @@ def augmentation_factor(symmetry: MDPSymmetry) -> int:
   return symmetry.group.order
 
 
-def transform_pairs(symmetry: MDPSymmetry, observation: tf.Tensor, action: tf.Tensor,
-                    g: int) -> Tuple[tf.Tensor, tf.Tensor]:
+def transform_pairs(
+  symmetry: MDPSymmetry, observation: tf.Tensor, action: tf.Tensor, g: int
+) -> Tuple[tf.Tensor, tf.Tensor]:
   """`(rho(g) s, pi(g) a)` for a batch of observations `[N, ...]` and actions `[N]`.
 
   Observations are flattened to the symmetry's state vectors for the action of `rho(g)` and
@@ -63,10 +64,13 @@ def transform_pairs(symmetry: MDPSymmetry, observation: tf.Tensor, action: tf.Te
   return tf.reshape(moved, tf.shape(observation)), symmetry.action_rep.transform(action, g)
 
 
-def augment_batch(symmetry: MDPSymmetry, batch: Batch,
-                  logits_fn: Callable[[tf.Tensor], tf.Tensor],
-                  value_fn: Callable[[tf.Tensor], tf.Tensor],
-                  with_weights: bool = False):
+def augment_batch(
+  symmetry: MDPSymmetry,
+  batch: Batch,
+  logits_fn: Callable[[tf.Tensor], tf.Tensor],
+  value_fn: Callable[[tf.Tensor], tf.Tensor],
+  with_weights: bool = False,
+):
   """The batch followed by its image under each non-identity `g` (in `group.elements()` order).
 
   Args:
@@ -97,8 +101,7 @@ def augment_batch(symmetry: MDPSymmetry, batch: Batch,
     if g == symmetry.group.identity:
       continue
     obs_g, action_g = transform_pairs(symmetry, observation, action, g)
-    log_prob_g = tf.gather(tf.nn.log_softmax(logits_fn(obs_g)), action_g, axis=1,
-                           batch_dims=1)
+    log_prob_g = tf.gather(tf.nn.log_softmax(logits_fn(obs_g)), action_g, axis=1, batch_dims=1)
     parts.append([obs_g, action_g, log_prob_g, advantage, target, value_fn(obs_g)])
     weights.append(tf.exp(tf.minimum(log_prob_g - log_prob, 0.0)))
   augmented = tuple(tf.concat(column, axis=0) for column in zip(*parts))

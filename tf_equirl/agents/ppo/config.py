@@ -123,40 +123,65 @@ class PPOConfig:
 
   def __post_init__(self):
     if self.network not in ACTOR_KINDS:
-      raise ValueError(f"PPOConfig.network must be one of {ACTOR_KINDS}, received "
-                       f"{self.network!r}.")
+      raise ValueError(
+        f"PPOConfig.network must be one of {ACTOR_KINDS}, received " f"{self.network!r}."
+      )
     if self.critic not in CRITIC_KINDS:
-      raise ValueError(f"PPOConfig.critic must be one of {CRITIC_KINDS}, received "
-                       f"{self.critic!r}.")
+      raise ValueError(
+        f"PPOConfig.critic must be one of {CRITIC_KINDS}, received " f"{self.critic!r}."
+      )
     if self.hidden not in HIDDEN_KINDS:
-      raise ValueError(f"PPOConfig.hidden must be one of {HIDDEN_KINDS}, received "
-                       f"{self.hidden!r}.")
+      raise ValueError(
+        f"PPOConfig.hidden must be one of {HIDDEN_KINDS}, received " f"{self.hidden!r}."
+      )
     if self.relaxed_parameterization not in PARAMETERIZATIONS:
-      raise ValueError(f"PPOConfig.relaxed_parameterization must be one of "
-                       f"{PARAMETERIZATIONS}, received {self.relaxed_parameterization!r}.")
+      raise ValueError(
+        f"PPOConfig.relaxed_parameterization must be one of "
+        f"{PARAMETERIZATIONS}, received {self.relaxed_parameterization!r}."
+      )
     if self.group is not None and (not isinstance(self.group, str) or not self.group):
-      raise ValueError(f"PPOConfig.group must be None (the environment's full symmetry) or the "
-                       f"name of one of its symmetry groups, received {self.group!r}.")
+      raise ValueError(
+        f"PPOConfig.group must be None (the environment's full symmetry) or the "
+        f"name of one of its symmetry groups, received {self.group!r}."
+      )
     if not isinstance(self.env, str) or not self.env:
-      raise ValueError(f"PPOConfig.env must be the name of a registered environment (or a "
-                       f"variant '<env>:<breaking>:<strength>'), received {self.env!r}.")
+      raise ValueError(
+        f"PPOConfig.env must be the name of a registered environment (or a "
+        f"variant '<env>:<breaking>:<strength>'), received {self.env!r}."
+      )
     for name in ("augment_weights", "anneal_lr", "jit_compile"):
       if not isinstance(getattr(self, name), bool):
-        raise ValueError(f"PPOConfig.{name} must be True or False, received "
-                         f"{getattr(self, name)!r}.")
+        raise ValueError(
+          f"PPOConfig.{name} must be True or False, received " f"{getattr(self, name)!r}."
+        )
     for name in ("width", "critic_width"):
-      checks.positive_int("PPOConfig", name, getattr(self, name), allow_none=True,
-                          none_means="match the MLP's parameter count")
-    for name in ("total_steps", "num_envs", "num_steps", "num_epochs", "num_minibatches",
-                 "iterations_per_call"):
+      checks.positive_int(
+        "PPOConfig",
+        name,
+        getattr(self, name),
+        allow_none=True,
+        none_means="match the MLP's parameter count",
+      )
+    for name in (
+      "total_steps",
+      "num_envs",
+      "num_steps",
+      "num_epochs",
+      "num_minibatches",
+      "iterations_per_call",
+    ):
       checks.positive_int("PPOConfig", name, getattr(self, name))
     checks.non_negative_int("PPOConfig", "seed", self.seed)
     if self.num_minibatches > self.batch_size:
-      raise ValueError(f"PPOConfig.num_minibatches={self.num_minibatches} exceeds the batch of "
-                       f"{self.batch_size} transitions (num_envs * num_steps).")
+      raise ValueError(
+        f"PPOConfig.num_minibatches={self.num_minibatches} exceeds the batch of "
+        f"{self.batch_size} transitions (num_envs * num_steps)."
+      )
     if self.total_steps < self.batch_size:
-      raise ValueError(f"PPOConfig.total_steps={self.total_steps} is less than one iteration "
-                       f"({self.batch_size} steps = num_envs * num_steps).")
+      raise ValueError(
+        f"PPOConfig.total_steps={self.total_steps} is less than one iteration "
+        f"({self.batch_size} steps = num_envs * num_steps)."
+      )
     for name in ("learning_rate", "adam_epsilon", "max_grad_norm", "clip_eps"):
       checks.positive_number("PPOConfig", name, getattr(self, name))
     for name in ("vf_coef", "ent_coef"):
@@ -165,8 +190,10 @@ class PPOConfig:
       checks.unit_interval("PPOConfig", name, getattr(self, name))
     checks.check_float_fields(self)  # any other float field: finite
     if self.advantage_normalization not in ADVANTAGE_NORMALIZATIONS:
-      raise ValueError(f"PPOConfig.advantage_normalization must be one of "
-                       f"{ADVANTAGE_NORMALIZATIONS}, received {self.advantage_normalization!r}.")
+      raise ValueError(
+        f"PPOConfig.advantage_normalization must be one of "
+        f"{ADVANTAGE_NORMALIZATIONS}, received {self.advantage_normalization!r}."
+      )
 
   @property
   def batch_size(self) -> int:
@@ -184,22 +211,28 @@ class PPOConfig:
 
 # Named settings beside the thesis' printed ones, each measured in results/ppo_catch/thesis_gaps.md.
 PRESETS = {
-    # PureJaxRL ppo.py's own step size and Adam epsilon. The thesis' CartPole Table 4.2 is
-    # reproduced with these (G-CNN 151 / 345 / 500 vs 158 / 330 / 499), not with the 3.5e-4
-    # its Table 5.1 prints.
-    "purejaxrl_step": {"learning_rate": 2.5e-4, "adam_epsilon": 1e-5},
-    # A 7x larger Adam step: the Catch G-CNN reaches the thesis' 20,000-step return (0.966).
-    "large_step": {"learning_rate": 2.5e-3},
-    # Updates twice as often: 64-step rollouts (256 transitions per iteration, still in
-    # minibatches of about 10 on Catch), Adam 1e-3, no entropy bonus, GAE lambda 0.8. The
-    # Catch G-CNN reaches the thesis' 10,000-step return with it (results/ppo_catch/thesis_gaps.md).
-    "frequent_updates": {"num_steps": 64, "num_minibatches": 25, "learning_rate": 1e-3,
-                         "ent_coef": 0.0, "gae_lambda": 0.8},
+  # PureJaxRL ppo.py's own step size and Adam epsilon. The thesis' CartPole Table 4.2 is
+  # reproduced with these (G-CNN 151 / 345 / 500 vs 158 / 330 / 499), not with the 3.5e-4
+  # its Table 5.1 prints.
+  "purejaxrl_step": {"learning_rate": 2.5e-4, "adam_epsilon": 1e-5},
+  # A 7x larger Adam step: the Catch G-CNN reaches the thesis' 20,000-step return (0.966).
+  "large_step": {"learning_rate": 2.5e-3},
+  # Updates twice as often: 64-step rollouts (256 transitions per iteration, still in
+  # minibatches of about 10 on Catch), Adam 1e-3, no entropy bonus, GAE lambda 0.8. The
+  # Catch G-CNN reaches the thesis' 10,000-step return with it (results/ppo_catch/thesis_gaps.md).
+  "frequent_updates": {
+    "num_steps": 64,
+    "num_minibatches": 25,
+    "learning_rate": 1e-3,
+    "ent_coef": 0.0,
+    "gae_lambda": 0.8,
+  },
 }
 
 
-def default_config(env: str = "CartPole-v1", preset: Optional[str] = None,
-                   **overrides: Any) -> PPOConfig:
+def default_config(
+  env: str = "CartPole-v1", preset: Optional[str] = None, **overrides: Any
+) -> PPOConfig:
   """`PPOConfig` with the thesis' settings for `env` (`tf_equirl.envs.defaults`), then
   `PRESETS[preset]`, then `overrides`. A variant `env` ("Catch-v0:global:0.5") takes the
   settings of its base environment; an environment without defaults gets the dataclass's."""

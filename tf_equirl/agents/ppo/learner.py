@@ -66,36 +66,54 @@ _ADV_EPS = 1e-8  # PureJaxRL: (gae - mean) / (std + 1e-8)
 def _standardize(adv: tf.Tensor) -> tf.Tensor:
   """PureJaxRL's advantage standardisation, `(adv - mean) / (std + 1e-8)`."""
   return (adv - tf.reduce_mean(adv)) / (tf.math.reduce_std(adv) + _ADV_EPS)
+
+
 # Per-iteration metrics of a training call, in this order.
-METRICS = ("mean_return", "episodes", "finished_return", "policy_loss", "value_loss", "entropy",
-           "clip_fraction", "grad_norm")
+METRICS = (
+  "mean_return",
+  "episodes",
+  "finished_return",
+  "policy_loss",
+  "value_loss",
+  "entropy",
+  "clip_fraction",
+  "grad_norm",
+)
 
 
 class Carry(NamedTuple):
   """State carried from one iteration to the next (all tensors)."""
+
   env_state: Any
-  observation: tf.Tensor        # [B, ...] observation the next action is taken in
-  episode_return: tf.Tensor     # [B] return of the running episode
-  episode_length: tf.Tensor     # [B]
-  returned_return: tf.Tensor    # [B] return of each env's last finished episode (0 before)
-  iteration: tf.Tensor          # scalar int64, iterations done
-  key: tf.Tensor                # [2] int64 base seed of the run
+  observation: tf.Tensor  # [B, ...] observation the next action is taken in
+  episode_return: tf.Tensor  # [B] return of the running episode
+  episode_length: tf.Tensor  # [B]
+  returned_return: tf.Tensor  # [B] return of each env's last finished episode (0 before)
+  iteration: tf.Tensor  # scalar int64, iterations done
+  key: tf.Tensor  # [2] int64 base seed of the run
 
 
 class Rollout(NamedTuple):
-  observation: tf.Tensor        # [T, B, ...]
-  action: tf.Tensor             # [T, B]
-  log_prob: tf.Tensor           # [T, B]
-  reward: tf.Tensor             # [T, B]
-  terminated: tf.Tensor         # [T, B] float, 1 where the episode terminated (no bootstrap)
-  ended: tf.Tensor              # [T, B] float, 1 where it terminated or was truncated
-  next_observation: tf.Tensor   # [T, B, ...] observation after the action (before any reset)
-  returned_return: tf.Tensor    # [T, B] PureJaxRL's `returned_episode_returns`
-  finished_return: tf.Tensor    # [T, B] return of an episode finishing here, else 0
+  observation: tf.Tensor  # [T, B, ...]
+  action: tf.Tensor  # [T, B]
+  log_prob: tf.Tensor  # [T, B]
+  reward: tf.Tensor  # [T, B]
+  terminated: tf.Tensor  # [T, B] float, 1 where the episode terminated (no bootstrap)
+  ended: tf.Tensor  # [T, B] float, 1 where it terminated or was truncated
+  next_observation: tf.Tensor  # [T, B, ...] observation after the action (before any reset)
+  returned_return: tf.Tensor  # [T, B] PureJaxRL's `returned_episode_returns`
+  finished_return: tf.Tensor  # [T, B] return of an episode finishing here, else 0
 
 
-def gae(reward: tf.Tensor, value: tf.Tensor, next_value: tf.Tensor, terminated: tf.Tensor,
-        ended: tf.Tensor, gamma: float, lam: float) -> Tuple[tf.Tensor, tf.Tensor]:
+def gae(
+  reward: tf.Tensor,
+  value: tf.Tensor,
+  next_value: tf.Tensor,
+  terminated: tf.Tensor,
+  ended: tf.Tensor,
+  gamma: float,
+  lam: float,
+) -> Tuple[tf.Tensor, tf.Tensor]:
   """Generalised advantage estimation over `[T, B]` tensors, once per iteration.
 
   `delta_t = r_t + gamma (1 - terminated_t) V(s'_t) - V(s_t)`, where `s'_t` is the
@@ -109,48 +127,68 @@ def gae(reward: tf.Tensor, value: tf.Tensor, next_value: tf.Tensor, terminated: 
   """
   delta = reward + gamma * (1.0 - terminated) * next_value - value
   weight = gamma * lam * (1.0 - ended)
-  advantages = tf.scan(lambda acc, x: x[0] + x[1] * acc, (delta, weight),
-                       initializer=tf.zeros_like(delta[0]), reverse=True)
+  advantages = tf.scan(
+    lambda acc, x: x[0] + x[1] * acc,
+    (delta, weight),
+    initializer=tf.zeros_like(delta[0]),
+    reverse=True,
+  )
   return advantages, advantages + value
 
 
-def make_agent(config: PPOConfig, time_step_spec, action_spec, actor_net, value_net,
-               optimizer) -> ppo_clip_agent.PPOClipAgent:
+def make_agent(
+  config: PPOConfig, time_step_spec, action_spec, actor_net, value_net, optimizer
+) -> ppo_clip_agent.PPOClipAgent:
   """tf-agents' PPOClipAgent with every default that differs from the thesis overridden."""
   return ppo_clip_agent.PPOClipAgent(
-      time_step_spec, action_spec, optimizer=optimizer, actor_net=actor_net,
-      value_net=value_net, greedy_eval=True,
-      importance_ratio_clipping=config.clip_eps,
-      lambda_value=config.gae_lambda, discount_factor=config.gamma,
-      entropy_regularization=config.ent_coef,
-      value_pred_loss_coef=0.5 * config.vf_coef,   # PureJaxRL: vf_coef * 0.5 * err^2
-      num_epochs=config.num_epochs, use_gae=True, use_td_lambda_return=True,
-      normalize_rewards=False, normalize_observations=False,
-      gradient_clipping=config.max_grad_norm, value_clipping=config.clip_eps,
-      compute_value_and_advantage_in_train=True, update_normalizers_in_train=False,
-      debug_summaries=False, summarize_grads_and_vars=False)
+    time_step_spec,
+    action_spec,
+    optimizer=optimizer,
+    actor_net=actor_net,
+    value_net=value_net,
+    greedy_eval=True,
+    importance_ratio_clipping=config.clip_eps,
+    lambda_value=config.gae_lambda,
+    discount_factor=config.gamma,
+    entropy_regularization=config.ent_coef,
+    value_pred_loss_coef=0.5 * config.vf_coef,  # PureJaxRL: vf_coef * 0.5 * err^2
+    num_epochs=config.num_epochs,
+    use_gae=True,
+    use_td_lambda_return=True,
+    normalize_rewards=False,
+    normalize_observations=False,
+    gradient_clipping=config.max_grad_norm,
+    value_clipping=config.clip_eps,
+    compute_value_and_advantage_in_train=True,
+    update_normalizers_in_train=False,
+    debug_summaries=False,
+    summarize_grads_and_vars=False,
+  )
 
 
 @dataclasses.dataclass
 class TrainResult:
   """Per-iteration curves of one training run (numpy arrays of length `num_iterations`)."""
+
   env_steps: np.ndarray
-  mean_return: np.ndarray       # PureJaxRL metric: mean over steps and envs of each env's
-                                # last finished episodic return (0 before the first finishes)
-  episodes: np.ndarray          # episodes finished during the iteration
-  finished_return: np.ndarray   # mean return of the episodes finished in the iteration (nan if none)
+  mean_return: np.ndarray  # PureJaxRL metric: mean over steps and envs of each env's
+  # last finished episodic return (0 before the first finishes)
+  episodes: np.ndarray  # episodes finished during the iteration
+  finished_return: np.ndarray  # mean return of the episodes finished in the iteration (nan if none)
   losses: Dict[str, np.ndarray]
-  compile_seconds: float        # wall time of the first call (tracing + XLA + its iterations)
-  train_seconds: float          # wall time of all later calls
-  compile_steps: int            # env steps done by the first call
+  compile_seconds: float  # wall time of the first call (tracing + XLA + its iterations)
+  train_seconds: float  # wall time of all later calls
+  compile_steps: int  # env steps done by the first call
   extras: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # e.g. Dyna's
-                                # planned steps beside each real-step point
+  # planned steps beside each real-step point
 
   @property
   def steps_per_second(self) -> float:
     """Env steps per second after compilation (nan if everything ran in the first call)."""
     done_after_compile = self.env_steps[-1] - self.compile_steps
-    return float(done_after_compile / self.train_seconds) if self.train_seconds > 0 else float("nan")
+    return (
+      float(done_after_compile / self.train_seconds) if self.train_seconds > 0 else float("nan")
+    )
 
 
 class PPO:
@@ -171,41 +209,67 @@ class PPO:
   without retracing) and `train()` to run it.
   """
 
-  def __init__(self, config: PPOConfig, env: Optional[BatchedEnvironment] = None,
-               step_fn: Optional[StepFn] = None,
-               reset_fn: Optional[Callable[[Any], Tuple[Any, ts.TimeStep]]] = None,
-               num_updates: Optional[int] = None):
+  def __init__(
+    self,
+    config: PPOConfig,
+    env: Optional[BatchedEnvironment] = None,
+    step_fn: Optional[StepFn] = None,
+    reset_fn: Optional[Callable[[Any], Tuple[Any, ts.TimeStep]]] = None,
+    num_updates: Optional[int] = None,
+  ):
     self.config = config
-    self.env = env if env is not None else envs.make(config.env, batch_size=config.num_envs,
-                                                      seed=config.seed)
+    self.env = (
+      env
+      if env is not None
+      else envs.make(config.env, batch_size=config.num_envs, seed=config.seed)
+    )
     if self.env.batch_size != config.num_envs:
-      raise ValueError(f"PPO: the environment has batch_size {self.env.batch_size} but "
-                       f"config.num_envs is {config.num_envs}.")
-    self.symmetry = (self.env.symmetry if config.group is None
-                     else self.env.get_symmetry(config.group))
+      raise ValueError(
+        f"PPO: the environment has batch_size {self.env.batch_size} but "
+        f"config.num_envs is {config.num_envs}."
+      )
+    self.symmetry = (
+      self.env.symmetry if config.group is None else self.env.get_symmetry(config.group)
+    )
     self._step_fn = step_fn if step_fn is not None else self.env
     self._reset_fn = reset_fn or self.env.pure_reset
     obs_spec, action_spec = self.env.observation_spec(), self.env.action_spec()
-    self.actor_net = ActorNetwork(obs_spec, action_spec, config.network, self.symmetry,
-                                  config.width, config.hidden,
-                                  relaxed_parameterization=config.relaxed_parameterization)
-    self.value_net = ValueNetwork(obs_spec, config.critic, self.symmetry, config.critic_width,
-                                  config.hidden,
-                                  relaxed_parameterization=config.relaxed_parameterization)
+    self.actor_net = ActorNetwork(
+      obs_spec,
+      action_spec,
+      config.network,
+      self.symmetry,
+      config.width,
+      config.hidden,
+      relaxed_parameterization=config.relaxed_parameterization,
+    )
+    self.value_net = ValueNetwork(
+      obs_spec,
+      config.critic,
+      self.symmetry,
+      config.critic_width,
+      config.hidden,
+      relaxed_parameterization=config.relaxed_parameterization,
+    )
     self.actor_net.create_variables(obs_spec)
     self.value_net.create_variables(obs_spec)
     updates = num_updates or config.num_iterations * config.num_epochs * config.num_minibatches
-    lr = (keras.optimizers.schedules.PolynomialDecay(config.learning_rate, updates, 0.0)
-          if config.anneal_lr else config.learning_rate)
+    lr = (
+      keras.optimizers.schedules.PolynomialDecay(config.learning_rate, updates, 0.0)
+      if config.anneal_lr
+      else config.learning_rate
+    )
     self.optimizer = keras.optimizers.Adam(lr, epsilon=config.adam_epsilon)
-    self.agent = make_agent(config, self.env.time_step_spec(), action_spec, self.actor_net,
-                            self.value_net, self.optimizer)
+    self.agent = make_agent(
+      config, self.env.time_step_spec(), action_spec, self.actor_net, self.value_net, self.optimizer
+    )
     self.agent.initialize()
-    self._variables = (self.actor_net.trainable_variables + self.value_net.trainable_variables)
+    self._variables = self.actor_net.trainable_variables + self.value_net.trainable_variables
     self.optimizer.build(self._variables)
     self._chunk = _largest_divisor(config.num_iterations, config.iterations_per_call)
-    self._train_chunk = tf.function(self._train_chunk_impl, jit_compile=config.jit_compile,
-                                    reduce_retracing=True, autograph=False)
+    self._train_chunk = tf.function(
+      self._train_chunk_impl, jit_compile=config.jit_compile, reduce_retracing=True, autograph=False
+    )
     self._carry: Optional[Carry] = None
 
   # ------------------------------------------------------------------ properties
@@ -229,12 +293,20 @@ class PPO:
   def reset(self, seed: int) -> None:
     """Re-initialises weights (seeded), optimiser state and environments for a new run."""
     keras.utils.set_random_seed(int(seed))
-    fresh_actor = builders.build_actor(self.config.network, self.symmetry,
-                                       self.config.width, self.config.hidden,
-                                       self.config.relaxed_parameterization)
-    fresh_critic = builders.build_critic(self.config.critic, self.symmetry,
-                                         self.config.critic_width, self.config.hidden,
-                                         self.config.relaxed_parameterization)
+    fresh_actor = builders.build_actor(
+      self.config.network,
+      self.symmetry,
+      self.config.width,
+      self.config.hidden,
+      self.config.relaxed_parameterization,
+    )
+    fresh_critic = builders.build_critic(
+      self.config.critic,
+      self.symmetry,
+      self.config.critic_width,
+      self.config.hidden,
+      self.config.relaxed_parameterization,
+    )
     self.actor_model.set_weights(fresh_actor.get_weights())
     self.critic_model.set_weights(fresh_critic.get_weights())
     for v in self.optimizer.variables:
@@ -243,14 +315,23 @@ class PPO:
     key = tf.constant([int(seed), 0x5EED], dtype=tf.int64)
     env_state, time_step = self._reset_fn(rng.fold_in(key, -1))
     zeros = tf.zeros([self.config.num_envs], tf.float32)
-    self._carry = Carry(env_state=env_state, observation=time_step.observation,
-                        episode_return=zeros, episode_length=zeros, returned_return=zeros,
-                        iteration=tf.constant(0, tf.int64), key=key)
+    self._carry = Carry(
+      env_state=env_state,
+      observation=time_step.observation,
+      episode_return=zeros,
+      episode_length=zeros,
+      returned_return=zeros,
+      iteration=tf.constant(0, tf.int64),
+      key=key,
+    )
 
-  def train(self, callback: Optional[Callable[[Dict[str, np.ndarray]], None]] = None,
-            seed: Optional[int] = None,
-            on_compile: Optional[Callable[[], None]] = None,
-            checkpoint: Optional[runs.TrainingCheckpoint] = None) -> TrainResult:
+  def train(
+    self,
+    callback: Optional[Callable[[Dict[str, np.ndarray]], None]] = None,
+    seed: Optional[int] = None,
+    on_compile: Optional[Callable[[], None]] = None,
+    checkpoint: Optional[runs.TrainingCheckpoint] = None,
+  ) -> TrainResult:
     """Runs `config.num_iterations` iterations from `reset(seed or config.seed)`.
 
     `callback(metrics)` is called after every compiled call with that call's per-iteration
@@ -292,24 +373,32 @@ class PPO:
         train_s += elapsed
       chunks.append(metrics)
       try:
-        runs.check_finite(metrics, self._variables, seed, call * self._chunk,
-                          self.config.batch_size, allow_nan)
+        runs.check_finite(
+          metrics, self._variables, seed, call * self._chunk, self.config.batch_size, allow_nan
+        )
       except runs.TrainingDiverged as error:
         error.columns = self._columns(chunks)
         raise
       if callback is not None:
         callback(metrics)
       done = (call + 1) * self._chunk
-      if checkpoint is not None and done < self.config.num_iterations and checkpoint.due(done, saved):
+      if (
+        checkpoint is not None and done < self.config.num_iterations and checkpoint.due(done, saved)
+      ):
         progress = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
         checkpoint.save(done, self.state_variables(), {"carry": self._carry}, progress)
         saved = done
     columns = self._columns(chunks)
     result = TrainResult(
-        env_steps=columns.pop("env_steps"), mean_return=columns.pop("mean_return"),
-        episodes=columns.pop("episodes"), finished_return=columns.pop("finished_return"),
-        losses=columns, compile_seconds=compile_s, train_seconds=train_s,
-        compile_steps=int((start_call + 1) * self._chunk * self.config.batch_size))
+      env_steps=columns.pop("env_steps"),
+      mean_return=columns.pop("mean_return"),
+      episodes=columns.pop("episodes"),
+      finished_return=columns.pop("finished_return"),
+      losses=columns,
+      compile_seconds=compile_s,
+      train_seconds=train_s,
+      compile_steps=int((start_call + 1) * self._chunk * self.config.batch_size),
+    )
     return result
 
   def _columns(self, chunks) -> Dict[str, np.ndarray]:
@@ -321,19 +410,28 @@ class PPO:
   def state_variables(self) -> list:
     """Every variable a run changes: parameters, optimiser state, the update counter (what a
     checkpoint saves besides the carry)."""
-    return (list(self.actor_model.variables) + list(self.critic_model.variables)
-            + list(self.optimizer.variables) + [self.agent.train_step_counter])
+    return (
+      list(self.actor_model.variables)
+      + list(self.critic_model.variables)
+      + list(self.optimizer.variables)
+      + [self.agent.train_step_counter]
+    )
 
   # ------------------------------------------------------------ compiled graph
-  def _train_chunk_impl(self, carry: Carry, num_iterations: int,
-                        step_fn: Optional[StepFn] = None,
-                        on_rollout: Optional[Callable[[Rollout], Any]] = None):
+  def _train_chunk_impl(
+    self,
+    carry: Carry,
+    num_iterations: int,
+    step_fn: Optional[StepFn] = None,
+    on_rollout: Optional[Callable[[Rollout], Any]] = None,
+  ):
     """`num_iterations` iterations in one graph; `on_rollout(rollout)` may return an op run
     after each iteration's collection (Dyna stores the real transitions with it)."""
     # Element shapes given: XLA's bridge compiles a while body twice when a TensorArray in
     # its loop state has an unknown element shape (once to find it), and the loops nest.
-    metrics = {name: tf.TensorArray(tf.float32, size=num_iterations, element_shape=[])
-               for name in METRICS}
+    metrics = {
+      name: tf.TensorArray(tf.float32, size=num_iterations, element_shape=[]) for name in METRICS
+    }
 
     def body(i, carry, arrays):
       carry, values, rollout = self._iteration(carry, step_fn)
@@ -342,8 +440,9 @@ class PPO:
         i = tf.identity(i)
       return i + 1, carry, {k: arrays[k].write(i, values[k]) for k in arrays}
 
-    _, carry, metrics = tf.while_loop(lambda i, *_: i < num_iterations, body,
-                                      (tf.constant(0), carry, metrics))
+    _, carry, metrics = tf.while_loop(
+      lambda i, *_: i < num_iterations, body, (tf.constant(0), carry, metrics)
+    )
     return carry, {k: v.stack() for k, v in metrics.items()}
 
   def _iteration(self, carry: Carry, step_fn: Optional[StepFn] = None):
@@ -356,8 +455,9 @@ class PPO:
     carry, key, rollout, batch = self._collect_batch(carry, step_fn)
     size, weights = cfg.batch_size, None
     if cfg.network in builders.AUGMENTED_KINDS:
-      batch = augmentation.augment_batch(self.symmetry, batch, self._logits, self._value,
-                                         with_weights=cfg.augment_weights)
+      batch = augmentation.augment_batch(
+        self.symmetry, batch, self._logits, self._value, with_weights=cfg.augment_weights
+      )
       if cfg.augment_weights:
         batch, weights = batch
       size *= augmentation.augmentation_factor(self.symmetry)
@@ -376,14 +476,29 @@ class PPO:
     flat = lambda x: tf.reshape(x, tf.concat([[t * b], tf.shape(x)[2:]], 0))
     value = tf.reshape(self._value(flat(rollout.observation)), [t, b])
     next_value = tf.reshape(self._value(flat(rollout.next_observation)), [t, b])
-    advantages, targets = gae(rollout.reward, value, next_value, rollout.terminated,
-                              rollout.ended, cfg.gamma, cfg.gae_lambda)
-    batch = (flat(rollout.observation), flat(rollout.action), flat(rollout.log_prob),
-             flat(advantages), flat(targets), flat(value))
+    advantages, targets = gae(
+      rollout.reward,
+      value,
+      next_value,
+      rollout.terminated,
+      rollout.ended,
+      cfg.gamma,
+      cfg.gae_lambda,
+    )
+    batch = (
+      flat(rollout.observation),
+      flat(rollout.action),
+      flat(rollout.log_prob),
+      flat(advantages),
+      flat(targets),
+      flat(value),
+    )
     return carry, key, rollout, batch
 
   def _value(self, observation):
-    return tf.squeeze(self.critic_model(tf.reshape(observation, [tf.shape(observation)[0], -1])), -1)
+    return tf.squeeze(
+      self.critic_model(tf.reshape(observation, [tf.shape(observation)[0], -1])), -1
+    )
 
   def _logits(self, observation):
     return self.actor_model(tf.reshape(observation, [tf.shape(observation)[0], -1]))
@@ -391,19 +506,29 @@ class PPO:
   def _collect(self, carry: Carry, key, step_fn: StepFn) -> Tuple[Carry, Rollout]:
     cfg = self.config
     obs, per_env = carry.observation.shape, tf.TensorShape([cfg.num_envs])
-    arrays = Rollout(*[tf.TensorArray(dtype, size=cfg.num_steps, element_shape=shape)
-                       for dtype, shape in (
-        (carry.observation.dtype, obs), (tf.int32, per_env), (tf.float32, per_env),
-        (tf.float32, per_env), (tf.float32, per_env), (tf.float32, per_env),
-        (carry.observation.dtype, obs), (tf.float32, per_env), (tf.float32, per_env))])
+    arrays = Rollout(
+      *[
+        tf.TensorArray(dtype, size=cfg.num_steps, element_shape=shape)
+        for dtype, shape in (
+          (carry.observation.dtype, obs),
+          (tf.int32, per_env),
+          (tf.float32, per_env),
+          (tf.float32, per_env),
+          (tf.float32, per_env),
+          (tf.float32, per_env),
+          (carry.observation.dtype, obs),
+          (tf.float32, per_env),
+          (tf.float32, per_env),
+        )
+      ]
+    )
 
     def body(step, carry: Carry, arrays: Rollout):
       logits = self._logits(carry.observation)
       seed = rng.fold_in(key, tf.cast(step, tf.int64))
       # Gumbel-max sampling: XLA has no StatelessMultinomial kernel for int64 seeds.
       uniform = rng.uniform(tf.shape(logits), seed, minval=1e-12, maxval=1.0)
-      action = tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=1,
-                         output_type=tf.int32)
+      action = tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=1, output_type=tf.int32)
       log_prob = tf.gather(tf.nn.log_softmax(logits), action, axis=1, batch_dims=1)
       env_state, time_step, next_obs = step_and_reset(step_fn, carry.env_state, action)
       ended = tf.equal(time_step.step_type, ts.StepType.LAST)
@@ -411,23 +536,42 @@ class PPO:
       episode_return = carry.episode_return + time_step.reward
       returned = tf.where(ended, episode_return, carry.returned_return)
       endf = tf.cast(ended, tf.float32)
-      arrays = Rollout(*[a.write(step, v) for a, v in zip(arrays, (
-          carry.observation, action, log_prob, time_step.reward,
-          tf.cast(terminated, tf.float32), endf, time_step.observation, returned,
-          endf * episode_return))])
+      arrays = Rollout(
+        *[
+          a.write(step, v)
+          for a, v in zip(
+            arrays,
+            (
+              carry.observation,
+              action,
+              log_prob,
+              time_step.reward,
+              tf.cast(terminated, tf.float32),
+              endf,
+              time_step.observation,
+              returned,
+              endf * episode_return,
+            ),
+          )
+        ]
+      )
       carry = carry._replace(
-          env_state=env_state, observation=next_obs,
-          episode_return=episode_return * (1.0 - endf),
-          episode_length=(carry.episode_length + 1.0) * (1.0 - endf),
-          returned_return=returned)
+        env_state=env_state,
+        observation=next_obs,
+        episode_return=episode_return * (1.0 - endf),
+        episode_length=(carry.episode_length + 1.0) * (1.0 - endf),
+        returned_return=returned,
+      )
       return step + 1, carry, arrays
 
-    _, carry, arrays = tf.while_loop(lambda s, *_: s < cfg.num_steps, body,
-                                     (tf.constant(0), carry, arrays))
+    _, carry, arrays = tf.while_loop(
+      lambda s, *_: s < cfg.num_steps, body, (tf.constant(0), carry, arrays)
+    )
     return carry, Rollout(*[a.stack() for a in arrays])
 
-  def _update(self, batch, key, size: Optional[int] = None,
-              weights: Optional[tf.Tensor] = None) -> Dict[str, tf.Tensor]:
+  def _update(
+    self, batch, key, size: Optional[int] = None, weights: Optional[tf.Tensor] = None
+  ) -> Dict[str, tf.Tensor]:
     """`num_epochs` x `num_minibatches` Adam steps on a batch of `size` samples (default
     `config.batch_size`; more for an augmented batch, whose minibatches are then larger);
     `weights` `[size]` scale each sample's losses (default 1)."""
@@ -447,27 +591,49 @@ class PPO:
       weight = tf.ones([mb]) if weights is None else tf.gather(weights, idx)
       if cfg.advantage_normalization == "minibatch":
         adv = _standardize(adv)
-      steps = ts.TimeStep(step_type=tf.fill([mb], ts.StepType.MID),
-                          reward=tf.zeros([mb]), discount=tf.ones([mb]), observation=obs)
+      steps = ts.TimeStep(
+        step_type=tf.fill([mb], ts.StepType.MID),
+        reward=tf.zeros([mb]),
+        discount=tf.ones([mb]),
+        observation=obs,
+      )
       with tf.GradientTape() as tape:
         info = self.agent.get_loss(
-            steps, action, log_prob, target, adv, action_distribution_parameters=None,
-            weights=weight, train_step=self.agent.train_step_counter,
-            debug_summaries=False, old_value_predictions=old_value, training=True)
+          steps,
+          action,
+          log_prob,
+          target,
+          adv,
+          action_distribution_parameters=None,
+          weights=weight,
+          train_step=self.agent.train_step_counter,
+          debug_summaries=False,
+          old_value_predictions=old_value,
+          training=True,
+        )
       grads = tape.gradient(info.loss, self._variables)
       grads, norm = clip_by_global_norm(grads, cfg.max_grad_norm)
       self.optimizer.apply_gradients(zip(grads, self._variables))
       self.agent.train_step_counter.assign_add(1)
       extra = info.extra
       # tf-agents' entropy loss is -ent_coef * entropy; report the entropy itself.
-      entropy = (-extra.entropy_regularization_loss / cfg.ent_coef if cfg.ent_coef > 0
-                 else tf.constant(np.nan))
-      values = (extra.policy_gradient_loss, extra.value_estimation_loss, entropy,
-                extra.clip_fraction, norm)
+      entropy = (
+        -extra.entropy_regularization_loss / cfg.ent_coef
+        if cfg.ent_coef > 0
+        else tf.constant(np.nan)
+      )
+      values = (
+        extra.policy_gradient_loss,
+        extra.value_estimation_loss,
+        entropy,
+        extra.clip_fraction,
+        norm,
+      )
       return u + 1, tuple(s + tf.cast(v, tf.float32) for s, v in zip(sums, values))
 
-    _, sums = tf.while_loop(lambda u, _: u < num_updates, body,
-                            (tf.constant(0), tuple(tf.constant(0.0) for _ in names)))
+    _, sums = tf.while_loop(
+      lambda u, _: u < num_updates, body, (tf.constant(0), tuple(tf.constant(0.0) for _ in names))
+    )
     return {name: s / num_updates for name, s in zip(names, sums)}
 
 
@@ -476,10 +642,11 @@ def rollout_metrics(rollout: Rollout) -> Dict[str, tf.Tensor]:
   their mean return (nan if none)."""
   finished = tf.reduce_sum(rollout.ended)
   return dict(
-      mean_return=tf.reduce_mean(rollout.returned_return),
-      episodes=finished,
-      finished_return=tf.math.divide_no_nan(tf.reduce_sum(rollout.finished_return), finished)
-      + tf.where(finished > 0, 0.0, np.nan))
+    mean_return=tf.reduce_mean(rollout.returned_return),
+    episodes=finished,
+    finished_return=tf.math.divide_no_nan(tf.reduce_sum(rollout.finished_return), finished)
+    + tf.where(finished > 0, 0.0, np.nan),
+  )
 
 
 def step_and_reset(step_fn: StepFn, state, action):
@@ -492,16 +659,22 @@ def step_and_reset(step_fn: StepFn, state, action):
   if isinstance(step_fn, BatchedEnvironment):
     return step_fn.pure_step_and_reset(state, action)
   owner = getattr(step_fn, "__self__", None)
-  if (isinstance(owner, BatchedEnvironment)
-      and getattr(step_fn, "__func__", None) is type(owner).pure_step):
+  if (
+    isinstance(owner, BatchedEnvironment)
+    and getattr(step_fn, "__func__", None) is type(owner).pure_step
+  ):
     return owner.pure_step_and_reset(state, action)
   if not callable(step_fn):
-    raise ValueError(f"PPO: step_fn must be a BatchedEnvironment or a callable (state, "
-                     f"action) -> (state, time_step[, next_observation]), received {step_fn!r}.")
+    raise ValueError(
+      f"PPO: step_fn must be a BatchedEnvironment or a callable (state, "
+      f"action) -> (state, time_step[, next_observation]), received {step_fn!r}."
+    )
   out = step_fn(state, action)
   if not isinstance(out, tuple) or len(out) not in (2, 3):
-    raise ValueError("PPO: step_fn must return (state, time_step) or (state, time_step, "
-                     f"next_observation), received {type(out).__name__} {out!r:.200}.")
+    raise ValueError(
+      "PPO: step_fn must return (state, time_step) or (state, time_step, "
+      f"next_observation), received {type(out).__name__} {out!r:.200}."
+    )
   if len(out) == 3:
     return out
   env_state, time_step = out
@@ -509,9 +682,11 @@ def step_and_reset(step_fn: StepFn, state, action):
   # A plain pure step resets on the step after a LAST one and ignores its action.
   reset_state, reset_step = step_fn(env_state, tf.zeros_like(action))
   env_state = EnvState(
-      physics=_select(ended, reset_state.physics, env_state.physics),
-      step_count=_select(ended, reset_state.step_count, env_state.step_count),
-      done=_select(ended, reset_state.done, env_state.done), key=reset_state.key)
+    physics=_select(ended, reset_state.physics, env_state.physics),
+    step_count=_select(ended, reset_state.step_count, env_state.step_count),
+    done=_select(ended, reset_state.done, env_state.done),
+    key=reset_state.key,
+  )
   return env_state, time_step, _select(ended, reset_step.observation, time_step.observation)
 
 

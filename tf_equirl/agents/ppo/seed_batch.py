@@ -53,6 +53,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 
 import numpy as np
 import tensorflow as tf
+
 # TF 2.15 exposes no public way to register a pfor converter.
 from tensorflow.python.ops.parallel_for import pfor as _pfor
 from tf_agents.trajectories import time_step as ts
@@ -64,6 +65,7 @@ from tf_equirl.envs.base import EnvState
 from tf_equirl.networks import builders
 
 from tensorflow import keras
+
 _standardize = learner._standardize  # pylint: disable=protected-access
 _largest_divisor = learner._largest_divisor  # pylint: disable=protected-access
 
@@ -123,8 +125,11 @@ def _split_worthwhile(a: tf.Tensor, b: tf.Tensor, n: Optional[int]) -> bool:
   if not _SPLIT["on"] or n is None or n < 2:
     return False
   shapes = (a.shape, b.shape)
-  return (all(s.is_fully_defined() for s in shapes) and a.shape[0] == n == b.shape[0]
-          and min(a.shape[-2:] + b.shape[-2:]) > 1)
+  return (
+    all(s.is_fully_defined() for s in shapes)
+    and a.shape[0] == n == b.shape[0]
+    and min(a.shape[-2:] + b.shape[-2:]) > 1
+  )
 
 
 def _register_split_products() -> None:
@@ -142,8 +147,15 @@ def _register_split_products() -> None:
     if not (a_stacked and b_stacked and _split_worthwhile(a, b, n)):
       return _ORIGINAL_CONVERTERS["MatMul"](pfor_input)
     tr_a, tr_b = pfor_input.get_attr("transpose_a"), pfor_input.get_attr("transpose_b")
-    return _pfor.wrap(tf.stack([tf.matmul(x, y, transpose_a=tr_a, transpose_b=tr_b)
-                                for x, y in zip(tf.unstack(a, n), tf.unstack(b, n))]), True)
+    return _pfor.wrap(
+      tf.stack(
+        [
+          tf.matmul(x, y, transpose_a=tr_a, transpose_b=tr_b)
+          for x, y in zip(tf.unstack(a, n), tf.unstack(b, n))
+        ]
+      ),
+      True,
+    )
 
   def convert_batch_matmul(pfor_input):
     a, a_stacked, _ = pfor_input.input(0)
@@ -152,8 +164,15 @@ def _register_split_products() -> None:
     if not (a_stacked and b_stacked and _split_worthwhile(a, b, n)):
       return _ORIGINAL_CONVERTERS["BatchMatMulV2"](pfor_input)
     adj_x, adj_y = pfor_input.get_attr("adj_x"), pfor_input.get_attr("adj_y")
-    return _pfor.wrap(tf.stack([tf.matmul(x, y, adjoint_a=adj_x, adjoint_b=adj_y)
-                                for x, y in zip(tf.unstack(a, n), tf.unstack(b, n))]), True)
+    return _pfor.wrap(
+      tf.stack(
+        [
+          tf.matmul(x, y, adjoint_a=adj_x, adjoint_b=adj_y)
+          for x, y in zip(tf.unstack(a, n), tf.unstack(b, n))
+        ]
+      ),
+      True,
+    )
 
   registry["MatMul"] = convert_matmul
   registry["BatchMatMulV2"] = convert_batch_matmul
@@ -164,13 +183,14 @@ _register_split_products()
 
 class SeedCarry(NamedTuple):
   """`learner.Carry` with a leading seed axis `N` on every tensor but `iteration`."""
-  env_state: EnvState           # fields [N, B, ...]; key [N, 2]
-  observation: tf.Tensor        # [N, B, ...]
-  episode_return: tf.Tensor     # [N, B]
-  episode_length: tf.Tensor     # [N, B]
-  returned_return: tf.Tensor    # [N, B]
-  iteration: tf.Tensor          # scalar int64, shared by the seeds
-  key: tf.Tensor                # [N, 2] int64 base seeds
+
+  env_state: EnvState  # fields [N, B, ...]; key [N, 2]
+  observation: tf.Tensor  # [N, B, ...]
+  episode_return: tf.Tensor  # [N, B]
+  episode_length: tf.Tensor  # [N, B]
+  returned_return: tf.Tensor  # [N, B]
+  iteration: tf.Tensor  # scalar int64, shared by the seeds
+  key: tf.Tensor  # [N, 2] int64 base seeds
 
 
 class _WeightSwap:
@@ -203,9 +223,11 @@ class _WeightSwap:
               found.add(id(item))
     missing = [v.name for v in self.variables if id(v) not in found]
     if missing:
-      raise ValueError(f"SeedBatchPPO: the weights {missing} of model {model.name!r} are not "
-                       "attributes of its layers (nor items of a list attribute), so they "
-                       "cannot be replaced per seed.")
+      raise ValueError(
+        f"SeedBatchPPO: the weights {missing} of model {model.name!r} are not "
+        "attributes of its layers (nor items of a list attribute), so they "
+        "cannot be replaced per seed."
+      )
     self._saved = None
 
   def __call__(self, tensors: Sequence[tf.Tensor]) -> "_WeightSwap":
@@ -238,7 +260,7 @@ class _WeightSwap:
 def _split(tensors, sizes):
   out, start = [], 0
   for n in sizes:
-    out.append(list(tensors[start:start + n]))
+    out.append(list(tensors[start : start + n]))
     start += n
   return out
 
@@ -259,17 +281,26 @@ class SeedBatchPPO:
     ValueError: for empty or negative seeds or a seed batch that is not a positive integer.
   """
 
-  def __init__(self, config: PPOConfig, seeds: Sequence[int], seed_batch: Optional[int] = None,
-               env=None):
+  def __init__(
+    self, config: PPOConfig, seeds: Sequence[int], seed_batch: Optional[int] = None, env=None
+  ):
     seeds = list(seeds)
-    if not seeds or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0
-                        for s in seeds):
-      raise ValueError(f"SeedBatchPPO: seeds must be a non-empty list of non-negative integers, "
-                       f"received {seeds!r}.")
-    if seed_batch is not None and (isinstance(seed_batch, bool) or not isinstance(
-        seed_batch, (int, np.integer)) or seed_batch < 1):
-      raise ValueError(f"SeedBatchPPO: seed_batch must be a positive integer or None (all "
-                       f"seeds at once), received {seed_batch!r}.")
+    if not seeds or any(
+      isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in seeds
+    ):
+      raise ValueError(
+        f"SeedBatchPPO: seeds must be a non-empty list of non-negative integers, "
+        f"received {seeds!r}."
+      )
+    if seed_batch is not None and (
+      isinstance(seed_batch, bool)
+      or not isinstance(seed_batch, (int, np.integer))
+      or seed_batch < 1
+    ):
+      raise ValueError(
+        f"SeedBatchPPO: seed_batch must be a positive integer or None (all "
+        f"seeds at once), received {seed_batch!r}."
+      )
     self.config = config
     self.seeds = [int(s) for s in seeds]
     self.seed_batch = min(int(seed_batch or len(seeds)), len(seeds))
@@ -283,18 +314,27 @@ class SeedBatchPPO:
     template = self._actor_swap.variables + self._critic_swap.variables
     self._sizes = (len(self._actor_swap.variables), len(self._critic_swap.variables))
     n = self.seed_batch
-    self._variables = [tf.Variable(tf.zeros([n] + v.shape.as_list(), v.dtype), trainable=True,
-                                   name="seeds_" + v.name.split(":")[0].replace("/", "_"))
-                       for v in template]
+    self._variables = [
+      tf.Variable(
+        tf.zeros([n] + v.shape.as_list(), v.dtype),
+        trainable=True,
+        name="seeds_" + v.name.split(":")[0].replace("/", "_"),
+      )
+      for v in template
+    ]
     self._constraints = [v.constraint for v in template]
     updates = config.num_iterations * config.num_epochs * config.num_minibatches
-    lr = (keras.optimizers.schedules.PolynomialDecay(config.learning_rate, updates, 0.0)
-          if config.anneal_lr else config.learning_rate)
+    lr = (
+      keras.optimizers.schedules.PolynomialDecay(config.learning_rate, updates, 0.0)
+      if config.anneal_lr
+      else config.learning_rate
+    )
     self.optimizer = keras.optimizers.Adam(lr, epsilon=config.adam_epsilon)
     self.optimizer.build(self._variables)
     self._chunk = _largest_divisor(config.num_iterations, config.iterations_per_call)
-    self._train_chunk = tf.function(self._train_chunk_impl, jit_compile=config.jit_compile,
-                                    reduce_retracing=True, autograph=False)
+    self._train_chunk = tf.function(
+      self._train_chunk_impl, jit_compile=config.jit_compile, reduce_retracing=True, autograph=False
+    )
     self._group: List[int] = []
     self._carry: Optional[SeedCarry] = None
     self._trained: Dict[int, List[np.ndarray]] = {}
@@ -313,16 +353,26 @@ class SeedBatchPPO:
 
   def actor_model(self, k: int) -> keras.Model:
     """Seed `seeds[k]`'s actor as an ordinary Keras model (built by the builders)."""
-    model = builders.build_actor(self.config.network, self.symmetry, self.config.width,
-                                 self.config.hidden, self.config.relaxed_parameterization)
-    self._load(model, self._seed_weights(k)[:self._sizes[0]])
+    model = builders.build_actor(
+      self.config.network,
+      self.symmetry,
+      self.config.width,
+      self.config.hidden,
+      self.config.relaxed_parameterization,
+    )
+    self._load(model, self._seed_weights(k)[: self._sizes[0]])
     return model
 
   def critic_model(self, k: int) -> keras.Model:
     """Seed `seeds[k]`'s critic as an ordinary Keras model (built by the builders)."""
-    model = builders.build_critic(self.config.critic, self.symmetry, self.config.critic_width,
-                                  self.config.hidden, self.config.relaxed_parameterization)
-    self._load(model, self._seed_weights(k)[self._sizes[0]:])
+    model = builders.build_critic(
+      self.config.critic,
+      self.symmetry,
+      self.config.critic_width,
+      self.config.hidden,
+      self.config.relaxed_parameterization,
+    )
+    self._load(model, self._seed_weights(k)[self._sizes[0] :])
     return model
 
   @staticmethod
@@ -332,8 +382,9 @@ class SeedBatchPPO:
 
   def _seed_weights(self, k: int) -> List[np.ndarray]:
     if not 0 <= k < len(self.seeds):
-      raise ValueError(f"SeedBatchPPO: seed index {k} is out of range for {len(self.seeds)} "
-                       "seeds.")
+      raise ValueError(
+        f"SeedBatchPPO: seed index {k} is out of range for {len(self.seeds)} " "seeds."
+      )
     if k in self._trained:
       return self._trained[k]
     if k in self._group:
@@ -344,10 +395,12 @@ class SeedBatchPPO:
     """`PPO.reset(seed)`'s initial trainable weights, actor's then critic's."""
     keras.utils.set_random_seed(int(seed))
     cfg = self.config
-    actor = builders.build_actor(cfg.network, self.symmetry, cfg.width, cfg.hidden,
-                                 cfg.relaxed_parameterization)
-    critic = builders.build_critic(cfg.critic, self.symmetry, cfg.critic_width, cfg.hidden,
-                                   cfg.relaxed_parameterization)
+    actor = builders.build_actor(
+      cfg.network, self.symmetry, cfg.width, cfg.hidden, cfg.relaxed_parameterization
+    )
+    critic = builders.build_critic(
+      cfg.critic, self.symmetry, cfg.critic_width, cfg.hidden, cfg.relaxed_parameterization
+    )
     # Through the template models, as PPO.reset does (set_weights of every weight).
     self._actor.set_weights(actor.get_weights())
     self._critic.set_weights(critic.get_weights())
@@ -373,12 +426,18 @@ class SeedBatchPPO:
     zeros = tf.zeros([len(padded), self.config.num_envs], tf.float32)
     self._group = group
     self._carry = SeedCarry(
-        env_state=EnvState(*[tf.stack(parts) for parts in zip(*states)]),
-        observation=tf.stack(observations), episode_return=zeros, episode_length=zeros,
-        returned_return=zeros, iteration=tf.constant(0, tf.int64), key=tf.stack(keys))
+      env_state=EnvState(*[tf.stack(parts) for parts in zip(*states)]),
+      observation=tf.stack(observations),
+      episode_return=zeros,
+      episode_length=zeros,
+      returned_return=zeros,
+      iteration=tf.constant(0, tf.int64),
+      key=tf.stack(keys),
+    )
 
-  def train(self, callback: Optional[Callable[[int, Dict[str, np.ndarray]], None]] = None
-            ) -> List[Union[learner.TrainResult, runs.TrainingDiverged]]:
+  def train(
+    self, callback: Optional[Callable[[int, Dict[str, np.ndarray]], None]] = None
+  ) -> List[Union[learner.TrainResult, runs.TrainingDiverged]]:
     """Trains every seed for `config.num_iterations` iterations.
 
     `callback(k, metrics)` is called after every compiled call for each seed index `k` of
@@ -394,12 +453,14 @@ class SeedBatchPPO:
     results: List[Union[learner.TrainResult, runs.TrainingDiverged]] = []
     indices = list(range(len(self.seeds)))
     for start in range(0, len(indices), self.seed_batch):
-      results.extend(self._train_group(indices[start:start + self.seed_batch], callback))
+      results.extend(self._train_group(indices[start : start + self.seed_batch], callback))
     return results
 
-  def train_group(self, group: Sequence[int],
-                  callback: Optional[Callable[[int, Dict[str, np.ndarray]], None]] = None
-                  ) -> List[Union[learner.TrainResult, runs.TrainingDiverged]]:
+  def train_group(
+    self,
+    group: Sequence[int],
+    callback: Optional[Callable[[int, Dict[str, np.ndarray]], None]] = None,
+  ) -> List[Union[learner.TrainResult, runs.TrainingDiverged]]:
     """Trains the seeds with indices `group` (into `seeds`; at most `seed_batch` of them) in
     one program run; returns their entries as `train` does. `train` is this over the groups
     of `seed_batch` consecutive seeds; a caller that writes each group's outputs as it
@@ -410,12 +471,16 @@ class SeedBatchPPO:
     """
     group = [int(k) for k in group]
     if not group or len(group) > self.seed_batch:
-      raise ValueError(f"SeedBatchPPO.train_group: expected 1 to {self.seed_batch} seed "
-                       f"indices, received {group!r}.")
+      raise ValueError(
+        f"SeedBatchPPO.train_group: expected 1 to {self.seed_batch} seed "
+        f"indices, received {group!r}."
+      )
     bad = [k for k in group if not 0 <= k < len(self.seeds)]
     if bad or len(set(group)) != len(group):
-      raise ValueError(f"SeedBatchPPO.train_group: indices must be distinct and in "
-                       f"[0, {len(self.seeds)}), received {group!r}.")
+      raise ValueError(
+        f"SeedBatchPPO.train_group: indices must be distinct and in "
+        f"[0, {len(self.seeds)}), received {group!r}."
+      )
     return self._train_group(group, callback)
 
   def parameter_counts(self) -> Dict[str, int]:
@@ -446,9 +511,14 @@ class SeedBatchPPO:
         seed_metrics = {name: value[:, i] for name, value in metrics.items()}
         chunks[k].append(seed_metrics)
         try:
-          runs.check_finite(seed_metrics, [_Named(v.name, value[i]) for v, value in
-                                           zip(self._variables, values)],
-                            self.seeds[k], call * self._chunk, cfg.batch_size, allow_nan)
+          runs.check_finite(
+            seed_metrics,
+            [_Named(v.name, value[i]) for v, value in zip(self._variables, values)],
+            self.seeds[k],
+            call * self._chunk,
+            cfg.batch_size,
+            allow_nan,
+          )
         except runs.TrainingDiverged as error:
           error.columns = self._columns(chunks[k])
           diverged[k] = error
@@ -462,11 +532,18 @@ class SeedBatchPPO:
         out.append(diverged[k])
         continue
       columns = self._columns(chunks[k])
-      out.append(learner.TrainResult(
-          env_steps=columns.pop("env_steps"), mean_return=columns.pop("mean_return"),
-          episodes=columns.pop("episodes"), finished_return=columns.pop("finished_return"),
-          losses=columns, compile_seconds=compile_s, train_seconds=train_s,
-          compile_steps=int(self._chunk * cfg.batch_size)))
+      out.append(
+        learner.TrainResult(
+          env_steps=columns.pop("env_steps"),
+          mean_return=columns.pop("mean_return"),
+          episodes=columns.pop("episodes"),
+          finished_return=columns.pop("finished_return"),
+          losses=columns,
+          compile_seconds=compile_s,
+          train_seconds=train_s,
+          compile_steps=int(self._chunk * cfg.batch_size),
+        )
+      )
     return out
 
   def _columns(self, chunks) -> Dict[str, np.ndarray]:
@@ -478,9 +555,11 @@ class SeedBatchPPO:
   def _vmap(self, fn, elems):
     """`fn` on each seed's slice of `elems` (leading axis N), vectorised; draws through
     `tf_equirl.rng` inside give each seed its own stream."""
+
     def body(args):
       with rng.vectorizable(xla_floats=self.config.jit_compile):
         return fn(args)
+
     with _split_products(self.config.jit_compile and self.split_products):
       return tf.vectorized_map(body, elems, fallback_to_while_loop=False)
 
@@ -496,15 +575,18 @@ class SeedBatchPPO:
 
   def _train_chunk_impl(self, carry: SeedCarry, num_iterations: int):
     n = self.seed_batch
-    metrics = {name: tf.TensorArray(tf.float32, size=num_iterations, element_shape=[n])
-               for name in learner.METRICS}
+    metrics = {
+      name: tf.TensorArray(tf.float32, size=num_iterations, element_shape=[n])
+      for name in learner.METRICS
+    }
 
     def body(i, carry, arrays):
       carry, values = self._iteration(carry)
       return i + 1, carry, {k: arrays[k].write(i, values[k]) for k in arrays}
 
-    _, carry, metrics = tf.while_loop(lambda i, *_: i < num_iterations, body,
-                                      (tf.constant(0), carry, metrics))
+    _, carry, metrics = tf.while_loop(
+      lambda i, *_: i < num_iterations, body, (tf.constant(0), carry, metrics)
+    )
     return carry, {k: v.stack() for k, v in metrics.items()}
 
   def _iteration(self, carry: SeedCarry):
@@ -513,11 +595,16 @@ class SeedBatchPPO:
     carry, rollout = self._collect(carry, key)
     t, b = cfg.num_steps, cfg.num_envs
     # [T, N, B, ...] -> [N, T * B, ...]: each seed's batch in the learner's order.
-    per_seed = lambda x: tf.reshape(  # noqa: E731
+    per_seed = (
+      lambda x: tf.reshape(  # noqa: E731
         tf.transpose(x, [1, 0, 2] + list(range(3, x.shape.rank))),
-        tf.concat([[self.seed_batch, t * b], tf.shape(x)[3:]], 0))
-    observation, next_observation = per_seed(rollout.observation), per_seed(
-        rollout.next_observation)
+        tf.concat([[self.seed_batch, t * b], tf.shape(x)[3:]], 0),
+      )
+    )
+    observation, next_observation = (
+      per_seed(rollout.observation),
+      per_seed(rollout.next_observation),
+    )
     critic = _split(self._weights(), self._sizes)[1]
 
     def values(args):
@@ -526,14 +613,27 @@ class SeedBatchPPO:
         return self._value(obs), self._value(next_obs)
 
     value, next_value = self._vmap(values, (critic, observation, next_observation))
+
     def to_steps(x):  # [N, T * B] -> [T, N, B]
       return tf.transpose(tf.reshape(x, [self.seed_batch, t, b]), [1, 0, 2])
 
-    advantages, targets = learner.gae(rollout.reward, to_steps(value), to_steps(next_value),
-                                      rollout.terminated, rollout.ended, cfg.gamma,
-                                      cfg.gae_lambda)
-    batch = (observation, per_seed(rollout.action), per_seed(rollout.log_prob),
-             per_seed(advantages), per_seed(targets), value)
+    advantages, targets = learner.gae(
+      rollout.reward,
+      to_steps(value),
+      to_steps(next_value),
+      rollout.terminated,
+      rollout.ended,
+      cfg.gamma,
+      cfg.gae_lambda,
+    )
+    batch = (
+      observation,
+      per_seed(rollout.action),
+      per_seed(rollout.log_prob),
+      per_seed(advantages),
+      per_seed(targets),
+      value,
+    )
     size, weights = cfg.batch_size, None
     if cfg.network in builders.AUGMENTED_KINDS:
       actor, critic = _split(self._weights(), self._sizes)
@@ -541,8 +641,9 @@ class SeedBatchPPO:
       def augment(args):
         actor_w, critic_w, one = args
         with self._actor_swap(actor_w), self._critic_swap(critic_w):
-          return augmentation.augment_batch(self.symmetry, tuple(one), self._logits,
-                                            self._value, with_weights=cfg.augment_weights)
+          return augmentation.augment_batch(
+            self.symmetry, tuple(one), self._logits, self._value, with_weights=cfg.augment_weights
+          )
 
       augmented = self._vmap(augment, (actor, critic, batch))
       if cfg.augment_weights:
@@ -557,11 +658,22 @@ class SeedBatchPPO:
     cfg = self.config
     obs = carry.observation.shape
     per_env = tf.TensorShape([self.seed_batch, cfg.num_envs])
-    arrays = learner.Rollout(*[tf.TensorArray(dtype, size=cfg.num_steps, element_shape=shape)
-                               for dtype, shape in (
-        (carry.observation.dtype, obs), (tf.int32, per_env), (tf.float32, per_env),
-        (tf.float32, per_env), (tf.float32, per_env), (tf.float32, per_env),
-        (carry.observation.dtype, obs), (tf.float32, per_env), (tf.float32, per_env))])
+    arrays = learner.Rollout(
+      *[
+        tf.TensorArray(dtype, size=cfg.num_steps, element_shape=shape)
+        for dtype, shape in (
+          (carry.observation.dtype, obs),
+          (tf.int32, per_env),
+          (tf.float32, per_env),
+          (tf.float32, per_env),
+          (tf.float32, per_env),
+          (tf.float32, per_env),
+          (carry.observation.dtype, obs),
+          (tf.float32, per_env),
+          (tf.float32, per_env),
+        )
+      ]
+    )
     step_fn = self._step_fn
 
     def body(step, carry: SeedCarry, arrays):
@@ -574,32 +686,52 @@ class SeedBatchPPO:
         seed = rng.fold_in(seed_key, tf.cast(step, tf.int64))
         # Gumbel-max sampling, as the learner.
         uniform = rng.uniform(tf.shape(logits), seed, minval=1e-12, maxval=1.0)
-        action = tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=1,
-                           output_type=tf.int32)
+        action = tf.argmax(
+          logits - tf.math.log(-tf.math.log(uniform)), axis=1, output_type=tf.int32
+        )
         log_prob = tf.gather(tf.nn.log_softmax(logits), action, axis=1, batch_dims=1)
         env_state, time_step, next_obs = learner.step_and_reset(step_fn, env_state, action)
         return action, log_prob, env_state, time_step, next_obs
 
       action, log_prob, env_state, time_step, next_obs = self._vmap(
-          act, (actor, carry.observation, carry.env_state, key))
+        act, (actor, carry.observation, carry.env_state, key)
+      )
       ended = tf.equal(time_step.step_type, ts.StepType.LAST)
       terminated = tf.logical_and(ended, tf.equal(time_step.discount, 0.0))
       episode_return = carry.episode_return + time_step.reward
       returned = tf.where(ended, episode_return, carry.returned_return)
       endf = tf.cast(ended, tf.float32)
-      arrays = learner.Rollout(*[a.write(step, v) for a, v in zip(arrays, (
-          carry.observation, action, log_prob, time_step.reward,
-          tf.cast(terminated, tf.float32), endf, time_step.observation, returned,
-          endf * episode_return))])
+      arrays = learner.Rollout(
+        *[
+          a.write(step, v)
+          for a, v in zip(
+            arrays,
+            (
+              carry.observation,
+              action,
+              log_prob,
+              time_step.reward,
+              tf.cast(terminated, tf.float32),
+              endf,
+              time_step.observation,
+              returned,
+              endf * episode_return,
+            ),
+          )
+        ]
+      )
       carry = carry._replace(
-          env_state=env_state, observation=next_obs,
-          episode_return=episode_return * (1.0 - endf),
-          episode_length=(carry.episode_length + 1.0) * (1.0 - endf),
-          returned_return=returned)
+        env_state=env_state,
+        observation=next_obs,
+        episode_return=episode_return * (1.0 - endf),
+        episode_length=(carry.episode_length + 1.0) * (1.0 - endf),
+        returned_return=returned,
+      )
       return step + 1, carry, arrays
 
-    _, carry, arrays = tf.while_loop(lambda s, *_: s < cfg.num_steps, body,
-                                     (tf.constant(0), carry, arrays))
+    _, carry, arrays = tf.while_loop(
+      lambda s, *_: s < cfg.num_steps, body, (tf.constant(0), carry, arrays)
+    )
     return carry, learner.Rollout(*[a.stack() for a in arrays])
 
   def _update(self, batch, key, size: int, weights=None) -> Dict[str, tf.Tensor]:
@@ -609,47 +741,74 @@ class SeedBatchPPO:
     n, seeds = size, self.seed_batch
     mb = n // cfg.num_minibatches
     num_updates = cfg.num_epochs * cfg.num_minibatches
-    order = tf.argsort(rng.batched_uniform([cfg.num_epochs, n], key,
-                                           xla_floats=cfg.jit_compile), axis=2)  # [N, E, n]
+    order = tf.argsort(
+      rng.batched_uniform([cfg.num_epochs, n], key, xla_floats=cfg.jit_compile), axis=2
+    )  # [N, E, n]
     names = ("policy_loss", "value_loss", "entropy", "clip_fraction", "grad_norm")
     if cfg.advantage_normalization == "batch":
       batch = batch[:3] + (self._vmap(_standardize, batch[3]),) + batch[4:]
     agent = self._ppo.agent
-    loss_scale = tf.constant(np.ones([seeds]) if self._loss_scale is None
-                             else self._loss_scale, tf.float32)
+    loss_scale = tf.constant(
+      np.ones([seeds]) if self._loss_scale is None else self._loss_scale, tf.float32
+    )
 
     def loss_and_gradients(args):
       actor_w, critic_w, obs, action, log_prob, adv, target, old_value, weight, scale = args
       if cfg.advantage_normalization == "minibatch":
         adv = _standardize(adv)
-      steps = ts.TimeStep(step_type=tf.fill([mb], ts.StepType.MID),
-                          reward=tf.zeros([mb]), discount=tf.ones([mb]), observation=obs)
+      steps = ts.TimeStep(
+        step_type=tf.fill([mb], ts.StepType.MID),
+        reward=tf.zeros([mb]),
+        discount=tf.ones([mb]),
+        observation=obs,
+      )
       with tf.GradientTape() as tape:
         tape.watch(actor_w + critic_w)
         with self._actor_swap(actor_w), self._critic_swap(critic_w):
           info = agent.get_loss(
-              steps, action, log_prob, target, adv, action_distribution_parameters=None,
-              weights=weight, train_step=agent.train_step_counter,
-              debug_summaries=False, old_value_predictions=old_value, training=True)
+            steps,
+            action,
+            log_prob,
+            target,
+            adv,
+            action_distribution_parameters=None,
+            weights=weight,
+            train_step=agent.train_step_counter,
+            debug_summaries=False,
+            old_value_predictions=old_value,
+            training=True,
+          )
         total = info.loss * scale
-      grads = tape.gradient(total, actor_w + critic_w,
-                            unconnected_gradients=tf.UnconnectedGradients.ZERO)
+      grads = tape.gradient(
+        total, actor_w + critic_w, unconnected_gradients=tf.UnconnectedGradients.ZERO
+      )
       extra = info.extra
-      entropy = (-extra.entropy_regularization_loss / cfg.ent_coef if cfg.ent_coef > 0
-                 else tf.constant(np.nan))
-      return grads, tuple(tf.cast(v, tf.float32) for v in (
-          extra.policy_gradient_loss, extra.value_estimation_loss, entropy,
-          extra.clip_fraction))
+      entropy = (
+        -extra.entropy_regularization_loss / cfg.ent_coef
+        if cfg.ent_coef > 0
+        else tf.constant(np.nan)
+      )
+      return grads, tuple(
+        tf.cast(v, tf.float32)
+        for v in (
+          extra.policy_gradient_loss,
+          extra.value_estimation_loss,
+          entropy,
+          extra.clip_fraction,
+        )
+      )
 
     def body(u, sums):
       epoch, m = u // cfg.num_minibatches, u % cfg.num_minibatches
       idx = tf.slice(order, [0, epoch, m * mb], [seeds, 1, mb])[:, 0]  # [N, mb]
       minibatch = [tf.gather(x, idx, axis=1, batch_dims=1) for x in batch]
-      weight = (tf.ones([seeds, mb]) if weights is None
-                else tf.gather(weights, idx, axis=1, batch_dims=1))
+      weight = (
+        tf.ones([seeds, mb]) if weights is None else tf.gather(weights, idx, axis=1, batch_dims=1)
+      )
       actor, critic = _split(self._weights(), self._sizes)
-      grads, values = self._vmap(loss_and_gradients,
-                                 (actor, critic, *minibatch, weight, loss_scale))
+      grads, values = self._vmap(
+        loss_and_gradients, (actor, critic, *minibatch, weight, loss_scale)
+      )
       grads, norm = _clip_per_seed(grads, cfg.max_grad_norm)
       self.optimizer.apply_gradients(zip(grads, self._variables))
       for variable, constraint in zip(self._variables, self._constraints):
@@ -658,8 +817,9 @@ class SeedBatchPPO:
       values = values + (norm,)
       return u + 1, tuple(s + tf.reshape(v, [seeds]) for s, v in zip(sums, values))
 
-    _, sums = tf.while_loop(lambda u, _: u < num_updates, body,
-                            (tf.constant(0), tuple(tf.zeros([seeds]) for _ in names)))
+    _, sums = tf.while_loop(
+      lambda u, _: u < num_updates, body, (tf.constant(0), tuple(tf.zeros([seeds]) for _ in names))
+    )
     return {name: s / num_updates for name, s in zip(names, sums)}
 
 
@@ -678,8 +838,12 @@ def _clip_per_seed(grads, max_norm: float):
   seed's norm over all of its gradients, so one seed's gradient never rescales another's.
   Returns `(clipped, norms [N])`."""
   dense = [tf.convert_to_tensor(g) for g in grads]
-  squares = [tf.reduce_sum(tf.square(g), axis=list(range(1, g.shape.rank))) if g.shape.rank > 1
-             else tf.square(g) for g in dense]
+  squares = [
+    tf.reduce_sum(tf.square(g), axis=list(range(1, g.shape.rank)))
+    if g.shape.rank > 1
+    else tf.square(g)
+    for g in dense
+  ]
   norm = tf.sqrt(tf.add_n(squares))
   max_norm = tf.constant(max_norm, tf.float32)
   # tf.clip_by_global_norm's scale: max_norm * min(1 / norm, 1 / max_norm), nan if not finite.
@@ -692,8 +856,10 @@ def _rollout_metrics(rollout: learner.Rollout) -> Dict[str, tf.Tensor]:
   """`learner.rollout_metrics` per seed (`[T, N, B]` tensors): `[N]` each."""
   finished = tf.reduce_sum(rollout.ended, axis=[0, 2])
   return dict(
-      mean_return=tf.reduce_mean(rollout.returned_return, axis=[0, 2]),
-      episodes=finished,
-      finished_return=tf.math.divide_no_nan(tf.reduce_sum(rollout.finished_return, axis=[0, 2]),
-                                            finished)
-      + tf.where(finished > 0, 0.0, np.nan))
+    mean_return=tf.reduce_mean(rollout.returned_return, axis=[0, 2]),
+    episodes=finished,
+    finished_return=tf.math.divide_no_nan(
+      tf.reduce_sum(rollout.finished_return, axis=[0, 2]), finished
+    )
+    + tf.where(finished > 0, 0.0, np.nan),
+  )
