@@ -542,7 +542,8 @@ def _compare_seeds(seed_counts, networks, steps, folder, python, repeats, record
       n = w["seeds"]
       tables.append(f"| {n} | {w['tf_s']:.1f} | {w['pjr_s']:.1f} | "
                     f"**{w['tf_s'] / w['pjr_s']:.2f}x** | {w['tf_s'] / n:.2f} | "
-                    f"{w['pjr_s'] / n:.2f} | {w['tf_rss']:,.0f} | {w['pjr_rss']:,.0f} | {w['tf_return']:.3g} / {w['pjr_return']:.3g} |")
+                    f"{w['pjr_s'] / n:.2f} | {w['tf_rss']:,.0f} | {w['pjr_rss']:,.0f} | "
+                    f"{w['tf_return']:.3g} / {w['pjr_return']:.3g} |")
     tables.append("")
   print("\n" + "\n".join(tables))
 
@@ -605,6 +606,7 @@ def _plot_seeds(path, rows, steps):
   import matplotlib  # here: only this comparison needs it
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
+  from matplotlib import ticker
   fig, ax = plt.subplots(figsize=(6, 4))
   for net, net_rows in rows.items():
     ax.plot([w["seeds"] for w in net_rows], [w["tf_s"] / w["seeds"] for w in net_rows], "o-",
@@ -614,6 +616,13 @@ def _plot_seeds(path, rows, steps):
           color="black", label="PureJaxRL (its MLP)")
   ax.set_xscale("log", base=2)
   ax.set_yscale("log")
+  counts = [w["seeds"] for w in any_rows]
+  ax.xaxis.set_major_locator(ticker.FixedLocator(counts))
+  ax.xaxis.set_minor_locator(ticker.NullLocator())
+  ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+  ax.yaxis.set_minor_locator(ticker.LogLocator(base=10, subs=(2, 5)))
+  for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+    axis(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
   ax.set_xlabel("seeds trained together")
   ax.set_ylabel("whole process seconds per seed")
   ax.set_title(f"PPO on CartPole-v1, {steps:,} steps per seed")
