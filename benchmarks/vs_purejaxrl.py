@@ -1,8 +1,10 @@
 """tf_equirl's PPO against PureJaxRL's, side by side: whole-process time and time after compilation.
 
-  python benchmarks/vs_purejaxrl.py                 # 3 rounds, writes results/ppo_throughput/README.md
+  python benchmarks/vs_purejaxrl.py                 # 3 alternating rounds, writes results/ppo_throughput/README.md
   python benchmarks/vs_purejaxrl.py --repeats=5 --cases=cartpole_mlp
   python benchmarks/vs_purejaxrl.py --quick --out=  # tiny sizes, no results file (smoke test)
+  python benchmarks/vs_purejaxrl.py --seed_counts=1,8,32,128 --seed_networks=mlp,gcnn
+  python benchmarks/vs_purejaxrl.py --quick --seed_counts=1,2 --seeds_out= --seed_plot=
 
 Machines of one kind differ by up to 2x from day to day and the CPU may be shared, so the
 two programs are only ever compared within one run of this script: each round runs every case of both
@@ -29,14 +31,33 @@ x 64 minibatches of 8; PureJaxRL cannot split 512 into the thesis' 51 minibatche
 tf_equirl's `Catch-v0` against gymnax's `Catch-bsuite`. The learning rate only changes what is
 learned, not the work per step.
 
-Every run records the 1-minute load average before it and the CPU time other processes
-used while it ran (from /proc/stat): a busy machine shows there, and its figures are noisy.
+Many seeds (`--seed_counts`, e.g. 1,8,32,128): N CartPole seeds trained as one program by
+each side, `python -m launchers.train_ppo --env=CartPole-v1 --network=<net> --seeds=N
+--total_steps=<steps> --no_progress --no_tensorboard` (its N seeds vectorised into one XLA
+program, its default; compiled from a warm cache filled by one untimed run of the same command
+before the rounds) against `run_cartpole.py --once --num_seeds=N --steps=<steps>` (PureJaxRL's
+`jax.jit(jax.vmap(make_train(config)))`), both at `--seed_steps` steps per seed (default
+PureJaxRL's 500,000) and PureJaxRL's CartPole settings on its side, tf_equirl's defaults on its
+own, as above. Each round runs every seed count of both programs (the order flips every
+round). Each table, one per `--seed_networks` network, gives per N the whole-process seconds
+(medians), their ratio, seconds per seed, each process' peak resident memory and the final mean
+return over the seeds; a figure plots seconds per seed against N. With `--seed_counts` and no
+`--cases` on the command line only the seeds comparison runs; with both, both run. Its tables
+go into their own file, `--seeds_out` (results/ppo_throughput/seeds.md), the figure into
+`--seed_plot` (results/ppo_throughput/seeds.png); `--tf_modes` does not apply to it.
+
+Every run is a child of a small Python process that times it and, once it has exited, reads
+its peak resident set size (`getrusage(RUSAGE_CHILDREN).ru_maxrss` of that process, whose only
+child it is). Every run records the 1-minute load average before it and the CPU time other
+processes used while it ran (from /proc/stat): a busy machine shows there, and its figures
+are noisy. A run that takes longer than `--run_timeout` seconds is killed, with its children,
+and stops the comparison with an error.
 """
 
 import json
 import os
 import platform
-import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -63,7 +84,7 @@ _PUREJAXRL = flags.DEFINE_string(
 )
 _OUT = flags.DEFINE_string(
   "out",
-  os.path.join(REPO, "results", "ppo_throughput.md"),
+  os.path.join(REPO, "results", "ppo_throughput", "README.md"),
   "Markdown results file ('' for none); a '## Notes' section survives.",
 )
 _JSON = flags.DEFINE_string("json", None, "Also write every run's figures to this JSON file.")
@@ -88,7 +109,39 @@ _TF_PYTHON = flags.DEFINE_string(
   "--tf_python=/tmp/main/bin/python.",
 )
 
+_SEED_COUNTS = flags.DEFINE_list(
+  "seed_counts",
+  [],
+  "Many-seed comparison: numbers of seeds N trained as one program by each "
+  "side (e.g. 1,8,32,128); empty: none. Given without --cases, only this comparison runs.",
+)
+_SEED_NETWORKS = flags.DEFINE_list(
+  "seed_networks", ["mlp"], "Many-seed comparison: tf_equirl networks (mlp, gcnn)."
+)
+_SEED_STEPS = flags.DEFINE_integer(
+  "seed_steps",
+  500_000,
+  "Many-seed comparison: CartPole steps per seed (--quick: 4,096 " "unless given).",
+)
+_SEEDS_OUT = flags.DEFINE_string(
+  "seeds_out",
+  os.path.join(REPO, "results", "ppo_throughput", "seeds.md"),
+  "Markdown file of the many-seed comparison ('' for none); a '## Notes' section survives.",
+)
+_SEED_PLOT = flags.DEFINE_string(
+  "seed_plot",
+  os.path.join(REPO, "results", "ppo_throughput", "seeds.png"),
+  "Figure of the many-seed comparison, seconds per seed against seeds ('' for none).",
+)
+_RUN_TIMEOUT = flags.DEFINE_integer(
+  "run_timeout",
+  7200,
+  "Seconds one run may take; a run past it is killed and stops the " "comparison with an error.",
+)
+
 CARTPOLE_STEPS, CATCH_STEPS = 500_000, 20_000
+SEED_NETWORKS = ("mlp", "gcnn")
+QUICK_SEED_STEPS = 4096
 # Catch: the same PPO settings on both sides (see the module docstring).
 CATCH_PUREJAXRL = ["--set", "LR=0.00035", "--set", "NUM_MINIBATCHES=64"]
 CATCH_TF = ["--num_minibatches=64", "--learning_rate=0.00035"]
@@ -124,23 +177,67 @@ def _busy_seconds():
   return (sum(fields[:3]) + sum(fields[5:8])) / os.sysconf("SC_CLK_TCK")
 
 
-def _timed(cmd, cwd):
-  """Runs `cmd`; returns (stdout, wall s, its CPU s, other processes' CPU s, load before)."""
+# Runs argv[2:] as its only child; writes the child's wall time, CPU time and peak resident set
+# size to argv[1]. RUSAGE_CHILDREN of this benchmark would be a maximum over all its runs.
+_MEASURE = """
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+code = subprocess.call(sys.argv[2:])
+wall = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w") as f:
+  json.dump({"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+             "peak_rss_kib": usage.ru_maxrss}, f)
+sys.exit(code)
+"""
+
+
+def _timed(cmd, cwd, timeout=None):
+  """Runs `cmd` under the measuring process `_MEASURE`.
+
+  Returns:
+    (stdout, wall s, its CPU s, other processes' CPU s, load before, peak RSS MiB).
+
+  Raises:
+    RuntimeError: `cmd` failed, or ran past `timeout` seconds (then it is killed with its
+      children).
+  """
   load = os.getloadavg()[0]
-  usage = resource.getrusage(resource.RUSAGE_CHILDREN)
   busy = _busy_seconds()
-  start = time.perf_counter()
-  proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-  wall = time.perf_counter() - start
-  busy = _busy_seconds() - busy
-  after = resource.getrusage(resource.RUSAGE_CHILDREN)
-  cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
-  if proc.returncode != 0:
-    raise RuntimeError(
-      f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n"
-      f"{proc.stderr[-4000:]}"
-    )
-  return proc.stdout, wall, cpu, max(busy - cpu, 0.0), load
+  with tempfile.TemporaryDirectory() as tmp:
+    measured = os.path.join(tmp, "measured.json")
+    proc = subprocess.Popen(
+      [sys.executable, "-c", _MEASURE, measured, *cmd],
+      cwd=cwd,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE,
+      text=True,
+      start_new_session=True,
+    )  # its own group, to kill it whole
+    try:
+      stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+      os.killpg(proc.pid, signal.SIGKILL)
+      stdout, stderr = proc.communicate()
+      raise RuntimeError(
+        f"{' '.join(cmd)} did not finish in {timeout} s (--run_timeout); "
+        f"killed.\n{stdout[-2000:]}\n{stderr[-2000:]}"
+      ) from None
+    busy = _busy_seconds() - busy
+    if proc.returncode != 0:
+      raise RuntimeError(
+        f"{' '.join(cmd)} failed ({proc.returncode}):\n{stdout[-2000:]}\n" f"{stderr[-4000:]}"
+      )
+    with open(measured) as f:
+      m = json.load(f)
+  return (
+    stdout,
+    m["wall_s"],
+    m["cpu_s"],
+    max(busy - m["cpu_s"], 0.0),
+    load,
+    m["peak_rss_kib"] / 1024,
+  )
 
 
 TF_MODES = ("classic", "cold", "warm")
@@ -155,7 +252,8 @@ def _mode_args(mode, cache):
   return [f"--xla_cache={cache}"], ["--xla_cache=<the warm cache>"]
 
 
-def run_tf(case, out_dir, mode="warm", cache="", python=None):
+def run_tf(case, out_dir, mode="warm", cache="", python=None, timeout=None):
+  """One `launchers.train_ppo` process; `steps` is per seed, "after compilation" all seeds'."""
   args = [
     f"--env={case['env']}",
     f"--network={case['network']}",
@@ -172,26 +270,30 @@ def run_tf(case, out_dir, mode="warm", cache="", python=None):
     *mode_args,
     f"--out={out_dir}",
   ]
-  _, wall, cpu, others, load = _timed(cmd, REPO)
+  _, wall, cpu, others, load, rss = _timed(cmd, REPO, timeout)
   with open(os.path.join(out_dir, "summary.json")) as f:
     summary = json.load(f)
   steps = summary["summary"][-1]["env_steps"]
+  # steps_per_second counts every seed's steps after compilation.
+  after = steps * len(summary["seeds"]) / summary["steps_per_second"]
   return dict(
     whole_s=wall,
-    after_compile_s=steps / summary["steps_per_second"],
+    after_compile_s=after,
     first_call_s=summary["compile_seconds"],
     steps=steps,
     final_return=summary["summary"][-1]["mean"],
     cpu_s=cpu,
     others_cpu_s=others,
     load=load,
+    peak_rss_mib=rss,
     command=" ".join(
       ["python -m launchers.train_ppo"] + args + shown + ["--out=<a temporary folder>"]
     ),
   )
 
 
-def run_purejaxrl(pjr, folder, json_path):
+def run_purejaxrl(pjr, folder, json_path, timeout=None):
+  """One `run_cartpole.py` process; `steps` is per seed."""
   cmd = [
     "python3",
     os.path.join(folder, "run_cartpole.py"),
@@ -200,7 +302,7 @@ def run_purejaxrl(pjr, folder, json_path):
     f"--json={json_path}",
     *pjr["args"],
   ]
-  _, wall, cpu, others, load = _timed(cmd, REPO)
+  _, wall, cpu, others, load, rss = _timed(cmd, REPO, timeout)
   with open(json_path) as f:
     res = json.load(f)
   steps = int(res["num_updates"]) * 512  # NUM_ENVS 4 x NUM_STEPS 128
@@ -213,6 +315,7 @@ def run_purejaxrl(pjr, folder, json_path):
     cpu_s=cpu,
     others_cpu_s=others,
     load=load,
+    peak_rss_mib=rss,
     versions=res["versions"],
     commit=res["purejaxrl_commit"],
     command=" ".join(
@@ -257,6 +360,44 @@ def _tf_versions(python: str) -> str:
   ).stdout.strip()
 
 
+def _uptime() -> str:
+  return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def _environment(python, pjr_any, start_uptime, end_uptime, runs):
+  """Markdown bullets: the machine, both programs' versions, and the load during `runs`."""
+  loads = [x["load"] for x in runs]
+  others = [x["others_cpu_s"] / x["whole_s"] / os.cpu_count() for x in runs]
+  return [
+    f"- Machine: {_machine()}; no GPU.",
+    f"- tf_equirl: {_tf_versions(python)}.",
+    f"- PureJaxRL {pjr_any['commit']}: "
+    + " ".join(f"{k}={v}" for k, v in pjr_any["versions"].items())
+    + ".",
+    f"- Load: `uptime` before: {start_uptime}; after: {end_uptime}. 1-minute load before each "
+    f"run {min(loads):.2f}-{max(loads):.2f}; other processes used {100 * min(others):.0f}-"
+    f"{100 * max(others):.0f} % of the {os.cpu_count()} cores during a run "
+    f"(median {100 * statistics.median(others):.0f} %)"
+    + (
+      ". **The machine was busy: the figures are noisy.**"
+      if statistics.median(others) > 0.1
+      else "."
+    ),
+  ]
+
+
+def _write_results(path, text):
+  """Writes `text` to `path`, keeping the file's hand-written notes."""
+  notes = kept_notes(path)
+  with open(path, "w") as f:
+    f.write(text + notes)
+  print(f"wrote {path}")
+
+
+def _command() -> str:
+  return "python benchmarks/vs_purejaxrl.py" + "".join(f" {a}" for a in sys.argv[1:])
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -267,24 +408,78 @@ def main(argv):
   modes = _TF_MODES.value
   if not modes or any(m not in TF_MODES for m in modes):
     raise app.UsageError(f"--tf_modes: expected some of {TF_MODES}, received {modes}.")
+  try:
+    seed_counts = [int(n) for n in _SEED_COUNTS.value]
+  except ValueError:
+    seed_counts = [0]
+  if any(n < 1 for n in seed_counts):
+    raise app.UsageError(
+      f"--seed_counts: expected positive integers, received " f"{','.join(_SEED_COUNTS.value)}."
+    )
+  networks = _SEED_NETWORKS.value
+  if seed_counts and (not networks or any(n not in SEED_NETWORKS for n in networks)):
+    raise app.UsageError(
+      f"--seed_networks: expected some of {SEED_NETWORKS}, received " f"{networks}."
+    )
+  seed_steps = (
+    QUICK_SEED_STEPS
+    if _QUICK.value and not flags.FLAGS["seed_steps"].present
+    else _SEED_STEPS.value
+  )
+  if seed_steps < 512:
+    raise app.UsageError(
+      f"--seed_steps: expected at least 512 (one PPO iteration of 4 envs x "
+      f"128 steps), received {seed_steps}."
+    )
+  if _RUN_TIMEOUT.value < 1:
+    raise app.UsageError(
+      f"--run_timeout: expected a positive number of seconds, received " f"{_RUN_TIMEOUT.value}."
+    )
   folder = os.path.abspath(_PUREJAXRL.value)
   if not os.path.exists(os.path.join(folder, "run_cartpole.py")):
-    raise app.UsageError(f"--purejaxrl={folder} has no run_cartpole.py (the PureJaxRL reference).")
-  subprocess.run(["bash", os.path.join(folder, "setup.sh")], check=True)
+    sys.exit(
+      f"--purejaxrl={folder} has no run_cartpole.py (the PureJaxRL reference): "
+      "nothing to compare with."
+    )
+  setup = subprocess.run(["bash", os.path.join(folder, "setup.sh")])
+  if setup.returncode != 0:
+    sys.exit(
+      f"PureJaxRL could not be set up: {folder}/setup.sh exited with {setup.returncode} "
+      "(its first run installs PureJaxRL's pinned packages from PyPI, which needs network "
+      "access); nothing to compare with."
+    )
   python = os.path.abspath(_TF_PYTHON.value) if _TF_PYTHON.value else sys.executable
   if not os.access(python, os.X_OK):
     raise app.UsageError(f"--tf_python={_TF_PYTHON.value} is not an executable interpreter.")
   repeats = 1 if _QUICK.value else _REPEATS.value
+  record = {}
+  if not seed_counts or flags.FLAGS["cases"].present:
+    _compare_cases(cases, pjr_cases, modes, folder, python, repeats, record)
+  if seed_counts:
+    _compare_seeds(seed_counts, networks, seed_steps, folder, python, repeats, record)
+
+
+def _save_json(record):
+  """Keeps every run's figures in --json (after every run: an interrupted comparison is kept)."""
+  if _JSON.value:
+    with open(_JSON.value, "w") as f:
+      json.dump(record, f, indent=1)
+
+
+def _compare_cases(cases, pjr_cases, modes, folder, python, repeats, record):
+  """The per-case comparison (single seeds, every --tf_modes mode); writes --out."""
   wanted_pjr = sorted({cases[c]["pjr"] for c in _CASES.value})
-  start_uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+  start_uptime = _uptime()
   started = time.time()
   tf_runs = {f"{c} [{m}]": [] for c in _CASES.value for m in modes}
   pjr_runs = {p: [] for p in wanted_pjr}
+  record.update(tf_runs=tf_runs, purejaxrl_runs=pjr_runs)
+  timeout = _RUN_TIMEOUT.value
   with tempfile.TemporaryDirectory() as tmp:
     warm_cache = os.path.join(tmp, "warm_cache")
     if "warm" in modes:  # untimed runs that fill the cache
       for c in _CASES.value:
-        run_tf(cases[c], os.path.join(tmp, f"{c}_warmup"), "warm", warm_cache, python)
+        run_tf(cases[c], os.path.join(tmp, f"{c}_warmup"), "warm", warm_cache, python, timeout)
     for r in range(repeats):
       # One round: every case of both programs, each PureJaxRL run beside its tf_equirl ones;
       # the order flips every round.
@@ -300,15 +495,17 @@ def main(argv):
         if kind == "tf":
           case, mode = name
           cache = warm_cache if mode == "warm" else os.path.join(tmp, f"cold_{case}_{r}")
-          res = run_tf(cases[case], os.path.join(tmp, f"{case}_{mode}_{r}"), mode, cache, python)
+          res = run_tf(
+            cases[case], os.path.join(tmp, f"{case}_{mode}_{r}"), mode, cache, python, timeout
+          )
           name = f"{case} [{mode}]"
           tf_runs[name].append(res)
         else:
-          res = run_purejaxrl(pjr_cases[name], folder, os.path.join(tmp, f"pjr_{name}_{r}.json"))
+          res = run_purejaxrl(
+            pjr_cases[name], folder, os.path.join(tmp, f"pjr_{name}_{r}.json"), timeout
+          )
           pjr_runs[name].append(res)
-        if _JSON.value:  # kept after every run, so that an interrupted comparison is not lost
-          with open(_JSON.value, "w") as f:
-            json.dump({"tf_runs": tf_runs, "purejaxrl_runs": pjr_runs}, f, indent=1)
+        _save_json(record)
         print(
           f"round {r + 1}/{repeats} {kind:3s} {name:24s} whole {res['whole_s']:6.1f} s  "
           f"after compilation {res['after_compile_s']:6.2f} s ({res['steps']:,} steps)  "
@@ -316,7 +513,7 @@ def main(argv):
           f"others' CPU {res['others_cpu_s']:.1f} s",
           flush=True,
         )
-  end_uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+  end_uptime = _uptime()
   minutes = (time.time() - started) / 60
 
   rows = []
@@ -353,12 +550,6 @@ def main(argv):
     )
   print("\n" + "\n".join(table))
 
-  loads = [x["load"] for runs in list(tf_runs.values()) + list(pjr_runs.values()) for x in runs]
-  others = [
-    x["others_cpu_s"] / x["whole_s"] / os.cpu_count()
-    for runs in list(tf_runs.values()) + list(pjr_runs.values())
-    for x in runs
-  ]
   pjr_any = next(iter(pjr_runs.values()))[0]
   raw = [
     "| round | program | case | whole s | after compilation s | steps | CPU s | others' CPU s | "
@@ -378,7 +569,7 @@ def main(argv):
         f"| {r + 1} | PureJaxRL | {p} | {x['whole_s']:.1f} | {x['after_compile_s']:.2f} | "
         f"{x['steps']:,} | {x['cpu_s']:.1f} | {x['others_cpu_s']:.1f} | {x['load']:.2f} |"
       )
-  command = "python benchmarks/vs_purejaxrl.py" + "".join(f" {a}" for a in sys.argv[1:])
+  command = _command()
   commands = sorted(
     {x["command"] for runs in list(tf_runs.values()) + list(pjr_runs.values()) for x in runs}
   )
@@ -395,19 +586,12 @@ def main(argv):
       "",
       *table,
       "",
-      f"- Machine: {_machine()}; no GPU.",
-      f"- tf_equirl: {_tf_versions(python)}.",
-      f"- PureJaxRL {pjr_any['commit']}: "
-      + " ".join(f"{k}={v}" for k, v in pjr_any["versions"].items())
-      + ".",
-      f"- Load: `uptime` before: {start_uptime}; after: {end_uptime}. 1-minute load before each run "
-      f"{min(loads):.2f}-{max(loads):.2f}; other processes used {100 * min(others):.0f}-"
-      f"{100 * max(others):.0f} % of the {os.cpu_count()} cores during a run "
-      f"(median {100 * statistics.median(others):.0f} %)"
-      + (
-        ". **The machine was busy: the figures are noisy.**"
-        if statistics.median(others) > 0.1
-        else "."
+      *_environment(
+        python,
+        pjr_any,
+        start_uptime,
+        end_uptime,
+        [x for runs in list(tf_runs.values()) + list(pjr_runs.values()) for x in runs],
       ),
       "",
       "Every run (each a fresh process; CPU s is the process' own user+system time, for "
@@ -422,13 +606,215 @@ def main(argv):
     ]
   )
   if _OUT.value:
-    notes = kept_notes(_OUT.value)
-    with open(_OUT.value, "w") as f:
-      f.write(text + notes)
-    print(f"wrote {_OUT.value}")
-  if _JSON.value:
-    with open(_JSON.value, "w") as f:
-      json.dump({"rows": rows, "tf_runs": tf_runs, "purejaxrl_runs": pjr_runs}, f, indent=1)
+    _write_results(_OUT.value, text)
+  record["rows"] = rows
+  _save_json(record)
+
+
+def _seed_case(network, seeds, steps):
+  """`run_tf`'s case of N vectorised CartPole seeds (TensorBoard off, as the brief runs)."""
+  return dict(
+    env="CartPole-v1",
+    network=network,
+    steps=steps,
+    tf_args=[f"--seeds={seeds}", "--no_tensorboard"],
+  )
+
+
+def _compare_seeds(seed_counts, networks, steps, folder, python, repeats, record):
+  """The many-seed comparison: writes --seeds_out and --seed_plot."""
+  timeout = _RUN_TIMEOUT.value
+  tf_runs = {f"{net} x{n}": [] for net in networks for n in seed_counts}
+  pjr_runs = {f"x{n}": [] for n in seed_counts}
+  record.update(seed_tf_runs=tf_runs, seed_purejaxrl_runs=pjr_runs)
+  start_uptime = _uptime()
+  started = time.time()
+  with tempfile.TemporaryDirectory() as tmp:
+    cache = os.path.join(tmp, "warm_cache")
+    for net in networks:  # untimed runs that fill the compilation cache
+      for n in seed_counts:
+        print(f"warm-up: tf_equirl {net} x{n}", flush=True)
+        run_tf(
+          _seed_case(net, n, steps),
+          os.path.join(tmp, f"{net}_{n}_warmup"),
+          "warm",
+          cache,
+          python,
+          timeout,
+        )
+    for r in range(repeats):
+      for n in seed_counts:
+        order = [("tf", net) for net in networks] + [("pjr", None)]
+        for kind, net in order[::-1] if r % 2 else order:
+          if kind == "tf":
+            name = f"{net} x{n}"
+            res = run_tf(
+              _seed_case(net, n, steps),
+              os.path.join(tmp, f"{net}_{n}_{r}"),
+              "warm",
+              cache,
+              python,
+              timeout,
+            )
+            tf_runs[name].append(res)
+          else:
+            name = f"x{n}"
+            pjr = dict(env="CartPole-v1", steps=steps, args=["--once", f"--num_seeds={n}"])
+            res = run_purejaxrl(pjr, folder, os.path.join(tmp, f"pjr_{n}_{r}.json"), timeout)
+            pjr_runs[name].append(res)
+          _save_json(record)
+          print(
+            f"round {r + 1}/{repeats} {kind:3s} {name:10s} whole {res['whole_s']:7.1f} s  "
+            f"{res['whole_s'] / n:7.2f} s/seed  peak RSS {res['peak_rss_mib']:,.0f} MiB  "
+            f"return {res['final_return']:.3g}  load {res['load']:.2f}  "
+            f"others' CPU {res['others_cpu_s']:.1f} s",
+            flush=True,
+          )
+  end_uptime = _uptime()
+  minutes = (time.time() - started) / 60
+
+  rows = {net: [] for net in networks}
+  for net in networks:
+    for n in seed_counts:
+      tf_r, pjr_r = tf_runs[f"{net} x{n}"], pjr_runs[f"x{n}"]
+      rows[net].append(
+        dict(
+          seeds=n,
+          tf_s=_median(tf_r, "whole_s"),
+          pjr_s=_median(pjr_r, "whole_s"),
+          tf_rss=_median(tf_r, "peak_rss_mib"),
+          pjr_rss=_median(pjr_r, "peak_rss_mib"),
+          tf_return=_median(tf_r, "final_return"),
+          pjr_return=_median(pjr_r, "final_return"),
+        )
+      )
+  tables = []
+  for net in networks:
+    tables += [
+      f"### {net}",
+      "",
+      "| seeds | tf_equirl s | PureJaxRL s | **ratio** | tf_equirl s/seed | "
+      "PureJaxRL s/seed | tf_equirl peak RSS MiB | PureJaxRL peak RSS MiB | "
+      "final return tf_equirl / PureJaxRL |",
+      "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for w in rows[net]:
+      n = w["seeds"]
+      tables.append(
+        f"| {n} | {w['tf_s']:.1f} | {w['pjr_s']:.1f} | "
+        f"**{w['tf_s'] / w['pjr_s']:.2f}x** | {w['tf_s'] / n:.2f} | "
+        f"{w['pjr_s'] / n:.2f} | {w['tf_rss']:,.0f} | {w['pjr_rss']:,.0f} | "
+        f"{w['tf_return']:.3g} / {w['pjr_return']:.3g} |"
+      )
+    tables.append("")
+  print("\n" + "\n".join(tables))
+
+  plot = os.path.abspath(_SEED_PLOT.value) if _SEED_PLOT.value else None
+  if plot:
+    _plot_seeds(plot, rows, steps)
+  all_runs = [x for runs in list(tf_runs.values()) + list(pjr_runs.values()) for x in runs]
+  raw = [
+    "| round | program | network | seeds | whole s | s/seed | peak RSS MiB | CPU s | "
+    "others' CPU s | load (1 min) before | final return |",
+    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ]
+  for r in range(repeats):
+    for n in seed_counts:
+      for program, net, x in [("tf_equirl", net, tf_runs[f"{net} x{n}"][r]) for net in networks] + [
+        ("PureJaxRL", "its MLP", pjr_runs[f"x{n}"][r])
+      ]:
+        raw.append(
+          f"| {r + 1} | {program} | {net} | {n} | {x['whole_s']:.1f} | "
+          f"{x['whole_s'] / n:.2f} | {x['peak_rss_mib']:,.0f} | {x['cpu_s']:.1f} | "
+          f"{x['others_cpu_s']:.1f} | {x['load']:.2f} | {x['final_return']:.3g} |"
+        )
+  commands = sorted({x["command"] for x in all_runs})
+  out = os.path.abspath(_SEEDS_OUT.value) if _SEEDS_OUT.value else None
+  figure = (
+    [f"![seconds per seed against seeds]" f"({os.path.relpath(plot, os.path.dirname(out))})", ""]
+    if plot and out
+    else []
+  )
+  text = "\n".join(
+    [
+      "# PPO with many seeds: tf_equirl against PureJaxRL, side by side",
+      "",
+      f"    {_command()}",
+      "",
+      f"CartPole-v1, {steps:,} steps per seed; N seeds trained as one program by each side "
+      "(tf_equirl: `--seeds=N`, vectorised, compiled from a warm cache; PureJaxRL: "
+      f"`--num_seeds N`, `jax.vmap`). {repeats} alternating round(s), "
+      f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, {minutes:.0f} minutes. "
+      "Whole processes timed from outside; medians over the rounds; ratios are tf_equirl / "
+      "PureJaxRL (below 1: tf_equirl is faster); peak RSS is the process' peak resident memory "
+      "(median over the rounds); the final return is the mean over the seeds at the end of "
+      "training (tf_equirl's last checkpoint, PureJaxRL's last iteration). How each figure is "
+      "taken: the docstring of `benchmarks/vs_purejaxrl.py`.",
+      "",
+      *_environment(python, pjr_runs[f"x{seed_counts[0]}"][0], start_uptime, end_uptime, all_runs),
+      "",
+      "Commands run (timed from outside the process):",
+      "",
+      *[f"    {c}" for c in commands],
+      "",
+      *tables,
+      *figure,
+      "Every run (each a fresh process; CPU s is the process' own user+system time):",
+      "",
+      *raw,
+      "",
+    ]
+  )
+  if out:
+    _write_results(out, text)
+  record["seed_rows"] = rows
+  _save_json(record)
+
+
+def _plot_seeds(path, rows, steps):
+  """Seconds per seed against seeds (log-log): one line per tf_equirl network, one for
+  PureJaxRL."""
+  import matplotlib  # here: only this comparison needs it
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  from matplotlib import ticker
+
+  fig, ax = plt.subplots(figsize=(6, 4))
+  for net, net_rows in rows.items():
+    ax.plot(
+      [w["seeds"] for w in net_rows],
+      [w["tf_s"] / w["seeds"] for w in net_rows],
+      "o-",
+      label=f"tf_equirl {net}",
+    )
+  any_rows = next(iter(rows.values()))
+  ax.plot(
+    [w["seeds"] for w in any_rows],
+    [w["pjr_s"] / w["seeds"] for w in any_rows],
+    "s--",
+    color="black",
+    label="PureJaxRL (its MLP)",
+  )
+  ax.set_xscale("log", base=2)
+  ax.set_yscale("log")
+  counts = [w["seeds"] for w in any_rows]
+  ax.xaxis.set_major_locator(ticker.FixedLocator(counts))
+  ax.xaxis.set_minor_locator(ticker.NullLocator())
+  ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+  ax.yaxis.set_minor_locator(ticker.LogLocator(base=10, subs=(2, 5)))
+  for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+    axis(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+  ax.set_xlabel("seeds trained together")
+  ax.set_ylabel("whole process seconds per seed")
+  ax.set_title(f"PPO on CartPole-v1, {steps:,} steps per seed")
+  ax.grid(True, which="both", alpha=0.3)
+  ax.legend()
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+  print(f"wrote {path}")
 
 
 if __name__ == "__main__":
