@@ -14,18 +14,6 @@ from tf_equirl import compilation
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(autouse=True)
-def _keep_the_xla_flags_of_the_process(monkeypatch):
-  """`compilation.configure` sets XLA_FLAGS / TF_XLA_FLAGS for its process; restore them
-  after each test so that later tests' subprocesses do not inherit this module's runtime."""
-  for name in ("XLA_FLAGS", "TF_XLA_FLAGS"):
-    if name in os.environ:
-      monkeypatch.setenv(name, os.environ[name])
-    else:  # recorded as absent (setenv first: delenv records nothing for a missing name)
-      monkeypatch.setenv(name, "")
-      monkeypatch.delenv(name)
-
-
 def test_config_validation():
   assert compilation.CompilationConfig(cache_dir="").cache_dir is None
   with pytest.raises(ValueError, match="needs xla_runtime=True"):

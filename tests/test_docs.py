@@ -126,11 +126,7 @@ def _page_params():
 @pytest.mark.parametrize("page", list(_page_params()))
 def test_python_blocks_run(page, tmp_path, monkeypatch):
   monkeypatch.chdir(tmp_path)  # examples write runs/, *.keras
-  for name in ("XLA_FLAGS", "TF_XLA_FLAGS"):  # the compilation page configures XLA
-    if name in os.environ:
-      monkeypatch.setenv(name, os.environ[name])
-    else:
-      monkeypatch.delenv(name, raising=False)
+  # (the compilation page configures XLA: tests/conftest.py restores its flags afterwards)
   namespace = {"__name__": "__docs__"}
   for language, line, source in code_blocks(page):
     if language == "python":

@@ -55,6 +55,7 @@ def test_vectorised_run_writes_what_the_sequential_run_writes(tmp_path):
   assert os.path.exists(tmp_path / "vec" / "summary.md")
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_an_interrupted_chunked_run_keeps_every_finished_group(tmp_path, monkeypatch):
   config = _config(total_steps=64)
   calls = []
@@ -84,6 +85,7 @@ def test_an_interrupted_chunked_run_keeps_every_finished_group(tmp_path, monkeyp
   assert runs.is_finished_run(str(tmp_path), config, [0, 1, 2, 3])
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_train_seeds_vectorised_yields_each_seeds_columns():
   config = _config(total_steps=64)
   reported = {}

@@ -144,6 +144,7 @@ def test_mlp_seeds_match_lone_runs_alone_or_together_with_one_trace():
   assert together.critic_model(1).count_params() > 0
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_training_program_compiles_once_for_every_call(tmp_path):
   # XLA keys its cache on the values of compile-time constant inputs: a weight that had to be
   # one (as when the gradient crossed the vectorised function's call) meant one compilation
@@ -198,7 +199,11 @@ def test_initial_weights_are_ppo_resets(tmp_path):
 
 @pytest.mark.parametrize(
   "env,network,split",
-  [("CartPole-v1", "gcnn", False), ("GridWorld-v0", "gcnn", False), ("CartPole-v1", "gcnn", True)],
+  [
+    ("CartPole-v1", "gcnn", False),
+    pytest.param("GridWorld-v0", "gcnn", False, marks=pytest.mark.slow),
+    ("CartPole-v1", "gcnn", True),
+  ],
 )
 def test_gcnn_seeds_match_lone_runs(env, network, split):
   config = _config(env, network)

@@ -294,6 +294,7 @@ def _train_ppo(out, *flags):
   return proc
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_trial_on_defaults_equals_train_ppo_on_defaults(ray_address, tmp_path):
   """The README's promise with XLA on, both sides on their defaults: a trial compiles with
   XLA's newer runtime as `launchers.train_ppo` does (set in the worker before TensorFlow
@@ -377,6 +378,7 @@ class Recorder(tune.Callback):
       self.trained.add((trial.config["learning_rate"], result["seed"]))
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_interrupted_sweep_resumes_without_losing_or_repeating_trials(ray_address, tmp_path):
   out = str(tmp_path / "sweep")
   proc = subprocess.run(
@@ -451,6 +453,7 @@ def test_sweep_launcher_rejects_bad_flags_in_one_line_before_starting_ray(tmp_pa
   assert not out.exists() and (tmp_path / "FILE").read_text() == "not a folder"
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_interrupted_launcher_exits_non_zero_and_counts_the_missing_seeds(tmp_path):
   """SIGINT to `launchers.sweep` once a seed has finished: Tune stops, the driver summarises
   what finished, names how many seed runs are missing and how to resume, and exits 130."""
@@ -525,6 +528,7 @@ def test_bad_dyna_space_names_the_nested_field(tmp_path, no_ray):
       )
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_dyna_grid_of_planning_ratio_and_iterations_runs_through_ray(ray_address, tmp_path):
   """The online-Dyna grid of thesis Fig. 4.11 in miniature: 2 x 2 cells, one seed each,
   equal to the sequential path."""
