@@ -5,7 +5,7 @@ another (`PPO.train(seed=k)` in one compiled graph, as `train_ppo --seeds=N`).
   python benchmarks/seed_batch.py --total_steps=500000 --seed_counts=8,32,128 \\
       --networks=mlp,gcnn --sequential_seeds=2              # the full CartPole comparison
 
-PureJaxRL's vectorised run to compare with (same machine, same sitting):
+PureJaxRL's vectorised run to compare with (same machine, run alternately):
   ../shared/bench/purejaxrl/.venv/bin/python ../shared/bench/purejaxrl/run_cartpole.py \\
       --once --num_seeds N
 
