@@ -315,6 +315,7 @@ def test_launcher_rejects_an_xla_cache_that_is_a_file(tmp_path):
   assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_launcher_falls_back_to_the_classic_runtime_where_the_xla_runtime_fails(tmp_path):
   # TF 2.15's XLA runtime cannot lower this graph (see launchers.common.with_runtime_fallback).
   proc = subprocess.run(

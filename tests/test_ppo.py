@@ -333,6 +333,7 @@ def test_tensorboard_scalars_written_in_one_graph_call(tmp_path):
   assert write.experimental_get_tracing_count() == 1
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_on_compile_runs_once_between_tracing_and_the_first_call(tmp_path):
   """`PPO.train(on_compile=...)` (what `run_experiment` uses to prepare its outputs beside
   XLA's compilation) is called once, after tracing and before the first results, without a

@@ -219,6 +219,7 @@ def test_ppo_resumes_from_its_checkpoint_with_the_same_curve(tmp_path):
   assert len(done) == 6
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_online_dyna_resumes_from_its_checkpoint_with_the_same_curve(tmp_path):
   config = default_dyna_config(
     "Catch-v0",
