@@ -268,6 +268,9 @@ _TINY = [
   "--num_minibatches=2",
   "--iterations_per_call=1",
   "--seeds=2",
+  # checkpoints inside a seed's run: the sequential path (the vectorised one keeps whole
+  # seed groups, tests/test_runner_seeds.py)
+  "--novectorize_seeds",
   "--checkpoint_every=2",
   "--no_progress",
   "--no_tensorboard",
