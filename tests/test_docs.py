@@ -128,9 +128,14 @@ def test_python_blocks_run(page, tmp_path, monkeypatch):
   monkeypatch.chdir(tmp_path)  # examples write runs/, *.keras
   # (the compilation page configures XLA: tests/conftest.py restores its flags afterwards)
   namespace = {"__name__": "__docs__"}
-  for language, line, source in code_blocks(page):
-    if language == "python":
-      exec(compile(source, f"{page}:{line}", "exec"), namespace)  # pylint: disable=exec-used
+  try:
+    for language, line, source in code_blocks(page):
+      if language == "python":
+        exec(compile(source, f"{page}:{line}", "exec"), namespace)  # pylint: disable=exec-used
+  finally:
+    ray = sys.modules.get("ray")  # a sweeps example starts a local Ray in this process
+    if ray is not None and ray.is_initialized():
+      ray.shutdown()
 
 
 def test_bash_commands_name_existing_launchers_flags_and_scripts():

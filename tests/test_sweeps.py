@@ -179,6 +179,8 @@ def test_valid_space_keeps_grid_order_and_coerces_floats():
 # -------------------------------------------------------------------------- Ray runs
 @pytest.fixture(scope="module")
 def ray_address():
+  if ray.is_initialized():  # e.g. left by an earlier test in this process
+    ray.shutdown()
   ray.init(
     num_cpus=2,
     include_dashboard=False,

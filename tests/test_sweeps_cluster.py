@@ -79,6 +79,8 @@ def test_sweep_on_two_nodes_completes_when_the_worker_node_dies(tmp_path):
   try:
     worker = cluster.add_node(num_cpus=1, resources={"worker_node": 1})
     cluster.wait_for_nodes()
+    if ray.is_initialized():  # e.g. left by an earlier test in this process
+      ray.shutdown()
     ray.init(
       address=cluster.address,
       logging_level="WARNING",
