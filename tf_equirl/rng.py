@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from typing import Any
 
 import tensorflow as tf
 
@@ -225,15 +226,22 @@ def _shape_and_count(shape):
 
 
 def batched_uniform(
-  shape, seeds, minval=0, maxval=None, dtype=tf.float32, xla_floats: bool = True
+  shape: Any,
+  seeds: Any,
+  minval: Any = 0,
+  maxval: Any = None,
+  dtype: Any = tf.float32,
+  xla_floats: bool = True,
 ) -> tf.Tensor:
   """`uniform(shape, seed, minval, maxval, dtype)` in a graph for every seed of `seeds`.
 
   Args:
     shape: shape of one seed's draw.
     seeds: integer seeds `[..., 2]` (a single `[2]` seed is allowed).
-    minval, maxval, dtype: as `tf.random.stateless_uniform` (floats; int32 / int64 with
-      both bounds; uint32 / int32 / int64 / uint64 full range with `minval=maxval=None`).
+    minval: as `tf.random.stateless_uniform` (floats; int32 / int64 with both bounds;
+      uint32 / int32 / int64 / uint64 full range with `minval=maxval=None`).
+    maxval: as `tf.random.stateless_uniform`.
+    dtype: as `tf.random.stateless_uniform`.
     xla_floats: float conversion of XLA (True) or of TensorFlow's CPU kernels (False).
 
   Returns:
