@@ -531,36 +531,8 @@ class PPO:
       action = tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=1, output_type=tf.int32)
       log_prob = tf.gather(tf.nn.log_softmax(logits), action, axis=1, batch_dims=1)
       env_state, time_step, next_obs = step_and_reset(step_fn, carry.env_state, action)
-      ended = tf.equal(time_step.step_type, ts.StepType.LAST)
-      terminated = tf.logical_and(ended, tf.equal(time_step.discount, 0.0))
-      episode_return = carry.episode_return + time_step.reward
-      returned = tf.where(ended, episode_return, carry.returned_return)
-      endf = tf.cast(ended, tf.float32)
-      arrays = Rollout(
-        *[
-          a.write(step, v)
-          for a, v in zip(
-            arrays,
-            (
-              carry.observation,
-              action,
-              log_prob,
-              time_step.reward,
-              tf.cast(terminated, tf.float32),
-              endf,
-              time_step.observation,
-              returned,
-              endf * episode_return,
-            ),
-          )
-        ]
-      )
-      carry = carry._replace(
-        env_state=env_state,
-        observation=next_obs,
-        episode_return=episode_return * (1.0 - endf),
-        episode_length=(carry.episode_length + 1.0) * (1.0 - endf),
-        returned_return=returned,
+      carry, arrays = record_step(
+        carry, arrays, step, action, log_prob, env_state, time_step, next_obs
       )
       return step + 1, carry, arrays
 
@@ -635,6 +607,37 @@ class PPO:
       lambda u, _: u < num_updates, body, (tf.constant(0), tuple(tf.constant(0.0) for _ in names))
     )
     return {name: s / num_updates for name, s in zip(names, sums)}
+
+
+def record_step(carry, arrays: Rollout, step, action, log_prob, env_state, time_step, next_obs):
+  """Writes one collection step into the rollout's TensorArrays and advances the carry's
+  episode bookkeeping (return, length, last finished return); `(carry, arrays)`. Elementwise,
+  so the same for `[B]` and for seed-batched `[N, B]` tensors (`seed_batch.SeedBatchPPO`)."""
+  ended = tf.equal(time_step.step_type, ts.StepType.LAST)
+  terminated = tf.logical_and(ended, tf.equal(time_step.discount, 0.0))
+  episode_return = carry.episode_return + time_step.reward
+  returned = tf.where(ended, episode_return, carry.returned_return)
+  endf = tf.cast(ended, tf.float32)
+  values = (
+    carry.observation,
+    action,
+    log_prob,
+    time_step.reward,
+    tf.cast(terminated, tf.float32),
+    endf,
+    time_step.observation,
+    returned,
+    endf * episode_return,
+  )
+  arrays = Rollout(*[a.write(step, v) for a, v in zip(arrays, values)])
+  carry = carry._replace(
+    env_state=env_state,
+    observation=next_obs,
+    episode_return=episode_return * (1.0 - endf),
+    episode_length=(carry.episode_length + 1.0) * (1.0 - endf),
+    returned_return=returned,
+  )
+  return carry, arrays
 
 
 def rollout_metrics(rollout: Rollout) -> Dict[str, tf.Tensor]:

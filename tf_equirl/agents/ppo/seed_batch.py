@@ -696,36 +696,8 @@ class SeedBatchPPO:
       action, log_prob, env_state, time_step, next_obs = self._vmap(
         act, (actor, carry.observation, carry.env_state, key)
       )
-      ended = tf.equal(time_step.step_type, ts.StepType.LAST)
-      terminated = tf.logical_and(ended, tf.equal(time_step.discount, 0.0))
-      episode_return = carry.episode_return + time_step.reward
-      returned = tf.where(ended, episode_return, carry.returned_return)
-      endf = tf.cast(ended, tf.float32)
-      arrays = learner.Rollout(
-        *[
-          a.write(step, v)
-          for a, v in zip(
-            arrays,
-            (
-              carry.observation,
-              action,
-              log_prob,
-              time_step.reward,
-              tf.cast(terminated, tf.float32),
-              endf,
-              time_step.observation,
-              returned,
-              endf * episode_return,
-            ),
-          )
-        ]
-      )
-      carry = carry._replace(
-        env_state=env_state,
-        observation=next_obs,
-        episode_return=episode_return * (1.0 - endf),
-        episode_length=(carry.episode_length + 1.0) * (1.0 - endf),
-        returned_return=returned,
+      carry, arrays = learner.record_step(
+        carry, arrays, step, action, log_prob, env_state, time_step, next_obs
       )
       return step + 1, carry, arrays
 
