@@ -134,6 +134,30 @@ def test_mdp_symmetry_validates():
     direct_sum(state, Representation.regular(c4))
 
 
+def test_mdp_symmetry_continuous_actions():
+  """A mirror that negates a torque and keeps a second one: an orthogonal, non-permutation
+  action representation is accepted for continuous actions, refused for discrete ones, and a
+  non-orthogonal one is refused for continuous actions."""
+  c2, d2 = cyclic(2), dihedral(2)
+  state = Representation(c2, [np.eye(3), np.diag([-1.0, -1.0, 1.0])])
+  torque = Representation(c2, [np.eye(2), np.diag([-1.0, 1.0])], name="sign+trivial")
+  sym = MDPSymmetry(c2, state, torque, continuous_actions=True)
+  assert sym.action_dim == 2 and sym.continuous_actions
+  assert MDPSymmetry.from_config(sym.get_config()) == sym
+  assert MDPSymmetry(c2, state, Representation.trivial(c2, 2)).continuous_actions is False
+  with pytest.raises(ValueError, match="continuous_actions=True"):
+    MDPSymmetry(c2, state, torque)
+  skew = Representation(c2, [np.eye(2), np.array([[1.0, 1.0], [0.0, -1.0]])], name="skew")
+  with pytest.raises(ValueError, match="'skew' has a matrix whose transpose is not its inverse"):
+    MDPSymmetry(c2, state, skew, continuous_actions=True)
+  with pytest.raises(ValueError, match="continuous_actions must be True or False"):
+    MDPSymmetry(c2, state, torque, continuous_actions=1)
+  # Restricting keeps the action kind.
+  flip = Representation(d2, [np.diag(d) for d in ([1, 1], [-1, -1], [-1, 1], [1, -1])])
+  full = MDPSymmetry(d2, Representation.regular(d2), flip, continuous_actions=True)
+  assert full.restrict([0, 1]).continuous_actions
+
+
 def test_scalar_character():
   c2, c4 = cyclic(2), cyclic(4)
   assert Representation(c2, [np.eye(3), -np.eye(3)]).scalar_character().tolist() == [1.0, -1.0]

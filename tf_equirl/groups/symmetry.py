@@ -1,4 +1,8 @@
-"""The symmetry of an MDP: a group acting on states and, by permutation, on actions."""
+"""The symmetry of an MDP: a group acting on states and on actions.
+
+Discrete actions are permuted by the group; continuous actions (float vectors) are moved by
+an orthogonal representation, e.g. a mirror that negates a torque.
+"""
 
 from __future__ import annotations
 
@@ -23,12 +27,17 @@ class MDPSymmetry:
   Attributes:
     group: the finite group G.
     state_rep: representation of G on (flattened) observations, `[|G|, d, d]`.
-    action_rep: permutation representation of G on the discrete actions.
+    action_rep: for discrete actions, a permutation representation of G on the actions
+      (`pi(g)` permutes the action indices); for continuous actions, an orthogonal
+      representation on the action vector (`pi(g) a` is a matrix product).
+    continuous_actions: whether actions are float vectors (in `[-1, 1]^k`) rather than
+      indices. Default False.
   """
 
   group: FiniteGroup
   state_rep: Representation
   action_rep: Representation
+  continuous_actions: bool = False
 
   def __post_init__(self):
     if self.state_rep.group != self.group:
@@ -41,14 +50,32 @@ class MDPSymmetry:
         f"action_rep is a representation of {self.action_rep.group.name}, "
         f"expected the symmetry group {self.group.name}."
       )
-    if not self.action_rep.is_permutation:
+    if not isinstance(self.continuous_actions, bool):
+      raise ValueError(
+        f"continuous_actions must be True or False, received {self.continuous_actions!r}."
+      )
+    if self.continuous_actions:
+      if not self.action_rep.is_orthogonal():
+        raise ValueError(
+          "action_rep must be an orthogonal representation on the continuous action "
+          f"vector; {self.action_rep.name!r} has a matrix whose transpose is not its inverse."
+        )
+    elif not self.action_rep.is_permutation:
       raise ValueError(
         "action_rep must be a permutation representation of the discrete "
-        f"actions; {self.action_rep.name!r} is not."
+        f"actions; {self.action_rep.name!r} is not. For continuous actions pass "
+        "continuous_actions=True with an orthogonal representation."
       )
 
   @property
   def num_actions(self) -> int:
+    """The number of discrete actions (for continuous actions, the action vector's size)."""
+    return self.action_rep.dim
+
+  @property
+  def action_dim(self) -> int:
+    """The size of the action representation: the number of discrete actions, or the length
+    of a continuous action vector."""
     return self.action_rep.dim
 
   @property
@@ -114,6 +141,7 @@ class MDPSymmetry:
       sub,
       Representation(sub, self.state_rep.matrices[ordered], name=self.state_rep.name),
       Representation(sub, self.action_rep.matrices[ordered], name=self.action_rep.name),
+      continuous_actions=self.continuous_actions,
     )
 
   def get_config(self) -> dict:
@@ -121,6 +149,7 @@ class MDPSymmetry:
       "group": self.group.get_config(),
       "state_rep": self.state_rep.get_config(),
       "action_rep": self.action_rep.get_config(),
+      "continuous_actions": self.continuous_actions,
     }
 
   @classmethod
@@ -129,4 +158,5 @@ class MDPSymmetry:
       FiniteGroup.coerce(config["group"]),
       Representation.coerce(config["state_rep"]),
       Representation.coerce(config["action_rep"]),
+      continuous_actions=bool(config.get("continuous_actions", False)),
     )
