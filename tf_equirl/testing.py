@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow import keras
 
-from tf_equirl.groups import FiniteGroup, Representation
+from tf_equirl.groups import FiniteGroup, PlaneAction, Representation
 
 __all__ = [
   "equivariance_error",
@@ -32,8 +32,9 @@ __all__ = [
 ]
 
 # A representation acting on the last axis, a FiniteGroup (its regular representation on
-# the group axis 1 of `[batch, |G|, c]` features), or `invariant(group)`.
-RepLike = Union[Representation, FiniteGroup, None]
+# the group axis 1 of `[batch, |G|, c]` features), `invariant(group)`, or a `PlaneAction`
+# (rotations and flips of images `[batch, H, W, C]` or of features `[batch, H, W, |G|, C]`).
+RepLike = Union[Representation, FiniteGroup, PlaneAction, None]
 # `RepLike`, or one per input of a multi-input function.
 InputReps = Union[RepLike, Sequence[RepLike]]
 InputAxes = Union[int, None, Sequence[Optional[int]]]
@@ -49,14 +50,16 @@ def _resolve(rep: RepLike, axis: int | None, what: str):
     return Representation.regular(rep), (1 if axis is None else axis)
   if isinstance(rep, Representation):
     return rep, (-1 if axis is None else axis)
+  if isinstance(rep, PlaneAction):
+    return rep, axis  # its layout fixes the axes
   raise TypeError(
-    f"{what} must be a Representation or a FiniteGroup (regular features on "
-    f"the group axis), received {type(rep).__name__}."
+    f"{what} must be a Representation, a FiniteGroup (regular features on "
+    f"the group axis) or a PlaneAction (images), received {type(rep).__name__}."
   )
 
 
-def _apply(rep: Representation, axis: int, x: tf.Tensor, g: int) -> tf.Tensor:
-  if rep.dim == 1 and rep.matrices[:, 0, 0].tolist() == [1.0] * rep.group.order:
+def _apply(rep: Union[Representation, PlaneAction], axis: int, x: tf.Tensor, g: int) -> tf.Tensor:
+  if isinstance(rep, Representation) and rep.dim == 1 and rep.matrices[:, 0, 0].tolist() == [1.0] * rep.group.order:
     return x  # the trivial action leaves any tensor unchanged
   return rep.transform(x, g, axis=axis)
 
@@ -85,7 +88,8 @@ def equivariance_errors(
       lists with one entry per input).
     x: input batch (leading axis is the batch).
     input_rep: a `Representation` (acts on `input_axis`, default last), a `FiniteGroup`
-      (regular action on the group axis, default axis 1) or `invariant(group)`; a list with
+      (regular action on the group axis, default axis 1), `invariant(group)` or a
+      `PlaneAction` (rotations and flips of images or of features over the plane); a list with
       one entry per input for a multi-input `fn`. Integer inputs (action indices) are
       permuted by a permutation representation.
     output_rep: as `input_rep`, on the output (one entry).
