@@ -52,7 +52,12 @@ def _same_padding(n: int, k: int, s: int) -> Tuple[int, int]:
 
 
 def check_centred_geometry(
-  input_shape: Any, kernel_size: int, strides: int, padding: str, layer: str
+  input_shape: Any,
+  kernel_size: int,
+  strides: int,
+  padding: str,
+  layer: str,
+  window: str = "kernel_size",
 ) -> int:
   """The output side `M` of a window op on `[B, N, N, ...]` whose output centre sits over the
   input centre (see the module docstring).
@@ -78,10 +83,10 @@ def check_centred_geometry(
   span = n + before + after - kernel_size
   if before != after or span < 0 or span % (2 * strides):
     raise ValueError(
-      f"{layer}: kernel_size={kernel_size}, strides={strides}, padding={padding!r} on a "
+      f"{layer}: {window}={kernel_size}, strides={strides}, padding={padding!r} on a "
       f"{n}x{n} grid do not keep the centre pixel at the centre of the output (needed for "
-      f"equivariance): N + 2 pad - kernel_size = {span} must be a non-negative multiple of "
-      f"2 * strides = {2 * strides} (e.g. {n}x{n} with kernel_size={kernel_size}, "
+      f"equivariance): N + 2 pad - {window} = {span} must be a non-negative multiple of "
+      f"2 * strides = {2 * strides} (e.g. {n}x{n} with {window}={kernel_size}, "
       f"padding='valid' takes strides in {_working_strides(n, kernel_size)})."
     )
   return span // strides + 1
