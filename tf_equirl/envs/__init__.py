@@ -5,7 +5,10 @@
   `pure_step(state, action)` for use inside `tf.while_loop` under
   `tf.function(jit_compile=True)`. See `tf_equirl.envs.base` for the conventions.
 * `env.symmetry` is the `MDPSymmetry` each environment is built with.
-* `make(name, batch_size, seed)` builds a registered environment.
+* `make(name, batch_size, seed)` builds a registered environment;
+  `make(name, observation="pixels", image_size=85, frame_stack=3)` observes it through RGB
+  pictures drawn with tensor ops (`tf_equirl.envs.render`: `pixels`, `render`,
+  `register_renderer`).
 * `GridWorld` is a D4-symmetric grid world (goal and hazards on an odd-sized grid); its
   `symmetries` also name the subgroups "C4", "C2" and "trivial".
 * `CatchEnv` is a gymnasium Catch registered as `tf_equirl/Catch-v0` on import
@@ -38,6 +41,7 @@ from tf_equirl.envs.gym_gridworld import GYMNASIUM_ID as GRIDWORLD_GYMNASIUM_ID
 from tf_equirl.envs.gym_gridworld import GridWorldEnv, register_gymnasium_gridworld
 from tf_equirl.envs.gymnasium_adapter import check_gymnasium_compatible, run_gymnasium_episodes
 from tf_equirl.envs.registry import list_envs, make, register
+from tf_equirl.envs.render import PixelEnvironment, pixels, register_renderer, render
 
 for _name, _factory in (
   ("CartPole-v1", CartPole),
@@ -81,4 +85,8 @@ __all__ = [
   "make",
   "register",
   "list_envs",
+  "pixels",
+  "PixelEnvironment",
+  "render",
+  "register_renderer",
 ]

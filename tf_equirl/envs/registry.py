@@ -7,6 +7,7 @@ from typing import Any, Callable, Dict, List
 
 from tf_equirl.envs.base import BatchedEnvironment
 from tf_equirl.envs.breaking import parse_variant
+from tf_equirl.envs.render import pixels
 
 __all__ = ["register", "make", "list_envs"]
 
@@ -50,11 +51,27 @@ def make(name: str, batch_size: int = 1, seed: Any = 0, **kwargs: Any) -> Batche
   arguments, `make("CartPole-v1", breaking="global", strength=0.5)`, or by name,
   `make("CartPole-v1:global:0.5")` (the form a `PPOConfig.env` string can carry).
 
+  Pixel observations: `make("CartPole-v1", observation="pixels", image_size=85,
+  frame_stack=3)` wraps the environment in `tf_equirl.envs.render.pixels` (`image_size` and
+  `frame_stack` are optional and only go with `observation="pixels"`).
+
   Raises:
     ValueError: for an unknown name (the message lists the registered ones and the variant
       syntax), a variant of an environment without variants, an unknown variant or a bad
-      strength.
+      strength, an `observation` other than "state" or "pixels", or pixel options without
+      `observation="pixels"`.
   """
+  observation = kwargs.pop("observation", "state")
+  pixel_options = {k: kwargs.pop(k) for k in ("image_size", "frame_stack") if k in kwargs}
+  if observation not in ("state", "pixels"):
+    raise ValueError(
+      f"make: observation must be 'state' or 'pixels', received observation={observation!r}."
+    )
+  if pixel_options and observation != "pixels":
+    raise ValueError(
+      f"make: {sorted(pixel_options)} only apply to observation='pixels', received "
+      f"observation={observation!r}."
+    )
   if isinstance(name, str) and ":" in name:
     base, variant = parse_variant(name)
     clash = sorted(set(variant) & set(kwargs))
@@ -74,7 +91,13 @@ def make(name: str, batch_size: int = 1, seed: Any = 0, **kwargs: Any) -> Batche
       f"{list_envs()}, and a symmetry-breaking variant of one reads "
       f"'<env>:<breaking>:<strength>', e.g. 'Catch-v0:global:0.5'."
     )
-  return _REGISTRY[name](batch_size=batch_size, seed=seed, **kwargs)
+  env = _REGISTRY[name](batch_size=batch_size, seed=seed, **kwargs)
+  if observation == "pixels":
+    options = dict(pixel_options)
+    if "image_size" in options:
+      options["size"] = options.pop("image_size")
+    env = pixels(env, **options)
+  return env
 
 
 def _takes_breaking(factory: EnvFactory) -> bool:
