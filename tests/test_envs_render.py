@@ -44,9 +44,7 @@ def test_catch_picture_of_the_mirrored_board_is_the_mirrored_picture(size):
   rows, cols = env.rows, env.columns
   grid = np.stack(np.meshgrid(np.arange(rows), np.arange(cols), np.arange(cols), indexing="ij"), -1)
   states = tf.constant(grid.reshape(-1, 3), tf.int32)  # every (ball_row, ball_col, paddle)
-  mirrored = tf.stack(
-    [states[:, 0], cols - 1 - states[:, 1], cols - 1 - states[:, 2]], axis=-1
-  )
+  mirrored = tf.stack([states[:, 0], cols - 1 - states[:, 1], cols - 1 - states[:, 2]], axis=-1)
   picture = render(env, states, size)
   np.testing.assert_array_equal(render(env, mirrored, size), transform_image(picture, "D1", 1))
   # Every state has its own picture.
@@ -88,7 +86,9 @@ def test_the_symmetry_of_pixel_observations_is_the_mirror_of_the_pictures():
   mirrored = env.observe(-stack)
   np.testing.assert_array_equal(symmetry.state_rep.transform(obs, 1), mirrored)
   flat = tf.reshape(obs, [8, -1])  # as the PPO augmentation sees observations
-  np.testing.assert_array_equal(symmetry.state_rep.transform(flat, 1), tf.reshape(mirrored, [8, -1]))
+  np.testing.assert_array_equal(
+    symmetry.state_rep.transform(flat, 1), tf.reshape(mirrored, [8, -1])
+  )
   # An encoder built on the plane layers is exactly invariant to the mirror of observations.
   encoder = tf.keras.Sequential([GroupLiftConv2D(2, "D1", kernel_size=5, strides=5), GroupPool()])
   features = lambda x: tf.reduce_sum(encoder(x), axis=[1, 2])  # noqa: E731

@@ -149,7 +149,9 @@ def test_relaxed_conv2d_layers(gname):
   ):
     assert_equivariant(layer, inp, rep_in, on_features, atol=1e-5)  # exact at initialisation
     assert all(v == 0.0 for v in relaxed_weight_spread(layer).values())
-    weights = layer.relaxed_weights if layer.parameterization == "direct" else layer.relaxed_deviation
+    weights = (
+      layer.relaxed_weights if layer.parameterization == "direct" else layer.relaxed_deviation
+    )
     weights.assign_add(0.3 * tf.random.normal(weights.shape))
     assert equivariance_error(layer, inp, rep_in, on_features) > 1e-3
     assert min(relaxed_weight_spread(layer).values()) > 0.05
@@ -267,6 +269,6 @@ def test_bad_input_fails_clearly():
   with pytest.raises(ValueError, match="centre.*multiple of 2 \\* strides = 4"):
     GroupLiftConv2D(3, "D4", kernel_size=3, strides=2)(tf.zeros([1, 85, 85, 3]))
   with pytest.raises(ValueError, match="centre"):
-    CentredPool2D(3, strides=2)(tf.zeros([1, 19, 19, 8, 2]) [:, :17, :17])
+    CentredPool2D(3, strides=2)(tf.zeros([1, 19, 19, 8, 2])[:, :17, :17])
   with pytest.raises(ValueError, match="odd positive grid size.*size=8"):
     PlaneAction("D4", size=8)

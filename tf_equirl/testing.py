@@ -59,7 +59,11 @@ def _resolve(rep: RepLike, axis: int | None, what: str):
 
 
 def _apply(rep: Union[Representation, PlaneAction], axis: int, x: tf.Tensor, g: int) -> tf.Tensor:
-  if isinstance(rep, Representation) and rep.dim == 1 and rep.matrices[:, 0, 0].tolist() == [1.0] * rep.group.order:
+  if (
+    isinstance(rep, Representation)
+    and rep.dim == 1
+    and rep.matrices[:, 0, 0].tolist() == [1.0] * rep.group.order
+  ):
     return x  # the trivial action leaves any tensor unchanged
   return rep.transform(x, g, axis=axis)
 

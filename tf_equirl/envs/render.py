@@ -229,7 +229,11 @@ class PixelEnvironment(BatchedEnvironment):
     self._inner = env
     self._renderer = renderer_for(env)
     self._size = _check_size(size, "pixels")
-    if isinstance(frame_stack, bool) or not isinstance(frame_stack, (int, np.integer)) or frame_stack < 1:
+    if (
+      isinstance(frame_stack, bool)
+      or not isinstance(frame_stack, (int, np.integer))
+      or frame_stack < 1
+    ):
       raise ValueError(
         f"pixels: expected a positive integer frame_stack, received frame_stack={frame_stack!r}."
       )

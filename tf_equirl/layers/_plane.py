@@ -213,4 +213,3 @@ def fold_lift(gathered: tf.Tensor, k: int, c: int, n: int, u: int) -> tf.Tensor:
 def fold_group(gathered: tf.Tensor, k: int, c: int, n: int, u: int) -> tf.Tensor:
   """`[k*k, |G| (k'), |G| (h), c, u]` -> the conv kernel `[k, k, |G| c, |G| u]`."""
   return tf.reshape(tf.transpose(gathered, [0, 1, 3, 2, 4]), [k, k, n * c, n * u])
-

@@ -91,7 +91,13 @@ class RelaxedGroupLiftConv2D(_RelaxedPlaneConv):
     self._add_relaxed_weights()
 
   def expanded_kernel(self) -> tf.Tensor:
-    k, n, c, u, L = self.kernel_size, self.group.order, self.in_channels, self.units, self.num_kernels
+    k, n, c, u, L = (
+      self.kernel_size,
+      self.group.order,
+      self.in_channels,
+      self.units,
+      self.num_kernels,
+    )
     kernel = tf.cast(self.kernel, self.compute_dtype)
     flat = tf.reshape(tf.transpose(kernel, [1, 2, 0, 3, 4]), [k * k, L, c, u])
     turned = dense_gather(flat, self._spatial)  # [q, h, l, c, u]
@@ -137,7 +143,13 @@ class RelaxedGroupConv2D(_RelaxedPlaneConv):
     self._index = group_kernel_index(self._spatial, self.group)
 
   def expanded_kernel(self) -> tf.Tensor:
-    k, n, c, u, L = self.kernel_size, self.group.order, self.in_channels, self.units, self.num_kernels
+    k, n, c, u, L = (
+      self.kernel_size,
+      self.group.order,
+      self.in_channels,
+      self.units,
+      self.num_kernels,
+    )
     kernel = tf.cast(self.kernel, self.compute_dtype)
     flat = tf.reshape(tf.transpose(kernel, [1, 2, 3, 0, 4, 5]), [k * k * n, L, c, u])
     turned = dense_gather(flat, self._index)  # [q, k', h, l, c, u]
