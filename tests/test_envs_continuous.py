@@ -36,6 +36,9 @@ def _angles(rng, n, low=-math.pi, high=math.pi):
 SAMPLERS = {
   "Pendulum-v1": lambda rng, n: np.stack([_angles(rng, n, -4 * math.pi, 4 * math.pi),
                                           rng.uniform(-8, 8, n)], axis=1),
+  "CartPoleSwingup-v0": lambda rng, n: np.stack([rng.uniform(-1.8, 1.8, n), _angles(rng, n),
+                                                 rng.uniform(-5, 5, n), rng.uniform(-10, 10, n)],
+                                                axis=1),
 }
 
 

@@ -37,6 +37,7 @@ from tf_equirl.envs.gridworld import (
 from tf_equirl.envs.gym_gridworld import GYMNASIUM_ID as GRIDWORLD_GYMNASIUM_ID
 from tf_equirl.envs.gym_gridworld import GridWorldEnv, register_gymnasium_gridworld
 from tf_equirl.envs.gymnasium_adapter import check_gymnasium_compatible, run_gymnasium_episodes
+from tf_equirl.envs.cartpole_swingup import CartPoleSwingup, cartpole_swingup_symmetry
 from tf_equirl.envs.pendulum import Pendulum, pendulum_symmetry
 from tf_equirl.envs.registry import list_envs, make, register
 
@@ -45,6 +46,7 @@ for _name, _factory in (
   ("Catch-v0", Catch),
   ("GridWorld-v0", GridWorld),
   ("Pendulum-v1", Pendulum),
+  ("CartPoleSwingup-v0", CartPoleSwingup),
 ):
   if _name not in list_envs():
     register(_name, _factory)
@@ -74,6 +76,8 @@ __all__ = [
   "gridworld_symmetries",
   "Pendulum",
   "pendulum_symmetry",
+  "CartPoleSwingup",
+  "cartpole_swingup_symmetry",
   "CatchEnv",
   "CATCH_GYMNASIUM_ID",
   "register_gymnasium_envs",

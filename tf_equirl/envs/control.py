@@ -36,6 +36,7 @@ __all__ = [
   "tolerance",
   "wrap_angle",
   "two_dof_step",
+  "two_link_step",
   "region_action",
   "sign_symmetry",
   "uniform_box",
@@ -141,6 +142,59 @@ def two_dof_step(
   det = a11 * a22 - m12 * m12
   new_qd = tf.stack([(a22 * r1 - m12 * r2) / det, (a11 * r2 - m12 * r1) / det], axis=-1)
   return q + dt * new_qd, new_qd
+
+
+def two_link_step(
+  state: tf.Tensor,
+  torque: tf.Tensor,
+  link: Tuple[float, float, float, float, float, float, float],
+  gravity: Tuple[float, float],
+  damping: Tuple[float, float],
+  dt: float,
+) -> tf.Tensor:
+  """One `two_dof_step` of a planar two-link arm (acrobot, reacher).
+
+  Angles are absolute for the first joint (measured from the axis gravity's `z` points
+  against, or any fixed axis without gravity) and relative for the second; a link at
+  angle `phi` points along `(sin phi, cos phi)` in the `(x, z)` plane.
+
+  Args:
+    state: `[B, 4]` `(q1, q2, q1_dot, q2_dot)`.
+    torque: `[B, 2]` joint torques.
+    link: `(m1, m2, l1, lc1, lc2, i1, i2)`: masses, length of the first link, distances of
+      the centres of mass from their joints, moments of inertia about the centres of mass.
+    gravity: `(gx, gz)` in the plane of motion (`(0, -9.81)`: straight down; `(0, 0)`:
+      none).
+    damping: joint damping coefficients.
+    dt: time step.
+
+  Returns:
+    The next state `[B, 4]`.
+  """
+  m1, m2, l1, lc1, lc2, i1, i2 = link
+  gx, gz = gravity
+  q1, q2, v1, v2 = tf.unstack(state, num=4, axis=-1)
+  c2, s2 = tf.cos(q2), tf.sin(q2)
+  q12 = q1 + q2
+  m11 = i1 + i2 + m1 * lc1**2 + m2 * (l1**2 + lc2**2 + 2 * l1 * lc2 * c2)
+  m12 = i2 + m2 * (lc2**2 + l1 * lc2 * c2)
+  m22 = tf.fill(tf.shape(q1), tf.constant(i2 + m2 * lc2**2, state.dtype))
+  h = m2 * l1 * lc2 * s2
+  # Generalized gravity forces -dV/dq for V = -(gx * X + gz * Z), (X, Z) the mass moments.
+  moment_x = m2 * lc2 * tf.cos(q12)
+  moment_z = m2 * lc2 * tf.sin(q12)
+  g1 = gx * ((m1 * lc1 + m2 * l1) * tf.cos(q1) + moment_x) - gz * (
+    (m1 * lc1 + m2 * l1) * tf.sin(q1) + moment_z
+  )
+  g2 = gx * moment_x - gz * moment_z
+  force = tf.stack(
+    [torque[:, 0] + g1 + h * (2 * v1 * v2 + tf.square(v2)), torque[:, 1] + g2 - h * tf.square(v1)],
+    axis=-1,
+  )
+  q, qd = two_dof_step(
+    tf.stack([q1, q2], -1), tf.stack([v1, v2], -1), (m11, m12, m22), force, damping, dt
+  )
+  return tf.concat([q, qd], axis=-1)
 
 
 def region_action(
