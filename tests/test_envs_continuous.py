@@ -39,6 +39,13 @@ SAMPLERS = {
   "CartPoleSwingup-v0": lambda rng, n: np.stack([rng.uniform(-1.8, 1.8, n), _angles(rng, n),
                                                  rng.uniform(-5, 5, n), rng.uniform(-10, 10, n)],
                                                 axis=1),
+  "AcrobotSwingup-v0": lambda rng, n: np.stack([_angles(rng, n), _angles(rng, n),
+                                                rng.uniform(-10, 10, n), rng.uniform(-20, 20, n)],
+                                               axis=1),
+  "Reacher-v0": lambda rng, n: np.stack([_angles(rng, n), _angles(rng, n, -2.79, 2.79),
+                                         rng.uniform(-10, 10, n), rng.uniform(-10, 10, n),
+                                         rng.uniform(-0.2, 0.2, n), rng.uniform(-0.2, 0.2, n)],
+                                        axis=1),
 }
 
 

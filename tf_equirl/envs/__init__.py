@@ -37,8 +37,10 @@ from tf_equirl.envs.gridworld import (
 from tf_equirl.envs.gym_gridworld import GYMNASIUM_ID as GRIDWORLD_GYMNASIUM_ID
 from tf_equirl.envs.gym_gridworld import GridWorldEnv, register_gymnasium_gridworld
 from tf_equirl.envs.gymnasium_adapter import check_gymnasium_compatible, run_gymnasium_episodes
+from tf_equirl.envs.acrobot_swingup import AcrobotSwingup, acrobot_swingup_symmetry
 from tf_equirl.envs.cartpole_swingup import CartPoleSwingup, cartpole_swingup_symmetry
 from tf_equirl.envs.pendulum import Pendulum, pendulum_symmetry
+from tf_equirl.envs.reacher import Reacher, reacher_symmetry
 from tf_equirl.envs.registry import list_envs, make, register
 
 for _name, _factory in (
@@ -47,6 +49,8 @@ for _name, _factory in (
   ("GridWorld-v0", GridWorld),
   ("Pendulum-v1", Pendulum),
   ("CartPoleSwingup-v0", CartPoleSwingup),
+  ("AcrobotSwingup-v0", AcrobotSwingup),
+  ("Reacher-v0", Reacher),
 ):
   if _name not in list_envs():
     register(_name, _factory)
@@ -78,6 +82,10 @@ __all__ = [
   "pendulum_symmetry",
   "CartPoleSwingup",
   "cartpole_swingup_symmetry",
+  "AcrobotSwingup",
+  "acrobot_swingup_symmetry",
+  "Reacher",
+  "reacher_symmetry",
   "CatchEnv",
   "CATCH_GYMNASIUM_ID",
   "register_gymnasium_envs",

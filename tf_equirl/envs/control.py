@@ -180,7 +180,8 @@ def two_link_step(
   m12 = i2 + m2 * (lc2**2 + l1 * lc2 * c2)
   m22 = tf.fill(tf.shape(q1), tf.constant(i2 + m2 * lc2**2, state.dtype))
   h = m2 * l1 * lc2 * s2
-  # Generalized gravity forces -dV/dq for V = -(gx * X + gz * Z), (X, Z) the mass moments.
+  # Generalized gravity forces -dV/dq for V = -(gx * X + gz * Z), where (X, Z) is the sum of
+  # mass times centre of mass; moment_x = dX/dq2, moment_z = -dZ/dq2.
   moment_x = m2 * lc2 * tf.cos(q12)
   moment_z = m2 * lc2 * tf.sin(q12)
   g1 = gx * ((m1 * lc1 + m2 * l1) * tf.cos(q1) + moment_x) - gz * (
