@@ -234,3 +234,31 @@ def test_variant_errors_name_the_available_variants():
     make("Pendulum-v1:gravity:1")
   with pytest.raises(ValueError, match=r"strength in \[0, 1\]"):
     make("Pendulum-v1:reflect:2")
+
+
+# ------------------------------------------------------------------- defaults and gymnasium
+def test_continuous_defaults_match_the_environments():
+  from tf_equirl.envs import defaults
+
+  for name, row in defaults.CONTINUOUS_DEFAULTS.items():
+    assert make(name).max_episode_steps == row.episode_steps
+  assert defaults.continuous_defaults("Reacher-v0:repeat:1").exploration_steps == 500_000
+  with pytest.raises(ValueError, match="CartPoleSwingup-v0"):
+    defaults.continuous_defaults("CartPole-v1")
+
+
+def test_gymnasium_face_equals_the_tf_environment():
+  gym_env = gymnasium.make("tf_equirl/CartPoleSwingup-v0")
+  assert gym_env.spec.max_episode_steps == 1000
+  obs, _ = gym_env.reset(seed=0)
+  env = make("CartPoleSwingup-v0")
+  state = _state(np.zeros([1, 4]))
+  state = state._replace(physics=gym_env.unwrapped._state.physics)
+  action = np.array([0.7], np.float32)
+  obs, reward, terminated, truncated, _ = gym_env.step(action)
+  _, step = env.pure_step(state, action[None])
+  np.testing.assert_allclose(obs, step.observation.numpy()[0], atol=1e-6)
+  assert reward == pytest.approx(float(step.reward.numpy()[0]), abs=1e-6)
+  assert not terminated and not truncated
+  with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+    gym_env.step(np.array([1.5], np.float32))

@@ -6,8 +6,8 @@ the shoulder with radius 0.2, timestep 0.01, 10 s episodes = 1000 steps) and the
 reward `tolerance(|tip - target|, bounds=(0, 0.2), margin=1)` (gaussian, as dm_control's
 `rewards.tolerance`).
 
-This is not MuJoCo. The links are uniform rods (the capsules' radii and end caps are
-ignored); the two-link equations of motion (`control.two_link_step`) are integrated by
+This is not MuJoCo. The links are rigid bodies with MuJoCo's compiled capsule inertias; the
+two-link equations of motion (`control.two_link_step`) are integrated by
 semi-implicit Euler with implicit damping at dm_control's timestep 0.01, where dm_control
 integrates MuJoCo's model with RK4. Resets draw both angles uniformly from `(-pi, pi)` with
 zero velocities, as dm_control does.
@@ -62,9 +62,12 @@ __all__ = [
 
 LINK_MASS = 1.0  # dm_control acrobot.xml, default geom mass
 LINK_LENGTH = 1.0  # dm_control acrobot.xml: fromto 0 to 1
-LINK_INERTIA = LINK_MASS * LINK_LENGTH**2 / 12  # uniform rod about its centre
+# About the centres, perpendicular to the links: MuJoCo's inertias of the capsules (radii
+# 0.05 and 0.049) in the compiled dm_control model (`physics.model.body_inertia`, mujoco 3.14).
+UPPER_INERTIA = 0.0955703125
+LOWER_INERTIA = 0.095303657196
 # (m1, m2, l1, lc1, lc2, i1, i2) of control.two_link_step
-LINK = (LINK_MASS, LINK_MASS, LINK_LENGTH, 0.5, 0.5, LINK_INERTIA, LINK_INERTIA)
+LINK = (LINK_MASS, LINK_MASS, LINK_LENGTH, 0.5, 0.5, UPPER_INERTIA, LOWER_INERTIA)
 DAMPING = 0.05  # dm_control acrobot.xml, default joint damping
 GEAR = 2.0  # dm_control acrobot.xml, motor "elbow"
 GRAVITY = 9.81  # MuJoCo's default gravity

@@ -7,7 +7,8 @@ damping, timestep 0.01, 10 s episodes = 1000 steps) and the smooth swing-up rewa
 `tf_equirl.envs.control.tolerance` as dm_control's `rewards.tolerance`).
 
 This is not MuJoCo. The cart and pole follow the Lagrangian equations of a cart with a
-uniform rod (the capsule's radius and end caps are ignored), integrated by semi-implicit
+rigid pole (mass, centre of mass and moment of inertia of MuJoCo's compiled capsule),
+integrated by semi-implicit
 Euler with implicit joint damping (`control.two_dof_step`) at dm_control's timestep 0.01,
 where dm_control integrates MuJoCo's model with RK4. The slider's soft joint limit is a
 hard inelastic stop at +-1.8 (the cart stops, the pole keeps its angular velocity).
@@ -66,7 +67,9 @@ __all__ = [
 CART_MASS = 1.0  # dm_control cartpole.xml, geom "cart" mass
 POLE_MASS = 0.1  # dm_control cartpole.xml, class "pole" mass
 HALF_LENGTH = 0.5  # dm_control cartpole.xml: the pole runs from 0 to 1
-POLE_INERTIA = POLE_MASS * (2 * HALF_LENGTH) ** 2 / 12  # uniform rod about its centre
+# About the centre, perpendicular to the pole: MuJoCo's inertia of the capsule (radius 0.045)
+# in the compiled dm_control model (`physics.model.body_inertia`, mujoco 3.14).
+POLE_INERTIA = 0.009424592767
 GEAR = 10.0  # dm_control cartpole.xml, motor "slide"
 SLIDER_DAMPING = 5e-4  # dm_control cartpole.xml, joint "slider"
 HINGE_DAMPING = 2e-6  # dm_control cartpole.xml, class "pole" joint

@@ -8,8 +8,8 @@ target at a radius uniform in `(0.05, 0.2)` and an angle uniform in `(0, 2 pi)`)
 `hard` task's sparse reward `tolerance(|finger - target|, bounds=(0, 0.015 + 0.01))`: 1
 when the finger touches the target, else 0.
 
-This is not MuJoCo. Each link is a uniform rod of its capsule's mass (the finger a point
-mass at the end of the second link); the two-link equations of motion
+This is not MuJoCo. The links are rigid bodies with MuJoCo's compiled capsule masses and
+inertias (the finger's sphere joined to the second link); the two-link equations of motion
 (`control.two_link_step`, no gravity in the arm's plane) are integrated by semi-implicit
 Euler with implicit damping at dm_control's timestep 0.02, as MuJoCo's Euler integrator
 does. The wrist's soft limit is a hard inelastic stop at +-160 degrees (the wrist stops,
@@ -75,13 +75,19 @@ HAND_MASS = DENSITY * (math.pi * RADIUS**2 * HAND_LENGTH + _CAPS)
 FINGER_MASS = DENSITY * _CAPS  # a sphere of the same radius
 _LINK2_MASS = HAND_MASS + FINGER_MASS
 _LC2 = (HAND_MASS * HAND_LENGTH / 2 + FINGER_MASS * FINGER_DISTANCE) / _LINK2_MASS
+# About the centres, around the joints' z axis: MuJoCo's inertias of the capsules and the
+# finger's sphere in the compiled dm_control model (`physics.model.body_inertia`, mujoco 3.14).
+ARM_INERTIA = 6.331356394535e-05
+HAND_INERTIA = 3.917566039026e-05
+FINGER_INERTIA = 1.675516081915e-07
 _I2 = (
-  HAND_MASS * HAND_LENGTH**2 / 12
+  HAND_INERTIA
   + HAND_MASS * (HAND_LENGTH / 2 - _LC2) ** 2
+  + FINGER_INERTIA
   + FINGER_MASS * (FINGER_DISTANCE - _LC2) ** 2
 )
 # (m1, m2, l1, lc1, lc2, i1, i2) of control.two_link_step
-LINK = (ARM_MASS, _LINK2_MASS, ARM_LENGTH, ARM_LENGTH / 2, _LC2, ARM_MASS * ARM_LENGTH**2 / 12, _I2)
+LINK = (ARM_MASS, _LINK2_MASS, ARM_LENGTH, ARM_LENGTH / 2, _LC2, ARM_INERTIA, _I2)
 DAMPING = 0.01  # dm_control reacher.xml, default joint damping
 GEAR = 0.05  # dm_control reacher.xml, default motor gear
 WRIST_LIMIT = math.radians(160)  # dm_control reacher.xml, joint "wrist" range
