@@ -37,12 +37,14 @@ from tf_equirl.envs.gridworld import (
 from tf_equirl.envs.gym_gridworld import GYMNASIUM_ID as GRIDWORLD_GYMNASIUM_ID
 from tf_equirl.envs.gym_gridworld import GridWorldEnv, register_gymnasium_gridworld
 from tf_equirl.envs.gymnasium_adapter import check_gymnasium_compatible, run_gymnasium_episodes
+from tf_equirl.envs.pendulum import Pendulum, pendulum_symmetry
 from tf_equirl.envs.registry import list_envs, make, register
 
 for _name, _factory in (
   ("CartPole-v1", CartPole),
   ("Catch-v0", Catch),
   ("GridWorld-v0", GridWorld),
+  ("Pendulum-v1", Pendulum),
 ):
   if _name not in list_envs():
     register(_name, _factory)
@@ -70,6 +72,8 @@ __all__ = [
   "gridworld_state_from_observation",
   "gridworld_symmetry",
   "gridworld_symmetries",
+  "Pendulum",
+  "pendulum_symmetry",
   "CatchEnv",
   "CATCH_GYMNASIUM_ID",
   "register_gymnasium_envs",
