@@ -328,7 +328,7 @@ class AC:
     shape = tf.shape(observation)[:1]
     k = self.symmetry.action_dim
     noise = rng.normal(tf.concat([shape, [k]], 0), rng.fold_in(key, 0)) * noise_std(step, cfg)
-    explore = tf.clip_by_value(self.actor(observation) + noise, -1.0, 1.0)
+    explore = tf.clip_by_value(self.actor(observation) + noise, -1.0, 1.0)  # see _evaluate_impl
     # Uniform on the open (-1, 1): an env refuses actions outside [-1, 1].
     random = rng.uniform(tf.concat([shape, [k]], 0), rng.fold_in(key, 1), -1.0, 1.0)
     return tf.where(step < cfg.random_steps, random, explore)
@@ -439,7 +439,8 @@ class AC:
         seen = obs + cfg.eval_obs_noise * rng.normal(
           tf.shape(obs), rng.fold_in(key, tf.cast(i, tf.int64) + 1)
         )
-      action = self.actor(seen)
+      # XLA's tanh can land a rounding error outside [-1, 1], which an env refuses.
+      action = tf.clip_by_value(self.actor(seen), -1.0, 1.0)
       for _ in range(cfg.action_repeat):
         state, time_step, next_obs = self.env.pure_step_and_reset(state, action)
         returns += tf.where(done, 0.0, time_step.reward)
