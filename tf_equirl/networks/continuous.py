@@ -261,7 +261,9 @@ def twin_critic(
 
 def _check_kind(kind: Any, builder: str) -> str:
   if kind not in CONTINUOUS_KINDS:
-    raise ValueError(f"{builder}: unknown network kind {kind!r}; expected one of {CONTINUOUS_KINDS}.")
+    raise ValueError(
+      f"{builder}: unknown network kind {kind!r}; expected one of {CONTINUOUS_KINDS}."
+    )
   return kind
 
 
@@ -276,7 +278,11 @@ def _check_width(width: Any, builder: str) -> None:
 
 
 def _check_kernels(num_kernels: Any, builder: str) -> int:
-  if isinstance(num_kernels, bool) or not isinstance(num_kernels, (int, np.integer)) or num_kernels < 1:
+  if (
+    isinstance(num_kernels, bool)
+    or not isinstance(num_kernels, (int, np.integer))
+    or num_kernels < 1
+  ):
     raise ValueError(
       f"{builder}: num_kernels (L of the relaxed layers) must be a positive integer, received "
       f"num_kernels={num_kernels!r}."
@@ -291,7 +297,9 @@ def _actor(kind: str, symmetry: MDPSymmetry, width: int, num_kernels: int) -> ke
 
 
 @functools.lru_cache(maxsize=64)
-def matched_width(kind: str, role: str, symmetry: MDPSymmetry, num_kernels: int = RELAXED_KERNELS) -> int:
+def matched_width(
+  kind: str, role: str, symmetry: MDPSymmetry, num_kernels: int = RELAXED_KERNELS
+) -> int:
   """The width of `kind`'s actor or critic (`role`) whose parameter count is closest to the
   mlp's at `MLP_WIDTH` (within 10 %)."""
   if kind in ("mlp", "augment"):

@@ -185,7 +185,9 @@ class AC:
     if not isinstance(config, ACConfig):
       raise ValueError(f"AC expects an ACConfig, received {type(config).__name__}.")
     self.config = cfg = config
-    self.env = env if env is not None else envs.make(cfg.env, batch_size=cfg.num_envs, seed=cfg.seed)
+    self.env = (
+      env if env is not None else envs.make(cfg.env, batch_size=cfg.num_envs, seed=cfg.seed)
+    )
     if self.env.batch_size != cfg.num_envs:
       raise ValueError(
         f"AC: the environment has batch_size {self.env.batch_size} but config.num_envs is "
