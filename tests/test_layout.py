@@ -2,7 +2,7 @@
 
 Bottom to top: the foundation (checks, random numbers, parameter counts, compilation,
 statistics, provenance, results files, run folders) < groups < layers < envs < networks < models (and the zoo) <
-agents (PPO < Dyna) < runner < sweeps < experiments. A module may import its own layer and the
+agents (PPO < Dyna < AC) < runner < sweeps < experiments. A module may import its own layer and the
 layers below it, never one above, and no two modules import each other, directly or through
 others. Launchers sit above everything and are not part of the package.
 """
@@ -36,6 +36,7 @@ LAYERS = (
   ("models", ("tf_equirl.models", "tf_equirl.zoo")),
   ("agents.ppo", ("tf_equirl.agents", "tf_equirl.agents.ppo")),
   ("agents.dyna", ("tf_equirl.agents.dyna",)),
+  ("agents.ac", ("tf_equirl.agents.ac",)),
   ("runner", ("tf_equirl.runner",)),
   ("sweeps", ("tf_equirl.sweeps",)),
   ("experiments", ("tf_equirl.experiments",)),

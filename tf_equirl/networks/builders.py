@@ -458,6 +458,17 @@ def _matched_width(kind: str, role: str, symmetry: MDPSymmetry, hidden: str) -> 
   return width
 
 
+def _check_discrete(symmetry: MDPSymmetry, builder: str) -> None:
+  """The discrete-action builders need a symmetry that permutes action indices."""
+  if getattr(symmetry, "continuous_actions", False):
+    raise ValueError(
+      f"{builder}: the symmetry has continuous actions (an orthogonal representation "
+      f"{symmetry.action_rep.name!r} on a {symmetry.action_dim}-vector); these builders make "
+      "logits over discrete actions. Use tf_equirl.networks.continuous."
+      "build_continuous_actor / build_continuous_critic."
+    )
+
+
 def _check_width(width, role: str) -> None:
   """A width is None (match the MLP's parameter count) or a positive integer: 0 must not
   quietly mean None."""
@@ -481,6 +492,7 @@ def build_actor(
   `relaxed_parameterization` ("direct" or "centered") applies to the `relaxed` kind."""
   if kind not in ACTOR_KINDS:
     raise ValueError(f"Unknown actor network {kind!r}; expected one of {ACTOR_KINDS}.")
+  _check_discrete(symmetry, "build_actor")
   _check_width(width, "actor")
   if kind == "mlp":
     return mlp_actor(symmetry.state_dim, symmetry.num_actions, width or MLP_WIDTH)
@@ -512,6 +524,7 @@ def build_critic(
   """Critic value model of `kind` (`mlp`, `invariant`, `relaxed` or `rpp`)."""
   if kind not in CRITIC_KINDS:
     raise ValueError(f"Unknown critic network {kind!r}; expected one of {CRITIC_KINDS}.")
+  _check_discrete(symmetry, "build_critic")
   _check_width(width, "critic")
   if kind == "mlp":
     return mlp_critic(symmetry.state_dim, width or MLP_WIDTH)

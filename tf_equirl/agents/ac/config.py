@@ -1,0 +1,153 @@
+"""Typed configuration of the off-policy actor-critic agent (DrQ-v2's recipe on states)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+from tf_equirl import checks
+from tf_equirl.networks.continuous import CONTINUOUS_KINDS
+
+
+@dataclasses.dataclass
+class ACConfig:
+  """Hyperparameters of `tf_equirl.agents.ac.AC`; defaults are DrQ-v2's (Yarats et al. 2021),
+  as the seed recipe (Park et al. 2025, D.1.1) keeps them, with its 500k replay buffer.
+
+  Counting: an *agent step* chooses one action per environment and repeats it
+  `action_repeat` times; `num_envs` environments step together, so an agent step is
+  `num_envs * action_repeat` *env steps*. Budgets, evaluation points and the update rate are
+  in env steps; the random phase and the exploration schedule in agent steps, as in DrQ-v2.
+
+  Attributes:
+    env: registered environment name with continuous actions ("Pendulum-v1").
+    network: actor and critic kind, one of `tf_equirl.networks.continuous.CONTINUOUS_KINDS`
+      ("mlp", "gcnn", "relaxed", "relaxed_centered", "rpp", "augment"). "augment" trains the
+      mlp networks on minibatches in which every sample is moved by a random group element.
+    group: which of the environment's symmetry groups the networks use (a key of
+      `env.symmetries`); None is the environment's full symmetry.
+    width: hidden width of the actor; None matches the mlp's parameter count.
+    critic_width: hidden width of each critic trunk; None matches the mlp's.
+    num_kernels: L of the relaxed layers (the relaxed kinds), 1 as in the seed.
+    total_steps: env steps of the run.
+    num_envs: environments stepped in parallel.
+    action_repeat: env steps each chosen action is applied for (rewards summed).
+    random_steps: first agent steps with uniformly random actions (DrQ-v2's 4,000 seed
+      frames at action repeat 2); updates start after them.
+    update_every: env steps between two updates (one update every 2 env steps in DrQ-v2).
+      Either a multiple or a divisor of `num_envs * action_repeat`.
+    noise_start: exploration noise standard deviation at agent step 0 (actions in [-1, 1]).
+    noise_end: standard deviation reached at `noise_steps` and kept after.
+    noise_steps: agent steps of the linear exploration schedule.
+    noise_clip: clip of the noise added to the actions of the critic's target and of the
+      actor's loss (target policy smoothing).
+    n_step: length of the multi-step returns.
+    gamma: discount per agent step.
+    tau: speed of the target critic's exponential moving average.
+    batch_size: minibatch size of each update.
+    learning_rate: Adam step size of the actor and of the critic.
+    replay_capacity: transitions the in-graph replay ring buffer holds (all environments
+      together; each environment gets `replay_capacity // num_envs` slots).
+    eval_every: env steps between two evaluations (the points of the learning curve).
+    eval_episodes: episodes per evaluation, played in parallel with the mean action.
+    eval_obs_noise: standard deviation of Gaussian noise added to the observations the actor
+      sees during evaluation (0: none; the seed's robustness test uses 0.02 to 0.06).
+    seed: seed of the run (networks, environments, noise, minibatches).
+    jit_compile: compile each training call with XLA.
+  """
+
+  env: str = "Pendulum-v1"
+  network: str = "mlp"
+  group: Optional[str] = None
+  width: Optional[int] = None
+  critic_width: Optional[int] = None
+  num_kernels: int = 1
+  total_steps: int = 100_000
+  num_envs: int = 1
+  action_repeat: int = 2
+  random_steps: int = 2_000
+  update_every: int = 2
+  noise_start: float = 1.0
+  noise_end: float = 0.1
+  noise_steps: int = 100_000
+  noise_clip: float = 0.3
+  n_step: int = 3
+  gamma: float = 0.99
+  tau: float = 0.01
+  batch_size: int = 256
+  learning_rate: float = 1e-4
+  replay_capacity: int = 500_000
+  eval_every: int = 5_000
+  eval_episodes: int = 10
+  eval_obs_noise: float = 0.0
+  seed: int = 0
+  jit_compile: bool = True
+
+  def __post_init__(self):
+    owner = "ACConfig"
+    if not isinstance(self.env, str) or not self.env:
+      raise ValueError(
+        f"{owner}.env must be the name of a registered environment with continuous actions, "
+        f"received {self.env!r}."
+      )
+    if self.network not in CONTINUOUS_KINDS:
+      raise ValueError(
+        f"{owner}.network must be one of {CONTINUOUS_KINDS}, received {self.network!r}."
+      )
+    if self.group is not None and (not isinstance(self.group, str) or not self.group):
+      raise ValueError(
+        f"{owner}.group must be None (the environment's full symmetry) or the name of one "
+        f"of its symmetry groups, received {self.group!r}."
+      )
+    for name in ("width", "critic_width"):
+      checks.positive_int(
+        owner, name, getattr(self, name), allow_none=True, none_means="match the mlp"
+      )
+    for name in (
+      "num_kernels", "total_steps", "num_envs", "action_repeat", "update_every", "noise_steps",
+      "n_step", "batch_size", "replay_capacity", "eval_every", "eval_episodes",
+    ):
+      checks.positive_int(owner, name, getattr(self, name))
+    checks.non_negative_int(owner, "random_steps", self.random_steps)
+    checks.non_negative_int(owner, "seed", self.seed)
+    checks.check_float_fields(self)
+    for name in ("noise_start", "noise_end", "noise_clip", "eval_obs_noise"):
+      checks.non_negative_number(owner, name, getattr(self, name))
+    checks.positive_number(owner, "learning_rate", self.learning_rate)
+    for name in ("gamma", "tau"):
+      checks.unit_interval(owner, name, getattr(self, name))
+    if self.tau == 0:
+      raise ValueError(f"{owner}.tau must lie in (0, 1] (0 never moves the target critic).")
+    if not isinstance(self.jit_compile, bool):
+      raise ValueError(f"{owner}.jit_compile must be True or False, received {self.jit_compile!r}.")
+    per_step = self.env_steps_per_agent_step
+    if per_step % self.update_every and self.update_every % per_step:
+      raise ValueError(
+        f"{owner}.update_every={self.update_every} env steps must be a multiple or a divisor "
+        f"of the env steps of one agent step, num_envs * action_repeat = {per_step}."
+      )
+    if self.eval_every % per_step:
+      raise ValueError(
+        f"{owner}.eval_every={self.eval_every} must be a multiple of num_envs * action_repeat "
+        f"= {per_step} env steps (evaluations fall between agent steps)."
+      )
+    if self.total_steps % self.eval_every:
+      raise ValueError(
+        f"{owner}.total_steps={self.total_steps} must be a multiple of eval_every="
+        f"{self.eval_every} (one training call between evaluations)."
+      )
+    slots = self.replay_capacity // self.num_envs
+    if slots < max(self.n_step, 2):
+      raise ValueError(
+        f"{owner}.replay_capacity={self.replay_capacity} leaves {slots} slots per environment "
+        f"for num_envs={self.num_envs}; expected at least n_step={self.n_step}."
+      )
+
+  @property
+  def env_steps_per_agent_step(self) -> int:
+    return self.num_envs * self.action_repeat
+
+  @property
+  def agent_steps_per_call(self) -> int:
+    """Agent steps of one compiled training call (one evaluation interval)."""
+    return self.eval_every // self.env_steps_per_agent_step

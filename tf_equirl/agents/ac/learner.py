@@ -1,0 +1,459 @@
+"""Off-policy deterministic actor-critic (DrQ-v2 on states) with one compiled graph per call.
+
+The recipe of the seed (Park et al. 2025, section 4.2 and D.1.1: DrQ-v2, Yarats et al. 2021,
+with equivariant, relaxed or residual-pathway actor and critics). Each training call runs
+`eval_every` env steps inside one `tf.function(jit_compile=True)`, top to bottom:
+
+1. Act: the actor's mean action plus Gaussian noise whose standard deviation falls linearly
+   from `noise_start` to `noise_end` over `noise_steps` agent steps, clipped to `[-1, 1]`;
+   uniformly random actions for the first `random_steps` agent steps.
+2. Step: every environment applies the action `action_repeat` times (rewards summed, an
+   episode that ends inside the repeat stays at its next episode's start until the others
+   finish the repeat).
+3. Store: the agent step goes into the in-graph replay ring buffer (`replay.Replay`).
+4. Update, once every `update_every` env steps after the random phase:
+   a. sample `batch_size` n-step transitions (`replay.n_step_targets`); with
+      `network="augment"` move each by a random group element;
+   b. critic: `y = R + gamma^n d min_i Q'_i(s', clip(mu(s') + eps))`, `eps` the scheduled
+      noise clipped to `noise_clip` (target policy smoothing), loss
+      `mean (Q_1(s, a) - y)^2 + mean (Q_2(s, a) - y)^2` (`critic_loss`);
+   c. actor: `-mean min_i Q_i(s, mu(s) + eps)` (`actor_loss`, the clip to `[-1, 1]` passes
+      the gradient straight through, as DrQ-v2's truncated normal);
+   d. target critic: `Q' <- tau Q + (1 - tau) Q'`.
+Between calls the mean action is evaluated (`evaluate`) on `eval_episodes` parallel episodes,
+optionally with Gaussian observation noise. Every draw is stateless from the seed
+(`tf_equirl.rng`): a seed gives the same curve every time. The call is traced once (no
+AutoGraph; every loop is an explicit `tf.while_loop`) and not retraced between calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Callable, Dict, NamedTuple, Optional
+
+import numpy as np
+import tensorflow as tf
+from tensorflow import keras
+from tf_agents.trajectories import time_step as ts
+
+from tf_equirl import envs, rng
+from tf_equirl.agents.ac.config import ACConfig
+from tf_equirl.agents.ac.replay import NStepBatch, Replay
+from tf_equirl.groups import MDPSymmetry
+from tf_equirl.networks.continuous import (
+  build_continuous_actor,
+  build_continuous_critic,
+  check_continuous,
+)
+from tf_equirl.params import count_params
+
+__all__ = [
+  "AC",
+  "ACResult",
+  "actor_loss",
+  "critic_loss",
+  "noise_std",
+  "augment_batch",
+  "METRICS",
+]
+
+ADAM_EPSILON = 1e-8  # PyTorch's default, DrQ-v2's optimiser
+METRICS = ("critic_loss", "actor_loss", "q_mean", "updates", "episodes", "train_return")
+_TRAIN_KEY, _EVAL_KEY = 0xAC, 0xE7A1
+
+
+def noise_std(step, config: ACConfig) -> tf.Tensor:
+  """DrQ-v2's `linear(noise_start, noise_end, noise_steps)` schedule at agent step `step`."""
+  mix = tf.minimum(tf.cast(step, tf.float32) / float(config.noise_steps), 1.0)
+  return (1.0 - mix) * config.noise_start + mix * config.noise_end
+
+
+def _straight_through_clip(x: tf.Tensor) -> tf.Tensor:
+  """`clip(x, -1, 1)` whose gradient is the identity (DrQ-v2's `TruncatedNormal._clamp`)."""
+  return x + tf.stop_gradient(tf.clip_by_value(x, -1.0, 1.0) - x)
+
+
+def critic_loss(
+  critic: keras.Model,
+  target_critic: keras.Model,
+  actor: keras.Model,
+  batch: NStepBatch,
+  target_noise: tf.Tensor,
+):
+  """Clipped double-Q loss on an n-step batch; `(loss, q [B, 2])`.
+
+  `y = reward + discount * min_i Q'_i(s', clip(actor(s') + target_noise, -1, 1))` (no
+  gradient), loss `mean (Q_1 - y)^2 + mean (Q_2 - y)^2`: tf-agents' `Td3Agent.critic_loss`
+  with a squared TD error, the online actor in place of a target actor (DrQ-v2 has none)
+  and `target_noise` already clipped.
+  """
+  next_action = tf.clip_by_value(actor(batch.next_observation) + target_noise, -1.0, 1.0)
+  target_q = tf.reduce_min(target_critic([batch.next_observation, next_action]), axis=1)
+  y = tf.stop_gradient(batch.reward + batch.discount * target_q)
+  q = critic([batch.observation, batch.action])
+  loss = tf.reduce_sum(tf.reduce_mean(tf.square(q - y[:, None]), axis=0))
+  return loss, q
+
+
+def actor_loss(actor: keras.Model, critic: keras.Model, observation, noise) -> tf.Tensor:
+  """`-mean min_i Q_i(s, clip(actor(s) + noise))`, the clip straight-through (DrQ-v2)."""
+  action = _straight_through_clip(actor(observation) + noise)
+  return -tf.reduce_mean(tf.reduce_min(critic([observation, action]), axis=1))
+
+
+def augment_batch(symmetry: MDPSymmetry, batch: NStepBatch, key) -> NStepBatch:
+  """Moves every sample by a uniformly drawn group element `g`: states by `rho(g)`, actions by
+  `pi(g)`; rewards and discounts are invariant."""
+  n = symmetry.group.order
+  size = tf.shape(batch.reward)[0]
+  g = tf.minimum(tf.cast(tf.floor(rng.uniform([size], key) * n), tf.int32), n - 1)
+  rho = tf.gather(tf.constant(symmetry.state_rep.matrices, tf.float32), g)
+  pi = tf.gather(tf.constant(symmetry.action_rep.matrices, tf.float32), g)
+  move = lambda m, x: tf.einsum("bij,bj->bi", m, x)  # noqa: E731
+  return batch._replace(
+    observation=move(rho, batch.observation),
+    action=move(pi, batch.action),
+    next_observation=move(rho, batch.next_observation),
+  )
+
+
+class Carry(NamedTuple):
+  """What one training call hands to the next (all tensors)."""
+
+  env_state: Any
+  observation: tf.Tensor  # [E, d] the state the next action is taken in
+  episode_return: tf.Tensor  # [E] return of the running episodes
+  step: tf.Tensor  # int64 agent steps done
+  key: tf.Tensor  # [2] int64 base key of the run
+
+
+@dataclasses.dataclass
+class ACResult:
+  """Curves of one run: evaluations at `env_steps` (the first before any training)."""
+
+  env_steps: np.ndarray
+  eval_return: np.ndarray  # mean return of the evaluation episodes (mean action)
+  metrics: Dict[str, np.ndarray]  # per training call (nan at the first point)
+  compile_seconds: float  # wall time of the first call (tracing and XLA included)
+  train_seconds: float  # wall time of the later calls
+
+  @property
+  def steps_per_second(self) -> float:
+    """Env steps per second of the calls after the first (nan if there was one call)."""
+    per_call = self.env_steps[1] - self.env_steps[0] if len(self.env_steps) > 1 else 0
+    later = (len(self.env_steps) - 2) * per_call
+    return float(later / self.train_seconds) if self.train_seconds > 0 else float("nan")
+
+  def columns(self) -> Dict[str, np.ndarray]:
+    """The per-seed CSV's columns: env steps, eval return, the training metrics."""
+    return {"env_steps": self.env_steps, "eval_return": self.eval_return, **self.metrics}
+
+
+def _freeze(ended: tf.Tensor, old, new):
+  """`new` environment state, but `old` for the elements in `ended` (every field except the
+  shared RNG key, which always advances)."""
+
+  def pick(name):
+    o, n = getattr(old, name), getattr(new, name)
+    if name == "key":
+      return n
+    mask = tf.reshape(ended, [-1] + [1] * (n.shape.rank - 1))
+    return tf.where(mask, o, n)
+
+  return type(new)(*[pick(name) for name in new._fields])
+
+
+class AC:
+  """DrQ-v2-style deterministic actor-critic with (equivariant) networks.
+
+  Args:
+    config: an `ACConfig`.
+    env: optional environment with continuous actions (default
+      `envs.make(config.env, batch_size=config.num_envs)`): `pure_reset(key, batch_size)`,
+      `pure_step_and_reset(state, action)`, `symmetry`, `get_symmetry(name)`,
+      `max_episode_steps`, and a batch size of `config.num_envs`.
+
+  `train(seed)` runs `config.total_steps` env steps and returns an `ACResult`.
+
+  Raises:
+    ValueError: an environment whose batch size is not `config.num_envs`, or whose symmetry
+      has discrete actions.
+  """
+
+  def __init__(self, config: ACConfig, env: Optional[Any] = None):
+    if not isinstance(config, ACConfig):
+      raise ValueError(f"AC expects an ACConfig, received {type(config).__name__}.")
+    self.config = cfg = config
+    self.env = (
+      env if env is not None else envs.make(cfg.env, batch_size=cfg.num_envs, seed=cfg.seed)
+    )
+    if self.env.batch_size != cfg.num_envs:
+      raise ValueError(
+        f"AC: the environment has batch_size {self.env.batch_size} but config.num_envs is "
+        f"{cfg.num_envs}."
+      )
+    symmetry = self.env.symmetry if cfg.group is None else self.env.get_symmetry(cfg.group)
+    self.symmetry = check_continuous(symmetry, f"AC on {cfg.env}")
+    self.actor = self._build_actor()
+    self.critic = self._build_critic()
+    self.target_critic = self._build_critic()
+    self.target_critic.set_weights(self.critic.get_weights())
+    self.actor_optimizer = keras.optimizers.Adam(cfg.learning_rate, epsilon=ADAM_EPSILON)
+    self.critic_optimizer = keras.optimizers.Adam(cfg.learning_rate, epsilon=ADAM_EPSILON)
+    self.actor_optimizer.build(self.actor.trainable_variables)
+    self.critic_optimizer.build(self.critic.trainable_variables)
+    self.replay = Replay(
+      cfg.replay_capacity // cfg.num_envs,
+      cfg.num_envs,
+      self.symmetry.state_dim,
+      self.symmetry.action_dim,
+    )
+    per_step = cfg.env_steps_per_agent_step
+    self._updates_per_step = max(per_step // cfg.update_every, 1)
+    self._update_period = max(cfg.update_every // per_step, 1)
+    self._train_call = tf.function(
+      self._train_call_impl, jit_compile=cfg.jit_compile, autograph=False
+    )
+    self._evaluate = tf.function(self._evaluate_impl, jit_compile=cfg.jit_compile, autograph=False)
+    self._carry: Optional[Carry] = None
+
+  def _build_actor(self) -> keras.Model:
+    c = self.config
+    return build_continuous_actor(c.network, self.symmetry, c.width, c.num_kernels)
+
+  def _build_critic(self) -> keras.Model:
+    c = self.config
+    return build_continuous_critic(c.network, self.symmetry, c.critic_width, c.num_kernels)
+
+  # ------------------------------------------------------------------ properties
+  @property
+  def tracing_count(self) -> int:
+    """Times the training call was traced (1 after any number of calls)."""
+    return self._train_call.experimental_get_tracing_count()
+
+  def parameter_counts(self) -> Dict[str, int]:
+    return {"actor": count_params(self.actor), "critic": count_params(self.critic)}
+
+  # ---------------------------------------------------------------------- runs
+  def reset(self, seed: int) -> None:
+    """Re-initialises weights (seeded), optimisers, replay and environments for a new run."""
+    keras.utils.set_random_seed(int(seed))
+    self.actor.set_weights(self._build_actor().get_weights())
+    self.critic.set_weights(self._build_critic().get_weights())
+    self.target_critic.set_weights(self.critic.get_weights())
+    for v in self.actor_optimizer.variables + self.critic_optimizer.variables:
+      v.assign(tf.zeros_like(v))
+    self.replay.clear()
+    key = tf.constant([int(seed), _TRAIN_KEY], tf.int64)
+    env_state, time_step = self.env.pure_reset(rng.fold_in(key, -1))
+    self._carry = Carry(
+      env_state=env_state,
+      observation=tf.cast(time_step.observation, tf.float32),
+      episode_return=tf.zeros([self.config.num_envs]),
+      step=tf.constant(0, tf.int64),
+      key=key,
+    )
+
+  def train(
+    self,
+    seed: Optional[int] = None,
+    callback: Optional[Callable[[int, float, Dict[str, float]], None]] = None,
+  ) -> ACResult:
+    """Runs `config.total_steps` env steps from `reset(seed or config.seed)`, evaluating the
+    mean action before training and every `config.eval_every` env steps.
+
+    `callback(env_steps, eval_return, metrics)` is called after every evaluation.
+    """
+    cfg = self.config
+    seed = cfg.seed if seed is None else int(seed)
+    self.reset(seed)
+    calls = cfg.total_steps // cfg.eval_every
+    steps, returns = [0], [self.evaluate(seed, 0)]
+    metrics = {name: [np.nan] for name in METRICS}
+    compile_s = train_s = 0.0
+    for call in range(calls):
+      start = time.perf_counter()
+      self._carry, values = self._train_call(self._carry)
+      values = {k: float(v.numpy()) for k, v in values.items()}
+      elapsed = time.perf_counter() - start
+      if call == 0:
+        compile_s = elapsed
+      else:
+        train_s += elapsed
+      steps.append((call + 1) * cfg.eval_every)
+      returns.append(self.evaluate(seed, call + 1))
+      for name in METRICS:
+        metrics[name].append(values[name])
+      if callback is not None:
+        callback(steps[-1], returns[-1], values)
+    return ACResult(
+      env_steps=np.asarray(steps, np.int64),
+      eval_return=np.asarray(returns, np.float64),
+      metrics={k: np.asarray(v, np.float64) for k, v in metrics.items()},
+      compile_seconds=compile_s,
+      train_seconds=train_s,
+    )
+
+  def evaluate(self, seed: int, index: int) -> float:
+    """Mean return of `config.eval_episodes` episodes with the mean action (and the
+    configured observation noise); `index` picks the episodes' seeds."""
+    key = rng.fold_in(tf.constant([int(seed), _EVAL_KEY], tf.int64), int(index))
+    return float(np.mean(self._evaluate(key).numpy()))
+
+  # ------------------------------------------------------------ compiled graph
+  def _repeat_step(self, env_state, action):
+    """`action_repeat` env steps of every environment; `(state, reward, discount, ended,
+    next_observation, observation_to_act_in)`."""
+    e = self.config.num_envs if action is None else action.shape[0]
+    reward = tf.zeros([e])
+    discount = tf.ones([e])
+    ended = tf.zeros([e], tf.bool)
+    next_obs = act_obs = None
+    for _ in range(self.config.action_repeat):
+      new_state, time_step, obs = self.env.pure_step_and_reset(env_state, action)
+      active = tf.logical_not(ended)
+      last = tf.logical_and(active, tf.equal(time_step.step_type, ts.StepType.LAST))
+      reward += tf.where(active, time_step.reward, 0.0)
+      discount = tf.where(active, discount * time_step.discount, discount)
+      stepped_obs = tf.cast(time_step.observation, tf.float32)
+      obs = tf.cast(obs, tf.float32)
+      keep = ended[:, None]
+      next_obs = stepped_obs if next_obs is None else tf.where(keep, next_obs, stepped_obs)
+      act_obs = obs if act_obs is None else tf.where(keep, act_obs, obs)
+      env_state = _freeze(ended, env_state, new_state)
+      ended = tf.logical_or(ended, last)
+    return env_state, reward, discount, ended, next_obs, act_obs
+
+  def _act(self, observation, step, key):
+    cfg = self.config
+    shape = tf.shape(observation)[:1]
+    k = self.symmetry.action_dim
+    noise = rng.normal(tf.concat([shape, [k]], 0), rng.fold_in(key, 0)) * noise_std(step, cfg)
+    explore = tf.clip_by_value(self.actor(observation) + noise, -1.0, 1.0)  # see _evaluate_impl
+    # Uniform on the open (-1, 1): an env refuses actions outside [-1, 1].
+    random = rng.uniform(tf.concat([shape, [k]], 0), rng.fold_in(key, 1), -1.0, 1.0)
+    return tf.where(step < cfg.random_steps, random, explore)
+
+  def _noise(self, key, std):
+    shape = [self.config.batch_size, self.symmetry.action_dim]
+    c = self.config.noise_clip
+    return tf.clip_by_value(rng.normal(shape, key) * std, -c, c)
+
+  def _update(self, key, std):
+    """One critic step, one actor step, one target update; `(critic_loss, actor_loss, q)`."""
+    cfg = self.config
+    batch = self.replay.sample(rng.fold_in(key, 0), cfg.batch_size, cfg.n_step, cfg.gamma)
+    if cfg.network == "augment":
+      batch = augment_batch(self.symmetry, batch, rng.fold_in(key, 1))
+    critic_vars = self.critic.trainable_variables
+    with tf.GradientTape() as tape:
+      c_loss, q = critic_loss(
+        self.critic, self.target_critic, self.actor, batch, self._noise(rng.fold_in(key, 2), std)
+      )
+    self.critic_optimizer.apply_gradients(zip(tape.gradient(c_loss, critic_vars), critic_vars))
+    actor_vars = self.actor.trainable_variables
+    with tf.GradientTape() as tape:
+      a_loss = actor_loss(
+        self.actor, self.critic, batch.observation, self._noise(rng.fold_in(key, 3), std)
+      )
+    self.actor_optimizer.apply_gradients(zip(tape.gradient(a_loss, actor_vars), actor_vars))
+    tau = cfg.tau
+    for target, source in zip(self.target_critic.variables, self.critic.variables):
+      target.assign(tau * source + (1.0 - tau) * target)
+    return c_loss, a_loss, tf.reduce_mean(q)
+
+  def _train_call_impl(self, carry: Carry):
+    cfg = self.config
+    zero = tf.constant(0.0)
+    sums = dict.fromkeys(("critic_loss", "actor_loss", "q_mean", "updates", "episodes"), zero)
+    sums["finished"] = zero
+
+    def agent_step(i, carry: Carry, sums):
+      t = carry.step
+      key = rng.fold_in(carry.key, t)
+      action = self._act(carry.observation, t, rng.fold_in(key, 0))
+      env_state, reward, discount, ended, next_obs, act_obs = self._repeat_step(
+        carry.env_state, action
+      )
+      endf = tf.cast(ended, tf.float32)
+      stored = self.replay.add(carry.observation, action, reward, discount, endf, next_obs)
+      episode_return = carry.episode_return + reward
+      sums = dict(sums)
+      sums["episodes"] += tf.reduce_sum(endf)
+      sums["finished"] += tf.reduce_sum(endf * episode_return)
+      due = tf.logical_and(
+        t >= cfg.random_steps, tf.equal(tf.math.floormod(t, self._update_period), 0)
+      )
+      with tf.control_dependencies([stored]):
+        ready = tf.logical_and(due, self.replay.count >= cfg.n_step)
+      num_updates = tf.where(ready, self._updates_per_step, 0)
+      std = noise_std(t, cfg)
+
+      def update(j, c_sum, a_sum, q_sum):
+        c, a, q = self._update(rng.fold_in(rng.fold_in(key, 1), tf.cast(j, tf.int64)), std)
+        return j + 1, c_sum + c, a_sum + a, q_sum + q
+
+      with tf.control_dependencies([stored]):
+        _, c_sum, a_sum, q_sum = tf.while_loop(
+          lambda j, *_: j < num_updates, update, (tf.constant(0), zero, zero, zero)
+        )
+      sums["critic_loss"] += c_sum
+      sums["actor_loss"] += a_sum
+      sums["q_mean"] += q_sum
+      sums["updates"] += tf.cast(num_updates, tf.float32)
+      carry = Carry(
+        env_state=env_state,
+        observation=act_obs,
+        episode_return=episode_return * (1.0 - endf),
+        step=t + 1,
+        key=carry.key,
+      )
+      return i + 1, carry, sums
+
+    _, carry, sums = tf.while_loop(
+      lambda i, *_: i < cfg.agent_steps_per_call, agent_step, (tf.constant(0), carry, sums)
+    )
+    updates = sums["updates"]
+    nan = tf.constant(np.nan)
+    per_update = lambda x: tf.where(updates > 0, x / tf.maximum(updates, 1.0), nan)  # noqa: E731
+    episodes = sums["episodes"]
+    return carry, {
+      "critic_loss": per_update(sums["critic_loss"]),
+      "actor_loss": per_update(sums["actor_loss"]),
+      "q_mean": per_update(sums["q_mean"]),
+      "updates": updates,
+      "episodes": episodes,
+      "train_return": tf.where(episodes > 0, sums["finished"] / tf.maximum(episodes, 1.0), nan),
+    }
+
+  def _evaluate_impl(self, key):
+    """Returns `[eval_episodes]` of one episode each with the mean action."""
+    cfg = self.config
+    b = cfg.eval_episodes
+    state, time_step = self.env.pure_reset(rng.fold_in(key, 0), batch_size=b)
+    limit = self.env.max_episode_steps or 10_000
+    max_steps = -(-limit // cfg.action_repeat)
+
+    def body(i, state, obs, returns, done):
+      seen = obs
+      if cfg.eval_obs_noise > 0:
+        seen = obs + cfg.eval_obs_noise * rng.normal(
+          tf.shape(obs), rng.fold_in(key, tf.cast(i, tf.int64) + 1)
+        )
+      # XLA's tanh can land a rounding error outside [-1, 1], which an env refuses.
+      action = tf.clip_by_value(self.actor(seen), -1.0, 1.0)
+      for _ in range(cfg.action_repeat):
+        state, time_step, next_obs = self.env.pure_step_and_reset(state, action)
+        returns += tf.where(done, 0.0, time_step.reward)
+        done = tf.logical_or(done, tf.equal(time_step.step_type, ts.StepType.LAST))
+        obs = tf.cast(next_obs, tf.float32)
+      return i + 1, state, obs, returns, done
+
+    obs = tf.cast(time_step.observation, tf.float32)
+    _, _, _, returns, _ = tf.while_loop(
+      lambda i, s, o, r, done: tf.logical_and(i < max_steps, tf.logical_not(tf.reduce_all(done))),
+      body,
+      (tf.constant(0), state, obs, tf.zeros([b]), tf.zeros([b], tf.bool)),
+    )
+    return returns

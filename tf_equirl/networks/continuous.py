@@ -1,0 +1,364 @@
+"""Deterministic actors and twin critics for continuous actions, built from an `MDPSymmetry`.
+
+The symmetry must have `continuous_actions=True`: `G` acts on states by `rho` and on the action
+vector (in `[-1, 1]^k`) by the orthogonal `pi`. Every actor maps an observation batch
+`[batch, d]` to a mean action `[batch, k]` in `[-1, 1]^k` (DDPG / DrQ-v2 style: exploration
+noise is the agent's business); every critic maps `[observation, action]` to twin Q-values
+`[batch, 2]` (two independent trunks in one model, TD3's clipped double Q).
+
+Equivariance of the exact kinds (and of the relaxed and rpp kinds at initialisation):
+`actor(rho(g) s) = pi(g) actor(s)` and `Q(rho(g) s, pi(g) a) = Q(s, a)`.
+
+Kinds (`CONTINUOUS_KINDS`):
+  mlp               two ReLU hidden layers of `MLP_WIDTH`, a linear output, tanh (actor) /
+                    a scalar (critic, on the concatenated state and action).
+  gcnn              actor: `GroupLift` of the state, `GroupConv` (ReLU), a `GroupConv` onto
+                    `k` channels, then `RegularToAction`: the fixed equivariant map
+                    `a = squash(mean_h pi(h) f[h])`. Critic: `GroupLift` of `(s, a)` under
+                    `rho + pi` (the direct sum), `GroupConv`, `GroupPool`, a dense scalar.
+  relaxed           the gcnn with `RelaxedGroupLift` / `RelaxedGroupConv` (Park et al. 2025,
+                    seed 002: `num_kernels` L = 1 by default, L = 2 via the parameter), actor
+                    and critic both relaxed; starts exactly equivariant.
+  relaxed_centered  the relaxed kind with the centered parameterization of the relaxed
+                    weights (`tf_equirl.layers.relaxed`).
+  rpp               residual pathway prior (Finzi et al. 2021): `ResidualGroupLift` /
+                    `ResidualGroupConv`, the unconstrained path starting at zero.
+  augment           the mlp networks; the agent trains them on minibatches moved by a random
+                    group element per sample (`ACConfig.augment`).
+Widths default to the one whose parameter count is closest to the mlp's
+(`tf_equirl.params.match_width`, within 10 %).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Dict, Mapping, Optional
+
+import numpy as np
+import tensorflow as tf
+from tensorflow import keras
+
+from tf_equirl.groups import MDPSymmetry, Representation
+from tf_equirl.groups.representation import direct_sum
+from tf_equirl.layers import (
+  GroupConv,
+  GroupLift,
+  GroupPool,
+  RelaxedGroupConv,
+  RelaxedGroupLift,
+  ResidualGroupConv,
+  ResidualGroupLift,
+)
+from tf_equirl.layers._base import _signed_permutation
+from tf_equirl.params import count_params, match_width
+
+__all__ = [
+  "CONTINUOUS_KINDS",
+  "EQUIVARIANT_KINDS",
+  "MLP_WIDTH",
+  "RegularToAction",
+  "build_continuous_actor",
+  "build_continuous_critic",
+  "check_continuous",
+  "matched_width",
+]
+
+CONTINUOUS_KINDS = ("mlp", "gcnn", "relaxed", "relaxed_centered", "rpp", "augment")
+EQUIVARIANT_KINDS = ("gcnn", "relaxed", "relaxed_centered", "rpp")  # equivariant at init
+MLP_WIDTH = 256  # TD3 / DrQ-v2 state-based hidden width
+RELAXED_KERNELS = 1  # L of the seed's relaxed layers (Park et al. 2025, D.1.1: "L = 1 filters")
+RPP_FREE_DECAY = 1e-3  # as the discrete rpp networks (tf_equirl.networks.builders)
+_HIDDEN_GAIN = float(np.sqrt(2.0))  # orthogonal init with the ReLU gain, as DrQ-v2
+
+
+def _orth(gain: float = _HIDDEN_GAIN):
+  return keras.initializers.Orthogonal(gain=gain)
+
+
+def check_continuous(symmetry: Any, builder: str) -> MDPSymmetry:
+  """`symmetry` if it is an `MDPSymmetry` with continuous actions.
+
+  Raises:
+    ValueError: for anything else, naming `builder` and what was expected.
+  """
+  if not isinstance(symmetry, MDPSymmetry):
+    raise ValueError(
+      f"{builder}: expected an MDPSymmetry with continuous_actions=True, received "
+      f"{type(symmetry).__name__}."
+    )
+  if not symmetry.continuous_actions:
+    raise ValueError(
+      f"{builder}: the symmetry has discrete actions ({symmetry.action_rep.name!r} permutes "
+      f"{symmetry.num_actions} action indices); these networks need an MDPSymmetry with "
+      "continuous_actions=True and an orthogonal action representation. For discrete actions "
+      "use tf_equirl.networks.build_actor / build_critic."
+    )
+  return symmetry
+
+
+@keras.saving.register_keras_serializable(package="tf_equirl")
+class RegularToAction(keras.layers.Layer):
+  """Fixed equivariant map from regular features onto the action: `a = squash(mean_h pi(h) f[h])`.
+
+  Equivariance: `RegularToAction(L_g f) = pi(g) RegularToAction(f)` with `(L_g f)[h] =
+  f[g^-1 h]`, since `sum_h pi(h) f[g^-1 h] = pi(g) sum_h' pi(h') f[h']`. No weights: the
+  layer before it (a group convolution onto `k` channels) is what learns.
+
+  The squashing keeps actions in `[-1, 1]^k` and must commute with `pi`: elementwise tanh
+  where every `pi(g)` is a signed permutation matrix (mirrors negating torques, rotations by
+  quarter turns), otherwise the radial `x tanh(|x|) / |x|`, which commutes with every
+  orthogonal matrix and lands in the unit ball.
+
+  Args:
+    action_rep: the orthogonal `Representation` of the group on the action vector.
+    squash: `"auto"` (as above), `"tanh"` (refused unless `pi` is a signed permutation),
+      `"radial"` or `"none"`.
+    **kwargs: base `keras.layers.Layer` arguments.
+
+  Input shape: `[batch, |G|, k]`, `k = action_rep.dim`.
+  Output shape: `[batch, k]`.
+  """
+
+  SQUASHES = ("auto", "tanh", "radial", "none")
+
+  def __init__(
+    self, action_rep: Representation | Mapping[str, Any], squash: str = "auto", **kwargs: Any
+  ):
+    super().__init__(**kwargs)
+    self.action_rep = Representation.coerce(action_rep)
+    if not self.action_rep.is_orthogonal():
+      raise ValueError(
+        f"RegularToAction: action_rep {self.action_rep.name!r} is not orthogonal; expected "
+        "the orthogonal representation of a continuous action."
+      )
+    if squash not in self.SQUASHES:
+      raise ValueError(
+        f"RegularToAction: squash must be one of {self.SQUASHES}, received squash={squash!r}."
+      )
+    signed = _signed_permutation(self.action_rep.matrices)[0] is not None
+    if squash == "tanh" and not signed:
+      raise ValueError(
+        f"RegularToAction: squash='tanh' commutes with the action representation only if "
+        f"every pi(g) is a signed permutation matrix; {self.action_rep.name!r} is not. Use "
+        "'radial' or 'auto'."
+      )
+    self.squash = squash
+    self._mode = ("tanh" if signed else "radial") if squash == "auto" else squash
+
+  def build(self, input_shape: tf.TensorShape) -> None:
+    shape = tf.TensorShape(input_shape)
+    group, k = self.action_rep.group, self.action_rep.dim
+    if shape.rank != 3 or shape[1] != group.order or shape[2] != k:
+      raise ValueError(
+        f"RegularToAction over {group.name} expects regular features [batch, {group.order}, "
+        f"{k}] ({k} = the action dimension), received shape {shape}."
+      )
+    super().build(input_shape)
+
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
+    inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
+    pi = tf.constant(self.action_rep.matrices / self.action_rep.group.order, self.compute_dtype)
+    out = tf.einsum("hij,bhj->bi", pi, inputs)
+    if self._mode == "tanh":
+      return tf.tanh(out)
+    if self._mode == "radial":
+      norm = tf.norm(out, axis=-1, keepdims=True)
+      return out * tf.math.divide_no_nan(tf.tanh(norm), norm)
+    return out
+
+  def compute_output_shape(self, input_shape: tf.TensorShape) -> tf.TensorShape:
+    return tf.TensorShape([input_shape[0], self.action_rep.dim])
+
+  def get_config(self) -> Dict[str, Any]:
+    config = super().get_config()
+    config.update({"action_rep": self.action_rep.get_config(), "squash": self.squash})
+    return config
+
+
+def _lift(kind: str, width: int, rep: Representation, num_kernels: int):
+  """The first layer of an equivariant trunk: `[batch, d] -> [batch, |G|, width]`."""
+  args = dict(activation="relu", kernel_initializer=_orth())
+  if kind == "gcnn":
+    return GroupLift(width, rep, **args)
+  if kind == "rpp":
+    return ResidualGroupLift(width, rep, free_decay=RPP_FREE_DECAY, **args)
+  return RelaxedGroupLift(
+    width, rep, num_kernels=num_kernels, parameterization=_parameterization(kind), **args
+  )
+
+
+def _conv(kind: str, width: int, symmetry: MDPSymmetry, num_kernels: int, **args):
+  """A regular-to-regular layer of the trunk (`args`: activation, initializer, name)."""
+  group = symmetry.group
+  if kind == "gcnn":
+    return GroupConv(width, group, **args)
+  if kind == "rpp":
+    return ResidualGroupConv(width, group, free_decay=RPP_FREE_DECAY, **args)
+  return RelaxedGroupConv(
+    width, group, num_kernels=num_kernels, parameterization=_parameterization(kind), **args
+  )
+
+
+def _parameterization(kind: str) -> str:
+  return "centered" if kind == "relaxed_centered" else "direct"
+
+
+def mlp_actor(symmetry: MDPSymmetry, width: int, name: str = "mlp_actor") -> keras.Model:
+  """`s -> tanh(W3 relu(W2 relu(W1 s)))`, no symmetry."""
+  inp = keras.Input((symmetry.state_dim,), name="observation")
+  h = keras.layers.Dense(width, "relu", kernel_initializer=_orth())(inp)
+  h = keras.layers.Dense(width, "relu", kernel_initializer=_orth())(h)
+  out = keras.layers.Dense(symmetry.action_dim, "tanh", name="action")(h)
+  return keras.Model(inp, out, name=name)
+
+
+def equivariant_actor(
+  kind: str, symmetry: MDPSymmetry, width: int, num_kernels: int = RELAXED_KERNELS, name=None
+) -> keras.Model:
+  """Lift, a hidden regular layer, a regular layer onto `k` channels, `RegularToAction`."""
+  inp = keras.Input((symmetry.state_dim,), name="observation")
+  h = _lift(kind, width, symmetry.state_rep, num_kernels)(inp)
+  h = _conv(kind, width, symmetry, num_kernels, activation="relu", kernel_initializer=_orth())(h)
+  h = _conv(kind, symmetry.action_dim, symmetry, num_kernels, kernel_initializer=_orth(1.0))(h)
+  out = RegularToAction(symmetry.action_rep, name="action")(h)
+  return keras.Model(inp, out, name=name or f"{kind}_actor")
+
+
+def _mlp_q(sa, width: int, tag: str):
+  h = keras.layers.Dense(width, "relu", kernel_initializer=_orth(), name=f"{tag}_dense_1")(sa)
+  h = keras.layers.Dense(width, "relu", kernel_initializer=_orth(), name=f"{tag}_dense_2")(h)
+  return keras.layers.Dense(1, name=f"{tag}_value")(h)
+
+
+def _equivariant_q(kind, symmetry: MDPSymmetry, sa_rep, sa, width: int, num_kernels: int, tag):
+  h = _lift(kind, width, sa_rep, num_kernels)(sa)
+  h = _conv(
+    kind, width, symmetry, num_kernels, activation="relu", kernel_initializer=_orth(),
+    name=f"{tag}_conv",
+  )(h)
+  h = GroupPool("mean", name=f"{tag}_pool")(h)
+  return keras.layers.Dense(1, name=f"{tag}_value")(h)
+
+
+def twin_critic(
+  kind: str, symmetry: MDPSymmetry, width: int, num_kernels: int = RELAXED_KERNELS, name=None
+) -> keras.Model:
+  """`[observation, action] -> [Q1, Q2]` (`[batch, 2]`), two independent trunks on the
+  concatenated `(s, a)`; for the equivariant kinds lifted under `rho + pi`."""
+  obs = keras.Input((symmetry.state_dim,), name="observation")
+  act = keras.Input((symmetry.action_dim,), name="action")
+  sa = keras.layers.Concatenate(name="state_action")([obs, act])
+  if kind in ("mlp", "augment"):
+    heads = [_mlp_q(sa, width, f"q{i}") for i in (1, 2)]
+  else:
+    sa_rep = direct_sum(symmetry.state_rep, symmetry.action_rep)
+    heads = [
+      _equivariant_q(kind, symmetry, sa_rep, sa, width, num_kernels, f"q{i}") for i in (1, 2)
+    ]
+  out = keras.layers.Concatenate(name="twin_q")(heads)
+  return keras.Model([obs, act], out, name=name or f"{kind}_critic")
+
+
+def _check_kind(kind: Any, builder: str) -> str:
+  if kind not in CONTINUOUS_KINDS:
+    raise ValueError(
+      f"{builder}: unknown network kind {kind!r}; expected one of {CONTINUOUS_KINDS}."
+    )
+  return kind
+
+
+def _check_width(width: Any, builder: str) -> None:
+  if width is not None and (
+    isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1
+  ):
+    raise ValueError(
+      f"{builder}: width must be a positive integer or None (match the mlp's parameter "
+      f"count), received width={width!r}."
+    )
+
+
+def _check_kernels(num_kernels: Any, builder: str) -> int:
+  if (
+    isinstance(num_kernels, bool)
+    or not isinstance(num_kernels, (int, np.integer))
+    or num_kernels < 1
+  ):
+    raise ValueError(
+      f"{builder}: num_kernels (L of the relaxed layers) must be a positive integer, received "
+      f"num_kernels={num_kernels!r}."
+    )
+  return int(num_kernels)
+
+
+def _actor(kind: str, symmetry: MDPSymmetry, width: int, num_kernels: int) -> keras.Model:
+  if kind in ("mlp", "augment"):
+    return mlp_actor(symmetry, width, name=f"{kind}_actor")
+  return equivariant_actor(kind, symmetry, width, num_kernels)
+
+
+@functools.lru_cache(maxsize=64)
+def matched_width(
+  kind: str, role: str, symmetry: MDPSymmetry, num_kernels: int = RELAXED_KERNELS
+) -> int:
+  """The width of `kind`'s actor or critic (`role`) whose parameter count is closest to the
+  mlp's at `MLP_WIDTH` (within 10 %)."""
+  if kind in ("mlp", "augment"):
+    return MLP_WIDTH
+  if role == "actor":
+    target = count_params(mlp_actor(symmetry, MLP_WIDTH))
+    build = lambda w: equivariant_actor(kind, symmetry, w, num_kernels)  # noqa: E731
+  else:
+    target = count_params(twin_critic("mlp", symmetry, MLP_WIDTH))
+    build = lambda w: twin_critic(kind, symmetry, w, num_kernels)  # noqa: E731
+  width, _ = match_width(build, target, tolerance=0.1, widths=range(1, 1025))
+  return width
+
+
+def build_continuous_actor(
+  kind: str,
+  symmetry: MDPSymmetry,
+  width: Optional[int] = None,
+  num_kernels: int = RELAXED_KERNELS,
+) -> keras.Model:
+  """Deterministic actor `observation [batch, d] -> action [batch, k]` in `[-1, 1]^k`.
+
+  Args:
+    kind: one of `CONTINUOUS_KINDS`.
+    symmetry: an `MDPSymmetry` with `continuous_actions=True`.
+    width: hidden channels (per group element for the equivariant kinds); None matches the
+      mlp's parameter count.
+    num_kernels: L of the relaxed layers (relaxed kinds only).
+
+  Returns:
+    A `keras.Model`, serialisable as `.keras` in safe mode.
+
+  Raises:
+    ValueError: an unknown kind, a symmetry with discrete actions, a bad width or L.
+  """
+  builder = "build_continuous_actor"
+  _check_kind(kind, builder)
+  check_continuous(symmetry, builder)
+  _check_width(width, builder)
+  num_kernels = _check_kernels(num_kernels, builder)
+  width = width or matched_width(kind, "actor", symmetry, num_kernels)
+  return _actor(kind, symmetry, int(width), num_kernels)
+
+
+def build_continuous_critic(
+  kind: str,
+  symmetry: MDPSymmetry,
+  width: Optional[int] = None,
+  num_kernels: int = RELAXED_KERNELS,
+) -> keras.Model:
+  """Twin critic `[observation [batch, d], action [batch, k]] -> [batch, 2]`.
+
+  Arguments, return and errors as `build_continuous_actor`; the equivariant kinds are
+  invariant, `Q(rho(g) s, pi(g) a) = Q(s, a)`.
+  """
+  builder = "build_continuous_critic"
+  _check_kind(kind, builder)
+  check_continuous(symmetry, builder)
+  _check_width(width, builder)
+  num_kernels = _check_kernels(num_kernels, builder)
+  width = width or matched_width(kind, "critic", symmetry, num_kernels)
+  return twin_critic(kind, symmetry, int(width), num_kernels)
