@@ -19,8 +19,6 @@ from tf_equirl.prae import (
   build_abstract_mdp,
   build_encoder,
   build_model,
-  build_reward,
-  build_transition,
   check_episodes,
   evaluate_lifted,
   evaluate_ranking,
@@ -109,7 +107,9 @@ def _numpy_forward(model, obs, action, negatives):
     return dense(model.encoder.get_layer("latent"), h)
 
   def reward(z):
-    return dense(model.reward.get_layer("reward"), dense(model.reward.get_layer("reward_hidden"), z, True))[:, 0]
+    return dense(
+      model.reward.get_layer("reward"), dense(model.reward.get_layer("reward_hidden"), z, True)
+    )[:, 0]
 
   z = encode(obs)
   onehot = np.eye(model.num_actions)[action]
@@ -243,7 +243,9 @@ def test_bad_input_errors(episodes):
     model.encode(np.zeros((3, 5), np.float32))
   with pytest.raises(ValueError, match=r"expected integers in \[0, 1\]"):
     check_episodes(dict(episodes[0], action=episodes[0]["action"] + 1), 4, 2)
-  with pytest.raises(ValueError, match=r"integer actions of shape \[batch\] with values in \[0, 1\]"):
+  with pytest.raises(
+    ValueError, match=r"integer actions of shape \[batch\] with values in \[0, 1\]"
+  ):
     model([np.zeros((2, 4), np.float32), tf.constant([0, 2], tf.int32)])
   with pytest.raises(ValueError, match="lacks"):
     check_episodes({k: v for k, v in episodes[0].items() if k != "episode"}, 4, 2)

@@ -192,8 +192,7 @@ class PRAEModel(keras.Model):
     shape = observation.shape
     if shape.rank != 2 or (shape[-1] is not None and shape[-1] != self.state_dim):
       raise ValueError(
-        f"PRAE: observations must have shape [batch, {self.state_dim}], received shape "
-        f"{shape}."
+        f"PRAE: observations must have shape [batch, {self.state_dim}], received shape " f"{shape}."
       )
     if not (observation.dtype.is_floating or observation.dtype.is_integer):
       raise ValueError(

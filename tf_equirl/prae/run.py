@@ -73,9 +73,7 @@ def build_model(config: PRAEConfig, env) -> PRAEModel:
 
 
 def _flat(data: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-  return {
-    k: (v.reshape(len(v), -1) if k in ("obs", "next_obs") else v) for k, v in data.items()
-  }
+  return {k: (v.reshape(len(v), -1) if k in ("obs", "next_obs") else v) for k, v in data.items()}
 
 
 def train_prae(

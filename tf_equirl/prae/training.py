@@ -56,9 +56,7 @@ def check_episodes(data: Dict[str, np.ndarray], state_dim: int, num_actions: int
       raise ValueError(f"PRAE data: {name} must have shape [{n}, {state_dim}], received {shape}.")
   for name in ("action", "reward", "episode"):
     if np.shape(data[name]) != (n,):
-      raise ValueError(
-        f"PRAE data: {name} must have shape [{n}], received {np.shape(data[name])}."
-      )
+      raise ValueError(f"PRAE data: {name} must have shape [{n}], received {np.shape(data[name])}.")
   action = np.asarray(data["action"])
   if not np.issubdtype(action.dtype, np.integer):
     raise ValueError(f"PRAE data: action must be integers, received dtype {action.dtype}.")
