@@ -108,10 +108,9 @@ def build_encoder(
   order = symmetry.group.order
   channels = [_group_channels(w, order, "encoder_hidden width") for w in hidden]
   out_channels = _group_channels(latent_dim, order, "latent_dim")
-  if kind == "gcnn":
-    lift, conv, extra = GroupLift, GroupConv, {}
-  else:
-    lift, conv, extra = RelaxedGroupLift, RelaxedGroupConv, {"num_kernels": RELAXED_KERNELS}
+  lift: Any = GroupLift if kind == "gcnn" else RelaxedGroupLift
+  conv: Any = GroupConv if kind == "gcnn" else RelaxedGroupConv
+  extra: Dict[str, Any] = {} if kind == "gcnn" else {"num_kernels": RELAXED_KERNELS}
   h = lift(channels[0], symmetry.state_rep, activation="relu", name="lift", **extra)(inp)
   for i, c in enumerate(channels[1:], 1):
     h = conv(c, symmetry.group, activation="relu", name=f"hidden_{i}", **extra)(h)

@@ -98,12 +98,12 @@ def value_iteration(
   gamma = checks.unit_interval("value_iteration", "gamma", gamma)
   if gamma >= 1.0:
     raise ValueError(f"value_iteration.gamma must lie in [0, 1), received {gamma!r}.")
-  sweeps = checks.positive_int("value_iteration", "sweeps", sweeps)
+  count = checks.positive_int("value_iteration", "sweeps", sweeps)
   values, q = _value_iteration(
     tf.constant(transitions),
     tf.constant(rewards),
     tf.constant(gamma, tf.float32),
-    tf.constant(sweeps),
+    tf.constant(count),
   )
   return Plan(values.numpy(), q.numpy())
 
@@ -182,8 +182,10 @@ def build_abstract_mdp(
   prototypes = model.encoder(observations)
   goal_index = None
   if reward == "goal":
-    goal = np.zeros(model.state_dim, np.float32) if goal is None else np.asarray(goal, np.float32)
-    z_goal = model.encode(goal.reshape(1, -1))
+    goal_obs = (
+      np.zeros(model.state_dim, np.float32) if goal is None else np.asarray(goal, np.float32)
+    )
+    z_goal = model.encode(goal_obs.reshape(1, -1))
     distinct = 0.5 * tf.reduce_sum(tf.square(prototypes - z_goal), axis=-1) > 1e-8
     prototypes = tf.concat([tf.boolean_mask(prototypes, distinct), z_goal], axis=0)
     goal_index = int(prototypes.shape[0]) - 1
