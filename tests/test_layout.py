@@ -1,8 +1,9 @@
 """The package's import direction, read from the sources (ast, nothing imported).
 
 Bottom to top: the foundation (checks, random numbers, parameter counts, compilation,
-statistics, provenance, results files, run folders) < groups < layers < envs < networks < models (and the zoo) <
-agents (PPO < Dyna < AC) < runner < sweeps < experiments. A module may import its own layer and the
+statistics, provenance, results files, run folders) < groups < layers < envs < networks < models
+(and the zoo, and PRAE's learned homomorphisms) < agents (PPO < Dyna < AC) < runner < sweeps <
+experiments. A module may import its own layer and the
 layers below it, never one above, and no two modules import each other, directly or through
 others. Launchers sit above everything and are not part of the package.
 """
@@ -33,7 +34,7 @@ LAYERS = (
   ("layers", ("tf_equirl.layers",)),
   ("envs", ("tf_equirl.envs", "tf_equirl.evaluation")),
   ("networks", ("tf_equirl.networks",)),
-  ("models", ("tf_equirl.models", "tf_equirl.zoo")),
+  ("models", ("tf_equirl.models", "tf_equirl.zoo", "tf_equirl.prae")),
   ("agents.ppo", ("tf_equirl.agents", "tf_equirl.agents.ppo")),
   ("agents.dyna", ("tf_equirl.agents.dyna",)),
   ("agents.ac", ("tf_equirl.agents.ac",)),

@@ -37,6 +37,7 @@ _LAZY = (
   "runner",
   "sweeps",
   "experiments",
+  "prae",
 )
 
 

@@ -8,6 +8,7 @@
 * `TransitionTrainer(model, spec, TrainConfig(...)).fit(train, validation)`: Adam 1e-3,
   grad-norm clip 0.5, batch 64 (thesis Table 5.5), compiled steps over `tf.data`;
   `train_one(...)`: one training run on a saved dataset, with its files.
+* `collect_episodes`: whole episodes with the episode of every transition.
 * `make_datasets`, `load_split`, `as_tf_dataset`: the joint / left / random / validation
   transition datasets (`tf_equirl.models.data` documents the .npz format).
 * `model_dynamics(model, env)` -> a `physics` function for `env.with_dynamics`, and
@@ -19,6 +20,7 @@ from tf_equirl.models.data import (
   DATASETS,
   DataConfig,
   as_tf_dataset,
+  collect_episodes,
   collect_transitions,
   dataset_dir,
   load_split,
@@ -51,6 +53,7 @@ __all__ = [
   "DATASETS",
   "make_datasets",
   "collect_transitions",
+  "collect_episodes",
   "save_split",
   "load_split",
   "as_tf_dataset",

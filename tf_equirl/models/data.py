@@ -7,6 +7,10 @@ Format. One `.npz` file per split (`joint`, `left`, `random`, `validation`) unde
 * `reward` float32 `[N]`, `terminated` bool `[N]` (the episode ended by the task's rule;
   losses mask these, eq. 4.30/4.32), `expert` bool `[N]` (collected by the expert policy).
 
+`collect_episodes` gives whole episodes instead, with an `episode` array (the episode of
+each transition; not part of the saved `.npz` format) for learners that need to know which
+transitions share an episode (`tf_equirl.prae` draws its negatives from the same episode).
+
 The environments follow tf-agents' auto-reset: the step after a LAST step only resets and
 ignores its action. Those reset steps are not transitions of the MDP and are dropped; a
 truncated (time-limit) transition is kept with `terminated=False`.
@@ -39,6 +43,7 @@ __all__ = [
   "DATASETS",
   "DataConfig",
   "collect_transitions",
+  "collect_episodes",
   "make_datasets",
   "save_split",
   "load_split",
@@ -113,7 +118,7 @@ def collect_transitions(
     # Resets cost at most one step in two (Catch: one in ten): over-collect a little.
     steps = int(np.ceil(1.25 * (num_transitions - have) / num_envs)) + 2
     key = tf.constant([seed, chunk], tf.int64)
-    obs, action, next_obs, reward, terminated, valid = (
+    obs, action, next_obs, reward, terminated, valid, _ = (
       t.numpy() for t in run(key, tf.constant(steps))
     )
     keep = valid.reshape(-1)
@@ -134,6 +139,74 @@ def collect_transitions(
       "collect_transitions produced invalid actions; the actor's logits "
       "must have one entry per action."
     )
+  return data
+
+
+def collect_episodes(
+  env, num_episodes: int, seed: int, actor=None, num_envs: int = 128, greedy: bool = False
+) -> Dict[str, np.ndarray]:
+  """`num_episodes` whole episodes of `env` under `actor` (a logits model) or, with
+  `actor=None`, the uniform random policy, with the episode of every transition.
+
+  Each of `min(num_envs, num_episodes)` environments plays its first `k` episodes (`k` the
+  episodes each must give) in one compiled loop long enough for `k` episodes of the
+  environment's step limit, and the first `num_episodes` in the order (episode number,
+  environment) are kept. Which episodes are kept does not depend on their lengths, so the
+  episodes are independent draws (a fixed transition budget would cut the last ones short).
+
+  Args:
+    env: a tf_equirl environment with a step limit (`env.max_episode_steps`).
+    num_episodes: how many episodes (>= 1).
+    seed: integer seed of the collection.
+    actor: None (uniform random actions) or a Keras logits model.
+    num_envs: environments stepped together (at most).
+    greedy: act with the actor's argmax instead of sampling from its logits.
+
+  Returns:
+    The arrays of `FIELDS` (`expert` is True where `actor` is given) plus `episode` int32
+    `[N]` (0 .. num_episodes-1), sorted by episode and then by time: episode `e` is one
+    contiguous run of rows whose last transition ended it (terminated or truncated).
+
+  Raises:
+    ValueError: a non-positive `num_episodes` or `num_envs`, or an environment without a
+      step limit.
+  """
+  for name, value in (("num_episodes", num_episodes), ("num_envs", num_envs)):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+      raise ValueError(f"collect_episodes: {name} must be a positive integer, received {value!r}.")
+  if env.max_episode_steps is None:
+    raise ValueError(
+      f"collect_episodes needs an environment with a step limit; {env.name} has "
+      "max_episode_steps=None."
+    )
+  num_envs = int(min(num_envs, num_episodes))
+  per_env = -(-int(num_episodes) // num_envs)
+  # An episode takes at most max_episode_steps steps plus the reset step that follows it.
+  steps = per_env * (int(env.max_episode_steps) + 1)
+  run = _collector(env, actor, num_envs, greedy)
+  arrays = [t.numpy() for t in run(tf.constant([seed, 0], tf.int64), tf.constant(steps))]
+  obs, action, next_obs, reward, terminated, valid, episode = arrays
+  column = np.broadcast_to(np.arange(num_envs), valid.shape)
+  keep = valid & (episode < per_env)
+  # Rank (episode number, environment): the first num_episodes of that order are kept.
+  rank = (episode * num_envs + column)[keep]
+  time = np.broadcast_to(np.arange(steps)[:, None], valid.shape)[keep]
+  order = np.lexsort((time, rank))
+  rank = rank[order]
+  chosen = rank < num_episodes
+  data = {
+    name: arr[keep][order][chosen]
+    for name, arr in (
+      ("obs", obs),
+      ("action", action),
+      ("next_obs", next_obs),
+      ("reward", reward),
+      ("terminated", terminated),
+    )
+  }
+  _, data["episode"] = np.unique(rank[chosen], return_inverse=True)
+  data["episode"] = data["episode"].astype(np.int32)
+  data["expert"] = np.full(len(data["action"]), actor is not None)
   return data
 
 
@@ -161,23 +234,28 @@ def _collector(env, actor, num_envs: int, greedy: bool):
       (tf.float32, per_env),
       (tf.bool, per_env),
       (tf.bool, per_env),
+      (tf.int32, per_env),
     )
     # Known element shapes: XLA's bridge then compiles the loop body once, not twice.
     arrays = [tf.TensorArray(d, size=steps, element_shape=shape) for d, shape in spec]
 
-    def body(t, state, observation, arrays):
+    def body(t, state, observation, episode, arrays):
       action = policy(observation, rng.fold_in(key, tf.cast(t, tf.int64)))
       real = tf.logical_not(state.done)  # False: this step only resets the element
+      # Episodes begun by each element before this step's transition (a reset step opens one).
+      episode = episode + tf.cast(state.done, tf.int32)
       state, step = env.pure_step(state, action)
       terminated = tf.logical_and(
         tf.equal(step.step_type, ts.StepType.LAST), tf.equal(step.discount, 0.0)
       )
-      values = (observation, action, step.observation, step.reward, terminated, real)
+      values = (observation, action, step.observation, step.reward, terminated, real, episode)
       arrays = [a.write(t, v) for a, v in zip(arrays, values)]
-      return t + 1, state, step.observation, arrays
+      return t + 1, state, step.observation, episode, arrays
 
-    _, _, _, arrays = tf.while_loop(
-      lambda t, *_: t < steps, body, (tf.constant(0), state, time_step.observation, arrays)
+    _, _, _, _, arrays = tf.while_loop(
+      lambda t, *_: t < steps,
+      body,
+      (tf.constant(0), state, time_step.observation, tf.zeros([num_envs], tf.int32), arrays),
     )
     return tuple(a.stack() for a in arrays)
 
