@@ -69,6 +69,10 @@ setup(
     "test": ["pytest>=7"] + SWEEP_REQUIRES,
     # mkdocs build --strict (.ci/run) and mkdocs serve.
     "docs": DOCS_REQUIRES,
+    # dm_control's MuJoCo tasks for tests/test_envs_dmc.py; these two resolve beside the
+    # pinned stack without changing a package (dm_control 1.0.50 wants a newer mujoco than
+    # 4.0.0's bindings support).
+    "dmc": ["dm_control==1.0.47", "mujoco==3.14.0"],
   },
   cmdclass={"build_py": BuildPyWithZoo},
   license="Apache-2.0",

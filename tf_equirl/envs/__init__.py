@@ -14,6 +14,10 @@
 * `CatchEnv` is a gymnasium Catch registered as `tf_equirl/Catch-v0` on import
   (`GridWorldEnv` likewise as `tf_equirl/GridWorld-v0`), and
   `run_gymnasium_episodes` evaluates a policy on a gymnasium environment.
+* Continuous actions (float `[B, k]` in `[-1, 1]`): `Pendulum` (gymnasium Pendulum-v1),
+  `CartPoleSwingup`, `AcrobotSwingup` and `Reacher` (dm_control's tasks, D1 / D2
+  symmetric, with symmetry-breaking variants), also as gymnasium environments
+  `tf_equirl/<name>` (`ControlGymEnv`).
 """
 
 from tf_equirl.envs.base import BatchedEnvironment, EnvState, as_key
@@ -39,7 +43,12 @@ from tf_equirl.envs.gridworld import (
 )
 from tf_equirl.envs.gym_gridworld import GYMNASIUM_ID as GRIDWORLD_GYMNASIUM_ID
 from tf_equirl.envs.gym_gridworld import GridWorldEnv, register_gymnasium_gridworld
+from tf_equirl.envs.gym_control import ControlGymEnv, register_gymnasium_control
 from tf_equirl.envs.gymnasium_adapter import check_gymnasium_compatible, run_gymnasium_episodes
+from tf_equirl.envs.acrobot_swingup import AcrobotSwingup, acrobot_swingup_symmetry
+from tf_equirl.envs.cartpole_swingup import CartPoleSwingup, cartpole_swingup_symmetry
+from tf_equirl.envs.pendulum import Pendulum, pendulum_symmetry
+from tf_equirl.envs.reacher import Reacher, reacher_symmetry
 from tf_equirl.envs.registry import list_envs, make, register
 from tf_equirl.envs.render import PixelEnvironment, pixels, register_renderer, render
 
@@ -47,11 +56,16 @@ for _name, _factory in (
   ("CartPole-v1", CartPole),
   ("Catch-v0", Catch),
   ("GridWorld-v0", GridWorld),
+  ("Pendulum-v1", Pendulum),
+  ("CartPoleSwingup-v0", CartPoleSwingup),
+  ("AcrobotSwingup-v0", AcrobotSwingup),
+  ("Reacher-v0", Reacher),
 ):
   if _name not in list_envs():
     register(_name, _factory)
 register_gymnasium_envs()
 register_gymnasium_gridworld()
+register_gymnasium_control()
 
 __all__ = [
   "BatchedEnvironment",
@@ -74,12 +88,22 @@ __all__ = [
   "gridworld_state_from_observation",
   "gridworld_symmetry",
   "gridworld_symmetries",
+  "Pendulum",
+  "pendulum_symmetry",
+  "CartPoleSwingup",
+  "cartpole_swingup_symmetry",
+  "AcrobotSwingup",
+  "acrobot_swingup_symmetry",
+  "Reacher",
+  "reacher_symmetry",
   "CatchEnv",
   "CATCH_GYMNASIUM_ID",
   "register_gymnasium_envs",
   "GridWorldEnv",
   "GRIDWORLD_GYMNASIUM_ID",
   "register_gymnasium_gridworld",
+  "ControlGymEnv",
+  "register_gymnasium_control",
   "run_gymnasium_episodes",
   "check_gymnasium_compatible",
   "make",

@@ -33,6 +33,14 @@ time). Under `tf.function(jit_compile=True)` TF 2.15 compiles `Assert` to a no-o
 time step of an element with an out-of-range action carries NaN in its observation
 and reward, which makes the mistake visible rather than silently clipping the
 action.
+
+Continuous actions. An environment built with `action_dim=k` (instead of `num_actions`)
+takes float32 actions `[B, k]` in `[-1, 1]` (its action spec is a `BoundedTensorSpec`
+`[k]` with those bounds). A non-float dtype or a wrong shape raises `ValueError` when the
+step is traced; an element outside `[-1, 1]` or not finite is an invalid action, handled as
+above (eager `ValueError`, graph assertion, NaN observation and reward under XLA). The
+action is never clipped: an invalid element's physics is advanced with the zero action so
+its state stays finite, and its time step carries NaN.
 """
 
 from __future__ import annotations
@@ -141,25 +149,34 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     name: environment name, used in error messages.
     observation_spec: `BoundedTensorSpec` of one observation.
     num_actions: number of discrete actions; actions are int in `[0, num_actions)`.
-    physics: `(physics_state [B, ...], action int32 [B]) -> next physics_state`.
+      None for an environment with continuous actions.
+    physics: `(physics_state [B, ...], action) -> next physics_state`, where `action` is
+      int32 `[B]` (discrete) or float32 `[B, action_dim]` (continuous).
     outcome: `(physics_state, action, next_physics_state) -> (reward float32 [B],
       terminated bool [B])`.
     max_episode_steps: truncation limit (LAST with discount 1), or None.
     batch_size: number of environments stepped together.
     seed: integer seed (or `[2]` key) of the `TFEnvironment` state. The pure API
       takes its own seed in `pure_reset`.
+    action_dim: length `k` of a continuous action: actions are float32 `[B, k]` in
+      `[-1, 1]`. Give exactly one of `num_actions` and `action_dim`.
+
+  Raises:
+    ValueError: for a bad `batch_size`, `max_episode_steps`, `num_actions` or `action_dim`
+      (or both or neither of the last two), or `physics` / `outcome` that are not callable.
   """
 
   def __init__(
     self,
     name: str,
     observation_spec: tensor_spec.BoundedTensorSpec,
-    num_actions: int,
+    num_actions: Optional[int],
     physics: PhysicsFn,
     outcome: OutcomeFn,
     max_episode_steps: Optional[int],
     batch_size: int,
     seed: Any,
+    action_dim: Optional[int] = None,
   ):
     if (
       not isinstance(batch_size, (int, np.integer))
@@ -179,14 +196,31 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     for fn_name, fn in (("physics", physics), ("outcome", outcome)):
       if not callable(fn):
         raise ValueError(f"{name}: {fn_name} must be callable, received {fn!r}.")
+    if (num_actions is None) == (action_dim is None):
+      raise ValueError(
+        f"{name}: give exactly one of num_actions (discrete actions) and action_dim "
+        f"(continuous actions), received num_actions={num_actions!r}, "
+        f"action_dim={action_dim!r}."
+      )
+    for arg, value, low in (("num_actions", num_actions, 1), ("action_dim", action_dim, 1)):
+      if value is not None and (
+        not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low
+      ):
+        raise ValueError(f"{name}: {arg} must be a positive integer, received {value!r}.")
     self._name = name
-    self._num_actions = int(num_actions)
+    self._num_actions = None if num_actions is None else int(num_actions)
+    self._action_dim = None if action_dim is None else int(action_dim)
     self._physics = physics
     self._outcome = outcome
     self._max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
-    action_spec = tensor_spec.BoundedTensorSpec(
-      [], tf.int32, minimum=0, maximum=self._num_actions - 1, name="action"
-    )
+    if self._action_dim is None:
+      action_spec = tensor_spec.BoundedTensorSpec(
+        [], tf.int32, minimum=0, maximum=self._num_actions - 1, name="action"
+      )
+    else:
+      action_spec = tensor_spec.BoundedTensorSpec(
+        [self._action_dim], tf.float32, minimum=-1.0, maximum=1.0, name="action"
+      )
     super().__init__(ts.time_step_spec(observation_spec), action_spec, int(batch_size))
     # Only the TFEnvironment face owns variables; the pure API never touches them.
     state, time_step = self.pure_reset(seed)
@@ -199,8 +233,19 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     return self._name
 
   @property
-  def num_actions(self) -> int:
+  def num_actions(self) -> Optional[int]:
+    """The number of discrete actions (None for continuous actions)."""
     return self._num_actions
+
+  @property
+  def continuous_actions(self) -> bool:
+    """Whether actions are float vectors in `[-1, 1]^action_dim`."""
+    return self._action_dim is not None
+
+  @property
+  def action_dim(self) -> Optional[int]:
+    """The length of a continuous action (None for discrete actions)."""
+    return self._action_dim
 
   @property
   def max_episode_steps(self) -> Optional[int]:
@@ -299,7 +344,8 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
 
     Args:
       state: an `EnvState` from `pure_reset` or a previous `pure_step`.
-      action: integer tensor `[B]` with values in `[0, num_actions)`.
+      action: integer tensor `[B]` with values in `[0, num_actions)`, or for continuous
+        actions a float tensor `[B, action_dim]` with values in `[-1, 1]`.
 
     Returns:
       `(next_state, time_step)`.
@@ -363,7 +409,7 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     Args:
       state: an `EnvState`; `state.done` is normally False everywhere (states returned by
         this method never have it set), otherwise those elements reset as in `pure_step`.
-      action: integer tensor `[B]` with values in `[0, num_actions)`.
+      action: as in `pure_step`.
 
     Returns:
       `(next_state, time_step, next_observation)`: `time_step` is `pure_step`'s (a LAST
@@ -396,6 +442,8 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
 
   def _check_action(self, action: Any, batch: Optional[int]):
     """Static checks in Python, value checks eagerly or as a graph assertion."""
+    if self._action_dim is not None:
+      return self._check_continuous_action(action, batch)
     expected = (
       f"integer actions of shape [{batch if batch is not None else 'B'}] with "
       f"values in [0, {self._num_actions - 1}]"
@@ -443,6 +491,66 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     )
     with tf.control_dependencies([check]):
       return tf.identity(action), valid
+
+  def _check_continuous_action(self, action: Any, batch: Optional[int]):
+    """`_check_action` for float actions `[B, action_dim]` in `[-1, 1]`.
+
+    Returns the action as float32 with invalid elements (a component outside `[-1, 1]` or
+    not finite) replaced by zeros, so the physics state stays finite, and the `[B]` mask of
+    valid elements that `pure_step` turns into NaN time steps."""
+    k = self._action_dim
+    expected = (
+      f"float32 actions of shape [{batch if batch is not None else 'B'}, {k}] with "
+      "values in [-1, 1]"
+    )
+    if isinstance(action, (int, float, bool, np.number, np.bool_)):
+      raise ValueError(f"{self._name}: invalid action {action!r}; expected {expected}.")
+    try:
+      action = tf.convert_to_tensor(action)
+    except (TypeError, ValueError) as e:
+      raise ValueError(f"{self._name}: invalid action {action!r}; expected {expected}.") from e
+    if not action.dtype.is_floating:
+      raise ValueError(
+        f"{self._name}: invalid action of dtype {action.dtype.name} "
+        f"({_describe(action)}); expected {expected}."
+      )
+    if (
+      action.shape.rank != 2
+      or (action.shape[1] is not None and action.shape[1] != k)
+      or (batch is not None and action.shape[0] is not None and action.shape[0] != batch)
+    ):
+      raise ValueError(
+        f"{self._name}: invalid action of shape {action.shape} "
+        f"({_describe(action)}); expected {expected}."
+      )
+    raw = action
+    action = tf.cast(action, tf.float32)
+    # Compared in the given dtype, so a float64 1.0000001 is not rounded into range.
+    one = tf.constant(1.0, raw.dtype)
+    in_range = tf.logical_and(raw >= -one, raw <= one)  # False for NaN
+    valid = tf.reduce_all(in_range, axis=1)
+    safe = tf.where(valid[:, None], action, tf.zeros_like(action))
+    values = tf.get_static_value(raw)
+    if values is not None:
+      bad = np.flatnonzero(~np.all((values >= -1) & (values <= 1), axis=1))
+      if bad.size:
+        raise ValueError(
+          f"{self._name}: invalid action {values[bad[:8]].tolist()} at batch index "
+          f"{bad[:8].tolist()}{' ...' if bad.size > 8 else ''}; valid actions are "
+          f"finite floats in [-1, 1] of shape [{k}]."
+        )
+      return safe, valid
+    check = tf.debugging.Assert(
+      tf.reduce_all(valid),
+      [
+        f"{self._name}: invalid action; valid actions are finite floats in [-1, 1] of "
+        f"shape [{k}], received action =",
+        raw,
+      ],
+      summarize=16,
+    )
+    with tf.control_dependencies([check]):
+      return tf.identity(safe), valid
 
   # ----------------------------------------------------------- TFEnvironment API
   def _current_time_step(self) -> ts.TimeStep:

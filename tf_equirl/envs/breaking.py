@@ -1,4 +1,4 @@
-"""Symmetry-breaking variants of CartPole and Catch (the three kinds of Park et al. 2025, 5.1).
+"""Symmetry-breaking variants of the environments (the kinds of Park et al. 2025, 5.1).
 
 `make("CartPole-v1", breaking="global", strength=0.5)`, or by name
 `make("CartPole-v1:global:0.5")` (the form `PPOConfig.env` takes). `strength=0` is the
@@ -26,6 +26,12 @@ probability in [0, 1] drawn per step from the environment's stateless key):
   repeat   where `paddle < columns // 2`, with probability `strength` the move is applied
            twice (two columns, clipped at the wall).
 
+The continuous-control environments (`Pendulum-v1`, `CartPoleSwingup-v0`,
+`AcrobotSwingup-v0`, `Reacher-v0`) take "repeat" and "reflect" inside a region of the state
+(the seed study's regions, listed in each module and in docs/environments.md), and the
+swing-ups also take "gravity" (a gravity vector tilted sideways, a global breaking); their
+variants are deterministic and implemented in each environment's module.
+
 CartPole's broken step is `tf_equirl.envs.cartpole.cartpole_broken_physics` (it changes the push
 of CartPole's own Euler step); Catch's is `catch_broken_physics` here. This module depends on
 neither environment, so both import it.
@@ -45,10 +51,22 @@ import tensorflow as tf
 
 from tf_equirl import rng
 
-__all__ = ["BREAKINGS", "check_breaking", "parse_variant", "catch_broken_physics", "bernoulli_bits"]
+__all__ = [
+  "BREAKINGS",
+  "ALL_BREAKINGS",
+  "check_breaking",
+  "variants_of",
+  "parse_variant",
+  "catch_broken_physics",
+  "bernoulli_bits",
+]
 
+# The variants of the discrete environments (CartPole-v1, Catch-v0).
 BREAKINGS = ("global", "reflect", "repeat")
-# Largest strength each variant accepts (None: unbounded).
+# Every variant some environment takes.
+ALL_BREAKINGS = ("global", "gravity", "reflect", "repeat")
+# Largest strength each variant accepts (None: unbounded); an environment takes exactly the
+# variants listed for it here.
 _MAX_STRENGTH = {
   ("CartPole-v1", "global"): None,
   ("CartPole-v1", "reflect"): 1.0,
@@ -56,7 +74,21 @@ _MAX_STRENGTH = {
   ("Catch", "global"): 1.0,
   ("Catch", "reflect"): 1.0,
   ("Catch", "repeat"): 1.0,
+  ("Pendulum-v1", "reflect"): 1.0,
+  ("Pendulum-v1", "repeat"): None,
+  ("CartPoleSwingup-v0", "gravity"): None,
+  ("CartPoleSwingup-v0", "reflect"): 1.0,
+  ("CartPoleSwingup-v0", "repeat"): None,
+  ("AcrobotSwingup-v0", "gravity"): None,
+  ("AcrobotSwingup-v0", "repeat"): None,
+  ("Reacher-v0", "reflect"): 1.0,
+  ("Reacher-v0", "repeat"): None,
 }
+
+
+def variants_of(env_name: str) -> Tuple[str, ...]:
+  """The symmetry-breaking variants `env_name` takes, sorted (empty: none)."""
+  return tuple(sorted(b for e, b in _MAX_STRENGTH if e == env_name))
 # Added to the environment's key for the breaking draws, so they are independent of the
 # reset draws made from the key itself (Philox hashes the whole seed).
 WIND_KEY_OFFSET = np.array([0x5A17C0DE, 0], dtype=np.int64)
@@ -71,10 +103,10 @@ def check_breaking(env_name: str, breaking: Optional[str], strength: Any) -> Opt
         f"pass breaking= one of {BREAKINGS}."
       )
     return None
-  if breaking not in BREAKINGS:
+  if (env_name, breaking) not in _MAX_STRENGTH:
     raise ValueError(
       f"{env_name}: unknown symmetry-breaking variant breaking={breaking!r}; "
-      f"expected one of {BREAKINGS}."
+      f"expected one of {variants_of(env_name)}."
     )
   if isinstance(strength, bool) or not isinstance(strength, (int, float, np.floating, np.integer)):
     raise ValueError(f"{env_name}: strength must be a number, received strength={strength!r}.")
@@ -100,7 +132,7 @@ def parse_variant(name: str) -> Tuple[str, Dict[str, Any]]:
   if len(rest) != 2:
     raise ValueError(
       f"Environment variant {name!r} must read '<env>:<breaking>:<strength>', "
-      f"e.g. 'CartPole-v1:global:0.5'; breaking is one of {BREAKINGS}."
+      f"e.g. 'CartPole-v1:global:0.5'; breaking is one of {ALL_BREAKINGS}."
     )
   try:
     strength = float(rest[1])

@@ -19,6 +19,9 @@ import types
 from typing import Any, Mapping, Optional, Tuple
 
 __all__ = [
+  "ContinuousDefaults",
+  "CONTINUOUS_DEFAULTS",
+  "continuous_defaults",
   "EnvDefaults",
   "ApproxGrid",
   "DEFAULTS",
@@ -201,5 +204,54 @@ def env_defaults(env: str) -> EnvDefaults:
     raise ValueError(
       f"No per-environment defaults for {env!r}; the table "
       f"(tf_equirl.envs.defaults) has {sorted(DEFAULTS)}."
+    )
+  return found
+
+
+@dataclasses.dataclass(frozen=True)
+class ContinuousDefaults:
+  """The continuous-control study's settings per environment (Park et al. 2025, 5.1 and
+  D.1.1, which train DrQ-v2 (Yarats et al. 2021)); `continuous_defaults(env)` reads them.
+
+  Attributes:
+    env: the registered environment id ("CartPoleSwingup-v0").
+    episode_steps: environment steps per episode (the environment's own time limit).
+    action_repeat: times the agent's action is repeated (DrQ-v2's recipe for the DeepMind
+      Control Suite: 2).
+    exploration_steps: length of DrQ-v2's linear exploration-noise schedule (its
+      `stddev_schedule` 'linear(1.0,0.1,N)': 100k for the easy tasks, 500k for the medium).
+    eval_noise_sigma: standard deviation of the Gaussian observation noise at test time.
+  """
+
+  env: str
+  episode_steps: int
+  action_repeat: int
+  exploration_steps: int
+  eval_noise_sigma: float
+
+
+CONTINUOUS_DEFAULTS: Mapping[str, ContinuousDefaults] = types.MappingProxyType(
+  {
+    # Park et al. 2025, 5.1 / D.1.1: noise 0.06 for CartPole and BallInCup, 0.02 for Acrobot
+    # and Reacher; episodes of 1000 steps. Exploration lengths from DrQ-v2's easy (cartpole)
+    # and medium (acrobot, reacher hard) task groups.
+    "CartPoleSwingup-v0": ContinuousDefaults("CartPoleSwingup-v0", 1000, 2, 100_000, 0.06),
+    "AcrobotSwingup-v0": ContinuousDefaults("AcrobotSwingup-v0", 1000, 2, 500_000, 0.02),
+    "Reacher-v0": ContinuousDefaults("Reacher-v0", 1000, 2, 500_000, 0.02),
+  }
+)
+
+
+def continuous_defaults(env: str) -> ContinuousDefaults:
+  """The `ContinuousDefaults` of `env` (a variant takes its base environment's row).
+
+  Raises:
+    ValueError: `env` has no row (the message names those that have one).
+  """
+  found = CONTINUOUS_DEFAULTS.get(base_env(env))
+  if found is None:
+    raise ValueError(
+      f"No continuous-control defaults for {env!r}; the table "
+      f"(tf_equirl.envs.defaults.CONTINUOUS_DEFAULTS) has {sorted(CONTINUOUS_DEFAULTS)}."
     )
   return found
