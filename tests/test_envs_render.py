@@ -199,7 +199,8 @@ def test_control_tasks_with_pixel_observations(name):
   assert isinstance(symmetry.state_rep, PlaneAction)
   assert symmetry.state_rep.elements == renderer_for(inner).elements
   for g in symmetry.group.elements():
-    moved = env.observe(tf.stack([inner.transform_physics(state.physics[:, i], g) for i in range(3)], 1))
+    history = [inner.transform_physics(state.physics[:, i], g) for i in range(3)]
+    moved = env.observe(tf.stack(history, axis=1))
     np.testing.assert_array_equal(symmetry.state_rep.transform(ts.observation, g), moved)
 
 

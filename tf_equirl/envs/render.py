@@ -22,7 +22,9 @@ the columns of the board is the mirror of the picture. The continuous-control ta
 | Pendulum-v1 | D1 | 1 (`theta -> -theta`) -> 1, the mirror `u -> -u` |
 | CartPoleSwingup-v0 | D1 | 1 (`x -> -x`) -> 1, the mirror |
 | AcrobotSwingup-v0 | D1 | 1 (`x -> -x`) -> 1, the mirror |
-| Reacher-v0 | D2 | 1 (half turn) -> 1 (`r`); 2 (flip `y -> -y`) -> 3 (`r s`, rows reversed); 3 (flip `x -> -x`) -> 2 (`s`, columns reversed) |
+| Reacher-v0 | D2 | 1 (half turn) -> 1 (`r`, the half turn) |
+| | | 2 (flip `y -> -y`) -> 3 (`r s`, rows reversed) |
+| | | 3 (flip `x -> -x`) -> 2 (`s`, columns reversed) |
 
 Reacher is seen from above with the world's `x` to the right and `y` up, so its flip `y ->
 -y` is the plane's `r s` (mirror the columns, then turn by a half turn) and its flip `x ->
@@ -355,7 +357,8 @@ def _angle_tables(steps: int):
   half = k % (steps // 2)  # the angle less a half turn, if more than one
   sign = np.where(k < steps // 2, 1.0, -1.0)
   rising = half <= quarter
-  sin = np.where(rising, first[np.minimum(half, quarter)], first[np.clip(steps // 2 - half, 0, quarter)])
+  falling = first[np.clip(steps // 2 - half, 0, quarter)]  # sin(pi - t) = sin(t)
+  sin = np.where(rising, first[np.minimum(half, quarter)], falling)
   cos = np.where(
     rising, first[quarter - np.minimum(half, quarter)], -first[np.clip(half - quarter, 0, quarter)]
   )
