@@ -34,23 +34,35 @@ def _angles(rng, n, low=-math.pi, high=math.pi):
 # Random physics states per environment: angles over the whole circle, velocities over the
 # range the dynamics reach.
 SAMPLERS = {
-  "Pendulum-v1": lambda rng, n: np.stack([_angles(rng, n, -4 * math.pi, 4 * math.pi),
-                                          rng.uniform(-8, 8, n)], axis=1),
-  "CartPoleSwingup-v0": lambda rng, n: np.stack([rng.uniform(-1.8, 1.8, n), _angles(rng, n),
-                                                 rng.uniform(-5, 5, n), rng.uniform(-10, 10, n)],
-                                                axis=1),
-  "AcrobotSwingup-v0": lambda rng, n: np.stack([_angles(rng, n), _angles(rng, n),
-                                                rng.uniform(-10, 10, n), rng.uniform(-20, 20, n)],
-                                               axis=1),
-  "Reacher-v0": lambda rng, n: np.stack([_angles(rng, n), _angles(rng, n, -2.79, 2.79),
-                                         rng.uniform(-10, 10, n), rng.uniform(-10, 10, n),
-                                         rng.uniform(-0.2, 0.2, n), rng.uniform(-0.2, 0.2, n)],
-                                        axis=1),
+  "Pendulum-v1": lambda rng, n: [
+    _angles(rng, n, -4 * math.pi, 4 * math.pi),
+    rng.uniform(-8, 8, n),
+  ],
+  "CartPoleSwingup-v0": lambda rng, n: [
+    rng.uniform(-1.8, 1.8, n),
+    _angles(rng, n),
+    rng.uniform(-5, 5, n),
+    rng.uniform(-10, 10, n),
+  ],
+  "AcrobotSwingup-v0": lambda rng, n: [
+    _angles(rng, n),
+    _angles(rng, n),
+    rng.uniform(-10, 10, n),
+    rng.uniform(-20, 20, n),
+  ],
+  "Reacher-v0": lambda rng, n: [  # the wrist within its +-160 degrees
+    _angles(rng, n),
+    _angles(rng, n, -2.79, 2.79),
+    rng.uniform(-10, 10, n),
+    rng.uniform(-10, 10, n),
+    rng.uniform(-0.2, 0.2, n),
+    rng.uniform(-0.2, 0.2, n),
+  ],
 }
 
 
 def _sample(name, rng, n=N_STATES):
-  states = SAMPLERS[name](rng, n).astype(np.float32)
+  states = np.stack(SAMPLERS[name](rng, n), axis=1).astype(np.float32)
   env = make(name)
   actions = rng.uniform(-1, 1, (n, env.action_dim)).astype(np.float32)
   return states, actions

@@ -85,12 +85,14 @@ def test_reacher_follows_dm_control():
     to_target = physics.named.data.geom_xpos["target", :2] - physics.named.data.geom_xpos[
       "finger", :2
     ]
-    return np.array([np.cos(q1), np.sin(q1), np.cos(q2), np.sin(q2), *to_target,
-                     *physics.data.qvel])
+    return np.array(
+      [np.cos(q1), np.sin(q1), np.cos(q2), np.sin(q2), *to_target, *physics.data.qvel]
+    )
 
   dmc_obs, dmc_rewards = _dmc_rollout(env, actions, observe)
   ours, our_rewards = _our_rollout("Reacher-v0", np.concatenate([qpos, qvel, target]), actions)
   obs_err = np.abs(ours - dmc_obs).max()
-  print(f"reacher, {STEPS} steps: obs {obs_err:.2e}, rewards equal {np.array_equal(our_rewards, dmc_rewards)}")
+  equal = np.array_equal(our_rewards, dmc_rewards)
+  print(f"reacher, {STEPS} steps: obs {obs_err:.2e}, rewards equal {equal}")
   assert obs_err < 2e-2, obs_err
   np.testing.assert_array_equal(our_rewards, dmc_rewards)
