@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_equirl.envs import CartPole, Catch, make
-from tf_equirl.envs.render import pixels, register_renderer, render
+from tf_equirl.envs import CartPole, Catch, Reacher, make
+from tf_equirl.envs.render import ANGLE_STEPS, _angle_tables, pixels, register_renderer, render
+from tf_equirl.envs.render import renderer_for
 from tf_equirl.groups import PlaneAction
 from tf_equirl.groups.plane import transform_image
 from tf_equirl.layers import GroupLiftConv2D, GroupPool
@@ -124,6 +125,110 @@ def test_a_compiled_rollout_renders_inside_xla():
   assert float(tf.reduce_sum(compiled[0])) > 0.0
 
 
+# Each task with states beyond its usual ranges: (name, half-width of the uniform draw per
+# component of the physics state).
+_CONTROL = [
+  ("Pendulum-v1", [7.0, 8.0]),
+  ("CartPoleSwingup-v0", [1.8, 7.0, 3.0, 5.0]),
+  ("AcrobotSwingup-v0", [7.0, 7.0, 3.0, 3.0]),
+  ("Reacher-v0", [7.0, 2.8, 3.0, 3.0, 0.2, 0.2]),
+]
+
+
+@pytest.mark.parametrize("name,high", _CONTROL, ids=[n for n, _ in _CONTROL])
+def test_control_pictures_move_exactly_as_the_states(name, high):
+  """render(g s) == T_g render(s) bit for bit for every element of the task's group."""
+  env = make(name)
+  renderer = renderer_for(env)
+  action = PlaneAction(renderer.plane_group, elements=renderer.elements)
+  rng = np.random.default_rng(5)
+  states = tf.constant((rng.uniform(-1, 1, (96, len(high))) * high).astype(np.float32))
+  size = 33
+  picture = render(env, states, size)
+  assert picture.shape == (96, size, size, 3)
+  for g in env.symmetry.group.elements():
+    moved = render(env, env.transform_physics(states, g), size)
+    np.testing.assert_array_equal(moved, action.transform(picture, g), err_msg=f"element {g}")
+  # Every state draws something, and the picture follows the first coordinate (an angle or x).
+  assert bool(tf.reduce_all(tf.reduce_any(picture > 0, axis=[1, 2, 3])))
+  shifted = render(env, states + np.eye(len(high), dtype=np.float32)[0] * 0.5, size)
+  assert bool(tf.reduce_all(tf.reduce_any(shifted != picture, axis=[1, 2, 3])))
+
+
+def test_reacher_flips_are_the_planes_mirrors_mapped_explicitly():
+  """Reacher's flip `y -> -y` (element 2) reverses the rows of the picture (the plane's `r s`),
+  its flip `x -> -x` (element 3) reverses the columns (the plane's `s`), its half turn turns
+  the picture; the angle tables carry the exact symmetries the half turn needs."""
+  env = Reacher()
+  assert renderer_for(env).elements == (0, 1, 3, 2)
+  rng = np.random.default_rng(8)
+  states = tf.constant((rng.uniform(-1, 1, (32, 6)) * [7, 2.8, 1, 1, 0.2, 0.2]).astype(np.float32))
+  picture = render(env, states, 41)
+  np.testing.assert_array_equal(
+    render(env, env.transform_physics(states, 2), 41), tf.reverse(picture, axis=[1])
+  )
+  np.testing.assert_array_equal(
+    render(env, env.transform_physics(states, 3), 41), tf.reverse(picture, axis=[2])
+  )
+  np.testing.assert_array_equal(
+    render(env, env.transform_physics(states, 1), 41), tf.reverse(picture, axis=[1, 2])
+  )
+  sin, cos = _angle_tables(ANGLE_STEPS)
+  k = np.arange(ANGLE_STEPS)
+  half, minus = (k + ANGLE_STEPS // 2) % ANGLE_STEPS, (-k) % ANGLE_STEPS
+  np.testing.assert_array_equal(sin[half], -sin)
+  np.testing.assert_array_equal(cos[half], -cos)
+  np.testing.assert_array_equal(sin[minus], -sin)
+  np.testing.assert_array_equal(cos[minus], cos)
+  np.testing.assert_allclose(sin, np.sin(2 * np.pi * k / ANGLE_STEPS), atol=1e-7)
+  np.testing.assert_allclose(cos, np.cos(2 * np.pi * k / ANGLE_STEPS), atol=1e-7)
+
+
+@pytest.mark.parametrize("name", [n for n, _ in _CONTROL])
+def test_control_tasks_with_pixel_observations(name):
+  env = make(name, batch_size=2, observation="pixels", image_size=33, frame_stack=3)
+  inner = env.inner
+  assert env.observation_spec().shape == (33, 33, 9)
+  state, ts = env.pure_reset(4)
+  assert ts.observation.shape == (2, 33, 33, 9)
+  action = tf.constant(np.full((2,) + inner.action_spec().shape, 0.5, np.float32))
+  state, ts = env.pure_step(state, action)
+  np.testing.assert_array_equal(ts.observation[..., 6:], render(inner, state.physics[:, -1], 33))
+  # The environment's symmetry moves whole observations as its renderer moves pictures.
+  symmetry = env.symmetry
+  assert isinstance(symmetry.state_rep, PlaneAction)
+  assert symmetry.state_rep.elements == renderer_for(inner).elements
+  for g in symmetry.group.elements():
+    history = [inner.transform_physics(state.physics[:, i], g) for i in range(3)]
+    moved = env.observe(tf.stack(history, axis=1))
+    np.testing.assert_array_equal(symmetry.state_rep.transform(ts.observation, g), moved)
+
+
+def test_a_compiled_reacher_rollout_renders_inside_xla():
+  """Reacher's table lookups and rounding run inside a jit-compiled loop of steps with the
+  same pictures as eager execution."""
+  env = pixels(Reacher(batch_size=3), size=21, frame_stack=2)
+  steps = 6
+  actions = tf.constant(np.random.default_rng(2).uniform(-1, 1, (steps, 3, 2)), tf.float32)
+
+  def rollout(seed):
+    state, ts = env.pure_reset(seed)
+
+    def body(t, state, obs):
+      state, _, obs = env.pure_step_and_reset(state, actions[t])
+      return t + 1, state, obs
+
+    _, state, obs = tf.while_loop(lambda t, *_: t < steps, body, (0, state, ts.observation))
+    return obs, state.physics
+
+  eager = rollout(tf.constant(1, tf.int64))
+  compiled = tf.function(rollout, jit_compile=True)(tf.constant(1, tf.int64))
+  np.testing.assert_allclose(compiled[1], eager[1], atol=1e-6)
+  np.testing.assert_array_equal(compiled[0], env.observe(compiled[1]))
+  np.testing.assert_array_equal(compiled[0], eager[0])
+  assert float(tf.reduce_sum(compiled[0])) > 0.0
+
+
 def test_bad_pixel_requests_fail_clearly():
   with pytest.raises(ValueError, match="observation must be 'state' or 'pixels'.*'rgb'"):
     make("CartPole-v1", observation="rgb")
@@ -139,3 +244,7 @@ def test_bad_pixel_requests_fail_clearly():
     register_renderer("CartPole-v1", lambda env, s, size: s, "D1")
   with pytest.raises(ValueError, match="Unknown plane group plane_group='Z2'"):
     register_renderer("Other", lambda env, s, size: s, "Z2")
+  with pytest.raises(ValueError, match=r"permutation of 0..3.*elements=\(0, 1, 1, 2\)"):
+    register_renderer("Other", lambda env, s, size: s, "D2", elements=(0, 1, 1, 2))
+  with pytest.raises(ValueError, match="do not respect the Cayley table of C4"):
+    PlaneAction("C4", elements=(0, 2, 1, 3))

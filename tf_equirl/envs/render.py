@@ -15,20 +15,52 @@ as `sign(t) sin(|t|)`). A mirrored state therefore gives bit for bit the mirrore
 `render(g s) == T_g render(s)` exactly, not to a tolerance, on any odd `size`.
 
 For CartPole (D1): `s -> -s` is the mirror `x -> -x` of the picture. For Catch (D1): mirroring
-the columns of the board is the mirror of the picture.
+the columns of the board is the mirror of the picture. The continuous-control tasks:
+
+| environment | plane group | environment element -> plane element |
+|---|---|---|
+| Pendulum-v1 | D1 | 1 (`theta -> -theta`) -> 1, the mirror `u -> -u` |
+| CartPoleSwingup-v0 | D1 | 1 (`x -> -x`) -> 1, the mirror |
+| AcrobotSwingup-v0 | D1 | 1 (`x -> -x`) -> 1, the mirror |
+| Reacher-v0 | D2 | 1 (half turn) -> 1 (`r`, the half turn) |
+| | | 2 (flip `y -> -y`) -> 3 (`r s`, rows reversed) |
+| | | 3 (flip `x -> -x`) -> 2 (`s`, columns reversed) |
+
+Reacher is seen from above with the world's `x` to the right and `y` up, so its flip `y ->
+-y` is the plane's `r s` (mirror the columns, then turn by a half turn) and its flip `x ->
+-x` the plane's `s`: the renderer is registered with `elements=(0, 1, 3, 2)`, and the pixel
+environment's `PlaneAction` applies `T_{elements[g]}` for the environment's element `g`.
+
+Reacher's half turn adds a rounded `pi` to `theta1`, so `sin` and `cos` of the turned angle
+are not bit for bit the negated ones. Its renderer therefore reads the joint angles to the
+nearest half degree (`ANGLE_STEPS = 720` per turn) and looks `sin` and `cos` up in tables
+built with the exact symmetries `t[k + 360] = -t[k]`, `sin[-k] = -sin[k]`, `cos[-k] =
+cos[k]`: the picture of the turned state is the turned picture bit for bit unless `theta1`
+lies within about `1e-6` rad of a half-degree rounding boundary (where the two roundings
+can disagree by one step, 0.5 degrees).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 from tf_agents.specs import tensor_spec
 
 from tf_equirl.envs.base import BatchedEnvironment, EnvState
+from tf_equirl.envs.acrobot_swingup import LINK_LENGTH as ACROBOT_LINK_LENGTH
+from tf_equirl.envs.acrobot_swingup import TARGET_HEIGHT as ACROBOT_TARGET_HEIGHT
+from tf_equirl.envs.acrobot_swingup import TARGET_RADIUS as ACROBOT_TARGET_RADIUS
 from tf_equirl.envs.cartpole import LENGTH, X_THRESHOLD
+from tf_equirl.envs.cartpole_swingup import HALF_LENGTH as SWINGUP_HALF_LENGTH
+from tf_equirl.envs.cartpole_swingup import SLIDER_RANGE
+from tf_equirl.envs.pendulum import LENGTH as PENDULUM_LENGTH
+from tf_equirl.envs.reacher import ARM_LENGTH as REACHER_ARM_LENGTH
+from tf_equirl.envs.reacher import FINGER_DISTANCE as REACHER_FINGER_DISTANCE
+from tf_equirl.envs.reacher import RADIUS as REACHER_RADIUS
+from tf_equirl.envs.reacher import TARGET_SIZE as REACHER_TARGET_SIZE
 from tf_equirl.groups import MDPSymmetry, PlaneAction
 from tf_equirl.groups.plane import plane_group, plane_group_name
 
@@ -39,6 +71,10 @@ __all__ = [
   "render",
   "render_cartpole",
   "render_catch",
+  "render_pendulum",
+  "render_cartpole_swingup",
+  "render_acrobot_swingup",
+  "render_reacher",
   "PixelEnvironment",
   "pixels",
 ]
@@ -54,22 +90,40 @@ class Renderer:
     draw: `(env, physics [B, ...], size) -> float32 [B, size, size, 3]` in `[0, 1]`.
     plane_group: the plane group ("D1", "D2", "C4", ...) whose element `g` moves the picture
       of a state as the environment's symmetry element `g` moves the state: the two groups
-      have the same Cayley table, element for element.
+      have the same Cayley table.
+    elements: the plane-group element that moves the picture as each element of the
+      environment's symmetry moves the state (an automorphism of the table); None for the
+      identity (element `g` of the environment is element `g` of the plane group).
   """
 
   draw: DrawFn
   plane_group: str
+  elements: Optional[Tuple[int, ...]] = None
 
 
 _RENDERERS: Dict[str, Renderer] = {}
 
 
-def register_renderer(env_name: str, draw: DrawFn, plane_group: str, overwrite: bool = False):
+def register_renderer(
+  env_name: str,
+  draw: DrawFn,
+  plane_group: str,
+  overwrite: bool = False,
+  elements: Optional[Sequence[int]] = None,
+):
   """Registers `draw` for environments named `env_name` (their `env.name`).
 
+  Args:
+    env_name: the environment's `name`.
+    draw: `(env, physics [B, ...], size) -> float32 [B, size, size, 3]`.
+    plane_group: the plane group that moves the pictures ("D1", "D2", ...).
+    overwrite: replace a renderer already registered for `env_name`.
+    elements: the plane-group element for each element of the environment's symmetry group
+      (`Renderer.elements`); default None, the identity.
+
   Raises:
-    ValueError: for a non-callable `draw`, an unknown plane group, or a name already taken
-      (unless `overwrite`).
+    ValueError: for a non-callable `draw`, an unknown plane group, `elements` that are not
+      an automorphism of its Cayley table, or a name already taken (unless `overwrite`).
   """
   if not callable(draw):
     raise ValueError(f"register_renderer: draw must be callable, received {draw!r}.")
@@ -78,7 +132,9 @@ def register_renderer(env_name: str, draw: DrawFn, plane_group: str, overwrite: 
     raise ValueError(
       f"A renderer for {env_name!r} is already registered; pass overwrite=True to replace it."
     )
-  _RENDERERS[env_name] = Renderer(draw, plane)
+  if elements is not None:
+    elements = PlaneAction(plane, elements=elements).elements
+  _RENDERERS[env_name] = Renderer(draw, plane, elements)
 
 
 def renderer_for(env: BatchedEnvironment) -> Renderer:
@@ -193,8 +249,179 @@ def render_catch(env: BatchedEnvironment, physics: tf.Tensor, size: int) -> tf.T
   return _paint(image, ball, _BALL)
 
 
+def _segment(du, dv, direction_u, direction_v, length: float, radius: float) -> tf.Tensor:
+  """Pixels within `radius` of the segment from the origin of `(du, dv)` (pixel offsets) along
+  the unit vector `(direction_u, direction_v)` for `length` pixels. Sign-symmetric: negating
+  `du` with `direction_u` (or `dv` with `direction_v`) gives exactly the same mask."""
+  along = tf.clip_by_value(du * direction_u + dv * direction_v, 0.0, length)
+  off_u, off_v = du - along * direction_u, dv - along * direction_v
+  return off_u * off_u + off_v * off_v <= radius * radius
+
+
+def _disc(du, dv, radius: float) -> tf.Tensor:
+  return du * du + dv * dv <= radius * radius
+
+
+def _blank(physics: tf.Tensor, size: int) -> tf.Tensor:
+  return tf.zeros(tf.concat([tf.shape(physics)[:1], [size, size, 3]], 0), tf.float32)
+
+
+_ROD, _PIVOT, _TARGET = (0.8, 0.3, 0.3), (0.6, 0.6, 0.6), (0.9, 0.2, 0.2)
+_PENDULUM_SPAN = 2.4  # world units across the picture: the rod (length 1) and a margin
+
+
+def render_pendulum(env: Optional[BatchedEnvironment], physics: tf.Tensor, size: int) -> tf.Tensor:
+  """Pendulum states `[B, 2]` (`theta, theta_dot`) drawn as `[B, size, size, 3]`: a rod of
+  length `pendulum.LENGTH` from the centre, upright at `theta = 0` and turned
+  counter-clockwise by `theta` (as gymnasium draws it), and the pivot.
+
+  The mirror `theta -> -theta` of the state is exactly the left-right mirror of the picture.
+  """
+  del env
+  scale = size / _PENDULUM_SPAN
+  u, v = _centred_grid(size)
+  physics = tf.cast(physics, tf.float32)
+  sin, cos = _odd_sin_cos(physics[:, 0, None, None])
+  rod = _segment(u, v, -sin, cos, PENDULUM_LENGTH * scale, max(0.1 * scale, 0.5))
+  image = _paint(_blank(physics, size), rod, _ROD)
+  return _paint(image, tf.broadcast_to(_disc(u, v, max(0.05 * scale, 0.5)), tf.shape(rod)), _PIVOT)
+
+
+# The cart's whole range and the pole (length 1) on either side of it, with a margin.
+_SWINGUP_SPAN = 2.0 * (SLIDER_RANGE + 2 * SWINGUP_HALF_LENGTH) + 0.2
+
+
+def render_cartpole_swingup(
+  env: Optional[BatchedEnvironment], physics: tf.Tensor, size: int
+) -> tf.Tensor:
+  """CartPoleSwingup states `[B, 4]` (`x, theta, x_dot, theta_dot`) drawn as `[B, size, size,
+  3]`: the track, the cart at `x` (the centre of the picture is `x = 0`) and the pole of
+  length 1 from the cart, upright at `theta = 0` and tipped towards `+x` for positive
+  `theta`; the slider's whole range and the hanging or upright pole fit in the picture.
+
+  The mirror `s -> -s` of the state is exactly the left-right mirror of the picture.
+  """
+  del env
+  scale = size / _SWINGUP_SPAN
+  u, v = _centred_grid(size)
+  physics = tf.cast(physics, tf.float32)
+  du = u - physics[:, 0, None, None] * scale
+  sin, cos = _odd_sin_cos(physics[:, 1, None, None])
+  track = tf.abs(v + _CART_HALF_HEIGHT * scale) <= 0.5
+  cart = tf.logical_and(tf.abs(du) <= 0.2 * scale, tf.abs(v) <= max(0.1 * scale, 0.5))
+  pole = _segment(du, v, sin, cos, 2 * SWINGUP_HALF_LENGTH * scale, max(0.045 * scale, 0.5))
+  image = _paint(_blank(physics, size), tf.broadcast_to(track, tf.shape(cart)), _TRACK)
+  image = _paint(image, cart, _CART)
+  return _paint(image, pole, _POLE)
+
+
+_ACROBOT_SPAN = 2.0 * (2 * ACROBOT_LINK_LENGTH + 0.3)  # both links, upright or hanging
+
+
+def render_acrobot_swingup(
+  env: Optional[BatchedEnvironment], physics: tf.Tensor, size: int
+) -> tf.Tensor:
+  """AcrobotSwingup states `[B, 4]` (`theta1, theta2, theta1_dot, theta2_dot`) drawn as `[B,
+  size, size, 3]`: the shoulder at the centre, the upper link at `theta1` from upright and
+  the lower at `theta1 + theta2` (positive angles towards `+x`), and the target disc
+  `TARGET_HEIGHT` above the shoulder.
+
+  The mirror `s -> -s` of the state is exactly the left-right mirror of the picture.
+  """
+  del env
+  scale = size / _ACROBOT_SPAN
+  u, v = _centred_grid(size)
+  physics = tf.cast(physics, tf.float32)
+  theta1 = physics[:, 0, None, None]
+  sin1, cos1 = _odd_sin_cos(theta1)
+  sin12, cos12 = _odd_sin_cos(theta1 + physics[:, 1, None, None])
+  length, radius = ACROBOT_LINK_LENGTH * scale, max(0.05 * scale, 0.5)
+  upper = _segment(u, v, sin1, cos1, length, radius)
+  lower = _segment(u - length * sin1, v - length * cos1, sin12, cos12, length, radius)
+  target = _disc(u, v - ACROBOT_TARGET_HEIGHT * scale, max(ACROBOT_TARGET_RADIUS * scale, 0.75))
+  image = _paint(_blank(physics, size), tf.broadcast_to(target, tf.shape(upper)), _TARGET)
+  image = _paint(image, upper, _POLE)
+  return _paint(image, lower, _CART)
+
+
+ANGLE_STEPS = 720  # Reacher's renderer reads angles to the nearest half degree
+
+
+def _angle_tables(steps: int):
+  """`(sin, cos)` float32 `[steps]` of `2 pi k / steps`, with `t[k + steps / 2] = -t[k]`,
+  `sin[-k] = -sin[k]` and `cos[-k] = cos[k]` exactly (built from the first quadrant)."""
+  quarter = steps // 4
+  first = np.sin(2 * np.pi * np.arange(quarter + 1) / steps).astype(np.float32)  # [0, pi/2]
+  first[quarter] = 1.0
+  k = np.arange(steps)
+  half = k % (steps // 2)  # the angle less a half turn, if more than one
+  sign = np.where(k < steps // 2, 1.0, -1.0)
+  rising = half <= quarter
+  falling = first[np.clip(steps // 2 - half, 0, quarter)]  # sin(pi - t) = sin(t)
+  sin = np.where(rising, first[np.minimum(half, quarter)], falling)
+  cos = np.where(
+    rising, first[quarter - np.minimum(half, quarter)], -first[np.clip(half - quarter, 0, quarter)]
+  )
+  sin, cos = sign * sin, sign * cos
+  return sin.astype(np.float32), cos.astype(np.float32)
+
+
+def _angle_index(theta: tf.Tensor) -> tf.Tensor:
+  """The angle in steps of `2 pi / ANGLE_STEPS`, rounded half to even (so that `-theta` gives
+  exactly minus the index), int32."""
+  steps = tf.round(tf.cast(theta, tf.float64) * (ANGLE_STEPS / (2 * np.pi)))
+  return tf.cast(tf.math.floormod(steps, ANGLE_STEPS), tf.int32)
+
+
+_REACHER_SPAN = 0.6  # world units across the picture (the arena's +-0.3)
+_ARM, _FINGER = (0.7, 0.5, 0.3), (0.2, 0.8, 0.8)
+
+
+def render_reacher(env: Optional[BatchedEnvironment], physics: tf.Tensor, size: int) -> tf.Tensor:
+  """Reacher states `[B, 6]` (`theta1, theta2, theta1_dot, theta2_dot, target_x, target_y`)
+  seen from above as `[B, size, size, 3]`, world `x` to the right and `y` up: the target
+  disc, the arm (shoulder at the centre, elbow at `theta1`, finger at `theta1 + theta2`,
+  read to the nearest half degree, module docstring) and the finger.
+
+  The flips of the state are the plane's mirrors (`y -> -y` is `r s`, `x -> -x` is `s`) and
+  its half turn is the picture's half turn; see the module docstring for the exactness.
+  """
+  del env
+  scale = size / _REACHER_SPAN
+  u, v = _centred_grid(size)
+  physics = tf.cast(physics, tf.float32)
+  sin_table, cos_table = _REACHER_TABLES
+  n1 = _angle_index(physics[:, 0])
+  n12 = tf.math.floormod(n1 + _angle_index(physics[:, 1]), ANGLE_STEPS)
+  sin1, cos1 = [tf.gather(t, n1)[:, None, None] for t in (sin_table, cos_table)]
+  sin12, cos12 = [tf.gather(t, n12)[:, None, None] for t in (sin_table, cos_table)]
+  arm, finger = REACHER_ARM_LENGTH * scale, REACHER_FINGER_DISTANCE * scale
+  elbow_u, elbow_v = arm * cos1, arm * sin1
+  finger_u, finger_v = elbow_u + finger * cos12, elbow_v + finger * sin12
+  radius = max(REACHER_RADIUS * scale, 0.5)
+  upper = _segment(u, v, cos1, sin1, arm, radius)
+  lower = _segment(u - elbow_u, v - elbow_v, cos12, sin12, finger, radius)
+  tip = _disc(u - finger_u, v - finger_v, max(REACHER_RADIUS * scale, 0.75))
+  target = _disc(
+    u - physics[:, 4, None, None] * scale,
+    v - physics[:, 5, None, None] * scale,
+    max(REACHER_TARGET_SIZE * scale, 0.75),
+  )
+  image = _paint(_blank(physics, size), target, _TARGET)
+  image = _paint(image, tf.logical_or(upper, lower), _ARM)
+  return _paint(image, tip, _FINGER)
+
+
+_REACHER_TABLES = tuple(tf.constant(t) for t in _angle_tables(ANGLE_STEPS))
+
+
 register_renderer("CartPole-v1", render_cartpole, "D1")
 register_renderer("Catch", render_catch, "D1")
+register_renderer("Pendulum-v1", render_pendulum, "D1")
+register_renderer("CartPoleSwingup-v0", render_cartpole_swingup, "D1")
+register_renderer("AcrobotSwingup-v0", render_acrobot_swingup, "D1")
+# Reacher's flip y -> -y (element 2) is the plane's r s (3), its flip x -> -x (3) the plane's s.
+register_renderer("Reacher-v0", render_reacher, "D2", elements=(0, 1, 3, 2))
 
 
 class PixelEnvironment(BatchedEnvironment):
@@ -256,6 +483,7 @@ class PixelEnvironment(BatchedEnvironment):
       max_episode_steps=env.max_episode_steps,
       batch_size=env.batch_size,
       seed=env.state.key,
+      action_dim=env.action_dim,
     )
 
   @property
@@ -274,7 +502,12 @@ class PixelEnvironment(BatchedEnvironment):
   @property
   def symmetry(self) -> MDPSymmetry:
     inner = self._inner.symmetry
-    action = PlaneAction(self._renderer.plane_group, size=self._size, channels=3 * self._frames)
+    action = PlaneAction(
+      self._renderer.plane_group,
+      size=self._size,
+      channels=3 * self._frames,
+      elements=self._renderer.elements,
+    )
     return MDPSymmetry(
       inner.group, action, inner.action_rep, continuous_actions=inner.continuous_actions
     )

@@ -24,7 +24,7 @@ of the entries, `permutation`).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -111,6 +111,27 @@ def transform_image(x: tf.Tensor, name: str, g: int) -> tf.Tensor:
   return tf.image.rot90(x, k=turns) if turns else x
 
 
+def _check_automorphism(group: FiniteGroup, elements: Any) -> Tuple[int, ...]:
+  """`elements` as a tuple, checked to be an automorphism of `group`'s Cayley table."""
+  order = group.order
+  try:
+    mapped = tuple(int(e) for e in elements)
+  except (TypeError, ValueError):
+    mapped = None
+  if mapped is None or sorted(mapped) != list(range(order)):
+    raise ValueError(
+      f"PlaneAction: elements must be a permutation of 0..{order - 1} (one plane-group "
+      f"element per element of {group.name}), received elements={elements!r}."
+    )
+  table, image = group.table, np.asarray(mapped)
+  if not np.array_equal(image[table], table[image[:, None], image[None, :]]):
+    raise ValueError(
+      f"PlaneAction: elements={list(mapped)} do not respect the Cayley table of {group.name} "
+      "(expected an automorphism: elements[g h] = elements[g] elements[h])."
+    )
+  return mapped
+
+
 class PlaneAction:
   """A plane group acting on square images (or on regular features over the image plane).
 
@@ -121,6 +142,11 @@ class PlaneAction:
       `(g x)[p] = x[g^-1 p]`.
     size: the side of the grid (odd), for flattened inputs and `permutation`; optional.
     channels: the number of channels, for flattened inputs and `permutation`; optional.
+    elements: the plane-group element that acts for each element `g` of the group,
+      `transform(x, g) = T_{elements[g]} x`; an automorphism of the group's Cayley table.
+      Default None: the identity. An environment whose symmetry elements are numbered
+      otherwise than the picture's (Reacher's flip `y -> -y` is the plane's `r s`, its flip
+      `x -> -x` the plane's `s`) keeps its own numbering this way.
 
   As the state representation of an `MDPSymmetry` (pixel observations,
   `tf_equirl.envs.render.pixels`) it is the permutation representation of `G` on the
@@ -128,7 +154,8 @@ class PlaneAction:
   rotations and flips (`transform`) rather than a `[d, d]` matrix per element.
 
   Raises:
-    ValueError: for an unknown group, or a size that is not an odd positive integer.
+    ValueError: for an unknown group, a size that is not an odd positive integer, or
+      `elements` that are not an automorphism of the group.
   """
 
   def __init__(
@@ -137,6 +164,7 @@ class PlaneAction:
     regular: bool = False,
     size: Optional[int] = None,
     channels: Optional[int] = None,
+    elements: Optional[Sequence[int]] = None,
   ):
     self.plane = plane_group_name(group)
     self._group = plane_group(self.plane)
@@ -153,6 +181,7 @@ class PlaneAction:
       )
     self.size = None if size is None else int(size)
     self.channels = None if channels is None else int(channels)
+    self.elements = None if elements is None else _check_automorphism(self._group, elements)
     self._permutation: Optional[np.ndarray] = None
 
   @property
@@ -191,7 +220,11 @@ class PlaneAction:
       self._permutation = np.stack(rows)
     return self._permutation
 
+  def _plane_element(self, g: int) -> int:
+    return int(g) if self.elements is None else self.elements[g]
+
   def _numpy(self, x: np.ndarray, g: int) -> np.ndarray:
+    g = self._plane_element(g)
     moved = _numpy_transform(x, self.plane, g)
     if self.regular:
       moved = moved[:, :, self._group.table[self._group.inverses[g]]]
@@ -226,6 +259,7 @@ class PlaneAction:
       raise ValueError(f"{self.name} acts on inputs {layout}, received shape {x.shape}.")
     if x.shape[1] != x.shape[2]:
       raise ValueError(f"{self.name} acts on square grids, received shape {x.shape}.")
+    g = self._plane_element(g)
     if not self.regular:
       return transform_image(x, self.plane, g)
     n = self._group.order
@@ -244,20 +278,29 @@ class PlaneAction:
       "regular": self.regular,
       "size": self.size,
       "channels": self.channels,
+      "elements": None if self.elements is None else list(self.elements),
     }
 
   @classmethod
   def from_config(cls, config: Mapping[str, Any]) -> "PlaneAction":
-    return cls(config["plane_group"], config["regular"], config["size"], config["channels"])
+    return cls(
+      config["plane_group"],
+      config["regular"],
+      config["size"],
+      config["channels"],
+      config.get("elements"),
+    )
 
   def __eq__(self, other: object) -> bool:
     return isinstance(other, PlaneAction) and self.get_config() == other.get_config()
 
   def __hash__(self) -> int:
-    return hash(tuple(sorted(self.get_config().items())))
+    return hash((self.plane, self.regular, self.size, self.channels, self.elements))
 
   def __repr__(self) -> str:
     return (
       f"PlaneAction(group={self.plane!r}, regular={self.regular}, size={self.size}, "
-      f"channels={self.channels})"
+      f"channels={self.channels}"
+      + ("" if self.elements is None else f", elements={list(self.elements)}")
+      + ")"
     )

@@ -18,6 +18,7 @@ from tf_equirl.layers.centred_pool2d import CentredPool2D
 from tf_equirl.layers.equivariant_logits import EquivariantLogits
 from tf_equirl.layers.group_conv import GroupConv
 from tf_equirl.layers.group_conv2d import GroupConv2D
+from tf_equirl.layers.group_flatten2d import GroupFlatten2D
 from tf_equirl.layers.group_lift import GroupLift
 from tf_equirl.layers.group_lift_conv2d import GroupLiftConv2D
 from tf_equirl.layers.group_pool import GroupPool
@@ -73,6 +74,7 @@ __all__ = [
   "GroupLiftConv2D",
   "GroupConv2D",
   "CentredPool2D",
+  "GroupFlatten2D",
   "RelaxedGroupLiftConv2D",
   "RelaxedGroupConv2D",
   "ResidualGroupLiftConv2D",

@@ -13,6 +13,7 @@ from tf_equirl.networks.builders import (
   sign_character,
   symmetrizer_actor,
 )
+from tf_equirl.networks.pixel import PIXEL_ENCODER_KINDS, build_pixel_encoder
 from tf_equirl.networks.tf_agents_networks import ActorNetwork, LogitsActorNetwork, ValueNetwork
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
   "encoder_actor",
   "invariant_critic",
   "sign_character",
+  "PIXEL_ENCODER_KINDS",
+  "build_pixel_encoder",
   "ActorNetwork",
   "LogitsActorNetwork",
   "ValueNetwork",
