@@ -1,6 +1,10 @@
 """Continuous-action actors and twin critics: equivariance over several groups, widths matched
 to the mlp, save/reload, and the errors for a symmetry of the wrong kind."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from tensorflow import keras
@@ -76,7 +80,10 @@ def test_actor_equivariant_and_critic_invariant(group, kind, num_kernels):
   q = critic([s, a]).numpy()
   assert q.shape == (12, 2) and not np.allclose(q[:, 0], q[:, 1])  # independent twins
   testing.assert_equivariant(
-    critic, [s, a], [symmetry.state_rep, symmetry.action_rep], testing.invariant(symmetry.group),
+    critic,
+    [s, a],
+    [symmetry.state_rep, symmetry.action_rep],
+    testing.invariant(symmetry.group),
     atol=1e-5,
   )
 
@@ -130,6 +137,35 @@ def test_save_and_reload_in_safe_mode(kind, tmp_path):
     model.save(path)
     loaded = keras.models.load_model(path, safe_mode=True)
     np.testing.assert_allclose(loaded(args).numpy(), model(args).numpy(), atol=1e-6)
+
+
+def test_saved_actor_loads_after_importing_tf_equirl_alone(tmp_path):
+  """A saved gcnn actor needs only `import tf_equirl` to load (its layers are registered by the
+  package's eager `layers` import), as a zoo model does."""
+  symmetry = rotation_c4()
+  s, _ = _batch(symmetry)
+  actor = build_continuous_actor("gcnn", symmetry, width=4)
+  path = str(tmp_path / "actor.keras")
+  actor.save(path)
+  np.save(tmp_path / "s.npy", s)
+  np.save(tmp_path / "a.npy", actor(s).numpy())
+  script = (
+    "import sys, numpy as np, tf_equirl\n"
+    "from tensorflow import keras\n"
+    "assert 'tf_equirl.networks' not in sys.modules\n"
+    "m = keras.models.load_model(sys.argv[1] + '/actor.keras', safe_mode=True)\n"
+    "out = m(np.load(sys.argv[1] + '/s.npy')).numpy()\n"
+    "np.testing.assert_allclose(out, np.load(sys.argv[1] + '/a.npy'), atol=1e-6)\n"
+  )
+  env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+  proc = subprocess.run(
+    [sys.executable, "-c", script, str(tmp_path)],
+    capture_output=True,
+    text=True,
+    env=env,
+    timeout=300,
+  )
+  assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 def test_regular_to_action_radial_squash_for_a_non_signed_permutation_rep():

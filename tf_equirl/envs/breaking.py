@@ -89,6 +89,8 @@ _MAX_STRENGTH = {
 def variants_of(env_name: str) -> Tuple[str, ...]:
   """The symmetry-breaking variants `env_name` takes, sorted (empty: none)."""
   return tuple(sorted(b for e, b in _MAX_STRENGTH if e == env_name))
+
+
 # Added to the environment's key for the breaking draws, so they are independent of the
 # reset draws made from the key itself (Philox hashes the whole seed).
 WIND_KEY_OFFSET = np.array([0x5A17C0DE, 0], dtype=np.int64)

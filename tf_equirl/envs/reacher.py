@@ -112,9 +112,7 @@ def reacher_physics(state: tf.Tensor, action: tf.Tensor) -> tf.Tensor:
   Returns:
     The next state `[B, 6]`.
   """
-  arm = two_link_step(
-    state[:, :4], GEAR * action, LINK, (0.0, 0.0), (DAMPING, DAMPING), TIMESTEP
-  )
+  arm = two_link_step(state[:, :4], GEAR * action, LINK, (0.0, 0.0), (DAMPING, DAMPING), TIMESTEP)
   theta1, theta2, v1, v2 = tf.unstack(arm, num=4, axis=-1)
   # The wrist's limit: an inelastic stop.
   stopped = tf.logical_or(

@@ -32,6 +32,7 @@ from tf_equirl.layers.isotypic_invariants import IsotypicInvariants
 from tf_equirl.layers.isotypic_lift import IsotypicLift
 from tf_equirl.layers.isotypic_logits import IsotypicLogits
 from tf_equirl.layers.permutation_equivariant_dense import PermutationEquivariantDense
+from tf_equirl.layers.regular_to_action import RegularToAction
 from tf_equirl.layers.proximal_pool import EquivariantMeanPool, ProximalPool
 from tf_equirl.layers.relaxed import RelaxedGroupConv, RelaxedGroupLift, ShrinkToGroupMean
 from tf_equirl.layers.relaxed_conv2d import RelaxedGroupConv2D, RelaxedGroupLiftConv2D
@@ -41,6 +42,7 @@ from tf_equirl.layers.symmetrizer_dense import SymmetrizerDense, symmetrizer_bas
 
 __all__ = [
   "GroupLift",
+  "RegularToAction",
   "GroupConv",
   "PermutationEquivariantDense",
   "GroupPool",

@@ -104,8 +104,17 @@ class ACConfig:
         owner, name, getattr(self, name), allow_none=True, none_means="match the mlp"
       )
     for name in (
-      "num_kernels", "total_steps", "num_envs", "action_repeat", "update_every", "noise_steps",
-      "n_step", "batch_size", "replay_capacity", "eval_every", "eval_episodes",
+      "num_kernels",
+      "total_steps",
+      "num_envs",
+      "action_repeat",
+      "update_every",
+      "noise_steps",
+      "n_step",
+      "batch_size",
+      "replay_capacity",
+      "eval_every",
+      "eval_episodes",
     ):
       checks.positive_int(owner, name, getattr(self, name))
     checks.non_negative_int(owner, "random_steps", self.random_steps)

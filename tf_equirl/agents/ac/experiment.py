@@ -126,8 +126,13 @@ def run_ac_experiment(
   if folder is not None:
     results.write_json(
       os.path.join(out_dir, "summary.json"),
-      dict(out.summary, network=config.network, env=config.env, seeds=seeds,
-           parameters=out.parameter_counts),
+      dict(
+        out.summary,
+        network=config.network,
+        env=config.env,
+        seeds=seeds,
+        parameters=out.parameter_counts,
+      ),
     )
     folder.finish()
   return out

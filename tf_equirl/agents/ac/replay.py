@@ -93,7 +93,12 @@ class Replay:
   @property
   def fields(self):
     return (
-      self.observation, self.action, self.reward, self.discount, self.ended, self.next_observation
+      self.observation,
+      self.action,
+      self.reward,
+      self.discount,
+      self.ended,
+      self.next_observation,
     )
 
   def clear(self) -> None:
@@ -147,7 +152,5 @@ class Replay:
       action=tf.gather_nd(self.action.value(), first),
       reward=returns,
       discount=bootstrap,
-      next_observation=tf.gather_nd(
-        self.next_observation.value(), index(tf.cast(last, tf.int64))
-      ),
+      next_observation=tf.gather_nd(self.next_observation.value(), index(tf.cast(last, tf.int64))),
     )
