@@ -45,6 +45,7 @@ def main(argv):
   with usage_errors():
     seeds = parse_seeds(SEEDS.value)
   out = OUT.value or os.path.join("runs", folder_name(f"ac_{config.env}_{config.network}"))
+
   def progress(seed, steps, ret):
     print(f"seed {seed}: {steps:>8,} env steps  eval {ret:9.1f}", flush=True)
 

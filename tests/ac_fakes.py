@@ -39,9 +39,7 @@ class PointMass:
     key = as_key(key)
     physics = self._initial(key, b)
     state = EnvState(physics, tf.zeros([b], tf.int32), tf.zeros([b], tf.bool), key + [0, 1])
-    step = ts.TimeStep(
-      tf.fill([b], ts.StepType.FIRST), tf.zeros([b]), tf.ones([b]), physics
-    )
+    step = ts.TimeStep(tf.fill([b], ts.StepType.FIRST), tf.zeros([b]), tf.ones([b]), physics)
     return state, step
 
   def pure_step_and_reset(self, state, action):

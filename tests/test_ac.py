@@ -200,8 +200,14 @@ def test_replay_stops_n_step_returns_at_an_episode_end():
   replay = Replay(slots=8, num_envs=1, observation_dim=1, action_dim=1)
   for t in range(4):  # the episode terminates at step 1
     obs = tf.constant([[float(t)]])
-    replay.add(obs, obs, tf.constant([1.0]), tf.constant([0.0 if t == 1 else 1.0]),
-               tf.constant([1.0 if t == 1 else 0.0]), obs + 0.5)
+    replay.add(
+      obs,
+      obs,
+      tf.constant([1.0]),
+      tf.constant([0.0 if t == 1 else 1.0]),
+      tf.constant([1.0 if t == 1 else 0.0]),
+      obs + 0.5,
+    )
   batch = replay.sample(tf.constant([3, 4], tf.int64), 256, n_step=3, gamma=0.5)
   starts = batch.observation.numpy()[:, 0]
   assert set(starts) == {0.0, 1.0}
@@ -309,9 +315,7 @@ def test_same_seed_same_run(point_mass_run):
 
 
 def test_parallel_envs_and_action_repeat_count_env_steps():
-  cfg = dataclasses.replace(
-    SMALL, num_envs=2, update_every=8, network="augment", total_steps=2000
-  )
+  cfg = dataclasses.replace(SMALL, num_envs=2, update_every=8, network="augment", total_steps=2000)
   agent = AC(cfg, env=PointMass(2))
   result = agent.train(seed=0)
   # 500 agent steps of 4 env steps; one update every other agent step after the first 100

@@ -213,9 +213,7 @@ def test_exact_symmetry_of_every_group_element(name):
 
 
 def _variants():
-  return [
-    (name, variant) for name in SYMMETRIC_ENVS for variant in breaking_lib.variants_of(name)
-  ]
+  return [(name, variant) for name in SYMMETRIC_ENVS for variant in breaking_lib.variants_of(name)]
 
 
 @pytest.mark.parametrize("name, variant", _variants())

@@ -82,9 +82,9 @@ def test_reacher_follows_dm_control():
 
   def observe(physics):
     q1, q2 = physics.data.qpos
-    to_target = physics.named.data.geom_xpos["target", :2] - physics.named.data.geom_xpos[
-      "finger", :2
-    ]
+    to_target = (
+      physics.named.data.geom_xpos["target", :2] - physics.named.data.geom_xpos["finger", :2]
+    )
     return np.array(
       [np.cos(q1), np.sin(q1), np.cos(q2), np.sin(q2), *to_target, *physics.data.qvel]
     )
