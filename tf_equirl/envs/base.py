@@ -214,6 +214,7 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     self._outcome = outcome
     self._max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
     if self._action_dim is None:
+      assert self._num_actions is not None  # checked above: one of the two is given
       action_spec = tensor_spec.BoundedTensorSpec(
         [], tf.int32, minimum=0, maximum=self._num_actions - 1, name="action"
       )
@@ -444,6 +445,7 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     """Static checks in Python, value checks eagerly or as a graph assertion."""
     if self._action_dim is not None:
       return self._check_continuous_action(action, batch)
+    assert self._num_actions is not None  # a discrete environment
     expected = (
       f"integer actions of shape [{batch if batch is not None else 'B'}] with "
       f"values in [0, {self._num_actions - 1}]"

@@ -239,7 +239,7 @@ def sign_symmetry(
   return MDPSymmetry(group, state, action, continuous_actions=True)
 
 
-def uniform_box(key: tf.Tensor, batch_size: Any, low: Sequence[float], high: Sequence[float]):
+def uniform_box(key: tf.Tensor, batch_size: Any, low: Any, high: Any) -> tf.Tensor:
   """Float32 `[batch_size, len(low)]` uniform in the box `(low, high)`, drawn with
   `stateless_symmetric_uniform` so that compiled and eager resets agree."""
   low_np, high_np = np.asarray(low, np.float32), np.asarray(high, np.float32)
@@ -308,7 +308,9 @@ class ControlEnvironment(BatchedEnvironment):
       strength=strength,
     )
     cls = type(self)
+    assert cls.PHYSICS is not None and cls.OUTCOME is not None, f"{cls.__name__}: no dynamics"
     if physics is None and breaking is not None:
+      assert cls.BROKEN_PHYSICS is not None, f"{cls.__name__}: no variants"
       physics = functools.partial(cls.BROKEN_PHYSICS, breaking=breaking, strength=strength)
     high = np.asarray(self.OBSERVATION_HIGH, np.float32)
     observation_spec = tensor_spec.BoundedTensorSpec(

@@ -64,6 +64,7 @@ class ControlGymEnv(gymnasium.Env):
     self.observation_space = spaces.Box(
       np.asarray(spec.minimum, np.float32), np.asarray(spec.maximum, np.float32), dtype=np.float32
     )
+    assert self._env.action_dim is not None  # a continuous environment
     self.action_space = spaces.Box(-1.0, 1.0, shape=(self._env.action_dim,), dtype=np.float32)
     self._step = tf.function(self._env.pure_step, autograph=False)
     self._state: Any = None

@@ -509,7 +509,10 @@ class PixelEnvironment(BatchedEnvironment):
       elements=self._renderer.elements,
     )
     return MDPSymmetry(
-      inner.group, action, inner.action_rep, continuous_actions=inner.continuous_actions
+      inner.group,
+      action,  # type: ignore[arg-type]  # a pixel permutation, too large as matrices
+      inner.action_rep,
+      continuous_actions=inner.continuous_actions,
     )
 
   @property

@@ -482,6 +482,7 @@ def world_model_experiment(
     env, expert, 0, DataConfig(num_transitions=num_transitions, num_validation=4000)
   )
   validation = data["validation"]
+  assert env.num_actions is not None  # CartPole and Catch have discrete actions
   splits = {f"a{a}": validation["action"] == a for a in range(env.num_actions)}
   rows: List[Dict[str, Any]] = []
   for model_name in WORLD_MODELS:

@@ -210,7 +210,7 @@ class PlaneAction:
     if self._permutation is None:
       d = self.dim
       shape = [self.size, self.size] + ([self._group.order] if self.regular else [])
-      source = np.arange(d).reshape(shape + [self.channels])
+      source = np.arange(d).reshape(shape + [self.channels])  # type: ignore[arg-type]
       rows = []
       for g in self._group.elements():
         moved = self._numpy(source, g).reshape(-1)  # moved[p] = the entry that lands on p

@@ -30,11 +30,21 @@ __all__ = ["ResidualGroupLiftConv2D", "ResidualGroupConv2D"]
 class _ResidualPlaneConv(_ResidualMixin):
   """The free kernel `[k*k*in_fold, |G| units]` (a conv kernel, stored flat) and the call."""
 
+  # Provided by the plane convolution this mixin precedes (`_PlaneConv`, a Keras layer).
+  kernel_size: int
+  group: Any
+  in_channels: int
+  input_is_regular: bool
+  units: int
+  compute_dtype: Any
+  expanded_kernel: Any
+  convolve: Any
+
   def _init_plane_residual(self, free_decay, free_initializer):
     self._init_residual(free_decay, free_initializer, self.layer_name)
 
   def build(self, input_shape: tf.TensorShape) -> None:
-    super().build(input_shape)
+    super().build(input_shape)  # type: ignore[misc]
     k, n = self.kernel_size, self.group.order
     in_fold = self.in_channels * (n if self.input_is_regular else 1)
     self._add_free_kernel(k * k * in_fold, n * self.units)
@@ -45,7 +55,7 @@ class _ResidualPlaneConv(_ResidualMixin):
     return self.convolve(inputs, exact + free)
 
   def get_config(self) -> Dict[str, Any]:
-    config = super().get_config()
+    config = super().get_config()  # type: ignore[misc]
     config.update(self._residual_config())
     return config
 

@@ -33,7 +33,7 @@ Image sizes: any odd size whose grid stays centred through the four strided stag
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from tensorflow import keras
 
@@ -80,7 +80,7 @@ def _check_int(value: Any, name: str, low: int = 1) -> int:
 
 def _convolutions(kind: str, group: str, num_kernels: int) -> List[Callable[..., Any]]:
   """`(lift, conv)` constructors `(units, kernel_size, strides) -> layer` for `kind`."""
-  relu = {"activation": "relu"}
+  relu: Dict[str, Any] = {"activation": "relu"}
   if kind == "cnn":
     conv = lambda units, k, s: keras.layers.Conv2D(units, k, s, **relu)  # noqa: E731
     return [conv, conv]
@@ -90,7 +90,7 @@ def _convolutions(kind: str, group: str, num_kernels: int) -> List[Callable[...,
       lambda units, k, s: GroupConv2D(units, group, k, s, **relu),
     ]
   if kind == "relaxed":
-    relaxed = dict(num_kernels=num_kernels, **relu)
+    relaxed: Dict[str, Any] = dict(num_kernels=num_kernels, **relu)
     return [
       lambda units, k, s: RelaxedGroupLiftConv2D(units, group, k, s, **relaxed),
       lambda units, k, s: RelaxedGroupConv2D(units, group, k, s, **relaxed),

@@ -198,8 +198,8 @@ def build_abstract_mdp(
     rewards = np.zeros((num_actions, n), np.float32)
     rewards[:, goal_index] = 1.0
   else:
-    rewards = tf.reshape(model.reward(tf.reshape(next_latents, [num_actions * n, -1])), [-1])
-    rewards = np.reshape(rewards.numpy(), (num_actions, n))
+    predicted = model.reward(tf.reshape(next_latents, [num_actions * n, -1]))
+    rewards = np.reshape(predicted.numpy(), (num_actions, n))
   return AbstractMDP(
     prototypes.numpy(), transitions.numpy(), rewards, float(gamma), goal_index=goal_index
   )

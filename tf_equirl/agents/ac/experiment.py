@@ -110,9 +110,9 @@ def run_ac_experiment(
     if folder is not None:
       results.write_seed_csv(folder.seed_csv(seed), result.columns())
       if save_models:
-        os.makedirs(os.path.join(out_dir, f"seed_{seed}"), exist_ok=True)
-        agent.actor.save(os.path.join(out_dir, f"seed_{seed}", "actor.keras"))
-        agent.critic.save(os.path.join(out_dir, f"seed_{seed}", "critic.keras"))
+        os.makedirs(os.path.join(folder.out, f"seed_{seed}"), exist_ok=True)
+        agent.actor.save(os.path.join(folder.out, f"seed_{seed}", "actor.keras"))
+        agent.critic.save(os.path.join(folder.out, f"seed_{seed}", "critic.keras"))
       folder.finish_seed(seed)
   env_steps = np.arange(config.total_steps // config.eval_every + 1) * config.eval_every
   out = ACExperimentResult(
@@ -125,7 +125,7 @@ def run_ac_experiment(
   )
   if folder is not None:
     results.write_json(
-      os.path.join(out_dir, "summary.json"),
+      os.path.join(folder.out, "summary.json"),
       dict(
         out.summary,
         network=config.network,
