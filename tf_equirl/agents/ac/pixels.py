@@ -6,7 +6,7 @@ training call as `AC` (collection and updates in one `tf.function(jit_compile=Tr
 1. observations: pictures of the state (`tf_equirl.envs.render`), `[image_size, image_size,
    3 * frame_stack]` in `[0, 1]`, stored in the replay buffer as uint8 (`PixelReplay`:
    `2 * image_size^2 * 3 * frame_stack + 4 * (k + 3)` bytes per transition, the picture and
-   the next picture plus float32 action, reward, discount and end flag; 130,070 bytes at
+   the next picture plus float32 action, reward, discount and end flag; 130,066 bytes at
    85x85 with 3 frames and one action, so `replay_capacity` bounds memory: 100,000
    transitions take about 13 GB);
 2. augmentation: every sampled picture and next picture is shifted by its own whole-pixel
