@@ -5,6 +5,11 @@ With no flags: the mlp networks on Pendulum-v1, one seed, 100,000 env steps. Exa
   python -m launchers.train_ac --network=gcnn --seeds=4
   python -m launchers.train_ac --network=relaxed --num_kernels=2 --total_steps=40000
   python -m launchers.train_ac --total_steps=40000 --eval_every=2000 --noise_steps=10000
+  python -m launchers.train_ac --observation=pixels --encoder=gcnn --replay_capacity=100000
+
+With --observation=pixels the agent sees --image_size pictures of the last --frame_stack
+states through the --encoder (cnn, gcnn, relaxed, rpp), DrQ-v2's pixel recipe; the replay
+buffer holds uint8 pictures (about 130 kB per transition at 85x85 with 3 frames).
 
 Every ACConfig field is a flag (--help lists them). The seeds train one after another in one
 compiled graph. Writes into --out: run.json (the config and each finished seed's fingerprint),
@@ -29,9 +34,19 @@ from launchers.common import (
 
 from tf_equirl.agents.ac import ACConfig
 from tf_equirl.agents.ac.experiment import run_ac_experiment
+from tf_equirl.agents.ac.config import OBSERVATIONS
 from tf_equirl.networks.continuous import CONTINUOUS_KINDS
+from tf_equirl.networks.pixel import PIXEL_ENCODER_KINDS
 
-define_config_flags(ACConfig, skip=("seed",), enums={"network": CONTINUOUS_KINDS})
+define_config_flags(
+  ACConfig,
+  skip=("seed",),
+  enums={
+    "network": CONTINUOUS_KINDS,
+    "observation": OBSERVATIONS,
+    "encoder": PIXEL_ENCODER_KINDS,
+  },
+)
 SEEDS = flags.DEFINE_string("seeds", "1", "Seeds: a count N (0..N-1) or a list '3,7'.")
 OUT = flags.DEFINE_string("out", None, "Output folder (default runs/ac_<env>_<network>).")
 RESUME = flags.DEFINE_bool("resume", False, "Reuse the finished seeds of the run in --out.")
@@ -44,7 +59,8 @@ def main(argv):
   config = config_from_flags(ACConfig)
   with usage_errors():
     seeds = parse_seeds(SEEDS.value)
-  out = OUT.value or os.path.join("runs", folder_name(f"ac_{config.env}_{config.network}"))
+  name = config.network if config.observation == "state" else f"pixels_{config.encoder}"
+  out = OUT.value or os.path.join("runs", folder_name(f"ac_{config.env}_{name}"))
 
   def progress(seed, steps, ret):
     print(f"seed {seed}: {steps:>8,} env steps  eval {ret:9.1f}", flush=True)

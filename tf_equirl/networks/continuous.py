@@ -58,6 +58,8 @@ __all__ = [
   "RegularToAction",
   "build_continuous_actor",
   "build_continuous_critic",
+  "build_feature_actor",
+  "build_feature_critic",
   "check_continuous",
   "matched_width",
 ]
@@ -107,9 +109,10 @@ def _lift(kind: str, width: int, rep: Representation, num_kernels: int):
   )
 
 
-def _conv(kind: str, width: int, symmetry: MDPSymmetry, num_kernels: int, **args):
-  """A regular-to-regular layer of the trunk (`args`: activation, initializer, name)."""
-  group = symmetry.group
+def _conv(kind: str, width: int, symmetry: Any, num_kernels: int, **args):
+  """A regular-to-regular layer of the trunk (`args`: activation, initializer, name);
+  `symmetry` is an `MDPSymmetry` or its `FiniteGroup`."""
+  group = getattr(symmetry, "group", symmetry)
   if kind == "gcnn":
     return GroupConv(width, group, **args)
   if kind == "rpp":
@@ -287,3 +290,134 @@ def build_continuous_critic(
   num_kernels = _check_kernels(num_kernels, builder)
   width = width or matched_width(kind, "critic", symmetry, num_kernels)
   return twin_critic(kind, symmetry, int(width), num_kernels)
+
+
+# ---------------------------------------------------------------- heads on encoder features
+def _check_features(kind: Any, action_rep: Any, feature_shape: Any, builder: str):
+  """`(kind, feature_shape)` checked: `[F]` for "mlp", `[|G|, F]` regular for the group kinds."""
+  heads = ("mlp",) + EQUIVARIANT_KINDS
+  if kind not in heads:
+    raise ValueError(f"{builder}: unknown head kind {kind!r}; expected one of {heads}.")
+  if not isinstance(action_rep, Representation):
+    raise ValueError(
+      f"{builder}: action_rep must be the orthogonal Representation of the group on the "
+      f"action vector, received {type(action_rep).__name__}."
+    )
+  shape = tuple(int(n) for n in feature_shape)
+  want = 1 if kind == "mlp" else 2
+  if len(shape) != want or min(shape) < 1:
+    layout = "[F] (flat features)" if kind == "mlp" else "[|G|, F] (regular features)"
+    raise ValueError(
+      f"{builder}: kind={kind!r} takes features of shape {layout}, received feature_shape="
+      f"{shape}."
+    )
+  if kind != "mlp" and shape[0] != action_rep.group.order:
+    raise ValueError(
+      f"{builder}: the regular features have a group axis of {shape[0]}, but the action "
+      f"representation's group {action_rep.group.name} has order {action_rep.group.order}."
+    )
+  return shape
+
+
+def _feature_width(kind: str, width: Optional[int], group_order: int, builder: str) -> int:
+  """`width`, or `MLP_WIDTH` for "mlp" and `MLP_WIDTH // |G|` channels per group element for
+  the group kinds (the seed divides the channels by `|G|`, Park et al. 2025 D.1.1)."""
+  _check_width(width, builder)
+  if width is not None:
+    return int(width)
+  return MLP_WIDTH if kind == "mlp" else max(MLP_WIDTH // group_order, 1)
+
+
+def build_feature_actor(
+  kind: str,
+  action_rep: Representation,
+  feature_shape,
+  width: Optional[int] = None,
+  num_kernels: int = RELAXED_KERNELS,
+  name: Optional[str] = None,
+) -> keras.Model:
+  """Deterministic actor on encoder features: `features -> action [batch, k]` in `[-1, 1]^k`.
+
+  "mlp" takes flat features `[batch, F]` (two ReLU layers, tanh). The group kinds take regular
+  features `[batch, |G|, F]` (`build_pixel_encoder(output="regular")`), apply a hidden
+  regular layer (ReLU), a regular layer onto `k` channels and `RegularToAction`, so that
+  `actor(L_g f) = pi(g) actor(f)` with `(L_g f)[h] = f[g^-1 h]` (exactly for "gcnn", at
+  initialisation for the relaxed kinds and "rpp").
+
+  Args:
+    kind: "mlp" or one of `EQUIVARIANT_KINDS`.
+    action_rep: the group's orthogonal representation `pi` on the action vector.
+    feature_shape: `[F]` ("mlp") or `[|G|, F]` (the group kinds).
+    width: hidden width (channels per group element for the group kinds); None is
+      `MLP_WIDTH`, divided by `|G|` for the group kinds.
+    num_kernels: L of the relaxed layers.
+    name: the model's name.
+
+  Returns:
+    A `keras.Model`.
+
+  Raises:
+    ValueError: an unknown kind, a feature shape of the wrong rank or group axis, a bad
+      width or L.
+  """
+  builder = "build_feature_actor"
+  shape = _check_features(kind, action_rep, feature_shape, builder)
+  num_kernels = _check_kernels(num_kernels, builder)
+  width = _feature_width(kind, width, action_rep.group.order, builder)
+  inp = keras.Input(shape, name="features")
+  k = action_rep.dim
+  if kind == "mlp":
+    h = keras.layers.Dense(width, "relu", kernel_initializer=_orth())(inp)
+    h = keras.layers.Dense(width, "relu", kernel_initializer=_orth())(h)
+    out = keras.layers.Dense(k, "tanh", name="action")(h)
+  else:
+    group = action_rep.group
+    h = _conv(kind, width, group, num_kernels, activation="relu", kernel_initializer=_orth())(inp)
+    h = _conv(kind, k, group, num_kernels, kernel_initializer=_orth(1.0))(h)
+    out = RegularToAction(action_rep, name="action")(h)
+  return keras.Model(inp, out, name=name or f"{kind}_feature_actor")
+
+
+def build_feature_critic(
+  kind: str,
+  action_rep: Representation,
+  feature_shape,
+  width: Optional[int] = None,
+  num_kernels: int = RELAXED_KERNELS,
+  name: Optional[str] = None,
+) -> keras.Model:
+  """Twin critic on encoder features: `[features, action [batch, k]] -> [batch, 2]`.
+
+  "mlp": two trunks on the concatenated flat features and action. The group kinds: in each
+  trunk the action is lifted to regular features under `pi` (a lift layer, ReLU), joined to
+  the state's regular features on the channel axis, then a regular layer (ReLU), `GroupPool`
+  and a dense scalar: `Q(L_g f, pi(g) a) = Q(f, a)`. Arguments, return and errors as
+  `build_feature_actor`.
+  """
+  builder = "build_feature_critic"
+  shape = _check_features(kind, action_rep, feature_shape, builder)
+  num_kernels = _check_kernels(num_kernels, builder)
+  width = _feature_width(kind, width, action_rep.group.order, builder)
+  features = keras.Input(shape, name="features")
+  action = keras.Input((action_rep.dim,), name="action")
+  heads = []
+  for tag in ("q1", "q2"):
+    if kind == "mlp":
+      sa = keras.layers.Concatenate(name=f"{tag}_state_action")([features, action])
+      heads.append(_mlp_q(sa, width, tag))
+      continue
+    lifted = _lift(kind, width, action_rep, num_kernels)(action)
+    h = keras.layers.Concatenate(axis=-1, name=f"{tag}_state_action")([features, lifted])
+    h = _conv(
+      kind,
+      width,
+      action_rep.group,
+      num_kernels,
+      activation="relu",
+      kernel_initializer=_orth(),
+      name=f"{tag}_conv",
+    )(h)
+    h = GroupPool("mean", name=f"{tag}_pool")(h)
+    heads.append(keras.layers.Dense(1, name=f"{tag}_value")(h))
+  out = keras.layers.Concatenate(name="twin_q")(heads)
+  return keras.Model([features, action], out, name=name or f"{kind}_feature_critic")

@@ -7,6 +7,18 @@ from typing import Optional
 
 from tf_equirl import checks
 from tf_equirl.networks.continuous import CONTINUOUS_KINDS
+from tf_equirl.networks.pixel import PIXEL_ENCODER_KINDS, latent_size
+
+OBSERVATIONS = ("state", "pixels")
+# The actor and critic kinds that each pixel encoder's features can feed (the first is the
+# default): the cnn's flat features go to the mlp, a group encoder's regular features to
+# equivariant heads of its own kind, so that the whole agent keeps the encoder's symmetry.
+_HEADS = {
+  "cnn": ("mlp",),
+  "gcnn": ("gcnn",),
+  "relaxed": ("relaxed", "relaxed_centered"),
+  "rpp": ("rpp",),
+}
 
 
 @dataclasses.dataclass
@@ -54,6 +66,17 @@ class ACConfig:
       sees during evaluation (0: none; the seed's robustness test uses 0.02 to 0.06).
     seed: seed of the run (networks, environments, noise, minibatches).
     jit_compile: compile each training call with XLA.
+    observation: "state" (the environment's state vector) or "pixels" (pictures of the
+      state, `tf_equirl.envs.render`; the agent is `tf_equirl.agents.ac.pixels.PixelAC`).
+    image_size: odd side of the pictures with observation="pixels" (85 as the seed; 53 and
+      37 keep the encoder's grid centred too).
+    frame_stack: consecutive pictures stacked on the channel axis with observation="pixels".
+    encoder: pixel encoder kind, one of `tf_equirl.networks.pixel.PIXEL_ENCODER_KINDS`
+      ("cnn", "gcnn", "relaxed", "rpp"). "cnn" feeds the mlp actor and critic; the group
+      kinds feed their regular features to the actor and critic of `network` ("mlp", the
+      default, means the encoder's own kind; "relaxed_centered" goes with "relaxed").
+    encoder_channels: channels of the encoder's convolutions (per group element for the group
+      kinds); None: 32 for "cnn", the cnn's parameter count for the group kinds.
   """
 
   env: str = "Pendulum-v1"
@@ -82,6 +105,11 @@ class ACConfig:
   eval_obs_noise: float = 0.0
   seed: int = 0
   jit_compile: bool = True
+  observation: str = "state"
+  image_size: int = 85
+  frame_stack: int = 3
+  encoder: str = "cnn"
+  encoder_channels: Optional[int] = None
 
   def __post_init__(self):
     owner = "ACConfig"
@@ -151,6 +179,51 @@ class ACConfig:
         f"{owner}.replay_capacity={self.replay_capacity} leaves {slots} slots per environment "
         f"for num_envs={self.num_envs}; expected at least n_step={self.n_step}."
       )
+    self._check_pixels()
+
+  def _check_pixels(self) -> None:
+    owner = "ACConfig"
+    if self.observation not in OBSERVATIONS:
+      raise ValueError(
+        f"{owner}.observation must be one of {OBSERVATIONS}, received {self.observation!r}."
+      )
+    checks.positive_int(owner, "frame_stack", self.frame_stack)
+    checks.positive_int(owner, "image_size", self.image_size)
+    checks.positive_int(
+      owner, "encoder_channels", self.encoder_channels, allow_none=True, none_means="match"
+    )
+    if self.encoder not in PIXEL_ENCODER_KINDS:
+      raise ValueError(
+        f"{owner}.encoder must be one of {PIXEL_ENCODER_KINDS}, received {self.encoder!r}."
+      )
+    if self.observation != "pixels":
+      return
+    if latent_size(self.image_size) is None:
+      working = [n for n in range(3, 130) if latent_size(n) is not None]
+      raise ValueError(
+        f"{owner}.image_size={self.image_size} does not keep the pixel encoder's grid centred "
+        f"(an odd size is needed as well); sizes that work: {working}."
+      )
+    self.head_kind  # noqa: B018 (raises for an encoder and network that do not fit)
+
+  @property
+  def head_kind(self) -> str:
+    """Kind of the actor and critic on the encoder's features (observation="pixels")."""
+    fits = _HEADS[self.encoder]
+    if self.network == "mlp":
+      return fits[0]
+    if self.network not in fits:
+      raise ValueError(
+        f"ACConfig: encoder={self.encoder!r} feeds the heads {fits}, received network="
+        f"{self.network!r}; "
+        + (
+          "the cnn encoder has no group axis, so pick a group encoder (encoder='gcnn', "
+          "'relaxed' or 'rpp') for equivariant heads."
+          if self.encoder == "cnn"
+          else "'mlp' (the default) picks the encoder's own kind."
+        )
+      )
+    return self.network
 
   @property
   def env_steps_per_agent_step(self) -> int:

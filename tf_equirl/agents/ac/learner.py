@@ -181,6 +181,14 @@ class AC:
       has discrete actions.
   """
 
+  def __new__(cls, config: ACConfig, env: Optional[Any] = None):
+    # A config with observation="pixels" builds the pixel agent (same loop, an encoder).
+    if cls is AC and getattr(config, "observation", "state") == "pixels":
+      from tf_equirl.agents.ac.pixels import PixelAC  # pylint: disable=import-outside-toplevel
+
+      cls = PixelAC
+    return super().__new__(cls)
+
   def __init__(self, config: ACConfig, env: Optional[Any] = None):
     if not isinstance(config, ACConfig):
       raise ValueError(f"AC expects an ACConfig, received {type(config).__name__}.")
@@ -318,7 +326,7 @@ class AC:
       discount = tf.where(active, discount * time_step.discount, discount)
       stepped_obs = tf.cast(time_step.observation, tf.float32)
       obs = tf.cast(obs, tf.float32)
-      keep = ended[:, None]
+      keep = tf.reshape(ended, [-1] + [1] * (stepped_obs.shape.rank - 1))  # vectors or images
       next_obs = stepped_obs if next_obs is None else tf.where(keep, next_obs, stepped_obs)
       act_obs = obs if act_obs is None else tf.where(keep, act_obs, obs)
       env_state = _freeze(ended, env_state, new_state)

@@ -113,7 +113,7 @@ class Replay:
     slot = tf.reshape(tf.math.floormod(self.count, self.slots), [1, 1])
     values = (observation, action, reward, discount, ended, next_observation)
     writes = [
-      var.scatter_nd_update(slot, tf.cast(value, tf.float32)[None])
+      var.scatter_nd_update(slot, tf.cast(value, var.dtype)[None])
       for var, value in zip(self.fields, values)
     ]
     with tf.control_dependencies(writes):

@@ -1,0 +1,137 @@
+"""Pixel encoders' forward time against the plain cnn, and the pixel agent's frames/s.
+
+  python benchmarks/pixel_encoders.py                        # batch 256 on 85x85x9, 5 repeats
+  python benchmarks/pixel_encoders.py --batch=64 --repeats=3 # lighter
+  python benchmarks/pixel_encoders.py --quick                # tiny run (smoke test)
+
+Section 1: each encoder (`tf_equirl.networks.pixel.build_pixel_encoder`, group kinds at the
+width whose parameter count is closest to the cnn's) runs its forward pass on a batch of
+`--image_size` pictures with `3 * --frame_stack` channels, compiled with XLA. After one
+compiling call per kind, the kinds are timed in turn (cnn, gcnn, relaxed, rpp, cnn, ...) for
+`--repeats` rounds of `--calls` calls each, so that the machine's load touches every kind
+alike; the table gives the median ms per call and its ratio to the cnn's median.
+
+Section 2: the pixel agent (`tf_equirl.agents.ac.PixelAC`) trains `--agent_steps` env steps
+twice over (one compiled call each, the first includes tracing and XLA) with each encoder
+of `--agent_encoders`; printed are the frames (env steps) per second of the second call,
+collection and updates together. All figures come from one run of this script on one machine.
+"""
+
+import os
+import platform
+import statistics
+import sys
+import time
+
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import tensorflow as tf  # noqa: E402
+
+from tf_equirl.agents.ac import AC, ACConfig  # noqa: E402
+from tf_equirl.agents.ac.pixels import bytes_per_transition  # noqa: E402
+from tf_equirl.networks.pixel import PIXEL_ENCODER_KINDS, build_pixel_encoder  # noqa: E402
+from tf_equirl.params import count_params  # noqa: E402
+
+_BATCH = flags.DEFINE_integer("batch", 256, "Pictures per forward call.", lower_bound=1)
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed rounds over the kinds.", lower_bound=1)
+_CALLS = flags.DEFINE_integer("calls", 3, "Forward calls per kind in a round.", lower_bound=1)
+_IMAGE = flags.DEFINE_integer("image_size", 85, "Side of the pictures (85, 53 or 37).")
+_FRAMES = flags.DEFINE_integer("frame_stack", 3, "Stacked RGB frames.", lower_bound=1)
+_GROUP = flags.DEFINE_enum("group", "D1", ["C2", "C4", "D1", "D2", "D4"], "Plane group.")
+_KINDS = flags.DEFINE_list("kinds", list(PIXEL_ENCODER_KINDS), "Encoder kinds (cnn first).")
+_AGENT_ENV = flags.DEFINE_string("agent_env", "Pendulum-v1", "Pixel environment of section 2.")
+_AGENT_ENCODERS = flags.DEFINE_list("agent_encoders", ["cnn", "gcnn"], "Encoders of section 2.")
+_AGENT_STEPS = flags.DEFINE_integer("agent_steps", 400, "Env steps per training call.")
+_AGENT_BATCH = flags.DEFINE_integer("agent_batch", 64, "Minibatch of the agent's updates.")
+_QUICK = flags.DEFINE_bool("quick", False, "Tiny run (37x37, batch 4, one repeat, 8 steps).")
+
+
+def _forward_table(kinds, batch, image_size, frame_stack, group, repeats, calls):
+  images = tf.random.stateless_uniform([batch, image_size, image_size, 3 * frame_stack], [0, 1])
+  forwards, params = {}, {}
+  for kind in kinds:
+    output = "vector" if kind == "cnn" else "regular"
+    encoder = build_pixel_encoder(group, kind, image_size, frame_stack, output=output)
+    params[kind] = count_params(encoder)
+    forwards[kind] = tf.function(
+      lambda x, encoder=encoder: encoder(x, training=False), jit_compile=True
+    )
+    forwards[kind](images).numpy()  # trace and compile
+  times = {kind: [] for kind in kinds}
+  for _ in range(repeats):
+    for kind in kinds:
+      start = time.perf_counter()
+      for _ in range(calls):
+        out = forwards[kind](images)
+      out.numpy()
+      times[kind].append((time.perf_counter() - start) * 1e3 / calls)
+  return {kind: statistics.median(t) for kind, t in times.items()}, params
+
+
+def _agent_rate(env, encoder, image_size, frame_stack, steps, batch):
+  config = ACConfig(
+    env=env,
+    observation="pixels",
+    encoder=encoder,
+    image_size=image_size,
+    frame_stack=frame_stack,
+    total_steps=2 * steps,
+    eval_every=steps,
+    random_steps=max(steps // 8, 1),
+    batch_size=batch,
+    replay_capacity=max(2 * steps, 16),
+    eval_episodes=1,
+  )
+  agent = AC(config)
+  result = agent.train(seed=0)
+  return result.steps_per_second, result.compile_seconds, agent.parameter_counts()
+
+
+def main(argv):
+  del argv
+  quick = _QUICK.value
+  batch = 4 if quick else _BATCH.value
+  image_size = 37 if quick else _IMAGE.value
+  repeats = 1 if quick else _REPEATS.value
+  calls = 1 if quick else _CALLS.value
+  kinds = _KINDS.value
+  if kinds[0] != "cnn" or any(k not in PIXEL_ENCODER_KINDS for k in kinds):
+    raise app.UsageError(f"--kinds must start with cnn and name kinds of {PIXEL_ENCODER_KINDS}.")
+  frames, group = _FRAMES.value, _GROUP.value
+  shape = f"{image_size}x{image_size}x{3 * frames}"
+  print(f"# Pixel encoders: forward pass, batch {batch} on {shape}, group {group}, XLA\n")
+  print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"TensorFlow {tf.__version__}, devices {[d.device_type for d in tf.config.list_logical_devices()]}")
+  medians, params = _forward_table(kinds, batch, image_size, frames, group, repeats, calls)
+  print(f"median of {repeats} rounds of {calls} calls, kinds alternated\n")
+  print("| encoder | parameters | ms per forward | ratio to cnn |")
+  print("|---|---|---|---|")
+  for kind in kinds:
+    print(
+      f"| {kind} | {params[kind]:,} | {medians[kind]:.2f} | {medians[kind] / medians['cnn']:.2f} |"
+    )
+  steps = 8 if quick else _AGENT_STEPS.value
+  agent_batch = 4 if quick else _AGENT_BATCH.value
+  print(
+    f"\n# Pixel agent: {_AGENT_ENV.value}, {shape}, {steps} env steps per call, minibatch "
+    f"{agent_batch}, one update per 2 env steps; replay "
+    f"{bytes_per_transition(image_size, frames, 1):,} bytes per transition (one action)\n"
+  )
+  print("| encoder | parameters (encoder / actor / critic) | compile s | frames/s |")
+  print("|---|---|---|---|")
+  for encoder in _AGENT_ENCODERS.value:
+    rate, compile_s, counts = _agent_rate(
+      _AGENT_ENV.value, encoder, image_size, frames, steps, agent_batch
+    )
+    print(
+      f"| {encoder} | {counts['encoder']:,} / {counts['actor']:,} / {counts['critic']:,} | "
+      f"{compile_s:.1f} | {rate:,.1f} steps/s |"
+    )
+  print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+  print(f"\nCommand: python benchmarks/pixel_encoders.py {' '.join(sys.argv[1:])}")
+
+
+if __name__ == "__main__":
+  app.run(main)

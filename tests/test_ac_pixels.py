@@ -1,0 +1,164 @@
+"""The pixel actor-critic: shift augmentation, uint8 replay, whole-agent equivariance, one
+compiled training run, named errors."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_equirl import envs
+from tf_equirl.agents.ac import AC, ACConfig
+from tf_equirl.agents.ac.pixels import (
+  PixelAC,
+  PixelReplay,
+  bytes_per_transition,
+  random_shift,
+  to_float,
+  to_uint8,
+)
+from tf_equirl.testing import assert_equivariant, equivariance_error, invariant
+
+SIZE = 37  # the smallest image whose encoder grid stays centred (latent 1x1)
+
+
+def _config(**overrides):
+  base = dict(
+    env="Pendulum-v1",
+    observation="pixels",
+    image_size=SIZE,
+    frame_stack=1,
+    encoder="gcnn",
+    encoder_channels=4,
+    width=8,
+    critic_width=8,
+    total_steps=16,
+    eval_every=8,
+    random_steps=2,
+    batch_size=4,
+    replay_capacity=32,
+    eval_episodes=1,
+    noise_steps=10,
+  )
+  base.update(overrides)
+  return ACConfig(**base)
+
+
+def _key(a, b=0):
+  return tf.constant([a, b], tf.int64)
+
+
+def test_random_shift_is_a_replicate_padded_shift_and_seeded():
+  images = tf.constant(np.random.default_rng(0).integers(0, 256, (6, 11, 11, 2)), tf.uint8)
+  shifted = random_shift(images, _key(1))
+  assert shifted.shape == images.shape and shifted.dtype == tf.uint8
+  np.testing.assert_array_equal(shifted.numpy(), random_shift(images, _key(1)).numpy())
+  assert not np.array_equal(shifted.numpy(), random_shift(images, _key(2)).numpy())
+  padded = np.pad(images.numpy(), [(0, 0), (4, 4), (4, 4), (0, 0)], mode="edge")
+  crops = [
+    [padded[:, 4 + dy : 15 + dy, 4 + dx : 15 + dx] for dx in range(-4, 5)] for dy in range(-4, 5)
+  ]
+  offsets = []
+  for b in range(6):
+    hits = [
+      (dy, dx)
+      for dy in range(9)
+      for dx in range(9)
+      if np.array_equal(crops[dy][dx][b], shifted.numpy()[b])
+    ]
+    assert hits, f"sample {b} is not a replicate-padded shift of its picture"
+    offsets.append(hits[0])
+  assert len(set(offsets)) > 1  # each sample draws its own offset
+  np.testing.assert_array_equal(random_shift(images, _key(1), pad=0).numpy(), images.numpy())
+
+
+def test_uint8_replay_round_trip():
+  replay = PixelReplay(4, 2, (5, 5, 3), 1)
+  rng = np.random.default_rng(1)
+  frames = rng.uniform(size=(3, 2, 5, 5, 3)).astype(np.float32)
+  for t in range(3):
+    replay.add(frames[t], tf.zeros([2, 1]), tf.ones([2]), tf.ones([2]), tf.zeros([2]), frames[t])
+  stored = replay.observation.numpy()[:3]
+  assert stored.dtype == np.uint8
+  np.testing.assert_array_equal(stored, np.round(frames * 255).astype(np.uint8))
+  assert np.max(np.abs(to_float(stored).numpy() - frames)) <= 0.5 / 255 + 1e-7
+  np.testing.assert_array_equal(to_uint8(to_float(stored)).numpy(), stored)
+  batch = replay.sample(_key(3), 8, 1, 0.99)
+  assert batch.observation.dtype == tf.uint8 and batch.observation.shape == (8, 5, 5, 3)
+  assert replay.bytes_per_transition == bytes_per_transition(5, 1, 1) == 2 * 75 + 16
+
+
+@pytest.mark.parametrize(
+  "env,encoder",
+  [("Pendulum-v1", "gcnn"), ("Reacher-v0", "gcnn"), ("Pendulum-v1", "relaxed")],
+)
+def test_whole_agent_is_equivariant_at_init(env, encoder):
+  agent = AC(_config(env=env, encoder=encoder))
+  assert isinstance(agent, PixelAC)
+  sym = agent.symmetry
+  x = tf.random.stateless_uniform([3, SIZE, SIZE, 3], [4, 5])
+  a = tf.random.stateless_uniform([3, sym.action_dim], [6, 7], -1.0, 1.0)
+  assert_equivariant(agent.actor, x, sym.state_rep, sym.action_rep, atol=1e-5)
+  assert_equivariant(
+    agent.critic, [x, a], [sym.state_rep, sym.action_rep], invariant(sym.group), atol=1e-4
+  )
+  # The relaxed actor's output is not trivially zero: its equivariance is not vacuous.
+  assert float(tf.reduce_max(tf.abs(agent.actor(x)))) > 1e-4
+
+
+def test_cnn_agent_is_not_equivariant():
+  agent = AC(_config(encoder="cnn", encoder_channels=8, width=16))
+  sym = agent.symmetry
+  x = tf.random.stateless_uniform([3, SIZE, SIZE, 3], [4, 5])
+  assert equivariance_error(agent.actor, x, sym.state_rep, sym.action_rep) > 1e-4
+
+
+def test_short_compiled_run_traces_once_and_trains_the_encoder():
+  agent = AC(_config())
+  before = [w.copy() for w in agent.encoder.get_weights()]
+  result = agent.train(seed=0)
+  assert agent.tracing_count == 1
+  assert np.all(np.isfinite(result.eval_return))
+  assert np.all(np.isfinite(result.metrics["critic_loss"][1:]))
+  assert result.metrics["updates"][1:].sum() > 0
+  moved = [np.max(np.abs(w - b)) for w, b in zip(agent.encoder.get_weights(), before)]
+  assert max(moved) > 0  # the critic's loss trains the encoder
+  assert int(agent.replay.count.numpy()) == 16 // 2  # agent steps stored
+
+
+def test_actor_loss_does_not_reach_the_encoder():
+  from tf_equirl.agents.ac.learner import actor_loss
+
+  agent = AC(_config())
+  x = tf.random.stateless_uniform([2, SIZE, SIZE, 3], [1, 2])
+  with tf.GradientTape() as tape:
+    features = tf.stop_gradient(agent.encoder(x))
+    loss = actor_loss(agent.actor_head, agent.critic_head, features, tf.zeros([2, 1]))
+  grads = tape.gradient(loss, agent.encoder.trainable_variables + agent.actor_head.variables)
+  n = len(agent.encoder.trainable_variables)
+  assert all(g is None for g in grads[:n])
+  assert any(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in grads[n:])
+
+
+@pytest.mark.parametrize(
+  "overrides,message",
+  [
+    (dict(image_size=36), "image_size=36"),
+    (dict(image_size=39), "sizes that work"),
+    (dict(encoder="cnn", network="gcnn"), "pick a group encoder"),
+    (dict(encoder="gcnn", network="rpp"), "encoder='gcnn' feeds"),
+    (dict(network="augment"), "network='augment'"),
+    (dict(encoder="vit"), "encoder must be one of"),
+    (dict(observation="rgb"), "observation must be one of"),
+    (dict(frame_stack=0), "frame_stack"),
+  ],
+)
+def test_bad_pixel_configs_are_named(overrides, message):
+  with pytest.raises(ValueError, match=message):
+    _config(**overrides)
+
+
+def test_an_environment_with_other_pictures_is_refused():
+  env = envs.make("Pendulum-v1", observation="pixels", image_size=SIZE, frame_stack=2)
+  with pytest.raises(ValueError, match=r"frame_stack=1 expect pictures \(37, 37, 3\)"):
+    PixelAC(_config(), env=env)
+  with pytest.raises(ValueError, match="observation='pixels'"):
+    PixelAC(_config(observation="state"))
