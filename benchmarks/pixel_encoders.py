@@ -102,8 +102,10 @@ def main(argv):
   frames, group = _FRAMES.value, _GROUP.value
   shape = f"{image_size}x{image_size}x{3 * frames}"
   print(f"# Pixel encoders: forward pass, batch {batch} on {shape}, group {group}, XLA\n")
-  print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"TensorFlow {tf.__version__}, devices {[d.device_type for d in tf.config.list_logical_devices()]}")
+  print(
+    f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+    f"TensorFlow {tf.__version__}, devices {[d.device_type for d in tf.config.list_logical_devices()]}"
+  )
   medians, params = _forward_table(kinds, batch, image_size, frames, group, repeats, calls)
   print(f"median of {repeats} rounds of {calls} calls, kinds alternated\n")
   print("| encoder | parameters | ms per forward | ratio to cnn |")

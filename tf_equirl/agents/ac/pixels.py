@@ -161,9 +161,7 @@ class PixelReplay(Replay):
   @property
   def bytes_per_transition(self) -> int:
     """Bytes per stored transition (all fields)."""
-    return sum(
-      int(np.prod(v.shape[2:], dtype=np.int64)) * v.dtype.size for v in self.fields
-    )
+    return sum(int(np.prod(v.shape[2:], dtype=np.int64)) * v.dtype.size for v in self.fields)
 
 
 def _relabelled_action_rep(symmetry, elements) -> Representation:
@@ -224,7 +222,8 @@ class PixelAC(AC):
         "(3 RGB channels per frame)."
       )
     self.symmetry = check_continuous(env.symmetry, f"PixelAC on {cfg.env}")
-    renderer = renderer_for(getattr(env, "inner", env))
+    inner: Any = getattr(env, "inner", env)  # the rendered environment
+    renderer = renderer_for(inner)
     self.plane_group = renderer.plane_group
     self.head_action_rep = _relabelled_action_rep(self.symmetry, renderer.elements)
     self.encoder, self.actor_head, self.critic_head = self._build_parts()
@@ -296,9 +295,7 @@ class PixelAC(AC):
   def reset(self, seed: int) -> None:
     """Re-initialises weights (seeded), optimisers, replay and environments for a new run."""
     keras.utils.set_random_seed(int(seed))
-    for mine, fresh in zip(
-      (self.encoder, self.actor_head, self.critic_head), self._build_parts()
-    ):
+    for mine, fresh in zip((self.encoder, self.actor_head, self.critic_head), self._build_parts()):
       mine.set_weights(fresh.get_weights())
     self.target_critic.set_weights(self.critic_head.get_weights())
     for v in self.actor_optimizer.variables + self.critic_optimizer.variables:
