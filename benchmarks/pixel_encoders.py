@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tensorflow as tf  # noqa: E402
 
-from tf_equirl.agents.ac import AC, ACConfig  # noqa: E402
+from tf_equirl.agents.ac import ACConfig, PixelAC  # noqa: E402
 from tf_equirl.agents.ac.pixels import bytes_per_transition  # noqa: E402
 from tf_equirl.networks.pixel import PIXEL_ENCODER_KINDS, build_pixel_encoder  # noqa: E402
 from tf_equirl.params import count_params  # noqa: E402
@@ -84,7 +84,7 @@ def _agent_rate(env, encoder, image_size, frame_stack, steps, batch):
     replay_capacity=max(2 * steps, 16),
     eval_episodes=1,
   )
-  agent = AC(config)
+  agent = PixelAC(config)
   result = agent.train(seed=0)
   return result.steps_per_second, result.compile_seconds, agent.parameter_counts()
 

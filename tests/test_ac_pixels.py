@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tf_equirl import envs
-from tf_equirl.agents.ac import AC, ACConfig
+from tf_equirl.agents.ac import AC, ACConfig, make_agent
 from tf_equirl.agents.ac.pixels import (
   PixelAC,
   PixelReplay,
@@ -91,7 +91,7 @@ def test_uint8_replay_round_trip():
   [("Pendulum-v1", "gcnn"), ("Reacher-v0", "gcnn"), ("Pendulum-v1", "relaxed")],
 )
 def test_whole_agent_is_equivariant_at_init(env, encoder):
-  agent = AC(_config(env=env, encoder=encoder))
+  agent = PixelAC(_config(env=env, encoder=encoder))
   assert isinstance(agent, PixelAC)
   sym = agent.symmetry
   x = tf.random.stateless_uniform([3, SIZE, SIZE, 3], [4, 5])
@@ -105,14 +105,14 @@ def test_whole_agent_is_equivariant_at_init(env, encoder):
 
 
 def test_cnn_agent_is_not_equivariant():
-  agent = AC(_config(encoder="cnn", encoder_channels=8, width=16))
+  agent = PixelAC(_config(encoder="cnn", encoder_channels=8, width=16))
   sym = agent.symmetry
   x = tf.random.stateless_uniform([3, SIZE, SIZE, 3], [4, 5])
   assert equivariance_error(agent.actor, x, sym.state_rep, sym.action_rep) > 1e-4
 
 
 def test_short_compiled_run_traces_once_and_trains_the_encoder():
-  agent = AC(_config())
+  agent = PixelAC(_config())
   before = [w.copy() for w in agent.encoder.get_weights()]
   result = agent.train(seed=0)
   assert agent.tracing_count == 1
@@ -127,7 +127,7 @@ def test_short_compiled_run_traces_once_and_trains_the_encoder():
 def test_actor_loss_does_not_reach_the_encoder():
   from tf_equirl.agents.ac.learner import actor_loss
 
-  agent = AC(_config())
+  agent = PixelAC(_config())
   x = tf.random.stateless_uniform([2, SIZE, SIZE, 3], [1, 2])
   with tf.GradientTape() as tape:
     features = tf.stop_gradient(agent.encoder(x))
@@ -162,3 +162,13 @@ def test_an_environment_with_other_pictures_is_refused():
     PixelAC(_config(), env=env)
   with pytest.raises(ValueError, match="observation='pixels'"):
     PixelAC(_config(observation="state"))
+
+
+def test_make_agent_picks_the_agent_and_ac_refuses_pictures():
+  with pytest.raises(ValueError, match="for observation='pixels' build"):
+    AC(_config())
+  assert type(make_agent(_config())) is PixelAC
+  state = ACConfig(env="Pendulum-v1", num_envs=1, width=8, critic_width=8, replay_capacity=64)
+  assert type(make_agent(state)) is AC
+  with pytest.raises(ValueError, match="make_agent expects an ACConfig"):
+    make_agent({"env": "Pendulum-v1"})

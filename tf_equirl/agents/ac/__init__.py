@@ -10,11 +10,14 @@ from tf_equirl.agents.ac.learner import (
   critic_loss,
   noise_std,
 )
+from tf_equirl.agents.ac.pixels import PixelAC, make_agent
 from tf_equirl.agents.ac.replay import NStepBatch, Replay, n_step_targets
 
 __all__ = [
   "ACConfig",
   "AC",
+  "PixelAC",
+  "make_agent",
   "ACResult",
   "actor_loss",
   "critic_loss",

@@ -18,6 +18,7 @@ import numpy as np
 from tf_equirl import results, runs
 from tf_equirl.agents.ac.config import ACConfig
 from tf_equirl.agents.ac.learner import AC, ACResult
+from tf_equirl.agents.ac.pixels import make_agent
 
 __all__ = ["ACExperimentResult", "run_ac_experiment"]
 
@@ -86,7 +87,7 @@ def run_ac_experiment(
   if len(set(seeds)) != len(seeds):
     raise ValueError(f"run_ac_experiment: duplicate seeds in {seeds}; each seed runs once.")
   folder = runs.RunFolder(out_dir, config, seeds, resume, overwrite) if out_dir else None
-  agent = AC(config)
+  agent = make_agent(config)
   if folder is not None:
     folder.start()
   curves, compile_s, train_s, trained_steps = {}, float("nan"), 0.0, 0

@@ -181,17 +181,14 @@ class AC:
       has discrete actions.
   """
 
-  def __new__(cls, config: ACConfig, env: Optional[Any] = None):
-    # A config with observation="pixels" builds the pixel agent (same loop, an encoder).
-    if cls is AC and getattr(config, "observation", "state") == "pixels":
-      from tf_equirl.agents.ac.pixels import PixelAC  # pylint: disable=import-outside-toplevel
-
-      cls = PixelAC
-    return super().__new__(cls)
-
   def __init__(self, config: ACConfig, env: Optional[Any] = None):
     if not isinstance(config, ACConfig):
       raise ValueError(f"AC expects an ACConfig, received {type(config).__name__}.")
+    if config.observation == "pixels" and type(self) is AC:
+      raise ValueError(
+        "AC trains on state observations; for observation='pixels' build "
+        "tf_equirl.agents.ac.PixelAC(config) (or call make_agent(config), which picks one)."
+      )
     self.config = cfg = config
     self.env = (
       env if env is not None else envs.make(cfg.env, batch_size=cfg.num_envs, seed=cfg.seed)

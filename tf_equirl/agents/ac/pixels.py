@@ -1,6 +1,6 @@
 """The actor-critic agent on pixels: DrQ-v2 (Yarats et al. 2021) as the seed uses it.
 
-`AC(config)` with `config.observation="pixels"` builds a `PixelAC`: the same compiled
+`PixelAC(config)` (or `make_agent(config)`) with `config.observation="pixels"` builds: the same compiled
 training call as `AC` (collection and updates in one `tf.function(jit_compile=True)`), with
 
 1. observations: pictures of the state (`tf_equirl.envs.render`), `[image_size, image_size,
@@ -177,7 +177,7 @@ def _relabelled_action_rep(symmetry, elements) -> Representation:
 
 
 class PixelAC(AC):
-  """`AC` on pictures (module docstring). Built by `AC(config)` when
+  """`AC` on pictures (module docstring). Built by `PixelAC(config)` or `make_agent(config)` when
   `config.observation == "pixels"`.
 
   Args:
@@ -345,3 +345,18 @@ class PixelAC(AC):
     for target, source in zip(self.target_critic.variables, self.critic_head.variables):
       target.assign(tau * source + (1.0 - tau) * target)
     return c_loss, a_loss, tf.reduce_mean(q)
+
+
+def make_agent(config: ACConfig, env: Optional[Any] = None) -> AC:
+  """The agent for `config`: `PixelAC` when `config.observation == "pixels"`, else `AC`.
+
+  Args:
+    config: an `ACConfig`.
+    env: optional environment, as `AC` and `PixelAC` take it.
+
+  Returns:
+    The built agent.
+  """
+  if not isinstance(config, ACConfig):
+    raise ValueError(f"make_agent expects an ACConfig, received {type(config).__name__}.")
+  return (PixelAC if config.observation == "pixels" else AC)(config, env)
