@@ -279,6 +279,8 @@ SMALL = ACConfig(
   width=32,
   critic_width=32,
   eval_episodes=8,
+  final_episodes=12,
+  final_obs_noise=0.5,
 )
 
 
@@ -305,6 +307,8 @@ def test_same_seed_same_run(point_mass_run):
   weights = [w.copy() for w in agent.actor.get_weights() + agent.critic.get_weights()]
   again = agent.train(seed=1)
   np.testing.assert_array_equal(again.eval_return, first.eval_return)
+  np.testing.assert_array_equal(again.final_returns, first.final_returns)
+  np.testing.assert_array_equal(again.final_noisy_returns, first.final_noisy_returns)
   for a, b in zip(weights, agent.actor.get_weights() + agent.critic.get_weights()):
     np.testing.assert_array_equal(a, b)
   assert agent.tracing_count == 1
@@ -312,6 +316,46 @@ def test_same_seed_same_run(point_mass_run):
   initial = agent.actor.get_weights()
   agent.reset(2)
   assert not all(np.array_equal(a, b) for a, b in zip(initial, agent.actor.get_weights()))
+
+
+def test_final_evaluation_plays_the_seeds_protocol(point_mass_run):
+  agent, result = point_mass_run
+  assert result.final_returns.shape == result.final_noisy_returns.shape == (12,)
+  # episodes differ in their starts; the noisy ones start where the clean ones do
+  assert np.std(result.final_returns) > 0
+  assert not np.array_equal(result.final_returns, result.final_noisy_returns)
+  # the trained policy, clean, beats the untrained first evaluation (as the curve does)
+  assert np.mean(result.final_returns) > result.eval_return[0] + 10
+  # (other tests of the module reset the agent's weights: compare its evaluations together)
+  clean, noisy = agent.final_evaluation(seed=1)
+  again, noisy_again = agent.final_evaluation(seed=1)
+  np.testing.assert_array_equal(clean, again)  # same seed, same numbers
+  np.testing.assert_array_equal(noisy, noisy_again)
+  other, _ = agent.final_evaluation(seed=2)
+  assert not np.array_equal(other, clean)
+  clean, noisy = agent.final_evaluation(seed=1, episodes=3, obs_noise=0.0)
+  assert clean.shape == (3,) and noisy.shape == (0,)
+  with pytest.raises(ValueError, match="episodes"):
+    agent.final_evaluation(seed=1, episodes=-1)
+
+
+def test_experiment_reports_the_best_policy_and_resumes_its_final_evaluation(tmp_path):
+  from tf_equirl.agents.ac.experiment import run_ac_experiment
+
+  cfg = dataclasses.replace(SMALL, total_steps=2000, final_episodes=4, final_obs_noise=0.0)
+  out = str(tmp_path / "run")
+  first = run_ac_experiment(cfg, [0, 1], out, save_models=False, env=PointMass(1))
+  assert first.final_returns.shape == (2, 4) and first.final_noisy_returns.shape == (2, 0)
+  best = first.best
+  i = int(np.argmax(first.curves[:, -1]))
+  assert best["seed"] == [0, 1][i]
+  assert best["final"] == pytest.approx(np.mean(first.final_returns[i]))
+  assert np.isnan(best["final_noisy"])
+  again = run_ac_experiment(
+    cfg, [0, 1], out, save_models=False, resume=True, env=PointMass(1)
+  )
+  np.testing.assert_array_equal(again.final_returns, first.final_returns)
+  assert again.summary["final_eval"] == pytest.approx(first.final_returns.mean())
 
 
 def test_parallel_envs_and_action_repeat_count_env_steps():

@@ -63,7 +63,13 @@ class ACConfig:
     eval_every: env steps between two evaluations (the points of the learning curve).
     eval_episodes: episodes per evaluation, played in parallel with the mean action.
     eval_obs_noise: standard deviation of Gaussian noise added to the observations the actor
-      sees during evaluation (0: none; the seed's robustness test uses 0.02 to 0.06).
+      sees during the periodic evaluations (0: none).
+    final_episodes: episodes of the final evaluation of the mean action after training
+      (the seed's 50 per run, Park et al. 2025, 5.1); 0 skips it.
+    final_obs_noise: standard deviation of the Gaussian observation noise of a second final
+      evaluation on the same episodes (the seed's test-time robustness check: 0.02 for
+      Acrobot and Reacher, 0.06 for CartPole, `ContinuousDefaults.eval_noise_sigma`); 0
+      skips it.
     seed: seed of the run (networks, environments, noise, minibatches).
     jit_compile: compile each training call with XLA.
     observation: "state" (the environment's state vector) or "pixels" (pictures of the
@@ -103,6 +109,8 @@ class ACConfig:
   eval_every: int = 5_000
   eval_episodes: int = 10
   eval_obs_noise: float = 0.0
+  final_episodes: int = 50
+  final_obs_noise: float = 0.0
   seed: int = 0
   jit_compile: bool = True
   observation: str = "state"
@@ -147,8 +155,11 @@ class ACConfig:
       checks.positive_int(owner, name, getattr(self, name))
     checks.non_negative_int(owner, "random_steps", self.random_steps)
     checks.non_negative_int(owner, "seed", self.seed)
+    checks.non_negative_int(owner, "final_episodes", self.final_episodes)
     checks.check_float_fields(self)
-    for name in ("noise_start", "noise_end", "noise_clip", "eval_obs_noise"):
+    for name in (
+      "noise_start", "noise_end", "noise_clip", "eval_obs_noise", "final_obs_noise"
+    ):
       checks.non_negative_number(owner, name, getattr(self, name))
     checks.positive_number(owner, "learning_rate", self.learning_rate)
     for name in ("gamma", "tau"):

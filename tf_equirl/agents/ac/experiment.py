@@ -3,15 +3,22 @@
 The seeds train one after another with one agent (one compiled graph: each seed only resets
 weights, optimisers, replay and environments). The folder is a `tf_equirl.runs.RunFolder`, as
 PPO's: `run.json` with the config and each finished seed's fingerprint, `seed_<k>.csv`
-(evaluation return and training metrics against env steps), `seed_<k>/actor.keras` and
-`critic.keras`, and `summary.json` (the final evaluation return over seeds).
+(evaluation return and training metrics against env steps), `seed_<k>_final.json` (the
+per-episode returns of the final evaluation, clean and under test-time observation noise),
+`seed_<k>/actor.keras` and `critic.keras`, and `summary.json` (the last periodic evaluation
+and the final evaluation over seeds, and the best policy over the runs).
+
+The best policy over runs (the seed's protocol, Park et al. 2025, 5.1) is the seed whose last
+periodic evaluation is highest; its final evaluation (`final_episodes` fresh episodes) is
+what the study reports, so the pick and the reported number come from different episodes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -36,12 +43,42 @@ class ACExperimentResult:
   parameter_counts: Dict[str, int]
   compile_seconds: float  # the first seed's first call (later seeds reuse the graph)
   steps_per_second: float  # env steps per second after compilation, over the trained seeds
+  # [seeds, final_episodes] per-episode returns of the final evaluation (clean, and under
+  # test-time observation noise); [seeds, 0] when skipped.
+  final_returns: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros([0, 0]))
+  final_noisy_returns: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros([0, 0]))
+
+  @property
+  def best(self) -> Dict[str, float]:
+    """The best policy over the runs: the seed with the highest last periodic evaluation,
+    and the mean of its final evaluation, clean and noisy (nan when skipped)."""
+    i = int(np.argmax(self.curves[:, -1]))
+    mean = lambda x: float(np.mean(x[i])) if x.size else float("nan")  # noqa: E731
+    return {
+      "seed": self.seeds[i],
+      "last_eval": float(self.curves[i, -1]),
+      "final": mean(self.final_returns),
+      "final_noisy": mean(self.final_noisy_returns),
+    }
 
   @property
   def summary(self) -> Dict[str, float]:
-    """Mean and two standard errors of the final evaluation return over seeds."""
+    """Mean and two standard errors over seeds of the last periodic evaluation
+    (`final_return`, `final_2se`) and of each seed's mean final evaluation (`final_eval`,
+    `final_eval_2se`, `final_noisy`, `final_noisy_2se`; nan when skipped), and the best
+    policy (`best_*`)."""
     mean, two_se = results.mean_and_2se(self.curves[:, -1])
-    return {"env_steps": int(self.env_steps[-1]), "final_return": mean, "final_2se": two_se}
+    out = {"env_steps": int(self.env_steps[-1]), "final_return": mean, "final_2se": two_se}
+    finals = (("final_eval", self.final_returns), ("final_noisy", self.final_noisy_returns))
+    for name, values in finals:
+      m, s = results.mean_and_2se(values.mean(axis=1)) if values.size else (np.nan, np.nan)
+      out[name], out[f"{name}_2se"] = float(m), float(s)
+    out.update({f"best_{k}": v for k, v in self.best.items()})
+    return out
+
+
+def _final_path(out_dir: str, seed: int) -> str:
+  return os.path.join(out_dir, f"seed_{seed}_final.json")
 
 
 def _check_finite(result: ACResult, agent: AC, seed: int) -> None:
@@ -60,6 +97,7 @@ def run_ac_experiment(
   resume: bool = False,
   overwrite: bool = False,
   callback: Optional[Callable[[int, int, float], None]] = None,
+  env: Optional[Any] = None,
 ) -> ACExperimentResult:
   """Trains `config` once per seed, one seed after another.
 
@@ -71,6 +109,7 @@ def run_ac_experiment(
     resume: reuse the finished seeds of this configuration's run in `out_dir`.
     overwrite: replace the run `out_dir` holds.
     callback: `callback(seed, env_steps, eval_return)` after every evaluation.
+    env: the environment `AC` trains on (default `envs.make(config.env)`).
 
   Returns:
     An `ACExperimentResult`.
@@ -87,13 +126,16 @@ def run_ac_experiment(
   if len(set(seeds)) != len(seeds):
     raise ValueError(f"run_ac_experiment: duplicate seeds in {seeds}; each seed runs once.")
   folder = runs.RunFolder(out_dir, config, seeds, resume, overwrite) if out_dir else None
-  agent = make_agent(config)
+  agent = make_agent(config, env)
   if folder is not None:
     folder.start()
-  curves, compile_s, train_s, trained_steps = {}, float("nan"), 0.0, 0
+  curves, finals, compile_s, train_s, trained_steps = {}, {}, float("nan"), 0.0, 0
   for seed in seeds:
     if folder is not None and folder.is_finished(seed):
       curves[seed] = results.read_seed_csv(folder.seed_csv(seed))["eval_return"]
+      with open(_final_path(folder.out, seed), encoding="utf-8") as f:
+        saved = json.load(f)
+      finals[seed] = (np.asarray(saved["clean"]), np.asarray(saved["noisy"]))
       continue
     report = None if callback is None else (lambda s, r, m, seed=seed: callback(seed, s, r))
     result = agent.train(seed=seed, callback=report)
@@ -108,8 +150,18 @@ def run_ac_experiment(
     train_s += result.train_seconds
     trained_steps += (len(result.env_steps) - 2) * config.eval_every
     curves[seed] = result.eval_return
+    finals[seed] = (result.final_returns, result.final_noisy_returns)
     if folder is not None:
       results.write_seed_csv(folder.seed_csv(seed), result.columns())
+      results.write_json(
+        _final_path(folder.out, seed),
+        {
+          "episodes": config.final_episodes,
+          "obs_noise": config.final_obs_noise,
+          "clean": result.final_returns.tolist(),
+          "noisy": result.final_noisy_returns.tolist(),
+        },
+      )
       if save_models:
         os.makedirs(os.path.join(folder.out, f"seed_{seed}"), exist_ok=True)
         agent.actor.save(os.path.join(folder.out, f"seed_{seed}", "actor.keras"))
@@ -123,6 +175,8 @@ def run_ac_experiment(
     parameter_counts=agent.parameter_counts(),
     compile_seconds=compile_s,
     steps_per_second=trained_steps / train_s if train_s > 0 else float("nan"),
+    final_returns=np.stack([np.asarray(finals[s][0], np.float64) for s in seeds]),
+    final_noisy_returns=np.stack([np.asarray(finals[s][1], np.float64) for s in seeds]),
   )
   if folder is not None:
     results.write_json(

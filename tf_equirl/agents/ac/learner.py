@@ -21,7 +21,10 @@ with equivariant, relaxed or residual-pathway actor and critics). Each training 
       the gradient straight through, as DrQ-v2's truncated normal);
    d. target critic: `Q' <- tau Q + (1 - tau) Q'`.
 Between calls the mean action is evaluated (`evaluate`) on `eval_episodes` parallel episodes,
-optionally with Gaussian observation noise. Every draw is stateless from the seed
+optionally with Gaussian observation noise. After the last call the seed's evaluation protocol
+(Park et al. 2025, 5.1) plays `final_episodes` episodes with the mean action, clean and, with
+`final_obs_noise`, again on the same episodes with Gaussian noise on the observations the
+actor sees (`final_evaluation`). Every draw is stateless from the seed
 (`tf_equirl.rng`): a seed gives the same curve every time. The call is traced once (no
 AutoGraph; every loop is an explicit `tf.while_loop`) and not retraced between calls.
 """
@@ -29,6 +32,7 @@ AutoGraph; every loop is an explicit `tf.while_loop`) and not retraced between c
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from typing import Any, Callable, Dict, NamedTuple, Optional
 
@@ -37,7 +41,7 @@ import tensorflow as tf
 from tensorflow import keras
 from tf_agents.trajectories import time_step as ts
 
-from tf_equirl import envs, rng
+from tf_equirl import checks, envs, rng
 from tf_equirl.agents.ac.config import ACConfig
 from tf_equirl.agents.ac.replay import NStepBatch, Replay
 from tf_equirl.groups import MDPSymmetry
@@ -60,7 +64,7 @@ __all__ = [
 
 ADAM_EPSILON = 1e-8  # PyTorch's default, DrQ-v2's optimiser
 METRICS = ("critic_loss", "actor_loss", "q_mean", "updates", "episodes", "train_return")
-_TRAIN_KEY, _EVAL_KEY = 0xAC, 0xE7A1
+_TRAIN_KEY, _EVAL_KEY, _FINAL_KEY = 0xAC, 0xE7A1, 0xF1A1
 
 
 def noise_std(step, config: ACConfig) -> tf.Tensor:
@@ -137,6 +141,10 @@ class ACResult:
   metrics: Dict[str, np.ndarray]  # per training call (nan at the first point)
   compile_seconds: float  # wall time of the first call (tracing and XLA included)
   train_seconds: float  # wall time of the later calls
+  # Per-episode returns of the final evaluation (`[final_episodes]`, empty when skipped) and
+  # of the same episodes under `final_obs_noise` (empty when that is 0).
+  final_returns: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros([0]))
+  final_noisy_returns: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros([0]))
 
   @property
   def steps_per_second(self) -> float:
@@ -220,7 +228,7 @@ class AC:
     self._train_call = tf.function(
       self._train_call_impl, jit_compile=cfg.jit_compile, autograph=False
     )
-    self._evaluate = tf.function(self._evaluate_impl, jit_compile=cfg.jit_compile, autograph=False)
+    self._players: Dict[Any, Callable] = {}
     self._carry: Optional[Carry] = None
 
   def _build_actor(self) -> keras.Model:
@@ -292,19 +300,69 @@ class AC:
         metrics[name].append(values[name])
       if callback is not None:
         callback(steps[-1], returns[-1], values)
+    final, noisy = self.final_evaluation(seed)
     return ACResult(
       env_steps=np.asarray(steps, np.int64),
       eval_return=np.asarray(returns, np.float64),
       metrics={k: np.asarray(v, np.float64) for k, v in metrics.items()},
       compile_seconds=compile_s,
       train_seconds=train_s,
+      final_returns=final,
+      final_noisy_returns=noisy,
     )
 
   def evaluate(self, seed: int, index: int) -> float:
     """Mean return of `config.eval_episodes` episodes with the mean action (and the
     configured observation noise); `index` picks the episodes' seeds."""
     key = rng.fold_in(tf.constant([int(seed), _EVAL_KEY], tf.int64), int(index))
-    return float(np.mean(self._evaluate(key).numpy()))
+    returns = self._player(self.config.eval_episodes, self.config.eval_obs_noise)(key)
+    return float(np.mean(returns.numpy()))
+
+  def final_evaluation(
+    self,
+    seed: int,
+    episodes: Optional[int] = None,
+    obs_noise: Optional[float] = None,
+  ):
+    """The seed's final evaluation of the current actor: `(clean, noisy)` per-episode returns.
+
+    Args:
+      seed: picks the episodes (the same seed gives the same starts and noise draws).
+      episodes: episodes played in parallel with the mean action (default
+        `config.final_episodes`; 0 returns two empty arrays).
+      obs_noise: standard deviation of the test-time Gaussian observation noise (default
+        `config.final_obs_noise`); the noisy episodes start where the clean ones do. 0 leaves
+        `noisy` empty.
+
+    Returns:
+      `(clean [episodes], noisy [episodes] or [0])`, float64 arrays.
+
+    Raises:
+      ValueError: a negative number of episodes or a negative noise.
+    """
+    cfg = self.config
+    episodes = cfg.final_episodes if episodes is None else episodes
+    obs_noise = cfg.final_obs_noise if obs_noise is None else obs_noise
+    checks.non_negative_int("AC.final_evaluation", "episodes", episodes)
+    checks.non_negative_number("AC.final_evaluation", "obs_noise", obs_noise)
+    empty = np.zeros([0])
+    if episodes == 0:
+      return empty, empty
+    key = tf.constant([int(seed), _FINAL_KEY], tf.int64)
+    clean = self._player(episodes, 0.0)(key).numpy().astype(np.float64)
+    if obs_noise == 0:
+      return clean, empty
+    return clean, self._player(episodes, float(obs_noise))(key).numpy().astype(np.float64)
+
+  def _player(self, episodes: int, obs_noise: float) -> Callable:
+    """The compiled evaluation of `episodes` parallel episodes with `obs_noise` (one graph
+    per pair, kept)."""
+    found = self._players.get((episodes, obs_noise))
+    if found is None:
+      fn = functools.partial(self._evaluate_impl, episodes=episodes, obs_noise=obs_noise)
+      found = tf.function(fn, jit_compile=self.config.jit_compile, autograph=False)
+      self._players[(episodes, obs_noise)] = found
+    return found
 
   # ------------------------------------------------------------ compiled graph
   def _repeat_step(self, env_state, action):
@@ -432,18 +490,19 @@ class AC:
       "train_return": tf.where(episodes > 0, sums["finished"] / tf.maximum(episodes, 1.0), nan),
     }
 
-  def _evaluate_impl(self, key):
-    """Returns `[eval_episodes]` of one episode each with the mean action."""
+  def _evaluate_impl(self, key, episodes: int, obs_noise: float):
+    """Returns `[episodes]` of one episode each with the mean action, the actor seeing the
+    observations plus Gaussian noise of standard deviation `obs_noise`."""
     cfg = self.config
-    b = cfg.eval_episodes
+    b = episodes
     state, time_step = self.env.pure_reset(rng.fold_in(key, 0), batch_size=b)
     limit = self.env.max_episode_steps or 10_000
     max_steps = -(-limit // cfg.action_repeat)
 
     def body(i, state, obs, returns, done):
       seen = obs
-      if cfg.eval_obs_noise > 0:
-        seen = obs + cfg.eval_obs_noise * rng.normal(
+      if obs_noise > 0:
+        seen = obs + obs_noise * rng.normal(
           tf.shape(obs), rng.fold_in(key, tf.cast(i, tf.int64) + 1)
         )
       # XLA's tanh can land a rounding error outside [-1, 1], which an env refuses.

@@ -1,0 +1,308 @@
+"""Continuous control under exact and broken symmetry (the seed's study, Park et al. 2025, 5.1).
+
+Entry point: `run(ContinuousSpec(...)) -> str`, the path of `results/continuous/README.md`
+(`python -m launchers.reproduce_all --only=continuous`). Per environment of `spec.grids`:
+
+1. Train every arm of `spec.networks` (mlp, exact G-CNN, relaxed G-CNN, RPP; the actor-critic
+   of `tf_equirl.agents.ac`) for `grid.seeds` seeds on the original environment and on each
+   symmetry-breaking variant, with `run_ac_experiment` (finished seeds in `spec.runs` are
+   reused). The evaluation protocol is the seed's: every `eval_every` env steps 10 episodes
+   of the mean action (the curve), at the end 50 episodes per seed, clean and under
+   test-time Gaussian observation noise (`ContinuousDefaults.eval_noise_sigma`), and the
+   best policy over the runs.
+2. Theorem 1 (`tf_equirl.experiments.symmetry_gap`): sampled `eps_R`, `eps_P` of every
+   variant, each trained critic's Lipschitz estimate of its value, `alpha`, and the
+   critic's measured `|Q(s, a) - Q(gs, ga)|`.
+3. Write the report: final returns (mean +- SE), steps to the threshold, the curves (mean
+   +- 2 SE, one PNG per environment), the comparisons (relaxed - gcnn, relaxed - rpp,
+   gcnn - mlp on every variant, `tf_equirl.stats.compare` with Holm's correction), the
+   Theorem 1 table and the relaxed-weight spread per layer (`relaxed_weight_spread`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from tensorflow import keras
+
+from tf_equirl import checks, envs, results
+from tf_equirl.agents.ac import ACConfig
+from tf_equirl.agents.ac.experiment import run_ac_experiment
+from tf_equirl.envs.defaults import CONTINUOUS_DEFAULTS
+from tf_equirl.experiments import symmetry_gap
+from tf_equirl.experiments._compare import comparisons_section
+from tf_equirl.testing import relaxed_weight_spread
+
+__all__ = ["ContinuousGrid", "ContinuousSpec", "variant_name", "run", "NETWORKS", "PAIRS"]
+
+NETWORKS = ("mlp", "gcnn", "relaxed", "rpp")
+PAIRS = (("relaxed", "gcnn"), ("relaxed", "rpp"), ("gcnn", "mlp"))
+
+
+@dataclasses.dataclass
+class ContinuousGrid:
+  """One environment's part of the study.
+
+  Attributes:
+    env: registered continuous-control environment ("CartPoleSwingup-v0").
+    variants: `(breaking, strength)` pairs trained besides the original environment.
+    seeds: seeds per arm and variant, 0..N-1.
+    total_steps: env steps per run.
+    eval_every: env steps between two periodic evaluations.
+    threshold: return whose first crossing (by the periodic evaluation) the table reports
+      in env steps; None leaves the column out.
+    final_obs_noise: test-time observation noise of the final evaluation (default the
+      environment's `ContinuousDefaults.eval_noise_sigma`, 0 where it has none).
+    overrides: further `ACConfig` fields (widths, random and exploration steps, ...).
+  """
+
+  env: str
+  variants: Tuple[Tuple[str, float], ...]
+  seeds: int
+  total_steps: int
+  eval_every: int = 20_000
+  threshold: Optional[float] = None
+  final_obs_noise: Optional[float] = None
+  overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
+
+  def __post_init__(self):
+    owner = f"ContinuousGrid {self.env}"
+    checks.positive_int(owner, "seeds", self.seeds)
+    checks.positive_int(owner, "total_steps", self.total_steps)
+    checks.positive_int(owner, "eval_every", self.eval_every)
+    for breaking, strength in self.variants:
+      envs.make(variant_name(self.env, breaking, strength))  # fails early on a bad variant
+    if self.final_obs_noise is None:
+      row = CONTINUOUS_DEFAULTS.get(self.env)
+      self.final_obs_noise = row.eval_noise_sigma if row is not None else 0.0
+
+  def config(self, variant: str, network: str) -> ACConfig:
+    """The `ACConfig` of one arm on one variant."""
+    return ACConfig(
+      env=variant,
+      network=network,
+      total_steps=self.total_steps,
+      eval_every=self.eval_every,
+      final_obs_noise=float(self.final_obs_noise or 0.0),
+      **self.overrides,
+    )
+
+
+@dataclasses.dataclass
+class ContinuousSpec:
+  """The whole study.
+
+  Attributes:
+    grids: one `ContinuousGrid` per environment.
+    networks: the arms (a subset of `NETWORKS` or other `CONTINUOUS_KINDS`).
+    runs: folder of the per-seed outputs.
+    report: path of the results file.
+    command: the command written into the report.
+    gap_envs: random rollouts of the Theorem 1 sampling (`transition_gap`'s `num_envs`).
+    gap_steps: states per rollout (`rollout_steps`).
+  """
+
+  grids: Tuple[ContinuousGrid, ...]
+  runs: str
+  report: str
+  networks: Tuple[str, ...] = NETWORKS
+  command: str = ""
+  gap_envs: int = 256
+  gap_steps: int = 100
+
+  def __post_init__(self):
+    if not self.grids or not self.networks:
+      raise ValueError(
+        f"ContinuousSpec needs at least one grid and one network, received "
+        f"{len(self.grids)} grids and networks={self.networks!r}."
+      )
+
+
+def variant_name(env: str, breaking: Optional[str], strength: float) -> str:
+  """`"Pendulum-v1"` for the original, `"Pendulum-v1:repeat:1"` for a variant."""
+  return env if breaking is None else f"{env}:{breaking}:{strength:g}"
+
+
+def _mean_se(values) -> str:
+  values = np.asarray(values, np.float64)
+  values = values[np.isfinite(values)]
+  if values.size == 0:
+    return "n/a"
+  se = values.std(ddof=1) / math.sqrt(values.size) if values.size > 1 else 0.0
+  return f"{values.mean():.1f} +- {se:.1f}"
+
+
+def _steps_to(curves: np.ndarray, env_steps: np.ndarray, threshold: float) -> str:
+  """Mean env steps of the first evaluation at or above `threshold`, over the seeds that reach
+  it, and how many do."""
+  hits = [env_steps[np.argmax(c >= threshold)] for c in curves if np.any(c >= threshold)]
+  if not hits:
+    return f"not reached (0/{len(curves)})"
+  return f"{np.mean(hits):,.0f} ({len(hits)}/{len(curves)})"
+
+
+def _load(out: str, seed: int):
+  folder = os.path.join(out, f"seed_{seed}")
+  actor = keras.models.load_model(os.path.join(folder, "actor.keras"), compile=False)
+  critic = keras.models.load_model(os.path.join(folder, "critic.keras"), compile=False)
+  return actor, critic
+
+
+def _analyse(out: str, seeds: Sequence[int], symmetry, gamma: float, gap, samples) -> Dict:
+  """Theorem 1 numbers and relaxed spreads of one arm's trained seeds."""
+  obs, actions = samples
+  lips, gaps, spreads = [], [], {}
+  for seed in seeds:
+    actor, critic = _load(out, seed)
+    lips.append(symmetry_gap.value_lipschitz(actor, critic, obs))
+    gaps.append(symmetry_gap.critic_gap(critic, symmetry, obs, actions))
+    for part, model in (("actor", actor), ("critic", critic)):
+      for layer, value in relaxed_weight_spread(model).items():
+        spreads.setdefault(f"{part}/{layer}", []).append(value)
+  lip = float(np.mean(lips))
+  return {
+    "lipschitz": lip,
+    "alpha": symmetry_gap.theorem1_alpha(gap.eps_r, gap.eps_p, gamma, lip),
+    "gap_mean": float(np.mean([g["mean"] for g in gaps])),
+    "gap_max": float(np.max([g["max"] for g in gaps])),
+    "spreads": spreads,
+  }
+
+
+def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> str:
+  seeds = list(range(grid.seeds))
+  variants = [(None, 0.0)] + list(grid.variants)
+  trained: Dict[str, Dict[str, Any]] = {}
+  analyses: Dict[str, Dict[str, Dict]] = {}
+  gaps: Dict[str, Any] = {}
+  steps: Optional[np.ndarray] = None
+  gamma, repeat = 0.99, 2
+  for breaking, strength in variants:
+    name = variant_name(grid.env, breaking, strength)
+    trained[name], analyses[name] = {}, {}
+    for network in spec.networks:
+      config = grid.config(name, network)
+      gamma, repeat = config.gamma, config.action_repeat
+      out = os.path.join(spec.runs, name.replace(":", "_"), network)
+      trained[name][network] = run_ac_experiment(config, seeds, out, resume=True)
+      steps = trained[name][network].env_steps
+    gaps[name] = symmetry_gap.transition_gap(
+      name, spec.gap_envs, spec.gap_steps, action_repeat=repeat
+    )
+    samples = symmetry_gap.sample_observations(name, max(spec.gap_envs // 4, 1), spec.gap_steps)
+    symmetry = envs.make(name).symmetry
+    for network in spec.networks:
+      out = os.path.join(spec.runs, name.replace(":", "_"), network)
+      analyses[name][network] = _analyse(out, seeds, symmetry, gamma, gaps[name], samples)
+  png = os.path.join(folder, f"continuous_{grid.env.split('-')[0].lower()}.png")
+  panels = {v: {n: r.curves for n, r in nets.items()} for v, nets in trained.items()}
+  assert steps is not None  # ContinuousSpec checks there is a network
+  results.plot_curve_panels(
+    png, panels, steps, title=f"{grid.env}: evaluation return, mean +- 2 SE", window=1
+  )
+  sigma = grid.final_obs_noise or 0.0
+  first = next(iter(trained.values()))[spec.networks[0]]
+  episodes = first.final_returns.shape[1]
+  out = [
+    f"## {grid.env}\n",
+    f"{grid.seeds} seeds per cell, {grid.total_steps:,} env steps per run, evaluation of the "
+    f"mean action every {grid.eval_every:,} env steps. Last eval: the last periodic "
+    f"evaluation. Final: {episodes} episodes per seed after training"
+    + (f"; noisy: the same episodes with N(0, {sigma:g}^2) on each observation entry" * bool(sigma))
+    + ". Cells are mean +- SE over seeds. Best: the seed with the highest last evaluation, "
+    "its final evaluation.\n",
+  ]
+  header = "| variant | network | last eval | final | noisy | best (seed: final) |"
+  if grid.threshold is not None:
+    header += f" env steps to {grid.threshold:g} (seeds) |"
+  out += [header, "|" + "---|" * (header.count("|") - 1)]
+  for variant, nets in trained.items():
+    for network, r in nets.items():
+      best = r.best
+      clean = r.final_returns.mean(axis=1) if r.final_returns.size else []
+      noisy = r.final_noisy_returns.mean(axis=1) if r.final_noisy_returns.size else []
+      row = (
+        f"| {variant} | {network} | {_mean_se(r.curves[:, -1])} | {_mean_se(clean)} | "
+        f"{_mean_se(noisy)} | {best['seed']}: {best['final']:.1f} |"
+      )
+      if grid.threshold is not None:
+        row += f" {_steps_to(r.curves, r.env_steps, grid.threshold)} |"
+      out.append(row)
+  out.append("")
+  out.append(f"![curves]({os.path.basename(png)})\n")
+  values, pairs, arm_seeds = {}, [], {}
+  for variant, nets in trained.items():
+    for network, r in nets.items():
+      label = f"{network} on {variant}"
+      per_seed = r.final_returns.mean(axis=1) if r.final_returns.size else r.curves[:, -1]
+      values[label], arm_seeds[label] = per_seed, seeds
+    pairs += [
+      (f"{a} on {variant}", f"{b} on {variant}") for a, b in PAIRS if a in nets and b in nets
+    ]
+  out.append(
+    comparisons_section(
+      values, pairs, arm_seeds, heading=f"### {grid.env}: comparisons", what="final return"
+    )
+  )
+  out.append(f"### {grid.env}: Theorem 1\n")
+  out.append(
+    "eps_R, eps_P: maxima over sampled (s, a, g) of the reward and next-observation "
+    "mismatch of one agent step (`symmetry_gap.transition_gap`: sampled lower estimates of "
+    "the suprema); Lip: the trained critics' max gradient norm of V(s) = min Q(s, mu(s)) "
+    "(mean over seeds), standing in for ||V*||_Lip; alpha = (eps_R + gamma Lip eps_P) / "
+    f"(1 - gamma), gamma = {gamma:g}; critic gap: measured |Q(s, a) - Q(gs, ga)| (mean over "
+    "samples and seeds, max).\n"
+  )
+  out.append("| variant | eps_R | eps_P | network | Lip | alpha | critic gap mean | max |")
+  out.append("|---|---|---|---|---|---|---|---|")
+  for variant, nets in analyses.items():
+    g = gaps[variant]
+    for network, a in nets.items():
+      out.append(
+        f"| {variant} | {g.eps_r:.3g} | {g.eps_p:.3g} | {network} | {a['lipschitz']:.3g} | "
+        f"{a['alpha']:.3g} | {a['gap_mean']:.3g} | {a['gap_max']:.3g} |"
+      )
+  out.append("")
+  rows = [
+    f"| {variant} | {network} | {layer} | {np.mean(v):.3g} +- {np.std(v):.3g} |"
+    for variant, nets in analyses.items()
+    for network, a in nets.items()
+    for layer, v in a["spreads"].items()
+  ]
+  if rows:
+    out.append(f"### {grid.env}: relaxed-weight spread per layer\n")
+    out.append(
+      "`relaxed_weight_spread` of each trained actor and critic (0: exactly equivariant; for "
+      "rpp `free_ratio`, |V| / |exact kernel|), mean +- std over seeds.\n"
+    )
+    out += ["| variant | network | layer | spread |", "|---|---|---|---|", *rows, ""]
+  return "\n".join(out)
+
+
+def run(spec: ContinuousSpec) -> str:
+  """Runs the study and writes its results file; returns its path."""
+  folder = os.path.dirname(os.path.abspath(spec.report))
+  os.makedirs(folder, exist_ok=True)
+  sections: List[str] = [_grid_section(spec, grid, folder) for grid in spec.grids]
+  notes = results.kept_notes(spec.report)
+  with open(spec.report, "w", encoding="utf-8") as f:
+    f.write("# Continuous control: exact, relaxed and residual-pathway actor-critics\n\n")
+    f.write(f"Command: `{spec.command}`\n\n" if spec.command else "")
+    f.write(_PREAMBLE)
+    f.write("\n".join(sections))
+    f.write(notes)
+  return spec.report
+
+
+_PREAMBLE = """\
+The actor-critic of `tf_equirl.agents.ac` (DrQ-v2 on states) with the networks of
+`tf_equirl.networks.continuous`: `mlp`, `gcnn` (exactly equivariant actor, invariant
+critic), `relaxed` (relaxed group convolutions, exact at initialisation), `rpp` (residual
+pathway prior), on the original environments and their symmetry-breaking variants
+(`tf_equirl/envs/breaking.py`). Evaluation protocol of Park et al. (2025), 5.1.
+
+"""
