@@ -351,9 +351,7 @@ def test_experiment_reports_the_best_policy_and_resumes_its_final_evaluation(tmp
   assert best["seed"] == [0, 1][i]
   assert best["final"] == pytest.approx(np.mean(first.final_returns[i]))
   assert np.isnan(best["final_noisy"])
-  again = run_ac_experiment(
-    cfg, [0, 1], out, save_models=False, resume=True, env=PointMass(1)
-  )
+  again = run_ac_experiment(cfg, [0, 1], out, save_models=False, resume=True, env=PointMass(1))
   np.testing.assert_array_equal(again.final_returns, first.final_returns)
   assert again.summary["final_eval"] == pytest.approx(first.final_returns.mean())
 

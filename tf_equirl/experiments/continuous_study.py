@@ -155,7 +155,9 @@ def _load(out: str, seed: int):
 def _analyse(out: str, seeds: Sequence[int], symmetry, gamma: float, gap, samples) -> Dict:
   """Theorem 1 numbers and relaxed spreads of one arm's trained seeds."""
   obs, actions = samples
-  lips, gaps, spreads = [], [], {}
+  lips: list = []
+  gaps: list = []
+  spreads: Dict[str, Any] = {}
   for seed in seeds:
     actor, critic = _load(out, seed)
     lips.append(symmetry_gap.value_lipschitz(actor, critic, obs))
@@ -207,7 +209,7 @@ def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> st
   sigma = grid.final_obs_noise or 0.0
   first = next(iter(trained.values()))[spec.networks[0]]
   episodes = first.final_returns.shape[1]
-  out = [
+  report = [
     f"## {grid.env}\n",
     f"{grid.seeds} seeds per cell, {grid.total_steps:,} env steps per run, evaluation of the "
     f"mean action every {grid.eval_every:,} env steps. Last eval: the last periodic "
@@ -219,7 +221,7 @@ def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> st
   header = "| variant | network | last eval | final | noisy | best (seed: final) |"
   if grid.threshold is not None:
     header += f" env steps to {grid.threshold:g} (seeds) |"
-  out += [header, "|" + "---|" * (header.count("|") - 1)]
+  report += [header, "|" + "---|" * (header.count("|") - 1)]
   for variant, nets in trained.items():
     for network, r in nets.items():
       best = r.best
@@ -231,9 +233,9 @@ def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> st
       )
       if grid.threshold is not None:
         row += f" {_steps_to(r.curves, r.env_steps, grid.threshold)} |"
-      out.append(row)
-  out.append("")
-  out.append(f"![curves]({os.path.basename(png)})\n")
+      report.append(row)
+  report.append("")
+  report.append(f"![curves]({os.path.basename(png)})\n")
   values, pairs, arm_seeds = {}, [], {}
   for variant, nets in trained.items():
     for network, r in nets.items():
@@ -243,13 +245,13 @@ def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> st
     pairs += [
       (f"{a} on {variant}", f"{b} on {variant}") for a, b in PAIRS if a in nets and b in nets
     ]
-  out.append(
+  report.append(
     comparisons_section(
       values, pairs, arm_seeds, heading=f"### {grid.env}: comparisons", what="final return"
     )
   )
-  out.append(f"### {grid.env}: Theorem 1\n")
-  out.append(
+  report.append(f"### {grid.env}: Theorem 1\n")
+  report.append(
     "eps_R, eps_P: maxima over sampled (s, a, g) of the reward and next-observation "
     "mismatch of one agent step (`symmetry_gap.transition_gap`: sampled lower estimates of "
     "the suprema); Lip: the trained critics' max gradient norm of V(s) = min Q(s, mu(s)) "
@@ -257,16 +259,16 @@ def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> st
     f"(1 - gamma), gamma = {gamma:g}; critic gap: measured |Q(s, a) - Q(gs, ga)| (mean over "
     "samples and seeds, max).\n"
   )
-  out.append("| variant | eps_R | eps_P | network | Lip | alpha | critic gap mean | max |")
-  out.append("|---|---|---|---|---|---|---|---|")
+  report.append("| variant | eps_R | eps_P | network | Lip | alpha | critic gap mean | max |")
+  report.append("|---|---|---|---|---|---|---|---|")
   for variant, nets in analyses.items():
     g = gaps[variant]
     for network, a in nets.items():
-      out.append(
+      report.append(
         f"| {variant} | {g.eps_r:.3g} | {g.eps_p:.3g} | {network} | {a['lipschitz']:.3g} | "
         f"{a['alpha']:.3g} | {a['gap_mean']:.3g} | {a['gap_max']:.3g} |"
       )
-  out.append("")
+  report.append("")
   rows = [
     f"| {variant} | {network} | {layer} | {np.mean(v):.3g} +- {np.std(v):.3g} |"
     for variant, nets in analyses.items()
@@ -274,13 +276,13 @@ def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> st
     for layer, v in a["spreads"].items()
   ]
   if rows:
-    out.append(f"### {grid.env}: relaxed-weight spread per layer\n")
-    out.append(
+    report.append(f"### {grid.env}: relaxed-weight spread per layer\n")
+    report.append(
       "`relaxed_weight_spread` of each trained actor and critic (0: exactly equivariant; for "
       "rpp `free_ratio`, |V| / |exact kernel|), mean +- std over seeds.\n"
     )
-    out += ["| variant | network | layer | spread |", "|---|---|---|---|", *rows, ""]
-  return "\n".join(out)
+    report += ["| variant | network | layer | spread |", "|---|---|---|---|", *rows, ""]
+  return "\n".join(report)
 
 
 def run(spec: ContinuousSpec) -> str:

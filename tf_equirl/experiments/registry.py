@@ -484,19 +484,33 @@ def _continuous() -> Dict[str, Any]:
         # Pendulum's 200-step episodes: evaluations every 5,000 env steps, exploration noise
         # over 10,000 agent steps (the schedule of docs/continuous_control.md's Pendulum run).
         grid(
-          "Pendulum-v1", (("reflect", 1.0), ("repeat", 1.0)), 16, 50_000, eval_every=5_000,
-          threshold=-200.0, overrides=dict(noise_steps=10_000, random_steps=1_000),
+          "Pendulum-v1",
+          (("reflect", 1.0), ("repeat", 1.0)),
+          16,
+          50_000,
+          eval_every=5_000,
+          threshold=-200.0,
+          overrides=dict(noise_steps=10_000, random_steps=1_000),
         ),
         grid(
-          "CartPoleSwingup-v0", (("gravity", 1.0), ("reflect", 1.0), ("repeat", 1.0)), 16,
-          300_000, threshold=700.0,
+          "CartPoleSwingup-v0",
+          (("gravity", 1.0), ("reflect", 1.0), ("repeat", 1.0)),
+          16,
+          300_000,
+          threshold=700.0,
         ),
         grid(
-          "AcrobotSwingup-v0", (("gravity", 1.0), ("repeat", 1.0)), 8, 500_000,
+          "AcrobotSwingup-v0",
+          (("gravity", 1.0), ("repeat", 1.0)),
+          8,
+          500_000,
           overrides=dict(noise_steps=250_000),
         ),
         grid(
-          "Reacher-v0", (("reflect", 1.0), ("repeat", 1.0)), 8, 500_000,
+          "Reacher-v0",
+          (("reflect", 1.0), ("repeat", 1.0)),
+          8,
+          500_000,
           overrides=dict(noise_steps=250_000),
         ),
       ),
@@ -507,16 +521,33 @@ def _continuous() -> Dict[str, Any]:
 
   def quick(t: Target):
     tiny = dict(
-      width=8, critic_width=8, random_steps=50, batch_size=16, replay_capacity=1_000,
-      eval_episodes=2, final_episodes=4, jit_compile=False,
+      width=8,
+      critic_width=8,
+      random_steps=50,
+      batch_size=16,
+      replay_capacity=1_000,
+      eval_episodes=2,
+      final_episodes=4,
+      jit_compile=False,
     )
     grid = study.ContinuousGrid(
-      "Pendulum-v1", (("repeat", 1.0),), 2, 200, eval_every=200, threshold=-1_000.0,
-      final_obs_noise=0.05, overrides=tiny,
+      "Pendulum-v1",
+      (("repeat", 1.0),),
+      2,
+      200,
+      eval_every=200,
+      threshold=-1_000.0,
+      final_obs_noise=0.05,
+      overrides=tiny,
     )
     return study.ContinuousSpec(
-      grids=(grid,), networks=("gcnn", "relaxed"), runs=t.runs, report=t.report,
-      command=t.command, gap_envs=16, gap_steps=10,
+      grids=(grid,),
+      networks=("gcnn", "relaxed"),
+      runs=t.runs,
+      report=t.report,
+      command=t.command,
+      gap_envs=16,
+      gap_steps=10,
     )
 
   return dict(

@@ -159,7 +159,9 @@ def transition_gap(
       without `transform_physics`.
   """
   for name, value in (
-    ("num_envs", num_envs), ("rollout_steps", rollout_steps), ("action_repeat", action_repeat)
+    ("num_envs", num_envs),
+    ("rollout_steps", rollout_steps),
+    ("action_repeat", action_repeat),
   ):
     checks.positive_int("transition_gap", name, value)
   env = env if env is not None else envs.make(env_name)
@@ -183,9 +185,7 @@ def transition_gap(
     # float64 physics: the mismatch of an exact symmetry is then 0, not float32 rounding.
     states = tf.cast(_random_states(env, key, num_envs, rollout_steps), tf.float64)
     n = tf.shape(states)[0]
-    actions = rng.uniform(
-      tf.stack([n, symmetry.action_dim]), rng.fold_in(key, -1), -1.0, 1.0
-    )
+    actions = rng.uniform(tf.stack([n, symmetry.action_dim]), rng.fold_in(key, -1), -1.0, 1.0)
     actions = tf.cast(actions, tf.float64)
     reward, nxt = _agent_step(env, states, actions, action_repeat)
     obs_next = tf.cast(env.observe(nxt), tf.float64)

@@ -157,9 +157,7 @@ class ACConfig:
     checks.non_negative_int(owner, "seed", self.seed)
     checks.non_negative_int(owner, "final_episodes", self.final_episodes)
     checks.check_float_fields(self)
-    for name in (
-      "noise_start", "noise_end", "noise_clip", "eval_obs_noise", "final_obs_noise"
-    ):
+    for name in ("noise_start", "noise_end", "noise_clip", "eval_obs_noise", "final_obs_noise"):
       checks.non_negative_number(owner, name, getattr(self, name))
     checks.positive_number(owner, "learning_rate", self.learning_rate)
     for name in ("gamma", "tau"):
