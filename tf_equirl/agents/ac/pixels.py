@@ -243,7 +243,7 @@ class PixelAC(AC):
     self._train_call = tf.function(
       self._train_call_impl, jit_compile=cfg.jit_compile, autograph=False
     )
-    self._evaluate = tf.function(self._evaluate_impl, jit_compile=cfg.jit_compile, autograph=False)
+    self._players: Dict[Any, Any] = {}  # compiled evaluations (AC._player)
     self._carry: Optional[Carry] = None
 
   # --------------------------------------------------------------------- networks
