@@ -249,3 +249,6 @@ def test_results_index_reads_each_status(tmp_path, monkeypatch):
   record = provenance.read(str(root / "fake" / "README.md"))
   page = registry.results_index(str(root), str(docs))
   assert f"made at commit `{record.commit[:10]}`" in page and record.date[:10] in page
+  registry.run_study("fake", root=str(root), runs=str(tmp_path / "runs"), quick=True)
+  page = registry.results_index(str(root), str(docs))
+  assert "a smoke run at tiny budgets (`--quick`" in page and "are not results" in page

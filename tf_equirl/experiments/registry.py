@@ -851,14 +851,20 @@ _COMMAND = re.compile(r"Command:\s*`([^`]+)`")
 
 def status(path: str, regenerate: str) -> str:
   """How the results file at `path` was made: `"made at commit X on DATE"` from its
-  provenance record, else `"made with older code, no provenance record: regenerate with
-  `<regenerate>`"` (or `"not made yet: ..."` when the file is missing)."""
+  provenance record (`"a smoke run at tiny budgets ..."` when its command was `--quick`),
+  else `"made with older code, no provenance record: regenerate with `<regenerate>`"` (or
+  `"not made yet: ..."` when the file is missing)."""
   if not os.path.exists(path):
     return f"not made yet: make it with `{regenerate}`"
   record = provenance.read(path)
   if record is None:
     return f"made with older code, no provenance record: regenerate with `{regenerate}`"
   dirty = " (with uncommitted changes)" if record.dirty else ""
+  if "--quick" in record.command.split():
+    return (
+      f"a smoke run at tiny budgets (`--quick`, commit `{record.commit[:10]}`{dirty}): its "
+      f"numbers test the pipeline and are not results; make them with `{regenerate}`"
+    )
   return f"made at commit `{record.commit[:10]}`{dirty} on {record.date[:10]}"
 
 
