@@ -111,6 +111,7 @@ def test_cnn_agent_is_not_equivariant():
   assert equivariance_error(agent.actor, x, sym.state_rep, sym.action_rep) > 1e-4
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_short_compiled_run_traces_once_and_trains_the_encoder():
   agent = PixelAC(_config())
   before = [w.copy() for w in agent.encoder.get_weights()]

@@ -181,7 +181,7 @@ def test_centered_parameterization_is_the_same_layer(gname):
   )
 
 
-@pytest.mark.parametrize("gname", ["C2", "C4", "D4"])
+@pytest.mark.parametrize("gname", ["C2", "C4", pytest.param("D4", marks=pytest.mark.slow)])
 def test_centered_weights_spread_where_the_data_is_nearly_symmetric(gname):
   """On the orbit of a batch with a small asymmetric target, Adam moves every `w_l(h)` of the
   direct form almost alike; the centered form's deviation moves at Adam's step size."""

@@ -33,6 +33,7 @@ def _run(config, out, seeds, **kwargs):
   )
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_vectorised_run_writes_what_the_sequential_run_writes(tmp_path):
   config = _config()
   vec = _run(config, tmp_path / "vec", [3, 5, 8], seed_batch=2)

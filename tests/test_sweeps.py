@@ -439,9 +439,17 @@ def _launch(*flags, timeout=300):
   "flags, words",
   [
     (["--grid=learning_rat=1e-3,1e-2"], "no field 'learning_rat'"),
-    (["--sample=ent_coef=loguniform:abc"], "expected loguniform:LOW:HIGH with float bounds"),
-    (["--env=Catch-v0:global:0.5", "--set=group=C5"], "no symmetry group named 'C5'"),
-    (["--seeds=1,1"], "more than once"),
+    pytest.param(
+      ["--sample=ent_coef=loguniform:abc"],
+      "expected loguniform:LOW:HIGH with float bounds",
+      marks=pytest.mark.slow,
+    ),
+    pytest.param(
+      ["--env=Catch-v0:global:0.5", "--set=group=C5"],
+      "no symmetry group named 'C5'",
+      marks=pytest.mark.slow,
+    ),
+    pytest.param(["--seeds=1,1"], "more than once", marks=pytest.mark.slow),
     (["--out=FILE"], "is an existing file; expected a folder"),
   ],
 )
