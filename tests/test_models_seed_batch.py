@@ -1,5 +1,8 @@
 """SeedBatchTransitionTrainer: N transition-model seeds in one program equal N lone runs."""
 
+import json
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -111,3 +114,40 @@ def test_bad_arguments_are_named(cartpole):
     trainer.fit({"obs": train["obs"]})
   with pytest.raises(ValueError, match="seed index 4 is out of range"):
     trainer.weights(4)
+
+
+@pytest.fixture(scope="module")
+def saved_data(tmp_path_factory, cartpole):
+  from tf_equirl.models.data import dataset_dir, save_split
+
+  _, train = cartpole
+  root = str(tmp_path_factory.mktemp("data"))
+  folder = dataset_dir(root, "CartPole-v1", 0)
+  save_split(folder, "joint", train)
+  save_split(folder, "validation", {k: v[:64] for k, v in train.items()})
+  return root
+
+
+def test_transition_study_trains_a_cells_seeds_together_unless_told_not_to(
+  saved_data, tmp_path, monkeypatch
+):
+  from tf_equirl.experiments import transition_study
+
+  monkeypatch.setattr(transition_study, "DATASETS", ("joint",))
+  monkeypatch.setattr(transition_study, "MODELS", (("mlp", "mean"),))
+  monkeypatch.setattr(transition_study, "LABELS", ["mlp"])
+  finals = {}
+  for vectorize in (True, False):
+    config = transition_study.TransitionStudyConfig(
+      epochs=1, seeds=2, progress=False, data_dir=saved_data, runs_dir=str(tmp_path / "runs"),
+      retrain=True, vectorize_seeds=vectorize,
+    )
+    runs = transition_study.train_grid(config)
+    summaries = transition_study._summaries(runs[("mlp", "joint")])  # pylint: disable=W0212
+    assert [s["seed"] for s in summaries] == [0, 1]
+    assert [s.get("seeds_together", 1) for s in summaries] == [2 if vectorize else 1] * 2
+    assert summaries[1]["command"].endswith("--seed=1 --data_seed=0")
+    assert os.listdir(os.path.join(runs[("mlp", "joint")][1], "tb"))
+    finals[vectorize] = [s["final"]["val_rms"] for s in summaries]
+  # Each seed trained together is its lone run (train_one) up to float rounding.
+  np.testing.assert_allclose(finals[True], finals[False], rtol=1e-4)

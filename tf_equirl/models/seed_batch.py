@@ -19,23 +19,34 @@ its weights after an epoch equal the lone run's up to float rounding
    the stacked variables (N Adams in lockstep: Adam is elementwise).
 4. Validation: after every epoch each seed's weights go into an ordinary model and
    `training.history_row` evaluates it, as the lone run does.
+
+`train_together` is `train_one` for several seeds: the same files in each seed's run folder.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from tf_equirl import seed_axis
+from tf_equirl import envs, seed_axis
+from tf_equirl.models.data import dataset_dir, load_split
+from tf_equirl.models.networks import build_transition_model
 from tf_equirl.models.spec import TransitionSpec
-from tf_equirl.models.training import TrainConfig, history_row
+from tf_equirl.models.training import (
+  RunWriter,
+  TrainConfig,
+  action_splits,
+  history_row,
+  label,
+)
 
 from tensorflow import keras
 
-__all__ = ["SeedBatchTransitionTrainer"]
+__all__ = ["SeedBatchTransitionTrainer", "train_together"]
 
 OnEpoch = Callable[[int, int, Dict[str, float]], None]
 
@@ -269,3 +280,60 @@ class SeedBatchTransitionTrainer:
       lambda step, _: step < steps, body, (tf.constant(0), tf.zeros([seeds]))
     )
     return total / tf.cast(tf.maximum(steps, 1), tf.float32)
+
+
+def train_together(
+  env_name: str,
+  model: str,
+  pool: str,
+  dataset: str,
+  outs: Dict[int, str],
+  config: Optional[TrainConfig] = None,
+  data_dir: str = "data",
+  data_seed: int = 0,
+  progress: bool = True,
+  tensorboard: bool = True,
+  commands: Optional[Dict[int, str]] = None,
+) -> Dict[int, List[Dict[str, float]]]:
+  """`train_one` for every seed of `outs` (`{seed: run folder}`), the seeds trained together
+  by a `SeedBatchTransitionTrainer`: each folder gets the files `train_one` writes, its
+  summary also `seeds_together` (how many seeds shared the program) and `seconds` the wall
+  time of the whole program. `config.seed` is ignored; `commands[seed]` is the command line
+  recorded for a seed.
+
+  Returns:
+    `{seed: history rows}`.
+  """
+  config = config or TrainConfig()
+  env = envs.make(env_name, batch_size=1)
+  spec = TransitionSpec.for_env(env)
+  folder = dataset_dir(data_dir, env_name, data_seed)
+  train, validation = load_split(folder, dataset), load_split(folder, "validation")
+  seeds = list(outs)
+  trainer = SeedBatchTransitionTrainer(
+    lambda: build_transition_model(model, spec, pool), spec, seeds, config
+  )
+  writers = [RunWriter(outs[seed], tensorboard) for seed in seeds]
+  start = time.time()
+  histories = trainer.fit(
+    train,
+    validation,
+    on_epoch=lambda k, epoch, row: writers[k].on_epoch(epoch, row),
+    progress=progress,
+    validation_splits=action_splits(validation, spec.num_actions),
+  )
+  seconds = time.time() - start
+  for k, seed in enumerate(seeds):
+    writers[k].finish(
+      trainer.model(k),
+      histories[k],
+      env=env_name,
+      model=label(model, pool),
+      dataset=dataset,
+      config=dataclasses.replace(config, seed=seed),
+      train_size=len(train["action"]),
+      seconds=seconds,
+      command=(commands or {}).get(seed, ""),
+      seeds_together=len(seeds),
+    )
+  return dict(zip(seeds, histories))
