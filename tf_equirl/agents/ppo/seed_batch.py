@@ -32,8 +32,9 @@ products) is `tf_equirl.seed_axis`, shared with the transition-model trainer.
    program again on every call, keyed on the weights' values (tests/test_seed_batch.py
    counts one compilation). Each gradient is clipped by its own global norm (over all of
    that seed's weights), and one Keras Adam over the `[N, ...]` variables is N Adams in
-   lockstep (Adam is elementwise; all seeds share the learning-rate schedule). Keras constraints (the relaxed and RPP layers') are applied to
-   each seed's slice after the step, as the optimiser applies them to a lone run's weights.
+   lockstep (Adam is elementwise; all seeds share the learning-rate schedule). Keras
+   constraints (the relaxed and RPP layers') are applied to each seed's slice after the
+   step, as the optimiser applies them to a lone run's weights.
 
 5. Products: pfor turns a product of a per-seed activation and a per-seed weight into a
    batched matrix product, which XLA's CPU backend runs through a slow Eigen contraction.
