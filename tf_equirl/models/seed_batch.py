@@ -243,12 +243,19 @@ class SeedBatchTransitionTrainer:
         on_epoch(k, history[-1]["epoch"], history[-1])
 
   # ---------------------------------------------------------- compiled epoch
-  def _epoch_impl(self, order: tf.Tensor, data: Dict[str, tf.Tensor]) -> tf.Tensor:
-    """One epoch for every seed: `order` `[N, steps, batch]` indices into `data`; returns
-    each seed's mean training loss `[N]`."""
+  def train_step(self, batch: Dict[str, tf.Tensor]) -> tf.Tensor:
+    """One Adam step of every seed on its own minibatch; graph-safe, as
+    `TransitionTrainer.train_step`, for compiled loops.
+
+    Args:
+      batch: `obs`, `action`, `next_obs`, `terminated`, each with a leading seed axis
+        `[N, batch, ...]`.
+
+    Returns:
+      Each seed's loss `[N]` (before the step).
+    """
     cfg = self.config
     seeds = len(self.seeds)
-    steps = tf.shape(order)[1]
     scale = tf.constant(
       np.ones([seeds]) if self._loss_scale is None else self._loss_scale, tf.float32
     )
@@ -264,20 +271,29 @@ class SeedBatchTransitionTrainer:
       grads = tape.gradient(total, weights, unconnected_gradients=tf.UnconnectedGradients.ZERO)
       return grads, loss
 
+    weights = [tf.convert_to_tensor(v) for v in self._variables]
+    fields = [batch[k] for k in ("obs", "action", "next_obs", "terminated")]
+    grads, loss = seed_axis.vmap(
+      loss_and_gradients,
+      (weights, *fields, scale),
+      xla_floats=cfg.jit_compile,
+      split=cfg.jit_compile and self.split_products,
+    )
+    grads, _ = seed_axis.clip_per_seed(grads, cfg.max_grad_norm)
+    self.optimizer.apply_gradients(zip(grads, self._variables))
+    seed_axis.apply_constraints(self._variables, self._constraints)
+    return loss
+
+  def _epoch_impl(self, order: tf.Tensor, data: Dict[str, tf.Tensor]) -> tf.Tensor:
+    """One epoch for every seed: `order` `[N, steps, batch]` indices into `data`; returns
+    each seed's mean training loss `[N]`."""
+    seeds = len(self.seeds)
+    steps = tf.shape(order)[1]
+
     def body(step, total):
       idx = order[:, step]  # [N, batch]
-      batch = [tf.gather(data[k], idx) for k in ("obs", "action", "next_obs", "terminated")]
-      weights = [tf.convert_to_tensor(v) for v in self._variables]
-      grads, loss = seed_axis.vmap(
-        loss_and_gradients,
-        (weights, *batch, scale),
-        xla_floats=cfg.jit_compile,
-        split=cfg.jit_compile and self.split_products,
-      )
-      grads, _ = seed_axis.clip_per_seed(grads, cfg.max_grad_norm)
-      self.optimizer.apply_gradients(zip(grads, self._variables))
-      seed_axis.apply_constraints(self._variables, self._constraints)
-      return step + 1, total + loss
+      batch = {k: tf.gather(data[k], idx) for k in ("obs", "action", "next_obs", "terminated")}
+      return step + 1, total + self.train_step(batch)
 
     _, total = tf.while_loop(
       lambda step, _: step < steps, body, (tf.constant(0), tf.zeros([seeds]))

@@ -46,8 +46,9 @@ products) is `tf_equirl.seed_axis`, shared with the transition-model trainer.
 
 A seed batch smaller than the seeds (`seed_batch`) runs the seeds in groups through the same
 program; the last group is padded with copies of its last seed (their results dropped), so
-there is one trace. What differs from `PPO.train`: no checkpoints, and no swappable step
-function (the Dyna driver keeps the sequential path).
+there is one trace. What differs from `PPO.train`: no checkpoints. `_iteration` takes a
+step function as the learner's does (one seed's `StepFn`, vectorised with the rest), which
+`tf_equirl.agents.dyna.seed_batch.SeedBatchDyna` plans with.
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ class SeedBatchPPO:
     seeds: the runs' seeds, non-negative integers.
     seed_batch: seeds per program call (default all); more seeds run in groups.
     env: optional `BatchedEnvironment` as for `PPO` (default `envs.make(config.env, ...)`).
+    num_updates: Adam steps the learning-rate annealing spans, as for `PPO` (default: those
+      of `config.num_iterations` iterations; the Dyna seed batch adds its planning updates).
 
   Use `train()`; `actor_model(k)` / `critic_model(k)` give the `k`-th seed's networks as
   ordinary Keras models (after `train()`, its trained weights).
@@ -108,7 +111,12 @@ class SeedBatchPPO:
   """
 
   def __init__(
-    self, config: PPOConfig, seeds: Sequence[int], seed_batch: Optional[int] = None, env=None
+    self,
+    config: PPOConfig,
+    seeds: Sequence[int],
+    seed_batch: Optional[int] = None,
+    env=None,
+    num_updates: Optional[int] = None,
   ):
     seeds = seed_axis.check_seeds("SeedBatchPPO", seeds, seed_batch)
     self.config = config
@@ -127,7 +135,7 @@ class SeedBatchPPO:
     n = self.seed_batch
     self._variables = seed_axis.stacked_variables(template, n)
     self._constraints = [v.constraint for v in template]
-    updates = config.num_iterations * config.num_epochs * config.num_minibatches
+    updates = num_updates or config.num_iterations * config.num_epochs * config.num_minibatches
     lr = (
       keras.optimizers.schedules.PolynomialDecay(config.learning_rate, updates, 0.0)
       if config.anneal_lr
@@ -374,7 +382,7 @@ class SeedBatchPPO:
     flat = tf.reshape(observation, [tf.shape(observation)[0], -1])
     return tf.squeeze(self._critic(flat), -1)
 
-  def _train_chunk_impl(self, carry: SeedCarry, num_iterations: int):
+  def _train_chunk_impl(self, carry: SeedCarry, num_iterations: int, step_fn=None):
     n = self.seed_batch
     metrics = {
       name: tf.TensorArray(tf.float32, size=num_iterations, element_shape=[n])
@@ -382,7 +390,7 @@ class SeedBatchPPO:
     }
 
     def body(i, carry, arrays):
-      carry, values = self._iteration(carry)
+      carry, values = self._iteration(carry, step_fn)
       return i + 1, carry, {k: arrays[k].write(i, values[k]) for k in arrays}
 
     _, carry, metrics = tf.while_loop(
@@ -390,10 +398,12 @@ class SeedBatchPPO:
     )
     return carry, {k: v.stack() for k, v in metrics.items()}
 
-  def _iteration(self, carry: SeedCarry):
+  def _iteration(self, carry: SeedCarry, step_fn=None):
+    """One PPO iteration of every seed on `step_fn` (a per-seed `StepFn`, vectorised; default
+    the environment's step): `(carry, metrics {name: [N]})`."""
     cfg = self.config
     key = rng.batched_fold_in(carry.key, carry.iteration)  # [N, 2]
-    carry, rollout = self._collect(carry, key)
+    carry, rollout = self._collect(carry, key, step_fn)
     t, b = cfg.num_steps, cfg.num_envs
     # [T, N, B, ...] -> [N, T * B, ...]: each seed's batch in the learner's order.
     per_seed = (
@@ -455,7 +465,7 @@ class SeedBatchPPO:
     returns = _rollout_metrics(rollout)
     return carry._replace(iteration=carry.iteration + 1), dict(returns, **losses)
 
-  def _collect(self, carry: SeedCarry, key):
+  def _collect(self, carry: SeedCarry, key, step_fn=None):
     cfg = self.config
     obs = carry.observation.shape
     per_env = tf.TensorShape([self.seed_batch, cfg.num_envs])
@@ -475,7 +485,7 @@ class SeedBatchPPO:
         )
       ]
     )
-    step_fn = self._step_fn
+    step_fn = step_fn or self._step_fn
 
     def body(step, carry: SeedCarry, arrays):
       actor = _split(self._weights(), self._sizes)[0]
