@@ -43,16 +43,36 @@ def _assert_matches_lone(config, batch, results, k):
   )
 
 
-@pytest.mark.parametrize("env", ["CartPole-v1", pytest.param("Catch-v0", marks=pytest.mark.slow)])
+def test_the_runner_vectorises_supervised_dyna_seeds_each_its_lone_run(tmp_path):
+  from tf_equirl import results, runner
+  from tf_equirl.zoo import load_file
+
+  config = _config()
+  out = runner.run_experiment(config, [3, 5], str(tmp_path), progress=False, tensorboard=False)
+  dyna = Dyna(config)
+  lone = dyna.train(seed=5)
+  columns = results.read_seed_csv(str(tmp_path / "seed_5.csv"))
+  np.testing.assert_array_equal(out.curves[1], lone.mean_return)
+  for name in ("planned_steps", "plan_episodes", "dyna_iteration"):
+    np.testing.assert_array_equal(columns[name], lone.extras[name])
+  for role, model in (("actor", dyna.actor_model), ("critic", dyna.critic_model)):
+    saved = _flat(load_file(str(tmp_path / "seed_5" / f"{role}.keras")).get_weights())
+    want = _flat(model.get_weights())
+    assert np.linalg.norm(saved - want) <= RELATIVE * np.linalg.norm(want)
+  assert out.parameter_counts["world_model"] > 0
+
+
+@pytest.mark.slow  # the runner test above covers CartPole in the fast suite
+@pytest.mark.parametrize("env", ["CartPole-v1", "Catch-v0"])
 def test_supervised_seeds_match_lone_runs_with_one_trace_per_phase(env):
   config = _config(env)
-  batch = SeedBatchDyna(config, [3, 5])
+  batch = SeedBatchDyna(config, [3, 0, 5], seed_batch=2)  # groups [3, 0], [5 + padding]
   results = batch.train()
   assert batch.tracing_counts == {"act": 1, "plan": 1}
   assert results[0].env_steps.tolist() == [64, 128]
   plans = [r.extras["plan_mean_return"] for r in results]
-  assert not np.array_equal(*plans)  # each seed plans its own episodes
-  _assert_matches_lone(config, batch, results, 1)
+  assert not np.array_equal(plans[0], plans[2])  # each seed plans its own episodes
+  _assert_matches_lone(config, batch, results, 2)
   assert batch.parameter_counts()["world_model"] > 0
 
 

@@ -109,8 +109,11 @@ def test_seed_batch_outside_one_to_the_seed_count_is_refused(tmp_path, seed_batc
   assert not os.listdir(tmp_path)  # refused before the folder was taken
 
 
-def test_vectorize_needs_a_ppo_config(tmp_path):
+def test_vectorize_needs_a_ppo_or_a_supervised_dyna_config(tmp_path):
   from tf_equirl.agents.dyna import default_dyna_config
 
-  with pytest.raises(ValueError, match="vectorize=True needs a PPOConfig"):
-    runner.run_experiment(default_dyna_config("CartPole-v1"), [0, 1], None, vectorize=True)
+  online = default_dyna_config("CartPole-v1", mode="online")
+  with pytest.raises(ValueError, match="vectorize=True needs a PPOConfig or a DynaConfig"):
+    runner.run_experiment(online, [0, 1], None, vectorize=True)
+  assert runner.vectorizes(default_dyna_config("CartPole-v1"), 2)  # supervised, from resets
+  assert not runner.vectorizes(online, 2)
