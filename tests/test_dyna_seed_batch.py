@@ -1,4 +1,4 @@
-"""SeedBatchDyna: N Supervised-Dyna seeds in one program equal N lone `Dyna` runs."""
+"""SeedBatchDyna: N Dyna seeds (supervised or online) in one program equal N lone `Dyna` runs."""
 
 import numpy as np
 import pytest
@@ -23,8 +23,10 @@ def _flat(values):
 
 
 def _assert_matches_lone(config, batch, results, k):
+  """Seed `k` of `batch` against its lone run; returns the lone driver (`last_result` set)."""
   dyna = Dyna(config)
   lone = dyna.train(seed=batch.seeds[k])
+  dyna.last_result = lone
   models = (dyna.actor_model, dyna.critic_model)
   params = _flat([v.numpy() for m in models for v in m.trainable_variables])
   ours = _flat(batch._seed_weights(k))  # pylint: disable=protected-access
@@ -41,13 +43,14 @@ def _assert_matches_lone(config, batch, results, k):
   np.testing.assert_allclose(
     results[k].losses["policy_loss"], lone.losses["policy_loss"], rtol=1e-3, atol=1e-7
   )
+  return dyna
 
 
-def test_the_runner_vectorises_supervised_dyna_seeds_each_its_lone_run(tmp_path):
+def test_the_runner_vectorises_online_dyna_seeds_each_its_lone_run(tmp_path):
   from tf_equirl import results, runner
   from tf_equirl.zoo import load_file
 
-  config = _config()
+  config = _config(mode="online", world_model="mlp", model_epochs=2)
   out = runner.run_experiment(config, [3, 5], str(tmp_path), progress=False, tensorboard=False)
   dyna = Dyna(config)
   lone = dyna.train(seed=5)
@@ -55,20 +58,25 @@ def test_the_runner_vectorises_supervised_dyna_seeds_each_its_lone_run(tmp_path)
   np.testing.assert_array_equal(out.curves[1], lone.mean_return)
   for name in ("planned_steps", "plan_episodes", "dyna_iteration"):
     np.testing.assert_array_equal(columns[name], lone.extras[name])
-  for role, model in (("actor", dyna.actor_model), ("critic", dyna.critic_model)):
+  np.testing.assert_allclose(columns["model_loss"], lone.extras["model_loss"], rtol=1e-4)
+  for role, model in (
+    ("actor", dyna.actor_model),
+    ("critic", dyna.critic_model),
+    ("world_model", dyna.world_model),
+  ):
     saved = _flat(load_file(str(tmp_path / "seed_5" / f"{role}.keras")).get_weights())
     want = _flat(model.get_weights())
     assert np.linalg.norm(saved - want) <= RELATIVE * np.linalg.norm(want)
   assert out.parameter_counts["world_model"] > 0
 
 
-@pytest.mark.slow  # the runner test above covers CartPole in the fast suite
+@pytest.mark.slow  # the runner test above covers the acting and planning phases
 @pytest.mark.parametrize("env", ["CartPole-v1", "Catch-v0"])
 def test_supervised_seeds_match_lone_runs_with_one_trace_per_phase(env):
   config = _config(env)
   batch = SeedBatchDyna(config, [3, 0, 5], seed_batch=2)  # groups [3, 0], [5 + padding]
   results = batch.train()
-  assert batch.tracing_counts == {"act": 1, "plan": 1}
+  assert batch.tracing_counts == {"act": 1, "learn": 0, "plan": 1}
   assert results[0].env_steps.tolist() == [64, 128]
   plans = [r.extras["plan_mean_return"] for r in results]
   assert not np.array_equal(plans[0], plans[2])  # each seed plans its own episodes
@@ -77,11 +85,33 @@ def test_supervised_seeds_match_lone_runs_with_one_trace_per_phase(env):
 
 
 def test_what_is_vectorised_is_named():
-  assert supports(_config()) and not supports(_config(mode="online"))
-  assert not supports(_config(rollout_start="buffer", rollout_horizon=5))
-  with pytest.raises(ValueError, match="mode='supervised' with rollout_start='reset' only"):
-    SeedBatchDyna(_config(mode="online"), [0, 1])
+  assert supports(_config()) and supports(_config(mode="online"))
+  branched = _config(rollout_start="buffer", rollout_horizon=5)
+  assert not supports(branched)
+  with pytest.raises(ValueError, match="rollout_start='reset' only"):
+    SeedBatchDyna(branched, [0, 1])
   with pytest.raises(ValueError, match="expects a DynaConfig"):
     SeedBatchDyna(_config().ppo, [0, 1])
   with pytest.raises(ValueError, match="seeds must be a non-empty list"):
     SeedBatchDyna(_config(), [])
+
+
+@pytest.mark.slow  # the runner test above covers online CartPole in the fast suite
+@pytest.mark.parametrize(
+  "env,overrides",
+  [("CartPole-v1", dict(world_model="gcnn")), ("Catch-v0", dict(orbit_augmentation=True))],
+)
+def test_online_seeds_learn_their_own_world_models_as_their_lone_runs(env, overrides):
+  config = _config(env, mode="online", model_epochs=2, **overrides)
+  batch = SeedBatchDyna(config, [3, 5])
+  results = batch.train()
+  assert batch.tracing_counts == {"act": 1, "learn": 1, "plan": 1}
+  dyna = _assert_matches_lone(config, batch, results, 1)
+  lone = dyna.last_result
+  np.testing.assert_allclose(results[1].extras["model_loss"], lone.extras["model_loss"], rtol=1e-4)
+  want = _flat(dyna.world_model.get_weights())
+  ours = _flat(batch.world_model(1).get_weights())
+  assert np.linalg.norm(ours - want) <= RELATIVE * np.linalg.norm(want)
+  # Each seed learned from its own transitions: the two world models differ.
+  other = _flat(batch.world_model(0).get_weights())
+  assert np.linalg.norm(other - ours) > 1e-3 * np.linalg.norm(ours)

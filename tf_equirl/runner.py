@@ -92,9 +92,9 @@ def run_experiment(
   vectorised XLA program (`tf_equirl.agents.ppo.seed_batch.SeedBatchPPO`: each seed exactly
   its lone run), `seed_batch` seeds at a time (default all) so that memory stays bounded;
   each group's outputs are written as soon as it finishes, so an interrupted run keeps every
-  group it finished. A supervised `DynaConfig` planning from resets runs the same way
-  (`tf_equirl.agents.dyna.seed_batch.SeedBatchDyna`). `vectorize=False` (or another Dyna
-  config) trains the seeds one after another in one compiled graph instead, with
+  group it finished. A `DynaConfig` planning from resets runs the same way
+  (`tf_equirl.agents.dyna.seed_batch.SeedBatchDyna`). `vectorize=False` (or a Dyna config
+  with branched rollouts) trains the seeds one after another in one compiled graph instead, with
   `checkpoint_every` checkpoints inside each seed's run (the vectorised path keeps whole
   groups, not checkpoints).
 
@@ -131,8 +131,8 @@ def run_experiment(
   if vectorize and not _vectorizable(config):
     raise ValueError(
       f"run_experiment: vectorize=True needs a PPOConfig or a DynaConfig with "
-      f"mode='supervised' and rollout_start='reset'; this {type(config).__name__} trains "
-      "its seeds one after another."
+      f"rollout_start='reset'; this {type(config).__name__} trains its seeds one after "
+      "another."
     )
   folder = (
     runs.RunFolder(out_dir, config, seeds, resume=resume, overwrite=overwrite) if out_dir else None
@@ -330,7 +330,7 @@ def _seed_csv(folder: Optional[runs.RunFolder], seed: int) -> str:
 def vectorizes(config, num_seeds: int, vectorize: Optional[bool] = None) -> bool:
   """Whether `run_experiment` / `train_seeds` train `num_seeds` seeds of `config` as one
   vectorised program: a `PPOConfig`, or a `DynaConfig` that `SeedBatchDyna` trains
-  (supervised, planning from resets), with more than one seed, unless `vectorize=False`."""
+  (planning from resets), with more than one seed, unless `vectorize=False`."""
   return (
     _vectorizable(config)
     and num_seeds > 0
@@ -365,7 +365,7 @@ def check_seed_batch(seed_batch: Optional[int], num_seeds: int) -> None:
 
 
 def _train_vectorized(
-  agent: SeedBatchPPO,
+  agent: SeedBatchPPO,  # or SeedBatchDyna
   folder: Optional[runs.RunFolder],
   out_dir: Optional[str],
   tensorboard: bool,
@@ -429,6 +429,9 @@ def _train_vectorized(
           os.makedirs(os.path.join(out_dir, f"seed_{seed}"), exist_ok=True)
           agent.actor_model(k).save(os.path.join(out_dir, f"seed_{seed}", "actor.keras"))
           agent.critic_model(k).save(os.path.join(out_dir, f"seed_{seed}", "critic.keras"))
+          if isinstance(agent, dyna_seed_batch.SeedBatchDyna) and agent.online:
+            path = os.path.join(out_dir, f"seed_{seed}", "world_model.keras")
+            agent.world_model(k).save(path)
         folder.finish_seed(seed)
     ok = [e for e in entries if not isinstance(e, runs.TrainingDiverged)]
     if ok:
@@ -554,9 +557,9 @@ def train_seeds(
   columns.
 
   The same runs as `run_experiment` (and so `launchers.train_ppo` / `train_dyna`), without
-  its files: several seeds of a `PPOConfig` (or of a supervised `DynaConfig` planning from
-  resets) run as one vectorised program (`seed_batch` at a time; `vectorize=False`: one after
-  another in one compiled graph, as other Dyna configs always do). `report(seed, rows)` is called after every compiled call with that call's
+  its files: several seeds of a `PPOConfig` (or of a `DynaConfig` planning from resets) run
+  as one vectorised program (`seed_batch` at a time; `vectorize=False`: one after another in
+  one compiled graph, as Dyna configs with branched rollouts always do). `report(seed, rows)` is called after every compiled call with that call's
   per-iteration values (e.g. for Ray Tune, `tf_equirl.sweeps`). The learner is built on the
   first seed, so a generator whose seeds are all done elsewhere compiles nothing.
   """

@@ -382,7 +382,12 @@ class SeedBatchPPO:
     flat = tf.reshape(observation, [tf.shape(observation)[0], -1])
     return tf.squeeze(self._critic(flat), -1)
 
-  def _train_chunk_impl(self, carry: SeedCarry, num_iterations: int, step_fn=None):
+  def _train_chunk_impl(
+    self, carry: SeedCarry, num_iterations: int, step_fn=None, on_rollout=None, step_swap=None
+  ):
+    """`num_iterations` iterations of every seed in one graph; `on_rollout(rollout)` (rollout
+    `[T, N, B, ...]`) may return an op run after each iteration's collection, as the
+    learner's; `step_fn` and `step_swap` as `_iteration`'s."""
     n = self.seed_batch
     metrics = {
       name: tf.TensorArray(tf.float32, size=num_iterations, element_shape=[n])
@@ -390,7 +395,10 @@ class SeedBatchPPO:
     }
 
     def body(i, carry, arrays):
-      carry, values = self._iteration(carry, step_fn)
+      carry, values, rollout = self._iteration(carry, step_fn, step_swap)
+      deps = [] if on_rollout is None else [on_rollout(rollout)]
+      with tf.control_dependencies(deps):
+        i = tf.identity(i)
       return i + 1, carry, {k: arrays[k].write(i, values[k]) for k in arrays}
 
     _, carry, metrics = tf.while_loop(
@@ -398,12 +406,14 @@ class SeedBatchPPO:
     )
     return carry, {k: v.stack() for k, v in metrics.items()}
 
-  def _iteration(self, carry: SeedCarry, step_fn=None):
-    """One PPO iteration of every seed on `step_fn` (a per-seed `StepFn`, vectorised; default
-    the environment's step): `(carry, metrics {name: [N]})`."""
+  def _iteration(self, carry: SeedCarry, step_fn=None, step_swap=None):
+    """One PPO iteration of every seed on `step_fn` (one seed's `StepFn`, vectorised; default
+    the environment's step): `(carry, metrics {name: [N]}, rollout [T, N, B, ...])`.
+    `step_swap` `(WeightSwap, stacked variables)` rebinds a model the step reads (a world
+    model) to each seed's weights."""
     cfg = self.config
     key = rng.batched_fold_in(carry.key, carry.iteration)  # [N, 2]
-    carry, rollout = self._collect(carry, key, step_fn)
+    carry, rollout = self._collect(carry, key, step_fn, step_swap)
     t, b = cfg.num_steps, cfg.num_envs
     # [T, N, B, ...] -> [N, T * B, ...]: each seed's batch in the learner's order.
     per_seed = (
@@ -463,9 +473,9 @@ class SeedBatchPPO:
       size *= augmentation.augmentation_factor(self.symmetry)
     losses = self._update(batch, rng.batched_fold_in(key, 1), size, weights)
     returns = _rollout_metrics(rollout)
-    return carry._replace(iteration=carry.iteration + 1), dict(returns, **losses)
+    return carry._replace(iteration=carry.iteration + 1), dict(returns, **losses), rollout
 
-  def _collect(self, carry: SeedCarry, key, step_fn=None):
+  def _collect(self, carry: SeedCarry, key, step_fn=None, step_swap=None):
     cfg = self.config
     obs = carry.observation.shape
     per_env = tf.TensorShape([self.seed_batch, cfg.num_envs])
@@ -489,9 +499,10 @@ class SeedBatchPPO:
 
     def body(step, carry: SeedCarry, arrays):
       actor = _split(self._weights(), self._sizes)[0]
+      world = [] if step_swap is None else [tf.convert_to_tensor(v) for v in step_swap[1]]
 
       def act(args):
-        weights, observation, env_state, seed_key = args
+        weights, world_weights, observation, env_state, seed_key = args
         with self._actor_swap(weights):
           logits = self._logits(observation)
         seed = rng.fold_in(seed_key, tf.cast(step, tf.int64))
@@ -501,11 +512,16 @@ class SeedBatchPPO:
           logits - tf.math.log(-tf.math.log(uniform)), axis=1, output_type=tf.int32
         )
         log_prob = tf.gather(tf.nn.log_softmax(logits), action, axis=1, batch_dims=1)
-        env_state, time_step, next_obs = learner.step_and_reset(step_fn, env_state, action)
+        if step_swap is None:
+          stepped = learner.step_and_reset(step_fn, env_state, action)
+        else:
+          with step_swap[0](world_weights):
+            stepped = learner.step_and_reset(step_fn, env_state, action)
+        env_state, time_step, next_obs = stepped
         return action, log_prob, env_state, time_step, next_obs
 
       action, log_prob, env_state, time_step, next_obs = self._vmap(
-        act, (actor, carry.observation, carry.env_state, key)
+        act, (actor, world, carry.observation, carry.env_state, key)
       )
       carry, arrays = learner.record_step(
         carry, arrays, step, action, log_prob, env_state, time_step, next_obs
