@@ -559,9 +559,10 @@ def train_seeds(
   The same runs as `run_experiment` (and so `launchers.train_ppo` / `train_dyna`), without
   its files: several seeds of a `PPOConfig` (or of a `DynaConfig` planning from resets) run
   as one vectorised program (`seed_batch` at a time; `vectorize=False`: one after another in
-  one compiled graph, as Dyna configs with branched rollouts always do). `report(seed, rows)` is called after every compiled call with that call's
-  per-iteration values (e.g. for Ray Tune, `tf_equirl.sweeps`). The learner is built on the
-  first seed, so a generator whose seeds are all done elsewhere compiles nothing.
+  one compiled graph, as Dyna configs with branched rollouts always do). `report(seed, rows)`
+  is called after every compiled call with that call's per-iteration values (e.g. for Ray
+  Tune, `tf_equirl.sweeps`). The learner is built on the first seed, so a generator whose
+  seeds are all done elsewhere compiles nothing.
   """
   seeds = list(seeds)
   check_seed_batch(seed_batch, max(len(seeds), 1))
