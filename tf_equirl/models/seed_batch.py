@@ -140,8 +140,23 @@ class SeedBatchTransitionTrainer:
       variable.assign(value)
     return net
 
-  def reset(self) -> None:
-    """Every seed back to its initial weights, Adam's moments and step count to zero."""
+  def reset(self, initial: Optional[Sequence[Sequence[np.ndarray]]] = None) -> None:
+    """Every seed back to its initial weights, Adam's moments and step count to zero.
+
+    Args:
+      initial: optional new initial weights, one list per seed in the order of the model's
+        trainable weights (the Dyna seed batch starts each seed from `Dyna.reset`'s model).
+
+    Raises:
+      ValueError: `initial` does not hold one list per seed.
+    """
+    if initial is not None:
+      if len(initial) != len(self.seeds):
+        raise ValueError(
+          f"SeedBatchTransitionTrainer.reset: expected initial weights for "
+          f"{len(self.seeds)} seeds, received {len(initial)}."
+        )
+      self._initial = [[np.asarray(w) for w in weights] for weights in initial]
     for i, variable in enumerate(self._variables):
       variable.assign(np.stack([w[i] for w in self._initial]))
     for v in self.optimizer.variables:

@@ -63,7 +63,8 @@ class SeedBatchDyna(SeedBatchPPO):
     seeds: the runs' seeds, non-negative integers.
     seed_batch: seeds per program call (default all); more seeds run in groups.
     env: optional real environment, as for `Dyna`.
-    world_model: optional frozen Keras world model, as for `Dyna`.
+    world_model: optional Keras world model, as for `Dyna` (supervised: frozen as given;
+      online: of `config.world_model`'s architecture, re-initialised per seed).
 
   `train()` / `train_group()` return what `SeedBatchPPO`'s do, each entry the `TrainResult`
   `Dyna.train` returns (curves over real steps, planning columns in `extras`);
@@ -178,8 +179,7 @@ class SeedBatchDyna(SeedBatchPPO):
       for k in padded:
         self.dyna.reset(self.seeds[k])  # the world model's initial weights of seed k
         initial.append([v.numpy() for v in self._world_swap.variables])  # type: ignore[union-attr]
-      self._world._initial = initial  # pylint: disable=protected-access
-      self._world.reset()
+      self._world.reset(initial)
       self._buffer.clear()
     states, observations, keys = [], [], []
     for k in padded:
