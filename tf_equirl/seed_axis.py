@@ -157,7 +157,7 @@ def _register_split_products() -> None:
 _register_split_products()
 
 
-def vmap(fn: Callable, elems, xla_floats: bool = True, split: bool = False):
+def vmap(fn: Callable, elems: Any, xla_floats: bool = True, split: bool = False) -> Any:
   """`fn` on each seed's slice of `elems` (leading axis N), vectorised with
   `tf.vectorized_map` (no fallback loop: an op pfor cannot vectorise is an error).
 
@@ -265,7 +265,7 @@ def stacked_variables(template: Sequence[tf.Variable], n: int) -> List[tf.Variab
   ]
 
 
-def clip_per_seed(grads, max_norm: float):
+def clip_per_seed(grads: Sequence[Any], max_norm: float) -> Tuple[List[tf.Tensor], tf.Tensor]:
   """`tf.clip_by_global_norm` of each seed's gradients (leading axis N of every tensor): each
   seed's norm over all of its gradients, so one seed's gradient never rescales another's.
 

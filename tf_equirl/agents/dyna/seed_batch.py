@@ -43,7 +43,7 @@ from tf_equirl.agents.dyna.learner import _LOSSES, _PLAN_SEED, Dyna, build_world
 from tf_equirl.agents.dyna.world import ModelBuffer
 from tf_equirl.agents.ppo.learner import TrainResult
 from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO, SeedCarry
-from tf_equirl.envs.base import EnvState
+from tf_equirl.envs.base import BatchedEnvironment, EnvState
 from tf_equirl.models.seed_batch import SeedBatchTransitionTrainer
 
 __all__ = ["SeedBatchDyna", "supports"]
@@ -79,7 +79,7 @@ class SeedBatchDyna(SeedBatchPPO):
     config: DynaConfig,
     seeds: Sequence[int],
     seed_batch: Optional[int] = None,
-    env=None,
+    env: Optional[BatchedEnvironment] = None,
     world_model: Optional[keras.Model] = None,
   ):
     if not isinstance(config, DynaConfig):
