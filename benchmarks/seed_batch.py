@@ -17,6 +17,17 @@ compilation, which later seeds reuse. Rows: network, path, seeds, whole s/seed, 
 s/seed, env steps/s after compilation (all seeds together).
 `--split_products=false,true` times the vectorised path with and without each product of two
 per-seed operands written as one product per seed (`SeedBatchPPO.split_products`).
+
+`--transition` times transition-model training instead: N seeds of one model in one program
+per epoch (`tf_equirl.models.seed_batch.SeedBatchTransitionTrainer`) against N lone runs
+(`TransitionTrainer`, as `train_one` trains each seed: its own trainer, so its own
+compilation), on a dataset of `--transitions` uniform-random transitions of `--env`, for
+`--epochs` epochs without validation; with `--repeats` > 1 the two paths alternate which
+runs first. Rows: model, path, seeds, whole s/seed, s per epoch per seed after the first
+epoch (which compiles), transitions/s after it (all seeds together).
+
+  python benchmarks/seed_batch.py --transition --seed_counts=8 --sequential_seeds=8 \
+      --models=mlp,gcnn --transitions=40000 --epochs=3 --repeats=2
 """
 
 import os
@@ -50,6 +61,18 @@ _SPLIT = flags.DEFINE_list(
   "batched product (false), SeedBatchPPO's choice (default), or "
   "several (false,true: one row each).",
 )
+_TRANSITION = flags.DEFINE_bool(
+  "transition", False, "Time transition-model training instead of PPO."
+)
+_MODELS = flags.DEFINE_list(
+  "models", ["mlp", "gcnn"], "--transition: transition models (mlp, gcnn, relaxed)."
+)
+_POOL = flags.DEFINE_string("pool", "proximal", "--transition: the G-CNN's pooling.")
+_TRANSITIONS = flags.DEFINE_integer(
+  "transitions", 40_000, "--transition: training transitions (thesis: 40,000 CartPole)."
+)
+_EPOCHS = flags.DEFINE_integer("epochs", 3, "--transition: epochs per run (the first compiles).")
+_REPEATS = flags.DEFINE_integer("repeats", 1, "--transition: times each path is timed.")
 _XLA_RUNTIME = flags.DEFINE_bool(
   "xla_runtime", False, "Compile with XLA's newer CPU runtime " "(tf_equirl.compilation)."
 )
@@ -83,7 +106,84 @@ def _sequential(network: str, seeds: int):
   return whole, after, result.env_steps[-1] - result.compile_steps
 
 
+def _transition_data():
+  from tf_equirl import envs
+  from tf_equirl.models import TransitionSpec, collect_transitions
+
+  env = envs.make(_ENV.value, batch_size=1)
+  data = collect_transitions(env, None, _TRANSITIONS.value, seed=0, num_envs=64)
+  return TransitionSpec.for_env(env), data
+
+
+def _transition_sequential(spec, data, model: str, seeds: int):
+  """Seeds one after another, each with its own `TransitionTrainer` (as `train_one`)."""
+  import tensorflow as tf
+
+  from tf_equirl.models import TrainConfig, TransitionTrainer, build_transition_model
+
+  whole = after = 0.0
+  for seed in range(seeds):
+    start = time.perf_counter()
+    tf.keras.utils.set_random_seed(seed)
+    net = build_transition_model(model, spec, _POOL.value)
+    trainer = TransitionTrainer(net, spec, TrainConfig(epochs=_EPOCHS.value, seed=seed))
+    ends = []
+    trainer.fit(data, on_epoch=lambda epoch, row: ends.append(time.perf_counter()))
+    whole += time.perf_counter() - start
+    after += ends[-1] - ends[1]  # ends[0]: before training; ends[1]: the compiling epoch
+  return whole, after
+
+
+def _transition_vectorised(spec, data, model: str, seeds: int):
+  from tf_equirl.models import TrainConfig, build_transition_model
+  from tf_equirl.models.seed_batch import SeedBatchTransitionTrainer
+
+  start = time.perf_counter()
+  trainer = SeedBatchTransitionTrainer(
+    lambda: build_transition_model(model, spec, _POOL.value),
+    spec,
+    list(range(seeds)),
+    TrainConfig(epochs=_EPOCHS.value),
+  )
+  trainer.fit(data)
+  return time.perf_counter() - start, trainer.train_seconds
+
+
+def _transition_main():
+  if _EPOCHS.value < 2:
+    raise app.UsageError("--transition needs --epochs >= 2 (the first epoch compiles).")
+  spec, data = _transition_data()
+  steps = len(data["action"]) // 64 * 64  # transitions per epoch (batches of 64)
+  print(
+    f"{_ENV.value} transition models, {len(data['action']):,} transitions, {_EPOCHS.value} "
+    f"epochs, batch 64, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+  )
+  print("| model | path | seeds | whole s/seed | s/epoch/seed after compile | transitions/s |")
+  print("|---|---|---|---|---|---|")
+  for model in _MODELS.value:
+    for repeat in range(_REPEATS.value):
+      runs = []
+      for count in (int(c) for c in _SEED_COUNTS.value):
+        runs.append(("vectorised", count, _transition_vectorised))
+      if _SEQUENTIAL.value:
+        runs.append(("sequential", _SEQUENTIAL.value, _transition_sequential))
+      if repeat % 2:  # alternate which path runs first
+        runs.reverse()
+      for path, seeds, run in runs:
+        whole, after = run(spec, data, model, seeds)
+        per_epoch = after / ((_EPOCHS.value - 1) * seeds)
+        print(
+          f"| {model} | {path} | {seeds} | {whole / seeds:.2f} | {per_epoch:.3f} | "
+          f"{steps / per_epoch:,.0f} |",
+          flush=True,
+        )
+  print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
 def main(_):
+  if _TRANSITION.value:
+    _transition_main()
+    return
   print(
     f"{_ENV.value}, {_TOTAL_STEPS.value:,} env steps per seed, "
     f"{os.cpu_count()} CPUs, XLA runtime: {_XLA_RUNTIME.value}"

@@ -9,7 +9,8 @@ Parses flags (one per field) into a
 `tf_equirl.experiments.transition_study.TransitionStudyConfig` and calls its `run`:
 for every seed, dataset (joint, left, random) and model (MLP, G-CNN with proximal pooling,
 G-CNN with mean pooling) it trains a model (skipping runs already in `runs/transition/` with
-the same epochs), then writes:
+the same epochs; the seeds of a model and dataset together as one compiled program, or one
+after another with `--novectorize_seeds`), then writes:
 
 * `results/transition_<env>/transition_<env>_curves.png`: validation RMS (CartPole, Fig.
   4.6) or validation loss and accuracy (Catch, Fig. 4.9) against epochs, one panel per

@@ -34,6 +34,18 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
       ["--total_steps=1024", "--seed_counts=2", "--sequential_seeds=1"],
       "s/seed",
     ),
+    (
+      "benchmarks/seed_batch.py",
+      [
+        "--transition",
+        "--models=mlp",
+        "--transitions=512",
+        "--epochs=2",
+        "--seed_counts=2",
+        "--sequential_seeds=1",
+      ],
+      "s/epoch/seed",
+    ),
   ],
 )
 def test_benchmark_runs(script, args, marker):

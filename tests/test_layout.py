@@ -1,9 +1,9 @@
 """The package's import direction, read from the sources (ast, nothing imported).
 
 Bottom to top: the foundation (checks, random numbers, parameter counts, compilation,
-statistics, provenance, results files, run folders) < groups < layers < envs < networks < models
-(and the zoo, and PRAE's learned homomorphisms) < agents (PPO < Dyna < AC) < runner < sweeps <
-experiments. A module may import its own layer and the
+statistics, provenance, results files, run folders, the seed axis) < groups < layers < envs <
+networks < models (and the zoo, and PRAE's learned homomorphisms) < agents (PPO < Dyna < AC) <
+runner < sweeps < experiments. A module may import its own layer and the
 layers below it, never one above, and no two modules import each other, directly or through
 others. Launchers sit above everything and are not part of the package.
 """
@@ -28,6 +28,7 @@ LAYERS = (
       "tf_equirl.provenance",
       "tf_equirl.results",
       "tf_equirl.runs",
+      "tf_equirl.seed_axis",
     ),
   ),
   ("groups", ("tf_equirl.groups", "tf_equirl.testing")),

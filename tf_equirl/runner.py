@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from tf_equirl import results, runs
 from tf_equirl.agents.dyna import Dyna, DynaConfig
+from tf_equirl.agents.dyna import seed_batch as dyna_seed_batch
 from tf_equirl.agents.ppo import PPO, PPOConfig, TrainResult
 from tf_equirl.agents.ppo.learner import METRICS
 from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO
@@ -91,9 +92,11 @@ def run_experiment(
   vectorised XLA program (`tf_equirl.agents.ppo.seed_batch.SeedBatchPPO`: each seed exactly
   its lone run), `seed_batch` seeds at a time (default all) so that memory stays bounded;
   each group's outputs are written as soon as it finishes, so an interrupted run keeps every
-  group it finished. `vectorize=False` (or a Dyna config) trains the seeds one after another
-  in one compiled graph instead, with `checkpoint_every` checkpoints inside each seed's run
-  (the vectorised path keeps whole groups, not checkpoints).
+  group it finished. A `DynaConfig` planning from resets runs the same way
+  (`tf_equirl.agents.dyna.seed_batch.SeedBatchDyna`). `vectorize=False` (or a Dyna config
+  with branched rollouts) trains the seeds one after another in one compiled graph instead, with
+  `checkpoint_every` checkpoints inside each seed's run (the vectorised path keeps whole
+  groups, not checkpoints).
 
   Writes into `out_dir` (if given): `run.json` (the config and each finished seed's
   fingerprint, `tf_equirl.runs`), `seed_<k>.csv` (env steps, mean return, finished
@@ -108,7 +111,8 @@ def run_experiment(
 
   Raises:
     ValueError: no seeds, duplicate seeds, a negative `checkpoint_every`, a `seed_batch`
-      that is not an integer in [1, number of seeds], or `vectorize=True` for a Dyna config.
+      that is not an integer in [1, number of seeds], or `vectorize=True` for a Dyna config
+      that `SeedBatchDyna` does not train.
     tf_equirl.runs.RunFolderError: `out_dir` cannot take this run.
     tf_equirl.runs.TrainingDiverged: a seed's training diverged; the folder is marked failed
       and no summary is written (the other seeds of its group are kept).
@@ -124,10 +128,11 @@ def run_experiment(
       f"checkpoints), received {checkpoint_every}."
     )
   check_seed_batch(seed_batch, len(seeds))
-  if vectorize and not isinstance(config, PPOConfig):
+  if vectorize and not _vectorizable(config):
     raise ValueError(
-      f"run_experiment: vectorize=True needs a PPOConfig; a "
-      f"{type(config).__name__} trains its seeds one after another."
+      f"run_experiment: vectorize=True needs a PPOConfig or a DynaConfig with "
+      f"rollout_start='reset'; this {type(config).__name__} trains its seeds one after "
+      "another."
     )
   folder = (
     runs.RunFolder(out_dir, config, seeds, resume=resume, overwrite=overwrite) if out_dir else None
@@ -136,10 +141,14 @@ def run_experiment(
   batch: Optional[SeedBatchPPO] = None
   agent: Optional[Union[PPO, Dyna]] = None
   ppo_config: PPOConfig
-  if isinstance(config, PPOConfig) and vectorizes(config, len(todo), vectorize):
-    batch = SeedBatchPPO(config, todo, seed_batch=seed_batch)
-    ppo_config, counts = config, batch.parameter_counts()
-    steps_per_seed = ppo_config.num_iterations * ppo_config.batch_size
+  if vectorizes(config, len(todo), vectorize):
+    batch = _seed_batch(config, todo, seed_batch)
+    ppo_config, counts = batch.config, batch.parameter_counts()
+    steps_per_seed = (
+      batch.total_real_steps
+      if isinstance(batch, dyna_seed_batch.SeedBatchDyna)
+      else ppo_config.num_iterations * ppo_config.batch_size
+    )
   else:
     agent, config, ppo_config = build_agent(config)
     counts = agent.parameter_counts()
@@ -158,8 +167,9 @@ def run_experiment(
     f"{ppo_config.critic} critic ({counts['critic']}), "
     f"{counts['actor'] + counts['critic']} in total"
   )
-  if isinstance(agent, Dyna):
-    label += f"; {agent.describe()}, world model {counts['world_model']} params"
+  if isinstance(agent, Dyna) or isinstance(batch, dyna_seed_batch.SeedBatchDyna):
+    described = (agent or batch).describe()  # type: ignore[union-attr]
+    label += f"; {described}, world model {counts['world_model']} params"
   print(label, flush=True)
   if folder is not None and folder.stale_seeds():
     print(
@@ -319,12 +329,24 @@ def _seed_csv(folder: Optional[runs.RunFolder], seed: int) -> str:
 
 def vectorizes(config, num_seeds: int, vectorize: Optional[bool] = None) -> bool:
   """Whether `run_experiment` / `train_seeds` train `num_seeds` seeds of `config` as one
-  vectorised program: a `PPOConfig` with more than one seed, unless `vectorize=False`."""
+  vectorised program: a `PPOConfig`, or a `DynaConfig` that `SeedBatchDyna` trains
+  (planning from resets), with more than one seed, unless `vectorize=False`."""
   return (
-    isinstance(config, PPOConfig)
+    _vectorizable(config)
     and num_seeds > 0
     and (vectorize if vectorize is not None else num_seeds > 1)
   )
+
+
+def _vectorizable(config) -> bool:
+  return isinstance(config, PPOConfig) or dyna_seed_batch.supports(config)
+
+
+def _seed_batch(config: AgentConfig, seeds: Sequence[int], seed_batch: Optional[int]):
+  """The seed-vectorised trainer of `config`: `SeedBatchPPO` or `SeedBatchDyna`."""
+  if isinstance(config, DynaConfig):
+    return dyna_seed_batch.SeedBatchDyna(config, seeds, seed_batch=seed_batch)
+  return SeedBatchPPO(config, seeds, seed_batch=seed_batch)
 
 
 def check_seed_batch(seed_batch: Optional[int], num_seeds: int) -> None:
@@ -343,7 +365,7 @@ def check_seed_batch(seed_batch: Optional[int], num_seeds: int) -> None:
 
 
 def _train_vectorized(
-  agent: SeedBatchPPO,
+  agent: SeedBatchPPO,  # or SeedBatchDyna
   folder: Optional[runs.RunFolder],
   out_dir: Optional[str],
   tensorboard: bool,
@@ -407,6 +429,9 @@ def _train_vectorized(
           os.makedirs(os.path.join(out_dir, f"seed_{seed}"), exist_ok=True)
           agent.actor_model(k).save(os.path.join(out_dir, f"seed_{seed}", "actor.keras"))
           agent.critic_model(k).save(os.path.join(out_dir, f"seed_{seed}", "critic.keras"))
+          if isinstance(agent, dyna_seed_batch.SeedBatchDyna) and agent.online:
+            path = os.path.join(out_dir, f"seed_{seed}", "world_model.keras")
+            agent.world_model(k).save(path)
         folder.finish_seed(seed)
     ok = [e for e in entries if not isinstance(e, runs.TrainingDiverged)]
     if ok:
@@ -532,21 +557,22 @@ def train_seeds(
   columns.
 
   The same runs as `run_experiment` (and so `launchers.train_ppo` / `train_dyna`), without
-  its files: several seeds of a `PPOConfig` run as one vectorised program (`seed_batch` at a
-  time; `vectorize=False`: one after another in one compiled graph, as a Dyna config always
-  does). `report(seed, rows)` is called after every compiled call with that call's
-  per-iteration values (e.g. for Ray Tune, `tf_equirl.sweeps`). The learner is built on the
-  first seed, so a generator whose seeds are all done elsewhere compiles nothing.
+  its files: several seeds of a `PPOConfig` (or of a `DynaConfig` planning from resets) run
+  as one vectorised program (`seed_batch` at a time; `vectorize=False`: one after another in
+  one compiled graph, as Dyna configs with branched rollouts always do). `report(seed, rows)`
+  is called after every compiled call with that call's per-iteration values (e.g. for Ray
+  Tune, `tf_equirl.sweeps`). The learner is built on the first seed, so a generator whose
+  seeds are all done elsewhere compiles nothing.
   """
   seeds = list(seeds)
   check_seed_batch(seed_batch, max(len(seeds), 1))
-  if isinstance(config, PPOConfig) and vectorizes(config, len(seeds), vectorize):
-    batch = SeedBatchPPO(config, seeds, seed_batch=seed_batch)
+  if vectorizes(config, len(seeds), vectorize):
+    batch = _seed_batch(config, seeds, seed_batch)
     iterations_done = {k: 0 for k in range(len(seeds))}
 
     def batch_callback(k, metrics):
       n = len(metrics["mean_return"])
-      steps = (iterations_done[k] + np.arange(1, n + 1)) * config.batch_size
+      steps = (iterations_done[k] + np.arange(1, n + 1)) * batch.config.batch_size
       iterations_done[k] += n
       if report is not None:
         report(seeds[k], {"env_steps": steps, **metrics})

@@ -4,7 +4,8 @@ Entry point: `run(TransitionStudyConfig(env="CartPole-v1", epochs=30, seeds=3)) 
 path of `results/transition_<short>/README.md`, which `launchers/analyze_transition.py`
 calls. For one environment, for every seed, dataset (joint, left, random) and model (MLP, G-CNN with
 proximal pooling, G-CNN with mean pooling) it trains what `config.runs_dir` does not hold yet
-(`tf_equirl.models.train_one`), then writes
+(a cell's seeds together in one compiled program, `tf_equirl.models.seed_batch.train_together`;
+with `vectorize_seeds=False` one after another, `tf_equirl.models.train_one`), then writes
 
 * `transition_<short>_curves.png`: validation RMS (CartPole, Fig. 4.6) or validation loss and
   accuracy (Catch, Fig. 4.9) against epochs, one panel per dataset;
@@ -42,6 +43,7 @@ from tf_equirl.models.analysis import (
 )
 from tf_equirl.models.data import DATASETS, SPLITS, dataset_dir, load_split
 from tf_equirl.models.networks import EquivariantTransitionModel, MLPTransitionModel
+from tf_equirl.models.seed_batch import train_together
 from tf_equirl.models.spec import TransitionSpec
 from tf_equirl.models.training import TrainConfig, label, run_folder, train_one
 
@@ -83,6 +85,9 @@ class TransitionStudyConfig:
       study's folder); this environment's section is written into it (the rest of the file
       is left as it is) and the figures go beside it.
     retrain: retrain runs that already exist with the same epochs.
+    vectorize_seeds: train the seeds of a (model, dataset) cell together as one compiled
+      program (`tf_equirl.models.seed_batch`; each seed equals its lone run up to float
+      rounding); False trains them one after another (`train_one`).
     progress: show progress bars while training.
     ship_to_zoo: also put the seed-0 models trained on `joint` into the zoo (`to_zoo`).
     command: the command line written into the report.
@@ -99,6 +104,7 @@ class TransitionStudyConfig:
   results_dir: str = "results"
   report: Optional[str] = None
   retrain: bool = False
+  vectorize_seeds: bool = True
   progress: bool = True
   ship_to_zoo: bool = False
   command: str = "python -m launchers.analyze_transition"
@@ -148,34 +154,59 @@ ACTION_NAMES = {"CartPole-v1": ["left push", "right push"], "Catch-v0": ["left",
 
 
 def train_grid(config: TransitionStudyConfig):
-  """`{(label, dataset): [run folder per seed]}`, training what is missing."""
+  """`{(label, dataset): [run folder per seed]}`, training what is missing: a cell's seeds
+  together (`train_together`) with `config.vectorize_seeds` and more than one to train, else
+  one after another (`train_one`)."""
   env_name = config.env
   runs: Dict[Tuple[str, str], List[str]] = {}
-  for seed in range(config.seeds):
-    for dataset in DATASETS:
-      for (model, pool), lab in zip(MODELS, LABELS):
-        out = run_folder(config.runs_dir, env_name, model, pool, dataset, seed)
-        summary = os.path.join(out, "summary.json")
-        fresh = True
-        if os.path.exists(summary) and not config.retrain:
-          with open(summary) as f:
-            fresh = json.load(f)["epochs"] != config.epochs
-        if fresh:
+  for dataset in DATASETS:
+    for (model, pool), lab in zip(MODELS, LABELS):
+      folders = [
+        run_folder(config.runs_dir, env_name, model, pool, dataset, seed)
+        for seed in range(config.seeds)
+      ]
+      fresh = [seed for seed, out in enumerate(folders) if _needs_training(config, out)]
+      train = TrainConfig(epochs=config.epochs)
+      if config.vectorize_seeds and len(fresh) > 1:
+        print(f"training {lab} on {dataset}, seeds {fresh} together", flush=True)
+        train_together(
+          env_name,
+          model,
+          pool,
+          dataset,
+          {seed: folders[seed] for seed in fresh},
+          train,
+          config.data_dir,
+          config.data_seed,
+          progress=config.progress,
+          commands={seed: train_command(config, model, pool, dataset, seed) for seed in fresh},
+        )
+      else:
+        for seed in fresh:
           print(f"training {lab} on {dataset}, seed {seed}", flush=True)
           train_one(
             env_name,
             model,
             pool,
             dataset,
-            out,
-            TrainConfig(epochs=config.epochs, seed=seed),
+            folders[seed],
+            dataclasses.replace(train, seed=seed),
             config.data_dir,
             config.data_seed,
             progress=config.progress,
             command=train_command(config, model, pool, dataset, seed),
           )
-        runs.setdefault((lab, dataset), []).append(out)
+      runs[(lab, dataset)] = folders
   return runs
+
+
+def _needs_training(config: TransitionStudyConfig, out: str) -> bool:
+  """Whether run folder `out` lacks a finished run of `config.epochs` (or must be redone)."""
+  summary = os.path.join(out, "summary.json")
+  if not os.path.exists(summary) or config.retrain:
+    return True
+  with open(summary) as f:
+    return json.load(f)["epochs"] != config.epochs
 
 
 def train_command(
@@ -376,6 +407,13 @@ def section(
       cells.append(_stat(last5))
       secs = np.mean([x["seconds"] for x in s])
       lines.append(f"| {NICE[lab]} | {dataset} | " + " | ".join(cells) + f" | {secs:.0f} |")
+  together = max(x.get("seeds_together", 1) for s in summaries.values() for x in s)
+  if together > 1:
+    lines += [
+      "",
+      f"Train time: wall seconds of the program that trained a cell's seeds together (up "
+      f"to {together} seeds in one program, `tf_equirl.models.seed_batch`).",
+    ]
   lines += ["", f"![curves]({os.path.basename(figures['curves'])})", ""]
   if angle is not None:
     lines += [

@@ -8,11 +8,19 @@ returns a plain functional Keras model with two inputs, `observation` float32 `[
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import random
 from typing import Optional, Tuple
 
+import numpy as np
 import tensorflow as tf
+
+# The seed generator `keras.utils.set_random_seed` installs, which unseeded initialisers draw
+# from; and TensorFlow's eager context, whose generator hands out op seeds.
+from keras.src import backend as _keras_backend
+from tensorflow.python.eager import context as _tf_context
 
 from tf_equirl.layers import (
   ActionEncoding,
@@ -155,15 +163,42 @@ class EquivariantTransitionModel:
     return keras.Model([observation, action], out, name=name or f"{prefix}_{self.pool}_transition")
 
 
+@contextlib.contextmanager
+def _random_state_kept():
+  """Leaves every random state Keras initialisers draw from as it found it."""
+  generator = getattr(_keras_backend._SEED_GENERATOR, "generator", None)  # pylint: disable=W0212
+  eager = _tf_context.context()
+  saved = (
+    random.getstate(),
+    np.random.get_state(),
+    None if generator is None else generator.getstate(),
+    getattr(eager, "_rng", None) and eager._rng.getstate(),  # pylint: disable=protected-access
+  )
+  try:
+    yield
+  finally:
+    random.setstate(saved[0])
+    np.random.set_state(saved[1])
+    if generator is not None:
+      generator.setstate(saved[2])
+    if saved[3] is not None:
+      eager._rng.setstate(saved[3])  # pylint: disable=protected-access
+
+
 @functools.lru_cache(maxsize=None)
 def matched_channels(spec: TransitionSpec, activation: str = "tanh", relaxed: bool = False) -> int:
-  """G-CNN width whose parameter count is within 10 % of the default MLP's."""
-  target = count_params(MLPTransitionModel(activation=activation).build(spec))
-  width, _ = match_width(
-    lambda c: EquivariantTransitionModel(c, "mean", activation, relaxed=relaxed).build(spec),
-    target,
-    widths=range(1, 257),
-  )
+  """G-CNN width whose parameter count is within 10 % of the default MLP's.
+
+  The models built to count parameters draw no numbers the caller sees (every random state
+  is restored), so a model built after `keras.utils.set_random_seed(k)` has the same weights
+  whether or not this width was already computed in the process."""
+  with _random_state_kept():
+    target = count_params(MLPTransitionModel(activation=activation).build(spec))
+    width, _ = match_width(
+      lambda c: EquivariantTransitionModel(c, "mean", activation, relaxed=relaxed).build(spec),
+      target,
+      widths=range(1, 257),
+    )
   return width
 
 

@@ -32,7 +32,9 @@ from tensorflow import keras
 __all__ = [
   "TrainConfig",
   "TransitionTrainer",
+  "RunWriter",
   "evaluate",
+  "history_row",
   "label",
   "run_folder",
   "action_splits",
@@ -198,13 +200,27 @@ class TransitionTrainer:
     return history
 
   def _row(self, epoch, loss, validation, splits):
-    row = {"epoch": epoch, "train_loss": loss}
-    if validation is not None:
-      row.update({f"val_{k}": v for k, v in evaluate(self.model, self.spec, validation).items()})
-      for name, mask in (splits or {}).items():
-        part = {k: v[mask] for k, v in validation.items()}
-        row.update({f"val_{name}_{k}": v for k, v in evaluate(self.model, self.spec, part).items()})
-    return row
+    return history_row(self.model, self.spec, epoch, loss, validation, splits)
+
+
+def history_row(
+  model: keras.Model,
+  spec: TransitionSpec,
+  epoch: int,
+  loss: float,
+  validation: Optional[Dict[str, np.ndarray]] = None,
+  splits: Optional[Dict[str, np.ndarray]] = None,
+) -> Dict[str, float]:
+  """One row of a training history: `epoch`, `train_loss` and the `evaluate` metrics of
+  `validation` prefixed `val_`, plus those of each `splits[name]` (a boolean mask over
+  `validation`) prefixed `val_<name>_`."""
+  row = {"epoch": epoch, "train_loss": loss}
+  if validation is not None:
+    row.update({f"val_{k}": v for k, v in evaluate(model, spec, validation).items()})
+    for name, mask in (splits or {}).items():
+      part = {k: v[mask] for k, v in validation.items()}
+      row.update({f"val_{name}_{k}": v for k, v in evaluate(model, spec, part).items()})
+  return row
 
 
 def label(model: str, pool: str) -> str:
@@ -248,41 +264,81 @@ def train_one(
   tf.keras.utils.set_random_seed(config.seed)
   net = build_transition_model(model, spec, pool)
   trainer = TransitionTrainer(net, spec, config)
-  os.makedirs(out, exist_ok=True)
-  writer = tf.summary.create_file_writer(os.path.join(out, "tb")) if tensorboard else None
-
-  def on_epoch(epoch, row):
-    if writer is not None:
-      with writer.as_default(step=epoch):
-        for k, v in row.items():
-          if k != "epoch" and np.isfinite(v):
-            tf.summary.scalar(k, v)
-
+  writer = RunWriter(out, tensorboard)
   start = time.time()
   history = trainer.fit(
     train,
     validation,
-    on_epoch=on_epoch,
+    on_epoch=writer.on_epoch,
     progress=progress,
     validation_splits=action_splits(validation, spec.num_actions),
   )
-  seconds = time.time() - start
-  net.save(os.path.join(out, "model.keras"))
-  results.write_seed_csv(
-    os.path.join(out, "history.csv"), {k: [r[k] for r in history] for k in history[0]}
+  writer.finish(
+    net,
+    history,
+    env=env_name,
+    model=label(model, pool),
+    dataset=dataset,
+    config=config,
+    train_size=len(train["action"]),
+    seconds=time.time() - start,
+    command=command,
   )
-  summary = {
-    "env": env_name,
-    "model": label(model, pool),
-    "dataset": dataset,
-    "seed": config.seed,
-    "epochs": config.epochs,
-    "params": count_params(net),
-    "train_size": len(train["action"]),
-    "seconds": round(seconds, 1),
-    "final": history[-1],
-    "command": command,
-    "mask_terminal": config.mask_terminal,
-  }
-  results.write_json(os.path.join(out, "summary.json"), summary)
   return net, history
+
+
+class RunWriter:
+  """The files of one training run in folder `out`: TensorBoard scalars (`tb/`, one step per
+  epoch, with `tensorboard`), then `model.keras`, `history.csv` and `summary.json`.
+
+  Args:
+    out: the run folder (created).
+    tensorboard: write TensorBoard scalars.
+  """
+
+  def __init__(self, out: str, tensorboard: bool = True):
+    os.makedirs(out, exist_ok=True)
+    self.out = out
+    self._writer = tf.summary.create_file_writer(os.path.join(out, "tb")) if tensorboard else None
+
+  def on_epoch(self, epoch: int, row: Dict[str, float]) -> None:
+    """Writes an epoch's finite metrics as TensorBoard scalars."""
+    if self._writer is not None:
+      with self._writer.as_default(step=epoch):
+        for k, v in row.items():
+          if k != "epoch" and np.isfinite(v):
+            tf.summary.scalar(k, v)
+
+  def finish(
+    self,
+    net: keras.Model,
+    history: List[Dict[str, float]],
+    env: str,
+    model: str,
+    dataset: str,
+    config: TrainConfig,
+    train_size: int,
+    seconds: float,
+    command: str = "",
+    **extra,
+  ) -> None:
+    """Saves the model, the history and the summary (`extra` goes into the summary)."""
+    net.save(os.path.join(self.out, "model.keras"))
+    results.write_seed_csv(
+      os.path.join(self.out, "history.csv"), {k: [r[k] for r in history] for k in history[0]}
+    )
+    summary = {
+      "env": env,
+      "model": model,
+      "dataset": dataset,
+      "seed": config.seed,
+      "epochs": config.epochs,
+      "params": count_params(net),
+      "train_size": train_size,
+      "seconds": round(seconds, 1),
+      "final": history[-1],
+      "command": command,
+      "mask_terminal": config.mask_terminal,
+      **extra,
+    }
+    results.write_json(os.path.join(self.out, "summary.json"), summary)

@@ -10,6 +10,9 @@ rounding (tests/test_seed_batch.py: 1e-5 relative).
 
 How the seed axis goes through the loop of `learner.PPO` (same steps, same order):
 
+The seed axis itself (stacked variables, weight rebinding, per-seed clipping, vectorised
+products) is `tf_equirl.seed_axis`, shared with the transition-model trainer.
+
 1. Parameters: one variable `[N, ...]` per network weight. The per-seed computations (the
    policy and environment step, the critic's values, the loss) are written for one seed and
    vectorised over the seed axis with `tf.vectorized_map`; inside, the ordinary Keras actor
@@ -29,8 +32,9 @@ How the seed axis goes through the loop of `learner.PPO` (same steps, same order
    program again on every call, keyed on the weights' values (tests/test_seed_batch.py
    counts one compilation). Each gradient is clipped by its own global norm (over all of
    that seed's weights), and one Keras Adam over the `[N, ...]` variables is N Adams in
-   lockstep (Adam is elementwise; all seeds share the learning-rate schedule). Keras constraints (the relaxed and RPP layers') are applied to
-   each seed's slice after the step, as the optimiser applies them to a lone run's weights.
+   lockstep (Adam is elementwise; all seeds share the learning-rate schedule). Keras
+   constraints (the relaxed and RPP layers') are applied to each seed's slice after the
+   step, as the optimiser applies them to a lone run's weights.
 
 5. Products: pfor turns a product of a per-seed activation and a per-seed weight into a
    batched matrix product, which XLA's CPU backend runs through a slow Eigen contraction.
@@ -42,23 +46,22 @@ How the seed axis goes through the loop of `learner.PPO` (same steps, same order
 
 A seed batch smaller than the seeds (`seed_batch`) runs the seeds in groups through the same
 program; the last group is padded with copies of its last seed (their results dropped), so
-there is one trace. What differs from `PPO.train`: no checkpoints, and no swappable step
-function (the Dyna driver keeps the sequential path).
+there is one trace. What differs from `PPO.train`: no checkpoints. `_iteration` takes a
+step function as the learner's does (one seed's `StepFn`, vectorised with the rest), which
+`tf_equirl.agents.dyna.seed_batch.SeedBatchDyna` plans with.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
 
-# TF 2.15 exposes no public way to register a pfor converter.
-from tensorflow.python.ops.parallel_for import pfor as _pfor
 from tf_agents.trajectories import time_step as ts
 
-from tf_equirl import rng, runs
+from tf_equirl import rng, runs, seed_axis
 from tf_equirl.agents.ppo import augmentation, learner
 from tf_equirl.agents.ppo.config import PPOConfig
 from tf_equirl.envs.base import EnvState
@@ -68,117 +71,13 @@ from tensorflow import keras
 
 _standardize = learner._standardize  # pylint: disable=protected-access
 _largest_divisor = learner._largest_divisor  # pylint: disable=protected-access
+_WeightSwap = seed_axis.WeightSwap
+_split_products = seed_axis.split_products
+_split = seed_axis.split
+_clip_per_seed = seed_axis.clip_per_seed
+_Named = seed_axis.Named
 
 __all__ = ["SeedBatchPPO", "SeedCarry"]
-
-
-def _register_top_k() -> None:
-  """A pfor converter for `TopKV2`, which TF 2.15 lacks (the grid world's reset draws use
-  `tf.math.top_k`): top-k works on the last axis, which vectorising never touches, so the
-  stacked input goes through the op as it is."""
-  if "TopKV2" in _pfor._pfor_converter_registry:  # pylint: disable=protected-access
-    return
-
-  @_pfor.RegisterPFor("TopKV2")
-  def _convert_top_k(pfor_input):  # pylint: disable=unused-variable
-    values = pfor_input.stacked_input(0)
-    k = pfor_input.unstacked_input(1)
-    values, indices = tf.math.top_k(values, k, sorted=pfor_input.get_attr("sorted"))
-    return [_pfor.wrap(values, True), _pfor.wrap(indices, True)]
-
-
-_register_top_k()
-
-
-# Products of two stacked operands (a per-seed activation times a per-seed weight) become
-# batched matrix products under pfor, which XLA's CPU backend runs through a slow Eigen
-# contraction (about twice the time of the same products done one at a time at the sizes of
-# the networks here). While `_split_products` is on (tracing a vectorised function for XLA),
-# such a product over a known number of seeds is instead written as one product per seed,
-# each a plain matrix product; matrix-vector products keep the batched form, which is faster.
-_ORIGINAL_CONVERTERS: Dict[str, Callable] = {}
-_SPLIT = {"on": False}
-
-
-class _split_products:  # pylint: disable=invalid-name
-  """Context: pfor writes products of two stacked operands as one product per seed."""
-
-  def __init__(self, enabled: bool = True):
-    self.enabled, self._previous = enabled, False
-
-  def __enter__(self):
-    self._previous, _SPLIT["on"] = _SPLIT["on"], self.enabled
-    return self
-
-  def __exit__(self, *exc):
-    _SPLIT["on"] = self._previous
-
-
-def _seed_count(pfor_input) -> Optional[int]:
-  """The static number of vectorised iterations, or None."""
-  value = tf.get_static_value(pfor_input.pfor.loop_len_vector)
-  return None if value is None else int(np.reshape(value, [-1])[0])
-
-
-def _split_worthwhile(a: tf.Tensor, b: tf.Tensor, n: Optional[int]) -> bool:
-  """Whether to write a stacked product as `n` products: static `n` and shapes, no vector."""
-  if not _SPLIT["on"] or n is None or n < 2:
-    return False
-  shapes = (a.shape, b.shape)
-  return (
-    all(s.is_fully_defined() for s in shapes)
-    and a.shape[0] == n == b.shape[0]
-    and min(a.shape[-2:] + b.shape[-2:]) > 1
-  )
-
-
-def _register_split_products() -> None:
-  """Wraps pfor's `MatMul` and `BatchMatMulV2` converters (see `_split_products`)."""
-  registry = _pfor._pfor_converter_registry  # pylint: disable=protected-access
-  if _ORIGINAL_CONVERTERS:
-    return
-  for name in ("MatMul", "BatchMatMulV2"):
-    _ORIGINAL_CONVERTERS[name] = registry[name]
-
-  def convert_matmul(pfor_input):
-    a, a_stacked, _ = pfor_input.input(0)
-    b, b_stacked, _ = pfor_input.input(1)
-    n = _seed_count(pfor_input)
-    if not (a_stacked and b_stacked and _split_worthwhile(a, b, n)):
-      return _ORIGINAL_CONVERTERS["MatMul"](pfor_input)
-    tr_a, tr_b = pfor_input.get_attr("transpose_a"), pfor_input.get_attr("transpose_b")
-    return _pfor.wrap(
-      tf.stack(
-        [
-          tf.matmul(x, y, transpose_a=tr_a, transpose_b=tr_b)
-          for x, y in zip(tf.unstack(a, n), tf.unstack(b, n))
-        ]
-      ),
-      True,
-    )
-
-  def convert_batch_matmul(pfor_input):
-    a, a_stacked, _ = pfor_input.input(0)
-    b, b_stacked, _ = pfor_input.input(1)
-    n = _seed_count(pfor_input)
-    if not (a_stacked and b_stacked and _split_worthwhile(a, b, n)):
-      return _ORIGINAL_CONVERTERS["BatchMatMulV2"](pfor_input)
-    adj_x, adj_y = pfor_input.get_attr("adj_x"), pfor_input.get_attr("adj_y")
-    return _pfor.wrap(
-      tf.stack(
-        [
-          tf.matmul(x, y, adjoint_a=adj_x, adjoint_b=adj_y)
-          for x, y in zip(tf.unstack(a, n), tf.unstack(b, n))
-        ]
-      ),
-      True,
-    )
-
-  registry["MatMul"] = convert_matmul
-  registry["BatchMatMulV2"] = convert_batch_matmul
-
-
-_register_split_products()
 
 
 class SeedCarry(NamedTuple):
@@ -193,78 +92,6 @@ class SeedCarry(NamedTuple):
   key: tf.Tensor  # [N, 2] int64 base seeds
 
 
-class _WeightSwap:
-  """Rebinds a Keras model's trainable weights to tensors for the duration of a `with`.
-
-  Every layer of the builders reads its weights from attributes at call time (`self.kernel`,
-  or a list such as the isotypic layers' kernels), so replacing those attributes with the
-  per-seed slices makes the ordinary model compute seed `k`'s function. The attributes are
-  found once, by identity of the variables; a weight read from anywhere else is an error at
-  construction, not a silent use of the template's values.
-  """
-
-  def __init__(self, model: keras.Model):
-    self.model = model
-    self.variables = list(model.trainable_variables)
-    position = {id(v): i for i, v in enumerate(self.variables)}
-    # (layer, attribute, index in a list or None, variable position)
-    self._slots: List[Tuple[Any, str, Optional[int], int]] = []
-    found = set()
-    layers = model._flatten_layers(include_self=False, recursive=True)  # pylint: disable=W0212
-    for layer in layers:
-      for name, value in list(vars(layer).items()):
-        if isinstance(value, tf.Variable) and id(value) in position:
-          self._slots.append((layer, name, None, position[id(value)]))
-          found.add(id(value))
-        elif isinstance(value, (list, tuple)) and not name.startswith("_"):
-          for i, item in enumerate(value):
-            if isinstance(item, tf.Variable) and id(item) in position:
-              self._slots.append((layer, name, i, position[id(item)]))
-              found.add(id(item))
-    missing = [v.name for v in self.variables if id(v) not in found]
-    if missing:
-      raise ValueError(
-        f"SeedBatchPPO: the weights {missing} of model {model.name!r} are not "
-        "attributes of its layers (nor items of a list attribute), so they "
-        "cannot be replaced per seed."
-      )
-    self._saved = None
-
-  def __call__(self, tensors: Sequence[tf.Tensor]) -> "_WeightSwap":
-    self._tensors = list(tensors)
-    return self
-
-  def __enter__(self):
-    self._saved = []
-    lists = {}
-    for layer, name, index, pos in self._slots:
-      if index is None:
-        self._saved.append((layer, name, getattr(layer, name)))
-        object.__setattr__(layer, name, self._tensors[pos])
-      else:
-        if (id(layer), name) not in lists:
-          original = getattr(layer, name)
-          self._saved.append((layer, name, original))
-          lists[(id(layer), name)] = list(original)
-          object.__setattr__(layer, name, lists[(id(layer), name)])
-        lists[(id(layer), name)][index] = self._tensors[pos]
-    return self
-
-  def __exit__(self, *exc):
-    for layer, name, original in reversed(self._saved):
-      object.__setattr__(layer, name, original)
-    self._saved = None
-    return False
-
-
-def _split(tensors, sizes):
-  out, start = [], 0
-  for n in sizes:
-    out.append(list(tensors[start : start + n]))
-    start += n
-  return out
-
-
 class SeedBatchPPO:
   """`len(seeds)` PPO runs of one `PPOConfig` trained together in one compiled program.
 
@@ -273,6 +100,8 @@ class SeedBatchPPO:
     seeds: the runs' seeds, non-negative integers.
     seed_batch: seeds per program call (default all); more seeds run in groups.
     env: optional `BatchedEnvironment` as for `PPO` (default `envs.make(config.env, ...)`).
+    num_updates: Adam steps the learning-rate annealing spans, as for `PPO` (default: those
+      of `config.num_iterations` iterations; the Dyna seed batch adds its planning updates).
 
   Use `train()`; `actor_model(k)` / `critic_model(k)` give the `k`-th seed's networks as
   ordinary Keras models (after `train()`, its trained weights).
@@ -282,27 +111,16 @@ class SeedBatchPPO:
   """
 
   def __init__(
-    self, config: PPOConfig, seeds: Sequence[int], seed_batch: Optional[int] = None, env=None
+    self,
+    config: PPOConfig,
+    seeds: Sequence[int],
+    seed_batch: Optional[int] = None,
+    env=None,
+    num_updates: Optional[int] = None,
   ):
-    seeds = list(seeds)
-    if not seeds or any(
-      isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in seeds
-    ):
-      raise ValueError(
-        f"SeedBatchPPO: seeds must be a non-empty list of non-negative integers, "
-        f"received {seeds!r}."
-      )
-    if seed_batch is not None and (
-      isinstance(seed_batch, bool)
-      or not isinstance(seed_batch, (int, np.integer))
-      or seed_batch < 1
-    ):
-      raise ValueError(
-        f"SeedBatchPPO: seed_batch must be a positive integer or None (all "
-        f"seeds at once), received {seed_batch!r}."
-      )
+    seeds = seed_axis.check_seeds("SeedBatchPPO", seeds, seed_batch)
     self.config = config
-    self.seeds = [int(s) for s in seeds]
+    self.seeds = seeds
     self.seed_batch = min(int(seed_batch or len(seeds)), len(seeds))
     # The template: environment, symmetry, tf-agents agent (its loss) and Keras models whose
     # weights are rebound per seed.
@@ -310,20 +128,14 @@ class SeedBatchPPO:
     self.env, self.symmetry = self._ppo.env, self._ppo.symmetry
     self._step_fn, self._reset_fn = self._ppo._step_fn, self._ppo._reset_fn  # pylint: disable=W0212
     self._actor, self._critic = self._ppo.actor_model, self._ppo.critic_model
-    self._actor_swap, self._critic_swap = _WeightSwap(self._actor), _WeightSwap(self._critic)
+    self._actor_swap = _WeightSwap(self._actor, "SeedBatchPPO")
+    self._critic_swap = _WeightSwap(self._critic, "SeedBatchPPO")
     template = self._actor_swap.variables + self._critic_swap.variables
     self._sizes = (len(self._actor_swap.variables), len(self._critic_swap.variables))
     n = self.seed_batch
-    self._variables = [
-      tf.Variable(
-        tf.zeros([n] + v.shape.as_list(), v.dtype),
-        trainable=True,
-        name="seeds_" + v.name.split(":")[0].replace("/", "_"),
-      )
-      for v in template
-    ]
+    self._variables = seed_axis.stacked_variables(template, n)
     self._constraints = [v.constraint for v in template]
-    updates = config.num_iterations * config.num_epochs * config.num_minibatches
+    updates = num_updates or config.num_iterations * config.num_epochs * config.num_minibatches
     lr = (
       keras.optimizers.schedules.PolynomialDecay(config.learning_rate, updates, 0.0)
       if config.anneal_lr
@@ -556,12 +368,9 @@ class SeedBatchPPO:
     """`fn` on each seed's slice of `elems` (leading axis N), vectorised; draws through
     `tf_equirl.rng` inside give each seed its own stream."""
 
-    def body(args):
-      with rng.vectorizable(xla_floats=self.config.jit_compile):
-        return fn(args)
-
-    with _split_products(self.config.jit_compile and self.split_products):
-      return tf.vectorized_map(body, elems, fallback_to_while_loop=False)
+    return seed_axis.vmap(
+      fn, elems, self.config.jit_compile, self.config.jit_compile and self.split_products
+    )
 
   def _weights(self):
     return [tf.convert_to_tensor(v) for v in self._variables]
@@ -573,7 +382,12 @@ class SeedBatchPPO:
     flat = tf.reshape(observation, [tf.shape(observation)[0], -1])
     return tf.squeeze(self._critic(flat), -1)
 
-  def _train_chunk_impl(self, carry: SeedCarry, num_iterations: int):
+  def _train_chunk_impl(
+    self, carry: SeedCarry, num_iterations: int, step_fn=None, on_rollout=None, step_swap=None
+  ):
+    """`num_iterations` iterations of every seed in one graph; `on_rollout(rollout)` (rollout
+    `[T, N, B, ...]`) may return an op run after each iteration's collection, as the
+    learner's; `step_fn` and `step_swap` as `_iteration`'s."""
     n = self.seed_batch
     metrics = {
       name: tf.TensorArray(tf.float32, size=num_iterations, element_shape=[n])
@@ -581,7 +395,10 @@ class SeedBatchPPO:
     }
 
     def body(i, carry, arrays):
-      carry, values = self._iteration(carry)
+      carry, values, rollout = self._iteration(carry, step_fn, step_swap)
+      deps = [] if on_rollout is None else [on_rollout(rollout)]
+      with tf.control_dependencies(deps):
+        i = tf.identity(i)
       return i + 1, carry, {k: arrays[k].write(i, values[k]) for k in arrays}
 
     _, carry, metrics = tf.while_loop(
@@ -589,10 +406,14 @@ class SeedBatchPPO:
     )
     return carry, {k: v.stack() for k, v in metrics.items()}
 
-  def _iteration(self, carry: SeedCarry):
+  def _iteration(self, carry: SeedCarry, step_fn=None, step_swap=None):
+    """One PPO iteration of every seed on `step_fn` (one seed's `StepFn`, vectorised; default
+    the environment's step): `(carry, metrics {name: [N]}, rollout [T, N, B, ...])`.
+    `step_swap` `(WeightSwap, stacked variables)` rebinds a model the step reads (a world
+    model) to each seed's weights."""
     cfg = self.config
     key = rng.batched_fold_in(carry.key, carry.iteration)  # [N, 2]
-    carry, rollout = self._collect(carry, key)
+    carry, rollout = self._collect(carry, key, step_fn, step_swap)
     t, b = cfg.num_steps, cfg.num_envs
     # [T, N, B, ...] -> [N, T * B, ...]: each seed's batch in the learner's order.
     per_seed = (
@@ -652,9 +473,9 @@ class SeedBatchPPO:
       size *= augmentation.augmentation_factor(self.symmetry)
     losses = self._update(batch, rng.batched_fold_in(key, 1), size, weights)
     returns = _rollout_metrics(rollout)
-    return carry._replace(iteration=carry.iteration + 1), dict(returns, **losses)
+    return carry._replace(iteration=carry.iteration + 1), dict(returns, **losses), rollout
 
-  def _collect(self, carry: SeedCarry, key):
+  def _collect(self, carry: SeedCarry, key, step_fn=None, step_swap=None):
     cfg = self.config
     obs = carry.observation.shape
     per_env = tf.TensorShape([self.seed_batch, cfg.num_envs])
@@ -674,13 +495,14 @@ class SeedBatchPPO:
         )
       ]
     )
-    step_fn = self._step_fn
+    step_fn = step_fn or self._step_fn
 
     def body(step, carry: SeedCarry, arrays):
       actor = _split(self._weights(), self._sizes)[0]
+      world = [] if step_swap is None else [tf.convert_to_tensor(v) for v in step_swap[1]]
 
       def act(args):
-        weights, observation, env_state, seed_key = args
+        weights, world_weights, observation, env_state, seed_key = args
         with self._actor_swap(weights):
           logits = self._logits(observation)
         seed = rng.fold_in(seed_key, tf.cast(step, tf.int64))
@@ -690,11 +512,16 @@ class SeedBatchPPO:
           logits - tf.math.log(-tf.math.log(uniform)), axis=1, output_type=tf.int32
         )
         log_prob = tf.gather(tf.nn.log_softmax(logits), action, axis=1, batch_dims=1)
-        env_state, time_step, next_obs = learner.step_and_reset(step_fn, env_state, action)
+        if step_swap is None:
+          stepped = learner.step_and_reset(step_fn, env_state, action)
+        else:
+          with step_swap[0](world_weights):
+            stepped = learner.step_and_reset(step_fn, env_state, action)
+        env_state, time_step, next_obs = stepped
         return action, log_prob, env_state, time_step, next_obs
 
       action, log_prob, env_state, time_step, next_obs = self._vmap(
-        act, (actor, carry.observation, carry.env_state, key)
+        act, (actor, world, carry.observation, carry.env_state, key)
       )
       carry, arrays = learner.record_step(
         carry, arrays, step, action, log_prob, env_state, time_step, next_obs
@@ -783,9 +610,7 @@ class SeedBatchPPO:
       )
       grads, norm = _clip_per_seed(grads, cfg.max_grad_norm)
       self.optimizer.apply_gradients(zip(grads, self._variables))
-      for variable, constraint in zip(self._variables, self._constraints):
-        if constraint is not None:
-          variable.assign(tf.vectorized_map(constraint, variable))
+      seed_axis.apply_constraints(self._variables, self._constraints)
       values = values + (norm,)
       return u + 1, tuple(s + tf.reshape(v, [seeds]) for s, v in zip(sums, values))
 
@@ -793,35 +618,6 @@ class SeedBatchPPO:
       lambda u, _: u < num_updates, body, (tf.constant(0), tuple(tf.zeros([seeds]) for _ in names))
     )
     return {name: s / num_updates for name, s in zip(names, sums)}
-
-
-class _Named:
-  """A value with a variable's name, for `runs.check_finite`."""
-
-  def __init__(self, name, value):
-    self.name, self._value = name, value
-
-  def numpy(self):
-    return self._value
-
-
-def _clip_per_seed(grads, max_norm: float):
-  """`tf.clip_by_global_norm` of each seed's gradients (leading axis N of every tensor): each
-  seed's norm over all of its gradients, so one seed's gradient never rescales another's.
-  Returns `(clipped, norms [N])`."""
-  dense = [tf.convert_to_tensor(g) for g in grads]
-  squares = [
-    tf.reduce_sum(tf.square(g), axis=list(range(1, g.shape.rank)))
-    if g.shape.rank > 1
-    else tf.square(g)
-    for g in dense
-  ]
-  norm = tf.sqrt(tf.add_n(squares))
-  max_norm = tf.constant(max_norm, tf.float32)
-  # tf.clip_by_global_norm's scale: max_norm * min(1 / norm, 1 / max_norm), nan if not finite.
-  scale = max_norm * tf.minimum(1.0 / norm, 1.0 / max_norm)
-  scale = tf.where(tf.math.is_finite(norm), scale, np.nan)
-  return [g * tf.reshape(scale, [-1] + [1] * (g.shape.rank - 1)) for g in dense], norm
 
 
 def _rollout_metrics(rollout: learner.Rollout) -> Dict[str, tf.Tensor]:
