@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tf_equirl.agents.dyna import Dyna, default_dyna_config
 from tf_equirl.agents.dyna.seed_batch import SeedBatchDyna, supports

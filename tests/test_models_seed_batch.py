@@ -1,6 +1,5 @@
 """SeedBatchTransitionTrainer: N transition-model seeds in one program equal N lone runs."""
 
-import json
 import os
 
 import numpy as np
@@ -139,8 +138,13 @@ def test_transition_study_trains_a_cells_seeds_together_unless_told_not_to(
   finals = {}
   for vectorize in (True, False):
     config = transition_study.TransitionStudyConfig(
-      epochs=1, seeds=2, progress=False, data_dir=saved_data, runs_dir=str(tmp_path / "runs"),
-      retrain=True, vectorize_seeds=vectorize,
+      epochs=1,
+      seeds=2,
+      progress=False,
+      data_dir=saved_data,
+      runs_dir=str(tmp_path / "runs"),
+      retrain=True,
+      vectorize_seeds=vectorize,
     )
     runs = transition_study.train_grid(config)
     summaries = transition_study._summaries(runs[("mlp", "joint")])  # pylint: disable=W0212

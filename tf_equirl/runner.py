@@ -142,8 +142,9 @@ def run_experiment(
   agent: Optional[Union[PPO, Dyna]] = None
   ppo_config: PPOConfig
   if vectorizes(config, len(todo), vectorize):
-    batch = _seed_batch(config, todo, seed_batch)
-    ppo_config, counts = batch.config, batch.parameter_counts()
+    built = _seed_batch(config, todo, seed_batch)
+    batch = built
+    ppo_config, counts = built.config, built.parameter_counts()
     steps_per_seed = (
       batch.total_real_steps
       if isinstance(batch, dyna_seed_batch.SeedBatchDyna)

@@ -211,8 +211,7 @@ class SeedBatchTransitionTrainer:
     }
     streams = [self._order_stream(seed, n, steps) for seed in self.seeds]
     histories = [
-      [self._row(k, 0, float("nan"), validation, validation_splits)]
-      for k in range(len(self.seeds))
+      [self._row(k, 0, float("nan"), validation, validation_splits)] for k in range(len(self.seeds))
     ]
     self._report(on_epoch, histories)
     epochs = range(1, cfg.epochs + 1)

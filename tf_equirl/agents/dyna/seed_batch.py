@@ -348,9 +348,7 @@ class SeedBatchDyna(SeedBatchPPO):
     step_fn = self.dyna.plan_env.pure_step
     n = self.seed_batch
     swap = (
-      None
-      if self._world is None
-      else (self._world_swap, self._world._variables)  # pylint: disable=protected-access
+      None if self._world is None else (self._world_swap, self._world._variables)  # pylint: disable=protected-access
     )
 
     def body(i, carry, sums):
@@ -416,6 +414,7 @@ class _SeedBuffer:
     action, terminated = tf.cast(action, tf.int32), tf.cast(terminated, tf.float32)
     if orbit:
       sym = self.symmetry
+      assert sym is not None  # orbit storage needs the environment's symmetry
       g_all = range(sym.group.order)
       obs = tf.concat([sym.state_rep.transform(obs, g) for g in g_all], 1)
       next_obs = tf.concat([sym.state_rep.transform(next_obs, g) for g in g_all], 1)
