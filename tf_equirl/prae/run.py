@@ -67,9 +67,20 @@ def build_model(config: PRAEConfig, env) -> PRAEModel:
     config.encoder_hidden,
     symmetry=env.symmetry if config.encoder != "mlp" else None,
   )
-  transition = build_transition(config.latent_dim, env.num_actions, config.action_hidden)
-  reward = build_reward(config.latent_dim, config.reward_hidden)
-  return PRAEModel(encoder, transition, reward, name=f"prae_{config.encoder}")
+  symmetry = env.symmetry if config.equivariant else None
+  transition = build_transition(
+    config.latent_dim, env.num_actions, config.action_hidden, symmetry=symmetry
+  )
+  reward = build_reward(config.latent_dim, config.reward_hidden, symmetry=symmetry)
+  suffix = "_equivariant" if config.equivariant else ""
+  return PRAEModel(encoder, transition, reward, name=f"prae_{config.encoder}{suffix}")
+
+
+def env_kwargs(config: PRAEConfig) -> Dict[str, Any]:
+  """The `envs.make` keyword arguments of `config` (the step limit where set)."""
+  if config.max_episode_steps is None:
+    return {}
+  return {"max_episode_steps": config.max_episode_steps}
 
 
 def _flat(data: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
@@ -94,7 +105,12 @@ def train_prae(
       f"{envs.list_envs()}."
     )
   start = time.time()
-  env = envs.make(config.env_name, batch_size=1)
+  try:
+    env = envs.make(config.env_name, batch_size=1, **env_kwargs(config))
+  except TypeError as error:
+    raise ValueError(
+      f"PRAEConfig.max_episode_steps: {config.env_name} takes no step limit ({error})."
+    ) from error
   state_dim = int(np.prod(env.observation_spec().shape))
   if config.goal is not None and len(config.goal) != state_dim:
     raise ValueError(
@@ -120,10 +136,13 @@ def train_prae(
     config.reward,
     config.goal,
     config.seed,
+    symmetry=env.symmetry if config.fold_prototypes else None,
   )
   plan = mdp.plan(config.sweeps)
   policy = LiftedPolicy(model, mdp, plan)
-  returns = evaluate_lifted(policy, config.env_name, config.eval_episodes, seed=config.seed)
+  returns = evaluate_lifted(
+    policy, config.env_name, config.eval_episodes, seed=config.seed, env_kwargs=env_kwargs(config)
+  )
   final = history[-1]
   summary = {
     "env": config.env_name,
