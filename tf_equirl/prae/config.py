@@ -27,6 +27,9 @@ class PRAEConfig:
   Attributes:
     env_name: registered tf_equirl environment the data comes from.
     num_episodes: random-policy training episodes (the paper's CartPole budget: 100).
+    data_actions: None (every transition) or the actions whose transitions are kept for
+      training (e.g. `(0,)`: CartPole's left pushes only, what an equivariant model can
+      complete by symmetry).
     num_validation_episodes: held-out random-policy episodes for Hits@1 / MRR (the
       reference collects a fifth of the training episodes); 0: none.
     encoder: state encoder, "mlp" (the reference's), "gcnn" (equivariant to the
@@ -73,6 +76,7 @@ class PRAEConfig:
 
   env_name: str = "CartPole-v1"
   num_episodes: int = 100
+  data_actions: Optional[Tuple[int, ...]] = None
   num_validation_episodes: int = 20
   encoder: str = "mlp"
   equivariant: bool = False
@@ -147,6 +151,14 @@ class PRAEConfig:
         )
       goal = tuple(checks.finite_number(owner, "goal", v) for v in self.goal)
       object.__setattr__(self, "goal", goal)
+    if self.data_actions is not None:
+      if not isinstance(self.data_actions, (tuple, list)) or not self.data_actions:
+        raise ValueError(
+          f"{owner}.data_actions must be None or a non-empty tuple of action indices, "
+          f"received {self.data_actions!r}."
+        )
+      actions = tuple(checks.non_negative_int(owner, "data_actions", a) for a in self.data_actions)
+      object.__setattr__(self, "data_actions", actions)
     if self.max_episode_steps is not None:
       checks.positive_int(owner, "max_episode_steps", self.max_episode_steps)
     for name in ("equivariant", "fold_prototypes"):
