@@ -119,3 +119,20 @@ def test_without_negatives_the_latent_collapses():
       assert all(r["contrastive"] == 0.0 for r in history)
     spreads[k] = float(np.mean(np.std(model.encode(data["obs"]).numpy(), axis=0)))
   assert spreads[0] < 1e-3 < spreads[5]
+
+
+def test_step_limit_and_left_push_data():
+  """max_episode_steps=200 gives CartPole-v0's episodes to the data and the evaluation;
+  data_actions keeps only the left pushes, in whole contiguous episodes."""
+  from tf_equirl.prae import collect_data, env_kwargs
+
+  config = PRAEConfig(
+    max_episode_steps=200, data_actions=(0,), num_episodes=12, num_validation_episodes=2
+  )
+  env = envs.make("CartPole-v1", **env_kwargs(config))
+  assert env.max_episode_steps == 200
+  train, validation = collect_data(config, env)
+  assert set(train["action"]) == {0} and set(validation["action"]) == {0, 1}
+  assert np.all(np.diff(train["episode"]) >= 0) and len(set(train["episode"])) == 12
+  with pytest.raises(ValueError, match="data_actions must be None or a non-empty tuple"):
+    PRAEConfig(data_actions=())
