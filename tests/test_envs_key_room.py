@@ -53,8 +53,8 @@ def test_observation_and_goal():
   assert obs.shape == (2, 128)
   assert obs[0, 2 * 8 + 3] == 1 and obs[0, 64 + KEY[0] * 8 + KEY[1]] == 1 and obs[0].sum() == 2
   assert obs[1, 64:].sum() == 0
-  np.testing.assert_array_equal(key_room_goal_observation((6, 1)), key_room_observation(
-    _state([6, 1, 1, 6, 1])).numpy()[0])
+  goal = key_room_observation(_state([6, 1, 1, 6, 1])).numpy()[0]
+  np.testing.assert_array_equal(key_room_goal_observation((6, 1)), goal)
   with pytest.raises(ValueError, match="interior cell"):
     key_room_goal_observation(KEY)
   with pytest.raises(ValueError, match="doors must be 'train' or 'test'"):
