@@ -4,7 +4,8 @@ Rows: data budgets (random-policy episodes) x models x tasks. Models:
 
 * `prae`: the reference's PRAE (MLP encoder, latent action and reward);
 * `equivariant`: equivariant PRAE (G-CNN encoder, equivariant latent action, invariant
-  reward) planning on the quotient by the group (`fold_prototypes`);
+  reward) planning on the quotient by the group (`fold_prototypes`), except on KeyRoom,
+  whose goal (a door off the diagonal) is not invariant (`UNFOLDED`);
 * `no_negatives`: PRAE without the contrastive term (`num_negatives=0`).
 
 Tasks (`TASKS`): CartPole with CartPole-v0's 200-step episodes and the upright goal, Catch
@@ -60,6 +61,9 @@ TASKS: Dict[str, Dict[str, Any]] = {
   ),
   "KeyRoom-v0": dict(env_name="KeyRoom-v0", reward="goal"),
 }
+# Tasks whose goal is not invariant: planning on the quotient would reward the goal's mirror
+# image too (the room's door (r, c) and (c, r)), so their equivariant model plans unfolded.
+UNFOLDED = ("KeyRoom-v0",)
 # Held-out doors: interior cells off the corners (the reference tests on any free cell).
 ROOM_TEST_DOORS = ((1, 3), (2, 5), (3, 1), (3, 4), (4, 2), (4, 6), (6, 3), (5, 1))
 
@@ -110,9 +114,12 @@ class PRAEStudyConfig:
 
 def task_config(study: PRAEStudyConfig, task: str, model: str, budget: int, seed: int):
   """The `PRAEConfig` of one run."""
+  fields = dict(MODELS[model])
+  if task in UNFOLDED and fields.get("fold_prototypes"):
+    fields["fold_prototypes"] = False
   return PRAEConfig(
     **TASKS[task],
-    **MODELS[model],
+    **fields,
     num_episodes=int(budget),
     num_validation_episodes=max(1, int(budget) // 5),
     epochs=study.epochs,
