@@ -228,7 +228,10 @@ def test_planner_on_a_chain_matches_closed_form():
     ("loss_form", "paper", "loss_form must be one of"),
     ("reward", "dense", "reward must be one of"),
     ("encoder_hidden", (), "encoder_hidden must be a non-empty tuple"),
-    ("num_negatives", 2.5, "num_negatives must be a positive integer"),
+    ("num_negatives", 2.5, "num_negatives must be a non-negative integer"),
+    ("fold_prototypes", True, "needs equivariant=True"),
+    ("equivariant", True, "needs a group encoder"),
+    ("max_episode_steps", 0, "max_episode_steps must be a positive integer"),
     ("goal", (0.0, float("nan")), "goal must be a finite number"),
   ],
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Callable, List
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -56,10 +56,12 @@ def evaluate_tf(
   greedy: bool = True,
   seed: int = 0,
   max_steps: int = 10_000,
+  env_kwargs: Optional[Dict[str, Any]] = None,
 ) -> np.ndarray:
-  """Returns of `episodes` episodes played in parallel on the TF environment."""
+  """Returns of `episodes` episodes played in parallel on the TF environment (made with
+  `envs.make(env_name, **env_kwargs)`, e.g. `{"max_episode_steps": 200}`)."""
   _check(model, env_name, episodes)
-  env = envs.make(env_name, batch_size=episodes, seed=seed)
+  env = envs.make(env_name, batch_size=episodes, seed=seed, **(env_kwargs or {}))
 
   @tf.function(jit_compile=True)
   def play():

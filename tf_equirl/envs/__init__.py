@@ -49,6 +49,12 @@ from tf_equirl.envs.acrobot_swingup import AcrobotSwingup, acrobot_swingup_symme
 from tf_equirl.envs.cartpole_swingup import CartPoleSwingup, cartpole_swingup_symmetry
 from tf_equirl.envs.pendulum import Pendulum, pendulum_symmetry
 from tf_equirl.envs.reacher import Reacher, reacher_symmetry
+from tf_equirl.envs.key_room import (
+  KeyRoom,
+  key_room_goal_observation,
+  key_room_success,
+  key_room_symmetry,
+)
 from tf_equirl.envs.registry import list_envs, make, register
 from tf_equirl.envs.render import PixelEnvironment, pixels, register_renderer, render
 
@@ -60,6 +66,7 @@ for _name, _factory in (
   ("CartPoleSwingup-v0", CartPoleSwingup),
   ("AcrobotSwingup-v0", AcrobotSwingup),
   ("Reacher-v0", Reacher),
+  ("KeyRoom-v0", KeyRoom),
 ):
   if _name not in list_envs():
     register(_name, _factory)
@@ -108,6 +115,10 @@ __all__ = [
   "check_gymnasium_compatible",
   "make",
   "register",
+  "KeyRoom",
+  "key_room_goal_observation",
+  "key_room_success",
+  "key_room_symmetry",
   "list_envs",
   "pixels",
   "PixelEnvironment",

@@ -147,6 +147,9 @@ class Catch(BatchedEnvironment):
       environment's stateless key; see `tf_equirl.envs.breaking`. Replaces the default
       physics only.
     strength: probability in [0, 1] of the breaking event (0: the original environment).
+    max_episode_steps: None (the default: episodes end by themselves after `rows - 1`
+      steps) or a truncation limit; any limit >= `rows - 1` changes nothing but tells
+      `collect_episodes` how long episodes can be.
   """
 
   def __init__(
@@ -160,6 +163,7 @@ class Catch(BatchedEnvironment):
     outcome: Optional[OutcomeFn] = None,
     breaking: Optional[str] = None,
     strength: float = 0.0,
+    max_episode_steps: Optional[int] = None,
   ):
     checked = breaking_lib.check_breaking("Catch", breaking, strength)
     strength = 0.0 if checked is None else checked
@@ -180,6 +184,7 @@ class Catch(BatchedEnvironment):
       flat_observation=flat_observation,
       breaking=breaking,
       strength=strength or 0.0,
+      max_episode_steps=max_episode_steps,
     )
     shape = [self._rows * self._columns] if flat_observation else [self._rows, self._columns]
     observation_spec = tensor_spec.BoundedTensorSpec(
@@ -193,7 +198,7 @@ class Catch(BatchedEnvironment):
         functools.partial(catch_physics, columns=self._columns) if physics is None else physics
       ),
       outcome=(functools.partial(catch_outcome, rows=self._rows) if outcome is None else outcome),
-      max_episode_steps=None,
+      max_episode_steps=max_episode_steps,
       batch_size=batch_size,
       seed=seed,
     )

@@ -559,6 +559,38 @@ def _continuous() -> Dict[str, Any]:
   )
 
 
+def _prae() -> Dict[str, Any]:
+  from tf_equirl.experiments import prae_study as study  # pylint: disable=import-outside-toplevel
+
+  def full(t: Target):
+    return study.PRAEStudyConfig(runs=t.runs, results=t.folder, report=t.report, command=t.command)
+
+  def quick(t: Target):
+    return study.PRAEStudyConfig(
+      tasks=("CartPole-v0",),
+      budgets=(10,),
+      models=("prae", "equivariant"),
+      seeds=2,
+      epochs=2,
+      batch_size=128,
+      num_prototypes=64,
+      sweeps=50,
+      eval_episodes=4,
+      runs=t.runs,
+      results=t.folder,
+      report=t.report,
+      command=t.command,
+    )
+
+  return dict(
+    full=full,
+    quick=quick,
+    run=study.run,
+    seed_list=lambda config: range(config.seeds),
+    command="python -m launchers.reproduce_prae --seeds=16 --no_progress",
+  )
+
+
 _GRID_NETWORKS = (
   "mlp",
   "gcnn",
@@ -686,6 +718,15 @@ def _studies() -> Tuple[Study, ...]:
       "initialisation 0; datasets seed 0",
       "400,000 transitions; 10 epochs; equivariance " "rate over 300 untrained initialisations",
       _transition("Catch-v0", 10, 1, 300),
+    ),
+    (
+      "prae",
+      "Learned MDP homomorphisms (PRAE): PRAE, equivariant PRAE and PRAE without negatives "
+      "by data budget on CartPole-v0, Catch, the grid world and the key room",
+      "Dyna and world models",
+      "0-15 per row",
+      "100 and 1,000 random episodes; 100 epochs; 100 evaluation episodes per seed",
+      _prae(),
     ),
     (
       "approximate_equivariance",

@@ -17,7 +17,8 @@ lifted back by acting on the nearest prototype's Q-values.
 * `build_abstract_mdp`, `AbstractMDP`, `value_iteration`, `Plan`.
 * `LiftedPolicy` (pure `q_values` / `action` functions and a tf-agents `TFPolicy`),
   `evaluate_lifted`.
-* `train_prae(config, out)`: the whole method with its files (`launchers/train_prae.py`).
+* `train_prae(config, out)`: the whole method with its files (`launchers/train_prae.py`);
+  its parts `collect_data`, `build_model`, `plan_and_evaluate` (one model, several goals).
 """
 
 from tf_equirl.prae.config import ENCODERS, LOSS_FORMS, REWARDS, PRAEConfig
@@ -37,7 +38,14 @@ from tf_equirl.prae.planning import (
   value_iteration,
 )
 from tf_equirl.prae.policy import LiftedPolicy, LiftedTFPolicy, evaluate_lifted
-from tf_equirl.prae.run import PRAERun, build_model, train_prae
+from tf_equirl.prae.run import (
+  PRAERun,
+  build_model,
+  collect_data,
+  env_kwargs,
+  plan_and_evaluate,
+  train_prae,
+)
 from tf_equirl.prae.training import PRAETrainer, check_episodes, evaluate_ranking
 
 __all__ = [
@@ -64,6 +72,9 @@ __all__ = [
   "evaluate_lifted",
   "PRAERun",
   "build_model",
+  "collect_data",
+  "env_kwargs",
+  "plan_and_evaluate",
   "train_prae",
   "PRAETrainer",
   "check_episodes",

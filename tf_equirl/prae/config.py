@@ -27,17 +27,28 @@ class PRAEConfig:
   Attributes:
     env_name: registered tf_equirl environment the data comes from.
     num_episodes: random-policy training episodes (the paper's CartPole budget: 100).
+    data_actions: None (every transition) or the actions whose transitions are kept for
+      training (e.g. `(0,)`: CartPole's left pushes only, what an equivariant model can
+      complete by symmetry).
     num_validation_episodes: held-out random-policy episodes for Hits@1 / MRR (the
       reference collects a fifth of the training episodes); 0: none.
     encoder: state encoder, "mlp" (the reference's), "gcnn" (equivariant to the
       environment's symmetry) or "relaxed" (approximately equivariant).
+    equivariant: equivariant PRAE: with a "gcnn" or "relaxed" encoder, the latent action
+      is equivariant, `A(rho(g) z, pi(g) a) = rho(g) A(z, a)`, and the reward model invariant,
+      `R(rho(g) z) = R(z)` (`tf_equirl.prae.networks`); False: the reference's MLPs.
+    fold_prototypes: plan on the quotient of the latent space by the group (needs
+      `equivariant`): the abstract transitions go to the nearest point of each prototype's
+      orbit and the lifted policy acts from the nearest orbit point, permuting the actions
+      (`tf_equirl.prae.planning`).
     latent_dim: size of the latent state z (reference: 50); a multiple of |G| for the
       group encoders.
     encoder_hidden: hidden widths of the encoder (reference: 64, 32); the group encoders
       use width / |G| channels per group element, the same number of features.
     action_hidden: hidden width of the latent action A(z, a) (reference: 100).
     reward_hidden: hidden width of the reward model (reference: 64).
-    num_negatives: negatives per sample, drawn from the sample's own episode (reference: 5).
+    num_negatives: negatives per sample, drawn from the sample's own episode (reference: 5);
+      0 turns the contrastive term off (the ablation under which the latent collapses).
     hinge: eps of the hinge max(0, eps - d) on the negatives (reference: 1.0).
     loss_form: "reference" (the reference code's loss) or "thesis" (eqs. 3.6-3.7); the
       `tf_equirl.prae.losses` docstring lists the differences.
@@ -55,6 +66,9 @@ class PRAEConfig:
       reward model).
     goal: goal observation for reward="goal"; None: the zero observation (the reference's
       CartPole goal, the upright pole at the centre).
+    max_episode_steps: step limit of the environment's episodes (data and evaluation); None:
+      the environment's own (CartPole-v1: 500; 200 gives CartPole-v0's episodes, the
+      paper's setting).
     eval_episodes: episodes the lifted policy is evaluated on.
     seed: seeds the data, the weights, the shuffling, the negatives and the prototypes.
     jit_compile: compile each epoch with XLA.
@@ -62,8 +76,11 @@ class PRAEConfig:
 
   env_name: str = "CartPole-v1"
   num_episodes: int = 100
+  data_actions: Optional[Tuple[int, ...]] = None
   num_validation_episodes: int = 20
   encoder: str = "mlp"
+  equivariant: bool = False
+  fold_prototypes: bool = False
   latent_dim: int = 50
   encoder_hidden: Tuple[int, ...] = (64, 32)
   action_hidden: int = 100
@@ -80,6 +97,7 @@ class PRAEConfig:
   sweeps: int = 500
   reward: str = "goal"
   goal: Optional[Tuple[float, ...]] = None
+  max_episode_steps: Optional[int] = None
   eval_episodes: int = 100
   seed: int = 0
   jit_compile: bool = True
@@ -102,7 +120,6 @@ class PRAEConfig:
       "latent_dim",
       "action_hidden",
       "reward_hidden",
-      "num_negatives",
       "epochs",
       "batch_size",
       "num_prototypes",
@@ -110,7 +127,7 @@ class PRAEConfig:
       "eval_episodes",
     ):
       checks.positive_int(owner, name, getattr(self, name))
-    for name in ("num_validation_episodes", "seed"):
+    for name in ("num_validation_episodes", "seed", "num_negatives"):
       checks.non_negative_int(owner, name, getattr(self, name))
     for name in ("hinge", "learning_rate", "tau"):
       checks.positive_number(owner, name, getattr(self, name))
@@ -134,5 +151,28 @@ class PRAEConfig:
         )
       goal = tuple(checks.finite_number(owner, "goal", v) for v in self.goal)
       object.__setattr__(self, "goal", goal)
+    if self.data_actions is not None:
+      if not isinstance(self.data_actions, (tuple, list)) or not self.data_actions:
+        raise ValueError(
+          f"{owner}.data_actions must be None or a non-empty tuple of action indices, "
+          f"received {self.data_actions!r}."
+        )
+      actions = tuple(checks.non_negative_int(owner, "data_actions", a) for a in self.data_actions)
+      object.__setattr__(self, "data_actions", actions)
+    if self.max_episode_steps is not None:
+      checks.positive_int(owner, "max_episode_steps", self.max_episode_steps)
+    for name in ("equivariant", "fold_prototypes"):
+      if not isinstance(getattr(self, name), bool):
+        raise ValueError(f"{owner}.{name} must be True or False, received {getattr(self, name)!r}.")
+    if self.equivariant and self.encoder == "mlp":
+      raise ValueError(
+        f"{owner}.equivariant=True needs a group encoder ('gcnn' or 'relaxed'), received "
+        f"encoder={self.encoder!r}."
+      )
+    if self.fold_prototypes and not self.equivariant:
+      raise ValueError(
+        f"{owner}.fold_prototypes=True needs equivariant=True (the quotient is only "
+        "well defined for an equivariant latent action)."
+      )
     if not isinstance(self.jit_compile, bool):
       raise ValueError(f"{owner}.jit_compile must be True or False, received {self.jit_compile!r}.")

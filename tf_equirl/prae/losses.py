@@ -89,7 +89,7 @@ def loss_terms(model, batch: Dict[str, tf.Tensor], hinge: float = 1.0, form: str
   Args:
     model: a `PRAEModel`.
     batch: `obs [B, d]`, `action [B]`, `next_obs [B, d]`, `reward [B]`, `negatives
-      [B, K, d]`.
+      [B, K, d]` (K = 0, known statically: no contrastive term).
     hinge: eps of the hinge.
     form: "reference" or "thesis".
 
@@ -99,14 +99,19 @@ def loss_terms(model, batch: Dict[str, tf.Tensor], hinge: float = 1.0, form: str
   """
   obs = batch["obs"]
   negatives = batch["negatives"]
-  batch_size, num_negatives = tf.shape(negatives)[0], tf.shape(negatives)[1]
-  # One encoder pass over states, next states and negatives.
-  everything = tf.concat([obs, batch["next_obs"], tf.reshape(negatives, [-1, obs.shape[-1]])], 0)
-  latents = model.encoder(everything, training=True)
-  z, z_next, z_negative = tf.split(
-    latents, [batch_size, batch_size, batch_size * num_negatives], axis=0
-  )
-  z_negative = tf.reshape(z_negative, [batch_size, num_negatives, -1])
+  if negatives.shape[1] == 0:
+    # No negatives (the collapse ablation): only states and next states are encoded.
+    z, z_next = tf.split(model.encoder(tf.concat([obs, batch["next_obs"]], 0), training=True), 2)
+    z_negative = tf.zeros([tf.shape(obs)[0], 0, z.shape[-1]], z.dtype)
+  else:
+    batch_size, num_negatives = tf.shape(negatives)[0], tf.shape(negatives)[1]
+    # One encoder pass over states, next states and negatives.
+    everything = tf.concat([obs, batch["next_obs"], tf.reshape(negatives, [-1, obs.shape[-1]])], 0)
+    latents = model.encoder(everything, training=True)
+    z, z_next, z_negative = tf.split(
+      latents, [batch_size, batch_size, batch_size * num_negatives], axis=0
+    )
+    z_negative = tf.reshape(z_negative, [batch_size, num_negatives, -1])
   z_pred = model.transition([z, batch["action"]], training=True)
   reward_from = z_pred if form == "reference" else z
   reward_pred = model.reward(reward_from, training=True)[:, 0]

@@ -10,6 +10,13 @@
   `ActionEncoder`, `A = Dense(z)(ReLU(Dense(100)([z, onehot(a)])))`, a state-dependent
   latent action added to z.
 * Reward model `R(z)` (`build_reward`): the reference's `RewardPredictor`, z -> 64 -> 1.
+* Equivariant PRAE (`build_transition(..., symmetry=)`, `build_reward(..., symmetry=)`), for
+  a latent that transforms by `rho(g) = P_g (x) I_c` (`latent_representation`): the latent
+  action lifts `[z, onehot(a)]` jointly, `GroupLift` on the direct sum of the latent and the
+  action's permutation representation, then a linear `GroupConv` back to `c` channels per
+  element, so `A(rho(g) z, pi(g) a) = rho(g) A(z, a)` and `T` is equivariant too; the reward
+  reads `z` as regular features `[|G|, c]`, `GroupConv` -> `GroupPool` (mean) -> `Dense(1)`,
+  so `R(rho(g) z) = R(z)`.
 
 All three are functional Keras models of Keras built-ins and registered tf_equirl layers;
 `PRAEModel` holds them, is registered, and reloads from `.keras` in safe mode after
@@ -27,11 +34,12 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tf_equirl.groups import MDPSymmetry, Representation
+from tf_equirl.groups import MDPSymmetry, Representation, direct_sum
 from tf_equirl.layers import (
   ActionEncoding,
   GroupConv,
   GroupLift,
+  GroupPool,
   RelaxedGroupConv,
   RelaxedGroupLift,
   one_hot_action_codes,
@@ -119,24 +127,91 @@ def build_encoder(
   return keras.Model(inp, out, name=name)
 
 
+def _check_symmetry(symmetry: MDPSymmetry, latent_dim: int, what: str) -> int:
+  if not isinstance(symmetry, MDPSymmetry):
+    raise ValueError(f"PRAE {what}: symmetry must be an MDPSymmetry, received {symmetry!r}.")
+  return _group_channels(latent_dim, symmetry.group.order, "latent_dim")
+
+
 def build_transition(
-  latent_dim: int, num_actions: int, hidden: int = 100, name: str = "transition"
+  latent_dim: int,
+  num_actions: int,
+  hidden: int = 100,
+  name: str = "transition",
+  symmetry: Optional[MDPSymmetry] = None,
 ) -> keras.Model:
-  """`[z [B, latent_dim], action int32 [B]] -> z + A(z, a)`, A from `[z, onehot(a)]`."""
+  """`[z [B, latent_dim], action int32 [B]] -> z + A(z, a)`, A from `[z, onehot(a)]`.
+
+  Args:
+    latent_dim: latent width (a multiple of |G| with a symmetry).
+    num_actions: number of discrete actions.
+    hidden: hidden width of A (with a symmetry: `hidden / |G|` channels per element).
+    name: the model's name.
+    symmetry: None (the reference's MLP) or the environment's `MDPSymmetry`: then
+      `A(rho(g) z, pi(g) a) = rho(g) A(z, a)` with `rho = latent_representation(symmetry,
+      latent_dim)` (see the module docstring).
+
+  Raises:
+    ValueError: widths that are not multiples of |G|, or a symmetry with another number of
+      actions.
+  """
   z = keras.Input((latent_dim,), name="latent")
   action = keras.Input((), dtype=tf.int32, name="action")
   code = ActionEncoding(one_hot_action_codes(num_actions), name="action_code")(action)
   h = keras.layers.Concatenate(name="latent_action_input")([z, code])
-  h = keras.layers.Dense(hidden, "relu", name="action_hidden")(h)
-  delta = keras.layers.Dense(latent_dim, name="latent_action")(h)
+  if symmetry is None:
+    h = keras.layers.Dense(hidden, "relu", name="action_hidden")(h)
+    delta = keras.layers.Dense(latent_dim, name="latent_action")(h)
+  else:
+    channels = _check_symmetry(symmetry, latent_dim, "transition")
+    if symmetry.continuous_actions or symmetry.num_actions != num_actions:
+      raise ValueError(
+        f"PRAE transition: the symmetry permutes {symmetry.num_actions} discrete actions; the "
+        f"environment has {num_actions}."
+      )
+    order = symmetry.group.order
+    joint = direct_sum(latent_representation(symmetry, latent_dim), symmetry.action_rep)
+    h = GroupLift(
+      _group_channels(hidden, order, "action_hidden"),
+      joint,
+      activation="relu",
+      name="action_hidden",
+    )(h)
+    h = GroupConv(channels, symmetry.group, name="latent_action_features")(h)
+    delta = keras.layers.Flatten(name="latent_action")(h)
   out = keras.layers.Add(name="next_latent")([z, delta])
   return keras.Model([z, action], out, name=name)
 
 
-def build_reward(latent_dim: int, hidden: int = 64, name: str = "reward") -> keras.Model:
-  """`[B, latent_dim] -> [B, 1]`, one ReLU hidden layer."""
+def build_reward(
+  latent_dim: int,
+  hidden: int = 64,
+  name: str = "reward",
+  symmetry: Optional[MDPSymmetry] = None,
+) -> keras.Model:
+  """`[B, latent_dim] -> [B, 1]`, one ReLU hidden layer.
+
+  With `symmetry`, the latent is read as regular features `[|G|, latent_dim / |G|]` and the
+  reward is invariant, `R(rho(g) z) = R(z)`: `GroupConv(hidden / |G|)` -> `GroupPool` (mean)
+  -> `Dense(1)`.
+
+  Raises:
+    ValueError: widths that are not multiples of |G|.
+  """
   z = keras.Input((latent_dim,), name="latent")
-  h = keras.layers.Dense(hidden, "relu", name="reward_hidden")(z)
+  if symmetry is None:
+    h = keras.layers.Dense(hidden, "relu", name="reward_hidden")(z)
+  else:
+    channels = _check_symmetry(symmetry, latent_dim, "reward")
+    order = symmetry.group.order
+    h = keras.layers.Reshape((order, channels), name="regular_latent")(z)
+    h = GroupConv(
+      _group_channels(hidden, order, "reward_hidden"),
+      symmetry.group,
+      activation="relu",
+      name="reward_hidden",
+    )(h)
+    h = GroupPool("mean", name="reward_pool")(h)
   out = keras.layers.Dense(1, name="reward")(h)
   return keras.Model(z, out, name=name)
 

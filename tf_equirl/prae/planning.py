@@ -14,6 +14,16 @@ Abstract MDP (reference: ElisevanderPol/PRAE `prae/runner.py` `make_model`,
   reference's CartPole planning); `reward="learned"`: `R(x_i + A(x_i, a))`, the reward model
   read where it was trained, on the predicted next latent (the reference's unused
   `get_rewards` reads it on `x_i` itself).
+* Folding by the group (`symmetry=`, `PRAEConfig.fold_prototypes`): for an equivariant
+  PRAE (`T(rho(g) z, pi(g) a) = rho(g) T(z, a)`, invariant rewards) the abstract MDP is
+  built on the quotient of the latent space by the group. Each prototype stands for its
+  orbit `{rho(g) x_j}`, and the transitions measure the distance to the nearest orbit point,
+  `T[a, i, j] = softmax_j(-min_g ||x_i + A(x_i, a) - rho(g) x_j||^2 / (2 tau))`: well
+  defined, since another representative `rho(h) x_i` with action `pi(h) a` lands at
+  `rho(h)` of the same point. N prototypes then cover `|G| N` points of the latent space;
+  the lifted policy acts in a state near `rho(g) x_j` with `Q(x_j, pi(g)^-1 a)`
+  (`tf_equirl.prae.policy`). The goal reward must be invariant (the encoded goal's orbit is
+  rewarded).
 * Value iteration: `Q_k(i, a) = R[a, i] + gamma sum_j T[a, i, j] V_{k-1}(j)`,
   `V_k = max_a Q_k`, `V_0 = 0`, `sweeps` sweeps in one compiled `tf.while_loop`; returns
   `Q_sweeps` and `V_sweeps` (the reference's `plan`: `sweeps - 1` updates of V, then Q).
@@ -28,8 +38,9 @@ import numpy as np
 import tensorflow as tf
 
 from tf_equirl import checks, rng
+from tf_equirl.groups import MDPSymmetry
 from tf_equirl.prae.config import REWARDS
-from tf_equirl.prae.networks import PRAEModel
+from tf_equirl.prae.networks import PRAEModel, latent_representation
 
 __all__ = ["AbstractMDP", "Plan", "value_iteration", "abstract_transitions", "build_abstract_mdp"]
 
@@ -108,18 +119,30 @@ def value_iteration(
   return Plan(values.numpy(), q.numpy())
 
 
-def abstract_transitions(prototypes: tf.Tensor, next_latents: tf.Tensor, tau: float) -> tf.Tensor:
+def abstract_transitions(
+  prototypes: tf.Tensor,
+  next_latents: tf.Tensor,
+  tau: float,
+  orbit_matrices: Optional[np.ndarray] = None,
+) -> tf.Tensor:
   """`T[a, i, j] = softmax_j(-||next_latents[a, i] - prototypes[j]||^2 / (2 tau))`.
 
   Args:
     prototypes: `[N, k]`.
     next_latents: `[A, N, k]`, the predicted latents `x_i + A(x_i, a)`.
     tau: temperature (> 0).
+    orbit_matrices: None, or the latent representation `[|G|, k, k]`: then the distance to
+      prototype j is the smallest over its orbit `rho(g) x_j` (planning on the quotient).
   """
+  prototypes = tf.convert_to_tensor(prototypes, tf.float32)
+  if orbit_matrices is None:
+    orbit = prototypes[None]
+  else:
+    orbit = tf.einsum("gkl,nl->gnk", tf.constant(orbit_matrices, tf.float32), prototypes)
   distance = 0.5 * tf.reduce_sum(
-    tf.square(next_latents[:, :, None, :] - prototypes[None, None, :, :]), axis=-1
+    tf.square(next_latents[None, :, :, None, :] - orbit[:, None, None, :, :]), axis=-1
   )
-  return tf.nn.softmax(-distance / tau, axis=-1)
+  return tf.nn.softmax(-tf.reduce_min(distance, axis=0) / tau, axis=-1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +155,9 @@ class AbstractMDP:
     rewards: `[A, N]`.
     gamma: discount.
     goal_index: the goal prototype's index (reward="goal"), else None.
+    orbit_matrices: for an abstract MDP on the quotient by a group, the latent
+      representation `[|G|, k, k]` (each prototype stands for its orbit), else None.
+    action_matrices: with `orbit_matrices`, the action permutations `pi(g)` `[|G|, A, A]`.
   """
 
   prototypes: np.ndarray
@@ -139,6 +165,8 @@ class AbstractMDP:
   rewards: np.ndarray
   gamma: float
   goal_index: Optional[int] = None
+  orbit_matrices: Optional[np.ndarray] = None
+  action_matrices: Optional[np.ndarray] = None
 
   def plan(self, sweeps: int = 500) -> Plan:
     """Value iteration with `sweeps` sweeps."""
@@ -154,6 +182,7 @@ def build_abstract_mdp(
   reward: str = "goal",
   goal: Optional[Sequence[float]] = None,
   seed: int = 0,
+  symmetry: Optional[MDPSymmetry] = None,
 ) -> AbstractMDP:
   """The abstract MDP of `model` over prototypes drawn from `observations` `[M, d]`.
 
@@ -166,9 +195,12 @@ def build_abstract_mdp(
     reward: "goal" or "learned" (see the module docstring).
     goal: the goal observation for reward="goal" (None: zeros).
     seed: seed of the prototype draw.
+    symmetry: None, or the environment's `MDPSymmetry` to plan on the quotient of the latent
+      space by its group (see the module docstring; meant for an equivariant PRAE).
 
   Raises:
-    ValueError: a bad reward kind, observations or goal of the wrong width.
+    ValueError: a bad reward kind, observations or goal of the wrong width, a symmetry of
+      another action count.
   """
   if reward not in REWARDS:
     raise ValueError(f"build_abstract_mdp: reward must be one of {REWARDS}, received {reward!r}.")
@@ -190,10 +222,19 @@ def build_abstract_mdp(
     prototypes = tf.concat([tf.boolean_mask(prototypes, distinct), z_goal], axis=0)
     goal_index = int(prototypes.shape[0]) - 1
   n, num_actions = int(prototypes.shape[0]), model.num_actions
+  orbit_matrices = action_matrices = None
+  if symmetry is not None:
+    if symmetry.continuous_actions or symmetry.num_actions != num_actions:
+      raise ValueError(
+        f"build_abstract_mdp: the symmetry permutes {symmetry.num_actions} discrete actions; "
+        f"the model has {num_actions}."
+      )
+    orbit_matrices = latent_representation(symmetry, model.latent_dim).matrices.astype(np.float32)
+    action_matrices = np.asarray(symmetry.action_rep.matrices, np.float32)
   tiled = tf.tile(prototypes, [num_actions, 1])
   actions = tf.repeat(tf.range(num_actions, dtype=tf.int32), n)
   next_latents = tf.reshape(model.transition([tiled, actions]), [num_actions, n, -1])
-  transitions = abstract_transitions(prototypes, next_latents, tau)
+  transitions = abstract_transitions(prototypes, next_latents, tau, orbit_matrices)
   if reward == "goal":
     rewards = np.zeros((num_actions, n), np.float32)
     rewards[:, goal_index] = 1.0
@@ -201,5 +242,11 @@ def build_abstract_mdp(
     predicted = model.reward(tf.reshape(next_latents, [num_actions * n, -1]))
     rewards = np.reshape(predicted.numpy(), (num_actions, n))
   return AbstractMDP(
-    prototypes.numpy(), transitions.numpy(), rewards, float(gamma), goal_index=goal_index
+    prototypes.numpy(),
+    transitions.numpy(),
+    rewards,
+    float(gamma),
+    goal_index=goal_index,
+    orbit_matrices=orbit_matrices,
+    action_matrices=action_matrices,
   )

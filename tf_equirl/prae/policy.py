@@ -8,6 +8,10 @@ weight on the nearest prototype, and its Q-values are the last sweep's one-step 
 `R + gamma T V`. The reference breaks ties between equal Q-values at random; here the lower
 action wins (`argmax`), so the policy is deterministic.
 
+On an abstract MDP folded by a group (`AbstractMDP.orbit_matrices`), the policy searches the
+orbits: a latent nearest to `rho(g) x_j` gets the Q-values `pi(g) Q(x_j)`, i.e.
+`Q(z, a) = Q(x_j, pi(g)^-1 a)` (the table is unfolded once into `|G| N` rows).
+
 Two faces of one implementation:
 
 * `LiftedPolicy.q_values(obs) -> [B, A]` and `LiftedPolicy.action(obs) -> [B]`: pure
@@ -19,7 +23,7 @@ Two faces of one implementation:
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -57,15 +61,22 @@ class LiftedPolicy:
         "(prototypes x actions)."
       )
     self.model, self.mdp, self.plan = model, mdp, plan
-    self._prototypes = tf.constant(mdp.prototypes, tf.float32)
-    self._q = tf.constant(q)
+    prototypes = np.asarray(mdp.prototypes, np.float32)
+    if mdp.orbit_matrices is not None:
+      # Row g * N + j: the point rho(g) x_j and its Q-values pi(g) Q(x_j).
+      prototypes = np.einsum("gkl,nl->gnk", mdp.orbit_matrices, prototypes)
+      q = np.einsum("gab,nb->gna", mdp.action_matrices, q)
+      prototypes, q = prototypes.reshape(-1, prototypes.shape[-1]), q.reshape(-1, q.shape[-1])
+    self._prototypes = tf.constant(prototypes, tf.float32)
+    self._q = tf.constant(q, tf.float32)
 
   @property
   def num_actions(self) -> int:
     return self.model.num_actions
 
   def nearest_prototype(self, observation: Any) -> tf.Tensor:
-    """Index `[B]` of the prototype nearest to each observation's latent."""
+    """Index `[B]` of the prototype nearest to each observation's latent (on a folded MDP:
+    row `g N + j` for the orbit point `rho(g) x_j`)."""
     z = self.model.encode(observation)
     distance = tf.reduce_sum(tf.square(z[:, None, :] - self._prototypes[None, :, :]), axis=-1)
     return tf.argmin(distance, axis=1, output_type=tf.int32)
@@ -138,8 +149,15 @@ class LiftedTFPolicy(tf_policy.TFPolicy):
 
 
 def evaluate_lifted(
-  lifted: LiftedPolicy, env_name: str, episodes: int = 100, seed: int = 0
+  lifted: LiftedPolicy,
+  env_name: str,
+  episodes: int = 100,
+  seed: int = 0,
+  env_kwargs: Optional[Dict[str, Any]] = None,
 ) -> np.ndarray:
   """Returns of `episodes` episodes of the lifted policy, played in parallel in one compiled
-  loop (`tf_equirl.evaluation.evaluate_tf`, greedy on `lifted.q_values`)."""
-  return evaluation.evaluate_tf(lifted.q_values, env_name, episodes, greedy=True, seed=seed)
+  loop (`tf_equirl.evaluation.evaluate_tf`, greedy on `lifted.q_values`; `env_kwargs` go to
+  `envs.make`, e.g. `{"max_episode_steps": 200}`)."""
+  return evaluation.evaluate_tf(
+    lifted.q_values, env_name, episodes, greedy=True, seed=seed, env_kwargs=env_kwargs
+  )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -31,7 +31,14 @@ from tf_equirl.prae.training import PRAETrainer
 
 from tensorflow import keras
 
-__all__ = ["PRAERun", "build_model", "train_prae"]
+__all__ = [
+  "PRAERun",
+  "build_model",
+  "collect_data",
+  "env_kwargs",
+  "plan_and_evaluate",
+  "train_prae",
+]
 
 
 @dataclasses.dataclass
@@ -67,13 +74,83 @@ def build_model(config: PRAEConfig, env) -> PRAEModel:
     config.encoder_hidden,
     symmetry=env.symmetry if config.encoder != "mlp" else None,
   )
-  transition = build_transition(config.latent_dim, env.num_actions, config.action_hidden)
-  reward = build_reward(config.latent_dim, config.reward_hidden)
-  return PRAEModel(encoder, transition, reward, name=f"prae_{config.encoder}")
+  symmetry = env.symmetry if config.equivariant else None
+  transition = build_transition(
+    config.latent_dim, env.num_actions, config.action_hidden, symmetry=symmetry
+  )
+  reward = build_reward(config.latent_dim, config.reward_hidden, symmetry=symmetry)
+  suffix = "_equivariant" if config.equivariant else ""
+  return PRAEModel(encoder, transition, reward, name=f"prae_{config.encoder}{suffix}")
+
+
+def env_kwargs(config: PRAEConfig) -> Dict[str, Any]:
+  """The `envs.make` keyword arguments of `config` (the step limit where set)."""
+  if config.max_episode_steps is None:
+    return {}
+  return {"max_episode_steps": config.max_episode_steps}
 
 
 def _flat(data: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
   return {k: (v.reshape(len(v), -1) if k in ("obs", "next_obs") else v) for k, v in data.items()}
+
+
+def collect_data(config: PRAEConfig, env) -> Tuple[Dict[str, np.ndarray], Optional[Dict]]:
+  """Random-policy training and validation episodes of `config` (seeds `2 seed`, `2 seed +
+  1`), observations flattened; with `config.data_actions`, the training transitions keep
+  only those actions (their episodes stay contiguous)."""
+  train = _flat(collect_episodes(env, config.num_episodes, seed=2 * config.seed))
+  if config.data_actions is not None:
+    keep = np.isin(train["action"], config.data_actions)
+    train = {k: v[keep] for k, v in train.items()}
+  validation = None
+  if config.num_validation_episodes:
+    validation = _flat(
+      collect_episodes(env, config.num_validation_episodes, seed=2 * config.seed + 1)
+    )
+  return train, validation
+
+
+def plan_and_evaluate(
+  model: PRAEModel,
+  observations: np.ndarray,
+  config: PRAEConfig,
+  env,
+  goal: Optional[Sequence[float]] = None,
+  eval_kwargs: Optional[Dict[str, Any]] = None,
+) -> Tuple[AbstractMDP, Plan, LiftedPolicy, np.ndarray]:
+  """Abstract MDP over prototypes of `observations`, its plan, the lifted policy and its
+  returns on `config.eval_episodes` episodes.
+
+  Args:
+    model: the trained `PRAEModel`.
+    observations: the states the prototypes are drawn from.
+    config: the run's `PRAEConfig` (prototypes, tau, gamma, reward, sweeps, folding).
+    env: the environment (its symmetry folds the prototypes).
+    goal: the goal observation (default `config.goal`).
+    eval_kwargs: extra `envs.make` arguments of the evaluation (e.g. a KeyRoom door), on top
+      of the step limit.
+  """
+  mdp = build_abstract_mdp(
+    model,
+    observations,
+    config.num_prototypes,
+    config.tau,
+    config.gamma,
+    config.reward,
+    config.goal if goal is None else goal,
+    config.seed,
+    symmetry=env.symmetry if config.fold_prototypes else None,
+  )
+  plan = mdp.plan(config.sweeps)
+  policy = LiftedPolicy(model, mdp, plan)
+  returns = evaluate_lifted(
+    policy,
+    config.env_name,
+    config.eval_episodes,
+    seed=config.seed,
+    env_kwargs=dict(env_kwargs(config), **(eval_kwargs or {})),
+  )
+  return mdp, plan, policy, returns
 
 
 def train_prae(
@@ -94,36 +171,24 @@ def train_prae(
       f"{envs.list_envs()}."
     )
   start = time.time()
-  env = envs.make(config.env_name, batch_size=1)
+  try:
+    env = envs.make(config.env_name, batch_size=1, **env_kwargs(config))
+  except TypeError as error:
+    raise ValueError(
+      f"PRAEConfig.max_episode_steps: {config.env_name} takes no step limit ({error})."
+    ) from error
   state_dim = int(np.prod(env.observation_spec().shape))
   if config.goal is not None and len(config.goal) != state_dim:
     raise ValueError(
       f"PRAEConfig.goal has {len(config.goal)} entries; {config.env_name} observations have "
       f"{state_dim}."
     )
-  train = _flat(collect_episodes(env, config.num_episodes, seed=2 * config.seed))
-  validation = None
-  if config.num_validation_episodes:
-    validation = _flat(
-      collect_episodes(env, config.num_validation_episodes, seed=2 * config.seed + 1)
-    )
+  train, validation = collect_data(config, env)
   keras.utils.set_random_seed(config.seed)
   model = build_model(config, env)
   history = PRAETrainer(model, train, config).fit(validation, progress=progress)
   train_seconds = time.time() - start
-  mdp = build_abstract_mdp(
-    model,
-    train["obs"],
-    config.num_prototypes,
-    config.tau,
-    config.gamma,
-    config.reward,
-    config.goal,
-    config.seed,
-  )
-  plan = mdp.plan(config.sweeps)
-  policy = LiftedPolicy(model, mdp, plan)
-  returns = evaluate_lifted(policy, config.env_name, config.eval_episodes, seed=config.seed)
+  mdp, plan, policy, returns = plan_and_evaluate(model, train["obs"], config, env)
   final = history[-1]
   summary = {
     "env": config.env_name,

@@ -1,0 +1,51 @@
+"""The PRAE study: PRAE, equivariant PRAE and PRAE without negatives by data budget and task
+(tf_equirl.experiments.prae_study).
+
+  python -m launchers.reproduce_prae --seeds=16
+
+Writes results/prae/README.md; per-run summaries go to --runs (finished runs there are
+reused, so an interrupted study continues).
+"""
+
+import sys
+
+from absl import app, flags
+
+from tf_equirl.experiments import prae_study as study
+
+_SEEDS = flags.DEFINE_integer("seeds", 16, "Seeds per row (0..N-1).", lower_bound=1)
+_TASKS = flags.DEFINE_list("tasks", list(study.TASKS), "Tasks (tf_equirl.experiments.prae_study).")
+_MODELS = flags.DEFINE_list(
+  "models", list(study.MODELS), "Models: prae, equivariant, no_negatives."
+)
+_BUDGETS = flags.DEFINE_list("budgets", ["100", "1000"], "Training episodes per run.")
+_EPOCHS = flags.DEFINE_integer("epochs", 100, "Epochs per run.", lower_bound=1)
+_EVAL = flags.DEFINE_integer("eval_episodes", 100, "Evaluation episodes per run.", lower_bound=1)
+_RUNS = flags.DEFINE_string("runs", "runs/prae", "Folder of per-run summaries.")
+_RESULTS = flags.DEFINE_string("results", "results/prae", "Results folder.")
+_NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Accepted for symmetry; prints nothing.")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  try:
+    config = study.PRAEStudyConfig(
+      tasks=tuple(_TASKS.value),
+      budgets=tuple(int(b) for b in _BUDGETS.value),
+      models=tuple(_MODELS.value),
+      seeds=_SEEDS.value,
+      epochs=_EPOCHS.value,
+      eval_episodes=_EVAL.value,
+      runs=_RUNS.value,
+      results=_RESULTS.value,
+      report=f"{_RESULTS.value}/README.md",
+      command="python -m launchers.reproduce_prae " + " ".join(sys.argv[1:]),
+    )
+  except ValueError as error:
+    raise app.UsageError(str(error)) from error
+  print(f"wrote {study.run(config)}")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,240 @@
+"""The PRAE study: learned MDP homomorphisms by data budget, model and task.
+
+Rows: data budgets (random-policy episodes) x models x tasks. Models:
+
+* `prae`: the reference's PRAE (MLP encoder, latent action and reward);
+* `equivariant`: equivariant PRAE (G-CNN encoder, equivariant latent action, invariant
+  reward) planning on the quotient by the group (`fold_prototypes`), except on KeyRoom,
+  whose goal (a door off the diagonal) is not invariant (`UNFOLDED`);
+* `no_negatives`: PRAE without the contrastive term (`num_negatives=0`).
+
+Tasks (`TASKS`): CartPole with CartPole-v0's 200-step episodes and the upright goal, Catch
+and the D4 grid world with the learned reward, and KeyRoom with a goal per door, evaluated
+on its four training doors (corners) and on held-out doors (`ROOM_TEST_DOORS`).
+
+Columns, per row, over the seeds (mean +- 2 SE of the per-seed values): the last epoch's
+loss and Hits@1 on held-out episodes, and the lifted policy's mean return (KeyRoom: success
+rate on training and held-out doors) over `eval_episodes` episodes per seed. The
+comparisons table (`tf_equirl.stats.compare`, paired over seeds) sets every model against
+`prae` at the same task and budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any, Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from tf_equirl import envs, results
+from tf_equirl.experiments import _compare
+from tf_equirl.prae import (
+  PRAEConfig,
+  PRAETrainer,
+  build_model,
+  collect_data,
+  env_kwargs,
+  plan_and_evaluate,
+)
+
+__all__ = ["PRAEStudyConfig", "MODELS", "TASKS", "ROOM_TEST_DOORS", "task_config", "run"]
+
+MODELS: Dict[str, Dict[str, Any]] = {
+  "prae": {},
+  "equivariant": dict(encoder="gcnn", equivariant=True, fold_prototypes=True),
+  "no_negatives": dict(num_negatives=0),
+}
+# Per task: the PRAEConfig fields (widths divisible by |G|: C2 for CartPole, Catch and the
+# room, D4 for the grid world).
+TASKS: Dict[str, Dict[str, Any]] = {
+  "CartPole-v0": dict(env_name="CartPole-v1", max_episode_steps=200, reward="goal"),
+  "Catch-v0": dict(env_name="Catch-v0", max_episode_steps=9, reward="learned"),
+  "GridWorld-v0": dict(
+    env_name="GridWorld-v0",
+    max_episode_steps=50,
+    reward="learned",
+    latent_dim=48,
+    encoder_hidden=(64, 32),
+    action_hidden=96,
+  ),
+  "KeyRoom-v0": dict(env_name="KeyRoom-v0", reward="goal"),
+}
+# Tasks whose goal is not invariant: planning on the quotient would reward the goal's mirror
+# image too (the room's door (r, c) and (c, r)), so their equivariant model plans unfolded.
+UNFOLDED = ("KeyRoom-v0",)
+# Held-out doors: interior cells off the corners (the reference tests on any free cell).
+ROOM_TEST_DOORS = ((1, 3), (2, 5), (3, 1), (3, 4), (4, 2), (4, 6), (6, 3), (5, 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class PRAEStudyConfig:
+  """Settings of the PRAE study.
+
+  Attributes:
+    tasks: names of `TASKS`.
+    budgets: training episodes per run.
+    models: names of `MODELS`.
+    seeds: seeds 0..seeds-1 per row.
+    epochs, batch_size, num_prototypes, sweeps, eval_episodes: as in `PRAEConfig`.
+    runs: folder of per-run summaries (finished runs are reused).
+    results: the study's results folder.
+    report: path of the report.
+    command: the command written into the report.
+  """
+
+  tasks: Tuple[str, ...] = tuple(TASKS)
+  budgets: Tuple[int, ...] = (100, 1000)
+  models: Tuple[str, ...] = tuple(MODELS)
+  seeds: int = 16
+  epochs: int = 100
+  batch_size: int = 1024
+  num_prototypes: int = 1024
+  sweeps: int = 500
+  eval_episodes: int = 100
+  runs: str = "runs/prae"
+  results: str = "results/prae"
+  report: str = "results/prae/README.md"
+  command: str = ""
+
+  def __post_init__(self):
+    for name, allowed in (("tasks", TASKS), ("models", MODELS)):
+      unknown = [v for v in getattr(self, name) if v not in allowed]
+      if unknown or not getattr(self, name):
+        raise ValueError(
+          f"PRAEStudyConfig.{name} must be a non-empty tuple of {tuple(allowed)}, received "
+          f"{getattr(self, name)!r}."
+        )
+    if not self.budgets or any(int(b) < 1 for b in self.budgets):
+      raise ValueError(f"PRAEStudyConfig.budgets must be positive, received {self.budgets!r}.")
+    if int(self.seeds) < 1:
+      raise ValueError(f"PRAEStudyConfig.seeds must be >= 1, received {self.seeds!r}.")
+
+
+def task_config(study: PRAEStudyConfig, task: str, model: str, budget: int, seed: int):
+  """The `PRAEConfig` of one run."""
+  fields = dict(MODELS[model])
+  if task in UNFOLDED and fields.get("fold_prototypes"):
+    fields["fold_prototypes"] = False
+  return PRAEConfig(
+    **TASKS[task],
+    **fields,
+    num_episodes=int(budget),
+    num_validation_episodes=max(1, int(budget) // 5),
+    epochs=study.epochs,
+    batch_size=study.batch_size,
+    num_prototypes=study.num_prototypes,
+    sweeps=study.sweeps,
+    eval_episodes=study.eval_episodes,
+    seed=seed,
+  )
+
+
+def _one_run(config: PRAEConfig, task: str) -> Dict[str, Any]:
+  from tensorflow import keras  # pylint: disable=import-outside-toplevel
+
+  from tf_equirl.envs.key_room import TRAIN_DOORS, key_room_goal_observation, key_room_success
+
+  env = envs.make(config.env_name, batch_size=1, **env_kwargs(config))
+  train, validation = collect_data(config, env)
+  keras.utils.set_random_seed(config.seed)
+  model = build_model(config, env)
+  history = PRAETrainer(model, train, config).fit(validation)
+  row: Dict[str, Any] = {
+    "loss": history[-1]["loss"],
+    "hits_at_1": history[-1].get("val_hits_at_1", history[-1]["hits_at_1"]),
+  }
+  if task != "KeyRoom-v0":
+    returns = plan_and_evaluate(model, train["obs"], config, env)[3]
+    row["return"] = float(np.mean(returns))
+    return row
+  per_door = max(1, config.eval_episodes // len(TRAIN_DOORS))
+  small = dataclasses.replace(config, eval_episodes=per_door)
+  for split, doors in (("train_doors", TRAIN_DOORS), ("test_doors", ROOM_TEST_DOORS)):
+    success = [
+      key_room_success(
+        plan_and_evaluate(
+          model, train["obs"], small, env, key_room_goal_observation(door), {"door": door}
+        )[3]
+      )
+      for door in doors
+    ]
+    row[f"success_{split}"] = float(np.mean(np.concatenate(success)))
+  return row
+
+
+def _run_path(study: PRAEStudyConfig, task: str, model: str, budget: int, seed: int) -> str:
+  return os.path.join(study.runs, task, f"{model}_{budget}", f"seed_{seed}.json")
+
+
+def _column_names(task: str) -> List[str]:
+  if task == "KeyRoom-v0":
+    return ["loss", "hits_at_1", "success_train_doors", "success_test_doors"]
+  return ["loss", "hits_at_1", "return"]
+
+
+def run(study: PRAEStudyConfig) -> str:
+  """Runs every row (reusing finished runs) and writes the report; returns its path."""
+  rows: Dict[Tuple[str, int, str], List[Dict[str, Any]]] = {}
+  for task in study.tasks:
+    for budget in study.budgets:
+      for model in study.models:
+        per_seed = []
+        for seed in range(study.seeds):
+          path = _run_path(study, task, model, budget, seed)
+          if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+              per_seed.append(json.load(f))
+            continue
+          row = _one_run(task_config(study, task, model, budget, seed), task)
+          os.makedirs(os.path.dirname(path), exist_ok=True)
+          results.write_json(path, row)
+          per_seed.append(row)
+        rows[(task, budget, model)] = per_seed
+  os.makedirs(os.path.dirname(os.path.abspath(study.report)), exist_ok=True)
+  with open(study.report, "w", encoding="utf-8") as f:
+    f.write(_report(study, rows))
+  return study.report
+
+
+def _cell(values: Sequence[float]) -> str:
+  mean, two_se = results.mean_and_2se(np.asarray(values, np.float64))
+  return f"{mean:.3f} +- {two_se:.3f}"
+
+
+def _report(study: PRAEStudyConfig, rows) -> str:
+  lines = [
+    "# PRAE: learned MDP homomorphisms by budget, model and task\n",
+    f"Command: `{study.command}`. Seeds 0-{study.seeds - 1} per row; {study.epochs} epochs "
+    f"(batch {study.batch_size}), {study.num_prototypes} prototypes, {study.sweeps} sweeps; "
+    f"the lifted policy on {study.eval_episodes} episodes per seed. Cells: mean +- 2 SE over "
+    "seeds. `loss`: the last epoch's training loss; `hits_at_1`: on held-out episodes (a "
+    "fifth of the budget). How each run is made: `tf_equirl.experiments.prae_study`.\n",
+  ]
+  for task in study.tasks:
+    columns = _column_names(task)
+    lines.append(f"## {task}\n")
+    lines.append("| episodes | model | " + " | ".join(columns) + " |")
+    lines.append("|---" * (len(columns) + 2) + "|")
+    values: Dict[str, np.ndarray] = {}
+    pairs = []
+    for budget in study.budgets:
+      for model in study.models:
+        per_seed = rows[(task, budget, model)]
+        cells = [_cell([r[c] for r in per_seed]) for c in columns]
+        lines.append(f"| {budget} | {model} | " + " | ".join(cells) + " |")
+        values[f"{model} ({budget} episodes)"] = np.array([r[columns[-1]] for r in per_seed])
+        if model != "prae" and "prae" in study.models:
+          pairs.append((f"{model} ({budget} episodes)", f"prae ({budget} episodes)"))
+    lines.append("")
+    section = _compare.comparisons_section(
+      values,
+      pairs,
+      {k: list(range(study.seeds)) for k in values},
+      heading=f"### Comparisons on {task}",
+      what=columns[-1],
+    )
+    if section:
+      lines.append(section)
+  return "\n".join(lines) + "\n"
