@@ -65,7 +65,8 @@ class LiftedPolicy:
     if mdp.orbit_matrices is not None:
       # Row g * N + j: the point rho(g) x_j and its Q-values pi(g) Q(x_j).
       prototypes = np.einsum("gkl,nl->gnk", mdp.orbit_matrices, prototypes)
-      q = np.einsum("gab,nb->gna", mdp.action_matrices, q)
+      assert mdp.action_matrices is not None  # set with orbit_matrices (fold_prototypes)
+      q = np.einsum("gab,nb->gna", np.asarray(mdp.action_matrices), np.asarray(q))
       prototypes, q = prototypes.reshape(-1, prototypes.shape[-1]), q.reshape(-1, q.shape[-1])
     self._prototypes = tf.constant(prototypes, tf.float32)
     self._q = tf.constant(q, tf.float32)

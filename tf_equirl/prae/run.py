@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -115,7 +115,7 @@ def plan_and_evaluate(
   observations: np.ndarray,
   config: PRAEConfig,
   env,
-  goal: Optional[Sequence[float]] = None,
+  goal: Optional[Any] = None,
   eval_kwargs: Optional[Dict[str, Any]] = None,
 ) -> Tuple[AbstractMDP, Plan, LiftedPolicy, np.ndarray]:
   """Abstract MDP over prototypes of `observations`, its plan, the lifted policy and its
