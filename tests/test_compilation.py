@@ -340,3 +340,33 @@ def test_launcher_falls_back_to_the_classic_runtime_where_the_xla_runtime_fails(
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "starting again with --noxla_runtime" in proc.stderr
   assert len(_curve(tmp_path / "out")) == 2
+
+
+_IMPORT_EVERYTHING = """
+import importlib, pkgutil, sys
+import tf_equirl
+from tensorflow.python.eager import context
+started = []
+for info in pkgutil.walk_packages(tf_equirl.__path__, "tf_equirl."):
+  if info.name.startswith("tf_equirl.sweeps"):
+    continue  # Ray: an optional extra
+  importlib.import_module(info.name)
+  if context.context()._initialized and not started:
+    started.append(info.name)
+print("started by:", started[0] if started else None)
+"""
+
+
+def test_importing_the_package_does_not_start_tensorflows_runtime():
+  """No module makes a tensor at import time: that would start TensorFlow's runtime before
+  `tf_equirl.compilation` sets XLA's flags, and `--xla_cache` would write nothing."""
+  proc = subprocess.run(
+    [sys.executable, "-c", _IMPORT_EVERYTHING],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+  )
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "started by: None" in proc.stdout, proc.stdout

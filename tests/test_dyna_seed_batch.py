@@ -45,6 +45,7 @@ def _assert_matches_lone(config, batch, results, k):
   return dyna
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_the_runner_vectorises_online_dyna_seeds_each_its_lone_run(tmp_path):
   from tf_equirl import results, runner
   from tf_equirl.zoo import load_file
@@ -69,7 +70,7 @@ def test_the_runner_vectorises_online_dyna_seeds_each_its_lone_run(tmp_path):
   assert out.parameter_counts["world_model"] > 0
 
 
-@pytest.mark.slow  # the runner test above covers the acting and planning phases
+@pytest.mark.slow  # like the runner test above
 @pytest.mark.parametrize("env", ["CartPole-v1", "Catch-v0"])
 def test_supervised_seeds_match_lone_runs_with_one_trace_per_phase(env):
   config = _config(env)
@@ -95,7 +96,7 @@ def test_what_is_vectorised_is_named():
     SeedBatchDyna(_config(), [])
 
 
-@pytest.mark.slow  # the runner test above covers online CartPole in the fast suite
+@pytest.mark.slow  # like the runner test above
 @pytest.mark.parametrize(
   "env,overrides",
   [("CartPole-v1", dict(world_model="gcnn")), ("Catch-v0", dict(orbit_augmentation=True))],

@@ -127,6 +127,7 @@ def saved_data(tmp_path_factory, cartpole):
   return root
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_transition_study_trains_a_cells_seeds_together_unless_told_not_to(
   saved_data, tmp_path, monkeypatch
 ):

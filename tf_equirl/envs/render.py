@@ -390,7 +390,7 @@ def render_reacher(env: Optional[BatchedEnvironment], physics: tf.Tensor, size: 
   scale = size / _REACHER_SPAN
   u, v = _centred_grid(size)
   physics = tf.cast(physics, tf.float32)
-  sin_table, cos_table = _REACHER_TABLES
+  sin_table, cos_table = (tf.constant(t) for t in _REACHER_TABLES)
   n1 = _angle_index(physics[:, 0])
   n12 = tf.math.floormod(n1 + _angle_index(physics[:, 1]), ANGLE_STEPS)
   sin1, cos1 = [tf.gather(t, n1)[:, None, None] for t in (sin_table, cos_table)]
@@ -412,7 +412,9 @@ def render_reacher(env: Optional[BatchedEnvironment], physics: tf.Tensor, size: 
   return _paint(image, tip, _FINGER)
 
 
-_REACHER_TABLES = tuple(tf.constant(t) for t in _angle_tables(ANGLE_STEPS))
+# NumPy at import: a tensor made while importing would start TensorFlow's runtime before
+# `tf_equirl.compilation` sets XLA's flags (its persistent cache among them).
+_REACHER_TABLES = _angle_tables(ANGLE_STEPS)
 
 
 register_renderer("CartPole-v1", render_cartpole, "D1")
