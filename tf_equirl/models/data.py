@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import TYPE_CHECKING, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -143,7 +143,12 @@ def collect_transitions(
 
 
 def collect_episodes(
-  env, num_episodes: int, seed: int, actor=None, num_envs: int = 128, greedy: bool = False
+  env: Any,
+  num_episodes: int,
+  seed: int,
+  actor: Optional[Any] = None,
+  num_envs: int = 128,
+  greedy: bool = False,
 ) -> Dict[str, np.ndarray]:
   """`num_episodes` whole episodes of `env` under `actor` (a logits model) or, with
   `actor=None`, the uniform random policy, with the episode of every transition.

@@ -331,7 +331,7 @@ def _feature_width(kind: str, width: Optional[int], group_order: int, builder: s
 def build_feature_actor(
   kind: str,
   action_rep: Representation,
-  feature_shape,
+  feature_shape: Any,
   width: Optional[int] = None,
   num_kernels: int = RELAXED_KERNELS,
   name: Optional[str] = None,
@@ -381,7 +381,7 @@ def build_feature_actor(
 def build_feature_critic(
   kind: str,
   action_rep: Representation,
-  feature_shape,
+  feature_shape: Any,
   width: Optional[int] = None,
   num_kernels: int = RELAXED_KERNELS,
   name: Optional[str] = None,

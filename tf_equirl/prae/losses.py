@@ -33,7 +33,7 @@ ranked among the batch's encoded next states by the distance to the prediction `
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Any, Dict, Tuple
 
 import tensorflow as tf
 
@@ -83,7 +83,9 @@ def latent_loss_terms(
   return {"transition": transition, "reward": reward, "contrastive": contrastive}
 
 
-def loss_terms(model, batch: Dict[str, tf.Tensor], hinge: float = 1.0, form: str = "reference"):
+def loss_terms(
+  model: Any, batch: Dict[str, tf.Tensor], hinge: float = 1.0, form: str = "reference"
+) -> Tuple[Dict[str, tf.Tensor], tf.Tensor, tf.Tensor]:
   """The three terms of `model` (a `PRAEModel`) on a batch, and the latents they used.
 
   Args:

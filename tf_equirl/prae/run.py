@@ -114,7 +114,7 @@ def plan_and_evaluate(
   model: PRAEModel,
   observations: np.ndarray,
   config: PRAEConfig,
-  env,
+  env: Any,
   goal: Optional[Any] = None,
   eval_kwargs: Optional[Dict[str, Any]] = None,
 ) -> Tuple[AbstractMDP, Plan, LiftedPolicy, np.ndarray]:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from typing import Any, Callable, Dict, NamedTuple, Optional
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -323,7 +323,7 @@ class AC:
     seed: int,
     episodes: Optional[int] = None,
     obs_noise: Optional[float] = None,
-  ):
+  ) -> Tuple[np.ndarray, np.ndarray]:
     """The seed's final evaluation of the current actor: `(clean, noisy)` per-episode returns.
 
     Args:

@@ -8,7 +8,7 @@ of the buffer), so adding and sampling run inside an XLA-compiled loop.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -37,7 +37,9 @@ class NStepBatch(NamedTuple):
   next_observation: tf.Tensor
 
 
-def n_step_targets(reward, discount, ended, gamma: float):
+def n_step_targets(
+  reward: tf.Tensor, discount: tf.Tensor, ended: tf.Tensor, gamma: float
+) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
   """n-step sums over `[B, n]` consecutive transitions of one environment.
 
   The sum stops at the first transition that ended an episode (terminated or truncated):
