@@ -13,9 +13,16 @@ data beside it. Per-seed runs, datasets and other intermediate files go to `<run
 (finished runs there are reused). The studies are `tf_equirl.experiments.registry`; with
 `--quick` every study runs on tiny budgets (2 seeds, a few thousand steps, 1 epoch, the
 smallest grid), making the datasets it needs, into a temporary folder unless --out is given.
+
+When several studies are selected, each runs in a process of its own (this launcher with
+`--only=<name>`), so one study's compiled programs and datasets are freed before the next
+starts, and a study that fails does not stop the others: the launcher runs them all, lists
+the ones that failed and exits non-zero.
 """
 
 import os
+import subprocess
+import sys
 import tempfile
 
 from absl import app, flags
@@ -86,7 +93,8 @@ def main(argv):
       f.write(registry.results_index())
     print(f"wrote {path}")
     return
-  scratch = tempfile.mkdtemp(prefix="reproduce_all_") if _QUICK.value else None
+  needs_scratch = _QUICK.value and not (_OUT.value and _RUNS.value)
+  scratch = tempfile.mkdtemp(prefix="reproduce_all_") if needs_scratch else None
   out = _OUT.value or (scratch if _QUICK.value else "results")
   runs = _RUNS.value or (
     os.path.join(scratch, "runs") if _QUICK.value else os.path.join("runs", "reproduce_all")
@@ -102,10 +110,35 @@ def main(argv):
           registry.study_command(name, _QUICK.value),
         )
       )
+  if len(names) == 1:
+    path = registry.run_study(names[0], root=out, runs=runs, quick=_QUICK.value)
+    print(f"wrote {path}", flush=True)
+    return
+  failed = []
   for name in names:
     print(f"== {name}", flush=True)
-    path = registry.run_study(name, root=out, runs=runs, quick=_QUICK.value)
-    print(f"wrote {path}", flush=True)
+    code = subprocess.call(study_process(name, out, runs), cwd=registry.REPO)
+    if code != 0:
+      failed.append(name)
+      print(f"!! {name} failed (exit status {code})", flush=True)
+  if failed:
+    raise SystemExit(
+      f"{len(failed)} of {len(names)} studies failed: {', '.join(failed)}; "
+      f"rerun one with --only=<name> to see its error alone."
+    )
+
+
+def study_process(name, out, runs):
+  """The command line that runs study `name` alone in a fresh process, with this process'
+  `--quick` and compilation flags and absolute output folders."""
+  argv = [sys.executable, "-m", "launchers.reproduce_all", f"--only={name}"]
+  argv += [f"--out={os.path.abspath(out)}", f"--runs={os.path.abspath(runs)}"]
+  if _QUICK.value:
+    argv.append("--quick")
+  for flag in ("xla_runtime", "xla_cache"):
+    if flags.FLAGS[flag].present:
+      argv.append(flags.FLAGS[flag].serialize())
+  return argv
 
 
 if __name__ == "__main__":

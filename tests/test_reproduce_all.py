@@ -1,5 +1,6 @@
 """`python -m launchers.reproduce_all --quick`: every study of the registry end to end on tiny
-budgets, in one process, into a temporary folder (slow: several minutes on 2 cores)."""
+budgets, each study in a process of its own, into a temporary folder (slow: several minutes on
+2 cores)."""
 
 import os
 import subprocess
@@ -38,3 +39,29 @@ def test_every_study_runs_quick_and_writes_a_report_with_provenance(tmp_path):
     ]
     assert len(rows) >= 2, f"{name}: no table row"  # a header and at least one row
   assert not (tmp_path / "results" / "results").exists()
+
+
+@pytest.mark.slow
+def test_a_failing_study_does_not_stop_the_others_and_is_named(tmp_path):
+  out, runs = tmp_path / "results", tmp_path / "runs"
+  out.mkdir()
+  (out / "ppo_catch").write_text("a file where the study's folder should be")
+  proc = subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "launchers.reproduce_all",
+      "--quick",
+      "--only=ppo_catch,forward_overhead",
+      f"--out={out}",
+      f"--runs={runs}",
+    ],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=900,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+  )
+  assert proc.returncode != 0
+  assert "1 of 2 studies failed: ppo_catch" in proc.stdout + proc.stderr
+  assert (out / "forward_overhead" / "README.md").exists()  # ran after the failure

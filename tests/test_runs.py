@@ -71,6 +71,7 @@ def test_another_configuration_is_refused_and_overwrite_replaces_it(tmp_path):
   assert folder.record["config_hash"] == runs.config_hash(other)
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_a_finished_seed_is_reused_only_with_its_fingerprint(tmp_path):
   config = _config(iterations=2)
   out = str(tmp_path / "run")
@@ -154,6 +155,7 @@ def test_a_diverged_run_is_marked_failed_and_never_summarised(tmp_path, monkeypa
   assert (out / "seed_0.csv").exists()  # the finished seed is kept
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_a_diverged_seed_of_a_vectorised_group_fails_the_run_and_keeps_the_others(
   tmp_path, monkeypatch
 ):
@@ -198,6 +200,7 @@ def _interrupt_after(calls: int):
   return callback
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_ppo_resumes_from_its_checkpoint_with_the_same_curve(tmp_path):
   config = _config(iterations=6)
   uninterrupted = seed_columns(PPO(config).train(seed=3))
@@ -315,6 +318,7 @@ def test_an_interrupted_launcher_resumes_to_the_same_csv(tmp_path, sig, kill_aft
   assert not (out / "checkpoints" / "seed_1").exists()  # removed once the seed finished
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_launcher_errors_for_out_and_divergence_are_one_line(tmp_path):
   file = tmp_path / "a_file"
   file.write_text("x")

@@ -121,6 +121,7 @@ def test_batched_draws_reject_bad_seeds_and_normals_in_vectorised_code():
 
 
 # ------------------------------------------------------------------ PPO
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_mlp_seeds_match_lone_runs_alone_or_together_with_one_trace():
   config = _config(total_steps=128)  # two iterations, two compiled calls
   together = SeedBatchPPO(config, [3, 0, 7], seed_batch=2)  # groups [3, 0], [7 + padding]
@@ -213,6 +214,7 @@ def test_gcnn_seeds_match_lone_runs(env, network, split):
   _assert_matches_lone(config, batch, results, 0)
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_one_seeds_huge_or_infinite_gradient_does_not_change_another_seeds_update():
   config = _config()
   batch = SeedBatchPPO(config, [3, 5, 6])

@@ -220,6 +220,7 @@ def grid_sweep(ray_address, tmp_path_factory):
   return result, killer.killed
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_grid_of_two_fields_completes_with_a_killed_worker(grid_sweep):
   result, killed_pid = grid_sweep
   assert killed_pid is not None, "the worker was never killed"
@@ -254,6 +255,7 @@ def test_grid_of_two_fields_completes_with_a_killed_worker(grid_sweep):
   ]
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_trial_is_bit_identical_to_train_ppo(grid_sweep, tmp_path):
   """The retried cell equals the sequential path of `launchers.train_ppo` bit for bit."""
   result, _ = grid_sweep
