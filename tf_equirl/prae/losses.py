@@ -183,7 +183,11 @@ def autoencoder_loss_terms(
   no_negatives = tf.zeros([tf.shape(z)[0], 0, z.shape[-1]], z.dtype)
   terms = latent_loss_terms(z_next, z_pred, no_negatives, batch["reward"], reward_pred, 1.0, form)
   return (
-    {"transition": terms["transition"], "reward": terms["reward"], "reconstruction": reconstruction},
+    {
+      "transition": terms["transition"],
+      "reward": terms["reward"],
+      "reconstruction": reconstruction,
+    },
     z_pred,
     z_next,
   )

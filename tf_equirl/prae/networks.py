@@ -282,8 +282,7 @@ class PRAEModel(keras.Model):
         f"({reward.input_shape[-1]})."
       )
     if decoder is not None and (
-      int(decoder.input_shape[-1]) != latent
-      or decoder.output_shape[-1] != encoder.input_shape[-1]
+      int(decoder.input_shape[-1]) != latent or decoder.output_shape[-1] != encoder.input_shape[-1]
     ):
       raise ValueError(
         f"PRAEModel: the decoder must map latents of width {latent} to states of width "
