@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -193,7 +193,9 @@ class PRAETrainer:
     offset = tf.minimum(tf.cast(draws * tf.cast(length, tf.float32), tf.int32), length - 1)
     return transitions["start"][:, None] + offset
 
-  def loss_terms(self, batch: Dict[str, tf.Tensor]):
+  def loss_terms(
+    self, batch: Dict[str, tf.Tensor]
+  ) -> Tuple[Dict[str, tf.Tensor], tf.Tensor, tf.Tensor]:
     """`(terms, z_pred, z_next)` of the config's objective on `batch` (`BATCH_FIELDS`)."""
     if self.config.objective == "autoencoder":
       return autoencoder_loss_terms(self.model, batch, self.config.loss_form)
