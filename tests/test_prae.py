@@ -355,6 +355,8 @@ def test_train_prae_writes_its_files(tmp_path):
   for name in ("history.csv", "summary.json", "model.keras", "plan.npz"):
     assert (tmp_path / name).exists()
   assert len(run.history) == 3 and run.summary["prototypes"] == 65
+  assert run.summary["val_loss"] == run.history[-1]["val_loss"]
+  assert "val_loss" in (tmp_path / "history.csv").read_text().splitlines()[0].split(",")
   assert run.returns.shape == (4,)
   again = keras.models.load_model(str(tmp_path / "model.keras"))
   obs = np.zeros((1, 4), np.float32)
