@@ -16,7 +16,7 @@ from tf_equirl.experiments import prae_study as study
 _SEEDS = flags.DEFINE_integer("seeds", 16, "Seeds per row (0..N-1).", lower_bound=1)
 _TASKS = flags.DEFINE_list("tasks", list(study.TASKS), "Tasks (tf_equirl.experiments.prae_study).")
 _MODELS = flags.DEFINE_list(
-  "models", list(study.MODELS), "Models: prae, equivariant, no_negatives."
+  "models", list(study.MODELS), "Models: prae, equivariant, no_negatives, autoencoder."
 )
 _BUDGETS = flags.DEFINE_list("budgets", ["100", "1000"], "Training episodes per run.")
 _EPOCHS = flags.DEFINE_integer("epochs", 100, "Epochs per run.", lower_bound=1)

@@ -18,11 +18,16 @@ from absl import app, flags
 
 from launchers import common
 
-from tf_equirl.prae import ENCODERS, LOSS_FORMS, REWARDS, PRAEConfig, train_prae
+from tf_equirl.prae import ENCODERS, LOSS_FORMS, OBJECTIVES, REWARDS, PRAEConfig, train_prae
 
 common.define_config_flags(
   PRAEConfig,
-  enums={"encoder": ENCODERS, "loss_form": LOSS_FORMS, "reward": REWARDS},
+  enums={
+    "encoder": ENCODERS,
+    "loss_form": LOSS_FORMS,
+    "objective": OBJECTIVES,
+    "reward": REWARDS,
+  },
   lower_bounds={"epochs": 1, "seed": 0, "batch_size": 1, "num_episodes": 1},
 )
 _OUT = flags.DEFINE_string("out", None, "Output folder (default runs/prae/<env>/seed_<seed>).")

@@ -227,6 +227,9 @@ def test_planner_on_a_chain_matches_closed_form():
     ("encoder", "cnn", "encoder must be one of"),
     ("loss_form", "paper", "loss_form must be one of"),
     ("reward", "dense", "reward must be one of"),
+    ("objective", "vae", "objective must be one of"),
+    ("decoder_hidden", (), "decoder_hidden must be None or a non-empty tuple"),
+    ("decoder_hidden", (32, 0), "decoder_hidden must be a positive integer"),
     ("encoder_hidden", (), "encoder_hidden must be a non-empty tuple"),
     ("num_negatives", 2.5, "num_negatives must be a non-negative integer"),
     ("fold_prototypes", True, "needs equivariant=True"),
@@ -352,6 +355,8 @@ def test_train_prae_writes_its_files(tmp_path):
   for name in ("history.csv", "summary.json", "model.keras", "plan.npz"):
     assert (tmp_path / name).exists()
   assert len(run.history) == 3 and run.summary["prototypes"] == 65
+  assert run.summary["val_loss"] == run.history[-1]["val_loss"]
+  assert "val_loss" in (tmp_path / "history.csv").read_text().splitlines()[0].split(",")
   assert run.returns.shape == (4,)
   again = keras.models.load_model(str(tmp_path / "model.keras"))
   obs = np.zeros((1, 4), np.float32)

@@ -6,14 +6,18 @@ Rows: data budgets (random-policy episodes) x models x tasks. Models:
 * `equivariant`: equivariant PRAE (G-CNN encoder, equivariant latent action, invariant
   reward) planning on the quotient by the group (`fold_prototypes`), except on KeyRoom,
   whose goal (a door off the diagonal) is not invariant (`UNFOLDED`);
-* `no_negatives`: PRAE without the contrastive term (`num_negatives=0`).
+* `no_negatives`: PRAE without the contrastive term (`num_negatives=0`);
+* `autoencoder`: the paper's baseline, the reference's encoder with a mirrored decoder
+  trained on reconstruction, transition and reward losses (`objective="autoencoder"`), then
+  the same prototypes, value iteration and lifted policy.
 
 Tasks (`TASKS`): CartPole with CartPole-v0's 200-step episodes and the upright goal, Catch
 and the D4 grid world with the learned reward, and KeyRoom with a goal per door, evaluated
 on its four training doors (corners) and on held-out doors (`ROOM_TEST_DOORS`).
 
 Columns, per row, over the seeds (mean +- 2 SE of the per-seed values): the last epoch's
-loss and Hits@1 on held-out episodes, and the lifted policy's mean return (KeyRoom: success
+training loss, its loss and Hits@1 on held-out episodes (the loss is each model's own
+objective, so losses compare across budgets and seeds, not across models), and the lifted policy's mean return (KeyRoom: success
 rate on training and held-out doors) over `eval_episodes` episodes per seed. The
 comparisons table (`tf_equirl.stats.compare`, paired over seeds) sets every model against
 `prae` at the same task and budget.
@@ -45,6 +49,7 @@ MODELS: Dict[str, Dict[str, Any]] = {
   "prae": {},
   "equivariant": dict(encoder="gcnn", equivariant=True, fold_prototypes=True),
   "no_negatives": dict(num_negatives=0),
+  "autoencoder": dict(objective="autoencoder"),
 }
 # Per task: the PRAEConfig fields (widths divisible by |G|: C2 for CartPole, Catch and the
 # room, D4 for the grid world).
@@ -141,9 +146,11 @@ def _one_run(config: PRAEConfig, task: str) -> Dict[str, Any]:
   keras.utils.set_random_seed(config.seed)
   model = build_model(config, env)
   history = PRAETrainer(model, train, config).fit(validation)
+  final = history[-1]
   row: Dict[str, Any] = {
-    "loss": history[-1]["loss"],
-    "hits_at_1": history[-1].get("val_hits_at_1", history[-1]["hits_at_1"]),
+    "loss": final["loss"],
+    "val_loss": final.get("val_loss", final["loss"]),
+    "hits_at_1": final.get("val_hits_at_1", final["hits_at_1"]),
   }
   if task != "KeyRoom-v0":
     returns = plan_and_evaluate(model, train["obs"], config, env)[3]
@@ -170,8 +177,8 @@ def _run_path(study: PRAEStudyConfig, task: str, model: str, budget: int, seed: 
 
 def _column_names(task: str) -> List[str]:
   if task == "KeyRoom-v0":
-    return ["loss", "hits_at_1", "success_train_doors", "success_test_doors"]
-  return ["loss", "hits_at_1", "return"]
+    return ["loss", "val_loss", "hits_at_1", "success_train_doors", "success_test_doors"]
+  return ["loss", "val_loss", "hits_at_1", "return"]
 
 
 def run(study: PRAEStudyConfig) -> str:
@@ -209,8 +216,9 @@ def _report(study: PRAEStudyConfig, rows) -> str:
     f"Command: `{study.command}`. Seeds 0-{study.seeds - 1} per row; {study.epochs} epochs "
     f"(batch {study.batch_size}), {study.num_prototypes} prototypes, {study.sweeps} sweeps; "
     f"the lifted policy on {study.eval_episodes} episodes per seed. Cells: mean +- 2 SE over "
-    "seeds. `loss`: the last epoch's training loss; `hits_at_1`: on held-out episodes (a "
-    "fifth of the budget). How each run is made: `tf_equirl.experiments.prae_study`.\n",
+    "seeds. `loss`: the last epoch's training loss, `val_loss` the same terms on held-out "
+    "episodes (a fifth of the budget), each model's own objective; `hits_at_1`: on the "
+    "held-out episodes. How each run is made: `tf_equirl.experiments.prae_study`.\n",
   ]
   for task in study.tasks:
     columns = _column_names(task)
@@ -222,7 +230,11 @@ def _report(study: PRAEStudyConfig, rows) -> str:
     for budget in study.budgets:
       for model in study.models:
         per_seed = rows[(task, budget, model)]
-        cells = [_cell([r[c] for r in per_seed]) for c in columns]
+        # Runs saved before a column existed leave it out: "n/a" rather than a partial mean.
+        cells = [
+          _cell([r[c] for r in per_seed]) if all(c in r for r in per_seed) else "n/a"
+          for c in columns
+        ]
         lines.append(f"| {budget} | {model} | " + " | ".join(cells) + " |")
         values[f"{model} ({budget} episodes)"] = np.array([r[columns[-1]] for r in per_seed])
         if model != "prae" and "prae" in study.models:

@@ -569,7 +569,7 @@ def _prae() -> Dict[str, Any]:
     return study.PRAEStudyConfig(
       tasks=("CartPole-v0",),
       budgets=(10,),
-      models=("prae", "equivariant"),
+      models=("prae", "equivariant", "autoencoder"),
       seeds=2,
       epochs=2,
       batch_size=128,

@@ -9,11 +9,14 @@ lifted back by acting on the nearest prototype's Q-values.
 
 * `PRAEConfig`: every setting (defaults: the reference's CartPole settings, 100 episodes).
 * `build_encoder` ("mlp", "gcnn", "relaxed"), `build_transition`, `build_reward`,
-  `PRAEModel` (the three, registered: `.keras` round trip in safe mode),
+  `build_decoder` (the autoencoder baseline's), `PRAEModel` (the networks, registered:
+  `.keras` round trip in safe mode),
   `latent_representation` (how a group encoder's latent transforms).
-* `loss_terms`, `latent_loss_terms` (forms "reference" and "thesis"), `ranking_metrics`
-  (Hits@1, MRR).
-* `PRAETrainer` (one XLA graph per epoch), `evaluate_ranking`.
+* `loss_terms`, `latent_loss_terms` (forms "reference" and "thesis"),
+  `autoencoder_loss_terms` (`PRAEConfig.objective="autoencoder"`: reconstruction instead of
+  the contrastive term), `ranking_metrics` (Hits@1, MRR).
+* `PRAETrainer` (one XLA graph per epoch, one compiled call for the validation loss),
+  `evaluate_ranking`.
 * `build_abstract_mdp`, `AbstractMDP`, `value_iteration`, `Plan`.
 * `LiftedPolicy` (pure `q_values` / `action` functions and a tf-agents `TFPolicy`),
   `evaluate_lifted`.
@@ -21,10 +24,19 @@ lifted back by acting on the nearest prototype's Q-values.
   its parts `collect_data`, `build_model`, `plan_and_evaluate` (one model, several goals).
 """
 
-from tf_equirl.prae.config import ENCODERS, LOSS_FORMS, REWARDS, PRAEConfig
-from tf_equirl.prae.losses import TERMS, latent_loss_terms, loss_terms, ranking_metrics
+from tf_equirl.prae.config import ENCODERS, LOSS_FORMS, OBJECTIVES, REWARDS, PRAEConfig
+from tf_equirl.prae.losses import (
+  AUTOENCODER_TERMS,
+  TERMS,
+  autoencoder_loss_terms,
+  latent_loss_terms,
+  loss_terms,
+  objective_terms,
+  ranking_metrics,
+)
 from tf_equirl.prae.networks import (
   PRAEModel,
+  build_decoder,
   build_encoder,
   build_reward,
   build_transition,
@@ -52,12 +64,17 @@ __all__ = [
   "PRAEConfig",
   "ENCODERS",
   "LOSS_FORMS",
+  "OBJECTIVES",
   "REWARDS",
   "TERMS",
+  "AUTOENCODER_TERMS",
+  "autoencoder_loss_terms",
   "latent_loss_terms",
   "loss_terms",
+  "objective_terms",
   "ranking_metrics",
   "PRAEModel",
+  "build_decoder",
   "build_encoder",
   "build_reward",
   "build_transition",

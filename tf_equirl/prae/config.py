@@ -13,9 +13,10 @@ from typing import Optional, Tuple
 
 from tf_equirl import checks
 
-__all__ = ["PRAEConfig", "ENCODERS", "LOSS_FORMS", "REWARDS"]
+__all__ = ["PRAEConfig", "ENCODERS", "LOSS_FORMS", "OBJECTIVES", "REWARDS"]
 
 ENCODERS = ("mlp", "gcnn", "relaxed")
+OBJECTIVES = ("contrastive", "autoencoder")
 LOSS_FORMS = ("reference", "thesis")
 REWARDS = ("goal", "learned")
 
@@ -41,6 +42,12 @@ class PRAEConfig:
       `equivariant`): the abstract transitions go to the nearest point of each prototype's
       orbit and the lifted policy acts from the nearest orbit point, permuting the actions
       (`tf_equirl.prae.planning`).
+    objective: "contrastive" (PRAE: transition, reward and hinge terms) or "autoencoder"
+      (the paper's baseline: a decoder reconstructs the states from their latents, and the
+      reconstruction term replaces the contrastive one; `tf_equirl.prae.losses`). The
+      prototypes, value iteration and lifted policy are the same for both.
+    decoder_hidden: hidden widths of the autoencoder's MLP decoder (latent -> state); None
+      mirrors the encoder, `encoder_hidden` reversed (reference sizes: 32, 64).
     latent_dim: size of the latent state z (reference: 50); a multiple of |G| for the
       group encoders.
     encoder_hidden: hidden widths of the encoder (reference: 64, 32); the group encoders
@@ -81,6 +88,8 @@ class PRAEConfig:
   encoder: str = "mlp"
   equivariant: bool = False
   fold_prototypes: bool = False
+  objective: str = "contrastive"
+  decoder_hidden: Optional[Tuple[int, ...]] = None
   latent_dim: int = 50
   encoder_hidden: Tuple[int, ...] = (64, 32)
   action_hidden: int = 100
@@ -107,6 +116,7 @@ class PRAEConfig:
     for name, allowed in (
       ("encoder", ENCODERS),
       ("loss_form", LOSS_FORMS),
+      ("objective", OBJECTIVES),
       ("reward", REWARDS),
     ):
       if getattr(self, name) not in allowed:
@@ -143,6 +153,16 @@ class PRAEConfig:
     for width in hidden:
       checks.positive_int(owner, "encoder_hidden", width)
     object.__setattr__(self, "encoder_hidden", hidden)
+    if self.decoder_hidden is not None:
+      decoder = self.decoder_hidden
+      if not isinstance(decoder, (tuple, list)) or not decoder:
+        raise ValueError(
+          f"{owner}.decoder_hidden must be None or a non-empty tuple of positive integers, "
+          f"received {decoder!r}."
+        )
+      for width in decoder:
+        checks.positive_int(owner, "decoder_hidden", width)
+      object.__setattr__(self, "decoder_hidden", tuple(decoder))
     if self.goal is not None:
       if not isinstance(self.goal, (tuple, list)) or not self.goal:
         raise ValueError(

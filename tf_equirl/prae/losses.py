@@ -24,6 +24,12 @@ from (the encoded next state against the predicted one). The thesis writes sums 
 dataset; both forms here average over the batch, which scales the loss and leaves its
 minimisers alone. The loss is the sum of the three terms.
 
+The autoencoder baseline (`PRAEConfig.objective="autoencoder"`, the paper's comparison)
+keeps the transition and reward terms of the chosen form and replaces the contrastive term
+with a reconstruction term through a decoder `D`, over the batch's states and next states:
+
+    reconstruction = mean over {s, s'} of ||D(Z(s)) - s||^2
+
 Ranking metrics (Kipf et al. 2020, C-SWM): for each sample, the true next latent `z'_i` is
 ranked among the batch's encoded next states by the distance to the prediction `z_hat_i`;
 `rank_i = 1 + #{j : ||z_hat_i - z'_j|| < ||z_hat_i - z'_i||}`. Hits@1 is the share of rank
@@ -37,11 +43,32 @@ from typing import Any, Dict, Tuple
 
 import tensorflow as tf
 
-from tf_equirl.prae.config import LOSS_FORMS
+from tf_equirl.prae.config import LOSS_FORMS, OBJECTIVES
 
-__all__ = ["TERMS", "latent_loss_terms", "loss_terms", "ranking_metrics"]
+__all__ = [
+  "TERMS",
+  "AUTOENCODER_TERMS",
+  "objective_terms",
+  "latent_loss_terms",
+  "loss_terms",
+  "autoencoder_loss_terms",
+  "ranking_metrics",
+]
 
 TERMS = ("transition", "reward", "contrastive")
+AUTOENCODER_TERMS = ("transition", "reward", "reconstruction")
+
+
+def objective_terms(objective: str) -> Tuple[str, ...]:
+  """The loss terms of an objective: `TERMS` ("contrastive") or `AUTOENCODER_TERMS`
+  ("autoencoder").
+
+  Raises:
+    ValueError: an unknown objective.
+  """
+  if objective not in OBJECTIVES:
+    raise ValueError(f"PRAE objective must be one of {OBJECTIVES}, received {objective!r}.")
+  return TERMS if objective == "contrastive" else AUTOENCODER_TERMS
 
 
 def _half_square(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
@@ -119,6 +146,51 @@ def loss_terms(
   reward_pred = model.reward(reward_from, training=True)[:, 0]
   terms = latent_loss_terms(z_next, z_pred, z_negative, batch["reward"], reward_pred, hinge, form)
   return terms, z_pred, z_next
+
+
+def autoencoder_loss_terms(
+  model: Any, batch: Dict[str, tf.Tensor], form: str = "reference"
+) -> Tuple[Dict[str, tf.Tensor], tf.Tensor, tf.Tensor]:
+  """The autoencoder baseline's terms of `model` (a `PRAEModel` with a decoder) on a batch.
+
+  Args:
+    model: a `PRAEModel` with a decoder.
+    batch: `obs [B, d]`, `action [B]`, `next_obs [B, d]`, `reward [B]` (negatives, if
+      present, are not used).
+    form: "reference" or "thesis": the form of the transition and reward terms.
+
+  Returns:
+    `(terms, z_pred, z_next)`: `{"transition", "reward", "reconstruction"}` scalars (see the
+    module docstring), the predicted and the encoded next latents `[B, k]`.
+
+  Raises:
+    ValueError: a model without a decoder, or an unknown form.
+  """
+  if model.decoder is None:
+    raise ValueError(
+      "PRAE autoencoder loss: the model has no decoder (build it with "
+      "PRAEConfig(objective='autoencoder'))."
+    )
+  states = tf.concat([batch["obs"], batch["next_obs"]], 0)
+  latents = model.encoder(states, training=True)
+  z, z_next = tf.split(latents, 2)
+  reconstruction = tf.reduce_mean(
+    tf.reduce_sum(tf.square(model.decoder(latents, training=True) - states), axis=-1)
+  )
+  z_pred = model.transition([z, batch["action"]], training=True)
+  reward_from = z_pred if form == "reference" else z
+  reward_pred = model.reward(reward_from, training=True)[:, 0]
+  no_negatives = tf.zeros([tf.shape(z)[0], 0, z.shape[-1]], z.dtype)
+  terms = latent_loss_terms(z_next, z_pred, no_negatives, batch["reward"], reward_pred, 1.0, form)
+  return (
+    {
+      "transition": terms["transition"],
+      "reward": terms["reward"],
+      "reconstruction": reconstruction,
+    },
+    z_pred,
+    z_next,
+  )
 
 
 def ranking_metrics(z_pred: tf.Tensor, z_next: tf.Tensor) -> Dict[str, tf.Tensor]:

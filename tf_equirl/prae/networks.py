@@ -10,6 +10,9 @@
   `ActionEncoder`, `A = Dense(z)(ReLU(Dense(100)([z, onehot(a)])))`, a state-dependent
   latent action added to z.
 * Reward model `R(z)` (`build_reward`): the reference's `RewardPredictor`, z -> 64 -> 1.
+* State decoder `D: z -> s` (`build_decoder`), for the autoencoder baseline only
+  (`PRAEConfig.objective="autoencoder"`): an MLP mirroring the encoder (50 -> 32 -> 64 -> d,
+  ReLU, linear output).
 * Equivariant PRAE (`build_transition(..., symmetry=)`, `build_reward(..., symmetry=)`), for
   a latent that transforms by `rho(g) = P_g (x) I_c` (`latent_representation`): the latent
   action lifts `[z, onehot(a)]` jointly, `GroupLift` on the direct sum of the latent and the
@@ -18,8 +21,8 @@
   reads `z` as regular features `[|G|, c]`, `GroupConv` -> `GroupPool` (mean) -> `Dense(1)`,
   so `R(rho(g) z) = R(z)`.
 
-All three are functional Keras models of Keras built-ins and registered tf_equirl layers;
-`PRAEModel` holds them, is registered, and reloads from `.keras` in safe mode after
+All are functional Keras models of Keras built-ins and registered tf_equirl layers;
+`PRAEModel` holds them (the decoder where there is one), is registered, and reloads from `.keras` in safe mode after
 `import tf_equirl.prae`.
 
 Parameter count on CartPole with the defaults: encoder 4,050 (4*64+64 + 64*32+32 +
@@ -51,6 +54,7 @@ __all__ = [
   "build_encoder",
   "build_transition",
   "build_reward",
+  "build_decoder",
   "latent_representation",
   "PRAEModel",
 ]
@@ -216,6 +220,30 @@ def build_reward(
   return keras.Model(z, out, name=name)
 
 
+def build_decoder(
+  latent_dim: int, state_dim: int, hidden: Sequence[int] = (32, 64), name: str = "decoder"
+) -> keras.Model:
+  """State decoder `[B, latent_dim] -> [B, state_dim]` of the autoencoder baseline: ReLU
+  hidden layers of widths `hidden` and a linear output (the default mirrors the reference
+  encoder's 64, 32).
+
+  Raises:
+    ValueError: widths that are not positive integers.
+  """
+  for width in (latent_dim, state_dim, *hidden):
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
+      raise ValueError(
+        f"PRAE decoder: widths must be positive integers, received latent_dim={latent_dim!r}, "
+        f"state_dim={state_dim!r}, hidden={tuple(hidden)!r}."
+      )
+  z = keras.Input((latent_dim,), name="latent")
+  h = z
+  for i, width in enumerate(hidden):
+    h = keras.layers.Dense(width, "relu", name=f"hidden_{i}")(h)
+  out = keras.layers.Dense(state_dim, name="reconstruction")(h)
+  return keras.Model(z, out, name=name)
+
+
 @keras.saving.register_keras_serializable(package="tf_equirl")
 class PRAEModel(keras.Model):
   """Encoder, latent transition and reward model of a PRAE, saved and loaded together.
@@ -224,6 +252,7 @@ class PRAEModel(keras.Model):
     encoder: `[B, d] -> [B, k]` (`build_encoder`).
     transition: `[z [B, k], action [B]] -> [B, k]` (`build_transition`).
     reward: `[B, k] -> [B, 1]` (`build_reward`).
+    decoder: None, or `[B, k] -> [B, d]` (`build_decoder`, the autoencoder baseline).
     **kwargs: the base `keras.Model` arguments.
 
   Input shape: `[observation [B, d] float32, action [B] int32]`.
@@ -235,16 +264,29 @@ class PRAEModel(keras.Model):
   """
 
   def __init__(
-    self, encoder: keras.Model, transition: keras.Model, reward: keras.Model, **kwargs: Any
+    self,
+    encoder: keras.Model,
+    transition: keras.Model,
+    reward: keras.Model,
+    decoder: Optional[keras.Model] = None,
+    **kwargs: Any,
   ):
     super().__init__(**kwargs)
     self.encoder, self.transition, self.reward = encoder, transition, reward
+    self.decoder = decoder
     latent = int(encoder.output_shape[-1])
     if int(transition.output_shape[-1]) != latent or int(reward.input_shape[-1]) != latent:
       raise ValueError(
         f"PRAEModel: the encoder's latent width {latent} must be the transition's "
         f"({transition.output_shape[-1]}) and the reward model's input width "
         f"({reward.input_shape[-1]})."
+      )
+    if decoder is not None and (
+      int(decoder.input_shape[-1]) != latent or decoder.output_shape[-1] != encoder.input_shape[-1]
+    ):
+      raise ValueError(
+        f"PRAEModel: the decoder must map latents of width {latent} to states of width "
+        f"{encoder.input_shape[-1]}, received {decoder.input_shape} -> {decoder.output_shape}."
       )
     self.built = True  # the sub-models are built: the weights exist before any call
 
@@ -278,6 +320,19 @@ class PRAEModel(keras.Model):
     """Latent states `[B, k]` of observations `[B, d]`."""
     return self.encoder(self.check_observation(observation), training=training)
 
+  def decode(self, z: Any, training: bool = False) -> tf.Tensor:
+    """Reconstructed observations `[B, d]` of latents `[B, k]` (autoencoder models only).
+
+    Raises:
+      ValueError: a model without a decoder.
+    """
+    if self.decoder is None:
+      raise ValueError(
+        "PRAEModel.decode: this model has no decoder (PRAEConfig.objective='autoencoder' "
+        "builds one)."
+      )
+    return self.decoder(tf.convert_to_tensor(z, tf.float32), training=training)
+
   def call(self, inputs, training=None):
     observation, action = inputs
     z = self.encode(observation, training=training)
@@ -288,6 +343,8 @@ class PRAEModel(keras.Model):
     config = {"name": self.name, "trainable": self.trainable}
     for part in ("encoder", "transition", "reward"):
       config[part] = keras.saving.serialize_keras_object(getattr(self, part))
+    if self.decoder is not None:
+      config["decoder"] = keras.saving.serialize_keras_object(self.decoder)
     return config
 
   @classmethod
@@ -295,6 +352,7 @@ class PRAEModel(keras.Model):
     config = dict(config)
     parts = {
       part: keras.saving.deserialize_keras_object(config.pop(part))
-      for part in ("encoder", "transition", "reward")
+      for part in ("encoder", "transition", "reward", "decoder")
+      if part in config
     }
     return cls(**parts, **config)

@@ -7,8 +7,9 @@
 4. Evaluate the lifted policy on `eval_episodes` episodes of the environment.
 
 Files written into `out` (when given): `history.csv` (per epoch: each loss term, the loss,
-Hits@1 and MRR on the training batches and on the validation episodes), `summary.json`
-(returns, final Hits@1 / MRR, sizes, seconds, the command), `model.keras` (the
+Hits@1 and MRR on the training batches and, prefixed `val_`, on the validation episodes),
+`summary.json` (returns, final Hits@1 / MRR, the final training and validation losses,
+sizes, seconds, the command), `model.keras` (the
 `PRAEModel`) and `plan.npz` (prototypes, rewards, values, Q-values).
 """
 
@@ -24,7 +25,14 @@ import numpy as np
 from tf_equirl import envs, results
 from tf_equirl.models.data import collect_episodes
 from tf_equirl.prae.config import PRAEConfig
-from tf_equirl.prae.networks import PRAEModel, build_encoder, build_reward, build_transition
+from tf_equirl.prae.losses import objective_terms
+from tf_equirl.prae.networks import (
+  PRAEModel,
+  build_decoder,
+  build_encoder,
+  build_reward,
+  build_transition,
+)
 from tf_equirl.prae.planning import AbstractMDP, Plan, build_abstract_mdp
 from tf_equirl.prae.policy import LiftedPolicy, evaluate_lifted
 from tf_equirl.prae.training import PRAETrainer
@@ -65,7 +73,9 @@ class PRAERun:
 
 
 def build_model(config: PRAEConfig, env) -> PRAEModel:
-  """The `PRAEModel` of `config` for `env` (weights from Keras' global seed)."""
+  """The `PRAEModel` of `config` for `env` (weights from Keras' global seed); with
+  `config.objective="autoencoder"`, with a decoder (`config.decoder_hidden`, default the
+  encoder's widths reversed)."""
   state_dim = int(np.prod(env.observation_spec().shape))
   encoder = build_encoder(
     config.encoder,
@@ -80,7 +90,12 @@ def build_model(config: PRAEConfig, env) -> PRAEModel:
   )
   reward = build_reward(config.latent_dim, config.reward_hidden, symmetry=symmetry)
   suffix = "_equivariant" if config.equivariant else ""
-  return PRAEModel(encoder, transition, reward, name=f"prae_{config.encoder}{suffix}")
+  decoder = None
+  if config.objective == "autoencoder":
+    hidden = config.decoder_hidden or tuple(reversed(config.encoder_hidden))
+    decoder = build_decoder(config.latent_dim, state_dim, hidden)
+    suffix += "_autoencoder"
+  return PRAEModel(encoder, transition, reward, decoder, name=f"prae_{config.encoder}{suffix}")
 
 
 def env_kwargs(config: PRAEConfig) -> Dict[str, Any]:
@@ -206,7 +221,13 @@ def train_prae(
     "mrr": final["mrr"],
     "val_hits_at_1": final.get("val_hits_at_1"),
     "val_mrr": final.get("val_mrr"),
-    "final_loss": {k: final[k] for k in ("transition", "reward", "contrastive", "loss")},
+    "final_loss": {k: final[k] for k in (*objective_terms(config.objective), "loss")},
+    "val_loss": final.get("val_loss"),
+    "final_val_loss": (
+      {k: final[f"val_{k}"] for k in (*objective_terms(config.objective), "loss")}
+      if validation is not None
+      else None
+    ),
     "train_seconds": round(train_seconds, 1),
     "seconds": round(time.time() - start, 1),
     "command": command,
