@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_equirl.agents.dyna import Dyna, DynaConfig, build_world_model, default_dyna_config
+from tf_equirl.agents.dyna import (
+  Dyna,
+  DynaConfig,
+  build_world_model,
+  default_dyna_config,
+  dyna_gradient_updates,
+  matched_ppo_config,
+)
 from tf_equirl.agents.dyna.seed_batch import SeedBatchDyna
 
 _TINY_PPO = dict(num_envs=4, num_steps=16, total_steps=128, num_minibatches=2, num_epochs=2)
@@ -134,3 +141,66 @@ def test_seed_batch_controls_equal_lone_runs(fields):
       np.testing.assert_array_equal(
         _flat(batch.world_model(k).get_weights()), _flat(dyna.world_model.get_weights())
       )
+
+
+# ------------------------------------------------------------------- matched PPO baseline
+def _sized(total_steps, dyna_iterations, planning_ratio, epochs=2, minibatches=2):
+  ppo = dict(
+    num_envs=4,
+    num_steps=16,
+    total_steps=total_steps,
+    num_epochs=epochs,
+    num_minibatches=minibatches,
+  )
+  return default_dyna_config(
+    "CartPole-v1",
+    ppo_overrides=ppo,
+    world_model="true",
+    planning_ratio=planning_ratio,
+    dyna_iterations=dyna_iterations,
+  )
+
+
+def test_matched_ppo_raises_epochs_to_an_exact_match():
+  # 640 real steps = 10 iterations of 64, 5 Dyna iterations of 2 acting iterations; ratio 0.5
+  # plans 1 iteration per Dyna iteration: 15 iterations x 2 epochs x 2 minibatches.
+  config = _sized(640, 5, 0.5)
+  assert dyna_gradient_updates(config) == 60
+  matched = matched_ppo_config(config)
+  assert (matched.config.num_epochs, matched.config.num_minibatches) == (3, 2)
+  assert matched.config.num_iterations == 10 and matched.real_steps == 640
+  assert matched.ppo_updates == 60 and matched.exact and matched.relative_error == 0.0
+  assert matched.dyna_updates_per_real_step == matched.ppo_updates_per_real_step == 60 / 640
+  # The rest of the PPO settings are Dyna's actor-critic's.
+  assert matched.config.learning_rate == config.ppo.learning_rate
+  assert matched.config.network == config.ppo.network
+
+
+def test_matched_ppo_takes_the_closest_count_when_none_is_exact():
+  # Ratio 0.3: 3 planning iterations over the run, 13 x 2 x 2 = 52 updates, 5.2 per PPO
+  # iteration; with at least 2 epochs and 2 minibatches the closest products are 4 and 6:
+  # 6 (60 updates) by 3 epochs, the minibatch size kept.
+  config = _sized(640, 5, 0.3)
+  assert [config.planning_iterations(i) for i in range(5)] == [0, 1, 0, 1, 1]
+  matched = matched_ppo_config(config)
+  assert matched.dyna_updates == 52 and matched.ppo_updates == 60
+  assert (matched.config.num_epochs, matched.config.num_minibatches) == (3, 2)
+  assert not matched.exact and matched.relative_error == pytest.approx(60 / 52 - 1)
+
+
+def test_matched_ppo_raises_minibatches_when_epochs_alone_overshoot():
+  # 4 epochs x 2 minibatches, ratio 0.25 with 4 acting iterations per Dyna iteration: one
+  # planning iteration each, 5/4 of the updates = 10 per PPO iteration: 5 epochs, exact.
+  config = _sized(1024, 4, 0.25, epochs=4, minibatches=2)
+  assert config.acting_iterations == 4 and dyna_gradient_updates(config) == 20 * 8
+  matched = matched_ppo_config(config)
+  assert (matched.config.num_epochs, matched.config.num_minibatches) == (5, 2)
+  assert matched.exact
+  # 3 epochs x 4 minibatches, ratio 0.25: 15 per iteration; epochs alone give 12 or 16 and
+  # 5 minibatches x 3 epochs gives 15 exactly.
+  config = _sized(1024, 4, 0.25, epochs=3, minibatches=4)
+  matched = matched_ppo_config(config)
+  assert (matched.config.num_epochs, matched.config.num_minibatches) == (3, 5)
+  assert matched.exact and matched.ppo_updates == 16 * 15
+  with pytest.raises(ValueError, match="Expected a DynaConfig"):
+    matched_ppo_config(config.ppo)
