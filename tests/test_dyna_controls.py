@@ -83,6 +83,25 @@ def test_true_model_refuses_a_path_or_a_given_model():
     Dyna(config, world_model=build_world_model("mlp", Dyna(config).spec))
 
 
+def test_true_model_needs_no_zoo_model():
+  from tf_equirl.agents.dyna import default_world_model_name
+  from tf_equirl.sweeps.registry import check_environment
+
+  check_environment(_tiny(mode="supervised"))  # no zoo lookup for the true model
+  with pytest.raises(ValueError, match="No zoo world model of kind 'true'"):
+    default_world_model_name("CartPole-v1", "true")
+
+
+@pytest.mark.slow  # a two-seed run through the runner
+def test_true_model_through_the_runner_saves_no_world_model(tmp_path):
+  from tf_equirl.runner import run_experiment
+
+  out = run_experiment(_tiny("Catch-v0"), [0, 1], str(tmp_path), progress=False)
+  assert out.parameter_counts["world_model"] == 0 and out.curves.shape == (2, 2)
+  assert (tmp_path / "seed_1" / "actor.keras").exists()
+  assert not (tmp_path / "seed_1" / "world_model.keras").exists()
+
+
 # ---------------------------------------------------------------------- untrained model
 def test_untrained_model_stays_bit_identical_and_still_plans():
   config = _tiny(world_model="mlp", model_training=False)
