@@ -8,6 +8,8 @@ actor-critic, planning ratio 1, 50 Dyna iterations, one seed, 500,000 real steps
       --dyna_iterations=10 --total_steps=100000
   python -m launchers.train_dyna --mode=online --orbit_augmentation --rollout_start=buffer \
       --rollout_horizon=20
+  python -m launchers.train_dyna --mode=online --model=true       # upper bound: the real env
+  python -m launchers.train_dyna --mode=online --model=mlp --nomodel_training   # lower bound
 
 Every PPO flag of `launchers.train_ppo` applies to the actor-critic (--network, --critic,
 --learning_rate, ...), and every `DynaConfig` field has a flag (--model and --model_path for

@@ -168,3 +168,69 @@ def test_two_seeds_are_never_enough_for_a_verdict():
   d = stats.difference_of_means([1.0, 1.1], [0.5, 0.7], seeds_a=[0, 1], seeds_b=[0, 1])
   assert d.p_holm == max(d.p_bootstrap, d.p_t) and d.p_t > 0.05
   assert d.words() == "level with"
+
+
+# -------------------------------------------------------------------- time to a threshold
+def test_steps_to_threshold_on_synthetic_curves():
+  steps = np.arange(1, 11) * 100  # 100, ..., 1000
+  ramp = np.linspace(0.0, 9.0, 10)  # reaches 4.0 at index 4 (step 500)
+  late = np.where(np.arange(10) >= 8, 10.0, 0.0)  # reaches at index 8 (step 900)
+  never = np.full(10, 3.0)
+  curves = np.stack([ramp, late, never])
+  np.testing.assert_array_equal(
+    results.steps_to_threshold(steps, curves, 4.0), [500.0, 900.0, np.inf]
+  )
+  assert float(results.steps_to_threshold(steps, ramp, 4.0)) == 500.0
+  assert results.steps_to_threshold(steps, ramp, 4.0).shape == ()
+  # Trailing mean of 3: ramp's smoothed value at index i is i - 1 (from index 2), so above
+  # 3.5 first at index 5; late's is 10/3 at index 8, 20/3 at index 9.
+  np.testing.assert_array_equal(
+    results.steps_to_threshold(steps, curves, 3.5, window=3), [600.0, 1000.0, np.inf]
+  )
+  # A spike does not count once smoothed; NaN (no finished episode) never reaches.
+  spike = np.array([0, 0, 9, 0, 0, np.nan, 5, 5, 5, 5], dtype=float)
+  assert float(results.steps_to_threshold(steps, spike, 4.0)) == 300.0
+  assert float(results.steps_to_threshold(steps, spike, 4.0, window=3)) == 900.0
+
+
+@pytest.mark.parametrize(
+  "args,match",
+  [
+    (([1, 2, 3], [[0, 1]], 1.0), "T=3"),
+    (([1, 1, 3], [0, 1, 2], 1.0), "strictly increasing"),
+    (([1, 2, 3], [0, 1, 2], float("nan")), "threshold must be finite"),
+    (([1, 2, 3], [0, 1, 2], 1.0, 0), "window"),
+  ],
+)
+def test_steps_to_threshold_bad_input_is_named(args, match):
+  with pytest.raises(ValueError, match=match):
+    results.steps_to_threshold(*args)
+
+
+def test_difference_of_censored_times_replaces_inf_by_the_budget():
+  fast = np.array([200.0, 300.0, 250.0, 220.0, 280.0, 240.0])
+  slow = np.array([700.0, np.inf, 800.0, np.inf, 650.0, 900.0])
+  d = stats.difference_of_means(fast, slow, censored_at=1000.0, resamples=2000)
+  # The censored seeds count as 1000: mean(slow) = (700 + 1000 + 800 + 1000 + 650 + 900) / 6.
+  assert d.mean_b == pytest.approx(5050.0 / 6)
+  assert d.difference == pytest.approx(fast.mean() - 5050.0 / 6)
+  assert (d.censored_a, d.censored_b) == (0, 2)
+  assert d.words() == "trails"  # fewer steps to the threshold: a difference < 0
+  # Paired over shared seeds: the censored count is that of the seeds used.
+  paired = stats.difference_of_means(
+    fast, slow, seeds_a=range(6), seeds_b=range(3, 9), censored_at=1000.0, resamples=2000
+  )  # shared seeds 3, 4, 5: slow's 700, inf, 800
+  assert paired.paired and paired.n_a == 3 and paired.censored_b == 1
+  # Every seed of both arms censored: exactly level.
+  never = np.full(4, np.inf)
+  d = stats.difference_of_means(never, never, censored_at=1000.0, resamples=2000)
+  assert d.difference == 0.0 and d.words() == "level with"
+  # compare passes it on, and without it inf is refused with a hint.
+  table = stats.compare({"fast": fast, "slow": slow}, [("fast", "slow")], censored_at=1000.0)
+  assert table[0].censored_b == 2
+  with pytest.raises(ValueError, match="pass censored_at"):
+    stats.difference_of_means(fast, slow)
+  with pytest.raises(ValueError, match="must be at least every finite value"):
+    stats.difference_of_means(fast, slow, censored_at=800.0)
+  with pytest.raises(ValueError, match="censored_at must be a finite number"):
+    stats.difference_of_means(fast, slow, censored_at=float("inf"))

@@ -51,6 +51,7 @@ __all__ = [
   "READINGS",
   "read_curves",
   "moving_average",
+  "steps_to_threshold",
 ]
 
 
@@ -172,6 +173,65 @@ def moving_average(x: np.ndarray, window: int) -> np.ndarray:
   kernel = np.ones(window) / window
   pad = np.concatenate([np.repeat(x[..., :1], window - 1, axis=-1), x], axis=-1)
   return np.apply_along_axis(lambda r: np.convolve(r, kernel, mode="valid"), -1, pad)
+
+
+def steps_to_threshold(
+  curve_steps: Any, curve_returns: Any, threshold: float, window: int = 1
+) -> np.ndarray:
+  """Each seed's first step at which its (smoothed) return reaches `threshold`.
+
+  The return is `moving_average(curve_returns, window)` (trailing mean, `window=1`: the
+  curve as evaluated); a seed reaches the threshold at the first point where that is
+  `>= threshold`, and its value is that point's `curve_steps` entry.
+
+  Censoring: a seed that never reaches the threshold within its curve gets `inf` (its time
+  is only known to be beyond the last step). Compare arms with
+  `difference_of_means(a, b, censored_at=curve_steps[-1])` (`tf_equirl.stats`), which counts
+  such a seed as reaching the threshold at the last step: conservative, it shrinks
+  differences and reports how many seeds were censored. NaN returns (an iteration with no
+  finished episode) never count as reaching it.
+
+  Args:
+    curve_steps: 1-D increasing env steps of the curve points, length T.
+    curve_returns: returns at those points, `[T]` (one seed) or `[seeds, T]`.
+    threshold: the return to reach (finite).
+    window: points of the trailing moving average (>= 1).
+
+  Returns:
+    Float64 steps: a 0-d array for a 1-D curve, else `[seeds]`; `inf` where never reached.
+
+  Raises:
+    ValueError: mismatched or empty shapes, steps not increasing, a non-finite threshold or
+      a bad window.
+  """
+  steps = np.asarray(curve_steps, dtype=np.float64)
+  returns = np.asarray(curve_returns, dtype=np.float64)
+  if steps.ndim != 1 or steps.size == 0:
+    raise ValueError(
+      f"steps_to_threshold: curve_steps must be a non-empty 1-D array, received shape "
+      f"{steps.shape}."
+    )
+  if np.any(np.diff(steps) <= 0):
+    raise ValueError("steps_to_threshold: curve_steps must be strictly increasing.")
+  if returns.ndim not in (1, 2) or returns.shape[-1] != steps.size:
+    raise ValueError(
+      f"steps_to_threshold: curve_returns must be [T] or [seeds, T] with T={steps.size} "
+      f"(the length of curve_steps), received shape {returns.shape}."
+    )
+  if isinstance(threshold, bool) or not isinstance(
+    threshold, (int, float, np.integer, np.floating)
+  ):
+    raise ValueError(f"steps_to_threshold: threshold must be a number, received {threshold!r}.")
+  if not math.isfinite(threshold):
+    raise ValueError(f"steps_to_threshold: threshold must be finite, received {threshold!r}.")
+  if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+    raise ValueError(f"steps_to_threshold: window must be an integer >= 1, received {window!r}.")
+  smoothed = moving_average(np.atleast_2d(returns), int(window))
+  with np.errstate(invalid="ignore"):
+    reached = smoothed >= threshold  # NaN compares False
+  first = np.argmax(reached, axis=-1)
+  out = np.where(reached.any(axis=-1), steps[first], np.inf)
+  return out.reshape(()) if returns.ndim == 1 else out
 
 
 # Ways to read a return off the per-iteration columns of `seed_<k>.csv` at a step count

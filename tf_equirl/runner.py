@@ -279,7 +279,11 @@ def run_experiment(
         os.makedirs(os.path.join(out_dir, f"seed_{seed}"), exist_ok=True)
         agent.actor_model.save(os.path.join(out_dir, f"seed_{seed}", "actor.keras"))
         agent.critic_model.save(os.path.join(out_dir, f"seed_{seed}", "critic.keras"))
-        if isinstance(agent, Dyna) and agent.config.mode == "online":
+        if (
+          isinstance(agent, Dyna)
+          and agent.config.mode == "online"
+          and agent.world_model is not None
+        ):
           agent.world_model.save(os.path.join(out_dir, f"seed_{seed}", "world_model.keras"))
       folder.finish_seed(seed)
   if bar is not None:
@@ -432,7 +436,9 @@ def _train_vectorized(
           agent.critic_model(k).save(os.path.join(out_dir, f"seed_{seed}", "critic.keras"))
           if isinstance(agent, dyna_seed_batch.SeedBatchDyna) and agent.online:
             path = os.path.join(out_dir, f"seed_{seed}", "world_model.keras")
-            agent.world_model(k).save(path)
+            world = agent.world_model(k)
+            if world is not None:  # online: always a learned kind
+              world.save(path)
         folder.finish_seed(seed)
     ok = [e for e in entries if not isinstance(e, runs.TrainingDiverged)]
     if ok:

@@ -14,6 +14,16 @@ comparison is computed, never worded by hand:
 * `compare(arms, pairs)`: every comparison of a table with Holm applied across them.
 * `verdict(difference, alpha)`: the one rule that words a comparison (`RULE`).
 
+Censored values. A per-seed time to a threshold (`tf_equirl.results.steps_to_threshold`) is
+`inf` for a seed that never reached it within its run. `difference_of_means(...,
+censored_at=budget)` (and `compare`) takes such values: every `inf` becomes `censored_at`
+(the run's last step), the earliest time the seed could still have reached the threshold.
+This is conservative: a censored seed counts as faster than it truly is, so an arm with more
+censored seeds is made to look better, which shrinks a real difference towards 0 and never
+invents one where both arms reach the threshold; when both arms are censored on every seed
+the difference is exactly 0 (level). `Difference.censored_a` / `censored_b` count the seeds
+so replaced; report them beside the difference. NaN stays an error.
+
 Everything here is numpy only and deterministic for a given `seed`.
 """
 
@@ -65,6 +75,8 @@ class Difference:
       correction for a lone comparison).
     paired: whether seeds were paired.
     n_a, n_b: the number of values (seeds) of each arm used.
+    censored_a, censored_b: how many of them were `inf` and replaced by `censored_at`
+      (times to a threshold never reached; 0 without `censored_at`).
   """
 
   a: str
@@ -81,13 +93,15 @@ class Difference:
   paired: bool
   n_a: int
   n_b: int
+  censored_a: int = 0
+  censored_b: int = 0
 
   def words(self, alpha: float = 0.05) -> str:
     """`"beats"`, `"trails"` or `"level with"` (see `RULE`)."""
     return verdict(self, alpha)
 
 
-def _values(name: str, values) -> np.ndarray:
+def _values(name: str, values, censored_at: Optional[float] = None) -> np.ndarray:
   array = np.asarray(values, dtype=np.float64)
   if array.ndim != 1:
     raise ValueError(
@@ -98,10 +112,19 @@ def _values(name: str, values) -> np.ndarray:
     raise ValueError(
       f"difference_of_means: {name} needs at least 2 values (seeds), received " f"{array.size}."
     )
+  if censored_at is not None:
+    finite = array[np.isfinite(array)]
+    if finite.size and finite.max() > censored_at:
+      raise ValueError(
+        f"difference_of_means: censored_at={censored_at!r} must be at least every finite "
+        f"value (the run's last step), but {name} has {finite.max()!r}."
+      )
+    array = np.where(np.isposinf(array), censored_at, array)
   if not np.all(np.isfinite(array)):
+    hint = "" if censored_at is not None else " (times never reached: pass censored_at)"
     raise ValueError(
       f"difference_of_means: {name} has non-finite values "
-      f"({int(np.sum(~np.isfinite(array)))} of {array.size})."
+      f"({int(np.sum(~np.isfinite(array)))} of {array.size}){hint}."
     )
   return array
 
@@ -212,6 +235,7 @@ def difference_of_means(
   confidence: float = 0.95,
   resamples: int = 10_000,
   seed: int = 0,
+  censored_at: Optional[float] = None,
 ) -> Difference:
   """Compares two arms' per-seed values: `mean(a) - mean(b)` with a bootstrap CI.
 
@@ -226,6 +250,8 @@ def difference_of_means(
     confidence: level of the interval, in (0, 1).
     resamples: bootstrap resamples (>= 1000).
     seed: seed of the bootstrap's random generator.
+    censored_at: for censored values (times to a threshold): every `inf` becomes this
+      (finite, at least every finite value: the run's last step), see the module docstring.
 
   Returns:
     A `Difference` whose `p_holm` is the larger of the two p-values, uncorrected (`compare`
@@ -235,13 +261,27 @@ def difference_of_means(
     ValueError: values that are not 1-D, finite and at least 2 per arm, seeds that do not
       match the values, a confidence outside (0, 1) or fewer than 1000 resamples.
   """
-  a, b = _values(names[0], a), _values(names[1], b)
+  if censored_at is not None and (
+    isinstance(censored_at, bool)
+    or not isinstance(censored_at, (int, float, np.integer, np.floating))
+    or not math.isfinite(censored_at)
+  ):
+    raise ValueError(
+      "difference_of_means: censored_at must be a finite number (the run's last step), "
+      f"received {censored_at!r}."
+    )
+  raw_a, raw_b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+  a = _values(names[0], a, censored_at)
+  b = _values(names[1], b, censored_at)
   if not 0.0 < confidence < 1.0:
     raise ValueError(
       f"difference_of_means: confidence must be in (0, 1), received " f"{confidence!r}."
     )
   if int(resamples) < 1000:
     raise ValueError(f"difference_of_means: resamples must be >= 1000, received {resamples!r}.")
+  censored_a, censored_b, paired = _pairing(
+    np.isposinf(raw_a).astype(np.float64), np.isposinf(raw_b).astype(np.float64), seeds_a, seeds_b
+  )
   a, b, paired = _pairing(a, b, seeds_a, seeds_b)
   p_t = _t_test(a, b, paired)
   rng = np.random.default_rng(seed)
@@ -274,6 +314,8 @@ def difference_of_means(
     paired=paired,
     n_a=int(a.size),
     n_b=int(b.size),
+    censored_a=int(censored_a.sum()),
+    censored_b=int(censored_b.sum()),
   )
 
 
@@ -303,11 +345,13 @@ def compare(
   confidence: float = 0.95,
   resamples: int = 10_000,
   seed: int = 0,
+  censored_at: Optional[float] = None,
 ) -> List[Difference]:
   """Every comparison `(a, b)` of `pairs` between the per-seed values in `arms`, with Holm's
   correction across them (one family per table).
 
-  `seeds[name]` gives an arm's seeds (pairs sharing seeds are then paired).
+  `seeds[name]` gives an arm's seeds (pairs sharing seeds are then paired); `censored_at`
+  replaces `inf` values (times never reached) as in `difference_of_means`.
 
   Raises:
     ValueError: a pair naming an arm not in `arms`, or any error of `difference_of_means`.
@@ -327,6 +371,7 @@ def compare(
         confidence=confidence,
         resamples=resamples,
         seed=seed + k,
+        censored_at=censored_at,
       )
     )
   corrected = holm([max(d.p_bootstrap, d.p_t) for d in diffs])

@@ -129,7 +129,11 @@ def check_environment(config) -> None:
   naming what is wrong otherwise."""
   ppo = getattr(config, "ppo", config)
   _check_symmetry(ppo.env, ppo.group)
-  if getattr(config, "mode", None) == "supervised" and config.world_model_path is None:
+  if (
+    getattr(config, "mode", None) == "supervised"
+    and config.world_model_path is None
+    and config.world_model != "true"
+  ):
     from tf_equirl.agents.dyna.learner import default_world_model_name  # pylint: disable=import-outside-toplevel
 
     default_world_model_name(ppo.env, config.world_model)

@@ -15,12 +15,15 @@ __all__ = [
   "default_dyna_config",
   "MODES",
   "WORLD_MODELS",
+  "LEARNED_WORLD_MODELS",
   "MODEL_BUFFERS",
   "ROLLOUT_STARTS",
 ]
 
 MODES = ("supervised", "online")
-WORLD_MODELS = ("mlp", "gcnn", "gcnn_proximal")
+WORLD_MODELS = ("mlp", "gcnn", "gcnn_proximal", "true")
+# The learned kinds (a Keras transition model); "true" plans on the real environment itself.
+LEARNED_WORLD_MODELS = ("mlp", "gcnn", "gcnn_proximal")
 MODEL_BUFFERS = ("iteration", "all")
 ROLLOUT_STARTS = ("reset", "buffer")
 
@@ -48,8 +51,18 @@ class DynaConfig:
       `ppo.total_steps` is the budget of real environment steps.
     mode: `"supervised"` (Alg. 6: a pretrained, frozen world model) or `"online"` (Alg. 2:
       the world model starts from scratch and learns from the real transitions).
-    world_model: `"mlp"`, `"gcnn"` (G-CNN with exact mean pooling) or `"gcnn_proximal"`
-      (G-CNN with the thesis' proximal pooling).
+    world_model: `"mlp"`, `"gcnn"` (G-CNN with exact mean pooling), `"gcnn_proximal"`
+      (G-CNN with the thesis' proximal pooling) or `"true"`: the control that plans on the
+      real environment itself (its reset distribution, dynamics, reward and termination, in
+      planning states of its own and from its own random stream), the upper bound of any
+      world model. `"true"` has nothing to learn or load: in both modes the model-learning
+      phase is skipped (`model_epochs` and the model optimiser are unused) and
+      `world_model_path` must stay None.
+    model_training: online mode: whether the world model learns. False is the lower-bound
+      control: the world model keeps the random initial weights of its seed (re-drawn per
+      seed, as a learning one starts) and is never updated, while acting and planning run
+      as usual. Must stay True in supervised mode (the model is pretrained and frozen
+      already) and with `world_model="true"` (nothing to learn).
     world_model_path: supervised mode: a zoo name (`"cartpole/gcnn_transition"`) or a
       `.keras` file; None takes the zoo's model of `world_model` for the environment.
     planning_ratio: planned steps per real step (> 0; thesis: 1, 2, 4, 8).
@@ -82,6 +95,7 @@ class DynaConfig:
   mode: str = "supervised"
   world_model: str = "gcnn"
   world_model_path: Optional[str] = None
+  model_training: bool = True
   planning_ratio: float = 1.0
   dyna_iterations: int = 50  # thesis 4.7.5.3, 4.7.6.2
   model_epochs: Optional[int] = None
@@ -130,6 +144,23 @@ class DynaConfig:
       raise ValueError(
         "DynaConfig.orbit_augmentation must be True or False, received "
         f"{self.orbit_augmentation!r}."
+      )
+    if not isinstance(self.model_training, bool):
+      raise ValueError(
+        f"DynaConfig.model_training must be True or False, received {self.model_training!r}."
+      )
+    if not self.model_training and (self.mode != "online" or self.world_model == "true"):
+      raise ValueError(
+        "DynaConfig.model_training=False (an untrained, never-updated world model) needs "
+        "mode='online' and a learned world_model (one of "
+        f"{LEARNED_WORLD_MODELS}), received mode={self.mode!r}, "
+        f"world_model={self.world_model!r}: the supervised model is frozen already and the "
+        "'true' model has nothing to learn."
+      )
+    if self.world_model == "true" and self.world_model_path is not None:
+      raise ValueError(
+        "DynaConfig.world_model='true' plans on the real environment and loads no model; "
+        f"world_model_path must be None, received {self.world_model_path!r}."
       )
     if self.world_model_path is not None and (
       not isinstance(self.world_model_path, str) or not self.world_model_path
@@ -185,6 +216,11 @@ class DynaConfig:
     return int(
       math.floor(per * (dyna_iteration + 1) + 1e-9) - math.floor(per * dyna_iteration + 1e-9)
     )
+
+  @property
+  def learns_world_model(self) -> bool:
+    """Whether the model-learning phase runs: online mode, a learned kind, `model_training`."""
+    return self.mode == "online" and self.world_model != "true" and self.model_training
 
   @property
   def epochs(self) -> int:

@@ -14,6 +14,10 @@ call with no Python per environment step, per model minibatch or per planned ste
    model's next state, the environment's own reward and termination rule, eq. 4.21) until the
    run has planned `planning_ratio` steps per real step (eq. 4.35).
 
+Two controls bracket a learned model: `world_model="true"` plans on the real environment itself
+(the upper bound: no model error; no model phase), and `model_training=False` (online) plans
+on a world model that keeps its random initial weights (the lower bound: no model learning).
+
 The counts that vary between Dyna iterations (planning iterations, model epochs) are tensor
 arguments, so each phase is traced once per driver and reused for every Dyna iteration and
 every seed (`tracing_counts`). Curves are indexed by **real** environment steps; planned
@@ -32,7 +36,7 @@ from tensorflow import keras
 from tf_equirl import envs, rng, runs
 from tf_equirl.envs.base import BatchedEnvironment
 from tf_equirl.envs.defaults import TRANSITION_ENVS, env_defaults
-from tf_equirl.agents.dyna.config import WORLD_MODELS, DynaConfig
+from tf_equirl.agents.dyna.config import LEARNED_WORLD_MODELS, DynaConfig
 from tf_equirl.agents.dyna.world import ModelBuffer, ModelEnvironment
 from tf_equirl.agents.ppo.learner import PPO, Carry, TrainResult
 from tf_equirl.models.networks import EquivariantTransitionModel, MLPTransitionModel
@@ -55,8 +59,11 @@ def default_world_model_name(env: str, world_model: str) -> str:
       f"No zoo world models for environment {env!r}; the zoo has them for "
       f"{list(TRANSITION_ENVS)}. Pass DynaConfig.world_model_path."
     )
-  if world_model not in WORLD_MODELS:
-    raise ValueError(f"Unknown world model {world_model!r}; expected one of {WORLD_MODELS}.")
+  if world_model not in LEARNED_WORLD_MODELS:
+    raise ValueError(
+      f"No zoo world model of kind {world_model!r}; expected one of {LEARNED_WORLD_MODELS} "
+      "('true' plans on the real environment and loads nothing)."
+    )
   return f"{env_defaults(env).zoo_folder}/{world_model}_transition"
 
 
@@ -103,6 +110,17 @@ def _check_world_model(model, spec: TransitionSpec, source: str) -> None:
     )
 
 
+def model_train_config(config: DynaConfig) -> TrainConfig:
+  """The world model's `TrainConfig` of `config` (epochs, Adam settings, batch size)."""
+  return TrainConfig(
+    epochs=config.epochs,
+    learning_rate=config.model_learning_rate,
+    max_grad_norm=config.model_max_grad_norm,
+    batch_size=config.model_batch_size,
+    adam_epsilon=config.model_adam_epsilon,
+  )
+
+
 class Dyna:
   """The Dyna driver (supervised or online) around one PPO learner.
 
@@ -110,7 +128,9 @@ class Dyna:
     config: a `DynaConfig`.
     env: optional real environment (default `envs.make(config.env, config.ppo.num_envs)`).
     world_model: optional Keras transition model to use instead of the configured one
-      (supervised: frozen as given; online: re-initialised at every `reset`).
+      (supervised: frozen as given; online: re-initialised at every `reset`). Refused with
+      `config.world_model="true"`, which plans on the real environment (`world_model` is
+      then None).
 
   `train(seed=...)` runs a whole run and returns a `TrainResult` over real steps.
   """
@@ -131,7 +151,15 @@ class Dyna:
       else envs.make(ppo_cfg.env, batch_size=ppo_cfg.num_envs, seed=ppo_cfg.seed)
     )
     self.spec = TransitionSpec.for_env(self.env)
-    if world_model is not None:
+    self.world_model: Optional[keras.Model]
+    if cfg.world_model == "true":
+      if world_model is not None:
+        raise ValueError(
+          "Dyna: config.world_model='true' plans on the real environment; a world_model "
+          "cannot be given too (set config.world_model to its kind instead)."
+        )
+      self.world_model = None
+    elif world_model is not None:
       _check_world_model(world_model, self.spec, "given world_model")
       self.world_model = world_model
     elif cfg.mode == "supervised":
@@ -140,11 +168,15 @@ class Dyna:
       )
     else:
       self.world_model = build_world_model(cfg.world_model, self.spec)
-    self._initial_model_weights = self.world_model.get_weights()
+    self._initial_model_weights = (
+      None if self.world_model is None else self.world_model.get_weights()
+    )
 
     order = self.env.symmetry.group.order if cfg.orbit_augmentation else 1
     real = cfg.real_steps_per_iteration if cfg.model_buffer == "iteration" else cfg.total_real_steps
     self.buffer = ModelBuffer(real * order, self.spec.state_dim, self.env.symmetry)
+    # With the "true" model the planning environment steps the real physics (its own
+    # states and random stream: the planning carry, key [seed, _PLAN_SEED]).
     self.plan_env = ModelEnvironment(
       self.env,
       self.world_model,
@@ -153,6 +185,7 @@ class Dyna:
       seed=ppo_cfg.seed,
       start_buffer=self.buffer if cfg.rollout_start == "buffer" else None,
       horizon=cfg.rollout_horizon,
+      physics=self.env.physics if self.world_model is None else None,
     )
     self._plan_counts = [cfg.planning_iterations(i) for i in range(cfg.dyna_iterations)]
     iterations = cfg.acting_iterations * cfg.dyna_iterations + sum(self._plan_counts)
@@ -160,18 +193,9 @@ class Dyna:
       ppo_cfg, env=self.env, num_updates=iterations * ppo_cfg.num_epochs * ppo_cfg.num_minibatches
     )
     self.trainer: Optional[TransitionTrainer] = None
-    if cfg.mode == "online":
-      self.trainer = TransitionTrainer(
-        self.world_model,
-        self.spec,
-        TrainConfig(
-          epochs=cfg.epochs,
-          learning_rate=cfg.model_learning_rate,
-          max_grad_norm=cfg.model_max_grad_norm,
-          batch_size=cfg.model_batch_size,
-          adam_epsilon=cfg.model_adam_epsilon,
-        ),
-      )
+    if cfg.learns_world_model:
+      assert self.world_model is not None  # a learned kind
+      self.trainer = TransitionTrainer(self.world_model, self.spec, model_train_config(cfg))
     compile_ = dict(jit_compile=ppo_cfg.jit_compile, autograph=False)
     self._act = tf.function(self._act_impl, **compile_)
     self._learn = tf.function(self._learn_impl, **compile_)
@@ -192,12 +216,19 @@ class Dyna:
     return self.config.total_real_steps
 
   def parameter_counts(self) -> Dict[str, int]:
-    return {**self.ppo.parameter_counts(), "world_model": count_params(self.world_model)}
+    model = 0 if self.world_model is None else count_params(self.world_model)
+    return {**self.ppo.parameter_counts(), "world_model": model}
 
   def describe(self) -> str:
     cfg = self.config
+    if cfg.world_model == "true":
+      model = "the real environment as world model"
+    elif cfg.mode == "online" and not cfg.model_training:
+      model = f"untrained {cfg.world_model} world model"
+    else:
+      model = f"{cfg.mode} {cfg.world_model} world model"
     extras = [
-      f"{cfg.mode} {cfg.world_model} world model",
+      model,
       f"planning ratio {cfg.planning_ratio:g}",
       f"{cfg.dyna_iterations} Dyna iterations",
     ]
@@ -219,10 +250,13 @@ class Dyna:
   def reset(self, seed: int) -> None:
     """Fresh actor-critic, optimisers, buffer, environments and (online) world model."""
     self.ppo.reset(seed)  # seeds Keras, then re-initialises the actor-critic
-    if self.trainer is not None:  # online mode
+    if self.world_model is None:  # the "true" model: nothing to reset
+      pass
+    elif self.config.mode == "online":  # learning or untrained: the seed's initial weights
       fresh = build_world_model(self.config.world_model, self.spec)
       self.world_model.set_weights(fresh.get_weights())
-      self.trainer.reset_optimizer()
+      if self.trainer is not None:
+        self.trainer.reset_optimizer()
     else:
       self.world_model.set_weights(self._initial_model_weights)
     self.buffer.clear()
@@ -375,14 +409,16 @@ class Dyna:
     return columns
 
   def _model_variables(self) -> list:
-    return list(self.world_model.trainable_variables) if self.trainer is not None else []
+    if self.trainer is None or self.world_model is None:
+      return []
+    return list(self.world_model.trainable_variables)
 
   def _carries(self) -> Dict[str, Optional[Carry]]:
     return {"act": self.ppo._carry, "plan": self._plan_carry}  # pylint: disable=protected-access
 
   def state_variables(self) -> list:
     """`PPO.state_variables`, the world model and its optimiser, and the model buffer."""
-    extra = list(self.world_model.variables)
+    extra = [] if self.world_model is None else list(self.world_model.variables)
     if self.trainer is not None:
       extra += list(self.trainer.optimizer.variables)
     buf = self.buffer

@@ -39,7 +39,13 @@ from tensorflow import keras
 
 from tf_equirl import rng, runs, seed_axis
 from tf_equirl.agents.dyna.config import DynaConfig
-from tf_equirl.agents.dyna.learner import _LOSSES, _PLAN_SEED, Dyna, build_world_model
+from tf_equirl.agents.dyna.learner import (
+  _LOSSES,
+  _PLAN_SEED,
+  Dyna,
+  build_world_model,
+  model_train_config,
+)
 from tf_equirl.agents.dyna.world import ModelBuffer
 from tf_equirl.agents.ppo.learner import TrainResult
 from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO, SeedCarry
@@ -108,17 +114,17 @@ class SeedBatchDyna(SeedBatchPPO):
     self._world: Optional[SeedBatchTransitionTrainer] = None
     self._world_swap: Optional[seed_axis.WeightSwap] = None
     self._buffer: Optional[_SeedBuffer] = None
-    if config.mode == "online":
+    if config.mode == "online" and config.world_model != "true":
       dyna = self.dyna
-      trainer = dyna.trainer.config  # type: ignore[union-attr]
       # Stacked world-model weights and their Adam; each seed's initial weights come from
-      # `Dyna.reset` in `reset`.
+      # `Dyna.reset` in `reset` (with model_training=False they are never updated).
       self._world = SeedBatchTransitionTrainer(
         lambda: build_world_model(config.world_model, dyna.spec),
         dyna.spec,
         list(range(self.seed_batch)),
-        dataclasses.replace(trainer, jit_compile=ppo.jit_compile),
+        dataclasses.replace(model_train_config(config), jit_compile=ppo.jit_compile),
       )
+      assert dyna.world_model is not None  # a learned kind
       self._world_swap = seed_axis.WeightSwap(dyna.world_model, "SeedBatchDyna")
       self._buffer = _SeedBuffer(self.seed_batch, dyna.buffer)
     compile_ = dict(jit_compile=ppo.jit_compile, autograph=False)
@@ -131,7 +137,8 @@ class SeedBatchDyna(SeedBatchPPO):
   # ------------------------------------------------------------------ properties
   @property
   def online(self) -> bool:
-    """Whether every seed learns its own world model (`mode="online"`)."""
+    """Whether every seed has its own world model (`mode="online"` with a learned kind; with
+    `model_training=False` each keeps its initial weights)."""
     return self._world is not None
 
   @property
@@ -146,9 +153,9 @@ class SeedBatchDyna(SeedBatchPPO):
       for name, fn in (("act", self._act), ("learn", self._learn), ("plan", self._plan))
     }
 
-  def world_model(self, k: int) -> keras.Model:
+  def world_model(self, k: int) -> Optional[keras.Model]:
     """Seed `seeds[k]`'s world model (online: its trained weights after `train()`) as an
-    ordinary Keras model."""
+    ordinary Keras model; None for `world_model="true"` (the real environment)."""
     if self._world is None:
       return self.dyna.world_model
     model = build_world_model(self.dyna_config.world_model, self.dyna.spec)
@@ -215,7 +222,7 @@ class SeedBatchDyna(SeedBatchPPO):
       self._carry, metrics = self._act(self._carry)
       metrics = {name: value.numpy() for name, value in metrics.items()}  # [iterations, N]
       model_loss = None
-      if self._world is not None:
+      if self._world is not None and cfg.learns_world_model:
         keys = tf.stack(
           [rng.fold_in(tf.constant([self.seeds[k], 0x30DE1], tf.int64), i) for k in padded]
         )

@@ -110,7 +110,9 @@ class ModelEnvironment(BatchedEnvironment):
 
   Args:
     env: the real environment (observation, outcome, symmetry and reset distribution).
-    model: a transition model `[observation, action] -> prediction` (tf_equirl.models).
+    model: a transition model `[observation, action] -> prediction` (tf_equirl.models), or
+      None with `physics` given (Dyna's `world_model="true"` passes the real environment's
+      own `env.physics`: planning on the real dynamics).
     spec: its `TransitionSpec`; default `TransitionSpec.for_env(env)`.
     batch_size: planned episodes stepped together (default: `env.batch_size`).
     seed: seed of the `TFEnvironment` face.
@@ -125,7 +127,7 @@ class ModelEnvironment(BatchedEnvironment):
   def __init__(
     self,
     env: BatchedEnvironment,
-    model: keras.Model,
+    model: Optional[keras.Model],
     spec: Optional[TransitionSpec] = None,
     batch_size: Optional[int] = None,
     seed: Any = 0,
@@ -138,6 +140,11 @@ class ModelEnvironment(BatchedEnvironment):
       raise ValueError(
         "ModelEnvironment: env must be a tf_equirl BatchedEnvironment, received "
         f"{type(env).__name__}."
+      )
+    if model is None and physics is None:
+      raise ValueError(
+        "ModelEnvironment: give a transition model or physics (e.g. env.physics for the "
+        "real dynamics), received neither."
       )
     self.env, self.model = env, model
     self.spec = TransitionSpec.for_env(env) if spec is None else spec
@@ -152,12 +159,12 @@ class ModelEnvironment(BatchedEnvironment):
       horizon=horizon,
     )
     limit = env.max_episode_steps
-    if isinstance(env, Catch):
+    if isinstance(env, Catch) and model is not None:
       limit = env.rows - 1  # every real Catch episode has this length
     if horizon is not None:
       limit = horizon if limit is None else min(limit, horizon)
     super().__init__(
-      name=f"{env.name}[model]",
+      name=f"{env.name}[model]" if model is not None else f"{env.name}[true model]",
       observation_spec=env.observation_spec(),
       num_actions=env.num_actions,
       physics=physics if physics is not None else self._model_physics(),
@@ -168,6 +175,7 @@ class ModelEnvironment(BatchedEnvironment):
     )
 
   def _model_physics(self) -> PhysicsFn:
+    assert self.model is not None  # checked in __init__: no model means physics is given
     predict = model_dynamics(self.model, self.env, self.spec)
     if not isinstance(self.env, Catch):
       return predict
