@@ -10,7 +10,7 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.mark.slow  # about 2.5 minutes in all; `pytest -q -m slow` (run by .ci/run)
+@pytest.mark.slow  # about 2.5 minutes in all; `python tests/run_slow.py` (run by .ci/run)
 @pytest.mark.parametrize(
   "script,args,marker",
   [
