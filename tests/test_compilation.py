@@ -231,6 +231,7 @@ def _tiny(cache):
   return proc
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_a_truncated_or_garbage_entry_is_dropped_and_compiled_again(tmp_path):
   cache = tmp_path / "cache"
   cold = _tiny(cache)

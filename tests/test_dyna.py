@@ -116,7 +116,9 @@ def test_online_cartpole_learns_its_model_and_improves():
   assert loss[-1] < loss[0] and result.mean_return[-8:].mean() > 2 * result.mean_return[:4].mean()
 
 
-@pytest.mark.parametrize("world_model", ["gcnn", "gcnn_proximal"])
+@pytest.mark.parametrize(
+  "world_model", ["gcnn", pytest.param("gcnn_proximal", marks=pytest.mark.slow)]
+)
 def test_supervised_catch_learns_through_run_experiment(tmp_path, world_model):
   from tf_equirl import results
 

@@ -328,6 +328,7 @@ def test_saved_models_reload_in_a_fresh_process(cartpole, catch, tmp_path):
   assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_transition_study_writes_its_section_and_keeps_the_rest(
   cartpole, small_data, tmp_path, monkeypatch
 ):

@@ -94,6 +94,7 @@ def test_a_finished_seed_is_reused_only_with_its_fingerprint(tmp_path):
   assert runs.load_finished_run(out, config, [0, 1]) is not None
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_a_reproduction_never_reuses_another_configurations_seeds(tmp_path):
   """The arms of a reproduction resume per seed; a second configuration written into the same
   runs folder under the same arm name is refused instead of overwriting the first one's seeds,

@@ -201,7 +201,7 @@ def test_initial_weights_are_ppo_resets(tmp_path):
 @pytest.mark.parametrize(
   "env,network,split",
   [
-    ("CartPole-v1", "gcnn", False),
+    pytest.param("CartPole-v1", "gcnn", False, marks=pytest.mark.slow),
     pytest.param("GridWorld-v0", "gcnn", False, marks=pytest.mark.slow),
     ("CartPole-v1", "gcnn", True),
   ],

@@ -224,6 +224,7 @@ def test_evaluate_renders_an_animation(tmp_path):
     assert image.n_frames >= 2 * 9  # two Catch episodes of 9 steps each
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_evaluate_rejects_unknown_models():
   proc = _evaluate("--model=cartpole/cnn_actor")
   assert proc.returncode != 0 and "Unknown zoo model 'cartpole/cnn_actor'" in proc.stderr

@@ -378,12 +378,15 @@ def compare(
   return [dataclasses.replace(d, p_holm=float(p)) for d, p in zip(diffs, corrected)]
 
 
-def verdict(difference: Difference, alpha: float = 0.05) -> str:
-  """The words for a comparison under `RULE`: "beats", "trails" or "level with"."""
+def verdict(difference: Difference, alpha: float = 0.05, lower_is_better: bool = False) -> str:
+  """The words for a comparison under `RULE`: "beats", "trails" or "level with".
+
+  `lower_is_better` reads a negative difference as the better one (e.g. steps to reach a
+  return threshold)."""
   if not 0.0 < alpha < 1.0:
     raise ValueError(f"verdict: alpha must be in (0, 1), received {alpha!r}.")
   if difference.p_holm < alpha:
-    return "beats" if difference.difference > 0 else "trails"
+    return "beats" if (difference.difference > 0) != lower_is_better else "trails"
   return "level with"
 
 
@@ -391,8 +394,11 @@ def _number(x: float, digits: int) -> str:
   return f"{x:.{digits}g}" if abs(x) < 10**digits else f"{x:.0f}"
 
 
-def markdown_differences(diffs: Sequence[Difference], digits: int = 3, alpha: float = 0.05) -> str:
-  """A markdown table of comparisons: difference, its CI, corrected p, words."""
+def markdown_differences(
+  diffs: Sequence[Difference], digits: int = 3, alpha: float = 0.05, lower_is_better: bool = False
+) -> str:
+  """A markdown table of comparisons: difference, its CI, corrected p, words
+  (`verdict(d, alpha, lower_is_better)`)."""
   if not diffs:
     return ""
   level = int(round(100 * diffs[0].confidence))
@@ -405,7 +411,7 @@ def markdown_differences(diffs: Sequence[Difference], digits: int = 3, alpha: fl
     rows.append(
       f"| {d.a} - {d.b} | {_number(d.difference, digits)} | "
       f"[{_number(d.ci_low, digits)}, {_number(d.ci_high, digits)}] | "
-      f"{d.p_holm:.3g} | {d.p_t:.3g} | {seeds} | {d.a} {verdict(d, alpha)} {d.b} |"
+      f"{d.p_holm:.3g} | {d.p_t:.3g} | {seeds} | {d.a} {verdict(d, alpha, lower_is_better)} {d.b} |"
     )
   return "\n".join(rows) + "\n"
 

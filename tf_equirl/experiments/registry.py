@@ -323,6 +323,45 @@ def _dyna(
   )
 
 
+def _controlled(env: str, seeds: int) -> Dict[str, Any]:
+  from tf_equirl.experiments import dyna_controlled  # pylint: disable=import-outside-toplevel
+
+  def full(t: Target):
+    return dyna_controlled.ControlledDynaConfig(
+      env=env,
+      seeds=seeds,
+      runs=t.runs,
+      results=t.folder,
+      report=t.report,
+      progress=False,
+      command=t.command,
+    )
+
+  def quick(t: Target):
+    return dyna_controlled.ControlledDynaConfig(
+      env=env,
+      seeds=2,
+      total_steps=2048,
+      dyna_iterations=2,
+      model_epochs=1,
+      arms=("ppo_matched", "dyna_mlp", "dyna_true", "dyna_untrained"),
+      runs=t.runs,
+      results=t.folder,
+      report=t.report,
+      progress=False,
+      command=t.command,
+    )
+
+  return dict(
+    full=full,
+    quick=quick,
+    run=dyna_controlled.run,
+    seed_list=lambda config: range(config.seeds),
+    command=f"python -m launchers.reproduce_dyna_controlled --env={env} --seeds={seeds} "
+    "--no_progress",
+  )
+
+
 @dataclasses.dataclass(frozen=True)
 class TransitionRun:
   """A transition study and the datasets it needs.
@@ -702,6 +741,25 @@ def _studies() -> Tuple[Study, ...]:
       _dyna("Catch-v0", "levers", 16, planning_ratios=(2,), dyna_iterations=(10,)),
     ),
     (
+      "dyna_controlled_cartpole",
+      "Does Equi-Dyna beat PPO on CartPole-v1? Declared comparisons against PPO and "
+      "compute-matched PPO, between world models, and with the true and untrained models",
+      "Dyna and world models",
+      "0-31 per arm",
+      "512,000 real steps (500,000 in whole PPO iterations per Dyna iteration); planning "
+      "ratio 1; 50 Dyna iterations; 100 model epochs",
+      _controlled("CartPole-v1", 32),
+    ),
+    (
+      "dyna_controlled_catch",
+      "Does Equi-Dyna beat PPO on Catch? Declared comparisons against PPO and "
+      "compute-matched PPO, between world models, and with the true and untrained models",
+      "Dyna and world models",
+      "0-31 per arm",
+      "20,000 real steps; planning ratio 1; 50 Dyna iterations; 10 model epochs",
+      _controlled("Catch-v0", 32),
+    ),
+    (
       "transition_cartpole",
       "Transition models on CartPole-v1: MLP, proximal- and "
       "mean-pooling G-CNNs (thesis 4.7.5, Figs. 4.6, 4.7)",
@@ -890,6 +948,10 @@ def run_study(
 _COMMAND = re.compile(r"Command:\s*`([^`]+)`")
 
 
+_DECLARED = "_Declared; the arms have not been trained yet"
+"""The start of `tf_equirl.experiments.dyna_controlled.PENDING`: a study declared, not run."""
+
+
 def status(path: str, regenerate: str) -> str:
   """How the results file at `path` was made: `"made at commit X on DATE"` from its
   provenance record (`"a smoke run at tiny budgets ..."` when its command was `--quick`),
@@ -899,6 +961,12 @@ def status(path: str, regenerate: str) -> str:
     return f"not made yet: make it with `{regenerate}`"
   record = provenance.read(path)
   if record is None:
+    with open(path, encoding="utf-8") as f:
+      if _DECLARED in f.read():
+        return (
+          f"declared, not run yet: the file fixes its arms and comparisons; run it with "
+          f"`{regenerate}`"
+        )
     return f"made with older code, no provenance record: regenerate with `{regenerate}`"
   dirty = " (with uncommitted changes)" if record.dirty else ""
   if "--quick" in record.command.split():

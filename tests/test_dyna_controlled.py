@@ -1,0 +1,134 @@
+"""The controlled Dyna-vs-PPO study (`tf_equirl.experiments.dyna_controlled`): its arms, the
+declared comparisons, the declaration written before training and kept verbatim, and a tiny
+run end to end."""
+
+import os
+
+import numpy as np
+import pytest
+
+from tf_equirl.agents.dyna import matched_ppo_config
+from tf_equirl.agents.dyna.config import DynaConfig
+from tf_equirl.agents.ppo.config import PPOConfig
+from tf_equirl.experiments import dyna_controlled as study
+
+
+def _config(tmp_path, **fields):
+  base = dict(
+    env="Catch-v0",
+    seeds=2,
+    total_steps=800,
+    dyna_iterations=2,
+    model_epochs=1,
+    runs=str(tmp_path / "runs"),
+    results=str(tmp_path / "results"),
+    progress=False,
+  )
+  base.update(fields)
+  return study.ControlledDynaConfig(**base)
+
+
+def test_arms_share_the_real_budget_and_carry_their_controls(tmp_path):
+  config = _config(tmp_path)
+  arms = {arm.name: arm for arm in study.arms(config)}
+  assert tuple(arms) == study.ARMS
+  real = arms["dyna_mlp"].config.total_real_steps
+  for name, arm in arms.items():
+    cfg = arm.config
+    steps = cfg.total_steps if isinstance(cfg, PPOConfig) else cfg.total_real_steps
+    assert steps == real, name
+  assert arms["dyna_true"].config.world_model == "true"
+  assert arms["dyna_untrained"].config.model_training is False
+  assert arms["dyna_gcnn_proximal"].config.world_model == "gcnn_proximal"
+  for name in ("dyna_mlp", "dyna_gcnn", "dyna_gcnn_proximal", "dyna_true", "dyna_untrained"):
+    assert isinstance(arms[name].config, DynaConfig) and arms[name].config.mode == "online"
+    assert arms[name].config.planning_ratio == config.planning_ratio
+  matched = matched_ppo_config(arms["dyna_mlp"].config)
+  assert arms["ppo_matched"].config == matched.config
+  assert arms["ppo"].config.num_epochs * arms["ppo"].config.num_minibatches < (
+    matched.config.num_epochs * matched.config.num_minibatches
+  )
+
+
+def test_comparisons_are_declared_among_the_arms_present(tmp_path):
+  full = study.comparisons(_config(tmp_path))
+  assert ("dyna_gcnn", "ppo_matched") in full and ("dyna_true", "ppo_matched") in full
+  assert ("dyna_gcnn_proximal", "dyna_mlp") in full and ("dyna_mlp", "dyna_untrained") in full
+  assert len(full) == len(set(full)) == 12
+  some = study.comparisons(_config(tmp_path, arms=("ppo", "dyna_mlp", "dyna_gcnn")))
+  assert some == [("dyna_mlp", "ppo"), ("dyna_gcnn", "ppo"), ("dyna_gcnn", "dyna_mlp")]
+  text = study.declaration(_config(tmp_path))
+  for a, b in full:
+    assert f"| {a} - {b} |" in text
+
+
+@pytest.mark.parametrize(
+  "field, value, words",
+  [
+    ("env", "Pong-v0", "CartPole-v1"),
+    ("arms", ("ppo", "sac"), "distinct names"),
+    ("arms", ("ppo", "ppo"), "distinct names"),
+    ("seeds", 0, "seeds"),
+    ("threshold", float("nan"), "finite"),
+    ("backend", "slurm", "backend"),
+    ("dyna_iterations", 1000, "dyna_iterations"),
+  ],
+)
+def test_bad_config_names_the_field(tmp_path, field, value, words):
+  with pytest.raises(ValueError, match=words):
+    _config(tmp_path, **{field: value})
+
+
+def test_the_declaration_is_written_before_training_and_kept(tmp_path, monkeypatch):
+  config = _config(tmp_path, arms=("ppo_matched", "dyna_true", "dyna_untrained"))
+  seen = {}
+
+  def fake_train(arms, seeds, runs_dir, **kwargs):
+    seen["text"] = open(config.report_path, encoding="utf-8").read()
+    rng = np.random.default_rng(0)
+    steps = np.arange(1, 9) * 100
+    out = {}
+    for k, arm in enumerate(arms):
+      curves = np.minimum(1.0, np.linspace(-1, 1 + k, 8)[None, :] + rng.normal(0, 0.1, (2, 8)))
+      out[arm.name] = (steps, curves, {})
+    return out
+
+  monkeypatch.setattr(study, "train_arms", fake_train)
+  path = study.run(config)
+  declared = study.declaration(config)
+  assert declared in seen["text"] and study.PENDING in seen["text"]
+  assert "## Results" not in seen["text"]
+  text = open(path, encoding="utf-8").read()
+  assert declared in text and "## Results" in text and study.PENDING not in text
+  assert text.index(declared) < text.index("## Results")
+  assert "| dyna_true - ppo_matched |" in text
+  assert os.path.exists(os.path.splitext(path)[0] + ".png")
+
+
+@pytest.mark.slow
+def test_a_tiny_study_trains_every_arm_and_compares_them(tmp_path):
+  config = _config(tmp_path)
+  text = open(study.run(config), encoding="utf-8").read()
+  for name in study.ARMS:
+    assert f"| {name} |" in text
+  assert "### Return at the last step" in text and "### Steps to a return of 0.8" in text
+
+
+def test_fewer_steps_to_the_threshold_read_as_better():
+  from tf_equirl import stats
+
+  fast, slow = np.array([100.0, 120, 110, 90, 105]), np.array([400.0, 420, 390, 410, 405])
+  (diff,) = stats.compare({"fast": fast, "slow": slow}, [("fast", "slow")])
+  assert diff.difference < 0 and diff.p_holm < 0.05
+  assert stats.verdict(diff) == "trails"
+  assert stats.verdict(diff, lower_is_better=True) == "beats"
+  assert "fast beats slow" in stats.markdown_differences([diff], lower_is_better=True)
+
+
+def test_a_declared_study_reads_as_declared_in_the_results_index(tmp_path):
+  from tf_equirl.experiments import registry
+
+  path = study.declare(_config(tmp_path))
+  text = open(path, encoding="utf-8").read()
+  assert study.declaration(_config(tmp_path)) in text and study.PENDING in text
+  assert registry.status(path, "cmd").startswith("declared, not run yet")
