@@ -1,5 +1,6 @@
 """Provenance records of results files: written, read back, and true of this checkout."""
 
+import os
 import subprocess
 
 import pytest
@@ -46,3 +47,25 @@ def test_missing_and_malformed_records():
     provenance.parse('<!-- provenance {"command": "x"} -->')
   with pytest.raises(ValueError, match="command"):
     provenance.collect("  ")
+
+
+def test_dirty_counts_the_code_and_not_the_outputs(tmp_path, monkeypatch):
+  """A rewritten report under results/ (what a study writes) leaves the tree clean; an edited
+  source file marks it dirty."""
+  env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t")
+  env["GIT_COMMITTER_EMAIL"] = "t@t"
+  (tmp_path / "results" / "study").mkdir(parents=True)
+  (tmp_path / "docs").mkdir()
+  (tmp_path / "code.py").write_text("x = 1\n")
+  (tmp_path / "results" / "study" / "README.md").write_text("old\n")
+  (tmp_path / "docs" / "results.md").write_text("old\n")
+  for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "c"]):
+    subprocess.run(["git", *args], cwd=tmp_path, check=True, env=env)
+  monkeypatch.setattr(provenance, "_ROOT", str(tmp_path))
+  commit, dirty = provenance.git_commit()
+  assert len(commit) == 40 and not dirty
+  (tmp_path / "results" / "study" / "README.md").write_text("new\n")
+  (tmp_path / "docs" / "results.md").write_text("new\n")
+  assert provenance.git_commit() == (commit, False)
+  (tmp_path / "code.py").write_text("x = 2\n")
+  assert provenance.git_commit() == (commit, True)

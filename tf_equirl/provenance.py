@@ -48,7 +48,7 @@ class Provenance:
   Attributes:
     command: the exact command that wrote it (`python -m launchers.<name> --flag=...`).
     commit: the git commit of the code (`"unknown"` outside a git checkout).
-    dirty: whether tracked files differed from `commit`.
+    dirty: whether tracked files outside the outputs differed from `commit` (`git_commit`).
     date: UTC date and time, ISO 8601.
     versions: library name -> version.
     seeds: the seeds, as `format_seeds` writes them (e.g. `"0-127"`).
@@ -78,11 +78,25 @@ def _git(*args: str) -> Optional[str]:
 
 def git_commit() -> tuple:
   """`(commit, dirty)` of the source tree this package runs from (`("unknown", False)`
-  outside a git checkout, e.g. an installed wheel)."""
+  outside a git checkout, e.g. an installed wheel).
+
+  Dirty means that a tracked file outside the outputs differs from the commit: changes under
+  `results/` and `runs/` (what the studies themselves write, a report included) and to the
+  generated index `docs/results.md` do not count, so a study that rewrites its own report is
+  not marked dirty by it."""
   commit = _git("rev-parse", "HEAD")
   if not commit:
     return "unknown", False
-  status = _git("status", "--porcelain", "--untracked-files=no")
+  status = _git(
+    "status",
+    "--porcelain",
+    "--untracked-files=no",
+    "--",
+    ".",
+    ":(exclude)results",
+    ":(exclude)runs",
+    ":(exclude)docs/results.md",
+  )
   return commit, bool(status)
 
 
