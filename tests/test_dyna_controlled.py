@@ -132,3 +132,42 @@ def test_a_declared_study_reads_as_declared_in_the_results_index(tmp_path):
   text = open(path, encoding="utf-8").read()
   assert study.declaration(_config(tmp_path)) in text and study.PENDING in text
   assert registry.status(path, "cmd").startswith("declared, not run yet")
+
+
+def test_the_finding_counts_the_readings_of_both_measures(tmp_path):
+  """On synthetic seeds where dyna_gcnn is clearly better than PPO on both measures and
+  dyna_mlp is indistinguishable from it, the sentence counts one comparison per arm and
+  measure: ahead in 2 (dyna_gcnn), level in 2 (dyna_mlp)."""
+  from tf_equirl import stats
+
+  config = _config(tmp_path, arms=("ppo", "dyna_mlp", "dyna_gcnn"))
+  rng = np.random.default_rng(0)
+  ppo = rng.normal(0.5, 0.05, 32)
+  final = {"ppo": ppo, "dyna_mlp": ppo + rng.normal(0.0, 0.05, 32), "dyna_gcnn": ppo + 0.3}
+  reach = {k: 1000.0 * (2.0 - v) for k, v in final.items()}  # higher return: fewer steps
+  pairs = study.comparisons(config)
+  assert pairs == [("dyna_mlp", "ppo"), ("dyna_gcnn", "ppo"), ("dyna_gcnn", "dyna_mlp")]
+  text = study.finding(
+    config, stats.compare(final, pairs), stats.compare(reach, pairs, censored_at=2000.0)
+  )
+  assert text.startswith("On Catch-v0 (2 seeds, ")
+  assert "against PPO with its own settings (dyna_gcnn, dyna_mlp): ahead in 2, level in 2 of 4" in (
+    text
+  )
+  assert "against the MLP world model (dyna_gcnn): ahead in 2 of 2" in text
+  with pytest.raises(ValueError, match="same comparisons"):
+    study.finding(config, stats.compare(final, pairs), [])
+
+
+def test_the_readme_quotes_each_finished_studys_finding():
+  """Every controlled study that has run has a `Finding: ` line, and the README carries
+  that line's sentence word for word (so it cannot drift from the tables)."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+  for env in ("cartpole", "catch"):
+    path = os.path.join(root, "results", f"dyna_controlled_{env}", "README.md")
+    text = open(path, encoding="utf-8").read()
+    if study.PENDING in text:
+      continue
+    (line,) = [x for x in text.splitlines() if x.startswith(study.FINDING_PREFIX)]
+    assert line[len(study.FINDING_PREFIX) :] in readme, path

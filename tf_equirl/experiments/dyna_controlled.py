@@ -45,6 +45,8 @@ __all__ = [
   "PENDING",
   "declare",
   "ControlledDynaConfig",
+  "finding",
+  "FINDING_PREFIX",
   "arms",
   "comparisons",
   "declaration",
@@ -75,6 +77,9 @@ _WORLD_MODEL = {
 PENDING = "_Declared; the arms have not been trained yet: the results follow when the study runs._"
 """The line under the declaration of a study that has not run (`declare`); the results index
 (`tf_equirl.experiments.registry.status`) reports such a file as declared, not run."""
+
+FINDING_PREFIX = "Finding: "
+"""How the report's one-sentence answer (`finding`) starts; the README quotes that line."""
 
 THRESHOLDS = {"CartPole-v1": 475.0, "Catch-v0": 0.8}
 """Default return thresholds of the steps-to-threshold measure: gymnasium's CartPole-v1
@@ -251,6 +256,66 @@ def declaration(config: ControlledDynaConfig) -> str:
   return "\n".join(lines) + "\n"
 
 
+_GROUPS = (
+  ("ppo_matched", "against PPO given the same number of gradient updates"),
+  ("ppo", "against PPO with its own settings"),
+  ("dyna_mlp", "against the MLP world model"),
+  ("dyna_untrained", "against the untrained-model lower bound"),
+)
+
+
+def _tally(readings: Sequence[str]) -> str:
+  counts = {word: readings.count(word) for word in ("beats", "level with", "trails")}
+  names = {"beats": "ahead", "level with": "level", "trails": "behind"}
+  parts = [f"{names[word]} in {n}" for word, n in counts.items() if n]
+  return ", ".join(parts) + f" of {len(readings)}"
+
+
+def finding(
+  config: ControlledDynaConfig,
+  final: Sequence[stats.Difference],
+  reach: Sequence[stats.Difference],
+  alpha: float = 0.05,
+) -> str:
+  """The study's answer in one sentence, computed from the declared comparisons' readings
+  (`tf_equirl.stats.verdict` under Holm's correction, both measures): for each baseline, in
+  how many of its comparisons the Dyna arms are ahead, level or behind. Nothing in it is
+  worded by hand, so the sentence cannot claim more than the tables show.
+
+  Args:
+    config: the study.
+    final: the comparisons of the return at the last step (`stats.compare`, same order as
+      `comparisons(config)`).
+    reach: the comparisons of the steps to the threshold (fewer is better).
+    alpha: the family-wise error rate of the readings.
+
+  Returns:
+    One markdown sentence.
+  """
+  if len(final) != len(reach):
+    raise ValueError(
+      f"finding: final and reach must hold the same comparisons, received {len(final)} and "
+      f"{len(reach)}."
+    )
+  parts = []
+  for baseline, words in _GROUPS:
+    readings = [stats.verdict(d, alpha) for d in final if d.b == baseline]
+    readings += [stats.verdict(d, alpha, lower_is_better=True) for d in reach if d.b == baseline]
+    if readings:
+      arms_of = sorted({d.a for d in final if d.b == baseline})
+      parts.append(f"{words} ({', '.join(arms_of)}): {_tally(readings)}")
+  if not parts:
+    return ""
+  steps = config.dyna_config("dyna_mlp").total_real_steps
+  return (
+    f"On {config.env} ({config.seeds} seeds, {steps:,} real steps), counting the declared "
+    "comparisons of both measures (return at the last step, steps to "
+    f"{config.return_threshold:g}) after Holm's correction, the Dyna arms are "
+    + "; ".join(parts)
+    + "."
+  )
+
+
 def _write(path: str, text: str) -> None:
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(path, "w", encoding="utf-8") as f:
@@ -326,18 +391,22 @@ def run(config: ControlledDynaConfig) -> str:
   pairs = comparisons(config)
   if pairs:
     seed_map = {name: seeds[: len(v)] for name, v in final.items()}
-    lines.append("\n## Comparisons\n")
+    final_diffs = stats.compare(final, pairs, seeds=seed_map)
+    reach_diffs = stats.compare(reach, pairs, seeds=seed_map, censored_at=last_step)
+    lines.append("\n## Finding\n")
+    lines.append(FINDING_PREFIX + finding(config, final_diffs, reach_diffs) + "\n")
+    lines.append("## Comparisons\n")
     lines.append(
       _table(
         "Return at the last step",
-        stats.compare(final, pairs, seeds=seed_map),
+        final_diffs,
         "Difference of mean returns (a - b; positive: a is better).",
       )
     )
     lines.append(
       _table(
         f"Steps to a return of {config.return_threshold:g}",
-        stats.compare(reach, pairs, seeds=seed_map, censored_at=last_step),
+        reach_diffs,
         "Difference of mean real steps (a - b; negative: a is faster).",
         lower_is_better=True,
       )
