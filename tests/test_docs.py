@@ -206,3 +206,24 @@ def _check_launchers(launchers):
 if __name__ == "__main__":
   sys.path.insert(0, REPO)
   print(json.dumps(_check_launchers([tuple(item) for item in json.load(sys.stdin)])))
+
+
+# Words of how the project was made, not of the software (history goes in CHANGELOG.md).
+_PROCESS_WORDS = re.compile(
+  r"\b(" + "|".join(["iss" + "ues?", "sitt" + "ings?", "this " + "turn"]) + r")\b", re.I
+)
+
+
+def test_project_text_speaks_of_the_software():
+  """README, docs, results, docstrings, comments and tests never mention how the project
+  was made (its tickets or work periods); CHANGELOG.md is where history goes."""
+  patterns = ["README.md", "docs/**/*.md", "results/**/*.md", "benchmarks/**/*.md"]
+  patterns += [f"{d}/**/*.py" for d in ("tf_equirl", "tests", "launchers", "benchmarks", "tools")]
+  found = []
+  for pattern in patterns:
+    for path in sorted(glob.glob(os.path.join(REPO, pattern), recursive=True)):
+      with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+          if _PROCESS_WORDS.search(line):
+            found.append(f"{os.path.relpath(path, REPO)}:{number}: {line.strip()}")
+  assert not found, "\n".join(found)
