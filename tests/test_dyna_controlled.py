@@ -151,10 +151,10 @@ def test_the_finding_counts_the_readings_of_both_measures(tmp_path):
     config, stats.compare(final, pairs), stats.compare(reach, pairs, censored_at=2000.0)
   )
   assert text.startswith("On Catch-v0 (2 seeds, ")
-  assert "against PPO with its own settings (dyna_gcnn, dyna_mlp): ahead in 2, level in 2 of 4" in (
+  assert "as follows: against PPO with its own settings (dyna_gcnn, dyna_mlp), ahead in 2 and " in (
     text
   )
-  assert "against the MLP world model (dyna_gcnn): ahead in 2 of 2" in text
+  assert "level in 2 of 4; against the MLP world model (dyna_gcnn), ahead in 2 of 2." in text
   with pytest.raises(ValueError, match="same comparisons"):
     study.finding(config, stats.compare(final, pairs), [])
 

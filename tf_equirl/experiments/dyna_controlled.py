@@ -268,7 +268,8 @@ def _tally(readings: Sequence[str]) -> str:
   counts = {word: readings.count(word) for word in ("beats", "level with", "trails")}
   names = {"beats": "ahead", "level with": "level", "trails": "behind"}
   parts = [f"{names[word]} in {n}" for word, n in counts.items() if n]
-  return ", ".join(parts) + f" of {len(readings)}"
+  listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+  return f"{listed} of {len(readings)}"
 
 
 def finding(
@@ -303,16 +304,15 @@ def finding(
     readings += [stats.verdict(d, alpha, lower_is_better=True) for d in reach if d.b == baseline]
     if readings:
       arms_of = sorted({d.a for d in final if d.b == baseline})
-      parts.append(f"{words} ({', '.join(arms_of)}): {_tally(readings)}")
+      parts.append(f"{words} ({', '.join(arms_of)}), {_tally(readings)}")
   if not parts:
     return ""
   steps = config.dyna_config("dyna_mlp").total_real_steps
   return (
     f"On {config.env} ({config.seeds} seeds, {steps:,} real steps), counting the declared "
     "comparisons of both measures (return at the last step, steps to "
-    f"{config.return_threshold:g}) after Holm's correction, the Dyna arms are "
-    + "; ".join(parts)
-    + "."
+    f"{config.return_threshold:g}) after Holm's correction, the Dyna arms are ahead, level "
+    "or behind as follows: " + "; ".join(parts) + "."
   )
 
 
