@@ -502,6 +502,7 @@ class TrainingFlags:
   run_folder_options: Callable
   vectorize_seeds: Any = None
   seed_batch: Any = None
+  concurrent_groups: Any = None
 
   def ppo_fields(self) -> Dict[str, Any]:
     """The `PPOConfig` fields set on the command line (`--preset`'s first, then the flags)."""
@@ -568,6 +569,13 @@ class TrainingFlags:
           f"--seed_batch must be from 1 to the number of seeds " f"({num_seeds}), received {batch}."
         )
       options.update(vectorize=None if self.vectorize_seeds.value else False, seed_batch=batch)
+    if self.concurrent_groups is not None and self.concurrent_groups.value is not None:
+      if self.concurrent_groups.value < 1:
+        raise app.UsageError(
+          f"--concurrent_groups must be 1 or more seed groups, received "
+          f"{self.concurrent_groups.value}."
+        )
+      options.update(concurrent_groups=self.concurrent_groups.value)
     return options
 
 
@@ -626,6 +634,13 @@ def define_training_flags(network: str, xla_runtime: bool, out_help: str) -> Tra
       None,
       "Seeds per vectorised program run (default all): bounds memory "
       "for many seeds; every finished group is kept if the run is interrupted.",
+    ),
+    concurrent_groups=flags.DEFINE_integer(
+      "concurrent_groups",
+      None,
+      "PPO seed groups trained at once, each its own program in its own thread (default: "
+      "one per CPU core, 1 on a GPU; without --seed_batch the seeds are then shared evenly "
+      "between groups of at most 8). Dyna's seed groups train one after another.",
     ),
   )
   define_config_flags(

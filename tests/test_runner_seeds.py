@@ -2,6 +2,7 @@
 same outputs as the sequential path."""
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -70,7 +71,7 @@ def test_an_interrupted_chunked_run_keeps_every_finished_group(tmp_path, monkeyp
 
   monkeypatch.setattr(SeedBatchPPO, "train_group", interrupted)
   with pytest.raises(KeyboardInterrupt):
-    _run(config, tmp_path, [0, 1, 2, 3], seed_batch=2)
+    _run(config, tmp_path, [0, 1, 2, 3], seed_batch=2, concurrent_groups=1)
   folder = runs.RunFolder(str(tmp_path), config, [0, 1, 2, 3], resume=True)
   assert [s for s in range(4) if folder.is_finished(s)] == [0, 1]
   calls.clear()
@@ -80,10 +81,88 @@ def test_an_interrupted_chunked_run_keeps_every_finished_group(tmp_path, monkeyp
     return original(self, group, callback)
 
   monkeypatch.setattr(SeedBatchPPO, "train_group", recorded)
-  result = _run(config, tmp_path, [0, 1, 2, 3], seed_batch=2, resume=True)
+  result = _run(config, tmp_path, [0, 1, 2, 3], seed_batch=2, resume=True, concurrent_groups=1)
   assert calls == [[2, 3]]  # only the unfinished group trains again
   assert result.curves.shape[0] == 4
   assert runs.is_finished_run(str(tmp_path), config, [0, 1, 2, 3])
+
+
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
+def test_concurrent_groups_train_each_seed_as_one_group_at_a_time_does(tmp_path):
+  config = _config()
+  seeds = [3, 5, 8, 11]
+  one = _run(config, tmp_path / "one", seeds, seed_batch=1, concurrent_groups=1)
+  two = _run(config, tmp_path / "two", seeds, seed_batch=1, concurrent_groups=2)
+  np.testing.assert_array_equal(one.curves, two.curves)  # bit for bit
+  for seed in seeds:
+    a = results.read_seed_csv(str(tmp_path / "one" / f"seed_{seed}.csv"))
+    b = results.read_seed_csv(str(tmp_path / "two" / f"seed_{seed}.csv"))
+    for name in a:
+      np.testing.assert_array_equal(a[name], b[name], err_msg=f"seed {seed}, {name}")
+    weights = [
+      keras.models.load_model(str(tmp_path / run / f"seed_{seed}" / "actor.keras")).get_weights()
+      for run in ("one", "two")
+    ]
+    for x, y in zip(*weights):
+      np.testing.assert_array_equal(x, y)
+  assert runs.is_finished_run(str(tmp_path / "two"), config, seeds)
+
+
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
+def test_an_interrupt_stops_concurrent_groups_and_keeps_the_finished_ones(tmp_path, monkeypatch):
+  import _thread
+
+  config = _config()  # two compiled calls per group
+  seeds = [0, 1, 2]
+  started = []
+  original = SeedBatchPPO.train_group
+
+  def interrupted(self, group, callback=None):
+    started.append(self.seeds[group[0]])
+    if len(started) < 3:
+      return original(self, group, callback)
+    # A lane finished its first group: Ctrl-C in the main thread, which takes it while this
+    # group's first call reports.
+    _thread.interrupt_main()
+
+    def slow(k, metrics):
+      time.sleep(1.0)
+      return callback(k, metrics)
+
+    return original(self, group, slow)
+
+  monkeypatch.setattr(SeedBatchPPO, "train_group", interrupted)
+  with pytest.raises(KeyboardInterrupt):
+    _run(config, tmp_path, seeds, seed_batch=1, concurrent_groups=2)
+  folder = runs.RunFolder(str(tmp_path), config, seeds, resume=True)
+  finished = [s for s in seeds if folder.is_finished(s)]
+  assert finished and started[2] not in finished  # the group started last was stopped
+  monkeypatch.setattr(SeedBatchPPO, "train_group", original)
+  result = _run(config, tmp_path, seeds, seed_batch=1, resume=True, concurrent_groups=2)
+  assert result.curves.shape[0] == 3
+  assert runs.is_finished_run(str(tmp_path), config, seeds)
+
+
+@pytest.mark.parametrize("groups", [0, -2, 1.5, True])
+def test_concurrent_groups_below_one_are_refused(tmp_path, groups):
+  with pytest.raises(ValueError, match="concurrent_groups must be a positive integer"):
+    _run(_config(), tmp_path, [0, 1], concurrent_groups=groups)
+  assert not os.listdir(tmp_path)  # refused before the folder was taken
+
+
+def test_dyna_seed_groups_do_not_train_concurrently(tmp_path):
+  from tf_equirl.agents.dyna import default_dyna_config
+
+  with pytest.raises(ValueError, match="Dyna's seed groups train one after another"):
+    runner.run_experiment(
+      default_dyna_config("CartPole-v1"), [0, 1], str(tmp_path), concurrent_groups=2
+    )
+  assert not os.listdir(tmp_path)
+
+
+def test_default_lanes_are_the_cores_this_process_may_use_or_one_on_a_gpu():
+  gpu = bool(tf.config.list_physical_devices("GPU"))
+  assert runner.default_lanes() == (1 if gpu else len(os.sched_getaffinity(0)))
 
 
 @pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)

@@ -29,7 +29,7 @@ from tf_equirl.agents.dyna import Dyna, DynaConfig
 from tf_equirl.agents.dyna import seed_batch as dyna_seed_batch
 from tf_equirl.agents.ppo import PPO, PPOConfig, TrainResult
 from tf_equirl.agents.ppo.learner import METRICS
-from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO
+from tf_equirl.agents.ppo.seed_batch import SPLIT_PRODUCTS_MAX_SEEDS, SeedBatchPPO
 from tf_equirl.envs.defaults import find_env_defaults
 
 __all__ = [
@@ -45,6 +45,8 @@ __all__ = [
   "build_agent",
   "default_checkpoints",
   "check_seed_batch",
+  "check_concurrent_groups",
+  "default_lanes",
   "vectorizes",
 ]
 
@@ -82,6 +84,7 @@ def run_experiment(
   checkpoint_every: int = 0,
   vectorize: Optional[bool] = None,
   seed_batch: Optional[int] = None,
+  concurrent_groups: Optional[int] = None,
 ) -> ExperimentResult:
   """Trains `config` once per seed.
 
@@ -98,6 +101,14 @@ def run_experiment(
   `checkpoint_every` checkpoints inside each seed's run (the vectorised path keeps whole
   groups, not checkpoints).
 
+  `concurrent_groups` PPO seed groups train at once, each its own program in its own thread
+  (XLA's CPU backend runs one program on one core, so this is how the vectorised path uses
+  the others). The default is one group per CPU core this process may use (one where a GPU
+  is visible); then, without a `seed_batch`, the seeds are shared evenly between the
+  groups, at most `SPLIT_PRODUCTS_MAX_SEEDS` a group (whose products run fastest on a CPU).
+  Each seed's run does not depend on its group or on what runs beside it. Dyna's seed groups
+  train one after another.
+
   Writes into `out_dir` (if given): `run.json` (the config and each finished seed's
   fingerprint, `tf_equirl.runs`), `seed_<k>.csv` (env steps, mean return, finished
   episodes, losses), TensorBoard scalars under `tb/seed_<k>`, `seed_<k>/actor.keras` and
@@ -111,8 +122,9 @@ def run_experiment(
 
   Raises:
     ValueError: no seeds, duplicate seeds, a negative `checkpoint_every`, a `seed_batch`
-      that is not an integer in [1, number of seeds], or `vectorize=True` for a Dyna config
-      that `SeedBatchDyna` does not train.
+      that is not an integer in [1, number of seeds], `concurrent_groups` below 1 or above 1
+      for a Dyna config, or `vectorize=True` for a Dyna config that `SeedBatchDyna` does not
+      train.
     tf_equirl.runs.RunFolderError: `out_dir` cannot take this run.
     tf_equirl.runs.TrainingDiverged: a seed's training diverged; the folder is marked failed
       and no summary is written (the other seeds of its group are kept).
@@ -128,6 +140,7 @@ def run_experiment(
       f"checkpoints), received {checkpoint_every}."
     )
   check_seed_batch(seed_batch, len(seeds))
+  check_concurrent_groups(concurrent_groups, config)
   if vectorize and not _vectorizable(config):
     raise ValueError(
       f"run_experiment: vectorize=True needs a PPOConfig or a DynaConfig with "
@@ -139,10 +152,17 @@ def run_experiment(
   )
   todo = [s for s in seeds if folder is None or not folder.is_finished(s)]
   batch: Optional[SeedBatchPPO] = None
+  lanes: List[SeedBatchPPO] = []
   agent: Optional[Union[PPO, Dyna]] = None
   ppo_config: PPOConfig
   if vectorizes(config, len(todo), vectorize):
-    built = _seed_batch(config, todo, seed_batch)
+    num_lanes = 1 if isinstance(config, DynaConfig) else (concurrent_groups or default_lanes())
+    if seed_batch is None and num_lanes > 1:  # even groups, small enough to split products
+      seed_batch = min(SPLIT_PRODUCTS_MAX_SEEDS, -(-len(todo) // min(num_lanes, len(todo))))
+    seed_batch = seed_batch or len(todo)
+    num_lanes = min(num_lanes, -(-len(todo) // seed_batch))  # no more lanes than groups
+    lanes = [_seed_batch(config, todo, seed_batch) for _ in range(num_lanes)]
+    built = lanes[0]
     batch = built
     ppo_config, counts = built.config, built.parameter_counts()
     steps_per_seed = (
@@ -185,13 +205,14 @@ def run_experiment(
   seed_curves: List[np.ndarray]
   env_steps: Optional[np.ndarray]
   if batch is not None:
+    at_once = f", {len(lanes)} groups at once" if len(lanes) > 1 else ""
     print(
       f"training {len(batch.seeds)} seeds as one vectorised program, {batch.seed_batch} "
-      "at a time",
+      f"at a time{at_once}",
       flush=True,
     )
     trained_curves, compile_s, train_s, train_steps, env_steps = _train_vectorized(
-      batch, folder, out_dir, tensorboard, save_models, bar
+      lanes, folder, out_dir, tensorboard, save_models, bar
     )
     seed_curves = [
       trained_curves[s]
@@ -369,91 +390,200 @@ def check_seed_batch(seed_batch: Optional[int], num_seeds: int) -> None:
     )
 
 
+def default_lanes() -> int:
+  """Seed groups `run_experiment` trains at once by default: the CPU cores this process may
+  use, or 1 where TensorFlow sees a GPU (its programs share the one device)."""
+  if tf.config.list_physical_devices("GPU"):
+    return 1
+  try:
+    return max(1, len(os.sched_getaffinity(0)))
+  except AttributeError:  # not Linux
+    return max(1, os.cpu_count() or 1)
+
+
+def check_concurrent_groups(concurrent_groups: Optional[int], config: Any = None) -> None:
+  """Raises a ValueError unless `concurrent_groups` is None or a positive integer (1 for a
+  `DynaConfig`, whose seed groups train one after another)."""
+  if concurrent_groups is None:
+    return
+  if (
+    isinstance(concurrent_groups, bool)
+    or not isinstance(concurrent_groups, (int, np.integer))
+    or concurrent_groups < 1
+  ):
+    raise ValueError(
+      f"concurrent_groups must be a positive integer (seed groups trained at once) or None "
+      f"(one per CPU core), received {concurrent_groups!r}."
+    )
+  if isinstance(config, DynaConfig) and concurrent_groups > 1:
+    raise ValueError(
+      f"concurrent_groups={concurrent_groups}: Dyna's seed groups train one after another; "
+      "concurrent groups are for PPOConfigs (use 1 or None)."
+    )
+
+
+class _Stopped(Exception):
+  """Raised in a lane's callback to end its program run early (another lane failed, or the
+  main thread was interrupted)."""
+
+
+def _run_lanes(lanes: Sequence[Any], groups: Sequence[List[int]], run_group: Callable) -> None:
+  """`run_group(lane, group)` for every group: in this thread with one lane; otherwise each
+  lane takes the next group in its own thread until none is left. The first error of a lane
+  (or an interrupt of this thread) stops the others after their current compiled call, and
+  is raised here once they have stopped."""
+  if len(lanes) == 1:
+    for group in groups:
+      run_group(lanes[0], group)
+    return
+  todo = list(groups)
+  take = threading.Lock()
+  stop = threading.Event()
+  errors: List[BaseException] = []
+
+  def lane_loop(lane):
+    while not stop.is_set():
+      with take:
+        if not todo:
+          return
+        group = todo.pop(0)
+      try:
+        run_group(lane, group)
+      except _Stopped:
+        return
+      except BaseException as error:  # pylint: disable=broad-except  (raised by the caller)
+        errors.append(error)
+        stop.set()
+        return
+
+  threads = [
+    threading.Thread(target=lane_loop, args=(lane,), name=f"seed-group-lane-{i}", daemon=True)
+    for i, lane in enumerate(lanes)
+  ]
+  for thread in threads:
+    thread.start()
+  try:
+    for thread in threads:
+      while thread.is_alive():
+        thread.join(0.2)
+  except BaseException:
+    stop.set()
+    for thread in threads:
+      thread.join()
+    raise
+  if errors:
+    raise errors[0]
+
+
 def _train_vectorized(
-  agent: SeedBatchPPO,  # or SeedBatchDyna
+  lanes: Sequence[SeedBatchPPO],  # or one SeedBatchDyna
   folder: Optional[runs.RunFolder],
   out_dir: Optional[str],
   tensorboard: bool,
   save_models: bool,
   bar,
 ):
-  """Trains `agent.seeds` group by group (`agent.seed_batch` seeds per program run), writing
-  each group's CSVs, TensorBoard scalars and models as soon as the group finishes.
+  """Trains `lanes[0].seeds` group by group (`seed_batch` seeds per program run), as many
+  groups at once as there are lanes (trainers of the same config and seeds, `_run_lanes`),
+  writing each group's CSVs, TensorBoard scalars and models as soon as the group finishes.
 
   Returns `(curves {seed: mean_return}, compile_seconds, train_seconds, steps trained after
-  compilation, env_steps)`.
+  compilation, env_steps)`; with several lanes, train seconds are the wall time after the
+  first compilation and the steps every seed's.
 
   Raises:
     tf_equirl.runs.TrainingDiverged: the first seed of a group that diverged (after the
       group's other seeds are written and the folder is marked failed).
   """
+  agent = lanes[0]
   cfg = agent.config
+  seeds = agent.seeds
   writers: Dict[int, Callable] = {}
-  done = {k: 0 for k in range(len(agent.seeds))}
+  done = {k: 0 for k in range(len(seeds))}
   curves: Dict[int, np.ndarray] = {}
-  compile_s, train_s, train_steps, env_steps = 0.0, 0.0, 0, None
+  totals: Dict[str, float] = {"compile": -1.0, "train": 0.0, "steps": 0}
+  env_steps: List[np.ndarray] = []
+  outputs = threading.RLock()  # writers, the bar, the files: one lane at a time
+  stop = threading.Event()
   start = time.perf_counter()
 
   def callback(k, metrics):
-    n = len(metrics["mean_return"])
-    if k in writers:  # between compiled calls: no summary op in the XLA graph
-      steps = (done[k] + np.arange(1, n + 1, dtype=np.int64)) * cfg.batch_size
-      writers[k](steps, {name: np.asarray(v, np.float32) for name, v in metrics.items()})
-    done[k] += n
-    if bar is not None:
-      bar.update(n * cfg.batch_size)
-      elapsed = time.perf_counter() - start
-      bar.set_postfix(
-        seed=agent.seeds[k],
-        ret=f"{metrics['mean_return'][-1]:.3g}",
-        sps=f"{sum(done.values()) * cfg.batch_size / max(elapsed, 1e-9):,.0f}",
-      )
-
-  for first in range(0, len(agent.seeds), agent.seed_batch):
-    group = list(range(first, min(first + agent.seed_batch, len(agent.seeds))))
-    if out_dir and tensorboard:
-      for k in group:
+    if stop.is_set():
+      raise _Stopped()
+    with outputs:
+      n = len(metrics["mean_return"])
+      if out_dir and tensorboard and k not in writers:
         writers[k] = _scalar_writer(
-          tf.summary.create_file_writer(os.path.join(out_dir, "tb", f"seed_{agent.seeds[k]}"))
+          tf.summary.create_file_writer(os.path.join(out_dir, "tb", f"seed_{seeds[k]}"))
         )
-    entries = agent.train_group(group, callback)
-    failed = None
-    for k, entry in zip(group, entries):
-      seed = agent.seeds[k]
-      if isinstance(entry, runs.TrainingDiverged):
-        failed = failed or (seed, entry)
-        continue
-      if first == 0 and not curves:
-        compile_s = entry.compile_seconds
-      curves[seed] = entry.mean_return
-      env_steps = entry.env_steps
-      train_steps += int(entry.env_steps[-1] - entry.compile_steps)
-      if out_dir and folder is not None:
-        results.write_seed_csv(folder.seed_csv(seed), seed_columns(entry))
-        if save_models:
-          os.makedirs(os.path.join(out_dir, f"seed_{seed}"), exist_ok=True)
-          agent.actor_model(k).save(os.path.join(out_dir, f"seed_{seed}", "actor.keras"))
-          agent.critic_model(k).save(os.path.join(out_dir, f"seed_{seed}", "critic.keras"))
-          if isinstance(agent, dyna_seed_batch.SeedBatchDyna) and agent.online:
-            path = os.path.join(out_dir, f"seed_{seed}", "world_model.keras")
-            world = agent.world_model(k)
-            if world is not None:  # online: always a learned kind
-              world.save(path)
-        folder.finish_seed(seed)
-    ok = [e for e in entries if not isinstance(e, runs.TrainingDiverged)]
-    if ok:
-      train_s += ok[0].train_seconds  # one program run for the whole group
-    for k in group:
-      if k in writers:
-        writers.pop(k)  # its events are flushed when the writer is released
-    if failed is not None:
-      seed, error = failed
+      if k in writers:  # between compiled calls: no summary op in the XLA graph
+        steps = (done[k] + np.arange(1, n + 1, dtype=np.int64)) * cfg.batch_size
+        writers[k](steps, {name: np.asarray(v, np.float32) for name, v in metrics.items()})
+      done[k] += n
       if bar is not None:
-        bar.close()
-      if folder is not None:
-        folder.fail(error, seed, getattr(error, "columns", None))
-      raise error
-  return curves, compile_s, train_s, train_steps, env_steps
+        bar.update(n * cfg.batch_size)
+        elapsed = time.perf_counter() - start
+        bar.set_postfix(
+          seed=seeds[k],
+          ret=f"{metrics['mean_return'][-1]:.3g}",
+          sps=f"{sum(done.values()) * cfg.batch_size / max(elapsed, 1e-9):,.0f}",
+        )
+
+  def run_group(lane, group):
+    entries = lane.train_group(group, callback)
+    with outputs:
+      failed = None
+      for k, entry in zip(group, entries):
+        seed = seeds[k]
+        if isinstance(entry, runs.TrainingDiverged):
+          failed = failed or (seed, entry)
+          continue
+        if totals["compile"] < 0:
+          totals["compile"] = entry.compile_seconds
+        curves[seed] = entry.mean_return
+        env_steps[:] = [entry.env_steps]
+        totals["steps"] += int(entry.env_steps[-1] - entry.compile_steps)
+        if out_dir and folder is not None:
+          results.write_seed_csv(folder.seed_csv(seed), seed_columns(entry))
+          if save_models:
+            os.makedirs(os.path.join(out_dir, f"seed_{seed}"), exist_ok=True)
+            lane.actor_model(k).save(os.path.join(out_dir, f"seed_{seed}", "actor.keras"))
+            lane.critic_model(k).save(os.path.join(out_dir, f"seed_{seed}", "critic.keras"))
+            if isinstance(lane, dyna_seed_batch.SeedBatchDyna) and lane.online:
+              path = os.path.join(out_dir, f"seed_{seed}", "world_model.keras")
+              world = lane.world_model(k)
+              if world is not None:  # online: always a learned kind
+                world.save(path)
+          folder.finish_seed(seed)
+      ok = [e for e in entries if not isinstance(e, runs.TrainingDiverged)]
+      if ok:
+        totals["train"] += ok[0].train_seconds  # one program run for the whole group
+      for k in group:
+        writers.pop(k, None)  # its events are flushed when the writer is released
+      if failed is not None:
+        stop.set()
+        seed, error = failed
+        if bar is not None:
+          bar.close()
+        if folder is not None:
+          folder.fail(error, seed, getattr(error, "columns", None))
+        raise error
+
+  groups = [
+    list(range(first, min(first + agent.seed_batch, len(seeds))))
+    for first in range(0, len(seeds), agent.seed_batch)
+  ]
+  try:
+    _run_lanes(lanes, groups, run_group)
+  finally:
+    stop.set()
+  compile_s = max(totals["compile"], 0.0)
+  train_s = float(totals["train"])
+  train_steps = int(totals["steps"])
+  if len(lanes) > 1 and curves:  # groups overlapped: the wall time after compilation
+    train_s = max(time.perf_counter() - start - compile_s, 1e-9)
+    train_steps = int(sum(len(c) for c in curves.values()) * cfg.batch_size)
+  return curves, compile_s, train_s, train_steps, (env_steps[0] if env_steps else None)
 
 
 def resume_experiment(

@@ -26,6 +26,7 @@ TF 2.15 also lacks a pfor converter for `TopKV2` (the grid world's reset draws u
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -39,6 +40,7 @@ from tf_equirl import rng
 from tensorflow import keras
 
 __all__ = [
+  "PYTHON_STATE",
   "WeightSwap",
   "split_products",
   "vmap",
@@ -66,6 +68,15 @@ def _register_top_k() -> None:
 
 
 _register_top_k()
+
+
+# Keras' global random state (`keras.utils.set_random_seed` before building a seed's initial
+# weights) and the template models' weight attributes (rebound by `WeightSwap` while a
+# program is traced) are process-wide Python state. Every seed-vectorised trainer seeds,
+# builds and traces under this lock, so that seed groups can train in several threads at once
+# (`tf_equirl.runner.run_experiment`'s `concurrent_groups`), each thread running its own
+# compiled program outside the lock.
+PYTHON_STATE = threading.RLock()
 
 
 _ORIGINAL_CONVERTERS: Dict[str, Callable] = {}

@@ -77,7 +77,11 @@ _split = seed_axis.split
 _clip_per_seed = seed_axis.clip_per_seed
 _Named = seed_axis.Named
 
-__all__ = ["SeedBatchPPO", "SeedCarry"]
+__all__ = ["SeedBatchPPO", "SeedCarry", "SPLIT_PRODUCTS_MAX_SEEDS"]
+
+SPLIT_PRODUCTS_MAX_SEEDS = 8
+"""Programs of at most this many seeds write their products one per seed (module docstring,
+point 5); the runner's default seed groups on a CPU are no larger."""
 
 
 class SeedCarry(NamedTuple):
@@ -156,7 +160,7 @@ class SeedBatchPPO:
     # point 5): on for up to 8 seeds per program, where it shortens the update and the
     # compilation stays as long; at 32 the update gains nothing and compilation grows
     # (benchmarks/seed_batch.py --split_products=false,true).
-    self.split_products = self.seed_batch <= 8
+    self.split_products = self.seed_batch <= SPLIT_PRODUCTS_MAX_SEEDS
 
   # ------------------------------------------------------------------ properties
   @property
@@ -165,6 +169,15 @@ class SeedBatchPPO:
 
   def actor_model(self, k: int) -> keras.Model:
     """Seed `seeds[k]`'s actor as an ordinary Keras model (built by the builders)."""
+    with seed_axis.PYTHON_STATE:
+      return self._actor_model(k)
+
+  def critic_model(self, k: int) -> keras.Model:
+    """Seed `seeds[k]`'s critic as an ordinary Keras model (built by the builders)."""
+    with seed_axis.PYTHON_STATE:
+      return self._critic_model(k)
+
+  def _actor_model(self, k: int) -> keras.Model:
     model = builders.build_actor(
       self.config.network,
       self.symmetry,
@@ -175,8 +188,7 @@ class SeedBatchPPO:
     self._load(model, self._seed_weights(k)[: self._sizes[0]])
     return model
 
-  def critic_model(self, k: int) -> keras.Model:
-    """Seed `seeds[k]`'s critic as an ordinary Keras model (built by the builders)."""
+  def _critic_model(self, k: int) -> keras.Model:
     model = builders.build_critic(
       self.config.critic,
       self.symmetry,
@@ -301,7 +313,10 @@ class SeedBatchPPO:
 
   def _train_group(self, group, callback):
     cfg = self.config
-    self.reset(group)
+    with seed_axis.PYTHON_STATE:  # seeding, building and tracing; the program runs outside
+      self.reset(group)
+      if self.tracing_count == 0:
+        self._train_chunk.get_concrete_function(self._carry, self._chunk)
     num_calls = cfg.num_iterations // self._chunk
     allow_nan = ("finished_return",) + (("entropy",) if cfg.ent_coef == 0 else ())
     chunks = {k: [] for k in group}
