@@ -34,8 +34,10 @@ learned, not the work per step.
 Many seeds (`--seed_counts`, e.g. 1,8,32,128): N CartPole seeds trained as one program by
 each side, `python -m launchers.train_ppo --env=CartPole-v1 --network=<net> --seeds=N
 --total_steps=<steps> --no_progress --no_tensorboard` (its N seeds vectorised into one XLA
-program, its default; compiled from a warm cache filled by one untimed run of the same command
-before the rounds) against `run_cartpole.py --once --num_seeds=N --steps=<steps>` (PureJaxRL's
+program, its default, several groups of at most 8 seeds at once, one per CPU core; one seed
+compiled from a warm cache filled by one untimed run of the same command before the rounds,
+several seeds with XLA's classic CPU runtime, the launcher's choice for them, which TensorFlow
+2.15 cannot cache, so their whole time includes compiling) against `run_cartpole.py --once --num_seeds=N --steps=<steps>` (PureJaxRL's
 `jax.jit(jax.vmap(make_train(config)))`), both at `--seed_steps` steps per seed (default
 PureJaxRL's 500,000) and PureJaxRL's CartPole settings on its side, tf_equirl's defaults on its
 own, as above. Each round runs every seed count of both programs (the order flips every
@@ -621,6 +623,13 @@ def _seed_case(network, seeds, steps):
   )
 
 
+def _seed_mode(seeds):
+  """The compilation mode of N seeds: the warm cache for one seed (XLA's newer runtime, the
+  launcher's default there); for several, the classic runtime that the launcher picks for
+  vectorised seeds, which TensorFlow 2.15 cannot cache (compilation is in the whole time)."""
+  return "warm" if seeds == 1 else "classic"
+
+
 def _compare_seeds(seed_counts, networks, steps, folder, python, repeats, record):
   """The many-seed comparison: writes --seeds_out and --seed_plot."""
   timeout = _RUN_TIMEOUT.value
@@ -631,8 +640,10 @@ def _compare_seeds(seed_counts, networks, steps, folder, python, repeats, record
   started = time.time()
   with tempfile.TemporaryDirectory() as tmp:
     cache = os.path.join(tmp, "warm_cache")
-    for net in networks:  # untimed runs that fill the compilation cache
+    for net in networks:  # untimed runs that fill the compilation cache (one seed only)
       for n in seed_counts:
+        if n != 1:
+          continue
         print(f"warm-up: tf_equirl {net} x{n}", flush=True)
         run_tf(
           _seed_case(net, n, steps),
@@ -651,7 +662,7 @@ def _compare_seeds(seed_counts, networks, steps, folder, python, repeats, record
             res = run_tf(
               _seed_case(net, n, steps),
               os.path.join(tmp, f"{net}_{n}_{r}"),
-              "warm",
+              _seed_mode(n),
               cache,
               python,
               timeout,
@@ -742,7 +753,9 @@ def _compare_seeds(seed_counts, networks, steps, folder, python, repeats, record
       f"    {_command()}",
       "",
       f"CartPole-v1, {steps:,} steps per seed; N seeds trained as one program by each side "
-      "(tf_equirl: `--seeds=N`, vectorised, compiled from a warm cache; PureJaxRL: "
+      "(tf_equirl: `--seeds=N`, vectorised, groups of at most 8 seeds, one per CPU core at "
+      "once; one seed from a warm compilation cache, several with XLA's classic runtime, "
+      "compiled in every run; PureJaxRL: "
       f"`--num_seeds N`, `jax.vmap`). {repeats} alternating round(s), "
       f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, {minutes:.0f} minutes. "
       "Whole processes timed from outside; medians over the rounds; ratios are tf_equirl / "
