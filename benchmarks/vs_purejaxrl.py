@@ -71,6 +71,7 @@ from absl import app, flags
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from tf_equirl import provenance  # noqa: E402  (light: no TensorFlow import)
 from tf_equirl.results import kept_notes  # noqa: E402  (light: no TensorFlow import)
 
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Alternating rounds (medians over these).")
@@ -779,7 +780,10 @@ def _compare_seeds(seed_counts, networks, steps, folder, python, repeats, record
     ]
   )
   if out:
-    _write_results(out, text)
+    record_of_run = provenance.collect(
+      _command(), seeds=range(max(seed_counts)), wall_seconds=time.time() - started
+    )
+    _write_results(out, provenance.header(record_of_run) + "\n" + text)
   record["seed_rows"] = rows
   _save_json(record)
 

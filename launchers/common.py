@@ -665,6 +665,19 @@ class StudyFlags:
     """`progress`, `backend`, `address` and `seeds_per_trial` of a study's config."""
     return {"progress": not self.no_progress.value, **self.backend()}
 
+  def config(self, config_cls, launcher: str, **fields: Any):
+    """The study's config from its flags, with `fields`, the study options and the command
+    line (`python -m <launcher> <arguments>`); its `runs` and `results` folders must be
+    usable (`check_output_folders`)."""
+    config = config_from_flags(
+      config_cls,
+      **fields,
+      **self.options(),
+      command=f"python -m {launcher} " + " ".join(sys.argv[1:]),
+    )
+    check_output_folders(runs=config.runs, results=config.results)
+    return config
+
   def run(self, main: Callable) -> None:
     """`app.run(main)`: falls back to XLA's classic runtime where the newer one fails, and
     configures XLA before TensorFlow starts (a compilation cache only for the local

@@ -23,8 +23,6 @@ The study is tf_equirl.experiments.dyna_tables: the flags are the fields of its
 `DynaTablesConfig`.
 """
 
-import sys
-
 from absl import app
 
 from launchers import common
@@ -40,12 +38,7 @@ STUDY = common.define_study_flags(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  config = common.config_from_flags(
-    dyna_tables.DynaTablesConfig,
-    **STUDY.options(),
-    command="python -m launchers.reproduce_dyna " + " ".join(sys.argv[1:]),
-  )
-  common.check_output_folders(runs=config.runs, results=config.results)
+  config = STUDY.config(dyna_tables.DynaTablesConfig, "launchers.reproduce_dyna")
   print(open(dyna_tables.run(config)).read())
 
 

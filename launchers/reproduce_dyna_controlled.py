@@ -14,8 +14,6 @@ declared comparisons. The study is tf_equirl.experiments.dyna_controlled: the fl
 fields of its `ControlledDynaConfig`.
 """
 
-import sys
-
 from absl import app, flags
 
 from launchers import common
@@ -35,12 +33,7 @@ _DECLARE_ONLY = flags.DEFINE_bool(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  config = common.config_from_flags(
-    study.ControlledDynaConfig,
-    **STUDY.options(),
-    command="python -m launchers.reproduce_dyna_controlled " + " ".join(sys.argv[1:]),
-  )
-  common.check_output_folders(runs=config.runs, results=config.results)
+  config = STUDY.config(study.ControlledDynaConfig, "launchers.reproduce_dyna_controlled")
   path = study.declare(config) if _DECLARE_ONLY.value else study.run(config)
   print(open(path, encoding="utf-8").read())
 

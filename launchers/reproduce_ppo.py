@@ -14,8 +14,6 @@ provenance. The study is tf_equirl.experiments.ppo_tables: the
 flags are the fields of its `PPOTablesConfig`.
 """
 
-import sys
-
 from absl import app, flags
 
 from launchers import common
@@ -40,13 +38,11 @@ _CHECKPOINTS = flags.DEFINE_list(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  config = common.config_from_flags(
+  config = STUDY.config(
     ppo_tables.PPOTablesConfig,
+    "launchers.reproduce_ppo",
     checkpoints=common.parse_checkpoints(_CHECKPOINTS.value),
-    **STUDY.options(),
-    command="python -m launchers.reproduce_ppo " + " ".join(sys.argv[1:]),
   )
-  common.check_output_folders(runs=config.runs, results=config.results)
   print(open(ppo_tables.run(config)).read())
 
 

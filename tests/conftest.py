@@ -4,6 +4,8 @@ A module marked `pytestmark = pytest.mark.seed(n)` (or a test marked `@pytest.ma
 has Python's, NumPy's and TensorFlow's random generators seeded with `n` before each of its
 tests (`keras.utils.set_random_seed`); unmarked tests are left alone.
 
+`cartpole` is a batch-1 `CartPole-v1` environment, one per test module.
+
 Every test also gets XLA's process flags (`XLA_FLAGS`, `TF_XLA_FLAGS`) restored after it:
 `tf_equirl.compilation.configure` sets them for its process, and later tests' subprocesses
 would otherwise inherit one test's XLA runtime.
@@ -38,3 +40,10 @@ def _keep_the_xla_flags_of_the_process():
       os.environ.pop(name, None)
     else:
       os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def cartpole():
+  from tf_equirl import envs  # pylint: disable=import-outside-toplevel
+
+  return envs.make("CartPole-v1", batch_size=1)

@@ -272,3 +272,76 @@ def reload_in_fresh_process(models_and_inputs, tmp_dir):
   )
   assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
   return manifest
+
+
+def held_out_episodes(env, count: int, train: int, seed: int):
+  """`count` random episodes of `env` (`tf_equirl.models.collect_episodes`): the first
+  `train` for training, the rest held out, as two dicts of columns."""
+  from tf_equirl.models import collect_episodes  # pylint: disable=import-outside-toplevel
+
+  data = collect_episodes(env, count, seed=seed)
+  keep = data["episode"] < train
+  return {k: v[keep] for k, v in data.items()}, {k: v[~keep] for k, v in data.items()}
+
+
+def run_module(module: str, *args: str, env=None, timeout: int = 300):
+  """`python -m <module> <args>` from the repository root, its output captured as text;
+  `env` adds variables to this process' environment."""
+  return subprocess.run(
+    [sys.executable, "-m", module, *args],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    env=None if env is None else {**os.environ, **env},
+  )
+
+
+def check_launcher_flags(launchers):
+  """`tests/test_docs.py` run as a script: in one child process it imports each launcher of
+  `launchers` (`(where, module, args)` triples) and parses each command's flags with absl's
+  FLAGS. Returns its report, `{"checked": n, "errors": [...]}`."""
+  proc = subprocess.run(
+    [sys.executable, os.path.join(REPO, "tests", "test_docs.py")],
+    input=json.dumps(launchers),
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+  )
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def tiny_ppo_config(env: str, network: str, iterations: int = 2, **fields):
+  """A `PPOConfig` of `env`'s defaults for `iterations` iterations of 4 envs x 32 steps, 2
+  epochs of 2 minibatches, 2 iterations per compiled call; `fields` override."""
+  from tf_equirl.agents.ppo import default_config  # pylint: disable=import-outside-toplevel
+
+  settings = dict(
+    total_steps=iterations * 4 * 32,
+    num_envs=4,
+    num_steps=32,
+    num_epochs=2,
+    num_minibatches=2,
+    iterations_per_call=2,
+  )
+  settings.update(fields)
+  return default_config(env, network=network, **settings)
+
+
+# PPOConfig fields of tiny CartPole runs (sweep tests): 4 envs x 16 steps, 2 minibatches, 1
+# epoch, 3 iterations. jit_compile=False: XLA compilation would triple such tests' time (each
+# configuration compiles its own graph); benchmarks/sweep_throughput.py checks identity with
+# XLA on full runs.
+TINY_PPO_FIELDS = dict(
+  network="mlp",
+  num_envs=4,
+  num_steps=16,
+  num_minibatches=2,
+  num_epochs=1,
+  total_steps=192,
+  iterations_per_call=1,
+  jit_compile=False,
+)

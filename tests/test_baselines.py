@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from support import GROUPS, move_action_rep, random_input, reload_in_fresh_process, state_rep
-from tf_equirl.agents.ppo import PPO, default_config
+from support import (
+  GROUPS,
+  move_action_rep,
+  random_input,
+  reload_in_fresh_process,
+  state_rep,
+  tiny_ppo_config,
+)
+from tf_equirl.agents.ppo import PPO
 from tf_equirl.agents.ppo.augmentation import augment_batch, transform_pairs
 from tf_equirl.envs import make
 from tf_equirl.groups import MDPSymmetry
@@ -151,16 +158,8 @@ def test_transform_pairs_keeps_the_observation_shape():
   "network,weights", [("augment", False), ("augment", True), ("encoder", False)]
 )
 def test_tiny_catch_run_compiles_once(network, weights):
-  config = default_config(
-    "Catch-v0",
-    network=network,
-    total_steps=4 * 4 * 32,
-    num_envs=4,
-    num_steps=32,
-    num_epochs=2,
-    num_minibatches=4,
-    iterations_per_call=2,
-    augment_weights=weights,
+  config = tiny_ppo_config(
+    "Catch-v0", network, iterations=4, num_minibatches=4, augment_weights=weights
   )
   ppo = PPO(config)
   ppo.reset(0)

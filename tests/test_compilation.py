@@ -11,6 +11,8 @@ import pytest
 
 from tf_equirl import compilation
 
+from support import run_module
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -254,23 +256,15 @@ def test_a_truncated_or_garbage_entry_is_dropped_and_compiled_again(tmp_path):
 
 
 def _train(out, *flags, env=None):
-  return subprocess.run(
-    [
-      sys.executable,
-      "-m",
-      "launchers.train_ppo",
-      "--network=mlp",
-      "--total_steps=16384",
-      "--no_progress",
-      "--no_tensorboard",
-      f"--out={out}",
-      *flags,
-    ],
-    cwd=REPO,
-    capture_output=True,
-    text=True,
-    timeout=300,
-    env=None if env is None else {**os.environ, **env},
+  return run_module(
+    "launchers.train_ppo",
+    "--network=mlp",
+    "--total_steps=16384",
+    "--no_progress",
+    "--no_tensorboard",
+    f"--out={out}",
+    *flags,
+    env=env,
   )
 
 

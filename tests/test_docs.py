@@ -18,10 +18,11 @@ import json
 import os
 import re
 import shlex
-import subprocess
 import sys
 
 import pytest
+
+from support import check_launcher_flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGES = ["README.md"] + sorted(
@@ -147,18 +148,7 @@ def test_bash_commands_name_existing_launchers_flags_and_scripts():
   assert launchers, "no `python -m launchers.X` command found in the documentation"
   missing = [where for where, script in scripts if not os.path.isfile(os.path.join(REPO, script))]
   assert not missing, "commands name scripts that do not exist: " + "; ".join(missing)
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  proc = subprocess.run(
-    [sys.executable, os.path.abspath(__file__)],
-    input=json.dumps(launchers),
-    cwd=REPO,
-    capture_output=True,
-    text=True,
-    timeout=300,
-    env=env,
-  )
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  report = json.loads(proc.stdout.strip().splitlines()[-1])
+  report = check_launcher_flags(launchers)
   assert report["checked"] == len(launchers)
   assert not report["errors"], "\n".join(report["errors"])
 

@@ -272,26 +272,15 @@ def test_bad_dyna_input_fails_clearly():
 
 
 def test_train_dyna_launcher_rejects_a_world_model_of_another_environment(tmp_path):
-  import os
-  import subprocess
-  import sys
+  from support import run_module  # pylint: disable=import-outside-toplevel
 
-  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   out = tmp_path / "out"
-  proc = subprocess.run(
-    [
-      sys.executable,
-      "-m",
-      "launchers.train_dyna",
-      "--model_path=catch/gcnn_transition",
-      "--total_steps=25600",
-      f"--out={out}",
-    ],
-    cwd=repo,
-    capture_output=True,
-    text=True,
-    timeout=300,
-    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+  proc = run_module(
+    "launchers.train_dyna",
+    "--model_path=catch/gcnn_transition",
+    "--total_steps=25600",
+    f"--out={out}",
+    env={"TF_CPP_MIN_LOG_LEVEL": "2"},
   )
   assert proc.returncode != 0
   assert "width 50, but the environment's observations have width 4" in proc.stderr

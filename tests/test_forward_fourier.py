@@ -65,20 +65,34 @@ def test_fourier_basis_block_diagonalises_the_group_convolution(gname, expected)
   assert np.max(np.abs(k[~mask])) < 1e-6
 
 
+def _check_fourier_form(
+  make, x, input_rep, output_rep, expected_params, atol=1e-5, harness_activation="tanh"
+):
+  """`make(implementation, activation)`'s Fourier form equals its spatial form with the same
+  weights (tanh), and the Fourier form passes the layer harness (`harness_activation`)."""
+  spatial, fourier = _same_weights(lambda impl: make(impl, "tanh"), x)
+  _assert_fast_equals_reference(spatial, fourier, x)
+  support.check_layer(
+    lambda: make("fourier", harness_activation),
+    x,
+    input_rep,
+    output_rep,
+    expected_params=expected_params,
+    atol=atol,
+  )
+
+
 @support.over_layer_groups
 def test_group_conv_fourier_equals_spatial(gname):
   group = support.GROUPS[gname]
   x = support.random_input((BATCH, group.order, 3))
-  spatial, fourier = _same_weights(
-    lambda impl: GroupConv(5, group, activation="tanh", implementation=impl), x
-  )
-  _assert_fast_equals_reference(spatial, fourier, x)
-  support.check_layer(
-    lambda: GroupConv(5, group, activation="relu", implementation="fourier"),
+  _check_fourier_form(
+    lambda impl, act: GroupConv(5, group, activation=act, implementation=impl),
     x,
     group,
     group,
     expected_params=group.order * 3 * 5 + 5,
+    harness_activation="relu",
   )
 
 
@@ -87,12 +101,8 @@ def test_group_lift_fourier_equals_spatial(gname):
   group = support.GROUPS[gname]
   for rep in (support.state_rep(group), support.skewed_rep(group)):
     x = support.random_input((BATCH, rep.dim))
-    spatial, fourier = _same_weights(
-      lambda impl: GroupLift(6, rep, activation="tanh", implementation=impl), x
-    )
-    _assert_fast_equals_reference(spatial, fourier, x)
-    support.check_layer(
-      lambda: GroupLift(6, rep, activation="tanh", implementation="fourier"),
+    _check_fourier_form(
+      lambda impl, act, rep=rep: GroupLift(6, rep, activation=act, implementation=impl),
       x,
       rep,
       group,
@@ -105,12 +115,8 @@ def test_group_lift_fourier_equals_spatial(gname):
 def test_permutation_equivariant_dense_fourier_equals_spatial(gname):
   group = support.GROUPS[gname]
   x = support.random_input((BATCH, group.order, 3))
-  spatial, fourier = _same_weights(
-    lambda impl: PermutationEquivariantDense(4, activation="tanh", implementation=impl), x
-  )
-  _assert_fast_equals_reference(spatial, fourier, x)
-  support.check_layer(
-    lambda: PermutationEquivariantDense(4, activation="tanh", implementation="fourier"),
+  _check_fourier_form(
+    lambda impl, act: PermutationEquivariantDense(4, activation=act, implementation=impl),
     x,
     group,
     group,

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from support import run_module
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 BAD = [
@@ -61,25 +63,17 @@ def test_bad_flag_values_give_a_one_line_error(launcher, flags, message, tmp_pat
 
 def test_train_ppo_trains_a_variant_environment(tmp_path):
   out = tmp_path / "variant"
-  proc = subprocess.run(
-    [
-      sys.executable,
-      "-m",
-      "launchers.train_ppo",
-      "--env=Catch-v0:global:0.5",
-      "--network=mlp",
-      "--total_steps=512",
-      "--num_envs=4",
-      "--num_steps=32",
-      "--no_progress",
-      "--no_tensorboard",
-      f"--out={out}",
-    ],
-    cwd=REPO,
-    capture_output=True,
-    text=True,
-    timeout=300,
-    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+  proc = run_module(
+    "launchers.train_ppo",
+    "--env=Catch-v0:global:0.5",
+    "--network=mlp",
+    "--total_steps=512",
+    "--num_envs=4",
+    "--num_steps=32",
+    "--no_progress",
+    "--no_tensorboard",
+    f"--out={out}",
+    env={"TF_CPP_MIN_LOG_LEVEL": "2"},
   )
   assert proc.returncode == 0, proc.stderr[-3000:]
   with open(out / "summary.json") as f:
@@ -108,13 +102,8 @@ def test_vectorised_seeds_compile_with_the_classic_runtime_unless_asked(tmp_path
     ("asked", ["--seeds=2", "--xla_runtime"], "xla_runtime"),
   ):
     out = tmp_path / name
-    proc = subprocess.run(
-      [sys.executable, "-m", "launchers.train_ppo", *common, *flags, f"--out={out}"],
-      cwd=REPO,
-      capture_output=True,
-      text=True,
-      timeout=300,
-      env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    proc = run_module(
+      "launchers.train_ppo", *common, *flags, f"--out={out}", env={"TF_CPP_MIN_LOG_LEVEL": "2"}
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(out / "run.json") as f:

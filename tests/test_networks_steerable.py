@@ -1,5 +1,6 @@
 """The steerable kind (features in irreducible coordinates) on CartPole, Catch and the grid
-world: equivariant, parameter-matched, reloadable, and a short PPO run that learns."""
+world: equivariant, parameter-matched, reloadable (with its lean layout), and a short PPO run
+that learns."""
 
 import pytest
 
@@ -27,8 +28,9 @@ def test_steerable_spec_and_config():
   assert config.network == "steerable"
 
 
-def test_steerable_models_reload_after_import(tmp_path):
-  models = network_reload_cases("steerable")
+@pytest.mark.parametrize("kind", ["steerable", "steerable_lean"])
+def test_steerable_models_reload_after_import(tmp_path, kind):
+  models = network_reload_cases(kind)
   assert reload_in_fresh_process(models, str(tmp_path)) == [m[0] for m in models]
 
 

@@ -1,5 +1,6 @@
 """The steerable_lean kind (free multiplicities per irreducible type) on CartPole, Catch and
-the grid world: equivariant, parameter-matched, leaner than the regular layout, reloadable."""
+the grid world: equivariant, parameter-matched, leaner than the regular layout (its reload
+after import: tests/test_networks_steerable.py)."""
 
 import numpy as np
 import pytest
@@ -8,9 +9,7 @@ from support import (
   NETWORK_SETTINGS,
   check_network_kind,
   env_symmetry,
-  network_reload_cases,
   random_input,
-  reload_in_fresh_process,
 )
 from tf_equirl.agents.ppo import default_config
 from tf_equirl.experiments.ppo_tables import parse_network
@@ -64,11 +63,6 @@ def test_lean_spec_config_and_bad_rule():
   assert config.network == "steerable_lean"
   with pytest.raises(ValueError, match="rule must be one of"):
     lean_multiplicities(env_symmetry("Catch-v0", None), 8, "regular")
-
-
-def test_lean_models_reload_after_import(tmp_path):
-  models = network_reload_cases("steerable_lean")
-  assert reload_in_fresh_process(models, str(tmp_path)) == [m[0] for m in models]
 
 
 def test_ppo_builds_and_trains_the_lean_networks():

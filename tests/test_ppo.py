@@ -13,6 +13,8 @@ from tf_equirl.agents.ppo import PPO, PPOConfig, default_config, gae
 from tf_equirl.envs import CartPole, make
 from tf_equirl.testing import assert_equivariant, invariant
 
+from support import tiny_ppo_config
+
 keras = tf.keras
 
 
@@ -56,18 +58,7 @@ def test_gae_bootstraps_truncation_but_not_termination():
   np.testing.assert_allclose(adv.numpy()[3, 0], reward[3, 0] - value[3, 0], rtol=1e-5)
 
 
-def _tiny(env, network, **kw):
-  return default_config(
-    env,
-    network=network,
-    total_steps=2 * 4 * 32,
-    num_envs=4,
-    num_steps=32,
-    num_epochs=2,
-    num_minibatches=2,
-    iterations_per_call=2,
-    **kw,
-  )
+_tiny = tiny_ppo_config
 
 
 # Curves of the tiny runs below (CHANGELOG.md says when each entry was last recorded and

@@ -9,7 +9,6 @@ from tf_agents.trajectories import time_step as ts
 
 from tf_equirl import envs
 from tf_equirl.envs.cartpole import cartpole_symmetry
-from tf_equirl.models import collect_episodes
 from tf_equirl.prae import (
   PRAEConfig,
   PRAEModel,
@@ -31,21 +30,13 @@ from tf_equirl.prae import (
 )
 from tf_equirl.testing import assert_equivariant
 
-
-@pytest.fixture(scope="module")
-def cartpole():
-  return envs.make("CartPole-v1", batch_size=1)
+from support import held_out_episodes
 
 
 @pytest.fixture(scope="module")
 def episodes(cartpole):
   """60 random CartPole episodes: the first 50 for training, the last 10 held out."""
-  data = collect_episodes(cartpole, 60, seed=0)
-  train = data["episode"] < 50
-  return (
-    {k: v[train] for k, v in data.items()},
-    {k: v[~train] for k, v in data.items()},
-  )
+  return held_out_episodes(cartpole, 60, train=50, seed=0)
 
 
 def _model(config=None, env=None, seed=0):

@@ -7,7 +7,6 @@ import pytest
 import tensorflow as tf
 from tensorflow import keras
 
-from tf_equirl import envs
 from tf_equirl.models import collect_episodes
 from tf_equirl.prae import (
   PRAEConfig,
@@ -23,21 +22,13 @@ from tf_equirl.prae import (
   loss_terms,
 )
 
-
-@pytest.fixture(scope="module")
-def cartpole():
-  return envs.make("CartPole-v1", batch_size=1)
+from support import held_out_episodes
 
 
 @pytest.fixture(scope="module")
 def episodes(cartpole):
   """40 random CartPole episodes: the first 30 for training, the last 10 held out."""
-  data = collect_episodes(cartpole, 40, seed=1)
-  train = data["episode"] < 30
-  return (
-    {k: v[train] for k, v in data.items()},
-    {k: v[~train] for k, v in data.items()},
-  )
+  return held_out_episodes(cartpole, 40, train=30, seed=1)
 
 
 def _model(config, env, seed=0):

@@ -3,7 +3,6 @@ names, commands that parse, configs that validate, provenance of the committed r
 generated results index."""
 
 import glob
-import json
 import os
 import re
 import shlex
@@ -14,6 +13,8 @@ import pytest
 
 from tf_equirl import provenance
 from tf_equirl.experiments import registry
+
+from support import check_launcher_flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
@@ -43,19 +44,7 @@ def test_every_command_names_an_existing_launcher_whose_flags_parse():
     else:
       scripts.append(words[1])
   assert not [s for s in scripts if not os.path.isfile(os.path.join(REPO, s))]
-  # tests/test_docs.py, run as a script, imports each launcher in one child process and
-  # parses each command's flags with absl's FLAGS.
-  proc = subprocess.run(
-    [sys.executable, os.path.join(REPO, "tests", "test_docs.py")],
-    input=json.dumps(launchers),
-    cwd=REPO,
-    capture_output=True,
-    text=True,
-    timeout=300,
-    env=ENV,
-  )
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  report = json.loads(proc.stdout.strip().splitlines()[-1])
+  report = check_launcher_flags(launchers)
   assert report["checked"] == len(launchers) and not report["errors"], report["errors"]
 
 

@@ -3,13 +3,13 @@ budgets, each study in a process of its own, into a temporary folder (slow: seve
 2 cores)."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 
 from tf_equirl import provenance
 from tf_equirl.experiments import registry
+
+from support import run_module
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -17,13 +17,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.mark.slow
 def test_every_study_runs_quick_and_writes_a_report_with_provenance(tmp_path):
   out, runs = tmp_path / "results", tmp_path / "runs"
-  proc = subprocess.run(
-    [sys.executable, "-m", "launchers.reproduce_all", "--quick", f"--out={out}", f"--runs={runs}"],
-    cwd=REPO,
-    capture_output=True,
-    text=True,
+  proc = run_module(
+    "launchers.reproduce_all",
+    "--quick",
+    f"--out={out}",
+    f"--runs={runs}",
+    env={"TF_CPP_MIN_LOG_LEVEL": "2"},
     timeout=1800,
-    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
   )
   assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
   for name in registry.names():
@@ -46,21 +46,14 @@ def test_a_failing_study_does_not_stop_the_others_and_is_named(tmp_path):
   out, runs = tmp_path / "results", tmp_path / "runs"
   out.mkdir()
   (out / "ppo_catch").write_text("a file where the study's folder should be")
-  proc = subprocess.run(
-    [
-      sys.executable,
-      "-m",
-      "launchers.reproduce_all",
-      "--quick",
-      "--only=ppo_catch,forward_overhead",
-      f"--out={out}",
-      f"--runs={runs}",
-    ],
-    cwd=REPO,
-    capture_output=True,
-    text=True,
+  proc = run_module(
+    "launchers.reproduce_all",
+    "--quick",
+    "--only=ppo_catch,forward_overhead",
+    f"--out={out}",
+    f"--runs={runs}",
+    env={"TF_CPP_MIN_LOG_LEVEL": "2"},
     timeout=900,
-    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
   )
   assert proc.returncode != 0
   assert "1 of 2 studies failed: ppo_catch" in proc.stdout + proc.stderr

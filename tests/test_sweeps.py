@@ -24,19 +24,10 @@ from tf_equirl.agents.ppo import default_config
 from tf_equirl.runner import run_experiment
 from tf_equirl.sweeps import runner
 
+from support import TINY_PPO_FIELDS
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# jit_compile=False: XLA compilation would triple the tests' time (each configuration compiles
-# its own graph); benchmarks/sweep_throughput.py checks identity with XLA on the full runs.
-TINY = dict(
-  network="mlp",
-  num_envs=4,
-  num_steps=16,
-  num_minibatches=2,
-  num_epochs=1,
-  total_steps=192,
-  iterations_per_call=1,
-  jit_compile=False,
-)
+TINY = TINY_PPO_FIELDS  # without XLA: tests/support.py says why
 GRID = {"learning_rate": [1e-3, 3e-4], "num_epochs": [1, 2]}
 KILLED = {"learning_rate": 1e-3, "num_epochs": 2}  # the cell whose worker is killed
 

@@ -19,20 +19,13 @@ from ray.cluster_utils import Cluster
 from tf_equirl import sweeps
 from tf_equirl.sweeps import runner
 
+from support import TINY_PPO_FIELDS
+
 pytestmark = pytest.mark.slow
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # 60 iterations of 64 CartPole steps: a few seconds per seed, so a node can be lost mid-seed.
-RUNS = dict(
-  network="mlp",
-  num_envs=4,
-  num_steps=16,
-  num_minibatches=2,
-  num_epochs=1,
-  total_steps=3840,
-  iterations_per_call=4,
-  jit_compile=False,
-)
+RUNS = dict(TINY_PPO_FIELDS, total_steps=3840, iterations_per_call=4)
 GRID = {"learning_rate": [1e-3, 3e-4]}
 SEEDS = [0, 1, 2]
 
