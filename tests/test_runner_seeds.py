@@ -160,6 +160,47 @@ def test_dyna_seed_groups_do_not_train_concurrently(tmp_path):
   assert not os.listdir(tmp_path)
 
 
+def test_default_seed_groups_depend_on_the_number_of_seeds_only():
+  from tf_equirl.agents.dyna import default_dyna_config
+
+  ppo = _config()
+  sizes = {n: runner.default_seed_batch(ppo, n) for n in (1, 2, 3, 4, 5, 6, 8, 9, 10, 32, 33)}
+  assert sizes == {1: 1, 2: 2, 3: 3, 4: 4, 5: 3, 6: 3, 8: 4, 9: 3, 10: 4, 32: 4, 33: 4}
+  for n, size in sizes.items():  # even groups, none larger than DEFAULT_GROUP_SEEDS
+    groups = -(-n // size)
+    assert size <= runner.DEFAULT_GROUP_SEEDS and groups * size - n < groups
+  assert runner.default_seed_batch(default_dyna_config("CartPole-v1"), 7) == 7  # one group
+  with pytest.raises(ValueError, match="at least one seed"):
+    runner.default_seed_batch(ppo, 0)
+
+
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
+def test_a_run_on_one_core_or_two_is_the_same_bit_for_bit(tmp_path, monkeypatch):
+  """Without a seed_batch, the groups do not depend on the cores: five seeds form the groups
+  {3, 5, 8} and {11, 13} whether they train one after another or side by side."""
+  config = _config(total_steps=64)
+  seeds = [3, 5, 8, 11, 13]
+  sizes = []
+  original = SeedBatchPPO.train_group
+
+  def recorded(self, group, callback=None):
+    sizes.append(len(group))
+    return original(self, group, callback)
+
+  monkeypatch.setattr(SeedBatchPPO, "train_group", recorded)
+  runs_ = {}
+  for cores in (1, 2):
+    monkeypatch.setattr(runner, "default_lanes", lambda cores=cores: cores)
+    runs_[cores] = _run(config, tmp_path / str(cores), seeds)
+  assert sorted(sizes) == [2, 2, 3, 3]
+  np.testing.assert_array_equal(runs_[1].curves, runs_[2].curves)
+  for seed in seeds:
+    a = results.read_seed_csv(str(tmp_path / "1" / f"seed_{seed}.csv"))
+    b = results.read_seed_csv(str(tmp_path / "2" / f"seed_{seed}.csv"))
+    for name in a:
+      np.testing.assert_array_equal(a[name], b[name], err_msg=f"seed {seed}, {name}")
+
+
 def test_default_lanes_are_the_cores_this_process_may_use_or_one_on_a_gpu():
   gpu = bool(tf.config.list_physical_devices("GPU"))
   assert runner.default_lanes() == (1 if gpu else len(os.sched_getaffinity(0)))

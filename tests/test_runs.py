@@ -157,8 +157,16 @@ def test_a_diverged_run_is_marked_failed_and_never_summarised(tmp_path, monkeypa
 
 
 @pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
+@pytest.mark.parametrize(
+  "seed_batch, concurrent_groups, kept, never_started",
+  [
+    (None, None, [0, 2], []),  # the default: the three seeds form one group
+    (2, 2, [0, 2], []),  # {0, 1} and {2} at once: the group beside the failure finishes
+    (2, 1, [0], [2]),  # one after another: no group starts after the failure
+  ],
+)
 def test_a_diverged_seed_of_a_vectorised_group_fails_the_run_and_keeps_the_others(
-  tmp_path, monkeypatch
+  tmp_path, monkeypatch, seed_batch, concurrent_groups, kept, never_started
 ):
   from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO
 
@@ -177,12 +185,25 @@ def test_a_diverged_seed_of_a_vectorised_group_fails_the_run_and_keeps_the_other
   monkeypatch.setattr(SeedBatchPPO, "train_group", diverging_group)
   out = tmp_path / "run"
   with pytest.raises(runs.TrainingDiverged, match="seed 1"):
-    run_experiment(config, [0, 1, 2], str(out), progress=False, tensorboard=False)
+    run_experiment(
+      config,
+      [0, 1, 2],
+      str(out),
+      progress=False,
+      tensorboard=False,
+      seed_batch=seed_batch,
+      concurrent_groups=concurrent_groups,
+    )
   record = json.loads((out / "run.json").read_text())
   assert record["status"] == "failed" and record["error"]["seed"] == 1
   assert (out / "seed_1.failed.csv").exists() and not (out / "seed_1.csv").exists()
   assert not (out / "summary.json").exists()
-  assert (out / "seed_0.csv").exists() and (out / "seed_2.csv").exists()  # kept
+  for seed in kept:
+    assert (out / f"seed_{seed}.csv").exists() and record["seeds"][str(seed)][
+      "status"
+    ] == "finished"
+  for seed in never_started:
+    assert not (out / f"seed_{seed}.csv").exists() and str(seed) not in record["seeds"]
 
 
 # ----------------------------------------------------------------------- checkpoints

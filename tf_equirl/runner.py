@@ -29,7 +29,7 @@ from tf_equirl.agents.dyna import Dyna, DynaConfig
 from tf_equirl.agents.dyna import seed_batch as dyna_seed_batch
 from tf_equirl.agents.ppo import PPO, PPOConfig, TrainResult
 from tf_equirl.agents.ppo.learner import METRICS
-from tf_equirl.agents.ppo.seed_batch import SPLIT_PRODUCTS_MAX_SEEDS, SeedBatchPPO
+from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO
 from tf_equirl.envs.defaults import find_env_defaults
 
 __all__ = [
@@ -47,6 +47,8 @@ __all__ = [
   "check_seed_batch",
   "check_concurrent_groups",
   "default_lanes",
+  "default_seed_batch",
+  "DEFAULT_GROUP_SEEDS",
   "vectorizes",
 ]
 
@@ -101,13 +103,15 @@ def run_experiment(
   `checkpoint_every` checkpoints inside each seed's run (the vectorised path keeps whole
   groups, not checkpoints).
 
-  `concurrent_groups` PPO seed groups train at once, each its own program in its own thread
-  (XLA's CPU backend runs one program on one core, so this is how the vectorised path uses
-  the others). The default is one group per CPU core this process may use (one where a GPU
-  is visible); then, without a `seed_batch`, the seeds are shared evenly between the
-  groups, at most `SPLIT_PRODUCTS_MAX_SEEDS` a group (whose products run fastest on a CPU).
-  Each seed's run does not depend on its group or on what runs beside it. Dyna's seed groups
-  train one after another.
+  Without a `seed_batch`, the groups are those of `default_seed_batch`, which depend on the
+  number of seeds only (PPO: even groups of at most `DEFAULT_GROUP_SEEDS`; Dyna: one group),
+  so a seed's curve does not depend on the machine. `concurrent_groups` PPO seed groups train
+  at once, each its own program in its own thread (XLA's CPU backend runs one program on one
+  core, so this is how the vectorised path uses the others); the default is one group per
+  CPU core this process may use (one where a GPU is visible). What runs beside a group does
+  not change its seeds' runs. Dyna's seed groups train one after another. A diverged seed
+  fails the run once the groups already running have finished (they are kept); no group
+  starts after it.
 
   Writes into `out_dir` (if given): `run.json` (the config and each finished seed's
   fingerprint, `tf_equirl.runs`), `seed_<k>.csv` (env steps, mean return, finished
@@ -157,9 +161,7 @@ def run_experiment(
   ppo_config: PPOConfig
   if vectorizes(config, len(todo), vectorize):
     num_lanes = 1 if isinstance(config, DynaConfig) else (concurrent_groups or default_lanes())
-    if seed_batch is None and num_lanes > 1:  # even groups, small enough to split products
-      seed_batch = min(SPLIT_PRODUCTS_MAX_SEEDS, -(-len(todo) // min(num_lanes, len(todo))))
-    seed_batch = seed_batch or len(todo)
+    seed_batch = seed_batch or default_seed_batch(config, len(todo))
     num_lanes = min(num_lanes, -(-len(todo) // seed_batch))  # no more lanes than groups
     lanes = [_seed_batch(config, todo, seed_batch) for _ in range(num_lanes)]
     built = lanes[0]
@@ -390,6 +392,28 @@ def check_seed_batch(seed_batch: Optional[int], num_seeds: int) -> None:
     )
 
 
+DEFAULT_GROUP_SEEDS = 4
+"""The largest seed group `default_seed_batch` makes for a `PPOConfig`."""
+
+
+def default_seed_batch(config: AgentConfig, num_seeds: int) -> int:
+  """The seeds a vectorised program trains at once when no `seed_batch` is given.
+
+  A `PPOConfig`'s seeds are shared evenly between groups of at most `DEFAULT_GROUP_SEEDS`
+  (small enough for per-seed products, the fastest form on a CPU, see
+  `tf_equirl.agents.ppo.seed_batch.SPLIT_PRODUCTS_MAX_SEEDS`; and several groups to run at
+  once from five seeds on); a `DynaConfig`'s all train in one group. The size depends on the
+  number of seeds only, never on the machine: the seed axis changes how XLA sums, so a
+  seed's curve would otherwise depend on the cores it ran on.
+  """
+  if num_seeds < 1:
+    raise ValueError(f"default_seed_batch needs at least one seed, received {num_seeds}.")
+  if isinstance(config, DynaConfig):
+    return num_seeds
+  groups = -(-num_seeds // DEFAULT_GROUP_SEEDS)
+  return -(-num_seeds // groups)
+
+
 def default_lanes() -> int:
   """Seed groups `run_experiment` trains at once by default: the CPU cores this process may
   use, or 1 where TensorFlow sees a GPU (its programs share the one device)."""
@@ -427,22 +451,31 @@ class _Stopped(Exception):
   main thread was interrupted)."""
 
 
-def _run_lanes(lanes: Sequence[Any], groups: Sequence[List[int]], run_group: Callable) -> None:
+def _run_lanes(
+  lanes: Sequence[Any],
+  groups: Sequence[List[int]],
+  run_group: Callable,
+  abort: Optional[threading.Event] = None,
+) -> None:
   """`run_group(lane, group)` for every group: in this thread with one lane; otherwise each
-  lane takes the next group in its own thread until none is left. The first error of a lane
-  (or an interrupt of this thread) stops the others after their current compiled call, and
-  is raised here once they have stopped."""
+  lane takes the next group in its own thread until none is left.
+
+  After the first error of a lane no lane starts another group. A `runs.TrainingDiverged`
+  lets the groups already running finish; any other error, or an interrupt of this thread,
+  also sets `abort` (which `run_group`'s callbacks check after every compiled call, raising
+  `_Stopped`). The first error is raised here once every lane has stopped."""
+  abort = abort or threading.Event()
   if len(lanes) == 1:
     for group in groups:
       run_group(lanes[0], group)
     return
   todo = list(groups)
   take = threading.Lock()
-  stop = threading.Event()
+  no_more = threading.Event()
   errors: List[BaseException] = []
 
   def lane_loop(lane):
-    while not stop.is_set():
+    while not (no_more.is_set() or abort.is_set()):
       with take:
         if not todo:
           return
@@ -453,7 +486,9 @@ def _run_lanes(lanes: Sequence[Any], groups: Sequence[List[int]], run_group: Cal
         return
       except BaseException as error:  # pylint: disable=broad-except  (raised by the caller)
         errors.append(error)
-        stop.set()
+        no_more.set()
+        if not isinstance(error, runs.TrainingDiverged):
+          abort.set()
         return
 
   threads = [
@@ -467,7 +502,7 @@ def _run_lanes(lanes: Sequence[Any], groups: Sequence[List[int]], run_group: Cal
       while thread.is_alive():
         thread.join(0.2)
   except BaseException:
-    stop.set()
+    abort.set()
     for thread in threads:
       thread.join()
     raise
@@ -560,11 +595,8 @@ def _train_vectorized(
         totals["train"] += ok[0].train_seconds  # one program run for the whole group
       for k in group:
         writers.pop(k, None)  # its events are flushed when the writer is released
-      if failed is not None:
-        stop.set()
+      if failed is not None:  # the other running groups finish (`_run_lanes`)
         seed, error = failed
-        if bar is not None:
-          bar.close()
         if folder is not None:
           folder.fail(error, seed, getattr(error, "columns", None))
         raise error
@@ -574,7 +606,11 @@ def _train_vectorized(
     for first in range(0, len(seeds), agent.seed_batch)
   ]
   try:
-    _run_lanes(lanes, groups, run_group)
+    _run_lanes(lanes, groups, run_group, abort=stop)
+  except runs.TrainingDiverged:
+    if bar is not None:
+      bar.close()
+    raise
   finally:
     stop.set()
   compile_s = max(totals["compile"], 0.0)
@@ -704,7 +740,7 @@ def train_seeds(
   seeds = list(seeds)
   check_seed_batch(seed_batch, max(len(seeds), 1))
   if vectorizes(config, len(seeds), vectorize):
-    batch = _seed_batch(config, seeds, seed_batch)
+    batch = _seed_batch(config, seeds, seed_batch or default_seed_batch(config, len(seeds)))
     iterations_done = {k: 0 for k in range(len(seeds))}
 
     def batch_callback(k, metrics):
