@@ -34,7 +34,7 @@ learned, not the work per step.
 Many seeds (`--seed_counts`, e.g. 1,8,32,128): N CartPole seeds trained as one program by
 each side, `python -m launchers.train_ppo --env=CartPole-v1 --network=<net> --seeds=N
 --total_steps=<steps> --no_progress --no_tensorboard` (its N seeds vectorised into one XLA
-program, its default, several groups of at most 8 seeds at once, one per CPU core; one seed
+program, its default: even groups of at most 4 seeds, one group per CPU core at once; one seed
 compiled from a warm cache filled by one untimed run of the same command before the rounds,
 several seeds with XLA's classic CPU runtime, the launcher's choice for them, which TensorFlow
 2.15 cannot cache, so their whole time includes compiling) against `run_cartpole.py --once --num_seeds=N --steps=<steps>` (PureJaxRL's
