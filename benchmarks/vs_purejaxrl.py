@@ -754,7 +754,7 @@ def _compare_seeds(seed_counts, networks, steps, folder, python, repeats, record
       f"    {_command()}",
       "",
       f"CartPole-v1, {steps:,} steps per seed; N seeds trained as one program by each side "
-      "(tf_equirl: `--seeds=N`, vectorised, groups of at most 8 seeds, one per CPU core at "
+      "(tf_equirl: `--seeds=N`, vectorised, even groups of at most 4 seeds, one group per CPU core at "
       "once; one seed from a warm compilation cache, several with XLA's classic runtime, "
       "compiled in every run; PureJaxRL: "
       f"`--num_seeds N`, `jax.vmap`). {repeats} alternating round(s), "
