@@ -632,16 +632,15 @@ def define_training_flags(network: str, xla_runtime: bool, out_help: str) -> Tra
     seed_batch=flags.DEFINE_integer(
       "seed_batch",
       None,
-      "Seeds per vectorised program run (default: PPO seeds shared evenly between groups "
-      "of at most 4, the same on every machine; Dyna all): bounds memory for many seeds; "
-      "every finished group is kept if the run is interrupted.",
+      "Seeds per vectorised program run (default: the seeds shared evenly between groups "
+      "of at most 4, the same on every machine): bounds memory for many seeds; every "
+      "finished group is kept if the run is interrupted.",
     ),
     concurrent_groups=flags.DEFINE_integer(
       "concurrent_groups",
       None,
-      "PPO seed groups trained at once, each its own program in its own thread (default: "
-      "one per CPU core, 1 on a GPU). The groups, and so the curves, do not depend on it. "
-      "Dyna's seed groups train one after another.",
+      "Seed groups trained at once, each its own program in its own thread (default: "
+      "one per CPU core, 1 on a GPU). The groups, and so the curves, do not depend on it.",
     ),
   )
   define_config_flags(

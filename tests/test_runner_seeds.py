@@ -150,14 +150,39 @@ def test_concurrent_groups_below_one_are_refused(tmp_path, groups):
   assert not os.listdir(tmp_path)  # refused before the folder was taken
 
 
-def test_dyna_seed_groups_do_not_train_concurrently(tmp_path):
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
+def test_online_dyna_groups_train_side_by_side_as_one_at_a_time(tmp_path):
+  """Online Dyna (each seed its own world model and buffer) with two groups at once writes
+  what one group at a time writes, bit for bit: curves, planning columns, world models."""
   from tf_equirl.agents.dyna import default_dyna_config
 
-  with pytest.raises(ValueError, match="Dyna's seed groups train one after another"):
-    runner.run_experiment(
-      default_dyna_config("CartPole-v1"), [0, 1], str(tmp_path), concurrent_groups=2
-    )
-  assert not os.listdir(tmp_path)
+  config = default_dyna_config(
+    "CartPole-v1",
+    mode="online",
+    world_model="mlp",
+    model_epochs=2,
+    planning_ratio=1,
+    dyna_iterations=2,
+    ppo_overrides=dict(num_envs=4, num_steps=16, total_steps=128, num_minibatches=2, num_epochs=2),
+  )
+  seeds = [3, 5, 8]
+  outs = {}
+  for lanes in (1, 2):
+    outs[lanes] = _run(config, tmp_path / str(lanes), seeds, seed_batch=2, concurrent_groups=lanes)
+  np.testing.assert_array_equal(outs[1].curves, outs[2].curves)
+  for seed in seeds:
+    a = results.read_seed_csv(str(tmp_path / "1" / f"seed_{seed}.csv"))
+    b = results.read_seed_csv(str(tmp_path / "2" / f"seed_{seed}.csv"))
+    assert "model_loss" in a and "plan_mean_return" in a
+    for name in a:
+      np.testing.assert_array_equal(a[name], b[name], err_msg=f"seed {seed}, {name}")
+    worlds = [
+      keras.models.load_model(str(tmp_path / run / f"seed_{seed}" / "world_model.keras"))
+      for run in ("1", "2")
+    ]
+    for x, y in zip(*(w.get_weights() for w in worlds)):
+      np.testing.assert_array_equal(x, y)
+  assert runs.is_finished_run(str(tmp_path / "2"), config, seeds)
 
 
 def test_default_seed_groups_depend_on_the_number_of_seeds_only():
@@ -169,7 +194,7 @@ def test_default_seed_groups_depend_on_the_number_of_seeds_only():
   for n, size in sizes.items():  # even groups, none larger than DEFAULT_GROUP_SEEDS
     groups = -(-n // size)
     assert size <= runner.DEFAULT_GROUP_SEEDS and groups * size - n < groups
-  assert runner.default_seed_batch(default_dyna_config("CartPole-v1"), 7) == 7  # one group
+  assert runner.default_seed_batch(default_dyna_config("CartPole-v1"), 8) == 4  # Dyna alike
   with pytest.raises(ValueError, match="at least one seed"):
     runner.default_seed_batch(ppo, 0)
 

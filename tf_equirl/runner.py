@@ -103,15 +103,14 @@ def run_experiment(
   `checkpoint_every` checkpoints inside each seed's run (the vectorised path keeps whole
   groups, not checkpoints).
 
-  Without a `seed_batch`, the groups are those of `default_seed_batch`, which depend on the
-  number of seeds only (PPO: even groups of at most `DEFAULT_GROUP_SEEDS`; Dyna: one group),
-  so a seed's curve does not depend on the machine. `concurrent_groups` PPO seed groups train
-  at once, each its own program in its own thread (XLA's CPU backend runs one program on one
+  Without a `seed_batch`, the groups are those of `default_seed_batch` (even groups of at
+  most `DEFAULT_GROUP_SEEDS`), which depend on the number of seeds only, so a seed's curve
+  does not depend on the machine. `concurrent_groups` seed groups (PPO or Dyna) train at
+  once, each its own program in its own thread (XLA's CPU backend runs one program on one
   core, so this is how the vectorised path uses the others); the default is one group per
   CPU core this process may use (one where a GPU is visible). What runs beside a group does
-  not change its seeds' runs. Dyna's seed groups train one after another. A diverged seed
-  fails the run once the groups already running have finished (they are kept); no group
-  starts after it.
+  not change its seeds' runs. A diverged seed fails the run once the groups already running
+  have finished (they are kept); no group starts after it.
 
   Writes into `out_dir` (if given): `run.json` (the config and each finished seed's
   fingerprint, `tf_equirl.runs`), `seed_<k>.csv` (env steps, mean return, finished
@@ -126,12 +125,12 @@ def run_experiment(
 
   Raises:
     ValueError: no seeds, duplicate seeds, a negative `checkpoint_every`, a `seed_batch`
-      that is not an integer in [1, number of seeds], `concurrent_groups` below 1 or above 1
-      for a Dyna config, or `vectorize=True` for a Dyna config that `SeedBatchDyna` does not
-      train.
+      that is not an integer in [1, number of seeds], `concurrent_groups` below 1, or
+      `vectorize=True` for a Dyna config that `SeedBatchDyna` does not train.
     tf_equirl.runs.RunFolderError: `out_dir` cannot take this run.
     tf_equirl.runs.TrainingDiverged: a seed's training diverged; the folder is marked failed
-      and no summary is written (the other seeds of its group are kept).
+      and no summary is written (the other seeds of its group, and the groups running beside
+      it, are kept).
   """
   seeds = list(seeds)
   if not seeds:
@@ -144,7 +143,7 @@ def run_experiment(
       f"checkpoints), received {checkpoint_every}."
     )
   check_seed_batch(seed_batch, len(seeds))
-  check_concurrent_groups(concurrent_groups, config)
+  check_concurrent_groups(concurrent_groups)
   if vectorize and not _vectorizable(config):
     raise ValueError(
       f"run_experiment: vectorize=True needs a PPOConfig or a DynaConfig with "
@@ -160,7 +159,7 @@ def run_experiment(
   agent: Optional[Union[PPO, Dyna]] = None
   ppo_config: PPOConfig
   if vectorizes(config, len(todo), vectorize):
-    num_lanes = 1 if isinstance(config, DynaConfig) else (concurrent_groups or default_lanes())
+    num_lanes = concurrent_groups or default_lanes()
     seed_batch = seed_batch or default_seed_batch(config, len(todo))
     num_lanes = min(num_lanes, -(-len(todo) // seed_batch))  # no more lanes than groups
     lanes = [_seed_batch(config, todo, seed_batch) for _ in range(num_lanes)]
@@ -399,17 +398,16 @@ DEFAULT_GROUP_SEEDS = 4
 def default_seed_batch(config: AgentConfig, num_seeds: int) -> int:
   """The seeds a vectorised program trains at once when no `seed_batch` is given.
 
-  A `PPOConfig`'s seeds are shared evenly between groups of at most `DEFAULT_GROUP_SEEDS`
-  (small enough for per-seed products, the fastest form on a CPU, see
+  The seeds are shared evenly between groups of at most `DEFAULT_GROUP_SEEDS` (small enough
+  for per-seed products, the fastest form on a CPU, see
   `tf_equirl.agents.ppo.seed_batch.SPLIT_PRODUCTS_MAX_SEEDS`; and several groups to run at
-  once from five seeds on); a `DynaConfig`'s all train in one group. The size depends on the
-  number of seeds only, never on the machine: the seed axis changes how XLA sums, so a
-  seed's curve would otherwise depend on the cores it ran on.
+  once from five seeds on). The size depends on the number of seeds only, never on the
+  machine or on `config` (PPO or Dyna): the seed axis changes how XLA sums, so a seed's curve
+  would otherwise depend on the cores it ran on.
   """
+  del config  # the same groups for every agent
   if num_seeds < 1:
     raise ValueError(f"default_seed_batch needs at least one seed, received {num_seeds}.")
-  if isinstance(config, DynaConfig):
-    return num_seeds
   groups = -(-num_seeds // DEFAULT_GROUP_SEEDS)
   return -(-num_seeds // groups)
 
@@ -425,9 +423,8 @@ def default_lanes() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def check_concurrent_groups(concurrent_groups: Optional[int], config: Any = None) -> None:
-  """Raises a ValueError unless `concurrent_groups` is None or a positive integer (1 for a
-  `DynaConfig`, whose seed groups train one after another)."""
+def check_concurrent_groups(concurrent_groups: Optional[int]) -> None:
+  """Raises a ValueError unless `concurrent_groups` is None or a positive integer."""
   if concurrent_groups is None:
     return
   if (
@@ -438,11 +435,6 @@ def check_concurrent_groups(concurrent_groups: Optional[int], config: Any = None
     raise ValueError(
       f"concurrent_groups must be a positive integer (seed groups trained at once) or None "
       f"(one per CPU core), received {concurrent_groups!r}."
-    )
-  if isinstance(config, DynaConfig) and concurrent_groups > 1:
-    raise ValueError(
-      f"concurrent_groups={concurrent_groups}: Dyna's seed groups train one after another; "
-      "concurrent groups are for PPOConfigs (use 1 or None)."
     )
 
 
@@ -511,7 +503,7 @@ def _run_lanes(
 
 
 def _train_vectorized(
-  lanes: Sequence[SeedBatchPPO],  # or one SeedBatchDyna
+  lanes: Sequence[SeedBatchPPO],  # or SeedBatchDynas
   folder: Optional[runs.RunFolder],
   out_dir: Optional[str],
   tensorboard: bool,

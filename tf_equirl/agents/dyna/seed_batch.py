@@ -158,6 +158,11 @@ class SeedBatchDyna(SeedBatchPPO):
     ordinary Keras model; None for `world_model="true"` (the real environment)."""
     if self._world is None:
       return self.dyna.world_model
+    with seed_axis.PYTHON_STATE:
+      return self._world_model(k)
+
+  def _world_model(self, k: int) -> keras.Model:
+    assert self._world is not None
     model = build_world_model(self.dyna_config.world_model, self.dyna.spec)
     values = self._trained_world.get(k)
     if values is None:
@@ -208,8 +213,10 @@ class SeedBatchDyna(SeedBatchPPO):
 
   def _train_group(self, group, callback):
     cfg, ppo = self.dyna_config, self.config
-    self.reset(group)
-    padded = list(group) + [group[-1]] * (self.seed_batch - len(group))
+    with seed_axis.PYTHON_STATE:  # seeding, building and tracing; the programs run outside
+      self.reset(group)
+      padded = list(group) + [group[-1]] * (self.seed_batch - len(group))
+      self._trace(padded)
     allow_nan = ("finished_return",) + (("entropy",) if ppo.ent_coef == 0 else ())
     allow_nan += tuple(f"plan_{k}" for k in allow_nan)
     acting: Dict[int, List[Dict[str, np.ndarray]]] = {k: [] for k in group}
@@ -223,10 +230,7 @@ class SeedBatchDyna(SeedBatchPPO):
       metrics = {name: value.numpy() for name, value in metrics.items()}  # [iterations, N]
       model_loss = None
       if self._world is not None and cfg.learns_world_model:
-        keys = tf.stack(
-          [rng.fold_in(tf.constant([self.seeds[k], 0x30DE1], tf.int64), i) for k in padded]
-        )
-        model_loss = self._learn(tf.constant(cfg.epochs), keys).numpy()  # [N]
+        model_loss = self._learn(tf.constant(cfg.epochs), self._model_keys(padded, i)).numpy()
       count = self.dyna._plan_counts[i]  # pylint: disable=protected-access
       plan: Dict[str, np.ndarray] = {}
       if count:
@@ -295,6 +299,29 @@ class SeedBatchDyna(SeedBatchPPO):
         )
       )
     return out
+
+  def _model_keys(self, padded: Sequence[int], iteration: int) -> tf.Tensor:
+    """Each seed's key of its world model's shuffles in Dyna iteration `iteration`, `[N, 2]`."""
+    return tf.stack(
+      [rng.fold_in(tf.constant([self.seeds[k], 0x30DE1], tf.int64), iteration) for k in padded]
+    )
+
+  def _trace(self, padded: Sequence[int]) -> None:
+    """Traces the phases `_train_group` calls (once per trainer), with the arguments of
+    those calls, so that groups training side by side never trace at the same time."""
+    if self._act.experimental_get_tracing_count() == 0:
+      self._act.get_concrete_function(self._carry)
+    cfg = self.dyna_config
+    if (
+      self._world is not None
+      and cfg.learns_world_model
+      and self._learn.experimental_get_tracing_count() == 0
+    ):
+      self._learn.get_concrete_function(tf.constant(cfg.epochs), self._model_keys(padded, 0))
+    planning = any(self.dyna._plan_counts)  # pylint: disable=protected-access
+    if planning and self._plan.experimental_get_tracing_count() == 0:
+      count = next(c for c in self.dyna._plan_counts if c)  # pylint: disable=protected-access
+      self._plan.get_concrete_function(self._plan_carry, tf.constant(count))
 
   # ----------------------------------------------------------- compiled phases
   def _all_variables(self) -> list:
