@@ -284,11 +284,12 @@ def held_out_episodes(env, count: int, train: int, seed: int):
   return {k: v[keep] for k, v in data.items()}, {k: v[~keep] for k, v in data.items()}
 
 
-def run_module(module: str, *args: str, env=None, timeout: int = 300):
-  """`python -m <module> <args>` from the repository root, its output captured as text;
-  `env` adds variables to this process' environment."""
+def run_python(*args: str, env=None, timeout: int = 300, stdin=None):
+  """`python <args>` from the repository root, its output captured as text; `env` adds
+  variables to this process' environment, `stdin` is the text written to its input."""
   return subprocess.run(
-    [sys.executable, "-m", module, *args],
+    [sys.executable, *args],
+    input=stdin,
     cwd=REPO,
     capture_output=True,
     text=True,
@@ -297,18 +298,19 @@ def run_module(module: str, *args: str, env=None, timeout: int = 300):
   )
 
 
+def run_module(module: str, *args: str, env=None, timeout: int = 300):
+  """`python -m <module> <args>` (`run_python`)."""
+  return run_python("-m", module, *args, env=env, timeout=timeout)
+
+
 def check_launcher_flags(launchers):
   """`tests/test_docs.py` run as a script: in one child process it imports each launcher of
   `launchers` (`(where, module, args)` triples) and parses each command's flags with absl's
   FLAGS. Returns its report, `{"checked": n, "errors": [...]}`."""
-  proc = subprocess.run(
-    [sys.executable, os.path.join(REPO, "tests", "test_docs.py")],
-    input=json.dumps(launchers),
-    cwd=REPO,
-    capture_output=True,
-    text=True,
-    timeout=300,
-    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+  proc = run_python(
+    os.path.join(REPO, "tests", "test_docs.py"),
+    stdin=json.dumps(launchers),
+    env={"TF_CPP_MIN_LOG_LEVEL": "2"},
   )
   assert proc.returncode == 0, proc.stderr[-3000:]
   return json.loads(proc.stdout.strip().splitlines()[-1])

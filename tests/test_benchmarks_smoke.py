@@ -2,10 +2,10 @@
 rot (no assertion on time)."""
 
 import os
-import subprocess
-import sys
 
 import pytest
+
+from support import run_python
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -49,14 +49,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   ],
 )
 def test_benchmark_runs(script, args, marker):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  proc = subprocess.run(
-    [sys.executable, os.path.join(REPO, script), *args],
-    cwd=REPO,
-    capture_output=True,
-    text=True,
-    timeout=600,
-    env=env,
+  proc = run_python(
+    os.path.join(REPO, script), *args, env={"TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=600
   )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert marker in proc.stdout and "|" in proc.stdout

@@ -11,7 +11,7 @@ import pytest
 
 from tf_equirl import compilation
 
-from support import run_module
+from support import run_module, run_python
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -226,9 +226,7 @@ print(repr(float(f(tf.range(10, dtype=tf.float32)))))
 
 
 def _tiny(cache):
-  proc = subprocess.run(
-    [sys.executable, "-c", _TINY, str(cache)], cwd=REPO, capture_output=True, text=True, timeout=300
-  )
+  proc = run_python("-c", _TINY, str(cache))
   assert proc.returncode == 0, proc.stderr[-3000:]
   return proc
 
@@ -355,13 +353,6 @@ print("started by:", started[0] if started else None)
 def test_importing_the_package_does_not_start_tensorflows_runtime():
   """No module makes a tensor at import time: that would start TensorFlow's runtime before
   `tf_equirl.compilation` sets XLA's flags, and `--xla_cache` would write nothing."""
-  proc = subprocess.run(
-    [sys.executable, "-c", _IMPORT_EVERYTHING],
-    cwd=REPO,
-    capture_output=True,
-    text=True,
-    timeout=300,
-    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-  )
+  proc = run_python("-c", _IMPORT_EVERYTHING, env={"TF_CPP_MIN_LOG_LEVEL": "2"})
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "started by: None" in proc.stdout, proc.stdout

@@ -13,6 +13,16 @@ from support import run_module
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# A tiny quiet train_ppo run: an MLP, 512 steps.
+TINY_TRAIN_PPO = (
+  "--network=mlp",
+  "--total_steps=512",
+  "--num_envs=4",
+  "--num_steps=32",
+  "--no_progress",
+  "--no_tensorboard",
+)
+
 BAD = [
   (
     "train_ppo",
@@ -66,12 +76,7 @@ def test_train_ppo_trains_a_variant_environment(tmp_path):
   proc = run_module(
     "launchers.train_ppo",
     "--env=Catch-v0:global:0.5",
-    "--network=mlp",
-    "--total_steps=512",
-    "--num_envs=4",
-    "--num_steps=32",
-    "--no_progress",
-    "--no_tensorboard",
+    *TINY_TRAIN_PPO,
     f"--out={out}",
     env={"TF_CPP_MIN_LOG_LEVEL": "2"},
   )
@@ -87,15 +92,7 @@ def test_train_ppo_trains_a_variant_environment(tmp_path):
 def test_vectorised_seeds_compile_with_the_classic_runtime_unless_asked(tmp_path):
   """train_ppo's default is XLA's newer CPU runtime for one seed; several vectorised seeds use
   the classic one (its batched products are much faster) unless --xla_runtime is given."""
-  common = [
-    "--network=mlp",
-    "--total_steps=512",
-    "--num_envs=4",
-    "--num_steps=32",
-    "--no_progress",
-    "--no_tensorboard",
-    "--xla_cache=",
-  ]
+  common = [*TINY_TRAIN_PPO, "--xla_cache="]
   for name, flags, runtime in (
     ("one", ["--seeds=1"], "xla_runtime"),
     ("two", ["--seeds=2"], "classic"),

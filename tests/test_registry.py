@@ -7,14 +7,13 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 
 import pytest
 
 from tf_equirl import provenance
 from tf_equirl.experiments import registry
 
-from support import check_launcher_flags
+from support import check_launcher_flags, run_module
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
@@ -82,13 +81,8 @@ def test_quick_budgets_are_tiny():
 
 
 def test_unknown_study_is_a_usage_error_naming_the_studies():
-  proc = subprocess.run(
-    [sys.executable, "-m", "launchers.reproduce_all", "--only=nope,ppo_catch", "--list"],
-    cwd=REPO,
-    capture_output=True,
-    text=True,
-    timeout=120,
-    env=ENV,
+  proc = run_module(
+    "launchers.reproduce_all", "--only=nope,ppo_catch", "--list", env=ENV, timeout=120
   )
   assert proc.returncode != 0
   assert "nope" in proc.stderr
@@ -96,14 +90,7 @@ def test_unknown_study_is_a_usage_error_naming_the_studies():
 
 
 def test_list_prints_every_study_with_its_command():
-  proc = subprocess.run(
-    [sys.executable, "-m", "launchers.reproduce_all", "--list"],
-    cwd=REPO,
-    capture_output=True,
-    text=True,
-    timeout=120,
-    env=ENV,
-  )
+  proc = run_module("launchers.reproduce_all", "--list", env=ENV, timeout=120)
   assert proc.returncode == 0, proc.stderr[-2000:]
   for study in registry.studies():
     assert f"{study.name}: {study.title}" in proc.stdout
