@@ -101,10 +101,11 @@ def main(argv):
     raise app.UsageError(f"--kinds must start with cnn and name kinds of {PIXEL_ENCODER_KINDS}.")
   frames, group = _FRAMES.value, _GROUP.value
   shape = f"{image_size}x{image_size}x{3 * frames}"
-  print(f"# Pixel encoders: forward pass, batch {batch} on {shape}, group {group}, XLA\n")
+  print(f"## Pixel encoders: forward pass, batch {batch} on {shape}, group {group}, XLA\n")
   print(
     f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-    f"TensorFlow {tf.__version__}, devices {[d.device_type for d in tf.config.list_logical_devices()]}"
+    f"TensorFlow {tf.__version__}, devices {[d.device_type for d in tf.config.list_logical_devices()]}, "
+    f"load average before: {os.getloadavg()[0]:.2f}"
   )
   medians, params = _forward_table(kinds, batch, image_size, frames, group, repeats, calls)
   print(f"median of {repeats} rounds of {calls} calls, kinds alternated\n")
@@ -117,7 +118,7 @@ def main(argv):
   steps = 8 if quick else _AGENT_STEPS.value
   agent_batch = 4 if quick else _AGENT_BATCH.value
   print(
-    f"\n# Pixel agent: {_AGENT_ENV.value}, {shape}, {steps} env steps per call, minibatch "
+    f"\n## Pixel agent: {_AGENT_ENV.value}, {shape}, {steps} env steps per call, minibatch "
     f"{agent_batch}, one update per 2 env steps; replay "
     f"{bytes_per_transition(image_size, frames, 1):,} bytes per transition (one action)\n"
   )

@@ -625,9 +625,8 @@ def define_training_flags(network: str, xla_runtime: bool, out_help: str) -> Tra
       True,
       "Train several PPO seeds as one vectorised XLA program "
       "(each seed exactly its lone run; tf_equirl.agents.ppo.seed_batch); "
-      "--novectorize_seeds trains them one after another. Dyna seeds planning from resets "
-      "too (tf_equirl.agents.dyna.seed_batch); branched rollouts run their seeds one after "
-      "another.",
+      "--novectorize_seeds trains them one after another. Dyna seeds too, branched "
+      "rollouts included (tf_equirl.agents.dyna.seed_batch).",
     ),
     seed_batch=flags.DEFINE_integer(
       "seed_batch",

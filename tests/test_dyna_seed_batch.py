@@ -84,12 +84,10 @@ def test_supervised_seeds_match_lone_runs_with_one_trace_per_phase(env):
   assert batch.parameter_counts()["world_model"] > 0
 
 
-def test_what_is_vectorised_is_named():
+def test_every_dyna_config_is_vectorised_and_anything_else_is_named():
   assert supports(_config()) and supports(_config(mode="online"))
-  branched = _config(rollout_start="buffer", rollout_horizon=5)
-  assert not supports(branched)
-  with pytest.raises(ValueError, match="rollout_start='reset' only"):
-    SeedBatchDyna(branched, [0, 1])
+  assert supports(_config(rollout_start="buffer", rollout_horizon=5))
+  assert not supports(_config().ppo)
   with pytest.raises(ValueError, match="expects a DynaConfig"):
     SeedBatchDyna(_config().ppo, [0, 1])
   with pytest.raises(ValueError, match="seeds must be a non-empty list"):
@@ -115,3 +113,24 @@ def test_online_seeds_learn_their_own_world_models_as_their_lone_runs(env, overr
   # Each seed learned from its own transitions: the two world models differ.
   other = _flat(batch.world_model(0).get_weights())
   assert np.linalg.norm(other - ours) > 1e-3 * np.linalg.norm(ours)
+
+
+@pytest.mark.slow  # like the runner test above
+@pytest.mark.parametrize(
+  "env,overrides",
+  [
+    ("CartPole-v1", dict(mode="supervised")),
+    ("Catch-v0", dict(mode="online", world_model="mlp", model_epochs=2, orbit_augmentation=True)),
+  ],
+)
+def test_branched_rollouts_start_from_each_seeds_own_real_states_as_their_lone_runs(env, overrides):
+  config = _config(env, rollout_start="buffer", rollout_horizon=3, **overrides)
+  batch = SeedBatchDyna(config, [3, 5])
+  results = batch.train()
+  assert batch.tracing_counts["plan"] == 1
+  # Seed 5, second in the program, plans from its own buffer's states exactly as its lone run
+  # (its slice of the stacked buffer, not seed 3's).
+  _assert_matches_lone(config, batch, results, 1)
+  # The planned episodes were branched: cut at the horizon of 3 steps, each planning
+  # iteration of 4 envs x 16 steps ends at least 4 x 5 of them.
+  assert np.max(results[1].extras["plan_episodes"]) >= 4 * (16 // 3)

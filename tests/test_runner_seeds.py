@@ -255,12 +255,14 @@ def test_seed_batch_outside_one_to_the_seed_count_is_refused(tmp_path, seed_batc
   assert not os.listdir(tmp_path)  # refused before the folder was taken
 
 
-def test_vectorize_needs_a_ppo_or_a_dyna_config_planning_from_resets(tmp_path):
+def test_every_ppo_and_dyna_config_vectorises_and_nothing_else_runs(tmp_path):
   from tf_equirl.agents.dyna import default_dyna_config
 
   branched = default_dyna_config("CartPole-v1", rollout_start="buffer", rollout_horizon=5)
-  with pytest.raises(ValueError, match="vectorize=True needs a PPOConfig or a DynaConfig"):
-    runner.run_experiment(branched, [0, 1], None, vectorize=True)
   assert runner.vectorizes(default_dyna_config("CartPole-v1"), 2)
   assert runner.vectorizes(default_dyna_config("CartPole-v1", mode="online"), 2)
-  assert not runner.vectorizes(branched, 2)
+  assert runner.vectorizes(branched, 2)
+  assert not runner.vectorizes(branched, 2, vectorize=False)
+  assert not runner.vectorizes(branched, 1)
+  with pytest.raises(ValueError, match="expects a PPOConfig or a DynaConfig, received dict"):
+    runner.run_experiment({"env": "CartPole-v1"}, [0, 1], None)

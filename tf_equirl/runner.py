@@ -97,9 +97,9 @@ def run_experiment(
   vectorised XLA program (`tf_equirl.agents.ppo.seed_batch.SeedBatchPPO`: each seed exactly
   its lone run), `seed_batch` seeds at a time (default all) so that memory stays bounded;
   each group's outputs are written as soon as it finishes, so an interrupted run keeps every
-  group it finished. A `DynaConfig` planning from resets runs the same way
-  (`tf_equirl.agents.dyna.seed_batch.SeedBatchDyna`). `vectorize=False` (or a Dyna config
-  with branched rollouts) trains the seeds one after another in one compiled graph instead, with
+  group it finished. A `DynaConfig` runs the same way
+  (`tf_equirl.agents.dyna.seed_batch.SeedBatchDyna`). `vectorize=False` trains the seeds one
+  after another in one compiled graph instead, with
   `checkpoint_every` checkpoints inside each seed's run (the vectorised path keeps whole
   groups, not checkpoints).
 
@@ -125,8 +125,8 @@ def run_experiment(
 
   Raises:
     ValueError: no seeds, duplicate seeds, a negative `checkpoint_every`, a `seed_batch`
-      that is not an integer in [1, number of seeds], `concurrent_groups` below 1, or
-      `vectorize=True` for a Dyna config that `SeedBatchDyna` does not train.
+      that is not an integer in [1, number of seeds], `concurrent_groups` below 1, or a
+      config that is neither a `PPOConfig` nor a `DynaConfig`.
     tf_equirl.runs.RunFolderError: `out_dir` cannot take this run.
     tf_equirl.runs.TrainingDiverged: a seed's training diverged; the folder is marked failed
       and no summary is written (the other seeds of its group, and the groups running beside
@@ -144,11 +144,9 @@ def run_experiment(
     )
   check_seed_batch(seed_batch, len(seeds))
   check_concurrent_groups(concurrent_groups)
-  if vectorize and not _vectorizable(config):
+  if not _vectorizable(config):
     raise ValueError(
-      f"run_experiment: vectorize=True needs a PPOConfig or a DynaConfig with "
-      f"rollout_start='reset'; this {type(config).__name__} trains its seeds one after "
-      "another."
+      f"run_experiment expects a PPOConfig or a DynaConfig, received {type(config).__name__}."
     )
   folder = (
     runs.RunFolder(out_dir, config, seeds, resume=resume, overwrite=overwrite) if out_dir else None
@@ -356,8 +354,8 @@ def _seed_csv(folder: Optional[runs.RunFolder], seed: int) -> str:
 
 def vectorizes(config, num_seeds: int, vectorize: Optional[bool] = None) -> bool:
   """Whether `run_experiment` / `train_seeds` train `num_seeds` seeds of `config` as one
-  vectorised program: a `PPOConfig`, or a `DynaConfig` that `SeedBatchDyna` trains
-  (planning from resets), with more than one seed, unless `vectorize=False`."""
+  vectorised program: a `PPOConfig` or a `DynaConfig`, with more than one seed, unless
+  `vectorize=False`."""
   return (
     _vectorizable(config)
     and num_seeds > 0
@@ -722,9 +720,9 @@ def train_seeds(
   columns.
 
   The same runs as `run_experiment` (and so `launchers.train_ppo` / `train_dyna`), without
-  its files: several seeds of a `PPOConfig` (or of a `DynaConfig` planning from resets) run
-  as one vectorised program (`seed_batch` at a time; `vectorize=False`: one after another in
-  one compiled graph, as Dyna configs with branched rollouts always do). `report(seed, rows)`
+  its files: several seeds of a `PPOConfig` or a `DynaConfig` run as one vectorised program
+  (`seed_batch` at a time; `vectorize=False`: one after another in one compiled graph).
+  `report(seed, rows)`
   is called after every compiled call with that call's per-iteration values (e.g. for Ray
   Tune, `tf_equirl.sweeps`). The learner is built on the first seed, so a generator whose
   seeds are all done elsewhere compiles nothing.

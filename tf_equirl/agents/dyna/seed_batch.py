@@ -21,10 +21,10 @@ Each Dyna iteration is the lone driver's phases with a leading seed axis, one XL
 3. planning: PPO iterations of every seed whose collection steps the world model
    (`ModelEnvironment.pure_step`, vectorised over the seeds like the real environment's
    step); supervised, the pretrained weights are shared (loop-invariant under
-   `tf.vectorized_map`); online, the world model is rebound to each seed's weights.
-
-Branched rollouts (`rollout_start="buffer"`, which read the model buffer from the planning
-environment's reset) train their seeds one after another (`supports`).
+   `tf.vectorized_map`); online, the world model is rebound to each seed's weights. With
+   branched rollouts (`rollout_start="buffer"`) a planned episode starts from a real state of
+   its own seed's model buffer: the planning environment's start buffer is rebound to the
+   seed's slice as the world model's weights are (`_PlanSwap`).
 """
 
 from __future__ import annotations
@@ -56,9 +56,9 @@ __all__ = ["SeedBatchDyna", "supports"]
 
 
 def supports(config) -> bool:
-  """Whether `SeedBatchDyna` trains `config`: a `DynaConfig` whose planned episodes start from
-  the reset distribution."""
-  return isinstance(config, DynaConfig) and config.rollout_start == "reset"
+  """Whether `SeedBatchDyna` trains `config`: every `DynaConfig` (supervised or online, any
+  world model, planned episodes from resets or branched from real states)."""
+  return isinstance(config, DynaConfig)
 
 
 class SeedBatchDyna(SeedBatchPPO):
@@ -77,7 +77,7 @@ class SeedBatchDyna(SeedBatchPPO):
   `actor_model(k)` / `critic_model(k)` give seed `k`'s networks.
 
   Raises:
-    ValueError: a config `supports` refuses (naming why), or bad seeds or seed batch.
+    ValueError: a config that is not a `DynaConfig`, or bad seeds or seed batch.
   """
 
   def __init__(
@@ -90,12 +90,6 @@ class SeedBatchDyna(SeedBatchPPO):
   ):
     if not isinstance(config, DynaConfig):
       raise ValueError(f"SeedBatchDyna expects a DynaConfig, received {type(config).__name__}.")
-    if not supports(config):
-      raise ValueError(
-        "SeedBatchDyna trains rollout_start='reset' only, received "
-        f"rollout_start={config.rollout_start!r}; train the seeds one after another (Dyna, or "
-        "run_experiment with vectorize=False)."
-      )
     # The template driver: real environment, frozen world model, planning environment and
     # schedule (its own PPO learner stays unused).
     self.dyna = Dyna(config, env=env, world_model=world_model)
@@ -126,7 +120,11 @@ class SeedBatchDyna(SeedBatchPPO):
       )
       assert dyna.world_model is not None  # a learned kind
       self._world_swap = seed_axis.WeightSwap(dyna.world_model, "SeedBatchDyna")
-      self._buffer = _SeedBuffer(self.seed_batch, dyna.buffer)
+    if self._world is not None or config.rollout_start == "buffer":
+      # Each seed's real transitions: its world model's data (online) and the start states
+      # of its branched rollouts.
+      self._buffer = _SeedBuffer(self.seed_batch, self.dyna.buffer)
+    self._plan_swap = _PlanSwap(self._world_swap, self.dyna.plan_env, self._buffer)
     compile_ = dict(jit_compile=ppo.jit_compile, autograph=False)
     self._act = tf.function(self._act_impl, **compile_)
     self._learn = tf.function(self._learn_impl, **compile_)
@@ -186,17 +184,20 @@ class SeedBatchDyna(SeedBatchPPO):
     super().reset(group)
     group = list(group)
     padded = group + [group[-1]] * (self.seed_batch - len(group))
-    if self._world is not None and self._buffer is not None:
+    if self._world is not None:
       initial = []
       for k in padded:
         self.dyna.reset(self.seeds[k])  # the world model's initial weights of seed k
         initial.append([v.numpy() for v in self._world_swap.variables])  # type: ignore[union-attr]
       self._world.reset(initial)
+    if self._buffer is not None:
       self._buffer.clear()
     states, observations, keys = [], [], []
-    for k in padded:
+    for j, k in enumerate(padded):
       key = tf.constant([self.seeds[k], _PLAN_SEED], dtype=tf.int64)
-      env_state, time_step = self.dyna.plan_env.pure_reset(rng.fold_in(key, -1))
+      with self._plan_swap([] if self._buffer is None else [self._buffer.obs[j]]):
+        # an empty buffer: the reset distribution, as `Dyna.reset`
+        env_state, time_step = self.dyna.plan_env.pure_reset(rng.fold_in(key, -1))
       states.append(env_state)
       observations.append(time_step.observation)
       keys.append(key)
@@ -381,9 +382,10 @@ class SeedBatchDyna(SeedBatchPPO):
     means of their metrics (`Dyna._plan_impl` per seed, `[N]` each)."""
     step_fn = self.dyna.plan_env.pure_step
     n = self.seed_batch
-    swap = (
-      None if self._world is None else (self._world_swap, self._world._variables)  # pylint: disable=protected-access
-    )
+    stacked = [] if self._world is None else list(self._world._variables)  # pylint: disable=W0212
+    if self.dyna.plan_env.start_buffer is not None:
+      stacked.append(self._buffer.obs)  # type: ignore[union-attr]
+    swap = (self._plan_swap, stacked) if stacked else None
 
     def body(i, carry, sums):
       carry, values, _ = self._iteration(carry, step_fn, swap)
@@ -412,6 +414,51 @@ class SeedBatchDyna(SeedBatchPPO):
     }
     out.update({k: sums[k] / count for k in _LOSSES})
     return carry, out
+
+
+class _BufferView:
+  """One seed's start states as `ModelEnvironment` reads a start buffer (`obs`, `size`)."""
+
+  def __init__(self, obs: tf.Tensor, size: tf.Variable):
+    self.obs, self.size = obs, size
+
+
+class _PlanSwap:
+  """Rebinds what a planned step reads to one seed's tensors for the duration of a `with`:
+  the world model's weights (online) and, for branched rollouts, the planning environment's
+  start buffer (the seed's `[capacity, d]` slice of `_SeedBuffer.obs`; the fill level is
+  every seed's). Called with the per-seed tensors in the order `world weights..., buffer
+  obs` (each part only where it applies), like `seed_axis.WeightSwap`."""
+
+  def __init__(self, world_swap, plan_env, buffer: Optional["_SeedBuffer"]):
+    self._world_swap, self._env = world_swap, plan_env
+    self._buffer = buffer if plan_env.start_buffer is not None else None
+    self._tensors: List[tf.Tensor] = []
+    self._saved: List[tuple] = []
+
+  def __call__(self, tensors: Sequence[tf.Tensor]) -> "_PlanSwap":
+    self._tensors = list(tensors)
+    return self
+
+  def __enter__(self):
+    tensors = list(self._tensors)
+    if self._buffer is not None:
+      view = _BufferView(tensors.pop(), self._buffer.size)
+      self._saved.append(("buffer", self._env.start_buffer))
+      self._env.start_buffer = view
+    if tensors:
+      self._world_swap(tensors).__enter__()
+      self._saved.append(("world", None))
+    return self
+
+  def __exit__(self, *exc):
+    for kind, value in reversed(self._saved):
+      if kind == "buffer":
+        self._env.start_buffer = value
+      else:
+        self._world_swap.__exit__(*exc)
+    self._saved = []
+    return False
 
 
 class _SeedBuffer:
