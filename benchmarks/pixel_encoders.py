@@ -83,6 +83,7 @@ def _agent_rate(env, encoder, image_size, frame_stack, steps, batch):
     batch_size=batch,
     replay_capacity=max(2 * steps, 16),
     eval_episodes=1,
+    final_episodes=0,  # frames/s of training; the final evaluation is not timed
   )
   agent = PixelAC(config)
   result = agent.train(seed=0)

@@ -8,10 +8,10 @@
 Every mode trains the same seeds of the same config (thesis CartPole PPO, --network) in a fresh
 process, timed from outside, so imports, Ray's start and compilation are all counted:
 
-* `sequential`: `run_experiment` in one process, seeds one after another, one compiled graph
-  (what `launchers.train_ppo` / `reproduce_ppo` do);
+* `sequential`: `run_experiment` in one process, the seeds in vectorised groups (what
+  `launchers.train_ppo` / `reproduce_ppo` do);
 * `ray/<k>`: `tf_equirl.sweeps.run_sweep` on a local Ray with --num_cpus CPUs, k seeds per
-  trial (a trial is one worker process and one compiled graph).
+  trial (a trial is one worker process; its seeds train in the same vectorised groups).
 
 From each trial's `log.jsonl` (`tf_equirl.sweeps.runner.RunStore`) it splits a trial's fixed
 cost (worker start-up and imports; building and compiling the learner, i.e. the first seed's

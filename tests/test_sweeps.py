@@ -154,6 +154,18 @@ def test_bad_seeds_and_options_fail_before_any_trial(tmp_path, no_ray):
   assert not os.path.exists(out)
 
 
+def test_trials_take_the_runtime_their_launcher_would():
+  """Several seeds in a trial train as one vectorised program, which `train_ppo --seeds=N`
+  compiles with the classic runtime; a trial of one seed takes the algorithm's default."""
+  ppo, dyna = default_config("CartPole-v1", **TINY), sweeps.get_algorithm("dyna")
+  assert sweeps.default_xla_runtime("ppo", ppo, [[0]]) is True
+  assert sweeps.default_xla_runtime("ppo", ppo, [[0], [1]]) is True
+  assert sweeps.default_xla_runtime("ppo", ppo, [[0, 1], [2]]) is False
+  assert sweeps.default_xla_runtime("ppo", ppo, [[0, 1]], xla_cache="/tmp/cache") is True
+  dyna_config = dyna.default_config("CartPole-v1")
+  assert sweeps.default_xla_runtime("dyna", dyna_config, [[0]]) is False
+
+
 def test_valid_space_keeps_grid_order_and_coerces_floats():
   algorithm = sweeps.get_algorithm("ppo")
   grid, samplers = sweeps.validate_space(

@@ -845,20 +845,6 @@ def _studies() -> Tuple[Study, ...]:
       _benchmark("benchmarks/dyna_throughput.py", "Dyna throughput", ()),
     ),
     (
-      "pixel_encoders",
-      "Pixel encoders: forward time of the gcnn, relaxed and rpp encoders against the "
-      "parameter-matched cnn, and the pixel agent's frames/s",
-      "Throughput",
-      "seed 0 (timings)",
-      "batch 256 of 85x85 pictures, 3 stacked frames, D1; 5 interleaved rounds of 2 calls; "
-      "200 agent steps per encoder",
-      _benchmark(
-        "benchmarks/pixel_encoders.py",
-        "Pixel encoders and the pixel agent",
-        ("--batch=256", "--repeats=5", "--calls=2", "--agent_steps=200"),
-      ),
-    ),
-    (
       "sweep_throughput",
       "Seeds per hour of a many-seed table: Ray Tune against the " "sequential path",
       "Throughput",

@@ -63,6 +63,7 @@ __all__ = [
   "SweepIncomplete",
   "connect",
   "seed_groups",
+  "default_xla_runtime",
 ]
 
 SPEC_FILE = "sweep.json"
@@ -412,6 +413,26 @@ def seed_groups(seeds: Sequence[int], seeds_per_trial: Optional[int]) -> List[Li
   return [seeds[i : i + seeds_per_trial] for i in range(0, len(seeds), seeds_per_trial)]
 
 
+def default_xla_runtime(
+  algo: str, base: Any, groups: Sequence[Sequence[int]], xla_cache: Optional[str] = None
+) -> bool:
+  """Whether a sweep's trials compile with XLA's newer runtime when `run_sweep` is not told:
+  as the algorithm's launcher, the classic runtime where a trial trains several seeds as one
+  vectorised program (`launchers.train_ppo --seeds=N` does too; the newer runtime runs the
+  batched products much more slowly), else `Algorithm.xla_runtime`; a cache folder needs
+  the newer runtime, so `xla_cache` keeps the algorithm's choice.
+
+  Args:
+    algo: a registered algorithm.
+    base: the sweep's base config.
+    groups: the seeds of each trial (`seed_groups`).
+    xla_cache: the sweep's cache folder, if any.
+  """
+  default = get_algorithm(algo).xla_runtime
+  several = vectorizes(base, max((len(g) for g in groups), default=0))
+  return bool(default and (xla_cache is not None or not several))
+
+
 def run_sweep(
   algo: str,
   space: Mapping[str, Any],
@@ -468,8 +489,9 @@ def run_sweep(
     verbose: Tune's verbosity (0 silent, 1 status table).
     command: the command line to record in `summary.md`.
     xla_runtime: compile the trials with XLA's newer CPU runtime (`tf_equirl.compilation`);
-      default the algorithm's (`Algorithm.xla_runtime`: as its launcher, so a trial equals
-      the launcher's run on defaults). Each worker sets it before TensorFlow starts; a
+      default as the algorithm's launcher: the classic runtime where a trial trains several
+      seeds as one vectorised program, else `Algorithm.xla_runtime`, so a trial equals the
+      launcher's run on defaults. Each worker sets it before TensorFlow starts; a
       configuration the newer runtime cannot compile trains again with the classic one in a
       child process (as `launchers.common.with_runtime_fallback` does for a launcher).
     xla_cache: a persistent compilation cache folder for the workers (needs `xla_runtime`;
@@ -496,9 +518,6 @@ def run_sweep(
       algorithm.check_config(base)
     except ValueError as e:
       raise ValueError(f"run_sweep({algo!r}): the base configuration is invalid: {e}") from e
-  if xla_runtime is None:
-    xla_runtime = algorithm.xla_runtime
-  compilation.CompilationConfig(bool(xla_runtime), xla_cache)  # a cache needs the runtime
   grid, samplers = space_lib.validate_space(algorithm, base, space)
   seeds = space_lib.check_seeds(seeds)
   if samplers and seeds_per_trial is not None and seeds_per_trial < len(seeds):
@@ -507,6 +526,9 @@ def run_sweep(
       "draws its own configuration, so one trial runs all seeds of it."
     )
   groups = seed_groups(seeds, seeds_per_trial)
+  if xla_runtime is None:
+    xla_runtime = default_xla_runtime(algo, base, groups, xla_cache)
+  compilation.CompilationConfig(bool(xla_runtime), xla_cache)  # a cache needs the runtime
   if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
     raise ValueError(f"num_samples must be a positive integer, received {num_samples!r}.")
   out = os.path.abspath(out)
