@@ -14,9 +14,9 @@ process, timed from outside, so imports, Ray's start and compilation are all cou
   trial (a trial is one worker process; its seeds train in the same vectorised groups).
 
 From each trial's `log.jsonl` (`tf_equirl.sweeps.runner.RunStore`) it splits a trial's fixed
-cost (worker start-up and imports; building and compiling the learner, i.e. the first seed's
-time above a later seed's) from its training time per seed, and it checks that every mode
-gives the sequential curves bit for bit.
+cost (worker start-up and imports; building and compiling the learner, i.e. the first seed
+group's time above a later group's) from its training time per seed (`trial_costs`), and it
+checks that every mode gives the sequential curves bit for bit.
 """
 
 import json
@@ -88,9 +88,14 @@ def run_child(mode, work, seeds, total):
   np.save(os.path.join(work, "curves.npy"), result.configs[0].curves)
 
 
-def trial_costs(sweep_dir):
+def trial_costs(sweep_dir, config):
   """Per trial: worker start-up (process start to trial; 0 on a reused worker), build +
-  compile (first seed above a later one) and training s per seed."""
+  compile and training s per seed. A trial's seeds train in vectorised groups
+  (`tf_equirl.runner.default_seed_batch`), one group after another: the first group's time
+  above a later group's is the build and compilation, a later group's time over its seeds
+  the training per seed (both NaN for a trial of one group)."""
+  from tf_equirl.runner import default_seed_batch
+
   parts = []
   for key in os.listdir(os.path.join(sweep_dir, "runs")):
     with open(os.path.join(sweep_dir, "runs", key, "log.jsonl")) as f:
@@ -101,9 +106,13 @@ def trial_costs(sweep_dir):
     parts += list(attempts.values())
   rows, seen = [], set()
   for part in sorted(parts, key=lambda p: p[0]["time"]):
-    starts = {e["seed"]: e["time"] for e in part if e["event"] == "start"}
-    finishes = {e["seed"]: e["time"] for e in part if e["event"] == "finish"}
-    durations = [finishes[s] - starts[s] for s in starts if s in finishes]
+    starts = [e["time"] for e in part if e["event"] == "start"]
+    finishes = sorted(e["time"] for e in part if e["event"] == "finish")
+    if not starts or not finishes:
+      continue
+    size = default_seed_batch(config, len(finishes)) if len(finishes) > 1 else 1
+    ends = [max(finishes[i : i + size]) for i in range(0, len(finishes), size)]
+    durations = np.diff([min(starts)] + ends)
     first = part[0]
     fresh = first["pid"] not in seen and first.get("process_start") is not None
     seen.add(first["pid"])
@@ -111,10 +120,10 @@ def trial_costs(sweep_dir):
     rows.append(
       {
         "startup_s": first["entered"] - first["process_start"] if fresh else 0.0,
-        "first_seed_s": durations[0],
-        "seed_s": later,
-        "compile_s": durations[0] - later,
-        "seeds": len(durations),
+        "first_group_s": float(durations[0]),
+        "seed_s": later / size,
+        "compile_s": float(durations[0]) - later,
+        "seeds": len(finishes),
       }
     )
   return rows
@@ -166,7 +175,7 @@ def main(argv):
       with open(os.path.join(work, "costs.json")) as f:
         row.update(json.load(f))
     if mode.startswith("ray/"):
-      costs = trial_costs(os.path.join(work, "sweep"))
+      costs = trial_costs(os.path.join(work, "sweep"), _config(total))
       fresh = [c["startup_s"] for c in costs if c["startup_s"] > 0]
       row.update(
         trials=len(costs),
@@ -193,9 +202,9 @@ def main(argv):
   ]
   for r in rows:
     trial = f"{r['trials']} ({r['workers']}) | " if "trials" in r else "1 process | "
-    cost = (
-      f"{r['startup_s']:.1f} | " if "trials" in r else "- | "
-    ) + f"{r['compile_s']:.1f} | {r['seed_s']:.2f}"
+    cost = (f"{r['startup_s']:.1f} | " if "trials" in r else "- | ") + (
+      "- | -" if np.isnan(r["seed_s"]) else f"{r['compile_s']:.1f} | {r['seed_s']:.2f}"
+    )
     lines.append(
       f"| {r['mode']} | {trial}{r['wall_s']:.0f} | {r['seeds_per_hour']:,.0f} | "
       f"{r['seeds_per_hour'] / base:.2f}x | {cost} | {r['identical']} |"
