@@ -94,6 +94,26 @@ def test_every_dyna_config_is_vectorised_and_anything_else_is_named():
     SeedBatchDyna(_config(), [])
 
 
+@pytest.mark.parametrize(
+  "overrides",
+  [
+    dict(mode="online", world_model="mlp"),
+    dict(mode="online", world_model="mlp", rollout_start="buffer", rollout_horizon=3),
+    dict(mode="supervised", rollout_start="buffer", rollout_horizon=3),
+    dict(mode="online", world_model="true"),
+  ],
+  ids=["online", "online-branched", "supervised-branched", "true-model"],
+)
+def test_every_kind_of_dyna_resets_its_seeds_planning_from_resets(overrides):
+  config = _config(**overrides)
+  batch = SeedBatchDyna(config, [3, 5])
+  batch.reset([0, 1])
+  carry = batch._plan_carry  # pylint: disable=protected-access
+  # Each seed's planning episodes start from its own reset draw (its buffer is still empty).
+  assert carry.observation.shape[:2] == (2, config.ppo.num_envs)
+  assert not np.array_equal(carry.observation[0], carry.observation[1])
+
+
 @pytest.mark.slow  # like the runner test above
 @pytest.mark.parametrize(
   "env,overrides",

@@ -193,9 +193,10 @@ class SeedBatchDyna(SeedBatchPPO):
     if self._buffer is not None:
       self._buffer.clear()
     states, observations, keys = [], [], []
+    branched = self.dyna.plan_env.start_buffer is not None
     for j, k in enumerate(padded):
       key = tf.constant([self.seeds[k], _PLAN_SEED], dtype=tf.int64)
-      with self._plan_swap([] if self._buffer is None else [self._buffer.obs[j]]):
+      with self._plan_swap([self._buffer.obs[j]] if branched else []):  # type: ignore[union-attr]
         # an empty buffer: the reset distribution, as `Dyna.reset`
         env_state, time_step = self.dyna.plan_env.pure_reset(rng.fold_in(key, -1))
       states.append(env_state)
