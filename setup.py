@@ -66,7 +66,8 @@ setup(
     # pandas < 3 and pydantic 1.x (pydantic 2 needs a typing-extensions newer than the
     # 4.5.0 that tf-agents pins).
     "sweep": SWEEP_REQUIRES,
-    "test": ["pytest>=7"] + SWEEP_REQUIRES,
+    # pytest-xdist runs the fast tests on two processes (README, .ci/run).
+    "test": ["pytest>=7", "pytest-xdist>=3.5,<4"] + SWEEP_REQUIRES,
     # mkdocs build --strict (.ci/run) and mkdocs serve.
     "docs": DOCS_REQUIRES,
     # dm_control's MuJoCo tasks for tests/test_envs_dmc.py; these two resolve beside the

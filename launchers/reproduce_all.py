@@ -3,6 +3,7 @@
   python -m launchers.reproduce_all --list                   # the studies, commands, budgets
   python -m launchers.reproduce_all --only=ppo_catch         # one study at its full budget
   python -m launchers.reproduce_all --quick                  # all, tiny budgets, temp folder
+  python -m launchers.reproduce_all --quick --jobs=2         # the same, two studies at a time
   python -m launchers.reproduce_all --quick --out=/tmp/quick --only=ppo_catch,dyna_catch
   python -m launchers.reproduce_all --index                  # rewrite docs/results.md
 
@@ -17,13 +18,17 @@ smallest grid), making the datasets it needs, into a temporary folder unless --o
 When several studies are selected, each runs in a process of its own (this launcher with
 `--only=<name>`), so one study's compiled programs and datasets are freed before the next
 starts, and a study that fails does not stop the others: the launcher runs them all, lists
-the ones that failed and exits non-zero.
+the ones that failed and exits non-zero. `--jobs=N` runs up to N of these processes at once,
+each writing its output to `<runs>/<name>/reproduce.log`, printed when it ends; the studies
+then share the CPU, so their wall times in the provenance records count the sharing: keep the
+default of one for results, use two for a smoke run on two cores.
 """
 
 import os
 import subprocess
 import sys
 import tempfile
+import time
 
 from absl import app, flags
 
@@ -55,6 +60,14 @@ _INDEX = flags.DEFINE_bool(
   "index",
   False,
   "Rewrite docs/results.md from the registry and the " "results' provenance records, and exit.",
+)
+_JOBS = flags.DEFINE_integer(
+  "jobs",
+  1,
+  "How many study processes run at once when several studies are selected (their outputs go "
+  "to <runs>/<name>/reproduce.log, printed as each ends). Above one, the wall times of the "
+  "provenance records include the sharing of the CPU.",
+  lower_bound=1,
 )
 _COMPILATION = common.define_compilation_flags(xla_runtime=False)
 
@@ -114,18 +127,53 @@ def main(argv):
     path = registry.run_study(names[0], root=out, runs=runs, quick=_QUICK.value)
     print(f"wrote {path}", flush=True)
     return
-  failed = []
-  for name in names:
-    print(f"== {name}", flush=True)
-    code = subprocess.call(study_process(name, out, runs), cwd=registry.REPO)
-    if code != 0:
-      failed.append(name)
-      print(f"!! {name} failed (exit status {code})", flush=True)
+  failed = run_processes(names, out, runs, jobs=_JOBS.value)
   if failed:
     raise SystemExit(
       f"{len(failed)} of {len(names)} studies failed: {', '.join(failed)}; "
       f"rerun one with --only=<name> to see its error alone."
     )
+
+
+def run_processes(names, out, runs, jobs):
+  """Runs each study of `names` in a process of its own, up to `jobs` at once, and returns the
+  names of those that failed (in the registry's order). With one job the processes write to
+  this one's output; with more, each writes to `<runs>/<name>/reproduce.log`, which is printed
+  when it ends."""
+  if jobs == 1:
+    failed = []
+    for name in names:
+      print(f"== {name}", flush=True)
+      code = subprocess.call(study_process(name, out, runs), cwd=registry.REPO)
+      if code != 0:
+        failed.append(name)
+        print(f"!! {name} failed (exit status {code})", flush=True)
+    return failed
+  pending, running, codes = list(names), {}, {}
+  while pending or running:
+    while pending and len(running) < jobs:
+      name = pending.pop(0)
+      log_path = os.path.join(runs, name, "reproduce.log")
+      os.makedirs(os.path.dirname(log_path), exist_ok=True)
+      log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 (closed when it ends)
+      proc = subprocess.Popen(
+        study_process(name, out, runs), cwd=registry.REPO, stdout=log, stderr=subprocess.STDOUT
+      )
+      running[name] = (proc, log, log_path, time.perf_counter())
+      print(f"-> {name} started", flush=True)
+    time.sleep(0.5)
+    for name, (proc, log, log_path, start) in list(running.items()):
+      if proc.poll() is None:
+        continue
+      del running[name]
+      log.close()
+      codes[name] = proc.returncode
+      with open(log_path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+      print(f"== {name} ({time.perf_counter() - start:.0f} s)\n{text}", end="", flush=True)
+      if proc.returncode != 0:
+        print(f"!! {name} failed (exit status {proc.returncode})", flush=True)
+  return [name for name in names if codes[name] != 0]
 
 
 def study_process(name, out, runs):

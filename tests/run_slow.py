@@ -1,50 +1,105 @@
 """Runs the slow tests (`pytest -m slow`) with one pytest process per test file.
 
   python tests/run_slow.py              # every file with slow tests, as .ci/run does
+  python tests/run_slow.py --jobs=1     # one file at a time (default: two at once)
   python tests/run_slow.py -x -k sweep  # extra arguments go to each pytest run
 
 TensorFlow does not give back the memory of the programs it has traced and compiled, so one
 process running all the slow tests grows past 20 GB. A process per file returns it after each
-file and keeps the peak to the largest file's. Exits non-zero when any file fails, after
-running them all, and lists the failed files.
+file and keeps the peak to the largest file's. Two files run at once (`--jobs`, default the
+smaller of two and the number of CPUs), the longest known ones first; each file's output is
+printed when it ends. Exits non-zero when any file fails, after running them all, and lists
+the failed files.
 """
 
 import glob
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NO_TESTS = 5  # pytest's exit status when the marker selects nothing in a file
+# The files whose slow tests take longest, longest first: started first, so that two jobs end
+# close together.
+_LONGEST_FIRST = (
+  "test_reproduce_all.py",
+  "test_prae_equivariant.py",
+  "test_dyna_seed_batch.py",
+  "test_dyna_controlled.py",
+  "test_benchmarks_smoke.py",
+  "test_ac.py",
+  "test_dyna_controls.py",
+)
 
 
 def slow_files():
-  """The test files that mark some test `slow`, sorted."""
+  """The test files that mark some test `slow`: the longest known ones first, then the others
+  sorted."""
   found = []
   for path in sorted(glob.glob(os.path.join(REPO, "tests", "test_*.py"))):
     with open(path, encoding="utf-8") as f:
       if "mark.slow" in f.read():
         found.append(os.path.relpath(path, REPO))
-  return found
+
+  def rank(path):
+    name = os.path.basename(path)
+    return _LONGEST_FIRST.index(name) if name in _LONGEST_FIRST else len(_LONGEST_FIRST)
+
+  return sorted(found, key=rank)  # stable: the others stay sorted by name
+
+
+def parse_jobs(argv):
+  """Splits `--jobs=N` / `--jobs N` off `argv`; returns (jobs, the rest for pytest)."""
+  jobs, rest, i = min(2, os.cpu_count() or 1), [], 0
+  while i < len(argv):
+    arg = argv[i]
+    if arg == "--jobs" or arg.startswith("--jobs="):
+      value = arg.partition("=")[2] if "=" in arg else (argv[i + 1] if i + 1 < len(argv) else "")
+      i += 1 if "=" in arg else 2
+      if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"run_slow.py: --jobs expects a positive integer, received {value!r}")
+      jobs = int(value)
+      continue
+    rest.append(arg)
+    i += 1
+  return jobs, rest
 
 
 def main(argv):
+  jobs, argv = parse_jobs(argv)
   failed, start = [], time.perf_counter()
   files = slow_files()
-  for path in files:
-    print(f"== {path}", flush=True)
-    code = subprocess.call(
-      [sys.executable, "-m", "pytest", "-q", "-m", "slow", "--durations=5", *argv, path],
-      cwd=REPO,
-    )
-    if code not in (0, _NO_TESTS):
-      failed.append(path)
+  pending, running = list(files), {}
+  with tempfile.TemporaryDirectory(prefix="run_slow_") as logs:
+    while pending or running:
+      while pending and len(running) < jobs:
+        path = pending.pop(0)
+        log = open(os.path.join(logs, f"{len(running)}_{os.path.basename(path)}.log"), "w+")  # noqa: SIM115
+        proc = subprocess.Popen(
+          [sys.executable, "-m", "pytest", "-q", "-m", "slow", "--durations=5", *argv, path],
+          cwd=REPO,
+          stdout=log,
+          stderr=subprocess.STDOUT,
+        )
+        running[path] = (proc, log, time.perf_counter())
+      time.sleep(0.5)
+      for path, (proc, log, began) in list(running.items()):
+        if proc.poll() is None:
+          continue
+        del running[path]
+        log.seek(0)
+        print(f"== {path} ({time.perf_counter() - began:.0f} s)\n{log.read()}", end="", flush=True)
+        log.close()
+        if proc.returncode not in (0, _NO_TESTS):
+          failed.append(path)
   minutes = (time.perf_counter() - start) / 60
   if failed:
+    failed.sort(key=files.index)
     print(f"{len(failed)} of {len(files)} files failed ({minutes:.1f} min): {', '.join(failed)}")
     return 1
-  print(f"slow tests of {len(files)} files passed ({minutes:.1f} min)")
+  print(f"slow tests of {len(files)} files passed ({minutes:.1f} min, {jobs} at a time)")
   return 0
 
 

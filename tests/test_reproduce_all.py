@@ -1,6 +1,6 @@
 """`python -m launchers.reproduce_all --quick`: every study of the registry end to end on tiny
-budgets, each study in a process of its own, into a temporary folder (slow: several minutes on
-2 cores)."""
+budgets, each study in a process of its own (two at a time in the first test, one at a time
+in the second), into a temporary folder (slow: several minutes on 2 cores)."""
 
 import os
 
@@ -20,10 +20,11 @@ def test_every_study_runs_quick_and_writes_a_report_with_provenance(tmp_path):
   proc = run_module(
     "launchers.reproduce_all",
     "--quick",
+    "--jobs=2",
     f"--out={out}",
     f"--runs={runs}",
     env={"TF_CPP_MIN_LOG_LEVEL": "2"},
-    timeout=1800,
+    timeout=2400,
   )
   assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
   for name in registry.names():

@@ -1,0 +1,65 @@
+"""Running work two processes at a time: `launchers.reproduce_all --jobs` and
+`tests/run_slow.py`."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from launchers import reproduce_all
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tests"))
+import run_slow  # noqa: E402
+
+
+def test_study_processes_at_once_each_log_their_output_and_the_failures_are_named(
+  tmp_path, monkeypatch, capsys
+):
+  codes = {"a": 0, "b": 3, "c": 0, "d": 1}
+
+  def fake_process(name, out, runs):
+    return [sys.executable, "-c", f"print('output of {name}'); raise SystemExit({codes[name]})"]
+
+  monkeypatch.setattr(reproduce_all, "study_process", fake_process)
+  failed = reproduce_all.run_processes(list(codes), str(tmp_path), str(tmp_path), jobs=2)
+  assert failed == ["b", "d"]
+  printed = capsys.readouterr().out
+  for name in codes:
+    log = (tmp_path / name / "reproduce.log").read_text()
+    assert log.strip() == f"output of {name}"
+    assert f"output of {name}" in printed
+  assert "!! b failed (exit status 3)" in printed and "!! d failed (exit status 1)" in printed
+  assert "!! a failed" not in printed
+
+
+def test_slow_files_start_with_the_longest_and_each_named_file_exists():
+  files = [os.path.basename(path) for path in run_slow.slow_files()]
+  assert files[: len(run_slow._LONGEST_FIRST)] == list(run_slow._LONGEST_FIRST)
+  rest = files[len(run_slow._LONGEST_FIRST) :]
+  assert rest == sorted(rest) and len(set(files)) == len(files)
+
+
+@pytest.mark.parametrize(
+  "argv, jobs, rest",
+  [
+    (["--jobs=1", "-x"], 1, ["-x"]),
+    (["-k", "sweep", "--jobs", "3"], 3, ["-k", "sweep"]),
+    (["-x"], min(2, os.cpu_count() or 1), ["-x"]),
+  ],
+)
+def test_run_slow_takes_its_jobs_and_passes_the_rest_to_pytest(argv, jobs, rest):
+  assert run_slow.parse_jobs(argv) == (jobs, rest)
+
+
+@pytest.mark.parametrize("value", ["0", "two", ""])
+def test_run_slow_refuses_a_jobs_count_that_is_not_positive(value):
+  proc = subprocess.run(
+    [sys.executable, os.path.join(REPO, "tests", "run_slow.py"), f"--jobs={value}"],
+    capture_output=True,
+    text=True,
+    timeout=60,
+  )
+  assert proc.returncode != 0
+  assert f"--jobs expects a positive integer, received {value!r}" in proc.stderr
