@@ -32,8 +32,7 @@ optimised HLO that XLA compiles for each actor (`--xla_dump_to`).
 Usage:
   python benchmarks/forward_overhead.py                      # full run (< 5 minutes)
   python benchmarks/forward_overhead.py --quick              # tiny run to check it works
-  python benchmarks/forward_overhead.py --json=results/forward_overhead/forward_overhead.json \\
-      --markdown=results/forward_overhead/README.md
+  python -m launchers.reproduce_all --only=forward_overhead  # results/forward_overhead/
   python benchmarks/forward_overhead.py --xla_study          # about 3 minutes
   python benchmarks/forward_overhead.py --envs=GridWorld-v0 --sections=actors \
       --networks=mlp,gcnn@C2,gcnn@C4,gcnn,symmetrizer,encoder   # the grid world's actors
@@ -135,7 +134,7 @@ def actor_networks(env_name: str, kinds, spatial_copies: bool = True):
     if kind == "gcnn" and spatial_copies and sign_character(symmetry.state_rep) is not None:
       # The odd network has the thesis' width 64 (builders.ODD_WIDTH); width 65 would match
       # the MLP's parameter count more closely, and its row shows what an odd width costs
-      # under XLA (see results/forward_overhead/README.md).
+      # under XLA (see docs/notes/forward_overhead.md).
       nets["gcnn (width 65)"] = build_actor(kind, symmetry, width=65)
   return nets, env.symmetry.state_dim
 

@@ -15,7 +15,7 @@ TensorFlow executes anything: the launchers call it from their absl flags parser
 (`launchers.common.flags_parser`; flags `--xla_runtime`, `--xla_cache`), before absl's init
 callbacks, one of which TensorFlow uses to list its devices. A library user who never calls it
 gets TensorFlow's defaults. The newer runtime is not better everywhere: its batch-10,000
-forward passes are about 3x slower (results/forward_overhead/README.md), and TF 2.15's version cannot
+forward passes are about 3x slower (docs/notes/forward_overhead.md), and TF 2.15's version cannot
 lower some graphs (`launchers.common.with_runtime_fallback`). The two runtimes round floating point differently, so per-seed
 curves differ while the statistics agree (results/ppo_throughput/README.md); results committed
 before this module existed were made with the classic runtime (`--xla_runtime=false`

@@ -235,7 +235,7 @@ def fourier_group_conv(inputs: tf.Tensor, kernel: tf.Tensor, fb: RegularFourierB
 # several times (`_XLA_EINSUM_PASSES`). At small batches the extra operations of
 # the Fourier form dominate: each costs about `_OP_COST` (Python and executor overhead;
 # XLA fuses most of them). The Fourier form is used when the multiply-adds it saves
-# outweigh both. See results/forward_overhead/README.md for the measurements.
+# outweigh both. See docs/notes/forward_overhead.md for the measurements.
 _FLOAT_COST = {"eager": 12.0, "function": 12.0, "xla": 10.0}
 _OP_COST = {"eager": 1.5e6, "function": 1e5, "xla": 1e4}
 _XLA_EINSUM_PASSES = 12
@@ -290,7 +290,7 @@ def lift_fourier_pays_off(
     # float: XLA unrolls it into n slices summed n times, TensorFlow runs it as a batched
     # [n, n] x [n, units] product. Measured on the grid world's D4 lift (75 -> 8 x 51,
     # batch 10,000), time relative to a 75 -> 64 dense layer: Fourier 6.0x vs spatial 4.4x
-    # under XLA, 15.5x vs 4.4x in tf.function (results/forward_overhead/README.md).
+    # under XLA, 15.5x vs 4.4x in tf.function (docs/notes/forward_overhead.md).
     extra += (n * n if mode == "xla" else 4 * n * n) * units
   return _pays_off(saved, extra, 2 * len(plan.blocks) + 4, mode, batch)
 
@@ -303,7 +303,7 @@ def permutation_fourier_pays_off(
     # Mean and half-difference fuse into one pass. With the gradient (a training step:
     # forward, backward, update, as in PPO's minibatch updates) it is faster at every batch
     # measured, 8 (Catch's minibatch) to 512, with either XLA runtime (`python
-    # benchmarks/train_step_forms.py [--xla_runtime]`, results/forward_overhead/README.md,
+    # benchmarks/train_step_forms.py [--xla_runtime]`, docs/notes/forward_overhead.md,
     # "Training steps"); forward passes alone had suggested the spatial form below ~20.
     return True
   saved = in_channels * units  # one of the n + 1 [c, u] products per sample

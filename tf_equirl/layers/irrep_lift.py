@@ -31,7 +31,7 @@ class IrrepLift(keras.layers.Layer):
   `GroupLift`, and no change of basis). The isotypic form of `GroupLift(implementation=
   "fourier")` needs fewer multiply-adds, but its gather and per-irreducible slices made
   this layer slower on the 2-core CPU in a throwaway probe (not kept; compare
-  results/forward_overhead/README.md, where that form loses to the spatial lift too). Then the
+  docs/notes/forward_overhead.md, where that form loses to the spatial lift too). Then the
   nonlinearity of `tf_equirl.layers._irreps` (trivial coordinate: `tanh(t + b)`; each norm
   group `x_k`: norm `x_k tanh(|x_k|)/|x_k|`, or gated `x_k sigmoid(t + b)`).
 
