@@ -26,11 +26,16 @@ _NO_TESTS = 5  # pytest's exit status when the marker selects nothing in a file
 _LONGEST_FIRST = (
   "test_reproduce_all.py",
   "test_prae_equivariant.py",
+  "test_seed_batch.py",
   "test_dyna_seed_batch.py",
+  "test_runner_seeds.py",
+  "test_sweeps.py",
+  "test_runs.py",
   "test_dyna_controlled.py",
-  "test_benchmarks_smoke.py",
-  "test_ac.py",
   "test_dyna_controls.py",
+  "test_ac.py",
+  "test_benchmarks_smoke.py",
+  "test_docs.py",
 )
 
 
