@@ -19,7 +19,7 @@ wall time of all later calls. Ratios are to the MLP
 measured in the same process. Prints a markdown table and writes JSON with --json.
 
 Against PureJaxRL, side by side (whole process and after compilation, alternating runs):
-`python benchmarks/vs_purejaxrl.py` (results/ppo_throughput/README.md).
+`python benchmarks/vs_purejaxrl.py` (results/ppo_throughput/vs_purejaxrl.md).
 """
 
 import dataclasses

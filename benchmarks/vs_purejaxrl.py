@@ -1,6 +1,6 @@
 """tf_equirl's PPO against PureJaxRL's, side by side: whole-process time and time after compilation.
 
-  python benchmarks/vs_purejaxrl.py                 # 3 alternating rounds, writes results/ppo_throughput/README.md
+  python benchmarks/vs_purejaxrl.py                 # 3 alternating rounds, writes results/ppo_throughput/vs_purejaxrl.md
   python benchmarks/vs_purejaxrl.py --repeats=5 --cases=cartpole_mlp
   python benchmarks/vs_purejaxrl.py --quick --out=  # tiny sizes, no results file (smoke test)
   python benchmarks/vs_purejaxrl.py --seed_counts=1,8,32,128 --seed_networks=mlp,gcnn
@@ -87,7 +87,7 @@ _PUREJAXRL = flags.DEFINE_string(
 )
 _OUT = flags.DEFINE_string(
   "out",
-  os.path.join(REPO, "results", "ppo_throughput", "README.md"),
+  os.path.join(REPO, "results", "ppo_throughput", "vs_purejaxrl.md"),
   "Markdown results file ('' for none); a '## Notes' section survives.",
 )
 _JSON = flags.DEFINE_string("json", None, "Also write every run's figures to this JSON file.")
@@ -609,7 +609,8 @@ def _compare_cases(cases, pjr_cases, modes, folder, python, repeats, record):
     ]
   )
   if _OUT.value:
-    _write_results(_OUT.value, text)
+    record_of_run = provenance.collect(_command(), seeds=(0,), wall_seconds=time.time() - started)
+    _write_results(_OUT.value, provenance.header(record_of_run) + "\n" + text)
   record["rows"] = rows
   _save_json(record)
 

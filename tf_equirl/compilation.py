@@ -17,7 +17,7 @@ callbacks, one of which TensorFlow uses to list its devices. A library user who 
 gets TensorFlow's defaults. The newer runtime is not better everywhere: its batch-10,000
 forward passes are about 3x slower (docs/notes/forward_overhead.md), and TF 2.15's version cannot
 lower some graphs (`launchers.common.with_runtime_fallback`). The two runtimes round floating point differently, so per-seed
-curves differ while the statistics agree (results/ppo_throughput/README.md); results committed
+curves differ while the statistics agree (docs/notes/xla_runtime.md); results committed
 before this module existed were made with the classic runtime (`--xla_runtime=false`
 reproduces them bit for bit).
 

@@ -80,6 +80,14 @@ class Target:
     """The report's path, `<folder>/README.md`."""
     return os.path.join(self.folder, "README.md")
 
+  def fields(self, results: bool = True) -> Dict[str, str]:
+    """The output fields of a study's config: `runs`, `report`, `command` and (unless
+    `results=False`, for configs without it) `results`, the folder."""
+    out = dict(runs=self.runs, report=self.report, command=self.command)
+    if results:
+      out["results"] = self.folder
+    return out
+
 
 @dataclasses.dataclass(frozen=True)
 class Study:
@@ -239,11 +247,8 @@ def _ppo(
       networks=tuple(networks),
       total_steps=total_steps,
       checkpoints=checkpoints,
-      runs=t.runs,
-      results=t.folder,
-      report=t.report,
       progress=False,
-      command=t.command,
+      **t.fields(),
     )
 
   def quick(t: Target):
@@ -253,11 +258,8 @@ def _ppo(
       networks=tuple(quick_networks),
       total_steps=2048,
       checkpoints=(1024, 2048),
-      runs=t.runs,
-      results=t.folder,
-      report=t.report,
       progress=False,
-      command=t.command,
+      **t.fields(),
     )
 
   flags = [f"--env={env}", f"--seeds={seeds}"]
@@ -283,11 +285,8 @@ def _dyna(
       env=env,
       part=part,
       seeds=seeds,
-      runs=t.runs,
-      results=t.folder,
-      report=t.report,
       progress=False,
-      command=t.command,
+      **t.fields(),
       **fields,
     )
 
@@ -302,11 +301,8 @@ def _dyna(
       total_steps=2048,
       model_epochs=None if part == "supervised" else 1,
       levers=("thesis", "all_levers"),
-      runs=t.runs,
-      results=t.folder,
-      report=t.report,
       progress=False,
-      command=t.command,
+      **t.fields(),
     )
 
   flags = [f"--env={env}"] + ([f"--part={part}"] if part != "supervised" else [])
@@ -330,11 +326,8 @@ def _controlled(env: str, seeds: int) -> Dict[str, Any]:
     return dyna_controlled.ControlledDynaConfig(
       env=env,
       seeds=seeds,
-      runs=t.runs,
-      results=t.folder,
-      report=t.report,
       progress=False,
-      command=t.command,
+      **t.fields(),
     )
 
   def quick(t: Target):
@@ -345,11 +338,8 @@ def _controlled(env: str, seeds: int) -> Dict[str, Any]:
       dyna_iterations=2,
       model_epochs=1,
       arms=("ppo_matched", "dyna_mlp", "dyna_true", "dyna_untrained"),
-      runs=t.runs,
-      results=t.folder,
-      report=t.report,
       progress=False,
-      command=t.command,
+      **t.fields(),
     )
 
   return dict(
@@ -480,10 +470,7 @@ def _approx() -> Dict[str, Any]:
     return study.ApproxSpec(
       grids=(study.env_grid("Catch-v0"), study.env_grid("CartPole-v1")),
       seeds=32,
-      runs=t.runs,
-      results=t.folder,
-      report=t.report,
-      command=t.command,
+      **t.fields(),
       world_model_env="CartPole-v1:global:0.3",
     )
 
@@ -495,10 +482,7 @@ def _approx() -> Dict[str, Any]:
       grids=(grid,),
       networks=("gcnn", "relaxed"),
       seeds=2,
-      runs=t.runs,
-      results=t.folder,
-      report=t.report,
-      command=t.command,
+      **t.fields(),
     )
 
   return dict(
@@ -553,9 +537,7 @@ def _continuous() -> Dict[str, Any]:
           overrides=dict(noise_steps=250_000),
         ),
       ),
-      runs=t.runs,
-      report=t.report,
-      command=t.command,
+      **t.fields(results=False),
     )
 
   def quick(t: Target):
@@ -582,9 +564,7 @@ def _continuous() -> Dict[str, Any]:
     return study.ContinuousSpec(
       grids=(grid,),
       networks=("gcnn", "relaxed"),
-      runs=t.runs,
-      report=t.report,
-      command=t.command,
+      **t.fields(results=False),
       gap_envs=16,
       gap_steps=10,
     )
@@ -602,7 +582,7 @@ def _prae() -> Dict[str, Any]:
   from tf_equirl.experiments import prae_study as study  # pylint: disable=import-outside-toplevel
 
   def full(t: Target):
-    return study.PRAEStudyConfig(runs=t.runs, results=t.folder, report=t.report, command=t.command)
+    return study.PRAEStudyConfig(**t.fields())
 
   def quick(t: Target):
     return study.PRAEStudyConfig(
@@ -615,10 +595,7 @@ def _prae() -> Dict[str, Any]:
       num_prototypes=64,
       sweeps=50,
       eval_episodes=4,
-      runs=t.runs,
-      results=t.folder,
-      report=t.report,
-      command=t.command,
+      **t.fields(),
     )
 
   return dict(

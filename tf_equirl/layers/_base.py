@@ -100,7 +100,7 @@ class LiftFold:
   terms, possibly in another order. Otherwise it is the einsum's `|G| d^2 u` multiply-adds.
   The fold runs on every call (it follows the weights during training), so for small
   batches the einsum cost more than the lift itself: on Catch 245k multiply-adds per call
-  against 39k for PPO's minibatch of 8 (results/ppo_throughput/README.md, Notes).
+  against 39k for PPO's minibatch of 8 (docs/notes/ppo_throughput.md).
   """
 
   def __init__(self, matrices: np.ndarray):

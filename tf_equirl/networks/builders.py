@@ -105,7 +105,7 @@ MLP_WIDTH = 64  # PureJaxRL / thesis Table 5.4 baseline
 # parameters = the MLP critic's 4,545 + a 4-64-64 odd network's 4,416). 4,481 parameters here,
 # within the 10 % rule of the MLP's 4,610; the closest count (width 65) trains about 13 %
 # slower under XLA, whose code for widths off a multiple of 16 is markedly slower
-# (results/ppo_throughput/README.md).
+# (docs/notes/ppo_throughput.md).
 ODD_WIDTH = 64
 
 _HIDDEN_GAIN = float(np.sqrt(2.0))  # PureJaxRL orthogonal init gains
