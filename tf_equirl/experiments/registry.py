@@ -80,7 +80,7 @@ class Target:
     """The report's path, `<folder>/README.md`."""
     return os.path.join(self.folder, "README.md")
 
-  def fields(self, results: bool = True) -> Dict[str, str]:
+  def fields(self, results: bool = True) -> Dict[str, Any]:
     """The output fields of a study's config: `runs`, `report`, `command` and (unless
     `results=False`, for configs without it) `results`, the folder."""
     out = dict(runs=self.runs, report=self.report, command=self.command)
