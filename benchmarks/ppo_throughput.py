@@ -101,9 +101,12 @@ def main(argv):
       }
     )
   mlp = next((r for r in rows if r["network"] == "mlp"), None)
+  runtime = "XLA's newer CPU runtime" if _XLA_RUNTIME.value else "XLA's classic CPU runtime"
+  if device == "GPU":
+    runtime = "XLA"
   print(
     f"\n{_ENV.value}, {total:,} env steps per run, {device} ({platform.processor() or platform.machine()}, "
-    f"{os.cpu_count()} cores), TF {tf.__version__}\n"
+    f"{os.cpu_count()} cores), TF {tf.__version__}, {runtime}\n"
   )
   print(
     "| network | params (actor+critic) | trace s | first call s | train s (after compile) | "
@@ -119,7 +122,11 @@ def main(argv):
     )
   if _JSON.value:
     with open(_JSON.value, "w") as f:
-      json.dump({"env": _ENV.value, "device": device, "rows": rows}, f, indent=2)
+      json.dump(
+        {"env": _ENV.value, "device": device, "xla_runtime": _XLA_RUNTIME.value, "rows": rows},
+        f,
+        indent=2,
+      )
 
 
 if __name__ == "__main__":

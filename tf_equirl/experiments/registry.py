@@ -802,7 +802,11 @@ def _studies() -> Tuple[Study, ...]:
       "seed 0 (timings)",
       "500,000 CartPole env steps per network",
       _benchmark(
-        "benchmarks/ppo_throughput.py", "PPO throughput per network", (), json="ppo_throughput.json"
+        "benchmarks/ppo_throughput.py",
+        "PPO throughput per network",
+        ("--xla_runtime",),  # the runtime launchers.train_ppo compiles with
+        ("--quick", "--xla_runtime"),
+        json="ppo_throughput.json",
       ),
     ),
     (
