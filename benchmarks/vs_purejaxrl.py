@@ -31,13 +31,15 @@ x 64 minibatches of 8; PureJaxRL cannot split 512 into the thesis' 51 minibatche
 tf_equirl's `Catch-v0` against gymnax's `Catch-bsuite`. The learning rate only changes what is
 learned, not the work per step.
 
-Many seeds (`--seed_counts`, e.g. 1,8,32,128): N CartPole seeds trained as one program by
-each side, `python -m launchers.train_ppo --env=CartPole-v1 --network=<net> --seeds=N
---total_steps=<steps> --no_progress --no_tensorboard` (its N seeds vectorised into one XLA
-program, its default: even groups of at most 4 seeds, one group per CPU core at once; one seed
-compiled from a warm cache filled by one untimed run of the same command before the rounds,
-several seeds with XLA's classic CPU runtime, the launcher's choice for them, which TensorFlow
-2.15 cannot cache, so their whole time includes compiling) against `run_cartpole.py --once --num_seeds=N --steps=<steps>` (PureJaxRL's
+Many seeds (`--seed_counts`, e.g. 1,8,32,128): N CartPole seeds trained by each side in one
+process, `python -m launchers.train_ppo --env=CartPole-v1 --network=<net> --seeds=N
+--total_steps=<steps> --no_progress --no_tensorboard` on its defaults (XLA's newer CPU runtime
+from a warm compilation cache, filled by one untimed one-seed run before the rounds; its N
+seeds train as lone programs, one per CPU core at once, `tf_equirl.runner.lone_programs`) or,
+for a `--seed_networks` entry NET/vectorised, with `--noxla_runtime` (its N seeds as one
+vectorised XLA program: even groups of at most 4 seeds, one group per CPU core at once, with
+the classic runtime, which TensorFlow 2.15 cannot cache, so the whole time includes compiling)
+against `run_cartpole.py --once --num_seeds=N --steps=<steps>` (PureJaxRL's
 `jax.jit(jax.vmap(make_train(config)))`), both at `--seed_steps` steps per seed (default
 PureJaxRL's 500,000) and PureJaxRL's CartPole settings on its side, tf_equirl's defaults on its
 own, as above. Each round runs every seed count of both programs (the order flips every
@@ -52,11 +54,15 @@ Every run is a child of a small Python process that times it and, once it has ex
 its peak resident set size (`getrusage(RUSAGE_CHILDREN).ru_maxrss` of that process, whose only
 child it is). Every run records the 1-minute load average before it and the CPU time other
 processes used while it ran (from /proc/stat): a busy machine shows there, and its figures
-are noisy. A run that takes longer than `--run_timeout` seconds is killed, with its children,
-and stops the comparison with an error.
+are noisy. A run that takes longer than `--run_timeout` seconds is killed, with its children;
+a tf_equirl run killed so stops the comparison with an error, a PureJaxRL run of the many-seed
+comparison is started once more (`PUREJAXRL_TRIES`: its vmapped program sometimes stops
+making progress), then recorded as not finished (its figures "-"), and the comparison goes
+on.
 """
 
 import json
+import math
 import os
 import platform
 import signal
@@ -115,11 +121,14 @@ _TF_PYTHON = flags.DEFINE_string(
 _SEED_COUNTS = flags.DEFINE_list(
   "seed_counts",
   [],
-  "Many-seed comparison: numbers of seeds N trained as one program by each "
+  "Many-seed comparison: numbers of seeds N trained in one process by each "
   "side (e.g. 1,8,32,128); empty: none. Given without --cases, only this comparison runs.",
 )
 _SEED_NETWORKS = flags.DEFINE_list(
-  "seed_networks", ["mlp"], "Many-seed comparison: tf_equirl networks (mlp, gcnn)."
+  "seed_networks",
+  ["mlp"],
+  "Many-seed comparison: tf_equirl networks (mlp, gcnn) on the launcher's defaults; "
+  "NET/vectorised: the same network as one vectorised program (--noxla_runtime).",
 )
 _SEED_STEPS = flags.DEFINE_integer(
   "seed_steps",
@@ -139,11 +148,13 @@ _SEED_PLOT = flags.DEFINE_string(
 _RUN_TIMEOUT = flags.DEFINE_integer(
   "run_timeout",
   7200,
-  "Seconds one run may take; a run past it is killed and stops the " "comparison with an error.",
+  "Seconds one run may take; a run past it is killed. A tf_equirl run killed so stops "
+  "the comparison with an error; a PureJaxRL run of the many-seed comparison is recorded "
+  "as not finished and the comparison goes on.",
 )
 
 CARTPOLE_STEPS, CATCH_STEPS = 500_000, 20_000
-SEED_NETWORKS = ("mlp", "gcnn")
+SEED_NETWORKS = ("mlp", "gcnn", "mlp/vectorised", "gcnn/vectorised")
 QUICK_SEED_STEPS = 4096
 # Catch: the same PPO settings on both sides (see the module docstring).
 CATCH_PUREJAXRL = ["--set", "LR=0.00035", "--set", "NUM_MINIBATCHES=64"]
@@ -195,6 +206,32 @@ sys.exit(code)
 """
 
 
+class RunTimedOut(RuntimeError):
+  """A measured process ran past `--run_timeout` and was killed."""
+
+  def __init__(self, message, timeout, load):
+    super().__init__(message)
+    self.timeout = timeout
+    self.load = load
+
+
+def _unfinished(error: RunTimedOut, command: str):
+  """The record of a run killed at the timeout: its figures are NaN ("did not finish")."""
+  nan = float("nan")
+  return dict(
+    whole_s=nan,
+    after_compile_s=nan,
+    steps=0,
+    final_return=nan,
+    cpu_s=nan,
+    others_cpu_s=nan,
+    load=error.load,
+    peak_rss_mib=nan,
+    timed_out=error.timeout,
+    command=command,
+  )
+
+
 def _timed(cmd, cwd, timeout=None):
   """Runs `cmd` under the measuring process `_MEASURE`.
 
@@ -222,9 +259,11 @@ def _timed(cmd, cwd, timeout=None):
     except subprocess.TimeoutExpired:
       os.killpg(proc.pid, signal.SIGKILL)
       stdout, stderr = proc.communicate()
-      raise RuntimeError(
+      raise RunTimedOut(
         f"{' '.join(cmd)} did not finish in {timeout} s (--run_timeout); "
-        f"killed.\n{stdout[-2000:]}\n{stderr[-2000:]}"
+        f"killed.\n{stdout[-2000:]}\n{stderr[-2000:]}",
+        timeout,
+        load,
       ) from None
     busy = _busy_seconds() - busy
     if proc.returncode != 0:
@@ -328,8 +367,38 @@ def run_purejaxrl(pjr, folder, json_path, timeout=None):
   )
 
 
+PUREJAXRL_TRIES = 2
+"""Tries of a PureJaxRL many-seed run: its vmapped program sometimes stops making progress on
+this 2-core CPU (a futex wait at 0 % CPU), so a run killed at --run_timeout is started once
+more before it is recorded as not finished."""
+
+
+def _purejaxrl_tries(pjr, folder, json_path, timeout):
+  """`run_purejaxrl`, tried up to `PUREJAXRL_TRIES` times while it runs past `timeout`; the
+  result records the killed tries (`killed_tries`)."""
+  for attempt in range(PUREJAXRL_TRIES):
+    try:
+      res = run_purejaxrl(pjr, folder, json_path, timeout)
+    except RunTimedOut as error:
+      print(f"PureJaxRL {' '.join(pjr['args'])}: killed after {timeout} s", flush=True)
+      if attempt + 1 == PUREJAXRL_TRIES:  # recorded as not finished; the comparison goes on
+        shown = [os.path.relpath(os.path.join(folder, "run_cartpole.py"), REPO)]
+        shown += [f"--env={pjr['env']}", f"--steps={pjr['steps']}", *pjr["args"]]
+        res = _unfinished(error, " ".join(["python3", *shown]))
+        res["killed_tries"] = PUREJAXRL_TRIES
+        return res
+      continue
+    res["killed_tries"] = attempt
+    return res
+  raise AssertionError("unreachable")
+
+
 def _median(runs, key):
-  return statistics.median(r[key] for r in runs)
+  """The median over the rounds; NaN where a run did not finish (killed at --run_timeout)."""
+  values = [r[key] for r in runs]
+  if any(math.isnan(v) for v in values):
+    return float("nan")
+  return statistics.median(values)
 
 
 def _machine():
@@ -370,7 +439,7 @@ def _uptime() -> str:
 def _environment(python, pjr_any, start_uptime, end_uptime, runs):
   """Markdown bullets: the machine, both programs' versions, and the load during `runs`."""
   loads = [x["load"] for x in runs]
-  others = [x["others_cpu_s"] / x["whole_s"] / os.cpu_count() for x in runs]
+  others = [x["others_cpu_s"] / x["whole_s"] / os.cpu_count() for x in runs if "timed_out" not in x]
   return [
     f"- Machine: {_machine()}; no GPU.",
     f"- tf_equirl: {_tf_versions(python)}.",
@@ -615,21 +684,24 @@ def _compare_cases(cases, pjr_cases, modes, folder, python, repeats, record):
   _save_json(record)
 
 
-def _seed_case(network, seeds, steps):
-  """`run_tf`'s case of N vectorised CartPole seeds (TensorBoard off, as the brief runs)."""
+def _seed_case(label, seeds, steps):
+  """`run_tf`'s case of N CartPole seeds of a `--seed_networks` entry (TensorBoard off, as
+  the brief runs)."""
   return dict(
     env="CartPole-v1",
-    network=network,
+    network=label.split("/")[0],
     steps=steps,
     tf_args=[f"--seeds={seeds}", "--no_tensorboard"],
   )
 
 
-def _seed_mode(seeds):
-  """The compilation mode of N seeds: the warm cache for one seed (XLA's newer runtime, the
-  launcher's default there); for several, the classic runtime that the launcher picks for
-  vectorised seeds, which TensorFlow 2.15 cannot cache (compilation is in the whole time)."""
-  return "warm" if seeds == 1 else "classic"
+def _seed_mode(label):
+  """The compilation mode of a `--seed_networks` entry: the launcher's default, XLA's newer
+  runtime from the warm cache (several seeds then train as lone programs, one per CPU core,
+  every one from the cache); NET/vectorised: the classic runtime, under which several seeds
+  train as one vectorised program and which TensorFlow 2.15 cannot cache (compilation is in
+  the whole time)."""
+  return "classic" if label.endswith("/vectorised") else "warm"
 
 
 def _compare_seeds(seed_counts, networks, steps, folder, python, repeats, record):
@@ -642,19 +714,18 @@ def _compare_seeds(seed_counts, networks, steps, folder, python, repeats, record
   started = time.time()
   with tempfile.TemporaryDirectory() as tmp:
     cache = os.path.join(tmp, "warm_cache")
-    for net in networks:  # untimed runs that fill the compilation cache (one seed only)
-      for n in seed_counts:
-        if n != 1:
-          continue
-        print(f"warm-up: tf_equirl {net} x{n}", flush=True)
-        run_tf(
-          _seed_case(net, n, steps),
-          os.path.join(tmp, f"{net}_{n}_warmup"),
-          "warm",
-          cache,
-          python,
-          timeout,
-        )
+    # Untimed runs of one seed that fill the compilation cache: a lone program of one seed
+    # is what every seed count runs on the launcher's defaults.
+    for net in sorted({n for n in networks if _seed_mode(n) == "warm"}):
+      print(f"warm-up: tf_equirl {net} x1", flush=True)
+      run_tf(
+        _seed_case(net, 1, steps),
+        os.path.join(tmp, f"{net.replace('/', '_')}_warmup"),
+        "warm",
+        cache,
+        python,
+        timeout,
+      )
     for r in range(repeats):
       for n in seed_counts:
         order = [("tf", net) for net in networks] + [("pjr", None)]
@@ -663,8 +734,8 @@ def _compare_seeds(seed_counts, networks, steps, folder, python, repeats, record
             name = f"{net} x{n}"
             res = run_tf(
               _seed_case(net, n, steps),
-              os.path.join(tmp, f"{net}_{n}_{r}"),
-              _seed_mode(n),
+              os.path.join(tmp, f"{net.replace('/', '_')}_{n}_{r}"),
+              _seed_mode(net) if n > 1 else "warm",
               cache,
               python,
               timeout,
@@ -673,7 +744,7 @@ def _compare_seeds(seed_counts, networks, steps, folder, python, repeats, record
           else:
             name = f"x{n}"
             pjr = dict(env="CartPole-v1", steps=steps, args=["--once", f"--num_seeds={n}"])
-            res = run_purejaxrl(pjr, folder, os.path.join(tmp, f"pjr_{n}_{r}.json"), timeout)
+            res = _purejaxrl_tries(pjr, folder, os.path.join(tmp, f"pjr_{n}_{r}.json"), timeout)
             pjr_runs[name].append(res)
           _save_json(record)
           print(
@@ -713,6 +784,12 @@ def _compare_seeds(seed_counts, networks, steps, folder, python, repeats, record
     ]
     for w in rows[net]:
       n = w["seeds"]
+      if math.isnan(w["pjr_s"]):  # PureJaxRL killed at --run_timeout
+        tables.append(
+          f"| {n} | {w['tf_s']:.1f} | did not finish in {timeout:,} s | - | "
+          f"{w['tf_s'] / n:.2f} | - | {w['tf_rss']:,.0f} | - | {w['tf_return']:.3g} / - |"
+        )
+        continue
       tables.append(
         f"| {n} | {w['tf_s']:.1f} | {w['pjr_s']:.1f} | "
         f"**{w['tf_s'] / w['pjr_s']:.2f}x** | {w['tf_s'] / n:.2f} | "
@@ -736,6 +813,14 @@ def _compare_seeds(seed_counts, networks, steps, folder, python, repeats, record
       for program, net, x in [("tf_equirl", net, tf_runs[f"{net} x{n}"][r]) for net in networks] + [
         ("PureJaxRL", "its MLP", pjr_runs[f"x{n}"][r])
       ]:
+        if "timed_out" in x:
+          raw.append(
+            f"| {r + 1} | {program} | {net} | {n} | killed after {x['timed_out']:,} s, "
+            f"{x['killed_tries']} tries | - | - | - | - | {x['load']:.2f} | - |"
+          )
+          continue
+        if x.get("killed_tries"):
+          net = f"{net} (after {x['killed_tries']} killed at the timeout)"
         raw.append(
           f"| {r + 1} | {program} | {net} | {n} | {x['whole_s']:.1f} | "
           f"{x['whole_s'] / n:.2f} | {x['peak_rss_mib']:,.0f} | {x['cpu_s']:.1f} | "
@@ -754,10 +839,11 @@ def _compare_seeds(seed_counts, networks, steps, folder, python, repeats, record
       "",
       f"    {_command()}",
       "",
-      f"CartPole-v1, {steps:,} steps per seed; N seeds trained as one program by each side "
-      "(tf_equirl: `--seeds=N`, vectorised, even groups of at most 4 seeds, one group per CPU core at "
-      "once; one seed from a warm compilation cache, several with XLA's classic runtime, "
-      "compiled in every run; PureJaxRL: "
+      f"CartPole-v1, {steps:,} steps per seed; N seeds trained in one process by each side "
+      "(tf_equirl: `--seeds=N` on the launcher's defaults, XLA's newer runtime from a warm "
+      "compilation cache, the seeds as lone programs, one per CPU core at once; NET/vectorised: "
+      "`--noxla_runtime`, the seeds as one vectorised program in even groups of at most 4, one "
+      "group per CPU core at once, compiled in every run; PureJaxRL: "
       f"`--num_seeds N`, `jax.vmap`). {repeats} alternating round(s), "
       f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, {minutes:.0f} minutes. "
       "Whole processes timed from outside; medians over the rounds; ratios are tf_equirl / "
@@ -807,9 +893,10 @@ def _plot_seeds(path, rows, steps):
       label=f"tf_equirl {net}",
     )
   any_rows = next(iter(rows.values()))
+  finished = [w for w in any_rows if not math.isnan(w["pjr_s"])]  # not killed at the timeout
   ax.plot(
-    [w["seeds"] for w in any_rows],
-    [w["pjr_s"] / w["seeds"] for w in any_rows],
+    [w["seeds"] for w in finished],
+    [w["pjr_s"] / w["seeds"] for w in finished],
     "s--",
     color="black",
     label="PureJaxRL (its MLP)",

@@ -532,21 +532,6 @@ class TrainingFlags:
   def seed_list(self) -> List[int]:
     return parse_seeds(self.seeds.value)
 
-  def vectorizes(self) -> bool:
-    """Whether the seeds train as one vectorised program (several seeds, not
-    --novectorize_seeds; `tf_equirl.runner.vectorizes` decides for the config)."""
-    return (
-      self.vectorize_seeds is not None
-      and bool(self.vectorize_seeds.value)
-      and len(self.seed_list()) > 1
-    )
-
-  def configure_vectorized_compilation(self):
-    """Configures XLA: the classic CPU runtime for several vectorised seeds unless
-    --xla_runtime is given (the newer runtime runs the vectorised program's batched matrix
-    products much more slowly), the flags' choice otherwise."""
-    return self.configure_compilation(runtime_default=False if self.vectorizes() else None)
-
   def checkpoint_steps(self, env: str):
     """--checkpoints, or the results-table columns of `env` (`tf_equirl.envs.defaults`)."""
     from tf_equirl.runner import default_checkpoints  # pylint: disable=import-outside-toplevel
@@ -624,14 +609,16 @@ def define_training_flags(network: str, xla_runtime: bool, out_help: str) -> Tra
       "vectorize_seeds",
       True,
       "Train several PPO seeds as one vectorised XLA program "
-      "(each seed exactly its lone run; tf_equirl.agents.ppo.seed_batch); "
-      "--novectorize_seeds trains them one after another. Dyna seeds too, branched "
-      "rollouts included (tf_equirl.agents.dyna.seed_batch).",
+      "(each seed exactly its lone run; tf_equirl.agents.ppo.seed_batch), or, under XLA's "
+      "newer CPU runtime, each as its own program, several at once "
+      "(tf_equirl.runner.lone_programs); --novectorize_seeds trains them one after another. "
+      "Dyna seeds too, branched rollouts included (tf_equirl.agents.dyna.seed_batch).",
     ),
     seed_batch=flags.DEFINE_integer(
       "seed_batch",
       None,
-      "Seeds per vectorised program run (default: the seeds shared evenly between groups "
+      "Seeds per vectorised program run (default: one, each its own program, under XLA's "
+      "newer CPU runtime for PPO; otherwise the seeds shared evenly between groups "
       "of at most 4, the same on every machine): bounds memory for many seeds; every "
       "finished group is kept if the run is interrupted.",
     ),

@@ -37,7 +37,7 @@ TRAINING = define_training_flags(
   out_help="Output folder (default runs/<env>_<network>, with ':' of a variant replaced by "
   "'_').",
 )
-configure_compilation = TRAINING.configure_vectorized_compilation
+configure_compilation = TRAINING.configure_compilation
 
 
 def main(argv):

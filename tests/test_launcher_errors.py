@@ -89,14 +89,16 @@ def test_train_ppo_trains_a_variant_environment(tmp_path):
 
 
 @pytest.mark.slow
-def test_vectorised_seeds_compile_with_the_classic_runtime_unless_asked(tmp_path):
-  """train_ppo's default is XLA's newer CPU runtime for one seed; several vectorised seeds use
-  the classic one (its batched products are much faster) unless --xla_runtime is given."""
+def test_several_seeds_run_as_lone_programs_on_the_newer_runtime_else_vectorised(tmp_path):
+  """train_ppo compiles with XLA's newer CPU runtime however many seeds it trains; there,
+  several seeds train each as its own lone program (a lane per core), and with
+  --noxla_runtime (or an explicit --seed_batch above one) as one vectorised program."""
   common = [*TINY_TRAIN_PPO, "--xla_cache="]
-  for name, flags, runtime in (
-    ("one", ["--seeds=1"], "xla_runtime"),
-    ("two", ["--seeds=2"], "classic"),
-    ("asked", ["--seeds=2", "--xla_runtime"], "xla_runtime"),
+  for name, flags, runtime, path in (
+    ("one", ["--seeds=1"], "xla_runtime", None),
+    ("two", ["--seeds=2"], "xla_runtime", "each as its own compiled program"),
+    ("classic", ["--seeds=2", "--noxla_runtime"], "classic", "as one vectorised program"),
+    ("batch", ["--seeds=2", "--seed_batch=2"], "xla_runtime", "as one vectorised program"),
   ):
     out = tmp_path / name
     proc = run_module(
@@ -105,3 +107,5 @@ def test_vectorised_seeds_compile_with_the_classic_runtime_unless_asked(tmp_path
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(out / "run.json") as f:
       assert json.load(f)["xla_cpu_runtime"] == runtime, name
+    if path is not None:
+      assert path in proc.stdout, (name, proc.stdout[-2000:])

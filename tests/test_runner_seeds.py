@@ -185,6 +185,46 @@ def test_online_dyna_groups_train_side_by_side_as_one_at_a_time(tmp_path):
   assert runs.is_finished_run(str(tmp_path / "2"), config, seeds)
 
 
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
+def test_groups_of_one_seed_are_lone_runs_bit_for_bit(tmp_path):
+  """With groups of one seed every seed trains as its own lone program, two lanes at once:
+  exactly what the sequential path (one agent, one seed after another) writes."""
+  config = _config()
+  seeds = [3, 5, 8]
+  lone = _run(config, tmp_path / "lone", seeds, seed_batch=1, concurrent_groups=2)
+  seq = _run(config, tmp_path / "seq", seeds, vectorize=False)
+  np.testing.assert_array_equal(lone.curves, seq.curves)
+  for seed in seeds:
+    a = results.read_seed_csv(str(tmp_path / "lone" / f"seed_{seed}.csv"))
+    b = results.read_seed_csv(str(tmp_path / "seq" / f"seed_{seed}.csv"))
+    for name in b:
+      np.testing.assert_array_equal(a[name], b[name], err_msg=f"seed {seed}, {name}")
+    for model in ("actor", "critic"):
+      weights = [
+        keras.models.load_model(str(tmp_path / run / f"seed_{seed}" / f"{model}.keras"))
+        for run in ("lone", "seq")
+      ]
+      for x, y in zip(weights[0].get_weights(), weights[1].get_weights()):
+        np.testing.assert_array_equal(x, y)
+  assert runs.is_finished_run(str(tmp_path / "lone"), config, seeds)
+
+
+def test_lone_programs_for_ppo_with_groups_of_one_or_on_the_newer_cpu_runtime(monkeypatch):
+  from tf_equirl import compilation
+  from tf_equirl.agents.dyna import default_dyna_config
+
+  ppo, dyna = _config(), default_dyna_config("CartPole-v1")
+  monkeypatch.setenv("XLA_FLAGS", "")
+  assert compilation.runtime_enabled() is False
+  assert runner.lone_programs(ppo, 1) and not runner.lone_programs(ppo, 2)
+  assert not runner.lone_programs(ppo, None)  # the classic runtime: vectorised groups
+  monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_xla_runtime=true")
+  assert compilation.runtime_enabled() is True
+  assert runner.lone_programs(ppo, None) is (not tf.config.list_physical_devices("GPU"))
+  assert not runner.lone_programs(ppo, 4)  # an explicit group size keeps the vectorised path
+  assert not runner.lone_programs(dyna, None) and not runner.lone_programs(dyna, 1)
+
+
 def test_default_seed_groups_depend_on_the_number_of_seeds_only():
   from tf_equirl.agents.dyna import default_dyna_config
 

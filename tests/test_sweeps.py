@@ -155,15 +155,17 @@ def test_bad_seeds_and_options_fail_before_any_trial(tmp_path, no_ray):
 
 
 def test_trials_take_the_runtime_their_launcher_would():
-  """Several seeds in a trial train as one vectorised program, which `train_ppo --seeds=N`
-  compiles with the classic runtime; a trial of one seed takes the algorithm's default."""
+  """Several Dyna seeds in a trial train as one vectorised program, which compiles with the
+  classic runtime; PPO seeds under the newer runtime train as lone programs, so PPO keeps the
+  algorithm's default (the newer runtime) however many seeds a trial has."""
   ppo, dyna = default_config("CartPole-v1", **TINY), sweeps.get_algorithm("dyna")
   assert sweeps.default_xla_runtime("ppo", ppo, [[0]]) is True
   assert sweeps.default_xla_runtime("ppo", ppo, [[0], [1]]) is True
-  assert sweeps.default_xla_runtime("ppo", ppo, [[0, 1], [2]]) is False
+  assert sweeps.default_xla_runtime("ppo", ppo, [[0, 1], [2]]) is True
   assert sweeps.default_xla_runtime("ppo", ppo, [[0, 1]], xla_cache="/tmp/cache") is True
   dyna_config = dyna.default_config("CartPole-v1")
   assert sweeps.default_xla_runtime("dyna", dyna_config, [[0]]) is False
+  assert sweeps.default_xla_runtime("dyna", dyna_config, [[0, 1]]) is False
 
 
 def test_valid_space_keeps_grid_order_and_coerces_floats():
@@ -236,9 +238,10 @@ def test_grid_of_two_fields_completes_with_a_killed_worker(grid_sweep):
     assert _finished(events) == [0, 1]  # every seed finished exactly once
     if c.values == KILLED:
       starts = sorted(e["seed"] for e in events if e["event"] == "start")
-      # Both seeds train as one vectorised program: killed before they finished, the trial
-      # trains both again, and each finishes once.
-      assert starts == [0, 0, 1, 1]
+      # The trial compiles with XLA's newer runtime, where its PPO seeds train as lone
+      # programs one after another: killed in the second seed, the retried trial reuses the
+      # finished first seed and trains the second again.
+      assert starts == [0, 1, 1]
       pids = [e["pid"] for e in events if e["event"] == "trial"]
       assert pids[0] == killed_pid and len(pids) == 2 and pids[1] != killed_pid
   # Different learning rates give different runs (the grid is applied).
@@ -260,12 +263,19 @@ def test_grid_of_two_fields_completes_with_a_killed_worker(grid_sweep):
 
 @pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
 def test_trial_is_bit_identical_to_train_ppo(grid_sweep, tmp_path):
-  """The retried cell equals the sequential path of `launchers.train_ppo` bit for bit."""
+  """The retried cell equals the runner's sequential path bit for bit (a trial's PPO seeds
+  under the newer runtime train as lone programs, one after another)."""
   result, _ = grid_sweep
   cell = next(c for c in result.configs if c.values == KILLED)
   config = default_config("CartPole-v1", **{**TINY, **KILLED})
   direct = run_experiment(
-    config, [0, 1], str(tmp_path), progress=False, tensorboard=False, save_models=False
+    config,
+    [0, 1],
+    str(tmp_path),
+    progress=False,
+    tensorboard=False,
+    save_models=False,
+    vectorize=False,
   )
   np.testing.assert_array_equal(cell.curves, direct.curves)
   for seed in (0, 1):
@@ -329,9 +339,7 @@ def test_trial_on_defaults_equals_train_ppo_on_defaults(ray_address, tmp_path):
 def test_trial_falls_back_to_the_classic_runtime_like_train_ppo(ray_address, tmp_path):
   """A configuration XLA's newer runtime cannot compile (the augment network with importance
   weights) trains its seed with the classic runtime in a child process of the worker and
-  equals `launchers.train_ppo`, which restarts itself with --noxla_runtime. One seed per
-  trial: a trial of several seeds is vectorised and compiles with the classic runtime from
-  the start (`test_trials_take_the_runtime_their_launcher_would`)."""
+  equals `launchers.train_ppo`, which restarts itself with --noxla_runtime."""
   result = sweeps.run_sweep(
     "ppo",
     {},

@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 import tensorflow as tf
 
-from tf_equirl import results, runs
+from tf_equirl import compilation, results, runs
 from tf_equirl.agents.dyna import Dyna, DynaConfig
 from tf_equirl.agents.dyna import seed_batch as dyna_seed_batch
 from tf_equirl.agents.ppo import PPO, PPOConfig, TrainResult
@@ -50,6 +50,7 @@ __all__ = [
   "default_seed_batch",
   "DEFAULT_GROUP_SEEDS",
   "vectorizes",
+  "lone_programs",
 ]
 
 AgentConfig = Union[PPOConfig, DynaConfig]
@@ -98,7 +99,10 @@ def run_experiment(
   its lone run), `seed_batch` seeds at a time (default all) so that memory stays bounded;
   each group's outputs are written as soon as it finishes, so an interrupted run keeps every
   group it finished. A `DynaConfig` runs the same way
-  (`tf_equirl.agents.dyna.seed_batch.SeedBatchDyna`). `vectorize=False` trains the seeds one
+  (`tf_equirl.agents.dyna.seed_batch.SeedBatchDyna`). Where XLA's newer CPU runtime compiles
+  a `PPOConfig` on a CPU (or with `seed_batch=1`), each seed trains instead as its own lone
+  program, one per lane (`lone_programs`): that runtime is fast on one seed's program and
+  slow on the seed axis' batched products. `vectorize=False` trains the seeds one
   after another in one compiled graph instead, with
   `checkpoint_every` checkpoints inside each seed's run (the vectorised path keeps whole
   groups, not checkpoints).
@@ -152,15 +156,19 @@ def run_experiment(
     runs.RunFolder(out_dir, config, seeds, resume=resume, overwrite=overwrite) if out_dir else None
   )
   todo = [s for s in seeds if folder is None or not folder.is_finished(s)]
-  batch: Optional[SeedBatchPPO] = None
-  lanes: List[SeedBatchPPO] = []
+  batch: Optional[Union[SeedBatchPPO, _LonePrograms]] = None
+  lanes: List[Union[SeedBatchPPO, _LonePrograms]] = []
   agent: Optional[Union[PPO, Dyna]] = None
   ppo_config: PPOConfig
   if vectorizes(config, len(todo), vectorize):
     num_lanes = concurrent_groups or default_lanes()
-    seed_batch = seed_batch or default_seed_batch(config, len(todo))
+    lone = lone_programs(config, seed_batch)
+    seed_batch = 1 if lone else seed_batch or default_seed_batch(config, len(todo))
     num_lanes = min(num_lanes, -(-len(todo) // seed_batch))  # no more lanes than groups
-    lanes = [_seed_batch(config, todo, seed_batch) for _ in range(num_lanes)]
+    lanes = [
+      _LonePrograms(config, todo) if lone else _seed_batch(config, todo, seed_batch)
+      for _ in range(num_lanes)
+    ]
     built = lanes[0]
     batch = built
     ppo_config, counts = built.config, built.parameter_counts()
@@ -204,12 +212,19 @@ def run_experiment(
   seed_curves: List[np.ndarray]
   env_steps: Optional[np.ndarray]
   if batch is not None:
-    at_once = f", {len(lanes)} groups at once" if len(lanes) > 1 else ""
-    print(
-      f"training {len(batch.seeds)} seeds as one vectorised program, {batch.seed_batch} "
-      f"at a time{at_once}",
-      flush=True,
-    )
+    if isinstance(batch, _LonePrograms):
+      print(
+        f"training {len(batch.seeds)} seeds, each as its own compiled program (its lone "
+        f"run), {len(lanes)} at once",
+        flush=True,
+      )
+    else:
+      at_once = f", {len(lanes)} groups at once" if len(lanes) > 1 else ""
+      print(
+        f"training {len(batch.seeds)} seeds as one vectorised program, {batch.seed_batch} "
+        f"at a time{at_once}",
+        flush=True,
+      )
     trained_curves, compile_s, train_s, train_steps, env_steps = _train_vectorized(
       lanes, folder, out_dir, tensorboard, save_models, bar
     )
@@ -363,6 +378,75 @@ def vectorizes(config, num_seeds: int, vectorize: Optional[bool] = None) -> bool
   )
 
 
+def lone_programs(config, seed_batch: Optional[int] = None) -> bool:
+  """Whether seeds of `config` that `run_experiment` / `train_seeds` would vectorise train
+  instead each as its own lone program (`PPO.train(seed)`, exactly the lone run), as many
+  at once as there are lanes: for a `PPOConfig` with groups of one seed (`seed_batch=1`), or
+  with no `seed_batch` while XLA's newer CPU runtime compiles the programs
+  (`tf_equirl.compilation.runtime_enabled`) and no GPU is visible. That runtime runs one
+  seed's program about four times faster than the classic one, but the seed axis' batched
+  products much more slowly, so on a CPU it trains many seeds fastest as one program per
+  seed on each core (docs/many_seeds.md, Measured). A `DynaConfig` is always vectorised."""
+  if not isinstance(config, PPOConfig):
+    return False
+  if seed_batch is not None:
+    return seed_batch == 1
+  return compilation.runtime_enabled() and not tf.config.list_physical_devices("GPU")
+
+
+class _LonePrograms:
+  """A lane of `run_experiment` (the interface of `SeedBatchPPO` that `_train_vectorized`
+  uses) whose groups are single seeds, each trained as its lone run by this lane's own
+  `PPO` agent (its own compiled program): `lone_programs`."""
+
+  seed_batch = 1
+
+  def __init__(self, config: PPOConfig, seeds: Sequence[int]):
+    self.config = config
+    self.seeds = list(seeds)
+    self._agent = PPO(config)
+    self._last: Optional[int] = None
+
+  def parameter_counts(self) -> Dict[str, int]:
+    return self._agent.parameter_counts()
+
+  def train_group(
+    self, group: Sequence[int], callback: Optional[Callable[[int, Dict[str, np.ndarray]], None]]
+  ) -> List[Union[TrainResult, runs.TrainingDiverged]]:
+    """Trains the one seed index in `group`; returns `[its TrainResult]`, or `[the
+    TrainingDiverged error]` as `SeedBatchPPO.train_group` does."""
+    if len(group) != 1 or not 0 <= group[0] < len(self.seeds):
+      raise ValueError(
+        f"lone programs train one seed index in [0, {len(self.seeds)}) at a time, "
+        f"received {list(group)!r}."
+      )
+    (k,) = group
+    self._last = k
+
+    def each(metrics):
+      if callback is not None:
+        callback(k, metrics)
+
+    try:
+      return [self._agent.train(callback=each, seed=self.seeds[k])]
+    except runs.TrainingDiverged as error:
+      return [error]
+
+  def _model(self, k: int, model):
+    if k != self._last:
+      raise ValueError(
+        f"the lane holds the weights of seed index {self._last}, not {k}: save a seed's "
+        "models right after its group."
+      )
+    return model
+
+  def actor_model(self, k: int):
+    return self._model(k, self._agent.actor_model)
+
+  def critic_model(self, k: int):
+    return self._model(k, self._agent.critic_model)
+
+
 def _vectorizable(config) -> bool:
   return isinstance(config, PPOConfig) or dyna_seed_batch.supports(config)
 
@@ -501,7 +585,7 @@ def _run_lanes(
 
 
 def _train_vectorized(
-  lanes: Sequence[SeedBatchPPO],  # or SeedBatchDynas
+  lanes: Sequence[Any],  # SeedBatchPPOs, SeedBatchDynas or _LonePrograms
   folder: Optional[runs.RunFolder],
   out_dir: Optional[str],
   tensorboard: bool,
@@ -729,7 +813,7 @@ def train_seeds(
   """
   seeds = list(seeds)
   check_seed_batch(seed_batch, max(len(seeds), 1))
-  if vectorizes(config, len(seeds), vectorize):
+  if vectorizes(config, len(seeds), vectorize) and not lone_programs(config, seed_batch):
     batch = _seed_batch(config, seeds, seed_batch or default_seed_batch(config, len(seeds)))
     iterations_done = {k: 0 for k in range(len(seeds))}
 

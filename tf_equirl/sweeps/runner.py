@@ -50,6 +50,7 @@ import numpy as np
 
 from tf_equirl import compilation, results, runs
 from tf_equirl.sweeps import space as space_lib
+from tf_equirl.agents.ppo import PPOConfig
 from tf_equirl.runner import vectorizes
 from tf_equirl.sweeps.registry import get_algorithm
 
@@ -418,9 +419,10 @@ def default_xla_runtime(
 ) -> bool:
   """Whether a sweep's trials compile with XLA's newer runtime when `run_sweep` is not told:
   as the algorithm's launcher, the classic runtime where a trial trains several seeds as one
-  vectorised program (`launchers.train_ppo --seeds=N` does too; the newer runtime runs the
-  batched products much more slowly), else `Algorithm.xla_runtime`; a cache folder needs
-  the newer runtime, so `xla_cache` keeps the algorithm's choice.
+  vectorised program (the newer runtime runs its batched products much more slowly), else
+  `Algorithm.xla_runtime`. Several PPO seeds under the newer runtime train as lone programs
+  one after another (`tf_equirl.runner.lone_programs`), so they keep the algorithm's choice;
+  so does a cache folder, which needs the newer runtime.
 
   Args:
     algo: a registered algorithm.
@@ -429,7 +431,9 @@ def default_xla_runtime(
     xla_cache: the sweep's cache folder, if any.
   """
   default = get_algorithm(algo).xla_runtime
-  several = vectorizes(base, max((len(g) for g in groups), default=0))
+  several = vectorizes(base, max((len(g) for g in groups), default=0)) and not isinstance(
+    base, PPOConfig
+  )
   return bool(default and (xla_cache is not None or not several))
 
 

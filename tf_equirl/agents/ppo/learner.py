@@ -48,7 +48,7 @@ from tensorflow import keras
 from tf_agents.agents.ppo import ppo_clip_agent
 from tf_agents.trajectories import time_step as ts
 
-from tf_equirl import envs, rng, runs
+from tf_equirl import envs, rng, runs, seed_axis
 from tf_equirl.envs.base import BatchedEnvironment, EnvState
 from tf_equirl.agents.ppo import augmentation
 from tf_equirl.agents.ppo.config import PPOConfig
@@ -349,7 +349,10 @@ class PPO:
         `columns` attribute holds the rows so far).
     """
     seed = self.config.seed if seed is None else seed
-    self.reset(seed)
+    # Seeding (Keras' global random state), building and tracing run one thread at a time:
+    # `tf_equirl.runner` trains several agents at once, each in its own thread.
+    with seed_axis.PYTHON_STATE:
+      self.reset(seed)
     num_calls = self.config.num_iterations // self._chunk
     chunks, start_call = [], 0
     if checkpoint is not None:
@@ -357,8 +360,10 @@ class PPO:
       if restored is not None:
         done, carries, progress = restored
         self._carry, start_call, chunks = carries["carry"], done // self._chunk, [progress]
+    if on_compile is not None or self.tracing_count == 0:
+      with seed_axis.PYTHON_STATE:
+        self._train_chunk.get_concrete_function(self._carry, self._chunk)
     if on_compile is not None:
-      self._train_chunk.get_concrete_function(self._carry, self._chunk)
       on_compile()
     allow_nan = ("finished_return",) + (("entropy",) if self.config.ent_coef == 0 else ())
     compile_s, train_s, saved = 0.0, 0.0, start_call * self._chunk
