@@ -162,13 +162,13 @@ def run_experiment(
   ppo_config: PPOConfig
   if vectorizes(config, len(todo), vectorize):
     num_lanes = concurrent_groups or default_lanes()
-    lone = lone_programs(config, seed_batch)
-    seed_batch = 1 if lone else seed_batch or default_seed_batch(config, len(todo))
-    num_lanes = min(num_lanes, -(-len(todo) // seed_batch))  # no more lanes than groups
-    lanes = [
-      _LonePrograms(config, todo) if lone else _seed_batch(config, todo, seed_batch)
-      for _ in range(num_lanes)
-    ]
+    if isinstance(config, PPOConfig) and lone_programs(config, seed_batch):
+      num_lanes = min(num_lanes, len(todo))
+      lanes = [_LonePrograms(config, todo) for _ in range(num_lanes)]
+    else:
+      seed_batch = seed_batch or default_seed_batch(config, len(todo))
+      num_lanes = min(num_lanes, -(-len(todo) // seed_batch))  # no more lanes than groups
+      lanes = [_seed_batch(config, todo, seed_batch) for _ in range(num_lanes)]
     built = lanes[0]
     batch = built
     ppo_config, counts = built.config, built.parameter_counts()
