@@ -3,6 +3,7 @@ same outputs as the sequential path."""
 
 import os
 import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -206,6 +207,8 @@ def test_groups_of_one_seed_are_lone_runs_bit_for_bit(tmp_path):
       ]
       for x, y in zip(weights[0].get_weights(), weights[1].get_weights()):
         np.testing.assert_array_equal(x, y)
+      # Saved from lane threads, every file is in the Keras format (a zip), none HDF5.
+      assert zipfile.is_zipfile(tmp_path / "lone" / f"seed_{seed}" / f"{model}.keras"), model
   assert runs.is_finished_run(str(tmp_path / "lone"), config, seeds)
 
 

@@ -51,6 +51,7 @@ __all__ = [
   "DEFAULT_GROUP_SEEDS",
   "vectorizes",
   "lone_programs",
+  "save_model",
 ]
 
 AgentConfig = Union[PPOConfig, DynaConfig]
@@ -312,14 +313,14 @@ def run_experiment(
       results.write_seed_csv(folder.seed_csv(seed), seed_columns(result))
       if save_models:
         os.makedirs(os.path.join(out_dir, f"seed_{seed}"), exist_ok=True)
-        agent.actor_model.save(os.path.join(out_dir, f"seed_{seed}", "actor.keras"))
-        agent.critic_model.save(os.path.join(out_dir, f"seed_{seed}", "critic.keras"))
+        save_model(agent.actor_model, os.path.join(out_dir, f"seed_{seed}", "actor.keras"))
+        save_model(agent.critic_model, os.path.join(out_dir, f"seed_{seed}", "critic.keras"))
         if (
           isinstance(agent, Dyna)
           and agent.config.mode == "online"
           and agent.world_model is not None
         ):
-          agent.world_model.save(os.path.join(out_dir, f"seed_{seed}", "world_model.keras"))
+          save_model(agent.world_model, os.path.join(out_dir, f"seed_{seed}", "world_model.keras"))
       folder.finish_seed(seed)
   if bar is not None:
     bar.close()
@@ -358,6 +359,14 @@ def run_experiment(
     )
     folder.finish()
   return out
+
+
+def save_model(model, path: str) -> None:
+  """Saves `model` in the Keras format (a zip, whatever `path`'s thread). Keras 2.15 keeps its
+  format switch per thread and a save in a thread other than the main one leaves it off, so
+  the thread's next `model.save("x.keras")` would write HDF5 under a `.keras` name;
+  "keras_v3" asks for the Keras format whatever the switch says."""
+  model.save(path, save_format="keras_v3")
 
 
 def _seed_csv(folder: Optional[runs.RunFolder], seed: int) -> str:
@@ -656,13 +665,13 @@ def _train_vectorized(
           results.write_seed_csv(folder.seed_csv(seed), seed_columns(entry))
           if save_models:
             os.makedirs(os.path.join(out_dir, f"seed_{seed}"), exist_ok=True)
-            lane.actor_model(k).save(os.path.join(out_dir, f"seed_{seed}", "actor.keras"))
-            lane.critic_model(k).save(os.path.join(out_dir, f"seed_{seed}", "critic.keras"))
+            save_model(lane.actor_model(k), os.path.join(out_dir, f"seed_{seed}", "actor.keras"))
+            save_model(lane.critic_model(k), os.path.join(out_dir, f"seed_{seed}", "critic.keras"))
             if isinstance(lane, dyna_seed_batch.SeedBatchDyna) and lane.online:
               path = os.path.join(out_dir, f"seed_{seed}", "world_model.keras")
               world = lane.world_model(k)
               if world is not None:  # online: always a learned kind
-                world.save(path)
+                save_model(world, path)
           folder.finish_seed(seed)
       ok = [e for e in entries if not isinstance(e, runs.TrainingDiverged)]
       if ok:

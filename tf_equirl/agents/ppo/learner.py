@@ -163,6 +163,10 @@ def make_agent(
     update_normalizers_in_train=False,
     debug_summaries=False,
     summarize_grads_and_vars=False,
+    # Its own counter, not tf-agents' default (the process-wide global step): XLA locks
+    # every resource variable a program uses while it runs, so agents sharing the global
+    # step would run their programs one at a time however many threads train them.
+    train_step_counter=tf.Variable(0, dtype=tf.int64, trainable=False, name="train_step"),
   )
 
 
