@@ -56,8 +56,8 @@ child it is). Every run records the 1-minute load average before it and the CPU 
 processes used while it ran (from /proc/stat): a busy machine shows there, and its figures
 are noisy. A run that takes longer than `--run_timeout` seconds is killed, with its children;
 a tf_equirl run killed so stops the comparison with an error, a PureJaxRL run of the many-seed
-comparison is started once more (`PUREJAXRL_TRIES`: its vmapped program sometimes stops
-making progress), then recorded as not finished (its figures "-"), and the comparison goes
+comparison is started again up to `--purejaxrl_tries` tries in all (its vmapped program
+sometimes stops making progress), then recorded as not finished (its figures "-"), and the comparison goes
 on.
 """
 
@@ -151,6 +151,14 @@ _RUN_TIMEOUT = flags.DEFINE_integer(
   "Seconds one run may take; a run past it is killed. A tf_equirl run killed so stops "
   "the comparison with an error; a PureJaxRL run of the many-seed comparison is recorded "
   "as not finished and the comparison goes on.",
+)
+
+_PUREJAXRL_TRIES = flags.DEFINE_integer(
+  "purejaxrl_tries",
+  2,
+  "Tries of a PureJaxRL many-seed run killed at --run_timeout before it is recorded as not "
+  "finished (its vmapped program sometimes stops making progress on a 2-core CPU: a futex "
+  "wait at 0 % CPU).",
 )
 
 CARTPOLE_STEPS, CATCH_STEPS = 500_000, 20_000
@@ -367,25 +375,20 @@ def run_purejaxrl(pjr, folder, json_path, timeout=None):
   )
 
 
-PUREJAXRL_TRIES = 2
-"""Tries of a PureJaxRL many-seed run: its vmapped program sometimes stops making progress on
-this 2-core CPU (a futex wait at 0 % CPU), so a run killed at --run_timeout is started once
-more before it is recorded as not finished."""
-
-
 def _purejaxrl_tries(pjr, folder, json_path, timeout):
-  """`run_purejaxrl`, tried up to `PUREJAXRL_TRIES` times while it runs past `timeout`; the
+  """`run_purejaxrl`, tried up to `--purejaxrl_tries` times while it runs past `timeout`; the
   result records the killed tries (`killed_tries`)."""
-  for attempt in range(PUREJAXRL_TRIES):
+  tries = _PUREJAXRL_TRIES.value
+  for attempt in range(tries):
     try:
       res = run_purejaxrl(pjr, folder, json_path, timeout)
     except RunTimedOut as error:
       print(f"PureJaxRL {' '.join(pjr['args'])}: killed after {timeout} s", flush=True)
-      if attempt + 1 == PUREJAXRL_TRIES:  # recorded as not finished; the comparison goes on
+      if attempt + 1 == tries:  # recorded as not finished; the comparison goes on
         shown = [os.path.relpath(os.path.join(folder, "run_cartpole.py"), REPO)]
         shown += [f"--env={pjr['env']}", f"--steps={pjr['steps']}", *pjr["args"]]
         res = _unfinished(error, " ".join(["python3", *shown]))
-        res["killed_tries"] = PUREJAXRL_TRIES
+        res["killed_tries"] = tries
         return res
       continue
     res["killed_tries"] = attempt
@@ -506,6 +509,10 @@ def main(argv):
   if _RUN_TIMEOUT.value < 1:
     raise app.UsageError(
       f"--run_timeout: expected a positive number of seconds, received " f"{_RUN_TIMEOUT.value}."
+    )
+  if _PUREJAXRL_TRIES.value < 1:
+    raise app.UsageError(
+      f"--purejaxrl_tries: expected 1 or more tries, received {_PUREJAXRL_TRIES.value}."
     )
   folder = os.path.abspath(_PUREJAXRL.value)
   if not os.path.exists(os.path.join(folder, "run_cartpole.py")):
