@@ -823,7 +823,8 @@ def _compare_seeds(seed_counts, networks, steps, folder, python, repeats, record
         if "timed_out" in x:
           raw.append(
             f"| {r + 1} | {program} | {net} | {n} | killed after {x['timed_out']:,} s, "
-            f"{x['killed_tries']} tries | - | - | - | - | {x['load']:.2f} | - |"
+            f"{x['killed_tries']} {'try' if x['killed_tries'] == 1 else 'tries'} | - | - | - | - | "
+            f"{x['load']:.2f} | - |"
           )
           continue
         if x.get("killed_tries"):
