@@ -92,8 +92,8 @@ def test_an_interrupted_chunked_run_keeps_every_finished_group(tmp_path, monkeyp
 def test_concurrent_groups_train_each_seed_as_one_group_at_a_time_does(tmp_path):
   config = _config()
   seeds = [3, 5, 8, 11]
-  one = _run(config, tmp_path / "one", seeds, seed_batch=1, concurrent_groups=1)
-  two = _run(config, tmp_path / "two", seeds, seed_batch=1, concurrent_groups=2)
+  one = _run(config, tmp_path / "one", seeds, seed_batch=2, concurrent_groups=1)
+  two = _run(config, tmp_path / "two", seeds, seed_batch=2, concurrent_groups=2)
   np.testing.assert_array_equal(one.curves, two.curves)  # bit for bit
   for seed in seeds:
     a = results.read_seed_csv(str(tmp_path / "one" / f"seed_{seed}.csv"))
@@ -110,13 +110,21 @@ def test_concurrent_groups_train_each_seed_as_one_group_at_a_time_does(tmp_path)
 
 
 @pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
-def test_an_interrupt_stops_concurrent_groups_and_keeps_the_finished_ones(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+  "lane, seeds, seed_batch",
+  [
+    (SeedBatchPPO, [0, 1, 2, 3, 4, 5], 2),  # vectorised groups of two seeds
+    (runner._LonePrograms, [0, 1, 2], 1),  # groups of one seed: lone programs
+  ],
+)
+def test_an_interrupt_stops_concurrent_groups_and_keeps_the_finished_ones(
+  tmp_path, monkeypatch, lane, seeds, seed_batch
+):
   import _thread
 
   config = _config()  # two compiled calls per group
-  seeds = [0, 1, 2]
   started = []
-  original = SeedBatchPPO.train_group
+  original = lane.train_group
 
   def interrupted(self, group, callback=None):
     started.append(self.seeds[group[0]])
@@ -132,15 +140,15 @@ def test_an_interrupt_stops_concurrent_groups_and_keeps_the_finished_ones(tmp_pa
 
     return original(self, group, slow)
 
-  monkeypatch.setattr(SeedBatchPPO, "train_group", interrupted)
+  monkeypatch.setattr(lane, "train_group", interrupted)
   with pytest.raises(KeyboardInterrupt):
-    _run(config, tmp_path, seeds, seed_batch=1, concurrent_groups=2)
+    _run(config, tmp_path, seeds, seed_batch=seed_batch, concurrent_groups=2)
   folder = runs.RunFolder(str(tmp_path), config, seeds, resume=True)
   finished = [s for s in seeds if folder.is_finished(s)]
   assert finished and started[2] not in finished  # the group started last was stopped
-  monkeypatch.setattr(SeedBatchPPO, "train_group", original)
-  result = _run(config, tmp_path, seeds, seed_batch=1, resume=True, concurrent_groups=2)
-  assert result.curves.shape[0] == 3
+  monkeypatch.setattr(lane, "train_group", original)
+  result = _run(config, tmp_path, seeds, seed_batch=seed_batch, resume=True, concurrent_groups=2)
+  assert result.curves.shape[0] == len(seeds)
   assert runs.is_finished_run(str(tmp_path), config, seeds)
 
 
