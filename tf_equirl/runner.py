@@ -395,7 +395,7 @@ def lone_programs(config, seed_batch: Optional[int] = None) -> bool:
   (`tf_equirl.compilation.runtime_enabled`) and no GPU is visible. That runtime runs one
   seed's program about four times faster than the classic one, but the seed axis' batched
   products much more slowly, so on a CPU it trains many seeds fastest as one program per
-  seed on each core (docs/many_seeds.md, Measured). A `DynaConfig` is always vectorised."""
+  seed on each core (results/ppo_throughput/seeds.md). A `DynaConfig` is always vectorised."""
   if not isinstance(config, PPOConfig):
     return False
   if seed_batch is not None:
