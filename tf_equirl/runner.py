@@ -393,7 +393,7 @@ def lone_programs(config, seed_batch: Optional[int] = None) -> bool:
   at once as there are lanes: for a `PPOConfig` with groups of one seed (`seed_batch=1`), or
   with no `seed_batch` while XLA's newer CPU runtime compiles the programs
   (`tf_equirl.compilation.runtime_enabled`) and no GPU is visible. That runtime runs one
-  seed's program about four times faster than the classic one, but the seed axis' batched
+  seed's program faster than the classic one, but the seed axis' batched
   products much more slowly, so on a CPU it trains many seeds fastest as one program per
   seed on each core (results/ppo_throughput/seeds.md). A `DynaConfig` is always vectorised."""
   if not isinstance(config, PPOConfig):
