@@ -10,6 +10,7 @@ actor-critic, planning ratio 1, 50 Dyna iterations, one seed, 500,000 real steps
       --rollout_horizon=20
   python -m launchers.train_dyna --mode=online --model=true       # upper bound: the real env
   python -m launchers.train_dyna --mode=online --model=mlp --nomodel_training   # lower bound
+  python -m launchers.train_dyna --env=Catch-v0 --mode=online --model=gcnn --learned_outcome
 
 Every PPO flag of `launchers.train_ppo` applies to the actor-critic (--network, --critic,
 --learning_rate, ...), and every `DynaConfig` field has a flag (--model and --model_path for

@@ -2,6 +2,7 @@
 declared comparisons, the declaration written before training and kept verbatim, and a tiny
 run end to end."""
 
+import dataclasses
 import os
 
 import numpy as np
@@ -40,9 +41,18 @@ def test_arms_share_the_real_budget_and_carry_their_controls(tmp_path):
   assert arms["dyna_true"].config.world_model == "true"
   assert arms["dyna_untrained"].config.model_training is False
   assert arms["dyna_gcnn_proximal"].config.world_model == "gcnn_proximal"
-  for name in ("dyna_mlp", "dyna_gcnn", "dyna_gcnn_proximal", "dyna_true", "dyna_untrained"):
+  dyna_arms = [name for name in study.ARMS if name.startswith("dyna_")]
+  assert len(dyna_arms) == 8
+  for name in dyna_arms:
     assert isinstance(arms[name].config, DynaConfig) and arms[name].config.mode == "online"
     assert arms[name].config.planning_ratio == config.planning_ratio
+    # Only the `_outcome` arms' world models learn the reward and termination; each is
+    # otherwise its rule-based twin.
+    learned = arms[name].config.learned_outcome
+    assert learned == name.endswith("_outcome"), name
+    if learned:
+      twin = arms[name[: -len("_outcome")]].config
+      assert arms[name].config == dataclasses.replace(twin, learned_outcome=True)
   matched = matched_ppo_config(arms["dyna_mlp"].config)
   assert arms["ppo_matched"].config == matched.config
   assert arms["ppo"].config.num_epochs * arms["ppo"].config.num_minibatches < (
@@ -54,12 +64,15 @@ def test_comparisons_are_declared_among_the_arms_present(tmp_path):
   full = study.comparisons(_config(tmp_path))
   assert ("dyna_gcnn", "ppo_matched") in full and ("dyna_true", "ppo_matched") in full
   assert ("dyna_gcnn_proximal", "dyna_mlp") in full and ("dyna_mlp", "dyna_untrained") in full
-  assert len(full) == len(set(full)) == 12
+  assert ("dyna_gcnn_outcome", "dyna_gcnn") in full
+  assert ("dyna_gcnn_proximal_outcome", "ppo_matched") in full
+  assert len(full) == len(set(full)) == 18
   some = study.comparisons(_config(tmp_path, arms=("ppo", "dyna_mlp", "dyna_gcnn")))
   assert some == [("dyna_mlp", "ppo"), ("dyna_gcnn", "ppo"), ("dyna_gcnn", "dyna_mlp")]
   text = study.declaration(_config(tmp_path))
   for a, b in full:
     assert f"| {a} - {b} |" in text
+  assert "| dyna_mlp_outcome - dyna_mlp | does learning the reward and termination" in text
 
 
 @pytest.mark.parametrize(
@@ -157,6 +170,29 @@ def test_the_finding_counts_the_readings_of_both_measures(tmp_path):
   assert "level in 2 of 4; against the MLP world model (dyna_gcnn), ahead in 2 of 2." in text
   with pytest.raises(ValueError, match="same comparisons"):
     study.finding(config, stats.compare(final, pairs), [])
+
+
+def test_learned_outcome_arms_are_counted_against_their_rule_based_twins(tmp_path):
+  """`dyna_mlp_outcome - dyna_mlp` is its own group of the finding, not a comparison against
+  the MLP world model: here the learned outcome is clearly worse on both measures."""
+  from tf_equirl import stats
+
+  config = _config(tmp_path, arms=("ppo", "dyna_mlp", "dyna_mlp_outcome"))
+  pairs = study.comparisons(config)
+  assert pairs == [("dyna_mlp", "ppo"), ("dyna_mlp_outcome", "dyna_mlp")]
+  rng = np.random.default_rng(1)
+  ppo = rng.normal(0.5, 0.05, 32)
+  final = {"ppo": ppo, "dyna_mlp": ppo + rng.normal(0, 0.05, 32), "dyna_mlp_outcome": ppo - 0.3}
+  reach = {k: 1000.0 * (2.0 - v) for k, v in final.items()}
+  text = study.finding(
+    config, stats.compare(final, pairs), stats.compare(reach, pairs, censored_at=2000.0)
+  )
+  assert "against PPO with its own settings (dyna_mlp), level in 2 of 2" in text
+  assert (
+    "learning the reward and termination against the environment's rules "
+    "(dyna_mlp_outcome), behind in 2 of 2." in text
+  )
+  assert "against the MLP world model" not in text
 
 
 def test_the_readme_quotes_each_finished_studys_finding():

@@ -117,7 +117,11 @@ def test_every_kind_of_dyna_resets_its_seeds_planning_from_resets(overrides):
 @pytest.mark.slow  # like the runner test above
 @pytest.mark.parametrize(
   "env,overrides",
-  [("CartPole-v1", dict(world_model="gcnn")), ("Catch-v0", dict(orbit_augmentation=True))],
+  [
+    ("CartPole-v1", dict(world_model="gcnn")),
+    ("Catch-v0", dict(orbit_augmentation=True)),
+    ("Catch-v0", dict(world_model="gcnn_proximal", learned_outcome=True)),
+  ],
 )
 def test_online_seeds_learn_their_own_world_models_as_their_lone_runs(env, overrides):
   config = _config(env, mode="online", model_epochs=2, **overrides)

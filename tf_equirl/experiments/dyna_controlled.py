@@ -15,6 +15,10 @@ The arms (`ARMS`) are online Dyna (thesis Alg. 2) against PPO on the same real s
   only advantage;
 * `dyna_mlp`, `dyna_gcnn` (mean pooling, exactly equivariant), `dyna_gcnn_proximal` (the
   thesis' proximal pooling): Dyna with a learned world model;
+* `dyna_mlp_outcome`, `dyna_gcnn_outcome`, `dyna_gcnn_proximal_outcome`: the same world
+  models learning the reward and the termination too (`DynaConfig.learned_outcome`), where
+  the three arms above apply the environment's rules to the predicted state (and, on Catch,
+  the game's rule for the ball's last step);
 * `dyna_true`: the upper bound, Dyna planning on the real environment as its model;
 * `dyna_untrained`: the lower bound, Dyna planning on an MLP world model that keeps its
   random initial weights.
@@ -60,12 +64,16 @@ ARMS = (
   "dyna_mlp",
   "dyna_gcnn",
   "dyna_gcnn_proximal",
+  "dyna_mlp_outcome",
+  "dyna_gcnn_outcome",
+  "dyna_gcnn_proximal_outcome",
   "dyna_true",
   "dyna_untrained",
 )
 """Every arm of the study, in the order of its tables."""
 
 _LEARNED = ("dyna_mlp", "dyna_gcnn", "dyna_gcnn_proximal")
+_OUTCOME = "_outcome"  # suffix of the arms whose world model learns reward and termination
 _WORLD_MODEL = {
   "dyna_mlp": "mlp",
   "dyna_gcnn": "gcnn",
@@ -73,6 +81,7 @@ _WORLD_MODEL = {
   "dyna_true": "true",
   "dyna_untrained": "mlp",
 }
+_WORLD_MODEL.update({f"{arm}{_OUTCOME}": _WORLD_MODEL[arm] for arm in _LEARNED})
 
 PENDING = "_Declared; the arms have not been trained yet: the results follow when the study runs._"
 """The line under the declaration of a study that has not run (`declare`); the results index
@@ -176,6 +185,7 @@ class ControlledDynaConfig:
       dyna_iterations=self.dyna_iterations,
       model_epochs=None if arm == "dyna_true" else self.model_epochs,
       model_training=arm != "dyna_untrained",
+      learned_outcome=arm.endswith(_OUTCOME),
     )
 
 
@@ -201,7 +211,9 @@ def comparisons(config: ControlledDynaConfig) -> List[Tuple[str, str]]:
   2. each equivariant world model against the MLP world model;
   3. the bounds: the true model against the compute-matched PPO (can planning help at all
      here?) and each learned model against the untrained one (does learning the model
-     matter?).
+     matter?);
+  4. each world model that learns the reward and termination against the compute-matched
+     PPO, and against the same world model planning with the environment's rules.
   """
   pairs = []
   for dyna in _LEARNED:
@@ -209,8 +221,16 @@ def comparisons(config: ControlledDynaConfig) -> List[Tuple[str, str]]:
   pairs += [("dyna_gcnn", "dyna_mlp"), ("dyna_gcnn_proximal", "dyna_mlp")]
   pairs += [("dyna_true", "ppo_matched")]
   pairs += [(dyna, "dyna_untrained") for dyna in _LEARNED]
+  pairs += [(f"{dyna}{_OUTCOME}", "ppo_matched") for dyna in _LEARNED]
+  pairs += [(f"{dyna}{_OUTCOME}", dyna) for dyna in _LEARNED]
   present = set(config.arms)
   return [(a, b) for a, b in pairs if a in present and b in present]
+
+
+def _group(a: str, b: str) -> str:
+  """The group of comparison `a - b` in the declaration and the finding: its baseline, or
+  `"rules"` for a world model that learns the outcome against the same one with the rules."""
+  return "rules" if a == f"{b}{_OUTCOME}" else b
 
 
 def declaration(config: ControlledDynaConfig) -> str:
@@ -232,12 +252,12 @@ def declaration(config: ControlledDynaConfig) -> str:
     f"reaches {config.return_threshold:g} (a seed that never does counts at the last step).",
     "- Statistics: `tf_equirl.stats.compare`, paired over seeds, percentile-bootstrap 95 % "
     "intervals, Holm's correction within each measure's family.",
-    f"- Arms: {', '.join(config.arms)}.",
+    f"- Arms: {', '.join(config.arms)}. The `{_OUTCOME[1:]}` arms' world models learn the "
+    "reward and the termination from the real transitions; the other learned models plan "
+    "with the environment's rules (`tf_equirl.agents.dyna.world`).",
     "- Not covered here: the planning-ratio x Dyna-iteration grid (studies "
-    "`dyna_*_online`), PPO tuned with a sweep budget, world models that learn Catch's "
-    "reward and termination (the model environment applies the game's rules, "
-    "`tf_equirl.agents.dyna.world`), and the thesis' supervised settings (studies "
-    "`dyna_cartpole`, `dyna_catch`).",
+    "`dyna_*_online`), PPO tuned with a sweep budget, and the thesis' supervised settings "
+    "(studies `dyna_cartpole`, `dyna_catch`).",
     "",
     "| comparison | question |",
     "|---|---|",
@@ -247,9 +267,11 @@ def declaration(config: ControlledDynaConfig) -> str:
     "ppo": "does it beat PPO with its own settings?",
     "dyna_mlp": "does an equivariant world model beat the MLP one?",
     "dyna_untrained": "does learning the world model matter (against the lower bound)?",
+    "rules": "does learning the reward and termination, instead of applying the "
+    "environment's rules, change the result?",
   }
   for a, b in comparisons(config):
-    question = questions[b]
+    question = questions[_group(a, b)]
     if a == "dyna_true":
       question = "can planning on a perfect model beat compute-matched PPO (upper bound)?"
     lines.append(f"| {a} - {b} | {question} |")
@@ -261,6 +283,7 @@ _GROUPS = (
   ("ppo", "against PPO with its own settings"),
   ("dyna_mlp", "against the MLP world model"),
   ("dyna_untrained", "against the untrained-model lower bound"),
+  ("rules", "learning the reward and termination against the environment's rules"),
 )
 
 
@@ -299,11 +322,13 @@ def finding(
       f"{len(reach)}."
     )
   parts = []
-  for baseline, words in _GROUPS:
-    readings = [stats.verdict(d, alpha) for d in final if d.b == baseline]
-    readings += [stats.verdict(d, alpha, lower_is_better=True) for d in reach if d.b == baseline]
+  for group, words in _GROUPS:
+    readings = [stats.verdict(d, alpha) for d in final if _group(d.a, d.b) == group]
+    readings += [
+      stats.verdict(d, alpha, lower_is_better=True) for d in reach if _group(d.a, d.b) == group
+    ]
     if readings:
-      arms_of = sorted({d.a for d in final if d.b == baseline})
+      arms_of = sorted({d.a for d in final if _group(d.a, d.b) == group})
       parts.append(f"{words} ({', '.join(arms_of)}), {_tally(readings)}")
   if not parts:
     return ""

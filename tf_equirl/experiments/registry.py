@@ -337,7 +337,7 @@ def _controlled(env: str, seeds: int) -> Dict[str, Any]:
       total_steps=2048,
       dyna_iterations=2,
       model_epochs=1,
-      arms=("ppo_matched", "dyna_mlp", "dyna_true", "dyna_untrained"),
+      arms=("ppo_matched", "dyna_mlp", "dyna_mlp_outcome", "dyna_true", "dyna_untrained"),
       progress=False,
       **t.fields(),
     )

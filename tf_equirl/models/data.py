@@ -348,10 +348,11 @@ def as_tf_dataset(
   shuffle_seed: Optional[int] = 0,
   drop_remainder: bool = True,
 ) -> tf.data.Dataset:
-  """Batches of `{"obs", "action", "next_obs", "terminated"}`, reshuffled every epoch.
+  """Batches of `{"obs", "action", "next_obs", "terminated"}` (and `"reward"` where `data`
+  has it), reshuffled every epoch.
 
-  The arrays stay in memory; the pipeline shuffles indices and gathers whole batches,
-  which is much cheaper than shuffling 400,000 rows one by one.
+    The arrays stay in memory; the pipeline shuffles indices and gathers whole batches,
+    which is much cheaper than shuffling 400,000 rows one by one.
   """
   n = len(data["action"])
   if batch_size < 1 or (drop_remainder and n < batch_size):
@@ -364,6 +365,8 @@ def as_tf_dataset(
     "next_obs": tf.constant(data["next_obs"], tf.float32),
     "terminated": tf.constant(data["terminated"], tf.bool),
   }
+  if "reward" in data:
+    tensors["reward"] = tf.constant(data["reward"], tf.float32)
   index = tf.data.Dataset.range(n)
   if shuffle_seed is not None:
     index = index.shuffle(n, seed=shuffle_seed, reshuffle_each_iteration=True)

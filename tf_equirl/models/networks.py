@@ -27,11 +27,12 @@ from tf_equirl.layers import (
   EquivariantMeanPool,
   GroupConv,
   GroupLift,
+  GroupPool,
   ProximalPool,
   RelaxedGroupConv,
   RelaxedGroupLift,
 )
-from tf_equirl.models.spec import TransitionSpec
+from tf_equirl.models.spec import OUTCOME_DIM, TransitionSpec
 from tf_equirl.params import count_params, match_width
 
 from tensorflow import keras
@@ -70,8 +71,12 @@ class MLPTransitionModel:
       thesis' 64-64 actor-critics).
     activation: hidden activation.
 
+  With `spec.outcome`, a linear head on the last hidden layer adds the termination logit
+  and the reward.
+
   Input shape: `[observation [B, d], action [B]]`.
-  Output shape: `[B, spec.output_dim]` (next observation, or ball/paddle logits).
+  Output shape: `[B, spec.prediction_dim]` (next observation, or ball/paddle logits; then
+  the outcome's two columns with `spec.outcome`).
   """
 
   hidden_units: Tuple[int, ...] = (64, 64)
@@ -91,6 +96,8 @@ class MLPTransitionModel:
     for i, units in enumerate(self.hidden_units):
       x = keras.layers.Dense(units, activation=self.activation, name=f"hidden_{i}")(x)
     out = keras.layers.Dense(spec.output_dim, name="next_state")(x)
+    if spec.outcome:
+      out = _with_outcome(out, x)
     return keras.Model([observation, action], out, name=name)
 
 
@@ -105,7 +112,9 @@ class EquivariantTransitionModel:
   them (`pool="mean"`).
 
   Equivariance: `T(rho_S(g) s, pi(g) a) = rho_out(g) T(s, a)` (eq. 4.24); exact for
-  `"mean"`, for `"proximal"` except where the distance ties.
+  `"mean"`, for `"proximal"` except where the distance ties. With `spec.outcome`, the hidden
+  features pooled over the group (`GroupPool`) feed a linear head onto the termination logit
+  and the reward, which are then invariant: `O(rho_S(g) s, pi(g) a) = O(s, a)`.
 
   Args:
     channels: channels per group element in both hidden layers; None picks the width whose
@@ -119,7 +128,7 @@ class EquivariantTransitionModel:
       equivariant at initialisation, for environments whose symmetry is broken.
 
   Input shape: `[observation [B, d], action [B]]`.
-  Output shape: `[B, spec.output_dim]`.
+  Output shape: `[B, spec.prediction_dim]`.
   """
 
   channels: Optional[int] = None
@@ -159,8 +168,17 @@ class EquivariantTransitionModel:
       )([images, observation])
     else:
       out = EquivariantMeanPool(spec.output_rep, name="mean_pool")(images)
+    if spec.outcome:  # invariant: the hidden features pooled over the group
+      out = _with_outcome(out, GroupPool("mean", name="outcome_pool")(h))
     prefix = "relaxed" if self.relaxed else "gcnn"
     return keras.Model([observation, action], out, name=name or f"{prefix}_{self.pool}_transition")
+
+
+def _with_outcome(transition, features):
+  """`[transition | termination logit, reward]`: a linear outcome head on `features` (for
+  a spec with `outcome`; invariant features give an invariant outcome)."""
+  outcome = keras.layers.Dense(OUTCOME_DIM, name="outcome")(features)
+  return keras.layers.Concatenate(name="prediction")([transition, outcome])
 
 
 @contextlib.contextmanager

@@ -190,11 +190,12 @@ class SeedBatchTransitionTrainer:
       ValueError: `train` lacks an array or holds fewer transitions than a minibatch.
     """
     cfg = self.config
-    missing = [k for k in ("obs", "action", "next_obs", "terminated") if k not in train]
+    names = _fields(self.spec)
+    missing = [k for k in names if k not in train]
     if missing:
       raise ValueError(
         f"SeedBatchTransitionTrainer.fit: train lacks the arrays {missing}; expected "
-        "obs, action, next_obs and terminated."
+        f"{', '.join(names)}."
       )
     n = len(train["action"])
     steps = n // cfg.batch_size
@@ -209,6 +210,8 @@ class SeedBatchTransitionTrainer:
       "next_obs": tf.constant(train["next_obs"], tf.float32),
       "terminated": tf.constant(train["terminated"], tf.bool),
     }
+    if self.spec.outcome:
+      data["reward"] = tf.constant(train["reward"], tf.float32)
     streams = [self._order_stream(seed, n, steps) for seed in self.seeds]
     histories = [
       [self._row(k, 0, float("nan"), validation, validation_splits)] for k in range(len(self.seeds))
@@ -262,8 +265,8 @@ class SeedBatchTransitionTrainer:
     `TransitionTrainer.train_step`, for compiled loops.
 
     Args:
-      batch: `obs`, `action`, `next_obs`, `terminated`, each with a leading seed axis
-        `[N, batch, ...]`.
+      batch: `obs`, `action`, `next_obs`, `terminated` (and `reward` for a spec with
+        `outcome`), each with a leading seed axis `[N, batch, ...]`.
 
     Returns:
       Each seed's loss `[N]` (before the step).
@@ -274,19 +277,28 @@ class SeedBatchTransitionTrainer:
       np.ones([seeds]) if self._loss_scale is None else self._loss_scale, tf.float32
     )
 
+    names = _fields(self.spec)
+
     def loss_and_gradients(args):
-      weights, obs, action, next_obs, terminated, factor = args
+      weights, factor = args[0], args[-1]
+      data = dict(zip(names, args[1:-1]))
       with tf.GradientTape() as tape:
         tape.watch(weights)
         with self._swap(weights):
-          prediction = self._template([obs, action], training=True)
-        loss = self.spec.loss(prediction, next_obs, terminated, cfg.mask_terminal)
+          prediction = self._template([data["obs"], data["action"]], training=True)
+        loss = self.spec.loss(
+          prediction,
+          data["next_obs"],
+          data["terminated"],
+          cfg.mask_terminal,
+          reward=data.get("reward"),
+        )
         total = loss * factor
       grads = tape.gradient(total, weights, unconnected_gradients=tf.UnconnectedGradients.ZERO)
       return grads, loss
 
     weights = [tf.convert_to_tensor(v) for v in self._variables]
-    fields = [batch[k] for k in ("obs", "action", "next_obs", "terminated")]
+    fields = [batch[k] for k in names]
     grads, loss = seed_axis.vmap(
       loss_and_gradients,
       (weights, *fields, scale),
@@ -306,13 +318,19 @@ class SeedBatchTransitionTrainer:
 
     def body(step, total):
       idx = order[:, step]  # [N, batch]
-      batch = {k: tf.gather(data[k], idx) for k in ("obs", "action", "next_obs", "terminated")}
+      batch = {k: tf.gather(data[k], idx) for k in _fields(self.spec)}
       return step + 1, total + self.train_step(batch)
 
     _, total = tf.while_loop(
       lambda step, _: step < steps, body, (tf.constant(0), tf.zeros([seeds]))
     )
     return total / tf.cast(tf.maximum(steps, 1), tf.float32)
+
+
+def _fields(spec: TransitionSpec) -> tuple:
+  """The batch arrays a training step reads: the transition's, and the reward for a spec with
+  `outcome`."""
+  return ("obs", "action", "next_obs", "terminated") + (("reward",) if spec.outcome else ())
 
 
 def train_together(

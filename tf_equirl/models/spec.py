@@ -23,10 +23,11 @@ from tf_equirl.layers.action_encoding import (
   signed_action_codes,
 )
 
-__all__ = ["TransitionSpec", "KINDS", "ACTION_ENCODINGS"]
+__all__ = ["TransitionSpec", "KINDS", "ACTION_ENCODINGS", "OUTCOME_DIM"]
 
 KINDS = ("continuous", "grid")
 ACTION_ENCODINGS = ("signed", "one_hot")
+OUTCOME_DIM = 2  # the termination logit and the reward, after the transition's columns
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,12 +42,20 @@ class TransitionSpec:
     grid_shape: `(rows, columns)` for `"grid"`, else None.
     action_encoding: `"signed"` (thesis 4.7.5.1: `{0, 1} -> {-1, 1}`, the code flips sign
       under the mirror) or `"one_hot"` (works for every action permutation).
+    outcome: the model also predicts the outcome of the step: two more output columns after
+      the transition's `output_dim`, the logit that the step terminates the episode and the
+      reward, both invariant under the group (an MDP homomorphism keeps rewards and
+      terminations). They are learned on every transition, terminal ones included
+      (`loss(..., reward=...)`), and read back with `outcome_of`. False (the thesis, eq.
+      4.21): the environment's own reward and termination rules are applied to the
+      predicted state.
   """
 
   symmetry: MDPSymmetry
   kind: str = "continuous"
   grid_shape: Optional[Tuple[int, int]] = None
   action_encoding: str = "signed"
+  outcome: bool = False
 
   def __post_init__(self):
     if not isinstance(self.symmetry, MDPSymmetry):
@@ -83,12 +92,15 @@ class TransitionSpec:
         "TransitionSpec: grid_shape is only used with kind='grid', received "
         f"grid_shape={self.grid_shape!r} with kind={self.kind!r}."
       )
+    if not isinstance(self.outcome, bool):
+      raise ValueError(f"TransitionSpec: outcome must be True or False, received {self.outcome!r}.")
     self.action_rep_encoded  # noqa: B018  fails early when the codes admit no action
 
   @classmethod
-  def for_env(cls, env, action_encoding: str = "signed") -> "TransitionSpec":
+  def for_env(cls, env, action_encoding: str = "signed", outcome: bool = False) -> "TransitionSpec":
     """The spec of a tf_equirl environment: grid for environments with `rows`/`columns`
-    and a flat observation (Catch), continuous otherwise (CartPole)."""
+    and a flat observation (Catch), continuous otherwise (CartPole); `outcome`: the model
+    learns reward and termination too."""
     symmetry = env.symmetry
     if hasattr(env, "rows") and hasattr(env, "columns"):
       if not getattr(env, "flat_observation", True):
@@ -96,8 +108,8 @@ class TransitionSpec:
           f"{env.name}: transition models read the flat observation; build "
           "the environment with flat_observation=True."
         )
-      return cls(symmetry, "grid", (int(env.rows), int(env.columns)), action_encoding)
-    return cls(symmetry, "continuous", None, action_encoding)
+      return cls(symmetry, "grid", (int(env.rows), int(env.columns)), action_encoding, outcome)
+    return cls(symmetry, "continuous", None, action_encoding, outcome)
 
   # ------------------------------------------------------------------------ shapes
   @property
@@ -116,7 +128,14 @@ class TransitionSpec:
 
   @property
   def output_dim(self) -> int:
+    """Width of the transition's prediction (the next observation or the grid logits)."""
     return self.state_dim + (self._grid[1] if self.kind == "grid" else 0)
+
+  @property
+  def prediction_dim(self) -> int:
+    """Width of the model's whole output: `output_dim`, plus the termination logit and the
+    reward with `outcome`."""
+    return self.output_dim + (OUTCOME_DIM if self.outcome else 0)
 
   # ------------------------------------------------------------- representations
   @property
@@ -158,6 +177,14 @@ class TransitionSpec:
     return direct_sum(rep, paddle)
 
   @property
+  def prediction_rep(self) -> Representation:
+    """How the model's whole output transforms: `output_rep`, then (with `outcome`) the
+    termination logit and the reward, which the group leaves unchanged."""
+    if not self.outcome:
+      return self.output_rep
+    return direct_sum(self.output_rep, Representation.trivial(self.symmetry.group, OUTCOME_DIM))
+
+  @property
   def distance(self) -> str:
     """Proximal-pooling distance: L1 (thesis 4.7.5.1) or eq. 4.33 for grids."""
     return "l1" if self.kind == "continuous" else "catch_mode_l1"
@@ -169,6 +196,7 @@ class TransitionSpec:
     next_obs: tf.Tensor,
     terminated: tf.Tensor,
     mask_terminal: bool = True,
+    reward: Optional[tf.Tensor] = None,
   ) -> tf.Tensor:
     """Mean over the batch of the per-transition loss, terminal ones masked (eq. 4.30/4.32).
 
@@ -177,13 +205,63 @@ class TransitionSpec:
     grid: `(1 - done) [CE(ball) + CE(paddle)]`, the cross-entropies of the softmax over ball
     cells and over paddle columns against the one-hot next positions (eq. 4.32's "BCE
     between two distributions").
+    With `outcome`, every transition (terminal ones too) adds `BCE(done, logit) +
+    (r - r_hat)^2`, the termination's binary cross-entropy and the reward's squared error;
+    `reward` `[B]` is then required.
+
+    Raises:
+      ValueError: `outcome` without `reward`.
     """
     per = self.per_transition_loss(prediction, next_obs)
     keep = 1.0 - tf.cast(terminated, per.dtype) if mask_terminal else tf.ones_like(per)
-    return tf.reduce_sum(keep * per) / tf.cast(tf.shape(per)[0], per.dtype)
+    total = keep * per
+    if self.outcome:
+      if reward is None:
+        raise ValueError(
+          "TransitionSpec.loss: a spec with outcome=True learns the reward; pass the "
+          "transitions' rewards (reward=[batch])."
+        )
+      total += self.outcome_loss(prediction, terminated, reward)
+    return tf.reduce_sum(total) / tf.cast(tf.shape(per)[0], per.dtype)
+
+  def outcome_loss(self, prediction: tf.Tensor, terminated: tf.Tensor, reward: tf.Tensor):
+    """Per transition `[B]`: the termination logit's binary cross-entropy plus the reward's
+    squared error (a spec with `outcome`)."""
+    prediction = tf.convert_to_tensor(prediction)
+    logit, predicted = self._outcome_columns(prediction)
+    done = tf.cast(tf.reshape(terminated, [-1]), prediction.dtype)
+    target = tf.cast(tf.reshape(reward, [-1]), prediction.dtype)
+    bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=done, logits=logit)
+    return bce + tf.square(predicted - target)
+
+  def _outcome_columns(self, prediction: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+    if not self.outcome:
+      raise ValueError(
+        "TransitionSpec: this spec has outcome=False; its model predicts no reward or "
+        "termination (the environment's rules give them)."
+      )
+    start = self.output_dim
+    return prediction[:, start], prediction[:, start + 1]
+
+  def outcome_of(self, prediction: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+    """The predicted `(reward [B] float32, terminated [B] bool)` of a spec with `outcome`:
+    the reward column as it is, and termination where its logit is positive (probability
+    above one half).
+
+    Raises:
+      ValueError: the spec has `outcome=False`.
+    """
+    logit, reward = self._outcome_columns(tf.convert_to_tensor(prediction))
+    return tf.cast(reward, tf.float32), logit > 0.0
+
+  def transition_part(self, prediction: tf.Tensor) -> tf.Tensor:
+    """The transition's columns `[B, output_dim]` of a model's prediction (all of it without
+    `outcome`)."""
+    prediction = tf.convert_to_tensor(prediction)
+    return prediction[:, : self.output_dim] if self.outcome else prediction
 
   def per_transition_loss(self, prediction: tf.Tensor, next_obs: tf.Tensor) -> tf.Tensor:
-    prediction = tf.convert_to_tensor(prediction)
+    prediction = self.transition_part(prediction)
     next_obs = tf.cast(next_obs, prediction.dtype)
     if self.kind == "continuous":
       return tf.reduce_sum(tf.square(prediction - next_obs), axis=-1)
@@ -219,16 +297,29 @@ class TransitionSpec:
       ),
     }
     if self.kind == "continuous":
-      sq = tf.reduce_sum(
-        tf.square(tf.cast(prediction, tf.float32) - tf.cast(next_obs, tf.float32)), axis=-1
-      )
+      transition = tf.cast(self.transition_part(prediction), tf.float32)
+      sq = tf.reduce_sum(tf.square(transition - tf.cast(next_obs, tf.float32)), axis=-1)
       out["sq_error"] = tf.reduce_sum(keep * sq)
     else:
       out["correct"] = tf.reduce_sum(keep * tf.cast(self.exact(prediction, next_obs), tf.float32))
     return out
 
+  def outcome_metrics(self, prediction: tf.Tensor, terminated: tf.Tensor, reward: tf.Tensor):
+    """A spec with `outcome`: `termination_accuracy` (the share of transitions whose
+    termination `outcome_of` gets right) and `reward_rms` (root mean squared reward error)
+    over every transition of the batch, terminal ones included."""
+    predicted, done = self.outcome_of(prediction)
+    target = tf.cast(tf.reshape(terminated, [-1]), tf.bool)
+    return {
+      "termination_accuracy": tf.reduce_mean(tf.cast(tf.equal(done, target), tf.float32)),
+      "reward_rms": tf.sqrt(
+        tf.reduce_mean(tf.square(predicted - tf.cast(tf.reshape(reward, [-1]), tf.float32)))
+      ),
+    }
+
   def exact(self, prediction: tf.Tensor, next_obs: tf.Tensor) -> tf.Tensor:
     """Grid: bool `[B]`, the predicted ball cell and paddle column are both right."""
+    prediction = self.transition_part(prediction)
     ball, paddle = self.targets(tf.cast(next_obs, tf.float32))
     cells = self.state_dim
     return tf.logical_and(
@@ -239,6 +330,7 @@ class TransitionSpec:
   def to_observation(self, prediction: tf.Tensor) -> tf.Tensor:
     """The predicted next observation: itself (continuous) or the grid drawn from the
     modes of the two distributions (grid)."""
+    prediction = self.transition_part(prediction)
     if self.kind == "continuous":
       return prediction
     rows, columns = self._grid

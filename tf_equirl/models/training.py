@@ -143,11 +143,18 @@ class TransitionTrainer:
       v.assign(tf.zeros_like(v))
 
   def train_step(self, batch):
-    """One Adam step on a batch dict (`obs`, `action`, `next_obs`, `terminated`); graph-safe,
-    so compiled loops (the Dyna driver's model phase) call it directly. Returns the loss."""
+    """One Adam step on a batch dict (`obs`, `action`, `next_obs`, `terminated`, and `reward`
+    for a spec with `outcome`); graph-safe, so compiled loops (the Dyna driver's model phase)
+    call it directly. Returns the loss."""
     with tf.GradientTape() as tape:
       pred = self.model([batch["obs"], batch["action"]], training=True)
-      loss = self.spec.loss(pred, batch["next_obs"], batch["terminated"], self.config.mask_terminal)
+      loss = self.spec.loss(
+        pred,
+        batch["next_obs"],
+        batch["terminated"],
+        self.config.mask_terminal,
+        reward=batch.get("reward") if self.spec.outcome else None,
+      )
     variables = self.model.trainable_variables
     grads = tape.gradient(loss, variables)
     grads, _ = clip_by_global_norm(grads, self.config.max_grad_norm)

@@ -63,6 +63,12 @@ class DynaConfig:
       seed, as a learning one starts) and is never updated, while acting and planning run
       as usual. Must stay True in supervised mode (the model is pretrained and frozen
       already) and with `world_model="true"` (nothing to learn).
+    learned_outcome: online mode, a learned world model: the world model also learns the
+      reward and the termination of each step (two invariant output columns, trained on
+      every real transition, terminal ones included; `TransitionSpec.outcome`) and planning
+      uses its predictions. False (the thesis, eq. 4.21): planning applies the environment's
+      own reward and termination rules to the predicted state (and, for Catch, the game's
+      rule for the ball's last step, `tf_equirl.agents.dyna.world`).
     world_model_path: supervised mode: a zoo name (`"cartpole/gcnn_transition"`) or a
       `.keras` file; None takes the zoo's model of `world_model` for the environment.
     planning_ratio: planned steps per real step (> 0; thesis: 1, 2, 4, 8).
@@ -96,6 +102,7 @@ class DynaConfig:
   world_model: str = "gcnn"
   world_model_path: Optional[str] = None
   model_training: bool = True
+  learned_outcome: bool = False
   planning_ratio: float = 1.0
   dyna_iterations: int = 50  # thesis 4.7.5.3, 4.7.6.2
   model_epochs: Optional[int] = None
@@ -148,6 +155,18 @@ class DynaConfig:
     if not isinstance(self.model_training, bool):
       raise ValueError(
         f"DynaConfig.model_training must be True or False, received {self.model_training!r}."
+      )
+    if not isinstance(self.learned_outcome, bool):
+      raise ValueError(
+        f"DynaConfig.learned_outcome must be True or False, received {self.learned_outcome!r}."
+      )
+    if self.learned_outcome and (self.mode != "online" or self.world_model == "true"):
+      raise ValueError(
+        "DynaConfig.learned_outcome=True (a world model that learns reward and termination) "
+        f"needs mode='online' and a learned world_model (one of {LEARNED_WORLD_MODELS}), "
+        f"received mode={self.mode!r}, world_model={self.world_model!r}: the zoo's "
+        "pretrained models predict the next state only, and the 'true' model uses the "
+        "environment's own rules."
       )
     if not self.model_training and (self.mode != "online" or self.world_model == "true"):
       raise ValueError(

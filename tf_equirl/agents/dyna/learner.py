@@ -103,10 +103,11 @@ def _check_world_model(model, spec: TransitionSpec, source: str) -> None:
       "of another environment."
     )
   out = model.outputs[0].shape[-1]
-  if out != spec.output_dim:
+  if out != spec.prediction_dim:
+    learned = " with the learned outcome (termination logit and reward)" if spec.outcome else ""
     raise ValueError(
       f"World model {source!r} outputs width {out}, but this environment's "
-      f"transition spec ({spec.kind}) needs width {spec.output_dim}."
+      f"transition spec ({spec.kind}{learned}) needs width {spec.prediction_dim}."
     )
 
 
@@ -150,7 +151,7 @@ class Dyna:
       if env is not None
       else envs.make(ppo_cfg.env, batch_size=ppo_cfg.num_envs, seed=ppo_cfg.seed)
     )
-    self.spec = TransitionSpec.for_env(self.env)
+    self.spec = TransitionSpec.for_env(self.env, outcome=cfg.learned_outcome)
     self.world_model: Optional[keras.Model]
     if cfg.world_model == "true":
       if world_model is not None:
@@ -232,6 +233,8 @@ class Dyna:
       f"planning ratio {cfg.planning_ratio:g}",
       f"{cfg.dyna_iterations} Dyna iterations",
     ]
+    if cfg.learned_outcome:
+      extras.append("learned reward and termination")
     if cfg.orbit_augmentation:
       extras.append("orbit-augmented model data")
     if cfg.rollout_start == "buffer":
@@ -425,7 +428,7 @@ class Dyna:
     return (
       self.ppo.state_variables()
       + extra
-      + [buf.obs, buf.action, buf.next_obs, buf.terminated, buf.size, buf.position]
+      + [buf.obs, buf.action, buf.next_obs, buf.terminated, buf.reward, buf.size, buf.position]
     )
 
   # ----------------------------------------------------------- compiled phases
@@ -444,6 +447,7 @@ class Dyna:
       next_obs,
       flat(rollout.terminated),
       orbit=self.config.orbit_augmentation,
+      reward=flat(rollout.reward),
     )
 
   def _learn_impl(self, epochs, key):

@@ -349,6 +349,7 @@ class SeedBatchDyna(SeedBatchPPO):
       per_seed(rollout.next_observation, [d]),
       per_seed(rollout.terminated, []),
       orbit=self.dyna_config.orbit_augmentation,
+      reward=per_seed(rollout.reward, []),
     )
 
   def _learn_impl(self, epochs, keys):
@@ -482,6 +483,7 @@ class _SeedBuffer:
     self.action = var([n, self.capacity], tf.int32, "seeds_buffer_action")
     self.next_obs = var([n, self.capacity, d], tf.float32, "seeds_buffer_next_obs")
     self.terminated = var([n, self.capacity], tf.float32, "seeds_buffer_terminated")
+    self.reward = var([n, self.capacity], tf.float32, "seeds_buffer_reward")
     self.size = tf.Variable(0, dtype=tf.int32, trainable=False, name="seeds_buffer_size")
     self.position = tf.Variable(0, dtype=tf.int32, trainable=False, name="seeds_buffer_position")
 
@@ -489,11 +491,12 @@ class _SeedBuffer:
     self.size.assign(0)
     self.position.assign(0)
 
-  def add(self, obs, action, next_obs, terminated, orbit: bool = False):
+  def add(self, obs, action, next_obs, terminated, orbit: bool = False, reward=None):
     """Appends `[N, M, ...]` (graph-safe); with `orbit`, all |G| images of each, in the order
-    `ModelBuffer.add` stores them."""
+    `ModelBuffer.add` stores them (`reward` None: zeros, as there)."""
     obs, next_obs = tf.cast(obs, tf.float32), tf.cast(next_obs, tf.float32)
     action, terminated = tf.cast(action, tf.int32), tf.cast(terminated, tf.float32)
+    reward = tf.zeros_like(terminated) if reward is None else tf.cast(reward, tf.float32)
     if orbit:
       sym = self.symmetry
       assert sym is not None  # orbit storage needs the environment's symmetry
@@ -502,6 +505,7 @@ class _SeedBuffer:
       next_obs = tf.concat([sym.state_rep.transform(next_obs, g) for g in g_all], 1)
       action = tf.concat([sym.action_rep.transform(action, g) for g in g_all], 1)
       terminated = tf.tile(terminated, [1, sym.group.order])
+      reward = tf.tile(reward, [1, sym.group.order])
     n, m = tf.shape(action)[0], tf.shape(action)[1]
     slots = tf.math.floormod(self.position + tf.range(m), self.capacity)  # [M]
     index = tf.stack(
@@ -512,6 +516,7 @@ class _SeedBuffer:
       self.action.scatter_nd_update(index, action),
       self.next_obs.scatter_nd_update(index, next_obs),
       self.terminated.scatter_nd_update(index, terminated),
+      self.reward.scatter_nd_update(index, reward),
       self.position.assign(tf.math.floormod(self.position + m, self.capacity)),
       self.size.assign(tf.minimum(self.size + m, self.capacity)),
     ]
@@ -524,4 +529,5 @@ class _SeedBuffer:
       "action": tf.gather(self.action, index, axis=1, batch_dims=1),
       "next_obs": tf.gather(self.next_obs, index, axis=1, batch_dims=1),
       "terminated": tf.gather(self.terminated, index, axis=1, batch_dims=1),
+      "reward": tf.gather(self.reward, index, axis=1, batch_dims=1),
     }

@@ -1,6 +1,6 @@
 """The world model's side of Dyna: a buffer of real transitions and the model as an environment.
 
-* `ModelBuffer`: real transitions `(s, a, s', terminated)` in `tf.Variable`s, written and read
+* `ModelBuffer`: real transitions `(s, a, s', terminated, reward)` in `tf.Variable`s, written and read
   inside compiled graphs (a ring buffer; `add` optionally stores the whole orbit
   `(rho(g) s, pi(g) a, rho(g) s')` of every transition).
 * `ModelEnvironment`: a `BatchedEnvironment` whose dynamics are a learned transition model and
@@ -19,6 +19,11 @@ moves the ball by the game's rule (straight down into the paddle's row) and the 
 the model predicts; the environment's own rule then ends the episode with +1 or -1. And
 `rows - 1` steps (the length of every real Catch episode) is a hard cap (a truncation) in
 case the model's ball rows stall.
+
+A world model whose spec has `outcome` (`DynaConfig.learned_outcome`) predicts the reward
+and the termination itself, from every real transition, terminal ones included: the model
+environment then applies neither the environment's reward and termination rules nor
+Catch's last-row rule, only the `rows - 1` cap.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ class ModelBuffer:
     self.action = var([capacity], tf.int32, "buffer_action")
     self.next_obs = var([capacity, state_dim], tf.float32, "buffer_next_obs")
     self.terminated = var([capacity], tf.float32, "buffer_terminated")
+    self.reward = var([capacity], tf.float32, "buffer_reward")
     self.size = tf.Variable(0, dtype=tf.int32, trainable=False, name="buffer_size")
     self.position = tf.Variable(0, dtype=tf.int32, trainable=False, name="buffer_position")
 
@@ -65,12 +71,15 @@ class ModelBuffer:
     self.size.assign(0)
     self.position.assign(0)
 
-  def add(self, obs, action, next_obs, terminated, orbit: bool = False):
-    """Appends a batch `[N, ...]` (graph-safe); with `orbit`, all |G| images of each."""
+  def add(self, obs, action, next_obs, terminated, orbit: bool = False, reward=None):
+    """Appends a batch `[N, ...]` (graph-safe); with `orbit`, all |G| images of each (their
+    rewards and terminations are the transition's: the symmetry keeps both). `reward`
+    `[N]`: None stores zeros (models that do not learn the outcome never read it)."""
     obs = tf.cast(obs, tf.float32)
     next_obs = tf.cast(next_obs, tf.float32)
     action = tf.cast(action, tf.int32)
     terminated = tf.cast(terminated, tf.float32)
+    reward = tf.zeros_like(terminated) if reward is None else tf.cast(reward, tf.float32)
     if orbit:
       sym = self.symmetry
       if sym is None:
@@ -83,6 +92,7 @@ class ModelBuffer:
       next_obs = tf.concat([sym.state_rep.transform(next_obs, g) for g in g_all], 0)
       action = tf.concat([sym.action_rep.transform(action, g) for g in g_all], 0)
       terminated = tf.tile(terminated, [sym.group.order])
+      reward = tf.tile(reward, [sym.group.order])
     n = tf.shape(action)[0]
     index = tf.math.floormod(self.position + tf.range(n), self.capacity)[:, None]
     ops = [
@@ -90,6 +100,7 @@ class ModelBuffer:
       self.action.scatter_nd_update(index, action),
       self.next_obs.scatter_nd_update(index, next_obs),
       self.terminated.scatter_nd_update(index, terminated),
+      self.reward.scatter_nd_update(index, reward),
       self.position.assign(tf.math.floormod(self.position + n, self.capacity)),
       self.size.assign(tf.minimum(self.size + n, self.capacity)),
     ]
@@ -102,11 +113,15 @@ class ModelBuffer:
       "action": tf.gather(self.action, index),
       "next_obs": tf.gather(self.next_obs, index),
       "terminated": tf.gather(self.terminated, index),
+      "reward": tf.gather(self.reward, index),
     }
 
 
 class ModelEnvironment(BatchedEnvironment):
   """A world model as a batched environment (for Dyna's planning phase).
+
+  The reward and termination are the environment's rules applied to the predicted state, or,
+  where `spec.outcome` is set, the model's own predictions.
 
   Args:
     env: the real environment (observation, outcome, symmetry and reset distribution).
@@ -121,7 +136,7 @@ class ModelEnvironment(BatchedEnvironment):
     horizon: episode length limit (a truncation); default the environment's own (Catch:
       `rows - 1`).
     physics: replaces the model's dynamics (`with_dynamics`).
-    outcome: replaces the reward rule (`with_dynamics`).
+    outcome: replaces the reward and termination (`with_dynamics`).
   """
 
   def __init__(
@@ -168,16 +183,32 @@ class ModelEnvironment(BatchedEnvironment):
       observation_spec=env.observation_spec(),
       num_actions=env.num_actions,
       physics=physics if physics is not None else self._model_physics(),
-      outcome=outcome if outcome is not None else env.outcome,
+      outcome=outcome if outcome is not None else self._model_outcome(),
       max_episode_steps=limit,
       batch_size=batch_size or env.batch_size,
       seed=seed,
     )
 
+  def _model_outcome(self) -> OutcomeFn:
+    """The environment's rules, or with `spec.outcome` the model's own prediction of the
+    reward and the termination of the step from `(s, a)` (`TransitionSpec.outcome_of`)."""
+    if self.model is None or not self.spec.outcome:
+      return self.env.outcome
+    model, spec, env = self.model, self.spec, self.env
+
+    def outcome(state, action, next_state):
+      del next_state  # the outcome is predicted from the step's state and action
+      observation = tf.reshape(env.observe(state), [tf.shape(state)[0], spec.state_dim])
+      prediction = model([tf.cast(observation, tf.float32), tf.cast(action, tf.int32)])
+      return spec.outcome_of(prediction)
+
+    return outcome
+
   def _model_physics(self) -> PhysicsFn:
     assert self.model is not None  # checked in __init__: no model means physics is given
     predict = model_dynamics(self.model, self.env, self.spec)
-    if not isinstance(self.env, Catch):
+    if not isinstance(self.env, Catch) or self.spec.outcome:
+      # A model that learns the outcome ends Catch's episodes by its own termination.
       return predict
     last_row = self.env.rows - 1
 
