@@ -6,8 +6,10 @@
   python -m launchers.reproduce_dyna_controlled --env=Catch-v0 --declare_only  # no training
 
 Writes the study's declaration (arms, budgets, measures and the comparisons it will test)
-into --report (default <results>/README.md) before anything trains, then trains PPO, the
-compute-matched PPO, online Dyna with MLP, G-CNN and proximal G-CNN world models, and the
+into --report (default <results>/README.md) before anything trains, then tunes PPO over a
+small grid on tuning seeds (--tuning_learning_rates, --tuning_epochs, --tuning_seeds), trains
+PPO, the compute-matched PPO, the tuned PPO, online Dyna with MLP, G-CNN and proximal G-CNN
+world models (with the environment's rules and learning the reward and termination), and the
 true-model and untrained-model bounds (runs/ keeps the per-seed runs; finished ones are
 reused), and completes the report with each arm's return and steps to the threshold and the
 declared comparisons. The study is tf_equirl.experiments.dyna_controlled: the flags are the

@@ -4,6 +4,7 @@ run end to end."""
 
 import dataclasses
 import os
+import re
 
 import numpy as np
 import pytest
@@ -31,8 +32,12 @@ def _config(tmp_path, **fields):
 
 def test_arms_share_the_real_budget_and_carry_their_controls(tmp_path):
   config = _config(tmp_path)
-  arms = {arm.name: arm for arm in study.arms(config)}
+  tuned = {"learning_rate": 1e-3, "num_epochs": 8}
+  arms = {arm.name: arm for arm in study.arms(config, tuned)}
   assert tuple(arms) == study.ARMS
+  assert arms["ppo_tuned"].config == dataclasses.replace(arms["ppo"].config, **tuned)
+  with pytest.raises(ValueError, match="ppo_tuned arm needs the tuned configuration"):
+    study.arms(config)
   real = arms["dyna_mlp"].config.total_real_steps
   for name, arm in arms.items():
     cfg = arm.config
@@ -66,7 +71,8 @@ def test_comparisons_are_declared_among_the_arms_present(tmp_path):
   assert ("dyna_gcnn_proximal", "dyna_mlp") in full and ("dyna_mlp", "dyna_untrained") in full
   assert ("dyna_gcnn_outcome", "dyna_gcnn") in full
   assert ("dyna_gcnn_proximal_outcome", "ppo_matched") in full
-  assert len(full) == len(set(full)) == 18
+  assert ("dyna_mlp", "ppo_tuned") in full
+  assert len(full) == len(set(full)) == 21
   some = study.comparisons(_config(tmp_path, arms=("ppo", "dyna_mlp", "dyna_gcnn")))
   assert some == [("dyna_mlp", "ppo"), ("dyna_gcnn", "ppo"), ("dyna_gcnn", "dyna_mlp")]
   text = study.declaration(_config(tmp_path))
@@ -85,6 +91,9 @@ def test_comparisons_are_declared_among_the_arms_present(tmp_path):
     ("threshold", float("nan"), "finite"),
     ("backend", "slurm", "backend"),
     ("dyna_iterations", 1000, "dyna_iterations"),
+    ("tuning_seeds", 0, "tuning_seeds"),
+    ("tuning_epochs", (4, 0), "num_epochs"),
+    ("tuning_learning_rates", (1e-3, "fast"), "learning_rate"),
   ],
 )
 def test_bad_config_names_the_field(tmp_path, field, value, words):
@@ -118,9 +127,41 @@ def test_the_declaration_is_written_before_training_and_kept(tmp_path, monkeypat
   assert os.path.exists(os.path.splitext(path)[0] + ".png")
 
 
+def test_the_tuned_ppo_is_chosen_on_tuning_seeds_and_reported(tmp_path, monkeypatch):
+  """The sweep trains every configuration of the grid on seeds that are not study seeds;
+  the configuration with the best return at the last step becomes `ppo_tuned`, and the
+  report lists every configuration with the chosen one marked."""
+  config = _config(tmp_path, arms=("ppo", "ppo_tuned", "dyna_mlp"), tuning_seeds=3)
+  grid = study.tuning_grid(config)
+  assert len(grid) == 6 and grid[0] == {"learning_rate": 3.5e-4, "num_epochs": 4}
+  calls = []
+
+  def fake_train(arms, seeds, runs_dir, **kwargs):
+    calls.append(([arm.name for arm in arms], list(seeds), runs_dir))
+    steps = np.arange(1, 9) * 100
+    out = {}
+    for k, arm in enumerate(arms):
+      # Tuning: the configuration of learning rate 1e-3 and 8 epochs is best.
+      cfg = arm.config
+      best = arm.agent == "tuning" and (cfg.learning_rate, cfg.num_epochs) == (1e-3, 8)
+      level = 0.9 if best else 0.1 * (k % 3)
+      out[arm.name] = (steps, np.full((len(seeds), 8), level), {})
+    return out
+
+  monkeypatch.setattr(study, "train_arms", fake_train)
+  text = open(study.run(config), encoding="utf-8").read()
+  (names, seeds, runs_dir), (study_names, study_seeds, _) = calls
+  assert len(names) == 6 and seeds == [10_000, 10_001, 10_002]
+  assert runs_dir.endswith("ppo_tuning") and not set(seeds) & set(study_seeds)
+  assert study_names == ["ppo", "ppo_tuned", "dyna_mlp"] and study_seeds == [0, 1]
+  assert re.search(r"\| learning_rate=0\.001, num_epochs=8 \| 0\.9 \+- [^|]+ \| yes \|", text)
+  assert text.count("| yes |") == 1
+  assert "- Tuned PPO: 6 configurations" in text and "| dyna_mlp - ppo_tuned |" in text
+
+
 @pytest.mark.slow
 def test_a_tiny_study_trains_every_arm_and_compares_them(tmp_path):
-  config = _config(tmp_path)
+  config = _config(tmp_path, tuning_learning_rates=(1e-3,), tuning_epochs=(2, 4), tuning_seeds=2)
   text = open(study.run(config), encoding="utf-8").read()
   for name in study.ARMS:
     assert f"| {name} |" in text

@@ -13,6 +13,13 @@ The arms (`ARMS`) are online Dyna (thesis Alg. 2) against PPO on the same real s
 * `ppo_matched`: PPO with as many gradient updates per real step as Dyna makes
   (`tf_equirl.agents.dyna.matched_ppo_config`), so that Dyna's extra updates are not its
   only advantage;
+* `ppo_tuned`: PPO tuned with a sweep budget like the one Dyna's levers got (studies
+  `dyna_*_levers`: 5 configurations x 16 seeds per world model): the grid of
+  `tuning_learning_rates` x `tuning_epochs` (6 configurations by default), each trained on
+  `tuning_seeds` seeds that are not study seeds (from `TUNING_SEED0`), and the configuration
+  with the highest mean return at the last step trained again on the study's seeds
+  (`tune_ppo`; the grid goes through `tf_equirl.sweeps`' checks, and with `backend="ray"` its
+  runs are Ray Tune trials);
 * `dyna_mlp`, `dyna_gcnn` (mean pooling, exactly equivariant), `dyna_gcnn_proximal` (the
   thesis' proximal pooling): Dyna with a learned world model;
 * `dyna_mlp_outcome`, `dyna_gcnn_outcome`, `dyna_gcnn_proximal_outcome`: the same world
@@ -34,13 +41,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from tf_equirl import checks, results, stats
 from tf_equirl.agents.dyna.config import DynaConfig, default_dyna_config
 from tf_equirl.agents.dyna.matched import matched_ppo_config
+from tf_equirl.agents.ppo.config import PPOConfig
 from tf_equirl.experiments._arms import check_backend, train_arms
 from tf_equirl.runner import Arm
 
@@ -56,11 +64,18 @@ __all__ = [
   "declaration",
   "run",
   "THRESHOLDS",
+  "TUNING_SEED0",
+  "Tuning",
+  "tune_ppo",
+  "tuning_arms",
+  "tuning_grid",
+  "tuning_seeds",
 ]
 
 ARMS = (
   "ppo",
   "ppo_matched",
+  "ppo_tuned",
   "dyna_mlp",
   "dyna_gcnn",
   "dyna_gcnn_proximal",
@@ -90,6 +105,10 @@ PENDING = "_Declared; the arms have not been trained yet: the results follow whe
 FINDING_PREFIX = "Finding: "
 """How the report's one-sentence answer (`finding`) starts; the README quotes that line."""
 
+TUNING_SEED0 = 10_000
+"""The first tuning seed of `ppo_tuned`'s sweep: tuning seeds never coincide with the study's
+(0 .. seeds - 1), so the tuned configuration is not chosen on the seeds it is tested on."""
+
 THRESHOLDS = {"CartPole-v1": 475.0, "Catch-v0": 0.8}
 """Default return thresholds of the steps-to-threshold measure: gymnasium's CartPole-v1
 reward threshold, and 0.8 on Catch (nine catches in ten)."""
@@ -111,6 +130,9 @@ class ControlledDynaConfig:
     dyna_iterations: acting/planning alternations of every Dyna arm.
     threshold: the return of the steps-to-threshold measure (None: `THRESHOLDS[env]`).
     window: curve points of the trailing mean that must reach the threshold.
+    tuning_learning_rates, tuning_epochs: `ppo_tuned`'s grid of PPO learning rates and
+      epochs per iteration (every combination is a configuration).
+    tuning_seeds: seeds per configuration of `ppo_tuned`'s sweep (`TUNING_SEED0` onwards).
     arms: the arms to train, a subset of `ARMS` (comparisons need both of their arms).
     runs: folder of the per-seed runs (finished ones are reused).
     results: folder of the report and its figure.
@@ -130,6 +152,9 @@ class ControlledDynaConfig:
   dyna_iterations: int = 50
   threshold: Optional[float] = None
   window: int = 5
+  tuning_learning_rates: Tuple[float, ...] = (3.5e-4, 1e-3)
+  tuning_epochs: Tuple[int, ...] = (4, 8, 16)
+  tuning_seeds: int = 16
   arms: Tuple[str, ...] = ARMS
   runs: str = os.path.join("runs", "dyna_controlled")
   results: str = os.path.join("results", "dyna_controlled")
@@ -150,6 +175,9 @@ class ControlledDynaConfig:
     checks.positive_int("ControlledDynaConfig", "model_epochs", self.model_epochs, allow_none=True)
     checks.positive_int("ControlledDynaConfig", "dyna_iterations", self.dyna_iterations)
     checks.positive_int("ControlledDynaConfig", "window", self.window)
+    checks.positive_int("ControlledDynaConfig", "tuning_seeds", self.tuning_seeds)
+    self.tuning_learning_rates = tuple(self.tuning_learning_rates)
+    self.tuning_epochs = tuple(self.tuning_epochs)
     checks.positive_number("ControlledDynaConfig", "planning_ratio", self.planning_ratio)
     if self.threshold is not None and not np.isfinite(self.threshold):
       raise ValueError(
@@ -164,6 +192,8 @@ class ControlledDynaConfig:
       )
     check_backend("ControlledDynaConfig", self.backend)
     self.dyna_config("dyna_mlp")  # a budget Dyna cannot split fails here, before training
+    if "ppo_tuned" in self.arms:
+      tuning_grid(self)  # a grid PPOConfig rejects fails here, before training
 
   @property
   def return_threshold(self) -> float:
@@ -189,14 +219,99 @@ class ControlledDynaConfig:
     )
 
 
-def arms(config: ControlledDynaConfig) -> List[Arm]:
-  """The `Arm`s of `config.arms`, every one on the Dyna arms' real steps."""
+def _ppo_base(config: ControlledDynaConfig) -> PPOConfig:
+  """The `ppo` arm's config: the Dyna arms' actor-critic and PPO settings on their real steps."""
+  base = config.dyna_config("dyna_mlp")
+  return dataclasses.replace(base.ppo, total_steps=base.total_real_steps)
+
+
+def tuning_grid(config: ControlledDynaConfig) -> List[Dict[str, Any]]:
+  """`ppo_tuned`'s configurations: every combination of `tuning_learning_rates` and
+  `tuning_epochs`, checked against `PPOConfig` by `tf_equirl.sweeps.validate_space` (a value
+  of the wrong type or out of range raises a `ValueError` naming the field)."""
+  from tf_equirl import sweeps  # pylint: disable=import-outside-toplevel
+
+  space = {
+    "learning_rate": list(config.tuning_learning_rates),
+    "num_epochs": list(config.tuning_epochs),
+  }
+  grid, _ = sweeps.validate_space(sweeps.get_algorithm("ppo"), _ppo_base(config), space)
+  return sweeps.grid_points(grid)
+
+
+def tuning_arms(config: ControlledDynaConfig) -> List[Arm]:
+  """One `Arm` per configuration of `tuning_grid`, named `ppo <label>`."""
+  from tf_equirl import sweeps  # pylint: disable=import-outside-toplevel
+
+  base = _ppo_base(config)
+  return [
+    Arm(f"ppo {sweeps.label(point)}", "tuning", dataclasses.replace(base, **point))
+    for point in tuning_grid(config)
+  ]
+
+
+def tuning_seeds(config: ControlledDynaConfig) -> List[int]:
+  """The seeds of `ppo_tuned`'s sweep: `TUNING_SEED0` onwards."""
+  return list(range(TUNING_SEED0, TUNING_SEED0 + config.tuning_seeds))
+
+
+@dataclasses.dataclass(frozen=True)
+class Tuning:
+  """The outcome of `ppo_tuned`'s sweep.
+
+  Attributes:
+    chosen: the chosen configuration's fields (`learning_rate`, `num_epochs`).
+    rows: `(label, mean, 2 SE)` of each configuration's return at the last step over the
+      tuning seeds, in the grid's order.
+  """
+
+  chosen: Dict[str, Any]
+  rows: Tuple[Tuple[str, float, float], ...]
+
+
+def tune_ppo(config: ControlledDynaConfig) -> Tuning:
+  """Trains every configuration of `tuning_grid` on `tuning_seeds` (in `<runs>/ppo_tuning`,
+  finished runs reused; `backend="ray"`: as Ray Tune trials) and chooses the one with the
+  highest mean return at the last step (the study's first measure; the first of the grid on
+  a tie)."""
+  candidates = tuning_arms(config)
+  runs = train_arms(
+    candidates,
+    tuning_seeds(config),
+    os.path.join(config.runs, "ppo_tuning"),
+    progress=config.progress,
+    backend=config.backend,
+    address=config.address,
+    seeds_per_trial=config.seeds_per_trial,
+  )
+  rows = []
+  for arm in candidates:
+    curves = np.asarray(runs[arm.name][1], dtype=np.float64)
+    mean, two_se = results.mean_and_2se(results.moving_average(curves, config.window)[:, -1])
+    rows.append((arm.name[len("ppo ") :], float(mean), float(two_se)))
+  best = int(np.argmax([row[1] for row in rows]))
+  return Tuning(chosen=tuning_grid(config)[best], rows=tuple(rows))
+
+
+def arms(config: ControlledDynaConfig, tuned: Optional[Dict[str, Any]] = None) -> List[Arm]:
+  """The `Arm`s of `config.arms`, every one on the Dyna arms' real steps; `tuned` is
+  `tune_ppo`'s chosen configuration, required with the `ppo_tuned` arm.
+
+  Raises:
+    ValueError: `ppo_tuned` is an arm and `tuned` is None.
+  """
   base = config.dyna_config("dyna_mlp")
   out = []
   for name in config.arms:
     if name == "ppo":
-      cfg = dataclasses.replace(base.ppo, total_steps=base.total_real_steps)
-      out.append(Arm(name, "baseline", cfg))
+      out.append(Arm(name, "baseline", _ppo_base(config)))
+    elif name == "ppo_tuned":
+      if tuned is None:
+        raise ValueError(
+          "dyna_controlled.arms: the ppo_tuned arm needs the tuned configuration "
+          "(tune_ppo(config).chosen), received tuned=None."
+        )
+      out.append(Arm(name, "baseline", dataclasses.replace(_ppo_base(config), **tuned)))
     elif name == "ppo_matched":
       out.append(Arm(name, "baseline", matched_ppo_config(base).config))
     else:
@@ -207,7 +322,8 @@ def arms(config: ControlledDynaConfig) -> List[Arm]:
 def comparisons(config: ControlledDynaConfig) -> List[Tuple[str, str]]:
   """The declared comparisons `(a, b)`, read as `a - b`, among `config.arms`:
 
-  1. each learned-model Dyna against the compute-matched PPO and against PPO;
+  1. each learned-model Dyna against the compute-matched PPO, against PPO and against the
+     tuned PPO;
   2. each equivariant world model against the MLP world model;
   3. the bounds: the true model against the compute-matched PPO (can planning help at all
      here?) and each learned model against the untrained one (does learning the model
@@ -217,7 +333,7 @@ def comparisons(config: ControlledDynaConfig) -> List[Tuple[str, str]]:
   """
   pairs = []
   for dyna in _LEARNED:
-    pairs += [(dyna, "ppo_matched"), (dyna, "ppo")]
+    pairs += [(dyna, "ppo_matched"), (dyna, "ppo"), (dyna, "ppo_tuned")]
   pairs += [("dyna_gcnn", "dyna_mlp"), ("dyna_gcnn_proximal", "dyna_mlp")]
   pairs += [("dyna_true", "ppo_matched")]
   pairs += [(dyna, "dyna_untrained") for dyna in _LEARNED]
@@ -231,6 +347,21 @@ def _group(a: str, b: str) -> str:
   """The group of comparison `a - b` in the declaration and the finding: its baseline, or
   `"rules"` for a world model that learns the outcome against the same one with the rules."""
   return "rules" if a == f"{b}{_OUTCOME}" else b
+
+
+def _tuning_lines(config: ControlledDynaConfig) -> List[str]:
+  if "ppo_tuned" not in config.arms:
+    return []
+  grid = tuning_grid(config)
+  seeds = tuning_seeds(config)
+  return [
+    f"- Tuned PPO: {len(grid)} configurations (learning rate "
+    f"{', '.join(f'{v:g}' for v in config.tuning_learning_rates)} x epochs per iteration "
+    f"{', '.join(str(v) for v in config.tuning_epochs)}) x {len(seeds)} tuning seeds "
+    f"({seeds[0]}-{seeds[-1]}, none of them a study seed); the configuration with the highest "
+    "mean return at the last step is trained again on the study's seeds. Dyna's levers got "
+    "5 configurations x 16 seeds per world model (studies `dyna_*_levers`)."
+  ]
 
 
 def declaration(config: ControlledDynaConfig) -> str:
@@ -252,12 +383,13 @@ def declaration(config: ControlledDynaConfig) -> str:
     f"reaches {config.return_threshold:g} (a seed that never does counts at the last step).",
     "- Statistics: `tf_equirl.stats.compare`, paired over seeds, percentile-bootstrap 95 % "
     "intervals, Holm's correction within each measure's family.",
+    *_tuning_lines(config),
     f"- Arms: {', '.join(config.arms)}. The `{_OUTCOME[1:]}` arms' world models learn the "
     "reward and the termination from the real transitions; the other learned models plan "
     "with the environment's rules (`tf_equirl.agents.dyna.world`).",
     "- Not covered here: the planning-ratio x Dyna-iteration grid (studies "
-    "`dyna_*_online`), PPO tuned with a sweep budget, and the thesis' supervised settings "
-    "(studies `dyna_cartpole`, `dyna_catch`).",
+    "`dyna_*_online`) and the thesis' supervised settings (studies `dyna_cartpole`, "
+    "`dyna_catch`).",
     "",
     "| comparison | question |",
     "|---|---|",
@@ -265,6 +397,7 @@ def declaration(config: ControlledDynaConfig) -> str:
   questions = {
     "ppo_matched": "does the Dyna agent beat PPO given the same number of updates?",
     "ppo": "does it beat PPO with its own settings?",
+    "ppo_tuned": "does it beat PPO tuned with a sweep budget like its levers'?",
     "dyna_mlp": "does an equivariant world model beat the MLP one?",
     "dyna_untrained": "does learning the world model matter (against the lower bound)?",
     "rules": "does learning the reward and termination, instead of applying the "
@@ -281,6 +414,7 @@ def declaration(config: ControlledDynaConfig) -> str:
 _GROUPS = (
   ("ppo_matched", "against PPO given the same number of gradient updates"),
   ("ppo", "against PPO with its own settings"),
+  ("ppo_tuned", "against PPO tuned with a sweep"),
   ("dyna_mlp", "against the MLP world model"),
   ("dyna_untrained", "against the untrained-model lower bound"),
   ("rules", "learning the reward and termination against the environment's rules"),
@@ -341,6 +475,21 @@ def finding(
   )
 
 
+def _tuning_table(config: ControlledDynaConfig, tuning: Tuning) -> str:
+  from tf_equirl import sweeps  # pylint: disable=import-outside-toplevel
+
+  chosen = sweeps.label(tuning.chosen)
+  lines = [
+    f"PPO tuning ({config.tuning_seeds} tuning seeds per configuration; return at the last "
+    "step, mean +- 2 SE):\n",
+    "| configuration | return at the last step | chosen |",
+    "|---|---|---|",
+  ]
+  for label, mean, two_se in tuning.rows:
+    lines.append(f"| {label} | {mean:.3g} +- {two_se:.2g} | {'yes' if label == chosen else ''} |")
+  return "\n".join(lines) + "\n"
+
+
 def _write(path: str, text: str) -> None:
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(path, "w", encoding="utf-8") as f:
@@ -376,7 +525,8 @@ def run(config: ControlledDynaConfig) -> str:
   comparisons and the curves. Returns the report's path."""
   path = declare(config)
   declared = declaration(config)
-  study_arms = arms(config)
+  tuning = tune_ppo(config) if "ppo_tuned" in config.arms else None
+  study_arms = arms(config, None if tuning is None else tuning.chosen)
   seeds = list(range(config.seeds))
   runs = train_arms(
     study_arms,
@@ -399,6 +549,8 @@ def run(config: ControlledDynaConfig) -> str:
     last_steps.append(float(env_steps[-1]))
   last_step = min(last_steps)
   lines = [_heading(config), declared, "## Results\n"]
+  if tuning is not None:
+    lines += [_tuning_table(config, tuning), ""]
   lines += [
     f"| arm | return at the last step (mean +- 2 SE) | steps to {config.return_threshold:g} "
     "(mean +- 2 SE, censored at the last step) | seeds that never reached it |",

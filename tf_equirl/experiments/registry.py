@@ -337,7 +337,17 @@ def _controlled(env: str, seeds: int) -> Dict[str, Any]:
       total_steps=2048,
       dyna_iterations=2,
       model_epochs=1,
-      arms=("ppo_matched", "dyna_mlp", "dyna_mlp_outcome", "dyna_true", "dyna_untrained"),
+      arms=(
+        "ppo_matched",
+        "ppo_tuned",
+        "dyna_mlp",
+        "dyna_mlp_outcome",
+        "dyna_true",
+        "dyna_untrained",
+      ),
+      tuning_learning_rates=(1e-3,),
+      tuning_epochs=(2, 4),
+      tuning_seeds=2,
       progress=False,
       **t.fields(),
     )
@@ -719,8 +729,9 @@ def _studies() -> Tuple[Study, ...]:
     ),
     (
       "dyna_controlled_cartpole",
-      "Does Equi-Dyna beat PPO on CartPole-v1? Declared comparisons against PPO and "
-      "compute-matched PPO, between world models, and with the true and untrained models",
+      "Does Equi-Dyna beat PPO on CartPole-v1? Declared comparisons against PPO, compute-matched "
+      "and tuned PPO, between world models, with learned and rule-based reward and "
+      "termination, and with the true and untrained models",
       "Dyna and world models",
       "0-31 per arm",
       "512,000 real steps (500,000 in whole PPO iterations per Dyna iteration); planning "
@@ -729,8 +740,9 @@ def _studies() -> Tuple[Study, ...]:
     ),
     (
       "dyna_controlled_catch",
-      "Does Equi-Dyna beat PPO on Catch? Declared comparisons against PPO and "
-      "compute-matched PPO, between world models, and with the true and untrained models",
+      "Does Equi-Dyna beat PPO on Catch? Declared comparisons against PPO, compute-matched "
+      "and tuned PPO, between world models, with learned and rule-based reward and "
+      "termination, and with the true and untrained models",
       "Dyna and world models",
       "0-31 per arm",
       "20,000 real steps; planning ratio 1; 50 Dyna iterations; 10 model epochs",
