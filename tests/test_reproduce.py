@@ -104,6 +104,52 @@ def test_online_grid_report_with_cells_on_other_step_counts(tmp_path):
   assert f"at {final:,} real steps" in text  # the end of the shortest cell is reported
 
 
+def test_the_group_ladder_compares_one_rung_at_a_time_and_the_baselines_with_the_gcnn():
+  orders = {
+    "mlp": ("-", 1),
+    "gcnn": ("D4", 8),
+    "gcnn@C4": ("C4", 4),
+    "gcnn@C2": ("C2", 2),
+    "augment": ("D4", 8),
+    "symmetrizer": ("D4", 8),
+    "steerable": ("D4", 8),
+    "steerable@C2": ("C2", 2),
+    "gcnn:invariant": ("D4", 8),
+  }
+  pairs = ppo_tables.ladder_pairs(orders)
+  assert pairs[:5] == [
+    ("gcnn@C2", "mlp"),
+    ("gcnn@C4", "gcnn@C2"),
+    ("gcnn", "gcnn@C4"),
+    ("steerable@C2", "mlp"),
+    ("steerable", "steerable@C2"),
+  ]
+  assert set(pairs[5:]) == {
+    ("augment", "gcnn"),
+    ("symmetrizer", "gcnn"),
+    ("steerable", "gcnn"),
+    ("gcnn:invariant", "gcnn"),
+  }
+  # A family over one group has no rungs; without a top-group G-CNN there are no baselines.
+  assert ppo_tables.ladder_pairs({"mlp": ("-", 1), "augment": ("D4", 8)}) == []
+
+
+def test_grid_report_tests_the_ladder_on_the_mean_return_over_the_run(tmp_path):
+  rng = np.random.default_rng(3)
+  names = ["mlp", "gcnn@C2", "gcnn@C4", "gcnn", "augment"]
+  arms = ppo_tables.network_arms("GridWorld-v0", names, total_steps=12_288)
+  steps = np.arange(1, 25) * 512
+  shared = 0.05 * rng.standard_normal((8, 1))
+  rates = {"mlp": 0.01, "gcnn@C2": 0.03, "gcnn@C4": 0.06, "gcnn": 0.12, "augment": 0.12}
+  runs = {n: (steps, _ramp(8, 24, rates[n], rng) + shared, COUNTS) for n in names}
+  path = str(tmp_path / "grid.md")
+  ppo_tables.write_report(path, "GridWorld-v0", arms, runs, range(8), "python -m x")
+  section = open(path).read().split("## Along the group ladder")[1].split("![curves]")[0]
+  for a, b in [("gcnn@C2", "mlp"), ("gcnn@C4", "gcnn@C2"), ("gcnn", "gcnn@C4")]:
+    assert f"| {a} - {b} |" in section and f"{a} beats {b}" in section
+  assert "| augment - gcnn |" in section and "augment level with gcnn" in section
+
+
 def test_write_report_compares_each_network_with_the_mlp(tmp_path):
   """The comparisons table: paired over seeds, Holm across the table, worded by the rule."""
   from tf_equirl import stats

@@ -38,6 +38,7 @@ __all__ = [
   "parse_network",
   "network_arms",
   "group_order",
+  "ladder_pairs",
   "sample_efficiency",
   "write_report",
   "short_name",
@@ -183,6 +184,36 @@ def sample_efficiency(
   return float(threshold), stats
 
 
+def ladder_pairs(orders: Mapping[str, Tuple[str, int]]) -> List[Tuple[str, str]]:
+  """The comparisons along the group ladder, each `(a, b)` read as `a - b`:
+
+  1. each actor family over several groups (`gcnn@C2`, `gcnn@C4`, `gcnn`; the family is the
+     name before `@` and `:`) one rung at a time, from the MLP (|G| = 1) up, each network
+     against the next smaller group's;
+  2. at the largest group, every other network against the exact G-CNN (`gcnn`, when it ran
+     there): the constraint against augmentation, the Symmetrizer, an equivariant encoder
+     with a free head, steerable features.
+
+  Args:
+    orders: arm name -> `(group name, |G|)` (`group_order`).
+  """
+  family = lambda name: name.split("@")[0].split(":")[0]  # noqa: E731
+  pairs: List[Tuple[str, str]] = []
+  families: Dict[str, List[str]] = {}
+  for name in orders:
+    if name != "mlp" and ":" not in name:
+      families.setdefault(family(name), []).append(name)
+  for members in families.values():
+    if len({orders[m][1] for m in members}) < 2:
+      continue
+    chain = (["mlp"] if "mlp" in orders else []) + sorted(members, key=lambda m: orders[m][1])
+    pairs += [(upper, lower) for lower, upper in zip(chain, chain[1:])]
+  top = max(order for _, order in orders.values())
+  if "gcnn" in orders and orders["gcnn"][1] == top:
+    pairs += [(name, "gcnn") for name, (_, o) in orders.items() if o == top and name != "gcnn"]
+  return list(dict.fromkeys(pairs))
+
+
 def write_report(
   path: str,
   env: str,
@@ -290,6 +321,21 @@ def write_report(
         f"| {a.name} | {orders[a.name][1]} | {s['auc']:.3f} +- {s['auc_2se']:.3f} | "
         f"{s['reached']:.0%} | {s['median_steps']:,.0f} | {speed} |"
       )
+  ladder = ladder_pairs(orders) if len({o for _, o in orders.values()}) > 2 else []
+  if ladder:
+    seeds_by_arm = seeds_of({a.name: runs[a.name] for a in arms}, seeds)
+    lines += [
+      "",
+      comparisons_section(
+        {a.name: np.mean(np.asarray(runs[a.name][1], np.float64), axis=1) for a in arms},
+        ladder,
+        seeds_by_arm,
+        heading="## Along the group ladder",
+        what="mean return over the run (per seed: the area under its curve / steps), each "
+        "actor family one group up at a time from the MLP, and at the largest group every "
+        "other network against the exact G-CNN",
+      ),
+    ]
   lines += [
     "\nTraining throughput is measured separately on a quiet machine: "
     "`python benchmarks/ppo_throughput.py` (README, Throughput).\n",
