@@ -161,7 +161,7 @@ def test_results_index_page_is_generated_from_the_registry():
     assert f"`python -m launchers.reproduce_all --only={name}`" in page
 
 
-def _fake_study(monkeypatch, body):
+def _fake_study(monkeypatch, body, cut=None):
   """A registry of one study whose run writes `body` into its report."""
 
   def run(target):
@@ -180,6 +180,7 @@ def _fake_study(monkeypatch, body):
     quick=lambda t: t,
     run=run,
     seed_list=lambda t: range(3),
+    cut=cut,
   )
   monkeypatch.setitem(registry._CACHE, "all", (study,))  # pylint: disable=protected-access
 
@@ -206,6 +207,29 @@ def test_run_study_writes_provenance_then_the_report_and_replaces_an_old_header(
   assert again.count("<!-- provenance ") == 1
   assert provenance.parse(again).command == "python -m launchers.reproduce_all --only=fake"
   assert registry.strip_header(again).startswith("# Fake")
+
+
+def test_a_study_below_the_thesis_budget_says_so_with_the_cost_of_that_budget(
+  tmp_path, monkeypatch
+):
+  cut = registry.BudgetCut("500,000 real steps", "It does not fit.", 5.0)
+  assert "at least 2.5 hours (5 times this run's wall time)" in cut.note(1800.0)
+  _fake_study(monkeypatch, "# Fake\n", cut)
+  root = str(tmp_path / "results")
+  text = open(registry.run_study("fake", root=root, runs=str(tmp_path / "runs"))).read()
+  body = registry.strip_header(text)
+  assert body.startswith("**Budget below the thesis'.** The thesis: 500,000 real steps. It")
+  assert "\n# Fake\n" in body
+  # A report that keeps its file gets one note, the new run's; a quick run gets none.
+  _fake_study(monkeypatch, body.rstrip("\n"), cut)
+  again = open(registry.run_study("fake", root=root, runs=str(tmp_path / "runs"))).read()
+  assert again.count("Budget below the thesis") == 1
+  _fake_study(monkeypatch, "# Fake\n", cut)
+  quick = open(registry.run_study("fake", root=root, runs=str(tmp_path / "runs"), quick=True))
+  assert "Budget below" not in quick.read()
+  monkeypatch.undo()  # the real registry: the CartPole online studies are below the thesis'
+  cuts = [name for name in registry.names() if registry.get(name).cut is not None]
+  assert cuts == ["dyna_cartpole_online", "dyna_cartpole_levers"]
 
 
 def test_results_index_reads_each_status(tmp_path, monkeypatch):
