@@ -174,3 +174,17 @@ def test_online_dyna_learns_catchs_reward_and_termination(world_model):
   metrics = dyna.spec.outcome_metrics(dyna.world_model([obs, actions]), ends, rewards)
   assert float(metrics["termination_accuracy"]) > 0.99
   assert float(metrics["reward_rms"]) < 0.25
+
+
+def test_a_world_model_with_outcome_saves_and_reloads(tmp_path):
+  keras.utils.set_random_seed(1)
+  _, spec = _spec("Catch-v0")
+  model = EquivariantTransitionModel(pool="proximal").build(spec)
+  path = str(tmp_path / "world_model.keras")
+  model.save(path)
+  again = keras.models.load_model(path)
+  rng = np.random.default_rng(0)
+  obs = rng.uniform(size=(6, spec.state_dim)).astype(np.float32)
+  act = rng.integers(0, spec.num_actions, 6).astype(np.int32)
+  np.testing.assert_array_equal(again([obs, act]), model([obs, act]))
+  assert again.output_shape[-1] == spec.prediction_dim
