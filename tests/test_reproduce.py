@@ -179,3 +179,35 @@ def test_write_report_compares_each_network_with_the_mlp(tmp_path):
     assert f"symmetrizer ({step} steps) level with mlp ({step} steps)" in section
   assert "8 paired" in rows[0]
   assert text.count(stats.RULE) == 1
+
+
+def test_dyna_tables_report_at_the_configured_checkpoints(tmp_path, monkeypatch):
+  """`DynaTablesConfig.checkpoints` sets the rows (here 200,000 for thesis 4.7.5.3's "40 %
+  completion"); a checkpoint below 1 is refused by name."""
+  from tf_equirl.experiments import dyna_tables
+
+  with pytest.raises(ValueError, match="checkpoints"):
+    dyna_tables.DynaTablesConfig(checkpoints=(0, 10_000))
+  config = dyna_tables.DynaTablesConfig(
+    env="CartPole-v1",
+    seeds=3,
+    planning_ratios=(1,),
+    models=("gcnn",),
+    total_steps=300_000,
+    checkpoints=(10_000, 100_000, 200_000),
+    runs=str(tmp_path / "runs"),
+    results=str(tmp_path / "results"),
+    progress=False,
+  )
+  rng = np.random.default_rng(0)
+  steps = np.arange(1, 601) * 512
+
+  def fake_train(arms, seeds, runs_dir, **kwargs):
+    return {a.name: (steps, rng.uniform(20, 500, (3, 600)), COUNTS) for a in arms}
+
+  monkeypatch.setattr(dyna_tables, "train_arms", fake_train)
+  text = open(dyna_tables.run(config), encoding="utf-8").read()
+  section = text.split("## Every configuration")[1]
+  for row in ("| 10,000 |", "| 100,000 |", "| 200,000 |"):
+    assert row in section
+  assert "| 500,000 |" not in section

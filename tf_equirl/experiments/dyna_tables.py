@@ -505,6 +505,9 @@ class DynaTablesConfig:
     total_steps: real environment steps per seed (None: the thesis' for `env`).
     model_epochs: online world-model epochs per Dyna iteration (None: the environment's).
     horizon: branched-rollout horizon of the levers.
+    checkpoints: real steps the tables report at (None: the environment's table rows;
+      CartPole: 10k, 100k, 500k); the registry's CartPole study adds 200,000 for the text of
+      thesis 4.7.5.3, which reads Table 4.5 "at the 20%, 40%, and 100% completion".
     levers: the levers part's variants (some of `LEVERS`).
     runs: folder of the per-seed outputs (`<runs>/<short>[_levers|_online]/<arm>`).
     results: folder of the results file and its plot.
@@ -526,6 +529,7 @@ class DynaTablesConfig:
   total_steps: Optional[int] = None
   model_epochs: Optional[int] = None
   horizon: int = 20
+  checkpoints: Optional[Tuple[int, ...]] = None
   levers: Tuple[str, ...] = LEVERS
   runs: str = os.path.join("runs", "reproduce_dyna")
   results: str = "results"
@@ -545,6 +549,10 @@ class DynaTablesConfig:
       raise ValueError(f"DynaTablesConfig.part must be one of {PARTS}, received " f"{self.part!r}.")
     for name in ("seeds", "horizon"):
       checks.positive_int("DynaTablesConfig", name, getattr(self, name))
+    if self.checkpoints is not None:
+      self.checkpoints = tuple(self.checkpoints)
+      for step in self.checkpoints:
+        checks.positive_int("DynaTablesConfig", "checkpoints", step)
     for name in ("total_steps", "model_epochs", "seeds_per_trial"):
       checks.positive_int("DynaTablesConfig", name, getattr(self, name), allow_none=True)
     check_backend("DynaTablesConfig", self.backend)
@@ -636,4 +644,5 @@ def run(config: DynaTablesConfig) -> str:
     title,
     thesis=config.part == "supervised",
     figure=figure,
+    checkpoints=config.checkpoints,
   )

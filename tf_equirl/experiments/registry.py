@@ -706,9 +706,9 @@ def _studies() -> Tuple[Study, ...]:
       "Supervised-Dyna on CartPole-v1 with the zoo's frozen world models " "(thesis Table 4.5)",
       "Dyna and world models",
       "0-31 per configuration",
-      "500,000 real steps (checkpoints 10k, 100k, 500k); planning ratios 1, 2, 4, 8; 50 Dyna "
-      "iterations",
-      _dyna("CartPole-v1", "supervised", 32),
+      "500,000 real steps (checkpoints 10k, 100k, 200k, 500k); planning ratios 1, 2, 4, 8; 50 "
+      "Dyna iterations",
+      _dyna("CartPole-v1", "supervised", 32, checkpoints=(10_000, 100_000, 200_000, 500_000)),
     ),
     (
       "dyna_catch",
