@@ -587,7 +587,7 @@ def define_training_flags(network: str, xla_runtime: bool, out_help: str) -> Tra
       None,
       sorted(PRESETS),
       "Named PPO settings applied before the PPOConfig "
-      "flags (tf_equirl.agents.ppo.PRESETS, results/ppo_catch/thesis_gaps.md).",
+      "flags (tf_equirl.agents.ppo.PRESETS, results/ppo_gaps_catch/README.md).",
     ),
     seeds=flags.DEFINE_string(
       "seeds",

@@ -5,7 +5,7 @@
 For each run folder (`seed_<k>.csv` and `summary.json` of `launchers.train_ppo` /
 `reproduce_ppo`) prints one table row per reading of `tf_equirl.results.READINGS`: the
 tables' own, a moving average of 10 iterations, a step axis per environment and the mean of
-the episodes finishing (results/ppo_catch/thesis_gaps.md).
+the episodes finishing (results/ppo_gaps_catch/README.md).
 """
 
 import glob

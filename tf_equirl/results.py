@@ -235,7 +235,7 @@ def steps_to_threshold(
 
 
 # Ways to read a return off the per-iteration columns of `seed_<k>.csv` at a step count
-# (results/ppo_catch/thesis_gaps.md): the thesis reads moving averages (window 10) off its curves and
+# (results/ppo_gaps_catch/README.md): the thesis reads moving averages (window 10) off its curves and
 # does not say whether its step axis sums over the environments or whether its return is the
 # time-weighted PureJaxRL metric or the mean of the episodes finishing.
 READINGS = {

@@ -271,6 +271,7 @@ def _ppo(
   quick_networks: Sequence[str],
   total_steps: Optional[int] = None,
   checkpoints: Optional[Tuple[int, ...]] = None,
+  preset: Optional[str] = None,
 ) -> Dict[str, Any]:
   from tf_equirl.experiments import ppo_tables  # pylint: disable=import-outside-toplevel
 
@@ -281,6 +282,7 @@ def _ppo(
       networks=tuple(networks),
       total_steps=total_steps,
       checkpoints=checkpoints,
+      preset=preset,
       progress=False,
       **t.fields(),
     )
@@ -292,6 +294,7 @@ def _ppo(
       networks=tuple(quick_networks),
       total_steps=2048,
       checkpoints=(1024, 2048),
+      preset=preset,
       progress=False,
       **t.fields(),
     )
@@ -299,13 +302,41 @@ def _ppo(
   flags = [f"--env={env}", f"--seeds={seeds}"]
   flags += [f"--total_steps={total_steps}"] if total_steps else []
   flags += [f"--checkpoints={','.join(str(c) for c in checkpoints)}"] if checkpoints else []
-  flags += [f"--networks={','.join(networks)}", "--no_progress"]
+  flags += [f"--networks={','.join(networks)}"]
+  flags += [f"--preset={preset}"] if preset else []
+  flags += ["--no_progress"]
   return dict(
     full=full,
     quick=quick,
     run=ppo_tables.run,
     seed_list=lambda config: range(config.seeds),
     command="python -m launchers.reproduce_ppo " + " ".join(flags),
+  )
+
+
+def _gaps(env: str, seeds: int, quick_hypotheses: Tuple[str, ...]) -> Dict[str, Any]:
+  from tf_equirl.experiments import ppo_gaps  # pylint: disable=import-outside-toplevel
+
+  def full(t: Target):
+    return ppo_gaps.PPOGapsConfig(env=env, seeds=seeds, progress=False, **t.fields())
+
+  def quick(t: Target):
+    return ppo_gaps.PPOGapsConfig(
+      env=env,
+      seeds=2,
+      hypotheses=quick_hypotheses,
+      total_steps=2048,
+      checkpoints=(1024, 2048),
+      progress=False,
+      **t.fields(),
+    )
+
+  return dict(
+    full=full,
+    quick=quick,
+    run=ppo_gaps.run,
+    seed_list=lambda config: range(config.seeds),
+    command=f"python -m launchers.reproduce_ppo_gaps --env={env} --seeds={seeds} --no_progress",
   )
 
 
@@ -684,6 +715,54 @@ def _studies() -> Tuple[Study, ...]:
       "0-127 per network",
       "20,000 env steps per seed; checkpoints 2k, 10k, 20k",
       _ppo("Catch-v0", 128, ("mlp", "gcnn", "gcnn:invariant"), ("mlp", "gcnn")),
+    ),
+    (
+      "ppo_catch_large_step",
+      "PPO on Catch with a 7x larger Adam step (the `large_step` preset)",
+      "PPO",
+      "0-127 per network",
+      "20,000 env steps per seed; checkpoints 2k, 10k, 20k",
+      _ppo("Catch-v0", 128, ("mlp", "gcnn"), ("mlp", "gcnn"), preset="large_step"),
+    ),
+    (
+      "ppo_catch_frequent_updates",
+      "PPO on Catch updating twice as often (the `frequent_updates` preset)",
+      "PPO",
+      "0-127 per network",
+      "20,000 env steps per seed; checkpoints 2k, 10k, 20k",
+      _ppo("Catch-v0", 128, ("mlp", "gcnn"), ("mlp", "gcnn"), preset="frequent_updates"),
+    ),
+    (
+      "ppo_cartpole_purejaxrl_step",
+      "PPO on CartPole-v1 with PureJaxRL's Adam step (the `purejaxrl_step` preset)",
+      "PPO",
+      "0-127 per network",
+      "500,000 env steps per seed; checkpoints 10k, 100k, 500k",
+      _ppo(
+        "CartPole-v1",
+        128,
+        ("mlp", "symmetrizer", "gcnn", "gcnn:invariant"),
+        ("mlp", "gcnn"),
+        preset="purejaxrl_step",
+      ),
+    ),
+    (
+      "ppo_gaps_catch",
+      "Why PPO on Catch differs from the thesis' Table 4.4: readings, hidden layer, step "
+      "size, width, rollouts, critic, update frequency",
+      "PPO",
+      "0-31 per arm",
+      "20,000 env steps per seed; 49 arms; checkpoints 2k, 10k, 20k",
+      _gaps("Catch-v0", 32, ("readings", "critic")),
+    ),
+    (
+      "ppo_gaps_cartpole",
+      "Why PPO on CartPole-v1 differs from the thesis' Table 4.2: readings and PureJaxRL's "
+      "step size",
+      "PPO",
+      "0-31 per arm",
+      "500,000 env steps per seed; 6 arms; checkpoints 10k, 100k, 500k",
+      _gaps("CartPole-v1", 32, ("step",)),
     ),
     (
       "ppo_grid",
