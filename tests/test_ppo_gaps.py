@@ -12,7 +12,7 @@ from tf_equirl import results
 from tf_equirl.agents.ppo import default_config
 from tf_equirl.experiments import ppo_gaps
 from tf_equirl.experiments.ppo_tables import parse_network
-from tf_equirl.runner import Arm, arm_folder
+from tf_equirl.runner import arm_folder
 
 
 @pytest.mark.parametrize("env", ppo_gaps.ENVS)
@@ -135,5 +135,5 @@ def test_run_trains_the_selected_arms_and_writes_the_report(tmp_path):
   assert "| g_lr25e3 | gcnn | learning_rate=0.0025 |" in text
   assert "gi_lr25e3 (1,024 steps) - g_lr25e3 (1,024 steps)" in text
   for name in ("g_lr25e3", "gi_lr25e3"):
-    folder = arm_folder(str(tmp_path / "runs" / "Catch-v0"), Arm(name, "gcnn", None))
+    folder = arm_folder(str(tmp_path / "runs" / "Catch-v0"), name)
     assert os.path.exists(os.path.join(folder, "seed_1.csv"))

@@ -737,10 +737,12 @@ class Arm:
   planning_ratio: Optional[float] = None
 
 
-def arm_folder(runs_dir: str, arm: Arm) -> str:
-  """The run folder of `arm` under `runs_dir`: its name with characters other than letters,
-  digits, '_', '.' and '-' replaced by '_' (`"gcnn@C4:invariant"` -> `"gcnn_C4_invariant"`)."""
-  return os.path.join(runs_dir, re.sub(r"[^\w.-]", "_", arm.name))
+def arm_folder(runs_dir: str, arm: Union[Arm, str]) -> str:
+  """The run folder of `arm` (an `Arm` or its name) under `runs_dir`: its name with
+  characters other than letters, digits, '_', '.' and '-' replaced by '_'
+  (`"gcnn@C4:invariant"` -> `"gcnn_C4_invariant"`)."""
+  name = arm if isinstance(arm, str) else arm.name
+  return os.path.join(runs_dir, re.sub(r"[^\w.-]", "_", name))
 
 
 def run_arms(

@@ -490,8 +490,9 @@ def write_report(
       lines.append(f"| {n} | {table[n].network} | {table[n].settings()} | {cells} |")
     for network in sorted({table[n].network for n in present} & set(thesis)):
       by_step = dict(zip(thesis_steps, thesis[network]))
-      cells = " | ".join(by_step.get(c, "-") for c in checkpoints)
-      lines.append(f"| thesis | {network} | the thesis' | {cells} |")
+      if any(c in by_step for c in checkpoints):  # not at other checkpoints (--total_steps)
+        cells = " | ".join(by_step.get(c, "-") for c in checkpoints)
+        lines.append(f"| thesis | {network} | the thesis' | {cells} |")
     lines.append("")
     values: Dict[str, np.ndarray] = {}
     arm_seeds: Dict[str, Sequence[int]] = {}

@@ -340,6 +340,31 @@ def _gaps(env: str, seeds: int, quick_hypotheses: Tuple[str, ...]) -> Dict[str, 
   )
 
 
+def _runtime() -> Dict[str, Any]:
+  from tf_equirl.experiments import runtime_study  # pylint: disable=import-outside-toplevel
+
+  def full(t: Target):
+    return runtime_study.RuntimeStudyConfig(**t.fields(results=False))
+
+  def quick(t: Target):
+    return runtime_study.RuntimeStudyConfig(
+      envs=("Catch-v0",),
+      networks=("mlp",),
+      seeds=2,
+      total_steps=2048,
+      checkpoints=(1024, 2048),
+      **t.fields(results=False),
+    )
+
+  return dict(
+    full=full,
+    quick=quick,
+    run=runtime_study.run,
+    seed_list=lambda config: range(config.seeds),
+    command="python -m launchers.reproduce_all --only=xla_runtime",
+  )
+
+
 def _dyna(
   env: str, part: str, seeds: int, quick_models: Sequence[str] = ("mlp",), **fields
 ) -> Dict[str, Any]:
@@ -763,6 +788,14 @@ def _studies() -> Tuple[Study, ...]:
       "0-31 per arm",
       "500,000 env steps per seed; 6 arms; checkpoints 10k, 100k, 500k",
       _gaps("CartPole-v1", 32, ("step",)),
+    ),
+    (
+      "xla_runtime",
+      "PPO under XLA's two CPU runtimes: which one ran, and the statistics of each",
+      "PPO",
+      "0-31 per network and runtime",
+      "the thesis' steps (CartPole 500,000, Catch 20,000); MLP and G-CNN",
+      _runtime(),
     ),
     (
       "ppo_grid",
