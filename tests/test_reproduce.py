@@ -211,3 +211,44 @@ def test_dyna_tables_report_at_the_configured_checkpoints(tmp_path, monkeypatch)
   for row in ("| 10,000 |", "| 100,000 |", "| 200,000 |"):
     assert row in section
   assert "| 500,000 |" not in section
+
+
+def test_dyna_report_tests_each_equivariant_world_model_against_the_mlp_one(tmp_path, monkeypatch):
+  """The supervised tables pair every equivariant world model's arm with the MLP model's arm
+  of the same planning ratio; a clearly better G-CNN model is read as beating it, and the
+  proximal model's arms are paired too."""
+  from tf_equirl.experiments import dyna_tables
+
+  config = dyna_tables.DynaTablesConfig(
+    env="Catch-v0",
+    seeds=6,
+    planning_ratios=(1, 2),
+    models=("mlp", "gcnn", "gcnn_proximal"),
+    runs=str(tmp_path / "runs"),
+    results=str(tmp_path / "results"),
+    progress=False,
+  )
+  pairs = dyna_tables.world_model_pairs(config.arms())
+  assert pairs == [
+    ("equi_dyna_pr1", "dyna_pr1"),
+    ("equi_dyna_pr2", "dyna_pr2"),
+    ("equi_dyna_proximal_pr1", "dyna_pr1"),
+    ("equi_dyna_proximal_pr2", "dyna_pr2"),
+  ]
+  rng = np.random.default_rng(0)
+  steps = np.arange(1, 41) * 512
+
+  def fake_train(arms, seeds, runs_dir, **kwargs):
+    out = {}
+    for a in arms:
+      lift = 0.5 if a.agent == "equi_dyna" else 0.0
+      out[a.name] = (steps, lift + 0.01 * rng.standard_normal((6, steps.size)), COUNTS)
+    return out
+
+  monkeypatch.setattr(dyna_tables, "train_arms", fake_train)
+  text = open(dyna_tables.run(config), encoding="utf-8").read()
+  section = text.split("## Each equivariant world model against the MLP world model")[1]
+  assert "equi_dyna_pr2 (20,000 steps) beats dyna_pr2 (20,000 steps)" in section
+  assert "equi_dyna_proximal_pr1 (10,000 steps) level with dyna_pr1 (10,000 steps)" in section
+  # without an MLP world model there is nothing to pair
+  assert dyna_tables.world_model_pairs([a for a in config.arms() if a.agent != "dyna"]) == []

@@ -31,7 +31,13 @@ from tf_equirl import checks, results, runs as runs_lib
 from tf_equirl.agents.dyna.config import DynaConfig, default_dyna_config
 from tf_equirl.envs.defaults import DEFAULTS, env_defaults
 from tf_equirl.experiments._arms import check_backend, train_arms
-from tf_equirl.experiments._compare import against_reference, at_step, comparisons_section, seeds_of
+from tf_equirl.experiments._compare import (
+  against_reference,
+  at_step,
+  checkpoint_label,
+  comparisons_section,
+  seeds_of,
+)
 from tf_equirl.runner import Arm, default_checkpoints
 
 __all__ = [
@@ -46,6 +52,7 @@ __all__ = [
   "online_grid_arms",
   "best_ratio",
   "write_report",
+  "world_model_pairs",
   "write_grid_report",
   "grid_runs_from_sweeps",
   "final_transition_accuracy",
@@ -196,6 +203,20 @@ def best_ratio(arms: Sequence[Arm], runs: Dict[str, tuple], agent: str) -> Arm:
   return max(candidates, key=lambda a: float(np.mean(runs[a.name][1])))
 
 
+def world_model_pairs(arms: Sequence[Arm]) -> List[Tuple[str, str]]:
+  """`(equivariant arm, MLP arm)` pairs: every arm of an equivariant world model
+  (`equi_dyna`, `equi_dyna_proximal`) with the Dyna arm (MLP world model) of the same
+  planning ratio or variant (its name with the agent replaced by `dyna`), where there is one."""
+  names = {a.name for a in arms}
+  pairs = []
+  for a in arms:
+    if a.agent in WORLD_MODEL_OF and a.agent != "dyna":
+      twin = a.name.replace(a.agent, "dyna", 1)
+      if twin in names:
+        pairs.append((a.name, twin))
+  return pairs
+
+
 def write_report(
   path: str,
   env: str,
@@ -292,6 +313,29 @@ def write_report(
         arm_seeds,
         heading="## Each configuration against the baseline",
         what="real-environment return at each checkpoint",
+      ),
+    ]
+  model_pairs = world_model_pairs([a for a in arms if a.name in trained])
+  if model_pairs:
+    model_values: Dict[str, np.ndarray] = {}
+    model_seeds: Dict[str, Sequence[int]] = {}
+    labelled: List[Tuple[str, str]] = []
+    by_arm = seeds_of(trained, seeds)
+    for step in checkpoints:
+      for equi, mlp in model_pairs:
+        for name in (equi, mlp):
+          label = checkpoint_label(name, step)
+          model_values[label] = at_step(trained[name][1], trained[name][0], step)
+          model_seeds[label] = by_arm[name]
+        labelled.append((checkpoint_label(equi, step), checkpoint_label(mlp, step)))
+    lines += [
+      "",
+      comparisons_section(
+        model_values,
+        labelled,
+        model_seeds,
+        heading="## Each equivariant world model against the MLP world model",
+        what="real-environment return at each checkpoint, at the same planning ratio or " "variant",
       ),
     ]
   lines.append(f"\n![curves]({os.path.basename(png)})\n")

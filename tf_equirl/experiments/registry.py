@@ -398,7 +398,11 @@ def _dyna(
   flags = [f"--env={env}"] + ([f"--part={part}"] if part != "supervised" else [])
   flags.append(f"--seeds={seeds}")
   for key, value in fields.items():
-    text = ",".join(f"{v:g}" for v in value) if isinstance(value, tuple) else str(value)
+    text = (
+      ",".join(v if isinstance(v, str) else f"{v:g}" for v in value)
+      if isinstance(value, tuple)
+      else str(value)
+    )
     flags.append(f"--{key}={text}")
   return dict(
     full=full,
@@ -720,6 +724,7 @@ _GRID_NETWORKS = (
   "steerable@C2",
   "steerable_lean",
 )
+_SUPERVISED_MODELS = ("mlp", "gcnn", "gcnn_proximal")  # the proximal one is the thesis' Equi-Dyna
 _ONLINE: Dict[str, Any] = dict(planning_ratios=(0.5, 1, 2, 4, 8), dyna_iterations=(5, 10, 50, 100))
 
 
@@ -815,20 +820,28 @@ def _studies() -> Tuple[Study, ...]:
     ),
     (
       "dyna_cartpole",
-      "Supervised-Dyna on CartPole-v1 with the zoo's frozen world models " "(thesis Table 4.5)",
+      "Supervised-Dyna on CartPole-v1 with the zoo's frozen world models (MLP, G-CNN with mean "
+      "and with proximal pooling; thesis Table 4.5)",
       "Dyna and world models",
       "0-31 per configuration",
       "500,000 real steps (checkpoints 10k, 100k, 200k, 500k); planning ratios 1, 2, 4, 8; 50 "
       "Dyna iterations",
-      _dyna("CartPole-v1", "supervised", 32, checkpoints=(10_000, 100_000, 200_000, 500_000)),
+      _dyna(
+        "CartPole-v1",
+        "supervised",
+        32,
+        models=_SUPERVISED_MODELS,
+        checkpoints=(10_000, 100_000, 200_000, 500_000),
+      ),
     ),
     (
       "dyna_catch",
-      "Supervised-Dyna on Catch with the zoo's frozen world models (thesis " "Table 4.6)",
+      "Supervised-Dyna on Catch with the zoo's frozen world models (MLP, G-CNN with mean and "
+      "with proximal pooling; thesis Table 4.6)",
       "Dyna and world models",
       "0-31 per configuration",
       "20,000 real steps; planning ratios 1, 2, 4, 8; 50 Dyna iterations",
-      _dyna("Catch-v0", "supervised", 32),
+      _dyna("Catch-v0", "supervised", 32, models=_SUPERVISED_MODELS),
     ),
     (
       "dyna_cartpole_online",
