@@ -252,3 +252,26 @@ def test_dyna_report_tests_each_equivariant_world_model_against_the_mlp_one(tmp_
   assert "equi_dyna_proximal_pr1 (10,000 steps) level with dyna_pr1 (10,000 steps)" in section
   # without an MLP world model there is nothing to pair
   assert dyna_tables.world_model_pairs([a for a in config.arms() if a.agent != "dyna"]) == []
+
+
+def test_a_preset_table_names_its_preset_and_settings(tmp_path, monkeypatch):
+  config = ppo_tables.PPOTablesConfig(
+    env="Catch-v0",
+    seeds=3,
+    networks=("mlp",),
+    preset="large_step",
+    runs=str(tmp_path / "runs"),
+    results=str(tmp_path / "results"),
+    progress=False,
+  )
+  assert all(a.config.learning_rate == 2.5e-3 for a in config.arms())
+  steps = np.arange(1, 41) * 512
+  monkeypatch.setattr(
+    ppo_tables,
+    "train_arms",
+    lambda arms, *a, **k: {x.name: (steps, np.zeros((3, 40)), COUNTS) for x in arms},
+  )
+  text = open(ppo_tables.run(config)).read()
+  assert text.startswith(
+    "# PPO on Catch-v0 with the `large_step` preset (learning_rate=0.0025; the rest the thesis')"
+  )

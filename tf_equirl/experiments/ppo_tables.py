@@ -443,6 +443,13 @@ def run(config: PPOTablesConfig) -> str:
   short = short_name(config.env)
   path = config.report or os.path.join(config.results, f"ppo_{short}", "README.md")
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  title = None
+  if config.preset:
+    settings = ", ".join(f"{k}={v:g}" for k, v in PRESETS[config.preset].items())
+    title = (
+      f"PPO on {config.env} with the `{config.preset}` preset ({settings}; the rest the "
+      "thesis'): equivariant vs MLP actors"
+    )
   return write_report(
     path,
     config.env,
@@ -451,5 +458,6 @@ def run(config: PPOTablesConfig) -> str:
     seeds,
     config.command,
     config.checkpoints,
+    title=title,
     figure=os.path.join(os.path.dirname(path), f"ppo_{short}.png"),
   )
