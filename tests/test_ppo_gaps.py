@@ -12,7 +12,7 @@ from tf_equirl import results
 from tf_equirl.agents.ppo import default_config
 from tf_equirl.experiments import ppo_gaps
 from tf_equirl.experiments.ppo_tables import parse_network
-from tf_equirl.runner import arm_folder
+from tf_equirl.runner import arm_folder, run_arms
 
 
 @pytest.mark.parametrize("env", ppo_gaps.ENVS)
@@ -134,6 +134,12 @@ def test_run_trains_the_selected_arms_and_writes_the_report(tmp_path):
   text = open(path).read()
   assert "| g_lr25e3 | gcnn | learning_rate=0.0025 |" in text
   assert "gi_lr25e3 (1,024 steps) - g_lr25e3 (1,024 steps)" in text
-  for name in ("g_lr25e3", "gi_lr25e3"):
-    folder = arm_folder(str(tmp_path / "runs" / "Catch-v0"), name)
-    assert os.path.exists(os.path.join(folder, "seed_1.csv"))
+  # each arm trained in a process of its own (isolate, the default) equals the same arm
+  # trained in this process, bit for bit
+  arm = config.arms()[1]
+  run_arms([arm], [0, 1], str(tmp_path / "here"), resume=False, progress=False)
+  for seed in (0, 1):
+    isolated = arm_folder(str(tmp_path / "runs" / "Catch-v0"), arm.name)
+    here = arm_folder(str(tmp_path / "here"), arm.name)
+    name = f"seed_{seed}.csv"
+    assert open(os.path.join(isolated, name)).read() == open(os.path.join(here, name)).read()

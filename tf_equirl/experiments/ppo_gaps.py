@@ -379,6 +379,9 @@ class PPOGapsConfig:
     resume: reuse an arm's finished runs.
     progress: show progress bars.
     backend, address, seeds_per_trial: as `tf_equirl.experiments.ppo_tables.PPOTablesConfig`.
+    isolate: train each arm in a process of its own (`tf_equirl.experiments._arms.
+      train_arms`): XLA keeps every compiled program for the life of a process, and the
+      study has dozens of arms.
     command: the command line written into the report.
   """
 
@@ -395,6 +398,7 @@ class PPOGapsConfig:
   backend: str = "local"
   address: Optional[str] = None
   seeds_per_trial: Optional[int] = 16
+  isolate: bool = True
   command: str = "python -m launchers.reproduce_ppo_gaps"
 
   def __post_init__(self):
@@ -546,6 +550,7 @@ def run(config: PPOGapsConfig) -> str:
     backend=config.backend,
     address=config.address,
     seeds_per_trial=config.seeds_per_trial,
+    isolate=config.isolate,
   )
   short = "cartpole" if config.env.startswith("CartPole") else "catch"
   path = config.report or os.path.join(config.results, f"ppo_gaps_{short}", "README.md")
