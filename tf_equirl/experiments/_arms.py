@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -19,6 +19,29 @@ def check_backend(owner: str, backend: str) -> None:
     raise ValueError(f"{owner}.backend must be one of {BACKENDS}, received {backend!r}.")
 
 
+ISOLATE_ABOVE = 6
+"""`train_arms(isolate=None)` isolates its arms when more than this many are unfinished."""
+
+
+def run_in_fresh_process(target: Callable[..., None], args: Sequence[Any], what: str) -> None:
+  """Calls `target(*args)` (a module-level function, picklable arguments) in a fresh
+  process and waits for it. XLA keeps every program it compiles for the life of a process
+  (about 0.3 GB per PPO configuration on Catch), so a study of dozens of configurations in
+  one process runs out of memory; a child that trains one and exits frees it. The child
+  inherits the environment (XLA's runtime flag included), so it trains as this process would.
+
+  Raises:
+    RuntimeError: the child failed (`what` and its exit status are named).
+  """
+  child = multiprocessing.get_context("spawn").Process(target=target, args=tuple(args))
+  child.start()
+  child.join()
+  if child.exitcode != 0:
+    raise RuntimeError(
+      f"The process training {what} failed (exit status {child.exitcode}); its output is above."
+    )
+
+
 def _train_one(arm: Arm, seeds: Sequence[int], runs_dir: str, resume: bool, progress: bool):
   run_arms([arm], seeds, runs_dir, resume=resume, progress=progress)
 
@@ -32,17 +55,15 @@ def train_arms(
   backend: str = "local",
   address: Optional[str] = None,
   seeds_per_trial: Optional[int] = None,
-  isolate: bool = False,
+  isolate: Optional[bool] = None,
 ) -> Dict[str, Tuple[np.ndarray, np.ndarray, dict]]:
   """`tf_equirl.runner.run_arms` with `backend="local"`; `tf_equirl.sweeps.run_arms_on_ray`
   (each arm's seeds as Ray Tune trials, on this machine or the cluster at `address`) with
   `backend="ray"`.
 
-  `isolate=True` (local backend) trains each arm in a fresh process of its own, then reads
-  the finished runs back: XLA keeps every program it compiles for the life of a process
-  (about 0.3 GB per PPO arm on Catch), so a study of dozens of arms in one process runs out
-  of memory. The child inherits the environment (XLA's runtime flag included), so its runs
-  equal those of this process bit for bit.
+  `isolate=True` (local backend) trains each unfinished arm in a fresh process of its own
+  (`run_in_fresh_process`), then reads the finished runs back, bit for bit the runs this
+  process would have made; None isolates when more than `ISOLATE_ABOVE` arms are unfinished.
 
   Raises:
     RuntimeError: an isolated arm's process failed (the arm and exit status are named).
@@ -52,20 +73,15 @@ def train_arms(
     from tf_equirl import sweeps  # pylint: disable=import-outside-toplevel  (Ray)
 
     return sweeps.run_arms_on_ray(arms, seeds, runs_dir, resume, seeds_per_trial, address)
-  if isolate:
-    context = multiprocessing.get_context("spawn")
-    for arm in arms:
-      if resume and runs.load_finished_run(arm_folder(runs_dir, arm), arm.config, seeds):
-        continue
-      child = context.Process(
-        target=_train_one, args=(arm, list(seeds), runs_dir, resume, progress)
+  pending = [
+    a
+    for a in arms
+    if not (resume and runs.load_finished_run(arm_folder(runs_dir, a), a.config, seeds))
+  ]
+  if isolate or (isolate is None and len(pending) > ISOLATE_ABOVE):
+    for arm in pending:
+      run_in_fresh_process(
+        _train_one, (arm, list(seeds), runs_dir, resume, progress), f"arm {arm.name!r}"
       )
-      child.start()
-      child.join()
-      if child.exitcode != 0:
-        raise RuntimeError(
-          f"train_arms: the process training arm {arm.name!r} failed (exit status "
-          f"{child.exitcode}); its output is above."
-        )
     resume = True  # every arm is finished now: read them back
   return run_arms(arms, seeds, runs_dir, resume=resume, progress=progress)

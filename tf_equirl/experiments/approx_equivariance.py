@@ -47,6 +47,7 @@ from tf_equirl.agents.ppo.config import default_config
 from tf_equirl.envs.defaults import env_defaults
 from tf_equirl.experiments._compare import at_step, checkpoint_label, comparisons_section
 from tf_equirl.networks import builders
+from tf_equirl.experiments._arms import run_in_fresh_process
 from tf_equirl.runner import resume_experiment
 from tf_equirl.testing import equivariance_error_by_element, relaxed_weight_spread
 
@@ -223,6 +224,18 @@ def _finished(out: str, config, seeds: List[int]) -> bool:
   )
 
 
+def _resume(config, seeds: List[int], out: str, checkpoints: List[int]) -> None:
+  resume_experiment(
+    config,
+    seeds,
+    out,
+    checkpoints=checkpoints,
+    progress=False,
+    tensorboard=False,
+    save_models=True,
+  )
+
+
 def train_config(
   env_name: str,
   network: str,
@@ -236,15 +249,9 @@ def train_config(
   seeds = list(seeds)
   if not _finished(out, config, seeds):
     start = time.perf_counter()
-    resume_experiment(
-      config,
-      seeds,
-      out,
-      checkpoints=checkpoints,
-      progress=False,
-      tensorboard=False,
-      save_models=True,
-    )
+    # in a process of its own: the study trains dozens of configurations, and XLA keeps
+    # every compiled program for the life of a process
+    run_in_fresh_process(_resume, (config, seeds, out, list(checkpoints)), f"{env_name} {network}")
     print(
       f"trained {env_name} {network}: {len(seeds)} seeds in "
       f"{time.perf_counter() - start:.0f} s",
