@@ -143,3 +143,31 @@ def test_run_trains_the_selected_arms_and_writes_the_report(tmp_path):
     here = arm_folder(str(tmp_path / "here"), arm.name)
     name = f"seed_{seed}.csv"
     assert open(os.path.join(isolated, name)).read() == open(os.path.join(here, name)).read()
+
+
+def test_train_arms_isolates_many_unfinished_arms(monkeypatch):
+  """`train_arms(isolate=None)` trains each arm in a fresh process only when more than
+  `ISOLATE_ABOVE` arms are unfinished; `isolate=True`/`False` force it either way."""
+  from tf_equirl.experiments import _arms
+  from tf_equirl.runner import Arm
+
+  isolated = []
+  monkeypatch.setattr(_arms.runs, "load_finished_run", lambda *a: None)
+  monkeypatch.setattr(
+    _arms, "run_in_fresh_process", lambda target, args, what: isolated.append(args[0].name)
+  )
+  monkeypatch.setattr(_arms, "run_arms", lambda arms, *a, **k: {x.name: x for x in arms})
+  config = default_config("Catch-v0")
+
+  def arms(n):
+    return [Arm(f"arm{i}", "mlp", config) for i in range(n)]
+
+  limit = _arms.ISOLATE_ABOVE
+  assert set(_arms.train_arms(arms(limit), [0], "runs")) == {f"arm{i}" for i in range(limit)}
+  assert isolated == []
+  _arms.train_arms(arms(limit + 1), [0], "runs")
+  assert isolated == [f"arm{i}" for i in range(limit + 1)]
+  isolated.clear()
+  _arms.train_arms(arms(limit + 1), [0], "runs", isolate=False)
+  _arms.train_arms(arms(1), [0], "runs", isolate=True)
+  assert isolated == ["arm0"]
