@@ -21,6 +21,24 @@ _MODELS = flags.DEFINE_list(
 _BUDGETS = flags.DEFINE_list("budgets", ["100", "1000"], "Training episodes per run.")
 _EPOCHS = flags.DEFINE_integer("epochs", 100, "Epochs per run.", lower_bound=1)
 _EVAL = flags.DEFINE_integer("eval_episodes", 100, "Evaluation episodes per run.", lower_bound=1)
+_BASELINES = flags.DEFINE_list(
+  "baselines",
+  list(study.BASELINES),
+  "Baselines beside the models at PRAE's real transitions "
+  "(tf_equirl.experiments.prae_baselines); empty for none.",
+)
+_PLANNED = flags.DEFINE_integer(
+  "dyna_planned_steps",
+  None,
+  "Supervised-Dyna's planned steps (default: the environment's PPO budget).",
+  lower_bound=1,
+)
+_MODEL_EPOCHS = flags.DEFINE_integer(
+  "dyna_model_epochs",
+  None,
+  "Epochs of Supervised-Dyna's world model (default: the thesis').",
+  lower_bound=1,
+)
 _RUNS = flags.DEFINE_string("runs", "runs/prae", "Folder of per-run summaries.")
 _RESULTS = flags.DEFINE_string("results", "results/prae", "Results folder.")
 _NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Accepted for symmetry; prints nothing.")
@@ -37,6 +55,9 @@ def main(argv):
       seeds=_SEEDS.value,
       epochs=_EPOCHS.value,
       eval_episodes=_EVAL.value,
+      baselines=tuple(_BASELINES.value),
+      dyna_planned_steps=_PLANNED.value,
+      dyna_model_epochs=_MODEL_EPOCHS.value,
       runs=_RUNS.value,
       results=_RESULTS.value,
       report=f"{_RESULTS.value}/README.md",

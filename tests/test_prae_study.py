@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from tf_equirl.experiments import prae_baselines
 from tf_equirl.experiments import prae_study as study
 
 
@@ -27,6 +28,7 @@ def test_report_tables_and_comparisons():
     tasks=("CartPole-v0", "KeyRoom-v0"),
     budgets=(100,),
     models=("prae", "equivariant", "autoencoder"),
+    baselines=(),
     seeds=3,
   )
   rng = np.random.default_rng(0)
@@ -60,6 +62,7 @@ def test_quick_study_runs_an_autoencoder_row(tmp_path):
     tasks=("CartPole-v0",),
     budgets=(3,),
     models=("autoencoder",),
+    baselines=(),
     seeds=1,
     epochs=2,
     batch_size=64,
@@ -74,5 +77,64 @@ def test_quick_study_runs_an_autoencoder_row(tmp_path):
   path = study._run_path(config, "CartPole-v0", "autoencoder", 3, 0)
   with open(path, encoding="utf-8") as f:
     row = json.load(f)
-  assert set(row) == {"loss", "val_loss", "hits_at_1", "return"}
+  assert set(row) == {"loss", "val_loss", "hits_at_1", "return", "real_steps"}
   assert all(np.isfinite(v) for v in row.values()) and row["return"] >= 1
+
+
+def test_baseline_budgets_fit_the_smallest_data_in_whole_iterations():
+  # PPO: the fewest transitions over the seeds (1,300), rounded down to iterations of 512.
+  assert prae_baselines.baseline_budget("ppo", [2_200, 1_300, 1_900], [0, 0, 0], 512) == 1_024
+  # Supervised-Dyna acts for what its model's half leaves: min(2,200-1,100, 1,300-400) = 900.
+  assert prae_baselines.baseline_budget("supervised_dyna", [2_200, 1_300], [1_100, 400], 200) == 800
+  # Less than one iteration of data: one iteration (the report's real_steps shows it).
+  assert prae_baselines.baseline_budget("ppo", [300], [0], 512) == 512
+  with pytest.raises(ValueError, match="Unknown PRAE baseline 'sac'"):
+    prae_baselines.baseline_budget("sac", [1], [0], 1)
+
+
+def test_baselines_are_checked():
+  with pytest.raises(ValueError, match="baselines must be a tuple of"):
+    study.PRAEStudyConfig(baselines=("sac",))
+  for field in ("dyna_planned_steps", "dyna_model_epochs"):
+    with pytest.raises(ValueError, match=f"{field} must be None or a positive integer"):
+      study.PRAEStudyConfig(**{field: 0})
+  with pytest.raises(ValueError, match="runs on .* not 'KeyRoom-v0'"):
+    prae_baselines.run_baseline(study.PRAEStudyConfig(), "KeyRoom-v0", 100, "ppo", "unused")
+
+
+def test_report_sets_each_baseline_against_prae_where_it_runs():
+  config = study.PRAEStudyConfig(
+    tasks=("CartPole-v0", "GridWorld-v0", "KeyRoom-v0"), budgets=(100,), models=("prae",), seeds=3
+  )
+  rng = np.random.default_rng(1)
+  rows = {}
+  for task in config.tasks:
+    rows[(task, 100, "prae")] = [
+      dict({c: float(rng.normal()) for c in study._column_names(task)}, real_steps=2_000 + k)
+      for k in range(3)
+    ]
+    for name in study._baselines(config, task):
+      rows[(task, 100, name)] = [
+        {"return": float(rng.normal()), "real_steps": 1_536} for _ in range(3)
+      ]
+  assert study._baselines(config, "CartPole-v0") == ["ppo", "supervised_dyna"]
+  assert study._baselines(config, "GridWorld-v0") == ["ppo"]
+  assert study._baselines(config, "KeyRoom-v0") == []
+  text = study._report(config, rows)
+  ppo = next(x for x in text.splitlines() if x.startswith("| 100 | ppo |"))
+  mean = np.mean([r["return"] for r in rows[("CartPole-v0", 100, "ppo")]])
+  assert ppo.split(" | ")[2:5] == ["-", "-", "-"] and f"{mean:.3f} +- " in ppo
+  assert ppo.endswith("| 1536 +- 0 |")
+  assert "| 100 | prae | " in text and "| 2001 +- " in text
+  assert "supervised_dyna (100 episodes) - prae (100 episodes)" in text
+  assert text.count("ppo (100 episodes) - prae (100 episodes)") == 2  # CartPole, grid world
+  keyroom = text.split("## KeyRoom-v0")[1]
+  assert "ppo" not in keyroom.split("###")[0]
+
+
+def test_supervised_dyna_model_data_is_the_first_half_of_the_episodes():
+  episode = np.repeat(np.arange(10), 3)
+  data = {"episode": episode, "action": np.arange(30)}
+  half = prae_baselines._first_half(data, 10)
+  assert set(half["episode"]) == {0, 1, 2, 3, 4} and list(half["action"]) == list(range(15))
+  assert set(prae_baselines._first_half(data, 1)["episode"]) == {0}

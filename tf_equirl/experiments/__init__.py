@@ -14,6 +14,16 @@ the pieces its launcher and tests call:
   `launchers/reproduce_approx.py`.
 * `zoo_models`: the model zoo's PPO actors and critics with their cards (`run` returns the
   cards' path), `launchers/build_zoo.py`.
+* `ppo_gaps`: why PPO differs from the thesis' tables, one hypothesis at a time,
+  `launchers/reproduce_ppo_gaps.py`.
+* `runtime_study`: the PPO tables under XLA's two CPU runtimes.
+* `dyna_controlled`: does Equi-Dyna beat PPO? Declared arms and comparisons,
+  `launchers/reproduce_dyna_controlled.py`.
+* `continuous_study` (with `symmetry_gap`): continuous control under exact and broken
+  symmetry.
+* `prae_study` (with `prae_baselines`): learned MDP homomorphisms by data budget, model and
+  task, with PPO and Supervised-Dyna at the same real transitions,
+  `launchers/reproduce_prae.py`.
 
 `registry` holds one `Study` per results folder `results/<name>/` (the launcher command, seeds,
 budgets, full and quick configs) and writes each report with its provenance;

@@ -11,6 +11,10 @@ Rows: data budgets (random-policy episodes) x models x tasks. Models:
   trained on reconstruction, transition and reward losses (`objective="autoencoder"`), then
   the same prototypes, value iteration and lifted policy.
 
+Baselines beside them (`tf_equirl.experiments.prae_baselines`), at no more real transitions
+than the row's PRAE data: `ppo` (model-free) and `supervised_dyna` (Equi-Dyna's world model
+learned from the same random episodes, then planning).
+
 Tasks (`TASKS`): CartPole with CartPole-v0's 200-step episodes and the upright goal, Catch
 and the D4 grid world with the learned reward, and KeyRoom with a goal per door, evaluated
 on its four training doors (corners) and on held-out doors (`ROOM_TEST_DOORS`).
@@ -18,9 +22,10 @@ on its four training doors (corners) and on held-out doors (`ROOM_TEST_DOORS`).
 Columns, per row, over the seeds (mean +- 2 SE of the per-seed values): the last epoch's
 training loss, its loss and Hits@1 on held-out episodes (the loss is each model's own
 objective, so losses compare across budgets and seeds, not across models), and the lifted policy's mean return (KeyRoom: success
-rate on training and held-out doors) over `eval_episodes` episodes per seed. The
-comparisons table (`tf_equirl.stats.compare`, paired over seeds) sets every model against
-`prae` at the same task and budget.
+rate on training and held-out doors) over `eval_episodes` episodes per seed, and the real
+transitions the row learned from (`real_steps`). The comparisons table
+(`tf_equirl.stats.compare`, paired over seeds) sets every model and baseline against `prae`
+at the same task and budget.
 """
 
 from __future__ import annotations
@@ -28,12 +33,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from tf_equirl import envs, results
 from tf_equirl.experiments import _compare
+from tf_equirl.experiments.prae_baselines import BASELINE_TASKS, BASELINES, run_baseline
 from tf_equirl.prae import (
   PRAEConfig,
   PRAETrainer,
@@ -43,7 +49,15 @@ from tf_equirl.prae import (
   plan_and_evaluate,
 )
 
-__all__ = ["PRAEStudyConfig", "MODELS", "TASKS", "ROOM_TEST_DOORS", "task_config", "run"]
+__all__ = [
+  "PRAEStudyConfig",
+  "BASELINES",
+  "MODELS",
+  "TASKS",
+  "ROOM_TEST_DOORS",
+  "task_config",
+  "run",
+]
 
 MODELS: Dict[str, Dict[str, Any]] = {
   "prae": {},
@@ -83,6 +97,12 @@ class PRAEStudyConfig:
     models: names of `MODELS`.
     seeds: seeds 0..seeds-1 per row.
     epochs, batch_size, num_prototypes, sweeps, eval_episodes: as in `PRAEConfig`.
+    baselines: names of `prae_baselines.BASELINES` run beside the models (each on its
+      `BASELINE_TASKS` among `tasks`); () for none.
+    dyna_planned_steps: Supervised-Dyna's planned steps per run; None: the environment's
+      PPO budget (`default_config(env).total_steps`).
+    dyna_model_epochs: epochs of Supervised-Dyna's world model; None: the thesis' (CartPole
+      100, Catch 10).
     runs: folder of per-run summaries (finished runs are reused).
     results: the study's results folder.
     report: path of the report.
@@ -98,6 +118,9 @@ class PRAEStudyConfig:
   num_prototypes: int = 1024
   sweeps: int = 500
   eval_episodes: int = 100
+  baselines: Tuple[str, ...] = BASELINES
+  dyna_planned_steps: Optional[int] = None
+  dyna_model_epochs: Optional[int] = None
   runs: str = "runs/prae"
   results: str = "results/prae"
   report: str = "results/prae/README.md"
@@ -110,6 +133,18 @@ class PRAEStudyConfig:
         raise ValueError(
           f"PRAEStudyConfig.{name} must be a non-empty tuple of {tuple(allowed)}, received "
           f"{getattr(self, name)!r}."
+        )
+    unknown = [v for v in self.baselines if v not in BASELINES]
+    if unknown:
+      raise ValueError(
+        f"PRAEStudyConfig.baselines must be a tuple of {BASELINES}, received "
+        f"{self.baselines!r}."
+      )
+    for name in ("dyna_planned_steps", "dyna_model_epochs"):
+      value = getattr(self, name)
+      if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(
+          f"PRAEStudyConfig.{name} must be None or a positive integer, received {value!r}."
         )
     if not self.budgets or any(int(b) < 1 for b in self.budgets):
       raise ValueError(f"PRAEStudyConfig.budgets must be positive, received {self.budgets!r}.")
@@ -148,6 +183,7 @@ def _one_run(config: PRAEConfig, task: str) -> Dict[str, Any]:
   history = PRAETrainer(model, train, config).fit(validation)
   final = history[-1]
   row: Dict[str, Any] = {
+    "real_steps": int(len(train["action"])),
     "loss": final["loss"],
     "val_loss": final.get("val_loss", final["loss"]),
     "hits_at_1": final.get("val_hits_at_1", final["hits_at_1"]),
@@ -199,15 +235,37 @@ def run(study: PRAEStudyConfig) -> str:
           results.write_json(path, row)
           per_seed.append(row)
         rows[(task, budget, model)] = per_seed
+      for name in _baselines(study, task):
+        rows[(task, budget, name)] = _baseline_rows(study, task, budget, name)
   os.makedirs(os.path.dirname(os.path.abspath(study.report)), exist_ok=True)
   with open(study.report, "w", encoding="utf-8") as f:
     f.write(_report(study, rows))
   return study.report
 
 
-def _cell(values: Sequence[float]) -> str:
+def _baselines(study: PRAEStudyConfig, task: str) -> List[str]:
+  return [name for name in study.baselines if task in BASELINE_TASKS[name]]
+
+
+def _baseline_rows(
+  study: PRAEStudyConfig, task: str, budget: int, name: str
+) -> List[Dict[str, Any]]:
+  paths = [_run_path(study, task, name, budget, seed) for seed in range(study.seeds)]
+  if not all(os.path.exists(p) for p in paths):
+    folder = os.path.join(study.runs, task, f"{name}_{budget}", "train")
+    for path, row in zip(paths, run_baseline(study, task, budget, name, folder)):
+      os.makedirs(os.path.dirname(path), exist_ok=True)
+      results.write_json(path, row)
+  per_seed = []
+  for path in paths:
+    with open(path, encoding="utf-8") as f:
+      per_seed.append(json.load(f))
+  return per_seed
+
+
+def _cell(values: Sequence[float], digits: int = 3) -> str:
   mean, two_se = results.mean_and_2se(np.asarray(values, np.float64))
-  return f"{mean:.3f} +- {two_se:.3f}"
+  return f"{mean:.{digits}f} +- {two_se:.{digits}f}"
 
 
 def _report(study: PRAEStudyConfig, rows) -> str:
@@ -218,22 +276,43 @@ def _report(study: PRAEStudyConfig, rows) -> str:
     f"the lifted policy on {study.eval_episodes} episodes per seed. Cells: mean +- 2 SE over "
     "seeds. `loss`: the last epoch's training loss, `val_loss` the same terms on held-out "
     "episodes (a fifth of the budget), each model's own objective; `hits_at_1`: on the "
-    "held-out episodes. How each run is made: `tf_equirl.experiments.prae_study`.\n",
+    "held-out episodes; `real_steps`: the real transitions the row learned from. How each "
+    "run is made: `tf_equirl.experiments.prae_study`.\n",
   ]
+  if study.baselines:
+    planned = (
+      f"{study.dyna_planned_steps:,} steps"
+      if study.dyna_planned_steps
+      else "as many steps as the environment's PPO budget"
+    )
+    lines.append(
+      "Baselines (`tf_equirl.experiments.prae_baselines`), evaluated greedily on the same "
+      "episodes: `ppo`, PPO with the thesis' MLP actor-critic for as many whole iterations as "
+      "fit in the fewest transitions of any seed's data; `supervised_dyna`, Equi-Dyna's world "
+      "model (proximal G-CNN) learned from the first half of the seed's random episodes, then "
+      f"Dyna acting for the rest of the budget in whole iterations and planning {planned}. "
+      "Neither runs on KeyRoom (goal-conditioned); Supervised-Dyna has no world model "
+      "of the grid world. Where one iteration is more than the data, the baseline gets that "
+      "iteration, and `real_steps` shows it.\n"
+    )
   for task in study.tasks:
     columns = _column_names(task)
     lines.append(f"## {task}\n")
-    lines.append("| episodes | model | " + " | ".join(columns) + " |")
-    lines.append("|---" * (len(columns) + 2) + "|")
+    shown = columns + ["real_steps"]
+    lines.append("| episodes | model | " + " | ".join(shown) + " |")
+    lines.append("|---" * (len(shown) + 2) + "|")
     values: Dict[str, np.ndarray] = {}
     pairs = []
     for budget in study.budgets:
-      for model in study.models:
+      for model in list(study.models) + _baselines(study, task):
         per_seed = rows[(task, budget, model)]
-        # Runs saved before a column existed leave it out: "n/a" rather than a partial mean.
+        # Runs saved before a column existed leave it out: "n/a" rather than a partial mean;
+        # a baseline has no latent model, so no loss or Hits@1 ("-").
         cells = [
-          _cell([r[c] for r in per_seed]) if all(c in r for r in per_seed) else "n/a"
-          for c in columns
+          _cell([r[c] for r in per_seed], 0 if c == "real_steps" else 3)
+          if all(c in r for r in per_seed)
+          else ("-" if model in BASELINES else "n/a")
+          for c in shown
         ]
         lines.append(f"| {budget} | {model} | " + " | ".join(cells) + " |")
         values[f"{model} ({budget} episodes)"] = np.array([r[columns[-1]] for r in per_seed])

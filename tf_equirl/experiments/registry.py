@@ -699,6 +699,8 @@ def _prae() -> Dict[str, Any]:
       num_prototypes=64,
       sweeps=50,
       eval_episodes=4,
+      dyna_planned_steps=1_024,
+      dyna_model_epochs=1,
       **t.fields(),
     )
 
@@ -928,8 +930,9 @@ def _studies() -> Tuple[Study, ...]:
     ),
     (
       "prae",
-      "Learned MDP homomorphisms (PRAE): PRAE, equivariant PRAE and PRAE without negatives "
-      "by data budget on CartPole-v0, Catch, the grid world and the key room",
+      "Learned MDP homomorphisms (PRAE): PRAE, equivariant PRAE, PRAE without negatives and "
+      "the autoencoder by data budget on CartPole-v0, Catch, the grid world and the key room, "
+      "with PPO and Supervised-Dyna at the same real transitions",
       "Dyna and world models",
       "0-15 per row",
       "100 and 1,000 random episodes; 100 epochs; 100 evaluation episodes per seed",
