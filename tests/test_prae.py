@@ -174,6 +174,19 @@ def test_ranking_metrics_match_numpy():
   assert 0.0 < np.mean(rank == 1) < 1.0
   perfect = ranking_metrics(tf.constant(target), tf.constant(target))
   assert float(perfect["hits_at_1"]) == float(perfect["mrr"]) == 1.0
+  # The training batch's size, with the reference's latent width: the same ranks as the
+  # difference form.
+  target = rng.normal(size=(1024, 50)).astype(np.float32)
+  pred = (target + rng.normal(scale=1.2, size=target.shape)).astype(np.float32)
+  got = ranking_metrics(tf.constant(pred), tf.constant(target))
+  distance = ((pred[:, None].astype(np.float64) - target[None]) ** 2).sum(-1)
+  rank = 1 + (distance < np.diag(distance)[:, None]).sum(1)
+  np.testing.assert_allclose(float(got["hits_at_1"]), np.mean(rank == 1), rtol=1e-6)
+  np.testing.assert_allclose(float(got["mrr"]), np.mean(1.0 / rank), rtol=1e-5)
+  # A collapsed latent: every distance ties with the true one.
+  same = np.ones((16, 50), np.float32) * 0.3
+  collapsed = ranking_metrics(tf.constant(same), tf.constant(same))
+  assert float(collapsed["hits_at_1"]) == 1.0
 
 
 def _chain(n):
