@@ -682,17 +682,21 @@ def _continuous() -> Dict[str, Any]:
   )
 
 
-def _prae() -> Dict[str, Any]:
+def _prae(task: str) -> Dict[str, Any]:
   from tf_equirl.experiments import prae_study as study  # pylint: disable=import-outside-toplevel
 
   def full(t: Target):
-    return study.PRAEStudyConfig(**t.fields())
+    return study.PRAEStudyConfig(tasks=(task,), **t.fields())
 
   def quick(t: Target):
+    # Every model and baseline runs on CartPole; the other tasks run PRAE alone, which is
+    # enough for their data, planning and evaluation paths.
+    cartpole = task == "CartPole-v0"
     return study.PRAEStudyConfig(
-      tasks=("CartPole-v0",),
+      tasks=(task,),
       budgets=(10,),
-      models=("prae", "equivariant", "autoencoder"),
+      models=("prae", "equivariant", "autoencoder") if cartpole else ("prae",),
+      baselines=study.BASELINES if cartpole else (),
       seeds=2,
       epochs=2,
       batch_size=128,
@@ -709,8 +713,28 @@ def _prae() -> Dict[str, Any]:
     quick=quick,
     run=study.run,
     seed_list=lambda config: range(config.seeds),
-    command="python -m launchers.reproduce_prae --seeds=16 --no_progress",
+    command=f"python -m launchers.reproduce_prae --tasks={task} --seeds=16 --no_progress",
   )
+
+
+def _prae_baselines(task: str) -> str:
+  """ ", with PPO and Supervised-Dyna at the same real transitions" for the baselines that run
+  on `task` ("" for none)."""
+  from tf_equirl.experiments.prae_baselines import BASELINE_TASKS  # pylint: disable=import-outside-toplevel
+
+  words = {"ppo": "PPO", "supervised_dyna": "Supervised-Dyna"}
+  names = [words[name] for name, tasks in BASELINE_TASKS.items() if task in tasks]
+  return f", with {' and '.join(names)} at the same real transitions" if names else ""
+
+
+# One PRAE study per task, each regenerated on its own (the four together are hundreds of
+# runs).
+_PRAE_TASKS = (
+  ("prae_cartpole", "CartPole-v0", "CartPole-v0 (200-step episodes, the upright goal)"),
+  ("prae_catch", "Catch-v0", "Catch (the learned reward)"),
+  ("prae_grid", "GridWorld-v0", "the D4 grid world (the learned reward)"),
+  ("prae_keyroom", "KeyRoom-v0", "the key room (training and held-out doors)"),
+)
 
 
 _GRID_NETWORKS = (
@@ -928,15 +952,19 @@ def _studies() -> Tuple[Study, ...]:
       "400,000 transitions; 10 epochs; equivariance " "rate over 300 untrained initialisations",
       _transition("Catch-v0", 10, 1, 300),
     ),
-    (
-      "prae",
-      "Learned MDP homomorphisms (PRAE): PRAE, equivariant PRAE, PRAE without negatives and "
-      "the autoencoder by data budget on CartPole-v0, Catch, the grid world and the key room, "
-      "with PPO and Supervised-Dyna at the same real transitions",
-      "Dyna and world models",
-      "0-15 per row",
-      "100 and 1,000 random episodes; 100 epochs; 100 evaluation episodes per seed",
-      _prae(),
+    *(
+      (
+        name,
+        f"Learned MDP homomorphisms (PRAE) on {words}: PRAE, equivariant PRAE, PRAE "
+        "without negatives and the autoencoder by data budget" + baselines,
+        "Dyna and world models",
+        "0-15 per row",
+        "100 and 1,000 random episodes; 100 epochs; 100 evaluation episodes per seed",
+        _prae(task),
+      )
+      for name, task, words, baselines in (
+        (name, task, words, _prae_baselines(task)) for name, task, words in _PRAE_TASKS
+      )
     ),
     (
       "approximate_equivariance",
