@@ -37,6 +37,8 @@ __all__ = [
   "RULE",
   "markdown_differences",
   "mean_and_2se",
+  "format_mean",
+  "summary_cell",
   "worst_decile_cumulative",
   "summarize",
   "write_seed_csv",
@@ -127,16 +129,19 @@ def read_seed_csv(path: str) -> Dict[str, np.ndarray]:
   return {n: data[:, i] for i, n in enumerate(names)}
 
 
-def _fmt(value: float, two_se: float) -> str:
+def format_mean(value: float, two_se: float) -> str:
+  """`"mean +- 2 SE"` with the tables' digits: none from 20 up, one from 2 up, else three."""
   digits = 0 if abs(value) >= 20 else (1 if abs(value) >= 2 else 3)
   return f"{value:.{digits}f} +- {two_se:.{digits}f}"
 
 
-def _cell(r: Dict[str, float]) -> str:
+def summary_cell(r: Dict[str, float]) -> str:
+  """A checkpoint's table cell from a `summarize` row: mean +- 2 SE and the worst decile
+  (the mean alone, marked, for one seed)."""
   digits = 0 if abs(r["mean"]) >= 20 else 3
   if r["seeds"] == 1:  # no spread to report from one seed
     return f"{r['mean']:.{digits}f} (1 seed)"
-  return f"{_fmt(r['mean'], r['two_se'])} (worst 10 %: {r['worst_decile']:.{digits}f})"
+  return f"{format_mean(r['mean'], r['two_se'])} (worst 10 %: {r['worst_decile']:.{digits}f})"
 
 
 def markdown_summary(
@@ -156,11 +161,13 @@ def markdown_summary(
     ]
     for label in labels:
       rows = summaries[label]
-      lines.append(f"| {label} | {rows[0]['seeds']} | " + " | ".join(_cell(r) for r in rows) + " |")
+      lines.append(
+        f"| {label} | {rows[0]['seeds']} | " + " | ".join(summary_cell(r) for r in rows) + " |"
+      )
     return "\n".join(lines) + "\n"
   lines = ["| env steps | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
   for j, step in enumerate(steps):
-    cells = [_cell(summaries[label][j]) for label in labels]
+    cells = [summary_cell(summaries[label][j]) for label in labels]
     lines.append(f"| {step:,} | " + " | ".join(cells) + " |")
   return "\n".join(lines) + "\n"
 

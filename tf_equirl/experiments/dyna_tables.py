@@ -433,8 +433,10 @@ def write_grid_report(
     f"({_dyna_config(arms[1]).epochs} epochs per Dyna iteration on the last acting phase's "
     "transitions, eq. 4.34), MLP actor-critics. **Bold**: above the model-free baseline "
     "with non-overlapping 2-SE intervals.\n",
-    "Model-free baseline: " + " / ".join(results._fmt(r["mean"], r["two_se"]) for r in b) + ".\n",
-  ]  # pylint: disable=protected-access
+    "Model-free baseline: "
+    + " / ".join(results.format_mean(r["mean"], r["two_se"]) for r in b)
+    + ".\n",
+  ]
   better = []
   for model in models:
     lines += [
@@ -450,7 +452,7 @@ def write_grid_report(
           cells.append("-")
           continue
         s = results.summarize(runs[arm.name][1], runs[arm.name][0], checkpoints)
-        text = " / ".join(results._fmt(r["mean"], r["two_se"]) for r in s)  # pylint: disable=protected-access
+        text = " / ".join(results.format_mean(r["mean"], r["two_se"]) for r in s)
         above = [r["mean"] - r["two_se"] > q["mean"] + q["two_se"] for r, q in zip(s, b)]
         if any(above):
           better.append(arm.name)

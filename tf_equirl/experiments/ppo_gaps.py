@@ -442,7 +442,7 @@ def _readings_table(
         if not np.isfinite(row["mean"]):
           cells.append("(past the run)")
         else:
-          cells.append(results._fmt(row["mean"], row["two_se"]))  # pylint: disable=protected-access
+          cells.append(results.format_mean(row["mean"], row["two_se"]))
     lines.append(f"| {reading}: {words} | " + " | ".join(cells) + " |")
   return "\n".join(lines) + "\n"
 
@@ -490,7 +490,7 @@ def write_report(
     ]
     for n in present:
       rows = results.summarize(runs[n][1], runs[n][0], checkpoints)
-      cells = " | ".join(results._cell(r) for r in rows)  # pylint: disable=protected-access
+      cells = " | ".join(results.summary_cell(r) for r in rows)
       lines.append(f"| {n} | {table[n].network} | {table[n].settings()} | {cells} |")
     for network in sorted({table[n].network for n in present} & set(thesis)):
       by_step = dict(zip(thesis_steps, thesis[network]))
