@@ -77,7 +77,8 @@ def test_quick_study_runs_an_autoencoder_row(tmp_path):
   path = study._run_path(config, "CartPole-v0", "autoencoder", 3, 0)
   with open(path, encoding="utf-8") as f:
     row = json.load(f)
-  assert set(row) == {"loss", "val_loss", "hits_at_1", "return", "real_steps"}
+  assert set(row) == {"loss", "val_loss", "hits_at_1", "return", "real_steps", "fingerprint"}
+  row.pop("fingerprint")
   assert all(np.isfinite(v) for v in row.values()) and row["return"] >= 1
 
 
@@ -138,3 +139,35 @@ def test_supervised_dyna_model_data_is_the_first_half_of_the_episodes():
   half = prae_baselines._first_half(data, 10)
   assert set(half["episode"]) == {0, 1, 2, 3, 4} and list(half["action"]) == list(range(15))
   assert set(prae_baselines._first_half(data, 1)["episode"]) == {0}
+
+
+def test_saved_runs_are_reused_only_for_the_same_fingerprint(tmp_path):
+  path = str(tmp_path / "runs" / "seed_0.json")
+  assert study._saved(path, "abc") is None  # nothing saved
+  study._save(path, {"return": 12.0}, "abc")
+  assert study._saved(path, "abc") == {"return": 12.0}
+  assert study._saved(path, "other settings or code") is None
+  with open(path, "w", encoding="utf-8") as f:
+    json.dump({"return": 12.0}, f)  # saved before runs carried a fingerprint
+  assert study._saved(path, "abc") is None
+
+
+def test_fingerprints_follow_the_settings_of_a_run():
+  from tf_equirl import runs
+
+  base = study.PRAEStudyConfig()
+  one = runs.seed_fingerprint(study.task_config(base, "CartPole-v0", "prae", 100, 0), 0)
+  fewer = study.PRAEStudyConfig(epochs=30)
+  assert one == runs.seed_fingerprint(study.task_config(base, "CartPole-v0", "prae", 100, 0), 0)
+  assert one != runs.seed_fingerprint(study.task_config(fewer, "CartPole-v0", "prae", 100, 0), 0)
+  key = prae_baselines.BaselineRun.of(base, "CartPole-v0", 100, "supervised_dyna")
+  planned = prae_baselines.BaselineRun.of(
+    study.PRAEStudyConfig(dyna_planned_steps=1_000), "CartPole-v0", 100, "supervised_dyna"
+  )
+  assert key != planned and runs.config_hash(key) != runs.config_hash(planned)
+  # PPO does not plan: the Dyna settings do not change its runs.
+  assert prae_baselines.BaselineRun.of(base, "CartPole-v0", 100, "ppo") == (
+    prae_baselines.BaselineRun.of(
+      study.PRAEStudyConfig(dyna_planned_steps=1_000), "CartPole-v0", 100, "ppo"
+    )
+  )

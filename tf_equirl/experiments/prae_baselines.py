@@ -27,12 +27,13 @@ that one iteration: more real transitions than PRAE, which `real_steps` shows.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["BASELINES", "BASELINE_TASKS", "baseline_budget", "run_baseline"]
+__all__ = ["BASELINES", "BASELINE_TASKS", "BaselineRun", "baseline_budget", "run_baseline"]
 
 BASELINES = ("ppo", "supervised_dyna")
 # Tasks each baseline runs on. KeyRoom is goal-conditioned (a door per episode): a PPO
@@ -42,6 +43,33 @@ BASELINE_TASKS: Mapping[str, Tuple[str, ...]] = {
   "ppo": ("CartPole-v0", "Catch-v0", "GridWorld-v0"),
   "supervised_dyna": ("CartPole-v0", "Catch-v0"),
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineRun:
+  """What a baseline's row depends on (its saved runs are reused only for the same)."""
+
+  task: str
+  budget: int
+  name: str
+  seeds: int  # the budget is the smallest data over these seeds
+  eval_episodes: int
+  planned_steps: Optional[int]
+  model_epochs: Optional[int]
+
+  @classmethod
+  def of(cls, study, task: str, budget: int, name: str) -> "BaselineRun":
+    """The `BaselineRun` of `name` on `task` at `budget` episodes in `study`."""
+    dyna = name == "supervised_dyna"
+    return cls(
+      task=task,
+      budget=int(budget),
+      name=name,
+      seeds=int(study.seeds),
+      eval_episodes=int(study.eval_episodes),
+      planned_steps=study.dyna_planned_steps if dyna else None,
+      model_epochs=study.dyna_model_epochs if dyna else None,
+    )
 
 
 def _whole_iterations(steps: int, batch: int) -> int:

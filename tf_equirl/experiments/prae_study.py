@@ -37,9 +37,14 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tf_equirl import envs, results
+from tf_equirl import envs, results, runs
 from tf_equirl.experiments import _compare
-from tf_equirl.experiments.prae_baselines import BASELINE_TASKS, BASELINES, run_baseline
+from tf_equirl.experiments.prae_baselines import (
+  BASELINE_TASKS,
+  BASELINES,
+  BaselineRun,
+  run_baseline,
+)
 from tf_equirl.prae import (
   PRAEConfig,
   PRAETrainer,
@@ -217,8 +222,27 @@ def _column_names(task: str) -> List[str]:
   return ["loss", "val_loss", "hits_at_1", "return"]
 
 
+def _saved(path: str, fingerprint: str) -> Optional[Dict[str, Any]]:
+  """The run saved at `path` if it was made by the same config, seed, code and XLA runtime
+  (`fingerprint`, `tf_equirl.runs.seed_fingerprint`), else None: a run of other settings or
+  older code is made again, never reused."""
+  if not os.path.exists(path):
+    return None
+  with open(path, encoding="utf-8") as f:
+    row = json.load(f)
+  if row.pop("fingerprint", None) != fingerprint:
+    return None
+  return row
+
+
+def _save(path: str, row: Dict[str, Any], fingerprint: str) -> None:
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  results.write_json(path, dict(row, fingerprint=fingerprint))
+
+
 def run(study: PRAEStudyConfig) -> str:
-  """Runs every row (reusing finished runs) and writes the report; returns its path."""
+  """Runs every row (reusing runs of the same settings and code) and writes the report;
+  returns its path."""
   rows: Dict[Tuple[str, int, str], List[Dict[str, Any]]] = {}
   for task in study.tasks:
     for budget in study.budgets:
@@ -226,13 +250,12 @@ def run(study: PRAEStudyConfig) -> str:
         per_seed = []
         for seed in range(study.seeds):
           path = _run_path(study, task, model, budget, seed)
-          if os.path.exists(path):
-            with open(path, encoding="utf-8") as f:
-              per_seed.append(json.load(f))
-            continue
-          row = _one_run(task_config(study, task, model, budget, seed), task)
-          os.makedirs(os.path.dirname(path), exist_ok=True)
-          results.write_json(path, row)
+          config = task_config(study, task, model, budget, seed)
+          fingerprint = runs.seed_fingerprint(config, seed)
+          row = _saved(path, fingerprint)
+          if row is None:
+            row = _one_run(config, task)
+            _save(path, row, fingerprint)
           per_seed.append(row)
         rows[(task, budget, model)] = per_seed
       for name in _baselines(study, task):
@@ -250,17 +273,19 @@ def _baselines(study: PRAEStudyConfig, task: str) -> List[str]:
 def _baseline_rows(
   study: PRAEStudyConfig, task: str, budget: int, name: str
 ) -> List[Dict[str, Any]]:
+  key = BaselineRun.of(study, task, budget, name)
   paths = [_run_path(study, task, name, budget, seed) for seed in range(study.seeds)]
-  if not all(os.path.exists(p) for p in paths):
-    folder = os.path.join(study.runs, task, f"{name}_{budget}", "train")
-    for path, row in zip(paths, run_baseline(study, task, budget, name, folder)):
-      os.makedirs(os.path.dirname(path), exist_ok=True)
-      results.write_json(path, row)
-  per_seed = []
-  for path in paths:
-    with open(path, encoding="utf-8") as f:
-      per_seed.append(json.load(f))
-  return per_seed
+  prints = [runs.seed_fingerprint(key, seed) for seed in range(study.seeds)]
+  saved = [_saved(p, f) for p, f in zip(paths, prints)]
+  if any(row is None for row in saved):
+    # Trained runs of these settings and this code live in a folder of their own.
+    folder = os.path.join(
+      study.runs, task, f"{name}_{budget}", f"train_{runs.config_hash(key)}_{runs.code_version()}"
+    )
+    saved = run_baseline(study, task, budget, name, folder)
+    for path, row, fingerprint in zip(paths, saved, prints):
+      _save(path, row, fingerprint)
+  return [row for row in saved if row is not None]
 
 
 def _cell(values: Sequence[float], digits: int = 3) -> str:
