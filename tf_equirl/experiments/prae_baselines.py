@@ -4,8 +4,8 @@ PRAE plans from a fixed set of random-policy episodes. The baselines of the PRAE
 (`tf_equirl.experiments.prae_study`) get at most as many real transitions as the smallest
 of that budget's data sets over the seeds, counted in whole iterations of their agents:
 
-* `ppo`: PPO with the thesis' settings and MLP actor-critic for the environment
-  (`default_config(env, network="mlp", critic="mlp")`), trained for
+* `ppo`: PPO with the environment's settings (the thesis' where it has them) and an MLP
+  actor-critic (`default_config(env, network="mlp", critic="mlp")`), trained for
   `floor(n_min / B) B` real steps, `n_min` the fewest transitions of any seed's PRAE data and
   `B` PPO's iteration (`num_envs x num_steps`), one iteration at least.
 * `supervised_dyna`: the thesis' supervised Dyna (Alg. 6) with Equi-Dyna's world model, a
