@@ -100,7 +100,9 @@ def test_baselines_are_checked():
     with pytest.raises(ValueError, match=f"{field} must be None or a positive integer"):
       study.PRAEStudyConfig(**{field: 0})
   with pytest.raises(ValueError, match="runs on .* not 'KeyRoom-v0'"):
-    prae_baselines.run_baseline(study.PRAEStudyConfig(), "KeyRoom-v0", 100, "ppo", "unused")
+    prae_baselines.run_baseline(
+      study.PRAEStudyConfig(), "KeyRoom-v0", 100, "ppo", "unused", configs=[]
+    )
 
 
 def test_report_sets_each_baseline_against_prae_where_it_runs():

@@ -90,15 +90,13 @@ def baseline_budget(
   return _whole_iterations(rest, batch)
 
 
-def _data(study, task: str, budget: int, seed: int) -> Tuple[Dict[str, np.ndarray], Any]:
+def _data(config) -> Dict[str, np.ndarray]:
+  """The training episodes of the PRAE run `config` (a `PRAEConfig`)."""
   from tf_equirl import envs  # pylint: disable=import-outside-toplevel
-  from tf_equirl.experiments.prae_study import task_config  # pylint: disable=import-outside-toplevel
   from tf_equirl.prae import collect_data, env_kwargs  # pylint: disable=import-outside-toplevel
 
-  config = task_config(study, task, "prae", budget, seed)
   env = envs.make(config.env_name, batch_size=1, **env_kwargs(config))
-  train, _ = collect_data(config, env)
-  return train, config
+  return collect_data(config, env)[0]
 
 
 def _first_half(train: Dict[str, np.ndarray], budget: int) -> Dict[str, np.ndarray]:
@@ -124,10 +122,14 @@ def _evaluate(actor_path: str, config) -> float:
   return float(np.mean(returns))
 
 
-def run_baseline(study, task: str, budget: int, name: str, folder: str) -> List[Dict[str, Any]]:
+def run_baseline(
+  study, task: str, budget: int, name: str, folder: str, configs: Sequence[Any]
+) -> List[Dict[str, Any]]:
   """Trains the baseline `name` on `task` for every seed of `study` at the real transitions
   of the `budget`-episode PRAE data (module docstring); returns one row per seed
-  (`return`, `real_steps`). Trained runs go under `folder` and are resumed from there."""
+  (`return`, `real_steps`). `configs` are the PRAE runs' `PRAEConfig`s, one per seed
+  (`prae_study.task_config`): their data and evaluation settings. Trained runs go under
+  `folder` and are resumed from there."""
   from tf_equirl import runner  # pylint: disable=import-outside-toplevel
   from tf_equirl.agents.dyna import default_dyna_config  # pylint: disable=import-outside-toplevel
   from tf_equirl.agents.ppo import default_config  # pylint: disable=import-outside-toplevel
@@ -136,12 +138,11 @@ def run_baseline(study, task: str, budget: int, name: str, folder: str) -> List[
     raise ValueError(
       f"The PRAE baseline {name!r} runs on {BASELINE_TASKS.get(name, ())}, not {task!r}."
     )
-  seeds = list(range(study.seeds))
-  data = [_data(study, task, budget, seed) for seed in seeds]
-  configs = [config for _, config in data]
+  seeds = [int(c.seed) for c in configs]
+  trains = [_data(config) for config in configs]
   env_name = configs[0].env_name
-  transitions = [len(train["action"]) for train, _ in data]
-  halves = [_first_half(train, budget) for train, _ in data]
+  transitions = [len(train["action"]) for train in trains]
+  halves = [_first_half(train, budget) for train in trains]
   if name == "ppo":
     ppo = default_config(env_name, network="mlp", critic="mlp")
     steps = baseline_budget(name, transitions, [0] * len(seeds), ppo.batch_size)

@@ -282,7 +282,8 @@ def _baseline_rows(
     folder = os.path.join(
       study.runs, task, f"{name}_{budget}", f"train_{runs.config_hash(key)}_{runs.code_version()}"
     )
-    saved = run_baseline(study, task, budget, name, folder)
+    configs = [task_config(study, task, "prae", budget, seed) for seed in range(study.seeds)]
+    saved = run_baseline(study, task, budget, name, folder, configs)
     for path, row, fingerprint in zip(paths, saved, prints):
       _save(path, row, fingerprint)
   return [row for row in saved if row is not None]
