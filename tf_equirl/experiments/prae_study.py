@@ -277,16 +277,18 @@ def _baseline_rows(
   paths = [_run_path(study, task, name, budget, seed) for seed in range(study.seeds)]
   prints = [runs.seed_fingerprint(key, seed) for seed in range(study.seeds)]
   saved = [_saved(p, f) for p, f in zip(paths, prints)]
-  if any(row is None for row in saved):
-    # Trained runs of these settings and this code live in a folder of their own.
-    folder = os.path.join(
-      study.runs, task, f"{name}_{budget}", f"train_{runs.config_hash(key)}_{runs.code_version()}"
-    )
-    configs = [task_config(study, task, "prae", budget, seed) for seed in range(study.seeds)]
-    saved = run_baseline(study, task, budget, name, folder, configs)
-    for path, row, fingerprint in zip(paths, saved, prints):
-      _save(path, row, fingerprint)
-  return [row for row in saved if row is not None]
+  done = [row for row in saved if row is not None]
+  if len(done) == len(saved):
+    return done
+  # Trained runs of these settings and this code live in a folder of their own.
+  folder = os.path.join(
+    study.runs, task, f"{name}_{budget}", f"train_{runs.config_hash(key)}_{runs.code_version()}"
+  )
+  configs = [task_config(study, task, "prae", budget, seed) for seed in range(study.seeds)]
+  trained = run_baseline(study, task, budget, name, folder, configs)
+  for path, row, fingerprint in zip(paths, trained, prints):
+    _save(path, row, fingerprint)
+  return trained
 
 
 def _cell(values: Sequence[float], digits: int = 3) -> str:
