@@ -1,10 +1,12 @@
-"""The PRAE study: PRAE, equivariant PRAE and PRAE without negatives by data budget and task
-(tf_equirl.experiments.prae_study).
+"""The PRAE study: PRAE, equivariant PRAE, PRAE without negatives and the autoencoder by
+data budget and task, with PPO and Supervised-Dyna at the same real transitions
+(tf_equirl.experiments.prae_study, tf_equirl.experiments.prae_baselines).
 
-  python -m launchers.reproduce_prae --seeds=16
+  python -m launchers.reproduce_prae --tasks=CartPole-v0 --seeds=16
+  python -m launchers.reproduce_all --only=prae_cartpole     # the same, into results/prae_cartpole
 
-Writes results/prae/README.md; per-run summaries go to --runs (finished runs there are
-reused, so an interrupted study continues).
+Writes <--results>/README.md; per-run summaries go to --runs (runs of the same settings and
+code there are reused, so an interrupted study continues).
 """
 
 import sys
