@@ -97,7 +97,7 @@ def test_baselines_are_checked():
   with pytest.raises(ValueError, match="baselines must be a tuple of"):
     study.PRAEStudyConfig(baselines=("sac",))
   for field in ("dyna_planned_steps", "dyna_model_epochs"):
-    with pytest.raises(ValueError, match=f"{field} must be None or a positive integer"):
+    with pytest.raises(ValueError, match=f"{field} must be a positive integer or None"):
       study.PRAEStudyConfig(**{field: 0})
   with pytest.raises(ValueError, match="runs on .* not 'KeyRoom-v0'"):
     prae_baselines.run_baseline(

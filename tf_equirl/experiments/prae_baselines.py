@@ -195,7 +195,7 @@ def _train_world_model(study, env_name: str, data, seed: int, folder: str) -> st
     return path
   from tensorflow import keras  # pylint: disable=import-outside-toplevel
 
-  from tf_equirl import envs  # pylint: disable=import-outside-toplevel
+  from tf_equirl import envs, runner  # pylint: disable=import-outside-toplevel
   from tf_equirl.agents.dyna import build_world_model, default_dyna_config  # pylint: disable=import-outside-toplevel
   from tf_equirl.models import TrainConfig, TransitionSpec, TransitionTrainer  # pylint: disable=import-outside-toplevel
 
@@ -206,5 +206,8 @@ def _train_world_model(study, env_name: str, data, seed: int, folder: str) -> st
   batch = min(64, len(data["action"]))  # thesis Table 5.5: 64
   TransitionTrainer(model, spec, TrainConfig(epochs=epochs, batch_size=batch, seed=seed)).fit(data)
   os.makedirs(folder, exist_ok=True)
-  model.save(path)
+  # Written whole, then renamed: an interrupted save leaves no file to be reused.
+  partial = os.path.join(folder, f"world_model.partial{os.getpid()}.keras")
+  runner.save_model(model, partial)
+  os.replace(partial, path)
   return path

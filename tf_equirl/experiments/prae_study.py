@@ -37,7 +37,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tf_equirl import envs, results, runs
+from tf_equirl import checks, envs, results, runs
 from tf_equirl.experiments import _compare
 from tf_equirl.experiments.prae_baselines import (
   BASELINE_TASKS,
@@ -145,12 +145,20 @@ class PRAEStudyConfig:
         f"PRAEStudyConfig.baselines must be a tuple of {BASELINES}, received "
         f"{self.baselines!r}."
       )
-    for name in ("dyna_planned_steps", "dyna_model_epochs"):
-      value = getattr(self, name)
-      if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(
-          f"PRAEStudyConfig.{name} must be None or a positive integer, received {value!r}."
-        )
+    checks.positive_int(
+      "PRAEStudyConfig",
+      "dyna_planned_steps",
+      self.dyna_planned_steps,
+      allow_none=True,
+      none_means="the environment's PPO budget",
+    )
+    checks.positive_int(
+      "PRAEStudyConfig",
+      "dyna_model_epochs",
+      self.dyna_model_epochs,
+      allow_none=True,
+      none_means="the thesis' epochs",
+    )
     if not self.budgets or any(int(b) < 1 for b in self.budgets):
       raise ValueError(f"PRAEStudyConfig.budgets must be positive, received {self.budgets!r}.")
     if int(self.seeds) < 1:
