@@ -57,13 +57,15 @@ def test_report_tables_and_comparisons():
 
 @pytest.mark.slow
 def test_quick_study_runs_an_autoencoder_row(tmp_path):
-  """One tiny autoencoder run through the study (2 epochs, 3 episodes) gives finite cells."""
+  """Two tiny autoencoder runs through the study (2 epochs, 3 episodes), each trained in a
+  fresh process, give finite cells."""
   config = study.PRAEStudyConfig(
     tasks=("CartPole-v0",),
     budgets=(3,),
     models=("autoencoder",),
     baselines=(),
-    seeds=1,
+    seeds=2,
+    runs_per_process=1,
     epochs=2,
     batch_size=64,
     num_prototypes=16,
@@ -80,6 +82,7 @@ def test_quick_study_runs_an_autoencoder_row(tmp_path):
   assert set(row) == {"loss", "val_loss", "hits_at_1", "return", "real_steps", "fingerprint"}
   row.pop("fingerprint")
   assert all(np.isfinite(v) for v in row.values()) and row["return"] >= 1
+  assert study._saved_run(config, "CartPole-v0", "autoencoder", 3, 1) is not None
 
 
 def test_baseline_budgets_fit_the_smallest_data_in_whole_iterations():
@@ -99,6 +102,9 @@ def test_baselines_are_checked():
   for field in ("dyna_planned_steps", "dyna_model_epochs"):
     with pytest.raises(ValueError, match=f"{field} must be a positive integer or None"):
       study.PRAEStudyConfig(**{field: 0})
+  for bad in (-1, 1.5, True):
+    with pytest.raises(ValueError, match="runs_per_process must be an integer >= 0"):
+      study.PRAEStudyConfig(runs_per_process=bad)
   with pytest.raises(ValueError, match="runs on .* not 'KeyRoom-v0'"):
     prae_baselines.run_baseline(
       study.PRAEStudyConfig(), "KeyRoom-v0", 100, "ppo", "unused", configs=[]

@@ -39,6 +39,7 @@ import numpy as np
 
 from tf_equirl import checks, envs, results, runs
 from tf_equirl.experiments import _compare
+from tf_equirl.experiments._arms import run_in_fresh_process
 from tf_equirl.experiments.prae_baselines import (
   BASELINE_TASKS,
   BASELINES,
@@ -108,6 +109,10 @@ class PRAEStudyConfig:
       PPO budget (`default_config(env).total_steps`).
     dyna_model_epochs: epochs of Supervised-Dyna's world model; None: the thesis' (CartPole
       100, Catch 10).
+    runs_per_process: unfinished runs trained per fresh process
+      (`_arms.run_in_fresh_process`; a baseline's row is one process). XLA keeps each run's
+      compiled programs for the life of its process, about 1 GB per PRAE run on the grid
+      world, so a study in one process runs out of memory; 0 trains in this process.
     runs: folder of per-run summaries (finished runs are reused).
     results: the study's results folder.
     report: path of the report.
@@ -126,6 +131,7 @@ class PRAEStudyConfig:
   baselines: Tuple[str, ...] = BASELINES
   dyna_planned_steps: Optional[int] = None
   dyna_model_epochs: Optional[int] = None
+  runs_per_process: int = 4
   runs: str = "runs/prae"
   results: str = "results/prae"
   report: str = "results/prae/README.md"
@@ -163,6 +169,13 @@ class PRAEStudyConfig:
       raise ValueError(f"PRAEStudyConfig.budgets must be positive, received {self.budgets!r}.")
     if int(self.seeds) < 1:
       raise ValueError(f"PRAEStudyConfig.seeds must be >= 1, received {self.seeds!r}.")
+    if isinstance(self.runs_per_process, bool) or not (
+      isinstance(self.runs_per_process, int) and self.runs_per_process >= 0
+    ):
+      raise ValueError(
+        "PRAEStudyConfig.runs_per_process must be an integer >= 0 (0: every run in this "
+        f"process), received {self.runs_per_process!r}."
+      )
 
 
 def task_config(study: PRAEStudyConfig, task: str, model: str, budget: int, seed: int):
@@ -248,6 +261,47 @@ def _save(path: str, row: Dict[str, Any], fingerprint: str) -> None:
   results.write_json(path, dict(row, fingerprint=fingerprint))
 
 
+def _saved_run(
+  study: PRAEStudyConfig, task: str, model: str, budget: int, seed: int
+) -> Optional[Dict[str, Any]]:
+  config = task_config(study, task, model, budget, seed)
+  return _saved(_run_path(study, task, model, budget, seed), runs.seed_fingerprint(config, seed))
+
+
+def _train_runs(
+  study: PRAEStudyConfig, task: str, model: str, budget: int, seeds: Sequence[int]
+) -> None:
+  """Trains and saves the runs of `seeds` (module level: a fresh process calls it)."""
+  for seed in seeds:
+    config = task_config(study, task, model, budget, seed)
+    row = _one_run(config, task)
+    _save(_run_path(study, task, model, budget, seed), row, runs.seed_fingerprint(config, seed))
+
+
+def _model_rows(study: PRAEStudyConfig, task: str, model: str, budget: int):
+  """The row's runs, training the missing ones `study.runs_per_process` to a fresh process."""
+  pending = [s for s in range(study.seeds) if _saved_run(study, task, model, budget, s) is None]
+  step = study.runs_per_process
+  if step == 0:
+    _train_runs(study, task, model, budget, pending)
+  else:
+    for start in range(0, len(pending), step):
+      chunk = pending[start : start + step]
+      run_in_fresh_process(
+        _train_runs,
+        (study, task, model, budget, chunk),
+        f"PRAE {model!r} on {task} ({budget} episodes), seeds {chunk}",
+      )
+  per_seed = [_saved_run(study, task, model, budget, s) for s in range(study.seeds)]
+  missing = [s for s, row in enumerate(per_seed) if row is None]
+  if missing:
+    raise RuntimeError(
+      f"PRAE {model!r} on {task} ({budget} episodes): seeds {missing} were trained but "
+      f"their runs are not in {study.runs}."
+    )
+  return per_seed
+
+
 def run(study: PRAEStudyConfig) -> str:
   """Runs every row (reusing runs of the same settings and code) and writes the report;
   returns its path."""
@@ -255,17 +309,7 @@ def run(study: PRAEStudyConfig) -> str:
   for task in study.tasks:
     for budget in study.budgets:
       for model in study.models:
-        per_seed = []
-        for seed in range(study.seeds):
-          path = _run_path(study, task, model, budget, seed)
-          config = task_config(study, task, model, budget, seed)
-          fingerprint = runs.seed_fingerprint(config, seed)
-          row = _saved(path, fingerprint)
-          if row is None:
-            row = _one_run(config, task)
-            _save(path, row, fingerprint)
-          per_seed.append(row)
-        rows[(task, budget, model)] = per_seed
+        rows[(task, budget, model)] = _model_rows(study, task, model, budget)
       for name in _baselines(study, task):
         rows[(task, budget, name)] = _baseline_rows(study, task, budget, name)
   os.makedirs(os.path.dirname(os.path.abspath(study.report)), exist_ok=True)
@@ -279,7 +323,7 @@ def _baselines(study: PRAEStudyConfig, task: str) -> List[str]:
 
 
 def _baseline_rows(
-  study: PRAEStudyConfig, task: str, budget: int, name: str
+  study: PRAEStudyConfig, task: str, budget: int, name: str, isolate: bool = True
 ) -> List[Dict[str, Any]]:
   key = BaselineRun.of(study, task, budget, name)
   paths = [_run_path(study, task, name, budget, seed) for seed in range(study.seeds)]
@@ -288,6 +332,11 @@ def _baseline_rows(
   done = [row for row in saved if row is not None]
   if len(done) == len(saved):
     return done
+  if isolate and study.runs_per_process:
+    run_in_fresh_process(
+      _train_baseline, (study, task, budget, name), f"the {name} baseline on {task}"
+    )
+    return _baseline_rows(study, task, budget, name, isolate=False)
   # Trained runs of these settings and this code live in a folder of their own.
   folder = os.path.join(
     study.runs, task, f"{name}_{budget}", f"train_{runs.config_hash(key)}_{runs.code_version()}"
@@ -297,6 +346,11 @@ def _baseline_rows(
   for path, row, fingerprint in zip(paths, trained, prints):
     _save(path, row, fingerprint)
   return trained
+
+
+def _train_baseline(study: PRAEStudyConfig, task: str, budget: int, name: str) -> None:
+  """Trains and saves a baseline's row (module level: a fresh process calls it)."""
+  _baseline_rows(study, task, budget, name, isolate=False)
 
 
 def _cell(values: Sequence[float], digits: int = 3) -> str:
