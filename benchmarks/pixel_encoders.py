@@ -3,6 +3,8 @@
   python benchmarks/pixel_encoders.py                        # batch 256 on 85x85x9, 5 repeats
   python benchmarks/pixel_encoders.py --batch=64 --repeats=3 # lighter
   python benchmarks/pixel_encoders.py --quick                # tiny run (smoke test)
+  python benchmarks/pixel_encoders.py --agent_image_size=37 --agent_env=CartPoleSwingup-v0 \
+      --agent_encoders=cnn,gcnn,relaxed,rpp --agent_xla_encoders=cnn   # the pixel study's agents
 
 Section 1: each encoder (`tf_equirl.networks.pixel.build_pixel_encoder`, group kinds at the
 width whose parameter count is closest to the cnn's) runs its forward pass on a batch of
@@ -11,10 +13,14 @@ compiling call per kind, the kinds are timed in turn (cnn, gcnn, relaxed, rpp, c
 `--repeats` rounds of `--calls` calls each, so that the machine's load touches every kind
 alike; the table gives the median ms per call and its ratio to the cnn's median.
 
-Section 2: the pixel agent (`tf_equirl.agents.ac.PixelAC`) trains `--agent_steps` env steps
-twice over (one compiled call each, the first includes tracing and XLA) with each encoder
-of `--agent_encoders`; printed are the frames (env steps) per second of the second call,
-collection and updates together. All figures come from one run of this script on one machine.
+Section 2: the pixel agent (`tf_equirl.agents.ac.PixelAC`) on `--agent_image_size`
+pictures trains `--agent_steps` env steps twice over (one compiled call each, the first
+includes tracing and compilation) with each encoder of `--agent_encoders`, as a TensorFlow
+graph (`jit_compile=False`), and with XLA as well for the encoders of
+`--agent_xla_encoders`; printed are the frames (env steps) per second of the second call,
+collection and updates together, and the first call's compile seconds. On CPU, XLA's
+convolution gradients are far slower than TensorFlow's own kernels, so the XLA rows are
+opt-in. All figures come from one run of this script on one machine.
 """
 
 import os
@@ -43,6 +49,12 @@ _GROUP = flags.DEFINE_enum("group", "D1", ["C2", "C4", "D1", "D2", "D4"], "Plane
 _KINDS = flags.DEFINE_list("kinds", list(PIXEL_ENCODER_KINDS), "Encoder kinds (cnn first).")
 _AGENT_ENV = flags.DEFINE_string("agent_env", "Pendulum-v1", "Pixel environment of section 2.")
 _AGENT_ENCODERS = flags.DEFINE_list("agent_encoders", ["cnn", "gcnn"], "Encoders of section 2.")
+_AGENT_XLA = flags.DEFINE_list(
+  "agent_xla_encoders", [], "Encoders of section 2 also timed with XLA (jit_compile=True)."
+)
+_AGENT_IMAGE = flags.DEFINE_integer(
+  "agent_image_size", None, "Side of the agent's pictures (default --image_size)."
+)
 _AGENT_STEPS = flags.DEFINE_integer("agent_steps", 400, "Env steps per training call.")
 _AGENT_BATCH = flags.DEFINE_integer("agent_batch", 64, "Minibatch of the agent's updates.")
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny run (37x37, batch 4, one repeat, 8 steps).")
@@ -70,9 +82,10 @@ def _forward_table(kinds, batch, image_size, frame_stack, group, repeats, calls)
   return {kind: statistics.median(t) for kind, t in times.items()}, params
 
 
-def _agent_rate(env, encoder, image_size, frame_stack, steps, batch):
+def _agent_rate(env, encoder, image_size, frame_stack, steps, batch, xla):
   config = ACConfig(
     env=env,
+    jit_compile=xla,
     observation="pixels",
     encoder=encoder,
     image_size=image_size,
@@ -118,20 +131,26 @@ def main(argv):
     )
   steps = 8 if quick else _AGENT_STEPS.value
   agent_batch = 4 if quick else _AGENT_BATCH.value
+  agent_size = 37 if quick else (_AGENT_IMAGE.value or image_size)
+  agent_shape = f"{agent_size}x{agent_size}x{3 * frames}"
+  unknown = [e for e in _AGENT_ENCODERS.value + _AGENT_XLA.value if e not in PIXEL_ENCODER_KINDS]
+  if unknown:
+    raise app.UsageError(f"Unknown encoders {unknown}; expected kinds of {PIXEL_ENCODER_KINDS}.")
   print(
-    f"\n## Pixel agent: {_AGENT_ENV.value}, {shape}, {steps} env steps per call, minibatch "
-    f"{agent_batch}, one update per 2 env steps; replay "
-    f"{bytes_per_transition(image_size, frames, 1):,} bytes per transition (one action)\n"
+    f"\n## Pixel agent: {_AGENT_ENV.value}, {agent_shape}, {steps} env steps per call, "
+    f"minibatch {agent_batch}, one update per 2 env steps; replay "
+    f"{bytes_per_transition(agent_size, frames, 1):,} bytes per transition (one action)\n"
   )
-  print("| encoder | parameters (encoder / actor / critic) | compile s | frames/s |")
-  print("|---|---|---|---|")
-  for encoder in _AGENT_ENCODERS.value:
+  print("| encoder | compiled as | parameters (encoder / actor / critic) | compile s | frames/s |")
+  print("|---|---|---|---|---|")
+  rows = [(e, False) for e in _AGENT_ENCODERS.value] + [(e, True) for e in _AGENT_XLA.value]
+  for encoder, xla in rows:
     rate, compile_s, counts = _agent_rate(
-      _AGENT_ENV.value, encoder, image_size, frames, steps, agent_batch
+      _AGENT_ENV.value, encoder, agent_size, frames, steps, agent_batch, xla
     )
     print(
-      f"| {encoder} | {counts['encoder']:,} / {counts['actor']:,} / {counts['critic']:,} | "
-      f"{compile_s:.1f} | {rate:,.1f} steps/s |"
+      f"| {encoder} | {'XLA' if xla else 'graph'} | {counts['encoder']:,} / "
+      f"{counts['actor']:,} / {counts['critic']:,} | {compile_s:.1f} | {rate:,.1f} |"
     )
   print(f"\nload average after: {os.getloadavg()[0]:.2f}")
   print(f"\nCommand: python benchmarks/pixel_encoders.py {' '.join(sys.argv[1:])}")

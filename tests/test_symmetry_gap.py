@@ -53,3 +53,30 @@ def test_critic_gap_is_zero_for_the_invariant_critic_only():
 def test_a_discrete_environment_is_refused():
   with pytest.raises(ValueError, match="continuous"):
     symmetry_gap.transition_gap("CartPole-v1")
+
+
+def test_critic_gap_on_pictures_is_zero_for_the_invariant_pixel_critic_only():
+  from tf_equirl.agents.ac import ACConfig, PixelAC
+
+  pictures, actions = symmetry_gap.sample_pictures(
+    "CartPoleSwingup-v0", 37, 2, num_envs=2, rollout_steps=3
+  )
+  assert pictures.shape == (2 * 2 * 3, 37, 37, 6) and actions.shape == (12, 1)
+  # Each state is held still: the two stacked frames are the same picture.
+  np.testing.assert_array_equal(pictures[..., :3], pictures[..., 3:])
+  assert 0.0 <= pictures.min() and pictures.max() <= 1.0 and pictures.std() > 0
+  small = dict(
+    env="CartPoleSwingup-v0",
+    observation="pixels",
+    image_size=37,
+    frame_stack=2,
+    encoder_channels=4,
+    width=8,
+    critic_width=8,
+  )
+  gaps = {}
+  for encoder in ("gcnn", "cnn"):
+    agent = PixelAC(ACConfig(encoder=encoder, **small))
+    gaps[encoder] = symmetry_gap.critic_gap(agent.critic, agent.symmetry, pictures, actions)
+  assert gaps["gcnn"]["max"] < 1e-4, gaps
+  assert gaps["cnn"]["max"] > 1e-4, gaps

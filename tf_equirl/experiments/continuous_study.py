@@ -35,12 +35,25 @@ from tf_equirl.agents.ac.experiment import run_ac_experiment
 from tf_equirl.envs.defaults import CONTINUOUS_DEFAULTS
 from tf_equirl.experiments import symmetry_gap
 from tf_equirl.experiments._compare import comparisons_section
+from tf_equirl.networks.pixel import PIXEL_ENCODER_KINDS
 from tf_equirl.testing import relaxed_weight_spread
 
-__all__ = ["ContinuousGrid", "ContinuousSpec", "variant_name", "run", "NETWORKS", "PAIRS"]
+__all__ = [
+  "ContinuousGrid",
+  "ContinuousSpec",
+  "variant_name",
+  "run",
+  "NETWORKS",
+  "PIXEL_NETWORKS",
+  "PAIRS",
+]
 
 NETWORKS = ("mlp", "gcnn", "relaxed", "rpp")
-PAIRS = (("relaxed", "gcnn"), ("relaxed", "rpp"), ("gcnn", "mlp"))
+# The pixel arms are the encoders of `tf_equirl.networks.pixel` (the seed's NonEquiv, ExactEquiv,
+# relaxed and RPP); each feeds the actor and critic of its own kind (`ACConfig.head_kind`).
+PIXEL_NETWORKS = PIXEL_ENCODER_KINDS
+# The declared comparisons; "mlp" (states) and "cnn" (pixels) are the non-equivariant arm.
+PAIRS = (("relaxed", "gcnn"), ("relaxed", "rpp"), ("gcnn", "mlp"), ("gcnn", "cnn"))
 
 
 @dataclasses.dataclass
@@ -57,7 +70,11 @@ class ContinuousGrid:
       in env steps; None leaves the column out.
     final_obs_noise: test-time observation noise of the final evaluation (default the
       environment's `ContinuousDefaults.eval_noise_sigma`, 0 where it has none).
-    overrides: further `ACConfig` fields (widths, random and exploration steps, ...).
+    overrides: further `ACConfig` fields (widths, random and exploration steps, ...; with
+      pixels `image_size`, `frame_stack`, `replay_capacity`).
+    observation: "state" (the arms are actor-critic kinds, `NETWORKS`) or "pixels" (the arms
+      are pixel encoders, `PIXEL_NETWORKS`, each with the heads of its own kind; noise is
+      added to the pictures' values).
   """
 
   env: str
@@ -68,9 +85,19 @@ class ContinuousGrid:
   threshold: Optional[float] = None
   final_obs_noise: Optional[float] = None
   overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  observation: str = "state"
 
   def __post_init__(self):
     owner = f"ContinuousGrid {self.env}"
+    if self.observation not in ("state", "pixels"):
+      raise ValueError(
+        f"{owner}.observation must be 'state' or 'pixels', received {self.observation!r}."
+      )
+    if "observation" in self.overrides or "encoder" in self.overrides:
+      raise ValueError(
+        f"{owner}.overrides may not set 'observation' or 'encoder': the grid's `observation` "
+        f"and the spec's arms set them; received {sorted(self.overrides)}."
+      )
     checks.positive_int(owner, "seeds", self.seeds)
     checks.positive_int(owner, "total_steps", self.total_steps)
     checks.positive_int(owner, "eval_every", self.eval_every)
@@ -80,11 +107,21 @@ class ContinuousGrid:
       row = CONTINUOUS_DEFAULTS.get(self.env)
       self.final_obs_noise = row.eval_noise_sigma if row is not None else 0.0
 
+  @property
+  def arms(self) -> Tuple[str, ...]:
+    """The arms this grid can train: `NETWORKS` on states, `PIXEL_NETWORKS` on pixels."""
+    return PIXEL_NETWORKS if self.observation == "pixels" else NETWORKS
+
   def config(self, variant: str, network: str) -> ACConfig:
-    """The `ACConfig` of one arm on one variant."""
+    """The `ACConfig` of one arm on one variant (on pixels, `network` names the encoder)."""
+    arm: Dict[str, Any] = (
+      dict(observation="pixels", encoder=network, network="mlp")
+      if self.observation == "pixels"
+      else dict(network=network)
+    )
     return ACConfig(
       env=variant,
-      network=network,
+      **arm,
       total_steps=self.total_steps,
       eval_every=self.eval_every,
       final_obs_noise=float(self.final_obs_noise or 0.0),
@@ -98,7 +135,8 @@ class ContinuousSpec:
 
   Attributes:
     grids: one `ContinuousGrid` per environment.
-    networks: the arms (a subset of `NETWORKS` or other `CONTINUOUS_KINDS`).
+    networks: the arms: a subset of `NETWORKS` (or other `CONTINUOUS_KINDS`) for state grids,
+      of `PIXEL_NETWORKS` for pixel grids.
     runs: folder of the per-seed outputs.
     report: path of the results file.
     command: the command written into the report.
@@ -120,6 +158,17 @@ class ContinuousSpec:
         f"ContinuousSpec needs at least one grid and one network, received "
         f"{len(self.grids)} grids and networks={self.networks!r}."
       )
+    for grid in self.grids:
+      if grid.observation == "pixels" and any(n not in PIXEL_NETWORKS for n in self.networks):
+        raise ValueError(
+          f"ContinuousSpec: the pixel grid {grid.env} trains pixel encoders "
+          f"{PIXEL_NETWORKS}, received networks={self.networks!r}."
+        )
+
+  @property
+  def observation(self) -> str:
+    """ "pixels" when every grid sees pictures, else "state"."""
+    return "pixels" if all(g.observation == "pixels" for g in self.grids) else "state"
 
 
 def variant_name(env: str, breaking: Optional[str], strength: float) -> str:
@@ -152,23 +201,30 @@ def _load(out: str, seed: int):
   return actor, critic
 
 
-def _analyse(out: str, seeds: Sequence[int], symmetry, gamma: float, gap, samples) -> Dict:
-  """Theorem 1 numbers and relaxed spreads of one arm's trained seeds."""
+def _analyse(
+  out: str, seeds: Sequence[int], symmetry, gamma: float, gap, samples, pixels: bool
+) -> Dict:
+  """Theorem 1 numbers and relaxed spreads of one arm's trained seeds. On pixels the critic's
+  gap is measured on pictures, and the Lipschitz estimate and `alpha` are left out (nan): a
+  gradient over pixel values has no common scale with `eps_P`, a distance between states."""
   obs, actions = samples
   lips: list = []
   gaps: list = []
   spreads: Dict[str, Any] = {}
   for seed in seeds:
     actor, critic = _load(out, seed)
-    lips.append(symmetry_gap.value_lipschitz(actor, critic, obs))
+    if not pixels:
+      lips.append(symmetry_gap.value_lipschitz(actor, critic, obs))
     gaps.append(symmetry_gap.critic_gap(critic, symmetry, obs, actions))
     for part, model in (("actor", actor), ("critic", critic)):
       for layer, value in relaxed_weight_spread(model).items():
         spreads.setdefault(f"{part}/{layer}", []).append(value)
-  lip = float(np.mean(lips))
+  lip = float(np.mean(lips)) if lips else float("nan")
   return {
     "lipschitz": lip,
-    "alpha": symmetry_gap.theorem1_alpha(gap.eps_r, gap.eps_p, gamma, lip),
+    "alpha": float("nan")
+    if pixels
+    else symmetry_gap.theorem1_alpha(gap.eps_r, gap.eps_p, gamma, lip),
     "gap_mean": float(np.mean([g["mean"] for g in gaps])),
     "gap_max": float(np.max([g["max"] for g in gaps])),
     "spreads": spreads,
@@ -195,11 +251,21 @@ def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> st
     gaps[name] = symmetry_gap.transition_gap(
       name, spec.gap_envs, spec.gap_steps, action_repeat=repeat
     )
-    samples = symmetry_gap.sample_observations(name, max(spec.gap_envs // 4, 1), spec.gap_steps)
-    symmetry = envs.make(name).symmetry
+    pixels = grid.observation == "pixels"
+    if pixels:
+      c = grid.config(name, spec.networks[0])
+      samples = symmetry_gap.sample_pictures(
+        name, c.image_size, c.frame_stack, max(spec.gap_envs // 16, 1), spec.gap_steps // 4 or 1
+      )
+      symmetry = envs.make(
+        name, observation="pixels", image_size=c.image_size, frame_stack=c.frame_stack
+      ).symmetry
+    else:
+      samples = symmetry_gap.sample_observations(name, max(spec.gap_envs // 4, 1), spec.gap_steps)
+      symmetry = envs.make(name).symmetry
     for network in spec.networks:
       out = os.path.join(spec.runs, name.replace(":", "_"), network)
-      analyses[name][network] = _analyse(out, seeds, symmetry, gamma, gaps[name], samples)
+      analyses[name][network] = _analyse(out, seeds, symmetry, gamma, gaps[name], samples, pixels)
   png = os.path.join(folder, f"continuous_{grid.env.split('-')[0].lower()}.png")
   panels = {v: {n: r.curves for n, r in nets.items()} for v, nets in trained.items()}
   assert steps is not None  # ContinuousSpec checks there is a network
@@ -209,9 +275,18 @@ def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> st
   sigma = grid.final_obs_noise or 0.0
   first = next(iter(trained.values()))[spec.networks[0]]
   episodes = first.final_returns.shape[1]
+  pixel_words = ""
+  if grid.observation == "pixels":
+    c = grid.config(grid.env, spec.networks[0])
+    pixel_words = (
+      f"Pictures {c.image_size}x{c.image_size}, {c.frame_stack} stacked frames; "
+      f"{grid.total_steps:,} env steps (frames) per run are "
+      f"{100 * grid.total_steps / SEED_PIXEL_FRAMES:.2g} % of the seed's {SEED_PIXEL_FRAMES:,}. "
+    )
   report = [
     f"## {grid.env}\n",
-    f"{grid.seeds} seeds per cell, {grid.total_steps:,} env steps per run, evaluation of the "
+    pixel_words
+    + f"{grid.seeds} seeds per cell, {grid.total_steps:,} env steps per run, evaluation of the "
     f"mean action every {grid.eval_every:,} env steps. Last eval: the last periodic "
     f"evaluation. Final: {episodes} episodes per seed after training"
     + (f"; noisy: the same episodes with N(0, {sigma:g}^2) on each observation entry" * bool(sigma))
@@ -259,6 +334,14 @@ def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> st
     f"(1 - gamma), gamma = {gamma:g}; critic gap: measured |Q(s, a) - Q(gs, ga)| (mean over "
     "samples and seeds, max).\n"
   )
+  if grid.observation == "pixels":
+    report.append(
+      "On pixels the critic gap is measured on pictures of the sampled states "
+      "(`symmetry_gap.sample_pictures`, each state held still for the stacked frames) and "
+      "their mirrored or turned pictures. Lip and alpha are not given (nan): the critic's "
+      "gradient is taken over pixel values, which share no scale with eps_P, a distance "
+      "between states.\n"
+    )
   report.append("| variant | eps_R | eps_P | network | Lip | alpha | critic gap mean | max |")
   report.append("|---|---|---|---|---|---|---|---|")
   for variant, nets in analyses.items():
@@ -292,9 +375,16 @@ def run(spec: ContinuousSpec) -> str:
   sections: List[str] = [_grid_section(spec, grid, folder) for grid in spec.grids]
   notes = results.kept_notes(spec.report)
   with open(spec.report, "w", encoding="utf-8") as f:
-    f.write("# Continuous control: exact, relaxed and residual-pathway actor-critics\n\n")
+    pixels = spec.observation == "pixels"
+    f.write(
+      "# Continuous control"
+      + " from pixels" * pixels
+      + ": exact, relaxed and residual-pathway "
+      + ("encoders" if pixels else "actor-critics")
+      + "\n\n"
+    )
     f.write(f"Command: `{spec.command}`\n\n" if spec.command else "")
-    f.write(_PREAMBLE)
+    f.write(_PIXEL_PREAMBLE if pixels else _PREAMBLE)
     f.write("\n".join(sections))
     f.write(notes)
   return spec.report
@@ -306,5 +396,20 @@ The actor-critic of `tf_equirl.agents.ac` (DrQ-v2 on states) with the networks o
 critic), `relaxed` (relaxed group convolutions, exact at initialisation), `rpp` (residual
 pathway prior), on the original environments and their symmetry-breaking variants
 (`tf_equirl/envs/breaking.py`). Evaluation protocol of Park et al. (2025), 5.1.
+
+"""
+
+# The seed's pixel runs: 600,000 frames (env steps, action repeat included) per run.
+SEED_PIXEL_FRAMES = 600_000
+
+_PIXEL_PREAMBLE = """\
+The pixel agent of `tf_equirl.agents.ac.pixels` (DrQ-v2: random shifts of 4 pixels, the
+critic's loss trains the encoder) on pictures drawn by `tf_equirl.envs.render`, with the
+encoders of `tf_equirl.networks.pixel`: `cnn` (the seed's NonEquiv; plain convolutions, mlp
+heads), `gcnn` (ExactEquiv: group convolutions on the image plane, equivariant actor,
+invariant critic), `relaxed` (relaxed group convolutions, exact at initialisation) and `rpp`
+(residual pathway prior), each encoder at the cnn's parameter count and feeding the heads of
+its own kind. The original environment and its symmetry-breaking variants
+(`tf_equirl/envs/breaking.py`); evaluation protocol of Park et al. (2025), 5.1.
 
 """

@@ -682,6 +682,82 @@ def _continuous() -> Dict[str, Any]:
   )
 
 
+# The pixel study's budget on a 2-core CPU: pictures of 37x37 (the smallest size whose
+# encoder grid stays centred), the seed's 3 stacked frames, 20,000 frames per run (the pixel
+# agents train at about 20-37 frames/s there, results/pixel_throughput: 48 runs take about 10
+# hours). The agents train as TensorFlow graphs: XLA's convolution gradients on CPU are
+# about 60 times slower than TensorFlow's kernels (the same file).
+_PIXEL_STEPS = 20_000
+_PIXEL_SEEDS = 4
+_PIXEL_IMAGE = 37
+
+
+def _continuous_pixels() -> Dict[str, Any]:
+  # pylint: disable-next=import-outside-toplevel
+  from tf_equirl.experiments import continuous_study as study
+
+  def full(t: Target):
+    grid = study.ContinuousGrid(
+      "CartPoleSwingup-v0",
+      (("reflect", 1.0), ("repeat", 1.0)),
+      _PIXEL_SEEDS,
+      _PIXEL_STEPS,
+      eval_every=5_000,
+      observation="pixels",
+      overrides=dict(
+        image_size=_PIXEL_IMAGE,
+        frame_stack=3,
+        replay_capacity=_PIXEL_STEPS,  # every transition of the run (about 0.5 GB)
+        # exploration noise and random phase scaled to the run's 10,000 agent steps
+        noise_steps=5_000,
+        random_steps=1_000,
+        jit_compile=False,
+      ),
+    )
+    return study.ContinuousSpec(
+      grids=(grid,), networks=study.PIXEL_NETWORKS, **t.fields(results=False)
+    )
+
+  def quick(t: Target):
+    tiny = dict(
+      image_size=37,
+      frame_stack=2,
+      width=8,
+      critic_width=8,
+      encoder_channels=4,
+      random_steps=50,
+      batch_size=8,
+      replay_capacity=1_000,
+      eval_episodes=1,
+      final_episodes=2,
+      jit_compile=False,
+    )
+    grid = study.ContinuousGrid(
+      "CartPoleSwingup-v0",
+      (("reflect", 1.0),),
+      2,
+      200,
+      eval_every=200,
+      observation="pixels",
+      overrides=tiny,
+    )
+    return study.ContinuousSpec(
+      grids=(grid,),
+      networks=("cnn", "relaxed"),
+      **t.fields(results=False),
+      gap_envs=16,
+      gap_steps=4,
+    )
+
+  return dict(
+    full=full,
+    quick=quick,
+    run=study.run,
+    seed_list=lambda spec: range(max(g.seeds for g in spec.grids)),
+    command="python -m launchers.reproduce_continuous --observation=pixels",
+  )
+
+
 def _prae(task: str) -> Dict[str, Any]:
   from tf_equirl.experiments import prae_study as study  # pylint: disable=import-outside-toplevel
 
@@ -986,6 +1062,16 @@ def _studies() -> Tuple[Study, ...]:
       _continuous(),
     ),
     (
+      "continuous_pixels",
+      "Continuous control from pixels: cnn, exact, relaxed and RPP encoders of the pixel "
+      "agent on CartPole swing-up, original, reflect and repeat",
+      "Approximate equivariance",
+      f"0-{_PIXEL_SEEDS - 1} per encoder and variant",
+      f"{_PIXEL_STEPS:,} env steps (frames) per run on {_PIXEL_IMAGE}x{_PIXEL_IMAGE} pictures, "
+      "3 stacked frames, trained as TensorFlow graphs (the seed: 600,000 frames on 85x85)",
+      _continuous_pixels(),
+    ),
+    (
       "forward_overhead",
       "Forward-pass cost of equivariance: actors against the MLP, " "scaling with the group",
       "Throughput",
@@ -1010,6 +1096,30 @@ def _studies() -> Tuple[Study, ...]:
         ("--xla_runtime",),  # the runtime launchers.train_ppo compiles with
         ("--quick", "--xla_runtime"),
         json="ppo_throughput.json",
+      ),
+    ),
+    (
+      "pixel_throughput",
+      "Pixel encoders' forward time against the parameter-matched cnn, and the pixel agent's "
+      "training frames/s, as a graph and with XLA",
+      "Throughput",
+      "seed 0 (timings)",
+      "forward: batch 256 on 85x85x9, 5 rounds; agent: 400 frames of CartPole swing-up on "
+      "37x37x9 per encoder",
+      _benchmark(
+        "benchmarks/pixel_encoders.py",
+        "Pixel encoders and the pixel agent",
+        (
+          "--batch=256",
+          "--repeats=5",
+          "--calls=2",
+          "--agent_image_size=37",
+          "--agent_env=CartPoleSwingup-v0",
+          "--agent_encoders=cnn,gcnn,relaxed,rpp",
+          "--agent_xla_encoders=cnn",
+          "--agent_steps=200",
+          "--agent_batch=256",
+        ),
       ),
     ),
     (

@@ -32,7 +32,8 @@ Estimators (all sampled, so each is a lower estimate of the supremum it stands f
   the largest gradient norm `||dV/ds||_2` over sampled observations (a lower estimate of the
   critic's Lipschitz constant, which itself stands in for `V*`'s).
 * `critic_gap`: the trained critic's measured `|Q(s, a) - Q(gs, ga)|` (twin minimum) on
-  sampled `(s, a, g)`, to set beside `alpha`.
+  sampled `(s, a, g)`, to set beside `alpha`; for a pixel agent on the sampled states'
+  pictures (`sample_pictures`), with `g` mirroring or turning the picture.
 * `theorem1_alpha`: the bound from the three.
 
 `alpha` computed from these estimates is therefore an estimate of the bound, not a certified
@@ -57,6 +58,7 @@ __all__ = [
   "TransitionGap",
   "transition_gap",
   "sample_observations",
+  "sample_pictures",
   "value_lipschitz",
   "critic_gap",
   "theorem1_alpha",
@@ -227,6 +229,31 @@ def sample_observations(
   return obs, actions.numpy().astype(np.float32)
 
 
+def sample_pictures(
+  env_name: str,
+  image_size: int,
+  frame_stack: int,
+  num_envs: int = 16,
+  rollout_steps: int = 25,
+  seed: int = 0,
+) -> Tuple[np.ndarray, np.ndarray]:
+  """`(pictures [N, size, size, 3 * frame_stack], actions [N, k])`: the states of
+  `sample_observations` drawn by the environment's renderer, each held still for
+  `frame_stack` frames, and uniform actions; for `critic_gap` on a pixel agent's critic."""
+  pixel_env = envs.make(
+    env_name, observation="pixels", image_size=image_size, frame_stack=frame_stack
+  )
+  env = envs.make(env_name)
+  key = tf.constant([int(seed), 0x7E02], tf.int64)
+  states = _random_states(env, key, num_envs, rollout_steps)
+  history = tf.repeat(states[:, None], frame_stack, axis=1)  # [N, frames, n]
+  pictures = pixel_env.observe(history).numpy().astype(np.float32)
+  actions = rng.uniform(
+    [pictures.shape[0], env.symmetry.action_dim], rng.fold_in(key, -1), -1.0, 1.0
+  )
+  return pictures, actions.numpy().astype(np.float32)
+
+
 def value_lipschitz(actor: keras.Model, critic: keras.Model, observations: np.ndarray) -> float:
   """`max_s ||dV/ds||_2` for `V(s) = min_i Q_i(s, actor(s))` over `observations` `[N, d]`:
   a sampled lower estimate of `||V||_Lip` in the Euclidean metric on observations."""
@@ -242,15 +269,20 @@ def critic_gap(
   critic: keras.Model, symmetry: MDPSymmetry, observations: np.ndarray, actions: np.ndarray
 ) -> Dict[str, float]:
   """The critic's measured departure from invariance: `{"mean", "max"}` over the samples and
-  the group elements of `|Q(s, a) - Q(gs, ga)|`, Q the twin minimum."""
+  the group elements of `|Q(s, a) - Q(gs, ga)|`, Q the twin minimum. `observations` are
+  state vectors `[N, d]`, or pictures `[N, H, W, C]` when `symmetry` is a pixel
+  environment's (its state representation a `PlaneAction`)."""
   s = tf.convert_to_tensor(observations, tf.float32)
   a = tf.convert_to_tensor(actions, tf.float32)
   q = tf.reduce_min(critic([s, a]), axis=1)
   gaps = []
   for g in range(symmetry.group.order):
-    rho = tf.constant(symmetry.state_rep.matrices[g], tf.float32)
+    if hasattr(symmetry.state_rep, "transform"):  # a PlaneAction: pictures, no matrices
+      gs = symmetry.state_rep.transform(s, g)
+    else:
+      gs = tf.linalg.matvec(tf.constant(symmetry.state_rep.matrices[g], tf.float32), s)
     pi = tf.constant(symmetry.action_rep.matrices[g], tf.float32)
-    gq = tf.reduce_min(critic([tf.linalg.matvec(rho, s), tf.linalg.matvec(pi, a)]), axis=1)
+    gq = tf.reduce_min(critic([gs, tf.linalg.matvec(pi, a)]), axis=1)
     gaps.append(tf.abs(gq - q).numpy())
   gaps_np = np.concatenate(gaps)
   return {"mean": float(gaps_np.mean()), "max": float(gaps_np.max())}

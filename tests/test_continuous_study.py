@@ -1,0 +1,62 @@
+"""The continuous-control study's settings: state and pixel grids, their arms and errors (the
+study runs end to end in `tests/test_reproduce_all.py`'s quick runs)."""
+
+import pytest
+
+from tf_equirl.experiments import continuous_study as study
+
+
+def _grid(**overrides):
+  base = dict(
+    env="CartPoleSwingup-v0", variants=(("reflect", 1.0),), seeds=2, total_steps=100, eval_every=50
+  )
+  base.update(overrides)
+  return study.ContinuousGrid(**base)
+
+
+def test_a_pixel_grid_trains_each_encoder_with_the_heads_of_its_kind():
+  grid = _grid(observation="pixels", overrides=dict(image_size=37, frame_stack=3))
+  assert grid.arms == study.PIXEL_NETWORKS == ("cnn", "gcnn", "relaxed", "rpp")
+  heads = {}
+  for arm in grid.arms:
+    config = grid.config("CartPoleSwingup-v0:reflect:1", arm)
+    assert (config.observation, config.encoder, config.image_size) == ("pixels", arm, 37)
+    heads[arm] = config.head_kind
+  assert heads == {"cnn": "mlp", "gcnn": "gcnn", "relaxed": "relaxed", "rpp": "rpp"}
+  # The CartPole test-time noise of the seed applies to the pictures as well.
+  assert grid.config("CartPoleSwingup-v0", "cnn").final_obs_noise == pytest.approx(0.06)
+
+
+def test_a_state_grid_keeps_the_actor_critic_kinds():
+  grid = _grid()
+  assert grid.arms == study.NETWORKS
+  config = grid.config("CartPoleSwingup-v0", "relaxed")
+  assert (config.observation, config.network) == ("state", "relaxed")
+
+
+def test_pixel_comparisons_set_the_cnn_where_states_set_the_mlp():
+  assert ("gcnn", "cnn") in study.PAIRS and ("gcnn", "mlp") in study.PAIRS
+
+
+@pytest.mark.parametrize(
+  "kwargs, message",
+  [
+    (dict(observation="rgb"), "observation must be 'state' or 'pixels'"),
+    (dict(overrides=dict(observation="pixels")), "may not set 'observation'"),
+    (dict(variants=(("wobble", 1.0),)), "wobble"),
+  ],
+)
+def test_bad_grids_are_named(kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    _grid(**kwargs)
+
+
+def test_state_arms_on_a_pixel_grid_are_refused():
+  grid = _grid(observation="pixels", overrides=dict(image_size=37))
+  with pytest.raises(ValueError, match="trains pixel encoders"):
+    study.ContinuousSpec(grids=(grid,), runs="r", report="r/README.md", networks=("mlp",))
+  spec = study.ContinuousSpec(
+    grids=(grid,), runs="r", report="r/README.md", networks=study.PIXEL_NETWORKS
+  )
+  assert spec.observation == "pixels"
+  assert study.ContinuousSpec(grids=(_grid(),), runs="r", report="x").observation == "state"
