@@ -60,3 +60,27 @@ def test_state_arms_on_a_pixel_grid_are_refused():
   )
   assert spec.observation == "pixels"
   assert study.ContinuousSpec(grids=(_grid(),), runs="r", report="x").observation == "state"
+
+
+def test_the_pixel_figures_the_docs_quote_are_those_of_the_benchmark_file():
+  """docs/continuous_control.md quotes the XLA and graph rows of results/pixel_throughput."""
+  import os
+  import re
+
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  with open(os.path.join(repo, "results", "pixel_throughput", "README.md"), encoding="utf-8") as f:
+    rows = {
+      (m.group(1), m.group(2)): (m.group(3), m.group(4))
+      for m in re.finditer(
+        r"^\| (\w+) \| (graph|XLA) \| [^|]+\| ([\d.]+) \| ([\d.]+) \|$", f.read(), re.M
+      )
+    }
+  with open(os.path.join(repo, "docs", "continuous_control.md"), encoding="utf-8") as f:
+    docs = " ".join(f.read().split())
+  xla_compile, xla_rate = rows[("cnn", "XLA")]
+  graph_compile, graph_rate = rows[("cnn", "graph")]
+  quoted = (
+    f"trains at {xla_rate} frames/s with XLA against {graph_rate} as a graph, and compiles in "
+    f"{xla_compile} s against {graph_compile} s"
+  )
+  assert quoted in docs, quoted
