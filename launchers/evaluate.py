@@ -54,9 +54,20 @@ def main(argv):
   except ValueError as e:
     raise app.UsageError(str(e))
   greedy = not _SAMPLE.value
-  returns = evaluation.evaluate(
-    model, env_name, _EPISODES.value, greedy=greedy, seed=_SEED.value, backend=_BACKEND.value
-  )
+  repeat = (entry or {}).get("action_repeat")
+  if repeat:  # a continuous-control actor: its mean action, held as in training
+    if _BACKEND.value != "tf" or _SAMPLE.value or _RENDER.value:
+      raise app.UsageError(
+        f"{spec} is a continuous-control actor: it plays its mean action on the tf backend "
+        "only (no --backend=gymnasium, --sample or --render)."
+      )
+    returns = evaluation.evaluate_tf(
+      model, env_name, _EPISODES.value, seed=_SEED.value, action_repeat=repeat
+    )
+  else:
+    returns = evaluation.evaluate(
+      model, env_name, _EPISODES.value, greedy=greedy, seed=_SEED.value, backend=_BACKEND.value
+    )
   mean, two_se = results.mean_and_2se(returns)
   mode = "greedy" if greedy else "sampled"
   print(

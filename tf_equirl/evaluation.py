@@ -17,7 +17,7 @@ import tensorflow as tf
 from tensorflow import keras
 from tf_agents.trajectories import time_step as ts
 
-from tf_equirl import envs, rng
+from tf_equirl import checks, envs, rng
 
 __all__ = ["evaluate", "evaluate_tf", "evaluate_gymnasium", "GYMNASIUM_IDS", "render_episodes"]
 
@@ -57,11 +57,29 @@ def evaluate_tf(
   seed: int = 0,
   max_steps: int = 10_000,
   env_kwargs: Optional[Dict[str, Any]] = None,
+  action_repeat: int = 1,
 ) -> np.ndarray:
   """Returns of `episodes` episodes played in parallel on the TF environment (made with
-  `envs.make(env_name, **env_kwargs)`, e.g. `{"max_episode_steps": 200}`)."""
+  `envs.make(env_name, **env_kwargs)`, e.g. `{"max_episode_steps": 200}`).
+
+  On a discrete-action environment `model` maps observations to logits (greedy: the argmax;
+  else sampled). On a continuous-action one it is a deterministic actor: its output, clipped
+  to `[-1, 1]`, is the action (`greedy` must be True), held for `action_repeat` env steps as
+  the agent that trained it did (`ACConfig.action_repeat`); `max_steps` counts agent steps.
+
+  Raises:
+    ValueError: an unknown environment, a bad `episodes` or `action_repeat`, or
+      `greedy=False` for a continuous actor.
+  """
   _check(model, env_name, episodes)
+  checks.positive_int("evaluate_tf", "action_repeat", action_repeat)
   env = envs.make(env_name, batch_size=episodes, seed=seed, **(env_kwargs or {}))
+  continuous = bool(env.symmetry.continuous_actions)
+  if continuous and not greedy:
+    raise ValueError(
+      f"evaluate_tf: {env_name} has continuous actions and `model` is a deterministic actor "
+      "(its output is the action), so greedy=False has no meaning; pass greedy=True."
+    )
 
   @tf.function(jit_compile=True)
   def play():
@@ -69,11 +87,15 @@ def evaluate_tf(
     key = tf.constant([seed, 0xE7A1], tf.int64)
 
     def body(t, state, obs, returns, done):
-      logits = model(tf.reshape(obs, [episodes, -1]))
-      action = _actions(logits, greedy, rng.fold_in(key, t))
-      state, step = env.pure_step(state, action)
-      returns += tf.where(done, 0.0, step.reward)
-      done = tf.logical_or(done, tf.equal(step.step_type, ts.StepType.LAST))
+      output = model(tf.reshape(obs, [episodes, -1]))
+      if continuous:
+        action = tf.clip_by_value(tf.cast(output, tf.float32), -1.0, 1.0)
+      else:
+        action = _actions(output, greedy, rng.fold_in(key, t))
+      for _ in range(action_repeat):
+        state, step = env.pure_step(state, action)
+        returns += tf.where(done, 0.0, step.reward)
+        done = tf.logical_or(done, tf.equal(step.step_type, ts.StepType.LAST))
       return t + 1, state, step.observation, returns, done
 
     _, _, _, returns, done = tf.while_loop(

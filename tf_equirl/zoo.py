@@ -186,6 +186,14 @@ def as_policy(model: tf.keras.Model, env, greedy: bool = True):
 
   from tf_equirl.networks import LogitsActorNetwork
 
+  spec = env.action_spec()
+  if not spec.dtype.is_integer:
+    raise ValueError(
+      "as_policy wraps a logits model for an environment with discrete actions; this "
+      f"environment's actions are {spec.dtype.name} vectors. A continuous-control actor is "
+      "deterministic: its output, clipped to [-1, 1], is the action (`model(observations)`)."
+    )
+
   network = LogitsActorNetwork(env.observation_spec(), env.action_spec(), model)
   policy = actor_policy.ActorPolicy(
     env.time_step_spec(), env.action_spec(), actor_network=network, training=False
@@ -236,7 +244,15 @@ def model_card(name: str, e: Dict[str, Any]) -> str:
     f"- training: `{e['command']}` (seed {e['seed']}, {e['total_steps']:,} "
     f"{'env steps' if e['role'] != 'transition' else 'transitions x epochs'})",
   ]
-  if e["role"] == "actor":
+  if e["role"] == "actor" and e.get("action_repeat"):  # a continuous-control actor
+    ev = e["evaluation"]["tf_greedy"]
+    lines.append(
+      f"- evaluation ({ev['episodes']} episodes, mean +- 2 SE, seed "
+      f"{e['evaluation']['seed']}): the mean action, held for {e['action_repeat']} env steps "
+      f"as in training, {ev['mean']:.1f} +- {ev['two_se']:.1f} (tf_equirl env); card "
+      f"threshold {e['threshold']}"
+    )
+  elif e["role"] == "actor":
     ev = e["evaluation"]
     fmt = lambda s: f"{s['mean']:.3f} +- {s['two_se']:.3f}"
     lines.append(

@@ -12,13 +12,18 @@ threshold (CartPole 475, Catch 0.9; grid world 0.75 for the MLP, whose greedy re
 0.69-0.78 over six seeds at 500k steps, and 0.9 for the D4 G-CNN); `build_entry` measures its
 equivariance error on `probe_states` and its sampled and gymnasium returns, and the zoo's
 manifest and cards are updated (`tf_equirl.zoo.update_manifest`).
+
+`AC_ENTRIES` are continuous-control actors and twin critics of the actor-critic agent
+(`tf_equirl.agents.ac`, one seed), kept when the mean action's return, held for the agent's
+`action_repeat` env steps, reaches the threshold (Pendulum -200 by 50,000 env steps); built by
+`build_ac_entry`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -29,7 +34,16 @@ from tf_equirl.envs.defaults import env_defaults
 from tf_equirl.params import count_params
 from tf_equirl.testing import equivariance_error, invariant
 
-__all__ = ["ZooConfig", "run", "ENTRIES", "entry_names", "probe_states", "build_entry"]
+__all__ = [
+  "ZooConfig",
+  "run",
+  "ENTRIES",
+  "AC_ENTRIES",
+  "entry_names",
+  "probe_states",
+  "build_entry",
+  "build_ac_entry",
+]
 
 # (environment, actor, training steps, greedy threshold); the zoo folder is the environment's
 # (tf_equirl.envs.defaults).
@@ -45,9 +59,21 @@ ENTRIES = (
 )
 
 
+# Continuous-control actors and critics of the actor-critic agent (`tf_equirl.agents.ac`):
+# (environment, zoo folder, network, env steps, threshold of the mean action's return,
+# further ACConfig fields). Pendulum: the schedule of docs/continuous_control.md's Pendulum
+# run (exploration noise over 10,000 agent steps after 1,000 random ones).
+_PENDULUM = dict(eval_every=5_000, noise_steps=10_000, random_steps=1_000)
+AC_ENTRIES = (
+  ("Pendulum-v1", "pendulum", "mlp", 50_000, -200.0, _PENDULUM),
+  ("Pendulum-v1", "pendulum", "gcnn", 50_000, -200.0, _PENDULUM),
+)
+
+
 def entry_names() -> Tuple[str, ...]:
-  """`"<zoo folder>/<network>"` of every entry (`"cartpole/gcnn"`)."""
-  return tuple(f"{env_defaults(env).zoo_folder}/{network}" for env, network, _, _ in ENTRIES)
+  """`"<zoo folder>/<network>"` of every entry (`"cartpole/gcnn"`, `"pendulum/gcnn"`)."""
+  ppo = tuple(f"{env_defaults(env).zoo_folder}/{network}" for env, network, _, _ in ENTRIES)
+  return ppo + tuple(f"{folder}/{network}" for _, folder, network, *_ in AC_ENTRIES)
 
 
 @dataclasses.dataclass
@@ -183,10 +209,94 @@ def build_entry(
   return entries
 
 
+def build_ac_entry(
+  env_name: str,
+  folder: str,
+  network: str,
+  steps: int,
+  threshold: float,
+  fields: Dict[str, Any],
+  config: ZooConfig,
+) -> Dict[str, dict]:
+  """Trains and evaluates one continuous-control entry (the actor-critic agent) and saves its
+  actor and critic into `zoo/<folder>/`; returns their manifest entries.
+
+  The actor's card evaluation plays `config.episodes` episodes of its mean action, held for
+  the agent's `action_repeat` env steps (`evaluation.evaluate_tf`). The equivariance errors
+  are measured on `probe_states` (10,000 start states): the actor against the action
+  representation, the critic `[state, action] -> [Q1, Q2]` as invariant.
+
+  Raises:
+    RuntimeError: no seed of `config.max_tries` reached `threshold`.
+  """
+  from tf_equirl.agents.ac import AC, ACConfig  # pylint: disable=import-outside-toplevel
+
+  ac_config = ACConfig(env=env_name, network=network, total_steps=steps, final_episodes=0, **fields)
+  agent = AC(ac_config)
+  repeat = ac_config.action_repeat
+  for seed in range(config.first_seed, config.first_seed + config.max_tries):
+    agent.train(seed=seed)
+    greedy = evaluation.evaluate_tf(
+      agent.actor, env_name, config.episodes, seed=zoo.EVAL_SEED, action_repeat=repeat
+    )
+    print(f"{folder}/{network} seed {seed}: mean-action evaluation {greedy.mean():.1f}", flush=True)
+    if greedy.mean() >= threshold:
+      break
+  else:
+    raise RuntimeError(
+      f"{folder}/{network}: no seed in {config.max_tries} tries reached {threshold}."
+    )
+  os.makedirs(os.path.join(zoo.zoo_dir(), folder), exist_ok=True)
+  sym = agent.symmetry
+  states = probe_states(env_name)
+  actions = np.random.default_rng(0).uniform(-1, 1, (len(states), sym.action_dim))
+  flags = " ".join(f"--{k}={v}" for k, v in sorted(fields.items()))
+  command = (
+    f"python -m launchers.train_ac --env={env_name} --network={network} --seeds={seed} "
+    f"--total_steps={steps} {flags}"
+  )
+  entries = {}
+  for role, model in (("actor", agent.actor), ("critic", agent.critic)):
+    file = f"{folder}/{network}_{role}.keras"
+    model.save(os.path.join(zoo.zoo_dir(), file))
+    error = None
+    if network != "mlp":
+      if role == "actor":
+        error = equivariance_error(model, states, sym.state_rep, sym.action_rep)
+      else:
+        inputs = [states, actions.astype(np.float32)]
+        error = equivariance_error(
+          model, inputs, [sym.state_rep, sym.action_rep], invariant(sym.group)
+        )
+    entry = {
+      "file": file,
+      "env": env_name,
+      "network": network,
+      "role": role,
+      "critic": network,
+      "params": count_params(model),
+      "seed": seed,
+      "total_steps": steps,
+      "action_repeat": repeat,
+      "command": command,
+      "equivariance_error": error,
+      "equivariance_states": int(len(states)),
+      "threshold": threshold if role == "actor" else None,
+    }
+    if role == "actor":
+      entry["evaluation"] = {"tf_greedy": _stats(greedy), "seed": zoo.EVAL_SEED}
+    entries[f"{folder}/{network}_{role}"] = entry
+  return entries
+
+
 def run(config: ZooConfig) -> str:
   """Builds the entries of `config` into the zoo; returns the path of its cards."""
   for env_name, network, steps, threshold in ENTRIES:
     if config.only and f"{env_defaults(env_name).zoo_folder}/{network}" not in config.only:
       continue
     zoo.update_manifest(build_entry(env_name, network, steps, threshold, config))
+  for env_name, folder, network, steps, threshold, fields in AC_ENTRIES:
+    if config.only and f"{folder}/{network}" not in config.only:
+      continue
+    zoo.update_manifest(build_ac_entry(env_name, folder, network, steps, threshold, fields, config))
   return os.path.join(zoo.zoo_dir(), "README.md")
