@@ -73,6 +73,8 @@ def test_critic_gap_on_pictures_is_zero_for_the_invariant_pixel_critic_only():
     encoder_channels=4,
     width=8,
     critic_width=8,
+    batch_size=4,
+    replay_capacity=8,  # the default 500,000 pictures would take gigabytes
   )
   gaps = {}
   for encoder in ("gcnn", "cnn"):
