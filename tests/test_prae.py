@@ -365,3 +365,23 @@ def test_train_prae_writes_its_files(tmp_path):
   again = keras.models.load_model(str(tmp_path / "model.keras"))
   obs = np.zeros((1, 4), np.float32)
   np.testing.assert_allclose(again.encode(obs).numpy(), run.model.encode(obs).numpy())
+
+
+def test_abstract_transitions_equal_the_direct_distances_over_orbits():
+  """The expanded squared distances give the transitions of the direct differences
+  (`softmax_j(-min_g ||z - rho(g) x_j||^2 / (2 tau))`), with and without an orbit."""
+  rs = np.random.RandomState(0)
+  n, k, actions = 40, 6, 3
+  prototypes = rs.randn(n, k).astype(np.float32)
+  next_latents = (prototypes[None] + 0.3 * rs.randn(actions, n, k)).astype(np.float32)
+  orbit = np.stack([np.eye(k), -np.eye(k), np.linalg.qr(rs.randn(k, k))[0]]).astype(np.float32)
+  for matrices in (None, orbit):
+    points = (
+      prototypes[None] if matrices is None else np.einsum("gkl,nl->gnk", matrices, prototypes)
+    )
+    diff = next_latents[None, :, :, None, :].astype(np.float64) - points[:, None, None]
+    distance = 0.5 * (diff**2).sum(-1).min(0)
+    expected = np.exp(-(distance - distance.min(-1, keepdims=True)) / 0.1)
+    expected /= expected.sum(-1, keepdims=True)
+    got = abstract_transitions(prototypes, next_latents, 0.1, matrices).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-6)
