@@ -49,6 +49,11 @@ DOCS_REQUIRES = [
   "griffe==1.5.5",
 ]
 
+# dm_control's MuJoCo tasks (tf_equirl.envs.dmc, make("dm_control/...")): these two resolve
+# beside the pinned stack without changing a package (dm_control 1.0.50 wants a newer mujoco
+# than 4.0.0's bindings support).
+DMC_REQUIRES = ["dm_control==1.0.47", "mujoco==3.14.0"]
+
 setup(
   name="tf_equirl",
   version="0.1.0",
@@ -66,14 +71,13 @@ setup(
     # pandas < 3 and pydantic 1.x (pydantic 2 needs a typing-extensions newer than the
     # 4.5.0 that tf-agents pins).
     "sweep": SWEEP_REQUIRES,
-    # pytest-xdist runs the fast tests on two processes (README, .ci/run).
-    "test": ["pytest>=7", "pytest-xdist>=3.5,<4"] + SWEEP_REQUIRES,
+    # pytest-xdist runs the fast tests on two processes (README, .ci/run); the dmc extra
+    # lets the tests check dm_control's tasks (tests/test_envs_dmc*.py).
+    "test": ["pytest>=7", "pytest-xdist>=3.5,<4"] + SWEEP_REQUIRES + DMC_REQUIRES,
     # mkdocs build --strict (.ci/run) and mkdocs serve.
     "docs": DOCS_REQUIRES,
-    # dm_control's MuJoCo tasks for tests/test_envs_dmc.py; these two resolve beside the
-    # pinned stack without changing a package (dm_control 1.0.50 wants a newer mujoco than
-    # 4.0.0's bindings support).
-    "dmc": ["dm_control==1.0.47", "mujoco==3.14.0"],
+    # dm_control's own MuJoCo tasks (tf_equirl.envs.dmc).
+    "dmc": DMC_REQUIRES,
   },
   cmdclass={"build_py": BuildPyWithZoo},
   license="Apache-2.0",

@@ -34,7 +34,8 @@ from launchers.common import (
 
 from tf_equirl.agents.ac import ACConfig
 from tf_equirl.agents.ac.experiment import run_ac_experiment
-from tf_equirl.agents.ac.config import OBSERVATIONS
+from tf_equirl import envs
+from tf_equirl.agents.ac.config import OBSERVATIONS, check_compiles
 from tf_equirl.networks.continuous import CONTINUOUS_KINDS
 from tf_equirl.networks.pixel import PIXEL_ENCODER_KINDS
 
@@ -59,6 +60,7 @@ def main(argv):
   config = config_from_flags(ACConfig)
   with usage_errors():
     seeds = parse_seeds(SEEDS.value)
+    check_compiles(envs.make(config.env), config, "train_ac")
   name = config.network if config.observation == "state" else f"pixels_{config.encoder}"
   out = OUT.value or os.path.join("runs", folder_name(f"ac_{config.env}_{name}"))
 

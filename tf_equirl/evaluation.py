@@ -81,7 +81,7 @@ def evaluate_tf(
       "(its output is the action), so greedy=False has no meaning; pass greedy=True."
     )
 
-  @tf.function(jit_compile=True)
+  @tf.function(jit_compile=env.compiles_with_xla)
   def play():
     state, step = env.pure_reset(seed)
     key = tf.constant([seed, 0xE7A1], tf.int64)

@@ -18,6 +18,10 @@
   `CartPoleSwingup`, `AcrobotSwingup` and `Reacher` (dm_control's tasks, D1 / D2
   symmetric, with symmetry-breaking variants), also as gymnasium environments
   `tf_equirl/<name>` (`ControlGymEnv`).
+* dm_control's own MuJoCo tasks (`tf_equirl.envs.dmc`, the `dmc` extra):
+  `make("dm_control/cartpole-swingup-v0")`, `acrobot-swingup`, `reacher-hard`,
+  `ball_in_cup-catch`, with the same symmetries, variants and pixel observations, stepped
+  by `tf.numpy_function` (graphs, not XLA).
 """
 
 from tf_equirl.envs.base import BatchedEnvironment, EnvState, as_key
@@ -56,6 +60,7 @@ from tf_equirl.envs.key_room import (
   key_room_symmetry,
 )
 from tf_equirl.envs.registry import list_envs, make, register
+from tf_equirl.envs.dmc import DMCEnvironment, dmc_available, register_dmc_envs
 from tf_equirl.envs.render import PixelEnvironment, pixels, register_renderer, render
 
 for _name, _factory in (
@@ -70,6 +75,7 @@ for _name, _factory in (
 ):
   if _name not in list_envs():
     register(_name, _factory)
+register_dmc_envs()
 register_gymnasium_envs()
 register_gymnasium_gridworld()
 register_gymnasium_control()
@@ -124,4 +130,7 @@ __all__ = [
   "PixelEnvironment",
   "render",
   "register_renderer",
+  "DMCEnvironment",
+  "dmc_available",
+  "register_dmc_envs",
 ]

@@ -253,6 +253,13 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     return self._max_episode_steps
 
   @property
+  def compiles_with_xla(self) -> bool:
+    """Whether the pure functions compile under `tf.function(jit_compile=True)`. True for
+    the TensorFlow-op environments; False where a step calls Python (`tf.numpy_function`,
+    as `tf_equirl.envs.dmc` does): such an environment runs in graphs without XLA."""
+    return True
+
+  @property
   def physics(self) -> PhysicsFn:
     """The dynamics `(state, action) -> next_state` used by `pure_step`."""
     return self._physics
@@ -358,7 +365,6 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
       )
     batch = state.step_count.shape[0]
     action, valid = self._check_action(action, batch)
-    dynamic_batch = batch if batch is not None else tf.shape(state.step_count)[0]
 
     next_physics = self._step_physics(state, action)
     reward, terminated = self._outcome(state.physics, action, next_physics)
@@ -370,8 +376,7 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
       ended = tf.logical_or(terminated, count >= self._max_episode_steps)
 
     reset = state.done
-    reset_physics = self._initial_physics(state.key, dynamic_batch)
-    physics = tf.where(_expand_like(reset, next_physics), reset_physics, next_physics)
+    physics = self._reset_physics(state.key, reset, next_physics)
     step_type = tf.where(
       reset, ts.StepType.FIRST, tf.where(ended, ts.StepType.LAST, ts.StepType.MID)
     )
@@ -421,19 +426,26 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
     """
     stepped, time_step = self.pure_step(state, action)
     ended = stepped.done  # exactly the elements whose time step is LAST
-    batch = stepped.step_count.shape[0]
-    batch = batch if batch is not None else tf.shape(stepped.step_count)[0]
-    reset_physics = self._initial_physics(stepped.key, batch)
+    next_physics = self._reset_physics(stepped.key, ended, stepped.physics)
     next_state = EnvState(
-      physics=tf.where(_expand_like(ended, reset_physics), reset_physics, stepped.physics),
+      physics=next_physics,
       step_count=tf.where(ended, tf.zeros_like(stepped.step_count), stepped.step_count),
       done=tf.zeros_like(ended),
       key=stepped.key + _KEY_INCREMENT,
     )
     observation = tf.where(
-      _expand_like(ended, time_step.observation), self.observe(reset_physics), time_step.observation
+      _expand_like(ended, time_step.observation), self.observe(next_physics), time_step.observation
     )
     return next_state, time_step, observation
+
+  def _reset_physics(self, key: tf.Tensor, mask: tf.Tensor, physics: tf.Tensor) -> tf.Tensor:
+    """`physics` with the elements in `mask` (bool `[B]`) replaced by initial states drawn
+    with `key`: element `b` gets row `b` of `_initial_physics(key, B)`. Environments whose
+    resets are costly per element (`tf_equirl.envs.dmc`) override this to reset only those."""
+    batch = physics.shape[0]
+    batch = batch if batch is not None else tf.shape(physics)[0]
+    initial = self._initial_physics(key, batch)
+    return tf.where(_expand_like(mask, physics), initial, physics)
 
   def _step_physics(self, state: EnvState, action: tf.Tensor) -> tf.Tensor:
     """`physics(state.physics, action)`. Environments whose own dynamics are random (the

@@ -83,6 +83,15 @@ _MAX_STRENGTH = {
   ("AcrobotSwingup-v0", "repeat"): None,
   ("Reacher-v0", "reflect"): 1.0,
   ("Reacher-v0", "repeat"): None,
+  # dm_control's tasks (tf_equirl.envs.dmc): the same variants, on MuJoCo's models.
+  ("dm_control/cartpole-swingup-v0", "gravity"): None,
+  ("dm_control/cartpole-swingup-v0", "reflect"): 1.0,
+  ("dm_control/cartpole-swingup-v0", "repeat"): None,
+  ("dm_control/acrobot-swingup-v0", "gravity"): None,
+  ("dm_control/acrobot-swingup-v0", "repeat"): None,
+  ("dm_control/reacher-hard-v0", "reflect"): 1.0,
+  ("dm_control/reacher-hard-v0", "repeat"): None,
+  ("dm_control/ball_in_cup-catch-v0", "gravity"): None,
 }
 
 

@@ -502,6 +502,10 @@ class PixelEnvironment(BatchedEnvironment):
     return self._frames
 
   @property
+  def compiles_with_xla(self) -> bool:
+    return self._inner.compiles_with_xla
+
+  @property
   def symmetry(self) -> MDPSymmetry:
     inner = self._inner.symmetry
     action = PlaneAction(
@@ -534,6 +538,15 @@ class PixelEnvironment(BatchedEnvironment):
   def _initial_physics(self, key: tf.Tensor, batch_size) -> tf.Tensor:
     first = self._inner._initial_physics(key, batch_size)  # pylint: disable=protected-access
     return tf.repeat(first[:, None], self._frames, axis=1)
+
+  def _reset_physics(self, key: tf.Tensor, mask: tf.Tensor, physics: tf.Tensor) -> tf.Tensor:
+    # The wrapped environment resets its latest states (only where `mask`, for environments
+    # whose resets are costly); a reset history holds copies of the first state.
+    latest = self._inner._reset_physics(  # pylint: disable=protected-access
+      key, mask, physics[:, -1]
+    )
+    fresh = tf.repeat(latest[:, None], self._frames, axis=1)
+    return tf.where(tf.reshape(mask, [-1] + [1] * (physics.shape.rank - 1)), fresh, physics)
 
   def _push(self, stack: tf.Tensor, latest: tf.Tensor) -> tf.Tensor:
     return tf.concat([stack[:, 1:], latest[:, None]], axis=1)

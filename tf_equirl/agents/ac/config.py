@@ -242,3 +242,19 @@ class ACConfig:
   def agent_steps_per_call(self) -> int:
     """Agent steps of one compiled training call (one evaluation interval)."""
     return self.eval_every // self.env_steps_per_agent_step
+
+
+def check_compiles(env, config: ACConfig, agent: str) -> None:
+  """Raises a named error where `config.jit_compile` asks XLA to compile an environment that
+  steps through Python (`env.compiles_with_xla` False, e.g. dm_control's tasks).
+
+  Raises:
+    ValueError: for `jit_compile=True` with such an environment.
+  """
+  # An environment that is not a BatchedEnvironment (a test's stand-in) is taken to be TF ops.
+  if config.jit_compile and not getattr(env, "compiles_with_xla", True):
+    raise ValueError(
+      f"{agent}: {env.name} steps through Python (tf.numpy_function), which XLA cannot "
+      "compile; set ACConfig.jit_compile=False (train_ac --nojit_compile) to train on it "
+      "in a graph without XLA."
+    )

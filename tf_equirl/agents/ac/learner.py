@@ -42,7 +42,7 @@ from tensorflow import keras
 from tf_agents.trajectories import time_step as ts
 
 from tf_equirl import checks, envs, rng
-from tf_equirl.agents.ac.config import ACConfig
+from tf_equirl.agents.ac.config import ACConfig, check_compiles
 from tf_equirl.agents.ac.replay import NStepBatch, Replay
 from tf_equirl.groups import MDPSymmetry
 from tf_equirl.networks.continuous import (
@@ -206,6 +206,7 @@ class AC:
         f"AC: the environment has batch_size {self.env.batch_size} but config.num_envs is "
         f"{cfg.num_envs}."
       )
+    check_compiles(self.env, cfg, "AC")
     symmetry = self.env.symmetry if cfg.group is None else self.env.get_symmetry(cfg.group)
     self.symmetry = check_continuous(symmetry, f"AC on {cfg.env}")
     self.actor = self._build_actor()

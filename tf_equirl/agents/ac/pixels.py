@@ -40,7 +40,7 @@ import tensorflow as tf
 from tensorflow import keras
 
 from tf_equirl import envs, rng
-from tf_equirl.agents.ac.config import ACConfig
+from tf_equirl.agents.ac.config import ACConfig, check_compiles
 from tf_equirl.agents.ac.learner import (
   ADAM_EPSILON,
   AC,
@@ -221,6 +221,7 @@ class PixelAC(AC):
         f"{cfg.image_size} and frame_stack={cfg.frame_stack} expect pictures {image_shape} "
         "(3 RGB channels per frame)."
       )
+    check_compiles(env, cfg, "PixelAC")
     self.symmetry = check_continuous(env.symmetry, f"PixelAC on {cfg.env}")
     inner: Any = getattr(env, "inner", env)  # the rendered environment
     renderer = renderer_for(inner)
