@@ -252,3 +252,33 @@ def test_transform_rejects_elements_outside_the_group():
   with pytest.raises(ValueError, match="integer"):
     env.transform_physics(physics, 0.5)
   assert tf.reduce_all(env.transform_physics(physics, 0) == physics)
+
+
+@needs_dmc
+def test_theorem_1_mismatches_are_zero_on_the_original_tasks_and_not_on_variants():
+  from tf_equirl.experiments import symmetry_gap
+
+  for name in ("dm_control/cartpole-swingup-v0", "dm_control/reacher-hard-v0"):
+    gap = symmetry_gap.transition_gap(name, num_envs=8, rollout_steps=5, action_repeat=2)
+    assert gap.eps_r == 0.0 and gap.eps_p == 0.0, (name, gap)
+  broken = symmetry_gap.transition_gap(
+    "dm_control/ball_in_cup-catch-v0:gravity:1", num_envs=8, rollout_steps=5, action_repeat=2
+  )
+  assert broken.eps_p > 1e-2, broken
+
+
+@needs_dmc
+def test_coordinates_give_rows_at_mujocos_defaults():
+  env = envs.make("dm_control/reacher-hard-v0")
+  coordinates = np.array([[0.5, -1.0, 0.2, -0.3, 0.1, -0.05]])
+  rows = env.physics_from_coordinates(coordinates)
+  assert rows.shape == (1, env.state_size)
+  observation = env.observe(rows).numpy()[0]
+  np.testing.assert_allclose(
+    observation[[0, 1, 2, 3]],
+    np.float32([np.cos(0.5), np.sin(0.5), np.cos(-1.0), np.sin(-1.0)]),
+    rtol=1e-6,
+  )
+  np.testing.assert_allclose(observation[6:], [0.2, -0.3], rtol=1e-6)
+  with pytest.raises(ValueError, match=r"\[N, 6\] rows"):
+    env.physics_from_coordinates(coordinates[:, :4])

@@ -238,6 +238,20 @@ CONTINUOUS_DEFAULTS: Mapping[str, ContinuousDefaults] = types.MappingProxyType(
     "CartPoleSwingup-v0": ContinuousDefaults("CartPoleSwingup-v0", 1000, 2, 100_000, 0.06),
     "AcrobotSwingup-v0": ContinuousDefaults("AcrobotSwingup-v0", 1000, 2, 500_000, 0.02),
     "Reacher-v0": ContinuousDefaults("Reacher-v0", 1000, 2, 500_000, 0.02),
+    # dm_control's own tasks (tf_equirl.envs.dmc), with the same settings; ball-in-cup
+    # catch is in DrQ-v2's easy group.
+    "dm_control/cartpole-swingup-v0": ContinuousDefaults(
+      "dm_control/cartpole-swingup-v0", 1000, 2, 100_000, 0.06
+    ),
+    "dm_control/acrobot-swingup-v0": ContinuousDefaults(
+      "dm_control/acrobot-swingup-v0", 1000, 2, 500_000, 0.02
+    ),
+    "dm_control/reacher-hard-v0": ContinuousDefaults(
+      "dm_control/reacher-hard-v0", 1000, 2, 500_000, 0.02
+    ),
+    "dm_control/ball_in_cup-catch-v0": ContinuousDefaults(
+      "dm_control/ball_in_cup-catch-v0", 1000, 2, 100_000, 0.06
+    ),
   }
 )
 

@@ -433,6 +433,19 @@ class DMCEnvironment(BatchedEnvironment):
         out[:, -2:] *= -1
     return out
 
+  def _np_from_coordinates(self, coordinates: np.ndarray) -> np.ndarray:
+    with self._lock:
+      physics = self._dm_env.physics
+      physics.reset()  # MuJoCo's defaults for every other part of the state
+      template = self._row(physics)
+      nq, nv = self._nq, self._nv
+      rows = np.repeat(template[None], coordinates.shape[0], axis=0)
+      rows[:, 1 : 1 + nq] = coordinates[:, :nq]
+      rows[:, 1 + nq : 1 + nq + nv] = coordinates[:, nq : nq + nv]
+      if self._extras:
+        rows[:, self._state_size :] = coordinates[:, nq + nv :]
+      return rows
+
   def _np_render(self, rows: np.ndarray, size: int) -> np.ndarray:
     with self._lock:
       out = np.empty([rows.shape[0], size, size, 3], np.float32)
@@ -454,8 +467,8 @@ class DMCEnvironment(BatchedEnvironment):
     self, state: tf.Tensor, action: tf.Tensor, breaking: Optional[str], strength: float
   ) -> tf.Tensor:
     """dm_control's step of every row (module docstring), under the variant if one is set."""
-    state = tf.convert_to_tensor(state, tf.float64)
-    action = tf.convert_to_tensor(action, tf.float32)
+    state = tf.cast(state, tf.float64)
+    action = tf.cast(action, tf.float32)
     factor = tf.ones_like(state[:, 0])
     if breaking in ("repeat", "reflect"):
       joint, (low, high) = self._spec.regions[breaking]
@@ -505,6 +518,31 @@ class DMCEnvironment(BatchedEnvironment):
       raise ValueError(f"{self.name}: the group has elements 0..{order - 1}, received {element}.")
     fn = functools.partial(self._np_transform, element=int(element))
     (out,) = self._batch_call(fn, [tf.cast(physics, tf.float64)], [tf.float64], [physics.shape])
+    return out
+
+  @property
+  def coordinates_size(self) -> int:
+    """Length of `physics_from_coordinates`' rows: positions, velocities, the extras."""
+    return self._nq + self._nv + self._extras
+
+  def physics_from_coordinates(self, coordinates: Any) -> tf.Tensor:
+    """Physics rows `[N, state_size]` from `[N, coordinates_size]` rows of MuJoCo's
+    positions and velocities (and Reacher's target `(x, y)`), the rest of the state at
+    MuJoCo's defaults (time 0, no warm start, zero controls): the layout of the
+    TensorFlow-op twins' states, so that states sampled for one serve the other.
+
+    Raises:
+      ValueError: for rows of another length.
+    """
+    coordinates = tf.cast(coordinates, tf.float64)
+    if coordinates.shape.rank != 2 or coordinates.shape[-1] != self.coordinates_size:
+      target = ", target" if self._extras else ""
+      raise ValueError(
+        f"{self.name}: physics_from_coordinates expects [N, {self.coordinates_size}] rows "
+        f"(positions, velocities{target}), received shape {coordinates.shape}."
+      )
+    shape = coordinates.shape[:1].concatenate([self.state_size])
+    (out,) = self._batch_call(self._np_from_coordinates, [coordinates], [tf.float64], [shape])
     return out
 
   def render_pictures(self, physics: tf.Tensor, size: int) -> tf.Tensor:

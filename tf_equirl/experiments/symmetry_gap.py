@@ -78,6 +78,21 @@ STATE_BOXES = {
     (_PI, np.radians(160), 5.0, 5.0, 0.2, 0.2),  # target radius at most 0.2
   ),
 }
+# dm_control's tasks (tf_equirl.envs.dmc) sample MuJoCo's positions and velocities (and
+# Reacher's target) in the boxes of their TensorFlow-op twins, whose states have that layout.
+STATE_BOXES.update(
+  {
+    "dm_control/cartpole-swingup-v0": STATE_BOXES["CartPoleSwingup-v0"],
+    "dm_control/acrobot-swingup-v0": STATE_BOXES["AcrobotSwingup-v0"],
+    "dm_control/reacher-hard-v0": STATE_BOXES["Reacher-v0"],
+    # (cup x, cup z, ball x, ball z, their velocities): the cup near the centre, the ball
+    # around it, velocities of a few metres per second.
+    "dm_control/ball_in_cup-catch-v0": (
+      (-0.2, -0.2, -0.4, -0.4, -2.0, -2.0, -2.0, -2.0),
+      (0.2, 0.2, 0.4, 0.4, 2.0, 2.0, 2.0, 2.0),
+    ),
+  }
+)
 
 
 @dataclasses.dataclass
@@ -117,6 +132,8 @@ def _random_states(env, key, num_envs: int, rollout_steps: int) -> tf.Tensor:
   low, high = STATE_BOXES[env.name]
   u = rng.uniform([num_envs * rollout_steps, len(low)], rng.fold_in(key, -2), 0.0, 1.0)
   box = tf.constant(low, tf.float32) + u * tf.constant(np.subtract(high, low), tf.float32)
+  if hasattr(env, "physics_from_coordinates"):  # dm_control: MuJoCo's whole state per row
+    box = env.physics_from_coordinates(box)
   states.append(tf.cast(box, physics.dtype))
   return tf.concat(states, axis=0)
 
@@ -176,7 +193,7 @@ def transition_gap(
     raise ValueError(
       f"transition_gap: {env_name} must be a continuous-control environment with "
       "continuous actions and transform_physics (Pendulum-v1, CartPoleSwingup-v0, "
-      "AcrobotSwingup-v0, Reacher-v0 and their variants)."
+      "AcrobotSwingup-v0, Reacher-v0, dm_control's tasks and their variants)."
     )
   order = symmetry.group.order
   rho = tf.constant(symmetry.state_rep.matrices, tf.float64)
