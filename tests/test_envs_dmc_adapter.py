@@ -212,13 +212,17 @@ def _can_render():
 )
 def test_pixels_move_with_the_state_up_to_textures():
   env = envs.make("dm_control/reacher-hard-v0", batch_size=3, observation="pixels", image_size=33)
+  inner = env.inner
+  drawn = len(inner._pictures)  # pylint: disable=protected-access  # the TFEnvironment's reset
   state, step = env.pure_reset(0)
   assert step.observation.shape == (3, 33, 33, 9)
   pictures = step.observation.numpy()
   assert 0.0 <= pictures.min() and pictures.max() <= 1.0 and pictures.std() > 0.05
+  assert len(inner._pictures) == drawn + 3  # pylint: disable=protected-access  # 9 frames
   state, step = env.pure_step(state, np.full((3, 2), 0.5, np.float32))
   assert not np.array_equal(step.observation.numpy()[..., 6:], pictures[..., 6:])
-  inner = env.inner
+  np.testing.assert_array_equal(step.observation.numpy()[..., 3:6], pictures[..., 6:])
+  assert len(inner._pictures) == drawn + 6  # pylint: disable=protected-access  # once each
   rows = _rollout_state(envs.make("dm_control/reacher-hard-v0", batch_size=4), 20).physics
   errors = picture_symmetry_error(inner, rows, 33)
   assert errors[0] == 0.0 and np.all(errors < 0.01), errors

@@ -44,15 +44,16 @@ the cup).
 Pixels. `make(name, observation="pixels")` draws each state with MuJoCo's renderer (camera
 0, as DrQ-v2) through `tf_equirl.envs.render.pixels`. Without a display, set
 `MUJOCO_GL=egl` (this module sets it where it is unset): Mesa's EGL renders on the CPU,
-slowly (the pixel wrapper draws every stacked frame at each step), and an NVIDIA driver's
-EGL on a GPU. Unlike
-the TensorFlow-op renderers, MuJoCo's pictures of a mirrored state are the mirrored pictures
-only approximately (the skybox's noise and the floor's grid are not symmetric pixel for
+slowly, and an NVIDIA driver's EGL on a GPU. Each state is drawn once: the environment keeps
+the pictures of the latest `PICTURE_CACHE` rows, which the stacked frames of the next steps
+draw again. Unlike the TensorFlow-op renderers, MuJoCo's pictures of a mirrored state are
+the mirrored pictures only approximately (the skybox's noise and the floor's grid are not symmetric pixel for
 pixel): `picture_symmetry_error` counts the pixels that are off by more than that noise.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import math
@@ -86,6 +87,9 @@ __all__ = [
 ]
 
 _TASK_LIMIT: Any = object()  # max_episode_steps default: dm_control's own step limit
+# uint8 pictures `DMCEnvironment` keeps (21 KB each at 85x85): a batch of 256 environments
+# with 3 stacked frames draws each state once.
+PICTURE_CACHE = 1024
 _EXTRA = "pip install -e .[dmc]"
 
 
@@ -252,6 +256,11 @@ class DMCEnvironment(BatchedEnvironment):
     self._mujoco = mujoco
     self._dm_env = suite.load(self._spec.domain, self._spec.task, task_kwargs={"random": 0})
     self._lock = threading.Lock()
+    # The pictures of the latest rows drawn: a stack of frames draws each state again at the
+    # next steps, and MuJoCo draws a row the same way every time.
+    self._pictures: "collections.OrderedDict[Tuple[int, bytes], np.ndarray]" = (
+      collections.OrderedDict()
+    )
     dm_physics = self._dm_env.physics
     model = dm_physics.model
     if breaking == "gravity":
@@ -449,9 +458,18 @@ class DMCEnvironment(BatchedEnvironment):
   def _np_render(self, rows: np.ndarray, size: int) -> np.ndarray:
     with self._lock:
       out = np.empty([rows.shape[0], size, size, 3], np.float32)
+      cache = self._pictures
       for b in range(rows.shape[0]):
-        physics = self._load(rows[b])
-        out[b] = physics.render(size, size, camera_id=0).astype(np.float32) / 255.0
+        key = (size, rows[b].tobytes())
+        picture = cache.get(key)
+        if picture is None:
+          picture = self._load(rows[b]).render(size, size, camera_id=0)
+          cache[key] = picture
+          if len(cache) > PICTURE_CACHE:
+            cache.popitem(last=False)
+        else:
+          cache.move_to_end(key)
+        out[b] = picture.astype(np.float32) / 255.0
       return out
 
   # ----------------------------------------------------------- TF faces
