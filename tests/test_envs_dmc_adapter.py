@@ -286,3 +286,38 @@ def test_coordinates_give_rows_at_mujocos_defaults():
   np.testing.assert_allclose(observation[6:], [0.2, -0.3], rtol=1e-6)
   with pytest.raises(ValueError, match=r"\[N, 6\] rows"):
     env.physics_from_coordinates(coordinates[:, :4])
+
+
+@pytest.mark.skipif(not _can_render(), reason="MuJoCo cannot render here (no EGL)")
+def test_pixel_agent_trains_on_mujocos_pictures_in_a_graph():
+  from tf_equirl.agents.ac import ACConfig, make_agent
+
+  config = ACConfig(
+    env="dm_control/cartpole-swingup-v0",
+    observation="pixels",
+    encoder="gcnn",
+    network="gcnn",
+    image_size=37,
+    frame_stack=2,
+    encoder_channels=2,
+    width=8,
+    critic_width=8,
+    total_steps=120,
+    eval_every=60,
+    random_steps=10,
+    batch_size=8,
+    replay_capacity=200,
+    eval_episodes=2,
+    final_episodes=0,
+    jit_compile=False,
+  )
+  env = envs.make(
+    config.env, observation="pixels", image_size=37, frame_stack=2, max_episode_steps=40
+  )
+  # TensorFlow runs the rendering from its own threads: EGL's context must follow.
+  result = make_agent(config, env).train()
+  assert np.all(np.isfinite(result.eval_return)) and np.all(result.eval_return > 0)
+  assert np.isfinite(result.metrics["critic_loss"][-1])
+  env.inner.close()
+  env.inner.close()  # twice is harmless; pictures afterwards make a new context
+  assert env.observe(env.pure_reset(0)[0].physics).shape == (1, 37, 37, 6)

@@ -46,19 +46,25 @@ Pixels. `make(name, observation="pixels")` draws each state with MuJoCo's render
 `MUJOCO_GL=egl` (this module sets it where it is unset): Mesa's EGL renders on the CPU,
 slowly, and an NVIDIA driver's EGL on a GPU. Each state is drawn once: the environment keeps
 the pictures of the latest `PICTURE_CACHE` rows, which the stacked frames of the next steps
-draw again. Unlike the TensorFlow-op renderers, MuJoCo's pictures of a mirrored state are
-the mirrored pictures only approximately (the skybox's noise and the floor's grid are not symmetric pixel for
-pixel): `picture_symmetry_error` counts the pixels that are off by more than that noise.
+draw again. EGL binds MuJoCo's context to one thread and TensorFlow calls Python from any of
+its threads, so each environment draws on a daemon thread of its own (`close` frees it).
+Unlike the TensorFlow-op renderers, MuJoCo's pictures of a mirrored state are the mirrored
+pictures only approximately (the skybox's noise and the floor's grid are not symmetric pixel
+for pixel): `picture_symmetry_error` counts the pixels that are off by more than that noise.
 """
 
 from __future__ import annotations
 
+import atexit
 import collections
 import dataclasses
 import functools
 import math
 import os
+import queue
 import threading
+import weakref
+from concurrent import futures
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
@@ -261,6 +267,8 @@ class DMCEnvironment(BatchedEnvironment):
     self._pictures: "collections.OrderedDict[Tuple[int, bytes], np.ndarray]" = (
       collections.OrderedDict()
     )
+    self._render_thread: Optional[_RenderThread] = None
+    self._closer: Optional[weakref.finalize] = None
     dm_physics = self._dm_env.physics
     model = dm_physics.model
     if breaking == "gravity":
@@ -455,21 +463,46 @@ class DMCEnvironment(BatchedEnvironment):
         rows[:, self._state_size :] = coordinates[:, nq + nv :]
       return rows
 
+  def close(self) -> None:
+    """Frees MuJoCo's rendering context on the thread that drew with it, and that thread;
+    later pictures make new ones. Runs by itself at exit and when the environment is
+    collected."""
+    closer, self._closer, self._render_thread = self._closer, None, None
+    if closer is not None:
+      closer()
+
+  def _draw_rows(self, rows: np.ndarray, size: int) -> np.ndarray:
+    """MuJoCo's pictures of `rows`, uint8; runs on the render thread only."""
+    return np.stack([self._load(row).render(size, size, camera_id=0) for row in rows])
+
   def _np_render(self, rows: np.ndarray, size: int) -> np.ndarray:
     with self._lock:
-      out = np.empty([rows.shape[0], size, size, 3], np.float32)
       cache = self._pictures
-      for b in range(rows.shape[0]):
-        key = (size, rows[b].tobytes())
-        picture = cache.get(key)
-        if picture is None:
-          picture = self._load(rows[b]).render(size, size, camera_id=0)
-          cache[key] = picture
-          if len(cache) > PICTURE_CACHE:
-            cache.popitem(last=False)
-        else:
-          cache.move_to_end(key)
-        out[b] = picture.astype(np.float32) / 255.0
+      keys = [(size, row.tobytes()) for row in rows]
+      missing = sorted({i for i, key in enumerate(keys) if key not in cache})
+      missing = list({keys[i]: i for i in missing}.values())  # each distinct row once
+      if missing:
+        # EGL binds MuJoCo's context to the thread that made it current (dm_control renders
+        # through EGL on the calling thread), and TensorFlow calls this from any of its
+        # threads: every picture is drawn on one thread of this environment's own.
+        thread = self._render_thread or _RenderThread()
+        drawn = thread.call(self._draw_rows, rows[missing], size)
+        if self._render_thread is None:
+          # The context now exists. Free it on its thread when this environment is collected,
+          # and at exit before dm_control's own handler (registered as the context was made:
+          # atexit runs the later one first) would try from the main thread.
+          self._render_thread = thread
+          self._closer = weakref.finalize(self, _free_render_context, thread, self._dm_env.physics)
+          self._closer.atexit = False
+          atexit.register(self._closer)
+        for i, picture in zip(missing, drawn):
+          cache[keys[i]] = picture
+      out = np.empty([rows.shape[0], size, size, 3], np.float32)
+      for b, key in enumerate(keys):
+        cache.move_to_end(key)
+        out[b] = cache[key].astype(np.float32) / 255.0
+      while len(cache) > PICTURE_CACHE:
+        cache.popitem(last=False)
       return out
 
   # ----------------------------------------------------------- TF faces
@@ -569,6 +602,49 @@ class DMCEnvironment(BatchedEnvironment):
     shape = physics.shape[:1].concatenate([size, size, 3])
     (out,) = self._batch_call(fn, [tf.cast(physics, tf.float64)], [tf.float32], [shape])
     return out
+
+
+class _RenderThread:
+  """A daemon thread that runs the calls given to `call`, one at a time. Daemon: it still
+  runs when the exit handlers do (Python ends the pools of `concurrent.futures` before)."""
+
+  def __init__(self):
+    self._jobs: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+    self._thread = threading.Thread(target=self._run, name="dmc-render", daemon=True)
+    self._thread.start()
+
+  def _run(self):
+    while True:
+      job = self._jobs.get()
+      if job is None:
+        return
+      fn, args, done = job
+      try:
+        done.set_result(fn(*args))
+      except BaseException as e:  # pylint: disable=broad-except  # handed to the caller
+        done.set_exception(e)
+
+  def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+    """`fn(*args)` on this thread; returns its result or raises its exception."""
+    if threading.get_ident() == self._thread.ident:  # a call made from this thread
+      return fn(*args)
+    done: futures.Future = futures.Future()
+    self._jobs.put((fn, args, done))
+    return done.result()
+
+  def stop(self) -> None:
+    self._jobs.put(None)
+
+
+def _free_render_context(thread: _RenderThread, physics: Any) -> None:
+  """Frees `physics`' rendering contexts on the render thread that made them, then ends it."""
+
+  def free():
+    if physics._contexts:  # pylint: disable=protected-access
+      physics._free_rendering_contexts()  # pylint: disable=protected-access
+
+  thread.call(free)
+  thread.stop()
 
 
 def _draw(env: BatchedEnvironment, physics: tf.Tensor, size: int) -> tf.Tensor:
