@@ -42,7 +42,11 @@ _MODEL_EPOCHS = flags.DEFINE_integer(
   lower_bound=1,
 )
 _RUNS = flags.DEFINE_string("runs", "runs/prae", "Folder of per-run summaries.")
-_RESULTS = flags.DEFINE_string("results", "results/prae", "Results folder.")
+_RESULTS = flags.DEFINE_string(
+  "results",
+  "runs/prae/report",
+  "Folder of the report (results/<study> belongs to the registry studies: reproduce_all).",
+)
 _NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Accepted for symmetry; prints nothing.")
 
 

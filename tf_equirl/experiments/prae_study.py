@@ -133,8 +133,8 @@ class PRAEStudyConfig:
   dyna_model_epochs: Optional[int] = None
   runs_per_process: int = 4
   runs: str = "runs/prae"
-  results: str = "results/prae"
-  report: str = "results/prae/README.md"
+  results: str = "runs/prae/report"
+  report: str = "runs/prae/report/README.md"
   command: str = ""
 
   def __post_init__(self):
