@@ -321,3 +321,14 @@ def test_pixel_agent_trains_on_mujocos_pictures_in_a_graph():
   env.inner.close()
   env.inner.close()  # twice is harmless; pictures afterwards make a new context
   assert env.observe(env.pure_reset(0)[0].physics).shape == (1, 37, 37, 6)
+
+
+@needs_dmc
+def test_glfw_rendering_is_a_named_error(monkeypatch):
+  from dm_control import _render
+
+  env = envs.make("dm_control/cartpole-swingup-v0")
+  monkeypatch.setattr(_render, "BACKEND", "glfw")
+  with pytest.raises(RuntimeError, match="MUJOCO_GL=egl"):
+    env.render_pictures(env.pure_reset(0)[0].physics, 9)
+  assert os.environ["MUJOCO_GL"]  # importing tf_equirl.envs set it where it was unset

@@ -42,8 +42,10 @@ TensorFlow-op twins, read from MuJoCo's joint angles before the step; the contro
 the cup).
 
 Pixels. `make(name, observation="pixels")` draws each state with MuJoCo's renderer (camera
-0, as DrQ-v2) through `tf_equirl.envs.render.pixels`. Without a display, set
-`MUJOCO_GL=egl` (this module sets it where it is unset): Mesa's EGL renders on the CPU,
+0, as DrQ-v2) through `tf_equirl.envs.render.pixels`, through EGL: importing
+`tf_equirl.envs` sets `MUJOCO_GL=egl` where it is unset (dm_control reads it once, when it is
+first imported; GLFW, its first choice otherwise, draws only on the main thread, and the
+pictures raise a named error then). Mesa's EGL renders on the CPU,
 slowly, and an NVIDIA driver's EGL on a GPU. Each state is drawn once: the environment keeps
 the pictures of the latest `PICTURE_CACHE` rows, which the stacked frames of the next steps
 draw again. EGL binds MuJoCo's context to one thread and TensorFlow calls Python from any of
@@ -92,6 +94,12 @@ __all__ = [
   "picture_symmetry_error",
 ]
 
+# dm_control picks its OpenGL backend once, when it is first imported, from MUJOCO_GL, and
+# without it tries GLFW first, which draws only on a process's main thread. Set EGL here, on
+# importing tf_equirl.envs, so that a later import of dm_control (by this module or a user)
+# renders off the main thread, headless; a MUJOCO_GL the user set stays.
+os.environ.setdefault("MUJOCO_GL", "egl")
+
 _TASK_LIMIT: Any = object()  # max_episode_steps default: dm_control's own step limit
 # uint8 pictures `DMCEnvironment` keeps (21 KB each at 85x85): a batch of 256 environments
 # with 3 stacked frames draws each state once.
@@ -109,7 +117,6 @@ def dmc_available() -> bool:
 
 
 def _import_dm_control():
-  os.environ.setdefault("MUJOCO_GL", "egl")
   import mujoco  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
   from dm_control import suite  # pylint: disable=import-outside-toplevel
 
@@ -598,10 +605,25 @@ class DMCEnvironment(BatchedEnvironment):
 
   def render_pictures(self, physics: tf.Tensor, size: int) -> tf.Tensor:
     """float32 `[B, size, size, 3]` in `[0, 1]`: MuJoCo's pictures of the rows (camera 0)."""
+    _check_render_backend()
     fn = functools.partial(self._np_render, size=int(size))
     shape = physics.shape[:1].concatenate([size, size, 3])
     (out,) = self._batch_call(fn, [tf.cast(physics, tf.float64)], [tf.float32], [shape])
     return out
+
+
+def _check_render_backend() -> None:
+  """Raises a named error where dm_control renders through GLFW, which cannot draw from the
+  render thread (dm_control chose it when it was imported before tf_equirl without
+  MUJOCO_GL, or MUJOCO_GL=glfw)."""
+  from dm_control import _render  # pylint: disable=import-outside-toplevel
+
+  if _render.BACKEND == "glfw":
+    raise RuntimeError(
+      "dm_control renders through GLFW here (MUJOCO_GL=glfw, or dm_control was imported "
+      "before tf_equirl without MUJOCO_GL), which draws only on the main thread; the pixel "
+      "observations need MUJOCO_GL=egl (or osmesa) set before dm_control is imported."
+    )
 
 
 class _RenderThread:
