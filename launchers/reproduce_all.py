@@ -11,7 +11,8 @@ Each study writes `<out>/<name>/README.md`, which starts with its provenance rec
 date, libraries, machine, seeds, wall time and the exact command, `python -m
 launchers.reproduce_all --only=<name>`, plus `--quick`), then its report, with its figures and
 data beside it. Per-seed runs, datasets and other intermediate files go to `<runs>/<name>/`
-(finished runs there are reused). The studies are `tf_equirl.experiments.registry`; with
+(finished runs of the same code are reused, so a study killed partway resumes; its wall time
+then sums every invocation of that code and command, kept in `<runs>/<name>/invocations.json`). The studies are `tf_equirl.experiments.registry`; with
 `--quick` every study runs on tiny budgets (2 seeds, a few thousand steps, 1 epoch, the
 smallest grid), making the datasets it needs, into a temporary folder unless --out is given.
 

@@ -1,7 +1,11 @@
 """Provenance records of results files: written, read back, and true of this checkout."""
 
+import json
 import os
+import signal
 import subprocess
+import sys
+import time
 
 import pytest
 
@@ -69,3 +73,65 @@ def test_dirty_counts_the_code_and_not_the_outputs(tmp_path, monkeypatch):
   assert provenance.git_commit() == (commit, False)
   (tmp_path / "code.py").write_text("x = 2\n")
   assert provenance.git_commit() == (commit, True)
+
+
+def test_a_resumed_result_counts_every_invocation_of_its_code_and_command(tmp_path):
+  """Two invocations with one key sum; another key's entries do not count."""
+  folder = str(tmp_path / "runs")
+  with provenance.WallLedger(folder, "v1 cmd", every=0.05):
+    time.sleep(0.2)
+  with provenance.WallLedger(folder, "v0 cmd"):
+    time.sleep(0.1)
+  with provenance.WallLedger(folder, "v1 cmd") as ledger:
+    time.sleep(0.1)
+    seconds, invocations = ledger.total()
+  assert invocations == 2 and 0.3 <= seconds < 5.0
+  entries = json.load(open(os.path.join(folder, "invocations.json")))
+  assert [e["key"] for e in entries] == ["v1 cmd", "v0 cmd", "v1 cmd"]
+  record = provenance.collect("python -m x", wall_seconds=seconds, invocations=invocations)
+  text = provenance.header(record)
+  assert provenance.parse(text) == record and "over 2 invocations" in text
+  assert "invocations" not in provenance.header(provenance.collect("python -m x")).split("-->")[1]
+
+
+def test_an_invocation_killed_partway_counts_up_to_its_last_update(tmp_path):
+  folder = tmp_path / "runs"
+  script = (
+    "import time\nfrom tf_equirl import provenance\n"
+    f"with provenance.WallLedger({str(folder)!r}, 'k', every=0.05):\n  time.sleep(60)\n"
+  )
+  child = subprocess.Popen([sys.executable, "-c", script])
+  path = folder / "invocations.json"
+  deadline = time.time() + 60
+  while time.time() < deadline:
+    if path.exists() and json.loads(path.read_text() or "[]")[0]["wall_seconds"] >= 0.5:
+      break
+    time.sleep(0.05)
+  child.send_signal(signal.SIGKILL)
+  child.wait()
+  killed = json.loads(path.read_text())[0]["wall_seconds"]
+  assert killed >= 0.5
+  with provenance.WallLedger(str(folder), "k") as ledger:
+    seconds, invocations = ledger.total()
+  assert invocations == 2 and seconds >= killed
+
+
+def test_a_corrupt_ledger_and_bad_arguments_are_named(tmp_path):
+  (tmp_path / "invocations.json").write_text("{not json")
+  with pytest.raises(ValueError, match="invocations.json is not a list of invocations"):
+    with provenance.WallLedger(str(tmp_path), "k"):
+      pass
+  with pytest.raises(ValueError, match="key"):
+    provenance.WallLedger(str(tmp_path), "")
+  with pytest.raises(ValueError, match="every must be positive"):
+    provenance.WallLedger(str(tmp_path), "k", every=0)
+  with pytest.raises(ValueError, match="invocations must be at least 1"):
+    provenance.collect("python -m x", invocations=0)
+
+
+def test_records_written_before_invocations_were_counted_still_parse():
+  text = (
+    '<!-- provenance {"command": "c", "commit": "x", "date": "d", "dirty": false, '
+    '"machine": "m", "seeds": "0", "versions": {}, "wall_seconds": 3.0} -->'
+  )
+  assert provenance.parse(text).invocations == 1

@@ -3,6 +3,7 @@ names, commands that parse, configs that validate, provenance of the committed r
 generated results index."""
 
 import glob
+import json
 import os
 import re
 import shlex
@@ -255,3 +256,25 @@ def test_results_index_reads_each_status(tmp_path, monkeypatch):
   registry.run_study("fake", root=str(root), runs=str(tmp_path / "runs"), quick=True)
   page = registry.results_index(str(root), str(docs))
   assert "a smoke run at tiny budgets (`--quick`" in page and "are not results" in page
+
+
+def test_a_study_resumed_after_a_kill_reports_the_wall_time_of_every_invocation(
+  tmp_path, monkeypatch
+):
+  _fake_study(monkeypatch, "# Fake\n")
+  root, runs = str(tmp_path / "results"), str(tmp_path / "runs")
+  first = provenance.read(registry.run_study("fake", root=root, runs=runs))
+  assert first.invocations == 1
+  ledger = os.path.join(runs, "fake", "invocations.json")
+  with open(ledger, encoding="utf-8") as f:
+    entries = json.load(f)
+  # an invocation of the same code and command that was killed after an hour's work
+  entries.insert(0, dict(entries[0], pid=0, wall_seconds=3600.0))
+  with open(ledger, "w", encoding="utf-8") as f:
+    json.dump(entries, f)
+  path = registry.run_study("fake", root=root, runs=runs)
+  record = provenance.read(path)
+  assert record.invocations == 3 and record.wall_seconds >= 3600.0
+  assert "over 3 invocations" in open(path, encoding="utf-8").read()
+  quick = provenance.read(registry.run_study("fake", root=root, runs=runs, quick=True))
+  assert quick.invocations == 1 and quick.wall_seconds < 3600.0

@@ -11,6 +11,10 @@ holding the record as JSON (what `read` and the tests parse) and one line a read
 commit of the source tree (marked dirty when tracked files differ from it), the UTC date,
 the versions of Python, TensorFlow, tf-agents, TensorFlow Probability and NumPy, and the
 machine (CPU model and cores, GPUs TensorFlow sees).
+
+A result resumed from finished runs (an invocation killed partway, then run again) is made by
+several invocations: `WallLedger` keeps the wall time of each in the runs folder, and the
+record's `wall_seconds` is their sum, `invocations` their number.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ import os
 import platform
 import re
 import subprocess
-from typing import Dict, Optional, Sequence
+import threading
+import time
+from typing import Dict, Optional, Sequence, Tuple
 
 __all__ = [
   "Provenance",
@@ -34,6 +40,7 @@ __all__ = [
   "machine",
   "library_versions",
   "format_seeds",
+  "WallLedger",
 ]
 
 _MARK = "<!-- provenance "
@@ -52,8 +59,10 @@ class Provenance:
     date: UTC date and time, ISO 8601.
     versions: library name -> version.
     seeds: the seeds, as `format_seeds` writes them (e.g. `"0-127"`).
-    wall_seconds: wall time of the command.
+    wall_seconds: wall time of the command; summed over `invocations` where the result was
+      resumed from runs that earlier invocations finished (`WallLedger`).
     machine: CPU model and cores, and any GPU.
+    invocations: how many invocations of the command made the result (1 unless resumed).
   """
 
   command: str
@@ -64,6 +73,7 @@ class Provenance:
   seeds: str
   wall_seconds: float
   machine: str
+  invocations: int = 1
 
 
 def _git(*args: str) -> Optional[str]:
@@ -163,10 +173,15 @@ def format_seeds(seeds: Sequence[int]) -> str:
   return ", ".join(parts)
 
 
-def collect(command: str, seeds: Sequence[int] = (), wall_seconds: float = 0.0) -> Provenance:
-  """The provenance of a result being written now by `command`."""
+def collect(
+  command: str, seeds: Sequence[int] = (), wall_seconds: float = 0.0, invocations: int = 1
+) -> Provenance:
+  """The provenance of a result being written now by `command` (`wall_seconds` over
+  `invocations`: see `WallLedger`)."""
   if not command or not command.strip():
     raise ValueError("provenance.collect: command must be the command that makes the result.")
+  if int(invocations) < 1:
+    raise ValueError(f"provenance.collect: invocations must be at least 1, got {invocations}.")
   commit, dirty = git_commit()
   date = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
   return Provenance(
@@ -178,6 +193,7 @@ def collect(command: str, seeds: Sequence[int] = (), wall_seconds: float = 0.0) 
     seeds=format_seeds(seeds),
     wall_seconds=float(wall_seconds),
     machine=machine(),
+    invocations=int(invocations),
   )
 
 
@@ -189,6 +205,12 @@ def _duration(seconds: float) -> str:
   return f"{seconds / 3600:.1f} h"
 
 
+def _over(record: Provenance) -> str:
+  if record.invocations <= 1:
+    return ""
+  return f" over {record.invocations} invocations (each resumed the runs the last had finished)"
+
+
 def header(record: Provenance) -> str:
   """The header a results file starts with (see the module docstring)."""
   data = json.dumps(dataclasses.asdict(record), sort_keys=True)
@@ -197,7 +219,7 @@ def header(record: Provenance) -> str:
   return (
     f"{_MARK}{data} -->\n"
     f"> Made by `{record.command}` at commit `{commit}` on {record.date[:10]}; "
-    f"seeds {record.seeds}; wall time {_duration(record.wall_seconds)}; "
+    f"seeds {record.seeds}; wall time {_duration(record.wall_seconds)}{_over(record)}; "
     f"{record.machine}; {libs}.\n"
   )
 
@@ -222,3 +244,98 @@ def read(path: str) -> Optional[Provenance]:
   """`parse` of the file at `path`."""
   with open(path, encoding="utf-8") as f:
     return parse(f.read())
+
+
+class WallLedger:
+  """The wall time of every invocation that works in one runs folder on one key (the code
+  version and the command), so that a result resumed from finished runs reports all of it.
+
+  `with WallLedger(folder, key) as ledger:` adds an entry for this invocation to
+  `<folder>/invocations.json` and rewrites its wall time every `every` seconds (from a daemon
+  thread) and on leaving: an invocation killed partway counts up to its last update. Entries
+  of other keys (other code, another command) are kept but not counted, as their runs are not
+  reused. `ledger.total()` is `(seconds, invocations)` over the entries of this key, this one
+  included.
+  """
+
+  FILE = "invocations.json"
+
+  def __init__(self, folder: str, key: str, every: float = 60.0):
+    if not key:
+      raise ValueError("WallLedger: key must name the code version and the command.")
+    if every <= 0:
+      raise ValueError(f"WallLedger: every must be positive seconds, got {every}.")
+    self.path = os.path.join(folder, self.FILE)
+    self.key, self.every = key, float(every)
+    self._lock = threading.Lock()
+    self._stop = threading.Event()
+    self._thread: Optional[threading.Thread] = None
+    self._start = 0.0
+    self._index = -1
+
+  def _load(self) -> list:
+    if not os.path.exists(self.path):
+      return []
+    try:
+      with open(self.path, encoding="utf-8") as f:
+        entries = json.load(f)
+    except (OSError, json.JSONDecodeError) as error:
+      raise ValueError(
+        f"WallLedger: {self.path} is not a list of invocations ({error}); remove it to start "
+        "the count again."
+      ) from error
+    if not isinstance(entries, list) or not all(
+      isinstance(e, dict) and "key" in e and "wall_seconds" in e for e in entries
+    ):
+      raise ValueError(
+        f"WallLedger: {self.path} is not a list of invocations with keys 'key' and "
+        "'wall_seconds'; remove it to start the count again."
+      )
+    return entries
+
+  def _write(self, entries: list) -> None:
+    tmp = f"{self.path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+      json.dump(entries, f, indent=1)
+    os.replace(tmp, self.path)
+
+  def update(self) -> None:
+    """Writes this invocation's wall time so far."""
+    with self._lock:
+      entries = self._load()
+      if 0 <= self._index < len(entries) and entries[self._index].get("pid") == os.getpid():
+        entries[self._index]["wall_seconds"] = time.perf_counter() - self._start
+        self._write(entries)
+
+  def total(self) -> Tuple[float, int]:
+    """`(seconds, invocations)` of this key's entries (this invocation's time up to now)."""
+    self.update()
+    with self._lock:
+      mine = [e for e in self._load() if e["key"] == self.key]
+    return float(sum(e["wall_seconds"] for e in mine)), len(mine)
+
+  def _beat(self) -> None:
+    while not self._stop.wait(self.every):
+      try:
+        self.update()
+      except (OSError, ValueError):  # the folder was removed: the invocation's report says so
+        return
+
+  def __enter__(self) -> "WallLedger":
+    os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+    self._start = time.perf_counter()
+    with self._lock:
+      entries = self._load()
+      date = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+      entries.append({"key": self.key, "started": date, "pid": os.getpid(), "wall_seconds": 0.0})
+      self._index = len(entries) - 1
+      self._write(entries)
+    self._thread = threading.Thread(target=self._beat, name="wall-ledger", daemon=True)
+    self._thread.start()
+    return self
+
+  def __exit__(self, *exc) -> None:
+    self._stop.set()
+    if self._thread is not None:
+      self._thread.join()
+    self.update()

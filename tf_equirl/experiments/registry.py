@@ -12,7 +12,9 @@ takes a `Target`: the study's folder, its runs folder and the command written in
 report) and the function that runs a config and returns the path of the report it wrote.
 `run_study` runs one and writes `results/<name>/README.md`: the provenance header
 (`tf_equirl.provenance.header`: commit, date, libraries, machine, seeds, wall time and the
-exact command), then the study's report; its figures and data files lie beside it.
+exact command), then the study's report; its figures and data files lie beside it. A study
+resumed from the finished runs of killed invocations reports the wall time of all of them
+(`provenance.WallLedger` in its runs folder).
 
 The training studies are those of `tf_equirl.experiments` (`ppo_tables`, `dyna_tables`,
 `transition_study`, `approx_equivariance`); the benchmark studies run a script of
@@ -35,6 +37,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from tf_equirl import provenance, results
+from tf_equirl import runs as runs_lib
 
 __all__ = [
   "Study",
@@ -1254,12 +1257,15 @@ def run_study(
   target = Target(folder=os.path.join(root, name), runs=os.path.join(runs, name), command=command)
   config = (study.quick if quick else study.full)(target)
   os.makedirs(target.folder, exist_ok=True)
-  start = time.perf_counter()
-  path = study.run(config)
-  wall = time.perf_counter() - start
+  # Finished runs are reused only by the same code (runs.seed_fingerprint): the invocations
+  # that count towards the report's wall time are those of this code version and command.
+  key = f"{runs_lib.code_version()} {command}"
+  with provenance.WallLedger(target.runs, key) as ledger:
+    path = study.run(config)
+    wall, invocations = ledger.total()
   with open(path, encoding="utf-8") as f:
     body = strip_header(f.read())
-  record = provenance.collect(command, study.seed_list(config), wall)
+  record = provenance.collect(command, study.seed_list(config), wall, invocations)
   if body.startswith(_CUT_START):  # a report that keeps its file keeps the last run's note
     body = body.split("\n\n", 1)[1] if "\n\n" in body else ""
   cut = "" if quick or study.cut is None else study.cut.note(wall) + "\n"
