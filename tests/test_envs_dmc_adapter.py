@@ -195,6 +195,29 @@ def test_agent_trains_in_a_graph_and_refuses_xla():
     AC(ACConfig(env="dm_control/cartpole-swingup-v0", total_steps=400, eval_every=200))
 
 
+@needs_dmc
+def test_a_study_grid_trains_dm_controls_tasks_without_xla_unless_told():
+  from tf_equirl.experiments.continuous_study import ContinuousGrid
+
+  grid = ContinuousGrid(
+    env="dm_control/cartpole-swingup-v0", variants=(), seeds=1, total_steps=10, eval_every=10
+  )
+  assert grid.config("dm_control/cartpole-swingup-v0", "gcnn").jit_compile is False
+  twin = ContinuousGrid(
+    env="CartPoleSwingup-v0", variants=(), seeds=1, total_steps=10, eval_every=10
+  )
+  assert twin.config("CartPoleSwingup-v0", "gcnn").jit_compile is True
+  told = ContinuousGrid(
+    env="CartPoleSwingup-v0",
+    variants=(),
+    seeds=1,
+    total_steps=10,
+    eval_every=10,
+    overrides={"jit_compile": False},
+  )
+  assert told.config("CartPoleSwingup-v0", "gcnn").jit_compile is False
+
+
 def _can_render():
   if not dmc_available():
     return False

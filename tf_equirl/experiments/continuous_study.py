@@ -71,7 +71,9 @@ class ContinuousGrid:
     final_obs_noise: test-time observation noise of the final evaluation (default the
       environment's `ContinuousDefaults.eval_noise_sigma`, 0 where it has none).
     overrides: further `ACConfig` fields (widths, random and exploration steps, ...; with
-      pixels `image_size`, `frame_stack`, `replay_capacity`).
+      pixels `image_size`, `frame_stack`, `replay_capacity`). Without `jit_compile` the runs
+      compile with XLA where the environment can (`compiles_with_xla`; dm_control's tasks
+      step through Python and train as graphs without XLA).
     observation: "state" (the arms are actor-critic kinds, `NETWORKS`) or "pixels" (the arms
       are pixel encoders, `PIXEL_NETWORKS`, each with the heads of its own kind; noise is
       added to the pictures' values).
@@ -119,13 +121,16 @@ class ContinuousGrid:
       if self.observation == "pixels"
       else dict(network=network)
     )
+    overrides = dict(self.overrides)
+    if "jit_compile" not in overrides:
+      overrides["jit_compile"] = bool(getattr(envs.make(variant), "compiles_with_xla", True))
     return ACConfig(
       env=variant,
       **arm,
       total_steps=self.total_steps,
       eval_every=self.eval_every,
       final_obs_noise=float(self.final_obs_noise or 0.0),
-      **self.overrides,
+      **overrides,
     )
 
 
