@@ -7,6 +7,7 @@ import tensorflow as tf
 from tf_equirl import envs
 from tf_equirl.envs import breaking
 from tf_equirl.envs.cartpole import FORCE_MAG, cartpole_dynamics, cartpole_physics
+from tf_equirl.envs.dmc import dmc_available
 
 VARIANTS = breaking.BREAKINGS
 
@@ -195,3 +196,38 @@ def test_with_dynamics_keeps_the_breaking_unless_the_physics_is_replaced(name):
   assert not np.array_equal(
     kept.pure_step(state, action)[0].physics, plain.pure_step(state, action)[0].physics
   )
+
+
+@pytest.mark.parametrize(
+  "name", [n for n in envs.list_envs() if not n.startswith("dm_control/") or dmc_available()]
+)
+def test_with_dynamics_copies_every_environment_with_its_configuration(name):
+  """`with_dynamics(outcome=...)` with the environment's own outcome is the same environment:
+  the same class, configuration and steps, for every registered environment."""
+  env = envs.make(name, batch_size=3, max_episode_steps=7)
+  copy = env.with_dynamics(outcome=env.outcome)
+  assert type(copy) is type(env) and copy._config == env._config  # pylint: disable=protected-access
+  state, _ = env.pure_reset(5)
+  if env.continuous_actions:
+    action = tf.constant(np.linspace(-1.0, 1.0, 3 * env.action_dim), tf.float32)
+    action = tf.reshape(action, [3, env.action_dim])
+  else:
+    action = tf.constant([0, 1, 0], tf.int32) % env.num_actions
+  for _ in range(8):  # past the step limit: the resets agree too
+    (state, step), (copy_state, copy_step) = (
+      env.pure_step(state, action),
+      copy.pure_step(state, action),
+    )
+    np.testing.assert_array_equal(copy_state.physics, state.physics)
+    np.testing.assert_array_equal(copy_step.observation, step.observation)
+    np.testing.assert_array_equal(copy_step.reward, step.reward)
+
+
+def test_with_dynamics_names_a_subclass_that_keeps_no_configuration():
+  class Bare(envs.CartPole):
+    def __init__(self, **kwargs):
+      super().__init__(**kwargs)
+      del self._config
+
+  with pytest.raises(NotImplementedError, match=r"Bare.with_dynamics: keep the constructor"):
+    Bare(batch_size=2).with_dynamics(outcome=envs.cartpole_outcome)

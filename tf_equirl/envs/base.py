@@ -311,11 +311,33 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
   def _initial_physics(self, key: tf.Tensor, batch_size: int) -> tf.Tensor:
     """A batch of initial physics states drawn with the stateless seed `key`."""
 
-  @abc.abstractmethod
   def with_dynamics(
     self, physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None
   ) -> "BatchedEnvironment":
-    """A copy of this environment (same configuration) with replaced dynamics."""
+    """A copy of this environment (same configuration) with replaced dynamics.
+
+    The default rebuilds `type(self)` from `self._config`, the constructor's keyword
+    arguments other than `physics` and `outcome`, which a subclass keeps there. A replaced
+    `physics` stands for the whole dynamics: where the configuration names a
+    symmetry-breaking variant (`breaking`), the copy has none (strength 0).
+
+    Raises:
+      NotImplementedError: a subclass that keeps no `_config` and does not override this.
+    """
+    config = getattr(self, "_config", None)
+    if not isinstance(config, dict):
+      raise NotImplementedError(
+        f"{type(self).__name__}.with_dynamics: keep the constructor's keyword arguments "
+        "(other than physics and outcome) in self._config, or override with_dynamics."
+      )
+    config = dict(config)
+    if physics is not None and "breaking" in config:
+      config.update(breaking=None, strength=0.0)
+    return type(self)(
+      **config,
+      physics=self._physics if physics is None else physics,
+      outcome=self._outcome if outcome is None else outcome,
+    )
 
   # -------------------------------------------------------------------- pure API
   def pure_reset(

@@ -209,15 +209,3 @@ class CartPole(BatchedEnvironment):
   @property
   def strength(self) -> float:
     return self._config["strength"]
-
-  def with_dynamics(
-    self, physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None
-  ) -> "CartPole":
-    config = dict(self._config)
-    if physics is not None:  # a replacement stands for the whole dynamics, breaking included
-      config.update(breaking=None, strength=0.0)
-    return CartPole(
-      **config,
-      physics=self._physics if physics is None else physics,
-      outcome=self._outcome if outcome is None else outcome,
-    )

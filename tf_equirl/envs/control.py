@@ -251,8 +251,8 @@ class ControlEnvironment(BatchedEnvironment):
   """A continuous-control task: float actions `[B, action_dim]` in `[-1, 1]`, no termination.
 
   Subclasses set the class attributes below and implement `observe`, `_initial_physics`
-  and `symmetry`; this class builds the specs, validates the symmetry-breaking variant and
-  keeps `with_dynamics`.
+  and `symmetry`; this class builds the specs and validates the symmetry-breaking variant
+  (`with_dynamics` is the base class's, from `_config`).
 
   Class attributes:
     NAME: registered name (also the key of its variants in `tf_equirl.envs.breaking`).
@@ -343,15 +343,3 @@ class ControlEnvironment(BatchedEnvironment):
   @property
   def strength(self) -> float:
     return self._config["strength"]
-
-  def with_dynamics(
-    self, physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None
-  ) -> "ControlEnvironment":
-    config = dict(self._config)
-    if physics is not None:  # a replacement stands for the whole dynamics, breaking included
-      config.update(breaking=None, strength=0.0)
-    return type(self)(
-      **config,
-      physics=self._physics if physics is None else physics,
-      outcome=self._outcome if outcome is None else outcome,
-    )

@@ -341,18 +341,6 @@ class DMCEnvironment(BatchedEnvironment):
     """Length of a physics row: MuJoCo's integration state plus the task's extras."""
     return self._state_size + self._extras
 
-  def with_dynamics(
-    self, physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None
-  ) -> "DMCEnvironment":
-    config = dict(self._config)
-    if physics is not None:  # a replacement stands for the whole dynamics, breaking included
-      config.update(breaking=None, strength=0.0)
-    return DMCEnvironment(
-      **config,
-      physics=self._physics if physics is None else physics,
-      outcome=self._outcome if outcome is None else outcome,
-    )
-
   # ------------------------------------------------------- rows <-> MuJoCo
   def _load(self, row: np.ndarray):
     """Writes one physics row into the model and brings the derived quantities up to date."""

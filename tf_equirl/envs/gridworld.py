@@ -311,12 +311,3 @@ class GridWorld(BatchedEnvironment):
       tf.bitwise.left_shift(high, index_bits), tf.range(cells, dtype=tf.int32)
     )
     return tf.math.top_k(scores, k=2 + self._num_hazards, sorted=True).indices
-
-  def with_dynamics(
-    self, physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None
-  ) -> "GridWorld":
-    return GridWorld(
-      **self._config,
-      physics=self._physics if physics is None else physics,
-      outcome=self._outcome if outcome is None else outcome,
-    )

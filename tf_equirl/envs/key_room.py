@@ -227,12 +227,3 @@ class KeyRoom(BatchedEnvironment):
       door = tf.gather(free, pick + tf.cast(pick >= start, tf.int32))
     zeros = tf.zeros([batch_size, 1], tf.int32)
     return tf.concat([robot, zeros, door], axis=-1)
-
-  def with_dynamics(
-    self, physics: Optional[PhysicsFn] = None, outcome: Optional[OutcomeFn] = None
-  ) -> "KeyRoom":
-    return KeyRoom(
-      **self._config,
-      physics=self._physics if physics is None else physics,
-      outcome=self._outcome if outcome is None else outcome,
-    )
