@@ -581,3 +581,82 @@ def test_dyna_grid_of_planning_ratio_and_iterations_runs_through_ray(ray_address
   )
   np.testing.assert_array_equal(cell.curves, direct.curves)
   assert os.path.getsize(os.path.join(result.out, "matrix.png")) > 10_000
+
+
+# ------------------------------------------------------- the continuous actor-critic
+AC_TINY = dict(
+  total_steps=400,
+  eval_every=200,
+  random_steps=50,
+  batch_size=16,
+  replay_capacity=1_000,
+  eval_episodes=2,
+  final_episodes=0,
+  width=8,
+  critic_width=8,
+  jit_compile=False,
+)
+
+
+def test_bad_actor_critic_sweeps_fail_before_any_trial(tmp_path, no_ray):
+  for env, space, overrides, words in [
+    ("Pendulum-v1", {"network": ["mlp", "cnn"]}, AC_TINY, "is invalid"),
+    ("Pendulum-v1", {"tau": [0.01, 2.0]}, AC_TINY, "tau must lie in"),
+    ("CartPole-v1", {"network": ["mlp"]}, AC_TINY, "the symmetry has discrete actions"),
+    ("Pendulum-v1", {"group": ["C7"]}, AC_TINY, "has no symmetry group named 'C7'"),
+  ]:
+    with pytest.raises(ValueError, match=words):
+      sweeps.run_sweep(
+        "ac", space, seeds=[0], out=str(tmp_path / "s"), env=env, overrides=overrides
+      )
+
+
+def test_actor_critic_seeds_of_a_trial_equal_train_ac_and_report_every_evaluation():
+  """What an "ac" trial runs (`train_ac_seeds`) gives train_ac's curves, seed for seed, and
+  reports each evaluation as it happens; the base config takes the environment's XLA."""
+  from tf_equirl.agents.ac.experiment import run_ac_experiment, train_ac_seeds
+
+  ac = sweeps.get_algorithm("ac")
+  assert ac.default_config("Pendulum-v1").jit_compile is True
+  config = ac.default_config("Pendulum-v1", **AC_TINY)
+  reported = []
+  trained = dict(train_ac_seeds(config, [3, 1], lambda seed, rows: reported.append((seed, rows))))
+  direct = run_ac_experiment(config, [3, 1])
+  for i, seed in enumerate((3, 1)):
+    np.testing.assert_array_equal(trained[seed]["mean_return"], direct.curves[i])
+    np.testing.assert_array_equal(trained[seed]["env_steps"], [0, 200, 400])
+  assert [(s, int(r["env_steps"][0])) for s, r in reported] == [
+    (3, 200),
+    (3, 400),
+    (1, 200),
+    (1, 400),
+  ]
+  assert reported[-1][1]["mean_return"][0] == trained[1]["mean_return"][-1]
+  with pytest.raises(ValueError, match="duplicate seeds"):
+    next(train_ac_seeds(config, [1, 1]))
+
+
+@pytest.mark.slow  # long; run by `pytest -m slow` (.ci/run)
+def test_actor_critic_grid_over_networks_runs_through_ray(ray_address, tmp_path):
+  """A grid of two actor-critic kinds on Pendulum, two seeds each, through Ray: every seed's
+  curve equals the sequential path's, and the summary reads the mean action's returns."""
+  from tf_equirl.agents.ac.experiment import run_ac_experiment
+
+  result = sweeps.run_sweep(
+    "ac",
+    {"network": ["mlp", "gcnn"]},
+    seeds=[0, 1],
+    out=str(tmp_path / "sweep"),
+    env="Pendulum-v1",
+    overrides=AC_TINY,
+  )
+  assert result.num_errors == 0 and len(result.configs) == 2
+  ac = sweeps.get_algorithm("ac")
+  base = dataclasses.asdict(ac.default_config("Pendulum-v1"))
+  for c in result.configs:
+    config = sweeps.build_config(ac.config_cls, base, {**AC_TINY, **c.values})
+    direct = run_ac_experiment(config, [0, 1])
+    np.testing.assert_array_equal(c.curves, direct.curves)
+    np.testing.assert_array_equal(c.env_steps, [0, 200, 400])
+    assert c.summary[-1]["env_steps"] == 400 and np.isfinite(c.summary[-1]["mean"])
+  assert "network" in open(os.path.join(result.out, "summary.md")).read()

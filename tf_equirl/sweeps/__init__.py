@@ -4,7 +4,8 @@
   result = sweeps.run_sweep("ppo", {"learning_rate": [3.5e-4, 1e-3], "num_epochs": [2, 4]},
                             seeds=range(8), out="runs/sweep_lr_epochs", env="CartPole-v1")
 
-A sweep is a registered algorithm (`register_algorithm`: "ppo"), a base config, a search space
+A sweep is a registered algorithm (`register_algorithm`: "ppo", "dyna", and "ac", the
+continuous-control actor-critic, whose curves are the mean action's evaluations), a base config, a search space
 over its fields (grid lists and Tune samplers, checked before anything starts) and seeds.
 Trials run the algorithm's own training code, the seeds of a trial in one learner (one compiled
 graph), report the launchers' per-iteration metrics to Tune, and write each finished seed

@@ -39,7 +39,7 @@ class Algorithm:
   """What a sweep needs to know about an algorithm.
 
   Attributes:
-    name: the name sweeps and `launchers.sweep --algo` use ("ppo", "dyna").
+    name: the name sweeps and `launchers.sweep --algo` use ("ppo", "dyna", "ac").
     config_cls: its typed config dataclass (validates itself in `__post_init__`).
     default_config: `default_config(env, **overrides) -> config_cls` with per-environment
       defaults (the thesis' tables).
@@ -165,6 +165,18 @@ def _register_builtin() -> None:
     run_seeds=train_seeds,
     checkpoints=checkpoints,
     check_config=check_environment,
+    xla_runtime=False,
+  )
+  from tf_equirl.agents.ac.config import ACConfig, check_ac_config, default_ac_config
+  from tf_equirl.agents.ac.experiment import train_ac_seeds
+
+  # launchers.train_ac compiles with the classic runtime (TensorFlow's default).
+  register_algorithm(
+    "ac",
+    config_cls=ACConfig,
+    default_config=default_ac_config,
+    run_seeds=train_ac_seeds,
+    check_config=check_ac_config,
     xla_runtime=False,
   )
 

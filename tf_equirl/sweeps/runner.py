@@ -788,7 +788,8 @@ def _env(spec) -> str:
 
 def _checkpoints(spec, algorithm, env_steps: np.ndarray) -> List[int]:
   wanted = spec["checkpoints"] or algorithm.checkpoints.get(_env(spec), ())
-  step = int(env_steps[0])
+  # one iteration's env steps (the curves of "ac" start with an evaluation at step 0)
+  step = int(env_steps[1] - env_steps[0]) if len(env_steps) > 1 else int(env_steps[0])
   kept = [int(c) for c in wanted if c < env_steps[-1] + step]
   return kept or [int(env_steps[-1])]
 

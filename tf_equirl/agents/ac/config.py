@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Any, Optional
 
 from tf_equirl import checks
 from tf_equirl.networks.continuous import CONTINUOUS_KINDS
@@ -258,3 +258,35 @@ def check_compiles(env, config: ACConfig, agent: str) -> None:
       "compile; set ACConfig.jit_compile=False (train_ac --nojit_compile) to train on it "
       "in a graph without XLA."
     )
+
+
+def default_ac_config(env: str = "Pendulum-v1", **overrides: Any) -> ACConfig:
+  """`ACConfig` for `env` with DrQ-v2's settings (the dataclass's defaults), compiled with XLA
+  where the environment can be (`compiles_with_xla`; dm_control's tasks step through Python
+  and train as graphs without it), then `overrides`. What `tf_equirl.sweeps` builds an
+  actor-critic sweep's base config with.
+
+  Raises:
+    ValueError: an unknown environment or a bad override.
+  """
+  from tf_equirl import envs  # pylint: disable=import-outside-toplevel
+
+  fields: dict = {}
+  if "jit_compile" not in overrides:
+    fields["jit_compile"] = bool(getattr(envs.make(env), "compiles_with_xla", True))
+  fields.update(overrides)
+  return ACConfig(env=env, **fields)
+
+
+def check_ac_config(config: ACConfig) -> None:
+  """Raises a ValueError naming what the dataclass cannot see: an unknown environment, a
+  symmetry group it does not have, discrete actions, or `jit_compile=True` on an environment
+  XLA cannot compile (what `tf_equirl.sweeps` checks before any trial starts)."""
+  # pylint: disable=import-outside-toplevel
+  from tf_equirl import envs
+  from tf_equirl.networks.continuous import check_continuous
+
+  env = envs.make(config.env)
+  symmetry = env.symmetry if config.group is None else env.get_symmetry(config.group)
+  check_continuous(symmetry, f"ACConfig.env={config.env!r}")
+  check_compiles(env, config, "ACConfig")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from tf_equirl.agents.ac.config import ACConfig
 from tf_equirl.agents.ac.learner import AC, ACResult
 from tf_equirl.agents.ac.pixels import make_agent
 
-__all__ = ["ACExperimentResult", "run_ac_experiment"]
+__all__ = ["ACExperimentResult", "run_ac_experiment", "train_ac_seeds"]
 
 # Metrics that are NaN by definition in some calls (no episode finished, no update yet).
 _MAY_BE_NAN = ("train_return", "critic_loss", "actor_loss", "q_mean")
@@ -191,3 +191,46 @@ def run_ac_experiment(
     )
     folder.finish()
   return out
+
+
+def _sweep_columns(result_columns: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+  columns = dict(result_columns)
+  columns["mean_return"] = columns["eval_return"]
+  return columns
+
+
+def train_ac_seeds(
+  config: ACConfig,
+  seeds: Sequence[int],
+  report: Optional[Callable[[int, Dict[str, np.ndarray]], None]] = None,
+  env: Optional[Any] = None,
+) -> Iterator[Tuple[int, Dict[str, np.ndarray]]]:
+  """Trains `config` once per seed in one agent (one compiled graph) and yields `(seed,
+  columns)` as each finishes, without files: what a sweep trial runs (`tf_equirl.sweeps`).
+
+  The columns are the run folder's CSV columns (`ACResult.columns`: `env_steps` from 0,
+  `eval_return`, the training metrics) and `mean_return`, the same values as `eval_return`,
+  which a sweep summarises. `report(seed, rows)` is called after every evaluation with that
+  evaluation's row (each column as a one-element array).
+
+  Raises:
+    ValueError: no seeds or a repeated seed.
+    tf_equirl.runs.TrainingDiverged: a seed's training produced a non-finite value.
+  """
+  seeds = [int(s) for s in seeds]
+  if not seeds:
+    raise ValueError("train_ac_seeds needs at least one seed.")
+  if len(set(seeds)) != len(seeds):
+    raise ValueError(f"train_ac_seeds: duplicate seeds in {seeds}; each seed runs once.")
+  agent = make_agent(config, env)
+  for seed in seeds:
+    callback = None
+    if report is not None:
+
+      def callback(steps, value, metrics, seed=seed):
+        row = {"env_steps": steps, "eval_return": value, **metrics}
+        report(seed, _sweep_columns({k: np.asarray([v]) for k, v in row.items()}))
+
+    result = agent.train(seed=seed, callback=callback)
+    _check_finite(result, agent, seed)
+    yield seed, _sweep_columns(result.columns())
