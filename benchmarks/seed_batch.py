@@ -28,6 +28,16 @@ epoch (which compiles), transitions/s after it (all seeds together).
 
   python benchmarks/seed_batch.py --transition --seed_counts=8 --sequential_seeds=8 \
       --models=mlp,gcnn --transitions=40000 --epochs=3 --repeats=2
+
+`--ac` times the continuous-control actor-critic instead: N seeds in one program
+(`tf_equirl.agents.ac.seed_batch.SeedBatchAC`) against N seeds one after another in one agent
+(`AC.train(seed=k)`, as `train_ac --seeds=N`), on `--ac_env` for `--total_steps` env steps per
+seed in two training calls (the first compiles; evaluations of 2 episodes after each), with
+`--repeats` alternating which path runs first. Rows: network, path, seeds, whole s/seed, s/seed
+of the second call, env steps/s of the second call (all seeds together).
+
+  python benchmarks/seed_batch.py --ac --networks=mlp,gcnn --seed_counts=4 \
+      --sequential_seeds=4 --total_steps=20000 --repeats=2
 """
 
 import os
@@ -73,6 +83,8 @@ _TRANSITIONS = flags.DEFINE_integer(
 )
 _EPOCHS = flags.DEFINE_integer("epochs", 3, "--transition: epochs per run (the first compiles).")
 _REPEATS = flags.DEFINE_integer("repeats", 1, "--transition: times each path is timed.")
+_AC = flags.DEFINE_bool("ac", False, "Time the continuous-control actor-critic instead of PPO.")
+_AC_ENV = flags.DEFINE_string("ac_env", "Pendulum-v1", "--ac: environment.")
 _XLA_RUNTIME = flags.DEFINE_bool(
   "xla_runtime", False, "Compile with XLA's newer CPU runtime " "(tf_equirl.compilation)."
 )
@@ -180,9 +192,71 @@ def _transition_main():
   print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
+def _ac_config(network: str):
+  from tf_equirl.agents.ac import ACConfig
+
+  total = _TOTAL_STEPS.value
+  return ACConfig(
+    env=_AC_ENV.value,
+    network=network,
+    total_steps=total,
+    eval_every=total // 2,
+    random_steps=min(2_000, total // 8),
+    eval_episodes=2,
+    final_episodes=0,
+  )
+
+
+def _ac_sequential(network: str, seeds: int):
+  from tf_equirl.agents.ac import AC
+
+  start = time.perf_counter()
+  agent = AC(_ac_config(network))
+  after = sum(agent.train(seed=seed).train_seconds for seed in range(seeds))
+  return time.perf_counter() - start, after
+
+
+def _ac_vectorised(network: str, seeds: int):
+  from tf_equirl.agents.ac.seed_batch import SeedBatchAC
+
+  start = time.perf_counter()
+  results = SeedBatchAC(_ac_config(network), list(range(seeds))).train()
+  return time.perf_counter() - start, results[0].train_seconds
+
+
+def _ac_main():
+  if _TOTAL_STEPS.value % 2 or _TOTAL_STEPS.value < 1000:
+    raise app.UsageError("--ac needs an even --total_steps of at least 1000 (two calls).")
+  print(
+    f"{_AC_ENV.value} actor-critic, {_TOTAL_STEPS.value:,} env steps per seed in two calls, "
+    f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+  )
+  print("| network | path | seeds | whole s/seed | second call s/seed | env steps/s |")
+  print("|---|---|---|---|---|---|")
+  half = _TOTAL_STEPS.value // 2
+  for network in _NETWORKS.value:
+    for repeat in range(_REPEATS.value):
+      runs = [("vectorised", int(c), _ac_vectorised) for c in _SEED_COUNTS.value]
+      if _SEQUENTIAL.value:
+        runs.append(("sequential", _SEQUENTIAL.value, _ac_sequential))
+      if repeat % 2:  # alternate which path runs first
+        runs.reverse()
+      for path, seeds, run in runs:
+        whole, after = run(network, seeds)
+        print(
+          f"| {network} | {path} | {seeds} | {whole / seeds:.2f} | {after / seeds:.2f} | "
+          f"{seeds * half / after:,.0f} |",
+          flush=True,
+        )
+  print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
 def main(_):
   if _TRANSITION.value:
     _transition_main()
+    return
+  if _AC.value:
+    _ac_main()
     return
   print(
     f"{_ENV.value}, {_TOTAL_STEPS.value:,} env steps per seed, "

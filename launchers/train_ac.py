@@ -12,7 +12,7 @@ states through the --encoder (cnn, gcnn, relaxed, rpp), DrQ-v2's pixel recipe; t
 buffer holds uint8 pictures (about 130 kB per transition at 85x85 with 3 frames).
 
 Every ACConfig field is a flag (--help lists them). The seeds train one after another in one
-compiled graph. Writes into --out: run.json (the config and each finished seed's fingerprint),
+compiled graph, or with --seed_batch=N N at a time as one vectorised program. Writes into --out: run.json (the config and each finished seed's fingerprint),
 seed_<k>.csv (evaluation return of the mean action and training metrics against env steps),
 seed_<k>/actor.keras and critic.keras, summary.json. An --out that holds another run is refused;
 --resume reuses its finished seeds, --overwrite replaces it.
@@ -36,6 +36,7 @@ from tf_equirl.agents.ac import ACConfig
 from tf_equirl.agents.ac.experiment import run_ac_experiment
 from tf_equirl import envs
 from tf_equirl.agents.ac.config import OBSERVATIONS, check_compiles
+from tf_equirl.agents.ac.seed_batch import check_seed_batch
 from tf_equirl.networks.continuous import CONTINUOUS_KINDS
 from tf_equirl.networks.pixel import PIXEL_ENCODER_KINDS
 
@@ -52,6 +53,12 @@ SEEDS = flags.DEFINE_string("seeds", "1", "Seeds: a count N (0..N-1) or a list '
 OUT = flags.DEFINE_string("out", None, "Output folder (default runs/ac_<env>_<network>).")
 RESUME = flags.DEFINE_bool("resume", False, "Reuse the finished seeds of the run in --out.")
 OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace the run --out holds.")
+SEED_BATCH = flags.DEFINE_integer(
+  "seed_batch",
+  None,
+  "Train this many seeds at a time as one vectorised program (state observations on "
+  "TensorFlow-op environments); unset: one seed after another.",
+)
 
 
 def main(argv):
@@ -60,7 +67,10 @@ def main(argv):
   config = config_from_flags(ACConfig)
   with usage_errors():
     seeds = parse_seeds(SEEDS.value)
-    check_compiles(envs.make(config.env), config, "train_ac")
+    env = envs.make(config.env)
+    check_compiles(env, config, "train_ac")
+    if SEED_BATCH.value is not None:
+      check_seed_batch(config, env, SEED_BATCH.value)
   name = config.network if config.observation == "state" else f"pixels_{config.encoder}"
   out = OUT.value or os.path.join("runs", folder_name(f"ac_{config.env}_{name}"))
 
@@ -68,7 +78,13 @@ def main(argv):
     print(f"seed {seed}: {steps:>8,} env steps  eval {ret:9.1f}", flush=True)
 
   result = run_ac_experiment(
-    config, seeds, out, resume=RESUME.value, overwrite=OVERWRITE.value, callback=progress
+    config,
+    seeds,
+    out,
+    resume=RESUME.value,
+    overwrite=OVERWRITE.value,
+    callback=progress,
+    seed_batch=SEED_BATCH.value,
   )
   summary = result.summary
   print(

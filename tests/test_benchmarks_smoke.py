@@ -36,6 +36,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
       ],
       "s/epoch/seed",
     ),
+    (
+      "benchmarks/seed_batch.py",
+      ["--ac", "--total_steps=1000", "--seed_counts=2", "--sequential_seeds=1"],
+      "second call s/seed",
+    ),
   ],
 )
 def test_benchmark_runs(script, args, marker):

@@ -32,7 +32,9 @@ time). Under `tf.function(jit_compile=True)` TF 2.15 compiles `Assert` to a no-o
 (verified in tests/test_envs_pure.py), so no error can be raised there; instead the
 time step of an element with an out-of-range action carries NaN in its observation
 and reward, which makes the mistake visible rather than silently clipping the
-action.
+action. Inside `with value_assertions(False):` the graph assertion is left out (the NaN
+marking stays): a seed axis under XLA needs this, since pfor turns the assertion's guard into
+a `DynamicStitch` that XLA cannot compile, and XLA would drop the assertion anyway.
 
 Continuous actions. An environment built with `action_dim=k` (instead of `num_actions`)
 takes float32 actions `[B, k]` in `[-1, 1]` (its action spec is a `BoundedTensorSpec`
@@ -46,6 +48,8 @@ its state stays finite, and its time step carries NaN.
 from __future__ import annotations
 
 import abc
+import contextlib
+import threading
 from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -67,6 +71,19 @@ OutcomeFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], Tuple[tf.Tensor, tf.Tens
 # seeds give independent draws; a counter is one add per step where
 # `tf.random.experimental.stateless_split` would be a Philox call of its own.
 _KEY_INCREMENT = np.array([0, 1], dtype=np.int64)
+_ASSERTIONS = threading.local()
+
+
+@contextlib.contextmanager
+def value_assertions(enabled: bool):
+  """Whether steps traced inside the block assert their actions' values in graphs (the
+  module docstring: left out only where XLA compiles the graph, which drops them anyway)."""
+  previous = getattr(_ASSERTIONS, "enabled", True)
+  _ASSERTIONS.enabled = bool(enabled)
+  try:
+    yield
+  finally:
+    _ASSERTIONS.enabled = previous
 
 
 class EnvState(NamedTuple):
@@ -516,6 +533,8 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
           f"integers in [0, {self._num_actions - 1}]."
         )
       return action, valid
+    if not getattr(_ASSERTIONS, "enabled", True):
+      return action, valid
     check = tf.debugging.Assert(
       tf.reduce_all(valid),
       [
@@ -575,6 +594,8 @@ class BatchedEnvironment(tf_environment.TFEnvironment, metaclass=abc.ABCMeta):
           f"{bad[:8].tolist()}{' ...' if bad.size > 8 else ''}; valid actions are "
           f"finite floats in [-1, 1] of shape [{k}]."
         )
+      return safe, valid
+    if not getattr(_ASSERTIONS, "enabled", True):
       return safe, valid
     check = tf.debugging.Assert(
       tf.reduce_all(valid),

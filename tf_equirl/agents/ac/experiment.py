@@ -1,7 +1,9 @@
 """Runs of the actor-critic agent over seeds into a run folder (`launchers.train_ac`).
 
 The seeds train one after another with one agent (one compiled graph: each seed only resets
-weights, optimisers, replay and environments). The folder is a `tf_equirl.runs.RunFolder`, as
+weights, optimisers, replay and environments), or with `seed_batch` that many at a time as one
+vectorised program (`tf_equirl.agents.ac.seed_batch.SeedBatchAC`), each group written as it
+finishes. The folder is a `tf_equirl.runs.RunFolder`, as
 PPO's: `run.json` with the config and each finished seed's fingerprint, `seed_<k>.csv`
 (evaluation return and training metrics against env steps), `seed_<k>_final.json` (the
 per-episode returns of the final evaluation, clean and under test-time observation noise),
@@ -26,6 +28,7 @@ from tf_equirl import results, runs
 from tf_equirl.agents.ac.config import ACConfig
 from tf_equirl.agents.ac.learner import AC, ACResult
 from tf_equirl.agents.ac.pixels import make_agent
+from tf_equirl.agents.ac.seed_batch import SeedBatchAC
 
 __all__ = ["ACExperimentResult", "run_ac_experiment", "train_ac_seeds"]
 
@@ -98,8 +101,11 @@ def run_ac_experiment(
   overwrite: bool = False,
   callback: Optional[Callable[[int, int, float], None]] = None,
   env: Optional[Any] = None,
+  seed_batch: Optional[int] = None,
 ) -> ACExperimentResult:
-  """Trains `config` once per seed, one seed after another.
+  """Trains `config` once per seed, one seed after another, or with `seed_batch`
+  `seed_batch` seeds at a time as one vectorised program (`SeedBatchAC`, equal to the
+  sequential runs up to float rounding).
 
   Args:
     config: an `ACConfig`.
@@ -110,6 +116,8 @@ def run_ac_experiment(
     overwrite: replace the run `out_dir` holds.
     callback: `callback(seed, env_steps, eval_return)` after every evaluation.
     env: the environment `AC` trains on (default `envs.make(config.env)`).
+    seed_batch: seeds per vectorised program (state observations on environments made of
+      TensorFlow ops); None trains them one after another.
 
   Returns:
     An `ACExperimentResult`.
@@ -126,7 +134,10 @@ def run_ac_experiment(
   if len(set(seeds)) != len(seeds):
     raise ValueError(f"run_ac_experiment: duplicate seeds in {seeds}; each seed runs once.")
   folder = runs.RunFolder(out_dir, config, seeds, resume, overwrite) if out_dir else None
-  agent = make_agent(config, env)
+  todo = [s for s in seeds if folder is None or not folder.is_finished(s)]
+  batch = SeedBatchAC(config, todo, seed_batch, env) if seed_batch is not None and todo else None
+  agent = batch.agent if batch is not None else make_agent(config, env)
+  pending: Dict[int, ACResult] = {}
   if folder is not None:
     folder.start()
   curves, finals, compile_s, train_s, trained_steps = {}, {}, float("nan"), 0.0, 0
@@ -137,8 +148,19 @@ def run_ac_experiment(
         saved = json.load(f)
       finals[seed] = (np.asarray(saved["clean"]), np.asarray(saved["noisy"]))
       continue
-    report = None if callback is None else (lambda s, r, m, seed=seed: callback(seed, s, r))
-    result = agent.train(seed=seed, callback=report)
+    if batch is None:
+      report = None if callback is None else (lambda s, r, m, seed=seed: callback(seed, s, r))
+      result = agent.train(seed=seed, callback=report)
+    else:
+      k = todo.index(seed)
+      if seed not in pending:  # the next group of the vectorised seeds
+        group = list(range(k, min(k + batch.seed_batch, len(todo))))
+        report_k = None if callback is None else (lambda i, s, r, m: callback(todo[i], s, r))
+        trained = batch.train_group(group, report_k)
+        pending.update(zip((todo[i] for i in group), trained))
+        train_s += trained[0].train_seconds  # the group's program, once
+      result = pending.pop(seed)
+      agent = batch.load(k)
     try:
       _check_finite(result, agent, seed)
     except runs.TrainingDiverged as error:
@@ -147,7 +169,8 @@ def run_ac_experiment(
       raise
     if np.isnan(compile_s):
       compile_s = result.compile_seconds
-    train_s += result.train_seconds
+    if batch is None:
+      train_s += result.train_seconds
     trained_steps += (len(result.env_steps) - 2) * config.eval_every
     curves[seed] = result.eval_return
     finals[seed] = (result.final_returns, result.final_noisy_returns)

@@ -389,20 +389,28 @@ class AC:
       ended = tf.logical_or(ended, last)
     return env_state, reward, discount, ended, next_obs, act_obs
 
-  def _act(self, observation, step, key):
+  def _act(self, observation, step, key, normal=None):
+    """The exploring action; `normal` replaces the unit normal draw (with key `fold_in(key,
+    0)`) where it was drawn outside (a seed axis cannot vectorise normal draws)."""
     cfg = self.config
-    shape = tf.shape(observation)[:1]
     k = self.symmetry.action_dim
-    noise = rng.normal(tf.concat([shape, [k]], 0), rng.fold_in(key, 0)) * noise_std(step, cfg)
+    # A static shape where there is one (a seed axis needs it to vectorise the draws).
+    e = observation.shape[0]
+    shape = [e, k] if e is not None else tf.concat([tf.shape(observation)[:1], [k]], 0)
+    if normal is None:
+      normal = rng.normal(shape, rng.fold_in(key, 0))
+    noise = normal * noise_std(step, cfg)
     explore = tf.clip_by_value(self.actor(observation) + noise, -1.0, 1.0)  # see _evaluate_impl
     # Uniform on the open (-1, 1): an env refuses actions outside [-1, 1].
-    random = rng.uniform(tf.concat([shape, [k]], 0), rng.fold_in(key, 1), -1.0, 1.0)
+    random = rng.uniform(shape, rng.fold_in(key, 1), -1.0, 1.0)
     return tf.where(step < cfg.random_steps, random, explore)
 
-  def _noise(self, key, std):
+  def _noise(self, key, std, normal=None):
+    """Clipped target-smoothing noise; `normal` replaces the unit normal draw with `key`."""
     shape = [self.config.batch_size, self.symmetry.action_dim]
     c = self.config.noise_clip
-    return tf.clip_by_value(rng.normal(shape, key) * std, -c, c)
+    normal = rng.normal(shape, key) if normal is None else normal
+    return tf.clip_by_value(normal * std, -c, c)
 
   def _update(self, key, std):
     """One critic step, one actor step, one target update; `(critic_loss, actor_loss, q)`."""

@@ -8,14 +8,14 @@ of the buffer), so adding and sampling run inside an XLA-compiled loop.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Tuple
+from typing import NamedTuple, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from tf_equirl import rng
 
-__all__ = ["NStepBatch", "Replay", "n_step_targets"]
+__all__ = ["NStepBatch", "Replay", "SeedReplay", "n_step_targets", "sample_arrays"]
 
 
 class NStepBatch(NamedTuple):
@@ -128,31 +128,89 @@ class Replay:
   def sample(self, key, batch_size: int, n_step: int, gamma: float) -> NStepBatch:
     """`batch_size` n-step transitions, uniformly over the starts whose `n_step` transitions
     are all held (`count - slots <= t <= count - n_step`); needs `count >= n_step`."""
-    lo = tf.maximum(self.count - self.slots, 0)
-    num = self.count - n_step - lo + 1
-    u = rng.uniform([batch_size], rng.fold_in(key, 0), dtype=tf.float32)
-    start = lo + tf.minimum(tf.cast(tf.floor(u * tf.cast(num, tf.float32)), tf.int64), num - 1)
-    env_u = rng.uniform([batch_size], rng.fold_in(key, 1), dtype=tf.float32)
-    env = tf.minimum(tf.cast(tf.floor(env_u * self.num_envs), tf.int64), self.num_envs - 1)
-
-    def index(offset):
-      slot = tf.math.floormod(start + offset, self.slots)
-      return tf.stack([slot, env], axis=1)
-
     # Reads of the whole variables (XLA has no kernel for a gather straight from a resource;
     # reading a variable inside the compiled graph does not copy it).
-    windows = [index(k) for k in range(n_step)]
-    gather = lambda var: tf.stack(  # noqa: E731
-      [tf.gather_nd(var.value(), w) for w in windows], axis=1
+    arrays = tuple(v.value() for v in self.fields)
+    return sample_arrays(arrays, self.count, key, batch_size, n_step, gamma)
+
+
+def sample_arrays(
+  arrays: Sequence[tf.Tensor], count, key, batch_size: int, n_step: int, gamma: float
+) -> NStepBatch:
+  """`Replay.sample` from the buffer's contents as tensors: `arrays` are its `fields`' values
+  (`[slots, num_envs, ...]` each, in the order of `Replay.fields`) and `count` its agent
+  steps written. A pure function, so a seed axis can vectorise it (`SeedReplay`)."""
+  observation, action, reward, discount, ended, next_observation = arrays
+  slots, num_envs = int(reward.shape[0]), int(reward.shape[1])
+  lo = tf.maximum(count - slots, 0)
+  num = count - n_step - lo + 1
+  u = rng.uniform([batch_size], rng.fold_in(key, 0), dtype=tf.float32)
+  start = lo + tf.minimum(tf.cast(tf.floor(u * tf.cast(num, tf.float32)), tf.int64), num - 1)
+  env_u = rng.uniform([batch_size], rng.fold_in(key, 1), dtype=tf.float32)
+  env = tf.minimum(tf.cast(tf.floor(env_u * num_envs), tf.int64), num_envs - 1)
+
+  def index(offset):
+    slot = tf.math.floormod(start + offset, slots)
+    return tf.stack([slot, env], axis=1)
+
+  windows = [index(k) for k in range(n_step)]
+  gather = lambda x: tf.stack([tf.gather_nd(x, w) for w in windows], axis=1)  # noqa: E731
+  returns, bootstrap, last = n_step_targets(gather(reward), gather(discount), gather(ended), gamma)
+  first = windows[0]
+  return NStepBatch(
+    observation=tf.gather_nd(observation, first),
+    action=tf.gather_nd(action, first),
+    reward=returns,
+    discount=bootstrap,
+    next_observation=tf.gather_nd(next_observation, index(tf.cast(last, tf.int64))),
+  )
+
+
+class SeedReplay:
+  """`Replay` with a leading seed axis: `seeds` ring buffers `[seeds, slots, num_envs, ...]`
+  written together (the seeds of a program step in lockstep, so they share `count`), each
+  sampled by `sample_arrays` on its own slice (`arrays()`) inside a vectorised function.
+
+  Args:
+    seeds: buffers kept side by side.
+    slots, num_envs, observation_dim, action_dim: as `Replay`'s, per seed.
+  """
+
+  def __init__(self, seeds: int, slots: int, num_envs: int, observation_dim: int, action_dim: int):
+    self.seeds, self.slots, self.num_envs = int(seeds), int(slots), int(num_envs)
+    shape = [self.seeds, self.slots, self.num_envs]
+
+    def var(name, trailing=()):
+      return tf.Variable(tf.zeros(shape + list(trailing)), trainable=False, name=name)
+
+    self.fields = (
+      var("seeds_observation", [observation_dim]),
+      var("seeds_action", [action_dim]),
+      var("seeds_reward"),
+      var("seeds_discount"),
+      var("seeds_ended"),
+      var("seeds_next_observation", [observation_dim]),
     )
-    returns, bootstrap, last = n_step_targets(
-      gather(self.reward), gather(self.discount), gather(self.ended), gamma
-    )
-    first = windows[0]
-    return NStepBatch(
-      observation=tf.gather_nd(self.observation.value(), first),
-      action=tf.gather_nd(self.action.value(), first),
-      reward=returns,
-      discount=bootstrap,
-      next_observation=tf.gather_nd(self.next_observation.value(), index(tf.cast(last, tf.int64))),
-    )
+    self.count = tf.Variable(tf.constant(0, tf.int64), trainable=False, name="seeds_count")
+
+  def clear(self) -> None:
+    for v in self.fields:
+      v.assign(tf.zeros_like(v))
+    self.count.assign(0)
+
+  def add(self, observation, action, reward, discount, ended, next_observation):
+    """Writes one agent step of every seed's environments (each argument `[seeds,
+    num_envs, ...]`) into slot `count % slots`; returns the op that advances `count`."""
+    slot = tf.math.floormod(self.count, self.slots)
+    index = tf.stack([tf.range(self.seeds, dtype=tf.int64), tf.fill([self.seeds], slot)], axis=1)
+    values = (observation, action, reward, discount, ended, next_observation)
+    writes = [
+      var.scatter_nd_update(index, tf.cast(value, var.dtype))
+      for var, value in zip(self.fields, values)
+    ]
+    with tf.control_dependencies(writes):
+      return self.count.assign_add(1)
+
+  def arrays(self) -> Tuple[tf.Tensor, ...]:
+    """The buffers' contents, `[seeds, slots, num_envs, ...]` each (`Replay.fields`' order)."""
+    return tuple(v.value() for v in self.fields)
