@@ -333,6 +333,20 @@ def tiny_ppo_config(env: str, network: str, iterations: int = 2, **fields):
   return default_config(env, network=network, **settings)
 
 
+# ACConfig fields of tiny actor-critic runs (sweep and seed-batch tests): two calls of 200
+# env steps, 8-wide networks, 16-sample minibatches.
+TINY_AC_FIELDS = dict(
+  total_steps=400,
+  eval_every=200,
+  random_steps=50,
+  batch_size=16,
+  replay_capacity=1_000,
+  eval_episodes=2,
+  width=8,
+  critic_width=8,
+)
+
+
 # PPOConfig fields of tiny CartPole runs (sweep tests): 4 envs x 16 steps, 2 minibatches, 1
 # epoch, 3 iterations. jit_compile=False: XLA compilation would triple such tests' time (each
 # configuration compiles its own graph); benchmarks/sweep_throughput.py checks identity with

@@ -16,18 +16,9 @@ from tf_equirl.agents.ac.seed_batch import SeedBatchAC
 from tf_equirl.envs.base import value_assertions
 from tf_equirl.envs.dmc import dmc_available
 
-TINY = dict(
-  env="Pendulum-v1",
-  total_steps=400,
-  eval_every=200,
-  random_steps=50,
-  batch_size=16,
-  replay_capacity=1_000,
-  eval_episodes=2,
-  final_episodes=2,
-  width=8,
-  critic_width=8,
-)
+from support import TINY_AC_FIELDS
+
+TINY = dict(TINY_AC_FIELDS, env="Pendulum-v1", final_episodes=2)
 
 
 def _lone(config, seeds):

@@ -24,7 +24,7 @@ from tf_equirl.agents.ppo import default_config
 from tf_equirl.runner import run_experiment
 from tf_equirl.sweeps import runner
 
-from support import TINY_PPO_FIELDS
+from support import TINY_AC_FIELDS, TINY_PPO_FIELDS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = TINY_PPO_FIELDS  # without XLA: tests/support.py says why
@@ -584,18 +584,7 @@ def test_dyna_grid_of_planning_ratio_and_iterations_runs_through_ray(ray_address
 
 
 # ------------------------------------------------------- the continuous actor-critic
-AC_TINY = dict(
-  total_steps=400,
-  eval_every=200,
-  random_steps=50,
-  batch_size=16,
-  replay_capacity=1_000,
-  eval_episodes=2,
-  final_episodes=0,
-  width=8,
-  critic_width=8,
-  jit_compile=False,
-)
+AC_TINY = dict(TINY_AC_FIELDS, final_episodes=0, jit_compile=False)
 
 
 def test_bad_actor_critic_sweeps_fail_before_any_trial(tmp_path, no_ray):

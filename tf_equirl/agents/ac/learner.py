@@ -122,6 +122,23 @@ def augment_batch(symmetry: MDPSymmetry, batch: NStepBatch, key) -> NStepBatch:
   )
 
 
+def call_metrics(sums: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+  """`METRICS` of one training call from its sums (scalars, or `[N]` for N seeds): the
+  losses and `q_mean` per update, the mean return of the episodes that finished (nan where
+  there was no update or no finished episode)."""
+  updates, episodes = sums["updates"], sums["episodes"]
+  nan = tf.constant(np.nan)
+  per_update = lambda x: tf.where(updates > 0, x / tf.maximum(updates, 1.0), nan)  # noqa: E731
+  return {
+    "critic_loss": per_update(sums["critic_loss"]),
+    "actor_loss": per_update(sums["actor_loss"]),
+    "q_mean": per_update(sums["q_mean"]),
+    "updates": updates,
+    "episodes": episodes,
+    "train_return": tf.where(episodes > 0, sums["finished"] / tf.maximum(episodes, 1.0), nan),
+  }
+
+
 class Carry(NamedTuple):
   """What one training call hands to the next (all tensors)."""
 
@@ -486,18 +503,7 @@ class AC:
     _, carry, sums = tf.while_loop(
       lambda i, *_: i < cfg.agent_steps_per_call, agent_step, (tf.constant(0), carry, sums)
     )
-    updates = sums["updates"]
-    nan = tf.constant(np.nan)
-    per_update = lambda x: tf.where(updates > 0, x / tf.maximum(updates, 1.0), nan)  # noqa: E731
-    episodes = sums["episodes"]
-    return carry, {
-      "critic_loss": per_update(sums["critic_loss"]),
-      "actor_loss": per_update(sums["actor_loss"]),
-      "q_mean": per_update(sums["q_mean"]),
-      "updates": updates,
-      "episodes": episodes,
-      "train_return": tf.where(episodes > 0, sums["finished"] / tf.maximum(episodes, 1.0), nan),
-    }
+    return carry, call_metrics(sums)
 
   def _evaluate_impl(self, key, episodes: int, obs_noise: float):
     """Returns `[episodes]` of one episode each with the mean action, the actor seeing the

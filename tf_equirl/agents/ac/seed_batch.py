@@ -52,6 +52,7 @@ from tf_equirl.agents.ac.learner import (
   Carry,
   actor_loss,
   augment_batch,
+  call_metrics,
   critic_loss,
   noise_std,
 )
@@ -404,8 +405,9 @@ class SeedBatchAC:
     cfg, agent = self.config, self.agent
     n = self.seed_batch
     zero = tf.zeros([n])
-    sums = dict.fromkeys(("critic_loss", "actor_loss", "q_mean", "episodes", "finished"), zero)
-    sums["updates"] = tf.constant(0.0)
+    sums = dict.fromkeys(
+      ("critic_loss", "actor_loss", "q_mean", "updates", "episodes", "finished"), zero
+    )
     actor_swap = self._swaps[0]
 
     def agent_step(i, carry: Carry, sums):
@@ -464,15 +466,4 @@ class SeedBatchAC:
     _, carry, sums = tf.while_loop(
       lambda i, *_: i < cfg.agent_steps_per_call, agent_step, (tf.constant(0), carry, sums)
     )
-    updates = sums["updates"]
-    nan = tf.fill([n], np.nan)
-    per_update = lambda x: tf.where(updates > 0, x / tf.maximum(updates, 1.0), nan)  # noqa: E731
-    episodes = sums["episodes"]
-    return carry, {
-      "critic_loss": per_update(sums["critic_loss"]),
-      "actor_loss": per_update(sums["actor_loss"]),
-      "q_mean": per_update(sums["q_mean"]),
-      "updates": tf.fill([n], updates),
-      "episodes": episodes,
-      "train_return": tf.where(episodes > 0, sums["finished"] / tf.maximum(episodes, 1.0), nan),
-    }
+    return carry, call_metrics(sums)
