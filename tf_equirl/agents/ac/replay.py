@@ -173,7 +173,10 @@ class SeedReplay:
 
   Args:
     seeds: buffers kept side by side.
-    slots, num_envs, observation_dim, action_dim: as `Replay`'s, per seed.
+    slots: agent steps kept per environment, as `Replay`'s.
+    num_envs: environments written at every step, per seed.
+    observation_dim: length of a (flat) observation.
+    action_dim: length of an action vector.
   """
 
   def __init__(self, seeds: int, slots: int, num_envs: int, observation_dim: int, action_dim: int):

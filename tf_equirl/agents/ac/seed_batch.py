@@ -36,7 +36,7 @@ dm_control's tasks) and pixel observations are not vectorised: they train one se
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -62,7 +62,7 @@ from tf_equirl.envs.base import value_assertions
 __all__ = ["SeedBatchAC", "check_seed_batch"]
 
 
-def check_seed_batch(config: ACConfig, env, seed_batch: Optional[int]) -> None:
+def check_seed_batch(config: ACConfig, env: Any, seed_batch: Optional[int]) -> None:
   """Raises a ValueError naming why `config`'s seeds cannot train `seed_batch` at a time:
   a `seed_batch` that is not a positive integer, pixel observations, or an environment that
   steps through Python (`compiles_with_xla` False)."""
@@ -103,7 +103,7 @@ class SeedBatchAC:
     config: ACConfig,
     seeds: Sequence[int],
     seed_batch: Optional[int] = None,
-    env=None,
+    env: Optional[Any] = None,
   ):
     self.seeds = seed_axis.check_seeds("SeedBatchAC", seeds, seed_batch)
     if not isinstance(config, ACConfig):
