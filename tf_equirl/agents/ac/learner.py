@@ -453,39 +453,54 @@ class AC:
     return c_loss, a_loss, tf.reduce_mean(q)
 
   def _train_call_impl(self, carry: Carry):
+    def act_and_step(carry: Carry, t):
+      key = rng.fold_in(carry.key, t)
+      action = self._act(carry.observation, t, rng.fold_in(key, 0))
+      return (action,) + self._repeat_step(carry.env_state, action)
+
+    def update(base_key, t, j, std):
+      key = rng.fold_in(rng.fold_in(base_key, t), 1)
+      return self._update(rng.fold_in(key, tf.cast(j, tf.int64)), std)
+
+    return self._agent_steps(
+      carry, tf.constant(0.0), act_and_step, update, self.replay, tf.reduce_sum
+    )
+
+  def _agent_steps(self, carry: Carry, zero, act_and_step, update, replay, total):
+    """`config.agent_steps_per_call` agent steps, each: `act_and_step(carry, t)` (the action
+    and `_repeat_step`'s outputs), store it in `replay`, and the due updates, `update(
+    carry.key, t, j, std)` each; returns `(carry, call_metrics)`. `zero` is the sums' zero
+    and `total` sums a step's per-environment values into it: a scalar and `tf.reduce_sum`
+    here, `[N]` and a sum over the environment axis for a seed axis (`SeedBatchAC`, with its
+    vectorised functions and replay)."""
     cfg = self.config
-    zero = tf.constant(0.0)
-    sums = dict.fromkeys(("critic_loss", "actor_loss", "q_mean", "updates", "episodes"), zero)
-    sums["finished"] = zero
+    names = ("critic_loss", "actor_loss", "q_mean", "updates", "episodes", "finished")
+    sums = dict.fromkeys(names, zero)
 
     def agent_step(i, carry: Carry, sums):
       t = carry.step
-      key = rng.fold_in(carry.key, t)
-      action = self._act(carry.observation, t, rng.fold_in(key, 0))
-      env_state, reward, discount, ended, next_obs, act_obs = self._repeat_step(
-        carry.env_state, action
-      )
+      action, env_state, reward, discount, ended, next_obs, act_obs = act_and_step(carry, t)
       endf = tf.cast(ended, tf.float32)
-      stored = self.replay.add(carry.observation, action, reward, discount, endf, next_obs)
+      stored = replay.add(carry.observation, action, reward, discount, endf, next_obs)
       episode_return = carry.episode_return + reward
       sums = dict(sums)
-      sums["episodes"] += tf.reduce_sum(endf)
-      sums["finished"] += tf.reduce_sum(endf * episode_return)
+      sums["episodes"] += total(endf)
+      sums["finished"] += total(endf * episode_return)
       due = tf.logical_and(
         t >= cfg.random_steps, tf.equal(tf.math.floormod(t, self._update_period), 0)
       )
       with tf.control_dependencies([stored]):
-        ready = tf.logical_and(due, self.replay.count >= cfg.n_step)
+        ready = tf.logical_and(due, replay.count >= cfg.n_step)
       num_updates = tf.where(ready, self._updates_per_step, 0)
       std = noise_std(t, cfg)
 
-      def update(j, c_sum, a_sum, q_sum):
-        c, a, q = self._update(rng.fold_in(rng.fold_in(key, 1), tf.cast(j, tf.int64)), std)
+      def body(j, c_sum, a_sum, q_sum):
+        c, a, q = update(carry.key, t, j, std)
         return j + 1, c_sum + c, a_sum + a, q_sum + q
 
       with tf.control_dependencies([stored]):
         _, c_sum, a_sum, q_sum = tf.while_loop(
-          lambda j, *_: j < num_updates, update, (tf.constant(0), zero, zero, zero)
+          lambda j, *_: j < num_updates, body, (tf.constant(0), zero, zero, zero)
         )
       sums["critic_loss"] += c_sum
       sums["actor_loss"] += a_sum

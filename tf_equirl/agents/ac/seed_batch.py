@@ -52,9 +52,7 @@ from tf_equirl.agents.ac.learner import (
   Carry,
   actor_loss,
   augment_batch,
-  call_metrics,
   critic_loss,
-  noise_std,
 )
 from tf_equirl.agents.ac.replay import SeedReplay, sample_arrays
 from tf_equirl.envs.base import value_assertions
@@ -402,18 +400,13 @@ class SeedBatchAC:
     return c_loss, a_loss, q_mean
 
   def _train_call_impl(self, carry: Carry):
+    """`AC._agent_steps` with every seed's acting and stepping in one vectorised function
+    and every seed's updates in `_update`."""
     cfg, agent = self.config, self.agent
-    n = self.seed_batch
-    zero = tf.zeros([n])
-    sums = dict.fromkeys(
-      ("critic_loss", "actor_loss", "q_mean", "updates", "episodes", "finished"), zero
-    )
     actor_swap = self._swaps[0]
 
-    def agent_step(i, carry: Carry, sums):
-      t = carry.step
-
-      def act_and_step(args):
+    def act_and_step(carry: Carry, t):
+      def per_seed(args):
         actor_w, observation, env_state, base, normal = args
         key = rng.fold_in(base, t)
         with actor_swap(actor_w):
@@ -426,44 +419,15 @@ class SeedBatchAC:
       normal = self._normals(self._keys(carry.key, t, 0, 0), shape)
       # Under XLA the environments' action assertions are left out (envs.base).
       with value_assertions(not cfg.jit_compile):
-        action, env_state, reward, discount, ended, next_obs, act_obs = self._vmap(
-          act_and_step, (actor_w, carry.observation, carry.env_state, carry.key, normal)
+        return self._vmap(
+          per_seed, (actor_w, carry.observation, carry.env_state, carry.key, normal)
         )
-      endf = tf.cast(ended, tf.float32)
-      stored = self.replay.add(carry.observation, action, reward, discount, endf, next_obs)
-      episode_return = carry.episode_return + reward
-      sums = dict(sums)
-      sums["episodes"] += tf.reduce_sum(endf, axis=1)
-      sums["finished"] += tf.reduce_sum(endf * episode_return, axis=1)
-      period = agent._update_period  # pylint: disable=protected-access
-      due = tf.logical_and(t >= cfg.random_steps, tf.equal(tf.math.floormod(t, period), 0))
-      with tf.control_dependencies([stored]):
-        ready = tf.logical_and(due, self.replay.count >= cfg.n_step)
-      num_updates = tf.where(ready, agent._updates_per_step, 0)  # pylint: disable=W0212
-      std = noise_std(t, cfg)
 
-      def update(j, c_sum, a_sum, q_sum):
-        c, a, q = self._update(carry.key, t, j, std)
-        return j + 1, c_sum + c, a_sum + a, q_sum + q
-
-      with tf.control_dependencies([stored]):
-        _, c_sum, a_sum, q_sum = tf.while_loop(
-          lambda j, *_: j < num_updates, update, (tf.constant(0), zero, zero, zero)
-        )
-      sums["critic_loss"] += c_sum
-      sums["actor_loss"] += a_sum
-      sums["q_mean"] += q_sum
-      sums["updates"] += tf.cast(num_updates, tf.float32)
-      carry = Carry(
-        env_state=env_state,
-        observation=act_obs,
-        episode_return=episode_return * (1.0 - endf),
-        step=t + 1,
-        key=carry.key,
-      )
-      return i + 1, carry, sums
-
-    _, carry, sums = tf.while_loop(
-      lambda i, *_: i < cfg.agent_steps_per_call, agent_step, (tf.constant(0), carry, sums)
+    return agent._agent_steps(  # pylint: disable=protected-access
+      carry,
+      tf.zeros([self.seed_batch]),
+      act_and_step,
+      self._update,
+      self.replay,
+      lambda x: tf.reduce_sum(x, axis=1),
     )
-    return carry, call_metrics(sums)
