@@ -1,10 +1,12 @@
-"""Train the off-policy actor-critic (DrQ-v2 on states): `python -m launchers.train_ac`.
+"""Train the off-policy actor-critic (DrQ-v2 on states, or SAC with --algorithm=sac):
+`python -m launchers.train_ac`.
 
 With no flags: the mlp networks on Pendulum-v1, one seed, 100,000 env steps. Examples:
 
   python -m launchers.train_ac --network=gcnn --seeds=4
   python -m launchers.train_ac --network=relaxed --num_kernels=2 --total_steps=40000
   python -m launchers.train_ac --total_steps=40000 --eval_every=2000 --noise_steps=10000
+  python -m launchers.train_ac --algorithm=sac --network=gcnn
   python -m launchers.train_ac --observation=pixels --encoder=gcnn --replay_capacity=100000
 
 With --observation=pixels the agent sees --image_size pictures of the last --frame_stack
@@ -35,7 +37,7 @@ from launchers.common import (
 from tf_equirl.agents.ac import ACConfig
 from tf_equirl.agents.ac.experiment import run_ac_experiment
 from tf_equirl import envs
-from tf_equirl.agents.ac.config import OBSERVATIONS, check_compiles
+from tf_equirl.agents.ac.config import ALGORITHMS, OBSERVATIONS, check_compiles
 from tf_equirl.agents.ac.seed_batch import check_seed_batch
 from tf_equirl.networks.continuous import CONTINUOUS_KINDS
 from tf_equirl.networks.pixel import PIXEL_ENCODER_KINDS
@@ -44,6 +46,7 @@ define_config_flags(
   ACConfig,
   skip=("seed",),
   enums={
+    "algorithm": ALGORITHMS,
     "network": CONTINUOUS_KINDS,
     "observation": OBSERVATIONS,
     "encoder": PIXEL_ENCODER_KINDS,

@@ -38,6 +38,12 @@ BAD = [
     "--seed_batch must be from 1 to the number of seeds (2), received 3",
   ),
   ("train_dyna", ["--planning_ratio=nan"], "DynaConfig.planning_ratio must be a positive"),
+  ("train_ac", ["--algorithm=sac", "--log_std_min=3"], "log_std_min=3.0 must be below"),
+  (
+    "train_ac",
+    ["--algorithm=sac", "--seeds=2", "--seed_batch=2"],
+    "SeedBatchAC vectorises the deterministic actor (algorithm='drqv2')",
+  ),
   ("reproduce_ppo", ["--seeds=0"], "--seeds=0: 0 is not a positive integer"),
   ("reproduce_approx", ["--catch_noise=x"], "--catch_noise must be numbers"),
   ("reproduce_ppo", ["--seeds=1", "--results={file}"], "is a file; expected a folder"),

@@ -593,6 +593,7 @@ def test_bad_actor_critic_sweeps_fail_before_any_trial(tmp_path, no_ray):
     ("Pendulum-v1", {"tau": [0.01, 2.0]}, AC_TINY, "tau must lie in"),
     ("CartPole-v1", {"network": ["mlp"]}, AC_TINY, "the symmetry has discrete actions"),
     ("Pendulum-v1", {"group": ["C7"]}, AC_TINY, "has no symmetry group named 'C7'"),
+    ("Pendulum-v1", {"algorithm": ["sac", "td3"]}, AC_TINY, "algorithm must be one of"),
   ]:
     with pytest.raises(ValueError, match=words):
       sweeps.run_sweep(

@@ -32,13 +32,14 @@ Widths default to the one whose parameter count is closest to the mlp's
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 from tensorflow import keras
 
 from tf_equirl.groups import MDPSymmetry, Representation
 from tf_equirl.groups.representation import direct_sum
+from tf_equirl.layers._base import _signed_permutation
 from tf_equirl.layers import (
   GroupConv,
   RegularToAction,
@@ -56,8 +57,12 @@ __all__ = [
   "EQUIVARIANT_KINDS",
   "MLP_WIDTH",
   "RegularToAction",
+  "GaussianActor",
+  "LOG_STD_BOUNDS",
+  "abs_representation",
   "build_continuous_actor",
   "build_continuous_critic",
+  "build_gaussian_actor",
   "build_feature_actor",
   "build_feature_critic",
   "check_continuous",
@@ -70,6 +75,7 @@ MLP_WIDTH = 256  # TD3 / DrQ-v2 state-based hidden width
 RELAXED_KERNELS = 1  # L of the seed's relaxed layers (Park et al. 2025, D.1.1: "L = 1 filters")
 RPP_FREE_DECAY = 1e-3  # as the discrete rpp networks (tf_equirl.networks.builders)
 _HIDDEN_GAIN = float(np.sqrt(2.0))  # orthogonal init with the ReLU gain, as DrQ-v2
+LOG_STD_BOUNDS = (-5.0, 2.0)  # SAC's log standard deviation range (DrQ, pytorch_sac)
 
 
 def _orth(gain: float = _HIDDEN_GAIN):
@@ -290,6 +296,115 @@ def build_continuous_critic(
   num_kernels = _check_kernels(num_kernels, builder)
   width = width or matched_width(kind, "critic", symmetry, num_kernels)
   return twin_critic(kind, symmetry, int(width), num_kernels)
+
+
+# ------------------------------------------------------------------- Gaussian actors (SAC)
+class GaussianActor(NamedTuple):
+  """A squashed Gaussian policy as two Keras models that share their layers.
+
+  `policy`: `observation [batch, d] -> [mean [batch, k], log_std [batch, k]]`, the Gaussian
+  before the tanh (`log_std` within the builder's bounds). `actor`: `observation -> tanh(mean)`,
+  the deterministic action the policy is evaluated and saved with (a model of its own, so
+  that it loads and acts like a `build_continuous_actor` model).
+  """
+
+  policy: keras.Model
+  actor: keras.Model
+
+
+def abs_representation(rep: Representation) -> Representation:
+  """`|pi|`: the permutation part of a signed-permutation representation, under which a
+  diagonal Gaussian's standard deviations move when its mean moves by `pi`.
+
+  Raises:
+    ValueError: a representation with a `pi(g)` that is not a signed permutation matrix (a
+      diagonal Gaussian squashed by tanh cannot then be equivariant).
+  """
+  m = np.asarray(rep.matrices, np.float64)
+  # Entries within 1e-6 of 0 or +-1 (a rotation by a quarter turn built with cos and sin).
+  snapped = np.where(np.abs(m) < 1e-6, 0.0, np.sign(m))
+  if not np.allclose(snapped, m, atol=1e-6) or _signed_permutation(snapped)[0] is None:
+    raise ValueError(
+      f"abs_representation: the action representation {rep.name!r} has a pi(g) that is not a "
+      "signed permutation matrix; a tanh-squashed diagonal Gaussian policy is equivariant "
+      "only under signed permutations (sign flips and permutations of the action's entries)."
+    )
+  return Representation(rep.group, np.abs(snapped), name=f"abs_{rep.name or 'action'}")
+
+
+def _bounded_log_std(raw, bounds, name: str):
+  """`low + (high - low) (tanh(raw) + 1) / 2`, elementwise (so it commutes with `|pi|`)."""
+  low, high = (float(b) for b in bounds)
+  half = 0.5 * (high - low)
+  squashed = keras.layers.Activation("tanh", name=f"{name}_tanh")(raw)
+  return keras.layers.Rescaling(half, offset=low + half, name=name)(squashed)
+
+
+def build_gaussian_actor(
+  kind: str,
+  symmetry: MDPSymmetry,
+  width: Optional[int] = None,
+  num_kernels: int = RELAXED_KERNELS,
+  log_std_bounds: Any = LOG_STD_BOUNDS,
+) -> GaussianActor:
+  """Squashed Gaussian policy (SAC) with the trunk of `build_continuous_actor`'s `kind`.
+
+  The mean head is the deterministic actor's output layer without its tanh; the log standard
+  deviation head is a second output layer of the same trunk, bounded elementwise to
+  `log_std_bounds`. For the equivariant kinds both heads end in `RegularToAction`, the mean's
+  under `pi` and the log standard deviation's under `|pi|` (`abs_representation`), so that
+  `mean(rho(g) s) = pi(g) mean(s)` and `log_std(rho(g) s) = |pi(g)| log_std(s)`: the law of
+  `tanh(mean + std * eps)` at `rho(g) s` is that at `s` moved by `pi(g)` (exactly for "gcnn",
+  at initialisation for the relaxed kinds and "rpp"). The width defaults to the deterministic
+  actor's matched width.
+
+  Args:
+    kind: one of `CONTINUOUS_KINDS`.
+    symmetry: an `MDPSymmetry` with `continuous_actions=True` whose action representation is
+      made of signed permutation matrices.
+    width: hidden width; None matches the mlp's parameter count (as the deterministic actor).
+    num_kernels: L of the relaxed layers.
+    log_std_bounds: `(low, high)` of the log standard deviation.
+
+  Returns:
+    A `GaussianActor` (`policy`, `actor`).
+
+  Raises:
+    ValueError: an unknown kind, a symmetry with discrete actions or with an action
+      representation that is not made of signed permutations, a bad width, L or bounds.
+  """
+  builder = "build_gaussian_actor"
+  _check_kind(kind, builder)
+  check_continuous(symmetry, builder)
+  _check_width(width, builder)
+  num_kernels = _check_kernels(num_kernels, builder)
+  bounds = tuple(log_std_bounds) if isinstance(log_std_bounds, (tuple, list)) else ()
+  if len(bounds) != 2 or not all(np.isfinite(float(b)) for b in bounds) or bounds[0] >= bounds[1]:
+    raise ValueError(
+      f"{builder}: log_std_bounds must be two finite numbers (low, high) with low < high, "
+      f"received {log_std_bounds!r}."
+    )
+  width = int(width or matched_width(kind, "actor", symmetry, num_kernels))
+  k = symmetry.action_dim
+  inp = keras.Input((symmetry.state_dim,), name="observation")
+  if kind in ("mlp", "augment"):
+    h = keras.layers.Dense(width, "relu", kernel_initializer=_orth())(inp)
+    h = keras.layers.Dense(width, "relu", kernel_initializer=_orth())(h)
+    mean = keras.layers.Dense(k, name="mean")(h)
+    raw = keras.layers.Dense(k, name="log_std_raw")(h)
+  else:
+    abs_rep = abs_representation(symmetry.action_rep)
+    h = _lift(kind, width, symmetry.state_rep, num_kernels)(inp)
+    h = _conv(kind, width, symmetry, num_kernels, activation="relu", kernel_initializer=_orth())(h)
+    m = _conv(kind, k, symmetry, num_kernels, kernel_initializer=_orth(1.0), name="mean_conv")(h)
+    mean = RegularToAction(symmetry.action_rep, squash="none", name="mean")(m)
+    r = _conv(kind, k, symmetry, num_kernels, kernel_initializer=_orth(1.0), name="log_std_conv")(h)
+    raw = RegularToAction(abs_rep, squash="none", name="log_std_raw")(r)
+  log_std = _bounded_log_std(raw, bounds, "log_std")
+  action = keras.layers.Activation("tanh", name="action")(mean)
+  policy = keras.Model(inp, [mean, log_std], name=f"{kind}_gaussian_policy")
+  actor = keras.Model(inp, action, name=f"{kind}_actor")
+  return GaussianActor(policy, actor)
 
 
 # ---------------------------------------------------------------- heads on encoder features

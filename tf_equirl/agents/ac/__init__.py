@@ -1,5 +1,6 @@
-"""Off-policy deterministic actor-critic for continuous actions (DrQ-v2's recipe on states) with
-equivariant, relaxed or residual-pathway networks, one compiled graph per training call."""
+"""Off-policy actor-critics for continuous actions with equivariant, relaxed or residual-pathway
+networks, one compiled graph per training call: the deterministic actor of DrQ-v2's recipe
+(`AC`, on states; `PixelAC` on pictures) and soft actor-critic (`SAC`) in the same loop."""
 
 from tf_equirl.agents.ac.config import ACConfig
 from tf_equirl.agents.ac.learner import (
@@ -12,11 +13,19 @@ from tf_equirl.agents.ac.learner import (
 )
 from tf_equirl.agents.ac.pixels import PixelAC, make_agent
 from tf_equirl.agents.ac.replay import NStepBatch, Replay, n_step_targets
+from tf_equirl.agents.ac.sac import (
+  SAC,
+  sac_actor_loss,
+  sac_critic_loss,
+  squashed_sample,
+  temperature_loss,
+)
 
 __all__ = [
   "ACConfig",
   "AC",
   "PixelAC",
+  "SAC",
   "make_agent",
   "ACResult",
   "actor_loss",
@@ -26,4 +35,8 @@ __all__ = [
   "NStepBatch",
   "Replay",
   "n_step_targets",
+  "sac_actor_loss",
+  "sac_critic_loss",
+  "squashed_sample",
+  "temperature_loss",
 ]

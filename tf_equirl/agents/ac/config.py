@@ -10,6 +10,9 @@ from tf_equirl.networks.continuous import CONTINUOUS_KINDS
 from tf_equirl.networks.pixel import PIXEL_ENCODER_KINDS, latent_size
 
 OBSERVATIONS = ("state", "pixels")
+# "drqv2": the deterministic actor with scheduled exploration noise (`AC`); "sac": a
+# squashed Gaussian actor with a learned entropy temperature (`tf_equirl.agents.ac.SAC`).
+ALGORITHMS = ("drqv2", "sac")
 # The actor and critic kinds that each pixel encoder's features can feed (the first is the
 # default): the cnn's flat features go to the mlp, a group encoder's regular features to
 # equivariant heads of its own kind, so that the whole agent keeps the encoder's symmetry.
@@ -33,6 +36,10 @@ class ACConfig:
 
   Attributes:
     env: registered environment name with continuous actions ("Pendulum-v1").
+    algorithm: "drqv2" (the deterministic actor, `AC`) or "sac" (soft actor-critic with the
+      same loop, replay, n-step returns, twin critics and target critic: a tanh-squashed
+      Gaussian actor and a learned temperature, `tf_equirl.agents.ac.SAC`; state
+      observations). SAC ignores the `noise_*` fields: it explores by sampling its policy.
     network: actor and critic kind, one of `tf_equirl.networks.continuous.CONTINUOUS_KINDS`
       ("mlp", "gcnn", "relaxed", "relaxed_centered", "rpp", "augment"). "augment" trains the
       mlp networks on minibatches in which every sample is moved by a random group element.
@@ -72,6 +79,12 @@ class ACConfig:
       skips it.
     seed: seed of the run (networks, environments, noise, minibatches).
     jit_compile: compile each training call with XLA.
+    init_temperature: SAC's entropy temperature alpha at the start (0.1 as DrQ and
+      pytorch_sac).
+    target_entropy: SAC's entropy target of the temperature loss; None is minus the action
+      dimension (tf-agents' and pytorch_sac's default).
+    log_std_min: lower bound of SAC's log standard deviation (before the tanh).
+    log_std_max: upper bound of SAC's log standard deviation.
     observation: "state" (the environment's state vector) or "pixels" (pictures of the
       state, `tf_equirl.envs.render`; the agent is `tf_equirl.agents.ac.pixels.PixelAC`).
     image_size: odd side of the pictures with observation="pixels" (85 as the seed; 53 and
@@ -86,6 +99,7 @@ class ACConfig:
   """
 
   env: str = "Pendulum-v1"
+  algorithm: str = "drqv2"
   network: str = "mlp"
   group: Optional[str] = None
   width: Optional[int] = None
@@ -113,6 +127,10 @@ class ACConfig:
   final_obs_noise: float = 0.0
   seed: int = 0
   jit_compile: bool = True
+  init_temperature: float = 0.1
+  target_entropy: Optional[float] = None
+  log_std_min: float = -5.0
+  log_std_max: float = 2.0
   observation: str = "state"
   image_size: int = 85
   frame_stack: int = 3
@@ -125,6 +143,10 @@ class ACConfig:
       raise ValueError(
         f"{owner}.env must be the name of a registered environment with continuous actions, "
         f"received {self.env!r}."
+      )
+    if self.algorithm not in ALGORITHMS:
+      raise ValueError(
+        f"{owner}.algorithm must be one of {ALGORITHMS}, received {self.algorithm!r}."
       )
     if self.network not in CONTINUOUS_KINDS:
       raise ValueError(
@@ -160,6 +182,11 @@ class ACConfig:
     for name in ("noise_start", "noise_end", "noise_clip", "eval_obs_noise", "final_obs_noise"):
       checks.non_negative_number(owner, name, getattr(self, name))
     checks.positive_number(owner, "learning_rate", self.learning_rate)
+    checks.positive_number(owner, "init_temperature", self.init_temperature)
+    if self.log_std_min >= self.log_std_max:
+      raise ValueError(
+        f"{owner}.log_std_min={self.log_std_min} must be below log_std_max=" f"{self.log_std_max}."
+      )
     for name in ("gamma", "tau"):
       checks.unit_interval(owner, name, getattr(self, name))
     if self.tau == 0:
@@ -207,6 +234,11 @@ class ACConfig:
       )
     if self.observation != "pixels":
       return
+    if self.algorithm == "sac":
+      raise ValueError(
+        f"{owner}: algorithm='sac' trains on state observations; the pixel agent is "
+        "DrQ-v2's (algorithm='drqv2')."
+      )
     if latent_size(self.image_size) is None:
       working = [n for n in range(3, 130) if latent_size(n) is not None]
       raise ValueError(

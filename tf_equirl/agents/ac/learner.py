@@ -257,6 +257,15 @@ class AC:
     c = self.config
     return build_continuous_critic(c.network, self.symmetry, c.critic_width, c.num_kernels)
 
+  def _reset_networks(self) -> None:
+    """Fresh weights (from the seed just set), the target critic a copy of the critic, the
+    optimisers' slots zeroed."""
+    self.actor.set_weights(self._build_actor().get_weights())
+    self.critic.set_weights(self._build_critic().get_weights())
+    self.target_critic.set_weights(self.critic.get_weights())
+    for v in self.actor_optimizer.variables + self.critic_optimizer.variables:
+      v.assign(tf.zeros_like(v))
+
   # ------------------------------------------------------------------ properties
   @property
   def tracing_count(self) -> int:
@@ -270,11 +279,7 @@ class AC:
   def reset(self, seed: int) -> None:
     """Re-initialises weights (seeded), optimisers, replay and environments for a new run."""
     keras.utils.set_random_seed(int(seed))
-    self.actor.set_weights(self._build_actor().get_weights())
-    self.critic.set_weights(self._build_critic().get_weights())
-    self.target_critic.set_weights(self.critic.get_weights())
-    for v in self.actor_optimizer.variables + self.critic_optimizer.variables:
-      v.assign(tf.zeros_like(v))
+    self._reset_networks()
     self.replay.clear()
     key = tf.constant([int(seed), _TRAIN_KEY], tf.int64)
     env_state, time_step = self.env.pure_reset(rng.fold_in(key, -1))

@@ -349,7 +349,8 @@ class PixelAC(AC):
 
 
 def make_agent(config: ACConfig, env: Optional[Any] = None) -> AC:
-  """The agent for `config`: `PixelAC` when `config.observation == "pixels"`, else `AC`.
+  """The agent for `config`: `PixelAC` when `config.observation == "pixels"`, `SAC` when
+  `config.algorithm == "sac"`, else `AC`.
 
   Args:
     config: an `ACConfig`.
@@ -360,4 +361,8 @@ def make_agent(config: ACConfig, env: Optional[Any] = None) -> AC:
   """
   if not isinstance(config, ACConfig):
     raise ValueError(f"make_agent expects an ACConfig, received {type(config).__name__}.")
-  return (PixelAC if config.observation == "pixels" else AC)(config, env)
+  from tf_equirl.agents.ac.sac import SAC  # pylint: disable=import-outside-toplevel
+
+  if config.observation == "pixels":
+    return PixelAC(config, env)
+  return (SAC if config.algorithm == "sac" else AC)(config, env)

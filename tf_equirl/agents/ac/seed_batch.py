@@ -62,9 +62,14 @@ __all__ = ["SeedBatchAC", "check_seed_batch"]
 
 def check_seed_batch(config: ACConfig, env: Any, seed_batch: Optional[int]) -> None:
   """Raises a ValueError naming why `config`'s seeds cannot train `seed_batch` at a time:
-  a `seed_batch` that is not a positive integer, pixel observations, or an environment that
+  a `seed_batch` that is not a positive integer, SAC, pixel observations, or an environment that
   steps through Python (`compiles_with_xla` False)."""
   seed_axis.check_seeds("SeedBatchAC", [0], seed_batch)
+  if config.algorithm != "drqv2":
+    raise ValueError(
+      f"SeedBatchAC vectorises the deterministic actor (algorithm='drqv2'), received "
+      f"algorithm={config.algorithm!r}; train SAC's seeds one after another (no seed_batch)."
+    )
   if config.observation != "state":
     raise ValueError(
       f"SeedBatchAC vectorises state observations only, received observation="
