@@ -14,6 +14,7 @@ from tf_agents.networks import network
 from tf_agents.specs import tensor_spec
 from tf_agents.trajectories import time_step as ts
 
+import test_ac
 from ac_fakes import PointMass
 from test_ac import _Critic, _fixed_batch, _steps
 from test_networks_continuous import SYMMETRIES, _batch, _rotation, pendulum_d1
@@ -239,21 +240,7 @@ def test_actor_loss_gradient_flows_through_the_sample_and_temperature_follows_en
 
 
 # --------------------------------------------------------------------------- the agent
-SMALL = ACConfig(
-  env="PointMass",
-  algorithm="sac",
-  total_steps=4000,
-  eval_every=2000,
-  random_steps=100,
-  replay_capacity=4000,
-  batch_size=64,
-  learning_rate=1e-3,
-  width=32,
-  critic_width=32,
-  eval_episodes=8,
-  final_episodes=12,
-  final_obs_noise=0.5,
-)
+SMALL = dataclasses.replace(test_ac.SMALL, algorithm="sac")
 
 
 @pytest.fixture(scope="module")

@@ -421,11 +421,15 @@ class AC:
     shape = [e, k] if e is not None else tf.concat([tf.shape(observation)[:1], [k]], 0)
     if normal is None:
       normal = rng.normal(shape, rng.fold_in(key, 0))
-    noise = normal * noise_std(step, cfg)
-    explore = tf.clip_by_value(self.actor(observation) + noise, -1.0, 1.0)  # see _evaluate_impl
+    explore = tf.clip_by_value(self._explore(observation, step, normal), -1.0, 1.0)
     # Uniform on the open (-1, 1): an env refuses actions outside [-1, 1].
     random = rng.uniform(shape, rng.fold_in(key, 1), -1.0, 1.0)
     return tf.where(step < cfg.random_steps, random, explore)
+
+  def _explore(self, observation, step, normal):
+    """The exploring action before its clip to `[-1, 1]` (which also catches XLA's tanh
+    rounding past 1, see `_evaluate_impl`): the mean action plus the scheduled noise."""
+    return self.actor(observation) + normal * noise_std(step, self.config)
 
   def _noise(self, key, std, normal=None):
     """Clipped target-smoothing noise; `normal` replaces the unit normal draw with `key`."""

@@ -168,20 +168,12 @@ class SAC(AC):
     return {"actor": count_params(self.policy), "critic": count_params(self.critic)}
 
   # ------------------------------------------------------------ compiled graph
-  def _act(self, observation, step, key, normal=None):
-    """A sample of the policy (uniformly random actions during the random phase);
-    `normal` replaces the unit normal draw with key `fold_in(key, 0)`."""
-    cfg = self.config
-    k = self.symmetry.action_dim
-    e = observation.shape[0]
-    shape = [e, k] if e is not None else tf.concat([tf.shape(observation)[:1], [k]], 0)
-    if normal is None:
-      normal = rng.normal(shape, rng.fold_in(key, 0))
+  def _explore(self, observation, step, normal):
+    """A sample of the policy from the unit normals `normal` (`AC._act` clips it and takes
+    uniformly random actions during the random phase instead)."""
+    del step
     mean, log_std = self.policy(observation)
-    sample, _ = squashed_sample(mean, log_std, normal)
-    explore = tf.clip_by_value(sample, -1.0, 1.0)  # a float32 tanh can round onto +-1
-    random = rng.uniform(shape, rng.fold_in(key, 1), -1.0, 1.0)
-    return tf.where(step < cfg.random_steps, random, explore)
+    return squashed_sample(mean, log_std, normal)[0]
 
   def _update(self, key, std):
     """One critic step, one actor step, one temperature step, one target update;
