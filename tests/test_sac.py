@@ -258,6 +258,8 @@ def test_sac_learns_on_point_mass_and_traces_once(point_mass_run):
   np.testing.assert_array_equal(result.metrics["updates"][1:], [900, 1000])
   assert np.all(np.isfinite(result.metrics["critic_loss"][1:]))
   assert agent.temperature != pytest.approx(SMALL.init_temperature)  # alpha is learned
+  np.testing.assert_allclose(result.metrics["temperature"][-1], agent.temperature, rtol=1e-6)
+  assert np.isnan(result.metrics["temperature"][0]) and "temperature" in result.columns()
   assert result.eval_return[-1] > result.eval_return[0] + 10, result.eval_return
   assert len(result.final_returns) == 12 and len(result.final_noisy_returns) == 12
 

@@ -206,6 +206,9 @@ class AC:
       has discrete actions.
   """
 
+  # The per-call training metrics of `ACResult.metrics` (the CSV's columns after the return).
+  metric_names: Tuple[str, ...] = METRICS
+
   def __init__(self, config: ACConfig, env: Optional[Any] = None):
     if not isinstance(config, ACConfig):
       raise ValueError(f"AC expects an ACConfig, received {type(config).__name__}.")
@@ -306,7 +309,7 @@ class AC:
     self.reset(seed)
     calls = cfg.total_steps // cfg.eval_every
     steps, returns = [0], [self.evaluate(seed, 0)]
-    metrics = {name: [np.nan] for name in METRICS}
+    metrics = {name: [np.nan] for name in self.metric_names}
     compile_s = train_s = 0.0
     for call in range(calls):
       start = time.perf_counter()
@@ -319,7 +322,7 @@ class AC:
         train_s += elapsed
       steps.append((call + 1) * cfg.eval_every)
       returns.append(self.evaluate(seed, call + 1))
-      for name in METRICS:
+      for name in self.metric_names:
         metrics[name].append(values[name])
       if callback is not None:
         callback(steps[-1], returns[-1], values)

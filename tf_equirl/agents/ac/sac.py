@@ -33,7 +33,7 @@ from tensorflow import keras
 
 from tf_equirl import rng
 from tf_equirl.agents.ac.config import ACConfig
-from tf_equirl.agents.ac.learner import ADAM_EPSILON, AC, augment_batch
+from tf_equirl.agents.ac.learner import ADAM_EPSILON, AC, METRICS, augment_batch
 from tf_equirl.agents.ac.replay import NStepBatch
 from tf_equirl.networks.continuous import GaussianActor, build_gaussian_actor
 from tf_equirl.params import count_params
@@ -108,12 +108,15 @@ class SAC(AC):
 
   Attributes (beyond `AC`'s): `policy` (the Gaussian model, `[mean, log_std]`; `actor` is its
   mean action and shares its layers), `log_alpha` (the temperature's logarithm, a variable),
-  `target_entropy`.
+  `target_entropy`. The training metrics add `temperature`, alpha after each call.
 
   Raises:
     ValueError: a config of another algorithm, an action representation that is not made of
       signed permutations (see `build_gaussian_actor`), and `AC`'s errors.
   """
+
+  # AC's metrics and the temperature alpha at the end of each training call.
+  metric_names = METRICS + ("temperature",)
 
   def __init__(self, config: ACConfig, env: Optional[Any] = None):
     if not isinstance(config, ACConfig):
@@ -168,6 +171,10 @@ class SAC(AC):
     return {"actor": count_params(self.policy), "critic": count_params(self.critic)}
 
   # ------------------------------------------------------------ compiled graph
+  def _train_call_impl(self, carry):
+    carry, values = super()._train_call_impl(carry)
+    return carry, dict(values, temperature=tf.exp(self.log_alpha))
+
   def _explore(self, observation, step, normal):
     """A sample of the policy from the unit normals `normal` (`AC._act` clips it and takes
     uniformly random actions during the random phase instead)."""
