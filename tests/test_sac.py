@@ -29,7 +29,7 @@ from tf_equirl.agents.ac import (
 )
 from tf_equirl.agents.ac.experiment import run_ac_experiment
 from tf_equirl.agents.ac.seed_batch import check_seed_batch
-from tf_equirl import sweeps
+from tf_equirl import runs, sweeps
 from tf_equirl.groups import MDPSymmetry, Representation
 from tf_equirl.groups.finite_group import cyclic
 from tf_equirl.networks.continuous import (
@@ -306,6 +306,23 @@ def test_sac_run_folder_saves_the_mean_actor_and_a_sweep_builds_sac(tmp_path):
   base = dataclasses.asdict(ac.default_config("Pendulum-v1"))
   built = sweeps.build_config(ac.config_cls, base, {"algorithm": "sac"})
   assert built.algorithm == "sac" and isinstance(make_agent(built), SAC)
+
+
+def test_a_non_finite_log_std_head_is_a_divergence(point_mass_run):
+  """The divergence check reads the Gaussian's log standard deviation head too, which the
+  saved mean actor does not contain."""
+  from tf_equirl.agents.ac.experiment import _check_finite
+
+  agent, result = point_mass_run
+  head = agent.policy.get_layer("log_std_raw")
+  assert not any(id(v) in {id(w) for w in agent.actor.variables} for v in head.variables)
+  kept = head.kernel.numpy()
+  head.kernel.assign(np.full_like(kept, np.nan))
+  try:
+    with pytest.raises(runs.TrainingDiverged, match="log_std_raw"):
+      _check_finite(result, agent, seed=1)
+  finally:
+    head.kernel.assign(kept)
 
 
 @pytest.mark.parametrize(

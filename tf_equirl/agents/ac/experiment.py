@@ -88,8 +88,7 @@ def _check_finite(result: ACResult, agent: AC, seed: int) -> None:
   """`TrainingDiverged` if a training call's metric, an evaluation or a weight is non-finite."""
   metrics = {k: v[1:] for k, v in result.metrics.items()}
   metrics["eval_return"] = result.eval_return[1:]
-  variables = agent.actor.variables + agent.critic.variables
-  runs.check_finite(metrics, variables, seed, 0, agent.config.eval_every, _MAY_BE_NAN)
+  runs.check_finite(metrics, agent.trained_variables, seed, 0, agent.config.eval_every, _MAY_BE_NAN)
 
 
 def run_ac_experiment(

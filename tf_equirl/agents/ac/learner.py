@@ -278,6 +278,11 @@ class AC:
   def parameter_counts(self) -> Dict[str, int]:
     return {"actor": count_params(self.actor), "critic": count_params(self.critic)}
 
+  @property
+  def trained_variables(self) -> list:
+    """Every variable training moves (what the divergence check reads)."""
+    return list(self.actor.variables) + list(self.critic.variables)
+
   # ---------------------------------------------------------------------- runs
   def reset(self, seed: int) -> None:
     """Re-initialises weights (seeded), optimisers, replay and environments for a new run."""

@@ -170,6 +170,11 @@ class SAC(AC):
   def parameter_counts(self) -> Dict[str, int]:
     return {"actor": count_params(self.policy), "critic": count_params(self.critic)}
 
+  @property
+  def trained_variables(self) -> list:
+    """The Gaussian's variables (both heads), the critic's and the temperature."""
+    return list(self.policy.variables) + list(self.critic.variables) + [self.log_alpha]
+
   # ------------------------------------------------------------ compiled graph
   def _train_call_impl(self, carry):
     carry, values = super()._train_call_impl(carry)
