@@ -354,3 +354,23 @@ def test_sac_mlp_learns_pendulum():
   cfg = ACConfig(env="Pendulum-v1", algorithm="sac", total_steps=20_000, eval_every=4000)
   result = make_agent(cfg).train(seed=0)
   assert result.eval_return[-1] > -800 and result.eval_return[-1] > result.eval_return[0] + 300
+
+
+def test_every_continuous_environment_admits_an_equivariant_gaussian_actor():
+  """Every symmetry of every registered continuous-action environment acts on actions by
+  signed permutations, so SAC's equivariant actors build on all of them."""
+  from tf_equirl import envs
+  from tf_equirl.envs.dmc import dmc_available
+
+  checked = 0
+  for name in envs.list_envs():
+    if name.startswith("dm_control/") and not dmc_available():
+      continue
+    env = envs.make(name)
+    if not env.continuous_actions:
+      continue
+    for group in env.symmetries:
+      rep = env.get_symmetry(group).action_rep
+      assert abs_representation(rep).group.order == rep.group.order
+      checked += 1
+  assert checked >= 4
