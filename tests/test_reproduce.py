@@ -102,6 +102,56 @@ def test_online_grid_report_with_cells_on_other_step_counts(tmp_path):
   assert "gcnn world model" in text and (tmp_path / "grid.png").exists()
   final = min(int(runs[a.name][0][-1]) for a in arms if a.name != "baseline")
   assert f"at {final:,} real steps" in text  # the end of the shortest cell is reported
+  # Every cell against the baseline at every checkpoint (here only the final one).
+  table = text.split("### Each cell against the baseline")[1]
+  cells = [a.name for a in arms if a.name != "baseline"]
+  assert sum(line.startswith("| online_") for line in table.splitlines()) == len(cells)
+  assert f"online_gcnn_pr1_it4 ({final:,} steps) - baseline ({final:,} steps)" in table
+
+
+def test_online_grid_report_bolds_the_cells_that_beat_the_baseline_after_holm(tmp_path):
+  """A cell is bold where the Holm-corrected comparisons table reads "beats"; a cell whose
+  lead is within the noise is not, even where its 2-SE interval clears the baseline's."""
+  from tf_equirl.experiments import dyna_tables
+
+  arms = dyna_tables.online_grid_arms(
+    "CartPole-v1", models=("mlp", "gcnn"), ratios=(1.0, 2.0), iterations=(2, 4), total_steps=8192
+  )
+  rng = np.random.default_rng(0)
+  steps = np.arange(1, 9) * 1024
+  noise = rng.normal(0.0, 1.0, (8, 8))
+  lift = {"online_gcnn_pr2_it4": 40.0}
+  runs = {
+    a.name: (steps, 100.0 + lift.get(a.name, 0.0) + 10.0 * noise + rng.normal(0, 0.5, (8, 8)), {})
+    for a in arms
+  }
+  # The baseline's own draws: every other cell is level with it.
+  runs["baseline"] = (steps, 100.0 + 10.0 * noise, {})
+  path = dyna_tables.write_grid_report(
+    str(tmp_path / "grid.md"), "CartPole-v1", arms, runs, list(range(8)), "python -m x"
+  )
+  text = open(path).read()
+  grid = text.split("### Each cell against the baseline")[0]
+  rows = [line for line in grid.splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")]
+  assert len(rows) == 4  # ratios 1 and 2 of each world model
+  assert [line.count("**") for line in rows] == [0, 0, 0, 2]  # gcnn, ratio 2: one bold cell
+  assert "beat the baseline at a checkpoint or more: online_gcnn_pr2_it4." in text
+  assert "online_gcnn_pr2_it4 (8,192 steps) beats baseline (8,192 steps)" in text
+  assert "online_mlp_pr2_it4 (8,192 steps) level with baseline (8,192 steps)" in text
+  assert "Holm's correction across them" in text
+
+
+def test_a_comparisons_table_refuses_a_pair_that_names_no_arm():
+  from tf_equirl.experiments import _compare
+
+  values = {"a": np.arange(4.0), "b": np.arange(4.0) + 1}
+  seeds = {"a": range(4), "b": range(4)}
+  with pytest.raises(ValueError, match="names 'c', which has no values"):
+    _compare.comparisons_section(values, [("a", "c")], seeds)
+  # Too few finite values is missing data, not a mistake: left out, and said so.
+  values["c"] = np.array([1.0, np.nan, 2.0, 3.0])
+  text = _compare.comparisons_section(values, [("a", "b"), ("c", "b")], {**seeds, "c": range(4)})
+  assert "Left out (fewer than 2 finite per-seed values): c - b." in text
 
 
 def test_the_group_ladder_compares_one_rung_at_a_time_and_the_baselines_with_the_gcnn():

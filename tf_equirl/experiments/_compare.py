@@ -15,13 +15,83 @@ import numpy as np
 
 from tf_equirl import results, stats
 
-__all__ = ["at_step", "comparisons_section", "checkpoint_label", "against_reference", "seeds_of"]
+__all__ = [
+  "at_step",
+  "compared",
+  "comparisons_text",
+  "comparisons_section",
+  "checkpoint_label",
+  "against_reference",
+  "seeds_of",
+]
 
 
 def at_step(curves: np.ndarray, env_steps: np.ndarray, step: int) -> np.ndarray:
   """Per-seed values of `curves` ([seeds, iterations]) at the first iteration reaching
   `step` (as `tf_equirl.results.summarize` reads a checkpoint)."""
   return np.asarray(curves, dtype=np.float64)[:, results.value_at(np.asarray(env_steps), step)]
+
+
+def compared(
+  values: Mapping[str, np.ndarray],
+  pairs: Sequence[Tuple[str, str]],
+  seeds: Mapping[str, Sequence[int]],
+) -> Tuple[List[stats.Difference], List[str]]:
+  """`(differences, left_out)`: `tf_equirl.stats.compare` over the pairs whose two arms each
+  have at least 2 per-seed values, all finite (one family for Holm's correction), and the
+  `"a - b"` names of the pairs left out for want of them.
+
+  Raises:
+    ValueError: a pair names an arm that is not in `values` (a mistake of the caller, not
+      missing data).
+  """
+  usable: List[Tuple[str, str]] = []
+  left_out: List[str] = []
+  for a, b in pairs:
+    for name in (a, b):
+      if name not in values:
+        raise ValueError(
+          f"comparisons: the pair ({a!r}, {b!r}) names {name!r}, which has no values; "
+          f"expected one of {sorted(values)}."
+        )
+    if all(
+      np.asarray(values[name]).size >= 2 and np.all(np.isfinite(values[name])) for name in (a, b)
+    ):
+      usable.append((a, b))
+    else:
+      left_out.append(f"{a} - {b}")
+  if not usable:
+    return [], left_out
+  diffs = stats.compare(
+    {k: np.asarray(v, dtype=np.float64) for k, v in values.items()},
+    usable,
+    seeds={k: list(s) for k, s in seeds.items()},
+  )
+  return diffs, left_out
+
+
+def comparisons_text(
+  diffs: Sequence[stats.Difference],
+  left_out: Sequence[str] = (),
+  heading: str = "## Comparisons",
+  what: str = "",
+) -> str:
+  """The markdown section of `compared`'s output: `heading`, a sentence on the method, the
+  table and the rule that words it (`""` when there is no comparison)."""
+  if not diffs:
+    return ""
+  lines = [
+    f"{heading}\n",
+    f"Difference of means{' of the ' + what if what else ''} (`tf_equirl.stats."
+    "compare`): paired over the seeds both arms ran, a percentile bootstrap 95 % "
+    "interval, bootstrap p-values with Holm's correction across this table, Welch's or "
+    "the paired t-test's p beside them.\n",
+    stats.markdown_differences(diffs),
+  ]
+  if left_out:
+    lines.append(f"Left out (fewer than 2 finite per-seed values): {', '.join(left_out)}.\n")
+  lines.append(f"Reading: {stats.RULE}\n")
+  return "\n".join(lines)
 
 
 def comparisons_section(
@@ -44,37 +114,12 @@ def comparisons_section(
   Returns:
     The section's text, or `""` when no pair can be compared (an arm with fewer than 2
     finite per-seed values is left out, and the text says so).
+
+  Raises:
+    ValueError: a pair names an arm that is not in `values`.
   """
-  usable: List[Tuple[str, str]] = []
-  left_out: List[str] = []
-  for a, b in pairs:
-    ok = all(
-      name in values and np.asarray(values[name]).size >= 2 and np.all(np.isfinite(values[name]))
-      for name in (a, b)
-    )
-    if ok:
-      usable.append((a, b))
-    else:
-      left_out.append(f"{a} - {b}")
-  if not usable:
-    return ""
-  diffs = stats.compare(
-    {k: np.asarray(v, dtype=np.float64) for k, v in values.items()},
-    usable,
-    seeds={k: list(s) for k, s in seeds.items()},
-  )
-  lines = [
-    f"{heading}\n",
-    f"Difference of means{' of the ' + what if what else ''} (`tf_equirl.stats."
-    "compare`): paired over the seeds both arms ran, a percentile bootstrap 95 % "
-    "interval, bootstrap p-values with Holm's correction across this table, Welch's or "
-    "the paired t-test's p beside them.\n",
-    stats.markdown_differences(diffs),
-  ]
-  if left_out:
-    lines.append(f"Left out (fewer than 2 finite per-seed values): {', '.join(left_out)}.\n")
-  lines.append(f"Reading: {stats.RULE}\n")
-  return "\n".join(lines)
+  diffs, left_out = compared(values, pairs, seeds)
+  return comparisons_text(diffs, left_out, heading, what)
 
 
 def checkpoint_label(name: str, step: int) -> str:
