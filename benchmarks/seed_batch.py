@@ -30,14 +30,18 @@ epoch (which compiles), transitions/s after it (all seeds together).
       --models=mlp,gcnn --transitions=40000 --epochs=3 --repeats=2
 
 `--ac` times the continuous-control actor-critic instead: N seeds in one program
-(`tf_equirl.agents.ac.seed_batch.SeedBatchAC`) against N seeds one after another in one agent
-(`AC.train(seed=k)`, as `train_ac --seeds=N`), on `--ac_env` for `--total_steps` env steps per
-seed in two training calls (the first compiles; evaluations of 2 episodes after each), with
-`--repeats` alternating which path runs first. Rows: network, path, seeds, whole s/seed, s/seed
-of the second call, env steps/s of the second call (all seeds together).
+(`tf_equirl.agents.ac.seed_batch.SeedBatchAC`), N seeds one after another in one agent
+(`AC.train(seed=k)`) and, with `--concurrent_seeds=K`, the `--sequential_seeds` seeds taken
+by K agents training at once, each in its own thread (`run_ac_experiment(...,
+concurrent_seeds=K)`, what `train_ac --seeds=N` does by default with K the cores), on
+`--ac_env` for `--total_steps` env steps per seed in two training calls (the first compiles;
+evaluations of 2 episodes after each), with `--repeats` alternating the order of the paths.
+Rows: network, path, seeds, whole s/seed (construction, compilation, every call and
+evaluation), s/seed of the second call ("-" where agents overlap), env steps/s of the second
+call (all seeds together), env steps/s over the whole run.
 
   python benchmarks/seed_batch.py --ac --networks=mlp,gcnn --seed_counts=4 \
-      --sequential_seeds=4 --total_steps=20000 --repeats=2
+      --sequential_seeds=4 --concurrent_seeds=2 --total_steps=20000 --repeats=2
 """
 
 import os
@@ -85,6 +89,13 @@ _EPOCHS = flags.DEFINE_integer("epochs", 3, "--transition: epochs per run (the f
 _REPEATS = flags.DEFINE_integer("repeats", 1, "--transition: times each path is timed.")
 _AC = flags.DEFINE_bool("ac", False, "Time the continuous-control actor-critic instead of PPO.")
 _AC_ENV = flags.DEFINE_string("ac_env", "Pendulum-v1", "--ac: environment.")
+_CONCURRENT = flags.DEFINE_integer(
+  "concurrent_seeds",
+  0,
+  "--ac: agents training the --sequential_seeds seeds at once, each in its own thread "
+  "(0: skip this path).",
+  lower_bound=0,
+)
 _XLA_RUNTIME = flags.DEFINE_bool(
   "xla_runtime", False, "Compile with XLA's newer CPU runtime " "(tf_equirl.compilation)."
 )
@@ -224,6 +235,14 @@ def _ac_vectorised(network: str, seeds: int):
   return time.perf_counter() - start, results[0].train_seconds
 
 
+def _ac_concurrent(network: str, seeds: int):
+  from tf_equirl.agents.ac.experiment import run_ac_experiment
+
+  start = time.perf_counter()
+  run_ac_experiment(_ac_config(network), list(range(seeds)), concurrent_seeds=_CONCURRENT.value)
+  return time.perf_counter() - start, None
+
+
 def _ac_main():
   if _TOTAL_STEPS.value % 2 or _TOTAL_STEPS.value < 1000:
     raise app.UsageError("--ac needs an even --total_steps of at least 1000 (two calls).")
@@ -231,21 +250,29 @@ def _ac_main():
     f"{_AC_ENV.value} actor-critic, {_TOTAL_STEPS.value:,} env steps per seed in two calls, "
     f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
   )
-  print("| network | path | seeds | whole s/seed | second call s/seed | env steps/s |")
-  print("|---|---|---|---|---|---|")
-  half = _TOTAL_STEPS.value // 2
+  print(
+    "| network | path | seeds | whole s/seed | second call s/seed | env steps/s (second call) "
+    "| env steps/s (whole) |"
+  )
+  print("|---|---|---|---|---|---|---|")
+  total, half = _TOTAL_STEPS.value, _TOTAL_STEPS.value // 2
   for network in _NETWORKS.value:
     for repeat in range(_REPEATS.value):
       runs = [("vectorised", int(c), _ac_vectorised) for c in _SEED_COUNTS.value]
       if _SEQUENTIAL.value:
         runs.append(("sequential", _SEQUENTIAL.value, _ac_sequential))
-      if repeat % 2:  # alternate which path runs first
+        if _CONCURRENT.value:
+          path = f"{_CONCURRENT.value} agents at once"
+          runs.append((path, _SEQUENTIAL.value, _ac_concurrent))
+      if repeat % 2:  # alternate the order of the paths
         runs.reverse()
       for path, seeds, run in runs:
         whole, after = run(network, seeds)
+        second = "-" if after is None else f"{after / seeds:.2f}"
+        second_rate = "-" if after is None else f"{seeds * half / after:,.0f}"
         print(
-          f"| {network} | {path} | {seeds} | {whole / seeds:.2f} | {after / seeds:.2f} | "
-          f"{seeds * half / after:,.0f} |",
+          f"| {network} | {path} | {seeds} | {whole / seeds:.2f} | {second} | {second_rate} | "
+          f"{seeds * total / whole:,.0f} |",
           flush=True,
         )
   print(f"load average after: {os.getloadavg()[0]:.2f}")

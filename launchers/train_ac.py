@@ -13,8 +13,11 @@ With --observation=pixels the agent sees --image_size pictures of the last --fra
 states through the --encoder (cnn, gcnn, relaxed, rpp), DrQ-v2's pixel recipe; the replay
 buffer holds uint8 pictures (about 130 kB per transition at 85x85 with 3 frames).
 
-Every ACConfig field is a flag (--help lists them). The seeds train one after another in one
-compiled graph, or with --seed_batch=N N at a time as one vectorised program. Writes into --out: run.json (the config and each finished seed's fingerprint),
+Every ACConfig field is a flag (--help lists them). The seeds train --concurrent_seeds at
+once, each agent its own compiled graph in its own thread (default: one per CPU core for state
+observations under XLA, which runs one graph mostly on one core), or with --seed_batch=N N at
+a time as one vectorised program. Writes into --out: run.json (the config and each finished
+seed's fingerprint),
 seed_<k>.csv (evaluation return of the mean action and training metrics against env steps),
 seed_<k>/actor.keras and critic.keras, summary.json. An --out that holds another run is refused;
 --resume reuses its finished seeds, --overwrite replaces it.
@@ -60,7 +63,15 @@ SEED_BATCH = flags.DEFINE_integer(
   "seed_batch",
   None,
   "Train this many seeds at a time as one vectorised program (state observations on "
-  "TensorFlow-op environments); unset: one seed after another.",
+  "TensorFlow-op environments); unset: each seed in its own agent.",
+)
+CONCURRENT_SEEDS = flags.DEFINE_integer(
+  "concurrent_seeds",
+  None,
+  "Agents that train at once, each its own compiled graph in its own thread, taking the next "
+  "seed; unset: one per CPU core for state observations under XLA, else one. Ignored with "
+  "--seed_batch.",
+  lower_bound=1,
 )
 
 
@@ -88,6 +99,7 @@ def main(argv):
     overwrite=OVERWRITE.value,
     callback=progress,
     seed_batch=SEED_BATCH.value,
+    concurrent_seeds=CONCURRENT_SEEDS.value,
   )
   summary = result.summary
   print(

@@ -2,6 +2,7 @@
 for every network kind; the run folder and the launcher take `seed_batch`; bad uses are named.
 """
 
+import json
 import os
 
 import numpy as np
@@ -160,3 +161,66 @@ def test_leaving_out_value_assertions_keeps_the_nan_marking():
     tf.function(lambda a: env.pure_step(state, a)[1].reward, autograph=False)(
       tf.constant([[0.5], [3.0]])
     )
+
+
+def test_seeds_trained_at_once_equal_the_seeds_trained_one_after_another(tmp_path):
+  """Two agents, each in its own thread, taking the next seed (`concurrent_seeds=2`), give the
+  run folder of one agent training the seeds in turn: every seed's curve, metrics and final
+  evaluation bit for bit, and each saved actor is its own seed's."""
+  from tf_equirl import results
+
+  config = ACConfig(network="mlp", **TINY)  # under XLA
+  one = run_ac_experiment(
+    config, [2, 0, 1], str(tmp_path / "one"), save_models=False, concurrent_seeds=1
+  )
+  seen = []
+  two = run_ac_experiment(
+    config,
+    [2, 0, 1],
+    str(tmp_path / "two"),
+    concurrent_seeds=2,
+    callback=lambda seed, steps, ret: seen.append((seed, steps)),
+  )
+  np.testing.assert_array_equal(two.curves, one.curves)
+  np.testing.assert_array_equal(two.final_returns, one.final_returns)
+  assert np.std(two.curves[:, -1]) > 0  # the seeds differ: rows cannot be swapped unseen
+  for seed in (2, 0, 1):
+    a = results.read_seed_csv(str(tmp_path / "one" / f"seed_{seed}.csv"))
+    b = results.read_seed_csv(str(tmp_path / "two" / f"seed_{seed}.csv"))
+    assert a.keys() == b.keys()
+    for name in a:
+      np.testing.assert_array_equal(a[name], b[name])
+  assert sorted(seen) == sorted((s, n) for s in (2, 0, 1) for n in (200, 400))
+  assert np.isfinite(two.steps_per_second)
+  actor = tf.keras.models.load_model(str(tmp_path / "two" / "seed_1" / "actor.keras"))
+  agent = AC(config)
+  agent.actor.set_weights(actor.get_weights())
+  np.testing.assert_array_equal(agent.final_evaluation(1)[0], two.final_returns[2])
+  # Resumed: every seed is reused, none trains.
+  again = run_ac_experiment(
+    config,
+    [2, 0, 1],
+    str(tmp_path / "two"),
+    resume=True,
+    concurrent_seeds=2,
+    callback=lambda *_: pytest.fail("a finished seed trained again"),
+  )
+  np.testing.assert_allclose(again.curves, two.curves, rtol=1e-5)  # CSV digits
+
+
+def test_a_seed_that_diverges_beside_another_fails_the_run_folder(tmp_path):
+  from tf_equirl import runs
+
+  config = ACConfig(network="mlp", **dict(TINY, learning_rate=1e30))
+  out = tmp_path / "run"
+  with pytest.raises(runs.TrainingDiverged, match="non-finite"):
+    run_ac_experiment(config, [0, 1, 2], str(out), save_models=False, concurrent_seeds=2)
+  with open(out / "run.json") as f:
+    assert json.load(f)["status"] == "failed"
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_bad_concurrent_seeds_are_named(bad):
+  config = ACConfig(network="mlp", **TINY)
+  with pytest.raises(ValueError, match="concurrent_seeds must be a positive integer"):
+    run_ac_experiment(config, [0, 1], concurrent_seeds=bad)

@@ -31,6 +31,7 @@ from tf_equirl.agents.ppo import PPO, PPOConfig, TrainResult
 from tf_equirl.agents.ppo.learner import METRICS
 from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO
 from tf_equirl.envs.defaults import find_env_defaults
+from tf_equirl.lanes import Stopped, default_lanes, run_lanes
 
 __all__ = [
   "AgentConfig",
@@ -503,17 +504,6 @@ def default_seed_batch(config: AgentConfig, num_seeds: int) -> int:
   return -(-num_seeds // groups)
 
 
-def default_lanes() -> int:
-  """Seed groups `run_experiment` trains at once by default: the CPU cores this process may
-  use, or 1 where TensorFlow sees a GPU (its programs share the one device)."""
-  if tf.config.list_physical_devices("GPU"):
-    return 1
-  try:
-    return max(1, len(os.sched_getaffinity(0)))
-  except AttributeError:  # not Linux
-    return max(1, os.cpu_count() or 1)
-
-
 def check_concurrent_groups(concurrent_groups: Optional[int]) -> None:
   """Raises a ValueError unless `concurrent_groups` is None or a positive integer."""
   if concurrent_groups is None:
@@ -529,70 +519,6 @@ def check_concurrent_groups(concurrent_groups: Optional[int]) -> None:
     )
 
 
-class _Stopped(Exception):
-  """Raised in a lane's callback to end its program run early (another lane failed, or the
-  main thread was interrupted)."""
-
-
-def _run_lanes(
-  lanes: Sequence[Any],
-  groups: Sequence[List[int]],
-  run_group: Callable,
-  abort: Optional[threading.Event] = None,
-) -> None:
-  """`run_group(lane, group)` for every group: in this thread with one lane; otherwise each
-  lane takes the next group in its own thread until none is left.
-
-  After the first error of a lane no lane starts another group. A `runs.TrainingDiverged`
-  lets the groups already running finish; any other error, or an interrupt of this thread,
-  also sets `abort` (which `run_group`'s callbacks check after every compiled call, raising
-  `_Stopped`). The first error is raised here once every lane has stopped."""
-  abort = abort or threading.Event()
-  if len(lanes) == 1:
-    for group in groups:
-      run_group(lanes[0], group)
-    return
-  todo = list(groups)
-  take = threading.Lock()
-  no_more = threading.Event()
-  errors: List[BaseException] = []
-
-  def lane_loop(lane):
-    while not (no_more.is_set() or abort.is_set()):
-      with take:
-        if not todo:
-          return
-        group = todo.pop(0)
-      try:
-        run_group(lane, group)
-      except _Stopped:
-        return
-      except BaseException as error:  # pylint: disable=broad-except  (raised by the caller)
-        errors.append(error)
-        no_more.set()
-        if not isinstance(error, runs.TrainingDiverged):
-          abort.set()
-        return
-
-  threads = [
-    threading.Thread(target=lane_loop, args=(lane,), name=f"seed-group-lane-{i}", daemon=True)
-    for i, lane in enumerate(lanes)
-  ]
-  for thread in threads:
-    thread.start()
-  try:
-    for thread in threads:
-      while thread.is_alive():
-        thread.join(0.2)
-  except BaseException:
-    abort.set()
-    for thread in threads:
-      thread.join()
-    raise
-  if errors:
-    raise errors[0]
-
-
 def _train_vectorized(
   lanes: Sequence[Any],  # SeedBatchPPOs, SeedBatchDynas or _LonePrograms
   folder: Optional[runs.RunFolder],
@@ -602,7 +528,7 @@ def _train_vectorized(
   bar,
 ):
   """Trains `lanes[0].seeds` group by group (`seed_batch` seeds per program run), as many
-  groups at once as there are lanes (trainers of the same config and seeds, `_run_lanes`),
+  groups at once as there are lanes (trainers of the same config and seeds, `run_lanes`),
   writing each group's CSVs, TensorBoard scalars and models as soon as the group finishes.
 
   Returns `(curves {seed: mean_return}, compile_seconds, train_seconds, steps trained after
@@ -627,7 +553,7 @@ def _train_vectorized(
 
   def callback(k, metrics):
     if stop.is_set():
-      raise _Stopped()
+      raise Stopped()
     with outputs:
       n = len(metrics["mean_return"])
       if out_dir and tensorboard and k not in writers:
@@ -678,7 +604,7 @@ def _train_vectorized(
         totals["train"] += ok[0].train_seconds  # one program run for the whole group
       for k in group:
         writers.pop(k, None)  # its events are flushed when the writer is released
-      if failed is not None:  # the other running groups finish (`_run_lanes`)
+      if failed is not None:  # the other running groups finish (`run_lanes`)
         seed, error = failed
         if folder is not None:
           folder.fail(error, seed, getattr(error, "columns", None))
@@ -689,7 +615,7 @@ def _train_vectorized(
     for first in range(0, len(seeds), agent.seed_batch)
   ]
   try:
-    _run_lanes(lanes, groups, run_group, abort=stop)
+    run_lanes(lanes, groups, run_group, abort=stop)
   except runs.TrainingDiverged:
     if bar is not None:
       bar.close()
