@@ -1051,8 +1051,9 @@ def _studies() -> Tuple[Study, ...]:
       "variants of CartPole and Catch, and relaxed world models",
       "Approximate equivariance",
       "0-31 per network and variant; world models 0-2",
-      "the thesis' steps (Catch 20,000, "
-      "CartPole 500,000) on every variant; world models 30 epochs",
+      "Catch 20,000 env steps per run (the thesis'); CartPole 100,000 (the thesis trains "
+      "500,000, five times the CartPole part's steps; the results' notes give its cost); "
+      "world models 30 epochs",
       _approx(),
     ),
     (
