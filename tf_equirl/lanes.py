@@ -13,11 +13,12 @@ import os
 import threading
 from typing import Any, Callable, List, Optional, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from tf_equirl import runs
 
-__all__ = ["Stopped", "default_lanes", "run_lanes"]
+__all__ = ["Stopped", "check_lane_count", "default_lanes", "run_lanes"]
 
 
 def default_lanes() -> int:
@@ -30,6 +31,18 @@ def default_lanes() -> int:
     return max(1, len(os.sched_getaffinity(0)))
   except AttributeError:  # not Linux
     return max(1, os.cpu_count() or 1)
+
+
+def check_lane_count(value, name: str, counts: str, none_means: str) -> None:
+  """Raises a ValueError unless `value` (the argument `name`) is None or a positive integer;
+  the message says what it `counts` and what None means (`none_means`)."""
+  if value is None:
+    return
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    raise ValueError(
+      f"{name} must be a positive integer ({counts}) or None ({none_means}), "
+      f"received {value!r}."
+    )
 
 
 class Stopped(Exception):

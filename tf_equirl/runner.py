@@ -31,7 +31,7 @@ from tf_equirl.agents.ppo import PPO, PPOConfig, TrainResult
 from tf_equirl.agents.ppo.learner import METRICS
 from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO
 from tf_equirl.envs.defaults import find_env_defaults
-from tf_equirl.lanes import Stopped, default_lanes, run_lanes
+from tf_equirl.lanes import Stopped, check_lane_count, default_lanes, run_lanes
 
 __all__ = [
   "AgentConfig",
@@ -506,17 +506,12 @@ def default_seed_batch(config: AgentConfig, num_seeds: int) -> int:
 
 def check_concurrent_groups(concurrent_groups: Optional[int]) -> None:
   """Raises a ValueError unless `concurrent_groups` is None or a positive integer."""
-  if concurrent_groups is None:
-    return
-  if (
-    isinstance(concurrent_groups, bool)
-    or not isinstance(concurrent_groups, (int, np.integer))
-    or concurrent_groups < 1
-  ):
-    raise ValueError(
-      f"concurrent_groups must be a positive integer (seed groups trained at once) or None "
-      f"(one per CPU core), received {concurrent_groups!r}."
-    )
+  check_lane_count(
+    concurrent_groups,
+    "concurrent_groups",
+    "seed groups trained at once",
+    "one per CPU core",
+  )
 
 
 def _train_vectorized(

@@ -31,7 +31,7 @@ from tf_equirl.agents.ac.config import ACConfig
 from tf_equirl.agents.ac.learner import AC, ACResult
 from tf_equirl.agents.ac.pixels import make_agent
 from tf_equirl.agents.ac.seed_batch import SeedBatchAC
-from tf_equirl.lanes import Stopped, default_lanes, run_lanes
+from tf_equirl.lanes import Stopped, check_lane_count, default_lanes, run_lanes
 
 __all__ = [
   "ACExperimentResult",
@@ -101,17 +101,12 @@ def _check_finite(result: ACResult, agent: AC, seed: int) -> None:
 
 def check_concurrent_seeds(concurrent_seeds: Optional[int]) -> None:
   """Raises a ValueError unless `concurrent_seeds` is None or a positive integer."""
-  if concurrent_seeds is None:
-    return
-  if (
-    isinstance(concurrent_seeds, bool)
-    or not isinstance(concurrent_seeds, (int, np.integer))
-    or concurrent_seeds < 1
-  ):
-    raise ValueError(
-      f"concurrent_seeds must be a positive integer (seeds trained at once) or None (one per "
-      f"CPU core for state observations under XLA), received {concurrent_seeds!r}."
-    )
+  check_lane_count(
+    concurrent_seeds,
+    "concurrent_seeds",
+    "seeds trained at once",
+    "one per CPU core for state observations under XLA",
+  )
 
 
 def _concurrent_by_default(config: ACConfig) -> bool:
