@@ -29,6 +29,7 @@ LAYERS = (
       "tf_equirl.results",
       "tf_equirl.runs",
       "tf_equirl.seed_axis",
+      "tf_equirl.lanes",
     ),
   ),
   ("groups", ("tf_equirl.groups", "tf_equirl.testing")),

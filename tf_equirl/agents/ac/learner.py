@@ -41,7 +41,7 @@ import tensorflow as tf
 from tensorflow import keras
 from tf_agents.trajectories import time_step as ts
 
-from tf_equirl import checks, envs, rng
+from tf_equirl import checks, envs, rng, seed_axis
 from tf_equirl.agents.ac.config import ACConfig, check_compiles
 from tf_equirl.agents.ac.replay import NStepBatch, Replay
 from tf_equirl.groups import MDPSymmetry
@@ -311,7 +311,13 @@ class AC:
     """
     cfg = self.config
     seed = cfg.seed if seed is None else int(seed)
-    self.reset(seed)
+    # Seeding (Keras' global random state, which `reset` draws the initial weights from) and
+    # tracing run one thread at a time: `run_ac_experiment` trains several agents at once,
+    # each in its own thread; only the compiled calls run side by side.
+    with seed_axis.PYTHON_STATE:
+      self.reset(seed)
+      if self.tracing_count == 0:
+        self._train_call.get_concrete_function(self._carry)
     calls = cfg.total_steps // cfg.eval_every
     steps, returns = [0], [self.evaluate(seed, 0)]
     metrics = {name: [np.nan] for name in self.metric_names}
