@@ -1,4 +1,5 @@
-"""The PRAE study: PRAE, equivariant PRAE, PRAE without negatives and the autoencoder by
+"""The PRAE study: PRAE, equivariant PRAE, PRAE without negatives, PRAE from the reference's
+initialisation and the autoencoder by
 data budget and task, with PPO and Supervised-Dyna at the same real transitions
 (tf_equirl.experiments.prae_study, tf_equirl.experiments.prae_baselines).
 
@@ -18,7 +19,7 @@ from tf_equirl.experiments import prae_study as study
 _SEEDS = flags.DEFINE_integer("seeds", 16, "Seeds per row (0..N-1).", lower_bound=1)
 _TASKS = flags.DEFINE_list("tasks", list(study.TASKS), "Tasks (tf_equirl.experiments.prae_study).")
 _MODELS = flags.DEFINE_list(
-  "models", list(study.MODELS), "Models: prae, equivariant, no_negatives, autoencoder."
+  "models", list(study.MODELS), "Models: " + ", ".join(study.MODELS) + "."
 )
 _BUDGETS = flags.DEFINE_list("budgets", ["100", "1000"], "Training episodes per run.")
 _EPOCHS = flags.DEFINE_integer("epochs", 100, "Epochs per run.", lower_bound=1)

@@ -16,8 +16,11 @@ from tf_equirl.prae import (
   LiftedPolicy,
   abstract_transitions,
   build_abstract_mdp,
+  build_decoder,
   build_encoder,
   build_model,
+  build_reward,
+  build_transition,
   check_episodes,
   evaluate_lifted,
   evaluate_ranking,
@@ -57,9 +60,11 @@ def test_default_sizes_and_parameter_count(cartpole):
   assert z.shape == z_next.shape == (7, 50) and reward.shape == (7, 1)
 
 
-@pytest.mark.parametrize("encoder", ["mlp", "gcnn"])
-def test_keras_round_trip_in_safe_mode(tmp_path, cartpole, encoder):
-  model = _model(PRAEConfig(encoder=encoder), cartpole)
+@pytest.mark.parametrize(
+  "encoder,init", [("mlp", "keras"), ("gcnn", "keras"), ("mlp", "reference")]
+)
+def test_keras_round_trip_in_safe_mode(tmp_path, cartpole, encoder, init):
+  model = _model(PRAEConfig(encoder=encoder, init=init), cartpole)
   path = str(tmp_path / "prae.keras")
   model.save(path)
   again = keras.models.load_model(path, safe_mode=True)
@@ -82,6 +87,44 @@ def test_group_encoders_are_equivariant(kind):
   # The check can fail: the MLP encoder is not equivariant.
   with pytest.raises(AssertionError, match="not equivariant"):
     assert_equivariant(build_encoder("mlp", 4, 50), obs, symmetry.state_rep, rep, atol=1e-3)
+
+
+def _dense_layers(model):
+  return [layer for layer in model.submodules if isinstance(layer, keras.layers.Dense)]
+
+
+def test_reference_init_draws_like_pytorch_linear():
+  """init="reference": every Dense kernel and bias lies in +-1/sqrt(fan_in) and spreads
+  over it (the biases are not zero); "keras" keeps zero biases. Bad kinds are named."""
+  symmetry = cartpole_symmetry()
+  keras.utils.set_random_seed(0)
+  parts = [
+    build_encoder("mlp", 4, 50, init="reference"),
+    build_transition(50, 2, init="reference"),
+    build_reward(50, init="reference"),
+    build_decoder(50, 4, init="reference"),
+  ]
+  layers = [layer for part in parts for layer in _dense_layers(part)]
+  assert len(layers) == 10  # 3 + 2 + 2 + 3
+  for layer in layers:
+    bound = 1.0 / np.sqrt(layer.kernel.shape[0])
+    for w in (layer.kernel.numpy(), layer.bias.numpy()):
+      assert np.all(np.abs(w) <= bound + 1e-7), layer.name
+    if layer.kernel.shape.num_elements() >= 64:
+      assert np.abs(layer.kernel.numpy()).max() > 0.8 * bound, layer.name
+    assert np.any(layer.bias.numpy() != 0.0), layer.name
+  for layer in _dense_layers(build_reward(50, init="keras")):
+    assert np.all(layer.bias.numpy() == 0.0)
+  # The group layers draw the same way and stay equivariant.
+  obs = np.random.default_rng(3).normal(size=(64, 4)).astype(np.float32)
+  encoder = build_encoder("gcnn", 4, 50, (64, 32), symmetry, init="reference")
+  lift = encoder.get_layer("lift")
+  assert np.all(np.abs(lift.kernel.numpy()) <= 0.5 + 1e-7)
+  assert np.any(lift.bias.numpy() != 0.0)
+  rep = latent_representation(symmetry, 50)
+  assert_equivariant(encoder, obs, symmetry.state_rep, rep, atol=1e-5)
+  with pytest.raises(ValueError, match=r"init must be one of \('reference', 'keras'\)"):
+    build_encoder("mlp", 4, 50, init="torch")
 
 
 def _numpy_forward(model, obs, action, negatives):
@@ -240,6 +283,7 @@ def test_planner_on_a_chain_matches_closed_form():
     ("equivariant", True, "needs a group encoder"),
     ("max_episode_steps", 0, "max_episode_steps must be a positive integer"),
     ("goal", (0.0, float("nan")), "goal must be a finite number"),
+    ("init", "torch", "init must be one of"),
   ],
 )
 def test_bad_config(field, value, match):

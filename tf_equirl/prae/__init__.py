@@ -24,7 +24,7 @@ lifted back by acting on the nearest prototype's Q-values.
   its parts `collect_data`, `build_model`, `plan_and_evaluate` (one model, several goals).
 """
 
-from tf_equirl.prae.config import ENCODERS, LOSS_FORMS, OBJECTIVES, REWARDS, PRAEConfig
+from tf_equirl.prae.config import ENCODERS, INITS, LOSS_FORMS, OBJECTIVES, REWARDS, PRAEConfig
 from tf_equirl.prae.losses import (
   AUTOENCODER_TERMS,
   TERMS,
@@ -41,6 +41,7 @@ from tf_equirl.prae.networks import (
   build_reward,
   build_transition,
   latent_representation,
+  layer_init,
 )
 from tf_equirl.prae.planning import (
   AbstractMDP,
@@ -63,6 +64,7 @@ from tf_equirl.prae.training import PRAETrainer, check_episodes, evaluate_rankin
 __all__ = [
   "PRAEConfig",
   "ENCODERS",
+  "INITS",
   "LOSS_FORMS",
   "OBJECTIVES",
   "REWARDS",
@@ -79,6 +81,7 @@ __all__ = [
   "build_reward",
   "build_transition",
   "latent_representation",
+  "layer_init",
   "AbstractMDP",
   "Plan",
   "abstract_transitions",

@@ -13,12 +13,13 @@ from typing import Optional, Tuple
 
 from tf_equirl import checks
 
-__all__ = ["PRAEConfig", "ENCODERS", "LOSS_FORMS", "OBJECTIVES", "REWARDS"]
+__all__ = ["PRAEConfig", "ENCODERS", "INITS", "LOSS_FORMS", "OBJECTIVES", "REWARDS"]
 
 ENCODERS = ("mlp", "gcnn", "relaxed")
 OBJECTIVES = ("contrastive", "autoencoder")
 LOSS_FORMS = ("reference", "thesis")
 REWARDS = ("goal", "learned")
+INITS = ("reference", "keras")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +55,11 @@ class PRAEConfig:
       use width / |G| channels per group element, the same number of features.
     action_hidden: hidden width of the latent action A(z, a) (reference: 100).
     reward_hidden: hidden width of the reward model (reference: 64).
+    init: how the weights start. "reference": as the reference's PyTorch layers start
+      (kernel and bias uniform in `+-1 / sqrt(fan_in)`, the group layers with their own
+      fan-in; `tf_equirl.prae.networks`); "keras": Keras' defaults (Glorot-uniform
+      kernels, zero biases). The plan depends on it: the PRAE study's `reference_init` row
+      (`tf_equirl.experiments.prae_study`) measures the difference.
     num_negatives: negatives per sample, drawn from the sample's own episode (reference: 5);
       0 turns the contrastive term off (the ablation under which the latent collapses).
     hinge: eps of the hinge max(0, eps - d) on the negatives (reference: 1.0).
@@ -94,6 +100,7 @@ class PRAEConfig:
   encoder_hidden: Tuple[int, ...] = (64, 32)
   action_hidden: int = 100
   reward_hidden: int = 64
+  init: str = "keras"
   num_negatives: int = 5
   hinge: float = 1.0
   loss_form: str = "reference"
@@ -118,6 +125,7 @@ class PRAEConfig:
       ("loss_form", LOSS_FORMS),
       ("objective", OBJECTIVES),
       ("reward", REWARDS),
+      ("init", INITS),
     ):
       if getattr(self, name) not in allowed:
         raise ValueError(

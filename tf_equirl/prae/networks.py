@@ -21,6 +21,16 @@
   reads `z` as regular features `[|G|, c]`, `GroupConv` -> `GroupPool` (mean) -> `Dense(1)`,
   so `R(rho(g) z) = R(z)`.
 
+Initialisation (`init=`, `PRAEConfig.init`): "reference" draws every weight as PyTorch's
+`nn.Linear` does by default, which is what the reference trains from: kernel and bias
+uniform in `+-1 / sqrt(fan_in)` (`VarianceScaling(1/3, "fan_in", "uniform")` for the kernel).
+The group layers (`GroupLift`, `GroupConv`) take the same rule with their own fan-in (the
+state width for a lift, `|G| * in_channels` for a group convolution), which keeps them
+equivariant: the rule sets the free kernel, not the tied weights. The relaxed layers keep
+their own initialisation (exactly equivariant at the start). "keras": Keras' defaults
+(Glorot-uniform kernels, zero biases). The two differ in how the plan comes out (see
+`PRAEConfig.init`).
+
 All are functional Keras models of Keras built-ins and registered tf_equirl layers;
 `PRAEModel` holds them (the decoder where there is one), is registered, and reloads from `.keras` in safe mode after
 `import tf_equirl.prae`.
@@ -38,6 +48,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_equirl.groups import MDPSymmetry, Representation, direct_sum
+from tf_equirl.prae.config import INITS
 from tf_equirl.layers import (
   ActionEncoding,
   GroupConv,
@@ -56,10 +67,35 @@ __all__ = [
   "build_reward",
   "build_decoder",
   "latent_representation",
+  "layer_init",
   "PRAEModel",
 ]
 
 RELAXED_KERNELS = 2  # as tf_equirl.networks.builders' relaxed networks
+
+
+def layer_init(init: str, fan_in: int) -> Dict[str, Any]:
+  """Initialiser arguments of a layer with `fan_in` inputs: for "reference", PyTorch's
+  `nn.Linear` default (kernel and bias uniform in `+-1 / sqrt(fan_in)`); for "keras", none
+  (Keras' defaults). Fresh initialiser objects on every call (unseeded Keras initialisers
+  repeat their values when reused).
+
+  Raises:
+    ValueError: an unknown `init`.
+  """
+  if init not in INITS:
+    raise ValueError(f"PRAE init must be one of {INITS}, received {init!r}.")
+  if init == "keras":
+    return {}
+  bound = 1.0 / float(np.sqrt(fan_in))
+  return {
+    "kernel_initializer": keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform"),
+    "bias_initializer": keras.initializers.RandomUniform(-bound, bound),
+  }
+
+
+def _dense(units: int, fan_in: int, init: str, activation: Optional[str] = None, **kwargs):
+  return keras.layers.Dense(units, activation, **layer_init(init, fan_in), **kwargs)
 
 
 def _group_channels(width: int, order: int, what: str) -> int:
@@ -88,6 +124,7 @@ def build_encoder(
   hidden: Sequence[int] = (64, 32),
   symmetry: Optional[MDPSymmetry] = None,
   name: str = "encoder",
+  init: str = "keras",
 ) -> keras.Model:
   """State encoder `[B, state_dim] -> [B, latent_dim]`.
 
@@ -98,17 +135,20 @@ def build_encoder(
     hidden: hidden widths; the group encoders use `width / |G|` channels per element.
     symmetry: the environment's symmetry (needed by "gcnn" and "relaxed").
     name: the model's name.
+    init: "reference" or "keras" (see the module docstring).
 
   Raises:
-    ValueError: an unknown kind, a group kind without a symmetry (or one acting on another
-      state width), or widths that are not multiples of |G|.
+    ValueError: an unknown kind or init, a group kind without a symmetry (or one acting on
+      another state width), or widths that are not multiples of |G|.
   """
+  layer_init(init, 1)
   inp = keras.Input((state_dim,), name="observation")
   if kind == "mlp":
-    h = inp
+    h, fan_in = inp, state_dim
     for i, width in enumerate(hidden):
-      h = keras.layers.Dense(width, "relu", name=f"hidden_{i}")(h)
-    out = keras.layers.Dense(latent_dim, name="latent")(h)
+      h = _dense(width, fan_in, init, "relu", name=f"hidden_{i}")(h)
+      fan_in = width
+    out = _dense(latent_dim, fan_in, init, name="latent")(h)
     return keras.Model(inp, out, name=name)
   if kind not in ("gcnn", "relaxed"):
     raise ValueError(f"PRAE encoder must be 'mlp', 'gcnn' or 'relaxed', received {kind!r}.")
@@ -122,11 +162,31 @@ def build_encoder(
   out_channels = _group_channels(latent_dim, order, "latent_dim")
   lift: Any = GroupLift if kind == "gcnn" else RelaxedGroupLift
   conv: Any = GroupConv if kind == "gcnn" else RelaxedGroupConv
-  extra: Dict[str, Any] = {} if kind == "gcnn" else {"num_kernels": RELAXED_KERNELS}
-  h = lift(channels[0], symmetry.state_rep, activation="relu", name="lift", **extra)(inp)
+  relaxed = kind == "relaxed"
+  extra: Dict[str, Any] = {"num_kernels": RELAXED_KERNELS} if relaxed else {}
+
+  def init_of(fan_in):
+    return {} if relaxed else layer_init(init, fan_in)
+
+  h = lift(
+    channels[0], symmetry.state_rep, activation="relu", name="lift", **extra, **init_of(state_dim)
+  )(inp)
   for i, c in enumerate(channels[1:], 1):
-    h = conv(c, symmetry.group, activation="relu", name=f"hidden_{i}", **extra)(h)
-  h = conv(out_channels, symmetry.group, name="latent_features", **extra)(h)
+    h = conv(
+      c,
+      symmetry.group,
+      activation="relu",
+      name=f"hidden_{i}",
+      **extra,
+      **init_of(order * channels[i - 1]),
+    )(h)
+  h = conv(
+    out_channels,
+    symmetry.group,
+    name="latent_features",
+    **extra,
+    **init_of(order * channels[-1]),
+  )(h)
   out = keras.layers.Flatten(name="latent")(h)
   return keras.Model(inp, out, name=name)
 
@@ -143,6 +203,7 @@ def build_transition(
   hidden: int = 100,
   name: str = "transition",
   symmetry: Optional[MDPSymmetry] = None,
+  init: str = "keras",
 ) -> keras.Model:
   """`[z [B, latent_dim], action int32 [B]] -> z + A(z, a)`, A from `[z, onehot(a)]`.
 
@@ -154,18 +215,20 @@ def build_transition(
     symmetry: None (the reference's MLP) or the environment's `MDPSymmetry`: then
       `A(rho(g) z, pi(g) a) = rho(g) A(z, a)` with `rho = latent_representation(symmetry,
       latent_dim)` (see the module docstring).
+    init: "reference" or "keras" (see the module docstring).
 
   Raises:
-    ValueError: widths that are not multiples of |G|, or a symmetry with another number of
-      actions.
+    ValueError: widths that are not multiples of |G|, a symmetry with another number of
+      actions, or an unknown init.
   """
+  layer_init(init, 1)
   z = keras.Input((latent_dim,), name="latent")
   action = keras.Input((), dtype=tf.int32, name="action")
   code = ActionEncoding(one_hot_action_codes(num_actions), name="action_code")(action)
   h = keras.layers.Concatenate(name="latent_action_input")([z, code])
   if symmetry is None:
-    h = keras.layers.Dense(hidden, "relu", name="action_hidden")(h)
-    delta = keras.layers.Dense(latent_dim, name="latent_action")(h)
+    h = _dense(hidden, latent_dim + num_actions, init, "relu", name="action_hidden")(h)
+    delta = _dense(latent_dim, hidden, init, name="latent_action")(h)
   else:
     channels = _check_symmetry(symmetry, latent_dim, "transition")
     if symmetry.continuous_actions or symmetry.num_actions != num_actions:
@@ -175,13 +238,20 @@ def build_transition(
       )
     order = symmetry.group.order
     joint = direct_sum(latent_representation(symmetry, latent_dim), symmetry.action_rep)
+    hidden_channels = _group_channels(hidden, order, "action_hidden")
     h = GroupLift(
-      _group_channels(hidden, order, "action_hidden"),
+      hidden_channels,
       joint,
       activation="relu",
       name="action_hidden",
+      **layer_init(init, latent_dim + num_actions),
     )(h)
-    h = GroupConv(channels, symmetry.group, name="latent_action_features")(h)
+    h = GroupConv(
+      channels,
+      symmetry.group,
+      name="latent_action_features",
+      **layer_init(init, order * hidden_channels),
+    )(h)
     delta = keras.layers.Flatten(name="latent_action")(h)
   out = keras.layers.Add(name="next_latent")([z, delta])
   return keras.Model([z, action], out, name=name)
@@ -192,44 +262,54 @@ def build_reward(
   hidden: int = 64,
   name: str = "reward",
   symmetry: Optional[MDPSymmetry] = None,
+  init: str = "keras",
 ) -> keras.Model:
   """`[B, latent_dim] -> [B, 1]`, one ReLU hidden layer.
 
   With `symmetry`, the latent is read as regular features `[|G|, latent_dim / |G|]` and the
   reward is invariant, `R(rho(g) z) = R(z)`: `GroupConv(hidden / |G|)` -> `GroupPool` (mean)
-  -> `Dense(1)`.
+  -> `Dense(1)`. `init`: "reference" or "keras" (see the module docstring).
 
   Raises:
-    ValueError: widths that are not multiples of |G|.
+    ValueError: widths that are not multiples of |G|, or an unknown init.
   """
+  layer_init(init, 1)
   z = keras.Input((latent_dim,), name="latent")
   if symmetry is None:
-    h = keras.layers.Dense(hidden, "relu", name="reward_hidden")(z)
+    h = _dense(hidden, latent_dim, init, "relu", name="reward_hidden")(z)
+    fan_in = hidden
   else:
     channels = _check_symmetry(symmetry, latent_dim, "reward")
     order = symmetry.group.order
     h = keras.layers.Reshape((order, channels), name="regular_latent")(z)
+    fan_in = _group_channels(hidden, order, "reward_hidden")
     h = GroupConv(
-      _group_channels(hidden, order, "reward_hidden"),
+      fan_in,
       symmetry.group,
       activation="relu",
       name="reward_hidden",
+      **layer_init(init, latent_dim),
     )(h)
     h = GroupPool("mean", name="reward_pool")(h)
-  out = keras.layers.Dense(1, name="reward")(h)
+  out = _dense(1, fan_in, init, name="reward")(h)
   return keras.Model(z, out, name=name)
 
 
 def build_decoder(
-  latent_dim: int, state_dim: int, hidden: Sequence[int] = (32, 64), name: str = "decoder"
+  latent_dim: int,
+  state_dim: int,
+  hidden: Sequence[int] = (32, 64),
+  name: str = "decoder",
+  init: str = "keras",
 ) -> keras.Model:
   """State decoder `[B, latent_dim] -> [B, state_dim]` of the autoencoder baseline: ReLU
   hidden layers of widths `hidden` and a linear output (the default mirrors the reference
-  encoder's 64, 32).
+  encoder's 64, 32). `init`: "reference" or "keras" (see the module docstring).
 
   Raises:
-    ValueError: widths that are not positive integers.
+    ValueError: widths that are not positive integers, or an unknown init.
   """
+  layer_init(init, 1)
   for width in (latent_dim, state_dim, *hidden):
     if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
       raise ValueError(
@@ -237,10 +317,11 @@ def build_decoder(
         f"state_dim={state_dim!r}, hidden={tuple(hidden)!r}."
       )
   z = keras.Input((latent_dim,), name="latent")
-  h = z
+  h, fan_in = z, latent_dim
   for i, width in enumerate(hidden):
-    h = keras.layers.Dense(width, "relu", name=f"hidden_{i}")(h)
-  out = keras.layers.Dense(state_dim, name="reconstruction")(h)
+    h = _dense(width, fan_in, init, "relu", name=f"hidden_{i}")(h)
+    fan_in = width
+  out = _dense(state_dim, fan_in, init, name="reconstruction")(h)
   return keras.Model(z, out, name=name)
 
 

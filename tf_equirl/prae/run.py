@@ -83,17 +83,20 @@ def build_model(config: PRAEConfig, env) -> PRAEModel:
     config.latent_dim,
     config.encoder_hidden,
     symmetry=env.symmetry if config.encoder != "mlp" else None,
+    init=config.init,
   )
   symmetry = env.symmetry if config.equivariant else None
   transition = build_transition(
-    config.latent_dim, env.num_actions, config.action_hidden, symmetry=symmetry
+    config.latent_dim, env.num_actions, config.action_hidden, symmetry=symmetry, init=config.init
   )
-  reward = build_reward(config.latent_dim, config.reward_hidden, symmetry=symmetry)
+  reward = build_reward(
+    config.latent_dim, config.reward_hidden, symmetry=symmetry, init=config.init
+  )
   suffix = "_equivariant" if config.equivariant else ""
   decoder = None
   if config.objective == "autoencoder":
     hidden = config.decoder_hidden or tuple(reversed(config.encoder_hidden))
-    decoder = build_decoder(config.latent_dim, state_dim, hidden)
+    decoder = build_decoder(config.latent_dim, state_dim, hidden, init=config.init)
     suffix += "_autoencoder"
   return PRAEModel(encoder, transition, reward, decoder, name=f"prae_{config.encoder}{suffix}")
 
