@@ -300,7 +300,8 @@ def _model_rows(study: PRAEStudyConfig, task: str, model: str, budget: int):
   if missing:
     raise RuntimeError(
       f"PRAE {model!r} on {task} ({budget} episodes): seeds {missing} were trained but "
-      f"their runs are not in {study.runs}."
+      f"their runs are not in {study.runs} under this code version (did tf_equirl's "
+      "sources change while they trained? Runs are keyed on the code version)."
     )
   return per_seed
 
