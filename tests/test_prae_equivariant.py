@@ -42,11 +42,13 @@ def _observations(env, n, seed=0):
   return data["obs"].reshape(len(data["obs"]), -1)[:n].astype(np.float32)
 
 
+@pytest.mark.parametrize("init", ["keras", "reference"])
 @pytest.mark.parametrize("env_name", sorted(CASES))
-def test_latent_action_is_equivariant_and_reward_invariant(env_name):
+def test_latent_action_is_equivariant_and_reward_invariant(env_name, init):
   """`T(rho(g) z, pi(g) a) = rho(g) T(z, a)` and `R(rho(g) z) = R(z)` on random latents, and
-  the whole model `(Z, T o Z, R o T o Z)` on real observations; the reference's MLPs fail."""
-  model, env, config = _equivariant_model(env_name)
+  the whole model `(Z, T o Z, R o T o Z)` on real observations, from either initialisation;
+  the reference's MLPs fail."""
+  model, env, config = _equivariant_model(env_name, init=init)
   symmetry = env.symmetry
   rep = latent_representation(symmetry, config.latent_dim)
   rng = np.random.default_rng(0)
