@@ -74,6 +74,12 @@ __all__ = [
 RELAXED_KERNELS = 2  # as tf_equirl.networks.builders' relaxed networks
 
 
+def _check_init(init: str) -> str:
+  if init not in INITS:
+    raise ValueError(f"PRAE init must be one of {INITS}, received {init!r}.")
+  return init
+
+
 def layer_init(init: str, fan_in: int) -> Dict[str, Any]:
   """Initialiser arguments of a layer with `fan_in` inputs: for "reference", PyTorch's
   `nn.Linear` default (kernel and bias uniform in `+-1 / sqrt(fan_in)`); for "keras", none
@@ -83,9 +89,7 @@ def layer_init(init: str, fan_in: int) -> Dict[str, Any]:
   Raises:
     ValueError: an unknown `init`.
   """
-  if init not in INITS:
-    raise ValueError(f"PRAE init must be one of {INITS}, received {init!r}.")
-  if init == "keras":
+  if _check_init(init) == "keras":
     return {}
   bound = 1.0 / float(np.sqrt(fan_in))
   return {
@@ -141,7 +145,7 @@ def build_encoder(
     ValueError: an unknown kind or init, a group kind without a symmetry (or one acting on
       another state width), or widths that are not multiples of |G|.
   """
-  layer_init(init, 1)
+  _check_init(init)
   inp = keras.Input((state_dim,), name="observation")
   if kind == "mlp":
     h, fan_in = inp, state_dim
@@ -221,7 +225,7 @@ def build_transition(
     ValueError: widths that are not multiples of |G|, a symmetry with another number of
       actions, or an unknown init.
   """
-  layer_init(init, 1)
+  _check_init(init)
   z = keras.Input((latent_dim,), name="latent")
   action = keras.Input((), dtype=tf.int32, name="action")
   code = ActionEncoding(one_hot_action_codes(num_actions), name="action_code")(action)
@@ -273,7 +277,7 @@ def build_reward(
   Raises:
     ValueError: widths that are not multiples of |G|, or an unknown init.
   """
-  layer_init(init, 1)
+  _check_init(init)
   z = keras.Input((latent_dim,), name="latent")
   if symmetry is None:
     h = _dense(hidden, latent_dim, init, "relu", name="reward_hidden")(z)
@@ -309,7 +313,7 @@ def build_decoder(
   Raises:
     ValueError: widths that are not positive integers, or an unknown init.
   """
-  layer_init(init, 1)
+  _check_init(init)
   for width in (latent_dim, state_dim, *hidden):
     if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
       raise ValueError(
