@@ -7,8 +7,8 @@ Rows: data budgets (random-policy episodes) x models x tasks. Models:
   reward) planning on the quotient by the group (`fold_prototypes`), except on KeyRoom,
   whose goal (a door off the diagonal) is not invariant (`UNFOLDED`);
 * `no_negatives`: PRAE without the contrastive term (`num_negatives=0`);
-* `reference_init`: PRAE whose weights start as the reference's PyTorch layers do (kernel
-  and bias uniform in `+-1 / sqrt(fan_in)`) instead of Keras' defaults (`PRAEConfig.init`);
+* `keras_init`: PRAE whose weights start from Keras' defaults (Glorot-uniform kernels, zero
+  biases) instead of as the reference's PyTorch layers do (`PRAEConfig.init`);
 * `autoencoder`: the paper's baseline, the reference's encoder with a mirrored decoder
   trained on reconstruction, transition and reward losses (`objective="autoencoder"`), then
   the same prototypes, value iteration and lifted policy.
@@ -71,7 +71,7 @@ MODELS: Dict[str, Dict[str, Any]] = {
   "prae": {},
   "equivariant": dict(encoder="gcnn", equivariant=True, fold_prototypes=True),
   "no_negatives": dict(num_negatives=0),
-  "reference_init": dict(init="reference"),
+  "keras_init": dict(init="keras"),
   "autoencoder": dict(objective="autoencoder"),
 }
 # Per task: the PRAEConfig fields (widths divisible by |G|: C2 for CartPole, Catch and the

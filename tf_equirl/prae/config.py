@@ -58,8 +58,9 @@ class PRAEConfig:
     init: how the weights start. "reference": as the reference's PyTorch layers start
       (kernel and bias uniform in `+-1 / sqrt(fan_in)`, the group layers with their own
       fan-in; `tf_equirl.prae.networks`); "keras": Keras' defaults (Glorot-uniform
-      kernels, zero biases). The plan depends on it: the PRAE study's `reference_init` row
-      (`tf_equirl.experiments.prae_study`) measures the difference.
+      kernels, zero biases). The plan depends on it: from Keras' defaults it is shorter on
+      CartPole, and the PRAE study's `keras_init` row (`tf_equirl.experiments.prae_study`)
+      measures the difference.
     num_negatives: negatives per sample, drawn from the sample's own episode (reference: 5);
       0 turns the contrastive term off (the ablation under which the latent collapses).
     hinge: eps of the hinge max(0, eps - d) on the negatives (reference: 1.0).
@@ -100,7 +101,7 @@ class PRAEConfig:
   encoder_hidden: Tuple[int, ...] = (64, 32)
   action_hidden: int = 100
   reward_hidden: int = 64
-  init: str = "keras"
+  init: str = "reference"
   num_negatives: int = 5
   hinge: float = 1.0
   loss_form: str = "reference"

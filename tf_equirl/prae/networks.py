@@ -21,8 +21,8 @@
   reads `z` as regular features `[|G|, c]`, `GroupConv` -> `GroupPool` (mean) -> `Dense(1)`,
   so `R(rho(g) z) = R(z)`.
 
-Initialisation (`init=`, `PRAEConfig.init`): "reference" draws every weight as PyTorch's
-`nn.Linear` does by default, which is what the reference trains from: kernel and bias
+Initialisation (`init=`, `PRAEConfig.init`): "reference", the default, draws every weight as
+PyTorch's `nn.Linear` does by default, which is what the reference trains from: kernel and bias
 uniform in `+-1 / sqrt(fan_in)` (`VarianceScaling(1/3, "fan_in", "uniform")` for the kernel).
 The group layers (`GroupLift`, `GroupConv`) take the same rule with their own fan-in (the
 state width for a lift, `|G| * in_channels` for a group convolution), which keeps them
@@ -128,7 +128,7 @@ def build_encoder(
   hidden: Sequence[int] = (64, 32),
   symmetry: Optional[MDPSymmetry] = None,
   name: str = "encoder",
-  init: str = "keras",
+  init: str = "reference",
 ) -> keras.Model:
   """State encoder `[B, state_dim] -> [B, latent_dim]`.
 
@@ -207,7 +207,7 @@ def build_transition(
   hidden: int = 100,
   name: str = "transition",
   symmetry: Optional[MDPSymmetry] = None,
-  init: str = "keras",
+  init: str = "reference",
 ) -> keras.Model:
   """`[z [B, latent_dim], action int32 [B]] -> z + A(z, a)`, A from `[z, onehot(a)]`.
 
@@ -266,7 +266,7 @@ def build_reward(
   hidden: int = 64,
   name: str = "reward",
   symmetry: Optional[MDPSymmetry] = None,
-  init: str = "keras",
+  init: str = "reference",
 ) -> keras.Model:
   """`[B, latent_dim] -> [B, 1]`, one ReLU hidden layer.
 
@@ -304,7 +304,7 @@ def build_decoder(
   state_dim: int,
   hidden: Sequence[int] = (32, 64),
   name: str = "decoder",
-  init: str = "keras",
+  init: str = "reference",
 ) -> keras.Model:
   """State decoder `[B, latent_dim] -> [B, state_dim]` of the autoencoder baseline: ReLU
   hidden layers of widths `hidden` and a linear output (the default mirrors the reference
