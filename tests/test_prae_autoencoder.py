@@ -138,9 +138,9 @@ def test_decoder_mirrors_the_encoder(cartpole):
 
 @pytest.fixture(scope="module")
 def autoencoder(cartpole, episodes):
-  """The autoencoder baseline trained briefly (batch 128, 6 epochs) with its reconstruction
+  """The autoencoder baseline trained briefly (batch 128, 12 epochs) with its reconstruction
   error on held-out states before training."""
-  config = PRAEConfig(objective="autoencoder", epochs=6, batch_size=128, seed=0)
+  config = PRAEConfig(objective="autoencoder", epochs=12, batch_size=128, seed=0)
   model = _model(config, cartpole)
   trainer = PRAETrainer(model, episodes[0], config)
   before = trainer.evaluate(trainer.validation_batch(episodes[1]))

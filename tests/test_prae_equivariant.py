@@ -112,19 +112,27 @@ def test_folded_planning_gives_an_equivariant_policy(env_name):
 
 def test_without_negatives_the_latent_collapses():
   """num_negatives=0 drops the contrastive term: nothing keeps states apart, and the encoder
-  maps every state to (nearly) one point, while the same training with negatives does not."""
+  maps every state to (nearly) one point, while the same training with negatives does not.
+  The spread is the mean over latent units of the std over the data's states; the collapse
+  is from the initial spread (about 0.03 from the reference initialisation) to below 1e-3."""
   env = envs.make("CartPole-v1")
   data = {k: v for k, v in collect_episodes(env, 30, seed=0).items()}
+
+  def spread(model):
+    return float(np.mean(np.std(model.encode(data["obs"]).numpy(), axis=0)))
+
   spreads = {}
   for k in (0, 5):
-    config = PRAEConfig(num_negatives=k, epochs=80, batch_size=32, seed=0)
+    config = PRAEConfig(num_negatives=k, epochs=1000, batch_size=32, seed=0)
     keras.utils.set_random_seed(0)
     model = build_model(config, env)
+    initial = spread(model)
     history = PRAETrainer(model, data, config).fit()
     if k == 0:
       assert all(r["contrastive"] == 0.0 for r in history)
-    spreads[k] = float(np.mean(np.std(model.encode(data["obs"]).numpy(), axis=0)))
+    spreads[k] = spread(model)
   assert spreads[0] < 1e-3 < spreads[5]
+  assert spreads[0] < initial / 100 < initial * 10 < spreads[5]
 
 
 def test_step_limit_and_left_push_data():

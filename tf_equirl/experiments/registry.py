@@ -1040,7 +1040,10 @@ def _studies() -> Tuple[Study, ...]:
       (
         name,
         f"Learned MDP homomorphisms (PRAE) on {words}: PRAE, equivariant PRAE, PRAE "
-        "without negatives and the autoencoder by data budget" + baselines,
+        "without negatives, "
+        + ("PRAE from Keras' initialisation, " if task == "CartPole-v0" else "")
+        + "and the autoencoder by data budget"
+        + baselines,
         "Dyna and world models",
         "0-15 per row",
         "100 and 1,000 random episodes; 100 epochs; 100 evaluation episodes per seed",
