@@ -55,6 +55,35 @@ def test_report_tables_and_comparisons():
   assert line.split(" | ")[3] == "n/a"
 
 
+def test_left_push_row_runs_on_cartpole_only_and_is_compared_with_equivariant():
+  """`equivariant_left` keeps action 0's transitions, exists on CartPole alone, and its
+  comparison is with `equivariant` (the same model on all the data), not with `prae`."""
+  run = study.task_config(study.PRAEStudyConfig(), "CartPole-v0", "equivariant_left", 100, 0)
+  assert run.data_actions == (0,) and run.equivariant and run.fold_prototypes
+  config = study.PRAEStudyConfig(
+    tasks=("CartPole-v0", "Catch-v0"),
+    budgets=(100,),
+    models=("prae", "equivariant", "equivariant_left"),
+    baselines=(),
+    seeds=3,
+  )
+  assert study._models(config, "CartPole-v0") == ["prae", "equivariant", "equivariant_left"]
+  assert study._models(config, "Catch-v0") == ["prae", "equivariant"]
+  rng = np.random.default_rng(1)
+  rows = {
+    (task, 100, model): [
+      {c: float(rng.normal()) for c in study._column_names(task) + ["real_steps"]} for _ in range(3)
+    ]
+    for task in config.tasks
+    for model in study._models(config, task)
+  }
+  text = study._report(config, rows)
+  cartpole, catch = text.split("## Catch-v0")
+  assert "| 100 | equivariant_left |" in cartpole and "equivariant_left" not in catch
+  assert "equivariant_left (100 episodes) - equivariant (100 episodes)" in cartpole
+  assert "equivariant_left (100 episodes) - prae (100 episodes)" not in text
+
+
 @pytest.mark.slow
 def test_quick_study_runs_an_autoencoder_row(tmp_path):
   """Two tiny autoencoder runs through the study (2 epochs, 3 episodes), each trained in a

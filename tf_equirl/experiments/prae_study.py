@@ -7,8 +7,13 @@ Rows: data budgets (random-policy episodes) x models x tasks. Models:
   reward) planning on the quotient by the group (`fold_prototypes`), except on KeyRoom,
   whose goal (a door off the diagonal) is not invariant (`UNFOLDED`);
 * `no_negatives`: PRAE without the contrastive term (`num_negatives=0`);
+* `equivariant_left`: equivariant PRAE trained on the left pushes alone (`data_actions=(0,)`:
+  the episodes' transitions of action 0), CartPole only (`MODEL_TASKS`); compared with
+  `equivariant` (`COMPARED_WITH`), whose data it halves;
 * `keras_init`: PRAE whose weights start from Keras' defaults (Glorot-uniform kernels, zero
   biases) instead of as the reference's PyTorch layers do (`PRAEConfig.init`);
+* `thesis_loss`: PRAE trained on the thesis' written form of the loss (eqs. 3.6-3.7,
+  `loss_form="thesis"`; `tf_equirl.prae.losses` lists how it differs);
 * `autoencoder`: the paper's baseline, the reference's encoder with a mirrored decoder
   trained on reconstruction, transition and reward losses (`objective="autoencoder"`), then
   the same prototypes, value iteration and lifted policy.
@@ -27,7 +32,7 @@ objective, so losses compare across budgets and seeds, not across models), and t
 rate on training and held-out doors) over `eval_episodes` episodes per seed, and the real
 transitions the row learned from (`real_steps`). The comparisons table
 (`tf_equirl.stats.compare`, paired over seeds) sets every model and baseline against `prae`
-at the same task and budget.
+at the same task and budget (`equivariant_left` against `equivariant`, `COMPARED_WITH`).
 """
 
 from __future__ import annotations
@@ -61,6 +66,8 @@ __all__ = [
   "PRAEStudyConfig",
   "BASELINES",
   "MODELS",
+  "MODEL_TASKS",
+  "COMPARED_WITH",
   "TASKS",
   "ROOM_TEST_DOORS",
   "task_config",
@@ -71,9 +78,18 @@ MODELS: Dict[str, Dict[str, Any]] = {
   "prae": {},
   "equivariant": dict(encoder="gcnn", equivariant=True, fold_prototypes=True),
   "no_negatives": dict(num_negatives=0),
+  "equivariant_left": dict(
+    encoder="gcnn", equivariant=True, fold_prototypes=True, data_actions=(0,)
+  ),
   "keras_init": dict(init="keras"),
+  "thesis_loss": dict(loss_form="thesis"),
   "autoencoder": dict(objective="autoencoder"),
 }
+# Models that run on some tasks only (elsewhere the row is skipped): on CartPole the left
+# push is half of the mirror's action orbit; other tasks have actions that the mirror fixes.
+MODEL_TASKS: Dict[str, Tuple[str, ...]] = {"equivariant_left": ("CartPole-v0",)}
+# The model each row is compared with (default `prae`).
+COMPARED_WITH: Dict[str, str] = {"equivariant_left": "equivariant"}
 # Per task: the PRAEConfig fields (widths divisible by |G|: C2 for CartPole, Catch and the
 # room, D4 for the grid world).
 TASKS: Dict[str, Dict[str, Any]] = {
@@ -312,7 +328,7 @@ def run(study: PRAEStudyConfig) -> str:
   rows: Dict[Tuple[str, int, str], List[Dict[str, Any]]] = {}
   for task in study.tasks:
     for budget in study.budgets:
-      for model in study.models:
+      for model in _models(study, task):
         rows[(task, budget, model)] = _model_rows(study, task, model, budget)
       for name in _baselines(study, task):
         rows[(task, budget, name)] = _baseline_rows(study, task, budget, name)
@@ -320,6 +336,10 @@ def run(study: PRAEStudyConfig) -> str:
   with open(study.report, "w", encoding="utf-8") as f:
     f.write(_report(study, rows))
   return study.report
+
+
+def _models(study: PRAEStudyConfig, task: str) -> List[str]:
+  return [m for m in study.models if task in MODEL_TASKS.get(m, (task,))]
 
 
 def _baselines(study: PRAEStudyConfig, task: str) -> List[str]:
@@ -398,7 +418,8 @@ def _report(study: PRAEStudyConfig, rows) -> str:
     values: Dict[str, np.ndarray] = {}
     pairs = []
     for budget in study.budgets:
-      for model in list(study.models) + _baselines(study, task):
+      models = _models(study, task)
+      for model in models + _baselines(study, task):
         per_seed = rows[(task, budget, model)]
         # Runs saved before a column existed leave it out: "n/a" rather than a partial mean;
         # a baseline has no latent model, so no loss or Hits@1 ("-").
@@ -410,8 +431,9 @@ def _report(study: PRAEStudyConfig, rows) -> str:
         ]
         lines.append(f"| {budget} | {model} | " + " | ".join(cells) + " |")
         values[f"{model} ({budget} episodes)"] = np.array([r[columns[-1]] for r in per_seed])
-        if model != "prae" and "prae" in study.models:
-          pairs.append((f"{model} ({budget} episodes)", f"prae ({budget} episodes)"))
+        other = COMPARED_WITH.get(model, "prae")
+        if model != other and other in models:
+          pairs.append((f"{model} ({budget} episodes)", f"{other} ({budget} episodes)"))
     lines.append("")
     section = _compare.comparisons_section(
       values,

@@ -764,9 +764,11 @@ def _continuous_pixels() -> Dict[str, Any]:
 def _prae(task: str) -> Dict[str, Any]:
   from tf_equirl.experiments import prae_study as study  # pylint: disable=import-outside-toplevel
 
-  # The initialisation ablation (`keras_init`) runs on CartPole, where the reference's
-  # figures are; the other tasks run the other models.
-  models = tuple(m for m in study.MODELS if task == "CartPole-v0" or m != "keras_init")
+  # The ablations of the initialisation and the loss's form run on CartPole, where the
+  # reference's figures are, and the left-push row exists on CartPole only; the other tasks
+  # run the other models.
+  ablations = ("equivariant_left", "keras_init", "thesis_loss")
+  models = tuple(m for m in study.MODELS if task == "CartPole-v0" or m not in ablations)
   flag = "" if models == tuple(study.MODELS) else f" --models={','.join(models)}"
 
   def full(t: Target):
@@ -779,7 +781,7 @@ def _prae(task: str) -> Dict[str, Any]:
     return study.PRAEStudyConfig(
       tasks=(task,),
       budgets=(10,),
-      models=("prae", "equivariant", "autoencoder") if cartpole else ("prae",),
+      models=("prae", "equivariant", "equivariant_left", "autoencoder") if cartpole else ("prae",),
       baselines=study.BASELINES if cartpole else (),
       seeds=2,
       epochs=2,
@@ -1041,7 +1043,12 @@ def _studies() -> Tuple[Study, ...]:
         name,
         f"Learned MDP homomorphisms (PRAE) on {words}: PRAE, equivariant PRAE, PRAE "
         "without negatives, "
-        + ("PRAE from Keras' initialisation, " if task == "CartPole-v0" else "")
+        + (
+          "equivariant PRAE on the left pushes alone, PRAE from Keras' initialisation, PRAE "
+          "with the thesis' loss, "
+          if task == "CartPole-v0"
+          else ""
+        )
         + "and the autoencoder by data budget"
         + baselines,
         "Dyna and world models",
