@@ -156,7 +156,7 @@ def test_step_limit_and_left_push_data():
 def test_planned_policy_outlasts_random_eightfold_on_cartpole():
   """Default PRAE on 100 random CartPole episodes, seeds 0-2: the lifted policy's mean
   episode length, averaged over the seeds, is at least 8 times the random policy's (about
-  22 steps). Single seeds vary (seed 0 alone falls short; docs/prae.md)."""
+  22 steps). Single seeds vary (results/prae_cartpole has 16)."""
   lengths, random_lengths = [], []
   for seed in range(3):
     run = train_prae(PRAEConfig(seed=seed))
