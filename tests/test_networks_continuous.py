@@ -114,6 +114,27 @@ def test_relaxed_actor_leaves_equivariance_when_its_weights_spread():
   assert testing.equivariance_error(actor, s, symmetry.state_rep, symmetry.action_rep) > 1e-3
 
 
+@pytest.mark.parametrize("kind", ["relaxed", "rpp"])
+def test_layer_names_do_not_depend_on_what_was_built_before(kind):
+  """Per-layer reports (the relaxed spread of the continuous study) key on layer names: the
+  second build in a process must name its layers as the first did, not `..._1`."""
+  symmetry = pendulum_d1()
+  first = [
+    build_continuous_actor(kind, symmetry, width=4),
+    build_continuous_critic(kind, symmetry, width=4),
+  ]
+  second = [
+    build_continuous_actor(kind, symmetry, width=4),
+    build_continuous_critic(kind, symmetry, width=4),
+  ]
+  for a, b in zip(first, second):
+    assert [layer.name for layer in a.layers] == [layer.name for layer in b.layers]
+    spread = testing.relaxed_weight_spread(a)
+    assert spread and list(spread) == list(testing.relaxed_weight_spread(b))
+  assert {"lift", "hidden", "output"} <= {layer.name for layer in first[0].layers}
+  assert {"q1_lift", "q2_lift"} <= {layer.name for layer in first[1].layers}
+
+
 @pytest.mark.parametrize("kind", ["gcnn", "relaxed"])
 def test_default_width_matches_mlp_parameters(kind):
   symmetry = pendulum_d1()

@@ -94,6 +94,17 @@ def test_a_pixel_environment_moves_the_encoding_as_its_symmetry_says():
   )
 
 
+@pytest.mark.parametrize("kind", ["cnn", "relaxed"])
+def test_encoder_layer_names_are_the_same_in_every_build(kind):
+  output = "vector" if kind == "cnn" else "regular"
+  names = [
+    [layer.name for layer in build_pixel_encoder("D1", kind, 37, 1, 2, output=output).layers]
+    for _ in range(2)
+  ]
+  assert names[0] == names[1]
+  assert {"conv_1", "conv_2", "pool", "conv_3", "flatten"} <= set(names[0])
+
+
 def test_bad_encoder_requests_fail_clearly():
   with pytest.raises(ValueError, match="unknown kind='mlp'"):
     build_pixel_encoder("D1", "mlp")

@@ -103,9 +103,9 @@ def check_continuous(symmetry: Any, builder: str) -> MDPSymmetry:
   return symmetry
 
 
-def _lift(kind: str, width: int, rep: Representation, num_kernels: int):
+def _lift(kind: str, width: int, rep: Representation, num_kernels: int, name: str):
   """The first layer of an equivariant trunk: `[batch, d] -> [batch, |G|, width]`."""
-  args = dict(activation="relu", kernel_initializer=_orth())
+  args = dict(activation="relu", kernel_initializer=_orth(), name=name)
   if kind == "gcnn":
     return GroupLift(width, rep, **args)
   if kind == "rpp":
@@ -135,8 +135,8 @@ def _parameterization(kind: str) -> str:
 def mlp_actor(symmetry: MDPSymmetry, width: int, name: str = "mlp_actor") -> keras.Model:
   """`s -> tanh(W3 relu(W2 relu(W1 s)))`, no symmetry."""
   inp = keras.Input((symmetry.state_dim,), name="observation")
-  h = keras.layers.Dense(width, "relu", kernel_initializer=_orth())(inp)
-  h = keras.layers.Dense(width, "relu", kernel_initializer=_orth())(h)
+  h = keras.layers.Dense(width, "relu", kernel_initializer=_orth(), name="dense_1")(inp)
+  h = keras.layers.Dense(width, "relu", kernel_initializer=_orth(), name="dense_2")(h)
   out = keras.layers.Dense(symmetry.action_dim, "tanh", name="action")(h)
   return keras.Model(inp, out, name=name)
 
@@ -146,9 +146,24 @@ def equivariant_actor(
 ) -> keras.Model:
   """Lift, a hidden regular layer, a regular layer onto `k` channels, `RegularToAction`."""
   inp = keras.Input((symmetry.state_dim,), name="observation")
-  h = _lift(kind, width, symmetry.state_rep, num_kernels)(inp)
-  h = _conv(kind, width, symmetry, num_kernels, activation="relu", kernel_initializer=_orth())(h)
-  h = _conv(kind, symmetry.action_dim, symmetry, num_kernels, kernel_initializer=_orth(1.0))(h)
+  h = _lift(kind, width, symmetry.state_rep, num_kernels, name="lift")(inp)
+  h = _conv(
+    kind,
+    width,
+    symmetry,
+    num_kernels,
+    activation="relu",
+    kernel_initializer=_orth(),
+    name="hidden",
+  )(h)
+  h = _conv(
+    kind,
+    symmetry.action_dim,
+    symmetry,
+    num_kernels,
+    kernel_initializer=_orth(1.0),
+    name="output",
+  )(h)
   out = RegularToAction(symmetry.action_rep, name="action")(h)
   return keras.Model(inp, out, name=name or f"{kind}_actor")
 
@@ -160,7 +175,7 @@ def _mlp_q(sa, width: int, tag: str):
 
 
 def _equivariant_q(kind, symmetry: MDPSymmetry, sa_rep, sa, width: int, num_kernels: int, tag):
-  h = _lift(kind, width, sa_rep, num_kernels)(sa)
+  h = _lift(kind, width, sa_rep, num_kernels, name=f"{tag}_lift")(sa)
   h = _conv(
     kind,
     width,
@@ -388,14 +403,22 @@ def build_gaussian_actor(
   k = symmetry.action_dim
   inp = keras.Input((symmetry.state_dim,), name="observation")
   if kind in ("mlp", "augment"):
-    h = keras.layers.Dense(width, "relu", kernel_initializer=_orth())(inp)
-    h = keras.layers.Dense(width, "relu", kernel_initializer=_orth())(h)
+    h = keras.layers.Dense(width, "relu", kernel_initializer=_orth(), name="dense_1")(inp)
+    h = keras.layers.Dense(width, "relu", kernel_initializer=_orth(), name="dense_2")(h)
     mean = keras.layers.Dense(k, name="mean")(h)
     raw = keras.layers.Dense(k, name="log_std_raw")(h)
   else:
     abs_rep = abs_representation(symmetry.action_rep)
-    h = _lift(kind, width, symmetry.state_rep, num_kernels)(inp)
-    h = _conv(kind, width, symmetry, num_kernels, activation="relu", kernel_initializer=_orth())(h)
+    h = _lift(kind, width, symmetry.state_rep, num_kernels, name="lift")(inp)
+    h = _conv(
+      kind,
+      width,
+      symmetry,
+      num_kernels,
+      activation="relu",
+      kernel_initializer=_orth(),
+      name="hidden",
+    )(h)
     m = _conv(kind, k, symmetry, num_kernels, kernel_initializer=_orth(1.0), name="mean_conv")(h)
     mean = RegularToAction(symmetry.action_rep, squash="none", name="mean")(m)
     r = _conv(kind, k, symmetry, num_kernels, kernel_initializer=_orth(1.0), name="log_std_conv")(h)
@@ -482,13 +505,15 @@ def build_feature_actor(
   inp = keras.Input(shape, name="features")
   k = action_rep.dim
   if kind == "mlp":
-    h = keras.layers.Dense(width, "relu", kernel_initializer=_orth())(inp)
-    h = keras.layers.Dense(width, "relu", kernel_initializer=_orth())(h)
+    h = keras.layers.Dense(width, "relu", kernel_initializer=_orth(), name="dense_1")(inp)
+    h = keras.layers.Dense(width, "relu", kernel_initializer=_orth(), name="dense_2")(h)
     out = keras.layers.Dense(k, "tanh", name="action")(h)
   else:
     group = action_rep.group
-    h = _conv(kind, width, group, num_kernels, activation="relu", kernel_initializer=_orth())(inp)
-    h = _conv(kind, k, group, num_kernels, kernel_initializer=_orth(1.0))(h)
+    h = _conv(
+      kind, width, group, num_kernels, activation="relu", kernel_initializer=_orth(), name="hidden"
+    )(inp)
+    h = _conv(kind, k, group, num_kernels, kernel_initializer=_orth(1.0), name="output")(h)
     out = RegularToAction(action_rep, name="action")(h)
   return keras.Model(inp, out, name=name or f"{kind}_feature_actor")
 
@@ -521,7 +546,7 @@ def build_feature_critic(
       sa = keras.layers.Concatenate(name=f"{tag}_state_action")([features, action])
       heads.append(_mlp_q(sa, width, tag))
       continue
-    lifted = _lift(kind, width, action_rep, num_kernels)(action)
+    lifted = _lift(kind, width, action_rep, num_kernels, name=f"{tag}_action_lift")(action)
     h = keras.layers.Concatenate(axis=-1, name=f"{tag}_state_action")([features, lifted])
     h = _conv(
       kind,

@@ -79,25 +79,25 @@ def _check_int(value: Any, name: str, low: int = 1) -> int:
 
 
 def _convolutions(kind: str, group: str, num_kernels: int) -> List[Callable[..., Any]]:
-  """`(lift, conv)` constructors `(units, kernel_size, strides) -> layer` for `kind`."""
+  """`(lift, conv)` constructors `(units, kernel_size, strides, name) -> layer` for `kind`."""
   relu: Dict[str, Any] = {"activation": "relu"}
   if kind == "cnn":
-    conv = lambda units, k, s: keras.layers.Conv2D(units, k, s, **relu)  # noqa: E731
+    conv = lambda units, k, s, name: keras.layers.Conv2D(units, k, s, name=name, **relu)  # noqa: E731
     return [conv, conv]
   if kind == "gcnn":
     return [
-      lambda units, k, s: GroupLiftConv2D(units, group, k, s, **relu),
-      lambda units, k, s: GroupConv2D(units, group, k, s, **relu),
+      lambda units, k, s, name: GroupLiftConv2D(units, group, k, s, name=name, **relu),
+      lambda units, k, s, name: GroupConv2D(units, group, k, s, name=name, **relu),
     ]
   if kind == "relaxed":
     relaxed: Dict[str, Any] = dict(num_kernels=num_kernels, **relu)
     return [
-      lambda units, k, s: RelaxedGroupLiftConv2D(units, group, k, s, **relaxed),
-      lambda units, k, s: RelaxedGroupConv2D(units, group, k, s, **relaxed),
+      lambda units, k, s, name: RelaxedGroupLiftConv2D(units, group, k, s, name=name, **relaxed),
+      lambda units, k, s, name: RelaxedGroupConv2D(units, group, k, s, name=name, **relaxed),
     ]
   return [
-    lambda units, k, s: ResidualGroupLiftConv2D(units, group, k, s, **relu),
-    lambda units, k, s: ResidualGroupConv2D(units, group, k, s, **relu),
+    lambda units, k, s, name: ResidualGroupLiftConv2D(units, group, k, s, name=name, **relu),
+    lambda units, k, s, name: ResidualGroupConv2D(units, group, k, s, name=name, **relu),
   ]
 
 
@@ -106,16 +106,18 @@ def _build(kind, group, image_size, frame_stack, channels, output, num_kernels, 
   inputs = keras.Input(shape=(image_size, image_size, 3 * frame_stack), name="pixels")
   x = keras.layers.Rescaling(1.0, offset=-0.5, name="centre_values")(inputs)
   (k1, s1), (k2, s2), (kp, sp), (k3, s3) = _STAGES
-  x = lift(channels, k1, s1)(x)
-  x = conv(channels, k2, s2)(x)
-  x = CentredPool2D(kp, sp, mode="max")(x)
-  x = conv(channels, k3, s3)(x)
+  # Named layers: the same names in every build, so per-layer reports (the relaxed spread)
+  # read alike across seeds, processes and resumed runs.
+  x = lift(channels, k1, s1, "conv_1")(x)
+  x = conv(channels, k2, s2, "conv_2")(x)
+  x = CentredPool2D(kp, sp, mode="max", name="pool")(x)
+  x = conv(channels, k3, s3, "conv_3")(x)
   if kind == "cnn":
-    x = keras.layers.Flatten()(x)
+    x = keras.layers.Flatten(name="flatten")(x)
   else:
-    x = GroupFlatten2D(group)(x)
+    x = GroupFlatten2D(group, name="flatten")(x)
     if output == "vector":
-      x = GroupPool("max")(x)
+      x = GroupPool("max", name="group_pool")(x)
   return keras.Model(inputs, x, name=name or f"{kind}_pixel_encoder")
 
 
