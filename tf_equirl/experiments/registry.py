@@ -1384,6 +1384,14 @@ def results_index(root: Optional[str] = None, page_dir: Optional[str] = None) ->
     f"{LAUNCHER} --quick     # every study on tiny " "budgets, into a temporary folder",
     "```",
     "",
+    "A study longer than one sitting can be stopped and started again. Its finished runs "
+    "are kept under `--runs` (default `runs/reproduce_all/<name>/`), each keyed by its "
+    "settings, its seed and the library's code version (a hash of every source file of "
+    "`tf_equirl`), so the same command on the same code continues where the last one "
+    "stopped, and the provenance header sums the wall time of every invocation. A change to "
+    "any source file of the library starts the study afresh. `--jobs=N` runs N of the "
+    "selected studies at once.",
+    "",
     "This page is generated from the registry (`tf_equirl.experiments.registry`) by "
     f"`{LAUNCHER} --index`; the numbers live in the files.",
     "",
