@@ -132,6 +132,16 @@ def _parameterization(kind: str) -> str:
   return "centered" if kind == "relaxed_centered" else "direct"
 
 
+def _state_trunk(kind: str, symmetry: MDPSymmetry, width: int, num_kernels: int):
+  """The equivariant actors' trunk as a function of the observation tensor: the lift
+  (`lift`) and a hidden regular layer (`hidden`, ReLU), `[batch, d] -> [batch, |G|, width]`."""
+  lift = _lift(kind, width, symmetry.state_rep, num_kernels, name="lift")
+  hidden = _conv(
+    kind, width, symmetry, num_kernels, activation="relu", kernel_initializer=_orth(), name="hidden"
+  )
+  return lambda x: hidden(lift(x))
+
+
 def mlp_actor(symmetry: MDPSymmetry, width: int, name: str = "mlp_actor") -> keras.Model:
   """`s -> tanh(W3 relu(W2 relu(W1 s)))`, no symmetry."""
   inp = keras.Input((symmetry.state_dim,), name="observation")
@@ -146,16 +156,7 @@ def equivariant_actor(
 ) -> keras.Model:
   """Lift, a hidden regular layer, a regular layer onto `k` channels, `RegularToAction`."""
   inp = keras.Input((symmetry.state_dim,), name="observation")
-  h = _lift(kind, width, symmetry.state_rep, num_kernels, name="lift")(inp)
-  h = _conv(
-    kind,
-    width,
-    symmetry,
-    num_kernels,
-    activation="relu",
-    kernel_initializer=_orth(),
-    name="hidden",
-  )(h)
+  h = _state_trunk(kind, symmetry, width, num_kernels)(inp)
   h = _conv(
     kind,
     symmetry.action_dim,
@@ -409,16 +410,7 @@ def build_gaussian_actor(
     raw = keras.layers.Dense(k, name="log_std_raw")(h)
   else:
     abs_rep = abs_representation(symmetry.action_rep)
-    h = _lift(kind, width, symmetry.state_rep, num_kernels, name="lift")(inp)
-    h = _conv(
-      kind,
-      width,
-      symmetry,
-      num_kernels,
-      activation="relu",
-      kernel_initializer=_orth(),
-      name="hidden",
-    )(h)
+    h = _state_trunk(kind, symmetry, width, num_kernels)(inp)
     m = _conv(kind, k, symmetry, num_kernels, kernel_initializer=_orth(1.0), name="mean_conv")(h)
     mean = RegularToAction(symmetry.action_rep, squash="none", name="mean")(m)
     r = _conv(kind, k, symmetry, num_kernels, kernel_initializer=_orth(1.0), name="log_std_conv")(h)
