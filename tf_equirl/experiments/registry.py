@@ -1384,7 +1384,7 @@ def results_index(root: Optional[str] = None, page_dir: Optional[str] = None) ->
     f"{LAUNCHER} --quick     # every study on tiny " "budgets, into a temporary folder",
     "```",
     "",
-    "A study longer than one sitting can be stopped and started again. Its finished runs "
+    "A long study can be stopped and started again. Its finished runs "
     "are kept under `--runs` (default `runs/reproduce_all/<name>/`), each keyed by its "
     "settings, its seed and the library's code version (a hash of every source file of "
     "`tf_equirl`), so the same command on the same code continues where the last one "
