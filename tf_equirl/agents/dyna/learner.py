@@ -49,6 +49,22 @@ __all__ = ["Dyna", "build_world_model", "load_world_model", "default_world_model
 
 _LOSSES = ("policy_loss", "value_loss", "entropy", "clip_fraction", "grad_norm")
 _PLAN_SEED = 0x91A7  # second word of the planning carry's key (the acting carry uses 0x5EED)
+_PLAN_SUMS = ("episodes", "return_sum", "mean_return") + _LOSSES  # summed over planning
+
+
+def add_planning_metrics(sums: Dict[str, tf.Tensor], values: Dict[str, tf.Tensor]):
+  """`sums` (keys `_PLAN_SUMS`) plus one planning iteration's metrics `values`: its finished
+  episodes, their returns' sum, its mean return and its losses. Elementwise, so the same for
+  one run's scalars and for a seed batch's `[N]`."""
+  episodes = values["episodes"]
+  finished = tf.where(episodes > 0, values["finished_return"] * episodes, 0.0)
+  return dict(
+    sums,
+    episodes=sums["episodes"] + episodes,
+    return_sum=sums["return_sum"] + finished,
+    mean_return=sums["mean_return"] + values["mean_return"],
+    **{k: sums[k] + values[k] for k in _LOSSES},
+  )
 
 
 def default_world_model_name(env: str, world_model: str) -> str:
@@ -477,18 +493,9 @@ class Dyna:
 
     def body(i, carry, sums):
       carry, values, _ = self.ppo._iteration(carry, step_fn)  # pylint: disable=protected-access
-      episodes = values["episodes"]
-      finished = tf.where(episodes > 0, values["finished_return"] * episodes, 0.0)
-      new = dict(
-        sums,
-        episodes=sums["episodes"] + episodes,
-        return_sum=sums["return_sum"] + finished,
-        mean_return=sums["mean_return"] + values["mean_return"],
-        **{k: sums[k] + values[k] for k in _LOSSES},
-      )
-      return i + 1, carry, new
+      return i + 1, carry, add_planning_metrics(sums, values)
 
-    names = ("episodes", "return_sum", "mean_return") + _LOSSES
+    names = _PLAN_SUMS
     _, carry, sums = tf.while_loop(
       lambda i, *_: i < num_iterations,
       body,

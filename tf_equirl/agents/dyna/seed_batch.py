@@ -42,14 +42,16 @@ from tf_equirl.agents.dyna.config import DynaConfig
 from tf_equirl.agents.dyna.learner import (
   _LOSSES,
   _PLAN_SEED,
+  _PLAN_SUMS,
+  add_planning_metrics,
   Dyna,
   build_world_model,
   model_train_config,
 )
 from tf_equirl.agents.dyna.world import ModelBuffer
 from tf_equirl.agents.ppo.learner import TrainResult
-from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO, SeedCarry
-from tf_equirl.envs.base import BatchedEnvironment, EnvState
+from tf_equirl.agents.ppo.seed_batch import SeedBatchPPO, SeedCarry, stack_carry
+from tf_equirl.envs.base import BatchedEnvironment
 from tf_equirl.models.seed_batch import SeedBatchTransitionTrainer
 
 __all__ = ["SeedBatchDyna", "supports"]
@@ -202,16 +204,7 @@ class SeedBatchDyna(SeedBatchPPO):
       states.append(env_state)
       observations.append(time_step.observation)
       keys.append(key)
-    zeros = tf.zeros([len(padded), self.config.num_envs], tf.float32)
-    self._plan_carry = SeedCarry(
-      env_state=EnvState(*[tf.stack(parts) for parts in zip(*states)]),
-      observation=tf.stack(observations),
-      episode_return=zeros,
-      episode_length=zeros,
-      returned_return=zeros,
-      iteration=tf.constant(0, tf.int64),
-      key=tf.stack(keys),
-    )
+    self._plan_carry = stack_carry(states, observations, keys, self.config.num_envs)
 
   def _train_group(self, group, callback):
     cfg, ppo = self.dyna_config, self.config
@@ -391,18 +384,9 @@ class SeedBatchDyna(SeedBatchPPO):
 
     def body(i, carry, sums):
       carry, values, _ = self._iteration(carry, step_fn, swap)
-      episodes = values["episodes"]
-      finished = tf.where(episodes > 0, values["finished_return"] * episodes, 0.0)
-      new = dict(
-        sums,
-        episodes=sums["episodes"] + episodes,
-        return_sum=sums["return_sum"] + finished,
-        mean_return=sums["mean_return"] + values["mean_return"],
-        **{k: sums[k] + values[k] for k in _LOSSES},
-      )
-      return i + 1, carry, new
+      return i + 1, carry, add_planning_metrics(sums, values)
 
-    names = ("episodes", "return_sum", "mean_return") + _LOSSES
+    names = _PLAN_SUMS
     _, carry, sums = tf.while_loop(
       lambda i, *_: i < num_iterations,
       body,

@@ -514,23 +514,7 @@ class PPO:
 
   def _collect(self, carry: Carry, key, step_fn: StepFn) -> Tuple[Carry, Rollout]:
     cfg = self.config
-    obs, per_env = carry.observation.shape, tf.TensorShape([cfg.num_envs])
-    arrays = Rollout(
-      *[
-        tf.TensorArray(dtype, size=cfg.num_steps, element_shape=shape)
-        for dtype, shape in (
-          (carry.observation.dtype, obs),
-          (tf.int32, per_env),
-          (tf.float32, per_env),
-          (tf.float32, per_env),
-          (tf.float32, per_env),
-          (tf.float32, per_env),
-          (carry.observation.dtype, obs),
-          (tf.float32, per_env),
-          (tf.float32, per_env),
-        )
-      ]
-    )
+    arrays = rollout_arrays(carry.observation, tf.TensorShape([cfg.num_envs]), cfg.num_steps)
 
     def body(step, carry: Carry, arrays: Rollout):
       logits = self._logits(carry.observation)
@@ -616,6 +600,21 @@ class PPO:
       lambda u, _: u < num_updates, body, (tf.constant(0), tuple(tf.constant(0.0) for _ in names))
     )
     return {name: s / num_updates for name, s in zip(names, sums)}
+
+
+def rollout_arrays(observation: tf.Tensor, per_env: tf.TensorShape, num_steps: int) -> Rollout:
+  """Empty TensorArrays of `num_steps` entries for each field of a `Rollout`: observations
+  shaped like `observation`, every other field shaped `per_env` (`[B]`, or `[N, B]` for
+  seed-batched runs)."""
+  obs, obs_dtype = observation.shape, observation.dtype
+  fields = {"observation": (obs_dtype, obs), "action": (tf.int32, per_env)}
+  fields["next_observation"] = (obs_dtype, obs)
+  return Rollout(
+    *[
+      tf.TensorArray(dtype, size=num_steps, element_shape=shape)
+      for dtype, shape in (fields.get(name, (tf.float32, per_env)) for name in Rollout._fields)
+    ]
+  )
 
 
 def record_step(carry, arrays: Rollout, step, action, log_prob, env_state, time_step, next_obs):

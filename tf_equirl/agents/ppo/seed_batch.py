@@ -96,6 +96,26 @@ class SeedCarry(NamedTuple):
   key: tf.Tensor  # [N, 2] int64 base seeds
 
 
+def stack_carry(
+  states: Sequence[EnvState],
+  observations: Sequence[tf.Tensor],
+  keys: Sequence[tf.Tensor],
+  num_envs: int,
+) -> SeedCarry:
+  """The seed-batched carry of fresh runs: each seed's reset env state, observation and key
+  stacked on a leading seed axis, episode bookkeeping at zero, iteration 0."""
+  zeros = tf.zeros([len(keys), num_envs], tf.float32)
+  return SeedCarry(
+    env_state=EnvState(*[tf.stack(parts) for parts in zip(*states)]),
+    observation=tf.stack(observations),
+    episode_return=zeros,
+    episode_length=zeros,
+    returned_return=zeros,
+    iteration=tf.constant(0, tf.int64),
+    key=tf.stack(keys),
+  )
+
+
 class SeedBatchPPO:
   """`len(seeds)` PPO runs of one `PPOConfig` trained together in one compiled program.
 
@@ -247,17 +267,8 @@ class SeedBatchPPO:
       states.append(env_state)
       observations.append(time_step.observation)
       keys.append(key)
-    zeros = tf.zeros([len(padded), self.config.num_envs], tf.float32)
     self._group = group
-    self._carry = SeedCarry(
-      env_state=EnvState(*[tf.stack(parts) for parts in zip(*states)]),
-      observation=tf.stack(observations),
-      episode_return=zeros,
-      episode_length=zeros,
-      returned_return=zeros,
-      iteration=tf.constant(0, tf.int64),
-      key=tf.stack(keys),
-    )
+    self._carry = stack_carry(states, observations, keys, self.config.num_envs)
 
   def train(
     self, callback: Optional[Callable[[int, Dict[str, np.ndarray]], None]] = None
@@ -492,24 +503,8 @@ class SeedBatchPPO:
 
   def _collect(self, carry: SeedCarry, key, step_fn=None, step_swap=None):
     cfg = self.config
-    obs = carry.observation.shape
     per_env = tf.TensorShape([self.seed_batch, cfg.num_envs])
-    arrays = learner.Rollout(
-      *[
-        tf.TensorArray(dtype, size=cfg.num_steps, element_shape=shape)
-        for dtype, shape in (
-          (carry.observation.dtype, obs),
-          (tf.int32, per_env),
-          (tf.float32, per_env),
-          (tf.float32, per_env),
-          (tf.float32, per_env),
-          (tf.float32, per_env),
-          (carry.observation.dtype, obs),
-          (tf.float32, per_env),
-          (tf.float32, per_env),
-        )
-      ]
-    )
+    arrays = learner.rollout_arrays(carry.observation, per_env, cfg.num_steps)
     step_fn = step_fn or self._step_fn
 
     def body(step, carry: SeedCarry, arrays):
