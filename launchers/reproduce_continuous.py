@@ -1,48 +1,82 @@
 """The continuous-control study of Park et al. (2025), on states or on pixels
 (tf_equirl.experiments.continuous_study).
 
-  python -m launchers.reproduce_continuous                        # states: results/continuous
+  python -m launchers.reproduce_continuous                        # states, every task
+  python -m launchers.reproduce_continuous --tasks=pendulum       # results/continuous_pendulum
   python -m launchers.reproduce_continuous --observation=pixels   # results/continuous_pixels
   python -m launchers.reproduce_continuous --observation=pixels --quick --results=/tmp/quick
+  python -m launchers.reproduce_continuous --declare_only  # the declarations, no training
 
-On states the arms are the mlp, exact, relaxed and RPP actor-critics on Pendulum, the
-swing-ups and Reacher; on pixels the cnn, gcnn, relaxed and RPP encoders of the pixel agent
-on CartPole swing-up, each on the original environment and its symmetry-breaking variants.
-The budgets, seeds and variants are those of the results registry (`python -m
-launchers.reproduce_all --list`, studies `continuous` and `continuous_pixels`), so this is
-`reproduce_all --only=<study>` under its own name. Writes `<--results>/<study>/README.md`
-with its provenance, curves beside it; per-seed runs go to `<--runs>/<study>/` (finished
-seeds there are reused, so an interrupted study continues).
+On states the arms are the mlp, exact, relaxed and RPP actor-critics, one study per task
+(Pendulum, the CartPole and Acrobot swing-ups, Reacher); on pixels the cnn, gcnn, relaxed
+and RPP encoders of the pixel agent on CartPole swing-up; each on the original environment
+and its symmetry-breaking variants. The budgets, seeds and variants are those of the results
+registry (`python -m launchers.reproduce_all --list`, studies `continuous_<task>` and
+`continuous_pixels`), so this is `reproduce_all --only=<study>` under its own name. Writes
+`<--results>/<study>/README.md` with its provenance, curves beside it; per-seed runs go to
+`<--runs>/<study>/` (finished seeds there are reused, so an interrupted study continues).
 """
 
+import os
 import sys
 
 from absl import app, flags
 
-from tf_equirl.experiments import registry
+from tf_equirl.experiments import continuous_study, registry
 
-_STUDIES = {"state": "continuous", "pixels": "continuous_pixels"}
+_TASKS = ("pendulum", "swingup", "acrobot", "reacher")
 
 _OBSERVATION = flags.DEFINE_enum(
-  "observation", "state", list(_STUDIES), "What the agents see: the state vector or pictures."
+  "observation", "state", ["state", "pixels"], "What the agents see: the state vector or pictures."
+)
+_TASKS_FLAG = flags.DEFINE_list(
+  "tasks",
+  list(_TASKS),
+  f"On states, the tasks whose studies run (study continuous_<task>), in order: of {_TASKS}.",
+)
+flags.register_validator(
+  "tasks",
+  lambda tasks: bool(tasks) and all(t in _TASKS for t in tasks),
+  message=f"--tasks must be a non-empty comma-separated list of {', '.join(_TASKS)}.",
 )
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny budgets (a smoke run of the pipeline).")
 _RESULTS = flags.DEFINE_string("results", "results", "Results root (writes <root>/<study>/).")
 _RUNS = flags.DEFINE_string("runs", "runs", "Root of the per-seed runs (<root>/<study>/).")
+_DECLARE_ONLY = flags.DEFINE_bool(
+  "declare_only",
+  False,
+  "Write each study's declaration (variants, arms, budgets, comparisons) and train nothing.",
+)
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if _OBSERVATION.value == "pixels":
+    if _TASKS_FLAG.present:
+      raise app.UsageError("--tasks selects state studies; the pixel study has one task.")
+    studies = ["continuous_pixels"]
+  else:
+    studies = [f"continuous_{task}" for task in dict.fromkeys(_TASKS_FLAG.value)]
+  if _DECLARE_ONLY.value:
+    for study in studies:
+      target = registry.Target(
+        folder=os.path.join(_RESULTS.value, study),
+        runs=os.path.join(_RUNS.value, study),
+        command=registry.study_command(study),
+      )
+      print(f"wrote {continuous_study.declare(registry.get(study).full(target))}")
+    return
   command = "python -m launchers.reproduce_continuous " + " ".join(sys.argv[1:])
-  path = registry.run_study(
-    _STUDIES[_OBSERVATION.value],
-    root=_RESULTS.value,
-    runs=_RUNS.value,
-    quick=_QUICK.value,
-    command=command.strip(),
-  )
-  print(f"wrote {path}")
+  for study in studies:
+    path = registry.run_study(
+      study,
+      root=_RESULTS.value,
+      runs=_RUNS.value,
+      quick=_QUICK.value,
+      command=command.strip(),
+    )
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

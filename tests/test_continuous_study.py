@@ -84,3 +84,62 @@ def test_the_pixel_figures_the_docs_quote_are_those_of_the_benchmark_file():
     f"{xla_compile} s against {graph_compile} s"
   )
   assert quoted in docs, quoted
+
+
+def test_the_declaration_names_each_comparison_once_per_variant(tmp_path):
+  spec = study.ContinuousSpec(
+    grids=(_grid(variants=(("reflect", 1.0), ("repeat", 1.0))),),
+    runs=str(tmp_path / "runs"),
+    report=str(tmp_path / "out" / "README.md"),
+    networks=("gcnn", "relaxed", "rpp"),
+  )
+  text = study.declaration(spec)
+  rows = [line for line in text.splitlines() if line.startswith("| ") and " - " in line]
+  # relaxed - gcnn and relaxed - rpp on the original and both variants; no mlp, so no gcnn - mlp
+  assert len(rows) == 6, rows
+  assert "| relaxed on CartPoleSwingup-v0:repeat:1 - rpp on CartPoleSwingup-v0:repeat:1 |" in rows
+  assert "| relaxed on CartPoleSwingup-v0 - gcnn on CartPoleSwingup-v0 |" in rows
+  assert not any("mlp" in row for row in rows)
+  assert "seeds 0-1 for every arm" in text and "100 env steps per run" in text
+
+
+def test_a_declared_report_reads_as_declared_in_the_index(tmp_path):
+  from tf_equirl.experiments import registry
+
+  spec = study.ContinuousSpec(
+    grids=(_grid(),), runs=str(tmp_path / "runs"), report=str(tmp_path / "out" / "README.md")
+  )
+  path = study.declare(spec)
+  with open(path, encoding="utf-8") as f:
+    text = f.read()
+  assert study.declaration(spec) in text and study.PENDING in text
+  assert registry.status(path, "cmd").startswith("declared, not run yet")
+
+
+def test_committed_continuous_declarations_are_those_the_registry_declares(tmp_path):
+  """Each continuous-control study folder that holds a declaration (no results yet) holds the
+  one its registry entry writes now: its variants, seeds and budget are the registry's."""
+  import os
+
+  from tf_equirl import provenance
+  from tf_equirl.experiments import registry
+
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  names = [n for n in registry.names() if n.startswith("continuous_") and n != "continuous_pixels"]
+  assert names == [
+    "continuous_pendulum",
+    "continuous_swingup",
+    "continuous_acrobot",
+    "continuous_reacher",
+  ]
+  for name in names:
+    committed = os.path.join(repo, "results", name, "README.md")
+    if provenance.read(committed) is not None:
+      continue  # the study has run: its report starts with the same declaration
+    target = registry.Target(
+      folder=str(tmp_path / name), runs=str(tmp_path / "runs"), command=registry.study_command(name)
+    )
+    with open(study.declare(registry.get(name).full(target)), encoding="utf-8") as f:
+      fresh = f.read()
+    with open(committed, encoding="utf-8") as f:
+      assert f.read() == fresh, f"results/{name}: run reproduce_continuous --declare_only"

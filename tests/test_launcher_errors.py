@@ -46,6 +46,16 @@ BAD = [
   ),
   ("reproduce_ppo", ["--seeds=0"], "--seeds=0: 0 is not a positive integer"),
   ("reproduce_approx", ["--catch_noise=x"], "--catch_noise must be numbers"),
+  (
+    "reproduce_continuous",
+    ["--tasks=pendulum,cheetah"],
+    "--tasks must be a non-empty comma-separated list of pendulum, swingup, acrobot, reacher",
+  ),
+  (
+    "reproduce_continuous",
+    ["--observation=pixels", "--tasks=pendulum"],
+    "--tasks selects state studies; the pixel study has one task",
+  ),
   ("reproduce_ppo", ["--seeds=1", "--results={file}"], "is a file; expected a folder"),
   ("train_transition", ["--out={file}/below"], "is not writable"),
 ]

@@ -16,6 +16,7 @@ import numpy as np
 from tf_equirl import results, stats
 
 __all__ = [
+  "PENDING",
   "at_step",
   "compared",
   "comparisons_text",
@@ -24,6 +25,11 @@ __all__ = [
   "against_reference",
   "seeds_of",
 ]
+
+PENDING = "_Declared; the arms have not been trained yet: the results follow when the study runs._"
+"""The line under the declaration of a study that has not run (`declare` of
+`tf_equirl.experiments.dyna_controlled` and `continuous_study`); the results index reads it
+(`tf_equirl.experiments.registry.status`)."""
 
 
 def at_step(curves: np.ndarray, env_steps: np.ndarray, step: int) -> np.ndarray:

@@ -1,7 +1,10 @@
 """Continuous control under exact and broken symmetry (the seed's study, Park et al. 2025, 5.1).
 
-Entry point: `run(ContinuousSpec(...)) -> str`, the path of `results/continuous/README.md`
-(`python -m launchers.reproduce_all --only=continuous`). Per environment of `spec.grids`:
+Entry point: `run(ContinuousSpec(...)) -> str`, the path of its report, one per task in the
+results registry (`python -m launchers.reproduce_all --only=continuous_pendulum`, and
+`continuous_swingup`, `continuous_acrobot`, `continuous_reacher`). The report starts with
+`declaration(spec)`, the variants, arms, budgets and comparisons fixed before training
+(`declare(spec)` writes it alone). Per environment of `spec.grids`:
 
 1. Train every arm of `spec.networks` (mlp, exact G-CNN, relaxed G-CNN, RPP; the actor-critic
    of `tf_equirl.agents.ac`) for `grid.seeds` seeds on the original environment and on each
@@ -34,7 +37,7 @@ from tf_equirl.agents.ac import ACConfig
 from tf_equirl.agents.ac.experiment import run_ac_experiment
 from tf_equirl.envs.defaults import CONTINUOUS_DEFAULTS
 from tf_equirl.experiments import symmetry_gap
-from tf_equirl.experiments._compare import comparisons_section
+from tf_equirl.experiments._compare import PENDING, comparisons_section
 from tf_equirl.networks.pixel import PIXEL_ENCODER_KINDS
 from tf_equirl.testing import relaxed_weight_spread
 
@@ -42,6 +45,8 @@ __all__ = [
   "ContinuousGrid",
   "ContinuousSpec",
   "variant_name",
+  "declaration",
+  "declare",
   "run",
   "NETWORKS",
   "PIXEL_NETWORKS",
@@ -316,18 +321,19 @@ def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> st
       report.append(row)
   report.append("")
   report.append(f"![curves]({os.path.basename(png)})\n")
-  values, pairs, arm_seeds = {}, [], {}
+  values, arm_seeds = {}, {}
   for variant, nets in trained.items():
     for network, r in nets.items():
       label = f"{network} on {variant}"
       per_seed = r.final_returns.mean(axis=1) if r.final_returns.size else r.curves[:, -1]
       values[label], arm_seeds[label] = per_seed, seeds
-    pairs += [
-      (f"{a} on {variant}", f"{b} on {variant}") for a, b in PAIRS if a in nets and b in nets
-    ]
   report.append(
     comparisons_section(
-      values, pairs, arm_seeds, heading=f"### {grid.env}: comparisons", what="final return"
+      values,
+      _comparisons(spec, grid),
+      arm_seeds,
+      heading=f"### {grid.env}: comparisons",
+      what="final return",
     )
   )
   report.append(f"### {grid.env}: Theorem 1\n")
@@ -373,23 +379,91 @@ def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> st
   return "\n".join(report)
 
 
+def _comparisons(spec: ContinuousSpec, grid: ContinuousGrid) -> List[Tuple[str, str]]:
+  """The declared pairs of one grid, one family: `PAIRS` whose two arms are trained, on the
+  original environment and on every variant."""
+  variants = [variant_name(grid.env, b, s) for b, s in [(None, 0.0)] + list(grid.variants)]
+  return [
+    (f"{a} on {v}", f"{b} on {v}")
+    for v in variants
+    for a, b in PAIRS
+    if a in spec.networks and b in spec.networks
+  ]
+
+
+def declaration(spec: ContinuousSpec) -> str:
+  """The study's pre-declaration (markdown): per grid its variants, arms, seeds, budget,
+  evaluation and the comparisons its report answers; written before any arm trains."""
+  lines = [
+    "## Declaration\n",
+    "Written before any arm trains; the comparisons below are the ones the results answer.\n",
+  ]
+  for grid in spec.grids:
+    config = grid.config(grid.env, spec.networks[0])
+    variants = [f"{grid.env} (original)"] + [variant_name(grid.env, b, s) for b, s in grid.variants]
+    sigma = float(grid.final_obs_noise or 0.0)
+    lines += [
+      f"### {grid.env}\n",
+      f"- Variants: {', '.join(variants)}.",
+      f"- Arms: {', '.join(spec.networks)}; seeds 0-{grid.seeds - 1} for every arm and "
+      "variant (paired).",
+      f"- Budget: {grid.total_steps:,} env steps per run (action repeat "
+      f"{config.action_repeat}).",
+      f"- Evaluation: the mean action for {config.eval_episodes} episodes every "
+      f"{grid.eval_every:,} env steps (the curves); after training {config.final_episodes} "
+      "episodes per seed"
+      + (f", clean and with N(0, {sigma:g}^2) noise on each observation entry" if sigma else "")
+      + "."
+      + (
+        f" Env steps until the periodic evaluation first reaches {grid.threshold:g}."
+        if grid.threshold is not None
+        else ""
+      ),
+      "- Measure compared: each seed's mean final return. Statistics: "
+      "`tf_equirl.stats.compare`, paired over seeds, percentile-bootstrap 95 % intervals, "
+      "Holm's correction over this task's comparisons:",
+      "",
+      "| comparison |",
+      "|---|",
+      *[f"| {a} - {b} |" for a, b in _comparisons(spec, grid)],
+      "",
+    ]
+  return "\n".join(lines)
+
+
+def _heading(spec: ContinuousSpec) -> str:
+  pixels = spec.observation == "pixels"
+  return (
+    "# Continuous control"
+    + " from pixels" * pixels
+    + ": exact, relaxed and residual-pathway "
+    + ("encoders" if pixels else "actor-critics")
+    + "\n\n"
+    + (f"Command: `{spec.command}`\n\n" if spec.command else "")
+    + (_PIXEL_PREAMBLE if pixels else _PREAMBLE)
+  )
+
+
+def declare(spec: ContinuousSpec) -> str:
+  """Writes the report's heading, `declaration(spec)` and `PENDING` (nothing trains);
+  returns the report's path."""
+  folder = os.path.dirname(os.path.abspath(spec.report))
+  os.makedirs(folder, exist_ok=True)
+  notes = results.kept_notes(spec.report)
+  with open(spec.report, "w", encoding="utf-8") as f:
+    f.write(_heading(spec) + declaration(spec) + "\n" + PENDING + "\n" + notes)
+  return spec.report
+
+
 def run(spec: ContinuousSpec) -> str:
-  """Runs the study and writes its results file; returns its path."""
+  """Runs the study and writes its results file (heading, declaration, a section per grid);
+  returns its path."""
   folder = os.path.dirname(os.path.abspath(spec.report))
   os.makedirs(folder, exist_ok=True)
   sections: List[str] = [_grid_section(spec, grid, folder) for grid in spec.grids]
   notes = results.kept_notes(spec.report)
   with open(spec.report, "w", encoding="utf-8") as f:
-    pixels = spec.observation == "pixels"
-    f.write(
-      "# Continuous control"
-      + " from pixels" * pixels
-      + ": exact, relaxed and residual-pathway "
-      + ("encoders" if pixels else "actor-critics")
-      + "\n\n"
-    )
-    f.write(f"Command: `{spec.command}`\n\n" if spec.command else "")
-    f.write(_PIXEL_PREAMBLE if pixels else _PREAMBLE)
+    f.write(_heading(spec) + declaration(spec) + "\n")
     f.write("\n".join(sections))
     f.write(notes)
   return spec.report

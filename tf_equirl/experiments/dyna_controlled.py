@@ -50,6 +50,7 @@ from tf_equirl.agents.dyna.config import DynaConfig, default_dyna_config
 from tf_equirl.agents.dyna.matched import matched_ppo_config
 from tf_equirl.agents.ppo.config import PPOConfig
 from tf_equirl.experiments._arms import check_backend, train_arms
+from tf_equirl.experiments._compare import PENDING
 from tf_equirl.runner import Arm
 
 __all__ = [
@@ -97,10 +98,6 @@ _WORLD_MODEL = {
   "dyna_untrained": "mlp",
 }
 _WORLD_MODEL.update({f"{arm}{_OUTCOME}": _WORLD_MODEL[arm] for arm in _LEARNED})
-
-PENDING = "_Declared; the arms have not been trained yet: the results follow when the study runs._"
-"""The line under the declaration of a study that has not run (`declare`); the results index
-(`tf_equirl.experiments.registry.status`) reports such a file as declared, not run."""
 
 FINDING_PREFIX = "Finding: "
 """How the report's one-sentence answer (`finding`) starts; the README quotes that line."""

@@ -603,49 +603,65 @@ def _approx() -> Dict[str, Any]:
   )
 
 
-def _continuous() -> Dict[str, Any]:
+# One continuous-control study per task, each regenerated on its own: the four together are
+# 640 runs (arms x variants x seeds) and 182 million env steps, and a task's report lands as
+# soon as its own runs are done.
+_CONTINUOUS_TASKS = (
+  ("continuous_pendulum", "Pendulum-v1", "Pendulum"),
+  ("continuous_swingup", "CartPoleSwingup-v0", "CartPole swing-up"),
+  ("continuous_acrobot", "AcrobotSwingup-v0", "Acrobot swing-up"),
+  ("continuous_reacher", "Reacher-v0", "Reacher"),
+)
+
+
+def _continuous_grid(env: str):
+  """The full-budget grid of one continuous-control task."""
+  # pylint: disable-next=import-outside-toplevel
+  from tf_equirl.experiments.continuous_study import ContinuousGrid
+
+  grids = {
+    # Pendulum's 200-step episodes: evaluations every 5,000 env steps, exploration noise over
+    # 10,000 agent steps (the schedule of docs/continuous_control.md's Pendulum run).
+    "Pendulum-v1": ContinuousGrid(
+      "Pendulum-v1",
+      (("reflect", 1.0), ("repeat", 1.0)),
+      16,
+      50_000,
+      eval_every=5_000,
+      threshold=-200.0,
+      overrides=dict(noise_steps=10_000, random_steps=1_000),
+    ),
+    "CartPoleSwingup-v0": ContinuousGrid(
+      "CartPoleSwingup-v0",
+      (("gravity", 1.0), ("reflect", 1.0), ("repeat", 1.0)),
+      16,
+      300_000,
+      threshold=700.0,
+    ),
+    "AcrobotSwingup-v0": ContinuousGrid(
+      "AcrobotSwingup-v0",
+      (("gravity", 1.0), ("repeat", 1.0)),
+      8,
+      500_000,
+      overrides=dict(noise_steps=250_000),
+    ),
+    "Reacher-v0": ContinuousGrid(
+      "Reacher-v0",
+      (("reflect", 1.0), ("repeat", 1.0)),
+      8,
+      500_000,
+      overrides=dict(noise_steps=250_000),
+    ),
+  }
+  return grids[env]
+
+
+def _continuous(name: str, env: str) -> Dict[str, Any]:
   # pylint: disable-next=import-outside-toplevel
   from tf_equirl.experiments import continuous_study as study
 
   def full(t: Target):
-    grid = study.ContinuousGrid
-    return study.ContinuousSpec(
-      grids=(
-        # Pendulum's 200-step episodes: evaluations every 5,000 env steps, exploration noise
-        # over 10,000 agent steps (the schedule of docs/continuous_control.md's Pendulum run).
-        grid(
-          "Pendulum-v1",
-          (("reflect", 1.0), ("repeat", 1.0)),
-          16,
-          50_000,
-          eval_every=5_000,
-          threshold=-200.0,
-          overrides=dict(noise_steps=10_000, random_steps=1_000),
-        ),
-        grid(
-          "CartPoleSwingup-v0",
-          (("gravity", 1.0), ("reflect", 1.0), ("repeat", 1.0)),
-          16,
-          300_000,
-          threshold=700.0,
-        ),
-        grid(
-          "AcrobotSwingup-v0",
-          (("gravity", 1.0), ("repeat", 1.0)),
-          8,
-          500_000,
-          overrides=dict(noise_steps=250_000),
-        ),
-        grid(
-          "Reacher-v0",
-          (("reflect", 1.0), ("repeat", 1.0)),
-          8,
-          500_000,
-          overrides=dict(noise_steps=250_000),
-        ),
-      ),
-      **t.fields(results=False),
-    )
+    return study.ContinuousSpec(grids=(_continuous_grid(env),), **t.fields(results=False))
 
   def quick(t: Target):
     tiny = dict(
@@ -659,12 +675,12 @@ def _continuous() -> Dict[str, Any]:
       jit_compile=False,
     )
     grid = study.ContinuousGrid(
-      "Pendulum-v1",
-      (("repeat", 1.0),),
+      env,
+      _continuous_grid(env).variants[-1:],
       2,
       200,
       eval_every=200,
-      threshold=-1_000.0,
+      threshold=-1_000.0 if env == "Pendulum-v1" else None,
       final_obs_noise=0.05,
       overrides=tiny,
     )
@@ -681,7 +697,7 @@ def _continuous() -> Dict[str, Any]:
     quick=quick,
     run=study.run,
     seed_list=lambda spec: range(max(g.seeds for g in spec.grids)),
-    command="python -m launchers.reproduce_all --only=continuous",
+    command=f"python -m launchers.reproduce_continuous --tasks={name.split('_', 1)[1]}",
   )
 
 
@@ -1071,14 +1087,19 @@ def _studies() -> Tuple[Study, ...]:
       "world models 30 epochs",
       _approx(),
     ),
-    (
-      "continuous",
-      "Continuous control: mlp, exact, relaxed and RPP actor-critics on Pendulum, the "
-      "swing-ups and Reacher, original and broken, with Theorem 1's bound",
-      "Approximate equivariance",
-      "0-15 per arm and variant (Pendulum, CartPole swing-up), 0-7 (Acrobot, Reacher)",
-      "Pendulum 50,000 env steps; CartPole swing-up 300,000; Acrobot and Reacher 500,000",
-      _continuous(),
+    *(
+      (
+        name,
+        f"Continuous control on {words}: mlp, exact, relaxed and RPP actor-critics on the "
+        "original task and its symmetry-breaking variants, with Theorem 1's bound",
+        "Approximate equivariance",
+        f"0-{_continuous_grid(env).seeds - 1} per arm and variant",
+        f"{_continuous_grid(env).total_steps:,} env steps per run; variants "
+        + ", ".join(b for b, _ in _continuous_grid(env).variants)
+        + " at strength 1",
+        _continuous(name, env),
+      )
+      for name, env, words in _CONTINUOUS_TASKS
     ),
     (
       "continuous_pixels",
@@ -1297,7 +1318,7 @@ _COMMAND = re.compile(r"Command:\s*`([^`]+)`")
 
 
 _DECLARED = "_Declared; the arms have not been trained yet"
-"""The start of `tf_equirl.experiments.dyna_controlled.PENDING`: a study declared, not run."""
+"""The start of `tf_equirl.experiments._compare.PENDING`: a study declared, not run."""
 
 
 def status(path: str, regenerate: str) -> str:
