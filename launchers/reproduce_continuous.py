@@ -17,7 +17,6 @@ registry (`python -m launchers.reproduce_all --list`, studies `continuous_<task>
 `<--runs>/<study>/` (finished seeds there are reused, so an interrupted study continues).
 """
 
-import os
 import sys
 
 from absl import app, flags
@@ -60,12 +59,8 @@ def main(argv):
     studies = [f"continuous_{task}" for task in dict.fromkeys(_TASKS_FLAG.value)]
   if _DECLARE_ONLY.value:
     for study in studies:
-      target = registry.Target(
-        folder=os.path.join(_RESULTS.value, study),
-        runs=os.path.join(_RUNS.value, study),
-        command=registry.study_command(study),
-      )
-      print(f"wrote {continuous_study.declare(registry.get(study).full(target))}")
+      spec = registry.full_config(study, _RESULTS.value, _RUNS.value)
+      print(f"wrote {continuous_study.declare(spec)}")
     return
   command = "python -m launchers.reproduce_continuous " + " ".join(sys.argv[1:])
   for study in studies:

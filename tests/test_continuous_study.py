@@ -136,10 +136,8 @@ def test_committed_continuous_declarations_are_those_the_registry_declares(tmp_p
     committed = os.path.join(repo, "results", name, "README.md")
     if provenance.read(committed) is not None:
       continue  # the study has run: its report starts with the same declaration
-    target = registry.Target(
-      folder=str(tmp_path / name), runs=str(tmp_path / "runs"), command=registry.study_command(name)
-    )
-    with open(study.declare(registry.get(name).full(target)), encoding="utf-8") as f:
+    spec = registry.full_config(name, str(tmp_path / "results"), str(tmp_path / "runs"))
+    with open(study.declare(spec), encoding="utf-8") as f:
       fresh = f.read()
     with open(committed, encoding="utf-8") as f:
       assert f.read() == fresh, f"results/{name}: run reproduce_continuous --declare_only"

@@ -1268,6 +1268,16 @@ def strip_header(text: str) -> str:
   return _HEADER.sub("", text, count=1)
 
 
+def full_config(name: str, root: str = "results", runs: str = "runs") -> Any:
+  """The full-budget config of study `name`, writing into `<root>/<name>/` with its runs in
+  `<runs>/<name>/` and `study_command(name)` as its command (what `run_study` would run,
+  e.g. for a study's `declare`)."""
+  target = Target(
+    folder=os.path.join(root, name), runs=os.path.join(runs, name), command=study_command(name)
+  )
+  return get(name).full(target)
+
+
 def run_study(
   name: str,
   root: str = "results",

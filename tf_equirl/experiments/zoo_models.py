@@ -64,7 +64,7 @@ ENTRIES = (
 # further ACConfig fields). Pendulum: the schedule of docs/continuous_control.md's Pendulum
 # run (exploration noise over 10,000 agent steps after 1,000 random ones).
 _PENDULUM = dict(eval_every=5_000, noise_steps=10_000, random_steps=1_000)
-AC_ENTRIES = (
+AC_ENTRIES: Tuple[Tuple[str, str, str, int, float, Dict[str, Any]], ...] = (
   ("Pendulum-v1", "pendulum", "mlp", 50_000, -200.0, _PENDULUM),
   ("Pendulum-v1", "pendulum", "gcnn", 50_000, -200.0, _PENDULUM),
   # CartPole swing-up: the agent's defaults for the task (those of results/continuous_swingup)
