@@ -308,6 +308,16 @@ def _plot_band(ax, env_steps: np.ndarray, curves, window: int, alpha: float = 0.
   return line
 
 
+_LINESTYLES = ("-", "--", ":", "-.")
+
+
+def line_style(index: int) -> Dict[str, Any]:
+  """Colour and line style of the `index`-th curve of a figure: matplotlib's ten default
+  colours, then the same colours dashed, dotted and dash-dotted, so that up to 40 curves of
+  one figure never share both."""
+  return dict(color=f"C{index % 10}", linestyle=_LINESTYLES[(index // 10) % len(_LINESTYLES)])
+
+
 def pyplot():
   """`matplotlib.pyplot` on the file-only Agg backend, imported on first use (about half a
   second; `run_experiment` does it in a thread while XLA compiles)."""
@@ -333,15 +343,11 @@ def plot_curves(
   plt = pyplot()
 
   fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-  for label, c in curves.items():
+  for index, (label, c) in enumerate(curves.items()):
     c = np.asarray(c, dtype=np.float64)
-    line = _plot_band(left, env_steps, c, window, label=f"{label} ({c.shape[0]} seeds)")
-    right.plot(
-      env_steps,
-      moving_average(worst_decile_cumulative(c), window),
-      label=label,
-      color=line.get_color(),
-    )
+    style = line_style(index)
+    _plot_band(left, env_steps, c, window, label=f"{label} ({c.shape[0]} seeds)", **style)
+    right.plot(env_steps, moving_average(worst_decile_cumulative(c), window), label=label, **style)
   left.set(xlabel="environment steps", ylabel="episodic return", title="mean +- 2 standard errors")
   right.set(
     xlabel="environment steps", ylabel="cumulative mean return", title="worst 10 % of seeds"
@@ -373,12 +379,12 @@ def plot_curve_panels(
   cols = min(3, len(panels))
   rows = int(math.ceil(len(panels) / cols))
   fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
-  colours: Dict[str, Any] = {}
+  styles: Dict[str, Dict[str, Any]] = {}
   for ax, (name, curves) in zip(axes.flat, panels.items()):
     for label, c in curves.items():
       steps, c = c if isinstance(c, tuple) else (env_steps, c)
-      line = _plot_band(ax, steps, c, window, alpha=0.2, label=label, color=colours.get(label))
-      colours.setdefault(label, line.get_color())
+      style = styles.setdefault(label, line_style(len(styles)))
+      _plot_band(ax, steps, c, window, alpha=0.2, label=label, **style)
     ax.set(title=name, xlabel="environment steps", ylabel="episodic return")
     ax.grid(alpha=0.3)
   for ax in list(axes.flat)[len(panels) :]:
