@@ -188,6 +188,16 @@ def test_a_declared_study_reads_as_declared_in_the_results_index(tmp_path):
   assert registry.status(path, "cmd").startswith("declared, not run yet")
 
 
+def test_rewriting_the_report_keeps_its_hand_written_notes(tmp_path):
+  path = study.declare(_config(tmp_path))
+  with open(path, "a", encoding="utf-8") as f:
+    f.write("\n## Notes\n\n- Read the second measure.\n")
+  for _ in range(2):
+    text = open(study.declare(_config(tmp_path)), encoding="utf-8").read()
+    assert text.count("## Notes\n\n- Read the second measure.") == 1
+    assert text.index(study.PENDING) < text.index("## Notes")
+
+
 def test_the_finding_counts_the_readings_of_both_measures(tmp_path):
   """On synthetic seeds where dyna_gcnn is clearly better than PPO on both measures and
   dyna_mlp is indistinguishable from it, the sentence counts one comparison per arm and

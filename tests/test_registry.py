@@ -210,6 +210,20 @@ def test_run_study_writes_provenance_then_the_report_and_replaces_an_old_header(
   assert registry.strip_header(again).startswith("# Fake")
 
 
+def test_run_study_keeps_the_notes_of_the_last_report(tmp_path, monkeypatch):
+  """A study whose writer does not keep the hand-written notes still keeps them: run_study
+  carries them over, once."""
+  _fake_study(monkeypatch, "# Fake\n")
+  root, runs = str(tmp_path / "results"), str(tmp_path / "runs")
+  path = registry.run_study("fake", root=root, runs=runs, quick=True)
+  with open(path, "a", encoding="utf-8") as f:
+    f.write("\n## Notes\n\n- What the table does not say.\n")
+  for _ in range(2):
+    text = open(registry.run_study("fake", root=root, runs=runs, quick=True)).read()
+    assert text.count("## Notes\n\n- What the table does not say.") == 1
+    assert text.index("| 1 | 2 |") < text.index("## Notes")
+
+
 def test_a_study_below_the_thesis_budget_says_so_with_the_cost_of_that_budget(
   tmp_path, monkeypatch
 ):

@@ -488,9 +488,11 @@ def _tuning_table(config: ControlledDynaConfig, tuning: Tuning) -> str:
 
 
 def _write(path: str, text: str) -> None:
+  """Writes `text` into the report at `path`, keeping its hand-written notes."""
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  notes = results.kept_notes(path)
   with open(path, "w", encoding="utf-8") as f:
-    f.write(text)
+    f.write(text + notes)
 
 
 def _heading(config: ControlledDynaConfig) -> str:

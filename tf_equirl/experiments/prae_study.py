@@ -333,8 +333,9 @@ def run(study: PRAEStudyConfig) -> str:
       for name in _baselines(study, task):
         rows[(task, budget, name)] = _baseline_rows(study, task, budget, name)
   os.makedirs(os.path.dirname(os.path.abspath(study.report)), exist_ok=True)
+  notes = results.kept_notes(study.report)
   with open(study.report, "w", encoding="utf-8") as f:
-    f.write(_report(study, rows))
+    f.write(_report(study, rows) + notes)
   return study.report
 
 

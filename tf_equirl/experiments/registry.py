@@ -1307,6 +1307,9 @@ def run_study(
   # Finished runs are reused only by the same code (runs.seed_fingerprint): the invocations
   # that count towards the report's wall time are those of this code version and command.
   key = f"{runs_lib.code_version()} {command}"
+  # The hand-written notes of the last report survive the new one, whether or not the
+  # study's own writer keeps them.
+  notes = results.kept_notes(target.report)
   with provenance.WallLedger(target.runs, key) as ledger:
     path = study.run(config)
     wall, invocations = ledger.total()
@@ -1315,6 +1318,8 @@ def run_study(
   record = provenance.collect(command, study.seed_list(config), wall, invocations)
   if body.startswith(_CUT_START):  # a report that keeps its file keeps the last run's note
     body = body.split("\n\n", 1)[1] if "\n\n" in body else ""
+  if notes and "\n" + results.NOTES_HEADING not in body:
+    body = body.rstrip("\n") + "\n" + notes
   cut = "" if quick or study.cut is None else study.cut.note(wall) + "\n"
   with open(target.report, "w", encoding="utf-8") as f:
     f.write(provenance.header(record) + "\n" + cut + body)
