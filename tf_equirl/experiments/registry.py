@@ -1428,6 +1428,13 @@ def results_index(root: Optional[str] = None, page_dir: Optional[str] = None) ->
     "any source file of the library starts the study afresh. `--jobs=N` runs N of the "
     "selected studies at once.",
     "",
+    "To go on changing the library while a study of several hours runs, run it from a "
+    "checkout of one commit (`git worktree add --detach ../study <commit>`, then the command "
+    "there with `--runs` in a folder outside both checkouts) and copy `results/<name>/` "
+    "back when it ends: its provenance names that commit, which must be an ancestor of the "
+    "commit the report lands on (`tests/test_registry.py` checks). A report's hand-written "
+    "`## Notes` section survives regeneration; read it again against the new figures.",
+    "",
     "This page is generated from the registry (`tf_equirl.experiments.registry`) by "
     f"`{LAUNCHER} --index`; the numbers live in the files.",
     "",
