@@ -19,6 +19,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ("tools/ppo_profile.py", ["--quick", "--env=Catch-v0"], "steps/s"),
     ("benchmarks/train_step_forms.py", ["--quick"], "us/step"),
     ("benchmarks/pixel_encoders.py", ["--quick"], "| graph |"),
+    ("benchmarks/prae_planning.py", ["--quick"], "matvec / library"),
     (
       "benchmarks/seed_batch.py",
       ["--total_steps=1024", "--seed_counts=2", "--sequential_seeds=1"],

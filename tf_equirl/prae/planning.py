@@ -60,8 +60,12 @@ class Plan:
 
 @tf.function(jit_compile=True)
 def _value_iteration(transitions, rewards, gamma, sweeps):
+  # Each sweep is one [A N, N] x [N, 1] matrix product: XLA's CPU matrix-vector product inside
+  # a loop runs several times slower on a thousand prototypes (`benchmarks/prae_planning.py`).
+  flat = tf.reshape(transitions, [-1, tf.shape(transitions)[2]])
+
   def sweep(values):
-    return rewards + gamma * tf.linalg.matvec(transitions, values)  # [A, N]
+    return rewards + gamma * tf.reshape(tf.matmul(flat, values[:, None]), tf.shape(rewards))
 
   def body(k, values, q):
     q = sweep(values)
