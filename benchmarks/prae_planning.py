@@ -6,8 +6,8 @@ prototypes and 4 actions.
   python benchmarks/prae_planning.py
   python benchmarks/prae_planning.py --prototypes=256,1025 --sweeps=500 --repeats=5
 
-Each form is timed after a first call of each shape (which compiles), the two forms one after
-the other for each size in one run; the values of the two forms are printed beside the times (they agree to float
+Each form is timed after a first call of each shape (which compiles), the two forms
+alternately in one run; the values of the two forms are printed beside the times (they agree to float
 rounding). Asserts nothing: a benchmark, not a test.
 """
 
@@ -55,14 +55,18 @@ def _mdp(n: int, num_actions: int, seed: int):
   return transitions, rewards
 
 
-def _seconds(fn, args, repeats: int) -> float:
-  fn(*args)[0].numpy()  # compiles this shape
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
+def _alternating_seconds(forms, args, repeats: int):
+  """Median seconds per call of each form, timed alternately (form 1, form 2, form 1, ...)
+  after a first call of each (which compiles)."""
+  for fn in forms:
     fn(*args)[0].numpy()
-    times.append(time.perf_counter() - start)
-  return float(np.median(times))
+  times: list = [[] for _ in forms]
+  for _ in range(repeats):
+    for fn, spent in zip(forms, times):
+      start = time.perf_counter()
+      fn(*args)[0].numpy()
+      spent.append(time.perf_counter() - start)
+  return [float(np.median(spent)) for spent in times]
 
 
 def main(argv):
@@ -81,8 +85,11 @@ def main(argv):
       tf.constant(0.9, tf.float32),
       tf.constant(sweeps),
     )
-    library = _seconds(planning._value_iteration, args, repeats)  # pylint: disable=protected-access
-    matvec = _seconds(_matvec_form, args, repeats)
+    library, matvec = _alternating_seconds(
+      (planning._value_iteration, _matvec_form),  # pylint: disable=protected-access
+      args,
+      repeats,
+    )
     ours = planning.value_iteration(transitions, rewards, 0.9, sweeps).values
     theirs = _matvec_form(*args)[0].numpy()
     print(
