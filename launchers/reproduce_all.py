@@ -6,6 +6,8 @@
   python -m launchers.reproduce_all --quick --jobs=2         # the same, two studies at a time
   python -m launchers.reproduce_all --quick --out=/tmp/quick --only=ppo_catch,dyna_catch
   python -m launchers.reproduce_all --index                  # rewrite docs/results.md
+  python -m launchers.reproduce_all --only=prae_keyroom --export_records=/tmp/records
+  python -m launchers.reproduce_all --only=prae_keyroom --import_records=/tmp/records
 
 Each study writes `<out>/<name>/README.md`, which starts with its provenance record (commit,
 date, libraries, machine, seeds, wall time and the exact command, `python -m
@@ -15,6 +17,13 @@ data beside it. Per-seed runs, datasets and other intermediate files go to `<run
 then sums every invocation of that code and command, kept in `<runs>/<name>/invocations.json`). The studies are `tf_equirl.experiments.registry`; with
 `--quick` every study runs on tiny budgets (2 seeds, a few thousand steps, 1 epoch, the
 smallest grid), making the datasets it needs, into a temporary folder unless --out is given.
+
+A study whose report needs only its run records (`Study.records`: the PRAE and continuous
+studies) can go on on another machine: `--export_records=DIR` copies the records of its
+finished seeds (`tf_equirl.runs.copy_records`: JSON and CSV files, no models, datasets or
+checkpoints) from `<runs>/<name>/` into `DIR` and exits; `--import_records=DIR` copies them
+into `<runs>/<name>/` first and then runs the study, which trains only what the records lack.
+The records carry their fingerprints, so only a checkout of the same code reuses them.
 
 When several studies are selected, each runs in a process of its own (this launcher with
 `--only=<name>`), so one study's compiled programs and datasets are freed before the next
@@ -34,6 +43,7 @@ import time
 from absl import app, flags
 
 from launchers import common
+from tf_equirl import runs as runs_lib
 from tf_equirl.experiments import registry
 
 _ONLY = flags.DEFINE_list("only", None, "Studies to run (default: all); see --list.")
@@ -69,6 +79,18 @@ _JOBS = flags.DEFINE_integer(
   "to <runs>/<name>/reproduce.log, printed as each ends). Above one, the wall times of the "
   "provenance records include the sharing of the CPU.",
   lower_bound=1,
+)
+_EXPORT = flags.DEFINE_string(
+  "export_records",
+  None,
+  "Copy the run records of the one --only study (one whose report needs only them) from "
+  "<runs>/<name>/ into this folder, and exit.",
+)
+_IMPORT = flags.DEFINE_string(
+  "import_records",
+  None,
+  "Copy run records (made by --export_records) from this folder into <runs>/<name>/ of the "
+  "one --only study, then run it.",
 )
 _COMPILATION = common.define_compilation_flags(xla_runtime=False)
 
@@ -114,6 +136,19 @@ def main(argv):
     os.path.join(scratch, "runs") if _QUICK.value else os.path.join("runs", "reproduce_all")
   )
   common.check_output_folders(out=out, runs=runs)
+  if _EXPORT.value or _IMPORT.value:
+    name = records_study(names, _EXPORT.value, _IMPORT.value)
+    if _EXPORT.value:
+      source = os.path.join(runs, name)
+      if not os.path.isdir(source):
+        raise app.UsageError(f"--export_records: {source!r} holds no runs of {name}.")
+      copied = runs_lib.copy_records(source, _EXPORT.value)
+      print(f"copied {len(copied)} records of {name} into {_EXPORT.value}")
+      return
+    if not os.path.isdir(_IMPORT.value):
+      raise app.UsageError(f"--import_records: {_IMPORT.value!r} is not a folder of records.")
+    copied = runs_lib.copy_records(_IMPORT.value, os.path.join(runs, name))
+    print(f"copied {len(copied)} records of {name} into {os.path.join(runs, name)}", flush=True)
   with common.usage_errors():  # every config is checked before anything trains
     for name in names:
       study = registry.get(name)
@@ -134,6 +169,27 @@ def main(argv):
       f"{len(failed)} of {len(names)} studies failed: {', '.join(failed)}; "
       f"rerun one with --only=<name> to see its error alone."
     )
+
+
+def records_study(names, export, import_):
+  """The one study `--export_records` / `--import_records` apply to.
+
+  Raises:
+    app.UsageError: both flags, not exactly one study, or a study whose report needs more
+      than its records.
+  """
+  if export and import_:
+    raise app.UsageError("--export_records and --import_records: pass one of them.")
+  flag = "--export_records" if export else "--import_records"
+  if len(names) != 1:
+    raise app.UsageError(f"{flag} needs exactly one study in --only, received {len(names)}.")
+  if not registry.get(names[0]).records:
+    able = [n for n in registry.names() if registry.get(n).records]
+    raise app.UsageError(
+      f"{flag}: the report of {names[0]} needs more than its run records (models or "
+      f"datasets); the studies that go on from records are: {', '.join(able)}."
+    )
+  return names[0]
 
 
 def run_processes(names, out, runs, jobs):

@@ -2,6 +2,8 @@
 returns against NumPy, determinism, one trace per run, config errors, and learning."""
 
 import dataclasses
+import json
+import os
 
 import numpy as np
 import pytest
@@ -344,16 +346,40 @@ def test_experiment_reports_the_best_policy_and_resumes_its_final_evaluation(tmp
 
   cfg = dataclasses.replace(SMALL, total_steps=2000, final_episodes=4, final_obs_noise=0.0)
   out = str(tmp_path / "run")
-  first = run_ac_experiment(cfg, [0, 1], out, save_models=False, env=PointMass(1))
+  calls = []
+
+  def on_seed_trained(seed, actor, critic, folder):
+    with open(os.path.join(folder, "run.json"), encoding="utf-8") as f:
+      finished = json.load(f)["seeds"]
+    calls.append((seed, actor, critic, folder, str(seed) in finished))
+
+  first = run_ac_experiment(
+    cfg, [0, 1], out, save_models=False, env=PointMass(1), on_seed_trained=on_seed_trained
+  )
+  # Once per trained seed, with its models, before the seed is recorded as finished.
+  assert [(c[0], c[3], c[4]) for c in calls] == [(0, out, False), (1, out, False)]
+  assert all(isinstance(c[1], tf.keras.Model) and isinstance(c[2], tf.keras.Model) for c in calls)
+  assert calls[0][1] is not calls[0][2]
   assert first.final_returns.shape == (2, 4) and first.final_noisy_returns.shape == (2, 0)
   best = first.best
   i = int(np.argmax(first.curves[:, -1]))
   assert best["seed"] == [0, 1][i]
   assert best["final"] == pytest.approx(np.mean(first.final_returns[i]))
   assert np.isnan(best["final_noisy"])
-  again = run_ac_experiment(cfg, [0, 1], out, save_models=False, resume=True, env=PointMass(1))
+  again = run_ac_experiment(
+    cfg,
+    [0, 1],
+    out,
+    save_models=False,
+    resume=True,
+    env=PointMass(1),
+    on_seed_trained=on_seed_trained,
+  )
+  assert len(calls) == 2  # the resumed seeds did not train
   np.testing.assert_array_equal(again.final_returns, first.final_returns)
   assert again.summary["final_eval"] == pytest.approx(first.final_returns.mean())
+  with pytest.raises(ValueError, match="on_seed_trained needs an out_dir"):
+    run_ac_experiment(cfg, [0], None, env=PointMass(1), on_seed_trained=on_seed_trained)
 
 
 def test_parallel_envs_and_action_repeat_count_env_steps():

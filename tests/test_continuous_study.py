@@ -141,3 +141,27 @@ def test_committed_continuous_declarations_are_those_the_registry_declares(tmp_p
       fresh = f.read()
     with open(committed, encoding="utf-8") as f:
       assert f.read() == fresh, f"results/{name}: run reproduce_continuous --declare_only"
+
+
+def test_a_seed_analysis_is_read_from_its_record_or_named_missing(tmp_path):
+  import json
+
+  import numpy as np
+
+  out = tmp_path / "arm"
+  (out / "seed_0").mkdir(parents=True)
+  (out / "run.json").write_text(json.dumps({"seeds": {"0": {"fingerprint": "f0"}}}))
+  samples = (np.zeros((3, 2), np.float32), np.ones((3, 1), np.float32))
+  record = {"lipschitz": 1.5, "gap_mean": 0.0, "gap_max": 0.0, "spreads": {}}
+  analysis = out / "seed_0" / study.ANALYSIS_FILE
+  analysis.write_text(
+    json.dumps(dict(record, fingerprint="f0", samples=study._samples_key(samples)))
+  )
+  got = study._seed_analysis(str(out), 0, None, samples, pixels=False)
+  assert {k: got[k] for k in record} == record  # no model was needed
+  # Measured for another run of the seed, or on other samples: measured again from the models,
+  # which are not there.
+  for fingerprint, other in (("f1", samples), ("f0", (samples[0] + 1, samples[1]))):
+    (out / "run.json").write_text(json.dumps({"seeds": {"0": {"fingerprint": fingerprint}}}))
+    with pytest.raises(FileNotFoundError, match="neither its analysis"):
+      study._seed_analysis(str(out), 0, None, other, pixels=False)

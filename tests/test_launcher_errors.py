@@ -57,6 +57,21 @@ BAD = [
     "--tasks selects state studies; the pixel study has one task",
   ),
   ("reproduce_ppo", ["--seeds=1", "--results={file}"], "is a file; expected a folder"),
+  (
+    "reproduce_all",
+    ["--only=ppo_catch", "--export_records={file}"],
+    "the report of ppo_catch needs more than its run records",
+  ),
+  (
+    "reproduce_all",
+    ["--only=prae_grid,prae_keyroom", "--export_records={file}"],
+    "--export_records needs exactly one study in --only, received 2",
+  ),
+  (
+    "reproduce_all",
+    ["--only=prae_keyroom", "--import_records={file}"],
+    "is not a folder of records",
+  ),
   ("train_transition", ["--out={file}/below"], "is not writable"),
 ]
 

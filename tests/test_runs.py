@@ -367,3 +367,31 @@ def test_a_sweep_reuses_a_seed_only_with_its_fingerprint(tmp_path):
   fingerprint.write_text("made-by-other-code\n")
   assert not store.has(0)
   assert RunStore.at(store.directory).has(0)
+
+
+def test_copy_records_takes_the_json_and_csv_files_and_leaves_models_and_checkpoints(tmp_path):
+  source, dest = tmp_path / "runs", tmp_path / "records"
+  kept = ["run.json", "seed_0.csv", "seed_0_final.json", "seed_0/analysis.json", "a/b/seed_3.json"]
+  left = [
+    "seed_0/actor.keras",
+    "checkpoints/seed_1/state.json",
+    "checkpoints/seed_1/ckpt-1.index",
+    "data.npz",
+    "curves.png",
+    "run.json.tmp123",
+  ]
+  for i, name in enumerate(kept + left):
+    path = source / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"file {i}")
+  copied = runs.copy_records(str(source), str(dest))
+  assert sorted(copied) == sorted(kept)
+  for name in kept:
+    assert (dest / name).read_text() == (source / name).read_text()
+  for name in left:
+    assert not (dest / name).exists()
+  with pytest.raises(FileNotFoundError, match="is not a folder of runs"):
+    runs.copy_records(str(tmp_path / "missing"), str(dest))
+  (tmp_path / "file").write_text("x")
+  with pytest.raises(runs.RunFolderError, match="is a file; expected a folder"):
+    runs.copy_records(str(source), str(tmp_path / "file"))

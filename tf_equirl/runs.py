@@ -50,6 +50,7 @@ __all__ = [
   "is_finished_run",
   "load_finished_run",
   "holds_run_record",
+  "copy_records",
 ]
 
 RUN_FILE = "run.json"
@@ -460,3 +461,41 @@ class TrainingCheckpoint:
       progress = {k: data[k] for k in data.files}
     restored = tf.nest.pack_sequence_as(carries, [h.read_value() for h in holders])
     return int(state["iterations"]), restored, progress
+
+
+# What `copy_records` copies: the small files a run is recorded and reported by.
+RECORD_SUFFIXES = (".json", ".csv")
+
+
+def copy_records(source: str, destination: str) -> List[str]:
+  """Copies the run records below `source` into `destination` (same relative paths) and
+  returns the paths copied, relative to `source`.
+
+  The records are every `.json` and `.csv` file (`run.json`, per-seed CSVs and summaries,
+  a study's per-seed rows and measurements, `invocations.json`) outside `checkpoints/`
+  folders; models, datasets, figures and checkpoints stay behind. For a study whose report
+  needs its records only (`tf_equirl.experiments.registry.Study.records`), the copy lets it
+  resume on another machine without training its finished seeds again: their fingerprints
+  (config, seed, code version, XLA runtime) travel in the records, so only a checkout of the
+  same code reuses them. A seed that was training when the records were taken starts again.
+
+  Raises:
+    FileNotFoundError: `source` is not a folder.
+    RunFolderError: `destination` is a file.
+  """
+  if not os.path.isdir(source):
+    raise FileNotFoundError(f"copy_records: {source!r} is not a folder of runs.")
+  if os.path.exists(destination) and not os.path.isdir(destination):
+    raise RunFolderError(f"copy_records: {destination!r} is a file; expected a folder.")
+  copied = []
+  for root, folders, files in os.walk(source):
+    folders[:] = sorted(f for f in folders if f != "checkpoints")
+    for name in sorted(files):
+      if not name.endswith(RECORD_SUFFIXES) or ".tmp" in name:
+        continue
+      relative = os.path.relpath(os.path.join(root, name), source)
+      target = os.path.join(destination, relative)
+      os.makedirs(os.path.dirname(target), exist_ok=True)
+      shutil.copyfile(os.path.join(root, name), target)
+      copied.append(relative)
+  return copied

@@ -25,6 +25,8 @@ results registry (`python -m launchers.reproduce_all --only=continuous_pendulum`
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -32,7 +34,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from tensorflow import keras
 
-from tf_equirl import checks, envs, results
+from tf_equirl import checks, envs, results, runs
 from tf_equirl.agents.ac import ACConfig
 from tf_equirl.agents.ac.experiment import run_ac_experiment
 from tf_equirl.envs.defaults import CONTINUOUS_DEFAULTS
@@ -211,34 +213,114 @@ def _load(out: str, seed: int):
   return actor, critic
 
 
+ANALYSIS_FILE = "analysis.json"
+
+
+def _samples_key(samples) -> str:
+  """A hash of the analysis' samples (observations or pictures, and actions)."""
+  digest = hashlib.sha256()
+  for array in samples:
+    digest.update(np.ascontiguousarray(array, np.float32).tobytes())
+  return digest.hexdigest()[:16]
+
+
+def _seed_fingerprint(out: str, seed: int) -> Optional[str]:
+  """The fingerprint `run.json` records for a finished `seed` of the run in `out`."""
+  path = os.path.join(out, runs.RUN_FILE)
+  if not os.path.exists(path):
+    return None
+  with open(path, encoding="utf-8") as f:
+    entry = json.load(f).get("seeds", {}).get(str(int(seed)), {})
+  return entry.get("fingerprint")
+
+
+def _measure_seed(actor, critic, symmetry, samples, pixels: bool) -> Dict[str, Any]:
+  """One trained seed's Theorem 1 and spread numbers (see `_analyse`)."""
+  obs, actions = samples
+  gap = symmetry_gap.critic_gap(critic, symmetry, obs, actions)
+  spreads = {
+    f"{part}/{layer}": float(value)
+    for part, model in (("actor", actor), ("critic", critic))
+    for layer, value in relaxed_weight_spread(model).items()
+  }
+  return {
+    "lipschitz": float("nan") if pixels else symmetry_gap.value_lipschitz(actor, critic, obs),
+    "gap_mean": float(gap["mean"]),
+    "gap_max": float(gap["max"]),
+    "spreads": spreads,
+  }
+
+
+def _write_seed_analysis(
+  seed: int, actor, critic, out: str, symmetry, samples, pixels: bool, fingerprint: Optional[str]
+) -> Dict[str, Any]:
+  record = dict(_measure_seed(actor, critic, symmetry, samples, pixels))
+  record.update(fingerprint=fingerprint, samples=_samples_key(samples))
+  folder = os.path.join(out, f"seed_{seed}")
+  os.makedirs(folder, exist_ok=True)
+  results.write_json(os.path.join(folder, ANALYSIS_FILE), record)
+  return record
+
+
+def _seed_analysis(out: str, seed: int, symmetry, samples, pixels: bool) -> Dict[str, Any]:
+  """`seed_<k>/analysis.json` of the run in `out` if it was measured on these samples for the
+  seed's recorded run, else measured now from the saved actor and critic (and written)."""
+  fingerprint = _seed_fingerprint(out, seed)
+  path = os.path.join(out, f"seed_{seed}", ANALYSIS_FILE)
+  if os.path.exists(path):
+    with open(path, encoding="utf-8") as f:
+      record = json.load(f)
+    if record.get("fingerprint") == fingerprint and record.get("samples") == _samples_key(samples):
+      return record
+  if not os.path.exists(os.path.join(out, f"seed_{seed}", "actor.keras")):
+    raise FileNotFoundError(
+      f"{out}: seed {seed} has finished, but neither its analysis ({path}, measured on these "
+      "samples for this run) nor its saved actor and critic are there; delete its entry in "
+      f"{runs.RUN_FILE} to train it again."
+    )
+  actor, critic = _load(out, seed)
+  return _write_seed_analysis(seed, actor, critic, out, symmetry, samples, pixels, fingerprint)
+
+
 def _analyse(
   out: str, seeds: Sequence[int], symmetry, gamma: float, gap, samples, pixels: bool
 ) -> Dict:
   """Theorem 1 numbers and relaxed spreads of one arm's trained seeds. On pixels the critic's
   gap is measured on pictures, and the Lipschitz estimate and `alpha` are left out (nan): a
-  gradient over pixel values has no common scale with `eps_P`, a distance between states."""
-  obs, actions = samples
-  lips: list = []
-  gaps: list = []
+  gradient over pixel values has no common scale with `eps_P`, a distance between states.
+  Each seed's numbers are its `analysis.json` (written as it finished training), so the
+  report needs the run records only, not the saved models (`tf_equirl.runs.copy_records`)."""
+  per_seed = [_seed_analysis(out, seed, symmetry, samples, pixels) for seed in seeds]
   spreads: Dict[str, Any] = {}
-  for seed in seeds:
-    actor, critic = _load(out, seed)
-    if not pixels:
-      lips.append(symmetry_gap.value_lipschitz(actor, critic, obs))
-    gaps.append(symmetry_gap.critic_gap(critic, symmetry, obs, actions))
-    for part, model in (("actor", actor), ("critic", critic)):
-      for layer, value in relaxed_weight_spread(model).items():
-        spreads.setdefault(f"{part}/{layer}", []).append(value)
-  lip = float(np.mean(lips)) if lips else float("nan")
+  for record in per_seed:
+    for layer, value in record["spreads"].items():
+      spreads.setdefault(layer, []).append(value)
+  lip = float("nan") if pixels else float(np.mean([r["lipschitz"] for r in per_seed]))
   return {
     "lipschitz": lip,
     "alpha": float("nan")
     if pixels
     else symmetry_gap.theorem1_alpha(gap.eps_r, gap.eps_p, gamma, lip),
-    "gap_mean": float(np.mean([g["mean"] for g in gaps])),
-    "gap_max": float(np.max([g["max"] for g in gaps])),
+    "gap_mean": float(np.mean([r["gap_mean"] for r in per_seed])),
+    "gap_max": float(np.max([r["gap_max"] for r in per_seed])),
     "spreads": spreads,
   }
+
+
+def _analysis_samples(spec: "ContinuousSpec", grid: "ContinuousGrid", name: str):
+  """`(samples, symmetry)` of variant `name`: the states (or pictures) and actions the
+  trained critics are measured on, and the environment's symmetry."""
+  if grid.observation == "pixels":
+    c = grid.config(name, spec.networks[0])
+    samples = symmetry_gap.sample_pictures(
+      name, c.image_size, c.frame_stack, max(spec.gap_envs // 16, 1), spec.gap_steps // 4 or 1
+    )
+    symmetry = envs.make(
+      name, observation="pixels", image_size=c.image_size, frame_stack=c.frame_stack
+    ).symmetry
+    return samples, symmetry
+  samples = symmetry_gap.sample_observations(name, max(spec.gap_envs // 4, 1), spec.gap_steps)
+  return samples, envs.make(name).symmetry
 
 
 def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> str:
@@ -249,30 +331,36 @@ def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> st
   gaps: Dict[str, Any] = {}
   steps: Optional[np.ndarray] = None
   gamma, repeat = 0.99, 2
+  pixels = grid.observation == "pixels"
   for breaking, strength in variants:
     name = variant_name(grid.env, breaking, strength)
     trained[name], analyses[name] = {}, {}
+    samples, symmetry = _analysis_samples(spec, grid, name)
     for network in spec.networks:
       config = grid.config(name, network)
       gamma, repeat = config.gamma, config.action_repeat
       out = os.path.join(spec.runs, name.replace(":", "_"), network)
-      trained[name][network] = run_ac_experiment(config, seeds, out, resume=True)
+
+      def measure(seed, actor, critic, folder, config=config):
+        # Measured as the seed finishes, so its record holds everything the report needs.
+        _write_seed_analysis(
+          seed,
+          actor,
+          critic,
+          folder,
+          symmetry,
+          samples,
+          pixels,
+          runs.seed_fingerprint(config, seed),
+        )
+
+      trained[name][network] = run_ac_experiment(
+        config, seeds, out, resume=True, on_seed_trained=measure
+      )
       steps = trained[name][network].env_steps
     gaps[name] = symmetry_gap.transition_gap(
       name, spec.gap_envs, spec.gap_steps, action_repeat=repeat
     )
-    pixels = grid.observation == "pixels"
-    if pixels:
-      c = grid.config(name, spec.networks[0])
-      samples = symmetry_gap.sample_pictures(
-        name, c.image_size, c.frame_stack, max(spec.gap_envs // 16, 1), spec.gap_steps // 4 or 1
-      )
-      symmetry = envs.make(
-        name, observation="pixels", image_size=c.image_size, frame_stack=c.frame_stack
-      ).symmetry
-    else:
-      samples = symmetry_gap.sample_observations(name, max(spec.gap_envs // 4, 1), spec.gap_steps)
-      symmetry = envs.make(name).symmetry
     for network in spec.networks:
       out = os.path.join(spec.runs, name.replace(":", "_"), network)
       analyses[name][network] = _analyse(out, seeds, symmetry, gamma, gaps[name], samples, pixels)

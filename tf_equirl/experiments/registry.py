@@ -113,6 +113,10 @@ class Study:
     cut: for a study run below the thesis' budget, what the thesis used, why this one is
       smaller and what the thesis' budget would cost (`BudgetCut`); `run_study` writes it
       under the provenance header.
+    records: whether the report is written from the run records alone
+      (`tf_equirl.runs.copy_records`: JSON and CSV files; no models, datasets or
+      checkpoints), so a copy of them lets the study go on on another machine
+      (`launchers.reproduce_all --export_records`, `--import_records`).
   """
 
   name: str
@@ -126,6 +130,7 @@ class Study:
   run: Callable[[Any], str]
   seed_list: Callable[[Any], Sequence[int]]
   cut: Optional["BudgetCut"] = None
+  records: bool = False
 
 
 _CUT_START = "**Budget below the thesis'.**"
@@ -698,6 +703,7 @@ def _continuous(name: str, env: str) -> Dict[str, Any]:
     run=study.run,
     seed_list=lambda spec: range(max(g.seeds for g in spec.grids)),
     command=f"python -m launchers.reproduce_continuous --tasks={name.split('_', 1)[1]}",
+    records=True,
   )
 
 
@@ -774,6 +780,7 @@ def _continuous_pixels() -> Dict[str, Any]:
     run=study.run,
     seed_list=lambda spec: range(max(g.seeds for g in spec.grids)),
     command="python -m launchers.reproduce_continuous --observation=pixels",
+    records=True,
   )
 
 
@@ -816,6 +823,7 @@ def _prae(task: str) -> Dict[str, Any]:
     run=study.run,
     seed_list=lambda config: range(config.seeds),
     command=f"python -m launchers.reproduce_prae --tasks={task}{flag} --seeds=16 --no_progress",
+    records=True,
   )
 
 
@@ -1434,6 +1442,14 @@ def results_index(root: Optional[str] = None, page_dir: Optional[str] = None) ->
     "back when it ends: its provenance names that commit, which must be an ancestor of the "
     "commit the report lands on (`tests/test_registry.py` checks). A report's hand-written "
     "`## Notes` section survives regeneration; read it again against the new figures.",
+    "",
+    "A study longer than one machine's time (the PRAE and continuous-control studies) can "
+    "move between machines: `--only=<name> --export_records=DIR` copies the records of its "
+    "finished seeds (JSON and CSV files: rows, curves, final returns and the trained "
+    "critics' measurements, taken as each seed finishes; no models or checkpoints) out of "
+    "`--runs`, and `--only=<name> --import_records=DIR` on the other machine, in a checkout "
+    "of the same commit, copies them back in and trains only what they lack. A seed that "
+    "was training when the records were taken starts again.",
     "",
     "This page is generated from the registry (`tf_equirl.experiments.registry`) by "
     f"`{LAUNCHER} --index`; the numbers live in the files.",

@@ -127,6 +127,7 @@ def run_ac_experiment(
   env: Optional[Any] = None,
   seed_batch: Optional[int] = None,
   concurrent_seeds: Optional[int] = None,
+  on_seed_trained: Optional[Callable[[int, Any, Any, str], None]] = None,
 ) -> ACExperimentResult:
   """Trains `config` once per seed: `concurrent_seeds` seeds at once, each in its own agent
   (its own compiled graph) and thread (`tf_equirl.lanes`), or with `seed_batch`
@@ -153,6 +154,9 @@ def run_ac_experiment(
       CPU core this process may use (`tf_equirl.lanes.default_lanes`) for state
       observations under XLA, else one. Ignored with `seed_batch`, and one where `env` is
       given (the agents would share it).
+    on_seed_trained: `on_seed_trained(seed, actor, critic, out_dir)` after each seed that
+      trains here, once its files are written and before it is recorded as finished (so a
+      seed is finished only with what this writes; one seed at a time). Needs `out_dir`.
 
   Returns:
     An `ACExperimentResult`.
@@ -170,6 +174,8 @@ def run_ac_experiment(
   if len(set(seeds)) != len(seeds):
     raise ValueError(f"run_ac_experiment: duplicate seeds in {seeds}; each seed runs once.")
   check_concurrent_seeds(concurrent_seeds)
+  if on_seed_trained is not None and not out_dir:
+    raise ValueError("run_ac_experiment: on_seed_trained needs an out_dir to write beside.")
   folder = runs.RunFolder(out_dir, config, seeds, resume, overwrite) if out_dir else None
   todo = [s for s in seeds if folder is None or not folder.is_finished(s)]
   batch = SeedBatchAC(config, todo, seed_batch, env) if seed_batch is not None and todo else None
@@ -223,6 +229,8 @@ def run_ac_experiment(
       os.makedirs(os.path.join(folder.out, f"seed_{seed}"), exist_ok=True)
       trained_by.actor.save(os.path.join(folder.out, f"seed_{seed}", "actor.keras"))
       trained_by.critic.save(os.path.join(folder.out, f"seed_{seed}", "critic.keras"))
+    if on_seed_trained is not None:
+      on_seed_trained(seed, trained_by.actor, trained_by.critic, folder.out)
     folder.finish_seed(seed)
 
   if batch is None:
