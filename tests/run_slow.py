@@ -26,6 +26,7 @@ _NO_TESTS = 5  # pytest's exit status when the marker selects nothing in a file
 _LONGEST_FIRST = (
   "test_reproduce_all.py",
   "test_prae_equivariant.py",
+  "test_reproduce_records.py",
   "test_seed_batch.py",
   "test_dyna_seed_batch.py",
   "test_runner_seeds.py",
