@@ -6,10 +6,11 @@
 
 TensorFlow does not give back the memory of the programs it has traced and compiled, so one
 process running all the slow tests grows past 20 GB. A process per file returns it after each
-file and keeps the peak to the largest file's. Two files run at once (`--jobs`, default the
-smaller of two and the number of CPUs), the longest known ones first; each file's output is
-printed when it ends. Exits non-zero when any file fails, after running them all, and lists
-the failed files.
+file and keeps the peak to the largest file's. A file of many long tests (`_SPLIT`) runs as
+several processes, its tests dealt out among them, so that both jobs share it. Two processes
+run at once (`--jobs`, default the smaller of two and the number of CPUs), the longest known
+files first; each one's output is printed when it ends. Exits non-zero when any fails, after
+running them all, and lists the failed ones.
 """
 
 import glob
@@ -26,7 +27,6 @@ _NO_TESTS = 5  # pytest's exit status when the marker selects nothing in a file
 _LONGEST_FIRST = (
   "test_reproduce_all.py",
   "test_prae_equivariant.py",
-  "test_reproduce_records.py",
   "test_seed_batch.py",
   "test_dyna_seed_batch.py",
   "test_runner_seeds.py",
@@ -38,6 +38,10 @@ _LONGEST_FIRST = (
   "test_benchmarks_smoke.py",
   "test_docs.py",
 )
+
+# Files run as this many pytest processes, their slow tests dealt out in turn: one test per
+# study of the registry in test_reproduce_all.py, about an hour of one core in all.
+_SPLIT = {"test_reproduce_all.py": 4}
 
 
 def slow_files():
@@ -54,6 +58,34 @@ def slow_files():
     return _LONGEST_FIRST.index(name) if name in _LONGEST_FIRST else len(_LONGEST_FIRST)
 
   return sorted(found, key=rank)  # stable: the others stay sorted by name
+
+
+def collect(path, argv):
+  """The node ids of the slow tests of `path` that pytest selects with `argv`."""
+  proc = subprocess.run(
+    [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "slow", *argv, path],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+  )
+  return [line for line in proc.stdout.splitlines() if line.startswith(path + "::")]
+
+
+def units(files, argv, split=None):
+  """(label, pytest targets) of each process to run, in the order of `files`: a file as one
+  process, or a file of `split` (default `_SPLIT`) as up to that many, its tests dealt out in
+  turn."""
+  split = _SPLIT if split is None else split
+  out = []
+  for path in files:
+    parts = split.get(os.path.basename(path), 1)
+    ids = collect(path, argv) if parts > 1 else []
+    if len(ids) < 2:
+      out.append((path, [path]))
+      continue
+    chunks = [ids[k::parts] for k in range(min(parts, len(ids)))]
+    out += [(f"{path} (part {k + 1} of {len(chunks)})", c) for k, c in enumerate(chunks)]
+  return out
 
 
 def parse_jobs(argv):
@@ -77,35 +109,42 @@ def main(argv):
   jobs, argv = parse_jobs(argv)
   failed, start = [], time.perf_counter()
   files = slow_files()
-  pending, running = list(files), {}
+  todo = units(files, argv)
+  pending, running = list(todo), {}
   with tempfile.TemporaryDirectory(prefix="run_slow_") as logs:
     while pending or running:
       while pending and len(running) < jobs:
-        path = pending.pop(0)
-        log = open(os.path.join(logs, f"{len(running)}_{os.path.basename(path)}.log"), "w+")  # noqa: SIM115
+        label, targets = pending.pop(0)
+        log = open(os.path.join(logs, f"{len(todo) - len(pending)}.log"), "w+")  # noqa: SIM115
         proc = subprocess.Popen(
-          [sys.executable, "-m", "pytest", "-q", "-m", "slow", "--durations=5", *argv, path],
+          [sys.executable, "-m", "pytest", "-q", "-m", "slow", "--durations=5", *argv, *targets],
           cwd=REPO,
           stdout=log,
           stderr=subprocess.STDOUT,
         )
-        running[path] = (proc, log, time.perf_counter())
+        running[label] = (proc, log, time.perf_counter())
       time.sleep(0.5)
-      for path, (proc, log, began) in list(running.items()):
+      for label, (proc, log, began) in list(running.items()):
         if proc.poll() is None:
           continue
-        del running[path]
+        del running[label]
         log.seek(0)
-        print(f"== {path} ({time.perf_counter() - began:.0f} s)\n{log.read()}", end="", flush=True)
+        print(f"== {label} ({time.perf_counter() - began:.0f} s)\n{log.read()}", end="", flush=True)
         log.close()
         if proc.returncode not in (0, _NO_TESTS):
-          failed.append(path)
+          failed.append(label)
   minutes = (time.perf_counter() - start) / 60
   if failed:
-    failed.sort(key=files.index)
-    print(f"{len(failed)} of {len(files)} files failed ({minutes:.1f} min): {', '.join(failed)}")
+    labels = [label for label, _ in todo]
+    failed.sort(key=labels.index)
+    print(
+      f"{len(failed)} of {len(todo)} test processes failed ({minutes:.1f} min): {', '.join(failed)}"
+    )
     return 1
-  print(f"slow tests of {len(files)} files passed ({minutes:.1f} min, {jobs} at a time)")
+  print(
+    f"slow tests of {len(files)} files passed in {len(todo)} processes ({minutes:.1f} min, "
+    f"{jobs} at a time)"
+  )
   return 0
 
 

@@ -63,3 +63,20 @@ def test_run_slow_refuses_a_jobs_count_that_is_not_positive(value):
   )
   assert proc.returncode != 0
   assert f"--jobs expects a positive integer, received {value!r}" in proc.stderr
+
+
+def test_run_slow_deals_a_split_files_tests_into_parts_and_keeps_other_files_whole():
+  target = "tests/test_reproduce_all.py"
+  everything = run_slow.collect(target, [])
+  assert len(everything) > 10  # one test per study of the registry, and more
+  got = run_slow.units([target, "tests/test_sweeps.py"], [], split={"test_reproduce_all.py": 3})
+  assert [label for label, _ in got] == [
+    f"{target} (part 1 of 3)",
+    f"{target} (part 2 of 3)",
+    f"{target} (part 3 of 3)",
+    "tests/test_sweeps.py",
+  ]
+  parts = [targets for _, targets in got[:3]]
+  assert sorted(sum(parts, [])) == sorted(everything)  # each test in exactly one part
+  assert max(map(len, parts)) - min(map(len, parts)) <= 1
+  assert got[3][1] == ["tests/test_sweeps.py"]
