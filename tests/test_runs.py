@@ -395,3 +395,60 @@ def test_copy_records_takes_the_json_and_csv_files_and_leaves_models_and_checkpo
   (tmp_path / "file").write_text("x")
   with pytest.raises(runs.RunFolderError, match="is a file; expected a folder"):
     runs.copy_records(str(source), str(tmp_path / "file"))
+
+
+def test_the_code_version_leaves_out_the_study_declarations_only(tmp_path):
+  """Editing the registry (a study's budget, a report's wording) keeps every finished run;
+  editing any other library file does not."""
+  import shutil
+
+  package = os.path.dirname(runs.__file__)
+  copy = tmp_path / "tf_equirl"
+  shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+  assert runs.sources_hash(str(copy)) == runs.code_version() == runs.sources_hash(package)
+  registry = copy / "experiments" / "registry.py"
+  registry.write_text(registry.read_text() + "\n# a budget changed\n")
+  assert runs.sources_hash(str(copy)) == runs.code_version()
+  assert runs.sources_hash(str(copy), skip=()) != runs.sources_hash(package, skip=())
+  layers = copy / "layers" / "relaxed.py"
+  layers.write_text(layers.read_text() + "\n# a layer changed\n")
+  assert runs.sources_hash(str(copy)) != runs.code_version()
+
+
+def _library_imports():
+  """(file, imported module or name) of every import statement of the library, at the top or
+  inside a function, relative ones resolved."""
+  import ast
+
+  package = os.path.dirname(runs.__file__)
+  found = set()
+  for folder, _, files in os.walk(package):
+    for name in sorted(f for f in files if f.endswith(".py")):
+      path = os.path.join(folder, name)
+      relative = os.path.relpath(path, package).replace(os.sep, "/")
+      parent = ("tf_equirl/" + relative).rsplit("/", 1)[0].replace("/", ".")
+      for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+        if isinstance(node, ast.Import):
+          found |= {(relative, alias.name) for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+          parts = parent.split(".")
+          base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
+          base = ".".join(p for p in (base, node.module or "") if p)
+          found.add((relative, base))
+          found |= {(relative, f"{base}.{alias.name}") for alias in node.names}
+  return found
+
+
+def test_nothing_in_the_library_imports_what_the_code_version_leaves_out():
+  """The files of `runs.NOT_TRAINING` cannot change what trains: no library module imports
+  them."""
+  left_out = {"tf_equirl." + p[: -len(".py")].replace("/", ".") for p in runs.NOT_TRAINING}
+  assert left_out == {"tf_equirl.experiments.registry"}
+  imports = _library_imports()
+  # The walk sees imports inside functions (the registry's) and at the top of a module.
+  assert ("experiments/registry.py", "tf_equirl.experiments.continuous_study") in imports
+  assert ("agents/ppo/__init__.py", "tf_equirl.agents.ppo.learner") in imports
+  importers = sorted(
+    (where, what) for where, what in imports if what in left_out and where not in runs.NOT_TRAINING
+  )
+  assert not importers, importers

@@ -118,17 +118,31 @@ def check_finite(
     raise TrainingDiverged(seed, iteration, iteration * batch_size, names)
 
 
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-  """A hash of the library's Python sources: changes whenever the code that trains does
-  (computed once per process)."""
-  root = os.path.dirname(os.path.abspath(__file__))
+# Library files that only declare studies (their configs, which every fingerprint hashes) and
+# write their reports: nothing that trains imports them (tests/test_runs.py), so editing them
+# (a study's budget, a report's wording) keeps every finished run.
+NOT_TRAINING = ("experiments/registry.py",)
+
+
+def sources_hash(root: str, skip: Sequence[str] = NOT_TRAINING) -> str:
+  """A hash of the Python sources under `root` (paths and contents), leaving out the files of
+  `skip` (paths relative to `root`, with "/")."""
   digest = hashlib.sha256()
   for path in sorted(glob.glob(os.path.join(root, "**", "*.py"), recursive=True)):
-    digest.update(os.path.relpath(path, root).encode())
+    relative = os.path.relpath(path, root)
+    if relative.replace(os.sep, "/") in skip:
+      continue
+    digest.update(relative.encode())
     with open(path, "rb") as f:
       digest.update(f.read())
   return digest.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+  """A hash of the library's Python sources but the study declarations (`NOT_TRAINING`):
+  changes whenever the code that trains does (computed once per process)."""
+  return sources_hash(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _config_dict(config) -> Dict[str, Any]:
