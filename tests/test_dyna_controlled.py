@@ -159,15 +159,6 @@ def test_the_tuned_ppo_is_chosen_on_tuning_seeds_and_reported(tmp_path, monkeypa
   assert "- Tuned PPO: 6 configurations" in text and "| dyna_mlp - ppo_tuned |" in text
 
 
-@pytest.mark.slow
-def test_a_tiny_study_trains_every_arm_and_compares_them(tmp_path):
-  config = _config(tmp_path, tuning_learning_rates=(1e-3,), tuning_epochs=(2, 4), tuning_seeds=2)
-  text = open(study.run(config), encoding="utf-8").read()
-  for name in study.ARMS:
-    assert f"| {name} |" in text
-  assert "### Return at the last step" in text and "### Steps to a return of 0.8" in text
-
-
 def test_fewer_steps_to_the_threshold_read_as_better():
   from tf_equirl import stats
 

@@ -48,6 +48,11 @@ def test_each_study_runs_quick_and_writes_a_report_with_provenance(tmp_path, nam
   ]
   assert len(rows) >= 2, f"{name}: no table row"  # a header and at least one row
   assert sorted(p.name for p in out.iterdir()) == [name]
+  if name.startswith("dyna_controlled_"):  # every arm of the quick run is compared
+    arms = registry.get(name).quick(registry.Target("f", "r", "c")).arms
+    for arm in arms:
+      assert f"| {arm} |" in text, f"{name}: no row of {arm}"
+    assert "### Return at the last step" in text and "### Steps to a return of " in text
   if name in RECORDS_CHECKED:
     _goes_on_from_its_exported_records_without_training_again(tmp_path, name)
 

@@ -277,6 +277,13 @@ def test_bad_arguments_are_named():
     SeedBatchPPO(_config(), [1]).actor_model(1)
 
 
+_COMPILED = (
+  ("GridWorld-v0", "relaxed", "relaxed"),
+  ("GridWorld-v0", "steerable", "steerable"),
+  ("CartPole-v1", "relaxed", "mlp"),
+)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
   "env,network,critic,extra",
@@ -298,7 +305,11 @@ def test_bad_arguments_are_named():
   ],
 )
 def test_every_network_kind_matches_lone_runs(env, network, critic, extra):
-  config = _config(env, network, critic=critic, **extra)
+  """The vectorisation is the same code compiled or not, and XLA compiles slowly: the kinds of
+  `_COMPILED` run under XLA, the others as plain graphs (the MLP and G-CNN tests above run
+  compiled, with and without XLA's split products)."""
+  jit = (env, network, critic) in _COMPILED
+  config = _config(env, network, critic=critic, jit_compile=jit, **extra)
   batch = SeedBatchPPO(config, [3, 1])
   results = batch.train()
   _assert_matches_lone(config, batch, results, 0)
