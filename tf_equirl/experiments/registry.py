@@ -446,8 +446,9 @@ def _controlled(env: str, seeds: int) -> Dict[str, Any]:
 
   def quick(t: Target):
     # Catch runs an arm of each kind (PPO, tuned PPO, learned, learned outcome, true and
-    # untrained models) and a tuning grid of two; CartPole, the same code on another
-    # environment, runs the PPO, tuned PPO and learned-model arms and a grid of one.
+    # untrained models); CartPole, the same code on another environment, runs the PPO, tuned
+    # PPO and learned-model arms. The tuning grid is one configuration (the choice among
+    # several is tests/test_dyna_controlled.py's).
     catch = env == "Catch-v0"
     return dyna_controlled.ControlledDynaConfig(
       env=env,
@@ -457,7 +458,7 @@ def _controlled(env: str, seeds: int) -> Dict[str, Any]:
       model_epochs=1,
       arms=QUICK_CONTROLLED_ARMS if catch else QUICK_CONTROLLED_ARMS[:3],
       tuning_learning_rates=(1e-3,),
-      tuning_epochs=(2, 4) if catch else (2,),
+      tuning_epochs=(2,),
       tuning_seeds=2,
       progress=False,
       **t.fields(),
@@ -1440,11 +1441,11 @@ def results_index(root: Optional[str] = None, page_dir: Optional[str] = None) ->
     "",
     "A long study can be stopped and started again. Its finished runs "
     "are kept under `--runs` (default `runs/reproduce_all/<name>/`), each keyed by its "
-    "settings, its seed and the library's code version (a hash of every source file of "
-    "`tf_equirl`), so the same command on the same code continues where the last one "
-    "stopped, and the provenance header sums the wall time of every invocation. A change to "
-    "any source file of the library starts the study afresh. `--jobs=N` runs N of the "
-    "selected studies at once.",
+    "settings, its seed and the library's code version (a hash of the source files of "
+    "`tf_equirl` but the study declarations, `tf_equirl/experiments/registry.py`), so the same "
+    "command on the same code continues where the last one stopped, and the provenance header "
+    "sums the wall time of every invocation. A change to any other source file of the library "
+    "starts the study afresh. `--jobs=N` runs N of the selected studies at once.",
     "",
     "To go on changing the library while a study of several hours runs, run it from a "
     "checkout of one commit (`git worktree add --detach ../study <commit>`, then the command "
