@@ -39,8 +39,8 @@ _LONGEST_FIRST = (
   "test_docs.py",
 )
 
-# Files run as this many pytest processes, their slow tests dealt out in turn: one test per
-# study of the registry in test_reproduce_all.py, about an hour of one core in all.
+# Files run as this many pytest processes, their slow tests dealt out in turn: one quick run
+# per test in test_reproduce_all.py, about 40 minutes of one core in all.
 _SPLIT = {"test_reproduce_all.py": 4}
 
 

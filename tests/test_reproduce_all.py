@@ -1,8 +1,11 @@
-"""`python -m launchers.reproduce_all --quick`: every study of the registry end to end on tiny
+"""`python -m launchers.reproduce_all --quick`: the registry's studies end to end on tiny
 budgets, one study per test, each in a process of its own, into a temporary folder (slow:
-about an hour of one core in all; `tests/run_slow.py` deals the tests to its jobs in parts).
-Two studies then go on from their exported run records in an empty runs folder, and a
-command naming two studies, one of which fails, runs the other and names the failure."""
+about 40 minutes of one core in all; `tests/run_slow.py` deals the tests to its jobs in
+parts). The quick runs cover one study of each kind (`QUICK_RUN`); each other study is the
+same report writer on another environment or preset (`COVERED_BY`), its config checked by
+tests/test_registry.py and its quick run left to `reproduce_all --quick`. Two studies then
+go on from their exported run records in an empty runs folder, and a command naming two
+studies, one of which fails, runs the other and names the failure."""
 
 import json
 
@@ -12,6 +15,49 @@ from tf_equirl import provenance
 from tf_equirl.experiments import registry
 
 from support import run_module
+
+# The studies whose quick run the slow suite makes: one per report writer and part, every
+# benchmark, and the studies whose records are checked.
+QUICK_RUN = (
+  "ppo_catch",
+  "ppo_cartpole_purejaxrl_step",
+  "ppo_gaps_catch",
+  "xla_runtime",
+  "dyna_catch",
+  "dyna_cartpole_online",
+  "dyna_catch_levers",
+  "dyna_controlled_catch",
+  "transition_catch",
+  "approximate_equivariance",
+  "continuous_pendulum",
+  "continuous_pixels",
+  "prae_cartpole",
+  "prae_keyroom",
+  "forward_overhead",
+  "env_throughput",
+  "ppo_throughput",
+  "dyna_throughput",
+  "pixel_throughput",
+  "sweep_throughput",
+)
+# Each other study, and the study of `QUICK_RUN` with its report writer and config type.
+COVERED_BY = {
+  "ppo_cartpole": "ppo_catch",
+  "ppo_catch_large_step": "ppo_catch",
+  "ppo_catch_frequent_updates": "ppo_catch",
+  "ppo_grid": "ppo_catch",
+  "ppo_gaps_cartpole": "ppo_gaps_catch",
+  "dyna_cartpole": "dyna_catch",
+  "dyna_catch_online": "dyna_cartpole_online",
+  "dyna_cartpole_levers": "dyna_catch_levers",
+  "dyna_controlled_cartpole": "dyna_controlled_catch",
+  "transition_cartpole": "transition_catch",
+  "continuous_swingup": "continuous_pendulum",
+  "continuous_acrobot": "continuous_pendulum",
+  "continuous_reacher": "continuous_pendulum",
+  "prae_catch": "prae_keyroom",
+  "prae_grid": "prae_keyroom",
+}
 
 # The studies whose records are exported and imported after their quick run: one of each
 # family whose reports need only records (PRAE, continuous control).
@@ -31,8 +77,24 @@ def _reproduce(name, *flags):
   return proc
 
 
+def test_every_study_runs_quick_here_or_shares_the_writer_and_launcher_of_one_that_does():
+  assert set(QUICK_RUN) | set(COVERED_BY) == set(registry.names())
+  assert not set(QUICK_RUN) & set(COVERED_BY) and set(RECORDS_CHECKED) <= set(QUICK_RUN)
+
+  def launcher(study):  # the program and the part it runs: "launchers.reproduce_dyna levers"
+    words = study.command.split()
+    parts = [w.split("=", 1)[1] for w in words if w.startswith("--part=")]
+    return words[2 if words[1] == "-m" else 1], parts
+
+  for name, covered_by in COVERED_BY.items():
+    study, other = registry.get(name), registry.get(covered_by)
+    assert covered_by in QUICK_RUN, name
+    assert study.run is other.run, f"{name} and {covered_by} write their reports differently"
+    assert launcher(study) == launcher(other), (name, study.command, other.command)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", registry.names())
+@pytest.mark.parametrize("name", QUICK_RUN)
 def test_each_study_runs_quick_and_writes_a_report_with_provenance(tmp_path, name):
   out, runs = tmp_path / "first", tmp_path / "runs1"
   _reproduce(name, f"--out={out}", f"--runs={runs}")
