@@ -32,7 +32,6 @@ _LONGEST_FIRST = (
   "test_runner_seeds.py",
   "test_sweeps.py",
   "test_runs.py",
-  "test_dyna_controlled.py",
   "test_dyna_controls.py",
   "test_ac.py",
   "test_benchmarks_smoke.py",

@@ -40,7 +40,7 @@ QUICK_RUN = (
   "pixel_throughput",
   "sweep_throughput",
 )
-# Each other study, and the study of `QUICK_RUN` with its report writer and config type.
+# Each other study, and the study of `QUICK_RUN` with its report writer, launcher and part.
 COVERED_BY = {
   "ppo_cartpole": "ppo_catch",
   "ppo_catch_large_step": "ppo_catch",
