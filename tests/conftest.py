@@ -9,15 +9,25 @@ tests (`keras.utils.set_random_seed`); unmarked tests are left alone.
 Every test also gets XLA's process flags (`XLA_FLAGS`, `TF_XLA_FLAGS`) restored after it:
 `tf_equirl.compilation.configure` sets them for its process, and later tests' subprocesses
 would otherwise inherit one test's XLA runtime.
+
+Ctrl-C raises `KeyboardInterrupt` in the test process, and SIGINT has its default action in
+the processes the tests start, even where the suite itself was started with SIGINT ignored
+(`nohup`, a background job of a non-interactive shell, some CI runners): tests that interrupt
+a run (tests/test_runner_seeds.py, tests/test_runs.py, tests/test_sweeps.py) rely on it.
 """
 
 import os
+import signal
 
 import pytest
 import tensorflow as tf
 
 
 def pytest_configure(config):
+  # An ignored SIGINT is inherited by every child process; a handled one is reset to the
+  # default action at exec, so children start with Python's own KeyboardInterrupt handler.
+  if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
   config.addinivalue_line(
     "markers",
     "seed(n): seed Python, NumPy and TensorFlow with n before " "each test (tests/conftest.py)",
