@@ -1,7 +1,9 @@
 """Running work two processes at a time: `launchers.reproduce_all --jobs` and
-`tests/run_slow.py`."""
+`tests/run_slow.py`; the suite's own processes take Ctrl-C even when started with it
+ignored."""
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -80,3 +82,30 @@ def test_run_slow_deals_a_split_files_tests_into_parts_and_keeps_other_files_who
   assert sorted(sum(parts, [])) == sorted(everything)  # each test in exactly one part
   assert max(map(len, parts)) - min(map(len, parts)) <= 1
   assert got[3][1] == ["tests/test_sweeps.py"]
+
+
+def test_sigint_raises_here_and_has_its_default_action_in_the_processes_tests_start():
+  """What the tests that interrupt a run need (tests/conftest.py)."""
+  assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+  child = subprocess.run(
+    [sys.executable, "-c", "import signal; print(signal.getsignal(signal.SIGINT).__name__)"],
+    capture_output=True,
+    text=True,
+    timeout=60,
+  )
+  assert child.stdout.strip() == "default_int_handler", child.stderr[-2000:]
+
+
+def test_a_suite_started_with_sigint_ignored_still_delivers_it():
+  """pytest started the way `nohup` or a background job of a non-interactive shell starts it
+  (SIGINT ignored, which children inherit) runs the test above, and it passes."""
+  name = "test_sigint_raises_here_and_has_its_default_action_in_the_processes_tests_start"
+  proc = subprocess.run(
+    [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{__file__}::{name}"],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+  )
+  assert proc.returncode == 0 and "1 passed" in proc.stdout, (proc.stdout + proc.stderr)[-3000:]
