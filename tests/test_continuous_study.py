@@ -155,7 +155,11 @@ def test_a_seed_analysis_is_read_from_its_record_or_named_missing(tmp_path):
   record = {"lipschitz": 1.5, "gap_mean": 0.0, "gap_max": 0.0, "spreads": {}}
   analysis = out / "seed_0" / study.ANALYSIS_FILE
   analysis.write_text(
-    json.dumps(dict(record, fingerprint="f0", samples=study._samples_key(samples)))
+    json.dumps(
+      dict(
+        record, fingerprint="f0", samples=study._samples_key(samples), code=study.analysis_version()
+      )
+    )
   )
   got = study._seed_analysis(str(out), 0, None, samples, pixels=False)
   assert {k: got[k] for k in record} == record  # no model was needed
@@ -165,3 +169,19 @@ def test_a_seed_analysis_is_read_from_its_record_or_named_missing(tmp_path):
     (out / "run.json").write_text(json.dumps({"seeds": {"0": {"fingerprint": fingerprint}}}))
     with pytest.raises(FileNotFoundError, match="neither its analysis"):
       study._seed_analysis(str(out), 0, None, other, pixels=False)
+  # Measured by other code (the measurement changed since): measured again as well.
+  (out / "run.json").write_text(json.dumps({"seeds": {"0": {"fingerprint": "f0"}}}))
+  analysis.write_text(
+    json.dumps(dict(record, fingerprint="f0", samples=study._samples_key(samples), code="old"))
+  )
+  with pytest.raises(FileNotFoundError, match="by this code"):
+    study._seed_analysis(str(out), 0, None, samples, pixels=False)
+
+
+def test_the_measuring_codes_version_covers_what_measure_seed_imports():
+  from tf_equirl import runs
+
+  closure = runs.import_closure(("tf_equirl.experiments.symmetry_gap",))
+  assert {"tf_equirl.experiments.symmetry_gap", "tf_equirl.testing"} <= set(closure)
+  assert "tf_equirl.experiments.continuous_study" not in closure  # the report's wording
+  assert study.analysis_version() == runs.modules_hash(closure)

@@ -415,27 +415,100 @@ def test_the_code_version_leaves_out_the_study_declarations_only(tmp_path):
   assert runs.sources_hash(str(copy)) != runs.code_version()
 
 
-def _library_imports():
-  """(file, imported module or name) of every import statement of the library, at the top or
-  inside a function, relative ones resolved."""
-  import ast
+_AC = "tf_equirl.agents.ac"
 
+
+def test_an_actor_critic_runs_code_version_is_its_trainings_import_closure(tmp_path):
+  """An ACConfig's fingerprint hashes the files its training imports: editing another agent,
+  the studies or the sweeps keeps its finished runs; editing one of those files does not.
+  Every other config hashes the whole library."""
+  import shutil
+
+  from tf_equirl.agents.ac import ACConfig
+  from tf_equirl.agents.ppo import default_config
+
+  closure = set(runs.import_closure((_AC,)))
+  assert {
+    f"{_AC}.learner",
+    f"{_AC}.experiment",
+    "tf_equirl.agents",  # the packages above run first
+    "tf_equirl",
+    "tf_equirl.envs.pendulum",
+    "tf_equirl.layers",
+    "tf_equirl.runs",
+  } <= closure
+  for other in ("agents.ppo.learner", "agents.dyna", "runner", "prae", "sweeps", "experiments"):
+    assert f"tf_equirl.{other}" not in closure, other
+  ac, ppo = ACConfig(), default_config("CartPole-v1")
+  assert runs.training_package(ac) == _AC and runs.training_package(ppo) is None
+  assert runs.code_version(ac) == runs.modules_hash(sorted(closure)) != runs.code_version()
+  assert runs.code_version(ppo) == runs.code_version()
+  assert runs.seed_fingerprint(ac, 3) == runs.seed_fingerprint(ac, 3, runs.code_version(ac))
+  assert runs.seed_fingerprint(ac, 3) != runs.seed_fingerprint(ac, 3, runs.code_version())
+
+  copy = str(tmp_path / "tf_equirl")
+  shutil.copytree(
+    os.path.dirname(runs.__file__), copy, ignore=shutil.ignore_patterns("__pycache__")
+  )
+
+  def ac_version():
+    return runs.modules_hash(runs.import_closure((_AC,), root=copy), root=copy)
+
+  assert ac_version() == runs.code_version(ac)
+  for outside in ("agents/ppo/learner.py", "experiments/continuous_study.py", "runner.py"):
+    with open(os.path.join(copy, outside), "a", encoding="utf-8") as f:
+      f.write("\n# edited\n")
+    assert ac_version() == runs.code_version(ac), outside
+  assert runs.sources_hash(copy) != runs.code_version()  # the whole library's changed
+  with open(os.path.join(copy, "envs", "pendulum.py"), "a", encoding="utf-8") as f:
+    f.write("\n# the environment changed\n")
+  assert ac_version() != runs.code_version(ac)
+  with pytest.raises(ValueError, match="is not a module of tf_equirl"):
+    runs.import_closure(("tf_equirl.no_such_module",))
+
+
+_LOADED_BY_AC_TRAINING = """
+import json, sys, tempfile
+from tf_equirl.agents.ac import ACConfig
+from tf_equirl.agents.ac.experiment import run_ac_experiment
+config = ACConfig(env="Pendulum-v1", network=sys.argv[1], jit_compile=False, **json.loads(sys.argv[2]))
+with tempfile.TemporaryDirectory() as out:
+  run_ac_experiment(config, [0], out)
+print(json.dumps(sorted(m for m in sys.modules if m == "tf_equirl" or m.startswith("tf_equirl."))))
+"""
+
+
+@pytest.mark.parametrize("network", ["relaxed", "rpp"])
+def test_training_an_actor_critic_loads_no_library_module_outside_its_closure(network):
+  """What the static closure cannot see (a module imported by name at run time) is caught
+  here: a whole actor-critic run into a run folder, in a fresh process, loads library modules
+  of the closure only."""
+  import json
+
+  from support import TINY_AC_FIELDS, run_python
+
+  fields = dict(TINY_AC_FIELDS, total_steps=200, eval_every=200, final_episodes=1)
+  proc = run_python(
+    "-c", _LOADED_BY_AC_TRAINING, network, json.dumps(fields), env={"TF_CPP_MIN_LOG_LEVEL": "2"}
+  )
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  loaded = set(json.loads(proc.stdout.strip().splitlines()[-1]))
+  assert {f"{_AC}.experiment", f"{_AC}.seed_batch", "tf_equirl.networks"} <= loaded
+  outside = sorted(loaded - set(runs.import_closure((_AC,))))
+  assert not outside, outside
+
+
+def _library_imports():
+  """(file, imported library module) of every import statement of the library, at the top or
+  inside a function, relative ones resolved (`runs.module_imports`)."""
   package = os.path.dirname(runs.__file__)
   found = set()
   for folder, _, files in os.walk(package):
     for name in sorted(f for f in files if f.endswith(".py")):
-      path = os.path.join(folder, name)
-      relative = os.path.relpath(path, package).replace(os.sep, "/")
-      parent = ("tf_equirl/" + relative).rsplit("/", 1)[0].replace("/", ".")
-      for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
-        if isinstance(node, ast.Import):
-          found |= {(relative, alias.name) for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-          parts = parent.split(".")
-          base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
-          base = ".".join(p for p in (base, node.module or "") if p)
-          found.add((relative, base))
-          found |= {(relative, f"{base}.{alias.name}") for alias in node.names}
+      relative = os.path.relpath(os.path.join(folder, name), package).replace(os.sep, "/")
+      module = ("tf_equirl/" + relative[: -len(".py")]).replace("/", ".")
+      module = module[: -len(".__init__")] if module.endswith(".__init__") else module
+      found |= {(relative, imported) for imported in runs.module_imports(module)}
   return found
 
 

@@ -6,9 +6,10 @@ described by `run.json`, written before any training starts:
 * `config_hash`: a hash of the whole config. A folder holding another configuration's run is
   refused (`RunFolderError`) unless the caller asks to `overwrite` it.
 * per seed, once it has finished: `fingerprint`, a hash of the config, the seed, the code
-  version (`code_version`: a hash of the library's sources) and XLA's CPU runtime. A finished seed is reused on
-  `resume` only if its fingerprint matches, so results made by other code or another
-  configuration are trained again, never mixed in.
+  version (`code_version(config)`: a hash of the library's sources, or for an actor-critic
+  config of the sources its training imports) and XLA's CPU runtime. A finished seed is
+  reused on `resume` only if its fingerprint matches, so results made by other code or
+  another configuration are trained again, never mixed in.
 * `status`: "running", "finished" or "failed". A run whose training diverged
   (`TrainingDiverged`: a non-finite loss, metric or parameter) is marked failed with the seed,
   the iteration and the message; its partial rows go to `seed_<k>.failed.csv`, and no summary is
@@ -32,7 +33,7 @@ import os
 import shutil
 import tempfile
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -44,6 +45,8 @@ __all__ = [
   "TrainingDiverged",
   "TrainingCheckpoint",
   "code_version",
+  "import_closure",
+  "module_imports",
   "config_hash",
   "seed_fingerprint",
   "check_finite",
@@ -123,6 +126,16 @@ def check_finite(
 # (a study's budget, a report's wording) keeps every finished run.
 NOT_TRAINING = ("experiments/registry.py",)
 
+# Packages whose config dataclasses are trained by their own modules alone: a run of such a
+# config depends only on the library modules the package imports, directly or through others
+# (`import_closure`), and its code version hashes those (`code_version(config)`), so editing
+# another agent, the studies or the sweeps keeps its finished runs. Every other config's code
+# version is the whole library's.
+SELF_CONTAINED = ("tf_equirl.agents.ac",)
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE = "tf_equirl"
+
 
 def sources_hash(root: str, skip: Sequence[str] = NOT_TRAINING) -> str:
   """A hash of the Python sources under `root` (paths and contents), leaving out the files of
@@ -138,11 +151,114 @@ def sources_hash(root: str, skip: Sequence[str] = NOT_TRAINING) -> str:
   return digest.hexdigest()[:16]
 
 
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-  """A hash of the library's Python sources but the study declarations (`NOT_TRAINING`):
-  changes whenever the code that trains does (computed once per process)."""
-  return sources_hash(os.path.dirname(os.path.abspath(__file__)))
+def module_file(name: str, root: str = _PACKAGE_DIR) -> Optional[str]:
+  """The source file of the library module or package `name` ("tf_equirl.envs.pendulum")
+  under the package folder `root`, or None when there is none."""
+  parts = name.split(".")
+  if parts[0] != _PACKAGE:
+    return None
+  base = os.path.join(root, *parts[1:])
+  for path in (os.path.join(base, "__init__.py"), base + ".py"):
+    if os.path.isfile(path):
+      return path
+  return None
+
+
+def module_imports(name: str, root: str = _PACKAGE_DIR) -> Tuple[str, ...]:
+  """The library modules that module `name` imports: every `import` and `from ... import`
+  statement, at the top or inside a function, relative ones resolved; a name imported from a
+  package counts as its submodule where one exists, else as the package."""
+  import ast  # pylint: disable=import-outside-toplevel
+
+  path = module_file(name, root)
+  if path is None:
+    raise ValueError(f"{name!r} is not a module of {_PACKAGE} under {root}.")
+  package = name if path.endswith("__init__.py") else name.rsplit(".", 1)[0]
+  named = set()
+  with open(path, encoding="utf-8") as f:
+    tree = ast.parse(f.read(), filename=path)
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Import):
+      named |= {alias.name for alias in node.names}
+    elif isinstance(node, ast.ImportFrom):
+      parts = package.split(".")
+      base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
+      base = ".".join(p for p in (base, node.module or "") if p)
+      named.add(base)
+      named |= {f"{base}.{alias.name}" for alias in node.names}
+  found = set()
+  for target in named:
+    while target and module_file(target, root) is None:  # a name defined in a module
+      target = target.rpartition(".")[0]
+    if target:
+      found.add(target)
+  return tuple(sorted(found))
+
+
+def import_closure(roots: Sequence[str], root: str = _PACKAGE_DIR) -> Tuple[str, ...]:
+  """The library modules that importing `roots` (modules or packages; a package stands for
+  every module in it) runs or may run: their imports (`module_imports`), the imports of
+  those, and so on, with the packages above each module (their `__init__` runs first).
+  Imports made by name at run time are not seen; the library makes them only in the lazy
+  `__getattr__` of `tf_equirl` and `tf_equirl.experiments` (tests/test_runs.py checks that
+  training an actor-critic loads nothing outside its closure)."""
+  todo: List[str] = []
+  for name in roots:
+    path = module_file(name, root)
+    if path is None:
+      raise ValueError(f"{name!r} is not a module of {_PACKAGE} under {root}.")
+    todo.append(name)
+    if path.endswith("__init__.py"):
+      folder = os.path.dirname(path)
+      for child in sorted(os.listdir(folder)):
+        if child.endswith(".py") and child != "__init__.py":
+          todo.append(f"{name}.{child[: -len('.py')]}")
+        elif os.path.isfile(os.path.join(folder, child, "__init__.py")):
+          todo.append(f"{name}.{child}")
+  seen: set = set()
+  while todo:
+    name = todo.pop()
+    if name in seen:
+      continue
+    seen.add(name)
+    parts = name.split(".")
+    todo += [".".join(parts[:i]) for i in range(1, len(parts))]
+    todo += [m for m in module_imports(name, root) if m not in seen]
+  return tuple(sorted(seen))
+
+
+def modules_hash(modules: Sequence[str], root: str = _PACKAGE_DIR) -> str:
+  """A hash of the source files of `modules` (names and contents)."""
+  digest = hashlib.sha256()
+  for name in sorted(set(modules)):
+    path = module_file(name, root)
+    if path is None:
+      raise ValueError(f"{name!r} is not a module of {_PACKAGE} under {root}.")
+    digest.update(os.path.relpath(path, root).replace(os.sep, "/").encode())
+    with open(path, "rb") as f:
+      digest.update(f.read())
+  return digest.hexdigest()[:16]
+
+
+def training_package(config: Any) -> Optional[str]:
+  """The package of `SELF_CONTAINED` that defines `config`'s class, or None."""
+  module = type(config).__module__
+  return next((p for p in SELF_CONTAINED if module == p or module.startswith(p + ".")), None)
+
+
+@functools.lru_cache(maxsize=None)
+def _version_of(package: Optional[str]) -> str:
+  if package is None:
+    return sources_hash(_PACKAGE_DIR)
+  return modules_hash(import_closure((package,)))
+
+
+def code_version(config: Any = None) -> str:
+  """The version of the code that trains `config`: for a config of a `SELF_CONTAINED`
+  package, a hash of the sources of that package's import closure; for any other config (or
+  None), a hash of the library's sources but the study declarations (`NOT_TRAINING`). It
+  changes whenever that code does (computed once per process)."""
+  return _version_of(None if config is None else training_package(config))
 
 
 def _config_dict(config) -> Dict[str, Any]:
@@ -167,7 +283,7 @@ def seed_fingerprint(
   runtime = (
     "any" if not with_runtime else "xla_runtime" if compilation.runtime_enabled() else "classic"
   )
-  text = f"{config_hash(config)}/{int(seed)}/{version or code_version()}/{runtime}"
+  text = f"{config_hash(config)}/{int(seed)}/{version or code_version(config)}/{runtime}"
   return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -201,7 +317,7 @@ class RunFolder:
     self, out: str, config: Any, seeds: Sequence[int], resume: bool = False, overwrite: bool = False
   ):
     self.out, self.config, self.seeds = out, config, [int(s) for s in seeds]
-    self.version = code_version()
+    self.version = code_version(config)
     self.config_hash = config_hash(config)
     if os.path.exists(out) and not os.path.isdir(out):
       raise RunFolderError(f"--out {out!r} is a file; expected a folder (new or holding a run).")
@@ -382,7 +498,7 @@ def is_finished_run(out: str, config: Any, seeds: Sequence[int]) -> bool:
     return False
   if record.get("status") != "finished" or record.get("config_hash") != config_hash(config):
     return False
-  version = code_version()
+  version = code_version(config)
   for seed in seeds:
     entry = record.get("seeds", {}).get(str(int(seed)), {})
     if entry.get("fingerprint") != seed_fingerprint(config, seed, version) or not os.path.exists(

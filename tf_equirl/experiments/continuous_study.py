@@ -25,6 +25,7 @@ results registry (`python -m launchers.reproduce_all --only=continuous_pendulum`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -41,7 +42,6 @@ from tf_equirl.envs.defaults import CONTINUOUS_DEFAULTS
 from tf_equirl.experiments import symmetry_gap
 from tf_equirl.experiments._compare import PENDING, comparisons_section
 from tf_equirl.networks.pixel import PIXEL_ENCODER_KINDS
-from tf_equirl.testing import relaxed_weight_spread
 
 __all__ = [
   "ContinuousGrid",
@@ -234,28 +234,19 @@ def _seed_fingerprint(out: str, seed: int) -> Optional[str]:
   return entry.get("fingerprint")
 
 
-def _measure_seed(actor, critic, symmetry, samples, pixels: bool) -> Dict[str, Any]:
-  """One trained seed's Theorem 1 and spread numbers (see `_analyse`)."""
-  obs, actions = samples
-  gap = symmetry_gap.critic_gap(critic, symmetry, obs, actions)
-  spreads = {
-    f"{part}/{layer}": float(value)
-    for part, model in (("actor", actor), ("critic", critic))
-    for layer, value in relaxed_weight_spread(model).items()
-  }
-  return {
-    "lipschitz": float("nan") if pixels else symmetry_gap.value_lipschitz(actor, critic, obs),
-    "gap_mean": float(gap["mean"]),
-    "gap_max": float(gap["max"]),
-    "spreads": spreads,
-  }
+@functools.lru_cache(maxsize=1)
+def analysis_version() -> str:
+  """A hash of the code that measures a trained seed (`symmetry_gap.measure_seed` and the
+  library modules it imports, `tf_equirl.runs.import_closure`). A seed's analysis record is
+  reused only with it: the actor-critic's fingerprint hashes the code that trains, not this."""
+  return runs.modules_hash(runs.import_closure(("tf_equirl.experiments.symmetry_gap",)))
 
 
 def _write_seed_analysis(
   seed: int, actor, critic, out: str, symmetry, samples, pixels: bool, fingerprint: Optional[str]
 ) -> Dict[str, Any]:
-  record = dict(_measure_seed(actor, critic, symmetry, samples, pixels))
-  record.update(fingerprint=fingerprint, samples=_samples_key(samples))
+  record = dict(symmetry_gap.measure_seed(actor, critic, symmetry, samples, pixels))
+  record.update(fingerprint=fingerprint, samples=_samples_key(samples), code=analysis_version())
   folder = os.path.join(out, f"seed_{seed}")
   os.makedirs(folder, exist_ok=True)
   results.write_json(os.path.join(folder, ANALYSIS_FILE), record)
@@ -264,18 +255,23 @@ def _write_seed_analysis(
 
 def _seed_analysis(out: str, seed: int, symmetry, samples, pixels: bool) -> Dict[str, Any]:
   """`seed_<k>/analysis.json` of the run in `out` if it was measured on these samples for the
-  seed's recorded run, else measured now from the saved actor and critic (and written)."""
+  seed's recorded run by this measuring code (`analysis_version`), else measured now from the
+  saved actor and critic (and written)."""
   fingerprint = _seed_fingerprint(out, seed)
   path = os.path.join(out, f"seed_{seed}", ANALYSIS_FILE)
   if os.path.exists(path):
     with open(path, encoding="utf-8") as f:
       record = json.load(f)
-    if record.get("fingerprint") == fingerprint and record.get("samples") == _samples_key(samples):
+    if (
+      record.get("fingerprint") == fingerprint
+      and record.get("samples") == _samples_key(samples)
+      and record.get("code") == analysis_version()
+    ):
       return record
   if not os.path.exists(os.path.join(out, f"seed_{seed}", "actor.keras")):
     raise FileNotFoundError(
       f"{out}: seed {seed} has finished, but neither its analysis ({path}, measured on these "
-      "samples for this run) nor its saved actor and critic are there; delete its entry in "
+      "samples for this run by this code) nor its saved actor and critic are there; delete its entry in "
       f"{runs.RUN_FILE} to train it again."
     )
   actor, critic = _load(out, seed)

@@ -1442,10 +1442,13 @@ def results_index(root: Optional[str] = None, page_dir: Optional[str] = None) ->
     "A long study can be stopped and started again. Its finished runs "
     "are kept under `--runs` (default `runs/reproduce_all/<name>/`), each keyed by its "
     "settings, its seed and the library's code version (a hash of the source files of "
-    "`tf_equirl` but the study declarations, `tf_equirl/experiments/registry.py`), so the same "
-    "command on the same code continues where the last one stopped, and the provenance header "
-    "sums the wall time of every invocation. A change to any other source file of the library "
-    "starts the study afresh. `--jobs=N` runs N of the selected studies at once.",
+    "`tf_equirl` but the study declarations, `tf_equirl/experiments/registry.py`; for the "
+    "continuous-control studies, of the files the actor-critic's training imports, "
+    "`tf_equirl.runs.code_version`), so the same command on the same code continues where the "
+    "last one stopped, and the provenance header sums the wall time of every invocation. A "
+    "change to any other source file of the library (for the continuous-control studies, to "
+    "one of those files) starts the study afresh. `--jobs=N` runs N of the selected studies "
+    "at once.",
     "",
     "To go on changing the library while a study of several hours runs, run it from a "
     "checkout of one commit (`git worktree add --detach ../study <commit>`, then the command "

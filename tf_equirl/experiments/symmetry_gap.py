@@ -35,6 +35,8 @@ Estimators (all sampled, so each is a lower estimate of the supremum it stands f
   sampled `(s, a, g)`, to set beside `alpha`; for a pixel agent on the sampled states'
   pictures (`sample_pictures`), with `g` mirroring or turning the picture.
 * `theorem1_alpha`: the bound from the three.
+* `measure_seed`: a trained agent's critic gap, value Lipschitz estimate and relaxed-weight
+  spreads, as the continuous-control study records them for each seed.
 
 `alpha` computed from these estimates is therefore an estimate of the bound, not a certified
 bound: the sampled `eps` can only miss larger mismatches, and the critic is an estimate of
@@ -52,6 +54,7 @@ from tensorflow import keras
 
 from tf_equirl import checks, envs, rng
 from tf_equirl.groups import MDPSymmetry
+from tf_equirl.testing import relaxed_weight_spread
 
 __all__ = [
   "STATE_BOXES",
@@ -62,6 +65,7 @@ __all__ = [
   "value_lipschitz",
   "critic_gap",
   "theorem1_alpha",
+  "measure_seed",
 ]
 
 
@@ -317,3 +321,30 @@ def theorem1_alpha(eps_r: float, eps_p: float, gamma: float, lipschitz: float) -
     if not value >= 0:
       raise ValueError(f"theorem1_alpha: {name} must be >= 0, received {name}={value!r}.")
   return float((eps_r + gamma * lipschitz * eps_p) / (1.0 - gamma))
+
+
+def measure_seed(
+  actor: keras.Model,
+  critic: keras.Model,
+  symmetry: MDPSymmetry,
+  samples: Tuple[np.ndarray, np.ndarray],
+  pixels: bool,
+) -> Dict[str, Any]:
+  """One trained agent's numbers for Theorem 1 and the relaxed layers: `critic_gap`'s mean and
+  max on `samples` (observations or pictures, and actions), `value_lipschitz` on the
+  observations (nan for pictures: a gradient over pixel values has no common scale with
+  `eps_P`), and `relaxed_weight_spread` of every relaxed layer of the actor and the critic
+  (keys `"actor/<layer>"`, `"critic/<layer>"`)."""
+  obs, actions = samples
+  gap = critic_gap(critic, symmetry, obs, actions)
+  spreads = {
+    f"{part}/{layer}": float(value)
+    for part, model in (("actor", actor), ("critic", critic))
+    for layer, value in relaxed_weight_spread(model).items()
+  }
+  return {
+    "lipschitz": float("nan") if pixels else value_lipschitz(actor, critic, obs),
+    "gap_mean": float(gap["mean"]),
+    "gap_max": float(gap["max"]),
+    "spreads": spreads,
+  }
