@@ -469,31 +469,39 @@ def test_an_actor_critic_runs_code_version_is_its_trainings_import_closure(tmp_p
 
 _LOADED_BY_AC_TRAINING = """
 import json, sys, tempfile
-from tf_equirl.agents.ac import ACConfig
+from tf_equirl.agents.ac import ACConfig, make_agent
 from tf_equirl.agents.ac.experiment import run_ac_experiment
-config = ACConfig(env="Pendulum-v1", network=sys.argv[1], jit_compile=False, **json.loads(sys.argv[2]))
+from tf_equirl.networks.continuous import CONTINUOUS_KINDS
+from tf_equirl.networks.pixel import PIXEL_ENCODER_KINDS
+tiny = json.loads(sys.argv[1])
+for network in CONTINUOUS_KINDS:
+  make_agent(ACConfig(env="Pendulum-v1", network=network, **tiny))
+make_agent(ACConfig(env="Pendulum-v1", algorithm="sac", **tiny))
+for encoder in PIXEL_ENCODER_KINDS:
+  pixels = dict(observation="pixels", image_size=37, frame_stack=1, encoder_channels=4)
+  make_agent(ACConfig(env="CartPoleSwingup-v0", encoder=encoder, **tiny, **pixels))
 with tempfile.TemporaryDirectory() as out:
-  run_ac_experiment(config, [0], out)
+  run_ac_experiment(ACConfig(env="Pendulum-v1", network="relaxed", **tiny), [0], out)
 print(json.dumps(sorted(m for m in sys.modules if m == "tf_equirl" or m.startswith("tf_equirl."))))
 """
 
 
-@pytest.mark.parametrize("network", ["relaxed", "rpp"])
-def test_training_an_actor_critic_loads_no_library_module_outside_its_closure(network):
+def test_training_an_actor_critic_loads_no_library_module_outside_its_closure():
   """What the static closure cannot see (a module imported by name at run time) is caught
-  here: a whole actor-critic run into a run folder, in a fresh process, loads library modules
-  of the closure only."""
+  here: in a fresh process, agents of every network kind (states and pixels, DDPG and SAC)
+  are built and one trains into a run folder, and they load library modules of the closure
+  only."""
   import json
 
   from support import TINY_AC_FIELDS, run_python
 
-  fields = dict(TINY_AC_FIELDS, total_steps=200, eval_every=200, final_episodes=1)
+  tiny = dict(TINY_AC_FIELDS, total_steps=200, eval_every=200, final_episodes=1, jit_compile=False)
   proc = run_python(
-    "-c", _LOADED_BY_AC_TRAINING, network, json.dumps(fields), env={"TF_CPP_MIN_LOG_LEVEL": "2"}
+    "-c", _LOADED_BY_AC_TRAINING, json.dumps(tiny), env={"TF_CPP_MIN_LOG_LEVEL": "2"}
   )
   assert proc.returncode == 0, proc.stderr[-3000:]
   loaded = set(json.loads(proc.stdout.strip().splitlines()[-1]))
-  assert {f"{_AC}.experiment", f"{_AC}.seed_batch", "tf_equirl.networks"} <= loaded
+  assert {f"{_AC}.experiment", f"{_AC}.sac", "tf_equirl.networks.pixel"} <= loaded
   outside = sorted(loaded - set(runs.import_closure((_AC,))))
   assert not outside, outside
 
