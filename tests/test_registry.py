@@ -162,7 +162,7 @@ def test_results_index_page_is_generated_from_the_registry():
     assert f"`python -m launchers.reproduce_all --only={name}`" in page
 
 
-def _fake_study(monkeypatch, body, cut=None):
+def _fake_study(monkeypatch, body, cut=None, training_version=None):
   """A registry of one study whose run writes `body` into its report."""
 
   def run(target):
@@ -182,6 +182,7 @@ def _fake_study(monkeypatch, body, cut=None):
     run=run,
     seed_list=lambda t: range(3),
     cut=cut,
+    training_version=training_version,
   )
   monkeypatch.setitem(registry._CACHE, "all", (study,))  # pylint: disable=protected-access
 
@@ -292,3 +293,36 @@ def test_a_study_resumed_after_a_kill_reports_the_wall_time_of_every_invocation(
   assert "over 3 invocations" in open(path, encoding="utf-8").read()
   quick = provenance.read(registry.run_study("fake", root=root, runs=runs, quick=True))
   assert quick.invocations == 1 and quick.wall_seconds < 3600.0
+
+
+def test_the_wall_time_counts_the_invocations_of_the_code_that_trains_the_studys_runs(
+  tmp_path, monkeypatch
+):
+  """A study whose runs are keyed by part of the library (the continuous-control studies:
+  the actor-critic's code) keys its wall-time ledger the same way, so the invocations of
+  earlier commits whose runs it reuses count; the others key it by the whole library."""
+  from tf_equirl import runs as runs_lib
+  from tf_equirl.agents.ac import ACConfig
+
+  for name in registry.names():
+    study = registry.get(name)
+    continuous = name.startswith("continuous_")
+    assert (study.training_version is not None) == continuous, name
+    if continuous:
+      config = study.quick(registry.Target("f", "r", "c"))
+      assert study.training_version(config) == runs_lib.code_version(ACConfig())
+      assert runs_lib.code_version(ACConfig()) != runs_lib.code_version()
+  root, runs = str(tmp_path / "results"), str(tmp_path / "runs")
+  ledger = os.path.join(runs, "fake", "invocations.json")
+  counted = []
+  for version in ("v1", "v1", "v2"):
+    _fake_study(monkeypatch, "# Fake\n", training_version=lambda config, v=version: v)
+    counted.append(provenance.read(registry.run_study("fake", root=root, runs=runs)).invocations)
+  with open(ledger, encoding="utf-8") as f:
+    keys = [entry["key"] for entry in json.load(f)]
+  assert [k.split()[0] for k in keys] == ["v1", "v1", "v2"]
+  assert counted == [1, 2, 1]  # another version's invocations do not count
+  _fake_study(monkeypatch, "# Fake\n")  # the library's version
+  registry.run_study("fake", root=root, runs=runs)
+  with open(ledger, encoding="utf-8") as f:
+    assert json.load(f)[-1]["key"].split()[0] == runs_lib.code_version()

@@ -117,6 +117,12 @@ class Study:
       (`tf_equirl.runs.copy_records`: JSON and CSV files; no models, datasets or
       checkpoints), so a copy of them lets the study go on on another machine
       (`launchers.reproduce_all --export_records`, `--import_records`).
+    training_version: `config -> the version of the code that trains its runs`, the key of
+      the wall-time ledger (`provenance.WallLedger`): the invocations of that version and
+      command count towards the report's wall time. None: the library's
+      (`tf_equirl.runs.code_version()`); the continuous-control studies give the
+      actor-critic's, so the invocations of a study that goes on across commits all count
+      while its runs stay valid.
   """
 
   name: str
@@ -131,6 +137,7 @@ class Study:
   seed_list: Callable[[Any], Sequence[int]]
   cut: Optional["BudgetCut"] = None
   records: bool = False
+  training_version: Optional[Callable[[Any], str]] = None
 
 
 _CUT_START = "**Budget below the thesis'.**"
@@ -671,6 +678,15 @@ def _continuous_grid(env: str):
   return grids[env]
 
 
+def _actor_critic_version(spec: Any) -> str:
+  """The version of the code that trains the actor-critic (`tf_equirl.runs.code_version`)."""
+  # pylint: disable-next=import-outside-toplevel
+  from tf_equirl.agents.ac import ACConfig
+
+  del spec  # every config of the study is an ACConfig
+  return runs_lib.code_version(ACConfig())
+
+
 def _continuous(name: str, env: str) -> Dict[str, Any]:
   # pylint: disable-next=import-outside-toplevel
   from tf_equirl.experiments import continuous_study as study
@@ -714,6 +730,7 @@ def _continuous(name: str, env: str) -> Dict[str, Any]:
     seed_list=lambda spec: range(max(g.seeds for g in spec.grids)),
     command=f"python -m launchers.reproduce_continuous --tasks={name.split('_', 1)[1]}",
     records=True,
+    training_version=_actor_critic_version,
   )
 
 
@@ -791,6 +808,7 @@ def _continuous_pixels() -> Dict[str, Any]:
     seed_list=lambda spec: range(max(g.seeds for g in spec.grids)),
     command="python -m launchers.reproduce_continuous --observation=pixels",
     records=True,
+    training_version=_actor_critic_version,
   )
 
 
@@ -1327,7 +1345,8 @@ def run_study(
   os.makedirs(target.folder, exist_ok=True)
   # Finished runs are reused only by the same code (runs.seed_fingerprint): the invocations
   # that count towards the report's wall time are those of this code version and command.
-  key = f"{runs_lib.code_version()} {command}"
+  version = study.training_version(config) if study.training_version else runs_lib.code_version()
+  key = f"{version} {command}"
   # The hand-written notes of the last report survive the new one, whether or not the
   # study's own writer keeps them.
   notes = results.kept_notes(target.report)
