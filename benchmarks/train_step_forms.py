@@ -3,11 +3,15 @@
   python benchmarks/train_step_forms.py                       # XLA's classic runtime
   python benchmarks/train_step_forms.py --xla_runtime         # the newer one (train_ppo's)
   python benchmarks/train_step_forms.py --quick               # smoke test
+  python benchmarks/train_step_forms.py --group_sizes=2 --batch_sizes=256 --channels=182
+      # the hidden layer of the Pendulum actor-critic's gcnn/relaxed critics (a mirror)
 
 `benchmarks/forward_overhead.py` times forward passes, mostly at large batches; PPO's updates
 run the forward pass, its gradient and a weight update on minibatches of 8 (Catch) to 128
 (CartPole, the grid world). This times exactly that, for `PermutationEquivariantDense` and
-`GroupConv` in their spatial and Fourier forms (same layer sizes, tanh): one compiled loop of
+`GroupConv` in their spatial and Fourier forms (same layer sizes, tanh), and `RelaxedGroupConv` with L = 1 and 2 kernels (spatial: one
+convolution with the assembled kernel; Fourier: the L convolutions in the Fourier basis,
+then the mixing): one compiled loop of
 `--steps` steps (loss = sum of squared outputs, plain gradient step), best of `--repeats`
 calls, microseconds per step.
 """
@@ -66,7 +70,11 @@ def main(argv):
   del argv
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tf_equirl.groups import cyclic  # pylint: disable=g-import-not-at-top
-  from tf_equirl.layers import GroupConv, PermutationEquivariantDense  # pylint: disable=g-import-not-at-top
+  from tf_equirl.layers import (  # pylint: disable=g-import-not-at-top
+    GroupConv,
+    PermutationEquivariantDense,
+    RelaxedGroupConv,
+  )
 
   keras = tf.keras
   sizes = [2] if _QUICK.value else [int(n) for n in _GROUP_SIZES.value]
@@ -93,6 +101,15 @@ def main(argv):
         (
           "GroupConv",
           lambda impl, n=n: GroupConv(c, cyclic(n), activation="tanh", implementation=impl),
+        ),
+        *(
+          (
+            f"RelaxedGroupConv L={kernels}",
+            lambda impl, n=n, kernels=kernels: RelaxedGroupConv(
+              c, cyclic(n), num_kernels=kernels, activation="tanh", implementation=impl
+            ),
+          )
+          for kernels in (1, 2)
         ),
       ):
         times = {}

@@ -76,6 +76,13 @@ def test_relaxed_group_conv(gname):
   _free_step_breaks_equivariance(
     lambda: RelaxedGroupConv(5, group, activation="tanh"), x, group, group
   )
+  layer = support.check_layer(
+    lambda: RelaxedGroupConv(5, group, num_kernels=2, spread_decay=1.0, implementation="fourier"),
+    x,
+    group,
+    group,
+  )
+  assert layer.uses_fourier() and layer.get_config()["implementation"] == "fourier"
 
 
 @support.over_layer_groups
@@ -142,6 +149,50 @@ def test_relaxed_output_is_the_weighted_sum_of_exact_layers(gname):
   exact_lift.build(x.shape)
   exact_lift.set_weights([np.einsum("l,ldu->du", w[0], lift.kernel.numpy())])
   np.testing.assert_allclose(lift(x).numpy(), exact_lift(x).numpy(), atol=1e-5)
+
+
+@support.over_layer_groups
+@pytest.mark.parametrize("num_kernels", [1, 3])
+def test_relaxed_conv_fourier_form_equals_the_spatial_form(gname, num_kernels):
+  """The Fourier form (the L convolutions in the Fourier basis, then the mixing) and the
+  spatial form (one convolution with the assembled kernel) give the same outputs and
+  gradients, eagerly and under XLA, for relaxed weights that differ between elements."""
+  group = support.GROUPS[gname]
+  rng = np.random.default_rng(3)
+  h = support.random_input((BATCH, group.order, 3))
+  weights = rng.standard_normal((group.order, num_kernels)).astype(np.float32)
+  forms = {}
+  for form in ("spatial", "fourier"):
+    forms[form] = RelaxedGroupConv(
+      5,
+      group,
+      num_kernels=num_kernels,
+      relaxed_initializer=keras.initializers.Constant(weights),
+      bias_initializer="glorot_uniform",
+      activation="tanh",
+      implementation=form,
+    )
+    forms[form].build(h.shape)
+  forms["fourier"].set_weights(forms["spatial"].get_weights())
+  assert forms["fourier"].uses_fourier("xla") and not forms["spatial"].uses_fourier("xla")
+
+  def value_and_gradients(layer):
+    def run():
+      with tf.GradientTape() as tape:
+        y = layer(h)
+        loss = tf.reduce_sum(tf.sin(3.0 * y))
+      return [y] + tape.gradient(loss, layer.trainable_variables)
+
+    return run
+
+  for compiled in (False, True):
+    got = {}
+    for form, layer in forms.items():
+      run = value_and_gradients(layer)
+      got[form] = [t.numpy() for t in (tf.function(run, jit_compile=True)() if compiled else run())]
+    assert len(got["spatial"]) == 4  # output; kernel, relaxed weights, bias gradients
+    for spatial, fourier in zip(got["spatial"], got["fourier"]):
+      np.testing.assert_allclose(fourier, spatial, rtol=1e-4, atol=1e-5)
 
 
 @support.over_layer_groups
@@ -350,6 +401,10 @@ def test_bad_input_fails_clearly():
     RelaxedGroupLift(3, rep2)(tf.ones([2, 5]))
   with pytest.raises(ValueError, match="unknown parameterization 'mean'; expected one of"):
     RelaxedGroupConv(3, c2, parameterization="mean")
+  with pytest.raises(
+    ValueError, match="implementation must be one of .*received implementation='fft'"
+  ):
+    RelaxedGroupConv(3, c2, implementation="fft")
   with pytest.raises(ValueError, match=r"free_decay in \[0, 1\), received free_decay=1"):
     ResidualGroupConv(3, c2, free_decay=1)
   with pytest.raises(ValueError, match="only implementation='spatial'"):

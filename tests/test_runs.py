@@ -465,6 +465,20 @@ def test_an_actor_critic_runs_code_version_is_its_trainings_import_closure(tmp_p
   assert ac_version() != runs.code_version(ac)
   with pytest.raises(ValueError, match="is not a module of tf_equirl"):
     runs.import_closure(("tf_equirl.no_such_module",))
+  # A package root stands for every module below it, subpackages at any depth.
+  package = os.path.dirname(runs.__file__)
+  every = {
+    ".".join(
+      ["tf_equirl", *os.path.relpath(os.path.join(folder, f), package)[: -len(".py")].split(os.sep)]
+    ).removesuffix(".__init__")
+    for folder, _, files in os.walk(package)
+    for f in files
+    if f.endswith(".py")
+  }
+  assert set(runs.import_closure(("tf_equirl",))) == every
+  assert {"tf_equirl.agents.ac.learner", "tf_equirl.agents.ppo.learner"} <= set(
+    runs.import_closure(("tf_equirl.agents",))
+  )
 
 
 _LOADED_BY_AC_TRAINING = """

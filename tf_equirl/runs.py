@@ -208,13 +208,20 @@ def import_closure(roots: Sequence[str], root: str = _PACKAGE_DIR) -> Tuple[str,
     if path is None:
       raise ValueError(f"{name!r} is not a module of {_PACKAGE} under {root}.")
     todo.append(name)
-    if path.endswith("__init__.py"):
-      folder = os.path.dirname(path)
-      for child in sorted(os.listdir(folder)):
-        if child.endswith(".py") and child != "__init__.py":
-          todo.append(f"{name}.{child[: -len('.py')]}")
-        elif os.path.isfile(os.path.join(folder, child, "__init__.py")):
-          todo.append(f"{name}.{child}")
+    if path.endswith("__init__.py"):  # every module below it, subpackages at any depth
+      top = os.path.dirname(path)
+      for folder, subfolders, files in os.walk(top):
+        subfolders[:] = sorted(
+          d for d in subfolders if os.path.isfile(os.path.join(folder, d, "__init__.py"))
+        )
+        rel = os.path.relpath(folder, top)
+        prefix = name if rel == "." else ".".join([name, *rel.split(os.sep)])
+        todo.append(prefix)
+        todo += [
+          f"{prefix}.{f[: -len('.py')]}"
+          for f in sorted(files)
+          if f.endswith(".py") and f != "__init__.py"
+        ]
   seen: set = set()
   while todo:
     name = todo.pop()

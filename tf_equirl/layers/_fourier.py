@@ -259,23 +259,35 @@ def _pays_off(
 
 
 def conv_fourier_pays_off(
-  fb: RegularFourierBasis, in_channels: int, units: int, mode: str = "function", batch=None
+  fb: RegularFourierBasis,
+  in_channels: int,
+  units: int,
+  mode: str = "function",
+  batch=None,
+  kernels: int = 1,
 ) -> bool:
-  """Whether "auto" runs a group convolution in the Fourier basis (see GroupConv)."""
+  """Whether "auto" runs a group convolution in the Fourier basis (see GroupConv).
+
+  With `kernels` L > 1 the layer is a relaxed group convolution (`RelaxedGroupConv`): its
+  Fourier form runs the L convolutions (`L units` output channels) and mixes their outputs,
+  its spatial form one convolution with the assembled `[|G| c, |G| u]` kernel."""
   n = fb.basis.shape[0]
-  saved = (n * n - fb.multiply_adds) * in_channels * units
+  outputs = kernels * units
+  saved = (n * n - kernels * fb.multiply_adds) * in_channels * units
   if mode == "xla" and n <= _UNROLL_MAX:  # blocks re-read the input; one fused output pass
-    extra = n * in_channels * (len(fb.blocks) + 1) + 2 * n * units
+    extra = n * in_channels * (len(fb.blocks) + 1) + 2 * n * outputs
   elif mode == "xla":
-    extra = _XLA_EINSUM_PASSES * n * (in_channels + units)
+    extra = _XLA_EINSUM_PASSES * n * (in_channels + outputs)
   else:  # transform, slices, concat and inverse transform each pass over memory
-    extra = 6 * n * in_channels + 4 * n * units
-  # Per call, the spatial form gathers and transposes |G|^2 c u kernel entries; the
-  # Fourier form multiplies the kernel by the [P, |G|] matrix of irreducibles instead.
+    extra = 6 * n * in_channels + 4 * n * outputs
+  if kernels > 1:  # the mixing reads the L outputs once
+    extra += n * outputs
+  # Per call, the spatial form gathers and transposes |G|^2 c u kernel entries per kernel;
+  # the Fourier form multiplies the kernel by the [P, |G|] matrix of irreducibles instead.
   p = fb.phi.shape[1]
-  kernel = in_channels * units
+  kernel = in_channels * outputs
   per_call = _FLOAT_COST[mode] * (2 * n * n - p) * kernel - p * n * kernel
-  return _pays_off(saved, extra, 2 * len(fb.blocks) + 4, mode, batch, per_call)
+  return _pays_off(saved, extra, 2 * len(fb.blocks) + 4 + (kernels > 1), mode, batch, per_call)
 
 
 def lift_fourier_pays_off(

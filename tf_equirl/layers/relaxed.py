@@ -34,24 +34,33 @@ Two parameterizations of the same `w_l(h)`:
   on CartPole, results/approximate_equivariance/README.md); centered, the symmetry-breaking
   direction moves at Adam's step size whenever its gradient has a consistent sign.
 
-Cost: the `[|G| c, |G| u]` block matrix is assembled from the L kernels once per call
-(`L |G|^2 c u` multiply-adds, independent of the batch), then one matmul as in
-`GroupConv`'s "spatial" form. There is no Fourier form: the relaxed weights break the
-block-diagonal structure that form relies on.
+Cost. The relaxed weight `w_l(h)` multiplies the whole output at `h`, so the convolution
+is also `f'[h] = act(sum_l w_l(h) (Psi_l * f)[h] + b)`: L exactly equivariant convolutions
+whose outputs are mixed. `RelaxedGroupConv` has both forms, equal up to float rounding:
+  "spatial": assemble the `[|G| c, |G| u]` block matrix from the L kernels once per call
+    (`L |G|^2 c u` multiply-adds, independent of the batch), then one matmul as in
+    `GroupConv`'s "spatial" form: `|G|^2 c u` multiply-adds per sample.
+  "fourier": run the L convolutions as one `GroupConv` of `L u` channels in the Fourier
+    basis (`L sum m d^2 c u` multiply-adds per sample: half the spatial form's for a mirror
+    and L = 1), then mix. "auto" (the default) picks it where it saves more than it costs
+    (`tf_equirl.layers._fourier.conv_fourier_pays_off`).
+The relaxed lift is one matmul of `d |G| u` multiply-adds, like `GroupLift`'s spatial form.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 import tensorflow as tf
 
 from tf_equirl.groups import FiniteGroup, Representation
+from tf_equirl.layers import _fourier
 from tf_equirl.layers._base import (
   DenseLikeLayer,
   InitializerLike,
   check_group_signal,
+  check_implementation,
   check_positive_int,
   check_rank,
 )
@@ -268,6 +277,9 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
     spread_decay: as in `RelaxedGroupLift`.
     relaxed_initializer: as in `RelaxedGroupLift`.
     parameterization: as in `RelaxedGroupLift`.
+    implementation: "spatial", "fourier" or "auto" (default), as in `GroupConv` (see the
+      module docstring). The weights, the config and the output (up to float rounding) are
+      the same either way.
     **kwargs: `activation`, `use_bias`, `kernel_initializer`, `bias_initializer` as in
       `GroupConv`, and the base `keras.layers.Layer` arguments.
 
@@ -283,6 +295,7 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
     spread_decay: float = 0.0,
     relaxed_initializer: InitializerLike = None,
     parameterization: str = "direct",
+    implementation: str = "auto",
     **kwargs: Any,
   ):
     super().__init__(**kwargs)
@@ -291,6 +304,8 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
     self._init_relaxed(
       num_kernels, spread_decay, relaxed_initializer, "RelaxedGroupConv", parameterization
     )
+    self.implementation = check_implementation(implementation, "RelaxedGroupConv")
+    object.__setattr__(self, "_auto_cache", {})  # plain dict, not tracked by Keras
     table, inv = self.group.table, self.group.inverses
     # expand_index[k, h] = h^-1 k, as in GroupConv.
     self._expand_index = table[inv[None, :], np.arange(self.group.order)[:, None]]
@@ -306,7 +321,43 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
     )
     self._add_relaxed_weights()
     self.add_channel_bias(self.units)
+    self._fourier = (
+      None if self.implementation == "spatial" else _fourier.regular_fourier_basis(self.group)
+    )
     super().build(input_shape)
+
+  def uses_fourier(self, mode: str = "function", batch: Optional[int] = None) -> bool:
+    """Whether the forward pass runs the L convolutions in the Fourier basis and mixes their
+    outputs, in `mode` ("eager", "function" or "xla") at a static batch size `batch` (None:
+    unknown, taken as large); as `GroupConv.uses_fourier`."""
+    if self.implementation != "auto":
+      return self.implementation == "fourier"
+    key = f"{mode}/{batch}"
+    if key not in self._auto_cache:  # the same answer for every call in this mode and batch
+      self._auto_cache[key] = _fourier.conv_fourier_pays_off(
+        self._fourier_basis(), self.in_channels, self.units, mode, batch, self.num_kernels
+      )
+    return self._auto_cache[key]
+
+  def _fourier_basis(self) -> _fourier.RegularFourierBasis:
+    if self._fourier is None:  # only "spatial" builds none, and it never runs in the basis
+      raise RuntimeError(
+        "RelaxedGroupConv: the layer is not built, or implementation='spatial' has no "
+        "Fourier basis."
+      )
+    return self._fourier
+
+  def _fourier_call(self, inputs: tf.Tensor) -> tf.Tensor:
+    """`sum_l w_l(h) (Psi_l * f)[h]`: the L convolutions as one of `L units` channels in
+    the Fourier basis, then the mixing."""
+    n, c, u, count = self.group.order, self.in_channels, self.units, self.num_kernels
+    kernel = tf.cast(self.kernel, self.compute_dtype)  # [l, k, c, u]
+    stacked = tf.reshape(tf.transpose(kernel, [1, 2, 0, 3]), [n, c, count * u])
+    out = _fourier.fourier_group_conv(inputs, stacked, self._fourier_basis())  # [b, h, (l, u)]
+    weights = self.mixing_weights()  # [h, l]
+    if count == 1:
+      return out * weights[None]
+    return tf.reduce_sum(tf.reshape(out, [-1, n, count, u]) * weights[None, :, :, None], axis=2)
 
   def expanded_kernel(self) -> tf.Tensor:
     """The `[|G| c_in, |G| units]` matrix `K[k, h] = sum_l w_l(h) Psi_l[h^-1 k]`."""
@@ -319,6 +370,8 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
 
   def call(self, inputs: tf.Tensor) -> tf.Tensor:
     inputs = tf.convert_to_tensor(inputs, dtype=self.compute_dtype)
+    if self.uses_fourier(_fourier.execution_mode(), inputs.shape[0]):
+      return self.bias_and_activation(self._fourier_call(inputs))
     n = self.group.order
     flat = tf.reshape(inputs, [-1, n * self.in_channels])
     out = tf.reshape(tf.matmul(flat, self.expanded_kernel()), [-1, n, self.units])
@@ -329,5 +382,12 @@ class RelaxedGroupConv(_RelaxedMixin, DenseLikeLayer):
 
   def get_config(self) -> Dict[str, Any]:
     config = super().get_config()
-    config.update({"units": self.units, "group": self.group.get_config(), **self._relaxed_config()})
+    config.update(
+      {
+        "units": self.units,
+        "group": self.group.get_config(),
+        **self._relaxed_config(),
+        "implementation": self.implementation,
+      }
+    )
     return config
