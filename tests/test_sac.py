@@ -255,7 +255,7 @@ def test_sac_learns_on_point_mass_and_traces_once(point_mass_run):
   assert isinstance(agent, SAC)
   np.testing.assert_array_equal(result.env_steps, [0, 2000, 4000])
   assert agent.tracing_count == 1
-  np.testing.assert_array_equal(result.metrics["updates"][1:], [900, 1000])
+  np.testing.assert_array_equal(result.metrics["updates"][1:], [450, 500])
   assert np.all(np.isfinite(result.metrics["critic_loss"][1:]))
   assert agent.temperature != pytest.approx(SMALL.init_temperature)  # alpha is learned
   np.testing.assert_allclose(result.metrics["temperature"][-1], agent.temperature, rtol=1e-6)

@@ -53,7 +53,8 @@ class ACConfig:
     action_repeat: env steps each chosen action is applied for (rewards summed).
     random_steps: first agent steps with uniformly random actions (DrQ-v2's 4,000 seed
       frames at action repeat 2); updates start after them.
-    update_every: env steps between two updates (one update every 2 env steps in DrQ-v2).
+    update_every: env steps between two updates. DrQ-v2 updates once every 2 agent steps,
+      4 env steps at its action repeat 2 (the default).
       Either a multiple or a divisor of `num_envs * action_repeat`.
     noise_start: exploration noise standard deviation at agent step 0 (actions in [-1, 1]).
     noise_end: standard deviation reached at `noise_steps` and kept after.
@@ -109,7 +110,7 @@ class ACConfig:
   num_envs: int = 1
   action_repeat: int = 2
   random_steps: int = 2_000
-  update_every: int = 2
+  update_every: int = 4
   noise_start: float = 1.0
   noise_end: float = 0.1
   noise_steps: int = 100_000
