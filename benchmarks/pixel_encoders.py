@@ -136,9 +136,11 @@ def main(argv):
   unknown = [e for e in _AGENT_ENCODERS.value + _AGENT_XLA.value if e not in PIXEL_ENCODER_KINDS]
   if unknown:
     raise app.UsageError(f"Unknown encoders {unknown}; expected kinds of {PIXEL_ENCODER_KINDS}.")
+  defaults = ACConfig()  # the agent's update rate and action repeat, as the pixel study's
   print(
     f"\n## Pixel agent: {_AGENT_ENV.value}, {agent_shape}, {steps} env steps per call, "
-    f"minibatch {agent_batch}, one update per 2 env steps; replay "
+    f"minibatch {agent_batch}, one update per {defaults.update_every} env steps (action "
+    f"repeat {defaults.action_repeat}); replay "
     f"{bytes_per_transition(agent_size, frames, 1):,} bytes per transition (one action)\n"
   )
   print("| encoder | compiled as | parameters (encoder / actor / critic) | compile s | frames/s |")
