@@ -5,6 +5,9 @@
   python benchmarks/pixel_encoders.py --quick                # tiny run (smoke test)
   python benchmarks/pixel_encoders.py --agent_image_size=37 --agent_env=CartPoleSwingup-v0 \
       --agent_encoders=cnn,gcnn,relaxed,rpp --agent_xla_encoders=cnn   # the pixel study's agents
+  python benchmarks/pixel_encoders.py --kinds=cnn --repeats=1 --agent_image_size=37 \
+      --agent_env=CartPoleSwingup-v0 --agent_encoders=cnn --agent_replay_capacity=80000
+      # sampling from a large replay buffer (2 GB here)
 
 Section 1: each encoder (`tf_equirl.networks.pixel.build_pixel_encoder`, group kinds at the
 width whose parameter count is closest to the cnn's) runs its forward pass on a batch of
@@ -57,6 +60,13 @@ _AGENT_IMAGE = flags.DEFINE_integer(
 )
 _AGENT_STEPS = flags.DEFINE_integer("agent_steps", 400, "Env steps per training call.")
 _AGENT_BATCH = flags.DEFINE_integer("agent_batch", 64, "Minibatch of the agent's updates.")
+_AGENT_CAPACITY = flags.DEFINE_integer(
+  "agent_replay_capacity",
+  None,
+  "Replay capacity of the agent (default: twice --agent_steps, every transition of the run); "
+  "the buffer is allocated whole, so larger capacities time sampling from a large buffer.",
+  lower_bound=16,
+)
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny run (37x37, batch 4, one repeat, 8 steps).")
 
 
@@ -82,7 +92,7 @@ def _forward_table(kinds, batch, image_size, frame_stack, group, repeats, calls)
   return {kind: statistics.median(t) for kind, t in times.items()}, params
 
 
-def _agent_rate(env, encoder, image_size, frame_stack, steps, batch, xla):
+def _agent_rate(env, encoder, image_size, frame_stack, steps, batch, xla, capacity=None):
   config = ACConfig(
     env=env,
     jit_compile=xla,
@@ -94,7 +104,7 @@ def _agent_rate(env, encoder, image_size, frame_stack, steps, batch, xla):
     eval_every=steps,
     random_steps=max(steps // 8, 1),
     batch_size=batch,
-    replay_capacity=max(2 * steps, 16),
+    replay_capacity=capacity or max(2 * steps, 16),
     eval_episodes=1,
     final_episodes=0,  # frames/s of training; the final evaluation is not timed
   )
@@ -137,18 +147,19 @@ def main(argv):
   if unknown:
     raise app.UsageError(f"Unknown encoders {unknown}; expected kinds of {PIXEL_ENCODER_KINDS}.")
   defaults = ACConfig()  # the agent's update rate and action repeat, as the pixel study's
+  capacity = None if quick else _AGENT_CAPACITY.value
   print(
     f"\n## Pixel agent: {_AGENT_ENV.value}, {agent_shape}, {steps} env steps per call, "
     f"minibatch {agent_batch}, one update per {defaults.update_every} env steps (action "
-    f"repeat {defaults.action_repeat}); replay "
-    f"{bytes_per_transition(agent_size, frames, 1):,} bytes per transition (one action)\n"
+    f"repeat {defaults.action_repeat}); replay of {capacity or max(2 * steps, 16):,} "
+    f"transitions, {bytes_per_transition(agent_size, frames, 1):,} bytes each (one action)\n"
   )
   print("| encoder | compiled as | parameters (encoder / actor / critic) | compile s | frames/s |")
   print("|---|---|---|---|---|")
   rows = [(e, False) for e in _AGENT_ENCODERS.value] + [(e, True) for e in _AGENT_XLA.value]
   for encoder, xla in rows:
     rate, compile_s, counts = _agent_rate(
-      _AGENT_ENV.value, encoder, agent_size, frames, steps, agent_batch, xla
+      _AGENT_ENV.value, encoder, agent_size, frames, steps, agent_batch, xla, capacity
     )
     print(
       f"| {encoder} | {'XLA' if xla else 'graph'} | {counts['encoder']:,} / "

@@ -26,6 +26,7 @@ from tf_equirl.agents.ac import (
   n_step_targets,
   noise_std,
 )
+from tf_equirl.agents.ac.pixels import PixelReplay
 from tf_equirl.networks.continuous import build_continuous_actor, build_continuous_critic
 from test_networks_continuous import pendulum_d1
 
@@ -196,6 +197,31 @@ def test_replay_ring_overwrites_the_oldest_and_samples_only_whole_windows():
   np.testing.assert_allclose(batch.discount.numpy(), 0.125)
   np.testing.assert_allclose(batch.next_observation.numpy()[:, 0], starts + 20 + 10)
   np.testing.assert_allclose(batch.action.numpy()[:, 0], starts)
+
+
+@pytest.mark.parametrize("pixels", [False, True])
+def test_replay_sampling_reads_only_the_sampled_slots(pixels):
+  """Sampling gathers rows from the variables and never reads a whole field: in a TensorFlow
+  graph such a read is copied at the next write while it is alive, a cost that grows with
+  the capacity (the pixel agent trains without XLA)."""
+  replay = PixelReplay(50, 2, (5, 5, 3), 1) if pixels else Replay(50, 2, 4, 1)
+  shape = replay.observation.shape[2:]
+
+  @tf.function
+  def step(key):
+    obs = tf.ones([2, *shape])
+    replay.add(obs, tf.zeros([2, 1]), tf.ones([2]), tf.ones([2]), tf.zeros([2]), obs)
+    return replay.sample(key, 8, n_step=3, gamma=0.9)
+
+  graph = step.get_concrete_function(tf.TensorSpec([2], tf.int64)).graph
+  whole = [
+    op.name
+    for op in graph.get_operations()
+    if op.type == "ReadVariableOp" and op.outputs[0].shape.rank not in (None, 0)
+  ]
+  assert not whole, f"whole-variable reads in the sampling graph: {whole}"
+  gathers = [op for op in graph.get_operations() if op.type == "ResourceGather"]
+  assert len(gathers) == 3 * 3 + 3  # reward, discount, ended per n-step window; obs, act, next
 
 
 def test_replay_stops_n_step_returns_at_an_episode_end():

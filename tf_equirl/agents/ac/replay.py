@@ -2,8 +2,10 @@
 
 Transitions are stored time-major per environment, `[slots, num_envs, ...]`: agent step `t`
 of environment `e` lives in slot `t % slots`, so a stored trajectory stays contiguous and
-n-step returns are read from consecutive slots. Writing is a scatter into one slot (no copy
-of the buffer), so adding and sampling run inside an XLA-compiled loop.
+n-step returns are read from consecutive slots. Writing is a scatter into one slot and
+sampling a gather of the sampled slots, straight from the variables: neither reads nor copies
+the whole buffer, so adding and sampling cost the same at any capacity, inside an
+XLA-compiled loop or a TensorFlow graph alike.
 """
 
 from __future__ import annotations
@@ -128,10 +130,15 @@ class Replay:
   def sample(self, key, batch_size: int, n_step: int, gamma: float) -> NStepBatch:
     """`batch_size` n-step transitions, uniformly over the starts whose `n_step` transitions
     are all held (`count - slots <= t <= count - n_step`); needs `count >= n_step`."""
-    # Reads of the whole variables (XLA has no kernel for a gather straight from a resource;
-    # reading a variable inside the compiled graph does not copy it).
-    arrays = tuple(v.value() for v in self.fields)
-    return sample_arrays(arrays, self.count, key, batch_size, n_step, gamma)
+
+    # Gathers of the sampled slots straight from each variable (`sparse_read`, which XLA
+    # compiles too). A read of the whole variable would be copied by TensorFlow's graph
+    # executor at the next write while the read is alive: a cost that grows with capacity.
+    def gather(field: int, index: tf.Tensor) -> tf.Tensor:
+      rows = self.fields[field].sparse_read(index[:, 0])  # [B, num_envs, ...]
+      return tf.gather(rows, index[:, 1], axis=1, batch_dims=1)
+
+    return _sample(gather, self.slots, self.num_envs, self.count, key, batch_size, n_step, gamma)
 
 
 def sample_arrays(
@@ -140,8 +147,26 @@ def sample_arrays(
   """`Replay.sample` from the buffer's contents as tensors: `arrays` are its `fields`' values
   (`[slots, num_envs, ...]` each, in the order of `Replay.fields`) and `count` its agent
   steps written. A pure function, so a seed axis can vectorise it (`SeedReplay`)."""
-  observation, action, reward, discount, ended, next_observation = arrays
-  slots, num_envs = int(reward.shape[0]), int(reward.shape[1])
+  slots, num_envs = int(arrays[2].shape[0]), int(arrays[2].shape[1])
+  return _sample(
+    lambda field, index: tf.gather_nd(arrays[field], index),
+    slots,
+    num_envs,
+    count,
+    key,
+    batch_size,
+    n_step,
+    gamma,
+  )
+
+
+def _sample(
+  gather, slots: int, num_envs: int, count, key, batch_size: int, n_step: int, gamma: float
+) -> NStepBatch:
+  """The sampling of `Replay.sample`, reading the buffer through `gather(field, index)`: the
+  entries `[slot, env]` of `index` (`[B, 2]` int64) of field `field` (`Replay.fields`'
+  order)."""
+  observation, action, reward, discount, ended, next_observation = range(6)
   lo = tf.maximum(count - slots, 0)
   num = count - n_step - lo + 1
   u = rng.uniform([batch_size], rng.fold_in(key, 0), dtype=tf.float32)
@@ -154,15 +179,15 @@ def sample_arrays(
     return tf.stack([slot, env], axis=1)
 
   windows = [index(k) for k in range(n_step)]
-  gather = lambda x: tf.stack([tf.gather_nd(x, w) for w in windows], axis=1)  # noqa: E731
-  returns, bootstrap, last = n_step_targets(gather(reward), gather(discount), gather(ended), gamma)
+  steps = lambda field: tf.stack([gather(field, w) for w in windows], axis=1)  # noqa: E731
+  returns, bootstrap, last = n_step_targets(steps(reward), steps(discount), steps(ended), gamma)
   first = windows[0]
   return NStepBatch(
-    observation=tf.gather_nd(observation, first),
-    action=tf.gather_nd(action, first),
+    observation=gather(observation, first),
+    action=gather(action, first),
     reward=returns,
     discount=bootstrap,
-    next_observation=tf.gather_nd(next_observation, index(tf.cast(last, tf.int64))),
+    next_observation=gather(next_observation, index(tf.cast(last, tf.int64))),
   )
 
 
