@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tf_equirl import envs
+from tf_equirl.envs.render import render
 from tf_equirl.agents.ac import AC, ACConfig, make_agent
 from tf_equirl.agents.ac.pixels import (
   PixelAC,
@@ -173,3 +174,21 @@ def test_make_agent_picks_the_agent_and_ac_refuses_pictures():
   assert type(make_agent(state)) is AC
   with pytest.raises(ValueError, match="make_agent expects an ACConfig"):
     make_agent({"env": "Pendulum-v1"})
+
+
+@pytest.mark.parametrize("repeat", [1, 2])
+def test_the_agent_stacks_one_frame_per_agent_step(repeat):
+  """DrQ-v2 stacks frames over its action repeat: the agent's pictures are `action_repeat`
+  env steps apart, so an observation the agent acts in shows its last `frame_stack` agent
+  steps' states."""
+  agent = PixelAC(_config(frame_stack=3, action_repeat=repeat))
+  env = agent.env
+  assert env.frame_spacing == repeat
+  state, _ = env.pure_reset(3)
+  states = [state.physics[:, -1]]
+  for _ in range(3):  # agent steps of `repeat` env steps each
+    for _ in range(repeat):
+      state, step = env.pure_step(state, tf.constant([[0.7]]))
+    states.append(state.physics[:, -1])
+  want = tf.concat([render(env.inner, s, SIZE) for s in states[-3:]], axis=-1)
+  np.testing.assert_array_equal(step.observation, want)

@@ -53,17 +53,21 @@ def test_catch_picture_of_the_mirrored_board_is_the_mirrored_picture(size):
   assert len(np.unique(flat, axis=0)) == len(states)
 
 
-def test_pixel_observations_stack_the_last_frames_and_keep_the_rewards():
+@pytest.mark.parametrize("spacing", [1, 2, 3])
+def test_pixel_observations_stack_the_last_frames_and_keep_the_rewards(spacing):
+  """The observation stacks the pictures of the states `spacing` env steps apart, ending with
+  the latest (a reset fills the history with the first state)."""
   frames, size = 3, 15
-  env = pixels(Catch(batch_size=4), size=size, frame_stack=frames)
+  env = pixels(Catch(batch_size=4), size=size, frame_stack=frames, frame_spacing=spacing)
   inner = env.inner
   assert env.observation_spec().shape == (size, size, 3 * frames)
+  assert env.history_length == (frames - 1) * spacing + 1
   state, ts = env.pure_reset(5)
   inner_state, inner_ts = inner.pure_reset(5)
   first = render(inner, inner_state.physics, size)
   np.testing.assert_array_equal(ts.observation, tf.concat([first] * frames, axis=-1))
-  history = [first] * frames
-  actions = np.random.default_rng(0).integers(0, 3, (12, 4))
+  history = [first] * env.history_length
+  actions = np.random.default_rng(0).integers(0, 3, (14, 4))
   for a in actions:
     state, ts = env.pure_step(state, tf.constant(a, tf.int32))
     inner_state, inner_ts = inner.pure_step(inner_state, tf.constant(a, tf.int32))
@@ -73,7 +77,9 @@ def test_pixel_observations_stack_the_last_frames_and_keep_the_rewards():
     latest = render(inner, inner_state.physics, size)
     reset = (inner_ts.step_type == 0).numpy()[:, None, None, None]
     history = [np.where(reset, latest, h) for h in history[1:]] + [latest]
-    np.testing.assert_array_equal(ts.observation, tf.concat(history, axis=-1))
+    drawn = history[::spacing]
+    assert len(drawn) == frames
+    np.testing.assert_array_equal(ts.observation, tf.concat(drawn, axis=-1))
 
 
 def test_the_symmetry_of_pixel_observations_is_the_mirror_of_the_pictures():
@@ -240,6 +246,13 @@ def test_bad_pixel_requests_fail_clearly():
     make("Catch-v0", observation="pixels", image_size=64)
   with pytest.raises(ValueError, match="positive integer frame_stack.*frame_stack=0"):
     pixels(CartPole(), size=15, frame_stack=0)
+  with pytest.raises(ValueError, match="positive integer frame_spacing.*frame_spacing=0"):
+    pixels(CartPole(), size=15, frame_spacing=0)
+  with pytest.raises(ValueError, match=r"\['frame_spacing'\] only apply to observation='pixels'"):
+    make("CartPole-v1", frame_spacing=2)
+  spaced = pixels(CartPole(), size=15, frame_stack=3, frame_spacing=2)
+  with pytest.raises(ValueError, match="history of 5 states.*frame_spacing=2.*received 3"):
+    spaced.observe(tf.zeros([1, 3, 4]))
   with pytest.raises(ValueError, match="already registered"):
     register_renderer("CartPole-v1", lambda env, s, size: s, "D1")
   with pytest.raises(ValueError, match="Unknown plane group plane_group='Z2'"):

@@ -52,8 +52,9 @@ def make(name: str, batch_size: int = 1, seed: Any = 0, **kwargs: Any) -> Batche
   `make("CartPole-v1:global:0.5")` (the form a `PPOConfig.env` string can carry).
 
   Pixel observations: `make("CartPole-v1", observation="pixels", image_size=85,
-  frame_stack=3)` wraps the environment in `tf_equirl.envs.render.pixels` (`image_size` and
-  `frame_stack` are optional and only go with `observation="pixels"`).
+  frame_stack=3, frame_spacing=1)` wraps the environment in `tf_equirl.envs.render.pixels`
+  (`image_size`, `frame_stack` and `frame_spacing` are optional and only go with
+  `observation="pixels"`).
 
   Raises:
     ValueError: for an unknown name (the message lists the registered ones and the variant
@@ -62,7 +63,9 @@ def make(name: str, batch_size: int = 1, seed: Any = 0, **kwargs: Any) -> Batche
       `observation="pixels"`.
   """
   observation = kwargs.pop("observation", "state")
-  pixel_options = {k: kwargs.pop(k) for k in ("image_size", "frame_stack") if k in kwargs}
+  pixel_options = {
+    k: kwargs.pop(k) for k in ("image_size", "frame_stack", "frame_spacing") if k in kwargs
+  }
   if observation not in ("state", "pixels"):
     raise ValueError(
       f"make: observation must be 'state' or 'pixels', received observation={observation!r}."

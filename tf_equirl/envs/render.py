@@ -427,14 +427,19 @@ register_renderer("Reacher-v0", render_reacher, "D2", elements=(0, 1, 3, 2))
 
 
 class PixelEnvironment(BatchedEnvironment):
-  """An environment observed through pictures of its last `frame_stack` states.
+  """An environment observed through pictures of its last `frame_stack` states, taken
+  `frame_spacing` env steps apart.
 
-  The physics state is the history of the wrapped environment's states, `[B, frame_stack,
-  ...]` (oldest first; a reset fills it with copies of the first state), and the observation
-  draws each of them with the environment's renderer and stacks the pictures on the channel
-  axis: float32 `[B, size, size, 3 * frame_stack]`, channels `(frame, rgb)` with the oldest
-  frame first. Rewards, terminations, time limits, actions and the random resets are the
-  wrapped environment's, step for step.
+  The physics state is the history of the wrapped environment's states, `[B,
+  history_length, ...]` with `history_length = (frame_stack - 1) * frame_spacing + 1` (oldest
+  first; a reset fills it with copies of the first state), and the observation draws every
+  `frame_spacing`-th of them, ending with the latest, with the environment's renderer and
+  stacks the pictures on the channel axis: float32 `[B, size, size, 3 * frame_stack]`,
+  channels `(frame, rgb)` with the oldest frame first. An agent that holds each action for
+  `action_repeat` env steps sees, with `frame_spacing = action_repeat`, one frame per agent
+  step, as DrQ-v2 stacks them (its frame stack wraps its action repeat). Rewards,
+  terminations, time limits, actions and the random resets are the wrapped environment's,
+  step for step.
 
   `symmetry` has the wrapped environment's group and action representation, and as state
   representation the `PlaneAction` of its renderer's plane group on `[size, size, 3 *
@@ -445,14 +450,18 @@ class PixelEnvironment(BatchedEnvironment):
   Args:
     env: the `BatchedEnvironment` to observe; it needs a renderer (`register_renderer`).
     size: odd side of the pictures (default 85, as the pixel agents of Park et al. 2025).
-    frame_stack: number of consecutive pictures in an observation (default 3).
+    frame_stack: number of pictures in an observation (default 3).
+    frame_spacing: env steps between two stacked pictures (default 1: consecutive states).
 
   Raises:
     ValueError: for an environment without a renderer, an even size, a non-positive
-      `frame_stack`, or a renderer whose plane group is not the environment's group.
+      `frame_stack` or `frame_spacing`, or a renderer whose plane group is not the
+      environment's group.
   """
 
-  def __init__(self, env: BatchedEnvironment, size: int = 85, frame_stack: int = 3):
+  def __init__(
+    self, env: BatchedEnvironment, size: int = 85, frame_stack: int = 3, frame_spacing: int = 1
+  ):
     if not isinstance(env, BatchedEnvironment):
       raise ValueError(f"pixels expects a BatchedEnvironment, received {type(env).__name__}.")
     self._inner = env
@@ -467,6 +476,16 @@ class PixelEnvironment(BatchedEnvironment):
         f"pixels: expected a positive integer frame_stack, received frame_stack={frame_stack!r}."
       )
     self._frames = int(frame_stack)
+    if (
+      isinstance(frame_spacing, bool)
+      or not isinstance(frame_spacing, (int, np.integer))
+      or frame_spacing < 1
+    ):
+      raise ValueError(
+        "pixels: expected a positive integer frame_spacing, received "
+        f"frame_spacing={frame_spacing!r}."
+      )
+    self._spacing = int(frame_spacing)
     group = env.symmetry.group
     if not np.array_equal(plane_group(self._renderer.plane_group).table, group.table):
       raise ValueError(
@@ -502,6 +521,15 @@ class PixelEnvironment(BatchedEnvironment):
     return self._frames
 
   @property
+  def frame_spacing(self) -> int:
+    return self._spacing
+
+  @property
+  def history_length(self) -> int:
+    """States the physics keeps per environment: `(frame_stack - 1) * frame_spacing + 1`."""
+    return (self._frames - 1) * self._spacing + 1
+
+  @property
   def compiles_with_xla(self) -> bool:
     return self._inner.compiles_with_xla
 
@@ -527,6 +555,14 @@ class PixelEnvironment(BatchedEnvironment):
     return {self.symmetry.group.name: self.symmetry}
 
   def observe(self, physics: tf.Tensor) -> tf.Tensor:
+    if physics.shape[1] is not None and physics.shape[1] != self.history_length:
+      raise ValueError(
+        f"observe: expected a history of {self.history_length} states per environment "
+        f"(frame_stack={self._frames}, frame_spacing={self._spacing}), received "
+        f"{physics.shape[1]}."
+      )
+    if self._spacing > 1:
+      physics = physics[:, :: self._spacing]  # the drawn states, the latest last
     shape = tf.shape(physics)
     batch, size, frames = shape[0], self._size, self._frames
     flat = tf.reshape(physics, tf.concat([[-1], shape[2:]], 0))  # [B * frames, ...]
@@ -537,7 +573,7 @@ class PixelEnvironment(BatchedEnvironment):
 
   def _initial_physics(self, key: tf.Tensor, batch_size) -> tf.Tensor:
     first = self._inner._initial_physics(key, batch_size)  # pylint: disable=protected-access
-    return tf.repeat(first[:, None], self._frames, axis=1)
+    return tf.repeat(first[:, None], self.history_length, axis=1)
 
   def _reset_physics(self, key: tf.Tensor, mask: tf.Tensor, physics: tf.Tensor) -> tf.Tensor:
     # The wrapped environment resets its latest states (only where `mask`, for environments
@@ -545,7 +581,7 @@ class PixelEnvironment(BatchedEnvironment):
     latest = self._inner._reset_physics(  # pylint: disable=protected-access
       key, mask, physics[:, -1]
     )
-    fresh = tf.repeat(latest[:, None], self._frames, axis=1)
+    fresh = tf.repeat(latest[:, None], self.history_length, axis=1)
     return tf.where(tf.reshape(mask, [-1] + [1] * (physics.shape.rank - 1)), fresh, physics)
 
   def _push(self, stack: tf.Tensor, latest: tf.Tensor) -> tf.Tensor:
@@ -568,10 +604,14 @@ class PixelEnvironment(BatchedEnvironment):
   def with_dynamics(self, physics=None, outcome=None) -> "PixelEnvironment":
     """The same pictures of `env.with_dynamics(physics, outcome)`: the replacements act on the
     wrapped environment's states, not on the history."""
-    return PixelEnvironment(self._inner.with_dynamics(physics, outcome), self._size, self._frames)
+    return PixelEnvironment(
+      self._inner.with_dynamics(physics, outcome), self._size, self._frames, self._spacing
+    )
 
 
-def pixels(env: BatchedEnvironment, size: int = 85, frame_stack: int = 3) -> PixelEnvironment:
-  """`env` observed through `size x size` RGB pictures of its last `frame_stack` states; see
-  `PixelEnvironment`."""
-  return PixelEnvironment(env, size, frame_stack)
+def pixels(
+  env: BatchedEnvironment, size: int = 85, frame_stack: int = 3, frame_spacing: int = 1
+) -> PixelEnvironment:
+  """`env` observed through `size x size` RGB pictures of its last `frame_stack` states,
+  `frame_spacing` env steps apart; see `PixelEnvironment`."""
+  return PixelEnvironment(env, size, frame_stack, frame_spacing)

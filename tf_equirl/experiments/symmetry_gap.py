@@ -267,7 +267,7 @@ def sample_pictures(
   env = envs.make(env_name)
   key = tf.constant([int(seed), 0x7E02], tf.int64)
   states = _random_states(env, key, num_envs, rollout_steps)
-  history = tf.repeat(states[:, None], frame_stack, axis=1)  # [N, frames, n]
+  history = tf.repeat(states[:, None], pixel_env.history_length, axis=1)  # [N, history, n]
   pictures = pixel_env.observe(history).numpy().astype(np.float32)
   actions = rng.uniform(
     [pictures.shape[0], env.symmetry.action_dim], rng.fold_in(key, -1), -1.0, 1.0

@@ -90,7 +90,8 @@ class ACConfig:
       state, `tf_equirl.envs.render`; the agent is `tf_equirl.agents.ac.pixels.PixelAC`).
     image_size: odd side of the pictures with observation="pixels" (85 as the seed; 53 and
       37 keep the encoder's grid centred too).
-    frame_stack: consecutive pictures stacked on the channel axis with observation="pixels".
+    frame_stack: pictures of the last agent steps stacked on the channel axis with
+      observation="pixels" (one per agent step, `action_repeat` env steps apart, as DrQ-v2).
     encoder: pixel encoder kind, one of `tf_equirl.networks.pixel.PIXEL_ENCODER_KINDS`
       ("cnn", "gcnn", "relaxed", "rpp"). "cnn" feeds the mlp actor and critic; the group
       kinds feed their regular features to the actor and critic of `network` ("mlp", the

@@ -3,8 +3,9 @@
 `PixelAC(config)` (or `make_agent(config)`) with `config.observation="pixels"` builds: the same compiled
 training call as `AC` (collection and updates in one `tf.function(jit_compile=True)`), with
 
-1. observations: pictures of the state (`tf_equirl.envs.render`), `[image_size, image_size,
-   3 * frame_stack]` in `[0, 1]`, stored in the replay buffer as uint8 (`PixelReplay`:
+1. observations: pictures of the states of the last `frame_stack` agent steps
+   (`tf_equirl.envs.render`, frames `action_repeat` env steps apart: DrQ-v2 stacks frames
+   over its action repeat), `[image_size, image_size, 3 * frame_stack]` in `[0, 1]`, stored in the replay buffer as uint8 (`PixelReplay`:
    `2 * image_size^2 * 3 * frame_stack + 4 * (k + 3)` bytes per transition, the picture and
    the next picture plus float32 action, reward, discount and end flag; 130,066 bytes at
    85x85 with 3 frames and one action, so `replay_capacity` bounds memory: 100,000
@@ -183,7 +184,8 @@ class PixelAC(AC):
   Args:
     config: an `ACConfig` with `observation="pixels"`.
     env: optional pixel environment (default `envs.make(config.env, observation="pixels",
-      image_size=config.image_size, frame_stack=config.frame_stack)`); its pictures must be
+      image_size=config.image_size, frame_stack=config.frame_stack,
+      frame_spacing=config.action_repeat)`: one frame per agent step); its pictures must be
       `[image_size, image_size, 3 * frame_stack]`.
 
   Raises:
@@ -206,6 +208,7 @@ class PixelAC(AC):
         observation="pixels",
         image_size=cfg.image_size,
         frame_stack=cfg.frame_stack,
+        frame_spacing=cfg.action_repeat,  # one frame per agent step, as DrQ-v2
       )
     self.env = env
     if env.batch_size != cfg.num_envs:
