@@ -187,6 +187,7 @@ def ray_address():
   if ray.is_initialized():  # e.g. left by an earlier test in this process
     ray.shutdown()
   ray.init(
+    address="local",  # never a cluster another test runs on this machine
     num_cpus=2,
     include_dashboard=False,
     logging_level="WARNING",

@@ -8,6 +8,8 @@ apart by the Ray node id each records in `log.jsonl`.
 """
 
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -34,9 +36,17 @@ def _events(out):
   return {c.label: runner.RunStore.at(c.directory).events() for c in sweeps.aggregate(out).configs}
 
 
-def _remove_when_a_seed_starts_on(cluster, node, out, stop):
+@ray.remote(num_cpus=1, resources={"head_node": 1})
+class _HoldTheHead:
+  """Takes the head node's CPU, so that the first trial can only be placed on the worker."""
+
+  def ready(self):
+    return True
+
+
+def _remove_when_a_seed_starts_on(cluster, node, out, stop, holder):
   """Removes `node` from `cluster` (its raylet and workers) as soon as a seed has started
-  training in a trial placed on it; returns what it saw."""
+  training in a trial placed on it, and then frees the head (`holder`); returns what it saw."""
   seen = {}
 
   def watch():
@@ -56,6 +66,7 @@ def _remove_when_a_seed_starts_on(cluster, node, out, stop):
         if started:
           seen.update(started[0], removed_at=time.time())
           cluster.remove_node(node)
+          ray.kill(holder)
           return
       time.sleep(0.05)
 
@@ -82,9 +93,14 @@ def test_sweep_on_two_nodes_completes_when_the_worker_node_dies(tmp_path):
     head = cluster.head_node.node_id
     assert {n["NodeID"] for n in ray.nodes() if n["Alive"]} == {head, worker.node_id}
 
+    # Ray may place every trial on the head when the worker is slow to report its CPU (a
+    # loaded machine); holding the head's CPU until a seed runs on the worker rules that out.
+    holder = _HoldTheHead.remote()
+    assert ray.get(holder.ready.remote(), timeout=120)
+
     out = str(tmp_path / "two_nodes")
     stop = threading.Event()
-    thread, seen = _remove_when_a_seed_starts_on(cluster, worker, out, stop)
+    thread, seen = _remove_when_a_seed_starts_on(cluster, worker, out, stop, holder)
     try:
       result = sweeps.run_sweep(
         "ppo", GRID, seeds=SEEDS, out=out, overrides=RUNS, seeds_per_trial=1, max_failures=3
@@ -134,4 +150,34 @@ def test_sweep_on_two_nodes_completes_when_the_worker_node_dies(tmp_path):
         )
   finally:
     ray.shutdown()
+    cluster.shutdown()
+
+
+def test_a_sweep_without_an_address_starts_its_own_ray_beside_a_running_cluster(tmp_path):
+  """Ray's default joins the cluster last started on the machine; `connect` without an
+  address must start a Ray of its own instead (with or without `num_cpus`)."""
+  cluster = Cluster(
+    initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}
+  )
+  try:
+    script = (
+      "import sys, ray\n"
+      "from tf_equirl.sweeps import runner\n"
+      "runner.connect(num_cpus=int(sys.argv[1]) or None)\n"
+      "print('GCS', ray.get_runtime_context().gcs_address)\n"
+      "ray.shutdown()\n"
+    )
+    for num_cpus in (0, 1):
+      proc = subprocess.run(
+        [sys.executable, "-c", script, str(num_cpus)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"},
+      )
+      assert proc.returncode == 0, proc.stderr[-3000:]
+      gcs = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("GCS ")]
+      assert len(gcs) == 1 and gcs[0] != cluster.address, (gcs, cluster.address)
+  finally:
     cluster.shutdown()

@@ -379,6 +379,9 @@ def _trial_dirname(trial) -> str:
 def connect(address: Optional[str] = None, num_cpus: Optional[int] = None) -> None:
   """Joins the Ray cluster at `address` ("auto", "HOST:PORT"), else starts Ray on this machine.
 
+  Without an address the Ray started is always a new one of this process, even where another
+  Ray runs on the machine (`ray start`, or a cluster a test simulates): Ray's own default
+  would join the last one started there and run the sweep on its nodes.
   A local Ray gets this checkout on its workers' PYTHONPATH, so a sweep runs from a source
   tree; on a cluster every node needs the package installed (`pip install tf_equirl[sweep]`).
   Nothing happens if Ray is already initialised.
@@ -393,6 +396,7 @@ def connect(address: Optional[str] = None, num_cpus: Optional[int] = None) -> No
   root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
   ray.init(
+    address="local",
     num_cpus=num_cpus,
     include_dashboard=False,
     logging_level=logging.WARNING,
