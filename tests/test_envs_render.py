@@ -161,6 +161,18 @@ def test_control_pictures_move_exactly_as_the_states(name, high):
   assert bool(tf.reduce_all(tf.reduce_any(shifted != picture, axis=[1, 2, 3])))
 
 
+@pytest.mark.parametrize("name,high", _CONTROL + [("CartPole-v1", [3.0, 2.0, 0.5, 2.0])])
+def test_pictures_of_states_stacked_in_the_same_graph_equal_the_eager_pictures(name, high):
+  """A state built by `tf.stack` in the graph that renders it (as an environment's step builds
+  it): Grappler's rewrite of a slice of a stack must not change the picture."""
+  env = make(name)
+  rng = np.random.default_rng(9)
+  columns = [tf.constant((rng.uniform(-1, 1, 8) * h).astype(np.float32)) for h in high]
+  eager = render(env, tf.stack(columns, axis=-1), 17)
+  graph = tf.function(lambda *c: render(env, tf.stack(c, axis=-1), 17), autograph=False)
+  np.testing.assert_array_equal(graph(*columns), eager)
+
+
 def test_reacher_flips_are_the_planes_mirrors_mapped_explicitly():
   """Reacher's flip `y -> -y` (element 2) reverses the rows of the picture (the plane's `r s`),
   its flip `x -> -x` (element 3) reverses the columns (the plane's `s`), its half turn turns

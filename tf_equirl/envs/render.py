@@ -180,6 +180,15 @@ def _paint(image: tf.Tensor, mask: tf.Tensor, colour) -> tf.Tensor:
   return tf.where(mask[..., None], tf.constant(colour, tf.float32), image)
 
 
+def _column(physics: tf.Tensor, index: int) -> tf.Tensor:
+  """Column `index` of `physics [B, K]` as `[B, 1, 1]`, to broadcast against the pixel grid.
+
+  Sliced, then reshaped: one strided slice that also adds axes (`physics[:, i, None, None]`)
+  loses them in a TensorFlow graph when `physics` is a `tf.stack` of the same graph, since
+  Grappler replaces the slice of a stack by the stacked tensor (TensorFlow 2.15)."""
+  return tf.reshape(physics[:, index], [-1, 1, 1])
+
+
 def _odd_sin_cos(angle: tf.Tensor):
   """`sin` and `cos` with `sin(-t) == -sin(t)` and `cos(-t) == cos(t)` exactly."""
   magnitude = tf.abs(angle)
@@ -204,8 +213,8 @@ def render_cartpole(env: Optional[BatchedEnvironment], physics: tf.Tensor, size:
   scale = size / (2.0 * X_THRESHOLD)  # pixels per world unit
   u, v = _centred_grid(size)
   physics = tf.cast(physics, tf.float32)
-  cart_x = physics[:, 0, None, None] * scale
-  sin, cos = _odd_sin_cos(physics[:, 2, None, None])
+  cart_x = _column(physics, 0) * scale
+  sin, cos = _odd_sin_cos(_column(physics, 2))
   du = u - cart_x
   cart_y = _CART_Y * scale
   track = tf.abs(v - (cart_y - _CART_HALF_HEIGHT * scale)) <= 0.5
@@ -281,7 +290,7 @@ def render_pendulum(env: Optional[BatchedEnvironment], physics: tf.Tensor, size:
   scale = size / _PENDULUM_SPAN
   u, v = _centred_grid(size)
   physics = tf.cast(physics, tf.float32)
-  sin, cos = _odd_sin_cos(physics[:, 0, None, None])
+  sin, cos = _odd_sin_cos(_column(physics, 0))
   rod = _segment(u, v, -sin, cos, PENDULUM_LENGTH * scale, max(0.1 * scale, 0.5))
   image = _paint(_blank(physics, size), rod, _ROD)
   return _paint(image, tf.broadcast_to(_disc(u, v, max(0.05 * scale, 0.5)), tf.shape(rod)), _PIVOT)
@@ -305,8 +314,8 @@ def render_cartpole_swingup(
   scale = size / _SWINGUP_SPAN
   u, v = _centred_grid(size)
   physics = tf.cast(physics, tf.float32)
-  du = u - physics[:, 0, None, None] * scale
-  sin, cos = _odd_sin_cos(physics[:, 1, None, None])
+  du = u - _column(physics, 0) * scale
+  sin, cos = _odd_sin_cos(_column(physics, 1))
   track = tf.abs(v + _CART_HALF_HEIGHT * scale) <= 0.5
   cart = tf.logical_and(tf.abs(du) <= 0.2 * scale, tf.abs(v) <= max(0.1 * scale, 0.5))
   pole = _segment(du, v, sin, cos, 2 * SWINGUP_HALF_LENGTH * scale, max(0.045 * scale, 0.5))
@@ -332,9 +341,9 @@ def render_acrobot_swingup(
   scale = size / _ACROBOT_SPAN
   u, v = _centred_grid(size)
   physics = tf.cast(physics, tf.float32)
-  theta1 = physics[:, 0, None, None]
+  theta1 = _column(physics, 0)
   sin1, cos1 = _odd_sin_cos(theta1)
-  sin12, cos12 = _odd_sin_cos(theta1 + physics[:, 1, None, None])
+  sin12, cos12 = _odd_sin_cos(theta1 + _column(physics, 1))
   length, radius = ACROBOT_LINK_LENGTH * scale, max(0.05 * scale, 0.5)
   upper = _segment(u, v, sin1, cos1, length, radius)
   lower = _segment(u - length * sin1, v - length * cos1, sin12, cos12, length, radius)
@@ -403,8 +412,8 @@ def render_reacher(env: Optional[BatchedEnvironment], physics: tf.Tensor, size: 
   lower = _segment(u - elbow_u, v - elbow_v, cos12, sin12, finger, radius)
   tip = _disc(u - finger_u, v - finger_v, max(REACHER_RADIUS * scale, 0.75))
   target = _disc(
-    u - physics[:, 4, None, None] * scale,
-    v - physics[:, 5, None, None] * scale,
+    u - _column(physics, 4) * scale,
+    v - _column(physics, 5) * scale,
     max(REACHER_TARGET_SIZE * scale, 0.75),
   )
   image = _paint(_blank(physics, size), target, _TARGET)
