@@ -16,7 +16,11 @@ from tf_equirl.agents.ac.pixels import (
   to_float,
   to_uint8,
 )
+from tf_equirl.groups import Representation
+from tf_equirl.networks.continuous import TRUNK_FEATURES, build_feature_actor, build_feature_critic
 from tf_equirl.testing import assert_equivariant, equivariance_error, invariant
+
+import support
 
 SIZE = 37  # the smallest image whose encoder grid stays centred (latent 1x1)
 
@@ -89,7 +93,12 @@ def test_uint8_replay_round_trip():
 
 @pytest.mark.parametrize(
   "env,encoder",
-  [("Pendulum-v1", "gcnn"), ("Reacher-v0", "gcnn"), ("Pendulum-v1", "relaxed")],
+  [
+    ("Pendulum-v1", "gcnn"),
+    ("Reacher-v0", "gcnn"),
+    ("Pendulum-v1", "relaxed"),
+    ("Reacher-v0", "rpp"),
+  ],
 )
 def test_whole_agent_is_equivariant_at_init(env, encoder):
   agent = PixelAC(_config(env=env, encoder=encoder))
@@ -103,6 +112,46 @@ def test_whole_agent_is_equivariant_at_init(env, encoder):
   )
   # The relaxed actor's output is not trivially zero: its equivariance is not vacuous.
   assert float(tf.reduce_max(tf.abs(agent.actor(x)))) > 1e-4
+
+
+@support.over_layer_groups
+@pytest.mark.parametrize("kind", ["gcnn", "relaxed", "rpp"])
+def test_feature_heads_through_the_trunk_are_equivariant(gname, kind):
+  """DrQ-v2's trunk in the group heads (a regular layer, `GroupLayerNorm`, tanh) keeps
+  `actor(L_g f) = pi(g) actor(f)` and `Q(L_g f, pi(g) a) = Q(f, a)` (at initialisation for the
+  relaxed and rpp kinds), with a 2-D rotation/reflection action under each group."""
+  group = support.GROUPS[gname]
+  action_rep = Representation(group, support.planar_matrices(group))
+  f = tf.random.stateless_normal([5, group.order, 6], [1, 2])
+  a = tf.random.stateless_uniform([5, 2], [3, 4], -1.0, 1.0)
+  actor = build_feature_actor(kind, action_rep, (group.order, 6), width=4, trunk=10)
+  critic = build_feature_critic(kind, action_rep, (group.order, 6), width=4, trunk=10)
+  assert actor.get_layer("trunk_linear").output_shape == (
+    None,
+    group.order,
+    max(10 // group.order, 1),
+  )
+  assert_equivariant(actor, f, group, action_rep, atol=1e-5)
+  assert_equivariant(critic, [f, a], [group, action_rep], invariant(group), atol=1e-5)
+  assert float(tf.reduce_max(tf.abs(actor(f)))) > 1e-4  # not vacuously equivariant
+
+
+def test_the_trunk_normalises_and_bounds_the_features_and_can_be_left_out():
+  rep = Representation(support.GROUPS["C2"], np.array([[[1.0]], [[-1.0]]]))
+  features = tf.random.stateless_normal([7, 40], [5, 6]) * 30.0 + 12.0  # far from unit scale
+  actor = build_feature_actor("mlp", rep, (40,), width=8)
+  trunk = tf.keras.Model(actor.input, actor.get_layer("trunk_norm").output)
+  normed = trunk(features).numpy()
+  assert normed.shape == (7, TRUNK_FEATURES) and TRUNK_FEATURES == 50
+  np.testing.assert_allclose(normed.mean(1), 0.0, atol=1e-4)
+  np.testing.assert_allclose(normed.std(1), 1.0, atol=1e-3)
+  bare = build_feature_critic("mlp", rep, (40,), width=8, trunk=None)
+  assert not [layer for layer in bare.layers if layer.name.startswith("trunk")]
+  for builder in (build_feature_actor, build_feature_critic):
+    with pytest.raises(ValueError, match="trunk must be a positive number of features or None"):
+      builder("mlp", rep, (40,), trunk=0)
+  with pytest.raises(ValueError, match="trunk_features must be a positive integer or None"):
+    _config(trunk_features=-1)
 
 
 def test_cnn_agent_is_not_equivariant():
@@ -164,6 +213,9 @@ def test_an_environment_with_other_pictures_is_refused():
     PixelAC(_config(), env=env)
   with pytest.raises(ValueError, match="observation='pixels'"):
     PixelAC(_config(observation="state"))
+  consecutive = envs.make("Pendulum-v1", observation="pixels", image_size=SIZE, frame_stack=1)
+  with pytest.raises(ValueError, match="frames 1 env steps apart.*frame_spacing=2"):
+    PixelAC(_config(action_repeat=2), env=consecutive)
 
 
 def test_make_agent_picks_the_agent_and_ac_refuses_pictures():

@@ -335,7 +335,12 @@ def test_pixel_agent_trains_on_mujocos_pictures_in_a_graph():
     jit_compile=False,
   )
   env = envs.make(
-    config.env, observation="pixels", image_size=37, frame_stack=2, max_episode_steps=40
+    config.env,
+    observation="pixels",
+    image_size=37,
+    frame_stack=2,
+    frame_spacing=config.action_repeat,
+    max_episode_steps=40,
   )
   # TensorFlow runs the rendering from its own threads: EGL's context must follow.
   result = make_agent(config, env).train()

@@ -10,6 +10,7 @@ from tf_equirl.layers import (
   EquivariantMeanPool,
   GroupConv,
   GroupLift,
+  GroupLayerNorm,
   GroupPool,
   PermutationEquivariantDense,
   ProximalPool,
@@ -100,6 +101,25 @@ def test_group_pool(gname, mode):
   group = support.GROUPS[gname]
   x = support.random_input((BATCH, group.order, 3))
   support.check_layer(lambda: GroupPool(mode), x, group, invariant(group), expected_params=0)
+
+
+@support.over_layer_groups
+def test_group_layer_norm(gname):
+  group = support.GROUPS[gname]
+  x = support.random_input((BATCH, group.order, 3)) * 3.0 + 1.0
+  layer = support.check_layer(lambda: GroupLayerNorm(), x, group, group, expected_params=2 * 3)
+  # Each sample's features have mean 0 and variance 1 over both axes at initialisation.
+  y = GroupLayerNorm()(x).numpy().reshape(BATCH, -1)
+  np.testing.assert_allclose(y.mean(1), 0.0, atol=1e-5)
+  np.testing.assert_allclose(y.var(1), 1.0, atol=1e-3)
+  assert layer.get_config()["epsilon"] == 1e-5
+
+
+def test_group_layer_norm_rejects_bad_input():
+  with pytest.raises(ValueError, match="positive float epsilon"):
+    GroupLayerNorm(epsilon=0.0)
+  with pytest.raises(ValueError, match=r"rank 3 with layout \[batch, \|G\|, channels\]"):
+    GroupLayerNorm()(tf.zeros([2, 6]))
 
 
 @support.over_layer_groups

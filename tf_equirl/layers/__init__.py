@@ -19,6 +19,7 @@ from tf_equirl.layers.equivariant_logits import EquivariantLogits
 from tf_equirl.layers.group_conv import GroupConv
 from tf_equirl.layers.group_conv2d import GroupConv2D
 from tf_equirl.layers.group_flatten2d import GroupFlatten2D
+from tf_equirl.layers.group_layer_norm import GroupLayerNorm
 from tf_equirl.layers.group_lift import GroupLift
 from tf_equirl.layers.group_lift_conv2d import GroupLiftConv2D
 from tf_equirl.layers.group_pool import GroupPool
@@ -46,6 +47,7 @@ __all__ = [
   "GroupConv",
   "PermutationEquivariantDense",
   "GroupPool",
+  "GroupLayerNorm",
   "EquivariantLogits",
   "ProximalPool",
   "EquivariantMeanPool",

@@ -42,6 +42,7 @@ from tf_equirl.groups.representation import direct_sum
 from tf_equirl.layers._base import _signed_permutation
 from tf_equirl.layers import (
   GroupConv,
+  GroupLayerNorm,
   RegularToAction,
   GroupLift,
   GroupPool,
@@ -56,6 +57,7 @@ __all__ = [
   "CONTINUOUS_KINDS",
   "EQUIVARIANT_KINDS",
   "MLP_WIDTH",
+  "TRUNK_FEATURES",
   "RegularToAction",
   "GaussianActor",
   "LOG_STD_BOUNDS",
@@ -75,6 +77,7 @@ MLP_WIDTH = 256  # TD3 / DrQ-v2 state-based hidden width
 RELAXED_KERNELS = 1  # L of the seed's relaxed layers (Park et al. 2025, D.1.1: "L = 1 filters")
 RPP_FREE_DECAY = 1e-3  # as the discrete rpp networks (tf_equirl.networks.builders)
 _HIDDEN_GAIN = float(np.sqrt(2.0))  # orthogonal init with the ReLU gain, as DrQ-v2
+TRUNK_FEATURES = 50  # DrQ-v2's feature_dim: the trunk between encoder and heads
 LOG_STD_BOUNDS = (-5.0, 2.0)  # SAC's log standard deviation range (DrQ, pytorch_sac)
 
 
@@ -458,6 +461,37 @@ def _feature_width(kind: str, width: Optional[int], group_order: int, builder: s
   return MLP_WIDTH if kind == "mlp" else max(MLP_WIDTH // group_order, 1)
 
 
+def _check_trunk(trunk: Any, builder: str) -> Optional[int]:
+  if trunk is not None and (
+    isinstance(trunk, bool) or not isinstance(trunk, (int, np.integer)) or trunk < 1
+  ):
+    raise ValueError(
+      f"{builder}: trunk must be a positive number of features or None (no trunk), received "
+      f"trunk={trunk!r}."
+    )
+  return None if trunk is None else int(trunk)
+
+
+def _trunk(kind: str, features, trunk: Optional[int], group, num_kernels: int):
+  """DrQ-v2's trunk on encoder features, or the features themselves when `trunk` is None: a
+  linear layer onto `trunk` features ("mlp"; `max(trunk // |G|, 1)` channels per group
+  element for the group kinds, with the kind's regular layer), a layer normalisation
+  (`LayerNormalization`; `GroupLayerNorm` for the group kinds, which commutes with `L_g`)
+  and tanh: features of a fixed scale in `(-1, 1)` whatever the encoder's scale."""
+  if trunk is None:
+    return features
+  if kind == "mlp":
+    h = keras.layers.Dense(trunk, kernel_initializer=_orth(1.0), name="trunk_linear")(features)
+    h = keras.layers.LayerNormalization(epsilon=1e-5, name="trunk_norm")(h)
+  else:
+    channels = max(trunk // group.order, 1)
+    h = _conv(
+      kind, channels, group, num_kernels, kernel_initializer=_orth(1.0), name="trunk_linear"
+    )(features)
+    h = GroupLayerNorm(name="trunk_norm")(h)
+  return keras.layers.Activation("tanh", name="trunk_tanh")(h)
+
+
 def build_feature_actor(
   kind: str,
   action_rep: Representation,
@@ -465,12 +499,15 @@ def build_feature_actor(
   width: Optional[int] = None,
   num_kernels: int = RELAXED_KERNELS,
   name: Optional[str] = None,
+  trunk: Optional[int] = TRUNK_FEATURES,
 ) -> keras.Model:
   """Deterministic actor on encoder features: `features -> action [batch, k]` in `[-1, 1]^k`.
 
-  "mlp" takes flat features `[batch, F]` (two ReLU layers, tanh). The group kinds take regular
-  features `[batch, |G|, F]` (`build_pixel_encoder(output="regular")`), apply a hidden
-  regular layer (ReLU), a regular layer onto `k` channels and `RegularToAction`, so that
+  The features first pass DrQ-v2's trunk (`trunk` features, layer normalisation, tanh; the
+  actor has its own, as in DrQ-v2). "mlp" takes flat features `[batch, F]` (then two ReLU
+  layers, tanh). The group kinds take regular features `[batch, |G|, F]`
+  (`build_pixel_encoder(output="regular")`): an equivariant trunk, a hidden regular layer
+  (ReLU), a regular layer onto `k` channels and `RegularToAction`, so that
   `actor(L_g f) = pi(g) actor(f)` with `(L_g f)[h] = f[g^-1 h]` (exactly for "gcnn", at
   initialisation for the relaxed kinds and "rpp").
 
@@ -482,29 +519,33 @@ def build_feature_actor(
       `MLP_WIDTH`, divided by `|G|` for the group kinds.
     num_kernels: L of the relaxed layers.
     name: the model's name.
+    trunk: features out of the trunk (`TRUNK_FEATURES`, DrQ-v2's 50; divided by `|G|` into
+      channels per element for the group kinds), or None for no trunk.
 
   Returns:
     A `keras.Model`.
 
   Raises:
     ValueError: an unknown kind, a feature shape of the wrong rank or group axis, a bad
-      width or L.
+      width, L or trunk.
   """
   builder = "build_feature_actor"
   shape = _check_features(kind, action_rep, feature_shape, builder)
   num_kernels = _check_kernels(num_kernels, builder)
   width = _feature_width(kind, width, action_rep.group.order, builder)
+  trunk = _check_trunk(trunk, builder)
   inp = keras.Input(shape, name="features")
   k = action_rep.dim
+  h = _trunk(kind, inp, trunk, action_rep.group, num_kernels)
   if kind == "mlp":
-    h = keras.layers.Dense(width, "relu", kernel_initializer=_orth(), name="dense_1")(inp)
+    h = keras.layers.Dense(width, "relu", kernel_initializer=_orth(), name="dense_1")(h)
     h = keras.layers.Dense(width, "relu", kernel_initializer=_orth(), name="dense_2")(h)
     out = keras.layers.Dense(k, "tanh", name="action")(h)
   else:
     group = action_rep.group
     h = _conv(
       kind, width, group, num_kernels, activation="relu", kernel_initializer=_orth(), name="hidden"
-    )(inp)
+    )(h)
     h = _conv(kind, k, group, num_kernels, kernel_initializer=_orth(1.0), name="output")(h)
     out = RegularToAction(action_rep, name="action")(h)
   return keras.Model(inp, out, name=name or f"{kind}_feature_actor")
@@ -517,12 +558,14 @@ def build_feature_critic(
   width: Optional[int] = None,
   num_kernels: int = RELAXED_KERNELS,
   name: Optional[str] = None,
+  trunk: Optional[int] = TRUNK_FEATURES,
 ) -> keras.Model:
   """Twin critic on encoder features: `[features, action [batch, k]] -> [batch, 2]`.
 
-  "mlp": two trunks on the concatenated flat features and action. The group kinds: in each
-  trunk the action is lifted to regular features under `pi` (a lift layer, ReLU), joined to
-  the state's regular features on the channel axis, then a regular layer (ReLU), `GroupPool`
+  The features pass one trunk that both Q-heads share (as DrQ-v2's critic), then
+  "mlp": two heads on the concatenated trunk features and action. The group kinds: in each
+  head the action is lifted to regular features under `pi` (a lift layer, ReLU), joined to
+  the trunk's regular features on the channel axis, then a regular layer (ReLU), `GroupPool`
   and a dense scalar: `Q(L_g f, pi(g) a) = Q(f, a)`. Arguments, return and errors as
   `build_feature_actor`.
   """
@@ -530,8 +573,10 @@ def build_feature_critic(
   shape = _check_features(kind, action_rep, feature_shape, builder)
   num_kernels = _check_kernels(num_kernels, builder)
   width = _feature_width(kind, width, action_rep.group.order, builder)
-  features = keras.Input(shape, name="features")
+  trunk = _check_trunk(trunk, builder)
+  inputs = keras.Input(shape, name="features")
   action = keras.Input((action_rep.dim,), name="action")
+  features = _trunk(kind, inputs, trunk, action_rep.group, num_kernels)
   heads = []
   for tag in ("q1", "q2"):
     if kind == "mlp":
@@ -552,4 +597,4 @@ def build_feature_critic(
     h = GroupPool("mean", name=f"{tag}_pool")(h)
     heads.append(keras.layers.Dense(1, name=f"{tag}_value")(h))
   out = keras.layers.Concatenate(name="twin_q")(heads)
-  return keras.Model([features, action], out, name=name or f"{kind}_feature_critic")
+  return keras.Model([inputs, action], out, name=name or f"{kind}_feature_critic")

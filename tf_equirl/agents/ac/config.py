@@ -98,6 +98,10 @@ class ACConfig:
       default, means the encoder's own kind; "relaxed_centered" goes with "relaxed").
     encoder_channels: channels of the encoder's convolutions (per group element for the group
       kinds); None: 32 for "cnn", the cnn's parameter count for the group kinds.
+    trunk_features: features of DrQ-v2's trunk between the encoder and the actor and critic
+      heads with observation="pixels" (a linear layer, layer normalisation, tanh; 50 as
+      DrQ-v2, divided by |G| into channels per element for the group heads); None leaves it
+      out.
   """
 
   env: str = "Pendulum-v1"
@@ -138,6 +142,7 @@ class ACConfig:
   frame_stack: int = 3
   encoder: str = "cnn"
   encoder_channels: Optional[int] = None
+  trunk_features: Optional[int] = 50
 
   def __post_init__(self):
     owner = "ACConfig"
@@ -229,6 +234,9 @@ class ACConfig:
     checks.positive_int(owner, "image_size", self.image_size)
     checks.positive_int(
       owner, "encoder_channels", self.encoder_channels, allow_none=True, none_means="match"
+    )
+    checks.positive_int(
+      owner, "trunk_features", self.trunk_features, allow_none=True, none_means="no trunk"
     )
     if self.encoder not in PIXEL_ENCODER_KINDS:
       raise ValueError(

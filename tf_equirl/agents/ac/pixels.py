@@ -1,11 +1,13 @@
 """The actor-critic agent on pixels: DrQ-v2 (Yarats et al. 2021) as the seed uses it.
 
-`PixelAC(config)` (or `make_agent(config)`) with `config.observation="pixels"` builds: the same compiled
-training call as `AC` (collection and updates in one `tf.function(jit_compile=True)`), with
+`PixelAC(config)` (or `make_agent(config)`) with `config.observation="pixels"` builds: the
+same compiled training call as `AC` (collection and updates in one
+`tf.function(jit_compile=True)`), with
 
 1. observations: pictures of the states of the last `frame_stack` agent steps
    (`tf_equirl.envs.render`, frames `action_repeat` env steps apart: DrQ-v2 stacks frames
-   over its action repeat), `[image_size, image_size, 3 * frame_stack]` in `[0, 1]`, stored in the replay buffer as uint8 (`PixelReplay`:
+   over its action repeat), `[image_size, image_size, 3 * frame_stack]` in `[0, 1]`, stored
+   in the replay buffer as uint8 (`PixelReplay`:
    `2 * image_size^2 * 3 * frame_stack + 4 * (k + 3)` bytes per transition, the picture and
    the next picture plus float32 action, reward, discount and end flag; 130,066 bytes at
    85x85 with 3 frames and one action, so `replay_capacity` bounds memory: 100,000
@@ -16,7 +18,9 @@ training call as `AC` (collection and updates in one `tf.function(jit_compile=Tr
    shift is its integer special case;
 3. networks: a pixel encoder `E` (`tf_equirl.networks.pixel.build_pixel_encoder`, kind
    `config.encoder`) whose features feed an actor head and a twin critic head
-   (`build_feature_actor` / `build_feature_critic`, kind `config.head_kind`). The cnn
+   (`build_feature_actor` / `build_feature_critic`, kind `config.head_kind`), each through
+   its own DrQ-v2 trunk (`config.trunk_features`: a linear layer to 50 features, layer
+   normalisation, tanh). The cnn
    encoder's flat features feed the mlp heads; a group encoder's regular features
    `[B, |G|, F]` feed equivariant heads, so that the whole actor satisfies
    `actor(T_g x) = pi(g) actor(x)` and the critic `Q(T_g x, pi(g) a) = Q(x, a)` (exactly for
@@ -28,8 +32,9 @@ training call as `AC` (collection and updates in one `tf.function(jit_compile=Tr
    the actor's loss sees the same features detached, so it trains the actor head only.
 
 `actor` and `critic` are the whole models (pictures in), saved by `run_ac_experiment`.
-DrQ-v2's trunk (a dense layer to 50 features, LayerNorm, tanh) is left out: the heads read
-the encoder's features directly, as the state-based heads read the state.
+Without the trunk (`trunk_features=None`) the agent has not been seen to learn: Pendulum from
+37x37 pictures stays at a random policy's return over 25,000 env steps, while with it the same
+run improves within 15,000 (docs/continuous_control.md gives the commands).
 """
 
 from __future__ import annotations
@@ -190,7 +195,8 @@ class PixelAC(AC):
 
   Raises:
     ValueError: a config without observation="pixels", an environment whose observations are
-      not such pictures or have no renderer, or one with discrete actions.
+      not such pictures or have no renderer, whose frames are not `action_repeat` env steps
+      apart, or one with discrete actions.
   """
 
   def __init__(self, config: ACConfig, env: Optional[Any] = None):
@@ -223,6 +229,13 @@ class PixelAC(AC):
         f"PixelAC: the environment's observations have shape {seen}, but config.image_size="
         f"{cfg.image_size} and frame_stack={cfg.frame_stack} expect pictures {image_shape} "
         "(3 RGB channels per frame)."
+      )
+    spacing = getattr(env, "frame_spacing", None)
+    if spacing is not None and spacing != cfg.action_repeat:
+      raise ValueError(
+        f"PixelAC: the environment stacks frames {spacing} env steps apart, but the agent "
+        f"steps every config.action_repeat={cfg.action_repeat} env steps; build it with "
+        f"frame_spacing={cfg.action_repeat} (one frame per agent step, as DrQ-v2)."
       )
     check_compiles(env, cfg, "PixelAC")
     self.symmetry = check_continuous(env.symmetry, f"PixelAC on {cfg.env}")
@@ -266,9 +279,11 @@ class PixelAC(AC):
     )
     features = encoder.output_shape[1:]
     kind = c.head_kind
-    actor = build_feature_actor(kind, self.head_action_rep, features, c.width, c.num_kernels)
+    actor = build_feature_actor(
+      kind, self.head_action_rep, features, c.width, c.num_kernels, trunk=c.trunk_features
+    )
     critic = build_feature_critic(
-      kind, self.head_action_rep, features, c.critic_width, c.num_kernels
+      kind, self.head_action_rep, features, c.critic_width, c.num_kernels, trunk=c.trunk_features
     )
     return encoder, actor, critic
 
