@@ -136,6 +136,15 @@ def test_feature_heads_through_the_trunk_are_equivariant(gname, kind):
   assert float(tf.reduce_max(tf.abs(actor(f)))) > 1e-4  # not vacuously equivariant
 
 
+def _trunk_layer_names(agent):
+  return [
+    layer.name
+    for head in (agent.actor_head, agent.critic_head)
+    for layer in head.layers
+    if layer.name.startswith("trunk")
+  ]
+
+
 def test_the_trunk_normalises_and_bounds_the_features_and_can_be_left_out():
   rep = Representation(support.GROUPS["C2"], np.array([[[1.0]], [[-1.0]]]))
   features = tf.random.stateless_normal([7, 40], [5, 6]) * 30.0 + 12.0  # far from unit scale
@@ -150,8 +159,10 @@ def test_the_trunk_normalises_and_bounds_the_features_and_can_be_left_out():
   for builder in (build_feature_actor, build_feature_critic):
     with pytest.raises(ValueError, match="trunk must be a positive number of features or None"):
       builder("mlp", rep, (40,), trunk=0)
-  with pytest.raises(ValueError, match="trunk_features must be a positive integer or None"):
+  with pytest.raises(ValueError, match="trunk_features must be a non-negative integer"):
     _config(trunk_features=-1)
+  assert not [n for n in _trunk_layer_names(PixelAC(_config(trunk_features=0)))]
+  assert len(_trunk_layer_names(PixelAC(_config()))) == 6  # linear, norm, tanh: actor, critic
 
 
 def test_cnn_agent_is_not_equivariant():

@@ -100,7 +100,7 @@ class ACConfig:
       kinds); None: 32 for "cnn", the cnn's parameter count for the group kinds.
     trunk_features: features of DrQ-v2's trunk between the encoder and the actor and critic
       heads with observation="pixels" (a linear layer, layer normalisation, tanh; 50 as
-      DrQ-v2, divided by |G| into channels per element for the group heads); None leaves it
+      DrQ-v2, divided by |G| into channels per element for the group heads); 0 leaves it
       out.
   """
 
@@ -142,7 +142,7 @@ class ACConfig:
   frame_stack: int = 3
   encoder: str = "cnn"
   encoder_channels: Optional[int] = None
-  trunk_features: Optional[int] = 50
+  trunk_features: int = 50
 
   def __post_init__(self):
     owner = "ACConfig"
@@ -235,9 +235,7 @@ class ACConfig:
     checks.positive_int(
       owner, "encoder_channels", self.encoder_channels, allow_none=True, none_means="match"
     )
-    checks.positive_int(
-      owner, "trunk_features", self.trunk_features, allow_none=True, none_means="no trunk"
-    )
+    checks.non_negative_int(owner, "trunk_features", self.trunk_features)
     if self.encoder not in PIXEL_ENCODER_KINDS:
       raise ValueError(
         f"{owner}.encoder must be one of {PIXEL_ENCODER_KINDS}, received {self.encoder!r}."

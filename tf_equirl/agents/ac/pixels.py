@@ -32,7 +32,7 @@ same compiled training call as `AC` (collection and updates in one
    the actor's loss sees the same features detached, so it trains the actor head only.
 
 `actor` and `critic` are the whole models (pictures in), saved by `run_ac_experiment`.
-Without the trunk (`trunk_features=None`) the agent has not been seen to learn: Pendulum from
+Without the trunk (`trunk_features=0`) the agent has not been seen to learn: Pendulum from
 37x37 pictures stays at a random policy's return over 25,000 env steps, while with it the same
 run improves within 15,000 (docs/continuous_control.md gives the commands).
 """
@@ -280,10 +280,15 @@ class PixelAC(AC):
     features = encoder.output_shape[1:]
     kind = c.head_kind
     actor = build_feature_actor(
-      kind, self.head_action_rep, features, c.width, c.num_kernels, trunk=c.trunk_features
+      kind, self.head_action_rep, features, c.width, c.num_kernels, trunk=c.trunk_features or None
     )
     critic = build_feature_critic(
-      kind, self.head_action_rep, features, c.critic_width, c.num_kernels, trunk=c.trunk_features
+      kind,
+      self.head_action_rep,
+      features,
+      c.critic_width,
+      c.num_kernels,
+      trunk=c.trunk_features or None,
     )
     return encoder, actor, critic
 
