@@ -25,6 +25,10 @@ import support
 SIZE = 37  # the smallest image whose encoder grid stays centred (latent 1x1)
 
 
+# Seeded: the networks of a test do not depend on what ran before it in the process.
+pytestmark = pytest.mark.seed(11)
+
+
 def _config(**overrides):
   base = dict(
     env="Pendulum-v1",
