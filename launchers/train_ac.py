@@ -43,7 +43,7 @@ from tf_equirl import envs
 from tf_equirl.agents.ac.config import ALGORITHMS, OBSERVATIONS, check_compiles
 from tf_equirl.agents.ac.seed_batch import check_seed_batch
 from tf_equirl.networks.continuous import CONTINUOUS_KINDS
-from tf_equirl.networks.pixel import PIXEL_ENCODER_KINDS
+from tf_equirl.networks.pixel_layout import PIXEL_ENCODER_KINDS
 
 define_config_flags(
   ACConfig,

@@ -310,8 +310,10 @@ def test_the_wall_time_counts_the_invocations_of_the_code_that_trains_the_studys
     assert (study.training_version is not None) == continuous, name
     if continuous:
       config = study.quick(registry.Target("f", "r", "c"))
-      assert study.training_version(config) == runs_lib.code_version(ACConfig())
-      assert runs_lib.code_version(ACConfig()) != runs_lib.code_version()
+      observation = "pixels" if name == "continuous_pixels" else "state"
+      expected = runs_lib.code_version(ACConfig(observation=observation))
+      assert study.training_version(config) == expected != runs_lib.code_version()
+  assert runs_lib.code_version(ACConfig(observation="pixels")) != runs_lib.code_version(ACConfig())
   root, runs = str(tmp_path / "results"), str(tmp_path / "runs")
   ledger = os.path.join(runs, "fake", "invocations.json")
   counted = []

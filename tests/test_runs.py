@@ -427,10 +427,13 @@ def test_an_actor_critic_runs_code_version_is_its_trainings_import_closure(tmp_p
   from tf_equirl.agents.ac import ACConfig
   from tf_equirl.agents.ppo import default_config
 
-  closure = set(runs.import_closure((_AC,)))
+  ac, ppo = ACConfig(), default_config("CartPole-v1")
+  assert runs.training_roots(ac) == (f"{_AC}.experiment",)
+  closure = set(runs.import_closure(runs.training_roots(ac)))
   assert {
     f"{_AC}.learner",
     f"{_AC}.experiment",
+    f"{_AC}.sac",
     "tf_equirl.agents",  # the packages above run first
     "tf_equirl",
     "tf_equirl.envs.pendulum",
@@ -439,8 +442,8 @@ def test_an_actor_critic_runs_code_version_is_its_trainings_import_closure(tmp_p
   } <= closure
   for other in ("agents.ppo.learner", "agents.dyna", "runner", "prae", "sweeps", "experiments"):
     assert f"tf_equirl.{other}" not in closure, other
-  ac, ppo = ACConfig(), default_config("CartPole-v1")
   assert runs.training_package(ac) == _AC and runs.training_package(ppo) is None
+  assert runs.training_roots(ppo) is None
   assert runs.code_version(ac) == runs.modules_hash(sorted(closure)) != runs.code_version()
   assert runs.code_version(ppo) == runs.code_version()
   assert runs.seed_fingerprint(ac, 3) == runs.seed_fingerprint(ac, 3, runs.code_version(ac))
@@ -451,8 +454,9 @@ def test_an_actor_critic_runs_code_version_is_its_trainings_import_closure(tmp_p
     os.path.dirname(runs.__file__), copy, ignore=shutil.ignore_patterns("__pycache__")
   )
 
-  def ac_version():
-    return runs.modules_hash(runs.import_closure((_AC,), root=copy), root=copy)
+  def ac_version(config=ac):
+    roots = runs.training_roots(config)
+    return runs.modules_hash(runs.import_closure(roots, root=copy), root=copy)
 
   assert ac_version() == runs.code_version(ac)
   for outside in ("agents/ppo/learner.py", "experiments/continuous_study.py", "runner.py"):
@@ -481,42 +485,103 @@ def test_an_actor_critic_runs_code_version_is_its_trainings_import_closure(tmp_p
   )
 
 
+_PIXEL_SIDE = ("tf_equirl.agents.ac.pixels", "tf_equirl.envs.render", "tf_equirl.networks.pixel")
+
+
+def test_an_actor_critic_on_states_keeps_its_runs_when_the_pixel_side_changes(tmp_path):
+  """The pixel agent, its renderers and encoders are in the code version of a pixel config
+  only: editing them keeps the finished runs of every agent on states (and changes the
+  pixel agent's version); editing what both train with changes both."""
+  import shutil
+
+  from tf_equirl.agents.ac import ACConfig
+
+  state = ACConfig(env="CartPoleSwingup-v0")
+  sac = ACConfig(env="Pendulum-v1", algorithm="sac", network="relaxed")
+  picture = ACConfig(env="CartPoleSwingup-v0", observation="pixels", image_size=37)
+  assert runs.training_roots(sac) == runs.training_roots(state)
+  assert runs.training_roots(picture) == (f"{_AC}.experiment", f"{_AC}.pixels")
+  state_closure = set(runs.import_closure(runs.training_roots(state)))
+  picture_closure = set(runs.import_closure(runs.training_roots(picture)))
+  assert not state_closure & set(_PIXEL_SIDE)
+  assert picture_closure == state_closure | set(_PIXEL_SIDE)
+  assert runs.code_version(state) == runs.code_version(sac) != runs.code_version(picture)
+
+  copy = str(tmp_path / "tf_equirl")
+  shutil.copytree(
+    os.path.dirname(runs.__file__), copy, ignore=shutil.ignore_patterns("__pycache__")
+  )
+
+  def version(config):
+    roots = runs.training_roots(config)
+    return runs.modules_hash(runs.import_closure(roots, root=copy), root=copy)
+
+  for edited in ("envs/render.py", "networks/pixel.py", "agents/ac/pixels.py"):
+    before = version(picture)
+    with open(os.path.join(copy, edited), "a", encoding="utf-8") as f:
+      f.write("\n# edited\n")
+    assert version(state) == runs.code_version(state), edited
+    assert version(picture) != before, edited
+  before = version(picture)
+  with open(os.path.join(copy, "agents", "ac", "learner.py"), "a", encoding="utf-8") as f:
+    f.write("\n# edited\n")
+  assert version(state) != runs.code_version(state) and version(picture) != before
+
+  class Named(ACConfig):
+    def training_modules(self):
+      return ("tf_equirl.envs.render",)
+
+  Named.__module__ = ACConfig.__module__  # a config of the package that names another's module
+
+  with pytest.raises(ValueError, match="must name modules of tf_equirl.agents.ac"):
+    runs.training_roots(Named())
+
+
 _LOADED_BY_AC_TRAINING = """
 import json, sys, tempfile
 from tf_equirl.agents.ac import ACConfig, make_agent
 from tf_equirl.agents.ac.experiment import run_ac_experiment
 from tf_equirl.networks.continuous import CONTINUOUS_KINDS
-from tf_equirl.networks.pixel import PIXEL_ENCODER_KINDS
 tiny = json.loads(sys.argv[1])
 for network in CONTINUOUS_KINDS:
   make_agent(ACConfig(env="Pendulum-v1", network=network, **tiny))
 make_agent(ACConfig(env="Pendulum-v1", algorithm="sac", **tiny))
+with tempfile.TemporaryDirectory() as out:
+  run_ac_experiment(ACConfig(env="Pendulum-v1", network="relaxed", **tiny), [0], out)
+on_states = sorted(m for m in sys.modules if m == "tf_equirl" or m.startswith("tf_equirl."))
+from tf_equirl.networks.pixel_layout import PIXEL_ENCODER_KINDS
 for encoder in PIXEL_ENCODER_KINDS:
   pixels = dict(observation="pixels", image_size=37, frame_stack=1, encoder_channels=4)
   make_agent(ACConfig(env="CartPoleSwingup-v0", encoder=encoder, **tiny, **pixels))
-with tempfile.TemporaryDirectory() as out:
-  run_ac_experiment(ACConfig(env="Pendulum-v1", network="relaxed", **tiny), [0], out)
-print(json.dumps(sorted(m for m in sys.modules if m == "tf_equirl" or m.startswith("tf_equirl."))))
+on_pictures = sorted(m for m in sys.modules if m == "tf_equirl" or m.startswith("tf_equirl."))
+print(json.dumps([on_states, on_pictures]))
 """
 
 
 def test_training_an_actor_critic_loads_no_library_module_outside_its_closure():
   """What the static closure cannot see (a module imported by name at run time) is caught
-  here: in a fresh process, agents of every network kind (states and pixels, DDPG and SAC)
-  are built and one trains into a run folder, and they load library modules of the closure
-  only."""
+  here: in a fresh process, agents of every network kind on states (DDPG and SAC) are built
+  and one trains into a run folder, loading library modules of the state closure only; then
+  pixel agents of every encoder load the pixel side, all of it in the pixel closure."""
   import json
 
   from support import TINY_AC_FIELDS, run_python
+
+  from tf_equirl.agents.ac import ACConfig
 
   tiny = dict(TINY_AC_FIELDS, total_steps=200, eval_every=200, final_episodes=1, jit_compile=False)
   proc = run_python(
     "-c", _LOADED_BY_AC_TRAINING, json.dumps(tiny), env={"TF_CPP_MIN_LOG_LEVEL": "2"}
   )
   assert proc.returncode == 0, proc.stderr[-3000:]
-  loaded = set(json.loads(proc.stdout.strip().splitlines()[-1]))
-  assert {f"{_AC}.experiment", f"{_AC}.sac", "tf_equirl.networks.pixel"} <= loaded
-  outside = sorted(loaded - set(runs.import_closure((_AC,))))
+  on_states, on_pictures = map(set, json.loads(proc.stdout.strip().splitlines()[-1]))
+  assert {f"{_AC}.experiment", f"{_AC}.sac", "tf_equirl.envs.pendulum"} <= on_states
+  assert not on_states & set(_PIXEL_SIDE)
+  outside = sorted(on_states - set(runs.import_closure(runs.training_roots(ACConfig()))))
+  assert not outside, outside
+  assert set(_PIXEL_SIDE) <= on_pictures
+  picture = ACConfig(env="CartPoleSwingup-v0", observation="pixels", image_size=37)
+  outside = sorted(on_pictures - set(runs.import_closure(runs.training_roots(picture))))
   assert not outside, outside
 
 

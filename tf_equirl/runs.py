@@ -45,6 +45,7 @@ __all__ = [
   "TrainingDiverged",
   "TrainingCheckpoint",
   "code_version",
+  "training_roots",
   "import_closure",
   "module_imports",
   "config_hash",
@@ -129,8 +130,10 @@ NOT_TRAINING = ("experiments/registry.py",)
 # Packages whose config dataclasses are trained by their own modules alone: a run of such a
 # config depends only on the library modules the package imports, directly or through others
 # (`import_closure`), and its code version hashes those (`code_version(config)`), so editing
-# another agent, the studies or the sweeps keeps its finished runs. Every other config's code
-# version is the whole library's.
+# another agent, the studies or the sweeps keeps its finished runs. A config whose training
+# needs fewer of the package's modules names them with a `training_modules()` method (an
+# actor-critic on states leaves out the pixel agent, `ACConfig.training_modules`). Every other
+# config's code version is the whole library's.
 SELF_CONTAINED = ("tf_equirl.agents.ac",)
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -199,9 +202,12 @@ def import_closure(roots: Sequence[str], root: str = _PACKAGE_DIR) -> Tuple[str,
   """The library modules that importing `roots` (modules or packages; a package stands for
   every module in it) runs or may run: their imports (`module_imports`), the imports of
   those, and so on, with the packages above each module (their `__init__` runs first).
-  Imports made by name at run time are not seen; the library makes them only in the lazy
-  `__getattr__` of `tf_equirl` and `tf_equirl.experiments` (tests/test_runs.py checks that
-  training an actor-critic loads nothing outside its closure)."""
+  Imports made by name at run time are not seen; the library makes them only to load a
+  part on first use: in the lazy `__getattr__` of `tf_equirl`, `tf_equirl.experiments`,
+  `tf_equirl.envs`, `tf_equirl.networks` and `tf_equirl.agents.ac`, and where a pixel
+  environment or agent is built (`tf_equirl.envs.make`, `tf_equirl.agents.ac.make_agent`).
+  tests/test_runs.py checks that training an actor-critic, on states or pictures, loads
+  nothing outside its closure."""
   todo: List[str] = []
   for name in roots:
     path = module_file(name, root)
@@ -253,19 +259,43 @@ def training_package(config: Any) -> Optional[str]:
   return next((p for p in SELF_CONTAINED if module == p or module.startswith(p + ".")), None)
 
 
-@functools.lru_cache(maxsize=None)
-def _version_of(package: Optional[str]) -> str:
+def training_roots(config: Any) -> Optional[Tuple[str, ...]]:
+  """The library modules whose import closure trains `config`: those its `training_modules()`
+  names, else its `SELF_CONTAINED` package (which stands for every module in it); None for a
+  config of no such package (its training may use any of the library).
+
+  Raises:
+    ValueError: `training_modules()` names a module outside the config's package.
+  """
+  package = training_package(config)
   if package is None:
+    return None
+  named = getattr(config, "training_modules", None)
+  if named is None:
+    return (package,)
+  roots = tuple(sorted(set(named())))
+  outside = [m for m in roots if m != package and not m.startswith(package + ".")]
+  if not roots or outside:
+    raise ValueError(
+      f"{type(config).__name__}.training_modules() must name modules of {package}, "
+      f"received {list(roots)}."
+    )
+  return roots
+
+
+@functools.lru_cache(maxsize=None)
+def _version_of(roots: Optional[Tuple[str, ...]]) -> str:
+  if roots is None:
     return sources_hash(_PACKAGE_DIR)
-  return modules_hash(import_closure((package,)))
+  return modules_hash(import_closure(roots))
 
 
 def code_version(config: Any = None) -> str:
   """The version of the code that trains `config`: for a config of a `SELF_CONTAINED`
-  package, a hash of the sources of that package's import closure; for any other config (or
-  None), a hash of the library's sources but the study declarations (`NOT_TRAINING`). It
-  changes whenever that code does (computed once per process)."""
-  return _version_of(None if config is None else training_package(config))
+  package, a hash of the sources of the import closure of its `training_roots`; for any
+  other config (or None), a hash of the library's sources but the study declarations
+  (`NOT_TRAINING`). It changes whenever that code does (computed once per process)."""
+  return _version_of(None if config is None else training_roots(config))
 
 
 def _config_dict(config) -> Dict[str, Any]:

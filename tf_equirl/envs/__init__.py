@@ -7,8 +7,9 @@
 * `env.symmetry` is the `MDPSymmetry` each environment is built with.
 * `make(name, batch_size, seed)` builds a registered environment;
   `make(name, observation="pixels", image_size=85, frame_stack=3)` observes it through RGB
-  pictures drawn with tensor ops (`tf_equirl.envs.render`: `pixels`, `render`,
-  `register_renderer`).
+  pictures drawn with tensor ops (the module `tf_equirl.envs.render`: `pixels`, `render`,
+  `register_renderer`; it loads on first use, so that what trains on states imports none of
+  the pixel side).
 * `GridWorld` is a D4-symmetric grid world (goal and hazards on an odd-sized grid); its
   `symmetries` also name the subgroups "C4", "C2" and "trivial".
 * `CatchEnv` is a gymnasium Catch registered as `tf_equirl/Catch-v0` on import
@@ -61,7 +62,6 @@ from tf_equirl.envs.key_room import (
 )
 from tf_equirl.envs.registry import list_envs, make, register
 from tf_equirl.envs.dmc import DMCEnvironment, dmc_available, register_dmc_envs
-from tf_equirl.envs.render import PixelEnvironment, pixels, register_renderer, render
 
 for _name, _factory in (
   ("CartPole-v1", CartPole),
@@ -134,3 +134,16 @@ __all__ = [
   "dmc_available",
   "register_dmc_envs",
 ]
+
+# The pixel side loads on first use (`tf_equirl.agents.ac.ACConfig.training_modules`): `render`
+# is the module `tf_equirl.envs.render`, the others are its functions and class.
+_FROM_RENDER = ("pixels", "PixelEnvironment", "register_renderer")
+
+
+def __getattr__(name):
+  if name == "render" or name in _FROM_RENDER:
+    import importlib  # pylint: disable=import-outside-toplevel
+
+    module = importlib.import_module("tf_equirl.envs.render")
+    return module if name == "render" else getattr(module, name)
+  raise AttributeError(f"module 'tf_equirl.envs' has no attribute {name!r}")

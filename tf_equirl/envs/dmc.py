@@ -92,6 +92,7 @@ __all__ = [
   "DMCEnvironment",
   "dmc_available",
   "picture_symmetry_error",
+  "render_dmc",
 ]
 
 # dm_control picks its OpenGL backend once, when it is first imported, from MUJOCO_GL, and
@@ -657,7 +658,9 @@ def _free_render_context(thread: _RenderThread, physics: Any) -> None:
   thread.stop()
 
 
-def _draw(env: BatchedEnvironment, physics: tf.Tensor, size: int) -> tf.Tensor:
+def render_dmc(env: BatchedEnvironment, physics: tf.Tensor, size: int) -> tf.Tensor:
+  """The renderer of every `DMC_TASKS` environment (`tf_equirl.envs.render` registers it):
+  MuJoCo's pictures of `env` (a `DMCEnvironment`) at `physics`, `[B, size, size, 3]`."""
   if not isinstance(env, DMCEnvironment):
     raise ValueError(f"The dm_control renderer draws DMCEnvironments, received {env!r}.")
   return env.render_pictures(physics, size)
@@ -698,12 +701,11 @@ def picture_symmetry_error(
 
 
 def register_dmc_envs() -> None:
-  """Registers each `DMC_TASKS` name with `make`, its variants and its renderer. The
-  factories import dm_control only when called, so registering needs no extra."""
+  """Registers each `DMC_TASKS` name with `make` with its variants (`tf_equirl.envs.render`
+  registers its renderer). The factories import dm_control only when called, so registering
+  needs no extra."""
   from tf_equirl.envs.registry import list_envs, register  # pylint: disable=import-outside-toplevel
-  from tf_equirl.envs.render import register_renderer  # pylint: disable=import-outside-toplevel
 
-  for name, spec in DMC_TASKS.items():
+  for name in DMC_TASKS:
     if name not in list_envs():
       register(name, functools.partial(DMCEnvironment, name))
-      register_renderer(name, _draw, spec.plane_group, elements=spec.plane_elements)

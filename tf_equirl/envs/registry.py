@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from typing import Any, Callable, Dict, List
 
 from tf_equirl.envs.base import BatchedEnvironment
 from tf_equirl.envs.breaking import parse_variant
-from tf_equirl.envs.render import pixels
 
 __all__ = ["register", "make", "list_envs"]
 
@@ -99,7 +99,9 @@ def make(name: str, batch_size: int = 1, seed: Any = 0, **kwargs: Any) -> Batche
     options = dict(pixel_options)
     if "image_size" in options:
       options["size"] = options.pop("image_size")
-    env = pixels(env, **options)
+    # By name: the renderers load with the first pixel environment, so that what trains on
+    # states imports none of them (`tf_equirl.agents.ac.ACConfig.training_modules`).
+    env = importlib.import_module("tf_equirl.envs.render").pixels(env, **options)
   return env
 
 

@@ -56,6 +56,7 @@ from tf_equirl.envs.acrobot_swingup import TARGET_RADIUS as ACROBOT_TARGET_RADIU
 from tf_equirl.envs.cartpole import LENGTH, X_THRESHOLD
 from tf_equirl.envs.cartpole_swingup import HALF_LENGTH as SWINGUP_HALF_LENGTH
 from tf_equirl.envs.cartpole_swingup import SLIDER_RANGE
+from tf_equirl.envs.dmc import DMC_TASKS, render_dmc
 from tf_equirl.envs.pendulum import LENGTH as PENDULUM_LENGTH
 from tf_equirl.envs.reacher import ARM_LENGTH as REACHER_ARM_LENGTH
 from tf_equirl.envs.reacher import FINGER_DISTANCE as REACHER_FINGER_DISTANCE
@@ -433,6 +434,8 @@ register_renderer("CartPoleSwingup-v0", render_cartpole_swingup, "D1")
 register_renderer("AcrobotSwingup-v0", render_acrobot_swingup, "D1")
 # Reacher's flip y -> -y (element 2) is the plane's r s (3), its flip x -> -x (3) the plane's s.
 register_renderer("Reacher-v0", render_reacher, "D2", elements=(0, 1, 3, 2))
+for _name, _task in DMC_TASKS.items():  # dm_control's own tasks: MuJoCo draws them
+  register_renderer(_name, render_dmc, _task.plane_group, elements=_task.plane_elements)
 
 
 class PixelEnvironment(BatchedEnvironment):

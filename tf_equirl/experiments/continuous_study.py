@@ -41,7 +41,7 @@ from tf_equirl.agents.ac.experiment import run_ac_experiment
 from tf_equirl.envs.defaults import CONTINUOUS_DEFAULTS
 from tf_equirl.experiments import symmetry_gap
 from tf_equirl.experiments._compare import PENDING, comparisons_section
-from tf_equirl.networks.pixel import PIXEL_ENCODER_KINDS
+from tf_equirl.networks.pixel_layout import PIXEL_ENCODER_KINDS
 
 __all__ = [
   "ContinuousGrid",

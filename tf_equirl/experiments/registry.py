@@ -680,12 +680,17 @@ def _continuous_grid(env: str):
 
 
 def _actor_critic_version(spec: Any) -> str:
-  """The version of the code that trains the actor-critic (`tf_equirl.runs.code_version`)."""
+  """The version of the code that trains the study's actor-critics
+  (`tf_equirl.runs.code_version`): on states, or with the pixel side for a pixel study."""
   # pylint: disable-next=import-outside-toplevel
   from tf_equirl.agents.ac import ACConfig
 
-  del spec  # every config of the study is an ACConfig
-  return runs_lib.code_version(ACConfig())
+  observations = {grid.observation for grid in spec.grids}
+  if len(observations) != 1:
+    raise ValueError(
+      f"A continuous-control study trains on one kind of observation, received {observations}."
+    )
+  return runs_lib.code_version(ACConfig(observation=observations.pop()))
 
 
 def _continuous(name: str, env: str) -> Dict[str, Any]:
@@ -1467,7 +1472,8 @@ def results_index(root: Optional[str] = None, page_dir: Optional[str] = None) ->
     "settings, its seed and the library's code version (a hash of the source files of "
     "`tf_equirl` but the study declarations, `tf_equirl/experiments/registry.py`; for the "
     "continuous-control studies, of the files the actor-critic's training imports, "
-    "`tf_equirl.runs.code_version`), so the same command on the same code continues where the "
+    "`tf_equirl.runs.code_version`: on states, none of the renderers, pixel encoders or "
+    "pixel agent), so the same command on the same code continues where the "
     "last one stopped, and the provenance header sums the wall time of every invocation. A "
     "change to any other source file of the library (for the continuous-control studies, to "
     "one of those files) starts the study afresh. `--jobs=N` runs N of the selected studies "

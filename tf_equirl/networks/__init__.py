@@ -13,7 +13,7 @@ from tf_equirl.networks.builders import (
   sign_character,
   symmetrizer_actor,
 )
-from tf_equirl.networks.pixel import PIXEL_ENCODER_KINDS, build_pixel_encoder
+from tf_equirl.networks.pixel_layout import PIXEL_ENCODER_KINDS
 from tf_equirl.networks.tf_agents_networks import ActorNetwork, LogitsActorNetwork, ValueNetwork
 
 __all__ = [
@@ -34,3 +34,13 @@ __all__ = [
   "LogitsActorNetwork",
   "ValueNetwork",
 ]
+
+
+def __getattr__(name):
+  # The pixel encoders load on first use: an actor-critic on states trains without them
+  # (`tf_equirl.agents.ac.ACConfig.training_modules`).
+  if name == "build_pixel_encoder":
+    import importlib  # pylint: disable=import-outside-toplevel
+
+    return importlib.import_module("tf_equirl.networks.pixel").build_pixel_encoder
+  raise AttributeError(f"module 'tf_equirl.networks' has no attribute {name!r}")

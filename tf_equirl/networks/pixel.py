@@ -49,25 +49,19 @@ from tf_equirl.layers import (
   ResidualGroupConv2D,
   ResidualGroupLiftConv2D,
 )
+from tf_equirl.networks.pixel_layout import PIXEL_ENCODER_KINDS, STAGES, latent_size
 from tf_equirl.params import count_params, match_width
 
-__all__ = ["PIXEL_ENCODER_KINDS", "PIXEL_OUTPUTS", "CNN_CHANNELS", "build_pixel_encoder"]
+__all__ = [
+  "PIXEL_ENCODER_KINDS",
+  "PIXEL_OUTPUTS",
+  "CNN_CHANNELS",
+  "build_pixel_encoder",
+  "latent_size",
+]
 
-PIXEL_ENCODER_KINDS = ("cnn", "gcnn", "relaxed", "rpp")
 PIXEL_OUTPUTS = ("regular", "vector")
 CNN_CHANNELS = 32  # DrQ-v2's encoder width
-# (kernel, stride) of the stages: conv, conv, pool, conv.
-_STAGES = ((5, 2), (5, 2), (3, 2), (3, 1))
-
-
-def latent_size(image_size: int) -> Optional[int]:
-  """The side of the latent grid for `image_size`, or None if a stage would move the centre."""
-  n = image_size
-  for kernel, stride in _STAGES:
-    if n < kernel or (n - kernel) % (2 * stride):
-      return None
-    n = (n - kernel) // stride + 1
-  return n
 
 
 def _check_int(value: Any, name: str, low: int = 1) -> int:
@@ -105,7 +99,7 @@ def _build(kind, group, image_size, frame_stack, channels, output, num_kernels, 
   lift, conv = _convolutions(kind, group, num_kernels)
   inputs = keras.Input(shape=(image_size, image_size, 3 * frame_stack), name="pixels")
   x = keras.layers.Rescaling(1.0, offset=-0.5, name="centre_values")(inputs)
-  (k1, s1), (k2, s2), (kp, sp), (k3, s3) = _STAGES
+  (k1, s1), (k2, s2), (kp, sp), (k3, s3) = STAGES
   # Named layers: the same names in every build, so per-layer reports (the relaxed spread)
   # read alike across seeds, processes and resumed runs.
   x = lift(channels, k1, s1, "conv_1")(x)
@@ -175,7 +169,7 @@ def build_pixel_encoder(
     working = [n for n in range(3, 130) if latent_size(n) is not None]
     raise ValueError(
       f"build_pixel_encoder: image_size={image_size!r} does not keep the grid centred through "
-      f"the strided stages {_STAGES} (kernel, stride); sizes that work: {working}."
+      f"the strided stages {STAGES} (kernel, stride); sizes that work: {working}."
     )
   _check_int(frame_stack, "frame_stack")
   _check_int(num_kernels, "num_kernels")

@@ -11,7 +11,7 @@ from tf_equirl.agents.ac.learner import (
   critic_loss,
   noise_std,
 )
-from tf_equirl.agents.ac.pixels import PixelAC, make_agent
+from tf_equirl.agents.ac.factory import make_agent
 from tf_equirl.agents.ac.replay import NStepBatch, Replay, n_step_targets
 from tf_equirl.agents.ac.sac import (
   SAC,
@@ -40,3 +40,13 @@ __all__ = [
   "squashed_sample",
   "temperature_loss",
 ]
+
+
+def __getattr__(name):
+  # The pixel agent loads on first use: an actor-critic on states trains without its modules
+  # (`ACConfig.training_modules`).
+  if name == "PixelAC":
+    import importlib  # pylint: disable=import-outside-toplevel
+
+    return importlib.import_module("tf_equirl.agents.ac.pixels").PixelAC
+  raise AttributeError(f"module 'tf_equirl.agents.ac' has no attribute {name!r}")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 from tf_equirl import checks
 from tf_equirl.networks.continuous import CONTINUOUS_KINDS
-from tf_equirl.networks.pixel import PIXEL_ENCODER_KINDS, latent_size
+from tf_equirl.networks.pixel_layout import PIXEL_ENCODER_KINDS, latent_size
 
 OBSERVATIONS = ("state", "pixels")
 # "drqv2": the deterministic actor with scheduled exploration noise (`AC`); "sac": a
@@ -273,6 +273,14 @@ class ACConfig:
         )
       )
     return self.network
+
+  def training_modules(self) -> Tuple[str, ...]:
+    """The modules whose import closure trains this config (`tf_equirl.runs.code_version`):
+    the actor-critic's experiment driver, and the pixel agent for `observation="pixels"`. An
+    agent on states imports none of the pixel side (renderers, encoders, the pixel agent),
+    so editing that keeps its finished runs."""
+    modules = ("tf_equirl.agents.ac.experiment",)
+    return modules + (("tf_equirl.agents.ac.pixels",) if self.observation == "pixels" else ())
 
   @property
   def env_steps_per_agent_step(self) -> int:

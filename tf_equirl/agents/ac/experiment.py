@@ -29,7 +29,7 @@ import numpy as np
 from tf_equirl import results, runs
 from tf_equirl.agents.ac.config import ACConfig
 from tf_equirl.agents.ac.learner import AC, ACResult
-from tf_equirl.agents.ac.pixels import make_agent
+from tf_equirl.agents.ac.factory import make_agent
 from tf_equirl.agents.ac.seed_batch import SeedBatchAC
 from tf_equirl.lanes import Stopped, check_lane_count, default_lanes, run_lanes
 

@@ -369,23 +369,3 @@ class PixelAC(AC):
     for target, source in zip(self.target_critic.variables, self.critic_head.variables):
       target.assign(tau * source + (1.0 - tau) * target)
     return c_loss, a_loss, tf.reduce_mean(q)
-
-
-def make_agent(config: ACConfig, env: Optional[Any] = None) -> AC:
-  """The agent for `config`: `PixelAC` when `config.observation == "pixels"`, `SAC` when
-  `config.algorithm == "sac"`, else `AC`.
-
-  Args:
-    config: an `ACConfig`.
-    env: optional environment, as `AC` and `PixelAC` take it.
-
-  Returns:
-    The built agent.
-  """
-  if not isinstance(config, ACConfig):
-    raise ValueError(f"make_agent expects an ACConfig, received {type(config).__name__}.")
-  from tf_equirl.agents.ac.sac import SAC  # pylint: disable=import-outside-toplevel
-
-  if config.observation == "pixels":
-    return PixelAC(config, env)
-  return (SAC if config.algorithm == "sac" else AC)(config, env)
