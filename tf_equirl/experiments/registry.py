@@ -748,7 +748,7 @@ def _continuous(name: str, env: str) -> Dict[str, Any]:
 # frames/s against 89.9 (the same file).
 _PIXEL_STEPS = 20_000
 _PIXEL_SEEDS = 4
-_PIXEL_IMAGE = 37
+_PIXEL_IMAGE = 53
 
 
 def _continuous_pixels() -> Dict[str, Any]:
@@ -766,7 +766,7 @@ def _continuous_pixels() -> Dict[str, Any]:
       overrides=dict(
         image_size=_PIXEL_IMAGE,
         frame_stack=3,
-        replay_capacity=_PIXEL_STEPS,  # every transition of the run (about 0.5 GB)
+        replay_capacity=_PIXEL_STEPS,  # every transition of the run (about 1.0 GB)
         # exploration noise and random phase scaled to the run's 10,000 agent steps
         noise_steps=5_000,
         random_steps=1_000,
@@ -1191,7 +1191,7 @@ def _studies() -> Tuple[Study, ...]:
       "Throughput",
       "seed 0 (timings)",
       "forward: batch 256 on 85x85x9, 5 rounds; agent: 400 frames of CartPole swing-up on "
-      "37x37x9 per encoder",
+      "53x53x9 per encoder",
       _benchmark(
         "benchmarks/pixel_encoders.py",
         "Pixel encoders and the pixel agent",
@@ -1199,7 +1199,7 @@ def _studies() -> Tuple[Study, ...]:
           "--batch=256",
           "--repeats=5",
           "--calls=2",
-          "--agent_image_size=37",
+          "--agent_image_size=53",
           "--agent_env=CartPoleSwingup-v0",
           "--agent_encoders=cnn,gcnn,relaxed,rpp",
           "--agent_xla_encoders=cnn",
