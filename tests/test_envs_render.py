@@ -256,9 +256,13 @@ def test_bad_pixel_requests_fail_clearly():
     make("GridWorld-v0", observation="pixels")
   with pytest.raises(ValueError, match="odd image size.*size=64"):
     make("Catch-v0", observation="pixels", image_size=64)
-  with pytest.raises(ValueError, match="positive integer frame_stack.*frame_stack=0"):
+  with pytest.raises(
+    ValueError, match=r"pixels.frame_stack must be a positive integer, received 0"
+  ):
     pixels(CartPole(), size=15, frame_stack=0)
-  with pytest.raises(ValueError, match="positive integer frame_spacing.*frame_spacing=0"):
+  with pytest.raises(
+    ValueError, match=r"pixels.frame_spacing must be a positive integer, received 0"
+  ):
     pixels(CartPole(), size=15, frame_spacing=0)
   with pytest.raises(ValueError, match=r"\['frame_spacing'\] only apply to observation='pixels'"):
     make("CartPole-v1", frame_spacing=2)

@@ -49,6 +49,7 @@ import numpy as np
 import tensorflow as tf
 from tf_agents.specs import tensor_spec
 
+from tf_equirl import checks
 from tf_equirl.envs.base import BatchedEnvironment, EnvState
 from tf_equirl.envs.acrobot_swingup import LINK_LENGTH as ACROBOT_LINK_LENGTH
 from tf_equirl.envs.acrobot_swingup import TARGET_HEIGHT as ACROBOT_TARGET_HEIGHT
@@ -479,25 +480,8 @@ class PixelEnvironment(BatchedEnvironment):
     self._inner = env
     self._renderer = renderer_for(env)
     self._size = _check_size(size, "pixels")
-    if (
-      isinstance(frame_stack, bool)
-      or not isinstance(frame_stack, (int, np.integer))
-      or frame_stack < 1
-    ):
-      raise ValueError(
-        f"pixels: expected a positive integer frame_stack, received frame_stack={frame_stack!r}."
-      )
-    self._frames = int(frame_stack)
-    if (
-      isinstance(frame_spacing, bool)
-      or not isinstance(frame_spacing, (int, np.integer))
-      or frame_spacing < 1
-    ):
-      raise ValueError(
-        "pixels: expected a positive integer frame_spacing, received "
-        f"frame_spacing={frame_spacing!r}."
-      )
-    self._spacing = int(frame_spacing)
+    self._frames = int(checks.positive_int("pixels", "frame_stack", frame_stack))
+    self._spacing = int(checks.positive_int("pixels", "frame_spacing", frame_spacing))
     group = env.symmetry.group
     if not np.array_equal(plane_group(self._renderer.plane_group).table, group.table):
       raise ValueError(

@@ -740,12 +740,13 @@ def _continuous(name: str, env: str) -> Dict[str, Any]:
   )
 
 
-# The pixel study's budget on a 2-core CPU: pictures of 37x37 (the smallest size whose
-# encoder grid stays centred), the seed's 3 stacked frames, 20,000 frames per run (the pixel
-# agents train at about 47-90 frames/s there at DrQ-v2's update rate,
-# results/pixel_throughput: the 48 runs' training takes about 4.5 hours). The agents train
-# as TensorFlow graphs: with XLA's convolution gradients on CPU the cnn agent trains at 1.7
-# frames/s against 89.9 (the same file).
+# The pixel study's budget on a 2-core CPU: pictures of 53x53 (at 37x37, the smallest size
+# whose encoder grid stays centred, the swing-up agent was not seen to leave a constant push,
+# docs/continuous_control.md), the seed's 3 stacked frames, 20,000 frames per run (the pixel
+# agents train at about 24-42 frames/s there at DrQ-v2's update rate,
+# results/pixel_throughput: the 48 runs' training takes about 8.7 hours). The agents train
+# as TensorFlow graphs: with XLA's convolution gradients on CPU the cnn agent trains at 0.6
+# frames/s against 42.4 (the same file).
 _PIXEL_STEPS = 20_000
 _PIXEL_SEEDS = 4
 _PIXEL_IMAGE = 53
