@@ -480,8 +480,9 @@ class PixelEnvironment(BatchedEnvironment):
     self._inner = env
     self._renderer = renderer_for(env)
     self._size = _check_size(size, "pixels")
-    self._frames = int(checks.positive_int("pixels", "frame_stack", frame_stack))
-    self._spacing = int(checks.positive_int("pixels", "frame_spacing", frame_spacing))
+    checks.positive_int("pixels", "frame_stack", frame_stack)
+    checks.positive_int("pixels", "frame_spacing", frame_spacing)
+    self._frames, self._spacing = int(frame_stack), int(frame_spacing)
     group = env.symmetry.group
     if not np.array_equal(plane_group(self._renderer.plane_group).table, group.table):
       raise ValueError(
