@@ -185,3 +185,25 @@ def test_the_measuring_codes_version_covers_what_measure_seed_imports():
   assert {"tf_equirl.experiments.symmetry_gap", "tf_equirl.testing"} <= set(closure)
   assert "tf_equirl.experiments.continuous_study" not in closure  # the report's wording
   assert study.analysis_version() == runs.modules_hash(closure)
+
+
+def test_the_shared_pixel_encoder_stands_once_in_the_spread_table():
+  spreads = {
+    "actor/conv_1": [0.1, 0.2],
+    "actor/hidden": [0.3, 0.4],
+    "critic/conv_1": [0.1, 0.2],
+    "critic/q1_conv": [0.5, 0.6],
+    # the same name in both with other values: two layers, kept apart
+    "actor/trunk": [0.7, 0.8],
+    "critic/trunk": [0.7, 0.9],
+  }
+  merged = study._merge_shared_encoder(spreads)
+  assert list(merged) == [
+    "encoder/conv_1",
+    "actor/hidden",
+    "critic/q1_conv",
+    "actor/trunk",
+    "critic/trunk",
+  ]
+  assert merged["encoder/conv_1"] == [0.1, 0.2]
+  assert study._merge_shared_encoder({}) == {}

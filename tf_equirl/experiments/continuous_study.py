@@ -278,6 +278,20 @@ def _seed_analysis(out: str, seed: int, symmetry, samples, pixels: bool) -> Dict
   return _write_seed_analysis(seed, actor, critic, out, symmetry, samples, pixels, fingerprint)
 
 
+def _merge_shared_encoder(spreads: Dict[str, List[float]]) -> Dict[str, List[float]]:
+  """The pixel agent's actor reads the critic's encoder (DrQ-v2), so `measure_seed` finds the
+  encoder's relaxed layers in both models: `"actor/<layer>"` and `"critic/<layer>"` with the
+  same value in every seed. Those pairs become one `"encoder/<layer>"` entry, placed first;
+  a name in both whose values differ stays as two entries."""
+  shared = {}
+  for key, values in spreads.items():
+    part, _, layer = key.partition("/")
+    if part == "actor" and spreads.get(f"critic/{layer}") == values:
+      shared[f"encoder/{layer}"] = values
+  dropped = {f"{part}/{key.partition('/')[2]}" for key in shared for part in ("actor", "critic")}
+  return {**shared, **{k: v for k, v in spreads.items() if k not in dropped}}
+
+
 def _analyse(
   out: str, seeds: Sequence[int], symmetry, gamma: float, gap, samples, pixels: bool
 ) -> Dict:
@@ -291,6 +305,8 @@ def _analyse(
   for record in per_seed:
     for layer, value in record["spreads"].items():
       spreads.setdefault(layer, []).append(value)
+  if pixels:
+    spreads = _merge_shared_encoder(spreads)
   lip = float("nan") if pixels else float(np.mean([r["lipschitz"] for r in per_seed]))
   return {
     "lipschitz": lip,
@@ -457,7 +473,13 @@ def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> st
     report.append(f"### {grid.env}: relaxed-weight spread per layer\n")
     report.append(
       "`relaxed_weight_spread` of each trained actor and critic (0: exactly equivariant; for "
-      "rpp `free_ratio`, |V| / |exact kernel|), mean +- std over seeds.\n"
+      "rpp `free_ratio`, |V| / |exact kernel|), mean +- std over seeds."
+      + (
+        " The actor reads the critic's encoder: the encoder's layers stand once, as `encoder/`."
+        if grid.observation == "pixels"
+        else ""
+      )
+      + "\n"
     )
     report += ["| variant | network | layer | spread |", "|---|---|---|---|", *rows, ""]
   return "\n".join(report)
