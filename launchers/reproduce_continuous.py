@@ -6,6 +6,7 @@
   python -m launchers.reproduce_continuous --observation=pixels   # results/continuous_pixels
   python -m launchers.reproduce_continuous --observation=pixels --quick --results=/tmp/quick
   python -m launchers.reproduce_continuous --declare_only  # the declarations, no training
+  python -m launchers.reproduce_continuous --tasks=pendulum --runs=runs/reproduce_all --progress
 
 On states the arms are the mlp, exact, relaxed and RPP actor-critics, one study per task
 (Pendulum, the CartPole and Acrobot swing-ups, Reacher); on pixels the cnn, gcnn, relaxed
@@ -46,6 +47,12 @@ _DECLARE_ONLY = flags.DEFINE_bool(
   False,
   "Write each study's declaration (variants, arms, budgets, comparisons) and train nothing.",
 )
+_PROGRESS = flags.DEFINE_bool(
+  "progress",
+  False,
+  "Print how many of each study's runs in --runs finished with this code and config (per "
+  "variant and arm, and the stale seeds it would train again), and train nothing.",
+)
 
 
 def main(argv):
@@ -57,6 +64,11 @@ def main(argv):
     studies = ["continuous_pixels"]
   else:
     studies = [f"continuous_{task}" for task in dict.fromkeys(_TASKS_FLAG.value)]
+  if _PROGRESS.value:
+    for study in studies:
+      spec = registry.full_config(study, _RESULTS.value, _RUNS.value)
+      print(continuous_study.format_progress(spec, continuous_study.progress(spec)))
+    return
   if _DECLARE_ONLY.value:
     for study in studies:
       spec = registry.full_config(study, _RESULTS.value, _RUNS.value)

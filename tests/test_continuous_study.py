@@ -207,3 +207,47 @@ def test_the_shared_pixel_encoder_stands_once_in_the_spread_table():
   ]
   assert merged["encoder/conv_1"] == [0.1, 0.2]
   assert study._merge_shared_encoder({}) == {}
+
+
+def test_progress_counts_the_seeds_the_study_would_reuse(tmp_path):
+  import json
+
+  from tf_equirl import runs
+
+  spec = study.ContinuousSpec(
+    grids=(_grid(seeds=3),),
+    networks=("mlp", "gcnn"),
+    runs=str(tmp_path / "runs"),
+    report=str(tmp_path / "README.md"),
+  )
+  variant = "CartPoleSwingup-v0:reflect:1"
+  config = spec.grids[0].config(variant, "mlp")
+  out = tmp_path / "runs" / "CartPoleSwingup-v0_reflect_1" / "mlp"
+  out.mkdir(parents=True)
+  entries = {
+    # this config and code, curve there: reused
+    "0": {"status": "finished", "fingerprint": runs.seed_fingerprint(config, 0)},
+    # another code version: trained again
+    "1": {"status": "finished", "fingerprint": runs.seed_fingerprint(config, 1, "0" * 16)},
+    # running when the process stopped: neither
+    "2": {"status": "running", "fingerprint": runs.seed_fingerprint(config, 2)},
+  }
+  (out / "run.json").write_text(json.dumps({"seeds": entries}))
+  (out / "seed_0.csv").write_text("env_steps\n")
+  rows = {(r.variant, r.network): r for r in study.progress(spec)}
+  assert len(rows) == 4  # the original and the variant, two arms each
+  row = rows[(variant, "mlp")]
+  assert (row.seeds, row.finished, row.stale) == (3, (0,), (1,))
+  assert rows[("CartPoleSwingup-v0", "gcnn")].finished == ()
+  # A finished entry whose curve is missing is not reused either.
+  (out / "seed_0.csv").unlink()
+  assert study.progress(spec)[2].stale == (0, 1)
+  text = study.format_progress(spec, study.progress(spec))
+  assert "| CartPoleSwingup-v0:reflect:1 | mlp | 0/3 | none | 0-1 |" in text
+  assert text.endswith("0 of 12 runs finished; 2 stale (trained again).")
+  (out / "run.json").write_text("{not json")
+  with pytest.raises(ValueError, match="not a readable run record"):
+    study.progress(spec)
+  (out / "run.json").write_text("[]")
+  with pytest.raises(ValueError, match="no 'seeds' mapping"):
+    study.progress(spec)

@@ -35,7 +35,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from tensorflow import keras
 
-from tf_equirl import checks, envs, results, runs
+from tf_equirl import checks, envs, provenance, results, runs
 from tf_equirl.agents.ac import ACConfig
 from tf_equirl.agents.ac.experiment import run_ac_experiment
 from tf_equirl.envs.defaults import CONTINUOUS_DEFAULTS
@@ -50,6 +50,9 @@ __all__ = [
   "declaration",
   "declare",
   "run",
+  "ArmProgress",
+  "progress",
+  "format_progress",
   "NETWORKS",
   "PIXEL_NETWORKS",
   "PAIRS",
@@ -335,6 +338,100 @@ def _analysis_samples(spec: "ContinuousSpec", grid: "ContinuousGrid", name: str)
   return samples, envs.make(name).symmetry
 
 
+def _arm_folder(spec: ContinuousSpec, variant: str, network: str) -> str:
+  """The run folder of one arm on one variant: `<runs>/<variant, ':' as '_'>/<network>`."""
+  return os.path.join(spec.runs, variant.replace(":", "_"), network)
+
+
+@dataclasses.dataclass(frozen=True)
+class ArmProgress:
+  """How far one arm on one variant is in a study's runs folder.
+
+  Attributes:
+    variant: the environment variant ("CartPoleSwingup-v0:reflect:1").
+    network: the arm.
+    seeds: the seeds the study trains for it (0..seeds-1).
+    finished: seeds finished with the study's config and this code: the study reuses them.
+    stale: seeds recorded as finished with another config or code version: the study
+      trains them again.
+  """
+
+  variant: str
+  network: str
+  seeds: int
+  finished: Tuple[int, ...]
+  stale: Tuple[int, ...]
+
+
+def progress(spec: ContinuousSpec) -> List[ArmProgress]:
+  """Each arm's seeds in `spec.runs` against what `run(spec)` would reuse: a seed counts as
+  finished when its `run.json` entry is finished with the fingerprint of the study's config,
+  the seed and this code (`tf_equirl.runs.seed_fingerprint`) and its curve is there. Reads
+  the run records only (what `--export_records` moves between machines); trains nothing.
+
+  Raises:
+    ValueError: a `run.json` that cannot be read as a run record.
+  """
+  rows = []
+  for grid in spec.grids:
+    for breaking, strength in [(None, 0.0)] + list(grid.variants):
+      name = variant_name(grid.env, breaking, strength)
+      for network in spec.networks:
+        config = grid.config(name, network)
+        out = _arm_folder(spec, name, network)
+        recorded = _recorded_seeds(out)
+        version = runs.code_version(config)
+        finished: List[int] = []
+        stale: List[int] = []
+        for seed in range(grid.seeds):
+          entry = recorded.get(str(seed))
+          if not entry or entry.get("status") != "finished":
+            continue
+          current = entry.get("fingerprint") == runs.seed_fingerprint(
+            config, seed, version
+          ) and os.path.exists(os.path.join(out, f"seed_{seed}.csv"))
+          (finished if current else stale).append(seed)
+        rows.append(ArmProgress(name, network, grid.seeds, tuple(finished), tuple(stale)))
+  return rows
+
+
+def _recorded_seeds(out: str) -> Dict[str, Dict[str, Any]]:
+  """The `seeds` entries of `out/run.json` ({} if the arm has not started)."""
+  path = os.path.join(out, runs.RUN_FILE)
+  if not os.path.exists(path):
+    return {}
+  try:
+    with open(path, encoding="utf-8") as f:
+      record = json.load(f)
+  except (OSError, ValueError) as e:
+    raise ValueError(f"{path} is not a readable run record ({e}); expected run.json's JSON.") from e
+  seeds = record.get("seeds") if isinstance(record, dict) else None
+  if not isinstance(seeds, dict):
+    raise ValueError(f"{path} has no 'seeds' mapping; expected a run record of tf_equirl.runs.")
+  return seeds
+
+
+def format_progress(spec: ContinuousSpec, rows: Sequence[ArmProgress]) -> str:
+  """`progress(spec)` as a table (finished and stale seeds per variant and arm) and a total."""
+  versions = sorted({runs.code_version(g.config(g.env, spec.networks[0])) for g in spec.grids})
+  lines = [
+    f"{spec.runs}: runs finished with this code (code version {', '.join(versions)})",
+    "",
+    "| variant | network | finished | seeds | stale |",
+    "|---|---|---|---|---|",
+  ]
+  for r in rows:
+    lines.append(
+      f"| {r.variant} | {r.network} | {len(r.finished)}/{r.seeds} | "
+      f"{provenance.format_seeds(r.finished)} | {provenance.format_seeds(r.stale)} |"
+    )
+  done = sum(len(r.finished) for r in rows)
+  total = sum(r.seeds for r in rows)
+  stale = sum(len(r.stale) for r in rows)
+  lines += ["", f"{done} of {total} runs finished; {stale} stale (trained again)."]
+  return "\n".join(lines)
+
+
 def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> str:
   seeds = list(range(grid.seeds))
   variants = [(None, 0.0)] + list(grid.variants)
@@ -351,7 +448,7 @@ def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> st
     for network in spec.networks:
       config = grid.config(name, network)
       gamma, repeat = config.gamma, config.action_repeat
-      out = os.path.join(spec.runs, name.replace(":", "_"), network)
+      out = _arm_folder(spec, name, network)
 
       def measure(seed, actor, critic, folder, config=config):
         # Measured as the seed finishes, so its record holds everything the report needs.
@@ -374,7 +471,7 @@ def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> st
       name, spec.gap_envs, spec.gap_steps, action_repeat=repeat
     )
     for network in spec.networks:
-      out = os.path.join(spec.runs, name.replace(":", "_"), network)
+      out = _arm_folder(spec, name, network)
       analyses[name][network] = _analyse(out, seeds, symmetry, gamma, gaps[name], samples, pixels)
   png = os.path.join(folder, f"continuous_{grid.env.split('-')[0].lower()}.png")
   panels = {v: {n: r.curves for n, r in nets.items()} for v, nets in trained.items()}
