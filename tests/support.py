@@ -182,6 +182,16 @@ def _listify(y):
 # Environments and symmetry groups the network kinds are checked on (None: the environment's
 # own symmetry). CartPole: C2 on -I; Catch: C2 permuting columns; the grid world: D4, C4, C2
 # on the planes.
+def randomize_biases(model, seed: int = 0, scale: float = 0.5) -> int:
+  """Sets every bias variable of `model` (a name ending in `bias:0`) to N(0, scale^2) draws;
+  returns how many it set."""
+  rng = np.random.default_rng(seed)
+  biases = [v for v in model.variables if v.name.endswith("bias:0")]
+  for v in biases:
+    v.assign(scale * rng.standard_normal(v.shape).astype(v.dtype.as_numpy_dtype))
+  return len(biases)
+
+
 NETWORK_SETTINGS = [
   ("CartPole-v1", None),
   ("Catch-v0", None),
@@ -214,6 +224,14 @@ def check_network_kind(kind: str, env_name: str, group: str | None, param_tolera
   assert_equivariant(actor, x, sym.state_rep, sym.action_rep, atol=1e-5)
   assert_equivariant(critic, x, sym.state_rep, invariant(sym.group), atol=1e-5)
   assert np.std(actor(x).numpy(), axis=0).max() > 1e-4  # not trivially equivariant
+  # The biases start at 0, which can hide a bias that breaks the symmetry (and on CartPole's
+  # sign flip leaves a mean-pooled critic constant at initialisation): with random biases
+  # both still commute with the group and the critic depends on the state.
+  for model in (actor, critic):
+    randomize_biases(model)
+  assert_equivariant(actor, x, sym.state_rep, sym.action_rep, atol=1e-5)
+  assert_equivariant(critic, x, sym.state_rep, invariant(sym.group), atol=1e-5)
+  assert np.std(critic(x).numpy()) > 1e-4  # not trivially invariant
   for model, mlp in ((actor, build_actor("mlp", sym)), (critic, build_critic("mlp", sym))):
     assert abs(count_params(model) - count_params(mlp)) <= param_tolerance * count_params(mlp)
   return sym, x, actor, critic

@@ -159,9 +159,18 @@ def test_graph_mode_asserts_on_an_invalid_float_action():
 
 def test_tf_environment_face_steps_with_float_actions():
   env = make("Pendulum-v1", batch_size=2, seed=1)
-  env.reset()
-  time_step = env.step(tf.constant([[0.1], [-0.3]]))
-  assert time_step.observation.shape == (2, 3)
+  state, expected = env.pure_reset(env.state.key)
+  got = env.reset()
+  np.testing.assert_array_equal(got.observation.numpy(), expected.observation.numpy())
+  for action in ([[0.1], [-0.3]], [[-1.0], [1.0]]):
+    state, expected = env.pure_step(state, tf.constant(action))
+    got = env.step(tf.constant(action))
+    for x, y in zip(got, expected):
+      np.testing.assert_array_equal(x.numpy(), y.numpy())
+  # The action reaches the dynamics: the same state under two actions steps apart.
+  a, _ = env.pure_step(state, tf.constant([[1.0], [1.0]]))
+  b, _ = env.pure_step(state, tf.constant([[-1.0], [-1.0]]))
+  assert not np.allclose(a.physics.numpy(), b.physics.numpy())
 
 
 # --------------------------------------------------------------------------- Pendulum-v1
