@@ -25,7 +25,9 @@ def test_steerable_actor_and_critic_are_equivariant_and_matched(env_name, group)
 def test_steerable_spec_and_config():
   assert parse_network("steerable@C4:steerable") == ("steerable", "C4", "steerable")
   config = default_config("Catch-v0", network="steerable", critic="steerable")
-  assert config.network == "steerable"
+  ppo = PPO(config)  # the config reaches the builders: steerable actor and critic
+  layers = {type(layer).__name__ for m in (ppo.actor_model, ppo.critic_model) for layer in m.layers}
+  assert {"IrrepDense", "IrrepInvariants"} <= layers, layers
 
 
 @pytest.mark.parametrize("kind", ["steerable", "steerable_lean"])

@@ -60,7 +60,7 @@ def test_lean_spec_config_and_bad_rule():
     "steerable_lean",
   )
   config = default_config("GridWorld-v0", network="steerable_lean", critic="steerable_lean")
-  assert config.network == "steerable_lean"
+  assert (config.network, config.critic) == ("steerable_lean", "steerable_lean")
   with pytest.raises(ValueError, match="rule must be one of"):
     lean_multiplicities(env_symmetry("Catch-v0", None), 8, "regular")
 
@@ -75,7 +75,16 @@ def test_ppo_builds_and_trains_the_lean_networks():
       "GridWorld-v0", network="steerable_lean", critic="steerable_lean", total_steps=2048
     )
   )
+  # The config built the lean networks, not another kind of the same shape.
+  assert count_params(ppo.actor_model) == count_params(build_actor("steerable_lean", sym))
+  assert count_params(ppo.actor_model) != count_params(build_actor("steerable", sym))
+  ppo.reset(0)
+  before = [w.copy() for w in ppo.actor_model.get_weights() + ppo.critic_model.get_weights()]
   result = ppo.train(seed=0)
   assert np.all(np.isfinite(result.mean_return))
+  after = ppo.actor_model.get_weights() + ppo.critic_model.get_weights()
+  n_actor = len(ppo.actor_model.get_weights())
+  for part in (slice(0, n_actor), slice(n_actor, None)):  # both the actor and the critic moved
+    assert any(not np.array_equal(b, a) for b, a in zip(before[part], after[part]))
   x = random_input((16, sym.state_dim), seed=4)
   assert_equivariant(ppo.actor_model, x, sym.state_rep, sym.action_rep, atol=1e-5)

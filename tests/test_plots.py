@@ -52,4 +52,5 @@ def test_panels_keep_one_style_per_label(tmp_path, monkeypatch):
   first = {label: rest for label, *rest in _styles(fig.axes[0])}
   second = {label: rest for label, *rest in _styles(fig.axes[1])}
   assert len({tuple(v) for v in first.values()}) == 11
+  assert set(second) == set(labels[1:])  # every line of the second panel is drawn
   assert all(second[label] == first[label] for label in second)

@@ -221,8 +221,12 @@ def test_cartpole_learns_and_seeds_reproduce():
   env = make("CartPole-v1", batch_size=2, seed=0)
   step = env.reset()
   for _ in range(5):
-    step = env.step(ppo.agent.policy.action(step).action)
-  assert step.observation.shape == (2, 4)
+    action = ppo.agent.policy.action(step).action
+    # tf-agents' policy is greedy: the actor's most probable action
+    np.testing.assert_array_equal(
+      action.numpy(), np.argmax(ppo.actor_model(step.observation).numpy(), -1)
+    )
+    step = env.step(action)
 
 
 def test_config_rejects_bad_values():

@@ -51,9 +51,9 @@ def test_config_names_what_is_wrong():
     ppo_gaps.PPOGapsConfig(env="GridWorld-v0")
   with pytest.raises(ValueError, match="'readings'.*'nope'"):
     ppo_gaps.PPOGapsConfig(env="Catch-v0", hypotheses=("nope",))
-  with pytest.raises(ValueError, match="non-empty"):
+  with pytest.raises(ValueError, match="PPOGapsConfig.hypotheses .*must be a non-empty"):
     ppo_gaps.PPOGapsConfig(env="Catch-v0", hypotheses=())
-  with pytest.raises(ValueError, match="at least 2"):
+  with pytest.raises(ValueError, match="PPOGapsConfig.seeds must be at least 2"):
     ppo_gaps.PPOGapsConfig(env="Catch-v0", seeds=1)
   with pytest.raises(ValueError, match="backend"):
     ppo_gaps.PPOGapsConfig(env="Catch-v0", backend="slurm")

@@ -15,7 +15,7 @@ def test_parse_network_specs_and_errors():
     ("cnn", "unknown actor"),
     ("gcnn:value", "unknown critic"),
     ("gcnn@:mlp", "subgroup name"),
-    ("", "non-empty"),
+    ("", "network spec must be a non-empty string"),
   ):
     with pytest.raises(ValueError, match=needle):
       ppo_tables.parse_network(bad)

@@ -15,12 +15,14 @@ from tf_equirl.experiments import runtime_study
 def test_config_names_what_is_wrong():
   with pytest.raises(ValueError, match="Pong"):
     runtime_study.RuntimeStudyConfig(envs=("Pong",))
-  with pytest.raises(ValueError, match="at least 2"):
+  with pytest.raises(ValueError, match="RuntimeStudyConfig.seeds must be an int of at least 2"):
     runtime_study.RuntimeStudyConfig(seeds=1)
   with pytest.raises(ValueError, match="unknown actor"):
     runtime_study.RuntimeStudyConfig(networks=("transformer",))
-  with pytest.raises(ValueError, match="at least one"):
+  with pytest.raises(ValueError, match=r"RuntimeStudyConfig.networks must name at least one"):
     runtime_study.RuntimeStudyConfig(networks=())
+  with pytest.raises(ValueError, match=r"RuntimeStudyConfig.envs must name at least one"):
+    runtime_study.RuntimeStudyConfig(envs=())
   config = runtime_study.RuntimeStudyConfig(seeds=4, total_steps=2048)
   with pytest.raises(ValueError, match="runtime must be"):
     runtime_study.runtime_flags(config, "Catch-v0", "jit")

@@ -66,8 +66,11 @@ class RuntimeStudyConfig:
 
   def __post_init__(self):
     self.envs, self.networks = tuple(self.envs), tuple(self.networks)
-    if not self.envs or not self.networks:
-      raise ValueError("RuntimeStudyConfig.envs and .networks must each name at least one.")
+    for name in ("envs", "networks"):
+      if not getattr(self, name):
+        raise ValueError(
+          f"RuntimeStudyConfig.{name} must name at least one, received {getattr(self, name)!r}."
+        )
     for env in self.envs:
       if env not in envs.list_envs():
         raise ValueError(
