@@ -116,6 +116,9 @@ def check_layer(
   )
   for t, s in zip(ys, expected_shape if isinstance(expected_shape, tuple) else [expected_shape]):
     assert t.shape == s, (t.shape, s)
+  for t in ys:  # the output depends on the input (a constant would pass every check below)
+    if t.dtype.is_floating and t.shape[0] > 1:
+      assert np.std(t.numpy(), axis=0).max() > 1e-6, f"{layer.name}: output constant over the batch"
   params = int(sum(np.prod(v.shape) for v in layer.trainable_variables))
   if expected_params is not None:
     assert params == expected_params, (params, expected_params)
