@@ -264,19 +264,31 @@ def folder_name(text: str) -> str:
   return re.sub(r"[^A-Za-z0-9._@+=-]", "_", text)
 
 
-def check_output_folder(path: str, flag: str) -> str:
-  """Fails with a one-line usage error, before any work, if the folder `--<flag>` names is a
-  file or cannot be created or written; returns `path`."""
+def _check_creatable(path: str, flag: str) -> None:
+  """The one-line usage error of `check_output_folder` if the folder `path` is a file, or if
+  it is missing and its nearest existing parent is not a folder this process can write;
+  creates nothing."""
   if os.path.exists(path) and not os.path.isdir(path):
     raise app.UsageError(f"--{flag}={path!r} is a file; expected a folder (created if " "missing).")
+  probe = os.path.abspath(path)
+  while not os.path.exists(probe):
+    probe = os.path.dirname(probe)
   try:
-    os.makedirs(path, exist_ok=True)
-    tempfile.TemporaryFile(dir=path).close()
+    if not os.path.isdir(probe):
+      raise NotADirectoryError(20, "Not a directory")
+    tempfile.TemporaryFile(dir=probe).close()
   except OSError as e:
     raise app.UsageError(
       f"--{flag}={path!r} is not writable ({e.strerror}); expected a "
       "folder this process can write."
     ) from None
+
+
+def check_output_folder(path: str, flag: str) -> str:
+  """Fails with a one-line usage error, before any work, if the folder `--<flag>` names is a
+  file or cannot be created or written; else creates it (if missing) and returns `path`."""
+  _check_creatable(path, flag)
+  os.makedirs(path, exist_ok=True)
   return path
 
 
@@ -696,6 +708,9 @@ def define_study_flags(config_cls, skip: Iterable[str] = (), **config_flags) -> 
 
 
 def check_output_folders(**folders: str) -> None:
-  """`check_output_folder(path, flag)` for each `flag=path`."""
+  """`check_output_folder(path, flag)` for each `flag=path`: all are checked before any is
+  created, so one bad folder leaves no other behind."""
+  for flag, path in folders.items():
+    _check_creatable(path, flag)
   for flag, path in folders.items():
     check_output_folder(path, flag)

@@ -135,8 +135,7 @@ def main(argv):
   runs = _RUNS.value or (
     os.path.join(scratch, "runs") if _QUICK.value else os.path.join("runs", "reproduce_all")
   )
-  common.check_output_folders(out=out, runs=runs)
-  if _EXPORT.value or _IMPORT.value:
+  if _EXPORT.value or _IMPORT.value:  # checked before any folder is made
     name = records_study(names, _EXPORT.value, _IMPORT.value)
     if _EXPORT.value:
       source = os.path.join(runs, name)
@@ -147,6 +146,8 @@ def main(argv):
       return
     if not os.path.isdir(_IMPORT.value):
       raise app.UsageError(f"--import_records: {_IMPORT.value!r} is not a folder of records.")
+  common.check_output_folders(out=out, runs=runs)
+  if _IMPORT.value:
     copied = runs_lib.copy_records(_IMPORT.value, os.path.join(runs, name))
     print(f"copied {len(copied)} records of {name} into {os.path.join(runs, name)}", flush=True)
   with common.usage_errors():  # every config is checked before anything trains

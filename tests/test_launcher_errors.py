@@ -88,18 +88,24 @@ def test_bad_flag_values_give_a_one_line_error(launcher, flags, message, tmp_pat
   )
   (tmp_path / "a_file").write_text("x")  # an output folder that is a file
   flags = [f.replace("{file}", str(tmp_path / "a_file")) for f in flags]
+  # From an empty folder, so that the launchers' default outputs (results/, runs/, relative
+  # paths) would land there rather than in the repository.
+  cwd = tmp_path / "cwd"
+  cwd.mkdir()
+  pythonpath = os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))
   proc = subprocess.run(
     [sys.executable, "-m", f"launchers.{launcher}", *flags, *out_flag],
-    cwd=REPO,
+    cwd=cwd,
     capture_output=True,
     text=True,
     timeout=120,
-    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": pythonpath},
   )
   assert proc.returncode != 0, proc.stdout[-2000:]
   assert message in proc.stderr, proc.stderr[-3000:]
   assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
   assert not out.exists()
+  assert not list(cwd.iterdir()), f"{launcher} wrote {sorted(p.name for p in cwd.iterdir())}"
 
 
 def test_train_ppo_trains_a_variant_environment(tmp_path):
