@@ -273,6 +273,13 @@ def test_model_dynamics_drive_the_environment(cartpole, catch):
     action = tf.ones([env.batch_size], tf.int32)
     nxt, reward, terminated = predicted_step(model, env, state.physics, action)
     assert nxt.shape == state.physics.shape and nxt.dtype == state.physics.dtype
+    # The next state is the model's prediction (turned back into Catch's state), not the
+    # environment's own step: the model is untrained, so the two differ.
+    predicted = predict_observation(model, spec, env.observe(state.physics), action)
+    to_state = getattr(env, "state_from_observation", None)
+    expected = predicted if to_state is None else to_state(predicted)
+    np.testing.assert_allclose(nxt.numpy(), tf.cast(expected, nxt.dtype).numpy(), atol=1e-6)
+    assert not np.allclose(nxt.numpy(), env.physics(state.physics, action).numpy())
     expected_reward, expected_done = env.outcome(state.physics, action, nxt)
     np.testing.assert_array_equal(reward, expected_reward)  # eq. 4.21: R(T(s, a))
     np.testing.assert_array_equal(terminated, expected_done)

@@ -302,6 +302,13 @@ def test_sac_run_folder_saves_the_mean_actor_and_a_sweep_builds_sac(tmp_path):
   loaded = keras.models.load_model(f"{out}/seed_0/actor.keras", safe_mode=True)
   s = np.random.default_rng(0).normal(size=(8, 2)).astype(np.float32)
   assert loaded(s).shape == (8, 1) and np.all(np.abs(loaded(s).numpy()) <= 1.0)
+  # It is the trained mean actor: the same seed trained again acts alike, a fresh one not.
+  agent = make_agent(cfg, env=PointMass(1))
+  agent.reset(0)
+  fresh = agent.actor(s).numpy()
+  agent.train(seed=0)
+  np.testing.assert_allclose(loaded(s).numpy(), agent.actor(s).numpy(), atol=1e-5)
+  assert not np.allclose(loaded(s).numpy(), fresh, atol=1e-3)
   ac = sweeps.get_algorithm("ac")
   base = dataclasses.asdict(ac.default_config("Pendulum-v1"))
   built = sweeps.build_config(ac.config_cls, base, {"algorithm": "sac"})
@@ -358,9 +365,11 @@ def test_sac_mlp_learns_pendulum():
 
 def test_every_continuous_environment_admits_an_equivariant_gaussian_actor():
   """Every symmetry of every registered continuous-action environment acts on actions by
-  signed permutations, so SAC's equivariant actors build on all of them."""
+  signed permutations, so SAC's equivariant actors build on all of them: the gcnn policy's
+  mean moves by pi(g) and its log standard deviation by |pi(g)|, on states that matter."""
   from tf_equirl import envs
   from tf_equirl.envs.dmc import dmc_available
+  from tf_equirl.testing import assert_equivariant
 
   checked = 0
   for name in envs.list_envs():
@@ -370,7 +379,22 @@ def test_every_continuous_environment_admits_an_equivariant_gaussian_actor():
     if not env.continuous_actions:
       continue
     for group in env.symmetries:
-      rep = env.get_symmetry(group).action_rep
-      assert abs_representation(rep).group.order == rep.group.order
+      symmetry = env.get_symmetry(group)
+      rep = symmetry.action_rep
+      tf.keras.utils.set_random_seed(checked)
+      gaussian = build_gaussian_actor("gcnn", symmetry, width=8)
+      s = tf.constant(
+        np.random.default_rng(checked).normal(size=(16, symmetry.state_dim)), tf.float32
+      )
+      assert_equivariant(gaussian.actor, s, symmetry.state_rep, rep, atol=1e-5)
+      mean, log_std = gaussian.policy(s)
+      assert np.std(mean.numpy(), axis=0).max() > 1e-4, name  # not trivially equivariant
+      abs_rep = abs_representation(rep)
+      for g in range(rep.group.order):
+        m_g, log_std_g = gaussian.policy(symmetry.state_rep.transform(s, g))
+        np.testing.assert_allclose(m_g.numpy(), rep.transform(mean, g).numpy(), atol=1e-5)
+        np.testing.assert_allclose(
+          log_std_g.numpy(), abs_rep.transform(log_std, g).numpy(), atol=1e-5
+        )
       checked += 1
   assert checked >= 4
