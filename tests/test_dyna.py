@@ -230,17 +230,31 @@ def test_branched_rollouts_start_from_buffer_states_and_respect_the_horizon():
     assert all(any(np.allclose(o, s) for s in starts) for o in obs[reset])
 
 
-def test_orbit_augmentation_stores_every_group_image():
-  env = envs.make("Catch-v0", batch_size=1)
+@pytest.mark.parametrize("env_name", ["Catch-v0", "GridWorld-v0"])
+def test_orbit_augmentation_stores_every_group_image(env_name):
+  """Block g of the buffer is the batch moved by g (C2 on Catch, the 8 elements of D4 on the
+  grid world): states and next states by rho(g)'s matrix, actions by pi(g)'s permutation,
+  terminations and rewards as they were."""
+  env = envs.make(env_name, batch_size=1)
   sym = env.symmetry
   data = collect_transitions(env, None, 50, seed=0)
-  buffer = ModelBuffer(200, sym.state_dim, sym)
-  buffer.add(data["obs"], data["action"], data["next_obs"], data["terminated"], orbit=True)
   n = len(data["action"])
-  assert int(buffer.size) == 2 * n
-  np.testing.assert_array_equal(buffer.obs[n : 2 * n], sym.state_rep.transform(data["obs"], 1))
-  np.testing.assert_array_equal(buffer.action[n : 2 * n], 2 - data["action"])
-  np.testing.assert_array_equal(buffer.next_obs[:n], data["next_obs"])
+  order = sym.group.order
+  reward = np.random.default_rng(0).normal(size=n).astype(np.float32)
+  buffer = ModelBuffer(order * n, sym.state_dim, sym)
+  buffer.add(
+    data["obs"], data["action"], data["next_obs"], data["terminated"], orbit=True, reward=reward
+  )
+  assert int(buffer.size) == order * n and order == {"Catch-v0": 2, "GridWorld-v0": 8}[env_name]
+  rho, perm = sym.state_rep.matrices, sym.action_rep.permutation
+  for g in range(order):
+    block = slice(g * n, (g + 1) * n)
+    np.testing.assert_allclose(buffer.obs[block], data["obs"] @ rho[g].T, atol=1e-6)
+    np.testing.assert_allclose(buffer.next_obs[block], data["next_obs"] @ rho[g].T, atol=1e-6)
+    np.testing.assert_array_equal(buffer.action[block], perm[g][data["action"]])
+    np.testing.assert_array_equal(buffer.terminated[block], data["terminated"].astype(np.float32))
+    np.testing.assert_array_equal(buffer.reward[block], reward)
+  assert len({tuple(buffer.action[g * n : (g + 1) * n].numpy()) for g in range(order)}) > 1
 
 
 # -------------------------------------------------------------------------- bad input
