@@ -294,7 +294,8 @@ def test_grid_world_episodes_render_as_pictures(tmp_path):
   returns = evaluation.render_episodes(
     zoo.load("gridworld/gcnn_actor"), "GridWorld-v0", gif, episodes=2
   )
-  assert len(returns) == 2 and all(-1.0 <= r <= 1.0 for r in returns)
+  # the trained actor reaches the goal (+1; a hazard gives -1): its card's greedy mean is 0.98
+  assert len(returns) == 2 and all(r > 0 for r in returns), returns
   with Image.open(gif) as image:
     assert image.n_frames >= 2 and image.size == (5 * 32, 5 * 32)  # GIF merges equal frames
   frame = evaluation._grid_frame(np.eye(1, 75, 12)[0] + np.eye(1, 75, 25)[0], 5)  # pylint: disable=protected-access
