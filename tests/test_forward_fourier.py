@@ -181,19 +181,23 @@ def test_catch_lift_uses_a_sparse_gather_and_half_the_multiply_adds():
   assert plan.multiply_adds == rep.dim  # instead of |G| d = 2 d
 
 
-@pytest.mark.parametrize("env_name", ["CartPole-v1", "Catch-v0"])
+@pytest.mark.parametrize("env_name", ["CartPole-v1", "Catch-v0", "GridWorld-v0"])
 def test_default_actors_and_critics_equal_their_spatial_form(env_name):
   symmetry = make(env_name).symmetry
   x = support.random_input((32, symmetry.state_dim), seed=3)
   models = [(build_actor(k, symmetry), symmetry.action_rep) for k in ("gcnn", "symmetrizer")]
   models += [(build_critic("invariant", symmetry), invariant(symmetry.group))]
   models += [(build_actor("gcnn", symmetry, hidden="group_conv"), symmetry.action_rep)]
+  switched = 0
   for model, out_rep in models:
+    # random biases: at zero biases CartPole's mean-pooled critic is constant
+    support.randomize_biases(model)
     config = model.get_config()
     for layer in config["layers"]:
       if "implementation" in layer["config"]:
         assert layer["config"]["implementation"] == "auto"
         layer["config"]["implementation"] = "spatial"
+        switched += 1
     spatial = keras.Model.from_config(config)
     spatial.set_weights(model.get_weights())
     for layer in spatial.layers:  # the reference forms of the other fast paths
@@ -209,6 +213,8 @@ def test_default_actors_and_critics_equal_their_spatial_form(env_name):
       ref = tf.function(lambda v, m=spatial: m(v), jit_compile=jit)
       np.testing.assert_allclose(ref(x).numpy(), reference, atol=FAST_PATH_ATOL)
     assert_equivariant(model, x, symmetry.state_rep, out_rep, atol=FAST_PATH_ATOL)
+    assert np.std(reference, axis=0).max() > 1e-4  # the forms agree on a non-constant output
+  assert switched > 0  # automatic layers were compared with their spatial form
 
 
 def test_auto_knows_whether_it_is_compiled_with_xla():
