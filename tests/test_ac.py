@@ -28,7 +28,7 @@ from tf_equirl.agents.ac import (
 )
 from tf_equirl.agents.ac.pixels import PixelReplay
 from tf_equirl.networks.continuous import build_continuous_actor, build_continuous_critic
-from test_networks_continuous import pendulum_d1
+from test_networks_continuous import pendulum_d1, rotation_c4
 
 
 # ----------------------------------------------------------------- tf-agents' TD3 losses
@@ -257,6 +257,30 @@ def test_augment_batch_moves_states_and_actions_by_one_element_each():
     want = getattr(batch, field).numpy() * np.concatenate([np.ones_like(sign), sign, sign], 1)
     np.testing.assert_allclose(getattr(moved, field).numpy(), want)
   np.testing.assert_array_equal(moved.reward.numpy(), batch.reward.numpy())
+
+
+def test_augment_batch_moves_each_sample_by_one_element_under_c4():
+  """Under C4 (quarter turns of two state vectors and the action) every element differs from
+  its inverse: each sample's state, next state and action are moved by the same g."""
+  symmetry = rotation_c4()
+  batch = _fixed_batch(symmetry, 64)
+  moved = augment_batch(symmetry, batch, tf.constant([5, 6], tf.int64))
+  rho, pi = symmetry.state_rep.matrices, symmetry.action_rep.matrices
+  before = {k: v.numpy() for k, v in batch._asdict().items()}
+  after = {k: v.numpy() for k, v in moved._asdict().items()}
+  drawn = []
+  for i in range(64):
+    s, s_moved = before["observation"][i], after["observation"][i]
+    matches = [g for g in range(4) if np.allclose(s_moved, rho[g] @ s, atol=1e-5)]
+    assert len(matches) == 1, (i, matches)
+    g = matches[0]
+    np.testing.assert_allclose(after["action"][i], pi[g] @ before["action"][i], atol=1e-5)
+    np.testing.assert_allclose(
+      after["next_observation"][i], rho[g] @ before["next_observation"][i], atol=1e-5
+    )
+    drawn.append(g)
+  assert len(set(drawn)) == 4  # every element drawn
+  np.testing.assert_array_equal(moved.discount.numpy(), batch.discount.numpy())
 
 
 def test_noise_schedule_is_linear_then_flat():
