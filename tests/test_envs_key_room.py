@@ -106,13 +106,16 @@ def test_diagonal_mirror_commutes_with_the_dynamics():
   symmetry = env.symmetry
   rng = np.random.default_rng(0)
   cells = np.array(FREE_CELLS)
+  n = 4096  # enough random states to hold key pick-ups and deliveries
   state = np.concatenate(
-    [cells[rng.integers(0, 35, 64)], rng.integers(0, 2, (64, 1)), cells[rng.integers(0, 35, 64)]],
+    [cells[rng.integers(0, 35, n)], rng.integers(0, 2, (n, 1)), cells[rng.integers(0, 35, n)]],
     axis=1,
   ).astype(np.int32)
-  action = rng.integers(0, 4, 64).astype(np.int32)
+  action = rng.integers(0, 4, n).astype(np.int32)
   mirrored = state[:, [1, 0, 2, 4, 3]]
   perm = np.array([3, 2, 1, 0])
+  # the environment's action representation is this mirror of the moves
+  np.testing.assert_array_equal(symmetry.action_rep.permutation[1], perm)
   nxt = key_room_physics(tf.constant(state), tf.constant(action)).numpy()
   nxt_m = key_room_physics(tf.constant(mirrored), tf.constant(perm[action])).numpy()
   np.testing.assert_array_equal(nxt_m, nxt[:, [1, 0, 2, 4, 3]])
@@ -120,6 +123,8 @@ def test_diagonal_mirror_commutes_with_the_dynamics():
   r2, d2 = key_room_outcome(tf.constant(mirrored), perm[action], tf.constant(nxt_m))
   np.testing.assert_array_equal(r1.numpy(), r2.numpy())
   np.testing.assert_array_equal(d1.numpy(), d2.numpy())
+  assert np.any(r1.numpy() != 0) and np.any(d1.numpy())  # rewards and ends were compared
+  assert np.any(nxt[:, 2] != state[:, 2])  # and key pick-ups
   # The state representation is this mirror on observations.
   assert_equivariant(
     lambda s: key_room_observation(tf.cast(s, tf.int32)),
