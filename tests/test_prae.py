@@ -76,17 +76,20 @@ def test_keras_round_trip_in_safe_mode(tmp_path, cartpole, encoder, init):
 
 
 @pytest.mark.parametrize("kind", ["gcnn", "relaxed"])
-def test_group_encoders_are_equivariant(kind):
-  """`Z(rho(g) s) = (P_g (x) I) Z(s)` for CartPole's mirror (the relaxed encoder at
-  initialisation)."""
-  symmetry = cartpole_symmetry()
-  encoder = build_encoder(kind, 4, 50, (64, 32), symmetry)
-  obs = np.random.default_rng(2).normal(size=(64, 4)).astype(np.float32)
-  rep = latent_representation(symmetry, 50)
+@pytest.mark.parametrize("env_name, latent", [("CartPole-v1", 50), ("GridWorld-v0", 48)])
+def test_group_encoders_are_equivariant(kind, env_name, latent):
+  """`Z(rho(g) s) = (P_g (x) I) Z(s)` for CartPole's mirror (C2) and the grid world's D4 (the
+  relaxed encoder at initialisation)."""
+  symmetry = envs.make(env_name).symmetry
+  d = symmetry.state_dim
+  encoder = build_encoder(kind, d, latent, (64, 32), symmetry)
+  obs = np.random.default_rng(2).normal(size=(64, d)).astype(np.float32)
+  rep = latent_representation(symmetry, latent)
   assert_equivariant(encoder, obs, symmetry.state_rep, rep, atol=1e-5)
+  assert np.std(encoder(obs).numpy(), axis=0).max() > 1e-4  # not trivially equivariant
   # The check can fail: the MLP encoder is not equivariant.
   with pytest.raises(AssertionError, match="not equivariant"):
-    assert_equivariant(build_encoder("mlp", 4, 50), obs, symmetry.state_rep, rep, atol=1e-3)
+    assert_equivariant(build_encoder("mlp", d, latent), obs, symmetry.state_rep, rep, atol=1e-3)
 
 
 def _dense_layers(model):
