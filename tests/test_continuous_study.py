@@ -103,6 +103,18 @@ def test_the_declaration_names_each_comparison_once_per_variant(tmp_path):
   assert "seeds 0-1 for every arm" in text and "100 env steps per run" in text
 
 
+def test_a_declaration_without_a_declared_pair_says_so_rather_than_an_empty_table(tmp_path):
+  spec = study.ContinuousSpec(
+    grids=(_grid(),),
+    runs=str(tmp_path / "runs"),
+    report=str(tmp_path / "out" / "README.md"),
+    networks=("mlp", "relaxed"),
+  )
+  text = study.declaration(spec)
+  assert "| comparison |" not in text
+  assert "- Comparisons: none; no two of these arms form a declared pair (relaxed - gcnn" in text
+
+
 def test_a_declared_report_reads_as_declared_in_the_index(tmp_path):
   from tf_equirl.experiments import registry
 

@@ -622,15 +622,22 @@ def declaration(spec: ContinuousSpec) -> str:
         if grid.threshold is not None
         else ""
       ),
-      "- Measure compared: each seed's mean final return. Statistics: "
-      "`tf_equirl.stats.compare`, paired over seeds, percentile-bootstrap 95 % intervals, "
-      "Holm's correction over this task's comparisons:",
-      "",
-      "| comparison |",
-      "|---|",
-      *[f"| {a} - {b} |" for a, b in _comparisons(spec, grid)],
-      "",
     ]
+    pairs = _comparisons(spec, grid)
+    if pairs:
+      lines += [
+        "- Measure compared: each seed's mean final return. Statistics: "
+        "`tf_equirl.stats.compare`, paired over seeds, percentile-bootstrap 95 % intervals, "
+        "Holm's correction over this task's comparisons:",
+        "",
+        "| comparison |",
+        "|---|",
+        *[f"| {a} - {b} |" for a, b in pairs],
+        "",
+      ]
+    else:
+      names = ", ".join(f"{a} - {b}" for a, b in PAIRS)
+      lines += [f"- Comparisons: none; no two of these arms form a declared pair ({names}).", ""]
   return "\n".join(lines)
 
 
