@@ -8,6 +8,8 @@
   python -m launchers.reproduce_all --index                  # rewrite docs/results.md
   python -m launchers.reproduce_all --only=prae_keyroom --export_records=/tmp/records
   python -m launchers.reproduce_all --only=prae_keyroom --import_records=/tmp/records
+  python -m launchers.reproduce_all --only=continuous_pendulum \
+      --import_records=results/continuous_pendulum/records --interim
 
 Each study writes `<out>/<name>/README.md`, which starts with its provenance record (commit,
 date, libraries, machine, seeds, wall time and the exact command, `python -m
@@ -24,6 +26,9 @@ finished seeds (`tf_equirl.runs.copy_records`: JSON and CSV files, no models, da
 checkpoints) from `<runs>/<name>/` into `DIR` and exits; `--import_records=DIR` copies them
 into `<runs>/<name>/` first and then runs the study, which trains only what the records lack.
 The records carry their fingerprints, so only a checkout of the same code reuses them.
+`--interim` writes the report of a study that takes many hours from what has finished in
+`<runs>/<name>/` (after `--import_records`, from those records) and trains nothing
+(`Study.interim`: the continuous-control studies); the results index marks it as interim.
 
 When several studies are selected, each runs in a process of its own (this launcher with
 `--only=<name>`), so one study's compiled programs and datasets are freed before the next
@@ -92,6 +97,12 @@ _IMPORT = flags.DEFINE_string(
   "Copy run records (made by --export_records) from this folder into <runs>/<name>/ of the "
   "one --only study, then run it.",
 )
+_INTERIM = flags.DEFINE_bool(
+  "interim",
+  False,
+  "Write the interim report of the one --only study from its finished runs in <runs>/<name>/ "
+  "(after --import_records, from those records), and train nothing.",
+)
 _COMPILATION = common.define_compilation_flags(xla_runtime=False)
 
 
@@ -135,6 +146,8 @@ def main(argv):
   runs = _RUNS.value or (
     os.path.join(scratch, "runs") if _QUICK.value else os.path.join("runs", "reproduce_all")
   )
+  if _INTERIM.value:  # checked before any folder is made
+    interim_study(names, _EXPORT.value)
   if _EXPORT.value or _IMPORT.value:  # checked before any folder is made
     name = records_study(names, _EXPORT.value, _IMPORT.value)
     if _EXPORT.value:
@@ -161,7 +174,12 @@ def main(argv):
         )
       )
   if len(names) == 1:
-    path = registry.run_study(names[0], root=out, runs=runs, quick=_QUICK.value)
+    command = None  # the study's own, `registry.study_command`
+    if _INTERIM.value:  # the records it reads are part of what makes it
+      command = "python -m launchers.reproduce_all " + " ".join(sys.argv[1:])
+    path = registry.run_study(
+      names[0], root=out, runs=runs, quick=_QUICK.value, command=command, interim=_INTERIM.value
+    )
     print(f"wrote {path}", flush=True)
     return
   failed = run_processes(names, out, runs, jobs=_JOBS.value)
@@ -191,6 +209,25 @@ def records_study(names, export, import_):
       f"datasets); the studies that go on from records are: {', '.join(able)}."
     )
   return names[0]
+
+
+def interim_study(names, export):
+  """Checks `--interim`: one study, one that has an interim report, and no `--export_records`
+  beside it (with `--quick`, the interim report of the smoke run's runs).
+
+  Raises:
+    app.UsageError: otherwise.
+  """
+  if export:
+    raise app.UsageError("--interim writes a report and --export_records copies records: pass one.")
+  if len(names) != 1:
+    raise app.UsageError(f"--interim needs exactly one study in --only, received {len(names)}.")
+  if registry.get(names[0]).interim is None:
+    able = [n for n in registry.names() if registry.get(n).interim is not None]
+    raise app.UsageError(
+      f"--interim: {names[0]} has no interim report; the studies with one are: "
+      f"{', '.join(able)}."
+    )
 
 
 def run_processes(names, out, runs, jobs):

@@ -7,6 +7,7 @@
   python -m launchers.reproduce_continuous --observation=pixels --quick --results=/tmp/quick
   python -m launchers.reproduce_continuous --declare_only  # the declarations, no training
   python -m launchers.reproduce_continuous --tasks=pendulum --runs=runs/reproduce_all --progress
+  python -m launchers.reproduce_continuous --tasks=pendulum --runs=runs/reproduce_all --interim
 
 On states the arms are the mlp, exact, relaxed and RPP actor-critics, one study per task
 (Pendulum, the CartPole and Acrobot swing-ups, Reacher); on pixels the cnn, gcnn, relaxed
@@ -16,6 +17,8 @@ registry (`python -m launchers.reproduce_all --list`, studies `continuous_<task>
 `continuous_pixels`), so this is `reproduce_all --only=<study>` under its own name. Writes
 `<--results>/<study>/README.md` with its provenance, curves beside it; per-seed runs go to
 `<--runs>/<study>/` (finished seeds there are reused, so an interrupted study continues).
+`--interim` writes the report from the arms whose seeds have all finished in `--runs` while
+the rest trains (the results index calls it an interim report).
 """
 
 import sys
@@ -53,11 +56,23 @@ _PROGRESS = flags.DEFINE_bool(
   "Print how many of each study's runs in --runs finished with this code and config (per "
   "variant and arm, and the stale seeds it would train again), and train nothing.",
 )
+_INTERIM = flags.DEFINE_bool(
+  "interim",
+  False,
+  "Write each study's report from the arms whose seeds have all finished in --runs (an "
+  "interim report: the comparisons still to come are named), and train nothing.",
+)
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  chosen = [f"--{f.name}" for f in (_QUICK, _DECLARE_ONLY, _PROGRESS, _INTERIM) if f.value]
+  if len(chosen) > 1:
+    raise app.UsageError(
+      f"{' and '.join(chosen)} do different things; give at most one of --quick, "
+      "--declare_only, --progress and --interim."
+    )
   if _OBSERVATION.value == "pixels":
     if _TASKS_FLAG.present:
       raise app.UsageError("--tasks selects state studies; the pixel study has one task.")
@@ -82,6 +97,7 @@ def main(argv):
       runs=_RUNS.value,
       quick=_QUICK.value,
       command=command.strip(),
+      interim=_INTERIM.value,
     )
     print(f"wrote {path}")
 

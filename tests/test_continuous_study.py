@@ -272,3 +272,93 @@ def test_progress_counts_the_seeds_the_study_would_reuse(tmp_path):
   (out / "run.json").write_text("[]")
   with pytest.raises(ValueError, match="no 'seeds' mapping"):
     study.progress(spec)
+
+
+def _finish_seed(spec, variant, network, seed, final):
+  """Writes what a finished seed leaves in its run folder (the run records): its `run.json`
+  entry, curve, final evaluation and analysis."""
+  import json
+
+  from tf_equirl import runs
+
+  grid = spec.grids[0]
+  config = grid.config(variant, network)
+  out = study._arm_folder(spec, variant, network)
+  (tmp := __import__("pathlib").Path(out) / f"seed_{seed}").mkdir(parents=True, exist_ok=True)
+  record_path = __import__("pathlib").Path(out) / "run.json"
+  record = json.loads(record_path.read_text()) if record_path.exists() else {"seeds": {}}
+  record["seeds"][str(seed)] = {
+    "status": "finished",
+    "fingerprint": runs.seed_fingerprint(config, seed),
+  }
+  record_path.write_text(json.dumps(record))
+  steps = range(0, grid.total_steps + 1, grid.eval_every)
+  rows = "".join(f"{s},{final * s / grid.total_steps}\n" for s in steps)
+  (record_path.parent / f"seed_{seed}.csv").write_text("env_steps,eval_return\n" + rows)
+  (record_path.parent / f"seed_{seed}_final.json").write_text(
+    json.dumps({"clean": [final, final + 2.0], "noisy": [final - 1.0, final - 3.0]})
+  )
+  samples, _ = study._analysis_samples(spec, grid, variant)
+  analysis = {
+    "lipschitz": 2.0,
+    "gap_mean": 0.25,
+    "gap_max": 0.5,
+    "spreads": {},
+    "fingerprint": runs.seed_fingerprint(config, seed),
+    "samples": study._samples_key(samples),
+    "code": study.analysis_version(),
+  }
+  (tmp / study.ANALYSIS_FILE).write_text(json.dumps(analysis))
+
+
+def test_an_interim_report_holds_the_finished_cells_and_names_the_comparisons_to_come(
+  tmp_path, monkeypatch
+):
+  from tf_equirl import stats
+
+  spec = study.ContinuousSpec(
+    grids=(_grid(seeds=3),),
+    networks=("mlp", "gcnn"),
+    runs=str(tmp_path / "runs"),
+    report=str(tmp_path / "results" / "README.md"),
+    gap_envs=8,
+    gap_steps=4,
+  )
+  original, reflect = "CartPoleSwingup-v0", "CartPoleSwingup-v0:reflect:1"
+
+  def trains(*args, **kwargs):
+    raise AssertionError("an interim report trains nothing")
+
+  monkeypatch.setattr(study, "run_ac_experiment", trains)
+  text = open(study.interim(spec)).read()  # nothing has finished yet
+  assert "0 of 12 runs of this grid have finished" in text and "| variant |" not in text
+  mlp = {0: 100.0, 1: 120.0, 2: 90.0}
+  gcnn = {0: 300.0, 1: 330.0, 2: 310.0}
+  for seed in range(3):
+    _finish_seed(spec, original, "mlp", seed, mlp[seed])
+    _finish_seed(spec, original, "gcnn", seed, gcnn[seed])
+    _finish_seed(spec, reflect, "mlp", seed, 50.0 + seed)
+  _finish_seed(spec, reflect, "gcnn", 0, 70.0)  # seeds 1 and 2 still training
+  text = open(study.interim(spec)).read()
+  assert text.startswith("# Continuous control") and study.declaration(spec) in text
+  assert "10 of 12 runs of this grid have finished" in text
+  assert "the 3 of 4 cells (variant and arm) whose 3 seeds have all finished" in text
+  rows = [line for line in text.splitlines() if line.startswith(f"| {original} |")]
+  rows += [line for line in text.splitlines() if line.startswith(f"| {reflect} |")]
+  cells = {tuple(line.split(" | ")[:2]) for line in rows if "+-" in line.split(" | ")[2]}
+  assert cells == {(f"| {original}", "mlp"), (f"| {original}", "gcnn"), (f"| {reflect}", "mlp")}
+  # The final column: each seed's mean final return (final + 1), mean +- SE over seeds.
+  assert f"| {original} | gcnn | 313.3 +- 8.8 | 314.3 +- 8.8 |" in text
+  # The comparison made, Holm-corrected over the declared 2 with the one to come at p = 1.
+  finals = {n: [v[s] + 1.0 for s in range(3)] for n, v in (("mlp", mlp), ("gcnn", gcnn))}
+  alone = stats.difference_of_means(finals["gcnn"], finals["mlp"], range(3), range(3))
+  expected = stats.holm([alone.p_holm, 1.0])[0]
+  made = text.split("### CartPoleSwingup-v0: comparisons")[1]
+  lines = [x for x in made.splitlines() if x.startswith("| gcnn on ")]
+  assert len(lines) == 1 and lines[0].startswith(f"| gcnn on {original} - mlp on {original} |")
+  assert f"| {expected:.3g} |" in lines[0] and lines[0].endswith(f"beats mlp on {original} |")
+  assert (
+    "Still to come (an arm still training; p = 1 in Holm's correction above): "
+    f"gcnn on {reflect} - mlp on {reflect}." in text
+  )
+  assert "continuous_cartpoleswingup.png" in text and (tmp_path / "results").is_dir()

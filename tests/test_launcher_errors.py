@@ -56,6 +56,11 @@ BAD = [
     ["--observation=pixels", "--tasks=pendulum"],
     "--tasks selects state studies; the pixel study has one task",
   ),
+  (
+    "reproduce_continuous",
+    ["--progress", "--interim"],
+    "--progress and --interim do different things; give at most one of",
+  ),
   ("reproduce_ppo", ["--seeds=1", "--results={file}"], "is a file; expected a folder"),
   (
     "reproduce_all",
@@ -71,6 +76,16 @@ BAD = [
     "reproduce_all",
     ["--only=prae_keyroom", "--import_records={file}"],
     "is not a folder of records",
+  ),
+  (
+    "reproduce_all",
+    ["--only=ppo_catch", "--interim"],
+    "--interim: ppo_catch has no interim report; the studies with one are: continuous_pendulum",
+  ),
+  (
+    "reproduce_all",
+    ["--only=continuous_pendulum,continuous_pixels", "--interim"],
+    "--interim needs exactly one study in --only, received 2",
   ),
   ("train_transition", ["--out={file}/below"], "is not writable"),
 ]

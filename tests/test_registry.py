@@ -2,6 +2,7 @@
 names, commands that parse, configs that validate, provenance of the committed results and the
 generated results index."""
 
+import dataclasses
 import glob
 import json
 import os
@@ -271,6 +272,48 @@ def test_results_index_reads_each_status(tmp_path, monkeypatch):
   registry.run_study("fake", root=str(root), runs=str(tmp_path / "runs"), quick=True)
   page = registry.results_index(str(root), str(docs))
   assert "a smoke run at tiny budgets (`--quick`" in page and "are not results" in page
+
+
+def test_an_interim_report_is_written_by_the_studys_interim_writer_and_indexed_as_interim(
+  tmp_path, monkeypatch
+):
+  root, runs, docs = tmp_path / "results", str(tmp_path / "runs"), tmp_path / "docs"
+  docs.mkdir()
+  _fake_study(monkeypatch, "# Fake\n")
+  with pytest.raises(ValueError, match="'fake' has no interim report; the studies with one are: "):
+    registry.run_study("fake", root=str(root), runs=runs, interim=True)
+  assert not root.exists()  # refused before anything was written
+  study = registry.get("fake")
+
+  def interim(target):
+    with open(target.report, "w", encoding="utf-8") as f:
+      f.write("# Fake\n\nThe finished cells.\n")
+    return target.report
+
+  monkeypatch.setitem(
+    registry._CACHE,  # pylint: disable=protected-access
+    "all",
+    (dataclasses.replace(study, interim=interim),),
+  )
+  command = "python -m launchers.reproduce_continuous --interim"
+  path = registry.run_study("fake", root=str(root), runs=runs, command=command, interim=True)
+  text = open(path, encoding="utf-8").read()
+  assert "The finished cells." in text and "| 1 | 2 |" not in text  # not the full writer
+  page = registry.results_index(str(root), str(docs))
+  record = provenance.read(path)
+  assert (
+    f"an interim report (`--interim`, commit `{record.commit[:10]}`" in page
+    and "the complete study is made with `python -m launchers.reproduce_all --only=fake`" in page
+  )
+  # The registry's studies with an interim report: the continuous-control ones.
+  monkeypatch.undo()
+  assert [n for n in registry.names() if registry.get(n).interim is not None] == [
+    "continuous_pendulum",
+    "continuous_swingup",
+    "continuous_acrobot",
+    "continuous_reacher",
+    "continuous_pixels",
+  ]
 
 
 def test_a_study_resumed_after_a_kill_reports_the_wall_time_of_every_invocation(

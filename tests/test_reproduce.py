@@ -154,6 +154,47 @@ def test_a_comparisons_table_refuses_a_pair_that_names_no_arm():
   assert "Left out (fewer than 2 finite per-seed values): c - b." in text
 
 
+def test_a_family_with_pending_pairs_makes_the_others_as_the_complete_family_would():
+  """An interim table: the pairs that can be made are the complete table's (same bootstrap),
+  and Holm's correction counts the pending ones at p = 1, so it is never below the complete
+  table's correction of the same values."""
+  from tf_equirl import stats
+  from tf_equirl.experiments import _compare
+
+  rng = np.random.default_rng(0)
+  shared = rng.standard_normal(8)
+  values = {
+    "a": shared + 1.0 + 0.1 * rng.standard_normal(8),
+    "b": shared + 0.1 * rng.standard_normal(8),
+    "c": shared + 0.02 * rng.standard_normal(8),
+    "d": shared + 0.5 + 0.3 * rng.standard_normal(8),
+    "e": np.array([1.0, np.nan, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]),
+  }
+  seeds = {k: range(8) for k in values}
+  pairs = [("a", "b"), ("e", "b"), ("c", "b"), ("d", "b"), ("a", "c")]
+  complete, complete_left_out = _compare.compared(values, pairs, seeds)
+  assert complete_left_out == ["e - b"]
+  # All there: the same table as `compared`.
+  same, left_out, pending = _compare.compared_in_family(values, pairs, seeds)
+  assert (same, left_out, pending) == (complete, ["e - b"], [])
+  # "d" still training: its pair is pending, the others are made with the complete table's
+  # bootstrap seeds, and Holm runs over 4 comparisons with the pending one at p = 1.
+  partial = {k: v for k, v in values.items() if k != "d"}
+  made, left_out, pending = _compare.compared_in_family(partial, pairs, seeds)
+  assert pending == ["d - b"] and left_out == ["e - b"]
+  by_name = {(d.a, d.b): d for d in complete}
+  assert [(d.a, d.b) for d in made] == [("a", "b"), ("c", "b"), ("a", "c")]
+  raw = [max(d.p_bootstrap, d.p_t) for d in made]
+  np.testing.assert_allclose([d.p_holm for d in made], stats.holm(raw + [1.0])[:3])
+  for d in made:
+    full = by_name[(d.a, d.b)]
+    assert (d.ci_low, d.ci_high, d.p_bootstrap) == (full.ci_low, full.ci_high, full.p_bootstrap)
+    assert d.p_holm >= full.p_holm
+  assert made[0].p_holm < 0.05  # a is clearly above b: significant even with "d" pending
+  # A pair of two pending arms, and a family of pending pairs only.
+  assert _compare.compared_in_family({}, [("x", "y")], {}) == ([], [], ["x - y"])
+
+
 def test_the_group_ladder_compares_one_rung_at_a_time_and_the_baselines_with_the_gcnn():
   orders = {
     "mlp": ("-", 1),

@@ -160,6 +160,25 @@ def _goes_on_from_its_exported_records_without_training_again(tmp_path, name):
   )
   third = registry.strip_header((tmp_path / "third" / name / "README.md").read_text("utf-8"))
   assert third != first
+  if name.startswith("continuous_"):
+    _an_interim_report_of_a_finished_study_is_its_report(tmp_path, name, first)
+
+
+def _an_interim_report_of_a_finished_study_is_its_report(tmp_path, name, first):
+  """`--interim` on the finished quick run trains nothing and writes the same tables and
+  comparisons as the study's report, under a paragraph saying it is interim."""
+  import re
+
+  _reproduce(name, f"--out={tmp_path / 'interim'}", f"--runs={tmp_path / 'runs1'}", "--interim")
+  text = (tmp_path / "interim" / name / "README.md").read_text(encoding="utf-8")
+  assert provenance.parse(text).command.endswith("--interim")
+  body = registry.strip_header(text)
+  paragraph = re.compile(r"\*\*Interim report\.\*\* (\d+) of (\d+) runs [^\n]*\n\n")
+  (done, total), *more = paragraph.findall(body)
+  assert not more and done == total, body
+  command = re.compile(r"^Command: `[^`]*`$", re.M)  # the interim one names its flags
+  assert command.sub("", paragraph.sub("", body)) == command.sub("", first)
+  assert "Still to come" not in body
 
 
 @pytest.mark.slow

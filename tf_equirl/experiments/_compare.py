@@ -9,6 +9,7 @@ once under it.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -19,6 +20,7 @@ __all__ = [
   "PENDING",
   "at_step",
   "compared",
+  "compared_in_family",
   "comparisons_text",
   "comparisons_section",
   "checkpoint_label",
@@ -74,6 +76,57 @@ def compared(
     seeds={k: list(s) for k, s in seeds.items()},
   )
   return diffs, left_out
+
+
+def compared_in_family(
+  values: Mapping[str, np.ndarray],
+  pairs: Sequence[Tuple[str, str]],
+  seeds: Mapping[str, Sequence[int]],
+) -> Tuple[List[stats.Difference], List[str], List[str]]:
+  """`(differences, left_out, pending)`: `compared` for a declared family of which only some
+  pairs can be made yet (an interim report: the other arms are still training).
+
+  A pair is pending when an arm of it has no entry in `values`. The pairs that can be made
+  are made as `compared` would make them over the whole family (each with the bootstrap seed
+  of its place among the pairs that are not left out), and Holm's correction runs over the
+  whole family with every pending pair at p = 1. Holm's adjusted p-values can only go down
+  when such a pair's real p-value replaces 1, so a comparison significant here stays so once
+  the family is complete, on the same per-seed values.
+
+  Returns:
+    The differences made (in the order of `pairs`), the `"a - b"` names left out for want
+    of 2 finite per-seed values, and those of the pending pairs.
+  """
+  made: List[Tuple[int, Tuple[str, str]]] = []
+  left_out: List[str] = []
+  pending: List[str] = []
+  k = 0
+  for a, b in pairs:
+    if a not in values or b not in values:
+      pending.append(f"{a} - {b}")
+      k += 1
+    elif all(
+      np.asarray(values[name]).size >= 2 and np.all(np.isfinite(values[name])) for name in (a, b)
+    ):
+      made.append((k, (a, b)))
+      k += 1
+    else:
+      left_out.append(f"{a} - {b}")
+  diffs = [
+    stats.difference_of_means(
+      np.asarray(values[a], dtype=np.float64),
+      np.asarray(values[b], dtype=np.float64),
+      seeds_a=list(seeds[a]) if a in seeds else None,
+      seeds_b=list(seeds[b]) if b in seeds else None,
+      names=(a, b),
+      seed=index,
+    )
+    for index, (a, b) in made
+  ]
+  raw = [max(d.p_bootstrap, d.p_t) for d in diffs]
+  corrected = stats.holm(raw + [1.0] * len(pending))[: len(diffs)]
+  diffs = [dataclasses.replace(d, p_holm=float(p)) for d, p in zip(diffs, corrected)]
+  return diffs, left_out, pending
 
 
 def comparisons_text(

@@ -20,6 +20,10 @@ results registry (`python -m launchers.reproduce_all --only=continuous_pendulum`
    +- 2 SE, one PNG per environment), the comparisons (relaxed - gcnn, relaxed - rpp,
    gcnn - mlp on every variant, `tf_equirl.stats.compare` with Holm's correction), the
    Theorem 1 table and the relaxed-weight spread per layer (`relaxed_weight_spread`).
+
+`interim(spec)` writes the same report from the run records alone while the study trains
+elsewhere: the cells (variant and arm) whose seeds have all finished, the comparisons between
+them, and which are still to come; it trains nothing.
 """
 
 from __future__ import annotations
@@ -37,10 +41,15 @@ from tensorflow import keras
 
 from tf_equirl import checks, envs, provenance, results, runs
 from tf_equirl.agents.ac import ACConfig
-from tf_equirl.agents.ac.experiment import run_ac_experiment
+from tf_equirl.agents.ac.experiment import ACExperimentResult, run_ac_experiment
 from tf_equirl.envs.defaults import CONTINUOUS_DEFAULTS
 from tf_equirl.experiments import symmetry_gap
-from tf_equirl.experiments._compare import PENDING, comparisons_section
+from tf_equirl.experiments._compare import (
+  PENDING,
+  compared_in_family,
+  comparisons_section,
+  comparisons_text,
+)
 from tf_equirl.networks.pixel_layout import PIXEL_ENCODER_KINDS
 
 __all__ = [
@@ -50,6 +59,7 @@ __all__ = [
   "declaration",
   "declare",
   "run",
+  "interim",
   "ArmProgress",
   "progress",
   "format_progress",
@@ -372,26 +382,30 @@ def progress(spec: ContinuousSpec) -> List[ArmProgress]:
   Raises:
     ValueError: a `run.json` that cannot be read as a run record.
   """
+  return [row for grid in spec.grids for row in _grid_progress(spec, grid)]
+
+
+def _grid_progress(spec: ContinuousSpec, grid: ContinuousGrid) -> List[ArmProgress]:
+  """`progress` of one grid."""
   rows = []
-  for grid in spec.grids:
-    for breaking, strength in [(None, 0.0)] + list(grid.variants):
-      name = variant_name(grid.env, breaking, strength)
-      for network in spec.networks:
-        config = grid.config(name, network)
-        out = _arm_folder(spec, name, network)
-        recorded = _recorded_seeds(out)
-        version = runs.code_version(config)
-        finished: List[int] = []
-        stale: List[int] = []
-        for seed in range(grid.seeds):
-          entry = recorded.get(str(seed))
-          if not entry or entry.get("status") != "finished":
-            continue
-          current = entry.get("fingerprint") == runs.seed_fingerprint(
-            config, seed, version
-          ) and os.path.exists(os.path.join(out, f"seed_{seed}.csv"))
-          (finished if current else stale).append(seed)
-        rows.append(ArmProgress(name, network, grid.seeds, tuple(finished), tuple(stale)))
+  for breaking, strength in [(None, 0.0)] + list(grid.variants):
+    name = variant_name(grid.env, breaking, strength)
+    for network in spec.networks:
+      config = grid.config(name, network)
+      out = _arm_folder(spec, name, network)
+      recorded = _recorded_seeds(out)
+      version = runs.code_version(config)
+      finished: List[int] = []
+      stale: List[int] = []
+      for seed in range(grid.seeds):
+        entry = recorded.get(str(seed))
+        if not entry or entry.get("status") != "finished":
+          continue
+        current = entry.get("fingerprint") == runs.seed_fingerprint(
+          config, seed, version
+        ) and os.path.exists(os.path.join(out, f"seed_{seed}.csv"))
+        (finished if current else stale).append(seed)
+      rows.append(ArmProgress(name, network, grid.seeds, tuple(finished), tuple(stale)))
   return rows
 
 
@@ -432,7 +446,46 @@ def format_progress(spec: ContinuousSpec, rows: Sequence[ArmProgress]) -> str:
   return "\n".join(lines)
 
 
-def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> str:
+def _finished_result(config: ACConfig, seeds: Sequence[int], out: str):
+  """The `ACExperimentResult` of an arm whose seeds have all finished, read from its run
+  records (curves and final evaluations) as `run_ac_experiment` reads finished seeds; the
+  run folder is not touched. Timings and parameter counts are not in the records: nan and {}."""
+  curves, clean, noisy = [], [], []
+  for seed in seeds:
+    curves.append(results.read_seed_csv(os.path.join(out, f"seed_{seed}.csv"))["eval_return"])
+    with open(os.path.join(out, f"seed_{seed}_final.json"), encoding="utf-8") as f:
+      saved = json.load(f)
+    clean.append(np.asarray(saved["clean"], np.float64))
+    noisy.append(np.asarray(saved["noisy"], np.float64))
+  return ACExperimentResult(
+    seeds=list(seeds),
+    env_steps=np.arange(config.total_steps // config.eval_every + 1) * config.eval_every,
+    curves=np.stack([np.asarray(c, np.float64) for c in curves]),
+    parameter_counts={},
+    compile_seconds=float("nan"),
+    steps_per_second=float("nan"),
+    final_returns=np.stack(clean),
+    final_noisy_returns=np.stack(noisy),
+  )
+
+
+def _interim_words(grid: ContinuousGrid, arms: Sequence[ArmProgress], cells: int) -> str:
+  """The paragraph that opens a grid's section of an interim report."""
+  done = sum(len(r.finished) for r in arms)
+  total = sum(r.seeds for r in arms)
+  return (
+    f"**Interim report.** {done} of {total} runs of this grid have finished. "
+    f"The tables hold the {cells} of {len(arms)} cells (variant and arm) whose {grid.seeds} "
+    "seeds have all finished; the others are still training and join the report when the "
+    "study completes. The comparisons still to come count as p = 1 in Holm's correction over "
+    "the declared family, so a comparison significant here stays significant in the complete "
+    "study.\n\n"
+  )
+
+
+def _grid_section(
+  spec: ContinuousSpec, grid: ContinuousGrid, folder: str, interim: bool = False
+) -> str:
   seeds = list(range(grid.seeds))
   variants = [(None, 0.0)] + list(grid.variants)
   trained: Dict[str, Dict[str, Any]] = {}
@@ -441,46 +494,57 @@ def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> st
   steps: Optional[np.ndarray] = None
   gamma, repeat = 0.99, 2
   pixels = grid.observation == "pixels"
+  arms = _grid_progress(spec, grid) if interim else []
+  complete = {(r.variant, r.network) for r in arms if len(r.finished) == r.seeds}
   for breaking, strength in variants:
     name = variant_name(grid.env, breaking, strength)
+    networks = [n for n in spec.networks if not interim or (name, n) in complete]
+    if not networks:
+      continue
     trained[name], analyses[name] = {}, {}
     samples, symmetry = _analysis_samples(spec, grid, name)
-    for network in spec.networks:
+    for network in networks:
       config = grid.config(name, network)
       gamma, repeat = config.gamma, config.action_repeat
       out = _arm_folder(spec, name, network)
+      if interim:
+        trained[name][network] = _finished_result(config, seeds, out)
+      else:
 
-      def measure(seed, actor, critic, folder, config=config):
-        # Measured as the seed finishes, so its record holds everything the report needs.
-        _write_seed_analysis(
-          seed,
-          actor,
-          critic,
-          folder,
-          symmetry,
-          samples,
-          pixels,
-          runs.seed_fingerprint(config, seed),
+        def measure(seed, actor, critic, folder, config=config):
+          # Measured as the seed finishes, so its record holds everything the report needs.
+          _write_seed_analysis(
+            seed,
+            actor,
+            critic,
+            folder,
+            symmetry,
+            samples,
+            pixels,
+            runs.seed_fingerprint(config, seed),
+          )
+
+        trained[name][network] = run_ac_experiment(
+          config, seeds, out, resume=True, on_seed_trained=measure
         )
-
-      trained[name][network] = run_ac_experiment(
-        config, seeds, out, resume=True, on_seed_trained=measure
-      )
       steps = trained[name][network].env_steps
     gaps[name] = symmetry_gap.transition_gap(
       name, spec.gap_envs, spec.gap_steps, action_repeat=repeat
     )
-    for network in spec.networks:
+    for network in networks:
       out = _arm_folder(spec, name, network)
       analyses[name][network] = _analyse(out, seeds, symmetry, gamma, gaps[name], samples, pixels)
+  interim_words = _interim_words(grid, arms, len(complete)) if interim else ""
+  if not trained:
+    return f"## {grid.env}\n\n{interim_words}"
   png = os.path.join(folder, f"continuous_{grid.env.split('-')[0].lower()}.png")
   panels = {v: {n: r.curves for n, r in nets.items()} for v, nets in trained.items()}
-  assert steps is not None  # ContinuousSpec checks there is a network
+  assert steps is not None  # a trained arm set it
   results.plot_curve_panels(
     png, panels, steps, title=f"{grid.env}: evaluation return, mean +- 2 SE", window=1
   )
   sigma = grid.final_obs_noise or 0.0
-  first = next(iter(trained.values()))[spec.networks[0]]
+  first = next(iter(next(iter(trained.values())).values()))
   episodes = first.final_returns.shape[1]
   pixel_words = ""
   if grid.observation == "pixels":
@@ -492,7 +556,8 @@ def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> st
     )
   report = [
     f"## {grid.env}\n",
-    pixel_words
+    interim_words
+    + pixel_words
     + f"{grid.seeds} seeds per cell, {grid.total_steps:,} env steps per run, evaluation of the "
     f"mean action every {grid.eval_every:,} env steps. Last eval: the last periodic "
     f"evaluation. Final: {episodes} episodes per seed after training"
@@ -524,15 +589,21 @@ def _grid_section(spec: ContinuousSpec, grid: ContinuousGrid, folder: str) -> st
       label = f"{network} on {variant}"
       per_seed = r.final_returns.mean(axis=1) if r.final_returns.size else r.curves[:, -1]
       values[label], arm_seeds[label] = per_seed, seeds
-  report.append(
-    comparisons_section(
-      values,
-      _comparisons(spec, grid),
-      arm_seeds,
-      heading=f"### {grid.env}: comparisons",
-      what="final return",
+  heading = f"### {grid.env}: comparisons"
+  if interim:
+    diffs, left_out, pending = compared_in_family(values, _comparisons(spec, grid), arm_seeds)
+    report.append(comparisons_text(diffs, left_out, heading, what="final return"))
+    if pending:
+      report.append(
+        f"Still to come (an arm still training; p = 1 in Holm's correction above): "
+        f"{', '.join(pending)}.\n"
+      )
+  else:
+    report.append(
+      comparisons_section(
+        values, _comparisons(spec, grid), arm_seeds, heading=heading, what="final return"
+      )
     )
-  )
   report.append(f"### {grid.env}: Theorem 1\n")
   report.append(
     "eps_R, eps_P: maxima over sampled (s, a, g) of the reward and next-observation "
@@ -668,9 +739,24 @@ def declare(spec: ContinuousSpec) -> str:
 def run(spec: ContinuousSpec) -> str:
   """Runs the study and writes its results file (heading, declaration, a section per grid);
   returns its path."""
+  return _write(spec, interim=False)
+
+
+def interim(spec: ContinuousSpec) -> str:
+  """Writes the study's results file from the runs in `spec.runs` that have finished, while
+  the rest trains elsewhere; returns its path. Each grid's tables, curves and Theorem 1
+  numbers hold the cells (variant and arm) whose seeds have all finished with this code and
+  config (`progress`); its comparisons are those between such cells, Holm-corrected over the
+  whole declared family with the others at p = 1 (`compared_in_family`), and the report names
+  the ones still to come. Reads the run records only (as `progress` does) and trains nothing;
+  a seed's analysis missing from its record is measured from its saved models, as in `run`."""
+  return _write(spec, interim=True)
+
+
+def _write(spec: ContinuousSpec, interim: bool) -> str:
   folder = os.path.dirname(os.path.abspath(spec.report))
   os.makedirs(folder, exist_ok=True)
-  sections: List[str] = [_grid_section(spec, grid, folder) for grid in spec.grids]
+  sections: List[str] = [_grid_section(spec, grid, folder, interim) for grid in spec.grids]
   notes = results.kept_notes(spec.report)
   with open(spec.report, "w", encoding="utf-8") as f:
     f.write(_heading(spec) + declaration(spec) + "\n")

@@ -123,6 +123,9 @@ class Study:
       (`tf_equirl.runs.code_version()`); the continuous-control studies give the
       actor-critic's, so the invocations of a study that goes on across commits all count
       while its runs stay valid.
+    interim: `config -> path of the report it wrote` from the runs that have finished,
+      training nothing (`run_study(..., interim=True)`), for a study whose runs take many
+      hours; None where the study has no interim report.
   """
 
   name: str
@@ -138,6 +141,7 @@ class Study:
   cut: Optional["BudgetCut"] = None
   records: bool = False
   training_version: Optional[Callable[[Any], str]] = None
+  interim: Optional[Callable[[Any], str]] = None
 
 
 _CUT_START = "**Budget below the thesis'.**"
@@ -733,6 +737,7 @@ def _continuous(name: str, env: str) -> Dict[str, Any]:
     full=full,
     quick=quick,
     run=study.run,
+    interim=study.interim,
     seed_list=lambda spec: range(max(g.seeds for g in spec.grids)),
     command=f"python -m launchers.reproduce_continuous --tasks={name.split('_', 1)[1]}",
     records=True,
@@ -813,6 +818,7 @@ def _continuous_pixels() -> Dict[str, Any]:
     full=full,
     quick=quick,
     run=study.run,
+    interim=study.interim,
     seed_list=lambda spec: range(max(g.seeds for g in spec.grids)),
     command="python -m launchers.reproduce_continuous --observation=pixels",
     records=True,
@@ -1331,6 +1337,7 @@ def run_study(
   runs: str = "runs",
   quick: bool = False,
   command: Optional[str] = None,
+  interim: bool = False,
 ) -> str:
   """Runs study `name` and writes `<root>/<name>/README.md`, starting with its provenance;
   returns that path.
@@ -1342,11 +1349,20 @@ def run_study(
       there are reused).
     quick: the tiny budget (`Study.quick`) instead of the full one.
     command: the command written into the report (default `study_command(name, quick)`).
+    interim: write the study's interim report (`Study.interim`) from the runs in `runs`
+      that have finished, training nothing; the index tells it from a complete one by
+      `--interim` in `command`.
 
   Raises:
-    ValueError: an unknown study, or a config the study rejects.
+    ValueError: an unknown study, a config the study rejects, or `interim` for a study
+      without an interim report.
   """
   study = get(name)
+  if interim and study.interim is None:
+    have = [s.name for s in studies() if s.interim is not None]
+    raise ValueError(
+      f"Study {name!r} has no interim report; the studies with one are: {', '.join(have)}."
+    )
   command = command or study_command(name, quick)
   target = Target(folder=os.path.join(root, name), runs=os.path.join(runs, name), command=command)
   config = (study.quick if quick else study.full)(target)
@@ -1359,7 +1375,9 @@ def run_study(
   # study's own writer keeps them.
   notes = results.kept_notes(target.report)
   with provenance.WallLedger(target.runs, key) as ledger:
-    path = study.run(config)
+    writer = study.interim if interim else study.run
+    assert writer is not None  # checked above
+    path = writer(config)
     wall, invocations = ledger.total()
   with open(path, encoding="utf-8") as f:
     body = strip_header(f.read())
@@ -1386,7 +1404,8 @@ _DECLARED = "_Declared; the arms have not been trained yet"
 
 def status(path: str, regenerate: str) -> str:
   """How the results file at `path` was made: `"made at commit X on DATE"` from its
-  provenance record (`"a smoke run at tiny budgets ..."` when its command was `--quick`),
+  provenance record (`"a smoke run at tiny budgets ..."` when its command was `--quick`,
+  `"an interim report ..."` when it was `--interim`),
   else `"made with older code, no provenance record: regenerate with `<regenerate>`"` (or
   `"not made yet: ..."` when the file is missing)."""
   if not os.path.exists(path):
@@ -1405,6 +1424,12 @@ def status(path: str, regenerate: str) -> str:
     return (
       f"a smoke run at tiny budgets (`--quick`, commit `{record.commit[:10]}`{dirty}): its "
       f"numbers test the pipeline and are not results; make them with `{regenerate}`"
+    )
+  if "--interim" in record.command.split():
+    return (
+      f"an interim report (`--interim`, commit `{record.commit[:10]}`{dirty} on "
+      f"{record.date[:10]}): the arms whose seeds have all finished, while the rest train; "
+      f"the complete study is made with `{regenerate}`"
     )
   return f"made at commit `{record.commit[:10]}`{dirty} on {record.date[:10]}"
 
