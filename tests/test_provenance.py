@@ -92,6 +92,12 @@ def test_a_resumed_result_counts_every_invocation_of_its_code_and_command(tmp_pa
   text = provenance.header(record)
   assert provenance.parse(text) == record and "over 2 invocations" in text
   assert "invocations" not in provenance.header(provenance.collect("python -m x")).split("-->")[1]
+  # Read without adding an entry, over the keys a test accepts; no ledger: nothing recorded.
+  v1 = [e["wall_seconds"] for e in entries if e["key"] == "v1 cmd"]
+  assert provenance.WallLedger.recorded(folder, lambda k: k.startswith("v1 ")) == (sum(v1), 2)
+  assert provenance.WallLedger.recorded(folder, lambda k: True)[1] == 3
+  assert len(json.load(open(os.path.join(folder, "invocations.json")))) == 3
+  assert provenance.WallLedger.recorded(str(tmp_path / "none"), lambda k: True) == (0.0, 0)
 
 
 def test_an_invocation_killed_partway_counts_up_to_its_last_update(tmp_path):

@@ -295,10 +295,17 @@ def test_an_interim_report_is_written_by_the_studys_interim_writer_and_indexed_a
     "all",
     (dataclasses.replace(study, interim=interim),),
   )
+  trained = provenance.read(registry.run_study("fake", root=str(root), runs=runs))
   command = "python -m launchers.reproduce_continuous --interim"
   path = registry.run_study("fake", root=str(root), runs=runs, command=command, interim=True)
   text = open(path, encoding="utf-8").read()
   assert "The finished cells." in text and "| 1 | 2 |" not in text  # not the full writer
+  # Its wall time is that of the invocations that trained there; it adds none to the ledger.
+  record = provenance.read(path)
+  with open(os.path.join(runs, "fake", "invocations.json"), encoding="utf-8") as f:
+    (entry,) = json.load(f)
+  assert entry["wall_seconds"] >= trained.wall_seconds > 0
+  assert (record.wall_seconds, record.invocations) == (entry["wall_seconds"], 1)
   page = registry.results_index(str(root), str(docs))
   record = provenance.read(path)
   assert (

@@ -28,7 +28,7 @@ import re
 import subprocess
 import threading
 import time
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 __all__ = [
   "Provenance",
@@ -306,6 +306,17 @@ class WallLedger:
       if 0 <= self._index < len(entries) and entries[self._index].get("pid") == os.getpid():
         entries[self._index]["wall_seconds"] = time.perf_counter() - self._start
         self._write(entries)
+
+  @classmethod
+  def recorded(cls, folder: str, accept: Callable[[str], bool]) -> Tuple[float, int]:
+    """`(seconds, invocations)` of the entries in `<folder>/invocations.json` whose key
+    `accept` takes, read without adding one ((0.0, 0) where there is no ledger).
+
+    Raises:
+      ValueError: the file is not a list of invocations.
+    """
+    mine = [e for e in cls(folder, "read")._load() if accept(str(e["key"]))]
+    return float(sum(e["wall_seconds"] for e in mine)), len(mine)
 
   def total(self) -> Tuple[float, int]:
     """`(seconds, invocations)` of this key's entries (this invocation's time up to now)."""

@@ -1351,7 +1351,8 @@ def run_study(
     command: the command written into the report (default `study_command(name, quick)`).
     interim: write the study's interim report (`Study.interim`) from the runs in `runs`
       that have finished, training nothing; the index tells it from a complete one by
-      `--interim` in `command`.
+      `--interim` in `command`. Its wall time is that of the invocations of the same code
+      version that trained in `runs` (`WallLedger.recorded`); it adds none itself.
 
   Raises:
     ValueError: an unknown study, a config the study rejects, or `interim` for a study
@@ -1374,11 +1375,23 @@ def run_study(
   # The hand-written notes of the last report survive the new one, whether or not the
   # study's own writer keeps them.
   notes = results.kept_notes(target.report)
-  with provenance.WallLedger(target.runs, key) as ledger:
-    writer = study.interim if interim else study.run
-    assert writer is not None  # checked above
-    path = writer(config)
-    wall, invocations = ledger.total()
+  if interim:
+    assert study.interim is not None  # checked above
+    path = study.interim(config)
+
+    # Not an invocation that trains: the wall time is that of the invocations of this code
+    # version that trained in the runs folder so far (at the same budget, smoke or full).
+    def trained(k: str) -> bool:
+      words = k.split()
+      return (
+        k.startswith(f"{version} ") and "--interim" not in words and quick == ("--quick" in words)
+      )
+
+    wall, invocations = provenance.WallLedger.recorded(target.runs, trained)
+  else:
+    with provenance.WallLedger(target.runs, key) as ledger:
+      path = study.run(config)
+      wall, invocations = ledger.total()
   with open(path, encoding="utf-8") as f:
     body = strip_header(f.read())
   record = provenance.collect(command, study.seed_list(config), wall, invocations)
