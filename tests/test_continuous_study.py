@@ -362,3 +362,37 @@ def test_an_interim_report_holds_the_finished_cells_and_names_the_comparisons_to
     f"gcnn on {reflect} - mlp on {reflect}." in text
   )
   assert "continuous_cartpoleswingup.png" in text and (tmp_path / "results").is_dir()
+
+
+@pytest.mark.slow
+def test_each_committed_interim_report_is_what_its_command_makes_from_its_records(tmp_path):
+  """A results file made by `--interim` from committed records is regenerated from them by
+  its own command here, and nothing differs but the provenance line (date, machine)."""
+  import glob
+  import os
+  import shlex
+
+  from tf_equirl import provenance
+  from tf_equirl import runs as runs_lib
+  from tf_equirl.experiments import registry
+
+  checked = []
+  for path in sorted(glob.glob(os.path.join(registry.REPO, "results", "*", "README.md"))):
+    record = provenance.read(path)
+    if record is None or "--interim" not in record.command.split():
+      continue
+    words = shlex.split(record.command)
+    flags = dict(w[2:].split("=", 1) for w in words if w.startswith("--") and "=" in w)
+    assert set(flags) == {"only", "import_records"}, record.command
+    name = flags["only"]
+    runs = str(tmp_path / "runs")
+    runs_lib.copy_records(os.path.join(registry.REPO, flags["import_records"]), f"{runs}/{name}")
+    made = registry.run_study(
+      name, root=str(tmp_path / "results"), runs=runs, command=record.command, interim=True
+    )
+    with open(path, encoding="utf-8") as f, open(made, encoding="utf-8") as g:
+      assert registry.strip_header(g.read()) == registry.strip_header(
+        f.read()
+      ), f"{path}: regenerate it with `{record.command}`"
+    checked.append(name)
+  assert checked  # the Pendulum and pixel studies' results files are interim reports
