@@ -19,7 +19,10 @@ results registry (`python -m launchers.reproduce_all --only=continuous_pendulum`
 3. Write the report: final returns (mean +- SE), steps to the threshold, the curves (mean
    +- 2 SE, one PNG per environment), the comparisons (relaxed - gcnn, relaxed - rpp,
    gcnn - mlp on every variant, `tf_equirl.stats.compare` with Holm's correction), the
-   Theorem 1 table and the relaxed-weight spread per layer (`relaxed_weight_spread`).
+   Theorem 1 table and the relaxed-weight spread per layer (`relaxed_weight_spread`). On
+   pictures also the start pictures that are their own mirror image, where an exactly
+   equivariant actor's mean action is 0 (`tf_equirl.experiments.fixed_starts`), and each
+   arm's final evaluation episodes that never raised the pole, clean and noisy.
 
 `interim(spec)` writes the same report from the run records alone while the study trains
 elsewhere: the cells (variant and arm) whose seeds have all finished, the comparisons between
@@ -43,7 +46,7 @@ from tf_equirl import checks, envs, provenance, results, runs
 from tf_equirl.agents.ac import ACConfig
 from tf_equirl.agents.ac.experiment import ACExperimentResult, run_ac_experiment
 from tf_equirl.envs.defaults import CONTINUOUS_DEFAULTS
-from tf_equirl.experiments import symmetry_gap
+from tf_equirl.experiments import fixed_starts, symmetry_gap
 from tf_equirl.experiments._compare import (
   PENDING,
   compared_in_family,
@@ -167,6 +170,9 @@ class ContinuousSpec:
     command: the command written into the report.
     gap_envs: random rollouts of the Theorem 1 sampling (`transition_gap`'s `num_envs`).
     gap_steps: states per rollout (`rollout_steps`).
+    fixed_start_episodes: episodes per variant of a pixel grid's `fixed_starts.fixed_starts`
+      (the start pictures that are their own mirror image, where an exactly equivariant
+      actor's mean action is 0).
   """
 
   grids: Tuple[ContinuousGrid, ...]
@@ -176,8 +182,10 @@ class ContinuousSpec:
   command: str = ""
   gap_envs: int = 256
   gap_steps: int = 100
+  fixed_start_episodes: int = 512
 
   def __post_init__(self):
+    checks.positive_int("ContinuousSpec", "fixed_start_episodes", self.fixed_start_episodes)
     if not self.grids or not self.networks:
       raise ValueError(
         f"ContinuousSpec needs at least one grid and one network, received "
@@ -604,6 +612,8 @@ def _grid_section(
         values, _comparisons(spec, grid), arm_seeds, heading=heading, what="final return"
       )
     )
+  if pixels:
+    report.append(_fixed_starts_section(spec, grid, trained, sigma))
   report.append(f"### {grid.env}: Theorem 1\n")
   report.append(
     "eps_R, eps_P: maxima over sampled (s, a, g) of the reward and next-observation "
@@ -651,6 +661,69 @@ def _grid_section(
     )
     report += ["| variant | network | layer | spread |", "|---|---|---|---|", *rows, ""]
   return "\n".join(report)
+
+
+def _fixed_starts_section(
+  spec: ContinuousSpec, grid: ContinuousGrid, trained: Dict[str, Dict[str, Any]], sigma: float
+) -> str:
+  """A pixel grid's fixed starts (`fixed_starts.fixed_starts` on each variant's pictures) and
+  each arm's final evaluation episodes that never raised the pole, clean and noisy."""
+  first = grid.config(grid.env, spec.networks[0])
+  episodes = spec.fixed_start_episodes
+  rows = []
+  for variant in trained:
+    found = fixed_starts.fixed_starts(
+      variant,
+      episodes=episodes,
+      image_size=first.image_size,
+      frame_stack=first.frame_stack,
+      action_repeat=first.action_repeat,
+    )
+    steps = found.steps_fixed[found.fixed]
+    spread = (
+      f"{np.median(steps):,.0f} ({np.percentile(steps, 10):,.0f}, "
+      f"{np.percentile(steps, 90):,.0f})"
+      if steps.size
+      else "-"
+    )
+    rows.append(
+      f"| {variant} | {100 * found.fraction_fixed:.1f} % | {spread} | "
+      f"{100 * found.fraction_stuck:.1f} % |"
+    )
+  limit = fixed_starts.STALLED_RETURN
+  arms = []
+  for variant, nets in trained.items():
+    for network, r in nets.items():
+      clean, noisy = r.final_returns, r.final_noisy_returns
+      count = lambda x: f"{int(np.sum(x < limit))} of {x.size}" if x.size else "-"  # noqa: E731
+      arms.append(f"| {variant} | {network} | {count(clean)} | {count(noisy)} |")
+  return "\n".join(
+    [
+      f"### {grid.env}: pictures that are their own mirror image\n",
+      "Where an observation s is its own image under the mirror, g s = s, an exactly "
+      "equivariant actor's mean action is 0 (to rounding): mu(s) = mu(g s) = -mu(s). "
+      f"`fixed_starts.fixed_starts` resets {episodes} episodes of each variant, drawn as the "
+      f"agents see them ({first.image_size}x{first.image_size}, {first.frame_stack} frames "
+      f"{first.action_repeat} env steps apart), and holds the action at 0. Fixed starts: the "
+      "share of start pictures that equal their mirror image (the renderer paints whole "
+      "pixels, so the reset noise may move nothing by one); steps: the env steps such a "
+      "picture stays its own mirror image under the zero action, median (10th, 90th "
+      "percentile); whole episode: the share that stays so to the end. An evaluation of the "
+      "mean action with an exactly equivariant actor leaves such a start only when the drift "
+      "of the reset velocities shows in the picture; observation noise breaks the tie at the "
+      "first step.\n",
+      "| variant | fixed starts | steps | whole episode |",
+      "|---|---|---|---|",
+      *rows,
+      "",
+      f"Final evaluation episodes with a return under {limit:g} (the pole never rose), over "
+      "all seeds: clean, and with the noise" + (f" N(0, {sigma:g}^2)" if sigma else "") + ".\n",
+      "| variant | network | clean | noisy |",
+      "|---|---|---|---|",
+      *arms,
+      "",
+    ]
+  )
 
 
 def _comparisons(spec: ContinuousSpec, grid: ContinuousGrid) -> List[Tuple[str, str]]:

@@ -812,6 +812,7 @@ def _continuous_pixels() -> Dict[str, Any]:
       **t.fields(results=False),
       gap_envs=16,
       gap_steps=4,
+      fixed_start_episodes=8,
     )
 
   return dict(
