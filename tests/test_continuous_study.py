@@ -353,7 +353,7 @@ def test_an_interim_report_holds_the_finished_cells_and_names_the_comparisons_to
   finals = {n: [v[s] + 1.0 for s in range(3)] for n, v in (("mlp", mlp), ("gcnn", gcnn))}
   alone = stats.difference_of_means(finals["gcnn"], finals["mlp"], range(3), range(3))
   expected = stats.holm([alone.p_holm, 1.0])[0]
-  made = text.split("### CartPoleSwingup-v0: comparisons")[1]
+  made = text.split("### CartPoleSwingup-v0: comparisons")[1].split("###")[0]
   lines = [x for x in made.splitlines() if x.startswith("| gcnn on ")]
   assert len(lines) == 1 and lines[0].startswith(f"| gcnn on {original} - mlp on {original} |")
   assert f"| {expected:.3g} |" in lines[0] and lines[0].endswith(f"beats mlp on {original} |")
@@ -361,6 +361,12 @@ def test_an_interim_report_holds_the_finished_cells_and_names_the_comparisons_to
     "Still to come (an arm still training; p = 1 in Holm's correction above): "
     f"gcnn on {reflect} - mlp on {reflect}." in text
   )
+  # The declared pairs again on the noisy final return (each seed's mean, final - 2): an
+  # exploratory family of its own, here the same differences, so the same p.
+  noisy = text.split("### CartPoleSwingup-v0: the same comparisons on the noisy final return")
+  assert len(noisy) == 2 and "Not declared" in noisy[1].split("###")[0]
+  lines = [x for x in noisy[1].splitlines() if x.startswith("| gcnn on ")]
+  assert len(lines) == 1 and f"| {expected:.3g} |" in lines[0]
   assert "continuous_cartpoleswingup.png" in text and (tmp_path / "results").is_dir()
 
 
