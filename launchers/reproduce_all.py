@@ -25,6 +25,8 @@ studies) can go on on another machine: `--export_records=DIR` copies the records
 finished seeds (`tf_equirl.runs.copy_records`: JSON and CSV files, no models, datasets or
 checkpoints) from `<runs>/<name>/` into `DIR` and exits; `--import_records=DIR` copies them
 into `<runs>/<name>/` first and then runs the study, which trains only what the records lack.
+It refuses a `<runs>/<name>/` that holds other records of the study (a folder that went on
+after its records were exported: the import would forget its newer seeds).
 The records carry their fingerprints, so only a checkout of the same code reuses them.
 `--interim` writes the report of a study that takes many hours from what has finished in
 `<runs>/<name>/` (after `--import_records`, from those records) and trains nothing
@@ -39,6 +41,7 @@ then share the CPU, so their wall times in the provenance records count the shar
 default of one for results, use two for a smoke run on two cores.
 """
 
+import filecmp
 import os
 import subprocess
 import sys
@@ -161,6 +164,14 @@ def main(argv):
       raise app.UsageError(f"--import_records: {_IMPORT.value!r} is not a folder of records.")
   common.check_output_folders(out=out, runs=runs)
   if _IMPORT.value:
+    replaced = replaced_records(_IMPORT.value, os.path.join(runs, name))
+    if replaced:
+      raise app.UsageError(
+        f"--import_records: {os.path.join(runs, name)} already holds other records of "
+        f"{name} ({', '.join(replaced[:3])}{', ...' if len(replaced) > 3 else ''}); the "
+        "import would replace them, and with them the seeds they record as finished. Go on "
+        "from that folder without --import_records, or import into an empty --runs folder."
+      )
     copied = runs_lib.copy_records(_IMPORT.value, os.path.join(runs, name))
     print(f"copied {len(copied)} records of {name} into {os.path.join(runs, name)}", flush=True)
   with common.usage_errors():  # every config is checked before anything trains
@@ -188,6 +199,24 @@ def main(argv):
       f"{len(failed)} of {len(names)} studies failed: {', '.join(failed)}; "
       f"rerun one with --only=<name> to see its error alone."
     )
+
+
+def replaced_records(source, destination):
+  """The records (`runs.copy_records`' selection, paths relative to `source`) that copying
+  `source` into `destination` would overwrite with other contents: a runs folder that went on
+  after its records were exported holds newer ones."""
+  if not os.path.isdir(destination):
+    return []
+  with tempfile.TemporaryDirectory() as staged:
+    copied = runs_lib.copy_records(source, staged)
+    return [
+      relative
+      for relative in copied
+      if os.path.exists(os.path.join(destination, relative))
+      and not filecmp.cmp(
+        os.path.join(staged, relative), os.path.join(destination, relative), shallow=False
+      )
+    ]
 
 
 def records_study(names, export, import_):

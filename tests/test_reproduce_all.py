@@ -64,7 +64,9 @@ COVERED_BY = {
 RECORDS_CHECKED = ("continuous_pendulum", "prae_keyroom")
 
 
-def _reproduce(name, *flags):
+def _reproduce(name, *flags, ok=True):
+  """Runs the study's quick budget; with `ok=False` expects a usage error and returns its
+  output."""
   proc = run_module(
     "launchers.reproduce_all",
     "--quick",
@@ -73,6 +75,9 @@ def _reproduce(name, *flags):
     env={"TF_CPP_MIN_LOG_LEVEL": "2"},
     timeout=1500,
   )
+  if not ok:
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr[-5000:]
+    return proc.stdout + proc.stderr
   assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
   return proc
 
@@ -160,6 +165,19 @@ def _goes_on_from_its_exported_records_without_training_again(tmp_path, name):
   )
   third = registry.strip_header((tmp_path / "third" / name / "README.md").read_text("utf-8"))
   assert third != first
+  # Importing into a folder that holds other records of the study (runs3 went on from the
+  # altered ones) would replace them: refused, naming the folder, and nothing is copied.
+  before = {p: p.read_bytes() for p in (tmp_path / "runs3").rglob("*") if p.is_file()}
+  (altered.parent / "seed_0_final.json").write_text(json.dumps({"clean": [1.0]}))
+  failed = _reproduce(
+    name,
+    f"--out={tmp_path / 'fourth'}",
+    f"--runs={tmp_path / 'runs3'}",
+    f"--import_records={records}",
+    ok=False,
+  )
+  assert "already holds other records of" in failed and "without --import_records" in failed
+  assert {p: p.read_bytes() for p in (tmp_path / "runs3").rglob("*") if p.is_file()} == before
   if name.startswith("continuous_"):
     _an_interim_report_of_a_finished_study_is_its_report(tmp_path, name, first)
 
