@@ -97,3 +97,36 @@ def test_fixed_starts_on_states_and_bad_input():
     fixed_starts.fixed_starts("CartPoleSwingup-v0", max_steps=0)
   with pytest.raises(ValueError, match="fixes only the zero action"):
     fixed_starts.fixed_starts("CartPole-v1", observation="state")
+
+
+def test_the_pixel_report_section_counts_the_stalled_episodes_on_the_swing_up_only():
+  from tf_equirl.agents.ac.experiment import ACExperimentResult
+  from tf_equirl.experiments import continuous_study as study
+
+  def result(clean, noisy):
+    return ACExperimentResult(
+      seeds=[0, 1],
+      env_steps=np.array([0, 100]),
+      curves=np.zeros((2, 2)),
+      parameter_counts={},
+      compile_seconds=0.0,
+      steps_per_second=0.0,
+      final_returns=np.array(clean, np.float64),
+      final_noisy_returns=np.array(noisy, np.float64),
+    )
+
+  sections = {}
+  for env in ("CartPoleSwingup-v0", "Pendulum-v1"):
+    grid = study.ContinuousGrid(
+      env, (), 2, 100, eval_every=100, observation="pixels", overrides=dict(image_size=37)
+    )
+    spec = study.ContinuousSpec(
+      grids=(grid,), networks=("gcnn",), runs="r", report="r.md", fixed_start_episodes=4
+    )
+    trained = {env: {"gcnn": result([[0.0, 150.0], [9.9, 10.0]], [[170.0, 160.0], [5.0, 180.0]])}}
+    sections[env] = study._fixed_starts_section(spec, grid, trained, 0.06)
+  swingup = sections["CartPoleSwingup-v0"]
+  assert "| CartPoleSwingup-v0 | 100.0 % |" in swingup  # 37x37: every start a fixed point
+  assert "| CartPoleSwingup-v0 | gcnn | 2 of 4 | 1 of 4 |" in swingup  # returns under 10
+  # Pendulum's returns are negative: its starts are measured, its episodes not counted.
+  assert "| Pendulum-v1 |" in sections["Pendulum-v1"] and "| clean |" not in sections["Pendulum-v1"]

@@ -21,8 +21,8 @@ results registry (`python -m launchers.reproduce_all --only=continuous_pendulum`
    gcnn - mlp on every variant, `tf_equirl.stats.compare` with Holm's correction), the
    Theorem 1 table and the relaxed-weight spread per layer (`relaxed_weight_spread`). On
    pictures also the start pictures that are their own mirror image, where an exactly
-   equivariant actor's mean action is 0 (`tf_equirl.experiments.fixed_starts`), and each
-   arm's final evaluation episodes that never raised the pole, clean and noisy.
+   equivariant actor's mean action is 0 (`tf_equirl.experiments.fixed_starts`), and on the
+   swing-up each arm's final evaluation episodes that never raised the pole, clean and noisy.
 
 `interim(spec)` writes the same report from the run records alone while the study trains
 elsewhere: the cells (variant and arm) whose seeds have all finished, the comparisons between
@@ -171,8 +171,8 @@ class ContinuousSpec:
     gap_envs: random rollouts of the Theorem 1 sampling (`transition_gap`'s `num_envs`).
     gap_steps: states per rollout (`rollout_steps`).
     fixed_start_episodes: episodes per variant of a pixel grid's `fixed_starts.fixed_starts`
-      (the start pictures that are their own mirror image, where an exactly equivariant
-      actor's mean action is 0).
+      (the start pictures that are their own image under the group, where an exactly
+      equivariant actor's mean action is 0).
   """
 
   grids: Tuple[ContinuousGrid, ...]
@@ -687,7 +687,7 @@ def _noisy_comparisons(
     "Not declared: the declared measure is the clean final return above. The same pairs on "
     "each seed's mean final return under the observation noise, Holm's correction within "
     "this table. An exactly equivariant actor that stalls at a start picture that is its own "
-    "mirror image in the clean evaluation does not under noise (next section).\n\n"
+    "image under the group in the clean evaluation does not under noise (next section).\n\n"
     if grid.observation == "pixels"
     else "Not declared: the declared measure is the clean final return above. The same pairs "
     "on each seed's mean final return under the observation noise, Holm's correction within "
@@ -710,8 +710,11 @@ def _noisy_comparisons(
 def _fixed_starts_section(
   spec: ContinuousSpec, grid: ContinuousGrid, trained: Dict[str, Dict[str, Any]], sigma: float
 ) -> str:
-  """A pixel grid's fixed starts (`fixed_starts.fixed_starts` on each variant's pictures) and
-  each arm's final evaluation episodes that never raised the pole, clean and noisy."""
+  """A pixel grid's fixed starts (`fixed_starts.fixed_starts` on each variant's pictures) and,
+  on a swing-up (`fixed_starts.STALLED_RETURNS`), each arm's final evaluation episodes that
+  never raised the pole, clean and noisy."""
+  if not fixed_starts.forcing_elements(envs.make(grid.env).symmetry):
+    return ""  # no observation forces an equivariant actor's action to 0
   first = grid.config(grid.env, spec.networks[0])
   episodes = spec.fixed_start_episodes
   rows = []
@@ -734,40 +737,41 @@ def _fixed_starts_section(
       f"| {variant} | {100 * found.fraction_fixed:.1f} % | {spread} | "
       f"{100 * found.fraction_stuck:.1f} % |"
     )
-  limit = fixed_starts.STALLED_RETURN
-  arms = []
-  for variant, nets in trained.items():
-    for network, r in nets.items():
-      clean, noisy = r.final_returns, r.final_noisy_returns
-      count = lambda x: f"{int(np.sum(x < limit))} of {x.size}" if x.size else "-"  # noqa: E731
-      arms.append(f"| {variant} | {network} | {count(clean)} | {count(noisy)} |")
-  return "\n".join(
-    [
-      f"### {grid.env}: pictures that are their own mirror image\n",
-      "Where an observation s is its own image under the mirror, g s = s, an exactly "
-      "equivariant actor's mean action is 0 (to rounding): mu(s) = mu(g s) = -mu(s). "
-      f"`fixed_starts.fixed_starts` resets {episodes} episodes of each variant, drawn as the "
-      f"agents see them ({first.image_size}x{first.image_size}, {first.frame_stack} frames "
-      f"{first.action_repeat} env steps apart), and holds the action at 0. Fixed starts: the "
-      "share of start pictures that equal their mirror image (the renderer paints whole "
-      "pixels, so the reset noise may move nothing by one); steps: the env steps such a "
-      "picture stays its own mirror image under the zero action, median (10th, 90th "
-      "percentile); whole episode: the share that stays so to the end. An evaluation of the "
-      "mean action with an exactly equivariant actor leaves such a start only when the drift "
-      "of the reset velocities shows in the picture; observation noise breaks the tie at the "
-      "first step.\n",
-      "| variant | fixed starts | steps | whole episode |",
-      "|---|---|---|---|",
-      *rows,
-      "",
+  text = [
+    f"### {grid.env}: start pictures that are their own image under the group\n",
+    "Where an observation s is its own image under a group element g whose action "
+    "representation fixes only the zero action (the mirror, which negates the action, is "
+    "one), g s = s, an exactly equivariant actor's mean action is 0 (to rounding): mu(s) = "
+    f"mu(g s) = rho(g) mu(s). `fixed_starts.fixed_starts` resets {episodes} episodes of each "
+    f"variant, drawn as the agents see them ({first.image_size}x{first.image_size}, "
+    f"{first.frame_stack} frames {first.action_repeat} env steps apart), and holds the action "
+    "at 0. Fixed starts: the share of start pictures that equal their image under such a g "
+    "(the renderer paints whole pixels, so the reset noise may move nothing by one); steps: "
+    "the env steps such a picture stays so under the zero action, median (10th, 90th "
+    "percentile); whole episode: the share that stays so to the end. An evaluation of the "
+    "mean action with an exactly equivariant actor leaves such a start only when the drift "
+    "of the reset velocities shows in the picture; observation noise breaks the tie at the "
+    "first step.\n",
+    "| variant | fixed starts | steps | whole episode |",
+    "|---|---|---|---|",
+    *rows,
+    "",
+  ]
+  limit = fixed_starts.STALLED_RETURNS.get(grid.env)
+  if limit is not None:
+    text += [
       f"Final evaluation episodes with a return under {limit:g} (the pole never rose), over "
       "all seeds: clean, and with the noise" + (f" N(0, {sigma:g}^2)" if sigma else "") + ".\n",
       "| variant | network | clean | noisy |",
       "|---|---|---|---|",
-      *arms,
-      "",
     ]
-  )
+    for variant, nets in trained.items():
+      for network, r in nets.items():
+        clean, noisy = r.final_returns, r.final_noisy_returns
+        count = lambda x: f"{int(np.sum(x < limit))} of {x.size}" if x.size else "-"  # noqa: E731
+        text.append(f"| {variant} | {network} | {count(clean)} | {count(noisy)} |")
+    text.append("")
+  return "\n".join(text)
 
 
 def _comparisons(spec: ContinuousSpec, grid: ContinuousGrid) -> List[Tuple[str, str]]:

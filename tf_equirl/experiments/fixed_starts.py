@@ -28,7 +28,7 @@ from tf_equirl import checks, envs
 from tf_equirl.groups import MDPSymmetry
 
 __all__ = [
-  "STALLED_RETURN",
+  "STALLED_RETURNS",
   "FixedStarts",
   "forcing_elements",
   "fixed_observations",
@@ -36,9 +36,9 @@ __all__ = [
 ]
 
 
-# An episode whose return stays under this never raised the pole: the smooth swing-up
-# reward is about 0 while the pole hangs, and 1 per step upright (1,000 steps an episode).
-STALLED_RETURN = 10.0
+# Returns under which an episode of a swing-up never raised what it swings: the smooth reward
+# is about 0 while the pole hangs, and 1 per step upright (1,000 steps an episode).
+STALLED_RETURNS: Dict[str, float] = {"CartPoleSwingup-v0": 10.0}
 
 
 @dataclasses.dataclass
