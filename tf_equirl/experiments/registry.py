@@ -1532,7 +1532,9 @@ def results_index(root: Optional[str] = None, page_dir: Optional[str] = None) ->
     "critics' measurements, taken as each seed finishes; no models or checkpoints) out of "
     "`--runs`, and `--only=<name> --import_records=DIR` on the other machine, in a checkout "
     "of the same commit, copies them back in and trains only what they lack. A seed that "
-    "was training when the records were taken starts again.",
+    "was training when the records were taken starts again. The import refuses a `--runs` "
+    "folder that holds other records of the study (one that went on after the export): go "
+    "on from that folder as it is.",
     "",
     "This page is generated from the registry (`tf_equirl.experiments.registry`) by "
     f"`{LAUNCHER} --index`; the numbers live in the files.",
