@@ -686,13 +686,13 @@ def _noisy_comparisons(
   preface = (
     "Not declared: the declared measure is the clean final return above. The same pairs on "
     "each seed's mean final return under the observation noise, Holm's correction within "
-    "this table. An exactly equivariant actor that stalls at a start picture that is its own "
-    "image under the group in the clean evaluation does not under noise (next section).\n\n"
-    if grid.observation == "pixels"
-    else "Not declared: the declared measure is the clean final return above. The same pairs "
-    "on each seed's mean final return under the observation noise, Holm's correction within "
-    "this table.\n\n"
+    "this table."
   )
+  if grid.observation == "pixels":
+    preface += (
+      " An exactly equivariant actor that stalls at a start picture that is its own image "
+      "under the group in the clean evaluation does not under noise (next section)."
+    )
   pairs = _comparisons(spec, grid)
   if interim:
     diffs, left_out, pending = compared_in_family(values, pairs, arm_seeds)
@@ -704,7 +704,7 @@ def _noisy_comparisons(
   if not text:
     return ""
   head, rest = text.split("\n", 1)
-  return f"{head}\n\n{preface}{rest.lstrip()}"
+  return f"{head}\n\n{preface}\n\n{rest.lstrip()}"
 
 
 def _fixed_starts_section(
