@@ -8,6 +8,9 @@ import tensorflow as tf
 from tf_equirl import envs
 from tf_equirl.experiments import fixed_starts
 
+# Seeded: the actors of a test do not depend on what ran before it in the process.
+pytestmark = pytest.mark.seed(11)
+
 
 def _stalled_by_hand(env, key, episodes, repeat, max_steps):
   """Env steps each episode's pictures stay their own left-right mirror under the zero
@@ -75,9 +78,11 @@ def test_fixed_starts_are_mirror_pictures_where_only_an_exact_actor_stalls():
     encoder: PixelAC(ACConfig(encoder=encoder, **small)).actor(time_step.observation).numpy()
     for encoder in ("gcnn", "cnn")
   }
-  assert np.abs(actions["gcnn"][found.fixed]).max() < 1e-6, actions["gcnn"]
-  assert np.abs(actions["gcnn"][~found.fixed]).min() > 1e-6, actions["gcnn"]
-  assert np.abs(actions["cnn"]).min() > 1e-6, actions["cnn"]
+  # (float32 rounding leaves up to about 1e-6 at the fixed pictures; a picture a few pixels
+  # off its mirror image moves the action by 1e-4 or more.)
+  assert np.abs(actions["gcnn"][found.fixed]).max() < 1e-5, actions["gcnn"]
+  assert np.abs(actions["gcnn"][~found.fixed]).min() > 1e-4, actions["gcnn"]
+  assert np.abs(actions["cnn"]).min() > 1e-4, actions["cnn"]
   # A picture turned off its mirror symmetry is not a fixed point.
   pushed = time_step.observation.numpy().copy()
   pushed[:, 0, 0, :] = 1.0  # paint the top-left pixel of every frame
