@@ -134,7 +134,7 @@ def fixed_starts(
   of an element that forces the action to 0 (`FixedStarts`), or `max_steps` env steps
   (default: the episode's length) have passed. A picture is a fixed point when it equals
   its transformed picture exactly: the renderer paints whole pixels, so the reset noise
-  often moves nothing by a pixel.
+  may move nothing by a pixel.
 
   Raises:
     ValueError: a non-positive `episodes`, `action_repeat` or `max_steps`, an unknown
