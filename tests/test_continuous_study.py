@@ -371,9 +371,13 @@ def test_an_interim_report_holds_the_finished_cells_and_names_the_comparisons_to
 
 
 @pytest.mark.slow
-def test_each_committed_interim_report_is_what_its_command_makes_from_its_records(tmp_path):
-  """A results file made by `--interim` from committed records is regenerated from them by
-  its own command here, and nothing differs but the provenance line (date, machine)."""
+def test_each_committed_report_of_records_is_what_its_command_makes_from_them(tmp_path):
+  """A results file made from committed records (`results/<study>/records`) is regenerated
+  from them here, and nothing differs but the provenance line (date, machine, wall time): an
+  interim report (`--interim`) from the cells that have finished, a complete one from every
+  seed, training nothing. A complete study's records must be those of this code (every seed
+  finished with its fingerprint); where the code that trains has changed, the study is run
+  again rather than regenerated here."""
   import glob
   import os
   import shlex
@@ -385,20 +389,43 @@ def test_each_committed_interim_report_is_what_its_command_makes_from_its_record
   checked = []
   for path in sorted(glob.glob(os.path.join(registry.REPO, "results", "*", "README.md"))):
     record = provenance.read(path)
-    if record is None or "--interim" not in record.command.split():
+    name = os.path.basename(os.path.dirname(path))
+    if record is None:
       continue
     words = shlex.split(record.command)
-    flags = dict(w[2:].split("=", 1) for w in words if w.startswith("--") and "=" in w)
-    assert set(flags) == {"only", "import_records"}, record.command
-    name = flags["only"]
-    runs = str(tmp_path / "runs")
-    runs_lib.copy_records(os.path.join(registry.REPO, flags["import_records"]), f"{runs}/{name}")
+    interim = "--interim" in words
+    committed = os.path.join("results", name, "records")
+    if interim:
+      flags = dict(w[2:].split("=", 1) for w in words if w.startswith("--") and "=" in w)
+      assert set(flags) == {"only", "import_records"}, record.command
+      assert flags["only"] == name, record.command
+      committed = flags["import_records"]
+    elif (
+      not name.startswith("continuous_")
+      or "--quick" in words
+      or not os.path.isdir(os.path.join(registry.REPO, committed))
+    ):
+      continue
+    runs = str(tmp_path / name / "runs")
+    runs_lib.copy_records(os.path.join(registry.REPO, committed), f"{runs}/{name}")
+    if not interim:  # nothing may train: every seed must be a finished one of this code
+      spec = registry.full_config(name, str(tmp_path / name / "results"), runs)
+      rows = study.progress(spec)
+      missing = [f"{r.variant}/{r.network}" for r in rows if len(r.finished) != r.seeds]
+      assert not missing, (
+        f"{path}: the records of {', '.join(missing)} are not every seed finished by this "
+        f"code; run `{record.command}` again"
+      )
     made = registry.run_study(
-      name, root=str(tmp_path / "results"), runs=runs, command=record.command, interim=True
+      name,
+      root=str(tmp_path / name / "results"),
+      runs=runs,
+      command=record.command,
+      interim=interim,
     )
     with open(path, encoding="utf-8") as f, open(made, encoding="utf-8") as g:
       assert registry.strip_header(g.read()) == registry.strip_header(
         f.read()
-      ), f"{path}: regenerate it with `{record.command}`"
+      ), f"{path}: regenerate it from {committed} (docs/continuous_control.md)"
     checked.append(name)
-  assert checked  # the Pendulum and pixel studies' results files are interim reports
+  assert checked  # the Pendulum and pixel studies' results files are made from records
