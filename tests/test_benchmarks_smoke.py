@@ -12,7 +12,7 @@ from support import run_python
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.mark.slow  # about 2 minutes in all; `python tests/run_slow.py` (run by .ci/run)
+@pytest.mark.slow  # about 4 minutes in all; `python tests/run_slow.py` (run by .ci/run)
 @pytest.mark.parametrize(
   "script,args,marker",
   [
@@ -41,6 +41,18 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
       "benchmarks/seed_batch.py",
       ["--ac", "--total_steps=1000", "--seed_counts=2", "--sequential_seeds=1"],
       "second call s/seed",
+    ),
+    (
+      "benchmarks/xla_threads.py",
+      [
+        "--networks=mlp",
+        "--threads=1",
+        "--total_steps=1500",
+        "--timing_steps=1500",
+        "--timing_seeds=1",
+        "--repeats=1",
+      ],
+      "mean time",
     ),
   ],
 )
