@@ -100,6 +100,33 @@ def test_a_resumed_result_counts_every_invocation_of_its_code_and_command(tmp_pa
   assert provenance.WallLedger.recorded(str(tmp_path / "none"), lambda k: True) == (0.0, 0)
 
 
+def test_each_invocation_names_its_machine_and_what_sizes_the_thread_pool(tmp_path, monkeypatch):
+  """A study resumed on several machines says which trained it and with which pool inputs."""
+  folder = str(tmp_path / "runs")
+  monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "3")
+  with provenance.WallLedger(folder, "k"):
+    pass
+  monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "not a number")
+  with provenance.WallLedger(folder, "k"):
+    pass
+  first, second = json.load(open(os.path.join(folder, "invocations.json")))
+  assert first["machine"] == provenance.machine()
+  assert first["thread_pool"]["TF_NUM_INTRAOP_THREADS"] == 3
+  assert second["thread_pool"]["TF_NUM_INTRAOP_THREADS"] is None
+  assert first["thread_pool"]["cpus"] == len(os.sched_getaffinity(0)) >= 1
+  assert first["thread_pool"]["tf_config"] is None
+  # A pool size set through tf.config (before TensorFlow starts, in a process of its own).
+  code = (
+    "import tensorflow as tf\n"
+    "tf.config.threading.set_intra_op_parallelism_threads(1)\n"
+    "from tf_equirl import provenance\n"
+    f"with provenance.WallLedger({folder!r}, 'k'):\n  pass\n"
+  )
+  subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+  third = json.load(open(os.path.join(folder, "invocations.json")))[2]
+  assert third["thread_pool"]["tf_config"] == 1
+
+
 def test_an_invocation_killed_partway_counts_up_to_its_last_update(tmp_path):
   folder = tmp_path / "runs"
   script = (

@@ -14,7 +14,10 @@ machine (CPU model and cores, GPUs TensorFlow sees).
 
 A result resumed from finished runs (an invocation killed partway, then run again) is made by
 several invocations: `WallLedger` keeps the wall time of each in the runs folder, and the
-record's `wall_seconds` is their sum, `invocations` their number.
+record's `wall_seconds` is their sum, `invocations` their number. Each entry also names the
+machine and what sets the size of TensorFlow's intra-op thread pool (`thread_pool`), on which
+XLA's CPU matrix products run and whose size changes how a seed's curve rounds
+(docs/notes/xla_threads.md), so that a study resumed on several machines says which trained it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ __all__ = [
   "parse",
   "git_commit",
   "machine",
+  "thread_pool",
   "library_versions",
   "format_seeds",
   "WallLedger",
@@ -129,6 +133,30 @@ def library_versions() -> Dict[str, str]:
     except Exception:  # pylint: disable=broad-except
       versions[name] = "not installed"
   return versions
+
+
+def thread_pool() -> Dict[str, Optional[int]]:
+  """What sets the size of TensorFlow's intra-op thread pool in this process: the size set
+  through `tf.config.threading` (None: not set), the environment variable
+  `TF_NUM_INTRAOP_THREADS` (None: unset or not a number), which TensorFlow reads when it
+  starts, and the CPUs this process may run on, which TensorFlow uses without either."""
+  configured = None
+  try:
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    configured = tf.config.threading.get_intra_op_parallelism_threads() or None
+  except ImportError:
+    pass
+  variable = os.environ.get("TF_NUM_INTRAOP_THREADS", "").strip()
+  try:
+    cpus = len(os.sched_getaffinity(0))
+  except AttributeError:  # not on Linux
+    cpus = os.cpu_count() or 0
+  return {
+    "tf_config": configured,
+    "TF_NUM_INTRAOP_THREADS": int(variable) if variable.isdigit() else None,
+    "cpus": cpus,
+  }
 
 
 def machine() -> str:
@@ -338,7 +366,16 @@ class WallLedger:
     with self._lock:
       entries = self._load()
       date = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-      entries.append({"key": self.key, "started": date, "pid": os.getpid(), "wall_seconds": 0.0})
+      entries.append(
+        {
+          "key": self.key,
+          "started": date,
+          "pid": os.getpid(),
+          "wall_seconds": 0.0,
+          "machine": machine(),
+          "thread_pool": thread_pool(),
+        }
+      )
       self._index = len(entries) - 1
       self._write(entries)
     self._thread = threading.Thread(target=self._beat, name="wall-ledger", daemon=True)
