@@ -71,16 +71,14 @@ def _child(job: dict) -> None:
   """Runs one job in this fresh process and prints its JSON result as the last line."""
   from tf_equirl.agents.ac.experiment import run_ac_experiment  # pylint: disable=import-outside-toplevel
 
-  out = tempfile.mkdtemp(prefix="xla_threads_")
   seeds = list(range(job["seeds"]))
   config = _config(job["network"], job["total_steps"], job["eval_every"])
-  start = time.perf_counter()
-  run_ac_experiment(
-    config, seeds, out_dir=out, save_models=False, concurrent_seeds=job["seeds"] or None
-  )
-  seconds = time.perf_counter() - start
-  with open(os.path.join(out, "seed_0.csv"), encoding="utf-8") as f:
-    rows = f.read().splitlines()
+  with tempfile.TemporaryDirectory(prefix="xla_threads_") as out:
+    start = time.perf_counter()
+    run_ac_experiment(config, seeds, out_dir=out, save_models=False, concurrent_seeds=len(seeds))
+    seconds = time.perf_counter() - start
+    with open(os.path.join(out, "seed_0.csv"), encoding="utf-8") as f:
+      rows = f.read().splitlines()
   print(json.dumps(dict(seconds=seconds, rows=rows)))
 
 
@@ -107,7 +105,7 @@ def _run(network: str, threads: int, single: bool, seeds: int, steps: int, every
 
 
 def _first_difference(rows, reference) -> str:
-  for i, (a, b) in enumerate(zip(rows[1:], reference[1:])):
+  for a, b in zip(rows[1:], reference[1:]):
     if a != b:
       return f"differs from env step {a.split(',')[0]}"
   return "same curve" if len(rows) == len(reference) else "other length"
