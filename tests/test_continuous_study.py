@@ -44,6 +44,13 @@ def test_pixel_comparisons_set_the_cnn_where_states_set_the_mlp():
     (dict(observation="rgb"), "observation must be 'state' or 'pixels'"),
     (dict(overrides=dict(observation="pixels")), "may not set 'observation'"),
     (dict(variants=(("wobble", 1.0),)), "wobble"),
+    (dict(sweep=(("wobble", 0.5),)), "wobble"),
+    (dict(sweep=(("reflect", 0.0),)), "needs a strength above 0"),
+    (dict(sweep=(("reflect", 1.0),)), "already one of the variants"),
+    (dict(sweep=(("reflect", 0.5), ("reflect", 0.5))), "names a variant twice"),
+    (dict(sweep=(("reflect", 0.5),), sweep_seeds=3), "sweep_seeds must be at most seeds"),
+    (dict(sweep=(("reflect", 0.5),), sweep_seeds=0), "sweep_seeds"),
+    (dict(sweep=(("reflect", 0.5),), sweep_networks=("cnn",)), "sweep_networks must be arms"),
   ],
 )
 def test_bad_grids_are_named(kwargs, message):
@@ -164,6 +171,23 @@ def test_committed_continuous_declarations_are_those_the_registry_declares(tmp_p
   assert checked >= 4
 
 
+def test_the_docs_count_the_runs_and_env_steps_the_registry_declares(tmp_path):
+  import os
+
+  from tf_equirl.experiments import registry
+
+  names = ("continuous_pendulum", "continuous_swingup", "continuous_acrobot", "continuous_reacher")
+  count = steps = 0
+  for name in names:
+    spec = registry.full_config(name, str(tmp_path / "results"), str(tmp_path / "runs"))
+    (grid,) = spec.grids  # one task per study
+    runs = sum(r.seeds for r in study.progress(spec))  # every cell, the sweep's included
+    count, steps = count + runs, steps + runs * grid.total_steps
+  with open(os.path.join(registry.REPO, "docs", "continuous_control.md"), encoding="utf-8") as f:
+    text = " ".join(f.read().split())
+  assert f"The four studies are {count} runs and {steps / 1e6:.0f} million env steps" in text
+
+
 def test_a_seed_analysis_is_read_from_its_record_or_named_missing(tmp_path):
   import json
 
@@ -274,7 +298,7 @@ def test_progress_counts_the_seeds_the_study_would_reuse(tmp_path):
     study.progress(spec)
 
 
-def _finish_seed(spec, variant, network, seed, final):
+def _finish_seed(spec, variant, network, seed, final, spreads=None):
   """Writes what a finished seed leaves in its run folder (the run records): its `run.json`
   entry, curve, final evaluation and analysis."""
   import json
@@ -303,7 +327,7 @@ def _finish_seed(spec, variant, network, seed, final):
     "lipschitz": 2.0,
     "gap_mean": 0.25,
     "gap_max": 0.5,
-    "spreads": {},
+    "spreads": spreads or {},
     "fingerprint": runs.seed_fingerprint(config, seed),
     "samples": study._samples_key(samples),
     "code": study.analysis_version(),
@@ -368,6 +392,71 @@ def test_an_interim_report_holds_the_finished_cells_and_names_the_comparisons_to
   lines = [x for x in noisy[1].splitlines() if x.startswith("| gcnn on ")]
   assert len(lines) == 1 and f"| {expected:.3g} |" in lines[0]
   assert "continuous_cartpoleswingup.png" in text and (tmp_path / "results").is_dir()
+
+
+def test_a_strength_sweep_trains_its_arms_only_and_reports_them_against_strength(
+  tmp_path, monkeypatch
+):
+  spec = study.ContinuousSpec(
+    grids=(_grid(seeds=3, sweep=(("reflect", 0.5),), sweep_seeds=2),),
+    networks=("gcnn", "relaxed"),
+    runs=str(tmp_path / "runs"),
+    report=str(tmp_path / "results" / "README.md"),
+    gap_envs=8,
+    gap_steps=4,
+  )
+  grid = spec.grids[0]
+  original, half, full = (
+    "CartPoleSwingup-v0",
+    "CartPoleSwingup-v0:reflect:0.5",
+    "CartPoleSwingup-v0:reflect:1",
+  )
+  assert grid.sweep_strengths() == {"reflect": [(0.0, original), (0.5, half), (1.0, full)]}
+  cells = {(r.variant, r.network): r.seeds for r in study.progress(spec)}
+  # every arm on the original and the variant (3 seeds), the relaxed arm alone at 0.5 (2)
+  assert cells == {
+    (original, "gcnn"): 3,
+    (original, "relaxed"): 3,
+    (full, "gcnn"): 3,
+    (full, "relaxed"): 3,
+    (half, "relaxed"): 2,
+  }
+  declared = study.declaration(spec)
+  assert f"Strength sweep (descriptive, no comparisons): {half}; arms relaxed; seeds 0-1." in (
+    declared
+  )
+  assert half not in declared.split("| comparison |")[1]  # no comparison is declared on it
+
+  def trains(*args, **kwargs):
+    raise AssertionError("an interim report trains nothing")
+
+  monkeypatch.setattr(study, "run_ac_experiment", trains)
+  # The relaxed arm's spread grows with the strength; seed 2 (outside the sweep's seeds)
+  # would change every mean were it read.
+  spread = {original: 0.0, half: 0.1, full: 0.3}
+  for variant, seeds in ((original, 3), (full, 3), (half, 2)):
+    for seed in range(seeds):
+      extra = 100.0 if seed == 2 else 0.0
+      value = {"actor/lift": spread[variant] + 0.02 * seed + extra}
+      _finish_seed(spec, variant, "relaxed", seed, 10.0 * seed + extra, spreads=value)
+      if variant != half:
+        _finish_seed(spec, variant, "gcnn", seed, 5.0 * seed)
+  text = open(study.interim(spec)).read()
+  assert "**Interim report.** 14 of 14 runs" in text
+  section = text.split("### CartPoleSwingup-v0: against breaking strength")[1]
+  assert "on seeds 0-1" in section and "#### reflect" in section
+  rows = [line for line in section.splitlines() if line.startswith("| ") and "relaxed" in line]
+  # final: each seed's mean final return (final + 1) over seeds 0 and 1: 1 and 11
+  finals = [line.split(" | ")[:3] for line in rows[:3]]
+  assert finals == [[f"| {s}", "relaxed", "6.0 +- 5.0"] for s in ("0", "0.5", "1")]
+  # the spread per strength: mean +- std over seeds 0 and 1
+  assert rows[3] == "| relaxed | actor/lift | 0.01 +- 0.01 | 0.11 +- 0.01 | 0.31 +- 0.01 |"
+  assert "continuous_cartpoleswingup_strength.png" in section
+  assert (tmp_path / "results" / "continuous_cartpoleswingup_strength.png").is_file()
+  # The declared comparisons are those without the sweep; the sweep's cell is in no table
+  # above its own section.
+  above = text.split("### CartPoleSwingup-v0: against breaking strength")[0]
+  assert half not in above.split("\n## CartPoleSwingup-v0\n")[1]
 
 
 @pytest.mark.slow

@@ -23,6 +23,9 @@ results registry (`python -m launchers.reproduce_all --only=continuous_pendulum`
    pictures also the start pictures that are their own mirror image, where an exactly
    equivariant actor's mean action is 0 (`tf_equirl.experiments.fixed_starts`), and on the
    swing-up each arm's final evaluation episodes that never raised the pole, clean and noisy.
+4. With a strength sweep (`ContinuousGrid.sweep`: further strengths of a breaking, trained
+   for the relaxed arm): the final return, Theorem 1's numbers and the relaxed-weight spread
+   per layer against breaking strength, from strength 0 (the original) up.
 
 `interim(spec)` writes the same report from the run records alone while the study trains
 elsewhere: the cells (variant and arm) whose seeds have all finished, the comparisons between
@@ -100,6 +103,15 @@ class ContinuousGrid:
     observation: "state" (the arms are actor-critic kinds, `NETWORKS`) or "pixels" (the arms
       are pixel encoders, `PIXEL_NETWORKS`, each with the heads of its own kind; noise is
       added to the pictures' values).
+    sweep: further `(breaking, strength)` pairs trained for the arms of `sweep_networks` only
+      (those of them the spec trains), `sweep_seeds` seeds each. With the original (strength
+      0) and the `variants` of the same breaking, they give the relaxed-weight spread per
+      layer, Theorem 1's numbers and the final return against breaking strength, on seeds
+      0..sweep_seeds-1 at every strength. Descriptive: no comparison is declared on them.
+    sweep_networks: the arms of the sweep.
+    sweep_seeds: seeds per arm and sweep variant (default `seeds`); at most `seeds`, as the
+      sweep's strengths 0 and those of `variants` are read from the first `sweep_seeds`
+      seeds of the grid's own runs.
   """
 
   env: str
@@ -111,6 +123,9 @@ class ContinuousGrid:
   final_obs_noise: Optional[float] = None
   overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
   observation: str = "state"
+  sweep: Tuple[Tuple[str, float], ...] = ()
+  sweep_networks: Tuple[str, ...] = ("relaxed",)
+  sweep_seeds: Optional[int] = None
 
   def __post_init__(self):
     owner = f"ContinuousGrid {self.env}"
@@ -126,11 +141,61 @@ class ContinuousGrid:
     checks.positive_int(owner, "seeds", self.seeds)
     checks.positive_int(owner, "total_steps", self.total_steps)
     checks.positive_int(owner, "eval_every", self.eval_every)
-    for breaking, strength in self.variants:
+    for breaking, strength in self.variants + self.sweep:
       envs.make(variant_name(self.env, breaking, strength))  # fails early on a bad variant
+    self._check_sweep(owner)
     if self.final_obs_noise is None:
       row = CONTINUOUS_DEFAULTS.get(self.env)
       self.final_obs_noise = row.eval_noise_sigma if row is not None else 0.0
+
+  def _check_sweep(self, owner: str) -> None:
+    if self.sweep_seeds is None:
+      self.sweep_seeds = self.seeds
+    checks.positive_int(owner, "sweep_seeds", self.sweep_seeds)
+    if self.sweep_seeds > self.seeds:
+      raise ValueError(
+        f"{owner}.sweep_seeds must be at most seeds ({self.seeds}): the sweep's strength 0 "
+        f"and the variants' strengths are read from the grid's own seeds; received "
+        f"{self.sweep_seeds}."
+      )
+    for breaking, strength in self.sweep:
+      if float(strength) <= 0.0:
+        raise ValueError(
+          f"{owner}.sweep holds ({breaking!r}, {strength}): a sweep variant needs a strength "
+          "above 0 (strength 0 is the original, which every grid trains)."
+        )
+      if (breaking, strength) in self.variants:
+        raise ValueError(
+          f"{owner}.sweep holds ({breaking!r}, {strength}), which is already one of the "
+          f"variants {self.variants}: name each variant once."
+        )
+    if len(set(self.sweep)) != len(self.sweep):
+      raise ValueError(f"{owner}.sweep names a variant twice: {self.sweep}.")
+    unknown = [n for n in self.sweep_networks if n not in self.arms]
+    if unknown or (self.sweep and not self.sweep_networks):
+      raise ValueError(
+        f"{owner}.sweep_networks must be arms of this grid {self.arms}; received "
+        f"{self.sweep_networks!r}."
+      )
+
+  def sweep_names(self) -> List[str]:
+    """The names of the sweep's variants ("Pendulum-v1:reflect:0.5"), in order."""
+    return [variant_name(self.env, b, s) for b, s in self.sweep]
+
+  def sweep_strengths(self) -> Dict[str, List[Tuple[float, str]]]:
+    """Per breaking of the sweep, its strengths in increasing order with their variant names:
+    0 (the original), the grid's `variants` of that breaking and the sweep's own."""
+    table: Dict[str, List[Tuple[float, str]]] = {}
+    for breaking, _ in self.sweep:
+      if breaking in table:
+        continue
+      points = [(0.0, self.env)] + [
+        (float(s), variant_name(self.env, b, s))
+        for b, s in self.variants + self.sweep
+        if b == breaking
+      ]
+      table[breaking] = sorted(points)
+    return table
 
   @property
   def arms(self) -> Tuple[str, ...]:
@@ -393,27 +458,44 @@ def progress(spec: ContinuousSpec) -> List[ArmProgress]:
   return [row for grid in spec.grids for row in _grid_progress(spec, grid)]
 
 
+def _sweep_networks(spec: ContinuousSpec, grid: ContinuousGrid) -> List[str]:
+  """The arms of the spec that the grid's strength sweep trains."""
+  return [n for n in spec.networks if n in grid.sweep_networks] if grid.sweep else []
+
+
+def _cells(spec: ContinuousSpec, grid: ContinuousGrid) -> List[Tuple[str, str, int]]:
+  """`(variant, network, seeds)` of every cell the grid trains: each arm on the original and
+  on each variant, then the sweep's arms on the sweep's variants."""
+  names = [variant_name(grid.env, b, s) for b, s in [(None, 0.0)] + list(grid.variants)]
+  cells = [(name, network, grid.seeds) for name in names for network in spec.networks]
+  sweep_seeds = int(grid.sweep_seeds or grid.seeds)
+  cells += [
+    (name, network, sweep_seeds)
+    for name in grid.sweep_names()
+    for network in _sweep_networks(spec, grid)
+  ]
+  return cells
+
+
 def _grid_progress(spec: ContinuousSpec, grid: ContinuousGrid) -> List[ArmProgress]:
   """`progress` of one grid."""
   rows = []
-  for breaking, strength in [(None, 0.0)] + list(grid.variants):
-    name = variant_name(grid.env, breaking, strength)
-    for network in spec.networks:
-      config = grid.config(name, network)
-      out = _arm_folder(spec, name, network)
-      recorded = _recorded_seeds(out)
-      version = runs.code_version(config)
-      finished: List[int] = []
-      stale: List[int] = []
-      for seed in range(grid.seeds):
-        entry = recorded.get(str(seed))
-        if not entry or entry.get("status") != "finished":
-          continue
-        current = entry.get("fingerprint") == runs.seed_fingerprint(
-          config, seed, version
-        ) and os.path.exists(os.path.join(out, f"seed_{seed}.csv"))
-        (finished if current else stale).append(seed)
-      rows.append(ArmProgress(name, network, grid.seeds, tuple(finished), tuple(stale)))
+  for name, network, seeds in _cells(spec, grid):
+    config = grid.config(name, network)
+    out = _arm_folder(spec, name, network)
+    recorded = _recorded_seeds(out)
+    version = runs.code_version(config)
+    finished: List[int] = []
+    stale: List[int] = []
+    for seed in range(seeds):
+      entry = recorded.get(str(seed))
+      if not entry or entry.get("status") != "finished":
+        continue
+      current = entry.get("fingerprint") == runs.seed_fingerprint(
+        config, seed, version
+      ) and os.path.exists(os.path.join(out, f"seed_{seed}.csv"))
+      (finished if current else stale).append(seed)
+    rows.append(ArmProgress(name, network, seeds, tuple(finished), tuple(stale)))
   return rows
 
 
@@ -483,8 +565,9 @@ def _interim_words(grid: ContinuousGrid, arms: Sequence[ArmProgress], cells: int
   total = sum(r.seeds for r in arms)
   return (
     f"**Interim report.** {done} of {total} runs of this grid have finished. "
-    f"The tables hold the {cells} of {len(arms)} cells (variant and arm) whose {grid.seeds} "
-    "seeds have all finished; the others are still training and join the report when the "
+    f"The tables hold the {cells} of {len(arms)} cells (variant and arm) whose "
+    + (f"{grid.seeds} " if not grid.sweep else "")
+    + "seeds have all finished; the others are still training and join the report when the "
     "study completes. The comparisons still to come count as p = 1 in Holm's correction over "
     "the declared family, so a comparison significant here stays significant in the complete "
     "study.\n\n"
@@ -504,44 +587,37 @@ def _grid_section(
   pixels = grid.observation == "pixels"
   arms = _grid_progress(spec, grid) if interim else []
   complete = {(r.variant, r.network) for r in arms if len(r.finished) == r.seeds}
-  for breaking, strength in variants:
-    name = variant_name(grid.env, breaking, strength)
-    networks = [n for n in spec.networks if not interim or (name, n) in complete]
+  inputs: Dict[str, Tuple[Any, Any]] = {}  # variant: (samples, symmetry) of its analysis
+  sweep: Dict[str, Dict[str, Any]] = {}  # the sweep's variants: {network: result}
+  sweep_names = grid.sweep_names()
+  main_names = [variant_name(grid.env, b, s) for b, s in variants]
+  for name in main_names + sweep_names:
+    in_sweep = name in sweep_names
+    arms_here = _sweep_networks(spec, grid) if in_sweep else list(spec.networks)
+    networks = [n for n in arms_here if not interim or (name, n) in complete]
     if not networks:
       continue
-    trained[name], analyses[name] = {}, {}
-    samples, symmetry = _analysis_samples(spec, grid, name)
+    cell_seeds = list(range(int(grid.sweep_seeds or grid.seeds))) if in_sweep else seeds
+    results_here = sweep.setdefault(name, {}) if in_sweep else trained.setdefault(name, {})
+    inputs[name] = samples, symmetry = _analysis_samples(spec, grid, name)
     for network in networks:
       config = grid.config(name, network)
       gamma, repeat = config.gamma, config.action_repeat
-      out = _arm_folder(spec, name, network)
-      if interim:
-        trained[name][network] = _finished_result(config, seeds, out)
-      else:
-
-        def measure(seed, actor, critic, folder, config=config):
-          # Measured as the seed finishes, so its record holds everything the report needs.
-          _write_seed_analysis(
-            seed,
-            actor,
-            critic,
-            folder,
-            symmetry,
-            samples,
-            pixels,
-            runs.seed_fingerprint(config, seed),
-          )
-
-        trained[name][network] = run_ac_experiment(
-          config, seeds, out, resume=True, on_seed_trained=measure
-        )
-      steps = trained[name][network].env_steps
+      results_here[network] = _cell_result(
+        spec, grid, name, network, cell_seeds, samples, symmetry, interim
+      )
+      if not in_sweep:
+        steps = results_here[network].env_steps
     gaps[name] = symmetry_gap.transition_gap(
       name, spec.gap_envs, spec.gap_steps, action_repeat=repeat
     )
-    for network in networks:
-      out = _arm_folder(spec, name, network)
-      analyses[name][network] = _analyse(out, seeds, symmetry, gamma, gaps[name], samples, pixels)
+    if not in_sweep:
+      analyses[name] = {
+        network: _analyse(
+          _arm_folder(spec, name, network), seeds, symmetry, gamma, gaps[name], samples, pixels
+        )
+        for network in networks
+      }
   interim_words = _interim_words(grid, arms, len(complete)) if interim else ""
   if not trained:
     return f"## {grid.env}\n\n{interim_words}"
@@ -668,7 +744,147 @@ def _grid_section(
       + "\n"
     )
     report += ["| variant | network | layer | spread |", "|---|---|---|---|", *rows, ""]
+  if grid.sweep:
+    report.append(_strength_section(spec, grid, folder, trained, sweep, inputs, gaps, gamma))
   return "\n".join(report)
+
+
+def _cell_result(
+  spec: ContinuousSpec,
+  grid: ContinuousGrid,
+  name: str,
+  network: str,
+  seeds: Sequence[int],
+  samples,
+  symmetry,
+  interim: bool,
+):
+  """The `ACExperimentResult` of one cell (an arm on a variant): trained by
+  `run_ac_experiment` (finished seeds reused; each seed measured for the report as it
+  finishes), or with `interim` read from the run records of its finished seeds."""
+  config = grid.config(name, network)
+  out = _arm_folder(spec, name, network)
+  if interim:
+    return _finished_result(config, seeds, out)
+  pixels = grid.observation == "pixels"
+
+  def measure(seed, actor, critic, folder):
+    # Measured as the seed finishes, so its record holds everything the report needs.
+    fingerprint = runs.seed_fingerprint(config, seed)
+    _write_seed_analysis(seed, actor, critic, folder, symmetry, samples, pixels, fingerprint)
+
+  return run_ac_experiment(config, seeds, out, resume=True, on_seed_trained=measure)
+
+
+# Per layer label: (strengths, mean spreads, their std over seeds).
+_Spreads = Mapping[str, Tuple[List[float], List[float], List[float]]]
+
+
+def _strength_section(
+  spec: ContinuousSpec,
+  grid: ContinuousGrid,
+  folder: str,
+  trained: Dict[str, Dict[str, Any]],
+  sweep: Dict[str, Dict[str, Any]],
+  inputs: Dict[str, Tuple[Any, Any]],
+  gaps: Dict[str, Any],
+  gamma: float,
+) -> str:
+  """The grid's strength sweep: per breaking, the sweep's arms at strength 0 (the original),
+  the variants' and the sweep's strengths, on seeds 0..sweep_seeds-1 of each: final return,
+  Theorem 1's numbers and the relaxed-weight spread per layer (a table and a figure). A
+  strength whose cell has not finished (an interim report) is left out."""
+  k = int(grid.sweep_seeds or grid.seeds)
+  seeds = list(range(k))
+  pixels = grid.observation == "pixels"
+  text = [
+    f"### {grid.env}: against breaking strength\n",
+    f"The sweep's arms at every strength of a breaking on seeds 0-{k - 1}: the original "
+    "(strength 0) and the declared variants (their first "
+    f"{k} seeds) beside the sweep's own variants. Descriptive: no comparison is declared on "
+    "them. Final: each seed's mean final return, mean +- SE over seeds; eps_R, eps_P, Lip, "
+    "alpha and the critic gap as in the Theorem 1 table, on these seeds; spread: "
+    "`relaxed_weight_spread` per layer (for rpp `free_ratio`), mean +- std over seeds.\n",
+  ]
+  curves: Dict[str, Dict[str, Tuple[List[float], List[float], List[float]]]] = {}
+  for breaking, points in grid.sweep_strengths().items():
+    rows: List[str] = []
+    spreads: Dict[Tuple[str, str], Dict[float, List[float]]] = {}
+    for network in _sweep_networks(spec, grid):
+      for strength, name in points:
+        result = (sweep if name in grid.sweep_names() else trained).get(name, {}).get(network)
+        if result is None:
+          continue
+        samples, symmetry = inputs[name]
+        out = _arm_folder(spec, name, network)
+        a = _analyse(out, seeds, symmetry, gamma, gaps[name], samples, pixels)
+        finals = result.final_returns[:k].mean(axis=1) if result.final_returns.size else []
+        g = gaps[name]
+        rows.append(
+          f"| {strength:g} | {network} | {_mean_se(finals)} | {g.eps_r:.3g} | {g.eps_p:.3g} | "
+          f"{a['lipschitz']:.3g} | {a['alpha']:.3g} | {a['gap_mean']:.3g} |"
+        )
+        for layer, values in a["spreads"].items():
+          spreads.setdefault((network, layer), {})[strength] = values
+    if not rows:
+      continue
+    strengths = [s for s, _ in points]
+    text += [
+      f"#### {breaking}\n",
+      "| strength | network | final | eps_R | eps_P | Lip | alpha | critic gap mean |",
+      "|---|---|---|---|---|---|---|---|",
+      *rows,
+      "",
+    ]
+    if spreads:
+      text += [
+        "| network | layer | " + " | ".join(f"strength {s:g}" for s in strengths) + " |",
+        "|---|---|" + "---|" * len(strengths),
+      ]
+      for (network, layer), by_strength in spreads.items():
+        cells = [
+          f"{np.mean(by_strength[s]):.3g} +- {np.std(by_strength[s]):.3g}"
+          if s in by_strength
+          else "-"
+          for s in strengths
+        ]
+        text.append(f"| {network} | {layer} | " + " | ".join(cells) + " |")
+        xs = [s for s in strengths if s in by_strength]
+        curves.setdefault(breaking, {})[f"{network} {layer}"] = (
+          xs,
+          [float(np.mean(by_strength[s])) for s in xs],
+          [float(np.std(by_strength[s])) for s in xs],
+        )
+      text.append("")
+  if curves:
+    png = os.path.join(folder, f"continuous_{grid.env.split('-')[0].lower()}_strength.png")
+    top = max(s for points in grid.sweep_strengths().values() for s, _ in points)
+    _plot_spreads(png, curves, f"{grid.env}: relaxed-weight spread against breaking strength", top)
+    text.append(f"![spread against strength]({os.path.basename(png)})\n")
+  return "\n".join(text)
+
+
+def _plot_spreads(path: str, panels: Mapping[str, _Spreads], title: str, top: float) -> None:
+  """One panel per breaking: each layer's mean spread against strength (0 to `top`), +- std
+  over seeds, the layers side by side around each strength."""
+  plt = results.pyplot()
+  fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.0), squeeze=False)
+  for ax, (breaking, lines) in zip(axes.flat, panels.items()):
+    dodge = 0.012 * top
+    for index, (label, (xs, mean, std)) in enumerate(lines.items()):
+      style = results.line_style(index)
+      shift = (index - (len(lines) - 1) / 2) * dodge
+      x = [v + shift for v in xs]
+      ax.errorbar(x, mean, yerr=std, marker="o", capsize=3, label=label, **style)
+    ax.set_xlim(-0.1 * top, 1.1 * top)
+    ax.set(title=breaking, xlabel="breaking strength", ylabel="relaxed-weight spread")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+  fig.suptitle(title)
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
 
 
 def _noisy_comparisons(
@@ -815,6 +1031,14 @@ def declaration(spec: ContinuousSpec) -> str:
         else ""
       ),
     ]
+    if _sweep_networks(spec, grid):
+      lines.append(
+        f"- Strength sweep (descriptive, no comparisons): {', '.join(grid.sweep_names())}; "
+        f"arms {', '.join(_sweep_networks(spec, grid))}; seeds 0-{int(grid.sweep_seeds or 0) - 1}. "
+        "With the original and the variants above of the same breaking (their first "
+        f"{grid.sweep_seeds} seeds): final return, Theorem 1's numbers and the relaxed-weight "
+        "spread per layer against breaking strength."
+      )
     pairs = _comparisons(spec, grid)
     if pairs:
       lines += [

@@ -630,7 +630,7 @@ def _approx() -> Dict[str, Any]:
 
 
 # One continuous-control study per task, each regenerated on its own: the four together are
-# 640 runs (arms x variants x seeds) and 182 million env steps, and a task's report lands as
+# 672 runs (arms x variants x seeds, and the Pendulum sweep) and 184 million env steps, and a task's report lands as
 # soon as its own runs are done.
 _CONTINUOUS_TASKS = (
   ("continuous_pendulum", "Pendulum-v1", "Pendulum"),
@@ -649,6 +649,8 @@ def _continuous_grid(env: str):
     # Pendulum's 200-step episodes: evaluations every 5,000 env steps, exploration noise over
     # 10,000 agent steps and one update per agent step, twice DrQ-v2's rate (the schedule of
     # docs/continuous_control.md's Pendulum run, which reaches -200 within 50,000 env steps).
+    # The relaxed arm also trains at strengths 0.25 and 0.5 of both breakings, 8 seeds each:
+    # its spread per layer against breaking strength (0, 0.25, 0.5, 1).
     "Pendulum-v1": ContinuousGrid(
       "Pendulum-v1",
       (("reflect", 1.0), ("repeat", 1.0)),
@@ -657,6 +659,8 @@ def _continuous_grid(env: str):
       eval_every=5_000,
       threshold=-200.0,
       overrides=dict(noise_steps=10_000, random_steps=1_000, update_every=2),
+      sweep=(("reflect", 0.25), ("reflect", 0.5), ("repeat", 0.25), ("repeat", 0.5)),
+      sweep_seeds=8,
     ),
     "CartPoleSwingup-v0": ContinuousGrid(
       "CartPoleSwingup-v0",
@@ -715,15 +719,19 @@ def _continuous(name: str, env: str) -> Dict[str, Any]:
       final_episodes=4,
       jit_compile=False,
     )
+    full_grid = _continuous_grid(env)
     grid = study.ContinuousGrid(
       env,
-      _continuous_grid(env).variants[-1:],
+      full_grid.variants[-1:],
       2,
       200,
       eval_every=200,
       threshold=-1_000.0 if env == "Pendulum-v1" else None,
       final_obs_noise=0.05,
       overrides=tiny,
+      # one strength of the full sweep's last breaking, below the variant's
+      sweep=tuple((b, s) for b, s in full_grid.sweep[-1:] if (b, 1.0) in full_grid.variants[-1:]),
+      sweep_seeds=1,
     )
     return study.ContinuousSpec(
       grids=(grid,),
