@@ -60,6 +60,19 @@ PROBES: List[Probe] = [
     "0",
     r"\d+ passed",
   ),
+  Probe(
+    "same curve on any CPU",
+    "A seed's actor-critic curve is the same with TensorFlow's intra-op pool at one thread "
+    "and at two (the pool of the committed continuous-control records; "
+    "`TF_NUM_INTRAOP_THREADS=2` sets it on a larger machine). With four threads or more "
+    "XLA's multi-threaded matrix products round the G-CNN differently "
+    "([note](notes/xla_threads.md)).",
+    "python benchmarks/xla_threads.py --networks=gcnn --threads=1,2 --total_steps=6000 "
+    "--timing_steps=0 | grep 'multi-threaded | 2 |'",
+    "0",
+    r"\| gcnn \| multi-threaded \| 2 \| \w+ \| same curve \|",
+    slow=True,
+  ),
   # 2. Diverged training is an error.
   Probe(
     "divergence",
