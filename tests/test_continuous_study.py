@@ -378,13 +378,24 @@ def test_an_interim_report_holds_the_finished_cells_and_names_the_comparisons_to
   alone = stats.difference_of_means(finals["gcnn"], finals["mlp"], range(3), range(3))
   expected = stats.holm([alone.p_holm, 1.0])[0]
   made = text.split("### CartPoleSwingup-v0: comparisons")[1].split("###")[0]
-  lines = [x for x in made.splitlines() if x.startswith("| gcnn on ")]
+  lines = [x for x in made.splitlines() if x.startswith("| gcnn on ") and "paired" in x]
   assert len(lines) == 1 and lines[0].startswith(f"| gcnn on {original} - mlp on {original} |")
   assert f"| {expected:.3g} |" in lines[0] and lines[0].endswith(f"beats mlp on {original} |")
   assert (
     "Still to come (an arm still training; p = 1 in Holm's correction above): "
     f"gcnn on {reflect} - mlp on {reflect}." in text
   )
+  # Simultaneous intervals: Bonferroni over the 2 declared pairs (the one to come counts),
+  # the bootstrap's interval at 97.5 %.
+  level = stats.difference_of_means(
+    finals["gcnn"], finals["mlp"], range(3), range(3), confidence=0.975, seed=0
+  )
+  assert "at level 97.5 % (Bonferroni over the 2 declared comparisons)" in made
+  row = f"| gcnn on {original} - mlp on {original} | {level.difference:.3g} | "
+  row += f"[{level.ci_low:.3g}, {level.ci_high:.3g}] | no |"
+  assert row in made.splitlines(), made
+  wider = stats.difference_of_means(finals["gcnn"], finals["mlp"], range(3), range(3), seed=0)
+  assert level.ci_low <= wider.ci_low and level.ci_high >= wider.ci_high
   # The declared pairs again on the noisy final return (each seed's mean, final - 2): an
   # exploratory family of its own, here the same differences, so the same p.
   noisy = text.split("### CartPoleSwingup-v0: the same comparisons on the noisy final return")

@@ -45,7 +45,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 from tensorflow import keras
 
-from tf_equirl import checks, envs, provenance, results, runs
+from tf_equirl import checks, envs, provenance, results, runs, stats
 from tf_equirl.agents.ac import ACConfig
 from tf_equirl.agents.ac.experiment import ACExperimentResult, run_ac_experiment
 from tf_equirl.envs.defaults import CONTINUOUS_DEFAULTS
@@ -688,6 +688,7 @@ def _grid_section(
         values, _comparisons(spec, grid), arm_seeds, heading=heading, what="final return"
       )
     )
+  report.append(_family_intervals(values, _comparisons(spec, grid), arm_seeds))
   noisy_values = {
     f"{network} on {variant}": r.final_noisy_returns.mean(axis=1)
     for variant, nets in trained.items()
@@ -885,6 +886,57 @@ def _plot_spreads(path: str, panels: Mapping[str, _Spreads], title: str, top: fl
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   fig.savefig(path, dpi=100)
   plt.close(fig)
+
+
+def _family_intervals(
+  values: Mapping[str, np.ndarray],
+  pairs: Sequence[Tuple[str, str]],
+  arm_seeds: Mapping[str, Sequence[int]],
+  confidence: float = 0.95,
+) -> str:
+  """The declared comparisons' simultaneous intervals: each difference's percentile-bootstrap
+  interval at level `1 - (1 - confidence) / m` over the family's `m` pairs (Bonferroni), so
+  that all `m` hold together with probability at least `confidence`; a pair whose arms have
+  not both finished (an interim report) still counts in `m`. `""` when no pair can be made."""
+  rows = []
+  level = 1.0 - (1.0 - confidence) / max(len(pairs), 1)
+  for index, (a, b) in enumerate(pairs):
+    usable = all(
+      name in values and np.asarray(values[name]).size >= 2 and np.all(np.isfinite(values[name]))
+      for name in (a, b)
+    )
+    if not usable:
+      continue
+    d = stats.difference_of_means(
+      np.asarray(values[a], np.float64),
+      np.asarray(values[b], np.float64),
+      seeds_a=list(arm_seeds[a]),
+      seeds_b=list(arm_seeds[b]),
+      names=(a, b),
+      confidence=level,
+      seed=index,
+    )
+    covers = "yes" if d.ci_low <= 0.0 <= d.ci_high else "no"
+    rows.append(
+      f"| {a} - {b} | {d.difference:.3g} | [{d.ci_low:.3g}, {d.ci_high:.3g}] | {covers} |"
+    )
+  if not rows:
+    return ""
+  return "\n".join(
+    [
+      f"Simultaneous {100 * confidence:g} % intervals of the same differences: each a "
+      f"percentile-bootstrap interval at level {100 * level:.4g} % (Bonferroni over the "
+      f"{len(pairs)} declared comparisons), so that all of them hold together with "
+      f"probability at least {100 * confidence:g} % as far as the bootstrap is right. They "
+      "are the bootstrap's alone: the reading above also asks the t-test to agree, so an "
+      "interval may miss 0 where the reading is level (with few seeds the bootstrap is "
+      "overconfident).\n",
+      "| comparison | difference | simultaneous interval | covers 0 |",
+      "|---|---|---|---|",
+      *rows,
+      "",
+    ]
+  )
 
 
 def _noisy_comparisons(
