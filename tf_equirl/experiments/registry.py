@@ -690,6 +690,17 @@ def _continuous_grid(env: str):
   return grids[env]
 
 
+def _sweep_words(grid: Any) -> str:
+  """The index's words for a grid's strength sweep ("" without one)."""
+  if not grid.sweep:
+    return ""
+  points = ", ".join(f"{b} {s:g}" for b, s in grid.sweep)
+  return (
+    f"; the {', '.join(grid.sweep_networks)} arm also at {points} "
+    f"(seeds 0-{grid.sweep_seeds - 1})"
+  )
+
+
 def _actor_critic_version(spec: Any) -> str:
   """The version of the code that trains the study's actor-critics
   (`tf_equirl.runs.code_version`): on states, or with the pixel side for a pixel study."""
@@ -1161,7 +1172,8 @@ def _studies() -> Tuple[Study, ...]:
         f"0-{_continuous_grid(env).seeds - 1} per arm and variant",
         f"{_continuous_grid(env).total_steps:,} env steps per run; variants "
         + ", ".join(b for b, _ in _continuous_grid(env).variants)
-        + " at strength 1",
+        + " at strength 1"
+        + _sweep_words(_continuous_grid(env)),
         _continuous(name, env),
       )
       for name, env, words in _CONTINUOUS_TASKS
