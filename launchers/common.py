@@ -378,6 +378,18 @@ def define_compilation_flags(xla_runtime: bool):
   return apply
 
 
+def xla_environ(xla_flags: Sequence[str]) -> Optional[Dict[str, str]]:
+  """This process' environment with `xla_flags` (`--name=value`) in `XLA_FLAGS`, each
+  replacing a setting of the same flag there, for a child process that must compile with them
+  (XLA reads its flags once per process); None when `XLA_FLAGS` already has them all."""
+  present = os.environ.get("XLA_FLAGS", "").split()
+  if all(flag in present for flag in xla_flags):
+    return None
+  names = {flag.split("=", 1)[0] for flag in xla_flags}
+  kept = [f for f in present if f.split("=", 1)[0] not in names]
+  return dict(os.environ, XLA_FLAGS=" ".join(kept + list(xla_flags)))
+
+
 def flags_parser(configure: Callable[[], object]):
   """A `flags_parser` for `app.run(main, flags_parser=...)`: parses the flags, then calls
   `configure()` (e.g. `define_compilation_flags`' `apply`) before absl runs its init

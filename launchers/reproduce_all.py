@@ -32,6 +32,10 @@ The records carry their fingerprints, so only a checkout of the same code reuses
 `<runs>/<name>/` (after `--import_records`, from those records) and trains nothing
 (`Study.interim`: the continuous-control studies); the results index marks it as interim.
 
+A study whose runs train under XLA flags of their own (`Study.xla_flags`: the continuous-control
+studies after Pendulum compile with single-threaded matrix products) trains in a process that
+this launcher starts with them added to `XLA_FLAGS`, since XLA reads its flags once per process.
+
 When several studies are selected, each runs in a process of its own (this launcher with
 `--only=<name>`), so one study's compiled programs and datasets are freed before the next
 starts, and a study that fails does not stop the others: the launcher runs them all, lists
@@ -174,16 +178,27 @@ def main(argv):
       )
     copied = runs_lib.copy_records(_IMPORT.value, os.path.join(runs, name))
     print(f"copied {len(copied)} records of {name} into {os.path.join(runs, name)}", flush=True)
+  environs = {}
   with common.usage_errors():  # every config is checked before anything trains
     for name in names:
       study = registry.get(name)
-      (study.quick if _QUICK.value else study.full)(
+      config = (study.quick if _QUICK.value else study.full)(
         registry.Target(
           os.path.join(out, name),
           os.path.join(runs, name),
           registry.study_command(name, _QUICK.value),
         )
       )
+      environs[name] = common.xla_environ(study.xla_flags(config))
+  if len(names) == 1 and environs[names[0]] is not None and not _INTERIM.value:
+    # XLA reads its flags once per process: the study trains in a process started with them.
+    print(f"== {names[0]} (XLA_FLAGS={environs[names[0]]['XLA_FLAGS']})", flush=True)
+    code = subprocess.call(
+      study_process(names[0], out, runs), cwd=registry.REPO, env=environs[names[0]]
+    )
+    if code != 0:
+      raise SystemExit(code)
+    return
   if len(names) == 1:
     command = None  # the study's own, `registry.study_command`
     if _INTERIM.value:  # the records it reads are part of what makes it
@@ -193,7 +208,7 @@ def main(argv):
     )
     print(f"wrote {path}", flush=True)
     return
-  failed = run_processes(names, out, runs, jobs=_JOBS.value)
+  failed = run_processes(names, out, runs, jobs=_JOBS.value, environs=environs)
   if failed:
     raise SystemExit(
       f"{len(failed)} of {len(names)} studies failed: {', '.join(failed)}; "
@@ -259,16 +274,20 @@ def interim_study(names, export):
     )
 
 
-def run_processes(names, out, runs, jobs):
+def run_processes(names, out, runs, jobs, environs=None):
   """Runs each study of `names` in a process of its own, up to `jobs` at once, and returns the
   names of those that failed (in the registry's order). With one job the processes write to
   this one's output; with more, each writes to `<runs>/<name>/reproduce.log`, which is printed
-  when it ends."""
+  when it ends. `environs[name]`, where given and not None, is the environment of the study's
+  process (`common.xla_environ`: the XLA flags its runs train under)."""
+  environs = environs or {}
   if jobs == 1:
     failed = []
     for name in names:
       print(f"== {name}", flush=True)
-      code = subprocess.call(study_process(name, out, runs), cwd=registry.REPO)
+      code = subprocess.call(
+        study_process(name, out, runs), cwd=registry.REPO, env=environs.get(name)
+      )
       if code != 0:
         failed.append(name)
         print(f"!! {name} failed (exit status {code})", flush=True)
@@ -281,7 +300,11 @@ def run_processes(names, out, runs, jobs):
       os.makedirs(os.path.dirname(log_path), exist_ok=True)
       log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 (closed when it ends)
       proc = subprocess.Popen(
-        study_process(name, out, runs), cwd=registry.REPO, stdout=log, stderr=subprocess.STDOUT
+        study_process(name, out, runs),
+        cwd=registry.REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=environs.get(name),
       )
       running[name] = (proc, log, log_path, time.perf_counter())
       print(f"-> {name} started", flush=True)

@@ -18,13 +18,17 @@ registry (`python -m launchers.reproduce_all --list`, studies `continuous_<task>
 `<--results>/<study>/README.md` with its provenance, curves beside it; per-seed runs go to
 `<--runs>/<study>/` (finished seeds there are reused, so an interrupted study continues).
 `--interim` writes the report from the arms whose seeds have all finished in `--runs` while
-the rest trains (the results index calls it an interim report).
+the rest trains (the results index calls it an interim report). A study whose runs train
+under XLA flags of their own (`ContinuousGrid.xla_flags`) trains in a process this launcher
+starts with them in `XLA_FLAGS`.
 """
 
+import subprocess
 import sys
 
 from absl import app, flags
 
+from launchers import common
 from tf_equirl.experiments import continuous_study, registry
 
 _TASKS = ("pendulum", "swingup", "acrobot", "reacher")
@@ -91,6 +95,15 @@ def main(argv):
     return
   command = "python -m launchers.reproduce_continuous " + " ".join(sys.argv[1:])
   for study in studies:
+    spec = registry.full_config(study, _RESULTS.value, _RUNS.value)
+    environ = None if _QUICK.value or _INTERIM.value else common.xla_environ(spec.xla_flags)
+    if environ is not None:
+      # XLA reads its flags once per process: the study trains in a process started with them.
+      print(f"== {study} (XLA_FLAGS={environ['XLA_FLAGS']})", flush=True)
+      code = subprocess.call(study_process(study), env=environ)
+      if code != 0:
+        raise SystemExit(code)
+      continue
     path = registry.run_study(
       study,
       root=_RESULTS.value,
@@ -100,6 +113,16 @@ def main(argv):
       interim=_INTERIM.value,
     )
     print(f"wrote {path}")
+
+
+def study_process(study):
+  """The command line that runs `study` alone in a fresh process, with this one's folders."""
+  argv = [sys.executable, "-m", "launchers.reproduce_continuous"]
+  if study == "continuous_pixels":
+    argv.append("--observation=pixels")
+  else:
+    argv.append(f"--tasks={study.split('_', 1)[1]}")
+  return argv + [f"--results={_RESULTS.value}", f"--runs={_RUNS.value}"]
 
 
 if __name__ == "__main__":

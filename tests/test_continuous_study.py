@@ -51,6 +51,9 @@ def test_pixel_comparisons_set_the_cnn_where_states_set_the_mlp():
     (dict(sweep=(("reflect", 0.5),), sweep_seeds=3), "sweep_seeds must be at most seeds"),
     (dict(sweep=(("reflect", 0.5),), sweep_seeds=0), "sweep_seeds"),
     (dict(sweep=(("reflect", 0.5),), sweep_networks=("cnn",)), "sweep_networks must be arms"),
+    (dict(xla_flags=("xla_cpu_multi_thread_eigen=false",)), "is not an XLA flag"),
+    (dict(xla_flags=("--xla_cpu_multi_thread_eigen",)), "expected '--name=value'"),
+    (dict(xla_flags=("--xla_a=1", "--xla_a=2")), "sets a flag twice"),
   ],
 )
 def test_bad_grids_are_named(kwargs, message):
@@ -67,6 +70,72 @@ def test_state_arms_on_a_pixel_grid_are_refused():
   )
   assert spec.observation == "pixels"
   assert study.ContinuousSpec(grids=(_grid(),), runs="r", report="x").observation == "state"
+
+
+def test_a_study_with_xla_flags_trains_only_in_a_process_that_has_them(tmp_path, monkeypatch):
+  """XLA reads its flags once per process and they change how the runs round: a study that
+  declares flags refuses to train without them, names them and the command that sets them,
+  and trains nothing; with every run finished it writes its report anyway (training nothing)."""
+  grid = _grid(seeds=1, xla_flags=study.SINGLE_THREADED_PRODUCTS)
+  spec = study.ContinuousSpec(
+    grids=(grid,),
+    networks=("mlp",),
+    runs=str(tmp_path / "runs"),
+    report=str(tmp_path / "README.md"),
+    command="python -m launchers.reproduce_all --only=continuous_swingup",
+  )
+  assert spec.xla_flags == ("--xla_cpu_multi_thread_eigen=false",)
+  assert "Compiled with XLA_FLAGS `--xla_cpu_multi_thread_eigen=false`" in study.declaration(spec)
+  monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true --xla_other=1")
+  assert study.missing_xla_flags(spec.xla_flags) == ["--xla_cpu_multi_thread_eigen=false"]
+  with pytest.raises(ValueError) as error:
+    study.run(spec)
+  message = str(error.value)
+  assert "lacks '--xla_cpu_multi_thread_eigen=false'" in message
+  assert "2 cells (first: mlp on CartPoleSwingup-v0)" in message
+  assert "`python -m launchers.reproduce_all --only=continuous_swingup`" in message
+  assert not (tmp_path / "runs").exists() and not (tmp_path / "README.md").exists()
+  # With the flag among others, the process may train.
+  monkeypatch.setenv("XLA_FLAGS", "--xla_other=1 --xla_cpu_multi_thread_eigen=false")
+  assert study.missing_xla_flags(spec.xla_flags) == []
+  study._check_xla_flags(spec)
+  # Without it but with every run finished: the report reads records only.
+  monkeypatch.delenv("XLA_FLAGS")
+  for variant in ("CartPoleSwingup-v0", "CartPoleSwingup-v0:reflect:1"):
+    _finish_seed(spec, variant, "mlp", 0, final=100.0)
+  study._check_xla_flags(spec)
+  # Grids of one study must agree on each flag, since one process trains them all.
+  other = _grid(env="Pendulum-v1", xla_flags=("--xla_cpu_multi_thread_eigen=true",))
+  clash = study.ContinuousSpec(grids=(grid, other), runs="r", report="r/README.md")
+  with pytest.raises(ValueError, match="set --xla_cpu_multi_thread_eigen to different values"):
+    clash.xla_flags
+
+
+def test_the_tasks_after_pendulum_train_with_single_threaded_products(tmp_path):
+  """The Pendulum and pixel studies trained with XLA's defaults and keep them (their records
+  round so); the swing-up, Acrobot and Reacher studies declare single-threaded products."""
+  from tf_equirl.experiments import registry
+
+  flags = {
+    name: registry.get(name).xla_flags(
+      registry.full_config(name, str(tmp_path / "results"), str(tmp_path / "runs"))
+    )
+    for name in registry.names()
+    if name.startswith("continuous_")
+  }
+  assert flags == {
+    "continuous_pendulum": (),
+    "continuous_swingup": study.SINGLE_THREADED_PRODUCTS,
+    "continuous_acrobot": study.SINGLE_THREADED_PRODUCTS,
+    "continuous_reacher": study.SINGLE_THREADED_PRODUCTS,
+    "continuous_pixels": (),
+  }
+  # No quick grid declares any: they train as graphs without XLA.
+  for name in flags:
+    quick = registry.get(name).quick(
+      registry.Target(str(tmp_path / "q"), str(tmp_path / "qr"), "python -m x")
+    )
+    assert quick.xla_flags == ()
 
 
 def test_the_pixel_figures_the_docs_quote_are_those_of_the_benchmark_file():

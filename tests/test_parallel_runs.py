@@ -2,6 +2,7 @@
 `tests/run_slow.py`; the suite's own processes take Ctrl-C even when started with it
 ignored."""
 
+import json
 import os
 import signal
 import subprocess
@@ -9,7 +10,7 @@ import sys
 
 import pytest
 
-from launchers import reproduce_all
+from launchers import common, reproduce_all
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests"))
@@ -34,6 +35,74 @@ def test_study_processes_at_once_each_log_their_output_and_the_failures_are_name
     assert f"output of {name}" in printed
   assert "!! b failed (exit status 3)" in printed and "!! d failed (exit status 1)" in printed
   assert "!! a failed" not in printed
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_each_study_process_gets_the_xla_flags_its_runs_train_under(
+  tmp_path, monkeypatch, capfd, jobs
+):
+  def fake_process(name, out, runs):
+    return [sys.executable, "-c", "import os; print('flags', repr(os.environ.get('XLA_FLAGS')))"]
+
+  monkeypatch.setattr(reproduce_all, "study_process", fake_process)
+  monkeypatch.setenv("XLA_FLAGS", "--xla_other=1")
+  environs = {"a": common.xla_environ(("--xla_cpu_multi_thread_eigen=false",)), "b": None}
+  failed = reproduce_all.run_processes(
+    ["a", "b"], str(tmp_path), str(tmp_path), jobs=jobs, environs=environs
+  )
+  assert failed == []
+  printed = capfd.readouterr().out  # with one job the processes print to this one's output
+  assert "flags '--xla_other=1 --xla_cpu_multi_thread_eigen=false'" in printed  # a
+  assert "flags '--xla_other=1'\n" in printed  # b: this process' environment
+
+
+def test_xla_environ_replaces_a_flag_of_the_same_name_and_keeps_the_others(monkeypatch):
+  single = ("--xla_cpu_multi_thread_eigen=false",)
+  monkeypatch.delenv("XLA_FLAGS", raising=False)
+  assert common.xla_environ(single)["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=false"
+  monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true --xla_other=1")
+  environ = common.xla_environ(single)
+  assert environ["XLA_FLAGS"] == "--xla_other=1 --xla_cpu_multi_thread_eigen=false"
+  assert environ["PATH"] == os.environ["PATH"]
+  assert os.environ["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true --xla_other=1"
+  monkeypatch.setenv("XLA_FLAGS", "--xla_other=1 --xla_cpu_multi_thread_eigen=false")
+  assert common.xla_environ(single) is None
+  assert common.xla_environ(()) is None
+
+
+@pytest.mark.parametrize(
+  "module, flags",
+  [
+    ("launchers.reproduce_all", ["--only=continuous_swingup", "--out={out}", "--runs={runs}"]),
+    (
+      "launchers.reproduce_continuous",
+      ["--tasks=swingup", "--results={out}", "--runs={runs}"],
+    ),
+  ],
+)
+def test_a_study_with_xla_flags_trains_in_a_process_started_with_them(tmp_path, module, flags):
+  """The launchers start the swing-up study's process with single-threaded products in
+  XLA_FLAGS (the invocation it records says so); a broken run record of its first cell then
+  stops it before anything trains, and the launcher exits with the child's failure."""
+  from support import run_module
+
+  out, runs = tmp_path / "results", tmp_path / "runs"
+  first = runs / "continuous_swingup" / "CartPoleSwingup-v0" / "mlp"
+  first.mkdir(parents=True)
+  (first / "run.json").write_text("{not json")
+  proc = run_module(
+    module,
+    *[f.format(out=out, runs=runs) for f in flags],
+    env={"TF_CPP_MIN_LOG_LEVEL": "2", "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=true"},
+    timeout=600,
+  )
+  text = proc.stdout + proc.stderr
+  assert proc.returncode != 0, text[-3000:]
+  assert "== continuous_swingup (XLA_FLAGS=--xla_cpu_multi_thread_eigen=false)" in text
+  assert "run.json is unreadable or corrupt" in text, text[-3000:]
+  with open(runs / "continuous_swingup" / "invocations.json", encoding="utf-8") as f:
+    (invocation,) = json.load(f)
+  assert invocation["xla_flags"] == "--xla_cpu_multi_thread_eigen=false"
 
 
 def test_slow_files_start_with_the_longest_and_each_named_file_exists():

@@ -101,15 +101,19 @@ def test_a_resumed_result_counts_every_invocation_of_its_code_and_command(tmp_pa
 
 
 def test_each_invocation_names_its_machine_and_what_sizes_the_thread_pool(tmp_path, monkeypatch):
-  """A study resumed on several machines says which trained it and with which pool inputs."""
+  """A study resumed on several machines says which trained it, with which pool inputs and
+  XLA flags."""
   folder = str(tmp_path / "runs")
   monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "3")
+  monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
   with provenance.WallLedger(folder, "k"):
     pass
   monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "not a number")
+  monkeypatch.delenv("XLA_FLAGS")
   with provenance.WallLedger(folder, "k"):
     pass
   first, second = json.load(open(os.path.join(folder, "invocations.json")))
+  assert (first["xla_flags"], second["xla_flags"]) == ("--xla_cpu_multi_thread_eigen=false", "")
   assert first["machine"] == provenance.machine()
   assert first["thread_pool"]["TF_NUM_INTRAOP_THREADS"] == 3
   assert second["thread_pool"]["TF_NUM_INTRAOP_THREADS"] is None

@@ -17,7 +17,9 @@ several invocations: `WallLedger` keeps the wall time of each in the runs folder
 record's `wall_seconds` is their sum, `invocations` their number. Each entry also names the
 machine and what sets the size of TensorFlow's intra-op thread pool (`thread_pool`), on which
 XLA's CPU matrix products run and whose size changes how a seed's curve rounds
-(docs/notes/xla_threads.md), so that a study resumed on several machines says which trained it.
+(docs/notes/xla_threads.md), and the XLA flags of the process (`xla_flags`, `XLA_FLAGS`, which
+can put every product on one thread), so that a study resumed on several machines says which
+trained it and how.
 """
 
 from __future__ import annotations
@@ -374,6 +376,7 @@ class WallLedger:
           "wall_seconds": 0.0,
           "machine": machine(),
           "thread_pool": thread_pool(),
+          "xla_flags": os.environ.get("XLA_FLAGS", ""),
         }
       )
       self._index = len(entries) - 1

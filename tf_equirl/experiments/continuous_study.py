@@ -40,6 +40,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -72,6 +73,8 @@ __all__ = [
   "NETWORKS",
   "PIXEL_NETWORKS",
   "PAIRS",
+  "SINGLE_THREADED_PRODUCTS",
+  "missing_xla_flags",
 ]
 
 NETWORKS = ("mlp", "gcnn", "relaxed", "rpp")
@@ -80,6 +83,11 @@ NETWORKS = ("mlp", "gcnn", "relaxed", "rpp")
 PIXEL_NETWORKS = PIXEL_ENCODER_KINDS
 # The declared comparisons; "mlp" (states) and "cnn" (pixels) are the non-equivariant arm.
 PAIRS = (("relaxed", "gcnn"), ("relaxed", "rpp"), ("gcnn", "mlp"), ("gcnn", "cnn"))
+# XLA's CPU matrix products each on the thread that calls it (docs/notes/xla_threads.md): a
+# seed's curve is then the same for every size of TensorFlow's thread pool, and on two cores
+# with one agent per core the runs train 1.2 to 1.3 times as fast.
+SINGLE_THREADED_PRODUCTS = ("--xla_cpu_multi_thread_eigen=false",)
+_XLA_FLAG = re.compile(r"--[a-z][a-z0-9_]*=\S+")
 
 
 @dataclasses.dataclass
@@ -112,6 +120,11 @@ class ContinuousGrid:
     sweep_seeds: seeds per arm and sweep variant (default `seeds`); at most `seeds`, as the
       sweep's strengths 0 and those of `variants` are read from the first `sweep_seeds`
       seeds of the grid's own runs.
+    xla_flags: XLA flags (`--name=value`) the grid's runs train under. They are read once per
+      process, at its first compilation, and change how the runs round, so a process that
+      would train this grid's runs without them in `XLA_FLAGS` is refused (`run`);
+      `launchers.reproduce_all` starts such a study's process with them. The tasks trained
+      after the Pendulum study use `SINGLE_THREADED_PRODUCTS`.
   """
 
   env: str
@@ -126,9 +139,20 @@ class ContinuousGrid:
   sweep: Tuple[Tuple[str, float], ...] = ()
   sweep_networks: Tuple[str, ...] = ("relaxed",)
   sweep_seeds: Optional[int] = None
+  xla_flags: Tuple[str, ...] = ()
 
   def __post_init__(self):
     owner = f"ContinuousGrid {self.env}"
+    self.xla_flags = tuple(self.xla_flags)
+    for flag in self.xla_flags:
+      if not isinstance(flag, str) or not _XLA_FLAG.fullmatch(flag):
+        raise ValueError(
+          f"{owner}.xla_flags: {flag!r} is not an XLA flag; expected '--name=value' "
+          f"(e.g. {SINGLE_THREADED_PRODUCTS[0]!r})."
+        )
+    names = [flag.split("=", 1)[0] for flag in self.xla_flags]
+    if len(set(names)) != len(names):
+      raise ValueError(f"{owner}.xla_flags sets a flag twice: {self.xla_flags}.")
     if self.observation not in ("state", "pixels"):
       raise ValueError(
         f"{owner}.observation must be 'state' or 'pixels', received {self.observation!r}."
@@ -267,6 +291,32 @@ class ContinuousSpec:
   def observation(self) -> str:
     """ "pixels" when every grid sees pictures, else "state"."""
     return "pixels" if all(g.observation == "pixels" for g in self.grids) else "state"
+
+  @property
+  def xla_flags(self) -> Tuple[str, ...]:
+    """The XLA flags the study's runs train under: every grid's `xla_flags`.
+
+    Raises:
+      ValueError: two grids set one flag to different values (one process trains them all).
+    """
+    flags: Dict[str, str] = {}
+    for grid in self.grids:
+      for flag in grid.xla_flags:
+        name = flag.split("=", 1)[0]
+        if flags.setdefault(name, flag) != flag:
+          raise ValueError(
+            f"ContinuousSpec: the grids set {name} to different values ({flags[name]!r} and "
+            f"{flag!r}); one process trains every grid, so they must agree."
+          )
+    return tuple(flags.values())
+
+
+def missing_xla_flags(
+  flags: Sequence[str], environ: Optional[Mapping[str, str]] = None
+) -> List[str]:
+  """The flags of `flags` that `XLA_FLAGS` (of `environ`, default this process') lacks."""
+  present = set((os.environ if environ is None else environ).get("XLA_FLAGS", "").split())
+  return [flag for flag in flags if flag not in present]
 
 
 def variant_name(env: str, breaking: Optional[str], strength: float) -> str:
@@ -1083,6 +1133,16 @@ def declaration(spec: ContinuousSpec) -> str:
         else ""
       ),
     ]
+    if grid.xla_flags:
+      lines.append(
+        f"- Compiled with XLA_FLAGS `{' '.join(grid.xla_flags)}`"
+        + (
+          " (each matrix product on the thread that calls it: a seed's curve is the same for "
+          "every size of TensorFlow's thread pool; docs/notes/xla_threads.md)."
+          if grid.xla_flags == SINGLE_THREADED_PRODUCTS
+          else "."
+        )
+      )
     if _sweep_networks(spec, grid):
       lines.append(
         f"- Strength sweep (descriptive, no comparisons): {', '.join(grid.sweep_names())}; "
@@ -1135,8 +1195,32 @@ def declare(spec: ContinuousSpec) -> str:
 
 def run(spec: ContinuousSpec) -> str:
   """Runs the study and writes its results file (heading, declaration, a section per grid);
-  returns its path."""
+  returns its path.
+
+  Raises:
+    ValueError: runs remain to train and this process' `XLA_FLAGS` lacks one of the study's
+      `xla_flags` (its runs would round otherwise than its finished ones).
+  """
+  _check_xla_flags(spec)
   return _write(spec, interim=False)
+
+
+def _check_xla_flags(spec: ContinuousSpec) -> None:
+  """Refuses to train the study's remaining runs in a process without its `xla_flags`."""
+  missing = missing_xla_flags(spec.xla_flags)
+  if not missing:
+    return
+  pending = [row for row in progress(spec) if len(row.finished) < row.seeds]
+  if not pending:
+    return  # the report reads finished runs only
+  how = f"`{spec.command}`" if spec.command else "`python -m launchers.reproduce_all`"
+  raise ValueError(
+    f"The study trains its runs with XLA_FLAGS {' '.join(spec.xla_flags)!r}, which change "
+    f"how they round (docs/notes/xla_threads.md); this process' XLA_FLAGS "
+    f"{os.environ.get('XLA_FLAGS', '')!r} lacks {' '.join(missing)!r} and {len(pending)} "
+    f"cells (first: {pending[0].network} on {pending[0].variant}) still train. Run it with "
+    f"{how}, which starts the study's process with them, or set XLA_FLAGS before Python starts."
+  )
 
 
 def interim(spec: ContinuousSpec) -> str:

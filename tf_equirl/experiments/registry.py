@@ -126,6 +126,9 @@ class Study:
     interim: `config -> path of the report it wrote` from the runs that have finished,
       training nothing (`run_study(..., interim=True)`), for a study whose runs take many
       hours; None where the study has no interim report.
+    xla_flags: `config -> the XLA flags its runs train under` (`--name=value`; none for most
+      studies). XLA reads them once per process, so `launchers.reproduce_all` starts the
+      study's process with them in `XLA_FLAGS`.
   """
 
   name: str
@@ -142,6 +145,7 @@ class Study:
   records: bool = False
   training_version: Optional[Callable[[Any], str]] = None
   interim: Optional[Callable[[Any], str]] = None
+  xla_flags: Callable[[Any], Tuple[str, ...]] = lambda config: ()
 
 
 _CUT_START = "**Budget below the thesis'.**"
@@ -643,8 +647,11 @@ _CONTINUOUS_TASKS = (
 def _continuous_grid(env: str):
   """The full-budget grid of one continuous-control task."""
   # pylint: disable-next=import-outside-toplevel
-  from tf_equirl.experiments.continuous_study import ContinuousGrid
+  from tf_equirl.experiments.continuous_study import SINGLE_THREADED_PRODUCTS, ContinuousGrid
 
+  # The Pendulum study trained with XLA's default (multi-threaded) products, and its records
+  # round so; the tasks after it train with single-threaded products, the same curve for
+  # every thread-pool size and 1.2-1.3x as fast on two cores (docs/notes/xla_threads.md).
   grids = {
     # Pendulum's 200-step episodes: evaluations every 5,000 env steps, exploration noise over
     # 10,000 agent steps and one update per agent step, twice DrQ-v2's rate (the schedule of
@@ -671,6 +678,7 @@ def _continuous_grid(env: str):
       16,
       300_000,
       threshold=700.0,
+      xla_flags=SINGLE_THREADED_PRODUCTS,
     ),
     "AcrobotSwingup-v0": ContinuousGrid(
       "AcrobotSwingup-v0",
@@ -678,6 +686,7 @@ def _continuous_grid(env: str):
       8,
       500_000,
       overrides=dict(noise_steps=250_000),
+      xla_flags=SINGLE_THREADED_PRODUCTS,
     ),
     "Reacher-v0": ContinuousGrid(
       "Reacher-v0",
@@ -685,6 +694,7 @@ def _continuous_grid(env: str):
       8,
       500_000,
       overrides=dict(noise_steps=250_000),
+      xla_flags=SINGLE_THREADED_PRODUCTS,
     ),
   }
   return grids[env]
@@ -764,6 +774,7 @@ def _continuous(name: str, env: str) -> Dict[str, Any]:
     command=f"python -m launchers.reproduce_continuous --tasks={name.split('_', 1)[1]}",
     records=True,
     training_version=_actor_critic_version,
+    xla_flags=lambda spec: spec.xla_flags,
   )
 
 
