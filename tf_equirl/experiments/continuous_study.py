@@ -85,7 +85,7 @@ PIXEL_NETWORKS = PIXEL_ENCODER_KINDS
 PAIRS = (("relaxed", "gcnn"), ("relaxed", "rpp"), ("gcnn", "mlp"), ("gcnn", "cnn"))
 # XLA's CPU matrix products each on the thread that calls it (docs/notes/xla_threads.md): a
 # seed's curve is then the same for every size of TensorFlow's thread pool, and on two cores
-# with one agent per core the runs train 1.2 to 1.3 times as fast.
+# with one agent per core Pendulum runs trained 1.2 to 1.3 times as fast.
 SINGLE_THREADED_PRODUCTS = ("--xla_cpu_multi_thread_eigen=false",)
 _XLA_FLAG = re.compile(r"--[a-z][a-z0-9_]*=\S+")
 

@@ -651,7 +651,8 @@ def _continuous_grid(env: str):
 
   # The Pendulum study trained with XLA's default (multi-threaded) products, and its records
   # round so; the tasks after it train with single-threaded products, the same curve for
-  # every thread-pool size and 1.2-1.3x as fast on two cores (docs/notes/xla_threads.md).
+  # every thread-pool size, and Pendulum runs trained 1.2-1.3x as fast so on two cores
+  # (docs/notes/xla_threads.md).
   grids = {
     # Pendulum's 200-step episodes: evaluations every 5,000 env steps, exploration noise over
     # 10,000 agent steps and one update per agent step, twice DrQ-v2's rate (the schedule of
