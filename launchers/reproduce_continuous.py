@@ -116,13 +116,14 @@ def main(argv):
 
 
 def study_process(study):
-  """The command line that runs `study` alone in a fresh process, with this one's folders."""
+  """The command line that runs `study` alone in a fresh process, with the folder flags this
+  one was given (only those, so that the command it records is the one a user would type)."""
   argv = [sys.executable, "-m", "launchers.reproduce_continuous"]
   if study == "continuous_pixels":
     argv.append("--observation=pixels")
   else:
     argv.append(f"--tasks={study.split('_', 1)[1]}")
-  return argv + [f"--results={_RESULTS.value}", f"--runs={_RUNS.value}"]
+  return argv + [flag.serialize() for flag in (_RESULTS, _RUNS) if flag.present]
 
 
 if __name__ == "__main__":
