@@ -42,6 +42,9 @@ _THREADS = flags.DEFINE_list(
   "threads", ["1", "2", "4", "16"], "Intra-op pool sizes of the curves; empty skips them."
 )
 _TOTAL_STEPS = flags.DEFINE_integer("total_steps", 6000, "Env steps of each curve's run.")
+_EVAL_EVERY = flags.DEFINE_integer(
+  "eval_every", 0, "Env steps between a curve's evaluations (a divisor of total_steps); 0: a third."
+)
 _TIMING_STEPS = flags.DEFINE_integer("timing_steps", 10_000, "Env steps per timed seed; 0 skips.")
 _TIMING_SEEDS = flags.DEFINE_integer("timing_seeds", 2, "Seeds (and agents at once) timed.")
 _REPEATS = flags.DEFINE_integer("repeats", 2, "Timed runs of each form, alternating.")
@@ -118,7 +121,12 @@ def main(argv):
     return
   threads = [int(t) for t in _THREADS.value]
   steps = _TOTAL_STEPS.value
-  every = max(steps // 3, 1)
+  every = _EVAL_EVERY.value or max(steps // 3, 1)
+  for network in _NETWORKS.value:  # a config ACConfig rejects fails here, before any child runs
+    if threads:
+      _config(network, steps, every)
+    if _TIMING_STEPS.value > 0:
+      _config(network, _TIMING_STEPS.value, _TIMING_STEPS.value)
   if threads:
     print(f"# {_ENV.value}, {steps:,} env steps, seed 0; curve compared with the first row's")
     print(

@@ -62,3 +62,20 @@ def test_benchmark_runs(script, args, marker):
   )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert marker in proc.stdout and "|" in proc.stdout
+
+
+def test_xla_threads_rejects_a_schedule_before_training():
+  """A curve budget that the default third does not divide fails at once with ACConfig's
+  named error, before any child process trains; --eval_every picks a divisor."""
+  proc = run_python(
+    os.path.join(REPO, "benchmarks/xla_threads.py"),
+    "--networks=mlp",
+    "--threads=1",
+    "--total_steps=2000",
+    "--timing_steps=0",
+    env={"TF_CPP_MIN_LOG_LEVEL": "2"},
+    timeout=300,
+  )
+  assert proc.returncode != 0
+  assert "total_steps=2000 must be a multiple of eval_every=666" in proc.stderr
+  assert "child" not in proc.stderr  # no child process was started
