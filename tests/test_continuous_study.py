@@ -550,6 +550,7 @@ def test_each_committed_report_of_records_is_what_its_command_makes_from_them(tm
   import glob
   import os
   import shlex
+  import shutil
 
   from tf_equirl import provenance
   from tf_equirl import runs as runs_lib
@@ -585,6 +586,10 @@ def test_each_committed_report_of_records_is_what_its_command_makes_from_them(tm
         f"{path}: the records of {', '.join(missing)} are not every seed finished by this "
         f"code; run `{record.command}` again"
       )
+    # The committed file's hand-written notes survive regeneration (`results.kept_notes`), as
+    # they do when its command runs in the repository.
+    os.makedirs(tmp_path / name / "results" / name)
+    shutil.copy(path, tmp_path / name / "results" / name / "README.md")
     made = registry.run_study(
       name,
       root=str(tmp_path / name / "results"),
