@@ -429,6 +429,21 @@ def test_an_interim_report_holds_the_finished_cells_and_names_the_comparisons_to
   gcnn = {0: 300.0, 1: 330.0, 2: 310.0}
   for seed in range(3):
     _finish_seed(spec, original, "mlp", seed, mlp[seed])
+  # One cell: no pair can be made yet; each comparisons section still stands, under its
+  # heading (the noisy one with its preface first), and names every pair to come.
+  text = open(study.interim(spec)).read()
+  declared = text.split("### CartPoleSwingup-v0: comparisons\n")[1].split("###")[0]
+  assert declared.lstrip().startswith("No comparison yet: every pair has an arm still training.")
+  assert (
+    "Still to come (an arm still training; p = 1 in Holm's correction over the family, when "
+    f"its first pair is made): gcnn on {original} - mlp on {original}, gcnn on {reflect} - "
+    f"mlp on {reflect}." in declared
+  )
+  noisy = text.split("the same comparisons on the noisy final return (exploratory)\n")[1]
+  noisy = noisy.split("###")[0].strip().split("\n\n")
+  assert noisy[0].startswith("Not declared") and noisy[1].startswith("No comparison yet")
+  assert noisy[2].startswith("Still to come (p = 1 in Holm's correction over the family")
+  for seed in range(3):
     _finish_seed(spec, original, "gcnn", seed, gcnn[seed])
     _finish_seed(spec, reflect, "mlp", seed, 50.0 + seed)
   _finish_seed(spec, reflect, "gcnn", 0, 70.0)  # seeds 1 and 2 still training

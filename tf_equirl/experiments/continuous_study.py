@@ -725,13 +725,16 @@ def _grid_section(
       values[label], arm_seeds[label] = per_seed, seeds
   heading = f"### {grid.env}: comparisons"
   if interim:
-    diffs, left_out, pending = compared_in_family(values, _comparisons(spec, grid), arm_seeds)
-    report.append(comparisons_text(diffs, left_out, heading, what="final return"))
-    if pending:
-      report.append(
-        f"Still to come (an arm still training; p = 1 in Holm's correction above): "
-        f"{', '.join(pending)}.\n"
+    report.append(
+      _interim_comparisons(
+        values,
+        _comparisons(spec, grid),
+        arm_seeds,
+        heading,
+        "final return",
+        "an arm still training; ",
       )
+    )
   else:
     report.append(
       comparisons_section(
@@ -989,6 +992,30 @@ def _family_intervals(
   )
 
 
+def _interim_comparisons(
+  values: Dict[str, np.ndarray],
+  pairs: Sequence[Tuple[str, str]],
+  arm_seeds: Mapping[str, Sequence[int]],
+  heading: str,
+  what: str,
+  why: str = "",
+) -> str:
+  """An interim report's comparisons section: those of the declared `pairs` that can be made
+  (`compared_in_family`), then the pairs still to come. Under `heading` even before any pair
+  can be made, so the pending pairs stand in their own section ("" when nothing is pending
+  and nothing was made)."""
+  diffs, left_out, pending = compared_in_family(values, pairs, arm_seeds)
+  text = comparisons_text(diffs, left_out, heading, what=what)
+  if not pending:
+    return text
+  if not text:
+    text = f"{heading}\n\nNo comparison yet: every pair has an arm still training.\n"
+    where = "in Holm's correction over the family, when its first pair is made"
+  else:
+    where = "in Holm's correction above"
+  return text + f"\nStill to come ({why}p = 1 {where}): {', '.join(pending)}.\n"
+
+
 def _noisy_comparisons(
   spec: ContinuousSpec,
   grid: ContinuousGrid,
@@ -1013,10 +1040,7 @@ def _noisy_comparisons(
     )
   pairs = _comparisons(spec, grid)
   if interim:
-    diffs, left_out, pending = compared_in_family(values, pairs, arm_seeds)
-    text = comparisons_text(diffs, left_out, heading, what=what)
-    if pending:
-      text += f"Still to come (p = 1 in Holm's correction above): {', '.join(pending)}.\n"
+    text = _interim_comparisons(values, pairs, arm_seeds, heading, what)
   else:
     text = comparisons_section(values, pairs, arm_seeds, heading=heading, what=what)
   if not text:
