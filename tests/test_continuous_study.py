@@ -618,3 +618,23 @@ def test_each_committed_report_of_records_is_what_its_command_makes_from_them(tm
       ), f"{path}: regenerate it from {committed} (docs/continuous_control.md)"
     checked.append(name)
   assert checked  # the Pendulum and pixel studies' results files are made from records
+
+
+def test_an_interim_comparisons_section_before_any_pair_names_the_pairs_left_out():
+  """With no pair made yet, the section still names a pair left out for want of 2 finite
+  per-seed values, apart from the pairs still to come."""
+  import numpy as np
+
+  text = study._interim_comparisons(
+    {"a": np.array([1.0]), "b": np.array([2.0, 3.0])},
+    [("a", "b"), ("c", "b")],
+    {"a": [0], "b": [0, 1]},
+    "### H",
+    "x",
+  )
+  parts = text.strip().split("\n\n")
+  assert parts[0] == "### H"
+  assert parts[1] == "No comparison yet: every other pair has an arm still training."
+  assert parts[2] == "Left out (fewer than 2 finite per-seed values): a - b."
+  assert parts[3].startswith("Still to come (p = 1 in Holm's correction over the family")
+  assert parts[3].endswith(": c - b.")

@@ -1010,6 +1010,9 @@ def _interim_comparisons(
     return text
   if not text:
     text = f"{heading}\n\nNo comparison yet: every pair has an arm still training.\n"
+    if left_out:  # no pair made, so comparisons_text did not say which were left out
+      text = text.replace("every pair has", "every other pair has")
+      text += f"\nLeft out (fewer than 2 finite per-seed values): {', '.join(left_out)}.\n"
     where = "in Holm's correction over the family, when its first pair is made"
   else:
     where = "in Holm's correction above"
