@@ -109,7 +109,8 @@ class Study:
     quick: `Target -> config` at a tiny budget (2 seeds, a few thousand steps, 1 epoch, the
       smallest grid).
     run: `config -> path of the report it wrote`.
-    seed_list: `config -> the seeds it trains` (for the provenance record).
+    seed_list: `config -> the seeds it trains` (for the provenance record); by default
+      `range(config.seeds)`.
     cut: for a study run below the thesis' budget, what the thesis used, why this one is
       smaller and what the thesis' budget would cost (`BudgetCut`); `run_study` writes it
       under the provenance header.
@@ -140,7 +141,7 @@ class Study:
   full: Callable[[Target], Any]
   quick: Callable[[Target], Any]
   run: Callable[[Any], str]
-  seed_list: Callable[[Any], Sequence[int]]
+  seed_list: Callable[[Any], Sequence[int]] = lambda config: range(config.seeds)
   cut: Optional["BudgetCut"] = None
   records: bool = False
   training_version: Optional[Callable[[Any], str]] = None
@@ -287,6 +288,11 @@ def _benchmark(
 
 
 # ------------------------------------------------------------------------- training studies
+# A quick config is its full config with a tiny budget: 2 seeds (1 where a seed is a long
+# run), a few thousand steps or 1 epoch, the smallest grid.
+_QUICK_STEPS = (1024, 2048)  # the quick PPO runs' checkpoints (total steps 2048)
+
+
 def _ppo(
   env: str,
   seeds: int,
@@ -311,15 +317,8 @@ def _ppo(
     )
 
   def quick(t: Target):
-    return ppo_tables.PPOTablesConfig(
-      env=env,
-      seeds=2,
-      networks=tuple(quick_networks),
-      total_steps=2048,
-      checkpoints=(1024, 2048),
-      preset=preset,
-      progress=False,
-      **t.fields(),
+    return dataclasses.replace(
+      full(t), seeds=2, networks=tuple(quick_networks), total_steps=2048, checkpoints=_QUICK_STEPS
     )
 
   flags = [f"--env={env}", f"--seeds={seeds}"]
@@ -332,7 +331,6 @@ def _ppo(
     full=full,
     quick=quick,
     run=ppo_tables.run,
-    seed_list=lambda config: range(config.seeds),
     command="python -m launchers.reproduce_ppo " + " ".join(flags),
   )
 
@@ -344,21 +342,14 @@ def _gaps(env: str, seeds: int, quick_hypotheses: Tuple[str, ...]) -> Dict[str, 
     return ppo_gaps.PPOGapsConfig(env=env, seeds=seeds, progress=False, **t.fields())
 
   def quick(t: Target):
-    return ppo_gaps.PPOGapsConfig(
-      env=env,
-      seeds=2,
-      hypotheses=quick_hypotheses,
-      total_steps=2048,
-      checkpoints=(1024, 2048),
-      progress=False,
-      **t.fields(),
+    return dataclasses.replace(
+      full(t), seeds=2, hypotheses=quick_hypotheses, total_steps=2048, checkpoints=_QUICK_STEPS
     )
 
   return dict(
     full=full,
     quick=quick,
     run=ppo_gaps.run,
-    seed_list=lambda config: range(config.seeds),
     command=f"python -m launchers.reproduce_ppo_gaps --env={env} --seeds={seeds} --no_progress",
   )
 
@@ -370,20 +361,19 @@ def _runtime() -> Dict[str, Any]:
     return runtime_study.RuntimeStudyConfig(**t.fields(results=False))
 
   def quick(t: Target):
-    return runtime_study.RuntimeStudyConfig(
+    return dataclasses.replace(
+      full(t),
       envs=("Catch-v0",),
       networks=("mlp",),
       seeds=2,
       total_steps=2048,
-      checkpoints=(1024, 2048),
-      **t.fields(results=False),
+      checkpoints=_QUICK_STEPS,
     )
 
   return dict(
     full=full,
     quick=quick,
     run=runtime_study.run,
-    seed_list=lambda config: range(config.seeds),
     command="python -m launchers.reproduce_all --only=xla_runtime",
   )
 
@@ -404,6 +394,7 @@ def _dyna(
     )
 
   def quick(t: Target):
+    # the full study's own settings (`fields`) are left at their defaults
     return dyna_tables.DynaTablesConfig(
       env=env,
       part=part,
@@ -431,7 +422,6 @@ def _dyna(
     full=full,
     quick=quick,
     run=dyna_tables.run,
-    seed_list=lambda config: range(config.seeds),
     command="python -m launchers.reproduce_dyna " + " ".join(flags + ["--no_progress"]),
   )
 
@@ -465,8 +455,8 @@ def _controlled(env: str, seeds: int) -> Dict[str, Any]:
     # PPO and learned-model arms. The tuning grid is one configuration (the choice among
     # several is tests/test_dyna_controlled.py's).
     catch = env == "Catch-v0"
-    return dyna_controlled.ControlledDynaConfig(
-      env=env,
+    return dataclasses.replace(
+      full(t),
       seeds=2,
       total_steps=2048,
       dyna_iterations=2,
@@ -475,15 +465,12 @@ def _controlled(env: str, seeds: int) -> Dict[str, Any]:
       tuning_learning_rates=(1e-3,),
       tuning_epochs=(2,),
       tuning_seeds=2,
-      progress=False,
-      **t.fields(),
     )
 
   return dict(
     full=full,
     quick=quick,
     run=dyna_controlled.run,
-    seed_list=lambda config: range(config.seeds),
     command=f"python -m launchers.reproduce_dyna_controlled --env={env} --seeds={seeds} "
     "--no_progress",
   )
@@ -569,22 +556,14 @@ def _transition(env: str, epochs: int, seeds: int, equivariance_seeds: int) -> D
     )
 
   def quick(t: Target):
-    return TransitionRun(
-      transition_study.TransitionStudyConfig(
-        env=env,
-        epochs=1,
-        seeds=1,
-        equivariance_seeds=2,
-        data_dir=os.path.join(t.runs, "data"),
-        runs_dir=t.runs,
-        results_dir=t.folder,
-        report=t.report,
-        progress=False,
-        command=t.command,
-      ),
-      num_transitions=512,
-      num_validation=256,
+    study = dataclasses.replace(
+      full(t).study,
+      epochs=1,
+      seeds=1,
+      equivariance_seeds=2,
+      data_dir=os.path.join(t.runs, "data"),
     )
+    return TransitionRun(study, num_transitions=512, num_validation=256)
 
   return dict(
     full=full,
@@ -615,18 +594,12 @@ def _approx() -> Dict[str, Any]:
     grid = dataclasses.replace(
       study.env_grid("Catch-v0", ["global:0.5"], 2048, [0.1]), eval_episodes=4
     )
-    return study.ApproxSpec(
-      grids=(grid,),
-      networks=("gcnn", "relaxed"),
-      seeds=2,
-      **t.fields(),
-    )
+    return study.ApproxSpec(grids=(grid,), networks=("gcnn", "relaxed"), seeds=2, **t.fields())
 
   return dict(
     full=full,
     quick=quick,
     run=study.run,
-    seed_list=lambda spec: range(spec.seeds),
     command=(
       "python -m launchers.reproduce_approx --seeds=32 " "--world_model_env=CartPole-v1:global:0.3"
     ),
@@ -879,8 +852,8 @@ def _prae(task: str) -> Dict[str, Any]:
     # alone, which is enough for their data, planning and evaluation paths (the other models
     # run in tests/test_prae_study.py).
     cartpole = task == "CartPole-v0"
-    return study.PRAEStudyConfig(
-      tasks=(task,),
+    return dataclasses.replace(
+      full(t),
       budgets=(10,),
       models=("prae", "equivariant") if cartpole else ("prae",),
       baselines=study.BASELINES if cartpole else (),
@@ -892,14 +865,12 @@ def _prae(task: str) -> Dict[str, Any]:
       eval_episodes=4,
       dyna_planned_steps=1_024,
       dyna_model_epochs=1,
-      **t.fields(),
     )
 
   return dict(
     full=full,
     quick=quick,
     run=study.run,
-    seed_list=lambda config: range(config.seeds),
     command=f"python -m launchers.reproduce_prae --tasks={task}{flag} --seeds=16 --no_progress",
     records=True,
   )
