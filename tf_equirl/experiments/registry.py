@@ -288,8 +288,10 @@ def _benchmark(
 
 
 # ------------------------------------------------------------------------- training studies
-# A quick config is its full config with a tiny budget: 2 seeds (1 where a seed is a long
-# run), a few thousand steps or 1 epoch, the smallest grid.
+# A quick config is the full config with a tiny budget (`Study.quick`); where the full config
+# is valid as a starting point the factory derives it with `dataclasses.replace`, otherwise it
+# builds it (the Dyna tables, whose full fields don't validate at a tiny budget, and the
+# grids of the approximate-equivariance and continuous-control studies).
 _QUICK_STEPS = (1024, 2048)  # the quick PPO runs' checkpoints (total steps 2048)
 
 
