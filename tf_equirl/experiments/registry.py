@@ -1170,7 +1170,8 @@ def _studies() -> Tuple[Study, ...]:
       "Approximate equivariance",
       f"0-{_PIXEL_SEEDS - 1} per encoder and variant",
       f"{_PIXEL_STEPS:,} env steps (frames) per run on {_PIXEL_IMAGE}x{_PIXEL_IMAGE} pictures, "
-      "3 stacked frames, trained as TensorFlow graphs (the seed: 600,000 frames on 85x85)",
+      "3 stacked frames, trained as TensorFlow graphs "
+      "(Park et al. (2025): 600,000 frames on 85x85)",
       _continuous_pixels(),
     ),
     (
