@@ -192,7 +192,11 @@ def test_relaxed_conv_fourier_form_equals_the_spatial_form(gname, num_kernels):
       got[form] = [t.numpy() for t in (tf.function(run, jit_compile=True)() if compiled else run())]
     assert len(got["spatial"]) == 4  # output; kernel, relaxed weights, bias gradients
     for spatial, fourier in zip(got["spatial"], got["fourier"]):
-      np.testing.assert_allclose(fourier, spatial, rtol=1e-4, atol=1e-5)
+      # The two forms sum the same float32 products in different orders, so an entry that
+      # cancels to near zero keeps an error relative to the tensor's largest entries (the
+      # gradients reach about 25): the absolute tolerance scales with them.
+      scale = max(1.0, float(np.abs(spatial).max()))
+      np.testing.assert_allclose(fourier, spatial, rtol=1e-4, atol=1e-5 * scale)
 
 
 @support.over_layer_groups
